@@ -1,0 +1,81 @@
+//===- TileAttrs.td - Enums and layout encodings ----------*- tablegen -*-===//
+#ifndef TESSERA_TILE_ATTRS_TD
+#define TESSERA_TILE_ATTRS_TD
+
+include "tessera/Dialect/Tile/IR/TileBase.td"
+
+def Tile_PaddingZero : I32EnumAttrCase<"zero", 0>;
+def Tile_PaddingNan : I32EnumAttrCase<"nan", 1>;
+def Tile_Padding : I32EnumAttr<"Padding",
+    "value read for elements outside the tensor", [Tile_PaddingZero, Tile_PaddingNan]> {
+  let cppNamespace = "::tessera::tile";
+  let genSpecializedAttr = 0;
+}
+
+def Tile_ReduceSum : I32EnumAttrCase<"sum", 0>;
+def Tile_ReduceMax : I32EnumAttrCase<"max", 1>;
+def Tile_ReduceMin : I32EnumAttrCase<"min", 2>;
+def Tile_ReduceKind : I32EnumAttr<"ReduceKind", "combining function of a reduction",
+    [Tile_ReduceSum, Tile_ReduceMax, Tile_ReduceMin]> {
+  let cppNamespace = "::tessera::tile";
+  let genSpecializedAttr = 0;
+}
+def Tile_ReduceKindAttr : EnumAttr<Tile_Dialect, Tile_ReduceKind, "reduce_kind">;
+
+class Tile_Attr<string name, string attrMnemonic, list<Trait> traits = []>
+    : AttrDef<Tile_Dialect, name, traits> {
+  let mnemonic = attrMnemonic;
+}
+
+def Tile_BlockedLayoutAttr : Tile_Attr<"BlockedLayout", "blocked"> {
+  let summary = "each thread holds sizePerThread contiguous elements, repeated over the tile";
+  let description = [{
+    The CTA's threads tile the tensor in a grid of
+    `sizePerThread * threadsPerWarp * warpsPerCTA` elements per dimension, repeated
+    until the tensor is covered; where the grid is larger than the tensor, threads
+    hold copies (coordinates wrap). `order` lists dimensions fastest first: lanes
+    and warps are numbered along `order[0]` first. All entries are powers of two.
+
+    ```mlir
+    #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8],
+                  warpsPerCTA = [4, 1], order = [1, 0]>
+    ```
+  }];
+  let parameters = (ins ArrayRefParameter<"unsigned">:$sizePerThread,
+                        ArrayRefParameter<"unsigned">:$threadsPerWarp,
+                        ArrayRefParameter<"unsigned">:$warpsPerCTA,
+                        ArrayRefParameter<"unsigned">:$order);
+  let assemblyFormat = [{
+    `<` `sizePerThread` `=` `[` $sizePerThread `]` `,`
+        `threadsPerWarp` `=` `[` $threadsPerWarp `]` `,`
+        `warpsPerCTA` `=` `[` $warpsPerCTA `]` `,` `order` `=` `[` $order `]` `>`
+  }];
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    unsigned getRank() const { return getOrder().size(); }
+    unsigned getNumWarps() const;
+    /// Elements covered by one repetition of the layout along `dim`.
+    int64_t getShapePerCTA(unsigned dim) const {
+      return int64_t(getSizePerThread()[dim]) * getThreadsPerWarp()[dim] *
+             getWarpsPerCTA()[dim];
+    }
+  }];
+}
+
+def Tile_SliceLayoutAttr : Tile_Attr<"SliceLayout", "slice"> {
+  let summary = "the parent layout with dimension `dim` removed (result of a reduction)";
+  let description = [{
+    A tensor of rank r-1 laid out as its rank-r parent with `dim` removed: the
+    threads that held a row of the parent hold that row's reduced value, so
+    `expand_dims` back along `dim` costs nothing.
+
+    ```mlir
+    #tile.slice<dim = 1, parent = #tile.blocked<...>>
+    ```
+  }];
+  let parameters = (ins "unsigned":$dim, "BlockedLayoutAttr":$parent);
+  let assemblyFormat = "`<` `dim` `=` $dim `,` `parent` `=` $parent `>`";
+  let genVerifyDecl = 1;
+}
+
+#endif

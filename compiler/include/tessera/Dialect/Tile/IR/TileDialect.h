@@ -1,0 +1,38 @@
+//===- TileDialect.h - The tile dialect -------------------------*- C++ -*-===//
+#ifndef TESSERA_DIALECT_TILE_IR_TILEDIALECT_H
+#define TESSERA_DIALECT_TILE_IR_TILEDIALECT_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "tessera/Dialect/Tile/IR/TileDialect.h.inc"
+#include "tessera/Dialect/Tile/IR/TileEnums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "tessera/Dialect/Tile/IR/TileAttrs.h.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "tessera/Dialect/Tile/IR/TileTypes.h.inc"
+
+#define GET_OP_CLASSES
+#include "tessera/Dialect/Tile/IR/TileOps.h.inc"
+
+namespace tessera::tile {
+
+/// Attribute names on a kernel's `func.func`.
+inline constexpr llvm::StringLiteral kKernelAttr = "tile.kernel";
+inline constexpr llvm::StringLiteral kNumWarpsAttr = "tile.num_warps";
+
+/// Warps per program of `func` (its `tile.num_warps`, default 4).
+unsigned getNumWarps(mlir::Operation *func);
+
+} // namespace tessera::tile
+
+#endif

@@ -1,0 +1,212 @@
+//===- TileOps.td - Operations of the tile dialect --------*- tablegen -*-===//
+#ifndef TESSERA_TILE_OPS_TD
+#define TESSERA_TILE_OPS_TD
+
+include "tessera/Dialect/Tile/IR/TileTypes.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+
+def Tile_Tensor : RankedTensorOf<[AnyType]>;
+def Tile_I32Tensor : RankedTensorOf<[I32]>;
+
+//===----------------------------------------------------------------------===//
+// Program instance ids
+//===----------------------------------------------------------------------===//
+
+def Tile_ProgramIdOp : Tile_Op<"program_id", [Pure]> {
+  let summary = "index of this program instance along a grid axis";
+  let description = [{
+    ```mlir
+    %pid = tile.program_id 0
+    ```
+  }];
+  let arguments = (ins ConfinedAttr<I32Attr, [IntNonNegative, IntMaxValue<2>]>:$axis);
+  let results = (outs I32:$result);
+  let assemblyFormat = "$axis attr-dict";
+  let builders = [OpBuilder<(ins "int":$axis), [{
+    build($_builder, $_state, $_builder.getI32Type(), $_builder.getI32IntegerAttr(axis));
+  }]>];
+}
+
+def Tile_NumProgramsOp : Tile_Op<"num_programs", [Pure]> {
+  let summary = "number of program instances along a grid axis";
+  let description = "`%n = tile.num_programs 1`";
+  let arguments = (ins ConfinedAttr<I32Attr, [IntNonNegative, IntMaxValue<2>]>:$axis);
+  let results = (outs I32:$result);
+  let assemblyFormat = "$axis attr-dict";
+  let builders = [OpBuilder<(ins "int":$axis), [{
+    build($_builder, $_state, $_builder.getI32Type(), $_builder.getI32IntegerAttr(axis));
+  }]>];
+}
+
+//===----------------------------------------------------------------------===//
+// Global memory
+//===----------------------------------------------------------------------===//
+
+def Tile_AddPtrOp : Tile_Op<"addptr", [Pure, AllTypesMatch<["ptr", "result"]>]> {
+  let summary = "pointer plus an element offset";
+  let description = [{
+    ```mlir
+    %p1 = tile.addptr %p, %off : !tile.ptr<f16>, i32
+    ```
+  }];
+  let arguments = (ins Tile_PtrType:$ptr, I32:$offset);
+  let results = (outs Tile_PtrType:$result);
+  let assemblyFormat = "$ptr `,` $offset attr-dict `:` type($ptr) `,` type($offset)";
+}
+
+def Tile_MakeDescOp : Tile_Op<"make_desc", [Pure, AttrSizedOperandSegments]> {
+  let summary = "describe a strided global tensor for block loads and stores";
+  let description = [{
+    Sizes and strides are counted in elements, one per dimension, outermost first.
+
+    ```mlir
+    %d = tile.make_desc %ptr, [%rows, %cols], [%ld, %c1]
+        : !tile.ptr<f32> -> !tile.desc<64x64xf32>
+    ```
+  }];
+  let arguments = (ins Tile_PtrType:$ptr, Variadic<I32>:$sizes, Variadic<I32>:$strides);
+  let results = (outs Tile_DescType:$result);
+  let assemblyFormat = [{
+    $ptr `,` `[` $sizes `]` `,` `[` $strides `]` attr-dict `:` type($ptr) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tile_LoadOp : Tile_Op<"load", [MemoryEffects<[MemRead]>]> {
+  let summary = "load the block at element offsets `indices` of a descriptor";
+  let description = [{
+    Elements outside the tensor read as the descriptor's padding value.
+
+    ```mlir
+    %t = tile.load %d[%row, %col] : !tile.desc<64x64xf32> -> tensor<64x64xf32>
+    ```
+  }];
+  let arguments = (ins Tile_DescType:$desc, Variadic<I32>:$indices);
+  let results = (outs Tile_Tensor:$result);
+  let assemblyFormat = "$desc `[` $indices `]` attr-dict `:` type($desc) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tile_StoreOp : Tile_Op<"store", [MemoryEffects<[MemWrite]>]> {
+  let summary = "store a block at element offsets `indices` of a descriptor";
+  let description = [{
+    Elements of the block outside the tensor are not written.
+
+    ```mlir
+    tile.store %d[%row, %col], %t : !tile.desc<64x64xf32>, tensor<64x64xf32>
+    ```
+  }];
+  let arguments = (ins Tile_DescType:$desc, Variadic<I32>:$indices, Tile_Tensor:$value);
+  let assemblyFormat = [{
+    $desc `[` $indices `]` `,` $value attr-dict `:` type($desc) `,` type($value)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Tile construction and shape
+//===----------------------------------------------------------------------===//
+
+def Tile_IotaOp : Tile_Op<"iota", [Pure]> {
+  let summary = "the 1-D tile [0, 1, ..., n-1]";
+  let description = "`%r = tile.iota : tensor<128xi32>`";
+  let results = (outs Tile_I32Tensor:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tile_SplatOp : Tile_Op<"splat", [Pure]> {
+  let summary = "a tile filled with one scalar";
+  let description = "`%t = tile.splat %x : f32 -> tensor<64x64xf32>`";
+  let arguments = (ins AnyType:$src);
+  let results = (outs Tile_Tensor:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tile_BroadcastOp : Tile_Op<"broadcast", [Pure]> {
+  let summary = "repeat a tile along its size-1 dimensions";
+  let description = "`%b = tile.broadcast %t : tensor<64x1xf32> -> tensor<64x128xf32>`";
+  let arguments = (ins Tile_Tensor:$src);
+  let results = (outs Tile_Tensor:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Tile_ExpandDimsOp : Tile_Op<"expand_dims", [Pure]> {
+  let summary = "insert a size-1 dimension at `axis`";
+  let description = "`%e = tile.expand_dims %t, 1 : tensor<64xf32> -> tensor<64x1xf32>`";
+  let arguments = (ins Tile_Tensor:$src, I32Attr:$axis);
+  let results = (outs Tile_Tensor:$result);
+  let assemblyFormat = "$src `,` $axis attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tile_TransOp : Tile_Op<"trans", [Pure]> {
+  let summary = "transpose a 2-D tile";
+  let description = "`%t = tile.trans %k : tensor<64x128xf16> -> tensor<128x64xf16>`";
+  let arguments = (ins Tile_Tensor:$src);
+  let results = (outs Tile_Tensor:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Compute
+//===----------------------------------------------------------------------===//
+
+def Tile_DotOp : Tile_Op<"dot", [Pure, AllTypesMatch<["acc", "result"]>]> {
+  let summary = "matrix product with accumulator: result = a · b + acc";
+  let description = [{
+    `a` is MxK, `b` is KxN, both of one element type; `acc` and the result are
+    MxN, f32 for floating-point inputs.
+
+    ```mlir
+    %c1 = tile.dot %a, %b, %c : tensor<64x32xf16>, tensor<32x64xf16> -> tensor<64x64xf32>
+    ```
+  }];
+  let arguments = (ins Tile_Tensor:$a, Tile_Tensor:$b, Tile_Tensor:$acc);
+  let results = (outs Tile_Tensor:$result);
+  let assemblyFormat = [{
+    $a `,` $b `,` $acc attr-dict `:` type($a) `,` type($b) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tile_ReduceOp : Tile_Op<"reduce", [Pure]> {
+  let summary = "reduce a tile along `axis` with sum, max or min";
+  let description = [{
+    The result has the operand's shape without `axis`, so the operand has rank 2
+    or more.
+
+    ```mlir
+    %m = tile.reduce max %s, 1 : tensor<64x128xf32> -> tensor<64xf32>
+    ```
+  }];
+  let arguments = (ins Tile_ReduceKindAttr:$kind, Tile_Tensor:$src, I32Attr:$axis);
+  let results = (outs Tile_Tensor:$result);
+  let assemblyFormat = "$kind $src `,` $axis attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tile_ConvertLayoutOp : Tile_Op<"convert_layout", [Pure, SameOperandsAndResultShape,
+                                                      SameOperandsAndResultElementType]> {
+  let summary = "move a tile's elements to another distributed layout";
+  let description = [{
+    Inserted by layout assignment where an operand's layout differs from what
+    its user needs; lowered through shared memory.
+
+    ```mlir
+    %b = tile.convert_layout %a : tensor<64xf32, #l0> -> tensor<64xf32, #l1>
+    ```
+  }];
+  let arguments = (ins Tile_Tensor:$src);
+  let results = (outs Tile_Tensor:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+  let hasFolder = 1;
+  let hasCanonicalizer = 1;
+}
+
+#endif

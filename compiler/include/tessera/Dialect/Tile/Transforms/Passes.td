@@ -1,0 +1,31 @@
+//===- Passes.td - Passes over the tile dialect ------------*- tablegen -*-===//
+#ifndef TESSERA_TILE_PASSES_TD
+#define TESSERA_TILE_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def TileAssignLayouts : Pass<"tile-assign-layouts", "mlir::func::FuncOp"> {
+  let summary = "give every tile a distributed layout";
+  let description = [{
+    Walks a kernel in program order and encodes a layout into every tensor type:
+    loads, constants and iotas take the default blocked layout for their shape and
+    the kernel's `tile.num_warps`; a reduction's result is a slice of its operand's
+    layout, and `expand_dims` of such a slice returns to the parent, so the
+    softmax pattern `x - broadcast(expand_dims(reduce(x)))` moves no data;
+    elementwise ops take their first operand's layout. Wherever an operand's
+    layout is not the one its user needs, a `tile.convert_layout` is inserted.
+  }];
+  let dependentDialects = ["::tessera::tile::TileDialect"];
+}
+
+def TileRemoveLayoutConversions : Pass<"tile-remove-layout-conversions", "mlir::func::FuncOp"> {
+  let summary = "remove the layout conversions that are not needed";
+  let description = [{
+    Folds conversions to the same layout, chains of conversions, and conversions
+    of splats and splat constants (which are rebuilt in the wanted layout rather
+    than moved through shared memory), then drops dead ones.
+  }];
+  let dependentDialects = ["::tessera::tile::TileDialect"];
+}
+
+#endif

@@ -1,0 +1,48 @@
+//===- Compiler.h - Compile a tile kernel to PTX and cubin ------*- C++ -*-===//
+#ifndef TESSERA_PIPELINE_COMPILER_H
+#define TESSERA_PIPELINE_COMPILER_H
+
+#include "tessera/Target/NvJitLink.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+struct CompileOptions {
+  std::string arch = "sm_90a";
+  unsigned numStages = 2;
+  /// Assemble the PTX into a cubin (nvJitLink) as well.
+  bool emitCubin = true;
+  /// Where to dump the IR after each stage; empty: $TESSERA_DUMP_IR, if set.
+  std::string dumpDir;
+};
+
+/// How the kernel's parameters are passed, in order.
+enum class ParamKind { Pointer, I32, F32 };
+
+struct CompiledKernel {
+  std::string name;
+  std::string ptx;
+  std::vector<char> cubin;
+  std::vector<ParamKind> params;
+  unsigned numWarps = 4;
+  /// Dynamic shared memory the launch must provide.
+  unsigned sharedBytes = 0;
+  ResourceUsage usage;
+};
+
+/// Runs the whole pipeline on `module`, which holds one `tile.kernel` function
+/// in tile IR (it is modified in place). A failure names the kernel, the stage
+/// and the IR location of the first error.
+llvm::Expected<CompiledKernel> compileKernel(mlir::ModuleOp module, const CompileOptions &options);
+
+/// Canonical text of a module (generic form, no locations): the cache key's input.
+std::string printForHashing(mlir::ModuleOp module);
+
+} // namespace tessera
+
+#endif

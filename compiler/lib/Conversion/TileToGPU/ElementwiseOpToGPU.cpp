@@ -1,0 +1,210 @@
+//===- ElementwiseOpToGPU.cpp - Per-thread elementwise code ---------------===//
+//
+// Ops that need no communication between threads: arith and math on tiles,
+// constants, splats, iota, and the shape ops that only reindex a thread's
+// own elements (broadcast, expand_dims).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Utility.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+
+using namespace mlir;
+using namespace tessera;
+using namespace tessera::tilegpu;
+
+namespace {
+
+bool touchesTiles(Operation *op) {
+  return llvm::any_of(op->getOperandTypes(), llvm::IsaPred<RankedTensorType>) ||
+         llvm::any_of(op->getResultTypes(), llvm::IsaPred<RankedTensorType>);
+}
+
+/// arith ops on tiles become the same ops on each thread's vector.
+struct ArithOnTiles : ConversionPattern {
+  ArithOnTiles(TypeConverter &converter, MLIRContext *ctx)
+      : ConversionPattern(converter, MatchAnyOpTypeTag(), /*benefit=*/1, ctx) {}
+  LogicalResult matchAndRewrite(Operation *op, ArrayRef<Value> operands,
+                                ConversionPatternRewriter &rewriter) const override {
+    if (!isa<arith::ArithDialect>(op->getDialect()) || isa<arith::ConstantOp>(op) ||
+        !touchesTiles(op))
+      return failure();
+    SmallVector<Type> resultTypes;
+    if (failed(getTypeConverter()->convertTypes(op->getResultTypes(), resultTypes)))
+      return failure();
+    OperationState state(op->getLoc(), op->getName(), operands, resultTypes, op->getAttrs());
+    rewriter.replaceOp(op, rewriter.create(state)->getResults());
+    return success();
+  }
+};
+
+struct ConstantTile : OpConversionPattern<arith::ConstantOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(arith::ConstantOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    auto value = dyn_cast<DenseElementsAttr>(op.getValue());
+    if (!value || !isa<RankedTensorType>(op.getType()))
+      return failure();
+    if (!value.isSplat())
+      return rewriter.notifyMatchFailure(op, "only splat tile constants are supported");
+    auto type = cast<VectorType>(getTypeConverter()->convertType(op.getType()));
+    rewriter.replaceOpWithNewOp<arith::ConstantOp>(op, value.resizeSplat(type));
+    return success();
+  }
+};
+
+/// One scalar f32 PTX instruction through inline assembly.
+Value ptxUnary(OpBuilder &b, Location loc, StringRef instruction, Value x) {
+  std::string asmString = (instruction + " $0, $1;").str();
+  return LLVM::InlineAsmOp::create(b, loc, b.getF32Type(), ValueRange{x}, asmString, "=f,f",
+                                   /*has_side_effects=*/false, /*is_align_stack=*/false,
+                                   LLVM::tailcallkind::TailCallKind::None,
+                                   LLVM::AsmDialectAttr{}, ArrayAttr{})
+      .getResult(0);
+}
+
+/// The f32 computation of one math op on scalars; null if unsupported.
+Value emitMathF32(OpBuilder &b, Location loc, Operation *op, ArrayRef<Value> args) {
+  auto mulConst = [&](Value x, double c) {
+    return arith::MulFOp::create(b, loc, x, arith::ConstantFloatOp::create(
+                                                b, loc, b.getF32Type(), APFloat(float(c))));
+  };
+  // exp(x) = 2^(x·log2 e) and log(x) = log2(x)·ln 2: the GPU has fast base-2
+  // instructions (max relative error about 2^-22).
+  if (isa<math::ExpOp>(op))
+    return ptxUnary(b, loc, "ex2.approx.ftz.f32", mulConst(args[0], 1.4426950408889634));
+  if (isa<math::Exp2Op>(op))
+    return ptxUnary(b, loc, "ex2.approx.ftz.f32", args[0]);
+  if (isa<math::LogOp>(op))
+    return mulConst(ptxUnary(b, loc, "lg2.approx.ftz.f32", args[0]), 0.6931471805599453);
+  if (isa<math::Log2Op>(op))
+    return ptxUnary(b, loc, "lg2.approx.ftz.f32", args[0]);
+  if (isa<math::RsqrtOp>(op))
+    return ptxUnary(b, loc, "rsqrt.approx.ftz.f32", args[0]);
+  if (isa<math::TanhOp>(op))
+    return ptxUnary(b, loc, "tanh.approx.f32", args[0]);
+  if (isa<math::SqrtOp>(op))
+    return LLVM::SqrtOp::create(b, loc, args[0]);
+  if (isa<math::AbsFOp>(op))
+    return LLVM::FAbsOp::create(b, loc, args[0]);
+  if (isa<math::FmaOp>(op))
+    return LLVM::FMAOp::create(b, loc, args[0], args[1], args[2]);
+  return {};
+}
+
+/// math ops, on scalars or tiles: computed per element in f32 (16-bit inputs
+/// are widened and the result rounded back).
+struct MathToGPU : ConversionPattern {
+  MathToGPU(TypeConverter &converter, MLIRContext *ctx)
+      : ConversionPattern(converter, MatchAnyOpTypeTag(), /*benefit=*/1, ctx) {}
+  LogicalResult matchAndRewrite(Operation *op, ArrayRef<Value> operands,
+                                ConversionPatternRewriter &rewriter) const override {
+    if (!isa<math::MathDialect>(op->getDialect()) || op->getNumResults() != 1)
+      return failure();
+    Location loc = op->getLoc();
+    Type resultType = getTypeConverter()->convertType(op->getResult(0).getType());
+    auto vecType = dyn_cast<VectorType>(resultType);
+    Type elem = vecType ? vecType.getElementType() : resultType;
+    if (!isa<FloatType>(elem) || elem.getIntOrFloatBitWidth() > 32)
+      return rewriter.notifyMatchFailure(op, "supports f32, f16 and bf16 only");
+    int64_t n = vecType ? vecType.getNumElements() : 1;
+    SmallVector<SmallVector<Value>> args;
+    for (Value v : operands)
+      args.push_back(vecType ? unpack(rewriter, loc, v) : SmallVector<Value>{v});
+    SmallVector<Value> results;
+    for (int64_t i = 0; i < n; ++i) {
+      SmallVector<Value> scalarArgs;
+      for (auto &a : args) {
+        Value x = a[i];
+        if (!elem.isF32())
+          x = arith::ExtFOp::create(rewriter, loc, rewriter.getF32Type(), x);
+        scalarArgs.push_back(x);
+      }
+      Value r = emitMathF32(rewriter, loc, op, scalarArgs);
+      if (!r)
+        return rewriter.notifyMatchFailure(op, "has no GPU lowering");
+      if (!elem.isF32())
+        r = arith::TruncFOp::create(rewriter, loc, elem, r);
+      results.push_back(r);
+    }
+    rewriter.replaceOp(op, vecType ? pack(rewriter, loc, vecType, results) : results[0]);
+    return success();
+  }
+};
+
+struct SplatOpToGPU : OpConversionPattern<tile::SplatOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::SplatOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    auto type = cast<VectorType>(getTypeConverter()->convertType(op.getType()));
+    rewriter.replaceOpWithNewOp<vector::BroadcastOp>(op, type, adaptor.getSrc());
+    return success();
+  }
+};
+
+struct IotaOpToGPU : OpConversionPattern<tile::IotaOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::IotaOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    SmallVector<Value> values;
+    for (const SmallVector<Value> &c : ThreadElements(op.getType()).emitCoords(rewriter, op.getLoc()))
+      values.push_back(c[0]);
+    auto type = cast<VectorType>(getTypeConverter()->convertType(op.getType()));
+    rewriter.replaceOp(op, pack(rewriter, op.getLoc(), type, values));
+    return success();
+  }
+};
+
+/// Both ends share one blocked layout, so each output element is one of this
+/// thread's own input elements: a static shuffle.
+struct BroadcastOpToGPU : OpConversionPattern<tile::BroadcastOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::BroadcastOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    RankedTensorType srcType = op.getSrc().getType(), dstType = op.getType();
+    if (srcType.getEncoding() != dstType.getEncoding() ||
+        !isa<tile::BlockedLayoutAttr>(dstType.getEncoding()))
+      return rewriter.notifyMatchFailure(op, "expects one blocked layout on both ends");
+    ThreadElements src(srcType), dst(dstType);
+    SmallVector<int64_t> mask;
+    for (int64_t e = 0; e < dst.size(); ++e) {
+      SmallVector<int64_t> mi = dst.multiIndex(e);
+      for (unsigned d = 0; d < mi.size(); ++d)
+        if (srcType.getDimSize(d) == 1)
+          mi[d] = 0;
+      mask.push_back(src.flatten(mi));
+    }
+    rewriter.replaceOpWithNewOp<vector::ShuffleOp>(op, adaptor.getSrc(), adaptor.getSrc(), mask);
+    return success();
+  }
+};
+
+struct ExpandDimsOpToGPU : OpConversionPattern<tile::ExpandDimsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::ExpandDimsOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    auto slice = dyn_cast<tile::SliceLayoutAttr>(op.getSrc().getType().getEncoding());
+    if (!slice || slice.getDim() != unsigned(op.getAxis()) ||
+        slice.getParent() != op.getType().getEncoding())
+      return rewriter.notifyMatchFailure(op, "expects a slice of the result's layout");
+    ThreadElements src(op.getSrc().getType()), dst(op.getType());
+    SmallVector<int64_t> mask;
+    for (int64_t e = 0; e < dst.size(); ++e) {
+      SmallVector<int64_t> mi = dst.multiIndex(e);
+      mi.erase(mi.begin() + op.getAxis());
+      mask.push_back(src.flatten(mi));
+    }
+    rewriter.replaceOpWithNewOp<vector::ShuffleOp>(op, adaptor.getSrc(), adaptor.getSrc(), mask);
+    return success();
+  }
+};
+
+} // namespace
+
+void tessera::tilegpu::populateElementwiseOpPatterns(TileTypeConverter &converter,
+                                                     RewritePatternSet &patterns) {
+  patterns.add<ArithOnTiles, ConstantTile, MathToGPU, SplatOpToGPU, IotaOpToGPU, BroadcastOpToGPU,
+               ExpandDimsOpToGPU>(converter, patterns.getContext());
+}

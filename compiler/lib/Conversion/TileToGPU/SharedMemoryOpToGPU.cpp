@@ -1,0 +1,212 @@
+//===- SharedMemoryOpToGPU.cpp - Ops that move data between threads -------===//
+//
+// Reductions, layout conversions, transposes and tile.dot exchange elements
+// between threads through the kernel's dynamic shared memory: every thread
+// stores what it holds at the element's row-major position, a barrier, and
+// every thread reads what it needs. A barrier before the stores keeps the
+// previous user of the scratch space from being overwritten while it reads.
+//
+// This is the general path that works for any pair of layouts; the mma
+// layouts and warp-shuffle reductions of the tensor-core path replace it
+// where they apply.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Utility.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+using namespace tessera;
+using namespace tessera::tilegpu;
+
+namespace {
+
+/// Stores every element of `vec` (a tile of `type`) at its row-major index.
+void storeTile(OpBuilder &b, Location loc, Value vec, RankedTensorType type, Value scratch) {
+  SmallVector<Value> values = unpack(b, loc, vec);
+  SmallVector<SmallVector<Value>> coords = ThreadElements(type).emitCoords(b, loc);
+  for (auto [v, c] : llvm::zip(values, coords)) {
+    Value idx = toIndex(b, loc, linearIndex(b, loc, c, type.getShape()));
+    memref::StoreOp::create(b, loc, toMemory(b, loc, v), scratch, ValueRange{idx});
+  }
+}
+
+Value loadScalar(OpBuilder &b, Location loc, Value scratch, Value idx, Type elementType) {
+  Value v = memref::LoadOp::create(b, loc, scratch, ValueRange{idx});
+  return fromMemory(b, loc, v, elementType);
+}
+
+void barrier(OpBuilder &b, Location loc) { gpu::BarrierOp::create(b, loc); }
+
+struct ConvertLayoutOpToGPU : OpConversionPattern<tile::ConvertLayoutOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::ConvertLayoutOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType srcType = op.getSrc().getType(), dstType = op.getType();
+    Type elem = srcType.getElementType();
+    Value scratch = sharedScratch(rewriter, loc, elem, srcType.getNumElements(), 0);
+    barrier(rewriter, loc);
+    storeTile(rewriter, loc, adaptor.getSrc(), srcType, scratch);
+    barrier(rewriter, loc);
+    SmallVector<Value> values;
+    for (const SmallVector<Value> &c : ThreadElements(dstType).emitCoords(rewriter, loc)) {
+      Value idx = toIndex(rewriter, loc, linearIndex(rewriter, loc, c, dstType.getShape()));
+      values.push_back(loadScalar(rewriter, loc, scratch, idx, elem));
+    }
+    auto vecType = cast<VectorType>(getTypeConverter()->convertType(dstType));
+    rewriter.replaceOp(op, pack(rewriter, loc, vecType, values));
+    return success();
+  }
+};
+
+struct TransOpToGPU : OpConversionPattern<tile::TransOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::TransOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType srcType = op.getSrc().getType(), dstType = op.getType();
+    Type elem = srcType.getElementType();
+    Value scratch = sharedScratch(rewriter, loc, elem, srcType.getNumElements(), 0);
+    barrier(rewriter, loc);
+    storeTile(rewriter, loc, adaptor.getSrc(), srcType, scratch);
+    barrier(rewriter, loc);
+    SmallVector<Value> values;
+    for (const SmallVector<Value> &c : ThreadElements(dstType).emitCoords(rewriter, loc)) {
+      // result[i][j] = src[j][i]
+      Value idx = linearIndex(rewriter, loc, {c[1], c[0]}, srcType.getShape());
+      values.push_back(loadScalar(rewriter, loc, scratch, toIndex(rewriter, loc, idx), elem));
+    }
+    auto vecType = cast<VectorType>(getTypeConverter()->convertType(dstType));
+    rewriter.replaceOp(op, pack(rewriter, loc, vecType, values));
+    return success();
+  }
+};
+
+Value combine(OpBuilder &b, Location loc, tile::ReduceKind kind, Value x, Value y) {
+  bool isFloat = isa<FloatType>(x.getType());
+  switch (kind) {
+  case tile::ReduceKind::sum:
+    return isFloat ? Value(arith::AddFOp::create(b, loc, x, y))
+                   : Value(arith::AddIOp::create(b, loc, x, y));
+  case tile::ReduceKind::max:
+    return isFloat ? Value(arith::MaximumFOp::create(b, loc, x, y))
+                   : Value(arith::MaxSIOp::create(b, loc, x, y));
+  case tile::ReduceKind::min:
+    return isFloat ? Value(arith::MinimumFOp::create(b, loc, x, y))
+                   : Value(arith::MinSIOp::create(b, loc, x, y));
+  }
+  llvm_unreachable("unknown reduce kind");
+}
+
+struct ReduceOpToGPU : OpConversionPattern<tile::ReduceOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::ReduceOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType srcType = op.getSrc().getType(), dstType = op.getType();
+    Type elem = srcType.getElementType();
+    unsigned axis = op.getAxis();
+    ArrayRef<int64_t> shape = srcType.getShape();
+    int64_t axisStride = 1;
+    for (unsigned d = axis + 1; d < shape.size(); ++d)
+      axisStride *= shape[d];
+
+    Value scratch = sharedScratch(rewriter, loc, elem, srcType.getNumElements(), 0);
+    barrier(rewriter, loc);
+    storeTile(rewriter, loc, adaptor.getSrc(), srcType, scratch);
+    barrier(rewriter, loc);
+
+    Value stride = constIndex(rewriter, loc, axisStride);
+    SmallVector<Value> values;
+    for (SmallVector<Value> c : ThreadElements(dstType).emitCoords(rewriter, loc)) {
+      c.insert(c.begin() + axis, constI32(rewriter, loc, 0));
+      Value rowStart = toIndex(rewriter, loc, linearIndex(rewriter, loc, c, shape));
+      Value first = loadScalar(rewriter, loc, scratch, rowStart, elem);
+      auto loop = scf::ForOp::create(rewriter, loc, constIndex(rewriter, loc, 1),
+                                     constIndex(rewriter, loc, shape[axis]),
+                                     constIndex(rewriter, loc, 1), ValueRange{first});
+      {
+        OpBuilder::InsertionGuard guard(rewriter);
+        rewriter.setInsertionPointToStart(loop.getBody());
+        Value k = loop.getInductionVar();
+        Value idx = arith::AddIOp::create(rewriter, loc, rowStart,
+                                          arith::MulIOp::create(rewriter, loc, k, stride));
+        Value v = loadScalar(rewriter, loc, scratch, idx, elem);
+        Value acc = combine(rewriter, loc, op.getKind(), loop.getRegionIterArgs()[0], v);
+        scf::YieldOp::create(rewriter, loc, acc);
+      }
+      values.push_back(loop.getResult(0));
+    }
+    auto vecType = cast<VectorType>(getTypeConverter()->convertType(dstType));
+    rewriter.replaceOp(op, pack(rewriter, loc, vecType, values));
+    return success();
+  }
+};
+
+/// C = A·B + C on CUDA cores: A and B go to shared memory, each thread
+/// accumulates its own elements of C over k with fp32 FMAs.
+struct DotOpToFMA : OpConversionPattern<tile::DotOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::DotOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType aType = op.getA().getType(), bType = op.getB().getType(),
+                     cType = op.getType();
+    Type inElem = aType.getElementType();
+    if (!isa<FloatType>(inElem) || !cType.getElementType().isF32())
+      return rewriter.notifyMatchFailure(op, "FMA dot supports floating-point inputs only");
+    int64_t m = aType.getDimSize(0), k = aType.getDimSize(1), n = bType.getDimSize(1);
+    int64_t aBytes = aType.getNumElements() * inElem.getIntOrFloatBitWidth() / 8;
+    Value aShared = sharedScratch(rewriter, loc, inElem, m * k, 0);
+    Value bShared = sharedScratch(rewriter, loc, inElem, k * n, llvm::alignTo(aBytes, 16));
+    barrier(rewriter, loc);
+    storeTile(rewriter, loc, adaptor.getA(), aType, aShared);
+    storeTile(rewriter, loc, adaptor.getB(), bType, bShared);
+    barrier(rewriter, loc);
+
+    // Row starts in A and columns in B of each accumulator element.
+    SmallVector<Value> aRow, bCol;
+    for (const SmallVector<Value> &c : ThreadElements(cType).emitCoords(rewriter, loc)) {
+      aRow.push_back(
+          toIndex(rewriter, loc, arith::MulIOp::create(rewriter, loc, c[0], constI32(rewriter, loc, k))));
+      bCol.push_back(toIndex(rewriter, loc, c[1]));
+    }
+    Value nIndex = constIndex(rewriter, loc, n);
+    auto loop = scf::ForOp::create(rewriter, loc, constIndex(rewriter, loc, 0),
+                                   constIndex(rewriter, loc, k), constIndex(rewriter, loc, 1),
+                                   ValueRange{adaptor.getAcc()});
+    {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToStart(loop.getBody());
+      Value kk = loop.getInductionVar();
+      Value bRowStart = arith::MulIOp::create(rewriter, loc, kk, nIndex);
+      SmallVector<Value> acc = unpack(rewriter, loc, loop.getRegionIterArgs()[0]);
+      auto widen = [&](Value v) -> Value {
+        return inElem.isF32() ? v : Value(arith::ExtFOp::create(rewriter, loc, rewriter.getF32Type(), v));
+      };
+      for (size_t e = 0; e < acc.size(); ++e) {
+        Value aIdx = arith::AddIOp::create(rewriter, loc, aRow[e], kk);
+        Value bIdx = arith::AddIOp::create(rewriter, loc, bRowStart, bCol[e]);
+        Value a = widen(memref::LoadOp::create(rewriter, loc, aShared, ValueRange{aIdx}));
+        Value b = widen(memref::LoadOp::create(rewriter, loc, bShared, ValueRange{bIdx}));
+        acc[e] = LLVM::FMAOp::create(rewriter, loc, a, b, acc[e]);
+      }
+      scf::YieldOp::create(rewriter, loc,
+                           pack(rewriter, loc, cast<VectorType>(adaptor.getAcc().getType()), acc));
+    }
+    rewriter.replaceOp(op, loop.getResult(0));
+    return success();
+  }
+};
+
+} // namespace
+
+void tessera::tilegpu::populateSharedMemoryOpPatterns(TileTypeConverter &converter,
+                                                      RewritePatternSet &patterns) {
+  patterns.add<ConvertLayoutOpToGPU, TransOpToGPU, ReduceOpToGPU, DotOpToFMA>(
+      converter, patterns.getContext());
+}

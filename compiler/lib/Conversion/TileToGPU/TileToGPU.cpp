@@ -1,0 +1,112 @@
+//===- TileToGPU.cpp - The convert-tile-to-gpu pass -----------------------===//
+
+#include "Utility.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Patterns.h"
+
+namespace tessera {
+#define GEN_PASS_DEF_CONVERTTILETOGPU
+#include "tessera/Conversion/TileToGPU/Passes.h.inc"
+} // namespace tessera
+
+using namespace mlir;
+using namespace tessera;
+using namespace tessera::tilegpu;
+
+namespace {
+
+bool touchesTiles(Operation *op) {
+  return llvm::any_of(op->getOperandTypes(), llvm::IsaPred<RankedTensorType>) ||
+         llvm::any_of(op->getResultTypes(), llvm::IsaPred<RankedTensorType>);
+}
+
+/// A kernel `func.func` (already moved into its gpu.module) becomes a
+/// `gpu.func` kernel with LLVM pointer arguments and a thread-count bound.
+struct KernelToGPUFunc : OpConversionPattern<func::FuncOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(func::FuncOp func, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    FunctionType type = func.getFunctionType();
+    if (type.getNumResults() != 0)
+      return rewriter.notifyMatchFailure(func, "kernels return nothing");
+    TypeConverter::SignatureConversion signature(type.getNumInputs());
+    for (auto [i, t] : llvm::enumerate(type.getInputs())) {
+      Type converted = getTypeConverter()->convertType(t);
+      if (!converted)
+        return rewriter.notifyMatchFailure(func, "argument type has no GPU form");
+      signature.addInputs(i, converted);
+    }
+    auto gpuFunc = gpu::GPUFuncOp::create(
+        rewriter, func.getLoc(), func.getName(),
+        rewriter.getFunctionType(signature.getConvertedTypes(), {}));
+    gpuFunc->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), rewriter.getUnitAttr());
+    unsigned threads = tile::getNumWarps(func) * tile::kWarpSize;
+    gpuFunc->setAttr("nvvm.maxntid", rewriter.getDenseI32ArrayAttr({int32_t(threads), 1, 1}));
+    for (StringRef name : {tile::kNumWarpsAttr.data(), kSharedMemoryAttr.data()})
+      if (Attribute a = func->getAttr(name))
+        gpuFunc->setAttr(name, a);
+    rewriter.eraseBlock(&gpuFunc.getBody().front());
+    rewriter.inlineRegionBefore(func.getBody(), gpuFunc.getBody(), gpuFunc.getBody().end());
+    rewriter.applySignatureConversion(&gpuFunc.getBody().front(), signature, getTypeConverter());
+    rewriter.eraseOp(func);
+    return success();
+  }
+};
+
+struct ReturnToGPUReturn : OpConversionPattern<func::ReturnOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(func::ReturnOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOpWithNewOp<gpu::ReturnOp>(op);
+    return success();
+  }
+};
+
+struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToGPUPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), UnitAttr::get(ctx));
+
+    // Each kernel gets a gpu.module of its own, named after it, and records
+    // the shared memory its lowering will use.
+    for (func::FuncOp func : llvm::make_early_inc_range(module.getOps<func::FuncOp>())) {
+      if (!func->hasAttr(tile::kKernelAttr))
+        continue;
+      int64_t shared = 0;
+      func.walk([&](Operation *op) { shared = std::max(shared, sharedMemoryNeeded(op)); });
+      func->setAttr(kSharedMemoryAttr, IntegerAttr::get(IntegerType::get(ctx, 32), shared));
+      OpBuilder b(func);
+      auto gpuModule = gpu::GPUModuleOp::create(b, func.getLoc(), func.getName());
+      func->moveBefore(gpuModule.getBody(), gpuModule.getBody()->end());
+    }
+
+    TileTypeConverter converter(ctx);
+    ConversionTarget target(*ctx);
+    target.addLegalDialect<gpu::GPUDialect, LLVM::LLVMDialect, vector::VectorDialect,
+                           memref::MemRefDialect, scf::SCFDialect, NVVM::NVVMDialect>();
+    target.addIllegalDialect<tile::TileDialect, math::MathDialect>();
+    target.addDynamicallyLegalDialect<arith::ArithDialect>(
+        [](Operation *op) { return !touchesTiles(op); });
+    target.addDynamicallyLegalOp<func::FuncOp, func::ReturnOp>(
+        [](Operation *op) { return !op->getParentOfType<gpu::GPUModuleOp>(); });
+
+    RewritePatternSet patterns(ctx);
+    patterns.add<KernelToGPUFunc, ReturnToGPUReturn>(converter, ctx);
+    populateMemoryOpPatterns(converter, patterns);
+    populateElementwiseOpPatterns(converter, patterns);
+    populateSharedMemoryOpPatterns(converter, patterns);
+    scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns, target);
+
+    if (failed(applyPartialConversion(module, target, std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace

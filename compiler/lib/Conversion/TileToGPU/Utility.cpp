@@ -1,0 +1,188 @@
+//===- Utility.cpp - Shared pieces of the tile-to-GPU lowering ------------===//
+
+#include "Utility.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+using namespace tessera;
+using namespace tessera::tilegpu;
+
+TileTypeConverter::TileTypeConverter(MLIRContext *ctx) {
+  addConversion([](Type t) { return t; });
+  addConversion([](RankedTensorType t) -> std::optional<Type> {
+    if (!tile::hasLayout(t))
+      return std::nullopt;
+    return VectorType::get({tile::getElemsPerThread(t)}, t.getElementType());
+  });
+  addConversion([ctx](tile::PtrType) -> Type { return LLVM::LLVMPointerType::get(ctx, 1); });
+  addConversion([ctx](tile::DescType d) -> Type {
+    SmallVector<Type> fields{LLVM::LLVMPointerType::get(ctx, 1)};
+    fields.append(2 * d.getRank(), IntegerType::get(ctx, 32));
+    return LLVM::LLVMStructType::getLiteral(ctx, fields);
+  });
+}
+
+ThreadElements::ThreadElements(RankedTensorType type) : type(type), shape(type.getShape()) {
+  Attribute enc = type.getEncoding();
+  blocked = tile::getBlockedRoot(enc);
+  SmallVector<int64_t> parentShape(shape);
+  std::optional<unsigned> sliceDim;
+  if (auto slice = dyn_cast<tile::SliceLayoutAttr>(enc)) {
+    sliceDim = slice.getDim();
+    parentShape.insert(parentShape.begin() + *sliceDim, 1);
+  }
+  SmallVector<int64_t> parentPerDim = tile::getElemsPerThreadPerDim(blocked, parentShape);
+  for (unsigned d = 0; d < parentShape.size(); ++d) {
+    if (sliceDim && d == *sliceDim)
+      continue;
+    parentDims.push_back(d);
+    perDim.push_back(parentPerDim[d]);
+  }
+  numElements = 1;
+  for (int64_t n : perDim)
+    numElements *= n;
+}
+
+SmallVector<int64_t> ThreadElements::multiIndex(int64_t element) const {
+  SmallVector<int64_t> mi(rank());
+  for (int d = rank() - 1; d >= 0; --d) {
+    mi[d] = element % perDim[d];
+    element /= perDim[d];
+  }
+  return mi;
+}
+
+int64_t ThreadElements::flatten(ArrayRef<int64_t> mi) const {
+  int64_t e = 0;
+  for (unsigned d = 0; d < rank(); ++d)
+    e = e * perDim[d] + mi[d];
+  return e;
+}
+
+Value tessera::tilegpu::constI32(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIntOp::create(b, loc, b.getI32Type(), v);
+}
+
+Value tessera::tilegpu::constIndex(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+Value tessera::tilegpu::toIndex(OpBuilder &b, Location loc, Value i32) {
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), i32);
+}
+
+SmallVector<SmallVector<Value>> ThreadElements::emitCoords(OpBuilder &b, Location loc) const {
+  // Thread -> (lane, warp) -> per-dimension lane and warp indices, numbered
+  // along the layout's order, fastest dimension first.
+  Value tid = arith::IndexCastOp::create(b, loc, b.getI32Type(),
+                                         gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x));
+  Value lane = arith::AndIOp::create(b, loc, tid, constI32(b, loc, tile::kWarpSize - 1));
+  Value warp = arith::ShRUIOp::create(b, loc, tid, constI32(b, loc, llvm::Log2_32(tile::kWarpSize)));
+  ArrayRef<unsigned> spt = blocked.getSizePerThread(), tpw = blocked.getThreadsPerWarp(),
+                     wpc = blocked.getWarpsPerCTA();
+  unsigned parentRank = blocked.getRank();
+  SmallVector<Value> laneIdx(parentRank), warpIdx(parentRank);
+  unsigned laneShift = 0, warpShift = 0;
+  for (unsigned d : blocked.getOrder()) {
+    laneIdx[d] = arith::AndIOp::create(
+        b, loc, arith::ShRUIOp::create(b, loc, lane, constI32(b, loc, laneShift)),
+        constI32(b, loc, tpw[d] - 1));
+    warpIdx[d] = arith::AndIOp::create(
+        b, loc, arith::ShRUIOp::create(b, loc, warp, constI32(b, loc, warpShift)),
+        constI32(b, loc, wpc[d] - 1));
+    laneShift += llvm::Log2_32(tpw[d]);
+    warpShift += llvm::Log2_32(wpc[d]);
+  }
+  // base[d] = warp[d]·spt·tpw + lane[d]·spt: the first element this thread holds.
+  SmallVector<Value> base;
+  for (unsigned d : parentDims) {
+    Value w = arith::MulIOp::create(b, loc, warpIdx[d], constI32(b, loc, spt[d] * tpw[d]));
+    Value l = arith::MulIOp::create(b, loc, laneIdx[d], constI32(b, loc, spt[d]));
+    base.push_back(arith::AddIOp::create(b, loc, w, l));
+  }
+  SmallVector<SmallVector<Value>> coords;
+  for (int64_t e = 0; e < numElements; ++e) {
+    SmallVector<int64_t> mi = multiIndex(e);
+    SmallVector<Value> c;
+    for (unsigned k = 0; k < rank(); ++k) {
+      unsigned d = parentDims[k];
+      int64_t offset = (mi[k] / spt[d]) * blocked.getShapePerCTA(d) + mi[k] % spt[d];
+      Value v = arith::AddIOp::create(b, loc, base[k], constI32(b, loc, offset));
+      // Where the layout covers more than the tile, threads hold copies.
+      c.push_back(arith::AndIOp::create(b, loc, v, constI32(b, loc, shape[k] - 1)));
+    }
+    coords.push_back(std::move(c));
+  }
+  return coords;
+}
+
+Value tessera::tilegpu::linearIndex(OpBuilder &b, Location loc, ArrayRef<Value> coords,
+                                    ArrayRef<int64_t> shape) {
+  Value idx = coords[0];
+  for (unsigned d = 1; d < coords.size(); ++d)
+    idx = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, idx, constI32(b, loc, shape[d])), coords[d]);
+  return idx;
+}
+
+Type tessera::tilegpu::memoryType(Type elementType) {
+  if (elementType.isInteger(1))
+    return IntegerType::get(elementType.getContext(), 8);
+  return elementType;
+}
+
+Value tessera::tilegpu::toMemory(OpBuilder &b, Location loc, Value v) {
+  if (v.getType().isInteger(1))
+    return arith::ExtUIOp::create(b, loc, b.getI8Type(), v);
+  return v;
+}
+
+Value tessera::tilegpu::fromMemory(OpBuilder &b, Location loc, Value v, Type elementType) {
+  if (elementType.isInteger(1))
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, v,
+                                 arith::ConstantIntOp::create(b, loc, b.getI8Type(), 0));
+  return v;
+}
+
+Value tessera::tilegpu::sharedScratch(OpBuilder &b, Location loc, Type elementType,
+                                      int64_t numElements, int64_t byteOffset) {
+  auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  auto raw = MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface{},
+                             workgroup);
+  Value smem = gpu::DynamicSharedMemoryOp::create(b, loc, raw);
+  auto typed = MemRefType::get({numElements}, memoryType(elementType),
+                               MemRefLayoutAttrInterface{}, workgroup);
+  return memref::ViewOp::create(b, loc, typed, smem, constIndex(b, loc, byteOffset), ValueRange{});
+}
+
+SmallVector<Value> tessera::tilegpu::unpack(OpBuilder &b, Location loc, Value vec) {
+  auto type = cast<VectorType>(vec.getType());
+  SmallVector<Value> out;
+  for (int64_t i = 0; i < type.getNumElements(); ++i)
+    out.push_back(vector::ExtractOp::create(b, loc, vec, i));
+  return out;
+}
+
+Value tessera::tilegpu::pack(OpBuilder &b, Location loc, VectorType type,
+                             ArrayRef<Value> elements) {
+  return vector::FromElementsOp::create(b, loc, type, elements);
+}
+
+static int64_t tileBytes(RankedTensorType t) {
+  int64_t bits = std::max<int64_t>(8, t.getElementType().getIntOrFloatBitWidth());
+  return t.getNumElements() * bits / 8;
+}
+
+int64_t tessera::tilegpu::sharedMemoryNeeded(Operation *op) {
+  if (auto reduce = dyn_cast<tile::ReduceOp>(op))
+    return tileBytes(reduce.getSrc().getType());
+  if (auto cvt = dyn_cast<tile::ConvertLayoutOp>(op))
+    return tileBytes(cvt.getSrc().getType());
+  if (auto trans = dyn_cast<tile::TransOp>(op))
+    return tileBytes(trans.getSrc().getType());
+  if (auto dot = dyn_cast<tile::DotOp>(op))
+    return llvm::alignTo(tileBytes(dot.getA().getType()), 16) + tileBytes(dot.getB().getType());
+  return 0;
+}

@@ -1,0 +1,366 @@
+//===- TileOps.cpp - Verifiers, folders and syntax of the tile dialect ----===//
+
+#include "tessera/Dialect/Tile/IR/Layout.h"
+#include "tessera/Dialect/Tile/IR/TileDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace tessera::tile;
+
+#include "tessera/Dialect/Tile/IR/TileDialect.cpp.inc"
+#include "tessera/Dialect/Tile/IR/TileEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "tessera/Dialect/Tile/IR/TileAttrs.cpp.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "tessera/Dialect/Tile/IR/TileTypes.cpp.inc"
+
+void TileDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "tessera/Dialect/Tile/IR/TileOps.cpp.inc"
+      >();
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "tessera/Dialect/Tile/IR/TileTypes.cpp.inc"
+      >();
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "tessera/Dialect/Tile/IR/TileAttrs.cpp.inc"
+      >();
+}
+
+unsigned tessera::tile::getNumWarps(Operation *func) {
+  if (auto attr = func->getAttrOfType<IntegerAttr>(kNumWarpsAttr))
+    return attr.getInt();
+  return 4;
+}
+
+static std::string shapeString(ArrayRef<int64_t> shape) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  llvm::interleave(shape, os, "x");
+  return s;
+}
+
+//===----------------------------------------------------------------------===//
+// Types and attributes
+//===----------------------------------------------------------------------===//
+
+// !tile.desc<64x64xf16> or !tile.desc<64x64xf16, nan>
+Type DescType::parse(AsmParser &parser) {
+  SmallVector<int64_t> shape;
+  Type elementType;
+  if (parser.parseLess() || parser.parseDimensionList(shape, /*allowDynamic=*/false) ||
+      parser.parseType(elementType))
+    return {};
+  Padding padding = Padding::zero;
+  if (succeeded(parser.parseOptionalComma())) {
+    StringRef keyword;
+    SMLoc loc = parser.getCurrentLocation();
+    if (parser.parseKeyword(&keyword))
+      return {};
+    std::optional<Padding> p = symbolizePadding(keyword);
+    if (!p) {
+      parser.emitError(loc, "expected padding 'zero' or 'nan', got '") << keyword << "'";
+      return {};
+    }
+    padding = *p;
+  }
+  if (parser.parseGreater())
+    return {};
+  return DescType::get(parser.getContext(), shape, elementType, padding);
+}
+
+void DescType::print(AsmPrinter &printer) const {
+  printer << "<";
+  for (int64_t d : getBlockShape())
+    printer << d << "x";
+  printer << getElementType();
+  if (getPadding() != Padding::zero)
+    printer << ", " << stringifyPadding(getPadding());
+  printer << ">";
+}
+
+static bool isPowerOf2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+
+LogicalResult BlockedLayoutAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                        ArrayRef<unsigned> sizePerThread,
+                                        ArrayRef<unsigned> threadsPerWarp,
+                                        ArrayRef<unsigned> warpsPerCTA, ArrayRef<unsigned> order) {
+  size_t rank = order.size();
+  if (sizePerThread.size() != rank || threadsPerWarp.size() != rank || warpsPerCTA.size() != rank)
+    return emitError() << "expects sizePerThread, threadsPerWarp, warpsPerCTA and order of one "
+                          "rank, got "
+                       << sizePerThread.size() << ", " << threadsPerWarp.size() << ", "
+                       << warpsPerCTA.size() << " and " << rank;
+  unsigned lanes = 1;
+  for (size_t d = 0; d < rank; ++d) {
+    if (!isPowerOf2(sizePerThread[d]) || !isPowerOf2(threadsPerWarp[d]) ||
+        !isPowerOf2(warpsPerCTA[d]))
+      return emitError() << "expects powers of two in every entry (dimension " << d << ")";
+    lanes *= threadsPerWarp[d];
+  }
+  if (lanes != kWarpSize)
+    return emitError() << "expects threadsPerWarp to multiply to " << kWarpSize << ", got "
+                       << lanes;
+  SmallVector<bool> seen(rank, false);
+  for (unsigned d : order) {
+    if (d >= rank || seen[d])
+      return emitError() << "expects order to be a permutation of 0.." << rank - 1;
+    seen[d] = true;
+  }
+  return success();
+}
+
+unsigned BlockedLayoutAttr::getNumWarps() const {
+  unsigned n = 1;
+  for (unsigned w : getWarpsPerCTA())
+    n *= w;
+  return n;
+}
+
+LogicalResult SliceLayoutAttr::verify(function_ref<InFlightDiagnostic()> emitError, unsigned dim,
+                                      BlockedLayoutAttr parent) {
+  if (dim >= parent.getRank())
+    return emitError() << "expects dim " << dim << " below the parent's rank "
+                       << parent.getRank();
+  if (parent.getRank() < 2)
+    return emitError() << "expects a parent of rank 2 or more";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Verifiers
+//===----------------------------------------------------------------------===//
+
+// A tensor's layout (if any) must match its rank.
+static LogicalResult verifyLayout(Operation *op, Value v) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || !type.getEncoding())
+    return success();
+  Attribute enc = type.getEncoding();
+  unsigned rank = type.getRank();
+  if (auto blocked = dyn_cast<BlockedLayoutAttr>(enc)) {
+    if (blocked.getRank() != rank)
+      return op->emitOpError("expects a blocked layout of rank ")
+             << rank << ", got rank " << blocked.getRank();
+    for (int64_t d : type.getShape())
+      if (!isPowerOf2(d))
+        return op->emitOpError("expects power-of-two tile dimensions, got ")
+               << shapeString(type.getShape());
+    return success();
+  }
+  if (auto slice = dyn_cast<SliceLayoutAttr>(enc)) {
+    if (slice.getParent().getRank() != rank + 1)
+      return op->emitOpError("expects a slice layout whose parent has rank ")
+             << rank + 1 << ", got " << slice.getParent().getRank();
+    return success();
+  }
+  return op->emitOpError("expects a #tile.blocked or #tile.slice layout, got ") << enc;
+}
+
+static LogicalResult verifyAllLayouts(Operation *op) {
+  for (Value v : op->getOperands())
+    if (failed(verifyLayout(op, v)))
+      return failure();
+  for (Value v : op->getResults())
+    if (failed(verifyLayout(op, v)))
+      return failure();
+  return success();
+}
+
+LogicalResult MakeDescOp::verify() {
+  DescType desc = getType();
+  if (getSizes().size() != desc.getRank() || getStrides().size() != desc.getRank())
+    return emitOpError("expects ")
+           << desc.getRank() << " sizes and strides for a rank-" << desc.getRank()
+           << " block, got " << getSizes().size() << " sizes and " << getStrides().size()
+           << " strides";
+  if (getPtr().getType().getElementType() != desc.getElementType())
+    return emitOpError("expects the pointer's element type ")
+           << getPtr().getType().getElementType() << " to match the descriptor's "
+           << desc.getElementType();
+  return success();
+}
+
+static LogicalResult verifyBlockAccess(Operation *op, DescType desc, size_t numIndices,
+                                       RankedTensorType tile) {
+  if (numIndices != desc.getRank())
+    return op->emitOpError("expects ")
+           << desc.getRank() << " indices for a rank-" << desc.getRank() << " descriptor, got "
+           << numIndices;
+  if (tile.getShape() != desc.getBlockShape())
+    return op->emitOpError("expects a tile of the descriptor's block shape ")
+           << shapeString(desc.getBlockShape()) << ", got " << shapeString(tile.getShape());
+  if (tile.getElementType() != desc.getElementType())
+    return op->emitOpError("expects element type ")
+           << desc.getElementType() << ", got " << tile.getElementType();
+  return verifyAllLayouts(op);
+}
+
+LogicalResult LoadOp::verify() {
+  return verifyBlockAccess(*this, getDesc().getType(), getIndices().size(), getType());
+}
+
+LogicalResult StoreOp::verify() {
+  return verifyBlockAccess(*this, getDesc().getType(), getIndices().size(),
+                           getValue().getType());
+}
+
+LogicalResult IotaOp::verify() {
+  if (getType().getRank() != 1)
+    return emitOpError("expects a 1-D result, got rank ") << getType().getRank();
+  return verifyAllLayouts(*this);
+}
+
+LogicalResult SplatOp::verify() {
+  if (getSrc().getType() != getType().getElementType())
+    return emitOpError("expects a scalar of the result's element type ")
+           << getType().getElementType() << ", got " << getSrc().getType();
+  return verifyAllLayouts(*this);
+}
+
+LogicalResult BroadcastOp::verify() {
+  RankedTensorType src = getSrc().getType(), dst = getType();
+  if (src.getElementType() != dst.getElementType())
+    return emitOpError("expects matching element types");
+  if (src.getRank() != dst.getRank())
+    return emitOpError("expects operand and result of one rank, got ")
+           << src.getRank() << " and " << dst.getRank();
+  for (int64_t d = 0; d < src.getRank(); ++d)
+    if (src.getDimSize(d) != dst.getDimSize(d) && src.getDimSize(d) != 1)
+      return emitOpError("can only broadcast dimensions of size 1, but dimension ")
+             << d << " is " << src.getDimSize(d) << " -> " << dst.getDimSize(d);
+  return verifyAllLayouts(*this);
+}
+
+OpFoldResult BroadcastOp::fold(FoldAdaptor) {
+  if (getSrc().getType() == getType())
+    return getSrc();
+  return {};
+}
+
+LogicalResult ExpandDimsOp::verify() {
+  RankedTensorType src = getSrc().getType(), dst = getType();
+  int64_t axis = getAxis();
+  if (axis < 0 || axis > src.getRank())
+    return emitOpError("expects axis in [0, ") << src.getRank() << "], got " << axis;
+  SmallVector<int64_t> expected(src.getShape());
+  expected.insert(expected.begin() + axis, 1);
+  if (dst.getShape() != ArrayRef<int64_t>(expected))
+    return emitOpError("expects result shape ")
+           << shapeString(expected) << ", got " << shapeString(dst.getShape());
+  if (src.getElementType() != dst.getElementType())
+    return emitOpError("expects matching element types");
+  return verifyAllLayouts(*this);
+}
+
+LogicalResult TransOp::verify() {
+  RankedTensorType src = getSrc().getType(), dst = getType();
+  if (src.getRank() != 2 || dst.getRank() != 2)
+    return emitOpError("expects 2-D tiles");
+  if (src.getDimSize(0) != dst.getDimSize(1) || src.getDimSize(1) != dst.getDimSize(0))
+    return emitOpError("expects result shape ")
+           << src.getDimSize(1) << "x" << src.getDimSize(0) << ", got "
+           << shapeString(dst.getShape());
+  if (src.getElementType() != dst.getElementType())
+    return emitOpError("expects matching element types");
+  return verifyAllLayouts(*this);
+}
+
+LogicalResult DotOp::verify() {
+  RankedTensorType a = getA().getType(), b = getB().getType(), c = getType();
+  if (a.getRank() != 2 || b.getRank() != 2 || c.getRank() != 2)
+    return emitOpError("expects 2-D operands");
+  if (a.getDimSize(1) != b.getDimSize(0))
+    return emitOpError("expects lhs columns (")
+           << a.getDimSize(1) << ") to equal rhs rows (" << b.getDimSize(0) << ")";
+  if (c.getDimSize(0) != a.getDimSize(0) || c.getDimSize(1) != b.getDimSize(1))
+    return emitOpError("expects an accumulator of shape ")
+           << a.getDimSize(0) << "x" << b.getDimSize(1) << ", got " << shapeString(c.getShape());
+  if (a.getElementType() != b.getElementType())
+    return emitOpError("expects operands of one element type, got ")
+           << a.getElementType() << " and " << b.getElementType();
+  Type accType = c.getElementType();
+  bool floatIn = isa<FloatType>(a.getElementType());
+  if (floatIn && !accType.isF32())
+    return emitOpError("expects an f32 accumulator for floating-point operands, got ") << accType;
+  if (!floatIn && !accType.isInteger(32))
+    return emitOpError("expects an i32 accumulator for integer operands, got ") << accType;
+  return verifyAllLayouts(*this);
+}
+
+LogicalResult ReduceOp::verify() {
+  RankedTensorType src = getSrc().getType(), dst = getType();
+  int64_t axis = getAxis();
+  if (src.getRank() < 2)
+    return emitOpError("expects an operand of rank 2 or more, got rank ") << src.getRank();
+  if (axis < 0 || axis >= src.getRank())
+    return emitOpError("expects axis in [0, ") << src.getRank() << "), got " << axis;
+  SmallVector<int64_t> expected(src.getShape());
+  expected.erase(expected.begin() + axis);
+  if (dst.getShape() != ArrayRef<int64_t>(expected))
+    return emitOpError("expects result shape ")
+           << shapeString(expected) << ", got " << shapeString(dst.getShape());
+  if (src.getElementType() != dst.getElementType())
+    return emitOpError("expects matching element types");
+  return verifyAllLayouts(*this);
+}
+
+OpFoldResult ConvertLayoutOp::fold(FoldAdaptor) {
+  if (getSrc().getType() == getType())
+    return getSrc();
+  return {};
+}
+
+namespace {
+/// convert(convert(x)) -> convert(x): only the last layout matters.
+struct FoldConvertChain : OpRewritePattern<ConvertLayoutOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConvertLayoutOp op, PatternRewriter &rewriter) const override {
+    auto inner = op.getSrc().getDefiningOp<ConvertLayoutOp>();
+    if (!inner)
+      return failure();
+    rewriter.replaceOpWithNewOp<ConvertLayoutOp>(op, op.getType(), inner.getSrc());
+    return success();
+  }
+};
+
+/// convert(splat(x)) -> splat(x) in the new layout: a splat has no data to move.
+struct FoldConvertOfSplat : OpRewritePattern<ConvertLayoutOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConvertLayoutOp op, PatternRewriter &rewriter) const override {
+    auto splat = op.getSrc().getDefiningOp<SplatOp>();
+    if (!splat)
+      return failure();
+    rewriter.replaceOpWithNewOp<SplatOp>(op, op.getType(), splat.getSrc());
+    return success();
+  }
+};
+
+/// convert(constant splat) -> constant splat in the new layout.
+struct FoldConvertOfConstant : OpRewritePattern<ConvertLayoutOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConvertLayoutOp op, PatternRewriter &rewriter) const override {
+    DenseElementsAttr value;
+    if (!matchPattern(op.getSrc(), m_Constant(&value)) || !value.isSplat())
+      return failure();
+    rewriter.replaceOpWithNewOp<arith::ConstantOp>(op, value.resizeSplat(op.getType()));
+    return success();
+  }
+};
+} // namespace
+
+void ConvertLayoutOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                                  MLIRContext *context) {
+  results.add<FoldConvertChain, FoldConvertOfSplat, FoldConvertOfConstant>(context);
+}
+
+#define GET_OP_CLASSES
+#include "tessera/Dialect/Tile/IR/TileOps.cpp.inc"

@@ -1,0 +1,163 @@
+//===- Compiler.cpp - Compile a tile kernel to PTX and cubin --------------===//
+
+#include "tessera/Pipeline/Compiler.h"
+
+#include "tessera/Dialect/Tile/IR/TileDialect.h"
+#include "tessera/Pipeline/Pipeline.h"
+#include "tessera/Target/PTX.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdlib>
+
+using namespace mlir;
+using namespace tessera;
+
+namespace {
+
+/// Keeps the first error diagnostic of a stage, with its location.
+class FirstError {
+public:
+  explicit FirstError(MLIRContext *ctx)
+      : handler(ctx, [this](Diagnostic &diag) {
+          if (diag.getSeverity() == DiagnosticSeverity::Error && message.empty()) {
+            llvm::raw_string_ostream os(message);
+            os << diag.getLocation() << ": " << diag;
+            for (Diagnostic &note : diag.getNotes())
+              os << "\n  note: " << note.getLocation() << ": " << note;
+          }
+          return success();
+        }) {}
+  std::string message;
+
+private:
+  ScopedDiagnosticHandler handler;
+};
+
+llvm::Error stageError(StringRef kernel, StringRef stage, StringRef message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 "kernel '" + kernel + "': stage '" + stage + "': " +
+                                     (message.empty() ? StringRef("failed") : message));
+}
+
+void dumpStage(StringRef dir, StringRef kernel, int index, StringRef stage,
+               llvm::function_ref<void(llvm::raw_ostream &)> print) {
+  if (dir.empty())
+    return;
+  llvm::sys::fs::create_directories(dir);
+  llvm::SmallString<256> path(dir);
+  llvm::sys::path::append(path, (kernel + "." + llvm::Twine(index) + "-" + stage).str());
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec);
+  if (ec) {
+    llvm::errs() << "tessera: cannot write IR dump " << path << ": " << ec.message() << "\n";
+    return;
+  }
+  print(os);
+}
+
+} // namespace
+
+std::string tessera::printForHashing(ModuleOp module) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os, OpPrintingFlags().printGenericOpForm());
+  return text;
+}
+
+llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
+                                                      const CompileOptions &options) {
+  MLIRContext *ctx = module.getContext();
+  SmallVector<func::FuncOp> kernels;
+  module.walk([&](func::FuncOp f) {
+    if (f->hasAttr(tile::kKernelAttr))
+      kernels.push_back(f);
+  });
+  if (kernels.size() != 1)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "expected one tile.kernel function in the module, found " +
+                                       llvm::Twine(kernels.size()));
+  CompiledKernel out;
+  func::FuncOp kernel = kernels.front();
+  out.name = kernel.getName().str();
+  out.numWarps = tile::getNumWarps(kernel);
+  for (Type t : kernel.getFunctionType().getInputs()) {
+    if (isa<tile::PtrType>(t))
+      out.params.push_back(ParamKind::Pointer);
+    else if (t.isInteger(32))
+      out.params.push_back(ParamKind::I32);
+    else if (t.isF32())
+      out.params.push_back(ParamKind::F32);
+    else
+      return stageError(out.name, "signature",
+                        "parameters must be !tile.ptr, i32 or f32; got an unsupported type");
+  }
+
+  std::string dumpDir = options.dumpDir;
+  if (dumpDir.empty())
+    if (const char *env = std::getenv("TESSERA_DUMP_IR"))
+      dumpDir = env;
+
+  PipelineOptions pipelineOptions;
+  pipelineOptions.arch = options.arch;
+  pipelineOptions.numStages = options.numStages;
+
+  int stageIndex = 0;
+  auto dumpModule = [&](StringRef stage) {
+    dumpStage(dumpDir, out.name, stageIndex++, (stage + ".mlir").str(),
+              [&](llvm::raw_ostream &os) { module->print(os); });
+  };
+  dumpModule("input");
+
+  FirstError error(ctx);
+  if (failed(verify(module)))
+    return stageError(out.name, "verify", error.message);
+
+  using Builder = std::function<void(OpPassManager &)>;
+  std::pair<StringRef, Builder> stages[] = {
+      {"tile", [](OpPassManager &pm) { buildTilePasses(pm); }},
+      {"layouts", [](OpPassManager &pm) { buildLayoutPasses(pm); }},
+      {"lowering", [&](OpPassManager &pm) { buildLoweringPasses(pm, pipelineOptions); }},
+  };
+  for (auto &[stage, build] : stages) {
+    PassManager pm(ctx);
+    build(pm);
+    if (failed(pm.run(module)))
+      return stageError(out.name, stage, error.message);
+    dumpModule(stage);
+  }
+
+  gpu::GPUModuleOp gpuModule;
+  module.walk([&](gpu::GPUModuleOp m) { gpuModule = m; });
+  if (!gpuModule)
+    return stageError(out.name, "ptx", "lowering produced no gpu.module");
+  gpuModule.walk([&](LLVM::LLVMFuncOp f) {
+    if (auto shared = f->getAttrOfType<IntegerAttr>("tile.shared_memory"))
+      out.sharedBytes = shared.getInt();
+  });
+
+  FailureOr<std::string> ptx = serializeToPTX(gpuModule);
+  if (failed(ptx))
+    return stageError(out.name, "ptx", error.message);
+  out.ptx = std::move(*ptx);
+  dumpStage(dumpDir, out.name, stageIndex++, "ptx.ptx",
+            [&](llvm::raw_ostream &os) { os << out.ptx; });
+
+  if (options.emitCubin) {
+    llvm::Expected<Cubin> cubin = linkPTX(out.ptx, options.arch, out.name);
+    if (!cubin)
+      return stageError(out.name, "cubin", llvm::toString(cubin.takeError()));
+    out.cubin = std::move(cubin->image);
+    out.usage = cubin->usage;
+    dumpStage(dumpDir, out.name, stageIndex++, "ptxas.txt",
+              [&](llvm::raw_ostream &os) { os << cubin->infoLog; });
+  }
+  return out;
+}

@@ -1,0 +1,73 @@
+//===- Pipeline.cpp - The pass pipeline from tile IR to NVVM --------------===//
+
+#include "tessera/Pipeline/Pipeline.h"
+
+#include "tessera/Conversion/TileToGPU/TileToGPU.h"
+#include "tessera/Dialect/Tile/Transforms/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+std::string tessera::ptxFeatures(llvm::StringRef arch) {
+  // sm_90a needs PTX 8.0; sm_100a and later need newer ISAs.
+  if (arch.starts_with("sm_10") || arch.starts_with("sm_12"))
+    return "+ptx86";
+  return "+ptx80";
+}
+
+void tessera::buildTilePasses(OpPassManager &pm) {
+  // Fold the constants the DSL specialised on and share repeated index math.
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void tessera::buildLayoutPasses(OpPassManager &pm) {
+  // Every tile gets a distributed layout; conversions mark where data moves.
+  pm.addNestedPass<func::FuncOp>(tile::createTileAssignLayouts());
+  // Conversions of splats and chains of conversions move nothing: drop them.
+  pm.addNestedPass<func::FuncOp>(tile::createTileRemoveLayoutConversions());
+  pm.addPass(createCanonicalizerPass());
+}
+
+void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &options) {
+  // Tiles become per-thread vectors inside a gpu.func per kernel.
+  pm.addPass(createConvertTileToGPU());
+  // The per-element index math repeats across elements: fold and share it.
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  // Upstream's lowering to NVVM: structured control flow to branches, then the
+  // gpu, arith, vector and memref ops to LLVM and NVVM intrinsics.
+  OpPassManager &gpuPm = pm.nest<gpu::GPUModuleOp>();
+  gpuPm.addPass(createSCFToControlFlowPass());
+  ConvertGpuOpsToNVVMOpsOptions nvvmOptions;
+  nvvmOptions.indexBitwidth = 32; // offsets inside a tile and shared memory fit in 32 bits
+  gpuPm.addPass(createConvertGpuOpsToNVVMOps(nvvmOptions));
+  gpuPm.addPass(createCanonicalizerPass());
+  gpuPm.addPass(createCSEPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  // The NVVM target tells serialization which chip and PTX version to emit.
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.arch;
+  target.features = ptxFeatures(options.arch);
+  target.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+}
+
+void tessera::buildTesseraPipeline(OpPassManager &pm, const PipelineOptions &options) {
+  buildTilePasses(pm);
+  buildLayoutPasses(pm);
+  buildLoweringPasses(pm, options);
+}
+
+void tessera::registerTesseraPipeline() {
+  PassPipelineRegistration<PipelineOptions>(
+      "tessera-pipeline", "tile IR to NVVM, exactly as Tessera's JIT runs it",
+      [](OpPassManager &pm, const PipelineOptions &options) {
+        buildTesseraPipeline(pm, options);
+      });
+}
