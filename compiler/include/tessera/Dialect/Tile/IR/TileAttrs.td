@@ -74,7 +74,7 @@ def Tile_SliceLayoutAttr : Tile_Attr<"SliceLayout", "slice"> {
     ```
   }];
   let parameters = (ins "unsigned":$dim, "BlockedLayoutAttr":$parent);
-  let assemblyFormat = "`<` `dim` `=` $dim `,` `parent` `=` $parent `>`";
+  let assemblyFormat = "`<` `dim` `=` $dim `,` `parent` `=` qualified($parent) `>`";
   let genVerifyDecl = 1;
 }
 

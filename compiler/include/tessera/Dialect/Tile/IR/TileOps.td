@@ -52,7 +52,7 @@ def Tile_AddPtrOp : Tile_Op<"addptr", [Pure, AllTypesMatch<["ptr", "result"]>]> 
   }];
   let arguments = (ins Tile_PtrType:$ptr, I32:$offset);
   let results = (outs Tile_PtrType:$result);
-  let assemblyFormat = "$ptr `,` $offset attr-dict `:` type($ptr) `,` type($offset)";
+  let assemblyFormat = "$ptr `,` $offset attr-dict `:` qualified(type($ptr)) `,` type($offset)";
 }
 
 def Tile_MakeDescOp : Tile_Op<"make_desc", [Pure, AttrSizedOperandSegments]> {
@@ -68,7 +68,8 @@ def Tile_MakeDescOp : Tile_Op<"make_desc", [Pure, AttrSizedOperandSegments]> {
   let arguments = (ins Tile_PtrType:$ptr, Variadic<I32>:$sizes, Variadic<I32>:$strides);
   let results = (outs Tile_DescType:$result);
   let assemblyFormat = [{
-    $ptr `,` `[` $sizes `]` `,` `[` $strides `]` attr-dict `:` type($ptr) `->` type($result)
+    $ptr `,` `[` $sizes `]` `,` `[` $strides `]` attr-dict `:` qualified(type($ptr)) `->`
+    qualified(type($result))
   }];
   let hasVerifier = 1;
 }
@@ -84,7 +85,7 @@ def Tile_LoadOp : Tile_Op<"load", [MemoryEffects<[MemRead]>]> {
   }];
   let arguments = (ins Tile_DescType:$desc, Variadic<I32>:$indices);
   let results = (outs Tile_Tensor:$result);
-  let assemblyFormat = "$desc `[` $indices `]` attr-dict `:` type($desc) `->` type($result)";
+  let assemblyFormat = "$desc `[` $indices `]` attr-dict `:` qualified(type($desc)) `->` type($result)";
   let hasVerifier = 1;
 }
 
@@ -99,7 +100,7 @@ def Tile_StoreOp : Tile_Op<"store", [MemoryEffects<[MemWrite]>]> {
   }];
   let arguments = (ins Tile_DescType:$desc, Variadic<I32>:$indices, Tile_Tensor:$value);
   let assemblyFormat = [{
-    $desc `[` $indices `]` `,` $value attr-dict `:` type($desc) `,` type($value)
+    $desc `[` $indices `]` `,` $value attr-dict `:` qualified(type($desc)) `,` type($value)
   }];
   let hasVerifier = 1;
 }

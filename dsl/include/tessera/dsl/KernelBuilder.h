@@ -1,0 +1,161 @@
+//===- KernelBuilder.h - Writing tile kernels in C++ ------------*- C++ -*-===//
+//
+// Tessera's front end. A kernel is a C++ function that, given a
+// KernelBuilder, declares its parameters and computes over whole tiles:
+//
+//   void vector_add(KernelBuilder &kb) {
+//     TensorArg x = kb.tensor("x", DType::F32, 1), y = ..., out = ...;
+//     Scalar start = program_id(0) * 1024;
+//     store(out, {start}, load(x, {start}, {1024}) + load(y, {start}, {1024}));
+//   }
+//
+// Values are `Tile` (a whole tile, a tensor in `tile` IR) and `Scalar` (one
+// i32 or f32 per program). Compile-time constants are plain C++ values: they
+// shape the IR, so each set of them is its own specialised kernel. The
+// builder produces `tile` IR and nothing else. Shape errors that can be
+// caught while building throw tessera::dsl::Error naming the op.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TESSERA_DSL_KERNELBUILDER_H
+#define TESSERA_DSL_KERNELBUILDER_H
+
+#include "tessera/Support/DType.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tessera::dsl {
+
+/// Thrown for kernels that cannot be built (bad shapes, mixed dtypes, ...).
+class Error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Where in the user's source an op was written: becomes the op's location.
+struct SourceLoc {
+  const char *file;
+  int line;
+  static SourceLoc current(const char *file = __builtin_FILE(), int line = __builtin_LINE()) {
+    return {file, line};
+  }
+};
+
+class KernelBuilder;
+
+/// One value per program: an i32 (indices, sizes) or an f32.
+class Scalar {
+public:
+  Scalar() = default;
+  explicit Scalar(mlir::Value v) : value(v) {}
+  /// An i32 constant.
+  Scalar(int v);
+  Scalar(int64_t v);
+
+  mlir::Value getValue() const { return value; }
+  bool isFloat() const;
+
+private:
+  mlir::Value value;
+};
+
+/// A whole tile: a statically shaped tensor of one dtype.
+class Tile {
+public:
+  Tile() = default;
+  explicit Tile(mlir::Value v) : value(v) {}
+
+  mlir::Value getValue() const { return value; }
+  mlir::RankedTensorType type() const;
+  std::vector<int64_t> shape() const;
+  DType dtype() const;
+  int64_t rank() const { return type().getRank(); }
+
+private:
+  mlir::Value value;
+};
+
+/// A tensor parameter: a global pointer with run-time sizes and strides (in
+/// elements), passed as ptr, sizes..., strides... (i32).
+class TensorArg {
+public:
+  TensorArg() = default;
+  TensorArg(std::string name, DType dtype, mlir::Value ptr, std::vector<Scalar> sizes,
+            std::vector<Scalar> strides)
+      : name(std::move(name)), elementType(dtype), ptr(ptr), sizes(std::move(sizes)),
+        strides(std::move(strides)) {}
+
+  const std::string &getName() const { return name; }
+  DType dtype() const { return elementType; }
+  unsigned rank() const { return sizes.size(); }
+  mlir::Value basePointer() const { return ptr; }
+  const Scalar &size(unsigned dim) const;
+  const Scalar &stride(unsigned dim) const;
+
+  /// The sub-tensor at fixed indices of the leading dimensions:
+  /// `q.at({b, h})` of a (batch, heads, seq, dim) tensor is the (seq, dim)
+  /// matrix of batch b, head h.
+  TensorArg at(const std::vector<Scalar> &leading,
+               SourceLoc loc = SourceLoc::current()) const;
+
+private:
+  std::string name;
+  DType elementType = DType::F32;
+  mlir::Value ptr;
+  std::vector<Scalar> sizes, strides;
+};
+
+/// Builds one kernel's `tile` IR. While a builder is alive on a thread, the
+/// free functions of the DSL (`load`, `dot`, operators, ...) build into it.
+class KernelBuilder {
+public:
+  KernelBuilder(mlir::MLIRContext &ctx, const std::string &name, unsigned numWarps = 4);
+  ~KernelBuilder();
+  KernelBuilder(const KernelBuilder &) = delete;
+  KernelBuilder &operator=(const KernelBuilder &) = delete;
+
+  /// Parameters, in the order the kernel receives them.
+  TensorArg tensor(const std::string &name, DType dtype, unsigned rank);
+  Scalar scalarI32(const std::string &name);
+  Scalar scalarF32(const std::string &name);
+
+  /// Records a compile-time constant on the kernel (for dumps and keys) and
+  /// returns it.
+  int64_t constant(const std::string &name, int64_t value);
+
+  /// Ends the kernel and hands over its module.
+  mlir::OwningOpRef<mlir::ModuleOp> finish();
+
+  const std::string &getName() const { return name; }
+  unsigned getNumWarps() const { return numWarps; }
+
+  // --- for the DSL's own functions ---------------------------------------
+  static KernelBuilder &current();
+  mlir::OpBuilder &builder() { return b; }
+  mlir::MLIRContext *context() { return b.getContext(); }
+  mlir::Location loc(SourceLoc where) const;
+  mlir::Location loc() const;
+  mlir::Type mlirType(DType t);
+
+private:
+  mlir::Value addParam(mlir::Type type, const std::string &name);
+
+  std::string name;
+  unsigned numWarps;
+  mlir::OpBuilder b;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  mlir::Operation *func = nullptr;
+  mlir::Block *entry = nullptr;
+  std::vector<std::string> paramNames;
+  KernelBuilder *previous = nullptr;
+  bool finished = false;
+};
+
+} // namespace tessera::dsl
+
+#endif

@@ -1,0 +1,121 @@
+//===- Ops.h - The DSL's operations on tiles and scalars --------*- C++ -*-===//
+#ifndef TESSERA_DSL_OPS_H
+#define TESSERA_DSL_OPS_H
+
+#include "tessera/dsl/KernelBuilder.h"
+
+#include <functional>
+
+namespace tessera::dsl {
+
+enum class Padding { Zero, NaN };
+
+// --- Program ids -----------------------------------------------------------
+Scalar program_id(int axis, SourceLoc loc = SourceLoc::current());
+Scalar num_programs(int axis, SourceLoc loc = SourceLoc::current());
+
+// --- Scalars ---------------------------------------------------------------
+Scalar operator+(const Scalar &a, const Scalar &b);
+Scalar operator-(const Scalar &a, const Scalar &b);
+Scalar operator*(const Scalar &a, const Scalar &b);
+/// Integer division rounding toward zero; float division for f32.
+Scalar operator/(const Scalar &a, const Scalar &b);
+Scalar operator%(const Scalar &a, const Scalar &b);
+Scalar min(const Scalar &a, const Scalar &b);
+Scalar max(const Scalar &a, const Scalar &b);
+/// ceil(a / b) for non-negative i32 scalars.
+Scalar cdiv(const Scalar &a, const Scalar &b);
+Scalar f32(double v);
+Scalar to_f32(const Scalar &a);
+
+// --- Memory ----------------------------------------------------------------
+/// Loads the block of `shape` whose first element is at `offsets` of `t`;
+/// elements outside `t` read as `padding`.
+Tile load(const TensorArg &t, const std::vector<Scalar> &offsets,
+          const std::vector<int64_t> &shape, Padding padding = Padding::Zero,
+          SourceLoc loc = SourceLoc::current());
+/// Stores `value` at `offsets` of `t`; elements outside `t` are not written.
+void store(const TensorArg &t, const std::vector<Scalar> &offsets, const Tile &value,
+           SourceLoc loc = SourceLoc::current());
+
+// --- Construction ----------------------------------------------------------
+/// [0, 1, ..., n-1] as i32.
+Tile arange(int64_t n, SourceLoc loc = SourceLoc::current());
+Tile full(const std::vector<int64_t> &shape, double value, DType dtype,
+          SourceLoc loc = SourceLoc::current());
+Tile zeros(const std::vector<int64_t> &shape, DType dtype, SourceLoc loc = SourceLoc::current());
+/// A tile of `shape` filled with a run-time scalar.
+Tile splat(const Scalar &s, const std::vector<int64_t> &shape,
+           SourceLoc loc = SourceLoc::current());
+
+// --- Shape -----------------------------------------------------------------
+Tile expand_dims(const Tile &t, int axis, SourceLoc loc = SourceLoc::current());
+Tile broadcast_to(const Tile &t, const std::vector<int64_t> &shape,
+                  SourceLoc loc = SourceLoc::current());
+Tile trans(const Tile &t, SourceLoc loc = SourceLoc::current());
+Tile cast(const Tile &t, DType to, SourceLoc loc = SourceLoc::current());
+
+// --- Elementwise (shapes broadcast as in NumPy) ------------------------------
+Tile operator+(const Tile &a, const Tile &b);
+Tile operator-(const Tile &a, const Tile &b);
+Tile operator*(const Tile &a, const Tile &b);
+Tile operator/(const Tile &a, const Tile &b);
+Tile operator-(const Tile &a);
+Tile operator+(const Tile &a, const Scalar &b);
+Tile operator-(const Tile &a, const Scalar &b);
+Tile operator*(const Tile &a, const Scalar &b);
+Tile operator/(const Tile &a, const Scalar &b);
+Tile operator+(const Scalar &a, const Tile &b);
+Tile operator-(const Scalar &a, const Tile &b);
+Tile operator*(const Scalar &a, const Tile &b);
+/// Tile with a C++ constant, in the tile's dtype.
+Tile operator+(const Tile &a, double b);
+Tile operator-(const Tile &a, double b);
+Tile operator*(const Tile &a, double b);
+Tile operator/(const Tile &a, double b);
+Tile operator<(const Tile &a, const Tile &b);
+Tile operator<=(const Tile &a, const Tile &b);
+Tile operator>(const Tile &a, const Tile &b);
+Tile operator>=(const Tile &a, const Tile &b);
+Tile operator==(const Tile &a, const Tile &b);
+Tile operator!=(const Tile &a, const Tile &b);
+Tile operator<(const Tile &a, const Scalar &b);
+Tile operator>=(const Tile &a, const Scalar &b);
+Tile operator&(const Tile &a, const Tile &b);
+Tile operator|(const Tile &a, const Tile &b);
+/// cond ? a : b, elementwise.
+Tile where(const Tile &cond, const Tile &a, const Tile &b, SourceLoc loc = SourceLoc::current());
+Tile maximum(const Tile &a, const Tile &b, SourceLoc loc = SourceLoc::current());
+Tile minimum(const Tile &a, const Tile &b, SourceLoc loc = SourceLoc::current());
+Tile exp(const Tile &t, SourceLoc loc = SourceLoc::current());
+Tile exp2(const Tile &t, SourceLoc loc = SourceLoc::current());
+Tile log(const Tile &t, SourceLoc loc = SourceLoc::current());
+Tile log2(const Tile &t, SourceLoc loc = SourceLoc::current());
+Tile sqrt(const Tile &t, SourceLoc loc = SourceLoc::current());
+Tile rsqrt(const Tile &t, SourceLoc loc = SourceLoc::current());
+Tile abs(const Tile &t, SourceLoc loc = SourceLoc::current());
+Tile tanh(const Tile &t, SourceLoc loc = SourceLoc::current());
+
+// --- Reductions ------------------------------------------------------------
+/// Reduce along `axis`; the result has the operand's shape without it (a 1-D
+/// operand reduces to a tile of shape [1]).
+Tile reduce_sum(const Tile &t, int axis, SourceLoc loc = SourceLoc::current());
+Tile reduce_max(const Tile &t, int axis, SourceLoc loc = SourceLoc::current());
+Tile reduce_min(const Tile &t, int axis, SourceLoc loc = SourceLoc::current());
+
+// --- Matrix product --------------------------------------------------------
+/// a (MxK) · b (KxN) + acc (MxN, f32).
+Tile dot(const Tile &a, const Tile &b, const Tile &acc, SourceLoc loc = SourceLoc::current());
+Tile dot(const Tile &a, const Tile &b, SourceLoc loc = SourceLoc::current());
+
+// --- Control flow ----------------------------------------------------------
+/// for (i = lo; i < hi; i += step) carried = body(i, carried); returns the
+/// final carried tiles. The body must return tiles of the same types.
+std::vector<Tile> for_range(const Scalar &lo, const Scalar &hi, const Scalar &step,
+                            const std::vector<Tile> &init,
+                            const std::function<std::vector<Tile>(Scalar, const std::vector<Tile> &)> &body,
+                            SourceLoc loc = SourceLoc::current());
+
+} // namespace tessera::dsl
+
+#endif

@@ -1,0 +1,197 @@
+//===- KernelBuilder.cpp - Writing tile kernels in C++ --------------------===//
+
+#include "tessera/dsl/KernelBuilder.h"
+
+#include "tessera/Dialect/Tile/IR/TileDialect.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/Support/Path.h"
+
+using namespace mlir;
+using namespace tessera;
+using namespace tessera::dsl;
+
+namespace {
+thread_local KernelBuilder *currentBuilder = nullptr;
+} // namespace
+
+KernelBuilder &KernelBuilder::current() {
+  if (!currentBuilder)
+    throw Error("Tessera DSL: no KernelBuilder is active on this thread; DSL operations must "
+                "run inside a kernel-building function");
+  return *currentBuilder;
+}
+
+KernelBuilder::KernelBuilder(MLIRContext &ctx, const std::string &name, unsigned numWarps)
+    : name(name), numWarps(numWarps), b(&ctx) {
+  if (numWarps == 0 || (numWarps & (numWarps - 1)) || numWarps > 32)
+    throw Error("KernelBuilder '" + name + "': num_warps must be a power of two in [1, 32], got " +
+                std::to_string(numWarps));
+  ctx.loadDialect<tile::TileDialect, arith::ArithDialect, math::MathDialect, scf::SCFDialect,
+                  func::FuncDialect>();
+  Location l = FileLineColLoc::get(&ctx, name, 0, 0);
+  module = ModuleOp::create(l);
+  b.setInsertionPointToEnd(module->getBody());
+  auto f = func::FuncOp::create(b, l, name, b.getFunctionType({}, {}));
+  f->setAttr(tile::kKernelAttr, b.getUnitAttr());
+  f->setAttr(tile::kNumWarpsAttr, b.getI32IntegerAttr(numWarps));
+  func = f;
+  entry = f.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  previous = currentBuilder;
+  currentBuilder = this;
+}
+
+KernelBuilder::~KernelBuilder() {
+  if (currentBuilder == this)
+    currentBuilder = previous;
+}
+
+Location KernelBuilder::loc(SourceLoc where) const {
+  return FileLineColLoc::get(b.getContext(), llvm::sys::path::filename(where.file), where.line, 0);
+}
+
+Location KernelBuilder::loc() const { return FileLineColLoc::get(b.getContext(), name, 0, 0); }
+
+Type KernelBuilder::mlirType(DType t) {
+  switch (t) {
+  case DType::F32:
+    return b.getF32Type();
+  case DType::F16:
+    return b.getF16Type();
+  case DType::BF16:
+    return b.getBF16Type();
+  case DType::I32:
+    return b.getI32Type();
+  case DType::I1:
+    return b.getI1Type();
+  }
+  throw Error("unknown dtype");
+}
+
+Value KernelBuilder::addParam(Type type, const std::string &paramName) {
+  if (finished)
+    throw Error("kernel '" + name + "': parameter '" + paramName + "' added after finish()");
+  paramNames.push_back(paramName);
+  return entry->addArgument(type, loc());
+}
+
+TensorArg KernelBuilder::tensor(const std::string &paramName, DType dtype, unsigned rank) {
+  if (rank == 0 || rank > 8)
+    throw Error("kernel '" + name + "': tensor '" + paramName + "' must have rank 1 to 8, got " +
+                std::to_string(rank));
+  Value ptr = addParam(tile::PtrType::get(b.getContext(), mlirType(dtype)), paramName);
+  std::vector<Scalar> sizes, strides;
+  for (unsigned d = 0; d < rank; ++d)
+    sizes.emplace_back(addParam(b.getI32Type(), paramName + ".size" + std::to_string(d)));
+  for (unsigned d = 0; d < rank; ++d)
+    strides.emplace_back(addParam(b.getI32Type(), paramName + ".stride" + std::to_string(d)));
+  return TensorArg(paramName, dtype, ptr, std::move(sizes), std::move(strides));
+}
+
+Scalar KernelBuilder::scalarI32(const std::string &paramName) {
+  return Scalar(addParam(b.getI32Type(), paramName));
+}
+
+Scalar KernelBuilder::scalarF32(const std::string &paramName) {
+  return Scalar(addParam(b.getF32Type(), paramName));
+}
+
+int64_t KernelBuilder::constant(const std::string &constName, int64_t value) {
+  func->setAttr("tile.constant." + constName, b.getI64IntegerAttr(value));
+  return value;
+}
+
+OwningOpRef<ModuleOp> KernelBuilder::finish() {
+  if (finished)
+    throw Error("kernel '" + name + "': finish() called twice");
+  finished = true;
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToEnd(entry);
+  func::ReturnOp::create(b, loc());
+  cast<func::FuncOp>(func).setFunctionType(
+      b.getFunctionType(entry->getArgumentTypes(), TypeRange{}));
+  std::string message;
+  {
+    ScopedDiagnosticHandler handler(b.getContext(), [&](Diagnostic &d) {
+      llvm::raw_string_ostream os(message);
+      os << d.getLocation() << ": " << d << "\n";
+      return success();
+    });
+    if (failed(verify(*module)))
+      throw Error("kernel '" + name + "' is not valid tile IR:\n" + message);
+  }
+  if (currentBuilder == this)
+    currentBuilder = previous;
+  return std::move(module);
+}
+
+// --- Values -------------------------------------------------------------------
+
+Scalar::Scalar(int v) : Scalar(int64_t(v)) {}
+
+Scalar::Scalar(int64_t v) {
+  if (v < INT32_MIN || v > INT32_MAX)
+    throw Error("Scalar constant " + std::to_string(v) + " does not fit in i32");
+  KernelBuilder &kb = KernelBuilder::current();
+  value = arith::ConstantIntOp::create(kb.builder(), kb.loc(), kb.builder().getI32Type(), v);
+}
+
+bool Scalar::isFloat() const { return isa<FloatType>(value.getType()); }
+
+RankedTensorType Tile::type() const {
+  if (!value)
+    throw Error("use of an empty Tile");
+  return cast<RankedTensorType>(value.getType());
+}
+
+std::vector<int64_t> Tile::shape() const {
+  auto s = type().getShape();
+  return std::vector<int64_t>(s.begin(), s.end());
+}
+
+DType Tile::dtype() const {
+  Type t = type().getElementType();
+  if (t.isF32())
+    return DType::F32;
+  if (t.isF16())
+    return DType::F16;
+  if (t.isBF16())
+    return DType::BF16;
+  if (t.isInteger(32))
+    return DType::I32;
+  return DType::I1;
+}
+
+const Scalar &TensorArg::size(unsigned dim) const {
+  if (dim >= sizes.size())
+    throw Error("tensor '" + name + "': size(" + std::to_string(dim) + ") of a rank-" +
+                std::to_string(sizes.size()) + " tensor");
+  return sizes[dim];
+}
+
+const Scalar &TensorArg::stride(unsigned dim) const {
+  if (dim >= strides.size())
+    throw Error("tensor '" + name + "': stride(" + std::to_string(dim) + ") of a rank-" +
+                std::to_string(strides.size()) + " tensor");
+  return strides[dim];
+}
+
+TensorArg TensorArg::at(const std::vector<Scalar> &leading, SourceLoc where) const {
+  if (leading.size() >= sizes.size())
+    throw Error("tensor '" + name + "'.at(): " + std::to_string(leading.size()) +
+                " indices leave nothing of a rank-" + std::to_string(sizes.size()) + " tensor");
+  KernelBuilder &kb = KernelBuilder::current();
+  OpBuilder &b = kb.builder();
+  Location l = kb.loc(where);
+  Value offset;
+  for (size_t d = 0; d < leading.size(); ++d) {
+    Value term = arith::MulIOp::create(b, l, leading[d].getValue(), strides[d].getValue());
+    offset = offset ? arith::AddIOp::create(b, l, offset, term) : term;
+  }
+  Value p = tile::AddPtrOp::create(b, l, ptr.getType(), ptr, offset);
+  return TensorArg(name, elementType, p,
+                   std::vector<Scalar>(sizes.begin() + leading.size(), sizes.end()),
+                   std::vector<Scalar>(strides.begin() + leading.size(), strides.end()));
+}

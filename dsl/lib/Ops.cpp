@@ -1,0 +1,538 @@
+//===- Ops.cpp - The DSL's operations on tiles and scalars ----------------===//
+
+#include "tessera/dsl/Ops.h"
+
+#include "tessera/Dialect/Tile/IR/TileDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+#include <sstream>
+
+using namespace mlir;
+using namespace tessera;
+using namespace tessera::dsl;
+
+namespace {
+
+KernelBuilder &kb() { return KernelBuilder::current(); }
+OpBuilder &bld() { return kb().builder(); }
+
+std::string shapeStr(ArrayRef<int64_t> shape) {
+  std::ostringstream os;
+  os << "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    os << (i ? ", " : "") << shape[i];
+  os << "]";
+  return os.str();
+}
+
+std::string typeStr(Type t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << t;
+  return s;
+}
+
+[[noreturn]] void fail(const std::string &op, const std::string &message) {
+  throw Error(op + ": " + message + " (kernel '" + kb().getName() + "')");
+}
+
+bool isFloatType(Type t) { return isa<FloatType>(t); }
+
+RankedTensorType tensorOf(ArrayRef<int64_t> shape, Type elem) {
+  return RankedTensorType::get(shape, elem);
+}
+
+Value constantTile(ArrayRef<int64_t> shape, Type elem, double v, Location l) {
+  auto type = tensorOf(shape, elem);
+  Attribute a = isFloatType(elem)
+                    ? Attribute(FloatAttr::get(elem, v))
+                    : Attribute(IntegerAttr::get(elem, int64_t(v)));
+  return arith::ConstantOp::create(bld(), l, DenseElementsAttr::get(type, a));
+}
+
+/// Broadcasts `t` to `shape` (same rank, size-1 dims stretch).
+Tile broadcastTo(const Tile &t, ArrayRef<int64_t> shape, Location l, const std::string &op) {
+  std::vector<int64_t> s = t.shape();
+  if (ArrayRef<int64_t>(s) == shape)
+    return t;
+  if (s.size() != shape.size())
+    fail(op, "cannot broadcast a tile of shape " + shapeStr(s) + " to " + shapeStr(shape) +
+                 " (ranks differ; use expand_dims)");
+  for (size_t d = 0; d < s.size(); ++d)
+    if (s[d] != shape[d] && s[d] != 1)
+      fail(op, "cannot broadcast a tile of shape " + shapeStr(s) + " to " + shapeStr(shape));
+  return Tile(tile::BroadcastOp::create(bld(), l, tensorOf(shape, t.type().getElementType()),
+                                        t.getValue()));
+}
+
+/// NumPy-style common shape of two tiles of one rank.
+std::vector<int64_t> commonShape(const Tile &a, const Tile &b, const std::string &op) {
+  std::vector<int64_t> sa = a.shape(), sb = b.shape();
+  if (sa.size() != sb.size())
+    fail(op, "expects tiles of one rank, got shapes " + shapeStr(sa) + " and " + shapeStr(sb));
+  std::vector<int64_t> out(sa.size());
+  for (size_t d = 0; d < sa.size(); ++d) {
+    if (sa[d] != sb[d] && sa[d] != 1 && sb[d] != 1)
+      fail(op, "shapes " + shapeStr(sa) + " and " + shapeStr(sb) + " do not broadcast");
+    out[d] = std::max(sa[d], sb[d]);
+  }
+  return out;
+}
+
+std::pair<Value, Value> unify(const Tile &a, const Tile &b, const std::string &op, Location l) {
+  if (a.type().getElementType() != b.type().getElementType())
+    fail(op, "mixes element types " + typeStr(a.type().getElementType()) + " and " +
+                 typeStr(b.type().getElementType()) + "; cast one first");
+  std::vector<int64_t> shape = commonShape(a, b, op);
+  return {broadcastTo(a, shape, l, op).getValue(), broadcastTo(b, shape, l, op).getValue()};
+}
+
+/// A scalar as a tile like `like` (converted to its element type).
+Tile scalarAsTile(const Scalar &s, const Tile &like, Location l) {
+  Type elem = like.type().getElementType();
+  Value v = s.getValue();
+  if (v.getType() != elem) {
+    if (isFloatType(elem) && v.getType().isInteger(32))
+      v = arith::SIToFPOp::create(bld(), l, bld().getF32Type(), v);
+    if (isFloatType(elem) && v.getType() != elem)
+      v = arith::TruncFOp::create(bld(), l, elem, v);
+    if (v.getType() != elem)
+      fail("scalar operand", "cannot use a " + typeStr(v.getType()) + " scalar with a " +
+                                 typeStr(elem) + " tile");
+  }
+  return Tile(tile::SplatOp::create(bld(), l, tensorOf(like.shape(), elem), v));
+}
+
+enum class Bin { Add, Sub, Mul, Div, Max, Min, And, Or };
+
+Tile binary(Bin kind, const Tile &a, const Tile &b, const std::string &op, Location l) {
+  auto [x, y] = unify(a, b, op, l);
+  bool f = isFloatType(cast<RankedTensorType>(x.getType()).getElementType());
+  OpBuilder &o = bld();
+  switch (kind) {
+  case Bin::Add:
+    return Tile(f ? Value(arith::AddFOp::create(o, l, x, y)) : Value(arith::AddIOp::create(o, l, x, y)));
+  case Bin::Sub:
+    return Tile(f ? Value(arith::SubFOp::create(o, l, x, y)) : Value(arith::SubIOp::create(o, l, x, y)));
+  case Bin::Mul:
+    return Tile(f ? Value(arith::MulFOp::create(o, l, x, y)) : Value(arith::MulIOp::create(o, l, x, y)));
+  case Bin::Div:
+    return Tile(f ? Value(arith::DivFOp::create(o, l, x, y)) : Value(arith::DivSIOp::create(o, l, x, y)));
+  case Bin::Max:
+    return Tile(f ? Value(arith::MaximumFOp::create(o, l, x, y)) : Value(arith::MaxSIOp::create(o, l, x, y)));
+  case Bin::Min:
+    return Tile(f ? Value(arith::MinimumFOp::create(o, l, x, y)) : Value(arith::MinSIOp::create(o, l, x, y)));
+  case Bin::And:
+  case Bin::Or:
+    if (f)
+      fail(op, "expects integer or boolean tiles");
+    return Tile(kind == Bin::And ? Value(arith::AndIOp::create(o, l, x, y))
+                                 : Value(arith::OrIOp::create(o, l, x, y)));
+  }
+  fail(op, "unknown operation");
+}
+
+enum class Cmp { LT, LE, GT, GE, EQ, NE };
+
+Tile compare(Cmp kind, const Tile &a, const Tile &b, const std::string &op) {
+  Location l = kb().loc();
+  auto [x, y] = unify(a, b, op, l);
+  if (isFloatType(cast<RankedTensorType>(x.getType()).getElementType())) {
+    arith::CmpFPredicate p[] = {arith::CmpFPredicate::OLT, arith::CmpFPredicate::OLE,
+                                arith::CmpFPredicate::OGT, arith::CmpFPredicate::OGE,
+                                arith::CmpFPredicate::OEQ, arith::CmpFPredicate::UNE};
+    return Tile(arith::CmpFOp::create(bld(), l, p[int(kind)], x, y));
+  }
+  arith::CmpIPredicate p[] = {arith::CmpIPredicate::slt, arith::CmpIPredicate::sle,
+                              arith::CmpIPredicate::sgt, arith::CmpIPredicate::sge,
+                              arith::CmpIPredicate::eq,  arith::CmpIPredicate::ne};
+  return Tile(arith::CmpIOp::create(bld(), l, p[int(kind)], x, y));
+}
+
+Tile constantLike(const Tile &t, double v) {
+  return Tile(constantTile(t.shape(), t.type().getElementType(), v, kb().loc()));
+}
+
+template <typename OpTy>
+Tile unaryMath(const Tile &t, SourceLoc where, const char *name) {
+  if (!isFloatType(t.type().getElementType()))
+    fail(name, "expects a floating-point tile, got " + typeStr(t.type().getElementType()));
+  return Tile(OpTy::create(bld(), kb().loc(where), t.getValue()));
+}
+
+Scalar scalarBinary(Bin kind, const Scalar &a, const Scalar &b) {
+  Location l = kb().loc();
+  Value x = a.getValue(), y = b.getValue();
+  bool f = a.isFloat() || b.isFloat();
+  if (f) {
+    if (!a.isFloat())
+      x = arith::SIToFPOp::create(bld(), l, bld().getF32Type(), x);
+    if (!b.isFloat())
+      y = arith::SIToFPOp::create(bld(), l, bld().getF32Type(), y);
+  }
+  OpBuilder &o = bld();
+  switch (kind) {
+  case Bin::Add:
+    return Scalar(f ? Value(arith::AddFOp::create(o, l, x, y)) : Value(arith::AddIOp::create(o, l, x, y)));
+  case Bin::Sub:
+    return Scalar(f ? Value(arith::SubFOp::create(o, l, x, y)) : Value(arith::SubIOp::create(o, l, x, y)));
+  case Bin::Mul:
+    return Scalar(f ? Value(arith::MulFOp::create(o, l, x, y)) : Value(arith::MulIOp::create(o, l, x, y)));
+  case Bin::Div:
+    return Scalar(f ? Value(arith::DivFOp::create(o, l, x, y)) : Value(arith::DivSIOp::create(o, l, x, y)));
+  case Bin::Max:
+    return Scalar(f ? Value(arith::MaximumFOp::create(o, l, x, y)) : Value(arith::MaxSIOp::create(o, l, x, y)));
+  case Bin::Min:
+    return Scalar(f ? Value(arith::MinimumFOp::create(o, l, x, y)) : Value(arith::MinSIOp::create(o, l, x, y)));
+  default:
+    throw Error("scalar: unsupported operation");
+  }
+}
+
+} // namespace
+
+// --- Program ids ------------------------------------------------------------
+
+Scalar tessera::dsl::program_id(int axis, SourceLoc where) {
+  if (axis < 0 || axis > 2)
+    fail("program_id", "axis must be 0, 1 or 2, got " + std::to_string(axis));
+  return Scalar(tile::ProgramIdOp::create(bld(), kb().loc(where), axis));
+}
+
+Scalar tessera::dsl::num_programs(int axis, SourceLoc where) {
+  if (axis < 0 || axis > 2)
+    fail("num_programs", "axis must be 0, 1 or 2, got " + std::to_string(axis));
+  return Scalar(tile::NumProgramsOp::create(bld(), kb().loc(where), axis));
+}
+
+// --- Scalars ------------------------------------------------------------------
+
+Scalar tessera::dsl::operator+(const Scalar &a, const Scalar &b) { return scalarBinary(Bin::Add, a, b); }
+Scalar tessera::dsl::operator-(const Scalar &a, const Scalar &b) { return scalarBinary(Bin::Sub, a, b); }
+Scalar tessera::dsl::operator*(const Scalar &a, const Scalar &b) { return scalarBinary(Bin::Mul, a, b); }
+Scalar tessera::dsl::operator/(const Scalar &a, const Scalar &b) { return scalarBinary(Bin::Div, a, b); }
+Scalar tessera::dsl::min(const Scalar &a, const Scalar &b) { return scalarBinary(Bin::Min, a, b); }
+Scalar tessera::dsl::max(const Scalar &a, const Scalar &b) { return scalarBinary(Bin::Max, a, b); }
+
+Scalar tessera::dsl::operator%(const Scalar &a, const Scalar &b) {
+  if (a.isFloat() || b.isFloat())
+    fail("operator%", "expects i32 scalars");
+  return Scalar(arith::RemSIOp::create(bld(), kb().loc(), a.getValue(), b.getValue()));
+}
+
+Scalar tessera::dsl::cdiv(const Scalar &a, const Scalar &b) {
+  if (a.isFloat() || b.isFloat())
+    fail("cdiv", "expects i32 scalars");
+  return Scalar(arith::CeilDivSIOp::create(bld(), kb().loc(), a.getValue(), b.getValue()));
+}
+
+Scalar tessera::dsl::f32(double v) {
+  return Scalar(arith::ConstantFloatOp::create(bld(), kb().loc(), bld().getF32Type(),
+                                               APFloat(float(v))));
+}
+
+Scalar tessera::dsl::to_f32(const Scalar &a) {
+  if (a.isFloat())
+    return a;
+  return Scalar(arith::SIToFPOp::create(bld(), kb().loc(), bld().getF32Type(), a.getValue()));
+}
+
+// --- Memory -------------------------------------------------------------------
+
+static tile::DescType descType(const TensorArg &t, ArrayRef<int64_t> shape, Padding padding) {
+  Type elem = kb().mlirType(t.dtype());
+  return tile::DescType::get(bld().getContext(), shape, elem,
+                             padding == Padding::NaN ? tile::Padding::nan : tile::Padding::zero);
+}
+
+static Value makeDesc(const TensorArg &t, ArrayRef<int64_t> shape, Padding padding, Location l,
+                      const std::string &op, size_t numOffsets) {
+  if (numOffsets != t.rank() || shape.size() != t.rank())
+    fail(op, "tensor '" + t.getName() + "' has rank " + std::to_string(t.rank()) + "; got " +
+                 std::to_string(numOffsets) + " offsets and a block of rank " +
+                 std::to_string(shape.size()));
+  for (int64_t d : shape)
+    if (d <= 0 || (d & (d - 1)))
+      fail(op, "block dimensions must be powers of two, got " + shapeStr(shape));
+  SmallVector<Value> sizes, strides;
+  for (unsigned d = 0; d < t.rank(); ++d) {
+    sizes.push_back(t.size(d).getValue());
+    strides.push_back(t.stride(d).getValue());
+  }
+  return tile::MakeDescOp::create(bld(), l, descType(t, shape, padding), t.basePointer(), sizes,
+                                  strides);
+}
+
+static SmallVector<Value> offsetValues(const std::vector<Scalar> &offsets, const std::string &op) {
+  SmallVector<Value> out;
+  for (const Scalar &s : offsets) {
+    if (s.isFloat())
+      fail(op, "offsets must be i32 scalars");
+    out.push_back(s.getValue());
+  }
+  return out;
+}
+
+Tile tessera::dsl::load(const TensorArg &t, const std::vector<Scalar> &offsets,
+                        const std::vector<int64_t> &shape, Padding padding, SourceLoc where) {
+  Location l = kb().loc(where);
+  Value desc = makeDesc(t, shape, padding, l, "load", offsets.size());
+  auto type = tensorOf(shape, kb().mlirType(t.dtype()));
+  return Tile(tile::LoadOp::create(bld(), l, type, desc, offsetValues(offsets, "load")));
+}
+
+void tessera::dsl::store(const TensorArg &t, const std::vector<Scalar> &offsets, const Tile &value,
+                         SourceLoc where) {
+  Location l = kb().loc(where);
+  if (value.type().getElementType() != kb().mlirType(t.dtype()))
+    fail("store", "tensor '" + t.getName() + "' holds " + std::string(name(t.dtype())) +
+                      " but the tile is " + typeStr(value.type().getElementType()) +
+                      "; cast it first");
+  Value desc = makeDesc(t, value.shape(), Padding::Zero, l, "store", offsets.size());
+  tile::StoreOp::create(bld(), l, desc, offsetValues(offsets, "store"), value.getValue());
+}
+
+// --- Construction ------------------------------------------------------------
+
+Tile tessera::dsl::arange(int64_t n, SourceLoc where) {
+  if (n <= 0 || (n & (n - 1)))
+    fail("arange", "length must be a power of two, got " + std::to_string(n));
+  return Tile(tile::IotaOp::create(bld(), kb().loc(where), tensorOf({n}, bld().getI32Type())));
+}
+
+Tile tessera::dsl::full(const std::vector<int64_t> &shape, double value, DType dtype,
+                        SourceLoc where) {
+  for (int64_t d : shape)
+    if (d <= 0 || (d & (d - 1)))
+      fail("full", "dimensions must be powers of two, got " + shapeStr(shape));
+  return Tile(constantTile(shape, kb().mlirType(dtype), value, kb().loc(where)));
+}
+
+Tile tessera::dsl::zeros(const std::vector<int64_t> &shape, DType dtype, SourceLoc where) {
+  return full(shape, 0.0, dtype, where);
+}
+
+Tile tessera::dsl::splat(const Scalar &s, const std::vector<int64_t> &shape, SourceLoc where) {
+  return Tile(tile::SplatOp::create(bld(), kb().loc(where), tensorOf(shape, s.getValue().getType()),
+                                    s.getValue()));
+}
+
+// --- Shape -------------------------------------------------------------------
+
+Tile tessera::dsl::expand_dims(const Tile &t, int axis, SourceLoc where) {
+  std::vector<int64_t> shape = t.shape();
+  if (axis < 0 || axis > int(shape.size()))
+    fail("expand_dims", "axis " + std::to_string(axis) + " out of range for a tile of shape " +
+                            shapeStr(shape));
+  shape.insert(shape.begin() + axis, 1);
+  return Tile(tile::ExpandDimsOp::create(bld(), kb().loc(where),
+                                         tensorOf(shape, t.type().getElementType()), t.getValue(),
+                                         bld().getI32IntegerAttr(axis)));
+}
+
+Tile tessera::dsl::broadcast_to(const Tile &t, const std::vector<int64_t> &shape, SourceLoc where) {
+  return broadcastTo(t, shape, kb().loc(where), "broadcast_to");
+}
+
+Tile tessera::dsl::trans(const Tile &t, SourceLoc where) {
+  std::vector<int64_t> s = t.shape();
+  if (s.size() != 2)
+    fail("trans", "expects a 2-D tile, got shape " + shapeStr(s));
+  return Tile(tile::TransOp::create(bld(), kb().loc(where),
+                                    tensorOf({s[1], s[0]}, t.type().getElementType()),
+                                    t.getValue()));
+}
+
+Tile tessera::dsl::cast(const Tile &t, DType to, SourceLoc where) {
+  Location l = kb().loc(where);
+  Type from = t.type().getElementType(), dst = kb().mlirType(to);
+  if (from == dst)
+    return t;
+  auto type = tensorOf(t.shape(), dst);
+  OpBuilder &o = bld();
+  Value v = t.getValue();
+  if (isFloatType(from) && isFloatType(dst)) {
+    unsigned fw = from.getIntOrFloatBitWidth(), tw = dst.getIntOrFloatBitWidth();
+    if (fw == tw) { // f16 <-> bf16 through f32
+      v = arith::ExtFOp::create(o, l, tensorOf(t.shape(), o.getF32Type()), v);
+      return Tile(arith::TruncFOp::create(o, l, type, v));
+    }
+    return Tile(fw < tw ? Value(arith::ExtFOp::create(o, l, type, v))
+                        : Value(arith::TruncFOp::create(o, l, type, v)));
+  }
+  if (isFloatType(dst))
+    return Tile(from.isInteger(1) ? Value(arith::UIToFPOp::create(o, l, type, v))
+                                  : Value(arith::SIToFPOp::create(o, l, type, v)));
+  if (dst.isInteger(1)) {
+    Tile zero = constantLike(t, 0.0);
+    return isFloatType(from) ? compare(Cmp::NE, t, zero, "cast") : compare(Cmp::NE, t, zero, "cast");
+  }
+  if (isFloatType(from))
+    return Tile(arith::FPToSIOp::create(o, l, type, v));
+  return Tile(arith::ExtUIOp::create(o, l, type, v)); // i1 -> i32
+}
+
+// --- Elementwise -----------------------------------------------------------------
+
+Tile tessera::dsl::operator+(const Tile &a, const Tile &b) { return binary(Bin::Add, a, b, "operator+", kb().loc()); }
+Tile tessera::dsl::operator-(const Tile &a, const Tile &b) { return binary(Bin::Sub, a, b, "operator-", kb().loc()); }
+Tile tessera::dsl::operator*(const Tile &a, const Tile &b) { return binary(Bin::Mul, a, b, "operator*", kb().loc()); }
+Tile tessera::dsl::operator/(const Tile &a, const Tile &b) { return binary(Bin::Div, a, b, "operator/", kb().loc()); }
+Tile tessera::dsl::operator&(const Tile &a, const Tile &b) { return binary(Bin::And, a, b, "operator&", kb().loc()); }
+Tile tessera::dsl::operator|(const Tile &a, const Tile &b) { return binary(Bin::Or, a, b, "operator|", kb().loc()); }
+Tile tessera::dsl::operator-(const Tile &a) { return constantLike(a, 0.0) - a; }
+
+Tile tessera::dsl::operator+(const Tile &a, const Scalar &b) { return a + scalarAsTile(b, a, kb().loc()); }
+Tile tessera::dsl::operator-(const Tile &a, const Scalar &b) { return a - scalarAsTile(b, a, kb().loc()); }
+Tile tessera::dsl::operator*(const Tile &a, const Scalar &b) { return a * scalarAsTile(b, a, kb().loc()); }
+Tile tessera::dsl::operator/(const Tile &a, const Scalar &b) { return a / scalarAsTile(b, a, kb().loc()); }
+Tile tessera::dsl::operator+(const Scalar &a, const Tile &b) { return scalarAsTile(a, b, kb().loc()) + b; }
+Tile tessera::dsl::operator-(const Scalar &a, const Tile &b) { return scalarAsTile(a, b, kb().loc()) - b; }
+Tile tessera::dsl::operator*(const Scalar &a, const Tile &b) { return scalarAsTile(a, b, kb().loc()) * b; }
+
+Tile tessera::dsl::operator+(const Tile &a, double b) { return a + constantLike(a, b); }
+Tile tessera::dsl::operator-(const Tile &a, double b) { return a - constantLike(a, b); }
+Tile tessera::dsl::operator*(const Tile &a, double b) { return a * constantLike(a, b); }
+Tile tessera::dsl::operator/(const Tile &a, double b) { return a / constantLike(a, b); }
+
+Tile tessera::dsl::operator<(const Tile &a, const Tile &b) { return compare(Cmp::LT, a, b, "operator<"); }
+Tile tessera::dsl::operator<=(const Tile &a, const Tile &b) { return compare(Cmp::LE, a, b, "operator<="); }
+Tile tessera::dsl::operator>(const Tile &a, const Tile &b) { return compare(Cmp::GT, a, b, "operator>"); }
+Tile tessera::dsl::operator>=(const Tile &a, const Tile &b) { return compare(Cmp::GE, a, b, "operator>="); }
+Tile tessera::dsl::operator==(const Tile &a, const Tile &b) { return compare(Cmp::EQ, a, b, "operator=="); }
+Tile tessera::dsl::operator!=(const Tile &a, const Tile &b) { return compare(Cmp::NE, a, b, "operator!="); }
+Tile tessera::dsl::operator<(const Tile &a, const Scalar &b) { return a < scalarAsTile(b, a, kb().loc()); }
+Tile tessera::dsl::operator>=(const Tile &a, const Scalar &b) { return a >= scalarAsTile(b, a, kb().loc()); }
+
+Tile tessera::dsl::where(const Tile &cond, const Tile &a, const Tile &b, SourceLoc where) {
+  Location l = kb().loc(where);
+  if (!cond.type().getElementType().isInteger(1))
+    fail("where", "expects a boolean condition, got " + typeStr(cond.type().getElementType()));
+  auto [x, y] = unify(a, b, "where", l);
+  Tile tx(x);
+  std::vector<int64_t> shape = commonShape(cond, tx, "where");
+  Value c = broadcastTo(cond, shape, l, "where").getValue();
+  x = broadcastTo(tx, shape, l, "where").getValue();
+  y = broadcastTo(Tile(y), shape, l, "where").getValue();
+  return Tile(arith::SelectOp::create(bld(), l, c, x, y));
+}
+
+Tile tessera::dsl::maximum(const Tile &a, const Tile &b, SourceLoc where) {
+  return binary(Bin::Max, a, b, "maximum", kb().loc(where));
+}
+Tile tessera::dsl::minimum(const Tile &a, const Tile &b, SourceLoc where) {
+  return binary(Bin::Min, a, b, "minimum", kb().loc(where));
+}
+Tile tessera::dsl::exp(const Tile &t, SourceLoc w) { return unaryMath<math::ExpOp>(t, w, "exp"); }
+Tile tessera::dsl::exp2(const Tile &t, SourceLoc w) { return unaryMath<math::Exp2Op>(t, w, "exp2"); }
+Tile tessera::dsl::log(const Tile &t, SourceLoc w) { return unaryMath<math::LogOp>(t, w, "log"); }
+Tile tessera::dsl::log2(const Tile &t, SourceLoc w) { return unaryMath<math::Log2Op>(t, w, "log2"); }
+Tile tessera::dsl::sqrt(const Tile &t, SourceLoc w) { return unaryMath<math::SqrtOp>(t, w, "sqrt"); }
+Tile tessera::dsl::rsqrt(const Tile &t, SourceLoc w) { return unaryMath<math::RsqrtOp>(t, w, "rsqrt"); }
+Tile tessera::dsl::abs(const Tile &t, SourceLoc w) { return unaryMath<math::AbsFOp>(t, w, "abs"); }
+Tile tessera::dsl::tanh(const Tile &t, SourceLoc w) { return unaryMath<math::TanhOp>(t, w, "tanh"); }
+
+// --- Reductions ---------------------------------------------------------------
+
+static Tile reduce(tile::ReduceKind kind, const Tile &t, int axis, SourceLoc where,
+                   const char *name) {
+  Location l = kb().loc(where);
+  Tile src = t;
+  if (t.rank() == 1) {
+    if (axis != 0)
+      fail(name, "axis " + std::to_string(axis) + " out of range for a 1-D tile");
+    src = expand_dims(t, 0, where);
+    axis = 1;
+  }
+  std::vector<int64_t> shape = src.shape();
+  if (axis < 0 || axis >= int(shape.size()))
+    fail(name, "axis " + std::to_string(axis) + " out of range for a tile of shape " +
+                   shapeStr(shape));
+  shape.erase(shape.begin() + axis);
+  return Tile(tile::ReduceOp::create(
+      bld(), l, tensorOf(shape, t.type().getElementType()),
+      tile::ReduceKindAttr::get(bld().getContext(), kind), src.getValue(),
+      bld().getI32IntegerAttr(axis)));
+}
+
+Tile tessera::dsl::reduce_sum(const Tile &t, int axis, SourceLoc w) {
+  return reduce(tile::ReduceKind::sum, t, axis, w, "reduce_sum");
+}
+Tile tessera::dsl::reduce_max(const Tile &t, int axis, SourceLoc w) {
+  return reduce(tile::ReduceKind::max, t, axis, w, "reduce_max");
+}
+Tile tessera::dsl::reduce_min(const Tile &t, int axis, SourceLoc w) {
+  return reduce(tile::ReduceKind::min, t, axis, w, "reduce_min");
+}
+
+// --- Matrix product -----------------------------------------------------------
+
+Tile tessera::dsl::dot(const Tile &a, const Tile &b, const Tile &acc, SourceLoc where) {
+  std::vector<int64_t> sa = a.shape(), sb = b.shape(), sc = acc.shape();
+  if (sa.size() != 2 || sb.size() != 2)
+    fail("dot", "expects 2-D operands, got shapes " + shapeStr(sa) + " and " + shapeStr(sb));
+  if (sa[1] != sb[0])
+    fail("dot", "lhs columns (" + std::to_string(sa[1]) + ") must equal rhs rows (" +
+                    std::to_string(sb[0]) + ")");
+  if (sc != std::vector<int64_t>{sa[0], sb[1]})
+    fail("dot", "accumulator must be " + shapeStr({sa[0], sb[1]}) + ", got " + shapeStr(sc));
+  if (a.type().getElementType() != b.type().getElementType())
+    fail("dot", "operands mix " + typeStr(a.type().getElementType()) + " and " +
+                    typeStr(b.type().getElementType()));
+  if (!acc.type().getElementType().isF32())
+    fail("dot", "accumulator must be f32");
+  return Tile(tile::DotOp::create(bld(), kb().loc(where), acc.type(), a.getValue(), b.getValue(),
+                                  acc.getValue()));
+}
+
+Tile tessera::dsl::dot(const Tile &a, const Tile &b, SourceLoc where) {
+  std::vector<int64_t> sa = a.shape(), sb = b.shape();
+  if (sa.size() != 2 || sb.size() != 2)
+    fail("dot", "expects 2-D operands");
+  return dot(a, b, zeros({sa[0], sb[1]}, DType::F32, where), where);
+}
+
+// --- Control flow ----------------------------------------------------------------
+
+std::vector<Tile> tessera::dsl::for_range(
+    const Scalar &lo, const Scalar &hi, const Scalar &step, const std::vector<Tile> &init,
+    const std::function<std::vector<Tile>(Scalar, const std::vector<Tile> &)> &body,
+    SourceLoc where) {
+  if (lo.isFloat() || hi.isFloat() || step.isFloat())
+    fail("for_range", "bounds and step must be i32 scalars");
+  Location l = kb().loc(where);
+  SmallVector<Value> inits;
+  for (const Tile &t : init)
+    inits.push_back(t.getValue());
+  OpBuilder &o = bld();
+  auto loop = scf::ForOp::create(o, l, lo.getValue(), hi.getValue(), step.getValue(), inits);
+  std::vector<Tile> results;
+  {
+    OpBuilder::InsertionGuard guard(o);
+    o.setInsertionPointToStart(loop.getBody());
+    std::vector<Tile> carried;
+    for (Value v : loop.getRegionIterArgs())
+      carried.emplace_back(v);
+    std::vector<Tile> next = body(Scalar(loop.getInductionVar()), carried);
+    if (next.size() != init.size())
+      fail("for_range", "body returned " + std::to_string(next.size()) + " tiles for " +
+                            std::to_string(init.size()) + " carried");
+    SmallVector<Value> yields;
+    for (size_t i = 0; i < next.size(); ++i) {
+      if (next[i].type() != init[i].type())
+        fail("for_range", "carried tile " + std::to_string(i) + " changes type from " +
+                              typeStr(init[i].type()) + " to " + typeStr(next[i].type()));
+      yields.push_back(next[i].getValue());
+    }
+    // scf.for's builder added an empty yield when there is nothing carried.
+    if (!loop.getBody()->empty() && isa<scf::YieldOp>(loop.getBody()->back()))
+      loop.getBody()->back().erase();
+    scf::YieldOp::create(o, l, yields);
+  }
+  for (Value v : loop.getResults())
+    results.emplace_back(v);
+  return results;
+}

@@ -1,0 +1,205 @@
+//===- Basic.cpp - The foundation kernels: add, softmax, matmul -----------===//
+//
+// Three small kernels that exercise every layer: elementwise code and
+// predicated block accesses (vector_add), reductions and broadcasts along
+// rows (softmax), and tile.dot in a loop with a carried accumulator (matmul).
+//
+//===----------------------------------------------------------------------===//
+
+#include "tessera/kernels/basic.h"
+
+#include "../lib/Launch.h"
+#include "tessera/dsl.h"
+#include "tessera/runtime/Error.h"
+
+#include <limits>
+
+using namespace tessera;
+using namespace tessera::dsl;
+using namespace tessera::kernels;
+using tessera::kernels::detail::addTensor;
+using tessera::kernels::detail::jitKernel;
+using tessera::kernels::detail::requireDType;
+using tessera::kernels::detail::requireRank;
+
+namespace {
+
+// out[i] = x[i] + y[i], BLOCK elements per program.
+void vectorAddKernel(KernelBuilder &kb, const KernelConfig &config) {
+  int64_t block = kb.constant("BLOCK", config.get("BLOCK"));
+  TensorArg x = kb.tensor("x", config.dtype, 1);
+  TensorArg y = kb.tensor("y", config.dtype, 1);
+  TensorArg out = kb.tensor("out", config.dtype, 1);
+  Scalar start = program_id(0) * Scalar(block);
+  Tile a = load(x, {start}, {block});
+  Tile b = load(y, {start}, {block});
+  store(out, {start}, a + b);
+}
+
+// Row-wise softmax, BLOCK_M rows per program, each row in one BLOCK_N tile:
+//   m = max_j x_ij;  e_ij = exp(x_ij - m);  y_ij = e_ij / sum_j e_ij
+void softmaxKernel(KernelBuilder &kb, const KernelConfig &config) {
+  int64_t blockM = kb.constant("BLOCK_M", config.get("BLOCK_M"));
+  int64_t blockN = kb.constant("BLOCK_N", config.get("BLOCK_N"));
+  TensorArg x = kb.tensor("x", config.dtype, 2);
+  TensorArg out = kb.tensor("out", config.dtype, 2);
+  Scalar row = program_id(0) * Scalar(blockM);
+  Tile t = cast(load(x, {row, Scalar(0)}, {blockM, blockN}), DType::F32);
+  // Columns past the row's end must not win the max nor add to the sum.
+  Tile inRow = expand_dims(arange(blockN), 0) < x.size(1);
+  t = where(inRow, t, full({blockM, blockN}, -std::numeric_limits<double>::infinity(), DType::F32));
+  Tile m = reduce_max(t, 1);
+  Tile e = exp(t - expand_dims(m, 1));
+  Tile s = reduce_sum(e, 1);
+  store(out, {row, Scalar(0)}, cast(e / expand_dims(s, 1), config.dtype));
+}
+
+// C = A·B: each program owns a BLOCK_M x BLOCK_N tile of C and walks K in
+// BLOCK_K steps; padding with zeros past K keeps the partial step exact.
+void matmulKernel(KernelBuilder &kb, const KernelConfig &config) {
+  int64_t bm = kb.constant("BLOCK_M", config.get("BLOCK_M"));
+  int64_t bn = kb.constant("BLOCK_N", config.get("BLOCK_N"));
+  int64_t bk = kb.constant("BLOCK_K", config.get("BLOCK_K"));
+  TensorArg a = kb.tensor("a", config.dtype, 2);
+  TensorArg b = kb.tensor("b", config.dtype, 2);
+  TensorArg c = kb.tensor("c", config.dtype, 2);
+  Scalar row = program_id(0) * Scalar(bm), col = program_id(1) * Scalar(bn);
+  Tile acc = zeros({bm, bn}, DType::F32);
+  acc = for_range(Scalar(0), a.size(1), Scalar(bk), {acc},
+                  [&](Scalar k, const std::vector<Tile> &carried) {
+                    Tile at = load(a, {row, k}, {bm, bk});
+                    Tile bt = load(b, {k, col}, {bk, bn});
+                    return std::vector<Tile>{dot(at, bt, carried[0])};
+                  })[0];
+  store(c, {row, col}, cast(acc, config.dtype));
+}
+
+template <void (*Kernel)(KernelBuilder &, const KernelConfig &)>
+mlir::OwningOpRef<mlir::ModuleOp> buildWith(const char *kernelName, mlir::MLIRContext &ctx,
+                                            const KernelConfig &config) {
+  KernelBuilder kb(ctx, kernelName, config.numWarps);
+  Kernel(kb, config);
+  return kb.finish();
+}
+
+int64_t nextPowerOf2(int64_t v) {
+  int64_t p = 1;
+  while (p < v)
+    p <<= 1;
+  return p;
+}
+
+unsigned gridFor(int64_t n, int64_t block, const char *what) {
+  int64_t g = (n + block - 1) / block;
+  if (g > INT32_MAX)
+    throw Error(std::string(what) + ": too many programs (" + std::to_string(g) + ")");
+  return unsigned(std::max<int64_t>(g, 1));
+}
+
+} // namespace
+
+void tessera::kernels::detail::registerBasicKernels(std::map<std::string, KernelDef> &r) {
+  std::vector<DType> floats{DType::F32, DType::F16, DType::BF16};
+  r["vector_add"] = {"vector_add", "out = x + y (1-D)", {{"BLOCK", 1024}}, floats,
+                     [](mlir::MLIRContext &ctx, const KernelConfig &c) {
+                       return buildWith<vectorAddKernel>("vector_add", ctx, c);
+                     }};
+  r["softmax"] = {"softmax", "row-wise softmax of a 2-D tensor",
+                  {{"BLOCK_M", 1}, {"BLOCK_N", 1024}}, floats,
+                  [](mlir::MLIRContext &ctx, const KernelConfig &c) {
+                    return buildWith<softmaxKernel>("softmax", ctx, c);
+                  }};
+  r["matmul"] = {"matmul", "C = A·B (2-D), f32 accumulation",
+                 {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_K", 32}}, floats,
+                 [](mlir::MLIRContext &ctx, const KernelConfig &c) {
+                   return buildWith<matmulKernel>("matmul", ctx, c);
+                 }};
+}
+
+DeviceTensor tessera::kernels::vector_add(const DeviceTensor &x, const DeviceTensor &y,
+                                          Stream &stream) {
+  requireRank(x, 1, "x");
+  requireRank(y, 1, "y");
+  requireDType(x, {DType::F32, DType::F16, DType::BF16}, "x");
+  if (y.dtype() != x.dtype())
+    throw Error("y: expected dtype " + std::string(name(x.dtype())) + " like x, got " +
+                std::string(name(y.dtype())));
+  if (y.shape() != x.shape())
+    throw Error("y: expected length " + std::to_string(x.shape()[0]) + " like x, got " +
+                std::to_string(y.shape()[0]));
+  DeviceTensor out = DeviceTensor::empty(x.shape(), x.dtype());
+  vector_add(x, y, out, stream);
+  return out;
+}
+
+void tessera::kernels::vector_add(const DeviceTensor &x, const DeviceTensor &y, DeviceTensor &out,
+                                  Stream &stream) {
+  requireRank(x, 1, "x");
+  if (out.dtype() != x.dtype() || out.shape() != x.shape())
+    throw Error("out: expected a tensor of x's dtype and shape");
+  KernelConfig config = makeConfig(lookup("vector_add"), x.dtype(), 4, {});
+  const JitKernel &k = jitKernel("vector_add", config);
+  KernelArgs args;
+  addTensor(args, x, "x");
+  addTensor(args, y, "y");
+  addTensor(args, out, "out");
+  launch(k, gridFor(x.shape()[0], config.get("BLOCK"), "vector_add"), 1, 1, args, stream);
+}
+
+DeviceTensor tessera::kernels::softmax(const DeviceTensor &x, Stream &stream) {
+  requireRank(x, 2, "x");
+  DeviceTensor out = DeviceTensor::empty(x.shape(), x.dtype());
+  softmax(x, out, stream);
+  return out;
+}
+
+void tessera::kernels::softmax(const DeviceTensor &x, DeviceTensor &out, Stream &stream) {
+  requireRank(x, 2, "x");
+  if (out.dtype() != x.dtype() || out.shape() != x.shape())
+    throw Error("out: expected a tensor of x's dtype and shape");
+  requireDType(x, {DType::F32, DType::F16, DType::BF16}, "x");
+  int64_t cols = x.shape()[1];
+  if (cols < 1 || cols > 16384)
+    throw Error("x: softmax rows must have 1 to 16384 elements, got " + std::to_string(cols));
+  int64_t blockN = nextPowerOf2(cols);
+  unsigned warps = blockN >= 4096 ? 8 : 4;
+  KernelConfig config = makeConfig(lookup("softmax"), x.dtype(), warps, {{"BLOCK_N", blockN}});
+  const JitKernel &k = jitKernel("softmax", config);
+  KernelArgs args;
+  addTensor(args, x, "x");
+  addTensor(args, out, "out");
+  launch(k, gridFor(x.shape()[0], config.get("BLOCK_M"), "softmax"), 1, 1, args, stream);
+}
+
+DeviceTensor tessera::kernels::matmul(const DeviceTensor &a, const DeviceTensor &b,
+                                      Stream &stream) {
+  requireRank(a, 2, "a");
+  requireRank(b, 2, "b");
+  DeviceTensor c = DeviceTensor::empty({a.shape()[0], b.shape()[1]}, a.dtype());
+  matmul(a, b, c, stream);
+  return c;
+}
+
+void tessera::kernels::matmul(const DeviceTensor &a, const DeviceTensor &b, DeviceTensor &c,
+                              Stream &stream) {
+  requireRank(a, 2, "a");
+  requireRank(b, 2, "b");
+  requireDType(a, {DType::F32, DType::F16, DType::BF16}, "a");
+  if (b.dtype() != a.dtype())
+    throw Error("b: expected dtype " + std::string(name(a.dtype())) + " like a, got " +
+                std::string(name(b.dtype())));
+  if (a.shape()[1] != b.shape()[0])
+    throw Error("b: expected " + std::to_string(a.shape()[1]) +
+                " rows (the columns of a), got " + std::to_string(b.shape()[0]));
+  if (c.dtype() != a.dtype() || c.shape() != std::vector<int64_t>{a.shape()[0], b.shape()[1]})
+    throw Error("c: expected a " + std::to_string(a.shape()[0]) + " x " +
+                std::to_string(b.shape()[1]) + " tensor of a's dtype");
+  KernelConfig config = makeConfig(lookup("matmul"), a.dtype(), 4, {});
+  const JitKernel &k = jitKernel("matmul", config);
+  KernelArgs args;
+  addTensor(args, a, "a");
+  addTensor(args, b, "b");
+  addTensor(args, c, "c");
+  launch(k, gridFor(a.shape()[0], config.get("BLOCK_M"), "matmul"),
+         gridFor(b.shape()[1], config.get("BLOCK_N"), "matmul"), 1, args, stream);
+}

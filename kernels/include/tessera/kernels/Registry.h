@@ -1,0 +1,56 @@
+//===- Registry.h - Tessera's kernels by name -------------------*- C++ -*-===//
+//
+// Every DSL kernel Tessera ships, with its compile-time parameters, so tools
+// (tessera-compile, the tests) can build any of them by name without a GPU.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TESSERA_KERNELS_REGISTRY_H
+#define TESSERA_KERNELS_REGISTRY_H
+
+#include "tessera/Support/DType.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tessera::kernels {
+
+/// Compile-time parameters of one specialisation: the element type, the
+/// warps per program and the kernel's named constants (block sizes, ...).
+struct KernelConfig {
+  DType dtype = DType::F32;
+  unsigned numWarps = 4;
+  std::map<std::string, int64_t> constants;
+
+  int64_t get(const std::string &name) const;
+  /// "dtype=f16,num_warps=4,BLOCK_M=64,..." : identifies the specialisation.
+  std::string key() const;
+};
+
+struct KernelDef {
+  std::string name;
+  std::string summary;
+  /// Constants with their default values.
+  std::map<std::string, int64_t> defaults;
+  std::vector<DType> dtypes;
+  std::function<mlir::OwningOpRef<mlir::ModuleOp>(mlir::MLIRContext &, const KernelConfig &)>
+      build;
+};
+
+/// All kernels, by name.
+const std::map<std::string, KernelDef> &registry();
+
+/// The kernel `name` (throws tessera::Error listing the known names if absent).
+const KernelDef &lookup(const std::string &name);
+
+/// `def`'s defaults overridden by `overrides` (unknown names are an error).
+KernelConfig makeConfig(const KernelDef &def, DType dtype, unsigned numWarps,
+                        const std::map<std::string, int64_t> &overrides);
+
+} // namespace tessera::kernels
+
+#endif

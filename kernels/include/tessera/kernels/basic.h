@@ -1,0 +1,34 @@
+//===- basic.h - The foundation kernels: add, softmax, matmul ---*- C++ -*-===//
+#ifndef TESSERA_KERNELS_BASIC_H
+#define TESSERA_KERNELS_BASIC_H
+
+#include "tessera/kernels/Registry.h"
+#include "tessera/runtime/Stream.h"
+#include "tessera/runtime/Tensor.h"
+
+namespace tessera::kernels {
+
+/// out = x + y for 1-D tensors of one dtype and length (any strides).
+DeviceTensor vector_add(const DeviceTensor &x, const DeviceTensor &y,
+                        Stream &stream = Stream::defaultStream());
+void vector_add(const DeviceTensor &x, const DeviceTensor &y, DeviceTensor &out,
+                Stream &stream = Stream::defaultStream());
+
+/// Softmax along the last dimension of a 2-D tensor (f32, f16 or bf16),
+/// computed in f32. Rows up to 16384 long.
+DeviceTensor softmax(const DeviceTensor &x, Stream &stream = Stream::defaultStream());
+void softmax(const DeviceTensor &x, DeviceTensor &out, Stream &stream = Stream::defaultStream());
+
+/// a (M x K) · b (K x N), accumulated in f32, returned in the inputs' dtype.
+DeviceTensor matmul(const DeviceTensor &a, const DeviceTensor &b,
+                    Stream &stream = Stream::defaultStream());
+void matmul(const DeviceTensor &a, const DeviceTensor &b, DeviceTensor &c,
+            Stream &stream = Stream::defaultStream());
+
+namespace detail {
+void registerBasicKernels(std::map<std::string, KernelDef> &registry);
+} // namespace detail
+
+} // namespace tessera::kernels
+
+#endif

@@ -1,0 +1,48 @@
+//===- Launch.cpp - Shared host-side helpers of the kernels ---------------===//
+
+#include "Launch.h"
+
+#include "tessera/runtime/Error.h"
+
+#include <climits>
+
+using namespace tessera;
+using namespace tessera::kernels;
+
+void detail::addTensor(KernelArgs &args, const DeviceTensor &t, const char *argName) {
+  args.add(t.data());
+  auto i32 = [&](int64_t v, const char *what) {
+    if (v < 0 || v > INT32_MAX)
+      throw Error(std::string(argName) + ": " + what + " " + std::to_string(v) +
+                  " does not fit in 32 bits; Tessera kernels index with i32");
+    return int32_t(v);
+  };
+  for (int64_t s : t.shape())
+    args.add(i32(s, "size"));
+  for (int64_t s : t.strides())
+    args.add(i32(s, "stride"));
+}
+
+void detail::requireDType(const DeviceTensor &t, std::initializer_list<DType> dtypes,
+                          const char *argName) {
+  for (DType d : dtypes)
+    if (t.dtype() == d)
+      return;
+  std::string expected;
+  for (DType d : dtypes)
+    expected += (expected.empty() ? "" : ", ") + std::string(name(d));
+  throw Error(std::string(argName) + ": expected dtype " + expected + ", got " +
+              std::string(name(t.dtype())));
+}
+
+void detail::requireRank(const DeviceTensor &t, size_t rank, const char *argName) {
+  if (t.shape().size() != rank)
+    throw Error(std::string(argName) + ": expected a rank-" + std::to_string(rank) +
+                " tensor, got rank " + std::to_string(t.shape().size()));
+}
+
+const JitKernel &detail::jitKernel(const std::string &kernelName, const KernelConfig &config) {
+  const KernelDef &def = lookup(kernelName);
+  return Jit::get().kernel(kernelName + "[" + config.key() + "]",
+                           [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); });
+}

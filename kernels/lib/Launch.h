@@ -1,0 +1,27 @@
+//===- Launch.h - Shared host-side helpers of the kernels -------*- C++ -*-===//
+#ifndef TESSERA_KERNELS_LIB_LAUNCH_H
+#define TESSERA_KERNELS_LIB_LAUNCH_H
+
+#include "tessera/kernels/Registry.h"
+#include "tessera/runtime/Jit.h"
+#include "tessera/runtime/Tensor.h"
+
+#include <initializer_list>
+
+namespace tessera::kernels::detail {
+
+/// Appends a tensor parameter as the DSL declares it: pointer, sizes, strides
+/// (i32 each; throws if a size or stride does not fit).
+void addTensor(KernelArgs &args, const DeviceTensor &t, const char *argName);
+
+/// Throws tessera::Error naming `argName` unless `t` has one of `dtypes`.
+void requireDType(const DeviceTensor &t, std::initializer_list<DType> dtypes, const char *argName);
+/// Throws unless `t` has rank `rank`.
+void requireRank(const DeviceTensor &t, size_t rank, const char *argName);
+
+/// The loaded kernel `name` specialised by `config`, through the JIT.
+const JitKernel &jitKernel(const std::string &name, const KernelConfig &config);
+
+} // namespace tessera::kernels::detail
+
+#endif

@@ -1,0 +1,61 @@
+//===- Registry.cpp - Tessera's kernels by name ---------------------------===//
+
+#include "tessera/kernels/Registry.h"
+
+#include "tessera/kernels/basic.h"
+#include "tessera/runtime/Error.h"
+
+using namespace tessera;
+using namespace tessera::kernels;
+
+int64_t KernelConfig::get(const std::string &constName) const {
+  auto it = constants.find(constName);
+  if (it == constants.end())
+    throw Error("kernel config has no constant '" + constName + "'");
+  return it->second;
+}
+
+std::string KernelConfig::key() const {
+  std::string k = "dtype=" + std::string(name(dtype)) + ",num_warps=" + std::to_string(numWarps);
+  for (auto &[n, v] : constants)
+    k += "," + n + "=" + std::to_string(v);
+  return k;
+}
+
+const std::map<std::string, KernelDef> &kernels::registry() {
+  static const std::map<std::string, KernelDef> all = [] {
+    std::map<std::string, KernelDef> r;
+    detail::registerBasicKernels(r);
+    return r;
+  }();
+  return all;
+}
+
+const KernelDef &kernels::lookup(const std::string &kernelName) {
+  auto it = registry().find(kernelName);
+  if (it != registry().end())
+    return it->second;
+  std::string known;
+  for (auto &[n, d] : registry())
+    known += (known.empty() ? "" : ", ") + n;
+  throw Error("unknown kernel '" + kernelName + "'; known kernels: " + known);
+}
+
+KernelConfig kernels::makeConfig(const KernelDef &def, DType dtype, unsigned numWarps,
+                                 const std::map<std::string, int64_t> &overrides) {
+  bool dtypeOk = false;
+  for (DType d : def.dtypes)
+    dtypeOk |= d == dtype;
+  if (!dtypeOk)
+    throw Error("kernel '" + def.name + "' does not support dtype " + std::string(name(dtype)));
+  KernelConfig config;
+  config.dtype = dtype;
+  config.numWarps = numWarps;
+  config.constants = def.defaults;
+  for (auto &[n, v] : overrides) {
+    if (!config.constants.count(n))
+      throw Error("kernel '" + def.name + "' has no constant '" + n + "'");
+    config.constants[n] = v;
+  }
+  return config;
+}

@@ -1,0 +1,68 @@
+// RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu | FileCheck %s
+
+#l = #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>
+
+// Each kernel moves into a gpu.module of its own; a 1024-element tile over
+// 128 threads is a vector<8xf32> per thread; loads and stores are predicated.
+// CHECK-LABEL: gpu.module @add
+// CHECK: gpu.func @add(%{{.*}}: !llvm.ptr<1>, %{{.*}}: i32, %{{.*}}: i32) kernel attributes {nvvm.maxntid = array<i32: 128, 1, 1>, tile.num_warps = 4 : i32, tile.shared_memory = 0 : i32}
+// CHECK: gpu.block_id x
+// CHECK: gpu.thread_id x
+// CHECK: arith.cmpi ult
+// CHECK: scf.if %{{.*}} -> (f32) {
+// CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> f32
+// CHECK: vector.from_elements {{.*}} : vector<8xf32>
+// CHECK: arith.addf {{.*}} : vector<8xf32>
+// CHECK: llvm.inline_asm "ex2.approx.ftz.f32 $0, $1;"
+// CHECK: scf.if
+// CHECK: llvm.store
+// CHECK: gpu.return
+func.func @add(%x: !tile.ptr<f32>, %n: i32, %s: i32) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %pid = tile.program_id 0
+  %d = tile.make_desc %x, [%n], [%s] : !tile.ptr<f32> -> !tile.desc<1024xf32>
+  %t = tile.load %d[%pid] : !tile.desc<1024xf32> -> tensor<1024xf32, #l>
+  %u = arith.addf %t, %t : tensor<1024xf32, #l>
+  %e = math.exp %u : tensor<1024xf32, #l>
+  tile.store %d[%pid], %e : !tile.desc<1024xf32>, tensor<1024xf32, #l>
+  return
+}
+
+// -----
+
+#p = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [1, 32], warpsPerCTA = [1, 4], order = [1, 0]>
+#s = #tile.slice<dim = 1, parent = #p>
+
+// A reduction stages the tile in shared memory between barriers and records
+// the bytes it needs; expand_dims and broadcast are register shuffles.
+// CHECK-LABEL: gpu.func @row_max
+// CHECK-SAME: tile.shared_memory = 2048 : i32
+// CHECK: gpu.barrier
+// CHECK: memref.store {{.*}} : memref<512xf32, #gpu.address_space<workgroup>>
+// CHECK: gpu.barrier
+// CHECK: scf.for
+// CHECK: arith.maximumf
+// CHECK: vector.shuffle
+// CHECK: vector.shuffle
+func.func @row_max(%x: tensor<1x512xf32, #p>) attributes {tile.kernel} {
+  %m = tile.reduce max %x, 1 : tensor<1x512xf32, #p> -> tensor<1xf32, #s>
+  %e = tile.expand_dims %m, 1 : tensor<1xf32, #s> -> tensor<1x1xf32, #p>
+  %b = tile.broadcast %e : tensor<1x1xf32, #p> -> tensor<1x512xf32, #p>
+  return
+}
+
+// -----
+
+#c = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#a = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+
+// tile.dot on CUDA cores: both operands through shared memory, then one FMA
+// per accumulator element per k.
+// CHECK-LABEL: gpu.func @dot
+// CHECK-SAME: tile.shared_memory = 8192 : i32
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<32xf32>)
+// CHECK: arith.extf {{.*}} : f16 to f32
+// CHECK: llvm.intr.fma
+func.func @dot(%a: tensor<64x32xf16, #a>, %b: tensor<32x64xf16, #a>, %acc: tensor<64x64xf32, #c>) attributes {tile.kernel} {
+  %r = tile.dot %a, %b, %acc : tensor<64x32xf16, #a>, tensor<32x64xf16, #a> -> tensor<64x64xf32, #c>
+  return
+}

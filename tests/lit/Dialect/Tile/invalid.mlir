@@ -1,0 +1,145 @@
+// RUN: tessera-opt %s -split-input-file -verify-diagnostics
+
+func.func @dot_inner_mismatch(%a: tensor<16x32xf16>, %b: tensor<16x16xf16>, %c: tensor<16x16xf32>) {
+  // expected-error @+1 {{expects lhs columns (32) to equal rhs rows (16)}}
+  %r = tile.dot %a, %b, %c : tensor<16x32xf16>, tensor<16x16xf16> -> tensor<16x16xf32>
+  return
+}
+
+// -----
+
+func.func @dot_f16_accumulator(%a: tensor<16x16xf16>, %b: tensor<16x16xf16>, %c: tensor<16x16xf16>) {
+  // expected-error @+1 {{expects an f32 accumulator for floating-point operands}}
+  %r = tile.dot %a, %b, %c : tensor<16x16xf16>, tensor<16x16xf16> -> tensor<16x16xf16>
+  return
+}
+
+// -----
+
+func.func @load_wrong_block(%p: !tile.ptr<f32>, %n: i32) {
+  %d = tile.make_desc %p, [%n], [%n] : !tile.ptr<f32> -> !tile.desc<64xf32>
+  // expected-error @+1 {{expects a tile of the descriptor's block shape 64, got 32}}
+  %t = tile.load %d[%n] : !tile.desc<64xf32> -> tensor<32xf32>
+  return
+}
+
+// -----
+
+func.func @load_missing_index(%p: !tile.ptr<f32>, %n: i32) {
+  %d = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<4x4xf32>
+  // expected-error @+1 {{expects 2 indices for a rank-2 descriptor, got 1}}
+  %t = tile.load %d[%n] : !tile.desc<4x4xf32> -> tensor<4x4xf32>
+  return
+}
+
+// -----
+
+func.func @desc_rank(%p: !tile.ptr<f32>, %n: i32) {
+  // expected-error @+1 {{expects 2 sizes and strides for a rank-2 block, got 1 sizes and 2 strides}}
+  %d = tile.make_desc %p, [%n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<4x4xf32>
+  return
+}
+
+// -----
+
+func.func @desc_element_type(%p: !tile.ptr<f16>, %n: i32) {
+  // expected-error @+1 {{expects the pointer's element type 'f16' to match the descriptor's 'f32'}}
+  %d = tile.make_desc %p, [%n], [%n] : !tile.ptr<f16> -> !tile.desc<4xf32>
+  return
+}
+
+// -----
+
+func.func @store_element_type(%p: !tile.ptr<f32>, %n: i32, %v: tensor<4xf16>) {
+  %d = tile.make_desc %p, [%n], [%n] : !tile.ptr<f32> -> !tile.desc<4xf32>
+  // expected-error @+1 {{expects element type 'f32', got 'f16'}}
+  tile.store %d[%n], %v : !tile.desc<4xf32>, tensor<4xf16>
+  return
+}
+
+// -----
+
+func.func @reduce_shape(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{expects result shape 4, got 8}}
+  %r = tile.reduce sum %x, 1 : tensor<4x8xf32> -> tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_rank1(%x: tensor<8xf32>) {
+  // expected-error @+1 {{expects an operand of rank 2 or more, got rank 1}}
+  %r = tile.reduce sum %x, 0 : tensor<8xf32> -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @broadcast_non_unit(%x: tensor<4x2xf32>) {
+  // expected-error @+1 {{can only broadcast dimensions of size 1, but dimension 1 is 2 -> 8}}
+  %r = tile.broadcast %x : tensor<4x2xf32> -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @expand_dims_shape(%x: tensor<4xf32>) {
+  // expected-error @+1 {{expects result shape 4x1, got 1x4}}
+  %r = tile.expand_dims %x, 1 : tensor<4xf32> -> tensor<1x4xf32>
+  return
+}
+
+// -----
+
+func.func @trans_shape(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{expects result shape 8x4, got 4x8}}
+  %r = tile.trans %x : tensor<4x8xf32> -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @splat_type(%s: f16) {
+  // expected-error @+1 {{expects a scalar of the result's element type 'f32', got 'f16'}}
+  %r = tile.splat %s : f16 -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @iota_rank() {
+  // expected-error @+1 {{expects a 1-D result, got rank 2}}
+  %r = tile.iota : tensor<4x4xi32>
+  return
+}
+
+// -----
+
+func.func @program_id_axis() {
+  // expected-error @+1 {{attribute 'axis' failed to satisfy constraint}}
+  %r = tile.program_id 3
+  return
+}
+
+// -----
+
+// expected-error @+1 {{expects threadsPerWarp to multiply to 32, got 16}}
+func.func @bad_layout(%x: tensor<16xf32, #tile.blocked<sizePerThread = [1], threadsPerWarp = [16], warpsPerCTA = [4], order = [0]>>) {
+  return
+}
+
+// -----
+
+func.func @layout_rank(%x: tensor<16x16xf32, #tile.blocked<sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>>) {
+  // expected-error @+1 {{expects a blocked layout of rank 2, got rank 1}}
+  %r = tile.trans %x : tensor<16x16xf32, #tile.blocked<sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>> -> tensor<16x16xf32>
+  return
+}
+
+// -----
+
+func.func @bad_padding(%p: !tile.ptr<f32>, %n: i32) {
+  // expected-error @+1 {{expected padding 'zero' or 'nan', got 'ones'}}
+  %d = tile.make_desc %p, [%n], [%n] : !tile.ptr<f32> -> !tile.desc<4xf32, ones>
+  return
+}

@@ -1,0 +1,43 @@
+// RUN: tessera-opt %s | tessera-opt | FileCheck %s
+
+// CHECK-LABEL: @every_op
+func.func @every_op(%p: !tile.ptr<f16>, %n: i32, %s: f32) attributes {tile.kernel} {
+  // CHECK: tile.program_id 0
+  %pid = tile.program_id 0
+  // CHECK: tile.num_programs 1
+  %np = tile.num_programs 1
+  %c1 = arith.constant 1 : i32
+  // CHECK: tile.addptr %{{.*}}, %{{.*}} : !tile.ptr<f16>, i32
+  %q = tile.addptr %p, %pid : !tile.ptr<f16>, i32
+  // CHECK: tile.make_desc {{.*}} : !tile.ptr<f16> -> !tile.desc<16x32xf16, nan>
+  %d = tile.make_desc %q, [%n, %n], [%n, %c1] : !tile.ptr<f16> -> !tile.desc<16x32xf16, nan>
+  // CHECK: tile.load %{{.*}}[%{{.*}}, %{{.*}}] : !tile.desc<16x32xf16, nan> -> tensor<16x32xf16>
+  %t = tile.load %d[%pid, %c1] : !tile.desc<16x32xf16, nan> -> tensor<16x32xf16>
+  // CHECK: tile.trans
+  %tt = tile.trans %t : tensor<16x32xf16> -> tensor<32x16xf16>
+  // CHECK: tile.splat %{{.*}} : f32 -> tensor<16x16xf32>
+  %acc = tile.splat %s : f32 -> tensor<16x16xf32>
+  // CHECK: tile.dot
+  %c = tile.dot %t, %tt, %acc : tensor<16x32xf16>, tensor<32x16xf16> -> tensor<16x16xf32>
+  // CHECK: tile.reduce max %{{.*}}, 1 : tensor<16x16xf32> -> tensor<16xf32>
+  %m = tile.reduce max %c, 1 : tensor<16x16xf32> -> tensor<16xf32>
+  // CHECK: tile.expand_dims %{{.*}}, 1 : tensor<16xf32> -> tensor<16x1xf32>
+  %e = tile.expand_dims %m, 1 : tensor<16xf32> -> tensor<16x1xf32>
+  // CHECK: tile.broadcast %{{.*}} : tensor<16x1xf32> -> tensor<16x16xf32>
+  %b = tile.broadcast %e : tensor<16x1xf32> -> tensor<16x16xf32>
+  // CHECK: tile.iota : tensor<16xi32>
+  %i = tile.iota : tensor<16xi32>
+  %h = arith.truncf %b : tensor<16x16xf32> to tensor<16x16xf16>
+  %d2 = tile.make_desc %p, [%n, %n], [%n, %c1] : !tile.ptr<f16> -> !tile.desc<16x16xf16>
+  // CHECK: tile.store %{{.*}}[%{{.*}}, %{{.*}}], %{{.*}} : !tile.desc<16x16xf16>, tensor<16x16xf16>
+  tile.store %d2[%pid, %np], %h : !tile.desc<16x16xf16>, tensor<16x16xf16>
+  return
+}
+
+// CHECK-LABEL: @layouts_round_trip
+// CHECK: #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+// CHECK: #tile.slice<dim = 1, parent = #tile.blocked
+func.func @layouts_round_trip(%x: tensor<64x64xf32, #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>>) {
+  %r = tile.reduce sum %x, 1 : tensor<64x64xf32, #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>> -> tensor<64xf32, #tile.slice<dim = 1, parent = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>>>
+  return
+}

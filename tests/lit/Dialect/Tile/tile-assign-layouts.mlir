@@ -1,0 +1,83 @@
+// RUN: tessera-opt %s -split-input-file --tile-assign-layouts | FileCheck %s
+
+// CHECK-LABEL: @load_gets_default_blocked_layout
+// CHECK: tile.load {{.*}} -> tensor<64x64xf32, #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>>
+// CHECK: arith.addf {{.*}} : tensor<64x64xf32, #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>>
+func.func @load_gets_default_blocked_layout(%p: !tile.ptr<f32>, %n: i32) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %d = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<64x64xf32>
+  %t = tile.load %d[%n, %n] : !tile.desc<64x64xf32> -> tensor<64x64xf32>
+  %s = arith.addf %t, %t : tensor<64x64xf32>
+  tile.store %d[%n, %n], %s : !tile.desc<64x64xf32>, tensor<64x64xf32>
+  return
+}
+
+// -----
+
+// The num_warps of the kernel shapes the layout.
+// CHECK-LABEL: @eight_warps
+// CHECK: tensor<1024xf32, #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [8], order = [0]>>
+func.func @eight_warps(%p: !tile.ptr<f32>, %n: i32) attributes {tile.kernel, tile.num_warps = 8 : i32} {
+  %d = tile.make_desc %p, [%n], [%n] : !tile.ptr<f32> -> !tile.desc<1024xf32>
+  %t = tile.load %d[%n] : !tile.desc<1024xf32> -> tensor<1024xf32>
+  tile.store %d[%n], %t : !tile.desc<1024xf32>, tensor<1024xf32>
+  return
+}
+
+// -----
+
+// Softmax: the reduction gives a slice, expand_dims returns to the parent and
+// the broadcast keeps it, so no conversion is needed.
+// CHECK-LABEL: @softmax_row_pattern_needs_no_conversion
+// CHECK: %[[M:.*]] = tile.reduce max {{.*}} -> tensor<4xf32, #tile.slice<dim = 1, parent = #[[L:.*]]>>
+// CHECK: tile.expand_dims %[[M]], 1 : tensor<4xf32, #tile.slice<dim = 1, parent = #[[L]]>> -> tensor<4x1xf32, #[[L]]>
+// CHECK-NOT: tile.convert_layout
+func.func @softmax_row_pattern_needs_no_conversion(%p: !tile.ptr<f32>, %n: i32) attributes {tile.kernel} {
+  %d = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<4x256xf32>
+  %t = tile.load %d[%n, %n] : !tile.desc<4x256xf32> -> tensor<4x256xf32>
+  %m = tile.reduce max %t, 1 : tensor<4x256xf32> -> tensor<4xf32>
+  %e = tile.expand_dims %m, 1 : tensor<4xf32> -> tensor<4x1xf32>
+  %b = tile.broadcast %e : tensor<4x1xf32> -> tensor<4x256xf32>
+  %s = arith.subf %t, %b : tensor<4x256xf32>
+  tile.store %d[%n, %n], %s : !tile.desc<4x256xf32>, tensor<4x256xf32>
+  return
+}
+
+// -----
+
+// An iota expanded along a new axis needs a slice of the 2-D layout.
+// CHECK-LABEL: @iota_expand_converts_to_slice
+// CHECK: %[[I:.*]] = tile.iota : tensor<128xi32, #tile.blocked<sizePerThread = [4]
+// CHECK: %[[C:.*]] = tile.convert_layout %[[I]] : {{.*}} -> tensor<128xi32, #tile.slice<dim = 0, parent = #tile.blocked<sizePerThread = [1, 4]
+// CHECK: tile.expand_dims %[[C]], 0
+func.func @iota_expand_converts_to_slice(%p: !tile.ptr<i32>, %n: i32) attributes {tile.kernel} {
+  %i = tile.iota : tensor<128xi32>
+  %e = tile.expand_dims %i, 0 : tensor<128xi32> -> tensor<1x128xi32>
+  %d = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<i32> -> !tile.desc<1x128xi32>
+  tile.store %d[%n, %n], %e : !tile.desc<1x128xi32>, tensor<1x128xi32>
+  return
+}
+
+// -----
+
+// Loop-carried tiles keep the layout of their initial value through the loop.
+// CHECK-LABEL: @loop_carried_accumulator
+// CHECK: scf.for {{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (tensor<64x64xf32, #[[L:.*]]>)
+// CHECK: tile.dot {{.*}} -> tensor<64x64xf32, #[[L]]>
+// CHECK: scf.yield {{.*}} : tensor<64x64xf32, #[[L]]>
+func.func @loop_carried_accumulator(%p: !tile.ptr<f16>, %n: i32) attributes {tile.kernel} {
+  %zero = arith.constant dense<0.0> : tensor<64x64xf32>
+  %c0 = arith.constant 0 : i32
+  %c32 = arith.constant 32 : i32
+  %d = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<f16> -> !tile.desc<64x32xf16>
+  %e = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<f16> -> !tile.desc<32x64xf16>
+  %r = scf.for %k = %c0 to %n step %c32 iter_args(%acc = %zero) -> (tensor<64x64xf32>) : i32 {
+    %a = tile.load %d[%n, %k] : !tile.desc<64x32xf16> -> tensor<64x32xf16>
+    %b = tile.load %e[%k, %n] : !tile.desc<32x64xf16> -> tensor<32x64xf16>
+    %c = tile.dot %a, %b, %acc : tensor<64x32xf16>, tensor<32x64xf16> -> tensor<64x64xf32>
+    scf.yield %c : tensor<64x64xf32>
+  }
+  %o = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<f16> -> !tile.desc<64x64xf16>
+  %h = arith.truncf %r : tensor<64x64xf32> to tensor<64x64xf16>
+  tile.store %o[%n, %n], %h : !tile.desc<64x64xf16>, tensor<64x64xf16>
+  return
+}

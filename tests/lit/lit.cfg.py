@@ -1,0 +1,17 @@
+# Lit configuration of Tessera's FileCheck tests.
+import os
+import lit.formats
+
+config.name = "Tessera"
+config.test_format = lit.formats.ShTest(not config.llvm_tools_dir is None)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.tessera_obj_root, "tests", "lit")
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+
+config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
+# Tools come from the build first, then LLVM's (FileCheck, not).
+config.environment["PATH"] = os.pathsep.join(
+    [config.tessera_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
+# Dumps must not leak into the tests from the caller's environment.
+config.environment.pop("TESSERA_DUMP_IR", None)

@@ -1,0 +1,158 @@
+//===- DSLTest.cpp - The C++ DSL builds the tile IR it should -------------===//
+
+#include "tessera/dsl.h"
+
+#include "tessera/InitAll.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <gtest/gtest.h>
+
+using namespace tessera;
+using namespace tessera::dsl;
+
+namespace {
+
+class DSLTest : public ::testing::Test {
+protected:
+  DSLTest() {
+    mlir::DialectRegistry registry;
+    registerTesseraDialects(registry);
+    ctx.appendDialectRegistry(registry);
+  }
+  static std::string print(mlir::ModuleOp m) {
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    m->print(os);
+    return s;
+  }
+  mlir::MLIRContext ctx;
+};
+
+TEST_F(DSLTest, VectorAddBuildsParamsLoadsAndStore) {
+  KernelBuilder kb(ctx, "vadd", 8);
+  TensorArg x = kb.tensor("x", DType::F16, 1);
+  TensorArg out = kb.tensor("out", DType::F16, 1);
+  Scalar start = program_id(0) * Scalar(256);
+  store(out, {start}, load(x, {start}, {256}) * 2.0);
+  mlir::OwningOpRef<mlir::ModuleOp> m = kb.finish();
+  std::string ir = print(*m);
+  // ptr, size, stride for each tensor, in declaration order.
+  EXPECT_NE(ir.find("func.func @vadd(%arg0: !tile.ptr<f16>, %arg1: i32, %arg2: i32, "
+                    "%arg3: !tile.ptr<f16>, %arg4: i32, %arg5: i32)"),
+            std::string::npos)
+      << ir;
+  EXPECT_NE(ir.find("tile.num_warps = 8 : i32"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("tile.load"), std::string::npos);
+  EXPECT_NE(ir.find("arith.mulf"), std::string::npos);
+  EXPECT_NE(ir.find("tile.store"), std::string::npos);
+}
+
+TEST_F(DSLTest, BinaryOpsBroadcastSizeOneDimensions) {
+  KernelBuilder kb(ctx, "bcast");
+  Tile col = zeros({16, 1}, DType::F32);
+  Tile row = zeros({1, 32}, DType::F32);
+  Tile sum = col + row;
+  EXPECT_EQ(sum.shape(), (std::vector<int64_t>{16, 32}));
+  kb.finish();
+}
+
+TEST_F(DSLTest, ReduceOfOneDimensionalTileKeepsAOneElementTile) {
+  KernelBuilder kb(ctx, "r");
+  Tile t = reduce_max(arange(64), 0);
+  EXPECT_EQ(t.shape(), (std::vector<int64_t>{1}));
+  kb.finish();
+}
+
+TEST_F(DSLTest, DotShapeMismatchNamesTheOp) {
+  KernelBuilder kb(ctx, "bad_dot");
+  Tile a = zeros({16, 32}, DType::F16), b = zeros({16, 16}, DType::F16);
+  try {
+    dot(a, b);
+    FAIL() << "dot of 16x32 by 16x16 was accepted";
+  } catch (const dsl::Error &e) {
+    EXPECT_NE(std::string(e.what()).find("dot: lhs columns (32) must equal rhs rows (16)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(DSLTest, MixedDtypesAreRejected) {
+  KernelBuilder kb(ctx, "mixed");
+  Tile a = zeros({16}, DType::F16), b = zeros({16}, DType::F32);
+  EXPECT_THROW(a + b, dsl::Error);
+  Tile c = cast(a, DType::F32) + b;
+  EXPECT_EQ(c.dtype(), DType::F32);
+}
+
+TEST_F(DSLTest, IncompatibleShapesAreRejected) {
+  KernelBuilder kb(ctx, "shapes");
+  Tile a = zeros({16, 8}, DType::F32), b = zeros({16, 4}, DType::F32);
+  try {
+    (void)(a * b);
+    FAIL() << "broadcast of [16, 8] with [16, 4] was accepted";
+  } catch (const dsl::Error &e) {
+    EXPECT_NE(std::string(e.what()).find("shapes [16, 8] and [16, 4] do not broadcast"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(DSLTest, StoreOfTheWrongDtypeIsRejected) {
+  KernelBuilder kb(ctx, "st");
+  TensorArg out = kb.tensor("out", DType::BF16, 1);
+  EXPECT_THROW(store(out, {Scalar(0)}, zeros({64}, DType::F32)), dsl::Error);
+}
+
+TEST_F(DSLTest, ForRangeCarriesTiles) {
+  KernelBuilder kb(ctx, "loop");
+  Tile acc = zeros({32}, DType::F32);
+  std::vector<Tile> r = for_range(Scalar(0), Scalar(10), Scalar(1), {acc},
+                                  [](Scalar, const std::vector<Tile> &c) {
+                                    return std::vector<Tile>{c[0] + 1.0};
+                                  });
+  ASSERT_EQ(r.size(), 1u);
+  mlir::OwningOpRef<mlir::ModuleOp> m = kb.finish();
+  EXPECT_NE(print(*m).find("scf.for"), std::string::npos);
+}
+
+TEST_F(DSLTest, ForRangeBodyMustKeepTypes) {
+  KernelBuilder kb(ctx, "loop_bad");
+  Tile acc = zeros({32}, DType::F32);
+  EXPECT_THROW(for_range(Scalar(0), Scalar(4), Scalar(1), {acc},
+                         [](Scalar, const std::vector<Tile> &c) {
+                           return std::vector<Tile>{cast(c[0], DType::F16)};
+                         }),
+               dsl::Error);
+}
+
+TEST_F(DSLTest, NoActiveBuilderIsAClearError) {
+  EXPECT_THROW(arange(16), dsl::Error);
+}
+
+TEST_F(DSLTest, OpsCarryTheUsersSourceLocation) {
+  KernelBuilder kb(ctx, "loc");
+  Tile t = arange(16); // this line's number appears in the IR's locations
+  mlir::Location loc = t.getValue().getLoc();
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << loc;
+  EXPECT_NE(s.find("DSLTest.cpp"), std::string::npos) << s;
+  kb.finish();
+}
+
+TEST(DTypeTest, HalfAndBFloat16RoundToNearestEven) {
+  EXPECT_EQ(f16ToFloat(floatToF16(1.0f)), 1.0f);
+  EXPECT_EQ(f16ToFloat(floatToF16(65504.0f)), 65504.0f);
+  EXPECT_TRUE(std::isinf(f16ToFloat(floatToF16(70000.0f))));
+  EXPECT_EQ(floatToF16(1.0f + 1.0f / 2048), 0x3c00); // tie rounds to even
+  EXPECT_EQ(floatToF16(1.0f + 3.0f / 2048), 0x3c02);
+  EXPECT_EQ(f16ToFloat(floatToF16(5.960464477539063e-08f)), 5.960464477539063e-08f);
+  EXPECT_EQ(bf16ToFloat(floatToBF16(1.0f)), 1.0f);
+  EXPECT_EQ(floatToBF16(1.0f + 1.0f / 256), 0x3f80); // tie rounds to even
+  EXPECT_EQ(floatToBF16(1.0f + 3.0f / 256), 0x3f82);
+  EXPECT_TRUE(std::isnan(bf16ToFloat(floatToBF16(NAN))));
+}
+
+} // namespace
