@@ -9,6 +9,9 @@ define_property(GLOBAL PROPERTY TESSERA_LIBS
 # machine); with TESSERA_STATIC_LLVM the static MLIR libraries, which then must
 # not drag libLLVM.so in through their imported interface (see below).
 if(TESSERA_STATIC_LLVM)
+  # LLVMSupport's interface names these; the shared build never reads it.
+  find_package(ZLIB REQUIRED)
+  find_package(zstd REQUIRED)
   # Debian's static MLIR archives name the LLVM dylib in their interface. For the
   # self-contained bundle, point that name at the static LLVM components instead.
   llvm_map_components_to_libnames(tessera_llvm_static_libs

@@ -18,7 +18,7 @@ thread_local KernelBuilder *currentBuilder = nullptr;
 
 KernelBuilder &KernelBuilder::current() {
   if (!currentBuilder)
-    throw Error("Tessera DSL: no KernelBuilder is active on this thread; DSL operations must "
+    throw dsl::Error("Tessera DSL: no KernelBuilder is active on this thread; DSL operations must "
                 "run inside a kernel-building function");
   return *currentBuilder;
 }
@@ -26,7 +26,7 @@ KernelBuilder &KernelBuilder::current() {
 KernelBuilder::KernelBuilder(MLIRContext &ctx, const std::string &name, unsigned numWarps)
     : name(name), numWarps(numWarps), b(&ctx) {
   if (numWarps == 0 || (numWarps & (numWarps - 1)) || numWarps > 32)
-    throw Error("KernelBuilder '" + name + "': num_warps must be a power of two in [1, 32], got " +
+    throw dsl::Error("KernelBuilder '" + name + "': num_warps must be a power of two in [1, 32], got " +
                 std::to_string(numWarps));
   ctx.loadDialect<tile::TileDialect, arith::ArithDialect, math::MathDialect, scf::SCFDialect,
                   func::FuncDialect>();
@@ -67,19 +67,19 @@ Type KernelBuilder::mlirType(DType t) {
   case DType::I1:
     return b.getI1Type();
   }
-  throw Error("unknown dtype");
+  throw dsl::Error("unknown dtype");
 }
 
 Value KernelBuilder::addParam(Type type, const std::string &paramName) {
   if (finished)
-    throw Error("kernel '" + name + "': parameter '" + paramName + "' added after finish()");
+    throw dsl::Error("kernel '" + name + "': parameter '" + paramName + "' added after finish()");
   paramNames.push_back(paramName);
   return entry->addArgument(type, loc());
 }
 
 TensorArg KernelBuilder::tensor(const std::string &paramName, DType dtype, unsigned rank) {
   if (rank == 0 || rank > 8)
-    throw Error("kernel '" + name + "': tensor '" + paramName + "' must have rank 1 to 8, got " +
+    throw dsl::Error("kernel '" + name + "': tensor '" + paramName + "' must have rank 1 to 8, got " +
                 std::to_string(rank));
   Value ptr = addParam(tile::PtrType::get(b.getContext(), mlirType(dtype)), paramName);
   std::vector<Scalar> sizes, strides;
@@ -105,7 +105,7 @@ int64_t KernelBuilder::constant(const std::string &constName, int64_t value) {
 
 OwningOpRef<ModuleOp> KernelBuilder::finish() {
   if (finished)
-    throw Error("kernel '" + name + "': finish() called twice");
+    throw dsl::Error("kernel '" + name + "': finish() called twice");
   finished = true;
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToEnd(entry);
@@ -120,7 +120,7 @@ OwningOpRef<ModuleOp> KernelBuilder::finish() {
       return success();
     });
     if (failed(verify(*module)))
-      throw Error("kernel '" + name + "' is not valid tile IR:\n" + message);
+      throw dsl::Error("kernel '" + name + "' is not valid tile IR:\n" + message);
   }
   if (currentBuilder == this)
     currentBuilder = previous;
@@ -133,7 +133,7 @@ Scalar::Scalar(int v) : Scalar(int64_t(v)) {}
 
 Scalar::Scalar(int64_t v) {
   if (v < INT32_MIN || v > INT32_MAX)
-    throw Error("Scalar constant " + std::to_string(v) + " does not fit in i32");
+    throw dsl::Error("Scalar constant " + std::to_string(v) + " does not fit in i32");
   KernelBuilder &kb = KernelBuilder::current();
   value = arith::ConstantIntOp::create(kb.builder(), kb.loc(), kb.builder().getI32Type(), v);
 }
@@ -142,7 +142,7 @@ bool Scalar::isFloat() const { return isa<FloatType>(value.getType()); }
 
 RankedTensorType Tile::type() const {
   if (!value)
-    throw Error("use of an empty Tile");
+    throw dsl::Error("use of an empty Tile");
   return cast<RankedTensorType>(value.getType());
 }
 
@@ -166,21 +166,21 @@ DType Tile::dtype() const {
 
 const Scalar &TensorArg::size(unsigned dim) const {
   if (dim >= sizes.size())
-    throw Error("tensor '" + name + "': size(" + std::to_string(dim) + ") of a rank-" +
+    throw dsl::Error("tensor '" + name + "': size(" + std::to_string(dim) + ") of a rank-" +
                 std::to_string(sizes.size()) + " tensor");
   return sizes[dim];
 }
 
 const Scalar &TensorArg::stride(unsigned dim) const {
   if (dim >= strides.size())
-    throw Error("tensor '" + name + "': stride(" + std::to_string(dim) + ") of a rank-" +
+    throw dsl::Error("tensor '" + name + "': stride(" + std::to_string(dim) + ") of a rank-" +
                 std::to_string(strides.size()) + " tensor");
   return strides[dim];
 }
 
 TensorArg TensorArg::at(const std::vector<Scalar> &leading, SourceLoc where) const {
   if (leading.size() >= sizes.size())
-    throw Error("tensor '" + name + "'.at(): " + std::to_string(leading.size()) +
+    throw dsl::Error("tensor '" + name + "'.at(): " + std::to_string(leading.size()) +
                 " indices leave nothing of a rank-" + std::to_string(sizes.size()) + " tensor");
   KernelBuilder &kb = KernelBuilder::current();
   OpBuilder &b = kb.builder();

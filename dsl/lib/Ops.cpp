@@ -36,7 +36,7 @@ std::string typeStr(Type t) {
 }
 
 [[noreturn]] void fail(const std::string &op, const std::string &message) {
-  throw Error(op + ": " + message + " (kernel '" + kb().getName() + "')");
+  throw dsl::Error(op + ": " + message + " (kernel '" + kb().getName() + "')");
 }
 
 bool isFloatType(Type t) { return isa<FloatType>(t); }
@@ -188,7 +188,7 @@ Scalar scalarBinary(Bin kind, const Scalar &a, const Scalar &b) {
   case Bin::Min:
     return Scalar(f ? Value(arith::MinimumFOp::create(o, l, x, y)) : Value(arith::MinSIOp::create(o, l, x, y)));
   default:
-    throw Error("scalar: unsupported operation");
+    throw dsl::Error("scalar: unsupported operation");
   }
 }
 

@@ -92,7 +92,7 @@ int64_t nextPowerOf2(int64_t v) {
 unsigned gridFor(int64_t n, int64_t block, const char *what) {
   int64_t g = (n + block - 1) / block;
   if (g > INT32_MAX)
-    throw Error(std::string(what) + ": too many programs (" + std::to_string(g) + ")");
+    throw tessera::Error(std::string(what) + ": too many programs (" + std::to_string(g) + ")");
   return unsigned(std::max<int64_t>(g, 1));
 }
 
@@ -122,10 +122,10 @@ DeviceTensor tessera::kernels::vector_add(const DeviceTensor &x, const DeviceTen
   requireRank(y, 1, "y");
   requireDType(x, {DType::F32, DType::F16, DType::BF16}, "x");
   if (y.dtype() != x.dtype())
-    throw Error("y: expected dtype " + std::string(name(x.dtype())) + " like x, got " +
+    throw tessera::Error("y: expected dtype " + std::string(name(x.dtype())) + " like x, got " +
                 std::string(name(y.dtype())));
   if (y.shape() != x.shape())
-    throw Error("y: expected length " + std::to_string(x.shape()[0]) + " like x, got " +
+    throw tessera::Error("y: expected length " + std::to_string(x.shape()[0]) + " like x, got " +
                 std::to_string(y.shape()[0]));
   DeviceTensor out = DeviceTensor::empty(x.shape(), x.dtype());
   vector_add(x, y, out, stream);
@@ -136,7 +136,7 @@ void tessera::kernels::vector_add(const DeviceTensor &x, const DeviceTensor &y, 
                                   Stream &stream) {
   requireRank(x, 1, "x");
   if (out.dtype() != x.dtype() || out.shape() != x.shape())
-    throw Error("out: expected a tensor of x's dtype and shape");
+    throw tessera::Error("out: expected a tensor of x's dtype and shape");
   KernelConfig config = makeConfig(lookup("vector_add"), x.dtype(), 4, {});
   const JitKernel &k = jitKernel("vector_add", config);
   KernelArgs args;
@@ -156,11 +156,11 @@ DeviceTensor tessera::kernels::softmax(const DeviceTensor &x, Stream &stream) {
 void tessera::kernels::softmax(const DeviceTensor &x, DeviceTensor &out, Stream &stream) {
   requireRank(x, 2, "x");
   if (out.dtype() != x.dtype() || out.shape() != x.shape())
-    throw Error("out: expected a tensor of x's dtype and shape");
+    throw tessera::Error("out: expected a tensor of x's dtype and shape");
   requireDType(x, {DType::F32, DType::F16, DType::BF16}, "x");
   int64_t cols = x.shape()[1];
   if (cols < 1 || cols > 16384)
-    throw Error("x: softmax rows must have 1 to 16384 elements, got " + std::to_string(cols));
+    throw tessera::Error("x: softmax rows must have 1 to 16384 elements, got " + std::to_string(cols));
   int64_t blockN = nextPowerOf2(cols);
   unsigned warps = blockN >= 4096 ? 8 : 4;
   KernelConfig config = makeConfig(lookup("softmax"), x.dtype(), warps, {{"BLOCK_N", blockN}});
@@ -186,13 +186,13 @@ void tessera::kernels::matmul(const DeviceTensor &a, const DeviceTensor &b, Devi
   requireRank(b, 2, "b");
   requireDType(a, {DType::F32, DType::F16, DType::BF16}, "a");
   if (b.dtype() != a.dtype())
-    throw Error("b: expected dtype " + std::string(name(a.dtype())) + " like a, got " +
+    throw tessera::Error("b: expected dtype " + std::string(name(a.dtype())) + " like a, got " +
                 std::string(name(b.dtype())));
   if (a.shape()[1] != b.shape()[0])
-    throw Error("b: expected " + std::to_string(a.shape()[1]) +
+    throw tessera::Error("b: expected " + std::to_string(a.shape()[1]) +
                 " rows (the columns of a), got " + std::to_string(b.shape()[0]));
   if (c.dtype() != a.dtype() || c.shape() != std::vector<int64_t>{a.shape()[0], b.shape()[1]})
-    throw Error("c: expected a " + std::to_string(a.shape()[0]) + " x " +
+    throw tessera::Error("c: expected a " + std::to_string(a.shape()[0]) + " x " +
                 std::to_string(b.shape()[1]) + " tensor of a's dtype");
   KernelConfig config = makeConfig(lookup("matmul"), a.dtype(), 4, {});
   const JitKernel &k = jitKernel("matmul", config);

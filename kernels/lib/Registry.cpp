@@ -2,6 +2,7 @@
 
 #include "tessera/kernels/Registry.h"
 
+#include "tessera/kernels/attention.h"
 #include "tessera/kernels/basic.h"
 #include "tessera/runtime/Error.h"
 
@@ -26,6 +27,7 @@ const std::map<std::string, KernelDef> &kernels::registry() {
   static const std::map<std::string, KernelDef> all = [] {
     std::map<std::string, KernelDef> r;
     detail::registerBasicKernels(r);
+    attention::detail::registerAttentionKernels(r);
     return r;
   }();
   return all;

@@ -10,6 +10,7 @@
 #include "tessera/kernels/basic.h"
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
+#include "tessera/runtime/Error.h"
 #include "tessera/runtime/Module.h"
 #include "tessera/runtime/Nvrtc.h"
 

@@ -22,6 +22,25 @@ using namespace tessera;
 
 namespace {
 
+/// "file:line:col" of the first file location inside `loc`, else its MLIR form.
+std::string describe(Location loc) {
+  std::string out;
+  loc->walk([&](Location l) {
+    if (auto file = dyn_cast<FileLineColLoc>(l)) {
+      out = (file.getFilename().str() + ":" + llvm::Twine(file.getLine()) + ":" +
+             llvm::Twine(file.getColumn()))
+                .str();
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (out.empty()) {
+    llvm::raw_string_ostream os(out);
+    os << loc;
+  }
+  return out;
+}
+
 /// Keeps the first error diagnostic of a stage, with its location.
 class FirstError {
 public:
@@ -29,9 +48,9 @@ public:
       : handler(ctx, [this](Diagnostic &diag) {
           if (diag.getSeverity() == DiagnosticSeverity::Error && message.empty()) {
             llvm::raw_string_ostream os(message);
-            os << diag.getLocation() << ": " << diag;
+            os << describe(diag.getLocation()) << ": " << diag;
             for (Diagnostic &note : diag.getNotes())
-              os << "\n  note: " << note.getLocation() << ": " << note;
+              os << "\n  note: " << describe(note.getLocation()) << ": " << note;
           }
           return success();
         }) {}

@@ -81,21 +81,20 @@ TEST(Compiler, FailureNamesKernelStageAndSourceLocation) {
     Jit::get().compile(
         [&](mlir::MLIRContext &ctx) {
           dsl::KernelBuilder kb(ctx, "int_dot");
+          dsl::TensorArg out = kb.tensor("out", DType::I32, 2);
           dsl::Tile a = dsl::arange(16);
           dsl::Tile m = dsl::expand_dims(a, 1) * dsl::expand_dims(a, 0);
+          // An i32 tile.dot (the DSL only offers float dots, so it is built
+          // by hand) has no lowering yet.
           line = __LINE__;
-          mlir::OwningOpRef<mlir::ModuleOp> module = kb.finish();
-          // An i32 tile.dot, built by hand (the DSL only offers float dots),
-          // has no lowering yet.
-          mlir::OpBuilder b(&ctx);
-          auto func = *module->getOps<mlir::func::FuncOp>().begin();
-          b.setInsertionPoint(func.getBody().front().getTerminator());
           auto loc = mlir::FileLineColLoc::get(&ctx, "CompilerTest.cpp", line, 0);
+          mlir::OpBuilder &b = kb.builder();
           auto accType = mlir::RankedTensorType::get({16, 16}, b.getI32Type());
           mlir::Value acc = mlir::arith::ConstantOp::create(
               b, loc, mlir::DenseElementsAttr::get(accType, b.getI32IntegerAttr(0)));
-          tile::DotOp::create(b, loc, accType, m.getValue(), m.getValue(), acc);
-          return module;
+          mlir::Value c = tile::DotOp::create(b, loc, accType, m.getValue(), m.getValue(), acc);
+          dsl::store(out, {dsl::Scalar(0), dsl::Scalar(0)}, dsl::Tile(c));
+          return kb.finish();
         },
         options);
     FAIL() << "an integer tile.dot compiled";

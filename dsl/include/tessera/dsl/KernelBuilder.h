@@ -20,6 +20,7 @@
 #define TESSERA_DSL_KERNELBUILDER_H
 
 #include "tessera/Support/DType.h"
+#include "tessera/Support/Error.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -32,9 +33,9 @@
 namespace tessera::dsl {
 
 /// Thrown for kernels that cannot be built (bad shapes, mixed dtypes, ...).
-class Error : public std::runtime_error {
+class Error : public tessera::Error {
 public:
-  using std::runtime_error::runtime_error;
+  using tessera::Error::Error;
 };
 
 /// Where in the user's source an op was written: becomes the op's location.

@@ -1,0 +1,211 @@
+//===- Forward.cpp - Flash attention forward in the Tessera DSL -----------===//
+//
+// FlashAttention-2, Algorithm 1 (Dao, 2023). Each program owns BLOCK_M query
+// rows of one (batch, head) and streams the keys and values in BLOCK_N blocks,
+// keeping a running row max m_i, row sum l_i and unnormalised output acc, so
+// the BLOCK_M x k_len score matrix is never stored:
+//
+//   S_j   = Q_i K_jᵀ · scale·log2(e)                      (line 8; exp2 below)
+//   m_new = max(m_i, rowmax(S_j))                          (line 9)
+//   P_j   = exp2(S_j - m_new)
+//   l_i   = exp2(m_i - m_new)·l_i + rowsum(P_j)
+//   acc   = diag(exp2(m_i - m_new))·acc + P_j V_j          (line 10)
+//   O_i   = diag(l_i)⁻¹·acc;  L_i = (m_i + log2 l_i)·ln 2   (lines 12-13)
+//
+//===----------------------------------------------------------------------===//
+
+#include "tessera/kernels/attention.h"
+
+#include "../lib/Launch.h"
+#include "tessera/dsl.h"
+#include "tessera/runtime/Error.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace tessera;
+using namespace tessera::dsl;
+using kernels::KernelConfig;
+using kernels::KernelDef;
+
+namespace {
+
+constexpr double kLog2e = 1.4426950408889634;
+constexpr double kLn2 = 0.6931471805599453;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
+  const int64_t BM = kb.constant("BLOCK_M", config.get("BLOCK_M"));
+  const int64_t BN = kb.constant("BLOCK_N", config.get("BLOCK_N"));
+  const int64_t BD = kb.constant("BLOCK_D", config.get("BLOCK_D"));
+  const bool causal = kb.constant("CAUSAL", config.get("CAUSAL"));
+  const bool hasMask = kb.constant("HAS_MASK", config.get("HAS_MASK"));
+  const DType dtype = config.dtype;
+
+  TensorArg q = kb.tensor("q", dtype, 4), k = kb.tensor("k", dtype, 4), v = kb.tensor("v", dtype, 4);
+  TensorArg out = kb.tensor("out", dtype, 4);
+  TensorArg lse = kb.tensor("lse", DType::F32, 3);
+  TensorArg mask;
+  if (hasMask)
+    mask = kb.tensor("key_mask", DType::I1, 2);
+  Scalar scaleLog2e = kb.scalarF32("scale") * f32(kLog2e);
+
+  // Program (m-block, batch·head); k/v head of a grouped query head.
+  Scalar heads = q.size(1), qLen = q.size(2), kLen = k.size(2);
+  Scalar bh = program_id(1), b = bh / heads, h = bh % heads;
+  Scalar hk = h / (heads / k.size(1));
+  Scalar startM = program_id(0) * Scalar(BM);
+  TensorArg qh = q.at({b, h}), kh = k.at({b, hk}), vh = v.at({b, hk}), oh = out.at({b, h});
+
+  Tile qi = load(qh, {startM, Scalar(0)}, {BM, BD});
+  Tile rows = expand_dims(arange(BM), 1) + startM; // (BM, 1) query index
+  Tile cols = expand_dims(arange(BN), 0);          // (1, BN) key offset in block
+
+  // Causal, bottom-right aligned: keys past startM + BM - 1 + (kLen - qLen)
+  // are masked for every row here, so those blocks are skipped entirely.
+  Scalar endN = kLen;
+  if (causal)
+    endN = max(Scalar(0), min(kLen, startM + Scalar(BM) + kLen - qLen));
+
+  Tile mI = full({BM}, -kInf, DType::F32), lI = zeros({BM}, DType::F32);
+  Tile acc = zeros({BM, BD}, DType::F32);
+  std::vector<Tile> state = for_range(
+      Scalar(0), endN, Scalar(BN), {mI, lI, acc},
+      [&](Scalar startN, const std::vector<Tile> &carried) {
+        Tile mI = carried[0], lI = carried[1], acc = carried[2];
+        Tile kj = load(kh, {startN, Scalar(0)}, {BN, BD});
+        Tile vj = load(vh, {startN, Scalar(0)}, {BN, BD});
+        // S = Q Kᵀ · scale·log2(e)                                 (line 8)
+        Tile s = dot(qi, trans(kj)) * scaleLog2e;
+        Tile keys = cols + startN;
+        Tile valid = keys < kLen;
+        if (hasMask)
+          valid = valid & expand_dims(load(mask.at({b}), {startN}, {BN}), 0);
+        if (causal)
+          valid = valid & (keys <= rows + (kLen - qLen));
+        s = where(valid, s, full({BM, BN}, -kInf, DType::F32));
+        // m_new = max(m_i, rowmax(S)); rows with nothing visible yet keep
+        // -inf, and exponentiate against 0 so that no inf - inf appears.
+        Tile mNew = maximum(mI, reduce_max(s, 1));
+        Tile mSafe = where(mNew == full({BM}, -kInf, DType::F32), zeros({BM}, DType::F32), mNew);
+        // P = exp2(S - m_new);  alpha = exp2(m_i - m_new)             (line 9)
+        Tile p = exp2(s - expand_dims(mSafe, 1));
+        Tile alpha = exp2(mI - mSafe);
+        // l_i = alpha·l_i + rowsum(P);  acc = alpha·acc + P V          (line 10)
+        lI = lI * alpha + reduce_sum(p, 1);
+        acc = dot(cast(p, dtype), vj, acc * expand_dims(alpha, 1));
+        return std::vector<Tile>{mNew, lI, acc};
+      });
+  mI = state[0];
+  lI = state[1];
+  acc = state[2];
+
+  // O = acc / l_i (0 for fully masked rows);  L = (m_i + log2 l_i)·ln 2  (lines 12-13)
+  Tile empty = lI == zeros({BM}, DType::F32);
+  Tile lSafe = where(empty, full({BM}, 1.0, DType::F32), lI);
+  store(oh, {startM, Scalar(0)}, cast(acc / expand_dims(lSafe, 1), dtype));
+  Tile lseRow = where(empty, full({BM}, -kInf, DType::F32), (mI + log2(lSafe)) * kLn2);
+  store(lse.at({b, h}), {startM}, lseRow);
+}
+
+int64_t nextPowerOf2(int64_t v) {
+  int64_t p = 1;
+  while (p < v)
+    p <<= 1;
+  return p;
+}
+
+void requireAttentionInput(const DeviceTensor &t, const char *name) {
+  kernels::detail::requireRank(t, 4, name);
+  kernels::detail::requireDType(t, {DType::F32, DType::F16, DType::BF16}, name);
+}
+
+} // namespace
+
+void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef> &r) {
+  r["attention_forward"] = {
+      "attention_forward",
+      "flash attention forward (FlashAttention-2 Alg. 1): out and lse",
+      {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_D", 64}, {"CAUSAL", 0}, {"HAS_MASK", 0}},
+      {DType::F32, DType::F16, DType::BF16},
+      [](mlir::MLIRContext &ctx, const KernelConfig &c) {
+        KernelBuilder kb(ctx, "attention_forward", c.numWarps);
+        attentionForwardKernel(kb, c);
+        return kb.finish();
+      }};
+}
+
+KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask) {
+  int64_t blockD = nextPowerOf2(headDim);
+  // The CUDA-core dot keeps BLOCK_M x BLOCK_D accumulators in registers:
+  // narrower key blocks for wide heads keep the score tile small.
+  int64_t blockN = blockD >= 256 ? 16 : blockD >= 128 ? 32 : 64;
+  int64_t blockM = blockD >= 256 ? 32 : 64;
+  return kernels::makeConfig(kernels::lookup("attention_forward"), dtype, 4,
+                             {{"BLOCK_M", blockM},
+                              {"BLOCK_N", blockN},
+                              {"BLOCK_D", blockD},
+                              {"CAUSAL", causal},
+                              {"HAS_MASK", hasMask}});
+}
+
+attention::ForwardResult attention::forward(const DeviceTensor &q, const DeviceTensor &k,
+                                            const DeviceTensor &v, const Options &options,
+                                            Stream &stream) {
+  requireAttentionInput(q, "q");
+  const auto &s = q.shape();
+  ForwardResult r{DeviceTensor::empty({s[0], s[1], s[2], v.shape().size() == 4 ? v.shape()[3] : 0},
+                                      q.dtype()),
+                  DeviceTensor::empty({s[0], s[1], s[2]}, DType::F32)};
+  forward(q, k, v, r.out, r.lse, options, stream);
+  return r;
+}
+
+void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
+                        DeviceTensor &out, DeviceTensor &lse, const Options &options,
+                        Stream &stream) {
+  requireAttentionInput(q, "q");
+  requireAttentionInput(k, "k");
+  requireAttentionInput(v, "v");
+  const auto &qs = q.shape(), &ks = k.shape(), &vs = v.shape();
+  auto fail = [](const std::string &m) { throw tessera::Error(m); };
+  if (k.dtype() != q.dtype() || v.dtype() != q.dtype())
+    fail("k, v: expected dtype " + std::string(name(q.dtype())) + " like q");
+  if (ks[0] != qs[0] || vs[0] != qs[0])
+    fail("k, v: expected batch " + std::to_string(qs[0]) + " like q");
+  if (ks != vs)
+    fail("v: expected the shape of k");
+  if (ks[3] != qs[3])
+    fail("k: expected head dim " + std::to_string(qs[3]) + " like q, got " + std::to_string(ks[3]));
+  if (ks[1] < 1 || qs[1] % ks[1] != 0)
+    fail("k: its " + std::to_string(ks[1]) + " heads must divide q's " + std::to_string(qs[1]));
+  int64_t d = qs[3];
+  if (d != 32 && d != 64 && d != 96 && d != 128 && d != 192 && d != 256 && d != 512)
+    fail("q: head dim must be 32, 64, 96, 128, 192, 256 or 512, got " + std::to_string(d));
+  if (out.shape() != qs || out.dtype() != q.dtype())
+    fail("out: expected a tensor of q's shape and dtype");
+  if (lse.shape() != std::vector<int64_t>{qs[0], qs[1], qs[2]} || lse.dtype() != DType::F32)
+    fail("lse: expected an f32 tensor of shape (batch, heads, q_len)");
+  const DeviceTensor *mask = options.keyMask;
+  if (mask) {
+    if (mask->dtype() != DType::I1 || mask->shape() != std::vector<int64_t>{qs[0], ks[2]})
+      fail("key_mask: expected an i1 tensor of shape (" + std::to_string(qs[0]) + ", " +
+           std::to_string(ks[2]) + ")");
+  }
+  float scale = options.scale.value_or(float(1.0 / std::sqrt(double(d))));
+  KernelConfig config = forwardConfig(q.dtype(), d, options.causal, mask != nullptr);
+  const JitKernel &kernel = kernels::detail::jitKernel("attention_forward", config);
+  KernelArgs args;
+  kernels::detail::addTensor(args, q, "q");
+  kernels::detail::addTensor(args, k, "k");
+  kernels::detail::addTensor(args, v, "v");
+  kernels::detail::addTensor(args, out, "out");
+  kernels::detail::addTensor(args, lse, "lse");
+  if (mask)
+    kernels::detail::addTensor(args, *mask, "key_mask");
+  args.add(scale);
+  int64_t mBlocks = (qs[2] + config.get("BLOCK_M") - 1) / config.get("BLOCK_M");
+  if (qs[0] * qs[1] > 65535 * 1024)
+    fail("q: batch·heads too large for one launch");
+  launch(kernel, unsigned(std::max<int64_t>(mBlocks, 1)), unsigned(qs[0] * qs[1]), 1, args, stream);
+}

@@ -1,0 +1,54 @@
+//===- attention.h - Flash attention, forward -------------------*- C++ -*-===//
+//
+// The API follows flash-attention-jax: tensors are (batch, heads, seq, dim);
+// an optional key padding mask (batch, k_len) of booleans, true = may attend;
+// causal masking aligned bottom-right when q_len != k_len (query i attends
+// keys j <= i + k_len - q_len). k and v may have fewer heads than q (grouped-
+// query and multi-query attention): q head h reads k/v head h / (H / H_kv).
+//
+// Rows whose keys are all masked produce zeros and lse = -inf, as the seed's.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TESSERA_KERNELS_ATTENTION_H
+#define TESSERA_KERNELS_ATTENTION_H
+
+#include "tessera/kernels/Registry.h"
+#include "tessera/runtime/Stream.h"
+#include "tessera/runtime/Tensor.h"
+
+#include <optional>
+
+namespace tessera::attention {
+
+struct Options {
+  bool causal = false;
+  /// (batch, k_len) booleans (DType::I1), true = may attend; null for none.
+  const DeviceTensor *keyMask = nullptr;
+  /// Softmax scale; 1/sqrt(dim) when not given.
+  std::optional<float> scale;
+};
+
+struct ForwardResult {
+  DeviceTensor out; ///< (batch, heads, q_len, dim), the inputs' dtype
+  DeviceTensor lse; ///< (batch, heads, q_len) f32, natural log-sum-exp per row
+};
+
+/// softmax(q·kᵀ·scale + masks)·v and its log-sum-exp, by FlashAttention-2's
+/// forward algorithm. q, k, v: f32, f16 or bf16, any strides.
+ForwardResult forward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
+                      const Options &options = {}, Stream &stream = Stream::defaultStream());
+/// The same into caller-provided outputs (for poisoning and reuse).
+void forward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
+             DeviceTensor &out, DeviceTensor &lse, const Options &options = {},
+             Stream &stream = Stream::defaultStream());
+
+/// The block sizes and warps the heuristic picks for a head dim and dtype.
+kernels::KernelConfig forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask);
+
+namespace detail {
+void registerAttentionKernels(std::map<std::string, kernels::KernelDef> &registry);
+} // namespace detail
+
+} // namespace tessera::attention
+
+#endif

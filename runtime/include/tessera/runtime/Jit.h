@@ -1,0 +1,69 @@
+//===- Jit.h - Compile, cache and load kernels at run time ------*- C++ -*-===//
+//
+// Jit::get().kernel(key, build) returns the loaded kernel for `key` on the
+// current device, compiling it the first time: `build` produces its tile IR
+// (the kernels layer calls the DSL), the compiler turns that into a cubin,
+// the driver loads it. Compiled kernels stay in memory for the process; the
+// memory lookup costs one hash of `key` and no IR is built on a hit.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TESSERA_RUNTIME_JIT_H
+#define TESSERA_RUNTIME_JIT_H
+
+#include "tessera/Pipeline/Compiler.h"
+#include "tessera/runtime/Module.h"
+#include "tessera/runtime/Stream.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace tessera {
+
+/// Builds a kernel's tile IR in the given context.
+using IRBuilderFn = std::function<mlir::OwningOpRef<mlir::ModuleOp>(mlir::MLIRContext &)>;
+
+/// A compiled kernel loaded on the device.
+struct JitKernel {
+  CompiledKernel compiled;
+  Module module;
+  CUfunction function = nullptr;
+};
+
+class Jit {
+public:
+  static Jit &get();
+
+  /// The loaded kernel for `key` (which must identify the IR `build` makes)
+  /// on the current device. Throws tessera::Error naming the kernel, stage
+  /// and location when compilation fails.
+  const JitKernel &kernel(const std::string &key, const IRBuilderFn &build);
+
+  /// Compiles without loading (works without a GPU).
+  CompiledKernel compile(const IRBuilderFn &build, const CompileOptions &options);
+
+  /// Kernels compiled by this process (memory-cache misses).
+  unsigned compileCount() const { return compiles; }
+
+private:
+  Jit();
+  std::unique_ptr<mlir::MLIRContext> context;
+  std::mutex mutex;
+  std::unordered_map<std::string, std::unique_ptr<JitKernel>> loaded;
+  unsigned compiles = 0;
+};
+
+/// Launches a JIT kernel on `grid` programs with its own thread count and
+/// shared memory.
+void launch(const JitKernel &kernel, unsigned gridX, unsigned gridY, unsigned gridZ,
+            KernelArgs &args, Stream &stream);
+
+} // namespace tessera
+
+#endif

@@ -1,0 +1,68 @@
+//===- Jit.cpp - Compile, cache and load kernels at run time --------------===//
+
+#include "tessera/runtime/Jit.h"
+
+#include "tessera/InitAll.h"
+#include "tessera/runtime/Device.h"
+#include "tessera/runtime/Error.h"
+
+#include "mlir/IR/DialectRegistry.h"
+
+using namespace tessera;
+
+Jit &Jit::get() {
+  static Jit jit;
+  return jit;
+}
+
+Jit::Jit() {
+  mlir::DialectRegistry registry;
+  registerTesseraDialects(registry);
+  // Kernels are compiled one at a time under the lock below.
+  context = std::make_unique<mlir::MLIRContext>(registry, mlir::MLIRContext::Threading::DISABLED);
+  context->loadAllAvailableDialects();
+}
+
+CompiledKernel Jit::compile(const IRBuilderFn &build, const CompileOptions &options) {
+  std::lock_guard<std::mutex> lock(mutex);
+  mlir::OwningOpRef<mlir::ModuleOp> module = build(*context);
+  llvm::Expected<CompiledKernel> compiled = compileKernel(*module, options);
+  if (!compiled)
+    throw Error(llvm::toString(compiled.takeError()));
+  ++compiles;
+  return std::move(*compiled);
+}
+
+const JitKernel &Jit::kernel(const std::string &key, const IRBuilderFn &build) {
+  const DeviceInfo &device = currentDevice();
+  std::string fullKey = key + "@" + device.arch();
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = loaded.find(fullKey);
+    if (it != loaded.end())
+      return *it->second;
+  }
+  CompileOptions options;
+  options.arch = device.arch();
+  CompiledKernel compiled = compile(build, options);
+  auto jk = std::make_unique<JitKernel>();
+  jk->module = Module::loadData(std::string(compiled.cubin.begin(), compiled.cubin.end()));
+  jk->function = jk->module.function(compiled.name);
+  jk->compiled = std::move(compiled);
+  std::lock_guard<std::mutex> lock(mutex);
+  auto [it, inserted] = loaded.emplace(fullKey, std::move(jk));
+  return *it->second;
+}
+
+void tessera::launch(const JitKernel &kernel, unsigned gridX, unsigned gridY, unsigned gridZ,
+                     KernelArgs &args, Stream &stream) {
+  LaunchConfig config{};
+  config.grid[0] = gridX;
+  config.grid[1] = gridY;
+  config.grid[2] = gridZ;
+  config.block[0] = kernel.compiled.numWarps * 32;
+  config.block[1] = 1;
+  config.block[2] = 1;
+  config.sharedBytes = kernel.compiled.sharedBytes;
+  tessera::launch(kernel.function, config, args, stream);
+}

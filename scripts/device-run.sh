@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine, in the repository root, with .device carried:
+# unpacks the bundle and runs the GPU tests, then anything passed as
+# arguments (e.g. benchmarks), logging everything under $OUT.
+#   device run: scripts/device-run.sh [extra command ...]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-/tmp/tessera-out}"
+mkdir -p "$out" /tmp/tessera-run
+tar -C /tmp/tessera-run -xJf .device/tessera-bundle.tar.xz || { echo "no bundle: run scripts/device-pack.sh first" >&2; exit 1; }
+bin=/tmp/tessera-run/tessera/bin
+export PATH="$bin:$PATH"
+# nvJitLink and NVRTC come from the machine's CUDA toolkit.
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+  [ -d "$d" ] && export LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"
+done
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader | tee "$out/gpu.txt"
+echo "bundle revision: $(cat /tmp/tessera-run/tessera/REVISION 2>/dev/null)"
+status=0
+"$bin/tessera-gpu-tests" --gtest_brief=1 2>&1 | tee "$out/gpu-tests.log" | tail -40
+((${PIPESTATUS[0]})) && status=1
+"$bin/tessera-demo" 2>&1 | tee "$out/demo.log"
+((${PIPESTATUS[0]})) && status=1
+if (($#)); then
+  "$@" 2>&1 | tee "$out/extra.log"
+  ((${PIPESTATUS[0]})) && status=1
+fi
+exit $status

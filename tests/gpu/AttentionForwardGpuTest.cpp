@@ -1,0 +1,186 @@
+//===- AttentionForwardGpuTest.cpp - Flash attention forward numerics -----===//
+//
+// attention::forward against a float64 CPU reference over a matrix of dtypes,
+// head dims, causal and not, key mask and not, GQA/MQA, q_len != k_len and
+// odd lengths; fresh random inputs; outputs poisoned before each run.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tessera/kernels/attention.h"
+#include "tessera/runtime/Driver.h"
+#include "tessera/runtime/Error.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+using namespace tessera;
+
+namespace {
+
+std::mt19937 &rng() {
+  static std::mt19937 gen(std::random_device{}());
+  return gen;
+}
+
+std::vector<float> randomValues(size_t n, DType dtype) {
+  std::normal_distribution<float> dist(0.f, 1.f);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = roundTo(dtype, dist(rng()));
+  return v;
+}
+
+struct Shape {
+  int64_t batch, heads, kvHeads, qLen, kLen, dim;
+};
+
+/// Float64 reference: out and natural lse; fully masked rows give 0 and -inf.
+void reference(const std::vector<float> &q, const std::vector<float> &k,
+               const std::vector<float> &v, const std::vector<uint8_t> *mask, const Shape &s,
+               bool causal, double scale, std::vector<double> &out, std::vector<double> &lse) {
+  out.assign(s.batch * s.heads * s.qLen * s.dim, 0.0);
+  lse.assign(s.batch * s.heads * s.qLen, -INFINITY);
+  int64_t group = s.heads / s.kvHeads;
+  std::vector<double> scores(s.kLen);
+  for (int64_t b = 0; b < s.batch; ++b)
+    for (int64_t h = 0; h < s.heads; ++h) {
+      int64_t hk = h / group;
+      const float *Q = &q[((b * s.heads + h) * s.qLen) * s.dim];
+      const float *K = &k[((b * s.kvHeads + hk) * s.kLen) * s.dim];
+      const float *V = &v[((b * s.kvHeads + hk) * s.kLen) * s.dim];
+      for (int64_t i = 0; i < s.qLen; ++i) {
+        double m = -INFINITY;
+        for (int64_t j = 0; j < s.kLen; ++j) {
+          bool visible = (!mask || (*mask)[b * s.kLen + j]) &&
+                         (!causal || j <= i + (s.kLen - s.qLen));
+          double dot = 0;
+          for (int64_t d = 0; d < s.dim; ++d)
+            dot += double(Q[i * s.dim + d]) * K[j * s.dim + d];
+          scores[j] = visible ? dot * scale : -INFINITY;
+          m = std::max(m, scores[j]);
+        }
+        if (m == -INFINITY)
+          continue;
+        double sum = 0;
+        for (int64_t j = 0; j < s.kLen; ++j)
+          sum += scores[j] = std::exp(scores[j] - m);
+        double *O = &out[((b * s.heads + h) * s.qLen + i) * s.dim];
+        for (int64_t j = 0; j < s.kLen; ++j)
+          for (int64_t d = 0; d < s.dim; ++d)
+            O[d] += scores[j] / sum * V[j * s.dim + d];
+        lse[(b * s.heads + h) * s.qLen + i] = m + std::log(sum);
+      }
+    }
+}
+
+double bound(DType dtype) { return dtype == DType::F32 ? 1e-5 : dtype == DType::F16 ? 2e-3 : 1e-2; }
+
+using Param = std::tuple<DType, Shape, bool /*causal*/, bool /*mask*/>;
+
+class AttentionForward : public ::testing::TestWithParam<Param> {};
+
+TEST_P(AttentionForward, MatchesFloat64Reference) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  auto [dtype, s, causal, useMask] = GetParam();
+  auto q = randomValues(s.batch * s.heads * s.qLen * s.dim, dtype);
+  auto k = randomValues(s.batch * s.kvHeads * s.kLen * s.dim, dtype);
+  auto v = randomValues(s.batch * s.kvHeads * s.kLen * s.dim, dtype);
+  std::vector<uint8_t> mask(s.batch * s.kLen);
+  std::bernoulli_distribution keep(0.7);
+  for (auto &m : mask)
+    m = keep(rng());
+  if (useMask && s.kLen > 3) // one batch row with every key masked
+    std::fill(mask.begin(), mask.begin() + s.kLen, 0);
+
+  DeviceTensor dq = DeviceTensor::fromFloat(q, {s.batch, s.heads, s.qLen, s.dim}, dtype);
+  DeviceTensor dk = DeviceTensor::fromFloat(k, {s.batch, s.kvHeads, s.kLen, s.dim}, dtype);
+  DeviceTensor dv = DeviceTensor::fromFloat(v, {s.batch, s.kvHeads, s.kLen, s.dim}, dtype);
+  DeviceTensor dmask = DeviceTensor::fromHost(mask.data(), {s.batch, s.kLen}, DType::I1);
+  DeviceTensor out = DeviceTensor::empty({s.batch, s.heads, s.qLen, s.dim}, dtype);
+  DeviceTensor lse = DeviceTensor::empty({s.batch, s.heads, s.qLen}, DType::F32);
+  out.fillBytes(0xff);
+  lse.fillBytes(0xff);
+  attention::Options options;
+  options.causal = causal;
+  options.keyMask = useMask ? &dmask : nullptr;
+  attention::forward(dq, dk, dv, out, lse, options);
+
+  std::vector<double> refOut, refLse;
+  reference(q, k, v, useMask ? &mask : nullptr, s, causal, 1.0 / std::sqrt(double(s.dim)), refOut,
+            refLse);
+  std::vector<float> o = out.toFloat(), l = lse.toFloat();
+  double num = 0, den = 0;
+  for (size_t i = 0; i < o.size(); ++i) {
+    ASSERT_FALSE(std::isnan(o[i])) << "out[" << i << "] is NaN (unwritten?)";
+    num += (o[i] - refOut[i]) * (o[i] - refOut[i]);
+    den += refOut[i] * refOut[i];
+  }
+  EXPECT_LE(std::sqrt(num / std::max(den, 1e-300)), bound(dtype));
+  for (size_t i = 0; i < l.size(); ++i) {
+    ASSERT_FALSE(std::isnan(l[i])) << "lse[" << i << "] is NaN";
+    if (std::isinf(refLse[i]))
+      EXPECT_TRUE(std::isinf(l[i]) && l[i] < 0) << "lse[" << i << "] should be -inf, is " << l[i];
+    else
+      EXPECT_NEAR(l[i], refLse[i], 1e-3 + 1e-4 * std::abs(refLse[i])) << "lse[" << i << "]";
+  }
+}
+
+std::string shapeName(const Shape &s) {
+  return std::to_string(s.batch) + "x" + std::to_string(s.heads) + "_" + std::to_string(s.kvHeads) +
+         "kv_q" + std::to_string(s.qLen) + "_k" + std::to_string(s.kLen) + "_d" +
+         std::to_string(s.dim);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Matrix, AttentionForward,
+    ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
+                       ::testing::Values(Shape{2, 2, 2, 1, 1, 64}, Shape{1, 4, 2, 17, 130, 32},
+                                         Shape{2, 4, 1, 300, 200, 96}, Shape{1, 2, 2, 129, 129, 128},
+                                         Shape{1, 2, 1, 65, 257, 192}, Shape{1, 1, 1, 100, 77, 256}),
+                       ::testing::Bool(), ::testing::Bool()),
+    [](const ::testing::TestParamInfo<Param> &info) {
+      return std::string(name(std::get<0>(info.param))) + "_" + shapeName(std::get<1>(info.param)) +
+             (std::get<2>(info.param) ? "_causal" : "") + (std::get<3>(info.param) ? "_mask" : "");
+    });
+
+TEST(AttentionForwardLong, OddLengthsAgainstReference) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  Shape s{1, 1, 1, 1000, 4099, 64};
+  auto q = randomValues(s.qLen * s.dim, DType::BF16), k = randomValues(s.kLen * s.dim, DType::BF16),
+       v = randomValues(s.kLen * s.dim, DType::BF16);
+  DeviceTensor dq = DeviceTensor::fromFloat(q, {1, 1, s.qLen, s.dim}, DType::BF16);
+  DeviceTensor dk = DeviceTensor::fromFloat(k, {1, 1, s.kLen, s.dim}, DType::BF16);
+  DeviceTensor dv = DeviceTensor::fromFloat(v, {1, 1, s.kLen, s.dim}, DType::BF16);
+  attention::Options options;
+  options.causal = true;
+  attention::ForwardResult r = attention::forward(dq, dk, dv, options);
+  std::vector<double> refOut, refLse;
+  reference(q, k, v, nullptr, s, true, 1.0 / 8.0, refOut, refLse);
+  std::vector<float> o = r.out.toFloat();
+  double num = 0, den = 0;
+  for (size_t i = 0; i < o.size(); ++i) {
+    num += (o[i] - refOut[i]) * (o[i] - refOut[i]);
+    den += refOut[i] * refOut[i];
+  }
+  EXPECT_LE(std::sqrt(num / den), 1e-2);
+}
+
+TEST(AttentionForwardErrors, BadInputNamesTheArgument) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  DeviceTensor q = DeviceTensor::empty({1, 4, 8, 64}, DType::F16);
+  DeviceTensor k = DeviceTensor::empty({1, 3, 8, 64}, DType::F16);
+  try {
+    attention::forward(q, k, k);
+    FAIL() << "3 kv heads for 4 q heads accepted";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("k: its 3 heads must divide q's 4"), std::string::npos)
+        << e.what();
+  }
+}
+
+} // namespace
