@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="${CUDA_HOME:-/usr/local/cuda}/bin:$PATH"
-targets=(tessera-gpu-tests tessera-unit-tests tessera-demo tessera-compile)
+targets=(tessera-gpu-tests tessera-demo)
 [ -f tools/tessera-bench/tessera-bench.cpp ] && targets+=(tessera-bench)
 if [ ! -f build-static/build.ninja ]; then
   cmake -S . -B build-static -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSERA_STATIC_LLVM=ON \
@@ -21,7 +21,7 @@ for t in "${targets[@]}"; do
   strip -o "$stage/tessera/bin/$t" "build-static/bin/$t"
 done
 git rev-parse --short HEAD > "$stage/tessera/REVISION" 2>/dev/null || true
-tar -C "$stage" -cf - tessera | xz -T2 -6 > .device/tessera-bundle.tar.xz
+tar -C "$stage" -cf - tessera | xz -T1 -9 > .device/tessera-bundle.tar.xz
 rm -rf "$stage"
 size=$(stat -c %s .device/tessera-bundle.tar.xz)
 echo "bundle: .device/tessera-bundle.tar.xz ($((size / 1024 / 1024)) MiB)"

@@ -137,11 +137,24 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
 
 KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask) {
   int64_t blockD = nextPowerOf2(headDim);
-  // The CUDA-core dot keeps BLOCK_M x BLOCK_D accumulators in registers:
-  // narrower key blocks for wide heads keep the score tile small.
-  int64_t blockN = blockD >= 256 ? 16 : blockD >= 128 ? 32 : 64;
-  int64_t blockM = blockD >= 256 ? 32 : 64;
-  return kernels::makeConfig(kernels::lookup("attention_forward"), dtype, 4,
+  // The CUDA-core dot keeps the BLOCK_M x BLOCK_D accumulator and the
+  // BLOCK_M x BLOCK_N scores in registers: these are the largest blocks for
+  // which ptxas reports no spills on sm_80 and sm_90a, for every dtype, with
+  // and without masks (tessera-compile --report; tests/unit/compiler).
+  int64_t blockM = 64, blockN = 64;
+  unsigned warps = 8;
+  if (blockD == 128) {
+    blockN = 32;
+  } else if (blockD == 256) {
+    blockM = 32;
+    blockN = 16;
+  } else if (blockD >= 512) {
+    blockM = 16;
+    blockN = 16;
+    warps = 16;
+  }
+  (void)dtype;
+  return kernels::makeConfig(kernels::lookup("attention_forward"), dtype, warps,
                              {{"BLOCK_M", blockM},
                               {"BLOCK_N", blockN},
                               {"BLOCK_D", blockD},

@@ -4,6 +4,7 @@
 
 #include "tessera/InitAll.h"
 #include "tessera/runtime/Device.h"
+#include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -48,6 +49,11 @@ const JitKernel &Jit::kernel(const std::string &key, const IRBuilderFn &build) {
   auto jk = std::make_unique<JitKernel>();
   jk->module = Module::loadData(std::string(compiled.cubin.begin(), compiled.cubin.end()));
   jk->function = jk->module.function(compiled.name);
+  // Static shared memory (a few bytes) plus the dynamic part can pass 48 KiB,
+  // beyond which the driver wants the limit raised; raise it once, here.
+  if (compiled.sharedBytes > 0)
+    TESSERA_CU_CHECK(Driver::get().cuFuncSetAttribute(
+        jk->function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(compiled.sharedBytes)));
   jk->compiled = std::move(compiled);
   std::lock_guard<std::mutex> lock(mutex);
   auto [it, inserted] = loaded.emplace(fullKey, std::move(jk));

@@ -72,8 +72,12 @@ void tessera::launch(CUfunction function, const LaunchConfig &config, KernelArgs
       throw Error("launch: the kernel needs " + std::to_string(config.sharedBytes) +
                   " bytes of shared memory; this GPU allows " +
                   std::to_string(dev.sharedPerBlockOptin));
-    TESSERA_CU_CHECK(d.cuFuncSetAttribute(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                          int(config.sharedBytes)));
+    int limit = 0;
+    TESSERA_CU_CHECK(
+        d.cuFuncGetAttribute(&limit, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, function));
+    if (unsigned(limit) < config.sharedBytes)
+      TESSERA_CU_CHECK(d.cuFuncSetAttribute(
+          function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(config.sharedBytes)));
   }
   TESSERA_CU_CHECK(d.cuLaunchKernel(function, config.grid[0], config.grid[1], config.grid[2],
                                     config.block[0], config.block[1], config.block[2],

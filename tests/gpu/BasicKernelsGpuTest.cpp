@@ -91,7 +91,11 @@ TEST_P(VectorAdd, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Sizes, VectorAdd,
                          ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
-                                            ::testing::Values(1, 1000, 1025, 100003)));
+                                            ::testing::Values(1, 1000, 1025, 100003)),
+                         [](const auto &info) {
+                           return std::string(name(std::get<0>(info.param))) + "_n" +
+                                  std::to_string(std::get<1>(info.param));
+                         });
 
 class Softmax : public ::testing::TestWithParam<std::tuple<DType, int64_t, int64_t>> {};
 
@@ -118,7 +122,12 @@ TEST_P(Softmax, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Shapes, Softmax,
                          ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
                                             ::testing::Values(1, 17, 129),
-                                            ::testing::Values(1, 333, 1000, 4099)));
+                                            ::testing::Values(1, 333, 1000, 4099)),
+                         [](const auto &info) {
+                           return std::string(name(std::get<0>(info.param))) + "_" +
+                                  std::to_string(std::get<1>(info.param)) + "x" +
+                                  std::to_string(std::get<2>(info.param));
+                         });
 
 std::vector<double> matmulReference(const std::vector<float> &a, const std::vector<float> &b,
                                     int64_t m, int64_t k, int64_t n) {
@@ -148,7 +157,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
                        ::testing::Values(std::array<int64_t, 3>{1, 1, 1},
                                          std::array<int64_t, 3>{65, 33, 97},
-                                         std::array<int64_t, 3>{200, 129, 70})));
+                                         std::array<int64_t, 3>{200, 129, 70})),
+    [](const auto &info) {
+      auto s = std::get<1>(info.param);
+      return std::string(name(std::get<0>(info.param))) + "_" + std::to_string(s[0]) + "x" +
+             std::to_string(s[1]) + "x" + std::to_string(s[2]);
+    });
 
 const char *kNaiveMatmul = R"(
 extern "C" __global__ void naive_matmul(const float *a, const float *b, float *c, int m, int k, int n) {

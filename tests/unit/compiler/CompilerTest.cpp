@@ -1,6 +1,7 @@
 //===- CompilerTest.cpp - The pipeline from DSL kernels to cubin ----------===//
 
 #include "tessera/kernels/Registry.h"
+#include "tessera/kernels/attention.h"
 #include "tessera/runtime/Jit.h"
 
 #include "tessera/Dialect/Tile/IR/TileDialect.h"
@@ -123,5 +124,38 @@ TEST(Compiler, DumpIrWritesEveryStage) {
   }
   llvm::sys::fs::remove_directories(dir);
 }
+
+} // namespace
+
+namespace {
+
+/// Every configuration the attention heuristic ships compiles for sm_80 and
+/// sm_90a, and ptxas spills nothing.
+class AttentionHeuristicConfigs
+    : public ::testing::TestWithParam<std::tuple<int64_t, DType, bool, const char *>> {};
+
+TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
+  auto [dim, dtype, masked, arch] = GetParam();
+  kernels::KernelConfig config = attention::forwardConfig(dtype, dim, masked, masked);
+  const kernels::KernelDef &def = kernels::lookup("attention_forward");
+  CompileOptions options;
+  options.arch = arch;
+  CompiledKernel k = Jit::get().compile(
+      [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
+  EXPECT_GT(k.cubin.size(), 0u);
+  EXPECT_EQ(k.usage.spillStoreBytes, 0u) << config.key();
+  EXPECT_EQ(k.usage.spillLoadBytes, 0u) << config.key();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shipped, AttentionHeuristicConfigs,
+    ::testing::Combine(::testing::Values(32, 64, 96, 128, 192, 256),
+                       ::testing::Values(DType::F32, DType::BF16), ::testing::Bool(),
+                       ::testing::Values("sm_80", "sm_90a")),
+    [](const auto &info) {
+      return "d" + std::to_string(std::get<0>(info.param)) + "_" +
+             std::string(name(std::get<1>(info.param))) +
+             (std::get<2>(info.param) ? "_causal_mask_" : "_") + std::get<3>(info.param);
+    });
 
 } // namespace
