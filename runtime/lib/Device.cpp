@@ -5,52 +5,81 @@
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
 
+#include <atomic>
+#include <cerrno>
 #include <cstdlib>
-#include <mutex>
 
 using namespace tessera;
 
 std::string DeviceInfo::arch() const {
   std::string a = "sm_" + std::to_string(ccMajor) + std::to_string(ccMinor);
-  // wgmma, setmaxnreg and friends need the architecture-specific target.
-  if (ccMajor == 9 || ccMajor == 10 || ccMajor == 12)
+  // wgmma, setmaxnreg and tcgen05 exist only in the architecture-specific
+  // targets, which Hopper (9.0) and the Blackwell families (10.x, 12.x) have.
+  if ((ccMajor == 9 && ccMinor == 0) || ccMajor == 10 || ccMajor == 12)
     a += "a";
   return a;
 }
 
 namespace {
+
 struct DeviceState {
   DeviceInfo info;
   CUcontext context = nullptr;
 };
 
+// Set once the device is initialised: lets destructors find the context
+// without initialising anything, or throwing.
+std::atomic<CUcontext> primaryContext{nullptr};
+
+int deviceOrdinal(const Driver &d) {
+  int count = 0;
+  TESSERA_CU_CHECK(d.cuDeviceGetCount(&count));
+  const char *env = std::getenv("TESSERA_DEVICE");
+  if (!env || !*env)
+    return 0;
+  char *end = nullptr;
+  errno = 0;
+  long ordinal = std::strtol(env, &end, 10);
+  if (errno || *end || ordinal < 0 || ordinal >= count)
+    throw Error("TESSERA_DEVICE: expected a device ordinal in [0, " + std::to_string(count) +
+                "), got '" + env + "'");
+  return int(ordinal);
+}
+
+DeviceState initDevice() {
+  const Driver &d = Driver::get();
+  d.require();
+  DeviceState st;
+  st.info.ordinal = deviceOrdinal(d);
+  CUdevice dev;
+  TESSERA_CU_CHECK(d.cuDeviceGet(&dev, st.info.ordinal));
+  char name[256] = {};
+  TESSERA_CU_CHECK(d.cuDeviceGetName(name, sizeof(name), dev));
+  st.info.name = name;
+  auto attr = [&](CUdevice_attribute a) {
+    int v = 0;
+    TESSERA_CU_CHECK(d.cuDeviceGetAttribute(&v, a, dev));
+    return v;
+  };
+  st.info.ccMajor = attr(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
+  st.info.ccMinor = attr(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+  st.info.smCount = attr(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+  st.info.sharedPerBlockOptin = size_t(attr(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN));
+  st.info.l2Bytes = size_t(attr(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE));
+  // The primary context is shared with the CUDA runtime and other libraries in
+  // the process, and stays retained until exit.
+  TESSERA_CU_CHECK(d.cuDevicePrimaryCtxRetain(&st.context, dev));
+  primaryContext.store(st.context);
+  return st;
+}
+
 DeviceState &state() {
-  static DeviceState s = [] {
-    Driver &d = Driver::get();
-    d.require();
-    DeviceState st;
-    if (const char *env = std::getenv("TESSERA_DEVICE"))
-      st.info.ordinal = std::atoi(env);
-    CUdevice dev;
-    TESSERA_CU_CHECK(d.cuDeviceGet(&dev, st.info.ordinal));
-    char name[256] = {};
-    TESSERA_CU_CHECK(d.cuDeviceGetName(name, sizeof(name), dev));
-    st.info.name = name;
-    auto attr = [&](CUdevice_attribute a) {
-      int v = 0;
-      TESSERA_CU_CHECK(d.cuDeviceGetAttribute(&v, a, dev));
-      return v;
-    };
-    st.info.ccMajor = attr(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
-    st.info.ccMinor = attr(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
-    st.info.smCount = attr(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
-    st.info.sharedPerBlockOptin = attr(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
-    st.info.l2Bytes = attr(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE);
-    TESSERA_CU_CHECK(d.cuDevicePrimaryCtxRetain(&st.context, dev));
-    return st;
-  }();
+  // A throw leaves the static uninitialised: the next call tries again and
+  // gives the same reason.
+  static DeviceState s = initDevice();
   return s;
 }
+
 } // namespace
 
 const DeviceInfo &tessera::currentDevice() {
@@ -59,10 +88,28 @@ const DeviceInfo &tessera::currentDevice() {
 }
 
 void tessera::makeContextCurrent() {
-  DeviceState &s = state();
-  thread_local CUcontext current = nullptr;
-  if (current != s.context) {
-    TESSERA_CU_CHECK(Driver::get().cuCtxSetCurrent(s.context));
-    current = s.context;
-  }
+  CUcontext context = state().context;
+  const Driver &d = Driver::get();
+  // Asking the driver rather than caching per thread: other libraries in the
+  // process (the CUDA runtime, PyTorch) may switch the thread's context.
+  CUcontext current = nullptr;
+  TESSERA_CU_CHECK(d.cuCtxGetCurrent(&current));
+  if (current != context)
+    TESSERA_CU_CHECK(d.cuCtxSetCurrent(context));
+}
+
+bool tessera::makeContextCurrentNoThrow() noexcept {
+  CUcontext context = primaryContext.load();
+  if (!context)
+    return false;
+  const Driver &d = Driver::get();
+  CUcontext current = nullptr;
+  if (d.cuCtxGetCurrent(&current) == CUDA_SUCCESS && current == context)
+    return true;
+  return d.cuCtxSetCurrent(context) == CUDA_SUCCESS;
+}
+
+void tessera::synchronizeDevice() {
+  makeContextCurrent();
+  TESSERA_CU_CHECK(Driver::get().cuCtxSynchronize());
 }

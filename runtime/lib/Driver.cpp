@@ -4,9 +4,30 @@
 
 #include "tessera/runtime/Error.h"
 
+#include <cstring>
 #include <dlfcn.h>
 
 using namespace tessera;
+
+// Expands cuda.h's macro before quoting: TESSERA_SYMBOL(cuMemAlloc) is
+// "cuMemAlloc_v2", the symbol whose signature decltype(&::cuMemAlloc) names.
+#define TESSERA_QUOTE(x) #x
+#define TESSERA_SYMBOL(x) TESSERA_QUOTE(x)
+
+/// An older symbol with the same signature, for drivers that predate the one
+/// cuda.h names; null if there is none. Only same-signature pairs belong here:
+/// cuMemAlloc (v1) takes a 32-bit pointer and must never stand in for
+/// cuMemAlloc_v2.
+static const char *compatibleFallback(const char *symbol) {
+  // cuEventElapsedTime_v2 came with CUDA 12.8; before it the plain one.
+  if (std::strcmp(symbol, "cuEventElapsedTime_v2") == 0)
+    return "cuEventElapsedTime";
+  return nullptr;
+}
+
+static std::string versionString(int version) {
+  return std::to_string(version / 1000) + "." + std::to_string(version % 1000 / 10);
+}
 
 Driver &Driver::get() {
   static Driver driver;
@@ -18,76 +39,54 @@ Driver::Driver() {
   if (!lib)
     lib = dlopen("libcuda.so", RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
-    reason = "libcuda.so.1 not found: no NVIDIA driver on this machine";
+    const char *why = dlerror();
+    if (!why || std::strstr(why, "No such file"))
+      reason = "libcuda.so.1 not found: no NVIDIA driver on this machine";
+    else
+      reason = std::string("libcuda.so.1 could not be loaded: ") + why;
     return;
   }
-  bool missing = false;
-  std::string missingName;
-  // cuda.h maps several names to versioned symbols (cuMemAlloc -> cuMemAlloc_v2);
-  // look up the versioned one the header means, then the plain one.
-  auto resolve = [&](auto &fn, const char *versioned, const char *plain) {
-    void *sym = dlsym(lib, versioned);
-    if (!sym && plain)
-      sym = dlsym(lib, plain);
-    if (!sym && !missing) {
-      missing = true;
-      missingName = versioned;
-    }
+  // The library stays open for the life of the process: kernels, modules and
+  // memory handed out through it may outlive any owner that could close it.
+  std::string missing;
+  auto resolve = [&](auto &fn, const char *symbol) {
+    void *sym = dlsym(lib, symbol);
+    if (!sym)
+      if (const char *older = compatibleFallback(symbol))
+        sym = dlsym(lib, older);
+    if (!sym)
+      missing += (missing.empty() ? "" : ", ") + std::string(symbol);
     fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(sym);
   };
-#define STR2(x) #x
-#define STR(x) STR2(x)
-#define RESOLVE(name) resolve(name, STR(name), #name)
-  // STR(name) expands cuda.h's macro (cuMemAlloc -> "cuMemAlloc_v2").
-  RESOLVE(cuInit);
-  RESOLVE(cuDriverGetVersion);
-  RESOLVE(cuGetErrorName);
-  RESOLVE(cuGetErrorString);
-  RESOLVE(cuDeviceGet);
-  RESOLVE(cuDeviceGetCount);
-  RESOLVE(cuDeviceGetName);
-  RESOLVE(cuDeviceGetAttribute);
-  RESOLVE(cuDevicePrimaryCtxRetain);
-  RESOLVE(cuCtxSetCurrent);
-  RESOLVE(cuCtxGetCurrent);
-  RESOLVE(cuCtxSynchronize);
-  RESOLVE(cuMemAlloc);
-  RESOLVE(cuMemFree);
-  RESOLVE(cuMemcpyHtoD);
-  RESOLVE(cuMemcpyDtoH);
-  RESOLVE(cuMemcpyDtoD);
-  RESOLVE(cuMemsetD8);
-  RESOLVE(cuMemsetD8Async);
-  RESOLVE(cuModuleLoadData);
-  RESOLVE(cuModuleUnload);
-  RESOLVE(cuModuleGetFunction);
-  RESOLVE(cuFuncGetAttribute);
-  RESOLVE(cuFuncSetAttribute);
-  RESOLVE(cuLaunchKernel);
-  RESOLVE(cuStreamCreate);
-  RESOLVE(cuStreamDestroy);
-  RESOLVE(cuStreamSynchronize);
-  RESOLVE(cuEventCreate);
-  RESOLVE(cuEventDestroy);
-  RESOLVE(cuEventRecord);
-  RESOLVE(cuEventSynchronize);
-  RESOLVE(cuEventElapsedTime);
-#undef RESOLVE
-#undef STR
-#undef STR2
-  if (missing) {
-    reason = "the CUDA driver lacks " + missingName + ": driver too old";
+#define TESSERA_DRIVER_RESOLVE(name) resolve(name, TESSERA_SYMBOL(name));
+  TESSERA_DRIVER_ENTRY_POINTS(TESSERA_DRIVER_RESOLVE)
+#undef TESSERA_DRIVER_RESOLVE
+
+  if (cuDriverGetVersion && cuDriverGetVersion(&driverVersion) != CUDA_SUCCESS)
+    driverVersion = 0;
+  if (!missing.empty()) {
+    reason = "the CUDA driver (" + versionString(driverVersion) + ") lacks " + missing +
+             ": it is older than the CUDA " + versionString(CUDA_VERSION) +
+             " headers Tessera was built with";
     return;
   }
   if (CUresult r = cuInit(0); r != CUDA_SUCCESS) {
-    const char *n = nullptr;
-    cuGetErrorName(r, &n);
-    reason = std::string("cuInit failed: ") + (n ? n : "unknown error");
+    if (r == CUDA_ERROR_STUB_LIBRARY) {
+      reason = "cuInit failed: CUDA_ERROR_STUB_LIBRARY: the libcuda found is the toolkit's link "
+               "stub, not an NVIDIA driver";
+      return;
+    }
+    const char *errName = nullptr, *errText = nullptr;
+    cuGetErrorName(r, &errName);
+    cuGetErrorString(r, &errText);
+    reason = std::string("cuInit failed: ") +
+             (errName ? errName : "CUDA error " + std::to_string(int(r))) +
+             (errText ? std::string(" (") + errText + ")" : "");
     return;
   }
   int count = 0;
-  if (cuDeviceGetCount(&count) != CUDA_SUCCESS || count == 0) {
-    reason = "the CUDA driver sees no device";
+  if (CUresult r = cuDeviceGetCount(&count); r != CUDA_SUCCESS || count == 0) {
+    reason = "no CUDA device: the driver (" + versionString(driverVersion) + ") sees none";
     return;
   }
   ok = true;

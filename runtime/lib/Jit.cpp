@@ -34,6 +34,21 @@ CompiledKernel Jit::compile(const IRBuilderFn &build, const CompileOptions &opti
   return std::move(*compiled);
 }
 
+CompiledKernel Jit::compileCached(const IRBuilderFn &build, const CompileOptions &options,
+                                  DiskCache &cache) {
+  std::lock_guard<std::mutex> lock(mutex);
+  mlir::OwningOpRef<mlir::ModuleOp> module = build(*context);
+  std::string key = cacheKey(printForHashing(*module), options);
+  if (std::optional<CompiledKernel> hit = cache.load(key))
+    return std::move(*hit);
+  llvm::Expected<CompiledKernel> compiled = compileKernel(*module, options);
+  if (!compiled)
+    throw Error(llvm::toString(compiled.takeError()));
+  ++compiles;
+  cache.store(key, *compiled);
+  return std::move(*compiled);
+}
+
 const JitKernel &Jit::kernel(const std::string &key, const IRBuilderFn &build) {
   const DeviceInfo &device = currentDevice();
   std::string fullKey = key + "@" + device.arch();
@@ -45,7 +60,7 @@ const JitKernel &Jit::kernel(const std::string &key, const IRBuilderFn &build) {
   }
   CompileOptions options;
   options.arch = device.arch();
-  CompiledKernel compiled = compile(build, options);
+  CompiledKernel compiled = compileCached(build, options, DiskCache::get());
   auto jk = std::make_unique<JitKernel>();
   jk->module = Module::loadData(std::string(compiled.cubin.begin(), compiled.cubin.end()));
   jk->function = jk->module.function(compiled.name);

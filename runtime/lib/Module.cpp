@@ -6,72 +6,98 @@
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
 
+#include <cstdint>
+#include <string>
 #include <utility>
 
 using namespace tessera;
 
-Module::~Module() {
-  if (module)
-    Driver::get().cuModuleUnload(module);
-}
+Module::~Module() { unload(); }
 
 Module::Module(Module &&other) noexcept : module(std::exchange(other.module, nullptr)) {}
 
 Module &Module::operator=(Module &&other) noexcept {
   if (this != &other) {
-    if (module)
-      Driver::get().cuModuleUnload(module);
+    unload();
     module = std::exchange(other.module, nullptr);
   }
   return *this;
 }
 
+void Module::unload() noexcept {
+  if (module && makeContextCurrentNoThrow())
+    Driver::get().cuModuleUnload(module);
+  module = nullptr;
+}
+
 Module Module::loadData(const std::string &image) {
-  Driver::get().require();
+  if (image.empty())
+    throw Error("Module::loadData: image: expected a cubin or PTX, got 0 bytes");
   makeContextCurrent();
+  // PTX is compiled here by the driver, and its log is the only account of
+  // why that failed. One byte is kept back so that the log stays terminated.
+  char log[8192] = {};
+  CUjit_option options[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+  void *values[] = {log, reinterpret_cast<void *>(uintptr_t(sizeof(log) - 1))};
   Module m;
-  // PTX must be NUL-terminated; a cubin is read by its ELF header.
-  TESSERA_CU_CHECK(Driver::get().cuModuleLoadData(&m.module, image.c_str()));
+  // c_str(): PTX must be NUL-terminated; a cubin is read by its ELF header.
+  CUresult r = Driver::get().cuModuleLoadDataEx(&m.module, image.c_str(), 2, options, values);
+  checkCu(r, "cuModuleLoadDataEx(image)", __FILE__, __LINE__, log);
   return m;
 }
 
 CUfunction Module::function(const std::string &name) const {
+  if (!module)
+    throw Error("Module::function: no module is loaded (looking for kernel '" + name + "')");
+  makeContextCurrent();
   CUfunction f = nullptr;
   CUresult r = Driver::get().cuModuleGetFunction(&f, module, name.c_str());
   if (r == CUDA_ERROR_NOT_FOUND)
-    throw Error("kernel '" + name + "' is not in the loaded module");
+    throw Error("Module::function: name: expected a kernel of the module, got '" + name +
+                "' (extern \"C\" kernels keep their name; others are mangled)");
   TESSERA_CU_CHECK(r);
   return f;
 }
 
 void **KernelArgs::pointers() {
-  aligned.assign((storage.size() + 15) / 16, Chunk{});
-  if (!storage.empty())
-    std::memcpy(aligned.data(), storage.data(), storage.size());
   ptrs.clear();
   for (size_t offset : offsets)
-    ptrs.push_back(reinterpret_cast<unsigned char *>(aligned.data()) + offset);
+    ptrs.push_back(bytes() + offset);
   return ptrs.data();
+}
+
+/// Throws naming `what` (e.g. "grid.y") unless 1 <= value <= max.
+static void checkDim(const char *what, unsigned value, unsigned max) {
+  if (value == 0 || value > max)
+    throw Error(std::string("launch: ") + what + ": expected 1 to " + std::to_string(max) +
+                ", got " + std::to_string(value));
 }
 
 void tessera::launch(CUfunction function, const LaunchConfig &config, KernelArgs &args,
                      Stream &stream) {
-  static const char *names[] = {"x", "y", "z"};
-  for (int i = 0; i < 3; ++i) {
-    if (config.grid[i] == 0)
-      throw Error(std::string("launch: grid ") + names[i] + " is 0; expected at least 1 program");
-    if (i > 0 && config.grid[i] > 65535)
-      throw Error(std::string("launch: grid ") + names[i] + " is " + std::to_string(config.grid[i]) +
-                  "; the GPU allows at most 65535");
-  }
+  checkDim("grid.x", config.grid[0], 0x7fffffffu);
+  checkDim("grid.y", config.grid[1], 65535);
+  checkDim("grid.z", config.grid[2], 65535);
+  checkDim("block.x", config.block[0], 1024);
+  checkDim("block.y", config.block[1], 1024);
+  checkDim("block.z", config.block[2], 64);
+  unsigned long long threads = 1ull * config.block[0] * config.block[1] * config.block[2];
+  if (threads > 1024)
+    throw Error("launch: block: expected at most 1024 threads, got " +
+                std::to_string(config.block[0]) + "x" + std::to_string(config.block[1]) + "x" +
+                std::to_string(config.block[2]) + " = " + std::to_string(threads));
+  if (!function)
+    throw Error("launch: function: expected a kernel, got null");
   makeContextCurrent();
-  Driver &d = Driver::get();
+  const Driver &d = Driver::get();
   if (config.sharedBytes > 48 * 1024) {
     const DeviceInfo &dev = currentDevice();
     if (config.sharedBytes > dev.sharedPerBlockOptin)
-      throw Error("launch: the kernel needs " + std::to_string(config.sharedBytes) +
-                  " bytes of shared memory; this GPU allows " +
-                  std::to_string(dev.sharedPerBlockOptin));
+      throw Error("launch: sharedBytes: expected at most " +
+                  std::to_string(dev.sharedPerBlockOptin) + " bytes on " + dev.name + ", got " +
+                  std::to_string(config.sharedBytes));
+    // Raised only when below: the limit is the function's, shared by every
+    // launch, and another may have set it higher already.
     int limit = 0;
     TESSERA_CU_CHECK(
         d.cuFuncGetAttribute(&limit, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, function));

@@ -6,31 +6,37 @@
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
 
+#include <string>
 #include <utility>
 
 using namespace tessera;
 
 Stream::Stream() : owned(true) {
   makeContextCurrent();
-  TESSERA_CU_CHECK(Driver::get().cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  // Blocking with respect to the legacy default stream: host copies made there
+  // (DeviceTensor's by default) then wait for kernels launched here.
+  TESSERA_CU_CHECK(Driver::get().cuStreamCreate(&stream, CU_STREAM_DEFAULT));
 }
 
-Stream::~Stream() {
-  if (owned && stream)
-    Driver::get().cuStreamDestroy(stream);
-}
+Stream::~Stream() { destroy(); }
 
 Stream::Stream(Stream &&other) noexcept
     : stream(std::exchange(other.stream, nullptr)), owned(std::exchange(other.owned, false)) {}
 
 Stream &Stream::operator=(Stream &&other) noexcept {
   if (this != &other) {
-    if (owned && stream)
-      Driver::get().cuStreamDestroy(stream);
+    destroy();
     stream = std::exchange(other.stream, nullptr);
     owned = std::exchange(other.owned, false);
   }
   return *this;
+}
+
+void Stream::destroy() noexcept {
+  if (owned && stream && makeContextCurrentNoThrow())
+    Driver::get().cuStreamDestroy(stream);
+  stream = nullptr;
+  owned = false;
 }
 
 Stream &Stream::defaultStream() {
@@ -48,18 +54,43 @@ Event::Event() {
   TESSERA_CU_CHECK(Driver::get().cuEventCreate(&event, CU_EVENT_DEFAULT));
 }
 
-Event::~Event() {
-  if (event)
+Event::~Event() { destroy(); }
+
+Event::Event(Event &&other) noexcept : event(std::exchange(other.event, nullptr)) {}
+
+Event &Event::operator=(Event &&other) noexcept {
+  if (this != &other) {
+    destroy();
+    event = std::exchange(other.event, nullptr);
+  }
+  return *this;
+}
+
+void Event::destroy() noexcept {
+  if (event && makeContextCurrentNoThrow())
     Driver::get().cuEventDestroy(event);
+  event = nullptr;
 }
 
 void Event::record(Stream &stream) {
+  if (!event)
+    throw Error("Event::record: the event was moved from");
+  makeContextCurrent();
   TESSERA_CU_CHECK(Driver::get().cuEventRecord(event, stream.handle()));
 }
 
-void Event::synchronize() { TESSERA_CU_CHECK(Driver::get().cuEventSynchronize(event)); }
+void Event::synchronize() {
+  if (!event)
+    throw Error("Event::synchronize: the event was moved from");
+  makeContextCurrent();
+  TESSERA_CU_CHECK(Driver::get().cuEventSynchronize(event));
+}
 
 float Event::elapsedMs(const Event &start, const Event &stop) {
+  if (!start.event || !stop.event)
+    throw Error(std::string("Event::elapsedMs: ") + (start.event ? "stop" : "start") +
+                " was moved from");
+  makeContextCurrent();
   float ms = 0;
   TESSERA_CU_CHECK(Driver::get().cuEventElapsedTime(&ms, start.event, stop.event));
   return ms;

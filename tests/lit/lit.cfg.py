@@ -15,3 +15,8 @@ config.environment["PATH"] = os.pathsep.join(
     [config.tessera_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
 # Dumps must not leak into the tests from the caller's environment.
 config.environment.pop("TESSERA_DUMP_IR", None)
+
+config.substitutions.append(("%{tools}", config.tessera_tools_dir))
+# Tests of behaviour without a GPU run only where there is none.
+if not (os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/nvidia0")):
+    config.available_features.add("no-gpu")

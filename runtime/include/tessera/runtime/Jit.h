@@ -6,11 +6,15 @@
 // the driver loads it. Compiled kernels stay in memory for the process; the
 // memory lookup costs one hash of `key` and no IR is built on a hit.
 //
+// A memory miss then looks in the disk cache (Cache.h), keyed by the IR text,
+// before compiling.
+//
 //===----------------------------------------------------------------------===//
 #ifndef TESSERA_RUNTIME_JIT_H
 #define TESSERA_RUNTIME_JIT_H
 
 #include "tessera/Pipeline/Compiler.h"
+#include "tessera/runtime/Cache.h"
 #include "tessera/runtime/Module.h"
 #include "tessera/runtime/Stream.h"
 
@@ -45,8 +49,13 @@ public:
   /// and location when compilation fails.
   const JitKernel &kernel(const std::string &key, const IRBuilderFn &build);
 
-  /// Compiles without loading (works without a GPU).
+  /// Compiles without loading or caching (works without a GPU).
   CompiledKernel compile(const IRBuilderFn &build, const CompileOptions &options);
+
+  /// Compiles through `cache`: a hit skips the compiler, a miss compiles and
+  /// publishes. The key is computed from the IR `build` makes.
+  CompiledKernel compileCached(const IRBuilderFn &build, const CompileOptions &options,
+                               DiskCache &cache);
 
   /// Kernels compiled by this process (memory-cache misses).
   unsigned compileCount() const { return compiles; }

@@ -6,6 +6,7 @@
 
 #include <cuda.h>
 
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -13,7 +14,9 @@
 
 namespace tessera {
 
-/// A module loaded into the current context: a cubin, or PTX the driver JITs.
+/// GPU code loaded into the current device's context: a cubin, or PTX that
+/// the driver compiles for the device on load. Unloaded on destruction.
+/// Move-only.
 class Module {
 public:
   Module() = default;
@@ -23,53 +26,81 @@ public:
   Module(const Module &) = delete;
   Module &operator=(const Module &) = delete;
 
+  /// Loads a cubin or PTX text image (cuModuleLoadData). Throws "no GPU: ..."
+  /// without a GPU, and the driver's error with its JIT log when PTX does not
+  /// compile for the device.
   static Module loadData(const std::string &image);
-  /// The kernel `name`; throws tessera::Error naming it if the module has none.
+
+  /// The kernel `name` (its symbol: extern "C" or mangled); throws
+  /// tessera::Error naming it when the module has none.
   CUfunction function(const std::string &name) const;
 
+  CUmodule handle() const { return module; }
+
 private:
+  void unload() noexcept;
+
   CUmodule module = nullptr;
 };
 
-/// Kernel parameters, packed for cuLaunchKernel: each value is stored with
-/// its own alignment and passed by address.
+/// Kernel parameters packed for cuLaunchKernel's kernelParams: each value is
+/// stored at its own alignment and passed by address, in order of add().
 class KernelArgs {
 public:
+  /// Appends a kernel parameter: a plain value (a CUdeviceptr, a scalar, a
+  /// struct of them) that the kernel takes by value.
   template <typename T>
   KernelArgs &add(const T &value) {
     static_assert(std::is_trivially_copyable_v<T>, "kernel arguments are plain values");
-    size_t offset = (storage.size() + alignof(T) - 1) / alignof(T) * alignof(T);
-    storage.resize(offset + sizeof(T));
-    std::memcpy(storage.data() + offset, &value, sizeof(T));
+    static_assert(alignof(T) <= alignof(Chunk), "kernel arguments are aligned to at most 16");
+    size_t offset = (used + alignof(T) - 1) / alignof(T) * alignof(T);
+    used = offset + sizeof(T);
+    storage.resize((used + sizeof(Chunk) - 1) / sizeof(Chunk));
+    std::memcpy(bytes() + offset, &value, sizeof(T));
     offsets.push_back(offset);
     return *this;
   }
+
+  /// Number of parameters added.
   size_t size() const { return offsets.size(); }
+  /// Byte offset of parameter `i` in the packed storage.
   size_t offsetOf(size_t i) const { return offsets.at(i); }
-  /// kernelParams for cuLaunchKernel (valid until the next add()).
+  /// Bytes the packed parameters span.
+  size_t sizeBytes() const { return used; }
+  /// kernelParams for cuLaunchKernel: one pointer per parameter, valid until
+  /// the next add() or the builder's destruction.
   void **pointers();
 
 private:
-  // 16-byte aligned storage so every offset is aligned for its type.
+  // Storage in 16-byte aligned chunks, so that every offset is aligned for its
+  // type in memory too.
   struct alignas(16) Chunk {
     unsigned char bytes[16];
   };
-  std::vector<unsigned char> storage;
-  std::vector<Chunk> aligned;
+  unsigned char *bytes() { return reinterpret_cast<unsigned char *>(storage.data()); }
+
+  std::vector<Chunk> storage;
+  size_t used = 0;
   std::vector<size_t> offsets;
   std::vector<void *> ptrs;
 };
 
+/// Launch geometry: programs (blocks) in the grid, threads in a block, and
+/// dynamic shared memory in bytes.
 struct LaunchConfig {
   unsigned grid[3] = {1, 1, 1};
   unsigned block[3] = {1, 1, 1};
   unsigned sharedBytes = 0;
 };
 
-/// Launches `function` on `stream`, raising its dynamic shared memory limit
-/// first when it needs more than the default 48 KiB. Checks the grid.
-void launch(CUfunction function, const LaunchConfig &config, KernelArgs &args, Stream &stream);
+/// Launches `function` on `stream`. Checks the grid (x up to 2^31-1, y and z
+/// up to 65535, none 0) and block (up to 1024 threads) and throws naming the
+/// bad dimension; raises the function's dynamic shared memory limit first
+/// when it needs more than the default 48 KiB, and throws when the device
+/// cannot give that much.
+void launch(CUfunction function, const LaunchConfig &config, KernelArgs &args,
+            Stream &stream = Stream::defaultStream());
 
 } // namespace tessera
 
-#endif
+#endif // TESSERA_RUNTIME_MODULE_H

@@ -6,10 +6,13 @@
 
 namespace tessera {
 
-/// A CUDA stream (owned unless it is the default stream).
+/// A CUDA stream. Streams Tessera creates are owned and destroyed with it;
+/// they synchronise with the legacy default stream, so work queued there
+/// (the convenience copies, by default) is ordered with theirs. Move-only; a
+/// moved-from Stream is the default stream.
 class Stream {
 public:
-  /// A new stream.
+  /// A new stream on the current device. Throws "no GPU: ..." without one.
   Stream();
   ~Stream();
   Stream(Stream &&other) noexcept;
@@ -17,36 +20,48 @@ public:
   Stream(const Stream &) = delete;
   Stream &operator=(const Stream &) = delete;
 
-  /// The legacy default stream (CUstream 0).
+  /// The legacy default stream (CUstream 0). Needs no GPU until used.
   static Stream &defaultStream();
 
   CUstream handle() const { return stream; }
+  /// Waits until all work queued on the stream is done.
   void synchronize();
 
 private:
   struct DefaultTag {};
   explicit Stream(DefaultTag) {}
+  void destroy() noexcept;
+
   CUstream stream = nullptr;
   bool owned = false;
 };
 
-/// A CUDA event, for timing work on a stream.
+/// A CUDA event, for ordering and timing work on streams. Move-only.
 class Event {
 public:
+  /// A new event with timing enabled. Throws "no GPU: ..." without one.
   Event();
   ~Event();
+  Event(Event &&other) noexcept;
+  Event &operator=(Event &&other) noexcept;
   Event(const Event &) = delete;
   Event &operator=(const Event &) = delete;
 
-  void record(Stream &stream);
+  /// Captures the work queued on `stream` so far.
+  void record(Stream &stream = Stream::defaultStream());
+  /// Waits until the captured work is done.
   void synchronize();
-  /// Milliseconds between two recorded events.
+  /// Milliseconds between two recorded, completed events.
   static float elapsedMs(const Event &start, const Event &stop);
 
+  CUevent handle() const { return event; }
+
 private:
+  void destroy() noexcept;
+
   CUevent event = nullptr;
 };
 
 } // namespace tessera
 
-#endif
+#endif // TESSERA_RUNTIME_STREAM_H

@@ -1,0 +1,206 @@
+//===- CacheTest.cpp - The disk cache survives races, kills and damage ----===//
+
+#include "tessera/kernels/Registry.h"
+#include "tessera/runtime/Cache.h"
+#include "tessera/runtime/Jit.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace tessera;
+namespace fs = llvm::sys::fs;
+
+namespace {
+
+IRBuilderFn vectorAdd(unsigned block = 1024) {
+  return [block](mlir::MLIRContext &ctx) {
+    const kernels::KernelDef &def = kernels::lookup("vector_add");
+    return def.build(ctx, kernels::makeConfig(def, DType::F32, 4, {{"BLOCK", block}}));
+  };
+}
+
+CompileOptions sm80() {
+  CompileOptions o;
+  o.arch = "sm_80";
+  return o;
+}
+
+class TempDir {
+public:
+  TempDir() {
+    llvm::SmallString<128> p;
+    EXPECT_FALSE(fs::createUniqueDirectory("tessera-cache-test", p));
+    path = std::string(p);
+  }
+  ~TempDir() { fs::remove_directories(path); }
+  std::string path;
+};
+
+std::vector<std::string> entries(const std::string &dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; it != end && !ec; it.increment(ec))
+    names.push_back(std::string(llvm::sys::path::filename(it->path())));
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string keyOf(const IRBuilderFn &build, const CompileOptions &options) {
+  mlir::MLIRContext ctx;
+  return cacheKey(printForHashing(*build(ctx)), options);
+}
+
+TEST(CacheKey, ChangesWithIrOptionsArchAndVersions) {
+  CompileOptions a = sm80(), b = sm80();
+  std::string base = cacheKey("ir", a, "tessera=1;llvm=22;nvjitlink=13.0");
+  EXPECT_EQ(base, cacheKey("ir", a, "tessera=1;llvm=22;nvjitlink=13.0"));
+  EXPECT_EQ(base.size(), 64u);
+  EXPECT_NE(base, cacheKey("ir2", a, "tessera=1;llvm=22;nvjitlink=13.0"));
+  b.arch = "sm_90a";
+  EXPECT_NE(base, cacheKey("ir", b, "tessera=1;llvm=22;nvjitlink=13.0"));
+  b = sm80();
+  b.numStages = 3;
+  EXPECT_NE(base, cacheKey("ir", b, "tessera=1;llvm=22;nvjitlink=13.0"));
+  EXPECT_NE(base, cacheKey("ir", a, "tessera=2;llvm=22;nvjitlink=13.0"));
+  EXPECT_NE(base, cacheKey("ir", a, "tessera=1;llvm=23;nvjitlink=13.0"));
+  EXPECT_NE(base, cacheKey("ir", a, "tessera=1;llvm=22;nvjitlink=13.1"));
+  // A changed kernel constant changes the IR, hence the key.
+  EXPECT_NE(keyOf(vectorAdd(1024), a), keyOf(vectorAdd(512), a));
+  EXPECT_NE(toolchainFingerprint().find("llvm=22."), std::string::npos) << toolchainFingerprint();
+}
+
+TEST(DiskCache, SecondCompileIsAHitWithTheSameBinary) {
+  TempDir dir;
+  DiskCache cache(dir.path);
+  unsigned before = Jit::get().compileCount();
+  CompiledKernel first = Jit::get().compileCached(vectorAdd(), sm80(), cache);
+  CompiledKernel second = Jit::get().compileCached(vectorAdd(), sm80(), cache);
+  EXPECT_EQ(Jit::get().compileCount(), before + 1);
+  EXPECT_EQ(cache.stats().hits, 1u);
+  EXPECT_EQ(first.cubin, second.cubin);
+  EXPECT_EQ(first.ptx, second.ptx);
+  EXPECT_EQ(first.params, second.params);
+  EXPECT_EQ(first.sharedBytes, second.sharedBytes);
+  EXPECT_EQ(first.usage.registers, second.usage.registers);
+  EXPECT_EQ(entries(dir.path).size(), 1u); // one entry, no staging left behind
+}
+
+TEST(DiskCache, CorruptedCubinIsDetectedAndReplaced) {
+  TempDir dir;
+  DiskCache cache(dir.path);
+  CompiledKernel good = Jit::get().compileCached(vectorAdd(), sm80(), cache);
+  std::string key = keyOf(vectorAdd(), sm80());
+  std::string cubinPath = dir.path + "/" + key + "/kernel.cubin";
+  {
+    std::fstream f(cubinPath, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x5a');
+  }
+  EXPECT_FALSE(cache.load(key).has_value());
+  EXPECT_EQ(cache.stats().damaged, 1u);
+  unsigned before = Jit::get().compileCount();
+  CompiledKernel again = Jit::get().compileCached(vectorAdd(), sm80(), cache);
+  EXPECT_EQ(Jit::get().compileCount(), before + 1); // recompiled
+  EXPECT_EQ(again.cubin, good.cubin);
+  std::optional<CompiledKernel> reloaded = cache.load(key);
+  ASSERT_TRUE(reloaded.has_value()); // the replacement is intact
+  EXPECT_EQ(reloaded->cubin, good.cubin);
+}
+
+TEST(DiskCache, MissingFileIsAMissNotACrash) {
+  TempDir dir;
+  DiskCache cache(dir.path);
+  Jit::get().compileCached(vectorAdd(), sm80(), cache);
+  std::string key = keyOf(vectorAdd(), sm80());
+  fs::remove(dir.path + "/" + key + "/meta.json");
+  EXPECT_FALSE(cache.load(key).has_value());
+}
+
+TEST(DiskCache, AWriterKilledMidWriteLeavesNoEntryAReaderAccepts) {
+  TempDir dir;
+  CompiledKernel big = Jit::get().compile(vectorAdd(), sm80());
+  big.cubin.resize(64 << 20, '\x7f'); // slow enough to be killed while writing
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::string key = "killed" + std::to_string(attempt);
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      DiskCache cache(dir.path);
+      cache.store(key, big);
+      _exit(0);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 + 15 * attempt));
+    kill(child, SIGKILL);
+    int status = 0;
+    waitpid(child, &status, 0);
+    DiskCache reader(dir.path);
+    std::optional<CompiledKernel> seen = reader.load(key);
+    // Either the writer finished (the entry is whole) or nothing is accepted.
+    if (seen)
+      EXPECT_EQ(seen->cubin, big.cubin);
+    EXPECT_EQ(reader.stats().damaged, 0u);
+  }
+}
+
+TEST(DiskCache, TwoProcessesCompilingAtOnceBothSucceedWithOneEntry) {
+  TempDir dir;
+  pid_t children[2];
+  for (pid_t &child : children) {
+    child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      DiskCache cache(dir.path);
+      CompiledKernel k = Jit::get().compileCached(vectorAdd(256), sm80(), cache);
+      _exit(k.cubin.empty() ? 1 : 0);
+    }
+  }
+  for (pid_t child : children) {
+    int status = 0;
+    waitpid(child, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  std::string key = keyOf(vectorAdd(256), sm80());
+  EXPECT_EQ(entries(dir.path), std::vector<std::string>{key});
+  DiskCache reader(dir.path);
+  EXPECT_TRUE(reader.load(key).has_value());
+}
+
+TEST(DiskCache, UnwritableDirectoryFallsBackToMemoryOnly) {
+  TempDir dir;
+  // A directory under a regular file cannot be created, even by root (for
+  // whom a read-only mode bit would not stop writes).
+  std::string file = dir.path + "/not-a-dir";
+  std::ofstream(file) << "x";
+  DiskCache cache(file + "/cache");
+  unsigned before = Jit::get().compileCount();
+  CompiledKernel k = Jit::get().compileCached(vectorAdd(), sm80(), cache);
+  EXPECT_FALSE(k.cubin.empty());
+  EXPECT_FALSE(cache.enabled());
+  Jit::get().compileCached(vectorAdd(), sm80(), cache); // no second warning, still works
+  EXPECT_EQ(Jit::get().compileCount(), before + 2);
+  if (getuid() != 0) {
+    std::string ro = dir.path + "/readonly";
+    fs::create_directory(ro);
+    fs::setPermissions(ro, fs::perms::owner_read | fs::perms::owner_exe);
+    DiskCache readOnly(ro);
+    Jit::get().compileCached(vectorAdd(), sm80(), readOnly);
+    EXPECT_FALSE(readOnly.enabled());
+  }
+}
+
+TEST(DiskCache, EmptyDirectoryMeansDisabled) {
+  DiskCache cache("");
+  EXPECT_FALSE(cache.enabled());
+  EXPECT_FALSE(cache.load("anything").has_value());
+}
+
+} // namespace
