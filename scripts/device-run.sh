@@ -16,6 +16,8 @@ for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
 done
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader | tee "$out/gpu.txt"
 echo "bundle revision: $(cat /tmp/tessera-run/tessera/REVISION 2>/dev/null)"
+# Caches and tuning databases of this run stay on the scratch disk.
+export TESSERA_CACHE_DIR=/tmp/tessera-cache
 status=0
 "$bin/tessera-gpu-tests" --gtest_brief=1 2>&1 | tee "$out/gpu-tests.log" | tail -40
 ((${PIPESTATUS[0]})) && status=1

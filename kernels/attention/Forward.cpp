@@ -17,6 +17,7 @@
 #include "tessera/kernels/attention.h"
 
 #include "../lib/Launch.h"
+#include "Internal.h"
 #include "tessera/dsl.h"
 #include "tessera/runtime/Error.h"
 
@@ -205,9 +206,19 @@ void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const Devi
       fail("key_mask: expected an i1 tensor of shape (" + std::to_string(qs[0]) + ", " +
            std::to_string(ks[2]) + ")");
   }
-  float scale = options.scale.value_or(float(1.0 / std::sqrt(double(d))));
-  KernelConfig config = forwardConfig(q.dtype(), d, options.causal, mask != nullptr);
+  KernelConfig config =
+      chooseForwardConfig(q.dtype(), d, options.causal, mask != nullptr, qs[2], ks[2]);
   const JitKernel &kernel = kernels::detail::jitKernel("attention_forward", config);
+  detail::launchForward(kernel, q, k, v, out, lse, options, stream);
+}
+
+void attention::detail::launchForward(const JitKernel &kernel, const DeviceTensor &q,
+                                      const DeviceTensor &k, const DeviceTensor &v,
+                                      DeviceTensor &out, DeviceTensor &lse, const Options &options,
+                                      Stream &stream) {
+  const auto &qs = q.shape();
+  const DeviceTensor *mask = options.keyMask;
+  float scale = options.scale.value_or(float(1.0 / std::sqrt(double(qs[3]))));
   KernelArgs args;
   kernels::detail::addTensor(args, q, "q");
   kernels::detail::addTensor(args, k, "k");
@@ -217,8 +228,15 @@ void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const Devi
   if (mask)
     kernels::detail::addTensor(args, *mask, "key_mask");
   args.add(scale);
-  int64_t mBlocks = (qs[2] + config.get("BLOCK_M") - 1) / config.get("BLOCK_M");
-  if (qs[0] * qs[1] > 65535 * 1024)
-    fail("q: batch·heads too large for one launch");
+  // The grid follows the kernel's own BLOCK_M, so tuned and heuristic
+  // configurations launch alike.
+  auto it = kernel.compiled.constants.find("BLOCK_M");
+  if (it == kernel.compiled.constants.end() || it->second <= 0)
+    throw tessera::Error("attention_forward: kernel has no BLOCK_M constant");
+  int64_t blockM = it->second;
+  int64_t mBlocks = (qs[2] + blockM - 1) / blockM;
+  if (qs[0] * qs[1] > 65535)
+    throw tessera::Error("q: batch·heads = " + std::to_string(qs[0] * qs[1]) +
+                         " exceeds 65535 programs along grid y");
   launch(kernel, unsigned(std::max<int64_t>(mBlocks, 1)), unsigned(qs[0] * qs[1]), 1, args, stream);
 }

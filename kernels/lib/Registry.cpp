@@ -6,6 +6,8 @@
 #include "tessera/kernels/basic.h"
 #include "tessera/runtime/Error.h"
 
+#include <cstdlib>
+
 using namespace tessera;
 using namespace tessera::kernels;
 
@@ -21,6 +23,44 @@ std::string KernelConfig::key() const {
   for (auto &[n, v] : constants)
     k += "," + n + "=" + std::to_string(v);
   return k;
+}
+
+KernelConfig KernelConfig::parse(const std::string &key) {
+  KernelConfig config;
+  bool sawDType = false, sawWarps = false;
+  size_t start = 0;
+  while (start <= key.size()) {
+    size_t end = key.find(',', start);
+    if (end == std::string::npos)
+      end = key.size();
+    std::string item = key.substr(start, end - start);
+    size_t eq = item.find('=');
+    if (eq == std::string::npos)
+      throw Error("kernel config '" + key + "': expected NAME=VALUE items, got '" + item + "'");
+    std::string n = item.substr(0, eq), v = item.substr(eq + 1);
+    if (n == "dtype") {
+      std::optional<DType> d = parseDType(v);
+      if (!d)
+        throw Error("kernel config '" + key + "': unknown dtype '" + v + "'");
+      config.dtype = *d;
+      sawDType = true;
+    } else {
+      char *rest = nullptr;
+      long long value = std::strtoll(v.c_str(), &rest, 10);
+      if (v.empty() || *rest)
+        throw Error("kernel config '" + key + "': '" + n + "' is not an integer");
+      if (n == "num_warps") {
+        config.numWarps = unsigned(value);
+        sawWarps = true;
+      } else {
+        config.constants[n] = value;
+      }
+    }
+    start = end + 1;
+  }
+  if (!sawDType || !sawWarps)
+    throw Error("kernel config '" + key + "': expected dtype and num_warps");
+  return config;
 }
 
 const std::map<std::string, KernelDef> &kernels::registry() {

@@ -180,6 +180,9 @@ std::optional<CompiledKernel> DiskCache::load(const std::string &key) {
         return miss(true);
       k.params.push_back(*kind);
     }
+  if (const llvm::json::Object *constants = obj->getObject("constants"))
+    for (const auto &[constName, value] : *constants)
+      k.constants[constName.str()] = value.getAsInteger().value_or(0);
   if (k.name.empty() || k.numWarps == 0)
     return miss(true);
   std::lock_guard<std::mutex> lock(mutex);
@@ -213,7 +216,11 @@ void DiskCache::store(const std::string &key, const CompiledKernel &k) {
   llvm::json::Array params;
   for (ParamKind p : k.params)
     params.push_back(paramName(p));
+  llvm::json::Object constants;
+  for (const auto &[constName, value] : k.constants)
+    constants[constName] = value;
   llvm::json::Object meta{
+      {"constants", std::move(constants)},
       {"key", key},
       {"name", k.name},
       {"toolchain", toolchainFingerprint()},

@@ -8,6 +8,7 @@
 #include "tessera/runtime/Error.h"
 
 #include "mlir/IR/DialectRegistry.h"
+#include "llvm/Support/ThreadPool.h"
 
 using namespace tessera;
 
@@ -49,6 +50,52 @@ CompiledKernel Jit::compileCached(const IRBuilderFn &build, const CompileOptions
   return std::move(*compiled);
 }
 
+std::vector<Jit::CompileResult> Jit::compileAll(const std::vector<IRBuilderFn> &builds,
+                                                const CompileOptions &options, DiskCache &cache) {
+  std::vector<CompileResult> results(builds.size());
+  mlir::DialectRegistry registry;
+  registerTesseraDialects(registry);
+  llvm::DefaultThreadPool pool(llvm::hardware_concurrency());
+  for (size_t i = 0; i < builds.size(); ++i)
+    pool.async([&, i] {
+      mlir::MLIRContext ctx(registry, mlir::MLIRContext::Threading::DISABLED);
+      ctx.loadAllAvailableDialects();
+      try {
+        mlir::OwningOpRef<mlir::ModuleOp> module = builds[i](ctx);
+        std::string key = cacheKey(printForHashing(*module), options);
+        if (std::optional<CompiledKernel> hit = cache.load(key)) {
+          results[i].kernel = std::move(*hit);
+          return;
+        }
+        llvm::Expected<CompiledKernel> compiled = compileKernel(*module, options);
+        if (!compiled) {
+          results[i].error = llvm::toString(compiled.takeError());
+          return;
+        }
+        ++compiles;
+        cache.store(key, *compiled);
+        results[i].kernel = std::move(*compiled);
+      } catch (const std::exception &e) {
+        results[i].error = e.what();
+      }
+    });
+  pool.wait();
+  return results;
+}
+
+std::unique_ptr<JitKernel> Jit::load(CompiledKernel compiled) {
+  auto jk = std::make_unique<JitKernel>();
+  jk->module = Module::loadData(std::string(compiled.cubin.begin(), compiled.cubin.end()));
+  jk->function = jk->module.function(compiled.name);
+  // Static shared memory (a few bytes) plus the dynamic part can pass 48 KiB,
+  // beyond which the driver wants the limit raised; raise it once, here.
+  if (compiled.sharedBytes > 0)
+    TESSERA_CU_CHECK(Driver::get().cuFuncSetAttribute(
+        jk->function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(compiled.sharedBytes)));
+  jk->compiled = std::move(compiled);
+  return jk;
+}
+
 const JitKernel &Jit::kernel(const std::string &key, const IRBuilderFn &build) {
   const DeviceInfo &device = currentDevice();
   std::string fullKey = key + "@" + device.arch();
@@ -60,16 +107,7 @@ const JitKernel &Jit::kernel(const std::string &key, const IRBuilderFn &build) {
   }
   CompileOptions options;
   options.arch = device.arch();
-  CompiledKernel compiled = compileCached(build, options, DiskCache::get());
-  auto jk = std::make_unique<JitKernel>();
-  jk->module = Module::loadData(std::string(compiled.cubin.begin(), compiled.cubin.end()));
-  jk->function = jk->module.function(compiled.name);
-  // Static shared memory (a few bytes) plus the dynamic part can pass 48 KiB,
-  // beyond which the driver wants the limit raised; raise it once, here.
-  if (compiled.sharedBytes > 0)
-    TESSERA_CU_CHECK(Driver::get().cuFuncSetAttribute(
-        jk->function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(compiled.sharedBytes)));
-  jk->compiled = std::move(compiled);
+  std::unique_ptr<JitKernel> jk = load(compileCached(build, options, DiskCache::get()));
   std::lock_guard<std::mutex> lock(mutex);
   auto [it, inserted] = loaded.emplace(fullKey, std::move(jk));
   return *it->second;

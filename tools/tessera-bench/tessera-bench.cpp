@@ -10,15 +10,20 @@
 //===----------------------------------------------------------------------===//
 
 #include "tessera/kernels/attention.h"
+#include "../../kernels/attention/Internal.h"
+#include "../../kernels/lib/Launch.h"
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
 
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <chrono>
+#include <functional>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -70,21 +75,162 @@ double medianMs(const std::function<void()> &run, DeviceTensor &flush, int reps)
 
 int usage() {
   std::fprintf(stderr, "usage: tessera-bench attention [--shapes \"b,h,s,d,causal;...\"] "
-                       "[--dtype bf16|f16|f32] [--reps N] [--json FILE]\n");
+                       "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--json FILE]\n"
+                       "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n");
   return 2;
+}
+
+double msSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+/// Cold compile, cache-hit load, launch overhead and a tuning sweep.
+int benchRuntime(const std::string &sweepSpec, const std::string &jsonPath) {
+  const DeviceInfo &dev = currentDevice();
+  std::printf("tessera runtime on %s\n", dev.name.c_str());
+  kernels::KernelConfig config = attention::forwardConfig(DType::BF16, 128, false, false);
+  const kernels::KernelDef &def = kernels::lookup("attention_forward");
+  IRBuilderFn build = [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); };
+  CompileOptions options;
+  options.arch = dev.arch();
+
+  // Cold: the whole pipeline, DSL to cubin, nothing cached (first compile of
+  // the process pays LLVM's one-time set-up too, so it is measured twice).
+  llvm::SmallString<128> dir;
+  llvm::sys::fs::createUniqueDirectory("tessera-bench-cache", dir);
+  std::vector<double> cold;
+  for (int i = 0; i < 3; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    Jit::get().compile(build, options);
+    cold.push_back(msSince(t0));
+  }
+  // Cache hit: build the IR, hash it, read and verify the entry, load the module.
+  DiskCache cache(std::string(dir.str()));
+  Jit::get().compileCached(build, options, cache);
+  std::vector<double> hit;
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    std::unique_ptr<JitKernel> k = Jit::load(Jit::get().compileCached(build, options, cache));
+    hit.push_back(msSince(t0));
+  }
+  std::sort(hit.begin(), hit.end());
+  llvm::sys::fs::remove_directories(dir);
+
+  // Launch overhead: attention::forward on a tiny problem against raw
+  // cuLaunchKernel of the same function with the same arguments (host time).
+  std::vector<float> host(1 * 1 * 64 * 64, 0.5f);
+  DeviceTensor q = DeviceTensor::fromFloat(host, {1, 1, 64, 64}, DType::BF16);
+  attention::ForwardResult r = attention::forward(q, q, q);
+  Stream::defaultStream().synchronize();
+  kernels::KernelConfig small = attention::chooseForwardConfig(DType::BF16, 64, false, false, 64, 64);
+  const JitKernel &kernel = kernels::detail::jitKernel("attention_forward", small);
+  const int n = 200;
+  auto apiStart = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i)
+    attention::forward(q, q, q, r.out, r.lse);
+  double apiMs = msSince(apiStart);
+  Stream::defaultStream().synchronize();
+  KernelArgs args;
+  for (const DeviceTensor *t : {&q, &q, &q, &r.out, &r.lse}) {
+    args.add(t->data());
+    for (int64_t s : t->shape())
+      args.add(int32_t(s));
+    for (int64_t s : t->strides())
+      args.add(int32_t(s));
+  }
+  args.add(0.125f);
+  void **params = args.pointers();
+  auto rawStart = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i)
+    TESSERA_CU_CHECK(Driver::get().cuLaunchKernel(kernel.function, 1, 1, 1, kernel.compiled.numWarps * 32,
+                                                  1, 1, kernel.compiled.sharedBytes, nullptr, params,
+                                                  nullptr));
+  double rawMs = msSince(rawStart);
+  Stream::defaultStream().synchronize();
+  double overheadUs = (apiMs - rawMs) / n * 1e3;
+
+  std::printf("cold compile (attention_forward bf16 d128): first %.0f ms, then %.0f ms, %.0f ms\n",
+              cold[0], cold[1], cold[2]);
+  std::printf("cache-hit load (IR, key, verify, cuModuleLoadData): median %.2f ms\n", hit[2]);
+  std::printf("launch: attention::forward %.2f us/call, raw cuLaunchKernel %.2f us/call, "
+              "overhead %.2f us\n", apiMs / n * 1e3, rawMs / n * 1e3, overheadUs);
+
+  // A full tuning sweep, compile to winner, timed from outside.
+  std::vector<Shape> sweep = parseShapes(sweepSpec);
+  const Shape &s = sweep.front();
+  std::vector<float> data(s.b * s.h * s.s * s.d);
+  std::mt19937 gen(5);
+  std::normal_distribution<float> dist(0.f, 1.f);
+  for (float &x : data)
+    x = dist(gen);
+  DeviceTensor sq = DeviceTensor::fromFloat(data, {s.b, s.h, s.s, s.d}, DType::BF16);
+  attention::Options opts;
+  opts.causal = s.causal;
+  TuningDatabase scratch("");
+  TuneOptions tune;
+  tune.budgetMs = 100;
+  auto sweepStart = std::chrono::steady_clock::now();
+  std::vector<CandidateResult> results = attention::tuneForward(sq, sq, sq, opts, tune, scratch);
+  double sweepS = msSince(sweepStart) / 1e3;
+  size_t valid = std::count_if(results.begin(), results.end(), [](auto &c) { return c.ok(); });
+  std::printf("tuning sweep b%ld h%ld s%ld d%ld %s: %zu configs (%zu valid) in %.1f s; winner %s\n",
+              s.b, s.h, s.s, s.d, s.causal ? "causal" : "full", results.size(), valid, sweepS,
+              valid ? results.front().config.c_str() : "none");
+  if (!jsonPath.empty()) {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(jsonPath, ec);
+    os << llvm::formatv("{0:2}", llvm::json::Value(llvm::json::Object{
+                                     {"device", dev.name},
+                                     {"cold_compile_ms", llvm::json::Array{cold[0], cold[1], cold[2]}},
+                                     {"cache_hit_ms", hit[2]},
+                                     {"launch_api_us", apiMs / n * 1e3},
+                                     {"launch_raw_us", rawMs / n * 1e3},
+                                     {"launch_overhead_us", overheadUs},
+                                     {"sweep_configs", int64_t(results.size())},
+                                     {"sweep_valid", int64_t(valid)},
+                                     {"sweep_seconds", sweepS}}))
+       << "\n";
+  }
+  return 0;
 }
 
 } // namespace
 
 int main(int argc, char **argv) {
+  if (argc >= 2 && std::string(argv[1]) == "runtime") {
+    std::string sweep = "2,16,4096,64,0", json;
+    for (int i = 2; i + 1 < argc; i += 2) {
+      if (std::string(argv[i]) == "--sweep")
+        sweep = argv[i + 1];
+      else if (std::string(argv[i]) == "--json")
+        json = argv[i + 1];
+      else
+        return usage();
+    }
+    try {
+      if (!gpuAvailable()) {
+        std::fprintf(stderr, "tessera-bench: no GPU: %s\n", Driver::get().unavailableReason().c_str());
+        return 1;
+      }
+      return benchRuntime(sweep, json);
+    } catch (const std::exception &e) {
+      std::fprintf(stderr, "tessera-bench: %s\n", e.what());
+      return 1;
+    }
+  }
   if (argc < 2 || std::string(argv[1]) != "attention")
     return usage();
   std::string shapeSpec = "4,16,4096,128,0;4,16,4096,128,1;1,16,16384,128,0;1,16,16384,128,1;"
                           "4,32,4096,64,0;4,32,4096,64,1";
   std::string dtypeName = "bf16", jsonPath;
   int reps = 10;
+  bool compareHeuristic = false;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--compare-heuristic") {
+      compareHeuristic = true;
+      continue;
+    }
     if (i + 1 >= argc)
       return usage();
     if (a == "--shapes")
@@ -129,11 +275,25 @@ int main(int argc, char **argv) {
       double ms = medianMs([&] { attention::forward(q, k, v, r.out, r.lse, options); }, flush, reps);
       double flops = 4.0 * s.b * s.h * s.s * s.s * s.d / (s.causal ? 2 : 1);
       double tflops = flops / (ms * 1e-3) / 1e12;
-      kernels::KernelConfig config = attention::forwardConfig(*dtype, s.d, s.causal, false);
+      kernels::KernelConfig config =
+          attention::chooseForwardConfig(*dtype, s.d, s.causal, false, s.s, s.s);
       std::printf("%-28s fwd %-5s b%-3ld h%-3ld s%-6ld d%-4ld %s %9.3f ms %7.1f TFLOP/s  [%s]\n",
                   "tessera", dtypeName.c_str(), s.b, s.h, s.s, s.d, s.causal ? "causal" : "full  ",
                   ms, tflops, config.key().c_str());
       std::fflush(stdout);
+      if (compareHeuristic) {
+        // The heuristic's configuration, launched directly, for comparison with
+        // whatever the tuning database chose.
+        kernels::KernelConfig h = attention::forwardConfig(*dtype, s.d, s.causal, false);
+        const JitKernel &hk = kernels::detail::jitKernel("attention_forward", h);
+        double hms = medianMs(
+            [&] { attention::detail::launchForward(hk, q, k, v, r.out, r.lse, options); }, flush, reps);
+        std::printf("%-28s fwd %-5s b%-3ld h%-3ld s%-6ld d%-4ld %s %9.3f ms %7.1f TFLOP/s  [%s]  "
+                    "tuned/heuristic speed %.2fx\n",
+                    "tessera-heuristic", dtypeName.c_str(), s.b, s.h, s.s, s.d,
+                    s.causal ? "causal" : "full  ", hms, flops / (hms * 1e-3) / 1e12,
+                    h.key().c_str(), hms / ms);
+      }
       results.push_back(llvm::json::Object{{"system", "tessera"}, {"mode", "fwd"},
                                            {"dtype", dtypeName}, {"b", s.b}, {"h", s.h},
                                            {"s", s.s}, {"d", s.d}, {"causal", s.causal},

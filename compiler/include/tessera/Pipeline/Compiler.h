@@ -7,6 +7,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct CompiledKernel {
   unsigned numWarps = 4;
   /// Dynamic shared memory the launch must provide.
   unsigned sharedBytes = 0;
+  /// The compile-time constants the kernel was specialised with (its
+  /// `tile.constant.NAME` attributes): block sizes that shape the launch grid.
+  std::map<std::string, int64_t> constants;
   ResourceUsage usage;
 };
 

@@ -29,6 +29,8 @@ struct KernelConfig {
   int64_t get(const std::string &name) const;
   /// "dtype=f16,num_warps=4,BLOCK_M=64,..." : identifies the specialisation.
   std::string key() const;
+  /// The config a key() names; throws tessera::Error for a malformed key.
+  static KernelConfig parse(const std::string &key);
 };
 
 struct KernelDef {

@@ -13,6 +13,7 @@
 #define TESSERA_KERNELS_ATTENTION_H
 
 #include "tessera/kernels/Registry.h"
+#include "tessera/runtime/Autotuner.h"
 #include "tessera/runtime/Stream.h"
 #include "tessera/runtime/Tensor.h"
 
@@ -44,6 +45,31 @@ void forward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v
 
 /// The block sizes and warps the heuristic picks for a head dim and dtype.
 kernels::KernelConfig forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask);
+
+/// The tuning database's key for a forward problem: dtype, head dim, masks,
+/// and the lengths rounded up to powers of two (the shape bucket).
+std::string forwardProblem(DType dtype, int64_t headDim, bool causal, bool hasMask, int64_t qLen,
+                           int64_t kLen);
+
+/// The configurations the autotuner tries (the heuristic's among them):
+/// BLOCK_M, BLOCK_N in {16, ..., 128} and 4 or 8 warps, less the blocks
+/// longer than the sequences need.
+std::vector<kernels::KernelConfig> forwardTuningSpace(DType dtype, int64_t headDim, bool causal,
+                                                      bool hasMask, int64_t qLen, int64_t kLen);
+
+/// The configuration forward() uses: the tuning database's winner for the
+/// problem's bucket if it has one, else the heuristic's.
+/// TESSERA_PRINT_AUTOTUNING=1 prints the choice (once per problem).
+kernels::KernelConfig chooseForwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
+                                          int64_t qLen, int64_t kLen);
+
+/// Tunes forward() for these inputs: every candidate's output is checked
+/// against the NVRTC reference before it may win; results go to the tuning
+/// database. Returns every candidate, fastest valid first.
+std::vector<CandidateResult> tuneForward(const DeviceTensor &q, const DeviceTensor &k,
+                                         const DeviceTensor &v, const Options &options,
+                                         const TuneOptions &tuneOptions = {},
+                                         TuningDatabase &db = TuningDatabase::get());
 
 namespace detail {
 void registerAttentionKernels(std::map<std::string, kernels::KernelDef> &registry);

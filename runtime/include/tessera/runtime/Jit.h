@@ -23,7 +23,10 @@
 #include "mlir/IR/OwningOpRef.h"
 
 #include <functional>
+#include <optional>
+#include <vector>
 #include <memory>
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -57,6 +60,19 @@ public:
   CompiledKernel compileCached(const IRBuilderFn &build, const CompileOptions &options,
                                DiskCache &cache);
 
+  /// Compiles every kernel `builds` make in parallel on a thread pool (one
+  /// MLIR context per task) through `cache`. Each result is a kernel or the
+  /// compiler's error message.
+  struct CompileResult {
+    std::optional<CompiledKernel> kernel;
+    std::string error;
+  };
+  std::vector<CompileResult> compileAll(const std::vector<IRBuilderFn> &builds,
+                                        const CompileOptions &options, DiskCache &cache);
+
+  /// Loads a compiled kernel on the current device (not memory-cached).
+  static std::unique_ptr<JitKernel> load(CompiledKernel compiled);
+
   /// Kernels compiled by this process (memory-cache misses).
   unsigned compileCount() const { return compiles; }
 
@@ -65,7 +81,7 @@ private:
   std::unique_ptr<mlir::MLIRContext> context;
   std::mutex mutex;
   std::unordered_map<std::string, std::unique_ptr<JitKernel>> loaded;
-  unsigned compiles = 0;
+  std::atomic<unsigned> compiles{0};
 };
 
 /// Launches a JIT kernel on `grid` programs with its own thread count and

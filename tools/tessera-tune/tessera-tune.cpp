@@ -1,0 +1,201 @@
+//===- tessera-tune.cpp - Autotune a kernel for a shape on this GPU -------===//
+//
+//   tessera-tune attention --batch 4 --heads 16 --seq 4096 --dim 128 --dtype bf16
+//                [--kv-heads N] [--kv-seq N] [--causal] [--mask] [--retime]
+//                [--budget-ms N] [--json FILE]
+//
+// Compiles the tuning space in parallel, times every candidate that compiles
+// without spilling and matches the NVRTC reference, prints them ranked, and
+// writes the winner into the tuning database that attention::forward reads.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tessera/kernels/attention.h"
+#include "tessera/runtime/Device.h"
+#include "tessera/runtime/Driver.h"
+#include "tessera/runtime/Error.h"
+
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <unistd.h>
+
+using namespace tessera;
+
+namespace {
+
+int usage(const char *why) {
+  std::fprintf(stderr,
+               "tessera-tune: %s\nusage: tessera-tune attention --batch B --heads H --seq S "
+               "--dim D [--dtype bf16|f16|f32] [--kv-heads H] [--kv-seq S] [--causal] [--mask] "
+               "[--retime] [--budget-ms N] [--json FILE]\n",
+               why);
+  return 2;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2 || std::strcmp(argv[1], "attention") != 0)
+    return usage("the first argument names the kernel to tune: attention");
+  int64_t batch = 0, heads = 0, seq = 0, dim = 0, kvHeads = 0, kvSeq = 0;
+  bool causal = false, mask = false, backward = false, retime = false;
+  double budgetMs = 200;
+  std::string dtypeName = "bf16", jsonPath;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> const char * {
+      if (i + 1 >= argc)
+        return nullptr;
+      return argv[++i];
+    };
+    auto number = [&](int64_t &out) {
+      const char *v = value();
+      char *end = nullptr;
+      out = v ? std::strtoll(v, &end, 10) : 0;
+      return v && *end == 0 && out > 0;
+    };
+    bool ok = true;
+    if (a == "--batch")
+      ok = number(batch);
+    else if (a == "--heads")
+      ok = number(heads);
+    else if (a == "--seq")
+      ok = number(seq);
+    else if (a == "--dim")
+      ok = number(dim);
+    else if (a == "--kv-heads")
+      ok = number(kvHeads);
+    else if (a == "--kv-seq")
+      ok = number(kvSeq);
+    else if (a == "--dtype") {
+      const char *v = value();
+      ok = v != nullptr;
+      if (v)
+        dtypeName = v;
+    } else if (a == "--json") {
+      const char *v = value();
+      ok = v != nullptr;
+      if (v)
+        jsonPath = v;
+    } else if (a == "--budget-ms") {
+      int64_t ms = 0;
+      ok = number(ms);
+      budgetMs = double(ms);
+    } else if (a == "--causal")
+      causal = true;
+    else if (a == "--mask")
+      mask = true;
+    else if (a == "--backward")
+      backward = true;
+    else if (a == "--retime")
+      retime = true;
+    else
+      return usage(("unknown argument '" + a + "'").c_str());
+    if (!ok)
+      return usage(("'" + a + "' needs a positive value").c_str());
+  }
+  if (!batch || !heads || !seq || !dim)
+    return usage("--batch, --heads, --seq and --dim are required");
+  if (backward) {
+    std::fprintf(stderr, "tessera-tune: --backward: attention backward is not implemented yet\n");
+    return 2;
+  }
+  std::optional<DType> dtype = parseDType(dtypeName);
+  if (!dtype || !isFloat(*dtype))
+    return usage("--dtype: expected bf16, f16 or f32");
+  if (!gpuAvailable()) {
+    std::fprintf(stderr, "tessera-tune: no GPU: %s; tuning times kernels on a GPU\n",
+                 Driver::get().unavailableReason().c_str());
+    return 1;
+  }
+  kvHeads = kvHeads ? kvHeads : heads;
+  kvSeq = kvSeq ? kvSeq : seq;
+  try {
+    const DeviceInfo &device = currentDevice();
+    std::mt19937 gen(7);
+    std::normal_distribution<float> dist(0.f, 1.f);
+    auto random = [&](std::vector<int64_t> shape) {
+      std::vector<float> host(shape[0] * shape[1] * shape[2] * shape[3]);
+      for (float &x : host)
+        x = dist(gen);
+      return DeviceTensor::fromFloat(host, shape, *dtype);
+    };
+    DeviceTensor q = random({batch, heads, seq, dim});
+    DeviceTensor k = random({batch, kvHeads, kvSeq, dim});
+    DeviceTensor v = random({batch, kvHeads, kvSeq, dim});
+    std::vector<uint8_t> maskHost(batch * kvSeq);
+    std::bernoulli_distribution keep(0.9);
+    for (auto &m : maskHost)
+      m = keep(gen);
+    DeviceTensor maskTensor = DeviceTensor::fromHost(maskHost.data(), {batch, kvSeq}, DType::I1);
+    attention::Options options;
+    options.causal = causal;
+    options.keyMask = mask ? &maskTensor : nullptr;
+
+    std::string problem = attention::forwardProblem(*dtype, dim, causal, mask, seq, kvSeq);
+    std::printf("tuning %s on %s (database %s)\n", problem.c_str(), device.name.c_str(),
+                TuningDatabase::get().path().empty() ? "in memory" : TuningDatabase::get().path().c_str());
+    bool tty = isatty(fileno(stderr));
+    TuneOptions tuneOptions;
+    tuneOptions.budgetMs = budgetMs;
+    tuneOptions.retime = retime;
+    tuneOptions.progress = [&](size_t done, size_t total, const std::string &what) {
+      if (tty) {
+        int width = 30, filled = int(width * done / std::max<size_t>(total, 1));
+        std::fprintf(stderr, "\r[%s%s] %3zu/%zu %-60.60s", std::string(filled, '#').c_str(),
+                     std::string(width - filled, '.').c_str(), done, total, what.c_str());
+        if (done == total)
+          std::fprintf(stderr, "\n");
+      } else {
+        std::fprintf(stderr, "tune %zu/%zu: %s\n", done, total, what.c_str());
+      }
+    };
+    auto start = std::chrono::steady_clock::now();
+    std::vector<CandidateResult> results = attention::tuneForward(q, k, v, options, tuneOptions);
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+    double flops = 4.0 * batch * heads * seq * kvSeq * dim / (causal ? 2 : 1);
+    std::printf("\n%4s  %-72s %10s %9s  %s\n", "rank", "config", "ms", "TFLOP/s", "verdict");
+    llvm::json::Array json;
+    int rank = 0;
+    for (const CandidateResult &r : results) {
+      double tflops = r.ok() ? flops / (r.ms * 1e-3) / 1e12 : 0;
+      std::printf("%4s  %-72s %10s %9s  %s%s\n", r.ok() ? std::to_string(++rank).c_str() : "-",
+                  r.config.c_str(), r.ok() ? llvm::formatv("{0:f3}", r.ms).str().c_str() : "",
+                  r.ok() ? llvm::formatv("{0:f1}", tflops).str().c_str() : "", r.verdict.c_str(),
+                  r.cached ? " (database)" : "");
+      json.push_back(llvm::json::Object{{"config", r.config}, {"ms", r.ms}, {"tflops", tflops},
+                                        {"verdict", r.verdict}, {"cached", r.cached},
+                                        {"registers", r.registers},
+                                        {"shared_bytes", r.sharedBytes}});
+    }
+    std::printf("\n%zu candidates in %.1f s; winner %s\n", results.size(), wall,
+                rank ? results.front().config.c_str() : "(none valid)");
+    if (!jsonPath.empty()) {
+      std::error_code ec;
+      llvm::raw_fd_ostream os(jsonPath, ec);
+      if (ec) {
+        std::fprintf(stderr, "tessera-tune: cannot write %s: %s\n", jsonPath.c_str(),
+                     ec.message().c_str());
+        return 1;
+      }
+      os << llvm::formatv("{0:2}", llvm::json::Value(llvm::json::Object{
+                                       {"problem", problem},
+                                       {"device", device.name},
+                                       {"sweep_seconds", wall},
+                                       {"candidates", std::move(json)}}))
+         << "\n";
+    }
+    return rank ? 0 : 1;
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "tessera-tune: %s\n", e.what());
+    return 1;
+  }
+}
