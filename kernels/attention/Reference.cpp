@@ -53,7 +53,7 @@ extern "C" __global__ void attention_reference(
   int hk = h / (H / Hkv);
   float acc[512];
   for (int d = 0; d < D; ++d) acc[d] = 0.f;
-  float m = -INFINITY, l = 0.f;
+  float m = __int_as_float(0xff800000), l = 0.f; // -inf: NVRTC has no math.h
   for (int j = 0; j < Sk; ++j) {
     if (mask && !mask[b * maskStride + j]) continue;
     if (causal && j > i + (Sk - Sq)) continue;
@@ -70,7 +70,7 @@ extern "C" __global__ void attention_reference(
     m = mNew;
   }
   for (int d = 0; d < D; ++d) out[row * D + d] = l > 0.f ? acc[d] / l : 0.f;
-  lse[row] = l > 0.f ? m + logf(l) : -INFINITY;
+  lse[row] = l > 0.f ? m + logf(l) : __int_as_float(0xff800000);
 }
 )";
 
