@@ -1,0 +1,843 @@
+//===- Interpreter.cpp - Run tile programs on the CPU ---------------------===//
+
+#include "tessera/Interpreter/Interpreter.h"
+
+#include "tessera/Dialect/Tile/IR/TileDialect.h"
+#include "tessera/Support/DType.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+#include <cstring>
+
+using namespace mlir;
+using namespace tessera;
+using namespace tessera::interp;
+
+namespace {
+
+enum class Elt { F32, F16, BF16, I32, I1, Index };
+
+bool isFloatElt(Elt e) { return e == Elt::F32 || e == Elt::F16 || e == Elt::BF16; }
+
+size_t memBytes(Elt e) {
+  switch (e) {
+  case Elt::F32:
+  case Elt::I32:
+    return 4;
+  case Elt::F16:
+  case Elt::BF16:
+    return 2;
+  case Elt::I1:
+    return 1;
+  case Elt::Index:
+    return 8;
+  }
+  return 0;
+}
+
+/// A value of the program: a tile or scalar (shape empty), a pointer or a
+/// tensor descriptor.
+struct Slot {
+  enum Kind { Data, Ptr, Desc } kind = Data;
+  Elt elt = Elt::F32;
+  SmallVector<int64_t> shape;
+  std::vector<float> f;   // floating-point elements (already rounded)
+  std::vector<int64_t> i; // integer and boolean elements
+  // Pointers and descriptors.
+  int arg = -1;
+  int64_t offset = 0;
+  SmallVector<int64_t> sizes, strides;
+  bool nanPadding = false;
+
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
+  }
+};
+
+float roundTo(Elt e, float v) {
+  switch (e) {
+  case Elt::F16:
+    return tessera::roundTo(DType::F16, v);
+  case Elt::BF16:
+    return tessera::roundTo(DType::BF16, v);
+  default:
+    return v;
+  }
+}
+
+int64_t wrapInt(Elt e, int64_t v) {
+  if (e == Elt::I32)
+    return int64_t(int32_t(uint32_t(uint64_t(v))));
+  if (e == Elt::I1)
+    return v & 1;
+  return v;
+}
+
+class Interpreter {
+public:
+  Interpreter(ArrayRef<Arg> args) : args(args) {}
+
+  llvm::Error runProgram(func::FuncOp func, unsigned x, unsigned y, unsigned z,
+                         const LaunchGrid &grid) {
+    pid[0] = x, pid[1] = y, pid[2] = z;
+    nprog[0] = grid.x, nprog[1] = grid.y, nprog[2] = grid.z;
+    env.clear();
+    Block &entry = func.getBody().front();
+    for (auto [idx, arg] : llvm::enumerate(entry.getArguments())) {
+      Slot s;
+      const Arg &a = args[idx];
+      if (auto ptr = dyn_cast<tile::PtrType>(arg.getType())) {
+        s.kind = Slot::Ptr;
+        s.arg = idx;
+        auto e = eltOf(ptr.getElementType());
+        if (!e)
+          return error(func, "unsupported pointer element type");
+        s.elt = *e;
+      } else if (arg.getType().isInteger(32)) {
+        s.elt = Elt::I32;
+        s.i = {a.i};
+      } else {
+        s.elt = Elt::F32;
+        s.f = {a.f};
+      }
+      env[arg] = std::move(s);
+    }
+    SmallVector<Slot, 4> ignored;
+    return execBlock(entry, ignored);
+  }
+
+  static std::optional<Elt> eltOf(Type t) {
+    if (t.isF32())
+      return Elt::F32;
+    if (t.isF16())
+      return Elt::F16;
+    if (t.isBF16())
+      return Elt::BF16;
+    if (t.isInteger(32))
+      return Elt::I32;
+    if (t.isInteger(1))
+      return Elt::I1;
+    if (t.isIndex())
+      return Elt::Index;
+    return std::nullopt;
+  }
+
+  ArrayRef<Arg> args;
+
+private:
+  llvm::Error error(Operation *op, const Twine &message) {
+    std::string loc;
+    llvm::raw_string_ostream os(loc);
+    os << op->getLoc();
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "interpreter: '" + op->getName().getStringRef() + "' at " +
+                                       loc + ": " + message);
+  }
+
+  /// A slot for a result of `type` (tensor or scalar).
+  llvm::Expected<Slot> make(Operation *op, Type type) {
+    Slot s;
+    Type elem = type;
+    if (auto t = dyn_cast<RankedTensorType>(type)) {
+      s.shape.assign(t.getShape().begin(), t.getShape().end());
+      elem = t.getElementType();
+    }
+    std::optional<Elt> e = eltOf(elem);
+    if (!e)
+      return error(op, "unsupported element type");
+    s.elt = *e;
+    if (isFloatElt(s.elt))
+      s.f.resize(s.numel());
+    else
+      s.i.resize(s.numel());
+    return s;
+  }
+
+  const Slot &get(Value v) { return env.find(v)->second; }
+
+  llvm::Error execBlock(Block &block, SmallVectorImpl<Slot> &yielded) {
+    for (Operation &op : block) {
+      if (isa<scf::YieldOp, func::ReturnOp>(op)) {
+        for (Value v : op.getOperands())
+          yielded.push_back(get(v));
+        return llvm::Error::success();
+      }
+      if (llvm::Error e = execOp(&op))
+        return e;
+    }
+    return llvm::Error::success();
+  }
+
+  // --- memory ---------------------------------------------------------------
+
+  llvm::Expected<unsigned char *> address(Operation *op, const Slot &ptr, int64_t element,
+                                          ArrayRef<int64_t> where) {
+    const Arg &a = args[ptr.arg];
+    int64_t byte = element * int64_t(memBytes(ptr.elt));
+    if (element < 0 || byte + int64_t(memBytes(ptr.elt)) > int64_t(a.bytes)) {
+      std::string at;
+      for (size_t d = 0; d < where.size(); ++d)
+        at += (d ? ", " : "") + std::to_string(where[d]);
+      return error(op, "element (" + at + ") is at byte offset " + Twine(byte) + ", outside the " +
+                           Twine(a.bytes) + "-byte buffer of argument " + Twine(ptr.arg));
+    }
+    return static_cast<unsigned char *>(a.base) + byte;
+  }
+
+  static void readElement(const unsigned char *p, Elt e, Slot &out, int64_t idx) {
+    switch (e) {
+    case Elt::F32:
+      std::memcpy(&out.f[idx], p, 4);
+      return;
+    case Elt::F16: {
+      uint16_t h;
+      std::memcpy(&h, p, 2);
+      out.f[idx] = f16ToFloat(h);
+      return;
+    }
+    case Elt::BF16: {
+      uint16_t h;
+      std::memcpy(&h, p, 2);
+      out.f[idx] = bf16ToFloat(h);
+      return;
+    }
+    case Elt::I32: {
+      int32_t v;
+      std::memcpy(&v, p, 4);
+      out.i[idx] = v;
+      return;
+    }
+    case Elt::I1:
+      out.i[idx] = *p != 0;
+      return;
+    case Elt::Index:
+      return;
+    }
+  }
+
+  static void writeElement(unsigned char *p, Elt e, const Slot &in, int64_t idx) {
+    switch (e) {
+    case Elt::F32:
+      std::memcpy(p, &in.f[idx], 4);
+      return;
+    case Elt::F16: {
+      uint16_t h = floatToF16(in.f[idx]);
+      std::memcpy(p, &h, 2);
+      return;
+    }
+    case Elt::BF16: {
+      uint16_t h = floatToBF16(in.f[idx]);
+      std::memcpy(p, &h, 2);
+      return;
+    }
+    case Elt::I32: {
+      int32_t v = int32_t(in.i[idx]);
+      std::memcpy(p, &v, 4);
+      return;
+    }
+    case Elt::I1:
+      *p = in.i[idx] != 0;
+      return;
+    case Elt::Index:
+      return;
+    }
+  }
+
+  /// Calls fn(flatIndex, inBounds, elementOffset, position) for every element
+  /// of a block at `indices` of `desc`.
+  template <typename Fn>
+  llvm::Error forEachBlockElement(const Slot &desc, ArrayRef<int64_t> block,
+                                  ArrayRef<int64_t> indices, Fn fn) {
+    size_t rank = block.size();
+    SmallVector<int64_t> c(rank, 0), pos(rank);
+    int64_t n = 1;
+    for (int64_t d : block)
+      n *= d;
+    for (int64_t flat = 0; flat < n; ++flat) {
+      bool inBounds = true;
+      int64_t offset = desc.offset;
+      for (size_t d = 0; d < rank; ++d) {
+        pos[d] = indices[d] + c[d];
+        inBounds &= uint64_t(pos[d]) < uint64_t(desc.sizes[d]);
+        offset += pos[d] * desc.strides[d];
+      }
+      if (llvm::Error e = fn(flat, inBounds, offset, ArrayRef<int64_t>(pos)))
+        return e;
+      for (int d = int(rank) - 1; d >= 0; --d) {
+        if (++c[d] < block[d])
+          break;
+        c[d] = 0;
+      }
+    }
+    return llvm::Error::success();
+  }
+
+  // --- ops ------------------------------------------------------------------
+
+  llvm::Error execOp(Operation *op) {
+    return llvm::TypeSwitch<Operation *, llvm::Error>(op)
+        .Case([&](tile::ProgramIdOp o) { return scalarInt(o, pid[o.getAxis()]); })
+        .Case([&](tile::NumProgramsOp o) { return scalarInt(o, nprog[o.getAxis()]); })
+        .Case([&](tile::AddPtrOp o) {
+          Slot s = get(o.getPtr());
+          s.offset += get(o.getOffset()).i[0];
+          env[o.getResult()] = std::move(s);
+          return llvm::Error::success();
+        })
+        .Case([&](tile::MakeDescOp o) {
+          Slot s = get(o.getPtr());
+          s.kind = Slot::Desc;
+          for (Value v : o.getSizes())
+            s.sizes.push_back(get(v).i[0]);
+          for (Value v : o.getStrides())
+            s.strides.push_back(get(v).i[0]);
+          s.nanPadding = o.getType().getPadding() == tile::Padding::nan;
+          env[o.getResult()] = std::move(s);
+          return llvm::Error::success();
+        })
+        .Case([&](tile::LoadOp o) { return load(o); })
+        .Case([&](tile::StoreOp o) { return store(o); })
+        .Case([&](tile::IotaOp o) -> llvm::Error {
+          auto s = make(o, o.getType());
+          if (!s)
+            return s.takeError();
+          for (int64_t k = 0; k < s->numel(); ++k)
+            s->i[k] = k;
+          env[o.getResult()] = std::move(*s);
+          return llvm::Error::success();
+        })
+        .Case([&](tile::SplatOp o) -> llvm::Error {
+          auto s = make(o, o.getType());
+          if (!s)
+            return s.takeError();
+          const Slot &src = get(o.getSrc());
+          if (isFloatElt(s->elt))
+            std::fill(s->f.begin(), s->f.end(), src.f[0]);
+          else
+            std::fill(s->i.begin(), s->i.end(), src.i[0]);
+          env[o.getResult()] = std::move(*s);
+          return llvm::Error::success();
+        })
+        .Case([&](tile::BroadcastOp o) { return broadcast(o); })
+        .Case([&](tile::ExpandDimsOp o) { return reshape(o, o.getSrc(), o.getType()); })
+        .Case([&](tile::ConvertLayoutOp o) { return reshape(o, o.getSrc(), o.getType()); })
+        .Case([&](tile::TransOp o) { return trans(o); })
+        .Case([&](tile::DotOp o) { return dot(o); })
+        .Case([&](tile::ReduceOp o) { return reduce(o); })
+        .Case([&](arith::ConstantOp o) { return constant(o); })
+        .Case([&](scf::ForOp o) { return forLoop(o); })
+        .Case([&](scf::IfOp o) { return ifOp(o); })
+        .Default([&](Operation *other) -> llvm::Error {
+          if (isa<arith::ArithDialect, math::MathDialect>(other->getDialect()))
+            return elementwise(other);
+          return error(other, "unsupported operation");
+        });
+  }
+
+  llvm::Error scalarInt(Operation *op, int64_t v) {
+    Slot s;
+    s.elt = Elt::I32;
+    s.i = {v};
+    env[op->getResult(0)] = std::move(s);
+    return llvm::Error::success();
+  }
+
+  llvm::Error load(tile::LoadOp o) {
+    const Slot &desc = get(o.getDesc());
+    auto out = make(o, o.getType());
+    if (!out)
+      return out.takeError();
+    SmallVector<int64_t> indices;
+    for (Value v : o.getIndices())
+      indices.push_back(get(v).i[0]);
+    float pad = desc.nanPadding ? NAN : 0.f;
+    Slot &r = *out;
+    if (llvm::Error e = forEachBlockElement(
+            desc, r.shape, indices,
+            [&](int64_t flat, bool inBounds, int64_t offset, ArrayRef<int64_t> pos) -> llvm::Error {
+              if (!inBounds) {
+                if (isFloatElt(r.elt))
+                  r.f[flat] = pad;
+                else
+                  r.i[flat] = 0;
+                return llvm::Error::success();
+              }
+              auto p = address(o, desc, offset, pos);
+              if (!p)
+                return p.takeError();
+              readElement(*p, desc.elt, r, flat);
+              return llvm::Error::success();
+            }))
+      return e;
+    env[o.getResult()] = std::move(r);
+    return llvm::Error::success();
+  }
+
+  llvm::Error store(tile::StoreOp o) {
+    const Slot &desc = get(o.getDesc());
+    const Slot &value = get(o.getValue());
+    SmallVector<int64_t> indices;
+    for (Value v : o.getIndices())
+      indices.push_back(get(v).i[0]);
+    return forEachBlockElement(
+        desc, value.shape, indices,
+        [&](int64_t flat, bool inBounds, int64_t offset, ArrayRef<int64_t> pos) -> llvm::Error {
+          if (!inBounds)
+            return llvm::Error::success();
+          auto p = address(o, desc, offset, pos);
+          if (!p)
+            return p.takeError();
+          writeElement(*p, desc.elt, value, flat);
+          return llvm::Error::success();
+        });
+  }
+
+  llvm::Error reshape(Operation *op, Value src, Type type) {
+    Slot s = get(src);
+    auto t = cast<RankedTensorType>(type);
+    s.shape.assign(t.getShape().begin(), t.getShape().end());
+    env[op->getResult(0)] = std::move(s);
+    return llvm::Error::success();
+  }
+
+  llvm::Error broadcast(tile::BroadcastOp o) {
+    const Slot &src = get(o.getSrc());
+    auto out = make(o, o.getType());
+    if (!out)
+      return out.takeError();
+    Slot &r = *out;
+    size_t rank = r.shape.size();
+    SmallVector<int64_t> c(rank, 0);
+    for (int64_t flat = 0; flat < r.numel(); ++flat) {
+      int64_t s = 0;
+      for (size_t d = 0; d < rank; ++d)
+        s = s * src.shape[d] + (src.shape[d] == 1 ? 0 : c[d]);
+      if (isFloatElt(r.elt))
+        r.f[flat] = src.f[s];
+      else
+        r.i[flat] = src.i[s];
+      for (int d = int(rank) - 1; d >= 0; --d) {
+        if (++c[d] < r.shape[d])
+          break;
+        c[d] = 0;
+      }
+    }
+    env[o.getResult()] = std::move(r);
+    return llvm::Error::success();
+  }
+
+  llvm::Error trans(tile::TransOp o) {
+    const Slot &src = get(o.getSrc());
+    auto out = make(o, o.getType());
+    if (!out)
+      return out.takeError();
+    Slot &r = *out;
+    int64_t rows = src.shape[0], cols = src.shape[1];
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) {
+        if (isFloatElt(r.elt))
+          r.f[j * rows + i] = src.f[i * cols + j];
+        else
+          r.i[j * rows + i] = src.i[i * cols + j];
+      }
+    env[o.getResult()] = std::move(r);
+    return llvm::Error::success();
+  }
+
+  llvm::Error dot(tile::DotOp o) {
+    const Slot &a = get(o.getA()), &b = get(o.getB());
+    Slot c = get(o.getAcc());
+    int64_t m = a.shape[0], k = a.shape[1], n = b.shape[1];
+    if (isFloatElt(c.elt)) {
+      // One fp32 FMA per k, in order: what the GPU's CUDA-core dot does.
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          float acc = c.f[i * n + j];
+          for (int64_t p = 0; p < k; ++p)
+            acc = std::fmaf(a.f[i * k + p], b.f[p * n + j], acc);
+          c.f[i * n + j] = acc;
+        }
+    } else {
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          int64_t acc = c.i[i * n + j];
+          for (int64_t p = 0; p < k; ++p)
+            acc = wrapInt(Elt::I32, acc + a.i[i * k + p] * b.i[p * n + j]);
+          c.i[i * n + j] = acc;
+        }
+    }
+    env[o.getResult()] = std::move(c);
+    return llvm::Error::success();
+  }
+
+  llvm::Error reduce(tile::ReduceOp o) {
+    const Slot &src = get(o.getSrc());
+    auto out = make(o, o.getType());
+    if (!out)
+      return out.takeError();
+    Slot &r = *out;
+    int64_t axis = o.getAxis(), outer = 1, inner = 1, len = src.shape[axis];
+    for (int64_t d = 0; d < axis; ++d)
+      outer *= src.shape[d];
+    for (size_t d = axis + 1; d < src.shape.size(); ++d)
+      inner *= src.shape[d];
+    tile::ReduceKind kind = o.getKind();
+    bool isFloat = isFloatElt(r.elt);
+    for (int64_t a = 0; a < outer; ++a)
+      for (int64_t b = 0; b < inner; ++b) {
+        int64_t first = (a * len) * inner + b;
+        // Sequential, k = 0, 1, ...: the order the GPU combines in too.
+        if (isFloat) {
+          float acc = src.f[first];
+          for (int64_t k = 1; k < len; ++k) {
+            float v = src.f[(a * len + k) * inner + b];
+            acc = kind == tile::ReduceKind::sum ? acc + v
+                  : std::isnan(acc) || std::isnan(v)
+                      ? NAN
+                      : (kind == tile::ReduceKind::max ? std::max(acc, v) : std::min(acc, v));
+          }
+          r.f[a * inner + b] = roundTo(r.elt, acc);
+        } else {
+          int64_t acc = src.i[first];
+          for (int64_t k = 1; k < len; ++k) {
+            int64_t v = src.i[(a * len + k) * inner + b];
+            acc = kind == tile::ReduceKind::sum ? wrapInt(r.elt, acc + v)
+                  : kind == tile::ReduceKind::max ? std::max(acc, v)
+                                                  : std::min(acc, v);
+          }
+          r.i[a * inner + b] = acc;
+        }
+      }
+    env[o.getResult()] = std::move(r);
+    return llvm::Error::success();
+  }
+
+  llvm::Error constant(arith::ConstantOp o) {
+    auto out = make(o, o.getType());
+    if (!out)
+      return out.takeError();
+    Slot &r = *out;
+    Attribute value = o.getValue();
+    if (auto dense = dyn_cast<DenseElementsAttr>(value)) {
+      int64_t k = 0;
+      if (isFloatElt(r.elt))
+        for (APFloat v : dense.getValues<APFloat>())
+          r.f[k++] = roundTo(r.elt, float(v.convertToDouble()));
+      else
+        for (APInt v : dense.getValues<APInt>())
+          r.i[k++] = r.elt == Elt::I1 ? int64_t(v.getZExtValue()) : v.getSExtValue();
+    } else if (auto f = dyn_cast<FloatAttr>(value)) {
+      r.f[0] = roundTo(r.elt, float(f.getValueAsDouble()));
+    } else if (auto i = dyn_cast<IntegerAttr>(value)) {
+      r.i[0] = r.elt == Elt::I1 ? int64_t(i.getValue().getZExtValue()) : i.getValue().getSExtValue();
+    } else {
+      return error(o, "unsupported constant");
+    }
+    env[o.getResult()] = std::move(r);
+    return llvm::Error::success();
+  }
+
+  llvm::Error forLoop(scf::ForOp o) {
+    int64_t lb = get(o.getLowerBound()).i[0], ub = get(o.getUpperBound()).i[0],
+            step = get(o.getStep()).i[0];
+    if (step <= 0)
+      return error(o, "expects a positive step, got " + Twine(step));
+    SmallVector<Slot, 4> carried;
+    for (Value v : o.getInitArgs())
+      carried.push_back(get(v));
+    Block &body = *o.getBody();
+    Elt ivElt = *eltOf(o.getInductionVar().getType());
+    for (int64_t iv = lb; iv < ub; iv += step) {
+      Slot ivSlot;
+      ivSlot.elt = ivElt;
+      ivSlot.i = {iv};
+      env[o.getInductionVar()] = std::move(ivSlot);
+      for (auto [arg, value] : llvm::zip(o.getRegionIterArgs(), carried))
+        env[arg] = value;
+      SmallVector<Slot, 4> next;
+      if (llvm::Error e = execBlock(body, next))
+        return e;
+      carried = std::move(next);
+    }
+    for (auto [result, value] : llvm::zip(o.getResults(), carried))
+      env[result] = std::move(value);
+    return llvm::Error::success();
+  }
+
+  llvm::Error ifOp(scf::IfOp o) {
+    bool cond = get(o.getCondition()).i[0] != 0;
+    Region &region = cond ? o.getThenRegion() : o.getElseRegion();
+    SmallVector<Slot, 4> results;
+    if (!region.empty())
+      if (llvm::Error e = execBlock(region.front(), results))
+        return e;
+    for (auto [result, value] : llvm::zip(o.getResults(), results))
+      env[result] = std::move(value);
+    return llvm::Error::success();
+  }
+
+  static bool compareF(arith::CmpFPredicate p, float a, float b) {
+    bool unordered = std::isnan(a) || std::isnan(b);
+    switch (p) {
+    case arith::CmpFPredicate::AlwaysFalse:
+      return false;
+    case arith::CmpFPredicate::OEQ:
+      return !unordered && a == b;
+    case arith::CmpFPredicate::OGT:
+      return !unordered && a > b;
+    case arith::CmpFPredicate::OGE:
+      return !unordered && a >= b;
+    case arith::CmpFPredicate::OLT:
+      return !unordered && a < b;
+    case arith::CmpFPredicate::OLE:
+      return !unordered && a <= b;
+    case arith::CmpFPredicate::ONE:
+      return !unordered && a != b;
+    case arith::CmpFPredicate::ORD:
+      return !unordered;
+    case arith::CmpFPredicate::UEQ:
+      return unordered || a == b;
+    case arith::CmpFPredicate::UGT:
+      return unordered || a > b;
+    case arith::CmpFPredicate::UGE:
+      return unordered || a >= b;
+    case arith::CmpFPredicate::ULT:
+      return unordered || a < b;
+    case arith::CmpFPredicate::ULE:
+      return unordered || a <= b;
+    case arith::CmpFPredicate::UNE:
+      return unordered || a != b;
+    case arith::CmpFPredicate::UNO:
+      return unordered;
+    case arith::CmpFPredicate::AlwaysTrue:
+      return true;
+    }
+    return false;
+  }
+
+  static bool compareI(arith::CmpIPredicate p, int64_t a, int64_t b, Elt e) {
+    uint64_t ua = e == Elt::I32 ? uint32_t(a) : uint64_t(a), ub = e == Elt::I32 ? uint32_t(b) : uint64_t(b);
+    switch (p) {
+    case arith::CmpIPredicate::eq:
+      return a == b;
+    case arith::CmpIPredicate::ne:
+      return a != b;
+    case arith::CmpIPredicate::slt:
+      return a < b;
+    case arith::CmpIPredicate::sle:
+      return a <= b;
+    case arith::CmpIPredicate::sgt:
+      return a > b;
+    case arith::CmpIPredicate::sge:
+      return a >= b;
+    case arith::CmpIPredicate::ult:
+      return ua < ub;
+    case arith::CmpIPredicate::ule:
+      return ua <= ub;
+    case arith::CmpIPredicate::ugt:
+      return ua > ub;
+    case arith::CmpIPredicate::uge:
+      return ua >= ub;
+    }
+    return false;
+  }
+
+  /// arith and math ops, on scalars or tiles of one shape, element by element.
+  llvm::Error elementwise(Operation *op) {
+    if (op->getNumResults() != 1)
+      return error(op, "unsupported operation");
+    auto out = make(op, op->getResult(0).getType());
+    if (!out)
+      return out.takeError();
+    Slot &r = *out;
+    SmallVector<const Slot *> in;
+    for (Value v : op->getOperands())
+      in.push_back(&get(v));
+    int64_t n = r.numel();
+    for (const Slot *s : in)
+      if (s->numel() != n && s->numel() != 1)
+        return error(op, "operands of " + Twine(s->numel()) + " and " + Twine(n) +
+                             " elements do not match");
+    auto F = [&](int k, int64_t idx) { return in[k]->f[in[k]->numel() == 1 ? 0 : idx]; };
+    auto I = [&](int k, int64_t idx) { return in[k]->i[in[k]->numel() == 1 ? 0 : idx]; };
+    Elt inElt = in.empty() ? r.elt : in[0]->elt;
+
+    using FloatFn = std::function<float(int64_t)>;
+    using IntFn = std::function<int64_t(int64_t)>;
+    FloatFn ff;
+    IntFn fi;
+    StringRef name = op->getName().getStringRef();
+    // Floating-point results.
+    if (name == "arith.addf")
+      ff = [&](int64_t k) { return F(0, k) + F(1, k); };
+    else if (name == "arith.subf")
+      ff = [&](int64_t k) { return F(0, k) - F(1, k); };
+    else if (name == "arith.mulf")
+      ff = [&](int64_t k) { return F(0, k) * F(1, k); };
+    else if (name == "arith.divf")
+      ff = [&](int64_t k) { return F(0, k) / F(1, k); };
+    else if (name == "arith.negf")
+      ff = [&](int64_t k) { return -F(0, k); };
+    else if (name == "arith.maximumf" || name == "arith.minimumf")
+      ff = [&, max = name == "arith.maximumf"](int64_t k) {
+        float a = F(0, k), b = F(1, k);
+        return std::isnan(a) || std::isnan(b) ? NAN : max ? std::max(a, b) : std::min(a, b);
+      };
+    else if (name == "arith.maxnumf")
+      ff = [&](int64_t k) { return std::fmax(F(0, k), F(1, k)); };
+    else if (name == "arith.minnumf")
+      ff = [&](int64_t k) { return std::fmin(F(0, k), F(1, k)); };
+    else if (name == "arith.extf" || name == "arith.truncf")
+      ff = [&](int64_t k) { return F(0, k); };
+    else if (name == "arith.sitofp")
+      ff = [&](int64_t k) { return float(I(0, k)); };
+    else if (name == "arith.uitofp")
+      ff = [&](int64_t k) {
+        return float(inElt == Elt::I32 ? uint32_t(I(0, k)) : uint64_t(I(0, k)));
+      };
+    else if (name == "math.exp")
+      ff = [&](int64_t k) { return std::exp(F(0, k)); };
+    else if (name == "math.exp2")
+      ff = [&](int64_t k) { return std::exp2(F(0, k)); };
+    else if (name == "math.log")
+      ff = [&](int64_t k) { return std::log(F(0, k)); };
+    else if (name == "math.log2")
+      ff = [&](int64_t k) { return std::log2(F(0, k)); };
+    else if (name == "math.sqrt")
+      ff = [&](int64_t k) { return std::sqrt(F(0, k)); };
+    else if (name == "math.rsqrt")
+      ff = [&](int64_t k) { return 1.f / std::sqrt(F(0, k)); };
+    else if (name == "math.absf")
+      ff = [&](int64_t k) { return std::fabs(F(0, k)); };
+    else if (name == "math.tanh")
+      ff = [&](int64_t k) { return std::tanh(F(0, k)); };
+    else if (name == "math.fma")
+      ff = [&](int64_t k) { return std::fmaf(F(0, k), F(1, k), F(2, k)); };
+    else if (name == "arith.select" && isFloatElt(r.elt))
+      ff = [&](int64_t k) { return I(0, k) ? F(1, k) : F(2, k); };
+    // Integer and boolean results.
+    else if (name == "arith.addi")
+      fi = [&](int64_t k) { return I(0, k) + I(1, k); };
+    else if (name == "arith.subi")
+      fi = [&](int64_t k) { return I(0, k) - I(1, k); };
+    else if (name == "arith.muli")
+      fi = [&](int64_t k) { return I(0, k) * I(1, k); };
+    else if (name == "arith.divsi" || name == "arith.remsi" || name == "arith.ceildivsi" ||
+             name == "arith.floordivsi") {
+      for (int64_t k = 0; k < n; ++k)
+        if (I(1, k) == 0)
+          return error(op, "division by zero");
+      if (name == "arith.divsi")
+        fi = [&](int64_t k) { return I(0, k) / I(1, k); };
+      else if (name == "arith.remsi")
+        fi = [&](int64_t k) { return I(0, k) % I(1, k); };
+      else if (name == "arith.ceildivsi")
+        fi = [&](int64_t k) {
+          int64_t a = I(0, k), b = I(1, k), q = a / b;
+          return q + ((a % b != 0) && ((a < 0) == (b < 0)) ? 1 : 0);
+        };
+      else
+        fi = [&](int64_t k) {
+          int64_t a = I(0, k), b = I(1, k), q = a / b;
+          return q - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
+        };
+    } else if (name == "arith.maxsi")
+      fi = [&](int64_t k) { return std::max(I(0, k), I(1, k)); };
+    else if (name == "arith.minsi")
+      fi = [&](int64_t k) { return std::min(I(0, k), I(1, k)); };
+    else if (name == "arith.andi")
+      fi = [&](int64_t k) { return I(0, k) & I(1, k); };
+    else if (name == "arith.ori")
+      fi = [&](int64_t k) { return I(0, k) | I(1, k); };
+    else if (name == "arith.xori")
+      fi = [&](int64_t k) { return I(0, k) ^ I(1, k); };
+    else if (name == "arith.shli")
+      fi = [&](int64_t k) { return I(0, k) << I(1, k); };
+    else if (name == "arith.shrsi")
+      fi = [&](int64_t k) { return I(0, k) >> I(1, k); };
+    else if (name == "arith.shrui")
+      fi = [&](int64_t k) { return int64_t(uint32_t(I(0, k)) >> I(1, k)); };
+    else if (name == "arith.extui")
+      fi = [&](int64_t k) { return inElt == Elt::I1 ? I(0, k) : int64_t(uint32_t(I(0, k))); };
+    else if (name == "arith.extsi" || name == "arith.trunci" || name == "arith.index_cast" ||
+             name == "arith.index_castui")
+      fi = [&](int64_t k) { return I(0, k); };
+    else if (name == "arith.fptosi")
+      fi = [&](int64_t k) { return int64_t(F(0, k)); };
+    else if (auto cmp = dyn_cast<arith::CmpFOp>(op))
+      fi = [&, p = cmp.getPredicate()](int64_t k) { return int64_t(compareF(p, F(0, k), F(1, k))); };
+    else if (auto cmp = dyn_cast<arith::CmpIOp>(op))
+      fi = [&, p = cmp.getPredicate()](int64_t k) {
+        return int64_t(compareI(p, I(0, k), I(1, k), inElt));
+      };
+    else if (name == "arith.select")
+      fi = [&](int64_t k) { return I(0, k) ? I(1, k) : I(2, k); };
+    else
+      return error(op, "unsupported operation");
+
+    if (ff) {
+      if (!isFloatElt(r.elt))
+        return error(op, "expects a floating-point result");
+      for (int64_t k = 0; k < n; ++k)
+        r.f[k] = roundTo(r.elt, ff(k));
+    } else {
+      if (isFloatElt(r.elt))
+        return error(op, "expects an integer result");
+      for (int64_t k = 0; k < n; ++k)
+        r.i[k] = wrapInt(r.elt, fi(k));
+    }
+    env[op->getResult(0)] = std::move(r);
+    return llvm::Error::success();
+  }
+
+  DenseMap<Value, Slot> env;
+  int64_t pid[3] = {0, 0, 0}, nprog[3] = {1, 1, 1};
+};
+
+} // namespace
+
+llvm::Error tessera::interp::run(ModuleOp module, LaunchGrid grid, ArrayRef<Arg> args) {
+  SmallVector<func::FuncOp> kernels;
+  module.walk([&](func::FuncOp f) {
+    if (f->hasAttr(tile::kKernelAttr))
+      kernels.push_back(f);
+  });
+  if (kernels.size() != 1)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "interpreter: expected one tile.kernel function, found " +
+                                       Twine(kernels.size()));
+  func::FuncOp kernel = kernels.front();
+  ArrayRef<Type> params = kernel.getFunctionType().getInputs();
+  if (params.size() != args.size())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "interpreter: kernel '" + kernel.getName() + "' takes " +
+                                       Twine(params.size()) + " arguments, got " +
+                                       Twine(args.size()));
+  for (auto [idx, type] : llvm::enumerate(params)) {
+    Arg::Kind expected = isa<tile::PtrType>(type)  ? Arg::Kind::Pointer
+                         : type.isInteger(32)      ? Arg::Kind::I32
+                         : type.isF32()            ? Arg::Kind::F32
+                                                   : Arg::Kind(-1);
+    if (args[idx].kind != expected)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "interpreter: argument " + Twine(idx) + " of kernel '" +
+                                         kernel.getName() + "' has the wrong kind");
+  }
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "interpreter: every grid dimension must be at least 1");
+  Interpreter interpreter(args);
+  for (unsigned z = 0; z < grid.z; ++z)
+    for (unsigned y = 0; y < grid.y; ++y)
+      for (unsigned x = 0; x < grid.x; ++x)
+        if (llvm::Error e = interpreter.runProgram(kernel, x, y, z, grid))
+          return e;
+  return llvm::Error::success();
+}
