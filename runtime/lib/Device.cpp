@@ -4,6 +4,7 @@
 
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
+#include "tessera/runtime/Interpret.h"
 
 #include <atomic>
 #include <cerrno>
@@ -12,6 +13,8 @@
 using namespace tessera;
 
 std::string DeviceInfo::arch() const {
+  if (ccMajor == 0)
+    return "interpreter";
   std::string a = "sm_" + std::to_string(ccMajor) + std::to_string(ccMinor);
   // wgmma, setmaxnreg and tcgen05 exist only in the architecture-specific
   // targets, which Hopper (9.0) and the Blackwell families (10.x, 12.x) have.
@@ -83,11 +86,22 @@ DeviceState &state() {
 } // namespace
 
 const DeviceInfo &tessera::currentDevice() {
+  if (interpreted()) {
+    static const DeviceInfo cpu = [] {
+      DeviceInfo info;
+      info.name = "Tessera CPU interpreter";
+      info.sharedPerBlockOptin = size_t(1) << 30;
+      return info;
+    }();
+    return cpu;
+  }
   makeContextCurrent();
   return state().info;
 }
 
 void tessera::makeContextCurrent() {
+  if (interpreted())
+    return;
   CUcontext context = state().context;
   const Driver &d = Driver::get();
   // Asking the driver rather than caching per thread: other libraries in the

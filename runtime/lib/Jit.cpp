@@ -6,6 +6,10 @@
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
+#include "tessera/runtime/Interpret.h"
+#include "tessera/Interpreter/Interpreter.h"
+
+#include <cstring>
 
 #include "mlir/IR/DialectRegistry.h"
 #include "llvm/Support/ThreadPool.h"
@@ -105,6 +109,16 @@ const JitKernel &Jit::kernel(const std::string &key, const IRBuilderFn &build) {
     if (it != loaded.end())
       return *it->second;
   }
+  if (interpreted()) {
+    auto jk = std::make_unique<JitKernel>();
+    std::lock_guard<std::mutex> lock(mutex);
+    jk->ir = build(*context);
+    llvm::Expected<CompiledKernel> described = describeKernel(*jk->ir);
+    if (!described)
+      throw Error(llvm::toString(described.takeError()));
+    jk->compiled = std::move(*described);
+    return *loaded.emplace(fullKey, std::move(jk)).first->second;
+  }
   CompileOptions options;
   options.arch = device.arch();
   std::unique_ptr<JitKernel> jk = load(compileCached(build, options, DiskCache::get()));
@@ -113,8 +127,55 @@ const JitKernel &Jit::kernel(const std::string &key, const IRBuilderFn &build) {
   return *it->second;
 }
 
+/// Runs an interpreted kernel: the packed arguments are read back by the
+/// kernel's parameter kinds, pointers resolved to their host allocations.
+static void interpretLaunch(const JitKernel &kernel, unsigned gridX, unsigned gridY,
+                            unsigned gridZ, KernelArgs &args) {
+  const std::vector<ParamKind> &params = kernel.compiled.params;
+  if (args.size() != params.size())
+    throw Error("launch of '" + kernel.compiled.name + "': " + std::to_string(args.size()) +
+                " arguments for " + std::to_string(params.size()) + " parameters");
+  void **raw = args.pointers();
+  std::vector<interp::Arg> decoded;
+  for (size_t i = 0; i < params.size(); ++i) {
+    switch (params[i]) {
+    case ParamKind::Pointer: {
+      CUdeviceptr p;
+      std::memcpy(&p, raw[i], sizeof(p));
+      auto alloc = detail::findHostAllocation(uintptr_t(p));
+      if (!alloc)
+        throw Error("launch of '" + kernel.compiled.name + "': argument " + std::to_string(i) +
+                    " points outside every tensor");
+      // The interpreter indexes from the pointer itself: hand it the rest of
+      // its allocation.
+      size_t skip = size_t(uintptr_t(p) - uintptr_t(alloc->first));
+      decoded.push_back(interp::Arg::pointer(reinterpret_cast<void *>(p), alloc->second - skip));
+      break;
+    }
+    case ParamKind::I32: {
+      int32_t v;
+      std::memcpy(&v, raw[i], 4);
+      decoded.push_back(interp::Arg::i32(v));
+      break;
+    }
+    case ParamKind::F32: {
+      float v;
+      std::memcpy(&v, raw[i], 4);
+      decoded.push_back(interp::Arg::f32(v));
+      break;
+    }
+    }
+  }
+  if (llvm::Error e = interp::run(*kernel.ir, {gridX, gridY, gridZ}, decoded))
+    throw Error(llvm::toString(std::move(e)));
+}
+
 void tessera::launch(const JitKernel &kernel, unsigned gridX, unsigned gridY, unsigned gridZ,
                      KernelArgs &args, Stream &stream) {
+  if (kernel.ir) {
+    interpretLaunch(kernel, gridX, gridY, gridZ, args);
+    return;
+  }
   LaunchConfig config{};
   config.grid[0] = gridX;
   config.grid[1] = gridY;

@@ -5,13 +5,17 @@
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
+#include "tessera/runtime/Interpret.h"
 
 #include <string>
+#include <chrono>
 #include <utility>
 
 using namespace tessera;
 
 Stream::Stream() : owned(true) {
+  if (interpreted())
+    return; // the interpreter runs each launch to completion
   makeContextCurrent();
   // Blocking with respect to the legacy default stream: host copies made there
   // (DeviceTensor's by default) then wait for kernels launched here.
@@ -45,11 +49,17 @@ Stream &Stream::defaultStream() {
 }
 
 void Stream::synchronize() {
+  if (interpreted())
+    return;
   makeContextCurrent();
   TESSERA_CU_CHECK(Driver::get().cuStreamSynchronize(stream));
 }
 
 Event::Event() {
+  if (interpreted()) {
+    event = reinterpret_cast<CUevent>(new std::chrono::steady_clock::time_point());
+    return;
+  }
   makeContextCurrent();
   TESSERA_CU_CHECK(Driver::get().cuEventCreate(&event, CU_EVENT_DEFAULT));
 }
@@ -67,7 +77,9 @@ Event &Event::operator=(Event &&other) noexcept {
 }
 
 void Event::destroy() noexcept {
-  if (event && makeContextCurrentNoThrow())
+  if (event && interpreted())
+    delete reinterpret_cast<std::chrono::steady_clock::time_point *>(event);
+  else if (event && makeContextCurrentNoThrow())
     Driver::get().cuEventDestroy(event);
   event = nullptr;
 }
@@ -75,6 +87,11 @@ void Event::destroy() noexcept {
 void Event::record(Stream &stream) {
   if (!event)
     throw Error("Event::record: the event was moved from");
+  if (interpreted()) {
+    *reinterpret_cast<std::chrono::steady_clock::time_point *>(event) =
+        std::chrono::steady_clock::now();
+    return;
+  }
   makeContextCurrent();
   TESSERA_CU_CHECK(Driver::get().cuEventRecord(event, stream.handle()));
 }
@@ -82,6 +99,8 @@ void Event::record(Stream &stream) {
 void Event::synchronize() {
   if (!event)
     throw Error("Event::synchronize: the event was moved from");
+  if (interpreted())
+    return;
   makeContextCurrent();
   TESSERA_CU_CHECK(Driver::get().cuEventSynchronize(event));
 }
@@ -90,6 +109,11 @@ float Event::elapsedMs(const Event &start, const Event &stop) {
   if (!start.event || !stop.event)
     throw Error(std::string("Event::elapsedMs: ") + (start.event ? "stop" : "start") +
                 " was moved from");
+  if (interpreted()) {
+    auto *a = reinterpret_cast<std::chrono::steady_clock::time_point *>(start.event);
+    auto *b = reinterpret_cast<std::chrono::steady_clock::time_point *>(stop.event);
+    return std::chrono::duration<float, std::milli>(*b - *a).count();
+  }
   makeContextCurrent();
   float ms = 0;
   TESSERA_CU_CHECK(Driver::get().cuEventElapsedTime(&ms, start.event, stop.event));

@@ -5,6 +5,7 @@
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
+#include "tessera/runtime/Interpret.h"
 
 #include <algorithm>
 #include <cmath>
@@ -20,6 +21,13 @@ using namespace tessera;
 //===----------------------------------------------------------------------===//
 
 DeviceBuffer::DeviceBuffer(size_t size) : bytes(size) {
+  if (interpreted()) {
+    devicePtr = reinterpret_cast<CUdeviceptr>(detail::allocateHost(size));
+    host = true;
+    if (!devicePtr)
+      throw Error("DeviceBuffer: out of host memory for " + std::to_string(size) + " bytes");
+    return;
+  }
   makeContextCurrent();
   // Zero bytes still get a distinct address, so a tensor always has data().
   TESSERA_CU_CHECK(Driver::get().cuMemAlloc(&devicePtr, std::max<size_t>(size, 1)));
@@ -28,13 +36,15 @@ DeviceBuffer::DeviceBuffer(size_t size) : bytes(size) {
 DeviceBuffer::~DeviceBuffer() { release(); }
 
 DeviceBuffer::DeviceBuffer(DeviceBuffer &&other) noexcept
-    : devicePtr(std::exchange(other.devicePtr, 0)), bytes(std::exchange(other.bytes, 0)) {}
+    : devicePtr(std::exchange(other.devicePtr, 0)), bytes(std::exchange(other.bytes, 0)),
+      host(std::exchange(other.host, false)) {}
 
 DeviceBuffer &DeviceBuffer::operator=(DeviceBuffer &&other) noexcept {
   if (this != &other) {
     release();
     devicePtr = std::exchange(other.devicePtr, 0);
     bytes = std::exchange(other.bytes, 0);
+    host = std::exchange(other.host, false);
   }
   return *this;
 }
@@ -42,10 +52,13 @@ DeviceBuffer &DeviceBuffer::operator=(DeviceBuffer &&other) noexcept {
 void DeviceBuffer::release() noexcept {
   // The result is dropped: a destructor must not throw, and at exit the
   // driver may already be shut down (CUDA_ERROR_DEINITIALIZED).
-  if (devicePtr && makeContextCurrentNoThrow())
+  if (devicePtr && host)
+    detail::freeHost(reinterpret_cast<void *>(devicePtr));
+  else if (devicePtr && makeContextCurrentNoThrow())
     Driver::get().cuMemFree(devicePtr);
   devicePtr = 0;
   bytes = 0;
+  host = false;
 }
 
 //===----------------------------------------------------------------------===//
@@ -248,6 +261,10 @@ void DeviceTensor::copyFromHost(const void *data, Stream &stream) {
   if (!data)
     throw Error("DeviceTensor::copyFromHost: data: expected " + std::to_string(bytes) +
                 " bytes, got a null pointer");
+  if (onHost()) {
+    std::memcpy(reinterpret_cast<void *>(this->data()), data, bytes);
+    return;
+  }
   makeContextCurrent();
   const Driver &d = Driver::get();
   TESSERA_CU_CHECK(d.cuMemcpyHtoDAsync(this->data(), data, bytes, stream.handle()));
@@ -264,6 +281,10 @@ void DeviceTensor::copyToHost(void *data, Stream &stream) const {
   if (!data)
     throw Error("DeviceTensor::copyToHost: data: expected room for " + std::to_string(bytes) +
                 " bytes, got a null pointer");
+  if (onHost()) {
+    std::memcpy(data, reinterpret_cast<const void *>(this->data()), bytes);
+    return;
+  }
   makeContextCurrent();
   const Driver &d = Driver::get();
   // Queued on `stream`, so it follows the kernels that wrote the tensor there.
@@ -287,6 +308,13 @@ void DeviceTensor::copyFrom(const DeviceTensor &src, Stream &stream) {
   if (dst < from + bytes && from < dst + bytes)
     throw Error("DeviceTensor::copyFrom: src: expected memory apart from the destination, got "
                 "an overlapping view of the same buffer");
+  if (onHost() != src.onHost())
+    throw Error("DeviceTensor::copyFrom: src: one tensor is on the interpreter's host memory, "
+                "the other on the GPU");
+  if (onHost()) {
+    std::memcpy(reinterpret_cast<void *>(dst), reinterpret_cast<const void *>(from), bytes);
+    return;
+  }
   makeContextCurrent();
   TESSERA_CU_CHECK(Driver::get().cuMemcpyDtoDAsync(dst, from, bytes, stream.handle()));
 }
@@ -296,6 +324,10 @@ void DeviceTensor::fillBytes(uint8_t byte, Stream &stream) {
   size_t bytes = nbytes();
   if (!bytes)
     return;
+  if (onHost()) {
+    std::memset(reinterpret_cast<void *>(data()), byte, bytes);
+    return;
+  }
   makeContextCurrent();
   TESSERA_CU_CHECK(Driver::get().cuMemsetD8Async(data(), byte, bytes, stream.handle()));
 }

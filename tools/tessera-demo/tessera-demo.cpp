@@ -10,6 +10,7 @@
 #include "tessera/kernels/basic.h"
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
+#include "tessera/runtime/Interpret.h"
 #include "tessera/runtime/Jit.h"
 
 #include <chrono>
@@ -135,7 +136,7 @@ void runOnGpu() {
 
 int main() {
   try {
-    if (gpuAvailable())
+    if (gpuAvailable() || interpreted())
       runOnGpu();
     else
       compileOnly();

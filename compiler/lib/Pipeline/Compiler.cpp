@@ -91,9 +91,7 @@ std::string tessera::printForHashing(ModuleOp module) {
   return text;
 }
 
-llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
-                                                      const CompileOptions &options) {
-  MLIRContext *ctx = module.getContext();
+llvm::Expected<CompiledKernel> tessera::describeKernel(ModuleOp module) {
   SmallVector<func::FuncOp> kernels;
   module.walk([&](func::FuncOp f) {
     if (f->hasAttr(tile::kKernelAttr))
@@ -122,6 +120,16 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
       return stageError(out.name, "signature",
                         "parameters must be !tile.ptr, i32 or f32; got an unsupported type");
   }
+  return out;
+}
+
+llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
+                                                      const CompileOptions &options) {
+  MLIRContext *ctx = module.getContext();
+  llvm::Expected<CompiledKernel> described = describeKernel(module);
+  if (!described)
+    return described.takeError();
+  CompiledKernel out = std::move(*described);
 
   std::string dumpDir = options.dumpDir;
   if (dumpDir.empty())

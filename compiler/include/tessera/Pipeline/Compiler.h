@@ -44,6 +44,10 @@ struct CompiledKernel {
 /// and the IR location of the first error.
 llvm::Expected<CompiledKernel> compileKernel(mlir::ModuleOp module, const CompileOptions &options);
 
+/// What a launch needs to know of the one tile.kernel in `module` (name,
+/// parameters, warps, constants), without compiling it.
+llvm::Expected<CompiledKernel> describeKernel(mlir::ModuleOp module);
+
 /// Canonical text of a module (generic form, no locations): the cache key's input.
 std::string printForHashing(mlir::ModuleOp module);
 

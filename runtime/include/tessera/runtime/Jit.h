@@ -41,6 +41,8 @@ struct JitKernel {
   CompiledKernel compiled;
   Module module;
   CUfunction function = nullptr;
+  /// Under the interpreter (Interpret.h): the kernel's tile IR, run on the CPU.
+  mlir::OwningOpRef<mlir::ModuleOp> ir;
 };
 
 class Jit {

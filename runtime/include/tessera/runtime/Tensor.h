@@ -27,6 +27,8 @@ public:
   DeviceBuffer &operator=(const DeviceBuffer &) = delete;
 
   CUdeviceptr ptr() const { return devicePtr; }
+  /// Host memory standing in for device memory (under the interpreter).
+  bool onHost() const { return host; }
   /// Size in bytes, as asked for.
   size_t size() const { return bytes; }
 
@@ -35,6 +37,7 @@ private:
 
   CUdeviceptr devicePtr = 0;
   size_t bytes = 0;
+  bool host = false;
 };
 
 /// A strided tensor in device memory: dtype, shape, strides (in elements) and
@@ -72,6 +75,8 @@ public:
   int64_t storageOffset() const { return offset; }
   /// Row-major and dense (strides of size-1 dimensions do not matter).
   bool isContiguous() const;
+  /// Whether the data lives in host memory (under the interpreter).
+  bool onHost() const { return buffer && buffer->onHost(); }
   /// Address of the first element.
   CUdeviceptr data() const;
 
