@@ -804,16 +804,11 @@ private:
 } // namespace
 
 llvm::Error tessera::interp::run(ModuleOp module, LaunchGrid grid, ArrayRef<Arg> args) {
-  SmallVector<func::FuncOp> kernels;
-  module.walk([&](func::FuncOp f) {
-    if (f->hasAttr(tile::kKernelAttr))
-      kernels.push_back(f);
-  });
-  if (kernels.size() != 1)
+  llvm::Expected<func::FuncOp> found = tile::getKernel(module);
+  if (!found)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "interpreter: expected one tile.kernel function, found " +
-                                       Twine(kernels.size()));
-  func::FuncOp kernel = kernels.front();
+                                   "interpreter: " + llvm::toString(found.takeError()));
+  func::FuncOp kernel = *found;
   ArrayRef<Type> params = kernel.getFunctionType().getInputs();
   if (params.size() != args.size())
     return llvm::createStringError(llvm::inconvertibleErrorCode(),

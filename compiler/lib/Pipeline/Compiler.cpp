@@ -92,17 +92,11 @@ std::string tessera::printForHashing(ModuleOp module) {
 }
 
 llvm::Expected<CompiledKernel> tessera::describeKernel(ModuleOp module) {
-  SmallVector<func::FuncOp> kernels;
-  module.walk([&](func::FuncOp f) {
-    if (f->hasAttr(tile::kKernelAttr))
-      kernels.push_back(f);
-  });
-  if (kernels.size() != 1)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "expected one tile.kernel function in the module, found " +
-                                       llvm::Twine(kernels.size()));
+  llvm::Expected<func::FuncOp> found = tile::getKernel(module);
+  if (!found)
+    return found.takeError();
+  func::FuncOp kernel = *found;
   CompiledKernel out;
-  func::FuncOp kernel = kernels.front();
   out.name = kernel.getName().str();
   out.numWarps = tile::getNumWarps(kernel);
   for (NamedAttribute attr : kernel->getAttrs())

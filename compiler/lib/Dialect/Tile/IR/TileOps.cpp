@@ -41,6 +41,19 @@ unsigned tessera::tile::getNumWarps(Operation *func) {
   return 4;
 }
 
+llvm::Expected<func::FuncOp> tessera::tile::getKernel(ModuleOp module) {
+  SmallVector<func::FuncOp> kernels;
+  module.walk([&](func::FuncOp f) {
+    if (f->hasAttr(kKernelAttr))
+      kernels.push_back(f);
+  });
+  if (kernels.size() != 1)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "expected one tile.kernel function in the module, found " +
+                                       llvm::Twine(kernels.size()));
+  return kernels.front();
+}
+
 static std::string shapeString(ArrayRef<int64_t> shape) {
   std::string s;
   llvm::raw_string_ostream os(s);

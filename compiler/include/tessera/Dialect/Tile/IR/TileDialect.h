@@ -11,6 +11,7 @@
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/Support/Error.h"
 
 #include "tessera/Dialect/Tile/IR/TileDialect.h.inc"
 #include "tessera/Dialect/Tile/IR/TileEnums.h.inc"
@@ -32,6 +33,9 @@ inline constexpr llvm::StringLiteral kNumWarpsAttr = "tile.num_warps";
 
 /// Warps per program of `func` (its `tile.num_warps`, default 4).
 unsigned getNumWarps(mlir::Operation *func);
+
+/// The one `tile.kernel` function of `module`; an error says how many there were.
+llvm::Expected<mlir::func::FuncOp> getKernel(mlir::ModuleOp module);
 
 } // namespace tessera::tile
 
