@@ -154,7 +154,6 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
     blockN = 16;
     warps = 16;
   }
-  (void)dtype;
   return kernels::makeConfig(kernels::lookup("attention_forward"), dtype, warps,
                              {{"BLOCK_M", blockM},
                               {"BLOCK_N", blockN},
@@ -208,6 +207,14 @@ void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const Devi
   }
   KernelConfig config =
       chooseForwardConfig(q.dtype(), d, options.causal, mask != nullptr, qs[2], ks[2]);
+  const JitKernel &kernel = kernels::detail::jitKernel("attention_forward", config);
+  detail::launchForward(kernel, q, k, v, out, lse, options, stream);
+}
+
+void attention::forwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
+                                  const DeviceTensor &v, DeviceTensor &out, DeviceTensor &lse,
+                                  const Options &options, const KernelConfig &config,
+                                  Stream &stream) {
   const JitKernel &kernel = kernels::detail::jitKernel("attention_forward", config);
   detail::launchForward(kernel, q, k, v, out, lse, options, stream);
 }

@@ -10,8 +10,6 @@
 //===----------------------------------------------------------------------===//
 
 #include "tessera/kernels/attention.h"
-#include "../../kernels/attention/Internal.h"
-#include "../../kernels/lib/Launch.h"
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
@@ -123,7 +121,10 @@ int benchRuntime(const std::string &sweepSpec, const std::string &jsonPath) {
   attention::ForwardResult r = attention::forward(q, q, q);
   Stream::defaultStream().synchronize();
   kernels::KernelConfig small = attention::chooseForwardConfig(DType::BF16, 64, false, false, 64, 64);
-  const JitKernel &kernel = kernels::detail::jitKernel("attention_forward", small);
+  const JitKernel &kernel = Jit::get().kernel(
+      "attention_forward[" + small.key() + "]", [&](mlir::MLIRContext &ctx) {
+        return kernels::lookup("attention_forward").build(ctx, small);
+      });
   const int n = 200;
   auto apiStart = std::chrono::steady_clock::now();
   for (int i = 0; i < n; ++i)
@@ -285,9 +286,9 @@ int main(int argc, char **argv) {
         // The heuristic's configuration, launched directly, for comparison with
         // whatever the tuning database chose.
         kernels::KernelConfig h = attention::forwardConfig(*dtype, s.d, s.causal, false);
-        const JitKernel &hk = kernels::detail::jitKernel("attention_forward", h);
+        attention::forwardWithConfig(q, k, v, r.out, r.lse, options, h); // compile, warm up
         double hms = medianMs(
-            [&] { attention::detail::launchForward(hk, q, k, v, r.out, r.lse, options); }, flush, reps);
+            [&] { attention::forwardWithConfig(q, k, v, r.out, r.lse, options, h); }, flush, reps);
         std::printf("%-28s fwd %-5s b%-3ld h%-3ld s%-6ld d%-4ld %s %9.3f ms %7.1f TFLOP/s  [%s]  "
                     "tuned/heuristic speed %.2fx\n",
                     "tessera-heuristic", dtypeName.c_str(), s.b, s.h, s.s, s.d,

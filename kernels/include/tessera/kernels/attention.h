@@ -43,6 +43,13 @@ void forward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v
              DeviceTensor &out, DeviceTensor &lse, const Options &options = {},
              Stream &stream = Stream::defaultStream());
 
+/// forward() with a given configuration instead of the one it would choose
+/// (benchmarks compare configurations with it). Inputs are not re-validated.
+void forwardWithConfig(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
+                       DeviceTensor &out, DeviceTensor &lse, const Options &options,
+                       const kernels::KernelConfig &config,
+                       Stream &stream = Stream::defaultStream());
+
 /// The block sizes and warps the heuristic picks for a head dim and dtype.
 kernels::KernelConfig forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask);
 
