@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "tessera/kernels/attention.h"
 #include "tessera/kernels/basic.h"
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
@@ -47,7 +48,10 @@ void compileOnly() {
               Driver::get().unavailableReason().c_str());
   for (const char *arch : {"sm_80", "sm_90a"})
     for (auto &[name, def] : kernels::registry()) {
-      kernels::KernelConfig config = kernels::makeConfig(def, DType::F16, 4, {});
+      // Attention with the configuration attention::forward would pick for d = 64.
+      kernels::KernelConfig config = name == "attention_forward"
+                                         ? attention::forwardConfig(DType::F16, 64, false, false)
+                                         : kernels::makeConfig(def, DType::F16, 4, {});
       CompileOptions options;
       options.arch = arch;
       auto t0 = std::chrono::steady_clock::now();
