@@ -157,16 +157,16 @@ struct IotaOpToGPU : OpConversionPattern<tile::IotaOp> {
   }
 };
 
-/// Both ends share one blocked layout, so each output element is one of this
-/// thread's own input elements: a static shuffle.
+/// Both ends share one layout, so each output element is one of this thread's
+/// own input elements (the one at coordinate 0 along broadcast dimensions): a
+/// static shuffle.
 struct BroadcastOpToGPU : OpConversionPattern<tile::BroadcastOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(tile::BroadcastOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     RankedTensorType srcType = op.getSrc().getType(), dstType = op.getType();
-    if (srcType.getEncoding() != dstType.getEncoding() ||
-        !isa<tile::BlockedLayoutAttr>(dstType.getEncoding()))
-      return rewriter.notifyMatchFailure(op, "expects one blocked layout on both ends");
+    if (srcType.getEncoding() != dstType.getEncoding())
+      return rewriter.notifyMatchFailure(op, "expects one layout on both ends");
     ThreadElements src(srcType), dst(dstType);
     SmallVector<int64_t> mask;
     for (int64_t e = 0; e < dst.size(); ++e) {

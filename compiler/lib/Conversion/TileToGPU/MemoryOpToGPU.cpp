@@ -64,38 +64,152 @@ struct MakeDescOpToGPU : OpConversionPattern<tile::MakeDescOp> {
   }
 };
 
-/// The address and in-bounds predicate of every element a thread holds of a
-/// block at `indices` of a descriptor.
-struct BlockAddresses {
-  SmallVector<Value> pointers, inBounds;
+/// A descriptor's fields.
+struct Desc {
+  Value base;
+  SmallVector<Value> sizes, strides;
 };
 
-BlockAddresses emitBlockAddresses(OpBuilder &b, Location loc, Value desc, ValueRange indices,
-                                  RankedTensorType tileType) {
-  unsigned rank = tileType.getRank();
-  Value base = LLVM::ExtractValueOp::create(b, loc, desc, 0);
-  SmallVector<Value> sizes, strides;
-  for (unsigned d = 0; d < rank; ++d) {
-    sizes.push_back(LLVM::ExtractValueOp::create(b, loc, desc, 1 + d));
-    strides.push_back(LLVM::ExtractValueOp::create(b, loc, desc, 1 + rank + d));
+Desc unpackDesc(OpBuilder &b, Location loc, Value desc, unsigned rank) {
+  Desc d{LLVM::ExtractValueOp::create(b, loc, desc, 0), {}, {}};
+  for (unsigned i = 0; i < rank; ++i) {
+    d.sizes.push_back(LLVM::ExtractValueOp::create(b, loc, desc, 1 + i));
+    d.strides.push_back(LLVM::ExtractValueOp::create(b, loc, desc, 1 + rank + i));
   }
+  return d;
+}
+
+/// One access of `width` consecutive elements along the last dimension
+/// (width 1: a single element) a thread makes of a block.
+struct Access {
+  int64_t firstElement; ///< index of the first element in the thread's vector
+  Value pointer;        ///< of the first element
+  Value otherDimsInBounds, lastPos; ///< the last dimension's position of the first
+  Value lastSize, lastStride;
+
+  /// Element `i` of the run is inside the tensor.
+  Value inBounds(OpBuilder &b, Location loc, int64_t i) const {
+    Value pos = i ? arith::AddIOp::create(b, loc, lastPos, constI32(b, loc, i)) : lastPos;
+    // Unsigned compare: negative positions are out of bounds too.
+    Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, pos, lastSize);
+    return otherDimsInBounds ? arith::AndIOp::create(b, loc, otherDimsInBounds, ok) : ok;
+  }
+  Value elementPointer(OpBuilder &b, Location loc, Type elem, int64_t i) const {
+    if (i == 0)
+      return pointer;
+    Value step = arith::MulIOp::create(b, loc, constI32(b, loc, i), lastStride);
+    return LLVM::GEPOp::create(b, loc, pointer.getType(), elem, pointer, ValueRange{step});
+  }
+};
+
+/// The widest run (up to 16 bytes) into which a thread's elements group:
+/// consecutive coordinates along the last dimension starting at a multiple
+/// of the run length.
+int64_t accessWidth(RankedTensorType type) {
+  unsigned bytes = std::max(1u, memoryType(type.getElementType()).getIntOrFloatBitWidth() / 8);
+  ThreadElements elems(type);
+  const tile::DimDistribution &last = elems.distribution().back();
+  int64_t width = std::min<int64_t>(16 / bytes, last.count());
+  for (; width > 1; width /= 2) {
+    bool ok = last.count() % width == 0 && last.laneStride % width == 0 &&
+              last.warpStride % width == 0 && type.getShape().back() % width == 0;
+    for (int64_t i = 0; ok && i < last.count(); ++i)
+      ok = last.offsets[i] == last.offsets[i - i % width] + i % width &&
+           last.offsets[i - i % width] % width == 0;
+    if (ok)
+      break;
+  }
+  return std::max<int64_t>(width, 1);
+}
+
+SmallVector<Access> emitAccesses(OpBuilder &b, Location loc, const Desc &desc, ValueRange indices,
+                                 RankedTensorType tileType, int64_t width) {
+  unsigned rank = tileType.getRank();
   Type elem = memoryType(tileType.getElementType());
-  BlockAddresses out;
-  for (const SmallVector<Value> &coord : ThreadElements(tileType).emitCoords(b, loc)) {
-    Value offset, inBounds;
+  ThreadElements elems(tileType);
+  SmallVector<SmallVector<Value>> coords = elems.emitCoords(b, loc);
+  SmallVector<Access> out;
+  for (int64_t e = 0; e < elems.size(); ++e) {
+    if (elems.multiIndex(e).back() % width != 0)
+      continue;
+    Access access;
+    access.firstElement = e;
+    access.lastSize = desc.sizes.back();
+    access.lastStride = desc.strides.back();
+    Value offset;
     for (unsigned d = 0; d < rank; ++d) {
-      Value pos = arith::AddIOp::create(b, loc, indices[d], coord[d]);
-      // Unsigned compare: negative positions are out of bounds too.
-      Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, pos, sizes[d]);
-      inBounds = inBounds ? arith::AndIOp::create(b, loc, inBounds, ok) : ok;
-      Value term = arith::MulIOp::create(b, loc, pos, strides[d]);
+      Value pos = arith::AddIOp::create(b, loc, indices[d], coords[e][d]);
+      Value term = arith::MulIOp::create(b, loc, pos, desc.strides[d]);
       offset = offset ? arith::AddIOp::create(b, loc, offset, term) : term;
+      if (d + 1 == rank) {
+        access.lastPos = pos;
+        continue;
+      }
+      Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, pos, desc.sizes[d]);
+      access.otherDimsInBounds =
+          access.otherDimsInBounds ? arith::AndIOp::create(b, loc, access.otherDimsInBounds, ok) : ok;
     }
-    out.pointers.push_back(
-        LLVM::GEPOp::create(b, loc, base.getType(), elem, base, ValueRange{offset}));
-    out.inBounds.push_back(inBounds);
+    access.pointer =
+        LLVM::GEPOp::create(b, loc, desc.base.getType(), elem, desc.base, ValueRange{offset});
+    out.push_back(access);
   }
   return out;
+}
+
+/// True (the same in every thread) when runs of `width` elements along the
+/// last dimension are contiguous and aligned in memory: unit last stride,
+/// the other strides and the base multiples of the run.
+Value emitVectorizable(OpBuilder &b, Location loc, const Desc &desc, Type elem, int64_t width) {
+  Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, desc.strides.back(),
+                                   constI32(b, loc, 1));
+  for (Value stride : ArrayRef<Value>(desc.strides).drop_back()) {
+    Value rem = arith::AndIOp::create(b, loc, stride, constI32(b, loc, width - 1));
+    ok = arith::AndIOp::create(
+        b, loc, ok, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, rem, constI32(b, loc, 0)));
+  }
+  Type i64 = b.getI64Type();
+  Value address = LLVM::PtrToIntOp::create(b, loc, i64, desc.base);
+  int64_t bytes = width * elem.getIntOrFloatBitWidth() / 8;
+  Value misaligned = arith::AndIOp::create(b, loc, address,
+                                           arith::ConstantIntOp::create(b, loc, i64, bytes - 1));
+  return arith::AndIOp::create(
+      b, loc, ok,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, misaligned,
+                            arith::ConstantIntOp::create(b, loc, i64, 0)));
+}
+
+/// The vector path's condition: the tensor allows vectors and the run's first
+/// and last elements are inside it (null when there is no vector path).
+Value runInBounds(OpBuilder &b, Location loc, Value vectorizable, const Access &access,
+                  int64_t width) {
+  if (!vectorizable)
+    return {};
+  Value first = access.inBounds(b, loc, 0), last = access.inBounds(b, loc, width - 1);
+  return arith::AndIOp::create(b, loc, vectorizable, arith::AndIOp::create(b, loc, first, last));
+}
+
+/// Emits `fast()` when `cond` holds and `slow()` otherwise, both yielding
+/// `types`; with no condition, just `slow()`.
+SmallVector<Value> emitFastOrSlow(OpBuilder &b, Location loc, Value cond, TypeRange types,
+                                  function_ref<SmallVector<Value>()> fast,
+                                  function_ref<SmallVector<Value>()> slow) {
+  if (!cond)
+    return slow();
+  auto ifOp = scf::IfOp::create(b, loc, types, cond, /*withElse=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  // Without results the regions come with their terminators.
+  for (auto [region, body] : {std::pair{&ifOp.getThenRegion(), fast},
+                              std::pair{&ifOp.getElseRegion(), slow}}) {
+    Block &block = region->front();
+    if (types.empty()) {
+      b.setInsertionPoint(block.getTerminator());
+      body();
+    } else {
+      b.setInsertionPointToStart(&block);
+      scf::YieldOp::create(b, loc, body());
+    }
+  }
+  return ifOp.getResults();
 }
 
 Value paddingValue(OpBuilder &b, Location loc, Type elementType, tile::Padding padding) {
@@ -107,6 +221,9 @@ Value paddingValue(OpBuilder &b, Location loc, Type elementType, tile::Padding p
   return arith::ConstantIntOp::create(b, loc, elementType, 0);
 }
 
+/// Reads a thread's elements with 16-byte (or narrower) vector loads where
+/// the tensor allows and the whole run is inside it, element by element
+/// otherwise; elements outside the tensor read the padding.
 struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(tile::LoadOp op, OpAdaptor adaptor,
@@ -114,21 +231,43 @@ struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
     Location loc = op.getLoc();
     RankedTensorType type = op.getType();
     Type elem = type.getElementType(), mem = memoryType(elem);
-    BlockAddresses addr =
-        emitBlockAddresses(rewriter, loc, adaptor.getDesc(), adaptor.getIndices(), type);
+    Desc desc = unpackDesc(rewriter, loc, adaptor.getDesc(), type.getRank());
+    int64_t width = accessWidth(type);
+    Value vectorizable = width > 1 ? emitVectorizable(rewriter, loc, desc, mem, width) : Value();
     Value pad = paddingValue(rewriter, loc, elem, op.getDesc().getType().getPadding());
-    SmallVector<Value> values;
-    for (auto [ptr, ok] : llvm::zip(addr.pointers, addr.inBounds)) {
-      auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{elem}, ok, /*withElse=*/true);
-      {
-        OpBuilder::InsertionGuard guard(rewriter);
-        rewriter.setInsertionPointToStart(&ifOp.getThenRegion().front());
-        Value v = LLVM::LoadOp::create(rewriter, loc, mem, ptr);
-        scf::YieldOp::create(rewriter, loc, fromMemory(rewriter, loc, v, elem));
-        rewriter.setInsertionPointToStart(&ifOp.getElseRegion().front());
-        scf::YieldOp::create(rewriter, loc, pad);
-      }
-      values.push_back(ifOp.getResult(0));
+    SmallVector<Value> values(tile::getElemsPerThread(type));
+    SmallVector<Type> runTypes(width, elem);
+    for (const Access &access :
+         emitAccesses(rewriter, loc, desc, adaptor.getIndices(), type, width)) {
+      auto fast = [&]() -> SmallVector<Value> {
+        auto vecType = VectorType::get({width}, mem);
+        unsigned align = width * mem.getIntOrFloatBitWidth() / 8;
+        Value v = LLVM::LoadOp::create(rewriter, loc, vecType, access.pointer, align);
+        SmallVector<Value> run;
+        for (int64_t i = 0; i < width; ++i)
+          run.push_back(fromMemory(rewriter, loc, vector::ExtractOp::create(rewriter, loc, v, i), elem));
+        return run;
+      };
+      auto slow = [&]() -> SmallVector<Value> {
+        SmallVector<Value> run;
+        for (int64_t i = 0; i < width; ++i) {
+          Value ptr = access.elementPointer(rewriter, loc, mem, i);
+          auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{elem},
+                                        access.inBounds(rewriter, loc, i), /*withElse=*/true);
+          OpBuilder::InsertionGuard guard(rewriter);
+          rewriter.setInsertionPointToStart(&ifOp.getThenRegion().front());
+          Value v = LLVM::LoadOp::create(rewriter, loc, mem, ptr);
+          scf::YieldOp::create(rewriter, loc, fromMemory(rewriter, loc, v, elem));
+          rewriter.setInsertionPointToStart(&ifOp.getElseRegion().front());
+          scf::YieldOp::create(rewriter, loc, pad);
+          run.push_back(ifOp.getResult(0));
+        }
+        return run;
+      };
+      Value cond = runInBounds(rewriter, loc, vectorizable, access, width);
+      SmallVector<Value> run = emitFastOrSlow(rewriter, loc, cond, runTypes, fast, slow);
+      for (int64_t i = 0; i < width; ++i)
+        values[access.firstElement + i] = run[i];
     }
     auto vecType = cast<VectorType>(getTypeConverter()->convertType(type));
     rewriter.replaceOp(op, pack(rewriter, loc, vecType, values));
@@ -136,21 +275,44 @@ struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
   }
 };
 
+/// Writes like LoadOpToGPU reads; elements outside the tensor are dropped.
 struct StoreOpToGPU : OpConversionPattern<tile::StoreOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(tile::StoreOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     RankedTensorType type = op.getValue().getType();
-    BlockAddresses addr =
-        emitBlockAddresses(rewriter, loc, adaptor.getDesc(), adaptor.getIndices(), type);
+    Type mem = memoryType(type.getElementType());
+    Desc desc = unpackDesc(rewriter, loc, adaptor.getDesc(), type.getRank());
+    int64_t width = accessWidth(type);
+    Value vectorizable = width > 1 ? emitVectorizable(rewriter, loc, desc, mem, width) : Value();
     SmallVector<Value> values = unpack(rewriter, loc, adaptor.getValue());
     // Threads holding copies of an element store the same value: harmless.
-    for (auto [ptr, ok, v] : llvm::zip(addr.pointers, addr.inBounds, values)) {
-      auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{}, ok, /*withElse=*/false);
-      OpBuilder::InsertionGuard guard(rewriter);
-      rewriter.setInsertionPointToStart(&ifOp.getThenRegion().front());
-      LLVM::StoreOp::create(rewriter, loc, toMemory(rewriter, loc, v), ptr);
+    for (const Access &access :
+         emitAccesses(rewriter, loc, desc, adaptor.getIndices(), type, width)) {
+      auto fast = [&]() -> SmallVector<Value> {
+        auto vecType = VectorType::get({width}, mem);
+        SmallVector<Value> run;
+        for (int64_t i = 0; i < width; ++i)
+          run.push_back(toMemory(rewriter, loc, values[access.firstElement + i]));
+        Value v = pack(rewriter, loc, vecType, run);
+        unsigned align = width * mem.getIntOrFloatBitWidth() / 8;
+        LLVM::StoreOp::create(rewriter, loc, v, access.pointer, align);
+        return {};
+      };
+      auto slow = [&]() -> SmallVector<Value> {
+        for (int64_t i = 0; i < width; ++i) {
+          auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{},
+                                        access.inBounds(rewriter, loc, i), /*withElse=*/false);
+          OpBuilder::InsertionGuard guard(rewriter);
+          rewriter.setInsertionPointToStart(&ifOp.getThenRegion().front());
+          LLVM::StoreOp::create(rewriter, loc, toMemory(rewriter, loc, values[access.firstElement + i]),
+                                access.elementPointer(rewriter, loc, mem, i));
+        }
+        return {};
+      };
+      Value cond = runInBounds(rewriter, loc, vectorizable, access, width);
+      emitFastOrSlow(rewriter, loc, cond, TypeRange{}, fast, slow);
     }
     rewriter.eraseOp(op);
     return success();

@@ -47,6 +47,23 @@ struct ConvertLayoutOpToGPU : OpConversionPattern<tile::ConvertLayoutOp> {
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     RankedTensorType srcType = op.getSrc().getType(), dstType = op.getType();
+    // Same elements in the same places (an mma accumulator read as the A
+    // operand of the next dot, say): nothing moves.
+    if (tile::isSameDistribution(srcType, dstType)) {
+      rewriter.replaceOp(op, adaptor.getSrc());
+      return success();
+    }
+    auto vecType = cast<VectorType>(getTypeConverter()->convertType(dstType));
+    // The tensor-core dot that reads this value stages its source itself.
+    if (getStagedOperand(op.getResult())) {
+      rewriter.replaceOpWithNewOp<LLVM::PoisonOp>(op, vecType);
+      return success();
+    }
+    if (convertsThroughFragments(srcType, dstType)) {
+      rewriter.replaceOp(op, convertThroughFragments(rewriter, loc, adaptor.getSrc(), srcType,
+                                                     dstType, /*transposed=*/false));
+      return success();
+    }
     Type elem = srcType.getElementType();
     Value scratch = sharedScratch(rewriter, loc, elem, srcType.getNumElements(), 0);
     barrier(rewriter, loc);
@@ -57,7 +74,6 @@ struct ConvertLayoutOpToGPU : OpConversionPattern<tile::ConvertLayoutOp> {
       Value idx = toIndex(rewriter, loc, linearIndex(rewriter, loc, c, dstType.getShape()));
       values.push_back(loadScalar(rewriter, loc, scratch, idx, elem));
     }
-    auto vecType = cast<VectorType>(getTypeConverter()->convertType(dstType));
     rewriter.replaceOp(op, pack(rewriter, loc, vecType, values));
     return success();
   }
@@ -69,6 +85,16 @@ struct TransOpToGPU : OpConversionPattern<tile::TransOp> {
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     RankedTensorType srcType = op.getSrc().getType(), dstType = op.getType();
+    auto vecType = cast<VectorType>(getTypeConverter()->convertType(dstType));
+    if (getStagedOperand(op.getResult())) {
+      rewriter.replaceOpWithNewOp<LLVM::PoisonOp>(op, vecType);
+      return success();
+    }
+    if (convertsThroughFragments(srcType, dstType)) {
+      rewriter.replaceOp(op, convertThroughFragments(rewriter, loc, adaptor.getSrc(), srcType,
+                                                     dstType, /*transposed=*/true));
+      return success();
+    }
     Type elem = srcType.getElementType();
     Value scratch = sharedScratch(rewriter, loc, elem, srcType.getNumElements(), 0);
     barrier(rewriter, loc);
@@ -80,11 +106,26 @@ struct TransOpToGPU : OpConversionPattern<tile::TransOp> {
       Value idx = linearIndex(rewriter, loc, {c[1], c[0]}, srcType.getShape());
       values.push_back(loadScalar(rewriter, loc, scratch, toIndex(rewriter, loc, idx), elem));
     }
-    auto vecType = cast<VectorType>(getTypeConverter()->convertType(dstType));
     rewriter.replaceOp(op, pack(rewriter, loc, vecType, values));
     return success();
   }
 };
+
+} // namespace
+
+bool tessera::tilegpu::reducesWithinWarps(tile::ReduceOp op) {
+  RankedTensorType type = op.getSrc().getType();
+  unsigned width = type.getElementType().getIntOrFloatBitWidth();
+  if (width != 32)
+    return false; // shuffles move 32-bit registers
+  tile::DimDistribution along =
+      tile::getDistribution(type.getEncoding(), type.getShape())[op.getAxis()];
+  // Each coordinate once: no copies that a sum would count twice.
+  return along.warpMask == 0 &&
+         along.count() * (along.laneMask + 1) == type.getDimSize(op.getAxis());
+}
+
+namespace {
 
 Value combine(OpBuilder &b, Location loc, tile::ReduceKind kind, Value x, Value y) {
   bool isFloat = isa<FloatType>(x.getType());
@@ -101,6 +142,48 @@ Value combine(OpBuilder &b, Location loc, tile::ReduceKind kind, Value x, Value 
   }
   llvm_unreachable("unknown reduce kind");
 }
+
+/// A reduction along rows held by the lanes of one warp (the mma layout's
+/// rows, and most blocked ones): each thread combines its own elements, then
+/// log2(lanes) butterfly shuffles combine across lanes, leaving every lane
+/// with the row's result. No shared memory, no barrier.
+struct ReduceOpToShuffles : OpConversionPattern<tile::ReduceOp> {
+  ReduceOpToShuffles(TypeConverter &converter, MLIRContext *ctx)
+      : OpConversionPattern(converter, ctx, /*benefit=*/2) {}
+  LogicalResult matchAndRewrite(tile::ReduceOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    if (!reducesWithinWarps(op))
+      return rewriter.notifyMatchFailure(op, "the reduced dimension spans warps or repeats");
+    Location loc = op.getLoc();
+    RankedTensorType srcType = op.getSrc().getType();
+    unsigned axis = op.getAxis();
+    ThreadElements src(srcType), dst(op.getType());
+    SmallVector<Value> elems = unpack(rewriter, loc, adaptor.getSrc());
+    const tile::DimDistribution &along = src.distribution()[axis];
+    SmallVector<Value> values;
+    for (int64_t e = 0; e < dst.size(); ++e) {
+      SmallVector<int64_t> mi = dst.multiIndex(e);
+      mi.insert(mi.begin() + axis, 0);
+      Value acc = elems[src.flatten(mi)];
+      for (int64_t i = 1; i < along.count(); ++i) {
+        mi[axis] = i;
+        acc = combine(rewriter, loc, op.getKind(), acc, elems[src.flatten(mi)]);
+      }
+      for (unsigned bit = 0; (1u << bit) <= along.laneMask; ++bit) {
+        Value offset = constI32(rewriter, loc, 1 << (along.laneShift + bit));
+        Value other = gpu::ShuffleOp::create(rewriter, loc, acc, offset,
+                                             constI32(rewriter, loc, tile::kWarpSize),
+                                             gpu::ShuffleMode::XOR)
+                          .getShuffleResult();
+        acc = combine(rewriter, loc, op.getKind(), acc, other);
+      }
+      values.push_back(acc);
+    }
+    auto vecType = cast<VectorType>(getTypeConverter()->convertType(op.getType()));
+    rewriter.replaceOp(op, pack(rewriter, loc, vecType, values));
+    return success();
+  }
+};
 
 struct ReduceOpToGPU : OpConversionPattern<tile::ReduceOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -207,6 +290,6 @@ struct DotOpToFMA : OpConversionPattern<tile::DotOp> {
 
 void tessera::tilegpu::populateSharedMemoryOpPatterns(TileTypeConverter &converter,
                                                       RewritePatternSet &patterns) {
-  patterns.add<ConvertLayoutOpToGPU, TransOpToGPU, ReduceOpToGPU, DotOpToFMA>(
+  patterns.add<ConvertLayoutOpToGPU, TransOpToGPU, ReduceOpToShuffles, ReduceOpToGPU, DotOpToFMA>(
       converter, patterns.getContext());
 }

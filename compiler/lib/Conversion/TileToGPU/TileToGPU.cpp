@@ -102,6 +102,7 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
     populateMemoryOpPatterns(converter, patterns);
     populateElementwiseOpPatterns(converter, patterns);
     populateSharedMemoryOpPatterns(converter, patterns);
+    populateTensorCoreOpPatterns(converter, patterns);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns, target);
 
     if (failed(applyPartialConversion(module, target, std::move(patterns))))

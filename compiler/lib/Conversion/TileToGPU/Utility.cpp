@@ -24,25 +24,13 @@ TileTypeConverter::TileTypeConverter(MLIRContext *ctx) {
   });
 }
 
-ThreadElements::ThreadElements(RankedTensorType type) : type(type), shape(type.getShape()) {
-  Attribute enc = type.getEncoding();
-  blocked = tile::getBlockedRoot(enc);
-  SmallVector<int64_t> parentShape(shape);
-  std::optional<unsigned> sliceDim;
-  if (auto slice = dyn_cast<tile::SliceLayoutAttr>(enc)) {
-    sliceDim = slice.getDim();
-    parentShape.insert(parentShape.begin() + *sliceDim, 1);
-  }
-  SmallVector<int64_t> parentPerDim = tile::getElemsPerThreadPerDim(blocked, parentShape);
-  for (unsigned d = 0; d < parentShape.size(); ++d) {
-    if (sliceDim && d == *sliceDim)
-      continue;
-    parentDims.push_back(d);
-    perDim.push_back(parentPerDim[d]);
-  }
+ThreadElements::ThreadElements(RankedTensorType type)
+    : dims(tile::getDistribution(type.getEncoding(), type.getShape())), shape(type.getShape()) {
   numElements = 1;
-  for (int64_t n : perDim)
-    numElements *= n;
+  for (const tile::DimDistribution &d : dims) {
+    perDim.push_back(d.count());
+    numElements *= d.count();
+  }
 }
 
 SmallVector<int64_t> ThreadElements::multiIndex(int64_t element) const {
@@ -73,43 +61,34 @@ Value tessera::tilegpu::toIndex(OpBuilder &b, Location loc, Value i32) {
   return arith::IndexCastOp::create(b, loc, b.getIndexType(), i32);
 }
 
-SmallVector<SmallVector<Value>> ThreadElements::emitCoords(OpBuilder &b, Location loc) const {
-  // Thread -> (lane, warp) -> per-dimension lane and warp indices, numbered
-  // along the layout's order, fastest dimension first.
+std::pair<Value, Value> tessera::tilegpu::laneAndWarp(OpBuilder &b, Location loc) {
   Value tid = arith::IndexCastOp::create(b, loc, b.getI32Type(),
                                          gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x));
   Value lane = arith::AndIOp::create(b, loc, tid, constI32(b, loc, tile::kWarpSize - 1));
   Value warp = arith::ShRUIOp::create(b, loc, tid, constI32(b, loc, llvm::Log2_32(tile::kWarpSize)));
-  ArrayRef<unsigned> spt = blocked.getSizePerThread(), tpw = blocked.getThreadsPerWarp(),
-                     wpc = blocked.getWarpsPerCTA();
-  unsigned parentRank = blocked.getRank();
-  SmallVector<Value> laneIdx(parentRank), warpIdx(parentRank);
-  unsigned laneShift = 0, warpShift = 0;
-  for (unsigned d : blocked.getOrder()) {
-    laneIdx[d] = arith::AndIOp::create(
-        b, loc, arith::ShRUIOp::create(b, loc, lane, constI32(b, loc, laneShift)),
-        constI32(b, loc, tpw[d] - 1));
-    warpIdx[d] = arith::AndIOp::create(
-        b, loc, arith::ShRUIOp::create(b, loc, warp, constI32(b, loc, warpShift)),
-        constI32(b, loc, wpc[d] - 1));
-    laneShift += llvm::Log2_32(tpw[d]);
-    warpShift += llvm::Log2_32(wpc[d]);
-  }
-  // base[d] = warp[d]·spt·tpw + lane[d]·spt: the first element this thread holds.
+  return {lane, warp};
+}
+
+SmallVector<SmallVector<Value>> ThreadElements::emitCoords(OpBuilder &b, Location loc) const {
+  auto [lane, warp] = laneAndWarp(b, loc);
+  auto bits = [&](Value id, unsigned shift, unsigned mask, int64_t stride) -> Value {
+    if (mask == 0 || stride == 0)
+      return constI32(b, loc, 0);
+    Value v = arith::AndIOp::create(b, loc, arith::ShRUIOp::create(b, loc, id, constI32(b, loc, shift)),
+                                    constI32(b, loc, mask));
+    return arith::MulIOp::create(b, loc, v, constI32(b, loc, stride));
+  };
+  // base[d]: the coordinate of the thread's first element along d.
   SmallVector<Value> base;
-  for (unsigned d : parentDims) {
-    Value w = arith::MulIOp::create(b, loc, warpIdx[d], constI32(b, loc, spt[d] * tpw[d]));
-    Value l = arith::MulIOp::create(b, loc, laneIdx[d], constI32(b, loc, spt[d]));
-    base.push_back(arith::AddIOp::create(b, loc, w, l));
-  }
+  for (const tile::DimDistribution &d : dims)
+    base.push_back(arith::AddIOp::create(b, loc, bits(lane, d.laneShift, d.laneMask, d.laneStride),
+                                         bits(warp, d.warpShift, d.warpMask, d.warpStride)));
   SmallVector<SmallVector<Value>> coords;
   for (int64_t e = 0; e < numElements; ++e) {
     SmallVector<int64_t> mi = multiIndex(e);
     SmallVector<Value> c;
     for (unsigned k = 0; k < rank(); ++k) {
-      unsigned d = parentDims[k];
-      int64_t offset = (mi[k] / spt[d]) * blocked.getShapePerCTA(d) + mi[k] % spt[d];
-      Value v = arith::AddIOp::create(b, loc, base[k], constI32(b, loc, offset));
+      Value v = arith::AddIOp::create(b, loc, base[k], constI32(b, loc, dims[k].offsets[mi[k]]));
       // Where the layout covers more than the tile, threads hold copies.
       c.push_back(arith::AndIOp::create(b, loc, v, constI32(b, loc, shape[k] - 1)));
     }
@@ -177,12 +156,23 @@ static int64_t tileBytes(RankedTensorType t) {
 
 int64_t tessera::tilegpu::sharedMemoryNeeded(Operation *op) {
   if (auto reduce = dyn_cast<tile::ReduceOp>(op))
-    return tileBytes(reduce.getSrc().getType());
+    return reducesWithinWarps(reduce) ? 0 : tileBytes(reduce.getSrc().getType());
+  if (isa<tile::ConvertLayoutOp, tile::TransOp>(op) && getStagedOperand(op->getResult(0)))
+    return 0;
   if (auto cvt = dyn_cast<tile::ConvertLayoutOp>(op))
-    return tileBytes(cvt.getSrc().getType());
+    return tile::isSameDistribution(cvt.getSrc().getType(), cvt.getType())
+               ? 0
+               : tileBytes(cvt.getSrc().getType());
   if (auto trans = dyn_cast<tile::TransOp>(op))
     return tileBytes(trans.getSrc().getType());
-  if (auto dot = dyn_cast<tile::DotOp>(op))
-    return llvm::alignTo(tileBytes(dot.getA().getType()), 16) + tileBytes(dot.getB().getType());
+  if (auto dot = dyn_cast<tile::DotOp>(op)) {
+    if (!isa<tile::MmaLayoutAttr>(dot.getType().getEncoding()))
+      return llvm::alignTo(tileBytes(dot.getA().getType()), 16) + tileBytes(dot.getB().getType());
+    int64_t bytes = 0;
+    for (Value operand : {dot.getA(), dot.getB()})
+      if (StagedOperand staged = getStagedOperand(operand))
+        bytes += llvm::alignTo(tileBytes(cast<RankedTensorType>(staged.source.getType())), 128);
+    return bytes;
+  }
   return 0;
 }

@@ -35,10 +35,11 @@ public:
   /// The coordinates (i32) of every element this thread holds, element-major.
   SmallVector<SmallVector<Value>> emitCoords(OpBuilder &b, Location loc) const;
 
+  /// The distribution of each dimension (its coordinate function).
+  ArrayRef<tile::DimDistribution> distribution() const { return dims; }
+
 private:
-  RankedTensorType type;
-  tile::BlockedLayoutAttr blocked;
-  SmallVector<unsigned> parentDims; // parent layout dimension of each tile dimension
+  SmallVector<tile::DimDistribution> dims;
   SmallVector<int64_t> shape, perDim;
   int64_t numElements;
 };
@@ -46,6 +47,9 @@ private:
 Value constI32(OpBuilder &b, Location loc, int64_t v);
 Value constIndex(OpBuilder &b, Location loc, int64_t v);
 Value toIndex(OpBuilder &b, Location loc, Value i32);
+
+/// The lane and warp ids (i32) of the calling thread.
+std::pair<Value, Value> laneAndWarp(OpBuilder &b, Location loc);
 
 /// Row-major linear index (i32) of `coords` in a tile of `shape`.
 Value linearIndex(OpBuilder &b, Location loc, ArrayRef<Value> coords, ArrayRef<int64_t> shape);
@@ -65,12 +69,68 @@ Value fromMemory(OpBuilder &b, Location loc, Value v, Type elementType);
 SmallVector<Value> unpack(OpBuilder &b, Location loc, Value vec);
 Value pack(OpBuilder &b, Location loc, VectorType type, ArrayRef<Value> elements);
 
+/// A tensor-core dot operand that the dot stages in shared memory itself:
+/// `source` (a 16-bit tile in another layout, converted or transposed in the
+/// dot's block for this dot alone) is stored once and read a k-step at a
+/// time. The conversion or transpose producing the operand then lowers to
+/// nothing.
+struct StagedOperand {
+  Value source;
+  bool transposed = false;
+  explicit operator bool() const { return bool(source); }
+};
+StagedOperand getStagedOperand(Value operand);
+
+/// Two 16-bit elements in one 32-bit register, the first in the low half.
+Value packPair(OpBuilder &b, Location loc, Value lo, Value hi);
+
+/// A rows x cols tile of 16-bit elements in shared memory, row-major, its
+/// 16-byte chunks XOR-swizzled by row: chunk c of row r lives at chunk
+/// c ^ ((r / rowsPerPhase) % phases), which puts any 8 consecutive rows'
+/// chunk c in 8 different bank groups, for ldmatrix and 16-byte stores alike.
+class SharedTile {
+public:
+  SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, int64_t byteOffset);
+  static bool fits(RankedTensorType type);
+
+  /// Shared address (i32) of row `row`, column chunkStart + inChunk, where
+  /// `chunkStart` is a multiple of 8.
+  Value address(OpBuilder &b, Location loc, Value row, Value chunkStart, Value inChunk) const;
+  /// Every thread stores the elements it holds of `vec` (a tile of `type`):
+  /// runs of 8 along the row as one 16-byte store, anything else one by one.
+  void store(OpBuilder &b, Location loc, Value vec, RankedTensorType type) const;
+  void storeElement(OpBuilder &b, Location loc, Value row, Value col, Value value) const;
+  /// ldmatrix of `count` (2 or 4) 8x8 matrices; lane l gives the address of
+  /// row l % 8 of matrix l / 8 as (row, chunkStart).
+  SmallVector<Value> ldmatrix(OpBuilder &b, Location loc, int count, bool trans, Value row,
+                              Value chunkStart) const;
+
+  int64_t rows, cols;
+
+private:
+  Value base;
+  int64_t phases, rowsPerPhase;
+};
+
+/// True when `src` reaches the dot operand layout `dst` through a swizzled
+/// shared tile and ldmatrix (16-bit elements).
+bool convertsThroughFragments(RankedTensorType src, RankedTensorType dst);
+/// Stages `src` in shared memory and reads the whole operand with ldmatrix
+/// (`transposed`: the operand is the transpose of `src`).
+Value convertThroughFragments(OpBuilder &b, Location loc, Value src, RankedTensorType srcType,
+                              RankedTensorType dstType, bool transposed);
+
+/// True when a reduction's rows lie within warps, each element once: it
+/// lowers to shuffles.
+bool reducesWithinWarps(tile::ReduceOp op);
+
 /// Shared memory (bytes) the lowering of `op` needs, 0 for none.
 int64_t sharedMemoryNeeded(Operation *op);
 
 void populateMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateElementwiseOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateSharedMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
+void populateTensorCoreOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 
 } // namespace tessera::tilegpu
 

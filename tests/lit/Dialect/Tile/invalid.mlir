@@ -131,7 +131,7 @@ func.func @bad_layout(%x: tensor<16xf32, #tile.blocked<sizePerThread = [1], thre
 // -----
 
 func.func @layout_rank(%x: tensor<16x16xf32, #tile.blocked<sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>>) {
-  // expected-error @+1 {{expects a blocked layout of rank 2, got rank 1}}
+  // expected-error @+1 {{expects a layout of rank 2, got rank 1}}
   %r = tile.trans %x : tensor<16x16xf32, #tile.blocked<sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>> -> tensor<16x16xf32>
   return
 }

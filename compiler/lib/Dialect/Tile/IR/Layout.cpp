@@ -36,44 +36,157 @@ BlockedLayoutAttr tessera::tile::getDefaultBlockedLayout(MLIRContext *ctx, Array
   return BlockedLayoutAttr::get(ctx, sizePerThread, threadsPerWarp, warpsPerCTA, order);
 }
 
-BlockedLayoutAttr tessera::tile::getBlockedRoot(Attribute layout) {
-  if (auto blocked = dyn_cast_or_null<BlockedLayoutAttr>(layout))
-    return blocked;
-  if (auto slice = dyn_cast_or_null<SliceLayoutAttr>(layout))
-    return slice.getParent();
-  return {};
+MmaLayoutAttr tessera::tile::getDefaultMmaLayout(MLIRContext *ctx, int64_t m, int64_t n,
+                                                 unsigned numWarps) {
+  unsigned alongM = std::min<int64_t>(numWarps, std::max<int64_t>(1, m / 16));
+  alongM = llvm::bit_floor(alongM);
+  return MmaLayoutAttr::get(ctx, {alongM, numWarps / alongM});
 }
 
-SmallVector<int64_t> tessera::tile::getElemsPerThreadPerDim(BlockedLayoutAttr layout,
-                                                            ArrayRef<int64_t> shape) {
-  SmallVector<int64_t> elems;
-  for (unsigned d = 0; d < shape.size(); ++d) {
+namespace {
+
+/// Repetitions of a block of `perBlock` elements needed to cover `size`.
+int64_t reps(int64_t size, int64_t perBlock) {
+  return std::max<int64_t>(1, llvm::divideCeil(size, perBlock));
+}
+
+SmallVector<DimDistribution> blockedDistribution(BlockedLayoutAttr layout,
+                                                 ArrayRef<int64_t> shape) {
+  ArrayRef<unsigned> spt = layout.getSizePerThread(), tpw = layout.getThreadsPerWarp(),
+                     wpc = layout.getWarpsPerCTA();
+  SmallVector<DimDistribution> dims(shape.size());
+  unsigned laneShift = 0, warpShift = 0;
+  // Lanes and warps are numbered along `order`, fastest dimension first.
+  for (unsigned d : layout.getOrder()) {
+    DimDistribution &dist = dims[d];
+    dist.laneShift = laneShift;
+    dist.laneMask = tpw[d] - 1;
+    dist.laneStride = spt[d];
+    dist.warpShift = warpShift;
+    dist.warpMask = wpc[d] - 1;
+    dist.warpStride = int64_t(spt[d]) * tpw[d];
+    laneShift += llvm::Log2_32(tpw[d]);
+    warpShift += llvm::Log2_32(wpc[d]);
     int64_t perCTA = layout.getShapePerCTA(d);
-    int64_t reps = std::max<int64_t>(1, llvm::divideCeil(shape[d], perCTA));
-    elems.push_back(int64_t(layout.getSizePerThread()[d]) * reps);
+    for (int64_t i = 0, n = spt[d] * reps(shape[d], perCTA); i < n; ++i)
+      dist.offsets.push_back((i / spt[d]) * perCTA + i % spt[d]);
   }
-  return elems;
+  return dims;
+}
+
+/// Rows of an m16 block: lane / 4 and lane / 4 + 8, warps along dim 0.
+DimDistribution mmaRows(MmaLayoutAttr mma, int64_t size) {
+  unsigned warpsM = mma.getWarpsPerCTA()[0];
+  DimDistribution dist{/*laneShift=*/2, /*laneMask=*/7, /*laneStride=*/1,
+                       /*warpShift=*/0, /*warpMask=*/warpsM - 1, /*warpStride=*/16, {}};
+  for (int64_t i = 0, n = 2 * reps(size, 16 * warpsM); i < n; ++i)
+    dist.offsets.push_back((i % 2) * 8 + (i / 2) * 16 * warpsM);
+  return dist;
+}
+
+/// Columns of an n8 block for the accumulator (2 per lane) or B (1 per lane).
+DimDistribution mmaCols(MmaLayoutAttr mma, int64_t size, bool accumulator) {
+  unsigned warpsM = mma.getWarpsPerCTA()[0], warpsN = mma.getWarpsPerCTA()[1];
+  DimDistribution dist;
+  dist.warpShift = llvm::Log2_32(warpsM);
+  dist.warpMask = warpsN - 1;
+  dist.warpStride = 8;
+  int64_t n = reps(size, 8 * warpsN);
+  if (accumulator) {
+    dist.laneMask = 3;
+    dist.laneStride = 2;
+    for (int64_t j = 0; j < 2 * n; ++j)
+      dist.offsets.push_back(j % 2 + (j / 2) * 8 * warpsN);
+  } else {
+    dist.laneShift = 2;
+    dist.laneMask = 7;
+    dist.laneStride = 1;
+    for (int64_t j = 0; j < n; ++j)
+      dist.offsets.push_back(j * 8 * warpsN);
+  }
+  return dist;
+}
+
+/// The K dimension of an operand: kWidth consecutive elements at
+/// kWidth·(lane % 4), and again 4·kWidth further, per k-block of 8·kWidth.
+DimDistribution operandK(unsigned kWidth, int64_t size) {
+  DimDistribution dist;
+  dist.laneMask = 3;
+  dist.laneStride = kWidth;
+  for (int64_t j = 0, n = 2 * kWidth * reps(size, 8 * kWidth); j < n; ++j)
+    dist.offsets.push_back(j % kWidth + ((j / kWidth) % 2) * 4 * kWidth +
+                           (j / (2 * kWidth)) * 8 * kWidth);
+  return dist;
+}
+
+} // namespace
+
+static SmallVector<DimDistribution> computeDistribution(Attribute layout,
+                                                       ArrayRef<int64_t> shape) {
+  if (auto blocked = dyn_cast<BlockedLayoutAttr>(layout))
+    return blockedDistribution(blocked, shape);
+  if (auto mma = dyn_cast<MmaLayoutAttr>(layout))
+    return {mmaRows(mma, shape[0]), mmaCols(mma, shape[1], /*accumulator=*/true)};
+  if (auto op = dyn_cast<DotOperandLayoutAttr>(layout)) {
+    if (op.getOpIdx() == 0)
+      return {mmaRows(op.getParent(), shape[0]), operandK(op.getKWidth(), shape[1])};
+    return {operandK(op.getKWidth(), shape[0]),
+            mmaCols(op.getParent(), shape[1], /*accumulator=*/false)};
+  }
+  auto slice = cast<SliceLayoutAttr>(layout);
+  SmallVector<int64_t> parentShape(shape);
+  parentShape.insert(parentShape.begin() + slice.getDim(), 1);
+  SmallVector<DimDistribution> dims = computeDistribution(slice.getParent(), parentShape);
+  dims.erase(dims.begin() + slice.getDim());
+  return dims;
+}
+
+SmallVector<DimDistribution> tessera::tile::getDistribution(Attribute layout,
+                                                            ArrayRef<int64_t> shape) {
+  SmallVector<DimDistribution> dims = computeDistribution(layout, shape);
+  // Bits that select nothing are no part of the function: normalise them so
+  // that equal functions compare equal.
+  for (DimDistribution &d : dims) {
+    if (d.laneMask == 0 || d.laneStride == 0)
+      d.laneShift = d.laneMask = d.laneStride = 0;
+    if (d.warpMask == 0 || d.warpStride == 0)
+      d.warpShift = d.warpMask = d.warpStride = 0;
+  }
+  return dims;
+}
+
+bool tessera::tile::isSameDistribution(RankedTensorType a, RankedTensorType b) {
+  if (a.getShape() != b.getShape() || !hasLayout(a) || !hasLayout(b))
+    return false;
+  SmallVector<DimDistribution> da = getDistribution(a.getEncoding(), a.getShape()),
+                               db = getDistribution(b.getEncoding(), b.getShape());
+  for (auto [x, y, size] : llvm::zip(da, db, a.getShape())) {
+    if (x == y)
+      continue;
+    // Distributions that differ only in bits that cannot reach the tile
+    // (a size-1 dimension) still agree.
+    if (size != 1 || x.count() != y.count())
+      return false;
+  }
+  return true;
 }
 
 bool tessera::tile::hasLayout(RankedTensorType type) {
-  return isa_and_nonnull<BlockedLayoutAttr, SliceLayoutAttr>(type.getEncoding());
+  return isa_and_nonnull<BlockedLayoutAttr, SliceLayoutAttr, MmaLayoutAttr,
+                         DotOperandLayoutAttr>(type.getEncoding());
+}
+
+unsigned tessera::tile::getLayoutRank(Attribute layout) {
+  if (auto blocked = dyn_cast<BlockedLayoutAttr>(layout))
+    return blocked.getRank();
+  if (auto slice = dyn_cast<SliceLayoutAttr>(layout))
+    return getLayoutRank(slice.getParent()) - 1;
+  return 2;
 }
 
 int64_t tessera::tile::getElemsPerThread(RankedTensorType type) {
-  Attribute enc = type.getEncoding();
-  if (auto blocked = dyn_cast<BlockedLayoutAttr>(enc)) {
-    int64_t n = 1;
-    for (int64_t e : getElemsPerThreadPerDim(blocked, type.getShape()))
-      n *= e;
-    return n;
-  }
-  auto slice = cast<SliceLayoutAttr>(enc);
-  SmallVector<int64_t> parentShape(type.getShape());
-  parentShape.insert(parentShape.begin() + slice.getDim(), 1);
-  SmallVector<int64_t> perDim = getElemsPerThreadPerDim(slice.getParent(), parentShape);
   int64_t n = 1;
-  for (unsigned d = 0; d < perDim.size(); ++d)
-    if (d != slice.getDim())
-      n *= perDim[d];
+  for (const DimDistribution &d : getDistribution(type.getEncoding(), type.getShape()))
+    n *= d.count();
   return n;
 }

@@ -139,12 +139,31 @@ unsigned BlockedLayoutAttr::getNumWarps() const {
 }
 
 LogicalResult SliceLayoutAttr::verify(function_ref<InFlightDiagnostic()> emitError, unsigned dim,
-                                      BlockedLayoutAttr parent) {
-  if (dim >= parent.getRank())
-    return emitError() << "expects dim " << dim << " below the parent's rank "
-                       << parent.getRank();
-  if (parent.getRank() < 2)
+                                      Attribute parent) {
+  if (!isa<BlockedLayoutAttr, MmaLayoutAttr, DotOperandLayoutAttr>(parent))
+    return emitError() << "expects a blocked, mma or dot_op parent, got " << parent;
+  unsigned parentRank = getLayoutRank(parent);
+  if (dim >= parentRank)
+    return emitError() << "expects dim " << dim << " below the parent's rank " << parentRank;
+  if (parentRank < 2)
     return emitError() << "expects a parent of rank 2 or more";
+  return success();
+}
+
+LogicalResult MmaLayoutAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                    ArrayRef<unsigned> warpsPerCTA) {
+  if (warpsPerCTA.size() != 2 || !isPowerOf2(warpsPerCTA[0]) || !isPowerOf2(warpsPerCTA[1]))
+    return emitError() << "expects two powers of two in warpsPerCTA";
+  return success();
+}
+
+LogicalResult DotOperandLayoutAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                           unsigned opIdx, MmaLayoutAttr parent,
+                                           unsigned kWidth) {
+  if (opIdx > 1)
+    return emitError() << "expects opIdx 0 (A) or 1 (B), got " << opIdx;
+  if (kWidth != 1 && kWidth != 2)
+    return emitError() << "expects kWidth 1 (32-bit) or 2 (16-bit elements), got " << kWidth;
   return success();
 }
 
@@ -152,30 +171,26 @@ LogicalResult SliceLayoutAttr::verify(function_ref<InFlightDiagnostic()> emitErr
 // Verifiers
 //===----------------------------------------------------------------------===//
 
-// A tensor's layout (if any) must match its rank.
+// A tensor's layout (if any) must match its rank; distributed tiles have
+// power-of-two dimensions.
 static LogicalResult verifyLayout(Operation *op, Value v) {
   auto type = dyn_cast<RankedTensorType>(v.getType());
   if (!type || !type.getEncoding())
     return success();
   Attribute enc = type.getEncoding();
+  if (!hasLayout(type))
+    return op->emitOpError("expects a #tile.blocked, #tile.mma, #tile.dot_op or #tile.slice "
+                           "layout, got ")
+           << enc;
   unsigned rank = type.getRank();
-  if (auto blocked = dyn_cast<BlockedLayoutAttr>(enc)) {
-    if (blocked.getRank() != rank)
-      return op->emitOpError("expects a blocked layout of rank ")
-             << rank << ", got rank " << blocked.getRank();
-    for (int64_t d : type.getShape())
-      if (!isPowerOf2(d))
-        return op->emitOpError("expects power-of-two tile dimensions, got ")
-               << shapeString(type.getShape());
-    return success();
-  }
-  if (auto slice = dyn_cast<SliceLayoutAttr>(enc)) {
-    if (slice.getParent().getRank() != rank + 1)
-      return op->emitOpError("expects a slice layout whose parent has rank ")
-             << rank + 1 << ", got " << slice.getParent().getRank();
-    return success();
-  }
-  return op->emitOpError("expects a #tile.blocked or #tile.slice layout, got ") << enc;
+  if (getLayoutRank(enc) != rank)
+    return op->emitOpError("expects a layout of rank ")
+           << rank << ", got rank " << getLayoutRank(enc);
+  for (int64_t d : type.getShape())
+    if (!isPowerOf2(d))
+      return op->emitOpError("expects power-of-two tile dimensions, got ")
+             << shapeString(type.getShape());
+  return success();
 }
 
 static LogicalResult verifyAllLayouts(Operation *op) {

@@ -1,9 +1,24 @@
 //===- AssignLayouts.cpp - Give every tile a distributed layout -----------===//
+//
+// One walk in program order gives each tile a layout from its operands'
+// (elementwise ops follow their most expensive operand: a tensor-core result
+// over a load over a reduction's slice), anchored by loads and dots: a dot of
+// 16-bit inputs runs on tensor cores and asks for mma operand layouts.
+// Conversions are inserted where layouts disagree; the next pass removes the
+// ones it can by recomputing cheap values in the layout their users need.
+//
+// Loop-carried tiles take the layout their loop yields: the walk runs again
+// with the carried layouts pinned to what the previous walk yielded until the
+// two agree (twice for flash attention).
+//
+//===----------------------------------------------------------------------===//
 
 #include "tessera/Dialect/Tile/IR/Layout.h"
 #include "tessera/Dialect/Tile/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
+
+#include <map>
 
 namespace tessera::tile {
 #define GEN_PASS_DEF_TILEASSIGNLAYOUTS
@@ -19,9 +34,24 @@ RankedTensorType withLayout(RankedTensorType type, Attribute layout) {
   return RankedTensorType::get(type.getShape(), type.getElementType(), layout);
 }
 
+/// Loop-carried layouts, by (loop number in walk order, iter arg number).
+using CarriedLayouts = std::map<std::pair<unsigned, unsigned>, Attribute>;
+
+/// True for tensor-core dots: 16-bit float inputs, f32 accumulator, and
+/// whole m16n8k16 instructions.
+bool runsOnTensorCores(DotOp dot) {
+  RankedTensorType a = dot.getA().getType(), b = dot.getB().getType();
+  Type in = a.getElementType();
+  if (!(in.isF16() || in.isBF16()) || b.getElementType() != in ||
+      !dot.getType().getElementType().isF32())
+    return false;
+  return a.getDimSize(0) % 16 == 0 && a.getDimSize(1) % 16 == 0 && b.getDimSize(1) % 8 == 0;
+}
+
 class LayoutAssigner {
 public:
-  LayoutAssigner(func::FuncOp func) : func(func), numWarps(getNumWarps(func)) {}
+  LayoutAssigner(func::FuncOp func, const CarriedLayouts &pinned)
+      : func(func), numWarps(getNumWarps(func)), pinned(pinned) {}
 
   LogicalResult run() {
     WalkResult result = func.walk<WalkOrder::PreOrder>([&](Operation *op) {
@@ -29,6 +59,9 @@ public:
     });
     return failure(result.wasInterrupted());
   }
+
+  /// The layouts each loop yielded before conversion to its carried layout.
+  const CarriedLayouts &yielded() const { return yieldedLayouts; }
 
 private:
   Attribute defaultLayout(RankedTensorType type) {
@@ -54,15 +87,33 @@ private:
     return cast<RankedTensorType>(v.getType()).getEncoding();
   }
 
+  /// How much a value's layout should decide its users': what it costs to
+  /// move the value elsewhere. Splats, constants and iotas are free to remake.
+  /// Loop-carried values follow too: their layout is what the loop yields.
+  static int weight(Value v) {
+    Operation *def = v.getDefiningOp();
+    if (!def || isa<SplatOp, IotaOp, arith::ConstantOp>(def))
+      return 0;
+    Attribute layout = layoutOf(v);
+    if (auto slice = dyn_cast<SliceLayoutAttr>(layout))
+      layout = slice.getParent();
+    return isa<BlockedLayoutAttr>(layout) ? 1 : 2;
+  }
+
   LogicalResult visit(Operation *op) {
     if (isa<ConvertLayoutOp>(op))
       return success();
     if (auto forOp = dyn_cast<scf::ForOp>(op))
       return visitFor(forOp);
     if (auto yield = dyn_cast<scf::YieldOp>(op)) {
-      for (auto [i, v] : llvm::enumerate(yield.getOperands()))
-        if (isa<RankedTensorType>(v.getType()))
-          require(op, i, layoutOf(op->getParentOp()->getResult(i)));
+      auto loop = dyn_cast<scf::ForOp>(op->getParentOp());
+      for (auto [i, v] : llvm::enumerate(yield.getOperands())) {
+        if (!isa<RankedTensorType>(v.getType()))
+          continue;
+        if (loop)
+          yieldedLayouts[{loopNumbers.lookup(loop), unsigned(i)}] = layoutOf(v);
+        require(op, i, layoutOf(op->getParentOp()->getResult(i)));
+      }
       return success();
     }
     bool hasTensorResult = llvm::any_of(op->getResultTypes(), llvm::IsaPred<RankedTensorType>);
@@ -73,12 +124,11 @@ private:
 
     if (auto reduce = dyn_cast<ReduceOp>(op)) {
       Attribute src = layoutOf(reduce.getSrc());
-      BlockedLayoutAttr parent = dyn_cast<BlockedLayoutAttr>(src);
-      if (!parent) {
-        parent = cast<BlockedLayoutAttr>(defaultLayout(reduce.getSrc().getType()));
-        require(op, 0, parent);
+      if (isa<SliceLayoutAttr>(src)) {
+        src = defaultLayout(reduce.getSrc().getType());
+        require(op, 0, src);
       }
-      setLayout(reduce.getResult(), SliceLayoutAttr::get(op->getContext(), reduce.getAxis(), parent));
+      setLayout(reduce.getResult(), SliceLayoutAttr::get(op->getContext(), reduce.getAxis(), src));
       return success();
     }
     if (auto expand = dyn_cast<ExpandDimsOp>(op)) {
@@ -93,26 +143,27 @@ private:
       return success();
     }
     if (auto broadcast = dyn_cast<BroadcastOp>(op)) {
-      // A blocked layout describes any shape of its rank, so the operand's
-      // layout serves the broadcast result with no data movement.
+      // A layout describes any shape of its rank, so the operand's layout
+      // serves the broadcast result with no data movement.
       Attribute src = layoutOf(broadcast.getSrc());
-      if (!isa<BlockedLayoutAttr>(src)) {
+      if (isa<SliceLayoutAttr>(src)) {
         src = defaultLayout(broadcast.getType());
         require(op, 0, src);
       }
       setLayout(broadcast.getResult(), src);
       return success();
     }
-    if (auto dot = dyn_cast<DotOp>(op)) {
-      Attribute acc = layoutOf(dot.getAcc());
-      if (!isa<BlockedLayoutAttr>(acc)) {
-        acc = defaultLayout(dot.getType());
-        require(op, 2, acc);
-      }
-      setLayout(dot.getResult(), acc);
+    if (auto dot = dyn_cast<DotOp>(op))
+      return visitDot(dot);
+    if (auto load = dyn_cast<LoadOp>(op)) {
+      // 16-byte vectors along the contiguous dimension.
+      RankedTensorType type = load.getType();
+      unsigned bytes = std::max(1u, type.getElementType().getIntOrFloatBitWidth() / 8);
+      setLayout(load.getResult(), getDefaultBlockedLayout(func.getContext(), type.getShape(),
+                                                          numWarps, 16 / bytes));
       return success();
     }
-    if (isa<LoadOp, IotaOp, SplatOp, TransOp>(op)) {
+    if (isa<IotaOp, SplatOp, TransOp>(op)) {
       setLayout(op->getResult(0), defaultLayout(cast<RankedTensorType>(op->getResult(0).getType())));
       return success();
     }
@@ -129,20 +180,36 @@ private:
     return op->emitOpError("has tile results but no layout rule");
   }
 
+  LogicalResult visitDot(DotOp dot) {
+    MLIRContext *ctx = dot.getContext();
+    if (runsOnTensorCores(dot)) {
+      RankedTensorType c = dot.getType();
+      MmaLayoutAttr mma = getDefaultMmaLayout(ctx, c.getDimSize(0), c.getDimSize(1), numWarps);
+      require(dot, 0, DotOperandLayoutAttr::get(ctx, 0, mma, /*kWidth=*/2));
+      require(dot, 1, DotOperandLayoutAttr::get(ctx, 1, mma, /*kWidth=*/2));
+      require(dot, 2, mma);
+      setLayout(dot.getResult(), mma);
+      return success();
+    }
+    // CUDA cores: any blocked accumulator; operands go through shared memory.
+    Attribute acc = layoutOf(dot.getAcc());
+    if (!isa<BlockedLayoutAttr>(acc)) {
+      acc = defaultLayout(dot.getType());
+      require(dot, 2, acc);
+    }
+    setLayout(dot.getResult(), acc);
+    return success();
+  }
+
   LogicalResult visitElementwise(Operation *op) {
-    // Prefer a blocked operand's layout: slices come from reductions and are
-    // best converted once into the layout of the data they combine with.
+    // The operand whose layout is most expensive to leave decides.
     Attribute layout;
+    int best = -1;
     for (Value v : op->getOperands())
-      if (auto type = dyn_cast<RankedTensorType>(v.getType()))
-        if (isa<BlockedLayoutAttr>(type.getEncoding())) {
-          layout = type.getEncoding();
-          break;
-        }
-    for (Value v : op->getOperands())
-      if (!layout)
-        if (auto type = dyn_cast<RankedTensorType>(v.getType()))
-          layout = type.getEncoding();
+      if (isa<RankedTensorType>(v.getType()) && weight(v) > best) {
+        best = weight(v);
+        layout = layoutOf(v);
+      }
     if (!layout)
       return op->emitOpError("has tile results but no tile operands");
     for (unsigned i = 0; i < op->getNumOperands(); ++i)
@@ -154,26 +221,60 @@ private:
   }
 
   LogicalResult visitFor(scf::ForOp forOp) {
-    for (auto [init, arg, result] :
-         llvm::zip(forOp.getInitArgs(), forOp.getRegionIterArgs(), forOp.getResults())) {
+    unsigned number = loopNumbers.size();
+    loopNumbers[forOp] = number;
+    unsigned firstInit = forOp.getNumControlOperands();
+    for (auto [i, init, arg, result] : llvm::enumerate(
+             forOp.getInitArgs(), forOp.getRegionIterArgs(), forOp.getResults())) {
       if (!isa<RankedTensorType>(init.getType()))
         continue;
-      arg.setType(init.getType());
-      result.setType(init.getType());
+      auto it = pinned.find({number, unsigned(i)});
+      if (it != pinned.end())
+        require(forOp, firstInit + i, it->second);
+      Type type = forOp.getInitArgs()[i].getType();
+      arg.setType(type);
+      result.setType(type);
     }
     return success();
   }
 
   func::FuncOp func;
   unsigned numWarps;
+  const CarriedLayouts &pinned;
+  CarriedLayouts yieldedLayouts;
+  llvm::DenseMap<Operation *, unsigned> loopNumbers;
 };
 
 struct TileAssignLayoutsPass
     : tessera::tile::impl::TileAssignLayoutsBase<TileAssignLayoutsPass> {
   using Base::Base;
   void runOnOperation() override {
-    if (failed(LayoutAssigner(getOperation()).run()))
-      signalPassFailure();
+    func::FuncOp func = getOperation();
+    CarriedLayouts pinned;
+    // Each round pins the carried layouts to what the last one yielded; a
+    // round that yields what it carried is final.
+    for (int round = 0; round < 4; ++round) {
+      func::FuncOp trial = func.clone();
+      LayoutAssigner assigner(trial, pinned);
+      if (failed(assigner.run())) {
+        trial.erase();
+        return signalPassFailure();
+      }
+      bool stable = true;
+      for (auto &[key, layout] : assigner.yielded()) {
+        auto it = pinned.find(key);
+        Attribute carried = it != pinned.end() ? it->second : Attribute();
+        if (carried != layout)
+          stable = false;
+      }
+      if (stable || round == 3) {
+        func.getBody().takeBody(trial.getBody());
+        trial.erase();
+        return;
+      }
+      pinned = assigner.yielded();
+      trial.erase();
+    }
   }
 };
 

@@ -1,7 +1,17 @@
 //===- RemoveLayoutConversions.cpp - Drop conversions that move nothing ---===//
+//
+// A conversion moves data between threads through shared memory. Where the
+// converted value can as well be computed directly in the wanted layout, it
+// is: the conversion moves up to the operands of its producer, until it meets
+// a splat, a constant, an iota or a load (which are made in the new layout) or
+// a value that must stay (then the conversion stays too).
+//
+//===----------------------------------------------------------------------===//
 
+#include "tessera/Dialect/Tile/IR/Layout.h"
 #include "tessera/Dialect/Tile/Transforms/Passes.h"
 
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -14,6 +24,76 @@ using namespace mlir;
 using namespace tessera::tile;
 
 namespace {
+
+bool isElementwise(Operation *op) {
+  return isa<arith::ArithDialect, math::MathDialect>(op->getDialect()) &&
+         !isa<arith::ConstantOp>(op) && op->getNumResults() == 1;
+}
+
+/// True when `v` is computed from splats, constants and iotas only, by ops
+/// that need no other thread's data: recomputing it anywhere costs a few
+/// instructions at most.
+bool isFreeToRecompute(Value v, int depth = 0) {
+  Operation *def = v.getDefiningOp();
+  if (!def || depth > 16)
+    return false;
+  if (isa<SplatOp, IotaOp, arith::ConstantOp>(def))
+    return true;
+  if (!isa<BroadcastOp, ExpandDimsOp>(def) && !isElementwise(def))
+    return false;
+  return llvm::all_of(def->getOperands(), [&](Value operand) {
+    return !isa<RankedTensorType>(operand.getType()) || isFreeToRecompute(operand, depth + 1);
+  });
+}
+
+RankedTensorType withLayout(Type type, Attribute layout) {
+  auto t = cast<RankedTensorType>(type);
+  return RankedTensorType::get(t.getShape(), t.getElementType(), layout);
+}
+
+/// convert(op(x...)) -> op'(convert(x)...) with op' producing the wanted layout.
+struct RecomputeInTargetLayout : OpRewritePattern<ConvertLayoutOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConvertLayoutOp cvt, PatternRewriter &rewriter) const override {
+    Operation *def = cvt.getSrc().getDefiningOp();
+    if (!def || def->getNumResults() != 1)
+      return failure();
+    bool onlyUser = cvt.getSrc().hasOneUse();
+    if (!onlyUser && !isFreeToRecompute(cvt.getSrc()))
+      return failure();
+    Attribute layout = cvt.getType().getEncoding();
+    // Where each operand of `def` must be for its result to be in `layout`.
+    SmallVector<Attribute> operandLayouts(def->getNumOperands());
+    // Tensor-core operands are loaded as whole rows and staged through
+    // shared memory by the dot, not gathered fragment by fragment.
+    if (isa<LoadOp>(def) && isa<DotOperandLayoutAttr>(layout))
+      return failure();
+    if (isa<IotaOp, LoadOp, TransOp>(def)) {
+      // Made directly in any layout (a transpose through shared memory).
+    } else if (isa<BroadcastOp>(def) || isElementwise(def)) {
+      for (auto [i, v] : llvm::enumerate(def->getOperands()))
+        if (isa<RankedTensorType>(v.getType()))
+          operandLayouts[i] = layout;
+    } else if (auto expand = dyn_cast<ExpandDimsOp>(def)) {
+      if (isa<SliceLayoutAttr>(layout))
+        return failure();
+      operandLayouts[0] = SliceLayoutAttr::get(getContext(), expand.getAxis(), layout);
+    } else {
+      return failure();
+    }
+    IRMapping mapping;
+    for (auto [operand, operandLayout] : llvm::zip(def->getOperands(), operandLayouts))
+      if (operandLayout)
+        mapping.map(operand, ConvertLayoutOp::create(rewriter, cvt.getLoc(),
+                                                     withLayout(operand.getType(), operandLayout),
+                                                     operand));
+    Operation *clone = rewriter.clone(*def, mapping);
+    rewriter.modifyOpInPlace(clone, [&] { clone->getResult(0).setType(cvt.getType()); });
+    rewriter.replaceOp(cvt, clone->getResult(0));
+    return success();
+  }
+};
+
 struct TileRemoveLayoutConversionsPass
     : tessera::tile::impl::TileRemoveLayoutConversionsBase<TileRemoveLayoutConversionsPass> {
   using Base::Base;
@@ -22,6 +102,7 @@ struct TileRemoveLayoutConversionsPass
     // The folders (same layout) run as part of the greedy driver; the
     // canonical patterns fold chains and rebuild splats in place.
     ConvertLayoutOp::getCanonicalizationPatterns(patterns, &getContext());
+    patterns.add<RecomputeInTargetLayout>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

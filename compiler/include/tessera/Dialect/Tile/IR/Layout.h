@@ -1,7 +1,13 @@
 //===- Layout.h - Distributed layouts of tiles ------------------*- C++ -*-===//
 //
-// Queries on the `#tile.blocked` and `#tile.slice` encodings shared by layout
-// assignment and the lowering to per-thread code.
+// Queries on the layout encodings (`#tile.blocked`, `#tile.mma`,
+// `#tile.dot_op` and their `#tile.slice`s) shared by layout assignment and the
+// lowering to per-thread code.
+//
+// Every Tessera layout is separable: along each tile dimension the
+// coordinates a thread holds are one base, computed from bits of its lane and
+// warp ids, plus a list of constant offsets. A thread's elements are the
+// row-major product of those per-dimension lists.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TESSERA_DIALECT_TILE_IR_LAYOUT_H
@@ -13,19 +19,46 @@ namespace tessera::tile {
 
 inline constexpr unsigned kWarpSize = 32;
 
+/// How one tile dimension is spread over a CTA:
+///   coordinate(i) = (((lane >> laneShift) & laneMask) · laneStride
+///                  + ((warp >> warpShift) & warpMask) · warpStride
+///                  + offsets[i]) mod size
+/// for the i-th of `offsets.size()` elements a thread holds along it. Where a
+/// layout covers more than the tile, threads hold copies (the mod).
+struct DimDistribution {
+  unsigned laneShift = 0, laneMask = 0;
+  int64_t laneStride = 0;
+  unsigned warpShift = 0, warpMask = 0;
+  int64_t warpStride = 0;
+  llvm::SmallVector<int64_t> offsets;
+
+  int64_t count() const { return offsets.size(); }
+  bool operator==(const DimDistribution &o) const {
+    return laneShift == o.laneShift && laneMask == o.laneMask && laneStride == o.laneStride &&
+           warpShift == o.warpShift && warpMask == o.warpMask && warpStride == o.warpStride &&
+           offsets == o.offsets;
+  }
+};
+
+/// The per-dimension distribution of a tile of `shape` laid out by `layout`.
+llvm::SmallVector<DimDistribution> getDistribution(mlir::Attribute layout,
+                                                   llvm::ArrayRef<int64_t> shape);
+
+/// True when two tile types place every element in the same thread at the
+/// same position of its vector: converting between them moves nothing.
+bool isSameDistribution(mlir::RankedTensorType a, mlir::RankedTensorType b);
+
 /// The layout Tessera gives a tile of `shape` when nothing asks for another:
 /// contiguous vectors of up to `maxVector` elements along the last dimension,
 /// lanes then warps spread fastest-dimension first, as far as the shape allows.
 BlockedLayoutAttr getDefaultBlockedLayout(mlir::MLIRContext *ctx, llvm::ArrayRef<int64_t> shape,
                                           unsigned numWarps, unsigned maxVector = 4);
 
-/// Blocked layout at the root of `layout` (itself, or a slice's parent).
-BlockedLayoutAttr getBlockedRoot(mlir::Attribute layout);
-
-/// Per-dimension element counts one thread holds of a tile of `shape` laid out
-/// by the blocked layout `layout`: sizePerThread times the repetitions.
-llvm::SmallVector<int64_t> getElemsPerThreadPerDim(BlockedLayoutAttr layout,
-                                                   llvm::ArrayRef<int64_t> shape);
+/// The accumulator layout of an M x N tensor-core dot on `numWarps` warps:
+/// warps stacked along M first (so that a row lives in one warp and row
+/// reductions need only shuffles), then along N.
+MmaLayoutAttr getDefaultMmaLayout(mlir::MLIRContext *ctx, int64_t m, int64_t n,
+                                  unsigned numWarps);
 
 /// Number of elements one thread holds of a tile of `type` (its encoding must
 /// be a layout).
@@ -33,6 +66,9 @@ int64_t getElemsPerThread(mlir::RankedTensorType type);
 
 /// True when `type` carries a layout encoding Tessera understands.
 bool hasLayout(mlir::RankedTensorType type);
+
+/// Rank of the tiles `layout` describes (a slice has one less than its parent).
+unsigned getLayoutRank(mlir::Attribute layout);
 
 } // namespace tessera::tile
 

@@ -72,9 +72,53 @@ def Tile_SliceLayoutAttr : Tile_Attr<"SliceLayout", "slice"> {
     ```mlir
     #tile.slice<dim = 1, parent = #tile.blocked<...>>
     ```
+
+    The parent is a `#tile.blocked`, `#tile.mma` or `#tile.dot_op` layout.
   }];
-  let parameters = (ins "unsigned":$dim, "BlockedLayoutAttr":$parent);
+  let parameters = (ins "unsigned":$dim, "::mlir::Attribute":$parent);
   let assemblyFormat = "`<` `dim` `=` $dim `,` `parent` `=` qualified($parent) `>`";
+  let genVerifyDecl = 1;
+}
+
+def Tile_MmaLayoutAttr : Tile_Attr<"MmaLayout", "mma"> {
+  let summary = "accumulator of mma.sync m16n8: the layout of a tensor-core dot's result";
+  let description = [{
+    Warps tile the 2-D result in a `warpsPerCTA` grid of 16 x 8 blocks,
+    repeated until the tile is covered. In each 16 x 8 block lane `l` holds
+    rows `l / 4` and `l / 4 + 8`, columns `2 (l % 4)` and `2 (l % 4) + 1`
+    (PTX ISA, "Matrix Fragments for mma.m16n8k16"). Warp `w` is at row block
+    `w % warpsPerCTA[0]` and column block `w / warpsPerCTA[0]`.
+
+    ```mlir
+    #tile.mma<warpsPerCTA = [4, 1]>
+    ```
+  }];
+  let parameters = (ins ArrayRefParameter<"unsigned">:$warpsPerCTA);
+  let assemblyFormat = "`<` `warpsPerCTA` `=` `[` $warpsPerCTA `]` `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    unsigned getNumWarps() const { return getWarpsPerCTA()[0] * getWarpsPerCTA()[1]; }
+  }];
+}
+
+def Tile_DotOperandLayoutAttr : Tile_Attr<"DotOperandLayout", "dot_op"> {
+  let summary = "an operand of mma.sync (A for opIdx 0, B for opIdx 1) of a parent mma layout";
+  let description = [{
+    The registers `mma.sync` reads: for A (M x K) lane `l` holds rows `l / 4`
+    and `l / 4 + 8` of each 16-row block of its warp's row, and for B (K x N)
+    column `l / 4` of each 8-column block of its warp's column; along K each
+    lane holds `kWidth` consecutive elements (one 32-bit register: 2 for f16 and
+    bf16, 1 for tf32) at `kWidth (l % 4)` and the same 4·kWidth further on.
+    A is shared by the warps of one row and B by the warps of one column.
+
+    ```mlir
+    #tile.dot_op<opIdx = 0, parent = #tile.mma<warpsPerCTA = [4, 1]>, kWidth = 2>
+    ```
+  }];
+  let parameters = (ins "unsigned":$opIdx, "MmaLayoutAttr":$parent, "unsigned":$kWidth);
+  let assemblyFormat = [{
+    `<` `opIdx` `=` $opIdx `,` `parent` `=` qualified($parent) `,` `kWidth` `=` $kWidth `>`
+  }];
   let genVerifyDecl = 1;
 }
 

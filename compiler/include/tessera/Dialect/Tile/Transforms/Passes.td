@@ -12,8 +12,13 @@ def TileAssignLayouts : Pass<"tile-assign-layouts", "mlir::func::FuncOp"> {
     the kernel's `tile.num_warps`; a reduction's result is a slice of its operand's
     layout, and `expand_dims` of such a slice returns to the parent, so the
     softmax pattern `x - broadcast(expand_dims(reduce(x)))` moves no data;
-    elementwise ops take their first operand's layout. Wherever an operand's
-    layout is not the one its user needs, a `tile.convert_layout` is inserted.
+    elementwise ops take the layout of their operand that is dearest to move
+    (tensor-core results, then blocked tiles, then slices; splats and iotas
+    never decide). A `tile.dot` of f16/bf16 tiles with whole m16n8k16 blocks
+    gets the `#tile.mma` accumulator layout and `#tile.dot_op` operands.
+    Loop-carried tiles take the layout their loop yields (the walk is repeated
+    with carried layouts pinned until they agree). Wherever an operand's layout
+    is not the one its user needs, a `tile.convert_layout` is inserted.
   }];
   let dependentDialects = ["::tessera::tile::TileDialect"];
 }
@@ -23,7 +28,10 @@ def TileRemoveLayoutConversions : Pass<"tile-remove-layout-conversions", "mlir::
   let description = [{
     Folds conversions to the same layout, chains of conversions, and conversions
     of splats and splat constants (which are rebuilt in the wanted layout rather
-    than moved through shared memory), then drops dead ones.
+    than moved through shared memory). Values that cost nothing to recompute
+    (iotas and the broadcasts, expand_dims and elementwise ops over them) are
+    recomputed in the layout their user needs, as are loads, transposes and
+    elementwise ops whose only user is the conversion; then dead ops are dropped.
   }];
   let dependentDialects = ["::tessera::tile::TileDialect"];
 }

@@ -1,0 +1,418 @@
+//===- TensorCoreOpToGPU.cpp - tile.dot on tensor cores -------------------===//
+//
+// A dot whose operands are in `#tile.dot_op` layouts and whose accumulator is
+// in `#tile.mma` becomes one `mma.sync.m16n8k16` per (16-row block, 8-column
+// block, 16-deep slice) a warp owns. Fragment positions follow the PTX ISA's
+// "Matrix Fragments for mma.m16n8k16 with floating point type".
+//
+// Operands already in registers (the softmax numerator P of attention, an mma
+// result) are used in place. An operand converted from another layout in the
+// dot's own block (a K or V tile just loaded) is staged: the threads store the
+// source tile into shared memory with 16-byte stores, and each k-step reads
+// the fragments it needs with `ldmatrix` (`.trans` where the tile's contiguous
+// dimension is not the operand's k), so that only one k-step of fragments is
+// live at a time. The staged tile's 16-byte chunks are XOR-swizzled by row so
+// that the eight rows one `ldmatrix` reads fall in distinct banks.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Utility.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+using namespace tessera;
+using namespace tessera::tilegpu;
+
+StagedOperand tessera::tilegpu::getStagedOperand(Value operand) {
+  auto type = cast<RankedTensorType>(operand.getType());
+  auto layout = dyn_cast<tile::DotOperandLayoutAttr>(type.getEncoding());
+  Operation *def = operand.getDefiningOp();
+  if (!layout || !def || !operand.hasOneUse() || type.getElementType().getIntOrFloatBitWidth() != 16)
+    return {};
+  auto dot = dyn_cast<tile::DotOp>(*operand.getUsers().begin());
+  if (!dot || dot->getBlock() != def->getBlock() ||
+      !isa<tile::MmaLayoutAttr>(dot.getType().getEncoding()))
+    return {};
+  if (auto cvt = dyn_cast<tile::ConvertLayoutOp>(def))
+    if (!tile::isSameDistribution(cvt.getSrc().getType(), type))
+      return {cvt.getSrc(), /*transposed=*/false};
+  if (auto trans = dyn_cast<tile::TransOp>(def))
+    return {trans.getSrc(), /*transposed=*/true};
+  return {};
+}
+
+namespace {
+
+Value asmOp(OpBuilder &b, Location loc, Type result, ValueRange args, StringRef text,
+            StringRef constraints, bool sideEffects) {
+  return LLVM::InlineAsmOp::create(b, loc, result, args, text, constraints, sideEffects,
+                                   /*is_align_stack=*/false,
+                                   LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
+                                   ArrayAttr{})
+      .getResult(0);
+}
+
+} // namespace
+
+/// Two 16-bit elements in one 32-bit register, the first in the low half.
+Value tessera::tilegpu::packPair(OpBuilder &b, Location loc, Value lo, Value hi) {
+  auto pairType = VectorType::get({2}, lo.getType());
+  Value pair = vector::FromElementsOp::create(b, loc, pairType, ValueRange{lo, hi});
+  return LLVM::BitcastOp::create(b, loc, b.getI32Type(), pair);
+}
+
+namespace {
+
+std::pair<Value, Value> unpackPair(OpBuilder &b, Location loc, Value reg, Type elem) {
+  Value pair = LLVM::BitcastOp::create(b, loc, VectorType::get({2}, elem), reg);
+  return {vector::ExtractOp::create(b, loc, pair, 0), vector::ExtractOp::create(b, loc, pair, 1)};
+}
+
+Value add(OpBuilder &b, Location loc, Value x, int64_t c) {
+  return c ? arith::AddIOp::create(b, loc, x, constI32(b, loc, c)) : x;
+}
+
+} // namespace
+
+SharedTile::SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, int64_t byteOffset)
+    : rows(rows), cols(cols) {
+  Value view = sharedScratch(b, loc, b.getI16Type(), rows * cols, byteOffset);
+  Value index = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, view);
+  base = arith::IndexCastOp::create(b, loc, b.getI32Type(), index);
+  int64_t chunks = cols / 8;
+  phases = std::min<int64_t>(8, chunks);
+  rowsPerPhase = std::max<int64_t>(1, 8 / chunks);
+}
+
+bool SharedTile::fits(RankedTensorType type) {
+  return type.getRank() == 2 && type.getDimSize(1) % 8 == 0 &&
+         type.getElementType().getIntOrFloatBitWidth() == 16;
+}
+
+Value SharedTile::address(OpBuilder &b, Location loc, Value row, Value chunkStart,
+                          Value inChunk) const {
+  Value chunk = arith::ShRUIOp::create(b, loc, chunkStart, constI32(b, loc, 3));
+  Value phase = arith::AndIOp::create(
+      b, loc, arith::DivUIOp::create(b, loc, row, constI32(b, loc, rowsPerPhase)),
+      constI32(b, loc, phases - 1));
+  Value swizzled = arith::XOrIOp::create(b, loc, chunk, phase);
+  Value element = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, row, constI32(b, loc, cols)),
+      arith::AddIOp::create(b, loc, arith::ShLIOp::create(b, loc, swizzled, constI32(b, loc, 3)),
+                            inChunk));
+  return arith::AddIOp::create(b, loc, base,
+                               arith::ShLIOp::create(b, loc, element, constI32(b, loc, 1)));
+}
+
+void SharedTile::storeElement(OpBuilder &b, Location loc, Value row, Value col, Value value) const {
+  Value chunkStart = arith::AndIOp::create(b, loc, col, constI32(b, loc, ~7));
+  Value inChunk = arith::AndIOp::create(b, loc, col, constI32(b, loc, 7));
+  Value bits = LLVM::BitcastOp::create(b, loc, b.getI16Type(), value);
+  LLVM::InlineAsmOp::create(b, loc, TypeRange{},
+                            ValueRange{address(b, loc, row, chunkStart, inChunk), bits},
+                            "st.shared.b16 [$0], $1;", "r,h", /*has_side_effects=*/true, false,
+                            LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
+                            ArrayAttr{});
+}
+
+void SharedTile::store(OpBuilder &b, Location loc, Value vec, RankedTensorType type) const {
+  ThreadElements elems(type);
+  SmallVector<Value> values = unpack(b, loc, vec);
+  SmallVector<SmallVector<Value>> coords = elems.emitCoords(b, loc);
+  const tile::DimDistribution &along = elems.distribution()[1];
+  bool vectorized =
+      along.count() % 8 == 0 && along.laneStride % 8 == 0 && along.warpStride % 8 == 0;
+  for (int64_t i = 0; vectorized && i < along.count(); ++i)
+    vectorized = along.offsets[i] == along.offsets[i - i % 8] + i % 8 &&
+                 along.offsets[i - i % 8] % 8 == 0;
+  Value zero = constI32(b, loc, 0);
+  for (int64_t e = 0; e < elems.size(); ++e) {
+    if (!vectorized) {
+      storeElement(b, loc, coords[e][0], coords[e][1], values[e]);
+      continue;
+    }
+    if (elems.multiIndex(e)[1] % 8 != 0)
+      continue;
+    SmallVector<Value> args{address(b, loc, coords[e][0], coords[e][1], zero)};
+    for (int64_t k = 0; k < 8; k += 2)
+      args.push_back(packPair(b, loc, values[e + k], values[e + k + 1]));
+    LLVM::InlineAsmOp::create(b, loc, TypeRange{}, args, "st.shared.v4.b32 [$0], {$1, $2, $3, $4};",
+                              "r,r,r,r,r", /*has_side_effects=*/true, false,
+                              LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
+                              ArrayAttr{});
+  }
+}
+
+SmallVector<Value> SharedTile::ldmatrix(OpBuilder &b, Location loc, int count, bool trans,
+                                        Value row, Value chunkStart) const {
+  Value addr = address(b, loc, row, chunkStart, constI32(b, loc, 0));
+  Type i32 = b.getI32Type();
+  SmallVector<Type> fields(count, i32);
+  auto structType = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
+  std::string text = "ldmatrix.sync.aligned.m8n8.x" + std::to_string(count) +
+                     (trans ? ".trans" : "") + ".shared.b16 {";
+  std::string constraints;
+  for (int i = 0; i < count; ++i) {
+    text += (i ? ", $" : "$") + std::to_string(i);
+    constraints += "=r,";
+  }
+  text += "}, [$" + std::to_string(count) + "];";
+  constraints += "r";
+  // Side effects: it must stay after the barrier that publishes the tile.
+  Value s = asmOp(b, loc, structType, ValueRange{addr}, text, constraints, true);
+  SmallVector<Value> regs;
+  for (int i = 0; i < count; ++i)
+    regs.push_back(LLVM::ExtractValueOp::create(b, loc, s, i));
+  return regs;
+}
+
+namespace {
+
+/// Reads the fragments of a dot operand (`type`, a #tile.dot_op layout) from
+/// a staged tile holding it (or, `transposed`, its transpose), one k-step
+/// (16 deep) at a time: registers[block] = the 32-bit registers of that
+/// m-block (4: a0a1, a2a3, a4a5, a6a7) or n-block (2: b0b1, b2b3).
+class FragmentReader {
+public:
+  FragmentReader(OpBuilder &b, Location loc, RankedTensorType type, const SharedTile &tile,
+                 bool transposed)
+      : tile(tile), transposed(transposed), elems(type) {
+    opIdx = cast<tile::DotOperandLayoutAttr>(type.getEncoding()).getOpIdx();
+    outerDim = opIdx == 0 ? 0 : 1;
+    outerSize = type.getDimSize(outerDim);
+    Value lane = laneAndWarp(b, loc).first;
+    Value warp = laneAndWarp(b, loc).second;
+    const tile::DimDistribution &outer = elems.distribution()[outerDim];
+    warpOuter = outer.warpMask == 0
+                    ? constI32(b, loc, 0)
+                    : Value(arith::MulIOp::create(
+                          b, loc,
+                          arith::AndIOp::create(
+                              b, loc,
+                              arith::ShRUIOp::create(b, loc, warp, constI32(b, loc, outer.warpShift)),
+                              constI32(b, loc, outer.warpMask)),
+                          constI32(b, loc, outer.warpStride)));
+    matrix = arith::ShRUIOp::create(b, loc, lane, constI32(b, loc, 3));
+    rowInMatrix = arith::AndIOp::create(b, loc, lane, constI32(b, loc, 7));
+  }
+
+  int64_t numBlocks() const {
+    return opIdx == 0 ? elems.countsPerDim()[0] / 2 : elems.countsPerDim()[1];
+  }
+
+  /// Start (without the warp's offset) of outer block `block`.
+  int64_t blockStart(int64_t block) const {
+    const tile::DimDistribution &outer = elems.distribution()[outerDim];
+    return opIdx == 0 ? outer.offsets[2 * block] : outer.offsets[block];
+  }
+
+  SmallVector<SmallVector<Value>> read(OpBuilder &b, Location loc, int64_t kStep) const {
+    SmallVector<SmallVector<Value>> regs;
+    if (opIdx == 0) {
+      // Matrices: (rows +0, k +0), (rows +8, k +0), (rows +0, k +8), (rows +8, k +8).
+      for (int64_t block = 0; block < numBlocks(); ++block) {
+        Value outerOff = arith::MulIOp::create(
+            b, loc, arith::AndIOp::create(b, loc, matrix, constI32(b, loc, 1)), constI32(b, loc, 8));
+        Value kOff = arith::MulIOp::create(
+            b, loc, arith::ShRUIOp::create(b, loc, matrix, constI32(b, loc, 1)), constI32(b, loc, 8));
+        regs.push_back(load(b, loc, 4, block, outerOff, kOff, kStep));
+      }
+      return regs;
+    }
+    // B, two n-blocks per ldmatrix.x4: (n, k +0), (n, k +8), (n+1, k +0), (n+1, k +8).
+    for (int64_t block = 0; block < numBlocks(); block += 2) {
+      int count = block + 1 < numBlocks() ? 4 : 2;
+      Value kOff = arith::MulIOp::create(
+          b, loc, arith::AndIOp::create(b, loc, matrix, constI32(b, loc, 1)), constI32(b, loc, 8));
+      // The second n-block may not be adjacent (warps interleave along n).
+      Value second = arith::ShRUIOp::create(b, loc, matrix, constI32(b, loc, 1));
+      int64_t step = count == 4 ? blockStart(block + 1) - blockStart(block) : 0;
+      Value outerOff = arith::MulIOp::create(b, loc, second, constI32(b, loc, step));
+      SmallVector<Value> r = load(b, loc, count, block, outerOff, kOff, kStep);
+      regs.push_back({r[0], r[1]});
+      if (count == 4)
+        regs.push_back({r[2], r[3]});
+    }
+    return regs;
+  }
+
+private:
+  SmallVector<Value> load(OpBuilder &b, Location loc, int count, int64_t block, Value outerOff,
+                          Value kOff, int64_t kStep) const {
+    Value outer = add(b, loc, arith::AddIOp::create(b, loc, warpOuter, outerOff), blockStart(block));
+    Value k = add(b, loc, kOff, 16 * kStep);
+    // In the staged tile the operand's k runs along the rows unless the
+    // tile holds the operand's outer dimension as rows.
+    bool kContiguous = (opIdx == 0) != transposed;
+    Value row, col;
+    if (kContiguous) {
+      row = arith::AddIOp::create(b, loc, outer, rowInMatrix);
+      col = k;
+    } else {
+      row = arith::AddIOp::create(b, loc, k, rowInMatrix);
+      col = outer;
+    }
+    row = arith::AndIOp::create(b, loc, row, constI32(b, loc, tile.rows - 1));
+    col = arith::AndIOp::create(b, loc, col, constI32(b, loc, tile.cols - 1));
+    return tile.ldmatrix(b, loc, count, /*trans=*/!kContiguous, row, col);
+  }
+
+  const SharedTile &tile;
+  bool transposed;
+  ThreadElements elems;
+  unsigned opIdx, outerDim;
+  int64_t outerSize;
+  Value warpOuter, matrix, rowInMatrix;
+};
+
+struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
+  using OpConversionPattern::OpConversionPattern;
+  // Preferred over the CUDA-core lowering wherever the layouts allow it.
+  DotOpToMMA(TypeConverter &converter, MLIRContext *ctx)
+      : OpConversionPattern(converter, ctx, /*benefit=*/2) {}
+
+  LogicalResult matchAndRewrite(tile::DotOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    RankedTensorType aType = op.getA().getType(), bType = op.getB().getType(),
+                     cType = op.getType();
+    auto mma = dyn_cast<tile::MmaLayoutAttr>(cType.getEncoding());
+    if (!mma || !isa<tile::DotOperandLayoutAttr>(aType.getEncoding()) ||
+        !isa<tile::DotOperandLayoutAttr>(bType.getEncoding()))
+      return rewriter.notifyMatchFailure(op, "expects mma and dot_op layouts");
+    Type in = aType.getElementType();
+    StringRef inName = in.isBF16() ? "bf16" : "f16";
+    Location loc = op.getLoc();
+
+    // Stage the operands converted in this block: A first, B after it.
+    StagedOperand stagedA = getStagedOperand(op.getA()), stagedB = getStagedOperand(op.getB());
+    std::optional<SharedTile> tileA, tileB;
+    if (stagedA || stagedB)
+      gpu::BarrierOp::create(rewriter, loc);
+    int64_t offset = 0;
+    for (auto [staged, tile] : {std::pair{&stagedA, &tileA}, std::pair{&stagedB, &tileB}}) {
+      if (!*staged)
+        continue;
+      RankedTensorType srcType = cast<RankedTensorType>(staged->source.getType());
+      tile->emplace(rewriter, loc, srcType.getDimSize(0), srcType.getDimSize(1), offset);
+      (*tile)->store(rewriter, loc, rewriter.getRemappedValue(staged->source), srcType);
+      offset += llvm::alignTo(srcType.getNumElements() * 2, 128);
+    }
+    if (stagedA || stagedB)
+      gpu::BarrierOp::create(rewriter, loc);
+
+    ThreadElements aElems(aType), bElems(bType), cElems(cType);
+    std::optional<FragmentReader> readA, readB;
+    if (stagedA)
+      readA.emplace(rewriter, loc, aType, *tileA, stagedA.transposed);
+    if (stagedB)
+      readB.emplace(rewriter, loc, bType, *tileB, stagedB.transposed);
+    SmallVector<Value> a, b;
+    if (!stagedA)
+      a = unpack(rewriter, loc, adaptor.getA());
+    if (!stagedB)
+      b = unpack(rewriter, loc, adaptor.getB());
+    SmallVector<Value> c = unpack(rewriter, loc, adaptor.getAcc());
+    int64_t mBlocks = cElems.countsPerDim()[0] / 2, nBlocks = cElems.countsPerDim()[1] / 2;
+    int64_t kSteps = aElems.countsPerDim()[1] / 4;
+
+    std::string asmString =
+        ("mma.sync.aligned.m16n8k16.row.col.f32." + inName + "." + inName +
+         ".f32 {$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};")
+            .str();
+    Type f32 = rewriter.getF32Type();
+    auto resultType = LLVM::LLVMStructType::getLiteral(rewriter.getContext(), {f32, f32, f32, f32});
+    for (int64_t k = 0; k < kSteps; ++k) {
+      // a0..a7 of each m-block: rows g and g+8, k pairs at 2t and 2t+8.
+      SmallVector<SmallVector<Value>> aRegs, bRegs;
+      if (readA) {
+        aRegs = readA->read(rewriter, loc, k);
+      } else {
+        for (int64_t m = 0; m < mBlocks; ++m) {
+          auto at = [&](int64_t row, int64_t col) { return a[aElems.flatten({2 * m + row, 4 * k + col})]; };
+          aRegs.push_back({packPair(rewriter, loc, at(0, 0), at(0, 1)),
+                           packPair(rewriter, loc, at(1, 0), at(1, 1)),
+                           packPair(rewriter, loc, at(0, 2), at(0, 3)),
+                           packPair(rewriter, loc, at(1, 2), at(1, 3))});
+        }
+      }
+      // b0..b3 of each n-block: column g, k pairs at 2t and 2t+8.
+      if (readB) {
+        bRegs = readB->read(rewriter, loc, k);
+      } else {
+        for (int64_t n = 0; n < nBlocks; ++n) {
+          auto at = [&](int64_t row) { return b[bElems.flatten({4 * k + row, n})]; };
+          bRegs.push_back({packPair(rewriter, loc, at(0), at(1)), packPair(rewriter, loc, at(2), at(3))});
+        }
+      }
+      for (int64_t m = 0; m < mBlocks; ++m) {
+        for (int64_t n = 0; n < nBlocks; ++n) {
+          // c0..c3: (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1).
+          int64_t cIndex[4] = {cElems.flatten({2 * m, 2 * n}), cElems.flatten({2 * m, 2 * n + 1}),
+                               cElems.flatten({2 * m + 1, 2 * n}),
+                               cElems.flatten({2 * m + 1, 2 * n + 1})};
+          SmallVector<Value> args(aRegs[m]);
+          args.append(bRegs[n]);
+          for (int64_t i : cIndex)
+            args.push_back(c[i]);
+          Value result = asmOp(rewriter, loc, resultType, args, asmString,
+                               "=f,=f,=f,=f,r,r,r,r,r,r,0,1,2,3", /*sideEffects=*/false);
+          for (int64_t i = 0; i < 4; ++i)
+            c[cIndex[i]] = LLVM::ExtractValueOp::create(rewriter, loc, result, i);
+        }
+      }
+    }
+    auto vecType = cast<VectorType>(adaptor.getAcc().getType());
+    rewriter.replaceOp(op, pack(rewriter, loc, vecType, c));
+    return success();
+  }
+};
+
+} // namespace
+
+bool tessera::tilegpu::convertsThroughFragments(RankedTensorType src, RankedTensorType dst) {
+  auto layout = dyn_cast<tile::DotOperandLayoutAttr>(dst.getEncoding());
+  return layout && src.getElementType().getIntOrFloatBitWidth() == 16 && SharedTile::fits(src);
+}
+
+Value tessera::tilegpu::convertThroughFragments(OpBuilder &b, Location loc, Value src,
+                                                RankedTensorType srcType,
+                                                RankedTensorType dstType, bool transposed) {
+  gpu::BarrierOp::create(b, loc);
+  SharedTile tile(b, loc, srcType.getDimSize(0), srcType.getDimSize(1), 0);
+  tile.store(b, loc, src, srcType);
+  gpu::BarrierOp::create(b, loc);
+  FragmentReader reader(b, loc, dstType, tile, transposed);
+  ThreadElements elems(dstType);
+  SmallVector<Value> values(elems.size());
+  Type elem = dstType.getElementType();
+  bool isA = cast<tile::DotOperandLayoutAttr>(dstType.getEncoding()).getOpIdx() == 0;
+  int64_t kSteps = elems.countsPerDim()[isA ? 1 : 0] / 4;
+  for (int64_t k = 0; k < kSteps; ++k) {
+    SmallVector<SmallVector<Value>> regs = reader.read(b, loc, k);
+    for (auto [block, r] : llvm::enumerate(regs)) {
+      for (auto [i, reg] : llvm::enumerate(r)) {
+        auto [lo, hi] = unpackPair(b, loc, reg, elem);
+        // A: a0a1, a2a3, a4a5, a6a7 = (row g|g+8, k 2t|2t+8); B: b0b1, b2b3.
+        int64_t e0, e1;
+        if (isA) {
+          int64_t row = 2 * block + i % 2, col = 4 * k + (i / 2) * 2;
+          e0 = elems.flatten({row, col});
+          e1 = elems.flatten({row, col + 1});
+        } else {
+          e0 = elems.flatten({4 * k + 2 * int64_t(i), int64_t(block)});
+          e1 = elems.flatten({4 * k + 2 * int64_t(i) + 1, int64_t(block)});
+        }
+        values[e0] = lo;
+        values[e1] = hi;
+      }
+    }
+  }
+  return pack(b, loc, VectorType::get({elems.size()}, elem), values);
+}
+
+void tessera::tilegpu::populateTensorCoreOpPatterns(TileTypeConverter &converter,
+                                                    RewritePatternSet &patterns) {
+  patterns.add<DotOpToMMA>(converter, patterns.getContext());
+}
