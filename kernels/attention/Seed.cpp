@@ -365,6 +365,17 @@ attention::ValueAndGrad attention::flash_attention_value_and_grad(const DeviceTe
   return {f.out, g.dq, g.dk, g.dv};
 }
 
+attention::ValueAndGrad attention::cosine_sim_flash_attention_value_and_grad(
+    const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
+    const DeviceTensor &key_mask, const DeviceTensor &dout) {
+  Options options = optionsWithMask(key_mask, false);
+  options.scale = 16.f;
+  DeviceTensor qn = l2norm_rows(q), kn = l2norm_rows(k);
+  ForwardResult f = forward(qn, kn, v, options);
+  BackwardResult g = backward(qn, kn, v, f.out, f.lse, dout, options);
+  return {f.out, l2norm_rows_backward(q, g.dq), l2norm_rows_backward(k, g.dk), g.dv};
+}
+
 attention::ValueAndGrad attention::plain_attention_value_and_grad(const DeviceTensor &q,
                                                                   const DeviceTensor &k,
                                                                   const DeviceTensor &v,

@@ -157,6 +157,51 @@ TEST(SeedApi, CosineSimFlashAttentionNormalisesEachRow) {
   EXPECT_LE(maxAbsDiff(r.out.toFloat(), ref.out), 1e-5);
 }
 
+TEST(SeedApi, CosineSimGradientsGoBackThroughTheNormalisation) {
+  InterpretedScope scope;
+  const int64_t D = 32, Sq = 7, Sk = 10;
+  std::vector<float> q = randomValues(Sq * D), k = randomValues(Sk * D), v = randomValues(Sk * D),
+                     dout = randomValues(Sq * D);
+  auto t = [](const std::vector<float> &x, int64_t rows) {
+    return DeviceTensor::fromFloat(x, {1, 1, rows, D}, DType::F32);
+  };
+  ValueAndGrad g =
+      cosine_sim_flash_attention_value_and_grad(t(q, Sq), t(k, Sk), t(v, Sk), {}, t(dout, Sq));
+  // float64: y = x/|x| per row, attention at scale 16, dx = (dy - y (y·dy)) / |x|.
+  auto normalise = [&](const std::vector<float> &x, std::vector<double> &norms) {
+    std::vector<float> y(x.size());
+    for (size_t i = 0; i < x.size(); i += D) {
+      double n = 0;
+      for (int64_t e = 0; e < D; ++e)
+        n += double(x[i + e]) * x[i + e];
+      norms.push_back(std::sqrt(n));
+      for (int64_t e = 0; e < D; ++e)
+        y[i + e] = float(x[i + e] / norms.back());
+    }
+    return y;
+  };
+  std::vector<double> qNorm, kNorm;
+  std::vector<float> qn = normalise(q, qNorm), kn = normalise(k, kNorm);
+  PlainAttentionResult ref =
+      plain_attention_cpu({1, 1, 1, Sq, Sk, D}, qn, kn, v, nullptr, false, 16.0, &dout);
+  auto back = [&](const std::vector<float> &y, const std::vector<double> &norms,
+                  const std::vector<double> &dy) {
+    std::vector<double> dx(dy.size());
+    for (size_t r = 0; r < norms.size(); ++r) {
+      double proj = 0;
+      for (int64_t e = 0; e < D; ++e)
+        proj += y[r * D + e] * dy[r * D + e];
+      for (int64_t e = 0; e < D; ++e)
+        dx[r * D + e] = (dy[r * D + e] - y[r * D + e] * proj) / norms[r];
+    }
+    return dx;
+  };
+  EXPECT_LE(maxAbsDiff(g.out.toFloat(), ref.out), 1e-4);
+  EXPECT_LE(maxAbsDiff(g.dq.toFloat(), back(qn, qNorm, ref.dq)), 1e-4);
+  EXPECT_LE(maxAbsDiff(g.dk.toFloat(), back(kn, kNorm, ref.dk)), 1e-4);
+  EXPECT_LE(maxAbsDiff(g.dv.toFloat(), ref.dv), 1e-4);
+}
+
 TEST(SeedApi, ValueAndGradDifferenceOfPlainAndFlash) {
   InterpretedScope scope;
   Difference d = value_and_grad_difference(plain_attention_value_and_grad,

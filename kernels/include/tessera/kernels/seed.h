@@ -112,6 +112,14 @@ ValueAndGrad plain_attention_value_and_grad(const DeviceTensor &q, const DeviceT
                                             const DeviceTensor &v, const DeviceTensor &key_mask,
                                             const DeviceTensor &dout);
 
+/// cosine_sim_flash_attention (scale 16) forward and backward: dq and dk go
+/// back through l2norm_rows_backward.
+ValueAndGrad cosine_sim_flash_attention_value_and_grad(const DeviceTensor &q,
+                                                       const DeviceTensor &k,
+                                                       const DeviceTensor &v,
+                                                       const DeviceTensor &key_mask,
+                                                       const DeviceTensor &dout);
+
 /// The largest absolute differences between two implementations.
 struct Difference {
   double out, dq, dk, dv;
