@@ -41,6 +41,7 @@ const AttentionShape kShapes[] = {
     {1, 2, 2, 33, 33, 32}, // one head per kv head; 33 = 32 + 1
     {2, 2, 1, 17, 40, 64}, // MQA, k_len > q_len
     {1, 4, 2, 20, 9, 32},  // GQA, q_len > k_len: causal rows 0-10 see nothing
+    {2, 2, 2, 1, 1, 32},   // one key: dq and dk vanish analytically
 };
 
 class AttentionBackward : public ::testing::TestWithParam<Param> {};
@@ -53,7 +54,7 @@ TEST_P(AttentionBackward, MatchesFloat64Gradients) {
 INSTANTIATE_TEST_SUITE_P(
     Interpreter, AttentionBackward,
     ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
-                       ::testing::Values(0, 1, 2), ::testing::Bool(), ::testing::Bool()),
+                       ::testing::Values(0, 1, 2, 3), ::testing::Bool(), ::testing::Bool()),
     [](const ::testing::TestParamInfo<Param> &info) {
       return std::string(name(std::get<0>(info.param))) + "_" +
              attention_testing::shapeName(kShapes[std::get<1>(info.param)]) +
