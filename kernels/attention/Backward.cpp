@@ -5,18 +5,19 @@
 // block by block instead of storing the q_len x k_len matrix:
 //
 //   D_i  = rowsum(dO_i ∘ O_i)                                  (line 4)
-//   S_ij = Q_i K_jᵀ · scale                                     (line 11)
-//   P_ij = exp(S_ij - L_i)                                      (line 13)
-//   dV_j += P_ijᵀ dO_i                                          (line 16)
-//   dP_ij = dO_i V_jᵀ                                           (line 17)
-//   dS_ij = P_ij ∘ (dP_ij - D_i)                                (line 19)
-//   dQ_i += dS_ij K_j · scale                                   (line 21)
-//   dK_j += dS_ijᵀ Q_i · scale                                  (line 22)
+//   S_ij = Q_i K_jᵀ · scale                                     (line 10)
+//   P_ij = exp(S_ij - L_i)                                      (line 11)
+//   dV_j += P_ijᵀ dO_i                                          (line 12)
+//   dP_ij = dO_i V_jᵀ                                           (line 13)
+//   dS_ij = P_ij ∘ (dP_ij - D_i)                                (line 14)
+//   dQ_i += dS_ij K_j · scale                                   (line 15)
+//   dK_j += dS_ijᵀ Q_i · scale                                  (line 16)
 //
 // Algorithm 2 accumulates dQ with atomic adds from the key-block programs;
 // the DSL has no atomics, so dQ is a second pass (attention_backward_dq) that
-// owns one query block and walks the keys, recomputing P and dS, as the
-// Triton tutorial's and FlashAttention-2's deterministic backward do.
+// owns one query block and walks the keys, recomputing P and dS (Triton's
+// fused-attention tutorial splits the work the same way, in one kernel). No
+// atomics also makes the gradients deterministic.
 //
 //===----------------------------------------------------------------------===//
 
@@ -104,7 +105,7 @@ Tile lseLog2(const TensorArg &lse, const Scalar &startM, int64_t BM) {
 }
 
 /// P_ij = exp(S_ij - L_i) = exp2(Q_i K_jᵀ · scale·log2(e) - L_i·log2(e)),
-/// 0 where not visible.                                     (lines 11-13)
+/// 0 where not visible.                                     (lines 10-11)
 Tile recomputeP(const Tile &qi, const Tile &kj, const Scalar &scaleLog2e, const Tile &lseRow,
                 const Tile &valid) {
   Tile s = dot(qi, trans(kj)) * scaleLog2e;
@@ -112,7 +113,7 @@ Tile recomputeP(const Tile &qi, const Tile &kj, const Scalar &scaleLog2e, const 
   return where(valid, p, zeros(p.shape(), DType::F32));
 }
 
-/// dS_ij = P_ij ∘ (dO_i V_jᵀ - D_i)                        (lines 17-19)
+/// dS_ij = P_ij ∘ (dO_i V_jᵀ - D_i)                        (lines 13-14)
 Tile gradScores(const Tile &p, const Tile &doi, const Tile &vj, const Tile &deltaRow) {
   Tile dp = dot(doi, trans(vj));
   return p * (dp - expand_dims(deltaRow, 1));
@@ -135,7 +136,7 @@ void attentionBackwardPreprocessKernel(KernelBuilder &kb, const KernelConfig &co
 }
 
 // dK_j, dV_j for one block of BLOCK_N keys of one (batch, kv head): the
-// inner loop of Algorithm 2 (lines 7-22) without its dQ update, run over
+// inner loop of Algorithm 2 (lines 6-18) without its dQ update, run over
 // every q head that shares this k/v head (GQA/MQA), so that dK and dV come
 // out summed over the group with no atomics.
 void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) {
@@ -176,14 +177,14 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
               Tile qi = load(qh, {startM, Scalar(0)}, {c.BM, c.BD});
               Tile doi = load(doh, {startM, Scalar(0)}, {c.BM, c.BD});
               Tile deltaI = load(deltah, {startM}, {c.BM});
-              // P = exp(Q Kᵀ·scale - L)                          (lines 11-13)
+              // P = exp(Q Kᵀ·scale - L)                          (lines 10-11)
               Tile p = recomputeP(qi, kj, scaleLog2e, lseLog2(lseh, startM, c.BM),
                                   visible(c, a, b, startM, startN, keyMask));
-              // dV += Pᵀ dO                                         (line 16)
+              // dV += Pᵀ dO                                         (line 12)
               dV = dot(trans(cast(p, dtype)), doi, dV);
-              // dS = P ∘ (dO Vᵀ - D)                             (lines 17-19)
+              // dS = P ∘ (dO Vᵀ - D)                             (lines 13-14)
               Tile ds = gradScores(p, doi, vj, deltaI);
-              // dK += dSᵀ Q  (times scale once, at the end)         (line 22)
+              // dK += dSᵀ Q  (times scale once, at the end)         (line 16)
               dK = dot(trans(cast(ds, dtype)), qi, dK);
               return std::vector<Tile>{dK, dV};
             });
@@ -193,7 +194,7 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
 }
 
 // dQ_i for one block of BLOCK_M query rows of one (batch, head): walks the
-// key blocks as the forward does, recomputing P and dS (lines 11-21).
+// key blocks as the forward does, recomputing P and dS (lines 10-15).
 void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
   const BackwardConstants c(kb, config);
   const DType dtype = config.dtype;
@@ -226,12 +227,12 @@ void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
                    Tile keyMask;
                    if (c.hasMask)
                      keyMask = expand_dims(load(a.mask.at({b}), {startN}, {c.BN}), 0);
-                   // P = exp(Q Kᵀ·scale - L)                     (lines 11-13)
+                   // P = exp(Q Kᵀ·scale - L)                     (lines 10-11)
                    Tile p = recomputeP(qi, kj, scaleLog2e, lseI,
                                        visible(c, a, b, startM, startN, keyMask));
-                   // dS = P ∘ (dO Vᵀ - D)                        (lines 17-19)
+                   // dS = P ∘ (dO Vᵀ - D)                        (lines 13-14)
                    Tile ds = gradScores(p, doi, vj, deltaI);
-                   // dQ += dS K  (times scale once, at the end)      (line 21)
+                   // dQ += dS K  (times scale once, at the end)      (line 15)
                    return std::vector<Tile>{dot(cast(ds, dtype), kj, carried[0])};
                  })[0];
   store(a.dq.at({b, h}), {startM, Scalar(0)}, cast(dQ * a.scale, dtype));
