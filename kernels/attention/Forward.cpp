@@ -109,13 +109,6 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   store(lse.at({b, h}), {startM}, lseRow);
 }
 
-int64_t nextPowerOf2(int64_t v) {
-  int64_t p = 1;
-  while (p < v)
-    p <<= 1;
-  return p;
-}
-
 void requireAttentionInput(const DeviceTensor &t, const char *name) {
   kernels::detail::requireRank(t, 4, name);
   kernels::detail::requireDType(t, {DType::F32, DType::F16, DType::BF16}, name);
@@ -136,27 +129,33 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
       }};
 }
 
+int64_t attention::detail::nextPowerOf2(int64_t v) {
+  int64_t p = 1;
+  while (p < v)
+    p <<= 1;
+  return p;
+}
+
 KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask) {
-  int64_t blockD = nextPowerOf2(headDim);
   // The CUDA-core dot keeps the BLOCK_M x BLOCK_D accumulator and the
   // BLOCK_M x BLOCK_N scores in registers: these are the largest blocks for
   // which ptxas reports no spills on sm_80 and sm_90a, for every dtype, with
   // and without masks (tessera-compile --report; tests/unit/compiler).
-  int64_t blockM = 64, blockN = 64;
-  unsigned warps = 8;
-  if (blockD == 128) {
-    blockN = 32;
-  } else if (blockD == 256) {
-    blockM = 32;
-    blockN = 16;
-  } else if (blockD >= 512) {
-    blockM = 16;
-    blockN = 16;
-    warps = 16;
-  }
-  return kernels::makeConfig(kernels::lookup("attention_forward"), dtype, warps,
-                             {{"BLOCK_M", blockM},
-                              {"BLOCK_N", blockN},
+  return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
+                                 {{64, 64, 64, 8}, {128, 64, 32, 8}, {256, 32, 16, 8},
+                                  {512, 16, 16, 16}});
+}
+
+KernelConfig attention::detail::attentionConfig(const std::string &kernel, DType dtype,
+                                                int64_t headDim, bool causal, bool hasMask,
+                                                std::initializer_list<BlockRule> rules) {
+  int64_t blockD = nextPowerOf2(headDim);
+  const BlockRule *rule = rules.begin();
+  while (rule + 1 != rules.end() && rule->maxBlockD < blockD)
+    ++rule;
+  return kernels::makeConfig(kernels::lookup(kernel), dtype, rule->warps,
+                             {{"BLOCK_M", rule->blockM},
+                              {"BLOCK_N", rule->blockN},
                               {"BLOCK_D", blockD},
                               {"CAUSAL", causal},
                               {"HAS_MASK", hasMask}});
@@ -174,9 +173,8 @@ attention::ForwardResult attention::forward(const DeviceTensor &q, const DeviceT
   return r;
 }
 
-void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
-                        DeviceTensor &out, DeviceTensor &lse, const Options &options,
-                        Stream &stream) {
+void attention::detail::checkInputs(const DeviceTensor &q, const DeviceTensor &k,
+                                    const DeviceTensor &v, const Options &options) {
   requireAttentionInput(q, "q");
   requireAttentionInput(k, "k");
   requireAttentionInput(v, "v");
@@ -195,18 +193,36 @@ void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const Devi
   int64_t d = qs[3];
   if (d != 32 && d != 64 && d != 96 && d != 128 && d != 192 && d != 256 && d != 512)
     fail("q: head dim must be 32, 64, 96, 128, 192, 256 or 512, got " + std::to_string(d));
-  if (out.shape() != qs || out.dtype() != q.dtype())
-    fail("out: expected a tensor of q's shape and dtype");
-  if (lse.shape() != std::vector<int64_t>{qs[0], qs[1], qs[2]} || lse.dtype() != DType::F32)
-    fail("lse: expected an f32 tensor of shape (batch, heads, q_len)");
-  const DeviceTensor *mask = options.keyMask;
-  if (mask) {
+  if (const DeviceTensor *mask = options.keyMask) {
     if (mask->dtype() != DType::I1 || mask->shape() != std::vector<int64_t>{qs[0], ks[2]})
       fail("key_mask: expected an i1 tensor of shape (" + std::to_string(qs[0]) + ", " +
            std::to_string(ks[2]) + ")");
   }
+}
+
+void attention::detail::checkOutput(const DeviceTensor &t, const std::vector<int64_t> &shape,
+                                    DType dtype, const char *argName, const char *shapeName) {
+  if (t.shape() == shape && t.dtype() == dtype)
+    return;
+  std::string got;
+  for (int64_t s : t.shape())
+    got += (got.empty() ? "" : ", ") + std::to_string(s);
+  throw tessera::Error(std::string(argName) + ": expected dtype " + std::string(name(dtype)) +
+                       " and shape " + shapeName + ", got " + std::string(name(t.dtype())) +
+                       " (" + got + ")");
+}
+
+void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
+                        DeviceTensor &out, DeviceTensor &lse, const Options &options,
+                        Stream &stream) {
+  detail::checkInputs(q, k, v, options);
+  const auto &qs = q.shape();
+  int64_t d = qs[3];
+  detail::checkOutput(out, qs, q.dtype(), "out", "(batch, heads, q_len, dim) like q");
+  detail::checkOutput(lse, {qs[0], qs[1], qs[2]}, DType::F32, "lse", "(batch, heads, q_len)");
+  const DeviceTensor *mask = options.keyMask;
   KernelConfig config =
-      chooseForwardConfig(q.dtype(), d, options.causal, mask != nullptr, qs[2], ks[2]);
+      chooseForwardConfig(q.dtype(), d, options.causal, mask != nullptr, qs[2], k.shape()[2]);
   const JitKernel &kernel = kernels::detail::jitKernel("attention_forward", config);
   detail::launchForward(kernel, q, k, v, out, lse, options, stream);
 }

@@ -5,6 +5,8 @@
 #include "tessera/kernels/attention.h"
 #include "tessera/runtime/Jit.h"
 
+#include <initializer_list>
+
 namespace tessera::attention::detail {
 
 /// softmax(q·kᵀ·scale)·v in fp32 with the same masking as forward(): `out`
@@ -12,6 +14,33 @@ namespace tessera::attention::detail {
 /// contiguous.
 void referenceForward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
                       const Options &options, DeviceTensor &out, DeviceTensor &lse);
+
+/// Throws tessera::Error naming the argument unless q, k, v and the key mask
+/// are what forward() and backward() accept: rank 4, one float dtype, one
+/// batch and head dim, kv heads dividing q heads, a supported head dim, an i1
+/// (batch, k_len) mask.
+void checkInputs(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
+                 const Options &options);
+/// Throws naming `argName` unless `t` has `shape` and `dtype`; `shapeName`
+/// says the expected shape in words.
+void checkOutput(const DeviceTensor &t, const std::vector<int64_t> &shape, DType dtype,
+                 const char *argName, const char *shapeName);
+
+/// The least power of two >= v (BLOCK_D of a head dim).
+int64_t nextPowerOf2(int64_t v);
+
+/// The blocks and warps for head dims whose BLOCK_D is at most maxBlockD.
+struct BlockRule {
+  int64_t maxBlockD, blockM, blockN;
+  unsigned warps;
+};
+
+/// `kernel`'s (attention_forward, attention_backward_*) configuration for a
+/// head dim: BLOCK_D its next power of two, the blocks and warps of the first
+/// rule that covers it (the last rule beyond them all).
+kernels::KernelConfig attentionConfig(const std::string &kernel, DType dtype, int64_t headDim,
+                                      bool causal, bool hasMask,
+                                      std::initializer_list<BlockRule> rules);
 
 /// Launches a compiled attention_forward on validated inputs.
 void launchForward(const JitKernel &kernel, const DeviceTensor &q, const DeviceTensor &k,

@@ -2,6 +2,7 @@
 
 #include "Launch.h"
 
+#include "tessera/dsl.h"
 #include "tessera/runtime/Error.h"
 
 #include <climits>
@@ -45,4 +46,15 @@ const JitKernel &detail::jitKernel(const std::string &kernelName, const KernelCo
   const KernelDef &def = lookup(kernelName);
   return Jit::get().kernel(kernelName + "[" + config.key() + "]",
                            [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); });
+}
+
+KernelDef detail::defineKernel(const std::string &name, const std::string &summary,
+                               std::map<std::string, int64_t> defaults, std::vector<DType> dtypes,
+                               void (*body)(dsl::KernelBuilder &, const KernelConfig &)) {
+  return {name, summary, std::move(defaults), std::move(dtypes),
+          [name, body](mlir::MLIRContext &ctx, const KernelConfig &c) {
+            dsl::KernelBuilder kb(ctx, name, c.numWarps);
+            body(kb, c);
+            return kb.finish();
+          }};
 }

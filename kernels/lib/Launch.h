@@ -8,6 +8,10 @@
 
 #include <initializer_list>
 
+namespace tessera::dsl {
+class KernelBuilder;
+} // namespace tessera::dsl
+
 namespace tessera::kernels::detail {
 
 /// Appends a tensor parameter as the DSL declares it: pointer, sizes, strides
@@ -18,6 +22,12 @@ void addTensor(KernelArgs &args, const DeviceTensor &t, const char *argName);
 void requireDType(const DeviceTensor &t, std::initializer_list<DType> dtypes, const char *argName);
 /// Throws unless `t` has rank `rank`.
 void requireRank(const DeviceTensor &t, size_t rank, const char *argName);
+
+/// A kernel whose build runs `body` in a KernelBuilder named `name`, with
+/// the config's warps.
+KernelDef defineKernel(const std::string &name, const std::string &summary,
+                       std::map<std::string, int64_t> defaults, std::vector<DType> dtypes,
+                       void (*body)(dsl::KernelBuilder &, const KernelConfig &));
 
 /// The loaded kernel `name` specialised by `config`, through the JIT.
 const JitKernel &jitKernel(const std::string &name, const KernelConfig &config);

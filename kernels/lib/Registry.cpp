@@ -4,6 +4,7 @@
 
 #include "tessera/kernels/attention.h"
 #include "tessera/kernels/basic.h"
+#include "tessera/kernels/seed.h"
 #include "tessera/runtime/Error.h"
 
 #include <cstdlib>
@@ -68,6 +69,8 @@ const std::map<std::string, KernelDef> &kernels::registry() {
     std::map<std::string, KernelDef> r;
     detail::registerBasicKernels(r);
     attention::detail::registerAttentionKernels(r);
+    attention::detail::registerAttentionBackwardKernels(r);
+    attention::detail::registerSeedKernels(r);
     return r;
   }();
   return all;

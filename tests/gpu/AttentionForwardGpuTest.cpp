@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "tessera/kernels/attention.h"
+#include "../common/AttentionTesting.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
 
@@ -19,18 +19,8 @@ using namespace tessera;
 
 namespace {
 
-std::mt19937 &rng() {
-  static std::mt19937 gen(std::random_device{}());
-  return gen;
-}
-
-std::vector<float> randomValues(size_t n, DType dtype) {
-  std::normal_distribution<float> dist(0.f, 1.f);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = roundTo(dtype, dist(rng()));
-  return v;
-}
+using attention_testing::randomValues;
+using attention_testing::rng;
 
 struct Shape {
   int64_t batch, heads, kvHeads, qLen, kLen, dim;

@@ -48,10 +48,12 @@ void compileOnly() {
               Driver::get().unavailableReason().c_str());
   for (const char *arch : {"sm_80", "sm_90a"})
     for (auto &[name, def] : kernels::registry()) {
-      // Attention with the configuration attention::forward would pick for d = 64.
-      kernels::KernelConfig config = name == "attention_forward"
-                                         ? attention::forwardConfig(DType::F16, 64, false, false)
-                                         : kernels::makeConfig(def, DType::F16, 4, {});
+      // Attention with the configurations forward() and backward() pick for d = 64.
+      bool backwardPass = name == "attention_backward_dkdv" || name == "attention_backward_dq";
+      kernels::KernelConfig config =
+          name == "attention_forward" ? attention::forwardConfig(DType::F16, 64, false, false)
+          : backwardPass              ? attention::backwardConfig(DType::F16, 64, false, false)
+                                      : kernels::makeConfig(def, DType::F16, 4, {});
       CompileOptions options;
       options.arch = arch;
       auto t0 = std::chrono::steady_clock::now();

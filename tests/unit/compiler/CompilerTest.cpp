@@ -134,17 +134,39 @@ namespace {
 class AttentionHeuristicConfigs
     : public ::testing::TestWithParam<std::tuple<int64_t, DType, bool, const char *>> {};
 
-TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
-  auto [dim, dtype, masked, arch] = GetParam();
-  kernels::KernelConfig config = attention::forwardConfig(dtype, dim, masked, masked);
-  const kernels::KernelDef &def = kernels::lookup("attention_forward");
+void expectNoSpills(const char *kernel, const kernels::KernelConfig &config, const char *arch) {
+  const kernels::KernelDef &def = kernels::lookup(kernel);
   CompileOptions options;
   options.arch = arch;
   CompiledKernel k = Jit::get().compile(
       [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
   EXPECT_GT(k.cubin.size(), 0u);
-  EXPECT_EQ(k.usage.spillStoreBytes, 0u) << config.key();
-  EXPECT_EQ(k.usage.spillLoadBytes, 0u) << config.key();
+  EXPECT_EQ(k.usage.spillStoreBytes, 0u) << kernel << " " << config.key();
+  EXPECT_EQ(k.usage.spillLoadBytes, 0u) << kernel << " " << config.key();
+}
+
+TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
+  auto [dim, dtype, masked, arch] = GetParam();
+  expectNoSpills("attention_forward", attention::forwardConfig(dtype, dim, masked, masked), arch);
+}
+
+/// The backward's dK/dV and dQ kernels in the configurations backward()
+/// picks compile without spills too (one head dim per block configuration
+/// up to 256; at 512 they spill).
+class AttentionBackwardHeuristicConfigs : public AttentionHeuristicConfigs {};
+
+TEST_P(AttentionBackwardHeuristicConfigs, CompileWithoutSpills) {
+  auto [dim, dtype, masked, arch] = GetParam();
+  kernels::KernelConfig config = attention::backwardConfig(dtype, dim, masked, masked);
+  expectNoSpills("attention_backward_dkdv", config, arch);
+  expectNoSpills("attention_backward_dq", config, arch);
+}
+
+std::string configName(
+    const ::testing::TestParamInfo<std::tuple<int64_t, DType, bool, const char *>> &info) {
+  return "d" + std::to_string(std::get<0>(info.param)) + "_" +
+         std::string(name(std::get<1>(info.param))) +
+         (std::get<2>(info.param) ? "_causal_mask_" : "_") + std::get<3>(info.param);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -152,10 +174,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(32, 64, 96, 128, 192, 256),
                        ::testing::Values(DType::F32, DType::BF16), ::testing::Bool(),
                        ::testing::Values("sm_80", "sm_90a")),
-    [](const auto &info) {
-      return "d" + std::to_string(std::get<0>(info.param)) + "_" +
-             std::string(name(std::get<1>(info.param))) +
-             (std::get<2>(info.param) ? "_causal_mask_" : "_") + std::get<3>(info.param);
-    });
+    configName);
+
+INSTANTIATE_TEST_SUITE_P(
+    Shipped, AttentionBackwardHeuristicConfigs,
+    ::testing::Combine(::testing::Values(64, 128, 256), ::testing::Values(DType::F32, DType::BF16),
+                       ::testing::Bool(), ::testing::Values("sm_80", "sm_90a")),
+    configName);
 
 } // namespace

@@ -1,4 +1,4 @@
-//===- attention.h - Flash attention, forward -------------------*- C++ -*-===//
+//===- attention.h - Flash attention, forward and backward ------*- C++ -*-===//
 //
 // The API follows flash-attention-jax: tensors are (batch, heads, seq, dim);
 // an optional key padding mask (batch, k_len) of booleans, true = may attend;
@@ -43,6 +43,33 @@ void forward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v
              DeviceTensor &out, DeviceTensor &lse, const Options &options = {},
              Stream &stream = Stream::defaultStream());
 
+struct BackwardResult {
+  DeviceTensor dq; ///< like q
+  DeviceTensor dk; ///< like k (summed over each k/v head's group of q heads)
+  DeviceTensor dv; ///< like v
+};
+
+/// The gradients of forward()'s out with respect to q, k and v, given
+/// dout = dL/dout, by FlashAttention-2's backward algorithm (Alg. 2): P is
+/// recomputed from q, k and forward()'s lse; out and dout give
+/// delta = rowsum(dout ∘ out). Inputs as forward()'s (any strides); out and
+/// dout like q; lse f32 (batch, heads, q_len). Options must be forward()'s.
+/// Rows with lse = -inf (every key masked) contribute nothing.
+BackwardResult backward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
+                        const DeviceTensor &out, const DeviceTensor &lse, const DeviceTensor &dout,
+                        const Options &options = {}, Stream &stream = Stream::defaultStream());
+/// The same into caller-provided gradients: dq like q, dk and dv like k, in
+/// the inputs' dtype (any strides).
+void backward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
+              const DeviceTensor &out, const DeviceTensor &lse, const DeviceTensor &dout,
+              DeviceTensor &dq, DeviceTensor &dk, DeviceTensor &dv, const Options &options = {},
+              Stream &stream = Stream::defaultStream());
+
+/// The block sizes and warps backward()'s attention_backward_dkdv and
+/// attention_backward_dq use for a head dim and dtype (one configuration for
+/// both: BLOCK_M query rows, BLOCK_N keys).
+kernels::KernelConfig backwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask);
+
 /// forward() with a given configuration instead of the one it would choose
 /// (benchmarks compare configurations with it). Inputs are not re-validated.
 void forwardWithConfig(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
@@ -80,6 +107,7 @@ std::vector<CandidateResult> tuneForward(const DeviceTensor &q, const DeviceTens
 
 namespace detail {
 void registerAttentionKernels(std::map<std::string, kernels::KernelDef> &registry);
+void registerAttentionBackwardKernels(std::map<std::string, kernels::KernelDef> &registry);
 } // namespace detail
 
 } // namespace tessera::attention

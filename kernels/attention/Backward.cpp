@@ -1,0 +1,368 @@
+//===- Backward.cpp - Flash attention backward in the Tessera DSL ---------===//
+//
+// FlashAttention-2, Algorithm 2 (Dao, 2023). The forward kept only O and the
+// log-sum-exp L of every row, so the backward recomputes the probabilities
+// block by block instead of storing the q_len x k_len matrix:
+//
+//   D_i  = rowsum(dO_i ∘ O_i)                                  (line 4)
+//   S_ij = Q_i K_jᵀ · scale                                     (line 10)
+//   P_ij = exp(S_ij - L_i)                                      (line 11)
+//   dV_j += P_ijᵀ dO_i                                          (line 12)
+//   dP_ij = dO_i V_jᵀ                                           (line 13)
+//   dS_ij = P_ij ∘ (dP_ij - D_i)                                (line 14)
+//   dQ_i += dS_ij K_j · scale                                   (line 15)
+//   dK_j += dS_ijᵀ Q_i · scale                                  (line 16)
+//
+// Algorithm 2 accumulates dQ with atomic adds from the key-block programs;
+// the DSL has no atomics, so dQ is a second pass (attention_backward_dq) that
+// owns one query block and walks the keys, recomputing P and dS (Triton's
+// fused-attention tutorial splits the work the same way, in one kernel). No
+// atomics also makes the gradients deterministic.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tessera/kernels/attention.h"
+
+#include "../lib/Launch.h"
+#include "Internal.h"
+#include "tessera/dsl.h"
+#include "tessera/runtime/Error.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace tessera;
+using namespace tessera::dsl;
+using kernels::KernelConfig;
+using kernels::KernelDef;
+
+namespace {
+
+constexpr double kLog2e = 1.4426950408889634;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+/// The compile-time parameters the two main backward kernels share.
+struct BackwardConstants {
+  int64_t BM, BN, BD;
+  bool causal, hasMask;
+
+  explicit BackwardConstants(KernelBuilder &kb, const KernelConfig &config)
+      : BM(kb.constant("BLOCK_M", config.get("BLOCK_M"))),
+        BN(kb.constant("BLOCK_N", config.get("BLOCK_N"))),
+        BD(kb.constant("BLOCK_D", config.get("BLOCK_D"))),
+        causal(kb.constant("CAUSAL", config.get("CAUSAL"))),
+        hasMask(kb.constant("HAS_MASK", config.get("HAS_MASK"))) {}
+};
+
+/// The parameters of attention_backward_dkdv and attention_backward_dq, in
+/// the order both receive them.
+struct BackwardArgs {
+  TensorArg q, k, v, dout, lse, delta, dq, dk, dv, mask;
+  Scalar scale;
+};
+
+BackwardArgs declareBackwardArgs(KernelBuilder &kb, DType dtype, bool hasMask, bool dqPass) {
+  BackwardArgs a;
+  a.q = kb.tensor("q", dtype, 4);
+  a.k = kb.tensor("k", dtype, 4);
+  a.v = kb.tensor("v", dtype, 4);
+  a.dout = kb.tensor("dout", dtype, 4);
+  a.lse = kb.tensor("lse", DType::F32, 3);
+  a.delta = kb.tensor("delta", DType::F32, 3);
+  if (dqPass) {
+    a.dq = kb.tensor("dq", dtype, 4);
+  } else {
+    a.dk = kb.tensor("dk", dtype, 4);
+    a.dv = kb.tensor("dv", dtype, 4);
+  }
+  if (hasMask)
+    a.mask = kb.tensor("key_mask", DType::I1, 2);
+  a.scale = kb.scalarF32("scale");
+  return a;
+}
+
+/// Which (query row, key) pairs of a BM x BN block are visible: in bounds,
+/// not masked, and on or below the bottom-right aligned causal diagonal.
+Tile visible(const BackwardConstants &c, const BackwardArgs &a, const Scalar &b,
+             const Scalar &startM, const Scalar &startN, const Tile &keyMask) {
+  Scalar qLen = a.q.size(2), kLen = a.k.size(2);
+  Tile rows = expand_dims(arange(c.BM), 1) + startM; // (BM, 1) query index
+  Tile keys = expand_dims(arange(c.BN), 0) + startN; // (1, BN) key index
+  Tile valid = (rows < qLen) & (keys < kLen);
+  if (c.hasMask)
+    valid = valid & keyMask;
+  if (c.causal)
+    valid = valid & (keys <= rows + (kLen - qLen));
+  return valid;
+}
+
+/// L_i·log2(e), with +inf for rows that saw no key (L_i = -inf), so that
+/// exp2(S - L) is 0 there rather than inf.
+Tile lseLog2(const TensorArg &lse, const Scalar &startM, int64_t BM) {
+  Tile l = load(lse, {startM}, {BM});
+  l = where(l == full({BM}, -kInf, DType::F32), full({BM}, kInf, DType::F32), l);
+  return l * kLog2e;
+}
+
+/// P_ij = exp(S_ij - L_i) = exp2(Q_i K_jᵀ · scale·log2(e) - L_i·log2(e)),
+/// 0 where not visible.                                     (lines 10-11)
+Tile recomputeP(const Tile &qi, const Tile &kj, const Scalar &scaleLog2e, const Tile &lseRow,
+                const Tile &valid) {
+  Tile s = dot(qi, trans(kj)) * scaleLog2e;
+  Tile p = exp2(s - expand_dims(lseRow, 1));
+  return where(valid, p, zeros(p.shape(), DType::F32));
+}
+
+/// dS_ij = P_ij ∘ (dO_i V_jᵀ - D_i)                        (lines 13-14)
+Tile gradScores(const Tile &p, const Tile &doi, const Tile &vj, const Tile &deltaRow) {
+  Tile dp = dot(doi, trans(vj));
+  return p * (dp - expand_dims(deltaRow, 1));
+}
+
+// D_i = rowsum(dO_i ∘ O_i) in f32, BLOCK_M rows per program.   (line 4)
+void attentionBackwardPreprocessKernel(KernelBuilder &kb, const KernelConfig &config) {
+  const int64_t BM = kb.constant("BLOCK_M", config.get("BLOCK_M"));
+  const int64_t BD = kb.constant("BLOCK_D", config.get("BLOCK_D"));
+  const DType dtype = config.dtype;
+  TensorArg out = kb.tensor("out", dtype, 4), dout = kb.tensor("dout", dtype, 4);
+  TensorArg delta = kb.tensor("delta", DType::F32, 3);
+
+  Scalar heads = out.size(1);
+  Scalar bh = program_id(1), b = bh / heads, h = bh % heads;
+  Scalar startM = program_id(0) * Scalar(BM);
+  Tile o = cast(load(out.at({b, h}), {startM, Scalar(0)}, {BM, BD}), DType::F32);
+  Tile dO = cast(load(dout.at({b, h}), {startM, Scalar(0)}, {BM, BD}), DType::F32);
+  store(delta.at({b, h}), {startM}, reduce_sum(dO * o, 1));
+}
+
+// dK_j, dV_j for one block of BLOCK_N keys of one (batch, kv head): the
+// inner loop of Algorithm 2 (lines 6-18) without its dQ update, run over
+// every q head that shares this k/v head (GQA/MQA), so that dK and dV come
+// out summed over the group with no atomics.
+void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) {
+  const BackwardConstants c(kb, config);
+  const DType dtype = config.dtype;
+  BackwardArgs a = declareBackwardArgs(kb, dtype, c.hasMask, /*dqPass=*/false);
+  Scalar scaleLog2e = a.scale * f32(kLog2e);
+
+  // Program (n-block, batch·kv head).
+  Scalar kvHeads = a.k.size(1), qLen = a.q.size(2), kLen = a.k.size(2);
+  Scalar group = a.q.size(1) / kvHeads;
+  Scalar bhk = program_id(1), b = bhk / kvHeads, hk = bhk % kvHeads;
+  Scalar startN = program_id(0) * Scalar(c.BN);
+
+  Tile kj = load(a.k.at({b, hk}), {startN, Scalar(0)}, {c.BN, c.BD});
+  Tile vj = load(a.v.at({b, hk}), {startN, Scalar(0)}, {c.BN, c.BD});
+  Tile keyMask;
+  if (c.hasMask)
+    keyMask = expand_dims(load(a.mask.at({b}), {startN}, {c.BN}), 0);
+
+  // Causal, bottom-right aligned: query i sees key j iff j <= i + kLen - qLen,
+  // so rows before startN - (kLen - qLen) see none of these keys; whole
+  // query blocks above the diagonal are skipped.
+  Scalar startM0 = Scalar(0);
+  if (c.causal)
+    startM0 = max(Scalar(0), startN + qLen - kLen) / Scalar(c.BM) * Scalar(c.BM);
+
+  Tile dK = zeros({c.BN, c.BD}, DType::F32), dV = zeros({c.BN, c.BD}, DType::F32);
+  std::vector<Tile> grads = for_range(
+      Scalar(0), group, Scalar(1), {dK, dV}, [&](Scalar g, const std::vector<Tile> &outer) {
+        Scalar h = hk * group + g;
+        TensorArg qh = a.q.at({b, h}), doh = a.dout.at({b, h});
+        TensorArg lseh = a.lse.at({b, h}), deltah = a.delta.at({b, h});
+        return for_range(
+            startM0, qLen, Scalar(c.BM), outer,
+            [&](Scalar startM, const std::vector<Tile> &carried) {
+              Tile dK = carried[0], dV = carried[1];
+              Tile qi = load(qh, {startM, Scalar(0)}, {c.BM, c.BD});
+              Tile doi = load(doh, {startM, Scalar(0)}, {c.BM, c.BD});
+              Tile deltaI = load(deltah, {startM}, {c.BM});
+              // P = exp(Q Kᵀ·scale - L)                          (lines 10-11)
+              Tile p = recomputeP(qi, kj, scaleLog2e, lseLog2(lseh, startM, c.BM),
+                                  visible(c, a, b, startM, startN, keyMask));
+              // dV += Pᵀ dO                                         (line 12)
+              dV = dot(trans(cast(p, dtype)), doi, dV);
+              // dS = P ∘ (dO Vᵀ - D)                             (lines 13-14)
+              Tile ds = gradScores(p, doi, vj, deltaI);
+              // dK += dSᵀ Q  (times scale once, at the end)         (line 16)
+              dK = dot(trans(cast(ds, dtype)), qi, dK);
+              return std::vector<Tile>{dK, dV};
+            });
+      });
+  store(a.dk.at({b, hk}), {startN, Scalar(0)}, cast(grads[0] * a.scale, dtype));
+  store(a.dv.at({b, hk}), {startN, Scalar(0)}, cast(grads[1], dtype));
+}
+
+// dQ_i for one block of BLOCK_M query rows of one (batch, head): walks the
+// key blocks as the forward does, recomputing P and dS (lines 10-15).
+void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
+  const BackwardConstants c(kb, config);
+  const DType dtype = config.dtype;
+  BackwardArgs a = declareBackwardArgs(kb, dtype, c.hasMask, /*dqPass=*/true);
+  Scalar scaleLog2e = a.scale * f32(kLog2e);
+
+  // Program (m-block, batch·head); k/v head of a grouped query head.
+  Scalar heads = a.q.size(1), qLen = a.q.size(2), kLen = a.k.size(2);
+  Scalar bh = program_id(1), b = bh / heads, h = bh % heads;
+  Scalar hk = h / (heads / a.k.size(1));
+  Scalar startM = program_id(0) * Scalar(c.BM);
+  TensorArg kh = a.k.at({b, hk}), vh = a.v.at({b, hk});
+
+  Tile qi = load(a.q.at({b, h}), {startM, Scalar(0)}, {c.BM, c.BD});
+  Tile doi = load(a.dout.at({b, h}), {startM, Scalar(0)}, {c.BM, c.BD});
+  Tile lseI = lseLog2(a.lse.at({b, h}), startM, c.BM);
+  Tile deltaI = load(a.delta.at({b, h}), {startM}, {c.BM});
+
+  // Causal: keys past startM + BM - 1 + (kLen - qLen) are hidden from every
+  // row of this block, so those blocks are skipped.
+  Scalar endN = kLen;
+  if (c.causal)
+    endN = max(Scalar(0), min(kLen, startM + Scalar(c.BM) + kLen - qLen));
+
+  Tile dQ = zeros({c.BM, c.BD}, DType::F32);
+  dQ = for_range(Scalar(0), endN, Scalar(c.BN), {dQ},
+                 [&](Scalar startN, const std::vector<Tile> &carried) {
+                   Tile kj = load(kh, {startN, Scalar(0)}, {c.BN, c.BD});
+                   Tile vj = load(vh, {startN, Scalar(0)}, {c.BN, c.BD});
+                   Tile keyMask;
+                   if (c.hasMask)
+                     keyMask = expand_dims(load(a.mask.at({b}), {startN}, {c.BN}), 0);
+                   // P = exp(Q Kᵀ·scale - L)                     (lines 10-11)
+                   Tile p = recomputeP(qi, kj, scaleLog2e, lseI,
+                                       visible(c, a, b, startM, startN, keyMask));
+                   // dS = P ∘ (dO Vᵀ - D)                        (lines 13-14)
+                   Tile ds = gradScores(p, doi, vj, deltaI);
+                   // dQ += dS K  (times scale once, at the end)      (line 15)
+                   return std::vector<Tile>{dot(cast(ds, dtype), kj, carried[0])};
+                 })[0];
+  store(a.dq.at({b, h}), {startM, Scalar(0)}, cast(dQ * a.scale, dtype));
+}
+
+int64_t constantOf(const JitKernel &kernel, const char *constName) {
+  auto it = kernel.compiled.constants.find(constName);
+  if (it == kernel.compiled.constants.end() || it->second <= 0)
+    throw tessera::Error(kernel.compiled.name + ": kernel has no " + constName + " constant");
+  return it->second;
+}
+
+unsigned gridY(int64_t programs, const char *what) {
+  if (programs > 65535)
+    throw tessera::Error(std::string(what) + " = " + std::to_string(programs) +
+                         " exceeds 65535 programs along grid y");
+  return unsigned(programs);
+}
+
+unsigned gridX(int64_t len, int64_t block) {
+  return unsigned(std::max<int64_t>((len + block - 1) / block, 1));
+}
+
+} // namespace
+
+void attention::detail::registerAttentionBackwardKernels(std::map<std::string, KernelDef> &r) {
+  using kernels::detail::defineKernel;
+  const std::vector<DType> dtypes{DType::F32, DType::F16, DType::BF16};
+  r["attention_backward_preprocess"] = defineKernel(
+      "attention_backward_preprocess",
+      "flash attention backward, delta = rowsum(dout * out) (FlashAttention-2 Alg. 2, line 4)",
+      {{"BLOCK_M", 64}, {"BLOCK_D", 64}}, dtypes, attentionBackwardPreprocessKernel);
+  const std::map<std::string, int64_t> blocks{
+      {"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_D", 64}, {"CAUSAL", 0}, {"HAS_MASK", 0}};
+  r["attention_backward_dkdv"] = defineKernel(
+      "attention_backward_dkdv",
+      "flash attention backward, dk and dv per key block (FlashAttention-2 Alg. 2)", blocks, dtypes,
+      attentionBackwardDkDvKernel);
+  r["attention_backward_dq"] = defineKernel(
+      "attention_backward_dq",
+      "flash attention backward, dq per query block (FlashAttention-2 Alg. 2)", blocks, dtypes,
+      attentionBackwardDqKernel);
+}
+
+KernelConfig attention::backwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask) {
+  // The CUDA-core dot keeps every tile in registers, and the dK/dV program
+  // holds two BLOCK_N x BLOCK_D accumulators besides Q_i and dO_i, so the
+  // blocks for head dims over 128 are smaller than the forward's.
+  return detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
+                                 {{64, 64, 64, 8}, {128, 64, 32, 8}, {256, 16, 16, 8},
+                                  {512, 16, 16, 16}});
+}
+
+attention::BackwardResult attention::backward(const DeviceTensor &q, const DeviceTensor &k,
+                                              const DeviceTensor &v, const DeviceTensor &out,
+                                              const DeviceTensor &lse, const DeviceTensor &dout,
+                                              const Options &options, Stream &stream) {
+  detail::checkInputs(q, k, v, options);
+  BackwardResult r{DeviceTensor::empty(q.shape(), q.dtype()),
+                   DeviceTensor::empty(k.shape(), k.dtype()),
+                   DeviceTensor::empty(v.shape(), v.dtype())};
+  backward(q, k, v, out, lse, dout, r.dq, r.dk, r.dv, options, stream);
+  return r;
+}
+
+void attention::backward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
+                         const DeviceTensor &out, const DeviceTensor &lse,
+                         const DeviceTensor &dout, DeviceTensor &dq, DeviceTensor &dk,
+                         DeviceTensor &dv, const Options &options, Stream &stream) {
+  detail::checkInputs(q, k, v, options);
+  const auto &qs = q.shape(), &ks = k.shape();
+  const char *likeQ = "(batch, heads, q_len, dim) like q";
+  const char *likeK = "(batch, kv_heads, k_len, dim) like k";
+  detail::checkOutput(out, qs, q.dtype(), "out", likeQ);
+  detail::checkOutput(dout, qs, q.dtype(), "dout", likeQ);
+  detail::checkOutput(lse, {qs[0], qs[1], qs[2]}, DType::F32, "lse", "(batch, heads, q_len)");
+  detail::checkOutput(dq, qs, q.dtype(), "dq", likeQ);
+  detail::checkOutput(dk, ks, q.dtype(), "dk", likeK);
+  detail::checkOutput(dv, ks, q.dtype(), "dv", likeK);
+  const DeviceTensor *mask = options.keyMask;
+  float scale = options.scale.value_or(float(1.0 / std::sqrt(double(qs[3]))));
+  KernelConfig config = backwardConfig(q.dtype(), qs[3], options.causal, mask != nullptr);
+  int64_t blockD = config.get("BLOCK_D");
+
+  // D = rowsum(dO ∘ O), f32 (batch, heads, q_len).
+  DeviceTensor delta = DeviceTensor::empty({qs[0], qs[1], qs[2]}, DType::F32);
+  int64_t preBlockM = std::min<int64_t>(64, 8192 / blockD);
+  KernelConfig preConfig =
+      kernels::makeConfig(kernels::lookup("attention_backward_preprocess"), q.dtype(), 4,
+                          {{"BLOCK_M", preBlockM}, {"BLOCK_D", blockD}});
+  {
+    const JitKernel &kernel = kernels::detail::jitKernel("attention_backward_preprocess", preConfig);
+    KernelArgs args;
+    kernels::detail::addTensor(args, out, "out");
+    kernels::detail::addTensor(args, dout, "dout");
+    kernels::detail::addTensor(args, delta, "delta");
+    launch(kernel, gridX(qs[2], constantOf(kernel, "BLOCK_M")),
+           gridY(qs[0] * qs[1], "q: batch·heads"), 1, args, stream);
+  }
+
+  auto commonArgs = [&](KernelArgs &args) {
+    kernels::detail::addTensor(args, q, "q");
+    kernels::detail::addTensor(args, k, "k");
+    kernels::detail::addTensor(args, v, "v");
+    kernels::detail::addTensor(args, dout, "dout");
+    kernels::detail::addTensor(args, lse, "lse");
+    kernels::detail::addTensor(args, delta, "delta");
+  };
+  auto maskAndScale = [&](KernelArgs &args) {
+    if (mask)
+      kernels::detail::addTensor(args, *mask, "key_mask");
+    args.add(scale);
+  };
+  {
+    const JitKernel &kernel = kernels::detail::jitKernel("attention_backward_dkdv", config);
+    KernelArgs args;
+    commonArgs(args);
+    kernels::detail::addTensor(args, dk, "dk");
+    kernels::detail::addTensor(args, dv, "dv");
+    maskAndScale(args);
+    launch(kernel, gridX(ks[2], constantOf(kernel, "BLOCK_N")),
+           gridY(ks[0] * ks[1], "k: batch·kv_heads"), 1, args, stream);
+  }
+  {
+    const JitKernel &kernel = kernels::detail::jitKernel("attention_backward_dq", config);
+    KernelArgs args;
+    commonArgs(args);
+    kernels::detail::addTensor(args, dq, "dq");
+    maskAndScale(args);
+    launch(kernel, gridX(qs[2], constantOf(kernel, "BLOCK_M")),
+           gridY(qs[0] * qs[1], "q: batch·heads"), 1, args, stream);
+  }
+}

@@ -1,0 +1,153 @@
+//===- AttentionTesting.h - Shared by the attention tests -------*- C++ -*-===//
+//
+// Random inputs and one backward run against float64 gradients, for the
+// unit tests (interpreter) and the GPU tests alike.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TESSERA_TESTS_COMMON_ATTENTIONTESTING_H
+#define TESSERA_TESTS_COMMON_ATTENTIONTESTING_H
+
+#include "tessera/kernels/attention.h"
+#include "tessera/kernels/seed.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace tessera::attention_testing {
+
+inline std::mt19937 &rng() {
+  static std::mt19937 gen(std::random_device{}());
+  return gen;
+}
+
+/// Normal values, never zero, representable in `dtype`.
+inline std::vector<float> randomValues(size_t n, DType dtype) {
+  std::normal_distribution<float> dist(0.f, 1.f);
+  std::vector<float> v(n);
+  for (float &x : v) {
+    do
+      x = roundTo(dtype, dist(rng()));
+    while (x == 0.f);
+  }
+  return v;
+}
+
+// Gradients that vanish analytically (dq and dk of rows that see a single
+// key: dS = P ∘ (dP - rowsum(P ∘ dP)) = 0) are float64 round-off in the
+// reference, so errors are measured against magnitudes of at least 0.1.
+constexpr double kMinScale = 0.1;
+
+/// max |got - ref| / max(max |ref|, 0.1); NaN (an unwritten, poisoned
+/// element) is infinite.
+inline double relativeMaxError(const std::vector<float> &got, const std::vector<double> &ref) {
+  double err = 0, scale = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::isnan(got[i]))
+      return INFINITY;
+    err = std::max(err, std::abs(got[i] - ref[i]));
+    scale = std::max(scale, std::abs(ref[i]));
+  }
+  return err / std::max(scale, kMinScale);
+}
+
+/// sqrt(Σ(got - ref)² / max(Σ ref², n·0.1²)); NaN is infinite.
+inline double relativeRmsError(const std::vector<float> &got, const std::vector<double> &ref) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::isnan(got[i]))
+      return INFINITY;
+    num += (got[i] - ref[i]) * (got[i] - ref[i]);
+    den += ref[i] * ref[i];
+  }
+  return std::sqrt(num / std::max(den, double(got.size()) * kMinScale * kMinScale));
+}
+
+/// A (b, h, s, d) tensor stored as (b, s, h, d): strides that are not
+/// row-major, as a q sliced out of a packed projection would have.
+inline DeviceTensor stridedTensor(const std::vector<float> &values,
+                                  const std::vector<int64_t> &shape, DType dtype) {
+  int64_t b = shape[0], h = shape[1], s = shape[2], d = shape[3];
+  std::vector<float> packed(values.size());
+  for (int64_t i = 0; i < b; ++i)
+    for (int64_t j = 0; j < h; ++j)
+      for (int64_t k = 0; k < s; ++k)
+        for (int64_t e = 0; e < d; ++e)
+          packed[((i * s + k) * h + j) * d + e] = values[((i * h + j) * s + k) * d + e];
+  DeviceTensor t = DeviceTensor::fromFloat(packed, {b, s, h, d}, dtype);
+  return t.view(shape, {s * h * d, d, h * d, 1});
+}
+
+struct BackwardCase {
+  attention::AttentionShape shape;
+  DType dtype;
+  bool causal, mask, strided;
+};
+
+/// One backward run's gradients (read back as floats) and the float64 ones.
+struct BackwardRun {
+  std::vector<float> dq, dk, dv;
+  attention::PlainAttentionResult ref;
+};
+
+/// Random q, k, v, dout (and a key mask keeping 70% of the keys, with every
+/// key of the last batch row masked when batch > 1); attention::forward, then
+/// attention::backward into poisoned gradients; float64 gradients of the same
+/// inputs by plain_attention_cpu.
+inline BackwardRun runBackward(const BackwardCase &c) {
+  const attention::AttentionShape &s = c.shape;
+  std::vector<int64_t> qShape{s.batch, s.heads, s.qLen, s.dim},
+      kShape{s.batch, s.kvHeads, s.kLen, s.dim};
+  auto q = randomValues(s.batch * s.heads * s.qLen * s.dim, c.dtype);
+  auto k = randomValues(s.batch * s.kvHeads * s.kLen * s.dim, c.dtype);
+  auto v = randomValues(k.size(), c.dtype), dout = randomValues(q.size(), c.dtype);
+  std::vector<uint8_t> mask(s.batch * s.kLen);
+  std::bernoulli_distribution keep(0.7);
+  for (auto &m : mask)
+    m = keep(rng());
+  mask[0] = 1;
+  if (s.batch > 1)
+    std::fill(mask.end() - s.kLen, mask.end(), 0);
+
+  auto make = [&](const std::vector<float> &x, const std::vector<int64_t> &shape) {
+    return c.strided ? stridedTensor(x, shape, c.dtype) : DeviceTensor::fromFloat(x, shape, c.dtype);
+  };
+  DeviceTensor tq = make(q, qShape), tk = make(k, kShape), tv = make(v, kShape);
+  DeviceTensor tdout = make(dout, qShape);
+  DeviceTensor tmask = DeviceTensor::fromHost(mask.data(), {s.batch, s.kLen}, DType::I1);
+  attention::Options options;
+  options.causal = c.causal;
+  options.keyMask = c.mask ? &tmask : nullptr;
+  attention::ForwardResult f = attention::forward(tq, tk, tv, options);
+  DeviceTensor dq = DeviceTensor::empty(qShape, c.dtype), dk = DeviceTensor::empty(kShape, c.dtype),
+               dv = DeviceTensor::empty(kShape, c.dtype);
+  dq.fillBytes(0xff);
+  dk.fillBytes(0xff);
+  dv.fillBytes(0xff);
+  attention::backward(tq, tk, tv, f.out, f.lse, tdout, dq, dk, dv, options);
+  return {dq.toFloat(), dk.toFloat(), dv.toFloat(),
+          attention::plain_attention_cpu(s, q, k, v, c.mask ? &mask : nullptr, c.causal,
+                                         1.0 / std::sqrt(double(s.dim)), &dout)};
+}
+
+/// Expects `metric` of dq, dk and dv against the float64 ones within `bound`.
+inline void expectGradients(const BackwardRun &r,
+                            double (*metric)(const std::vector<float> &, const std::vector<double> &),
+                            double bound) {
+  EXPECT_LE(metric(r.dq, r.ref.dq), bound) << "dq";
+  EXPECT_LE(metric(r.dk, r.ref.dk), bound) << "dk";
+  EXPECT_LE(metric(r.dv, r.ref.dv), bound) << "dv";
+}
+
+inline std::string shapeName(const attention::AttentionShape &s) {
+  return std::to_string(s.batch) + "x" + std::to_string(s.heads) + "_" + std::to_string(s.kvHeads) +
+         "kv_q" + std::to_string(s.qLen) + "_k" + std::to_string(s.kLen) + "_d" +
+         std::to_string(s.dim);
+}
+
+} // namespace tessera::attention_testing
+
+#endif

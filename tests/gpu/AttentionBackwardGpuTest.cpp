@@ -1,0 +1,86 @@
+//===- AttentionBackwardGpuTest.cpp - Flash attention backward numerics ---===//
+//
+// attention::backward against float64 gradients over the forward test's
+// matrix: dtypes, head dims 32 to 512, causal and not, key mask and not,
+// GQA/MQA, q_len != k_len and odd lengths (1, 17, 1000); fresh random
+// inputs; gradients poisoned before each run. The seed API's sanity check
+// (value_and_grad_difference) on a modest size.
+//
+//===----------------------------------------------------------------------===//
+
+#include "../common/AttentionTesting.h"
+#include "tessera/runtime/Driver.h"
+#include "tessera/runtime/Error.h"
+
+#include <gtest/gtest.h>
+
+using namespace tessera;
+using attention::AttentionShape;
+
+namespace {
+
+double bound(DType dtype) { return dtype == DType::F32 ? 1e-4 : dtype == DType::F16 ? 3e-3 : 2e-2; }
+
+using Param = std::tuple<DType, AttentionShape, bool /*causal*/, bool /*mask*/>;
+
+class AttentionBackward : public ::testing::TestWithParam<Param> {};
+
+TEST_P(AttentionBackward, MatchesFloat64Gradients) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  auto [dtype, s, causal, useMask] = GetParam();
+  attention_testing::BackwardRun r = attention_testing::runBackward({s, dtype, causal, useMask, false});
+  attention_testing::expectGradients(r, attention_testing::relativeRmsError, bound(dtype));
+}
+
+TEST(AttentionBackwardStrided, TransposedLayouts) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  attention_testing::BackwardRun r = attention_testing::runBackward({{2, 4, 2, 150, 97, 128}, DType::BF16, true, true, true});
+  attention_testing::expectGradients(r, attention_testing::relativeRmsError, bound(DType::BF16));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Matrix, AttentionBackward,
+    ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
+                       ::testing::Values(AttentionShape{2, 2, 2, 1, 1, 64},
+                                         AttentionShape{1, 4, 2, 17, 130, 32},
+                                         AttentionShape{2, 4, 1, 300, 200, 96},
+                                         AttentionShape{1, 2, 2, 129, 129, 128},
+                                         AttentionShape{1, 2, 1, 65, 257, 192},
+                                         AttentionShape{1, 1, 1, 100, 77, 256},
+                                         AttentionShape{1, 2, 1, 1000, 1000, 64},
+                                         AttentionShape{1, 1, 1, 33, 40, 512}),
+                       ::testing::Bool(), ::testing::Bool()),
+    [](const ::testing::TestParamInfo<Param> &info) {
+      return std::string(name(std::get<0>(info.param))) + "_" + attention_testing::shapeName(std::get<1>(info.param)) +
+             (std::get<2>(info.param) ? "_causal" : "") + (std::get<3>(info.param) ? "_mask" : "");
+    });
+
+TEST(AttentionBackwardSeed, ValueAndGradDifference) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  attention::Difference d = attention::value_and_grad_difference(
+      attention::plain_attention_value_and_grad, attention::flash_attention_value_and_grad, 7, 1,
+      2, 256, 512, true, 64);
+  EXPECT_LE(d.out, 1e-4);
+  EXPECT_LE(d.dq, 1e-3);
+  EXPECT_LE(d.dk, 1e-3);
+  EXPECT_LE(d.dv, 1e-3);
+}
+
+TEST(AttentionBackwardErrors, BadInputNamesTheArgument) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  DeviceTensor q = DeviceTensor::empty({1, 4, 8, 64}, DType::F16);
+  DeviceTensor lse = DeviceTensor::empty({1, 4, 8}, DType::F32);
+  try {
+    attention::backward(q, q, q, q, lse, lse);
+    FAIL() << "a rank-3 dout accepted";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("dout: expected dtype f16"), std::string::npos)
+        << e.what();
+  }
+}
+
+} // namespace

@@ -1,0 +1,109 @@
+//===- AttentionBackwardTest.cpp - Flash attention backward on the CPU ----===//
+//
+// attention::backward run through the interpreter on small shapes (lengths
+// not multiples of the blocks, q_len != k_len, GQA and MQA, causal, key
+// mask, strided inputs, every dtype) against float64 gradients; gradients
+// poisoned before each run; and the argument checks.
+//
+//===----------------------------------------------------------------------===//
+
+#include "../../common/AttentionTesting.h"
+#include "tessera/runtime/Error.h"
+#include "tessera/runtime/Interpret.h"
+
+#include <gtest/gtest.h>
+
+using namespace tessera;
+using attention::AttentionShape;
+
+namespace {
+
+struct InterpretedScope {
+  InterpretedScope() { setInterpreted(true); }
+  ~InterpretedScope() { setInterpreted(false); }
+};
+
+double bound(DType dtype) { return dtype == DType::F32 ? 1e-4 : dtype == DType::F16 ? 5e-3 : 2e-2; }
+
+void runCase(const attention_testing::BackwardCase &c) {
+  InterpretedScope scope;
+  attention_testing::BackwardRun r = attention_testing::runBackward(c);
+  attention_testing::expectGradients(r, attention_testing::relativeMaxError, bound(c.dtype));
+  const AttentionShape &s = c.shape;
+  if (c.mask && s.batch > 1) // the last batch row sees no key: zero dq, no NaN
+    for (size_t i = (s.batch - 1) * s.heads * s.qLen * s.dim; i < r.dq.size(); ++i)
+      ASSERT_EQ(r.dq[i], 0.f) << "dq of a row that sees no key";
+}
+
+using Param = std::tuple<DType, int /*shape*/, bool /*causal*/, bool /*mask*/>;
+
+const AttentionShape kShapes[] = {
+    {1, 2, 2, 33, 33, 32}, // one head per kv head; 33 = 32 + 1
+    {2, 2, 1, 17, 40, 64}, // MQA, k_len > q_len
+    {1, 4, 2, 20, 9, 32},  // GQA, q_len > k_len: causal rows 0-10 see nothing
+    {2, 2, 2, 1, 1, 32},   // one key: dq and dk vanish analytically
+};
+
+class AttentionBackward : public ::testing::TestWithParam<Param> {};
+
+TEST_P(AttentionBackward, MatchesFloat64Gradients) {
+  auto [dtype, shape, causal, mask] = GetParam();
+  runCase({kShapes[shape], dtype, causal, mask, false});
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Interpreter, AttentionBackward,
+    ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
+                       ::testing::Values(0, 1, 2, 3), ::testing::Bool(), ::testing::Bool()),
+    [](const ::testing::TestParamInfo<Param> &info) {
+      return std::string(name(std::get<0>(info.param))) + "_" +
+             attention_testing::shapeName(kShapes[std::get<1>(info.param)]) +
+             (std::get<2>(info.param) ? "_causal" : "") +
+             (std::get<3>(info.param) ? "_mask" : "");
+    });
+
+TEST(AttentionBackwardStrided, TransposedLayouts) {
+  runCase({{1, 2, 1, 19, 23, 32}, DType::F32, true, true, true});
+  runCase({{2, 2, 2, 9, 12, 64}, DType::BF16, false, false, true});
+}
+
+TEST(AttentionBackwardErrors, BadInputNamesTheArgument) {
+  InterpretedScope scope;
+  DeviceTensor q = DeviceTensor::empty({1, 2, 8, 32}, DType::F32);
+  DeviceTensor k = DeviceTensor::empty({1, 1, 5, 32}, DType::F32);
+  DeviceTensor lse = DeviceTensor::empty({1, 2, 8}, DType::F32);
+  DeviceTensor k16 = DeviceTensor::empty({1, 1, 5, 32}, DType::F16);
+  DeviceTensor lse16 = DeviceTensor::empty({1, 2, 8}, DType::F16);
+  DeviceTensor wrongQ = DeviceTensor::empty({1, 2, 7, 32}, DType::F32);
+  DeviceTensor mask = DeviceTensor::empty({1, 8}, DType::I1);
+  DeviceTensor d48 = DeviceTensor::empty({1, 2, 8, 48}, DType::F32);
+  auto expectError = [](const std::function<void()> &f, const std::string &message) {
+    try {
+      f();
+      ADD_FAILURE() << "accepted; expected an error containing '" << message << "'";
+    } catch (const Error &e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  };
+  expectError([&] { attention::backward(q, k, k, q, lse, wrongQ); }, "dout: expected dtype f32 and shape (batch, heads, q_len, dim) like q, got f32 (1, 2, 7, 32)");
+  expectError([&] { attention::backward(q, k, k, wrongQ, lse, q); }, "out: expected");
+  expectError([&] { attention::backward(q, k, k, q, lse16, q); }, "lse: expected dtype f32 and shape (batch, heads, q_len), got f16");
+  expectError([&] { attention::backward(q, k16, k16, q, lse, q); }, "k, v: expected dtype f32");
+  expectError([&] { attention::backward(d48, d48, d48, d48, lse, d48); }, "q: head dim must be");
+  expectError([&] { attention::backward(q, q, k, q, lse, q); }, "v: expected the shape of k");
+  expectError(
+      [&] {
+        attention::Options o;
+        o.keyMask = &mask;
+        attention::backward(q, k, k, q, lse, q, o);
+      },
+      "key_mask: expected an i1 tensor of shape (1, 5)");
+  expectError(
+      [&] {
+        DeviceTensor dq = q, dk = q, dv = k;
+        attention::backward(q, k, k, q, lse, q, dq, dk, dv);
+      },
+      "dk: expected dtype f32 and shape (batch, kv_heads, k_len, dim) like k");
+}
+
+} // namespace
