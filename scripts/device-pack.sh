@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="${CUDA_HOME:-/usr/local/cuda}/bin:$PATH"
-targets=(tessera-gpu-tests tessera-demo tessera-bench tessera-tune)
+# TESSERA_PACK_TARGETS narrows the bundle (it must stay under 64 MiB).
+read -r -a targets <<< "${TESSERA_PACK_TARGETS:-tessera-gpu-tests tessera-demo tessera-bench tessera-tune}"
 if [ ! -f build-static/build.ninja ]; then
   cmake -S . -B build-static -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSERA_STATIC_LLVM=ON \
     -DCUDAToolkit_ROOT="${CUDA_HOME:-/usr/local/cuda}" >/dev/null

@@ -137,12 +137,20 @@ int64_t attention::detail::nextPowerOf2(int64_t v) {
 }
 
 KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask) {
-  // The CUDA-core dot keeps the BLOCK_M x BLOCK_D accumulator and the
-  // BLOCK_M x BLOCK_N scores in registers: these are the largest blocks for
-  // which ptxas reports no spills on sm_80 and sm_90a, for every dtype, with
-  // and without masks (tessera-compile --report; tests/unit/compiler).
+  if (dtype == DType::F32) {
+    // f32 runs its dots on CUDA cores, keeping the BLOCK_M x BLOCK_D
+    // accumulator and the BLOCK_M x BLOCK_N scores in registers: the largest
+    // blocks for which ptxas reports no spills on sm_80 and sm_90a.
+    return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
+                                   {{64, 64, 64, 8}, {128, 64, 32, 8}, {256, 32, 16, 8},
+                                    {512, 16, 16, 16}});
+  }
+  // f16 and bf16 run on tensor cores: 8 warps of 16 query rows each share the
+  // K and V tiles; the key block shrinks as the head dim grows so that the
+  // accumulator and scores stay spill-free (tessera-compile --report,
+  // tests/unit/compiler), and the autotuner may find better.
   return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
-                                 {{64, 64, 64, 8}, {128, 64, 32, 8}, {256, 32, 16, 8},
+                                 {{64, 128, 64, 8}, {128, 128, 32, 8}, {256, 128, 16, 8},
                                   {512, 16, 16, 16}});
 }
 

@@ -230,6 +230,13 @@ struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     RankedTensorType type = op.getType();
+    if (op->hasAttr(kAsyncCopyAttr)) {
+      // The tile goes to shared memory; the staging conversion that is the
+      // only user of this value lowers to nothing.
+      emitAsyncCopy(rewriter, loc, op, adaptor.getDesc(), adaptor.getIndices());
+      rewriter.replaceOpWithNewOp<LLVM::PoisonOp>(op, getTypeConverter()->convertType(type));
+      return success();
+    }
     Type elem = type.getElementType(), mem = memoryType(elem);
     Desc desc = unpackDesc(rewriter, loc, adaptor.getDesc(), type.getRank());
     int64_t width = accessWidth(type);
@@ -320,6 +327,75 @@ struct StoreOpToGPU : OpConversionPattern<tile::StoreOp> {
 };
 
 } // namespace
+
+void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp load, Value descValue,
+                                     ValueRange indices) {
+  RankedTensorType type = load.getType();
+  Type elem = type.getElementType();
+  int64_t offset = cast<IntegerAttr>(load->getAttr(kAsyncCopyAttr)).getInt();
+  SharedTile tile(b, loc, type.getDimSize(0), type.getDimSize(1), offset);
+  Desc desc = unpackDesc(b, loc, descValue, type.getRank());
+  SmallVector<SmallVector<Value>> coords = ThreadElements(type).emitCoords(b, loc);
+  // The tile's previous readers (the last iteration's dot) are done.
+  gpu::BarrierOp::create(b, loc);
+  Value vectorizable = emitVectorizable(b, loc, desc, elem, 8);
+  auto ifOp = scf::IfOp::create(b, loc, TypeRange{}, vectorizable, /*withElse=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    Value zero = constI32(b, loc, 0);
+    ThreadElements elems(type);
+    SmallVector<Value> bases;
+    if (!elems.wraps(0) && !elems.wraps(1))
+      bases = elems.emitBases(b, loc);
+    for (const Access &access : emitAccesses(b, loc, desc, indices, type, 8)) {
+      // Bytes inside the tensor: the rest of the 16 are zero-filled.
+      Value left = arith::SubIOp::create(b, loc, access.lastSize, access.lastPos);
+      Value count = arith::MinSIOp::create(b, loc, left, constI32(b, loc, 8));
+      Value bytes = arith::SelectOp::create(
+          b, loc, access.inBounds(b, loc, 0),
+          arith::ShLIOp::create(b, loc, count, constI32(b, loc, 1)), zero);
+      Value ptr = arith::SelectOp::create(b, loc, access.inBounds(b, loc, 0), access.pointer,
+                                          desc.base);
+      SharedTile::Address dst{};
+      if (bases.empty()) {
+        const SmallVector<Value> &c = coords[access.firstElement];
+        dst = {tile.address(b, loc, c[0], c[1], zero), 0};
+      } else {
+        SmallVector<int64_t> mi = elems.multiIndex(access.firstElement);
+        Value chunkLane = arith::ShRUIOp::create(b, loc, bases[1], constI32(b, loc, 3));
+        dst = tile.address(b, loc, bases[0], elems.offset(0, mi[0]), chunkLane,
+                           elems.offset(1, mi[1]) / 8);
+      }
+      LLVM::InlineAsmOp::create(b, loc, TypeRange{}, ValueRange{dst.base, ptr, bytes},
+                                "cp.async.cg.shared.global " + dst.operand(0) + ", [$1], 16, $2;",
+                                "r,l,r",
+                                /*has_side_effects=*/true, false,
+                                LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
+                                ArrayAttr{});
+    }
+    // Strided or unaligned tensors: element by element through registers.
+    b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+    Value pad = paddingValue(b, loc, elem, tile::Padding::zero);
+    for (const Access &access : emitAccesses(b, loc, desc, indices, type, 1)) {
+      auto inside = scf::IfOp::create(b, loc, TypeRange{elem}, access.inBounds(b, loc, 0),
+                                      /*withElse=*/true);
+      {
+        OpBuilder::InsertionGuard inner(b);
+        b.setInsertionPointToStart(&inside.getThenRegion().front());
+        scf::YieldOp::create(b, loc, Value(LLVM::LoadOp::create(b, loc, elem, access.pointer)));
+        b.setInsertionPointToStart(&inside.getElseRegion().front());
+        scf::YieldOp::create(b, loc, pad);
+      }
+      const SmallVector<Value> &c = coords[access.firstElement];
+      tile.storeElement(b, loc, c[0], c[1], inside.getResult(0));
+    }
+  }
+  LLVM::InlineAsmOp::create(b, loc, TypeRange{}, ValueRange{}, "cp.async.commit_group;", "",
+                            /*has_side_effects=*/true, false,
+                            LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
+                            ArrayAttr{});
+}
 
 void tessera::tilegpu::populateMemoryOpPatterns(TileTypeConverter &converter,
                                                 RewritePatternSet &patterns) {

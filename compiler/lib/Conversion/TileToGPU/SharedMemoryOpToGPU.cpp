@@ -55,8 +55,10 @@ struct ConvertLayoutOpToGPU : OpConversionPattern<tile::ConvertLayoutOp> {
     }
     auto vecType = cast<VectorType>(getTypeConverter()->convertType(dstType));
     // The tensor-core dot that reads this value stages its source itself.
-    if (getStagedOperand(op.getResult())) {
-      rewriter.replaceOpWithNewOp<LLVM::PoisonOp>(op, vecType);
+    if (StagedOperand staged = getStagedOperand(op.getResult())) {
+      rewriter.replaceOp(op, staged.hoisted ? emitHoistedStaging(rewriter, loc, staged,
+                                                                 adaptor.getSrc(), vecType)
+                                            : Value(LLVM::PoisonOp::create(rewriter, loc, vecType)));
       return success();
     }
     if (convertsThroughFragments(srcType, dstType)) {
@@ -86,8 +88,10 @@ struct TransOpToGPU : OpConversionPattern<tile::TransOp> {
     Location loc = op.getLoc();
     RankedTensorType srcType = op.getSrc().getType(), dstType = op.getType();
     auto vecType = cast<VectorType>(getTypeConverter()->convertType(dstType));
-    if (getStagedOperand(op.getResult())) {
-      rewriter.replaceOpWithNewOp<LLVM::PoisonOp>(op, vecType);
+    if (StagedOperand staged = getStagedOperand(op.getResult())) {
+      rewriter.replaceOp(op, staged.hoisted ? emitHoistedStaging(rewriter, loc, staged,
+                                                                 adaptor.getSrc(), vecType)
+                                            : Value(LLVM::PoisonOp::create(rewriter, loc, vecType)));
       return success();
     }
     if (convertsThroughFragments(srcType, dstType)) {

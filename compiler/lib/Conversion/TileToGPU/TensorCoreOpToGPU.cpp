@@ -31,16 +31,48 @@ StagedOperand tessera::tilegpu::getStagedOperand(Value operand) {
   Operation *def = operand.getDefiningOp();
   if (!layout || !def || !operand.hasOneUse() || type.getElementType().getIntOrFloatBitWidth() != 16)
     return {};
-  auto dot = dyn_cast<tile::DotOp>(*operand.getUsers().begin());
-  if (!dot || dot->getBlock() != def->getBlock() ||
-      !isa<tile::MmaLayoutAttr>(dot.getType().getEncoding()))
+  OpOperand &use = *operand.getUses().begin();
+  auto dot = dyn_cast<tile::DotOp>(use.getOwner());
+  if (!dot || use.getOperandNumber() > 1 || !isa<tile::MmaLayoutAttr>(dot.getType().getEncoding()) ||
+      !def->getParentRegion()->isAncestor(dot->getParentRegion()))
     return {};
-  if (auto cvt = dyn_cast<tile::ConvertLayoutOp>(def))
-    if (!tile::isSameDistribution(cvt.getSrc().getType(), type))
-      return {cvt.getSrc(), /*transposed=*/false};
-  if (auto trans = dyn_cast<tile::TransOp>(def))
-    return {trans.getSrc(), /*transposed=*/true};
-  return {};
+  StagedOperand staged;
+  if (auto cvt = dyn_cast<tile::ConvertLayoutOp>(def)) {
+    if (tile::isSameDistribution(cvt.getSrc().getType(), type) ||
+        !SharedTile::fits(cvt.getSrc().getType()))
+      return {};
+    staged.source = cvt.getSrc();
+  } else if (auto trans = dyn_cast<tile::TransOp>(def)) {
+    if (!SharedTile::fits(trans.getSrc().getType()))
+      return {};
+    staged.source = trans.getSrc();
+    staged.transposed = true;
+  } else {
+    return {};
+  }
+  staged.hoisted = def->getBlock() != dot->getBlock();
+  staged.dot = dot;
+  staged.operandIndex = use.getOperandNumber();
+  return staged;
+}
+
+int64_t StagedOperand::offset() const {
+  auto offsets = dot->getAttrOfType<DenseI64ArrayAttr>(kStagedOffsetsAttr);
+  assert(offsets && "shared memory not allocated");
+  return offsets[operandIndex];
+}
+
+Value tessera::tilegpu::emitHoistedStaging(OpBuilder &b, Location loc, const StagedOperand &staged,
+                                           Value source, VectorType resultType) {
+  Operation *def = staged.source.getDefiningOp();
+  if (!def || !def->hasAttr(kAsyncCopyAttr)) {
+    auto srcType = cast<RankedTensorType>(staged.source.getType());
+    SharedTile tile(b, loc, srcType.getDimSize(0), srcType.getDimSize(1), staged.offset());
+    gpu::BarrierOp::create(b, loc);
+    tile.store(b, loc, source, srcType);
+    gpu::BarrierOp::create(b, loc);
+  }
+  return LLVM::PoisonOp::create(b, loc, resultType);
 }
 
 namespace {
@@ -106,6 +138,37 @@ Value SharedTile::address(OpBuilder &b, Location loc, Value row, Value chunkStar
                                arith::ShLIOp::create(b, loc, element, constI32(b, loc, 1)));
 }
 
+std::string SharedTile::Address::operand(unsigned n) const {
+  std::string text = "[$" + std::to_string(n);
+  if (offset)
+    text += "+" + std::to_string(offset);
+  return text + "]";
+}
+
+SharedTile::Address SharedTile::address(OpBuilder &b, Location loc, Value rowLane, int64_t rowConst,
+                                        Value chunkLane, int64_t chunkConst) const {
+  // The swizzle phase depends on row % 8 (phases * rowsPerPhase == 8): a
+  // constant row offset that is a multiple of 8 leaves it alone.
+  if (rowConst % 8 != 0) {
+    rowLane = add(b, loc, rowLane, rowConst);
+    rowConst = 0;
+  }
+  // chunk ^ phase = (v ^ phase) + high for chunk = v + high, high a multiple
+  // of the phase count: only v (lane part plus the low constant) is swizzled.
+  int64_t low = chunkConst % phases, high = chunkConst - low;
+  Value v = add(b, loc, chunkLane, low);
+  Value phase = arith::AndIOp::create(
+      b, loc, arith::DivUIOp::create(b, loc, rowLane, constI32(b, loc, rowsPerPhase)),
+      constI32(b, loc, phases - 1));
+  Value swizzled = arith::XOrIOp::create(b, loc, v, phase);
+  Value element = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, rowLane, constI32(b, loc, cols)),
+      arith::ShLIOp::create(b, loc, swizzled, constI32(b, loc, 3)));
+  Value reg = arith::AddIOp::create(b, loc, base,
+                                    arith::ShLIOp::create(b, loc, element, constI32(b, loc, 1)));
+  return {reg, (rowConst * cols + high * 8) * 2};
+}
+
 void SharedTile::storeElement(OpBuilder &b, Location loc, Value row, Value col, Value value) const {
   Value chunkStart = arith::AndIOp::create(b, loc, col, constI32(b, loc, ~7));
   Value inChunk = arith::AndIOp::create(b, loc, col, constI32(b, loc, 7));
@@ -127,18 +190,29 @@ void SharedTile::store(OpBuilder &b, Location loc, Value vec, RankedTensorType t
   for (int64_t i = 0; vectorized && i < along.count(); ++i)
     vectorized = along.offsets[i] == along.offsets[i - i % 8] + i % 8 &&
                  along.offsets[i - i % 8] % 8 == 0;
-  Value zero = constI32(b, loc, 0);
+  SmallVector<Value> bases;
+  if (vectorized && !elems.wraps(0) && !elems.wraps(1))
+    bases = elems.emitBases(b, loc);
   for (int64_t e = 0; e < elems.size(); ++e) {
     if (!vectorized) {
       storeElement(b, loc, coords[e][0], coords[e][1], values[e]);
       continue;
     }
-    if (elems.multiIndex(e)[1] % 8 != 0)
+    SmallVector<int64_t> mi = elems.multiIndex(e);
+    if (mi[1] % 8 != 0)
       continue;
-    SmallVector<Value> args{address(b, loc, coords[e][0], coords[e][1], zero)};
+    Address addr{};
+    if (bases.empty()) {
+      addr = {address(b, loc, coords[e][0], coords[e][1], constI32(b, loc, 0)), 0};
+    } else {
+      Value chunkLane = arith::ShRUIOp::create(b, loc, bases[1], constI32(b, loc, 3));
+      addr = address(b, loc, bases[0], elems.offset(0, mi[0]), chunkLane, elems.offset(1, mi[1]) / 8);
+    }
+    SmallVector<Value> args{addr.base};
     for (int64_t k = 0; k < 8; k += 2)
       args.push_back(packPair(b, loc, values[e + k], values[e + k + 1]));
-    LLVM::InlineAsmOp::create(b, loc, TypeRange{}, args, "st.shared.v4.b32 [$0], {$1, $2, $3, $4};",
+    LLVM::InlineAsmOp::create(b, loc, TypeRange{}, args,
+                              "st.shared.v4.b32 " + addr.operand(0) + ", {$1, $2, $3, $4};",
                               "r,r,r,r,r", /*has_side_effects=*/true, false,
                               LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
                               ArrayAttr{});
@@ -146,8 +220,7 @@ void SharedTile::store(OpBuilder &b, Location loc, Value vec, RankedTensorType t
 }
 
 SmallVector<Value> SharedTile::ldmatrix(OpBuilder &b, Location loc, int count, bool trans,
-                                        Value row, Value chunkStart) const {
-  Value addr = address(b, loc, row, chunkStart, constI32(b, loc, 0));
+                                        const Address &address) const {
   Type i32 = b.getI32Type();
   SmallVector<Type> fields(count, i32);
   auto structType = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
@@ -158,10 +231,10 @@ SmallVector<Value> SharedTile::ldmatrix(OpBuilder &b, Location loc, int count, b
     text += (i ? ", $" : "$") + std::to_string(i);
     constraints += "=r,";
   }
-  text += "}, [$" + std::to_string(count) + "];";
+  text += "}, " + address.operand(count) + ";";
   constraints += "r";
   // Side effects: it must stay after the barrier that publishes the tile.
-  Value s = asmOp(b, loc, structType, ValueRange{addr}, text, constraints, true);
+  Value s = asmOp(b, loc, structType, ValueRange{address.base}, text, constraints, true);
   SmallVector<Value> regs;
   for (int i = 0; i < count; ++i)
     regs.push_back(LLVM::ExtractValueOp::create(b, loc, s, i));
@@ -241,22 +314,30 @@ public:
 private:
   SmallVector<Value> load(OpBuilder &b, Location loc, int count, int64_t block, Value outerOff,
                           Value kOff, int64_t kStep) const {
-    Value outer = add(b, loc, arith::AddIOp::create(b, loc, warpOuter, outerOff), blockStart(block));
-    Value k = add(b, loc, kOff, 16 * kStep);
+    // outer = warpOuter + outerOff + blockStart and k = kOff + 16·kStep:
+    // lane parts and constant parts, kept apart so that the constants go
+    // into the instruction rather than into registers held across loops.
+    Value outerLane = arith::AddIOp::create(b, loc, warpOuter, outerOff);
+    int64_t outerConst = blockStart(block), kConst = 16 * kStep;
     // In the staged tile the operand's k runs along the rows unless the
     // tile holds the operand's outer dimension as rows.
     bool kContiguous = (opIdx == 0) != transposed;
-    Value row, col;
-    if (kContiguous) {
-      row = arith::AddIOp::create(b, loc, outer, rowInMatrix);
-      col = k;
+    Value rowLane = arith::AddIOp::create(b, loc, kContiguous ? outerLane : kOff, rowInMatrix);
+    Value colLane = kContiguous ? kOff : outerLane;
+    int64_t rowConst = kContiguous ? outerConst : kConst, colConst = kContiguous ? kConst : outerConst;
+    SharedTile::Address address{};
+    if (elems.wraps(outerDim)) {
+      // Threads hold copies: coordinates modulo the tile.
+      Value row = arith::AndIOp::create(b, loc, add(b, loc, rowLane, rowConst),
+                                        constI32(b, loc, tile.rows - 1));
+      Value col = arith::AndIOp::create(b, loc, add(b, loc, colLane, colConst),
+                                        constI32(b, loc, tile.cols - 1));
+      address = {tile.address(b, loc, row, col, constI32(b, loc, 0)), 0};
     } else {
-      row = arith::AddIOp::create(b, loc, k, rowInMatrix);
-      col = outer;
+      Value chunkLane = arith::ShRUIOp::create(b, loc, colLane, constI32(b, loc, 3));
+      address = tile.address(b, loc, rowLane, rowConst, chunkLane, colConst / 8);
     }
-    row = arith::AndIOp::create(b, loc, row, constI32(b, loc, tile.rows - 1));
-    col = arith::AndIOp::create(b, loc, col, constI32(b, loc, tile.cols - 1));
-    return tile.ldmatrix(b, loc, count, /*trans=*/!kContiguous, row, col);
+    return tile.ldmatrix(b, loc, count, /*trans=*/!kContiguous, address);
   }
 
   const SharedTile &tile;
@@ -285,21 +366,34 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     StringRef inName = in.isBF16() ? "bf16" : "f16";
     Location loc = op.getLoc();
 
-    // Stage the operands converted in this block: A first, B after it.
+    // Staged operands: copied asynchronously by their load, or stored here
+    // from registers, each into its own shared tile.
     StagedOperand stagedA = getStagedOperand(op.getA()), stagedB = getStagedOperand(op.getB());
     std::optional<SharedTile> tileA, tileB;
-    if (stagedA || stagedB)
-      gpu::BarrierOp::create(rewriter, loc);
-    int64_t offset = 0;
+    bool copied = false, stored = false;
     for (auto [staged, tile] : {std::pair{&stagedA, &tileA}, std::pair{&stagedB, &tileB}}) {
       if (!*staged)
         continue;
-      RankedTensorType srcType = cast<RankedTensorType>(staged->source.getType());
-      tile->emplace(rewriter, loc, srcType.getDimSize(0), srcType.getDimSize(1), offset);
+      auto srcType = cast<RankedTensorType>(staged->source.getType());
+      tile->emplace(rewriter, loc, srcType.getDimSize(0), srcType.getDimSize(1), staged->offset());
+      Operation *def = staged->source.getDefiningOp();
+      if (def && def->hasAttr(kAsyncCopyAttr)) {
+        copied = true;
+        continue;
+      }
+      if (staged->hoisted)
+        continue; // stored once, before the loop
+      if (!stored)
+        gpu::BarrierOp::create(rewriter, loc); // the last readers of the tiles are done
+      stored = true;
       (*tile)->store(rewriter, loc, rewriter.getRemappedValue(staged->source), srcType);
-      offset += llvm::alignTo(srcType.getNumElements() * 2, 128);
     }
-    if (stagedA || stagedB)
+    if (copied)
+      LLVM::InlineAsmOp::create(rewriter, loc, TypeRange{}, ValueRange{}, "cp.async.wait_all;", "",
+                                /*has_side_effects=*/true, false,
+                                LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
+                                ArrayAttr{});
+    if (copied || stored)
       gpu::BarrierOp::create(rewriter, loc);
 
     ThreadElements aElems(aType), bElems(bType), cElems(cType);

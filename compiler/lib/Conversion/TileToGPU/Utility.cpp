@@ -69,7 +69,7 @@ std::pair<Value, Value> tessera::tilegpu::laneAndWarp(OpBuilder &b, Location loc
   return {lane, warp};
 }
 
-SmallVector<SmallVector<Value>> ThreadElements::emitCoords(OpBuilder &b, Location loc) const {
+SmallVector<Value> ThreadElements::emitBases(OpBuilder &b, Location loc) const {
   auto [lane, warp] = laneAndWarp(b, loc);
   auto bits = [&](Value id, unsigned shift, unsigned mask, int64_t stride) -> Value {
     if (mask == 0 || stride == 0)
@@ -78,11 +78,23 @@ SmallVector<SmallVector<Value>> ThreadElements::emitCoords(OpBuilder &b, Locatio
                                     constI32(b, loc, mask));
     return arith::MulIOp::create(b, loc, v, constI32(b, loc, stride));
   };
-  // base[d]: the coordinate of the thread's first element along d.
   SmallVector<Value> base;
   for (const tile::DimDistribution &d : dims)
     base.push_back(arith::AddIOp::create(b, loc, bits(lane, d.laneShift, d.laneMask, d.laneStride),
                                          bits(warp, d.warpShift, d.warpMask, d.warpStride)));
+  return base;
+}
+
+bool ThreadElements::wraps(unsigned dim) const {
+  const tile::DimDistribution &d = dims[dim];
+  int64_t last = int64_t(d.laneMask) * d.laneStride + int64_t(d.warpMask) * d.warpStride +
+                 *llvm::max_element(d.offsets);
+  return last >= shape[dim];
+}
+
+SmallVector<SmallVector<Value>> ThreadElements::emitCoords(OpBuilder &b, Location loc) const {
+  // base[d]: the coordinate of the thread's first element along d.
+  SmallVector<Value> base = emitBases(b, loc);
   SmallVector<SmallVector<Value>> coords;
   for (int64_t e = 0; e < numElements; ++e) {
     SmallVector<int64_t> mi = multiIndex(e);
@@ -165,14 +177,54 @@ int64_t tessera::tilegpu::sharedMemoryNeeded(Operation *op) {
                : tileBytes(cvt.getSrc().getType());
   if (auto trans = dyn_cast<tile::TransOp>(op))
     return tileBytes(trans.getSrc().getType());
-  if (auto dot = dyn_cast<tile::DotOp>(op)) {
+  if (auto dot = dyn_cast<tile::DotOp>(op))
     if (!isa<tile::MmaLayoutAttr>(dot.getType().getEncoding()))
       return llvm::alignTo(tileBytes(dot.getA().getType()), 16) + tileBytes(dot.getB().getType());
-    int64_t bytes = 0;
-    for (Value operand : {dot.getA(), dot.getB()})
-      if (StagedOperand staged = getStagedOperand(operand))
-        bytes += llvm::alignTo(tileBytes(cast<RankedTensorType>(staged.source.getType())), 128);
-    return bytes;
-  }
   return 0;
+}
+
+/// A load whose tile a dot stages that can be copied asynchronously: a 16-bit
+/// tile read in 16-byte runs, zero-padded, used only by the staging
+/// conversion, in its block.
+static bool canCopyAsync(tile::LoadOp load) {
+  RankedTensorType type = load.getType();
+  if (!load.getResult().hasOneUse())
+    return false;
+  Operation *user = *load->getUsers().begin();
+  if (load->getBlock() != user->getBlock() ||
+      load.getDesc().getType().getPadding() != tile::Padding::zero || !SharedTile::fits(type))
+    return false;
+  ThreadElements elems(type);
+  const tile::DimDistribution &last = elems.distribution().back();
+  if (last.count() % 8 != 0 || last.laneStride % 8 != 0 || last.warpStride % 8 != 0)
+    return false;
+  for (int64_t i = 0; i < last.count(); ++i)
+    if (last.offsets[i] != last.offsets[i - i % 8] + i % 8 || last.offsets[i - i % 8] % 8 != 0)
+      return false;
+  return true;
+}
+
+int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel) {
+  int64_t scratch = 0;
+  kernel->walk([&](Operation *op) { scratch = std::max(scratch, sharedMemoryNeeded(op)); });
+  MLIRContext *ctx = kernel->getContext();
+  int64_t offset = llvm::alignTo(scratch, 128);
+  kernel->walk([&](tile::DotOp dot) {
+    if (!isa<tile::MmaLayoutAttr>(dot.getType().getEncoding()))
+      return;
+    SmallVector<int64_t> offsets{-1, -1};
+    SmallVector<Value, 2> operands{dot.getA(), dot.getB()};
+    for (auto [i, operand] : llvm::enumerate(operands)) {
+      StagedOperand staged = getStagedOperand(operand);
+      if (!staged)
+        continue;
+      offsets[i] = offset;
+      offset += llvm::alignTo(tileBytes(cast<RankedTensorType>(staged.source.getType())), 128);
+      if (auto load = staged.source.getDefiningOp<tile::LoadOp>())
+        if (canCopyAsync(load))
+          load->setAttr(kAsyncCopyAttr, IntegerAttr::get(IntegerType::get(ctx, 64), offsets[i]));
+    }
+    dot->setAttr(kStagedOffsetsAttr, DenseI64ArrayAttr::get(ctx, offsets));
+  });
+  return offset;
 }

@@ -11,6 +11,12 @@ using namespace mlir;
 
 /// Attribute on a kernel recording the dynamic shared memory it needs, in bytes.
 inline constexpr llvm::StringLiteral kSharedMemoryAttr = "tile.shared_memory";
+/// On a tensor-core dot: the byte offsets of the shared tiles its staged A and
+/// B operands live in (-1: held in registers).
+inline constexpr llvm::StringLiteral kStagedOffsetsAttr = "tile.staged_offsets";
+/// On a load whose tile a dot stages: the shared tile's offset. The load then
+/// copies global memory straight into it with cp.async.
+inline constexpr llvm::StringLiteral kAsyncCopyAttr = "tile.async_copy";
 
 /// Tiles become the vector of elements one thread holds; pointers become LLVM
 /// global pointers; descriptors become a struct {ptr, sizes..., strides...}.
@@ -34,6 +40,15 @@ public:
 
   /// The coordinates (i32) of every element this thread holds, element-major.
   SmallVector<SmallVector<Value>> emitCoords(OpBuilder &b, Location loc) const;
+
+  /// The thread's coordinate along each dimension without the constant
+  /// offsets: element (i, j, ...) is at bases + (offset(0, i), offset(1, j), ...)
+  /// wherever the layout does not wrap around the tile (see wraps()).
+  SmallVector<Value> emitBases(OpBuilder &b, Location loc) const;
+  int64_t offset(unsigned dim, int64_t index) const { return dims[dim].offsets[index]; }
+  /// True when some coordinate along `dim` reaches past the tile (threads hold
+  /// copies; coordinates are taken modulo the size).
+  bool wraps(unsigned dim) const;
 
   /// The distribution of each dimension (its coordinate function).
   ArrayRef<tile::DimDistribution> distribution() const { return dims; }
@@ -69,17 +84,29 @@ Value fromMemory(OpBuilder &b, Location loc, Value v, Type elementType);
 SmallVector<Value> unpack(OpBuilder &b, Location loc, Value vec);
 Value pack(OpBuilder &b, Location loc, VectorType type, ArrayRef<Value> elements);
 
-/// A tensor-core dot operand that the dot stages in shared memory itself:
-/// `source` (a 16-bit tile in another layout, converted or transposed in the
-/// dot's block for this dot alone) is stored once and read a k-step at a
-/// time. The conversion or transpose producing the operand then lowers to
-/// nothing.
+/// A tensor-core dot operand that lives in a shared tile of its own:
+/// `source` (a 16-bit tile in another layout, converted or transposed for
+/// this dot alone) is stored once and the dot reads it a k-step at a time
+/// with ldmatrix. The conversion or transpose producing the operand then
+/// yields no registers. Converted in the dot's block, the dot stores it;
+/// converted outside (`hoisted`: a loop-invariant Q), the conversion stores
+/// it once and the dot only reads it on every trip.
 struct StagedOperand {
   Value source;
   bool transposed = false;
+  bool hoisted = false;
+  tile::DotOp dot;
+  unsigned operandIndex = 0;
   explicit operator bool() const { return bool(source); }
+  /// The shared tile's byte offset (after allocateSharedMemory).
+  int64_t offset() const;
 };
 StagedOperand getStagedOperand(Value operand);
+/// The lowering of a hoisted staged operand's conversion: stores `source`
+/// into its shared tile (unless its load copies it there) and returns a
+/// placeholder of `resultType` the dot does not read.
+Value emitHoistedStaging(OpBuilder &b, Location loc, const StagedOperand &staged, Value source,
+                         VectorType resultType);
 
 /// Two 16-bit elements in one 32-bit register, the first in the low half.
 Value packPair(OpBuilder &b, Location loc, Value lo, Value hi);
@@ -90,20 +117,33 @@ Value packPair(OpBuilder &b, Location loc, Value lo, Value hi);
 /// chunk c in 8 different bank groups, for ldmatrix and 16-byte stores alike.
 class SharedTile {
 public:
+  /// A shared address as a register plus a constant the instruction adds:
+  /// the constant parts of many addresses share one register.
+  struct Address {
+    Value base;
+    int64_t offset;
+    /// "[$n+offset]" for inline assembly.
+    std::string operand(unsigned n) const;
+  };
+
   SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, int64_t byteOffset);
   static bool fits(RankedTensorType type);
 
   /// Shared address (i32) of row `row`, column chunkStart + inChunk, where
   /// `chunkStart` is a multiple of 8.
   Value address(OpBuilder &b, Location loc, Value row, Value chunkStart, Value inChunk) const;
+  /// The address of chunk chunkLane + chunkConst of row rowLane + rowConst,
+  /// where the *Lane parts vary by thread and the *Const parts are constant.
+  Address address(OpBuilder &b, Location loc, Value rowLane, int64_t rowConst, Value chunkLane,
+                  int64_t chunkConst) const;
   /// Every thread stores the elements it holds of `vec` (a tile of `type`):
   /// runs of 8 along the row as one 16-byte store, anything else one by one.
   void store(OpBuilder &b, Location loc, Value vec, RankedTensorType type) const;
   void storeElement(OpBuilder &b, Location loc, Value row, Value col, Value value) const;
   /// ldmatrix of `count` (2 or 4) 8x8 matrices; lane l gives the address of
   /// row l % 8 of matrix l / 8 as (row, chunkStart).
-  SmallVector<Value> ldmatrix(OpBuilder &b, Location loc, int count, bool trans, Value row,
-                              Value chunkStart) const;
+  SmallVector<Value> ldmatrix(OpBuilder &b, Location loc, int count, bool trans,
+                              const Address &address) const;
 
   int64_t rows, cols;
 
@@ -124,8 +164,20 @@ Value convertThroughFragments(OpBuilder &b, Location loc, Value src, RankedTenso
 /// lowers to shuffles.
 bool reducesWithinWarps(tile::ReduceOp op);
 
-/// Shared memory (bytes) the lowering of `op` needs, 0 for none.
+/// Scratch shared memory (bytes) the lowering of `op` needs at offset 0, for
+/// the duration of the op; 0 for none.
 int64_t sharedMemoryNeeded(Operation *op);
+
+/// Gives each staged dot operand of `kernel` its own shared tile after the
+/// scratch space, marks the loads that can fill them asynchronously, and
+/// returns the shared memory the kernel needs in all.
+int64_t allocateSharedMemory(Operation *kernel);
+
+/// Copies the 16-bit tile of `load` (marked kAsyncCopyAttr) into its shared
+/// tile with cp.async, 16 bytes per instruction, zero-filling what lies
+/// outside the tensor; element by element where the tensor's strides or
+/// alignment do not allow 16-byte copies.
+void emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp load, Value desc, ValueRange indices);
 
 void populateMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateElementwiseOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);

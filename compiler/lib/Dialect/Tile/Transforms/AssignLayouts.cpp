@@ -74,7 +74,15 @@ private:
     auto type = cast<RankedTensorType>(v.getType());
     if (type.getEncoding() == layout)
       return;
+    // A value from outside the user's loop is converted where it is made,
+    // once, not on every trip.
     OpBuilder b(op);
+    if (Operation *def = v.getDefiningOp()) {
+      if (def->getBlock() != op->getBlock())
+        b.setInsertionPointAfter(def);
+    } else if (auto arg = dyn_cast<BlockArgument>(v); arg.getOwner() != op->getBlock()) {
+      b.setInsertionPointToStart(arg.getOwner());
+    }
     Value converted = ConvertLayoutOp::create(b, op->getLoc(), withLayout(type, layout), v);
     op->setOperand(idx, converted);
   }
@@ -258,6 +266,7 @@ struct TileAssignLayoutsPass
       LayoutAssigner assigner(trial, pinned);
       if (failed(assigner.run())) {
         trial.erase();
+        func.emitError("no layout assignment for this kernel");
         return signalPassFailure();
       }
       bool stable = true;

@@ -103,8 +103,12 @@ struct TileRemoveLayoutConversionsPass
     // canonical patterns fold chains and rebuild splats in place.
     ConvertLayoutOp::getCanonicalizationPatterns(patterns, &getContext());
     patterns.add<RecomputeInTargetLayout>(&getContext());
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+    GreedyRewriteConfig config;
+    config.setMaxIterations(64);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns), config))) {
+      getOperation().emitError("layout conversions did not reach a fixed point");
       signalPassFailure();
+    }
   }
 };
 } // namespace
