@@ -348,6 +348,33 @@ private:
   Value warpOuter, matrix, rowInMatrix;
 };
 
+/// How many of the most recent cp.async groups `dot` may leave in flight:
+/// the copies committed in its block after the last one it reads (a V tile
+/// copied after the K tile the QKᵀ dot reads keeps loading during it).
+/// Copies hoisted out of the dot's loop are older than all of those.
+int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
+  Operation *newestNeeded = nullptr;
+  for (const StagedOperand &operand : staged) {
+    Operation *def = operand ? operand.source.getDefiningOp() : nullptr;
+    if (!def || !def->hasAttr(kAsyncCopyAttr) || def->getBlock() != dot->getBlock())
+      continue;
+    if (!newestNeeded || newestNeeded->isBeforeInBlock(def))
+      newestNeeded = def;
+  }
+  int64_t later = 0;
+  for (Operation *op = newestNeeded ? newestNeeded->getNextNode() : &dot->getBlock()->front();
+       op && op != dot.getOperation(); op = op->getNextNode()) {
+    if (op->getNumRegions() != 0 && op->walk([](tile::LoadOp l) {
+                                         return l->hasAttr(kAsyncCopyAttr) ? WalkResult::interrupt()
+                                                                           : WalkResult::advance();
+                                       }).wasInterrupted())
+      return 0; // copies in nested regions: count nothing, wait for all
+    if (op->hasAttr(kAsyncCopyAttr))
+      ++later;
+  }
+  return later;
+}
+
 struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
   using OpConversionPattern::OpConversionPattern;
   // Preferred over the CUDA-core lowering wherever the layouts allow it.
@@ -389,7 +416,11 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
       (*tile)->store(rewriter, loc, rewriter.getRemappedValue(staged->source), srcType);
     }
     if (copied)
-      LLVM::InlineAsmOp::create(rewriter, loc, TypeRange{}, ValueRange{}, "cp.async.wait_all;", "",
+      LLVM::InlineAsmOp::create(rewriter, loc, TypeRange{}, ValueRange{},
+                                "cp.async.wait_group " +
+                                    std::to_string(copiesAllowedInFlight(op, {stagedA, stagedB})) +
+                                    ";",
+                                "",
                                 /*has_side_effects=*/true, false,
                                 LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
                                 ArrayAttr{});
