@@ -66,3 +66,39 @@ func.func @dot(%a: tensor<64x32xf16, #a>, %b: tensor<32x64xf16, #a>, %acc: tenso
   %r = tile.dot %a, %b, %acc : tensor<64x32xf16, #a>, tensor<32x64xf16, #a> -> tensor<64x64xf32, #c>
   return
 }
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// Tensor cores: the B tile is copied from global memory straight into a
+// swizzled shared tile with cp.async (16 bytes a thread), the dot waits for it,
+// reads fragments with ldmatrix (.trans: the tile is k-major) and issues one
+// mma.sync per 16x8x16 block; the row max is 2 shuffles per row (a row
+// lives in 4 lanes) for the 2 rows a thread holds.
+// The A operand, an mma result, is used in registers: no conversion code.
+// CHECK-LABEL: gpu.func @tensor_core_dot
+// CHECK-SAME: tile.shared_memory = 2048 : i32
+// CHECK: cp.async.cg.shared.global [$0{{(\+[0-9]+)?}}], [$1], 16, $2;
+// CHECK: cp.async.commit_group;
+// CHECK: cp.async.wait_group 0;
+// CHECK: gpu.barrier
+// CHECK: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
+// CHECK-COUNT-4: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// CHECK-COUNT-4: gpu.shuffle  xor
+// CHECK-NOT: gpu.shuffle
+// CHECK: gpu.return
+func.func @tensor_core_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64xf32>, %n: i32,
+                           %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %a = tile.convert_layout %p : tensor<64x32xbf16, #mma> -> tensor<64x32xbf16, #opa>
+  %v = tile.load %d[%n, %n] : !tile.desc<32x32xbf16> -> tensor<32x32xbf16, #bl>
+  %b = tile.convert_layout %v : tensor<32x32xbf16, #bl> -> tensor<32x32xbf16, #opb>
+  %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
+  %c = tile.dot %a, %b, %z : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
+  %m = tile.reduce max %c, 1 : tensor<64x32xf32, #mma> -> tensor<64xf32, #tile.slice<dim = 1, parent = #mma>>
+  tile.store %o[%n], %m : !tile.desc<64xf32>, tensor<64xf32, #tile.slice<dim = 1, parent = #mma>>
+  return
+}

@@ -30,7 +30,7 @@ func.func @eight_warps(%p: !tile.ptr<f32>, %n: i32) attributes {tile.kernel, til
 // CHECK-LABEL: @softmax_row_pattern_needs_no_conversion
 // CHECK: %[[M:.*]] = tile.reduce max {{.*}} -> tensor<4xf32, #tile.slice<dim = 1, parent = #[[L:.*]]>>
 // CHECK: tile.expand_dims %[[M]], 1 : tensor<4xf32, #tile.slice<dim = 1, parent = #[[L]]>> -> tensor<4x1xf32, #[[L]]>
-// CHECK-NOT: tile.convert_layout
+// CHECK-NOT: tile.convert_layout {{.*}} : tensor<64xf32
 func.func @softmax_row_pattern_needs_no_conversion(%p: !tile.ptr<f32>, %n: i32) attributes {tile.kernel} {
   %d = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<4x256xf32>
   %t = tile.load %d[%n, %n] : !tile.desc<4x256xf32> -> tensor<4x256xf32>
@@ -79,5 +79,53 @@ func.func @loop_carried_accumulator(%p: !tile.ptr<f16>, %n: i32) attributes {til
   %o = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<f16> -> !tile.desc<64x64xf16>
   %h = arith.truncf %r : tensor<64x64xf32> to tensor<64x64xf16>
   tile.store %o[%n, %n], %h : !tile.desc<64x64xf16>, tensor<64x64xf16>
+  return
+}
+
+// -----
+
+// A bf16 dot runs on tensor cores: mma accumulator, dot_op operands, warps
+// stacked along M (64 rows / 16 = 4 warps).
+// CHECK-LABEL: @tensor_core_dot
+// CHECK: tile.convert_layout {{.*}} -> tensor<64x32xbf16, #tile.dot_op<opIdx = 0, parent = #tile.mma<warpsPerCTA = [4, 1]>, kWidth = 2>>
+// CHECK: tile.convert_layout {{.*}} -> tensor<32x64xbf16, #tile.dot_op<opIdx = 1, parent = #tile.mma<warpsPerCTA = [4, 1]>, kWidth = 2>>
+// CHECK: tile.dot {{.*}} -> tensor<64x64xf32, #tile.mma<warpsPerCTA = [4, 1]>>
+func.func @tensor_core_dot(%p: !tile.ptr<bf16>, %q: !tile.ptr<f32>, %n: i32) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %da = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<bf16> -> !tile.desc<64x32xbf16>
+  %db = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<bf16> -> !tile.desc<32x64xbf16>
+  %dc = tile.make_desc %q, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<64x64xf32>
+  %a = tile.load %da[%n, %n] : !tile.desc<64x32xbf16> -> tensor<64x32xbf16>
+  %b = tile.load %db[%n, %n] : !tile.desc<32x64xbf16> -> tensor<32x64xbf16>
+  %z = arith.constant dense<0.0> : tensor<64x64xf32>
+  %c = tile.dot %a, %b, %z : tensor<64x32xbf16>, tensor<32x64xbf16> -> tensor<64x64xf32>
+  tile.store %dc[%n, %n], %c : !tile.desc<64x64xf32>, tensor<64x64xf32>
+  return
+}
+
+// -----
+
+// A row max carried through a loop takes the layout the loop yields (a slice
+// of the mma layout), not its init's: no conversion inside the loop.
+// CHECK-LABEL: @carried_row_max
+// CHECK: scf.for {{.*}} -> (tensor<64xf32, #tile.slice<dim = 1, parent = #tile.mma<warpsPerCTA = [4, 1]>>>)
+// CHECK-NOT: tile.convert_layout {{.*}} : tensor<64xf32
+// CHECK: scf.yield
+func.func @carried_row_max(%p: !tile.ptr<bf16>, %q: !tile.ptr<f32>, %n: i32) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %da = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<bf16> -> !tile.desc<64x32xbf16>
+  %db = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<bf16> -> !tile.desc<32x64xbf16>
+  %dm = tile.make_desc %q, [%n], [%n] : !tile.ptr<f32> -> !tile.desc<64xf32>
+  %a = tile.load %da[%n, %n] : !tile.desc<64x32xbf16> -> tensor<64x32xbf16>
+  %init = arith.constant dense<0xFF800000> : tensor<64xf32>
+  %z = arith.constant dense<0.0> : tensor<64x64xf32>
+  %c0 = arith.constant 0 : i32
+  %c1 = arith.constant 1 : i32
+  %r = scf.for %i = %c0 to %n step %c1 iter_args(%m = %init) -> (tensor<64xf32>) : i32 {
+    %b = tile.load %db[%i, %n] : !tile.desc<32x64xbf16> -> tensor<32x64xbf16>
+    %s = tile.dot %a, %b, %z : tensor<64x32xbf16>, tensor<32x64xbf16> -> tensor<64x64xf32>
+    %rm = tile.reduce max %s, 1 : tensor<64x64xf32> -> tensor<64xf32>
+    %mn = arith.maximumf %m, %rm : tensor<64xf32>
+    scf.yield %mn : tensor<64xf32>
+  }
+  tile.store %dm[%n], %r : !tile.desc<64xf32>, tensor<64xf32>
   return
 }

@@ -24,3 +24,45 @@ func.func @keeps_real_conversions(%x: tensor<512xf32, #a>) -> tensor<512xf32, #b
   %y = tile.convert_layout %x : tensor<512xf32, #a> -> tensor<512xf32, #b>
   return %y : tensor<512xf32, #b>
 }
+
+#bl = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// A mask computed from iotas is recomputed in the mma layout of the scores it
+// selects, back to the iota itself (made in a slice of the mma layout).
+// CHECK-LABEL: @recomputes_index_math
+// CHECK-NOT: tile.convert_layout
+// CHECK: tile.iota : tensor<64xi32, #tile.slice<dim = 0, parent = #tile.mma<warpsPerCTA = [4, 1]>>>
+// CHECK: tile.expand_dims {{.*}} -> tensor<1x64xi32, #tile.mma<warpsPerCTA = [4, 1]>>
+// CHECK: tile.broadcast {{.*}} -> tensor<64x64xi32, #tile.mma<warpsPerCTA = [4, 1]>>
+// CHECK: arith.cmpi slt, {{.*}} : tensor<64x64xi32, #tile.mma<warpsPerCTA = [4, 1]>>
+func.func @recomputes_index_math(%s: tensor<64x64xf32, #mma>, %n: i32) -> tensor<64x64xf32, #mma> {
+  %i = tile.iota : tensor<64xi32, #tile.slice<dim = 0, parent = #bl>>
+  %e = tile.expand_dims %i, 0 : tensor<64xi32, #tile.slice<dim = 0, parent = #bl>> -> tensor<1x64xi32, #bl>
+  %b = tile.broadcast %e : tensor<1x64xi32, #bl> -> tensor<64x64xi32, #bl>
+  %limit = tile.splat %n : i32 -> tensor<64x64xi32, #bl>
+  %valid = arith.cmpi slt, %b, %limit : tensor<64x64xi32, #bl>
+  %m = tile.convert_layout %valid : tensor<64x64xi1, #bl> -> tensor<64x64xi1, #mma>
+  %ninf = arith.constant dense<0xFF800000> : tensor<64x64xf32, #mma>
+  %r = arith.select %m, %s, %ninf : tensor<64x64xi1, #mma>, tensor<64x64xf32, #mma>
+  return %r : tensor<64x64xf32, #mma>
+}
+
+// A transpose feeding a tensor-core operand is made in the operand layout
+// (the dot stages its source in shared memory); a load is not, so that it
+// can be copied whole.
+// CHECK-LABEL: @transposes_into_operand_layout
+// CHECK: %[[T:.*]] = tile.load
+// CHECK-SAME: #tile.blocked
+// CHECK: tile.trans %[[T]] : {{.*}} -> tensor<64x32xbf16, #tile.dot_op<opIdx = 1
+// CHECK: %[[V:.*]] = tile.load
+// CHECK: tile.convert_layout %[[V]]
+func.func @transposes_into_operand_layout(%d: !tile.desc<32x64xbf16>, %n: i32) -> (tensor<64x32xbf16, #opb>, tensor<32x64xbf16, #opb>) {
+  %k = tile.load %d[%n, %n] : !tile.desc<32x64xbf16> -> tensor<32x64xbf16, #bl>
+  %kt = tile.trans %k : tensor<32x64xbf16, #bl> -> tensor<64x32xbf16, #bl>
+  %b = tile.convert_layout %kt : tensor<64x32xbf16, #bl> -> tensor<64x32xbf16, #opb>
+  %v = tile.load %d[%n, %n] : !tile.desc<32x64xbf16> -> tensor<32x64xbf16, #bl>
+  %vb = tile.convert_layout %v : tensor<32x64xbf16, #bl> -> tensor<32x64xbf16, #opb>
+  return %b, %vb : tensor<64x32xbf16, #opb>, tensor<32x64xbf16, #opb>
+}
