@@ -73,7 +73,8 @@ double medianMs(const std::function<void()> &run, DeviceTensor &flush, int reps)
 
 int usage() {
   std::fprintf(stderr, "usage: tessera-bench attention [--shapes \"b,h,s,d,causal;...\"] "
-                       "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--json FILE]\n"
+                       "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--backward]\n"
+                       "                         [--json FILE]\n"
                        "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n");
   return 2;
 }
@@ -225,11 +226,11 @@ int main(int argc, char **argv) {
                           "4,32,4096,64,0;4,32,4096,64,1";
   std::string dtypeName = "bf16", jsonPath;
   int reps = 10;
-  bool compareHeuristic = false;
+  bool compareHeuristic = false, backward = false;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--compare-heuristic") {
-      compareHeuristic = true;
+    if (a == "--compare-heuristic" || a == "--backward") {
+      (a == "--backward" ? backward : compareHeuristic) = true;
       continue;
     }
     if (i + 1 >= argc)
@@ -294,6 +295,27 @@ int main(int argc, char **argv) {
                     "tessera-heuristic", dtypeName.c_str(), s.b, s.h, s.s, s.d,
                     s.causal ? "causal" : "full  ", hms, flops / (hms * 1e-3) / 1e12,
                     h.key().c_str(), hms / ms);
+      }
+      if (backward) {
+        // dq, dk, dv from the forward's out and lse: delta, dK/dV and dQ
+        // passes; FLOPs 2.5x the forward's (FlashAttention's convention).
+        DeviceTensor dout = make();
+        attention::BackwardResult g = attention::backward(q, k, v, r.out, r.lse, dout, options);
+        Stream::defaultStream().synchronize();
+        double bms = medianMs(
+            [&] { attention::backward(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options); },
+            flush, reps);
+        double btflops = 2.5 * flops / (bms * 1e-3) / 1e12;
+        kernels::KernelConfig bconfig = attention::backwardConfig(*dtype, s.d, s.causal, false);
+        std::printf("%-28s bwd %-5s b%-3ld h%-3ld s%-6ld d%-4ld %s %9.3f ms %7.1f TFLOP/s  [%s]\n",
+                    "tessera", dtypeName.c_str(), s.b, s.h, s.s, s.d,
+                    s.causal ? "causal" : "full  ", bms, btflops, bconfig.key().c_str());
+        std::fflush(stdout);
+        results.push_back(llvm::json::Object{{"system", "tessera"}, {"mode", "bwd"},
+                                             {"dtype", dtypeName}, {"b", s.b}, {"h", s.h},
+                                             {"s", s.s}, {"d", s.d}, {"causal", s.causal},
+                                             {"ms", bms}, {"tflops", btflops},
+                                             {"config", bconfig.key()}});
       }
       results.push_back(llvm::json::Object{{"system", "tessera"}, {"mode", "fwd"},
                                            {"dtype", dtypeName}, {"b", s.b}, {"h", s.h},
