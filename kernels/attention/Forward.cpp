@@ -145,13 +145,18 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
                                    {{64, 64, 64, 8}, {128, 64, 32, 8}, {256, 32, 16, 8},
                                     {512, 16, 16, 16}});
   }
-  // f16 and bf16 run on tensor cores: 8 warps of 16 query rows each share the
-  // K and V tiles; the key block shrinks as the head dim grows so that the
-  // accumulator and scores stay spill-free (tessera-compile --report,
-  // tests/unit/compiler), and the autotuner may find better.
+  // f16 and bf16 run on tensor cores. These are the autotuner's winners on
+  // an H100 at the benchmark shapes (docs/PERFORMANCE.md): causal kernels
+  // skip blocks above the diagonal and favour 128-row blocks on 8 warps; full
+  // ones two 4-warp programs per SM. All are spill-free on sm_80 and sm_90a,
+  // with and without key masks (tests/unit/compiler).
+  if (causal)
+    return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
+                                   {{32, 64, 32, 4}, {64, 64, 64, 4}, {128, 128, 64, 8},
+                                    {256, 128, 16, 8}, {512, 16, 16, 16}});
   return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
-                                 {{64, 128, 64, 8}, {128, 128, 32, 8}, {256, 128, 16, 8},
-                                  {512, 16, 16, 16}});
+                                 {{32, 64, 32, 4}, {64, 128, 32, 4}, {128, 64, 32, 4},
+                                  {256, 128, 16, 8}, {512, 16, 16, 16}});
 }
 
 KernelConfig attention::detail::attentionConfig(const std::string &kernel, DType dtype,
