@@ -230,7 +230,12 @@ struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     RankedTensorType type = op.getType();
-    if (op->hasAttr(kAsyncCopyAttr)) {
+    if (op->hasAttr(kPrefetchedAttr)) {
+      // Copied one iteration ahead; the dot reads the shared tile.
+      rewriter.replaceOpWithNewOp<LLVM::PoisonOp>(op, getTypeConverter()->convertType(type));
+      return success();
+    }
+    if (op->hasAttr(kAsyncCopyAttr) || op->hasAttr(kPrefetchBuffersAttr)) {
       // The tile goes to shared memory; the staging conversion that is the
       // only user of this value lowers to nothing.
       emitAsyncCopy(rewriter, loc, op, adaptor.getDesc(), adaptor.getIndices());
@@ -332,8 +337,15 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp lo
                                      ValueRange indices) {
   RankedTensorType type = load.getType();
   Type elem = type.getElementType();
-  int64_t offset = cast<IntegerAttr>(load->getAttr(kAsyncCopyAttr)).getInt();
-  SharedTile tile(b, loc, type.getDimSize(0), type.getDimSize(1), offset);
+  std::optional<SharedTile> tileStorage;
+  if (auto buffers = load->getAttrOfType<DenseI64ArrayAttr>(kPrefetchBuffersAttr))
+    tileStorage.emplace(b, loc, type.getDimSize(0), type.getDimSize(1),
+                        emitPrefetchOffset(b, loc, load, buffers.asArrayRef(),
+                                           load->hasAttr(kPrefetchNextAttr)));
+  else
+    tileStorage.emplace(b, loc, type.getDimSize(0), type.getDimSize(1),
+                        cast<IntegerAttr>(load->getAttr(kAsyncCopyAttr)).getInt());
+  const SharedTile &tile = *tileStorage;
   Desc desc = unpackDesc(b, loc, descValue, type.getRank());
   SmallVector<SmallVector<Value>> coords = ThreadElements(type).emitCoords(b, loc);
   // The tile's previous readers (the last iteration's dot) are done.

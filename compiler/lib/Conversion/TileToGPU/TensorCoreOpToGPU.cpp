@@ -118,6 +118,11 @@ SharedTile::SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, i
   rowsPerPhase = std::max<int64_t>(1, 8 / chunks);
 }
 
+SharedTile::SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, Value byteOffset)
+    : SharedTile(b, loc, rows, cols, int64_t(0)) {
+  base = arith::AddIOp::create(b, loc, base, byteOffset);
+}
+
 bool SharedTile::fits(RankedTensorType type) {
   return type.getRank() == 2 && type.getDimSize(1) % 8 == 0 &&
          type.getElementType().getIntOrFloatBitWidth() == 16;
@@ -353,6 +358,31 @@ private:
 /// copied after the K tile the QKᵀ dot reads keeps loading during it).
 /// Copies hoisted out of the dot's loop are older than all of those.
 int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
+  auto isCopy = [](Operation *op) { return op->hasAttr(kAsyncCopyAttr) || op->hasAttr(kPrefetchBuffersAttr); };
+  // Prefetched tiles were committed by the previous iteration's copy (just
+  // before the load): every copy after it then, and every copy of this
+  // iteration before the dot, may still run.
+  std::optional<int64_t> prefetched;
+  for (const StagedOperand &operand : staged) {
+    Operation *def = operand ? operand.source.getDefiningOp() : nullptr;
+    if (!def || !def->hasAttr(kPrefetchedAttr))
+      continue;
+    // The copy was made just before the load (lowering may have put its own
+    // ops in between since).
+    Operation *copy = def->getPrevNode();
+    while (copy && !copy->hasAttr(kPrefetchBuffersAttr))
+      copy = copy->getPrevNode();
+    if (!copy)
+      return 0;
+    int64_t count = 0;
+    for (Operation *op = copy->getNextNode(); op; op = op->getNextNode())
+      count += isCopy(op);
+    for (Operation *op = &dot->getBlock()->front(); op != dot.getOperation(); op = op->getNextNode())
+      count += isCopy(op);
+    prefetched = std::min(prefetched.value_or(count), count);
+  }
+  if (prefetched)
+    return *prefetched;
   Operation *newestNeeded = nullptr;
   for (const StagedOperand &operand : staged) {
     Operation *def = operand ? operand.source.getDefiningOp() : nullptr;
@@ -402,8 +432,16 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
       if (!*staged)
         continue;
       auto srcType = cast<RankedTensorType>(staged->source.getType());
-      tile->emplace(rewriter, loc, srcType.getDimSize(0), srcType.getDimSize(1), staged->offset());
       Operation *def = staged->source.getDefiningOp();
+      if (auto buffers = def ? def->getAttrOfType<DenseI64ArrayAttr>(kPrefetchedAttr)
+                             : DenseI64ArrayAttr()) {
+        // Prefetched: this iteration's tile of the two.
+        tile->emplace(rewriter, loc, srcType.getDimSize(0), srcType.getDimSize(1),
+                      emitPrefetchOffset(rewriter, loc, def, buffers.asArrayRef(), false));
+        copied = true;
+        continue;
+      }
+      tile->emplace(rewriter, loc, srcType.getDimSize(0), srcType.getDimSize(1), staged->offset());
       if (def && def->hasAttr(kAsyncCopyAttr)) {
         copied = true;
         continue;

@@ -3,6 +3,12 @@
 #include "Utility.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/SetVector.h"
+
+#include <limits>
 #include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
@@ -227,4 +233,119 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel) {
     dot->setAttr(kStagedOffsetsAttr, DenseI64ArrayAttr::get(ctx, offsets));
   });
   return offset;
+}
+
+/// Appends to `slice`, in order, the ops of `loop`'s body that `v` is computed
+/// by. False if `v` depends on anything but the induction variable and values
+/// from outside the loop, or on an op that is not plain scalar arithmetic.
+static bool collectIndexSlice(scf::ForOp loop, Value v, llvm::SetVector<Operation *> &slice) {
+  Block *body = loop.getBody();
+  if (v == loop.getInductionVar())
+    return true;
+  if (auto arg = dyn_cast<BlockArgument>(v))
+    return arg.getOwner() != body && !body->getParentOp()->isAncestor(arg.getOwner()->getParentOp());
+  Operation *def = v.getDefiningOp();
+  if (!loop->isProperAncestor(def))
+    return true;
+  if (slice.contains(def))
+    return true;
+  if (def->getBlock() != body || def->getNumRegions() != 0 || !isMemoryEffectFree(def) ||
+      llvm::any_of(def->getResultTypes(), llvm::IsaPred<RankedTensorType>))
+    return false;
+  for (Value operand : def->getOperands())
+    if (!collectIndexSlice(loop, operand, slice))
+      return false;
+  slice.insert(def);
+  return true;
+}
+
+/// `load` for the iteration whose induction variable is `iv`, made at `b`
+/// with its descriptor and indices cloned from `slice`; out of range (it
+/// copies nothing) unless `enabled`.
+static tile::LoadOp loadAt(OpBuilder &b, tile::LoadOp load, scf::ForOp loop,
+                           const llvm::SetVector<Operation *> &slice, Value iv, Value enabled) {
+  IRMapping mapping;
+  mapping.map(loop.getInductionVar(), iv);
+  for (Operation *op : slice)
+    b.clone(*op, mapping);
+  SmallVector<Value> indices;
+  for (Value index : load.getIndices())
+    indices.push_back(mapping.lookupOrDefault(index));
+  // A first index past any tensor makes every element out of bounds: the
+  // copy writes zeros and reads nothing.
+  Location loc = load.getLoc();
+  indices[0] = arith::SelectOp::create(b, loc, enabled, indices[0],
+                                       constI32(b, loc, std::numeric_limits<int32_t>::max()));
+  return tile::LoadOp::create(b, loc, load.getType(), mapping.lookupOrDefault(load.getDesc()),
+                              indices);
+}
+
+int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedBytes) {
+  int64_t offset = sharedBytes;
+  SmallVector<scf::ForOp> loops;
+  kernel->walk([&](scf::ForOp loop) { loops.push_back(loop); });
+  for (scf::ForOp loop : loops) {
+    if (!loop.getInductionVar().getType().isInteger(32))
+      continue;
+    SmallVector<tile::LoadOp> loads;
+    bool nested = false;
+    loop.getBody()->walk([&](tile::LoadOp load) {
+      if (!load->hasAttr(kAsyncCopyAttr))
+        return;
+      if (load->getBlock() == loop.getBody())
+        loads.push_back(load);
+      else
+        nested = true;
+    });
+    if (loads.empty() || nested)
+      continue;
+    SmallVector<llvm::SetVector<Operation *>> slices(loads.size());
+    bool ok = true;
+    for (auto [load, slice] : llvm::zip(loads, slices)) {
+      ok = ok && collectIndexSlice(loop, load.getDesc(), slice);
+      for (Value index : load.getIndices())
+        ok = ok && collectIndexSlice(loop, index, slice);
+    }
+    if (!ok)
+      continue;
+    Location loc = loop.getLoc();
+    Value lb = loop.getLowerBound(), ub = loop.getUpperBound(), step = loop.getStep();
+    for (auto [load, slice] : llvm::zip(loads, slices)) {
+      int64_t first = cast<IntegerAttr>(load->getAttr(kAsyncCopyAttr)).getInt();
+      int64_t bytes = load.getType().getNumElements() * 2;
+      int64_t second = offset;
+      offset += llvm::alignTo(bytes, 128);
+      auto buffers = DenseI64ArrayAttr::get(kernel->getContext(), {first, second});
+      // Before the loop: the first iteration's tile into the first buffer.
+      OpBuilder before(loop);
+      Value runs = arith::CmpIOp::create(before, loc, arith::CmpIPredicate::slt, lb, ub);
+      tile::LoadOp prologue = loadAt(before, load, loop, slice, lb, runs);
+      prologue->setAttr(kAsyncCopyAttr, load->getAttr(kAsyncCopyAttr));
+      // In the loop, where the load was: the next iteration's tile.
+      OpBuilder inside(load);
+      Value next = arith::AddIOp::create(inside, loc, loop.getInductionVar(), step);
+      Value nextRuns = arith::CmpIOp::create(inside, loc, arith::CmpIPredicate::slt, next, ub);
+      tile::LoadOp copy = loadAt(inside, load, loop, slice, next, nextRuns);
+      copy->setAttr(kPrefetchBuffersAttr, buffers);
+      copy->setAttr(kPrefetchNextAttr, UnitAttr::get(kernel->getContext()));
+      load->removeAttr(kAsyncCopyAttr);
+      load->setAttr(kPrefetchedAttr, buffers);
+    }
+  }
+  return offset;
+}
+
+Value tessera::tilegpu::emitPrefetchOffset(OpBuilder &b, Location loc, Operation *op,
+                                           ArrayRef<int64_t> buffers, bool next) {
+  auto loop = op->getParentOfType<scf::ForOp>();
+  // The iteration's number k = (iv - lb) / step, and its parity.
+  Value k = arith::DivSIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, loop.getInductionVar(), loop.getLowerBound()),
+      loop.getStep());
+  if (next)
+    k = arith::AddIOp::create(b, loc, k, constI32(b, loc, 1));
+  Value parity = arith::AndIOp::create(b, loc, k, constI32(b, loc, 1));
+  return arith::AddIOp::create(
+      b, loc, constI32(b, loc, buffers[0]),
+      arith::MulIOp::create(b, loc, parity, constI32(b, loc, buffers[1] - buffers[0])));
 }

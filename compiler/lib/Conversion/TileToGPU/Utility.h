@@ -17,6 +17,14 @@ inline constexpr llvm::StringLiteral kStagedOffsetsAttr = "tile.staged_offsets";
 /// On a load whose tile a dot stages: the shared tile's offset. The load then
 /// copies global memory straight into it with cp.async.
 inline constexpr llvm::StringLiteral kAsyncCopyAttr = "tile.async_copy";
+/// On a load prefetched one iteration ahead (see prefetchAsyncCopies): the
+/// byte offsets of its two shared tiles. The load itself copies nothing; its
+/// dot reads the tile of the current iteration's parity.
+inline constexpr llvm::StringLiteral kPrefetchedAttr = "tile.prefetched";
+/// On the copies prefetchAsyncCopies adds: their two tiles, and which one they
+/// fill: 0 = the first (before the loop), 1 = the next iteration's.
+inline constexpr llvm::StringLiteral kPrefetchBuffersAttr = "tile.prefetch_buffers";
+inline constexpr llvm::StringLiteral kPrefetchNextAttr = "tile.prefetch_next";
 
 /// Tiles become the vector of elements one thread holds; pointers become LLVM
 /// global pointers; descriptors become a struct {ptr, sizes..., strides...}.
@@ -127,6 +135,8 @@ public:
   };
 
   SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, int64_t byteOffset);
+  /// A tile at a byte offset known only at run time.
+  SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, Value byteOffset);
   static bool fits(RankedTensorType type);
 
   /// Shared address (i32) of row `row`, column chunkStart + inChunk, where
@@ -172,6 +182,19 @@ int64_t sharedMemoryNeeded(Operation *op);
 /// scratch space, marks the loads that can fill them asynchronously, and
 /// returns the shared memory the kernel needs in all.
 int64_t allocateSharedMemory(Operation *kernel);
+
+/// Software pipelining of the asynchronous copies of a loop: each copied load
+/// in an scf.for body whose indices follow from the induction variable gets a
+/// second shared tile; a copy of the first iteration's tile is issued before
+/// the loop, and each iteration issues the next iteration's copy where the
+/// load was (out-of-range iterations copy zeros), so tile j+1 loads during the
+/// dots of tile j. Returns the shared memory the kernel needs in all.
+int64_t prefetchAsyncCopies(Operation *kernel, int64_t sharedBytes);
+
+/// The byte offset, in the iteration running now (`next`: the one after), of
+/// a prefetched tile with buffers `buffers`, in the loop enclosing `op`.
+Value emitPrefetchOffset(OpBuilder &b, Location loc, Operation *op, ArrayRef<int64_t> buffers,
+                         bool next);
 
 /// Copies the 16-bit tile of `load` (marked kAsyncCopyAttr) into its shared
 /// tile with cp.async, 16 bytes per instruction, zero-filling what lies
