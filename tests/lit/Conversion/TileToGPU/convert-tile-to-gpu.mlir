@@ -102,3 +102,44 @@ func.func @tensor_core_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64xf32>, %
   tile.store %o[%n], %m : !tile.desc<64xf32>, tensor<64xf32, #tile.slice<dim = 1, parent = #mma>>
   return
 }
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// Software pipelining: the B tile loaded at row %i of each iteration gets two
+// shared tiles (2048 bytes each, after the first); the first iteration's copy
+// is issued before the loop, and each iteration copies row %i + step into the
+// other tile (index past any tensor, so zeros, after the last) and waits for
+// all but that newest copy before its dot.
+// CHECK-LABEL: gpu.func @pipelined_dot
+// CHECK-SAME: tile.shared_memory = 4096 : i32
+// CHECK: cp.async.cg.shared.global
+// CHECK: cp.async.commit_group;
+// CHECK: scf.for %[[IV:.*]] = %[[LB:.*]] to %[[UB:.*]] step %[[STEP:.*]] iter_args
+// CHECK: %[[NEXT:.*]] = arith.addi %[[IV]], %[[STEP]]
+// CHECK: arith.cmpi slt, %[[NEXT]], %[[UB]]
+// CHECK: gpu.barrier
+// CHECK: cp.async.cg.shared.global
+// CHECK: cp.async.commit_group;
+// CHECK: cp.async.wait_group 1;
+// CHECK: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
+// CHECK: mma.sync.aligned.m16n8k16
+func.func @pipelined_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
+                         %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %a = tile.convert_layout %p : tensor<64x32xbf16, #mma> -> tensor<64x32xbf16, #opa>
+  %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c32 = arith.constant 32 : i32
+  %r = scf.for %i = %c0 to %n step %c32 iter_args(%acc = %z) -> (tensor<64x32xf32, #mma>) : i32 {
+    %v = tile.load %d[%i, %c0] : !tile.desc<32x32xbf16> -> tensor<32x32xbf16, #bl>
+    %b = tile.convert_layout %v : tensor<32x32xbf16, #bl> -> tensor<32x32xbf16, #opb>
+    %c = tile.dot %a, %b, %acc : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
+    scf.yield %c : tensor<64x32xf32, #mma>
+  }
+  tile.store %o[%n, %n], %r : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
+  return
+}
