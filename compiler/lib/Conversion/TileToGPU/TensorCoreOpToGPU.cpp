@@ -259,9 +259,7 @@ public:
       : tile(tile), transposed(transposed), elems(type) {
     opIdx = cast<tile::DotOperandLayoutAttr>(type.getEncoding()).getOpIdx();
     outerDim = opIdx == 0 ? 0 : 1;
-    outerSize = type.getDimSize(outerDim);
-    Value lane = laneAndWarp(b, loc).first;
-    Value warp = laneAndWarp(b, loc).second;
+    auto [lane, warp] = laneAndWarp(b, loc);
     const tile::DimDistribution &outer = elems.distribution()[outerDim];
     warpOuter = outer.warpMask == 0
                     ? constI32(b, loc, 0)
@@ -349,7 +347,6 @@ private:
   bool transposed;
   ThreadElements elems;
   unsigned opIdx, outerDim;
-  int64_t outerSize;
   Value warpOuter, matrix, rowInMatrix;
 };
 
