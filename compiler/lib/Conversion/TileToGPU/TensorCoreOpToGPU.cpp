@@ -190,15 +190,36 @@ void SharedTile::store(OpBuilder &b, Location loc, Value vec, RankedTensorType t
   SmallVector<Value> values = unpack(b, loc, vec);
   SmallVector<SmallVector<Value>> coords = elems.emitCoords(b, loc);
   const tile::DimDistribution &along = elems.distribution()[1];
-  bool vectorized =
-      along.count() % 8 == 0 && along.laneStride % 8 == 0 && along.warpStride % 8 == 0;
-  for (int64_t i = 0; vectorized && i < along.count(); ++i)
-    vectorized = along.offsets[i] == along.offsets[i - i % 8] + i % 8 &&
-                 along.offsets[i - i % 8] % 8 == 0;
+  // Runs of `width` consecutive, aligned columns a thread holds.
+  auto runsOf = [&](int64_t width) {
+    bool ok = along.count() % width == 0 && along.laneStride % width == 0 &&
+              along.warpStride % width == 0;
+    for (int64_t i = 0; ok && i < along.count(); ++i)
+      ok = along.offsets[i] == along.offsets[i - i % width] + i % width &&
+           along.offsets[i - i % width] % width == 0;
+    return ok;
+  };
+  bool vectorized = runsOf(8);
+  // Pairs (an mma accumulator's rows): one 32-bit store each.
+  bool paired = !vectorized && runsOf(2);
   SmallVector<Value> bases;
   if (vectorized && !elems.wraps(0) && !elems.wraps(1))
     bases = elems.emitBases(b, loc);
   for (int64_t e = 0; e < elems.size(); ++e) {
+    if (paired) {
+      if (elems.multiIndex(e)[1] % 2 != 0)
+        continue;
+      Value c = coords[e][1];
+      Value chunkStart = arith::AndIOp::create(b, loc, c, constI32(b, loc, ~7));
+      Value inChunk = arith::AndIOp::create(b, loc, c, constI32(b, loc, 7));
+      LLVM::InlineAsmOp::create(
+          b, loc, TypeRange{},
+          ValueRange{address(b, loc, coords[e][0], chunkStart, inChunk),
+                     packPair(b, loc, values[e], values[e + 1])},
+          "st.shared.b32 [$0], $1;", "r,r", /*has_side_effects=*/true, false,
+          LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{}, ArrayAttr{});
+      continue;
+    }
     if (!vectorized) {
       storeElement(b, loc, coords[e][0], coords[e][1], values[e]);
       continue;
