@@ -4,5 +4,5 @@
 # machine without one, compiled for sm_80 and sm_90a with their resource use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/build.sh tessera-demo
+scripts/build.sh --target tessera-demo
 build/bin/tessera-demo "$@"
