@@ -110,15 +110,8 @@ int64_t accessWidth(RankedTensorType type) {
   ThreadElements elems(type);
   const tile::DimDistribution &last = elems.distribution().back();
   int64_t width = std::min<int64_t>(16 / bytes, last.count());
-  for (; width > 1; width /= 2) {
-    bool ok = last.count() % width == 0 && last.laneStride % width == 0 &&
-              last.warpStride % width == 0 && type.getShape().back() % width == 0;
-    for (int64_t i = 0; ok && i < last.count(); ++i)
-      ok = last.offsets[i] == last.offsets[i - i % width] + i % width &&
-           last.offsets[i - i % width] % width == 0;
-    if (ok)
-      break;
-  }
+  while (width > 1 && !(last.holdsRunsOf(width) && type.getShape().back() % width == 0))
+    width /= 2;
   return std::max<int64_t>(width, 1);
 }
 

@@ -41,6 +41,24 @@ Value loadScalar(OpBuilder &b, Location loc, Value scratch, Value idx, Type elem
 
 void barrier(OpBuilder &b, Location loc) { gpu::BarrierOp::create(b, loc); }
 
+/// A conversion or transpose (`result`, of `source` converted to `vecType`)
+/// into a tensor-core operand layout: nothing when the dot stages the source
+/// itself (once, here, when hoisted out of the dot's loop), else the whole
+/// operand through a swizzled shared tile and ldmatrix. Null when neither
+/// applies (the generic path does).
+Value lowerToDotOperand(OpBuilder &b, Location loc, Value result, Value source,
+                        VectorType vecType, bool transposed) {
+  if (StagedOperand staged = getStagedOperand(result))
+    return staged.hoisted ? emitHoistedStaging(b, loc, staged, source, vecType)
+                          : Value(LLVM::PoisonOp::create(b, loc, vecType));
+  Value src = result.getDefiningOp()->getOperand(0);
+  auto srcType = cast<RankedTensorType>(src.getType());
+  auto dstType = cast<RankedTensorType>(result.getType());
+  if (convertsThroughFragments(srcType, dstType))
+    return convertThroughFragments(b, loc, source, srcType, dstType, transposed);
+  return {};
+}
+
 struct ConvertLayoutOpToGPU : OpConversionPattern<tile::ConvertLayoutOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(tile::ConvertLayoutOp op, OpAdaptor adaptor,
@@ -54,16 +72,9 @@ struct ConvertLayoutOpToGPU : OpConversionPattern<tile::ConvertLayoutOp> {
       return success();
     }
     auto vecType = cast<VectorType>(getTypeConverter()->convertType(dstType));
-    // The tensor-core dot that reads this value stages its source itself.
-    if (StagedOperand staged = getStagedOperand(op.getResult())) {
-      rewriter.replaceOp(op, staged.hoisted ? emitHoistedStaging(rewriter, loc, staged,
-                                                                 adaptor.getSrc(), vecType)
-                                            : Value(LLVM::PoisonOp::create(rewriter, loc, vecType)));
-      return success();
-    }
-    if (convertsThroughFragments(srcType, dstType)) {
-      rewriter.replaceOp(op, convertThroughFragments(rewriter, loc, adaptor.getSrc(), srcType,
-                                                     dstType, /*transposed=*/false));
+    if (Value v = lowerToDotOperand(rewriter, loc, op.getResult(), adaptor.getSrc(), vecType,
+                                    /*transposed=*/false)) {
+      rewriter.replaceOp(op, v);
       return success();
     }
     Type elem = srcType.getElementType();
@@ -88,15 +99,9 @@ struct TransOpToGPU : OpConversionPattern<tile::TransOp> {
     Location loc = op.getLoc();
     RankedTensorType srcType = op.getSrc().getType(), dstType = op.getType();
     auto vecType = cast<VectorType>(getTypeConverter()->convertType(dstType));
-    if (StagedOperand staged = getStagedOperand(op.getResult())) {
-      rewriter.replaceOp(op, staged.hoisted ? emitHoistedStaging(rewriter, loc, staged,
-                                                                 adaptor.getSrc(), vecType)
-                                            : Value(LLVM::PoisonOp::create(rewriter, loc, vecType)));
-      return success();
-    }
-    if (convertsThroughFragments(srcType, dstType)) {
-      rewriter.replaceOp(op, convertThroughFragments(rewriter, loc, adaptor.getSrc(), srcType,
-                                                     dstType, /*transposed=*/true));
+    if (Value v = lowerToDotOperand(rewriter, loc, op.getResult(), adaptor.getSrc(), vecType,
+                                    /*transposed=*/true)) {
+      rewriter.replaceOp(op, v);
       return success();
     }
     Type elem = srcType.getElementType();

@@ -190,18 +190,9 @@ void SharedTile::store(OpBuilder &b, Location loc, Value vec, RankedTensorType t
   SmallVector<Value> values = unpack(b, loc, vec);
   SmallVector<SmallVector<Value>> coords = elems.emitCoords(b, loc);
   const tile::DimDistribution &along = elems.distribution()[1];
-  // Runs of `width` consecutive, aligned columns a thread holds.
-  auto runsOf = [&](int64_t width) {
-    bool ok = along.count() % width == 0 && along.laneStride % width == 0 &&
-              along.warpStride % width == 0;
-    for (int64_t i = 0; ok && i < along.count(); ++i)
-      ok = along.offsets[i] == along.offsets[i - i % width] + i % width &&
-           along.offsets[i - i % width] % width == 0;
-    return ok;
-  };
-  bool vectorized = runsOf(8);
+  bool vectorized = along.holdsRunsOf(8);
   // Pairs (an mma accumulator's rows): one 32-bit store each.
-  bool paired = !vectorized && runsOf(2);
+  bool paired = !vectorized && along.holdsRunsOf(2);
   SmallVector<Value> bases;
   if (vectorized && !elems.wraps(0) && !elems.wraps(1))
     bases = elems.emitBases(b, loc);

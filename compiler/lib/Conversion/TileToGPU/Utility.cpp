@@ -200,14 +200,7 @@ static bool canCopyAsync(tile::LoadOp load) {
   if (load->getBlock() != user->getBlock() ||
       load.getDesc().getType().getPadding() != tile::Padding::zero || !SharedTile::fits(type))
     return false;
-  ThreadElements elems(type);
-  const tile::DimDistribution &last = elems.distribution().back();
-  if (last.count() % 8 != 0 || last.laneStride % 8 != 0 || last.warpStride % 8 != 0)
-    return false;
-  for (int64_t i = 0; i < last.count(); ++i)
-    if (last.offsets[i] != last.offsets[i - i % 8] + i % 8 || last.offsets[i - i % 8] % 8 != 0)
-      return false;
-  return true;
+  return ThreadElements(type).distribution().back().holdsRunsOf(8);
 }
 
 int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel) {

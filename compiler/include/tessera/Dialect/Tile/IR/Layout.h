@@ -33,6 +33,16 @@ struct DimDistribution {
   llvm::SmallVector<int64_t> offsets;
 
   int64_t count() const { return offsets.size(); }
+  /// True when a thread's coordinates come in runs of `width` consecutive
+  /// ones starting at multiples of `width` (vector accesses of that width).
+  bool holdsRunsOf(int64_t width) const {
+    if (count() % width != 0 || laneStride % width != 0 || warpStride % width != 0)
+      return false;
+    for (int64_t i = 0; i < count(); ++i)
+      if (offsets[i] != offsets[i - i % width] + i % width || offsets[i - i % width] % width != 0)
+        return false;
+    return true;
+  }
   bool operator==(const DimDistribution &o) const {
     return laneShift == o.laneShift && laneMask == o.laneMask && laneStride == o.laneStride &&
            warpShift == o.warpShift && warpMask == o.warpMask && warpStride == o.warpStride &&
