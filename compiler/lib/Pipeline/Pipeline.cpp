@@ -35,8 +35,11 @@ void tessera::buildLayoutPasses(OpPassManager &pm) {
 }
 
 void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &options) {
-  // Tiles become per-thread vectors inside a gpu.func per kernel.
-  pm.addPass(createConvertTileToGPU());
+  // Tiles become per-thread vectors inside a gpu.func per kernel; the chip
+  // decides between mma.sync and wgmma.
+  ConvertTileToGPUOptions tileToGPU;
+  tileToGPU.arch = options.arch;
+  pm.addPass(createConvertTileToGPU(tileToGPU));
   // The per-element index math repeats across elements: fold and share it.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -47,6 +50,8 @@ void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &opti
   ConvertGpuOpsToNVVMOpsOptions nvvmOptions;
   nvvmOptions.indexBitwidth = 32; // offsets inside a tile and shared memory fit in 32 bits
   gpuPm.addPass(createConvertGpuOpsToNVVMOps(nvvmOptions));
+  // Swizzled shared tiles assume 1024-byte aligned dynamic shared memory.
+  gpuPm.addPass(createAlignDynamicSharedMemory());
   gpuPm.addPass(createCanonicalizerPass());
   gpuPm.addPass(createCSEPass());
   pm.addPass(createReconcileUnrealizedCastsPass());

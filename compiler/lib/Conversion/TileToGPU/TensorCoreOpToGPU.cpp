@@ -113,10 +113,13 @@ SharedTile::SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, i
   Value view = sharedScratch(b, loc, b.getI16Type(), rows * cols, byteOffset);
   Value index = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, view);
   base = arith::IndexCastOp::create(b, loc, b.getI32Type(), index);
-  int64_t chunks = cols / 8;
+  panelCols = std::min<int64_t>(cols, kPanelCols);
+  int64_t chunks = panelCols / 8;
   phases = std::min<int64_t>(8, chunks);
   rowsPerPhase = std::max<int64_t>(1, 8 / chunks);
 }
+
+int64_t SharedTile::swizzleBytes() const { return panelCols * 2; }
 
 SharedTile::SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, Value byteOffset)
     : SharedTile(b, loc, rows, cols, int64_t(0)) {
@@ -134,12 +137,20 @@ Value SharedTile::address(OpBuilder &b, Location loc, Value row, Value chunkStar
   Value phase = arith::AndIOp::create(
       b, loc, arith::DivUIOp::create(b, loc, row, constI32(b, loc, rowsPerPhase)),
       constI32(b, loc, phases - 1));
+  Value tileBase = base;
+  if (cols > panelCols) {
+    // Panel chunk / 8, chunk chunk % 8 within it.
+    Value panel = arith::ShRUIOp::create(b, loc, chunk, constI32(b, loc, 3));
+    tileBase = arith::AddIOp::create(
+        b, loc, base, arith::MulIOp::create(b, loc, panel, constI32(b, loc, panelBytes())));
+    chunk = arith::AndIOp::create(b, loc, chunk, constI32(b, loc, 7));
+  }
   Value swizzled = arith::XOrIOp::create(b, loc, chunk, phase);
   Value element = arith::AddIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, row, constI32(b, loc, cols)),
+      b, loc, arith::MulIOp::create(b, loc, row, constI32(b, loc, panelCols)),
       arith::AddIOp::create(b, loc, arith::ShLIOp::create(b, loc, swizzled, constI32(b, loc, 3)),
                             inChunk));
-  return arith::AddIOp::create(b, loc, base,
+  return arith::AddIOp::create(b, loc, tileBase,
                                arith::ShLIOp::create(b, loc, element, constI32(b, loc, 1)));
 }
 
@@ -165,13 +176,24 @@ SharedTile::Address SharedTile::address(OpBuilder &b, Location loc, Value rowLan
   Value phase = arith::AndIOp::create(
       b, loc, arith::DivUIOp::create(b, loc, rowLane, constI32(b, loc, rowsPerPhase)),
       constI32(b, loc, phases - 1));
+  Value tileBase = base;
+  int64_t highBytes = high * 16;
+  if (cols > panelCols) {
+    // Whole panels of the constant part go into the instruction; the lane
+    // part may still cross into the next panel.
+    highBytes = (high / 8) * panelBytes();
+    Value panel = arith::ShRUIOp::create(b, loc, v, constI32(b, loc, 3));
+    tileBase = arith::AddIOp::create(
+        b, loc, base, arith::MulIOp::create(b, loc, panel, constI32(b, loc, panelBytes())));
+    v = arith::AndIOp::create(b, loc, v, constI32(b, loc, 7));
+  }
   Value swizzled = arith::XOrIOp::create(b, loc, v, phase);
   Value element = arith::AddIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, rowLane, constI32(b, loc, cols)),
+      b, loc, arith::MulIOp::create(b, loc, rowLane, constI32(b, loc, panelCols)),
       arith::ShLIOp::create(b, loc, swizzled, constI32(b, loc, 3)));
-  Value reg = arith::AddIOp::create(b, loc, base,
+  Value reg = arith::AddIOp::create(b, loc, tileBase,
                                     arith::ShLIOp::create(b, loc, element, constI32(b, loc, 1)));
-  return {reg, (rowConst * cols + high * 8) * 2};
+  return {reg, rowConst * panelCols * 2 + highBytes};
 }
 
 void SharedTile::storeElement(OpBuilder &b, Location loc, Value row, Value col, Value value) const {
@@ -414,11 +436,175 @@ int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
   return later;
 }
 
+/// Warpgroup MMA on sm_90a (PTX ISA, "Asynchronous Warpgroup Level Matrix
+/// Multiply-Accumulate"): four consecutive warps issue one
+/// `wgmma.mma_async.m64nNk16` per 64-row slab and 16-deep k-step, B (and A
+/// unless it is held in registers) read by the tensor cores straight from
+/// its shared tile through a matrix descriptor. The accumulator fragment of
+/// each warp is the mma.sync m16n8 fragment repeated along N, and A in
+/// registers is the m16n8k16 A fragment, so `#tile.mma<[W, 1]>` (W a
+/// multiple of 4) and its dot operands describe wgmma's registers too.
+bool fitsWarpgroupMma(tile::DotOp op, const StagedOperand &stagedA, const StagedOperand &stagedB) {
+  RankedTensorType cType = op.getType();
+  auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
+  unsigned warpsM = mma.getWarpsPerCTA()[0];
+  int64_t m = cType.getDimSize(0), n = cType.getDimSize(1);
+  if (mma.getWarpsPerCTA()[1] != 1 || warpsM % 4 != 0 || m % (16 * warpsM) != 0 || n % 8 != 0 ||
+      n > 256 || !stagedB)
+    return false;
+  // Each staged tile must be a swizzled canonical layout: panels of 16, 32
+  // or 64 elements, whole 8-row groups.
+  for (const StagedOperand *staged : {&stagedA, &stagedB}) {
+    if (!*staged)
+      continue;
+    auto type = cast<RankedTensorType>(staged->source.getType());
+    if (type.getDimSize(0) % 8 != 0 || type.getDimSize(1) % 16 != 0)
+      return false;
+  }
+  return true;
+}
+
+/// The k-major-ness of a staged operand: its tile holds k along the rows'
+/// contiguous dimension (A as M x K, B as N x K), the layout wgmma reads
+/// without its transpose flag.
+bool isKMajor(const StagedOperand &staged) { return (staged.operandIndex == 0) != staged.transposed; }
+
+/// The descriptor (PTX ISA, "Matrix Descriptor Format") of the operand at
+/// shared byte address `address` in `tile`: start address, leading- and
+/// stride-dimension byte offsets and swizzle mode. Along a k-major tile's
+/// rows the 8-row core-matrix groups are one swizzle period apart (SBO);
+/// along an MN-major tile's columns the panels are (LBO), its 8-row groups
+/// along k again one period (SBO).
+Value emitMatrixDescriptor(OpBuilder &b, Location loc, const SharedTile &tile, Value address) {
+  int64_t swizzle = tile.swizzleBytes();
+  int64_t mode = swizzle == 128 ? 1 : swizzle == 64 ? 2 : 3;
+  uint64_t fields = (uint64_t(tile.panelBytes() >> 4) << 16) |
+                    (uint64_t((8 * swizzle) >> 4) << 32) | (uint64_t(mode) << 62);
+  Type i64 = b.getI64Type();
+  Value encoded = arith::AndIOp::create(
+      b, loc, arith::ShRUIOp::create(b, loc, address, constI32(b, loc, 4)),
+      constI32(b, loc, 0x3FFF));
+  return arith::OrIOp::create(b, loc, arith::ExtUIOp::create(b, loc, i64, encoded),
+                              arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(int64_t(fields))));
+}
+
+/// Byte offset, in `tile`, of the operand's k-step `kStep` (and, for A, of
+/// the slab starting at row/column `outerStart` when that is constant).
+int64_t operandOffset(const SharedTile &tile, bool kMajor, int64_t kStep, int64_t outerStart) {
+  int64_t k = 16 * kStep;
+  if (kMajor)
+    return outerStart * tile.swizzleBytes() + (k / tile.panelCols) * tile.panelBytes() +
+           (k % tile.panelCols) * 2;
+  return k * tile.swizzleBytes() + (outerStart / tile.panelCols) * tile.panelBytes() +
+         (outerStart % tile.panelCols) * 2;
+}
+
+/// Emits the whole dot as one inline-assembly block: fence, every wgmma of
+/// every k-step and slab, commit, and a wait for all of them, so that nothing
+/// touches the accumulator registers while the tensor cores own them.
+/// `aRegs[k][slab]` are A's registers when A is not staged.
+SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
+                                    const StagedOperand &stagedA, const SharedTile *tileA,
+                                    const StagedOperand &stagedB, const SharedTile &tileB,
+                                    ArrayRef<SmallVector<SmallVector<Value>>> aRegs,
+                                    ArrayRef<Value> acc) {
+  RankedTensorType cType = op.getType();
+  ThreadElements cElems(cType);
+  auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
+  unsigned warpsM = mma.getWarpsPerCTA()[0];
+  int64_t n = cType.getDimSize(1);
+  int64_t slabs = cElems.countsPerDim()[0] / 2;
+  int64_t kSteps = op.getA().getType().getDimSize(1) / 16;
+  std::string in = op.getA().getType().getElementType().isBF16() ? "bf16" : "f16";
+
+  // Slab r of warpgroup g starts at row 64·g + 16·W·r.
+  auto [lane, warp] = laneAndWarp(b, loc);
+  Value warpgroupRow = arith::MulIOp::create(
+      b, loc, arith::ShRUIOp::create(b, loc, warp, constI32(b, loc, 2)), constI32(b, loc, 64));
+  Value descA, descB = emitMatrixDescriptor(b, loc, tileB, tileB.start());
+  bool kMajorA = stagedA && isKMajor(stagedA), kMajorB = isKMajor(stagedB);
+  if (stagedA) {
+    // The warpgroup's rows (k-major) or columns (a panel per 64, MN-major).
+    Value rowBytes = kMajorA ? arith::MulIOp::create(b, loc, warpgroupRow,
+                                                     constI32(b, loc, tileA->swizzleBytes()))
+                             : arith::MulIOp::create(
+                                   b, loc, arith::DivUIOp::create(b, loc, warpgroupRow,
+                                                                  constI32(b, loc, tileA->panelCols)),
+                                   constI32(b, loc, tileA->panelBytes()));
+    descA = emitMatrixDescriptor(b, loc, *tileA,
+                                 arith::AddIOp::create(b, loc, tileA->start(), rowBytes));
+  }
+
+  // Operands: accumulators (outputs, tied inputs at the end), the
+  // descriptors, scale-d, then A's registers.
+  int64_t numAcc = cElems.size();
+  SmallVector<Value> args;
+  std::string constraints;
+  for (int64_t i = 0; i < numAcc; ++i)
+    constraints += "=f,";
+  int64_t next = numAcc;
+  auto operand = [&](Value v, StringRef constraint) {
+    args.push_back(v);
+    constraints += constraint.str() + ",";
+    return "$" + std::to_string(next++);
+  };
+  std::string descBOp = operand(descB, "l");
+  std::string descAOp = stagedA ? operand(descA, "l") : "";
+  std::string scaleOp = operand(constI32(b, loc, 1), "r");
+  SmallVector<SmallVector<SmallVector<std::string>>> aOps(kSteps);
+  if (!stagedA)
+    for (int64_t k = 0; k < kSteps; ++k)
+      for (int64_t r = 0; r < slabs; ++r) {
+        aOps[k].emplace_back();
+        for (Value reg : aRegs[k][r])
+          aOps[k].back().push_back(operand(reg, "r"));
+      }
+
+  std::string text = "{\n.reg .pred scale_d;\n.reg .b64 desc_a, desc_b;\nsetp.ne.b32 scale_d, " +
+                     scaleOp + ", 0;\nwgmma.fence.sync.aligned;\n";
+  for (int64_t k = 0; k < kSteps; ++k) {
+    int64_t offB = operandOffset(tileB, kMajorB, k, 0);
+    text += "add.s64 desc_b, " + descBOp + ", " + std::to_string(offB >> 4) + ";\n";
+    for (int64_t r = 0; r < slabs; ++r) {
+      std::string aText;
+      if (stagedA) {
+        int64_t offA = operandOffset(*tileA, kMajorA, k, 16 * warpsM * r);
+        text += "add.s64 desc_a, " + descAOp + ", " + std::to_string(offA >> 4) + ";\n";
+        aText = "desc_a";
+      } else {
+        aText = "{" + llvm::join(aOps[k][r], ", ") + "}";
+      }
+      std::string dText;
+      for (int64_t j = 0; j < n / 8; ++j)
+        for (int64_t half : {0, 1})
+          for (int64_t col : {0, 1})
+            dText += (dText.empty() ? "$" : ", $") +
+                     std::to_string(cElems.flatten({2 * r + half, 2 * j + col}));
+      text += "wgmma.mma_async.sync.aligned.m64n" + std::to_string(n) + "k16.f32." + in + "." + in +
+              " {" + dText + "}, " + aText + ", desc_b, scale_d, 1, 1, " +
+              (stagedA ? std::to_string(kMajorA ? 0 : 1) + ", " : "") + (kMajorB ? "0" : "1") +
+              ";\n";
+    }
+  }
+  text += "wgmma.commit_group.sync.aligned;\nwgmma.wait_group.sync.aligned 0;\n}";
+  for (int64_t i = 0; i < numAcc; ++i) {
+    args.push_back(acc[i]);
+    constraints += std::to_string(i) + (i + 1 < numAcc ? "," : "");
+  }
+  SmallVector<Type> fields(numAcc, b.getF32Type());
+  auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
+  Value result = asmOp(b, loc, resultType, args, text, constraints, /*sideEffects=*/true);
+  SmallVector<Value> out;
+  for (int64_t i = 0; i < numAcc; ++i)
+    out.push_back(LLVM::ExtractValueOp::create(b, loc, result, i));
+  return out;
+}
+
 struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
-  using OpConversionPattern::OpConversionPattern;
   // Preferred over the CUDA-core lowering wherever the layouts allow it.
-  DotOpToMMA(TypeConverter &converter, MLIRContext *ctx)
-      : OpConversionPattern(converter, ctx, /*benefit=*/2) {}
+  DotOpToMMA(TypeConverter &converter, MLIRContext *ctx, bool warpgroupMma)
+      : OpConversionPattern(converter, ctx, /*benefit=*/2), warpgroupMma(warpgroupMma) {}
+  bool warpgroupMma;
 
   LogicalResult matchAndRewrite(tile::DotOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
@@ -471,10 +657,42 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
                                 /*has_side_effects=*/true, false,
                                 LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
                                 ArrayAttr{});
-    if (copied || stored)
+    bool warpgroup = warpgroupMma && fitsWarpgroupMma(op, stagedA, stagedB);
+    // wgmma reads shared memory through the async proxy: each thread's
+    // generic-proxy writes (stores, cp.async) must be fenced before the
+    // barrier that publishes them.
+    if (warpgroup)
+      LLVM::InlineAsmOp::create(rewriter, loc, TypeRange{}, ValueRange{},
+                                "fence.proxy.async.shared::cta;", "", /*has_side_effects=*/true,
+                                false, LLVM::tailcallkind::TailCallKind::None,
+                                LLVM::AsmDialectAttr{}, ArrayAttr{});
+    if (copied || stored || warpgroup)
       gpu::BarrierOp::create(rewriter, loc);
 
     ThreadElements aElems(aType), bElems(bType), cElems(cType);
+    if (warpgroup) {
+      SmallVector<Value> a;
+      SmallVector<SmallVector<SmallVector<Value>>> aRegs;
+      if (!stagedA) {
+        a = unpack(rewriter, loc, adaptor.getA());
+        for (int64_t k = 0; k < aElems.countsPerDim()[1] / 4; ++k) {
+          aRegs.emplace_back();
+          for (int64_t m = 0; m < cElems.countsPerDim()[0] / 2; ++m) {
+            auto at = [&](int64_t row, int64_t col) { return a[aElems.flatten({2 * m + row, 4 * k + col})]; };
+            aRegs.back().push_back({packPair(rewriter, loc, at(0, 0), at(0, 1)),
+                                    packPair(rewriter, loc, at(1, 0), at(1, 1)),
+                                    packPair(rewriter, loc, at(0, 2), at(0, 3)),
+                                    packPair(rewriter, loc, at(1, 2), at(1, 3))});
+          }
+        }
+      }
+      SmallVector<Value> c = emitWarpgroupMma(rewriter, loc, op, stagedA, tileA ? &*tileA : nullptr,
+                                              stagedB, *tileB, aRegs,
+                                              unpack(rewriter, loc, adaptor.getAcc()));
+      auto vecType = cast<VectorType>(adaptor.getAcc().getType());
+      rewriter.replaceOp(op, pack(rewriter, loc, vecType, c));
+      return success();
+    }
     std::optional<FragmentReader> readA, readB;
     if (stagedA)
       readA.emplace(rewriter, loc, aType, *tileA, stagedA.transposed);
@@ -585,6 +803,7 @@ Value tessera::tilegpu::convertThroughFragments(OpBuilder &b, Location loc, Valu
 }
 
 void tessera::tilegpu::populateTensorCoreOpPatterns(TileTypeConverter &converter,
-                                                    RewritePatternSet &patterns) {
-  patterns.add<DotOpToMMA>(converter, patterns.getContext());
+                                                    RewritePatternSet &patterns,
+                                                    bool warpgroupMma) {
+  patterns.add<DotOpToMMA>(converter, patterns.getContext(), warpgroupMma);
 }

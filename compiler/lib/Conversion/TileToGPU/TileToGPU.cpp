@@ -10,6 +10,7 @@
 
 namespace tessera {
 #define GEN_PASS_DEF_CONVERTTILETOGPU
+#define GEN_PASS_DEF_ALIGNDYNAMICSHAREDMEMORY
 #include "tessera/Conversion/TileToGPU/Passes.h.inc"
 } // namespace tessera
 
@@ -101,11 +102,27 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
     populateMemoryOpPatterns(converter, patterns);
     populateElementwiseOpPatterns(converter, patterns);
     populateSharedMemoryOpPatterns(converter, patterns);
-    populateTensorCoreOpPatterns(converter, patterns);
+    populateTensorCoreOpPatterns(converter, patterns, /*warpgroupMma=*/arch == "sm_90a");
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns, target);
 
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       signalPassFailure();
+  }
+};
+
+struct AlignDynamicSharedMemoryPass
+    : tessera::impl::AlignDynamicSharedMemoryBase<AlignDynamicSharedMemoryPass> {
+  void runOnOperation() override {
+    getOperation().walk([](LLVM::GlobalOp global) {
+      auto array = dyn_cast<LLVM::LLVMArrayType>(global.getGlobalType());
+      if (global.getAddrSpace() != 3 || !array || array.getNumElements() != 0)
+        return;
+      global.setAlignment(kSharedTileAlignment);
+      // Internal linkage makes NVPTX emit a static one-byte variable that
+      // the dynamic shared memory merely follows; external is the
+      // `.extern .shared` array that *is* the dynamic shared memory.
+      global.setLinkage(LLVM::Linkage::External);
+    });
   }
 };
 

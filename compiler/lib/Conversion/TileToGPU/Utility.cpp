@@ -207,7 +207,7 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel) {
   int64_t scratch = 0;
   kernel->walk([&](Operation *op) { scratch = std::max(scratch, sharedMemoryNeeded(op)); });
   MLIRContext *ctx = kernel->getContext();
-  int64_t offset = llvm::alignTo(scratch, 128);
+  int64_t offset = llvm::alignTo(scratch, kSharedTileAlignment);
   kernel->walk([&](tile::DotOp dot) {
     if (!isa<tile::MmaLayoutAttr>(dot.getType().getEncoding()))
       return;
@@ -218,7 +218,7 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel) {
       if (!staged)
         continue;
       offsets[i] = offset;
-      offset += llvm::alignTo(tileBytes(cast<RankedTensorType>(staged.source.getType())), 128);
+      offset += llvm::alignTo(tileBytes(cast<RankedTensorType>(staged.source.getType())), kSharedTileAlignment);
       if (auto load = staged.source.getDefiningOp<tile::LoadOp>())
         if (canCopyAsync(load))
           load->setAttr(kAsyncCopyAttr, IntegerAttr::get(IntegerType::get(ctx, 64), offsets[i]));
@@ -307,7 +307,7 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
       int64_t first = cast<IntegerAttr>(load->getAttr(kAsyncCopyAttr)).getInt();
       int64_t bytes = load.getType().getNumElements() * 2;
       int64_t second = offset;
-      offset += llvm::alignTo(bytes, 128);
+      offset += llvm::alignTo(bytes, kSharedTileAlignment);
       auto buffers = DenseI64ArrayAttr::get(kernel->getContext(), {first, second});
       // Before the loop: the first iteration's tile into the first buffer.
       OpBuilder before(loop);

@@ -9,6 +9,10 @@ namespace tessera::tilegpu {
 
 using namespace mlir;
 
+/// Shared tiles of dot operands start on this boundary (one period of the
+/// 128-byte swizzle, which wgmma applies to absolute addresses).
+inline constexpr int64_t kSharedTileAlignment = 1024;
+
 /// Attribute on a kernel recording the dynamic shared memory it needs, in bytes.
 inline constexpr llvm::StringLiteral kSharedMemoryAttr = "tile.shared_memory";
 /// On a tensor-core dot: the byte offsets of the shared tiles its staged A and
@@ -119,10 +123,13 @@ Value emitHoistedStaging(OpBuilder &b, Location loc, const StagedOperand &staged
 /// Two 16-bit elements in one 32-bit register, the first in the low half.
 Value packPair(OpBuilder &b, Location loc, Value lo, Value hi);
 
-/// A rows x cols tile of 16-bit elements in shared memory, row-major, its
-/// 16-byte chunks XOR-swizzled by row: chunk c of row r lives at chunk
-/// c ^ ((r / rowsPerPhase) % phases), which puts any 8 consecutive rows'
-/// chunk c in 8 different bank groups, for ldmatrix and 16-byte stores alike.
+/// A rows x cols tile of 16-bit elements in shared memory, stored as column
+/// panels of up to 64 elements (128 bytes), each panel row-major, the 16-byte
+/// chunks of a panel row XOR-swizzled by row: chunk c of row r lives at chunk
+/// c ^ ((r / rowsPerPhase) % phases). Any 8 consecutive rows' chunk c then
+/// fall in 8 different bank groups, for ldmatrix and 16-byte stores alike;
+/// and each panel is exactly the 128-, 64- or 32-byte swizzled canonical
+/// layout wgmma descriptors describe (CUTLASS's Swizzle<3|2|1, 4, 3>).
 class SharedTile {
 public:
   /// A shared address as a register plus a constant the instruction adds:
@@ -155,7 +162,15 @@ public:
   SmallVector<Value> ldmatrix(OpBuilder &b, Location loc, int count, bool trans,
                               const Address &address) const;
 
-  int64_t rows, cols;
+  /// Widest panel, in elements: one 128-byte swizzle period.
+  static constexpr int64_t kPanelCols = 64;
+  /// Bytes of one panel row (the swizzle width) and of one whole panel.
+  int64_t swizzleBytes() const;
+  int64_t panelBytes() const { return rows * panelCols * 2; }
+  /// The tile's first byte in shared memory (i32).
+  Value start() const { return base; }
+
+  int64_t rows, cols, panelCols;
 
 private:
   Value base;
@@ -205,7 +220,9 @@ void emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp load, Value desc, Va
 void populateMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateElementwiseOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateSharedMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
-void populateTensorCoreOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
+/// `warpgroupMma`: dots that fit run as sm_90a wgmma rather than mma.sync.
+void populateTensorCoreOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
+                                  bool warpgroupMma);
 
 } // namespace tessera::tilegpu
 

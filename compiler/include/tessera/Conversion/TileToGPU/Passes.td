@@ -15,11 +15,38 @@ def ConvertTileToGPU : Pass<"convert-tile-to-gpu", "mlir::ModuleOp"> {
     through dynamic shared memory, whose size the kernel records in its
     `tile.shared_memory` attribute. Transcendentals use the GPU's approximate
     instructions (`ex2.approx`, `lg2.approx`, `rsqrt.approx`).
+
+    On `sm_90a`, tensor-core dots whose warps all lie along M in groups of
+    four run as warpgroup `wgmma.mma_async`, reading their staged operands
+    straight from the swizzled shared tiles through matrix descriptors;
+    elsewhere (and for other layouts) they run as `mma.sync`.
   }];
+  let options = [
+    Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
+           "GPU architecture the code is for (sm_80, sm_90a, ...): sm_90a enables wgmma">
+  ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
                            "::mlir::vector::VectorDialect", "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
                            "::mlir::NVVM::NVVMDialect"];
+}
+
+def AlignDynamicSharedMemory : Pass<"tessera-align-dynamic-shared-memory",
+                                    "mlir::gpu::GPUModuleOp"> {
+  let summary = "align the dynamic shared memory of NVVM kernels to 1024 bytes";
+  let description = [{
+    Runs after the lowering to NVVM. The shared tiles of tensor-core operands
+    are XOR-swizzled by the address bits of their rows (128-byte rows repeat
+    every 1024 bytes); `wgmma` applies the same swizzle to absolute shared
+    addresses, so the dynamic shared memory the tiles live in must start on
+    a 1024-byte boundary. Sets that alignment on the module's zero-sized
+    workgroup globals (the `__dynamic_shmem__` symbols), and makes them
+    external: upstream creates them internal, which NVPTX emits as a static
+    one-byte `.shared` variable placed before the dynamic shared memory
+    rather than as the `.extern .shared` array at its start, so the last
+    bytes of a kernel's shared tiles would lie past its allocation.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 #endif

@@ -1,0 +1,107 @@
+// RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu="arch=sm_90a" | FileCheck %s
+// RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu="arch=sm_80" | FileCheck %s --check-prefix=SM80
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// P·V of attention on sm_90a: A (an mma result) stays in registers, B (a
+// 32x32 tile, k along its rows: MN-major) is copied into a 64-byte-swizzled
+// shared tile and read by the tensor cores through a descriptor: LBO = the
+// 2048-byte panel (128 << 16), SBO = 8 rows of 64 bytes (32 << 32), swizzle
+// mode 2 (64 bytes). The generic-proxy copies are fenced for the async
+// proxy before the barrier; one asm block issues both k-steps (the second
+// 16 rows = 1024 bytes further, 64 in descriptor units) with the transpose
+// flag for B, then commits and waits.
+// CHECK-LABEL: gpu.func @register_a_mn_major_b
+// CHECK: cp.async.wait_group 0;
+// CHECK: fence.proxy.async.shared::cta;
+// CHECK-NEXT: gpu.barrier
+// CHECK: arith.constant -9223371899407433728 : i64
+// CHECK: llvm.inline_asm has_side_effects
+// CHECK-SAME: wgmma.fence.sync.aligned;
+// CHECK-SAME: add.s64 desc_b, $16, 0;
+// CHECK-SAME: wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {$0, $1, $8, $9, $2, $3, $10, $11, $4, $5, $12, $13, $6, $7, $14, $15}, {$18, $19, $20, $21}, desc_b, scale_d, 1, 1, 1;
+// CHECK-SAME: add.s64 desc_b, $16, 64;
+// CHECK-SAME: wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {{.*}}, {$22, $23, $24, $25}, desc_b, scale_d, 1, 1, 1;
+// CHECK-SAME: wgmma.commit_group.sync.aligned;
+// CHECK-SAME: wgmma.wait_group.sync.aligned 0;
+// CHECK-NOT: mma.sync
+// CHECK: gpu.return
+// On sm_80 the same dot is mma.sync, and nothing is fenced.
+// SM80-LABEL: gpu.func @register_a_mn_major_b
+// SM80-NOT: fence.proxy.async
+// SM80-NOT: wgmma
+// SM80: mma.sync.aligned.m16n8k16
+func.func @register_a_mn_major_b(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
+                                 %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %a = tile.convert_layout %p : tensor<64x32xbf16, #mma> -> tensor<64x32xbf16, #opa>
+  %v = tile.load %d[%n, %n] : !tile.desc<32x32xbf16> -> tensor<32x32xbf16, #bl>
+  %b = tile.convert_layout %v : tensor<32x32xbf16, #bl> -> tensor<32x32xbf16, #opb>
+  %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
+  %c = tile.dot %a, %b, %z : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
+  tile.store %o[%n, %n], %c : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
+  return
+}
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// Q·Kᵀ with d = 128: both operands staged k-major in 128-byte-swizzled
+// tiles of two 64-column panels (8192 bytes each: LBO 512 << 16; SBO 1024
+// bytes = 64 << 32; mode 1). Each k-step moves 32 bytes (2 units) along a
+// panel row, the fifth starts the second panel (8192 bytes = 512 units);
+// no transposes. The tiles start on 1024-byte boundaries.
+// CHECK-LABEL: gpu.func @shared_a_k_major_b
+// CHECK-SAME: tile.shared_memory = 32768 : i32
+// CHECK: arith.constant 4611686293338849280 : i64
+// CHECK: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {$0, $1, $16, $17,
+// CHECK-SAME: desc_a, desc_b, scale_d, 1, 1, 0, 0;
+// CHECK-SAME: add.s64 desc_b, $32, 2;
+// CHECK-SAME: add.s64 desc_a, $33, 2;
+// CHECK-SAME: add.s64 desc_b, $32, 6;
+// CHECK-SAME: add.s64 desc_b, $32, 512;
+// CHECK-SAME: add.s64 desc_a, $33, 512;
+// CHECK-SAME: add.s64 desc_b, $32, 514;
+// CHECK-SAME: wgmma.wait_group.sync.aligned 0;
+// SM80-LABEL: gpu.func @shared_a_k_major_b
+// SM80: ldmatrix
+func.func @shared_a_k_major_b(%dq: !tile.desc<64x128xbf16>, %dk: !tile.desc<64x128xbf16>,
+                              %o: !tile.desc<64x64xf32>, %n: i32) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %q = tile.load %dq[%n, %n] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bl>
+  %a = tile.convert_layout %q : tensor<64x128xbf16, #bl> -> tensor<64x128xbf16, #opa>
+  %k = tile.load %dk[%n, %n] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bl>
+  %kt = tile.trans %k : tensor<64x128xbf16, #bl> -> tensor<128x64xbf16, #opb>
+  %z = arith.constant dense<0.0> : tensor<64x64xf32, #mma>
+  %c = tile.dot %a, %kt, %z : tensor<64x128xbf16, #opa>, tensor<128x64xbf16, #opb> -> tensor<64x64xf32, #mma>
+  tile.store %o[%n, %n], %c : !tile.desc<64x64xf32>, tensor<64x64xf32, #mma>
+  return
+}
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [2, 2]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// Warps side by side along N do not form warpgroups of the accumulator:
+// mma.sync even on sm_90a.
+// CHECK-LABEL: gpu.func @warps_along_n
+// CHECK-NOT: wgmma
+// CHECK: mma.sync.aligned.m16n8k16
+func.func @warps_along_n(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
+                         %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %a = tile.convert_layout %p : tensor<64x32xbf16, #mma> -> tensor<64x32xbf16, #opa>
+  %v = tile.load %d[%n, %n] : !tile.desc<32x32xbf16> -> tensor<32x32xbf16, #bl>
+  %b = tile.convert_layout %v : tensor<32x32xbf16, #bl> -> tensor<32x32xbf16, #opb>
+  %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
+  %c = tile.dot %a, %b, %z : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
+  tile.store %o[%n, %n], %c : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
+  return
+}
