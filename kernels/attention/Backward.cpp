@@ -83,11 +83,12 @@ BackwardArgs declareBackwardArgs(KernelBuilder &kb, DType dtype, bool hasMask, b
 
 /// Which (query row, key) pairs of a BM x BN block are visible: in bounds,
 /// not masked, and on or below the bottom-right aligned causal diagonal.
-Tile visible(const BackwardConstants &c, const BackwardArgs &a, const Scalar &b,
-             const Scalar &startM, const Scalar &startN, const Tile &keyMask) {
+/// `keysAsRows`: the BN x BM transpose (keyMask then a (BN, 1) column).
+Tile visible(const BackwardConstants &c, const BackwardArgs &a, const Scalar &startM,
+             const Scalar &startN, const Tile &keyMask, bool keysAsRows = false) {
   Scalar qLen = a.q.size(2), kLen = a.k.size(2);
-  Tile rows = expand_dims(arange(c.BM), 1) + startM; // (BM, 1) query index
-  Tile keys = expand_dims(arange(c.BN), 0) + startN; // (1, BN) key index
+  Tile rows = expand_dims(arange(c.BM), keysAsRows ? 0 : 1) + startM; // query index
+  Tile keys = expand_dims(arange(c.BN), keysAsRows ? 1 : 0) + startN; // key index
   Tile valid = (rows < qLen) & (keys < kLen);
   if (c.hasMask)
     valid = valid & keyMask;
@@ -138,7 +139,10 @@ void attentionBackwardPreprocessKernel(KernelBuilder &kb, const KernelConfig &co
 // dK_j, dV_j for one block of BLOCK_N keys of one (batch, kv head): the
 // inner loop of Algorithm 2 (lines 6-18) without its dQ update, run over
 // every q head that shares this k/v head (GQA/MQA), so that dK and dV come
-// out summed over the group with no atomics.
+// out summed over the group with no atomics. The scores are computed
+// transposed, Sᵀ = K_j Q_iᵀ, so that keys are rows as in dK and dV: Pᵀ and
+// dSᵀ then feed dV += Pᵀ dO_i and dK += dSᵀ Q_i straight from registers,
+// with no transpose through shared memory.
 void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) {
   const BackwardConstants c(kb, config);
   const DType dtype = config.dtype;
@@ -155,7 +159,7 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
   Tile vj = load(a.v.at({b, hk}), {startN, Scalar(0)}, {c.BN, c.BD});
   Tile keyMask;
   if (c.hasMask)
-    keyMask = expand_dims(load(a.mask.at({b}), {startN}, {c.BN}), 0);
+    keyMask = expand_dims(load(a.mask.at({b}), {startN}, {c.BN}), 1);
 
   // Causal, bottom-right aligned: query i sees key j iff j <= i + kLen - qLen,
   // so rows before startN - (kLen - qLen) see none of these keys; whole
@@ -177,15 +181,17 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
               Tile qi = load(qh, {startM, Scalar(0)}, {c.BM, c.BD});
               Tile doi = load(doh, {startM, Scalar(0)}, {c.BM, c.BD});
               Tile deltaI = load(deltah, {startM}, {c.BM});
-              // P = exp(Q Kᵀ·scale - L)                          (lines 10-11)
-              Tile p = recomputeP(qi, kj, scaleLog2e, lseLog2(lseh, startM, c.BM),
-                                  visible(c, a, b, startM, startN, keyMask));
+              // Pᵀ = exp2(K Qᵀ·scale·log2(e) - L·log2(e))     (lines 10-11)
+              Tile pT = exp2(dot(kj, trans(qi)) * scaleLog2e -
+                             expand_dims(lseLog2(lseh, startM, c.BM), 0));
+              pT = where(visible(c, a, startM, startN, keyMask, /*keysAsRows=*/true), pT,
+                         zeros({c.BN, c.BM}, DType::F32));
               // dV += Pᵀ dO                                         (line 12)
-              dV = dot(trans(cast(p, dtype)), doi, dV);
-              // dS = P ∘ (dO Vᵀ - D)                             (lines 13-14)
-              Tile ds = gradScores(p, doi, vj, deltaI);
+              dV = dot(cast(pT, dtype), doi, dV);
+              // dSᵀ = Pᵀ ∘ (V dOᵀ - D)                           (lines 13-14)
+              Tile dsT = pT * (dot(vj, trans(doi)) - expand_dims(deltaI, 0));
               // dK += dSᵀ Q  (times scale once, at the end)         (line 16)
-              dK = dot(trans(cast(ds, dtype)), qi, dK);
+              dK = dot(cast(dsT, dtype), qi, dK);
               return std::vector<Tile>{dK, dV};
             });
       });
@@ -229,7 +235,7 @@ void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
                      keyMask = expand_dims(load(a.mask.at({b}), {startN}, {c.BN}), 0);
                    // P = exp(Q Kᵀ·scale - L)                     (lines 10-11)
                    Tile p = recomputeP(qi, kj, scaleLog2e, lseI,
-                                       visible(c, a, b, startM, startN, keyMask));
+                                       visible(c, a, startM, startN, keyMask));
                    // dS = P ∘ (dO Vᵀ - D)                        (lines 13-14)
                    Tile ds = gradScores(p, doi, vj, deltaI);
                    // dQ += dS K  (times scale once, at the end)      (line 15)
@@ -277,18 +283,26 @@ void attention::detail::registerAttentionBackwardKernels(std::map<std::string, K
       attentionBackwardDqKernel);
 }
 
-KernelConfig attention::backwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask) {
-  // The dK/dV program holds two BLOCK_N x BLOCK_D accumulators besides Q_i
-  // and dO_i, so its blocks are smaller than the forward's: the largest for
-  // which ptxas reports no spills in either backward kernel, with causal
-  // masks and key masks, on sm_80 and sm_90a (tests/unit/compiler). f32 runs
-  // its dots on CUDA cores, f16 and bf16 on tensor cores.
+KernelConfig attention::backwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
+                                      std::string_view arch) {
+  // The dK/dV program holds two BLOCK_N x BLOCK_D accumulators besides
+  // K_j and V_j, so its blocks are smaller than the forward's: the largest
+  // for which ptxas reports no spills in either backward kernel, with causal
+  // masks and key masks (tests/unit/compiler). The dQ kernel runs the
+  // transposed blocks (BLOCK_N query rows, BLOCK_M keys), which give its one
+  // accumulator the dK/dV kernel's shape. f32 runs its dots on CUDA cores,
+  // f16 and bf16 on tensor cores; on sm_90a, 4-warp programs with 64-row
+  // accumulators make every dot a warpgroup MMA.
   if (dtype == DType::F32)
     return detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
                                    {{64, 32, 32, 8}, {128, 32, 16, 8}, {256, 16, 16, 8},
                                     {512, 16, 16, 16}});
+  if (arch == "sm_90a")
+    return detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
+                                   {{64, 64, 64, 4}, {128, 32, 64, 4}, {256, 16, 16, 8},
+                                    {512, 16, 16, 16}});
   return detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
-                                 {{64, 64, 32, 8}, {128, 32, 32, 8}, {256, 32, 16, 8},
+                                 {{64, 64, 32, 8}, {128, 32, 32, 8}, {256, 16, 16, 8},
                                   {512, 16, 16, 16}});
 }
 
@@ -318,9 +332,21 @@ void attention::backward(const DeviceTensor &q, const DeviceTensor &k, const Dev
   detail::checkOutput(dq, qs, q.dtype(), "dq", likeQ);
   detail::checkOutput(dk, ks, q.dtype(), "dk", likeK);
   detail::checkOutput(dv, ks, q.dtype(), "dv", likeK);
+  backwardWithConfig(q, k, v, out, lse, dout, dq, dk, dv, options,
+                     backwardConfig(q.dtype(), qs[3], options.causal, options.keyMask != nullptr,
+                                    detail::currentArch()),
+                     stream);
+}
+
+void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
+                                   const DeviceTensor &v, const DeviceTensor &out,
+                                   const DeviceTensor &lse, const DeviceTensor &dout,
+                                   DeviceTensor &dq, DeviceTensor &dk, DeviceTensor &dv,
+                                   const Options &options, const KernelConfig &config,
+                                   Stream &stream) {
+  const auto &qs = q.shape(), &ks = k.shape();
   const DeviceTensor *mask = options.keyMask;
   float scale = options.scale.value_or(float(1.0 / std::sqrt(double(qs[3]))));
-  KernelConfig config = backwardConfig(q.dtype(), qs[3], options.causal, mask != nullptr);
   int64_t blockD = config.get("BLOCK_D");
 
   // D = rowsum(dO ∘ O), f32 (batch, heads, q_len).
@@ -363,7 +389,9 @@ void attention::backward(const DeviceTensor &q, const DeviceTensor &k, const Dev
            gridY(ks[0] * ks[1], "k: batch·kv_heads"), 1, args, stream);
   }
   {
-    const JitKernel &kernel = kernels::detail::jitKernel("attention_backward_dq", config);
+    KernelConfig dqConfig = config;
+    std::swap(dqConfig.constants["BLOCK_M"], dqConfig.constants["BLOCK_N"]);
+    const JitKernel &kernel = kernels::detail::jitKernel("attention_backward_dq", dqConfig);
     KernelArgs args;
     commonArgs(args);
     kernels::detail::addTensor(args, dq, "dq");

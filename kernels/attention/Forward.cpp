@@ -59,8 +59,13 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   TensorArg qh = q.at({b, h}), kh = k.at({b, hk}), vh = v.at({b, hk}), oh = out.at({b, h});
 
   Tile qi = load(qh, {startM, Scalar(0)}, {BM, BD});
-  Tile rows = expand_dims(arange(BM), 1) + startM; // (BM, 1) query index
-  Tile cols = expand_dims(arange(BN), 0);          // (1, BN) key offset in block
+  Tile cols = expand_dims(arange(BN), 0); // (1, BN) key offset in block
+  // Causal: row i sees the keys before i + kLen - qLen + 1, which is at most
+  // kLen for every row that exists (rows past q_len are never stored), so
+  // one comparison per score covers the diagonal and the end of the keys.
+  Tile rowEnd;
+  if (causal)
+    rowEnd = expand_dims(arange(BM), 1) + (startM + kLen - qLen + Scalar(1)); // (BM, 1)
 
   // Causal, bottom-right aligned: keys past startM + BM - 1 + (kLen - qLen)
   // are masked for every row here, so those blocks are skipped entirely.
@@ -79,11 +84,9 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
         // S = Q Kᵀ · scale·log2(e)                                 (line 8)
         Tile s = dot(qi, trans(kj)) * scaleLog2e;
         Tile keys = cols + startN;
-        Tile valid = keys < kLen;
+        Tile valid = causal ? keys < rowEnd : keys < kLen;
         if (hasMask)
           valid = valid & expand_dims(load(mask.at({b}), {startN}, {BN}), 0);
-        if (causal)
-          valid = valid & (keys <= rows + (kLen - qLen));
         s = where(valid, s, full({BM, BN}, -kInf, DType::F32));
         // m_new = max(m_i, rowmax(S)); rows with nothing visible yet keep
         // -inf, and exponentiate against 0 so that no inf - inf appears.
@@ -136,7 +139,8 @@ int64_t attention::detail::nextPowerOf2(int64_t v) {
   return p;
 }
 
-KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask) {
+KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
+                                     std::string_view arch) {
   if (dtype == DType::F32) {
     // f32 runs its dots on CUDA cores, keeping the BLOCK_M x BLOCK_D
     // accumulator and the BLOCK_M x BLOCK_N scores in registers: the largest
@@ -145,11 +149,25 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
                                    {{64, 64, 64, 8}, {128, 64, 32, 8}, {256, 32, 16, 8},
                                     {512, 16, 16, 16}});
   }
-  // f16 and bf16 run on tensor cores. These are the autotuner's winners on
-  // an H100 at the benchmark shapes (docs/PERFORMANCE.md): causal kernels
-  // skip blocks above the diagonal and favour 128-row blocks on 8 warps; full
-  // ones two 4-warp programs per SM. All are spill-free on sm_80 and sm_90a,
-  // with and without key masks (tests/unit/compiler).
+  if (arch == "sm_90a") {
+    // Warpgroup MMA: 64-row slabs per 4 warps, whole key blocks per wgmma.
+    // d 64 and 128 are the autotuner's H100 winners at the benchmark shapes
+    // (docs/PERFORMANCE.md); d 32 follows d 64; d 256 takes the largest
+    // spill-free blocks. All spill-free with and without key masks
+    // (tests/unit/compiler).
+    if (causal)
+      return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
+                                     {{64, 64, 64, 4}, {128, 128, 128, 8}, {256, 128, 32, 8},
+                                      {512, 16, 16, 16}});
+    return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
+                                   {{64, 128, 64, 4}, {128, 128, 128, 8}, {256, 128, 32, 8},
+                                    {512, 16, 16, 16}});
+  }
+  // mma.sync (sm_80 and others). These are the autotuner's winners on an
+  // H100 before wgmma (docs/PERFORMANCE.md): causal kernels skip blocks above
+  // the diagonal and favour 128-row blocks on 8 warps; full ones two 4-warp
+  // programs per SM. All are spill-free on sm_80, with and without key masks
+  // (tests/unit/compiler).
   if (causal)
     return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
                                    {{32, 64, 32, 4}, {64, 64, 64, 4}, {128, 128, 64, 8},

@@ -26,6 +26,10 @@ void checkInputs(const DeviceTensor &q, const DeviceTensor &k, const DeviceTenso
 void checkOutput(const DeviceTensor &t, const std::vector<int64_t> &shape, DType dtype,
                  const char *argName, const char *shapeName);
 
+/// The arch of the current device (its heuristic configurations), sm_90a
+/// when there is no GPU.
+std::string currentArch();
+
 /// The least power of two >= v (BLOCK_D of a head dim).
 int64_t nextPowerOf2(int64_t v);
 

@@ -4,6 +4,8 @@
 
 #include "../lib/Launch.h"
 #include "Internal.h"
+#include "tessera/runtime/Device.h"
+#include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
 
 #include <cmath>
@@ -14,6 +16,10 @@
 
 using namespace tessera;
 using kernels::KernelConfig;
+
+std::string attention::detail::currentArch() {
+  return gpuAvailable() ? currentDevice().arch() : "sm_90a";
+}
 
 namespace {
 int64_t bucket(int64_t n) {
@@ -33,7 +39,7 @@ std::string attention::forwardProblem(DType dtype, int64_t headDim, bool causal,
 
 std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t headDim, bool causal,
                                                         bool hasMask, int64_t qLen, int64_t kLen) {
-  KernelConfig heuristic = forwardConfig(dtype, headDim, causal, hasMask);
+  KernelConfig heuristic = forwardConfig(dtype, headDim, causal, hasMask, detail::currentArch());
   std::vector<KernelConfig> space{heuristic};
   std::set<std::string> seen{heuristic.key()};
   for (int64_t bm : {16, 32, 64, 128})
@@ -57,7 +63,7 @@ KernelConfig attention::chooseForwardConfig(DType dtype, int64_t headDim, bool c
   std::string problem = forwardProblem(dtype, headDim, causal, hasMask, qLen, kLen);
   std::optional<std::string> tuned = TuningDatabase::get().best(problem);
   KernelConfig config = tuned ? KernelConfig::parse(*tuned)
-                              : forwardConfig(dtype, headDim, causal, hasMask);
+                              : forwardConfig(dtype, headDim, causal, hasMask, detail::currentArch());
   static const bool print = [] {
     const char *env = std::getenv("TESSERA_PRINT_AUTOTUNING");
     return env && std::string(env) == "1";

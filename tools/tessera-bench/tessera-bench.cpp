@@ -74,6 +74,7 @@ double medianMs(const std::function<void()> &run, DeviceTensor &flush, int reps)
 int usage() {
   std::fprintf(stderr, "usage: tessera-bench attention [--shapes \"b,h,s,d,causal;...\"] "
                        "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--backward]\n"
+      "       [--backward-configs BMxBNwW;...]  (also times the backward with each)\n"
                        "                         [--json FILE]\n"
                        "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n");
   return 2;
@@ -227,6 +228,7 @@ int main(int argc, char **argv) {
   std::string dtypeName = "bf16", jsonPath;
   int reps = 10;
   bool compareHeuristic = false, backward = false;
+  std::string backwardConfigs; // "BMxBNwW;..." timed besides backward()'s own
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--compare-heuristic" || a == "--backward") {
@@ -241,6 +243,8 @@ int main(int argc, char **argv) {
       dtypeName = argv[++i];
     else if (a == "--json")
       jsonPath = argv[++i];
+    else if (a == "--backward-configs")
+      backwardConfigs = argv[++i], backward = true;
     else if (a == "--reps")
       reps = std::max(1, std::atoi(argv[++i]));
     else
@@ -286,7 +290,7 @@ int main(int argc, char **argv) {
       if (compareHeuristic) {
         // The heuristic's configuration, launched directly, for comparison with
         // whatever the tuning database chose.
-        kernels::KernelConfig h = attention::forwardConfig(*dtype, s.d, s.causal, false);
+        kernels::KernelConfig h = attention::forwardConfig(*dtype, s.d, s.causal, false, dev.arch());
         attention::forwardWithConfig(q, k, v, r.out, r.lse, options, h); // compile, warm up
         double hms = medianMs(
             [&] { attention::forwardWithConfig(q, k, v, r.out, r.lse, options, h); }, flush, reps);
@@ -306,11 +310,40 @@ int main(int argc, char **argv) {
             [&] { attention::backward(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options); },
             flush, reps);
         double btflops = 2.5 * flops / (bms * 1e-3) / 1e12;
-        kernels::KernelConfig bconfig = attention::backwardConfig(*dtype, s.d, s.causal, false);
+        kernels::KernelConfig bconfig = attention::backwardConfig(*dtype, s.d, s.causal, false, dev.arch());
         std::printf("%-28s bwd %-5s b%-3ld h%-3ld s%-6ld d%-4ld %s %9.3f ms %7.1f TFLOP/s  [%s]\n",
                     "tessera", dtypeName.c_str(), s.b, s.h, s.s, s.d,
                     s.causal ? "causal" : "full  ", bms, btflops, bconfig.key().c_str());
         std::fflush(stdout);
+        std::stringstream list(backwardConfigs);
+        for (std::string item; std::getline(list, item, ';');) {
+          long bm = 0, bn = 0, w = 0;
+          if (std::sscanf(item.c_str(), "%ldx%ldw%ld", &bm, &bn, &w) != 3) {
+            std::fprintf(stderr, "tessera-bench: --backward-configs: expected BMxBNwW, got '%s'\n",
+                         item.c_str());
+            return 2;
+          }
+          kernels::KernelConfig c = bconfig;
+          c.numWarps = unsigned(w);
+          c.constants["BLOCK_M"] = bm;
+          c.constants["BLOCK_N"] = bn;
+          auto run = [&] {
+            attention::backwardWithConfig(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options, c);
+          };
+          try {
+            run();
+            Stream::defaultStream().synchronize();
+          } catch (const std::exception &e) {
+            std::printf("%-28s bwd [%s] failed: %s\n", "tessera-config", c.key().c_str(), e.what());
+            continue;
+          }
+          double cms = medianMs(run, flush, reps);
+          std::printf("%-28s bwd %-5s b%-3ld h%-3ld s%-6ld d%-4ld %s %9.3f ms %7.1f TFLOP/s  [%s]\n",
+                      "tessera-config", dtypeName.c_str(), s.b, s.h, s.s, s.d,
+                      s.causal ? "causal" : "full  ", cms, 2.5 * flops / (cms * 1e-3) / 1e12,
+                      c.key().c_str());
+          std::fflush(stdout);
+        }
         results.push_back(llvm::json::Object{{"system", "tessera"}, {"mode", "bwd"},
                                              {"dtype", dtypeName}, {"b", s.b}, {"h", s.h},
                                              {"s", s.s}, {"d", s.d}, {"causal", s.causal},

@@ -147,7 +147,8 @@ void expectNoSpills(const char *kernel, const kernels::KernelConfig &config, con
 
 TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
   auto [dim, dtype, masked, arch] = GetParam();
-  expectNoSpills("attention_forward", attention::forwardConfig(dtype, dim, masked, masked), arch);
+  expectNoSpills("attention_forward", attention::forwardConfig(dtype, dim, masked, masked, arch),
+                 arch);
 }
 
 /// The backward's dK/dV and dQ kernels in the configurations backward()
@@ -157,8 +158,9 @@ class AttentionBackwardHeuristicConfigs : public AttentionHeuristicConfigs {};
 
 TEST_P(AttentionBackwardHeuristicConfigs, CompileWithoutSpills) {
   auto [dim, dtype, masked, arch] = GetParam();
-  kernels::KernelConfig config = attention::backwardConfig(dtype, dim, masked, masked);
+  kernels::KernelConfig config = attention::backwardConfig(dtype, dim, masked, masked, arch);
   expectNoSpills("attention_backward_dkdv", config, arch);
+  std::swap(config.constants["BLOCK_M"], config.constants["BLOCK_N"]); // dQ's blocks
   expectNoSpills("attention_backward_dq", config, arch);
 }
 

@@ -18,6 +18,7 @@
 #include "tessera/runtime/Tensor.h"
 
 #include <optional>
+#include <string_view>
 
 namespace tessera::attention {
 
@@ -66,9 +67,20 @@ void backward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &
               Stream &stream = Stream::defaultStream());
 
 /// The block sizes and warps backward()'s attention_backward_dkdv and
-/// attention_backward_dq use for a head dim and dtype (one configuration for
-/// both: BLOCK_M query rows, BLOCK_N keys).
-kernels::KernelConfig backwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask);
+/// attention_backward_dq use for a head dim and dtype: the dK/dV kernel's
+/// BLOCK_M query rows and BLOCK_N keys; the dQ kernel runs them transposed
+/// (BLOCK_N query rows, BLOCK_M keys).
+/// `arch` (sm_80, sm_90a, ...): the GPU the configuration is for.
+kernels::KernelConfig backwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
+                                     std::string_view arch = "sm_90a");
+
+/// backward() with a given configuration of its dK/dV and dQ kernels instead
+/// of backwardConfig()'s (benchmarks compare configurations with it).
+void backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
+                        const DeviceTensor &out, const DeviceTensor &lse, const DeviceTensor &dout,
+                        DeviceTensor &dq, DeviceTensor &dk, DeviceTensor &dv,
+                        const Options &options, const kernels::KernelConfig &config,
+                        Stream &stream = Stream::defaultStream());
 
 /// forward() with a given configuration instead of the one it would choose
 /// (benchmarks compare configurations with it). Inputs are not re-validated.
@@ -78,7 +90,10 @@ void forwardWithConfig(const DeviceTensor &q, const DeviceTensor &k, const Devic
                        Stream &stream = Stream::defaultStream());
 
 /// The block sizes and warps the heuristic picks for a head dim and dtype.
-kernels::KernelConfig forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask);
+/// `arch` (sm_80, sm_90a, ...): the GPU the configuration is for (sm_90a's
+/// tensor-core dots are warpgroup MMAs, which favour other blocks).
+kernels::KernelConfig forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
+                                    std::string_view arch = "sm_90a");
 
 /// The tuning database's key for a forward problem: dtype, head dim, masks,
 /// and the lengths rounded up to powers of two (the shape bucket).
