@@ -291,15 +291,16 @@ KernelConfig attention::backwardConfig(DType dtype, int64_t headDim, bool causal
   // masks and key masks (tests/unit/compiler). The dQ kernel runs the
   // transposed blocks (BLOCK_N query rows, BLOCK_M keys), which give its one
   // accumulator the dK/dV kernel's shape. f32 runs its dots on CUDA cores,
-  // f16 and bf16 on tensor cores; on sm_90a, 4-warp programs with 64-row
-  // accumulators make every dot a warpgroup MMA.
+  // f16 and bf16 on tensor cores; on sm_90a, warpgroups of 4 warps over
+  // 64-row accumulators make every dot a warpgroup MMA (d 128: 32 x 128 on
+  // 8 warps, the fastest of the H100 sweep in docs/PERFORMANCE.md).
   if (dtype == DType::F32)
     return detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
                                    {{64, 32, 32, 8}, {128, 32, 16, 8}, {256, 16, 16, 8},
                                     {512, 16, 16, 16}});
   if (arch == "sm_90a")
     return detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
-                                   {{64, 64, 64, 4}, {128, 32, 64, 4}, {256, 16, 16, 8},
+                                   {{64, 64, 64, 4}, {128, 32, 128, 8}, {256, 16, 16, 8},
                                     {512, 16, 16, 16}});
   return detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
                                  {{64, 64, 32, 8}, {128, 32, 32, 8}, {256, 16, 16, 8},

@@ -5,9 +5,9 @@
 // keeping a running row max m_i, row sum l_i and unnormalised output acc, so
 // the BLOCK_M x k_len score matrix is never stored:
 //
-//   S_j   = Q_i K_jᵀ · scale·log2(e)                      (line 8; exp2 below)
-//   m_new = max(m_i, rowmax(S_j))                          (line 9)
-//   P_j   = exp2(S_j - m_new)
+//   S_j   = Q_i K_jᵀ                                       (line 8)
+//   m_new = max(m_i, rowmax(S_j)·scale·log2(e))            (line 9; exp2 below)
+//   P_j   = exp2(S_j·scale·log2(e) - m_new)                (one FMA per score)
 //   l_i   = exp2(m_i - m_new)·l_i + rowsum(P_j)
 //   acc   = diag(exp2(m_i - m_new))·acc + P_j V_j          (line 10)
 //   O_i   = diag(l_i)⁻¹·acc;  L_i = (m_i + log2 l_i)·ln 2   (lines 12-13)
@@ -73,33 +73,57 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   if (causal)
     endN = max(Scalar(0), min(kLen, startM + Scalar(BM) + kLen - qLen));
 
+  // One step of lines 8-10 over the key block at startN. Only blocks that
+  // hold masked scores (past the diagonal or the end of the keys, or under a
+  // key mask) pay for the mask.
+  auto step = [&](Scalar startN, const std::vector<Tile> &carried, bool masked) {
+    Tile mI = carried[0], lI = carried[1], acc = carried[2];
+    Tile kj = load(kh, {startN, Scalar(0)}, {BN, BD});
+    Tile vj = load(vh, {startN, Scalar(0)}, {BN, BD});
+    // S = Q Kᵀ, unscaled: the scale·log2(e) factor goes into the row max
+    // (scale > 0, checkInputs) and into one FMA per score below.   (line 8)
+    Tile s = dot(qi, trans(kj));
+    if (masked) {
+      Tile keys = cols + startN;
+      Tile valid = causal ? keys < rowEnd : keys < kLen;
+      if (hasMask)
+        valid = valid & expand_dims(load(mask.at({b}), {startN}, {BN}), 0);
+      s = where(valid, s, full({BM, BN}, -kInf, DType::F32));
+    }
+    // m_new = max(m_i, rowmax(S)·scale·log2(e)); rows with nothing visible
+    // yet keep -inf, and exponentiate against 0 so that no inf - inf
+    // appears. In unmasked blocks every row sees a finite score.
+    Tile mNew = maximum(mI, reduce_max(s, 1) * scaleLog2e);
+    Tile mSafe = masked ? where(mNew == full({BM}, -kInf, DType::F32), zeros({BM}, DType::F32), mNew)
+                        : mNew;
+    // P = exp2(S·scale·log2(e) - m_new);  alpha = exp2(m_i - m_new)  (line 9)
+    Tile p = exp2(s * scaleLog2e - expand_dims(mSafe, 1));
+    Tile alpha = exp2(mI - mSafe);
+    // l_i = alpha·l_i + rowsum(P);  acc = alpha·acc + P V             (line 10)
+    lI = lI * alpha + reduce_sum(p, 1);
+    acc = dot(cast(p, dtype), vj, acc * expand_dims(alpha, 1));
+    return std::vector<Tile>{mNew, lI, acc};
+  };
+
+  // Blocks before unmaskedEnd are visible to every row of this program: all
+  // keys exist, and (causal) the first row's diagonal lies beyond them.
+  Scalar unmaskedEnd = Scalar(0);
+  if (!hasMask) {
+    Scalar visible = causal ? max(Scalar(0), min(kLen, startM + kLen - qLen + Scalar(1))) : kLen;
+    unmaskedEnd = min(endN, visible / Scalar(BN) * Scalar(BN));
+  }
   Tile mI = full({BM}, -kInf, DType::F32), lI = zeros({BM}, DType::F32);
   Tile acc = zeros({BM, BD}, DType::F32);
-  std::vector<Tile> state = for_range(
-      Scalar(0), endN, Scalar(BN), {mI, lI, acc},
-      [&](Scalar startN, const std::vector<Tile> &carried) {
-        Tile mI = carried[0], lI = carried[1], acc = carried[2];
-        Tile kj = load(kh, {startN, Scalar(0)}, {BN, BD});
-        Tile vj = load(vh, {startN, Scalar(0)}, {BN, BD});
-        // S = Q Kᵀ · scale·log2(e)                                 (line 8)
-        Tile s = dot(qi, trans(kj)) * scaleLog2e;
-        Tile keys = cols + startN;
-        Tile valid = causal ? keys < rowEnd : keys < kLen;
-        if (hasMask)
-          valid = valid & expand_dims(load(mask.at({b}), {startN}, {BN}), 0);
-        s = where(valid, s, full({BM, BN}, -kInf, DType::F32));
-        // m_new = max(m_i, rowmax(S)); rows with nothing visible yet keep
-        // -inf, and exponentiate against 0 so that no inf - inf appears.
-        Tile mNew = maximum(mI, reduce_max(s, 1));
-        Tile mSafe = where(mNew == full({BM}, -kInf, DType::F32), zeros({BM}, DType::F32), mNew);
-        // P = exp2(S - m_new);  alpha = exp2(m_i - m_new)             (line 9)
-        Tile p = exp2(s - expand_dims(mSafe, 1));
-        Tile alpha = exp2(mI - mSafe);
-        // l_i = alpha·l_i + rowsum(P);  acc = alpha·acc + P V          (line 10)
-        lI = lI * alpha + reduce_sum(p, 1);
-        acc = dot(cast(p, dtype), vj, acc * expand_dims(alpha, 1));
-        return std::vector<Tile>{mNew, lI, acc};
-      });
+  std::vector<Tile> state = {mI, lI, acc};
+  if (!hasMask)
+    state = for_range(Scalar(0), unmaskedEnd, Scalar(BN), state,
+                      [&](Scalar startN, const std::vector<Tile> &carried) {
+                        return step(startN, carried, /*masked=*/false);
+                      });
+  state = for_range(unmaskedEnd, endN, Scalar(BN), state,
+                    [&](Scalar startN, const std::vector<Tile> &carried) {
+                      return step(startN, carried, /*masked=*/true);
+                    });
   mI = state[0];
   lI = state[1];
   acc = state[2];
@@ -211,6 +235,10 @@ void attention::detail::checkInputs(const DeviceTensor &q, const DeviceTensor &k
   requireAttentionInput(v, "v");
   const auto &qs = q.shape(), &ks = k.shape(), &vs = v.shape();
   auto fail = [](const std::string &m) { throw tessera::Error(m); };
+  // The kernels take the row max of unscaled scores: a positive scale keeps
+  // it the max of the scaled ones.
+  if (options.scale && !(*options.scale > 0 && std::isfinite(*options.scale)))
+    fail("scale: expected a positive finite number, got " + std::to_string(*options.scale));
   if (k.dtype() != q.dtype() || v.dtype() != q.dtype())
     fail("k, v: expected dtype " + std::string(name(q.dtype())) + " like q");
   if (ks[0] != qs[0] || vs[0] != qs[0])

@@ -3,6 +3,9 @@
 #include "tessera/Target/PTX.h"
 
 #include "mlir/Dialect/GPU/IR/CompilationInterfaces.h"
+#include "llvm/IR/InstIterator.h"
+#include "llvm/IR/Module.h"
+#include "llvm/IR/Operator.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <mutex>
@@ -30,7 +33,18 @@ FailureOr<std::string> tessera::serializeToPTX(gpu::GPUModuleOp module) {
   auto target = dyn_cast<gpu::TargetAttrInterface>(targets[0]);
   if (!target)
     return module.emitError("target does not implement serialization: ") << targets[0];
-  gpu::TargetOptions options({}, {}, {}, {}, gpu::CompilationTarget::Assembly);
+  // Floating-point multiplies and adds may fuse into FMAs, as nvcc's
+  // default --fmad=true and Triton's enable_fp_fusion allow: without the
+  // contract flag the back end emits mul.rn/add.rn, which ptxas may not fuse,
+  // and a scale-then-subtract costs two instructions instead of one.
+  auto allowContraction = [](llvm::Module &llvmModule) {
+    for (llvm::Function &fn : llvmModule)
+      for (llvm::Instruction &inst : llvm::instructions(fn))
+        if (isa<llvm::FPMathOperator>(inst))
+          inst.setHasAllowContract(true);
+  };
+  gpu::TargetOptions options({}, {}, {}, {}, gpu::CompilationTarget::Assembly, {},
+                             allowContraction);
   std::optional<SmallVector<char, 0>> ptx = target.serializeToObject(module, options);
   if (!ptx)
     return module.emitError("NVPTX back end failed to produce PTX");

@@ -19,6 +19,7 @@
 #include "Utility.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/Matchers.h"
 #include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
@@ -550,7 +551,10 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
   };
   std::string descBOp = operand(descB, "l");
   std::string descAOp = stagedA ? operand(descA, "l") : "";
-  std::string scaleOp = operand(constI32(b, loc, 1), "r");
+  // A zero accumulator is not read: the first k-step's scale-d is false,
+  // and its registers come in undefined rather than zeroed one by one.
+  bool zeroAcc = matchPattern(op.getAcc(), m_AnyZeroFloat());
+  std::string scaleOp = operand(constI32(b, loc, zeroAcc ? 0 : 1), "r");
   SmallVector<SmallVector<SmallVector<std::string>>> aOps(kSteps);
   if (!stagedA)
     for (int64_t k = 0; k < kSteps; ++k)
@@ -560,8 +564,9 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
           aOps[k].back().push_back(operand(reg, "r"));
       }
 
-  std::string text = "{\n.reg .pred scale_d;\n.reg .b64 desc_a, desc_b;\nsetp.ne.b32 scale_d, " +
-                     scaleOp + ", 0;\nwgmma.fence.sync.aligned;\n";
+  std::string text = "{\n.reg .pred first_d, scale_d;\n.reg .b64 desc_a, desc_b;\nsetp.ne.b32 first_d, " +
+                     scaleOp + ", 0;\nsetp.eq.b32 scale_d, " + scaleOp + ", " + scaleOp +
+                     ";\nwgmma.fence.sync.aligned;\n";
   for (int64_t k = 0; k < kSteps; ++k) {
     int64_t offB = operandOffset(tileB, kMajorB, k, 0);
     text += "add.s64 desc_b, " + descBOp + ", " + std::to_string(offB >> 4) + ";\n";
@@ -581,14 +586,15 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
             dText += (dText.empty() ? "$" : ", $") +
                      std::to_string(cElems.flatten({2 * r + half, 2 * j + col}));
       text += "wgmma.mma_async.sync.aligned.m64n" + std::to_string(n) + "k16.f32." + in + "." + in +
-              " {" + dText + "}, " + aText + ", desc_b, scale_d, 1, 1, " +
+              " {" + dText + "}, " + aText + ", desc_b, " + (k == 0 ? "first_d" : "scale_d") + ", 1, 1, " +
               (stagedA ? std::to_string(kMajorA ? 0 : 1) + ", " : "") + (kMajorB ? "0" : "1") +
               ";\n";
     }
   }
   text += "wgmma.commit_group.sync.aligned;\nwgmma.wait_group.sync.aligned 0;\n}";
+  Value undefAcc = zeroAcc ? LLVM::UndefOp::create(b, loc, b.getF32Type()) : Value();
   for (int64_t i = 0; i < numAcc; ++i) {
-    args.push_back(acc[i]);
+    args.push_back(zeroAcc ? undefAcc : acc[i]);
     constraints += std::to_string(i) + (i + 1 < numAcc ? "," : "");
   }
   SmallVector<Type> fields(numAcc, b.getF32Type());

@@ -6,6 +6,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
 
 #include <limits>
@@ -203,29 +204,90 @@ static bool canCopyAsync(tile::LoadOp load) {
   return ThreadElements(type).distribution().back().holdsRunsOf(8);
 }
 
+/// The loop directly in `kernel`'s body that holds `op`; null outside loops.
+static Operation *topLevelLoop(Operation *op, Operation *kernel) {
+  Operation *loop = nullptr;
+  for (Operation *p = op->getParentOp(); p && p != kernel; p = p->getParentOp())
+    if (isa<scf::ForOp>(p))
+      loop = p;
+  return loop;
+}
+
 int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel) {
   int64_t scratch = 0;
   kernel->walk([&](Operation *op) { scratch = std::max(scratch, sharedMemoryNeeded(op)); });
   MLIRContext *ctx = kernel->getContext();
-  int64_t offset = llvm::alignTo(scratch, kSharedTileAlignment);
+  auto tileSize = [](const StagedOperand &staged) {
+    return llvm::alignTo(tileBytes(cast<RankedTensorType>(staged.source.getType())),
+                         kSharedTileAlignment);
+  };
+
+  // Tiles staged outside a loop (or hoisted out of one) live for the whole
+  // kernel; two stagings of one value into one shape share a tile (a Q tile
+  // read in two loops). The tiles staged inside a top-level loop are dead
+  // once it ends, so sibling loops reuse one region.
+  struct Operand {
+    tile::DotOp dot;
+    unsigned index;
+    StagedOperand staged;
+  };
+  SmallVector<Operand> persistent;
+  llvm::MapVector<Operation *, SmallVector<Operand>> byLoop;
+  SmallVector<tile::DotOp> dots;
   kernel->walk([&](tile::DotOp dot) {
     if (!isa<tile::MmaLayoutAttr>(dot.getType().getEncoding()))
       return;
-    SmallVector<int64_t> offsets{-1, -1};
-    SmallVector<Value, 2> operands{dot.getA(), dot.getB()};
-    for (auto [i, operand] : llvm::enumerate(operands)) {
-      StagedOperand staged = getStagedOperand(operand);
+    dots.push_back(dot);
+    for (unsigned i : {0u, 1u}) {
+      StagedOperand staged = getStagedOperand(dot->getOperand(i));
       if (!staged)
         continue;
-      offsets[i] = offset;
-      offset += llvm::alignTo(tileBytes(cast<RankedTensorType>(staged.source.getType())), kSharedTileAlignment);
-      if (auto load = staged.source.getDefiningOp<tile::LoadOp>())
-        if (canCopyAsync(load))
-          load->setAttr(kAsyncCopyAttr, IntegerAttr::get(IntegerType::get(ctx, 64), offsets[i]));
+      Operation *loop = topLevelLoop(dot, kernel);
+      if (!loop || staged.hoisted)
+        persistent.push_back({dot, i, staged});
+      else
+        byLoop[loop].push_back({dot, i, staged});
     }
-    dot->setAttr(kStagedOffsetsAttr, DenseI64ArrayAttr::get(ctx, offsets));
   });
-  return offset;
+
+  llvm::DenseMap<tile::DotOp, SmallVector<int64_t>> offsets;
+  for (tile::DotOp dot : dots)
+    offsets[dot] = {-1, -1};
+  auto place = [&](const Operand &operand, int64_t offset) {
+    offsets[operand.dot][operand.index] = offset;
+    if (auto load = operand.staged.source.getDefiningOp<tile::LoadOp>())
+      if (canCopyAsync(load))
+        load->setAttr(kAsyncCopyAttr, IntegerAttr::get(IntegerType::get(ctx, 64), offset));
+  };
+  int64_t offset = llvm::alignTo(scratch, kSharedTileAlignment);
+  llvm::DenseMap<std::pair<Value, Type>, int64_t> shared;
+  for (const Operand &operand : persistent) {
+    auto key = std::make_pair(operand.staged.source, operand.dot->getOperand(operand.index).getType());
+    auto [it, inserted] = shared.try_emplace(key, offset);
+    if (inserted)
+      offset += tileSize(operand.staged);
+    place(operand, it->second);
+  }
+  int64_t regionStart = offset, end = offset;
+  for (auto [i, entry] : llvm::enumerate(byLoop)) {
+    auto &[loop, operands] = entry;
+    int64_t loopOffset = regionStart;
+    for (const Operand &operand : operands) {
+      place(operand, loopOffset);
+      loopOffset += tileSize(operand.staged);
+    }
+    loop->setAttr(kSharedEndAttr, IntegerAttr::get(IntegerType::get(ctx, 64), loopOffset));
+    // The previous loop's readers of this region must be done before the
+    // first copy into it.
+    if (i != 0) {
+      OpBuilder b(loop);
+      gpu::BarrierOp::create(b, loop->getLoc());
+    }
+    end = std::max(end, loopOffset);
+  }
+  for (tile::DotOp dot : dots)
+    dot->setAttr(kStagedOffsetsAttr, DenseI64ArrayAttr::get(ctx, offsets[dot]));
+  return end;
 }
 
 /// Appends to `slice`, in order, the ops of `loop`'s body that `v` is computed
@@ -274,7 +336,7 @@ static tile::LoadOp loadAt(OpBuilder &b, tile::LoadOp load, scf::ForOp loop,
 }
 
 int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedBytes) {
-  int64_t offset = sharedBytes;
+  int64_t end = sharedBytes;
   SmallVector<scf::ForOp> loops;
   kernel->walk([&](scf::ForOp loop) { loops.push_back(loop); });
   for (scf::ForOp loop : loops) {
@@ -303,6 +365,11 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
       continue;
     Location loc = loop.getLoc();
     Value lb = loop.getLowerBound(), ub = loop.getUpperBound(), step = loop.getStep();
+    // Second tiles go after the loop's region (see allocateSharedMemory).
+    Operation *region = topLevelLoop(loop, kernel);
+    region = region ? region : loop.getOperation();
+    auto regionEnd = region->getAttrOfType<IntegerAttr>(kSharedEndAttr);
+    int64_t offset = regionEnd ? regionEnd.getInt() : sharedBytes;
     for (auto [load, slice] : llvm::zip(loads, slices)) {
       int64_t first = cast<IntegerAttr>(load->getAttr(kAsyncCopyAttr)).getInt();
       int64_t bytes = load.getType().getNumElements() * 2;
@@ -324,8 +391,10 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
       load->removeAttr(kAsyncCopyAttr);
       load->setAttr(kPrefetchedAttr, buffers);
     }
+    region->setAttr(kSharedEndAttr, IntegerAttr::get(IntegerType::get(kernel->getContext(), 64), offset));
+    end = std::max(end, offset);
   }
-  return offset;
+  return end;
 }
 
 Value tessera::tilegpu::emitPrefetchOffset(OpBuilder &b, Location loc, Operation *op,

@@ -29,6 +29,9 @@ inline constexpr llvm::StringLiteral kPrefetchedAttr = "tile.prefetched";
 /// fill: 0 = the first (before the loop), 1 = the next iteration's.
 inline constexpr llvm::StringLiteral kPrefetchBuffersAttr = "tile.prefetch_buffers";
 inline constexpr llvm::StringLiteral kPrefetchNextAttr = "tile.prefetch_next";
+/// On a loop directly in a kernel's body: the end (bytes) of the shared tiles
+/// its dots stage. Sibling loops' tiles start at the same offset.
+inline constexpr llvm::StringLiteral kSharedEndAttr = "tile.shared_end";
 
 /// Tiles become the vector of elements one thread holds; pointers become LLVM
 /// global pointers; descriptors become a struct {ptr, sizes..., strides...}.
@@ -193,9 +196,10 @@ bool reducesWithinWarps(tile::ReduceOp op);
 /// the duration of the op; 0 for none.
 int64_t sharedMemoryNeeded(Operation *op);
 
-/// Gives each staged dot operand of `kernel` its own shared tile after the
-/// scratch space, marks the loads that can fill them asynchronously, and
-/// returns the shared memory the kernel needs in all.
+/// Gives each staged dot operand of `kernel` a shared tile after the scratch
+/// space (tiles staged inside sibling top-level loops overlap, with a barrier
+/// between the loops), marks the loads that can fill them asynchronously,
+/// and returns the shared memory the kernel needs in all.
 int64_t allocateSharedMemory(Operation *kernel);
 
 /// Software pipelining of the asynchronous copies of a loop: each copied load

@@ -26,7 +26,7 @@ struct Options {
   bool causal = false;
   /// (batch, k_len) booleans (DType::I1), true = may attend; null for none.
   const DeviceTensor *keyMask = nullptr;
-  /// Softmax scale; 1/sqrt(dim) when not given.
+  /// Softmax scale, positive and finite; 1/sqrt(dim) when not given.
   std::optional<float> scale;
 };
 

@@ -19,10 +19,16 @@
 // CHECK: fence.proxy.async.shared::cta;
 // CHECK-NEXT: gpu.barrier
 // CHECK: arith.constant -9223371899407433728 : i64
-// CHECK: llvm.inline_asm has_side_effects
+// The accumulator is zero: scale-d is false for the first k-step, and the
+// accumulator registers go in undefined.
+// CHECK: arith.constant 0 : i32
+// CHECK-NEXT: llvm.mlir.undef : f32
+// CHECK-NEXT: llvm.inline_asm has_side_effects
+// CHECK-SAME: setp.ne.b32 first_d, $17, 0;
+// CHECK-SAME: setp.eq.b32 scale_d, $17, $17;
 // CHECK-SAME: wgmma.fence.sync.aligned;
 // CHECK-SAME: add.s64 desc_b, $16, 0;
-// CHECK-SAME: wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {$0, $1, $8, $9, $2, $3, $10, $11, $4, $5, $12, $13, $6, $7, $14, $15}, {$18, $19, $20, $21}, desc_b, scale_d, 1, 1, 1;
+// CHECK-SAME: wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {$0, $1, $8, $9, $2, $3, $10, $11, $4, $5, $12, $13, $6, $7, $14, $15}, {$18, $19, $20, $21}, desc_b, first_d, 1, 1, 1;
 // CHECK-SAME: add.s64 desc_b, $16, 64;
 // CHECK-SAME: wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {{.*}}, {$22, $23, $24, $25}, desc_b, scale_d, 1, 1, 1;
 // CHECK-SAME: wgmma.commit_group.sync.aligned;
@@ -61,7 +67,7 @@ func.func @register_a_mn_major_b(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x3
 // CHECK-SAME: tile.shared_memory = 32768 : i32
 // CHECK: arith.constant 4611686293338849280 : i64
 // CHECK: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {$0, $1, $16, $17,
-// CHECK-SAME: desc_a, desc_b, scale_d, 1, 1, 0, 0;
+// CHECK-SAME: desc_a, desc_b, first_d, 1, 1, 0, 0;
 // CHECK-SAME: add.s64 desc_b, $32, 2;
 // CHECK-SAME: add.s64 desc_a, $33, 2;
 // CHECK-SAME: add.s64 desc_b, $32, 6;
