@@ -176,15 +176,15 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
   if (arch == "sm_90a") {
     // Warpgroup MMA: 64-row slabs per 4 warps, whole key blocks per wgmma.
     // d 64 and 128 are the autotuner's H100 winners at the benchmark shapes
-    // (docs/PERFORMANCE.md); d 32 follows d 64; d 256 takes the largest
-    // spill-free blocks. All spill-free with and without key masks
+    // (docs/PERFORMANCE.md, after the unmasked main loop); d 32 follows d 64;
+    // d 256 takes the largest spill-free blocks. All spill-free with and without key masks
     // (tests/unit/compiler).
     if (causal)
       return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
                                      {{64, 64, 64, 4}, {128, 128, 128, 8}, {256, 128, 32, 8},
                                       {512, 16, 16, 16}});
     return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
-                                   {{64, 128, 64, 4}, {128, 128, 128, 8}, {256, 128, 32, 8},
+                                   {{64, 128, 128, 4}, {128, 128, 128, 8}, {256, 128, 32, 8},
                                     {512, 16, 16, 16}});
   }
   // mma.sync (sm_80 and others). These are the autotuner's winners on an
