@@ -471,6 +471,18 @@ Tile tessera::dsl::reduce_min(const Tile &t, int axis, SourceLoc w) {
 // --- Matrix product -----------------------------------------------------------
 
 Tile tessera::dsl::dot(const Tile &a, const Tile &b, const Tile &acc, SourceLoc where) {
+  return dot(a, b, acc, DotPrecision::ieee, where);
+}
+
+Tile tessera::dsl::dot(const Tile &a, const Tile &b, DotPrecision precision, SourceLoc where) {
+  std::vector<int64_t> sa = a.shape(), sb = b.shape();
+  if (sa.size() != 2 || sb.size() != 2)
+    fail("dot", "expects 2-D operands");
+  return dot(a, b, zeros({sa[0], sb[1]}, DType::F32, where), precision, where);
+}
+
+Tile tessera::dsl::dot(const Tile &a, const Tile &b, const Tile &acc, DotPrecision precision,
+                       SourceLoc where) {
   std::vector<int64_t> sa = a.shape(), sb = b.shape(), sc = acc.shape();
   if (sa.size() != 2 || sb.size() != 2)
     fail("dot", "expects 2-D operands, got shapes " + shapeStr(sa) + " and " + shapeStr(sb));
@@ -484,8 +496,10 @@ Tile tessera::dsl::dot(const Tile &a, const Tile &b, const Tile &acc, SourceLoc 
                     typeStr(b.type().getElementType()));
   if (!acc.type().getElementType().isF32())
     fail("dot", "accumulator must be f32");
-  return Tile(tile::DotOp::create(bld(), kb().loc(where), acc.type(), a.getValue(), b.getValue(),
-                                  acc.getValue()));
+  auto op = tile::DotOp::create(bld(), kb().loc(where), acc.type(), a.getValue(), b.getValue(),
+                                acc.getValue());
+  op.setTf32(precision == DotPrecision::tf32 && a.type().getElementType().isF32());
+  return Tile(op.getResult());
 }
 
 Tile tessera::dsl::dot(const Tile &a, const Tile &b, SourceLoc where) {

@@ -45,13 +45,16 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 struct BackwardConstants {
   int64_t BM, BN, BD;
   bool causal, hasMask;
+  DotPrecision precision; // f32: TF32 tensor cores or full f32
 
   explicit BackwardConstants(KernelBuilder &kb, const KernelConfig &config)
       : BM(kb.constant("BLOCK_M", config.get("BLOCK_M"))),
         BN(kb.constant("BLOCK_N", config.get("BLOCK_N"))),
         BD(kb.constant("BLOCK_D", config.get("BLOCK_D"))),
         causal(kb.constant("CAUSAL", config.get("CAUSAL"))),
-        hasMask(kb.constant("HAS_MASK", config.get("HAS_MASK"))) {}
+        hasMask(kb.constant("HAS_MASK", config.get("HAS_MASK"))),
+        precision(kb.constant("TF32", config.get("TF32")) ? DotPrecision::tf32
+                                                          : DotPrecision::ieee) {}
 };
 
 /// The parameters of attention_backward_dkdv and attention_backward_dq, in
@@ -108,15 +111,16 @@ Tile lseLog2(const TensorArg &lse, const Scalar &startM, int64_t BM) {
 /// P_ij = exp(S_ij - L_i) = exp2(Q_i K_jᵀ · scale·log2(e) - L_i·log2(e)),
 /// 0 where not visible.                                     (lines 10-11)
 Tile recomputeP(const Tile &qi, const Tile &kj, const Scalar &scaleLog2e, const Tile &lseRow,
-                const Tile &valid) {
-  Tile s = dot(qi, trans(kj)) * scaleLog2e;
+                const Tile &valid, DotPrecision precision) {
+  Tile s = dot(qi, trans(kj), precision) * scaleLog2e;
   Tile p = exp2(s - expand_dims(lseRow, 1));
   return where(valid, p, zeros(p.shape(), DType::F32));
 }
 
 /// dS_ij = P_ij ∘ (dO_i V_jᵀ - D_i)                        (lines 13-14)
-Tile gradScores(const Tile &p, const Tile &doi, const Tile &vj, const Tile &deltaRow) {
-  Tile dp = dot(doi, trans(vj));
+Tile gradScores(const Tile &p, const Tile &doi, const Tile &vj, const Tile &deltaRow,
+                DotPrecision precision) {
+  Tile dp = dot(doi, trans(vj), precision);
   return p * (dp - expand_dims(deltaRow, 1));
 }
 
@@ -182,16 +186,16 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
               Tile doi = load(doh, {startM, Scalar(0)}, {c.BM, c.BD});
               Tile deltaI = load(deltah, {startM}, {c.BM});
               // Pᵀ = exp2(K Qᵀ·scale·log2(e) - L·log2(e))     (lines 10-11)
-              Tile pT = exp2(dot(kj, trans(qi)) * scaleLog2e -
+              Tile pT = exp2(dot(kj, trans(qi), c.precision) * scaleLog2e -
                              expand_dims(lseLog2(lseh, startM, c.BM), 0));
               pT = where(visible(c, a, startM, startN, keyMask, /*keysAsRows=*/true), pT,
                          zeros({c.BN, c.BM}, DType::F32));
               // dV += Pᵀ dO                                         (line 12)
-              dV = dot(cast(pT, dtype), doi, dV);
+              dV = dot(cast(pT, dtype), doi, dV, c.precision);
               // dSᵀ = Pᵀ ∘ (V dOᵀ - D)                           (lines 13-14)
-              Tile dsT = pT * (dot(vj, trans(doi)) - expand_dims(deltaI, 0));
+              Tile dsT = pT * (dot(vj, trans(doi), c.precision) - expand_dims(deltaI, 0));
               // dK += dSᵀ Q  (times scale once, at the end)         (line 16)
-              dK = dot(cast(dsT, dtype), qi, dK);
+              dK = dot(cast(dsT, dtype), qi, dK, c.precision);
               return std::vector<Tile>{dK, dV};
             });
       });
@@ -235,11 +239,11 @@ void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
                      keyMask = expand_dims(load(a.mask.at({b}), {startN}, {c.BN}), 0);
                    // P = exp(Q Kᵀ·scale - L)                     (lines 10-11)
                    Tile p = recomputeP(qi, kj, scaleLog2e, lseI,
-                                       visible(c, a, startM, startN, keyMask));
+                                       visible(c, a, startM, startN, keyMask), c.precision);
                    // dS = P ∘ (dO Vᵀ - D)                        (lines 13-14)
-                   Tile ds = gradScores(p, doi, vj, deltaI);
+                   Tile ds = gradScores(p, doi, vj, deltaI, c.precision);
                    // dQ += dS K  (times scale once, at the end)      (line 15)
-                   return std::vector<Tile>{dot(cast(ds, dtype), kj, carried[0])};
+                   return std::vector<Tile>{dot(cast(ds, dtype), kj, carried[0], c.precision)};
                  })[0];
   store(a.dq.at({b, h}), {startM, Scalar(0)}, cast(dQ * a.scale, dtype));
 }
@@ -272,7 +276,7 @@ void attention::detail::registerAttentionBackwardKernels(std::map<std::string, K
       "flash attention backward, delta = rowsum(dout * out) (FlashAttention-2 Alg. 2, line 4)",
       {{"BLOCK_M", 64}, {"BLOCK_D", 64}}, dtypes, attentionBackwardPreprocessKernel);
   const std::map<std::string, int64_t> blocks{
-      {"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_D", 64}, {"CAUSAL", 0}, {"HAS_MASK", 0}};
+      {"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_D", 64}, {"CAUSAL", 0}, {"HAS_MASK", 0}, {"TF32", 0}};
   r["attention_backward_dkdv"] = defineKernel(
       "attention_backward_dkdv",
       "flash attention backward, dk and dv per key block (FlashAttention-2 Alg. 2)", blocks, dtypes,
@@ -284,7 +288,7 @@ void attention::detail::registerAttentionBackwardKernels(std::map<std::string, K
 }
 
 KernelConfig attention::backwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
-                                      std::string_view arch) {
+                                      std::string_view arch, Fp32Precision precision) {
   // The dK/dV program holds two BLOCK_N x BLOCK_D accumulators besides
   // K_j and V_j, so its blocks are smaller than the forward's: the largest
   // for which ptxas reports no spills in either backward kernel, with causal
@@ -294,6 +298,13 @@ KernelConfig attention::backwardConfig(DType dtype, int64_t headDim, bool causal
   // f16 and bf16 on tensor cores; on sm_90a, warpgroups of 4 warps over
   // 64-row accumulators make every dot a warpgroup MMA (d 128: 32 x 128 on
   // 8 warps, the fastest of the H100 sweep in docs/PERFORMANCE.md).
+  // TF32 (mma.sync m16n8k8): f32 operand tiles and four f32 accumulators
+  // leave room for small blocks only. Head dim 512 spills with every TF32
+  // block tried, so it runs the accurate f32 kernels.
+  if (detail::usesTf32(dtype, precision) && headDim <= 256)
+    return detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
+                                   {{32, 32, 32, 4}, {128, 16, 32, 4}, {256, 16, 16, 8}},
+                                   /*tf32=*/true);
   if (dtype == DType::F32)
     return detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
                                    {{64, 32, 32, 8}, {128, 32, 16, 8}, {256, 16, 16, 8},
@@ -335,7 +346,7 @@ void attention::backward(const DeviceTensor &q, const DeviceTensor &k, const Dev
   detail::checkOutput(dv, ks, q.dtype(), "dv", likeK);
   backwardWithConfig(q, k, v, out, lse, dout, dq, dk, dv, options,
                      backwardConfig(q.dtype(), qs[3], options.causal, options.keyMask != nullptr,
-                                    detail::currentArch()),
+                                    detail::currentArch(), options.fp32Precision),
                      stream);
 }
 

@@ -41,6 +41,8 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   const int64_t BD = kb.constant("BLOCK_D", config.get("BLOCK_D"));
   const bool causal = kb.constant("CAUSAL", config.get("CAUSAL"));
   const bool hasMask = kb.constant("HAS_MASK", config.get("HAS_MASK"));
+  const DotPrecision precision =
+      kb.constant("TF32", config.get("TF32")) ? DotPrecision::tf32 : DotPrecision::ieee;
   const DType dtype = config.dtype;
 
   TensorArg q = kb.tensor("q", dtype, 4), k = kb.tensor("k", dtype, 4), v = kb.tensor("v", dtype, 4);
@@ -82,7 +84,7 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
     Tile vj = load(vh, {startN, Scalar(0)}, {BN, BD});
     // S = Q Kᵀ, unscaled: the scale·log2(e) factor goes into the row max
     // (scale > 0, checkInputs) and into one FMA per score below.   (line 8)
-    Tile s = dot(qi, trans(kj));
+    Tile s = dot(qi, trans(kj), precision);
     if (masked) {
       Tile keys = cols + startN;
       Tile valid = causal ? keys < rowEnd : keys < kLen;
@@ -101,7 +103,7 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
     Tile alpha = exp2(mI - mSafe);
     // l_i = alpha·l_i + rowsum(P);  acc = alpha·acc + P V             (line 10)
     lI = lI * alpha + reduce_sum(p, 1);
-    acc = dot(cast(p, dtype), vj, acc * expand_dims(alpha, 1));
+    acc = dot(cast(p, dtype), vj, acc * expand_dims(alpha, 1), precision);
     return std::vector<Tile>{mNew, lI, acc};
   };
 
@@ -147,7 +149,7 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
   r["attention_forward"] = {
       "attention_forward",
       "flash attention forward (FlashAttention-2 Alg. 1): out and lse",
-      {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_D", 64}, {"CAUSAL", 0}, {"HAS_MASK", 0}},
+      {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_D", 64}, {"CAUSAL", 0}, {"HAS_MASK", 0}, {"TF32", 0}},
       {DType::F32, DType::F16, DType::BF16},
       [](mlir::MLIRContext &ctx, const KernelConfig &c) {
         KernelBuilder kb(ctx, "attention_forward", c.numWarps);
@@ -164,7 +166,16 @@ int64_t attention::detail::nextPowerOf2(int64_t v) {
 }
 
 KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
-                                     std::string_view arch) {
+                                     std::string_view arch, Fp32Precision precision) {
+  if (detail::usesTf32(dtype, precision)) {
+    // TF32 mma.sync (wgmma's tf32 would need V k-major): f32 tiles take
+    // twice the shared memory of 16-bit ones. The largest spill-free blocks
+    // on sm_80 and sm_90a, with and without key masks (tests/unit/compiler).
+    return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
+                                   {{64, 64, 64, 4}, {128, 64, 32, 4}, {256, 64, 16, 4},
+                                    {512, 32, 32, 8}},
+                                   /*tf32=*/true);
+  }
   if (dtype == DType::F32) {
     // f32 runs its dots on CUDA cores, keeping the BLOCK_M x BLOCK_D
     // accumulator and the BLOCK_M x BLOCK_N scores in registers: the largest
@@ -203,7 +214,7 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
 
 KernelConfig attention::detail::attentionConfig(const std::string &kernel, DType dtype,
                                                 int64_t headDim, bool causal, bool hasMask,
-                                                std::initializer_list<BlockRule> rules) {
+                                                std::initializer_list<BlockRule> rules, bool tf32) {
   int64_t blockD = nextPowerOf2(headDim);
   const BlockRule *rule = rules.begin();
   while (rule + 1 != rules.end() && rule->maxBlockD < blockD)
@@ -213,7 +224,8 @@ KernelConfig attention::detail::attentionConfig(const std::string &kernel, DType
                               {"BLOCK_N", rule->blockN},
                               {"BLOCK_D", blockD},
                               {"CAUSAL", causal},
-                              {"HAS_MASK", hasMask}});
+                              {"HAS_MASK", hasMask},
+                              {"TF32", tf32}});
 }
 
 attention::ForwardResult attention::forward(const DeviceTensor &q, const DeviceTensor &k,
@@ -280,8 +292,8 @@ void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const Devi
   detail::checkOutput(out, qs, q.dtype(), "out", "(batch, heads, q_len, dim) like q");
   detail::checkOutput(lse, {qs[0], qs[1], qs[2]}, DType::F32, "lse", "(batch, heads, q_len)");
   const DeviceTensor *mask = options.keyMask;
-  KernelConfig config =
-      chooseForwardConfig(q.dtype(), d, options.causal, mask != nullptr, qs[2], k.shape()[2]);
+  KernelConfig config = chooseForwardConfig(q.dtype(), d, options.causal, mask != nullptr, qs[2],
+                                            k.shape()[2], options.fp32Precision);
   const JitKernel &kernel = kernels::detail::jitKernel("attention_forward", config);
   detail::launchForward(kernel, q, k, v, out, lse, options, stream);
 }

@@ -41,10 +41,15 @@ struct BlockRule {
 
 /// `kernel`'s (attention_forward, attention_backward_*) configuration for a
 /// head dim: BLOCK_D its next power of two, the blocks and warps of the first
-/// rule that covers it (the last rule beyond them all).
+/// rule that covers it (the last rule beyond them all); TF32 = `tf32`.
 kernels::KernelConfig attentionConfig(const std::string &kernel, DType dtype, int64_t headDim,
                                       bool causal, bool hasMask,
-                                      std::initializer_list<BlockRule> rules);
+                                      std::initializer_list<BlockRule> rules, bool tf32 = false);
+
+/// True when an f32 problem runs its dots in TF32.
+inline bool usesTf32(DType dtype, Fp32Precision precision) {
+  return dtype == DType::F32 && precision == Fp32Precision::tf32;
+}
 
 /// Launches a compiled attention_forward on validated inputs.
 void launchForward(const JitKernel &kernel, const DeviceTensor &q, const DeviceTensor &k,

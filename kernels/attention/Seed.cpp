@@ -359,7 +359,9 @@ attention::ValueAndGrad attention::flash_attention_value_and_grad(const DeviceTe
                                                                   const DeviceTensor &v,
                                                                   const DeviceTensor &key_mask,
                                                                   const DeviceTensor &dout) {
+  // The seed's sanity check compares in the accurate f32 mode.
   Options options = optionsWithMask(key_mask, false);
+  options.fp32Precision = Fp32Precision::ieee;
   ForwardResult f = forward(q, k, v, options);
   BackwardResult g = backward(q, k, v, f.out, f.lse, dout, options);
   return {f.out, g.dq, g.dk, g.dv};
@@ -370,6 +372,7 @@ attention::ValueAndGrad attention::cosine_sim_flash_attention_value_and_grad(
     const DeviceTensor &key_mask, const DeviceTensor &dout) {
   Options options = optionsWithMask(key_mask, false);
   options.scale = 16.f;
+  options.fp32Precision = Fp32Precision::ieee;
   DeviceTensor qn = l2norm_rows(q), kn = l2norm_rows(k);
   ForwardResult f = forward(qn, kn, v, options);
   BackwardResult g = backward(qn, kn, v, f.out, f.lse, dout, options);

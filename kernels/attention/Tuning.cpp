@@ -31,15 +31,20 @@ int64_t bucket(int64_t n) {
 } // namespace
 
 std::string attention::forwardProblem(DType dtype, int64_t headDim, bool causal, bool hasMask,
-                                      int64_t qLen, int64_t kLen) {
-  return "attention_forward:dtype=" + std::string(name(dtype)) + ",d=" + std::to_string(headDim) +
+                                      int64_t qLen, int64_t kLen, Fp32Precision precision) {
+  std::string dtypeName(name(dtype));
+  if (dtype == DType::F32)
+    dtypeName += precision == Fp32Precision::tf32 ? "-tf32" : "-ieee";
+  return "attention_forward:dtype=" + dtypeName + ",d=" + std::to_string(headDim) +
          ",causal=" + std::to_string(causal) + ",mask=" + std::to_string(hasMask) +
          ",q=" + std::to_string(bucket(qLen)) + ",k=" + std::to_string(bucket(kLen));
 }
 
 std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t headDim, bool causal,
-                                                        bool hasMask, int64_t qLen, int64_t kLen) {
-  KernelConfig heuristic = forwardConfig(dtype, headDim, causal, hasMask, detail::currentArch());
+                                                        bool hasMask, int64_t qLen, int64_t kLen,
+                                                        Fp32Precision precision) {
+  KernelConfig heuristic =
+      forwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(), precision);
   std::vector<KernelConfig> space{heuristic};
   std::set<std::string> seen{heuristic.key()};
   for (int64_t bm : {16, 32, 64, 128})
@@ -59,11 +64,12 @@ std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t hea
 }
 
 KernelConfig attention::chooseForwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
-                                            int64_t qLen, int64_t kLen) {
-  std::string problem = forwardProblem(dtype, headDim, causal, hasMask, qLen, kLen);
+                                            int64_t qLen, int64_t kLen, Fp32Precision precision) {
+  std::string problem = forwardProblem(dtype, headDim, causal, hasMask, qLen, kLen, precision);
   std::optional<std::string> tuned = TuningDatabase::get().best(problem);
   KernelConfig config = tuned ? KernelConfig::parse(*tuned)
-                              : forwardConfig(dtype, headDim, causal, hasMask, detail::currentArch());
+                              : forwardConfig(dtype, headDim, causal, hasMask,
+                                              detail::currentArch(), precision);
   static const bool print = [] {
     const char *env = std::getenv("TESSERA_PRINT_AUTOTUNING");
     return env && std::string(env) == "1";
@@ -86,7 +92,8 @@ std::vector<CandidateResult> attention::tuneForward(const DeviceTensor &q, const
   const auto &s = q.shape();
   bool hasMask = options.keyMask != nullptr;
   int64_t kLen = k.shape().size() == 4 ? k.shape()[2] : 0;
-  std::string problem = forwardProblem(q.dtype(), s[3], options.causal, hasMask, s[2], kLen);
+  std::string problem =
+      forwardProblem(q.dtype(), s[3], options.causal, hasMask, s[2], kLen, options.fp32Precision);
 
   // The reference once, then each candidate's output against it.
   DeviceTensor refOut = DeviceTensor::empty(s, DType::F32);
@@ -95,11 +102,13 @@ std::vector<CandidateResult> attention::tuneForward(const DeviceTensor &q, const
   std::vector<float> expected = refOut.toFloat(), expectedLse = refLse.toFloat();
   DeviceTensor out = DeviceTensor::empty(s, q.dtype());
   DeviceTensor lse = DeviceTensor::empty({s[0], s[1], s[2]}, DType::F32);
-  double bound = q.dtype() == DType::F32 ? 1e-4 : q.dtype() == DType::F16 ? 5e-3 : 2e-2;
+  bool tf32 = detail::usesTf32(q.dtype(), options.fp32Precision);
+  double bound = q.dtype() == DType::F32 && !tf32 ? 1e-4 : q.dtype() != DType::BF16 ? 5e-3 : 2e-2;
 
   std::vector<TuneCandidate> candidates;
   for (const KernelConfig &config :
-       forwardTuningSpace(q.dtype(), s[3], options.causal, hasMask, s[2], kLen)) {
+       forwardTuningSpace(q.dtype(), s[3], options.causal, hasMask, s[2], kLen,
+                          options.fp32Precision)) {
     const kernels::KernelDef &def = kernels::lookup("attention_forward");
     candidates.push_back({config.key(), [&def, config](mlir::MLIRContext &ctx) {
                             return def.build(ctx, config);

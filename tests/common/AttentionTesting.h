@@ -85,6 +85,8 @@ struct BackwardCase {
   attention::AttentionShape shape;
   DType dtype;
   bool causal, mask, strided;
+  /// f32 only: TF32 tensor cores instead of the accurate mode.
+  bool tf32 = false;
 };
 
 /// One backward run's gradients (read back as floats) and the float64 ones.
@@ -121,6 +123,7 @@ inline BackwardRun runBackward(const BackwardCase &c) {
   attention::Options options;
   options.causal = c.causal;
   options.keyMask = c.mask ? &tmask : nullptr;
+  options.fp32Precision = c.tf32 ? attention::Fp32Precision::tf32 : attention::Fp32Precision::ieee;
   attention::ForwardResult f = attention::forward(tq, tk, tv, options);
   DeviceTensor dq = DeviceTensor::empty(qShape, c.dtype), dk = DeviceTensor::empty(kShape, c.dtype),
                dv = DeviceTensor::empty(kShape, c.dtype);

@@ -19,7 +19,16 @@ using attention::AttentionShape;
 
 namespace {
 
-double bound(DType dtype) { return dtype == DType::F32 ? 1e-4 : dtype == DType::F16 ? 3e-3 : 2e-2; }
+/// f32 in the accurate mode is f32 arithmetic; TF32 keeps f16's 10 bits.
+double bound(DType dtype, bool tf32 = false) {
+  return dtype == DType::F32 && !tf32 ? 1e-4 : dtype != DType::BF16 ? 3e-3 : 2e-2;
+}
+
+/// Head dims 32-512, GQA/MQA, q_len != k_len, lengths 1 to 1000.
+const AttentionShape kMatrixShapes[] = {{2, 2, 2, 1, 1, 64},       {1, 4, 2, 17, 130, 32},
+                                        {2, 4, 1, 300, 200, 96},   {1, 2, 2, 129, 129, 128},
+                                        {1, 2, 1, 65, 257, 192},   {1, 1, 1, 100, 77, 256},
+                                        {1, 2, 1, 1000, 1000, 64}, {1, 1, 1, 33, 40, 512}};
 
 using Param = std::tuple<DType, AttentionShape, bool /*causal*/, bool /*mask*/>;
 
@@ -33,6 +42,28 @@ TEST_P(AttentionBackward, MatchesFloat64Gradients) {
   attention_testing::expectGradients(r, attention_testing::relativeRmsError, bound(dtype));
 }
 
+using Tf32Param = std::tuple<AttentionShape, bool /*causal*/, bool /*mask*/>;
+
+class AttentionBackwardTf32 : public ::testing::TestWithParam<Tf32Param> {};
+
+TEST_P(AttentionBackwardTf32, MatchesFloat64Gradients) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  auto [s, causal, useMask] = GetParam();
+  attention_testing::BackwardRun r =
+      attention_testing::runBackward({s, DType::F32, causal, useMask, false, /*tf32=*/true});
+  attention_testing::expectGradients(r, attention_testing::relativeRmsError, bound(DType::F32, true));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Matrix, AttentionBackwardTf32,
+    ::testing::Combine(::testing::ValuesIn(kMatrixShapes),
+                       ::testing::Bool(), ::testing::Bool()),
+    [](const ::testing::TestParamInfo<Tf32Param> &info) {
+      return "tf32_" + attention_testing::shapeName(std::get<0>(info.param)) +
+             (std::get<1>(info.param) ? "_causal" : "") + (std::get<2>(info.param) ? "_mask" : "");
+    });
+
 TEST(AttentionBackwardStrided, TransposedLayouts) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
@@ -43,14 +74,7 @@ TEST(AttentionBackwardStrided, TransposedLayouts) {
 INSTANTIATE_TEST_SUITE_P(
     Matrix, AttentionBackward,
     ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
-                       ::testing::Values(AttentionShape{2, 2, 2, 1, 1, 64},
-                                         AttentionShape{1, 4, 2, 17, 130, 32},
-                                         AttentionShape{2, 4, 1, 300, 200, 96},
-                                         AttentionShape{1, 2, 2, 129, 129, 128},
-                                         AttentionShape{1, 2, 1, 65, 257, 192},
-                                         AttentionShape{1, 1, 1, 100, 77, 256},
-                                         AttentionShape{1, 2, 1, 1000, 1000, 64},
-                                         AttentionShape{1, 1, 1, 33, 40, 512}),
+                       ::testing::ValuesIn(kMatrixShapes),
                        ::testing::Bool(), ::testing::Bool()),
     [](const ::testing::TestParamInfo<Param> &info) {
       return std::string(name(std::get<0>(info.param))) + "_" + attention_testing::shapeName(std::get<1>(info.param)) +

@@ -65,16 +65,16 @@ void reference(const std::vector<float> &q, const std::vector<float> &k,
     }
 }
 
-double bound(DType dtype) { return dtype == DType::F32 ? 1e-5 : dtype == DType::F16 ? 2e-3 : 1e-2; }
+/// Relative RMS error bounds: f32 in the accurate mode is f32 arithmetic;
+/// TF32 keeps 10 mantissa bits like f16 (plus f32 inputs rounded once).
+double bound(DType dtype, bool tf32 = false) {
+  return dtype == DType::F32 && !tf32 ? 1e-5 : dtype != DType::BF16 ? 2e-3 : 1e-2;
+}
 
-using Param = std::tuple<DType, Shape, bool /*causal*/, bool /*mask*/>;
-
-class AttentionForward : public ::testing::TestWithParam<Param> {};
-
-TEST_P(AttentionForward, MatchesFloat64Reference) {
-  if (!gpuAvailable())
-    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
-  auto [dtype, s, causal, useMask] = GetParam();
+/// Forward on fresh random inputs (outputs poisoned first) against the
+/// float64 reference.
+void checkForward(DType dtype, attention::Fp32Precision precision, const Shape &s, bool causal,
+                  bool useMask) {
   auto q = randomValues(s.batch * s.heads * s.qLen * s.dim, dtype);
   auto k = randomValues(s.batch * s.kvHeads * s.kLen * s.dim, dtype);
   auto v = randomValues(s.batch * s.kvHeads * s.kLen * s.dim, dtype);
@@ -96,6 +96,7 @@ TEST_P(AttentionForward, MatchesFloat64Reference) {
   attention::Options options;
   options.causal = causal;
   options.keyMask = useMask ? &dmask : nullptr;
+  options.fp32Precision = precision;
   attention::forward(dq, dk, dv, out, lse, options);
 
   std::vector<double> refOut, refLse;
@@ -108,7 +109,8 @@ TEST_P(AttentionForward, MatchesFloat64Reference) {
     num += (o[i] - refOut[i]) * (o[i] - refOut[i]);
     den += refOut[i] * refOut[i];
   }
-  EXPECT_LE(std::sqrt(num / std::max(den, 1e-300)), bound(dtype));
+  EXPECT_LE(std::sqrt(num / std::max(den, 1e-300)),
+            bound(dtype, precision == attention::Fp32Precision::tf32));
   for (size_t i = 0; i < l.size(); ++i) {
     ASSERT_FALSE(std::isnan(l[i])) << "lse[" << i << "] is NaN";
     if (std::isinf(refLse[i]))
@@ -116,6 +118,29 @@ TEST_P(AttentionForward, MatchesFloat64Reference) {
     else
       EXPECT_NEAR(l[i], refLse[i], 1e-3 + 1e-4 * std::abs(refLse[i])) << "lse[" << i << "]";
   }
+}
+
+using Param = std::tuple<DType, Shape, bool /*causal*/, bool /*mask*/>;
+
+/// f32 here is the accurate mode; AttentionForwardTf32 covers TF32.
+class AttentionForward : public ::testing::TestWithParam<Param> {};
+
+TEST_P(AttentionForward, MatchesFloat64Reference) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  auto [dtype, s, causal, useMask] = GetParam();
+  checkForward(dtype, attention::Fp32Precision::ieee, s, causal, useMask);
+}
+
+using Tf32Param = std::tuple<Shape, bool /*causal*/, bool /*mask*/>;
+
+class AttentionForwardTf32 : public ::testing::TestWithParam<Tf32Param> {};
+
+TEST_P(AttentionForwardTf32, MatchesFloat64Reference) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  auto [s, causal, useMask] = GetParam();
+  checkForward(DType::F32, attention::Fp32Precision::tf32, s, causal, useMask);
 }
 
 std::string shapeName(const Shape &s) {
@@ -134,6 +159,18 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<Param> &info) {
       return std::string(name(std::get<0>(info.param))) + "_" + shapeName(std::get<1>(info.param)) +
              (std::get<2>(info.param) ? "_causal" : "") + (std::get<3>(info.param) ? "_mask" : "");
+    });
+
+INSTANTIATE_TEST_SUITE_P(
+    Matrix, AttentionForwardTf32,
+    ::testing::Combine(::testing::Values(Shape{2, 2, 2, 1, 1, 64}, Shape{1, 4, 2, 17, 130, 32},
+                                         Shape{2, 4, 1, 300, 200, 96}, Shape{1, 2, 2, 129, 129, 128},
+                                         Shape{1, 2, 1, 65, 257, 192}, Shape{1, 1, 1, 100, 77, 256},
+                                         Shape{1, 1, 1, 33, 40, 512}),
+                       ::testing::Bool(), ::testing::Bool()),
+    [](const ::testing::TestParamInfo<Tf32Param> &info) {
+      return "tf32_" + shapeName(std::get<0>(info.param)) +
+             (std::get<1>(info.param) ? "_causal" : "") + (std::get<2>(info.param) ? "_mask" : "");
     });
 
 TEST(AttentionForwardLong, OddLengthsAgainstReference) {

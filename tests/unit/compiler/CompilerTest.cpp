@@ -180,8 +180,36 @@ INSTANTIATE_TEST_SUITE_P(
 
 INSTANTIATE_TEST_SUITE_P(
     Shipped, AttentionBackwardHeuristicConfigs,
-    ::testing::Combine(::testing::Values(64, 128, 256), ::testing::Values(DType::F32, DType::BF16),
-                       ::testing::Bool(), ::testing::Values("sm_80", "sm_90a")),
+    ::testing::Combine(::testing::Values(32, 64, 128, 256),
+                       ::testing::Values(DType::F32, DType::BF16), ::testing::Bool(),
+                       ::testing::Values("sm_80", "sm_90a")),
     configName);
+
+/// f32 above is TF32 (the default); the accurate mode's CUDA-core kernels
+/// compile without spills as well.
+class AttentionAccurateF32Configs
+    : public ::testing::TestWithParam<std::tuple<int64_t, bool, const char *>> {};
+
+TEST_P(AttentionAccurateF32Configs, CompileWithoutSpills) {
+  auto [dim, masked, arch] = GetParam();
+  auto ieee = attention::Fp32Precision::ieee;
+  kernels::KernelConfig forward =
+      attention::forwardConfig(DType::F32, dim, masked, masked, arch, ieee);
+  EXPECT_EQ(forward.get("TF32"), 0);
+  expectNoSpills("attention_forward", forward, arch);
+  kernels::KernelConfig config = attention::backwardConfig(DType::F32, dim, masked, masked, arch, ieee);
+  expectNoSpills("attention_backward_dkdv", config, arch);
+  std::swap(config.constants["BLOCK_M"], config.constants["BLOCK_N"]);
+  expectNoSpills("attention_backward_dq", config, arch);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shipped, AttentionAccurateF32Configs,
+                         ::testing::Combine(::testing::Values(64, 128, 256), ::testing::Bool(),
+                                            ::testing::Values("sm_80", "sm_90a")),
+                         [](const auto &info) {
+                           return "d" + std::to_string(std::get<0>(info.param)) +
+                                  (std::get<1>(info.param) ? "_causal_mask_" : "_") +
+                                  std::get<2>(info.param);
+                         });
 
 } // namespace

@@ -60,11 +60,11 @@ TEST(AttentionTuningSpace, HoldsTheHeuristicAndEnoughCandidates) {
   auto space = attention::forwardTuningSpace(DType::BF16, 128, false, false, 4096, 4096);
   EXPECT_GE(space.size(), 24u);
   EXPECT_EQ(space.front().key(), attention::forwardConfig(DType::BF16, 128, false, false).key());
-  // Short sequences drop blocks that would only compute padding.
+  // Short sequences drop blocks that would only compute padding (all but
+  // the heuristic's, the first).
   auto small = attention::forwardTuningSpace(DType::BF16, 64, false, false, 20, 20);
-  for (const auto &c : small) {
-    EXPECT_LE(c.get("BLOCK_N"), 64) << c.key();
-  }
+  for (size_t i = 1; i < small.size(); ++i)
+    EXPECT_LE(small[i].get("BLOCK_N"), 64) << small[i].key();
   EXPECT_LT(small.size(), space.size());
 }
 

@@ -332,18 +332,20 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp lo
   Type elem = type.getElementType();
   std::optional<SharedTile> tileStorage;
   if (auto buffers = load->getAttrOfType<DenseI64ArrayAttr>(kPrefetchBuffersAttr))
-    tileStorage.emplace(b, loc, type.getDimSize(0), type.getDimSize(1),
+    tileStorage.emplace(b, loc, type.getDimSize(0), SharedTile::units(type),
                         emitPrefetchOffset(b, loc, load, buffers.asArrayRef(),
                                            load->hasAttr(kPrefetchNextAttr)));
   else
-    tileStorage.emplace(b, loc, type.getDimSize(0), type.getDimSize(1),
+    tileStorage.emplace(b, loc, type.getDimSize(0), SharedTile::units(type),
                         cast<IntegerAttr>(load->getAttr(kAsyncCopyAttr)).getInt());
+  // Elements per 16-byte chunk: 8 of 16 bits, 4 of 32.
+  int64_t bytes = elem.getIntOrFloatBitWidth() / 8, perChunk = 16 / bytes;
   const SharedTile &tile = *tileStorage;
   Desc desc = unpackDesc(b, loc, descValue, type.getRank());
   SmallVector<SmallVector<Value>> coords = ThreadElements(type).emitCoords(b, loc);
   // The tile's previous readers (the last iteration's dot) are done.
   gpu::BarrierOp::create(b, loc);
-  Value vectorizable = emitVectorizable(b, loc, desc, elem, 8);
+  Value vectorizable = emitVectorizable(b, loc, desc, elem, perChunk);
   auto ifOp = scf::IfOp::create(b, loc, TypeRange{}, vectorizable, /*withElse=*/true);
   {
     OpBuilder::InsertionGuard guard(b);
@@ -353,26 +355,27 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp lo
     SmallVector<Value> bases;
     if (!elems.wraps(0) && !elems.wraps(1))
       bases = elems.emitBases(b, loc);
-    for (const Access &access : emitAccesses(b, loc, desc, indices, type, 8)) {
+    for (const Access &access : emitAccesses(b, loc, desc, indices, type, perChunk)) {
       // Bytes inside the tensor: the rest of the 16 are zero-filled.
       Value left = arith::SubIOp::create(b, loc, access.lastSize, access.lastPos);
-      Value count = arith::MinSIOp::create(b, loc, left, constI32(b, loc, 8));
-      Value bytes = arith::SelectOp::create(
+      Value count = arith::MinSIOp::create(b, loc, left, constI32(b, loc, perChunk));
+      Value copied = arith::SelectOp::create(
           b, loc, access.inBounds(b, loc, 0),
-          arith::ShLIOp::create(b, loc, count, constI32(b, loc, 1)), zero);
+          arith::MulIOp::create(b, loc, count, constI32(b, loc, bytes)), zero);
       Value ptr = arith::SelectOp::create(b, loc, access.inBounds(b, loc, 0), access.pointer,
                                           desc.base);
       SharedTile::Address dst{};
       if (bases.empty()) {
         const SmallVector<Value> &c = coords[access.firstElement];
-        dst = {tile.address(b, loc, c[0], c[1], zero), 0};
+        dst = {tile.elementAddress(b, loc, c[0], c[1], elem.getIntOrFloatBitWidth()), 0};
       } else {
         SmallVector<int64_t> mi = elems.multiIndex(access.firstElement);
-        Value chunkLane = arith::ShRUIOp::create(b, loc, bases[1], constI32(b, loc, 3));
+        Value chunkLane =
+            arith::ShRUIOp::create(b, loc, bases[1], constI32(b, loc, llvm::Log2_64(perChunk)));
         dst = tile.address(b, loc, bases[0], elems.offset(0, mi[0]), chunkLane,
-                           elems.offset(1, mi[1]) / 8);
+                           elems.offset(1, mi[1]) / perChunk);
       }
-      LLVM::InlineAsmOp::create(b, loc, TypeRange{}, ValueRange{dst.base, ptr, bytes},
+      LLVM::InlineAsmOp::create(b, loc, TypeRange{}, ValueRange{dst.base, ptr, copied},
                                 "cp.async.cg.shared.global " + dst.operand(0) + ", [$1], 16, $2;",
                                 "r,l,r",
                                 /*has_side_effects=*/true, false,

@@ -30,12 +30,16 @@ StagedOperand tessera::tilegpu::getStagedOperand(Value operand) {
   auto type = cast<RankedTensorType>(operand.getType());
   auto layout = dyn_cast<tile::DotOperandLayoutAttr>(type.getEncoding());
   Operation *def = operand.getDefiningOp();
-  if (!layout || !def || !operand.hasOneUse() || type.getElementType().getIntOrFloatBitWidth() != 16)
+  if (!layout || !def || !operand.hasOneUse())
     return {};
   OpOperand &use = *operand.getUses().begin();
   auto dot = dyn_cast<tile::DotOp>(use.getOwner());
   if (!dot || use.getOperandNumber() > 1 || !isa<tile::MmaLayoutAttr>(dot.getType().getEncoding()) ||
       !def->getParentRegion()->isAncestor(dot->getParentRegion()))
+    return {};
+  // 16-bit operands, or f32 ones of a tf32 dot.
+  unsigned bits = type.getElementType().getIntOrFloatBitWidth();
+  if (bits != 16 && !(bits == 32 && dot.getTf32()))
     return {};
   StagedOperand staged;
   if (auto cvt = dyn_cast<tile::ConvertLayoutOp>(def)) {
@@ -68,7 +72,7 @@ Value tessera::tilegpu::emitHoistedStaging(OpBuilder &b, Location loc, const Sta
   Operation *def = staged.source.getDefiningOp();
   if (!def || !def->hasAttr(kAsyncCopyAttr)) {
     auto srcType = cast<RankedTensorType>(staged.source.getType());
-    SharedTile tile(b, loc, srcType.getDimSize(0), srcType.getDimSize(1), staged.offset());
+    SharedTile tile(b, loc, srcType.getDimSize(0), SharedTile::units(srcType), staged.offset());
     gpu::BarrierOp::create(b, loc);
     tile.store(b, loc, source, srcType);
     gpu::BarrierOp::create(b, loc);
@@ -128,8 +132,19 @@ SharedTile::SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, V
 }
 
 bool SharedTile::fits(RankedTensorType type) {
-  return type.getRank() == 2 && type.getDimSize(1) % 8 == 0 &&
-         type.getElementType().getIntOrFloatBitWidth() == 16;
+  unsigned bits = type.getElementType().getIntOrFloatBitWidth();
+  return type.getRank() == 2 && (bits == 16 || bits == 32) && units(type) % 8 == 0;
+}
+
+int64_t SharedTile::units(RankedTensorType type) {
+  return type.getDimSize(1) * type.getElementType().getIntOrFloatBitWidth() / 16;
+}
+
+Value SharedTile::elementAddress(OpBuilder &b, Location loc, Value row, Value col,
+                                 unsigned bits) const {
+  Value unit = bits == 32 ? arith::ShLIOp::create(b, loc, col, constI32(b, loc, 1)) : col;
+  return address(b, loc, row, arith::AndIOp::create(b, loc, unit, constI32(b, loc, ~7)),
+                 arith::AndIOp::create(b, loc, unit, constI32(b, loc, 7)));
 }
 
 Value SharedTile::address(OpBuilder &b, Location loc, Value row, Value chunkStart,
@@ -198,12 +213,12 @@ SharedTile::Address SharedTile::address(OpBuilder &b, Location loc, Value rowLan
 }
 
 void SharedTile::storeElement(OpBuilder &b, Location loc, Value row, Value col, Value value) const {
-  Value chunkStart = arith::AndIOp::create(b, loc, col, constI32(b, loc, ~7));
-  Value inChunk = arith::AndIOp::create(b, loc, col, constI32(b, loc, 7));
-  Value bits = LLVM::BitcastOp::create(b, loc, b.getI16Type(), value);
+  unsigned width = value.getType().getIntOrFloatBitWidth();
+  Value bits = LLVM::BitcastOp::create(b, loc, b.getIntegerType(width), value);
   LLVM::InlineAsmOp::create(b, loc, TypeRange{},
-                            ValueRange{address(b, loc, row, chunkStart, inChunk), bits},
-                            "st.shared.b16 [$0], $1;", "r,h", /*has_side_effects=*/true, false,
+                            ValueRange{elementAddress(b, loc, row, col, width), bits},
+                            width == 32 ? "st.shared.b32 [$0], $1;" : "st.shared.b16 [$0], $1;",
+                            width == 32 ? "r,r" : "r,h", /*has_side_effects=*/true, false,
                             LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
                             ArrayAttr{});
 }
@@ -212,6 +227,12 @@ void SharedTile::store(OpBuilder &b, Location loc, Value vec, RankedTensorType t
   ThreadElements elems(type);
   SmallVector<Value> values = unpack(b, loc, vec);
   SmallVector<SmallVector<Value>> coords = elems.emitCoords(b, loc);
+  if (type.getElementType().getIntOrFloatBitWidth() == 32) {
+    // 32-bit tiles (tf32 operands) are staged once per tile: one by one.
+    for (int64_t e = 0; e < elems.size(); ++e)
+      storeElement(b, loc, coords[e][0], coords[e][1], values[e]);
+    return;
+  }
   const tile::DimDistribution &along = elems.distribution()[1];
   bool vectorized = along.holdsRunsOf(8);
   // Pairs (an mma accumulator's rows): one 32-bit store each.
@@ -282,6 +303,12 @@ SmallVector<Value> SharedTile::ldmatrix(OpBuilder &b, Location loc, int count, b
 }
 
 namespace {
+
+/// True when a staged operand's tile holds its k along rows (A as M x K, B
+/// as N x K).
+bool isKMajorStaged(const StagedOperand &staged) {
+  return (staged.operandIndex == 0) != staged.transposed;
+}
 
 /// Reads the fragments of a dot operand (`type`, a #tile.dot_op layout) from
 /// a staged tile holding it (or, `transposed`, its transpose), one k-step
@@ -385,6 +412,176 @@ private:
   Value warpOuter, matrix, rowInMatrix;
 };
 
+/// One mma.sync (`text`: four f32 accumulators, then A's four and B's two
+/// 32-bit registers) per m-block and n-block of the accumulator `c`, in place.
+void emitMmaBlocks(OpBuilder &b, Location loc, StringRef text, ArrayRef<SmallVector<Value>> aRegs,
+                   ArrayRef<SmallVector<Value>> bRegs, const ThreadElements &cElems,
+                   SmallVectorImpl<Value> &c) {
+  Type f32 = b.getF32Type();
+  auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+  for (int64_t m = 0; m < int64_t(aRegs.size()); ++m) {
+    for (int64_t n = 0; n < int64_t(bRegs.size()); ++n) {
+      // c0..c3: (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1).
+      int64_t cIndex[4] = {cElems.flatten({2 * m, 2 * n}), cElems.flatten({2 * m, 2 * n + 1}),
+                           cElems.flatten({2 * m + 1, 2 * n}), cElems.flatten({2 * m + 1, 2 * n + 1})};
+      SmallVector<Value> args(aRegs[m]);
+      args.append(bRegs[n]);
+      for (int64_t i : cIndex)
+        args.push_back(c[i]);
+      Value result =
+          asmOp(b, loc, resultType, args, text, "=f,=f,=f,=f,r,r,r,r,r,r,0,1,2,3", /*sideEffects=*/false);
+      for (int64_t i = 0; i < 4; ++i)
+        c[cIndex[i]] = LLVM::ExtractValueOp::create(b, loc, result, i);
+    }
+  }
+}
+
+/// Reads tf32 fragments of a dot operand (`type`, a #tile.dot_op layout of
+/// f32 with kWidth 2) from its staged tile with 32-bit shared loads, one
+/// m16n8k8 step at a time. The k order is that of the 16-bit layouts: the
+/// instruction's k-slots t and t + 4 (PTX ISA, "Matrix Fragments for
+/// mma.m16n8k8" with .tf32) take k = 2t and 2t + 1 of its 8, the columns an
+/// f32 accumulator already holds in lane t. Any order works if both operands
+/// agree, and this one lets P of attention feed P·V from registers.
+class Tf32FragmentReader {
+public:
+  Tf32FragmentReader(OpBuilder &b, Location loc, RankedTensorType type, const SharedTile &tile,
+                     bool transposed)
+      : tile(tile), elems(type) {
+    opIdx = cast<tile::DotOperandLayoutAttr>(type.getEncoding()).getOpIdx();
+    outerDim = opIdx == 0 ? 0 : 1;
+    kContiguous = (opIdx == 0) != transposed;
+    auto [lane, warp] = laneAndWarp(b, loc);
+    const tile::DimDistribution &outer = elems.distribution()[outerDim];
+    Value warpOuter =
+        outer.warpMask == 0
+            ? constI32(b, loc, 0)
+            : Value(arith::MulIOp::create(
+                  b, loc,
+                  arith::AndIOp::create(
+                      b, loc, arith::ShRUIOp::create(b, loc, warp, constI32(b, loc, outer.warpShift)),
+                      constI32(b, loc, outer.warpMask)),
+                  constI32(b, loc, outer.warpStride)));
+    outerLane = arith::AddIOp::create(b, loc, warpOuter,
+                                      arith::ShRUIOp::create(b, loc, lane, constI32(b, loc, 2)));
+    kLane = arith::ShLIOp::create(b, loc, arith::AndIOp::create(b, loc, lane, constI32(b, loc, 3)),
+                                  constI32(b, loc, 1));
+  }
+
+  /// registers[block]: a0..a3 of each m-block, b0 b1 of each n-block.
+  SmallVector<SmallVector<Value>> read(OpBuilder &b, Location loc, int64_t kStep) const {
+    SmallVector<SmallVector<Value>> regs;
+    const tile::DimDistribution &outer = elems.distribution()[outerDim];
+    int64_t numBlocks = opIdx == 0 ? elems.countsPerDim()[0] / 2 : elems.countsPerDim()[1];
+    for (int64_t block = 0; block < numBlocks; ++block) {
+      int64_t start = opIdx == 0 ? outer.offsets[2 * block] : outer.offsets[block];
+      if (opIdx == 0) {
+        auto [a0, a2] = readPair(b, loc, start, kStep);
+        auto [a1, a3] = readPair(b, loc, start + 8, kStep);
+        regs.push_back({a0, a1, a2, a3});
+      } else {
+        auto [b0, b1] = readPair(b, loc, start, kStep);
+        regs.push_back({b0, b1});
+      }
+    }
+    return regs;
+  }
+
+private:
+  /// Elements (outer, k) and (outer, k + 1), k = 8·kStep + 2t.
+  std::pair<Value, Value> readPair(OpBuilder &b, Location loc, int64_t outerConst,
+                                   int64_t kStep) const {
+    Value o = add(b, loc, outerLane, outerConst), k = add(b, loc, kLane, 8 * kStep);
+    Value row = kContiguous ? o : k, col = kContiguous ? k : o;
+    int64_t rows = tile.rows, cols = tile.cols / 2;
+    if (elems.wraps(outerDim)) {
+      // Threads hold copies: coordinates modulo the tile.
+      row = arith::AndIOp::create(b, loc, row, constI32(b, loc, rows - 1));
+      col = arith::AndIOp::create(b, loc, col, constI32(b, loc, cols - 1));
+    }
+    Type i32 = b.getI32Type();
+    if (kContiguous) {
+      // Adjacent along the row: one 8-byte load.
+      auto pair = LLVM::LLVMStructType::getLiteral(b.getContext(), {i32, i32});
+      Value v = asmOp(b, loc, pair, ValueRange{tile.elementAddress(b, loc, row, col, 32)},
+                      "ld.shared.v2.b32 {$0, $1}, [$2];", "=r,=r,r", true);
+      return {LLVM::ExtractValueOp::create(b, loc, v, 0), LLVM::ExtractValueOp::create(b, loc, v, 1)};
+    }
+    Value next = add(b, loc, row, 1);
+    auto one = [&](Value r) {
+      return asmOp(b, loc, i32, ValueRange{tile.elementAddress(b, loc, r, col, 32)},
+                   "ld.shared.b32 $0, [$1];", "=r,r", true);
+    };
+    return {one(row), one(next)};
+  }
+
+  const SharedTile &tile;
+  ThreadElements elems;
+  unsigned opIdx, outerDim;
+  bool kContiguous;
+  Value outerLane, kLane;
+};
+
+/// The m16n8k8 tf32 mmas of a dot: per 8-deep k-step, m-block and n-block.
+/// Staged operands that both hold k along their rows are read with ldmatrix
+/// in the instruction's own k order (the 16-bit reader, 8 f32 = 16 units per
+/// step); otherwise every operand uses the 16-bit layouts' order (see
+/// Tf32FragmentReader), registers included.
+SmallVector<Value> emitTf32Mma(OpBuilder &b, Location loc, tile::DotOp op, Value aVec, Value bVec,
+                               Value accVec, const StagedOperand &stagedA, const SharedTile *tileA,
+                               const StagedOperand &stagedB, const SharedTile *tileB) {
+  RankedTensorType aType = op.getA().getType(), bType = op.getB().getType(), cType = op.getType();
+  ThreadElements aElems(aType), bElems(bType), cElems(cType);
+  bool natural = stagedA && stagedB && isKMajorStaged(stagedA) && isKMajorStaged(stagedB);
+  std::optional<FragmentReader> fragA, fragB;
+  std::optional<Tf32FragmentReader> tf32A, tf32B;
+  if (natural) {
+    fragA.emplace(b, loc, aType, *tileA, stagedA.transposed);
+    fragB.emplace(b, loc, bType, *tileB, stagedB.transposed);
+  } else {
+    if (stagedA)
+      tf32A.emplace(b, loc, aType, *tileA, stagedA.transposed);
+    if (stagedB)
+      tf32B.emplace(b, loc, bType, *tileB, stagedB.transposed);
+  }
+  Type i32 = b.getI32Type();
+  auto bits = [&](Value f) { return LLVM::BitcastOp::create(b, loc, i32, f).getResult(); };
+  SmallVector<Value> a, bv;
+  if (!stagedA)
+    a = unpack(b, loc, aVec);
+  if (!stagedB)
+    bv = unpack(b, loc, bVec);
+  SmallVector<Value> c = unpack(b, loc, accVec);
+  int64_t mBlocks = cElems.countsPerDim()[0] / 2, nBlocks = cElems.countsPerDim()[1] / 2;
+  int64_t kSteps = aType.getDimSize(1) / 8;
+  for (int64_t k = 0; k < kSteps; ++k) {
+    // This step's pair of columns among the thread's four per 16-deep block.
+    int64_t col = 4 * (k / 2) + 2 * (k % 2);
+    SmallVector<SmallVector<Value>> aRegs, bRegs;
+    if (fragA)
+      aRegs = fragA->read(b, loc, k);
+    else if (tf32A)
+      aRegs = tf32A->read(b, loc, k);
+    else
+      for (int64_t m = 0; m < mBlocks; ++m) {
+        auto at = [&](int64_t row, int64_t i) { return bits(a[aElems.flatten({2 * m + row, col + i})]); };
+        aRegs.push_back({at(0, 0), at(1, 0), at(0, 1), at(1, 1)});
+      }
+    if (fragB)
+      bRegs = fragB->read(b, loc, k);
+    else if (tf32B)
+      bRegs = tf32B->read(b, loc, k);
+    else
+      for (int64_t n = 0; n < nBlocks; ++n)
+        bRegs.push_back({bits(bv[bElems.flatten({col, n})]), bits(bv[bElems.flatten({col + 1, n})])});
+    emitMmaBlocks(b, loc,
+                  "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {$0,$1,$2,$3}, "
+                  "{$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};",
+                  aRegs, bRegs, cElems, c);
+  }
+  return c;
+}
+
 /// How many of the most recent cp.async groups `dot` may leave in flight:
 /// the copies committed in its block after the last one it reads (a V tile
 /// copied after the K tile the QKᵀ dot reads keeps loading during it).
@@ -468,7 +665,7 @@ bool fitsWarpgroupMma(tile::DotOp op, const StagedOperand &stagedA, const Staged
 /// The k-major-ness of a staged operand: its tile holds k along the rows'
 /// contiguous dimension (A as M x K, B as N x K), the layout wgmma reads
 /// without its transpose flag.
-bool isKMajor(const StagedOperand &staged) { return (staged.operandIndex == 0) != staged.transposed; }
+bool isKMajor(const StagedOperand &staged) { return isKMajorStaged(staged); }
 
 /// The descriptor (PTX ISA, "Matrix Descriptor Format") of the operand at
 /// shared byte address `address` in `tile`: start address, leading- and
@@ -637,12 +834,12 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
       if (auto buffers = def ? def->getAttrOfType<DenseI64ArrayAttr>(kPrefetchedAttr)
                              : DenseI64ArrayAttr()) {
         // Prefetched: this iteration's tile of the two.
-        tile->emplace(rewriter, loc, srcType.getDimSize(0), srcType.getDimSize(1),
+        tile->emplace(rewriter, loc, srcType.getDimSize(0), SharedTile::units(srcType),
                       emitPrefetchOffset(rewriter, loc, def, buffers.asArrayRef(), false));
         copied = true;
         continue;
       }
-      tile->emplace(rewriter, loc, srcType.getDimSize(0), srcType.getDimSize(1), staged->offset());
+      tile->emplace(rewriter, loc, srcType.getDimSize(0), SharedTile::units(srcType), staged->offset());
       if (def && def->hasAttr(kAsyncCopyAttr)) {
         copied = true;
         continue;
@@ -663,7 +860,8 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
                                 /*has_side_effects=*/true, false,
                                 LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
                                 ArrayAttr{});
-    bool warpgroup = warpgroupMma && fitsWarpgroupMma(op, stagedA, stagedB);
+    bool tf32 = in.isF32();
+    bool warpgroup = warpgroupMma && !tf32 && fitsWarpgroupMma(op, stagedA, stagedB);
     // wgmma reads shared memory through the async proxy: each thread's
     // generic-proxy writes (stores, cp.async) must be fenced before the
     // barrier that publishes them.
@@ -699,6 +897,14 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
       rewriter.replaceOp(op, pack(rewriter, loc, vecType, c));
       return success();
     }
+    if (tf32) {
+      SmallVector<Value> c = emitTf32Mma(rewriter, loc, op, adaptor.getA(), adaptor.getB(),
+                                         adaptor.getAcc(), stagedA, tileA ? &*tileA : nullptr,
+                                         stagedB, tileB ? &*tileB : nullptr);
+      auto vecType = cast<VectorType>(adaptor.getAcc().getType());
+      rewriter.replaceOp(op, pack(rewriter, loc, vecType, c));
+      return success();
+    }
     std::optional<FragmentReader> readA, readB;
     if (stagedA)
       readA.emplace(rewriter, loc, aType, *tileA, stagedA.transposed);
@@ -717,8 +923,6 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
         ("mma.sync.aligned.m16n8k16.row.col.f32." + inName + "." + inName +
          ".f32 {$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};")
             .str();
-    Type f32 = rewriter.getF32Type();
-    auto resultType = LLVM::LLVMStructType::getLiteral(rewriter.getContext(), {f32, f32, f32, f32});
     for (int64_t k = 0; k < kSteps; ++k) {
       // a0..a7 of each m-block: rows g and g+8, k pairs at 2t and 2t+8.
       SmallVector<SmallVector<Value>> aRegs, bRegs;
@@ -742,22 +946,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
           bRegs.push_back({packPair(rewriter, loc, at(0), at(1)), packPair(rewriter, loc, at(2), at(3))});
         }
       }
-      for (int64_t m = 0; m < mBlocks; ++m) {
-        for (int64_t n = 0; n < nBlocks; ++n) {
-          // c0..c3: (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1).
-          int64_t cIndex[4] = {cElems.flatten({2 * m, 2 * n}), cElems.flatten({2 * m, 2 * n + 1}),
-                               cElems.flatten({2 * m + 1, 2 * n}),
-                               cElems.flatten({2 * m + 1, 2 * n + 1})};
-          SmallVector<Value> args(aRegs[m]);
-          args.append(bRegs[n]);
-          for (int64_t i : cIndex)
-            args.push_back(c[i]);
-          Value result = asmOp(rewriter, loc, resultType, args, asmString,
-                               "=f,=f,=f,=f,r,r,r,r,r,r,0,1,2,3", /*sideEffects=*/false);
-          for (int64_t i = 0; i < 4; ++i)
-            c[cIndex[i]] = LLVM::ExtractValueOp::create(rewriter, loc, result, i);
-        }
-      }
+      emitMmaBlocks(rewriter, loc, asmString, aRegs, bRegs, cElems, c);
     }
     auto vecType = cast<VectorType>(adaptor.getAcc().getType());
     rewriter.replaceOp(op, pack(rewriter, loc, vecType, c));

@@ -190,8 +190,8 @@ int64_t tessera::tilegpu::sharedMemoryNeeded(Operation *op) {
   return 0;
 }
 
-/// A load whose tile a dot stages that can be copied asynchronously: a 16-bit
-/// tile read in 16-byte runs, zero-padded, used only by the staging
+/// A load whose tile a dot stages that can be copied asynchronously: a 16- or
+/// 32-bit tile read in 16-byte runs, zero-padded, used only by the staging
 /// conversion, in its block.
 static bool canCopyAsync(tile::LoadOp load) {
   RankedTensorType type = load.getType();
@@ -201,7 +201,8 @@ static bool canCopyAsync(tile::LoadOp load) {
   if (load->getBlock() != user->getBlock() ||
       load.getDesc().getType().getPadding() != tile::Padding::zero || !SharedTile::fits(type))
     return false;
-  return ThreadElements(type).distribution().back().holdsRunsOf(8);
+  return ThreadElements(type).distribution().back().holdsRunsOf(
+      128 / type.getElementType().getIntOrFloatBitWidth());
 }
 
 /// The loop directly in `kernel`'s body that holds `op`; null outside loops.
@@ -372,7 +373,7 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
     int64_t offset = regionEnd ? regionEnd.getInt() : sharedBytes;
     for (auto [load, slice] : llvm::zip(loads, slices)) {
       int64_t first = cast<IntegerAttr>(load->getAttr(kAsyncCopyAttr)).getInt();
-      int64_t bytes = load.getType().getNumElements() * 2;
+      int64_t bytes = tileBytes(load.getType());
       int64_t second = offset;
       offset += llvm::alignTo(bytes, kSharedTileAlignment);
       auto buffers = DenseI64ArrayAttr::get(kernel->getContext(), {first, second});

@@ -126,7 +126,8 @@ Value emitHoistedStaging(OpBuilder &b, Location loc, const StagedOperand &staged
 /// Two 16-bit elements in one 32-bit register, the first in the low half.
 Value packPair(OpBuilder &b, Location loc, Value lo, Value hi);
 
-/// A rows x cols tile of 16-bit elements in shared memory, stored as column
+/// A rows x cols tile of 16-bit units in shared memory (a 32-bit element is
+/// two of them, see units()), stored as column
 /// panels of up to 64 elements (128 bytes), each panel row-major, the 16-byte
 /// chunks of a panel row XOR-swizzled by row: chunk c of row r lives at chunk
 /// c ^ ((r / rowsPerPhase) % phases). Any 8 consecutive rows' chunk c then
@@ -147,7 +148,11 @@ public:
   SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, int64_t byteOffset);
   /// A tile at a byte offset known only at run time.
   SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, Value byteOffset);
+  /// 2-D tiles of 16- or 32-bit elements whose rows are whole 16-byte chunks.
   static bool fits(RankedTensorType type);
+  /// A row of `type` in 16-bit units, the tile's `cols` (a 32-bit element is
+  /// two units: f32 tiles are laid out byte for byte like 16-bit ones).
+  static int64_t units(RankedTensorType type);
 
   /// Shared address (i32) of row `row`, column chunkStart + inChunk, where
   /// `chunkStart` is a multiple of 8.
@@ -159,7 +164,10 @@ public:
   /// Every thread stores the elements it holds of `vec` (a tile of `type`):
   /// runs of 8 along the row as one 16-byte store, anything else one by one.
   void store(OpBuilder &b, Location loc, Value vec, RankedTensorType type) const;
+  /// Stores one 16- or 32-bit element at column `col` (in elements).
   void storeElement(OpBuilder &b, Location loc, Value row, Value col, Value value) const;
+  /// Shared address of element (row, col) of a tile of `bits`-bit elements.
+  Value elementAddress(OpBuilder &b, Location loc, Value row, Value col, unsigned bits) const;
   /// ldmatrix of `count` (2 or 4) 8x8 matrices; lane l gives the address of
   /// row l % 8 of matrix l / 8 as (row, chunkStart).
   SmallVector<Value> ldmatrix(OpBuilder &b, Location loc, int count, bool trans,

@@ -22,12 +22,19 @@
 
 namespace tessera::attention {
 
+/// How f32 attention multiplies its matrices: rounded to TF32 on tensor
+/// cores (the default; ~1e-3 relative error per product, as PyTorch's and
+/// JAX's default matmul precision on Ampere and later), or in full f32 on
+/// CUDA cores (the accurate mode; ~1e-6). f16 and bf16 ignore it.
+enum class Fp32Precision { tf32, ieee };
+
 struct Options {
   bool causal = false;
   /// (batch, k_len) booleans (DType::I1), true = may attend; null for none.
   const DeviceTensor *keyMask = nullptr;
   /// Softmax scale, positive and finite; 1/sqrt(dim) when not given.
   std::optional<float> scale;
+  Fp32Precision fp32Precision = Fp32Precision::tf32;
 };
 
 struct ForwardResult {
@@ -72,7 +79,8 @@ void backward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &
 /// (BLOCK_N query rows, BLOCK_M keys).
 /// `arch` (sm_80, sm_90a, ...): the GPU the configuration is for.
 kernels::KernelConfig backwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
-                                     std::string_view arch = "sm_90a");
+                                     std::string_view arch = "sm_90a",
+                                     Fp32Precision precision = Fp32Precision::tf32);
 
 /// backward() with a given configuration of its dK/dV and dQ kernels instead
 /// of backwardConfig()'s (benchmarks compare configurations with it).
@@ -92,25 +100,29 @@ void forwardWithConfig(const DeviceTensor &q, const DeviceTensor &k, const Devic
 /// The block sizes and warps the heuristic picks for a head dim and dtype.
 /// `arch` (sm_80, sm_90a, ...): the GPU the configuration is for (sm_90a's
 /// tensor-core dots are warpgroup MMAs, which favour other blocks).
+/// `precision` matters for f32 only (its TF32 kernels have a constant TF32 = 1).
 kernels::KernelConfig forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
-                                    std::string_view arch = "sm_90a");
+                                    std::string_view arch = "sm_90a",
+                                    Fp32Precision precision = Fp32Precision::tf32);
 
 /// The tuning database's key for a forward problem: dtype, head dim, masks,
 /// and the lengths rounded up to powers of two (the shape bucket).
 std::string forwardProblem(DType dtype, int64_t headDim, bool causal, bool hasMask, int64_t qLen,
-                           int64_t kLen);
+                           int64_t kLen, Fp32Precision precision = Fp32Precision::tf32);
 
 /// The configurations the autotuner tries (the heuristic's among them):
 /// BLOCK_M, BLOCK_N in {16, ..., 128} and 4 or 8 warps, less the blocks
 /// longer than the sequences need.
 std::vector<kernels::KernelConfig> forwardTuningSpace(DType dtype, int64_t headDim, bool causal,
-                                                      bool hasMask, int64_t qLen, int64_t kLen);
+                                                      bool hasMask, int64_t qLen, int64_t kLen,
+                                                      Fp32Precision precision = Fp32Precision::tf32);
 
 /// The configuration forward() uses: the tuning database's winner for the
 /// problem's bucket if it has one, else the heuristic's.
 /// TESSERA_PRINT_AUTOTUNING=1 prints the choice (once per problem).
 kernels::KernelConfig chooseForwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
-                                          int64_t qLen, int64_t kLen);
+                                          int64_t qLen, int64_t kLen,
+                                          Fp32Precision precision = Fp32Precision::tf32);
 
 /// Tunes forward() for these inputs: every candidate's output is checked
 /// against the NVRTC reference before it may win; results go to the tuning

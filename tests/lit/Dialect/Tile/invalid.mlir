@@ -143,3 +143,11 @@ func.func @bad_padding(%p: !tile.ptr<f32>, %n: i32) {
   %d = tile.make_desc %p, [%n], [%n] : !tile.ptr<f32> -> !tile.desc<4xf32, ones>
   return
 }
+
+// -----
+
+func.func @dot_tf32_of_bf16(%a: tensor<16x16xbf16>, %b: tensor<16x16xbf16>, %c: tensor<16x16xf32>) {
+  // expected-error @+1 {{tf32 expects f32 operands, got 'bf16'}}
+  %r = tile.dot %a, %b, %c {tf32} : tensor<16x16xbf16>, tensor<16x16xbf16> -> tensor<16x16xf32>
+  return
+}

@@ -129,3 +129,23 @@ func.func @carried_row_max(%p: !tile.ptr<bf16>, %q: !tile.ptr<f32>, %n: i32) att
   tile.store %dm[%n], %r : !tile.desc<64xf32>, tensor<64xf32>
   return
 }
+
+// -----
+
+// f32 dots run on tensor cores only when they allow TF32; the accurate one
+// stays on CUDA cores in blocked layouts.
+// CHECK-LABEL: @tf32_dot
+// CHECK: tile.dot {{.*}} {tf32} : tensor<64x32xf32, #tile.dot_op<opIdx = 0, parent = #tile.mma<warpsPerCTA = [4, 1]>, kWidth = 2>>, tensor<32x64xf32, #tile.dot_op<opIdx = 1, parent = #tile.mma<warpsPerCTA = [4, 1]>, kWidth = 2>> -> tensor<64x64xf32, #tile.mma<warpsPerCTA = [4, 1]>>
+// CHECK: tile.dot {{.*}} -> tensor<64x64xf32, #tile.blocked
+func.func @tf32_dot(%q: !tile.ptr<f32>, %n: i32) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %da = tile.make_desc %q, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<64x32xf32>
+  %db = tile.make_desc %q, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<32x64xf32>
+  %dc = tile.make_desc %q, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<64x64xf32>
+  %a = tile.load %da[%n, %n] : !tile.desc<64x32xf32> -> tensor<64x32xf32>
+  %b = tile.load %db[%n, %n] : !tile.desc<32x64xf32> -> tensor<32x64xf32>
+  %z = arith.constant dense<0.0> : tensor<64x64xf32>
+  %c = tile.dot %a, %b, %z {tf32} : tensor<64x32xf32>, tensor<32x64xf32> -> tensor<64x64xf32>
+  %e = tile.dot %a, %b, %c : tensor<64x32xf32>, tensor<32x64xf32> -> tensor<64x64xf32>
+  tile.store %dc[%n, %n], %e : !tile.desc<64x64xf32>, tensor<64x64xf32>
+  return
+}

@@ -321,6 +321,8 @@ LogicalResult DotOp::verify() {
     return emitOpError("expects an f32 accumulator for floating-point operands, got ") << accType;
   if (!floatIn && !accType.isInteger(32))
     return emitOpError("expects an i32 accumulator for integer operands, got ") << accType;
+  if (getTf32() && !a.getElementType().isF32())
+    return emitOpError("tf32 expects f32 operands, got ") << a.getElementType();
   return verifyAllLayouts(*this);
 }
 

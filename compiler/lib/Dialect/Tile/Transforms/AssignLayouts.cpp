@@ -37,12 +37,13 @@ RankedTensorType withLayout(RankedTensorType type, Attribute layout) {
 /// Loop-carried layouts, by (loop number in walk order, iter arg number).
 using CarriedLayouts = std::map<std::pair<unsigned, unsigned>, Attribute>;
 
-/// True for tensor-core dots: 16-bit float inputs, f32 accumulator, and
-/// whole m16n8k16 instructions.
+/// True for tensor-core dots: 16-bit float inputs (or f32 ones the dot lets
+/// round to tf32), f32 accumulator, and whole m16n8k16 instructions (tf32's
+/// m16n8k8 run in pairs over the same operand layouts).
 bool runsOnTensorCores(DotOp dot) {
   RankedTensorType a = dot.getA().getType(), b = dot.getB().getType();
   Type in = a.getElementType();
-  if (!(in.isF16() || in.isBF16()) || b.getElementType() != in ||
+  if (!(in.isF16() || in.isBF16() || (in.isF32() && dot.getTf32())) || b.getElementType() != in ||
       !dot.getType().getElementType().isF32())
     return false;
   return a.getDimSize(0) % 16 == 0 && a.getDimSize(1) % 16 == 0 && b.getDimSize(1) % 8 == 0;

@@ -109,6 +109,9 @@ def Tile_DotOperandLayoutAttr : Tile_Attr<"DotOperandLayout", "dot_op"> {
     column `l / 4` of each 8-column block of its warp's column; along K each
     lane holds `kWidth` consecutive elements (one 32-bit register: 2 for f16 and
     bf16, 1 for tf32) at `kWidth (l % 4)` and the same 4·kWidth further on.
+    tf32 dots use kWidth 2 as well, the distribution of an f32 accumulator's
+    columns: each pair feeds k-slots t and t+4 of one m16n8k8, an order both
+    operands then share (TensorCoreOpToGPU.cpp).
     A is shared by the warps of one row and B by the warps of one column.
 
     ```mlir

@@ -164,11 +164,16 @@ def Tile_DotOp : Tile_Op<"dot", [Pure, AllTypesMatch<["acc", "result"]>]> {
     `a` is MxK, `b` is KxN, both of one element type; `acc` and the result are
     MxN, f32 for floating-point inputs.
 
+    With `tf32`, f32 inputs may be rounded to TF32 (10 mantissa bits) and
+    multiplied on tensor cores (`mma.sync.m16n8k8.tf32`); without it, f32
+    products are computed in full f32 precision.
+
     ```mlir
     %c1 = tile.dot %a, %b, %c : tensor<64x32xf16>, tensor<32x64xf16> -> tensor<64x64xf32>
+    %c2 = tile.dot %x, %y, %c {tf32} : tensor<64x32xf32>, tensor<32x64xf32> -> tensor<64x64xf32>
     ```
   }];
-  let arguments = (ins Tile_Tensor:$a, Tile_Tensor:$b, Tile_Tensor:$acc);
+  let arguments = (ins Tile_Tensor:$a, Tile_Tensor:$b, Tile_Tensor:$acc, UnitAttr:$tf32);
   let results = (outs Tile_Tensor:$result);
   let assemblyFormat = [{
     $a `,` $b `,` $acc attr-dict `:` type($a) `,` type($b) `->` type($result)

@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""fp32 attention peers on the GPU machine (bench_anchors.py times bf16 only).
+
+Times PyTorch SDPA's memory-efficient back end (FlashAttention has no fp32) on
+fp32 inputs, forward, with TF32 matmuls allowed, in the FlashAttention FLOP
+convention, so that docs/PERFORMANCE.md can put Tessera's fp32 forward beside
+a peer measured in the same device call.
+
+    python3 scripts/device-f32-peer.py --shapes "4,16,4096,128,0;4,32,4096,64,1"
+"""
+import argparse
+
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+
+def time_ms(fn, reps=10):
+    fn()
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    times = []
+    for _ in range(reps):
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end))
+    times.sort()
+    return times[len(times) // 2]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shapes", required=True, help="b,h,s,d,causal;...")
+    args = parser.parse_args()
+    torch.backends.cuda.matmul.allow_tf32 = True
+    for item in args.shapes.split(";"):
+        b, h, s, d, causal = (int(x) for x in item.split(","))
+        q, k, v = (torch.randn(b, h, s, d, device="cuda", dtype=torch.float32) for _ in range(3))
+        flops = 4 * b * h * s * s * d / (2 if causal else 1)
+        with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION):
+            try:
+                ms = time_ms(lambda: torch.nn.functional.scaled_dot_product_attention(
+                    q, k, v, is_causal=bool(causal)))
+                print(f"torch-sdpa-efficient         fwd f32   b{b:<3d} h{h:<3d} s{s:<6d} d{d:<4d} "
+                      f"{'causal' if causal else 'full':6s} {ms:9.3f} ms {flops / ms / 1e9:8.1f} TFLOP/s")
+            except RuntimeError as e:
+                print(f"torch-sdpa-efficient         fwd f32   b{b} h{h} s{s} d{d}: unsupported ({e})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+// RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu="arch=sm_90a" | FileCheck %s
+// RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu="arch=sm_80" | FileCheck %s
+
+#bl = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// P·V of attention in f32 with {tf32}: on every arch mma.sync m16n8k8 (no
+// wgmma: its tf32 wants both operands k-major). A (an f32 accumulator) stays
+// in registers; its lane holds columns 2t and 2t+1 of each 8, which feed the
+// instruction's k-slots t and t+4, so B (copied into shared memory with
+// 16-byte cp.async of 4 f32, k along its rows) is read at rows 2t and 2t+1
+// with 32-bit loads: two per n-block and k-step. 32 deep: 4 k-steps, 4
+// n-blocks, 16 mma per 16-row block.
+// CHECK-LABEL: gpu.func @register_a_tf32
+// CHECK: cp.async.cg.shared.global [$0], [$1], 16, $2;
+// CHECK: cp.async.wait_group 0;
+// CHECK-NOT: fence.proxy.async
+// CHECK: gpu.barrier
+// CHECK-NOT: wgmma
+// CHECK-COUNT-2: ld.shared.b32 $0, [$1];
+// CHECK: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};
+// CHECK-COUNT-15: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// CHECK-NOT: mma.sync
+// CHECK: gpu.return
+func.func @register_a_tf32(%d: !tile.desc<32x32xf32>, %o: !tile.desc<64x32xf32>, %n: i32,
+                           %p: tensor<64x32xf32, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %a = tile.convert_layout %p : tensor<64x32xf32, #mma> -> tensor<64x32xf32, #opa>
+  %v = tile.load %d[%n, %n] : !tile.desc<32x32xf32> -> tensor<32x32xf32, #bl>
+  %b = tile.convert_layout %v : tensor<32x32xf32, #bl> -> tensor<32x32xf32, #opb>
+  %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
+  %c = tile.dot %a, %b, %z {tf32} : tensor<64x32xf32, #opa>, tensor<32x32xf32, #opb> -> tensor<64x32xf32, #mma>
+  tile.store %o[%n, %n], %c : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
+  return
+}
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// Q·Kᵀ in f32 with {tf32}: both operands staged with k along their rows, so
+// the fragments come from ldmatrix in the instruction's own k order (an 8 x 8
+// b16 matrix is 8 rows of 4 f32): per 8-deep k-step one x4 for A and one x4
+// for each pair of n-blocks. The tiles take twice the bytes of bf16 ones.
+// CHECK-LABEL: gpu.func @shared_operands_tf32
+// CHECK-SAME: tile.shared_memory = 12288 : i32
+// CHECK-NOT: ld.shared.b32
+// CHECK: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// CHECK-NOT: .trans
+// CHECK: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// CHECK: gpu.return
+func.func @shared_operands_tf32(%dq: !tile.desc<64x32xf32>, %dk: !tile.desc<32x32xf32>,
+                                %o: !tile.desc<64x32xf32>, %n: i32) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %q = tile.load %dq[%n, %n] : !tile.desc<64x32xf32> -> tensor<64x32xf32, #bl>
+  %a = tile.convert_layout %q : tensor<64x32xf32, #bl> -> tensor<64x32xf32, #opa>
+  %k = tile.load %dk[%n, %n] : !tile.desc<32x32xf32> -> tensor<32x32xf32, #bl>
+  %kt = tile.trans %k : tensor<32x32xf32, #bl> -> tensor<32x32xf32, #opb>
+  %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
+  %c = tile.dot %a, %kt, %z {tf32} : tensor<64x32xf32, #opa>, tensor<32x32xf32, #opb> -> tensor<64x32xf32, #mma>
+  tile.store %o[%n, %n], %c : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
+  return
+}
