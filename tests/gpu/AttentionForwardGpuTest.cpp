@@ -109,14 +109,17 @@ void checkForward(DType dtype, attention::Fp32Precision precision, const Shape &
     num += (o[i] - refOut[i]) * (o[i] - refOut[i]);
     den += refOut[i] * refOut[i];
   }
-  EXPECT_LE(std::sqrt(num / std::max(den, 1e-300)),
-            bound(dtype, precision == attention::Fp32Precision::tf32));
+  // TF32 rounds q and k to 10 bits: scores, and so lse, carry ~1e-3 errors.
+  bool tf32 = dtype == DType::F32 && precision == attention::Fp32Precision::tf32;
+  EXPECT_LE(std::sqrt(num / std::max(den, 1e-300)), bound(dtype, tf32));
   for (size_t i = 0; i < l.size(); ++i) {
     ASSERT_FALSE(std::isnan(l[i])) << "lse[" << i << "] is NaN";
     if (std::isinf(refLse[i]))
       EXPECT_TRUE(std::isinf(l[i]) && l[i] < 0) << "lse[" << i << "] should be -inf, is " << l[i];
     else
-      EXPECT_NEAR(l[i], refLse[i], 1e-3 + 1e-4 * std::abs(refLse[i])) << "lse[" << i << "]";
+      EXPECT_NEAR(l[i], refLse[i], tf32 ? 3e-3 + 3e-4 * std::abs(refLse[i])
+                                        : 1e-3 + 1e-4 * std::abs(refLse[i]))
+          << "lse[" << i << "]";
   }
 }
 

@@ -59,7 +59,7 @@ void readmeExample(const Sizes &s) {
   Stream::defaultStream().synchronize();
   double again = seconds(start);
   double flops = 4.0 * s.batch * s.heads * double(s.qLen) * s.kLen * s.dim;
-  std::printf("flash_attention q, k, v (%lld, %lld, %lld, %lld) f32, key mask: out (%lld, %lld, "
+  std::printf("flash_attention q, k, v (%lld, %lld, %lld, %lld) f32 (TF32 tensor cores), key mask: out (%lld, %lld, "
               "%lld, %lld)\n  first call (compile + run) %.3f s; forward %.3f s, %.3g GFLOP/s\n",
               (long long)s.batch, (long long)s.heads, (long long)s.qLen, (long long)s.dim,
               (long long)r.out.shape()[0], (long long)r.out.shape()[1],

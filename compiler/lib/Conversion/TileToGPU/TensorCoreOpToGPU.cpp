@@ -574,6 +574,15 @@ SmallVector<Value> emitTf32Mma(OpBuilder &b, Location loc, tile::DotOp op, Value
     else
       for (int64_t n = 0; n < nBlocks; ++n)
         bRegs.push_back({bits(bv[bElems.flatten({col, n})]), bits(bv[bElems.flatten({col + 1, n})])});
+    // The tensor cores ignore an operand's low 13 bits: truncation, which
+    // biases every product toward zero (by 2^-11 on average, and the
+    // log-sum-exp of attention visibly). Adding half a TF32 ulp first rounds
+    // to nearest instead (CUTLASS's round-half-ulp-truncate), one integer add.
+    Value halfUlp = constI32(b, loc, 0x1000);
+    for (auto *regs : {&aRegs, &bRegs})
+      for (SmallVector<Value> &block : *regs)
+        for (Value &reg : block)
+          reg = arith::AddIOp::create(b, loc, reg, halfUlp);
     emitMmaBlocks(b, loc,
                   "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {$0,$1,$2,$3}, "
                   "{$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};",

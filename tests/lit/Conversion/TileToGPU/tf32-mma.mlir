@@ -20,6 +20,9 @@
 // CHECK: gpu.barrier
 // CHECK-NOT: wgmma
 // CHECK-COUNT-2: ld.shared.b32 $0, [$1];
+// Operands round to nearest TF32 (half an ulp, 1 << 12, added to the bits).
+// CHECK: %[[HALF_ULP:.*]] = arith.constant 4096 : i32
+// CHECK: arith.addi %{{.*}}, %[[HALF_ULP]] : i32
 // CHECK: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};
 // CHECK-COUNT-15: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
 // CHECK-NOT: mma.sync
