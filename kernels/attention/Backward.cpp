@@ -109,12 +109,12 @@ Tile lseLog2(const TensorArg &lse, const Scalar &startM, int64_t BM) {
 }
 
 /// P_ij = exp(S_ij - L_i) = exp2(Q_i K_jᵀ · scale·log2(e) - L_i·log2(e)),
-/// 0 where not visible.                                     (lines 10-11)
+/// 0 where not `valid` (a null tile: everything is).           (lines 10-11)
 Tile recomputeP(const Tile &qi, const Tile &kj, const Scalar &scaleLog2e, const Tile &lseRow,
                 const Tile &valid, DotPrecision precision) {
   Tile s = dot(qi, trans(kj), precision) * scaleLog2e;
   Tile p = exp2(s - expand_dims(lseRow, 1));
-  return where(valid, p, zeros(p.shape(), DType::F32));
+  return valid.getValue() ? where(valid, p, zeros(p.shape(), DType::F32)) : p;
 }
 
 /// dS_ij = P_ij ∘ (dO_i V_jᵀ - D_i)                        (lines 13-14)
@@ -229,21 +229,40 @@ void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
   if (c.causal)
     endN = max(Scalar(0), min(kLen, startM + Scalar(c.BM) + kLen - qLen));
 
+  // One key block (lines 10-15). Blocks every row of this program sees in
+  // full (all keys exist, none past the first row's diagonal, no key mask)
+  // skip the visibility mask. Rows past q_len need none here: dQ is per row,
+  // and those rows are never stored.
+  auto step = [&](Scalar startN, Tile dQ, bool masked) {
+    Tile kj = load(kh, {startN, Scalar(0)}, {c.BN, c.BD});
+    Tile vj = load(vh, {startN, Scalar(0)}, {c.BN, c.BD});
+    Tile keyMask;
+    if (masked && c.hasMask)
+      keyMask = expand_dims(load(a.mask.at({b}), {startN}, {c.BN}), 0);
+    // P = exp(Q Kᵀ·scale - L)                                     (lines 10-11)
+    Tile p = masked ? recomputeP(qi, kj, scaleLog2e, lseI, visible(c, a, startM, startN, keyMask),
+                                 c.precision)
+                    : recomputeP(qi, kj, scaleLog2e, lseI, Tile(), c.precision);
+    // dS = P ∘ (dO Vᵀ - D)                                        (lines 13-14)
+    Tile ds = gradScores(p, doi, vj, deltaI, c.precision);
+    // dQ += dS K  (times scale once, at the end)                      (line 15)
+    return dot(cast(ds, dtype), kj, dQ, c.precision);
+  };
+  Scalar unmaskedEnd = Scalar(0);
+  if (!c.hasMask) {
+    Scalar visibleEnd =
+        c.causal ? max(Scalar(0), min(kLen, startM + kLen - qLen + Scalar(1))) : kLen;
+    unmaskedEnd = min(endN, visibleEnd / Scalar(c.BN) * Scalar(c.BN));
+  }
   Tile dQ = zeros({c.BM, c.BD}, DType::F32);
-  dQ = for_range(Scalar(0), endN, Scalar(c.BN), {dQ},
+  if (!c.hasMask)
+    dQ = for_range(Scalar(0), unmaskedEnd, Scalar(c.BN), {dQ},
+                   [&](Scalar startN, const std::vector<Tile> &carried) {
+                     return std::vector<Tile>{step(startN, carried[0], /*masked=*/false)};
+                   })[0];
+  dQ = for_range(unmaskedEnd, endN, Scalar(c.BN), {dQ},
                  [&](Scalar startN, const std::vector<Tile> &carried) {
-                   Tile kj = load(kh, {startN, Scalar(0)}, {c.BN, c.BD});
-                   Tile vj = load(vh, {startN, Scalar(0)}, {c.BN, c.BD});
-                   Tile keyMask;
-                   if (c.hasMask)
-                     keyMask = expand_dims(load(a.mask.at({b}), {startN}, {c.BN}), 0);
-                   // P = exp(Q Kᵀ·scale - L)                     (lines 10-11)
-                   Tile p = recomputeP(qi, kj, scaleLog2e, lseI,
-                                       visible(c, a, startM, startN, keyMask), c.precision);
-                   // dS = P ∘ (dO Vᵀ - D)                        (lines 13-14)
-                   Tile ds = gradScores(p, doi, vj, deltaI, c.precision);
-                   // dQ += dS K  (times scale once, at the end)      (line 15)
-                   return std::vector<Tile>{dot(cast(ds, dtype), kj, carried[0], c.precision)};
+                   return std::vector<Tile>{step(startN, carried[0], /*masked=*/true)};
                  })[0];
   store(a.dq.at({b, h}), {startM, Scalar(0)}, cast(dQ * a.scale, dtype));
 }
