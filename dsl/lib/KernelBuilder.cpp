@@ -103,6 +103,13 @@ int64_t KernelBuilder::constant(const std::string &constName, int64_t value) {
   return value;
 }
 
+void KernelBuilder::setNumStages(int64_t stages) {
+  if (stages != 1 && stages != 2)
+    throw dsl::Error("kernel '" + name + "': num_stages must be 1 or 2, got " +
+                     std::to_string(stages));
+  func->setAttr(tile::kNumStagesAttr, b.getI32IntegerAttr(stages));
+}
+
 OwningOpRef<ModuleOp> KernelBuilder::finish() {
   if (finished)
     throw dsl::Error("kernel '" + name + "': finish() called twice");

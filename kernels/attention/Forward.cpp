@@ -44,6 +44,7 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   const DotPrecision precision =
       kb.constant("TF32", config.get("TF32")) ? DotPrecision::tf32 : DotPrecision::ieee;
   const DType dtype = config.dtype;
+  kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
 
   TensorArg q = kb.tensor("q", dtype, 4), k = kb.tensor("k", dtype, 4), v = kb.tensor("v", dtype, 4);
   TensorArg out = kb.tensor("out", dtype, 4);
@@ -149,7 +150,8 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
   r["attention_forward"] = {
       "attention_forward",
       "flash attention forward (FlashAttention-2 Alg. 1): out and lse",
-      {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_D", 64}, {"CAUSAL", 0}, {"HAS_MASK", 0}, {"TF32", 0}},
+      {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_D", 64}, {"CAUSAL", 0}, {"HAS_MASK", 0}, {"TF32", 0},
+       {"NUM_STAGES", 2}},
       {DType::F32, DType::F16, DType::BF16},
       [](mlir::MLIRContext &ctx, const KernelConfig &c) {
         KernelBuilder kb(ctx, "attention_forward", c.numWarps);
@@ -172,6 +174,13 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
     // twice the shared memory of 16-bit ones. The largest spill-free blocks
     // that fit sm_80's shared memory, with and without key masks
     // (tests/unit/compiler).
+    // Head dim 512 on sm_90a: 32 x 32 blocks single-buffered (NUM_STAGES 1;
+    // double-buffered they need 328 KiB), elsewhere 16 x 16.
+    if (arch == "sm_90a")
+      return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
+                                     {{64, 64, 64, 4}, {128, 64, 32, 4}, {256, 64, 16, 4},
+                                      {512, 32, 32, 8, 1}},
+                                     /*tf32=*/true);
     return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
                                    {{64, 64, 64, 4}, {128, 64, 32, 4}, {256, 64, 16, 4},
                                     {512, 16, 16, 4}},
@@ -220,13 +229,13 @@ KernelConfig attention::detail::attentionConfig(const std::string &kernel, DType
   const BlockRule *rule = rules.begin();
   while (rule + 1 != rules.end() && rule->maxBlockD < blockD)
     ++rule;
-  return kernels::makeConfig(kernels::lookup(kernel), dtype, rule->warps,
-                             {{"BLOCK_M", rule->blockM},
-                              {"BLOCK_N", rule->blockN},
-                              {"BLOCK_D", blockD},
-                              {"CAUSAL", causal},
-                              {"HAS_MASK", hasMask},
-                              {"TF32", tf32}});
+  const kernels::KernelDef &def = kernels::lookup(kernel);
+  std::map<std::string, int64_t> constants{{"BLOCK_M", rule->blockM}, {"BLOCK_N", rule->blockN},
+                                           {"BLOCK_D", blockD},        {"CAUSAL", causal},
+                                           {"HAS_MASK", hasMask},      {"TF32", tf32}};
+  if (def.defaults.count("NUM_STAGES"))
+    constants["NUM_STAGES"] = rule->stages;
+  return kernels::makeConfig(def, dtype, rule->warps, constants);
 }
 
 attention::ForwardResult attention::forward(const DeviceTensor &q, const DeviceTensor &k,

@@ -37,6 +37,7 @@ int64_t nextPowerOf2(int64_t v);
 struct BlockRule {
   int64_t maxBlockD, blockM, blockN;
   unsigned warps;
+  int64_t stages = 2; ///< NUM_STAGES, for the kernels that have it
 };
 
 /// `kernel`'s (attention_forward, attention_backward_*) configuration for a

@@ -188,6 +188,15 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::Values("sm_80", "sm_90a")),
     configName);
 
+/// Head dim 512 in TF32: the forward's blocks (single-buffered on sm_90a)
+/// fit each arch's shared memory without spills.
+TEST(AttentionTf32HeadDim512, CompilesWithoutSpills) {
+  for (const char *arch : {"sm_80", "sm_90a"})
+    for (bool masked : {false, true})
+      expectNoSpills("attention_forward",
+                     attention::forwardConfig(DType::F32, 512, masked, masked, arch), arch);
+}
+
 /// f32 above is TF32 (the default); the accurate mode's CUDA-core kernels
 /// compile without spills as well.
 class AttentionAccurateF32Configs

@@ -338,6 +338,8 @@ static tile::LoadOp loadAt(OpBuilder &b, tile::LoadOp load, scf::ForOp loop,
 
 int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedBytes) {
   int64_t end = sharedBytes;
+  if (tile::getNumStages(kernel) < 2)
+    return end;
   SmallVector<scf::ForOp> loops;
   kernel->walk([&](scf::ForOp loop) { loops.push_back(loop); });
   for (scf::ForOp loop : loops) {

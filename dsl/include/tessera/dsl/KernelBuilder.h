@@ -128,6 +128,9 @@ public:
   /// Records a compile-time constant on the kernel (for dumps and keys) and
   /// returns it.
   int64_t constant(const std::string &name, int64_t value);
+  /// Shared buffers per asynchronously copied tile of a loop: 2 (default)
+  /// copies the next iteration's tiles during this one's dots, 1 does not.
+  void setNumStages(int64_t stages);
 
   /// Ends the kernel and hands over its module.
   mlir::OwningOpRef<mlir::ModuleOp> finish();

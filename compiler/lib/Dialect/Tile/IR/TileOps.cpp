@@ -41,6 +41,12 @@ unsigned tessera::tile::getNumWarps(Operation *func) {
   return 4;
 }
 
+unsigned tessera::tile::getNumStages(Operation *func) {
+  if (auto attr = func->getAttrOfType<IntegerAttr>(kNumStagesAttr))
+    return attr.getInt();
+  return 2;
+}
+
 llvm::Expected<func::FuncOp> tessera::tile::getKernel(ModuleOp module) {
   SmallVector<func::FuncOp> kernels;
   module.walk([&](func::FuncOp f) {

@@ -30,9 +30,14 @@ namespace tessera::tile {
 /// Attribute names on a kernel's `func.func`.
 inline constexpr llvm::StringLiteral kKernelAttr = "tile.kernel";
 inline constexpr llvm::StringLiteral kNumWarpsAttr = "tile.num_warps";
+inline constexpr llvm::StringLiteral kNumStagesAttr = "tile.num_stages";
 
 /// Warps per program of `func` (its `tile.num_warps`, default 4).
 unsigned getNumWarps(mlir::Operation *func);
+/// Shared buffers per tile a loop copies asynchronously (its
+/// `tile.num_stages`, default 2: the next iteration's tile loads during this
+/// one's dots; 1: no prefetching, half the shared memory).
+unsigned getNumStages(mlir::Operation *func);
 
 /// The one `tile.kernel` function of `module`; an error says how many there were.
 llvm::Expected<mlir::func::FuncOp> getKernel(mlir::ModuleOp module);
