@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 using namespace tessera;
 using attention::AttentionShape;
 
@@ -98,6 +100,14 @@ TEST(AttentionBackwardErrors, BadInputNamesTheArgument) {
         attention::backward(q, k, k, q, lse, q, o);
       },
       "key_mask: expected an i1 tensor of shape (1, 5)");
+  // The kernels take row maxima of unscaled scores: only a positive scale keeps them right.
+  for (float bad : {0.f, -0.5f, std::numeric_limits<float>::infinity()}) {
+    attention::Options o;
+    o.scale = bad;
+    expectError([&] { attention::backward(q, k, k, q, lse, q, o); },
+                "scale: expected a positive finite number");
+    expectError([&] { attention::forward(q, k, k, o); }, "scale: expected a positive finite number");
+  }
   expectError(
       [&] {
         DeviceTensor dq = q, dk = q, dv = k;

@@ -304,10 +304,21 @@ SmallVector<Value> SharedTile::ldmatrix(OpBuilder &b, Location loc, int count, b
 
 namespace {
 
-/// True when a staged operand's tile holds its k along rows (A as M x K, B
-/// as N x K).
-bool isKMajorStaged(const StagedOperand &staged) {
-  return (staged.operandIndex == 0) != staged.transposed;
+/// The k-major-ness of a staged operand: its tile holds k along the rows'
+/// contiguous dimension (A as M x K, B as N x K), the layout ldmatrix reads
+/// without .trans and wgmma without its transpose flag.
+bool isKMajor(const StagedOperand &staged) { return (staged.operandIndex == 0) != staged.transposed; }
+
+/// The first coordinate, along a dot operand's outer dimension (`outer`: M of
+/// A, N of B), of the block the thread's warp holds.
+Value emitWarpOuterOffset(OpBuilder &b, Location loc, const tile::DimDistribution &outer,
+                          Value warp) {
+  if (outer.warpMask == 0)
+    return constI32(b, loc, 0);
+  Value warpIndex = arith::AndIOp::create(
+      b, loc, arith::ShRUIOp::create(b, loc, warp, constI32(b, loc, outer.warpShift)),
+      constI32(b, loc, outer.warpMask));
+  return arith::MulIOp::create(b, loc, warpIndex, constI32(b, loc, outer.warpStride));
 }
 
 /// Reads the fragments of a dot operand (`type`, a #tile.dot_op layout) from
@@ -322,16 +333,7 @@ public:
     opIdx = cast<tile::DotOperandLayoutAttr>(type.getEncoding()).getOpIdx();
     outerDim = opIdx == 0 ? 0 : 1;
     auto [lane, warp] = laneAndWarp(b, loc);
-    const tile::DimDistribution &outer = elems.distribution()[outerDim];
-    warpOuter = outer.warpMask == 0
-                    ? constI32(b, loc, 0)
-                    : Value(arith::MulIOp::create(
-                          b, loc,
-                          arith::AndIOp::create(
-                              b, loc,
-                              arith::ShRUIOp::create(b, loc, warp, constI32(b, loc, outer.warpShift)),
-                              constI32(b, loc, outer.warpMask)),
-                          constI32(b, loc, outer.warpStride)));
+    warpOuter = emitWarpOuterOffset(b, loc, elems.distribution()[outerDim], warp);
     matrix = arith::ShRUIOp::create(b, loc, lane, constI32(b, loc, 3));
     rowInMatrix = arith::AndIOp::create(b, loc, lane, constI32(b, loc, 7));
   }
@@ -452,16 +454,7 @@ public:
     outerDim = opIdx == 0 ? 0 : 1;
     kContiguous = (opIdx == 0) != transposed;
     auto [lane, warp] = laneAndWarp(b, loc);
-    const tile::DimDistribution &outer = elems.distribution()[outerDim];
-    Value warpOuter =
-        outer.warpMask == 0
-            ? constI32(b, loc, 0)
-            : Value(arith::MulIOp::create(
-                  b, loc,
-                  arith::AndIOp::create(
-                      b, loc, arith::ShRUIOp::create(b, loc, warp, constI32(b, loc, outer.warpShift)),
-                      constI32(b, loc, outer.warpMask)),
-                  constI32(b, loc, outer.warpStride)));
+    Value warpOuter = emitWarpOuterOffset(b, loc, elems.distribution()[outerDim], warp);
     outerLane = arith::AddIOp::create(b, loc, warpOuter,
                                       arith::ShRUIOp::create(b, loc, lane, constI32(b, loc, 2)));
     kLane = arith::ShLIOp::create(b, loc, arith::AndIOp::create(b, loc, lane, constI32(b, loc, 3)),
@@ -532,7 +525,7 @@ SmallVector<Value> emitTf32Mma(OpBuilder &b, Location loc, tile::DotOp op, Value
                                const StagedOperand &stagedB, const SharedTile *tileB) {
   RankedTensorType aType = op.getA().getType(), bType = op.getB().getType(), cType = op.getType();
   ThreadElements aElems(aType), bElems(bType), cElems(cType);
-  bool natural = stagedA && stagedB && isKMajorStaged(stagedA) && isKMajorStaged(stagedB);
+  bool natural = stagedA && stagedB && isKMajor(stagedA) && isKMajor(stagedB);
   std::optional<FragmentReader> fragA, fragB;
   std::optional<Tf32FragmentReader> tf32A, tf32B;
   if (natural) {
@@ -670,11 +663,6 @@ bool fitsWarpgroupMma(tile::DotOp op, const StagedOperand &stagedA, const Staged
   }
   return true;
 }
-
-/// The k-major-ness of a staged operand: its tile holds k along the rows'
-/// contiguous dimension (A as M x K, B as N x K), the layout wgmma reads
-/// without its transpose flag.
-bool isKMajor(const StagedOperand &staged) { return isKMajorStaged(staged); }
 
 /// The descriptor (PTX ISA, "Matrix Descriptor Format") of the operand at
 /// shared byte address `address` in `tile`: start address, leading- and

@@ -338,10 +338,10 @@ static tile::LoadOp loadAt(OpBuilder &b, tile::LoadOp load, scf::ForOp loop,
 
 int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedBytes) {
   int64_t end = sharedBytes;
-  if (tile::getNumStages(kernel) < 2)
-    return end;
   SmallVector<scf::ForOp> loops;
-  kernel->walk([&](scf::ForOp loop) { loops.push_back(loop); });
+  // One stage: every tile is copied in its own iteration.
+  if (tile::getNumStages(kernel) >= 2)
+    kernel->walk([&](scf::ForOp loop) { loops.push_back(loop); });
   for (scf::ForOp loop : loops) {
     if (!loop.getInductionVar().getType().isInteger(32))
       continue;
@@ -397,6 +397,8 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
     region->setAttr(kSharedEndAttr, IntegerAttr::get(IntegerType::get(kernel->getContext(), 64), offset));
     end = std::max(end, offset);
   }
+  // The regions' ends were only for this allocation.
+  kernel->walk([](scf::ForOp loop) { loop->removeAttr(kSharedEndAttr); });
   return end;
 }
 

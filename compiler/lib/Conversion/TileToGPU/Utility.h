@@ -30,7 +30,8 @@ inline constexpr llvm::StringLiteral kPrefetchedAttr = "tile.prefetched";
 inline constexpr llvm::StringLiteral kPrefetchBuffersAttr = "tile.prefetch_buffers";
 inline constexpr llvm::StringLiteral kPrefetchNextAttr = "tile.prefetch_next";
 /// On a loop directly in a kernel's body: the end (bytes) of the shared tiles
-/// its dots stage. Sibling loops' tiles start at the same offset.
+/// its dots stage, between allocateSharedMemory and prefetchAsyncCopies
+/// (which removes it). Sibling loops' tiles start at the same offset.
 inline constexpr llvm::StringLiteral kSharedEndAttr = "tile.shared_end";
 
 /// Tiles become the vector of elements one thread holds; pointers become LLVM

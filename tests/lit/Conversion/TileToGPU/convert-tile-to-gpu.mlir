@@ -176,3 +176,47 @@ func.func @single_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32
   tile.store %o[%n, %n], %r : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
   return
 }
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// Two sibling loops (attention's unmasked and masked key loops) stage their B
+// tiles into the same shared region: 2 x 2048 bytes in all, not 4 x 2048;
+// a barrier lets the first loop's readers finish before the second loop's
+// first copy, and no allocation attribute is left on the loops.
+// CHECK-LABEL: gpu.func @sibling_loops
+// CHECK-SAME: tile.shared_memory = 4096 : i32
+// CHECK: scf.for
+// CHECK: mma.sync.aligned.m16n8k16
+// CHECK: gpu.barrier
+// CHECK-NEXT: arith.cmpi slt
+// CHECK: cp.async.cg.shared.global
+// CHECK: scf.for
+// CHECK-NOT: tile.shared_end
+// CHECK: gpu.return
+func.func @sibling_loops(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
+                         %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c32 = arith.constant 32 : i32
+  %a = tile.convert_layout %p : tensor<64x32xbf16, #mma> -> tensor<64x32xbf16, #opa>
+  %r = scf.for %i = %c0 to %n step %c32 iter_args(%acc = %z) -> (tensor<64x32xf32, #mma>) : i32 {
+    %v = tile.load %d[%i, %c0] : !tile.desc<32x32xbf16> -> tensor<32x32xbf16, #bl>
+    %b = tile.convert_layout %v : tensor<32x32xbf16, #bl> -> tensor<32x32xbf16, #opb>
+    %c = tile.dot %a, %b, %acc : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
+    scf.yield %c : tensor<64x32xf32, #mma>
+  }
+  %a2 = tile.convert_layout %p : tensor<64x32xbf16, #mma> -> tensor<64x32xbf16, #opa>
+  %s = scf.for %i = %n to %n step %c32 iter_args(%acc = %r) -> (tensor<64x32xf32, #mma>) : i32 {
+    %v = tile.load %d[%i, %c0] : !tile.desc<32x32xbf16> -> tensor<32x32xbf16, #bl>
+    %b = tile.convert_layout %v : tensor<32x32xbf16, #bl> -> tensor<32x32xbf16, #opb>
+    %c = tile.dot %a2, %b, %acc : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
+    scf.yield %c : tensor<64x32xf32, #mma>
+  }
+  tile.store %o[%n, %n], %s : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
+  return
+}
