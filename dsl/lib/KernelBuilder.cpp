@@ -202,3 +202,13 @@ TensorArg TensorArg::at(const std::vector<Scalar> &leading, SourceLoc where) con
                    std::vector<Scalar>(sizes.begin() + leading.size(), sizes.end()),
                    std::vector<Scalar>(strides.begin() + leading.size(), strides.end()));
 }
+
+TensorArg TensorArg::transposed() const {
+  if (sizes.size() < 2)
+    throw dsl::Error("tensor '" + name + "'.transposed(): needs rank 2 or more, got rank " +
+                     std::to_string(sizes.size()));
+  std::vector<Scalar> s = sizes, st = strides;
+  std::swap(s[s.size() - 2], s.back());
+  std::swap(st[st.size() - 2], st.back());
+  return TensorArg(name, elementType, ptr, std::move(s), std::move(st));
+}

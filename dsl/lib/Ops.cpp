@@ -295,6 +295,17 @@ void tessera::dsl::store(const TensorArg &t, const std::vector<Scalar> &offsets,
   tile::StoreOp::create(bld(), l, desc, offsetValues(offsets, "store"), value.getValue());
 }
 
+void tessera::dsl::atomic_add(const TensorArg &t, const std::vector<Scalar> &offsets,
+                              const Tile &value, SourceLoc where) {
+  Location l = kb().loc(where);
+  if (t.dtype() != DType::F32 || !value.type().getElementType().isF32())
+    fail("atomic_add", "adds f32 tiles into f32 tensors; tensor '" + t.getName() + "' holds " +
+                           std::string(name(t.dtype())) + " and the tile is " +
+                           typeStr(value.type().getElementType()));
+  Value desc = makeDesc(t, value.shape(), Padding::Zero, l, "atomic_add", offsets.size());
+  tile::AtomicAddOp::create(bld(), l, desc, offsetValues(offsets, "atomic_add"), value.getValue());
+}
+
 // --- Construction ------------------------------------------------------------
 
 Tile tessera::dsl::arange(int64_t n, SourceLoc where) {

@@ -13,11 +13,13 @@
 //   dQ_i += dS_ij K_j · scale                                   (line 15)
 //   dK_j += dS_ijᵀ Q_i · scale                                  (line 16)
 //
-// Algorithm 2 accumulates dQ with atomic adds from the key-block programs;
-// the DSL has no atomics, so dQ is a second pass (attention_backward_dq) that
-// owns one query block and walks the keys, recomputing P and dS (Triton's
-// fused-attention tutorial splits the work the same way, in one kernel). No
-// atomics also makes the gradients deterministic.
+// As in Algorithm 2, the key-block programs (attention_backward_dkdv) add
+// their dQ_i terms atomically into an f32 accumulator (DQ_ATOMIC = 1; a last
+// pass scales and casts it): five matrix products per block pair. The
+// deterministic mode (Options::deterministic) instead runs dQ as a second
+// pass (attention_backward_dq) that owns one query block and walks the keys,
+// recomputing P and dS (seven products, but the same bits on every run; the
+// split of Triton's fused-attention tutorial).
 //
 //===----------------------------------------------------------------------===//
 
@@ -46,6 +48,7 @@ struct BackwardConstants {
   int64_t BM, BN, BD;
   bool causal, hasMask;
   DotPrecision precision; // f32: TF32 tensor cores or full f32
+  bool dqAtomic;          // dK/dV programs add dQ terms into dq_accum
 
   explicit BackwardConstants(KernelBuilder &kb, const KernelConfig &config)
       : BM(kb.constant("BLOCK_M", config.get("BLOCK_M"))),
@@ -54,29 +57,33 @@ struct BackwardConstants {
         causal(kb.constant("CAUSAL", config.get("CAUSAL"))),
         hasMask(kb.constant("HAS_MASK", config.get("HAS_MASK"))),
         precision(kb.constant("TF32", config.get("TF32")) ? DotPrecision::tf32
-                                                          : DotPrecision::ieee) {}
+                                                          : DotPrecision::ieee),
+        dqAtomic(kb.constant("DQ_ATOMIC", config.get("DQ_ATOMIC"))) {}
 };
 
 /// The parameters of attention_backward_dkdv and attention_backward_dq, in
 /// the order both receive them.
 struct BackwardArgs {
-  TensorArg q, k, v, dout, lse, delta, dq, dk, dv, mask;
+  TensorArg q, k, v, dout, lseLog2, delta, dq, dk, dv, dqAccum, mask;
   Scalar scale;
 };
 
-BackwardArgs declareBackwardArgs(KernelBuilder &kb, DType dtype, bool hasMask, bool dqPass) {
+BackwardArgs declareBackwardArgs(KernelBuilder &kb, DType dtype, bool hasMask, bool dqPass,
+                                 bool dqAtomic = false) {
   BackwardArgs a;
   a.q = kb.tensor("q", dtype, 4);
   a.k = kb.tensor("k", dtype, 4);
   a.v = kb.tensor("v", dtype, 4);
   a.dout = kb.tensor("dout", dtype, 4);
-  a.lse = kb.tensor("lse", DType::F32, 3);
+  a.lseLog2 = kb.tensor("lse_log2", DType::F32, 3);
   a.delta = kb.tensor("delta", DType::F32, 3);
   if (dqPass) {
     a.dq = kb.tensor("dq", dtype, 4);
   } else {
     a.dk = kb.tensor("dk", dtype, 4);
     a.dv = kb.tensor("dv", dtype, 4);
+    if (dqAtomic)
+      a.dqAccum = kb.tensor("dq_accum", DType::F32, 4);
   }
   if (hasMask)
     a.mask = kb.tensor("key_mask", DType::I1, 2);
@@ -100,14 +107,6 @@ Tile visible(const BackwardConstants &c, const BackwardArgs &a, const Scalar &st
   return valid;
 }
 
-/// L_i·log2(e), with +inf for rows that saw no key (L_i = -inf), so that
-/// exp2(S - L) is 0 there rather than inf.
-Tile lseLog2(const TensorArg &lse, const Scalar &startM, int64_t BM) {
-  Tile l = load(lse, {startM}, {BM});
-  l = where(l == full({BM}, -kInf, DType::F32), full({BM}, kInf, DType::F32), l);
-  return l * kLog2e;
-}
-
 /// P_ij = exp(S_ij - L_i) = exp2(Q_i K_jᵀ · scale·log2(e) - L_i·log2(e)),
 /// 0 where not `valid` (a null tile: everything is).           (lines 10-11)
 Tile recomputeP(const Tile &qi, const Tile &kj, const Scalar &scaleLog2e, const Tile &lseRow,
@@ -124,13 +123,18 @@ Tile gradScores(const Tile &p, const Tile &doi, const Tile &vj, const Tile &delt
   return p * (dp - expand_dims(deltaRow, 1));
 }
 
-// D_i = rowsum(dO_i ∘ O_i) in f32, BLOCK_M rows per program.   (line 4)
+// D_i = rowsum(dO_i ∘ O_i) in f32, BLOCK_M rows per program   (line 4),
+// and L_i·log2(e) for the exp2 of line 11, with +inf for rows that saw no
+// key (L_i = -inf), so that exp2(S - L) is 0 there rather than inf: made
+// once per row here, not in every program that reads the row.
 void attentionBackwardPreprocessKernel(KernelBuilder &kb, const KernelConfig &config) {
   const int64_t BM = kb.constant("BLOCK_M", config.get("BLOCK_M"));
   const int64_t BD = kb.constant("BLOCK_D", config.get("BLOCK_D"));
   const DType dtype = config.dtype;
   TensorArg out = kb.tensor("out", dtype, 4), dout = kb.tensor("dout", dtype, 4);
+  TensorArg lse = kb.tensor("lse", DType::F32, 3);
   TensorArg delta = kb.tensor("delta", DType::F32, 3);
+  TensorArg lseLog2 = kb.tensor("lse_log2", DType::F32, 3);
 
   Scalar heads = out.size(1);
   Scalar bh = program_id(1), b = bh / heads, h = bh % heads;
@@ -138,19 +142,25 @@ void attentionBackwardPreprocessKernel(KernelBuilder &kb, const KernelConfig &co
   Tile o = cast(load(out.at({b, h}), {startM, Scalar(0)}, {BM, BD}), DType::F32);
   Tile dO = cast(load(dout.at({b, h}), {startM, Scalar(0)}, {BM, BD}), DType::F32);
   store(delta.at({b, h}), {startM}, reduce_sum(dO * o, 1));
+  Tile l = load(lse.at({b, h}), {startM}, {BM});
+  l = where(l == full({BM}, -kInf, DType::F32), full({BM}, kInf, DType::F32), l);
+  store(lseLog2.at({b, h}), {startM}, l * kLog2e);
 }
 
 // dK_j, dV_j for one block of BLOCK_N keys of one (batch, kv head): the
-// inner loop of Algorithm 2 (lines 6-18) without its dQ update, run over
-// every q head that shares this k/v head (GQA/MQA), so that dK and dV come
-// out summed over the group with no atomics. The scores are computed
-// transposed, Sᵀ = K_j Q_iᵀ, so that keys are rows as in dK and dV: Pᵀ and
-// dSᵀ then feed dV += Pᵀ dO_i and dK += dSᵀ Q_i straight from registers,
-// with no transpose through shared memory.
+// inner loop of Algorithm 2 (lines 6-18), run over every q head that shares
+// this k/v head (GQA/MQA), so that dK and dV come out summed over the group
+// with no atomics. The scores are computed transposed, Sᵀ = K_j Q_iᵀ, so
+// that keys are rows as in dK and dV: Pᵀ and dSᵀ then feed dV += Pᵀ dO_i and
+// dK += dSᵀ Q_i straight from registers, with no transpose through shared
+// memory. With DQ_ATOMIC, line 15's dQ_i += dS_ij K_j is computed transposed
+// too, dQ_iᵀ = K_jᵀ dS_ijᵀ (dSᵀ the B operand, keys its k), and added
+// atomically, unscaled, into dq_accum, which holds dQᵀ: (batch, heads, dim,
+// q_len), so that a thread's elements along q_len are consecutive.
 void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) {
   const BackwardConstants c(kb, config);
   const DType dtype = config.dtype;
-  BackwardArgs a = declareBackwardArgs(kb, dtype, c.hasMask, /*dqPass=*/false);
+  BackwardArgs a = declareBackwardArgs(kb, dtype, c.hasMask, /*dqPass=*/false, c.dqAtomic);
   Scalar scaleLog2e = a.scale * f32(kLog2e);
 
   // Program (n-block, batch·kv head).
@@ -164,6 +174,8 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
   Tile keyMask;
   if (c.hasMask)
     keyMask = expand_dims(load(a.mask.at({b}), {startN}, {c.BN}), 1);
+  // K_jᵀ, transposed once outside the loops: staged for the dQ dot once.
+  Tile kjT = c.dqAtomic ? trans(kj) : Tile();
 
   // Causal, bottom-right aligned: query i sees key j iff j <= i + kLen - qLen,
   // so rows before startN - (kLen - qLen) see none of these keys; whole
@@ -177,17 +189,28 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
       Scalar(0), group, Scalar(1), {dK, dV}, [&](Scalar g, const std::vector<Tile> &outer) {
         Scalar h = hk * group + g;
         TensorArg qh = a.q.at({b, h}), doh = a.dout.at({b, h});
-        TensorArg lseh = a.lse.at({b, h}), deltah = a.delta.at({b, h});
+        TensorArg lseh = a.lseLog2.at({b, h}), deltah = a.delta.at({b, h});
+        TensorArg dqAccumT = c.dqAtomic ? a.dqAccum.at({b, h}) : TensorArg();
+        // With atomic dQ, the programs of one head would all add into the
+        // same query block at the same time if they walked the blocks in
+        // the same order: each starts at a block of its own and wraps around.
+        Scalar blocks = cdiv(qLen - startM0, Scalar(c.BM));
+        Scalar first = c.dqAtomic ? program_id(0) % max(blocks, Scalar(1)) : Scalar(0);
+        Scalar loopStart = c.dqAtomic ? Scalar(0) : startM0;
+        Scalar loopEnd = c.dqAtomic ? blocks : qLen;
+        Scalar loopStep = c.dqAtomic ? Scalar(1) : Scalar(c.BM);
         return for_range(
-            startM0, qLen, Scalar(c.BM), outer,
-            [&](Scalar startM, const std::vector<Tile> &carried) {
+            loopStart, loopEnd, loopStep, outer,
+            [&](Scalar it, const std::vector<Tile> &carried) {
+              Scalar startM =
+                  c.dqAtomic ? startM0 + (it + first) % blocks * Scalar(c.BM) : it;
               Tile dK = carried[0], dV = carried[1];
               Tile qi = load(qh, {startM, Scalar(0)}, {c.BM, c.BD});
               Tile doi = load(doh, {startM, Scalar(0)}, {c.BM, c.BD});
               Tile deltaI = load(deltah, {startM}, {c.BM});
               // Pᵀ = exp2(K Qᵀ·scale·log2(e) - L·log2(e))     (lines 10-11)
               Tile pT = exp2(dot(kj, trans(qi), c.precision) * scaleLog2e -
-                             expand_dims(lseLog2(lseh, startM, c.BM), 0));
+                             expand_dims(load(lseh, {startM}, {c.BM}), 0));
               pT = where(visible(c, a, startM, startN, keyMask, /*keysAsRows=*/true), pT,
                          zeros({c.BN, c.BM}, DType::F32));
               // dV += Pᵀ dO                                         (line 12)
@@ -195,7 +218,11 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
               // dSᵀ = Pᵀ ∘ (V dOᵀ - D)                           (lines 13-14)
               Tile dsT = pT * (dot(vj, trans(doi), c.precision) - expand_dims(deltaI, 0));
               // dK += dSᵀ Q  (times scale once, at the end)         (line 16)
-              dK = dot(cast(dsT, dtype), qi, dK, c.precision);
+              Tile dsTIn = cast(dsT, dtype);
+              dK = dot(dsTIn, qi, dK, c.precision);
+              // dQᵀ += Kᵀ dSᵀ, atomically (times scale in the last pass) (line 15)
+              if (c.dqAtomic)
+                atomic_add(dqAccumT, {Scalar(0), startM}, dot(kjT, dsTIn, c.precision));
               return std::vector<Tile>{dK, dV};
             });
       });
@@ -220,7 +247,7 @@ void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
 
   Tile qi = load(a.q.at({b, h}), {startM, Scalar(0)}, {c.BM, c.BD});
   Tile doi = load(a.dout.at({b, h}), {startM, Scalar(0)}, {c.BM, c.BD});
-  Tile lseI = lseLog2(a.lse.at({b, h}), startM, c.BM);
+  Tile lseI = load(a.lseLog2.at({b, h}), {startM}, {c.BM});
   Tile deltaI = load(a.delta.at({b, h}), {startM}, {c.BM});
 
   // Causal: keys past startM + BM - 1 + (kLen - qLen) are hidden from every
@@ -267,6 +294,21 @@ void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
   store(a.dq.at({b, h}), {startM, Scalar(0)}, cast(dQ * a.scale, dtype));
 }
 
+// dQ = (dq_accum)ᵀ · scale in the inputs' dtype, BLOCK_M rows per program:
+// the end of the atomic dQ accumulation (dq_accum holds dQᵀ).
+void attentionBackwardDqConvertKernel(KernelBuilder &kb, const KernelConfig &config) {
+  const int64_t BM = kb.constant("BLOCK_M", config.get("BLOCK_M"));
+  const int64_t BD = kb.constant("BLOCK_D", config.get("BLOCK_D"));
+  TensorArg dqAccum = kb.tensor("dq_accum", DType::F32, 4);
+  TensorArg dq = kb.tensor("dq", config.dtype, 4);
+  Scalar scale = kb.scalarF32("scale");
+  Scalar heads = dq.size(1);
+  Scalar bh = program_id(1), b = bh / heads, h = bh % heads;
+  Scalar startM = program_id(0) * Scalar(BM);
+  Tile accT = load(dqAccum.at({b, h}), {Scalar(0), startM}, {BD, BM});
+  store(dq.at({b, h}), {startM, Scalar(0)}, cast(trans(accT) * scale, config.dtype));
+}
+
 int64_t constantOf(const JitKernel &kernel, const char *constName) {
   auto it = kernel.compiled.constants.find(constName);
   if (it == kernel.compiled.constants.end() || it->second <= 0)
@@ -294,8 +336,13 @@ void attention::detail::registerAttentionBackwardKernels(std::map<std::string, K
       "attention_backward_preprocess",
       "flash attention backward, delta = rowsum(dout * out) (FlashAttention-2 Alg. 2, line 4)",
       {{"BLOCK_M", 64}, {"BLOCK_D", 64}}, dtypes, attentionBackwardPreprocessKernel);
-  const std::map<std::string, int64_t> blocks{
-      {"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_D", 64}, {"CAUSAL", 0}, {"HAS_MASK", 0}, {"TF32", 0}};
+  r["attention_backward_dq_convert"] = defineKernel(
+      "attention_backward_dq_convert",
+      "flash attention backward, dq = dq_accum * scale in the inputs' dtype",
+      {{"BLOCK_M", 64}, {"BLOCK_D", 64}}, dtypes, attentionBackwardDqConvertKernel);
+  const std::map<std::string, int64_t> blocks{{"BLOCK_M", 64},  {"BLOCK_N", 64}, {"BLOCK_D", 64},
+                                              {"CAUSAL", 0},    {"HAS_MASK", 0}, {"TF32", 0},
+                                              {"DQ_ATOMIC", 0}};
   r["attention_backward_dkdv"] = defineKernel(
       "attention_backward_dkdv",
       "flash attention backward, dk and dv per key block (FlashAttention-2 Alg. 2)", blocks, dtypes,
@@ -306,8 +353,11 @@ void attention::detail::registerAttentionBackwardKernels(std::map<std::string, K
       attentionBackwardDqKernel);
 }
 
-KernelConfig attention::backwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
-                                      std::string_view arch, Fp32Precision precision) {
+namespace {
+
+/// The blocks of the two-kernel (deterministic) backward.
+KernelConfig deterministicBackwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
+                                         std::string_view arch, attention::Fp32Precision precision) {
   // The dK/dV program holds two BLOCK_N x BLOCK_D accumulators besides
   // K_j and V_j, so its blocks are smaller than the forward's: the largest
   // for which ptxas reports no spills in either backward kernel, with causal
@@ -320,21 +370,41 @@ KernelConfig attention::backwardConfig(DType dtype, int64_t headDim, bool causal
   // TF32 (mma.sync m16n8k8): f32 operand tiles and four f32 accumulators
   // leave room for small blocks only. Head dim 512 spills with every TF32
   // block tried, so it runs the accurate f32 kernels.
-  if (detail::usesTf32(dtype, precision) && headDim <= 256)
-    return detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
+  if (attention::detail::usesTf32(dtype, precision) && headDim <= 256)
+    return attention::detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
                                    {{32, 32, 32, 4}, {128, 16, 32, 4}, {256, 16, 16, 8}},
                                    /*tf32=*/true);
   if (dtype == DType::F32)
-    return detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
+    return attention::detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
                                    {{64, 32, 32, 8}, {128, 32, 16, 8}, {256, 16, 16, 8},
                                     {512, 16, 16, 16}});
   if (arch == "sm_90a")
-    return detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
-                                   {{64, 64, 64, 4}, {128, 32, 128, 8}, {256, 16, 16, 8},
+    return attention::detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
+                                   {{64, 32, 128, 8}, {128, 32, 128, 8}, {256, 16, 16, 8},
                                     {512, 16, 16, 16}});
-  return detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
+  return attention::detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
                                  {{64, 64, 32, 8}, {128, 32, 32, 8}, {256, 16, 16, 8},
                                   {512, 16, 16, 16}});
+}
+
+} // namespace
+
+KernelConfig attention::backwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
+                                      std::string_view arch, Fp32Precision precision,
+                                      bool deterministic) {
+  // Atomic dQ wins where the dK/dV program can afford a 64-row query block
+  // (bf16/f16 on sm_90a up to head dim 64: 64 x 128 on 8 warps, the fastest
+  // of the H200 sweep in docs/PERFORMANCE.md); at d 128 the two-kernel
+  // split measured as fast, so it runs there even when atomics are allowed.
+  if (!deterministic && dtype != DType::F32 && arch == "sm_90a" && headDim <= 64) {
+    KernelConfig config = attention::detail::attentionConfig(
+        "attention_backward_dkdv", dtype, headDim, causal, hasMask, {{64, 64, 128, 8}});
+    config.constants["DQ_ATOMIC"] = 1;
+    return config;
+  }
+  KernelConfig config = deterministicBackwardConfig(dtype, headDim, causal, hasMask, arch, precision);
+  config.constants["DQ_ATOMIC"] = 0;
+  return config;
 }
 
 attention::BackwardResult attention::backward(const DeviceTensor &q, const DeviceTensor &k,
@@ -365,7 +435,8 @@ void attention::backward(const DeviceTensor &q, const DeviceTensor &k, const Dev
   detail::checkOutput(dv, ks, q.dtype(), "dv", likeK);
   backwardWithConfig(q, k, v, out, lse, dout, dq, dk, dv, options,
                      backwardConfig(q.dtype(), qs[3], options.causal, options.keyMask != nullptr,
-                                    detail::currentArch(), options.fp32Precision),
+                                    detail::currentArch(), options.fp32Precision,
+                                    options.deterministic),
                      stream);
 }
 
@@ -380,8 +451,9 @@ void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
   float scale = options.scale.value_or(float(1.0 / std::sqrt(double(qs[3]))));
   int64_t blockD = config.get("BLOCK_D");
 
-  // D = rowsum(dO ∘ O), f32 (batch, heads, q_len).
+  // D = rowsum(dO ∘ O) and L·log2(e), f32 (batch, heads, q_len).
   DeviceTensor delta = DeviceTensor::empty({qs[0], qs[1], qs[2]}, DType::F32);
+  DeviceTensor lseLog2 = DeviceTensor::empty({qs[0], qs[1], qs[2]}, DType::F32);
   int64_t preBlockM = std::min<int64_t>(64, 8192 / blockD);
   KernelConfig preConfig =
       kernels::makeConfig(kernels::lookup("attention_backward_preprocess"), q.dtype(), 4,
@@ -391,7 +463,9 @@ void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
     KernelArgs args;
     kernels::detail::addTensor(args, out, "out");
     kernels::detail::addTensor(args, dout, "dout");
+    kernels::detail::addTensor(args, lse, "lse");
     kernels::detail::addTensor(args, delta, "delta");
+    kernels::detail::addTensor(args, lseLog2, "lse_log2");
     launch(kernel, gridX(qs[2], constantOf(kernel, "BLOCK_M")),
            gridY(qs[0] * qs[1], "q: batch·heads"), 1, args, stream);
   }
@@ -401,7 +475,7 @@ void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
     kernels::detail::addTensor(args, k, "k");
     kernels::detail::addTensor(args, v, "v");
     kernels::detail::addTensor(args, dout, "dout");
-    kernels::detail::addTensor(args, lse, "lse");
+    kernels::detail::addTensor(args, lseLog2, "lse_log2");
     kernels::detail::addTensor(args, delta, "delta");
   };
   auto maskAndScale = [&](KernelArgs &args) {
@@ -409,15 +483,39 @@ void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
       kernels::detail::addTensor(args, *mask, "key_mask");
     args.add(scale);
   };
+  const bool dqAtomic = config.get("DQ_ATOMIC") != 0;
+  // dQᵀ, f32 (batch, heads, dim, q_len), zeroed: the dK/dV programs add
+  // their dS K terms into it atomically.
+  DeviceTensor dqAccum;
+  if (dqAtomic) {
+    dqAccum = DeviceTensor::empty({qs[0], qs[1], qs[3], qs[2]}, DType::F32);
+    dqAccum.fillBytes(0, stream);
+  }
   {
     const JitKernel &kernel = kernels::detail::jitKernel("attention_backward_dkdv", config);
     KernelArgs args;
     commonArgs(args);
     kernels::detail::addTensor(args, dk, "dk");
     kernels::detail::addTensor(args, dv, "dv");
+    if (dqAtomic)
+      kernels::detail::addTensor(args, dqAccum, "dq_accum");
     maskAndScale(args);
     launch(kernel, gridX(ks[2], constantOf(kernel, "BLOCK_N")),
            gridY(ks[0] * ks[1], "k: batch·kv_heads"), 1, args, stream);
+  }
+  if (dqAtomic) {
+    KernelConfig convertConfig =
+        kernels::makeConfig(kernels::lookup("attention_backward_dq_convert"), q.dtype(), 4,
+                            {{"BLOCK_M", preBlockM}, {"BLOCK_D", blockD}});
+    const JitKernel &kernel =
+        kernels::detail::jitKernel("attention_backward_dq_convert", convertConfig);
+    KernelArgs args;
+    kernels::detail::addTensor(args, dqAccum, "dq_accum");
+    kernels::detail::addTensor(args, dq, "dq");
+    args.add(scale);
+    launch(kernel, gridX(qs[2], constantOf(kernel, "BLOCK_M")),
+           gridY(qs[0] * qs[1], "q: batch·heads"), 1, args, stream);
+    return;
   }
   {
     KernelConfig dqConfig = config;

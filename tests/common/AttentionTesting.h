@@ -87,6 +87,8 @@ struct BackwardCase {
   bool causal, mask, strided;
   /// f32 only: TF32 tensor cores instead of the accurate mode.
   bool tf32 = false;
+  /// The deterministic backward (dQ in a pass of its own, no atomics).
+  bool deterministic = false;
 };
 
 /// One backward run's gradients (read back as floats) and the float64 ones.
@@ -124,6 +126,7 @@ inline BackwardRun runBackward(const BackwardCase &c) {
   options.causal = c.causal;
   options.keyMask = c.mask ? &tmask : nullptr;
   options.fp32Precision = c.tf32 ? attention::Fp32Precision::tf32 : attention::Fp32Precision::ieee;
+  options.deterministic = c.deterministic;
   attention::ForwardResult f = attention::forward(tq, tk, tv, options);
   DeviceTensor dq = DeviceTensor::empty(qShape, c.dtype), dk = DeviceTensor::empty(kShape, c.dtype),
                dv = DeviceTensor::empty(kShape, c.dtype);

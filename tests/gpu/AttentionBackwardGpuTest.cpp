@@ -82,6 +82,68 @@ INSTANTIATE_TEST_SUITE_P(
              (std::get<2>(info.param) ? "_causal" : "") + (std::get<3>(info.param) ? "_mask" : "");
     });
 
+/// The deterministic backward (dQ in a pass of its own) over the same
+/// matrix, f32 accurate and bf16.
+class AttentionBackwardDeterministic : public ::testing::TestWithParam<Param> {};
+
+TEST_P(AttentionBackwardDeterministic, MatchesFloat64Gradients) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  auto [dtype, s, causal, useMask] = GetParam();
+  attention_testing::BackwardCase c{s, dtype, causal, useMask, false};
+  c.deterministic = true;
+  attention_testing::expectGradients(attention_testing::runBackward(c),
+                                     attention_testing::relativeRmsError, bound(dtype));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Matrix, AttentionBackwardDeterministic,
+    ::testing::Combine(::testing::Values(DType::F32, DType::BF16),
+                       ::testing::ValuesIn(kMatrixShapes), ::testing::Bool(), ::testing::Bool()),
+    [](const ::testing::TestParamInfo<Param> &info) {
+      return std::string(name(std::get<0>(info.param))) + "_" +
+             attention_testing::shapeName(std::get<1>(info.param)) +
+             (std::get<2>(info.param) ? "_causal" : "") + (std::get<3>(info.param) ? "_mask" : "");
+    });
+
+/// Deterministic means the same bits on every run; the default (atomic dQ)
+/// promises only the same values to rounding, and dk, dv are summed in a
+/// fixed order either way.
+TEST(AttentionBackwardDeterministic, SameBitsEveryRun) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  std::vector<int64_t> shape{2, 4, 777, 64};
+  DeviceTensor q = DeviceTensor::fromFloat(attention_testing::randomValues(2 * 4 * 777 * 64, DType::BF16),
+                                           shape, DType::BF16);
+  DeviceTensor k = DeviceTensor::fromFloat(attention_testing::randomValues(2 * 4 * 777 * 64, DType::BF16),
+                                           shape, DType::BF16);
+  DeviceTensor v = DeviceTensor::fromFloat(attention_testing::randomValues(2 * 4 * 777 * 64, DType::BF16),
+                                           shape, DType::BF16);
+  DeviceTensor dout = DeviceTensor::fromFloat(
+      attention_testing::randomValues(2 * 4 * 777 * 64, DType::BF16), shape, DType::BF16);
+  for (bool deterministic : {true, false}) {
+    attention::Options options;
+    options.causal = true;
+    options.deterministic = deterministic;
+    attention::ForwardResult f = attention::forward(q, k, v, options);
+    attention::BackwardResult first = attention::backward(q, k, v, f.out, f.lse, dout, options);
+    attention::BackwardResult second = attention::backward(q, k, v, f.out, f.lse, dout, options);
+    std::vector<float> dq1 = first.dq.toFloat(), dq2 = second.dq.toFloat();
+    EXPECT_EQ(first.dk.toFloat(), second.dk.toFloat()) << "deterministic " << deterministic;
+    EXPECT_EQ(first.dv.toFloat(), second.dv.toFloat()) << "deterministic " << deterministic;
+    if (deterministic) {
+      EXPECT_EQ(dq1, dq2);
+    } else {
+      double worst = 0, scale = 0;
+      for (size_t i = 0; i < dq1.size(); ++i) {
+        worst = std::max(worst, double(std::abs(dq1[i] - dq2[i])));
+        scale = std::max(scale, double(std::abs(dq1[i])));
+      }
+      EXPECT_LE(worst, 1e-2 * scale) << "atomic dq differs between runs by more than rounding";
+    }
+  }
+}
+
 TEST(AttentionBackwardSeed, ValueAndGradDifference) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();

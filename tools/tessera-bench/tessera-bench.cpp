@@ -318,8 +318,12 @@ int main(int argc, char **argv) {
         std::stringstream list(backwardConfigs);
         for (std::string item; std::getline(list, item, ';');) {
           long bm = 0, bn = 0, w = 0;
-          if (std::sscanf(item.c_str(), "%ldx%ldw%ld", &bm, &bn, &w) != 3) {
-            std::fprintf(stderr, "tessera-bench: --backward-configs: expected BMxBNwW, got '%s'\n",
+          char mode = 0;
+          int fields = std::sscanf(item.c_str(), "%ldx%ldw%ld%c", &bm, &bn, &w, &mode);
+          if (fields < 3 || (fields == 4 && mode != 'd')) {
+            std::fprintf(stderr,
+                         "tessera-bench: --backward-configs: expected BMxBNwW[d] (d: "
+                         "deterministic), got '%s'\n",
                          item.c_str());
             return 2;
           }
@@ -327,6 +331,7 @@ int main(int argc, char **argv) {
           c.numWarps = unsigned(w);
           c.constants["BLOCK_M"] = bm;
           c.constants["BLOCK_N"] = bn;
+          c.constants["DQ_ATOMIC"] = mode == 'd' ? 0 : 1;
           auto run = [&] {
             attention::backwardWithConfig(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options, c);
           };

@@ -304,6 +304,7 @@ private:
         })
         .Case([&](tile::LoadOp o) { return load(o); })
         .Case([&](tile::StoreOp o) { return store(o); })
+        .Case([&](tile::AtomicAddOp o) { return atomicAdd(o); })
         .Case([&](tile::IotaOp o) -> llvm::Error {
           auto s = make(o, o.getType());
           if (!s)
@@ -381,10 +382,31 @@ private:
   }
 
   llvm::Error store(tile::StoreOp o) {
-    const Slot &desc = get(o.getDesc());
-    const Slot &value = get(o.getValue());
+    return writeBlock(o, o.getDesc(), o.getIndices(), o.getValue(),
+                      [](unsigned char *p, Elt e, const Slot &value, int64_t flat) {
+                        writeElement(p, e, value, flat);
+                      });
+  }
+
+  // Programs run one after another, so a read-add-write is atomic here.
+  llvm::Error atomicAdd(tile::AtomicAddOp o) {
+    return writeBlock(o, o.getDesc(), o.getIndices(), o.getValue(),
+                      [](unsigned char *p, Elt, const Slot &value, int64_t flat) {
+                        float old;
+                        std::memcpy(&old, p, 4);
+                        old += value.f[flat];
+                        std::memcpy(p, &old, 4);
+                      });
+  }
+
+  /// Calls `write` with the address of every element of the block that lies
+  /// inside the descriptor's tensor.
+  llvm::Error writeBlock(Operation *o, Value descValue, ValueRange indexValues, Value tile,
+                         llvm::function_ref<void(unsigned char *, Elt, const Slot &, int64_t)> write) {
+    const Slot &desc = get(descValue);
+    const Slot &value = get(tile);
     SmallVector<int64_t> indices;
-    for (Value v : o.getIndices())
+    for (Value v : indexValues)
       indices.push_back(get(v).i[0]);
     return forEachBlockElement(
         desc, value.shape, indices,
@@ -394,7 +416,7 @@ private:
           auto p = address(o, desc, offset, pos);
           if (!p)
             return p.takeError();
-          writeElement(*p, desc.elt, value, flat);
+          write(*p, desc.elt, value, flat);
           return llvm::Error::success();
         });
   }

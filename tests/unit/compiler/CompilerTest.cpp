@@ -161,10 +161,18 @@ class AttentionBackwardHeuristicConfigs : public AttentionHeuristicConfigs {};
 
 TEST_P(AttentionBackwardHeuristicConfigs, CompileWithoutSpills) {
   auto [dim, dtype, masked, arch] = GetParam();
-  kernels::KernelConfig config = attention::backwardConfig(dtype, dim, masked, masked, arch);
-  expectNoSpills("attention_backward_dkdv", config, arch);
-  std::swap(config.constants["BLOCK_M"], config.constants["BLOCK_N"]); // dQ's blocks
-  expectNoSpills("attention_backward_dq", config, arch);
+  for (bool deterministic : {false, true}) {
+    kernels::KernelConfig config =
+        attention::backwardConfig(dtype, dim, masked, masked, arch, attention::Fp32Precision::tf32,
+                                  deterministic);
+    if (deterministic)
+      EXPECT_EQ(config.get("DQ_ATOMIC"), 0);
+    expectNoSpills("attention_backward_dkdv", config, arch);
+    if (config.get("DQ_ATOMIC"))
+      continue; // dQ is added by the dK/dV programs
+    std::swap(config.constants["BLOCK_M"], config.constants["BLOCK_N"]); // dQ's blocks
+    expectNoSpills("attention_backward_dq", config, arch);
+  }
 }
 
 std::string configName(

@@ -116,11 +116,11 @@ int64_t accessWidth(RankedTensorType type) {
 }
 
 SmallVector<Access> emitAccesses(OpBuilder &b, Location loc, const Desc &desc, ValueRange indices,
-                                 RankedTensorType tileType, int64_t width) {
+                                 RankedTensorType tileType, int64_t width, bool opaque = false) {
   unsigned rank = tileType.getRank();
   Type elem = memoryType(tileType.getElementType());
   ThreadElements elems(tileType);
-  SmallVector<SmallVector<Value>> coords = elems.emitCoords(b, loc);
+  SmallVector<SmallVector<Value>> coords = elems.emitCoords(b, loc, opaque);
   SmallVector<Access> out;
   for (int64_t e = 0; e < elems.size(); ++e) {
     if (elems.multiIndex(e).back() % width != 0)
@@ -324,6 +324,85 @@ struct StoreOpToGPU : OpConversionPattern<tile::StoreOp> {
   }
 };
 
+/// Emits `@p red.global.add.f32 [ptr + byteOffset], value` for `add` (i1).
+void emitRedAdd(OpBuilder &b, Location loc, Value ptr, int64_t byteOffset, Value value, Value add) {
+  Value flag = arith::ExtUIOp::create(b, loc, b.getI32Type(), add);
+  std::string at = byteOffset ? "[$0+" + std::to_string(byteOffset) + "]" : "[$0]";
+  LLVM::InlineAsmOp::create(
+      b, loc, TypeRange{}, ValueRange{ptr, value, flag},
+      "{\n.reg .pred p;\nsetp.ne.b32 p, $2, 0;\n@p red.global.add.f32 " + at + ", $1;\n}",
+      "l,f,r", /*has_side_effects=*/true, false, LLVM::tailcallkind::TailCallKind::None,
+      LLVM::AsmDialectAttr{}, ArrayAttr{});
+}
+
+/// One `red.global.add.f32` per element, predicated on the element lying
+/// inside the tensor and on this thread being the one that adds it (threads
+/// holding copies of an element must not add it twice). Where the last
+/// dimension has unit stride (checked at run time), each run of a thread's
+/// elements along it shares one pointer and the instructions carry the
+/// constant offsets, so that no per-element addresses stay live in
+/// registers (a loop's worth of them spilled).
+struct AtomicAddOpToGPU : OpConversionPattern<tile::AtomicAddOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::AtomicAddOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getValue().getType();
+    unsigned rank = type.getRank();
+    Desc desc = unpackDesc(rewriter, loc, adaptor.getDesc(), rank);
+    SmallVector<Value> values = unpack(rewriter, loc, adaptor.getValue());
+    ThreadElements elems(type);
+    SmallVector<Value> bases = elems.emitBases(rewriter, loc);
+    ValueRange indices = adaptor.getIndices();
+    Type f32 = rewriter.getF32Type();
+    auto owned = [&](Value add, int64_t element) -> Value {
+      if (Value owner = elems.emitIsOwner(rewriter, loc, bases, element))
+        return arith::AndIOp::create(rewriter, loc, add, owner);
+      return add;
+    };
+    auto fast = [&]() -> SmallVector<Value> {
+      int64_t perRun = elems.countsPerDim().back();
+      Value colStart = arith::AddIOp::create(rewriter, loc, indices[rank - 1], bases[rank - 1]);
+      for (int64_t first = 0; first < elems.size(); first += perRun) {
+        SmallVector<int64_t> mi = elems.multiIndex(first);
+        Value offset = colStart, rowOk;
+        for (unsigned d = 0; d + 1 < rank; ++d) {
+          Value pos = arith::AddIOp::create(
+              rewriter, loc, arith::AddIOp::create(rewriter, loc, indices[d], bases[d]),
+              constI32(rewriter, loc, elems.offset(d, mi[d])));
+          offset = arith::AddIOp::create(rewriter, loc, offset,
+                                         arith::MulIOp::create(rewriter, loc, pos, desc.strides[d]));
+          Value ok = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult, pos, desc.sizes[d]);
+          rowOk = rowOk ? arith::AndIOp::create(rewriter, loc, rowOk, ok) : ok;
+        }
+        Value ptr = LLVM::GEPOp::create(rewriter, loc, desc.base.getType(), f32, desc.base,
+                                        ValueRange{offset});
+        for (int64_t j = 0; j < perRun; ++j) {
+          int64_t c = elems.offset(rank - 1, j);
+          Value col = arith::AddIOp::create(rewriter, loc, colStart, constI32(rewriter, loc, c));
+          Value add = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult, col,
+                                            desc.sizes.back());
+          if (rowOk)
+            add = arith::AndIOp::create(rewriter, loc, rowOk, add);
+          emitRedAdd(rewriter, loc, ptr, 4 * c, values[first + j], owned(add, first + j));
+        }
+      }
+      return {};
+    };
+    auto slow = [&]() -> SmallVector<Value> {
+      for (const Access &access : emitAccesses(rewriter, loc, desc, indices, type, 1))
+        emitRedAdd(rewriter, loc, access.pointer, 0, values[access.firstElement],
+                   owned(access.inBounds(rewriter, loc, 0), access.firstElement));
+      return {};
+    };
+    Value unitStride = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
+                                             desc.strides.back(), constI32(rewriter, loc, 1));
+    emitFastOrSlow(rewriter, loc, unitStride, TypeRange{}, fast, slow);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 } // namespace
 
 void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp load, Value descValue,
@@ -344,7 +423,8 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp lo
   Desc desc = unpackDesc(b, loc, descValue, type.getRank());
   SmallVector<SmallVector<Value>> coords = ThreadElements(type).emitCoords(b, loc);
   // The tile's previous readers (the last iteration's dot) are done.
-  gpu::BarrierOp::create(b, loc);
+  if (!load->hasAttr(kFollowsCopyAttr))
+    gpu::BarrierOp::create(b, loc);
   Value vectorizable = emitVectorizable(b, loc, desc, elem, perChunk);
   auto ifOp = scf::IfOp::create(b, loc, TypeRange{}, vectorizable, /*withElse=*/true);
   {
@@ -382,10 +462,12 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp lo
                                 LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
                                 ArrayAttr{});
     }
-    // Strided or unaligned tensors: element by element through registers.
+    // Strided or unaligned tensors: element by element through registers,
+    // from coordinates that stay in this branch (opaque thread ids).
     b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
     Value pad = paddingValue(b, loc, elem, tile::Padding::zero);
-    for (const Access &access : emitAccesses(b, loc, desc, indices, type, 1)) {
+    SmallVector<SmallVector<Value>> slowCoords = ThreadElements(type).emitCoords(b, loc, true);
+    for (const Access &access : emitAccesses(b, loc, desc, indices, type, 1, /*opaque=*/true)) {
       auto inside = scf::IfOp::create(b, loc, TypeRange{elem}, access.inBounds(b, loc, 0),
                                       /*withElse=*/true);
       {
@@ -395,7 +477,7 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp lo
         b.setInsertionPointToStart(&inside.getElseRegion().front());
         scf::YieldOp::create(b, loc, pad);
       }
-      const SmallVector<Value> &c = coords[access.firstElement];
+      const SmallVector<Value> &c = slowCoords[access.firstElement];
       tile.storeElement(b, loc, c[0], c[1], inside.getResult(0));
     }
   }
@@ -408,5 +490,5 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp lo
 void tessera::tilegpu::populateMemoryOpPatterns(TileTypeConverter &converter,
                                                 RewritePatternSet &patterns) {
   patterns.add<ProgramIdOpToGPU, NumProgramsOpToGPU, AddPtrOpToGPU, MakeDescOpToGPU, LoadOpToGPU,
-               StoreOpToGPU>(converter, patterns.getContext());
+               StoreOpToGPU, AtomicAddOpToGPU>(converter, patterns.getContext());
 }

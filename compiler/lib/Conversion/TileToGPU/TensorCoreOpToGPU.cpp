@@ -67,6 +67,11 @@ int64_t StagedOperand::offset() const {
   return offsets[operandIndex];
 }
 
+bool StagedOperand::ready() const {
+  auto ready = dot->getAttrOfType<DenseI64ArrayAttr>(kStagedReadyAttr);
+  return ready && ready[operandIndex] != 0;
+}
+
 Value tessera::tilegpu::emitHoistedStaging(OpBuilder &b, Location loc, const StagedOperand &staged,
                                            Value source, VectorType resultType) {
   Operation *def = staged.source.getDefiningOp();
@@ -823,26 +828,30 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     StagedOperand stagedA = getStagedOperand(op.getA()), stagedB = getStagedOperand(op.getB());
     std::optional<SharedTile> tileA, tileB;
     bool copied = false, stored = false;
+    bool anyReady = false;
     for (auto [staged, tile] : {std::pair{&stagedA, &tileA}, std::pair{&stagedB, &tileB}}) {
       if (!*staged)
         continue;
       auto srcType = cast<RankedTensorType>(staged->source.getType());
       Operation *def = staged->source.getDefiningOp();
+      // Filled and published by an earlier dot of this block.
+      bool ready = staged->ready();
+      anyReady |= ready;
       if (auto buffers = def ? def->getAttrOfType<DenseI64ArrayAttr>(kPrefetchedAttr)
                              : DenseI64ArrayAttr()) {
         // Prefetched: this iteration's tile of the two.
         tile->emplace(rewriter, loc, srcType.getDimSize(0), SharedTile::units(srcType),
                       emitPrefetchOffset(rewriter, loc, def, buffers.asArrayRef(), false));
-        copied = true;
+        copied |= !ready;
         continue;
       }
       tile->emplace(rewriter, loc, srcType.getDimSize(0), SharedTile::units(srcType), staged->offset());
       if (def && def->hasAttr(kAsyncCopyAttr)) {
-        copied = true;
+        copied |= !ready;
         continue;
       }
-      if (staged->hoisted)
-        continue; // stored once, before the loop
+      if (staged->hoisted || ready)
+        continue; // stored once, before the loop, or by the earlier dot
       if (!stored)
         gpu::BarrierOp::create(rewriter, loc); // the last readers of the tiles are done
       stored = true;
@@ -862,12 +871,12 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     // wgmma reads shared memory through the async proxy: each thread's
     // generic-proxy writes (stores, cp.async) must be fenced before the
     // barrier that publishes them.
-    if (warpgroup)
+    if (warpgroup && (copied || stored || !anyReady))
       LLVM::InlineAsmOp::create(rewriter, loc, TypeRange{}, ValueRange{},
                                 "fence.proxy.async.shared::cta;", "", /*has_side_effects=*/true,
                                 false, LLVM::tailcallkind::TailCallKind::None,
                                 LLVM::AsmDialectAttr{}, ArrayAttr{});
-    if (copied || stored || warpgroup)
+    if (copied || stored || (warpgroup && !anyReady))
       gpu::BarrierOp::create(rewriter, loc);
 
     ThreadElements aElems(aType), bElems(bType), cElems(cType);

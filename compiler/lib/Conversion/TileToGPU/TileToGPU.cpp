@@ -80,7 +80,8 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
     for (func::FuncOp func : llvm::make_early_inc_range(module.getOps<func::FuncOp>())) {
       if (!func->hasAttr(tile::kKernelAttr))
         continue;
-      int64_t shared = prefetchAsyncCopies(func, allocateSharedMemory(func));
+      int64_t shared =
+          prefetchAsyncCopies(func, allocateSharedMemory(func, /*asyncProxyReads=*/arch == "sm_90a"));
       func->setAttr(kSharedMemoryAttr, IntegerAttr::get(IntegerType::get(ctx, 32), shared));
       OpBuilder b(func);
       auto gpuModule = gpu::GPUModuleOp::create(b, func.getLoc(), func.getName());

@@ -68,16 +68,21 @@ Value tessera::tilegpu::toIndex(OpBuilder &b, Location loc, Value i32) {
   return arith::IndexCastOp::create(b, loc, b.getIndexType(), i32);
 }
 
-std::pair<Value, Value> tessera::tilegpu::laneAndWarp(OpBuilder &b, Location loc) {
-  Value tid = arith::IndexCastOp::create(b, loc, b.getI32Type(),
-                                         gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x));
+std::pair<Value, Value> tessera::tilegpu::laneAndWarp(OpBuilder &b, Location loc, bool opaque) {
+  Value tid = opaque ? LLVM::InlineAsmOp::create(
+                           b, loc, b.getI32Type(), ValueRange{}, "mov.u32 $0, %tid.x;", "=r",
+                           /*has_side_effects=*/true, false, LLVM::tailcallkind::TailCallKind::None,
+                           LLVM::AsmDialectAttr{}, ArrayAttr{})
+                           .getResult(0)
+                     : Value(arith::IndexCastOp::create(
+                           b, loc, b.getI32Type(), gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x)));
   Value lane = arith::AndIOp::create(b, loc, tid, constI32(b, loc, tile::kWarpSize - 1));
   Value warp = arith::ShRUIOp::create(b, loc, tid, constI32(b, loc, llvm::Log2_32(tile::kWarpSize)));
   return {lane, warp};
 }
 
-SmallVector<Value> ThreadElements::emitBases(OpBuilder &b, Location loc) const {
-  auto [lane, warp] = laneAndWarp(b, loc);
+SmallVector<Value> ThreadElements::emitBases(OpBuilder &b, Location loc, bool opaque) const {
+  auto [lane, warp] = laneAndWarp(b, loc, opaque);
   auto bits = [&](Value id, unsigned shift, unsigned mask, int64_t stride) -> Value {
     if (mask == 0 || stride == 0)
       return constI32(b, loc, 0);
@@ -99,9 +104,40 @@ bool ThreadElements::wraps(unsigned dim) const {
   return last >= shape[dim];
 }
 
-SmallVector<SmallVector<Value>> ThreadElements::emitCoords(OpBuilder &b, Location loc) const {
+Value ThreadElements::emitIsOwner(OpBuilder &b, Location loc, ArrayRef<Value> bases,
+                                  int64_t element) const {
+  unsigned laneBits = 0, warpBits = 0;
+  for (const tile::DimDistribution &d : dims) {
+    if (d.laneStride != 0)
+      laneBits |= d.laneMask << d.laneShift;
+    if (d.warpStride != 0)
+      warpBits |= d.warpMask << d.warpShift;
+  }
+  Value owner;
+  auto both = [&](Value cond) { owner = owner ? arith::AndIOp::create(b, loc, owner, cond) : cond; };
+  auto [lane, warp] = laneAndWarp(b, loc);
+  auto unusedBitsZero = [&](Value id, unsigned used, unsigned all) {
+    if ((used & all) == all)
+      return;
+    Value rest = arith::AndIOp::create(b, loc, id, constI32(b, loc, all & ~used));
+    both(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, rest, constI32(b, loc, 0)));
+  };
+  unusedBitsZero(lane, laneBits, tile::kWarpSize - 1);
+  unusedBitsZero(warp, warpBits, ~0u);
+  SmallVector<int64_t> mi = multiIndex(element);
+  for (unsigned k = 0; k < rank(); ++k) {
+    if (!wraps(k))
+      continue;
+    Value raw = arith::AddIOp::create(b, loc, bases[k], constI32(b, loc, dims[k].offsets[mi[k]]));
+    both(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, raw, constI32(b, loc, shape[k])));
+  }
+  return owner;
+}
+
+SmallVector<SmallVector<Value>> ThreadElements::emitCoords(OpBuilder &b, Location loc,
+                                                           bool opaque) const {
   // base[d]: the coordinate of the thread's first element along d.
-  SmallVector<Value> base = emitBases(b, loc);
+  SmallVector<Value> base = emitBases(b, loc, opaque);
   SmallVector<SmallVector<Value>> coords;
   for (int64_t e = 0; e < numElements; ++e) {
     SmallVector<int64_t> mi = multiIndex(e);
@@ -190,16 +226,19 @@ int64_t tessera::tilegpu::sharedMemoryNeeded(Operation *op) {
   return 0;
 }
 
-/// A load whose tile a dot stages that can be copied asynchronously: a 16- or
-/// 32-bit tile read in 16-byte runs, zero-padded, used only by the staging
-/// conversion, in its block.
+/// A load whose tile dots stage that can be copied asynchronously: a 16- or
+/// 32-bit tile read in 16-byte runs, zero-padded, used only by staging
+/// conversions or transposes in its block (Q in attention's backward is
+/// staged for Q Kᵀ and for dSᵀ Q: one copy, one tile).
 static bool canCopyAsync(tile::LoadOp load) {
   RankedTensorType type = load.getType();
-  if (!load.getResult().hasOneUse())
+  if (load.getResult().use_empty())
     return false;
-  Operation *user = *load->getUsers().begin();
-  if (load->getBlock() != user->getBlock() ||
-      load.getDesc().getType().getPadding() != tile::Padding::zero || !SharedTile::fits(type))
+  for (Operation *user : load->getUsers())
+    if (load->getBlock() != user->getBlock() ||
+        !isa<tile::ConvertLayoutOp, tile::TransOp>(user) || !getStagedOperand(user->getResult(0)))
+      return false;
+  if (load.getDesc().getType().getPadding() != tile::Padding::zero || !SharedTile::fits(type))
     return false;
   return ThreadElements(type).distribution().back().holdsRunsOf(
       128 / type.getElementType().getIntOrFloatBitWidth());
@@ -214,7 +253,7 @@ static Operation *topLevelLoop(Operation *op, Operation *kernel) {
   return loop;
 }
 
-int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel) {
+int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel, bool asyncProxyReads) {
   int64_t scratch = 0;
   kernel->walk([&](Operation *op) { scratch = std::max(scratch, sharedMemoryNeeded(op)); });
   MLIRContext *ctx = kernel->getContext();
@@ -224,9 +263,10 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel) {
   };
 
   // Tiles staged outside a loop (or hoisted out of one) live for the whole
-  // kernel; two stagings of one value into one shape share a tile (a Q tile
-  // read in two loops). The tiles staged inside a top-level loop are dead
-  // once it ends, so sibling loops reuse one region.
+  // kernel; stagings of one value share a tile (a Q tile read in two loops;
+  // K read as A of K Qᵀ and, transposed, of Kᵀ dSᵀ: a tile holds the value
+  // and each dot reads it k-major or MN-major). The tiles staged inside a
+  // top-level loop are dead once it ends, so sibling loops reuse one region.
   struct Operand {
     tile::DotOp dot;
     unsigned index;
@@ -261,10 +301,9 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel) {
         load->setAttr(kAsyncCopyAttr, IntegerAttr::get(IntegerType::get(ctx, 64), offset));
   };
   int64_t offset = llvm::alignTo(scratch, kSharedTileAlignment);
-  llvm::DenseMap<std::pair<Value, Type>, int64_t> shared;
+  llvm::DenseMap<Value, int64_t> shared;
   for (const Operand &operand : persistent) {
-    auto key = std::make_pair(operand.staged.source, operand.dot->getOperand(operand.index).getType());
-    auto [it, inserted] = shared.try_emplace(key, offset);
+    auto [it, inserted] = shared.try_emplace(operand.staged.source, offset);
     if (inserted)
       offset += tileSize(operand.staged);
     place(operand, it->second);
@@ -273,9 +312,12 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel) {
   for (auto [i, entry] : llvm::enumerate(byLoop)) {
     auto &[loop, operands] = entry;
     int64_t loopOffset = regionStart;
+    llvm::DenseMap<Value, int64_t> inLoop;
     for (const Operand &operand : operands) {
-      place(operand, loopOffset);
-      loopOffset += tileSize(operand.staged);
+      auto [it, inserted] = inLoop.try_emplace(operand.staged.source, loopOffset);
+      if (inserted)
+        loopOffset += tileSize(operand.staged);
+      place(operand, it->second);
     }
     loop->setAttr(kSharedEndAttr, IntegerAttr::get(IntegerType::get(ctx, 64), loopOffset));
     // The previous loop's readers of this region must be done before the
@@ -286,8 +328,47 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel) {
     }
     end = std::max(end, loopOffset);
   }
-  for (tile::DotOp dot : dots)
+  // A dot reading a tile that an earlier dot of its block staged (the same
+  // value, so the same tile) finds it filled and published. So does a dot
+  // in a loop reading a tile copied before the loop: the copies are waited
+  // for once, before the loop, rather than on every trip.
+  llvm::DenseMap<Block *, llvm::SmallPtrSet<Value, 4>> stagedInBlock;
+  llvm::SetVector<Operation *> syncBefore;
+  for (tile::DotOp dot : dots) {
     dot->setAttr(kStagedOffsetsAttr, DenseI64ArrayAttr::get(ctx, offsets[dot]));
+    SmallVector<int64_t> ready = {0, 0};
+    for (unsigned i : {0u, 1u}) {
+      StagedOperand staged = getStagedOperand(dot->getOperand(i));
+      if (!staged)
+        continue;
+      ready[i] = !stagedInBlock[dot->getBlock()].insert(staged.source).second;
+      auto load = staged.source.getDefiningOp<tile::LoadOp>();
+      if (!load || !load->hasAttr(kAsyncCopyAttr) || !staged.hoisted)
+        continue;
+      Operation *loop = dot->getParentOp();
+      while (loop && loop->getBlock() != load->getBlock())
+        loop = loop->getParentOp();
+      if (loop && isa<scf::ForOp>(loop) && load->isBeforeInBlock(loop)) {
+        ready[i] = 1;
+        syncBefore.insert(loop);
+      }
+    }
+    dot->setAttr(kStagedReadyAttr, DenseI64ArrayAttr::get(ctx, ready));
+  }
+  for (Operation *loop : syncBefore) {
+    OpBuilder b(loop);
+    Location loc = loop->getLoc();
+    auto asmStatement = [&](StringRef text) {
+      LLVM::InlineAsmOp::create(b, loc, TypeRange{}, ValueRange{}, text, "",
+                                /*has_side_effects=*/true, false,
+                                LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
+                                ArrayAttr{});
+    };
+    asmStatement("cp.async.wait_group 0;");
+    if (asyncProxyReads)
+      asmStatement("fence.proxy.async.shared::cta;");
+    gpu::BarrierOp::create(b, loc);
+  }
   return end;
 }
 
@@ -345,6 +426,11 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
   for (scf::ForOp loop : loops) {
     if (!loop.getInductionVar().getType().isInteger(32))
       continue;
+    // Innermost loops only: an outer loop's body holds the first copies of
+    // its inner loop's pipeline (walked first), which must stay where they
+    // are, filling the inner loop's first tiles on every outer trip.
+    if (loop.getBody()->walk([](scf::ForOp) { return WalkResult::interrupt(); }).wasInterrupted())
+      continue;
     SmallVector<tile::LoadOp> loads;
     bool nested = false;
     loop.getBody()->walk([&](tile::LoadOp load) {
@@ -396,9 +482,37 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
     }
     region->setAttr(kSharedEndAttr, IntegerAttr::get(IntegerType::get(kernel->getContext(), 64), offset));
     end = std::max(end, offset);
+    // The last trip's copy (zeros, into the first tile) is never waited for
+    // in the loop: drain it, or it could land on what a later copy into the
+    // same tile brings (the next run of a nested loop, a sibling loop's
+    // first tile).
+    OpBuilder after(loop->getBlock(), std::next(Block::iterator(loop)));
+    LLVM::InlineAsmOp::create(after, loc, TypeRange{}, ValueRange{}, "cp.async.wait_group 0;", "",
+                              /*has_side_effects=*/true, false,
+                              LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
+                              ArrayAttr{});
   }
   // The regions' ends were only for this allocation.
   kernel->walk([](scf::ForOp loop) { loop->removeAttr(kSharedEndAttr); });
+  // Copies issued back to back share the barrier before the first.
+  auto isCopy = [](Operation *op) {
+    return isa<tile::LoadOp>(op) && (op->hasAttr(kAsyncCopyAttr) || op->hasAttr(kPrefetchBuffersAttr));
+  };
+  kernel->walk([&](tile::LoadOp load) {
+    if (!isCopy(load))
+      return;
+    for (Operation *prev = load->getPrevNode(); prev; prev = prev->getPrevNode()) {
+      if (isCopy(prev)) {
+        load->setAttr(kFollowsCopyAttr, UnitAttr::get(kernel->getContext()));
+        return;
+      }
+      if (prev->hasAttr(kPrefetchedAttr))
+        continue; // copied by the previous iteration: lowers to nothing
+      if (prev->getNumRegions() != 0 || !isMemoryEffectFree(prev) ||
+          llvm::any_of(prev->getResultTypes(), llvm::IsaPred<RankedTensorType>))
+        return;
+    }
+  });
   return end;
 }
 

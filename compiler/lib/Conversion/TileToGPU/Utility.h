@@ -18,6 +18,10 @@ inline constexpr llvm::StringLiteral kSharedMemoryAttr = "tile.shared_memory";
 /// On a tensor-core dot: the byte offsets of the shared tiles its staged A and
 /// B operands live in (-1: held in registers).
 inline constexpr llvm::StringLiteral kStagedOffsetsAttr = "tile.staged_offsets";
+/// On a tensor-core dot: 1 for a staged operand whose tile an earlier dot of
+/// the same block staged and synchronized on already (Q read by Q Kᵀ, then
+/// by dSᵀ Q): nothing to copy, store, wait for or fence again.
+inline constexpr llvm::StringLiteral kStagedReadyAttr = "tile.staged_ready";
 /// On a load whose tile a dot stages: the shared tile's offset. The load then
 /// copies global memory straight into it with cp.async.
 inline constexpr llvm::StringLiteral kAsyncCopyAttr = "tile.async_copy";
@@ -29,6 +33,9 @@ inline constexpr llvm::StringLiteral kPrefetchedAttr = "tile.prefetched";
 /// fill: 0 = the first (before the loop), 1 = the next iteration's.
 inline constexpr llvm::StringLiteral kPrefetchBuffersAttr = "tile.prefetch_buffers";
 inline constexpr llvm::StringLiteral kPrefetchNextAttr = "tile.prefetch_next";
+/// On a copy that follows another copy with only scalar arithmetic between:
+/// the barrier before the first (every earlier reader is done) covers it.
+inline constexpr llvm::StringLiteral kFollowsCopyAttr = "tile.follows_copy";
 /// On a loop directly in a kernel's body: the end (bytes) of the shared tiles
 /// its dots stage, between allocateSharedMemory and prefetchAsyncCopies
 /// (which removes it). Sibling loops' tiles start at the same offset.
@@ -55,16 +62,23 @@ public:
   int64_t flatten(ArrayRef<int64_t> multiIndex) const;
 
   /// The coordinates (i32) of every element this thread holds, element-major.
-  SmallVector<SmallVector<Value>> emitCoords(OpBuilder &b, Location loc) const;
+  /// `opaque`: the thread id is read anew, through an instruction LLVM must
+  /// leave in place, so that nothing computed from it is hoisted out of
+  /// loops (a slow path's per-element addresses would stay live throughout).
+  SmallVector<SmallVector<Value>> emitCoords(OpBuilder &b, Location loc, bool opaque = false) const;
 
   /// The thread's coordinate along each dimension without the constant
   /// offsets: element (i, j, ...) is at bases + (offset(0, i), offset(1, j), ...)
   /// wherever the layout does not wrap around the tile (see wraps()).
-  SmallVector<Value> emitBases(OpBuilder &b, Location loc) const;
+  SmallVector<Value> emitBases(OpBuilder &b, Location loc, bool opaque = false) const;
   int64_t offset(unsigned dim, int64_t index) const { return dims[dim].offsets[index]; }
   /// True when some coordinate along `dim` reaches past the tile (threads hold
   /// copies; coordinates are taken modulo the size).
   bool wraps(unsigned dim) const;
+  /// True (i1) in exactly one of the threads that hold `element`: the one
+  /// whose coordinates do not wrap and whose lane and warp bits that no
+  /// dimension uses are zero. Null when every thread holds its own elements.
+  Value emitIsOwner(OpBuilder &b, Location loc, ArrayRef<Value> bases, int64_t element) const;
 
   /// The distribution of each dimension (its coordinate function).
   ArrayRef<tile::DimDistribution> distribution() const { return dims; }
@@ -80,7 +94,8 @@ Value constIndex(OpBuilder &b, Location loc, int64_t v);
 Value toIndex(OpBuilder &b, Location loc, Value i32);
 
 /// The lane and warp ids (i32) of the calling thread.
-std::pair<Value, Value> laneAndWarp(OpBuilder &b, Location loc);
+/// `opaque`: as ThreadElements::emitCoords.
+std::pair<Value, Value> laneAndWarp(OpBuilder &b, Location loc, bool opaque = false);
 
 /// Row-major linear index (i32) of `coords` in a tile of `shape`.
 Value linearIndex(OpBuilder &b, Location loc, ArrayRef<Value> coords, ArrayRef<int64_t> shape);
@@ -116,6 +131,8 @@ struct StagedOperand {
   explicit operator bool() const { return bool(source); }
   /// The shared tile's byte offset (after allocateSharedMemory).
   int64_t offset() const;
+  /// An earlier dot of this block made the tile ready (kStagedReadyAttr).
+  bool ready() const;
 };
 StagedOperand getStagedOperand(Value operand);
 /// The lowering of a hoisted staged operand's conversion: stores `source`
@@ -208,8 +225,10 @@ int64_t sharedMemoryNeeded(Operation *op);
 /// Gives each staged dot operand of `kernel` a shared tile after the scratch
 /// space (tiles staged inside sibling top-level loops overlap, with a barrier
 /// between the loops), marks the loads that can fill them asynchronously,
-/// and returns the shared memory the kernel needs in all.
-int64_t allocateSharedMemory(Operation *kernel);
+/// and returns the shared memory the kernel needs in all. Tiles copied
+/// before a loop are waited for once before it (with the async-proxy fence
+/// wgmma needs when `asyncProxyReads`), so that its dots find them ready.
+int64_t allocateSharedMemory(Operation *kernel, bool asyncProxyReads = false);
 
 /// Software pipelining of the asynchronous copies of a loop: each copied load
 /// in an scf.for body whose indices follow from the induction variable gets a

@@ -103,6 +103,10 @@ public:
   /// matrix of batch b, head h.
   TensorArg at(const std::vector<Scalar> &leading,
                SourceLoc loc = SourceLoc::current()) const;
+  /// The same elements with the last two dimensions swapped (sizes and
+  /// strides): a (seq, dim) matrix seen as (dim, seq), so that a tile
+  /// computed transposed is stored or added where it belongs.
+  TensorArg transposed() const;
 
 private:
   std::string name;

@@ -37,6 +37,12 @@ Tile load(const TensorArg &t, const std::vector<Scalar> &offsets,
 /// Stores `value` at `offsets` of `t`; elements outside `t` are not written.
 void store(const TensorArg &t, const std::vector<Scalar> &offsets, const Tile &value,
            SourceLoc loc = SourceLoc::current());
+/// Adds the f32 `value` into the f32 tensor `t` at `offsets`, each element
+/// atomically: programs may add into the same elements (a gradient summed
+/// over programs). Elements outside `t` are dropped; the order of the adds
+/// between programs is unspecified, so sums may differ in the last bits.
+void atomic_add(const TensorArg &t, const std::vector<Scalar> &offsets, const Tile &value,
+                SourceLoc loc = SourceLoc::current());
 
 // --- Construction ----------------------------------------------------------
 /// [0, 1, ..., n-1] as i32.

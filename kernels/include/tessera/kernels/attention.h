@@ -35,6 +35,11 @@ struct Options {
   /// Softmax scale, positive and finite; 1/sqrt(dim) when not given.
   std::optional<float> scale;
   Fp32Precision fp32Precision = Fp32Precision::tf32;
+  /// backward(): the same bits on every run. By default the dK/dV programs
+  /// add their dQ terms atomically, in an order that varies (FlashAttention's
+  /// default too); deterministic runs dQ as a pass of its own, recomputing
+  /// P and dS (slower).
+  bool deterministic = false;
 };
 
 struct ForwardResult {
@@ -73,14 +78,15 @@ void backward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &
               DeviceTensor &dq, DeviceTensor &dk, DeviceTensor &dv, const Options &options = {},
               Stream &stream = Stream::defaultStream());
 
-/// The block sizes and warps backward()'s attention_backward_dkdv and
-/// attention_backward_dq use for a head dim and dtype: the dK/dV kernel's
-/// BLOCK_M query rows and BLOCK_N keys; the dQ kernel runs them transposed
-/// (BLOCK_N query rows, BLOCK_M keys).
+/// The block sizes and warps backward()'s attention_backward_dkdv uses for
+/// a head dim and dtype: BLOCK_M query rows and BLOCK_N keys, and DQ_ATOMIC
+/// (1: it adds dQ atomically; 0, `deterministic`: attention_backward_dq
+/// computes dQ, with the blocks transposed: BLOCK_N query rows, BLOCK_M keys).
 /// `arch` (sm_80, sm_90a, ...): the GPU the configuration is for.
 kernels::KernelConfig backwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
                                      std::string_view arch = "sm_90a",
-                                     Fp32Precision precision = Fp32Precision::tf32);
+                                     Fp32Precision precision = Fp32Precision::tf32,
+                                     bool deterministic = false);
 
 /// backward() with a given configuration of its dK/dV and dQ kernels instead
 /// of backwardConfig()'s (benchmarks compare configurations with it).

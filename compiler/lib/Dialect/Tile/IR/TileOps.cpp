@@ -247,6 +247,13 @@ LogicalResult StoreOp::verify() {
                            getValue().getType());
 }
 
+LogicalResult AtomicAddOp::verify() {
+  if (!getValue().getType().getElementType().isF32())
+    return emitOpError("expects an f32 tile, got ") << getValue().getType().getElementType();
+  return verifyBlockAccess(*this, getDesc().getType(), getIndices().size(),
+                           getValue().getType());
+}
+
 LogicalResult IotaOp::verify() {
   if (getType().getRank() != 1)
     return emitOpError("expects a 1-D result, got rank ") << getType().getRank();

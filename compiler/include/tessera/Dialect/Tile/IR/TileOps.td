@@ -105,6 +105,26 @@ def Tile_StoreOp : Tile_Op<"store", [MemoryEffects<[MemWrite]>]> {
   let hasVerifier = 1;
 }
 
+def Tile_AtomicAddOp : Tile_Op<"atomic_add", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "add a block of f32 elements into a descriptor's tensor, atomically";
+  let description = [{
+    Each element of the tensor at the block's position becomes its old value
+    plus the block's element, as one atomic read-modify-write (relaxed, GPU
+    scope), so that programs may add into the same elements concurrently.
+    Elements of the block outside the tensor are dropped. Only f32: what the
+    sum of many programs needs (gradient accumulators).
+
+    ```mlir
+    tile.atomic_add %d[%row, %col], %t : !tile.desc<64x64xf32>, tensor<64x64xf32>
+    ```
+  }];
+  let arguments = (ins Tile_DescType:$desc, Variadic<I32>:$indices, Tile_Tensor:$value);
+  let assemblyFormat = [{
+    $desc `[` $indices `]` `,` $value attr-dict `:` qualified(type($desc)) `,` type($value)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Tile construction and shape
 //===----------------------------------------------------------------------===//
