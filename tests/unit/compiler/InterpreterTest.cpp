@@ -328,6 +328,45 @@ TEST(Interpreter, OutOfBoundsBlocksArePaddedAndDropped) {
   EXPECT_EQ(out[11], -7.f);
 }
 
+/// Every program adds its (rows x 4) block into the same 4 x rows output
+/// through a transposed view: out = sum over programs of xᵀ, each element
+/// once per program, the block rows past the tensor dropped.
+TEST(Interpreter, AtomicAddSumsOverProgramsThroughTransposedView) {
+  mlir::MLIRContext ctx;
+  mlir::DialectRegistry registry;
+  registerTesseraDialects(registry);
+  ctx.appendDialectRegistry(registry);
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  {
+    dsl::KernelBuilder kb(ctx, "sum_transposed", 4);
+    dsl::TensorArg x = kb.tensor("x", DType::F32, 2), out = kb.tensor("out", DType::F32, 2);
+    dsl::Tile t = dsl::load(x, {dsl::Scalar(0), dsl::Scalar(0)}, {8, 4}) * dsl::to_f32(dsl::program_id(0) + dsl::Scalar(1));
+    dsl::atomic_add(out.transposed(), {dsl::Scalar(0), dsl::Scalar(0)}, t);
+    module = kb.finish();
+  }
+  const int64_t rows = 6, programs = 3;
+  std::normal_distribution<float> normal;
+  std::vector<float> x(rows * 4), out(4 * rows);
+  for (float &v : x)
+    v = normal(rng());
+  for (float &v : out)
+    v = normal(rng());
+  std::vector<float> expected = out;
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < 4; ++j)
+      expected[j * rows + i] += x[i * 4 + j] * (1 + 2 + 3);
+  std::vector<interp::Arg> args = {interp::Arg::pointer(x.data(), x.size() * 4),
+                                   interp::Arg::i32(rows),  interp::Arg::i32(4),
+                                   interp::Arg::i32(4),     interp::Arg::i32(1),
+                                   interp::Arg::pointer(out.data(), out.size() * 4),
+                                   interp::Arg::i32(4),     interp::Arg::i32(rows),
+                                   interp::Arg::i32(rows),  interp::Arg::i32(1)};
+  llvm::Error e = interp::run(*module, {unsigned(programs)}, args);
+  ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
+  for (size_t i = 0; i < out.size(); ++i)
+    EXPECT_NEAR(out[i], expected[i], 1e-5f * (1 + std::abs(expected[i]))) << i;
+}
+
 TEST(Interpreter, HalfResultsAreRoundedAfterEveryOp) {
   mlir::MLIRContext ctx;
   const kernels::KernelDef &def = kernels::lookup("vector_add");

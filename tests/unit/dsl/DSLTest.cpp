@@ -49,6 +49,19 @@ TEST_F(DSLTest, VectorAddBuildsParamsLoadsAndStore) {
   EXPECT_NE(ir.find("tile.store"), std::string::npos);
 }
 
+TEST_F(DSLTest, AtomicAddTakesF32TilesIntoF32Tensors) {
+  KernelBuilder kb(ctx, "acc");
+  TensorArg acc = kb.tensor("acc", DType::F32, 2), half = kb.tensor("half", DType::F16, 2);
+  atomic_add(acc.transposed(), {Scalar(0), Scalar(0)}, zeros({16, 32}, DType::F32));
+  EXPECT_THROW(atomic_add(half, {Scalar(0), Scalar(0)}, zeros({16, 32}, DType::F32)), dsl::Error);
+  EXPECT_THROW(atomic_add(acc, {Scalar(0), Scalar(0)}, zeros({16, 32}, DType::F16)), dsl::Error);
+  mlir::OwningOpRef<mlir::ModuleOp> m = kb.finish();
+  std::string ir = print(*m);
+  // The transposed view swaps sizes and strides: [size1, size0], [stride1, stride0].
+  EXPECT_NE(ir.find("tile.make_desc %arg0, [%arg2, %arg1], [%arg4, %arg3]"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("tile.atomic_add"), std::string::npos) << ir;
+}
+
 TEST_F(DSLTest, BinaryOpsBroadcastSizeOneDimensions) {
   KernelBuilder kb(ctx, "bcast");
   Tile col = zeros({16, 1}, DType::F32);

@@ -64,6 +64,28 @@ INSTANTIATE_TEST_SUITE_P(
              (std::get<3>(info.param) ? "_mask" : "");
     });
 
+/// The deterministic backward (the dQ pass instead of atomic adds) on the
+/// same shapes; by default bf16 and f16 of head dim <= 64 add dQ atomically.
+class AttentionBackwardDeterministic : public ::testing::TestWithParam<Param> {};
+
+TEST_P(AttentionBackwardDeterministic, MatchesFloat64Gradients) {
+  auto [dtype, shape, causal, mask] = GetParam();
+  attention_testing::BackwardCase c{kShapes[shape], dtype, causal, mask, false};
+  c.deterministic = true;
+  runCase(c);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Interpreter, AttentionBackwardDeterministic,
+    ::testing::Combine(::testing::Values(DType::BF16), ::testing::Values(0, 1, 2, 3),
+                       ::testing::Bool(), ::testing::Bool()),
+    [](const ::testing::TestParamInfo<Param> &info) {
+      return std::string(name(std::get<0>(info.param))) + "_" +
+             attention_testing::shapeName(kShapes[std::get<1>(info.param)]) +
+             (std::get<2>(info.param) ? "_causal" : "") +
+             (std::get<3>(info.param) ? "_mask" : "");
+    });
+
 TEST(AttentionBackwardStrided, TransposedLayouts) {
   runCase({{1, 2, 1, 19, 23, 32}, DType::F32, true, true, true});
   runCase({{2, 2, 2, 9, 12, 64}, DType::BF16, false, false, true});

@@ -340,8 +340,7 @@ void emitRedAdd(OpBuilder &b, Location loc, Value ptr, int64_t byteOffset, Value
 /// holding copies of an element must not add it twice). Where the last
 /// dimension has unit stride (checked at run time), each run of a thread's
 /// elements along it shares one pointer and the instructions carry the
-/// constant offsets, so that no per-element addresses stay live in
-/// registers (a loop's worth of them spilled).
+/// constant offsets: one address per run, not one per element.
 struct AtomicAddOpToGPU : OpConversionPattern<tile::AtomicAddOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(tile::AtomicAddOp op, OpAdaptor adaptor,

@@ -220,3 +220,44 @@ func.func @sibling_loops(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, 
   tile.store %o[%n, %n], %s : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
   return
 }
+
+// -----
+
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#s = #tile.slice<dim = 1, parent = #mma>
+
+// tile.atomic_add: with unit inner stride (checked at run time), one
+// pointer per run of a thread's elements along the last dimension and the
+// offsets in the instructions (an m16n8 fragment: columns 2t, 2t+1, then the
+// next 8-column block 32 bytes on); each red is predicated on the element
+// being inside the tensor. Otherwise element by element.
+// CHECK-LABEL: gpu.func @atomic_add_fragment
+// CHECK: scf.if
+// CHECK: llvm.getelementptr
+// CHECK: llvm.inline_asm has_side_effects "{\0A.reg .pred p;\0Asetp.ne.b32 p, $2, 0;\0A@p red.global.add.f32 [$0], $1;\0A}", "l,f,r"
+// CHECK: red.global.add.f32 [$0+4], $1;
+// CHECK: red.global.add.f32 [$0+32], $1;
+// CHECK: } else {
+// CHECK: red.global.add.f32 [$0], $1;
+func.func @atomic_add_fragment(%d: !tile.desc<64x16xf32>, %n: i32, %t: tensor<64x16xf32, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  tile.atomic_add %d[%n, %n], %t : !tile.desc<64x16xf32>, tensor<64x16xf32, #mma>
+  return
+}
+
+// -----
+
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#s = #tile.slice<dim = 1, parent = #mma>
+
+// A row slice of an mma tile is held by the 4 lanes of a quad: only the
+// lane whose column bits are 0 adds it (lane & 3 == 0), so each element is
+// added once.
+// CHECK-LABEL: gpu.func @atomic_add_replicated
+// CHECK: arith.andi %{{.*}}, %c3_i32{{.*}} : i32
+// CHECK: %[[OWNER:.*]] = arith.cmpi eq, %{{.*}}, %c0_i32
+// CHECK: arith.andi %[[OWNER]], %{{.*}} : i1
+// CHECK: red.global.add.f32
+func.func @atomic_add_replicated(%d: !tile.desc<64xf32>, %n: i32, %t: tensor<64xf32, #s>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  tile.atomic_add %d[%n], %t : !tile.desc<64xf32>, tensor<64xf32, #s>
+  return
+}

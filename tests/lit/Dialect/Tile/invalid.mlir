@@ -151,3 +151,12 @@ func.func @dot_tf32_of_bf16(%a: tensor<16x16xbf16>, %b: tensor<16x16xbf16>, %c: 
   %r = tile.dot %a, %b, %c {tf32} : tensor<16x16xbf16>, tensor<16x16xbf16> -> tensor<16x16xf32>
   return
 }
+
+// -----
+
+func.func @atomic_add_f16(%p: !tile.ptr<f16>, %n: i32, %t: tensor<16xf16>) {
+  %d = tile.make_desc %p, [%n], [%n] : !tile.ptr<f16> -> !tile.desc<16xf16>
+  // expected-error @+1 {{expects an f32 tile, got 'f16'}}
+  tile.atomic_add %d[%n], %t : !tile.desc<16xf16>, tensor<16xf16>
+  return
+}

@@ -34,6 +34,15 @@ func.func @every_op(%p: !tile.ptr<f16>, %n: i32, %s: f32) attributes {tile.kerne
   return
 }
 
+// CHECK-LABEL: @atomic_add_round_trip
+// CHECK: tile.atomic_add %{{.*}}[%{{.*}}, %{{.*}}], %{{.*}} : !tile.desc<16x16xf32>, tensor<16x16xf32>
+func.func @atomic_add_round_trip(%p: !tile.ptr<f32>, %n: i32, %t: tensor<16x16xf32>) {
+  %c1 = arith.constant 1 : i32
+  %d = tile.make_desc %p, [%n, %n], [%n, %c1] : !tile.ptr<f32> -> !tile.desc<16x16xf32>
+  tile.atomic_add %d[%n, %n], %t : !tile.desc<16x16xf32>, tensor<16x16xf32>
+  return
+}
+
 // CHECK-LABEL: @layouts_round_trip
 // CHECK: #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
 // CHECK: #tile.slice<dim = 1, parent = #tile.blocked
