@@ -195,7 +195,10 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
         // same query block at the same time if they walked the blocks in
         // the same order: each starts at a block of its own and wraps around.
         Scalar blocks = cdiv(qLen - startM0, Scalar(c.BM));
-        Scalar first = c.dqAtomic ? program_id(0) % max(blocks, Scalar(1)) : Scalar(0);
+        // At least 1: the pipeline's first copy evaluates the index math of
+        // the loop's first trip even when it makes none (q_len 0).
+        Scalar wrap = max(blocks, Scalar(1));
+        Scalar first = c.dqAtomic ? program_id(0) % wrap : Scalar(0);
         Scalar loopStart = c.dqAtomic ? Scalar(0) : startM0;
         Scalar loopEnd = c.dqAtomic ? blocks : qLen;
         Scalar loopStep = c.dqAtomic ? Scalar(1) : Scalar(c.BM);
@@ -203,7 +206,7 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
             loopStart, loopEnd, loopStep, outer,
             [&](Scalar it, const std::vector<Tile> &carried) {
               Scalar startM =
-                  c.dqAtomic ? startM0 + (it + first) % blocks * Scalar(c.BM) : it;
+                  c.dqAtomic ? startM0 + (it + first) % wrap * Scalar(c.BM) : it;
               Tile dK = carried[0], dV = carried[1];
               Tile qi = load(qh, {startM, Scalar(0)}, {c.BM, c.BD});
               Tile doi = load(doh, {startM, Scalar(0)}, {c.BM, c.BD});

@@ -262,11 +262,14 @@ attention::ForwardResult attention::plain_attention(const DeviceTensor &q, const
   return {toDevice(r.out, qs), toDevice(r.lse, {qs[0], qs[1], qs[2]})};
 }
 
+namespace {
+
+/// plain_attention_cpu with every intermediate and sum in `T`.
+template <typename T>
 attention::PlainAttentionResult
-attention::plain_attention_cpu(const AttentionShape &s, const std::vector<float> &q,
-                               const std::vector<float> &k, const std::vector<float> &v,
-                               const std::vector<uint8_t> *keyMask, bool causal, double scale,
-                               const std::vector<float> *dout) {
+plainAttention(const attention::AttentionShape &s, const std::vector<float> &q, const std::vector<float> &k,
+               const std::vector<float> &v, const std::vector<uint8_t> *keyMask, bool causal,
+               T scale, const std::vector<float> *dout) {
   if (s.kvHeads < 1 || s.heads % s.kvHeads != 0)
     throw tessera::Error("plain_attention_cpu: kv_heads must divide heads");
   int64_t qSize = s.batch * s.heads * s.qLen * s.dim, kSize = s.batch * s.kvHeads * s.kLen * s.dim;
@@ -274,64 +277,62 @@ attention::plain_attention_cpu(const AttentionShape &s, const std::vector<float>
       (dout && int64_t(dout->size()) != qSize) ||
       (keyMask && int64_t(keyMask->size()) != s.batch * s.kLen))
     throw tessera::Error("plain_attention_cpu: an array's size does not match the shape");
-  PlainAttentionResult r;
-  r.out.assign(qSize, 0.0);
-  r.lse.assign(s.batch * s.heads * s.qLen, -INFINITY);
+  std::vector<T> out(qSize, T(0)), lse(s.batch * s.heads * s.qLen, -INFINITY), dq, dk, dv;
   if (dout) {
-    r.dq.assign(qSize, 0.0);
-    r.dk.assign(kSize, 0.0);
-    r.dv.assign(kSize, 0.0);
+    dq.assign(qSize, T(0));
+    dk.assign(kSize, T(0));
+    dv.assign(kSize, T(0));
   }
   const int64_t group = s.heads / s.kvHeads, D = s.dim;
   // One (batch, kv head) per task: its q heads are the only writers of its dK, dV.
   auto task = [&](int64_t b, int64_t hk) {
-    std::vector<double> p(s.kLen), dp(s.kLen);
+    std::vector<T> p(s.kLen), dp(s.kLen);
     const float *K = &k[(b * s.kvHeads + hk) * s.kLen * D];
     const float *V = &v[(b * s.kvHeads + hk) * s.kLen * D];
     for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
       int64_t row0 = (b * s.heads + h) * s.qLen;
       for (int64_t i = 0; i < s.qLen; ++i) {
         const float *Q = &q[(row0 + i) * D];
-        double m = -INFINITY;
+        T m = -INFINITY;
         for (int64_t j = 0; j < s.kLen; ++j) {
           bool visible = (!keyMask || (*keyMask)[b * s.kLen + j]) &&
                          (!causal || j <= i + (s.kLen - s.qLen));
-          double dot = 0;
+          T dot = 0;
           for (int64_t d = 0; visible && d < D; ++d)
-            dot += double(Q[d]) * K[j * D + d];
+            dot += T(Q[d]) * K[j * D + d];
           p[j] = visible ? dot * scale : -INFINITY;
           m = std::max(m, p[j]);
         }
         if (m == -INFINITY)
           continue; // nothing visible: out 0, lse -inf, no gradient
-        double z = 0;
+        T z = 0;
         for (int64_t j = 0; j < s.kLen; ++j)
           z += p[j] = std::exp(p[j] - m);
-        double *O = &r.out[(row0 + i) * D];
+        T *O = &out[(row0 + i) * D];
         for (int64_t j = 0; j < s.kLen; ++j) {
           p[j] /= z;
           for (int64_t d = 0; p[j] != 0 && d < D; ++d)
             O[d] += p[j] * V[j * D + d];
         }
-        r.lse[row0 + i] = m + std::log(z);
+        lse[row0 + i] = m + std::log(z);
         if (!dout)
           continue;
         // dP = dO Vᵀ;  dS = P ∘ (dP - rowsum(P ∘ dP))
         const float *dO = &(*dout)[(row0 + i) * D];
-        double delta = 0;
+        T delta = 0;
         for (int64_t j = 0; j < s.kLen; ++j) {
           dp[j] = 0;
           for (int64_t d = 0; p[j] != 0 && d < D; ++d)
-            dp[j] += double(dO[d]) * V[j * D + d];
+            dp[j] += T(dO[d]) * V[j * D + d];
           delta += p[j] * dp[j];
         }
-        double *dQ = &r.dq[(row0 + i) * D];
-        double *dK = &r.dk[(b * s.kvHeads + hk) * s.kLen * D];
-        double *dV = &r.dv[(b * s.kvHeads + hk) * s.kLen * D];
+        T *dQ = &dq[(row0 + i) * D];
+        T *dK = &dk[(b * s.kvHeads + hk) * s.kLen * D];
+        T *dV = &dv[(b * s.kvHeads + hk) * s.kLen * D];
         for (int64_t j = 0; j < s.kLen; ++j) {
           if (p[j] == 0)
             continue;
-          double ds = p[j] * (dp[j] - delta) * scale;
+          T ds = p[j] * (dp[j] - delta) * scale;
           for (int64_t d = 0; d < D; ++d) {
             dQ[d] += ds * K[j * D + d];
             dK[j * D + d] += ds * Q[d];
@@ -351,7 +352,19 @@ attention::plain_attention_cpu(const AttentionShape &s, const std::vector<float>
     });
   for (std::thread &t : pool)
     t.join();
-  return r;
+  auto widen = [](const std::vector<T> &x) { return std::vector<double>(x.begin(), x.end()); };
+  return {widen(out), widen(lse), widen(dq), widen(dk), widen(dv)};
+}
+
+} // namespace
+
+attention::PlainAttentionResult
+attention::plain_attention_cpu(const AttentionShape &s, const std::vector<float> &q,
+                               const std::vector<float> &k, const std::vector<float> &v,
+                               const std::vector<uint8_t> *keyMask, bool causal, double scale,
+                               const std::vector<float> *dout, bool fp32Arithmetic) {
+  return fp32Arithmetic ? plainAttention<float>(s, q, k, v, keyMask, causal, float(scale), dout)
+                        : plainAttention<double>(s, q, k, v, keyMask, causal, scale, dout);
 }
 
 attention::ValueAndGrad attention::flash_attention_value_and_grad(const DeviceTensor &q,

@@ -10,6 +10,11 @@
 // which takes many minutes there; --seed-sizes asks for the seed's. Without
 // a GPU the example runs a tiny problem on the interpreter and says so.
 //
+// --fp32-floor [batch heads q_len k_len dim] (CPU only) answers whether the
+// seed's 1e-6 on dq, dk, dv is within fp32's reach: the check's inputs
+// (its seed, its distributions) through plain attention in float arithmetic
+// against the same in float64.
+//
 //===----------------------------------------------------------------------===//
 
 #include "tessera/kernels/seed.h"
@@ -17,7 +22,9 @@
 #include "tessera/runtime/Interpret.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -78,10 +85,70 @@ void sanityCheck(const Sizes &s) {
               (long long)s.dim, seconds(start), d.out, d.dq, d.dk, d.dv);
 }
 
+/// The sanity check's inputs (value_and_grad_difference's generator and
+/// order) through plain attention in fp32 and in float64, on the CPU.
+void fp32Floor(const Sizes &s) {
+  std::mt19937_64 gen(42);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  auto random = [&](int64_t len) {
+    std::vector<float> values(s.batch * s.heads * len * s.dim);
+    for (float &x : values)
+      x = normal(gen);
+    return values;
+  };
+  std::vector<float> q = random(s.qLen), k = random(s.kLen), v = random(s.kLen),
+                     dout = random(s.qLen);
+  std::bernoulli_distribution keep(0.5);
+  std::vector<uint8_t> mask(s.batch * s.kLen);
+  for (uint8_t &x : mask)
+    x = keep(gen);
+  AttentionShape shape{s.batch, s.heads, s.heads, s.qLen, s.kLen, s.dim};
+  double scale = 1.0 / std::sqrt(double(s.dim));
+  auto start = std::chrono::steady_clock::now();
+  PlainAttentionResult exact = plain_attention_cpu(shape, q, k, v, &mask, false, scale, &dout);
+  PlainAttentionResult fp32 =
+      plain_attention_cpu(shape, q, k, v, &mask, false, scale, &dout, /*fp32Arithmetic=*/true);
+  auto worst = [](const std::vector<double> &a, const std::vector<double> &b, double &largest) {
+    double m = 0;
+    largest = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      // The float64 result rounded to f32, as value_and_grad_difference sees it.
+      m = std::max(m, std::abs(double(float(a[i])) - b[i]));
+      largest = std::max(largest, std::abs(a[i]));
+    }
+    return m;
+  };
+  double big[4];
+  double out = worst(exact.out, fp32.out, big[0]), dq = worst(exact.dq, fp32.dq, big[1]),
+         dk = worst(exact.dk, fp32.dk, big[2]), dv = worst(exact.dv, fp32.dv, big[3]);
+  std::printf("plain attention in fp32 vs float64 at (%lld, %lld, q %lld, k %lld, d %lld), key mask, "
+              "%.1f s:\n  max |difference|: out %.3g  dq %.3g  dk %.3g  dv %.3g\n"
+              "  max |value|:      out %.3g  dq %.3g  dk %.3g  dv %.3g\n",
+              (long long)s.batch, (long long)s.heads, (long long)s.qLen, (long long)s.kLen,
+              (long long)s.dim, seconds(start), out, dq, dk, dv, big[0], big[1], big[2], big[3]);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   bool seedSizes = argc > 1 && std::strcmp(argv[1], "--seed-sizes") == 0;
+  if (argc > 1 && std::strcmp(argv[1], "--fp32-floor") == 0) {
+    Sizes s{2, 4, 4096, 8192, 512};
+    if (argc == 7)
+      s = {std::atoll(argv[2]), std::atoll(argv[3]), std::atoll(argv[4]), std::atoll(argv[5]),
+           std::atoll(argv[6])};
+    else if (argc != 2) {
+      std::fprintf(stderr, "usage: tessera-seed-example --fp32-floor [batch heads q_len k_len dim]\n");
+      return 2;
+    }
+    try {
+      fp32Floor(s);
+      return 0;
+    } catch (const std::exception &e) {
+      std::fprintf(stderr, "tessera-seed-example: %s\n", e.what());
+      return 1;
+    }
+  }
   try {
     if (!gpuAvailable()) {
       std::printf("no GPU (%s): running a tiny problem on the CPU interpreter instead\n",

@@ -229,8 +229,8 @@ struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
       return success();
     }
     if (op->hasAttr(kAsyncCopyAttr) || op->hasAttr(kPrefetchBuffersAttr)) {
-      // The tile goes to shared memory; the staging conversion that is the
-      // only user of this value lowers to nothing.
+      // The tile goes to shared memory; the staging conversions that are
+      // its users lower to nothing.
       emitAsyncCopy(rewriter, loc, op, adaptor.getDesc(), adaptor.getIndices());
       rewriter.replaceOpWithNewOp<LLVM::PoisonOp>(op, getTypeConverter()->convertType(type));
       return success();

@@ -827,27 +827,27 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     // from registers, each into its own shared tile.
     StagedOperand stagedA = getStagedOperand(op.getA()), stagedB = getStagedOperand(op.getB());
     std::optional<SharedTile> tileA, tileB;
-    bool copied = false, stored = false;
-    bool anyReady = false;
+    bool mustWait = false, stored = false;
+    bool allReady = true;
     for (auto [staged, tile] : {std::pair{&stagedA, &tileA}, std::pair{&stagedB, &tileB}}) {
       if (!*staged)
         continue;
       auto srcType = cast<RankedTensorType>(staged->source.getType());
       Operation *def = staged->source.getDefiningOp();
-      // Filled and published by an earlier dot of this block.
+      // Filled and published already (kStagedReadyAttr).
       bool ready = staged->ready();
-      anyReady |= ready;
+      allReady &= ready;
       if (auto buffers = def ? def->getAttrOfType<DenseI64ArrayAttr>(kPrefetchedAttr)
                              : DenseI64ArrayAttr()) {
         // Prefetched: this iteration's tile of the two.
         tile->emplace(rewriter, loc, srcType.getDimSize(0), SharedTile::units(srcType),
                       emitPrefetchOffset(rewriter, loc, def, buffers.asArrayRef(), false));
-        copied |= !ready;
+        mustWait |= !ready;
         continue;
       }
       tile->emplace(rewriter, loc, srcType.getDimSize(0), SharedTile::units(srcType), staged->offset());
       if (def && def->hasAttr(kAsyncCopyAttr)) {
-        copied |= !ready;
+        mustWait |= !ready;
         continue;
       }
       if (staged->hoisted || ready)
@@ -857,7 +857,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
       stored = true;
       (*tile)->store(rewriter, loc, rewriter.getRemappedValue(staged->source), srcType);
     }
-    if (copied)
+    if (mustWait)
       LLVM::InlineAsmOp::create(rewriter, loc, TypeRange{}, ValueRange{},
                                 "cp.async.wait_group " +
                                     std::to_string(copiesAllowedInFlight(op, {stagedA, stagedB})) +
@@ -870,13 +870,16 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     bool warpgroup = warpgroupMma && !tf32 && fitsWarpgroupMma(op, stagedA, stagedB);
     // wgmma reads shared memory through the async proxy: each thread's
     // generic-proxy writes (stores, cp.async) must be fenced before the
-    // barrier that publishes them.
-    if (warpgroup && (copied || stored || !anyReady))
+    // barrier that publishes them. On sm_90a every publishing dot fences,
+    // also an mma.sync one, since a later wgmma may find its tiles ready.
+    // A wgmma whose tiles are all ready has nothing to publish.
+    bool publishes = mustWait || stored || (warpgroup && !allReady);
+    if (publishes && warpgroupMma)
       LLVM::InlineAsmOp::create(rewriter, loc, TypeRange{}, ValueRange{},
                                 "fence.proxy.async.shared::cta;", "", /*has_side_effects=*/true,
                                 false, LLVM::tailcallkind::TailCallKind::None,
                                 LLVM::AsmDialectAttr{}, ArrayAttr{});
-    if (copied || stored || (warpgroup && !anyReady))
+    if (publishes)
       gpu::BarrierOp::create(rewriter, loc);
 
     ThreadElements aElems(aType), bElems(bType), cElems(cType);

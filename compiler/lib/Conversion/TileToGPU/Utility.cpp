@@ -294,11 +294,21 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel, bool asyncProx
   llvm::DenseMap<tile::DotOp, SmallVector<int64_t>> offsets;
   for (tile::DotOp dot : dots)
     offsets[dot] = {-1, -1};
+  // A load staged into two tiles (a persistent one and one in a loop's
+  // region) cannot fill both with one copy: its stagings store instead.
+  llvm::SmallPtrSet<Operation *, 4> twoTiles;
   auto place = [&](const Operand &operand, int64_t offset) {
     offsets[operand.dot][operand.index] = offset;
-    if (auto load = operand.staged.source.getDefiningOp<tile::LoadOp>())
-      if (canCopyAsync(load))
-        load->setAttr(kAsyncCopyAttr, IntegerAttr::get(IntegerType::get(ctx, 64), offset));
+    auto load = operand.staged.source.getDefiningOp<tile::LoadOp>();
+    if (!load || twoTiles.contains(load) || !canCopyAsync(load))
+      return;
+    auto copied = load->getAttrOfType<IntegerAttr>(kAsyncCopyAttr);
+    if (copied && copied.getInt() != offset) {
+      load->removeAttr(kAsyncCopyAttr);
+      twoTiles.insert(load);
+      return;
+    }
+    load->setAttr(kAsyncCopyAttr, IntegerAttr::get(IntegerType::get(ctx, 64), offset));
   };
   int64_t offset = llvm::alignTo(scratch, kSharedTileAlignment);
   llvm::DenseMap<Value, int64_t> shared;
@@ -328,11 +338,14 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel, bool asyncProx
     }
     end = std::max(end, loopOffset);
   }
-  // A dot reading a tile that an earlier dot of its block staged (the same
-  // value, so the same tile) finds it filled and published. So does a dot
-  // in a loop reading a tile copied before the loop: the copies are waited
-  // for once, before the loop, rather than on every trip.
-  llvm::DenseMap<Block *, llvm::SmallPtrSet<Value, 4>> stagedInBlock;
+  // A dot reading a tile that an earlier dot of its block filled (copied or
+  // stored there, then waited, fenced and synchronized on) finds it ready.
+  // So does a dot in a loop reading a tile copied before the loop: the
+  // copies are waited for once, before the loop, rather than on every trip.
+  // Hoisted stagings stored from registers stay as they were (every reading
+  // wgmma fences and synchronizes), and so does a tile the earlier dot did
+  // not read at the same offset.
+  llvm::DenseMap<std::pair<Block *, Value>, int64_t> filledInBlock;
   llvm::SetVector<Operation *> syncBefore;
   for (tile::DotOp dot : dots) {
     dot->setAttr(kStagedOffsetsAttr, DenseI64ArrayAttr::get(ctx, offsets[dot]));
@@ -341,9 +354,14 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel, bool asyncProx
       StagedOperand staged = getStagedOperand(dot->getOperand(i));
       if (!staged)
         continue;
-      ready[i] = !stagedInBlock[dot->getBlock()].insert(staged.source).second;
       auto load = staged.source.getDefiningOp<tile::LoadOp>();
-      if (!load || !load->hasAttr(kAsyncCopyAttr) || !staged.hoisted)
+      auto copied = load ? load->getAttrOfType<IntegerAttr>(kAsyncCopyAttr) : IntegerAttr();
+      int64_t offset = offsets[dot][i];
+      if (staged.hoisted && !copied)
+        continue;
+      auto [it, first] = filledInBlock.try_emplace({dot->getBlock(), staged.source}, offset);
+      ready[i] = !first && it->second == offset;
+      if (!copied || !staged.hoisted || copied.getInt() != offset)
         continue;
       Operation *loop = dot->getParentOp();
       while (loop && loop->getBlock() != load->getBlock())

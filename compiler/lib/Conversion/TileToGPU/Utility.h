@@ -18,9 +18,11 @@ inline constexpr llvm::StringLiteral kSharedMemoryAttr = "tile.shared_memory";
 /// On a tensor-core dot: the byte offsets of the shared tiles its staged A and
 /// B operands live in (-1: held in registers).
 inline constexpr llvm::StringLiteral kStagedOffsetsAttr = "tile.staged_offsets";
-/// On a tensor-core dot: 1 for a staged operand whose tile an earlier dot of
-/// the same block staged and synchronized on already (Q read by Q Kᵀ, then
-/// by dSᵀ Q): nothing to copy, store, wait for or fence again.
+/// On a tensor-core dot: 1 for a staged operand whose tile is filled and
+/// published already: an earlier dot of the same block copied or stored it
+/// at the same offset and synchronized on it (Q read by Q Kᵀ, then by dSᵀ Q),
+/// or it was copied before the loop and waited for there. Nothing to copy,
+/// store, wait for or fence again.
 inline constexpr llvm::StringLiteral kStagedReadyAttr = "tile.staged_ready";
 /// On a load whose tile a dot stages: the shared tile's offset. The load then
 /// copies global memory straight into it with cp.async.

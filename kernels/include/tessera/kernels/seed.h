@@ -82,11 +82,14 @@ struct PlainAttentionResult {
 /// with `dout` (like out) its gradients by the textbook formulas:
 /// P = softmax(S), dV = Pᵀ dO, dP = dO Vᵀ, dS = P ∘ (dP - rowsum(P ∘ dP)),
 /// dQ = dS K·scale, dK = dSᵀ Q·scale. `keyMask` (batch·k_len bytes) and
-/// `dout` may be null. Runs on every hardware thread.
+/// `dout` may be null. Runs on every hardware thread. `fp32Arithmetic`:
+/// every intermediate and sum in float instead (the same formulas and
+/// order): what a plain fp32 implementation's rounding alone gives.
 PlainAttentionResult plain_attention_cpu(const AttentionShape &shape, const std::vector<float> &q,
                                          const std::vector<float> &k, const std::vector<float> &v,
                                          const std::vector<uint8_t> *keyMask, bool causal,
-                                         double scale, const std::vector<float> *dout = nullptr);
+                                         double scale, const std::vector<float> *dout = nullptr,
+                                         bool fp32Arithmetic = false);
 
 /// An attention output and its gradients with respect to q, k and v.
 struct ValueAndGrad {

@@ -109,3 +109,36 @@ func.func @nested_loops(%dk: !tile.desc<64x64xbf16>, %dq: !tile.desc<64x64xbf16>
   tile.store %o[%n, %n], %r : !tile.desc<64x64xf32>, tensor<64x64xf32, #mma>
   return
 }
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// A value staged into two tiles (one in the outer loop's region for the dot
+// beside it, one kept for the whole inner loop) cannot be filled by one
+// copy: it is loaded into registers and each staging stores its own tile.
+// CHECK-LABEL: gpu.func @two_tiles_one_value
+// CHECK-NOT: cp.async.cg.shared.global
+// CHECK: gpu.return
+func.func @two_tiles_one_value(%dq: !tile.desc<64x64xbf16>, %o: !tile.desc<64x64xf32>, %n: i32,
+                               %p: tensor<64x64xbf16, #opa>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %z = arith.constant dense<0.0> : tensor<64x64xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %r = scf.for %i = %c0 to %n step %c64 iter_args(%acc = %z) -> (tensor<64x64xf32, #mma>) : i32 {
+    %q = tile.load %dq[%i, %c0] : !tile.desc<64x64xbf16> -> tensor<64x64xbf16, #bl>
+    %qa = tile.convert_layout %q : tensor<64x64xbf16, #bl> -> tensor<64x64xbf16, #opb>
+    %c = tile.dot %p, %qa, %acc : tensor<64x64xbf16, #opa>, tensor<64x64xbf16, #opb> -> tensor<64x64xf32, #mma>
+    %qb = tile.trans %q : tensor<64x64xbf16, #bl> -> tensor<64x64xbf16, #opb>
+    %s = scf.for %j = %c0 to %n step %c64 iter_args(%inner = %c) -> (tensor<64x64xf32, #mma>) : i32 {
+      %d = tile.dot %p, %qb, %inner : tensor<64x64xbf16, #opa>, tensor<64x64xbf16, #opb> -> tensor<64x64xf32, #mma>
+      scf.yield %d : tensor<64x64xf32, #mma>
+    }
+    scf.yield %s : tensor<64x64xf32, #mma>
+  }
+  tile.store %o[%n, %n], %r : !tile.desc<64x64xf32>, tensor<64x64xf32, #mma>
+  return
+}

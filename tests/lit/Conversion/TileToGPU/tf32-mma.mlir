@@ -1,5 +1,5 @@
-// RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu="arch=sm_90a" | FileCheck %s
-// RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu="arch=sm_80" | FileCheck %s
+// RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu="arch=sm_90a" | FileCheck %s --check-prefixes=CHECK,SM90
+// RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu="arch=sm_80" | FileCheck %s --check-prefixes=CHECK,SM80
 
 #bl = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
 #mma = #tile.mma<warpsPerCTA = [4, 1]>
@@ -16,7 +16,8 @@
 // CHECK-LABEL: gpu.func @register_a_tf32
 // CHECK: cp.async.cg.shared.global [$0], [$1], 16, $2;
 // CHECK: cp.async.wait_group 0;
-// CHECK-NOT: fence.proxy.async
+// SM80-NOT: fence.proxy.async
+// SM90-NEXT: fence.proxy.async.shared::cta
 // CHECK: gpu.barrier
 // CHECK-NOT: wgmma
 // CHECK-COUNT-2: ld.shared.b32 $0, [$1];
