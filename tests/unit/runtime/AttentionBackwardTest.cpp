@@ -86,6 +86,22 @@ INSTANTIATE_TEST_SUITE_P(
              (std::get<3>(info.param) ? "_mask" : "");
     });
 
+/// Atomic dQ only where it measured faster (docs/PERFORMANCE.md): 16-bit,
+/// sm_90a, head dim <= 64; never when deterministic.
+TEST(AttentionBackwardConfig, AtomicDqOnlyWhereMeasuredFaster) {
+  auto atomic = [](DType dtype, int64_t dim, const char *arch, bool deterministic = false) {
+    return attention::backwardConfig(dtype, dim, false, false, arch,
+                                     attention::Fp32Precision::tf32, deterministic)
+        .get("DQ_ATOMIC");
+  };
+  EXPECT_EQ(atomic(DType::BF16, 64, "sm_90a"), 1);
+  EXPECT_EQ(atomic(DType::F16, 32, "sm_90a"), 1);
+  EXPECT_EQ(atomic(DType::BF16, 64, "sm_90a", /*deterministic=*/true), 0);
+  EXPECT_EQ(atomic(DType::BF16, 128, "sm_90a"), 0);
+  EXPECT_EQ(atomic(DType::BF16, 64, "sm_80"), 0);
+  EXPECT_EQ(atomic(DType::F32, 64, "sm_90a"), 0);
+}
+
 TEST(AttentionBackwardStrided, TransposedLayouts) {
   runCase({{1, 2, 1, 19, 23, 32}, DType::F32, true, true, true});
   runCase({{2, 2, 2, 9, 12, 64}, DType::BF16, false, false, true});
