@@ -193,15 +193,19 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
         TensorArg dqAccumT = c.dqAtomic ? a.dqAccum.at({b, h}) : TensorArg();
         // With atomic dQ, the programs of one head would all add into the
         // same query block at the same time if they walked the blocks in
-        // the same order: each starts at a block of its own and wraps around.
-        Scalar blocks = cdiv(qLen - startM0, Scalar(c.BM));
-        // At least 1: the pipeline's first copy evaluates the index math of
-        // the loop's first trip even when it makes none (q_len 0).
-        Scalar wrap = max(blocks, Scalar(1));
-        Scalar first = c.dqAtomic ? program_id(0) % wrap : Scalar(0);
-        Scalar loopStart = c.dqAtomic ? Scalar(0) : startM0;
-        Scalar loopEnd = c.dqAtomic ? blocks : qLen;
-        Scalar loopStep = c.dqAtomic ? Scalar(1) : Scalar(c.BM);
+        // the same order: each starts at a block of its own and wraps
+        // around, the loop counting blocks.
+        Scalar loopStart = startM0, loopEnd = qLen, loopStep = Scalar(c.BM), first, wrap;
+        if (c.dqAtomic) {
+          Scalar blocks = cdiv(qLen - startM0, Scalar(c.BM));
+          // At least 1: the pipeline's first copy evaluates the index math
+          // of the loop's first trip even when it makes none (q_len 0).
+          wrap = max(blocks, Scalar(1));
+          first = program_id(0) % wrap;
+          loopStart = Scalar(0);
+          loopEnd = blocks;
+          loopStep = Scalar(1);
+        }
         return for_range(
             loopStart, loopEnd, loopStep, outer,
             [&](Scalar it, const std::vector<Tile> &carried) {
@@ -369,25 +373,26 @@ KernelConfig deterministicBackwardConfig(DType dtype, int64_t headDim, bool caus
   // accumulator the dK/dV kernel's shape. f32 runs its dots on CUDA cores,
   // f16 and bf16 on tensor cores; on sm_90a, warpgroups of 4 warps over
   // 64-row accumulators make every dot a warpgroup MMA (d 128: 32 x 128 on
-  // 8 warps, the fastest of the H100 sweep in docs/PERFORMANCE.md).
+  // 8 warps, the fastest of the H100 sweep in docs/PERFORMANCE.md; d 64
+  // takes the same since its 64 x 64 on 4 warps spills with shared Q/dO tiles).
   // TF32 (mma.sync m16n8k8): f32 operand tiles and four f32 accumulators
   // leave room for small blocks only. Head dim 512 spills with every TF32
   // block tried, so it runs the accurate f32 kernels.
   if (attention::detail::usesTf32(dtype, precision) && headDim <= 256)
-    return attention::detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
-                                   {{32, 32, 32, 4}, {128, 16, 32, 4}, {256, 16, 16, 8}},
-                                   /*tf32=*/true);
+    return attention::detail::attentionConfig(
+        "attention_backward_dkdv", dtype, headDim, causal, hasMask,
+        {{32, 32, 32, 4}, {128, 16, 32, 4}, {256, 16, 16, 8}}, /*tf32=*/true);
   if (dtype == DType::F32)
-    return attention::detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
-                                   {{64, 32, 32, 8}, {128, 32, 16, 8}, {256, 16, 16, 8},
-                                    {512, 16, 16, 16}});
+    return attention::detail::attentionConfig(
+        "attention_backward_dkdv", dtype, headDim, causal, hasMask,
+        {{64, 32, 32, 8}, {128, 32, 16, 8}, {256, 16, 16, 8}, {512, 16, 16, 16}});
   if (arch == "sm_90a")
-    return attention::detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
-                                   {{64, 32, 128, 8}, {128, 32, 128, 8}, {256, 16, 16, 8},
-                                    {512, 16, 16, 16}});
-  return attention::detail::attentionConfig("attention_backward_dkdv", dtype, headDim, causal, hasMask,
-                                 {{64, 64, 32, 8}, {128, 32, 32, 8}, {256, 16, 16, 8},
-                                  {512, 16, 16, 16}});
+    return attention::detail::attentionConfig(
+        "attention_backward_dkdv", dtype, headDim, causal, hasMask,
+        {{64, 32, 128, 8}, {128, 32, 128, 8}, {256, 16, 16, 8}, {512, 16, 16, 16}});
+  return attention::detail::attentionConfig(
+      "attention_backward_dkdv", dtype, headDim, causal, hasMask,
+      {{64, 64, 32, 8}, {128, 32, 32, 8}, {256, 16, 16, 8}, {512, 16, 16, 16}});
 }
 
 } // namespace

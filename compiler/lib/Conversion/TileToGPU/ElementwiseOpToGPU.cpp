@@ -58,11 +58,7 @@ struct ConstantTile : OpConversionPattern<arith::ConstantOp> {
 /// One scalar f32 PTX instruction through inline assembly.
 Value ptxUnary(OpBuilder &b, Location loc, StringRef instruction, Value x) {
   std::string asmString = (instruction + " $0, $1;").str();
-  return LLVM::InlineAsmOp::create(b, loc, b.getF32Type(), ValueRange{x}, asmString, "=f,f",
-                                   /*has_side_effects=*/false, /*is_align_stack=*/false,
-                                   LLVM::tailcallkind::TailCallKind::None,
-                                   LLVM::AsmDialectAttr{}, ArrayAttr{})
-      .getResult(0);
+  return asmOp(b, loc, b.getF32Type(), x, asmString, "=f,f", /*sideEffects=*/false);
 }
 
 /// The f32 computation of one math op on scalars; null if unsupported.

@@ -328,11 +328,10 @@ struct StoreOpToGPU : OpConversionPattern<tile::StoreOp> {
 void emitRedAdd(OpBuilder &b, Location loc, Value ptr, int64_t byteOffset, Value value, Value add) {
   Value flag = arith::ExtUIOp::create(b, loc, b.getI32Type(), add);
   std::string at = byteOffset ? "[$0+" + std::to_string(byteOffset) + "]" : "[$0]";
-  LLVM::InlineAsmOp::create(
-      b, loc, TypeRange{}, ValueRange{ptr, value, flag},
-      "{\n.reg .pred p;\nsetp.ne.b32 p, $2, 0;\n@p red.global.add.f32 " + at + ", $1;\n}",
-      "l,f,r", /*has_side_effects=*/true, false, LLVM::tailcallkind::TailCallKind::None,
-      LLVM::AsmDialectAttr{}, ArrayAttr{});
+  emitAsmStatement(b, loc,
+                   "{\n.reg .pred p;\nsetp.ne.b32 p, $2, 0;\n@p red.global.add.f32 " + at +
+                       ", $1;\n}",
+                   {ptr, value, flag}, "l,f,r");
 }
 
 /// One `red.global.add.f32` per element, predicated on the element lying
@@ -454,12 +453,8 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp lo
         dst = tile.address(b, loc, bases[0], elems.offset(0, mi[0]), chunkLane,
                            elems.offset(1, mi[1]) / perChunk);
       }
-      LLVM::InlineAsmOp::create(b, loc, TypeRange{}, ValueRange{dst.base, ptr, copied},
-                                "cp.async.cg.shared.global " + dst.operand(0) + ", [$1], 16, $2;",
-                                "r,l,r",
-                                /*has_side_effects=*/true, false,
-                                LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
-                                ArrayAttr{});
+      emitAsmStatement(b, loc, "cp.async.cg.shared.global " + dst.operand(0) + ", [$1], 16, $2;",
+                       {dst.base, ptr, copied}, "r,l,r");
     }
     // Strided or unaligned tensors: element by element through registers,
     // from coordinates that stay in this branch (opaque thread ids).
@@ -480,10 +475,7 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp lo
       tile.storeElement(b, loc, c[0], c[1], inside.getResult(0));
     }
   }
-  LLVM::InlineAsmOp::create(b, loc, TypeRange{}, ValueRange{}, "cp.async.commit_group;", "",
-                            /*has_side_effects=*/true, false,
-                            LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
-                            ArrayAttr{});
+  emitAsmStatement(b, loc, "cp.async.commit_group;");
 }
 
 void tessera::tilegpu::populateMemoryOpPatterns(TileTypeConverter &converter,

@@ -85,19 +85,6 @@ Value tessera::tilegpu::emitHoistedStaging(OpBuilder &b, Location loc, const Sta
   return LLVM::PoisonOp::create(b, loc, resultType);
 }
 
-namespace {
-
-Value asmOp(OpBuilder &b, Location loc, Type result, ValueRange args, StringRef text,
-            StringRef constraints, bool sideEffects) {
-  return LLVM::InlineAsmOp::create(b, loc, result, args, text, constraints, sideEffects,
-                                   /*is_align_stack=*/false,
-                                   LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
-                                   ArrayAttr{})
-      .getResult(0);
-}
-
-} // namespace
-
 /// Two 16-bit elements in one 32-bit register, the first in the low half.
 Value tessera::tilegpu::packPair(OpBuilder &b, Location loc, Value lo, Value hi) {
   auto pairType = VectorType::get({2}, lo.getType());
@@ -220,12 +207,8 @@ SharedTile::Address SharedTile::address(OpBuilder &b, Location loc, Value rowLan
 void SharedTile::storeElement(OpBuilder &b, Location loc, Value row, Value col, Value value) const {
   unsigned width = value.getType().getIntOrFloatBitWidth();
   Value bits = LLVM::BitcastOp::create(b, loc, b.getIntegerType(width), value);
-  LLVM::InlineAsmOp::create(b, loc, TypeRange{},
-                            ValueRange{elementAddress(b, loc, row, col, width), bits},
-                            width == 32 ? "st.shared.b32 [$0], $1;" : "st.shared.b16 [$0], $1;",
-                            width == 32 ? "r,r" : "r,h", /*has_side_effects=*/true, false,
-                            LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
-                            ArrayAttr{});
+  emitAsmStatement(b, loc, width == 32 ? "st.shared.b32 [$0], $1;" : "st.shared.b16 [$0], $1;",
+                   {elementAddress(b, loc, row, col, width), bits}, width == 32 ? "r,r" : "r,h");
 }
 
 void SharedTile::store(OpBuilder &b, Location loc, Value vec, RankedTensorType type) const {
@@ -252,12 +235,10 @@ void SharedTile::store(OpBuilder &b, Location loc, Value vec, RankedTensorType t
       Value c = coords[e][1];
       Value chunkStart = arith::AndIOp::create(b, loc, c, constI32(b, loc, ~7));
       Value inChunk = arith::AndIOp::create(b, loc, c, constI32(b, loc, 7));
-      LLVM::InlineAsmOp::create(
-          b, loc, TypeRange{},
-          ValueRange{address(b, loc, coords[e][0], chunkStart, inChunk),
-                     packPair(b, loc, values[e], values[e + 1])},
-          "st.shared.b32 [$0], $1;", "r,r", /*has_side_effects=*/true, false,
-          LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{}, ArrayAttr{});
+      emitAsmStatement(b, loc, "st.shared.b32 [$0], $1;",
+                       {address(b, loc, coords[e][0], chunkStart, inChunk),
+                        packPair(b, loc, values[e], values[e + 1])},
+                       "r,r");
       continue;
     }
     if (!vectorized) {
@@ -277,11 +258,8 @@ void SharedTile::store(OpBuilder &b, Location loc, Value vec, RankedTensorType t
     SmallVector<Value> args{addr.base};
     for (int64_t k = 0; k < 8; k += 2)
       args.push_back(packPair(b, loc, values[e + k], values[e + k + 1]));
-    LLVM::InlineAsmOp::create(b, loc, TypeRange{}, args,
-                              "st.shared.v4.b32 " + addr.operand(0) + ", {$1, $2, $3, $4};",
-                              "r,r,r,r,r", /*has_side_effects=*/true, false,
-                              LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
-                              ArrayAttr{});
+    emitAsmStatement(b, loc, "st.shared.v4.b32 " + addr.operand(0) + ", {$1, $2, $3, $4};", args,
+                     "r,r,r,r,r");
   }
 }
 
@@ -858,14 +836,9 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
       (*tile)->store(rewriter, loc, rewriter.getRemappedValue(staged->source), srcType);
     }
     if (mustWait)
-      LLVM::InlineAsmOp::create(rewriter, loc, TypeRange{}, ValueRange{},
-                                "cp.async.wait_group " +
-                                    std::to_string(copiesAllowedInFlight(op, {stagedA, stagedB})) +
-                                    ";",
-                                "",
-                                /*has_side_effects=*/true, false,
-                                LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
-                                ArrayAttr{});
+      emitAsmStatement(rewriter, loc,
+                       "cp.async.wait_group " +
+                           std::to_string(copiesAllowedInFlight(op, {stagedA, stagedB})) + ";");
     bool tf32 = in.isF32();
     bool warpgroup = warpgroupMma && !tf32 && fitsWarpgroupMma(op, stagedA, stagedB);
     // wgmma reads shared memory through the async proxy: each thread's
@@ -875,10 +848,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     // A wgmma whose tiles are all ready has nothing to publish.
     bool publishes = mustWait || stored || (warpgroup && !allReady);
     if (publishes && warpgroupMma)
-      LLVM::InlineAsmOp::create(rewriter, loc, TypeRange{}, ValueRange{},
-                                "fence.proxy.async.shared::cta;", "", /*has_side_effects=*/true,
-                                false, LLVM::tailcallkind::TailCallKind::None,
-                                LLVM::AsmDialectAttr{}, ArrayAttr{});
+      emitAsmStatement(rewriter, loc, "fence.proxy.async.shared::cta;");
     if (publishes)
       gpu::BarrierOp::create(rewriter, loc);
 

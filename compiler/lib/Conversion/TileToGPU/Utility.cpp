@@ -68,12 +68,26 @@ Value tessera::tilegpu::toIndex(OpBuilder &b, Location loc, Value i32) {
   return arith::IndexCastOp::create(b, loc, b.getIndexType(), i32);
 }
 
+Value tessera::tilegpu::asmOp(OpBuilder &b, Location loc, Type result, ValueRange args,
+                             StringRef text, StringRef constraints, bool sideEffects) {
+  return LLVM::InlineAsmOp::create(b, loc, result, args, text, constraints, sideEffects,
+                                   /*is_align_stack=*/false,
+                                   LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
+                                   ArrayAttr{})
+      .getResult(0);
+}
+
+void tessera::tilegpu::emitAsmStatement(OpBuilder &b, Location loc, StringRef text,
+                                        ValueRange args, StringRef constraints) {
+  LLVM::InlineAsmOp::create(b, loc, TypeRange{}, args, text, constraints,
+                            /*has_side_effects=*/true, /*is_align_stack=*/false,
+                            LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
+                            ArrayAttr{});
+}
+
 std::pair<Value, Value> tessera::tilegpu::laneAndWarp(OpBuilder &b, Location loc, bool opaque) {
-  Value tid = opaque ? LLVM::InlineAsmOp::create(
-                           b, loc, b.getI32Type(), ValueRange{}, "mov.u32 $0, %tid.x;", "=r",
-                           /*has_side_effects=*/true, false, LLVM::tailcallkind::TailCallKind::None,
-                           LLVM::AsmDialectAttr{}, ArrayAttr{})
-                           .getResult(0)
+  Value tid = opaque ? asmOp(b, loc, b.getI32Type(), {}, "mov.u32 $0, %tid.x;", "=r",
+                             /*sideEffects=*/true)
                      : Value(arith::IndexCastOp::create(
                            b, loc, b.getI32Type(), gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x)));
   Value lane = arith::AndIOp::create(b, loc, tid, constI32(b, loc, tile::kWarpSize - 1));
@@ -375,17 +389,10 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel, bool asyncProx
   }
   for (Operation *loop : syncBefore) {
     OpBuilder b(loop);
-    Location loc = loop->getLoc();
-    auto asmStatement = [&](StringRef text) {
-      LLVM::InlineAsmOp::create(b, loc, TypeRange{}, ValueRange{}, text, "",
-                                /*has_side_effects=*/true, false,
-                                LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
-                                ArrayAttr{});
-    };
-    asmStatement("cp.async.wait_group 0;");
+    emitAsmStatement(b, loop->getLoc(), "cp.async.wait_group 0;");
     if (asyncProxyReads)
-      asmStatement("fence.proxy.async.shared::cta;");
-    gpu::BarrierOp::create(b, loc);
+      emitAsmStatement(b, loop->getLoc(), "fence.proxy.async.shared::cta;");
+    gpu::BarrierOp::create(b, loop->getLoc());
   }
   return end;
 }
@@ -505,10 +512,7 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
     // same tile brings (the next run of a nested loop, a sibling loop's
     // first tile).
     OpBuilder after(loop->getBlock(), std::next(Block::iterator(loop)));
-    LLVM::InlineAsmOp::create(after, loc, TypeRange{}, ValueRange{}, "cp.async.wait_group 0;", "",
-                              /*has_side_effects=*/true, false,
-                              LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
-                              ArrayAttr{});
+    emitAsmStatement(after, loc, "cp.async.wait_group 0;");
   }
   // The regions' ends were only for this allocation.
   kernel->walk([](scf::ForOp loop) { loop->removeAttr(kSharedEndAttr); });

@@ -95,6 +95,14 @@ Value constI32(OpBuilder &b, Location loc, int64_t v);
 Value constIndex(OpBuilder &b, Location loc, int64_t v);
 Value toIndex(OpBuilder &b, Location loc, Value i32);
 
+/// Inline PTX `text` with operands `args` under `constraints`, returning its
+/// one result of type `result`.
+Value asmOp(OpBuilder &b, Location loc, Type result, ValueRange args, StringRef text,
+            StringRef constraints, bool sideEffects);
+/// Inline PTX `text` with side effects and no result.
+void emitAsmStatement(OpBuilder &b, Location loc, StringRef text, ValueRange args = {},
+                      StringRef constraints = "");
+
 /// The lane and warp ids (i32) of the calling thread.
 /// `opaque`: as ThreadElements::emitCoords.
 std::pair<Value, Value> laneAndWarp(OpBuilder &b, Location loc, bool opaque = false);
