@@ -141,7 +141,7 @@ struct StagedOperand {
   explicit operator bool() const { return bool(source); }
   /// The shared tile's byte offset (after allocateSharedMemory).
   int64_t offset() const;
-  /// An earlier dot of this block made the tile ready (kStagedReadyAttr).
+  /// The tile is filled and published already (kStagedReadyAttr).
   bool ready() const;
 };
 StagedOperand getStagedOperand(Value operand);
