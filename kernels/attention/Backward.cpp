@@ -107,20 +107,12 @@ Tile visible(const BackwardConstants &c, const BackwardArgs &a, const Scalar &st
   return valid;
 }
 
-/// P_ij = exp(S_ij - L_i) = exp2(Q_i K_jᵀ · scale·log2(e) - L_i·log2(e)),
-/// 0 where not `valid` (a null tile: everything is).           (lines 10-11)
-Tile recomputeP(const Tile &qi, const Tile &kj, const Scalar &scaleLog2e, const Tile &lseRow,
-                const Tile &valid, DotPrecision precision) {
-  Tile s = dot(qi, trans(kj), precision) * scaleLog2e;
-  Tile p = exp2(s - expand_dims(lseRow, 1));
+/// P_ij = exp(S_ij - L_i) = exp2(S_ij · scale·log2(e) - L_i·log2(e)) from
+/// the scores S = Q_i K_jᵀ, 0 where not `valid` (a null tile: everything is).
+///                                                              (lines 10-11)
+Tile recomputeP(const Tile &s, const Scalar &scaleLog2e, const Tile &lseRow, const Tile &valid) {
+  Tile p = exp2(s * scaleLog2e - expand_dims(lseRow, 1));
   return valid.getValue() ? where(valid, p, zeros(p.shape(), DType::F32)) : p;
-}
-
-/// dS_ij = P_ij ∘ (dO_i V_jᵀ - D_i)                        (lines 13-14)
-Tile gradScores(const Tile &p, const Tile &doi, const Tile &vj, const Tile &deltaRow,
-                DotPrecision precision) {
-  Tile dp = dot(doi, trans(vj), precision);
-  return p * (dp - expand_dims(deltaRow, 1));
 }
 
 // D_i = rowsum(dO_i ∘ O_i) in f32, BLOCK_M rows per program   (line 4),
@@ -214,16 +206,21 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
               Tile dK = carried[0], dV = carried[1];
               Tile qi = load(qh, {startM, Scalar(0)}, {c.BM, c.BD});
               Tile doi = load(doh, {startM, Scalar(0)}, {c.BM, c.BD});
-              Tile deltaI = load(deltah, {startM}, {c.BM});
+              // Sᵀ = K Qᵀ, and V dOᵀ right behind it: on sm_90a the
+              // second product runs while exp2 makes Pᵀ of the first.
+              Tile sT = dot(kj, trans(qi), c.precision);
+              Tile dpT = dot(vj, trans(doi), c.precision);
               // Pᵀ = exp2(K Qᵀ·scale·log2(e) - L·log2(e))     (lines 10-11)
-              Tile pT = exp2(dot(kj, trans(qi), c.precision) * scaleLog2e -
-                             expand_dims(load(lseh, {startM}, {c.BM}), 0));
+              Tile pT = exp2(sT * scaleLog2e - expand_dims(load(lseh, {startM}, {c.BM}), 0));
               pT = where(visible(c, a, startM, startN, keyMask, /*keysAsRows=*/true), pT,
                          zeros({c.BN, c.BM}, DType::F32));
               // dV += Pᵀ dO                                         (line 12)
               dV = dot(cast(pT, dtype), doi, dV, c.precision);
               // dSᵀ = Pᵀ ∘ (V dOᵀ - D)                           (lines 13-14)
-              Tile dsT = pT * (dot(vj, trans(doi), c.precision) - expand_dims(deltaI, 0));
+              // (D loaded here, not with Q and dO: one register per column
+              // of the transposed layout, held only for this.)
+              Tile deltaI = load(deltah, {startM}, {c.BM});
+              Tile dsT = pT * (dpT - expand_dims(deltaI, 0));
               // dK += dSᵀ Q  (times scale once, at the end)         (line 16)
               Tile dsTIn = cast(dsT, dtype);
               dK = dot(dsTIn, qi, dK, c.precision);
@@ -273,12 +270,15 @@ void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
     Tile keyMask;
     if (masked && c.hasMask)
       keyMask = expand_dims(load(a.mask.at({b}), {startN}, {c.BN}), 0);
+    // S = Q Kᵀ, and dO Vᵀ right behind it: on sm_90a the second product
+    // runs while exp2 makes P of the first.
+    Tile s = dot(qi, trans(kj), c.precision);
+    Tile dp = dot(doi, trans(vj), c.precision);
     // P = exp(Q Kᵀ·scale - L)                                     (lines 10-11)
-    Tile p = masked ? recomputeP(qi, kj, scaleLog2e, lseI, visible(c, a, startM, startN, keyMask),
-                                 c.precision)
-                    : recomputeP(qi, kj, scaleLog2e, lseI, Tile(), c.precision);
+    Tile p = recomputeP(s, scaleLog2e, lseI,
+                        masked ? visible(c, a, startM, startN, keyMask) : Tile());
     // dS = P ∘ (dO Vᵀ - D)                                        (lines 13-14)
-    Tile ds = gradScores(p, doi, vj, deltaI, c.precision);
+    Tile ds = p * (dp - expand_dims(deltaI, 1));
     // dQ += dS K  (times scale once, at the end)                      (line 15)
     return dot(cast(ds, dtype), kj, dQ, c.precision);
   };
@@ -372,9 +372,12 @@ KernelConfig deterministicBackwardConfig(DType dtype, int64_t headDim, bool caus
   // transposed blocks (BLOCK_N query rows, BLOCK_M keys), which give its one
   // accumulator the dK/dV kernel's shape. f32 runs its dots on CUDA cores,
   // f16 and bf16 on tensor cores; on sm_90a, warpgroups of 4 warps over
-  // 64-row accumulators make every dot a warpgroup MMA (d 128: 32 x 128 on
-  // 8 warps, the fastest of the H100 sweep in docs/PERFORMANCE.md; d 64
-  // takes the same since its 64 x 64 on 4 warps spills with shared Q/dO tiles).
+  // 64-row accumulators make every dot a warpgroup MMA: 64 x 128 on 8 warps
+  // at d 64 and 128, the fastest of the H200 sweep in docs/PERFORMANCE.md
+  // once the products overlap (defer-wgmma-waits). At d 128 its dK/dV
+  // kernel is the one shipped configuration that spills (192 bytes, 284
+  // with masks; tests/unit/compiler): it still ran 13-18% faster than the
+  // spill-free 32 x 128.
   // TF32 (mma.sync m16n8k8): f32 operand tiles and four f32 accumulators
   // leave room for small blocks only. Head dim 512 spills with every TF32
   // block tried, so it runs the accurate f32 kernels.
@@ -389,7 +392,7 @@ KernelConfig deterministicBackwardConfig(DType dtype, int64_t headDim, bool caus
   if (arch == "sm_90a")
     return attention::detail::attentionConfig(
         "attention_backward_dkdv", dtype, headDim, causal, hasMask,
-        {{64, 32, 128, 8}, {128, 32, 128, 8}, {256, 16, 16, 8}, {512, 16, 16, 16}});
+        {{64, 64, 128, 8}, {128, 64, 128, 8}, {256, 16, 16, 8}, {512, 16, 16, 16}});
   return attention::detail::attentionConfig(
       "attention_backward_dkdv", dtype, headDim, causal, hasMask,
       {{64, 64, 32, 8}, {128, 32, 32, 8}, {256, 16, 16, 8}, {512, 16, 16, 16}});
@@ -400,16 +403,13 @@ KernelConfig deterministicBackwardConfig(DType dtype, int64_t headDim, bool caus
 KernelConfig attention::backwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
                                       std::string_view arch, Fp32Precision precision,
                                       bool deterministic) {
-  // Atomic dQ wins where the dK/dV program can afford a 64-row query block
-  // (bf16/f16 on sm_90a up to head dim 64: 64 x 128 on 8 warps, the fastest
-  // of the H200 sweep in docs/PERFORMANCE.md); at d 128 the two-kernel
-  // split measured as fast, so it runs there even when atomics are allowed.
-  if (!deterministic && dtype != DType::F32 && arch == "sm_90a" && headDim <= 64) {
-    KernelConfig config = attention::detail::attentionConfig(
-        "attention_backward_dkdv", dtype, headDim, causal, hasMask, {{64, 64, 128, 8}});
-    config.constants["DQ_ATOMIC"] = 1;
-    return config;
-  }
+  // dQ by atomic adds from the dK/dV programs (DQ_ATOMIC) does five
+  // products instead of seven, but its dK/dV program holds a third
+  // accumulator: on the H200 it lost to the two-kernel split at every
+  // benchmark shape once the products overlap (docs/PERFORMANCE.md), so the
+  // split runs whether or not determinism was asked for; DQ_ATOMIC stays a
+  // configuration (tessera-bench --backward-configs, the GPU tests).
+  (void)deterministic;
   KernelConfig config = deterministicBackwardConfig(dtype, headDim, causal, hasMask, arch, precision);
   config.constants["DQ_ATOMIC"] = 0;
   return config;

@@ -9,6 +9,7 @@
 
 #include "tessera/kernels/attention.h"
 #include "tessera/kernels/seed.h"
+#include "tessera/runtime/Device.h"
 
 #include <gtest/gtest.h>
 
@@ -89,6 +90,9 @@ struct BackwardCase {
   bool tf32 = false;
   /// The deterministic backward (dQ in a pass of its own, no atomics).
   bool deterministic = false;
+  /// dQ by atomic adds from the dK/dV programs (DQ_ATOMIC), at the blocks
+  /// backward() would pick, whichever path those pick by default.
+  bool atomicDq = false;
 };
 
 /// One backward run's gradients (read back as floats) and the float64 ones.
@@ -133,7 +137,14 @@ inline BackwardRun runBackward(const BackwardCase &c) {
   dq.fillBytes(0xff);
   dk.fillBytes(0xff);
   dv.fillBytes(0xff);
-  attention::backward(tq, tk, tv, f.out, f.lse, tdout, dq, dk, dv, options);
+  if (c.atomicDq) {
+    kernels::KernelConfig config = attention::backwardConfig(
+        c.dtype, s.dim, c.causal, c.mask, currentDevice().arch(), options.fp32Precision);
+    config.constants["DQ_ATOMIC"] = 1;
+    attention::backwardWithConfig(tq, tk, tv, f.out, f.lse, tdout, dq, dk, dv, options, config);
+  } else {
+    attention::backward(tq, tk, tv, f.out, f.lse, tdout, dq, dk, dv, options);
+  }
   return {dq.toFloat(), dk.toFloat(), dv.toFloat(),
           attention::plain_attention_cpu(s, q, k, v, c.mask ? &mask : nullptr, c.causal,
                                          1.0 / std::sqrt(double(s.dim)), &dout)};

@@ -43,6 +43,8 @@ void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &opti
   // The per-element index math repeats across elements: fold and share it.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // Each wgmma's wait sinks to the first use of its accumulators.
+  pm.addNestedPass<gpu::GPUModuleOp>(createDeferWgmmaWaits());
   // Upstream's lowering to NVVM: structured control flow to branches, then the
   // gpu, arith, vector and memref ops to LLVM and NVVM intrinsics.
   OpPassManager &gpuPm = pm.nest<gpu::GPUModuleOp>();

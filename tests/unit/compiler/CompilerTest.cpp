@@ -134,15 +134,18 @@ namespace {
 class AttentionHeuristicConfigs
     : public ::testing::TestWithParam<std::tuple<int64_t, DType, bool, const char *>> {};
 
-void expectNoSpills(const char *kernel, const kernels::KernelConfig &config, const char *arch) {
+/// `allowedSpillBytes`: a spill measured and accepted (the config that
+/// spills still ran fastest); 0 everywhere else.
+void expectNoSpills(const char *kernel, const kernels::KernelConfig &config, const char *arch,
+                    unsigned allowedSpillBytes = 0) {
   const kernels::KernelDef &def = kernels::lookup(kernel);
   CompileOptions options;
   options.arch = arch;
   CompiledKernel k = Jit::get().compile(
       [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
   EXPECT_GT(k.cubin.size(), 0u);
-  EXPECT_EQ(k.usage.spillStoreBytes, 0u) << kernel << " " << config.key();
-  EXPECT_EQ(k.usage.spillLoadBytes, 0u) << kernel << " " << config.key();
+  EXPECT_LE(k.usage.spillStoreBytes, allowedSpillBytes) << kernel << " " << config.key();
+  EXPECT_LE(k.usage.spillLoadBytes, allowedSpillBytes) << kernel << " " << config.key();
   // The opt-in dynamic shared memory per block: 163 KiB on sm_80, 227 KiB on sm_90.
   unsigned limit = std::string_view(arch) == "sm_80" ? 166912u : 232448u;
   EXPECT_LE(k.sharedBytes + k.usage.staticSharedBytes, limit) << kernel << " " << config.key();
@@ -156,7 +159,9 @@ TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
 
 /// The backward's dK/dV and dQ kernels in the configurations backward()
 /// picks compile without spills too (one head dim per block configuration
-/// up to 256; at 512 they spill).
+/// up to 256; at 512 they spill), but for one: 16-bit dK/dV at d 128 on
+/// sm_90a, 64 x 128 blocks, spills 192 bytes (284 with masks) and ran
+/// 13-18% faster than the spill-free 32 x 128 (docs/PERFORMANCE.md).
 class AttentionBackwardHeuristicConfigs : public AttentionHeuristicConfigs {};
 
 TEST_P(AttentionBackwardHeuristicConfigs, CompileWithoutSpills) {
@@ -167,7 +172,8 @@ TEST_P(AttentionBackwardHeuristicConfigs, CompileWithoutSpills) {
                                   deterministic);
     if (deterministic)
       EXPECT_EQ(config.get("DQ_ATOMIC"), 0);
-    expectNoSpills("attention_backward_dkdv", config, arch);
+    bool measuredSpill = dtype != DType::F32 && dim == 128 && std::string_view(arch) == "sm_90a";
+    expectNoSpills("attention_backward_dkdv", config, arch, measuredSpill ? 320 : 0);
     if (config.get("DQ_ATOMIC"))
       continue; // dQ is added by the dK/dV programs
     std::swap(config.constants["BLOCK_M"], config.constants["BLOCK_N"]); // dQ's blocks

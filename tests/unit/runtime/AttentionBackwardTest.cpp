@@ -86,20 +86,19 @@ INSTANTIATE_TEST_SUITE_P(
              (std::get<3>(info.param) ? "_mask" : "");
     });
 
-/// Atomic dQ only where it measured faster (docs/PERFORMANCE.md): 16-bit,
-/// sm_90a, head dim <= 64; never when deterministic.
-TEST(AttentionBackwardConfig, AtomicDqOnlyWhereMeasuredFaster) {
-  auto atomic = [](DType dtype, int64_t dim, const char *arch, bool deterministic = false) {
-    return attention::backwardConfig(dtype, dim, false, false, arch,
-                                     attention::Fp32Precision::tf32, deterministic)
-        .get("DQ_ATOMIC");
-  };
-  EXPECT_EQ(atomic(DType::BF16, 64, "sm_90a"), 1);
-  EXPECT_EQ(atomic(DType::F16, 32, "sm_90a"), 1);
-  EXPECT_EQ(atomic(DType::BF16, 64, "sm_90a", /*deterministic=*/true), 0);
-  EXPECT_EQ(atomic(DType::BF16, 128, "sm_90a"), 0);
-  EXPECT_EQ(atomic(DType::BF16, 64, "sm_80"), 0);
-  EXPECT_EQ(atomic(DType::F32, 64, "sm_90a"), 0);
+/// Atomic dQ lost to the two-kernel split at every measured shape
+/// (docs/PERFORMANCE.md): backward() never picks it, deterministic or not.
+TEST(AttentionBackwardConfig, TwoKernelSplitWhereverMeasuredFaster) {
+  for (DType dtype : {DType::BF16, DType::F16, DType::F32})
+    for (int64_t dim : {32, 64, 128, 256})
+      for (const char *arch : {"sm_80", "sm_90a"})
+        for (bool deterministic : {false, true})
+          EXPECT_EQ(attention::backwardConfig(dtype, dim, false, false, arch,
+                                              attention::Fp32Precision::tf32, deterministic)
+                        .get("DQ_ATOMIC"),
+                    0)
+              << name(dtype) << " d" << dim << " " << arch;
+  EXPECT_EQ(attention::backwardConfig(DType::BF16, 128, false, false, "sm_90a").get("BLOCK_M"), 64);
 }
 
 TEST(AttentionBackwardStrided, TransposedLayouts) {

@@ -768,7 +768,7 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
               ";\n";
     }
   }
-  text += "wgmma.commit_group.sync.aligned;\nwgmma.wait_group.sync.aligned 0;\n}";
+  text += "wgmma.commit_group.sync.aligned;\n}";
   Value undefAcc = zeroAcc ? LLVM::UndefOp::create(b, loc, b.getF32Type()) : Value();
   for (int64_t i = 0; i < numAcc; ++i) {
     args.push_back(zeroAcc ? undefAcc : acc[i]);
@@ -776,7 +776,22 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
   }
   SmallVector<Type> fields(numAcc, b.getF32Type());
   auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
-  Value result = asmOp(b, loc, resultType, args, text, constraints, /*sideEffects=*/true);
+  Value issued = asmOp(b, loc, resultType, args, text, constraints, /*sideEffects=*/true);
+  issued.getDefiningOp()->setAttr(kWgmmaIssueAttr, b.getUnitAttr());
+  // The accumulators belong to the tensor cores until this wait; tying its
+  // results to them keeps them in the same registers, so that nothing reads
+  // or moves them in between. defer-wgmma-waits sinks it to their first use.
+  SmallVector<Value> pending;
+  std::string waitConstraints;
+  for (int64_t i = 0; i < numAcc; ++i) {
+    pending.push_back(LLVM::ExtractValueOp::create(b, loc, issued, i));
+    waitConstraints += "=f,";
+  }
+  for (int64_t i = 0; i < numAcc; ++i)
+    waitConstraints += std::to_string(i) + (i + 1 < numAcc ? "," : "");
+  Value result = asmOp(b, loc, resultType, pending, wgmmaWaitText(0), waitConstraints,
+                       /*sideEffects=*/true);
+  result.getDefiningOp()->setAttr(kWgmmaWaitAttr, b.getUnitAttr());
   SmallVector<Value> out;
   for (int64_t i = 0; i < numAcc; ++i)
     out.push_back(LLVM::ExtractValueOp::create(b, loc, result, i));
@@ -835,10 +850,22 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
       stored = true;
       (*tile)->store(rewriter, loc, rewriter.getRemappedValue(staged->source), srcType);
     }
+    // The next dot's copies too, where it reads them straight after this one.
+    SmallVector<StagedOperand> waitedFor = {stagedA, stagedB};
+    if (op->hasAttr(kWaitsForNextAttr)) {
+      Operation *next = op->getNextNode();
+      while (next && !isa<tile::DotOp>(next))
+        next = next->getNextNode();
+      assert(next && "kWaitsForNextAttr without a next dot");
+      for (Value operand : next->getOperands().take_front(2))
+        if (StagedOperand staged = getStagedOperand(operand))
+          waitedFor.push_back(staged);
+      mustWait = true;
+    }
     if (mustWait)
       emitAsmStatement(rewriter, loc,
-                       "cp.async.wait_group " +
-                           std::to_string(copiesAllowedInFlight(op, {stagedA, stagedB})) + ";");
+                       "cp.async.wait_group " + std::to_string(copiesAllowedInFlight(op, waitedFor)) +
+                           ";");
     bool tf32 = in.isF32();
     bool warpgroup = warpgroupMma && !tf32 && fitsWarpgroupMma(op, stagedA, stagedB);
     // wgmma reads shared memory through the async proxy: each thread's

@@ -267,6 +267,23 @@ static Operation *topLevelLoop(Operation *op, Operation *kernel) {
   return loop;
 }
 
+tile::DotOp tessera::tilegpu::precedingDot(tile::DotOp dot) {
+  for (Operation *op = dot->getPrevNode(); op; op = op->getPrevNode()) {
+    if (auto prev = dyn_cast<tile::DotOp>(op))
+      return isa<tile::MmaLayoutAttr>(prev.getType().getEncoding()) ? prev : tile::DotOp();
+    // Scalar arithmetic, constants and the stagings of dot's own operands
+    // lower to no shared-memory access.
+    bool free = isMemoryEffectFree(op) && op->getNumRegions() == 0;
+    bool scalar = llvm::none_of(op->getResultTypes(), llvm::IsaPred<RankedTensorType>);
+    bool feedsDot = !op->use_empty() && llvm::all_of(op->getUsers(), [&](Operation *user) {
+      return user == dot.getOperation();
+    });
+    if (!free || !(scalar || op->getNumOperands() == 0 || feedsDot))
+      return {};
+  }
+  return {};
+}
+
 int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel, bool asyncProxyReads) {
   int64_t scratch = 0;
   kernel->walk([&](Operation *op) { scratch = std::max(scratch, sharedMemoryNeeded(op)); });
@@ -385,6 +402,32 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel, bool asyncProx
         syncBefore.insert(loop);
       }
     }
+    dot->setAttr(kStagedReadyAttr, DenseI64ArrayAttr::get(ctx, ready));
+  }
+  // A dot right after another that reads only tiles copied asynchronously
+  // (or ready) has its copies waited for by the first: one wait and one
+  // barrier publish both, and the second product queues behind the first
+  // (Sᵀ = K Qᵀ and dPᵀ = V dOᵀ in the dK/dV program; defer-wgmma-waits).
+  for (tile::DotOp dot : dots) {
+    tile::DotOp prev = precedingDot(dot);
+    if (!prev)
+      continue;
+    auto ready = llvm::to_vector(dot->getAttrOfType<DenseI64ArrayAttr>(kStagedReadyAttr).asArrayRef());
+    bool copiedOrReady = true, waits = false;
+    for (unsigned i : {0u, 1u}) {
+      StagedOperand staged = getStagedOperand(dot->getOperand(i));
+      auto load = staged ? staged.source.getDefiningOp<tile::LoadOp>() : tile::LoadOp();
+      auto copied = load ? load->getAttrOfType<IntegerAttr>(kAsyncCopyAttr) : IntegerAttr();
+      if (!staged || ready[i])
+        continue;
+      if (!copied || copied.getInt() != offsets[dot][i] || staged.hoisted)
+        copiedOrReady = false;
+      ready[i] = 1;
+      waits = true;
+    }
+    if (!copiedOrReady || !waits || prev->hasAttr(kWaitsForNextAttr))
+      continue;
+    prev->setAttr(kWaitsForNextAttr, UnitAttr::get(ctx));
     dot->setAttr(kStagedReadyAttr, DenseI64ArrayAttr::get(ctx, ready));
   }
   for (Operation *loop : syncBefore) {

@@ -42,6 +42,17 @@ inline constexpr llvm::StringLiteral kFollowsCopyAttr = "tile.follows_copy";
 /// its dots stage, between allocateSharedMemory and prefetchAsyncCopies
 /// (which removes it). Sibling loops' tiles start at the same offset.
 inline constexpr llvm::StringLiteral kSharedEndAttr = "tile.shared_end";
+/// On a tensor-core dot: it also waits for, fences and publishes the copied
+/// tiles of the dot that follows it (see precedingDot), marked ready.
+inline constexpr llvm::StringLiteral kWaitsForNextAttr = "tile.waits_for_next";
+/// On the inline assembly of a warpgroup MMA: the issue (fence, the wgmmas,
+/// commit) and the wait for its group, whose results are the accumulators.
+inline constexpr llvm::StringLiteral kWgmmaIssueAttr = "tile.wgmma_issue";
+inline constexpr llvm::StringLiteral kWgmmaWaitAttr = "tile.wgmma_wait";
+/// The PTX of a wait that leaves the `pending` most recent groups running.
+inline std::string wgmmaWaitText(int64_t pending) {
+  return "wgmma.wait_group.sync.aligned " + std::to_string(pending) + ";";
+}
 
 /// Tiles become the vector of elements one thread holds; pointers become LLVM
 /// global pointers; descriptors become a struct {ptr, sizes..., strides...}.
@@ -239,6 +250,10 @@ int64_t sharedMemoryNeeded(Operation *op);
 /// before a loop are waited for once before it (with the async-proxy fence
 /// wgmma needs when `asyncProxyReads`), so that its dots find them ready.
 int64_t allocateSharedMemory(Operation *kernel, bool asyncProxyReads = false);
+/// The tensor-core dot before `dot` in its block when nothing in between
+/// touches shared memory (scalar arithmetic, constants, stagings of `dot`'s
+/// operands); null otherwise.
+tile::DotOp precedingDot(tile::DotOp dot);
 
 /// Software pipelining of the asynchronous copies of a loop: each copied load
 /// in an scf.for body whose indices follow from the induction variable gets a

@@ -21,7 +21,7 @@
 // CHECK: fence.proxy.async.shared::cta
 // CHECK: gpu.barrier
 // CHECK: wgmma.mma_async.sync.aligned.m64n64k16
-// CHECK-SAME: wgmma.wait_group.sync.aligned 0
+// CHECK: {tile.wgmma_wait} "wgmma.wait_group.sync.aligned 0;"
 // CHECK-NOT: gpu.barrier
 // CHECK-NOT: cp.async.wait_group
 // CHECK: wgmma.mma_async.sync.aligned.m64n64k16
@@ -56,8 +56,10 @@ func.func @one_tile_two_dots(%dq: !tile.desc<64x64xbf16>, %o: !tile.desc<64x64xf
 // attention's dK/dV program: K copied before the GQA loop is waited for once
 // there (its dots inside find it ready); only the innermost loop is
 // pipelined, its first copies made on every outer trip, in the outer body;
-// copies made back to back share one barrier; the inner loop's last copies
-// are drained before the next outer trip. K 8192 + (Q, V) x 2 x 8192 bytes.
+// copies made back to back share one barrier; the second dot, right after
+// the first and reading only copied tiles, has its copy waited for by the
+// first (one wait and barrier for both); the inner loop's last copies are
+// drained before the next outer trip. K 8192 + (Q, V) x 2 x 8192 bytes.
 // CHECK-LABEL: gpu.func @nested_loops
 // CHECK-SAME: tile.shared_memory = 40960 : i32
 // CHECK: gpu.barrier
@@ -78,9 +80,12 @@ func.func @one_tile_two_dots(%dq: !tile.desc<64x64xbf16>, %o: !tile.desc<64x64xf
 // CHECK-COUNT-4: cp.async.cg.shared.global
 // CHECK-NOT: gpu.barrier
 // CHECK-COUNT-4: cp.async.cg.shared.global
-// CHECK: cp.async.wait_group 3;
-// CHECK: wgmma.mma_async
 // CHECK: cp.async.wait_group 2;
+// CHECK: fence.proxy.async.shared::cta
+// CHECK-NEXT: gpu.barrier
+// CHECK: wgmma.mma_async
+// CHECK-NOT: gpu.barrier
+// CHECK-NOT: cp.async.wait_group
 // CHECK: wgmma.mma_async
 // CHECK: scf.yield
 // CHECK-NEXT: }

@@ -13,7 +13,8 @@
 // mode 2 (64 bytes). The generic-proxy copies are fenced for the async
 // proxy before the barrier; one asm block issues both k-steps (the second
 // 16 rows = 1024 bytes further, 64 in descriptor units) with the transpose
-// flag for B, then commits and waits.
+// flag for B, then commits; a second one waits, its results tied to the
+// accumulators (tessera-defer-wgmma-waits may move it later).
 // CHECK-LABEL: gpu.func @register_a_mn_major_b
 // CHECK: cp.async.wait_group 0;
 // CHECK: fence.proxy.async.shared::cta;
@@ -32,7 +33,7 @@
 // CHECK-SAME: add.s64 desc_b, $16, 64;
 // CHECK-SAME: wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {{.*}}, {$22, $23, $24, $25}, desc_b, scale_d, 1, 1, 1;
 // CHECK-SAME: wgmma.commit_group.sync.aligned;
-// CHECK-SAME: wgmma.wait_group.sync.aligned 0;
+// CHECK: llvm.inline_asm has_side_effects {tile.wgmma_wait} "wgmma.wait_group.sync.aligned 0;", "=f,{{.*}},=f,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15"
 // CHECK-NOT: mma.sync
 // CHECK: gpu.return
 // On sm_80 the same dot is mma.sync, and nothing is fenced.
@@ -74,7 +75,7 @@ func.func @register_a_mn_major_b(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x3
 // CHECK-SAME: add.s64 desc_b, $32, 512;
 // CHECK-SAME: add.s64 desc_a, $33, 512;
 // CHECK-SAME: add.s64 desc_b, $32, 514;
-// CHECK-SAME: wgmma.wait_group.sync.aligned 0;
+// CHECK: {tile.wgmma_wait} "wgmma.wait_group.sync.aligned 0;"
 // SM80-LABEL: gpu.func @shared_a_k_major_b
 // SM80: ldmatrix
 func.func @shared_a_k_major_b(%dq: !tile.desc<64x128xbf16>, %dk: !tile.desc<64x128xbf16>,

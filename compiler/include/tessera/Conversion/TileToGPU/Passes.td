@@ -31,6 +31,25 @@ def ConvertTileToGPU : Pass<"convert-tile-to-gpu", "mlir::ModuleOp"> {
                            "::mlir::NVVM::NVVMDialect"];
 }
 
+def DeferWgmmaWaits : Pass<"tessera-defer-wgmma-waits", "mlir::gpu::GPUModuleOp"> {
+  let summary = "let warpgroup MMAs run while the code after them does";
+  let description = [{
+    Runs after convert-tile-to-gpu, on structured control flow. Each wgmma
+    group is issued by one inline-assembly statement and waited for by
+    another (`wgmma.wait_group`), whose results are the accumulators. This
+    pass moves each wait down its block to just before the first operation
+    that must not overlap the tensor cores: a use of the accumulators, a
+    barrier (after it other threads may overwrite the shared tiles the MMA
+    reads), a write to memory, any inline assembly it does not know to be
+    harmless, a region holding one of those, or the block's terminator.
+    Where the wait passes later wgmma groups it leaves them running
+    (`wait_group N`, N the groups issued after its own), so independent
+    products queue back to back and the elementwise work between them runs
+    while they execute (the intra-warpgroup overlap of FlashAttention-3).
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def AlignDynamicSharedMemory : Pass<"tessera-align-dynamic-shared-memory",
                                     "mlir::gpu::GPUModuleOp"> {
   let summary = "align the dynamic shared memory of NVVM kernels to 1024 bytes";
