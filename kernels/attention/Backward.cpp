@@ -187,48 +187,58 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
         // same query block at the same time if they walked the blocks in
         // the same order: each starts at a block of its own and wraps
         // around, the loop counting blocks.
-        Scalar loopStart = startM0, loopEnd = qLen, loopStep = Scalar(c.BM), first, wrap;
+        Scalar loopEnd, first, wrap;
         if (c.dqAtomic) {
-          Scalar blocks = cdiv(qLen - startM0, Scalar(c.BM));
+          loopEnd = cdiv(qLen - startM0, Scalar(c.BM));
           // At least 1: the pipeline's first copy evaluates the index math
           // of the loop's first trip even when it makes none (q_len 0).
-          wrap = max(blocks, Scalar(1));
+          wrap = max(loopEnd, Scalar(1));
           first = program_id(0) % wrap;
-          loopStart = Scalar(0);
-          loopEnd = blocks;
-          loopStep = Scalar(1);
         }
-        return for_range(
-            loopStart, loopEnd, loopStep, outer,
-            [&](Scalar it, const std::vector<Tile> &carried) {
-              Scalar startM =
-                  c.dqAtomic ? startM0 + (it + first) % wrap * Scalar(c.BM) : it;
-              Tile dK = carried[0], dV = carried[1];
-              Tile qi = load(qh, {startM, Scalar(0)}, {c.BM, c.BD});
-              Tile doi = load(doh, {startM, Scalar(0)}, {c.BM, c.BD});
-              // Sᵀ = K Qᵀ, and V dOᵀ right behind it: on sm_90a the
-              // second product runs while exp2 makes Pᵀ of the first.
-              Tile sT = dot(kj, trans(qi), c.precision);
-              Tile dpT = dot(vj, trans(doi), c.precision);
-              // Pᵀ = exp2(K Qᵀ·scale·log2(e) - L·log2(e))     (lines 10-11)
-              Tile pT = exp2(sT * scaleLog2e - expand_dims(load(lseh, {startM}, {c.BM}), 0));
-              pT = where(visible(c, a, startM, startN, keyMask, /*keysAsRows=*/true), pT,
-                         zeros({c.BN, c.BM}, DType::F32));
-              // dV += Pᵀ dO                                         (line 12)
-              dV = dot(cast(pT, dtype), doi, dV, c.precision);
-              // dSᵀ = Pᵀ ∘ (V dOᵀ - D)                           (lines 13-14)
-              // (D loaded here, not with Q and dO: one register per column
-              // of the transposed layout, held only for this.)
-              Tile deltaI = load(deltah, {startM}, {c.BM});
-              Tile dsT = pT * (dpT - expand_dims(deltaI, 0));
-              // dK += dSᵀ Q  (times scale once, at the end)         (line 16)
-              Tile dsTIn = cast(dsT, dtype);
-              dK = dot(dsTIn, qi, dK, c.precision);
-              // dQᵀ += Kᵀ dSᵀ, atomically (times scale in the last pass) (line 15)
-              if (c.dqAtomic)
-                atomic_add(dqAccumT, {Scalar(0), startM}, dot(kjT, dsTIn, c.precision));
-              return std::vector<Tile>{dK, dV};
-            });
+        auto step = [&](Scalar startM, const std::vector<Tile> &carried, bool masked) {
+          Tile dK = carried[0], dV = carried[1];
+          Tile qi = load(qh, {startM, Scalar(0)}, {c.BM, c.BD});
+          Tile doi = load(doh, {startM, Scalar(0)}, {c.BM, c.BD});
+          // Sᵀ = K Qᵀ, and V dOᵀ right behind it: on sm_90a the
+          // second product runs while exp2 makes Pᵀ of the first.
+          Tile sT = dot(kj, trans(qi), c.precision);
+          Tile dpT = dot(vj, trans(doi), c.precision);
+          // Pᵀ = exp2(K Qᵀ·scale·log2(e) - L·log2(e))     (lines 10-11)
+          Tile pT = exp2(sT * scaleLog2e - expand_dims(load(lseh, {startM}, {c.BM}), 0));
+          if (masked)
+            pT = where(visible(c, a, startM, startN, keyMask, /*keysAsRows=*/true), pT,
+                       zeros({c.BN, c.BM}, DType::F32));
+          // dV += Pᵀ dO                                         (line 12)
+          dV = dot(cast(pT, dtype), doi, dV, c.precision);
+          // dSᵀ = Pᵀ ∘ (V dOᵀ - D)                           (lines 13-14)
+          // (D loaded here, not with Q and dO: one register per column
+          // of the transposed layout, held only for this.)
+          Tile deltaI = load(deltah, {startM}, {c.BM});
+          Tile dsT = pT * (dpT - expand_dims(deltaI, 0));
+          // dK += dSᵀ Q  (times scale once, at the end)         (line 16)
+          Tile dsTIn = cast(dsT, dtype);
+          dK = dot(dsTIn, qi, dK, c.precision);
+          // dQᵀ += Kᵀ dSᵀ, atomically (times scale in the last pass) (line 15)
+          if (c.dqAtomic)
+            atomic_add(dqAccumT, {Scalar(0), startM}, dot(kjT, dsTIn, c.precision));
+          return std::vector<Tile>{dK, dV};
+        };
+        if (c.dqAtomic)
+          return for_range(Scalar(0), loopEnd, Scalar(1), outer,
+                           [&](Scalar it, const std::vector<Tile> &carried) {
+                             Scalar startM = startM0 + (it + first) % wrap * Scalar(c.BM);
+                             return step(startM, carried, /*masked=*/true);
+                           });
+        // Without causal or key masks the two-kernel split masks nothing:
+        // query rows past q_len load Q, dO and D as zeros and L·log2(e) as
+        // 0, so Pᵀ = 1 and dSᵀ = 0 there, adding nothing to dV = Pᵀ dO or
+        // dK = dSᵀ Q; keys past k_len only reach rows of dK and dV that are
+        // never stored. (Atomic dQ needs the mask: there exp2(-L) of a padded
+        // key, inf for very negative L, would reach dQ.)
+        return for_range(startM0, qLen, Scalar(c.BM), outer,
+                         [&](Scalar startM, const std::vector<Tile> &carried) {
+                           return step(startM, carried, /*masked=*/c.causal || c.hasMask);
+                         });
       });
   store(a.dk.at({b, hk}), {startN, Scalar(0)}, cast(grads[0] * a.scale, dtype));
   store(a.dv.at({b, hk}), {startN, Scalar(0)}, cast(grads[1], dtype));
@@ -375,9 +385,9 @@ KernelConfig deterministicBackwardConfig(DType dtype, int64_t headDim, bool caus
   // 64-row accumulators make every dot a warpgroup MMA: 64 x 128 on 8 warps
   // at d 64 and 128, the fastest of the H200 sweep in docs/PERFORMANCE.md
   // once the products overlap (defer-wgmma-waits). At d 128 its dK/dV
-  // kernel is the one shipped configuration that spills (192 bytes, 284
-  // with masks; tests/unit/compiler): it still ran 13-18% faster than the
-  // spill-free 32 x 128.
+  // kernel is the one shipped configuration that spills (160-352 bytes,
+  // causal and masked the most; tests/unit/compiler): it still ran 13-18%
+  // faster than the spill-free 32 x 128.
   // TF32 (mma.sync m16n8k8): f32 operand tiles and four f32 accumulators
   // leave room for small blocks only. Head dim 512 spills with every TF32
   // block tried, so it runs the accurate f32 kernels.
