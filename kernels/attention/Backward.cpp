@@ -91,19 +91,26 @@ BackwardArgs declareBackwardArgs(KernelBuilder &kb, DType dtype, bool hasMask, b
   return a;
 }
 
-/// Which (query row, key) pairs of a BM x BN block are visible: in bounds,
-/// not masked, and on or below the bottom-right aligned causal diagonal.
-/// `keysAsRows`: the BN x BM transpose (keyMask then a (BN, 1) column).
+/// Which (query row, key) pairs of a BM x BN block are visible: not masked,
+/// on or below the bottom-right aligned causal diagonal, and (where asked
+/// for) inside q_len and k_len. `keysAsRows`: the BN x BM transpose (keyMask
+/// then a (BN, 1) column). Null when nothing is asked for.
 Tile visible(const BackwardConstants &c, const BackwardArgs &a, const Scalar &startM,
-             const Scalar &startN, const Tile &keyMask, bool keysAsRows = false) {
+             const Scalar &startN, const Tile &keyMask, bool keysAsRows, bool queryBounds,
+             bool keyBounds) {
   Scalar qLen = a.q.size(2), kLen = a.k.size(2);
   Tile rows = expand_dims(arange(c.BM), keysAsRows ? 0 : 1) + startM; // query index
   Tile keys = expand_dims(arange(c.BN), keysAsRows ? 1 : 0) + startN; // key index
-  Tile valid = (rows < qLen) & (keys < kLen);
+  Tile valid;
+  auto require = [&](const Tile &t) { valid = valid.getValue() ? valid & t : t; };
+  if (queryBounds)
+    require(rows < qLen);
+  if (keyBounds)
+    require(keys < kLen);
   if (c.hasMask)
-    valid = valid & keyMask;
+    require(keyMask);
   if (c.causal)
-    valid = valid & (keys <= rows + (kLen - qLen));
+    require(keys <= rows + (kLen - qLen));
   return valid;
 }
 
@@ -205,9 +212,11 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
           Tile dpT = dot(vj, trans(doi), c.precision);
           // Pᵀ = exp2(K Qᵀ·scale·log2(e) - L·log2(e))     (lines 10-11)
           Tile pT = exp2(sT * scaleLog2e - expand_dims(load(lseh, {startM}, {c.BM}), 0));
+          // The two-kernel split needs no bounds (see below), atomic dQ both.
           if (masked)
-            pT = where(visible(c, a, startM, startN, keyMask, /*keysAsRows=*/true), pT,
-                       zeros({c.BN, c.BM}, DType::F32));
+            pT = where(visible(c, a, startM, startN, keyMask, /*keysAsRows=*/true,
+                               /*queryBounds=*/c.dqAtomic, /*keyBounds=*/c.dqAtomic),
+                       pT, zeros({c.BN, c.BM}, DType::F32));
           // dV += Pᵀ dO                                         (line 12)
           dV = dot(cast(pT, dtype), doi, dV, c.precision);
           // dSᵀ = Pᵀ ∘ (V dOᵀ - D)                           (lines 13-14)
@@ -229,12 +238,13 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
                              Scalar startM = startM0 + (it + first) % wrap * Scalar(c.BM);
                              return step(startM, carried, /*masked=*/true);
                            });
-        // Without causal or key masks the two-kernel split masks nothing:
-        // query rows past q_len load Q, dO and D as zeros and L·log2(e) as
-        // 0, so Pᵀ = 1 and dSᵀ = 0 there, adding nothing to dV = Pᵀ dO or
-        // dK = dSᵀ Q; keys past k_len only reach rows of dK and dV that are
-        // never stored. (Atomic dQ needs the mask: there exp2(-L) of a padded
-        // key, inf for very negative L, would reach dQ.)
+        // The two-kernel split needs no bounds in its mask, and no mask at
+        // all without causal or key masks: query rows past q_len load Q, dO
+        // and D as zeros and L·log2(e) as 0, so Pᵀ = 1 and dSᵀ = 0 there,
+        // adding nothing to dV = Pᵀ dO or dK = dSᵀ Q; keys past k_len only
+        // reach rows of dK and dV that are never stored. (Atomic dQ needs
+        // the bounds: there exp2(-L) of a padded key, inf for very negative
+        // L, would reach dQ.)
         return for_range(startM0, qLen, Scalar(c.BM), outer,
                          [&](Scalar startM, const std::vector<Tile> &carried) {
                            return step(startM, carried, /*masked=*/c.causal || c.hasMask);
@@ -286,7 +296,9 @@ void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
     Tile dp = dot(doi, trans(vj), c.precision);
     // P = exp(Q Kᵀ·scale - L)                                     (lines 10-11)
     Tile p = recomputeP(s, scaleLog2e, lseI,
-                        masked ? visible(c, a, startM, startN, keyMask) : Tile());
+                        masked ? visible(c, a, startM, startN, keyMask, /*keysAsRows=*/false,
+                                         /*queryBounds=*/false, /*keyBounds=*/true)
+                               : Tile());
     // dS = P ∘ (dO Vᵀ - D)                                        (lines 13-14)
     Tile ds = p * (dp - expand_dims(deltaI, 1));
     // dQ += dS K  (times scale once, at the end)                      (line 15)
@@ -382,12 +394,13 @@ KernelConfig deterministicBackwardConfig(DType dtype, int64_t headDim, bool caus
   // transposed blocks (BLOCK_N query rows, BLOCK_M keys), which give its one
   // accumulator the dK/dV kernel's shape. f32 runs its dots on CUDA cores,
   // f16 and bf16 on tensor cores; on sm_90a, warpgroups of 4 warps over
-  // 64-row accumulators make every dot a warpgroup MMA: 64 x 128 on 8 warps
-  // at d 64 and 128, the fastest of the H200 sweep in docs/PERFORMANCE.md
-  // once the products overlap (defer-wgmma-waits). At d 128 its dK/dV
-  // kernel is the one shipped configuration that spills (160-352 bytes,
-  // causal and masked the most; tests/unit/compiler): it still ran 13-18%
-  // faster than the spill-free 32 x 128.
+  // 64-row accumulators make every dot a warpgroup MMA: 64 x 64 on one
+  // warpgroup at d 64 and 128, two programs per SM, the fastest of the H200
+  // sweep in docs/PERFORMANCE.md once the products overlap
+  // (defer-wgmma-waits). At d 128 its dK/dV kernel is the one shipped
+  // configuration that spills (tests/unit/compiler): it still ran up to
+  // 12% faster than 64 x 128 on 8 warps and 28% faster than the spill-free
+  // 32 x 128.
   // TF32 (mma.sync m16n8k8): f32 operand tiles and four f32 accumulators
   // leave room for small blocks only. Head dim 512 spills with every TF32
   // block tried, so it runs the accurate f32 kernels.
@@ -402,7 +415,7 @@ KernelConfig deterministicBackwardConfig(DType dtype, int64_t headDim, bool caus
   if (arch == "sm_90a")
     return attention::detail::attentionConfig(
         "attention_backward_dkdv", dtype, headDim, causal, hasMask,
-        {{64, 64, 128, 8}, {128, 64, 128, 8}, {256, 16, 16, 8}, {512, 16, 16, 16}});
+        {{64, 64, 64, 4}, {128, 64, 64, 4}, {256, 16, 16, 8}, {512, 16, 16, 16}});
   return attention::detail::attentionConfig(
       "attention_backward_dkdv", dtype, headDim, causal, hasMask,
       {{64, 64, 32, 8}, {128, 32, 32, 8}, {256, 16, 16, 8}, {512, 16, 16, 16}});

@@ -160,9 +160,9 @@ TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
 /// The backward's dK/dV and dQ kernels in the configurations backward()
 /// picks compile without spills too (one head dim per block configuration
 /// up to 256; at 512 they spill), but for one: 16-bit dK/dV at d 128 on
-/// sm_90a, 64 x 128 blocks, spills 160-352 bytes (causal and masked the
-/// most) and ran
-/// 13-18% faster than the spill-free 32 x 128 (docs/PERFORMANCE.md).
+/// sm_90a, 64 x 64 blocks on one warpgroup, spills 224-456 bytes (causal and
+/// masked the most) and ran up to 12% faster than 64 x 128 on 8 warps and
+/// 28% faster than the spill-free 32 x 128 (docs/PERFORMANCE.md).
 class AttentionBackwardHeuristicConfigs : public AttentionHeuristicConfigs {};
 
 TEST_P(AttentionBackwardHeuristicConfigs, CompileWithoutSpills) {
@@ -174,7 +174,7 @@ TEST_P(AttentionBackwardHeuristicConfigs, CompileWithoutSpills) {
     if (deterministic)
       EXPECT_EQ(config.get("DQ_ATOMIC"), 0);
     bool measuredSpill = dtype != DType::F32 && dim == 128 && std::string_view(arch) == "sm_90a";
-    expectNoSpills("attention_backward_dkdv", config, arch, measuredSpill ? 384 : 0);
+    expectNoSpills("attention_backward_dkdv", config, arch, measuredSpill ? 512 : 0);
     if (config.get("DQ_ATOMIC"))
       continue; // dQ is added by the dK/dV programs
     std::swap(config.constants["BLOCK_M"], config.constants["BLOCK_N"]); // dQ's blocks

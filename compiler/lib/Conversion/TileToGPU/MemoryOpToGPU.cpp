@@ -171,6 +171,21 @@ Value emitVectorizable(OpBuilder &b, Location loc, const Desc &desc, Type elem, 
                             arith::ConstantIntOp::create(b, loc, i64, 0)));
 }
 
+/// True (the same in every thread) when the block of `shape` at `indices`
+/// lies wholly inside the tensor.
+Value emitTileInside(OpBuilder &b, Location loc, const Desc &desc, ValueRange indices,
+                     ArrayRef<int64_t> shape) {
+  Value inside;
+  for (auto [index, size, extent] : llvm::zip(indices, desc.sizes, shape)) {
+    Value end = arith::AddIOp::create(b, loc, index, constI32(b, loc, extent));
+    Value ok = arith::AndIOp::create(
+        b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, index, constI32(b, loc, 0)),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, end, size));
+    inside = inside ? arith::AndIOp::create(b, loc, inside, ok) : ok;
+  }
+  return inside;
+}
+
 /// The vector path's condition: the tensor allows vectors and the run's first
 /// and last elements are inside it (null when there is no vector path).
 Value runInBounds(OpBuilder &b, Location loc, Value vectorizable, const Access &access,
@@ -240,19 +255,36 @@ struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
     int64_t width = accessWidth(type);
     Value vectorizable = width > 1 ? emitVectorizable(rewriter, loc, desc, mem, width) : Value();
     Value pad = paddingValue(rewriter, loc, elem, op.getDesc().getType().getPadding());
-    SmallVector<Value> values(tile::getElemsPerThread(type));
     SmallVector<Type> runTypes(width, elem);
+    auto loadRun = [&](const Access &access) -> SmallVector<Value> {
+      auto vecType = VectorType::get({width}, mem);
+      unsigned align = width * mem.getIntOrFloatBitWidth() / 8;
+      Value v = LLVM::LoadOp::create(rewriter, loc, vecType, access.pointer, align);
+      SmallVector<Value> run;
+      for (int64_t i = 0; i < width; ++i)
+        run.push_back(fromMemory(rewriter, loc, vector::ExtractOp::create(rewriter, loc, v, i), elem));
+      return run;
+    };
+    // The whole tile inside the tensor, and (width > 1) its runs contiguous
+    // and aligned: the same in every thread, so one branch for the tile
+    // rather than one per run, and the runs' pointers differ by constants
+    // (the last stride is 1 there), leaving one pointer live per thread.
+    auto wholeTile = [&]() -> SmallVector<Value> {
+      Desc unitLast = desc;
+      if (vectorizable)
+        unitLast.strides.back() = constI32(rewriter, loc, 1);
+      SmallVector<Value> values(tile::getElemsPerThread(type));
+      for (const Access &access :
+           emitAccesses(rewriter, loc, unitLast, adaptor.getIndices(), type, width))
+        for (auto [i, v] : llvm::enumerate(loadRun(access)))
+          values[access.firstElement + i] = v;
+      return values;
+    };
+    auto runByRun = [&]() -> SmallVector<Value> {
+    SmallVector<Value> values(tile::getElemsPerThread(type));
     for (const Access &access :
          emitAccesses(rewriter, loc, desc, adaptor.getIndices(), type, width)) {
-      auto fast = [&]() -> SmallVector<Value> {
-        auto vecType = VectorType::get({width}, mem);
-        unsigned align = width * mem.getIntOrFloatBitWidth() / 8;
-        Value v = LLVM::LoadOp::create(rewriter, loc, vecType, access.pointer, align);
-        SmallVector<Value> run;
-        for (int64_t i = 0; i < width; ++i)
-          run.push_back(fromMemory(rewriter, loc, vector::ExtractOp::create(rewriter, loc, v, i), elem));
-        return run;
-      };
+      auto fast = [&]() -> SmallVector<Value> { return loadRun(access); };
       auto slow = [&]() -> SmallVector<Value> {
         SmallVector<Value> run;
         for (int64_t i = 0; i < width; ++i) {
@@ -274,6 +306,12 @@ struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
       for (int64_t i = 0; i < width; ++i)
         values[access.firstElement + i] = run[i];
     }
+    return values;
+    };
+    Value inside = emitTileInside(rewriter, loc, desc, adaptor.getIndices(), type.getShape());
+    Value whole = vectorizable ? arith::AndIOp::create(rewriter, loc, vectorizable, inside) : inside;
+    SmallVector<Type> types(tile::getElemsPerThread(type), elem);
+    SmallVector<Value> values = emitFastOrSlow(rewriter, loc, whole, types, wholeTile, runByRun);
     auto vecType = cast<VectorType>(getTypeConverter()->convertType(type));
     rewriter.replaceOp(op, pack(rewriter, loc, vecType, values));
     return success();

@@ -4,10 +4,21 @@
 
 // Each kernel moves into a gpu.module of its own; a 1024-element tile over
 // 128 threads is a vector<8xf32> per thread; loads and stores are predicated.
+// A load whose whole tile lies inside the tensor with a unit last stride
+// (one test for all threads: sge 0, sle size) reads its runs as 16-byte
+// vectors, 16 bytes apart (the thread's two runs of 4); otherwise run by
+// run, element by element where a run crosses the end.
 // CHECK-LABEL: gpu.module @add
 // CHECK: gpu.func @add(%{{.*}}: !llvm.ptr<1>, %{{.*}}: i32, %{{.*}}: i32) kernel attributes {nvvm.maxntid = array<i32: 128, 1, 1>, tile.num_warps = 4 : i32, tile.shared_memory = 0 : i32}
 // CHECK: gpu.block_id x
-// CHECK: gpu.thread_id x
+// CHECK: arith.cmpi sle
+// CHECK: arith.cmpi sge
+// CHECK: scf.if %{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32) {
+// CHECK-NOT: scf.if
+// CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xf32>
+// CHECK-NOT: scf.if
+// CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xf32>
+// CHECK: } else {
 // CHECK: arith.cmpi ult
 // CHECK: scf.if %{{.*}} -> (f32) {
 // CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> f32
