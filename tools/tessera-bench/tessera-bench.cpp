@@ -75,6 +75,7 @@ int usage() {
   std::fprintf(stderr, "usage: tessera-bench attention [--shapes \"b,h,s,d,causal;...\"] "
                        "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--backward]\n"
       "       [--backward-configs BMxBNwW;...]  (also times the backward with each)\n"
+      "       [--forward-configs BMxBNwWsS;...]  (also times the forward with each: S stages)\n"
                        "                         [--json FILE]\n"
                        "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n");
   return 2;
@@ -229,6 +230,7 @@ int main(int argc, char **argv) {
   int reps = 10;
   bool compareHeuristic = false, backward = false;
   std::string backwardConfigs; // "BMxBNwW;..." timed besides backward()'s own
+  std::string forwardConfigs;  // "BMxBNwWsS;..." timed besides forward()'s own
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--compare-heuristic" || a == "--backward") {
@@ -245,6 +247,8 @@ int main(int argc, char **argv) {
       jsonPath = argv[++i];
     else if (a == "--backward-configs")
       backwardConfigs = argv[++i], backward = true;
+    else if (a == "--forward-configs")
+      forwardConfigs = argv[++i];
     else if (a == "--reps")
       reps = std::max(1, std::atoi(argv[++i]));
     else
@@ -287,6 +291,34 @@ int main(int argc, char **argv) {
                   "tessera", dtypeName.c_str(), s.b, s.h, s.s, s.d, s.causal ? "causal" : "full  ",
                   ms, tflops, config.key().c_str());
       std::fflush(stdout);
+      std::stringstream forwardList(forwardConfigs);
+      for (std::string item; std::getline(forwardList, item, ';');) {
+        long bm = 0, bn = 0, w = 0, stages = 0;
+        if (std::sscanf(item.c_str(), "%ldx%ldw%lds%ld", &bm, &bn, &w, &stages) != 4) {
+          std::fprintf(stderr, "tessera-bench: --forward-configs: expected BMxBNwWsS, got '%s'\n",
+                       item.c_str());
+          return 2;
+        }
+        kernels::KernelConfig c = config;
+        c.numWarps = unsigned(w);
+        c.constants["BLOCK_M"] = bm;
+        c.constants["BLOCK_N"] = bn;
+        c.constants["NUM_STAGES"] = stages;
+        auto run = [&] { attention::forwardWithConfig(q, k, v, r.out, r.lse, options, c); };
+        try {
+          run();
+          Stream::defaultStream().synchronize();
+        } catch (const std::exception &e) {
+          std::printf("%-28s fwd [%s] failed: %s\n", "tessera-config", c.key().c_str(), e.what());
+          continue;
+        }
+        double cms = medianMs(run, flush, reps);
+        std::printf("%-28s fwd %-5s b%-3ld h%-3ld s%-6ld d%-4ld %s %9.3f ms %7.1f TFLOP/s  [%s]\n",
+                    "tessera-config", dtypeName.c_str(), s.b, s.h, s.s, s.d,
+                    s.causal ? "causal" : "full  ", cms, flops / (cms * 1e-3) / 1e12,
+                    c.key().c_str());
+        std::fflush(stdout);
+      }
       if (compareHeuristic) {
         // The heuristic's configuration, launched directly, for comparison with
         // whatever the tuning database chose.
