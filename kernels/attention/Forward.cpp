@@ -174,12 +174,13 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
     // twice the shared memory of 16-bit ones. The largest spill-free blocks
     // that fit sm_80's shared memory, with and without key masks
     // (tests/unit/compiler).
-    // Head dim 512 on sm_90a: 32 x 32 blocks single-buffered (NUM_STAGES 1;
-    // double-buffered they need 328 KiB), elsewhere 16 x 16.
+    // Head dim 512 on sm_90a: 64 x 16 blocks single-buffered (NUM_STAGES 1;
+    // 200 KiB), each K/V tile serving twice the rows of the 32 x 32 before
+    // (1.42x faster on the H200, docs/PERFORMANCE.md); elsewhere 16 x 16.
     if (arch == "sm_90a")
       return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
                                      {{64, 64, 64, 4}, {128, 64, 32, 4}, {256, 64, 16, 4},
-                                      {512, 32, 32, 8, 1}},
+                                      {512, 64, 16, 8, 1}},
                                      /*tf32=*/true);
     return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
                                    {{64, 64, 64, 4}, {128, 64, 32, 4}, {256, 64, 16, 4},
