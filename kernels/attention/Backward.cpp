@@ -13,13 +13,14 @@
 //   dQ_i += dS_ij K_j · scale                                   (line 15)
 //   dK_j += dS_ijᵀ Q_i · scale                                  (line 16)
 //
-// As in Algorithm 2, the key-block programs (attention_backward_dkdv) add
-// their dQ_i terms atomically into an f32 accumulator (DQ_ATOMIC = 1; a last
-// pass scales and casts it): five matrix products per block pair. The
-// deterministic mode (Options::deterministic) instead runs dQ as a second
-// pass (attention_backward_dq) that owns one query block and walks the keys,
-// recomputing P and dS (seven products, but the same bits on every run; the
-// split of Triton's fused-attention tutorial).
+// backward() runs dQ as a second pass (attention_backward_dq) that owns one
+// query block and walks the keys, recomputing P and dS: seven products per
+// block pair, the same bits on every run (the split of Triton's
+// fused-attention tutorial). As in Algorithm 2, the key-block programs
+// (attention_backward_dkdv) can instead add their dQ_i terms atomically into
+// an f32 accumulator (DQ_ATOMIC = 1; a last pass scales and casts it): five
+// products, but a third accumulator in the dK/dV program, which made it the
+// slower of the two at every shape measured (backwardConfig).
 //
 //===----------------------------------------------------------------------===//
 
