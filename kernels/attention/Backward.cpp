@@ -466,9 +466,9 @@ void attention::backward(const DeviceTensor &q, const DeviceTensor &k, const Dev
   detail::checkOutput(dk, ks, q.dtype(), "dk", likeK);
   detail::checkOutput(dv, ks, q.dtype(), "dv", likeK);
   backwardWithConfig(q, k, v, out, lse, dout, dq, dk, dv, options,
-                     backwardConfig(q.dtype(), qs[3], options.causal, options.keyMask != nullptr,
-                                    detail::currentArch(), options.fp32Precision,
-                                    options.deterministic),
+                     chooseBackwardConfig(q.dtype(), qs[3], options.causal,
+                                          options.keyMask != nullptr, qs[2], ks[2],
+                                          options.fp32Precision, options.deterministic),
                      stream);
 }
 

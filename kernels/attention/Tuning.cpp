@@ -141,3 +141,131 @@ std::vector<CandidateResult> attention::tuneForward(const DeviceTensor &q, const
   };
   return autotune(problem, candidates, run, check, db, tuneOptions);
 }
+
+std::string attention::backwardProblem(DType dtype, int64_t headDim, bool causal, bool hasMask,
+                                       int64_t qLen, int64_t kLen, Fp32Precision precision,
+                                       bool deterministic) {
+  std::string problem =
+      forwardProblem(dtype, headDim, causal, hasMask, qLen, kLen, precision) + ",det=" +
+      std::to_string(deterministic);
+  return "attention_backward" + problem.substr(problem.find(':'));
+}
+
+std::vector<KernelConfig> attention::backwardTuningSpace(DType dtype, int64_t headDim, bool causal,
+                                                         bool hasMask, int64_t qLen, int64_t kLen,
+                                                         Fp32Precision precision,
+                                                         bool deterministic) {
+  KernelConfig heuristic = backwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(),
+                                          precision, deterministic);
+  std::vector<KernelConfig> space{heuristic};
+  std::set<std::string> seen{heuristic.key()};
+  for (int64_t atomic : {0, 1}) {
+    if (atomic && deterministic)
+      continue;
+    for (int64_t bm : {32, 64, 128})
+      for (int64_t bn : {32, 64, 128})
+        for (unsigned warps : {4u, 8u}) {
+          // Blocks far longer than the sequences only compute padding (the dQ
+          // pass runs them transposed: BLOCK_N query rows, BLOCK_M keys).
+          int64_t longest = std::max<int64_t>(16, bucket(std::min(qLen, kLen)));
+          if (bm > longest || bn > longest)
+            continue;
+          KernelConfig c = heuristic;
+          c.numWarps = warps;
+          c.constants["BLOCK_M"] = bm;
+          c.constants["BLOCK_N"] = bn;
+          c.constants["DQ_ATOMIC"] = atomic;
+          if (seen.insert(c.key()).second)
+            space.push_back(c);
+        }
+  }
+  return space;
+}
+
+KernelConfig attention::chooseBackwardConfig(DType dtype, int64_t headDim, bool causal,
+                                             bool hasMask, int64_t qLen, int64_t kLen,
+                                             Fp32Precision precision, bool deterministic) {
+  std::optional<std::string> tuned = TuningDatabase::get().best(
+      backwardProblem(dtype, headDim, causal, hasMask, qLen, kLen, precision, deterministic));
+  if (tuned) {
+    KernelConfig config = KernelConfig::parse(*tuned);
+    // A database edited by hand must not break the determinism promise.
+    if (!(deterministic && config.get("DQ_ATOMIC")))
+      return config;
+  }
+  return backwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(), precision,
+                        deterministic);
+}
+
+std::vector<CandidateResult> attention::tuneBackward(const DeviceTensor &q, const DeviceTensor &k,
+                                                     const DeviceTensor &v, const DeviceTensor &out,
+                                                     const DeviceTensor &lse,
+                                                     const DeviceTensor &dout,
+                                                     const Options &options,
+                                                     const TuneOptions &tuneOptions,
+                                                     TuningDatabase &db) {
+  detail::checkInputs(q, k, v, options);
+  const auto &s = q.shape();
+  int64_t kLen = k.shape()[2];
+  bool hasMask = options.keyMask != nullptr;
+  std::string problem = backwardProblem(q.dtype(), s[3], options.causal, hasMask, s[2], kLen,
+                                        options.fp32Precision, options.deterministic);
+  KernelConfig heuristic = backwardConfig(q.dtype(), s[3], options.causal, hasMask,
+                                          detail::currentArch(), options.fp32Precision,
+                                          options.deterministic);
+  BackwardResult r{DeviceTensor::empty(q.shape(), q.dtype()), DeviceTensor::empty(k.shape(), q.dtype()),
+                   DeviceTensor::empty(k.shape(), q.dtype())};
+  backwardWithConfig(q, k, v, out, lse, dout, r.dq, r.dk, r.dv, options, heuristic);
+  std::vector<float> expected[3] = {r.dq.toFloat(), r.dk.toFloat(), r.dv.toFloat()};
+  bool tf32 = detail::usesTf32(q.dtype(), options.fp32Precision);
+  // Two implementations of the same dtype differ by up to both their errors.
+  double bound = q.dtype() == DType::F32 ? (tf32 ? 1e-2 : 1e-4)
+                                         : q.dtype() == DType::F16 ? 6e-3 : 4e-2;
+
+  std::vector<TuneCandidate> candidates;
+  const kernels::KernelDef &def = kernels::lookup("attention_backward_dkdv");
+  for (const KernelConfig &config :
+       backwardTuningSpace(q.dtype(), s[3], options.causal, hasMask, s[2], kLen,
+                           options.fp32Precision, options.deterministic))
+    candidates.push_back({config.key(), [&def, config](mlir::MLIRContext &ctx) {
+                            return def.build(ctx, config);
+                          }});
+  // The autotuner compiles and loads the dK/dV kernel; the whole backward
+  // (delta pass, dK/dV, dQ pass or convert) runs from the constants it was
+  // built with, its other kernels through the JIT's caches.
+  auto run = [&](const JitKernel &kernel) {
+    KernelConfig config = heuristic;
+    config.numWarps = kernel.compiled.numWarps;
+    for (const auto &[name, value] : kernel.compiled.constants)
+      config.constants[name] = value;
+    for (DeviceTensor *g : {&r.dq, &r.dk, &r.dv})
+      g->fillBytes(0xff);
+    backwardWithConfig(q, k, v, out, lse, dout, r.dq, r.dk, r.dv, options, config);
+  };
+  auto check = [&]() -> std::string {
+    const char *names[] = {"dq", "dk", "dv"};
+    const DeviceTensor *got[] = {&r.dq, &r.dk, &r.dv};
+    for (int g = 0; g < 3; ++g) {
+      std::vector<float> values = got[g]->toFloat();
+      double num = 0, den = 0;
+      for (size_t i = 0; i < values.size(); ++i) {
+        if (std::isnan(values[i]))
+          return std::string("wrong: NaN in ") + names[g];
+        num += double(values[i] - expected[g][i]) * (values[i] - expected[g][i]);
+        den += double(expected[g][i]) * expected[g][i];
+      }
+      double err = std::sqrt(num / std::max(den, 1e-300));
+      if (!(err <= bound)) {
+        char buf[80];
+        std::snprintf(buf, sizeof(buf), "wrong: %s relative error %.2e", names[g], err);
+        return buf;
+      }
+    }
+    return "";
+  };
+  // backwardConfig's d 128 dK/dV kernel on sm_90a spills and still ran
+  // fastest (docs/PERFORMANCE.md): the space keeps such candidates.
+  TuneOptions withSpills = tuneOptions;
+  withSpills.maxSpillBytes = std::max(withSpills.maxSpillBytes, 512u);
+  return autotune(problem, candidates, run, check, db, withSpills);
+}

@@ -203,7 +203,8 @@ std::vector<CandidateResult> tessera::autotune(const std::string &problem,
     Jit::CompileResult &c = compiled[i];
     if (!c.kernel) {
       r.verdict = "compile error: " + c.error.substr(0, c.error.find('\n'));
-    } else if (c.kernel->usage.spillStoreBytes || c.kernel->usage.spillLoadBytes) {
+    } else if (c.kernel->usage.spillStoreBytes > options.maxSpillBytes ||
+               c.kernel->usage.spillLoadBytes > options.maxSpillBytes) {
       r.verdict = "spills " + std::to_string(c.kernel->usage.spillStoreBytes) + " bytes";
     } else if (c.kernel->sharedBytes > device.sharedPerBlockOptin) {
       r.verdict = "needs " + std::to_string(c.kernel->sharedBytes) + " bytes of shared memory";

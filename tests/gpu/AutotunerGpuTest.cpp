@@ -48,6 +48,41 @@ TEST(Autotuner, TunesRecordsAndReusesTimings) {
   EXPECT_EQ(again.front().config, results.front().config);
 }
 
+/// The backward's sweep: every valid candidate's gradients matched
+/// backwardConfig's, the winner is recorded; deterministic sweeps hold no
+/// atomic dQ.
+TEST(Autotuner, TunesTheBackward) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  DeviceTensor q = randomTensor({1, 2, 200, 64}, DType::BF16);
+  DeviceTensor k = randomTensor({1, 2, 300, 64}, DType::BF16);
+  DeviceTensor dout = randomTensor({1, 2, 200, 64}, DType::BF16);
+  TuningDatabase db("");
+  TuneOptions options;
+  options.budgetMs = 5;
+  for (bool deterministic : {false, true}) {
+    attention::Options attn;
+    attn.causal = true;
+    attn.deterministic = deterministic;
+    attention::ForwardResult f = attention::forward(q, k, k, attn);
+    std::vector<CandidateResult> results =
+        attention::tuneBackward(q, k, k, f.out, f.lse, dout, attn, options, db);
+    ASSERT_FALSE(results.empty());
+    ASSERT_TRUE(results.front().ok()) << results.front().verdict;
+    size_t valid = 0;
+    for (const CandidateResult &r : results) {
+      valid += r.ok();
+      if (deterministic)
+        EXPECT_EQ(r.config.find("DQ_ATOMIC=1"), std::string::npos) << r.config;
+    }
+    EXPECT_GE(valid, 4u);
+    std::string problem = attention::backwardProblem(DType::BF16, 64, true, false, 200, 300,
+                                                     attention::Fp32Precision::tf32, deterministic);
+    ASSERT_TRUE(db.best(problem).has_value());
+    EXPECT_EQ(*db.best(problem), results.front().config);
+  }
+}
+
 TEST(Autotuner, AWrongCandidateCannotWin) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();

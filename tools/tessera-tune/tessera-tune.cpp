@@ -2,11 +2,12 @@
 //
 //   tessera-tune attention --batch 4 --heads 16 --seq 4096 --dim 128 --dtype bf16
 //                [--kv-heads N] [--kv-seq N] [--causal] [--mask] [--retime]
-//                [--budget-ms N] [--json FILE]
+//                [--backward [--deterministic]] [--budget-ms N] [--json FILE]
 //
 // Compiles the tuning space in parallel, times every candidate that compiles
-// without spilling and matches the NVRTC reference, prints them ranked, and
-// writes the winner into the tuning database that attention::forward reads.
+// without spilling and matches the reference (forward: the NVRTC kernel;
+// --backward: backwardConfig's gradients), prints them ranked, and writes the
+// winner into the tuning database that attention::forward (or backward) reads.
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,7 +35,7 @@ int usage(const char *why) {
   std::fprintf(stderr,
                "tessera-tune: %s\nusage: tessera-tune attention --batch B --heads H --seq S "
                "--dim D [--dtype bf16|f16|f32] [--kv-heads H] [--kv-seq S] [--causal] [--mask] "
-               "[--retime] [--budget-ms N] [--json FILE]\n",
+               "[--backward [--deterministic]] [--retime] [--budget-ms N] [--json FILE]\n",
                why);
   return 2;
 }
@@ -45,7 +46,7 @@ int main(int argc, char **argv) {
   if (argc < 2 || std::strcmp(argv[1], "attention") != 0)
     return usage("the first argument names the kernel to tune: attention");
   int64_t batch = 0, heads = 0, seq = 0, dim = 0, kvHeads = 0, kvSeq = 0;
-  bool causal = false, mask = false, backward = false, retime = false;
+  bool causal = false, mask = false, backward = false, deterministic = false, retime = false;
   double budgetMs = 200;
   std::string dtypeName = "bf16", jsonPath;
   for (int i = 2; i < argc; ++i) {
@@ -94,6 +95,8 @@ int main(int argc, char **argv) {
       mask = true;
     else if (a == "--backward")
       backward = true;
+    else if (a == "--deterministic")
+      deterministic = true;
     else if (a == "--retime")
       retime = true;
     else
@@ -103,10 +106,8 @@ int main(int argc, char **argv) {
   }
   if (!batch || !heads || !seq || !dim)
     return usage("--batch, --heads, --seq and --dim are required");
-  if (backward) {
-    std::fprintf(stderr, "tessera-tune: --backward: attention backward is not implemented yet\n");
-    return 2;
-  }
+  if (deterministic && !backward)
+    return usage("--deterministic: only with --backward");
   std::optional<DType> dtype = parseDType(dtypeName);
   if (!dtype || !isFloat(*dtype))
     return usage("--dtype: expected bf16, f16 or f32");
@@ -138,8 +139,12 @@ int main(int argc, char **argv) {
     attention::Options options;
     options.causal = causal;
     options.keyMask = mask ? &maskTensor : nullptr;
+    options.deterministic = deterministic;
 
-    std::string problem = attention::forwardProblem(*dtype, dim, causal, mask, seq, kvSeq);
+    std::string problem =
+        backward ? attention::backwardProblem(*dtype, dim, causal, mask, seq, kvSeq,
+                                              options.fp32Precision, deterministic)
+                 : attention::forwardProblem(*dtype, dim, causal, mask, seq, kvSeq);
     std::printf("tuning %s on %s (database %s)\n", problem.c_str(), device.name.c_str(),
                 TuningDatabase::get().path().empty() ? "in memory" : TuningDatabase::get().path().c_str());
     bool tty = isatty(fileno(stderr));
@@ -158,10 +163,18 @@ int main(int argc, char **argv) {
       }
     };
     auto start = std::chrono::steady_clock::now();
-    std::vector<CandidateResult> results = attention::tuneForward(q, k, v, options, tuneOptions);
+    std::vector<CandidateResult> results;
+    if (backward) {
+      attention::ForwardResult f = attention::forward(q, k, v, options);
+      DeviceTensor dout = random({batch, heads, seq, dim});
+      results = attention::tuneBackward(q, k, v, f.out, f.lse, dout, options, tuneOptions);
+    } else {
+      results = attention::tuneForward(q, k, v, options, tuneOptions);
+    }
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-    double flops = 4.0 * batch * heads * seq * kvSeq * dim / (causal ? 2 : 1);
+    // FlashAttention's convention: the backward counts 2.5x the forward.
+    double flops = (backward ? 2.5 : 1.0) * 4.0 * batch * heads * seq * kvSeq * dim / (causal ? 2 : 1);
     std::printf("\n%4s  %-72s %10s %9s  %s\n", "rank", "config", "ms", "TFLOP/s", "verdict");
     llvm::json::Array json;
     int rank = 0;

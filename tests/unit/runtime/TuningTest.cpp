@@ -3,6 +3,7 @@
 #include "tessera/kernels/attention.h"
 #include "tessera/runtime/Autotuner.h"
 #include "tessera/runtime/Error.h"
+#include "tessera/runtime/Jit.h"
 
 #include "llvm/Support/FileSystem.h"
 
@@ -73,6 +74,47 @@ TEST(AttentionTuningSpace, ProblemKeysBucketLengths) {
             attention::forwardProblem(DType::BF16, 64, true, false, 1024, 2049 + 1000));
   EXPECT_NE(attention::forwardProblem(DType::BF16, 64, true, false, 1000, 3000),
             attention::forwardProblem(DType::BF16, 64, false, false, 1000, 3000));
+}
+
+/// The backward's space starts at backwardConfig's, holds atomic dQ only
+/// when determinism is not asked for, and has a key of its own.
+TEST(AttentionBackwardTuningSpace, HeuristicFirstAndDeterminismKept) {
+  auto space = attention::backwardTuningSpace(DType::BF16, 128, false, false, 4096, 4096,
+                                              attention::Fp32Precision::tf32, false);
+  auto deterministic = attention::backwardTuningSpace(DType::BF16, 128, false, false, 4096, 4096,
+                                                      attention::Fp32Precision::tf32, true);
+  EXPECT_EQ(space.front().key(), attention::backwardConfig(DType::BF16, 128, false, false).key());
+  EXPECT_GE(deterministic.size(), 12u);
+  EXPECT_GT(space.size(), deterministic.size());
+  bool anyAtomic = false;
+  for (const auto &c : space)
+    anyAtomic |= c.get("DQ_ATOMIC") != 0;
+  EXPECT_TRUE(anyAtomic);
+  for (const auto &c : deterministic)
+    EXPECT_EQ(c.get("DQ_ATOMIC"), 0) << c.key();
+  EXPECT_NE(attention::backwardProblem(DType::BF16, 64, true, false, 1000, 3000,
+                                       attention::Fp32Precision::tf32, false),
+            attention::backwardProblem(DType::BF16, 64, true, false, 1000, 3000,
+                                       attention::Fp32Precision::tf32, true));
+  EXPECT_EQ(attention::backwardProblem(DType::BF16, 64, true, false, 1000, 3000,
+                                       attention::Fp32Precision::tf32, false)
+                .rfind("attention_backward:", 0),
+            0u);
+}
+
+/// tuneBackward runs each candidate from the constants its dK/dV kernel
+/// was compiled with: they must all be there.
+TEST(AttentionBackwardTuningSpace, CompiledKernelsCarryTheirConstants) {
+  kernels::KernelConfig config = attention::backwardConfig(DType::BF16, 64, true, true);
+  config.constants["DQ_ATOMIC"] = 1;
+  const kernels::KernelDef &def = kernels::lookup("attention_backward_dkdv");
+  CompileOptions options;
+  options.arch = "sm_90a";
+  CompiledKernel k = Jit::get().compile(
+      [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
+  EXPECT_EQ(k.numWarps, config.numWarps);
+  for (const auto &[name, value] : config.constants)
+    EXPECT_EQ(k.constants.count(name) ? k.constants.at(name) : -1, value) << name;
 }
 
 } // namespace

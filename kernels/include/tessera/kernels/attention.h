@@ -139,6 +139,36 @@ std::vector<CandidateResult> tuneForward(const DeviceTensor &q, const DeviceTens
                                          const TuneOptions &tuneOptions = {},
                                          TuningDatabase &db = TuningDatabase::get());
 
+/// The tuning database's key for a backward problem, as forwardProblem's
+/// plus whether the backward must be deterministic.
+std::string backwardProblem(DType dtype, int64_t headDim, bool causal, bool hasMask, int64_t qLen,
+                            int64_t kLen, Fp32Precision precision, bool deterministic);
+
+/// The dK/dV configurations the backward autotuner tries (backwardConfig's
+/// first): BLOCK_M, BLOCK_N in {32, 64, 128}, 4 or 8 warps, and atomic dQ
+/// unless `deterministic`; the dQ pass runs the transposed blocks.
+std::vector<kernels::KernelConfig> backwardTuningSpace(DType dtype, int64_t headDim, bool causal,
+                                                       bool hasMask, int64_t qLen, int64_t kLen,
+                                                       Fp32Precision precision, bool deterministic);
+
+/// The configuration backward() uses: the tuning database's winner for the
+/// problem's bucket if it has one, else backwardConfig's.
+kernels::KernelConfig chooseBackwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
+                                           int64_t qLen, int64_t kLen, Fp32Precision precision,
+                                           bool deterministic);
+
+/// Tunes backward() for these inputs (out, lse from forward()). There is no
+/// NVRTC backward reference: every candidate's dq, dk and dv are checked
+/// against backwardConfig's, which the GPU tests hold to float64, within the
+/// dtype's bound, before it may win. Returns every candidate, fastest valid
+/// first.
+std::vector<CandidateResult> tuneBackward(const DeviceTensor &q, const DeviceTensor &k,
+                                          const DeviceTensor &v, const DeviceTensor &out,
+                                          const DeviceTensor &lse, const DeviceTensor &dout,
+                                          const Options &options,
+                                          const TuneOptions &tuneOptions = {},
+                                          TuningDatabase &db = TuningDatabase::get());
+
 namespace detail {
 void registerAttentionKernels(std::map<std::string, kernels::KernelDef> &registry);
 void registerAttentionBackwardKernels(std::map<std::string, kernels::KernelDef> &registry);

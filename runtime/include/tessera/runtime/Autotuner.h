@@ -75,6 +75,10 @@ struct TuneOptions {
   int minRuns = 3, maxRuns = 50;
   /// Time again candidates the database already has.
   bool retime = false;
+  /// Candidates whose kernel spills more than this (stores or loads) are
+  /// dropped untimed. 0 by default; a space may allow what a shipped
+  /// configuration measured fastest with (attention's backward at d 128).
+  unsigned maxSpillBytes = 0;
   /// Called as each candidate is compiled and timed: (done, total, what).
   std::function<void(size_t, size_t, const std::string &)> progress;
 };
