@@ -15,6 +15,14 @@ namespace tessera::attention::detail {
 void referenceForward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
                       const Options &options, DeviceTensor &out, DeviceTensor &lse);
 
+/// The gradients of sum(out ∘ dout) in fp32 from the forward's out and lse
+/// (contiguous f32), with the same masking: dq (batch, heads, q_len, dim),
+/// dk and dv (batch, kv_heads, k_len, dim), all f32 and contiguous.
+void referenceBackward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
+                       const DeviceTensor &out, const DeviceTensor &lse, const DeviceTensor &dout,
+                       const Options &options, DeviceTensor &dq, DeviceTensor &dk,
+                       DeviceTensor &dv);
+
 /// Throws tessera::Error naming the argument unless q, k, v and the key mask
 /// are what forward() and backward() accept: rank 4, one float dtype, one
 /// batch and head dim, kv heads dividing q heads, a supported head dim, an i1

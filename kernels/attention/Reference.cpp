@@ -1,8 +1,9 @@
 //===- Reference.cpp - Naive attention in CUDA C++ through NVRTC ----------===//
 //
-// The GPU reference the autotuner checks candidates against: one thread per
-// query row, scores and an online softmax in fp32, no tiling, nothing shared
-// with the DSL kernel but the math.
+// The GPU references the autotuner checks candidates against: the forward
+// with one thread per query row, scores and an online softmax in fp32; the
+// backward as two passes, one thread per query row (dQ, D) and one per key
+// row (dK, dV). No tiling, nothing shared with the DSL kernels but the math.
 //
 //===----------------------------------------------------------------------===//
 
@@ -72,6 +73,82 @@ extern "C" __global__ void attention_reference(
   for (int d = 0; d < D; ++d) out[row * D + d] = l > 0.f ? acc[d] / l : 0.f;
   lse[row] = l > 0.f ? m + logf(l) : __int_as_float(0xff800000);
 }
+
+// The gradients of L = sum(out ∘ dout), from the forward's out and lse:
+// P_ij = exp(S_ij - L_i), D_i = dO_i · O_i, dS_ij = P_ij (dO_i · V_j - D_i);
+// dQ_i = scale Σ_j dS_ij K_j here (one thread per query row, which also
+// writes D_i), dK_j = scale Σ_i dS_ij Q_i and dV_j = Σ_i P_ij dO_i in the
+// next kernel (one thread per key row, over the q heads of its group).
+__device__ bool visible(const unsigned char *mask, long long maskStride, int b, int i, int j,
+                        int Sq, int Sk, int causal) {
+  return (!mask || mask[b * maskStride + j]) && !(causal && j > i + (Sk - Sq));
+}
+
+extern "C" __global__ void attention_reference_backward_dq(
+    const T *q, Strides qs, const T *k, Strides ks, const T *v, Strides vs,
+    const T *o, Strides os, const T *dO, Strides dos, const float *lse,
+    const unsigned char *mask, long long maskStride, float *dq, float *delta,
+    int B, int H, int Hkv, int Sq, int Sk, int D, float scale, int causal) {
+  long long row = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (row >= (long long)B * H * Sq) return;
+  int i = row % Sq, h = (row / Sq) % H, b = row / ((long long)Sq * H);
+  int hk = h / (H / Hkv);
+  long long qi = b * qs.s[0] + h * qs.s[1] + i * qs.s[2], oi = b * os.s[0] + h * os.s[1] + i * os.s[2];
+  long long di = b * dos.s[0] + h * dos.s[1] + i * dos.s[2];
+  float dlt = 0.f;
+  for (int d = 0; d < D; ++d)
+    dlt = fmaf(ld(dO, di + d * dos.s[3]), ld(o, oi + d * os.s[3]), dlt);
+  delta[row] = dlt;
+  float acc[512];
+  for (int d = 0; d < D; ++d) acc[d] = 0.f;
+  float L = lse[row];
+  for (int j = 0; j < Sk && L > -3.0e38f; ++j) {
+    if (!visible(mask, maskStride, b, i, j, Sq, Sk, causal)) continue;
+    long long kj = b * ks.s[0] + hk * ks.s[1] + j * ks.s[2], vj = b * vs.s[0] + hk * vs.s[1] + j * vs.s[2];
+    float s = 0.f, dp = 0.f;
+    for (int d = 0; d < D; ++d) {
+      s = fmaf(ld(q, qi + d * qs.s[3]), ld(k, kj + d * ks.s[3]), s);
+      dp = fmaf(ld(dO, di + d * dos.s[3]), ld(v, vj + d * vs.s[3]), dp);
+    }
+    float ds = expf(s * scale - L) * (dp - dlt);
+    for (int d = 0; d < D; ++d) acc[d] = fmaf(ds, ld(k, kj + d * ks.s[3]), acc[d]);
+  }
+  for (int d = 0; d < D; ++d) dq[row * D + d] = acc[d] * scale;
+}
+
+extern "C" __global__ void attention_reference_backward_dkdv(
+    const T *q, Strides qs, const T *k, Strides ks, const T *v, Strides vs,
+    const T *dO, Strides dos, const float *lse, const float *delta,
+    const unsigned char *mask, long long maskStride, float *dk, float *dv,
+    int B, int H, int Hkv, int Sq, int Sk, int D, float scale, int causal) {
+  long long row = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (row >= (long long)B * Hkv * Sk) return;
+  int j = row % Sk, hk = (row / Sk) % Hkv, b = row / ((long long)Sk * Hkv);
+  long long kj = b * ks.s[0] + hk * ks.s[1] + j * ks.s[2], vj = b * vs.s[0] + hk * vs.s[1] + j * vs.s[2];
+  float accK[512], accV[512];
+  for (int d = 0; d < D; ++d) accK[d] = accV[d] = 0.f;
+  int group = H / Hkv;
+  for (int h = hk * group; h < (hk + 1) * group; ++h)
+    for (int i = 0; i < Sq; ++i) {
+      long long r = ((long long)b * H + h) * Sq + i;
+      if (!visible(mask, maskStride, b, i, j, Sq, Sk, causal) || !(lse[r] > -3.0e38f)) continue;
+      long long qi = b * qs.s[0] + h * qs.s[1] + i * qs.s[2], di = b * dos.s[0] + h * dos.s[1] + i * dos.s[2];
+      float s = 0.f, dp = 0.f;
+      for (int d = 0; d < D; ++d) {
+        s = fmaf(ld(q, qi + d * qs.s[3]), ld(k, kj + d * ks.s[3]), s);
+        dp = fmaf(ld(dO, di + d * dos.s[3]), ld(v, vj + d * vs.s[3]), dp);
+      }
+      float p = expf(s * scale - lse[r]), ds = p * (dp - delta[r]);
+      for (int d = 0; d < D; ++d) {
+        accV[d] = fmaf(p, ld(dO, di + d * dos.s[3]), accV[d]);
+        accK[d] = fmaf(ds, ld(q, qi + d * qs.s[3]), accK[d]);
+      }
+    }
+  for (int d = 0; d < D; ++d) {
+    dk[row * D + d] = accK[d] * scale;
+    dv[row * D + d] = accV[d];
+  }
+}
 )";
 
 struct Strides {
@@ -85,28 +162,29 @@ Strides stridesOf(const DeviceTensor &t) {
   return s;
 }
 
+/// The reference kernels for `dtype` on the current device, compiled once.
+Module &referenceModule(DType dtype) {
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<Module>> modules;
+  std::string arch = currentDevice().arch();
+  std::lock_guard<std::mutex> lock(mutex);
+  std::unique_ptr<Module> &m = modules[arch + std::string(name(dtype))];
+  if (!m) {
+    std::string define = dtype == DType::F32   ? "-DDTYPE_F32"
+                         : dtype == DType::F16 ? "-DDTYPE_F16"
+                                               : "-DDTYPE_BF16";
+    m = std::make_unique<Module>(
+        Module::loadData(compileCudaToPtx(kSource, "attention_reference.cu", arch, {define})));
+  }
+  return *m;
+}
+
 } // namespace
 
 void attention::detail::referenceForward(const DeviceTensor &q, const DeviceTensor &k,
                                          const DeviceTensor &v, const Options &options,
                                          DeviceTensor &out, DeviceTensor &lse) {
-  static std::mutex mutex;
-  static std::map<std::string, std::unique_ptr<Module>> modules;
-  std::string arch = currentDevice().arch();
-  std::string key = arch + std::string(name(q.dtype()));
-  Module *module;
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    std::unique_ptr<Module> &m = modules[key];
-    if (!m) {
-      std::string define = q.dtype() == DType::F32   ? "-DDTYPE_F32"
-                           : q.dtype() == DType::F16 ? "-DDTYPE_F16"
-                                                     : "-DDTYPE_BF16";
-      m = std::make_unique<Module>(
-          Module::loadData(compileCudaToPtx(kSource, "attention_reference.cu", arch, {define})));
-    }
-    module = m.get();
-  }
+  Module *module = &referenceModule(q.dtype());
   const auto &s = q.shape();
   int64_t rows = s[0] * s[1] * s[2];
   if (s[3] > 512)
@@ -124,4 +202,49 @@ void attention::detail::referenceForward(const DeviceTensor &q, const DeviceTens
   config.grid[0] = unsigned((rows + 127) / 128);
   config.block[0] = 128;
   launch(module->function("attention_reference"), config, args, Stream::defaultStream());
+}
+
+void attention::detail::referenceBackward(const DeviceTensor &q, const DeviceTensor &k,
+                                          const DeviceTensor &v, const DeviceTensor &out,
+                                          const DeviceTensor &lse, const DeviceTensor &dout,
+                                          const Options &options, DeviceTensor &dq,
+                                          DeviceTensor &dk, DeviceTensor &dv) {
+  Module &module = referenceModule(q.dtype());
+  const auto &s = q.shape(), &ks = k.shape();
+  if (s[3] > 512)
+    throw Error("q: the reference handles head dims up to 512");
+  if (!lse.isContiguous() || lse.dtype() != DType::F32)
+    throw Error("lse: the reference expects a contiguous f32 (batch, heads, q_len) tensor");
+  DeviceTensor delta = DeviceTensor::empty({s[0], s[1], s[2]}, DType::F32);
+  const DeviceTensor *mask = options.keyMask;
+  float scale = options.scale.value_or(float(1.0 / std::sqrt(double(s[3]))));
+  auto tail = [&](KernelArgs &args) {
+    args.add(int(s[0])).add(int(s[1])).add(int(ks[1])).add(int(s[2])).add(int(ks[2]));
+    args.add(int(s[3])).add(scale).add(int(options.causal));
+  };
+  auto maskArgs = [&](KernelArgs &args) {
+    args.add(mask ? mask->data() : CUdeviceptr(0)).add((long long)(mask ? mask->strides()[0] : 0));
+  };
+  KernelArgs dqArgs;
+  dqArgs.add(q.data()).add(stridesOf(q)).add(k.data()).add(stridesOf(k)).add(v.data()).add(stridesOf(v));
+  dqArgs.add(out.data()).add(stridesOf(out)).add(dout.data()).add(stridesOf(dout)).add(lse.data());
+  maskArgs(dqArgs);
+  dqArgs.add(dq.data()).add(delta.data());
+  tail(dqArgs);
+  LaunchConfig config;
+  config.block[0] = 128;
+  config.grid[0] = unsigned((s[0] * s[1] * s[2] + 127) / 128);
+  launch(module.function("attention_reference_backward_dq"), config, dqArgs,
+         Stream::defaultStream());
+  KernelArgs kvArgs;
+  kvArgs.add(q.data()).add(stridesOf(q)).add(k.data()).add(stridesOf(k)).add(v.data()).add(stridesOf(v));
+  kvArgs.add(dout.data()).add(stridesOf(dout)).add(lse.data()).add(delta.data());
+  maskArgs(kvArgs);
+  kvArgs.add(dk.data()).add(dv.data());
+  tail(kvArgs);
+  config.grid[0] = unsigned((ks[0] * ks[1] * ks[2] + 127) / 128);
+  launch(module.function("attention_reference_backward_dkdv"), config, kvArgs,
+         Stream::defaultStream());
+  // delta is freed here: wait for the kernels that read it.
+  Stream::defaultStream().synchronize();
 }

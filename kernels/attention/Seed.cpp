@@ -411,6 +411,28 @@ attention::ValueAndGrad attention::plain_attention_value_and_grad(const DeviceTe
           toDevice(r.dv, v.shape())};
 }
 
+attention::ValueAndGrad attention::plain_attention_value_and_grad_gpu(const DeviceTensor &q,
+                                                                      const DeviceTensor &k,
+                                                                      const DeviceTensor &v,
+                                                                      const DeviceTensor &key_mask,
+                                                                      const DeviceTensor &dout) {
+  Options options = optionsWithMask(key_mask, false);
+  detail::checkInputs(q, k, v, options);
+  detail::checkOutput(dout, q.shape(), q.dtype(), "dout", "(batch, heads, q_len, dim) like q");
+  if (q.onHost())
+    throw Error("q: plain_attention_value_and_grad_gpu needs GPU tensors");
+  const auto &qs = q.shape();
+  ValueAndGrad r{DeviceTensor::empty(qs, DType::F32), DeviceTensor::empty(qs, DType::F32),
+                 DeviceTensor::empty(k.shape(), DType::F32),
+                 DeviceTensor::empty(k.shape(), DType::F32)};
+  DeviceTensor lse = DeviceTensor::empty({qs[0], qs[1], qs[2]}, DType::F32);
+  detail::referenceForward(q, k, v, options, r.out, lse);
+  // The backward reference reads out in q's dtype, as backward() does.
+  DeviceTensor out = q.dtype() == DType::F32 ? r.out : DeviceTensor::fromFloat(r.out.toFloat(), qs, q.dtype());
+  detail::referenceBackward(q, k, v, out, lse, dout, options, r.dq, r.dk, r.dv);
+  return r;
+}
+
 attention::Difference attention::value_and_grad_difference(const AttentionValueAndGradFn &fn_a,
                                                            const AttentionValueAndGradFn &fn_b,
                                                            uint64_t seed, int64_t batch,

@@ -157,11 +157,10 @@ kernels::KernelConfig chooseBackwardConfig(DType dtype, int64_t headDim, bool ca
                                            int64_t qLen, int64_t kLen, Fp32Precision precision,
                                            bool deterministic);
 
-/// Tunes backward() for these inputs (out, lse from forward()). There is no
-/// NVRTC backward reference: every candidate's dq, dk and dv are checked
-/// against backwardConfig's, which the GPU tests hold to float64, within the
-/// dtype's bound, before it may win. Returns every candidate, fastest valid
-/// first.
+/// Tunes backward() for these inputs (out, lse from forward()): every
+/// candidate's dq, dk and dv are checked against the NVRTC fp32 reference
+/// within the dtype's bound before it may win. Returns every candidate,
+/// fastest valid first.
 std::vector<CandidateResult> tuneBackward(const DeviceTensor &q, const DeviceTensor &k,
                                           const DeviceTensor &v, const DeviceTensor &out,
                                           const DeviceTensor &lse, const DeviceTensor &dout,

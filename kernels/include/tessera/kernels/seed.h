@@ -115,6 +115,13 @@ ValueAndGrad plain_attention_value_and_grad(const DeviceTensor &q, const DeviceT
                                             const DeviceTensor &v, const DeviceTensor &key_mask,
                                             const DeviceTensor &dout);
 
+/// The same on the GPU: the NVRTC reference kernels in fp32 (naive, one
+/// thread per row), for sizes where float64 on the CPU takes too long.
+ValueAndGrad plain_attention_value_and_grad_gpu(const DeviceTensor &q, const DeviceTensor &k,
+                                                const DeviceTensor &v,
+                                                const DeviceTensor &key_mask,
+                                                const DeviceTensor &dout);
+
 /// cosine_sim_flash_attention (scale 16) forward and backward: dq and dk go
 /// back through l2norm_rows_backward.
 ValueAndGrad cosine_sim_flash_attention_value_and_grad(const DeviceTensor &q,
