@@ -44,14 +44,23 @@ __device__ float ld(const T *p, long long i) {
 
 struct Strides { long long s[4]; };
 
+// Batch b, head h and position i of query row `row` (rows ordered b, h, i),
+// and the kv head hk that h reads.
+__device__ void queryRow(long long row, int H, int Hkv, int Sq, int &b, int &h, int &i, int &hk) {
+  i = row % Sq;
+  h = (row / Sq) % H;
+  b = row / ((long long)Sq * H);
+  hk = h / (H / Hkv);
+}
+
 extern "C" __global__ void attention_reference(
     const T *q, Strides qs, const T *k, Strides ks, const T *v, Strides vs,
     const unsigned char *mask, long long maskStride, float *out, float *lse,
     int B, int H, int Hkv, int Sq, int Sk, int D, float scale, int causal) {
   long long row = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (row >= (long long)B * H * Sq) return;
-  int i = row % Sq, h = (row / Sq) % H, b = row / ((long long)Sq * H);
-  int hk = h / (H / Hkv);
+  int b, h, i, hk;
+  queryRow(row, H, Hkv, Sq, b, h, i, hk);
   float acc[512];
   for (int d = 0; d < D; ++d) acc[d] = 0.f;
   float m = __int_as_float(0xff800000), l = 0.f; // -inf: NVRTC has no math.h
@@ -91,8 +100,8 @@ extern "C" __global__ void attention_reference_backward_dq(
     int B, int H, int Hkv, int Sq, int Sk, int D, float scale, int causal) {
   long long row = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (row >= (long long)B * H * Sq) return;
-  int i = row % Sq, h = (row / Sq) % H, b = row / ((long long)Sq * H);
-  int hk = h / (H / Hkv);
+  int b, h, i, hk;
+  queryRow(row, H, Hkv, Sq, b, h, i, hk);
   long long qi = b * qs.s[0] + h * qs.s[1] + i * qs.s[2], oi = b * os.s[0] + h * os.s[1] + i * os.s[2];
   long long di = b * dos.s[0] + h * dos.s[1] + i * dos.s[2];
   float dlt = 0.f;

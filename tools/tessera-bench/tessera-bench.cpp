@@ -291,6 +291,25 @@ int main(int argc, char **argv) {
                   "tessera", dtypeName.c_str(), s.b, s.h, s.s, s.d, s.causal ? "causal" : "full  ",
                   ms, tflops, config.key().c_str());
       std::fflush(stdout);
+      // One alternative configuration: run once (reporting a failure), then
+      // the median time and a row of the table.
+      auto timeConfig = [&](const char *mode, const kernels::KernelConfig &c, double work,
+                            const std::function<void()> &run) {
+        try {
+          run();
+          Stream::defaultStream().synchronize();
+        } catch (const std::exception &e) {
+          std::printf("%-28s %s [%s] failed: %s\n", "tessera-config", mode, c.key().c_str(),
+                      e.what());
+          return;
+        }
+        double cms = medianMs(run, flush, reps);
+        std::printf("%-28s %s %-5s b%-3ld h%-3ld s%-6ld d%-4ld %s %9.3f ms %7.1f TFLOP/s  [%s]\n",
+                    "tessera-config", mode, dtypeName.c_str(), s.b, s.h, s.s, s.d,
+                    s.causal ? "causal" : "full  ", cms, work / (cms * 1e-3) / 1e12,
+                    c.key().c_str());
+        std::fflush(stdout);
+      };
       std::stringstream forwardList(forwardConfigs);
       for (std::string item; std::getline(forwardList, item, ';');) {
         long bm = 0, bn = 0, w = 0, stages = 0;
@@ -304,20 +323,8 @@ int main(int argc, char **argv) {
         c.constants["BLOCK_M"] = bm;
         c.constants["BLOCK_N"] = bn;
         c.constants["NUM_STAGES"] = stages;
-        auto run = [&] { attention::forwardWithConfig(q, k, v, r.out, r.lse, options, c); };
-        try {
-          run();
-          Stream::defaultStream().synchronize();
-        } catch (const std::exception &e) {
-          std::printf("%-28s fwd [%s] failed: %s\n", "tessera-config", c.key().c_str(), e.what());
-          continue;
-        }
-        double cms = medianMs(run, flush, reps);
-        std::printf("%-28s fwd %-5s b%-3ld h%-3ld s%-6ld d%-4ld %s %9.3f ms %7.1f TFLOP/s  [%s]\n",
-                    "tessera-config", dtypeName.c_str(), s.b, s.h, s.s, s.d,
-                    s.causal ? "causal" : "full  ", cms, flops / (cms * 1e-3) / 1e12,
-                    c.key().c_str());
-        std::fflush(stdout);
+        timeConfig("fwd", c, flops,
+                   [&] { attention::forwardWithConfig(q, k, v, r.out, r.lse, options, c); });
       }
       if (compareHeuristic) {
         // The heuristic's configuration, launched directly, for comparison with
@@ -364,22 +371,9 @@ int main(int argc, char **argv) {
           c.constants["BLOCK_M"] = bm;
           c.constants["BLOCK_N"] = bn;
           c.constants["DQ_ATOMIC"] = mode == 'd' ? 0 : 1;
-          auto run = [&] {
+          timeConfig("bwd", c, 2.5 * flops, [&] {
             attention::backwardWithConfig(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options, c);
-          };
-          try {
-            run();
-            Stream::defaultStream().synchronize();
-          } catch (const std::exception &e) {
-            std::printf("%-28s bwd [%s] failed: %s\n", "tessera-config", c.key().c_str(), e.what());
-            continue;
-          }
-          double cms = medianMs(run, flush, reps);
-          std::printf("%-28s bwd %-5s b%-3ld h%-3ld s%-6ld d%-4ld %s %9.3f ms %7.1f TFLOP/s  [%s]\n",
-                      "tessera-config", dtypeName.c_str(), s.b, s.h, s.s, s.d,
-                      s.causal ? "causal" : "full  ", cms, 2.5 * flops / (cms * 1e-3) / 1e12,
-                      c.key().c_str());
-          std::fflush(stdout);
+          });
         }
         results.push_back(llvm::json::Object{{"system", "tessera"}, {"mode", "bwd"},
                                              {"dtype", dtypeName}, {"b", s.b}, {"h", s.h},
