@@ -4,8 +4,8 @@
 // wait. Here each wait sinks to the first operation that needs it done, so
 // that the tensor cores work while the threads go on (PTX ISA,
 // "wgmma.wait_group"): in the dK/dV program the dPᵀ product queues behind
-// Sᵀ and runs while exp2 turns Sᵀ into Pᵀ; dV and dK run while the next
-// iteration's copies are issued.
+// Sᵀ and runs while exp2 turns Sᵀ into Pᵀ, dV runs while dSᵀ is computed,
+// and both dV and dK are waited for only at the end of the iteration.
 //
 //===----------------------------------------------------------------------===//
 
