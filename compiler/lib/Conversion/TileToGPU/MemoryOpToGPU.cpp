@@ -281,32 +281,32 @@ struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
       return values;
     };
     auto runByRun = [&]() -> SmallVector<Value> {
-    SmallVector<Value> values(tile::getElemsPerThread(type));
-    for (const Access &access :
-         emitAccesses(rewriter, loc, desc, adaptor.getIndices(), type, width)) {
-      auto fast = [&]() -> SmallVector<Value> { return loadRun(access); };
-      auto slow = [&]() -> SmallVector<Value> {
-        SmallVector<Value> run;
-        for (int64_t i = 0; i < width; ++i) {
-          Value ptr = access.elementPointer(rewriter, loc, mem, i);
-          auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{elem},
-                                        access.inBounds(rewriter, loc, i), /*withElse=*/true);
-          OpBuilder::InsertionGuard guard(rewriter);
-          rewriter.setInsertionPointToStart(&ifOp.getThenRegion().front());
-          Value v = LLVM::LoadOp::create(rewriter, loc, mem, ptr);
-          scf::YieldOp::create(rewriter, loc, fromMemory(rewriter, loc, v, elem));
-          rewriter.setInsertionPointToStart(&ifOp.getElseRegion().front());
-          scf::YieldOp::create(rewriter, loc, pad);
-          run.push_back(ifOp.getResult(0));
-        }
-        return run;
-      };
-      Value cond = runInBounds(rewriter, loc, vectorizable, access, width);
-      SmallVector<Value> run = emitFastOrSlow(rewriter, loc, cond, runTypes, fast, slow);
-      for (int64_t i = 0; i < width; ++i)
-        values[access.firstElement + i] = run[i];
-    }
-    return values;
+      SmallVector<Value> values(tile::getElemsPerThread(type));
+      for (const Access &access :
+           emitAccesses(rewriter, loc, desc, adaptor.getIndices(), type, width)) {
+        auto fast = [&]() -> SmallVector<Value> { return loadRun(access); };
+        auto slow = [&]() -> SmallVector<Value> {
+          SmallVector<Value> run;
+          for (int64_t i = 0; i < width; ++i) {
+            Value ptr = access.elementPointer(rewriter, loc, mem, i);
+            auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{elem},
+                                          access.inBounds(rewriter, loc, i), /*withElse=*/true);
+            OpBuilder::InsertionGuard guard(rewriter);
+            rewriter.setInsertionPointToStart(&ifOp.getThenRegion().front());
+            Value v = LLVM::LoadOp::create(rewriter, loc, mem, ptr);
+            scf::YieldOp::create(rewriter, loc, fromMemory(rewriter, loc, v, elem));
+            rewriter.setInsertionPointToStart(&ifOp.getElseRegion().front());
+            scf::YieldOp::create(rewriter, loc, pad);
+            run.push_back(ifOp.getResult(0));
+          }
+          return run;
+        };
+        Value cond = runInBounds(rewriter, loc, vectorizable, access, width);
+        SmallVector<Value> run = emitFastOrSlow(rewriter, loc, cond, runTypes, fast, slow);
+        for (int64_t i = 0; i < width; ++i)
+          values[access.firstElement + i] = run[i];
+      }
+      return values;
     };
     Value inside = emitTileInside(rewriter, loc, desc, adaptor.getIndices(), type.getShape());
     Value whole = vectorizable ? arith::AndIOp::create(rewriter, loc, vectorizable, inside) : inside;
