@@ -211,14 +211,26 @@ void SharedTile::storeElement(OpBuilder &b, Location loc, Value row, Value col, 
                    {elementAddress(b, loc, row, col, width), bits}, width == 32 ? "r,r" : "r,h");
 }
 
+/// The f32 `value` rounded to the nearest tf32 (cvt.rna: low 13 bits zero),
+/// as its bits (i32).
+static Value roundToTf32(OpBuilder &b, Location loc, Value value) {
+  return asmOp(b, loc, b.getI32Type(), ValueRange{value}, "cvt.rna.tf32.f32 $0, $1;", "=r,f",
+               /*sideEffects=*/false);
+}
+
 void SharedTile::store(OpBuilder &b, Location loc, Value vec, RankedTensorType type) const {
   ThreadElements elems(type);
   SmallVector<Value> values = unpack(b, loc, vec);
   SmallVector<SmallVector<Value>> coords = elems.emitCoords(b, loc);
   if (type.getElementType().getIntOrFloatBitWidth() == 32) {
-    // 32-bit tiles (tf32 operands) are staged once per tile: one by one.
+    // 32-bit tiles are tf32 operands, staged once per tile: one by one, and
+    // rounded to nearest, since wgmma would truncate them (mma.sync rounds
+    // them again, which changes nothing).
     for (int64_t e = 0; e < elems.size(); ++e)
-      storeElement(b, loc, coords[e][0], coords[e][1], values[e]);
+      emitAsmStatement(b, loc, "st.shared.b32 [$0], $1;",
+                       {elementAddress(b, loc, coords[e][0], coords[e][1], 32),
+                        roundToTf32(b, loc, values[e])},
+                       "r,r");
     return;
   }
   const tile::DimDistribution &along = elems.distribution()[1];
@@ -621,27 +633,41 @@ int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
 
 /// Warpgroup MMA on sm_90a (PTX ISA, "Asynchronous Warpgroup Level Matrix
 /// Multiply-Accumulate"): four consecutive warps issue one
-/// `wgmma.mma_async.m64nNk16` per 64-row slab and 16-deep k-step, B (and A
-/// unless it is held in registers) read by the tensor cores straight from
-/// its shared tile through a matrix descriptor. The accumulator fragment of
-/// each warp is the mma.sync m16n8 fragment repeated along N, and A in
-/// registers is the m16n8k16 A fragment, so `#tile.mma<[W, 1]>` (W a
-/// multiple of 4) and its dot operands describe wgmma's registers too.
+/// `wgmma.mma_async.m64nNk16` (16-bit) or `m64nNk8` (tf32) per 64-row slab
+/// and k-step, B (and A unless it is held in registers) read by the tensor
+/// cores straight from its shared tile through a matrix descriptor. The
+/// accumulator fragment of each warp is the mma.sync m16n8 fragment repeated
+/// along N, and 16-bit A in registers is the m16n8k16 A fragment, so
+/// `#tile.mma<[W, C]>` (W a multiple of 4) and its dot operands describe
+/// wgmma's registers too. With C > 1 warp columns, warpgroup c owns the
+/// column blocks c, c + C, ... (the layout's interleave): a k-major B tile
+/// read with C times the usual stride between its 8-row groups.
+///
+/// tf32 reads both operands k-major from shared memory (wgmma has no
+/// transpose for 32-bit types, and its A registers take k in another order
+/// than an f32 accumulator holds it), and ignores their low 13 bits: the
+/// tiles hold values rounded to tf32 already (SharedTile::store, and
+/// emitRoundCopiedToTf32 for copied ones).
 bool fitsWarpgroupMma(tile::DotOp op, const StagedOperand &stagedA, const StagedOperand &stagedB) {
   RankedTensorType cType = op.getType();
   auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
-  unsigned warpsM = mma.getWarpsPerCTA()[0];
+  unsigned warpsM = mma.getWarpsPerCTA()[0], warpsN = mma.getWarpsPerCTA()[1];
   int64_t m = cType.getDimSize(0), n = cType.getDimSize(1);
-  if (mma.getWarpsPerCTA()[1] != 1 || warpsM % 4 != 0 || m % (16 * warpsM) != 0 || n % 8 != 0 ||
-      n > 256 || !stagedB)
+  if (warpsM % 4 != 0 || m % (16 * warpsM) != 0 || n % (8 * warpsN) != 0 || n / warpsN > 256 ||
+      !stagedB)
     return false;
+  bool tf32 = op.getA().getType().getElementType().isF32();
+  if (tf32 && !(stagedA && isKMajor(stagedA) && isKMajor(stagedB)))
+    return false;
+  if (warpsN > 1 && !isKMajor(stagedB))
+    return false; // an MN-major B's columns are contiguous within a panel
   // Each staged tile must be a swizzled canonical layout: panels of 16, 32
-  // or 64 elements, whole 8-row groups.
+  // or 64 units, whole 8-row groups.
   for (const StagedOperand *staged : {&stagedA, &stagedB}) {
     if (!*staged)
       continue;
     auto type = cast<RankedTensorType>(staged->source.getType());
-    if (type.getDimSize(0) % 8 != 0 || type.getDimSize(1) % 16 != 0)
+    if (type.getDimSize(0) % 8 != 0 || SharedTile::units(type) % 16 != 0)
       return false;
   }
   return true;
@@ -650,14 +676,16 @@ bool fitsWarpgroupMma(tile::DotOp op, const StagedOperand &stagedA, const Staged
 /// The descriptor (PTX ISA, "Matrix Descriptor Format") of the operand at
 /// shared byte address `address` in `tile`: start address, leading- and
 /// stride-dimension byte offsets and swizzle mode. Along a k-major tile's
-/// rows the 8-row core-matrix groups are one swizzle period apart (SBO);
-/// along an MN-major tile's columns the panels are (LBO), its 8-row groups
-/// along k again one period (SBO).
-Value emitMatrixDescriptor(OpBuilder &b, Location loc, const SharedTile &tile, Value address) {
+/// rows the 8-row core-matrix groups are one swizzle period apart (SBO), or
+/// `groupStride` periods for a warpgroup that reads every groupStride-th
+/// group; along an MN-major tile's columns the panels are (LBO), its 8-row
+/// groups along k again one period (SBO).
+Value emitMatrixDescriptor(OpBuilder &b, Location loc, const SharedTile &tile, Value address,
+                           int64_t groupStride = 1) {
   int64_t swizzle = tile.swizzleBytes();
   int64_t mode = swizzle == 128 ? 1 : swizzle == 64 ? 2 : 3;
   uint64_t fields = (uint64_t(tile.panelBytes() >> 4) << 16) |
-                    (uint64_t((8 * swizzle) >> 4) << 32) | (uint64_t(mode) << 62);
+                    (uint64_t((8 * swizzle * groupStride) >> 4) << 32) | (uint64_t(mode) << 62);
   Type i64 = b.getI64Type();
   Value encoded = arith::AndIOp::create(
       b, loc, arith::ShRUIOp::create(b, loc, address, constI32(b, loc, 4)),
@@ -667,7 +695,8 @@ Value emitMatrixDescriptor(OpBuilder &b, Location loc, const SharedTile &tile, V
 }
 
 /// Byte offset, in `tile`, of the operand's k-step `kStep` (and, for A, of
-/// the slab starting at row/column `outerStart` when that is constant).
+/// the slab starting at row/column `outerStart` when that is constant). A
+/// k-step is 16 units either way: 16 16-bit elements or 8 tf32 ones.
 int64_t operandOffset(const SharedTile &tile, bool kMajor, int64_t kStep, int64_t outerStart) {
   int64_t k = 16 * kStep;
   if (kMajor)
@@ -689,18 +718,33 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
   RankedTensorType cType = op.getType();
   ThreadElements cElems(cType);
   auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
-  unsigned warpsM = mma.getWarpsPerCTA()[0];
-  int64_t n = cType.getDimSize(1);
+  unsigned warpsM = mma.getWarpsPerCTA()[0], warpsN = mma.getWarpsPerCTA()[1];
+  // The n of each warpgroup's instruction: its share of the columns.
+  int64_t n = cType.getDimSize(1) / warpsN;
   int64_t slabs = cElems.countsPerDim()[0] / 2;
-  int64_t kSteps = op.getA().getType().getDimSize(1) / 16;
-  std::string in = op.getA().getType().getElementType().isBF16() ? "bf16" : "f16";
+  Type inType = op.getA().getType().getElementType();
+  bool tf32 = inType.isF32();
+  int64_t kSteps = SharedTile::units(op.getA().getType()) / 16;
+  std::string in = tf32 ? "tf32" : inType.isBF16() ? "bf16" : "f16";
+  std::string shape = "m64n" + std::to_string(n) + (tf32 ? "k8" : "k16");
 
-  // Slab r of warpgroup g starts at row 64·g + 16·W·r.
+  // Warp w is at row block w % W and column block w / W: slab r of the
+  // warpgroup at rows 64·g (g = (w % W) / 4) starts at row 64·g + 16·W·r,
+  // and warpgroup column c = w / W reads B's 8-row groups c, c + C, ...
   auto [lane, warp] = laneAndWarp(b, loc);
+  Value warpInColumn = warpsN > 1 ? arith::RemUIOp::create(b, loc, warp, constI32(b, loc, warpsM)) : warp;
   Value warpgroupRow = arith::MulIOp::create(
-      b, loc, arith::ShRUIOp::create(b, loc, warp, constI32(b, loc, 2)), constI32(b, loc, 64));
-  Value descA, descB = emitMatrixDescriptor(b, loc, tileB, tileB.start());
+      b, loc, arith::ShRUIOp::create(b, loc, warpInColumn, constI32(b, loc, 2)), constI32(b, loc, 64));
+  Value descA, descB;
   bool kMajorA = stagedA && isKMajor(stagedA), kMajorB = isKMajor(stagedB);
+  if (warpsN > 1) {
+    Value column = arith::DivUIOp::create(b, loc, warp, constI32(b, loc, warpsM));
+    Value groupBytes = arith::MulIOp::create(b, loc, column, constI32(b, loc, 8 * tileB.swizzleBytes()));
+    descB = emitMatrixDescriptor(b, loc, tileB, arith::AddIOp::create(b, loc, tileB.start(), groupBytes),
+                                 warpsN);
+  } else {
+    descB = emitMatrixDescriptor(b, loc, tileB, tileB.start());
+  }
   if (stagedA) {
     // The warpgroup's rows (k-major) or columns (a panel per 64, MN-major).
     Value rowBytes = kMajorA ? arith::MulIOp::create(b, loc, warpgroupRow,
@@ -762,10 +806,13 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
           for (int64_t col : {0, 1})
             dText += (dText.empty() ? "$" : ", $") +
                      std::to_string(cElems.flatten({2 * r + half, 2 * j + col}));
-      text += "wgmma.mma_async.sync.aligned.m64n" + std::to_string(n) + "k16.f32." + in + "." + in +
-              " {" + dText + "}, " + aText + ", desc_b, " + (k == 0 ? "first_d" : "scale_d") + ", 1, 1, " +
-              (stagedA ? std::to_string(kMajorA ? 0 : 1) + ", " : "") + (kMajorB ? "0" : "1") +
-              ";\n";
+      // 16-bit types take transpose flags (A's only when A is staged).
+      std::string transposes;
+      if (!tf32)
+        transposes = ", " + (stagedA ? std::to_string(kMajorA ? 0 : 1) + ", " : std::string()) +
+                     (kMajorB ? "0" : "1");
+      text += "wgmma.mma_async.sync.aligned." + shape + ".f32." + in + "." + in + " {" + dText + "}, " +
+              aText + ", desc_b, " + (k == 0 ? "first_d" : "scale_d") + ", 1, 1" + transposes + ";\n";
     }
   }
   text += "wgmma.commit_group.sync.aligned;\n}";
@@ -796,6 +843,67 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
   for (int64_t i = 0; i < numAcc; ++i)
     out.push_back(LLVM::ExtractValueOp::create(b, loc, result, i));
   return out;
+}
+
+/// The shared tile of a staged operand: its own, or this iteration's of the
+/// two a prefetched load alternates between.
+SharedTile emitStagedTile(OpBuilder &b, Location loc, const StagedOperand &staged) {
+  auto type = cast<RankedTensorType>(staged.source.getType());
+  Operation *def = staged.source.getDefiningOp();
+  if (auto buffers = def ? def->getAttrOfType<DenseI64ArrayAttr>(kPrefetchedAttr) : DenseI64ArrayAttr())
+    return SharedTile(b, loc, type.getDimSize(0), SharedTile::units(type),
+                      emitPrefetchOffset(b, loc, def, buffers.asArrayRef(), false));
+  return SharedTile(b, loc, type.getDimSize(0), SharedTile::units(type), staged.offset());
+}
+
+bool isCopied(const StagedOperand &staged) {
+  Operation *def = staged.source.getDefiningOp();
+  return def && (def->hasAttr(kAsyncCopyAttr) || def->hasAttr(kPrefetchedAttr));
+}
+
+/// A tf32 dot that lowers to wgmma (on sm_90a).
+bool isTf32WarpgroupMma(tile::DotOp dot) {
+  return dot.getTf32() && dot.getA().getType().getElementType().isF32() &&
+         isa<tile::MmaLayoutAttr>(dot.getType().getEncoding()) &&
+         fitsWarpgroupMma(dot, getStagedOperand(dot.getA()), getStagedOperand(dot.getB()));
+}
+
+/// Whether some tf32 wgmma reads the shared tile staged from `source`.
+bool readByTf32WarpgroupMma(Value source) {
+  return llvm::any_of(source.getUsers(), [](Operation *user) {
+    if (user->getNumResults() != 1)
+      return false;
+    StagedOperand staged = getStagedOperand(user->getResult(0));
+    return staged && isTf32WarpgroupMma(staged.dot);
+  });
+}
+
+/// Rounds to nearest tf32, in place, the f32 elements of `tile` this thread
+/// copied there (a tile of `type`, the copying load's layout): wgmma would
+/// truncate them. Its copies are complete once it has waited for them; the
+/// barrier that publishes the tile follows.
+void emitRoundCopiedToTf32(OpBuilder &b, Location loc, const SharedTile &tile, RankedTensorType type) {
+  ThreadElements elems(type);
+  SmallVector<SmallVector<Value>> coords = elems.emitCoords(b, loc);
+  bool chunks = elems.distribution().back().holdsRunsOf(4);
+  for (int64_t e = 0; e < elems.size(); ++e) {
+    if (chunks && elems.multiIndex(e).back() % 4 != 0)
+      continue;
+    Value address = tile.elementAddress(b, loc, coords[e][0], coords[e][1], 32);
+    if (!chunks) {
+      emitAsmStatement(b, loc,
+                       "{\n.reg .b32 x;\nld.shared.b32 x, [$0];\ncvt.rna.tf32.f32 x, x;\n"
+                       "st.shared.b32 [$0], x;\n}",
+                       {address}, "r");
+      continue;
+    }
+    emitAsmStatement(b, loc,
+                     "{\n.reg .b32 x<4>;\nld.shared.v4.b32 {x0, x1, x2, x3}, [$0];\n"
+                     "cvt.rna.tf32.f32 x0, x0;\ncvt.rna.tf32.f32 x1, x1;\n"
+                     "cvt.rna.tf32.f32 x2, x2;\ncvt.rna.tf32.f32 x3, x3;\n"
+                     "st.shared.v4.b32 [$0], {x0, x1, x2, x3};\n}",
+                     {address}, "r");
+  }
 }
 
 struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
@@ -862,12 +970,23 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
           waitedFor.push_back(staged);
       mustWait = true;
     }
-    if (mustWait)
+    bool tf32 = in.isF32();
+    if (mustWait) {
       emitAsmStatement(rewriter, loc,
                        "cp.async.wait_group " + std::to_string(copiesAllowedInFlight(op, waitedFor)) +
                            ";");
-    bool tf32 = in.isF32();
-    bool warpgroup = warpgroupMma && !tf32 && fitsWarpgroupMma(op, stagedA, stagedB);
+      // Copied f32 tiles that a tf32 wgmma reads, waited for here: rounded
+      // before the barrier publishes them.
+      // (The next dot's tiles, waited for by this one, count as ready.)
+      if (warpgroupMma)
+        for (auto [i, staged] : llvm::enumerate(waitedFor)) {
+          auto type = staged ? cast<RankedTensorType>(staged.source.getType()) : RankedTensorType();
+          if (staged && isCopied(staged) && (i >= 2 || !staged.ready()) &&
+              type.getElementType().isF32() && readByTf32WarpgroupMma(staged.source))
+            emitRoundCopiedToTf32(rewriter, loc, emitStagedTile(rewriter, loc, staged), type);
+        }
+    }
+    bool warpgroup = warpgroupMma && fitsWarpgroupMma(op, stagedA, stagedB);
     // wgmma reads shared memory through the async proxy: each thread's
     // generic-proxy writes (stores, cp.async) must be fenced before the
     // barrier that publishes them. On sm_90a every publishing dot fences,

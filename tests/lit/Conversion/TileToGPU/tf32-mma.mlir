@@ -1,5 +1,6 @@
 // RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu="arch=sm_90a" | FileCheck %s --check-prefixes=CHECK,SM90
 // RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu="arch=sm_80" | FileCheck %s --check-prefixes=CHECK,SM80
+// RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu="arch=sm_90a" --canonicalize --cse | FileCheck %s --check-prefix=NSPLIT
 
 #bl = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
 #mma = #tile.mma<warpsPerCTA = [4, 1]>
@@ -46,19 +47,69 @@ func.func @register_a_tf32(%d: !tile.desc<32x32xf32>, %o: !tile.desc<64x32xf32>,
 #opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
 #opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
 
-// Q·Kᵀ in f32 with {tf32}: both operands staged with k along their rows, so
-// the fragments come from ldmatrix in the instruction's own k order (an 8 x 8
-// b16 matrix is 8 rows of 4 f32): per 8-deep k-step one x4 for A and one x4
-// for each pair of n-blocks. The tiles take twice the bytes of bf16 ones.
+// Q·Kᵀ in f32 with {tf32}: both operands staged with k along their rows.
+// sm_80: the fragments come from ldmatrix in the instruction's own k order
+// (an 8 x 8 b16 matrix is 8 rows of 4 f32): per 8-deep k-step one x4 for A
+// and one x4 for each pair of n-blocks. The tiles take twice the bytes of
+// bf16 ones.
+// sm_90a: wgmma m64n32k8 reads both through descriptors, 32 bytes further
+// per k-step (descriptor units of 16). It would truncate the f32 values, so
+// each thread rounds the chunks it copied to nearest tf32 in place, after
+// its wait and before the barrier that publishes them: 4 of Q, 2 of K.
 // CHECK-LABEL: gpu.func @shared_operands_tf32
 // CHECK-SAME: tile.shared_memory = 12288 : i32
-// CHECK-NOT: ld.shared.b32
-// CHECK: ldmatrix.sync.aligned.m8n8.x4.shared.b16
-// CHECK-NOT: .trans
-// CHECK: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// SM90: cp.async.wait_group 0;
+// SM90-COUNT-6: ld.shared.v4.b32 {x0, x1, x2, x3}, [$0];\0Acvt.rna.tf32.f32 x0, x0;
+// SM90: fence.proxy.async.shared::cta;
+// SM90-NEXT: gpu.barrier
+// SM90: wgmma.fence.sync.aligned;\0Aadd.s64 desc_b, $16, 0;\0Aadd.s64 desc_a, $17, 0;\0Awgmma.mma_async.sync.aligned.m64n32k8.f32.tf32.tf32 {{.*}}, desc_a, desc_b, first_d, 1, 1;\0Aadd.s64 desc_b, $16, 2;
+// SM90-NOT: mma.sync
+// SM80-NOT: ld.shared.b32
+// SM80-NOT: cvt.rna
+// SM80: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// SM80-NOT: .trans
+// SM80: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
 // CHECK: gpu.return
 func.func @shared_operands_tf32(%dq: !tile.desc<64x32xf32>, %dk: !tile.desc<32x32xf32>,
                                 %o: !tile.desc<64x32xf32>, %n: i32) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %q = tile.load %dq[%n, %n] : !tile.desc<64x32xf32> -> tensor<64x32xf32, #bl>
+  %a = tile.convert_layout %q : tensor<64x32xf32, #bl> -> tensor<64x32xf32, #opa>
+  %k = tile.load %dk[%n, %n] : !tile.desc<32x32xf32> -> tensor<32x32xf32, #bl>
+  %kt = tile.trans %k : tensor<32x32xf32, #bl> -> tensor<32x32xf32, #opb>
+  %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
+  %c = tile.dot %a, %kt, %z {tf32} : tensor<64x32xf32, #opa>, tensor<32x32xf32, #opb> -> tensor<64x32xf32, #mma>
+  tile.store %o[%n, %n], %c : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
+  return
+}
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [8, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 2]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// Two warpgroups side by side along N (#tile.mma<[4, 2]>, 8 warps): warp w
+// holds the column blocks w / 4, w / 4 + 2, ..., so warpgroup c issues
+// m64n16 over B's 8-row groups c, c + 2: its descriptor starts c groups
+// (c·1024 bytes of a 128-byte swizzle) into the tile with twice the usual
+// stride between groups (SBO 2048 bytes, 128 in the field at bit 32).
+// CHECK-LABEL: gpu.func @warpgroups_along_n_tf32
+// SM90: wgmma.mma_async.sync.aligned.m64n16k8.f32.tf32.tf32
+// SM90-NOT: mma.sync
+// SM80: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// CHECK: gpu.return
+// NSPLIT-LABEL: gpu.func @warpgroups_along_n_tf32
+// NSPLIT-DAG: %[[A_FIELDS:.*]] = arith.constant 4611686293338849280 : i64
+// NSPLIT-DAG: %[[B_FIELDS:.*]] = arith.constant 4611686568199979008 : i64
+// NSPLIT-DAG: %[[C1024:.*]] = arith.constant 1024 : i32
+// NSPLIT: %[[GROUPS:.*]] = arith.muli %{{.*}}, %[[C1024]] : i32
+// NSPLIT: arith.addi %{{.*}}, %[[GROUPS]] : i32
+// NSPLIT: arith.ori %{{.*}}, %[[B_FIELDS]] : i64
+// NSPLIT: arith.ori %{{.*}}, %[[A_FIELDS]] : i64
+// NSPLIT: wgmma.mma_async.sync.aligned.m64n16k8.f32.tf32.tf32
+func.func @warpgroups_along_n_tf32(%dq: !tile.desc<64x32xf32>, %dk: !tile.desc<32x32xf32>,
+                                   %o: !tile.desc<64x32xf32>, %n: i32) attributes {tile.kernel, tile.num_warps = 8 : i32} {
   %q = tile.load %dq[%n, %n] : !tile.desc<64x32xf32> -> tensor<64x32xf32, #bl>
   %a = tile.convert_layout %q : tensor<64x32xf32, #bl> -> tensor<64x32xf32, #opa>
   %k = tile.load %dk[%n, %n] : !tile.desc<32x32xf32> -> tensor<32x32xf32, #bl>
