@@ -12,6 +12,10 @@
 //   acc   = diag(exp2(m_i - m_new))·acc + P_j V_j          (line 10)
 //   O_i   = diag(l_i)⁻¹·acc;  L_i = (m_i + log2 l_i)·ln 2   (lines 12-13)
 //
+// With V_TRANSPOSED the kernel reads V as Vᵀ (batch, kv heads, dim, k_len),
+// written by attention_transpose_v before it: tf32 wgmma reads both operands
+// of P·V k-major, which for V is along the keys.
+//
 //===----------------------------------------------------------------------===//
 
 #include "tessera/kernels/attention.h"
@@ -23,6 +27,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 
 using namespace tessera;
 using namespace tessera::dsl;
@@ -43,6 +48,9 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   const bool hasMask = kb.constant("HAS_MASK", config.get("HAS_MASK"));
   const DotPrecision precision =
       kb.constant("TF32", config.get("TF32")) ? DotPrecision::tf32 : DotPrecision::ieee;
+  // Configurations saved before V_TRANSPOSED existed read V as it is.
+  const bool vTransposed =
+      kb.constant("V_TRANSPOSED", config.constants.count("V_TRANSPOSED") ? config.get("V_TRANSPOSED") : 0);
   const DType dtype = config.dtype;
   kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
 
@@ -82,7 +90,8 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   auto step = [&](Scalar startN, const std::vector<Tile> &carried, bool masked) {
     Tile mI = carried[0], lI = carried[1], acc = carried[2];
     Tile kj = load(kh, {startN, Scalar(0)}, {BN, BD});
-    Tile vj = load(vh, {startN, Scalar(0)}, {BN, BD});
+    // V_j, or (V_TRANSPOSED) V_jᵀ read back as V_j by trans below.
+    Tile vj = vTransposed ? load(vh, {Scalar(0), startN}, {BD, BN}) : load(vh, {startN, Scalar(0)}, {BN, BD});
     // S = Q Kᵀ, unscaled: the scale·log2(e) factor goes into the row max
     // (scale > 0, checkInputs) and into one FMA per score below.   (line 8)
     Tile s = dot(qi, trans(kj), precision);
@@ -104,7 +113,7 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
     Tile alpha = exp2(mI - mSafe);
     // l_i = alpha·l_i + rowsum(P);  acc = alpha·acc + P V             (line 10)
     lI = lI * alpha + reduce_sum(p, 1);
-    acc = dot(cast(p, dtype), vj, acc * expand_dims(alpha, 1), precision);
+    acc = dot(cast(p, dtype), vTransposed ? trans(vj) : vj, acc * expand_dims(alpha, 1), precision);
     return std::vector<Tile>{mNew, lI, acc};
   };
 
@@ -139,6 +148,18 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   store(lse.at({b, h}), {startM}, lseRow);
 }
 
+/// Vᵀ of each (batch, head): vt[b, h, d, n] = v[b, h, n, d], one
+/// BLOCK_N x BLOCK_D tile per program.
+void transposeVKernel(KernelBuilder &kb, const KernelConfig &config) {
+  const int64_t BN = kb.constant("BLOCK_N", config.get("BLOCK_N"));
+  const int64_t BD = kb.constant("BLOCK_D", config.get("BLOCK_D"));
+  TensorArg v = kb.tensor("v", config.dtype, 4), vt = kb.tensor("vt", config.dtype, 4);
+  Scalar bh = program_id(1), b = bh / v.size(1), h = bh % v.size(1);
+  Scalar startN = program_id(0) * Scalar(BN), startD = program_id(2) * Scalar(BD);
+  Tile block = load(v.at({b, h}), {startN, startD}, {BN, BD});
+  store(vt.at({b, h}), {startD, startN}, trans(block));
+}
+
 void requireAttentionInput(const DeviceTensor &t, const char *name) {
   kernels::detail::requireRank(t, 4, name);
   kernels::detail::requireDType(t, {DType::F32, DType::F16, DType::BF16}, name);
@@ -151,11 +172,21 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
       "attention_forward",
       "flash attention forward (FlashAttention-2 Alg. 1): out and lse",
       {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_D", 64}, {"CAUSAL", 0}, {"HAS_MASK", 0}, {"TF32", 0},
-       {"NUM_STAGES", 2}},
+       {"NUM_STAGES", 2}, {"V_TRANSPOSED", 0}},
       {DType::F32, DType::F16, DType::BF16},
       [](mlir::MLIRContext &ctx, const KernelConfig &c) {
         KernelBuilder kb(ctx, "attention_forward", c.numWarps);
         attentionForwardKernel(kb, c);
+        return kb.finish();
+      }};
+  r["attention_transpose_v"] = {
+      "attention_transpose_v",
+      "Vᵀ per (batch, head), for forward kernels with V_TRANSPOSED",
+      {{"BLOCK_N", 64}, {"BLOCK_D", 64}},
+      {DType::F32, DType::F16, DType::BF16},
+      [](mlir::MLIRContext &ctx, const KernelConfig &c) {
+        KernelBuilder kb(ctx, "attention_transpose_v", c.numWarps);
+        transposeVKernel(kb, c);
         return kb.finish();
       }};
 }
@@ -177,11 +208,17 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
     // Head dim 512 on sm_90a: 64 x 16 blocks single-buffered (NUM_STAGES 1;
     // 200 KiB), each K/V tile serving twice the rows of the 32 x 32 before
     // (1.42x faster on the H200, docs/PERFORMANCE.md); elsewhere 16 x 16.
-    if (arch == "sm_90a")
-      return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
-                                     {{64, 64, 64, 4}, {128, 64, 32, 4}, {256, 64, 16, 4},
-                                      {512, 64, 16, 8, 1}},
-                                     /*tf32=*/true);
+    if (arch == "sm_90a") {
+      KernelConfig c = detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
+                                               {{64, 64, 64, 4}, {128, 64, 32, 4}, {256, 64, 16, 4},
+                                                {512, 64, 16, 8, 1}},
+                                               /*tf32=*/true);
+      // d 512: two warpgroups side by side along the head dim (64 x 256
+      // accumulators each), both dots on wgmma, V read transposed.
+      if (c.get("BLOCK_D") == 512)
+        c.constants["V_TRANSPOSED"] = 1;
+      return c;
+    }
     return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
                                    {{64, 64, 64, 4}, {128, 64, 32, 4}, {256, 64, 16, 4},
                                     {512, 16, 16, 4}},
@@ -324,10 +361,28 @@ void attention::detail::launchForward(const JitKernel &kernel, const DeviceTenso
   const auto &qs = q.shape();
   const DeviceTensor *mask = options.keyMask;
   float scale = options.scale.value_or(float(1.0 / std::sqrt(double(qs[3]))));
+  // V_TRANSPOSED kernels read Vᵀ, written here first (stream-ordered).
+  std::optional<DeviceTensor> vt;
+  auto vTransposed = kernel.compiled.constants.find("V_TRANSPOSED");
+  if (vTransposed != kernel.compiled.constants.end() && vTransposed->second) {
+    const auto &vs = v.shape();
+    vt = DeviceTensor::empty({vs[0], vs[1], vs[3], vs[2]}, v.dtype());
+    KernelConfig tc = kernels::makeConfig(kernels::lookup("attention_transpose_v"), v.dtype(), 4, {});
+    int64_t bn = tc.get("BLOCK_N"), bd = tc.get("BLOCK_D");
+    if (vs[0] * vs[1] > 65535)
+      throw tessera::Error("v: batch·heads = " + std::to_string(vs[0] * vs[1]) +
+                           " exceeds 65535 programs along grid y");
+    KernelArgs targs;
+    kernels::detail::addTensor(targs, v, "v");
+    kernels::detail::addTensor(targs, *vt, "vt");
+    launch(kernels::detail::jitKernel("attention_transpose_v", tc),
+           unsigned(std::max<int64_t>((vs[2] + bn - 1) / bn, 1)), unsigned(vs[0] * vs[1]),
+           unsigned((vs[3] + bd - 1) / bd), targs, stream);
+  }
   KernelArgs args;
   kernels::detail::addTensor(args, q, "q");
   kernels::detail::addTensor(args, k, "k");
-  kernels::detail::addTensor(args, v, "v");
+  kernels::detail::addTensor(args, vt ? *vt : v, "v");
   kernels::detail::addTensor(args, out, "out");
   kernels::detail::addTensor(args, lse, "lse");
   if (mask)

@@ -868,8 +868,9 @@ bool isTf32WarpgroupMma(tile::DotOp dot) {
          fitsWarpgroupMma(dot, getStagedOperand(dot.getA()), getStagedOperand(dot.getB()));
 }
 
-/// Whether some tf32 wgmma reads the shared tile staged from `source`.
-bool readByTf32WarpgroupMma(Value source) {
+} // namespace
+
+bool tessera::tilegpu::readByTf32WarpgroupMma(Value source) {
   return llvm::any_of(source.getUsers(), [](Operation *user) {
     if (user->getNumResults() != 1)
       return false;
@@ -878,11 +879,8 @@ bool readByTf32WarpgroupMma(Value source) {
   });
 }
 
-/// Rounds to nearest tf32, in place, the f32 elements of `tile` this thread
-/// copied there (a tile of `type`, the copying load's layout): wgmma would
-/// truncate them. Its copies are complete once it has waited for them; the
-/// barrier that publishes the tile follows.
-void emitRoundCopiedToTf32(OpBuilder &b, Location loc, const SharedTile &tile, RankedTensorType type) {
+void tessera::tilegpu::emitRoundCopiedToTf32(OpBuilder &b, Location loc, const SharedTile &tile,
+                                             RankedTensorType type) {
   ThreadElements elems(type);
   SmallVector<SmallVector<Value>> coords = elems.emitCoords(b, loc);
   bool chunks = elems.distribution().back().holdsRunsOf(4);
@@ -905,6 +903,8 @@ void emitRoundCopiedToTf32(OpBuilder &b, Location loc, const SharedTile &tile, R
                      {address}, "r");
   }
 }
+
+namespace {
 
 struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
   // Preferred over the CUDA-core lowering wherever the layouts allow it.

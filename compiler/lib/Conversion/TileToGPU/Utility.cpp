@@ -377,7 +377,8 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel, bool asyncProx
   // wgmma fences and synchronizes), and so does a tile the earlier dot did
   // not read at the same offset.
   llvm::DenseMap<std::pair<Block *, Value>, int64_t> filledInBlock;
-  llvm::SetVector<Operation *> syncBefore;
+  // Loops before which hoisted copies are waited for, with those copies.
+  llvm::MapVector<Operation *, SmallVector<tile::LoadOp>> syncBefore;
   for (tile::DotOp dot : dots) {
     dot->setAttr(kStagedOffsetsAttr, DenseI64ArrayAttr::get(ctx, offsets[dot]));
     SmallVector<int64_t> ready = {0, 0};
@@ -399,7 +400,9 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel, bool asyncProx
         loop = loop->getParentOp();
       if (loop && isa<scf::ForOp>(loop) && load->isBeforeInBlock(loop)) {
         ready[i] = 1;
-        syncBefore.insert(loop);
+        SmallVector<tile::LoadOp> &copies = syncBefore[loop];
+        if (!llvm::is_contained(copies, load))
+          copies.push_back(load);
       }
     }
     dot->setAttr(kStagedReadyAttr, DenseI64ArrayAttr::get(ctx, ready));
@@ -430,9 +433,17 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel, bool asyncProx
     prev->setAttr(kWaitsForNextAttr, UnitAttr::get(ctx));
     dot->setAttr(kStagedReadyAttr, DenseI64ArrayAttr::get(ctx, ready));
   }
-  for (Operation *loop : syncBefore) {
+  for (auto &[loop, copies] : syncBefore) {
     OpBuilder b(loop);
     emitAsmStatement(b, loop->getLoc(), "cp.async.wait_group 0;");
+    if (asyncProxyReads)
+      for (tile::LoadOp load : copies)
+        if (load.getType().getElementType().isF32() && readByTf32WarpgroupMma(load.getResult())) {
+          RankedTensorType type = load.getType();
+          SharedTile tile(b, loop->getLoc(), type.getDimSize(0), SharedTile::units(type),
+                          load->getAttrOfType<IntegerAttr>(kAsyncCopyAttr).getInt());
+          emitRoundCopiedToTf32(b, loop->getLoc(), tile, type);
+        }
     if (asyncProxyReads)
       emitAsmStatement(b, loop->getLoc(), "fence.proxy.async.shared::cta;");
     gpu::BarrierOp::create(b, loop->getLoc());

@@ -227,6 +227,14 @@ private:
   int64_t phases, rowsPerPhase;
 };
 
+/// Whether some tf32 wgmma (sm_90a) reads the shared tile staged from `source`.
+bool readByTf32WarpgroupMma(Value source);
+/// Rounds to nearest tf32, in place, the f32 elements of `tile` this thread
+/// copied there (a tile of `type`, the copying load's layout): wgmma would
+/// truncate them. Its copies are complete once it has waited for them; the
+/// barrier that publishes the tile must follow.
+void emitRoundCopiedToTf32(OpBuilder &b, Location loc, const SharedTile &tile, RankedTensorType type);
+
 /// True when `src` reaches the dot operand layout `dst` through a swizzled
 /// shared tile and ldmatrix (16-bit elements).
 bool convertsThroughFragments(RankedTensorType src, RankedTensorType dst);
