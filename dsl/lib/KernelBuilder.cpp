@@ -110,6 +110,10 @@ void KernelBuilder::setNumStages(int64_t stages) {
   func->setAttr(tile::kNumStagesAttr, b.getI32IntegerAttr(stages));
 }
 
+void KernelBuilder::setWarpgroupMma(bool enabled) {
+  func->setAttr(tile::kWarpgroupMmaAttr, b.getBoolAttr(enabled));
+}
+
 OwningOpRef<ModuleOp> KernelBuilder::finish() {
   if (finished)
     throw dsl::Error("kernel '" + name + "': finish() called twice");

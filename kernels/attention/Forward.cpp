@@ -48,11 +48,13 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   const bool hasMask = kb.constant("HAS_MASK", config.get("HAS_MASK"));
   const DotPrecision precision =
       kb.constant("TF32", config.get("TF32")) ? DotPrecision::tf32 : DotPrecision::ieee;
-  // Configurations saved before V_TRANSPOSED existed read V as it is.
+  // Configurations saved before V_TRANSPOSED and WGMMA existed read V as it
+  // is and use wgmma wherever it fits.
   const bool vTransposed =
       kb.constant("V_TRANSPOSED", config.constants.count("V_TRANSPOSED") ? config.get("V_TRANSPOSED") : 0);
   const DType dtype = config.dtype;
   kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
+  kb.setWarpgroupMma(kb.constant("WGMMA", config.constants.count("WGMMA") ? config.get("WGMMA") : 1));
 
   TensorArg q = kb.tensor("q", dtype, 4), k = kb.tensor("k", dtype, 4), v = kb.tensor("v", dtype, 4);
   TensorArg out = kb.tensor("out", dtype, 4);
@@ -172,7 +174,7 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
       "attention_forward",
       "flash attention forward (FlashAttention-2 Alg. 1): out and lse",
       {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_D", 64}, {"CAUSAL", 0}, {"HAS_MASK", 0}, {"TF32", 0},
-       {"NUM_STAGES", 2}, {"V_TRANSPOSED", 0}},
+       {"NUM_STAGES", 2}, {"V_TRANSPOSED", 0}, {"WGMMA", 1}},
       {DType::F32, DType::F16, DType::BF16},
       [](mlir::MLIRContext &ctx, const KernelConfig &c) {
         KernelBuilder kb(ctx, "attention_forward", c.numWarps);

@@ -169,7 +169,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(Shape{2, 2, 2, 1, 1, 64}, Shape{1, 4, 2, 17, 130, 32},
                                          Shape{2, 4, 1, 300, 200, 96}, Shape{1, 2, 2, 129, 129, 128},
                                          Shape{1, 2, 1, 65, 257, 192}, Shape{1, 1, 1, 100, 77, 256},
-                                         Shape{1, 1, 1, 33, 40, 512}),
+                                         Shape{1, 1, 1, 33, 40, 512}, Shape{2, 4, 2, 200, 300, 512}),
                        ::testing::Bool(), ::testing::Bool()),
     [](const ::testing::TestParamInfo<Tf32Param> &info) {
       return "tf32_" + shapeName(std::get<0>(info.param)) +

@@ -75,7 +75,8 @@ int usage() {
   std::fprintf(stderr, "usage: tessera-bench attention [--shapes \"b,h,s,d,causal;...\"] "
                        "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--backward]\n"
       "       [--backward-configs BMxBNwW;...]  (also times the backward with each)\n"
-      "       [--forward-configs BMxBNwWsS;...]  (also times the forward with each: S stages)\n"
+      "       [--forward-configs BMxBNwWsS[v][m];...]  (also times the forward with each: S stages,\n"
+      "                                       v: V read transposed, m: mma.sync only)\n"
                        "                         [--json FILE]\n"
                        "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n");
   return 2;
@@ -313,8 +314,12 @@ int main(int argc, char **argv) {
       std::stringstream forwardList(forwardConfigs);
       for (std::string item; std::getline(forwardList, item, ';');) {
         long bm = 0, bn = 0, w = 0, stages = 0;
-        if (std::sscanf(item.c_str(), "%ldx%ldw%lds%ld", &bm, &bn, &w, &stages) != 4) {
-          std::fprintf(stderr, "tessera-bench: --forward-configs: expected BMxBNwWsS, got '%s'\n",
+        int used = 0;
+        std::string flags;
+        if (std::sscanf(item.c_str(), "%ldx%ldw%lds%ld%n", &bm, &bn, &w, &stages, &used) != 4 ||
+            (flags = item.substr(used)).find_first_not_of("vm") != std::string::npos) {
+          std::fprintf(stderr,
+                       "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m], got '%s'\n",
                        item.c_str());
           return 2;
         }
@@ -323,6 +328,9 @@ int main(int argc, char **argv) {
         c.constants["BLOCK_M"] = bm;
         c.constants["BLOCK_N"] = bn;
         c.constants["NUM_STAGES"] = stages;
+        // v: V read transposed; m: mma.sync only (no wgmma).
+        c.constants["V_TRANSPOSED"] = flags.find('v') != std::string::npos;
+        c.constants["WGMMA"] = flags.find('m') == std::string::npos;
         timeConfig("fwd", c, flops,
                    [&] { attention::forwardWithConfig(q, k, v, r.out, r.lse, options, c); });
       }

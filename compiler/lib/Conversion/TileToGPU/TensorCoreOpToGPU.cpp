@@ -653,7 +653,7 @@ bool fitsWarpgroupMma(tile::DotOp op, const StagedOperand &stagedA, const Staged
   auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
   unsigned warpsM = mma.getWarpsPerCTA()[0], warpsN = mma.getWarpsPerCTA()[1];
   int64_t m = cType.getDimSize(0), n = cType.getDimSize(1);
-  if (warpsM % 4 != 0 || m % (16 * warpsM) != 0 || n % (8 * warpsN) != 0 || n / warpsN > 256 ||
+  if (op->hasAttr(kMmaSyncOnlyAttr) || warpsM % 4 != 0 || m % (16 * warpsM) != 0 || n % (8 * warpsN) != 0 || n / warpsN > 256 ||
       !stagedB)
     return false;
   bool tf32 = op.getA().getType().getElementType().isF32();

@@ -45,6 +45,8 @@ inline constexpr llvm::StringLiteral kSharedEndAttr = "tile.shared_end";
 /// On a tensor-core dot: it also waits for, fences and publishes the copied
 /// tiles of the dot that follows it (see precedingDot), marked ready.
 inline constexpr llvm::StringLiteral kWaitsForNextAttr = "tile.waits_for_next";
+/// On a dot of a kernel that keeps to mma.sync (tile::kWarpgroupMmaAttr).
+inline constexpr llvm::StringLiteral kMmaSyncOnlyAttr = "tile.mma_sync_only";
 /// On the inline assembly of a warpgroup MMA: the issue (fence, the wgmmas,
 /// commit) and the wait for its group, whose results are the accumulators.
 inline constexpr llvm::StringLiteral kWgmmaIssueAttr = "tile.wgmma_issue";

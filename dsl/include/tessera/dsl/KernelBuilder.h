@@ -135,6 +135,9 @@ public:
   /// Shared buffers per asynchronously copied tile of a loop: 2 (default)
   /// copies the next iteration's tiles during this one's dots, 1 does not.
   void setNumStages(int64_t stages);
+  /// false: the dots stay on mma.sync on sm_90a too (default true: wgmma
+  /// wherever the layouts allow it).
+  void setWarpgroupMma(bool enabled);
 
   /// Ends the kernel and hands over its module.
   mlir::OwningOpRef<mlir::ModuleOp> finish();

@@ -31,6 +31,9 @@ namespace tessera::tile {
 inline constexpr llvm::StringLiteral kKernelAttr = "tile.kernel";
 inline constexpr llvm::StringLiteral kNumWarpsAttr = "tile.num_warps";
 inline constexpr llvm::StringLiteral kNumStagesAttr = "tile.num_stages";
+/// `false`: the kernel's dots use mma.sync even where wgmma could run them
+/// (sm_90a), a choice for the autotuner. Absent: wgmma wherever it fits.
+inline constexpr llvm::StringLiteral kWarpgroupMmaAttr = "tile.warpgroup_mma";
 
 /// Warps per program of `func` (its `tile.num_warps`, default 4).
 unsigned getNumWarps(mlir::Operation *func);
