@@ -59,7 +59,11 @@ struct BackwardConstants {
         hasMask(kb.constant("HAS_MASK", config.get("HAS_MASK"))),
         precision(kb.constant("TF32", config.get("TF32")) ? DotPrecision::tf32
                                                           : DotPrecision::ieee),
-        dqAtomic(kb.constant("DQ_ATOMIC", config.get("DQ_ATOMIC"))) {}
+        dqAtomic(kb.constant("DQ_ATOMIC", config.get("DQ_ATOMIC"))) {
+    // Configurations saved before WGMMA existed use wgmma wherever it fits.
+    kb.setWarpgroupMma(
+        kb.constant("WGMMA", config.constants.count("WGMMA") ? config.get("WGMMA") : 1));
+  }
 };
 
 /// The parameters of attention_backward_dkdv and attention_backward_dq, in
@@ -372,7 +376,7 @@ void attention::detail::registerAttentionBackwardKernels(std::map<std::string, K
       {{"BLOCK_M", 64}, {"BLOCK_D", 64}}, dtypes, attentionBackwardDqConvertKernel);
   const std::map<std::string, int64_t> blocks{{"BLOCK_M", 64},  {"BLOCK_N", 64}, {"BLOCK_D", 64},
                                               {"CAUSAL", 0},    {"HAS_MASK", 0}, {"TF32", 0},
-                                              {"DQ_ATOMIC", 0}};
+                                              {"DQ_ATOMIC", 0}, {"WGMMA", 1}};
   r["attention_backward_dkdv"] = defineKernel(
       "attention_backward_dkdv",
       "flash attention backward, dk and dv per key block (FlashAttention-2 Alg. 2)", blocks, dtypes,
@@ -435,6 +439,9 @@ KernelConfig attention::backwardConfig(DType dtype, int64_t headDim, bool causal
   // configuration (tessera-bench --backward-configs, the GPU tests).
   KernelConfig config = deterministicBackwardConfig(dtype, headDim, causal, hasMask, arch, precision);
   config.constants["DQ_ATOMIC"] = 0;
+  // TF32 keeps to mma.sync, as the forward does (forwardConfig).
+  if (detail::usesTf32(dtype, precision))
+    config.constants["WGMMA"] = 0;
   return config;
 }
 

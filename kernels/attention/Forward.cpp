@@ -203,22 +203,22 @@ int64_t attention::detail::nextPowerOf2(int64_t v) {
 KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
                                      std::string_view arch, Fp32Precision precision) {
   if (detail::usesTf32(dtype, precision)) {
-    // TF32 mma.sync (wgmma's tf32 would need V k-major): f32 tiles take
-    // twice the shared memory of 16-bit ones. The largest spill-free blocks
-    // that fit sm_80's shared memory, with and without key masks
-    // (tests/unit/compiler).
+    // TF32 on mma.sync: f32 tiles take twice the shared memory of 16-bit
+    // ones. The largest spill-free blocks that fit sm_80's shared memory,
+    // with and without key masks (tests/unit/compiler).
     // Head dim 512 on sm_90a: 64 x 16 blocks single-buffered (NUM_STAGES 1;
     // 200 KiB), each K/V tile serving twice the rows of the 32 x 32 before
     // (1.42x faster on the H200, docs/PERFORMANCE.md); elsewhere 16 x 16.
     if (arch == "sm_90a") {
+      // mma.sync still: tf32 wgmma (WGMMA=1, with V_TRANSPOSED for P·V) lost
+      // on the H200 at every shape measured, 8-27% (docs/PERFORMANCE.md):
+      // rounding each copied tile to nearest tf32 in place, between its
+      // wait and the barrier, costs more than the tensor cores give back.
       KernelConfig c = detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
                                                {{64, 64, 64, 4}, {128, 64, 32, 4}, {256, 64, 16, 4},
                                                 {512, 64, 16, 8, 1}},
                                                /*tf32=*/true);
-      // d 512: two warpgroups side by side along the head dim (64 x 256
-      // accumulators each), both dots on wgmma, V read transposed.
-      if (c.get("BLOCK_D") == 512)
-        c.constants["V_TRANSPOSED"] = 1;
+      c.constants["WGMMA"] = 0;
       return c;
     }
     return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,

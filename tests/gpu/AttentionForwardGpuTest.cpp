@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <random>
 
 using namespace tessera;
@@ -73,8 +74,10 @@ double bound(DType dtype, bool tf32 = false) {
 
 /// Forward on fresh random inputs (outputs poisoned first) against the
 /// float64 reference.
+/// `configFlags` (for forwardWithConfig, on the heuristic's blocks): extra
+/// constants such as WGMMA and V_TRANSPOSED; empty: attention::forward.
 void checkForward(DType dtype, attention::Fp32Precision precision, const Shape &s, bool causal,
-                  bool useMask) {
+                  bool useMask, const std::map<std::string, int64_t> &configFlags = {}) {
   auto q = randomValues(s.batch * s.heads * s.qLen * s.dim, dtype);
   auto k = randomValues(s.batch * s.kvHeads * s.kLen * s.dim, dtype);
   auto v = randomValues(s.batch * s.kvHeads * s.kLen * s.dim, dtype);
@@ -97,7 +100,15 @@ void checkForward(DType dtype, attention::Fp32Precision precision, const Shape &
   options.causal = causal;
   options.keyMask = useMask ? &dmask : nullptr;
   options.fp32Precision = precision;
-  attention::forward(dq, dk, dv, out, lse, options);
+  if (configFlags.empty()) {
+    attention::forward(dq, dk, dv, out, lse, options);
+  } else {
+    kernels::KernelConfig config = attention::forwardConfig(dtype, s.dim, causal, useMask,
+                                                            currentDevice().arch(), precision);
+    for (auto &[name, value] : configFlags)
+      config.constants[name] = value;
+    attention::forwardWithConfig(dq, dk, dv, out, lse, options, config);
+  }
 
   std::vector<double> refOut, refLse;
   reference(q, k, v, useMask ? &mask : nullptr, s, causal, 1.0 / std::sqrt(double(s.dim)), refOut,
@@ -146,6 +157,22 @@ TEST_P(AttentionForwardTf32, MatchesFloat64Reference) {
   checkForward(DType::F32, attention::Fp32Precision::tf32, s, causal, useMask);
 }
 
+/// TF32 on wgmma, which the shipped configurations do not use (slower,
+/// forwardConfig): Q·Kᵀ alone (WGMMA), and both products with V read
+/// transposed (V_TRANSPOSED; at d 512 two warpgroups along the head dim).
+/// On GPUs without wgmma these run mma.sync, V_TRANSPOSED included.
+using Tf32WgmmaParam = std::tuple<Shape, bool /*causal*/, bool /*mask*/, bool /*v transposed*/>;
+
+class AttentionForwardTf32Wgmma : public ::testing::TestWithParam<Tf32WgmmaParam> {};
+
+TEST_P(AttentionForwardTf32Wgmma, MatchesFloat64Reference) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  auto [s, causal, useMask, vTransposed] = GetParam();
+  checkForward(DType::F32, attention::Fp32Precision::tf32, s, causal, useMask,
+               {{"WGMMA", 1}, {"V_TRANSPOSED", vTransposed}});
+}
+
 std::string shapeName(const Shape &s) {
   return std::to_string(s.batch) + "x" + std::to_string(s.heads) + "_" + std::to_string(s.kvHeads) +
          "kv_q" + std::to_string(s.qLen) + "_k" + std::to_string(s.kLen) + "_d" +
@@ -174,6 +201,16 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<Tf32Param> &info) {
       return "tf32_" + shapeName(std::get<0>(info.param)) +
              (std::get<1>(info.param) ? "_causal" : "") + (std::get<2>(info.param) ? "_mask" : "");
+    });
+
+INSTANTIATE_TEST_SUITE_P(
+    Matrix, AttentionForwardTf32Wgmma,
+    ::testing::Combine(::testing::Values(Shape{1, 4, 2, 17, 130, 32}, Shape{2, 4, 1, 300, 200, 96},
+                                         Shape{1, 2, 2, 129, 129, 128}, Shape{2, 4, 2, 200, 300, 512}),
+                       ::testing::Bool(), ::testing::Bool(), ::testing::Bool()),
+    [](const ::testing::TestParamInfo<Tf32WgmmaParam> &info) {
+      return "wgmma_" + shapeName(std::get<0>(info.param)) + (std::get<1>(info.param) ? "_causal" : "") +
+             (std::get<2>(info.param) ? "_mask" : "") + (std::get<3>(info.param) ? "_vt" : "");
     });
 
 TEST(AttentionForwardLong, OddLengthsAgainstReference) {

@@ -74,7 +74,8 @@ double medianMs(const std::function<void()> &run, DeviceTensor &flush, int reps)
 int usage() {
   std::fprintf(stderr, "usage: tessera-bench attention [--shapes \"b,h,s,d,causal;...\"] "
                        "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--backward]\n"
-      "       [--backward-configs BMxBNwW;...]  (also times the backward with each)\n"
+      "       [--backward-configs BMxBNwW[d][m];...]  (also times the backward with each:\n"
+      "                                       d: deterministic, m: mma.sync only)\n"
       "       [--forward-configs BMxBNwWsS[v][m];...]  (also times the forward with each: S stages,\n"
       "                                       v: V read transposed, m: mma.sync only)\n"
                        "                         [--json FILE]\n"
@@ -365,12 +366,13 @@ int main(int argc, char **argv) {
         std::stringstream list(backwardConfigs);
         for (std::string item; std::getline(list, item, ';');) {
           long bm = 0, bn = 0, w = 0;
-          char mode = 0;
-          int fields = std::sscanf(item.c_str(), "%ldx%ldw%ld%c", &bm, &bn, &w, &mode);
-          if (fields < 3 || (fields == 4 && mode != 'd')) {
+          int used = 0;
+          std::string flags;
+          if (std::sscanf(item.c_str(), "%ldx%ldw%ld%n", &bm, &bn, &w, &used) != 3 ||
+              (flags = item.substr(used)).find_first_not_of("dm") != std::string::npos) {
             std::fprintf(stderr,
-                         "tessera-bench: --backward-configs: expected BMxBNwW[d] (d: "
-                         "deterministic), got '%s'\n",
+                         "tessera-bench: --backward-configs: expected BMxBNwW[d][m] (d: "
+                         "deterministic, m: mma.sync only), got '%s'\n",
                          item.c_str());
             return 2;
           }
@@ -378,7 +380,8 @@ int main(int argc, char **argv) {
           c.numWarps = unsigned(w);
           c.constants["BLOCK_M"] = bm;
           c.constants["BLOCK_N"] = bn;
-          c.constants["DQ_ATOMIC"] = mode == 'd' ? 0 : 1;
+          c.constants["DQ_ATOMIC"] = flags.find('d') == std::string::npos;
+          c.constants["WGMMA"] = flags.find('m') == std::string::npos;
           timeConfig("bwd", c, 2.5 * flops, [&] {
             attention::backwardWithConfig(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options, c);
           });

@@ -154,3 +154,24 @@ TEST(AttentionBackwardErrors, BadInputNamesTheArgument) {
 }
 
 } // namespace
+
+// TF32 lost on wgmma in every attention kernel measured (docs/PERFORMANCE.md,
+// "TF32 on wgmma"): the shipped TF32 configurations keep to mma.sync, and
+// read V as it is; 16-bit ones use wgmma wherever it fits.
+TEST(AttentionConfig, Tf32KeepsToMmaSync) {
+  for (int64_t dim : {32, 64, 128, 256, 512})
+    for (bool causal : {false, true}) {
+      kernels::KernelConfig fwd = attention::forwardConfig(DType::F32, dim, causal, true, "sm_90a");
+      EXPECT_EQ(fwd.get("WGMMA"), 0) << "d" << dim;
+      EXPECT_EQ(fwd.get("V_TRANSPOSED"), 0) << "d" << dim;
+      EXPECT_EQ(attention::backwardConfig(DType::F32, dim, causal, true, "sm_90a").get("WGMMA"), 0)
+          << "d" << dim;
+      EXPECT_EQ(attention::forwardConfig(DType::BF16, dim, causal, true, "sm_90a").get("WGMMA"), 1);
+      EXPECT_EQ(attention::backwardConfig(DType::BF16, dim, causal, true, "sm_90a").get("WGMMA"), 1);
+    }
+  // The accurate f32 mode has no tensor-core dots at all; its constant stays the default.
+  EXPECT_EQ(attention::forwardConfig(DType::F32, 128, false, false, "sm_90a",
+                                     attention::Fp32Precision::ieee)
+                .get("WGMMA"),
+            1);
+}
