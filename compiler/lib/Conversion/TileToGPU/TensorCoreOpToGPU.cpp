@@ -934,20 +934,11 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
       if (!*staged)
         continue;
       auto srcType = cast<RankedTensorType>(staged->source.getType());
-      Operation *def = staged->source.getDefiningOp();
       // Filled and published already (kStagedReadyAttr).
       bool ready = staged->ready();
       allReady &= ready;
-      if (auto buffers = def ? def->getAttrOfType<DenseI64ArrayAttr>(kPrefetchedAttr)
-                             : DenseI64ArrayAttr()) {
-        // Prefetched: this iteration's tile of the two.
-        tile->emplace(rewriter, loc, srcType.getDimSize(0), SharedTile::units(srcType),
-                      emitPrefetchOffset(rewriter, loc, def, buffers.asArrayRef(), false));
-        mustWait |= !ready;
-        continue;
-      }
-      tile->emplace(rewriter, loc, srcType.getDimSize(0), SharedTile::units(srcType), staged->offset());
-      if (def && def->hasAttr(kAsyncCopyAttr)) {
+      tile->emplace(emitStagedTile(rewriter, loc, *staged));
+      if (isCopied(*staged)) {
         mustWait |= !ready;
         continue;
       }
