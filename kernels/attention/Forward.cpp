@@ -50,11 +50,12 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
       kb.constant("TF32", config.get("TF32")) ? DotPrecision::tf32 : DotPrecision::ieee;
   // Configurations saved before V_TRANSPOSED and WGMMA existed read V as it
   // is and use wgmma wherever it fits.
-  const bool vTransposed =
-      kb.constant("V_TRANSPOSED", config.constants.count("V_TRANSPOSED") ? config.get("V_TRANSPOSED") : 0);
+  const bool vTransposed = kb.constant(
+      "V_TRANSPOSED", config.constants.count("V_TRANSPOSED") ? config.get("V_TRANSPOSED") : 0);
   const DType dtype = config.dtype;
   kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
-  kb.setWarpgroupMma(kb.constant("WGMMA", config.constants.count("WGMMA") ? config.get("WGMMA") : 1));
+  kb.setWarpgroupMma(
+      kb.constant("WGMMA", config.constants.count("WGMMA") ? config.get("WGMMA") : 1));
 
   TensorArg q = kb.tensor("q", dtype, 4), k = kb.tensor("k", dtype, 4), v = kb.tensor("v", dtype, 4);
   TensorArg out = kb.tensor("out", dtype, 4);
@@ -93,7 +94,8 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
     Tile mI = carried[0], lI = carried[1], acc = carried[2];
     Tile kj = load(kh, {startN, Scalar(0)}, {BN, BD});
     // V_j, or (V_TRANSPOSED) V_jᵀ read back as V_j by trans below.
-    Tile vj = vTransposed ? load(vh, {Scalar(0), startN}, {BD, BN}) : load(vh, {startN, Scalar(0)}, {BN, BD});
+    Tile vj = vTransposed ? load(vh, {Scalar(0), startN}, {BD, BN})
+                          : load(vh, {startN, Scalar(0)}, {BN, BD});
     // S = Q Kᵀ, unscaled: the scale·log2(e) factor goes into the row max
     // (scale > 0, checkInputs) and into one FMA per score below.   (line 8)
     Tile s = dot(qi, trans(kj), precision);

@@ -103,8 +103,8 @@ void checkForward(DType dtype, attention::Fp32Precision precision, const Shape &
   if (configFlags.empty()) {
     attention::forward(dq, dk, dv, out, lse, options);
   } else {
-    kernels::KernelConfig config = attention::forwardConfig(dtype, s.dim, causal, useMask,
-                                                            currentDevice().arch(), precision);
+    kernels::KernelConfig config =
+        attention::forwardConfig(dtype, s.dim, causal, useMask, currentDevice().arch(), precision);
     for (auto &[name, value] : configFlags)
       config.constants[name] = value;
     attention::forwardWithConfig(dq, dk, dv, out, lse, options, config);
@@ -194,9 +194,11 @@ INSTANTIATE_TEST_SUITE_P(
 INSTANTIATE_TEST_SUITE_P(
     Matrix, AttentionForwardTf32,
     ::testing::Combine(::testing::Values(Shape{2, 2, 2, 1, 1, 64}, Shape{1, 4, 2, 17, 130, 32},
-                                         Shape{2, 4, 1, 300, 200, 96}, Shape{1, 2, 2, 129, 129, 128},
+                                         Shape{2, 4, 1, 300, 200, 96},
+                                         Shape{1, 2, 2, 129, 129, 128},
                                          Shape{1, 2, 1, 65, 257, 192}, Shape{1, 1, 1, 100, 77, 256},
-                                         Shape{1, 1, 1, 33, 40, 512}, Shape{2, 4, 2, 200, 300, 512}),
+                                         Shape{1, 1, 1, 33, 40, 512},
+                                         Shape{2, 4, 2, 200, 300, 512}),
                        ::testing::Bool(), ::testing::Bool()),
     [](const ::testing::TestParamInfo<Tf32Param> &info) {
       return "tf32_" + shapeName(std::get<0>(info.param)) +
@@ -206,11 +208,13 @@ INSTANTIATE_TEST_SUITE_P(
 INSTANTIATE_TEST_SUITE_P(
     Matrix, AttentionForwardTf32Wgmma,
     ::testing::Combine(::testing::Values(Shape{1, 4, 2, 17, 130, 32}, Shape{2, 4, 1, 300, 200, 96},
-                                         Shape{1, 2, 2, 129, 129, 128}, Shape{2, 4, 2, 200, 300, 512}),
+                                         Shape{1, 2, 2, 129, 129, 128},
+                                         Shape{2, 4, 2, 200, 300, 512}),
                        ::testing::Bool(), ::testing::Bool(), ::testing::Bool()),
     [](const ::testing::TestParamInfo<Tf32WgmmaParam> &info) {
-      return "wgmma_" + shapeName(std::get<0>(info.param)) + (std::get<1>(info.param) ? "_causal" : "") +
-             (std::get<2>(info.param) ? "_mask" : "") + (std::get<3>(info.param) ? "_vt" : "");
+      return "wgmma_" + shapeName(std::get<0>(info.param)) +
+             (std::get<1>(info.param) ? "_causal" : "") + (std::get<2>(info.param) ? "_mask" : "") +
+             (std::get<3>(info.param) ? "_vt" : "");
     });
 
 TEST(AttentionForwardLong, OddLengthsAgainstReference) {

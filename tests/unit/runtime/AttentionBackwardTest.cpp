@@ -167,7 +167,8 @@ TEST(AttentionConfig, Tf32KeepsToMmaSync) {
       EXPECT_EQ(attention::backwardConfig(DType::F32, dim, causal, true, "sm_90a").get("WGMMA"), 0)
           << "d" << dim;
       EXPECT_EQ(attention::forwardConfig(DType::BF16, dim, causal, true, "sm_90a").get("WGMMA"), 1);
-      EXPECT_EQ(attention::backwardConfig(DType::BF16, dim, causal, true, "sm_90a").get("WGMMA"), 1);
+      EXPECT_EQ(attention::backwardConfig(DType::BF16, dim, causal, true, "sm_90a").get("WGMMA"),
+                1);
     }
   // The accurate f32 mode has no tensor-core dots at all; its constant stays the default.
   EXPECT_EQ(attention::forwardConfig(DType::F32, 128, false, false, "sm_90a",

@@ -227,10 +227,10 @@ void SharedTile::store(OpBuilder &b, Location loc, Value vec, RankedTensorType t
     // rounded to nearest, since wgmma would truncate them (mma.sync rounds
     // them again, which changes nothing).
     for (int64_t e = 0; e < elems.size(); ++e)
-      emitAsmStatement(b, loc, "st.shared.b32 [$0], $1;",
-                       {elementAddress(b, loc, coords[e][0], coords[e][1], 32),
-                        roundToTf32(b, loc, values[e])},
-                       "r,r");
+      emitAsmStatement(
+          b, loc, "st.shared.b32 [$0], $1;",
+          {elementAddress(b, loc, coords[e][0], coords[e][1], 32), roundToTf32(b, loc, values[e])},
+          "r,r");
     return;
   }
   const tile::DimDistribution &along = elems.distribution()[1];
@@ -653,8 +653,8 @@ bool fitsWarpgroupMma(tile::DotOp op, const StagedOperand &stagedA, const Staged
   auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
   unsigned warpsM = mma.getWarpsPerCTA()[0], warpsN = mma.getWarpsPerCTA()[1];
   int64_t m = cType.getDimSize(0), n = cType.getDimSize(1);
-  if (op->hasAttr(kMmaSyncOnlyAttr) || warpsM % 4 != 0 || m % (16 * warpsM) != 0 || n % (8 * warpsN) != 0 || n / warpsN > 256 ||
-      !stagedB)
+  if (op->hasAttr(kMmaSyncOnlyAttr) || warpsM % 4 != 0 || m % (16 * warpsM) != 0 ||
+      n % (8 * warpsN) != 0 || n / warpsN > 256 || !stagedB)
     return false;
   bool tf32 = op.getA().getType().getElementType().isF32();
   if (tf32 && !(stagedA && isKMajor(stagedA) && isKMajor(stagedB)))
@@ -732,16 +732,19 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
   // warpgroup at rows 64·g (g = (w % W) / 4) starts at row 64·g + 16·W·r,
   // and warpgroup column c = w / W reads B's 8-row groups c, c + C, ...
   auto [lane, warp] = laneAndWarp(b, loc);
-  Value warpInColumn = warpsN > 1 ? arith::RemUIOp::create(b, loc, warp, constI32(b, loc, warpsM)) : warp;
+  Value warpInColumn =
+      warpsN > 1 ? arith::RemUIOp::create(b, loc, warp, constI32(b, loc, warpsM)) : warp;
   Value warpgroupRow = arith::MulIOp::create(
-      b, loc, arith::ShRUIOp::create(b, loc, warpInColumn, constI32(b, loc, 2)), constI32(b, loc, 64));
+      b, loc, arith::ShRUIOp::create(b, loc, warpInColumn, constI32(b, loc, 2)),
+      constI32(b, loc, 64));
   Value descA, descB;
   bool kMajorA = stagedA && isKMajor(stagedA), kMajorB = isKMajor(stagedB);
   if (warpsN > 1) {
     Value column = arith::DivUIOp::create(b, loc, warp, constI32(b, loc, warpsM));
-    Value groupBytes = arith::MulIOp::create(b, loc, column, constI32(b, loc, 8 * tileB.swizzleBytes()));
-    descB = emitMatrixDescriptor(b, loc, tileB, arith::AddIOp::create(b, loc, tileB.start(), groupBytes),
-                                 warpsN);
+    Value groupBytes =
+        arith::MulIOp::create(b, loc, column, constI32(b, loc, 8 * tileB.swizzleBytes()));
+    descB = emitMatrixDescriptor(b, loc, tileB,
+                                 arith::AddIOp::create(b, loc, tileB.start(), groupBytes), warpsN);
   } else {
     descB = emitMatrixDescriptor(b, loc, tileB, tileB.start());
   }
@@ -811,8 +814,9 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
       if (!tf32)
         transposes = ", " + (stagedA ? std::to_string(kMajorA ? 0 : 1) + ", " : std::string()) +
                      (kMajorB ? "0" : "1");
-      text += "wgmma.mma_async.sync.aligned." + shape + ".f32." + in + "." + in + " {" + dText + "}, " +
-              aText + ", desc_b, " + (k == 0 ? "first_d" : "scale_d") + ", 1, 1" + transposes + ";\n";
+      text += "wgmma.mma_async.sync.aligned." + shape + ".f32." + in + "." + in + " {" + dText +
+              "}, " + aText + ", desc_b, " + (k == 0 ? "first_d" : "scale_d") + ", 1, 1" +
+              transposes + ";\n";
     }
   }
   text += "wgmma.commit_group.sync.aligned;\n}";
@@ -850,7 +854,8 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
 SharedTile emitStagedTile(OpBuilder &b, Location loc, const StagedOperand &staged) {
   auto type = cast<RankedTensorType>(staged.source.getType());
   Operation *def = staged.source.getDefiningOp();
-  if (auto buffers = def ? def->getAttrOfType<DenseI64ArrayAttr>(kPrefetchedAttr) : DenseI64ArrayAttr())
+  if (auto buffers =
+          def ? def->getAttrOfType<DenseI64ArrayAttr>(kPrefetchedAttr) : DenseI64ArrayAttr())
     return SharedTile(b, loc, type.getDimSize(0), SharedTile::units(type),
                       emitPrefetchOffset(b, loc, def, buffers.asArrayRef(), false));
   return SharedTile(b, loc, type.getDimSize(0), SharedTile::units(type), staged.offset());

@@ -80,7 +80,8 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
     for (func::FuncOp func : llvm::make_early_inc_range(module.getOps<func::FuncOp>())) {
       if (!func->hasAttr(tile::kKernelAttr))
         continue;
-      if (auto wgmma = func->getAttrOfType<BoolAttr>(tile::kWarpgroupMmaAttr); wgmma && !wgmma.getValue())
+      if (auto wgmma = func->getAttrOfType<BoolAttr>(tile::kWarpgroupMmaAttr);
+          wgmma && !wgmma.getValue())
         func.walk([&](tile::DotOp dot) { dot->setAttr(kMmaSyncOnlyAttr, UnitAttr::get(ctx)); });
       int64_t shared =
           prefetchAsyncCopies(func, allocateSharedMemory(func, /*asyncProxyReads=*/arch == "sm_90a"));

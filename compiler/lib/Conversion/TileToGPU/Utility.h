@@ -235,7 +235,8 @@ bool readByTf32WarpgroupMma(Value source);
 /// copied there (a tile of `type`, the copying load's layout): wgmma would
 /// truncate them. Its copies are complete once it has waited for them; the
 /// barrier that publishes the tile must follow.
-void emitRoundCopiedToTf32(OpBuilder &b, Location loc, const SharedTile &tile, RankedTensorType type);
+void emitRoundCopiedToTf32(OpBuilder &b, Location loc, const SharedTile &tile,
+                           RankedTensorType type);
 
 /// True when `src` reaches the dot operand layout `dst` through a swizzled
 /// shared tile and ldmatrix (16-bit elements).
