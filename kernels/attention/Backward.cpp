@@ -60,9 +60,7 @@ struct BackwardConstants {
         precision(kb.constant("TF32", config.get("TF32")) ? DotPrecision::tf32
                                                           : DotPrecision::ieee),
         dqAtomic(kb.constant("DQ_ATOMIC", config.get("DQ_ATOMIC"))) {
-    // Configurations saved before WGMMA existed use wgmma wherever it fits.
-    kb.setWarpgroupMma(
-        kb.constant("WGMMA", config.constants.count("WGMMA") ? config.get("WGMMA") : 1));
+    kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
   }
 };
 

@@ -48,14 +48,10 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   const bool hasMask = kb.constant("HAS_MASK", config.get("HAS_MASK"));
   const DotPrecision precision =
       kb.constant("TF32", config.get("TF32")) ? DotPrecision::tf32 : DotPrecision::ieee;
-  // Configurations saved before V_TRANSPOSED and WGMMA existed read V as it
-  // is and use wgmma wherever it fits.
-  const bool vTransposed = kb.constant(
-      "V_TRANSPOSED", config.constants.count("V_TRANSPOSED") ? config.get("V_TRANSPOSED") : 0);
+  const bool vTransposed = kb.constant("V_TRANSPOSED", config.get("V_TRANSPOSED"));
   const DType dtype = config.dtype;
   kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
-  kb.setWarpgroupMma(
-      kb.constant("WGMMA", config.constants.count("WGMMA") ? config.get("WGMMA") : 1));
+  kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
 
   TensorArg q = kb.tensor("q", dtype, 4), k = kb.tensor("k", dtype, 4), v = kb.tensor("v", dtype, 4);
   TensorArg out = kb.tensor("out", dtype, 4);

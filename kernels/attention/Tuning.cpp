@@ -63,13 +63,29 @@ std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t hea
   return space;
 }
 
+namespace {
+
+/// A configuration from the tuning database over the heuristic's: constants
+/// a kernel gained since the entry was saved keep the heuristic's values.
+KernelConfig savedOver(KernelConfig heuristic, const std::string &saved) {
+  KernelConfig parsed = KernelConfig::parse(saved);
+  heuristic.dtype = parsed.dtype;
+  heuristic.numWarps = parsed.numWarps;
+  for (auto &[name, value] : parsed.constants)
+    heuristic.constants[name] = value;
+  return heuristic;
+}
+
+} // namespace
+
 KernelConfig attention::chooseForwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
                                             int64_t qLen, int64_t kLen, Fp32Precision precision) {
   std::string problem = forwardProblem(dtype, headDim, causal, hasMask, qLen, kLen, precision);
   std::optional<std::string> tuned = TuningDatabase::get().best(problem);
-  KernelConfig config = tuned ? KernelConfig::parse(*tuned)
-                              : forwardConfig(dtype, headDim, causal, hasMask,
-                                              detail::currentArch(), precision);
+  KernelConfig config =
+      forwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(), precision);
+  if (tuned)
+    config = savedOver(std::move(config), *tuned);
   static const bool print = [] {
     const char *env = std::getenv("TESSERA_PRINT_AUTOTUNING");
     return env && std::string(env) == "1";
@@ -187,14 +203,15 @@ KernelConfig attention::chooseBackwardConfig(DType dtype, int64_t headDim, bool 
                                              Fp32Precision precision, bool deterministic) {
   std::optional<std::string> tuned = TuningDatabase::get().best(
       backwardProblem(dtype, headDim, causal, hasMask, qLen, kLen, precision, deterministic));
+  KernelConfig heuristic = backwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(),
+                                          precision, deterministic);
   if (tuned) {
-    KernelConfig config = KernelConfig::parse(*tuned);
+    KernelConfig config = savedOver(heuristic, *tuned);
     // A database edited by hand must not break the determinism promise.
     if (!(deterministic && config.get("DQ_ATOMIC")))
       return config;
   }
-  return backwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(), precision,
-                        deterministic);
+  return heuristic;
 }
 
 std::vector<CandidateResult> attention::tuneBackward(const DeviceTensor &q, const DeviceTensor &k,

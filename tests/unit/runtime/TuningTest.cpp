@@ -118,3 +118,29 @@ TEST(AttentionBackwardTuningSpace, CompiledKernelsCarryTheirConstants) {
 }
 
 } // namespace
+
+// An entry saved before a kernel gained a constant keeps the heuristic's
+// value for it: a TF32 forward tuned before WGMMA existed stays on mma.sync,
+// and the backward's likewise; the saved blocks and warps still win.
+TEST(AttentionTuning, SavedEntriesKeepTheHeuristicsNewerConstants) {
+  const int64_t qLen = 12345, kLen = 23456; // a problem no other test records
+  std::string forward = attention::forwardProblem(DType::F32, 128, false, false, qLen, kLen,
+                                                  attention::Fp32Precision::tf32);
+  TuningDatabase::get().setBest(forward, "dtype=f32,num_warps=8,BLOCK_D=128,BLOCK_M=128,BLOCK_N=32,"
+                                         "CAUSAL=0,HAS_MASK=0,NUM_STAGES=2,TF32=1");
+  kernels::KernelConfig f = attention::chooseForwardConfig(DType::F32, 128, false, false, qLen,
+                                                           kLen, attention::Fp32Precision::tf32);
+  EXPECT_EQ(f.numWarps, 8u);
+  EXPECT_EQ(f.get("BLOCK_M"), 128);
+  EXPECT_EQ(f.get("WGMMA"), 0);
+  EXPECT_EQ(f.get("V_TRANSPOSED"), 0);
+
+  std::string backward = attention::backwardProblem(DType::F32, 64, false, false, qLen, kLen,
+                                                    attention::Fp32Precision::tf32, true);
+  TuningDatabase::get().setBest(backward, "dtype=f32,num_warps=4,BLOCK_D=64,BLOCK_M=64,BLOCK_N=32,"
+                                          "CAUSAL=0,DQ_ATOMIC=0,HAS_MASK=0,TF32=1");
+  kernels::KernelConfig b = attention::chooseBackwardConfig(
+      DType::F32, 64, false, false, qLen, kLen, attention::Fp32Precision::tf32, true);
+  EXPECT_EQ(b.get("BLOCK_M"), 64);
+  EXPECT_EQ(b.get("WGMMA"), 0);
+}
