@@ -284,6 +284,19 @@ Tile tessera::dsl::load(const TensorArg &t, const std::vector<Scalar> &offsets,
   return Tile(tile::LoadOp::create(bld(), l, type, desc, offsetValues(offsets, "load")));
 }
 
+Tile tessera::dsl::gather_rows(const TensorArg &t, const Tile &rows, const Scalar &col,
+                               int64_t width, Padding padding, SourceLoc where) {
+  Location l = kb().loc(where);
+  RankedTensorType rowsType = rows.type();
+  if (rowsType.getRank() != 1 || !rowsType.getElementType().isInteger(32))
+    fail("gather_rows", "rows must be a 1-D i32 tile, got " + typeStr(rowsType));
+  std::vector<int64_t> shape{rowsType.getDimSize(0), width};
+  Value desc = makeDesc(t, shape, padding, l, "gather_rows", 2);
+  auto type = tensorOf(shape, kb().mlirType(t.dtype()));
+  return Tile(tile::GatherOp::create(bld(), l, type, desc, rows.getValue(),
+                                     offsetValues({col}, "gather_rows")[0]));
+}
+
 void tessera::dsl::store(const TensorArg &t, const std::vector<Scalar> &offsets, const Tile &value,
                          SourceLoc where) {
   Location l = kb().loc(where);

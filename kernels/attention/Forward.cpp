@@ -25,6 +25,7 @@
 #include "tessera/dsl.h"
 #include "tessera/runtime/Error.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -160,6 +161,23 @@ void transposeVKernel(KernelBuilder &kb, const KernelConfig &config) {
   store(vt.at({b, h}), {startD, startN}, trans(block));
 }
 
+/// The kept keys of k and v, compacted: kc[b, h, j] = k[b, h, rows[b, j]]
+/// and vc likewise, one BLOCK_N x BLOCK_D tile of each per program. A row
+/// index of -1 (past a batch row's kept keys) gathers zeros, so the keys the
+/// kernel then masks hold finite values: P·V multiplies them by 0.
+void gatherKeysKernel(KernelBuilder &kb, const KernelConfig &config) {
+  const int64_t BN = kb.constant("BLOCK_N", config.get("BLOCK_N"));
+  const int64_t BD = kb.constant("BLOCK_D", config.get("BLOCK_D"));
+  TensorArg k = kb.tensor("k", config.dtype, 4), v = kb.tensor("v", config.dtype, 4);
+  TensorArg rows = kb.tensor("rows", DType::I32, 2);
+  TensorArg kc = kb.tensor("kc", config.dtype, 4), vc = kb.tensor("vc", config.dtype, 4);
+  Scalar bh = program_id(1), b = bh / k.size(1), h = bh % k.size(1);
+  Scalar startN = program_id(0) * Scalar(BN), startD = program_id(2) * Scalar(BD);
+  Tile kept = load(rows.at({b}), {startN}, {BN});
+  store(kc.at({b, h}), {startN, startD}, gather_rows(k.at({b, h}), kept, startD, BD));
+  store(vc.at({b, h}), {startN, startD}, gather_rows(v.at({b, h}), kept, startD, BD));
+}
+
 void requireAttentionInput(const DeviceTensor &t, const char *name) {
   kernels::detail::requireRank(t, 4, name);
   kernels::detail::requireDType(t, {DType::F32, DType::F16, DType::BF16}, name);
@@ -187,6 +205,16 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
       [](mlir::MLIRContext &ctx, const KernelConfig &c) {
         KernelBuilder kb(ctx, "attention_transpose_v", c.numWarps);
         transposeVKernel(kb, c);
+        return kb.finish();
+      }};
+  r["attention_gather_keys"] = {
+      "attention_gather_keys",
+      "the kept keys of k and v by index, for forward() with compactKeyMask",
+      {{"BLOCK_N", 32}, {"BLOCK_D", 128}},
+      {DType::F32, DType::F16, DType::BF16},
+      [](mlir::MLIRContext &ctx, const KernelConfig &c) {
+        KernelBuilder kb(ctx, "attention_gather_keys", c.numWarps);
+        gatherKeysKernel(kb, c);
         return kb.finish();
       }};
 }
@@ -340,6 +368,15 @@ void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const Devi
   detail::checkOutput(out, qs, q.dtype(), "out", "(batch, heads, q_len, dim) like q");
   detail::checkOutput(lse, {qs[0], qs[1], qs[2]}, DType::F32, "lse", "(batch, heads, q_len)");
   const DeviceTensor *mask = options.keyMask;
+  if (mask && options.compactKeyMask && !options.causal) {
+    if (std::optional<detail::CompactedKeys> kept = detail::compactKeys(k, v, *mask, stream)) {
+      Options compacted = options;
+      compacted.keyMask = kept->mask ? &*kept->mask : nullptr;
+      compacted.compactKeyMask = false;
+      forward(q, kept->k, kept->v, out, lse, compacted, stream);
+      return;
+    }
+  }
   KernelConfig config = chooseForwardConfig(q.dtype(), d, options.causal, mask != nullptr, qs[2],
                                             k.shape()[2], options.fp32Precision);
   const JitKernel &kernel = kernels::detail::jitKernel("attention_forward", config);
@@ -399,4 +436,59 @@ void attention::detail::launchForward(const JitKernel &kernel, const DeviceTenso
     throw tessera::Error("q: batch·heads = " + std::to_string(qs[0] * qs[1]) +
                          " exceeds 65535 programs along grid y");
   launch(kernel, unsigned(std::max<int64_t>(mBlocks, 1)), unsigned(qs[0] * qs[1]), 1, args, stream);
+}
+
+std::optional<attention::detail::CompactedKeys>
+attention::detail::compactKeys(const DeviceTensor &k, const DeviceTensor &v,
+                               const DeviceTensor &mask, Stream &stream) {
+  if (!mask.isContiguous())
+    return std::nullopt;
+  const auto &ks = k.shape();
+  int64_t batch = ks[0], kLen = ks[2];
+  // Waits for the stream: the mask may come from work queued on it.
+  std::vector<uint8_t> keep(size_t(batch * kLen));
+  mask.copyToHost(keep.data(), stream);
+  std::vector<int64_t> counts(batch, 0);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t j = 0; j < kLen; ++j)
+      counts[b] += keep[b * kLen + j] != 0;
+  int64_t kept = *std::max_element(counts.begin(), counts.end());
+  // Not worth a gather when few keys go; nothing to attend to when none stay
+  // (the masked kernel writes those rows' zeros and -inf).
+  if (kept == 0 || kLen - kept < kLen / 8)
+    return std::nullopt;
+  std::vector<int32_t> rows(size_t(batch * kept), -1);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t j = 0, n = 0; j < kLen; ++j)
+      if (keep[b * kLen + j])
+        rows[b * kept + n++] = int32_t(j);
+  CompactedKeys c{DeviceTensor::empty({batch, ks[1], kept, ks[3]}, k.dtype()),
+                  DeviceTensor::empty({batch, ks[1], kept, ks[3]}, v.dtype()), std::nullopt};
+  DeviceTensor rowsTensor = DeviceTensor::empty({batch, kept}, DType::I32);
+  rowsTensor.copyFromHost(rows.data(), stream);
+  if (std::any_of(counts.begin(), counts.end(), [&](int64_t n) { return n != kept; })) {
+    // Batch rows keep different numbers of keys: the shorter ones mask their tails.
+    std::vector<uint8_t> valid(size_t(batch * kept));
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t j = 0; j < kept; ++j)
+        valid[b * kept + j] = j < counts[b];
+    c.mask = DeviceTensor::empty({batch, kept}, DType::I1);
+    c.mask->copyFromHost(valid.data(), stream);
+  }
+  KernelConfig config =
+      kernels::makeConfig(kernels::lookup("attention_gather_keys"), k.dtype(), 4, {});
+  int64_t bn = config.get("BLOCK_N"), bd = config.get("BLOCK_D");
+  if (batch * ks[1] > 65535)
+    throw tessera::Error("k: batch·heads = " + std::to_string(batch * ks[1]) +
+                         " exceeds 65535 programs along grid y");
+  KernelArgs args;
+  kernels::detail::addTensor(args, k, "k");
+  kernels::detail::addTensor(args, v, "v");
+  kernels::detail::addTensor(args, rowsTensor, "rows");
+  kernels::detail::addTensor(args, c.k, "kc");
+  kernels::detail::addTensor(args, c.v, "vc");
+  launch(kernels::detail::jitKernel("attention_gather_keys", config),
+         unsigned((kept + bn - 1) / bn), unsigned(batch * ks[1]), unsigned((ks[3] + bd - 1) / bd),
+         args, stream);
+  return c;
 }

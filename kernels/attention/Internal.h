@@ -6,6 +6,7 @@
 #include "tessera/runtime/Jit.h"
 
 #include <initializer_list>
+#include <optional>
 
 namespace tessera::attention::detail {
 
@@ -64,6 +65,22 @@ inline bool usesTf32(DType dtype, Fp32Precision precision) {
 void launchForward(const JitKernel &kernel, const DeviceTensor &q, const DeviceTensor &k,
                    const DeviceTensor &v, DeviceTensor &out, DeviceTensor &lse,
                    const Options &options, Stream &stream = Stream::defaultStream());
+
+/// k and v with only the keys the mask keeps, compacted to the front of each
+/// batch row (FlashAttention's unpadding), and the mask the kernel then
+/// needs: none when every batch row keeps as many keys, else (batch, kept)
+/// true for each row's kept keys.
+struct CompactedKeys {
+  DeviceTensor k, v;
+  std::optional<DeviceTensor> mask;
+};
+
+/// forward()'s compactKeyMask: reads the mask back (waiting for the stream)
+/// and gathers the kept keys with attention_gather_keys, stream-ordered.
+/// Nothing when it does not pay: fewer than 1/8 of the keys masked, no key
+/// kept, or a mask with gaps in its storage.
+std::optional<CompactedKeys> compactKeys(const DeviceTensor &k, const DeviceTensor &v,
+                                         const DeviceTensor &mask, Stream &stream);
 
 } // namespace tessera::attention::detail
 

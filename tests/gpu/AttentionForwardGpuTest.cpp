@@ -76,16 +76,20 @@ double bound(DType dtype, bool tf32 = false) {
 /// float64 reference.
 /// `configFlags` (for forwardWithConfig, on the heuristic's blocks): extra
 /// constants such as WGMMA and V_TRANSPOSED; empty: attention::forward.
+/// `compactKeys`: Options::compactKeyMask, with half the keys kept and, in
+/// batches of two or more, the first batch row's keys all masked (its rows
+/// keep fewer keys than the others: the compacted mask path).
 void checkForward(DType dtype, attention::Fp32Precision precision, const Shape &s, bool causal,
-                  bool useMask, const std::map<std::string, int64_t> &configFlags = {}) {
+                  bool useMask, const std::map<std::string, int64_t> &configFlags = {},
+                  bool compactKeys = false) {
   auto q = randomValues(s.batch * s.heads * s.qLen * s.dim, dtype);
   auto k = randomValues(s.batch * s.kvHeads * s.kLen * s.dim, dtype);
   auto v = randomValues(s.batch * s.kvHeads * s.kLen * s.dim, dtype);
   std::vector<uint8_t> mask(s.batch * s.kLen);
-  std::bernoulli_distribution keep(0.7);
+  std::bernoulli_distribution keep(compactKeys ? 0.5 : 0.7);
   for (auto &m : mask)
     m = keep(rng());
-  if (useMask && s.kLen > 3) // one batch row with every key masked
+  if (useMask && s.kLen > 3 && (!compactKeys || s.batch > 1)) // one batch row with every key masked
     std::fill(mask.begin(), mask.begin() + s.kLen, 0);
 
   DeviceTensor dq = DeviceTensor::fromFloat(q, {s.batch, s.heads, s.qLen, s.dim}, dtype);
@@ -100,6 +104,7 @@ void checkForward(DType dtype, attention::Fp32Precision precision, const Shape &
   options.causal = causal;
   options.keyMask = useMask ? &dmask : nullptr;
   options.fp32Precision = precision;
+  options.compactKeyMask = compactKeys;
   if (configFlags.empty()) {
     attention::forward(dq, dk, dv, out, lse, options);
   } else {
@@ -173,6 +178,18 @@ TEST_P(AttentionForwardTf32Wgmma, MatchesFloat64Reference) {
                {{"WGMMA", 1}, {"V_TRANSPOSED", vTransposed}});
 }
 
+/// Options::compactKeyMask: the masked keys dropped before the kernel.
+using CompactParam = std::tuple<DType, attention::Fp32Precision, Shape>;
+
+class AttentionForwardCompactedKeys : public ::testing::TestWithParam<CompactParam> {};
+
+TEST_P(AttentionForwardCompactedKeys, MatchesFloat64Reference) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  auto [dtype, precision, s] = GetParam();
+  checkForward(dtype, precision, s, /*causal=*/false, /*useMask=*/true, {}, /*compactKeys=*/true);
+}
+
 std::string shapeName(const Shape &s) {
   return std::to_string(s.batch) + "x" + std::to_string(s.heads) + "_" + std::to_string(s.kvHeads) +
          "kv_q" + std::to_string(s.qLen) + "_k" + std::to_string(s.kLen) + "_d" +
@@ -215,6 +232,21 @@ INSTANTIATE_TEST_SUITE_P(
       return "wgmma_" + shapeName(std::get<0>(info.param)) +
              (std::get<1>(info.param) ? "_causal" : "") + (std::get<2>(info.param) ? "_mask" : "") +
              (std::get<3>(info.param) ? "_vt" : "");
+    });
+
+INSTANTIATE_TEST_SUITE_P(
+    Matrix, AttentionForwardCompactedKeys,
+    ::testing::Values(
+        CompactParam{DType::BF16, attention::Fp32Precision::ieee, {1, 2, 2, 300, 1000, 64}},
+        CompactParam{DType::F16, attention::Fp32Precision::ieee, {2, 4, 1, 129, 777, 128}},
+        CompactParam{DType::F32, attention::Fp32Precision::ieee, {3, 2, 2, 65, 300, 96}},
+        CompactParam{DType::F32, attention::Fp32Precision::tf32, {2, 4, 2, 200, 700, 512}},
+        CompactParam{DType::F32, attention::Fp32Precision::tf32, {1, 2, 1, 100, 2000, 256}}),
+    [](const ::testing::TestParamInfo<CompactParam> &info) {
+      DType dtype = std::get<0>(info.param);
+      bool tf32 = dtype == DType::F32 && std::get<1>(info.param) == attention::Fp32Precision::tf32;
+      return std::string(name(dtype)) + (tf32 ? "_tf32_" : "_") +
+             shapeName(std::get<2>(info.param));
     });
 
 TEST(AttentionForwardLong, OddLengthsAgainstReference) {

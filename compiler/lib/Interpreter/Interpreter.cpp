@@ -303,6 +303,7 @@ private:
           return llvm::Error::success();
         })
         .Case([&](tile::LoadOp o) { return load(o); })
+        .Case([&](tile::GatherOp o) { return gather(o); })
         .Case([&](tile::StoreOp o) { return store(o); })
         .Case([&](tile::AtomicAddOp o) { return atomicAdd(o); })
         .Case([&](tile::IotaOp o) -> llvm::Error {
@@ -350,34 +351,55 @@ private:
     return llvm::Error::success();
   }
 
+  /// Reads the block of r's shape at `indices` into r's elements from
+  /// `first` on; elements outside the tensor read the padding.
+  llvm::Error readBlock(Operation *o, const Slot &desc, ArrayRef<int64_t> block,
+                        ArrayRef<int64_t> indices, Slot &r, int64_t first) {
+    float pad = desc.nanPadding ? NAN : 0.f;
+    return forEachBlockElement(
+        desc, block, indices,
+        [&](int64_t flat, bool inBounds, int64_t offset, ArrayRef<int64_t> pos) -> llvm::Error {
+          flat += first;
+          if (!inBounds) {
+            if (isFloatElt(r.elt))
+              r.f[flat] = pad;
+            else
+              r.i[flat] = 0;
+            return llvm::Error::success();
+          }
+          auto p = address(o, desc, offset, pos);
+          if (!p)
+            return p.takeError();
+          readElement(*p, desc.elt, r, flat);
+          return llvm::Error::success();
+        });
+  }
+
   llvm::Error load(tile::LoadOp o) {
-    const Slot &desc = get(o.getDesc());
     auto out = make(o, o.getType());
     if (!out)
       return out.takeError();
     SmallVector<int64_t> indices;
     for (Value v : o.getIndices())
       indices.push_back(get(v).i[0]);
-    float pad = desc.nanPadding ? NAN : 0.f;
-    Slot &r = *out;
-    if (llvm::Error e = forEachBlockElement(
-            desc, r.shape, indices,
-            [&](int64_t flat, bool inBounds, int64_t offset, ArrayRef<int64_t> pos) -> llvm::Error {
-              if (!inBounds) {
-                if (isFloatElt(r.elt))
-                  r.f[flat] = pad;
-                else
-                  r.i[flat] = 0;
-                return llvm::Error::success();
-              }
-              auto p = address(o, desc, offset, pos);
-              if (!p)
-                return p.takeError();
-              readElement(*p, desc.elt, r, flat);
-              return llvm::Error::success();
-            }))
+    if (llvm::Error e = readBlock(o, get(o.getDesc()), out->shape, indices, *out, 0))
       return e;
-    env[o.getResult()] = std::move(r);
+    env[o.getResult()] = std::move(*out);
+    return llvm::Error::success();
+  }
+
+  /// Row by row, each a 1 x width block at (rows[r], col).
+  llvm::Error gather(tile::GatherOp o) {
+    auto out = make(o, o.getType());
+    if (!out)
+      return out.takeError();
+    const Slot &rows = get(o.getRows());
+    int64_t col = get(o.getCol()).i[0], width = o.getType().getDimSize(1);
+    for (int64_t row = 0; row < int64_t(rows.i.size()); ++row)
+      if (llvm::Error e =
+              readBlock(o, get(o.getDesc()), {1, width}, {rows.i[row], col}, *out, row * width))
+        return e;
+    env[o.getResult()] = std::move(*out);
     return llvm::Error::success();
   }
 

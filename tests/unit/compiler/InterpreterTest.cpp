@@ -259,6 +259,38 @@ TEST_P(Interpret, AttentionForwardCausalMaskedGqa) {
     }
 }
 
+/// attention_gather_keys: kc[b, h, j] = k[b, h, rows[b, j]], vc likewise,
+/// over blocks that overhang both the kept keys and the head dim; an index of
+/// -1 gathers zeros; nothing is written past kc and vc.
+TEST_P(Interpret, GatherKeysTakesTheIndexedRows) {
+  DType d = GetParam();
+  const int64_t B = 2, H = 3, N = 45, D = 40, kept = 37;
+  HostTensor k = HostTensor::random({B, H, N, D}, d), v = HostTensor::random({B, H, N, D}, d);
+  HostTensor rows({B, kept}, DType::I32), kc({B, H, kept, D}, d), vc({B, H, kept, D}, d);
+  std::vector<int32_t> index(B * kept);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 0; j < kept; ++j) // batch 1 keeps fewer: its tail is -1
+      index[b * kept + j] = b == 1 && j >= 30 ? -1 : int32_t((7 * j + 3 * b) % N);
+  for (int64_t i = 0; i < B * kept; ++i)
+    rows.set(i, float(index[i]));
+  std::vector<interp::Arg> args;
+  for (HostTensor *t : {&k, &v, &rows, &kc, &vc})
+    t->addTo(args);
+  kernels::KernelConfig c = config("attention_gather_keys", {{"BLOCK_N", 16}, {"BLOCK_D", 32}});
+  run("attention_gather_keys", c,
+      {unsigned((kept + 15) / 16), unsigned(B * H), unsigned((D + 31) / 32)}, args);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t j = 0; j < kept; ++j)
+        for (int64_t e = 0; e < D; ++e) {
+          int64_t at = ((b * H + h) * kept + j) * D + e, row = index[b * kept + j];
+          float wantK = row < 0 ? 0.f : k.get(((b * H + h) * N + row) * D + e);
+          float wantV = row < 0 ? 0.f : v.get(((b * H + h) * N + row) * D + e);
+          ASSERT_EQ(kc.get(at), wantK) << "kc[" << b << ", " << h << ", " << j << ", " << e << "]";
+          ASSERT_EQ(vc.get(at), wantV) << "vc[" << b << ", " << h << ", " << j << ", " << e << "]";
+        }
+}
+
 INSTANTIATE_TEST_SUITE_P(Dtypes, Interpret, ::testing::Values(DType::F32, DType::F16, DType::BF16),
                          [](const auto &info) { return std::string(name(info.param)); });
 

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "../../../kernels/attention/Internal.h"
 #include "tessera/kernels/attention.h"
 #include "tessera/kernels/basic.h"
 #include "tessera/runtime/Error.h"
@@ -13,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 #include <random>
 
 using namespace tessera;
@@ -90,6 +92,82 @@ TEST(InterpretMode, FoundationKernelsAndBadInput) {
     ASSERT_EQ(sum[i], x[i] + y[i]);
   DeviceTensor a = DeviceTensor::fromFloat(randomValues(12, DType::F32), {3, 4}, DType::F32);
   EXPECT_THROW(kernels::matmul(a, a), Error); // 4 columns, 3 rows
+}
+
+/// compactKeys keeps each batch row's unmasked keys, in order, at the front;
+/// the shorter batch row masks its tail (the longer needs no mask), and
+/// its gathered tail holds zeros. It declines when too few keys go or none stay.
+TEST(InterpretMode, CompactKeysKeepsTheUnmaskedKeysInOrder) {
+  InterpretedScope scope;
+  const int64_t B = 2, H = 2, N = 50, D = 32;
+  std::vector<float> k = randomValues(B * H * N * D, DType::F32),
+                     v = randomValues(B * H * N * D, DType::F32);
+  DeviceTensor dk = DeviceTensor::fromFloat(k, {B, H, N, D}, DType::F32);
+  DeviceTensor dv = DeviceTensor::fromFloat(v, {B, H, N, D}, DType::F32);
+  std::vector<uint8_t> mask(B * N, 0);
+  std::vector<std::vector<int64_t>> keptKeys(B);
+  for (int64_t j = 0; j < N; ++j) {
+    if (j % 5 < 2) // batch 0 keeps 20 keys
+      keptKeys[0].push_back(j), mask[j] = 1;
+    if (j % 2 == 1) // batch 1 keeps 25
+      keptKeys[1].push_back(j), mask[N + j] = 1;
+  }
+  DeviceTensor dmask = DeviceTensor::fromHost(mask.data(), {B, N}, DType::I1);
+  std::optional<attention::detail::CompactedKeys> c =
+      attention::detail::compactKeys(dk, dv, dmask, Stream::defaultStream());
+  ASSERT_TRUE(c.has_value());
+  ASSERT_EQ(c->k.shape(), (std::vector<int64_t>{B, H, 25, D}));
+  ASSERT_TRUE(c->mask.has_value());
+  std::vector<float> kc = c->k.toFloat(), vc = c->v.toFloat(), valid = c->mask->toFloat();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 0; j < 25; ++j) {
+      bool kept = j < int64_t(keptKeys[b].size());
+      EXPECT_EQ(valid[b * 25 + j], kept ? 1.f : 0.f) << "mask[" << b << ", " << j << "]";
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t e = 0; e < D; ++e) {
+          size_t at = ((b * H + h) * 25 + j) * D + e;
+          size_t from = kept ? ((b * H + h) * N + keptKeys[b][j]) * D + e : 0;
+          ASSERT_EQ(kc[at], kept ? k[from] : 0.f) << b << " " << h << " " << j << " " << e;
+          ASSERT_EQ(vc[at], kept ? v[from] : 0.f) << b << " " << h << " " << j << " " << e;
+        }
+    }
+  std::vector<uint8_t> most(B * N, 1), none(B * N, 0);
+  most[3] = most[N + 7] = 0; // 2 of 50 masked: not worth a gather
+  DeviceTensor dmost = DeviceTensor::fromHost(most.data(), {B, N}, DType::I1);
+  DeviceTensor dnone = DeviceTensor::fromHost(none.data(), {B, N}, DType::I1);
+  EXPECT_FALSE(attention::detail::compactKeys(dk, dv, dmost, Stream::defaultStream()));
+  EXPECT_FALSE(attention::detail::compactKeys(dk, dv, dnone, Stream::defaultStream()));
+}
+
+/// forward() with compactKeyMask gives the masked kernel's results, GQA and
+/// rows of different kept counts included.
+TEST(InterpretMode, ForwardWithCompactedKeysMatchesTheMaskedKernel) {
+  InterpretedScope scope;
+  const int64_t B = 2, H = 4, Hk = 2, S = 40, N = 90, D = 64;
+  DeviceTensor q =
+      DeviceTensor::fromFloat(randomValues(B * H * S * D, DType::F32), {B, H, S, D}, DType::F32);
+  DeviceTensor k =
+      DeviceTensor::fromFloat(randomValues(B * Hk * N * D, DType::F32), {B, Hk, N, D}, DType::F32);
+  DeviceTensor v =
+      DeviceTensor::fromFloat(randomValues(B * Hk * N * D, DType::F32), {B, Hk, N, D}, DType::F32);
+  std::vector<uint8_t> mask(B * N);
+  std::mt19937 gen(5);
+  std::bernoulli_distribution keep(0.4);
+  for (uint8_t &m : mask)
+    m = keep(gen);
+  DeviceTensor dmask = DeviceTensor::fromHost(mask.data(), {B, N}, DType::I1);
+  attention::Options options;
+  options.keyMask = &dmask;
+  options.fp32Precision = attention::Fp32Precision::ieee;
+  attention::ForwardResult masked = attention::forward(q, k, v, options);
+  options.compactKeyMask = true;
+  attention::ForwardResult compacted = attention::forward(q, k, v, options);
+  std::vector<float> o1 = masked.out.toFloat(), o2 = compacted.out.toFloat();
+  std::vector<float> l1 = masked.lse.toFloat(), l2 = compacted.lse.toFloat();
+  for (size_t i = 0; i < o1.size(); ++i)
+    ASSERT_NEAR(o2[i], o1[i], 1e-5f * (1 + std::abs(o1[i]))) << "out[" << i << "]";
+  for (size_t i = 0; i < l1.size(); ++i)
+    ASSERT_NEAR(l2[i], l1[i], 1e-5f * (1 + std::abs(l1[i]))) << "lse[" << i << "]";
 }
 
 } // namespace

@@ -115,8 +115,11 @@ int64_t accessWidth(RankedTensorType type) {
   return std::max<int64_t>(width, 1);
 }
 
+/// `rowOf` (gathers): element e's position along the first dimension, in
+/// place of indices[0] plus its coordinate.
 SmallVector<Access> emitAccesses(OpBuilder &b, Location loc, const Desc &desc, ValueRange indices,
-                                 RankedTensorType tileType, int64_t width, bool opaque = false) {
+                                 RankedTensorType tileType, int64_t width, bool opaque = false,
+                                 function_ref<Value(int64_t)> rowOf = nullptr) {
   unsigned rank = tileType.getRank();
   Type elem = memoryType(tileType.getElementType());
   ThreadElements elems(tileType);
@@ -131,7 +134,8 @@ SmallVector<Access> emitAccesses(OpBuilder &b, Location loc, const Desc &desc, V
     access.lastStride = desc.strides.back();
     Value offset;
     for (unsigned d = 0; d < rank; ++d) {
-      Value pos = arith::AddIOp::create(b, loc, indices[d], coords[e][d]);
+      Value pos =
+          d == 0 && rowOf ? rowOf(e) : arith::AddIOp::create(b, loc, indices[d], coords[e][d]);
       Value term = arith::MulIOp::create(b, loc, pos, desc.strides[d]);
       offset = offset ? arith::AddIOp::create(b, loc, offset, term) : term;
       if (d + 1 == rank) {
@@ -229,6 +233,55 @@ Value paddingValue(OpBuilder &b, Location loc, Type elementType, tile::Padding p
   return arith::ConstantIntOp::create(b, loc, elementType, 0);
 }
 
+/// One run of `width` elements as a vector load (aligned, all inside).
+SmallVector<Value> emitRunLoad(OpBuilder &b, Location loc, const Access &access, Type mem,
+                               Type elem, int64_t width) {
+  auto vecType = VectorType::get({width}, mem);
+  unsigned align = width * mem.getIntOrFloatBitWidth() / 8;
+  Value v = LLVM::LoadOp::create(b, loc, vecType, access.pointer, align);
+  SmallVector<Value> run;
+  for (int64_t i = 0; i < width; ++i)
+    run.push_back(fromMemory(b, loc, vector::ExtractOp::create(b, loc, v, i), elem));
+  return run;
+}
+
+/// A thread's elements of `type`, run by run: a vector load where the run is
+/// inside the tensor and `vectorizable` holds, else element by element, the
+/// elements outside the tensor reading `pad`.
+SmallVector<Value> emitRunByRunLoad(OpBuilder &b, Location loc, ArrayRef<Access> accesses,
+                                    RankedTensorType type, int64_t width, Value vectorizable,
+                                    Value pad) {
+  Type elem = type.getElementType(), mem = memoryType(elem);
+  SmallVector<Type> runTypes(width, elem);
+  SmallVector<Value> values(tile::getElemsPerThread(type));
+  for (const Access &access : accesses) {
+    auto fast = [&]() -> SmallVector<Value> {
+      return emitRunLoad(b, loc, access, mem, elem, width);
+    };
+    auto slow = [&]() -> SmallVector<Value> {
+      SmallVector<Value> run;
+      for (int64_t i = 0; i < width; ++i) {
+        Value ptr = access.elementPointer(b, loc, mem, i);
+        auto ifOp = scf::IfOp::create(b, loc, TypeRange{elem}, access.inBounds(b, loc, i),
+                                      /*withElse=*/true);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+        Value v = LLVM::LoadOp::create(b, loc, mem, ptr);
+        scf::YieldOp::create(b, loc, fromMemory(b, loc, v, elem));
+        b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+        scf::YieldOp::create(b, loc, pad);
+        run.push_back(ifOp.getResult(0));
+      }
+      return run;
+    };
+    Value cond = runInBounds(b, loc, vectorizable, access, width);
+    SmallVector<Value> run = emitFastOrSlow(b, loc, cond, runTypes, fast, slow);
+    for (int64_t i = 0; i < width; ++i)
+      values[access.firstElement + i] = run[i];
+  }
+  return values;
+}
+
 /// Reads a thread's elements with 16-byte (or narrower) vector loads where
 /// the tensor allows and the whole run is inside it, element by element
 /// otherwise; elements outside the tensor read the padding.
@@ -255,16 +308,6 @@ struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
     int64_t width = accessWidth(type);
     Value vectorizable = width > 1 ? emitVectorizable(rewriter, loc, desc, mem, width) : Value();
     Value pad = paddingValue(rewriter, loc, elem, op.getDesc().getType().getPadding());
-    SmallVector<Type> runTypes(width, elem);
-    auto loadRun = [&](const Access &access) -> SmallVector<Value> {
-      auto vecType = VectorType::get({width}, mem);
-      unsigned align = width * mem.getIntOrFloatBitWidth() / 8;
-      Value v = LLVM::LoadOp::create(rewriter, loc, vecType, access.pointer, align);
-      SmallVector<Value> run;
-      for (int64_t i = 0; i < width; ++i)
-        run.push_back(fromMemory(rewriter, loc, vector::ExtractOp::create(rewriter, loc, v, i), elem));
-      return run;
-    };
     // The whole tile inside the tensor, and (width > 1) its runs contiguous
     // and aligned: the same in every thread, so one branch for the tile
     // rather than one per run, and the runs' pointers differ by constants
@@ -276,42 +319,51 @@ struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
       SmallVector<Value> values(tile::getElemsPerThread(type));
       for (const Access &access :
            emitAccesses(rewriter, loc, unitLast, adaptor.getIndices(), type, width))
-        for (auto [i, v] : llvm::enumerate(loadRun(access)))
+        for (auto [i, v] : llvm::enumerate(emitRunLoad(rewriter, loc, access, mem, elem, width)))
           values[access.firstElement + i] = v;
       return values;
     };
     auto runByRun = [&]() -> SmallVector<Value> {
-      SmallVector<Value> values(tile::getElemsPerThread(type));
-      for (const Access &access :
-           emitAccesses(rewriter, loc, desc, adaptor.getIndices(), type, width)) {
-        auto fast = [&]() -> SmallVector<Value> { return loadRun(access); };
-        auto slow = [&]() -> SmallVector<Value> {
-          SmallVector<Value> run;
-          for (int64_t i = 0; i < width; ++i) {
-            Value ptr = access.elementPointer(rewriter, loc, mem, i);
-            auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{elem},
-                                          access.inBounds(rewriter, loc, i), /*withElse=*/true);
-            OpBuilder::InsertionGuard guard(rewriter);
-            rewriter.setInsertionPointToStart(&ifOp.getThenRegion().front());
-            Value v = LLVM::LoadOp::create(rewriter, loc, mem, ptr);
-            scf::YieldOp::create(rewriter, loc, fromMemory(rewriter, loc, v, elem));
-            rewriter.setInsertionPointToStart(&ifOp.getElseRegion().front());
-            scf::YieldOp::create(rewriter, loc, pad);
-            run.push_back(ifOp.getResult(0));
-          }
-          return run;
-        };
-        Value cond = runInBounds(rewriter, loc, vectorizable, access, width);
-        SmallVector<Value> run = emitFastOrSlow(rewriter, loc, cond, runTypes, fast, slow);
-        for (int64_t i = 0; i < width; ++i)
-          values[access.firstElement + i] = run[i];
-      }
-      return values;
+      return emitRunByRunLoad(rewriter, loc,
+                              emitAccesses(rewriter, loc, desc, adaptor.getIndices(), type, width),
+                              type, width, vectorizable, pad);
     };
     Value inside = emitTileInside(rewriter, loc, desc, adaptor.getIndices(), type.getShape());
     Value whole = vectorizable ? arith::AndIOp::create(rewriter, loc, vectorizable, inside) : inside;
     SmallVector<Type> types(tile::getElemsPerThread(type), elem);
     SmallVector<Value> values = emitFastOrSlow(rewriter, loc, whole, types, wholeTile, runByRun);
+    auto vecType = cast<VectorType>(getTypeConverter()->convertType(type));
+    rewriter.replaceOp(op, pack(rewriter, loc, vecType, values));
+    return success();
+  }
+};
+
+/// Each thread reads the rows its elements lie in, by index, run by run as
+/// LoadOpToGPU's partial tiles: a row index outside the tensor reads padding.
+struct GatherOpToGPU : OpConversionPattern<tile::GatherOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::GatherOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType(), rowsType = op.getRows().getType();
+    auto slice = dyn_cast<tile::SliceLayoutAttr>(rowsType.getEncoding());
+    if (!slice || slice.getDim() != 1 || slice.getParent() != type.getEncoding())
+      return rewriter.notifyMatchFailure(op, "expects row indices sliced from the result's layout");
+    Type elem = type.getElementType(), mem = memoryType(elem);
+    Desc desc = unpackDesc(rewriter, loc, adaptor.getDesc(), 2);
+    int64_t width = accessWidth(type);
+    Value vectorizable = width > 1 ? emitVectorizable(rewriter, loc, desc, mem, width) : Value();
+    Value pad = paddingValue(rewriter, loc, elem, op.getDesc().getType().getPadding());
+    ThreadElements elems(type), rowElems(rowsType);
+    auto rowOf = [&](int64_t e) -> Value {
+      int64_t row = rowElems.flatten({elems.multiIndex(e)[0]});
+      return vector::ExtractOp::create(rewriter, loc, adaptor.getRows(), row);
+    };
+    Value zero = constI32(rewriter, loc, 0);
+    SmallVector<Access> accesses = emitAccesses(rewriter, loc, desc, {zero, adaptor.getCol()}, type,
+                                                width, /*opaque=*/false, rowOf);
+    SmallVector<Value> values =
+        emitRunByRunLoad(rewriter, loc, accesses, type, width, vectorizable, pad);
     auto vecType = cast<VectorType>(getTypeConverter()->convertType(type));
     rewriter.replaceOp(op, pack(rewriter, loc, vecType, values));
     return success();
@@ -519,5 +571,5 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp lo
 void tessera::tilegpu::populateMemoryOpPatterns(TileTypeConverter &converter,
                                                 RewritePatternSet &patterns) {
   patterns.add<ProgramIdOpToGPU, NumProgramsOpToGPU, AddPtrOpToGPU, MakeDescOpToGPU, LoadOpToGPU,
-               StoreOpToGPU, AtomicAddOpToGPU>(converter, patterns.getContext());
+               GatherOpToGPU, StoreOpToGPU, AtomicAddOpToGPU>(converter, patterns.getContext());
 }

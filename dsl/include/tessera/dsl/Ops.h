@@ -34,6 +34,11 @@ Scalar to_f32(const Scalar &a);
 Tile load(const TensorArg &t, const std::vector<Scalar> &offsets,
           const std::vector<int64_t> &shape, Padding padding = Padding::Zero,
           SourceLoc loc = SourceLoc::current());
+/// Gathers rows of the 2-D tensor `t`: row r of the (rows' length) x `width`
+/// result is `t`'s row rows[r] from column `col` on. Rows outside `t` (an
+/// index of -1, say) and columns past it read as `padding`.
+Tile gather_rows(const TensorArg &t, const Tile &rows, const Scalar &col, int64_t width,
+                 Padding padding = Padding::Zero, SourceLoc loc = SourceLoc::current());
 /// Stores `value` at `offsets` of `t`; elements outside `t` are not written.
 void store(const TensorArg &t, const std::vector<Scalar> &offsets, const Tile &value,
            SourceLoc loc = SourceLoc::current());

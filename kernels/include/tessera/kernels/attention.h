@@ -41,6 +41,14 @@ struct Options {
   /// measured so far the deterministic two-kernel split (dQ in a pass of its
   /// own, recomputing P and dS) is the faster one everywhere, so both run it.
   bool deterministic = false;
+  /// forward(), with a key mask and not causal: drop the masked keys before
+  /// the kernel (FlashAttention's unpadding), so that the kernel's work
+  /// follows the kept keys: half of it for the seed's example, whose random
+  /// mask keeps half. The mask is read back to the host, which waits for the
+  /// stream, and k and v's kept keys are gathered into new tensors (one more
+  /// read and write of them). Nothing changes when fewer than 1/8 of the keys
+  /// are masked. The results are forward()'s but for the order of the sums.
+  bool compactKeyMask = false;
 };
 
 struct ForwardResult {

@@ -28,6 +28,8 @@ namespace tessera::attention {
 
 /// Flash attention of (batch, heads, seq, dim) q, k, v (k and v may have
 /// fewer heads: GQA/MQA) with an optional key mask; scale 1/sqrt(dim).
+/// The seed's functions that take a key mask drop the masked keys before
+/// the kernel (Options::compactKeyMask).
 ForwardResult flash_attention(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
                               const DeviceTensor &key_mask = {});
 

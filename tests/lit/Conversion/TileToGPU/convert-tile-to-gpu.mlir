@@ -272,3 +272,31 @@ func.func @atomic_add_replicated(%d: !tile.desc<64xf32>, %n: i32, %t: tensor<64x
   tile.atomic_add %d[%n], %t : !tile.desc<64xf32>, tensor<64xf32, #s>
   return
 }
+
+// -----
+
+#g = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#r = #tile.slice<dim = 1, parent = #g>
+
+// A gather: each of the thread's 8 rows of a 64 x 64 tile over 128 threads
+// takes its index from the thread's own sliced row indices (no shuffles),
+// checks it unsigned against the row count (-1 reads padding) and reads its
+// run of 4 as one 16-byte vector where the run is inside, element by
+// element otherwise. There is no whole-tile path: any index may be outside.
+// CHECK-LABEL: gpu.func @gather_rows
+// CHECK-COUNT-8: vector.extract %{{.*}}[{{[0-7]}}] : i32 from vector<8xi32>
+// CHECK: arith.cmpi ult
+// CHECK: scf.if %{{.*}} -> (f32, f32, f32, f32) {
+// CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xf32>
+// CHECK: } else {
+// CHECK: scf.if %{{.*}} -> (f32) {
+// CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> f32
+// CHECK-NOT: scf.if %{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32
+// CHECK: gpu.return
+func.func @gather_rows(%x: !tile.ptr<f32>, %n: i32, %rows: tensor<64xi32, #r>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %c1 = arith.constant 1 : i32
+  %d = tile.make_desc %x, [%n, %n], [%n, %c1] : !tile.ptr<f32> -> !tile.desc<64x64xf32>
+  %t = tile.gather %d[%rows, %n] : !tile.desc<64x64xf32>, tensor<64xi32, #r> -> tensor<64x64xf32, #g>
+  tile.store %d[%n, %n], %t : !tile.desc<64x64xf32>, tensor<64x64xf32, #g>
+  return
+}

@@ -160,3 +160,21 @@ func.func @atomic_add_f16(%p: !tile.ptr<f16>, %n: i32, %t: tensor<16xf16>) {
   tile.atomic_add %d[%n], %t : !tile.desc<16xf16>, tensor<16xf16>
   return
 }
+
+// -----
+
+func.func @gather_rows_length(%p: !tile.ptr<f32>, %n: i32, %rows: tensor<8xi32>) {
+  %d = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<16x16xf32>
+  // expected-error @+1 {{expects one row index per block row, 16, got 8}}
+  %t = tile.gather %d[%rows, %n] : !tile.desc<16x16xf32>, tensor<8xi32> -> tensor<16x16xf32>
+  return
+}
+
+// -----
+
+func.func @gather_rank(%p: !tile.ptr<f32>, %n: i32, %rows: tensor<16xi32>) {
+  %d = tile.make_desc %p, [%n], [%n] : !tile.ptr<f32> -> !tile.desc<16xf32>
+  // expected-error @+1 {{expects a rank-2 descriptor, got rank 1}}
+  %t = tile.gather %d[%rows, %n] : !tile.desc<16xf32>, tensor<16xi32> -> tensor<16xf32>
+  return
+}

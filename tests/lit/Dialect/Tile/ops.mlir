@@ -50,3 +50,12 @@ func.func @layouts_round_trip(%x: tensor<64x64xf32, #tile.blocked<sizePerThread 
   %r = tile.reduce sum %x, 1 : tensor<64x64xf32, #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>> -> tensor<64xf32, #tile.slice<dim = 1, parent = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>>>
   return
 }
+
+// CHECK-LABEL: @gather_round_trip
+// CHECK: tile.gather %{{.*}}[%{{.*}}, %{{.*}}] : !tile.desc<16x32xf32>, tensor<16xi32> -> tensor<16x32xf32>
+func.func @gather_round_trip(%p: !tile.ptr<f32>, %n: i32, %rows: tensor<16xi32>) {
+  %c1 = arith.constant 1 : i32
+  %d = tile.make_desc %p, [%n, %n], [%n, %c1] : !tile.ptr<f32> -> !tile.desc<16x32xf32>
+  %t = tile.gather %d[%rows, %n] : !tile.desc<16x32xf32>, tensor<16xi32> -> tensor<16x32xf32>
+  return
+}

@@ -149,3 +149,19 @@ func.func @tf32_dot(%q: !tile.ptr<f32>, %n: i32) attributes {tile.kernel, tile.n
   tile.store %dc[%n, %n], %e : !tile.desc<64x64xf32>, tensor<64x64xf32>
   return
 }
+
+// -----
+
+// A gather reads as a load does; its row indices arrive sliced from that
+// layout, each thread holding the indices of the rows it reads.
+// CHECK-LABEL: @gather_takes_row_indices_sliced_from_its_layout
+// CHECK: tile.iota : tensor<64xi32, #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>>
+// CHECK: tile.convert_layout {{.*}} -> tensor<64xi32, #tile.slice<dim = 1, parent = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>>>
+// CHECK: tile.gather {{.*}} -> tensor<64x64xf32, #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>>
+func.func @gather_takes_row_indices_sliced_from_its_layout(%p: !tile.ptr<f32>, %n: i32) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %d = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<64x64xf32>
+  %rows = tile.iota : tensor<64xi32>
+  %t = tile.gather %d[%rows, %n] : !tile.desc<64x64xf32>, tensor<64xi32> -> tensor<64x64xf32>
+  tile.store %d[%n, %n], %t : !tile.desc<64x64xf32>, tensor<64x64xf32>
+  return
+}

@@ -242,6 +242,17 @@ LogicalResult LoadOp::verify() {
   return verifyBlockAccess(*this, getDesc().getType(), getIndices().size(), getType());
 }
 
+LogicalResult GatherOp::verify() {
+  DescType desc = getDesc().getType();
+  if (desc.getRank() != 2)
+    return emitOpError("expects a rank-2 descriptor, got rank ") << desc.getRank();
+  RankedTensorType rows = getRows().getType();
+  if (rows.getRank() != 1 || rows.getDimSize(0) != desc.getBlockShape()[0])
+    return emitOpError("expects one row index per block row, ")
+           << desc.getBlockShape()[0] << ", got " << shapeString(rows.getShape());
+  return verifyBlockAccess(*this, desc, 2, getType());
+}
+
 LogicalResult StoreOp::verify() {
   return verifyBlockAccess(*this, getDesc().getType(), getIndices().size(),
                            getValue().getType());

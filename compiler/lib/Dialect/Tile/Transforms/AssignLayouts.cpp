@@ -172,6 +172,16 @@ private:
                                                           numWarps, 16 / bytes));
       return success();
     }
+    if (auto gather = dyn_cast<GatherOp>(op)) {
+      // As a load's; each thread holds the row indices of the rows it reads.
+      RankedTensorType type = gather.getType();
+      unsigned bytes = std::max(1u, type.getElementType().getIntOrFloatBitWidth() / 8);
+      BlockedLayoutAttr layout =
+          getDefaultBlockedLayout(func.getContext(), type.getShape(), numWarps, 16 / bytes);
+      require(op, 1, SliceLayoutAttr::get(op->getContext(), 1, layout));
+      setLayout(gather.getResult(), layout);
+      return success();
+    }
     if (isa<IotaOp, SplatOp, TransOp>(op)) {
       setLayout(op->getResult(0), defaultLayout(cast<RankedTensorType>(op->getResult(0).getType())));
       return success();

@@ -89,6 +89,27 @@ def Tile_LoadOp : Tile_Op<"load", [MemoryEffects<[MemRead]>]> {
   let hasVerifier = 1;
 }
 
+def Tile_GatherOp : Tile_Op<"gather", [MemoryEffects<[MemRead]>]> {
+  let summary = "load the rows `rows` of a 2-D descriptor's tensor, from column `col` on";
+  let description = [{
+    Row r of the result is the tensor's row `rows[r]`, its columns `col` to
+    `col` + (block width - 1). Rows outside the tensor (a negative index
+    included) and columns past it read as the descriptor's padding, so an
+    index of -1 asks for a row of padding.
+
+    ```mlir
+    %t = tile.gather %d[%rows, %col] : !tile.desc<64x128xf32>, tensor<64xi32> -> tensor<64x128xf32>
+    ```
+  }];
+  let arguments = (ins Tile_DescType:$desc, Tile_I32Tensor:$rows, I32:$col);
+  let results = (outs Tile_Tensor:$result);
+  let assemblyFormat = [{
+    $desc `[` $rows `,` $col `]` attr-dict `:` qualified(type($desc)) `,` type($rows) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def Tile_StoreOp : Tile_Op<"store", [MemoryEffects<[MemWrite]>]> {
   let summary = "store a block at element offsets `indices` of a descriptor";
   let description = [{
