@@ -57,6 +57,27 @@ TEST_F(Layouts, MmaAccumulatorMatchesThePtxFragments) {
       }
 }
 
+/// A deep product whose default layout leaves each warp one n8 block takes
+/// the warps along M only (the other warps split K); shallow or wider ones
+/// keep the default. The split accumulator of Q·Kᵀ and the A operand of the
+/// next P·V then hold the same elements in every warp: no data moves.
+TEST_F(Layouts, DeepNarrowDotsSplitK) {
+  auto warps = [](MmaLayoutAttr m) {
+    return std::vector<unsigned>(m.getWarpsPerCTA().begin(), m.getWarpsPerCTA().end());
+  };
+  EXPECT_EQ(warps(getDotMmaLayout(&ctx, 64, 16, 512, 8)), (std::vector<unsigned>{4, 1}));
+  EXPECT_EQ(warps(getDotMmaLayout(&ctx, 32, 16, 128, 4)), (std::vector<unsigned>{2, 1}));
+  EXPECT_EQ(warps(getDotMmaLayout(&ctx, 64, 16, 32, 8)), (std::vector<unsigned>{4, 2}));
+  EXPECT_EQ(warps(getDotMmaLayout(&ctx, 64, 32, 512, 8)), (std::vector<unsigned>{4, 2}));
+  EXPECT_EQ(warps(getDotMmaLayout(&ctx, 16, 16, 512, 4)), (std::vector<unsigned>{1, 4}));
+  MmaLayoutAttr split = getDotMmaLayout(&ctx, 64, 16, 512, 8);
+  MmaLayoutAttr pv = getDotMmaLayout(&ctx, 64, 512, 16, 8);
+  auto acc = RankedTensorType::get({64, 16}, Float32Type::get(&ctx), split);
+  auto operand = RankedTensorType::get({64, 16}, Float32Type::get(&ctx),
+                                       DotOperandLayoutAttr::get(&ctx, 0, pv, 2));
+  EXPECT_TRUE(isSameDistribution(acc, operand));
+}
+
 TEST_F(Layouts, OperandsMatchThePtxFragments) {
   MmaLayoutAttr mma = getDefaultMmaLayout(&ctx, 16, 8, 1);
   auto a = getDistribution(DotOperandLayoutAttr::get(&ctx, 0, mma, 2), {16, 16});

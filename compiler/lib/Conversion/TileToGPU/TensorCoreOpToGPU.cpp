@@ -92,6 +92,17 @@ Value tessera::tilegpu::packPair(OpBuilder &b, Location loc, Value lo, Value hi)
   return LLVM::BitcastOp::create(b, loc, b.getI32Type(), pair);
 }
 
+int64_t tessera::tilegpu::splitKGroups(tile::DotOp dot) {
+  auto mma = dyn_cast<tile::MmaLayoutAttr>(dot.getType().getEncoding());
+  if (!mma)
+    return 1;
+  Operation *kernel = dot->getParentOp();
+  while (kernel && !kernel->hasAttr(tile::kNumWarpsAttr))
+    kernel = kernel->getParentOp();
+  unsigned numWarps = kernel ? tile::getNumWarps(kernel) : mma.getNumWarps();
+  return std::max<int64_t>(1, numWarps / mma.getNumWarps());
+}
+
 namespace {
 
 std::pair<Value, Value> unpackPair(OpBuilder &b, Location loc, Value reg, Type elem) {
@@ -510,6 +521,74 @@ private:
   Value outerLane, kLane;
 };
 
+/// The k-steps of an mma.sync dot, run by `step(k, acc)`. With K split
+/// among `groups` groups of warps, group g runs the g-th share of them, on
+/// `acc` (g = 0) or on zeros, and the groups add up their partial sums
+/// through shared memory at offset 0, in group order, so that every copy of
+/// the result holds the same bits: a barrier (the scratch's last readers are
+/// done), each thread's partials stored element-major (consecutive threads,
+/// consecutive words), a barrier, the sums read back.
+SmallVector<Value> emitKSteps(OpBuilder &b, Location loc, int64_t kSteps, int64_t groups,
+                              unsigned groupWarps, SmallVector<Value> acc,
+                              function_ref<void(int64_t, SmallVectorImpl<Value> &)> step) {
+  if (groups == 1) {
+    for (int64_t k = 0; k < kSteps; ++k)
+      step(k, acc);
+    return acc;
+  }
+  auto [lane, warp] = laneAndWarp(b, loc);
+  Value group = arith::DivUIOp::create(b, loc, warp, constI32(b, loc, groupWarps));
+  SmallVector<Type> types(acc.size(), b.getF32Type());
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.f));
+  // if (group == 0) {...} else if (group == 1) {...} ... else {last group}
+  std::function<SmallVector<Value>(int64_t)> emitGroup = [&](int64_t g) -> SmallVector<Value> {
+    auto run = [&]() {
+      SmallVector<Value> part = g == 0 ? acc : SmallVector<Value>(acc.size(), zero);
+      for (int64_t k = g * kSteps / groups; k < (g + 1) * kSteps / groups; ++k)
+        step(k, part);
+      return part;
+    };
+    if (g + 1 == groups)
+      return run();
+    Value isG = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, group, constI32(b, loc, g));
+    auto ifOp = scf::IfOp::create(b, loc, types, isG, /*withElse=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    scf::YieldOp::create(b, loc, run());
+    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    scf::YieldOp::create(b, loc, emitGroup(g + 1));
+    return SmallVector<Value>(ifOp.getResults());
+  };
+  SmallVector<Value> part = emitGroup(0);
+  int64_t groupThreads = int64_t(groupWarps) * tile::kWarpSize, n = part.size();
+  Value scratch = sharedScratch(b, loc, b.getF32Type(), groups * n * groupThreads, 0);
+  Value thread = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc,
+                            arith::RemUIOp::create(b, loc, warp, constI32(b, loc, groupWarps)),
+                            constI32(b, loc, tile::kWarpSize)),
+      lane);
+  auto slot = [&](Value g, int64_t i) {
+    Value row = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, g, constI32(b, loc, n)),
+                                      constI32(b, loc, i));
+    return toIndex(
+        b, loc,
+        arith::AddIOp::create(
+            b, loc, arith::MulIOp::create(b, loc, row, constI32(b, loc, groupThreads)), thread));
+  };
+  gpu::BarrierOp::create(b, loc);
+  for (int64_t i = 0; i < n; ++i)
+    memref::StoreOp::create(b, loc, part[i], scratch, ValueRange{slot(group, i)});
+  gpu::BarrierOp::create(b, loc);
+  SmallVector<Value> sum(n);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t g = 0; g < groups; ++g) {
+      Value v = memref::LoadOp::create(b, loc, scratch, ValueRange{slot(constI32(b, loc, g), i)});
+      sum[i] = g == 0 ? v : arith::AddFOp::create(b, loc, sum[i], v);
+    }
+  return sum;
+}
+
 /// The m16n8k8 tf32 mmas of a dot: per 8-deep k-step, m-block and n-block.
 /// Staged operands that both hold k along their rows are read with ldmatrix
 /// in the instruction's own k order (the 16-bit reader, 8 f32 = 16 units per
@@ -539,10 +618,9 @@ SmallVector<Value> emitTf32Mma(OpBuilder &b, Location loc, tile::DotOp op, Value
     a = unpack(b, loc, aVec);
   if (!stagedB)
     bv = unpack(b, loc, bVec);
-  SmallVector<Value> c = unpack(b, loc, accVec);
   int64_t mBlocks = cElems.countsPerDim()[0] / 2, nBlocks = cElems.countsPerDim()[1] / 2;
   int64_t kSteps = aType.getDimSize(1) / 8;
-  for (int64_t k = 0; k < kSteps; ++k) {
+  auto step = [&](int64_t k, SmallVectorImpl<Value> &c) {
     // This step's pair of columns among the thread's four per 16-deep block.
     int64_t col = 4 * (k / 2) + 2 * (k % 2);
     SmallVector<SmallVector<Value>> aRegs, bRegs;
@@ -575,8 +653,10 @@ SmallVector<Value> emitTf32Mma(OpBuilder &b, Location loc, tile::DotOp op, Value
                   "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {$0,$1,$2,$3}, "
                   "{$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};",
                   aRegs, bRegs, cElems, c);
-  }
-  return c;
+  };
+  auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
+  return emitKSteps(b, loc, kSteps, splitKGroups(op), mma.getNumWarps(), unpack(b, loc, accVec),
+                    step);
 }
 
 /// How many of the most recent cp.async groups `dot` may leave in flight:
@@ -653,8 +733,8 @@ bool fitsWarpgroupMma(tile::DotOp op, const StagedOperand &stagedA, const Staged
   auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
   unsigned warpsM = mma.getWarpsPerCTA()[0], warpsN = mma.getWarpsPerCTA()[1];
   int64_t m = cType.getDimSize(0), n = cType.getDimSize(1);
-  if (op->hasAttr(kMmaSyncOnlyAttr) || warpsM % 4 != 0 || m % (16 * warpsM) != 0 ||
-      n % (8 * warpsN) != 0 || n / warpsN > 256 || !stagedB)
+  if (op->hasAttr(kMmaSyncOnlyAttr) || splitKGroups(op) > 1 || warpsM % 4 != 0 ||
+      m % (16 * warpsM) != 0 || n % (8 * warpsN) != 0 || n / warpsN > 256 || !stagedB)
     return false;
   bool tf32 = op.getA().getType().getElementType().isF32();
   if (tf32 && !(stagedA && isKMajor(stagedA) && isKMajor(stagedB)))
@@ -1036,7 +1116,6 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
       a = unpack(rewriter, loc, adaptor.getA());
     if (!stagedB)
       b = unpack(rewriter, loc, adaptor.getB());
-    SmallVector<Value> c = unpack(rewriter, loc, adaptor.getAcc());
     int64_t mBlocks = cElems.countsPerDim()[0] / 2, nBlocks = cElems.countsPerDim()[1] / 2;
     int64_t kSteps = aElems.countsPerDim()[1] / 4;
 
@@ -1044,7 +1123,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
         ("mma.sync.aligned.m16n8k16.row.col.f32." + inName + "." + inName +
          ".f32 {$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};")
             .str();
-    for (int64_t k = 0; k < kSteps; ++k) {
+    auto step = [&](int64_t k, SmallVectorImpl<Value> &c) {
       // a0..a7 of each m-block: rows g and g+8, k pairs at 2t and 2t+8.
       SmallVector<SmallVector<Value>> aRegs, bRegs;
       if (readA) {
@@ -1068,7 +1147,9 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
         }
       }
       emitMmaBlocks(rewriter, loc, asmString, aRegs, bRegs, cElems, c);
-    }
+    };
+    SmallVector<Value> c = emitKSteps(rewriter, loc, kSteps, splitKGroups(op), mma.getNumWarps(),
+                                      unpack(rewriter, loc, adaptor.getAcc()), step);
     auto vecType = cast<VectorType>(adaptor.getAcc().getType());
     rewriter.replaceOp(op, pack(rewriter, loc, vecType, c));
     return success();

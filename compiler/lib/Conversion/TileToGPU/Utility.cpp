@@ -234,9 +234,13 @@ int64_t tessera::tilegpu::sharedMemoryNeeded(Operation *op) {
                : tileBytes(cvt.getSrc().getType());
   if (auto trans = dyn_cast<tile::TransOp>(op))
     return tileBytes(trans.getSrc().getType());
-  if (auto dot = dyn_cast<tile::DotOp>(op))
+  if (auto dot = dyn_cast<tile::DotOp>(op)) {
     if (!isa<tile::MmaLayoutAttr>(dot.getType().getEncoding()))
       return llvm::alignTo(tileBytes(dot.getA().getType()), 16) + tileBytes(dot.getB().getType());
+    // Split K: every group's partial sums.
+    if (int64_t groups = splitKGroups(dot); groups > 1)
+      return groups * tileBytes(dot.getType());
+  }
   return 0;
 }
 

@@ -250,6 +250,10 @@ Value convertThroughFragments(OpBuilder &b, Location loc, Value src, RankedTenso
 /// lowers to shuffles.
 bool reducesWithinWarps(tile::ReduceOp op);
 
+/// The groups of warps that split `dot`'s K among them (tile::getDotMmaLayout):
+/// the kernel's warps over those its accumulator layout names; 1 for most dots.
+int64_t splitKGroups(tile::DotOp dot);
+
 /// Scratch shared memory (bytes) the lowering of `op` needs at offset 0, for
 /// the duration of the op; 0 for none.
 int64_t sharedMemoryNeeded(Operation *op);

@@ -119,3 +119,41 @@ func.func @warpgroups_along_n_tf32(%dq: !tile.desc<64x32xf32>, %dk: !tile.desc<3
   tile.store %o[%n, %n], %c : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
   return
 }
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [2, 16], warpsPerCTA = [8, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// K split between two groups of 4 warps (a 4-warp accumulator layout in an
+// 8-warp kernel, tile::getDotMmaLayout): warp / 4 picks the group; each
+// runs 4 of the 8 k-steps (2 n-blocks each: 8 mma), the second from zero;
+// then a barrier, each thread's 8 partial sums to the scratch at offset 0,
+// a barrier, and both groups' sums read back and added in group order.
+// wgmma does not take such a layout: mma.sync on sm_90a too.
+// CHECK-LABEL: gpu.func @split_k_between_warp_groups
+// CHECK-SAME: tile.shared_memory = 28672 : i32
+// CHECK: arith.divui %{{.*}}, %c4_i32
+// CHECK: scf.if %{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32) {
+// CHECK-COUNT-8: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// CHECK: } else {
+// CHECK-COUNT-8: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// CHECK: gpu.barrier
+// CHECK-COUNT-8: memref.store %{{.*}} : memref<2048xf32, #gpu.address_space<workgroup>>
+// CHECK: gpu.barrier
+// CHECK-COUNT-16: memref.load %{{.*}} : memref<2048xf32, #gpu.address_space<workgroup>>
+// CHECK-NOT: mma
+// CHECK: gpu.return
+func.func @split_k_between_warp_groups(%dq: !tile.desc<64x64xf32>, %dk: !tile.desc<16x64xf32>,
+                                       %o: !tile.desc<64x16xf32>, %n: i32) attributes {tile.kernel, tile.num_warps = 8 : i32} {
+  %q = tile.load %dq[%n, %n] : !tile.desc<64x64xf32> -> tensor<64x64xf32, #bl>
+  %a = tile.convert_layout %q : tensor<64x64xf32, #bl> -> tensor<64x64xf32, #opa>
+  %k = tile.load %dk[%n, %n] : !tile.desc<16x64xf32> -> tensor<16x64xf32, #bl>
+  %kt = tile.trans %k : tensor<16x64xf32, #bl> -> tensor<64x16xf32, #opb>
+  %z = arith.constant dense<0.0> : tensor<64x16xf32, #mma>
+  %c = tile.dot %a, %kt, %z {tf32} : tensor<64x64xf32, #opa>, tensor<64x16xf32, #opb> -> tensor<64x16xf32, #mma>
+  tile.store %o[%n, %n], %c : !tile.desc<64x16xf32>, tensor<64x16xf32, #mma>
+  return
+}

@@ -165,3 +165,22 @@ func.func @gather_takes_row_indices_sliced_from_its_layout(%p: !tile.ptr<f32>, %
   tile.store %d[%n, %n], %t : !tile.desc<64x64xf32>, tensor<64x64xf32>
   return
 }
+
+// -----
+
+// Q·Kᵀ at head dim 512 on 8 warps: the default layout would give each warp
+// one n8 block, so the warps stack along M only and split K (the other 4
+// warps hold copies: tile::getDotMmaLayout).
+// CHECK-LABEL: @deep_narrow_dot_splits_k
+// CHECK: tile.dot {{.*}} -> tensor<64x16xf32, #tile.mma<warpsPerCTA = [4, 1]>>
+func.func @deep_narrow_dot_splits_k(%p: !tile.ptr<f32>, %n: i32) attributes {tile.kernel, tile.num_warps = 8 : i32} {
+  %dq = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<64x512xf32>
+  %dk = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<512x16xf32>
+  %do = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<64x16xf32>
+  %q = tile.load %dq[%n, %n] : !tile.desc<64x512xf32> -> tensor<64x512xf32>
+  %k = tile.load %dk[%n, %n] : !tile.desc<512x16xf32> -> tensor<512x16xf32>
+  %z = arith.constant dense<0.0> : tensor<64x16xf32>
+  %s = tile.dot %q, %k, %z {tf32} : tensor<64x512xf32>, tensor<512x16xf32> -> tensor<64x16xf32>
+  tile.store %do[%n, %n], %s : !tile.desc<64x16xf32>, tensor<64x16xf32>
+  return
+}

@@ -43,6 +43,18 @@ MmaLayoutAttr tessera::tile::getDefaultMmaLayout(MLIRContext *ctx, int64_t m, in
   return MmaLayoutAttr::get(ctx, {alongM, numWarps / alongM});
 }
 
+MmaLayoutAttr tessera::tile::getDotMmaLayout(MLIRContext *ctx, int64_t m, int64_t n, int64_t k,
+                                             unsigned numWarps) {
+  MmaLayoutAttr mma = getDefaultMmaLayout(ctx, m, n, numWarps);
+  unsigned alongM = mma.getWarpsPerCTA()[0], alongN = mma.getWarpsPerCTA()[1];
+  // One n8 block per warp: each warp would read its rows of A in full for
+  // 8 columns. Splitting K instead reads A and B once in all, and leaves
+  // each row's columns in one warp. Each group keeps two k-steps at least.
+  if (alongN > 1 && n == 8 * int64_t(alongN) && k / 16 >= 2 * int64_t(alongN))
+    return MmaLayoutAttr::get(ctx, {alongM, 1});
+  return mma;
+}
+
 namespace {
 
 /// Repetitions of a block of `perBlock` elements needed to cover `size`.

@@ -203,7 +203,8 @@ private:
     MLIRContext *ctx = dot.getContext();
     if (runsOnTensorCores(dot)) {
       RankedTensorType c = dot.getType();
-      MmaLayoutAttr mma = getDefaultMmaLayout(ctx, c.getDimSize(0), c.getDimSize(1), numWarps);
+      MmaLayoutAttr mma = getDotMmaLayout(ctx, c.getDimSize(0), c.getDimSize(1),
+                                          dot.getA().getType().getDimSize(1), numWarps);
       require(dot, 0, DotOperandLayoutAttr::get(ctx, 0, mma, /*kWidth=*/2));
       require(dot, 1, DotOperandLayoutAttr::get(ctx, 1, mma, /*kWidth=*/2));
       require(dot, 2, mma);

@@ -70,6 +70,15 @@ BlockedLayoutAttr getDefaultBlockedLayout(mlir::MLIRContext *ctx, llvm::ArrayRef
 MmaLayoutAttr getDefaultMmaLayout(mlir::MLIRContext *ctx, int64_t m, int64_t n,
                                   unsigned numWarps);
 
+/// The accumulator layout of an M x N x K tensor-core dot: the default's,
+/// or, where that gives each warp a single n8 block of a deep product, the
+/// warps along M only. The kernel's other warps then hold copies of the
+/// result and split K with them: each group of warps the layout names sums
+/// its share of the k-steps, and the groups add their partial sums through
+/// shared memory (Q·Kᵀ at head dim 512: 64 x 16 x 512 on 8 warps).
+MmaLayoutAttr getDotMmaLayout(mlir::MLIRContext *ctx, int64_t m, int64_t n, int64_t k,
+                              unsigned numWarps);
+
 /// Number of elements one thread holds of a tile of `type` (its encoding must
 /// be a layout).
 int64_t getElemsPerThread(mlir::RankedTensorType type);
