@@ -7,6 +7,7 @@ convention, so that docs/PERFORMANCE.md can put Tessera's fp32 forward beside
 a peer measured in the same device call.
 
     python3 scripts/device-f32-peer.py --shapes "4,16,4096,128,0;4,32,4096,64,1"
+    python3 scripts/device-f32-peer.py --shapes "1,2,131072,512,0" --key-mask --reps 2
 """
 import argparse
 
@@ -32,18 +33,24 @@ def time_ms(fn, reps=10):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--shapes", required=True, help="b,h,s,d,causal;...")
+    parser.add_argument("--key-mask", action="store_true",
+                        help="a random key padding mask keeping half the keys (the seed's README)")
+    parser.add_argument("--reps", type=int, default=10)
     args = parser.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = True
     for item in args.shapes.split(";"):
         b, h, s, d, causal = (int(x) for x in item.split(","))
         q, k, v = (torch.randn(b, h, s, d, device="cuda", dtype=torch.float32) for _ in range(3))
         flops = 4 * b * h * s * s * d / (2 if causal else 1)
+        # (b, 1, 1, s) booleans, True = may attend, broadcast over heads and queries.
+        mask = (torch.rand(b, 1, 1, s, device="cuda") < 0.5) if args.key_mask else None
         with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION):
             try:
                 ms = time_ms(lambda: torch.nn.functional.scaled_dot_product_attention(
-                    q, k, v, is_causal=bool(causal)))
+                    q, k, v, attn_mask=mask, is_causal=bool(causal)), args.reps)
                 print(f"torch-sdpa-efficient         fwd f32   b{b:<3d} h{h:<3d} s{s:<6d} d{d:<4d} "
-                      f"{'causal' if causal else 'full':6s} {ms:9.3f} ms {flops / ms / 1e9:8.1f} TFLOP/s")
+                      f"{'causal' if causal else 'full':6s} {'key mask ' if args.key_mask else ''}"
+                      f"{ms:9.3f} ms {flops / ms / 1e9:8.1f} TFLOP/s")
             except RuntimeError as e:
                 print(f"torch-sdpa-efficient         fwd f32   b{b} h{h} s{s} d{d}: unsupported ({e})")
 
