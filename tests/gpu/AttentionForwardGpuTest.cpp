@@ -249,6 +249,20 @@ INSTANTIATE_TEST_SUITE_P(
              shapeName(std::get<2>(info.param));
     });
 
+/// K split between warp groups in the 16-bit mma.sync lowering (the shipped
+/// 16-bit configurations never have it: on sm_90a they run wgmma): 64 x 16
+/// blocks on 8 warps give Q·Kᵀ one n8 block per warp, so the warps split K.
+TEST(AttentionForwardSplitK, SixteenBitMmaSyncMatchesFloat64Reference) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  for (DType dtype : {DType::BF16, DType::F16})
+    for (bool causal : {false, true}) {
+      SCOPED_TRACE(std::string(name(dtype)) + (causal ? " causal" : ""));
+      checkForward(dtype, attention::Fp32Precision::ieee, {2, 4, 2, 150, 333, 256}, causal,
+                   /*useMask=*/true, {{"BLOCK_M", 64}, {"BLOCK_N", 16}, {"WGMMA", 0}});
+    }
+}
+
 TEST(AttentionForwardLong, OddLengthsAgainstReference) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
