@@ -367,20 +367,24 @@ void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const Devi
   int64_t d = qs[3];
   detail::checkOutput(out, qs, q.dtype(), "out", "(batch, heads, q_len, dim) like q");
   detail::checkOutput(lse, {qs[0], qs[1], qs[2]}, DType::F32, "lse", "(batch, heads, q_len)");
-  const DeviceTensor *mask = options.keyMask;
-  if (mask && options.compactKeyMask && !options.causal) {
-    if (std::optional<detail::CompactedKeys> kept = detail::compactKeys(k, v, *mask, stream)) {
+  // The chosen kernel on inputs already checked: k, v and mask as given, or
+  // the compacted ones, which are valid by construction.
+  auto run = [&](const DeviceTensor &keys, const DeviceTensor &values, const Options &o) {
+    KernelConfig config = chooseForwardConfig(q.dtype(), d, o.causal, o.keyMask != nullptr, qs[2],
+                                              keys.shape()[2], o.fp32Precision);
+    const JitKernel &kernel = kernels::detail::jitKernel("attention_forward", config);
+    detail::launchForward(kernel, q, keys, values, out, lse, o, stream);
+  };
+  if (options.keyMask && options.compactKeyMask && !options.causal) {
+    if (std::optional<detail::CompactedKeys> kept =
+            detail::compactKeys(k, v, *options.keyMask, stream)) {
       Options compacted = options;
       compacted.keyMask = kept->mask ? &*kept->mask : nullptr;
-      compacted.compactKeyMask = false;
-      forward(q, kept->k, kept->v, out, lse, compacted, stream);
+      run(kept->k, kept->v, compacted);
       return;
     }
   }
-  KernelConfig config = chooseForwardConfig(q.dtype(), d, options.causal, mask != nullptr, qs[2],
-                                            k.shape()[2], options.fp32Precision);
-  const JitKernel &kernel = kernels::detail::jitKernel("attention_forward", config);
-  detail::launchForward(kernel, q, k, v, out, lse, options, stream);
+  run(k, v, options);
 }
 
 void attention::forwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,

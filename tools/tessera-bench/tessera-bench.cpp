@@ -21,10 +21,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -53,6 +54,30 @@ std::vector<Shape> parseShapes(const std::string &spec) {
     out.push_back(s);
   }
   return out;
+}
+
+/// One item of --forward-configs (BMxBNwWsS then flags) or --backward-configs
+/// (BMxBNwW then flags): blocks, warps, stages (0 without), the flags.
+struct ConfigItem {
+  long blockM = 0, blockN = 0, warps = 0, stages = 0;
+  std::string flags;
+  bool has(char flag) const { return flags.find(flag) != std::string::npos; }
+};
+
+std::optional<ConfigItem> parseConfigItem(const std::string &item, bool withStages,
+                                          const char *allowedFlags) {
+  ConfigItem c;
+  int used = 0;
+  int fields = withStages ? std::sscanf(item.c_str(), "%ldx%ldw%lds%ld%n", &c.blockM, &c.blockN,
+                                        &c.warps, &c.stages, &used)
+                          : std::sscanf(item.c_str(), "%ldx%ldw%ld%n", &c.blockM, &c.blockN,
+                                        &c.warps, &used);
+  if (fields != (withStages ? 4 : 3))
+    return std::nullopt;
+  c.flags = item.substr(used);
+  if (c.flags.find_first_not_of(allowedFlags) != std::string::npos)
+    return std::nullopt;
+  return c;
 }
 
 double medianMs(const std::function<void()> &run, DeviceTensor &flush, int reps) {
@@ -316,24 +341,21 @@ int main(int argc, char **argv) {
       };
       std::stringstream forwardList(forwardConfigs);
       for (std::string item; std::getline(forwardList, item, ';');) {
-        long bm = 0, bn = 0, w = 0, stages = 0;
-        int used = 0;
-        std::string flags;
-        if (std::sscanf(item.c_str(), "%ldx%ldw%lds%ld%n", &bm, &bn, &w, &stages, &used) != 4 ||
-            (flags = item.substr(used)).find_first_not_of("vm") != std::string::npos) {
+        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vm");
+        if (!parsed) {
           std::fprintf(stderr,
                        "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m], got '%s'\n",
                        item.c_str());
           return 2;
         }
         kernels::KernelConfig c = config;
-        c.numWarps = unsigned(w);
-        c.constants["BLOCK_M"] = bm;
-        c.constants["BLOCK_N"] = bn;
-        c.constants["NUM_STAGES"] = stages;
+        c.numWarps = unsigned(parsed->warps);
+        c.constants["BLOCK_M"] = parsed->blockM;
+        c.constants["BLOCK_N"] = parsed->blockN;
+        c.constants["NUM_STAGES"] = parsed->stages;
         // v: V read transposed; m: mma.sync only (no wgmma).
-        c.constants["V_TRANSPOSED"] = flags.find('v') != std::string::npos;
-        c.constants["WGMMA"] = flags.find('m') == std::string::npos;
+        c.constants["V_TRANSPOSED"] = parsed->has('v');
+        c.constants["WGMMA"] = !parsed->has('m');
         timeConfig("fwd", c, flops,
                    [&] { attention::forwardWithConfig(q, k, v, r.out, r.lse, options, c); });
       }
@@ -367,11 +389,8 @@ int main(int argc, char **argv) {
         std::fflush(stdout);
         std::stringstream list(backwardConfigs);
         for (std::string item; std::getline(list, item, ';');) {
-          long bm = 0, bn = 0, w = 0;
-          int used = 0;
-          std::string flags;
-          if (std::sscanf(item.c_str(), "%ldx%ldw%ld%n", &bm, &bn, &w, &used) != 3 ||
-              (flags = item.substr(used)).find_first_not_of("dm") != std::string::npos) {
+          std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/false, "dm");
+          if (!parsed) {
             std::fprintf(stderr,
                          "tessera-bench: --backward-configs: expected BMxBNwW[d][m] (d: "
                          "deterministic, m: mma.sync only), got '%s'\n",
@@ -379,11 +398,11 @@ int main(int argc, char **argv) {
             return 2;
           }
           kernels::KernelConfig c = bconfig;
-          c.numWarps = unsigned(w);
-          c.constants["BLOCK_M"] = bm;
-          c.constants["BLOCK_N"] = bn;
-          c.constants["DQ_ATOMIC"] = flags.find('d') == std::string::npos;
-          c.constants["WGMMA"] = flags.find('m') == std::string::npos;
+          c.numWarps = unsigned(parsed->warps);
+          c.constants["BLOCK_M"] = parsed->blockM;
+          c.constants["BLOCK_N"] = parsed->blockN;
+          c.constants["DQ_ATOMIC"] = !parsed->has('d');
+          c.constants["WGMMA"] = !parsed->has('m');
           timeConfig("bwd", c, 2.5 * flops, [&] {
             attention::backwardWithConfig(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options, c);
           });

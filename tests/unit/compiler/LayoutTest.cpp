@@ -67,6 +67,8 @@ TEST_F(Layouts, DeepNarrowDotsSplitK) {
   };
   EXPECT_EQ(warps(getDotMmaLayout(&ctx, 64, 16, 512, 8)), (std::vector<unsigned>{4, 1}));
   EXPECT_EQ(warps(getDotMmaLayout(&ctx, 32, 16, 128, 4)), (std::vector<unsigned>{2, 1}));
+  // The GPU test AttentionForwardSplitK's Q·Kᵀ (64 x 16 blocks, d 256, 8 warps).
+  EXPECT_EQ(warps(getDotMmaLayout(&ctx, 64, 16, 256, 8)), (std::vector<unsigned>{4, 1}));
   EXPECT_EQ(warps(getDotMmaLayout(&ctx, 64, 16, 32, 8)), (std::vector<unsigned>{4, 2}));
   EXPECT_EQ(warps(getDotMmaLayout(&ctx, 64, 32, 512, 8)), (std::vector<unsigned>{4, 2}));
   EXPECT_EQ(warps(getDotMmaLayout(&ctx, 16, 16, 512, 4)), (std::vector<unsigned>{1, 4}));

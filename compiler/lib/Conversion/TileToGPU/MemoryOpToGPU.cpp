@@ -200,6 +200,22 @@ Value runInBounds(OpBuilder &b, Location loc, Value vectorizable, const Access &
   return arith::AndIOp::create(b, loc, vectorizable, arith::AndIOp::create(b, loc, first, last));
 }
 
+/// How a thread accesses its elements of a block of `type` at a descriptor:
+/// the descriptor's fields, the widest run (accessWidth) and, for runs
+/// wider than one element, whether the tensor allows vectors.
+struct RunAccess {
+  Desc desc;
+  int64_t width;
+  Value vectorizable;
+};
+
+RunAccess prepareRunAccess(OpBuilder &b, Location loc, Value descValue, RankedTensorType type) {
+  RunAccess r{unpackDesc(b, loc, descValue, type.getRank()), accessWidth(type), Value()};
+  if (r.width > 1)
+    r.vectorizable = emitVectorizable(b, loc, r.desc, memoryType(type.getElementType()), r.width);
+  return r;
+}
+
 /// Emits `fast()` when `cond` holds and `slow()` otherwise, both yielding
 /// `types`; with no condition, just `slow()`.
 SmallVector<Value> emitFastOrSlow(OpBuilder &b, Location loc, Value cond, TypeRange types,
@@ -304,9 +320,7 @@ struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
       return success();
     }
     Type elem = type.getElementType(), mem = memoryType(elem);
-    Desc desc = unpackDesc(rewriter, loc, adaptor.getDesc(), type.getRank());
-    int64_t width = accessWidth(type);
-    Value vectorizable = width > 1 ? emitVectorizable(rewriter, loc, desc, mem, width) : Value();
+    auto [desc, width, vectorizable] = prepareRunAccess(rewriter, loc, adaptor.getDesc(), type);
     Value pad = paddingValue(rewriter, loc, elem, op.getDesc().getType().getPadding());
     // The whole tile inside the tensor, and (width > 1) its runs contiguous
     // and aligned: the same in every thread, so one branch for the tile
@@ -349,11 +363,9 @@ struct GatherOpToGPU : OpConversionPattern<tile::GatherOp> {
     auto slice = dyn_cast<tile::SliceLayoutAttr>(rowsType.getEncoding());
     if (!slice || slice.getDim() != 1 || slice.getParent() != type.getEncoding())
       return rewriter.notifyMatchFailure(op, "expects row indices sliced from the result's layout");
-    Type elem = type.getElementType(), mem = memoryType(elem);
-    Desc desc = unpackDesc(rewriter, loc, adaptor.getDesc(), 2);
-    int64_t width = accessWidth(type);
-    Value vectorizable = width > 1 ? emitVectorizable(rewriter, loc, desc, mem, width) : Value();
-    Value pad = paddingValue(rewriter, loc, elem, op.getDesc().getType().getPadding());
+    auto [desc, width, vectorizable] = prepareRunAccess(rewriter, loc, adaptor.getDesc(), type);
+    Value pad =
+        paddingValue(rewriter, loc, type.getElementType(), op.getDesc().getType().getPadding());
     ThreadElements elems(type), rowElems(rowsType);
     auto rowOf = [&](int64_t e) -> Value {
       int64_t row = rowElems.flatten({elems.multiIndex(e)[0]});
@@ -378,9 +390,7 @@ struct StoreOpToGPU : OpConversionPattern<tile::StoreOp> {
     Location loc = op.getLoc();
     RankedTensorType type = op.getValue().getType();
     Type mem = memoryType(type.getElementType());
-    Desc desc = unpackDesc(rewriter, loc, adaptor.getDesc(), type.getRank());
-    int64_t width = accessWidth(type);
-    Value vectorizable = width > 1 ? emitVectorizable(rewriter, loc, desc, mem, width) : Value();
+    auto [desc, width, vectorizable] = prepareRunAccess(rewriter, loc, adaptor.getDesc(), type);
     SmallVector<Value> values = unpack(rewriter, loc, adaptor.getValue());
     // Threads holding copies of an element store the same value: harmless.
     for (const Access &access :
