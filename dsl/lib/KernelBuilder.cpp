@@ -202,9 +202,10 @@ TensorArg TensorArg::at(const std::vector<Scalar> &leading, SourceLoc where) con
     offset = offset ? arith::AddIOp::create(b, l, offset, term) : term;
   }
   Value p = tile::AddPtrOp::create(b, l, ptr.getType(), ptr, offset);
-  return TensorArg(name, elementType, p,
-                   std::vector<Scalar>(sizes.begin() + leading.size(), sizes.end()),
-                   std::vector<Scalar>(strides.begin() + leading.size(), strides.end()));
+  TensorArg t(name, elementType, p, std::vector<Scalar>(sizes.begin() + leading.size(), sizes.end()),
+              std::vector<Scalar>(strides.begin() + leading.size(), strides.end()));
+  t.tf32Values = tf32Values;
+  return t;
 }
 
 TensorArg TensorArg::transposed() const {
@@ -214,5 +215,15 @@ TensorArg TensorArg::transposed() const {
   std::vector<Scalar> s = sizes, st = strides;
   std::swap(s[s.size() - 2], s.back());
   std::swap(st[st.size() - 2], st.back());
-  return TensorArg(name, elementType, ptr, std::move(s), std::move(st));
+  TensorArg t(name, elementType, ptr, std::move(s), std::move(st));
+  t.tf32Values = tf32Values;
+  return t;
+}
+
+TensorArg &TensorArg::assumeRoundedToTf32() {
+  if (elementType != DType::F32)
+    throw dsl::Error("tensor '" + name + "'.assumeRoundedToTf32(): needs an f32 tensor, got " +
+                     std::string(tessera::name(elementType)));
+  tf32Values = true;
+  return *this;
 }

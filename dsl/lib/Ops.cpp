@@ -281,7 +281,8 @@ Tile tessera::dsl::load(const TensorArg &t, const std::vector<Scalar> &offsets,
   Location l = kb().loc(where);
   Value desc = makeDesc(t, shape, padding, l, "load", offsets.size());
   auto type = tensorOf(shape, kb().mlirType(t.dtype()));
-  return Tile(tile::LoadOp::create(bld(), l, type, desc, offsetValues(offsets, "load")));
+  return Tile(tile::LoadOp::create(bld(), l, type, desc, offsetValues(offsets, "load"),
+                                   t.roundedToTf32()));
 }
 
 Tile tessera::dsl::gather_rows(const TensorArg &t, const Tile &rows, const Scalar &col,
@@ -397,6 +398,22 @@ Tile tessera::dsl::cast(const Tile &t, DType to, SourceLoc where) {
   if (isFloatType(from))
     return Tile(arith::FPToSIOp::create(o, l, type, v));
   return Tile(arith::ExtUIOp::create(o, l, type, v)); // i1 -> i32
+}
+
+Tile tessera::dsl::round_to_tf32(const Tile &t, SourceLoc where) {
+  Location l = kb().loc(where);
+  if (!t.type().getElementType().isF32())
+    fail("round_to_tf32", "expects an f32 tile, got " + typeStr(t.type()));
+  OpBuilder &o = bld();
+  auto bitsType = tensorOf(t.shape(), o.getI32Type());
+  auto splat = [&](int32_t c) {
+    return arith::ConstantOp::create(
+        o, l, DenseElementsAttr::get(bitsType, o.getI32IntegerAttr(c).getValue()));
+  };
+  Value bits = arith::BitcastOp::create(o, l, bitsType, t.getValue());
+  bits = arith::AddIOp::create(o, l, bits, splat(0x1000));
+  bits = arith::AndIOp::create(o, l, bits, splat(~0x1fff));
+  return Tile(arith::BitcastOp::create(o, l, t.type(), bits));
 }
 
 // --- Elementwise -----------------------------------------------------------------

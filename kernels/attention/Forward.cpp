@@ -13,8 +13,10 @@
 //   O_i   = diag(l_i)⁻¹·acc;  L_i = (m_i + log2 l_i)·ln 2   (lines 12-13)
 //
 // With V_TRANSPOSED the kernel reads V as Vᵀ (batch, kv heads, dim, k_len),
-// written by attention_transpose_v before it: tf32 wgmma reads both operands
-// of P·V k-major, which for V is along the keys.
+// written by attention_prepare_kv before it: tf32 wgmma reads both operands
+// of P·V k-major, which for V is along the keys. With TF32_ROUNDED_KV that
+// pass also rounds K and V to tf32 once, so that the kernel does not round
+// each copied tile in shared memory before wgmma reads it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -50,11 +52,16 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   const DotPrecision precision =
       kb.constant("TF32", config.get("TF32")) ? DotPrecision::tf32 : DotPrecision::ieee;
   const bool vTransposed = kb.constant("V_TRANSPOSED", config.get("V_TRANSPOSED"));
+  const bool roundedKV = kb.constant("TF32_ROUNDED_KV", config.get("TF32_ROUNDED_KV"));
   const DType dtype = config.dtype;
   kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
   kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
 
   TensorArg q = kb.tensor("q", dtype, 4), k = kb.tensor("k", dtype, 4), v = kb.tensor("v", dtype, 4);
+  if (roundedKV) {
+    k.assumeRoundedToTf32();
+    v.assumeRoundedToTf32();
+  }
   TensorArg out = kb.tensor("out", dtype, 4);
   TensorArg lse = kb.tensor("lse", DType::F32, 3);
   TensorArg mask;
@@ -149,16 +156,33 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   store(lse.at({b, h}), {startM}, lseRow);
 }
 
-/// Vᵀ of each (batch, head): vt[b, h, d, n] = v[b, h, n, d], one
-/// BLOCK_N x BLOCK_D tile per program.
-void transposeVKernel(KernelBuilder &kb, const KernelConfig &config) {
+/// K and V as a forward kernel with V_TRANSPOSED or TF32_ROUNDED_KV reads
+/// them, one BLOCK_N x BLOCK_D tile of each per program: vo[b, h, d, n] =
+/// v[b, h, n, d] (TRANSPOSE_V) or vo = v, and with ROUND_TF32 both rounded
+/// to the nearest tf32, ko = round(k).
+void prepareKVKernel(KernelBuilder &kb, const KernelConfig &config) {
   const int64_t BN = kb.constant("BLOCK_N", config.get("BLOCK_N"));
   const int64_t BD = kb.constant("BLOCK_D", config.get("BLOCK_D"));
-  TensorArg v = kb.tensor("v", config.dtype, 4), vt = kb.tensor("vt", config.dtype, 4);
+  const bool transposeV = kb.constant("TRANSPOSE_V", config.get("TRANSPOSE_V"));
+  const bool round = kb.constant("ROUND_TF32", config.get("ROUND_TF32"));
+  TensorArg v = kb.tensor("v", config.dtype, 4), vo = kb.tensor("vo", config.dtype, 4);
+  TensorArg k, ko;
+  if (round) {
+    k = kb.tensor("k", config.dtype, 4);
+    ko = kb.tensor("ko", config.dtype, 4);
+  }
   Scalar bh = program_id(1), b = bh / v.size(1), h = bh % v.size(1);
   Scalar startN = program_id(0) * Scalar(BN), startD = program_id(2) * Scalar(BD);
   Tile block = load(v.at({b, h}), {startN, startD}, {BN, BD});
-  store(vt.at({b, h}), {startD, startN}, trans(block));
+  if (round)
+    block = round_to_tf32(block);
+  if (transposeV)
+    store(vo.at({b, h}), {startD, startN}, trans(block));
+  else
+    store(vo.at({b, h}), {startN, startD}, block);
+  if (round)
+    store(ko.at({b, h}), {startN, startD},
+          round_to_tf32(load(k.at({b, h}), {startN, startD}, {BN, BD})));
 }
 
 /// The kept keys of k and v, compacted: kc[b, h, j] = k[b, h, rows[b, j]]
@@ -190,21 +214,21 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
       "attention_forward",
       "flash attention forward (FlashAttention-2 Alg. 1): out and lse",
       {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_D", 64}, {"CAUSAL", 0}, {"HAS_MASK", 0}, {"TF32", 0},
-       {"NUM_STAGES", 2}, {"V_TRANSPOSED", 0}, {"WGMMA", 1}},
+       {"NUM_STAGES", 2}, {"V_TRANSPOSED", 0}, {"TF32_ROUNDED_KV", 0}, {"WGMMA", 1}},
       {DType::F32, DType::F16, DType::BF16},
       [](mlir::MLIRContext &ctx, const KernelConfig &c) {
         KernelBuilder kb(ctx, "attention_forward", c.numWarps);
         attentionForwardKernel(kb, c);
         return kb.finish();
       }};
-  r["attention_transpose_v"] = {
-      "attention_transpose_v",
-      "Vᵀ per (batch, head), for forward kernels with V_TRANSPOSED",
-      {{"BLOCK_N", 64}, {"BLOCK_D", 64}},
+  r["attention_prepare_kv"] = {
+      "attention_prepare_kv",
+      "Vᵀ and tf32-rounded K and V, for forward kernels with V_TRANSPOSED or TF32_ROUNDED_KV",
+      {{"BLOCK_N", 64}, {"BLOCK_D", 64}, {"TRANSPOSE_V", 1}, {"ROUND_TF32", 0}},
       {DType::F32, DType::F16, DType::BF16},
       [](mlir::MLIRContext &ctx, const KernelConfig &c) {
-        KernelBuilder kb(ctx, "attention_transpose_v", c.numWarps);
-        transposeVKernel(kb, c);
+        KernelBuilder kb(ctx, "attention_prepare_kv", c.numWarps);
+        prepareKVKernel(kb, c);
         return kb.finish();
       }};
   r["attention_gather_keys"] = {
@@ -402,28 +426,43 @@ void attention::detail::launchForward(const JitKernel &kernel, const DeviceTenso
   const auto &qs = q.shape();
   const DeviceTensor *mask = options.keyMask;
   float scale = options.scale.value_or(float(1.0 / std::sqrt(double(qs[3]))));
-  // V_TRANSPOSED kernels read Vᵀ, written here first (stream-ordered).
-  std::optional<DeviceTensor> vt;
-  auto vTransposed = kernel.compiled.constants.find("V_TRANSPOSED");
-  if (vTransposed != kernel.compiled.constants.end() && vTransposed->second) {
+  // V_TRANSPOSED kernels read Vᵀ, TF32_ROUNDED_KV ones K and V rounded to
+  // tf32, written here first (stream-ordered).
+  std::optional<DeviceTensor> kr, vo;
+  auto flag = [&](const char *name) {
+    auto it = kernel.compiled.constants.find(name);
+    return it != kernel.compiled.constants.end() && it->second != 0;
+  };
+  bool transposeV = flag("V_TRANSPOSED"), round = flag("TF32_ROUNDED_KV");
+  if (round && (k.dtype() != DType::F32 || v.dtype() != DType::F32))
+    throw tessera::Error("attention_forward: TF32_ROUNDED_KV needs f32 k and v");
+  if (transposeV || round) {
     const auto &vs = v.shape();
-    vt = DeviceTensor::empty({vs[0], vs[1], vs[3], vs[2]}, v.dtype());
-    KernelConfig tc = kernels::makeConfig(kernels::lookup("attention_transpose_v"), v.dtype(), 4, {});
-    int64_t bn = tc.get("BLOCK_N"), bd = tc.get("BLOCK_D");
+    vo = transposeV ? DeviceTensor::empty({vs[0], vs[1], vs[3], vs[2]}, v.dtype())
+                    : DeviceTensor::empty(vs, v.dtype());
+    KernelConfig pc = kernels::makeConfig(kernels::lookup("attention_prepare_kv"), v.dtype(), 4,
+                                          {{"TRANSPOSE_V", transposeV}, {"ROUND_TF32", round}});
+    int64_t bn = pc.get("BLOCK_N"), bd = pc.get("BLOCK_D");
     if (vs[0] * vs[1] > 65535)
       throw tessera::Error("v: batch·heads = " + std::to_string(vs[0] * vs[1]) +
                            " exceeds 65535 programs along grid y");
-    KernelArgs targs;
-    kernels::detail::addTensor(targs, v, "v");
-    kernels::detail::addTensor(targs, *vt, "vt");
-    launch(kernels::detail::jitKernel("attention_transpose_v", tc),
+    KernelArgs pargs;
+    kernels::detail::addTensor(pargs, v, "v");
+    kernels::detail::addTensor(pargs, *vo, "vo");
+    if (round) {
+      // k has v's shape (checkInputs): one grid covers both.
+      kr = DeviceTensor::empty(vs, k.dtype());
+      kernels::detail::addTensor(pargs, k, "k");
+      kernels::detail::addTensor(pargs, *kr, "ko");
+    }
+    launch(kernels::detail::jitKernel("attention_prepare_kv", pc),
            unsigned(std::max<int64_t>((vs[2] + bn - 1) / bn, 1)), unsigned(vs[0] * vs[1]),
-           unsigned((vs[3] + bd - 1) / bd), targs, stream);
+           unsigned((vs[3] + bd - 1) / bd), pargs, stream);
   }
   KernelArgs args;
   kernels::detail::addTensor(args, q, "q");
-  kernels::detail::addTensor(args, k, "k");
-  kernels::detail::addTensor(args, vt ? *vt : v, "v");
+  kernels::detail::addTensor(args, kr ? *kr : k, "k");
+  kernels::detail::addTensor(args, vo ? *vo : v, "v");
   kernels::detail::addTensor(args, out, "out");
   kernels::detail::addTensor(args, lse, "lse");
   if (mask)

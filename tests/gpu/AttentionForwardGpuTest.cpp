@@ -162,20 +162,25 @@ TEST_P(AttentionForwardTf32, MatchesFloat64Reference) {
   checkForward(DType::F32, attention::Fp32Precision::tf32, s, causal, useMask);
 }
 
-/// TF32 on wgmma, which the shipped configurations do not use (slower,
-/// forwardConfig): Q·Kᵀ alone (WGMMA), and both products with V read
-/// transposed (V_TRANSPOSED; at d 512 two warpgroups along the head dim).
-/// On GPUs without wgmma these run mma.sync, V_TRANSPOSED included.
-using Tf32WgmmaParam = std::tuple<Shape, bool /*causal*/, bool /*mask*/, bool /*v transposed*/>;
+/// TF32 on wgmma, on the heuristic's blocks: Q·Kᵀ alone (WGMMA; at d 512
+/// with K split between the two warpgroups), and both products with V read
+/// transposed (V_TRANSPOSED; P·V from registers, two warpgroups along the
+/// head dim at d 512), each with K and V rounded to tf32 in shared memory
+/// or before the kernel (TF32_ROUNDED_KV). On GPUs without wgmma these run
+/// mma.sync, V_TRANSPOSED and TF32_ROUNDED_KV included.
+enum class Tf32Inputs { AsGiven, VTransposed, VTransposedRounded, Rounded };
+using Tf32WgmmaParam = std::tuple<Shape, bool /*causal*/, bool /*mask*/, Tf32Inputs>;
 
 class AttentionForwardTf32Wgmma : public ::testing::TestWithParam<Tf32WgmmaParam> {};
 
 TEST_P(AttentionForwardTf32Wgmma, MatchesFloat64Reference) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
-  auto [s, causal, useMask, vTransposed] = GetParam();
+  auto [s, causal, useMask, inputs] = GetParam();
+  bool vTransposed = inputs == Tf32Inputs::VTransposed || inputs == Tf32Inputs::VTransposedRounded;
+  bool rounded = inputs == Tf32Inputs::VTransposedRounded || inputs == Tf32Inputs::Rounded;
   checkForward(DType::F32, attention::Fp32Precision::tf32, s, causal, useMask,
-               {{"WGMMA", 1}, {"V_TRANSPOSED", vTransposed}});
+               {{"WGMMA", 1}, {"V_TRANSPOSED", vTransposed}, {"TF32_ROUNDED_KV", rounded}});
 }
 
 /// Options::compactKeyMask: the masked keys dropped before the kernel.
@@ -188,6 +193,20 @@ TEST_P(AttentionForwardCompactedKeys, MatchesFloat64Reference) {
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
   auto [dtype, precision, s] = GetParam();
   checkForward(dtype, precision, s, /*causal=*/false, /*useMask=*/true, {}, /*compactKeys=*/true);
+}
+
+const char *tf32InputsName(Tf32Inputs inputs) {
+  switch (inputs) {
+  case Tf32Inputs::AsGiven:
+    return "";
+  case Tf32Inputs::VTransposed:
+    return "_vt";
+  case Tf32Inputs::VTransposedRounded:
+    return "_vt_rounded";
+  case Tf32Inputs::Rounded:
+    return "_rounded";
+  }
+  return "";
 }
 
 std::string shapeName(const Shape &s) {
@@ -227,11 +246,13 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(Shape{1, 4, 2, 17, 130, 32}, Shape{2, 4, 1, 300, 200, 96},
                                          Shape{1, 2, 2, 129, 129, 128},
                                          Shape{2, 4, 2, 200, 300, 512}),
-                       ::testing::Bool(), ::testing::Bool(), ::testing::Bool()),
+                       ::testing::Bool(), ::testing::Bool(),
+                       ::testing::Values(Tf32Inputs::AsGiven, Tf32Inputs::VTransposed,
+                                         Tf32Inputs::VTransposedRounded, Tf32Inputs::Rounded)),
     [](const ::testing::TestParamInfo<Tf32WgmmaParam> &info) {
       return "wgmma_" + shapeName(std::get<0>(info.param)) +
              (std::get<1>(info.param) ? "_causal" : "") + (std::get<2>(info.param) ? "_mask" : "") +
-             (std::get<3>(info.param) ? "_vt" : "");
+             tf32InputsName(std::get<3>(info.param));
     });
 
 INSTANTIATE_TEST_SUITE_P(

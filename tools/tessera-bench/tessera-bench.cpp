@@ -102,9 +102,10 @@ int usage() {
               "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--backward]\n"
               "       [--backward-configs BMxBNwW[d][m];...]  (also times the backward with each:\n"
               "                                       d: deterministic, m: mma.sync only)\n"
-              "       [--forward-configs BMxBNwWsS[v][m];...]  (also times the forward with each: "
+              "       [--forward-configs BMxBNwWsS[v][m][r];...]  (also times the forward with each: "
               "S stages,\n"
-              "                                       v: V read transposed, m: mma.sync only)\n"
+              "                                       v: V read transposed, m: mma.sync only,\n"
+              "                                       r: K and V rounded to tf32 first)\n"
               "                         [--json FILE]\n"
               "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n");
   return 2;
@@ -341,10 +342,10 @@ int main(int argc, char **argv) {
       };
       std::stringstream forwardList(forwardConfigs);
       for (std::string item; std::getline(forwardList, item, ';');) {
-        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vm");
+        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vmr");
         if (!parsed) {
           std::fprintf(stderr,
-                       "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m], got '%s'\n",
+                       "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m][r], got '%s'\n",
                        item.c_str());
           return 2;
         }
@@ -353,8 +354,10 @@ int main(int argc, char **argv) {
         c.constants["BLOCK_M"] = parsed->blockM;
         c.constants["BLOCK_N"] = parsed->blockN;
         c.constants["NUM_STAGES"] = parsed->stages;
-        // v: V read transposed; m: mma.sync only (no wgmma).
+        // v: V read transposed; m: mma.sync only (no wgmma); r: K and V
+        // rounded to tf32 before the kernel.
         c.constants["V_TRANSPOSED"] = parsed->has('v');
+        c.constants["TF32_ROUNDED_KV"] = parsed->has('r');
         c.constants["WGMMA"] = !parsed->has('m');
         timeConfig("fwd", c, flops,
                    [&] { attention::forwardWithConfig(q, k, v, r.out, r.lse, options, c); });

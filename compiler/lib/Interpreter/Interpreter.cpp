@@ -815,6 +815,10 @@ private:
       fi = [&](int64_t k) { return I(0, k); };
     else if (name == "arith.fptosi")
       fi = [&](int64_t k) { return int64_t(F(0, k)); };
+    else if (name == "arith.bitcast" && r.elt == Elt::F32 && inElt == Elt::I32)
+      ff = [&](int64_t k) { return llvm::bit_cast<float>(uint32_t(I(0, k))); };
+    else if (name == "arith.bitcast" && r.elt == Elt::I32 && inElt == Elt::F32)
+      fi = [&](int64_t k) { return int64_t(llvm::bit_cast<int32_t>(F(0, k))); };
     else if (auto cmp = dyn_cast<arith::CmpFOp>(op))
       fi = [&, p = cmp.getPredicate()](int64_t k) { return int64_t(compareF(p, F(0, k), F(1, k))); };
     else if (auto cmp = dyn_cast<arith::CmpIOp>(op))

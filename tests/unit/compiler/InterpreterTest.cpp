@@ -291,6 +291,61 @@ TEST_P(Interpret, GatherKeysTakesTheIndexedRows) {
         }
 }
 
+/// Round to nearest tf32, ties away from zero, as cvt.rna.tf32.f32 does it:
+/// 10 of f32's 23 mantissa bits kept. Written from the definition, not as
+/// the kernel's bit trick: the scaled significand rounded half away.
+float nearestTf32(float x) {
+  if (!std::isfinite(x) || x == 0)
+    return x;
+  int e;
+  float m = std::frexp(x, &e);                // x = m·2^e, 0.5 <= |m| < 1
+  float r = std::round(std::ldexp(m, 11));    // 11 significant bits
+  return std::ldexp(r, e - 11);
+}
+
+TEST_P(Interpret, PrepareKVTransposesAndRoundsToTf32) {
+  DType d = GetParam();
+  const int64_t B = 2, H = 3, N = 45, D = 40;
+  for (bool round : {false, true}) {
+    if (round && d != DType::F32)
+      continue;
+    HostTensor k = HostTensor::random({B, H, N, D}, d), v = HostTensor::random({B, H, N, D}, d);
+    // A tie (exactly half of the lowest kept bit, 2^-11 above 1) rounds
+    // away from zero; -0 and a value just below a tie round down.
+    v.set(0, 1.f + std::ldexp(1.f, -11));
+    v.set(1, -(1.f + std::ldexp(1.f, -11)));
+    v.set(2, std::nextafter(1.f + std::ldexp(1.f, -11), 0.f));
+    HostTensor vo({B, H, D, N}, d), ko({B, H, N, D}, d);
+    std::vector<interp::Arg> args;
+    for (HostTensor *t : {&v, &vo})
+      t->addTo(args);
+    if (round)
+      for (HostTensor *t : {&k, &ko})
+        t->addTo(args);
+    kernels::KernelConfig c = config("attention_prepare_kv", {{"BLOCK_N", 16},
+                                                              {"BLOCK_D", 32},
+                                                              {"TRANSPOSE_V", 1},
+                                                              {"ROUND_TF32", round}});
+    run("attention_prepare_kv", c, {unsigned((N + 15) / 16), unsigned(B * H), unsigned((D + 31) / 32)},
+        args);
+    auto want = [&](float x) { return round ? nearestTf32(x) : x; };
+    for (int64_t bh = 0; bh < B * H; ++bh)
+      for (int64_t j = 0; j < N; ++j)
+        for (int64_t e = 0; e < D; ++e) {
+          int64_t at = (bh * N + j) * D + e;
+          ASSERT_EQ(vo.get((bh * D + e) * N + j), want(v.get(at)))
+              << "vo[" << bh << ", " << e << ", " << j << "], round " << round;
+          if (round)
+            ASSERT_EQ(ko.get(at), want(k.get(at))) << "ko[" << bh << ", " << j << ", " << e << "]";
+        }
+    if (round) {
+      EXPECT_EQ(vo.get(0), 1.f + std::ldexp(1.f, -10));
+      EXPECT_EQ(vo.get(N), -(1.f + std::ldexp(1.f, -10)));
+      EXPECT_EQ(vo.get(2 * N), 1.f);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Dtypes, Interpret, ::testing::Values(DType::F32, DType::F16, DType::BF16),
                          [](const auto &info) { return std::string(name(info.param)); });
 

@@ -521,13 +521,48 @@ private:
   Value outerLane, kLane;
 };
 
+/// The partial sums `part` of the `groups` groups of `groupWarps` warps that
+/// split a dot's K, added up through shared memory at offset 0 in group
+/// order, so that every copy of the result holds the same bits: a barrier
+/// (the scratch's last readers are done), each thread's partials stored
+/// element-major (consecutive threads, consecutive words), a barrier, the
+/// sums read back.
+SmallVector<Value> emitSplitKSum(OpBuilder &b, Location loc, ArrayRef<Value> part, int64_t groups,
+                                 unsigned groupWarps) {
+  auto [lane, warp] = laneAndWarp(b, loc);
+  Value group = arith::DivUIOp::create(b, loc, warp, constI32(b, loc, groupWarps));
+  int64_t groupThreads = int64_t(groupWarps) * tile::kWarpSize, n = part.size();
+  Value scratch = sharedScratch(b, loc, b.getF32Type(), groups * n * groupThreads, 0);
+  Value thread = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc,
+                            arith::RemUIOp::create(b, loc, warp, constI32(b, loc, groupWarps)),
+                            constI32(b, loc, tile::kWarpSize)),
+      lane);
+  auto slot = [&](Value g, int64_t i) {
+    Value row = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, g, constI32(b, loc, n)),
+                                      constI32(b, loc, i));
+    return toIndex(
+        b, loc,
+        arith::AddIOp::create(
+            b, loc, arith::MulIOp::create(b, loc, row, constI32(b, loc, groupThreads)), thread));
+  };
+  gpu::BarrierOp::create(b, loc);
+  for (int64_t i = 0; i < n; ++i)
+    memref::StoreOp::create(b, loc, part[i], scratch, ValueRange{slot(group, i)});
+  gpu::BarrierOp::create(b, loc);
+  SmallVector<Value> sum(n);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t g = 0; g < groups; ++g) {
+      Value v = memref::LoadOp::create(b, loc, scratch, ValueRange{slot(constI32(b, loc, g), i)});
+      sum[i] = g == 0 ? v : arith::AddFOp::create(b, loc, sum[i], v);
+    }
+  return sum;
+}
+
 /// The k-steps of an mma.sync dot, run by `step(k, acc)`. With K split
 /// among `groups` groups of warps, group g runs the g-th share of them, on
-/// `acc` (g = 0) or on zeros, and the groups add up their partial sums
-/// through shared memory at offset 0, in group order, so that every copy of
-/// the result holds the same bits: a barrier (the scratch's last readers are
-/// done), each thread's partials stored element-major (consecutive threads,
-/// consecutive words), a barrier, the sums read back.
+/// `acc` (g = 0) or on zeros, and emitSplitKSum adds up the groups' sums.
 SmallVector<Value> emitKSteps(OpBuilder &b, Location loc, int64_t kSteps, int64_t groups,
                               unsigned groupWarps, SmallVector<Value> acc,
                               function_ref<void(int64_t, SmallVectorImpl<Value> &)> step) {
@@ -559,34 +594,7 @@ SmallVector<Value> emitKSteps(OpBuilder &b, Location loc, int64_t kSteps, int64_
     scf::YieldOp::create(b, loc, emitGroup(g + 1));
     return SmallVector<Value>(ifOp.getResults());
   };
-  SmallVector<Value> part = emitGroup(0);
-  int64_t groupThreads = int64_t(groupWarps) * tile::kWarpSize, n = part.size();
-  Value scratch = sharedScratch(b, loc, b.getF32Type(), groups * n * groupThreads, 0);
-  Value thread = arith::AddIOp::create(
-      b, loc,
-      arith::MulIOp::create(b, loc,
-                            arith::RemUIOp::create(b, loc, warp, constI32(b, loc, groupWarps)),
-                            constI32(b, loc, tile::kWarpSize)),
-      lane);
-  auto slot = [&](Value g, int64_t i) {
-    Value row = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, g, constI32(b, loc, n)),
-                                      constI32(b, loc, i));
-    return toIndex(
-        b, loc,
-        arith::AddIOp::create(
-            b, loc, arith::MulIOp::create(b, loc, row, constI32(b, loc, groupThreads)), thread));
-  };
-  gpu::BarrierOp::create(b, loc);
-  for (int64_t i = 0; i < n; ++i)
-    memref::StoreOp::create(b, loc, part[i], scratch, ValueRange{slot(group, i)});
-  gpu::BarrierOp::create(b, loc);
-  SmallVector<Value> sum(n);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t g = 0; g < groups; ++g) {
-      Value v = memref::LoadOp::create(b, loc, scratch, ValueRange{slot(constI32(b, loc, g), i)});
-      sum[i] = g == 0 ? v : arith::AddFOp::create(b, loc, sum[i], v);
-    }
-  return sum;
+  return emitSplitKSum(b, loc, emitGroup(0), groups, groupWarps);
 }
 
 /// The m16n8k8 tf32 mmas of a dot: per 8-deep k-step, m-block and n-block.
@@ -673,11 +681,12 @@ int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
     Operation *def = operand ? operand.source.getDefiningOp() : nullptr;
     if (!def || !def->hasAttr(kPrefetchedAttr))
       continue;
-    // The copy was made just before the load (lowering may have put its own
-    // ops in between since).
-    Operation *copy = def->getPrevNode();
-    while (copy && !copy->hasAttr(kPrefetchBuffersAttr))
-      copy = copy->getPrevNode();
+    // The copy of the tile (its buffers) in the loop's body: where the load
+    // was, or after the tile's last reader (one stage).
+    Operation *copy = nullptr;
+    for (Operation &op : *def->getBlock())
+      if (op.getAttr(kPrefetchBuffersAttr) == def->getAttr(kPrefetchedAttr))
+        copy = &op;
     if (!copy)
       return 0;
     int64_t count = 0;
@@ -723,21 +732,37 @@ int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
 /// column blocks c, c + C, ... (the layout's interleave): a k-major B tile
 /// read with C times the usual stride between its 8-row groups.
 ///
-/// tf32 reads both operands k-major from shared memory (wgmma has no
-/// transpose for 32-bit types, and its A registers take k in another order
-/// than an f32 accumulator holds it), and ignores their low 13 bits: the
-/// tiles hold values rounded to tf32 already (SharedTile::store, and
-/// emitRoundCopiedToTf32 for copied ones).
+/// tf32 reads staged operands k-major (wgmma has no transpose for 32-bit
+/// types) and ignores their low 13 bits: the tiles hold values rounded to
+/// tf32 already (SharedTile::store, emitRoundCopiedToTf32 for copied ones,
+/// or the load's producer). Its A registers take k in another order than an
+/// f32 accumulator holds it (emitTf32WarpgroupARegs moves them).
+///
+/// With K split among groups of warps (getDotMmaLayout), each group issues
+/// the same instructions on its own share of the k-steps, through
+/// descriptors moved by the group's offset into A and B; that needs A
+/// staged and every share to start on a swizzle panel of a k-major tile.
 bool fitsWarpgroupMma(tile::DotOp op, const StagedOperand &stagedA, const StagedOperand &stagedB) {
   RankedTensorType cType = op.getType();
   auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
   unsigned warpsM = mma.getWarpsPerCTA()[0], warpsN = mma.getWarpsPerCTA()[1];
   int64_t m = cType.getDimSize(0), n = cType.getDimSize(1);
-  if (op->hasAttr(kMmaSyncOnlyAttr) || splitKGroups(op) > 1 || warpsM % 4 != 0 ||
-      m % (16 * warpsM) != 0 || n % (8 * warpsN) != 0 || n / warpsN > 256 || !stagedB)
+  if (op->hasAttr(kMmaSyncOnlyAttr) || warpsM % 4 != 0 || m % (16 * warpsM) != 0 ||
+      n % (8 * warpsN) != 0 || n / warpsN > 256 || !stagedB)
     return false;
+  if (int64_t groups = splitKGroups(op); groups > 1) {
+    int64_t kSteps = SharedTile::units(op.getA().getType()) / 16;
+    if (!stagedA || kSteps % groups != 0)
+      return false;
+    int64_t shareUnits = 16 * (kSteps / groups);
+    for (const StagedOperand *staged : {&stagedA, &stagedB}) {
+      int64_t units = SharedTile::units(cast<RankedTensorType>(staged->source.getType()));
+      if (isKMajor(*staged) && shareUnits % std::min<int64_t>(units, SharedTile::kPanelCols) != 0)
+        return false;
+    }
+  }
   bool tf32 = op.getA().getType().getElementType().isF32();
-  if (tf32 && !(stagedA && isKMajor(stagedA) && isKMajor(stagedB)))
+  if (tf32 && ((stagedA && !isKMajor(stagedA)) || !isKMajor(stagedB)))
     return false;
   if (warpsN > 1 && !isKMajor(stagedB))
     return false; // an MN-major B's columns are contiguous within a panel
@@ -786,6 +811,33 @@ int64_t operandOffset(const SharedTile &tile, bool kMajor, int64_t kStep, int64_
          (outerStart % tile.panelCols) * 2;
 }
 
+/// wgmma's tf32 A registers of k-step `k` (8 deep) and 16-row slab `slab`,
+/// rounded to nearest: a0..a3 = (g, t), (g+8, t), (g, t+4), (g+8, t+4) of
+/// the step, g = lane / 4, t = lane % 4 (PTX ISA, "Register Fragment" of
+/// wgmma .tf32 A). The dot_op layout holds columns 2t and 2t+1 of the step
+/// instead (those of an f32 accumulator), so column c of row g comes from
+/// lane 4g + c / 2, register c % 2: two shuffles per wanted column.
+SmallVector<Value> emitTf32WarpgroupARegs(OpBuilder &b, Location loc, ArrayRef<Value> a,
+                                          const ThreadElements &aElems, int64_t k, int64_t slab) {
+  auto [lane, warp] = laneAndWarp(b, loc);
+  Value t = arith::AndIOp::create(b, loc, lane, constI32(b, loc, 3));
+  Value srcLo = arith::OrIOp::create(b, loc, arith::AndIOp::create(b, loc, lane, constI32(b, loc, ~3)),
+                                     arith::ShRUIOp::create(b, loc, t, constI32(b, loc, 1)));
+  Value srcHi = add(b, loc, srcLo, 2);
+  Value odd = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                    arith::AndIOp::create(b, loc, t, constI32(b, loc, 1)),
+                                    constI32(b, loc, 0));
+  Value width = constI32(b, loc, tile::kWarpSize);
+  int64_t col = 4 * (k / 2) + 2 * (k % 2);
+  auto fetch = [&](int64_t row, Value src) {
+    Value x0 = a[aElems.flatten({2 * slab + row, col})], x1 = a[aElems.flatten({2 * slab + row, col + 1})];
+    Value v0 = gpu::ShuffleOp::create(b, loc, x0, src, width, gpu::ShuffleMode::IDX).getShuffleResult();
+    Value v1 = gpu::ShuffleOp::create(b, loc, x1, src, width, gpu::ShuffleMode::IDX).getShuffleResult();
+    return roundToTf32(b, loc, arith::SelectOp::create(b, loc, odd, v1, v0));
+  };
+  return {fetch(0, srcLo), fetch(1, srcLo), fetch(0, srcHi), fetch(1, srcHi)};
+}
+
 /// Emits the whole dot as one inline-assembly block: fence, every wgmma of
 /// every k-step and slab, commit, and a wait for all of them, so that nothing
 /// touches the accumulator registers while the tensor cores own them.
@@ -804,7 +856,10 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
   int64_t slabs = cElems.countsPerDim()[0] / 2;
   Type inType = op.getA().getType().getElementType();
   bool tf32 = inType.isF32();
-  int64_t kSteps = SharedTile::units(op.getA().getType()) / 16;
+  // Split K: group g of the layout's warps runs k-steps [g·kSteps, (g+1)·kSteps).
+  int64_t groups = splitKGroups(op);
+  unsigned groupWarps = mma.getNumWarps();
+  int64_t kSteps = SharedTile::units(op.getA().getType()) / 16 / groups;
   std::string in = tf32 ? "tf32" : inType.isBF16() ? "bf16" : "f16";
   std::string shape = "m64n" + std::to_string(n) + (tf32 ? "k8" : "k16");
 
@@ -812,6 +867,16 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
   // warpgroup at rows 64·g (g = (w % W) / 4) starts at row 64·g + 16·W·r,
   // and warpgroup column c = w / W reads B's 8-row groups c, c + C, ...
   auto [lane, warp] = laneAndWarp(b, loc);
+  Value group;
+  if (groups > 1) {
+    group = arith::DivUIOp::create(b, loc, warp, constI32(b, loc, groupWarps));
+    warp = arith::RemUIOp::create(b, loc, warp, constI32(b, loc, groupWarps));
+  }
+  // The byte offset of the group's first k-step in `tile`.
+  auto shareStart = [&](const SharedTile &tile, bool kMajor) {
+    return arith::MulIOp::create(b, loc, group,
+                                 constI32(b, loc, operandOffset(tile, kMajor, kSteps, 0)));
+  };
   Value warpInColumn =
       warpsN > 1 ? arith::RemUIOp::create(b, loc, warp, constI32(b, loc, warpsM)) : warp;
   Value warpgroupRow = arith::MulIOp::create(
@@ -819,14 +884,17 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
       constI32(b, loc, 64));
   Value descA, descB;
   bool kMajorA = stagedA && isKMajor(stagedA), kMajorB = isKMajor(stagedB);
+  Value startB = tileB.start();
+  if (groups > 1)
+    startB = arith::AddIOp::create(b, loc, startB, shareStart(tileB, kMajorB));
   if (warpsN > 1) {
     Value column = arith::DivUIOp::create(b, loc, warp, constI32(b, loc, warpsM));
     Value groupBytes =
         arith::MulIOp::create(b, loc, column, constI32(b, loc, 8 * tileB.swizzleBytes()));
-    descB = emitMatrixDescriptor(b, loc, tileB,
-                                 arith::AddIOp::create(b, loc, tileB.start(), groupBytes), warpsN);
+    descB = emitMatrixDescriptor(b, loc, tileB, arith::AddIOp::create(b, loc, startB, groupBytes),
+                                 warpsN);
   } else {
-    descB = emitMatrixDescriptor(b, loc, tileB, tileB.start());
+    descB = emitMatrixDescriptor(b, loc, tileB, startB);
   }
   if (stagedA) {
     // The warpgroup's rows (k-major) or columns (a panel per 64, MN-major).
@@ -836,6 +904,8 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
                                    b, loc, arith::DivUIOp::create(b, loc, warpgroupRow,
                                                                   constI32(b, loc, tileA->panelCols)),
                                    constI32(b, loc, tileA->panelBytes()));
+    if (groups > 1)
+      rowBytes = arith::AddIOp::create(b, loc, rowBytes, shareStart(*tileA, kMajorA));
     descA = emitMatrixDescriptor(b, loc, *tileA,
                                  arith::AddIOp::create(b, loc, tileA->start(), rowBytes));
   }
@@ -856,9 +926,15 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
   std::string descBOp = operand(descB, "l");
   std::string descAOp = stagedA ? operand(descA, "l") : "";
   // A zero accumulator is not read: the first k-step's scale-d is false,
-  // and its registers come in undefined rather than zeroed one by one.
+  // and its registers come in undefined rather than zeroed one by one. With
+  // K split, only group 0 starts from the accumulator.
   bool zeroAcc = matchPattern(op.getAcc(), m_AnyZeroFloat());
-  std::string scaleOp = operand(constI32(b, loc, zeroAcc ? 0 : 1), "r");
+  Value scale = constI32(b, loc, zeroAcc ? 0 : 1);
+  if (groups > 1 && !zeroAcc)
+    scale = arith::ExtUIOp::create(
+        b, loc, b.getI32Type(),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, group, constI32(b, loc, 0)));
+  std::string scaleOp = operand(scale, "r");
   SmallVector<SmallVector<SmallVector<std::string>>> aOps(kSteps);
   if (!stagedA)
     for (int64_t k = 0; k < kSteps; ++k)
@@ -926,6 +1002,8 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
   SmallVector<Value> out;
   for (int64_t i = 0; i < numAcc; ++i)
     out.push_back(LLVM::ExtractValueOp::create(b, loc, result, i));
+  if (groups > 1)
+    return emitSplitKSum(b, loc, out, groups, groupWarps);
   return out;
 }
 
@@ -1052,13 +1130,15 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
                        "cp.async.wait_group " + std::to_string(copiesAllowedInFlight(op, waitedFor)) +
                            ";");
       // Copied f32 tiles that a tf32 wgmma reads, waited for here: rounded
-      // before the barrier publishes them.
-      // (The next dot's tiles, waited for by this one, count as ready.)
+      // before the barrier publishes them, unless their load promises tf32
+      // values. (The next dot's tiles, waited for by this one, count as ready.)
       if (warpgroupMma)
         for (auto [i, staged] : llvm::enumerate(waitedFor)) {
           auto type = staged ? cast<RankedTensorType>(staged.source.getType()) : RankedTensorType();
+          auto load = staged ? staged.source.getDefiningOp<tile::LoadOp>() : tile::LoadOp();
           if (staged && isCopied(staged) && (i >= 2 || !staged.ready()) &&
-              type.getElementType().isF32() && readByTf32WarpgroupMma(staged.source))
+              type.getElementType().isF32() && !(load && load.getTf32Rounded()) &&
+              readByTf32WarpgroupMma(staged.source))
             emitRoundCopiedToTf32(rewriter, loc, emitStagedTile(rewriter, loc, staged), type);
         }
     }
@@ -1078,7 +1158,14 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     if (warpgroup) {
       SmallVector<Value> a;
       SmallVector<SmallVector<SmallVector<Value>>> aRegs;
-      if (!stagedA) {
+      if (!stagedA && tf32) {
+        a = unpack(rewriter, loc, adaptor.getA());
+        for (int64_t k = 0; k < aType.getDimSize(1) / 8; ++k) {
+          aRegs.emplace_back();
+          for (int64_t m = 0; m < cElems.countsPerDim()[0] / 2; ++m)
+            aRegs.back().push_back(emitTf32WarpgroupARegs(rewriter, loc, a, aElems, k, m));
+        }
+      } else if (!stagedA) {
         a = unpack(rewriter, loc, adaptor.getA());
         for (int64_t k = 0; k < aElems.countsPerDim()[1] / 4; ++k) {
           aRegs.emplace_back();

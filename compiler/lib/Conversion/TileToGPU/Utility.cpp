@@ -442,7 +442,8 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel, bool asyncProx
     emitAsmStatement(b, loop->getLoc(), "cp.async.wait_group 0;");
     if (asyncProxyReads)
       for (tile::LoadOp load : copies)
-        if (load.getType().getElementType().isF32() && readByTf32WarpgroupMma(load.getResult())) {
+        if (load.getType().getElementType().isF32() && !load.getTf32Rounded() &&
+            readByTf32WarpgroupMma(load.getResult())) {
           RankedTensorType type = load.getType();
           SharedTile tile(b, loop->getLoc(), type.getDimSize(0), SharedTile::units(type),
                           load->getAttrOfType<IntegerAttr>(kAsyncCopyAttr).getInt());
@@ -497,15 +498,30 @@ static tile::LoadOp loadAt(OpBuilder &b, tile::LoadOp load, scf::ForOp loop,
   indices[0] = arith::SelectOp::create(b, loc, enabled, indices[0],
                                        constI32(b, loc, std::numeric_limits<int32_t>::max()));
   return tile::LoadOp::create(b, loc, load.getType(), mapping.lookupOrDefault(load.getDesc()),
-                              indices);
+                              indices, load.getTf32Rounded());
+}
+
+/// The last dot in `body` that reads the tile `load` copies, when every
+/// reader is a dot directly in `body`; null otherwise.
+static tile::DotOp lastReader(tile::LoadOp load, Block *body) {
+  tile::DotOp last;
+  for (Operation *staging : load->getUsers()) {
+    if (staging->getNumResults() != 1)
+      return {};
+    StagedOperand staged = getStagedOperand(staging->getResult(0));
+    if (!staged || staged.dot->getBlock() != body)
+      return {};
+    if (!last || last->isBeforeInBlock(staged.dot))
+      last = staged.dot;
+  }
+  return last;
 }
 
 int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedBytes) {
   int64_t end = sharedBytes;
   SmallVector<scf::ForOp> loops;
-  // One stage: every tile is copied in its own iteration.
-  if (tile::getNumStages(kernel) >= 2)
-    kernel->walk([&](scf::ForOp loop) { loops.push_back(loop); });
+  bool singleBuffer = tile::getNumStages(kernel) < 2;
+  kernel->walk([&](scf::ForOp loop) { loops.push_back(loop); });
   for (scf::ForOp loop : loops) {
     if (!loop.getInductionVar().getType().isInteger(32))
       continue;
@@ -527,11 +543,16 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
     if (loads.empty() || nested)
       continue;
     SmallVector<llvm::SetVector<Operation *>> slices(loads.size());
+    SmallVector<tile::DotOp> lastReaders;
     bool ok = true;
     for (auto [load, slice] : llvm::zip(loads, slices)) {
       ok = ok && collectIndexSlice(loop, load.getDesc(), slice);
       for (Value index : load.getIndices())
         ok = ok && collectIndexSlice(loop, index, slice);
+      if (singleBuffer) {
+        lastReaders.push_back(lastReader(load, loop.getBody()));
+        ok = ok && lastReaders.back();
+      }
     }
     if (!ok)
       continue;
@@ -542,19 +563,25 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
     region = region ? region : loop.getOperation();
     auto regionEnd = region->getAttrOfType<IntegerAttr>(kSharedEndAttr);
     int64_t offset = regionEnd ? regionEnd.getInt() : sharedBytes;
-    for (auto [load, slice] : llvm::zip(loads, slices)) {
+    for (auto [i, load] : llvm::enumerate(loads)) {
+      const llvm::SetVector<Operation *> &slice = slices[i];
       int64_t first = cast<IntegerAttr>(load->getAttr(kAsyncCopyAttr)).getInt();
-      int64_t bytes = tileBytes(load.getType());
-      int64_t second = offset;
-      offset += llvm::alignTo(bytes, kSharedTileAlignment);
+      int64_t second = first;
+      if (!singleBuffer) {
+        second = offset;
+        offset += llvm::alignTo(tileBytes(load.getType()), kSharedTileAlignment);
+      }
       auto buffers = DenseI64ArrayAttr::get(kernel->getContext(), {first, second});
       // Before the loop: the first iteration's tile into the first buffer.
       OpBuilder before(loop);
       Value runs = arith::CmpIOp::create(before, loc, arith::CmpIPredicate::slt, lb, ub);
       tile::LoadOp prologue = loadAt(before, load, loop, slice, lb, runs);
       prologue->setAttr(kAsyncCopyAttr, load->getAttr(kAsyncCopyAttr));
-      // In the loop, where the load was: the next iteration's tile.
+      // In the loop, where the load was (or after its last reader): the next
+      // iteration's tile.
       OpBuilder inside(load);
+      if (singleBuffer)
+        inside.setInsertionPointAfter(lastReaders[i]);
       Value next = arith::AddIOp::create(inside, loc, loop.getInductionVar(), step);
       Value nextRuns = arith::CmpIOp::create(inside, loc, arith::CmpIPredicate::slt, next, ub);
       tile::LoadOp copy = loadAt(inside, load, loop, slice, next, nextRuns);
@@ -565,6 +592,28 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
     }
     region->setAttr(kSharedEndAttr, IntegerAttr::get(IntegerType::get(kernel->getContext(), 64), offset));
     end = std::max(end, offset);
+    // A dot that also waited for the next dot's copies (allocateSharedMemory)
+    // would now wait for a refill issued after that dot: each waits for its
+    // own, and the next dot's refilled tiles are no longer ready for it.
+    if (singleBuffer)
+      for (tile::DotOp dot : loop.getBody()->getOps<tile::DotOp>()) {
+        if (!dot->hasAttr(kWaitsForNextAttr))
+          continue;
+        dot->removeAttr(kWaitsForNextAttr);
+        Operation *next = dot->getNextNode();
+        while (next && !isa<tile::DotOp>(next))
+          next = next->getNextNode();
+        auto nextDot = cast<tile::DotOp>(next);
+        auto ready = llvm::to_vector(
+            nextDot->getAttrOfType<DenseI64ArrayAttr>(kStagedReadyAttr).asArrayRef());
+        for (unsigned operand : {0u, 1u}) {
+          StagedOperand staged = getStagedOperand(nextDot->getOperand(operand));
+          Operation *def = staged ? staged.source.getDefiningOp() : nullptr;
+          if (def && def->hasAttr(kPrefetchedAttr))
+            ready[operand] = 0;
+        }
+        nextDot->setAttr(kStagedReadyAttr, DenseI64ArrayAttr::get(kernel->getContext(), ready));
+      }
     // The last trip's copy (zeros, into the first tile) is never waited for
     // in the loop: drain it, or it could land on what a later copy into the
     // same tile brings (the next run of a nested loop, a sibling loop's

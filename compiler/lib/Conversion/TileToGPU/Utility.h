@@ -270,12 +270,17 @@ int64_t allocateSharedMemory(Operation *kernel, bool asyncProxyReads = false);
 /// operands); null otherwise.
 tile::DotOp precedingDot(tile::DotOp dot);
 
-/// Software pipelining of the asynchronous copies of a loop: each copied load
-/// in an scf.for body whose indices follow from the induction variable gets a
-/// second shared tile; a copy of the first iteration's tile is issued before
-/// the loop, and each iteration issues the next iteration's copy where the
-/// load was (out-of-range iterations copy zeros), so tile j+1 loads during the
-/// dots of tile j. Returns the shared memory the kernel needs in all.
+/// Software pipelining of the asynchronous copies of a loop: a copy of the
+/// first iteration's tile of each copied load in an scf.for body whose
+/// indices follow from the induction variable is issued before the loop, and
+/// each iteration issues the next iteration's copy (out-of-range iterations
+/// copy zeros). With two stages or more the load gets a second shared tile
+/// and the copy goes where the load was, so tile j+1 loads during the dots of
+/// tile j. With one stage (kernels whose tiles fill the shared memory once)
+/// the tile keeps its one buffer and is refilled right after the last dot
+/// that reads it (the copy's barrier waits for every reader), so K_{j+1}
+/// loads during the rest of iteration j and V_{j+1} during Q·K_{j+1}ᵀ.
+/// Returns the shared memory the kernel needs in all.
 int64_t prefetchAsyncCopies(Operation *kernel, int64_t sharedBytes);
 
 /// The byte offset, in the iteration running now (`next`: the one after), of

@@ -108,11 +108,19 @@ public:
   /// computed transposed is stored or added where it belongs.
   TensorArg transposed() const;
 
+  /// Promises that every element is a tf32 value already (f32 rounded to
+  /// nearest tf32 by the kernel that wrote it): tf32 dots of the blocks
+  /// loaded from it skip rounding them in shared memory. Kept by at() and
+  /// transposed().
+  TensorArg &assumeRoundedToTf32();
+  bool roundedToTf32() const { return tf32Values; }
+
 private:
   std::string name;
   DType elementType = DType::F32;
   mlir::Value ptr;
   std::vector<Scalar> sizes, strides;
+  bool tf32Values = false;
 };
 
 /// Builds one kernel's `tile` IR. While a builder is alive on a thread, the

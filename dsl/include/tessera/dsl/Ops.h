@@ -65,6 +65,10 @@ Tile broadcast_to(const Tile &t, const std::vector<int64_t> &shape,
                   SourceLoc loc = SourceLoc::current());
 Tile trans(const Tile &t, SourceLoc loc = SourceLoc::current());
 Tile cast(const Tile &t, DType to, SourceLoc loc = SourceLoc::current());
+/// The f32 tile rounded to the nearest tf32 value, ties away from zero (as
+/// cvt.rna.tf32.f32): the low 13 mantissa bits cleared after adding half of
+/// the lowest kept one. For tensors written for TensorArg::assumeRoundedToTf32.
+Tile round_to_tf32(const Tile &t, SourceLoc loc = SourceLoc::current());
 
 // --- Elementwise (shapes broadcast as in NumPy) ------------------------------
 Tile operator+(const Tile &a, const Tile &b);

@@ -162,16 +162,27 @@ func.func @pipelined_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, 
 #opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
 #opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
 
-// The same loop with tile.num_stages = 1: one shared tile, no copy before
-// the loop, each iteration copies its own tile and waits for it.
+// The same loop with tile.num_stages = 1: one shared tile, the first
+// iteration's copied before the loop; each iteration waits for its tile,
+// runs its dot and then refills the tile with the next iteration's (a
+// barrier first: every warp is done reading it), which loads while the
+// iteration ends and the next begins. The last refill (zeros) is drained
+// after the loop.
 // CHECK-LABEL: gpu.func @single_stage_dot
 // CHECK-SAME: tile.shared_memory = 2048 : i32
-// CHECK-NOT: cp.async.cg.shared.global
-// CHECK: scf.for
 // CHECK: cp.async.cg.shared.global
 // CHECK: cp.async.commit_group;
+// CHECK: scf.for
+// CHECK-NOT: cp.async.cg.shared.global
 // CHECK: cp.async.wait_group 0;
-// CHECK: mma.sync.aligned.m16n8k16
+// CHECK: gpu.barrier
+// CHECK-COUNT-8: mma.sync.aligned.m16n8k16
+// CHECK: gpu.barrier
+// CHECK: cp.async.cg.shared.global
+// CHECK: cp.async.commit_group;
+// CHECK: scf.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: cp.async.wait_group 0;
 func.func @single_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
                             %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32, tile.num_stages = 1 : i32} {
   %a = tile.convert_layout %p : tensor<64x32xbf16, #mma> -> tensor<64x32xbf16, #opa>

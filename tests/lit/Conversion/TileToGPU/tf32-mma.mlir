@@ -8,7 +8,7 @@
 #opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
 
 // P·V of attention in f32 with {tf32}: on every arch mma.sync m16n8k8 (no
-// wgmma: its tf32 wants both operands k-major). A (an f32 accumulator) stays
+// wgmma: its tf32 reads a staged B k-major only, and here V's rows are k). A (an f32 accumulator) stays
 // in registers; its lane holds columns 2t and 2t+1 of each 8, which feed the
 // instruction's k-slots t and t+4, so B (copied into shared memory with
 // 16-byte cp.async of 4 f32, k along its rows) is read at rows 2t and 2t+1
@@ -128,24 +128,42 @@ func.func @warpgroups_along_n_tf32(%dq: !tile.desc<64x32xf32>, %dk: !tile.desc<3
 #opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
 
 // K split between two groups of 4 warps (a 4-warp accumulator layout in an
-// 8-warp kernel, tile::getDotMmaLayout): warp / 4 picks the group; each
-// runs 4 of the 8 k-steps (2 n-blocks each: 8 mma), the second from zero;
-// then a barrier, each thread's 8 partial sums to the scratch at offset 0,
-// a barrier, and both groups' sums read back and added in group order.
-// wgmma does not take such a layout: mma.sync on sm_90a too.
+// 8-warp kernel, tile::getDotMmaLayout): warp / 4 picks the group.
+// sm_80: each group runs 4 of the 8 k-steps (2 n-blocks each: 8 mma), the
+// second from zero.
+// sm_90a: wgmma, one warpgroup per group, both issuing the same 4 k-steps
+// through descriptors moved by the group's share (4 k-steps of 8 f32: one
+// 128-byte panel, 8192 bytes of Q and 2048 of K), from zero (scale-d 0).
+// Then, on both, a barrier, each thread's 8 partial sums to the scratch at
+// offset 0, a barrier, and both groups' sums read back and added in group
+// order.
 // CHECK-LABEL: gpu.func @split_k_between_warp_groups
 // CHECK-SAME: tile.shared_memory = 28672 : i32
-// CHECK: arith.divui %{{.*}}, %c4_i32
-// CHECK: scf.if %{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32) {
-// CHECK-COUNT-8: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
-// CHECK: } else {
-// CHECK-COUNT-8: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// SM80: arith.divui %{{.*}}, %c4_i32
+// SM80: scf.if %{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32) {
+// SM80-COUNT-8: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// SM80: } else {
+// SM80-COUNT-8: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// SM90: arith.divui %{{.*}}, %c4_i32
+// SM90-NOT: mma.sync
+// SM90: wgmma.fence.sync.aligned;
+// SM90-SAME: m64n16k8.f32.tf32.tf32 {{[^;]*}}, desc_a, desc_b, first_d, 1, 1;
+// SM90-COUNT-2: m64n16k8.f32.tf32.tf32 {{[^;]*}}, desc_a, desc_b, scale_d, 1, 1;
+// SM90-SAME: m64n16k8.f32.tf32.tf32 {{[^;]*}}, desc_a, desc_b, scale_d, 1, 1;\0Awgmma.commit_group
+// SM90: wgmma.wait_group.sync.aligned 0;
 // CHECK: gpu.barrier
 // CHECK-COUNT-8: memref.store %{{.*}} : memref<2048xf32, #gpu.address_space<workgroup>>
 // CHECK: gpu.barrier
 // CHECK-COUNT-16: memref.load %{{.*}} : memref<2048xf32, #gpu.address_space<workgroup>>
 // CHECK-NOT: mma
 // CHECK: gpu.return
+// NSPLIT-LABEL: gpu.func @split_k_between_warp_groups
+// NSPLIT: %[[GROUP:.*]] = arith.divui %{{.*}}, %c4_i32 : i32
+// NSPLIT: %[[K_SHARE:.*]] = arith.muli %[[GROUP]], %c2048_i32 : i32
+// NSPLIT: arith.addi %{{.*}}, %[[K_SHARE]] : i32
+// NSPLIT: %[[Q_SHARE:.*]] = arith.muli %[[GROUP]], %c8192_i32 : i32
+// NSPLIT: arith.addi %{{.*}}, %[[Q_SHARE]] : i32
+// NSPLIT: wgmma.mma_async
 func.func @split_k_between_warp_groups(%dq: !tile.desc<64x64xf32>, %dk: !tile.desc<16x64xf32>,
                                        %o: !tile.desc<64x16xf32>, %n: i32) attributes {tile.kernel, tile.num_warps = 8 : i32} {
   %q = tile.load %dq[%n, %n] : !tile.desc<64x64xf32> -> tensor<64x64xf32, #bl>
@@ -155,5 +173,43 @@ func.func @split_k_between_warp_groups(%dq: !tile.desc<64x64xf32>, %dk: !tile.de
   %z = arith.constant dense<0.0> : tensor<64x16xf32, #mma>
   %c = tile.dot %a, %kt, %z {tf32} : tensor<64x64xf32, #opa>, tensor<64x16xf32, #opb> -> tensor<64x16xf32, #mma>
   tile.store %o[%n, %n], %c : !tile.desc<64x16xf32>, tensor<64x16xf32, #mma>
+  return
+}
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// P·Vᵀᵀ of attention in f32 with {tf32}, V read transposed (k along the
+// tile's rows) by a load that promises tf32 values: sm_90a runs wgmma with
+// A from registers. The accumulator's lane holds columns 2t and 2t+1 of
+// each 8, wgmma's A registers want t and t+4: each of the 4 registers of a
+// k-step comes from two idx shuffles (lane 4g + t/2, or + 2) and a select by
+// t's parity, then cvt.rna. B is published after its wait without being
+// rounded in place. 32 deep: 4 k-steps of m64n32k8.
+// CHECK-LABEL: gpu.func @register_a_tf32_wgmma
+// SM90: cp.async.wait_group 0;
+// SM90-NOT: cvt.rna
+// SM90: fence.proxy.async.shared::cta;
+// SM90-NEXT: gpu.barrier
+// SM90-COUNT-8: gpu.shuffle  idx
+// SM90: cvt.rna.tf32.f32 $0, $1;
+// SM90-NOT: mma.sync
+// SM90: wgmma.mma_async.sync.aligned.m64n32k8.f32.tf32.tf32 {{[^;]*}}, {$18, $19, $20, $21}, desc_b, first_d, 1, 1;
+// SM90-COUNT-3: wgmma.mma_async.sync.aligned.m64n32k8.f32.tf32.tf32
+// SM80-NOT: wgmma
+// SM80: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// CHECK: gpu.return
+func.func @register_a_tf32_wgmma(%d: !tile.desc<32x32xf32>, %o: !tile.desc<64x32xf32>, %n: i32,
+                                 %p: tensor<64x32xf32, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %a = tile.convert_layout %p : tensor<64x32xf32, #mma> -> tensor<64x32xf32, #opa>
+  %vt = tile.load %d[%n, %n] {tf32_rounded} : !tile.desc<32x32xf32> -> tensor<32x32xf32, #bl>
+  %b = tile.trans %vt : tensor<32x32xf32, #bl> -> tensor<32x32xf32, #opb>
+  %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
+  %c = tile.dot %a, %b, %z {tf32} : tensor<64x32xf32, #opa>, tensor<32x32xf32, #opb> -> tensor<64x32xf32, #mma>
+  tile.store %o[%n, %n], %c : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
   return
 }

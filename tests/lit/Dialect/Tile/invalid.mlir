@@ -25,6 +25,15 @@ func.func @load_wrong_block(%p: !tile.ptr<f32>, %n: i32) {
 
 // -----
 
+func.func @tf32_rounded_f16(%p: !tile.ptr<f16>, %n: i32) {
+  %d = tile.make_desc %p, [%n], [%n] : !tile.ptr<f16> -> !tile.desc<64xf16>
+  // expected-error @+1 {{tf32_rounded expects an f32 block, got 'f16'}}
+  %t = tile.load %d[%n] {tf32_rounded} : !tile.desc<64xf16> -> tensor<64xf16>
+  return
+}
+
+// -----
+
 func.func @load_missing_index(%p: !tile.ptr<f32>, %n: i32) {
   %d = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<4x4xf32>
   // expected-error @+1 {{expects 2 indices for a rank-2 descriptor, got 1}}

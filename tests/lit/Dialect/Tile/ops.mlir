@@ -59,3 +59,12 @@ func.func @gather_round_trip(%p: !tile.ptr<f32>, %n: i32, %rows: tensor<16xi32>)
   %t = tile.gather %d[%rows, %n] : !tile.desc<16x32xf32>, tensor<16xi32> -> tensor<16x32xf32>
   return
 }
+
+// A load that promises tf32 values (a tensor written rounded).
+// CHECK-LABEL: @tf32_rounded_load
+// CHECK: tile.load %{{.*}}[%{{.*}}, %{{.*}}] {tf32_rounded} : !tile.desc<16x32xf32> -> tensor<16x32xf32>
+func.func @tf32_rounded_load(%p: !tile.ptr<f32>, %n: i32) attributes {tile.kernel} {
+  %d = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<16x32xf32>
+  %t = tile.load %d[%n, %n] {tf32_rounded} : !tile.desc<16x32xf32> -> tensor<16x32xf32>
+  return
+}

@@ -239,6 +239,8 @@ static LogicalResult verifyBlockAccess(Operation *op, DescType desc, size_t numI
 }
 
 LogicalResult LoadOp::verify() {
+  if (getTf32Rounded() && !getType().getElementType().isF32())
+    return emitOpError("tf32_rounded expects an f32 block, got ") << getType().getElementType();
   return verifyBlockAccess(*this, getDesc().getType(), getIndices().size(), getType());
 }
 

@@ -79,11 +79,17 @@ def Tile_LoadOp : Tile_Op<"load", [MemoryEffects<[MemRead]>]> {
   let description = [{
     Elements outside the tensor read as the descriptor's padding value.
 
+    `tf32_rounded` (f32 only) promises that every element is a tf32 value
+    already (its low 13 mantissa bits zero, as cvt.rna.tf32 leaves them), so
+    that a tf32 dot reading the block through shared memory need not round
+    it there.
+
     ```mlir
     %t = tile.load %d[%row, %col] : !tile.desc<64x64xf32> -> tensor<64x64xf32>
+    %k = tile.load %d[%row, %col] {tf32_rounded} : !tile.desc<64x64xf32> -> tensor<64x64xf32>
     ```
   }];
-  let arguments = (ins Tile_DescType:$desc, Variadic<I32>:$indices);
+  let arguments = (ins Tile_DescType:$desc, Variadic<I32>:$indices, UnitAttr:$tf32_rounded);
   let results = (outs Tile_Tensor:$result);
   let assemblyFormat = "$desc `[` $indices `]` attr-dict `:` qualified(type($desc)) `->` type($result)";
   let hasVerifier = 1;
