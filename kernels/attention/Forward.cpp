@@ -12,9 +12,12 @@
 //   acc   = diag(exp2(m_i - m_new))·acc + P_j V_j          (line 10)
 //   O_i   = diag(l_i)⁻¹·acc;  L_i = (m_i + log2 l_i)·ln 2   (lines 12-13)
 //
-// With V_TRANSPOSED the kernel reads V as Vᵀ (batch, kv heads, dim, k_len),
-// written by attention_prepare_kv before it: tf32 wgmma reads both operands
-// of P·V k-major, which for V is along the keys. With TF32_ROUNDED_KV that
+// With V_TRANSPOSED the kernel reads V as Vᵀ in key blocks, (batch, kv heads,
+// k_len / BLOCK_N, dim, BLOCK_N), written by attention_prepare_kv before it:
+// tf32 wgmma reads both operands of P·V k-major, which for V is along the
+// keys, and each block's Vᵀ tile is one contiguous run (a plain (dim, k_len)
+// Vᵀ scatters a 16-key tile over 512 rows a k_len apart: at the README
+// example's 65662 keys that doubled the kernel's time). With TF32_ROUNDED_KV that
 // pass also rounds K and V to tf32 once, so that the kernel does not round
 // each copied tile in shared memory before wgmma reads it.
 //
@@ -57,7 +60,8 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
   kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
 
-  TensorArg q = kb.tensor("q", dtype, 4), k = kb.tensor("k", dtype, 4), v = kb.tensor("v", dtype, 4);
+  TensorArg q = kb.tensor("q", dtype, 4), k = kb.tensor("k", dtype, 4);
+  TensorArg v = kb.tensor("v", dtype, vTransposed ? 5 : 4);
   if (roundedKV) {
     k.assumeRoundedToTf32();
     v.assumeRoundedToTf32();
@@ -98,7 +102,7 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
     Tile mI = carried[0], lI = carried[1], acc = carried[2];
     Tile kj = load(kh, {startN, Scalar(0)}, {BN, BD});
     // V_j, or (V_TRANSPOSED) V_jᵀ read back as V_j by trans below.
-    Tile vj = vTransposed ? load(vh, {Scalar(0), startN}, {BD, BN})
+    Tile vj = vTransposed ? load(vh.at({startN / Scalar(BN)}), {Scalar(0), Scalar(0)}, {BD, BN})
                           : load(vh, {startN, Scalar(0)}, {BN, BD});
     // S = Q Kᵀ, unscaled: the scale·log2(e) factor goes into the row max
     // (scale > 0, checkInputs) and into one FMA per score below.   (line 8)
@@ -157,15 +161,16 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
 }
 
 /// K and V as a forward kernel with V_TRANSPOSED or TF32_ROUNDED_KV reads
-/// them, one BLOCK_N x BLOCK_D tile of each per program: vo[b, h, d, n] =
-/// v[b, h, n, d] (TRANSPOSE_V) or vo = v, and with ROUND_TF32 both rounded
-/// to the nearest tf32, ko = round(k).
+/// them, one BLOCK_N x BLOCK_D tile of each per program: Vᵀ in key blocks of
+/// the forward's BLOCK_N, vo[b, h, n / BLOCK_N, d, n % BLOCK_N] = v[b, h, n, d]
+/// (TRANSPOSE_V; keys past the end are zeros), or vo = v, and with ROUND_TF32
+/// both rounded to the nearest tf32, ko = round(k).
 void prepareKVKernel(KernelBuilder &kb, const KernelConfig &config) {
   const int64_t BN = kb.constant("BLOCK_N", config.get("BLOCK_N"));
   const int64_t BD = kb.constant("BLOCK_D", config.get("BLOCK_D"));
   const bool transposeV = kb.constant("TRANSPOSE_V", config.get("TRANSPOSE_V"));
   const bool round = kb.constant("ROUND_TF32", config.get("ROUND_TF32"));
-  TensorArg v = kb.tensor("v", config.dtype, 4), vo = kb.tensor("vo", config.dtype, 4);
+  TensorArg v = kb.tensor("v", config.dtype, 4), vo = kb.tensor("vo", config.dtype, transposeV ? 5 : 4);
   TensorArg k, ko;
   if (round) {
     k = kb.tensor("k", config.dtype, 4);
@@ -177,7 +182,7 @@ void prepareKVKernel(KernelBuilder &kb, const KernelConfig &config) {
   if (round)
     block = round_to_tf32(block);
   if (transposeV)
-    store(vo.at({b, h}), {startD, startN}, trans(block));
+    store(vo.at({b, h, program_id(0)}), {startD, Scalar(0)}, trans(block));
   else
     store(vo.at({b, h}), {startN, startD}, block);
   if (round)
@@ -253,24 +258,28 @@ int64_t attention::detail::nextPowerOf2(int64_t v) {
 KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
                                      std::string_view arch, Fp32Precision precision) {
   if (detail::usesTf32(dtype, precision)) {
+    if (arch == "sm_90a") {
+      // wgmma, with K and V rounded to tf32 and V transposed by
+      // attention_prepare_kv before the kernel (TF32_ROUNDED_KV,
+      // V_TRANSPOSED): on the H200, d 64 in 128 x 128 blocks 1.20x and
+      // d 128 in 128 x 64 blocks 1.41x faster than mma.sync; d 512 in
+      // 64 x 16 blocks on 8 warps, one stage (200 KiB: Q alone takes 128),
+      // K split between the warpgroups for Q·Kᵀ and the head dim for P·V
+      // (docs/PERFORMANCE.md). d 256 stays on mma.sync (64 x 16 blocks):
+      // 128-row ones do not fit the shared memory twice-buffered.
+      KernelConfig c = detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
+                                               {{64, 128, 128, 8}, {128, 128, 64, 8}, {256, 64, 16, 4},
+                                                {512, 64, 16, 8, 1}},
+                                               /*tf32=*/true);
+      bool wgmma = c.get("BLOCK_D") != 256;
+      c.constants["WGMMA"] = wgmma;
+      c.constants["V_TRANSPOSED"] = wgmma;
+      c.constants["TF32_ROUNDED_KV"] = wgmma;
+      return c;
+    }
     // TF32 on mma.sync: f32 tiles take twice the shared memory of 16-bit
     // ones. The largest spill-free blocks that fit sm_80's shared memory,
     // with and without key masks (tests/unit/compiler).
-    // Head dim 512 on sm_90a: 64 x 16 blocks single-buffered (NUM_STAGES 1;
-    // 200 KiB), each K/V tile serving twice the rows of the 32 x 32 before
-    // (1.42x faster on the H200, docs/PERFORMANCE.md); elsewhere 16 x 16.
-    if (arch == "sm_90a") {
-      // mma.sync still: tf32 wgmma (WGMMA=1, with V_TRANSPOSED for P·V) lost
-      // on the H200 at every shape measured, 8-27% (docs/PERFORMANCE.md):
-      // rounding each copied tile to nearest tf32 in place, between its
-      // wait and the barrier, costs more than the tensor cores give back.
-      KernelConfig c = detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
-                                               {{64, 64, 64, 4}, {128, 64, 32, 4}, {256, 64, 16, 4},
-                                                {512, 64, 16, 8, 1}},
-                                               /*tf32=*/true);
-      c.constants["WGMMA"] = 0;
-      return c;
-    }
     return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
                                    {{64, 64, 64, 4}, {128, 64, 32, 4}, {256, 64, 16, 4},
                                     {512, 16, 16, 4}},
@@ -438,10 +447,14 @@ void attention::detail::launchForward(const JitKernel &kernel, const DeviceTenso
     throw tessera::Error("attention_forward: TF32_ROUNDED_KV needs f32 k and v");
   if (transposeV || round) {
     const auto &vs = v.shape();
-    vo = transposeV ? DeviceTensor::empty({vs[0], vs[1], vs[3], vs[2]}, v.dtype())
+    // Vᵀ's key blocks are the forward's: one prepare program per block.
+    int64_t blockN = kernel.compiled.constants.at("BLOCK_N");
+    int64_t blocks = std::max<int64_t>((vs[2] + blockN - 1) / blockN, 1);
+    vo = transposeV ? DeviceTensor::empty({vs[0], vs[1], blocks, vs[3], blockN}, v.dtype())
                     : DeviceTensor::empty(vs, v.dtype());
-    KernelConfig pc = kernels::makeConfig(kernels::lookup("attention_prepare_kv"), v.dtype(), 4,
-                                          {{"TRANSPOSE_V", transposeV}, {"ROUND_TF32", round}});
+    KernelConfig pc = kernels::makeConfig(
+        kernels::lookup("attention_prepare_kv"), v.dtype(), 4,
+        {{"BLOCK_N", blockN}, {"TRANSPOSE_V", transposeV}, {"ROUND_TF32", round}});
     int64_t bn = pc.get("BLOCK_N"), bd = pc.get("BLOCK_D");
     if (vs[0] * vs[1] > 65535)
       throw tessera::Error("v: batch·heads = " + std::to_string(vs[0] * vs[1]) +

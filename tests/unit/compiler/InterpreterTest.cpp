@@ -244,7 +244,10 @@ TEST_P(Interpret, AttentionForwardCausalMaskedGqa) {
       std::bernoulli_distribution keep(0.6);
       for (int64_t j = 0; j < 90; ++j)
         mask.set(j, keep(rng()));
-      kernels::KernelConfig c = attention::forwardConfig(d, 64, causal, masked);
+      // f32 in the accurate mode: the kernel as it is, on K and V as given
+      // (TF32 configurations on sm_90a read them prepared).
+      kernels::KernelConfig c = attention::forwardConfig(d, 64, causal, masked, "sm_90a",
+                                                         attention::Fp32Precision::ieee);
       std::vector<interp::Arg> args;
       for (HostTensor *t : {&q, &k, &v, &out, &lse})
         t->addTo(args);
@@ -315,7 +318,11 @@ TEST_P(Interpret, PrepareKVTransposesAndRoundsToTf32) {
     v.set(0, 1.f + std::ldexp(1.f, -11));
     v.set(1, -(1.f + std::ldexp(1.f, -11)));
     v.set(2, std::nextafter(1.f + std::ldexp(1.f, -11), 0.f));
-    HostTensor vo({B, H, D, N}, d), ko({B, H, N, D}, d);
+    // Vᵀ in blocks of 16 keys; the last block's 3 keys past N are zeros.
+    const int64_t BN = 16, blocks = (N + BN - 1) / BN;
+    HostTensor vo({B, H, blocks, D, BN}, d), ko({B, H, N, D}, d);
+    for (int64_t i = 0; i < B * H * blocks * D * BN; ++i)
+      vo.set(i, 7.f); // poisoned: every element is written
     std::vector<interp::Arg> args;
     for (HostTensor *t : {&v, &vo})
       t->addTo(args);
@@ -326,22 +333,29 @@ TEST_P(Interpret, PrepareKVTransposesAndRoundsToTf32) {
                                                               {"BLOCK_D", 32},
                                                               {"TRANSPOSE_V", 1},
                                                               {"ROUND_TF32", round}});
-    run("attention_prepare_kv", c, {unsigned((N + 15) / 16), unsigned(B * H), unsigned((D + 31) / 32)},
+    run("attention_prepare_kv", c, {unsigned(blocks), unsigned(B * H), unsigned((D + 31) / 32)},
         args);
+    auto voAt = [&](int64_t bh, int64_t e, int64_t j) {
+      return vo.get(((bh * blocks + j / BN) * D + e) * BN + j % BN);
+    };
     auto want = [&](float x) { return round ? nearestTf32(x) : x; };
     for (int64_t bh = 0; bh < B * H; ++bh)
       for (int64_t j = 0; j < N; ++j)
         for (int64_t e = 0; e < D; ++e) {
           int64_t at = (bh * N + j) * D + e;
-          ASSERT_EQ(vo.get((bh * D + e) * N + j), want(v.get(at)))
+          ASSERT_EQ(voAt(bh, e, j), want(v.get(at)))
               << "vo[" << bh << ", " << e << ", " << j << "], round " << round;
           if (round)
             ASSERT_EQ(ko.get(at), want(k.get(at))) << "ko[" << bh << ", " << j << ", " << e << "]";
         }
+    for (int64_t bh = 0; bh < B * H; ++bh)
+      for (int64_t j = N; j < blocks * BN; ++j)
+        for (int64_t e = 0; e < D; ++e)
+          ASSERT_EQ(voAt(bh, e, j), 0.f) << "vo past the keys";
     if (round) {
-      EXPECT_EQ(vo.get(0), 1.f + std::ldexp(1.f, -10));
-      EXPECT_EQ(vo.get(N), -(1.f + std::ldexp(1.f, -10)));
-      EXPECT_EQ(vo.get(2 * N), 1.f);
+      EXPECT_EQ(voAt(0, 0, 0), 1.f + std::ldexp(1.f, -10));
+      EXPECT_EQ(voAt(0, 1, 0), -(1.f + std::ldexp(1.f, -10)));
+      EXPECT_EQ(voAt(0, 2, 0), 1.f);
     }
   }
 }

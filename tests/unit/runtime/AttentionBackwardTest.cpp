@@ -155,15 +155,22 @@ TEST(AttentionBackwardErrors, BadInputNamesTheArgument) {
 
 } // namespace
 
-// TF32 lost on wgmma in every attention kernel measured (docs/PERFORMANCE.md,
-// "TF32 on wgmma"): the shipped TF32 configurations keep to mma.sync, and
-// read V as it is; 16-bit ones use wgmma wherever it fits.
-TEST(AttentionConfig, Tf32KeepsToMmaSync) {
+// TF32 forwards on sm_90a run wgmma on K and V rounded to tf32 and V
+// transposed before the kernel, except at d 256, whose blocks stay on
+// mma.sync (docs/PERFORMANCE.md, "TF32 forward on wgmma"); sm_80 has no
+// wgmma and reads K and V as they are. The TF32 backward keeps to mma.sync;
+// 16-bit kernels use wgmma wherever it fits.
+TEST(AttentionConfig, Tf32ForwardOnWgmmaBackwardOnMmaSync) {
   for (int64_t dim : {32, 64, 128, 256, 512})
     for (bool causal : {false, true}) {
       kernels::KernelConfig fwd = attention::forwardConfig(DType::F32, dim, causal, true, "sm_90a");
-      EXPECT_EQ(fwd.get("WGMMA"), 0) << "d" << dim;
-      EXPECT_EQ(fwd.get("V_TRANSPOSED"), 0) << "d" << dim;
+      int64_t wgmma = dim != 256;
+      EXPECT_EQ(fwd.get("WGMMA"), wgmma) << "d" << dim;
+      EXPECT_EQ(fwd.get("V_TRANSPOSED"), wgmma) << "d" << dim;
+      EXPECT_EQ(fwd.get("TF32_ROUNDED_KV"), wgmma) << "d" << dim;
+      kernels::KernelConfig sm80 = attention::forwardConfig(DType::F32, dim, causal, true, "sm_80");
+      EXPECT_EQ(sm80.get("V_TRANSPOSED"), 0) << "d" << dim;
+      EXPECT_EQ(sm80.get("TF32_ROUNDED_KV"), 0) << "d" << dim;
       EXPECT_EQ(attention::backwardConfig(DType::F32, dim, causal, true, "sm_90a").get("WGMMA"), 0)
           << "d" << dim;
       EXPECT_EQ(attention::forwardConfig(DType::BF16, dim, causal, true, "sm_90a").get("WGMMA"), 1);

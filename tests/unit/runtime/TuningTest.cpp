@@ -120,8 +120,10 @@ TEST(AttentionBackwardTuningSpace, CompiledKernelsCarryTheirConstants) {
 } // namespace
 
 // An entry saved before a kernel gained a constant keeps the heuristic's
-// value for it: a TF32 forward tuned before WGMMA existed stays on mma.sync,
-// and the backward's likewise; the saved blocks and warps still win.
+// value for it: a TF32 forward tuned before WGMMA existed takes the
+// heuristic's WGMMA, V_TRANSPOSED and TF32_ROUNDED_KV (wgmma on sm_90a,
+// mma.sync elsewhere), the backward's likewise; the saved blocks and warps
+// still win.
 TEST(AttentionTuning, SavedEntriesKeepTheHeuristicsNewerConstants) {
   const int64_t qLen = 12345, kLen = 23456; // a problem no other test records
   std::string forward = attention::forwardProblem(DType::F32, 128, false, false, qLen, kLen,
@@ -132,8 +134,14 @@ TEST(AttentionTuning, SavedEntriesKeepTheHeuristicsNewerConstants) {
                                                            kLen, attention::Fp32Precision::tf32);
   EXPECT_EQ(f.numWarps, 8u);
   EXPECT_EQ(f.get("BLOCK_M"), 128);
-  EXPECT_EQ(f.get("WGMMA"), 0);
-  EXPECT_EQ(f.get("V_TRANSPOSED"), 0);
+  EXPECT_EQ(f.get("BLOCK_N"), 32);
+  // The heuristic for the arch chooseForwardConfig assumes here (no GPU in
+  // the unit tests: sm_90a's).
+  kernels::KernelConfig heuristic =
+      attention::forwardConfig(DType::F32, 128, false, false, "sm_90a", attention::Fp32Precision::tf32);
+  EXPECT_NE(heuristic.get("BLOCK_N"), 32); // the entry's blocks, not the heuristic's
+  for (const char *constant : {"WGMMA", "V_TRANSPOSED", "TF32_ROUNDED_KV"})
+    EXPECT_EQ(f.get(constant), heuristic.get(constant)) << constant;
 
   std::string backward = attention::backwardProblem(DType::F32, 64, false, false, qLen, kLen,
                                                     attention::Fp32Precision::tf32, true);
