@@ -61,7 +61,7 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
 
   TensorArg q = kb.tensor("q", dtype, 4), k = kb.tensor("k", dtype, 4);
-  TensorArg v = kb.tensor("v", dtype, vTransposed ? 5 : 4);
+  TensorArg v = kb.tensor("v", dtype, 4);
   if (roundedKV) {
     k.assumeRoundedToTf32();
     v.assumeRoundedToTf32();
@@ -102,7 +102,11 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
     Tile mI = carried[0], lI = carried[1], acc = carried[2];
     Tile kj = load(kh, {startN, Scalar(0)}, {BN, BD});
     // V_j, or (V_TRANSPOSED) V_jᵀ read back as V_j by trans below.
-    Tile vj = vTransposed ? load(vh.at({startN / Scalar(BN)}), {Scalar(0), Scalar(0)}, {BD, BN})
+    // Vᵀ_j: rows j·d to j·d + BD - 1 of the blocked Vᵀ seen as (k_len /
+    // BLOCK_N · d, BLOCK_N). Where d < BD the rows past d are the next
+    // block's (or padding): they only reach output columns past d, which
+    // are never stored. (A rank-5 view, bounding them, costs spills at d 512.)
+    Tile vj = vTransposed ? load(vh, {startN / Scalar(BN) * q.size(3), Scalar(0)}, {BD, BN})
                           : load(vh, {startN, Scalar(0)}, {BN, BD});
     // S = Q Kᵀ, unscaled: the scale·log2(e) factor goes into the row max
     // (scale > 0, checkInputs) and into one FMA per score below.   (line 8)
@@ -472,10 +476,17 @@ void attention::detail::launchForward(const JitKernel &kernel, const DeviceTenso
            unsigned(std::max<int64_t>((vs[2] + bn - 1) / bn, 1)), unsigned(vs[0] * vs[1]),
            unsigned((vs[3] + bd - 1) / bd), pargs, stream);
   }
+  // The forward reads the blocked Vᵀ as (batch, heads, blocks · dim, BLOCK_N).
+  std::optional<DeviceTensor> voRows;
+  if (vo && transposeV) {
+    const auto &s5 = vo->shape();
+    voRows = vo->view({s5[0], s5[1], s5[2] * s5[3], s5[4]},
+                      {s5[1] * s5[2] * s5[3] * s5[4], s5[2] * s5[3] * s5[4], s5[4], 1});
+  }
   KernelArgs args;
   kernels::detail::addTensor(args, q, "q");
   kernels::detail::addTensor(args, kr ? *kr : k, "k");
-  kernels::detail::addTensor(args, vo ? *vo : v, "v");
+  kernels::detail::addTensor(args, voRows ? *voRows : vo ? *vo : v, "v");
   kernels::detail::addTensor(args, out, "out");
   kernels::detail::addTensor(args, lse, "lse");
   if (mask)
