@@ -101,11 +101,11 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   auto step = [&](Scalar startN, const std::vector<Tile> &carried, bool masked) {
     Tile mI = carried[0], lI = carried[1], acc = carried[2];
     Tile kj = load(kh, {startN, Scalar(0)}, {BN, BD});
-    // V_j, or (V_TRANSPOSED) V_jᵀ read back as V_j by trans below.
-    // Vᵀ_j: rows j·d to j·d + BD - 1 of the blocked Vᵀ seen as (k_len /
-    // BLOCK_N · d, BLOCK_N). Where d < BD the rows past d are the next
-    // block's (or padding): they only reach output columns past d, which
-    // are never stored. (A rank-5 view, bounding them, costs spills at d 512.)
+    // V_j, or (V_TRANSPOSED) V_jᵀ, read back as V_j by trans below: rows
+    // j·d to j·d + BD - 1 of the blocked Vᵀ seen as (k_len / BLOCK_N · d,
+    // BLOCK_N). Where d < BD the rows past d are the next block's (or
+    // padding): they only reach output columns past d, which are never
+    // stored. (A rank-5 view, bounding them, costs spills at d 512.)
     Tile vj = vTransposed ? load(vh, {startN / Scalar(BN) * q.size(3), Scalar(0)}, {BD, BN})
                           : load(vh, {startN, Scalar(0)}, {BN, BD});
     // S = Q Kᵀ, unscaled: the scale·log2(e) factor goes into the row max
@@ -441,24 +441,32 @@ void attention::detail::launchForward(const JitKernel &kernel, const DeviceTenso
   float scale = options.scale.value_or(float(1.0 / std::sqrt(double(qs[3]))));
   // V_TRANSPOSED kernels read Vᵀ, TF32_ROUNDED_KV ones K and V rounded to
   // tf32, written here first (stream-ordered).
-  std::optional<DeviceTensor> kr, vo;
+  // The forward reads the blocked Vᵀ as (batch, heads, blocks · dim,
+  // BLOCK_N) rows (vRows), the prepare kernel writes it by block (vo).
+  std::optional<DeviceTensor> kr, vo, vRows;
   auto flag = [&](const char *name) {
     auto it = kernel.compiled.constants.find(name);
     return it != kernel.compiled.constants.end() && it->second != 0;
   };
-  bool transposeV = flag("V_TRANSPOSED"), round = flag("TF32_ROUNDED_KV");
-  if (round && (k.dtype() != DType::F32 || v.dtype() != DType::F32))
+  bool transposeV = flag("V_TRANSPOSED"), roundKV = flag("TF32_ROUNDED_KV");
+  if (roundKV && (k.dtype() != DType::F32 || v.dtype() != DType::F32))
     throw tessera::Error("attention_forward: TF32_ROUNDED_KV needs f32 k and v");
-  if (transposeV || round) {
+  if (transposeV || roundKV) {
     const auto &vs = v.shape();
     // Vᵀ's key blocks are the forward's: one prepare program per block.
     int64_t blockN = kernel.compiled.constants.at("BLOCK_N");
     int64_t blocks = std::max<int64_t>((vs[2] + blockN - 1) / blockN, 1);
-    vo = transposeV ? DeviceTensor::empty({vs[0], vs[1], blocks, vs[3], blockN}, v.dtype())
-                    : DeviceTensor::empty(vs, v.dtype());
+    if (transposeV) {
+      vRows = DeviceTensor::empty({vs[0], vs[1], blocks * vs[3], blockN}, v.dtype());
+      vo = vRows->view({vs[0], vs[1], blocks, vs[3], blockN},
+                       {vs[1] * blocks * vs[3] * blockN, blocks * vs[3] * blockN, vs[3] * blockN,
+                        blockN, 1});
+    } else {
+      vo = vRows = DeviceTensor::empty(vs, v.dtype());
+    }
     KernelConfig pc = kernels::makeConfig(
         kernels::lookup("attention_prepare_kv"), v.dtype(), 4,
-        {{"BLOCK_N", blockN}, {"TRANSPOSE_V", transposeV}, {"ROUND_TF32", round}});
+        {{"BLOCK_N", blockN}, {"TRANSPOSE_V", transposeV}, {"ROUND_TF32", roundKV}});
     int64_t bn = pc.get("BLOCK_N"), bd = pc.get("BLOCK_D");
     if (vs[0] * vs[1] > 65535)
       throw tessera::Error("v: batch·heads = " + std::to_string(vs[0] * vs[1]) +
@@ -466,7 +474,7 @@ void attention::detail::launchForward(const JitKernel &kernel, const DeviceTenso
     KernelArgs pargs;
     kernels::detail::addTensor(pargs, v, "v");
     kernels::detail::addTensor(pargs, *vo, "vo");
-    if (round) {
+    if (roundKV) {
       // k has v's shape (checkInputs): one grid covers both.
       kr = DeviceTensor::empty(vs, k.dtype());
       kernels::detail::addTensor(pargs, k, "k");
@@ -476,17 +484,10 @@ void attention::detail::launchForward(const JitKernel &kernel, const DeviceTenso
            unsigned(std::max<int64_t>((vs[2] + bn - 1) / bn, 1)), unsigned(vs[0] * vs[1]),
            unsigned((vs[3] + bd - 1) / bd), pargs, stream);
   }
-  // The forward reads the blocked Vᵀ as (batch, heads, blocks · dim, BLOCK_N).
-  std::optional<DeviceTensor> voRows;
-  if (vo && transposeV) {
-    const auto &s5 = vo->shape();
-    voRows = vo->view({s5[0], s5[1], s5[2] * s5[3], s5[4]},
-                      {s5[1] * s5[2] * s5[3] * s5[4], s5[2] * s5[3] * s5[4], s5[4], 1});
-  }
   KernelArgs args;
   kernels::detail::addTensor(args, q, "q");
   kernels::detail::addTensor(args, kr ? *kr : k, "k");
-  kernels::detail::addTensor(args, voRows ? *voRows : vo ? *vo : v, "v");
+  kernels::detail::addTensor(args, vRows ? *vRows : v, "v");
   kernels::detail::addTensor(args, out, "out");
   kernels::detail::addTensor(args, lse, "lse");
   if (mask)

@@ -62,6 +62,33 @@ TEST_F(DSLTest, AtomicAddTakesF32TilesIntoF32Tensors) {
   EXPECT_NE(ir.find("tile.atomic_add"), std::string::npos) << ir;
 }
 
+// A tensor promised to hold tf32 values marks the loads of it, and of its
+// sub-tensors and transposed views, tf32_rounded; other loads stay unmarked.
+// Only f32 tensors and tiles take the promise or round_to_tf32.
+TEST_F(DSLTest, Tf32RoundedTensorsMarkTheirLoads) {
+  KernelBuilder kb(ctx, "tf32");
+  TensorArg k = kb.tensor("k", DType::F32, 3), v = kb.tensor("v", DType::F32, 3);
+  TensorArg out = kb.tensor("out", DType::F32, 2), half = kb.tensor("half", DType::F16, 2);
+  k.assumeRoundedToTf32();
+  EXPECT_THROW(half.assumeRoundedToTf32(), dsl::Error);
+  EXPECT_THROW(round_to_tf32(zeros({16, 16}, DType::F16)), dsl::Error);
+  Tile a = load(k.at({Scalar(0)}).transposed(), {Scalar(0), Scalar(0)}, {16, 16});
+  Tile b = load(v.at({Scalar(0)}), {Scalar(0), Scalar(0)}, {16, 16});
+  store(out, {Scalar(0), Scalar(0)}, round_to_tf32(a + b));
+  mlir::OwningOpRef<mlir::ModuleOp> m = kb.finish();
+  std::string ir = print(*m);
+  size_t first = ir.find("tile.load"), second = ir.find("tile.load", first + 1);
+  ASSERT_NE(second, std::string::npos) << ir;
+  EXPECT_NE(ir.substr(first, ir.find('\n', first) - first).find("{tf32_rounded}"), std::string::npos)
+      << ir;
+  EXPECT_EQ(ir.substr(second, ir.find('\n', second) - second).find("tf32_rounded"), std::string::npos)
+      << ir;
+  // round_to_tf32: bits + 0x1000, low 13 bits cleared (-8192 = ~0x1fff).
+  EXPECT_NE(ir.find("arith.bitcast"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("dense<4096>"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("dense<-8192>"), std::string::npos) << ir;
+}
+
 TEST_F(DSLTest, BinaryOpsBroadcastSizeOneDimensions) {
   KernelBuilder kb(ctx, "bcast");
   Tile col = zeros({16, 1}, DType::F32);

@@ -1033,7 +1033,11 @@ bool isTf32WarpgroupMma(tile::DotOp dot) {
 
 } // namespace
 
-bool tessera::tilegpu::readByTf32WarpgroupMma(Value source) {
+bool tessera::tilegpu::mustRoundCopiedToTf32(Value source) {
+  auto load = source.getDefiningOp<tile::LoadOp>();
+  if (!cast<RankedTensorType>(source.getType()).getElementType().isF32() ||
+      (load && load.getTf32Rounded()))
+    return false;
   return llvm::any_of(source.getUsers(), [](Operation *user) {
     if (user->getNumResults() != 1)
       return false;
@@ -1134,12 +1138,10 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
       // values. (The next dot's tiles, waited for by this one, count as ready.)
       if (warpgroupMma)
         for (auto [i, staged] : llvm::enumerate(waitedFor)) {
-          auto type = staged ? cast<RankedTensorType>(staged.source.getType()) : RankedTensorType();
-          auto load = staged ? staged.source.getDefiningOp<tile::LoadOp>() : tile::LoadOp();
           if (staged && isCopied(staged) && (i >= 2 || !staged.ready()) &&
-              type.getElementType().isF32() && !(load && load.getTf32Rounded()) &&
-              readByTf32WarpgroupMma(staged.source))
-            emitRoundCopiedToTf32(rewriter, loc, emitStagedTile(rewriter, loc, staged), type);
+              mustRoundCopiedToTf32(staged.source))
+            emitRoundCopiedToTf32(rewriter, loc, emitStagedTile(rewriter, loc, staged),
+                                  cast<RankedTensorType>(staged.source.getType()));
         }
     }
     bool warpgroup = warpgroupMma && fitsWarpgroupMma(op, stagedA, stagedB);

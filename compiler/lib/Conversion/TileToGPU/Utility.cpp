@@ -442,8 +442,7 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel, bool asyncProx
     emitAsmStatement(b, loop->getLoc(), "cp.async.wait_group 0;");
     if (asyncProxyReads)
       for (tile::LoadOp load : copies)
-        if (load.getType().getElementType().isF32() && !load.getTf32Rounded() &&
-            readByTf32WarpgroupMma(load.getResult())) {
+        if (mustRoundCopiedToTf32(load.getResult())) {
           RankedTensorType type = load.getType();
           SharedTile tile(b, loop->getLoc(), type.getDimSize(0), SharedTile::units(type),
                           load->getAttrOfType<IntegerAttr>(kAsyncCopyAttr).getInt());
@@ -606,10 +605,19 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
         auto nextDot = cast<tile::DotOp>(next);
         auto ready = llvm::to_vector(
             nextDot->getAttrOfType<DenseI64ArrayAttr>(kStagedReadyAttr).asArrayRef());
+        // Still ready: a tile an earlier dot of the body reads (and waited for).
+        auto readBefore = [&](Value source) {
+          for (Operation *op = &loop.getBody()->front(); op != nextDot; op = op->getNextNode())
+            if (auto earlier = dyn_cast<tile::DotOp>(op))
+              for (Value operand : earlier->getOperands().take_front(2))
+                if (StagedOperand staged = getStagedOperand(operand); staged && staged.source == source)
+                  return true;
+          return false;
+        };
         for (unsigned operand : {0u, 1u}) {
           StagedOperand staged = getStagedOperand(nextDot->getOperand(operand));
           Operation *def = staged ? staged.source.getDefiningOp() : nullptr;
-          if (def && def->hasAttr(kPrefetchedAttr))
+          if (def && def->hasAttr(kPrefetchedAttr) && !readBefore(staged.source))
             ready[operand] = 0;
         }
         nextDot->setAttr(kStagedReadyAttr, DenseI64ArrayAttr::get(kernel->getContext(), ready));

@@ -229,8 +229,10 @@ private:
   int64_t phases, rowsPerPhase;
 };
 
-/// Whether some tf32 wgmma (sm_90a) reads the shared tile staged from `source`.
-bool readByTf32WarpgroupMma(Value source);
+/// Whether the shared tile staged from the f32 `source` must be rounded to
+/// tf32 in place: some tf32 wgmma (sm_90a) reads it, and its load does not
+/// promise tf32 values (`tf32_rounded`).
+bool mustRoundCopiedToTf32(Value source);
 /// Rounds to nearest tf32, in place, the f32 elements of `tile` this thread
 /// copied there (a tile of `type`, the copying load's layout): wgmma would
 /// truncate them. Its copies are complete once it has waited for them; the
