@@ -521,7 +521,7 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp lo
   Desc desc = unpackDesc(b, loc, descValue, type.getRank());
   SmallVector<SmallVector<Value>> coords = ThreadElements(type).emitCoords(b, loc);
   // The tile's previous readers (the last iteration's dot) are done.
-  if (!load->hasAttr(kFollowsCopyAttr))
+  if (!load->hasAttr(kFollowsCopyAttr) && !load->hasAttr(kAfterReadersBarrierAttr))
     gpu::BarrierOp::create(b, loc);
   Value vectorizable = emitVectorizable(b, loc, desc, elem, perChunk);
   auto ifOp = scf::IfOp::create(b, loc, TypeRange{}, vectorizable, /*withElse=*/true);

@@ -524,11 +524,13 @@ private:
 /// The partial sums `part` of the `groups` groups of `groupWarps` warps that
 /// split a dot's K, added up through shared memory at offset 0 in group
 /// order, so that every copy of the result holds the same bits: a barrier
-/// (the scratch's last readers are done), each thread's partials stored
-/// element-major (consecutive threads, consecutive words), a barrier, the
-/// sums read back.
+/// (the scratch's last readers are done; not needed when the dot published
+/// its tiles with one, `published`, since it touches no scratch itself),
+/// each thread's partials stored element-major (consecutive threads,
+/// consecutive words), a barrier, the sums read back. After that barrier
+/// every thread has finished reading the dot's staged tiles.
 SmallVector<Value> emitSplitKSum(OpBuilder &b, Location loc, ArrayRef<Value> part, int64_t groups,
-                                 unsigned groupWarps) {
+                                 unsigned groupWarps, bool published) {
   auto [lane, warp] = laneAndWarp(b, loc);
   Value group = arith::DivUIOp::create(b, loc, warp, constI32(b, loc, groupWarps));
   int64_t groupThreads = int64_t(groupWarps) * tile::kWarpSize, n = part.size();
@@ -547,7 +549,8 @@ SmallVector<Value> emitSplitKSum(OpBuilder &b, Location loc, ArrayRef<Value> par
         arith::AddIOp::create(
             b, loc, arith::MulIOp::create(b, loc, row, constI32(b, loc, groupThreads)), thread));
   };
-  gpu::BarrierOp::create(b, loc);
+  if (!published)
+    gpu::BarrierOp::create(b, loc);
   for (int64_t i = 0; i < n; ++i)
     memref::StoreOp::create(b, loc, part[i], scratch, ValueRange{slot(group, i)});
   gpu::BarrierOp::create(b, loc);
@@ -564,7 +567,7 @@ SmallVector<Value> emitSplitKSum(OpBuilder &b, Location loc, ArrayRef<Value> par
 /// among `groups` groups of warps, group g runs the g-th share of them, on
 /// `acc` (g = 0) or on zeros, and emitSplitKSum adds up the groups' sums.
 SmallVector<Value> emitKSteps(OpBuilder &b, Location loc, int64_t kSteps, int64_t groups,
-                              unsigned groupWarps, SmallVector<Value> acc,
+                              unsigned groupWarps, bool published, SmallVector<Value> acc,
                               function_ref<void(int64_t, SmallVectorImpl<Value> &)> step) {
   if (groups == 1) {
     for (int64_t k = 0; k < kSteps; ++k)
@@ -594,7 +597,7 @@ SmallVector<Value> emitKSteps(OpBuilder &b, Location loc, int64_t kSteps, int64_
     scf::YieldOp::create(b, loc, emitGroup(g + 1));
     return SmallVector<Value>(ifOp.getResults());
   };
-  return emitSplitKSum(b, loc, emitGroup(0), groups, groupWarps);
+  return emitSplitKSum(b, loc, emitGroup(0), groups, groupWarps, published);
 }
 
 /// The m16n8k8 tf32 mmas of a dot: per 8-deep k-step, m-block and n-block.
@@ -604,7 +607,8 @@ SmallVector<Value> emitKSteps(OpBuilder &b, Location loc, int64_t kSteps, int64_
 /// Tf32FragmentReader), registers included.
 SmallVector<Value> emitTf32Mma(OpBuilder &b, Location loc, tile::DotOp op, Value aVec, Value bVec,
                                Value accVec, const StagedOperand &stagedA, const SharedTile *tileA,
-                               const StagedOperand &stagedB, const SharedTile *tileB) {
+                               const StagedOperand &stagedB, const SharedTile *tileB,
+                               bool published) {
   RankedTensorType aType = op.getA().getType(), bType = op.getB().getType(), cType = op.getType();
   ThreadElements aElems(aType), bElems(bType), cElems(cType);
   bool natural = stagedA && stagedB && isKMajor(stagedA) && isKMajor(stagedB);
@@ -663,7 +667,8 @@ SmallVector<Value> emitTf32Mma(OpBuilder &b, Location loc, tile::DotOp op, Value
                   aRegs, bRegs, cElems, c);
   };
   auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
-  return emitKSteps(b, loc, kSteps, splitKGroups(op), mma.getNumWarps(), unpack(b, loc, accVec),
+  return emitKSteps(b, loc, kSteps, splitKGroups(op), mma.getNumWarps(), published,
+                    unpack(b, loc, accVec),
                     step);
 }
 
@@ -846,7 +851,7 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
                                     const StagedOperand &stagedA, const SharedTile *tileA,
                                     const StagedOperand &stagedB, const SharedTile &tileB,
                                     ArrayRef<SmallVector<SmallVector<Value>>> aRegs,
-                                    ArrayRef<Value> acc) {
+                                    ArrayRef<Value> acc, bool published) {
   RankedTensorType cType = op.getType();
   ThreadElements cElems(cType);
   auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
@@ -1003,7 +1008,7 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
   for (int64_t i = 0; i < numAcc; ++i)
     out.push_back(LLVM::ExtractValueOp::create(b, loc, result, i));
   if (groups > 1)
-    return emitSplitKSum(b, loc, out, groups, groupWarps);
+    return emitSplitKSum(b, loc, out, groups, groupWarps, published);
   return out;
 }
 
@@ -1182,7 +1187,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
       }
       SmallVector<Value> c = emitWarpgroupMma(rewriter, loc, op, stagedA, tileA ? &*tileA : nullptr,
                                               stagedB, *tileB, aRegs,
-                                              unpack(rewriter, loc, adaptor.getAcc()));
+                                              unpack(rewriter, loc, adaptor.getAcc()), publishes);
       auto vecType = cast<VectorType>(adaptor.getAcc().getType());
       rewriter.replaceOp(op, pack(rewriter, loc, vecType, c));
       return success();
@@ -1190,7 +1195,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     if (tf32) {
       SmallVector<Value> c = emitTf32Mma(rewriter, loc, op, adaptor.getA(), adaptor.getB(),
                                          adaptor.getAcc(), stagedA, tileA ? &*tileA : nullptr,
-                                         stagedB, tileB ? &*tileB : nullptr);
+                                         stagedB, tileB ? &*tileB : nullptr, publishes);
       auto vecType = cast<VectorType>(adaptor.getAcc().getType());
       rewriter.replaceOp(op, pack(rewriter, loc, vecType, c));
       return success();
@@ -1238,7 +1243,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
       emitMmaBlocks(rewriter, loc, asmString, aRegs, bRegs, cElems, c);
     };
     SmallVector<Value> c = emitKSteps(rewriter, loc, kSteps, splitKGroups(op), mma.getNumWarps(),
-                                      unpack(rewriter, loc, adaptor.getAcc()), step);
+                                      publishes, unpack(rewriter, loc, adaptor.getAcc()), step);
     auto vecType = cast<VectorType>(adaptor.getAcc().getType());
     rewriter.replaceOp(op, pack(rewriter, loc, vecType, c));
     return success();

@@ -585,6 +585,8 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
       Value nextRuns = arith::CmpIOp::create(inside, loc, arith::CmpIPredicate::slt, next, ub);
       tile::LoadOp copy = loadAt(inside, load, loop, slice, next, nextRuns);
       copy->setAttr(kPrefetchBuffersAttr, buffers);
+      if (singleBuffer && splitKGroups(lastReaders[i]) > 1)
+        copy->setAttr(kAfterReadersBarrierAttr, UnitAttr::get(kernel->getContext()));
       copy->setAttr(kPrefetchNextAttr, UnitAttr::get(kernel->getContext()));
       load->removeAttr(kAsyncCopyAttr);
       load->setAttr(kPrefetchedAttr, buffers);

@@ -38,6 +38,11 @@ inline constexpr llvm::StringLiteral kPrefetchNextAttr = "tile.prefetch_next";
 /// On a copy that follows another copy with only scalar arithmetic between:
 /// the barrier before the first (every earlier reader is done) covers it.
 inline constexpr llvm::StringLiteral kFollowsCopyAttr = "tile.follows_copy";
+/// On a one-stage refill placed right after a dot with K split between warp
+/// groups, its tile's last reader: the barrier that ends the dot's exchange
+/// of partial sums comes after every thread's reads of the tile, so the copy
+/// needs none of its own.
+inline constexpr llvm::StringLiteral kAfterReadersBarrierAttr = "tile.after_readers_barrier";
 /// On a loop directly in a kernel's body: the end (bytes) of the shared tiles
 /// its dots stage, between allocateSharedMemory and prefetchAsyncCopies
 /// (which removes it). Sibling loops' tiles start at the same offset.

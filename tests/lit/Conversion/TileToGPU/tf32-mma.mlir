@@ -134,9 +134,10 @@ func.func @warpgroups_along_n_tf32(%dq: !tile.desc<64x32xf32>, %dk: !tile.desc<3
 // sm_90a: wgmma, one warpgroup per group, both issuing the same 4 k-steps
 // through descriptors moved by the group's share (4 k-steps of 8 f32: one
 // 128-byte panel, 8192 bytes of Q and 2048 of K), from zero (scale-d 0).
-// Then, on both, a barrier, each thread's 8 partial sums to the scratch at
-// offset 0, a barrier, and both groups' sums read back and added in group
-// order.
+// Then, on both, each thread's 8 partial sums to the scratch at offset 0
+// (no barrier first: the one that published Q and K came after every earlier
+// use of the scratch), a barrier, and both groups' sums read back and added
+// in group order.
 // CHECK-LABEL: gpu.func @split_k_between_warp_groups
 // CHECK-SAME: tile.shared_memory = 28672 : i32
 // SM80: arith.divui %{{.*}}, %c4_i32
@@ -151,7 +152,7 @@ func.func @warpgroups_along_n_tf32(%dq: !tile.desc<64x32xf32>, %dk: !tile.desc<3
 // SM90-COUNT-2: m64n16k8.f32.tf32.tf32 {{[^;]*}}, desc_a, desc_b, scale_d, 1, 1;
 // SM90-SAME: m64n16k8.f32.tf32.tf32 {{[^;]*}}, desc_a, desc_b, scale_d, 1, 1;\0Awgmma.commit_group
 // SM90: wgmma.wait_group.sync.aligned 0;
-// CHECK: gpu.barrier
+// CHECK-NOT: gpu.barrier
 // CHECK-COUNT-8: memref.store %{{.*}} : memref<2048xf32, #gpu.address_space<workgroup>>
 // CHECK: gpu.barrier
 // CHECK-COUNT-16: memref.load %{{.*}} : memref<2048xf32, #gpu.address_space<workgroup>>
@@ -211,5 +212,45 @@ func.func @register_a_tf32_wgmma(%d: !tile.desc<32x32xf32>, %o: !tile.desc<64x32
   %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
   %c = tile.dot %a, %b, %z {tf32} : tensor<64x32xf32, #opa>, tensor<32x32xf32, #opb> -> tensor<64x32xf32, #mma>
   tile.store %o[%n, %n], %c : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
+  return
+}
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [2, 16], warpsPerCTA = [8, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// The split-K Q·Kᵀ of above in a one-stage loop over K tiles: K_{j+1} is
+// copied right after the dot, with no barrier of its own: the exchange's
+// barrier, after every thread's reads of K_j, covers it. (A copy after a dot
+// without split K keeps its barrier: convert-tile-to-gpu.mlir.)
+// CHECK-LABEL: gpu.func @split_k_refill
+// CHECK: scf.for
+// CHECK: cp.async.wait_group 0;
+// CHECK: gpu.barrier
+// CHECK-NOT: gpu.barrier
+// CHECK: memref.store %{{.*}} : memref<2048xf32, #gpu.address_space<workgroup>>
+// CHECK: gpu.barrier
+// CHECK: memref.load %{{.*}} : memref<2048xf32, #gpu.address_space<workgroup>>
+// CHECK-NOT: gpu.barrier
+// CHECK: cp.async.cg.shared.global
+// CHECK: cp.async.commit_group;
+// CHECK: scf.yield
+func.func @split_k_refill(%dq: !tile.desc<64x64xf32>, %dk: !tile.desc<16x64xf32>,
+                          %o: !tile.desc<64x16xf32>, %n: i32) attributes {tile.kernel, tile.num_warps = 8 : i32, tile.num_stages = 1 : i32} {
+  %q = tile.load %dq[%n, %n] : !tile.desc<64x64xf32> -> tensor<64x64xf32, #bl>
+  %a = tile.convert_layout %q : tensor<64x64xf32, #bl> -> tensor<64x64xf32, #opa>
+  %z = arith.constant dense<0.0> : tensor<64x16xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c16 = arith.constant 16 : i32
+  %r = scf.for %i = %c0 to %n step %c16 iter_args(%acc = %z) -> (tensor<64x16xf32, #mma>) : i32 {
+    %k = tile.load %dk[%i, %c0] : !tile.desc<16x64xf32> -> tensor<16x64xf32, #bl>
+    %kt = tile.trans %k : tensor<16x64xf32, #bl> -> tensor<64x16xf32, #opb>
+    %c = tile.dot %a, %kt, %acc {tf32} : tensor<64x64xf32, #opa>, tensor<64x16xf32, #opb> -> tensor<64x16xf32, #mma>
+    scf.yield %c : tensor<64x16xf32, #mma>
+  }
+  tile.store %o[%n, %n], %r : !tile.desc<64x16xf32>, tensor<64x16xf32, #mma>
   return
 }
