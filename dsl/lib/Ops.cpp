@@ -467,6 +467,22 @@ Tile tessera::dsl::maximum(const Tile &a, const Tile &b, SourceLoc where) {
 Tile tessera::dsl::minimum(const Tile &a, const Tile &b, SourceLoc where) {
   return binary(Bin::Min, a, b, "minimum", kb().loc(where));
 }
+
+Tile tessera::dsl::rescale_rows(const Tile &x, const Tile &factor, SourceLoc where) {
+  Location l = kb().loc(where);
+  std::vector<int64_t> shape = x.shape(), factorShape = factor.shape();
+  if (shape.size() != 2 || !isFloatType(x.type().getElementType()))
+    fail("rescale_rows", "expects a 2-D float tile, got " + typeStr(x.type()));
+  if (factorShape != std::vector<int64_t>{shape[0]} ||
+      factor.type().getElementType() != x.type().getElementType())
+    fail("rescale_rows", "expects a factor of shape [" + std::to_string(shape[0]) + "] and type " +
+                             typeStr(x.type().getElementType()) + ", got " +
+                             typeStr(factor.type()));
+  Tile factors = broadcastTo(expand_dims(factor, 1, where), shape, l, "rescale_rows");
+  auto mul = arith::MulFOp::create(bld(), l, x.getValue(), factors.getValue());
+  mul->setAttr(tile::kSkipUnitFactorAttr, UnitAttr::get(bld().getContext()));
+  return Tile(mul.getResult());
+}
 Tile tessera::dsl::exp(const Tile &t, SourceLoc w) { return unaryMath<math::ExpOp>(t, w, "exp"); }
 Tile tessera::dsl::exp2(const Tile &t, SourceLoc w) { return unaryMath<math::Exp2Op>(t, w, "exp2"); }
 Tile tessera::dsl::log(const Tile &t, SourceLoc w) { return unaryMath<math::LogOp>(t, w, "log"); }

@@ -129,7 +129,9 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
     Tile alpha = exp2(mI - mSafe);
     // l_i = alpha·l_i + rowsum(P);  acc = alpha·acc + P V             (line 10)
     lI = lI * alpha + reduce_sum(p, 1);
-    acc = dot(cast(p, dtype), vTransposed ? trans(vj) : vj, acc * expand_dims(alpha, 1), precision);
+    // alpha is exactly 1 in rows whose max held (most, once the maxima
+    // settle): rescale_rows lets warps whose rows all held skip the multiply.
+    acc = dot(cast(p, dtype), vTransposed ? trans(vj) : vj, rescale_rows(acc, alpha), precision);
     return std::vector<Tile>{mNew, lI, acc};
   };
 

@@ -212,6 +212,23 @@ TEST(AttentionTf32HeadDim512, CompilesWithoutSpills) {
                      attention::forwardConfig(DType::F32, 512, masked, masked, arch), arch);
 }
 
+/// The forward's rescale of its accumulator (dsl::rescale_rows) survives the
+/// pipeline as a branch on a warp vote, not as a multiply and a select per
+/// element (LLVM speculates the multiplies unless something stops it).
+TEST(AttentionForward, RescaleIsABranchOnAWarpVote) {
+  kernels::KernelConfig config = attention::forwardConfig(DType::F32, 512, false, false, "sm_90a");
+  const kernels::KernelDef &def = kernels::lookup("attention_forward");
+  CompileOptions options;
+  options.arch = "sm_90a";
+  CompiledKernel k =
+      Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
+  size_t vote = k.ptx.find("vote.sync.all.pred");
+  ASSERT_NE(vote, std::string::npos);
+  size_t next = k.ptx.find('\n', vote) + 1;
+  std::string branch = k.ptx.substr(next, k.ptx.find('\n', next) - next);
+  EXPECT_NE(branch.find("bra"), std::string::npos) << branch;
+}
+
 /// f32 above is TF32 (the default); the accurate mode's CUDA-core kernels
 /// compile without spills as well.
 class AttentionAccurateF32Configs

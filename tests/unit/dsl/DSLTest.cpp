@@ -89,6 +89,28 @@ TEST_F(DSLTest, Tf32RoundedTensorsMarkTheirLoads) {
   EXPECT_NE(ir.find("dense<-8192>"), std::string::npos) << ir;
 }
 
+TEST_F(DSLTest, RescaleRowsMarksItsMultiply) {
+  KernelBuilder kb(ctx, "rescale");
+  Tile x = zeros({16, 32}, DType::F32), f = zeros({16}, DType::F32);
+  EXPECT_THROW(rescale_rows(x, zeros({32}, DType::F32)), dsl::Error);
+  EXPECT_THROW(rescale_rows(x, zeros({16}, DType::F16)), dsl::Error);
+  EXPECT_THROW(rescale_rows(zeros({16}, DType::F32), f), dsl::Error);
+  Tile y = rescale_rows(x, f);
+  EXPECT_EQ(y.shape(), (std::vector<int64_t>{16, 32}));
+  Tile z = x * expand_dims(f, 1);
+  mlir::OwningOpRef<mlir::ModuleOp> m = kb.finish();
+  std::string ir = print(*m);
+  // Only rescale_rows's multiply carries the hint; both are x * broadcast(f).
+  size_t first = ir.find("arith.mulf"), second = ir.find("arith.mulf", first + 1);
+  ASSERT_NE(second, std::string::npos) << ir;
+  EXPECT_NE(ir.substr(first, ir.find('\n', first) - first).find("{tile.skip_unit_factor}"),
+            std::string::npos)
+      << ir;
+  EXPECT_EQ(ir.substr(second, ir.find('\n', second) - second).find("skip_unit_factor"),
+            std::string::npos)
+      << ir;
+}
+
 TEST_F(DSLTest, BinaryOpsBroadcastSizeOneDimensions) {
   KernelBuilder kb(ctx, "bcast");
   Tile col = zeros({16, 1}, DType::F32);

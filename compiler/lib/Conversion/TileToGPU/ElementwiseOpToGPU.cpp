@@ -2,7 +2,8 @@
 //
 // Ops that need no communication between threads: arith and math on tiles,
 // constants, splats, iota, and the shape ops that only reindex a thread's
-// own elements (broadcast, expand_dims).
+// own elements (broadcast, expand_dims). A multiply by a row factor that
+// is mostly 1 (tile::kSkipUnitFactorAttr) runs only in warps that need it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,6 +11,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 
 using namespace mlir;
 using namespace tessera;
@@ -36,6 +38,57 @@ struct ArithOnTiles : ConversionPattern {
       return failure();
     OperationState state(op->getLoc(), op->getName(), operands, resultTypes, op->getAttrs());
     rewriter.replaceOp(op, rewriter.create(state)->getResults());
+    return success();
+  }
+};
+
+/// x · broadcast(expand_dims(factor)) marked tile::kSkipUnitFactorAttr (the
+/// online softmax's rescale of its accumulator): each warp votes whether all
+/// its threads' factors are exactly 1, and if so keeps x as it is, sparing a
+/// multiply per element of x. The vote makes the branch uniform in the warp,
+/// so the .aligned warpgroup MMA that usually reads the result runs on
+/// converged warps.
+struct SkipUnitFactorMul : OpConversionPattern<arith::MulFOp> {
+  SkipUnitFactorMul(TypeConverter &converter, MLIRContext *ctx)
+      : OpConversionPattern(converter, ctx, /*benefit=*/2) {}
+  LogicalResult matchAndRewrite(arith::MulFOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    if (!op->hasAttr(tile::kSkipUnitFactorAttr) || !isa<RankedTensorType>(op.getType()))
+      return failure();
+    auto broadcast = op.getRhs().getDefiningOp<tile::BroadcastOp>();
+    auto expand = broadcast ? broadcast.getSrc().getDefiningOp<tile::ExpandDimsOp>() : nullptr;
+    if (!expand)
+      return rewriter.notifyMatchFailure(op, "expects a factor expanded and broadcast along rows");
+    // This thread's factors: the expanded tile's own elements, few of them.
+    Value factor = rewriter.getRemappedValue(expand.getSrc());
+    auto factorType = dyn_cast_or_null<VectorType>(factor ? factor.getType() : Type());
+    if (!factorType)
+      return rewriter.notifyMatchFailure(op, "factor not lowered to a vector yet");
+    Location loc = op.getLoc();
+    Value one = arith::ConstantOp::create(
+        rewriter, loc, rewriter.getFloatAttr(factorType.getElementType(), 1.0));
+    Value allOne;
+    for (int64_t i = 0; i < factorType.getNumElements(); ++i) {
+      Value f = vector::ExtractOp::create(rewriter, loc, factor, i);
+      Value isOne = arith::CmpFOp::create(rewriter, loc, arith::CmpFPredicate::OEQ, f, one);
+      allOne = allOne ? arith::AndIOp::create(rewriter, loc, allOne, isOne) : isOne;
+    }
+    Value lanes = arith::ConstantIntOp::create(rewriter, loc, -1, 32);
+    Value warpAllOne = NVVM::VoteSyncOp::create(rewriter, loc, rewriter.getI1Type(), lanes, allOne,
+                                                NVVM::VoteSyncKind::all);
+    auto skip = scf::IfOp::create(rewriter, loc, TypeRange{adaptor.getLhs().getType()}, warpAllOne,
+                                  /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(skip.thenBlock());
+    scf::YieldOp::create(rewriter, loc, adaptor.getLhs());
+    rewriter.setInsertionPointToStart(skip.elseBlock());
+    // An empty statement with side effects: LLVM would otherwise speculate
+    // the multiplies and turn the branch into a select per element.
+    emitAsmStatement(rewriter, loc, "");
+    scf::YieldOp::create(rewriter, loc,
+                         Value(arith::MulFOp::create(rewriter, loc, adaptor.getLhs(),
+                                                     adaptor.getRhs(), op.getFastmathAttr())));
+    rewriter.replaceOp(op, skip.getResults());
     return success();
   }
 };
@@ -201,6 +254,6 @@ struct ExpandDimsOpToGPU : OpConversionPattern<tile::ExpandDimsOp> {
 
 void tessera::tilegpu::populateElementwiseOpPatterns(TileTypeConverter &converter,
                                                      RewritePatternSet &patterns) {
-  patterns.add<ArithOnTiles, ConstantTile, MathToGPU, SplatOpToGPU, IotaOpToGPU, BroadcastOpToGPU,
-               ExpandDimsOpToGPU>(converter, patterns.getContext());
+  patterns.add<ArithOnTiles, SkipUnitFactorMul, ConstantTile, MathToGPU, SplatOpToGPU, IotaOpToGPU,
+               BroadcastOpToGPU, ExpandDimsOpToGPU>(converter, patterns.getContext());
 }

@@ -521,16 +521,27 @@ private:
   Value outerLane, kLane;
 };
 
+/// How a dot with K split between groups of warps synchronizes the exchange
+/// of its partial sums (emitSplitKSum). `published`: the dot published its
+/// tiles with a barrier, after which it touches no scratch itself.
+/// `alsoPublish`: emitted before the exchange's second barrier, which then
+/// publishes what it waited for (the next dot's copies, with
+/// kWaitsForNextAtExchangeAttr).
+struct SplitKSync {
+  bool published = false;
+  std::function<void(OpBuilder &)> alsoPublish;
+};
+
 /// The partial sums `part` of the `groups` groups of `groupWarps` warps that
 /// split a dot's K, added up through shared memory at offset 0 in group
 /// order, so that every copy of the result holds the same bits: a barrier
-/// (the scratch's last readers are done; not needed when the dot published
-/// its tiles with one, `published`, since it touches no scratch itself),
+/// (the scratch's last readers are done; not needed when `sync.published`),
 /// each thread's partials stored element-major (consecutive threads,
-/// consecutive words), a barrier, the sums read back. After that barrier
-/// every thread has finished reading the dot's staged tiles.
+/// consecutive words), `sync.alsoPublish`, a barrier, the sums read back.
+/// After that barrier every thread has finished reading the dot's staged
+/// tiles.
 SmallVector<Value> emitSplitKSum(OpBuilder &b, Location loc, ArrayRef<Value> part, int64_t groups,
-                                 unsigned groupWarps, bool published) {
+                                 unsigned groupWarps, const SplitKSync &sync) {
   auto [lane, warp] = laneAndWarp(b, loc);
   Value group = arith::DivUIOp::create(b, loc, warp, constI32(b, loc, groupWarps));
   int64_t groupThreads = int64_t(groupWarps) * tile::kWarpSize, n = part.size();
@@ -549,10 +560,12 @@ SmallVector<Value> emitSplitKSum(OpBuilder &b, Location loc, ArrayRef<Value> par
         arith::AddIOp::create(
             b, loc, arith::MulIOp::create(b, loc, row, constI32(b, loc, groupThreads)), thread));
   };
-  if (!published)
+  if (!sync.published)
     gpu::BarrierOp::create(b, loc);
   for (int64_t i = 0; i < n; ++i)
     memref::StoreOp::create(b, loc, part[i], scratch, ValueRange{slot(group, i)});
+  if (sync.alsoPublish)
+    sync.alsoPublish(b);
   gpu::BarrierOp::create(b, loc);
   SmallVector<Value> sum(n);
   for (int64_t i = 0; i < n; ++i)
@@ -567,7 +580,7 @@ SmallVector<Value> emitSplitKSum(OpBuilder &b, Location loc, ArrayRef<Value> par
 /// among `groups` groups of warps, group g runs the g-th share of them, on
 /// `acc` (g = 0) or on zeros, and emitSplitKSum adds up the groups' sums.
 SmallVector<Value> emitKSteps(OpBuilder &b, Location loc, int64_t kSteps, int64_t groups,
-                              unsigned groupWarps, bool published, SmallVector<Value> acc,
+                              unsigned groupWarps, const SplitKSync &sync, SmallVector<Value> acc,
                               function_ref<void(int64_t, SmallVectorImpl<Value> &)> step) {
   if (groups == 1) {
     for (int64_t k = 0; k < kSteps; ++k)
@@ -597,7 +610,7 @@ SmallVector<Value> emitKSteps(OpBuilder &b, Location loc, int64_t kSteps, int64_
     scf::YieldOp::create(b, loc, emitGroup(g + 1));
     return SmallVector<Value>(ifOp.getResults());
   };
-  return emitSplitKSum(b, loc, emitGroup(0), groups, groupWarps, published);
+  return emitSplitKSum(b, loc, emitGroup(0), groups, groupWarps, sync);
 }
 
 /// The m16n8k8 tf32 mmas of a dot: per 8-deep k-step, m-block and n-block.
@@ -608,7 +621,7 @@ SmallVector<Value> emitKSteps(OpBuilder &b, Location loc, int64_t kSteps, int64_
 SmallVector<Value> emitTf32Mma(OpBuilder &b, Location loc, tile::DotOp op, Value aVec, Value bVec,
                                Value accVec, const StagedOperand &stagedA, const SharedTile *tileA,
                                const StagedOperand &stagedB, const SharedTile *tileB,
-                               bool published) {
+                               const SplitKSync &sync) {
   RankedTensorType aType = op.getA().getType(), bType = op.getB().getType(), cType = op.getType();
   ThreadElements aElems(aType), bElems(bType), cElems(cType);
   bool natural = stagedA && stagedB && isKMajor(stagedA) && isKMajor(stagedB);
@@ -667,7 +680,7 @@ SmallVector<Value> emitTf32Mma(OpBuilder &b, Location loc, tile::DotOp op, Value
                   aRegs, bRegs, cElems, c);
   };
   auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
-  return emitKSteps(b, loc, kSteps, splitKGroups(op), mma.getNumWarps(), published,
+  return emitKSteps(b, loc, kSteps, splitKGroups(op), mma.getNumWarps(), sync,
                     unpack(b, loc, accVec),
                     step);
 }
@@ -851,7 +864,7 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
                                     const StagedOperand &stagedA, const SharedTile *tileA,
                                     const StagedOperand &stagedB, const SharedTile &tileB,
                                     ArrayRef<SmallVector<SmallVector<Value>>> aRegs,
-                                    ArrayRef<Value> acc, bool published) {
+                                    ArrayRef<Value> acc, const SplitKSync &sync) {
   RankedTensorType cType = op.getType();
   ThreadElements cElems(cType);
   auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
@@ -1008,7 +1021,7 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
   for (int64_t i = 0; i < numAcc; ++i)
     out.push_back(LLVM::ExtractValueOp::create(b, loc, result, i));
   if (groups > 1)
-    return emitSplitKSum(b, loc, out, groups, groupWarps, published);
+    return emitSplitKSum(b, loc, out, groups, groupWarps, sync);
   return out;
 }
 
@@ -1133,6 +1146,32 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
           waitedFor.push_back(staged);
       mustWait = true;
     }
+    // The next dot's copies, waited for at this dot's exchange of partial
+    // sums instead (kWaitsForNextAtExchangeAttr): its barrier publishes them.
+    SmallVector<StagedOperand> atExchange;
+    if (op->hasAttr(kWaitsForNextAtExchangeAttr)) {
+      Operation *next = op->getNextNode();
+      while (next && !isa<tile::DotOp>(next))
+        next = next->getNextNode();
+      assert(next && "kWaitsForNextAtExchangeAttr without a next dot");
+      for (Value operand : next->getOperands().take_front(2))
+        if (StagedOperand staged = getStagedOperand(operand); staged && isCopied(staged))
+          atExchange.push_back(staged);
+    }
+    SplitKSync sync;
+    if (!atExchange.empty())
+      sync.alsoPublish = [&, atExchange](OpBuilder &b) {
+        emitAsmStatement(b, loc,
+                         "cp.async.wait_group " +
+                             std::to_string(copiesAllowedInFlight(op, atExchange)) + ";");
+        if (!warpgroupMma)
+          return;
+        for (const StagedOperand &staged : atExchange)
+          if (mustRoundCopiedToTf32(staged.source))
+            emitRoundCopiedToTf32(b, loc, emitStagedTile(b, loc, staged),
+                                  cast<RankedTensorType>(staged.source.getType()));
+        emitAsmStatement(b, loc, "fence.proxy.async.shared::cta;");
+      };
     bool tf32 = in.isF32();
     if (mustWait) {
       emitAsmStatement(rewriter, loc,
@@ -1156,6 +1195,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     // also an mma.sync one, since a later wgmma may find its tiles ready.
     // A wgmma whose tiles are all ready has nothing to publish.
     bool publishes = mustWait || stored || (warpgroup && !allReady);
+    sync.published = publishes;
     if (publishes && warpgroupMma)
       emitAsmStatement(rewriter, loc, "fence.proxy.async.shared::cta;");
     if (publishes)
@@ -1187,7 +1227,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
       }
       SmallVector<Value> c = emitWarpgroupMma(rewriter, loc, op, stagedA, tileA ? &*tileA : nullptr,
                                               stagedB, *tileB, aRegs,
-                                              unpack(rewriter, loc, adaptor.getAcc()), publishes);
+                                              unpack(rewriter, loc, adaptor.getAcc()), sync);
       auto vecType = cast<VectorType>(adaptor.getAcc().getType());
       rewriter.replaceOp(op, pack(rewriter, loc, vecType, c));
       return success();
@@ -1195,7 +1235,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     if (tf32) {
       SmallVector<Value> c = emitTf32Mma(rewriter, loc, op, adaptor.getA(), adaptor.getB(),
                                          adaptor.getAcc(), stagedA, tileA ? &*tileA : nullptr,
-                                         stagedB, tileB ? &*tileB : nullptr, publishes);
+                                         stagedB, tileB ? &*tileB : nullptr, sync);
       auto vecType = cast<VectorType>(adaptor.getAcc().getType());
       rewriter.replaceOp(op, pack(rewriter, loc, vecType, c));
       return success();
@@ -1243,7 +1283,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
       emitMmaBlocks(rewriter, loc, asmString, aRegs, bRegs, cElems, c);
     };
     SmallVector<Value> c = emitKSteps(rewriter, loc, kSteps, splitKGroups(op), mma.getNumWarps(),
-                                      publishes, unpack(rewriter, loc, adaptor.getAcc()), step);
+                                      sync, unpack(rewriter, loc, adaptor.getAcc()), step);
     auto vecType = cast<VectorType>(adaptor.getAcc().getType());
     rewriter.replaceOp(op, pack(rewriter, loc, vecType, c));
     return success();

@@ -624,6 +624,41 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
         }
         nextDot->setAttr(kStagedReadyAttr, DenseI64ArrayAttr::get(kernel->getContext(), ready));
       }
+    // A dot that exchanges partial sums between warp groups waits for the
+    // next dot's refilled tiles at its exchange, a whole product after they
+    // were issued (after the previous iteration's last reader), and the
+    // exchange's barrier publishes them: the next dot needs none of its own.
+    if (singleBuffer)
+      for (tile::DotOp dot : loop.getBody()->getOps<tile::DotOp>()) {
+        if (splitKGroups(dot) < 2)
+          continue;
+        Operation *next = dot->getNextNode();
+        while (next && !isa<tile::DotOp>(next))
+          next = next->getNextNode();
+        if (!next)
+          continue;
+        auto ready = llvm::to_vector(
+            next->getAttrOfType<DenseI64ArrayAttr>(kStagedReadyAttr).asArrayRef());
+        bool refilledAfter = true, waits = false;
+        for (unsigned operand : {0u, 1u}) {
+          StagedOperand staged = getStagedOperand(next->getOperand(operand));
+          if (!staged || ready[operand])
+            continue;
+          Operation *def = staged.source.getDefiningOp();
+          Attribute buffers = def ? def->getAttr(kPrefetchedAttr) : Attribute();
+          Operation *copy = nullptr;
+          for (Operation &op : *loop.getBody())
+            if (buffers && op.getAttr(kPrefetchBuffersAttr) == buffers)
+              copy = &op;
+          refilledAfter &= copy && next->isBeforeInBlock(copy);
+          ready[operand] = 1;
+          waits = true;
+        }
+        if (!refilledAfter || !waits)
+          continue;
+        dot->setAttr(kWaitsForNextAtExchangeAttr, UnitAttr::get(kernel->getContext()));
+        next->setAttr(kStagedReadyAttr, DenseI64ArrayAttr::get(kernel->getContext(), ready));
+      }
     // The last trip's copy (zeros, into the first tile) is never waited for
     // in the loop: drain it, or it could land on what a later copy into the
     // same tile brings (the next run of a nested loop, a sibling loop's

@@ -50,6 +50,13 @@ inline constexpr llvm::StringLiteral kSharedEndAttr = "tile.shared_end";
 /// On a tensor-core dot: it also waits for, fences and publishes the copied
 /// tiles of the dot that follows it (see precedingDot), marked ready.
 inline constexpr llvm::StringLiteral kWaitsForNextAttr = "tile.waits_for_next";
+/// On a dot with K split between groups of warps, in a one-stage loop: it
+/// waits for (and fences) the copied tiles of the dot that follows it just
+/// before the exchange of its partial sums, whose barrier then publishes them
+/// (marked ready on that dot). Those copies were issued a whole product
+/// earlier, after the previous iteration's last reader; the dot's own start
+/// would wait for them straight after they were issued.
+inline constexpr llvm::StringLiteral kWaitsForNextAtExchangeAttr = "tile.waits_for_next_at_exchange";
 /// On a dot of a kernel that keeps to mma.sync (tile::kWarpgroupMmaAttr).
 inline constexpr llvm::StringLiteral kMmaSyncOnlyAttr = "tile.mma_sync_only";
 /// On the inline assembly of a warpgroup MMA: the issue (fence, the wgmmas,

@@ -110,6 +110,12 @@ Tile sqrt(const Tile &t, SourceLoc loc = SourceLoc::current());
 Tile rsqrt(const Tile &t, SourceLoc loc = SourceLoc::current());
 Tile abs(const Tile &t, SourceLoc loc = SourceLoc::current());
 Tile tanh(const Tile &t, SourceLoc loc = SourceLoc::current());
+/// x[i, j]·factor[i]: the rows of a 2-D float tile scaled by a factor that
+/// is mostly exactly 1, like the online softmax's exp2(m_old - m_new) once
+/// the row maxima settle. The result of x * expand_dims(factor, 1), with the
+/// multiply marked (tile::kSkipUnitFactorAttr) so that each warp whose
+/// factors are all 1 skips it: x·1 is x for every float.
+Tile rescale_rows(const Tile &x, const Tile &factor, SourceLoc loc = SourceLoc::current());
 
 // --- Reductions ------------------------------------------------------------
 /// Reduce along `axis`; the result has the operand's shape without it (a 1-D

@@ -311,3 +311,34 @@ func.func @gather_rows(%x: !tile.ptr<f32>, %n: i32, %rows: tensor<64xi32, #r>) a
   tile.store %d[%n, %n], %t : !tile.desc<64x64xf32>, tensor<64x64xf32, #g>
   return
 }
+
+// -----
+
+#r = #tile.blocked<sizePerThread = [2, 4], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#rs = #tile.slice<dim = 1, parent = #r>
+
+// A row rescale marked tile.skip_unit_factor: each warp votes on whether
+// all its factors are exactly 1 and multiplies only if not; an empty
+// side-effecting statement keeps LLVM from speculating the multiplies.
+// Unmarked, the same product is a plain multiply.
+// CHECK-LABEL: gpu.func @rescale_rows
+// CHECK: %[[F0:.*]] = arith.cmpf oeq
+// CHECK: %[[F1:.*]] = arith.cmpf oeq
+// CHECK: %[[BOTH:.*]] = arith.andi %[[F0]], %[[F1]] : i1
+// CHECK: %[[ALL:.*]] = nvvm.vote.sync all %{{.*}}, %[[BOTH]] -> i1
+// CHECK: %[[R:.*]] = scf.if %[[ALL]] -> (vector<8xf32>) {
+// CHECK-NEXT: scf.yield %[[X:.*]] : vector<8xf32>
+// CHECK-NEXT: } else {
+// CHECK-NEXT: llvm.inline_asm has_side_effects "", ""
+// CHECK-NEXT: %[[M:.*]] = arith.mulf %[[X]], %{{.*}} : vector<8xf32>
+// CHECK-NEXT: scf.yield %[[M]] : vector<8xf32>
+// CHECK-NOT: nvvm.vote.sync
+// CHECK: arith.mulf %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK-NOT: nvvm.vote.sync
+func.func @rescale_rows(%x: tensor<16x64xf32, #r>, %f: tensor<16xf32, #rs>) attributes {tile.kernel} {
+  %e = tile.expand_dims %f, 1 : tensor<16xf32, #rs> -> tensor<16x1xf32, #r>
+  %b = tile.broadcast %e : tensor<16x1xf32, #r> -> tensor<16x64xf32, #r>
+  %y = arith.mulf %x, %b {tile.skip_unit_factor} : tensor<16x64xf32, #r>
+  %z = arith.mulf %x, %b : tensor<16x64xf32, #r>
+  return
+}

@@ -254,3 +254,58 @@ func.func @split_k_refill(%dq: !tile.desc<64x64xf32>, %dk: !tile.desc<16x64xf32>
   tile.store %o[%n, %n], %r : !tile.desc<64x16xf32>, tensor<64x16xf32, #mma>
   return
 }
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [2, 16], warpsPerCTA = [8, 1], order = [1, 0]>
+#blv = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [8, 4], warpsPerCTA = [8, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+#pv = #tile.mma<warpsPerCTA = [4, 2]>
+#opa2 = #tile.dot_op<opIdx = 0, parent = #pv, kWidth = 2>
+#opb2 = #tile.dot_op<opIdx = 1, parent = #pv, kWidth = 2>
+
+// The forward's two products in a one-stage loop: the split-K S = Q·Kᵀ, then
+// P·V with P from registers. The Vᵀ tile P·V reads was refilled after P·V of
+// the previous iteration; S's exchange waits for it (cp.async.wait_group 0,
+// nothing copied since) and its barrier publishes it, so P·V neither waits
+// nor synchronizes. Vᵀ's refill after P·V keeps its own barrier.
+// CHECK-LABEL: gpu.func @split_k_exchange_publishes_next
+// CHECK: scf.for
+// CHECK: cp.async.wait_group 1;
+// CHECK: gpu.barrier
+// CHECK: memref.store %{{.*}} : memref<2048xf32, #gpu.address_space<workgroup>>
+// CHECK: cp.async.wait_group 0;
+// SM90: fence.proxy.async.shared::cta;
+// CHECK: gpu.barrier
+// CHECK: memref.load %{{.*}} : memref<2048xf32, #gpu.address_space<workgroup>>
+// CHECK-NOT: cp.async.wait_group
+// CHECK-NOT: gpu.barrier
+// SM90: wgmma.mma_async.sync.aligned.m64n32k8
+// SM80: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// CHECK: gpu.barrier
+// CHECK: cp.async.cg.shared.global
+// CHECK: scf.yield
+func.func @split_k_exchange_publishes_next(%dq: !tile.desc<64x64xf32>, %dk: !tile.desc<16x64xf32>,
+                                           %dv: !tile.desc<64x16xf32>, %o: !tile.desc<64x64xf32>,
+                                           %n: i32) attributes {tile.kernel, tile.num_warps = 8 : i32, tile.num_stages = 1 : i32} {
+  %q = tile.load %dq[%n, %n] : !tile.desc<64x64xf32> -> tensor<64x64xf32, #bl>
+  %a = tile.convert_layout %q : tensor<64x64xf32, #bl> -> tensor<64x64xf32, #opa>
+  %z = arith.constant dense<0.0> : tensor<64x16xf32, #mma>
+  %z2 = arith.constant dense<0.0> : tensor<64x64xf32, #pv>
+  %c0 = arith.constant 0 : i32
+  %c16 = arith.constant 16 : i32
+  %r = scf.for %i = %c0 to %n step %c16 iter_args(%acc = %z2) -> (tensor<64x64xf32, #pv>) : i32 {
+    %k = tile.load %dk[%i, %c0] {tf32_rounded} : !tile.desc<16x64xf32> -> tensor<16x64xf32, #bl>
+    %kt = tile.trans %k : tensor<16x64xf32, #bl> -> tensor<64x16xf32, #opb>
+    %s = tile.dot %a, %kt, %z {tf32} : tensor<64x64xf32, #opa>, tensor<64x16xf32, #opb> -> tensor<64x16xf32, #mma>
+    %sp = tile.convert_layout %s : tensor<64x16xf32, #mma> -> tensor<64x16xf32, #opa2>
+    %vt = tile.load %dv[%c0, %i] {tf32_rounded} : !tile.desc<64x16xf32> -> tensor<64x16xf32, #blv>
+    %v = tile.trans %vt : tensor<64x16xf32, #blv> -> tensor<16x64xf32, #opb2>
+    %c = tile.dot %sp, %v, %acc {tf32} : tensor<64x16xf32, #opa2>, tensor<16x64xf32, #opb2> -> tensor<64x64xf32, #pv>
+    scf.yield %c : tensor<64x64xf32, #pv>
+  }
+  tile.store %o[%n, %n], %r : !tile.desc<64x64xf32>, tensor<64x64xf32, #pv>
+  return
+}

@@ -34,6 +34,11 @@ inline constexpr llvm::StringLiteral kNumStagesAttr = "tile.num_stages";
 /// `false`: the kernel's dots use mma.sync even where wgmma could run them
 /// (sm_90a), a choice for the autotuner. Absent: wgmma wherever it fits.
 inline constexpr llvm::StringLiteral kWarpgroupMmaAttr = "tile.warpgroup_mma";
+/// On an `arith.mulf` of a 2-D tile by a per-row factor expanded and
+/// broadcast along its columns (dsl::rescale_rows): the factor is mostly
+/// exactly 1, so each warp whose factors all are skips the multiply. A hint:
+/// dropping it changes nothing but speed.
+inline constexpr llvm::StringLiteral kSkipUnitFactorAttr = "tile.skip_unit_factor";
 
 /// Warps per program of `func` (its `tile.num_warps`, default 4).
 unsigned getNumWarps(mlir::Operation *func);
