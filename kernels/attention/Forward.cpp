@@ -56,6 +56,7 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
       kb.constant("TF32", config.get("TF32")) ? DotPrecision::tf32 : DotPrecision::ieee;
   const bool vTransposed = kb.constant("V_TRANSPOSED", config.get("V_TRANSPOSED"));
   const bool roundedKV = kb.constant("TF32_ROUNDED_KV", config.get("TF32_ROUNDED_KV"));
+  const bool skipUnitRescale = kb.constant("SKIP_UNIT_RESCALE", config.get("SKIP_UNIT_RESCALE"));
   const DType dtype = config.dtype;
   kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
   kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
@@ -129,9 +130,11 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
     Tile alpha = exp2(mI - mSafe);
     // l_i = alpha·l_i + rowsum(P);  acc = alpha·acc + P V             (line 10)
     lI = lI * alpha + reduce_sum(p, 1);
-    // alpha is exactly 1 in rows whose max held (most, once the maxima
-    // settle): rescale_rows lets warps whose rows all held skip the multiply.
-    acc = dot(cast(p, dtype), vTransposed ? trans(vj) : vj, rescale_rows(acc, alpha), precision);
+    // alpha is exactly 1 in rows whose max held. With SKIP_UNIT_RESCALE,
+    // rescale_rows lets warps whose 16 rows all held skip the multiply: most
+    // of them, once the maxima settle, where key blocks are small.
+    Tile scaled = skipUnitRescale ? rescale_rows(acc, alpha) : acc * expand_dims(alpha, 1);
+    acc = dot(cast(p, dtype), vTransposed ? trans(vj) : vj, scaled, precision);
     return std::vector<Tile>{mNew, lI, acc};
   };
 
@@ -225,7 +228,8 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
       "attention_forward",
       "flash attention forward (FlashAttention-2 Alg. 1): out and lse",
       {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_D", 64}, {"CAUSAL", 0}, {"HAS_MASK", 0}, {"TF32", 0},
-       {"NUM_STAGES", 2}, {"V_TRANSPOSED", 0}, {"TF32_ROUNDED_KV", 0}, {"WGMMA", 1}},
+       {"NUM_STAGES", 2}, {"V_TRANSPOSED", 0}, {"TF32_ROUNDED_KV", 0}, {"WGMMA", 1},
+       {"SKIP_UNIT_RESCALE", 0}},
       {DType::F32, DType::F16, DType::BF16},
       [](mlir::MLIRContext &ctx, const KernelConfig &c) {
         KernelBuilder kb(ctx, "attention_forward", c.numWarps);
@@ -281,6 +285,8 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
       c.constants["WGMMA"] = wgmma;
       c.constants["V_TRANSPOSED"] = wgmma;
       c.constants["TF32_ROUNDED_KV"] = wgmma;
+      // 16-key blocks: most warps' rows keep their max from block to block.
+      c.constants["SKIP_UNIT_RESCALE"] = c.get("BLOCK_N") <= 16 && wgmma;
       return c;
     }
     // TF32 on mma.sync: f32 tiles take twice the shared memory of 16-bit

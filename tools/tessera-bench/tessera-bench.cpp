@@ -105,7 +105,8 @@ int usage() {
               "       [--forward-configs BMxBNwWsS[v][m][r];...]  (also times the forward with each: "
               "S stages,\n"
               "                                       v: V read transposed, m: mma.sync only,\n"
-              "                                       r: K and V rounded to tf32 first)\n"
+              "                                       r: K and V rounded to tf32 first,\n"
+              "                                       u: rescale skipped in warps whose max held)\n"
               "                         [--json FILE]\n"
               "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n");
   return 2;
@@ -355,9 +356,10 @@ int main(int argc, char **argv) {
         c.constants["BLOCK_N"] = parsed->blockN;
         c.constants["NUM_STAGES"] = parsed->stages;
         // v: V read transposed; m: mma.sync only (no wgmma); r: K and V
-        // rounded to tf32 before the kernel.
+        // rounded to tf32 before the kernel; u: rescale skipped where 1.
         c.constants["V_TRANSPOSED"] = parsed->has('v');
         c.constants["TF32_ROUNDED_KV"] = parsed->has('r');
+        c.constants["SKIP_UNIT_RESCALE"] = parsed->has('u');
         c.constants["WGMMA"] = !parsed->has('m');
         timeConfig("fwd", c, flops,
                    [&] { attention::forwardWithConfig(q, k, v, r.out, r.lse, options, c); });

@@ -168,6 +168,11 @@ TEST(AttentionConfig, Tf32ForwardOnWgmmaBackwardOnMmaSync) {
       EXPECT_EQ(fwd.get("WGMMA"), wgmma) << "d" << dim;
       EXPECT_EQ(fwd.get("V_TRANSPOSED"), wgmma) << "d" << dim;
       EXPECT_EQ(fwd.get("TF32_ROUNDED_KV"), wgmma) << "d" << dim;
+      // Skipping the rescale pays in d 512's 16-key blocks only (docs/PERFORMANCE.md).
+      EXPECT_EQ(fwd.get("SKIP_UNIT_RESCALE"), dim == 512) << "d" << dim;
+      EXPECT_EQ(attention::forwardConfig(DType::BF16, dim, causal, true, "sm_90a")
+                    .get("SKIP_UNIT_RESCALE"),
+                0);
       kernels::KernelConfig sm80 = attention::forwardConfig(DType::F32, dim, causal, true, "sm_80");
       EXPECT_EQ(sm80.get("V_TRANSPOSED"), 0) << "d" << dim;
       EXPECT_EQ(sm80.get("TF32_ROUNDED_KV"), 0) << "d" << dim;
