@@ -491,6 +491,13 @@ Tile tessera::dsl::sqrt(const Tile &t, SourceLoc w) { return unaryMath<math::Sqr
 Tile tessera::dsl::rsqrt(const Tile &t, SourceLoc w) { return unaryMath<math::RsqrtOp>(t, w, "rsqrt"); }
 Tile tessera::dsl::abs(const Tile &t, SourceLoc w) { return unaryMath<math::AbsFOp>(t, w, "abs"); }
 Tile tessera::dsl::tanh(const Tile &t, SourceLoc w) { return unaryMath<math::TanhOp>(t, w, "tanh"); }
+Tile tessera::dsl::reciprocal(const Tile &t, SourceLoc where) {
+  if (!t.type().getElementType().isF32())
+    fail("reciprocal", "expects an f32 tile, got " + typeStr(t.type()));
+  Location l = kb().loc(where);
+  Value one = constantTile(t.shape(), t.type().getElementType(), 1.0, l);
+  return Tile(arith::DivFOp::create(bld(), l, one, t.getValue(), arith::FastMathFlags::afn));
+}
 
 // --- Reductions ---------------------------------------------------------------
 

@@ -164,7 +164,10 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   // O = acc / l_i (0 for fully masked rows);  L = (m_i + log2 l_i)·ln 2  (lines 12-13)
   Tile empty = lI == zeros({BM}, DType::F32);
   Tile lSafe = where(empty, full({BM}, 1.0, DType::F32), lI);
-  store(oh, {startM, Scalar(0)}, cast(acc / expand_dims(lSafe, 1), dtype));
+  // One approximate reciprocal per row, not an IEEE division per element:
+  // that is a subroutine call, and ptxas serializes every wgmma of a kernel
+  // with calls in it (dsl::reciprocal).
+  store(oh, {startM, Scalar(0)}, cast(acc * expand_dims(reciprocal(lSafe), 1), dtype));
   Tile lseRow = where(empty, full({BM}, -kInf, DType::F32), (mI + log2(lSafe)) * kLn2);
   store(lse.at({b, h}), {startM}, lseRow);
 }
@@ -224,18 +227,25 @@ void requireAttentionInput(const DeviceTensor &t, const char *name) {
 } // namespace
 
 void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef> &r) {
-  r["attention_forward"] = {
-      "attention_forward",
-      "flash attention forward (FlashAttention-2 Alg. 1): out and lse",
-      {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_D", 64}, {"CAUSAL", 0}, {"HAS_MASK", 0}, {"TF32", 0},
-       {"NUM_STAGES", 2}, {"V_TRANSPOSED", 0}, {"TF32_ROUNDED_KV", 0}, {"WGMMA", 1},
-       {"SKIP_UNIT_RESCALE", 0}},
-      {DType::F32, DType::F16, DType::BF16},
-      [](mlir::MLIRContext &ctx, const KernelConfig &c) {
-        KernelBuilder kb(ctx, "attention_forward", c.numWarps);
-        attentionForwardKernel(kb, c);
-        return kb.finish();
-      }};
+  r["attention_forward"] = {"attention_forward",
+                            "flash attention forward (FlashAttention-2 Alg. 1): out and lse",
+                            {{"BLOCK_M", 64},
+                             {"BLOCK_N", 64},
+                             {"BLOCK_D", 64},
+                             {"CAUSAL", 0},
+                             {"HAS_MASK", 0},
+                             {"TF32", 0},
+                             {"NUM_STAGES", 2},
+                             {"V_TRANSPOSED", 0},
+                             {"TF32_ROUNDED_KV", 0},
+                             {"WGMMA", 1},
+                             {"SKIP_UNIT_RESCALE", 0}},
+                            {DType::F32, DType::F16, DType::BF16},
+                            [](mlir::MLIRContext &ctx, const KernelConfig &c) {
+                              KernelBuilder kb(ctx, "attention_forward", c.numWarps);
+                              attentionForwardKernel(kb, c);
+                              return kb.finish();
+                            }};
   r["attention_prepare_kv"] = {
       "attention_prepare_kv",
       "Vᵀ and tf32-rounded K and V, for forward kernels with V_TRANSPOSED or TF32_ROUNDED_KV",

@@ -172,6 +172,7 @@ std::optional<CompiledKernel> DiskCache::load(const std::string &key) {
     k.usage.spillLoadBytes = u->getInteger("spill_loads").value_or(0);
     k.usage.stackBytes = u->getInteger("stack").value_or(0);
     k.usage.staticSharedBytes = u->getInteger("static_shared").value_or(0);
+    k.usage.wgmmaSerialized = u->getBoolean("wgmma_serialized").value_or(false);
   }
   if (const llvm::json::Array *params = obj->getArray("params"))
     for (const llvm::json::Value &p : *params) {
@@ -231,7 +232,8 @@ void DiskCache::store(const std::string &key, const CompiledKernel &k) {
                                    {"spill_stores", k.usage.spillStoreBytes},
                                    {"spill_loads", k.usage.spillLoadBytes},
                                    {"stack", k.usage.stackBytes},
-                                   {"static_shared", k.usage.staticSharedBytes}}},
+                                   {"static_shared", k.usage.staticSharedBytes},
+                                   {"wgmma_serialized", k.usage.wgmmaSerialized}}},
       {"ptx_xxh3", checksum(ptx)},
       {"cubin_xxh3", checksum(cubin)},
   };

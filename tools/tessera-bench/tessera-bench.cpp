@@ -98,17 +98,18 @@ double medianMs(const std::function<void()> &run, DeviceTensor &flush, int reps)
 
 int usage() {
   std::fprintf(
-      stderr, "usage: tessera-bench attention [--shapes \"b,h,s,d,causal;...\"] "
-              "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--backward]\n"
-              "       [--backward-configs BMxBNwW[d][m];...]  (also times the backward with each:\n"
-              "                                       d: deterministic, m: mma.sync only)\n"
-              "       [--forward-configs BMxBNwWsS[v][m][r];...]  (also times the forward with each: "
-              "S stages,\n"
-              "                                       v: V read transposed, m: mma.sync only,\n"
-              "                                       r: K and V rounded to tf32 first,\n"
-              "                                       u: rescale skipped in warps whose max held)\n"
-              "                         [--json FILE]\n"
-              "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n");
+      stderr,
+      "usage: tessera-bench attention [--shapes \"b,h,s,d,causal;...\"] "
+      "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--backward]\n"
+      "       [--backward-configs BMxBNwW[d][m];...]  (also times the backward with each:\n"
+      "                                       d: deterministic, m: mma.sync only)\n"
+      "       [--forward-configs BMxBNwWsS[v][m][r];...]  (also times the forward with each: "
+      "S stages,\n"
+      "                                       v: V read transposed, m: mma.sync only,\n"
+      "                                       r: K and V rounded to tf32 first,\n"
+      "                                       u: rescale skipped in warps whose max held)\n"
+      "                         [--json FILE]\n"
+      "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n");
   return 2;
 }
 

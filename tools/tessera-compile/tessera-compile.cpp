@@ -90,7 +90,8 @@ int main(int argc, char **argv) {
              << " bytes spill stores, " << k.usage.spillLoadBytes << " bytes spill loads, "
              << k.usage.stackBytes << " bytes stack, " << k.sharedBytes
              << " bytes dynamic shared memory, " << k.usage.staticSharedBytes
-             << " bytes static shared memory, " << k.numWarps * 32 << " threads\n";
+             << " bytes static shared memory, " << k.numWarps * 32 << " threads"
+             << (k.usage.wgmmaSerialized ? ", wgmma serialized by ptxas" : "") << "\n";
     }
     if (!output.empty()) {
       std::error_code ec;

@@ -56,6 +56,7 @@ ResourceUsage parseUsage(llvm::StringRef log, llvm::StringRef kernel) {
   usage.spillLoadBytes = number("([0-9]+) bytes spill loads", start);
   usage.registers = number("Used ([0-9]+) registers", used);
   usage.staticSharedBytes = number("([0-9]+) bytes smem", used);
+  usage.wgmmaSerialized = log.contains("wgmma.mma_async instructions are serialized");
   return usage;
 }
 

@@ -146,6 +146,9 @@ void expectNoSpills(const char *kernel, const kernels::KernelConfig &config, con
   EXPECT_GT(k.cubin.size(), 0u);
   EXPECT_LE(k.usage.spillStoreBytes, allowedSpillBytes) << kernel << " " << config.key();
   EXPECT_LE(k.usage.spillLoadBytes, allowedSpillBytes) << kernel << " " << config.key();
+  // A subroutine call (an IEEE f32 division, say) makes ptxas issue each wgmma
+  // only after the previous one completed, in the whole kernel.
+  EXPECT_FALSE(k.usage.wgmmaSerialized) << kernel << " " << config.key();
   // The opt-in dynamic shared memory per block: 163 KiB on sm_80, 227 KiB on sm_90.
   unsigned limit = std::string_view(arch) == "sm_80" ? 166912u : 232448u;
   EXPECT_LE(k.sharedBytes + k.usage.staticSharedBytes, limit) << kernel << " " << config.key();
@@ -153,8 +156,14 @@ void expectNoSpills(const char *kernel, const kernels::KernelConfig &config, con
 
 TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
   auto [dim, dtype, masked, arch] = GetParam();
+  // But for one: 16-bit d 32 and 64 on sm_90a without masks, 128 x 128 blocks
+  // on one warpgroup, spill 36-76 bytes since their wgmmas are no longer
+  // serialized, and still ran fastest: d 64 1.408 ms against 1.864 on 8 warps
+  // and 1.644 in 64 x 128 blocks (docs/PERFORMANCE.md).
+  bool measuredSpill =
+      dtype != DType::F32 && dim <= 64 && !masked && std::string_view(arch) == "sm_90a";
   expectNoSpills("attention_forward", attention::forwardConfig(dtype, dim, masked, masked, arch),
-                 arch);
+                 arch, measuredSpill ? 128 : 0);
 }
 
 /// The backward's dK/dV and dQ kernels in the configurations backward()

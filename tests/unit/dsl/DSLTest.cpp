@@ -111,6 +111,18 @@ TEST_F(DSLTest, RescaleRowsMarksItsMultiply) {
       << ir;
 }
 
+TEST_F(DSLTest, ReciprocalIsAnApproximateDivision) {
+  KernelBuilder kb(ctx, "recip");
+  EXPECT_THROW(reciprocal(zeros({16}, DType::F16)), dsl::Error);
+  Tile r = reciprocal(zeros({16}, DType::F32) + 2.0);
+  EXPECT_EQ(r.shape(), (std::vector<int64_t>{16}));
+  mlir::OwningOpRef<mlir::ModuleOp> m = kb.finish();
+  std::string ir = print(*m);
+  // 1 / t with fastmath afn, which NVPTX lowers to rcp.approx, not div.rn.
+  EXPECT_NE(ir.find("arith.divf"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("fastmath<afn>"), std::string::npos) << ir;
+}
+
 TEST_F(DSLTest, BinaryOpsBroadcastSizeOneDimensions) {
   KernelBuilder kb(ctx, "bcast");
   Tile col = zeros({16, 1}, DType::F32);

@@ -16,6 +16,10 @@ struct ResourceUsage {
   unsigned spillLoadBytes = 0;
   unsigned stackBytes = 0;
   unsigned staticSharedBytes = 0;
+  /// ptxas ran the kernel's wgmmas one at a time, each waited for before the
+  /// next is issued (C75xx "wgmma.mma_async instructions are serialized",
+  /// e.g. for a subroutine call anywhere in the kernel).
+  bool wgmmaSerialized = false;
 };
 
 struct Cubin {

@@ -65,8 +65,8 @@ struct SkipUnitFactorMul : OpConversionPattern<arith::MulFOp> {
     if (!factorType)
       return rewriter.notifyMatchFailure(op, "factor not lowered to a vector yet");
     Location loc = op.getLoc();
-    Value one = arith::ConstantOp::create(
-        rewriter, loc, rewriter.getFloatAttr(factorType.getElementType(), 1.0));
+    Value one = arith::ConstantOp::create(rewriter, loc,
+                                          rewriter.getFloatAttr(factorType.getElementType(), 1.0));
     Value allOne;
     for (int64_t i = 0; i < factorType.getNumElements(); ++i) {
       Value f = vector::ExtractOp::create(rewriter, loc, factor, i);

@@ -681,8 +681,7 @@ SmallVector<Value> emitTf32Mma(OpBuilder &b, Location loc, tile::DotOp op, Value
   };
   auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
   return emitKSteps(b, loc, kSteps, splitKGroups(op), mma.getNumWarps(), sync,
-                    unpack(b, loc, accVec),
-                    step);
+                    unpack(b, loc, accVec), step);
 }
 
 /// How many of the most recent cp.async groups `dot` may leave in flight:
@@ -1225,17 +1224,17 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
           }
         }
       }
-      SmallVector<Value> c = emitWarpgroupMma(rewriter, loc, op, stagedA, tileA ? &*tileA : nullptr,
-                                              stagedB, *tileB, aRegs,
-                                              unpack(rewriter, loc, adaptor.getAcc()), sync);
+      SmallVector<Value> c =
+          emitWarpgroupMma(rewriter, loc, op, stagedA, tileA ? &*tileA : nullptr, stagedB, *tileB,
+                           aRegs, unpack(rewriter, loc, adaptor.getAcc()), sync);
       auto vecType = cast<VectorType>(adaptor.getAcc().getType());
       rewriter.replaceOp(op, pack(rewriter, loc, vecType, c));
       return success();
     }
     if (tf32) {
-      SmallVector<Value> c = emitTf32Mma(rewriter, loc, op, adaptor.getA(), adaptor.getB(),
-                                         adaptor.getAcc(), stagedA, tileA ? &*tileA : nullptr,
-                                         stagedB, tileB ? &*tileB : nullptr, sync);
+      SmallVector<Value> c =
+          emitTf32Mma(rewriter, loc, op, adaptor.getA(), adaptor.getB(), adaptor.getAcc(), stagedA,
+                      tileA ? &*tileA : nullptr, stagedB, tileB ? &*tileB : nullptr, sync);
       auto vecType = cast<VectorType>(adaptor.getAcc().getType());
       rewriter.replaceOp(op, pack(rewriter, loc, vecType, c));
       return success();

@@ -637,8 +637,8 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
           next = next->getNextNode();
         if (!next)
           continue;
-        auto ready = llvm::to_vector(
-            next->getAttrOfType<DenseI64ArrayAttr>(kStagedReadyAttr).asArrayRef());
+        auto ready =
+            llvm::to_vector(next->getAttrOfType<DenseI64ArrayAttr>(kStagedReadyAttr).asArrayRef());
         bool refilledAfter = true, waits = false;
         for (unsigned operand : {0u, 1u}) {
           StagedOperand staged = getStagedOperand(next->getOperand(operand));

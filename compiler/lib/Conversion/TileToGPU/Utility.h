@@ -56,7 +56,8 @@ inline constexpr llvm::StringLiteral kWaitsForNextAttr = "tile.waits_for_next";
 /// (marked ready on that dot). Those copies were issued a whole product
 /// earlier, after the previous iteration's last reader; the dot's own start
 /// would wait for them straight after they were issued.
-inline constexpr llvm::StringLiteral kWaitsForNextAtExchangeAttr = "tile.waits_for_next_at_exchange";
+inline constexpr llvm::StringLiteral kWaitsForNextAtExchangeAttr =
+    "tile.waits_for_next_at_exchange";
 /// On a dot of a kernel that keeps to mma.sync (tile::kWarpgroupMmaAttr).
 inline constexpr llvm::StringLiteral kMmaSyncOnlyAttr = "tile.mma_sync_only";
 /// On the inline assembly of a warpgroup MMA: the issue (fence, the wgmmas,
