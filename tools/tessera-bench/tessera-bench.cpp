@@ -103,7 +103,7 @@ int usage() {
       "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--backward]\n"
       "       [--backward-configs BMxBNwW[d][m];...]  (also times the backward with each:\n"
       "                                       d: deterministic, m: mma.sync only)\n"
-      "       [--forward-configs BMxBNwWsS[v][m][r];...]  (also times the forward with each: "
+      "       [--forward-configs BMxBNwWsS[v][m][r][u];...]  (also times the forward with each: "
       "S stages,\n"
       "                                       v: V read transposed, m: mma.sync only,\n"
       "                                       r: K and V rounded to tf32 first,\n"
@@ -344,10 +344,10 @@ int main(int argc, char **argv) {
       };
       std::stringstream forwardList(forwardConfigs);
       for (std::string item; std::getline(forwardList, item, ';');) {
-        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vmr");
+        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vmru");
         if (!parsed) {
           std::fprintf(stderr,
-                       "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m][r], got '%s'\n",
+                       "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m][r][u], got '%s'\n",
                        item.c_str());
           return 2;
         }
