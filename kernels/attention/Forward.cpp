@@ -282,21 +282,21 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
       // wgmma, with K and V rounded to tf32 and V transposed by
       // attention_prepare_kv before the kernel (TF32_ROUNDED_KV,
       // V_TRANSPOSED): on the H200, d 64 in 128 x 128 blocks 1.20x and
-      // d 128 in 128 x 64 blocks 1.41x faster than mma.sync; d 512 in
-      // 64 x 16 blocks on 8 warps, one stage (200 KiB: Q alone takes 128),
-      // K split between the warpgroups for Q·Kᵀ and the head dim for P·V
-      // (docs/PERFORMANCE.md). d 256 stays on mma.sync (64 x 16 blocks):
-      // 128-row ones do not fit the shared memory twice-buffered.
+      // d 128 in 128 x 64 blocks 1.41x faster than mma.sync; d 256 in
+      // 128 x 32 blocks on 8 warps, one stage (192 KiB), 1.96x (6.56 against
+      // 12.84 ms on mma.sync's 64 x 16, once wgmma was no longer serialized);
+      // d 512 in 64 x 16 blocks on 8 warps, one stage (200 KiB: Q alone
+      // takes 128), K split between the warpgroups for Q·Kᵀ and the head dim
+      // for P·V (docs/PERFORMANCE.md).
       KernelConfig c = detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
-                                               {{64, 128, 128, 8}, {128, 128, 64, 8}, {256, 64, 16, 4},
-                                                {512, 64, 16, 8, 1}},
+                                               {{64, 128, 128, 8}, {128, 128, 64, 8},
+                                                {256, 128, 32, 8, 1}, {512, 64, 16, 8, 1}},
                                                /*tf32=*/true);
-      bool wgmma = c.get("BLOCK_D") != 256;
-      c.constants["WGMMA"] = wgmma;
-      c.constants["V_TRANSPOSED"] = wgmma;
-      c.constants["TF32_ROUNDED_KV"] = wgmma;
+      c.constants["WGMMA"] = 1;
+      c.constants["V_TRANSPOSED"] = 1;
+      c.constants["TF32_ROUNDED_KV"] = 1;
       // 16-key blocks: most warps' rows keep their max from block to block.
-      c.constants["SKIP_UNIT_RESCALE"] = c.get("BLOCK_N") <= 16 && wgmma;
+      c.constants["SKIP_UNIT_RESCALE"] = c.get("BLOCK_N") <= 16;
       return c;
     }
     // TF32 on mma.sync: f32 tiles take twice the shared memory of 16-bit

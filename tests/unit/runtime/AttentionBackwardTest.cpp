@@ -156,15 +156,15 @@ TEST(AttentionBackwardErrors, BadInputNamesTheArgument) {
 } // namespace
 
 // TF32 forwards on sm_90a run wgmma on K and V rounded to tf32 and V
-// transposed before the kernel, except at d 256, whose blocks stay on
-// mma.sync (docs/PERFORMANCE.md, "TF32 forward on wgmma"); sm_80 has no
+// transposed before the kernel, d 256 too since session 10
+// (docs/PERFORMANCE.md, "TF32 forward on wgmma", "Session 10"); sm_80 has no
 // wgmma and reads K and V as they are. The TF32 backward keeps to mma.sync;
 // 16-bit kernels use wgmma wherever it fits.
 TEST(AttentionConfig, Tf32ForwardOnWgmmaBackwardOnMmaSync) {
   for (int64_t dim : {32, 64, 128, 256, 512})
     for (bool causal : {false, true}) {
       kernels::KernelConfig fwd = attention::forwardConfig(DType::F32, dim, causal, true, "sm_90a");
-      int64_t wgmma = dim != 256;
+      int64_t wgmma = 1;
       EXPECT_EQ(fwd.get("WGMMA"), wgmma) << "d" << dim;
       EXPECT_EQ(fwd.get("V_TRANSPOSED"), wgmma) << "d" << dim;
       EXPECT_EQ(fwd.get("TF32_ROUNDED_KV"), wgmma) << "d" << dim;
