@@ -317,16 +317,20 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
   }
   if (arch == "sm_90a") {
     // Warpgroup MMA: 64-row slabs per 4 warps, whole key blocks per wgmma.
-    // d 64 and 128 are the autotuner's H100 winners at the benchmark shapes
+    // d 64 is the autotuner's H100 winner at the benchmark shapes
     // (docs/PERFORMANCE.md, after the unmasked main loop); d 32 follows d 64;
-    // d 256 takes the largest spill-free blocks. All spill-free with and without key masks
-    // (tests/unit/compiler).
+    // d 128 runs 128 x 64 blocks on one warpgroup since wgmma is no longer
+    // serialized (H200: 1.046 against 1.369 ms on 128 x 128 over 8 warps,
+    // causal 0.630 against 0.781; docs/PERFORMANCE.md, session 10); d 256
+    // takes the largest spill-free blocks. All spill-free with and without
+    // key masks (tests/unit/compiler) but for 16-bit d 32 and 64 unmasked and
+    // d 128 causal without a key mask (28 bytes), measured fastest.
     if (causal)
       return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
-                                     {{64, 64, 64, 4}, {128, 128, 128, 8}, {256, 128, 32, 8},
+                                     {{64, 64, 64, 4}, {128, 128, 64, 4}, {256, 128, 32, 8},
                                       {512, 16, 16, 16}});
     return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
-                                   {{64, 128, 128, 4}, {128, 128, 128, 8}, {256, 128, 32, 8},
+                                   {{64, 128, 128, 4}, {128, 128, 64, 4}, {256, 128, 32, 8},
                                     {512, 16, 16, 16}});
   }
   // mma.sync (sm_80 and others). These are the autotuner's winners on an
