@@ -700,10 +700,7 @@ int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
       continue;
     // The copy of the tile (its buffers) in the loop's body: where the load
     // was, or after the tile's last reader (one stage).
-    Operation *copy = nullptr;
-    for (Operation &op : *def->getBlock())
-      if (op.getAttr(kPrefetchBuffersAttr) == def->getAttr(kPrefetchedAttr))
-        copy = &op;
+    Operation *copy = prefetchCopyOf(def);
     if (!copy)
       return 0;
     int64_t count = 0;
@@ -1136,9 +1133,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     // The next dot's copies too, where it reads them straight after this one.
     SmallVector<StagedOperand> waitedFor = {stagedA, stagedB};
     if (op->hasAttr(kWaitsForNextAttr)) {
-      Operation *next = op->getNextNode();
-      while (next && !isa<tile::DotOp>(next))
-        next = next->getNextNode();
+      tile::DotOp next = followingDot(op);
       assert(next && "kWaitsForNextAttr without a next dot");
       for (Value operand : next->getOperands().take_front(2))
         if (StagedOperand staged = getStagedOperand(operand))
@@ -1149,9 +1144,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     // sums instead (kWaitsForNextAtExchangeAttr): its barrier publishes them.
     SmallVector<StagedOperand> atExchange;
     if (op->hasAttr(kWaitsForNextAtExchangeAttr)) {
-      Operation *next = op->getNextNode();
-      while (next && !isa<tile::DotOp>(next))
-        next = next->getNextNode();
+      tile::DotOp next = followingDot(op);
       assert(next && "kWaitsForNextAtExchangeAttr without a next dot");
       for (Value operand : next->getOperands().take_front(2))
         if (StagedOperand staged = getStagedOperand(operand); staged && isCopied(staged))

@@ -288,6 +288,22 @@ tile::DotOp tessera::tilegpu::precedingDot(tile::DotOp dot) {
   return {};
 }
 
+tile::DotOp tessera::tilegpu::followingDot(tile::DotOp dot) {
+  for (Operation *op = dot->getNextNode(); op; op = op->getNextNode())
+    if (auto next = dyn_cast<tile::DotOp>(op))
+      return next;
+  return {};
+}
+
+Operation *tessera::tilegpu::prefetchCopyOf(Operation *load) {
+  Attribute buffers = load->getAttr(kPrefetchedAttr);
+  Operation *copy = nullptr;
+  for (Operation &op : *load->getBlock())
+    if (buffers && op.getAttr(kPrefetchBuffersAttr) == buffers)
+      copy = &op;
+  return copy;
+}
+
 int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel, bool asyncProxyReads) {
   int64_t scratch = 0;
   kernel->walk([&](Operation *op) { scratch = std::max(scratch, sharedMemoryNeeded(op)); });
@@ -601,10 +617,7 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
         if (!dot->hasAttr(kWaitsForNextAttr))
           continue;
         dot->removeAttr(kWaitsForNextAttr);
-        Operation *next = dot->getNextNode();
-        while (next && !isa<tile::DotOp>(next))
-          next = next->getNextNode();
-        auto nextDot = cast<tile::DotOp>(next);
+        tile::DotOp nextDot = followingDot(dot);
         auto ready = llvm::to_vector(
             nextDot->getAttrOfType<DenseI64ArrayAttr>(kStagedReadyAttr).asArrayRef());
         // Still ready: a tile an earlier dot of the body reads (and waited for).
@@ -632,9 +645,7 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
       for (tile::DotOp dot : loop.getBody()->getOps<tile::DotOp>()) {
         if (splitKGroups(dot) < 2)
           continue;
-        Operation *next = dot->getNextNode();
-        while (next && !isa<tile::DotOp>(next))
-          next = next->getNextNode();
+        tile::DotOp next = followingDot(dot);
         if (!next)
           continue;
         auto ready =
@@ -645,11 +656,8 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
           if (!staged || ready[operand])
             continue;
           Operation *def = staged.source.getDefiningOp();
-          Attribute buffers = def ? def->getAttr(kPrefetchedAttr) : Attribute();
-          Operation *copy = nullptr;
-          for (Operation &op : *loop.getBody())
-            if (buffers && op.getAttr(kPrefetchBuffersAttr) == buffers)
-              copy = &op;
+          Operation *copy =
+              def && def->getBlock() == loop.getBody() ? prefetchCopyOf(def) : nullptr;
           refilledAfter &= copy && next->isBeforeInBlock(copy);
           ready[operand] = 1;
           waits = true;

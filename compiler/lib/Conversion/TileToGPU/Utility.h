@@ -284,6 +284,11 @@ int64_t allocateSharedMemory(Operation *kernel, bool asyncProxyReads = false);
 /// touches shared memory (scalar arithmetic, constants, stagings of `dot`'s
 /// operands); null otherwise.
 tile::DotOp precedingDot(tile::DotOp dot);
+/// The next dot after `dot` in its block, whatever lies between; null if none.
+tile::DotOp followingDot(tile::DotOp dot);
+/// The copy in `load`'s block that fills the tiles of a prefetched load
+/// (kPrefetchedAttr: the op with the same kPrefetchBuffersAttr); null if none.
+Operation *prefetchCopyOf(Operation *load);
 
 /// Software pipelining of the asynchronous copies of a loop: a copy of the
 /// first iteration's tile of each copied load in an scf.for body whose

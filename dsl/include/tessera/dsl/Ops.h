@@ -113,7 +113,7 @@ Tile tanh(const Tile &t, SourceLoc loc = SourceLoc::current());
 /// 1/t within 2 ulp, as an approximate division (arith.divf with fastmath
 /// afn: rcp.approx / div.approx). NVIDIA GPUs have no IEEE division
 /// instruction; ptxas expands one into a subroutine call, and any call makes
-/// it serialize every wgmma of the kernel (C7509). For f32 float tiles.
+/// it serialize every wgmma of the kernel (C7509). For f32 tiles.
 Tile reciprocal(const Tile &t, SourceLoc loc = SourceLoc::current());
 /// x[i, j]·factor[i]: the rows of a 2-D float tile scaled by a factor that
 /// is mostly exactly 1, like the online softmax's exp2(m_old - m_new) once
