@@ -221,6 +221,31 @@ TEST(AttentionTf32HeadDim512, CompilesWithoutSpills) {
                      attention::forwardConfig(DType::F32, 512, masked, masked, arch), arch);
 }
 
+/// ptxas's report of serialized wgmma is read: a wgmma kernel that divides
+/// by an IEEE division (a subroutine call) is flagged, the same kernel
+/// multiplying by dsl::reciprocal is not.
+TEST(Compiler, ReportsWgmmaSerializedByADivision) {
+  auto build = [](bool ieeeDivision) {
+    return [ieeeDivision](mlir::MLIRContext &ctx) {
+      dsl::KernelBuilder kb(ctx, "divided_dot", 4);
+      dsl::TensorArg a = kb.tensor("a", DType::BF16, 2), b = kb.tensor("b", DType::BF16, 2);
+      dsl::TensorArg d = kb.tensor("d", DType::F32, 2), out = kb.tensor("out", DType::F32, 2);
+      dsl::Scalar zero(0);
+      dsl::Tile c =
+          dsl::dot(dsl::load(a, {zero, zero}, {64, 64}), dsl::load(b, {zero, zero}, {64, 64}));
+      dsl::Tile den = dsl::load(d, {zero, zero}, {64, 64});
+      dsl::store(out, {zero, zero}, ieeeDivision ? c / den : c * dsl::reciprocal(den));
+      return kb.finish();
+    };
+  };
+  CompileOptions options;
+  options.arch = "sm_90a";
+  CompiledKernel divided = Jit::get().compile(build(true), options);
+  EXPECT_NE(divided.ptx.find("wgmma.mma_async"), std::string::npos);
+  EXPECT_TRUE(divided.usage.wgmmaSerialized);
+  EXPECT_FALSE(Jit::get().compile(build(false), options).usage.wgmmaSerialized);
+}
+
 /// The forward's rescale of its accumulator (dsl::rescale_rows) survives the
 /// pipeline as a branch on a warp vote, not as a multiply and a select per
 /// element (LLVM speculates the multiplies unless something stops it).
