@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Builds Tessera and runs every test: find_package(Tessera) from a separate
-# project against an install, then lit + FileCheck on the passes and tools,
-# GoogleTest on the CPU, and the GPU tests (which skip themselves, saying so,
-# when the machine has no GPU).
+# Builds Tessera and runs every test: the format check (clang-format 22),
+# find_package(Tessera) from a separate project against an install, then lit +
+# FileCheck on the passes and tools, GoogleTest on the CPU, and the GPU tests
+# (which skip themselves, saying so, when the machine has no GPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/check-format.sh
 scripts/build.sh
 cmake --install build --prefix build/install >/dev/null
 cmake -S tests/consumer -B build/consumer -G Ninja -DCMAKE_BUILD_TYPE=Release \

@@ -37,9 +37,9 @@ using namespace mlir;
 
 void tessera::registerTesseraDialects(DialectRegistry &registry) {
   registry.insert<tile::TileDialect, arith::ArithDialect, math::MathDialect, scf::SCFDialect,
-                  func::FuncDialect, cf::ControlFlowDialect, gpu::GPUDialect,
-                  LLVM::LLVMDialect, NVVM::NVVMDialect, vector::VectorDialect,
-                  memref::MemRefDialect, index::IndexDialect, ub::UBDialect>();
+                  func::FuncDialect, cf::ControlFlowDialect, gpu::GPUDialect, LLVM::LLVMDialect,
+                  NVVM::NVVMDialect, vector::VectorDialect, memref::MemRefDialect,
+                  index::IndexDialect, ub::UBDialect>();
   arith::registerConvertArithToLLVMInterface(registry);
   cf::registerConvertControlFlowToLLVMInterface(registry);
   registerConvertFuncToLLVMInterface(registry);

@@ -19,15 +19,16 @@ thread_local KernelBuilder *currentBuilder = nullptr;
 KernelBuilder &KernelBuilder::current() {
   if (!currentBuilder)
     throw dsl::Error("Tessera DSL: no KernelBuilder is active on this thread; DSL operations must "
-                "run inside a kernel-building function");
+                     "run inside a kernel-building function");
   return *currentBuilder;
 }
 
 KernelBuilder::KernelBuilder(MLIRContext &ctx, const std::string &name, unsigned numWarps)
     : name(name), numWarps(numWarps), b(&ctx) {
   if (numWarps == 0 || (numWarps & (numWarps - 1)) || numWarps > 32)
-    throw dsl::Error("KernelBuilder '" + name + "': num_warps must be a power of two in [1, 32], got " +
-                std::to_string(numWarps));
+    throw dsl::Error("KernelBuilder '" + name +
+                     "': num_warps must be a power of two in [1, 32], got " +
+                     std::to_string(numWarps));
   ctx.loadDialect<tile::TileDialect, arith::ArithDialect, math::MathDialect, scf::SCFDialect,
                   func::FuncDialect>();
   Location l = FileLineColLoc::get(&ctx, name, 0, 0);
@@ -79,8 +80,8 @@ Value KernelBuilder::addParam(Type type, const std::string &paramName) {
 
 TensorArg KernelBuilder::tensor(const std::string &paramName, DType dtype, unsigned rank) {
   if (rank == 0 || rank > 8)
-    throw dsl::Error("kernel '" + name + "': tensor '" + paramName + "' must have rank 1 to 8, got " +
-                std::to_string(rank));
+    throw dsl::Error("kernel '" + name + "': tensor '" + paramName +
+                     "' must have rank 1 to 8, got " + std::to_string(rank));
   Value ptr = addParam(tile::PtrType::get(b.getContext(), mlirType(dtype)), paramName);
   std::vector<Scalar> sizes, strides;
   for (unsigned d = 0; d < rank; ++d)
@@ -178,21 +179,22 @@ DType Tile::dtype() const {
 const Scalar &TensorArg::size(unsigned dim) const {
   if (dim >= sizes.size())
     throw dsl::Error("tensor '" + name + "': size(" + std::to_string(dim) + ") of a rank-" +
-                std::to_string(sizes.size()) + " tensor");
+                     std::to_string(sizes.size()) + " tensor");
   return sizes[dim];
 }
 
 const Scalar &TensorArg::stride(unsigned dim) const {
   if (dim >= strides.size())
     throw dsl::Error("tensor '" + name + "': stride(" + std::to_string(dim) + ") of a rank-" +
-                std::to_string(strides.size()) + " tensor");
+                     std::to_string(strides.size()) + " tensor");
   return strides[dim];
 }
 
 TensorArg TensorArg::at(const std::vector<Scalar> &leading, SourceLoc where) const {
   if (leading.size() >= sizes.size())
     throw dsl::Error("tensor '" + name + "'.at(): " + std::to_string(leading.size()) +
-                " indices leave nothing of a rank-" + std::to_string(sizes.size()) + " tensor");
+                     " indices leave nothing of a rank-" + std::to_string(sizes.size()) +
+                     " tensor");
   KernelBuilder &kb = KernelBuilder::current();
   OpBuilder &b = kb.builder();
   Location l = kb.loc(where);
@@ -202,7 +204,8 @@ TensorArg TensorArg::at(const std::vector<Scalar> &leading, SourceLoc where) con
     offset = offset ? arith::AddIOp::create(b, l, offset, term) : term;
   }
   Value p = tile::AddPtrOp::create(b, l, ptr.getType(), ptr, offset);
-  TensorArg t(name, elementType, p, std::vector<Scalar>(sizes.begin() + leading.size(), sizes.end()),
+  TensorArg t(name, elementType, p,
+              std::vector<Scalar>(sizes.begin() + leading.size(), sizes.end()),
               std::vector<Scalar>(strides.begin() + leading.size(), strides.end()));
   t.tf32Values = tf32Values;
   return t;

@@ -47,9 +47,8 @@ RankedTensorType tensorOf(ArrayRef<int64_t> shape, Type elem) {
 
 Value constantTile(ArrayRef<int64_t> shape, Type elem, double v, Location l) {
   auto type = tensorOf(shape, elem);
-  Attribute a = isFloatType(elem)
-                    ? Attribute(FloatAttr::get(elem, v))
-                    : Attribute(IntegerAttr::get(elem, int64_t(v)));
+  Attribute a = isFloatType(elem) ? Attribute(FloatAttr::get(elem, v))
+                                  : Attribute(IntegerAttr::get(elem, int64_t(v)));
   return arith::ConstantOp::create(bld(), l, DenseElementsAttr::get(type, a));
 }
 
@@ -100,8 +99,8 @@ Tile scalarAsTile(const Scalar &s, const Tile &like, Location l) {
     if (isFloatType(elem) && v.getType() != elem)
       v = arith::TruncFOp::create(bld(), l, elem, v);
     if (v.getType() != elem)
-      fail("scalar operand", "cannot use a " + typeStr(v.getType()) + " scalar with a " +
-                                 typeStr(elem) + " tile");
+      fail("scalar operand",
+           "cannot use a " + typeStr(v.getType()) + " scalar with a " + typeStr(elem) + " tile");
   }
   return Tile(tile::SplatOp::create(bld(), l, tensorOf(like.shape(), elem), v));
 }
@@ -114,17 +113,23 @@ Tile binary(Bin kind, const Tile &a, const Tile &b, const std::string &op, Locat
   OpBuilder &o = bld();
   switch (kind) {
   case Bin::Add:
-    return Tile(f ? Value(arith::AddFOp::create(o, l, x, y)) : Value(arith::AddIOp::create(o, l, x, y)));
+    return Tile(f ? Value(arith::AddFOp::create(o, l, x, y))
+                  : Value(arith::AddIOp::create(o, l, x, y)));
   case Bin::Sub:
-    return Tile(f ? Value(arith::SubFOp::create(o, l, x, y)) : Value(arith::SubIOp::create(o, l, x, y)));
+    return Tile(f ? Value(arith::SubFOp::create(o, l, x, y))
+                  : Value(arith::SubIOp::create(o, l, x, y)));
   case Bin::Mul:
-    return Tile(f ? Value(arith::MulFOp::create(o, l, x, y)) : Value(arith::MulIOp::create(o, l, x, y)));
+    return Tile(f ? Value(arith::MulFOp::create(o, l, x, y))
+                  : Value(arith::MulIOp::create(o, l, x, y)));
   case Bin::Div:
-    return Tile(f ? Value(arith::DivFOp::create(o, l, x, y)) : Value(arith::DivSIOp::create(o, l, x, y)));
+    return Tile(f ? Value(arith::DivFOp::create(o, l, x, y))
+                  : Value(arith::DivSIOp::create(o, l, x, y)));
   case Bin::Max:
-    return Tile(f ? Value(arith::MaximumFOp::create(o, l, x, y)) : Value(arith::MaxSIOp::create(o, l, x, y)));
+    return Tile(f ? Value(arith::MaximumFOp::create(o, l, x, y))
+                  : Value(arith::MaxSIOp::create(o, l, x, y)));
   case Bin::Min:
-    return Tile(f ? Value(arith::MinimumFOp::create(o, l, x, y)) : Value(arith::MinSIOp::create(o, l, x, y)));
+    return Tile(f ? Value(arith::MinimumFOp::create(o, l, x, y))
+                  : Value(arith::MinSIOp::create(o, l, x, y)));
   case Bin::And:
   case Bin::Or:
     if (f)
@@ -156,8 +161,7 @@ Tile constantLike(const Tile &t, double v) {
   return Tile(constantTile(t.shape(), t.type().getElementType(), v, kb().loc()));
 }
 
-template <typename OpTy>
-Tile unaryMath(const Tile &t, SourceLoc where, const char *name) {
+template <typename OpTy> Tile unaryMath(const Tile &t, SourceLoc where, const char *name) {
   if (!isFloatType(t.type().getElementType()))
     fail(name, "expects a floating-point tile, got " + typeStr(t.type().getElementType()));
   return Tile(OpTy::create(bld(), kb().loc(where), t.getValue()));
@@ -176,17 +180,23 @@ Scalar scalarBinary(Bin kind, const Scalar &a, const Scalar &b) {
   OpBuilder &o = bld();
   switch (kind) {
   case Bin::Add:
-    return Scalar(f ? Value(arith::AddFOp::create(o, l, x, y)) : Value(arith::AddIOp::create(o, l, x, y)));
+    return Scalar(f ? Value(arith::AddFOp::create(o, l, x, y))
+                    : Value(arith::AddIOp::create(o, l, x, y)));
   case Bin::Sub:
-    return Scalar(f ? Value(arith::SubFOp::create(o, l, x, y)) : Value(arith::SubIOp::create(o, l, x, y)));
+    return Scalar(f ? Value(arith::SubFOp::create(o, l, x, y))
+                    : Value(arith::SubIOp::create(o, l, x, y)));
   case Bin::Mul:
-    return Scalar(f ? Value(arith::MulFOp::create(o, l, x, y)) : Value(arith::MulIOp::create(o, l, x, y)));
+    return Scalar(f ? Value(arith::MulFOp::create(o, l, x, y))
+                    : Value(arith::MulIOp::create(o, l, x, y)));
   case Bin::Div:
-    return Scalar(f ? Value(arith::DivFOp::create(o, l, x, y)) : Value(arith::DivSIOp::create(o, l, x, y)));
+    return Scalar(f ? Value(arith::DivFOp::create(o, l, x, y))
+                    : Value(arith::DivSIOp::create(o, l, x, y)));
   case Bin::Max:
-    return Scalar(f ? Value(arith::MaximumFOp::create(o, l, x, y)) : Value(arith::MaxSIOp::create(o, l, x, y)));
+    return Scalar(f ? Value(arith::MaximumFOp::create(o, l, x, y))
+                    : Value(arith::MaxSIOp::create(o, l, x, y)));
   case Bin::Min:
-    return Scalar(f ? Value(arith::MinimumFOp::create(o, l, x, y)) : Value(arith::MinSIOp::create(o, l, x, y)));
+    return Scalar(f ? Value(arith::MinimumFOp::create(o, l, x, y))
+                    : Value(arith::MinSIOp::create(o, l, x, y)));
   default:
     throw dsl::Error("scalar: unsupported operation");
   }
@@ -210,10 +220,18 @@ Scalar tessera::dsl::num_programs(int axis, SourceLoc where) {
 
 // --- Scalars ------------------------------------------------------------------
 
-Scalar tessera::dsl::operator+(const Scalar &a, const Scalar &b) { return scalarBinary(Bin::Add, a, b); }
-Scalar tessera::dsl::operator-(const Scalar &a, const Scalar &b) { return scalarBinary(Bin::Sub, a, b); }
-Scalar tessera::dsl::operator*(const Scalar &a, const Scalar &b) { return scalarBinary(Bin::Mul, a, b); }
-Scalar tessera::dsl::operator/(const Scalar &a, const Scalar &b) { return scalarBinary(Bin::Div, a, b); }
+Scalar tessera::dsl::operator+(const Scalar &a, const Scalar &b) {
+  return scalarBinary(Bin::Add, a, b);
+}
+Scalar tessera::dsl::operator-(const Scalar &a, const Scalar &b) {
+  return scalarBinary(Bin::Sub, a, b);
+}
+Scalar tessera::dsl::operator*(const Scalar &a, const Scalar &b) {
+  return scalarBinary(Bin::Mul, a, b);
+}
+Scalar tessera::dsl::operator/(const Scalar &a, const Scalar &b) {
+  return scalarBinary(Bin::Div, a, b);
+}
 Scalar tessera::dsl::min(const Scalar &a, const Scalar &b) { return scalarBinary(Bin::Min, a, b); }
 Scalar tessera::dsl::max(const Scalar &a, const Scalar &b) { return scalarBinary(Bin::Max, a, b); }
 
@@ -230,8 +248,8 @@ Scalar tessera::dsl::cdiv(const Scalar &a, const Scalar &b) {
 }
 
 Scalar tessera::dsl::f32(double v) {
-  return Scalar(arith::ConstantFloatOp::create(bld(), kb().loc(), bld().getF32Type(),
-                                               APFloat(float(v))));
+  return Scalar(
+      arith::ConstantFloatOp::create(bld(), kb().loc(), bld().getF32Type(), APFloat(float(v))));
 }
 
 Scalar tessera::dsl::to_f32(const Scalar &a) {
@@ -281,8 +299,8 @@ Tile tessera::dsl::load(const TensorArg &t, const std::vector<Scalar> &offsets,
   Location l = kb().loc(where);
   Value desc = makeDesc(t, shape, padding, l, "load", offsets.size());
   auto type = tensorOf(shape, kb().mlirType(t.dtype()));
-  return Tile(tile::LoadOp::create(bld(), l, type, desc, offsetValues(offsets, "load"),
-                                   t.roundedToTf32()));
+  return Tile(
+      tile::LoadOp::create(bld(), l, type, desc, offsetValues(offsets, "load"), t.roundedToTf32()));
 }
 
 Tile tessera::dsl::gather_rows(const TensorArg &t, const Tile &rows, const Scalar &col,
@@ -350,8 +368,8 @@ Tile tessera::dsl::splat(const Scalar &s, const std::vector<int64_t> &shape, Sou
 Tile tessera::dsl::expand_dims(const Tile &t, int axis, SourceLoc where) {
   std::vector<int64_t> shape = t.shape();
   if (axis < 0 || axis > int(shape.size()))
-    fail("expand_dims", "axis " + std::to_string(axis) + " out of range for a tile of shape " +
-                            shapeStr(shape));
+    fail("expand_dims",
+         "axis " + std::to_string(axis) + " out of range for a tile of shape " + shapeStr(shape));
   shape.insert(shape.begin() + axis, 1);
   return Tile(tile::ExpandDimsOp::create(bld(), kb().loc(where),
                                          tensorOf(shape, t.type().getElementType()), t.getValue(),
@@ -366,9 +384,8 @@ Tile tessera::dsl::trans(const Tile &t, SourceLoc where) {
   std::vector<int64_t> s = t.shape();
   if (s.size() != 2)
     fail("trans", "expects a 2-D tile, got shape " + shapeStr(s));
-  return Tile(tile::TransOp::create(bld(), kb().loc(where),
-                                    tensorOf({s[1], s[0]}, t.type().getElementType()),
-                                    t.getValue()));
+  return Tile(tile::TransOp::create(
+      bld(), kb().loc(where), tensorOf({s[1], s[0]}, t.type().getElementType()), t.getValue()));
 }
 
 Tile tessera::dsl::cast(const Tile &t, DType to, SourceLoc where) {
@@ -393,7 +410,8 @@ Tile tessera::dsl::cast(const Tile &t, DType to, SourceLoc where) {
                                   : Value(arith::SIToFPOp::create(o, l, type, v)));
   if (dst.isInteger(1)) {
     Tile zero = constantLike(t, 0.0);
-    return isFloatType(from) ? compare(Cmp::NE, t, zero, "cast") : compare(Cmp::NE, t, zero, "cast");
+    return isFloatType(from) ? compare(Cmp::NE, t, zero, "cast")
+                             : compare(Cmp::NE, t, zero, "cast");
   }
   if (isFloatType(from))
     return Tile(arith::FPToSIOp::create(o, l, type, v));
@@ -418,35 +436,77 @@ Tile tessera::dsl::round_to_tf32(const Tile &t, SourceLoc where) {
 
 // --- Elementwise -----------------------------------------------------------------
 
-Tile tessera::dsl::operator+(const Tile &a, const Tile &b) { return binary(Bin::Add, a, b, "operator+", kb().loc()); }
-Tile tessera::dsl::operator-(const Tile &a, const Tile &b) { return binary(Bin::Sub, a, b, "operator-", kb().loc()); }
-Tile tessera::dsl::operator*(const Tile &a, const Tile &b) { return binary(Bin::Mul, a, b, "operator*", kb().loc()); }
-Tile tessera::dsl::operator/(const Tile &a, const Tile &b) { return binary(Bin::Div, a, b, "operator/", kb().loc()); }
-Tile tessera::dsl::operator&(const Tile &a, const Tile &b) { return binary(Bin::And, a, b, "operator&", kb().loc()); }
-Tile tessera::dsl::operator|(const Tile &a, const Tile &b) { return binary(Bin::Or, a, b, "operator|", kb().loc()); }
+Tile tessera::dsl::operator+(const Tile &a, const Tile &b) {
+  return binary(Bin::Add, a, b, "operator+", kb().loc());
+}
+Tile tessera::dsl::operator-(const Tile &a, const Tile &b) {
+  return binary(Bin::Sub, a, b, "operator-", kb().loc());
+}
+Tile tessera::dsl::operator*(const Tile &a, const Tile &b) {
+  return binary(Bin::Mul, a, b, "operator*", kb().loc());
+}
+Tile tessera::dsl::operator/(const Tile &a, const Tile &b) {
+  return binary(Bin::Div, a, b, "operator/", kb().loc());
+}
+Tile tessera::dsl::operator&(const Tile &a, const Tile &b) {
+  return binary(Bin::And, a, b, "operator&", kb().loc());
+}
+Tile tessera::dsl::operator|(const Tile &a, const Tile &b) {
+  return binary(Bin::Or, a, b, "operator|", kb().loc());
+}
 Tile tessera::dsl::operator-(const Tile &a) { return constantLike(a, 0.0) - a; }
 
-Tile tessera::dsl::operator+(const Tile &a, const Scalar &b) { return a + scalarAsTile(b, a, kb().loc()); }
-Tile tessera::dsl::operator-(const Tile &a, const Scalar &b) { return a - scalarAsTile(b, a, kb().loc()); }
-Tile tessera::dsl::operator*(const Tile &a, const Scalar &b) { return a * scalarAsTile(b, a, kb().loc()); }
-Tile tessera::dsl::operator/(const Tile &a, const Scalar &b) { return a / scalarAsTile(b, a, kb().loc()); }
-Tile tessera::dsl::operator+(const Scalar &a, const Tile &b) { return scalarAsTile(a, b, kb().loc()) + b; }
-Tile tessera::dsl::operator-(const Scalar &a, const Tile &b) { return scalarAsTile(a, b, kb().loc()) - b; }
-Tile tessera::dsl::operator*(const Scalar &a, const Tile &b) { return scalarAsTile(a, b, kb().loc()) * b; }
+Tile tessera::dsl::operator+(const Tile &a, const Scalar &b) {
+  return a + scalarAsTile(b, a, kb().loc());
+}
+Tile tessera::dsl::operator-(const Tile &a, const Scalar &b) {
+  return a - scalarAsTile(b, a, kb().loc());
+}
+Tile tessera::dsl::operator*(const Tile &a, const Scalar &b) {
+  return a * scalarAsTile(b, a, kb().loc());
+}
+Tile tessera::dsl::operator/(const Tile &a, const Scalar &b) {
+  return a / scalarAsTile(b, a, kb().loc());
+}
+Tile tessera::dsl::operator+(const Scalar &a, const Tile &b) {
+  return scalarAsTile(a, b, kb().loc()) + b;
+}
+Tile tessera::dsl::operator-(const Scalar &a, const Tile &b) {
+  return scalarAsTile(a, b, kb().loc()) - b;
+}
+Tile tessera::dsl::operator*(const Scalar &a, const Tile &b) {
+  return scalarAsTile(a, b, kb().loc()) * b;
+}
 
 Tile tessera::dsl::operator+(const Tile &a, double b) { return a + constantLike(a, b); }
 Tile tessera::dsl::operator-(const Tile &a, double b) { return a - constantLike(a, b); }
 Tile tessera::dsl::operator*(const Tile &a, double b) { return a * constantLike(a, b); }
 Tile tessera::dsl::operator/(const Tile &a, double b) { return a / constantLike(a, b); }
 
-Tile tessera::dsl::operator<(const Tile &a, const Tile &b) { return compare(Cmp::LT, a, b, "operator<"); }
-Tile tessera::dsl::operator<=(const Tile &a, const Tile &b) { return compare(Cmp::LE, a, b, "operator<="); }
-Tile tessera::dsl::operator>(const Tile &a, const Tile &b) { return compare(Cmp::GT, a, b, "operator>"); }
-Tile tessera::dsl::operator>=(const Tile &a, const Tile &b) { return compare(Cmp::GE, a, b, "operator>="); }
-Tile tessera::dsl::operator==(const Tile &a, const Tile &b) { return compare(Cmp::EQ, a, b, "operator=="); }
-Tile tessera::dsl::operator!=(const Tile &a, const Tile &b) { return compare(Cmp::NE, a, b, "operator!="); }
-Tile tessera::dsl::operator<(const Tile &a, const Scalar &b) { return a < scalarAsTile(b, a, kb().loc()); }
-Tile tessera::dsl::operator>=(const Tile &a, const Scalar &b) { return a >= scalarAsTile(b, a, kb().loc()); }
+Tile tessera::dsl::operator<(const Tile &a, const Tile &b) {
+  return compare(Cmp::LT, a, b, "operator<");
+}
+Tile tessera::dsl::operator<=(const Tile &a, const Tile &b) {
+  return compare(Cmp::LE, a, b, "operator<=");
+}
+Tile tessera::dsl::operator>(const Tile &a, const Tile &b) {
+  return compare(Cmp::GT, a, b, "operator>");
+}
+Tile tessera::dsl::operator>=(const Tile &a, const Tile &b) {
+  return compare(Cmp::GE, a, b, "operator>=");
+}
+Tile tessera::dsl::operator==(const Tile &a, const Tile &b) {
+  return compare(Cmp::EQ, a, b, "operator==");
+}
+Tile tessera::dsl::operator!=(const Tile &a, const Tile &b) {
+  return compare(Cmp::NE, a, b, "operator!=");
+}
+Tile tessera::dsl::operator<(const Tile &a, const Scalar &b) {
+  return a < scalarAsTile(b, a, kb().loc());
+}
+Tile tessera::dsl::operator>=(const Tile &a, const Scalar &b) {
+  return a >= scalarAsTile(b, a, kb().loc());
+}
 
 Tile tessera::dsl::where(const Tile &cond, const Tile &a, const Tile &b, SourceLoc where) {
   Location l = kb().loc(where);
@@ -484,13 +544,23 @@ Tile tessera::dsl::rescale_rows(const Tile &x, const Tile &factor, SourceLoc whe
   return Tile(mul.getResult());
 }
 Tile tessera::dsl::exp(const Tile &t, SourceLoc w) { return unaryMath<math::ExpOp>(t, w, "exp"); }
-Tile tessera::dsl::exp2(const Tile &t, SourceLoc w) { return unaryMath<math::Exp2Op>(t, w, "exp2"); }
+Tile tessera::dsl::exp2(const Tile &t, SourceLoc w) {
+  return unaryMath<math::Exp2Op>(t, w, "exp2");
+}
 Tile tessera::dsl::log(const Tile &t, SourceLoc w) { return unaryMath<math::LogOp>(t, w, "log"); }
-Tile tessera::dsl::log2(const Tile &t, SourceLoc w) { return unaryMath<math::Log2Op>(t, w, "log2"); }
-Tile tessera::dsl::sqrt(const Tile &t, SourceLoc w) { return unaryMath<math::SqrtOp>(t, w, "sqrt"); }
-Tile tessera::dsl::rsqrt(const Tile &t, SourceLoc w) { return unaryMath<math::RsqrtOp>(t, w, "rsqrt"); }
+Tile tessera::dsl::log2(const Tile &t, SourceLoc w) {
+  return unaryMath<math::Log2Op>(t, w, "log2");
+}
+Tile tessera::dsl::sqrt(const Tile &t, SourceLoc w) {
+  return unaryMath<math::SqrtOp>(t, w, "sqrt");
+}
+Tile tessera::dsl::rsqrt(const Tile &t, SourceLoc w) {
+  return unaryMath<math::RsqrtOp>(t, w, "rsqrt");
+}
 Tile tessera::dsl::abs(const Tile &t, SourceLoc w) { return unaryMath<math::AbsFOp>(t, w, "abs"); }
-Tile tessera::dsl::tanh(const Tile &t, SourceLoc w) { return unaryMath<math::TanhOp>(t, w, "tanh"); }
+Tile tessera::dsl::tanh(const Tile &t, SourceLoc w) {
+  return unaryMath<math::TanhOp>(t, w, "tanh");
+}
 Tile tessera::dsl::reciprocal(const Tile &t, SourceLoc where) {
   if (!t.type().getElementType().isF32())
     fail("reciprocal", "expects an f32 tile, got " + typeStr(t.type()));
@@ -513,13 +583,12 @@ static Tile reduce(tile::ReduceKind kind, const Tile &t, int axis, SourceLoc whe
   }
   std::vector<int64_t> shape = src.shape();
   if (axis < 0 || axis >= int(shape.size()))
-    fail(name, "axis " + std::to_string(axis) + " out of range for a tile of shape " +
-                   shapeStr(shape));
+    fail(name,
+         "axis " + std::to_string(axis) + " out of range for a tile of shape " + shapeStr(shape));
   shape.erase(shape.begin() + axis);
-  return Tile(tile::ReduceOp::create(
-      bld(), l, tensorOf(shape, t.type().getElementType()),
-      tile::ReduceKindAttr::get(bld().getContext(), kind), src.getValue(),
-      bld().getI32IntegerAttr(axis)));
+  return Tile(tile::ReduceOp::create(bld(), l, tensorOf(shape, t.type().getElementType()),
+                                     tile::ReduceKindAttr::get(bld().getContext(), kind),
+                                     src.getValue(), bld().getI32IntegerAttr(axis)));
 }
 
 Tile tessera::dsl::reduce_sum(const Tile &t, int axis, SourceLoc w) {

@@ -174,7 +174,8 @@ std::vector<CandidateResult> tessera::autotune(const std::string &problem,
   std::vector<CandidateResult> results;
   std::vector<const TuneCandidate *> fresh;
   for (const TuneCandidate &c : candidates) {
-    std::optional<CandidateResult> known = options.retime ? std::nullopt : db.timing(problem, c.config);
+    std::optional<CandidateResult> known =
+        options.retime ? std::nullopt : db.timing(problem, c.config);
     if (known) {
       results.push_back(*known);
       results.back().cached = true;
@@ -193,8 +194,8 @@ std::vector<CandidateResult> tessera::autotune(const std::string &problem,
   std::vector<Jit::CompileResult> compiled =
       Jit::get().compileAll(builds, compileOptions, DiskCache::get());
 
-  DeviceTensor flush = DeviceTensor::empty({int64_t(std::max<size_t>(device.l2Bytes, 1) * 2)},
-                                           DType::I1);
+  DeviceTensor flush =
+      DeviceTensor::empty({int64_t(std::max<size_t>(device.l2Bytes, 1) * 2)}, DType::I1);
   Stream &stream = Stream::defaultStream();
   for (size_t i = 0; i < fresh.size(); ++i) {
     CandidateResult r;
@@ -248,11 +249,12 @@ std::vector<CandidateResult> tessera::autotune(const std::string &problem,
     results.push_back(r);
   }
 
-  std::stable_sort(results.begin(), results.end(), [](const CandidateResult &a, const CandidateResult &b) {
-    if (a.ok() != b.ok())
-      return a.ok();
-    return a.ok() ? a.ms < b.ms : a.config < b.config;
-  });
+  std::stable_sort(results.begin(), results.end(),
+                   [](const CandidateResult &a, const CandidateResult &b) {
+                     if (a.ok() != b.ok())
+                       return a.ok();
+                     return a.ok() ? a.ms < b.ms : a.config < b.config;
+                   });
   if (!results.empty() && results.front().ok())
     db.setBest(problem, results.front().config);
   db.save();

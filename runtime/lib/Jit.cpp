@@ -3,11 +3,11 @@
 #include "tessera/runtime/Jit.h"
 
 #include "tessera/InitAll.h"
+#include "tessera/Interpreter/Interpreter.h"
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
 #include "tessera/runtime/Interpret.h"
-#include "tessera/Interpreter/Interpreter.h"
 
 #include <cstring>
 
@@ -129,8 +129,8 @@ const JitKernel &Jit::kernel(const std::string &key, const IRBuilderFn &build) {
 
 /// Runs an interpreted kernel: the packed arguments are read back by the
 /// kernel's parameter kinds, pointers resolved to their host allocations.
-static void interpretLaunch(const JitKernel &kernel, unsigned gridX, unsigned gridY,
-                            unsigned gridZ, KernelArgs &args) {
+static void interpretLaunch(const JitKernel &kernel, unsigned gridX, unsigned gridY, unsigned gridZ,
+                            KernelArgs &args) {
   const std::vector<ParamKind> &params = kernel.compiled.params;
   if (args.size() != params.size())
     throw Error("launch of '" + kernel.compiled.name + "': " + std::to_string(args.size()) +

@@ -7,8 +7,8 @@
 #include "tessera/runtime/Error.h"
 #include "tessera/runtime/Interpret.h"
 
-#include <string>
 #include <chrono>
+#include <string>
 #include <utility>
 
 using namespace tessera;

@@ -17,6 +17,8 @@ config.environment["PATH"] = os.pathsep.join(
 config.environment.pop("TESSERA_DUMP_IR", None)
 
 config.substitutions.append(("%{tools}", config.tessera_tools_dir))
+config.substitutions.append(
+    ("%{scripts}", os.path.join(config.test_source_root, "..", "..", "scripts")))
 # Tests of behaviour without a GPU run only where there is none.
 if not (os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/nvidia0")):
     config.available_features.add("no-gpu")

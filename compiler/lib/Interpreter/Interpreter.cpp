@@ -137,8 +137,8 @@ private:
     llvm::raw_string_ostream os(loc);
     os << op->getLoc();
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "interpreter: '" + op->getName().getStringRef() + "' at " +
-                                       loc + ": " + message);
+                                   "interpreter: '" + op->getName().getStringRef() + "' at " + loc +
+                                       ": " + message);
   }
 
   /// A slot for a result of `type` (tensor or scalar).
@@ -423,8 +423,9 @@ private:
 
   /// Calls `write` with the address of every element of the block that lies
   /// inside the descriptor's tensor.
-  llvm::Error writeBlock(Operation *o, Value descValue, ValueRange indexValues, Value tile,
-                         llvm::function_ref<void(unsigned char *, Elt, const Slot &, int64_t)> write) {
+  llvm::Error
+  writeBlock(Operation *o, Value descValue, ValueRange indexValues, Value tile,
+             llvm::function_ref<void(unsigned char *, Elt, const Slot &, int64_t)> write) {
     const Slot &desc = get(descValue);
     const Slot &value = get(tile);
     SmallVector<int64_t> indices;
@@ -552,7 +553,7 @@ private:
           int64_t acc = src.i[first];
           for (int64_t k = 1; k < len; ++k) {
             int64_t v = src.i[(a * len + k) * inner + b];
-            acc = kind == tile::ReduceKind::sum ? wrapInt(r.elt, acc + v)
+            acc = kind == tile::ReduceKind::sum   ? wrapInt(r.elt, acc + v)
                   : kind == tile::ReduceKind::max ? std::max(acc, v)
                                                   : std::min(acc, v);
           }
@@ -580,7 +581,8 @@ private:
     } else if (auto f = dyn_cast<FloatAttr>(value)) {
       r.f[0] = roundTo(r.elt, float(f.getValueAsDouble()));
     } else if (auto i = dyn_cast<IntegerAttr>(value)) {
-      r.i[0] = r.elt == Elt::I1 ? int64_t(i.getValue().getZExtValue()) : i.getValue().getSExtValue();
+      r.i[0] =
+          r.elt == Elt::I1 ? int64_t(i.getValue().getZExtValue()) : i.getValue().getSExtValue();
     } else {
       return error(o, "unsupported constant");
     }
@@ -667,7 +669,8 @@ private:
   }
 
   static bool compareI(arith::CmpIPredicate p, int64_t a, int64_t b, Elt e) {
-    uint64_t ua = e == Elt::I32 ? uint32_t(a) : uint64_t(a), ub = e == Elt::I32 ? uint32_t(b) : uint64_t(b);
+    uint64_t ua = e == Elt::I32 ? uint32_t(a) : uint64_t(a),
+             ub = e == Elt::I32 ? uint32_t(b) : uint64_t(b);
     switch (p) {
     case arith::CmpIPredicate::eq:
       return a == b;
@@ -820,7 +823,9 @@ private:
     else if (name == "arith.bitcast" && r.elt == Elt::I32 && inElt == Elt::F32)
       fi = [&](int64_t k) { return int64_t(llvm::bit_cast<int32_t>(F(0, k))); };
     else if (auto cmp = dyn_cast<arith::CmpFOp>(op))
-      fi = [&, p = cmp.getPredicate()](int64_t k) { return int64_t(compareF(p, F(0, k), F(1, k))); };
+      fi = [&, p = cmp.getPredicate()](int64_t k) {
+        return int64_t(compareF(p, F(0, k), F(1, k)));
+      };
     else if (auto cmp = dyn_cast<arith::CmpIOp>(op))
       fi = [&, p = cmp.getPredicate()](int64_t k) {
         return int64_t(compareI(p, I(0, k), I(1, k), inElt));
@@ -864,10 +869,10 @@ llvm::Error tessera::interp::run(ModuleOp module, LaunchGrid grid, ArrayRef<Arg>
                                        Twine(params.size()) + " arguments, got " +
                                        Twine(args.size()));
   for (auto [idx, type] : llvm::enumerate(params)) {
-    Arg::Kind expected = isa<tile::PtrType>(type)  ? Arg::Kind::Pointer
-                         : type.isInteger(32)      ? Arg::Kind::I32
-                         : type.isF32()            ? Arg::Kind::F32
-                                                   : Arg::Kind(-1);
+    Arg::Kind expected = isa<tile::PtrType>(type) ? Arg::Kind::Pointer
+                         : type.isInteger(32)     ? Arg::Kind::I32
+                         : type.isF32()           ? Arg::Kind::F32
+                                                  : Arg::Kind(-1);
     if (args[idx].kind != expected)
       return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                      "interpreter: argument " + Twine(idx) + " of kernel '" +

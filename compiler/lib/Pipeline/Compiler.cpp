@@ -62,8 +62,8 @@ private:
 
 llvm::Error stageError(StringRef kernel, StringRef stage, StringRef message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 "kernel '" + kernel + "': stage '" + stage + "': " +
-                                     (message.empty() ? StringRef("failed") : message));
+                                 "kernel '" + kernel + "': stage '" + stage +
+                                     "': " + (message.empty() ? StringRef("failed") : message));
 }
 
 void dumpStage(StringRef dir, StringRef kernel, int index, StringRef stage,

@@ -74,7 +74,5 @@ void tessera::buildTesseraPipeline(OpPassManager &pm, const PipelineOptions &opt
 void tessera::registerTesseraPipeline() {
   PassPipelineRegistration<PipelineOptions>(
       "tessera-pipeline", "tile IR to NVVM, exactly as Tessera's JIT runs it",
-      [](OpPassManager &pm, const PipelineOptions &options) {
-        buildTesseraPipeline(pm, options);
-      });
+      [](OpPassManager &pm, const PipelineOptions &options) { buildTesseraPipeline(pm, options); });
 }

@@ -20,8 +20,8 @@ struct Linker {
   }
   std::string log(bool error) {
     size_t size = 0;
-    if ((error ? nvJitLinkGetErrorLogSize(handle, &size) : nvJitLinkGetInfoLogSize(handle, &size)) !=
-            NVJITLINK_SUCCESS ||
+    if ((error ? nvJitLinkGetErrorLogSize(handle, &size)
+               : nvJitLinkGetInfoLogSize(handle, &size)) != NVJITLINK_SUCCESS ||
         size == 0)
       return {};
     std::string s(size, '\0');
@@ -78,8 +78,7 @@ llvm::Expected<Cubin> tessera::linkPTX(llvm::StringRef ptx, llvm::StringRef arch
     return failure("nvJitLinkComplete", r, linker.log(true));
   Cubin cubin;
   size_t size = 0;
-  if (nvJitLinkResult r = nvJitLinkGetLinkedCubinSize(linker.handle, &size);
-      r != NVJITLINK_SUCCESS)
+  if (nvJitLinkResult r = nvJitLinkGetLinkedCubinSize(linker.handle, &size); r != NVJITLINK_SUCCESS)
     return failure("nvJitLinkGetLinkedCubinSize", r, linker.log(true));
   cubin.image.resize(size);
   if (nvJitLinkResult r = nvJitLinkGetLinkedCubin(linker.handle, cubin.image.data());

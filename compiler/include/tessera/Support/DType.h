@@ -56,9 +56,7 @@ inline std::optional<DType> parseDType(std::string_view s) {
   return std::nullopt;
 }
 
-constexpr bool isFloat(DType t) {
-  return t == DType::F32 || t == DType::F16 || t == DType::BF16;
-}
+constexpr bool isFloat(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
 // --- Host conversions of the 16-bit formats -------------------------------
 

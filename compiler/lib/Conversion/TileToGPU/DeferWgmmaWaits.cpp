@@ -28,8 +28,8 @@ namespace {
 /// synchronizes threads: a running wgmma may overlap it.
 bool isHarmlessAsm(StringRef text) {
   return llvm::any_of(ArrayRef<StringRef>{"mov.u32 $0, %tid", "cp.async.commit_group",
-                                          "cp.async.wait_group", "fence.proxy.async",
-                                          "red.global", "ld.shared", "ldmatrix"},
+                                          "cp.async.wait_group", "fence.proxy.async", "red.global",
+                                          "ld.shared", "ldmatrix"},
                       [&](StringRef prefix) { return text.starts_with(prefix); });
 }
 
@@ -101,8 +101,8 @@ void deferWait(LLVM::InlineAsmOp wait) {
   // The wait's operands, the results extracted from its struct,
   // are read by nothing else: they follow it down.
   for (Value operand : wait.getOperands())
-    if (Operation *def = operand.getDefiningOp(); def && def->getBlock() == wait->getBlock() &&
-                                                  def->hasOneUse() && isMemoryEffectFree(def))
+    if (Operation *def = operand.getDefiningOp();
+        def && def->getBlock() == wait->getBlock() && def->hasOneUse() && isMemoryEffectFree(def))
       def->moveBefore(stop);
   for (Operation *op : behind)
     op->moveBefore(stop);

@@ -117,8 +117,8 @@ Value ptxUnary(OpBuilder &b, Location loc, StringRef instruction, Value x) {
 /// The f32 computation of one math op on scalars; null if unsupported.
 Value emitMathF32(OpBuilder &b, Location loc, Operation *op, ArrayRef<Value> args) {
   auto mulConst = [&](Value x, double c) {
-    return arith::MulFOp::create(b, loc, x, arith::ConstantFloatOp::create(
-                                                b, loc, b.getF32Type(), APFloat(float(c))));
+    return arith::MulFOp::create(
+        b, loc, x, arith::ConstantFloatOp::create(b, loc, b.getF32Type(), APFloat(float(c))));
   };
   // exp(x) = 2^(x·log2 e) and log(x) = log2(x)·ln 2: the GPU has fast base-2
   // instructions (max relative error about 2^-22).
@@ -198,7 +198,8 @@ struct IotaOpToGPU : OpConversionPattern<tile::IotaOp> {
   LogicalResult matchAndRewrite(tile::IotaOp op, OpAdaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     SmallVector<Value> values;
-    for (const SmallVector<Value> &c : ThreadElements(op.getType()).emitCoords(rewriter, op.getLoc()))
+    for (const SmallVector<Value> &c :
+         ThreadElements(op.getType()).emitCoords(rewriter, op.getLoc()))
       values.push_back(c[0]);
     auto type = cast<VectorType>(getTypeConverter()->convertType(op.getType()));
     rewriter.replaceOp(op, pack(rewriter, op.getLoc(), type, values));

@@ -40,8 +40,8 @@ struct AddPtrOpToGPU : OpConversionPattern<tile::AddPtrOp> {
   LogicalResult matchAndRewrite(tile::AddPtrOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Type elem = memoryType(op.getPtr().getType().getElementType());
-    rewriter.replaceOpWithNewOp<LLVM::GEPOp>(op, adaptor.getPtr().getType(), elem,
-                                             adaptor.getPtr(), ValueRange{adaptor.getOffset()});
+    rewriter.replaceOpWithNewOp<LLVM::GEPOp>(op, adaptor.getPtr().getType(), elem, adaptor.getPtr(),
+                                             ValueRange{adaptor.getOffset()});
     return success();
   }
 };
@@ -82,8 +82,8 @@ Desc unpackDesc(OpBuilder &b, Location loc, Value desc, unsigned rank) {
 /// One access of `width` consecutive elements along the last dimension
 /// (width 1: a single element) a thread makes of a block.
 struct Access {
-  int64_t firstElement; ///< index of the first element in the thread's vector
-  Value pointer;        ///< of the first element
+  int64_t firstElement;             ///< index of the first element in the thread's vector
+  Value pointer;                    ///< of the first element
   Value otherDimsInBounds, lastPos; ///< the last dimension's position of the first
   Value lastSize, lastStride;
 
@@ -143,8 +143,9 @@ SmallVector<Access> emitAccesses(OpBuilder &b, Location loc, const Desc &desc, V
         continue;
       }
       Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, pos, desc.sizes[d]);
-      access.otherDimsInBounds =
-          access.otherDimsInBounds ? arith::AndIOp::create(b, loc, access.otherDimsInBounds, ok) : ok;
+      access.otherDimsInBounds = access.otherDimsInBounds
+                                     ? arith::AndIOp::create(b, loc, access.otherDimsInBounds, ok)
+                                     : ok;
     }
     access.pointer =
         LLVM::GEPOp::create(b, loc, desc.base.getType(), elem, desc.base, ValueRange{offset});
@@ -162,17 +163,17 @@ Value emitVectorizable(OpBuilder &b, Location loc, const Desc &desc, Type elem, 
   for (Value stride : ArrayRef<Value>(desc.strides).drop_back()) {
     Value rem = arith::AndIOp::create(b, loc, stride, constI32(b, loc, width - 1));
     ok = arith::AndIOp::create(
-        b, loc, ok, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, rem, constI32(b, loc, 0)));
+        b, loc, ok,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, rem, constI32(b, loc, 0)));
   }
   Type i64 = b.getI64Type();
   Value address = LLVM::PtrToIntOp::create(b, loc, i64, desc.base);
   int64_t bytes = width * elem.getIntOrFloatBitWidth() / 8;
-  Value misaligned = arith::AndIOp::create(b, loc, address,
-                                           arith::ConstantIntOp::create(b, loc, i64, bytes - 1));
-  return arith::AndIOp::create(
-      b, loc, ok,
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, misaligned,
-                            arith::ConstantIntOp::create(b, loc, i64, 0)));
+  Value misaligned =
+      arith::AndIOp::create(b, loc, address, arith::ConstantIntOp::create(b, loc, i64, bytes - 1));
+  return arith::AndIOp::create(b, loc, ok,
+                               arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, misaligned,
+                                                     arith::ConstantIntOp::create(b, loc, i64, 0)));
 }
 
 /// True (the same in every thread) when the block of `shape` at `indices`
@@ -183,7 +184,8 @@ Value emitTileInside(OpBuilder &b, Location loc, const Desc &desc, ValueRange in
   for (auto [index, size, extent] : llvm::zip(indices, desc.sizes, shape)) {
     Value end = arith::AddIOp::create(b, loc, index, constI32(b, loc, extent));
     Value ok = arith::AndIOp::create(
-        b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, index, constI32(b, loc, 0)),
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, index, constI32(b, loc, 0)),
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, end, size));
     inside = inside ? arith::AndIOp::create(b, loc, inside, ok) : ok;
   }
@@ -226,8 +228,8 @@ SmallVector<Value> emitFastOrSlow(OpBuilder &b, Location loc, Value cond, TypeRa
   auto ifOp = scf::IfOp::create(b, loc, types, cond, /*withElse=*/true);
   OpBuilder::InsertionGuard guard(b);
   // Without results the regions come with their terminators.
-  for (auto [region, body] : {std::pair{&ifOp.getThenRegion(), fast},
-                              std::pair{&ifOp.getElseRegion(), slow}}) {
+  for (auto [region, body] :
+       {std::pair{&ifOp.getThenRegion(), fast}, std::pair{&ifOp.getElseRegion(), slow}}) {
     Block &block = region->front();
     if (types.empty()) {
       b.setInsertionPoint(block.getTerminator());
@@ -343,7 +345,8 @@ struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
                               type, width, vectorizable, pad);
     };
     Value inside = emitTileInside(rewriter, loc, desc, adaptor.getIndices(), type.getShape());
-    Value whole = vectorizable ? arith::AndIOp::create(rewriter, loc, vectorizable, inside) : inside;
+    Value whole =
+        vectorizable ? arith::AndIOp::create(rewriter, loc, vectorizable, inside) : inside;
     SmallVector<Type> types(tile::getElemsPerThread(type), elem);
     SmallVector<Value> values = emitFastOrSlow(rewriter, loc, whole, types, wholeTile, runByRun);
     auto vecType = cast<VectorType>(getTypeConverter()->convertType(type));
@@ -411,7 +414,8 @@ struct StoreOpToGPU : OpConversionPattern<tile::StoreOp> {
                                         access.inBounds(rewriter, loc, i), /*withElse=*/false);
           OpBuilder::InsertionGuard guard(rewriter);
           rewriter.setInsertionPointToStart(&ifOp.getThenRegion().front());
-          LLVM::StoreOp::create(rewriter, loc, toMemory(rewriter, loc, values[access.firstElement + i]),
+          LLVM::StoreOp::create(rewriter, loc,
+                                toMemory(rewriter, loc, values[access.firstElement + i]),
                                 access.elementPointer(rewriter, loc, mem, i));
         }
         return {};
@@ -428,10 +432,9 @@ struct StoreOpToGPU : OpConversionPattern<tile::StoreOp> {
 void emitRedAdd(OpBuilder &b, Location loc, Value ptr, int64_t byteOffset, Value value, Value add) {
   Value flag = arith::ExtUIOp::create(b, loc, b.getI32Type(), add);
   std::string at = byteOffset ? "[$0+" + std::to_string(byteOffset) + "]" : "[$0]";
-  emitAsmStatement(b, loc,
-                   "{\n.reg .pred p;\nsetp.ne.b32 p, $2, 0;\n@p red.global.add.f32 " + at +
-                       ", $1;\n}",
-                   {ptr, value, flag}, "l,f,r");
+  emitAsmStatement(
+      b, loc, "{\n.reg .pred p;\nsetp.ne.b32 p, $2, 0;\n@p red.global.add.f32 " + at + ", $1;\n}",
+      {ptr, value, flag}, "l,f,r");
 }
 
 /// One `red.global.add.f32` per element, predicated on the element lying
@@ -468,9 +471,10 @@ struct AtomicAddOpToGPU : OpConversionPattern<tile::AtomicAddOp> {
           Value pos = arith::AddIOp::create(
               rewriter, loc, arith::AddIOp::create(rewriter, loc, indices[d], bases[d]),
               constI32(rewriter, loc, elems.offset(d, mi[d])));
-          offset = arith::AddIOp::create(rewriter, loc, offset,
-                                         arith::MulIOp::create(rewriter, loc, pos, desc.strides[d]));
-          Value ok = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult, pos, desc.sizes[d]);
+          offset = arith::AddIOp::create(
+              rewriter, loc, offset, arith::MulIOp::create(rewriter, loc, pos, desc.strides[d]));
+          Value ok =
+              arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult, pos, desc.sizes[d]);
           rowOk = rowOk ? arith::AndIOp::create(rewriter, loc, rowOk, ok) : ok;
         }
         Value ptr = LLVM::GEPOp::create(rewriter, loc, desc.base.getType(), f32, desc.base,
@@ -509,9 +513,9 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp lo
   Type elem = type.getElementType();
   std::optional<SharedTile> tileStorage;
   if (auto buffers = load->getAttrOfType<DenseI64ArrayAttr>(kPrefetchBuffersAttr))
-    tileStorage.emplace(b, loc, type.getDimSize(0), SharedTile::units(type),
-                        emitPrefetchOffset(b, loc, load, buffers.asArrayRef(),
-                                           load->hasAttr(kPrefetchNextAttr)));
+    tileStorage.emplace(
+        b, loc, type.getDimSize(0), SharedTile::units(type),
+        emitPrefetchOffset(b, loc, load, buffers.asArrayRef(), load->hasAttr(kPrefetchNextAttr)));
   else
     tileStorage.emplace(b, loc, type.getDimSize(0), SharedTile::units(type),
                         cast<IntegerAttr>(load->getAttr(kAsyncCopyAttr)).getInt());
@@ -540,8 +544,8 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp lo
       Value copied = arith::SelectOp::create(
           b, loc, access.inBounds(b, loc, 0),
           arith::MulIOp::create(b, loc, count, constI32(b, loc, bytes)), zero);
-      Value ptr = arith::SelectOp::create(b, loc, access.inBounds(b, loc, 0), access.pointer,
-                                          desc.base);
+      Value ptr =
+          arith::SelectOp::create(b, loc, access.inBounds(b, loc, 0), access.pointer, desc.base);
       SharedTile::Address dst{};
       if (bases.empty()) {
         const SmallVector<Value> &c = coords[access.firstElement];

@@ -46,8 +46,8 @@ void barrier(OpBuilder &b, Location loc) { gpu::BarrierOp::create(b, loc); }
 /// itself (once, here, when hoisted out of the dot's loop), else the whole
 /// operand through a swizzled shared tile and ldmatrix. Null when neither
 /// applies (the generic path does).
-Value lowerToDotOperand(OpBuilder &b, Location loc, Value result, Value source,
-                        VectorType vecType, bool transposed) {
+Value lowerToDotOperand(OpBuilder &b, Location loc, Value result, Value source, VectorType vecType,
+                        bool transposed) {
   if (StagedOperand staged = getStagedOperand(result))
     return staged.hoisted ? emitHoistedStaging(b, loc, staged, source, vecType)
                           : Value(LLVM::PoisonOp::create(b, loc, vecType));
@@ -180,10 +180,10 @@ struct ReduceOpToShuffles : OpConversionPattern<tile::ReduceOp> {
       }
       for (unsigned bit = 0; (1u << bit) <= along.laneMask; ++bit) {
         Value offset = constI32(rewriter, loc, 1 << (along.laneShift + bit));
-        Value other = gpu::ShuffleOp::create(rewriter, loc, acc, offset,
-                                             constI32(rewriter, loc, tile::kWarpSize),
-                                             gpu::ShuffleMode::XOR)
-                          .getShuffleResult();
+        Value other =
+            gpu::ShuffleOp::create(rewriter, loc, acc, offset,
+                                   constI32(rewriter, loc, tile::kWarpSize), gpu::ShuffleMode::XOR)
+                .getShuffleResult();
         acc = combine(rewriter, loc, op.getKind(), acc, other);
       }
       values.push_back(acc);
@@ -246,8 +246,7 @@ struct DotOpToFMA : OpConversionPattern<tile::DotOp> {
   LogicalResult matchAndRewrite(tile::DotOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    RankedTensorType aType = op.getA().getType(), bType = op.getB().getType(),
-                     cType = op.getType();
+    RankedTensorType aType = op.getA().getType(), bType = op.getB().getType(), cType = op.getType();
     Type inElem = aType.getElementType();
     if (!isa<FloatType>(inElem) || !cType.getElementType().isF32())
       return rewriter.notifyMatchFailure(op, "FMA dot supports floating-point inputs only");
@@ -263,8 +262,8 @@ struct DotOpToFMA : OpConversionPattern<tile::DotOp> {
     // Row starts in A and columns in B of each accumulator element.
     SmallVector<Value> aRow, bCol;
     for (const SmallVector<Value> &c : ThreadElements(cType).emitCoords(rewriter, loc)) {
-      aRow.push_back(
-          toIndex(rewriter, loc, arith::MulIOp::create(rewriter, loc, c[0], constI32(rewriter, loc, k))));
+      aRow.push_back(toIndex(
+          rewriter, loc, arith::MulIOp::create(rewriter, loc, c[0], constI32(rewriter, loc, k))));
       bCol.push_back(toIndex(rewriter, loc, c[1]));
     }
     Value nIndex = constIndex(rewriter, loc, n);
@@ -278,7 +277,9 @@ struct DotOpToFMA : OpConversionPattern<tile::DotOp> {
       Value bRowStart = arith::MulIOp::create(rewriter, loc, kk, nIndex);
       SmallVector<Value> acc = unpack(rewriter, loc, loop.getRegionIterArgs()[0]);
       auto widen = [&](Value v) -> Value {
-        return inElem.isF32() ? v : Value(arith::ExtFOp::create(rewriter, loc, rewriter.getF32Type(), v));
+        return inElem.isF32()
+                   ? v
+                   : Value(arith::ExtFOp::create(rewriter, loc, rewriter.getF32Type(), v));
       };
       for (size_t e = 0; e < acc.size(); ++e) {
         Value aIdx = arith::AddIOp::create(rewriter, loc, aRow[e], kk);

@@ -34,7 +34,8 @@ StagedOperand tessera::tilegpu::getStagedOperand(Value operand) {
     return {};
   OpOperand &use = *operand.getUses().begin();
   auto dot = dyn_cast<tile::DotOp>(use.getOwner());
-  if (!dot || use.getOperandNumber() > 1 || !isa<tile::MmaLayoutAttr>(dot.getType().getEncoding()) ||
+  if (!dot || use.getOperandNumber() > 1 ||
+      !isa<tile::MmaLayoutAttr>(dot.getType().getEncoding()) ||
       !def->getParentRegion()->isAncestor(dot->getParentRegion()))
     return {};
   // 16-bit operands, or f32 ones of a tf32 dot.
@@ -276,7 +277,8 @@ void SharedTile::store(OpBuilder &b, Location loc, Value vec, RankedTensorType t
       addr = {address(b, loc, coords[e][0], coords[e][1], constI32(b, loc, 0)), 0};
     } else {
       Value chunkLane = arith::ShRUIOp::create(b, loc, bases[1], constI32(b, loc, 3));
-      addr = address(b, loc, bases[0], elems.offset(0, mi[0]), chunkLane, elems.offset(1, mi[1]) / 8);
+      addr =
+          address(b, loc, bases[0], elems.offset(0, mi[0]), chunkLane, elems.offset(1, mi[1]) / 8);
     }
     SmallVector<Value> args{addr.base};
     for (int64_t k = 0; k < 8; k += 2)
@@ -313,7 +315,9 @@ namespace {
 /// The k-major-ness of a staged operand: its tile holds k along the rows'
 /// contiguous dimension (A as M x K, B as N x K), the layout ldmatrix reads
 /// without .trans and wgmma without its transpose flag.
-bool isKMajor(const StagedOperand &staged) { return (staged.operandIndex == 0) != staged.transposed; }
+bool isKMajor(const StagedOperand &staged) {
+  return (staged.operandIndex == 0) != staged.transposed;
+}
 
 /// The first coordinate, along a dot operand's outer dimension (`outer`: M of
 /// A, N of B), of the block the thread's warp holds.
@@ -360,9 +364,11 @@ public:
       // Matrices: (rows +0, k +0), (rows +8, k +0), (rows +0, k +8), (rows +8, k +8).
       for (int64_t block = 0; block < numBlocks(); ++block) {
         Value outerOff = arith::MulIOp::create(
-            b, loc, arith::AndIOp::create(b, loc, matrix, constI32(b, loc, 1)), constI32(b, loc, 8));
+            b, loc, arith::AndIOp::create(b, loc, matrix, constI32(b, loc, 1)),
+            constI32(b, loc, 8));
         Value kOff = arith::MulIOp::create(
-            b, loc, arith::ShRUIOp::create(b, loc, matrix, constI32(b, loc, 1)), constI32(b, loc, 8));
+            b, loc, arith::ShRUIOp::create(b, loc, matrix, constI32(b, loc, 1)),
+            constI32(b, loc, 8));
         regs.push_back(load(b, loc, 4, block, outerOff, kOff, kStep));
       }
       return regs;
@@ -397,7 +403,8 @@ private:
     bool kContiguous = (opIdx == 0) != transposed;
     Value rowLane = arith::AddIOp::create(b, loc, kContiguous ? outerLane : kOff, rowInMatrix);
     Value colLane = kContiguous ? kOff : outerLane;
-    int64_t rowConst = kContiguous ? outerConst : kConst, colConst = kContiguous ? kConst : outerConst;
+    int64_t rowConst = kContiguous ? outerConst : kConst,
+            colConst = kContiguous ? kConst : outerConst;
     SharedTile::Address address{};
     if (elems.wraps(outerDim)) {
       // Threads hold copies: coordinates modulo the tile.
@@ -431,13 +438,14 @@ void emitMmaBlocks(OpBuilder &b, Location loc, StringRef text, ArrayRef<SmallVec
     for (int64_t n = 0; n < int64_t(bRegs.size()); ++n) {
       // c0..c3: (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1).
       int64_t cIndex[4] = {cElems.flatten({2 * m, 2 * n}), cElems.flatten({2 * m, 2 * n + 1}),
-                           cElems.flatten({2 * m + 1, 2 * n}), cElems.flatten({2 * m + 1, 2 * n + 1})};
+                           cElems.flatten({2 * m + 1, 2 * n}),
+                           cElems.flatten({2 * m + 1, 2 * n + 1})};
       SmallVector<Value> args(aRegs[m]);
       args.append(bRegs[n]);
       for (int64_t i : cIndex)
         args.push_back(c[i]);
-      Value result =
-          asmOp(b, loc, resultType, args, text, "=f,=f,=f,=f,r,r,r,r,r,r,0,1,2,3", /*sideEffects=*/false);
+      Value result = asmOp(b, loc, resultType, args, text, "=f,=f,=f,=f,r,r,r,r,r,r,0,1,2,3",
+                           /*sideEffects=*/false);
       for (int64_t i = 0; i < 4; ++i)
         c[cIndex[i]] = LLVM::ExtractValueOp::create(b, loc, result, i);
     }
@@ -504,7 +512,8 @@ private:
       auto pair = LLVM::LLVMStructType::getLiteral(b.getContext(), {i32, i32});
       Value v = asmOp(b, loc, pair, ValueRange{tile.elementAddress(b, loc, row, col, 32)},
                       "ld.shared.v2.b32 {$0, $1}, [$2];", "=r,=r,r", true);
-      return {LLVM::ExtractValueOp::create(b, loc, v, 0), LLVM::ExtractValueOp::create(b, loc, v, 1)};
+      return {LLVM::ExtractValueOp::create(b, loc, v, 0),
+              LLVM::ExtractValueOp::create(b, loc, v, 1)};
     }
     Value next = add(b, loc, row, 1);
     auto one = [&](Value r) {
@@ -655,7 +664,9 @@ SmallVector<Value> emitTf32Mma(OpBuilder &b, Location loc, tile::DotOp op, Value
       aRegs = tf32A->read(b, loc, k);
     else
       for (int64_t m = 0; m < mBlocks; ++m) {
-        auto at = [&](int64_t row, int64_t i) { return bits(a[aElems.flatten({2 * m + row, col + i})]); };
+        auto at = [&](int64_t row, int64_t i) {
+          return bits(a[aElems.flatten({2 * m + row, col + i})]);
+        };
         aRegs.push_back({at(0, 0), at(1, 0), at(0, 1), at(1, 1)});
       }
     if (fragB)
@@ -664,7 +675,8 @@ SmallVector<Value> emitTf32Mma(OpBuilder &b, Location loc, tile::DotOp op, Value
       bRegs = tf32B->read(b, loc, k);
     else
       for (int64_t n = 0; n < nBlocks; ++n)
-        bRegs.push_back({bits(bv[bElems.flatten({col, n})]), bits(bv[bElems.flatten({col + 1, n})])});
+        bRegs.push_back(
+            {bits(bv[bElems.flatten({col, n})]), bits(bv[bElems.flatten({col + 1, n})])});
     // The tensor cores ignore an operand's low 13 bits: truncation, which
     // biases every product toward zero (by 2^-11 on average, and the
     // log-sum-exp of attention visibly). Adding half a TF32 ulp first rounds
@@ -689,7 +701,9 @@ SmallVector<Value> emitTf32Mma(OpBuilder &b, Location loc, tile::DotOp op, Value
 /// copied after the K tile the QKᵀ dot reads keeps loading during it).
 /// Copies hoisted out of the dot's loop are older than all of those.
 int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
-  auto isCopy = [](Operation *op) { return op->hasAttr(kAsyncCopyAttr) || op->hasAttr(kPrefetchBuffersAttr); };
+  auto isCopy = [](Operation *op) {
+    return op->hasAttr(kAsyncCopyAttr) || op->hasAttr(kPrefetchBuffersAttr);
+  };
   // Prefetched tiles were committed by the previous iteration's copy (just
   // before the load): every copy after it then, and every copy of this
   // iteration before the dot, may still run.
@@ -706,7 +720,8 @@ int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
     int64_t count = 0;
     for (Operation *op = copy->getNextNode(); op; op = op->getNextNode())
       count += isCopy(op);
-    for (Operation *op = &dot->getBlock()->front(); op != dot.getOperation(); op = op->getNextNode())
+    for (Operation *op = &dot->getBlock()->front(); op != dot.getOperation();
+         op = op->getNextNode())
       count += isCopy(op);
     prefetched = std::min(prefetched.value_or(count), count);
   }
@@ -724,9 +739,9 @@ int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
   for (Operation *op = newestNeeded ? newestNeeded->getNextNode() : &dot->getBlock()->front();
        op && op != dot.getOperation(); op = op->getNextNode()) {
     if (op->getNumRegions() != 0 && op->walk([](tile::LoadOp l) {
-                                         return l->hasAttr(kAsyncCopyAttr) ? WalkResult::interrupt()
-                                                                           : WalkResult::advance();
-                                       }).wasInterrupted())
+                                        return l->hasAttr(kAsyncCopyAttr) ? WalkResult::interrupt()
+                                                                          : WalkResult::advance();
+                                      }).wasInterrupted())
       return 0; // copies in nested regions: count nothing, wait for all
     if (op->hasAttr(kAsyncCopyAttr))
       ++later;
@@ -806,11 +821,12 @@ Value emitMatrixDescriptor(OpBuilder &b, Location loc, const SharedTile &tile, V
   uint64_t fields = (uint64_t(tile.panelBytes() >> 4) << 16) |
                     (uint64_t((8 * swizzle * groupStride) >> 4) << 32) | (uint64_t(mode) << 62);
   Type i64 = b.getI64Type();
-  Value encoded = arith::AndIOp::create(
-      b, loc, arith::ShRUIOp::create(b, loc, address, constI32(b, loc, 4)),
-      constI32(b, loc, 0x3FFF));
-  return arith::OrIOp::create(b, loc, arith::ExtUIOp::create(b, loc, i64, encoded),
-                              arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(int64_t(fields))));
+  Value encoded =
+      arith::AndIOp::create(b, loc, arith::ShRUIOp::create(b, loc, address, constI32(b, loc, 4)),
+                            constI32(b, loc, 0x3FFF));
+  return arith::OrIOp::create(
+      b, loc, arith::ExtUIOp::create(b, loc, i64, encoded),
+      arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(int64_t(fields))));
 }
 
 /// Byte offset, in `tile`, of the operand's k-step `kStep` (and, for A, of
@@ -835,8 +851,9 @@ SmallVector<Value> emitTf32WarpgroupARegs(OpBuilder &b, Location loc, ArrayRef<V
                                           const ThreadElements &aElems, int64_t k, int64_t slab) {
   auto [lane, warp] = laneAndWarp(b, loc);
   Value t = arith::AndIOp::create(b, loc, lane, constI32(b, loc, 3));
-  Value srcLo = arith::OrIOp::create(b, loc, arith::AndIOp::create(b, loc, lane, constI32(b, loc, ~3)),
-                                     arith::ShRUIOp::create(b, loc, t, constI32(b, loc, 1)));
+  Value srcLo =
+      arith::OrIOp::create(b, loc, arith::AndIOp::create(b, loc, lane, constI32(b, loc, ~3)),
+                           arith::ShRUIOp::create(b, loc, t, constI32(b, loc, 1)));
   Value srcHi = add(b, loc, srcLo, 2);
   Value odd = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
                                     arith::AndIOp::create(b, loc, t, constI32(b, loc, 1)),
@@ -844,9 +861,12 @@ SmallVector<Value> emitTf32WarpgroupARegs(OpBuilder &b, Location loc, ArrayRef<V
   Value width = constI32(b, loc, tile::kWarpSize);
   int64_t col = 4 * (k / 2) + 2 * (k % 2);
   auto fetch = [&](int64_t row, Value src) {
-    Value x0 = a[aElems.flatten({2 * slab + row, col})], x1 = a[aElems.flatten({2 * slab + row, col + 1})];
-    Value v0 = gpu::ShuffleOp::create(b, loc, x0, src, width, gpu::ShuffleMode::IDX).getShuffleResult();
-    Value v1 = gpu::ShuffleOp::create(b, loc, x1, src, width, gpu::ShuffleMode::IDX).getShuffleResult();
+    Value x0 = a[aElems.flatten({2 * slab + row, col})],
+          x1 = a[aElems.flatten({2 * slab + row, col + 1})];
+    Value v0 =
+        gpu::ShuffleOp::create(b, loc, x0, src, width, gpu::ShuffleMode::IDX).getShuffleResult();
+    Value v1 =
+        gpu::ShuffleOp::create(b, loc, x1, src, width, gpu::ShuffleMode::IDX).getShuffleResult();
     return roundToTf32(b, loc, arith::SelectOp::create(b, loc, odd, v1, v0));
   };
   return {fetch(0, srcLo), fetch(1, srcLo), fetch(0, srcHi), fetch(1, srcHi)};
@@ -912,12 +932,13 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
   }
   if (stagedA) {
     // The warpgroup's rows (k-major) or columns (a panel per 64, MN-major).
-    Value rowBytes = kMajorA ? arith::MulIOp::create(b, loc, warpgroupRow,
-                                                     constI32(b, loc, tileA->swizzleBytes()))
-                             : arith::MulIOp::create(
-                                   b, loc, arith::DivUIOp::create(b, loc, warpgroupRow,
-                                                                  constI32(b, loc, tileA->panelCols)),
-                                   constI32(b, loc, tileA->panelBytes()));
+    Value rowBytes =
+        kMajorA
+            ? arith::MulIOp::create(b, loc, warpgroupRow, constI32(b, loc, tileA->swizzleBytes()))
+            : arith::MulIOp::create(
+                  b, loc,
+                  arith::DivUIOp::create(b, loc, warpgroupRow, constI32(b, loc, tileA->panelCols)),
+                  constI32(b, loc, tileA->panelBytes()));
     if (groups > 1)
       rowBytes = arith::AddIOp::create(b, loc, rowBytes, shareStart(*tileA, kMajorA));
     descA = emitMatrixDescriptor(b, loc, *tileA,
@@ -958,9 +979,10 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
           aOps[k].back().push_back(operand(reg, "r"));
       }
 
-  std::string text = "{\n.reg .pred first_d, scale_d;\n.reg .b64 desc_a, desc_b;\nsetp.ne.b32 first_d, " +
-                     scaleOp + ", 0;\nsetp.eq.b32 scale_d, " + scaleOp + ", " + scaleOp +
-                     ";\nwgmma.fence.sync.aligned;\n";
+  std::string text =
+      "{\n.reg .pred first_d, scale_d;\n.reg .b64 desc_a, desc_b;\nsetp.ne.b32 first_d, " +
+      scaleOp + ", 0;\nsetp.eq.b32 scale_d, " + scaleOp + ", " + scaleOp +
+      ";\nwgmma.fence.sync.aligned;\n";
   for (int64_t k = 0; k < kSteps; ++k) {
     int64_t offB = operandOffset(tileB, kMajorB, k, 0);
     text += "add.s64 desc_b, " + descBOp + ", " + std::to_string(offB >> 4) + ";\n";
@@ -1095,8 +1117,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
 
   LogicalResult matchAndRewrite(tile::DotOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
-    RankedTensorType aType = op.getA().getType(), bType = op.getB().getType(),
-                     cType = op.getType();
+    RankedTensorType aType = op.getA().getType(), bType = op.getB().getType(), cType = op.getType();
     auto mma = dyn_cast<tile::MmaLayoutAttr>(cType.getEncoding());
     if (!mma || !isa<tile::DotOperandLayoutAttr>(aType.getEncoding()) ||
         !isa<tile::DotOperandLayoutAttr>(bType.getEncoding()))
@@ -1167,8 +1188,8 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     bool tf32 = in.isF32();
     if (mustWait) {
       emitAsmStatement(rewriter, loc,
-                       "cp.async.wait_group " + std::to_string(copiesAllowedInFlight(op, waitedFor)) +
-                           ";");
+                       "cp.async.wait_group " +
+                           std::to_string(copiesAllowedInFlight(op, waitedFor)) + ";");
       // Copied f32 tiles that a tf32 wgmma reads, waited for here: rounded
       // before the barrier publishes them, unless their load promises tf32
       // values. (The next dot's tiles, waited for by this one, count as ready.)
@@ -1209,7 +1230,9 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
         for (int64_t k = 0; k < aElems.countsPerDim()[1] / 4; ++k) {
           aRegs.emplace_back();
           for (int64_t m = 0; m < cElems.countsPerDim()[0] / 2; ++m) {
-            auto at = [&](int64_t row, int64_t col) { return a[aElems.flatten({2 * m + row, 4 * k + col})]; };
+            auto at = [&](int64_t row, int64_t col) {
+              return a[aElems.flatten({2 * m + row, 4 * k + col})];
+            };
             aRegs.back().push_back({packPair(rewriter, loc, at(0, 0), at(0, 1)),
                                     packPair(rewriter, loc, at(1, 0), at(1, 1)),
                                     packPair(rewriter, loc, at(0, 2), at(0, 3)),
@@ -1245,10 +1268,9 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     int64_t mBlocks = cElems.countsPerDim()[0] / 2, nBlocks = cElems.countsPerDim()[1] / 2;
     int64_t kSteps = aElems.countsPerDim()[1] / 4;
 
-    std::string asmString =
-        ("mma.sync.aligned.m16n8k16.row.col.f32." + inName + "." + inName +
-         ".f32 {$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};")
-            .str();
+    std::string asmString = ("mma.sync.aligned.m16n8k16.row.col.f32." + inName + "." + inName +
+                             ".f32 {$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};")
+                                .str();
     auto step = [&](int64_t k, SmallVectorImpl<Value> &c) {
       // a0..a7 of each m-block: rows g and g+8, k pairs at 2t and 2t+8.
       SmallVector<SmallVector<Value>> aRegs, bRegs;
@@ -1256,7 +1278,9 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
         aRegs = readA->read(rewriter, loc, k);
       } else {
         for (int64_t m = 0; m < mBlocks; ++m) {
-          auto at = [&](int64_t row, int64_t col) { return a[aElems.flatten({2 * m + row, 4 * k + col})]; };
+          auto at = [&](int64_t row, int64_t col) {
+            return a[aElems.flatten({2 * m + row, 4 * k + col})];
+          };
           aRegs.push_back({packPair(rewriter, loc, at(0, 0), at(0, 1)),
                            packPair(rewriter, loc, at(1, 0), at(1, 1)),
                            packPair(rewriter, loc, at(0, 2), at(0, 3)),
@@ -1269,7 +1293,8 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
       } else {
         for (int64_t n = 0; n < nBlocks; ++n) {
           auto at = [&](int64_t row) { return b[bElems.flatten({4 * k + row, n})]; };
-          bRegs.push_back({packPair(rewriter, loc, at(0), at(1)), packPair(rewriter, loc, at(2), at(3))});
+          bRegs.push_back(
+              {packPair(rewriter, loc, at(0), at(1)), packPair(rewriter, loc, at(2), at(3))});
         }
       }
       emitMmaBlocks(rewriter, loc, asmString, aRegs, bRegs, cElems, c);
@@ -1290,8 +1315,8 @@ bool tessera::tilegpu::convertsThroughFragments(RankedTensorType src, RankedTens
 }
 
 Value tessera::tilegpu::convertThroughFragments(OpBuilder &b, Location loc, Value src,
-                                                RankedTensorType srcType,
-                                                RankedTensorType dstType, bool transposed) {
+                                                RankedTensorType srcType, RankedTensorType dstType,
+                                                bool transposed) {
   gpu::BarrierOp::create(b, loc);
   SharedTile tile(b, loc, srcType.getDimSize(0), srcType.getDimSize(1), 0);
   tile.store(b, loc, src, srcType);

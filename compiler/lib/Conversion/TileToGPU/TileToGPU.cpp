@@ -41,9 +41,9 @@ struct KernelToGPUFunc : OpConversionPattern<func::FuncOp> {
         return rewriter.notifyMatchFailure(func, "argument type has no GPU form");
       signature.addInputs(i, converted);
     }
-    auto gpuFunc = gpu::GPUFuncOp::create(
-        rewriter, func.getLoc(), func.getName(),
-        rewriter.getFunctionType(signature.getConvertedTypes(), {}));
+    auto gpuFunc =
+        gpu::GPUFuncOp::create(rewriter, func.getLoc(), func.getName(),
+                               rewriter.getFunctionType(signature.getConvertedTypes(), {}));
     gpuFunc->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), rewriter.getUnitAttr());
     unsigned threads = tile::getNumWarps(func) * tile::kWarpSize;
     gpuFunc->setAttr("nvvm.maxntid", rewriter.getDenseI32ArrayAttr({int32_t(threads), 1, 1}));
@@ -83,8 +83,8 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
       if (auto wgmma = func->getAttrOfType<BoolAttr>(tile::kWarpgroupMmaAttr);
           wgmma && !wgmma.getValue())
         func.walk([&](tile::DotOp dot) { dot->setAttr(kMmaSyncOnlyAttr, UnitAttr::get(ctx)); });
-      int64_t shared =
-          prefetchAsyncCopies(func, allocateSharedMemory(func, /*asyncProxyReads=*/arch == "sm_90a"));
+      int64_t shared = prefetchAsyncCopies(
+          func, allocateSharedMemory(func, /*asyncProxyReads=*/arch == "sm_90a"));
       func->setAttr(kSharedMemoryAttr, IntegerAttr::get(IntegerType::get(ctx, 32), shared));
       OpBuilder b(func);
       auto gpuModule = gpu::GPUModuleOp::create(b, func.getLoc(), func.getName());

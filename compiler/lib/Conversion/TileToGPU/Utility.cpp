@@ -9,8 +9,8 @@
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
 
-#include <limits>
 #include "llvm/Support/MathExtras.h"
+#include <limits>
 
 using namespace mlir;
 using namespace tessera;
@@ -69,16 +69,15 @@ Value tessera::tilegpu::toIndex(OpBuilder &b, Location loc, Value i32) {
 }
 
 Value tessera::tilegpu::asmOp(OpBuilder &b, Location loc, Type result, ValueRange args,
-                             StringRef text, StringRef constraints, bool sideEffects) {
+                              StringRef text, StringRef constraints, bool sideEffects) {
   return LLVM::InlineAsmOp::create(b, loc, result, args, text, constraints, sideEffects,
-                                   /*is_align_stack=*/false,
-                                   LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
-                                   ArrayAttr{})
+                                   /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
+                                   LLVM::AsmDialectAttr{}, ArrayAttr{})
       .getResult(0);
 }
 
-void tessera::tilegpu::emitAsmStatement(OpBuilder &b, Location loc, StringRef text,
-                                        ValueRange args, StringRef constraints) {
+void tessera::tilegpu::emitAsmStatement(OpBuilder &b, Location loc, StringRef text, ValueRange args,
+                                        StringRef constraints) {
   LLVM::InlineAsmOp::create(b, loc, TypeRange{}, args, text, constraints,
                             /*has_side_effects=*/true, /*is_align_stack=*/false,
                             LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr{},
@@ -86,12 +85,14 @@ void tessera::tilegpu::emitAsmStatement(OpBuilder &b, Location loc, StringRef te
 }
 
 std::pair<Value, Value> tessera::tilegpu::laneAndWarp(OpBuilder &b, Location loc, bool opaque) {
-  Value tid = opaque ? asmOp(b, loc, b.getI32Type(), {}, "mov.u32 $0, %tid.x;", "=r",
-                             /*sideEffects=*/true)
-                     : Value(arith::IndexCastOp::create(
-                           b, loc, b.getI32Type(), gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x)));
+  Value tid =
+      opaque ? asmOp(b, loc, b.getI32Type(), {}, "mov.u32 $0, %tid.x;", "=r",
+                     /*sideEffects=*/true)
+             : Value(arith::IndexCastOp::create(
+                   b, loc, b.getI32Type(), gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x)));
   Value lane = arith::AndIOp::create(b, loc, tid, constI32(b, loc, tile::kWarpSize - 1));
-  Value warp = arith::ShRUIOp::create(b, loc, tid, constI32(b, loc, llvm::Log2_32(tile::kWarpSize)));
+  Value warp =
+      arith::ShRUIOp::create(b, loc, tid, constI32(b, loc, llvm::Log2_32(tile::kWarpSize)));
   return {lane, warp};
 }
 
@@ -100,8 +101,9 @@ SmallVector<Value> ThreadElements::emitBases(OpBuilder &b, Location loc, bool op
   auto bits = [&](Value id, unsigned shift, unsigned mask, int64_t stride) -> Value {
     if (mask == 0 || stride == 0)
       return constI32(b, loc, 0);
-    Value v = arith::AndIOp::create(b, loc, arith::ShRUIOp::create(b, loc, id, constI32(b, loc, shift)),
-                                    constI32(b, loc, mask));
+    Value v =
+        arith::AndIOp::create(b, loc, arith::ShRUIOp::create(b, loc, id, constI32(b, loc, shift)),
+                              constI32(b, loc, mask));
     return arith::MulIOp::create(b, loc, v, constI32(b, loc, stride));
   };
   SmallVector<Value> base;
@@ -128,7 +130,9 @@ Value ThreadElements::emitIsOwner(OpBuilder &b, Location loc, ArrayRef<Value> ba
       warpBits |= d.warpMask << d.warpShift;
   }
   Value owner;
-  auto both = [&](Value cond) { owner = owner ? arith::AndIOp::create(b, loc, owner, cond) : cond; };
+  auto both = [&](Value cond) {
+    owner = owner ? arith::AndIOp::create(b, loc, owner, cond) : cond;
+  };
   auto [lane, warp] = laneAndWarp(b, loc);
   auto unusedBitsZero = [&](Value id, unsigned used, unsigned all) {
     if ((used & all) == all)
@@ -200,8 +204,8 @@ Value tessera::tilegpu::sharedScratch(OpBuilder &b, Location loc, Type elementTy
   auto raw = MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface{},
                              workgroup);
   Value smem = gpu::DynamicSharedMemoryOp::create(b, loc, raw);
-  auto typed = MemRefType::get({numElements}, memoryType(elementType),
-                               MemRefLayoutAttrInterface{}, workgroup);
+  auto typed = MemRefType::get({numElements}, memoryType(elementType), MemRefLayoutAttrInterface{},
+                               workgroup);
   return memref::ViewOp::create(b, loc, typed, smem, constIndex(b, loc, byteOffset), ValueRange{});
 }
 
@@ -253,8 +257,8 @@ static bool canCopyAsync(tile::LoadOp load) {
   if (load.getResult().use_empty())
     return false;
   for (Operation *user : load->getUsers())
-    if (load->getBlock() != user->getBlock() ||
-        !isa<tile::ConvertLayoutOp, tile::TransOp>(user) || !getStagedOperand(user->getResult(0)))
+    if (load->getBlock() != user->getBlock() || !isa<tile::ConvertLayoutOp, tile::TransOp>(user) ||
+        !getStagedOperand(user->getResult(0)))
       return false;
   if (load.getDesc().getType().getPadding() != tile::Padding::zero || !SharedTile::fits(type))
     return false;
@@ -435,7 +439,8 @@ int64_t tessera::tilegpu::allocateSharedMemory(Operation *kernel, bool asyncProx
     tile::DotOp prev = precedingDot(dot);
     if (!prev)
       continue;
-    auto ready = llvm::to_vector(dot->getAttrOfType<DenseI64ArrayAttr>(kStagedReadyAttr).asArrayRef());
+    auto ready =
+        llvm::to_vector(dot->getAttrOfType<DenseI64ArrayAttr>(kStagedReadyAttr).asArrayRef());
     bool copiedOrReady = true, waits = false;
     for (unsigned i : {0u, 1u}) {
       StagedOperand staged = getStagedOperand(dot->getOperand(i));
@@ -479,7 +484,8 @@ static bool collectIndexSlice(scf::ForOp loop, Value v, llvm::SetVector<Operatio
   if (v == loop.getInductionVar())
     return true;
   if (auto arg = dyn_cast<BlockArgument>(v))
-    return arg.getOwner() != body && !body->getParentOp()->isAncestor(arg.getOwner()->getParentOp());
+    return arg.getOwner() != body &&
+           !body->getParentOp()->isAncestor(arg.getOwner()->getParentOp());
   Operation *def = v.getDefiningOp();
   if (!loop->isProperAncestor(def))
     return true;
@@ -607,7 +613,8 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
       load->removeAttr(kAsyncCopyAttr);
       load->setAttr(kPrefetchedAttr, buffers);
     }
-    region->setAttr(kSharedEndAttr, IntegerAttr::get(IntegerType::get(kernel->getContext(), 64), offset));
+    region->setAttr(kSharedEndAttr,
+                    IntegerAttr::get(IntegerType::get(kernel->getContext(), 64), offset));
     end = std::max(end, offset);
     // A dot that also waited for the next dot's copies (allocateSharedMemory)
     // would now wait for a refill issued after that dot: each waits for its
@@ -625,7 +632,8 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
           for (Operation *op = &loop.getBody()->front(); op != nextDot; op = op->getNextNode())
             if (auto earlier = dyn_cast<tile::DotOp>(op))
               for (Value operand : earlier->getOperands().take_front(2))
-                if (StagedOperand staged = getStagedOperand(operand); staged && staged.source == source)
+                if (StagedOperand staged = getStagedOperand(operand);
+                    staged && staged.source == source)
                   return true;
           return false;
         };
@@ -678,7 +686,8 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
   kernel->walk([](scf::ForOp loop) { loop->removeAttr(kSharedEndAttr); });
   // Copies issued back to back share the barrier before the first.
   auto isCopy = [](Operation *op) {
-    return isa<tile::LoadOp>(op) && (op->hasAttr(kAsyncCopyAttr) || op->hasAttr(kPrefetchBuffersAttr));
+    return isa<tile::LoadOp>(op) &&
+           (op->hasAttr(kAsyncCopyAttr) || op->hasAttr(kPrefetchBuffersAttr));
   };
   kernel->walk([&](tile::LoadOp load) {
     if (!isCopy(load))

@@ -101,8 +101,7 @@ public:
   /// The sub-tensor at fixed indices of the leading dimensions:
   /// `q.at({b, h})` of a (batch, heads, seq, dim) tensor is the (seq, dim)
   /// matrix of batch b, head h.
-  TensorArg at(const std::vector<Scalar> &leading,
-               SourceLoc loc = SourceLoc::current()) const;
+  TensorArg at(const std::vector<Scalar> &leading, SourceLoc loc = SourceLoc::current()) const;
   /// The same elements with the last two dimensions swapped (sizes and
   /// strides): a (seq, dim) matrix seen as (dim, seq), so that a tile
   /// computed transposed is stored or added where it belongs.

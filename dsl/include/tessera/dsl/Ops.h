@@ -31,9 +31,8 @@ Scalar to_f32(const Scalar &a);
 // --- Memory ----------------------------------------------------------------
 /// Loads the block of `shape` whose first element is at `offsets` of `t`;
 /// elements outside `t` read as `padding`.
-Tile load(const TensorArg &t, const std::vector<Scalar> &offsets,
-          const std::vector<int64_t> &shape, Padding padding = Padding::Zero,
-          SourceLoc loc = SourceLoc::current());
+Tile load(const TensorArg &t, const std::vector<Scalar> &offsets, const std::vector<int64_t> &shape,
+          Padding padding = Padding::Zero, SourceLoc loc = SourceLoc::current());
 /// Gathers rows of the 2-D tensor `t`: row r of the (rows' length) x `width`
 /// result is `t`'s row rows[r] from column `col` on. Rows outside `t` (an
 /// index of -1, say) and columns past it read as `padding`.
@@ -146,10 +145,10 @@ Tile dot(const Tile &a, const Tile &b, DotPrecision precision,
 // --- Control flow ----------------------------------------------------------
 /// for (i = lo; i < hi; i += step) carried = body(i, carried); returns the
 /// final carried tiles. The body must return tiles of the same types.
-std::vector<Tile> for_range(const Scalar &lo, const Scalar &hi, const Scalar &step,
-                            const std::vector<Tile> &init,
-                            const std::function<std::vector<Tile>(Scalar, const std::vector<Tile> &)> &body,
-                            SourceLoc loc = SourceLoc::current());
+std::vector<Tile>
+for_range(const Scalar &lo, const Scalar &hi, const Scalar &step, const std::vector<Tile> &init,
+          const std::function<std::vector<Tile>(Scalar, const std::vector<Tile> &)> &body,
+          SourceLoc loc = SourceLoc::current());
 
 } // namespace tessera::dsl
 

@@ -90,8 +90,8 @@ struct TuneOptions {
 std::vector<CandidateResult> autotune(const std::string &problem,
                                       const std::vector<TuneCandidate> &candidates,
                                       const std::function<void(const JitKernel &)> &run,
-                                      const std::function<std::string()> &check,
-                                      TuningDatabase &db, const TuneOptions &options = {});
+                                      const std::function<std::string()> &check, TuningDatabase &db,
+                                      const TuneOptions &options = {});
 
 } // namespace tessera
 

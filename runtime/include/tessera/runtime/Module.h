@@ -49,8 +49,7 @@ class KernelArgs {
 public:
   /// Appends a kernel parameter: a plain value (a CUdeviceptr, a scalar, a
   /// struct of them) that the kernel takes by value.
-  template <typename T>
-  KernelArgs &add(const T &value) {
+  template <typename T> KernelArgs &add(const T &value) {
     static_assert(std::is_trivially_copyable_v<T>, "kernel arguments are plain values");
     static_assert(alignof(T) <= alignof(Chunk), "kernel arguments are aligned to at most 16");
     size_t offset = (used + alignof(T) - 1) / alignof(T) * alignof(T);

@@ -10,10 +10,13 @@ def ConvertTileToGPU : Pass<"convert-tile-to-gpu", "mlir::ModuleOp"> {
     Moves each `tile.kernel` function into a `gpu.module` of its own as a
     `gpu.func` kernel and rewrites its tiles into the values one thread holds
     (`vector<N x T>`, N from the layout): elementwise ops act on those vectors;
-    loads and stores become predicated per-element global accesses; reductions,
-    layout conversions, transposes and `tile.dot` (FMA in this version) go
-    through dynamic shared memory, whose size the kernel records in its
-    `tile.shared_memory` attribute. Transcendentals use the GPU's approximate
+    loads and stores become vector global accesses where the block lies inside
+    the tensor, predicated ones where it crosses the end; reductions across
+    warps, layout conversions, transposes and staged dot operands go through
+    dynamic shared memory, whose size the kernel records in its
+    `tile.shared_memory` attribute. `tile.dot` runs on the tensor cores
+    (`mma.sync`, or `wgmma` below) for f16/bf16 and TF32 operands in mma
+    layouts, and as FMAs on CUDA cores otherwise. Transcendentals use the GPU's approximate
     instructions (`ex2.approx`, `lg2.approx`, `rsqrt.approx`).
 
     On `sm_90a`, tensor-core dots whose warps all lie along M in groups of

@@ -89,8 +89,9 @@ SmallVector<DimDistribution> blockedDistribution(BlockedLayoutAttr layout,
 /// Rows of an m16 block: lane / 4 and lane / 4 + 8, warps along dim 0.
 DimDistribution mmaRows(MmaLayoutAttr mma, int64_t size) {
   unsigned warpsM = mma.getWarpsPerCTA()[0];
-  DimDistribution dist{/*laneShift=*/2, /*laneMask=*/7, /*laneStride=*/1,
-                       /*warpShift=*/0, /*warpMask=*/warpsM - 1, /*warpStride=*/16, {}};
+  DimDistribution dist{
+      /*laneShift=*/2, /*laneMask=*/7,          /*laneStride=*/1,
+      /*warpShift=*/0, /*warpMask=*/warpsM - 1, /*warpStride=*/16, {}};
   for (int64_t i = 0, n = 2 * reps(size, 16 * warpsM); i < n; ++i)
     dist.offsets.push_back((i % 2) * 8 + (i / 2) * 16 * warpsM);
   return dist;
@@ -133,8 +134,7 @@ DimDistribution operandK(unsigned kWidth, int64_t size) {
 
 } // namespace
 
-static SmallVector<DimDistribution> computeDistribution(Attribute layout,
-                                                       ArrayRef<int64_t> shape) {
+static SmallVector<DimDistribution> computeDistribution(Attribute layout, ArrayRef<int64_t> shape) {
   if (auto blocked = dyn_cast<BlockedLayoutAttr>(layout))
     return blockedDistribution(blocked, shape);
   if (auto mma = dyn_cast<MmaLayoutAttr>(layout))
@@ -184,8 +184,8 @@ bool tessera::tile::isSameDistribution(RankedTensorType a, RankedTensorType b) {
 }
 
 bool tessera::tile::hasLayout(RankedTensorType type) {
-  return isa_and_nonnull<BlockedLayoutAttr, SliceLayoutAttr, MmaLayoutAttr,
-                         DotOperandLayoutAttr>(type.getEncoding());
+  return isa_and_nonnull<BlockedLayoutAttr, SliceLayoutAttr, MmaLayoutAttr, DotOperandLayoutAttr>(
+      type.getEncoding());
 }
 
 unsigned tessera::tile::getLayoutRank(Attribute layout) {

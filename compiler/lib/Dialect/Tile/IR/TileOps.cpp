@@ -164,8 +164,7 @@ LogicalResult MmaLayoutAttr::verify(function_ref<InFlightDiagnostic()> emitError
 }
 
 LogicalResult DotOperandLayoutAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                           unsigned opIdx, MmaLayoutAttr parent,
-                                           unsigned kWidth) {
+                                           unsigned opIdx, MmaLayoutAttr parent, unsigned kWidth) {
   if (opIdx > 1)
     return emitError() << "expects opIdx 0 (A) or 1 (B), got " << opIdx;
   if (kWidth != 1 && kWidth != 2)
@@ -213,9 +212,8 @@ LogicalResult MakeDescOp::verify() {
   DescType desc = getType();
   if (getSizes().size() != desc.getRank() || getStrides().size() != desc.getRank())
     return emitOpError("expects ")
-           << desc.getRank() << " sizes and strides for a rank-" << desc.getRank()
-           << " block, got " << getSizes().size() << " sizes and " << getStrides().size()
-           << " strides";
+           << desc.getRank() << " sizes and strides for a rank-" << desc.getRank() << " block, got "
+           << getSizes().size() << " sizes and " << getStrides().size() << " strides";
   if (getPtr().getType().getElementType() != desc.getElementType())
     return emitOpError("expects the pointer's element type ")
            << getPtr().getType().getElementType() << " to match the descriptor's "
@@ -226,9 +224,8 @@ LogicalResult MakeDescOp::verify() {
 static LogicalResult verifyBlockAccess(Operation *op, DescType desc, size_t numIndices,
                                        RankedTensorType tile) {
   if (numIndices != desc.getRank())
-    return op->emitOpError("expects ")
-           << desc.getRank() << " indices for a rank-" << desc.getRank() << " descriptor, got "
-           << numIndices;
+    return op->emitOpError("expects ") << desc.getRank() << " indices for a rank-" << desc.getRank()
+                                       << " descriptor, got " << numIndices;
   if (tile.getShape() != desc.getBlockShape())
     return op->emitOpError("expects a tile of the descriptor's block shape ")
            << shapeString(desc.getBlockShape()) << ", got " << shapeString(tile.getShape());
@@ -256,15 +253,13 @@ LogicalResult GatherOp::verify() {
 }
 
 LogicalResult StoreOp::verify() {
-  return verifyBlockAccess(*this, getDesc().getType(), getIndices().size(),
-                           getValue().getType());
+  return verifyBlockAccess(*this, getDesc().getType(), getIndices().size(), getValue().getType());
 }
 
 LogicalResult AtomicAddOp::verify() {
   if (!getValue().getType().getElementType().isF32())
     return emitOpError("expects an f32 tile, got ") << getValue().getType().getElementType();
-  return verifyBlockAccess(*this, getDesc().getType(), getIndices().size(),
-                           getValue().getType());
+  return verifyBlockAccess(*this, getDesc().getType(), getIndices().size(), getValue().getType());
 }
 
 LogicalResult IotaOp::verify() {
@@ -320,9 +315,8 @@ LogicalResult TransOp::verify() {
   if (src.getRank() != 2 || dst.getRank() != 2)
     return emitOpError("expects 2-D tiles");
   if (src.getDimSize(0) != dst.getDimSize(1) || src.getDimSize(1) != dst.getDimSize(0))
-    return emitOpError("expects result shape ")
-           << src.getDimSize(1) << "x" << src.getDimSize(0) << ", got "
-           << shapeString(dst.getShape());
+    return emitOpError("expects result shape ") << src.getDimSize(1) << "x" << src.getDimSize(0)
+                                                << ", got " << shapeString(dst.getShape());
   if (src.getElementType() != dst.getElementType())
     return emitOpError("expects matching element types");
   return verifyAllLayouts(*this);

@@ -92,9 +92,7 @@ private:
     v.setType(withLayout(cast<RankedTensorType>(v.getType()), layout));
   }
 
-  static Attribute layoutOf(Value v) {
-    return cast<RankedTensorType>(v.getType()).getEncoding();
-  }
+  static Attribute layoutOf(Value v) { return cast<RankedTensorType>(v.getType()).getEncoding(); }
 
   /// How much a value's layout should decide its users': what it costs to
   /// move the value elsewhere. Splats, constants and iotas are free to remake.
@@ -168,8 +166,8 @@ private:
       // 16-byte vectors along the contiguous dimension.
       RankedTensorType type = load.getType();
       unsigned bytes = std::max(1u, type.getElementType().getIntOrFloatBitWidth() / 8);
-      setLayout(load.getResult(), getDefaultBlockedLayout(func.getContext(), type.getShape(),
-                                                          numWarps, 16 / bytes));
+      setLayout(load.getResult(),
+                getDefaultBlockedLayout(func.getContext(), type.getShape(), numWarps, 16 / bytes));
       return success();
     }
     if (auto gather = dyn_cast<GatherOp>(op)) {
@@ -183,7 +181,8 @@ private:
       return success();
     }
     if (isa<IotaOp, SplatOp, TransOp>(op)) {
-      setLayout(op->getResult(0), defaultLayout(cast<RankedTensorType>(op->getResult(0).getType())));
+      setLayout(op->getResult(0),
+                defaultLayout(cast<RankedTensorType>(op->getResult(0).getType())));
       return success();
     }
     if (auto cst = dyn_cast<arith::ConstantOp>(op)) {
@@ -244,8 +243,8 @@ private:
     unsigned number = loopNumbers.size();
     loopNumbers[forOp] = number;
     unsigned firstInit = forOp.getNumControlOperands();
-    for (auto [i, init, arg, result] : llvm::enumerate(
-             forOp.getInitArgs(), forOp.getRegionIterArgs(), forOp.getResults())) {
+    for (auto [i, init, arg, result] :
+         llvm::enumerate(forOp.getInitArgs(), forOp.getRegionIterArgs(), forOp.getResults())) {
       if (!isa<RankedTensorType>(init.getType()))
         continue;
       auto it = pinned.find({number, unsigned(i)});
@@ -265,8 +264,7 @@ private:
   llvm::DenseMap<Operation *, unsigned> loopNumbers;
 };
 
-struct TileAssignLayoutsPass
-    : tessera::tile::impl::TileAssignLayoutsBase<TileAssignLayoutsPass> {
+struct TileAssignLayoutsPass : tessera::tile::impl::TileAssignLayoutsBase<TileAssignLayoutsPass> {
   using Base::Base;
   void runOnOperation() override {
     func::FuncOp func = getOperation();

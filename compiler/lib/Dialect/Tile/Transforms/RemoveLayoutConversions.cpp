@@ -84,9 +84,9 @@ struct RecomputeInTargetLayout : OpRewritePattern<ConvertLayoutOp> {
     IRMapping mapping;
     for (auto [operand, operandLayout] : llvm::zip(def->getOperands(), operandLayouts))
       if (operandLayout)
-        mapping.map(operand, ConvertLayoutOp::create(rewriter, cvt.getLoc(),
-                                                     withLayout(operand.getType(), operandLayout),
-                                                     operand));
+        mapping.map(operand,
+                    ConvertLayoutOp::create(rewriter, cvt.getLoc(),
+                                            withLayout(operand.getType(), operandLayout), operand));
     Operation *clone = rewriter.clone(*def, mapping);
     rewriter.modifyOpInPlace(clone, [&] { clone->getResult(0).setType(cvt.getType()); });
     rewriter.replaceOp(cvt, clone->getResult(0));

@@ -67,8 +67,7 @@ BlockedLayoutAttr getDefaultBlockedLayout(mlir::MLIRContext *ctx, llvm::ArrayRef
 /// The accumulator layout of an M x N tensor-core dot on `numWarps` warps:
 /// warps stacked along M first (so that a row lives in one warp and row
 /// reductions need only shuffles), then along N.
-MmaLayoutAttr getDefaultMmaLayout(mlir::MLIRContext *ctx, int64_t m, int64_t n,
-                                  unsigned numWarps);
+MmaLayoutAttr getDefaultMmaLayout(mlir::MLIRContext *ctx, int64_t m, int64_t n, unsigned numWarps);
 
 /// The accumulator layout of an M x N x K tensor-core dot: the default's,
 /// or, where that gives each warp a single n8 block of a deep product, the

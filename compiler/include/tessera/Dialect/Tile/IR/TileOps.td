@@ -91,7 +91,9 @@ def Tile_LoadOp : Tile_Op<"load", [MemoryEffects<[MemRead]>]> {
   }];
   let arguments = (ins Tile_DescType:$desc, Variadic<I32>:$indices, UnitAttr:$tf32_rounded);
   let results = (outs Tile_Tensor:$result);
-  let assemblyFormat = "$desc `[` $indices `]` attr-dict `:` qualified(type($desc)) `->` type($result)";
+  let assemblyFormat = [{
+    $desc `[` $indices `]` attr-dict `:` qualified(type($desc)) `->` type($result)
+  }];
   let hasVerifier = 1;
 }
 

@@ -2,8 +2,8 @@
 #ifndef TESSERA_DIALECT_TILE_TRANSFORMS_PASSES_H
 #define TESSERA_DIALECT_TILE_TRANSFORMS_PASSES_H
 
-#include "tessera/Dialect/Tile/IR/TileDialect.h"
 #include "mlir/Pass/Pass.h"
+#include "tessera/Dialect/Tile/IR/TileDialect.h"
 
 namespace tessera::tile {
 #define GEN_PASS_DECL
