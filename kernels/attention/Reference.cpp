@@ -9,7 +9,7 @@
 
 #include "Internal.h"
 
-#include "../lib/Launch.h"
+#include "tessera/kernels/Launch.h"
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Error.h"
 #include "tessera/runtime/Module.h"
@@ -102,7 +102,8 @@ extern "C" __global__ void attention_reference_backward_dq(
   if (row >= (long long)B * H * Sq) return;
   int b, h, i, hk;
   queryRow(row, H, Hkv, Sq, b, h, i, hk);
-  long long qi = b * qs.s[0] + h * qs.s[1] + i * qs.s[2], oi = b * os.s[0] + h * os.s[1] + i * os.s[2];
+  long long qi = b * qs.s[0] + h * qs.s[1] + i * qs.s[2];
+  long long oi = b * os.s[0] + h * os.s[1] + i * os.s[2];
   long long di = b * dos.s[0] + h * dos.s[1] + i * dos.s[2];
   float dlt = 0.f;
   for (int d = 0; d < D; ++d)
@@ -113,7 +114,8 @@ extern "C" __global__ void attention_reference_backward_dq(
   float L = lse[row];
   for (int j = 0; j < Sk && L > -3.0e38f; ++j) {
     if (!visible(mask, maskStride, b, i, j, Sq, Sk, causal)) continue;
-    long long kj = b * ks.s[0] + hk * ks.s[1] + j * ks.s[2], vj = b * vs.s[0] + hk * vs.s[1] + j * vs.s[2];
+    long long kj = b * ks.s[0] + hk * ks.s[1] + j * ks.s[2];
+    long long vj = b * vs.s[0] + hk * vs.s[1] + j * vs.s[2];
     float s = 0.f, dp = 0.f;
     for (int d = 0; d < D; ++d) {
       s = fmaf(ld(q, qi + d * qs.s[3]), ld(k, kj + d * ks.s[3]), s);
@@ -133,7 +135,8 @@ extern "C" __global__ void attention_reference_backward_dkdv(
   long long row = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (row >= (long long)B * Hkv * Sk) return;
   int j = row % Sk, hk = (row / Sk) % Hkv, b = row / ((long long)Sk * Hkv);
-  long long kj = b * ks.s[0] + hk * ks.s[1] + j * ks.s[2], vj = b * vs.s[0] + hk * vs.s[1] + j * vs.s[2];
+  long long kj = b * ks.s[0] + hk * ks.s[1] + j * ks.s[2];
+  long long vj = b * vs.s[0] + hk * vs.s[1] + j * vs.s[2];
   float accK[512], accV[512];
   for (int d = 0; d < D; ++d) accK[d] = accV[d] = 0.f;
   int group = H / Hkv;
@@ -141,7 +144,8 @@ extern "C" __global__ void attention_reference_backward_dkdv(
     for (int i = 0; i < Sq; ++i) {
       long long r = ((long long)b * H + h) * Sq + i;
       if (!visible(mask, maskStride, b, i, j, Sq, Sk, causal) || !(lse[r] > -3.0e38f)) continue;
-      long long qi = b * qs.s[0] + h * qs.s[1] + i * qs.s[2], di = b * dos.s[0] + h * dos.s[1] + i * dos.s[2];
+      long long qi = b * qs.s[0] + h * qs.s[1] + i * qs.s[2];
+      long long di = b * dos.s[0] + h * dos.s[1] + i * dos.s[2];
       float s = 0.f, dp = 0.f;
       for (int d = 0; d < D; ++d) {
         s = fmaf(ld(q, qi + d * qs.s[3]), ld(k, kj + d * ks.s[3]), s);
@@ -200,7 +204,12 @@ void attention::detail::referenceForward(const DeviceTensor &q, const DeviceTens
     throw Error("q: the reference handles head dims up to 512");
   const DeviceTensor *mask = options.keyMask;
   KernelArgs args;
-  args.add(q.data()).add(stridesOf(q)).add(k.data()).add(stridesOf(k)).add(v.data()).add(stridesOf(v));
+  args.add(q.data())
+      .add(stridesOf(q))
+      .add(k.data())
+      .add(stridesOf(k))
+      .add(v.data())
+      .add(stridesOf(v));
   args.add(mask ? mask->data() : CUdeviceptr(0)).add((long long)(mask ? mask->strides()[0] : 0));
   args.add(out.data()).add(lse.data());
   args.add(int(s[0])).add(int(s[1])).add(int(k.shape()[1])).add(int(s[2])).add(int(k.shape()[2]));
@@ -235,7 +244,12 @@ void attention::detail::referenceBackward(const DeviceTensor &q, const DeviceTen
     args.add(mask ? mask->data() : CUdeviceptr(0)).add((long long)(mask ? mask->strides()[0] : 0));
   };
   KernelArgs dqArgs;
-  dqArgs.add(q.data()).add(stridesOf(q)).add(k.data()).add(stridesOf(k)).add(v.data()).add(stridesOf(v));
+  dqArgs.add(q.data())
+      .add(stridesOf(q))
+      .add(k.data())
+      .add(stridesOf(k))
+      .add(v.data())
+      .add(stridesOf(v));
   dqArgs.add(out.data()).add(stridesOf(out)).add(dout.data()).add(stridesOf(dout)).add(lse.data());
   maskArgs(dqArgs);
   dqArgs.add(dq.data()).add(delta.data());
@@ -246,7 +260,12 @@ void attention::detail::referenceBackward(const DeviceTensor &q, const DeviceTen
   launch(module.function("attention_reference_backward_dq"), config, dqArgs,
          Stream::defaultStream());
   KernelArgs kvArgs;
-  kvArgs.add(q.data()).add(stridesOf(q)).add(k.data()).add(stridesOf(k)).add(v.data()).add(stridesOf(v));
+  kvArgs.add(q.data())
+      .add(stridesOf(q))
+      .add(k.data())
+      .add(stridesOf(k))
+      .add(v.data())
+      .add(stridesOf(v));
   kvArgs.add(dout.data()).add(stridesOf(dout)).add(lse.data()).add(delta.data());
   maskArgs(kvArgs);
   kvArgs.add(dk.data()).add(dv.data());

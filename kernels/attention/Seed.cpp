@@ -8,9 +8,9 @@
 
 #include "tessera/kernels/seed.h"
 
-#include "../lib/Launch.h"
 #include "Internal.h"
 #include "tessera/dsl.h"
+#include "tessera/kernels/Launch.h"
 #include "tessera/runtime/Error.h"
 
 #include <algorithm>
@@ -81,7 +81,7 @@ void l2normRowsBackwardKernel(KernelBuilder &kb, const KernelConfig &config) {
 DeviceTensor asRank4(const DeviceTensor &t, const char *argName) {
   if (t.rank() < 2 || t.rank() > 4)
     throw tessera::Error(std::string(argName) + ": expected a tensor of rank 2 to 4, got rank " +
-                std::to_string(t.rank()));
+                         std::to_string(t.rank()));
   std::vector<int64_t> shape = t.shape(), strides = t.strides();
   while (shape.size() < 4) {
     shape.insert(shape.begin(), 1);
@@ -91,14 +91,15 @@ DeviceTensor asRank4(const DeviceTensor &t, const char *argName) {
 }
 
 /// Launches l2norm_rows or l2norm_rows_backward over the rows of rank-4 views.
-void launchRows(const char *kernelName, const std::vector<std::pair<DeviceTensor, const char *>> &ts,
-                Stream &stream) {
+void launchRows(const char *kernelName,
+                const std::vector<std::pair<DeviceTensor, const char *>> &ts, Stream &stream) {
   const DeviceTensor &x = ts.front().first;
   int64_t d = x.shape()[3];
   if (d < 1 || d > 512)
-    throw tessera::Error(std::string(ts.front().second) + ": expected a last dimension of 1 to 512, got " +
-                std::to_string(d));
-  int64_t blockD = attention::detail::nextPowerOf2(d), blockM = std::min<int64_t>(64, 4096 / blockD);
+    throw tessera::Error(std::string(ts.front().second) +
+                         ": expected a last dimension of 1 to 512, got " + std::to_string(d));
+  int64_t blockD = attention::detail::nextPowerOf2(d),
+          blockM = std::min<int64_t>(64, 4096 / blockD);
   KernelConfig config = kernels::makeConfig(kernels::lookup(kernelName), x.dtype(), 4,
                                             {{"BLOCK_M", blockM}, {"BLOCK_D", blockD}});
   const JitKernel &kernel = kernels::detail::jitKernel(kernelName, config);
@@ -107,7 +108,8 @@ void launchRows(const char *kernelName, const std::vector<std::pair<DeviceTensor
     kernels::detail::addTensor(args, t, argName);
   const auto &s = x.shape();
   if (s[0] * s[1] > 65535)
-    throw tessera::Error(std::string(ts.front().second) + ": more than 65535 leading rows of blocks");
+    throw tessera::Error(std::string(ts.front().second) +
+                         ": more than 65535 leading rows of blocks");
   launch(kernel, unsigned(std::max<int64_t>((s[2] + blockM - 1) / blockM, 1)),
          unsigned(std::max<int64_t>(s[0] * s[1], 1)), 1, args, stream);
 }
@@ -123,7 +125,7 @@ std::vector<int64_t> contiguousStrides(const std::vector<int64_t> &shape) {
 DeviceTensor mergeLeading(const DeviceTensor &t, const char *argName) {
   if (t.rank() < 2)
     throw tessera::Error(std::string(argName) + ": expected (..., seq, dim), got rank " +
-                std::to_string(t.rank()));
+                         std::to_string(t.rank()));
   const auto &shape = t.shape(), &strides = t.strides();
   size_t lead = shape.size() - 2;
   int64_t prod = 1, stride = shape[lead] * strides[lead], expected = -1;
@@ -131,9 +133,10 @@ DeviceTensor mergeLeading(const DeviceTensor &t, const char *argName) {
     if (shape[d] == 1)
       continue;
     if (expected >= 0 && strides[d] != expected)
-      throw tessera::Error(std::string(argName) +
-                  ": its leading dimensions cannot be viewed as one (strides do not nest); "
-                  "pass a contiguous tensor");
+      throw tessera::Error(
+          std::string(argName) +
+          ": its leading dimensions cannot be viewed as one (strides do not nest); "
+          "pass a contiguous tensor");
     if (expected < 0)
       stride = strides[d];
     prod *= shape[d];
@@ -145,7 +148,8 @@ DeviceTensor mergeLeading(const DeviceTensor &t, const char *argName) {
 
 std::vector<float> hostValues(const DeviceTensor &t, const char *argName) {
   if (!t.isContiguous())
-    throw tessera::Error(std::string(argName) + ": plain attention on the CPU expects a contiguous tensor");
+    throw tessera::Error(std::string(argName) +
+                         ": plain attention on the CPU expects a contiguous tensor");
   return t.toFloat();
 }
 
@@ -155,8 +159,8 @@ attention::AttentionShape shapeOf(const DeviceTensor &q, const DeviceTensor &k) 
 }
 
 DeviceTensor toDevice(const std::vector<double> &values, std::vector<int64_t> shape) {
-  return DeviceTensor::fromFloat(std::vector<float>(values.begin(), values.end()),
-                                 std::move(shape), DType::F32);
+  return DeviceTensor::fromFloat(std::vector<float>(values.begin(), values.end()), std::move(shape),
+                                 DType::F32);
 }
 
 attention::Options optionsWithMask(const DeviceTensor &key_mask, bool causal) {
@@ -173,7 +177,7 @@ double maxAbsDifference(const DeviceTensor &a, const DeviceTensor &b, const char
   std::vector<float> x = a.toFloat(), y = b.toFloat();
   if (x.size() != y.size())
     throw tessera::Error(std::string("value_and_grad_difference: the two functions' ") + what +
-                " differ in size");
+                         " differ in size");
   double m = 0;
   for (size_t i = 0; i < x.size(); ++i) {
     double d = std::abs(double(x[i]) - double(y[i]));
@@ -270,9 +274,10 @@ namespace {
 /// plain_attention_cpu with every intermediate and sum in `T`.
 template <typename T>
 attention::PlainAttentionResult
-plainAttention(const attention::AttentionShape &s, const std::vector<float> &q, const std::vector<float> &k,
-               const std::vector<float> &v, const std::vector<uint8_t> *keyMask, bool causal,
-               T scale, const std::vector<float> *dout) {
+plainAttention(const attention::AttentionShape &s, const std::vector<float> &q,
+               const std::vector<float> &k, const std::vector<float> &v,
+               const std::vector<uint8_t> *keyMask, bool causal, T scale,
+               const std::vector<float> *dout) {
   if (s.kvHeads < 1 || s.heads % s.kvHeads != 0)
     throw tessera::Error("plain_attention_cpu: kv_heads must divide heads");
   int64_t qSize = s.batch * s.heads * s.qLen * s.dim, kSize = s.batch * s.kvHeads * s.kLen * s.dim;
@@ -298,8 +303,8 @@ plainAttention(const attention::AttentionShape &s, const std::vector<float> &q, 
         const float *Q = &q[(row0 + i) * D];
         T m = -INFINITY;
         for (int64_t j = 0; j < s.kLen; ++j) {
-          bool visible = (!keyMask || (*keyMask)[b * s.kLen + j]) &&
-                         (!causal || j <= i + (s.kLen - s.qLen));
+          bool visible =
+              (!keyMask || (*keyMask)[b * s.kLen + j]) && (!causal || j <= i + (s.kLen - s.qLen));
           T dot = 0;
           for (int64_t d = 0; visible && d < D; ++d)
             dot += T(Q[d]) * K[j * D + d];
@@ -431,17 +436,15 @@ attention::ValueAndGrad attention::plain_attention_value_and_grad_gpu(const Devi
   DeviceTensor lse = DeviceTensor::empty({qs[0], qs[1], qs[2]}, DType::F32);
   detail::referenceForward(q, k, v, options, r.out, lse);
   // The backward reference reads out in q's dtype, as backward() does.
-  DeviceTensor out = q.dtype() == DType::F32 ? r.out : DeviceTensor::fromFloat(r.out.toFloat(), qs, q.dtype());
+  DeviceTensor out =
+      q.dtype() == DType::F32 ? r.out : DeviceTensor::fromFloat(r.out.toFloat(), qs, q.dtype());
   detail::referenceBackward(q, k, v, out, lse, dout, options, r.dq, r.dk, r.dv);
   return r;
 }
 
-attention::Difference attention::value_and_grad_difference(const AttentionValueAndGradFn &fn_a,
-                                                           const AttentionValueAndGradFn &fn_b,
-                                                           uint64_t seed, int64_t batch,
-                                                           int64_t heads, int64_t q_len,
-                                                           int64_t k_len, bool key_mask,
-                                                           int64_t dim) {
+attention::Difference attention::value_and_grad_difference(
+    const AttentionValueAndGradFn &fn_a, const AttentionValueAndGradFn &fn_b, uint64_t seed,
+    int64_t batch, int64_t heads, int64_t q_len, int64_t k_len, bool key_mask, int64_t dim) {
   std::mt19937_64 gen(seed);
   std::normal_distribution<float> normal(0.f, 1.f);
   auto random = [&](std::vector<int64_t> shape) {

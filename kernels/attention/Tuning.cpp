@@ -2,8 +2,8 @@
 
 #include "tessera/kernels/attention.h"
 
-#include "../lib/Launch.h"
 #include "Internal.h"
+#include "tessera/kernels/Launch.h"
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
@@ -122,13 +122,11 @@ std::vector<CandidateResult> attention::tuneForward(const DeviceTensor &q, const
   double bound = q.dtype() == DType::F32 && !tf32 ? 1e-4 : q.dtype() != DType::BF16 ? 5e-3 : 2e-2;
 
   std::vector<TuneCandidate> candidates;
-  for (const KernelConfig &config :
-       forwardTuningSpace(q.dtype(), s[3], options.causal, hasMask, s[2], kLen,
-                          options.fp32Precision)) {
+  for (const KernelConfig &config : forwardTuningSpace(q.dtype(), s[3], options.causal, hasMask,
+                                                       s[2], kLen, options.fp32Precision)) {
     const kernels::KernelDef &def = kernels::lookup("attention_forward");
-    candidates.push_back({config.key(), [&def, config](mlir::MLIRContext &ctx) {
-                            return def.build(ctx, config);
-                          }});
+    candidates.push_back(
+        {config.key(), [&def, config](mlir::MLIRContext &ctx) { return def.build(ctx, config); }});
   }
   auto run = [&](const JitKernel &kernel) {
     out.fillBytes(0xff);
@@ -161,9 +159,8 @@ std::vector<CandidateResult> attention::tuneForward(const DeviceTensor &q, const
 std::string attention::backwardProblem(DType dtype, int64_t headDim, bool causal, bool hasMask,
                                        int64_t qLen, int64_t kLen, Fp32Precision precision,
                                        bool deterministic) {
-  std::string problem =
-      forwardProblem(dtype, headDim, causal, hasMask, qLen, kLen, precision) + ",det=" +
-      std::to_string(deterministic);
+  std::string problem = forwardProblem(dtype, headDim, causal, hasMask, qLen, kLen, precision) +
+                        ",det=" + std::to_string(deterministic);
   return "attention_backward" + problem.substr(problem.find(':'));
 }
 
@@ -214,22 +211,20 @@ KernelConfig attention::chooseBackwardConfig(DType dtype, int64_t headDim, bool 
   return heuristic;
 }
 
-std::vector<CandidateResult> attention::tuneBackward(const DeviceTensor &q, const DeviceTensor &k,
-                                                     const DeviceTensor &v, const DeviceTensor &out,
-                                                     const DeviceTensor &lse,
-                                                     const DeviceTensor &dout,
-                                                     const Options &options,
-                                                     const TuneOptions &tuneOptions,
-                                                     TuningDatabase &db) {
+std::vector<CandidateResult>
+attention::tuneBackward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
+                        const DeviceTensor &out, const DeviceTensor &lse, const DeviceTensor &dout,
+                        const Options &options, const TuneOptions &tuneOptions,
+                        TuningDatabase &db) {
   detail::checkInputs(q, k, v, options);
   const auto &s = q.shape();
   int64_t kLen = k.shape()[2];
   bool hasMask = options.keyMask != nullptr;
   std::string problem = backwardProblem(q.dtype(), s[3], options.causal, hasMask, s[2], kLen,
                                         options.fp32Precision, options.deterministic);
-  KernelConfig heuristic = backwardConfig(q.dtype(), s[3], options.causal, hasMask,
-                                          detail::currentArch(), options.fp32Precision,
-                                          options.deterministic);
+  KernelConfig heuristic =
+      backwardConfig(q.dtype(), s[3], options.causal, hasMask, detail::currentArch(),
+                     options.fp32Precision, options.deterministic);
   // The NVRTC reference once (fp32, from the same out and lse), then each
   // candidate's gradients against it.
   DeviceTensor refDq = DeviceTensor::empty(q.shape(), DType::F32);
@@ -237,20 +232,21 @@ std::vector<CandidateResult> attention::tuneBackward(const DeviceTensor &q, cons
   DeviceTensor refDv = DeviceTensor::empty(k.shape(), DType::F32);
   detail::referenceBackward(q, k, v, out, lse, dout, options, refDq, refDk, refDv);
   std::vector<float> expected[3] = {refDq.toFloat(), refDk.toFloat(), refDv.toFloat()};
-  BackwardResult r{DeviceTensor::empty(q.shape(), q.dtype()), DeviceTensor::empty(k.shape(), q.dtype()),
+  BackwardResult r{DeviceTensor::empty(q.shape(), q.dtype()),
+                   DeviceTensor::empty(k.shape(), q.dtype()),
                    DeviceTensor::empty(k.shape(), q.dtype())};
   bool tf32 = detail::usesTf32(q.dtype(), options.fp32Precision);
-  double bound = q.dtype() == DType::F32 ? (tf32 ? 1e-2 : 1e-4)
-                                         : q.dtype() == DType::F16 ? 5e-3 : 2e-2;
+  double bound = q.dtype() == DType::F32   ? (tf32 ? 1e-2 : 1e-4)
+                 : q.dtype() == DType::F16 ? 5e-3
+                                           : 2e-2;
 
   std::vector<TuneCandidate> candidates;
   const kernels::KernelDef &def = kernels::lookup("attention_backward_dkdv");
   for (const KernelConfig &config :
        backwardTuningSpace(q.dtype(), s[3], options.causal, hasMask, s[2], kLen,
                            options.fp32Precision, options.deterministic))
-    candidates.push_back({config.key(), [&def, config](mlir::MLIRContext &ctx) {
-                            return def.build(ctx, config);
-                          }});
+    candidates.push_back(
+        {config.key(), [&def, config](mlir::MLIRContext &ctx) { return def.build(ctx, config); }});
   // The autotuner compiles and loads the dK/dV kernel; the whole backward
   // (delta pass, dK/dV, dQ pass or convert) runs from the constants it was
   // built with, its other kernels through the JIT's caches.

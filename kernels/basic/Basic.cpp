@@ -8,8 +8,8 @@
 
 #include "tessera/kernels/basic.h"
 
-#include "../lib/Launch.h"
 #include "tessera/dsl.h"
+#include "tessera/kernels/Launch.h"
 #include "tessera/runtime/Error.h"
 
 #include <limits>
@@ -100,17 +100,24 @@ unsigned gridFor(int64_t n, int64_t block, const char *what) {
 
 void tessera::kernels::detail::registerBasicKernels(std::map<std::string, KernelDef> &r) {
   std::vector<DType> floats{DType::F32, DType::F16, DType::BF16};
-  r["vector_add"] = {"vector_add", "out = x + y (1-D)", {{"BLOCK", 1024}}, floats,
+  r["vector_add"] = {"vector_add",
+                     "out = x + y (1-D)",
+                     {{"BLOCK", 1024}},
+                     floats,
                      [](mlir::MLIRContext &ctx, const KernelConfig &c) {
                        return buildWith<vectorAddKernel>("vector_add", ctx, c);
                      }};
-  r["softmax"] = {"softmax", "row-wise softmax of a 2-D tensor",
-                  {{"BLOCK_M", 1}, {"BLOCK_N", 1024}}, floats,
+  r["softmax"] = {"softmax",
+                  "row-wise softmax of a 2-D tensor",
+                  {{"BLOCK_M", 1}, {"BLOCK_N", 1024}},
+                  floats,
                   [](mlir::MLIRContext &ctx, const KernelConfig &c) {
                     return buildWith<softmaxKernel>("softmax", ctx, c);
                   }};
-  r["matmul"] = {"matmul", "C = A·B (2-D), f32 accumulation",
-                 {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_K", 32}}, floats,
+  r["matmul"] = {"matmul",
+                 "C = A·B (2-D), f32 accumulation",
+                 {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_K", 32}},
+                 floats,
                  [](mlir::MLIRContext &ctx, const KernelConfig &c) {
                    return buildWith<matmulKernel>("matmul", ctx, c);
                  }};
@@ -123,10 +130,10 @@ DeviceTensor tessera::kernels::vector_add(const DeviceTensor &x, const DeviceTen
   requireDType(x, {DType::F32, DType::F16, DType::BF16}, "x");
   if (y.dtype() != x.dtype())
     throw tessera::Error("y: expected dtype " + std::string(name(x.dtype())) + " like x, got " +
-                std::string(name(y.dtype())));
+                         std::string(name(y.dtype())));
   if (y.shape() != x.shape())
     throw tessera::Error("y: expected length " + std::to_string(x.shape()[0]) + " like x, got " +
-                std::to_string(y.shape()[0]));
+                         std::to_string(y.shape()[0]));
   DeviceTensor out = DeviceTensor::empty(x.shape(), x.dtype());
   vector_add(x, y, out, stream);
   return out;
@@ -160,7 +167,8 @@ void tessera::kernels::softmax(const DeviceTensor &x, DeviceTensor &out, Stream 
   requireDType(x, {DType::F32, DType::F16, DType::BF16}, "x");
   int64_t cols = x.shape()[1];
   if (cols < 1 || cols > 16384)
-    throw tessera::Error("x: softmax rows must have 1 to 16384 elements, got " + std::to_string(cols));
+    throw tessera::Error("x: softmax rows must have 1 to 16384 elements, got " +
+                         std::to_string(cols));
   int64_t blockN = nextPowerOf2(cols);
   unsigned warps = blockN >= 4096 ? 8 : 4;
   KernelConfig config = makeConfig(lookup("softmax"), x.dtype(), warps, {{"BLOCK_N", blockN}});
@@ -187,13 +195,13 @@ void tessera::kernels::matmul(const DeviceTensor &a, const DeviceTensor &b, Devi
   requireDType(a, {DType::F32, DType::F16, DType::BF16}, "a");
   if (b.dtype() != a.dtype())
     throw tessera::Error("b: expected dtype " + std::string(name(a.dtype())) + " like a, got " +
-                std::string(name(b.dtype())));
+                         std::string(name(b.dtype())));
   if (a.shape()[1] != b.shape()[0])
     throw tessera::Error("b: expected " + std::to_string(a.shape()[1]) +
-                " rows (the columns of a), got " + std::to_string(b.shape()[0]));
+                         " rows (the columns of a), got " + std::to_string(b.shape()[0]));
   if (c.dtype() != a.dtype() || c.shape() != std::vector<int64_t>{a.shape()[0], b.shape()[1]})
     throw tessera::Error("c: expected a " + std::to_string(a.shape()[0]) + " x " +
-                std::to_string(b.shape()[1]) + " tensor of a's dtype");
+                         std::to_string(b.shape()[1]) + " tensor of a's dtype");
   KernelConfig config = makeConfig(lookup("matmul"), a.dtype(), 4, {});
   const JitKernel &k = jitKernel("matmul", config);
   KernelArgs args;

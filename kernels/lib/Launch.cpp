@@ -1,6 +1,6 @@
 //===- Launch.cpp - Shared host-side helpers of the kernels ---------------===//
 
-#include "Launch.h"
+#include "tessera/kernels/Launch.h"
 
 #include "tessera/dsl.h"
 #include "tessera/runtime/Error.h"

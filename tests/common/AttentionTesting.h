@@ -7,6 +7,7 @@
 #ifndef TESSERA_TESTS_COMMON_ATTENTIONTESTING_H
 #define TESSERA_TESTS_COMMON_ATTENTIONTESTING_H
 
+#include "common/Testing.h"
 #include "tessera/kernels/attention.h"
 #include "tessera/kernels/seed.h"
 #include "tessera/runtime/Device.h"
@@ -20,22 +21,8 @@
 
 namespace tessera::attention_testing {
 
-inline std::mt19937 &rng() {
-  static std::mt19937 gen(std::random_device{}());
-  return gen;
-}
-
-/// Normal values, never zero, representable in `dtype`.
-inline std::vector<float> randomValues(size_t n, DType dtype) {
-  std::normal_distribution<float> dist(0.f, 1.f);
-  std::vector<float> v(n);
-  for (float &x : v) {
-    do
-      x = roundTo(dtype, dist(rng()));
-    while (x == 0.f);
-  }
-  return v;
-}
+using test::randomValues;
+using test::rng;
 
 // Gradients that vanish analytically (dq and dk of rows that see a single
 // key: dS = P ∘ (dP - rowsum(P ∘ dP)) = 0) are float64 round-off in the
@@ -121,7 +108,8 @@ inline BackwardRun runBackward(const BackwardCase &c) {
     std::fill(mask.end() - s.kLen, mask.end(), 0);
 
   auto make = [&](const std::vector<float> &x, const std::vector<int64_t> &shape) {
-    return c.strided ? stridedTensor(x, shape, c.dtype) : DeviceTensor::fromFloat(x, shape, c.dtype);
+    return c.strided ? stridedTensor(x, shape, c.dtype)
+                     : DeviceTensor::fromFloat(x, shape, c.dtype);
   };
   DeviceTensor tq = make(q, qShape), tk = make(k, kShape), tv = make(v, kShape);
   DeviceTensor tdout = make(dout, qShape);
@@ -152,7 +140,8 @@ inline BackwardRun runBackward(const BackwardCase &c) {
 
 /// Expects `metric` of dq, dk and dv against the float64 ones within `bound`.
 inline void expectGradients(const BackwardRun &r,
-                            double (*metric)(const std::vector<float> &, const std::vector<double> &),
+                            double (*metric)(const std::vector<float> &,
+                                             const std::vector<double> &),
                             double bound) {
   EXPECT_LE(metric(r.dq, r.ref.dq), bound) << "dq";
   EXPECT_LE(metric(r.dk, r.ref.dk), bound) << "dk";

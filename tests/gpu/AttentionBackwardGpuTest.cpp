@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "../common/AttentionTesting.h"
+#include "common/AttentionTesting.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
 
@@ -42,7 +42,8 @@ TEST_P(AttentionBackward, MatchesFloat64Gradients) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
   auto [dtype, s, causal, useMask] = GetParam();
-  attention_testing::BackwardRun r = attention_testing::runBackward({s, dtype, causal, useMask, false});
+  attention_testing::BackwardRun r =
+      attention_testing::runBackward({s, dtype, causal, useMask, false});
   attention_testing::expectGradients(r, attention_testing::relativeRmsError, bound(dtype));
 }
 
@@ -56,34 +57,37 @@ TEST_P(AttentionBackwardTf32, MatchesFloat64Gradients) {
   auto [s, causal, useMask] = GetParam();
   attention_testing::BackwardRun r =
       attention_testing::runBackward({s, DType::F32, causal, useMask, false, /*tf32=*/true});
-  attention_testing::expectGradients(r, attention_testing::relativeRmsError, bound(DType::F32, true));
+  attention_testing::expectGradients(r, attention_testing::relativeRmsError,
+                                     bound(DType::F32, true));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Matrix, AttentionBackwardTf32,
-    ::testing::Combine(::testing::ValuesIn(kMatrixShapes),
-                       ::testing::Bool(), ::testing::Bool()),
-    [](const ::testing::TestParamInfo<Tf32Param> &info) {
-      return "tf32_" + attention_testing::shapeName(std::get<0>(info.param)) +
-             (std::get<1>(info.param) ? "_causal" : "") + (std::get<2>(info.param) ? "_mask" : "");
-    });
+INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackwardTf32,
+                         ::testing::Combine(::testing::ValuesIn(kMatrixShapes), ::testing::Bool(),
+                                            ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<Tf32Param> &info) {
+                           return "tf32_" + attention_testing::shapeName(std::get<0>(info.param)) +
+                                  (std::get<1>(info.param) ? "_causal" : "") +
+                                  (std::get<2>(info.param) ? "_mask" : "");
+                         });
 
 TEST(AttentionBackwardStrided, TransposedLayouts) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
-  attention_testing::BackwardRun r = attention_testing::runBackward({{2, 4, 2, 150, 97, 128}, DType::BF16, true, true, true});
+  attention_testing::BackwardRun r =
+      attention_testing::runBackward({{2, 4, 2, 150, 97, 128}, DType::BF16, true, true, true});
   attention_testing::expectGradients(r, attention_testing::relativeRmsError, bound(DType::BF16));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Matrix, AttentionBackward,
-    ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
-                       ::testing::ValuesIn(kMatrixShapes),
-                       ::testing::Bool(), ::testing::Bool()),
-    [](const ::testing::TestParamInfo<Param> &info) {
-      return std::string(name(std::get<0>(info.param))) + "_" + attention_testing::shapeName(std::get<1>(info.param)) +
-             (std::get<2>(info.param) ? "_causal" : "") + (std::get<3>(info.param) ? "_mask" : "");
-    });
+INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackward,
+                         ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
+                                            ::testing::ValuesIn(kMatrixShapes), ::testing::Bool(),
+                                            ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<Param> &info) {
+                           return std::string(name(std::get<0>(info.param))) + "_" +
+                                  attention_testing::shapeName(std::get<1>(info.param)) +
+                                  (std::get<2>(info.param) ? "_causal" : "") +
+                                  (std::get<3>(info.param) ? "_mask" : "");
+                         });
 
 /// dQ by atomic adds (DQ_ATOMIC, which backward() does not pick by default
 /// now) over the same matrix, 16-bit.
@@ -99,15 +103,16 @@ TEST_P(AttentionBackwardAtomicDq, MatchesFloat64Gradients) {
                                      attention_testing::relativeRmsError, bound(dtype));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Matrix, AttentionBackwardAtomicDq,
-    ::testing::Combine(::testing::Values(DType::F16, DType::BF16),
-                       ::testing::ValuesIn(kMatrixShapes), ::testing::Bool(), ::testing::Bool()),
-    [](const ::testing::TestParamInfo<Param> &info) {
-      return std::string(name(std::get<0>(info.param))) + "_" +
-             attention_testing::shapeName(std::get<1>(info.param)) +
-             (std::get<2>(info.param) ? "_causal" : "") + (std::get<3>(info.param) ? "_mask" : "");
-    });
+INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackwardAtomicDq,
+                         ::testing::Combine(::testing::Values(DType::F16, DType::BF16),
+                                            ::testing::ValuesIn(kMatrixShapes), ::testing::Bool(),
+                                            ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<Param> &info) {
+                           return std::string(name(std::get<0>(info.param))) + "_" +
+                                  attention_testing::shapeName(std::get<1>(info.param)) +
+                                  (std::get<2>(info.param) ? "_causal" : "") +
+                                  (std::get<3>(info.param) ? "_mask" : "");
+                         });
 
 /// Deterministic means the same bits on every run; the default (atomic dQ)
 /// promises only the same values to rounding, and dk, dv are summed in a
@@ -116,12 +121,12 @@ TEST(AttentionBackwardDeterministic, SameBitsEveryRun) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
   std::vector<int64_t> shape{2, 4, 777, 64};
-  DeviceTensor q = DeviceTensor::fromFloat(attention_testing::randomValues(2 * 4 * 777 * 64, DType::BF16),
-                                           shape, DType::BF16);
-  DeviceTensor k = DeviceTensor::fromFloat(attention_testing::randomValues(2 * 4 * 777 * 64, DType::BF16),
-                                           shape, DType::BF16);
-  DeviceTensor v = DeviceTensor::fromFloat(attention_testing::randomValues(2 * 4 * 777 * 64, DType::BF16),
-                                           shape, DType::BF16);
+  DeviceTensor q = DeviceTensor::fromFloat(
+      attention_testing::randomValues(2 * 4 * 777 * 64, DType::BF16), shape, DType::BF16);
+  DeviceTensor k = DeviceTensor::fromFloat(
+      attention_testing::randomValues(2 * 4 * 777 * 64, DType::BF16), shape, DType::BF16);
+  DeviceTensor v = DeviceTensor::fromFloat(
+      attention_testing::randomValues(2 * 4 * 777 * 64, DType::BF16), shape, DType::BF16);
   DeviceTensor dout = DeviceTensor::fromFloat(
       attention_testing::randomValues(2 * 4 * 777 * 64, DType::BF16), shape, DType::BF16);
   for (bool deterministic : {true, false}) {
@@ -151,8 +156,8 @@ TEST(AttentionBackwardSeed, ValueAndGradDifference) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
   attention::Difference d = attention::value_and_grad_difference(
-      attention::plain_attention_value_and_grad, attention::flash_attention_value_and_grad, 7, 1,
-      2, 256, 512, true, 64);
+      attention::plain_attention_value_and_grad, attention::flash_attention_value_and_grad, 7, 1, 2,
+      256, 512, true, 64);
   EXPECT_LE(d.out, 1e-4);
   EXPECT_LE(d.dq, 1e-3);
   EXPECT_LE(d.dk, 1e-3);
@@ -177,16 +182,20 @@ TEST(AttentionBackwardReference, MatchesFloat64) {
     for (size_t i = 0; i < maskHost.size(); ++i)
       maskHost[i] = i % 3 != 1;
     DeviceTensor mask = DeviceTensor::fromHost(maskHost.data(), {b, sk}, DType::I1);
-    attention::ValueAndGrad gpu = attention::plain_attention_value_and_grad_gpu(q, k, v, mask, dout);
+    attention::ValueAndGrad gpu =
+        attention::plain_attention_value_and_grad_gpu(q, k, v, mask, dout);
     attention::ValueAndGrad cpu = attention::plain_attention_value_and_grad(q, k, v, mask, dout);
     auto asDouble = [](const DeviceTensor &t) {
       std::vector<float> f = t.toFloat();
       return std::vector<double>(f.begin(), f.end());
     };
     EXPECT_LE(attention_testing::relativeRmsError(gpu.out.toFloat(), asDouble(cpu.out)), 1e-5);
-    EXPECT_LE(attention_testing::relativeRmsError(gpu.dq.toFloat(), asDouble(cpu.dq)), 1e-5) << "dq";
-    EXPECT_LE(attention_testing::relativeRmsError(gpu.dk.toFloat(), asDouble(cpu.dk)), 1e-5) << "dk";
-    EXPECT_LE(attention_testing::relativeRmsError(gpu.dv.toFloat(), asDouble(cpu.dv)), 1e-5) << "dv";
+    EXPECT_LE(attention_testing::relativeRmsError(gpu.dq.toFloat(), asDouble(cpu.dq)), 1e-5)
+        << "dq";
+    EXPECT_LE(attention_testing::relativeRmsError(gpu.dk.toFloat(), asDouble(cpu.dk)), 1e-5)
+        << "dk";
+    EXPECT_LE(attention_testing::relativeRmsError(gpu.dv.toFloat(), asDouble(cpu.dv)), 1e-5)
+        << "dv";
   }
 }
 

@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "../common/AttentionTesting.h"
+#include "common/AttentionTesting.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
 
@@ -44,8 +44,8 @@ void reference(const std::vector<float> &q, const std::vector<float> &k,
       for (int64_t i = 0; i < s.qLen; ++i) {
         double m = -INFINITY;
         for (int64_t j = 0; j < s.kLen; ++j) {
-          bool visible = (!mask || (*mask)[b * s.kLen + j]) &&
-                         (!causal || j <= i + (s.kLen - s.qLen));
+          bool visible =
+              (!mask || (*mask)[b * s.kLen + j]) && (!causal || j <= i + (s.kLen - s.qLen));
           double dot = 0;
           for (int64_t d = 0; d < s.dim; ++d)
             dot += double(Q[i * s.dim + d]) * K[j * s.dim + d];
@@ -133,8 +133,8 @@ void checkForward(DType dtype, attention::Fp32Precision precision, const Shape &
     if (std::isinf(refLse[i]))
       EXPECT_TRUE(std::isinf(l[i]) && l[i] < 0) << "lse[" << i << "] should be -inf, is " << l[i];
     else
-      EXPECT_NEAR(l[i], refLse[i], tf32 ? 3e-3 + 3e-4 * std::abs(refLse[i])
-                                        : 1e-3 + 1e-4 * std::abs(refLse[i]))
+      EXPECT_NEAR(l[i], refLse[i],
+                  tf32 ? 3e-3 + 3e-4 * std::abs(refLse[i]) : 1e-3 + 1e-4 * std::abs(refLse[i]))
           << "lse[" << i << "]";
   }
 }
@@ -215,17 +215,21 @@ std::string shapeName(const Shape &s) {
          std::to_string(s.dim);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Matrix, AttentionForward,
-    ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
-                       ::testing::Values(Shape{2, 2, 2, 1, 1, 64}, Shape{1, 4, 2, 17, 130, 32},
-                                         Shape{2, 4, 1, 300, 200, 96}, Shape{1, 2, 2, 129, 129, 128},
-                                         Shape{1, 2, 1, 65, 257, 192}, Shape{1, 1, 1, 100, 77, 256}),
-                       ::testing::Bool(), ::testing::Bool()),
-    [](const ::testing::TestParamInfo<Param> &info) {
-      return std::string(name(std::get<0>(info.param))) + "_" + shapeName(std::get<1>(info.param)) +
-             (std::get<2>(info.param) ? "_causal" : "") + (std::get<3>(info.param) ? "_mask" : "");
-    });
+INSTANTIATE_TEST_SUITE_P(Matrix, AttentionForward,
+                         ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
+                                            ::testing::Values(Shape{2, 2, 2, 1, 1, 64},
+                                                              Shape{1, 4, 2, 17, 130, 32},
+                                                              Shape{2, 4, 1, 300, 200, 96},
+                                                              Shape{1, 2, 2, 129, 129, 128},
+                                                              Shape{1, 2, 1, 65, 257, 192},
+                                                              Shape{1, 1, 1, 100, 77, 256}),
+                                            ::testing::Bool(), ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<Param> &info) {
+                           return std::string(name(std::get<0>(info.param))) + "_" +
+                                  shapeName(std::get<1>(info.param)) +
+                                  (std::get<2>(info.param) ? "_causal" : "") +
+                                  (std::get<3>(info.param) ? "_mask" : "");
+                         });
 
 INSTANTIATE_TEST_SUITE_P(
     Matrix, AttentionForwardTf32,

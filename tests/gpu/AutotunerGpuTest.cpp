@@ -90,7 +90,8 @@ TEST(Autotuner, AWrongCandidateCannotWin) {
   std::vector<TuneCandidate> candidates;
   for (int64_t block : {256, 1024}) {
     kernels::KernelConfig c = kernels::makeConfig(def, DType::F32, 4, {{"BLOCK", block}});
-    candidates.push_back({c.key(), [&def, c](mlir::MLIRContext &ctx) { return def.build(ctx, c); }});
+    candidates.push_back(
+        {c.key(), [&def, c](mlir::MLIRContext &ctx) { return def.build(ctx, c); }});
   }
   int64_t n = 1 << 20;
   DeviceTensor x = DeviceTensor::fromFloat(std::vector<float>(n, 1.f), {n}, DType::F32);

@@ -80,7 +80,8 @@ TEST_P(VectorAdd, MatchesReference) {
   SKIP_WITHOUT_GPU();
   auto [dtype, n] = GetParam();
   std::vector<float> x = randomValues(n, dtype), y = randomValues(n, dtype);
-  DeviceTensor dx = DeviceTensor::fromFloat(x, {n}, dtype), dy = DeviceTensor::fromFloat(y, {n}, dtype);
+  DeviceTensor dx = DeviceTensor::fromFloat(x, {n}, dtype),
+               dy = DeviceTensor::fromFloat(y, {n}, dtype);
   DeviceTensor out = poisoned({n}, dtype);
   kernels::vector_add(dx, dy, out);
   std::vector<double> ref(n);
@@ -146,26 +147,29 @@ TEST_P(Matmul, MatchesReference) {
   auto [dtype, mkn] = GetParam();
   auto [m, k, n] = mkn;
   std::vector<float> a = randomValues(m * k, dtype), b = randomValues(k * n, dtype);
-  DeviceTensor da = DeviceTensor::fromFloat(a, {m, k}, dtype), db = DeviceTensor::fromFloat(b, {k, n}, dtype);
+  DeviceTensor da = DeviceTensor::fromFloat(a, {m, k}, dtype),
+               db = DeviceTensor::fromFloat(b, {k, n}, dtype);
   DeviceTensor c = poisoned({m, n}, dtype);
   kernels::matmul(da, db, c);
   EXPECT_LE(relativeError(c.toFloat(), matmulReference(a, b, m, k, n)), tolerance(dtype));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, Matmul,
-    ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
-                       ::testing::Values(std::array<int64_t, 3>{1, 1, 1},
-                                         std::array<int64_t, 3>{65, 33, 97},
-                                         std::array<int64_t, 3>{200, 129, 70})),
-    [](const auto &info) {
-      auto s = std::get<1>(info.param);
-      return std::string(name(std::get<0>(info.param))) + "_" + std::to_string(s[0]) + "x" +
-             std::to_string(s[1]) + "x" + std::to_string(s[2]);
-    });
+INSTANTIATE_TEST_SUITE_P(Shapes, Matmul,
+                         ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
+                                            ::testing::Values(std::array<int64_t, 3>{1, 1, 1},
+                                                              std::array<int64_t, 3>{65, 33, 97},
+                                                              std::array<int64_t, 3>{200, 129,
+                                                                                     70})),
+                         [](const auto &info) {
+                           auto s = std::get<1>(info.param);
+                           return std::string(name(std::get<0>(info.param))) + "_" +
+                                  std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" +
+                                  std::to_string(s[2]);
+                         });
 
 const char *kNaiveMatmul = R"(
-extern "C" __global__ void naive_matmul(const float *a, const float *b, float *c, int m, int k, int n) {
+extern "C" __global__ void naive_matmul(const float *a, const float *b, float *c,
+                                        int m, int k, int n) {
   int i = blockIdx.y * blockDim.y + threadIdx.y, j = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= m || j >= n) return;
   float s = 0.f;
@@ -203,7 +207,8 @@ TEST(MatmulNvrtc, AgreesWithNvrtcReferenceOnALargerShape) {
 
 TEST(BasicKernels, BadInputNamesTheArgument) {
   SKIP_WITHOUT_GPU();
-  DeviceTensor a = DeviceTensor::empty({4, 8}, DType::F32), b = DeviceTensor::empty({7, 3}, DType::F32);
+  DeviceTensor a = DeviceTensor::empty({4, 8}, DType::F32),
+               b = DeviceTensor::empty({7, 3}, DType::F32);
   try {
     kernels::matmul(a, b);
     FAIL() << "mismatched matmul accepted";

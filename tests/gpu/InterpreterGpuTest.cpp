@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "common/Testing.h"
 #include "tessera/kernels/attention.h"
 #include "tessera/kernels/basic.h"
 #include "tessera/runtime/Driver.h"
@@ -21,18 +22,10 @@ using namespace tessera;
 
 namespace {
 
-std::vector<float> randomValues(size_t n, DType d) {
-  static std::mt19937 gen(17);
-  std::normal_distribution<float> dist(0.f, 1.f);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = roundTo(d, dist(gen));
-  return v;
-}
+using test::randomValues;
 
 /// Runs `body` on the GPU, then on the interpreter, returning both outputs.
-template <typename Body>
-std::pair<std::vector<float>, std::vector<float>> onBoth(Body body) {
+template <typename Body> std::pair<std::vector<float>, std::vector<float>> onBoth(Body body) {
   std::vector<float> gpu = body();
   setInterpreted(true);
   std::vector<float> cpu = body();

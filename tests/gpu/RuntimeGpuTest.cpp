@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "common/Testing.h"
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
@@ -33,20 +34,8 @@ namespace {
   if (!gpuAvailable())                                                                             \
   GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason()
 
-template <typename Fn>
-std::string errorOf(Fn fn) {
-  try {
-    fn();
-  } catch (const Error &e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a tessera::Error";
-  return "";
-}
-
-bool contains(const std::string &text, const std::string &part) {
-  return text.find(part) != std::string::npos;
-}
+using test::contains;
+using test::errorOf;
 
 std::vector<float> randomFloats(size_t n, unsigned seed) {
   std::mt19937 gen(seed);

@@ -28,10 +28,10 @@ static cl::opt<std::string> arch("arch", cl::desc("GPU architecture"), cl::init(
                                  cl::cat(category));
 static cl::opt<unsigned> numWarps("num-warps", cl::desc("warps per program"), cl::init(4),
                                   cl::cat(category));
-static cl::list<std::string> defines("D", cl::desc("NAME=VALUE: set a kernel constant"),
-                                     cl::Prefix, cl::cat(category));
-static cl::opt<std::string> emit("emit", cl::desc("what to write: ptx or cubin"),
-                                 cl::init("ptx"), cl::cat(category));
+static cl::list<std::string> defines("D", cl::desc("NAME=VALUE: set a kernel constant"), cl::Prefix,
+                                     cl::cat(category));
+static cl::opt<std::string> emit("emit", cl::desc("what to write: ptx or cubin"), cl::init("ptx"),
+                                 cl::cat(category));
 static cl::opt<std::string> output("o", cl::desc("output file (- for stdout)"), cl::init(""),
                                    cl::cat(category));
 static cl::opt<bool> report("report", cl::desc("print registers, spills and shared memory"),

@@ -59,7 +59,8 @@ void compileOnly() {
       auto t0 = std::chrono::steady_clock::now();
       CompiledKernel k = Jit::get().compile(
           [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
-      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       std::printf("%-10s f16 %-6s  %3u registers, %u bytes spilled, %5u bytes shared, "
                   "PTX %6zu bytes, cubin %6zu bytes, compiled in %.0f ms\n",
                   name.c_str(), arch, k.usage.registers, k.usage.spillStoreBytes, k.sharedBytes,
@@ -67,8 +68,7 @@ void compileOnly() {
     }
 }
 
-template <typename Run>
-double timeMs(Run run) {
+template <typename Run> double timeMs(Run run) {
   run(); // compile and warm up
   Stream::defaultStream().synchronize();
   Event start, stop;
@@ -94,7 +94,8 @@ void runOnGpu() {
 
   int64_t n = 10'000'019;
   auto x = randomValues(n, DType::F32), y = randomValues(n, DType::F32);
-  DeviceTensor dx = DeviceTensor::fromFloat(x, {n}, DType::F32), dy = DeviceTensor::fromFloat(y, {n}, DType::F32);
+  DeviceTensor dx = DeviceTensor::fromFloat(x, {n}, DType::F32),
+               dy = DeviceTensor::fromFloat(y, {n}, DType::F32);
   DeviceTensor sum = DeviceTensor::empty({n}, DType::F32);
   sum.fillBytes(0xff);
   double ms = timeMs([&] { kernels::vector_add(dx, dy, sum); });
@@ -123,7 +124,8 @@ void runOnGpu() {
 
   int64_t m = 1000, k = 777, nn = 513;
   auto a = randomValues(m * k, DType::F16), b = randomValues(k * nn, DType::F16);
-  DeviceTensor da = DeviceTensor::fromFloat(a, {m, k}, DType::F16), db = DeviceTensor::fromFloat(b, {k, nn}, DType::F16);
+  DeviceTensor da = DeviceTensor::fromFloat(a, {m, k}, DType::F16),
+               db = DeviceTensor::fromFloat(b, {k, nn}, DType::F16);
   DeviceTensor c = DeviceTensor::empty({m, nn}, DType::F16);
   c.fillBytes(0xff);
   ms = timeMs([&] { kernels::matmul(da, db, c); });

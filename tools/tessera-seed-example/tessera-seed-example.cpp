@@ -76,8 +76,8 @@ void readmeExample(const Sizes &s) {
               "Options::compactKeyMask), %.3g GFLOP/s as posed, %.3g on the kept keys\n",
               (long long)s.batch, (long long)s.heads, (long long)s.qLen, (long long)s.dim,
               (long long)kept, (long long)(s.batch * s.kLen), (long long)r.out.shape()[0],
-              (long long)r.out.shape()[1], (long long)r.out.shape()[2],
-              (long long)r.out.shape()[3], first, again, flops / again / 1e9,
+              (long long)r.out.shape()[1], (long long)r.out.shape()[2], (long long)r.out.shape()[3],
+              first, again, flops / again / 1e9,
               flops * kept / double(s.batch * s.kLen) / again / 1e9);
   // The same without dropping them: the kernel masks them block by block.
   Options options;
@@ -95,9 +95,9 @@ void readmeExample(const Sizes &s) {
 
 void sanityCheck(const Sizes &s) {
   auto start = std::chrono::steady_clock::now();
-  Difference d = value_and_grad_difference(plain_attention_value_and_grad,
-                                           flash_attention_value_and_grad, 42, s.batch, s.heads,
-                                           s.qLen, s.kLen, true, s.dim);
+  Difference d =
+      value_and_grad_difference(plain_attention_value_and_grad, flash_attention_value_and_grad, 42,
+                                s.batch, s.heads, s.qLen, s.kLen, true, s.dim);
   std::printf("value_and_grad_difference(plain_attention, flash_attention) at (%lld, %lld, q %lld, "
               "k %lld, d %lld), key mask, %.1f s:\n  out %.3g  dq %.3g  dk %.3g  dv %.3g\n",
               (long long)s.batch, (long long)s.heads, (long long)s.qLen, (long long)s.kLen,
@@ -140,11 +140,12 @@ void fp32Floor(const Sizes &s) {
   double big[4];
   double out = worst(exact.out, fp32.out, big[0]), dq = worst(exact.dq, fp32.dq, big[1]),
          dk = worst(exact.dk, fp32.dk, big[2]), dv = worst(exact.dv, fp32.dv, big[3]);
-  std::printf("plain attention in fp32 vs float64 at (%lld, %lld, q %lld, k %lld, d %lld), key mask, "
-              "%.1f s:\n  max |difference|: out %.3g  dq %.3g  dk %.3g  dv %.3g\n"
-              "  max |value|:      out %.3g  dq %.3g  dk %.3g  dv %.3g\n",
-              (long long)s.batch, (long long)s.heads, (long long)s.qLen, (long long)s.kLen,
-              (long long)s.dim, seconds(start), out, dq, dk, dv, big[0], big[1], big[2], big[3]);
+  std::printf(
+      "plain attention in fp32 vs float64 at (%lld, %lld, q %lld, k %lld, d %lld), key mask, "
+      "%.1f s:\n  max |difference|: out %.3g  dq %.3g  dk %.3g  dv %.3g\n"
+      "  max |value|:      out %.3g  dq %.3g  dk %.3g  dv %.3g\n",
+      (long long)s.batch, (long long)s.heads, (long long)s.qLen, (long long)s.kLen,
+      (long long)s.dim, seconds(start), out, dq, dk, dv, big[0], big[1], big[2], big[3]);
 }
 
 } // namespace
@@ -157,7 +158,8 @@ int main(int argc, char **argv) {
       s = {std::atoll(argv[2]), std::atoll(argv[3]), std::atoll(argv[4]), std::atoll(argv[5]),
            std::atoll(argv[6])};
     else if (argc != 2) {
-      std::fprintf(stderr, "usage: tessera-seed-example --fp32-floor [batch heads q_len k_len dim]\n");
+      std::fprintf(stderr,
+                   "usage: tessera-seed-example --fp32-floor [batch heads q_len k_len dim]\n");
       return 2;
     }
     try {

@@ -141,12 +141,13 @@ int main(int argc, char **argv) {
     options.keyMask = mask ? &maskTensor : nullptr;
     options.deterministic = deterministic;
 
-    std::string problem =
-        backward ? attention::backwardProblem(*dtype, dim, causal, mask, seq, kvSeq,
-                                              options.fp32Precision, deterministic)
-                 : attention::forwardProblem(*dtype, dim, causal, mask, seq, kvSeq);
+    std::string problem = backward
+                              ? attention::backwardProblem(*dtype, dim, causal, mask, seq, kvSeq,
+                                                           options.fp32Precision, deterministic)
+                              : attention::forwardProblem(*dtype, dim, causal, mask, seq, kvSeq);
     std::printf("tuning %s on %s (database %s)\n", problem.c_str(), device.name.c_str(),
-                TuningDatabase::get().path().empty() ? "in memory" : TuningDatabase::get().path().c_str());
+                TuningDatabase::get().path().empty() ? "in memory"
+                                                     : TuningDatabase::get().path().c_str());
     bool tty = isatty(fileno(stderr));
     TuneOptions tuneOptions;
     tuneOptions.budgetMs = budgetMs;
@@ -174,7 +175,8 @@ int main(int argc, char **argv) {
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     // FlashAttention's convention: the backward counts 2.5x the forward.
-    double flops = (backward ? 2.5 : 1.0) * 4.0 * batch * heads * seq * kvSeq * dim / (causal ? 2 : 1);
+    double flops =
+        (backward ? 2.5 : 1.0) * 4.0 * batch * heads * seq * kvSeq * dim / (causal ? 2 : 1);
     std::printf("\n%4s  %-72s %10s %9s  %s\n", "rank", "config", "ms", "TFLOP/s", "verdict");
     llvm::json::Array json;
     int rank = 0;
@@ -184,8 +186,11 @@ int main(int argc, char **argv) {
                   r.config.c_str(), r.ok() ? llvm::formatv("{0:f3}", r.ms).str().c_str() : "",
                   r.ok() ? llvm::formatv("{0:f1}", tflops).str().c_str() : "", r.verdict.c_str(),
                   r.cached ? " (database)" : "");
-      json.push_back(llvm::json::Object{{"config", r.config}, {"ms", r.ms}, {"tflops", tflops},
-                                        {"verdict", r.verdict}, {"cached", r.cached},
+      json.push_back(llvm::json::Object{{"config", r.config},
+                                        {"ms", r.ms},
+                                        {"tflops", tflops},
+                                        {"verdict", r.verdict},
+                                        {"cached", r.cached},
                                         {"registers", r.registers},
                                         {"shared_bytes", r.sharedBytes}});
     }
@@ -199,11 +204,11 @@ int main(int argc, char **argv) {
                      ec.message().c_str());
         return 1;
       }
-      os << llvm::formatv("{0:2}", llvm::json::Value(llvm::json::Object{
-                                       {"problem", problem},
-                                       {"device", device.name},
-                                       {"sweep_seconds", wall},
-                                       {"candidates", std::move(json)}}))
+      os << llvm::formatv("{0:2}",
+                          llvm::json::Value(llvm::json::Object{{"problem", problem},
+                                                               {"device", device.name},
+                                                               {"sweep_seconds", wall},
+                                                               {"candidates", std::move(json)}}))
          << "\n";
     }
     return rank ? 0 : 1;

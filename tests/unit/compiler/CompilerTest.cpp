@@ -33,42 +33,44 @@ TEST_P(FoundationKernels, CompileToPtxAndCubinWithoutSpills) {
   kernels::KernelConfig config = kernels::makeConfig(def, c.dtype, 4, {});
   CompileOptions options;
   options.arch = c.arch;
-  CompiledKernel k = Jit::get().compile(
-      [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
+  CompiledKernel k =
+      Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
   EXPECT_EQ(k.name, c.kernel);
   EXPECT_NE(k.ptx.find(std::string(".target ") + c.arch), std::string::npos);
   EXPECT_NE(k.ptx.find(std::string(".visible .entry ") + c.kernel), std::string::npos);
   EXPECT_GT(k.cubin.size(), 0u);
-  EXPECT_EQ(std::string(k.cubin.begin(), k.cubin.begin() + 4), "\x7f" "ELF");
+  EXPECT_EQ(std::string(k.cubin.begin(), k.cubin.begin() + 4), "\x7f"
+                                                               "ELF");
   EXPECT_GT(k.usage.registers, 0u);
   EXPECT_EQ(k.usage.spillStoreBytes, 0u);
   EXPECT_EQ(k.usage.spillLoadBytes, 0u);
   EXPECT_EQ(k.numWarps, 4u);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllArchs, FoundationKernels,
-    ::testing::Values(Case{"vector_add", DType::F32, "sm_80"}, Case{"vector_add", DType::BF16, "sm_90a"},
-                      Case{"softmax", DType::F16, "sm_80"}, Case{"softmax", DType::F32, "sm_90a"},
-                      Case{"matmul", DType::F16, "sm_80"}, Case{"matmul", DType::BF16, "sm_90a"},
-                      Case{"matmul", DType::F32, "sm_90a"}),
-    [](const ::testing::TestParamInfo<Case> &info) {
-      return std::string(info.param.kernel) + "_" + std::string(name(info.param.dtype)) + "_" +
-             info.param.arch;
-    });
+INSTANTIATE_TEST_SUITE_P(AllArchs, FoundationKernels,
+                         ::testing::Values(Case{"vector_add", DType::F32, "sm_80"},
+                                           Case{"vector_add", DType::BF16, "sm_90a"},
+                                           Case{"softmax", DType::F16, "sm_80"},
+                                           Case{"softmax", DType::F32, "sm_90a"},
+                                           Case{"matmul", DType::F16, "sm_80"},
+                                           Case{"matmul", DType::BF16, "sm_90a"},
+                                           Case{"matmul", DType::F32, "sm_90a"}),
+                         [](const ::testing::TestParamInfo<Case> &info) {
+                           return std::string(info.param.kernel) + "_" +
+                                  std::string(name(info.param.dtype)) + "_" + info.param.arch;
+                         });
 
 TEST(Compiler, ParamsFollowTheDslSignature) {
   const kernels::KernelDef &def = kernels::lookup("softmax");
   kernels::KernelConfig config = kernels::makeConfig(def, DType::F32, 4, {{"BLOCK_N", 256}});
   CompileOptions options;
   options.emitCubin = false;
-  CompiledKernel k = Jit::get().compile(
-      [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
+  CompiledKernel k =
+      Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
   // x: ptr, 2 sizes, 2 strides; out: the same.
-  std::vector<ParamKind> expected = {ParamKind::Pointer, ParamKind::I32, ParamKind::I32,
-                                     ParamKind::I32,     ParamKind::I32, ParamKind::Pointer,
-                                     ParamKind::I32,     ParamKind::I32, ParamKind::I32,
-                                     ParamKind::I32};
+  std::vector<ParamKind> expected = {
+      ParamKind::Pointer, ParamKind::I32, ParamKind::I32, ParamKind::I32, ParamKind::I32,
+      ParamKind::Pointer, ParamKind::I32, ParamKind::I32, ParamKind::I32, ParamKind::I32};
   EXPECT_EQ(k.params, expected);
   // The two reductions stage one 1x256 f32 tile in shared memory.
   EXPECT_EQ(k.sharedBytes, 1024u);
@@ -115,9 +117,9 @@ TEST(Compiler, DumpIrWritesEveryStage) {
   CompileOptions options;
   options.dumpDir = dir.str().str();
   Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
-  for (const char *file : {"vector_add.0-input.mlir", "vector_add.1-tile.mlir",
-                           "vector_add.2-layouts.mlir", "vector_add.3-lowering.mlir",
-                           "vector_add.4-ptx.ptx", "vector_add.5-ptxas.txt"}) {
+  for (const char *file :
+       {"vector_add.0-input.mlir", "vector_add.1-tile.mlir", "vector_add.2-layouts.mlir",
+        "vector_add.3-lowering.mlir", "vector_add.4-ptx.ptx", "vector_add.5-ptxas.txt"}) {
     llvm::SmallString<256> path(dir);
     llvm::sys::path::append(path, file);
     EXPECT_TRUE(llvm::sys::fs::exists(path)) << path.str().str();
@@ -141,8 +143,8 @@ void expectNoSpills(const char *kernel, const kernels::KernelConfig &config, con
   const kernels::KernelDef &def = kernels::lookup(kernel);
   CompileOptions options;
   options.arch = arch;
-  CompiledKernel k = Jit::get().compile(
-      [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
+  CompiledKernel k =
+      Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
   EXPECT_GT(k.cubin.size(), 0u);
   EXPECT_LE(k.usage.spillStoreBytes, allowedSpillBytes) << kernel << " " << config.key();
   EXPECT_LE(k.usage.spillLoadBytes, allowedSpillBytes) << kernel << " " << config.key();
@@ -157,9 +159,7 @@ void expectNoSpills(const char *kernel, const kernels::KernelConfig &config, con
 TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
   auto [dim, dtype, masked, arch] = GetParam();
   // But for one: 16-bit d 32 and 64 on sm_90a without masks, 128 x 128 blocks
-  // on one warpgroup, spill 36-76 bytes since their wgmmas are no longer
-  // serialized, and still ran fastest: d 64 1.408 ms against 1.864 on 8 warps
-  // and 1.644 in 64 x 128 blocks (docs/PERFORMANCE.md).
+  // on one warpgroup, spill up to 128 bytes and still ran fastest (Configs.cpp).
   bool measuredSpill =
       dtype != DType::F32 && dim <= 64 && !masked && std::string_view(arch) == "sm_90a";
   expectNoSpills("attention_forward", attention::forwardConfig(dtype, dim, masked, masked, arch),
@@ -169,17 +169,15 @@ TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
 /// The backward's dK/dV and dQ kernels in the configurations backward()
 /// picks compile without spills too (one head dim per block configuration
 /// up to 256; at 512 they spill), but for one: 16-bit dK/dV at d 128 on
-/// sm_90a, 64 x 64 blocks on one warpgroup, spills 224-456 bytes (causal and
-/// masked the most) and ran up to 12% faster than 64 x 128 on 8 warps and
-/// 28% faster than the spill-free 32 x 128 (docs/PERFORMANCE.md).
+/// sm_90a, 64 x 64 blocks on one warpgroup, spills up to 512 bytes (causal
+/// and masked the most) and still ran fastest (Configs.cpp).
 class AttentionBackwardHeuristicConfigs : public AttentionHeuristicConfigs {};
 
 TEST_P(AttentionBackwardHeuristicConfigs, CompileWithoutSpills) {
   auto [dim, dtype, masked, arch] = GetParam();
   for (bool deterministic : {false, true}) {
-    kernels::KernelConfig config =
-        attention::backwardConfig(dtype, dim, masked, masked, arch, attention::Fp32Precision::tf32,
-                                  deterministic);
+    kernels::KernelConfig config = attention::backwardConfig(
+        dtype, dim, masked, masked, arch, attention::Fp32Precision::tf32, deterministic);
     if (deterministic)
       EXPECT_EQ(config.get("DQ_ATOMIC"), 0);
     bool measuredSpill = dtype != DType::F32 && dim == 128 && std::string_view(arch) == "sm_90a";
@@ -191,26 +189,26 @@ TEST_P(AttentionBackwardHeuristicConfigs, CompileWithoutSpills) {
   }
 }
 
-std::string configName(
-    const ::testing::TestParamInfo<std::tuple<int64_t, DType, bool, const char *>> &info) {
+std::string
+configName(const ::testing::TestParamInfo<std::tuple<int64_t, DType, bool, const char *>> &info) {
   return "d" + std::to_string(std::get<0>(info.param)) + "_" +
          std::string(name(std::get<1>(info.param))) +
          (std::get<2>(info.param) ? "_causal_mask_" : "_") + std::get<3>(info.param);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shipped, AttentionHeuristicConfigs,
-    ::testing::Combine(::testing::Values(32, 64, 96, 128, 192, 256),
-                       ::testing::Values(DType::F32, DType::BF16), ::testing::Bool(),
-                       ::testing::Values("sm_80", "sm_90a")),
-    configName);
+INSTANTIATE_TEST_SUITE_P(Shipped, AttentionHeuristicConfigs,
+                         ::testing::Combine(::testing::Values(32, 64, 96, 128, 192, 256),
+                                            ::testing::Values(DType::F32, DType::BF16),
+                                            ::testing::Bool(),
+                                            ::testing::Values("sm_80", "sm_90a")),
+                         configName);
 
-INSTANTIATE_TEST_SUITE_P(
-    Shipped, AttentionBackwardHeuristicConfigs,
-    ::testing::Combine(::testing::Values(32, 64, 128, 256),
-                       ::testing::Values(DType::F32, DType::BF16), ::testing::Bool(),
-                       ::testing::Values("sm_80", "sm_90a")),
-    configName);
+INSTANTIATE_TEST_SUITE_P(Shipped, AttentionBackwardHeuristicConfigs,
+                         ::testing::Combine(::testing::Values(32, 64, 128, 256),
+                                            ::testing::Values(DType::F32, DType::BF16),
+                                            ::testing::Bool(),
+                                            ::testing::Values("sm_80", "sm_90a")),
+                         configName);
 
 /// Head dim 512 in TF32: the forward's blocks (single-buffered on sm_90a)
 /// fit each arch's shared memory without spills.
@@ -275,7 +273,8 @@ TEST_P(AttentionAccurateF32Configs, CompileWithoutSpills) {
       attention::forwardConfig(DType::F32, dim, masked, masked, arch, ieee);
   EXPECT_EQ(forward.get("TF32"), 0);
   expectNoSpills("attention_forward", forward, arch);
-  kernels::KernelConfig config = attention::backwardConfig(DType::F32, dim, masked, masked, arch, ieee);
+  kernels::KernelConfig config =
+      attention::backwardConfig(DType::F32, dim, masked, masked, arch, ieee);
   expectNoSpills("attention_backward_dkdv", config, arch);
   std::swap(config.constants["BLOCK_M"], config.constants["BLOCK_N"]);
   expectNoSpills("attention_backward_dq", config, arch);

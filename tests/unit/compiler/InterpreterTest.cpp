@@ -8,8 +8,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "tessera/Interpreter/Interpreter.h"
-#include "tessera/kernels/attention.h"
 #include "tessera/kernels/Registry.h"
+#include "tessera/kernels/attention.h"
 
 #include "tessera/InitAll.h"
 #include "tessera/dsl.h"
@@ -219,7 +219,8 @@ void attentionReference(const HostTensor &q, const HostTensor &k, const HostTens
           bool ok = (!mask || mask->get(b * Sk + j) != 0) && (!causal || j <= i + Sk - Sq);
           double dot = 0;
           for (int64_t d = 0; d < D; ++d)
-            dot += double(q.get(((b * H + h) * Sq + i) * D + d)) * k.get(((b * Hk + hk) * Sk + j) * D + d);
+            dot += double(q.get(((b * H + h) * Sq + i) * D + d)) *
+                   k.get(((b * Hk + hk) * Sk + j) * D + d);
           s[j] = ok ? dot / std::sqrt(double(D)) : -INFINITY;
           m = std::max(m, s[j]);
         }
@@ -230,7 +231,8 @@ void attentionReference(const HostTensor &q, const HostTensor &k, const HostTens
           z += s[j] = std::exp(s[j] - m);
         for (int64_t j = 0; j < Sk; ++j)
           for (int64_t d = 0; d < D; ++d)
-            out[((b * H + h) * Sq + i) * D + d] += s[j] / z * v.get(((b * Hk + hk) * Sk + j) * D + d);
+            out[((b * H + h) * Sq + i) * D + d] +=
+                s[j] / z * v.get(((b * Hk + hk) * Sk + j) * D + d);
       }
 }
 
@@ -238,7 +240,8 @@ TEST_P(Interpret, AttentionForwardCausalMaskedGqa) {
   DType d = GetParam();
   for (bool causal : {false, true})
     for (bool masked : {false, true}) {
-      HostTensor q = HostTensor::random({1, 4, 70, 64}, d), k = HostTensor::random({1, 2, 90, 64}, d),
+      HostTensor q = HostTensor::random({1, 4, 70, 64}, d),
+                 k = HostTensor::random({1, 2, 90, 64}, d),
                  v = HostTensor::random({1, 2, 90, 64}, d);
       HostTensor out({1, 4, 70, 64}, d), lse({1, 4, 70}, DType::F32), mask({1, 90}, DType::I1);
       std::bernoulli_distribution keep(0.6);
@@ -246,8 +249,8 @@ TEST_P(Interpret, AttentionForwardCausalMaskedGqa) {
         mask.set(j, keep(rng()));
       // f32 in the accurate mode: the kernel as it is, on K and V as given
       // (TF32 configurations on sm_90a read them prepared).
-      kernels::KernelConfig c = attention::forwardConfig(d, 64, causal, masked, "sm_90a",
-                                                         attention::Fp32Precision::ieee);
+      kernels::KernelConfig c =
+          attention::forwardConfig(d, 64, causal, masked, "sm_90a", attention::Fp32Precision::ieee);
       std::vector<interp::Arg> args;
       for (HostTensor *t : {&q, &k, &v, &out, &lse})
         t->addTo(args);
@@ -301,8 +304,8 @@ float nearestTf32(float x) {
   if (!std::isfinite(x) || x == 0)
     return x;
   int e;
-  float m = std::frexp(x, &e);                // x = m·2^e, 0.5 <= |m| < 1
-  float r = std::round(std::ldexp(m, 11));    // 11 significant bits
+  float m = std::frexp(x, &e);             // x = m·2^e, 0.5 <= |m| < 1
+  float r = std::round(std::ldexp(m, 11)); // 11 significant bits
   return std::ldexp(r, e - 11);
 }
 
@@ -329,10 +332,9 @@ TEST_P(Interpret, PrepareKVTransposesAndRoundsToTf32) {
     if (round)
       for (HostTensor *t : {&k, &ko})
         t->addTo(args);
-    kernels::KernelConfig c = config("attention_prepare_kv", {{"BLOCK_N", 16},
-                                                              {"BLOCK_D", 32},
-                                                              {"TRANSPOSE_V", 1},
-                                                              {"ROUND_TF32", round}});
+    kernels::KernelConfig c =
+        config("attention_prepare_kv",
+               {{"BLOCK_N", 16}, {"BLOCK_D", 32}, {"TRANSPOSE_V", 1}, {"ROUND_TF32", round}});
     run("attention_prepare_kv", c, {unsigned(blocks), unsigned(B * H), unsigned((D + 31) / 32)},
         args);
     auto voAt = [&](int64_t bh, int64_t e, int64_t j) {
@@ -394,18 +396,18 @@ TEST(Interpreter, OutOfBufferAccessNamesTheOpAndLocation) {
       def.build(ctx, kernels::makeConfig(def, DType::F32, 4, {}));
   std::vector<float> x(100, 1.f), out(100);
   // The tensor claims 200 elements; its buffer holds 100.
-  std::vector<interp::Arg> args = {interp::Arg::pointer(x.data(), 400), interp::Arg::i32(200),
-                                   interp::Arg::i32(1), interp::Arg::pointer(x.data(), 400),
-                                   interp::Arg::i32(200), interp::Arg::i32(1),
-                                   interp::Arg::pointer(out.data(), 400), interp::Arg::i32(200),
-                                   interp::Arg::i32(1)};
+  std::vector<interp::Arg> args = {
+      interp::Arg::pointer(x.data(), 400),   interp::Arg::i32(200), interp::Arg::i32(1),
+      interp::Arg::pointer(x.data(), 400),   interp::Arg::i32(200), interp::Arg::i32(1),
+      interp::Arg::pointer(out.data(), 400), interp::Arg::i32(200), interp::Arg::i32(1)};
   llvm::Error e = interp::run(*module, {1}, args);
   ASSERT_TRUE(bool(e));
   std::string msg = llvm::toString(std::move(e));
   EXPECT_NE(msg.find("'tile.load' at"), std::string::npos) << msg;
   EXPECT_NE(msg.find("Basic.cpp"), std::string::npos) << msg; // the DSL source line
-  EXPECT_NE(msg.find("element (100) is at byte offset 400, outside the 400-byte buffer of argument 0"),
-            std::string::npos)
+  EXPECT_NE(
+      msg.find("element (100) is at byte offset 400, outside the 400-byte buffer of argument 0"),
+      std::string::npos)
       << msg;
 }
 
@@ -416,11 +418,10 @@ TEST(Interpreter, OutOfBoundsBlocksArePaddedAndDropped) {
       def.build(ctx, kernels::makeConfig(def, DType::F32, 4, {{"BLOCK", 64}}));
   std::vector<float> x(10, 2.f), out(12, -7.f);
   // out's buffer has two guard elements past the tensor's 10: untouched.
-  std::vector<interp::Arg> args = {interp::Arg::pointer(x.data(), 40),    interp::Arg::i32(10),
-                                   interp::Arg::i32(1),                   interp::Arg::pointer(x.data(), 40),
-                                   interp::Arg::i32(10),                  interp::Arg::i32(1),
-                                   interp::Arg::pointer(out.data(), 48),  interp::Arg::i32(10),
-                                   interp::Arg::i32(1)};
+  std::vector<interp::Arg> args = {
+      interp::Arg::pointer(x.data(), 40),   interp::Arg::i32(10), interp::Arg::i32(1),
+      interp::Arg::pointer(x.data(), 40),   interp::Arg::i32(10), interp::Arg::i32(1),
+      interp::Arg::pointer(out.data(), 48), interp::Arg::i32(10), interp::Arg::i32(1)};
   llvm::Error e = interp::run(*module, {1}, args);
   ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
   for (int i = 0; i < 10; ++i)
@@ -441,7 +442,8 @@ TEST(Interpreter, AtomicAddSumsOverProgramsThroughTransposedView) {
   {
     dsl::KernelBuilder kb(ctx, "sum_transposed", 4);
     dsl::TensorArg x = kb.tensor("x", DType::F32, 2), out = kb.tensor("out", DType::F32, 2);
-    dsl::Tile t = dsl::load(x, {dsl::Scalar(0), dsl::Scalar(0)}, {8, 4}) * dsl::to_f32(dsl::program_id(0) + dsl::Scalar(1));
+    dsl::Tile t = dsl::load(x, {dsl::Scalar(0), dsl::Scalar(0)}, {8, 4}) *
+                  dsl::to_f32(dsl::program_id(0) + dsl::Scalar(1));
     dsl::atomic_add(out.transposed(), {dsl::Scalar(0), dsl::Scalar(0)}, t);
     module = kb.finish();
   }
@@ -457,11 +459,15 @@ TEST(Interpreter, AtomicAddSumsOverProgramsThroughTransposedView) {
     for (int64_t j = 0; j < 4; ++j)
       expected[j * rows + i] += x[i * 4 + j] * (1 + 2 + 3);
   std::vector<interp::Arg> args = {interp::Arg::pointer(x.data(), x.size() * 4),
-                                   interp::Arg::i32(rows),  interp::Arg::i32(4),
-                                   interp::Arg::i32(4),     interp::Arg::i32(1),
+                                   interp::Arg::i32(rows),
+                                   interp::Arg::i32(4),
+                                   interp::Arg::i32(4),
+                                   interp::Arg::i32(1),
                                    interp::Arg::pointer(out.data(), out.size() * 4),
-                                   interp::Arg::i32(4),     interp::Arg::i32(rows),
-                                   interp::Arg::i32(rows),  interp::Arg::i32(1)};
+                                   interp::Arg::i32(4),
+                                   interp::Arg::i32(rows),
+                                   interp::Arg::i32(rows),
+                                   interp::Arg::i32(1)};
   llvm::Error e = interp::run(*module, {unsigned(programs)}, args);
   ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
   for (size_t i = 0; i < out.size(); ++i)
@@ -474,11 +480,13 @@ TEST(Interpreter, HalfResultsAreRoundedAfterEveryOp) {
   mlir::OwningOpRef<mlir::ModuleOp> module =
       def.build(ctx, kernels::makeConfig(def, DType::F16, 4, {{"BLOCK", 64}}));
   // 1 + 2^-11 is a tie between 1 and 1 + 2^-10 in f16: it rounds to even, 1.
-  uint16_t x[2] = {floatToF16(1.f), floatToF16(1.f)}, y[2] = {floatToF16(0x1p-11f), floatToF16(0x1p-10f)};
+  uint16_t x[2] = {floatToF16(1.f), floatToF16(1.f)},
+           y[2] = {floatToF16(0x1p-11f), floatToF16(0x1p-10f)};
   uint16_t out[2] = {0xffff, 0xffff};
-  std::vector<interp::Arg> args = {interp::Arg::pointer(x, 4),   interp::Arg::i32(2), interp::Arg::i32(1),
-                                   interp::Arg::pointer(y, 4),   interp::Arg::i32(2), interp::Arg::i32(1),
-                                   interp::Arg::pointer(out, 4), interp::Arg::i32(2), interp::Arg::i32(1)};
+  std::vector<interp::Arg> args = {
+      interp::Arg::pointer(x, 4),   interp::Arg::i32(2), interp::Arg::i32(1),
+      interp::Arg::pointer(y, 4),   interp::Arg::i32(2), interp::Arg::i32(1),
+      interp::Arg::pointer(out, 4), interp::Arg::i32(2), interp::Arg::i32(1)};
   llvm::Error e = interp::run(*module, {1}, args);
   ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
   EXPECT_EQ(f16ToFloat(out[0]), roundTo(DType::F16, 1.f + 0x1p-11f));
@@ -498,8 +506,9 @@ TEST(Interpreter, UnsupportedOpIsNamed) {
   dsl::store(x, {dsl::Scalar(0)}, dsl::Tile(s));
   mlir::OwningOpRef<mlir::ModuleOp> module = kb.finish();
   std::vector<float> data(16, 0.5f);
-  llvm::Error e = interp::run(*module, {1},
-                              {interp::Arg::pointer(data.data(), 64), interp::Arg::i32(16), interp::Arg::i32(1)});
+  llvm::Error e = interp::run(
+      *module, {1},
+      {interp::Arg::pointer(data.data(), 64), interp::Arg::i32(16), interp::Arg::i32(1)});
   ASSERT_TRUE(bool(e));
   std::string msg = llvm::toString(std::move(e));
   EXPECT_NE(msg.find("interpreter: 'math.sin' at"), std::string::npos) << msg;

@@ -43,8 +43,8 @@ TEST_F(Layouts, MmaAccumulatorMatchesThePtxFragments) {
   MmaLayoutAttr mma = getDefaultMmaLayout(&ctx, 64, 32, 4);
   ASSERT_EQ(mma.getWarpsPerCTA()[0], 4u);
   auto dims = getDistribution(mma, {64, 32});
-  ASSERT_EQ(dims[0].count(), 2);  // rows g and g + 8
-  ASSERT_EQ(dims[1].count(), 8);  // 2 columns in each of 4 n-blocks
+  ASSERT_EQ(dims[0].count(), 2); // rows g and g + 8
+  ASSERT_EQ(dims[1].count(), 8); // 2 columns in each of 4 n-blocks
   for (unsigned warp = 0; warp < 4; ++warp)
     for (unsigned lane = 0; lane < 32; ++lane)
       for (int64_t n = 0; n < 4; ++n) {
@@ -90,8 +90,7 @@ TEST_F(Layouts, OperandsMatchThePtxFragments) {
     EXPECT_EQ(coordinate(a, {16, 16}, lane, 0, {0, 0}), (std::vector<int64_t>{g, 2 * t}));
     EXPECT_EQ(coordinate(a, {16, 16}, lane, 0, {1, 1}), (std::vector<int64_t>{g + 8, 2 * t + 1}));
     EXPECT_EQ(coordinate(a, {16, 16}, lane, 0, {0, 2}), (std::vector<int64_t>{g, 2 * t + 8}));
-    EXPECT_EQ(coordinate(a, {16, 16}, lane, 0, {1, 3}),
-              (std::vector<int64_t>{g + 8, 2 * t + 9}));
+    EXPECT_EQ(coordinate(a, {16, 16}, lane, 0, {1, 3}), (std::vector<int64_t>{g + 8, 2 * t + 9}));
     // b0..b3: (2t, g), (2t+1, g), (2t+8, g), (2t+9, g).
     EXPECT_EQ(coordinate(b, {16, 8}, lane, 0, {0, 0}), (std::vector<int64_t>{2 * t, g}));
     EXPECT_EQ(coordinate(b, {16, 8}, lane, 0, {3, 0}), (std::vector<int64_t>{2 * t + 9, g}));
@@ -116,10 +115,10 @@ TEST_F(Layouts, EveryElementOnceAndAccumulatorIsTheNextAOperand) {
   EXPECT_TRUE(isSameDistribution(p, a));
   // Not so when warps split N: then columns of P belong to other warps.
   MmaLayoutAttr split = MmaLayoutAttr::get(&ctx, {2, 4});
-  EXPECT_FALSE(isSameDistribution(
-      RankedTensorType::get({32, 64}, Float16Type::get(&ctx), split),
-      RankedTensorType::get({32, 64}, Float16Type::get(&ctx),
-                            DotOperandLayoutAttr::get(&ctx, 0, split, 2))));
+  EXPECT_FALSE(
+      isSameDistribution(RankedTensorType::get({32, 64}, Float16Type::get(&ctx), split),
+                         RankedTensorType::get({32, 64}, Float16Type::get(&ctx),
+                                               DotOperandLayoutAttr::get(&ctx, 0, split, 2))));
 }
 
 } // namespace

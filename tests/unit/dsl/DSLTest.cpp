@@ -58,7 +58,8 @@ TEST_F(DSLTest, AtomicAddTakesF32TilesIntoF32Tensors) {
   mlir::OwningOpRef<mlir::ModuleOp> m = kb.finish();
   std::string ir = print(*m);
   // The transposed view swaps sizes and strides: [size1, size0], [stride1, stride0].
-  EXPECT_NE(ir.find("tile.make_desc %arg0, [%arg2, %arg1], [%arg4, %arg3]"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("tile.make_desc %arg0, [%arg2, %arg1], [%arg4, %arg3]"), std::string::npos)
+      << ir;
   EXPECT_NE(ir.find("tile.atomic_add"), std::string::npos) << ir;
 }
 
@@ -79,9 +80,11 @@ TEST_F(DSLTest, Tf32RoundedTensorsMarkTheirLoads) {
   std::string ir = print(*m);
   size_t first = ir.find("tile.load"), second = ir.find("tile.load", first + 1);
   ASSERT_NE(second, std::string::npos) << ir;
-  EXPECT_NE(ir.substr(first, ir.find('\n', first) - first).find("{tf32_rounded}"), std::string::npos)
+  EXPECT_NE(ir.substr(first, ir.find('\n', first) - first).find("{tf32_rounded}"),
+            std::string::npos)
       << ir;
-  EXPECT_EQ(ir.substr(second, ir.find('\n', second) - second).find("tf32_rounded"), std::string::npos)
+  EXPECT_EQ(ir.substr(second, ir.find('\n', second) - second).find("tf32_rounded"),
+            std::string::npos)
       << ir;
   // round_to_tf32: bits + 0x1000, low 13 bits cleared (-8192 = ~0x1fff).
   EXPECT_NE(ir.find("arith.bitcast"), std::string::npos) << ir;
@@ -182,10 +185,9 @@ TEST_F(DSLTest, StoreOfTheWrongDtypeIsRejected) {
 TEST_F(DSLTest, ForRangeCarriesTiles) {
   KernelBuilder kb(ctx, "loop");
   Tile acc = zeros({32}, DType::F32);
-  std::vector<Tile> r = for_range(Scalar(0), Scalar(10), Scalar(1), {acc},
-                                  [](Scalar, const std::vector<Tile> &c) {
-                                    return std::vector<Tile>{c[0] + 1.0};
-                                  });
+  std::vector<Tile> r =
+      for_range(Scalar(0), Scalar(10), Scalar(1), {acc},
+                [](Scalar, const std::vector<Tile> &c) { return std::vector<Tile>{c[0] + 1.0}; });
   ASSERT_EQ(r.size(), 1u);
   mlir::OwningOpRef<mlir::ModuleOp> m = kb.finish();
   EXPECT_NE(print(*m).find("scf.for"), std::string::npos);
@@ -201,9 +203,7 @@ TEST_F(DSLTest, ForRangeBodyMustKeepTypes) {
                dsl::Error);
 }
 
-TEST_F(DSLTest, NoActiveBuilderIsAClearError) {
-  EXPECT_THROW(arange(16), dsl::Error);
-}
+TEST_F(DSLTest, NoActiveBuilderIsAClearError) { EXPECT_THROW(arange(16), dsl::Error); }
 
 TEST_F(DSLTest, OpsCarryTheUsersSourceLocation) {
   KernelBuilder kb(ctx, "loc");

@@ -1,7 +1,7 @@
 //===- CacheTest.cpp - The disk cache survives races, kills and damage ----===//
 
-#include "tessera/kernels/Registry.h"
 #include "tessera/runtime/Cache.h"
+#include "tessera/kernels/Registry.h"
 #include "tessera/runtime/Jit.h"
 
 #include "llvm/Support/FileSystem.h"

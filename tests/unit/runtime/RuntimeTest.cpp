@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "common/Testing.h"
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
@@ -28,22 +29,8 @@ namespace {
   if (gpuAvailable())                                                                              \
   GTEST_SKIP() << "a GPU is present: this test covers machines without one"
 
-/// The message of the tessera::Error that `fn` throws; fails the test when it
-/// throws nothing.
-template <typename Fn>
-std::string errorOf(Fn fn) {
-  try {
-    fn();
-  } catch (const Error &e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a tessera::Error";
-  return "";
-}
-
-bool contains(const std::string &text, const std::string &part) {
-  return text.find(part) != std::string::npos;
-}
+using test::contains;
+using test::errorOf;
 
 //===----------------------------------------------------------------------===//
 // Driver and device without a GPU

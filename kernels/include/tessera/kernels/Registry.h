@@ -39,8 +39,7 @@ struct KernelDef {
   /// Constants with their default values.
   std::map<std::string, int64_t> defaults;
   std::vector<DType> dtypes;
-  std::function<mlir::OwningOpRef<mlir::ModuleOp>(mlir::MLIRContext &, const KernelConfig &)>
-      build;
+  std::function<mlir::OwningOpRef<mlir::ModuleOp>(mlir::MLIRContext &, const KernelConfig &)> build;
 };
 
 /// All kernels, by name.

@@ -61,8 +61,8 @@ struct ForwardResult {
 ForwardResult forward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
                       const Options &options = {}, Stream &stream = Stream::defaultStream());
 /// The same into caller-provided outputs (for poisoning and reuse).
-void forward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
-             DeviceTensor &out, DeviceTensor &lse, const Options &options = {},
+void forward(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v, DeviceTensor &out,
+             DeviceTensor &lse, const Options &options = {},
              Stream &stream = Stream::defaultStream());
 
 struct BackwardResult {
@@ -128,9 +128,9 @@ std::string forwardProblem(DType dtype, int64_t headDim, bool causal, bool hasMa
 /// The configurations the autotuner tries (the heuristic's among them):
 /// BLOCK_M, BLOCK_N in {16, ..., 128} and 4 or 8 warps, less the blocks
 /// longer than the sequences need.
-std::vector<kernels::KernelConfig> forwardTuningSpace(DType dtype, int64_t headDim, bool causal,
-                                                      bool hasMask, int64_t qLen, int64_t kLen,
-                                                      Fp32Precision precision = Fp32Precision::tf32);
+std::vector<kernels::KernelConfig>
+forwardTuningSpace(DType dtype, int64_t headDim, bool causal, bool hasMask, int64_t qLen,
+                   int64_t kLen, Fp32Precision precision = Fp32Precision::tf32);
 
 /// The configuration forward() uses: the tuning database's winner for the
 /// problem's bucket if it has one, else the heuristic's.

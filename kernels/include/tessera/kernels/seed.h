@@ -120,14 +120,12 @@ ValueAndGrad plain_attention_value_and_grad(const DeviceTensor &q, const DeviceT
 /// The same on the GPU: the NVRTC reference kernels in fp32 (naive, one
 /// thread per row), for sizes where float64 on the CPU takes too long.
 ValueAndGrad plain_attention_value_and_grad_gpu(const DeviceTensor &q, const DeviceTensor &k,
-                                                const DeviceTensor &v,
-                                                const DeviceTensor &key_mask,
+                                                const DeviceTensor &v, const DeviceTensor &key_mask,
                                                 const DeviceTensor &dout);
 
 /// cosine_sim_flash_attention (scale 16) forward and backward: dq and dk go
 /// back through l2norm_rows_backward.
-ValueAndGrad cosine_sim_flash_attention_value_and_grad(const DeviceTensor &q,
-                                                       const DeviceTensor &k,
+ValueAndGrad cosine_sim_flash_attention_value_and_grad(const DeviceTensor &q, const DeviceTensor &k,
                                                        const DeviceTensor &v,
                                                        const DeviceTensor &key_mask,
                                                        const DeviceTensor &dout);
@@ -144,8 +142,7 @@ struct Difference {
 Difference value_and_grad_difference(const AttentionValueAndGradFn &fn_a,
                                      const AttentionValueAndGradFn &fn_b, uint64_t seed,
                                      int64_t batch = 2, int64_t heads = 4, int64_t q_len = 4096,
-                                     int64_t k_len = 8192, bool key_mask = true,
-                                     int64_t dim = 512);
+                                     int64_t k_len = 8192, bool key_mask = true, int64_t dim = 512);
 
 namespace detail {
 void registerSeedKernels(std::map<std::string, kernels::KernelDef> &registry);

@@ -1,6 +1,6 @@
 //===- Launch.h - Shared host-side helpers of the kernels -------*- C++ -*-===//
-#ifndef TESSERA_KERNELS_LIB_LAUNCH_H
-#define TESSERA_KERNELS_LIB_LAUNCH_H
+#ifndef TESSERA_KERNELS_LAUNCH_H
+#define TESSERA_KERNELS_LAUNCH_H
 
 #include "tessera/kernels/Registry.h"
 #include "tessera/runtime/Jit.h"

@@ -5,7 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "../../../kernels/attention/Internal.h"
+#include "attention/Internal.h"
+#include "common/Testing.h"
 #include "tessera/kernels/attention.h"
 #include "tessera/kernels/basic.h"
 #include "tessera/runtime/Error.h"
@@ -21,20 +22,9 @@ using namespace tessera;
 
 namespace {
 
-/// Selects the interpreter for one test.
-struct InterpretedScope {
-  InterpretedScope() { setInterpreted(true); }
-  ~InterpretedScope() { setInterpreted(false); }
-};
+using test::InterpretedScope;
 
-std::vector<float> randomValues(size_t n, DType d) {
-  static std::mt19937 gen(3);
-  std::normal_distribution<float> dist(0.f, 1.f);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = roundTo(d, dist(gen));
-  return v;
-}
+using test::randomValues;
 
 TEST(InterpretMode, AttentionForwardThroughThePublicApi) {
   InterpretedScope scope;

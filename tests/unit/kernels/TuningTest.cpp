@@ -29,11 +29,13 @@ TEST(TuningDatabase, KeepsEveryCandidateAndTheWinnerAcrossSaves) {
   TuningDatabase reloaded(file);
   ASSERT_TRUE(reloaded.best("problem").has_value());
   EXPECT_EQ(*reloaded.best("problem"), "dtype=bf16,num_warps=4,BLOCK_M=64");
-  std::optional<CandidateResult> a = reloaded.timing("problem", "dtype=bf16,num_warps=4,BLOCK_M=64");
+  std::optional<CandidateResult> a =
+      reloaded.timing("problem", "dtype=bf16,num_warps=4,BLOCK_M=64");
   ASSERT_TRUE(a.has_value());
   EXPECT_DOUBLE_EQ(a->ms, 1.5);
   EXPECT_TRUE(a->ok());
-  std::optional<CandidateResult> b = reloaded.timing("problem", "dtype=bf16,num_warps=8,BLOCK_M=64");
+  std::optional<CandidateResult> b =
+      reloaded.timing("problem", "dtype=bf16,num_warps=8,BLOCK_M=64");
   ASSERT_TRUE(b.has_value());
   EXPECT_EQ(b->verdict, "spills 8 bytes");
   EXPECT_FALSE(reloaded.best("other").has_value());
@@ -110,8 +112,8 @@ TEST(AttentionBackwardTuningSpace, CompiledKernelsCarryTheirConstants) {
   const kernels::KernelDef &def = kernels::lookup("attention_backward_dkdv");
   CompileOptions options;
   options.arch = "sm_90a";
-  CompiledKernel k = Jit::get().compile(
-      [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
+  CompiledKernel k =
+      Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
   EXPECT_EQ(k.numWarps, config.numWarps);
   for (const auto &[name, value] : config.constants)
     EXPECT_EQ(k.constants.count(name) ? k.constants.at(name) : -1, value) << name;
@@ -137,8 +139,8 @@ TEST(AttentionTuning, SavedEntriesKeepTheHeuristicsNewerConstants) {
   EXPECT_EQ(f.get("BLOCK_N"), 32);
   // The heuristic for the arch chooseForwardConfig assumes here (no GPU in
   // the unit tests: sm_90a's).
-  kernels::KernelConfig heuristic =
-      attention::forwardConfig(DType::F32, 128, false, false, "sm_90a", attention::Fp32Precision::tf32);
+  kernels::KernelConfig heuristic = attention::forwardConfig(
+      DType::F32, 128, false, false, "sm_90a", attention::Fp32Precision::tf32);
   EXPECT_NE(heuristic.get("BLOCK_N"), 32); // the entry's blocks, not the heuristic's
   for (const char *constant : {"WGMMA", "V_TRANSPOSED", "TF32_ROUNDED_KV"})
     EXPECT_EQ(f.get(constant), heuristic.get(constant)) << constant;

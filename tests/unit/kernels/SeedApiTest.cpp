@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "common/Testing.h"
 #include "tessera/kernels/seed.h"
 #include "tessera/runtime/Error.h"
 #include "tessera/runtime/Interpret.h"
@@ -21,19 +22,8 @@ using namespace tessera::attention;
 
 namespace {
 
-struct InterpretedScope {
-  InterpretedScope() { setInterpreted(true); }
-  ~InterpretedScope() { setInterpreted(false); }
-};
-
-std::vector<float> randomValues(size_t n) {
-  static std::mt19937 gen(5);
-  std::normal_distribution<float> dist(0.f, 1.f);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = dist(gen);
-  return v;
-}
+using test::InterpretedScope;
+using test::randomValues;
 
 double maxAbsDiff(const std::vector<float> &a, const std::vector<double> &b) {
   EXPECT_EQ(a.size(), b.size());
@@ -211,17 +201,15 @@ TEST(SeedApi, CosineSimGradientsGoBackThroughTheNormalisation) {
 
 TEST(SeedApi, ValueAndGradDifferenceOfPlainAndFlash) {
   InterpretedScope scope;
-  Difference d = value_and_grad_difference(plain_attention_value_and_grad,
-                                           flash_attention_value_and_grad, 42, 1, 2, 24, 40,
-                                           true, 32);
+  Difference d = value_and_grad_difference(
+      plain_attention_value_and_grad, flash_attention_value_and_grad, 42, 1, 2, 24, 40, true, 32);
   EXPECT_LE(d.out, 1e-5);
   EXPECT_LE(d.dq, 1e-4);
   EXPECT_LE(d.dk, 1e-4);
   EXPECT_LE(d.dv, 1e-4);
   // Comparing a function with itself gives exactly zero.
-  Difference same = value_and_grad_difference(plain_attention_value_and_grad,
-                                              plain_attention_value_and_grad, 1, 1, 1, 5, 7,
-                                              false, 32);
+  Difference same = value_and_grad_difference(
+      plain_attention_value_and_grad, plain_attention_value_and_grad, 1, 1, 1, 5, 7, false, 32);
   EXPECT_EQ(same.out + same.dq + same.dk + same.dv, 0.0);
 }
 

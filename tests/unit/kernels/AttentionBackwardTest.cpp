@@ -7,7 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "../../common/AttentionTesting.h"
+#include "common/AttentionTesting.h"
 #include "tessera/runtime/Error.h"
 #include "tessera/runtime/Interpret.h"
 
@@ -20,10 +20,7 @@ using attention::AttentionShape;
 
 namespace {
 
-struct InterpretedScope {
-  InterpretedScope() { setInterpreted(true); }
-  ~InterpretedScope() { setInterpreted(false); }
-};
+using test::InterpretedScope;
 
 double bound(DType dtype) { return dtype == DType::F32 ? 1e-4 : dtype == DType::F16 ? 5e-3 : 2e-2; }
 
@@ -53,16 +50,16 @@ TEST_P(AttentionBackward, MatchesFloat64Gradients) {
   runCase({kShapes[shape], dtype, causal, mask, false});
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Interpreter, AttentionBackward,
-    ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
-                       ::testing::Values(0, 1, 2, 3), ::testing::Bool(), ::testing::Bool()),
-    [](const ::testing::TestParamInfo<Param> &info) {
-      return std::string(name(std::get<0>(info.param))) + "_" +
-             attention_testing::shapeName(kShapes[std::get<1>(info.param)]) +
-             (std::get<2>(info.param) ? "_causal" : "") +
-             (std::get<3>(info.param) ? "_mask" : "");
-    });
+INSTANTIATE_TEST_SUITE_P(Interpreter, AttentionBackward,
+                         ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
+                                            ::testing::Values(0, 1, 2, 3), ::testing::Bool(),
+                                            ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<Param> &info) {
+                           return std::string(name(std::get<0>(info.param))) + "_" +
+                                  attention_testing::shapeName(kShapes[std::get<1>(info.param)]) +
+                                  (std::get<2>(info.param) ? "_causal" : "") +
+                                  (std::get<3>(info.param) ? "_mask" : "");
+                         });
 
 /// The deterministic backward (the dQ pass instead of atomic adds) on the
 /// same shapes; by default bf16 and f16 of head dim <= 64 add dQ atomically.
@@ -75,16 +72,16 @@ TEST_P(AttentionBackwardDeterministic, MatchesFloat64Gradients) {
   runCase(c);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Interpreter, AttentionBackwardDeterministic,
-    ::testing::Combine(::testing::Values(DType::BF16), ::testing::Values(0, 1, 2, 3),
-                       ::testing::Bool(), ::testing::Bool()),
-    [](const ::testing::TestParamInfo<Param> &info) {
-      return std::string(name(std::get<0>(info.param))) + "_" +
-             attention_testing::shapeName(kShapes[std::get<1>(info.param)]) +
-             (std::get<2>(info.param) ? "_causal" : "") +
-             (std::get<3>(info.param) ? "_mask" : "");
-    });
+INSTANTIATE_TEST_SUITE_P(Interpreter, AttentionBackwardDeterministic,
+                         ::testing::Combine(::testing::Values(DType::BF16),
+                                            ::testing::Values(0, 1, 2, 3), ::testing::Bool(),
+                                            ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<Param> &info) {
+                           return std::string(name(std::get<0>(info.param))) + "_" +
+                                  attention_testing::shapeName(kShapes[std::get<1>(info.param)]) +
+                                  (std::get<2>(info.param) ? "_causal" : "") +
+                                  (std::get<3>(info.param) ? "_mask" : "");
+                         });
 
 /// Atomic dQ lost to the two-kernel split at every measured shape
 /// (docs/PERFORMANCE.md): backward() never picks it, deterministic or not.
@@ -124,9 +121,12 @@ TEST(AttentionBackwardErrors, BadInputNamesTheArgument) {
       EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
     }
   };
-  expectError([&] { attention::backward(q, k, k, q, lse, wrongQ); }, "dout: expected dtype f32 and shape (batch, heads, q_len, dim) like q, got f32 (1, 2, 7, 32)");
+  expectError([&] { attention::backward(q, k, k, q, lse, wrongQ); },
+              "dout: expected dtype f32 and shape (batch, heads, q_len, dim) like q, got f32 (1, "
+              "2, 7, 32)");
   expectError([&] { attention::backward(q, k, k, wrongQ, lse, q); }, "out: expected");
-  expectError([&] { attention::backward(q, k, k, q, lse16, q); }, "lse: expected dtype f32 and shape (batch, heads, q_len), got f16");
+  expectError([&] { attention::backward(q, k, k, q, lse16, q); },
+              "lse: expected dtype f32 and shape (batch, heads, q_len), got f16");
   expectError([&] { attention::backward(q, k16, k16, q, lse, q); }, "k, v: expected dtype f32");
   expectError([&] { attention::backward(d48, d48, d48, d48, lse, d48); }, "q: head dim must be");
   expectError([&] { attention::backward(q, q, k, q, lse, q); }, "v: expected the shape of k");
@@ -143,7 +143,8 @@ TEST(AttentionBackwardErrors, BadInputNamesTheArgument) {
     o.scale = bad;
     expectError([&] { attention::backward(q, k, k, q, lse, q, o); },
                 "scale: expected a positive finite number");
-    expectError([&] { attention::forward(q, k, k, o); }, "scale: expected a positive finite number");
+    expectError([&] { attention::forward(q, k, k, o); },
+                "scale: expected a positive finite number");
   }
   expectError(
       [&] {
@@ -156,9 +157,8 @@ TEST(AttentionBackwardErrors, BadInputNamesTheArgument) {
 } // namespace
 
 // TF32 forwards on sm_90a run wgmma on K and V rounded to tf32 and V
-// transposed before the kernel, d 256 too since session 10
-// (docs/PERFORMANCE.md, "TF32 forward on wgmma", "Session 10"); sm_80 has no
-// wgmma and reads K and V as they are. The TF32 backward keeps to mma.sync;
+// transposed before the kernel (Configs.cpp); sm_80 has no wgmma and reads K
+// and V as they are. The TF32 backward keeps to mma.sync;
 // 16-bit kernels use wgmma wherever it fits.
 TEST(AttentionConfig, Tf32ForwardOnWgmmaBackwardOnMmaSync) {
   for (int64_t dim : {32, 64, 128, 256, 512})

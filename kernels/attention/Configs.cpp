@@ -1,0 +1,166 @@
+//===- Configs.cpp - Attention's heuristic configurations -----------------===//
+//
+// The blocks, warps and kernel knobs each attention kernel runs with when the
+// tuning database has nothing better (chooseForwardConfig,
+// chooseBackwardConfig). Every shipped configuration compiles without spills
+// unless its line says otherwise (tests/unit/compiler); the measurements
+// behind the choices are in docs/PERFORMANCE.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Internal.h"
+#include "tessera/kernels/Launch.h"
+
+using namespace tessera;
+using kernels::KernelConfig;
+
+int64_t attention::detail::nextPowerOf2(int64_t v) {
+  int64_t p = 1;
+  while (p < v)
+    p <<= 1;
+  return p;
+}
+
+KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
+                                      std::string_view arch, Fp32Precision precision) {
+  if (detail::usesTf32(dtype, precision)) {
+    if (arch == "sm_90a") {
+      // TF32 on wgmma, which reads both operands k-major: attention_prepare_kv
+      // rounds K and V to tf32 once and writes Vᵀ in key blocks before the
+      // kernel (TF32_ROUNDED_KV, V_TRANSPOSED).
+      //   d <= 128: 8 warps, the largest blocks that stay spill-free;
+      //   d 256:    128 x 32 in one stage (two stages exceed 227 KiB);
+      //   d 512:    64 x 16 in one stage (Q alone takes 128 KiB), K split
+      //             between the warpgroups for Q·Kᵀ.
+      KernelConfig c = detail::attentionConfig(
+          "attention_forward", dtype, headDim, causal, hasMask,
+          {{64, 128, 128, 8}, {128, 128, 64, 8}, {256, 128, 32, 8, 1}, {512, 64, 16, 8, 1}},
+          /*tf32=*/true);
+      c.constants["WGMMA"] = 1;
+      c.constants["V_TRANSPOSED"] = 1;
+      c.constants["TF32_ROUNDED_KV"] = 1;
+      // 16-key blocks: most warps' rows keep their max from block to block,
+      // so the vote that skips the rescale pays; with wider blocks it costs.
+      c.constants["SKIP_UNIT_RESCALE"] = c.get("BLOCK_N") <= 16;
+      return c;
+    }
+    // TF32 on mma.sync: f32 tiles take twice the shared memory of 16-bit
+    // ones. The largest spill-free blocks that fit sm_80's shared memory,
+    // with and without key masks (tests/unit/compiler).
+    return detail::attentionConfig(
+        "attention_forward", dtype, headDim, causal, hasMask,
+        {{64, 64, 64, 4}, {128, 64, 32, 4}, {256, 64, 16, 4}, {512, 16, 16, 4}},
+        /*tf32=*/true);
+  }
+  if (dtype == DType::F32) {
+    // f32 runs its dots on CUDA cores, keeping the BLOCK_M x BLOCK_D
+    // accumulator and the BLOCK_M x BLOCK_N scores in registers: the largest
+    // blocks for which ptxas reports no spills on sm_80 and sm_90a.
+    return detail::attentionConfig(
+        "attention_forward", dtype, headDim, causal, hasMask,
+        {{64, 64, 64, 8}, {128, 64, 32, 8}, {256, 32, 16, 8}, {512, 16, 16, 16}});
+  }
+  if (arch == "sm_90a") {
+    // Warpgroup MMA: 64-row slabs per 4 warps, whole key blocks per wgmma.
+    //   d <= 64:  the autotuner's winners (causal takes smaller blocks, which
+    //             skip more of the masked triangle);
+    //   d 128:    128 x 64 on one warpgroup, two programs per SM;
+    //   d 256:    the largest spill-free blocks.
+    // Spill-free with and without key masks (tests/unit/compiler) except
+    // 16-bit d 32 and 64 unmasked and d 128 causal unmasked, which spill a
+    // few dozen bytes and were still measured fastest.
+    if (causal)
+      return detail::attentionConfig(
+          "attention_forward", dtype, headDim, causal, hasMask,
+          {{64, 64, 64, 4}, {128, 128, 64, 4}, {256, 128, 32, 8}, {512, 16, 16, 16}});
+    return detail::attentionConfig(
+        "attention_forward", dtype, headDim, causal, hasMask,
+        {{64, 128, 128, 4}, {128, 128, 64, 4}, {256, 128, 32, 8}, {512, 16, 16, 16}});
+  }
+  // mma.sync (sm_80 and others), the autotuner's winners: causal kernels
+  // skip blocks above the diagonal and favour 128-row blocks on 8 warps, full
+  // ones two 4-warp programs per SM. Spill-free on sm_80, with and without
+  // key masks (tests/unit/compiler).
+  if (causal)
+    return detail::attentionConfig("attention_forward", dtype, headDim, causal, hasMask,
+                                   {{32, 64, 32, 4},
+                                    {64, 64, 64, 4},
+                                    {128, 128, 64, 8},
+                                    {256, 128, 16, 8},
+                                    {512, 16, 16, 16}});
+  return detail::attentionConfig(
+      "attention_forward", dtype, headDim, causal, hasMask,
+      {{32, 64, 32, 4}, {64, 128, 32, 4}, {128, 64, 32, 4}, {256, 128, 16, 8}, {512, 16, 16, 16}});
+}
+
+KernelConfig attention::detail::attentionConfig(const std::string &kernel, DType dtype,
+                                                int64_t headDim, bool causal, bool hasMask,
+                                                std::initializer_list<BlockRule> rules, bool tf32) {
+  int64_t blockD = nextPowerOf2(headDim);
+  const BlockRule *rule = rules.begin();
+  while (rule + 1 != rules.end() && rule->maxBlockD < blockD)
+    ++rule;
+  const kernels::KernelDef &def = kernels::lookup(kernel);
+  std::map<std::string, int64_t> constants{{"BLOCK_M", rule->blockM}, {"BLOCK_N", rule->blockN},
+                                           {"BLOCK_D", blockD},       {"CAUSAL", causal},
+                                           {"HAS_MASK", hasMask},     {"TF32", tf32}};
+  if (def.defaults.count("NUM_STAGES"))
+    constants["NUM_STAGES"] = rule->stages;
+  return kernels::makeConfig(def, dtype, rule->warps, constants);
+}
+
+namespace {
+
+/// The blocks of the two-kernel (deterministic) backward.
+KernelConfig deterministicBackwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
+                                         std::string_view arch,
+                                         attention::Fp32Precision precision) {
+  // The dK/dV program holds two BLOCK_N x BLOCK_D accumulators besides K_j
+  // and V_j, so its blocks are smaller than the forward's: the largest that
+  // neither backward kernel spills, with causal masks and key masks
+  // (tests/unit/compiler). The dQ kernel runs the transposed blocks
+  // (BLOCK_N query rows, BLOCK_M keys), which give its one accumulator the
+  // dK/dV kernel's shape.
+  //   TF32 (mma.sync m16n8k8): f32 operand tiles and four f32 accumulators
+  //     leave room for small blocks only; d 512 spills with every TF32 block,
+  //     so it runs the accurate f32 kernels.
+  //   f32: dots on CUDA cores.
+  //   sm_90a, 16-bit: 64 x 64 on one warpgroup at d 64 and 128, so every dot
+  //     is a warpgroup MMA and two programs share an SM; the d 128 dK/dV
+  //     kernel spills and is still the fastest measured.
+  //   sm_80, 16-bit: the largest spill-free blocks on 8 warps.
+  if (attention::detail::usesTf32(dtype, precision) && headDim <= 256)
+    return attention::detail::attentionConfig(
+        "attention_backward_dkdv", dtype, headDim, causal, hasMask,
+        {{32, 32, 32, 4}, {128, 16, 32, 4}, {256, 16, 16, 8}}, /*tf32=*/true);
+  if (dtype == DType::F32)
+    return attention::detail::attentionConfig(
+        "attention_backward_dkdv", dtype, headDim, causal, hasMask,
+        {{64, 32, 32, 8}, {128, 32, 16, 8}, {256, 16, 16, 8}, {512, 16, 16, 16}});
+  if (arch == "sm_90a")
+    return attention::detail::attentionConfig(
+        "attention_backward_dkdv", dtype, headDim, causal, hasMask,
+        {{64, 64, 64, 4}, {128, 64, 64, 4}, {256, 16, 16, 8}, {512, 16, 16, 16}});
+  return attention::detail::attentionConfig(
+      "attention_backward_dkdv", dtype, headDim, causal, hasMask,
+      {{64, 64, 32, 8}, {128, 32, 32, 8}, {256, 16, 16, 8}, {512, 16, 16, 16}});
+}
+
+} // namespace
+
+KernelConfig attention::backwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
+                                       std::string_view arch, Fp32Precision precision,
+                                       bool /*deterministic*/) {
+  // dQ by atomic adds from the dK/dV programs (DQ_ATOMIC) does five products
+  // instead of seven, but a third accumulator in the dK/dV program makes it
+  // the slower of the two wherever measured: the deterministic split runs
+  // whether or not determinism was asked for. DQ_ATOMIC stays a
+  // configuration (tessera-bench --backward-configs, the GPU tests).
+  KernelConfig config =
+      deterministicBackwardConfig(dtype, headDim, causal, hasMask, arch, precision);
+  config.constants["DQ_ATOMIC"] = 0;
+  // TF32 keeps to mma.sync, as the forward does (forwardConfig).
+  if (detail::usesTf32(dtype, precision))
+    config.constants["WGMMA"] = 0;
+  return config;
+}

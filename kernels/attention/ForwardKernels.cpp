@@ -1,0 +1,258 @@
+//===- ForwardKernels.cpp - Flash attention forward in the Tessera DSL ----===//
+//
+// FlashAttention-2, Algorithm 1 (Dao, 2023). Each program owns BLOCK_M query
+// rows of one (batch, head) and streams the keys and values in BLOCK_N blocks,
+// keeping a running row max m_i, row sum l_i and unnormalised output acc, so
+// the BLOCK_M x k_len score matrix is never stored:
+//
+//   S_j   = Q_i K_jᵀ                                       (line 8)
+//   m_new = max(m_i, rowmax(S_j)·scale·log2(e))            (line 9; exp2 below)
+//   P_j   = exp2(S_j·scale·log2(e) - m_new)                (one FMA per score)
+//   l_i   = exp2(m_i - m_new)·l_i + rowsum(P_j)
+//   acc   = diag(exp2(m_i - m_new))·acc + P_j V_j          (line 10)
+//   O_i   = diag(l_i)⁻¹·acc;  L_i = (m_i + log2 l_i)·ln 2   (lines 12-13)
+//
+// With V_TRANSPOSED the kernel reads V as Vᵀ in key blocks, (batch, kv heads,
+// k_len / BLOCK_N, dim, BLOCK_N), written by attention_prepare_kv before it:
+// tf32 wgmma reads both operands of P·V k-major, which for V is along the
+// keys, and each block's Vᵀ tile is one contiguous run (a plain (dim, k_len)
+// Vᵀ scatters a 16-key tile over 512 rows a k_len apart: at the README
+// example's 65662 keys that doubled the kernel's time). With TF32_ROUNDED_KV that
+// pass also rounds K and V to tf32 once, so that the kernel does not round
+// each copied tile in shared memory before wgmma reads it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Internal.h"
+#include "tessera/dsl.h"
+
+#include <limits>
+
+using namespace tessera;
+using namespace tessera::dsl;
+using kernels::KernelConfig;
+using kernels::KernelDef;
+
+namespace {
+
+constexpr double kLog2e = 1.4426950408889634;
+constexpr double kLn2 = 0.6931471805599453;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
+  const int64_t BM = kb.constant("BLOCK_M", config.get("BLOCK_M"));
+  const int64_t BN = kb.constant("BLOCK_N", config.get("BLOCK_N"));
+  const int64_t BD = kb.constant("BLOCK_D", config.get("BLOCK_D"));
+  const bool causal = kb.constant("CAUSAL", config.get("CAUSAL"));
+  const bool hasMask = kb.constant("HAS_MASK", config.get("HAS_MASK"));
+  const DotPrecision precision =
+      kb.constant("TF32", config.get("TF32")) ? DotPrecision::tf32 : DotPrecision::ieee;
+  const bool vTransposed = kb.constant("V_TRANSPOSED", config.get("V_TRANSPOSED"));
+  const bool roundedKV = kb.constant("TF32_ROUNDED_KV", config.get("TF32_ROUNDED_KV"));
+  const bool skipUnitRescale = kb.constant("SKIP_UNIT_RESCALE", config.get("SKIP_UNIT_RESCALE"));
+  const DType dtype = config.dtype;
+  kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
+  kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
+
+  TensorArg q = kb.tensor("q", dtype, 4), k = kb.tensor("k", dtype, 4);
+  TensorArg v = kb.tensor("v", dtype, 4);
+  if (roundedKV) {
+    k.assumeRoundedToTf32();
+    v.assumeRoundedToTf32();
+  }
+  TensorArg out = kb.tensor("out", dtype, 4);
+  TensorArg lse = kb.tensor("lse", DType::F32, 3);
+  TensorArg mask;
+  if (hasMask)
+    mask = kb.tensor("key_mask", DType::I1, 2);
+  Scalar scaleLog2e = kb.scalarF32("scale") * f32(kLog2e);
+
+  // Program (m-block, batch·head); k/v head of a grouped query head.
+  Scalar heads = q.size(1), qLen = q.size(2), kLen = k.size(2);
+  Scalar bh = program_id(1), b = bh / heads, h = bh % heads;
+  Scalar hk = h / (heads / k.size(1));
+  Scalar startM = program_id(0) * Scalar(BM);
+  TensorArg qh = q.at({b, h}), kh = k.at({b, hk}), vh = v.at({b, hk}), oh = out.at({b, h});
+
+  Tile qi = load(qh, {startM, Scalar(0)}, {BM, BD});
+  Tile cols = expand_dims(arange(BN), 0); // (1, BN) key offset in block
+  // Causal: row i sees the keys before i + kLen - qLen + 1, which is at most
+  // kLen for every row that exists (rows past q_len are never stored), so
+  // one comparison per score covers the diagonal and the end of the keys.
+  Tile rowEnd;
+  if (causal)
+    rowEnd = expand_dims(arange(BM), 1) + (startM + kLen - qLen + Scalar(1)); // (BM, 1)
+
+  // Causal, bottom-right aligned: keys past startM + BM - 1 + (kLen - qLen)
+  // are masked for every row here, so those blocks are skipped entirely.
+  Scalar endN = kLen;
+  if (causal)
+    endN = max(Scalar(0), min(kLen, startM + Scalar(BM) + kLen - qLen));
+
+  // One step of lines 8-10 over the key block at startN. Only blocks that
+  // hold masked scores (past the diagonal or the end of the keys, or under a
+  // key mask) pay for the mask.
+  auto step = [&](Scalar startN, const std::vector<Tile> &carried, bool masked) {
+    Tile mI = carried[0], lI = carried[1], acc = carried[2];
+    Tile kj = load(kh, {startN, Scalar(0)}, {BN, BD});
+    // V_j, or (V_TRANSPOSED) V_jᵀ, read back as V_j by trans below: rows
+    // j·d to j·d + BD - 1 of the blocked Vᵀ seen as (k_len / BLOCK_N · d,
+    // BLOCK_N). Where d < BD the rows past d are the next block's (or
+    // padding): they only reach output columns past d, which are never
+    // stored. (A rank-5 view, bounding them, costs spills at d 512.)
+    Tile vj = vTransposed ? load(vh, {startN / Scalar(BN) * q.size(3), Scalar(0)}, {BD, BN})
+                          : load(vh, {startN, Scalar(0)}, {BN, BD});
+    // S = Q Kᵀ, unscaled: the scale·log2(e) factor goes into the row max
+    // (scale > 0, checkInputs) and into one FMA per score below.   (line 8)
+    Tile s = dot(qi, trans(kj), precision);
+    if (masked) {
+      Tile keys = cols + startN;
+      Tile valid = causal ? keys < rowEnd : keys < kLen;
+      if (hasMask)
+        valid = valid & expand_dims(load(mask.at({b}), {startN}, {BN}), 0);
+      s = where(valid, s, full({BM, BN}, -kInf, DType::F32));
+    }
+    // m_new = max(m_i, rowmax(S)·scale·log2(e)); rows with nothing visible
+    // yet keep -inf, and exponentiate against 0 so that no inf - inf
+    // appears. In unmasked blocks every row sees a finite score.
+    Tile mNew = maximum(mI, reduce_max(s, 1) * scaleLog2e);
+    Tile mSafe =
+        masked ? where(mNew == full({BM}, -kInf, DType::F32), zeros({BM}, DType::F32), mNew) : mNew;
+    // P = exp2(S·scale·log2(e) - m_new);  alpha = exp2(m_i - m_new)  (line 9)
+    Tile p = exp2(s * scaleLog2e - expand_dims(mSafe, 1));
+    Tile alpha = exp2(mI - mSafe);
+    // l_i = alpha·l_i + rowsum(P);  acc = alpha·acc + P V             (line 10)
+    lI = lI * alpha + reduce_sum(p, 1);
+    // alpha is exactly 1 in rows whose max held. With SKIP_UNIT_RESCALE,
+    // rescale_rows lets warps whose 16 rows all held skip the multiply: most
+    // of them, once the maxima settle, where key blocks are small.
+    Tile scaled = skipUnitRescale ? rescale_rows(acc, alpha) : acc * expand_dims(alpha, 1);
+    acc = dot(cast(p, dtype), vTransposed ? trans(vj) : vj, scaled, precision);
+    return std::vector<Tile>{mNew, lI, acc};
+  };
+
+  // Blocks before unmaskedEnd are visible to every row of this program: all
+  // keys exist, and (causal) the first row's diagonal lies beyond them.
+  Scalar unmaskedEnd = Scalar(0);
+  if (!hasMask) {
+    Scalar visible = causal ? max(Scalar(0), min(kLen, startM + kLen - qLen + Scalar(1))) : kLen;
+    unmaskedEnd = min(endN, visible / Scalar(BN) * Scalar(BN));
+  }
+  Tile mI = full({BM}, -kInf, DType::F32), lI = zeros({BM}, DType::F32);
+  Tile acc = zeros({BM, BD}, DType::F32);
+  std::vector<Tile> state = {mI, lI, acc};
+  if (!hasMask)
+    state = for_range(Scalar(0), unmaskedEnd, Scalar(BN), state,
+                      [&](Scalar startN, const std::vector<Tile> &carried) {
+                        return step(startN, carried, /*masked=*/false);
+                      });
+  state = for_range(unmaskedEnd, endN, Scalar(BN), state,
+                    [&](Scalar startN, const std::vector<Tile> &carried) {
+                      return step(startN, carried, /*masked=*/true);
+                    });
+  mI = state[0];
+  lI = state[1];
+  acc = state[2];
+
+  // O = acc / l_i (0 for fully masked rows);  L = (m_i + log2 l_i)·ln 2  (lines 12-13)
+  Tile empty = lI == zeros({BM}, DType::F32);
+  Tile lSafe = where(empty, full({BM}, 1.0, DType::F32), lI);
+  // One approximate reciprocal per row, not an IEEE division per element:
+  // that is a subroutine call, and ptxas serializes every wgmma of a kernel
+  // with calls in it (dsl::reciprocal).
+  store(oh, {startM, Scalar(0)}, cast(acc * expand_dims(reciprocal(lSafe), 1), dtype));
+  Tile lseRow = where(empty, full({BM}, -kInf, DType::F32), (mI + log2(lSafe)) * kLn2);
+  store(lse.at({b, h}), {startM}, lseRow);
+}
+
+/// K and V as a forward kernel with V_TRANSPOSED or TF32_ROUNDED_KV reads
+/// them, one BLOCK_N x BLOCK_D tile of each per program: Vᵀ in key blocks of
+/// the forward's BLOCK_N, vo[b, h, n / BLOCK_N, d, n % BLOCK_N] = v[b, h, n, d]
+/// (TRANSPOSE_V; keys past the end are zeros), or vo = v, and with ROUND_TF32
+/// both rounded to the nearest tf32, ko = round(k).
+void prepareKVKernel(KernelBuilder &kb, const KernelConfig &config) {
+  const int64_t BN = kb.constant("BLOCK_N", config.get("BLOCK_N"));
+  const int64_t BD = kb.constant("BLOCK_D", config.get("BLOCK_D"));
+  const bool transposeV = kb.constant("TRANSPOSE_V", config.get("TRANSPOSE_V"));
+  const bool round = kb.constant("ROUND_TF32", config.get("ROUND_TF32"));
+  TensorArg v = kb.tensor("v", config.dtype, 4),
+            vo = kb.tensor("vo", config.dtype, transposeV ? 5 : 4);
+  TensorArg k, ko;
+  if (round) {
+    k = kb.tensor("k", config.dtype, 4);
+    ko = kb.tensor("ko", config.dtype, 4);
+  }
+  Scalar bh = program_id(1), b = bh / v.size(1), h = bh % v.size(1);
+  Scalar startN = program_id(0) * Scalar(BN), startD = program_id(2) * Scalar(BD);
+  Tile block = load(v.at({b, h}), {startN, startD}, {BN, BD});
+  if (round)
+    block = round_to_tf32(block);
+  if (transposeV)
+    store(vo.at({b, h, program_id(0)}), {startD, Scalar(0)}, trans(block));
+  else
+    store(vo.at({b, h}), {startN, startD}, block);
+  if (round)
+    store(ko.at({b, h}), {startN, startD},
+          round_to_tf32(load(k.at({b, h}), {startN, startD}, {BN, BD})));
+}
+
+/// The kept keys of k and v, compacted: kc[b, h, j] = k[b, h, rows[b, j]]
+/// and vc likewise, one BLOCK_N x BLOCK_D tile of each per program. A row
+/// index of -1 (past a batch row's kept keys) gathers zeros, so the keys the
+/// kernel then masks hold finite values: P·V multiplies them by 0.
+void gatherKeysKernel(KernelBuilder &kb, const KernelConfig &config) {
+  const int64_t BN = kb.constant("BLOCK_N", config.get("BLOCK_N"));
+  const int64_t BD = kb.constant("BLOCK_D", config.get("BLOCK_D"));
+  TensorArg k = kb.tensor("k", config.dtype, 4), v = kb.tensor("v", config.dtype, 4);
+  TensorArg rows = kb.tensor("rows", DType::I32, 2);
+  TensorArg kc = kb.tensor("kc", config.dtype, 4), vc = kb.tensor("vc", config.dtype, 4);
+  Scalar bh = program_id(1), b = bh / k.size(1), h = bh % k.size(1);
+  Scalar startN = program_id(0) * Scalar(BN), startD = program_id(2) * Scalar(BD);
+  Tile kept = load(rows.at({b}), {startN}, {BN});
+  store(kc.at({b, h}), {startN, startD}, gather_rows(k.at({b, h}), kept, startD, BD));
+  store(vc.at({b, h}), {startN, startD}, gather_rows(v.at({b, h}), kept, startD, BD));
+}
+
+} // namespace
+
+void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef> &r) {
+  r["attention_forward"] = {"attention_forward",
+                            "flash attention forward (FlashAttention-2 Alg. 1): out and lse",
+                            {{"BLOCK_M", 64},
+                             {"BLOCK_N", 64},
+                             {"BLOCK_D", 64},
+                             {"CAUSAL", 0},
+                             {"HAS_MASK", 0},
+                             {"TF32", 0},
+                             {"NUM_STAGES", 2},
+                             {"V_TRANSPOSED", 0},
+                             {"TF32_ROUNDED_KV", 0},
+                             {"WGMMA", 1},
+                             {"SKIP_UNIT_RESCALE", 0}},
+                            {DType::F32, DType::F16, DType::BF16},
+                            [](mlir::MLIRContext &ctx, const KernelConfig &c) {
+                              KernelBuilder kb(ctx, "attention_forward", c.numWarps);
+                              attentionForwardKernel(kb, c);
+                              return kb.finish();
+                            }};
+  r["attention_prepare_kv"] = {
+      "attention_prepare_kv",
+      "Vᵀ and tf32-rounded K and V, for forward kernels with V_TRANSPOSED or TF32_ROUNDED_KV",
+      {{"BLOCK_N", 64}, {"BLOCK_D", 64}, {"TRANSPOSE_V", 1}, {"ROUND_TF32", 0}},
+      {DType::F32, DType::F16, DType::BF16},
+      [](mlir::MLIRContext &ctx, const KernelConfig &c) {
+        KernelBuilder kb(ctx, "attention_prepare_kv", c.numWarps);
+        prepareKVKernel(kb, c);
+        return kb.finish();
+      }};
+  r["attention_gather_keys"] = {
+      "attention_gather_keys",
+      "the kept keys of k and v by index, for forward() with compactKeyMask",
+      {{"BLOCK_N", 32}, {"BLOCK_D", 128}},
+      {DType::F32, DType::F16, DType::BF16},
+      [](mlir::MLIRContext &ctx, const KernelConfig &c) {
+        KernelBuilder kb(ctx, "attention_gather_keys", c.numWarps);
+        gatherKeysKernel(kb, c);
+        return kb.finish();
+      }};
+}
