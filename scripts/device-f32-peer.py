@@ -8,8 +8,13 @@ a peer measured in the same device call.
 
     python3 scripts/device-f32-peer.py --shapes "4,16,4096,128,0;4,32,4096,64,1"
     python3 scripts/device-f32-peer.py --shapes "1,2,131072,512,0" --key-mask --reps 2
+    python3 scripts/device-f32-peer.py --shapes "..." --json f32-peer.json
+
+--json writes the records as bench_anchors.py does (system, mode, dtype, b, h,
+s, d, causal, ms, tflops), for `tessera-bench markdown --peers`.
 """
 import argparse
+import json
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -36,7 +41,9 @@ def main():
     parser.add_argument("--key-mask", action="store_true",
                         help="a random key padding mask keeping half the keys (the seed's README)")
     parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--json", help="write the records to this file")
     args = parser.parse_args()
+    records = []
     torch.backends.cuda.matmul.allow_tf32 = True
     for item in args.shapes.split(";"):
         b, h, s, d, causal = (int(x) for x in item.split(","))
@@ -52,7 +59,16 @@ def main():
                       f"{'causal' if causal else 'full':6s} {'key mask ' if args.key_mask else ''}"
                       f"{ms:9.3f} ms {flops / ms / 1e9:8.1f} TFLOP/s")
             except RuntimeError as e:
-                print(f"torch-sdpa-efficient         fwd f32   b{b} h{h} s{s} d{d}: unsupported ({e})")
+                ms = None
+                print(f"torch-sdpa-efficient         fwd f32   b{b} h{h} s{s} d{d}: "
+                      f"unsupported ({e})")
+        if not args.key_mask:
+            records.append(dict(system="torch-sdpa-efficient", mode="fwd", dtype="f32", b=b, h=h,
+                                s=s, d=d, causal=bool(causal), ms=ms,
+                                tflops=flops / ms / 1e9 if ms else None))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(records, f, indent=1)
 
 
 if __name__ == "__main__":

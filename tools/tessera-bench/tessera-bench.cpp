@@ -1,6 +1,7 @@
 //===- tessera-bench.cpp - Time Tessera's attention on the GPU ------------===//
 //
 //   tessera-bench attention [--shapes "b,h,s,d,causal;..."] [--dtype bf16] [--json FILE]
+//   tessera-bench markdown TESSERA.json... [--peers anchors.json]...
 //
 // Times attention::forward with CUDA events: warm-up, then the median of runs
 // (each on the same inputs after an L2 flush), and prints TFLOP/s in the
@@ -9,13 +10,14 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Markdown.h"
 #include "tessera/kernels/attention.h"
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
 
-#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -109,12 +111,16 @@ int usage() {
       "                                       r: K and V rounded to tf32 first,\n"
       "                                       u: rescale skipped in warps whose max held)\n"
       "                         [--json FILE]\n"
-      "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n");
+      "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n"
+      "       tessera-bench markdown TESSERA.json... [--peers PEERS.json]...\n"
+      "                         (a markdown table of saved runs, each row beside its peers;\n"
+      "                          no GPU needed)\n");
   return 2;
 }
 
 double msSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
 /// Cold compile, cache-hit load, launch overhead and a tuning sweep.
@@ -155,9 +161,10 @@ int benchRuntime(const std::string &sweepSpec, const std::string &jsonPath) {
   DeviceTensor q = DeviceTensor::fromFloat(host, {1, 1, 64, 64}, DType::BF16);
   attention::ForwardResult r = attention::forward(q, q, q);
   Stream::defaultStream().synchronize();
-  kernels::KernelConfig small = attention::chooseForwardConfig(DType::BF16, 64, false, false, 64, 64);
-  const JitKernel &kernel = Jit::get().kernel(
-      "attention_forward[" + small.key() + "]", [&](mlir::MLIRContext &ctx) {
+  kernels::KernelConfig small =
+      attention::chooseForwardConfig(DType::BF16, 64, false, false, 64, 64);
+  const JitKernel &kernel =
+      Jit::get().kernel("attention_forward[" + small.key() + "]", [&](mlir::MLIRContext &ctx) {
         return kernels::lookup("attention_forward").build(ctx, small);
       });
   const int n = 200;
@@ -178,9 +185,9 @@ int benchRuntime(const std::string &sweepSpec, const std::string &jsonPath) {
   void **params = args.pointers();
   auto rawStart = std::chrono::steady_clock::now();
   for (int i = 0; i < n; ++i)
-    TESSERA_CU_CHECK(Driver::get().cuLaunchKernel(kernel.function, 1, 1, 1, kernel.compiled.numWarps * 32,
-                                                  1, 1, kernel.compiled.sharedBytes, nullptr, params,
-                                                  nullptr));
+    TESSERA_CU_CHECK(
+        Driver::get().cuLaunchKernel(kernel.function, 1, 1, 1, kernel.compiled.numWarps * 32, 1, 1,
+                                     kernel.compiled.sharedBytes, nullptr, params, nullptr));
   double rawMs = msSince(rawStart);
   Stream::defaultStream().synchronize();
   double overheadUs = (apiMs - rawMs) / n * 1e3;
@@ -189,7 +196,8 @@ int benchRuntime(const std::string &sweepSpec, const std::string &jsonPath) {
               cold[0], cold[1], cold[2]);
   std::printf("cache-hit load (IR, key, verify, cuModuleLoadData): median %.2f ms\n", hit[2]);
   std::printf("launch: attention::forward %.2f us/call, raw cuLaunchKernel %.2f us/call, "
-              "overhead %.2f us\n", apiMs / n * 1e3, rawMs / n * 1e3, overheadUs);
+              "overhead %.2f us\n",
+              apiMs / n * 1e3, rawMs / n * 1e3, overheadUs);
 
   // A full tuning sweep, compile to winner, timed from outside.
   std::vector<Shape> sweep = parseShapes(sweepSpec);
@@ -215,16 +223,17 @@ int benchRuntime(const std::string &sweepSpec, const std::string &jsonPath) {
   if (!jsonPath.empty()) {
     std::error_code ec;
     llvm::raw_fd_ostream os(jsonPath, ec);
-    os << llvm::formatv("{0:2}", llvm::json::Value(llvm::json::Object{
-                                     {"device", dev.name},
-                                     {"cold_compile_ms", llvm::json::Array{cold[0], cold[1], cold[2]}},
-                                     {"cache_hit_ms", hit[2]},
-                                     {"launch_api_us", apiMs / n * 1e3},
-                                     {"launch_raw_us", rawMs / n * 1e3},
-                                     {"launch_overhead_us", overheadUs},
-                                     {"sweep_configs", int64_t(results.size())},
-                                     {"sweep_valid", int64_t(valid)},
-                                     {"sweep_seconds", sweepS}}))
+    os << llvm::formatv("{0:2}",
+                        llvm::json::Value(llvm::json::Object{
+                            {"device", dev.name},
+                            {"cold_compile_ms", llvm::json::Array{cold[0], cold[1], cold[2]}},
+                            {"cache_hit_ms", hit[2]},
+                            {"launch_api_us", apiMs / n * 1e3},
+                            {"launch_raw_us", rawMs / n * 1e3},
+                            {"launch_overhead_us", overheadUs},
+                            {"sweep_configs", int64_t(results.size())},
+                            {"sweep_valid", int64_t(valid)},
+                            {"sweep_seconds", sweepS}}))
        << "\n";
   }
   return 0;
@@ -233,6 +242,21 @@ int benchRuntime(const std::string &sweepSpec, const std::string &jsonPath) {
 } // namespace
 
 int main(int argc, char **argv) {
+  if (argc >= 2 && std::string(argv[1]) == "markdown") {
+    std::vector<std::string> ours, peers;
+    for (int i = 2; i < argc; ++i) {
+      if (std::string(argv[i]) == "--peers") {
+        if (++i == argc)
+          return usage();
+        peers.push_back(argv[i]);
+      } else {
+        ours.push_back(argv[i]);
+      }
+    }
+    if (ours.empty() && peers.empty())
+      return usage();
+    return bench::printMarkdown(ours, peers);
+  }
   if (argc >= 2 && std::string(argv[1]) == "runtime") {
     std::string sweep = "2,16,4096,64,0", json;
     for (int i = 2; i + 1 < argc; i += 2) {
@@ -245,7 +269,8 @@ int main(int argc, char **argv) {
     }
     try {
       if (!gpuAvailable()) {
-        std::fprintf(stderr, "tessera-bench: no GPU: %s\n", Driver::get().unavailableReason().c_str());
+        std::fprintf(stderr, "tessera-bench: no GPU: %s\n",
+                     Driver::get().unavailableReason().c_str());
         return 1;
       }
       return benchRuntime(sweep, json);
@@ -288,7 +313,8 @@ int main(int argc, char **argv) {
   }
   try {
     if (!gpuAvailable()) {
-      std::fprintf(stderr, "tessera-bench: no GPU: %s\n", Driver::get().unavailableReason().c_str());
+      std::fprintf(stderr, "tessera-bench: no GPU: %s\n",
+                   Driver::get().unavailableReason().c_str());
       return 1;
     }
     std::optional<DType> dtype = parseDType(dtypeName);
@@ -314,7 +340,8 @@ int main(int argc, char **argv) {
       options.causal = s.causal;
       attention::ForwardResult r = attention::forward(q, k, v, options); // compile + warm up
       Stream::defaultStream().synchronize();
-      double ms = medianMs([&] { attention::forward(q, k, v, r.out, r.lse, options); }, flush, reps);
+      double ms =
+          medianMs([&] { attention::forward(q, k, v, r.out, r.lse, options); }, flush, reps);
       double flops = 4.0 * s.b * s.h * s.s * s.s * s.d / (s.causal ? 2 : 1);
       double tflops = flops / (ms * 1e-3) / 1e12;
       kernels::KernelConfig config =
@@ -346,9 +373,10 @@ int main(int argc, char **argv) {
       for (std::string item; std::getline(forwardList, item, ';');) {
         std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vmru");
         if (!parsed) {
-          std::fprintf(stderr,
-                       "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m][r][u], got '%s'\n",
-                       item.c_str());
+          std::fprintf(
+              stderr,
+              "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m][r][u], got '%s'\n",
+              item.c_str());
           return 2;
         }
         kernels::KernelConfig c = config;
@@ -368,7 +396,8 @@ int main(int argc, char **argv) {
       if (compareHeuristic) {
         // The heuristic's configuration, launched directly, for comparison with
         // whatever the tuning database chose.
-        kernels::KernelConfig h = attention::forwardConfig(*dtype, s.d, s.causal, false, dev.arch());
+        kernels::KernelConfig h =
+            attention::forwardConfig(*dtype, s.d, s.causal, false, dev.arch());
         attention::forwardWithConfig(q, k, v, r.out, r.lse, options, h); // compile, warm up
         double hms = medianMs(
             [&] { attention::forwardWithConfig(q, k, v, r.out, r.lse, options, h); }, flush, reps);
@@ -388,7 +417,8 @@ int main(int argc, char **argv) {
             [&] { attention::backward(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options); },
             flush, reps);
         double btflops = 2.5 * flops / (bms * 1e-3) / 1e12;
-        kernels::KernelConfig bconfig = attention::backwardConfig(*dtype, s.d, s.causal, false, dev.arch());
+        kernels::KernelConfig bconfig =
+            attention::backwardConfig(*dtype, s.d, s.causal, false, dev.arch());
         std::printf("%-28s bwd %-5s b%-3ld h%-3ld s%-6ld d%-4ld %s %9.3f ms %7.1f TFLOP/s  [%s]\n",
                     "tessera", dtypeName.c_str(), s.b, s.h, s.s, s.d,
                     s.causal ? "causal" : "full  ", bms, btflops, bconfig.key().c_str());
@@ -410,19 +440,32 @@ int main(int argc, char **argv) {
           c.constants["DQ_ATOMIC"] = !parsed->has('d');
           c.constants["WGMMA"] = !parsed->has('m');
           timeConfig("bwd", c, 2.5 * flops, [&] {
-            attention::backwardWithConfig(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options, c);
+            attention::backwardWithConfig(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options,
+                                          c);
           });
         }
-        results.push_back(llvm::json::Object{{"system", "tessera"}, {"mode", "bwd"},
-                                             {"dtype", dtypeName}, {"b", s.b}, {"h", s.h},
-                                             {"s", s.s}, {"d", s.d}, {"causal", s.causal},
-                                             {"ms", bms}, {"tflops", btflops},
+        results.push_back(llvm::json::Object{{"system", "tessera"},
+                                             {"mode", "bwd"},
+                                             {"dtype", dtypeName},
+                                             {"b", s.b},
+                                             {"h", s.h},
+                                             {"s", s.s},
+                                             {"d", s.d},
+                                             {"causal", s.causal},
+                                             {"ms", bms},
+                                             {"tflops", btflops},
                                              {"config", bconfig.key()}});
       }
-      results.push_back(llvm::json::Object{{"system", "tessera"}, {"mode", "fwd"},
-                                           {"dtype", dtypeName}, {"b", s.b}, {"h", s.h},
-                                           {"s", s.s}, {"d", s.d}, {"causal", s.causal},
-                                           {"ms", ms}, {"tflops", tflops},
+      results.push_back(llvm::json::Object{{"system", "tessera"},
+                                           {"mode", "fwd"},
+                                           {"dtype", dtypeName},
+                                           {"b", s.b},
+                                           {"h", s.h},
+                                           {"s", s.s},
+                                           {"d", s.d},
+                                           {"causal", s.causal},
+                                           {"ms", ms},
+                                           {"tflops", tflops},
                                            {"config", config.key()}});
     }
     if (!jsonPath.empty()) {

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# On the GPU machine, after scripts/device-run.sh has unpacked the bundle:
+# compute-sanitizer's racecheck and memcheck over Tessera's kernels on small
+# shapes (a gtest filter): the attention forward and backward (bf16 on wgmma,
+# f32 TF32, causal with a key mask, GQA) and the basic kernels. Fails when
+# either tool reports a hazard or an error.
+#   device run: scripts/device-run.sh scripts/device-sanitize.sh
+set -uo pipefail
+sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+tests="Matrix/AttentionForward.MatchesFloat64Reference/bf16_1x2_2kv_q129_k129_d128"
+tests+=":Matrix/AttentionForward.MatchesFloat64Reference/f32_1x4_2kv_q17_k130_d32_causal_mask"
+tests+=":Matrix/AttentionForwardTf32Wgmma.MatchesFloat64Reference/wgmma_1x4_2kv_q17_k130_d32_causal_mask*"
+tests+=":Matrix/AttentionBackward.MatchesFloat64Gradients/bf16_1x4_2kv_q17_k130_d32_causal_mask"
+tests+=":Matrix/AttentionBackward.MatchesFloat64Gradients/bf16_1x2_2kv_q129_k129_d128"
+tests+=":Matrix/AttentionBackwardTf32.MatchesFloat64Gradients/tf32_1x4_2kv_q17_k130_d32_causal_mask"
+tests+=":Sizes/VectorAdd.*/bf16_n1025:Shapes/Softmax.*/f16_17x333:Shapes/Matmul.*/bf16_*"
+filter="${TESSERA_SANITIZE_FILTER:-$tests}"
+status=0
+for tool in racecheck memcheck; do
+  echo "== compute-sanitizer --tool $tool"
+  "$sanitizer" --tool "$tool" --error-exitcode 1 --print-limit 20 \
+    tessera-gpu-tests --gtest_brief=1 --gtest_filter="$filter" 2>&1 | tail -15
+  ((${PIPESTATUS[0]})) && status=1
+done
+exit $status
