@@ -1,10 +1,10 @@
 //===- Markdown.cpp - tessera-bench markdown: the tables of PERFORMANCE.md -===//
 //
 // Reads the JSON that one device call wrote (tessera-bench --json, and the
-// peers' bench_anchors.py $OUT/anchors.json) and prints one markdown table:
-// Tessera's rows, each beside every peer that timed the same (mode, dtype,
-// shape, causal), with the ratio peer time / Tessera time (above 1: Tessera
-// is faster). It runs without a GPU, so docs are regenerated from saved runs.
+// peers' bench_anchors.py $OUT/anchors.json) and prints one markdown table
+// per dtype and pass: Tessera's rows, each beside every peer that timed the
+// same (pass, dtype, shape, causal), with the ratio peer time / Tessera time
+// (above 1: Tessera is faster). It runs without a GPU, so docs are regenerated from saved runs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,7 +31,8 @@ struct Row {
   double ms = 0;
   std::optional<double> tflops;
 
-  auto key() const { return std::make_tuple(mode, dtype, b, h, s, d, causal); }
+  using Key = std::tuple<std::string, std::string, int64_t, int64_t, int64_t, int64_t, bool>;
+  Key key() const { return {mode, dtype, b, h, s, d, causal}; }
 };
 
 /// The rows of a JSON array of records; fails naming the file and the entry.
@@ -120,40 +121,57 @@ int tessera::bench::printMarkdown(const std::vector<std::string> &tesseraFiles,
     std::fprintf(stderr, "tessera-bench: markdown: no Tessera rows in the files given\n");
     return 1;
   }
-  // Peer columns, in order of first appearance, only those that timed at
-  // least one of Tessera's cases.
-  std::map<std::tuple<std::string, std::string, int64_t, int64_t, int64_t, int64_t, bool>,
-           std::map<std::string, double>>
-      peerMs;
-  std::vector<std::string> columns;
-  for (const Row &p : peers) {
-    bool matches = llvm::any_of(ours, [&](const Row &r) { return r.key() == p.key(); });
-    if (!matches)
-      continue;
-    if (!llvm::is_contained(columns, p.system))
-      columns.push_back(p.system);
-    peerMs[p.key()][p.system] = p.ms;
-  }
-  std::string header = "| pass | dtype | b, h, s, d | causal | Tessera ms | TFLOP/s |";
-  std::string rule = "|---|---|---|---|---:|---:|";
-  for (const std::string &c : columns) {
-    header += " " + peerName(c) + " ms | × " + peerName(c) + " |";
-    rule += "---:|---:|";
-  }
-  std::printf("%s\n%s\n", header.c_str(), rule.c_str());
-  for (const Row &r : ours) {
-    std::string line = llvm::formatv("| {0} | {1} | {2}, {3}, {4}, {5} | {6} | {7:F3} | {8} |",
-                                     r.mode, r.dtype, r.b, r.h, r.s, r.d, r.causal ? "yes" : "no",
-                                     r.ms, r.tflops ? llvm::formatv("{0:F0}", *r.tflops).str() : "")
-                           .str();
-    auto it = peerMs.find(r.key());
-    for (const std::string &c : columns) {
-      std::optional<double> ms;
-      if (it != peerMs.end() && it->second.count(c))
-        ms = it->second.at(c);
-      line += ms ? llvm::formatv(" {0:F3} | {1:F2} |", *ms, *ms / r.ms).str() : " — | — |";
+  // One table per (dtype, pass): dtypes in order of first appearance, the
+  // forward before the backward, rows in the order they were timed.
+  std::vector<std::pair<std::string, std::string>> tables;
+  for (const char *mode : {"fwd", "bwd"})
+    for (const Row &r : ours)
+      if (r.mode == mode && !llvm::is_contained(tables, std::make_pair(r.dtype, r.mode)))
+        tables.emplace_back(r.dtype, r.mode);
+  llvm::stable_sort(tables, [&](const auto &a, const auto &b) {
+    auto firstOf = [&](const std::string &dtype) {
+      return llvm::find_if(ours, [&](const Row &r) { return r.dtype == dtype; }) - ours.begin();
+    };
+    return firstOf(a.first) < firstOf(b.first);
+  });
+  for (auto [i, table] : llvm::enumerate(tables)) {
+    const auto &[dtype, mode] = table;
+    std::vector<const Row *> rows;
+    for (const Row &r : ours)
+      if (r.dtype == dtype && r.mode == mode)
+        rows.push_back(&r);
+    // The peers that timed at least one of the table's cases, in order of
+    // first appearance.
+    std::vector<std::string> columns;
+    std::map<std::pair<Row::Key, std::string>, double> peerMs;
+    for (const Row &p : peers) {
+      if (llvm::none_of(rows, [&](const Row *r) { return r->key() == p.key(); }))
+        continue;
+      if (!llvm::is_contained(columns, p.system))
+        columns.push_back(p.system);
+      peerMs[{p.key(), p.system}] = p.ms;
     }
-    std::printf("%s\n", line.c_str());
+    std::string header = "| b, h, s, d | causal | Tessera ms | TFLOP/s |";
+    std::string rule = "|---|---|---:|---:|";
+    for (const std::string &c : columns) {
+      header += " " + peerName(c) + " ms | × " + peerName(c) + " |";
+      rule += "---:|---:|";
+    }
+    std::printf("%s### %s %s\n\n%s\n%s\n", i ? "\n" : "", dtype.c_str(),
+                mode == "fwd" ? "forward" : "backward", header.c_str(), rule.c_str());
+    for (const Row *r : rows) {
+      std::string line = llvm::formatv("| {0}, {1}, {2}, {3} | {4} | {5:F3} | {6} |", r->b, r->h,
+                                       r->s, r->d, r->causal ? "yes" : "no", r->ms,
+                                       r->tflops ? llvm::formatv("{0:F0}", *r->tflops).str() : "")
+                             .str();
+      for (const std::string &c : columns) {
+        auto it = peerMs.find({r->key(), c});
+        line += it != peerMs.end()
+                    ? llvm::formatv(" {0:F3} | {1:F2} |", it->second, it->second / r->ms).str()
+                    : " — | — |";
+      }
+      std::printf("%s\n", line.c_str());
+    }
   }
   return 0;
 }
