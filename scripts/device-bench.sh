@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # On the GPU machine, after scripts/device-run.sh has unpacked the bundle: the
 # tables of docs/PERFORMANCE.md. The peers (PyTorch SDPA's back ends and
-# FlexAttention through bench_anchors.py, carried in .device; SDPA's fp32 back
-# end through device-f32-peer.py) and Tessera on the same shapes in the same
-# call, the seed's README example, the runtime figures, then
+# FlexAttention through bench_anchors.py, cuBLAS, torch.softmax and the copy
+# bandwidth through bench_general.py, both carried in .device; SDPA's fp32
+# back end through device-f32-peer.py) and Tessera on the same shapes in the
+# same call, the seed's README example, the runtime figures, then
 # $OUT/performance.md, rendered by `tessera-bench markdown` from the JSON
 # (kept in $OUT/bench-json.tar, so the table can be rendered again here).
 #   device run: scripts/device-run.sh scripts/device-bench.sh
@@ -25,20 +26,30 @@ if [ -f .device/bench_anchors.py ]; then
 else
   echo "device-bench: .device/bench_anchors.py missing (copy it from ../shared/anchors/)" >&2
 fi
+if [ -f .device/bench_general.py ]; then
+  OUT="$json" python3 .device/bench_general.py copy softmax gemm
+else
+  echo "device-bench: .device/bench_general.py missing (copy it from ../shared/anchors/)" >&2
+fi
 python3 scripts/device-f32-peer.py --shapes "$f32" --json "$json/f32-peer.json" || status=1
 tessera-bench attention --backward --shapes "$bf16" --dtype bf16 --json "$json/bf16.json" || status=1
 tessera-bench attention --shapes "$f16" --dtype f16 --json "$json/f16.json" || status=1
 tessera-bench attention --shapes "$f32" --dtype f32 --json "$json/f32.json" || status=1
+tessera-bench kernels --dtype bf16 --json "$json/kernels-bf16.json" || status=1
+tessera-bench kernels --dtype f16 --softmax "" --json "$json/kernels-f16.json" || status=1
 if command -v tessera-seed-example >/dev/null; then
   tessera-seed-example || status=1
   python3 scripts/device-f32-peer.py --shapes "1,2,131072,512,0" --key-mask --reps 2 || status=1
 fi
 tessera-bench runtime --json "$json/runtime.json" || status=1
-peers=()
-for p in "$json/anchors.json" "$json/f32-peer.json"; do
-  [ -f "$p" ] && peers+=(--peers "$p")
+ours=() peers=()
+for f in bf16 f16 f32 kernels-bf16 kernels-f16; do
+  [ -f "$json/$f.json" ] && ours+=("$json/$f.json")
 done
-tessera-bench markdown "$json/bf16.json" "$json/f16.json" "$json/f32.json" "${peers[@]}" \
+for p in anchors f32-peer general; do
+  [ -f "$json/$p.json" ] && peers+=(--peers "$json/$p.json")
+done
+tessera-bench markdown "${ours[@]}" "${peers[@]}" \
   > "$out/performance.md" || status=1
 cat "$out/performance.md"
 tar -C "$json" -cf "$out/bench-json.tar" .

@@ -36,8 +36,9 @@ void vectorAddKernel(KernelBuilder &kb, const KernelConfig &config) {
   store(out, {start}, a + b);
 }
 
-// Row-wise softmax, BLOCK_M rows per program, each row in one BLOCK_N tile:
-//   m = max_j x_ij;  e_ij = exp(x_ij - m);  y_ij = e_ij / sum_j e_ij
+// Row-wise softmax, BLOCK_M rows per program, each row in one BLOCK_N tile
+// held in registers (one read and one write of every element):
+//   m_i = max_j x_ij;  e_ij = exp(x_ij - m_i);  y_ij = e_ij · (sum_j e_ij)⁻¹
 void softmaxKernel(KernelBuilder &kb, const KernelConfig &config) {
   int64_t blockM = kb.constant("BLOCK_M", config.get("BLOCK_M"));
   int64_t blockN = kb.constant("BLOCK_N", config.get("BLOCK_N"));
@@ -50,20 +51,35 @@ void softmaxKernel(KernelBuilder &kb, const KernelConfig &config) {
   t = where(inRow, t, full({blockM, blockN}, -std::numeric_limits<double>::infinity(), DType::F32));
   Tile m = reduce_max(t, 1);
   Tile e = exp(t - expand_dims(m, 1));
-  Tile s = reduce_sum(e, 1);
-  store(out, {row, Scalar(0)}, cast(e / expand_dims(s, 1), config.dtype));
+  // One approximate reciprocal per row instead of an IEEE division (a
+  // subroutine call) per element.
+  Tile rs = reciprocal(reduce_sum(e, 1));
+  store(out, {row, Scalar(0)}, cast(e * expand_dims(rs, 1), config.dtype));
 }
 
 // C = A·B: each program owns a BLOCK_M x BLOCK_N tile of C and walks K in
 // BLOCK_K steps; padding with zeros past K keeps the partial step exact.
+// Programs run in groups of GROUP_M block rows, column by column within a
+// group, so that programs running at once share the A and B blocks they read
+// in L2 (Triton's grouped ordering); the grid is one-dimensional.
 void matmulKernel(KernelBuilder &kb, const KernelConfig &config) {
   int64_t bm = kb.constant("BLOCK_M", config.get("BLOCK_M"));
   int64_t bn = kb.constant("BLOCK_N", config.get("BLOCK_N"));
   int64_t bk = kb.constant("BLOCK_K", config.get("BLOCK_K"));
+  int64_t groupM = kb.constant("GROUP_M", config.get("GROUP_M"));
+  kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
+  kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
   TensorArg a = kb.tensor("a", config.dtype, 2);
   TensorArg b = kb.tensor("b", config.dtype, 2);
   TensorArg c = kb.tensor("c", config.dtype, 2);
-  Scalar row = program_id(0) * Scalar(bm), col = program_id(1) * Scalar(bn);
+  Scalar blocksM = (a.size(0) + Scalar(bm - 1)) / Scalar(bm);
+  Scalar blocksN = (b.size(1) + Scalar(bn - 1)) / Scalar(bn);
+  Scalar pid = program_id(0), perGroup = Scalar(groupM) * blocksN;
+  Scalar firstM = pid / perGroup * Scalar(groupM);
+  Scalar groupSize = min(blocksM - firstM, Scalar(groupM));
+  Scalar inGroup = pid % perGroup;
+  Scalar row = (firstM + inGroup % groupSize) * Scalar(bm);
+  Scalar col = inGroup / groupSize * Scalar(bn);
   Tile acc = zeros({bm, bn}, DType::F32);
   acc = for_range(Scalar(0), a.size(1), Scalar(bk), {acc},
                   [&](Scalar k, const std::vector<Tile> &carried) {
@@ -116,7 +132,12 @@ void tessera::kernels::detail::registerBasicKernels(std::map<std::string, Kernel
                   }};
   r["matmul"] = {"matmul",
                  "C = A·B (2-D), f32 accumulation",
-                 {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_K", 32}},
+                 {{"BLOCK_M", 64},
+                  {"BLOCK_N", 64},
+                  {"BLOCK_K", 32},
+                  {"GROUP_M", 8},
+                  {"NUM_STAGES", 2},
+                  {"WGMMA", 1}},
                  floats,
                  [](mlir::MLIRContext &ctx, const KernelConfig &c) {
                    return buildWith<matmulKernel>("matmul", ctx, c);
@@ -160,18 +181,31 @@ DeviceTensor tessera::kernels::softmax(const DeviceTensor &x, Stream &stream) {
   return out;
 }
 
+KernelConfig tessera::kernels::softmaxConfig(DType dtype, int64_t rows, int64_t cols) {
+  (void)rows;
+  int64_t blockN = nextPowerOf2(std::max<int64_t>(cols, 1));
+  unsigned warps = blockN >= 4096 ? 8 : 4;
+  return makeConfig(lookup("softmax"), dtype, warps, {{"BLOCK_N", blockN}});
+}
+
 void tessera::kernels::softmax(const DeviceTensor &x, DeviceTensor &out, Stream &stream) {
   requireRank(x, 2, "x");
+  softmaxWithConfig(x, out, softmaxConfig(x.dtype(), x.shape()[0], x.shape()[1]), stream);
+}
+
+void tessera::kernels::softmaxWithConfig(const DeviceTensor &x, DeviceTensor &out,
+                                         const KernelConfig &config, Stream &stream) {
+  requireRank(x, 2, "x");
+  requireDType(x, {DType::F32, DType::F16, DType::BF16}, "x");
   if (out.dtype() != x.dtype() || out.shape() != x.shape())
     throw tessera::Error("out: expected a tensor of x's dtype and shape");
-  requireDType(x, {DType::F32, DType::F16, DType::BF16}, "x");
   int64_t cols = x.shape()[1];
   if (cols < 1 || cols > 16384)
     throw tessera::Error("x: softmax rows must have 1 to 16384 elements, got " +
                          std::to_string(cols));
-  int64_t blockN = nextPowerOf2(cols);
-  unsigned warps = blockN >= 4096 ? 8 : 4;
-  KernelConfig config = makeConfig(lookup("softmax"), x.dtype(), warps, {{"BLOCK_N", blockN}});
+  if (config.get("BLOCK_N") < cols)
+    throw tessera::Error("softmax: BLOCK_N " + std::to_string(config.get("BLOCK_N")) +
+                         " does not cover a row of " + std::to_string(cols));
   const JitKernel &k = jitKernel("softmax", config);
   KernelArgs args;
   addTensor(args, x, "x");
@@ -192,6 +226,20 @@ void tessera::kernels::matmul(const DeviceTensor &a, const DeviceTensor &b, Devi
                               Stream &stream) {
   requireRank(a, 2, "a");
   requireRank(b, 2, "b");
+  matmulWithConfig(a, b, c, matmulConfig(a.dtype(), a.shape()[0], b.shape()[1], a.shape()[1]),
+                   stream);
+}
+
+KernelConfig tessera::kernels::matmulConfig(DType dtype, int64_t m, int64_t n, int64_t k) {
+  (void)m, (void)n, (void)k;
+  return makeConfig(lookup("matmul"), dtype, 4, {});
+}
+
+void tessera::kernels::matmulWithConfig(const DeviceTensor &a, const DeviceTensor &b,
+                                        DeviceTensor &c, const KernelConfig &config,
+                                        Stream &stream) {
+  requireRank(a, 2, "a");
+  requireRank(b, 2, "b");
   requireDType(a, {DType::F32, DType::F16, DType::BF16}, "a");
   if (b.dtype() != a.dtype())
     throw tessera::Error("b: expected dtype " + std::string(name(a.dtype())) + " like a, got " +
@@ -202,12 +250,14 @@ void tessera::kernels::matmul(const DeviceTensor &a, const DeviceTensor &b, Devi
   if (c.dtype() != a.dtype() || c.shape() != std::vector<int64_t>{a.shape()[0], b.shape()[1]})
     throw tessera::Error("c: expected a " + std::to_string(a.shape()[0]) + " x " +
                          std::to_string(b.shape()[1]) + " tensor of a's dtype");
-  KernelConfig config = makeConfig(lookup("matmul"), a.dtype(), 4, {});
   const JitKernel &k = jitKernel("matmul", config);
   KernelArgs args;
   addTensor(args, a, "a");
   addTensor(args, b, "b");
   addTensor(args, c, "c");
-  launch(k, gridFor(a.shape()[0], config.get("BLOCK_M"), "matmul"),
-         gridFor(b.shape()[1], config.get("BLOCK_N"), "matmul"), 1, args, stream);
+  int64_t blocks = int64_t(gridFor(a.shape()[0], config.get("BLOCK_M"), "matmul")) *
+                   gridFor(b.shape()[1], config.get("BLOCK_N"), "matmul");
+  if (blocks > INT32_MAX)
+    throw tessera::Error("matmul: too many programs (" + std::to_string(blocks) + ")");
+  launch(k, unsigned(blocks), 1, 1, args, stream);
 }

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Kernels.h"
 #include "Markdown.h"
 #include "tessera/kernels/attention.h"
 #include "tessera/runtime/Device.h"
@@ -34,6 +35,7 @@
 #include <vector>
 
 using namespace tessera;
+using bench::medianMs;
 
 namespace {
 
@@ -82,22 +84,6 @@ std::optional<ConfigItem> parseConfigItem(const std::string &item, bool withStag
   return c;
 }
 
-double medianMs(const std::function<void()> &run, DeviceTensor &flush, int reps) {
-  std::vector<float> times;
-  Stream &stream = Stream::defaultStream();
-  for (int i = 0; i < reps; ++i) {
-    flush.fillBytes(uint8_t(i)); // evict the inputs from L2
-    Event start, stop;
-    start.record(stream);
-    run();
-    stop.record(stream);
-    stop.synchronize();
-    times.push_back(Event::elapsedMs(start, stop));
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
 int usage() {
   std::fprintf(
       stderr,
@@ -112,6 +98,10 @@ int usage() {
       "                                       u: rescale skipped in warps whose max held)\n"
       "                         [--json FILE]\n"
       "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n"
+      "       tessera-bench kernels [--softmax \"MxN;...\"] [--matmul \"MxNxK;...\"] "
+      "[--dtype bf16|f16|f32] [--reps N]\n"
+      "                         [--softmax-configs BMwW;...] "
+      "[--matmul-configs BMxBNxBKwWsS[g][m];...] [--json FILE]\n"
       "       tessera-bench markdown TESSERA.json... [--peers PEERS.json]...\n"
       "                         (a markdown table of saved runs, each row beside its peers;\n"
       "                          no GPU needed)\n");
@@ -138,9 +128,10 @@ int benchRuntime(const std::string &sweepSpec, const std::string &jsonPath) {
   llvm::SmallString<128> dir;
   llvm::sys::fs::createUniqueDirectory("tessera-bench-cache", dir);
   std::vector<double> cold;
+  std::vector<std::pair<std::string, double>> stages; // of the last cold compile
   for (int i = 0; i < 3; ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    Jit::get().compile(build, options);
+    stages = Jit::get().compile(build, options).stageMs;
     cold.push_back(msSince(t0));
   }
   // Cache hit: build the IR, hash it, read and verify the entry, load the module.
@@ -194,6 +185,14 @@ int benchRuntime(const std::string &sweepSpec, const std::string &jsonPath) {
 
   std::printf("cold compile (attention_forward bf16 d128): first %.0f ms, then %.0f ms, %.0f ms\n",
               cold[0], cold[1], cold[2]);
+  // The last compile's split; what the stages leave out is building the IR.
+  std::string split;
+  double staged = 0;
+  for (const auto &[stage, ms] : stages) {
+    split += llvm::formatv("{0}{1} {2:F0}", split.empty() ? "" : ", ", stage, ms).str();
+    staged += ms;
+  }
+  std::printf("  split: %s, DSL build %.0f ms\n", split.c_str(), cold[2] - staged);
   std::printf("cache-hit load (IR, key, verify, cuModuleLoadData): median %.2f ms\n", hit[2]);
   std::printf("launch: attention::forward %.2f us/call, raw cuLaunchKernel %.2f us/call, "
               "overhead %.2f us\n",
@@ -223,10 +222,14 @@ int benchRuntime(const std::string &sweepSpec, const std::string &jsonPath) {
   if (!jsonPath.empty()) {
     std::error_code ec;
     llvm::raw_fd_ostream os(jsonPath, ec);
+    llvm::json::Object stageJson;
+    for (const auto &[stage, ms] : stages)
+      stageJson[stage] = ms;
     os << llvm::formatv("{0:2}",
                         llvm::json::Value(llvm::json::Object{
                             {"device", dev.name},
                             {"cold_compile_ms", llvm::json::Array{cold[0], cold[1], cold[2]}},
+                            {"cold_compile_stage_ms", std::move(stageJson)},
                             {"cache_hit_ms", hit[2]},
                             {"launch_api_us", apiMs / n * 1e3},
                             {"launch_raw_us", rawMs / n * 1e3},
@@ -240,6 +243,22 @@ int benchRuntime(const std::string &sweepSpec, const std::string &jsonPath) {
 }
 
 } // namespace
+
+double tessera::bench::medianMs(const std::function<void()> &run, DeviceTensor &flush, int reps) {
+  std::vector<float> times;
+  Stream &stream = Stream::defaultStream();
+  for (int i = 0; i < reps; ++i) {
+    flush.fillBytes(uint8_t(i)); // evict the inputs from L2
+    Event start, stop;
+    start.record(stream);
+    run();
+    stop.record(stream);
+    stop.synchronize();
+    times.push_back(Event::elapsedMs(start, stop));
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
 
 int main(int argc, char **argv) {
   if (argc >= 2 && std::string(argv[1]) == "markdown") {
@@ -256,6 +275,42 @@ int main(int argc, char **argv) {
     if (ours.empty() && peers.empty())
       return usage();
     return bench::printMarkdown(ours, peers);
+  }
+  if (argc >= 2 && std::string(argv[1]) == "kernels") {
+    bench::KernelsOptions o;
+    for (int i = 2; i < argc; i += 2) {
+      std::string a = argv[i];
+      if (i + 1 >= argc)
+        return usage();
+      std::string v = argv[i + 1];
+      if (a == "--softmax")
+        o.softmaxShapes = v;
+      else if (a == "--matmul")
+        o.matmulSizes = v;
+      else if (a == "--dtype")
+        o.dtype = v;
+      else if (a == "--reps")
+        o.reps = std::max(1, std::atoi(v.c_str()));
+      else if (a == "--softmax-configs")
+        o.softmaxConfigs = v;
+      else if (a == "--matmul-configs")
+        o.matmulConfigs = v;
+      else if (a == "--json")
+        o.jsonPath = v;
+      else
+        return usage();
+    }
+    try {
+      if (!gpuAvailable()) {
+        std::fprintf(stderr, "tessera-bench: no GPU: %s\n",
+                     Driver::get().unavailableReason().c_str());
+        return 1;
+      }
+      return bench::benchKernels(o);
+    } catch (const std::exception &e) {
+      std::fprintf(stderr, "tessera-bench: %s\n", e.what());
+      return 1;
+    }
   }
   if (argc >= 2 && std::string(argv[1]) == "runtime") {
     std::string sweep = "2,16,4096,64,0", json;

@@ -13,6 +13,7 @@
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -38,6 +39,9 @@ static cl::opt<bool> report("report", cl::desc("print registers, spills and shar
                             cl::cat(category));
 static cl::opt<bool> list("list", cl::desc("list the kernels and their constants"),
                           cl::cat(category));
+static cl::opt<bool> timeStages("time-stages",
+                                cl::desc("print the wall time of each compiler stage"),
+                                cl::cat(category));
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
@@ -93,6 +97,14 @@ int main(int argc, char **argv) {
              << " bytes static shared memory, " << k.numWarps * 32 << " threads"
              << (k.usage.wgmmaSerialized ? ", wgmma serialized by ptxas" : "") << "\n";
     }
+    if (timeStages) {
+      double total = 0;
+      for (const auto &[stage, ms] : k.stageMs) {
+        outs() << llvm::formatv("{0,-9} {1,8:F1} ms\n", stage, ms);
+        total += ms;
+      }
+      outs() << llvm::formatv("{0,-9} {1,8:F1} ms\n", "total", total);
+    }
     if (!output.empty()) {
       std::error_code ec;
       raw_fd_ostream os(output, ec, emit == "cubin" ? sys::fs::OF_None : sys::fs::OF_Text);
@@ -104,7 +116,7 @@ int main(int argc, char **argv) {
         os << k.ptx;
       else
         os.write(k.cubin.data(), k.cubin.size());
-    } else if (!report) {
+    } else if (!report && !timeStages) {
       outs() << (emit == "ptx" ? k.ptx : std::string("(cubin: use -o FILE)\n"));
     }
     return 0;

@@ -15,6 +15,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
 #include <cstdlib>
 
 using namespace mlir;
@@ -142,8 +143,17 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
   dumpModule("input");
 
   FirstError error(ctx);
+  // Times each stage into out.stageMs, from the previous mark to now.
+  auto last = std::chrono::steady_clock::now();
+  auto mark = [&](StringRef stage) {
+    auto now = std::chrono::steady_clock::now();
+    out.stageMs.emplace_back(stage.str(),
+                             std::chrono::duration<double, std::milli>(now - last).count());
+    last = now;
+  };
   if (failed(verify(module)))
     return stageError(out.name, "verify", error.message);
+  mark("verify");
 
   using Builder = std::function<void(OpPassManager &)>;
   std::pair<StringRef, Builder> stages[] = {
@@ -156,6 +166,7 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
     build(pm);
     if (failed(pm.run(module)))
       return stageError(out.name, stage, error.message);
+    mark(stage);
     dumpModule(stage);
   }
 
@@ -172,6 +183,7 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
   if (failed(ptx))
     return stageError(out.name, "ptx", error.message);
   out.ptx = std::move(*ptx);
+  mark("ptx");
   dumpStage(dumpDir, out.name, stageIndex++, "ptx.ptx",
             [&](llvm::raw_ostream &os) { os << out.ptx; });
 
@@ -181,6 +193,7 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
       return stageError(out.name, "cubin", llvm::toString(cubin.takeError()));
     out.cubin = std::move(cubin->image);
     out.usage = cubin->usage;
+    mark("cubin");
     dumpStage(dumpDir, out.name, stageIndex++, "ptxas.txt",
               [&](llvm::raw_ostream &os) { os << cubin->infoLog; });
   }

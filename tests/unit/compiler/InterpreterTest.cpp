@@ -195,7 +195,7 @@ TEST_P(Interpret, Matmul) {
   a.addTo(args);
   b.addTo(args);
   c.addTo(args);
-  run("matmul", config("matmul"), {2, 2}, args);
+  run("matmul", config("matmul"), {4, 1}, args); // 2 x 2 blocks of C, grouped order
   std::vector<double> ref(m * n, 0.0);
   for (int64_t i = 0; i < m; ++i)
     for (int64_t p = 0; p < k; ++p)

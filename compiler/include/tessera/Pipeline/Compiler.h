@@ -37,6 +37,10 @@ struct CompiledKernel {
   /// `tile.constant.NAME` attributes): block sizes that shape the launch grid.
   std::map<std::string, int64_t> constants;
   ResourceUsage usage;
+  /// Wall time of each stage compileKernel ran, in order: verify, tile,
+  /// layouts, lowering, ptx (NVVM to LLVM IR, LLVM's NVPTX back end), cubin
+  /// (nvJitLink and ptxas). Not part of a cached kernel.
+  std::vector<std::pair<std::string, double>> stageMs;
 };
 
 /// Runs the whole pipeline on `module`, which holds one `tile.kernel` function

@@ -18,12 +18,25 @@ void vector_add(const DeviceTensor &x, const DeviceTensor &y, DeviceTensor &out,
 /// computed in f32. Rows up to 16384 long.
 DeviceTensor softmax(const DeviceTensor &x, Stream &stream = Stream::defaultStream());
 void softmax(const DeviceTensor &x, DeviceTensor &out, Stream &stream = Stream::defaultStream());
+/// The configuration softmax() runs rows x cols with: BLOCK_N covers a row,
+/// BLOCK_M rows per program.
+KernelConfig softmaxConfig(DType dtype, int64_t rows, int64_t cols);
+/// softmax() with a given configuration (tessera-bench, tuning); throws
+/// unless its BLOCK_N covers a row.
+void softmaxWithConfig(const DeviceTensor &x, DeviceTensor &out, const KernelConfig &config,
+                       Stream &stream = Stream::defaultStream());
 
 /// a (M x K) · b (K x N), accumulated in f32, returned in the inputs' dtype.
 DeviceTensor matmul(const DeviceTensor &a, const DeviceTensor &b,
                     Stream &stream = Stream::defaultStream());
 void matmul(const DeviceTensor &a, const DeviceTensor &b, DeviceTensor &c,
             Stream &stream = Stream::defaultStream());
+/// The configuration matmul() runs (m x k)·(k x n) with: blocks, warps,
+/// stages, GROUP_M, WGMMA.
+KernelConfig matmulConfig(DType dtype, int64_t m, int64_t n, int64_t k);
+/// matmul() with a given configuration (tessera-bench, tuning).
+void matmulWithConfig(const DeviceTensor &a, const DeviceTensor &b, DeviceTensor &c,
+                      const KernelConfig &config, Stream &stream = Stream::defaultStream());
 
 namespace detail {
 void registerBasicKernels(std::map<std::string, KernelDef> &registry);

@@ -1,0 +1,214 @@
+//===- Kernels.cpp - tessera-bench kernels: softmax and matmul ------------===//
+//
+// Times kernels::softmax (GB/s, one read and one write of every element) and
+// kernels::matmul (TFLOP/s, 2·M·N·K) as ../shared/anchors/bench_general.py
+// times their peers, with the heuristic's configuration and with any listed
+// beside it, and writes records in bench_general.py's form (kernel, dtype,
+// shape, ms, value, unit) for `tessera-bench markdown`.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Kernels.h"
+
+#include "tessera/kernels/basic.h"
+#include "tessera/runtime/Device.h"
+#include "tessera/runtime/Error.h"
+#include "tessera/runtime/Stream.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+
+using namespace tessera;
+
+namespace {
+
+/// The integers of "AxBxC", or nothing when `item` is not that.
+std::optional<std::vector<int64_t>> parseDims(llvm::StringRef item, size_t count) {
+  llvm::SmallVector<llvm::StringRef> parts;
+  item.trim().split(parts, 'x');
+  if (parts.size() != count)
+    return std::nullopt;
+  std::vector<int64_t> dims;
+  for (llvm::StringRef p : parts) {
+    int64_t v = 0;
+    if (p.getAsInteger(10, v) || v < 1)
+      return std::nullopt;
+    dims.push_back(v);
+  }
+  return dims;
+}
+
+/// A configuration of --softmax-configs: "BMwW" (rows per program, warps).
+std::optional<kernels::KernelConfig> parseSoftmaxConfig(llvm::StringRef item, DType dtype,
+                                                        int64_t cols) {
+  auto [rows, warps] = item.trim().split('w');
+  int64_t blockM = 0, numWarps = 0;
+  if (rows.getAsInteger(10, blockM) || warps.getAsInteger(10, numWarps) || blockM < 1 ||
+      numWarps < 1)
+    return std::nullopt;
+  kernels::KernelConfig c = kernels::softmaxConfig(dtype, 1, cols);
+  c.numWarps = unsigned(numWarps);
+  c.constants["BLOCK_M"] = blockM;
+  return c;
+}
+
+/// A configuration of --matmul-configs: "BMxBNxBKwWsS" then flags, g: no
+/// grouped order (GROUP_M 1), m: mma.sync only.
+std::optional<kernels::KernelConfig> parseMatmulConfig(llvm::StringRef item, DType dtype) {
+  int64_t bm = 0, bn = 0, bk = 0, warps = 0, stages = 0;
+  int used = 0;
+  std::string text = item.trim().str();
+  if (std::sscanf(text.c_str(), "%ldx%ldx%ldw%lds%ld%n", &bm, &bn, &bk, &warps, &stages, &used) !=
+      5)
+    return std::nullopt;
+  llvm::StringRef flags = llvm::StringRef(text).drop_front(used);
+  if (flags.find_first_not_of("gm") != llvm::StringRef::npos)
+    return std::nullopt;
+  kernels::KernelConfig c = kernels::matmulConfig(dtype, 1, 1, 1);
+  c.numWarps = unsigned(warps);
+  c.constants["BLOCK_M"] = bm;
+  c.constants["BLOCK_N"] = bn;
+  c.constants["BLOCK_K"] = bk;
+  c.constants["NUM_STAGES"] = stages;
+  if (flags.contains('g'))
+    c.constants["GROUP_M"] = 1;
+  if (flags.contains('m'))
+    c.constants["WGMMA"] = 0;
+  return c;
+}
+
+} // namespace
+
+int tessera::bench::benchKernels(const KernelsOptions &o) {
+  std::optional<DType> dtype = parseDType(o.dtype);
+  if (!dtype || !isFloat(*dtype)) {
+    std::fprintf(stderr, "tessera-bench: --dtype: expected bf16, f16 or f32\n");
+    return 2;
+  }
+  const DeviceInfo &dev = currentDevice();
+  std::printf("tessera kernels %s on %s\n", o.dtype.c_str(), dev.name.c_str());
+  DeviceTensor flush = DeviceTensor::empty({int64_t(2 * dev.l2Bytes)}, DType::I1);
+  llvm::json::Array records;
+  std::mt19937 gen(1234);
+  std::normal_distribution<float> dist(0.f, 1.f);
+  auto random = [&](std::vector<int64_t> shape) {
+    int64_t n = 1;
+    for (int64_t s : shape)
+      n *= s;
+    std::vector<float> host(n);
+    for (float &x : host)
+      x = dist(gen);
+    return DeviceTensor::fromFloat(host, shape, *dtype);
+  };
+  auto report = [&](const char *kernel, const std::string &shape, double ms, double value,
+                    const char *unit, const kernels::KernelConfig &config, bool heuristic) {
+    std::printf("%-16s %-5s %-16s %9.4f ms %8.1f %-7s [%s]%s\n", kernel, o.dtype.c_str(),
+                shape.c_str(), ms, value, unit, config.key().c_str(),
+                heuristic ? "" : "  (listed)");
+    if (heuristic)
+      records.push_back(llvm::json::Object{{"system", "tessera"},
+                                           {"kernel", kernel},
+                                           {"dtype", o.dtype},
+                                           {"shape", shape},
+                                           {"ms", ms},
+                                           {"value", value},
+                                           {"unit", unit},
+                                           {"config", config.key()}});
+  };
+  auto timeIt = [&](const std::function<void()> &run) {
+    run(); // compile and warm up
+    Stream::defaultStream().synchronize();
+    return medianMs(run, flush, o.reps);
+  };
+
+  llvm::SmallVector<llvm::StringRef> items;
+  llvm::StringRef(o.softmaxShapes).split(items, ';', -1, false);
+  for (llvm::StringRef item : items) {
+    std::optional<std::vector<int64_t>> dims = parseDims(item, 2);
+    if (!dims) {
+      std::fprintf(stderr, "tessera-bench: --softmax: expected MxN items, got '%s'\n",
+                   item.str().c_str());
+      return 2;
+    }
+    int64_t m = (*dims)[0], n = (*dims)[1];
+    DeviceTensor x = random({m, n}), out = DeviceTensor::empty({m, n}, *dtype);
+    std::string shape = llvm::formatv("{0}x{1}", m, n).str();
+    double bytes = 2.0 * m * n * byteSize(*dtype);
+    std::vector<std::pair<kernels::KernelConfig, bool>> configs{
+        {kernels::softmaxConfig(*dtype, m, n), true}};
+    llvm::SmallVector<llvm::StringRef> listed;
+    llvm::StringRef(o.softmaxConfigs).split(listed, ';', -1, false);
+    for (llvm::StringRef c : listed) {
+      std::optional<kernels::KernelConfig> config = parseSoftmaxConfig(c, *dtype, n);
+      if (!config) {
+        std::fprintf(stderr, "tessera-bench: --softmax-configs: expected BMwW, got '%s'\n",
+                     c.str().c_str());
+        return 2;
+      }
+      configs.emplace_back(*config, false);
+    }
+    for (const auto &[config, heuristic] : configs) {
+      double ms = timeIt([&] { kernels::softmaxWithConfig(x, out, config); });
+      report("tessera-softmax", shape, ms, bytes / ms / 1e6, "GB/s", config, heuristic);
+    }
+  }
+
+  items.clear();
+  llvm::StringRef(o.matmulSizes).split(items, ';', -1, false);
+  for (llvm::StringRef item : items) {
+    std::optional<std::vector<int64_t>> dims = parseDims(item, 3);
+    if (!dims) {
+      std::fprintf(stderr, "tessera-bench: --matmul: expected MxNxK items, got '%s'\n",
+                   item.str().c_str());
+      return 2;
+    }
+    int64_t m = (*dims)[0], n = (*dims)[1], k = (*dims)[2];
+    DeviceTensor a = random({m, k}), b = random({k, n}), c = DeviceTensor::empty({m, n}, *dtype);
+    std::string shape = llvm::formatv("{0}x{1}x{2}", m, n, k).str();
+    double flops = 2.0 * m * n * k;
+    std::vector<std::pair<kernels::KernelConfig, bool>> configs{
+        {kernels::matmulConfig(*dtype, m, n, k), true}};
+    llvm::SmallVector<llvm::StringRef> listed;
+    llvm::StringRef(o.matmulConfigs).split(listed, ';', -1, false);
+    for (llvm::StringRef text : listed) {
+      std::optional<kernels::KernelConfig> config = parseMatmulConfig(text, *dtype);
+      if (!config) {
+        std::fprintf(stderr,
+                     "tessera-bench: --matmul-configs: expected BMxBNxBKwWsS[g][m], got '%s'\n",
+                     text.str().c_str());
+        return 2;
+      }
+      configs.emplace_back(*config, false);
+    }
+    for (const auto &[config, heuristic] : configs) {
+      try {
+        double ms = timeIt([&] { kernels::matmulWithConfig(a, b, c, config); });
+        report("tessera-matmul", shape, ms, flops / ms / 1e9, "TFLOP/s", config, heuristic);
+      } catch (const Error &e) {
+        // A listed configuration may not compile (shared memory, registers).
+        std::printf("%-16s %-5s %-16s [%s] failed: %s\n", "tessera-matmul", o.dtype.c_str(),
+                    shape.c_str(), config.key().c_str(), e.what());
+        if (heuristic)
+          return 1;
+      }
+    }
+  }
+
+  if (!o.jsonPath.empty()) {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(o.jsonPath, ec);
+    if (ec) {
+      std::fprintf(stderr, "tessera-bench: cannot write %s: %s\n", o.jsonPath.c_str(),
+                   ec.message().c_str());
+      return 1;
+    }
+    os << llvm::formatv("{0:2}", llvm::json::Value(std::move(records))) << "\n";
+  }
+  return 0;
+}

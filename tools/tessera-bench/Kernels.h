@@ -1,0 +1,36 @@
+//===- Kernels.h - tessera-bench kernels ----------------------*- C++ -*-===//
+#ifndef TESSERA_TOOLS_TESSERA_BENCH_KERNELS_H
+#define TESSERA_TOOLS_TESSERA_BENCH_KERNELS_H
+
+#include "tessera/runtime/Tensor.h"
+
+#include <functional>
+#include <string>
+
+namespace tessera::bench {
+
+/// The median time in ms of `reps` runs of `run`, each after a write of
+/// `flush` (twice the L2) evicts its inputs, timed with CUDA events.
+double medianMs(const std::function<void()> &run, DeviceTensor &flush, int reps);
+
+struct KernelsOptions {
+  std::string dtype = "bf16";
+  /// "MxN;..." rows x columns of softmax.
+  std::string softmaxShapes = "16384x4096;65536x1024";
+  /// "MxNxK;..." of matmul.
+  std::string matmulSizes = "2048x2048x2048;4096x4096x4096;8192x8192x8192";
+  /// Configurations timed beside the heuristic's: "BMwW;..." and
+  /// "BMxBNxBKwWsS[g][m];..." (g: no grouped order, m: mma.sync only).
+  std::string softmaxConfigs, matmulConfigs;
+  int reps = 10;
+  std::string jsonPath;
+};
+
+/// tessera-bench kernels: times kernels::softmax and kernels::matmul with
+/// their heuristic configurations (recorded in `jsonPath`) and any listed.
+/// Returns the process's exit code.
+int benchKernels(const KernelsOptions &options);
+
+} // namespace tessera::bench
+
+#endif
