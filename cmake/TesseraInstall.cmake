@@ -13,7 +13,8 @@ foreach(dir compiler/include dsl/include runtime/include kernels/include)
 endforeach()
 install(DIRECTORY ${CMAKE_BINARY_DIR}/compiler/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.inc")
-install(TARGETS tessera-opt tessera-compile RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS tessera-opt tessera-compile tessera-tune tessera-bench
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 install(EXPORT TesseraTargets NAMESPACE Tessera::
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Tessera)

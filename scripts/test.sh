@@ -9,6 +9,10 @@ scripts/setup.sh
 scripts/check-format.sh
 scripts/build.sh
 cmake --install build --prefix build/install >/dev/null
+# The installed tools start from the prefix (their run path reaches LLVM's
+# and CUDA's libraries).
+build/install/bin/tessera-compile --list >/dev/null
+build/install/bin/tessera-tune --help >/dev/null
 cmake -S tests/consumer -B build/consumer -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$PWD/build/install" >/dev/null
 cmake --build build/consumer >/dev/null

@@ -154,8 +154,16 @@ int tessera::bench::benchKernels(const KernelsOptions &o) {
       configs.emplace_back(*config, false);
     }
     for (const auto &[config, heuristic] : configs) {
-      double ms = timeIt([&] { kernels::softmaxWithConfig(x, out, config); });
-      report("tessera-softmax", shape, ms, bytes / ms / 1e6, "GB/s", config, heuristic);
+      try {
+        double ms = timeIt([&] { kernels::softmaxWithConfig(x, out, config); });
+        report("tessera-softmax", shape, ms, bytes / ms / 1e6, "GB/s", config, heuristic);
+      } catch (const Error &e) {
+        // A listed configuration may not fit (shared memory, registers).
+        std::printf("%-16s %-5s %-16s [%s] failed: %s\n", "tessera-softmax", o.dtype.c_str(),
+                    shape.c_str(), config.key().c_str(), e.what());
+        if (heuristic)
+          return 1;
+      }
     }
   }
 

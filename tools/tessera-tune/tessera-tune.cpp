@@ -31,18 +31,27 @@ using namespace tessera;
 
 namespace {
 
+constexpr const char *kUsage =
+    "usage: tessera-tune attention --batch B --heads H --seq S --dim D [--dtype bf16|f16|f32]\n"
+    "                    [--kv-heads H] [--kv-seq S] [--causal] [--mask]\n"
+    "                    [--backward [--deterministic]] [--retime] [--budget-ms N] [--json FILE]\n"
+    "Tunes a kernel's configuration for one problem on the GPU: every candidate of its tuning\n"
+    "space is compiled in parallel, checked against the reference and timed; the winner goes\n"
+    "into the tuning database ($TESSERA_TUNING_DB, else under $TESSERA_CACHE_DIR), where the\n"
+    "next run of the same problem finds it.\n";
+
 int usage(const char *why) {
-  std::fprintf(stderr,
-               "tessera-tune: %s\nusage: tessera-tune attention --batch B --heads H --seq S "
-               "--dim D [--dtype bf16|f16|f32] [--kv-heads H] [--kv-seq S] [--causal] [--mask] "
-               "[--backward [--deterministic]] [--retime] [--budget-ms N] [--json FILE]\n",
-               why);
+  std::fprintf(stderr, "tessera-tune: %s\n%s", why, kUsage);
   return 2;
 }
 
 } // namespace
 
 int main(int argc, char **argv) {
+  if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
   if (argc < 2 || std::strcmp(argv[1], "attention") != 0)
     return usage("the first argument names the kernel to tune: attention");
   int64_t batch = 0, heads = 0, seq = 0, dim = 0, kvHeads = 0, kvSeq = 0;

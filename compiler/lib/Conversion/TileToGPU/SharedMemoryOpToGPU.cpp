@@ -122,16 +122,23 @@ struct TransOpToGPU : OpConversionPattern<tile::TransOp> {
 
 } // namespace
 
-bool tessera::tilegpu::reducesWithinWarps(tile::ReduceOp op) {
+std::optional<int64_t> tessera::tilegpu::shuffleReductionWarps(tile::ReduceOp op) {
   RankedTensorType type = op.getSrc().getType();
   unsigned width = type.getElementType().getIntOrFloatBitWidth();
   if (width != 32)
-    return false; // shuffles move 32-bit registers
+    return std::nullopt; // shuffles move 32-bit registers
   tile::DimDistribution along =
       tile::getDistribution(type.getEncoding(), type.getShape())[op.getAxis()];
   // Each coordinate once: no copies that a sum would count twice.
-  return along.warpMask == 0 &&
-         along.count() * (along.laneMask + 1) == type.getDimSize(op.getAxis());
+  int64_t warps = int64_t(along.warpMask) + 1;
+  if (!llvm::isPowerOf2_64(warps) ||
+      along.count() * (along.laneMask + 1) * warps != type.getDimSize(op.getAxis()))
+    return std::nullopt;
+  return warps;
+}
+
+bool tessera::tilegpu::reducesWithinWarps(tile::ReduceOp op) {
+  return shuffleReductionWarps(op) == 1;
 }
 
 namespace {
@@ -152,17 +159,23 @@ Value combine(OpBuilder &b, Location loc, tile::ReduceKind kind, Value x, Value 
   llvm_unreachable("unknown reduce kind");
 }
 
-/// A reduction along rows held by the lanes of one warp (the mma layout's
-/// rows, and most blocked ones): each thread combines its own elements, then
-/// log2(lanes) butterfly shuffles combine across lanes, leaving every lane
-/// with the row's result. No shared memory, no barrier.
+/// A reduction along rows whose elements each lie in one thread (the mma
+/// layout's rows, and blocked ones without copies): each thread combines its
+/// own elements, then log2(lanes) butterfly shuffles combine across lanes,
+/// leaving every lane with its warp's part of the row. Within one warp that
+/// is the result: no shared memory, no barrier. When the row spans W warps,
+/// one lane per warp writes its part (W words per result element), a
+/// barrier, and every thread combines the W parts in warp order, so that
+/// every copy of a result holds the same bits: O(W) reads per thread, not a
+/// pass over the row.
 struct ReduceOpToShuffles : OpConversionPattern<tile::ReduceOp> {
   ReduceOpToShuffles(TypeConverter &converter, MLIRContext *ctx)
       : OpConversionPattern(converter, ctx, /*benefit=*/2) {}
   LogicalResult matchAndRewrite(tile::ReduceOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
-    if (!reducesWithinWarps(op))
-      return rewriter.notifyMatchFailure(op, "the reduced dimension spans warps or repeats");
+    std::optional<int64_t> warps = shuffleReductionWarps(op);
+    if (!warps)
+      return rewriter.notifyMatchFailure(op, "the reduced dimension repeats, or is not 32-bit");
     Location loc = op.getLoc();
     RankedTensorType srcType = op.getSrc().getType();
     unsigned axis = op.getAxis();
@@ -188,9 +201,61 @@ struct ReduceOpToShuffles : OpConversionPattern<tile::ReduceOp> {
       }
       values.push_back(acc);
     }
+    if (*warps > 1)
+      values = combineAcrossWarps(rewriter, loc, op, values, *warps);
     auto vecType = cast<VectorType>(getTypeConverter()->convertType(op.getType()));
     rewriter.replaceOp(op, pack(rewriter, loc, vecType, values));
     return success();
+  }
+
+  /// The results of `parts` (this warp's part of each of the thread's result
+  /// elements) combined over the `warps` warps that share the reduced
+  /// dimension, through W words per result element at offset 0.
+  static SmallVector<Value> combineAcrossWarps(OpBuilder &b, Location loc, tile::ReduceOp op,
+                                               ArrayRef<Value> parts, int64_t warps) {
+    RankedTensorType srcType = op.getSrc().getType(), dstType = op.getType();
+    Type elem = srcType.getElementType();
+    const tile::DimDistribution &along = ThreadElements(srcType).distribution()[op.getAxis()];
+    Value scratch = sharedScratch(b, loc, elem, dstType.getNumElements() * warps, 0);
+    auto [lane, warp] = laneAndWarp(b, loc);
+    auto bits = [&](Value id, unsigned shift, unsigned mask) -> Value {
+      Value shifted = arith::ShRUIOp::create(b, loc, id, constI32(b, loc, shift));
+      return arith::AndIOp::create(b, loc, shifted, constI32(b, loc, mask));
+    };
+    // This warp's position along the reduced dimension, and whether this
+    // thread is the one of its warp that writes (the lanes along the
+    // dimension hold the same part after the butterfly; copies of a result
+    // element in other lanes or warps write the same word with the same bits).
+    Value warpPos = bits(warp, along.warpShift, along.warpMask);
+    Value writes =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                              bits(lane, along.laneShift, along.laneMask), constI32(b, loc, 0));
+    Value width = constI32(b, loc, warps);
+    SmallVector<SmallVector<Value>> coords = ThreadElements(dstType).emitCoords(b, loc);
+    SmallVector<Value> rowStarts;
+    barrier(b, loc);
+    for (auto [part, c] : llvm::zip(parts, coords)) {
+      Value rowStart =
+          arith::MulIOp::create(b, loc, linearIndex(b, loc, c, dstType.getShape()), width);
+      rowStarts.push_back(rowStart);
+      Value idx = toIndex(b, loc, arith::AddIOp::create(b, loc, rowStart, warpPos));
+      auto ifWrites = scf::IfOp::create(b, loc, writes, /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifWrites.thenBlock());
+      memref::StoreOp::create(b, loc, toMemory(b, loc, part), scratch, ValueRange{idx});
+    }
+    barrier(b, loc);
+    SmallVector<Value> results;
+    for (Value rowStart : rowStarts) {
+      Value start = toIndex(b, loc, rowStart);
+      Value acc = loadScalar(b, loc, scratch, start, elem);
+      for (int64_t w = 1; w < warps; ++w) {
+        Value idx = arith::AddIOp::create(b, loc, start, constIndex(b, loc, w));
+        acc = combine(b, loc, op.getKind(), acc, loadScalar(b, loc, scratch, idx, elem));
+      }
+      results.push_back(acc);
+    }
+    return results;
   }
 };
 

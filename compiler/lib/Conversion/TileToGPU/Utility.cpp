@@ -228,8 +228,11 @@ static int64_t tileBytes(RankedTensorType t) {
 }
 
 int64_t tessera::tilegpu::sharedMemoryNeeded(Operation *op) {
-  if (auto reduce = dyn_cast<tile::ReduceOp>(op))
-    return reducesWithinWarps(reduce) ? 0 : tileBytes(reduce.getSrc().getType());
+  if (auto reduce = dyn_cast<tile::ReduceOp>(op)) {
+    if (std::optional<int64_t> warps = shuffleReductionWarps(reduce))
+      return *warps == 1 ? 0 : reduce.getType().getNumElements() * *warps * 4;
+    return tileBytes(reduce.getSrc().getType());
+  }
   if (isa<tile::ConvertLayoutOp, tile::TransOp>(op) && getStagedOperand(op->getResult(0)))
     return 0;
   if (auto cvt = dyn_cast<tile::ConvertLayoutOp>(op))

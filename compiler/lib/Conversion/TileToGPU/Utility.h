@@ -261,8 +261,12 @@ bool convertsThroughFragments(RankedTensorType src, RankedTensorType dst);
 Value convertThroughFragments(OpBuilder &b, Location loc, Value src, RankedTensorType srcType,
                               RankedTensorType dstType, bool transposed);
 
+/// The warps a reduction's rows span when each element lies in one thread
+/// and is 32-bit: it lowers to shuffles, and through W shared words per
+/// result element when W > 1. Nothing otherwise (the whole-tile path).
+std::optional<int64_t> shuffleReductionWarps(tile::ReduceOp op);
 /// True when a reduction's rows lie within warps, each element once: it
-/// lowers to shuffles.
+/// lowers to shuffles alone.
 bool reducesWithinWarps(tile::ReduceOp op);
 
 /// The groups of warps that split `dot`'s K among them (tile::getDotMmaLayout):

@@ -43,21 +43,47 @@ func.func @add(%x: !tile.ptr<f32>, %n: i32, %s: i32) attributes {tile.kernel, ti
 #p = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [1, 32], warpsPerCTA = [1, 4], order = [1, 0]>
 #s = #tile.slice<dim = 1, parent = #p>
 
-// A reduction stages the tile in shared memory between barriers and records
-// the bytes it needs; expand_dims and broadcast are register shuffles.
+// A row spread over 4 warps reduces in registers, then by butterfly shuffles
+// within each warp (lanes 1, 2, 4, 8, 16 apart), then through one shared word
+// per warp: lane 0 of each warp writes its part, a barrier, and every thread
+// combines the 4 words in warp order. No pass over the row in shared memory.
+// expand_dims and broadcast are register shuffles.
 // CHECK-LABEL: gpu.func @row_max
-// CHECK-SAME: tile.shared_memory = 2048 : i32
+// CHECK: gpu.shuffle xor %{{.*}}, %c1_i32
+// CHECK: gpu.shuffle xor %{{.*}}, %c16_i32
+// CHECK: memref.view {{.*}} to memref<4xf32, #gpu.address_space<workgroup>>
 // CHECK: gpu.barrier
-// CHECK: memref.store {{.*}} : memref<512xf32, #gpu.address_space<workgroup>>
+// CHECK: scf.if
+// CHECK-NEXT: memref.store {{.*}} : memref<4xf32, #gpu.address_space<workgroup>>
 // CHECK: gpu.barrier
-// CHECK: scf.for
-// CHECK: arith.maximumf
+// CHECK-COUNT-4: memref.load {{.*}} : memref<4xf32, #gpu.address_space<workgroup>>
+// CHECK-NOT: scf.for
 // CHECK: vector.shuffle
 // CHECK: vector.shuffle
 func.func @row_max(%x: tensor<1x512xf32, #p>) attributes {tile.kernel} {
   %m = tile.reduce max %x, 1 : tensor<1x512xf32, #p> -> tensor<1xf32, #s>
   %e = tile.expand_dims %m, 1 : tensor<1xf32, #s> -> tensor<1x1xf32, #p>
   %b = tile.broadcast %e : tensor<1x1xf32, #p> -> tensor<1x512xf32, #p>
+  return
+}
+
+// -----
+
+#p = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [1, 32], warpsPerCTA = [1, 4], order = [1, 0]>
+#s = #tile.slice<dim = 1, parent = #p>
+
+// 16-bit elements do not shuffle: the tile goes to shared memory between
+// barriers, and each thread combines its row there; the op records the
+// bytes it needs.
+// CHECK-LABEL: gpu.func @row_max_f16
+// CHECK-SAME: tile.shared_memory = 1024 : i32
+// CHECK: gpu.barrier
+// CHECK: memref.store {{.*}} : memref<512xf16, #gpu.address_space<workgroup>>
+// CHECK: gpu.barrier
+// CHECK: scf.for
+// CHECK: arith.maximumf
+func.func @row_max_f16(%x: tensor<1x512xf16, #p>) attributes {tile.kernel} {
+  %m = tile.reduce max %x, 1 : tensor<1x512xf16, #p> -> tensor<1xf16, #s>
   return
 }
 
