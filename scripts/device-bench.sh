@@ -27,7 +27,7 @@ else
   echo "device-bench: .device/bench_anchors.py missing (copy it from ../shared/anchors/)" >&2
 fi
 if [ -f .device/bench_general.py ]; then
-  OUT="$json" python3 .device/bench_general.py copy softmax gemm
+  OUT="$json" python3 .device/bench_general.py copy softmax norms gemm
 else
   echo "device-bench: .device/bench_general.py missing (copy it from ../shared/anchors/)" >&2
 fi
@@ -36,7 +36,7 @@ tessera-bench attention --backward --shapes "$bf16" --dtype bf16 --json "$json/b
 tessera-bench attention --shapes "$f16" --dtype f16 --json "$json/f16.json" || status=1
 tessera-bench attention --shapes "$f32" --dtype f32 --json "$json/f32.json" || status=1
 tessera-bench kernels --dtype bf16 --json "$json/kernels-bf16.json" || status=1
-tessera-bench kernels --dtype f16 --softmax "" --json "$json/kernels-f16.json" || status=1
+tessera-bench kernels --dtype f16 --softmax "" --rms-norm "" --json "$json/kernels-f16.json" || status=1
 if command -v tessera-seed-example >/dev/null; then
   tessera-seed-example || status=1
   python3 scripts/device-f32-peer.py --shapes "1,2,131072,512,0" --key-mask --reps 2 || status=1

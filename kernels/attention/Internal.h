@@ -2,6 +2,7 @@
 #ifndef TESSERA_KERNELS_ATTENTION_INTERNAL_H
 #define TESSERA_KERNELS_ATTENTION_INTERNAL_H
 
+#include "tessera/kernels/Launch.h"
 #include "tessera/kernels/attention.h"
 #include "tessera/runtime/Jit.h"
 
@@ -35,9 +36,7 @@ void checkInputs(const DeviceTensor &q, const DeviceTensor &k, const DeviceTenso
 void checkOutput(const DeviceTensor &t, const std::vector<int64_t> &shape, DType dtype,
                  const char *argName, const char *shapeName);
 
-/// The arch of the current device (its heuristic configurations), sm_90a
-/// when there is no GPU.
-std::string currentArch();
+using kernels::detail::currentArch;
 
 /// The least power of two >= v (BLOCK_D of a head dim).
 int64_t nextPowerOf2(int64_t v);

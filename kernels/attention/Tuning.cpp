@@ -17,10 +17,6 @@
 using namespace tessera;
 using kernels::KernelConfig;
 
-std::string attention::detail::currentArch() {
-  return gpuAvailable() ? currentDevice().arch() : "sm_90a";
-}
-
 namespace {
 int64_t bucket(int64_t n) {
   int64_t p = 64;

@@ -1,8 +1,9 @@
 //===- Basic.cpp - The foundation kernels: add, softmax, matmul -----------===//
 //
-// Three small kernels that exercise every layer: elementwise code and
-// predicated block accesses (vector_add), reductions and broadcasts along
-// rows (softmax), and tile.dot in a loop with a carried accumulator (matmul).
+// Small kernels that exercise every layer: elementwise code and predicated
+// block accesses (vector_add), reductions and broadcasts along rows
+// (softmax, rms_norm), and tile.dot in a loop with a carried accumulator
+// (matmul).
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,6 +13,8 @@
 #include "tessera/kernels/Launch.h"
 #include "tessera/runtime/Error.h"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 
 using namespace tessera;
@@ -55,6 +58,24 @@ void softmaxKernel(KernelBuilder &kb, const KernelConfig &config) {
   // subroutine call) per element.
   Tile rs = reciprocal(reduce_sum(e, 1));
   store(out, {row, Scalar(0)}, cast(e * expand_dims(rs, 1), config.dtype));
+}
+
+// RMSNorm (Zhang & Sennrich, 2019), BLOCK_M rows per program, each row in
+// one BLOCK_N tile held in registers (one read of x, one write of y):
+//   r_i = (mean_j x_ij² + eps)^(-1/2);  y_ij = x_ij · r_i · w_j
+// Columns past the row's end load as zeros and add nothing to the sum.
+void rmsNormKernel(KernelBuilder &kb, const KernelConfig &config) {
+  int64_t blockM = kb.constant("BLOCK_M", config.get("BLOCK_M"));
+  int64_t blockN = kb.constant("BLOCK_N", config.get("BLOCK_N"));
+  TensorArg x = kb.tensor("x", config.dtype, 2);
+  TensorArg w = kb.tensor("weight", config.dtype, 1);
+  TensorArg out = kb.tensor("out", config.dtype, 2);
+  Scalar invCols = kb.scalarF32("inv_cols"), eps = kb.scalarF32("eps");
+  Scalar row = program_id(0) * Scalar(blockM);
+  Tile t = cast(load(x, {row, Scalar(0)}, {blockM, blockN}), DType::F32);
+  Tile r = rsqrt(reduce_sum(t * t, 1) * invCols + eps);
+  Tile wt = cast(load(w, {Scalar(0)}, {blockN}), DType::F32);
+  store(out, {row, Scalar(0)}, cast(t * expand_dims(r, 1) * expand_dims(wt, 0), config.dtype));
 }
 
 // C = A·B: each program owns a BLOCK_M x BLOCK_N tile of C and walks K in
@@ -130,6 +151,13 @@ void tessera::kernels::detail::registerBasicKernels(std::map<std::string, Kernel
                   [](mlir::MLIRContext &ctx, const KernelConfig &c) {
                     return buildWith<softmaxKernel>("softmax", ctx, c);
                   }};
+  r["rms_norm"] = {"rms_norm",
+                   "RMSNorm of each row of a 2-D tensor, times a weight per column",
+                   {{"BLOCK_M", 1}, {"BLOCK_N", 1024}},
+                   floats,
+                   [](mlir::MLIRContext &ctx, const KernelConfig &c) {
+                     return buildWith<rmsNormKernel>("rms_norm", ctx, c);
+                   }};
   r["matmul"] = {"matmul",
                  "C = A·B (2-D), f32 accumulation",
                  {{"BLOCK_M", 64},
@@ -184,8 +212,14 @@ DeviceTensor tessera::kernels::softmax(const DeviceTensor &x, Stream &stream) {
 KernelConfig tessera::kernels::softmaxConfig(DType dtype, int64_t rows, int64_t cols) {
   (void)rows;
   int64_t blockN = nextPowerOf2(std::max<int64_t>(cols, 1));
-  unsigned warps = blockN >= 4096 ? 8 : 4;
-  return makeConfig(lookup("softmax"), dtype, warps, {{"BLOCK_N", blockN}});
+  // 8 to 32 elements of a row per thread: the row stays in registers, and
+  // few warps share a row, so the cross-warp exchange stays small (2 warps
+  // at 1024 and 4 at 4096 columns were the fastest on the H200).
+  unsigned warps = unsigned(std::clamp<int64_t>(blockN / 1024, 2, 16));
+  // Short rows: several per program, so that a program still moves ~2048
+  // elements.
+  int64_t blockM = std::max<int64_t>(1, 2048 / blockN);
+  return makeConfig(lookup("softmax"), dtype, warps, {{"BLOCK_N", blockN}, {"BLOCK_M", blockM}});
 }
 
 void tessera::kernels::softmax(const DeviceTensor &x, DeviceTensor &out, Stream &stream) {
@@ -213,6 +247,57 @@ void tessera::kernels::softmaxWithConfig(const DeviceTensor &x, DeviceTensor &ou
   launch(k, gridFor(x.shape()[0], config.get("BLOCK_M"), "softmax"), 1, 1, args, stream);
 }
 
+DeviceTensor tessera::kernels::rms_norm(const DeviceTensor &x, const DeviceTensor &weight,
+                                        float eps, Stream &stream) {
+  requireRank(x, 2, "x");
+  DeviceTensor out = DeviceTensor::empty(x.shape(), x.dtype());
+  rms_norm(x, weight, out, eps, stream);
+  return out;
+}
+
+void tessera::kernels::rms_norm(const DeviceTensor &x, const DeviceTensor &weight,
+                                DeviceTensor &out, float eps, Stream &stream) {
+  requireRank(x, 2, "x");
+  rmsNormWithConfig(x, weight, out, eps, rmsNormConfig(x.dtype(), x.shape()[0], x.shape()[1]),
+                    stream);
+}
+
+KernelConfig tessera::kernels::rmsNormConfig(DType dtype, int64_t rows, int64_t cols) {
+  // The same shape of work as softmax's: a row per program, in registers.
+  KernelConfig c = softmaxConfig(dtype, rows, cols);
+  return makeConfig(lookup("rms_norm"), dtype, c.numWarps,
+                    {{"BLOCK_M", c.get("BLOCK_M")}, {"BLOCK_N", c.get("BLOCK_N")}});
+}
+
+void tessera::kernels::rmsNormWithConfig(const DeviceTensor &x, const DeviceTensor &weight,
+                                         DeviceTensor &out, float eps, const KernelConfig &config,
+                                         Stream &stream) {
+  requireRank(x, 2, "x");
+  requireDType(x, {DType::F32, DType::F16, DType::BF16}, "x");
+  int64_t cols = x.shape()[1];
+  if (weight.dtype() != x.dtype() || weight.shape() != std::vector<int64_t>{cols})
+    throw tessera::Error("weight: expected a 1-D tensor of " + std::to_string(cols) +
+                         " elements of x's dtype");
+  if (out.dtype() != x.dtype() || out.shape() != x.shape())
+    throw tessera::Error("out: expected a tensor of x's dtype and shape");
+  if (!(eps >= 0) || !std::isfinite(eps))
+    throw tessera::Error("eps: expected a finite number >= 0, got " + std::to_string(eps));
+  if (cols < 1 || cols > 16384)
+    throw tessera::Error("x: rms_norm rows must have 1 to 16384 elements, got " +
+                         std::to_string(cols));
+  if (config.get("BLOCK_N") < cols)
+    throw tessera::Error("rms_norm: BLOCK_N " + std::to_string(config.get("BLOCK_N")) +
+                         " does not cover a row of " + std::to_string(cols));
+  const JitKernel &k = jitKernel("rms_norm", config);
+  KernelArgs args;
+  addTensor(args, x, "x");
+  addTensor(args, weight, "weight");
+  addTensor(args, out, "out");
+  args.add(float(1.0 / double(cols)));
+  args.add(eps);
+  launch(k, gridFor(x.shape()[0], config.get("BLOCK_M"), "rms_norm"), 1, 1, args, stream);
+}
+
 DeviceTensor tessera::kernels::matmul(const DeviceTensor &a, const DeviceTensor &b,
                                       Stream &stream) {
   requireRank(a, 2, "a");
@@ -230,8 +315,16 @@ void tessera::kernels::matmul(const DeviceTensor &a, const DeviceTensor &b, Devi
                    stream);
 }
 
-KernelConfig tessera::kernels::matmulConfig(DType dtype, int64_t m, int64_t n, int64_t k) {
+KernelConfig tessera::kernels::matmulConfig(DType dtype, int64_t m, int64_t n, int64_t k,
+                                            std::string_view arch) {
   (void)m, (void)n, (void)k;
+  std::string chip = arch.empty() ? detail::currentArch() : std::string(arch);
+  // 16-bit on wgmma: 128 x 128 blocks, 64-deep k-steps, double-buffered, on
+  // one warpgroup, the fastest of the H200 sweep (docs/PERFORMANCE.md);
+  // spill-free. f32 (CUDA cores) and mma.sync keep 64 x 64 x 32 blocks.
+  if (dtype != DType::F32 && chip == "sm_90a")
+    return makeConfig(lookup("matmul"), dtype, 4,
+                      {{"BLOCK_M", 128}, {"BLOCK_N", 128}, {"BLOCK_K", 64}});
   return makeConfig(lookup("matmul"), dtype, 4, {});
 }
 

@@ -3,12 +3,16 @@
 #include "tessera/kernels/Launch.h"
 
 #include "tessera/dsl.h"
+#include "tessera/runtime/Device.h"
+#include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
 
 #include <climits>
 
 using namespace tessera;
 using namespace tessera::kernels;
+
+std::string detail::currentArch() { return gpuAvailable() ? currentDevice().arch() : "sm_90a"; }
 
 void detail::addTensor(KernelArgs &args, const DeviceTensor &t, const char *argName) {
   args.add(t.data());

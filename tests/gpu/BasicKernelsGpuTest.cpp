@@ -120,6 +120,60 @@ TEST_P(Softmax, MatchesReference) {
   EXPECT_LE(relativeError(out.toFloat(), ref), tolerance(dtype));
 }
 
+class RmsNorm : public ::testing::TestWithParam<std::tuple<DType, int64_t, int64_t>> {};
+
+TEST_P(RmsNorm, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  auto [dtype, rows, cols] = GetParam();
+  std::vector<float> x = randomValues(rows * cols, dtype), w = randomValues(cols, dtype);
+  DeviceTensor dx = DeviceTensor::fromFloat(x, {rows, cols}, dtype);
+  DeviceTensor dw = DeviceTensor::fromFloat(w, {cols}, dtype);
+  DeviceTensor out = poisoned({rows, cols}, dtype);
+  const float eps = 1e-5f;
+  kernels::rms_norm(dx, dw, out, eps);
+  std::vector<double> ref(rows * cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    double ss = 0;
+    for (int64_t c = 0; c < cols; ++c)
+      ss += double(x[r * cols + c]) * x[r * cols + c];
+    double inv = 1.0 / std::sqrt(ss / double(cols) + eps);
+    for (int64_t c = 0; c < cols; ++c)
+      ref[r * cols + c] = x[r * cols + c] * inv * w[c];
+  }
+  EXPECT_LE(relativeError(out.toFloat(), ref), tolerance(dtype));
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, RmsNorm,
+                         ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
+                                            ::testing::Values(1, 17, 129),
+                                            ::testing::Values(1, 333, 1024, 4099)),
+                         [](const auto &info) {
+                           return std::string(name(std::get<0>(info.param))) + "_" +
+                                  std::to_string(std::get<1>(info.param)) + "x" +
+                                  std::to_string(std::get<2>(info.param));
+                         });
+
+TEST(RmsNormErrors, BadInputNamesTheArgument) {
+  SKIP_WITHOUT_GPU();
+  DeviceTensor x = DeviceTensor::fromFloat(randomValues(12, DType::F32), {3, 4}, DType::F32);
+  DeviceTensor w3 = DeviceTensor::fromFloat(randomValues(3, DType::F32), {3}, DType::F32);
+  DeviceTensor w4 = DeviceTensor::fromFloat(randomValues(4, DType::F32), {4}, DType::F32);
+  DeviceTensor out = DeviceTensor::empty({3, 4}, DType::F32);
+  EXPECT_THROW(
+      {
+        try {
+          kernels::rms_norm(x, w3, out);
+        } catch (const Error &e) {
+          EXPECT_NE(std::string(e.what()).find("weight: expected a 1-D tensor of 4"),
+                    std::string::npos)
+              << e.what();
+          throw;
+        }
+      },
+      Error);
+  EXPECT_THROW(kernels::rms_norm(x, w4, out, -1.f), Error);
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, Softmax,
                          ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
                                             ::testing::Values(1, 17, 129),

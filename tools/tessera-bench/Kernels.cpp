@@ -1,7 +1,7 @@
 //===- Kernels.cpp - tessera-bench kernels: softmax and matmul ------------===//
 //
-// Times kernels::softmax (GB/s, one read and one write of every element) and
-// kernels::matmul (TFLOP/s, 2·M·N·K) as ../shared/anchors/bench_general.py
+// Times kernels::softmax and kernels::rms_norm (GB/s, one read and one write
+// of every element) and kernels::matmul (TFLOP/s, 2·M·N·K) as ../shared/anchors/bench_general.py
 // times their peers, with the heuristic's configuration and with any listed
 // beside it, and writes records in bench_general.py's form (kernel, dtype,
 // shape, ms, value, unit) for `tessera-bench markdown`.
@@ -165,6 +165,25 @@ int tessera::bench::benchKernels(const KernelsOptions &o) {
           return 1;
       }
     }
+  }
+
+  items.clear();
+  llvm::StringRef(o.rmsNormShapes).split(items, ';', -1, false);
+  for (llvm::StringRef item : items) {
+    std::optional<std::vector<int64_t>> dims = parseDims(item, 2);
+    if (!dims) {
+      std::fprintf(stderr, "tessera-bench: --rms-norm: expected MxN items, got '%s'\n",
+                   item.str().c_str());
+      return 2;
+    }
+    int64_t m = (*dims)[0], n = (*dims)[1];
+    DeviceTensor x = random({m, n}), w = random({n}), out = DeviceTensor::empty({m, n}, *dtype);
+    std::string shape = llvm::formatv("{0}x{1}", m, n).str();
+    // As bench_general.py counts it: one read of x and one write of y.
+    double bytes = 2.0 * m * n * byteSize(*dtype);
+    kernels::KernelConfig config = kernels::rmsNormConfig(*dtype, m, n);
+    double ms = timeIt([&] { kernels::rmsNormWithConfig(x, w, out, 1e-6f, config); });
+    report("tessera-rms_norm", shape, ms, bytes / ms / 1e6, "GB/s", config, true);
   }
 
   items.clear();

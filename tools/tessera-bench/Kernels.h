@@ -17,6 +17,8 @@ struct KernelsOptions {
   std::string dtype = "bf16";
   /// "MxN;..." rows x columns of softmax.
   std::string softmaxShapes = "16384x4096;65536x1024";
+  /// "MxN;..." of rms_norm.
+  std::string rmsNormShapes = "4096x8192;32768x1024";
   /// "MxNxK;..." of matmul.
   std::string matmulSizes = "2048x2048x2048;4096x4096x4096;8192x8192x8192";
   /// Configurations timed beside the heuristic's: "BMwW;..." and

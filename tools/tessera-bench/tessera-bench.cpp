@@ -98,7 +98,8 @@ int usage() {
       "                                       u: rescale skipped in warps whose max held)\n"
       "                         [--json FILE]\n"
       "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n"
-      "       tessera-bench kernels [--softmax \"MxN;...\"] [--matmul \"MxNxK;...\"] "
+      "       tessera-bench kernels [--softmax \"MxN;...\"] [--rms-norm \"MxN;...\"] "
+      "[--matmul \"MxNxK;...\"] "
       "[--dtype bf16|f16|f32] [--reps N]\n"
       "                         [--softmax-configs BMwW;...] "
       "[--matmul-configs BMxBNxBKwWsS[g][m];...] [--json FILE]\n"
@@ -287,6 +288,8 @@ int main(int argc, char **argv) {
         o.softmaxShapes = v;
       else if (a == "--matmul")
         o.matmulSizes = v;
+      else if (a == "--rms-norm")
+        o.rmsNormShapes = v;
       else if (a == "--dtype")
         o.dtype = v;
       else if (a == "--reps")

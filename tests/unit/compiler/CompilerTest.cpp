@@ -2,6 +2,7 @@
 
 #include "tessera/kernels/Registry.h"
 #include "tessera/kernels/attention.h"
+#include "tessera/kernels/basic.h"
 #include "tessera/runtime/Jit.h"
 
 #include "tessera/Dialect/Tile/IR/TileDialect.h"
@@ -47,18 +48,46 @@ TEST_P(FoundationKernels, CompileToPtxAndCubinWithoutSpills) {
   EXPECT_EQ(k.numWarps, 4u);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllArchs, FoundationKernels,
-                         ::testing::Values(Case{"vector_add", DType::F32, "sm_80"},
-                                           Case{"vector_add", DType::BF16, "sm_90a"},
-                                           Case{"softmax", DType::F16, "sm_80"},
-                                           Case{"softmax", DType::F32, "sm_90a"},
-                                           Case{"matmul", DType::F16, "sm_80"},
-                                           Case{"matmul", DType::BF16, "sm_90a"},
-                                           Case{"matmul", DType::F32, "sm_90a"}),
-                         [](const ::testing::TestParamInfo<Case> &info) {
-                           return std::string(info.param.kernel) + "_" +
-                                  std::string(name(info.param.dtype)) + "_" + info.param.arch;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    AllArchs, FoundationKernels,
+    ::testing::Values(Case{"vector_add", DType::F32, "sm_80"},
+                      Case{"vector_add", DType::BF16, "sm_90a"},
+                      Case{"softmax", DType::F16, "sm_80"}, Case{"softmax", DType::F32, "sm_90a"},
+                      Case{"rms_norm", DType::BF16, "sm_90a"},
+                      Case{"rms_norm", DType::F16, "sm_80"}, Case{"matmul", DType::F16, "sm_80"},
+                      Case{"matmul", DType::BF16, "sm_90a"}, Case{"matmul", DType::F32, "sm_90a"}),
+    [](const ::testing::TestParamInfo<Case> &info) {
+      return std::string(info.param.kernel) + "_" + std::string(name(info.param.dtype)) + "_" +
+             info.param.arch;
+    });
+
+// The configurations softmax(), rms_norm() and matmul() pick compile without
+// spills: rows of 1 to 16384 columns in registers, and matmul's 128 x 128
+// x 64 wgmma blocks.
+TEST(BasicKernelConfigs, CompileWithoutSpills) {
+  struct Shipped {
+    std::string kernel;
+    kernels::KernelConfig config;
+    std::string arch;
+  };
+  std::vector<Shipped> shipped;
+  for (int64_t cols : {1, 100, 1024, 4096, 16384}) {
+    shipped.push_back({"softmax", kernels::softmaxConfig(DType::BF16, 4096, cols), "sm_90a"});
+    shipped.push_back({"rms_norm", kernels::rmsNormConfig(DType::F32, 4096, cols), "sm_80"});
+  }
+  for (const char *arch : {"sm_80", "sm_90a"})
+    for (DType dtype : {DType::BF16, DType::F16, DType::F32})
+      shipped.push_back({"matmul", kernels::matmulConfig(dtype, 4096, 4096, 4096, arch), arch});
+  for (const Shipped &s : shipped) {
+    const kernels::KernelDef &def = kernels::lookup(s.kernel);
+    CompileOptions options;
+    options.arch = s.arch;
+    CompiledKernel k = Jit::get().compile(
+        [&](mlir::MLIRContext &ctx) { return def.build(ctx, s.config); }, options);
+    EXPECT_EQ(k.usage.spillStoreBytes + k.usage.spillLoadBytes, 0u)
+        << s.kernel << " " << s.config.key() << " " << s.arch;
+  }
+}
 
 TEST(Compiler, ParamsFollowTheDslSignature) {
   const kernels::KernelDef &def = kernels::lookup("softmax");

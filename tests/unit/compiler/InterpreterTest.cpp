@@ -187,6 +187,31 @@ TEST_P(Interpret, Softmax) {
   EXPECT_LE(relError(out, ref), bound(d));
 }
 
+TEST_P(Interpret, RmsNorm) {
+  DType d = GetParam();
+  int64_t rows = 5, cols = 300;
+  HostTensor x = HostTensor::random({rows, cols}, d), w = HostTensor::random({cols}, d);
+  HostTensor out({rows, cols}, d);
+  std::vector<interp::Arg> args;
+  x.addTo(args);
+  w.addTo(args);
+  out.addTo(args);
+  const float eps = 1e-5f;
+  args.push_back(interp::Arg::f32(1.f / float(cols)));
+  args.push_back(interp::Arg::f32(eps));
+  run("rms_norm", config("rms_norm", {{"BLOCK_N", 512}, {"BLOCK_M", 2}}), {3}, args);
+  std::vector<double> ref(rows * cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    double ss = 0;
+    for (int64_t c = 0; c < cols; ++c)
+      ss += double(x.get(r * cols + c)) * x.get(r * cols + c);
+    double inv = 1.0 / std::sqrt(ss / double(cols) + eps);
+    for (int64_t c = 0; c < cols; ++c)
+      ref[r * cols + c] = x.get(r * cols + c) * inv * w.get(c);
+  }
+  EXPECT_LE(relError(out, ref), bound(d));
+}
+
 TEST_P(Interpret, Matmul) {
   DType d = GetParam();
   int64_t m = 65, k = 33, n = 97;

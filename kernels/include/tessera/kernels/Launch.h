@@ -7,6 +7,7 @@
 #include "tessera/runtime/Tensor.h"
 
 #include <initializer_list>
+#include <string>
 
 namespace tessera::dsl {
 class KernelBuilder;
@@ -28,6 +29,10 @@ void requireRank(const DeviceTensor &t, size_t rank, const char *argName);
 KernelDef defineKernel(const std::string &name, const std::string &summary,
                        std::map<std::string, int64_t> defaults, std::vector<DType> dtypes,
                        void (*body)(dsl::KernelBuilder &, const KernelConfig &));
+
+/// The arch of the current device, whose heuristic configurations the
+/// kernels pick; sm_90a when there is no GPU.
+std::string currentArch();
 
 /// The loaded kernel `name` specialised by `config`, through the JIT.
 const JitKernel &jitKernel(const std::string &name, const KernelConfig &config);
