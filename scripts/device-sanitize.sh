@@ -12,6 +12,7 @@ tests+=":Matrix/AttentionForward.MatchesFloat64Reference/f32_1x4_2kv_q17_k130_d3
 tests+=":Matrix/AttentionForwardTf32Wgmma.MatchesFloat64Reference/wgmma_1x4_2kv_q17_k130_d32_causal_mask*"
 tests+=":Matrix/AttentionBackward.MatchesFloat64Gradients/bf16_1x4_2kv_q17_k130_d32_causal_mask"
 tests+=":Matrix/AttentionBackward.MatchesFloat64Gradients/bf16_1x2_2kv_q129_k129_d128"
+tests+=":Matrix/AttentionBackward.MatchesFloat64Gradients/bf16_1x1_1kv_q100_k77_d256_causal_mask"
 tests+=":Matrix/AttentionBackwardTf32.MatchesFloat64Gradients/tf32_1x4_2kv_q17_k130_d32_causal_mask"
 tests+=":Sizes/VectorAdd.*/bf16_n1025:Shapes/Softmax.*/f16_17x333:Shapes/Softmax.*/bf16_17x4099"
 tests+=":Shapes/Matmul.*/bf16_*:Shapes/RmsNorm.*/bf16_17x4099:Shapes/RmsNorm.*/f32_129x333"
