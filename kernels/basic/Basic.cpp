@@ -133,6 +133,25 @@ unsigned gridFor(int64_t n, int64_t block, const char *what) {
   return unsigned(std::max<int64_t>(g, 1));
 }
 
+/// Throws naming the argument unless x is a 2-D float tensor whose rows (1
+/// to 16384 elements) `config`'s BLOCK_N covers and `out` has x's dtype and
+/// shape: what the row kernels (softmax, rms_norm) hold in registers.
+void checkRows(const char *kernel, const DeviceTensor &x, const DeviceTensor &out,
+               const KernelConfig &config) {
+  requireRank(x, 2, "x");
+  requireDType(x, {DType::F32, DType::F16, DType::BF16}, "x");
+  if (out.dtype() != x.dtype() || out.shape() != x.shape())
+    throw tessera::Error("out: expected a tensor of x's dtype and shape");
+  int64_t cols = x.shape()[1];
+  if (cols < 1 || cols > 16384)
+    throw tessera::Error(std::string("x: ") + kernel + " rows must have 1 to 16384 elements, got " +
+                         std::to_string(cols));
+  if (config.get("BLOCK_N") < cols)
+    throw tessera::Error(std::string(kernel) + ": BLOCK_N " +
+                         std::to_string(config.get("BLOCK_N")) + " does not cover a row of " +
+                         std::to_string(cols));
+}
+
 } // namespace
 
 void tessera::kernels::detail::registerBasicKernels(std::map<std::string, KernelDef> &r) {
@@ -229,17 +248,7 @@ void tessera::kernels::softmax(const DeviceTensor &x, DeviceTensor &out, Stream 
 
 void tessera::kernels::softmaxWithConfig(const DeviceTensor &x, DeviceTensor &out,
                                          const KernelConfig &config, Stream &stream) {
-  requireRank(x, 2, "x");
-  requireDType(x, {DType::F32, DType::F16, DType::BF16}, "x");
-  if (out.dtype() != x.dtype() || out.shape() != x.shape())
-    throw tessera::Error("out: expected a tensor of x's dtype and shape");
-  int64_t cols = x.shape()[1];
-  if (cols < 1 || cols > 16384)
-    throw tessera::Error("x: softmax rows must have 1 to 16384 elements, got " +
-                         std::to_string(cols));
-  if (config.get("BLOCK_N") < cols)
-    throw tessera::Error("softmax: BLOCK_N " + std::to_string(config.get("BLOCK_N")) +
-                         " does not cover a row of " + std::to_string(cols));
+  checkRows("softmax", x, out, config);
   const JitKernel &k = jitKernel("softmax", config);
   KernelArgs args;
   addTensor(args, x, "x");
@@ -272,22 +281,13 @@ KernelConfig tessera::kernels::rmsNormConfig(DType dtype, int64_t rows, int64_t 
 void tessera::kernels::rmsNormWithConfig(const DeviceTensor &x, const DeviceTensor &weight,
                                          DeviceTensor &out, float eps, const KernelConfig &config,
                                          Stream &stream) {
-  requireRank(x, 2, "x");
-  requireDType(x, {DType::F32, DType::F16, DType::BF16}, "x");
+  checkRows("rms_norm", x, out, config);
   int64_t cols = x.shape()[1];
   if (weight.dtype() != x.dtype() || weight.shape() != std::vector<int64_t>{cols})
     throw tessera::Error("weight: expected a 1-D tensor of " + std::to_string(cols) +
                          " elements of x's dtype");
-  if (out.dtype() != x.dtype() || out.shape() != x.shape())
-    throw tessera::Error("out: expected a tensor of x's dtype and shape");
   if (!(eps >= 0) || !std::isfinite(eps))
     throw tessera::Error("eps: expected a finite number >= 0, got " + std::to_string(eps));
-  if (cols < 1 || cols > 16384)
-    throw tessera::Error("x: rms_norm rows must have 1 to 16384 elements, got " +
-                         std::to_string(cols));
-  if (config.get("BLOCK_N") < cols)
-    throw tessera::Error("rms_norm: BLOCK_N " + std::to_string(config.get("BLOCK_N")) +
-                         " does not cover a row of " + std::to_string(cols));
   const JitKernel &k = jitKernel("rms_norm", config);
   KernelArgs args;
   addTensor(args, x, "x");

@@ -44,6 +44,25 @@ std::optional<std::vector<int64_t>> parseDims(llvm::StringRef item, size_t count
   return dims;
 }
 
+/// The shapes of a ';'-separated list of "AxB" (count 2) or "AxBxC" items;
+/// nothing, after saying why, when an item is not that.
+std::optional<std::vector<std::vector<int64_t>>> parseShapeList(const std::string &spec,
+                                                                size_t count, const char *flag) {
+  llvm::SmallVector<llvm::StringRef> items;
+  llvm::StringRef(spec).split(items, ';', -1, false);
+  std::vector<std::vector<int64_t>> shapes;
+  for (llvm::StringRef item : items) {
+    std::optional<std::vector<int64_t>> dims = parseDims(item, count);
+    if (!dims) {
+      std::fprintf(stderr, "tessera-bench: %s: expected %s items, got '%s'\n", flag,
+                   count == 2 ? "MxN" : "MxNxK", item.str().c_str());
+      return std::nullopt;
+    }
+    shapes.push_back(std::move(*dims));
+  }
+  return shapes;
+}
+
 /// A configuration of --softmax-configs: "BMwW" (rows per program, warps).
 std::optional<kernels::KernelConfig> parseSoftmaxConfig(llvm::StringRef item, DType dtype,
                                                         int64_t cols) {
@@ -121,22 +140,19 @@ int tessera::bench::benchKernels(const KernelsOptions &o) {
                                            {"unit", unit},
                                            {"config", config.key()}});
   };
+  auto softmaxShapes = parseShapeList(o.softmaxShapes, 2, "--softmax");
+  auto rmsNormShapes = parseShapeList(o.rmsNormShapes, 2, "--rms-norm");
+  auto matmulShapes = parseShapeList(o.matmulSizes, 3, "--matmul");
+  if (!softmaxShapes || !rmsNormShapes || !matmulShapes)
+    return 2;
   auto timeIt = [&](const std::function<void()> &run) {
     run(); // compile and warm up
     Stream::defaultStream().synchronize();
     return medianMs(run, flush, o.reps);
   };
 
-  llvm::SmallVector<llvm::StringRef> items;
-  llvm::StringRef(o.softmaxShapes).split(items, ';', -1, false);
-  for (llvm::StringRef item : items) {
-    std::optional<std::vector<int64_t>> dims = parseDims(item, 2);
-    if (!dims) {
-      std::fprintf(stderr, "tessera-bench: --softmax: expected MxN items, got '%s'\n",
-                   item.str().c_str());
-      return 2;
-    }
-    int64_t m = (*dims)[0], n = (*dims)[1];
+  for (const std::vector<int64_t> &dims : *softmaxShapes) {
+    int64_t m = dims[0], n = dims[1];
     DeviceTensor x = random({m, n}), out = DeviceTensor::empty({m, n}, *dtype);
     std::string shape = llvm::formatv("{0}x{1}", m, n).str();
     double bytes = 2.0 * m * n * byteSize(*dtype);
@@ -167,16 +183,8 @@ int tessera::bench::benchKernels(const KernelsOptions &o) {
     }
   }
 
-  items.clear();
-  llvm::StringRef(o.rmsNormShapes).split(items, ';', -1, false);
-  for (llvm::StringRef item : items) {
-    std::optional<std::vector<int64_t>> dims = parseDims(item, 2);
-    if (!dims) {
-      std::fprintf(stderr, "tessera-bench: --rms-norm: expected MxN items, got '%s'\n",
-                   item.str().c_str());
-      return 2;
-    }
-    int64_t m = (*dims)[0], n = (*dims)[1];
+  for (const std::vector<int64_t> &dims : *rmsNormShapes) {
+    int64_t m = dims[0], n = dims[1];
     DeviceTensor x = random({m, n}), w = random({n}), out = DeviceTensor::empty({m, n}, *dtype);
     std::string shape = llvm::formatv("{0}x{1}", m, n).str();
     // As bench_general.py counts it: one read of x and one write of y.
@@ -186,16 +194,8 @@ int tessera::bench::benchKernels(const KernelsOptions &o) {
     report("tessera-rms_norm", shape, ms, bytes / ms / 1e6, "GB/s", config, true);
   }
 
-  items.clear();
-  llvm::StringRef(o.matmulSizes).split(items, ';', -1, false);
-  for (llvm::StringRef item : items) {
-    std::optional<std::vector<int64_t>> dims = parseDims(item, 3);
-    if (!dims) {
-      std::fprintf(stderr, "tessera-bench: --matmul: expected MxNxK items, got '%s'\n",
-                   item.str().c_str());
-      return 2;
-    }
-    int64_t m = (*dims)[0], n = (*dims)[1], k = (*dims)[2];
+  for (const std::vector<int64_t> &dims : *matmulShapes) {
+    int64_t m = dims[0], n = dims[1], k = dims[2];
     DeviceTensor a = random({m, k}), b = random({k, n}), c = DeviceTensor::empty({m, n}, *dtype);
     std::string shape = llvm::formatv("{0}x{1}x{2}", m, n, k).str();
     double flops = 2.0 * m * n * k;

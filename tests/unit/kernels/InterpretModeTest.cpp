@@ -84,6 +84,46 @@ TEST(InterpretMode, FoundationKernelsAndBadInput) {
   EXPECT_THROW(kernels::matmul(a, a), Error); // 4 columns, 3 rows
 }
 
+/// softmax and rms_norm through the public API, on the interpreter, against
+/// float64, with the configurations the heuristics pick (rows spread over
+/// warps, several short rows per program); bad arguments are named.
+TEST(InterpretMode, SoftmaxAndRmsNormThroughThePublicApi) {
+  InterpretedScope scope;
+  for (int64_t cols : {7, 300, 1500}) {
+    const int64_t rows = 5;
+    std::vector<float> x = randomValues(rows * cols, DType::F32);
+    std::vector<float> w = randomValues(cols, DType::F32);
+    DeviceTensor dx = DeviceTensor::fromFloat(x, {rows, cols}, DType::F32);
+    DeviceTensor dw = DeviceTensor::fromFloat(w, {cols}, DType::F32);
+    std::vector<float> soft = kernels::softmax(dx).toFloat();
+    std::vector<float> norm = kernels::rms_norm(dx, dw, 1e-5f).toFloat();
+    for (int64_t r = 0; r < rows; ++r) {
+      double m = -INFINITY, sum = 0, squares = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        m = std::max(m, double(x[r * cols + c]));
+        squares += double(x[r * cols + c]) * x[r * cols + c];
+      }
+      for (int64_t c = 0; c < cols; ++c)
+        sum += std::exp(x[r * cols + c] - m);
+      double inv = 1.0 / std::sqrt(squares / double(cols) + 1e-5);
+      for (int64_t c = 0; c < cols; ++c) {
+        int64_t i = r * cols + c;
+        EXPECT_NEAR(soft[i], std::exp(x[i] - m) / sum, 1e-5) << cols << " columns, " << i;
+        EXPECT_NEAR(norm[i], x[i] * inv * w[c], 1e-4 * (1 + std::abs(x[i] * inv * w[c])))
+            << cols << " columns, " << i;
+      }
+    }
+  }
+  DeviceTensor x = DeviceTensor::fromFloat(randomValues(12, DType::F32), {3, 4}, DType::F32);
+  DeviceTensor w3 = DeviceTensor::fromFloat(randomValues(3, DType::F32), {3}, DType::F32);
+  DeviceTensor out = DeviceTensor::empty({3, 4}, DType::F32);
+  EXPECT_TRUE(test::contains(test::errorOf([&] { kernels::rms_norm(x, w3, out); }),
+                             "weight: expected a 1-D tensor of 4 elements"));
+  kernels::KernelConfig narrow = kernels::softmaxConfig(DType::F32, 3, 2);
+  EXPECT_TRUE(test::contains(test::errorOf([&] { kernels::softmaxWithConfig(x, out, narrow); }),
+                             "softmax: BLOCK_N 2 does not cover a row of 4"));
+}
+
 /// compactKeys keeps each batch row's unmasked keys, in order, at the front;
 /// the shorter batch row masks its tail (the longer needs no mask), and
 /// its gathered tail holds zeros. It declines when too few keys go or none stay.
