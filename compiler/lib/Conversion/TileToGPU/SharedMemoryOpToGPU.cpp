@@ -137,10 +137,6 @@ std::optional<int64_t> tessera::tilegpu::shuffleReductionWarps(tile::ReduceOp op
   return warps;
 }
 
-bool tessera::tilegpu::reducesWithinWarps(tile::ReduceOp op) {
-  return shuffleReductionWarps(op) == 1;
-}
-
 namespace {
 
 Value combine(OpBuilder &b, Location loc, tile::ReduceKind kind, Value x, Value y) {

@@ -265,9 +265,6 @@ Value convertThroughFragments(OpBuilder &b, Location loc, Value src, RankedTenso
 /// and is 32-bit: it lowers to shuffles, and through W shared words per
 /// result element when W > 1. Nothing otherwise (the whole-tile path).
 std::optional<int64_t> shuffleReductionWarps(tile::ReduceOp op);
-/// True when a reduction's rows lie within warps, each element once: it
-/// lowers to shuffles alone.
-bool reducesWithinWarps(tile::ReduceOp op);
 
 /// The groups of warps that split `dot`'s K among them (tile::getDotMmaLayout):
 /// the kernel's warps over those its accumulator layout names; 1 for most dots.
