@@ -78,10 +78,18 @@ Value KernelBuilder::addParam(Type type, const std::string &paramName) {
   return entry->addArgument(type, loc());
 }
 
+void KernelBuilder::declare(ParamDecl param) {
+  for (const ParamDecl &p : declared)
+    if (p.name == param.name)
+      throw dsl::Error("kernel '" + name + "': parameter '" + param.name + "' declared twice");
+  declared.push_back(std::move(param));
+}
+
 TensorArg KernelBuilder::tensor(const std::string &paramName, DType dtype, unsigned rank) {
   if (rank == 0 || rank > 8)
     throw dsl::Error("kernel '" + name + "': tensor '" + paramName +
                      "' must have rank 1 to 8, got " + std::to_string(rank));
+  declare({paramName, ParamDecl::Kind::Tensor, dtype, rank});
   Value ptr = addParam(tile::PtrType::get(b.getContext(), mlirType(dtype)), paramName);
   std::vector<Scalar> sizes, strides;
   for (unsigned d = 0; d < rank; ++d)
@@ -92,10 +100,12 @@ TensorArg KernelBuilder::tensor(const std::string &paramName, DType dtype, unsig
 }
 
 Scalar KernelBuilder::scalarI32(const std::string &paramName) {
+  declare({paramName, ParamDecl::Kind::I32, DType::I32, 0});
   return Scalar(addParam(b.getI32Type(), paramName));
 }
 
 Scalar KernelBuilder::scalarF32(const std::string &paramName) {
+  declare({paramName, ParamDecl::Kind::F32, DType::F32, 0});
   return Scalar(addParam(b.getF32Type(), paramName));
 }
 

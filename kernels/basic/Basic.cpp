@@ -13,6 +13,8 @@
 #include "tessera/kernels/Launch.h"
 #include "tessera/runtime/Error.h"
 
+#include "llvm/Support/MathExtras.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -119,13 +121,6 @@ mlir::OwningOpRef<mlir::ModuleOp> buildWith(const char *kernelName, mlir::MLIRCo
   return kb.finish();
 }
 
-int64_t nextPowerOf2(int64_t v) {
-  int64_t p = 1;
-  while (p < v)
-    p <<= 1;
-  return p;
-}
-
 unsigned gridFor(int64_t n, int64_t block, const char *what) {
   int64_t g = (n + block - 1) / block;
   if (g > INT32_MAX)
@@ -230,7 +225,7 @@ DeviceTensor tessera::kernels::softmax(const DeviceTensor &x, Stream &stream) {
 
 KernelConfig tessera::kernels::softmaxConfig(DType dtype, int64_t rows, int64_t cols) {
   (void)rows;
-  int64_t blockN = nextPowerOf2(std::max<int64_t>(cols, 1));
+  int64_t blockN = int64_t(llvm::PowerOf2Ceil(uint64_t(std::max<int64_t>(cols, 1))));
   // 8 to 32 elements of a row per thread: the row stays in registers, and
   // few warps share a row, so the cross-warp exchange stays small (2 warps
   // at 1024 and 4 at 4096 columns were the fastest on the H200).

@@ -62,3 +62,14 @@ KernelDef detail::defineKernel(const std::string &name, const std::string &summa
             return kb.finish();
           }};
 }
+
+void detail::launchOnGrid(const JitKernel &kernel, int64_t x, int64_t y, int64_t z,
+                          KernelArgs &args, const std::string &kernelName, Stream &stream) {
+  const int64_t limits[3] = {INT32_MAX, 65535, 65535};
+  const int64_t dims[3] = {x, y, z};
+  for (int d = 0; d < 3; ++d)
+    if (dims[d] < 1 || dims[d] > limits[d])
+      throw Error("kernel '" + kernelName + "': grid " + "xyz"[d] + " = " +
+                  std::to_string(dims[d]) + ", expected 1 to " + std::to_string(limits[d]));
+  launch(kernel, unsigned(x), unsigned(y), unsigned(z), args, stream);
+}

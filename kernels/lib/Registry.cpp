@@ -64,8 +64,9 @@ KernelConfig KernelConfig::parse(const std::string &key) {
   return config;
 }
 
-const std::map<std::string, KernelDef> &kernels::registry() {
-  static const std::map<std::string, KernelDef> all = [] {
+namespace {
+std::map<std::string, KernelDef> &allKernels() {
+  static std::map<std::string, KernelDef> all = [] {
     std::map<std::string, KernelDef> r;
     detail::registerBasicKernels(r);
     attention::detail::registerAttentionKernels(r);
@@ -74,6 +75,14 @@ const std::map<std::string, KernelDef> &kernels::registry() {
     return r;
   }();
   return all;
+}
+} // namespace
+
+const std::map<std::string, KernelDef> &kernels::registry() { return allKernels(); }
+
+void kernels::detail::addToRegistry(const KernelDef &def) {
+  if (!allKernels().emplace(def.name, def).second)
+    throw Error("a kernel named '" + def.name + "' is registered already");
 }
 
 const KernelDef &kernels::lookup(const std::string &kernelName) {

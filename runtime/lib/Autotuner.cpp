@@ -5,6 +5,7 @@
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
+#include "tessera/runtime/Interpret.h"
 #include "tessera/runtime/Tensor.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -191,8 +192,11 @@ std::vector<CandidateResult> tessera::autotune(const std::string &problem,
   std::vector<IRBuilderFn> builds;
   for (const TuneCandidate *c : fresh)
     builds.push_back(c->build);
+  // Under the interpreter nothing is compiled: each candidate's IR runs on
+  // the CPU (which tests the tuning flow; its timings mean nothing for a GPU).
   std::vector<Jit::CompileResult> compiled =
-      Jit::get().compileAll(builds, compileOptions, DiskCache::get());
+      interpreted() ? std::vector<Jit::CompileResult>(fresh.size())
+                    : Jit::get().compileAll(builds, compileOptions, DiskCache::get());
 
   DeviceTensor flush =
       DeviceTensor::empty({int64_t(std::max<size_t>(device.l2Bytes, 1) * 2)}, DType::I1);
@@ -202,7 +206,14 @@ std::vector<CandidateResult> tessera::autotune(const std::string &problem,
     r.config = fresh[i]->config;
     progress(r.config + " compiled");
     Jit::CompileResult &c = compiled[i];
-    if (!c.kernel) {
+    std::unique_ptr<JitKernel> kernel;
+    if (interpreted()) {
+      try {
+        kernel = Jit::get().interpretable(fresh[i]->build);
+      } catch (const std::exception &e) {
+        r.verdict = std::string("build error: ") + e.what();
+      }
+    } else if (!c.kernel) {
       r.verdict = "compile error: " + c.error.substr(0, c.error.find('\n'));
     } else if (c.kernel->usage.spillStoreBytes > options.maxSpillBytes ||
                c.kernel->usage.spillLoadBytes > options.maxSpillBytes) {
@@ -216,7 +227,8 @@ std::vector<CandidateResult> tessera::autotune(const std::string &problem,
     }
     if (r.verdict.empty()) {
       try {
-        std::unique_ptr<JitKernel> kernel = Jit::load(std::move(*c.kernel));
+        if (!kernel)
+          kernel = Jit::load(std::move(*c.kernel));
         run(*kernel);
         stream.synchronize();
         r.verdict = check();

@@ -100,6 +100,17 @@ std::unique_ptr<JitKernel> Jit::load(CompiledKernel compiled) {
   return jk;
 }
 
+std::unique_ptr<JitKernel> Jit::interpretable(const IRBuilderFn &build) {
+  auto jk = std::make_unique<JitKernel>();
+  std::lock_guard<std::mutex> lock(mutex);
+  jk->ir = build(*context);
+  llvm::Expected<CompiledKernel> described = describeKernel(*jk->ir);
+  if (!described)
+    throw Error(llvm::toString(described.takeError()));
+  jk->compiled = std::move(*described);
+  return jk;
+}
+
 const JitKernel &Jit::kernel(const std::string &key, const IRBuilderFn &build) {
   const DeviceInfo &device = currentDevice();
   std::string fullKey = key + "@" + device.arch();
@@ -110,13 +121,8 @@ const JitKernel &Jit::kernel(const std::string &key, const IRBuilderFn &build) {
       return *it->second;
   }
   if (interpreted()) {
-    auto jk = std::make_unique<JitKernel>();
+    std::unique_ptr<JitKernel> jk = interpretable(build);
     std::lock_guard<std::mutex> lock(mutex);
-    jk->ir = build(*context);
-    llvm::Expected<CompiledKernel> described = describeKernel(*jk->ir);
-    if (!described)
-      throw Error(llvm::toString(described.takeError()));
-    jk->compiled = std::move(*described);
     return *loaded.emplace(fullKey, std::move(jk)).first->second;
   }
   CompileOptions options;

@@ -49,6 +49,17 @@ struct SourceLoc {
 
 class KernelBuilder;
 
+/// A parameter as the kernel declared it: what a launch must pass for it.
+struct ParamDecl {
+  enum class Kind { Tensor, I32, F32 };
+  std::string name;
+  Kind kind = Kind::I32;
+  /// A tensor's element type; I32 or F32 for a scalar.
+  DType dtype = DType::I32;
+  /// A tensor's rank (0 for a scalar).
+  unsigned rank = 0;
+};
+
 /// One value per program: an i32 (indices, sizes) or an f32.
 class Scalar {
 public:
@@ -151,6 +162,9 @@ public:
 
   const std::string &getName() const { return name; }
   unsigned getNumWarps() const { return numWarps; }
+  /// The parameters declared so far, in order (a tensor is one entry here and
+  /// 1 + 2·rank arguments of the kernel function).
+  const std::vector<ParamDecl> &parameters() const { return declared; }
 
   // --- for the DSL's own functions ---------------------------------------
   static KernelBuilder &current();
@@ -162,6 +176,8 @@ public:
 
 private:
   mlir::Value addParam(mlir::Type type, const std::string &name);
+  /// Records a parameter; throws if its name is taken.
+  void declare(ParamDecl param);
 
   std::string name;
   unsigned numWarps;
@@ -170,6 +186,7 @@ private:
   mlir::Operation *func = nullptr;
   mlir::Block *entry = nullptr;
   std::vector<std::string> paramNames;
+  std::vector<ParamDecl> declared;
   KernelBuilder *previous = nullptr;
   bool finished = false;
 };

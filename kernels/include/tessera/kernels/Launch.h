@@ -37,6 +37,11 @@ std::string currentArch();
 /// The loaded kernel `name` specialised by `config`, through the JIT.
 const JitKernel &jitKernel(const std::string &name, const KernelConfig &config);
 
+/// Launches `kernel` on x·y·z programs; throws naming `kernelName` when a
+/// dimension is below 1 or beyond what a launch takes.
+void launchOnGrid(const JitKernel &kernel, int64_t x, int64_t y, int64_t z, KernelArgs &args,
+                  const std::string &kernelName, Stream &stream = Stream::defaultStream());
+
 } // namespace tessera::kernels::detail
 
 #endif

@@ -52,6 +52,12 @@ const KernelDef &lookup(const std::string &name);
 KernelConfig makeConfig(const KernelDef &def, DType dtype, unsigned numWarps,
                         const std::map<std::string, int64_t> &overrides);
 
+namespace detail {
+/// Adds `def` to registry(); throws if its name is taken. Not thread-safe
+/// against concurrent readers: register before launching from other threads.
+void addToRegistry(const KernelDef &def);
+} // namespace detail
+
 } // namespace tessera::kernels
 
 #endif

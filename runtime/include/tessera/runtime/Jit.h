@@ -72,6 +72,10 @@ public:
   std::vector<CompileResult> compileAll(const std::vector<IRBuilderFn> &builds,
                                         const CompileOptions &options, DiskCache &cache);
 
+  /// The kernel `build` makes, for the interpreter (Interpret.h): its tile
+  /// IR and what a launch needs to know of it. Not memory-cached.
+  std::unique_ptr<JitKernel> interpretable(const IRBuilderFn &build);
+
   /// Loads a compiled kernel on the current device (not memory-cached).
   static std::unique_ptr<JitKernel> load(CompiledKernel compiled);
 

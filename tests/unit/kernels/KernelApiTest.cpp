@@ -1,0 +1,195 @@
+//===- KernelApiTest.cpp - A user's kernel: define, launch, autotune -------===//
+//
+// The public front end (tessera/kernels/Kernel.h) on the interpreter: a
+// kernel defined from a DSL function is launched with tensors and scalars,
+// its arguments are checked by parameter name, and it is tuned on first use.
+//
+//===----------------------------------------------------------------------===//
+
+#include "common/Testing.h"
+#include "tessera/dsl.h"
+#include "tessera/kernels/Kernel.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+
+using namespace tessera;
+using namespace tessera::kernels;
+using test::contains;
+using test::errorOf;
+using test::InterpretedScope;
+using test::randomValues;
+
+namespace {
+
+// out = alpha·x + y, BLOCK elements per program. `n` only shapes the grid.
+void axpyBody(dsl::KernelBuilder &kb, const KernelConfig &c) {
+  int64_t block = c.get("BLOCK");
+  dsl::TensorArg x = kb.tensor("x", c.dtype, 1), y = kb.tensor("y", c.dtype, 1);
+  dsl::TensorArg out = kb.tensor("out", c.dtype, 1);
+  dsl::Scalar alpha = kb.scalarF32("alpha");
+  kb.scalarI32("n");
+  dsl::Scalar start = dsl::program_id(0) * dsl::Scalar(block);
+  dsl::Tile xs = dsl::cast(dsl::load(x, {start}, {block}), DType::F32);
+  dsl::Tile ys = dsl::cast(dsl::load(y, {start}, {block}), DType::F32);
+  dsl::store(out, {start}, dsl::cast(alpha * xs + ys, c.dtype));
+}
+
+Kernel axpy(const std::string &name) {
+  return Kernel(name, axpyBody)
+      .constants({{"BLOCK", 128}})
+      .dtypes({DType::F32, DType::BF16})
+      .grid([](const Args &a, const KernelConfig &c) {
+        return Grid{cdiv(a.i32("n"), c.get("BLOCK"))};
+      });
+}
+
+struct Problem {
+  int64_t n;
+  std::vector<float> x, y;
+  DeviceTensor dx, dy, out;
+  float alpha = 0.75f;
+
+  explicit Problem(int64_t n, DType dtype = DType::F32)
+      : n(n), x(randomValues(n, dtype)), y(randomValues(n, dtype)),
+        dx(DeviceTensor::fromFloat(x, {n}, dtype)), dy(DeviceTensor::fromFloat(y, {n}, dtype)),
+        out(DeviceTensor::empty({n}, dtype)) {
+    out.fillBytes(0xff);
+  }
+  std::vector<Arg> args() const { return {dx, dy, out, alpha, n}; }
+  /// Largest error relative to the float64 result's magnitude.
+  double error() const {
+    std::vector<float> got = out.toFloat();
+    double worst = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      double want = double(alpha) * x[i] + y[i];
+      worst = std::max(worst, std::abs(double(got[i]) - want) / std::max(1.0, std::abs(want)));
+    }
+    return worst;
+  }
+};
+
+TEST(KernelApi, LaunchesWithTensorsAndScalars) {
+  InterpretedScope scope;
+  Kernel k = axpy("api_axpy");
+  Problem p(1000); // not a multiple of BLOCK: the last program is partial
+  k(p.args());
+  EXPECT_LT(p.error(), 1e-6);
+
+  Problem q(300, DType::BF16);
+  k.launch(k.config(DType::BF16, {{"BLOCK", 64}}, 2), q.args());
+  EXPECT_LT(q.error(), 1e-2);
+}
+
+TEST(KernelApi, ParametersComeFromTheFunction) {
+  InterpretedScope scope;
+  Kernel k = axpy("api_params");
+  const std::vector<dsl::ParamDecl> &params = k.parameters(DType::BF16);
+  ASSERT_EQ(params.size(), 5u);
+  EXPECT_EQ(params[0].name, "x");
+  EXPECT_EQ(params[0].dtype, DType::BF16);
+  EXPECT_EQ(params[0].rank, 1u);
+  EXPECT_EQ(params[3].kind, dsl::ParamDecl::Kind::F32);
+  EXPECT_EQ(params[4].kind, dsl::ParamDecl::Kind::I32);
+}
+
+TEST(KernelApi, ArgumentErrorsNameTheParameter) {
+  InterpretedScope scope;
+  Kernel k = axpy("api_errors");
+  Problem p(64);
+  std::string e = errorOf([&] { k({p.dx, p.dy, p.out}); });
+  EXPECT_TRUE(contains(e, "takes 5 arguments (x, y, out, alpha, n), got 3")) << e;
+  e = errorOf([&] { k({p.dx, 1.0f, p.out, p.alpha, p.n}); });
+  EXPECT_TRUE(contains(e, "argument 1 ('y'): expected a tensor, got a float")) << e;
+  e = errorOf([&] { k({p.dx, p.dy, p.out, p.dx, p.n}); });
+  EXPECT_TRUE(contains(e, "('alpha'): expected an f32, got a tensor")) << e;
+  e = errorOf([&] { k({p.dx, p.dy, p.out, p.alpha, 1.5}); });
+  EXPECT_TRUE(contains(e, "('n'): expected an i32, got a float")) << e;
+  e = errorOf([&] { k({p.dx, p.dy, p.out, p.alpha, int64_t(1) << 40}); });
+  EXPECT_TRUE(contains(e, "('n'): 1099511627776 does not fit in i32")) << e;
+  DeviceTensor half = DeviceTensor::empty({64}, DType::BF16);
+  e = errorOf([&] { k({p.dx, half, p.out, p.alpha, p.n}); });
+  EXPECT_TRUE(contains(e, "('y'): expected dtype f32, got bf16")) << e;
+  DeviceTensor matrix = DeviceTensor::empty({8, 8}, DType::F32);
+  e = errorOf([&] { k({p.dx, p.dy, matrix, p.alpha, p.n}); });
+  EXPECT_TRUE(contains(e, "('out'): expected rank 1, got rank 2")) << e;
+  e = errorOf([&] { k({p.dx, p.dy, DeviceTensor(), p.alpha, p.n}); });
+  EXPECT_TRUE(contains(e, "('out'): the tensor is undefined")) << e;
+  DeviceTensor i32 = DeviceTensor::empty({64}, DType::I32);
+  e = errorOf([&] { k({i32, p.dy, p.out, p.alpha, p.n}); });
+  EXPECT_TRUE(contains(e, "takes dtypes f32, bf16; its first tensor is i32")) << e;
+  e = errorOf([&] { k({p.dx, p.dy, p.out, p.alpha, 0}); });
+  EXPECT_TRUE(contains(e, "grid x = 0, expected 1 to")) << e;
+  e = errorOf([&] { k.launch(k.config(DType::F32, {{"BLOCKS", 64}}), p.args()); });
+  EXPECT_TRUE(contains(e, "has no constant 'BLOCKS'")) << e;
+}
+
+TEST(KernelApi, TunesOnFirstUseAndKeepsTheWinner) {
+  InterpretedScope scope;
+  Tuning tuning;
+  for (int64_t block : {32, 64, 128, 256})
+    tuning.configs.push_back({DType::F32, 1, {{"BLOCK", block}}});
+  tuning.keep = [](const KernelConfig &c, const Args &a) { return c.get("BLOCK") <= a.i32("n"); };
+  int checks = 0;
+  tuning.check = [&](const Args &) {
+    ++checks;
+    return std::string();
+  };
+  tuning.onFirstUse = true;
+  tuning.options.budgetMs = 1;
+  tuning.options.warmupRuns = 0;
+  tuning.options.minRuns = tuning.options.maxRuns = 1;
+  Kernel k = axpy("api_tuned").autotune(tuning);
+
+  Problem p(100);
+  setenv("TESSERA_PRINT_AUTOTUNING", "1", 1);
+  testing::internal::CaptureStderr();
+  k(p.args());
+  std::string printed = testing::internal::GetCapturedStderr();
+  unsetenv("TESSERA_PRINT_AUTOTUNING");
+  EXPECT_LT(p.error(), 1e-6);
+  // BLOCK 128 and 256 exceed n = 100: pruned before anything runs.
+  EXPECT_EQ(checks, 2);
+  EXPECT_TRUE(contains(printed, "tessera: api_tuned[x:f32x128,y:f32x128,out:f32x128]: "))
+      << printed;
+  EXPECT_TRUE(contains(printed, "tuned now")) << printed;
+  std::optional<std::string> best = TuningDatabase::get().best(k.problemKey(p.args()));
+  ASSERT_TRUE(best.has_value());
+  EXPECT_TRUE(*best == k.config(DType::F32, {{"BLOCK", 32}}, 1).key() ||
+              *best == k.config(DType::F32, {{"BLOCK", 64}}, 1).key())
+      << *best;
+
+  // A new definition of the same kernel finds the winner in the database.
+  Kernel again = axpy("api_tuned").autotune(tuning);
+  EXPECT_EQ(again.configFor(p.args()).key(), *best);
+  EXPECT_EQ(checks, 2);
+}
+
+TEST(KernelApi, ACandidateThatFailsItsCheckCannotWin) {
+  InterpretedScope scope;
+  Tuning tuning;
+  tuning.configs = {{DType::F32, 4, {{"BLOCK", 64}}}};
+  tuning.check = [](const Args &) { return std::string("differs from the reference"); };
+  tuning.options.budgetMs = 1;
+  TuningDatabase db("");
+  Kernel k = axpy("api_check").autotune(tuning);
+  Problem p(64);
+  std::vector<CandidateResult> results = k.tune(p.args(), db);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_FALSE(results[0].ok());
+  EXPECT_EQ(results[0].verdict, "differs from the reference");
+  EXPECT_FALSE(db.best(k.problemKey(p.args())).has_value());
+}
+
+TEST(KernelApi, RegisteredKernelsAreKnownByName) {
+  const Kernel &k = registerKernel(axpy("api_registered"));
+  EXPECT_EQ(findKernel("api_registered"), &k);
+  EXPECT_EQ(lookup("api_registered").defaults.at("BLOCK"), 128);
+  std::string e = errorOf([] { registerKernel(axpy("api_registered")); });
+  EXPECT_TRUE(contains(e, "a kernel named 'api_registered' is registered already")) << e;
+  EXPECT_EQ(findKernel("softmax"), nullptr);
+}
+
+} // namespace
