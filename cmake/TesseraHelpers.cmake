@@ -52,6 +52,18 @@ function(tessera_add_library name)
     target_link_libraries(${name} PUBLIC ${ARG_LINK})
   endif()
   set_property(GLOBAL APPEND PROPERTY TESSERA_LIBS ${name})
+  # The installed package's names, for projects built inside this tree.
+  add_library(Tessera::${name} ALIAS ${name})
+endfunction()
+
+# A tool that loads kernel plugins (--load): it exports its symbols, and all
+# of Tessera's libraries are in it, for the plugin's calls to resolve against
+# (tessera_add_kernel_plugin links nothing of Tessera, so one registry serves).
+function(tessera_accept_kernel_plugins name)
+  set_target_properties(${name} PROPERTIES ENABLE_EXPORTS ON)
+  target_link_libraries(${name} PRIVATE TesseraKernels)
+  target_link_options(${name} PRIVATE LINKER:--whole-archive $<TARGET_FILE:TesseraDSL>
+    $<TARGET_FILE:TesseraKernels> $<TARGET_FILE:TesseraRuntime> LINKER:--no-whole-archive)
 endfunction()
 
 function(tessera_add_tool name)

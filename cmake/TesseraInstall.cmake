@@ -24,4 +24,5 @@ configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/TesseraConfig.cmake.in
 write_basic_package_version_file(${CMAKE_BINARY_DIR}/TesseraConfigVersion.cmake
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_BINARY_DIR}/TesseraConfig.cmake ${CMAKE_BINARY_DIR}/TesseraConfigVersion.cmake
+  ${CMAKE_SOURCE_DIR}/cmake/TesseraPlugin.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Tessera)

@@ -10,27 +10,29 @@
 #include "tessera/kernels/basic.h"
 
 #include "tessera/dsl.h"
+#include "tessera/kernels/Kernel.h"
 #include "tessera/kernels/Launch.h"
 #include "tessera/runtime/Error.h"
 
 #include "llvm/Support/MathExtras.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <random>
 
 using namespace tessera;
 using namespace tessera::dsl;
 using namespace tessera::kernels;
-using tessera::kernels::detail::addTensor;
-using tessera::kernels::detail::jitKernel;
 using tessera::kernels::detail::requireDType;
 using tessera::kernels::detail::requireRank;
 
 namespace {
 
 // out[i] = x[i] + y[i], BLOCK elements per program.
-void vectorAddKernel(KernelBuilder &kb, const KernelConfig &config) {
+void vectorAddBody(KernelBuilder &kb, const KernelConfig &config) {
   int64_t block = kb.constant("BLOCK", config.get("BLOCK"));
   TensorArg x = kb.tensor("x", config.dtype, 1);
   TensorArg y = kb.tensor("y", config.dtype, 1);
@@ -44,7 +46,7 @@ void vectorAddKernel(KernelBuilder &kb, const KernelConfig &config) {
 // Row-wise softmax, BLOCK_M rows per program, each row in one BLOCK_N tile
 // held in registers (one read and one write of every element):
 //   m_i = max_j x_ij;  e_ij = exp(x_ij - m_i);  y_ij = e_ij · (sum_j e_ij)⁻¹
-void softmaxKernel(KernelBuilder &kb, const KernelConfig &config) {
+void softmaxBody(KernelBuilder &kb, const KernelConfig &config) {
   int64_t blockM = kb.constant("BLOCK_M", config.get("BLOCK_M"));
   int64_t blockN = kb.constant("BLOCK_N", config.get("BLOCK_N"));
   TensorArg x = kb.tensor("x", config.dtype, 2);
@@ -66,7 +68,7 @@ void softmaxKernel(KernelBuilder &kb, const KernelConfig &config) {
 // one BLOCK_N tile held in registers (one read of x, one write of y):
 //   r_i = (mean_j x_ij² + eps)^(-1/2);  y_ij = x_ij · r_i · w_j
 // Columns past the row's end load as zeros and add nothing to the sum.
-void rmsNormKernel(KernelBuilder &kb, const KernelConfig &config) {
+void rmsNormBody(KernelBuilder &kb, const KernelConfig &config) {
   int64_t blockM = kb.constant("BLOCK_M", config.get("BLOCK_M"));
   int64_t blockN = kb.constant("BLOCK_N", config.get("BLOCK_N"));
   TensorArg x = kb.tensor("x", config.dtype, 2);
@@ -85,7 +87,7 @@ void rmsNormKernel(KernelBuilder &kb, const KernelConfig &config) {
 // Programs run in groups of GROUP_M block rows, column by column within a
 // group, so that programs running at once share the A and B blocks they read
 // in L2 (Triton's grouped ordering); the grid is one-dimensional.
-void matmulKernel(KernelBuilder &kb, const KernelConfig &config) {
+void matmulBody(KernelBuilder &kb, const KernelConfig &config) {
   int64_t bm = kb.constant("BLOCK_M", config.get("BLOCK_M"));
   int64_t bn = kb.constant("BLOCK_N", config.get("BLOCK_N"));
   int64_t bk = kb.constant("BLOCK_K", config.get("BLOCK_K"));
@@ -113,21 +115,6 @@ void matmulKernel(KernelBuilder &kb, const KernelConfig &config) {
   store(c, {row, col}, cast(acc, config.dtype));
 }
 
-template <void (*Kernel)(KernelBuilder &, const KernelConfig &)>
-mlir::OwningOpRef<mlir::ModuleOp> buildWith(const char *kernelName, mlir::MLIRContext &ctx,
-                                            const KernelConfig &config) {
-  KernelBuilder kb(ctx, kernelName, config.numWarps);
-  Kernel(kb, config);
-  return kb.finish();
-}
-
-unsigned gridFor(int64_t n, int64_t block, const char *what) {
-  int64_t g = (n + block - 1) / block;
-  if (g > INT32_MAX)
-    throw tessera::Error(std::string(what) + ": too many programs (" + std::to_string(g) + ")");
-  return unsigned(std::max<int64_t>(g, 1));
-}
-
 /// Throws naming the argument unless x is a 2-D float tensor whose rows (1
 /// to 16384 elements) `config`'s BLOCK_N covers and `out` has x's dtype and
 /// shape: what the row kernels (softmax, rms_norm) hold in registers.
@@ -147,43 +134,253 @@ void checkRows(const char *kernel, const DeviceTensor &x, const DeviceTensor &ou
                          std::to_string(cols));
 }
 
+// --- Inputs and checks for the tools (Kernel::problem) ------------------------
+
+/// Normal values, never zero, as floats exactly representable in `dtype`.
+std::shared_ptr<std::vector<float>> randomHost(size_t n, DType dtype) {
+  static std::mt19937 gen(std::random_device{}());
+  std::normal_distribution<float> dist(0.f, 1.f);
+  auto v = std::make_shared<std::vector<float>>(n);
+  for (float &x : *v)
+    do
+      x = roundTo(dtype, dist(gen));
+    while (x == 0.f);
+  return v;
+}
+
+/// The relative error `dtype`'s rounding of a result allows (a few ulps).
+double tolerance(DType dtype) {
+  return dtype == DType::BF16 ? 3e-2 : dtype == DType::F16 ? 4e-3 : 1e-4;
+}
+
+/// "" when |got - want| <= tol·(|want| + scale) everywhere, else the first miss.
+std::string compare(const std::vector<float> &got, const std::vector<double> &want, DType dtype,
+                    double scale, const std::string &what) {
+  for (size_t i = 0; i < want.size(); ++i)
+    if (!(std::abs(got[i] - want[i]) <= tolerance(dtype) * (std::abs(want[i]) + scale)))
+      return what + "[" + std::to_string(i) + "] = " + std::to_string(got[i]) + ", expected " +
+             std::to_string(want[i]);
+  return "";
+}
+
+/// Rows that the checks of the row kernels and matmul look at: up to 16,
+/// spread over `rows`, the last included.
+std::vector<int64_t> sampledRows(int64_t rows) {
+  std::vector<int64_t> picked;
+  int64_t step = std::max<int64_t>(1, rows / 16);
+  for (int64_t r = 0; r < rows; r += step)
+    picked.push_back(r);
+  if (picked.back() != rows - 1)
+    picked.push_back(rows - 1);
+  return picked;
+}
+
+/// Row `r` of the contiguous matrix `t`, on the host.
+std::vector<float> hostRow(const DeviceTensor &t, int64_t r) {
+  int64_t cols = t.shape()[1];
+  return t.view({cols}, {1}, r * cols).toFloat();
+}
+
+/// Row kernels' candidates: BLOCK_N covers the row; 4 to 64 elements per
+/// thread, up to 16 warps, 1 to 8 rows per program.
+std::vector<KernelConfig> rowConfigs(const Args &a) {
+  int64_t blockN = int64_t(llvm::PowerOf2Ceil(uint64_t(a.tensor("x").shape()[1])));
+  std::vector<KernelConfig> configs;
+  for (unsigned warps : {1u, 2u, 4u, 8u, 16u})
+    for (int64_t blockM : {1, 2, 4, 8}) {
+      int64_t perThread = blockM * blockN / (32 * warps);
+      if (perThread >= 4 && perThread <= 64)
+        configs.push_back(
+            {a.tensor("x").dtype(), warps, {{"BLOCK_M", blockM}, {"BLOCK_N", blockN}}});
+    }
+  return configs;
+}
+
+Grid rowGrid(const Args &a, const KernelConfig &c) {
+  return {std::max<int64_t>(1, cdiv(a.tensor("x").shape()[0], c.get("BLOCK_M")))};
+}
+
+Problem softmaxProblem(DType dtype, const std::vector<int64_t> &sizes) {
+  if (sizes.size() != 2)
+    throw tessera::Error("softmax: --sizes ROWS,COLS");
+  int64_t rows = sizes[0], cols = sizes[1];
+  auto x = randomHost(size_t(rows * cols), dtype);
+  DeviceTensor dx = DeviceTensor::fromFloat(*x, {rows, cols}, dtype);
+  DeviceTensor out = DeviceTensor::empty({rows, cols}, dtype);
+  out.fillBytes(0xff);
+  return {{dx, out}, [=] {
+            for (int64_t r : sampledRows(rows)) {
+              const float *row = x->data() + r * cols;
+              double m = *std::max_element(row, row + cols), sum = 0;
+              std::vector<double> want(cols);
+              for (int64_t j = 0; j < cols; ++j)
+                sum += want[j] = std::exp(double(row[j]) - m);
+              for (double &w : want)
+                w /= sum;
+              std::string e =
+                  compare(hostRow(out, r), want, dtype, 1e-6, "out row " + std::to_string(r));
+              if (!e.empty())
+                return e;
+            }
+            return std::string();
+          }};
+}
+
+Problem rmsNormProblem(DType dtype, const std::vector<int64_t> &sizes) {
+  if (sizes.size() != 2)
+    throw tessera::Error("rms_norm: --sizes ROWS,COLS");
+  int64_t rows = sizes[0], cols = sizes[1];
+  auto x = randomHost(size_t(rows * cols), dtype), w = randomHost(size_t(cols), dtype);
+  DeviceTensor dx = DeviceTensor::fromFloat(*x, {rows, cols}, dtype);
+  DeviceTensor dw = DeviceTensor::fromFloat(*w, {cols}, dtype);
+  DeviceTensor out = DeviceTensor::empty({rows, cols}, dtype);
+  out.fillBytes(0xff);
+  float eps = 1e-6f;
+  return {{dx, dw, out, float(1.0 / double(cols)), eps}, [=] {
+            for (int64_t r : sampledRows(rows)) {
+              const float *row = x->data() + r * cols;
+              double ss = 0;
+              for (int64_t j = 0; j < cols; ++j)
+                ss += double(row[j]) * row[j];
+              double scale = 1 / std::sqrt(ss / double(cols) + eps);
+              std::vector<double> want(cols);
+              for (int64_t j = 0; j < cols; ++j)
+                want[j] = row[j] * scale * (*w)[j];
+              std::string e =
+                  compare(hostRow(out, r), want, dtype, 1e-3, "out row " + std::to_string(r));
+              if (!e.empty())
+                return e;
+            }
+            return std::string();
+          }};
+}
+
+Problem matmulProblem(DType dtype, const std::vector<int64_t> &sizes) {
+  if (sizes.size() != 3)
+    throw tessera::Error("matmul: --sizes M,N,K");
+  int64_t m = sizes[0], n = sizes[1], k = sizes[2];
+  auto a = randomHost(size_t(m * k), dtype), b = randomHost(size_t(k * n), dtype);
+  DeviceTensor da = DeviceTensor::fromFloat(*a, {m, k}, dtype);
+  DeviceTensor db = DeviceTensor::fromFloat(*b, {k, n}, dtype);
+  DeviceTensor c = DeviceTensor::empty({m, n}, dtype);
+  c.fillBytes(0xff);
+  return {{da, db, c}, [=] {
+            // Every column of the sampled rows, in float64; the error of a
+            // sum of k products scales with sqrt(k).
+            for (int64_t r : sampledRows(m)) {
+              std::vector<double> want(n, 0.0);
+              for (int64_t i = 0; i < k; ++i) {
+                double av = (*a)[r * k + i];
+                const float *brow = b->data() + i * n;
+                for (int64_t j = 0; j < n; ++j)
+                  want[j] += av * brow[j];
+              }
+              std::string e = compare(hostRow(c, r), want, dtype, std::sqrt(double(k)),
+                                      "c row " + std::to_string(r));
+              if (!e.empty())
+                return e;
+            }
+            return std::string();
+          }};
+}
+
 } // namespace
 
-void tessera::kernels::detail::registerBasicKernels(std::map<std::string, KernelDef> &r) {
-  std::vector<DType> floats{DType::F32, DType::F16, DType::BF16};
-  r["vector_add"] = {"vector_add",
-                     "out = x + y (1-D)",
-                     {{"BLOCK", 1024}},
-                     floats,
-                     [](mlir::MLIRContext &ctx, const KernelConfig &c) {
-                       return buildWith<vectorAddKernel>("vector_add", ctx, c);
-                     }};
-  r["softmax"] = {"softmax",
-                  "row-wise softmax of a 2-D tensor",
-                  {{"BLOCK_M", 1}, {"BLOCK_N", 1024}},
-                  floats,
-                  [](mlir::MLIRContext &ctx, const KernelConfig &c) {
-                    return buildWith<softmaxKernel>("softmax", ctx, c);
-                  }};
-  r["rms_norm"] = {"rms_norm",
-                   "RMSNorm of each row of a 2-D tensor, times a weight per column",
-                   {{"BLOCK_M", 1}, {"BLOCK_N", 1024}},
-                   floats,
-                   [](mlir::MLIRContext &ctx, const KernelConfig &c) {
-                     return buildWith<rmsNormKernel>("rms_norm", ctx, c);
-                   }};
-  r["matmul"] = {"matmul",
-                 "C = A·B (2-D), f32 accumulation",
-                 {{"BLOCK_M", 64},
-                  {"BLOCK_N", 64},
-                  {"BLOCK_K", 32},
-                  {"GROUP_M", 8},
-                  {"NUM_STAGES", 2},
-                  {"WGMMA", 1}},
-                 floats,
-                 [](mlir::MLIRContext &ctx, const KernelConfig &c) {
-                   return buildWith<matmulKernel>("matmul", ctx, c);
-                 }};
+const Kernel &tessera::kernels::detail::vectorAddKernel() {
+  static const Kernel k =
+      Kernel("vector_add", vectorAddBody)
+          .summary("out = x + y (1-D)")
+          .constants({{"BLOCK", 1024}})
+          .grid([](const Args &a, const KernelConfig &c) {
+            return Grid{std::max<int64_t>(1, cdiv(a.tensor("x").shape()[0], c.get("BLOCK")))};
+          });
+  return k;
+}
+
+const Kernel &tessera::kernels::detail::softmaxKernel() {
+  static const Kernel k = [] {
+    Tuning tuning;
+    tuning.generate = rowConfigs;
+    return Kernel("softmax", softmaxBody)
+        .summary("row-wise softmax of a 2-D tensor")
+        .constants({{"BLOCK_M", 1}, {"BLOCK_N", 1024}})
+        .grid(rowGrid)
+        .heuristic([](const Args &a) {
+          const DeviceTensor &x = a.tensor("x");
+          return softmaxConfig(x.dtype(), x.shape()[0], x.shape()[1]);
+        })
+        .autotune(tuning)
+        .problem(softmaxProblem);
+  }();
+  return k;
+}
+
+const Kernel &tessera::kernels::detail::rmsNormKernel() {
+  static const Kernel k = [] {
+    Tuning tuning;
+    tuning.generate = rowConfigs;
+    return Kernel("rms_norm", rmsNormBody)
+        .summary("RMSNorm of each row of a 2-D tensor, times a weight per column")
+        .constants({{"BLOCK_M", 1}, {"BLOCK_N", 1024}})
+        .grid(rowGrid)
+        .heuristic([](const Args &a) {
+          const DeviceTensor &x = a.tensor("x");
+          return rmsNormConfig(x.dtype(), x.shape()[0], x.shape()[1]);
+        })
+        .autotune(tuning)
+        .problem(rmsNormProblem);
+  }();
+  return k;
+}
+
+const Kernel &tessera::kernels::detail::matmulKernel() {
+  static const Kernel k = [] {
+    Tuning tuning;
+    // BLOCK_M x BLOCK_N x BLOCK_K, warps, stages: around the H200's best
+    // (128 x 128 x 64 on one warpgroup, double-buffered).
+    for (auto [bm, bn, bk, warps, stages] :
+         std::vector<std::array<int64_t, 5>>{{128, 128, 64, 4, 2},
+                                             {128, 128, 64, 8, 2},
+                                             {128, 256, 64, 8, 2},
+                                             {256, 128, 64, 8, 2},
+                                             {128, 64, 64, 4, 2},
+                                             {64, 128, 64, 4, 2},
+                                             {64, 64, 64, 4, 2},
+                                             {128, 128, 32, 4, 2},
+                                             {128, 128, 64, 4, 1},
+                                             {64, 64, 32, 4, 2}})
+      tuning.configs.push_back({DType::BF16,
+                                unsigned(warps),
+                                {{"BLOCK_M", bm},
+                                 {"BLOCK_N", bn},
+                                 {"BLOCK_K", bk},
+                                 {"GROUP_M", 8},
+                                 {"NUM_STAGES", stages},
+                                 {"WGMMA", 1}}});
+    return Kernel("matmul", matmulBody)
+        .summary("C = A·B (2-D), f32 accumulation")
+        .constants({{"BLOCK_M", 64},
+                    {"BLOCK_N", 64},
+                    {"BLOCK_K", 32},
+                    {"GROUP_M", 8},
+                    {"NUM_STAGES", 2},
+                    {"WGMMA", 1}})
+        .grid([](const Args &a, const KernelConfig &c) {
+          return Grid{std::max<int64_t>(1, cdiv(a.tensor("a").shape()[0], c.get("BLOCK_M"))) *
+                      std::max<int64_t>(1, cdiv(a.tensor("b").shape()[1], c.get("BLOCK_N")))};
+        })
+        .heuristic([](const Args &a) {
+          const DeviceTensor &x = a.tensor("a"), &y = a.tensor("b");
+          return matmulConfig(x.dtype(), x.shape()[0], y.shape()[1], x.shape()[1]);
+        })
+        .autotune(tuning)
+        .problem(matmulProblem);
+  }();
+  return k;
+}
+
+std::vector<Kernel> tessera::kernels::detail::basicKernels() {
+  return {vectorAddKernel(), softmaxKernel(), rmsNormKernel(), matmulKernel()};
 }
 
 DeviceTensor tessera::kernels::vector_add(const DeviceTensor &x, const DeviceTensor &y,
@@ -207,13 +404,7 @@ void tessera::kernels::vector_add(const DeviceTensor &x, const DeviceTensor &y, 
   requireRank(x, 1, "x");
   if (out.dtype() != x.dtype() || out.shape() != x.shape())
     throw tessera::Error("out: expected a tensor of x's dtype and shape");
-  KernelConfig config = makeConfig(lookup("vector_add"), x.dtype(), 4, {});
-  const JitKernel &k = jitKernel("vector_add", config);
-  KernelArgs args;
-  addTensor(args, x, "x");
-  addTensor(args, y, "y");
-  addTensor(args, out, "out");
-  launch(k, gridFor(x.shape()[0], config.get("BLOCK"), "vector_add"), 1, 1, args, stream);
+  detail::vectorAddKernel()({x, y, out}, stream);
 }
 
 DeviceTensor tessera::kernels::softmax(const DeviceTensor &x, Stream &stream) {
@@ -233,22 +424,18 @@ KernelConfig tessera::kernels::softmaxConfig(DType dtype, int64_t rows, int64_t 
   // Short rows: several per program, so that a program still moves ~2048
   // elements.
   int64_t blockM = std::max<int64_t>(1, 2048 / blockN);
-  return makeConfig(lookup("softmax"), dtype, warps, {{"BLOCK_N", blockN}, {"BLOCK_M", blockM}});
+  return detail::softmaxKernel().config(dtype, {{"BLOCK_N", blockN}, {"BLOCK_M", blockM}}, warps);
 }
 
 void tessera::kernels::softmax(const DeviceTensor &x, DeviceTensor &out, Stream &stream) {
   requireRank(x, 2, "x");
-  softmaxWithConfig(x, out, softmaxConfig(x.dtype(), x.shape()[0], x.shape()[1]), stream);
+  softmaxWithConfig(x, out, detail::softmaxKernel().configFor({x, out}), stream);
 }
 
 void tessera::kernels::softmaxWithConfig(const DeviceTensor &x, DeviceTensor &out,
                                          const KernelConfig &config, Stream &stream) {
   checkRows("softmax", x, out, config);
-  const JitKernel &k = jitKernel("softmax", config);
-  KernelArgs args;
-  addTensor(args, x, "x");
-  addTensor(args, out, "out");
-  launch(k, gridFor(x.shape()[0], config.get("BLOCK_M"), "softmax"), 1, 1, args, stream);
+  detail::softmaxKernel().launch(config, {x, out}, stream);
 }
 
 DeviceTensor tessera::kernels::rms_norm(const DeviceTensor &x, const DeviceTensor &weight,
@@ -262,15 +449,16 @@ DeviceTensor tessera::kernels::rms_norm(const DeviceTensor &x, const DeviceTenso
 void tessera::kernels::rms_norm(const DeviceTensor &x, const DeviceTensor &weight,
                                 DeviceTensor &out, float eps, Stream &stream) {
   requireRank(x, 2, "x");
-  rmsNormWithConfig(x, weight, out, eps, rmsNormConfig(x.dtype(), x.shape()[0], x.shape()[1]),
-                    stream);
+  float invCols = float(1.0 / double(std::max<int64_t>(x.shape()[1], 1)));
+  rmsNormWithConfig(x, weight, out, eps,
+                    detail::rmsNormKernel().configFor({x, weight, out, invCols, eps}), stream);
 }
 
 KernelConfig tessera::kernels::rmsNormConfig(DType dtype, int64_t rows, int64_t cols) {
   // The same shape of work as softmax's: a row per program, in registers.
   KernelConfig c = softmaxConfig(dtype, rows, cols);
-  return makeConfig(lookup("rms_norm"), dtype, c.numWarps,
-                    {{"BLOCK_M", c.get("BLOCK_M")}, {"BLOCK_N", c.get("BLOCK_N")}});
+  return detail::rmsNormKernel().config(
+      dtype, {{"BLOCK_M", c.get("BLOCK_M")}, {"BLOCK_N", c.get("BLOCK_N")}}, c.numWarps);
 }
 
 void tessera::kernels::rmsNormWithConfig(const DeviceTensor &x, const DeviceTensor &weight,
@@ -283,14 +471,7 @@ void tessera::kernels::rmsNormWithConfig(const DeviceTensor &x, const DeviceTens
                          " elements of x's dtype");
   if (!(eps >= 0) || !std::isfinite(eps))
     throw tessera::Error("eps: expected a finite number >= 0, got " + std::to_string(eps));
-  const JitKernel &k = jitKernel("rms_norm", config);
-  KernelArgs args;
-  addTensor(args, x, "x");
-  addTensor(args, weight, "weight");
-  addTensor(args, out, "out");
-  args.add(float(1.0 / double(cols)));
-  args.add(eps);
-  launch(k, gridFor(x.shape()[0], config.get("BLOCK_M"), "rms_norm"), 1, 1, args, stream);
+  detail::rmsNormKernel().launch(config, {x, weight, out, float(1.0 / double(cols)), eps}, stream);
 }
 
 DeviceTensor tessera::kernels::matmul(const DeviceTensor &a, const DeviceTensor &b,
@@ -306,8 +487,7 @@ void tessera::kernels::matmul(const DeviceTensor &a, const DeviceTensor &b, Devi
                               Stream &stream) {
   requireRank(a, 2, "a");
   requireRank(b, 2, "b");
-  matmulWithConfig(a, b, c, matmulConfig(a.dtype(), a.shape()[0], b.shape()[1], a.shape()[1]),
-                   stream);
+  matmulWithConfig(a, b, c, detail::matmulKernel().configFor({a, b, c}), stream);
 }
 
 KernelConfig tessera::kernels::matmulConfig(DType dtype, int64_t m, int64_t n, int64_t k,
@@ -318,9 +498,9 @@ KernelConfig tessera::kernels::matmulConfig(DType dtype, int64_t m, int64_t n, i
   // one warpgroup, the fastest of the H200 sweep (docs/PERFORMANCE.md);
   // spill-free. f32 (CUDA cores) and mma.sync keep 64 x 64 x 32 blocks.
   if (dtype != DType::F32 && chip == "sm_90a")
-    return makeConfig(lookup("matmul"), dtype, 4,
-                      {{"BLOCK_M", 128}, {"BLOCK_N", 128}, {"BLOCK_K", 64}});
-  return makeConfig(lookup("matmul"), dtype, 4, {});
+    return detail::matmulKernel().config(dtype,
+                                         {{"BLOCK_M", 128}, {"BLOCK_N", 128}, {"BLOCK_K", 64}});
+  return detail::matmulKernel().config(dtype);
 }
 
 void tessera::kernels::matmulWithConfig(const DeviceTensor &a, const DeviceTensor &b,
@@ -338,14 +518,5 @@ void tessera::kernels::matmulWithConfig(const DeviceTensor &a, const DeviceTenso
   if (c.dtype() != a.dtype() || c.shape() != std::vector<int64_t>{a.shape()[0], b.shape()[1]})
     throw tessera::Error("c: expected a " + std::to_string(a.shape()[0]) + " x " +
                          std::to_string(b.shape()[1]) + " tensor of a's dtype");
-  const JitKernel &k = jitKernel("matmul", config);
-  KernelArgs args;
-  addTensor(args, a, "a");
-  addTensor(args, b, "b");
-  addTensor(args, c, "c");
-  int64_t blocks = int64_t(gridFor(a.shape()[0], config.get("BLOCK_M"), "matmul")) *
-                   gridFor(b.shape()[1], config.get("BLOCK_N"), "matmul");
-  if (blocks > INT32_MAX)
-    throw tessera::Error("matmul: too many programs (" + std::to_string(blocks) + ")");
-  launch(k, unsigned(blocks), 1, 1, args, stream);
+  detail::matmulKernel().launch(config, {a, b, c}, stream);
 }

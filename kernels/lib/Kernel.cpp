@@ -3,6 +3,7 @@
 #include "tessera/kernels/Kernel.h"
 
 #include "tessera/kernels/Launch.h"
+#include "tessera/kernels/basic.h"
 #include "tessera/runtime/Error.h"
 #include "tessera/runtime/Jit.h"
 
@@ -233,6 +234,8 @@ bool Kernel::tunable() const {
   return state->tuning && (!state->tuning->configs.empty() || state->tuning->generate);
 }
 
+const Tuning *Kernel::tuning() const { return state->tuning ? &*state->tuning : nullptr; }
+
 KernelConfig Kernel::config(DType dtype, std::map<std::string, int64_t> overrides,
                             unsigned numWarps) const {
   return makeConfig(state->def, dtype, numWarps ? numWarps : state->numWarps, overrides);
@@ -297,7 +300,8 @@ std::string Kernel::problemKey(const std::vector<Arg> &args) const {
 }
 
 std::vector<CandidateResult> Kernel::tune(const std::vector<Arg> &args, TuningDatabase &db,
-                                          const TuneOptions *options) const {
+                                          const TuneOptions *options,
+                                          std::function<std::string()> check) const {
   if (!tunable())
     throw Error("kernel '" + name() + "' has no tuning space (Kernel::autotune)");
   const Tuning &tuning = *state->tuning;
@@ -340,7 +344,8 @@ std::vector<CandidateResult> Kernel::tune(const std::vector<Arg> &args, TuningDa
     view.pack(packed);
     detail::launchOnGrid(k, g.x, g.y, g.z, packed, name());
   };
-  auto check = [&]() { return tuning.check ? tuning.check(view) : std::string(); };
+  if (!check)
+    check = [&]() { return tuning.check ? tuning.check(view) : std::string(); };
   return tessera::autotune(problemKey(args), candidates, run, check, db,
                            options ? *options : tuning.options);
 }
@@ -404,7 +409,7 @@ void Kernel::launch(const KernelConfig &config, Grid grid, const std::vector<Arg
   detail::launchOnGrid(specialize(full), grid.x, grid.y, grid.z, packed, name(), stream);
 }
 
-std::vector<Arg> Kernel::makeProblem(DType dtype, const std::vector<int64_t> &sizes) const {
+Problem Kernel::makeProblem(DType dtype, const std::vector<int64_t> &sizes) const {
   if (!state->problem)
     throw Error("kernel '" + name() + "' cannot make its own inputs (Kernel::problem)");
   return state->problem(dtype, sizes);
@@ -415,7 +420,12 @@ std::vector<Arg> Kernel::makeProblem(DType dtype, const std::vector<int64_t> &si
 namespace {
 std::mutex registered;
 std::map<std::string, Kernel> &launchable() {
-  static std::map<std::string, Kernel> kernels;
+  static std::map<std::string, Kernel> kernels = [] {
+    std::map<std::string, Kernel> builtIn;
+    for (const Kernel &k : detail::basicKernels())
+      builtIn.emplace(k.name(), k);
+    return builtIn;
+  }();
   return kernels;
 }
 } // namespace

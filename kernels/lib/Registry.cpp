@@ -68,7 +68,8 @@ namespace {
 std::map<std::string, KernelDef> &allKernels() {
   static std::map<std::string, KernelDef> all = [] {
     std::map<std::string, KernelDef> r;
-    detail::registerBasicKernels(r);
+    for (const Kernel &k : detail::basicKernels())
+      r[k.name()] = k.def();
     attention::detail::registerAttentionKernels(r);
     attention::detail::registerAttentionBackwardKernels(r);
     attention::detail::registerSeedKernels(r);

@@ -3,6 +3,7 @@
 //   tessera-compile softmax --dtype f16 -D BLOCK_N=2048 --arch sm_80 --emit ptx -o s.ptx
 //   tessera-compile matmul --report            (registers, spills, shared memory)
 //   tessera-compile --list
+//   tessera-compile --load libmykernels.so my_kernel --report
 //
 // Needs no GPU: the whole pipeline runs on the CPU.
 //
@@ -12,6 +13,7 @@
 #include "tessera/runtime/Jit.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/DynamicLibrary.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
@@ -39,6 +41,9 @@ static cl::opt<bool> report("report", cl::desc("print registers, spills and shar
                             cl::cat(category));
 static cl::opt<bool> list("list", cl::desc("list the kernels and their constants"),
                           cl::cat(category));
+static cl::list<std::string>
+    plugins("load", cl::desc("a shared library whose kernels to add (kernels::registerKernel)"),
+            cl::value_desc("library"), cl::cat(category));
 static cl::opt<bool> timeStages("time-stages",
                                 cl::desc("print the wall time of each compiler stage"),
                                 cl::cat(category));
@@ -47,6 +52,13 @@ int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "Tessera kernel compiler\n");
+  for (const std::string &path : plugins) {
+    std::string error;
+    if (!sys::DynamicLibrary::getPermanentLibrary(path.c_str(), &error).isValid()) {
+      errs() << "tessera-compile: --load " << path << ": " << error << "\n";
+      return 1;
+    }
+  }
   try {
     if (list) {
       for (auto &[name, def] : tessera::kernels::registry()) {

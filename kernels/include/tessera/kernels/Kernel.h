@@ -141,9 +141,15 @@ struct Tuning {
   TuneOptions options;
 };
 
-/// Inputs for a tool to run the kernel on: the arguments of one launch made
-/// from a dtype and a list of sizes (`tessera-tune KERNEL --sizes 4096,8192`).
-using ProblemFn = std::function<std::vector<Arg>(DType, const std::vector<int64_t> &sizes)>;
+/// Inputs for a tool to run the kernel on (`tessera-tune KERNEL --sizes
+/// 4096,8192`): the arguments of one launch made from a dtype and a list of
+/// sizes, and a check of the outputs of the run just made ("" when they match
+/// a reference computed from the inputs it made, else why not).
+struct Problem {
+  std::vector<Arg> args;
+  std::function<std::string()> check;
+};
+using ProblemFn = std::function<Problem(DType, const std::vector<int64_t> &sizes)>;
 
 /// A DSL kernel with its configurations and launch rules. Copies share one
 /// definition; define it once (a function-local static or a global).
@@ -187,10 +193,12 @@ public:
   /// The problem's name in the tuning database: "NAME[KEY]".
   std::string problemKey(const std::vector<Arg> &args) const;
   /// Tunes the problem `args` pose now and records the winner; the results,
-  /// fastest valid first. Needs Tuning's configs (or generator).
+  /// fastest valid first. Needs Tuning's configs (or generator). `check`,
+  /// when given, replaces Tuning::check.
   std::vector<CandidateResult> tune(const std::vector<Arg> &args,
                                     TuningDatabase &db = TuningDatabase::get(),
-                                    const TuneOptions *options = nullptr) const;
+                                    const TuneOptions *options = nullptr,
+                                    std::function<std::string()> check = {}) const;
 
   /// The parameters the function declares for `dtype`.
   const std::vector<dsl::ParamDecl> &parameters(DType dtype) const;
@@ -200,8 +208,10 @@ public:
   const std::string &name() const;
   const KernelDef &def() const;
   bool tunable() const;
-  /// Arguments for `dtype` and `sizes` (ProblemFn); throws without one.
-  std::vector<Arg> makeProblem(DType dtype, const std::vector<int64_t> &sizes) const;
+  /// The tuning autotune() gave, or null.
+  const Tuning *tuning() const;
+  /// Inputs for `dtype` and `sizes` (ProblemFn); throws without one.
+  Problem makeProblem(DType dtype, const std::vector<int64_t> &sizes) const;
 
 private:
   struct State;

@@ -2,7 +2,7 @@
 #ifndef TESSERA_KERNELS_BASIC_H
 #define TESSERA_KERNELS_BASIC_H
 
-#include "tessera/kernels/Registry.h"
+#include "tessera/kernels/Kernel.h"
 #include "tessera/runtime/Stream.h"
 #include "tessera/runtime/Tensor.h"
 
@@ -17,7 +17,9 @@ void vector_add(const DeviceTensor &x, const DeviceTensor &y, DeviceTensor &out,
                 Stream &stream = Stream::defaultStream());
 
 /// Softmax along the last dimension of a 2-D tensor (f32, f16 or bf16),
-/// computed in f32. Rows up to 16384 long.
+/// computed in f32. Rows up to 16384 long. Like rms_norm and matmul, it runs
+/// the tuning database's winner for its shape (`tessera-tune softmax --sizes
+/// ROWS,COLS`) where there is one, else softmaxConfig's.
 DeviceTensor softmax(const DeviceTensor &x, Stream &stream = Stream::defaultStream());
 void softmax(const DeviceTensor &x, DeviceTensor &out, Stream &stream = Stream::defaultStream());
 /// The configuration softmax() runs rows x cols with: BLOCK_N covers a row,
@@ -56,7 +58,13 @@ void matmulWithConfig(const DeviceTensor &a, const DeviceTensor &b, DeviceTensor
                       const KernelConfig &config, Stream &stream = Stream::defaultStream());
 
 namespace detail {
-void registerBasicKernels(std::map<std::string, KernelDef> &registry);
+/// The foundation kernels' definitions (registered by name, tunable with
+/// tessera-tune: softmax and rms_norm --sizes ROWS,COLS, matmul --sizes M,N,K).
+const Kernel &vectorAddKernel();
+const Kernel &softmaxKernel();
+const Kernel &rmsNormKernel();
+const Kernel &matmulKernel();
+std::vector<Kernel> basicKernels();
 } // namespace detail
 
 } // namespace tessera::kernels
