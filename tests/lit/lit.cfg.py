@@ -17,8 +17,12 @@ config.environment["PATH"] = os.pathsep.join(
 config.environment.pop("TESSERA_DUMP_IR", None)
 
 config.substitutions.append(("%{tools}", config.tessera_tools_dir))
+config.substitutions.append(("%{examples}", os.path.join(config.tessera_obj_root, "examples")))
 config.substitutions.append(
     ("%{scripts}", os.path.join(config.test_source_root, "..", "..", "scripts")))
+# The in-tree build of examples/ (TESSERA_BUILD_EXAMPLES).
+if config.tessera_build_examples:
+    config.available_features.add("examples")
 # Tests of behaviour without a GPU run only where there is none.
 if not (os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/nvidia0")):
     config.available_features.add("no-gpu")
