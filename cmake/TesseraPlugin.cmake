@@ -18,4 +18,7 @@ function(tessera_add_kernel_plugin name)
   endforeach()
   # LLVM and MLIR are built without RTTI.
   target_compile_options(${name} PRIVATE -fno-rtti)
+  # No link options of the directory (a static bundle's -static-libstdc++):
+  # the plugin uses the C++ runtime of the tool that loads it.
+  set_property(TARGET ${name} PROPERTY LINK_OPTIONS "")
 endfunction()

@@ -7,7 +7,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-/tmp/tessera-out}"
 mkdir -p "$out" /tmp/tessera-run
-tar -C /tmp/tessera-run -xJf .device/tessera-bundle.tar.xz || { echo "no bundle: run scripts/device-pack.sh first" >&2; exit 1; }
+# The one bundle carried (.device, or another TESSERA_PACK_DIR).
+bundle=$(ls .device*/tessera-bundle.tar.xz 2>/dev/null | head -1)
+tar -C /tmp/tessera-run -xJf "${bundle:-none}" || { echo "no bundle: run scripts/device-pack.sh first" >&2; exit 1; }
 bin=/tmp/tessera-run/tessera/bin
 export PATH="$bin:$PATH"
 # nvJitLink and NVRTC come from the machine's CUDA toolkit.

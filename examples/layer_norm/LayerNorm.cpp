@@ -4,8 +4,8 @@
 //   mean_i = (1/N) Σ_j x_ij,   rstd_i = ((1/N) Σ_j (x_ij - mean_i)² + eps)^(-1/2)
 //   y_ij   = (x_ij - mean_i) · rstd_i · w_j + b_j
 // and its backward, with x̂ = (x - mean)·rstd and g = dy·w:
-//   dx_ij = rstd_i · (g_ij - (x̂_ij·c1_i + c2_i)),  c1_i = (1/N) Σ_j x̂_ij g_ij,  c2_i = (1/N) Σ_j g_ij
-//   dw_j  = Σ_i dy_ij x̂_ij,   db_j = Σ_i dy_ij
+//   dx_ij = rstd_i · (g_ij - (x̂_ij·c1_i + c2_i)),  c1_i = (1/N) Σ_j x̂_ij g_ij,  c2_i = (1/N) Σ_j
+//   g_ij dw_j  = Σ_i dy_ij x̂_ij,   db_j = Σ_i dy_ij
 // Each program of the forward holds BLOCK_M whole rows in registers (one read
 // of x, one write of y). The backward's programs walk rows P apart, keep
 // their partial dw and db in registers and write them once; a second kernel
@@ -20,11 +20,11 @@
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Error.h"
 #include "tessera/runtime/Interpret.h"
+#include "tessera/runtime/Testing.h"
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
-#include <random>
 
 using namespace tessera;
 using namespace tessera::dsl;
@@ -116,14 +116,7 @@ Grid rowGrid(const Args &a, const KernelConfig &c) {
 }
 
 std::shared_ptr<std::vector<float>> randomHost(size_t n, DType dtype) {
-  static std::mt19937 gen(std::random_device{}());
-  std::normal_distribution<float> dist(0.f, 1.f);
-  auto v = std::make_shared<std::vector<float>>(n);
-  for (float &x : *v)
-    do
-      x = roundTo(dtype, dist(gen));
-    while (x == 0.f);
-  return v;
+  return std::make_shared<std::vector<float>>(testing::randomValues(n, dtype));
 }
 
 /// Inputs for tessera-tune (--sizes ROWS,COLS) and a float64 check of y on
@@ -140,9 +133,9 @@ kernels::Problem forwardProblem(DType dtype, const std::vector<int64_t> &sizes) 
                rstd = DeviceTensor::empty({rows}, DType::F32);
   y.fillBytes(0xff);
   float eps = 1e-5f;
-  double tol = dtype == DType::BF16 ? 3e-2 : dtype == DType::F16 ? 4e-3 : 1e-4;
-  return {{dx, DeviceTensor::fromFloat(*w, {cols}, dtype), DeviceTensor::fromFloat(*b, {cols}, dtype),
-           y, mean, rstd, eps},
+  double tol = testing::tolerance(dtype);
+  return {{dx, DeviceTensor::fromFloat(*w, {cols}, dtype),
+           DeviceTensor::fromFloat(*b, {cols}, dtype), y, mean, rstd, eps},
           [=] {
             for (int64_t i = 0; i < rows; i += std::max<int64_t>(1, rows / 16)) {
               const float *row = x->data() + i * cols;
@@ -196,25 +189,25 @@ const Kernel &layer_norm::forwardKernel() {
 }
 
 const Kernel &layer_norm::backwardKernel() {
-  static const Kernel &k = kernels::registerKernel(
-      Kernel("layer_norm_backward", backwardBody)
-          .summary("dx of LayerNorm, and dw, db summed per program")
-          .constants({{"BLOCK_M", 1}, {"BLOCK_N", 1024}})
-          // One program per row of the partial sums the caller allocated.
-          .grid([](const Args &a, const KernelConfig &) {
-            return Grid{a.tensor("dw_partial").shape()[0]};
-          }));
+  static const Kernel &k =
+      kernels::registerKernel(Kernel("layer_norm_backward", backwardBody)
+                                  .summary("dx of LayerNorm, and dw, db summed per program")
+                                  .constants({{"BLOCK_M", 1}, {"BLOCK_N", 1024}})
+                                  // One program per row of the partial sums the caller allocated.
+                                  .grid([](const Args &a, const KernelConfig &) {
+                                    return Grid{a.tensor("dw_partial").shape()[0]};
+                                  }));
   return k;
 }
 
 const Kernel &layer_norm::reduceColumnsKernel() {
-  static const Kernel &k = kernels::registerKernel(
-      Kernel("layer_norm_reduce_columns", reduceColumnsBody)
-          .summary("out_j = sum_i partial_ij (f32 partial sums)")
-          .constants({{"BLOCK_M", 32}, {"BLOCK_N", 128}})
-          .grid([](const Args &a, const KernelConfig &c) {
-            return Grid{cdiv(a.tensor("out").shape()[0], c.get("BLOCK_N"))};
-          }));
+  static const Kernel &k =
+      kernels::registerKernel(Kernel("layer_norm_reduce_columns", reduceColumnsBody)
+                                  .summary("out_j = sum_i partial_ij (f32 partial sums)")
+                                  .constants({{"BLOCK_M", 32}, {"BLOCK_N", 128}})
+                                  .grid([](const Args &a, const KernelConfig &c) {
+                                    return Grid{cdiv(a.tensor("out").shape()[0], c.get("BLOCK_N"))};
+                                  }));
   return k;
 }
 
@@ -226,14 +219,16 @@ static void checkInputs(const DeviceTensor &x, const DeviceTensor &weight) {
   if (x.rank() != 2 || x.shape()[1] < 1 || x.shape()[1] > 16384)
     throw tessera::Error("x: expected a 2-D tensor with rows of 1 to 16384 elements");
   if (weight.rank() != 1 || weight.shape()[0] != x.shape()[1] || weight.dtype() != x.dtype())
-    throw tessera::Error("weight: expected " + std::to_string(x.shape()[1]) + " elements of x's dtype");
+    throw tessera::Error("weight: expected " + std::to_string(x.shape()[1]) +
+                         " elements of x's dtype");
 }
 
 layer_norm::Forward layer_norm::forward(const DeviceTensor &x, const DeviceTensor &weight,
                                         const DeviceTensor &bias, float eps, Stream &stream) {
   checkInputs(x, weight);
   if (bias.rank() != 1 || bias.shape() != weight.shape() || bias.dtype() != x.dtype())
-    throw tessera::Error("bias: expected " + std::to_string(x.shape()[1]) + " elements of x's dtype");
+    throw tessera::Error("bias: expected " + std::to_string(x.shape()[1]) +
+                         " elements of x's dtype");
   int64_t rows = x.shape()[0];
   Forward f{DeviceTensor::empty(x.shape(), x.dtype()), DeviceTensor::empty({rows}, DType::F32),
             DeviceTensor::empty({rows}, DType::F32)};
@@ -263,8 +258,8 @@ layer_norm::Gradients layer_norm::backward(const DeviceTensor &dy, const DeviceT
   DeviceTensor dbPartial = DeviceTensor::empty({programs, cols}, DType::F32);
   Gradients g{DeviceTensor::empty(x.shape(), x.dtype()), DeviceTensor::empty({cols}, x.dtype()),
               DeviceTensor::empty({cols}, x.dtype())};
-  backwardKernel().launch(config, {dy, x, weight, saved.mean, saved.rstd, g.dx, dwPartial, dbPartial},
-                          stream);
+  backwardKernel().launch(
+      config, {dy, x, weight, saved.mean, saved.rstd, g.dx, dwPartial, dbPartial}, stream);
   const Kernel &sum = reduceColumnsKernel();
   KernelConfig sumConfig = sum.config(x.dtype());
   sum.launch(sumConfig, {dwPartial, g.dw}, stream);

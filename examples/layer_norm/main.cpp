@@ -16,49 +16,27 @@
 
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Interpret.h"
+#include "tessera/runtime/Testing.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <random>
 #include <vector>
 
 using namespace tessera;
 
 namespace {
 
-std::vector<float> randomValues(size_t n, DType dtype, std::mt19937 &gen) {
-  std::normal_distribution<float> dist(0.f, 1.f);
-  std::vector<float> v(n);
-  for (float &x : v)
-    do
-      x = roundTo(dtype, dist(gen));
-    while (x == 0.f);
-  return v;
-}
-
-/// Largest |got - want| / (|want| + 1).
-double error(const DeviceTensor &got, const std::vector<double> &want) {
-  std::vector<float> g = got.toFloat();
-  double worst = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    double e = std::abs(g[i] - want[i]) / (std::abs(want[i]) + 1);
-    worst = std::isnan(e) ? INFINITY : std::max(worst, e);
-  }
-  return worst;
-}
-
 /// Forward and backward of one shape against float64; true when within the
 /// dtype's bound.
-bool check(int64_t rows, int64_t cols, DType dtype, std::mt19937 &gen) {
-  std::vector<float> x = randomValues(rows * cols, dtype, gen), w = randomValues(cols, dtype, gen),
-                     b = randomValues(cols, dtype, gen), dy = randomValues(rows * cols, dtype, gen);
+bool check(int64_t rows, int64_t cols, DType dtype) {
+  std::vector<float> x, w, b, dy;
+  DeviceTensor dx = testing::randomTensor({rows, cols}, dtype, &x);
+  DeviceTensor dw = testing::randomTensor({cols}, dtype, &w);
+  DeviceTensor db = testing::randomTensor({cols}, dtype, &b);
+  DeviceTensor ddy = testing::randomTensor({rows, cols}, dtype, &dy);
   const float eps = 1e-5f;
-  DeviceTensor dx = DeviceTensor::fromFloat(x, {rows, cols}, dtype);
-  DeviceTensor dw = DeviceTensor::fromFloat(w, {cols}, dtype);
-  DeviceTensor db = DeviceTensor::fromFloat(b, {cols}, dtype);
-  DeviceTensor ddy = DeviceTensor::fromFloat(dy, {rows, cols}, dtype);
   layer_norm::Forward f = layer_norm::forward(dx, dw, db, eps);
   layer_norm::Gradients g = layer_norm::backward(ddy, dx, dw, f);
 
@@ -86,45 +64,27 @@ bool check(int64_t rows, int64_t cols, DType dtype, std::mt19937 &gen) {
     }
   }
   // dw and db sum `rows` terms: their error grows with sqrt(rows).
-  double bound = dtype == DType::BF16 ? 2e-2 : dtype == DType::F16 ? 3e-3 : 1e-5;
-  double sumBound = bound * std::sqrt(double(rows));
-  double ey = error(f.y, y), edx = error(g.dx, gx), edw = error(g.dw, gw), edb = error(g.db, gb);
+  double bound = testing::tolerance(dtype), sumBound = bound * std::sqrt(double(rows));
+  double ey = testing::maxRelativeError(f.y.toFloat(), y),
+         edx = testing::maxRelativeError(g.dx.toFloat(), gx),
+         edw = testing::maxRelativeError(g.dw.toFloat(), gw),
+         edb = testing::maxRelativeError(g.db.toFloat(), gb);
   bool ok = ey <= bound && edx <= bound && edw <= sumBound && edb <= sumBound;
   std::printf("%-4s %6lld x %-6lld  y %.1e  dx %.1e  dw %.1e  db %.1e  %s\n", name(dtype).data(),
               (long long)rows, (long long)cols, ey, edx, edw, edb, ok ? "ok" : "FAILED");
   return ok;
 }
 
-/// Median milliseconds of `fn` over runs that fill ~200 ms, after warm-up.
-template <typename Fn> double medianMs(Fn fn) {
-  for (int i = 0; i < 3; ++i)
-    fn();
-  std::vector<float> times;
-  float spent = 0;
-  while (times.size() < 10 || (spent < 200 && times.size() < 200)) {
-    Event start, stop;
-    start.record();
-    fn();
-    stop.record();
-    stop.synchronize();
-    times.push_back(Event::elapsedMs(start, stop));
-    spent += times.back();
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
-void bench(int64_t rows, int64_t cols, std::mt19937 &gen) {
+void bench(int64_t rows, int64_t cols) {
   DType dtype = DType::BF16;
-  DeviceTensor x = DeviceTensor::fromFloat(randomValues(rows * cols, dtype, gen), {rows, cols}, dtype);
-  DeviceTensor w = DeviceTensor::fromFloat(randomValues(cols, dtype, gen), {cols}, dtype);
-  DeviceTensor b = DeviceTensor::fromFloat(randomValues(cols, dtype, gen), {cols}, dtype);
-  DeviceTensor dy = DeviceTensor::fromFloat(randomValues(rows * cols, dtype, gen), {rows, cols}, dtype);
+  DeviceTensor x = testing::randomTensor({rows, cols}, dtype);
+  DeviceTensor w = testing::randomTensor({cols}, dtype), b = testing::randomTensor({cols}, dtype);
+  DeviceTensor dy = testing::randomTensor({rows, cols}, dtype);
   layer_norm::Forward f = layer_norm::forward(x, w, b);
   double bytes = 2.0 * double(x.nbytes());
-  double fwd = medianMs([&] { layer_norm::forward(x, w, b); });
+  double fwd = testing::benchMs([&] { layer_norm::forward(x, w, b); });
   // The backward reads dy and x and writes dx.
-  double bwd = medianMs([&] { layer_norm::backward(dy, x, w, f); });
+  double bwd = testing::benchMs([&] { layer_norm::backward(dy, x, w, f); });
   std::printf("layer_norm bf16 %lldx%lld  forward %.4f ms %.1f GB/s  backward %.4f ms %.1f GB/s\n",
               (long long)rows, (long long)cols, fwd, bytes / fwd * 1e-6, bwd,
               1.5 * bytes / bwd * 1e-6);
@@ -139,16 +99,15 @@ int main(int argc, char **argv) {
                 Driver::get().unavailableReason().c_str());
     setInterpreted(true);
   }
-  std::mt19937 gen(std::random_device{}());
   bool ok = true;
   for (DType dtype : {DType::F32, DType::BF16})
     for (auto [rows, cols] : {std::pair<int64_t, int64_t>{37, 300}, {64, 1024}, {5, 3000}})
-      ok &= check(rows, cols, dtype, gen);
+      ok &= check(rows, cols, dtype);
   if (!interpreted())
-    ok &= check(4096, 8192, DType::BF16, gen);
+    ok &= check(4096, 8192, DType::BF16);
   if (ok && timing && !interpreted()) {
-    bench(4096, 8192, gen);
-    bench(32768, 1024, gen);
+    bench(4096, 8192);
+    bench(32768, 1024);
   }
   std::printf("layer_norm: %s\n", ok ? "all checks passed" : "FAILED");
   return ok ? 0 : 1;

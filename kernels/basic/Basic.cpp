@@ -13,6 +13,7 @@
 #include "tessera/kernels/Kernel.h"
 #include "tessera/kernels/Launch.h"
 #include "tessera/runtime/Error.h"
+#include "tessera/runtime/Testing.h"
 
 #include "llvm/Support/MathExtras.h"
 
@@ -21,7 +22,6 @@
 #include <cmath>
 #include <limits>
 #include <memory>
-#include <random>
 
 using namespace tessera;
 using namespace tessera::dsl;
@@ -136,28 +136,15 @@ void checkRows(const char *kernel, const DeviceTensor &x, const DeviceTensor &ou
 
 // --- Inputs and checks for the tools (Kernel::problem) ------------------------
 
-/// Normal values, never zero, as floats exactly representable in `dtype`.
 std::shared_ptr<std::vector<float>> randomHost(size_t n, DType dtype) {
-  static std::mt19937 gen(std::random_device{}());
-  std::normal_distribution<float> dist(0.f, 1.f);
-  auto v = std::make_shared<std::vector<float>>(n);
-  for (float &x : *v)
-    do
-      x = roundTo(dtype, dist(gen));
-    while (x == 0.f);
-  return v;
-}
-
-/// The relative error `dtype`'s rounding of a result allows (a few ulps).
-double tolerance(DType dtype) {
-  return dtype == DType::BF16 ? 3e-2 : dtype == DType::F16 ? 4e-3 : 1e-4;
+  return std::make_shared<std::vector<float>>(testing::randomValues(n, dtype));
 }
 
 /// "" when |got - want| <= tol·(|want| + scale) everywhere, else the first miss.
 std::string compare(const std::vector<float> &got, const std::vector<double> &want, DType dtype,
                     double scale, const std::string &what) {
   for (size_t i = 0; i < want.size(); ++i)
-    if (!(std::abs(got[i] - want[i]) <= tolerance(dtype) * (std::abs(want[i]) + scale)))
+    if (!(std::abs(got[i] - want[i]) <= testing::tolerance(dtype) * (std::abs(want[i]) + scale)))
       return what + "[" + std::to_string(i) + "] = " + std::to_string(got[i]) + ", expected " +
              std::to_string(want[i]);
   return "";
