@@ -8,6 +8,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
+#include <cmath>
 #include <sstream>
 
 using namespace mlir;
@@ -432,6 +433,63 @@ Tile tessera::dsl::round_to_tf32(const Tile &t, SourceLoc where) {
   bits = arith::AddIOp::create(o, l, bits, splat(0x1000));
   bits = arith::AndIOp::create(o, l, bits, splat(~0x1fff));
   return Tile(arith::BitcastOp::create(o, l, t.type(), bits));
+}
+
+// --- Random numbers ----------------------------------------------------------------
+
+// Philox4x32-10 (Salmon, Moraes, Dror & Shaw, "Parallel random numbers: as
+// easy as 1, 2, 3", SC 2011): ten rounds of
+//   (hi0, lo0) = mulhilo(M0, c0),  (hi1, lo1) = mulhilo(M1, c2)
+//   c = (hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0),  k += (W0, W1)
+// on the counter c = (offset, 0, 0, 0) and key k = (seed, 0); the result is
+// the first word. A stateless function of (seed, offset): any program
+// computes any element's number, as Triton's tl.randint.
+Tile tessera::dsl::randint(const Scalar &seed, const Tile &offsets, SourceLoc where) {
+  Location l = kb().loc(where);
+  if (!offsets.type().getElementType().isInteger(32))
+    fail("randint", "expects i32 offsets, got " + typeStr(offsets.type()));
+  if (seed.isFloat())
+    fail("randint", "expects an i32 seed");
+  OpBuilder &o = bld();
+  RankedTensorType type = offsets.type();
+  auto splatScalar = [&](Value v) { return tile::SplatOp::create(o, l, type, v).getResult(); };
+  auto constant = [&](uint32_t c) {
+    return arith::ConstantOp::create(
+        o, l, DenseElementsAttr::get(type, o.getI32IntegerAttr(int32_t(c)).getValue()));
+  };
+  auto scalarConstant = [&](uint32_t c) {
+    return arith::ConstantIntOp::create(o, l, o.getI32Type(), int32_t(c)).getResult();
+  };
+  Value m0 = constant(0xD2511F53), m1 = constant(0xCD9E8D57);
+  Value zero = constant(0);
+  Value c0 = offsets.getValue(), c1 = zero, c2 = zero, c3 = zero;
+  Value k0 = seed.getValue(), k1 = scalarConstant(0);
+  for (int round = 0; round < 10; ++round) {
+    auto p0 = arith::MulUIExtendedOp::create(o, l, m0, c0);
+    auto p1 = arith::MulUIExtendedOp::create(o, l, m1, c2);
+    Value n0 =
+        arith::XOrIOp::create(o, l, arith::XOrIOp::create(o, l, p1.getHigh(), c1), splatScalar(k0));
+    Value n2 =
+        arith::XOrIOp::create(o, l, arith::XOrIOp::create(o, l, p0.getHigh(), c3), splatScalar(k1));
+    c0 = n0, c1 = p1.getLow(), c2 = n2, c3 = p0.getLow();
+    k0 = arith::AddIOp::create(o, l, k0, scalarConstant(0x9E3779B9));
+    k1 = arith::AddIOp::create(o, l, k1, scalarConstant(0xBB67AE85));
+  }
+  return Tile(c0);
+}
+
+Tile tessera::dsl::rand(const Scalar &seed, const Tile &offsets, SourceLoc where) {
+  Location l = kb().loc(where);
+  OpBuilder &o = bld();
+  Value bits = randint(seed, offsets, where).getValue();
+  RankedTensorType type = offsets.type();
+  // The top 24 bits, scaled by 2^-24: every value exact in f32, in [0, 1).
+  Value top = arith::ShRUIOp::create(
+      o, l, bits,
+      arith::ConstantOp::create(o, l,
+                                DenseElementsAttr::get(type, o.getI32IntegerAttr(8).getValue())));
+  Value asFloat = arith::UIToFPOp::create(o, l, tensorOf(type.getShape(), o.getF32Type()), top);
+  return Tile(asFloat) * std::ldexp(1.0, -24);
 }
 
 // --- Elementwise -----------------------------------------------------------------

@@ -75,9 +75,9 @@ kernels::Problem problem(DType dtype, const std::vector<int64_t> &sizes) {
   int64_t m = sizes[0], n = sizes[1], k = sizes[2];
   auto a = std::make_shared<std::vector<float>>(), b = std::make_shared<std::vector<float>>(),
        bias = std::make_shared<std::vector<float>>();
-  DeviceTensor da = testing::randomTensor({m, k}, dtype, a.get());
-  DeviceTensor db = testing::randomTensor({k, n}, dtype, b.get());
-  DeviceTensor dbias = testing::randomTensor({n}, dtype, bias.get());
+  DeviceTensor da = testkit::randomTensor({m, k}, dtype, a.get());
+  DeviceTensor db = testkit::randomTensor({k, n}, dtype, b.get());
+  DeviceTensor dbias = testkit::randomTensor({n}, dtype, bias.get());
   DeviceTensor out = DeviceTensor::empty({m, n}, dtype);
   out.fillBytes(0xff);
   return {{da, db, dbias, out}, [=] {
@@ -89,9 +89,9 @@ kernels::Problem problem(DType dtype, const std::vector<int64_t> &sizes) {
               for (int64_t j = 0; j < n; ++j)
                 want[j] = gemm_bias_gelu::gelu(want[j] + (*bias)[j]);
               // Sums of k products: errors grow with sqrt(k).
-              double e = testing::maxRelativeError(out.view({n}, {1}, i * n).toFloat(), want,
+              double e = testkit::maxRelativeError(out.view({n}, {1}, i * n).toFloat(), want,
                                                    std::sqrt(double(k)));
-              if (!(e <= testing::tolerance(dtype)))
+              if (!(e <= testkit::tolerance(dtype)))
                 return "row " + std::to_string(i) + ": relative error " + std::to_string(e);
             }
             return std::string();

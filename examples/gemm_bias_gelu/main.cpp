@@ -25,9 +25,9 @@ namespace {
 
 bool check(int64_t m, int64_t n, int64_t k, DType dtype) {
   std::vector<float> a, b, bias;
-  DeviceTensor da = testing::randomTensor({m, k}, dtype, &a);
-  DeviceTensor db = testing::randomTensor({k, n}, dtype, &b);
-  DeviceTensor dbias = testing::randomTensor({n}, dtype, &bias);
+  DeviceTensor da = testkit::randomTensor({m, k}, dtype, &a);
+  DeviceTensor db = testkit::randomTensor({k, n}, dtype, &b);
+  DeviceTensor dbias = testkit::randomTensor({n}, dtype, &bias);
   DeviceTensor out = gemm_bias_gelu::run(da, db, dbias);
   std::vector<double> want(m * n, 0.0);
   for (int64_t i = 0; i < m; ++i) {
@@ -38,18 +38,18 @@ bool check(int64_t m, int64_t n, int64_t k, DType dtype) {
       want[i * n + j] = gemm_bias_gelu::gelu(want[i * n + j] + bias[j]);
   }
   // A sum of k products: its error grows with sqrt(k).
-  double e = testing::maxRelativeError(out.toFloat(), want, std::sqrt(double(k)));
-  bool ok = e <= testing::tolerance(dtype);
+  double e = testkit::maxRelativeError(out.toFloat(), want, std::sqrt(double(k)));
+  bool ok = e <= testkit::tolerance(dtype);
   std::printf("%-4s %5lld x %5lld x %5lld  error %.1e  %s\n", name(dtype).data(), (long long)m,
               (long long)n, (long long)k, e, ok ? "ok" : "FAILED");
   return ok;
 }
 
 void bench(int64_t n) {
-  DeviceTensor a = testing::randomTensor({n, n}, DType::BF16);
-  DeviceTensor b = testing::randomTensor({n, n}, DType::BF16);
-  DeviceTensor bias = testing::randomTensor({n}, DType::BF16);
-  double ms = testing::benchMs([&] { gemm_bias_gelu::run(a, b, bias); });
+  DeviceTensor a = testkit::randomTensor({n, n}, DType::BF16);
+  DeviceTensor b = testkit::randomTensor({n, n}, DType::BF16);
+  DeviceTensor bias = testkit::randomTensor({n}, DType::BF16);
+  double ms = testkit::benchMs([&] { gemm_bias_gelu::run(a, b, bias); });
   std::printf("gemm_bias_gelu bf16 %lldx%lldx%lld  %.4f ms %.1f TFLOP/s\n", (long long)n,
               (long long)n, (long long)n, ms, 2.0 * n * n * n / ms * 1e-9);
 }

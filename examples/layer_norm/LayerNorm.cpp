@@ -116,7 +116,7 @@ Grid rowGrid(const Args &a, const KernelConfig &c) {
 }
 
 std::shared_ptr<std::vector<float>> randomHost(size_t n, DType dtype) {
-  return std::make_shared<std::vector<float>>(testing::randomValues(n, dtype));
+  return std::make_shared<std::vector<float>>(testkit::randomValues(n, dtype));
 }
 
 /// Inputs for tessera-tune (--sizes ROWS,COLS) and a float64 check of y on
@@ -133,7 +133,7 @@ kernels::Problem forwardProblem(DType dtype, const std::vector<int64_t> &sizes) 
                rstd = DeviceTensor::empty({rows}, DType::F32);
   y.fillBytes(0xff);
   float eps = 1e-5f;
-  double tol = testing::tolerance(dtype);
+  double tol = testkit::tolerance(dtype);
   return {{dx, DeviceTensor::fromFloat(*w, {cols}, dtype),
            DeviceTensor::fromFloat(*b, {cols}, dtype), y, mean, rstd, eps},
           [=] {

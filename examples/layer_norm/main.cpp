@@ -32,10 +32,10 @@ namespace {
 /// dtype's bound.
 bool check(int64_t rows, int64_t cols, DType dtype) {
   std::vector<float> x, w, b, dy;
-  DeviceTensor dx = testing::randomTensor({rows, cols}, dtype, &x);
-  DeviceTensor dw = testing::randomTensor({cols}, dtype, &w);
-  DeviceTensor db = testing::randomTensor({cols}, dtype, &b);
-  DeviceTensor ddy = testing::randomTensor({rows, cols}, dtype, &dy);
+  DeviceTensor dx = testkit::randomTensor({rows, cols}, dtype, &x);
+  DeviceTensor dw = testkit::randomTensor({cols}, dtype, &w);
+  DeviceTensor db = testkit::randomTensor({cols}, dtype, &b);
+  DeviceTensor ddy = testkit::randomTensor({rows, cols}, dtype, &dy);
   const float eps = 1e-5f;
   layer_norm::Forward f = layer_norm::forward(dx, dw, db, eps);
   layer_norm::Gradients g = layer_norm::backward(ddy, dx, dw, f);
@@ -64,11 +64,11 @@ bool check(int64_t rows, int64_t cols, DType dtype) {
     }
   }
   // dw and db sum `rows` terms: their error grows with sqrt(rows).
-  double bound = testing::tolerance(dtype), sumBound = bound * std::sqrt(double(rows));
-  double ey = testing::maxRelativeError(f.y.toFloat(), y),
-         edx = testing::maxRelativeError(g.dx.toFloat(), gx),
-         edw = testing::maxRelativeError(g.dw.toFloat(), gw),
-         edb = testing::maxRelativeError(g.db.toFloat(), gb);
+  double bound = testkit::tolerance(dtype), sumBound = bound * std::sqrt(double(rows));
+  double ey = testkit::maxRelativeError(f.y.toFloat(), y),
+         edx = testkit::maxRelativeError(g.dx.toFloat(), gx),
+         edw = testkit::maxRelativeError(g.dw.toFloat(), gw),
+         edb = testkit::maxRelativeError(g.db.toFloat(), gb);
   bool ok = ey <= bound && edx <= bound && edw <= sumBound && edb <= sumBound;
   std::printf("%-4s %6lld x %-6lld  y %.1e  dx %.1e  dw %.1e  db %.1e  %s\n", name(dtype).data(),
               (long long)rows, (long long)cols, ey, edx, edw, edb, ok ? "ok" : "FAILED");
@@ -77,14 +77,14 @@ bool check(int64_t rows, int64_t cols, DType dtype) {
 
 void bench(int64_t rows, int64_t cols) {
   DType dtype = DType::BF16;
-  DeviceTensor x = testing::randomTensor({rows, cols}, dtype);
-  DeviceTensor w = testing::randomTensor({cols}, dtype), b = testing::randomTensor({cols}, dtype);
-  DeviceTensor dy = testing::randomTensor({rows, cols}, dtype);
+  DeviceTensor x = testkit::randomTensor({rows, cols}, dtype);
+  DeviceTensor w = testkit::randomTensor({cols}, dtype), b = testkit::randomTensor({cols}, dtype);
+  DeviceTensor dy = testkit::randomTensor({rows, cols}, dtype);
   layer_norm::Forward f = layer_norm::forward(x, w, b);
   double bytes = 2.0 * double(x.nbytes());
-  double fwd = testing::benchMs([&] { layer_norm::forward(x, w, b); });
+  double fwd = testkit::benchMs([&] { layer_norm::forward(x, w, b); });
   // The backward reads dy and x and writes dx.
-  double bwd = testing::benchMs([&] { layer_norm::backward(dy, x, w, f); });
+  double bwd = testkit::benchMs([&] { layer_norm::backward(dy, x, w, f); });
   std::printf("layer_norm bf16 %lldx%lld  forward %.4f ms %.1f GB/s  backward %.4f ms %.1f GB/s\n",
               (long long)rows, (long long)cols, fwd, bytes / fwd * 1e-6, bwd,
               1.5 * bytes / bwd * 1e-6);

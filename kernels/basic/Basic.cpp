@@ -137,14 +137,14 @@ void checkRows(const char *kernel, const DeviceTensor &x, const DeviceTensor &ou
 // --- Inputs and checks for the tools (Kernel::problem) ------------------------
 
 std::shared_ptr<std::vector<float>> randomHost(size_t n, DType dtype) {
-  return std::make_shared<std::vector<float>>(testing::randomValues(n, dtype));
+  return std::make_shared<std::vector<float>>(testkit::randomValues(n, dtype));
 }
 
 /// "" when |got - want| <= tol·(|want| + scale) everywhere, else the first miss.
 std::string compare(const std::vector<float> &got, const std::vector<double> &want, DType dtype,
                     double scale, const std::string &what) {
   for (size_t i = 0; i < want.size(); ++i)
-    if (!(std::abs(got[i] - want[i]) <= testing::tolerance(dtype) * (std::abs(want[i]) + scale)))
+    if (!(std::abs(got[i] - want[i]) <= testkit::tolerance(dtype) * (std::abs(want[i]) + scale)))
       return what + "[" + std::to_string(i) + "] = " + std::to_string(got[i]) + ", expected " +
              std::to_string(want[i]);
   return "";

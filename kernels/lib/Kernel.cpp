@@ -164,7 +164,8 @@ struct Kernel::State {
   ProblemFn problem;
 
   std::mutex mutex;
-  std::map<DType, std::vector<ParamDecl>> signatures;
+  /// Parameters per config key.
+  std::map<std::string, std::vector<ParamDecl>> signatures;
   /// Configs chosen per problem key (tuned kernels only).
   std::map<std::string, KernelConfig> chosen;
 };
@@ -242,17 +243,22 @@ KernelConfig Kernel::config(DType dtype, std::map<std::string, int64_t> override
 }
 
 const std::vector<ParamDecl> &Kernel::parameters(DType dtype) const {
+  return parameters(makeConfig(state->def, dtype, state->numWarps, {}));
+}
+
+const std::vector<ParamDecl> &Kernel::parameters(const KernelConfig &config) const {
+  std::string key = config.key();
   std::lock_guard<std::mutex> lock(state->mutex);
-  auto it = state->signatures.find(dtype);
+  auto it = state->signatures.find(key);
   if (it != state->signatures.end())
     return it->second;
-  // The function declares its parameters as it builds: build the defaults
-  // once, in a context of its own (the builder loads the dialects it uses).
+  // The function declares its parameters as it builds (a constant may add
+  // or drop one): build the config once, in a context of its own (the
+  // builder loads the dialects it uses).
   mlir::MLIRContext ctx(mlir::MLIRContext::Threading::DISABLED);
-  KernelConfig c = makeConfig(state->def, dtype, state->numWarps, {});
-  dsl::KernelBuilder kb(ctx, name(), c.numWarps);
-  state->body(kb, c);
-  return state->signatures.emplace(dtype, kb.parameters()).first->second;
+  dsl::KernelBuilder kb(ctx, name(), config.numWarps);
+  state->body(kb, config);
+  return state->signatures.emplace(key, kb.parameters()).first->second;
 }
 
 const JitKernel &Kernel::specialize(const KernelConfig &config) const {
@@ -396,14 +402,15 @@ void Kernel::launch(const KernelConfig &config, const std::vector<Arg> &args,
                     Stream &stream) const {
   if (!state->grid)
     throw Error("kernel '" + name() + "' has no grid (Kernel::grid); pass one to launch()");
-  Args view(name(), parameters(config.dtype), args);
-  launch(config, state->grid(view, config), args, stream);
+  KernelConfig full = makeConfig(state->def, config.dtype, config.numWarps, config.constants);
+  Args view(name(), parameters(full), args);
+  launch(full, state->grid(view, full), args, stream);
 }
 
 void Kernel::launch(const KernelConfig &config, Grid grid, const std::vector<Arg> &args,
                     Stream &stream) const {
   KernelConfig full = makeConfig(state->def, config.dtype, config.numWarps, config.constants);
-  Args view(name(), parameters(full.dtype), args);
+  Args view(name(), parameters(full), args);
   KernelArgs packed;
   view.pack(packed);
   detail::launchOnGrid(specialize(full), grid.x, grid.y, grid.z, packed, name(), stream);

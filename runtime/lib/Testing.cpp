@@ -11,7 +11,7 @@
 
 using namespace tessera;
 
-std::vector<float> testing::randomValues(size_t n, DType dtype, float sigma) {
+std::vector<float> testkit::randomValues(size_t n, DType dtype, float sigma) {
   static std::mt19937 gen(std::random_device{}());
   static std::mutex mutex;
   std::lock_guard<std::mutex> lock(mutex);
@@ -24,7 +24,7 @@ std::vector<float> testing::randomValues(size_t n, DType dtype, float sigma) {
   return v;
 }
 
-DeviceTensor testing::randomTensor(const std::vector<int64_t> &shape, DType dtype,
+DeviceTensor testkit::randomTensor(const std::vector<int64_t> &shape, DType dtype,
                                    std::vector<float> *values) {
   int64_t n = 1;
   for (int64_t s : shape)
@@ -36,7 +36,7 @@ DeviceTensor testing::randomTensor(const std::vector<int64_t> &shape, DType dtyp
   return t;
 }
 
-double testing::maxRelativeError(const std::vector<float> &got, const std::vector<double> &want,
+double testkit::maxRelativeError(const std::vector<float> &got, const std::vector<double> &want,
                                  double floor) {
   double worst = got.size() == want.size() ? 0 : INFINITY;
   for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
@@ -46,7 +46,7 @@ double testing::maxRelativeError(const std::vector<float> &got, const std::vecto
   return worst;
 }
 
-double testing::tolerance(DType dtype) {
+double testkit::tolerance(DType dtype) {
   switch (dtype) {
   case DType::BF16:
     return 2e-2;
@@ -57,7 +57,22 @@ double testing::tolerance(DType dtype) {
   }
 }
 
-double testing::benchMs(const std::function<void()> &run, double budgetMs, Stream &stream) {
+uint32_t testkit::philox(uint32_t seed, uint32_t offset) {
+  uint32_t c0 = offset, c1 = 0, c2 = 0, c3 = 0, k0 = seed, k1 = 0;
+  for (int round = 0; round < 10; ++round) {
+    uint64_t p0 = uint64_t(0xD2511F53u) * c0, p1 = uint64_t(0xCD9E8D57u) * c2;
+    uint32_t n0 = uint32_t(p1 >> 32) ^ c1 ^ k0, n2 = uint32_t(p0 >> 32) ^ c3 ^ k1;
+    c1 = uint32_t(p1), c3 = uint32_t(p0), c0 = n0, c2 = n2;
+    k0 += 0x9E3779B9u, k1 += 0xBB67AE85u;
+  }
+  return c0;
+}
+
+float testkit::uniform(uint32_t seed, uint32_t offset) {
+  return float(philox(seed, offset) >> 8) * 0x1p-24f;
+}
+
+double testkit::benchMs(const std::function<void()> &run, double budgetMs, Stream &stream) {
   DeviceTensor flush =
       DeviceTensor::empty({int64_t(std::max<size_t>(currentDevice().l2Bytes, 1) * 2)}, DType::I1);
   for (int i = 0; i < 3; ++i)

@@ -334,6 +334,7 @@ private:
         .Case([&](tile::DotOp o) { return dot(o); })
         .Case([&](tile::ReduceOp o) { return reduce(o); })
         .Case([&](arith::ConstantOp o) { return constant(o); })
+        .Case([&](arith::MulUIExtendedOp o) { return mulUIExtended(o); })
         .Case([&](scf::ForOp o) { return forLoop(o); })
         .Case([&](scf::IfOp o) { return ifOp(o); })
         .Default([&](Operation *other) -> llvm::Error {
@@ -697,6 +698,26 @@ private:
   }
 
   /// arith and math ops, on scalars or tiles of one shape, element by element.
+  /// The low and high 32 bits of the unsigned 64-bit product (Philox's
+  /// mulhilo; i32 only).
+  llvm::Error mulUIExtended(arith::MulUIExtendedOp op) {
+    const Slot &a = get(op.getLhs()), &b = get(op.getRhs());
+    if (a.elt != Elt::I32 || b.elt != Elt::I32 || a.numel() != b.numel())
+      return error(op, "expects i32 operands of one shape");
+    auto low = make(op, op.getLow().getType());
+    if (!low)
+      return low.takeError();
+    Slot high = *low;
+    for (int64_t k = 0; k < a.numel(); ++k) {
+      uint64_t p = uint64_t(uint32_t(a.i[k])) * uint32_t(b.i[k]);
+      low->i[k] = wrapInt(Elt::I32, int64_t(uint32_t(p)));
+      high.i[k] = wrapInt(Elt::I32, int64_t(p >> 32));
+    }
+    env[op.getLow()] = std::move(*low);
+    env[op.getHigh()] = std::move(high);
+    return llvm::Error::success();
+  }
+
   llvm::Error elementwise(Operation *op) {
     if (op->getNumResults() != 1)
       return error(op, "unsupported operation");

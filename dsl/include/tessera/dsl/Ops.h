@@ -69,6 +69,16 @@ Tile cast(const Tile &t, DType to, SourceLoc loc = SourceLoc::current());
 /// the lowest kept one. For tensors written for TensorArg::assumeRoundedToTf32.
 Tile round_to_tf32(const Tile &t, SourceLoc loc = SourceLoc::current());
 
+// --- Random numbers ----------------------------------------------------------
+/// Philox4x32-10 of each offset under `seed`: 32 random bits per element (an
+/// i32 tile of `offsets`' shape), the same on every GPU and the interpreter,
+/// and a pure function of (seed, offset) as Triton's tl.randint: a kernel
+/// and its backward regenerate the same numbers. tessera::testkit::philox
+/// computes them on the host.
+Tile randint(const Scalar &seed, const Tile &offsets, SourceLoc loc = SourceLoc::current());
+/// Uniform f32 in [0, 1) from randint's top 24 bits (as Triton's tl.rand).
+Tile rand(const Scalar &seed, const Tile &offsets, SourceLoc loc = SourceLoc::current());
+
 // --- Elementwise (shapes broadcast as in NumPy) ------------------------------
 Tile operator+(const Tile &a, const Tile &b);
 Tile operator-(const Tile &a, const Tile &b);

@@ -200,7 +200,9 @@ public:
                                     const TuneOptions *options = nullptr,
                                     std::function<std::string()> check = {}) const;
 
-  /// The parameters the function declares for `dtype`.
+  /// The parameters the function declares for `config` (for `dtype`: with
+  /// the default constants).
+  const std::vector<dsl::ParamDecl> &parameters(const KernelConfig &config) const;
   const std::vector<dsl::ParamDecl> &parameters(DType dtype) const;
   /// The loaded specialisation for `config`.
   const JitKernel &specialize(const KernelConfig &config) const;

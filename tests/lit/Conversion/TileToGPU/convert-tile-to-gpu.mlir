@@ -368,3 +368,22 @@ func.func @rescale_rows(%x: tensor<16x64xf32, #r>, %f: tensor<16xf32, #rs>) attr
   %z = arith.mulf %x, %b : tensor<16x64xf32, #r>
   return
 }
+
+// -----
+
+#l = #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>
+
+// Philox's mulhilo (dsl::randint): arith.mului_extended on a tile is the same
+// op on each thread's vector, both halves (NVPTX makes mul.lo and mul.hi.u32).
+// CHECK-LABEL: gpu.module @mulhilo
+// CHECK: %[[LO:.*]], %[[HI:.*]] = arith.mului_extended %{{.*}}, %{{.*}} : vector<8xi32>
+// CHECK: arith.xori %[[LO]], %[[HI]] : vector<8xi32>
+func.func @mulhilo(%x: !tile.ptr<i32>, %n: i32, %s: i32) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %pid = tile.program_id 0
+  %d = tile.make_desc %x, [%n], [%s] : !tile.ptr<i32> -> !tile.desc<1024xi32>
+  %t = tile.load %d[%pid] : !tile.desc<1024xi32> -> tensor<1024xi32, #l>
+  %lo, %hi = arith.mului_extended %t, %t : tensor<1024xi32, #l>
+  %y = arith.xori %lo, %hi : tensor<1024xi32, #l>
+  tile.store %d[%pid], %y : !tile.desc<1024xi32>, tensor<1024xi32, #l>
+  return
+}

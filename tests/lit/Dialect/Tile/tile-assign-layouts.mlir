@@ -184,3 +184,21 @@ func.func @deep_narrow_dot_splits_k(%p: !tile.ptr<f32>, %n: i32) attributes {til
   tile.store %do[%n, %n], %s : !tile.desc<64x16xf32>, tensor<64x16xf32>
   return
 }
+
+// -----
+
+// A [1, 1] index broadcast along a row: its own layout spreads the warps
+// along the size-1 dimension, where every thread would hold the whole row
+// (256 elements instead of 4); the small operand moves to the result's
+// layout instead.
+// CHECK-LABEL: @broadcast_moves_a_small_operand_that_would_replicate
+// CHECK: tile.convert_layout {{.*}} : tensor<1x1xi32, {{.*}}> -> tensor<1x1xi32, #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [1, 32], warpsPerCTA = [4, 2], order = [1, 0]>>
+// CHECK: tile.broadcast {{.*}} -> tensor<1x256xi32, #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [1, 32], warpsPerCTA = [4, 2], order = [1, 0]>>
+func.func @broadcast_moves_a_small_operand_that_would_replicate(%p: !tile.ptr<i32>, %n: i32) attributes {tile.kernel, tile.num_warps = 8 : i32} {
+  %i = tile.iota : tensor<1xi32>
+  %e = tile.expand_dims %i, 1 : tensor<1xi32> -> tensor<1x1xi32>
+  %b = tile.broadcast %e : tensor<1x1xi32> -> tensor<1x256xi32>
+  %d = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<i32> -> !tile.desc<1x256xi32>
+  tile.store %d[%n, %n], %b : !tile.desc<1x256xi32>, tensor<1x256xi32>
+  return
+}

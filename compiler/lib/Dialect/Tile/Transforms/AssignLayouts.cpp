@@ -151,10 +151,20 @@ private:
     }
     if (auto broadcast = dyn_cast<BroadcastOp>(op)) {
       // A layout describes any shape of its rank, so the operand's layout
-      // serves the broadcast result with no data movement.
+      // serves the broadcast result with no data movement; unless it is a
+      // blocked layout made for the small operand that would give each
+      // thread more of the result than the result's own layout does (a
+      // [1, 1] index spread over warps along its size-1 dimension: every
+      // thread would hold the whole broadcast row). Then the small operand
+      // moves instead.
       Attribute src = layoutOf(broadcast.getSrc());
-      if (isa<SliceLayoutAttr>(src)) {
-        src = defaultLayout(broadcast.getType());
+      RankedTensorType result = broadcast.getType();
+      Attribute own = defaultLayout(result);
+      bool replicates =
+          isa<BlockedLayoutAttr>(src) &&
+          getElemsPerThread(withLayout(result, src)) > getElemsPerThread(withLayout(result, own));
+      if (isa<SliceLayoutAttr>(src) || replicates) {
+        src = own;
         require(op, 0, src);
       }
       setLayout(broadcast.getResult(), src);

@@ -1,0 +1,139 @@
+//===- UserKernelsGpuTest.cpp - A user's kernels on the GPU ----------------===//
+//
+// The public front end (kernels::Kernel) compiled and launched on the GPU: a
+// kernel of the test's own checked against float64, tuned on first use
+// (compiled in parallel, timed, checked), and dsl::randint / dsl::rand bit
+// for bit against the host's Philox.
+//
+//===----------------------------------------------------------------------===//
+
+#include "common/Testing.h"
+#include "tessera/dsl.h"
+#include "tessera/kernels/Kernel.h"
+#include "tessera/runtime/Driver.h"
+#include "tessera/runtime/Testing.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace tessera;
+using namespace tessera::kernels;
+
+namespace {
+
+#define SKIP_WITHOUT_GPU()                                                                         \
+  if (!gpuAvailable())                                                                             \
+  GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason()
+
+// out = alpha·x + y, BLOCK elements per program.
+void axpyBody(dsl::KernelBuilder &kb, const KernelConfig &c) {
+  int64_t block = c.get("BLOCK");
+  dsl::TensorArg x = kb.tensor("x", c.dtype, 1), y = kb.tensor("y", c.dtype, 1);
+  dsl::TensorArg out = kb.tensor("out", c.dtype, 1);
+  dsl::Scalar alpha = kb.scalarF32("alpha");
+  dsl::Scalar start = dsl::program_id(0) * dsl::Scalar(block);
+  dsl::Tile xs = dsl::cast(dsl::load(x, {start}, {block}), DType::F32);
+  dsl::Tile ys = dsl::cast(dsl::load(y, {start}, {block}), DType::F32);
+  dsl::store(out, {start}, dsl::cast(alpha * xs + ys, c.dtype));
+}
+
+Kernel axpy(const std::string &name) {
+  return Kernel(name, axpyBody).constants({{"BLOCK", 512}}).grid([](const Args &a, const KernelConfig &c) {
+    return Grid{cdiv(a.tensor("x").shape()[0], c.get("BLOCK"))};
+  });
+}
+
+double axpyError(const std::vector<float> &x, const std::vector<float> &y, float alpha,
+                 const DeviceTensor &out) {
+  std::vector<double> want(x.size());
+  for (size_t i = 0; i < x.size(); ++i)
+    want[i] = double(alpha) * x[i] + y[i];
+  return testkit::maxRelativeError(out.toFloat(), want);
+}
+
+TEST(UserKernels, LaunchesAndChecksArgumentsOnTheGpu) {
+  SKIP_WITHOUT_GPU();
+  Kernel k = axpy("gpu_axpy");
+  for (DType dtype : {DType::F32, DType::F16, DType::BF16}) {
+    int64_t n = 100003;
+    std::vector<float> x, y;
+    DeviceTensor dx = testkit::randomTensor({n}, dtype, &x), dy = testkit::randomTensor({n}, dtype, &y);
+    DeviceTensor out = DeviceTensor::empty({n}, dtype);
+    out.fillBytes(0xff);
+    k({dx, dy, out, 0.5f});
+    EXPECT_LE(axpyError(x, y, 0.5f, out), testkit::tolerance(dtype)) << name(dtype);
+  }
+  DeviceTensor a = DeviceTensor::empty({8}, DType::F32), b = DeviceTensor::empty({8}, DType::F16);
+  std::string e = test::errorOf([&] { k({a, b, a, 1.0f}); });
+  EXPECT_TRUE(test::contains(e, "argument 1 ('y'): expected dtype f32, got f16")) << e;
+}
+
+TEST(UserKernels, TunesOnFirstUseOnTheGpu) {
+  SKIP_WITHOUT_GPU();
+  Tuning tuning;
+  for (int64_t block : {128, 256, 1024})
+    for (unsigned warps : {2u, 4u})
+      tuning.configs.push_back({DType::F32, warps, {{"BLOCK", block}}});
+  int64_t n = 1 << 20;
+  std::vector<float> x, y;
+  DeviceTensor dx = testkit::randomTensor({n}, DType::F32, &x);
+  DeviceTensor dy = testkit::randomTensor({n}, DType::F32, &y);
+  DeviceTensor out = DeviceTensor::empty({n}, DType::F32);
+  int checks = 0;
+  tuning.check = [&](const Args &) {
+    ++checks;
+    double e = axpyError(x, y, 2.0f, out);
+    return e <= 1e-6 ? std::string() : "error " + std::to_string(e);
+  };
+  tuning.options.budgetMs = 5;
+  Kernel k = axpy("gpu_axpy_tuned").autotune(tuning);
+  TuningDatabase db("");
+  std::vector<CandidateResult> results = k.tune({dx, dy, out, 2.0f}, db);
+  ASSERT_EQ(results.size(), 6u);
+  EXPECT_EQ(checks, 6);
+  for (const CandidateResult &r : results) {
+    EXPECT_TRUE(r.ok()) << r.config << ": " << r.verdict;
+    EXPECT_GT(r.ms, 0);
+  }
+  EXPECT_EQ(db.best(k.problemKey({dx, dy, out, 2.0f})), results.front().config);
+}
+
+// bits[i] = randint(seed, i), u[i] = rand(seed, i).
+void randomBody(dsl::KernelBuilder &kb, const KernelConfig &c) {
+  int64_t block = c.get("BLOCK");
+  dsl::TensorArg bits = kb.tensor("bits", DType::I32, 1), u = kb.tensor("u", DType::F32, 1);
+  dsl::Scalar seed = kb.scalarI32("seed");
+  dsl::Scalar start = dsl::program_id(0) * dsl::Scalar(block);
+  dsl::Tile offsets = dsl::arange(block) + start;
+  dsl::store(bits, {start}, dsl::randint(seed, offsets));
+  dsl::store(u, {start}, dsl::rand(seed, offsets));
+}
+
+TEST(UserKernels, RandomNumbersMatchTheHostBitForBit) {
+  SKIP_WITHOUT_GPU();
+  Kernel k = Kernel("gpu_random", randomBody)
+                 .constants({{"BLOCK", 1024}})
+                 .dtypes({DType::F32})
+                 .grid([](const Args &a, const KernelConfig &c) {
+                   return Grid{cdiv(a.tensor("bits").shape()[0], c.get("BLOCK"))};
+                 });
+  int64_t n = 300001;
+  uint32_t seed = uint32_t(test::rng()());
+  DeviceTensor bits = DeviceTensor::empty({n}, DType::I32), u = DeviceTensor::empty({n}, DType::F32);
+  bits.fillBytes(0xff);
+  u.fillBytes(0xff);
+  k.launch(k.config(DType::F32), {bits, u, int32_t(seed)});
+  std::vector<int32_t> got(n);
+  bits.copyToHost(got.data());
+  std::vector<float> uniform = u.toFloat();
+  int64_t wrongBits = 0, wrongUniform = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    wrongBits += uint32_t(got[i]) != testkit::philox(seed, uint32_t(i));
+    wrongUniform += uniform[i] != testkit::uniform(seed, uint32_t(i));
+  }
+  EXPECT_EQ(wrongBits, 0);
+  EXPECT_EQ(wrongUniform, 0);
+}
+
+} // namespace
