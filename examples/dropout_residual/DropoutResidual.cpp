@@ -76,9 +76,9 @@ kernels::Problem problem(DType dtype, const std::vector<int64_t> &sizes) {
   return {{dx, dr, out, p, 1.f / (1 - p), int32_t(seed)}, [=] {
             std::vector<double> want(x->size());
             for (size_t i = 0; i < want.size(); ++i)
-              want[i] = (*r)[i] + (dropout_residual::kept(seed, uint32_t(i), p)
-                                       ? double((*x)[i]) / (1 - p)
-                                       : 0.0);
+              want[i] =
+                  (*r)[i] +
+                  (dropout_residual::kept(seed, uint32_t(i), p) ? double((*x)[i]) / (1 - p) : 0.0);
             double e = testkit::maxRelativeError(out.toFloat(), want);
             return e <= testkit::tolerance(dtype) ? std::string()
                                                   : "relative error " + std::to_string(e);

@@ -39,9 +39,11 @@ void axpyBody(dsl::KernelBuilder &kb, const KernelConfig &c) {
 }
 
 Kernel axpy(const std::string &name) {
-  return Kernel(name, axpyBody).constants({{"BLOCK", 512}}).grid([](const Args &a, const KernelConfig &c) {
-    return Grid{cdiv(a.tensor("x").shape()[0], c.get("BLOCK"))};
-  });
+  return Kernel(name, axpyBody)
+      .constants({{"BLOCK", 512}})
+      .grid([](const Args &a, const KernelConfig &c) {
+        return Grid{cdiv(a.tensor("x").shape()[0], c.get("BLOCK"))};
+      });
 }
 
 double axpyError(const std::vector<float> &x, const std::vector<float> &y, float alpha,
@@ -58,7 +60,8 @@ TEST(UserKernels, LaunchesAndChecksArgumentsOnTheGpu) {
   for (DType dtype : {DType::F32, DType::F16, DType::BF16}) {
     int64_t n = 100003;
     std::vector<float> x, y;
-    DeviceTensor dx = testkit::randomTensor({n}, dtype, &x), dy = testkit::randomTensor({n}, dtype, &y);
+    DeviceTensor dx = testkit::randomTensor({n}, dtype, &x),
+                 dy = testkit::randomTensor({n}, dtype, &y);
     DeviceTensor out = DeviceTensor::empty({n}, dtype);
     out.fillBytes(0xff);
     k({dx, dy, out, 0.5f});
@@ -120,7 +123,8 @@ TEST(UserKernels, RandomNumbersMatchTheHostBitForBit) {
                  });
   int64_t n = 300001;
   uint32_t seed = uint32_t(test::rng()());
-  DeviceTensor bits = DeviceTensor::empty({n}, DType::I32), u = DeviceTensor::empty({n}, DType::F32);
+  DeviceTensor bits = DeviceTensor::empty({n}, DType::I32),
+               u = DeviceTensor::empty({n}, DType::F32);
   bits.fillBytes(0xff);
   u.fillBytes(0xff);
   k.launch(k.config(DType::F32), {bits, u, int32_t(seed)});

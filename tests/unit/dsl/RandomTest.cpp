@@ -49,7 +49,8 @@ TEST(Random, RandintAndRandMatchTheHostBitForBit) {
   Kernel k = randomKernel();
   int64_t n = 1000;
   uint32_t seed = uint32_t(test::rng()());
-  DeviceTensor bits = DeviceTensor::empty({n}, DType::I32), u = DeviceTensor::empty({n}, DType::F32);
+  DeviceTensor bits = DeviceTensor::empty({n}, DType::I32),
+               u = DeviceTensor::empty({n}, DType::F32);
   bits.fillBytes(0xff);
   u.fillBytes(0xff);
   k.launch(k.config(DType::F32), {bits, u, int32_t(seed)});
@@ -72,9 +73,7 @@ TEST(Random, RejectsNonI32Offsets) {
   test::InterpretedScope scope;
   mlir::MLIRContext ctx;
   dsl::KernelBuilder kb(ctx, "bad_random");
-  std::string e = test::errorOf([&] {
-    dsl::rand(dsl::Scalar(1), dsl::zeros({16}, DType::F32));
-  });
+  std::string e = test::errorOf([&] { dsl::rand(dsl::Scalar(1), dsl::zeros({16}, DType::F32)); });
   EXPECT_TRUE(test::contains(e, "randint: expects i32 offsets")) << e;
 }
 
