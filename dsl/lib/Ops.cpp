@@ -106,7 +106,7 @@ Tile scalarAsTile(const Scalar &s, const Tile &like, Location l) {
   return Tile(tile::SplatOp::create(bld(), l, tensorOf(like.shape(), elem), v));
 }
 
-enum class Bin { Add, Sub, Mul, Div, Max, Min, And, Or };
+enum class Bin { Add, Sub, Mul, Div, Rem, Max, Min, And, Or, Xor, Shl, Shr };
 
 Tile binary(Bin kind, const Tile &a, const Tile &b, const std::string &op, Location l) {
   auto [x, y] = unify(a, b, op, l);
@@ -131,12 +131,30 @@ Tile binary(Bin kind, const Tile &a, const Tile &b, const std::string &op, Locat
   case Bin::Min:
     return Tile(f ? Value(arith::MinimumFOp::create(o, l, x, y))
                   : Value(arith::MinSIOp::create(o, l, x, y)));
+  case Bin::Rem:
+    return Tile(f ? Value(arith::RemFOp::create(o, l, x, y))
+                  : Value(arith::RemSIOp::create(o, l, x, y)));
   case Bin::And:
   case Bin::Or:
+  case Bin::Xor:
     if (f)
       fail(op, "expects integer or boolean tiles");
-    return Tile(kind == Bin::And ? Value(arith::AndIOp::create(o, l, x, y))
-                                 : Value(arith::OrIOp::create(o, l, x, y)));
+    if (kind == Bin::And)
+      return Tile(arith::AndIOp::create(o, l, x, y));
+    if (kind == Bin::Or)
+      return Tile(arith::OrIOp::create(o, l, x, y));
+    return Tile(arith::XOrIOp::create(o, l, x, y));
+  case Bin::Shl:
+  case Bin::Shr:
+    if (!cast<RankedTensorType>(x.getType()).getElementType().isInteger(32))
+      fail(op, "expects i32 tiles");
+    // Shifts by 32 or more are undefined in PTX and LLVM alike: counts are
+    // taken modulo 32, as the hardware's shf does.
+    y = arith::AndIOp::create(
+        o, l, y,
+        constantTile(cast<RankedTensorType>(y.getType()).getShape(), o.getI32Type(), 31, l));
+    return Tile(kind == Bin::Shl ? Value(arith::ShLIOp::create(o, l, x, y))
+                                 : Value(arith::ShRSIOp::create(o, l, x, y)));
   }
   fail(op, "unknown operation");
 }
@@ -512,6 +530,18 @@ Tile tessera::dsl::operator&(const Tile &a, const Tile &b) {
 Tile tessera::dsl::operator|(const Tile &a, const Tile &b) {
   return binary(Bin::Or, a, b, "operator|", kb().loc());
 }
+Tile tessera::dsl::operator^(const Tile &a, const Tile &b) {
+  return binary(Bin::Xor, a, b, "operator^", kb().loc());
+}
+Tile tessera::dsl::operator<<(const Tile &a, const Tile &b) {
+  return binary(Bin::Shl, a, b, "operator<<", kb().loc());
+}
+Tile tessera::dsl::operator>>(const Tile &a, const Tile &b) {
+  return binary(Bin::Shr, a, b, "operator>>", kb().loc());
+}
+Tile tessera::dsl::operator%(const Tile &a, const Tile &b) {
+  return binary(Bin::Rem, a, b, "operator%", kb().loc());
+}
 Tile tessera::dsl::operator-(const Tile &a) { return constantLike(a, 0.0) - a; }
 
 Tile tessera::dsl::operator+(const Tile &a, const Scalar &b) {
@@ -616,6 +646,36 @@ Tile tessera::dsl::rsqrt(const Tile &t, SourceLoc w) {
   return unaryMath<math::RsqrtOp>(t, w, "rsqrt");
 }
 Tile tessera::dsl::abs(const Tile &t, SourceLoc w) { return unaryMath<math::AbsFOp>(t, w, "abs"); }
+Tile tessera::dsl::sin(const Tile &t, SourceLoc w) { return unaryMath<math::SinOp>(t, w, "sin"); }
+Tile tessera::dsl::cos(const Tile &t, SourceLoc w) { return unaryMath<math::CosOp>(t, w, "cos"); }
+Tile tessera::dsl::erf(const Tile &t, SourceLoc w) { return unaryMath<math::ErfOp>(t, w, "erf"); }
+Tile tessera::dsl::floor(const Tile &t, SourceLoc w) {
+  return unaryMath<math::FloorOp>(t, w, "floor");
+}
+Tile tessera::dsl::ceil(const Tile &t, SourceLoc w) {
+  return unaryMath<math::CeilOp>(t, w, "ceil");
+}
+
+Tile tessera::dsl::sigmoid(const Tile &t, SourceLoc w) {
+  if (!isFloatType(t.type().getElementType()))
+    fail("sigmoid", "expects a float tile, got " + typeStr(t.type()));
+  // 1 / (1 + e^-x) in f32 with one approximate reciprocal: e^-x overflows to
+  // inf for x < -88 and the result is then 0, as it should be.
+  Tile x = cast(t, DType::F32, w);
+  return cast(reciprocal(exp(-x, w) + 1.0, w), t.dtype(), w);
+}
+
+Tile tessera::dsl::fma(const Tile &a, const Tile &b, const Tile &c, SourceLoc where) {
+  Location l = kb().loc(where);
+  if (!isFloatType(a.type().getElementType()))
+    fail("fma", "expects float tiles, got " + typeStr(a.type()));
+  // Broadcast all three to one shape.
+  auto [x, y] = unify(a, b, "fma", l);
+  auto [xc, z] = unify(Tile(x), c, "fma", l);
+  auto [yc, zc] = unify(Tile(y), Tile(z), "fma", l);
+  return Tile(math::FmaOp::create(bld(), l, xc, yc, zc));
+}
+
 Tile tessera::dsl::tanh(const Tile &t, SourceLoc w) {
   return unaryMath<math::TanhOp>(t, w, "tanh");
 }

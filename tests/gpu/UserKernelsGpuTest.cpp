@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "common/ElementwiseOps.h"
 #include "common/Testing.h"
 #include "tessera/dsl.h"
 #include "tessera/kernels/Kernel.h"
@@ -138,6 +139,13 @@ TEST(UserKernels, RandomNumbersMatchTheHostBitForBit) {
   }
   EXPECT_EQ(wrongBits, 0);
   EXPECT_EQ(wrongUniform, 0);
+}
+
+TEST(UserKernels, MathAndBitOperationsMatchTheReference) {
+  SKIP_WITHOUT_GPU();
+  // Arguments up to a few hundred: sin and cos reduce them first.
+  EXPECT_EQ(test::checkElementwiseOps(100000, 3.f), "");
+  EXPECT_EQ(test::checkElementwiseOps(100000, 300.f), "");
 }
 
 } // namespace

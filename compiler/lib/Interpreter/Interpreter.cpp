@@ -786,6 +786,18 @@ private:
       ff = [&](int64_t k) { return std::fabs(F(0, k)); };
     else if (name == "math.tanh")
       ff = [&](int64_t k) { return std::tanh(F(0, k)); };
+    else if (name == "math.sin")
+      ff = [&](int64_t k) { return std::sin(F(0, k)); };
+    else if (name == "math.cos")
+      ff = [&](int64_t k) { return std::cos(F(0, k)); };
+    else if (name == "math.erf")
+      ff = [&](int64_t k) { return std::erf(F(0, k)); };
+    else if (name == "math.floor")
+      ff = [&](int64_t k) { return std::floor(F(0, k)); };
+    else if (name == "math.ceil")
+      ff = [&](int64_t k) { return std::ceil(F(0, k)); };
+    else if (name == "arith.remf")
+      ff = [&](int64_t k) { return std::fmod(F(0, k), F(1, k)); };
     else if (name == "math.fma")
       ff = [&](int64_t k) { return std::fmaf(F(0, k), F(1, k), F(2, k)); };
     else if (name == "arith.select" && isFloatElt(r.elt))

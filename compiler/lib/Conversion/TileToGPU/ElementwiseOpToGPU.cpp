@@ -134,12 +134,50 @@ Value emitMathF32(OpBuilder &b, Location loc, Operation *op, ArrayRef<Value> arg
     return ptxUnary(b, loc, "rsqrt.approx.ftz.f32", args[0]);
   if (isa<math::TanhOp>(op))
     return ptxUnary(b, loc, "tanh.approx.f32", args[0]);
+  // Upstream's GPU-to-NVVM conversion makes LLVM's sqrt, fabs, floor, ceil,
+  // copysign (and rint's neighbours) illegal, to be replaced by libdevice
+  // calls that Tessera does not link: these are single PTX instructions.
   if (isa<math::SqrtOp>(op))
-    return LLVM::SqrtOp::create(b, loc, args[0]);
+    return ptxUnary(b, loc, "sqrt.rn.f32", args[0]);
   if (isa<math::AbsFOp>(op))
-    return LLVM::FAbsOp::create(b, loc, args[0]);
+    return ptxUnary(b, loc, "abs.f32", args[0]);
   if (isa<math::FmaOp>(op))
     return LLVM::FMAOp::create(b, loc, args[0], args[1], args[2]);
+  if (isa<math::FloorOp>(op))
+    return ptxUnary(b, loc, "cvt.rmi.f32.f32", args[0]);
+  if (isa<math::CeilOp>(op))
+    return ptxUnary(b, loc, "cvt.rpi.f32.f32", args[0]);
+  auto constant = [&](double c) {
+    return arith::ConstantFloatOp::create(b, loc, b.getF32Type(), APFloat(float(c)));
+  };
+  if (isa<math::SinOp, math::CosOp>(op)) {
+    // r = x - k·2π, k = rint(x / 2π), with 2π split in two (Cody-Waite) so
+    // that k·2π_hi is exact; sin.approx and cos.approx are accurate on [-π, π].
+    Value x = args[0];
+    Value k = ptxUnary(b, loc, "cvt.rni.f32.f32", mulConst(x, 0.15915494309189535));
+    Value negK = LLVM::FNegOp::create(b, loc, k);
+    Value r = LLVM::FMAOp::create(b, loc, negK, constant(6.28318548202514648), x);
+    r = LLVM::FMAOp::create(b, loc, negK, constant(-1.7484555314695172e-7), r);
+    return ptxUnary(b, loc, isa<math::SinOp>(op) ? "sin.approx.ftz.f32" : "cos.approx.ftz.f32", r);
+  }
+  if (isa<math::ErfOp>(op)) {
+    // Abramowitz & Stegun 7.1.26 on |x|, odd: erf(x) = 1 - t·P(t)·e^(-x²),
+    // t = 1 / (1 + p|x|), absolute error below 1.5e-7.
+    Value x = args[0];
+    Value ax = ptxUnary(b, loc, "abs.f32", x);
+    Value denom = arith::AddFOp::create(b, loc, constant(1.0), mulConst(ax, 0.3275911));
+    Value t = arith::DivFOp::create(b, loc, constant(1.0), denom, arith::FastMathFlags::afn);
+    Value poly = constant(1.061405429);
+    for (double c : {-1.453152027, 1.421413741, -0.284496736, 0.254829592})
+      poly = LLVM::FMAOp::create(b, loc, poly, t, constant(c));
+    poly = arith::MulFOp::create(b, loc, poly, t);
+    Value negSquare = LLVM::FNegOp::create(b, loc, arith::MulFOp::create(b, loc, ax, ax));
+    Value e = ptxUnary(b, loc, "ex2.approx.ftz.f32", mulConst(negSquare, 1.4426950408889634));
+    Value y = arith::SubFOp::create(b, loc, constant(1.0), arith::MulFOp::create(b, loc, poly, e));
+    // copysign.f32 d, a, b: b's magnitude with a's sign.
+    return asmOp(b, loc, b.getF32Type(), ValueRange{x, y}, "copysign.f32 $0, $1, $2;", "=f,f,f",
+                 /*sideEffects=*/false);
+  }
   return {};
 }
 

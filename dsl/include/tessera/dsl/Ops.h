@@ -105,8 +105,15 @@ Tile operator==(const Tile &a, const Tile &b);
 Tile operator!=(const Tile &a, const Tile &b);
 Tile operator<(const Tile &a, const Scalar &b);
 Tile operator>=(const Tile &a, const Scalar &b);
+/// Bitwise on i32 or i1 tiles.
 Tile operator&(const Tile &a, const Tile &b);
 Tile operator|(const Tile &a, const Tile &b);
+Tile operator^(const Tile &a, const Tile &b);
+/// Shifts of i32 tiles (>> keeps the sign), the count taken modulo 32.
+Tile operator<<(const Tile &a, const Tile &b);
+Tile operator>>(const Tile &a, const Tile &b);
+/// Remainder with the dividend's sign (C's % and fmod).
+Tile operator%(const Tile &a, const Tile &b);
 /// cond ? a : b, elementwise.
 Tile where(const Tile &cond, const Tile &a, const Tile &b, SourceLoc loc = SourceLoc::current());
 Tile maximum(const Tile &a, const Tile &b, SourceLoc loc = SourceLoc::current());
@@ -119,6 +126,20 @@ Tile sqrt(const Tile &t, SourceLoc loc = SourceLoc::current());
 Tile rsqrt(const Tile &t, SourceLoc loc = SourceLoc::current());
 Tile abs(const Tile &t, SourceLoc loc = SourceLoc::current());
 Tile tanh(const Tile &t, SourceLoc loc = SourceLoc::current());
+/// sin and cos: reduced to [-pi, pi] (Cody-Waite, two constants), then the
+/// hardware's approximation (absolute error about 1e-6 there); larger
+/// arguments lose what the reduction loses (|x| up to about 1e5 is fine).
+Tile sin(const Tile &t, SourceLoc loc = SourceLoc::current());
+Tile cos(const Tile &t, SourceLoc loc = SourceLoc::current());
+/// The error function, absolute error below 2e-7 (Abramowitz & Stegun
+/// 7.1.26, with e^(-x²) from the hardware's exp2).
+Tile erf(const Tile &t, SourceLoc loc = SourceLoc::current());
+Tile floor(const Tile &t, SourceLoc loc = SourceLoc::current());
+Tile ceil(const Tile &t, SourceLoc loc = SourceLoc::current());
+/// 1 / (1 + e^-t), computed in f32.
+Tile sigmoid(const Tile &t, SourceLoc loc = SourceLoc::current());
+/// a·b + c with one rounding (shapes broadcast).
+Tile fma(const Tile &a, const Tile &b, const Tile &c, SourceLoc loc = SourceLoc::current());
 /// 1/t within 2 ulp, as an approximate division (arith.divf with fastmath
 /// afn: rcp.approx / div.approx). NVIDIA GPUs have no IEEE division
 /// instruction; ptxas expands one into a subroutine call, and any call makes

@@ -387,3 +387,36 @@ func.func @mulhilo(%x: !tile.ptr<i32>, %n: i32, %s: i32) attributes {tile.kernel
   tile.store %d[%pid], %y : !tile.desc<1024xi32>, tensor<1024xi32, #l>
   return
 }
+
+// -----
+
+#l = #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>
+
+// sin and cos reduce the argument to [-π, π] (k = rint(x/2π), two fmas with
+// 2π split in two) before the hardware's approximation; erf is A&S 7.1.26
+// with the approximate exp2.
+// Upstream's NVVM conversion would turn LLVM's rint, fabs, copysign, floor
+// and ceil into libdevice calls: they are single PTX instructions instead.
+// CHECK-LABEL: gpu.module @math
+// CHECK: llvm.inline_asm "cvt.rni.f32.f32 $0, $1;"
+// CHECK: llvm.intr.fma
+// CHECK: llvm.intr.fma
+// CHECK: llvm.inline_asm "sin.approx.ftz.f32 $0, $1;"
+// CHECK: llvm.inline_asm "cos.approx.ftz.f32 $0, $1;"
+// CHECK: llvm.inline_asm "abs.f32 $0, $1;"
+// CHECK: ex2.approx.ftz.f32
+// CHECK: llvm.inline_asm "copysign.f32 $0, $1, $2;"
+// CHECK: llvm.inline_asm "cvt.rmi.f32.f32 $0, $1;"
+// CHECK: llvm.inline_asm "cvt.rpi.f32.f32 $0, $1;"
+func.func @math(%x: !tile.ptr<f32>, %n: i32, %s: i32) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %pid = tile.program_id 0
+  %d = tile.make_desc %x, [%n], [%s] : !tile.ptr<f32> -> !tile.desc<1024xf32>
+  %t = tile.load %d[%pid] : !tile.desc<1024xf32> -> tensor<1024xf32, #l>
+  %a = math.sin %t : tensor<1024xf32, #l>
+  %b = math.cos %a : tensor<1024xf32, #l>
+  %c = math.erf %b : tensor<1024xf32, #l>
+  %e = math.floor %c : tensor<1024xf32, #l>
+  %f = math.ceil %e : tensor<1024xf32, #l>
+  tile.store %d[%pid], %f : !tile.desc<1024xf32>, tensor<1024xf32, #l>
+  return
+}
