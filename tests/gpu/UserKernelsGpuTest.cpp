@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 
 using namespace tessera;
@@ -139,6 +140,53 @@ TEST(UserKernels, RandomNumbersMatchTheHostBitForBit) {
   }
   EXPECT_EQ(wrongBits, 0);
   EXPECT_EQ(wrongUniform, 0);
+}
+
+// sums[j] = Σ_i x[i, j]: programs walk BLOCK_M-row blocks P apart (a loop
+// from program_id to the end, step num_programs·BLOCK_M), carry the column
+// sums of their blocks (a reduction along axis 0) and write them as row pid
+// of partial; a second launch of the same kernel with one program sums
+// partial's rows. LayerNorm's dw and db are computed so.
+void columnSumsBody(dsl::KernelBuilder &kb, const KernelConfig &c) {
+  int64_t bm = c.get("BLOCK_M"), bn = c.get("BLOCK_N");
+  dsl::TensorArg x = kb.tensor("x", DType::F32, 2), partial = kb.tensor("partial", DType::F32, 2);
+  dsl::Scalar pid = dsl::program_id(0);
+  dsl::Tile sum = dsl::for_range(pid * dsl::Scalar(bm), x.size(0), dsl::num_programs(0) * dsl::Scalar(bm),
+                                 {dsl::zeros({bn}, DType::F32)},
+                                 [&](dsl::Scalar row, const std::vector<dsl::Tile> &acc) {
+                                   dsl::Tile t = dsl::load(x, {row, dsl::Scalar(0)}, {bm, bn});
+                                   return std::vector<dsl::Tile>{acc[0] + dsl::reduce_sum(t, 0)};
+                                 })[0];
+  dsl::store(partial, {pid, dsl::Scalar(0)}, dsl::expand_dims(sum, 0));
+}
+
+TEST(UserKernels, ColumnSumsCarriedAcrossALoop) {
+  SKIP_WITHOUT_GPU();
+  Kernel k = Kernel("gpu_column_sums", columnSumsBody)
+                 .constants({{"BLOCK_M", 1}, {"BLOCK_N", 512}})
+                 .dtypes({DType::F32})
+                 .grid([](const Args &a, const KernelConfig &) {
+                   return Grid{a.tensor("partial").shape()[0]};
+                 });
+  for (auto [rows, bm, warps, programs] : std::vector<std::array<int64_t, 4>>{
+           {37, 1, 2, 37}, {37, 1, 2, 5}, {100, 32, 4, 3}, {100, 32, 4, 1}, {64, 4, 4, 8}}) {
+    int64_t cols = 300;
+    std::vector<float> x;
+    DeviceTensor dx = testkit::randomTensor({rows, cols}, DType::F32, &x);
+    DeviceTensor partial = DeviceTensor::empty({programs, cols}, DType::F32);
+    partial.fillBytes(0xff);
+    KernelConfig c = k.config(DType::F32, {{"BLOCK_M", bm}}, unsigned(warps));
+    k.launch(c, {dx, partial});
+    std::vector<float> got = partial.toFloat();
+    std::vector<double> want(programs * cols, 0.0);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < cols; ++j)
+        want[(r / bm) % programs * cols + j] += x[r * cols + j];
+    double e = testkit::maxRelativeError(got, want);
+    EXPECT_LE(e, 1e-5) << rows << " rows, BLOCK_M " << bm << ", " << warps << " warps, "
+                       << programs << " programs: partial[0][0] = " << got[0] << ", expected "
+                       << want[0];
+  }
 }
 
 TEST(UserKernels, MathAndBitOperationsMatchTheReference) {
