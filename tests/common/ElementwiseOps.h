@@ -29,7 +29,8 @@ inline void elementwiseOpsBody(dsl::KernelBuilder &kb, const kernels::KernelConf
   TensorArg bits = kb.tensor("bits", DType::I32, 2);
   Scalar start = program_id(0) * Scalar(block);
   Tile t = load(x, {start}, {block});
-  Tile results[] = {sin(t), cos(t), erf(t), floor(t), ceil(t), sigmoid(t), fma(t, t, t), t % (t * 0.25 + 2.0)};
+  Tile results[] = {sin(t),  cos(t),     erf(t),       floor(t),
+                    ceil(t), sigmoid(t), fma(t, t, t), t % (t * 0.25 + 2.0)};
   for (int op = 0; op < 8; ++op)
     store(out, {Scalar(op), start}, expand_dims(results[op], 0));
   Tile ai = load(a, {start}, {block}), bi = load(b, {start}, {block});
@@ -59,7 +60,8 @@ inline std::string checkElementwiseOps(int64_t n, float scale) {
   DeviceTensor dx = DeviceTensor::fromFloat(x, {n}, DType::F32);
   DeviceTensor da = DeviceTensor::fromHost(a.data(), {n}, DType::I32);
   DeviceTensor db = DeviceTensor::fromHost(b.data(), {n}, DType::I32);
-  DeviceTensor out = DeviceTensor::empty({8, n}, DType::F32), bits = DeviceTensor::empty({4, n}, DType::I32);
+  DeviceTensor out = DeviceTensor::empty({8, n}, DType::F32),
+               bits = DeviceTensor::empty({4, n}, DType::I32);
   out.fillBytes(0xff);
   bits.fillBytes(0xff);
   kernels::Kernel k = elementwiseOpsKernel();
@@ -75,17 +77,33 @@ inline std::string checkElementwiseOps(int64_t n, float scale) {
     for (int64_t i = 0; i < n; ++i) {
       double v = x[i], want;
       switch (op) {
-      case 0: want = std::sin(v); break;
-      case 1: want = std::cos(v); break;
-      case 2: want = std::erf(v); break;
-      case 3: want = std::floor(v); break;
-      case 4: want = std::ceil(v); break;
-      case 5: want = 1 / (1 + std::exp(-v)); break;
-      case 6: want = v * v + v; break;
-      default: want = std::fmod(v, double(float(float(v * 0.25) + 2.0f))); break;
+      case 0:
+        want = std::sin(v);
+        break;
+      case 1:
+        want = std::cos(v);
+        break;
+      case 2:
+        want = std::erf(v);
+        break;
+      case 3:
+        want = std::floor(v);
+        break;
+      case 4:
+        want = std::ceil(v);
+        break;
+      case 5:
+        want = 1 / (1 + std::exp(-v));
+        break;
+      case 6:
+        want = v * v + v;
+        break;
+      default:
+        want = std::fmod(v, double(float(float(v * 0.25) + 2.0f)));
+        break;
       }
       double g = got[op * n + i];
-      double scaleOf = op == 7 ? std::max(1.0, std::abs(v))
+      double scaleOf = op == 7   ? std::max(1.0, std::abs(v))
                        : op >= 5 ? std::max(1.0, std::abs(want))
                                  : 1.0;
       double err = std::abs(g - want) / scaleOf;
@@ -98,10 +116,18 @@ inline std::string checkElementwiseOps(int64_t n, float scale) {
     for (int64_t i = 0; i < n; ++i) {
       int32_t want;
       switch (op) {
-      case 0: want = a[i] ^ b[i]; break;
-      case 1: want = int32_t(uint32_t(a[i]) << (b[i] & 31)); break;
-      case 2: want = a[i] >> (b[i] & 31); break;
-      default: want = a[i] % (b[i] + 1); break;
+      case 0:
+        want = a[i] ^ b[i];
+        break;
+      case 1:
+        want = int32_t(uint32_t(a[i]) << (b[i] & 31));
+        break;
+      case 2:
+        want = a[i] >> (b[i] & 31);
+        break;
+      default:
+        want = a[i] % (b[i] + 1);
+        break;
       }
       if (gotBits[op * n + i] != want)
         return std::to_string(a[i]) + " " + intNames[op] + " " + std::to_string(b[i]) + " = " +

@@ -151,12 +151,12 @@ void columnSumsBody(dsl::KernelBuilder &kb, const KernelConfig &c) {
   int64_t bm = c.get("BLOCK_M"), bn = c.get("BLOCK_N");
   dsl::TensorArg x = kb.tensor("x", DType::F32, 2), partial = kb.tensor("partial", DType::F32, 2);
   dsl::Scalar pid = dsl::program_id(0);
-  dsl::Tile sum = dsl::for_range(pid * dsl::Scalar(bm), x.size(0), dsl::num_programs(0) * dsl::Scalar(bm),
-                                 {dsl::zeros({bn}, DType::F32)},
-                                 [&](dsl::Scalar row, const std::vector<dsl::Tile> &acc) {
-                                   dsl::Tile t = dsl::load(x, {row, dsl::Scalar(0)}, {bm, bn});
-                                   return std::vector<dsl::Tile>{acc[0] + dsl::reduce_sum(t, 0)};
-                                 })[0];
+  dsl::Tile sum = dsl::for_range(
+      pid * dsl::Scalar(bm), x.size(0), dsl::num_programs(0) * dsl::Scalar(bm),
+      {dsl::zeros({bn}, DType::F32)}, [&](dsl::Scalar row, const std::vector<dsl::Tile> &acc) {
+        dsl::Tile t = dsl::load(x, {row, dsl::Scalar(0)}, {bm, bn});
+        return std::vector<dsl::Tile>{acc[0] + dsl::reduce_sum(t, 0)};
+      })[0];
   dsl::store(partial, {pid, dsl::Scalar(0)}, dsl::expand_dims(sum, 0));
 }
 
@@ -183,9 +183,141 @@ TEST(UserKernels, ColumnSumsCarriedAcrossALoop) {
       for (int64_t j = 0; j < cols; ++j)
         want[(r / bm) % programs * cols + j] += x[r * cols + j];
     double e = testkit::maxRelativeError(got, want);
-    EXPECT_LE(e, 1e-5) << rows << " rows, BLOCK_M " << bm << ", " << warps << " warps, "
-                       << programs << " programs: partial[0][0] = " << got[0] << ", expected "
-                       << want[0];
+    EXPECT_LE(e, 1e-5) << rows << " rows, BLOCK_M " << bm << ", " << warps << " warps, " << programs
+                       << " programs: partial[0][0] = " << got[0] << ", expected " << want[0];
+  }
+}
+
+// LayerNorm's backward (examples/layer_norm) with its parts switched off
+// one at a time: ACCS carried sums (1: Σ g·x̂ only), DX stores dx in the
+// loop, NORM normalizes x with mean and rstd. Partial sums per program.
+void lnBackwardBody(dsl::KernelBuilder &kb, const KernelConfig &c) {
+  using namespace dsl;
+  int64_t bm = c.get("BLOCK_M"), bn = c.get("BLOCK_N");
+  bool twoAccs = c.get("ACCS") == 2, storeDx = c.get("DX") != 0, norm = c.get("NORM") != 0;
+  TensorArg dy = kb.tensor("dy", DType::F32, 2), x = kb.tensor("x", DType::F32, 2),
+            w = kb.tensor("weight", DType::F32, 1), mean = kb.tensor("mean", DType::F32, 1),
+            rstd = kb.tensor("rstd", DType::F32, 1), dx = kb.tensor("dx", DType::F32, 2),
+            dwPartial = kb.tensor("dw_partial", DType::F32, 2),
+            dbPartial = kb.tensor("db_partial", DType::F32, 2);
+  Scalar invN = f32(1.0) / to_f32(x.size(1));
+  Tile inRow = expand_dims(arange(bn), 0) < x.size(1);
+  Tile wt = expand_dims(load(w, {Scalar(0)}, {bn}), 0);
+  Scalar pid = program_id(0);
+  std::vector<Tile> init{zeros({bn}, DType::F32)};
+  if (twoAccs)
+    init.push_back(zeros({bn}, DType::F32));
+  std::vector<Tile> sums =
+      for_range(pid * Scalar(bm), x.size(0), num_programs(0) * Scalar(bm), init,
+                [&](Scalar row, const std::vector<Tile> &acc) {
+                  Tile xt = load(x, {row, Scalar(0)}, {bm, bn});
+                  Tile g = load(dy, {row, Scalar(0)}, {bm, bn});
+                  Tile xhat = xt;
+                  if (norm) {
+                    Tile mu = expand_dims(load(mean, {row}, {bm}), 1);
+                    Tile r = expand_dims(load(rstd, {row}, {bm}), 1);
+                    xhat = where(inRow, (xt - mu) * r, zeros({bm, bn}, DType::F32));
+                  }
+                  Tile wdy = g * wt;
+                  if (storeDx) {
+                    Tile c1 = expand_dims(reduce_sum(xhat * wdy, 1) * invN, 1);
+                    Tile c2 = expand_dims(reduce_sum(wdy, 1) * invN, 1);
+                    store(dx, {row, Scalar(0)}, wdy - (xhat * c1 + c2));
+                  }
+                  std::vector<Tile> next{acc[0] + reduce_sum(g * xhat, 0)};
+                  if (twoAccs)
+                    next.push_back(acc[1] + reduce_sum(g, 0));
+                  return next;
+                });
+  store(dwPartial, {pid, Scalar(0)}, expand_dims(sums[0], 0));
+  if (twoAccs)
+    store(dbPartial, {pid, Scalar(0)}, expand_dims(sums[1], 0));
+}
+
+// out_j = Σ_i partial_ij stored as a 1-D tile (LayerNorm's second kernel).
+void sumRowsBody(dsl::KernelBuilder &kb, const KernelConfig &c) {
+  using namespace dsl;
+  int64_t bm = c.get("BLOCK_M"), bn = c.get("BLOCK_N");
+  TensorArg partial = kb.tensor("partial", DType::F32, 2), out = kb.tensor("out", DType::F32, 1);
+  Scalar col = program_id(0) * Scalar(bn);
+  Tile sum = for_range(Scalar(0), partial.size(0), Scalar(bm), {zeros({bn}, DType::F32)},
+                       [&](Scalar i, const std::vector<Tile> &acc) {
+                         Tile block = load(partial, {i, col}, {bm, bn});
+                         return std::vector<Tile>{acc[0] + reduce_sum(block, 0)};
+                       })[0];
+  store(out, {col}, sum);
+}
+
+TEST(UserKernels, RowSumsStoredAsOneDimensionalTiles) {
+  SKIP_WITHOUT_GPU();
+  Kernel k = Kernel("gpu_sum_rows", sumRowsBody)
+                 .constants({{"BLOCK_M", 32}, {"BLOCK_N", 128}})
+                 .dtypes({DType::F32})
+                 .grid([](const Args &a, const KernelConfig &c) {
+                   return Grid{cdiv(a.tensor("out").shape()[0], c.get("BLOCK_N"))};
+                 });
+  for (int64_t rows : {1, 37, 100}) {
+    int64_t cols = 300;
+    std::vector<float> p;
+    DeviceTensor dp = testkit::randomTensor({rows, cols}, DType::F32, &p);
+    DeviceTensor out = DeviceTensor::empty({cols}, DType::F32);
+    out.fillBytes(0xff);
+    k.launch(k.config(DType::F32), {dp, out});
+    std::vector<double> want(cols, 0.0);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < cols; ++j)
+        want[j] += p[r * cols + j];
+    std::vector<float> got = out.toFloat();
+    EXPECT_LE(testkit::maxRelativeError(got, want), 1e-5)
+        << rows << " rows: out[0] = " << got[0] << ", expected " << want[0]
+        << "; out[200] = " << got[200] << ", expected " << want[200];
+  }
+}
+
+TEST(UserKernels, LayerNormBackwardPartsOnTheGpu) {
+  SKIP_WITHOUT_GPU();
+  Kernel k = Kernel("gpu_ln_backward_parts", lnBackwardBody)
+                 .constants({{"BLOCK_M", 1}, {"BLOCK_N", 512}, {"ACCS", 2}, {"DX", 1}, {"NORM", 1}})
+                 .dtypes({DType::F32})
+                 .grid([](const Args &a, const KernelConfig &) {
+                   return Grid{a.tensor("dw_partial").shape()[0]};
+                 });
+  int64_t rows = 37, cols = 300;
+  std::vector<float> x, dy, w, mean(rows), rstd(rows);
+  DeviceTensor dX = testkit::randomTensor({rows, cols}, DType::F32, &x);
+  DeviceTensor dDy = testkit::randomTensor({rows, cols}, DType::F32, &dy);
+  DeviceTensor dW = testkit::randomTensor({cols}, DType::F32, &w);
+  for (int64_t r = 0; r < rows; ++r)
+    mean[r] = 0.25f * float(r % 3), rstd[r] = 1.0f + 0.5f * float(r % 2);
+  DeviceTensor dMean = DeviceTensor::fromFloat(mean, {rows}, DType::F32);
+  DeviceTensor dRstd = DeviceTensor::fromFloat(rstd, {rows}, DType::F32);
+  for (auto [accs, storeDx, norm] : std::vector<std::array<int64_t, 3>>{
+           {2, 1, 1}, {2, 0, 1}, {1, 1, 1}, {2, 1, 0}, {1, 0, 1}, {1, 0, 0}}) {
+    DeviceTensor dDx = DeviceTensor::empty({rows, cols}, DType::F32);
+    DeviceTensor dwp = DeviceTensor::empty({rows, cols}, DType::F32);
+    DeviceTensor dbp = DeviceTensor::empty({rows, cols}, DType::F32);
+    dwp.fillBytes(0xff);
+    dbp.fillBytes(0xff);
+    k.launch(k.config(DType::F32, {{"ACCS", accs}, {"DX", storeDx}, {"NORM", norm}}, 2),
+             {dDy, dX, dW, dMean, dRstd, dDx, dwp, dbp});
+    std::vector<double> wantW(rows * cols), wantB(rows * cols);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < cols; ++j) {
+        double xhat = norm ? (double(x[r * cols + j]) - mean[r]) * rstd[r] : x[r * cols + j];
+        wantW[r * cols + j] = dy[r * cols + j] * xhat;
+        wantB[r * cols + j] = dy[r * cols + j];
+      }
+    std::vector<float> gotW = dwp.toFloat();
+    EXPECT_LE(testkit::maxRelativeError(gotW, wantW), 1e-5)
+        << "ACCS " << accs << " DX " << storeDx << " NORM " << norm
+        << ": dw_partial[0][0] = " << gotW[0] << ", expected " << wantW[0]
+        << "; [1][0] = " << gotW[cols] << ", expected " << wantW[cols];
+    if (accs == 2) {
+      std::vector<float> gotB = dbp.toFloat();
+      EXPECT_LE(testkit::maxRelativeError(gotB, wantB), 1e-5)
+          << "ACCS " << accs << " DX " << storeDx << " NORM " << norm
+          << ": db_partial[0][0] = " << gotB[0] << ", expected " << wantB[0];
+    }
   }
 }
 

@@ -211,7 +211,11 @@ struct ReduceOpToShuffles : OpConversionPattern<tile::ReduceOp> {
                                                ArrayRef<Value> parts, int64_t warps) {
     RankedTensorType srcType = op.getSrc().getType(), dstType = op.getType();
     Type elem = srcType.getElementType();
-    const tile::DimDistribution &along = ThreadElements(srcType).distribution()[op.getAxis()];
+    // Named, not a temporary: `along` refers into its distribution (a
+    // reference into a destroyed temporary read garbage shifts and masks,
+    // which LLVM turned into an unreachable reduction loop).
+    ThreadElements srcElements(srcType);
+    const tile::DimDistribution &along = srcElements.distribution()[op.getAxis()];
     Value scratch = sharedScratch(b, loc, elem, dstType.getNumElements() * warps, 0);
     auto [lane, warp] = laneAndWarp(b, loc);
     auto bits = [&](Value id, unsigned shift, unsigned mask) -> Value {
