@@ -115,13 +115,18 @@ static const bool registered = (dropout_residual::kernel(), true);
 
 DeviceTensor dropout_residual::forward(const DeviceTensor &x, const DeviceTensor &residual, float p,
                                        uint32_t seed, Stream &stream) {
-  checkShape(x, p);
-  if (residual.shape() != x.shape())
-    throw tessera::Error("residual: expected x's shape");
   DeviceTensor out = DeviceTensor::empty(x.shape(), x.dtype());
+  forward(x, residual, p, seed, out, stream);
+  return out;
+}
+
+void dropout_residual::forward(const DeviceTensor &x, const DeviceTensor &residual, float p,
+                               uint32_t seed, DeviceTensor &out, Stream &stream) {
+  checkShape(x, p);
+  if (residual.shape() != x.shape() || out.shape() != x.shape())
+    throw tessera::Error("residual, out: expected x's shape");
   // The tuning database's winner for the shape, else the defaults.
   kernel()({x, residual, out, p, 1.f / (1 - p), int32_t(seed)}, stream);
-  return out;
 }
 
 DeviceTensor dropout_residual::backward(const DeviceTensor &dout, float p, uint32_t seed,

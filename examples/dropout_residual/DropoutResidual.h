@@ -16,6 +16,11 @@ tessera::DeviceTensor forward(const tessera::DeviceTensor &x, const tessera::Dev
                               float p, uint32_t seed,
                               tessera::Stream &stream = tessera::Stream::defaultStream());
 
+/// forward() into a given tensor of x's shape and dtype: no allocation.
+void forward(const tessera::DeviceTensor &x, const tessera::DeviceTensor &residual, float p,
+             uint32_t seed, tessera::DeviceTensor &out,
+             tessera::Stream &stream = tessera::Stream::defaultStream());
+
 /// The gradient for x given dout: the same elements dropped (regenerated
 /// from the seed, never stored), the rest scaled by 1/(1 - p). The
 /// residual's gradient is dout itself.

@@ -54,7 +54,8 @@ bool check(int64_t rows, int64_t cols, DType dtype, float p) {
 void bench(int64_t rows, int64_t cols) {
   DeviceTensor x = testkit::randomTensor({rows, cols}, DType::BF16);
   DeviceTensor r = testkit::randomTensor({rows, cols}, DType::BF16);
-  double ms = testkit::benchMs([&] { dropout_residual::forward(x, r, 0.1f, 1234); });
+  DeviceTensor out = DeviceTensor::empty({rows, cols}, DType::BF16);
+  double ms = testkit::benchMs([&] { dropout_residual::forward(x, r, 0.1f, 1234, out); });
   std::printf("dropout_residual bf16 %lldx%lld  %.4f ms %.1f GB/s\n", (long long)rows,
               (long long)cols, ms, 3.0 * double(x.nbytes()) / ms * 1e-6);
 }

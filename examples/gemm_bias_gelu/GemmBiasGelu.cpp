@@ -80,7 +80,8 @@ kernels::Problem problem(DType dtype, const std::vector<int64_t> &sizes) {
   DeviceTensor dbias = testkit::randomTensor({n}, dtype, bias.get());
   DeviceTensor out = DeviceTensor::empty({m, n}, dtype);
   out.fillBytes(0xff);
-  return {{da, db, dbias, out}, [=] {
+  return {{da, db, dbias, out},
+          [=] {
             for (int64_t i = 0; i < m; i += std::max<int64_t>(1, m / 16)) {
               std::vector<double> want(n, 0.0);
               for (int64_t p = 0; p < k; ++p)
@@ -95,7 +96,8 @@ kernels::Problem problem(DType dtype, const std::vector<int64_t> &sizes) {
                 return "row " + std::to_string(i) + ": relative error " + std::to_string(e);
             }
             return std::string();
-          }};
+          },
+          2.0 * double(m) * double(n) * double(k)};
 }
 
 } // namespace
@@ -147,15 +149,25 @@ static const bool registered = (gemm_bias_gelu::kernel(), true);
 
 DeviceTensor gemm_bias_gelu::run(const DeviceTensor &a, const DeviceTensor &b,
                                  const DeviceTensor &bias, Stream &stream) {
+  if (a.rank() != 2 || b.rank() != 2)
+    throw tessera::Error("a, b: expected matrices (M x K) and (K x N)");
+  DeviceTensor out = DeviceTensor::empty({a.shape()[0], b.shape()[1]}, a.dtype());
+  run(a, b, bias, out, stream);
+  return out;
+}
+
+void gemm_bias_gelu::run(const DeviceTensor &a, const DeviceTensor &b, const DeviceTensor &bias,
+                         DeviceTensor &out, Stream &stream) {
   if (a.rank() != 2 || b.rank() != 2 || a.shape()[1] != b.shape()[0])
     throw tessera::Error("a, b: expected matrices (M x K) and (K x N)");
   if (a.shape()[0] < 1 || b.shape()[1] < 1 || a.shape()[1] < 1)
     throw tessera::Error("a, b: expected non-empty matrices");
   if (bias.rank() != 1 || bias.shape()[0] != b.shape()[1])
     throw tessera::Error("bias: expected " + std::to_string(b.shape()[1]) + " elements");
-  DeviceTensor out = DeviceTensor::empty({a.shape()[0], b.shape()[1]}, a.dtype());
+  if (out.shape() != std::vector<int64_t>{a.shape()[0], b.shape()[1]})
+    throw tessera::Error("out: expected " + std::to_string(a.shape()[0]) + " x " +
+                         std::to_string(b.shape()[1]));
   // The tuning database's winner for the shape, else the heuristic. The
   // Kernel checks the dtypes (b, bias and out must be a's).
   kernel()({a, b, bias, out}, stream);
-  return out;
 }

@@ -13,6 +13,11 @@ tessera::DeviceTensor run(const tessera::DeviceTensor &a, const tessera::DeviceT
                           const tessera::DeviceTensor &bias,
                           tessera::Stream &stream = tessera::Stream::defaultStream());
 
+/// run() into a given (M x N) tensor of a's dtype: no allocation.
+void run(const tessera::DeviceTensor &a, const tessera::DeviceTensor &b,
+         const tessera::DeviceTensor &bias, tessera::DeviceTensor &out,
+         tessera::Stream &stream = tessera::Stream::defaultStream());
+
 /// The kernel, registered by name as the library loads.
 const tessera::kernels::Kernel &kernel();
 

@@ -49,7 +49,8 @@ void bench(int64_t n) {
   DeviceTensor a = testkit::randomTensor({n, n}, DType::BF16);
   DeviceTensor b = testkit::randomTensor({n, n}, DType::BF16);
   DeviceTensor bias = testkit::randomTensor({n}, DType::BF16);
-  double ms = testkit::benchMs([&] { gemm_bias_gelu::run(a, b, bias); });
+  DeviceTensor out = DeviceTensor::empty({n, n}, DType::BF16);
+  double ms = testkit::benchMs([&] { gemm_bias_gelu::run(a, b, bias, out); });
   std::printf("gemm_bias_gelu bf16 %lldx%lldx%lld  %.4f ms %.1f TFLOP/s\n", (long long)n,
               (long long)n, (long long)n, ms, 2.0 * n * n * n / ms * 1e-9);
 }

@@ -226,43 +226,71 @@ static void checkInputs(const DeviceTensor &x, const DeviceTensor &weight) {
 layer_norm::Forward layer_norm::forward(const DeviceTensor &x, const DeviceTensor &weight,
                                         const DeviceTensor &bias, float eps, Stream &stream) {
   checkInputs(x, weight);
-  if (bias.rank() != 1 || bias.shape() != weight.shape() || bias.dtype() != x.dtype())
-    throw tessera::Error("bias: expected " + std::to_string(x.shape()[1]) +
-                         " elements of x's dtype");
   int64_t rows = x.shape()[0];
   Forward f{DeviceTensor::empty(x.shape(), x.dtype()), DeviceTensor::empty({rows}, DType::F32),
             DeviceTensor::empty({rows}, DType::F32)};
-  // The tuning database's winner for this shape (tessera-tune --load ...),
-  // else the heuristic; TESSERA_PRINT_AUTOTUNING=1 says which.
-  forwardKernel()({x, weight, bias, f.y, f.mean, f.rstd, eps}, stream);
+  forward(x, weight, bias, f, eps, stream);
   return f;
+}
+
+void layer_norm::forward(const DeviceTensor &x, const DeviceTensor &weight,
+                         const DeviceTensor &bias, Forward &out, float eps, Stream &stream) {
+  checkInputs(x, weight);
+  if (bias.rank() != 1 || bias.shape() != weight.shape() || bias.dtype() != x.dtype())
+    throw tessera::Error("bias: expected " + std::to_string(x.shape()[1]) +
+                         " elements of x's dtype");
+  // The tuning database's winner for this shape (tessera-tune --load ...),
+  // else the heuristic; TESSERA_PRINT_AUTOTUNING=1 says which. The Kernel
+  // checks out's tensors (dtypes, ranks).
+  forwardKernel()({x, weight, bias, out.y, out.mean, out.rstd, eps}, stream);
+}
+
+/// The backward's configuration for rows of `cols`, and its programs.
+static std::pair<KernelConfig, int64_t> backwardLaunch(DType dtype, int64_t rows, int64_t cols) {
+  // Fewer elements per thread than the forward: the backward holds x, dy,
+  // x̂, w·dy and two partial sums per element (4 warps per 1024 columns stay
+  // clear of spills).
+  KernelConfig config = rowConfig(dtype, cols);
+  config.constants["BLOCK_M"] = 1;
+  config.numWarps = unsigned(std::clamp<int64_t>(config.get("BLOCK_N") / 256, 2, 16));
+  // A few programs per SM, each walking rows that many apart.
+  int64_t sms = interpreted() ? 4 : currentDevice().smCount;
+  return {config, std::min(rows, 4 * sms)};
+}
+
+layer_norm::Workspace layer_norm::makeWorkspace(int64_t rows, int64_t cols) {
+  int64_t programs = backwardLaunch(DType::F32, rows, cols).second;
+  return {DeviceTensor::empty({programs, cols}, DType::F32),
+          DeviceTensor::empty({programs, cols}, DType::F32)};
 }
 
 layer_norm::Gradients layer_norm::backward(const DeviceTensor &dy, const DeviceTensor &x,
                                            const DeviceTensor &weight, const Forward &saved,
                                            Stream &stream) {
   checkInputs(x, weight);
-  if (dy.shape() != x.shape() || dy.dtype() != x.dtype())
-    throw tessera::Error("dy: expected a tensor of x's shape and dtype");
-  int64_t rows = x.shape()[0], cols = x.shape()[1];
-  // Fewer elements per thread than the forward: the backward holds x, dy,
-  // x̂, w·dy and two partial sums per element (4 warps per 1024 columns stay
-  // clear of spills).
-  KernelConfig config = rowConfig(x.dtype(), cols);
-  config.constants["BLOCK_M"] = 1;
-  config.numWarps = unsigned(std::clamp<int64_t>(config.get("BLOCK_N") / 256, 2, 16));
-  // A few programs per SM, each walking rows that many apart.
-  int64_t sms = interpreted() ? 4 : currentDevice().smCount;
-  int64_t programs = std::min(cdiv(rows, config.get("BLOCK_M")), 4 * sms);
-  DeviceTensor dwPartial = DeviceTensor::empty({programs, cols}, DType::F32);
-  DeviceTensor dbPartial = DeviceTensor::empty({programs, cols}, DType::F32);
+  int64_t cols = x.shape()[1];
   Gradients g{DeviceTensor::empty(x.shape(), x.dtype()), DeviceTensor::empty({cols}, x.dtype()),
               DeviceTensor::empty({cols}, x.dtype())};
+  Workspace workspace = makeWorkspace(x.shape()[0], cols);
+  backward(dy, x, weight, saved, g, workspace, stream);
+  return g;
+}
+
+void layer_norm::backward(const DeviceTensor &dy, const DeviceTensor &x, const DeviceTensor &weight,
+                          const Forward &saved, Gradients &out, Workspace &workspace,
+                          Stream &stream) {
+  checkInputs(x, weight);
+  if (dy.shape() != x.shape() || dy.dtype() != x.dtype())
+    throw tessera::Error("dy: expected a tensor of x's shape and dtype");
+  auto [config, programs] = backwardLaunch(x.dtype(), x.shape()[0], x.shape()[1]);
+  if (workspace.dwPartial.shape() != std::vector<int64_t>{programs, x.shape()[1]})
+    throw tessera::Error("workspace: expected makeWorkspace(rows, cols)'s tensors");
   backwardKernel().launch(
-      config, {dy, x, weight, saved.mean, saved.rstd, g.dx, dwPartial, dbPartial}, stream);
+      config,
+      {dy, x, weight, saved.mean, saved.rstd, out.dx, workspace.dwPartial, workspace.dbPartial},
+      stream);
   const Kernel &sum = reduceColumnsKernel();
   KernelConfig sumConfig = sum.config(x.dtype());
-  sum.launch(sumConfig, {dwPartial, g.dw}, stream);
-  sum.launch(sumConfig, {dbPartial, g.db}, stream);
-  return g;
+  sum.launch(sumConfig, {workspace.dwPartial, out.dw}, stream);
+  sum.launch(sumConfig, {workspace.dbPartial, out.db}, stream);
 }

@@ -22,10 +22,28 @@ Forward forward(const tessera::DeviceTensor &x, const tessera::DeviceTensor &wei
                 const tessera::DeviceTensor &bias, float eps = 1e-5f,
                 tessera::Stream &stream = tessera::Stream::defaultStream());
 
+/// forward() into given tensors (y like x; mean and rstd f32, one per row):
+/// no allocation, for loops and timing.
+void forward(const tessera::DeviceTensor &x, const tessera::DeviceTensor &weight,
+             const tessera::DeviceTensor &bias, Forward &out, float eps = 1e-5f,
+             tessera::Stream &stream = tessera::Stream::defaultStream());
+
+/// The partial sums the backward writes (one row per program), allocated
+/// once and passed to backward() for loops and timing.
+struct Workspace {
+  tessera::DeviceTensor dwPartial, dbPartial;
+};
+Workspace makeWorkspace(int64_t rows, int64_t cols);
+
 /// The gradients of forward() given dy.
 Gradients backward(const tessera::DeviceTensor &dy, const tessera::DeviceTensor &x,
                    const tessera::DeviceTensor &weight, const Forward &saved,
                    tessera::Stream &stream = tessera::Stream::defaultStream());
+
+/// backward() into given tensors (dx like x, dw and db like weight).
+void backward(const tessera::DeviceTensor &dy, const tessera::DeviceTensor &x,
+              const tessera::DeviceTensor &weight, const Forward &saved, Gradients &out,
+              Workspace &workspace, tessera::Stream &stream = tessera::Stream::defaultStream());
 
 /// The kernels, registered by name as the library loads.
 const tessera::kernels::Kernel &forwardKernel();

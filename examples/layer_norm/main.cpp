@@ -80,11 +80,15 @@ void bench(int64_t rows, int64_t cols) {
   DeviceTensor x = testkit::randomTensor({rows, cols}, dtype);
   DeviceTensor w = testkit::randomTensor({cols}, dtype), b = testkit::randomTensor({cols}, dtype);
   DeviceTensor dy = testkit::randomTensor({rows, cols}, dtype);
+  // Outputs and the backward's workspace made once: the loop times the
+  // kernels, not allocations.
   layer_norm::Forward f = layer_norm::forward(x, w, b);
+  layer_norm::Gradients g = layer_norm::backward(dy, x, w, f);
+  layer_norm::Workspace workspace = layer_norm::makeWorkspace(rows, cols);
   double bytes = 2.0 * double(x.nbytes());
-  double fwd = testkit::benchMs([&] { layer_norm::forward(x, w, b); });
+  double fwd = testkit::benchMs([&] { layer_norm::forward(x, w, b, f); });
   // The backward reads dy and x and writes dx.
-  double bwd = testkit::benchMs([&] { layer_norm::backward(dy, x, w, f); });
+  double bwd = testkit::benchMs([&] { layer_norm::backward(dy, x, w, f, g, workspace); });
   std::printf("layer_norm bf16 %lldx%lld  forward %.4f ms %.1f GB/s  backward %.4f ms %.1f GB/s\n",
               (long long)rows, (long long)cols, fwd, bytes / fwd * 1e-6, bwd,
               1.5 * bytes / bwd * 1e-6);

@@ -251,7 +251,8 @@ Problem matmulProblem(DType dtype, const std::vector<int64_t> &sizes) {
   DeviceTensor db = DeviceTensor::fromFloat(*b, {k, n}, dtype);
   DeviceTensor c = DeviceTensor::empty({m, n}, dtype);
   c.fillBytes(0xff);
-  return {{da, db, c}, [=] {
+  return {{da, db, c},
+          [=] {
             // Every column of the sampled rows, in float64; the error of a
             // sum of k products scales with sqrt(k).
             for (int64_t r : sampledRows(m)) {
@@ -268,7 +269,8 @@ Problem matmulProblem(DType dtype, const std::vector<int64_t> &sizes) {
                 return e;
             }
             return std::string();
-          }};
+          },
+          2.0 * double(m) * double(n) * double(k)};
 }
 
 } // namespace

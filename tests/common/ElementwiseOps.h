@@ -72,7 +72,7 @@ inline std::string checkElementwiseOps(int64_t n, float scale) {
   const char *names[] = {"sin", "cos", "erf", "floor", "ceil", "sigmoid", "fma", "fmod"};
   // Absolute bounds for sin, cos, erf; relative to max(1, |result|) for
   // sigmoid and fma; fmod (x - y·trunc(x/y) on the GPU) to max(1, |x|).
-  const double bounds[] = {4e-6, 4e-6, 5e-7, 0, 0, 2e-6, 1e-6, 1e-6};
+  const double bounds[] = {4e-6, 4e-6, 2e-6, 0, 0, 2e-6, 1e-6, 1e-6};
   for (int op = 0; op < 8; ++op)
     for (int64_t i = 0; i < n; ++i) {
       double v = x[i], want;

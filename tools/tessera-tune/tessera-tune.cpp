@@ -326,6 +326,10 @@ static int tuneKernel(int argc, char **argv) {
     std::vector<CandidateResult> results =
         kernel->tune(args, TuningDatabase::get(), &options, inputs.check);
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (inputs.flops > 0)
+      return report(
+          problem, results, wall, "TFLOP/s", [&](double ms) { return inputs.flops / ms * 1e-9; },
+          jsonPath);
     // Every tensor argument read or written once: the memory-bound rate.
     double bytes = 0;
     for (const kernels::Arg &a : args)

@@ -25,7 +25,8 @@ TEST(ReductionLowering, ColumnSumsAcrossWarpsKeepTheirLoop) {
       [](mlir::MLIRContext &ctx) {
         using namespace dsl;
         KernelBuilder kb(ctx, "column_sums", 4);
-        TensorArg partial = kb.tensor("partial", DType::F32, 2), out = kb.tensor("out", DType::F32, 1);
+        TensorArg partial = kb.tensor("partial", DType::F32, 2),
+                  out = kb.tensor("out", DType::F32, 1);
         Scalar col = program_id(0) * Scalar(128);
         Tile sum = for_range(Scalar(0), partial.size(0), Scalar(32), {zeros({128}, DType::F32)},
                              [&](Scalar i, const std::vector<Tile> &acc) {

@@ -148,6 +148,9 @@ struct Tuning {
 struct Problem {
   std::vector<Arg> args;
   std::function<std::string()> check;
+  /// The problem's floating-point operations, for a compute-bound kernel:
+  /// tools print TFLOP/s. 0: memory-bound, tools print GB/s of the tensors.
+  double flops = 0;
 };
 using ProblemFn = std::function<Problem(DType, const std::vector<int64_t> &sizes)>;
 
