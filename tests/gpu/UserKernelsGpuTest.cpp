@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "common/ElementwiseOps.h"
+#include "common/RandomNumbers.h"
 #include "common/Testing.h"
 #include "tessera/dsl.h"
 #include "tessera/kernels/Kernel.h"
@@ -104,42 +105,9 @@ TEST(UserKernels, TunesOnFirstUseOnTheGpu) {
   EXPECT_EQ(db.best(k.problemKey({dx, dy, out, 2.0f})), results.front().config);
 }
 
-// bits[i] = randint(seed, i), u[i] = rand(seed, i).
-void randomBody(dsl::KernelBuilder &kb, const KernelConfig &c) {
-  int64_t block = c.get("BLOCK");
-  dsl::TensorArg bits = kb.tensor("bits", DType::I32, 1), u = kb.tensor("u", DType::F32, 1);
-  dsl::Scalar seed = kb.scalarI32("seed");
-  dsl::Scalar start = dsl::program_id(0) * dsl::Scalar(block);
-  dsl::Tile offsets = dsl::arange(block) + start;
-  dsl::store(bits, {start}, dsl::randint(seed, offsets));
-  dsl::store(u, {start}, dsl::rand(seed, offsets));
-}
-
 TEST(UserKernels, RandomNumbersMatchTheHostBitForBit) {
   SKIP_WITHOUT_GPU();
-  Kernel k = Kernel("gpu_random", randomBody)
-                 .constants({{"BLOCK", 1024}})
-                 .dtypes({DType::F32})
-                 .grid([](const Args &a, const KernelConfig &c) {
-                   return Grid{cdiv(a.tensor("bits").shape()[0], c.get("BLOCK"))};
-                 });
-  int64_t n = 300001;
-  uint32_t seed = uint32_t(test::rng()());
-  DeviceTensor bits = DeviceTensor::empty({n}, DType::I32),
-               u = DeviceTensor::empty({n}, DType::F32);
-  bits.fillBytes(0xff);
-  u.fillBytes(0xff);
-  k.launch(k.config(DType::F32), {bits, u, int32_t(seed)});
-  std::vector<int32_t> got(n);
-  bits.copyToHost(got.data());
-  std::vector<float> uniform = u.toFloat();
-  int64_t wrongBits = 0, wrongUniform = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    wrongBits += uint32_t(got[i]) != testkit::philox(seed, uint32_t(i));
-    wrongUniform += uniform[i] != testkit::uniform(seed, uint32_t(i));
-  }
-  EXPECT_EQ(wrongBits, 0);
-  EXPECT_EQ(wrongUniform, 0);
+  EXPECT_EQ(test::checkRandomNumbers(300001), "");
 }
 
 // sums[j] = Σ_i x[i, j]: programs walk BLOCK_M-row blocks P apart (a loop
