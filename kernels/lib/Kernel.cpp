@@ -10,6 +10,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/MathExtras.h"
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -58,8 +59,10 @@ bool envFlag(const char *name) {
 // --- Args ------------------------------------------------------------------------
 
 Args::Args(const std::string &kernelName, const std::vector<ParamDecl> &params,
-           const std::vector<Arg> &values)
+           const std::vector<Arg> &values, bool validate)
     : kernel(kernelName), parameters(&params), arguments(&values) {
+  if (!validate)
+    return;
   auto fail = [&](size_t i, const std::string &why) {
     throw Error("kernel '" + kernel + "', argument " + std::to_string(i) + " ('" + params[i].name +
                 "'): " + why);
@@ -286,12 +289,16 @@ static DType dtypeOf(const Kernel &k, const std::vector<Arg> &args) {
 }
 
 std::string Kernel::problemKey(const std::vector<Arg> &args) const {
-  DType dtype = dtypeOf(*this, args);
-  Args view(name(), parameters(dtype), args);
+  Args view(name(), parameters(dtypeOf(*this, args)), args);
+  return keyOf(view);
+}
+
+std::string Kernel::keyOf(const Args &view) const {
   std::string key;
   if (state->tuning && state->tuning->key) {
     key = state->tuning->key(view);
   } else {
+    const std::vector<Arg> &args = view.values();
     for (size_t i = 0; i < args.size(); ++i) {
       if (args[i].kind() != Arg::Kind::Tensor)
         continue;
@@ -357,12 +364,16 @@ std::vector<CandidateResult> Kernel::tune(const std::vector<Arg> &args, TuningDa
 }
 
 KernelConfig Kernel::configFor(const std::vector<Arg> &args) const {
-  DType dtype = dtypeOf(*this, args);
-  Args view(name(), parameters(dtype), args);
-  if (!state->tuning)
-    return state->heuristic ? state->heuristic(view) : config(dtype);
+  Args view(name(), parameters(dtypeOf(*this, args)), args);
+  return chooseConfig(view);
+}
 
-  std::string key = problemKey(args);
+KernelConfig Kernel::chooseConfig(const Args &view) const {
+  DType dtype = dtypeOf(*this, view.values());
+  if (!state->tuning)
+    return state->heuristic ? fullConfig(state->heuristic(view)) : config(dtype);
+
+  std::string key = keyOf(view);
   {
     std::lock_guard<std::mutex> lock(state->mutex);
     auto it = state->chosen.find(key);
@@ -373,19 +384,17 @@ KernelConfig Kernel::configFor(const std::vector<Arg> &args) const {
   const char *how = "";
   TuningDatabase &db = TuningDatabase::get();
   if (std::optional<std::string> best = db.best(key)) {
-    KernelConfig c = KernelConfig::parse(*best);
-    choice = makeConfig(state->def, c.dtype, c.numWarps, c.constants);
+    choice = fullConfig(KernelConfig::parse(*best));
     how = "from the tuning database";
   } else if (tunable() && (state->tuning->onFirstUse || envFlag("TESSERA_AUTOTUNE"))) {
-    std::vector<CandidateResult> results = tune(args, db);
+    std::vector<CandidateResult> results = tune(view.values(), db);
     if (!results.empty() && results.front().ok()) {
-      KernelConfig c = KernelConfig::parse(results.front().config);
-      choice = makeConfig(state->def, c.dtype, c.numWarps, c.constants);
+      choice = fullConfig(KernelConfig::parse(results.front().config));
       how = "tuned now";
     }
   }
   if (!choice) {
-    choice = state->heuristic ? state->heuristic(view) : config(dtype);
+    choice = state->heuristic ? fullConfig(state->heuristic(view)) : config(dtype);
     how = state->heuristic ? "the heuristic's (not tuned)" : "the default (not tuned)";
   }
   if (envFlag("TESSERA_PRINT_AUTOTUNING"))
@@ -394,26 +403,45 @@ KernelConfig Kernel::configFor(const std::vector<Arg> &args) const {
   return state->chosen.emplace(key, *choice).first->second;
 }
 
+KernelConfig Kernel::fullConfig(const KernelConfig &c) const {
+  return makeConfig(state->def, c.dtype, c.numWarps, c.constants);
+}
+
 void Kernel::operator()(const std::vector<Arg> &args, Stream &stream) const {
-  launch(configFor(args), args, stream);
+  // The arguments are checked once, against the default constants'
+  // parameters; a config whose constants change the parameters is checked
+  // again in launchChecked.
+  const std::vector<ParamDecl> &params = parameters(dtypeOf(*this, args));
+  Args view(name(), params, args);
+  launchChecked(chooseConfig(view), nullptr, args, &params, stream);
 }
 
 void Kernel::launch(const KernelConfig &config, const std::vector<Arg> &args,
                     Stream &stream) const {
-  if (!state->grid)
-    throw Error("kernel '" + name() + "' has no grid (Kernel::grid); pass one to launch()");
-  KernelConfig full = makeConfig(state->def, config.dtype, config.numWarps, config.constants);
-  Args view(name(), parameters(full), args);
-  launch(full, state->grid(view, full), args, stream);
+  launchChecked(fullConfig(config), nullptr, args, nullptr, stream);
 }
 
 void Kernel::launch(const KernelConfig &config, Grid grid, const std::vector<Arg> &args,
                     Stream &stream) const {
-  KernelConfig full = makeConfig(state->def, config.dtype, config.numWarps, config.constants);
-  Args view(name(), parameters(full), args);
+  launchChecked(fullConfig(config), &grid, args, nullptr, stream);
+}
+
+void Kernel::launchChecked(const KernelConfig &full, const Grid *grid, const std::vector<Arg> &args,
+                           const std::vector<ParamDecl> *checked, Stream &stream) const {
+  const std::vector<ParamDecl> &params = parameters(full);
+  // Validates unless the same parameters checked the arguments already.
+  auto same = [](const ParamDecl &a, const ParamDecl &b) {
+    return a.kind == b.kind && a.dtype == b.dtype && a.rank == b.rank && a.name == b.name;
+  };
+  bool checkedAlready =
+      checked && std::equal(params.begin(), params.end(), checked->begin(), checked->end(), same);
+  Args view(name(), params, args, /*validate=*/!checkedAlready);
+  if (!grid && !state->grid)
+    throw Error("kernel '" + name() + "' has no grid (Kernel::grid); pass one to launch()");
+  Grid g = grid ? *grid : state->grid(view, full);
   KernelArgs packed;
   view.pack(packed);
-  detail::launchOnGrid(specialize(full), grid.x, grid.y, grid.z, packed, name(), stream);
+  detail::launchOnGrid(specialize(full), g.x, g.y, g.z, packed, name(), stream);
 }
 
 Problem Kernel::makeProblem(DType dtype, const std::vector<int64_t> &sizes) const {

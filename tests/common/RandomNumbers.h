@@ -33,15 +33,16 @@ inline void randomNumbersBody(dsl::KernelBuilder &kb, const kernels::KernelConfi
 /// the host's, bit for bit, else the first that is not. `mean` receives the
 /// uniforms' mean.
 inline std::string checkRandomNumbers(int64_t n, double *mean = nullptr) {
-  kernels::Kernel k = kernels::Kernel("random_numbers", randomNumbersBody)
-                          .constants({{"BLOCK", 1024}})
-                          .dtypes({DType::F32})
-                          .grid([](const kernels::Args &a, const kernels::KernelConfig &c) {
-                            return kernels::Grid{
-                                kernels::cdiv(a.tensor("bits").shape()[0], c.get("BLOCK"))};
-                          });
+  kernels::Kernel k =
+      kernels::Kernel("random_numbers", randomNumbersBody)
+          .constants({{"BLOCK", 1024}})
+          .dtypes({DType::F32})
+          .grid([](const kernels::Args &a, const kernels::KernelConfig &c) {
+            return kernels::Grid{kernels::cdiv(a.tensor("bits").shape()[0], c.get("BLOCK"))};
+          });
   uint32_t seed = uint32_t(rng()());
-  DeviceTensor bits = DeviceTensor::empty({n}, DType::I32), u = DeviceTensor::empty({n}, DType::F32);
+  DeviceTensor bits = DeviceTensor::empty({n}, DType::I32),
+               u = DeviceTensor::empty({n}, DType::F32);
   bits.fillBytes(0xff);
   u.fillBytes(0xff);
   k.launch(k.config(DType::F32), {bits, u, int32_t(seed)});
@@ -52,11 +53,11 @@ inline std::string checkRandomNumbers(int64_t n, double *mean = nullptr) {
   for (int64_t i = 0; i < n; ++i) {
     uint32_t want = testkit::philox(seed, uint32_t(i));
     if (uint32_t(got[i]) != want)
-      return "randint(" + std::to_string(seed) + ", " + std::to_string(i) + ") = " +
-             std::to_string(uint32_t(got[i])) + ", expected " + std::to_string(want);
+      return "randint(" + std::to_string(seed) + ", " + std::to_string(i) +
+             ") = " + std::to_string(uint32_t(got[i])) + ", expected " + std::to_string(want);
     if (uniform[i] != testkit::uniform(seed, uint32_t(i)) || !(uniform[i] >= 0 && uniform[i] < 1))
-      return "rand(" + std::to_string(seed) + ", " + std::to_string(i) + ") = " +
-             std::to_string(uniform[i]);
+      return "rand(" + std::to_string(seed) + ", " + std::to_string(i) +
+             ") = " + std::to_string(uniform[i]);
     sum += uniform[i];
   }
   if (mean)

@@ -91,7 +91,14 @@ public:
   /// do not match `params` (count, kind, dtype, rank, undefined tensor, an
   /// integer outside i32).
   Args(const std::string &kernel, const std::vector<dsl::ParamDecl> &params,
-       const std::vector<Arg> &values);
+       const std::vector<Arg> &values, bool validate = true);
+  /// Args refers to the parameters and values: never to temporaries.
+  Args(const std::string &, std::vector<dsl::ParamDecl> &&, const std::vector<Arg> &,
+       bool = true) = delete;
+  Args(const std::string &, const std::vector<dsl::ParamDecl> &, std::vector<Arg> &&,
+       bool = true) = delete;
+  Args(const std::string &, std::vector<dsl::ParamDecl> &&, std::vector<Arg> &&,
+       bool = true) = delete;
 
   const DeviceTensor &tensor(std::string_view name) const;
   int32_t i32(std::string_view name) const;
@@ -219,6 +226,15 @@ public:
   Problem makeProblem(DType dtype, const std::vector<int64_t> &sizes) const;
 
 private:
+  std::string keyOf(const Args &view) const;
+  KernelConfig chooseConfig(const Args &view) const;
+  /// `c` with the defaults of the constants it does not name (and checked).
+  KernelConfig fullConfig(const KernelConfig &c) const;
+  /// Launches a full config; skips checking the arguments again when
+  /// `checked` are the parameters that checked them.
+  void launchChecked(const KernelConfig &full, const Grid *grid, const std::vector<Arg> &args,
+                     const std::vector<dsl::ParamDecl> *checked, Stream &stream) const;
+
   struct State;
   std::shared_ptr<State> state;
 };
