@@ -181,11 +181,13 @@ Kernel::Kernel(std::string kernelName, Body body) : state(std::make_shared<State
   state->def.dtypes = {DType::F32, DType::F16, DType::BF16};
   // Every constant of the config is recorded on the kernel (tile.constant.*):
   // a compiled candidate then says which config it is, and dumps show it.
-  state->def.build = [s = state.get()](mlir::MLIRContext &ctx, const KernelConfig &c) {
-    dsl::KernelBuilder kb(ctx, s->def.name, c.numWarps);
+  // The build owns what it needs (copies of a KernelDef outlive the Kernel).
+  state->def.build = [kernelName, body = state->body](mlir::MLIRContext &ctx,
+                                                      const KernelConfig &c) {
+    dsl::KernelBuilder kb(ctx, kernelName, c.numWarps);
     for (auto &[n, v] : c.constants)
       kb.constant(n, v);
-    s->body(kb, c);
+    body(kb, c);
     return kb.finish();
   };
 }
@@ -334,7 +336,7 @@ std::vector<CandidateResult> Kernel::tune(const std::vector<Arg> &args, TuningDa
     for (const KernelConfig &c : tuning.generate(view))
       consider(c);
   if (configs.empty())
-    throw Error("kernel '" + name() + "': every candidate was pruned for " + problemKey(args));
+    throw Error("kernel '" + name() + "': every candidate was pruned for " + keyOf(view));
 
   std::vector<TuneCandidate> candidates;
   for (const KernelConfig &c : configs)
@@ -352,14 +354,16 @@ std::vector<CandidateResult> Kernel::tune(const std::vector<Arg> &args, TuningDa
     KernelConfig c = configOf(k);
     if (!state->grid)
       throw Error("kernel '" + name() + "' has no grid (Kernel::grid)");
-    Grid g = state->grid(view, c);
+    // A candidate's constants may change the parameters (check them again).
+    Args candidate(name(), parameters(c), args);
+    Grid g = state->grid(candidate, c);
     KernelArgs packed;
-    view.pack(packed);
+    candidate.pack(packed);
     detail::launchOnGrid(k, g.x, g.y, g.z, packed, name());
   };
   if (!check)
     check = [&]() { return tuning.check ? tuning.check(view) : std::string(); };
-  return tessera::autotune(problemKey(args), candidates, run, check, db,
+  return tessera::autotune(keyOf(view), candidates, run, check, db,
                            options ? *options : tuning.options);
 }
 
