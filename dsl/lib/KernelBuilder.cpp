@@ -96,7 +96,17 @@ TensorArg KernelBuilder::tensor(const std::string &paramName, DType dtype, unsig
     sizes.emplace_back(addParam(b.getI32Type(), paramName + ".size" + std::to_string(d)));
   for (unsigned d = 0; d < rank; ++d)
     strides.emplace_back(addParam(b.getI32Type(), paramName + ".stride" + std::to_string(d)));
-  return TensorArg(paramName, dtype, ptr, std::move(sizes), std::move(strides));
+  TensorArg t(paramName, dtype, ptr, std::move(sizes), std::move(strides));
+  t.vectorAligned = tensorsDeclared < 64 && (alignedTensors >> tensorsDeclared & 1);
+  ++tensorsDeclared;
+  return t;
+}
+
+void KernelBuilder::setAlignedTensors(uint64_t mask) {
+  if (tensorsDeclared != 0)
+    throw dsl::Error("kernel '" + name +
+                     "': setAlignedTensors() must come before the tensor parameters");
+  alignedTensors = mask;
 }
 
 Scalar KernelBuilder::scalarI32(const std::string &paramName) {
@@ -218,6 +228,9 @@ TensorArg TensorArg::at(const std::vector<Scalar> &leading, SourceLoc where) con
               std::vector<Scalar>(sizes.begin() + leading.size(), sizes.end()),
               std::vector<Scalar>(strides.begin() + leading.size(), strides.end()));
   t.tf32Values = tf32Values;
+  // The leading strides are multiples of 16 bytes: the sub-tensor's base is
+  // aligned as the tensor's.
+  t.vectorAligned = vectorAligned;
   return t;
 }
 

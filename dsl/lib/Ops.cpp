@@ -299,8 +299,10 @@ static Value makeDesc(const TensorArg &t, ArrayRef<int64_t> shape, Padding paddi
     sizes.push_back(t.size(d).getValue());
     strides.push_back(t.stride(d).getValue());
   }
-  return tile::MakeDescOp::create(bld(), l, descType(t, shape, padding), t.basePointer(), sizes,
-                                  strides);
+  auto desc = tile::MakeDescOp::create(bld(), l, descType(t, shape, padding), t.basePointer(),
+                                       sizes, strides);
+  desc.setAligned(t.aligned());
+  return desc;
 }
 
 static SmallVector<Value> offsetValues(const std::vector<Scalar> &offsets, const std::string &op) {

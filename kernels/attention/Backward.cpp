@@ -93,14 +93,14 @@ void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
       kernels::makeConfig(kernels::lookup("attention_backward_preprocess"), q.dtype(), 4,
                           {{"BLOCK_M", preBlockM}, {"BLOCK_D", blockD}});
   {
-    const JitKernel &kernel =
-        kernels::detail::jitKernel("attention_backward_preprocess", preConfig);
     KernelArgs args;
     kernels::detail::addTensor(args, out, "out");
     kernels::detail::addTensor(args, dout, "dout");
     kernels::detail::addTensor(args, lse, "lse");
     kernels::detail::addTensor(args, delta, "delta");
     kernels::detail::addTensor(args, lseLog2, "lse_log2");
+    const JitKernel &kernel =
+        kernels::detail::jitKernel("attention_backward_preprocess", preConfig, args);
     launch(kernel, gridX(qs[2], constantOf(kernel, "BLOCK_M")),
            gridY(qs[0] * qs[1], "q: batch·heads"), 1, args, stream);
   }
@@ -127,7 +127,6 @@ void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
     dqAccum.fillBytes(0, stream);
   }
   {
-    const JitKernel &kernel = kernels::detail::jitKernel("attention_backward_dkdv", config);
     KernelArgs args;
     commonArgs(args);
     kernels::detail::addTensor(args, dk, "dk");
@@ -135,6 +134,7 @@ void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
     if (dqAtomic)
       kernels::detail::addTensor(args, dqAccum, "dq_accum");
     maskAndScale(args);
+    const JitKernel &kernel = kernels::detail::jitKernel("attention_backward_dkdv", config, args);
     launch(kernel, gridX(ks[2], constantOf(kernel, "BLOCK_N")),
            gridY(ks[0] * ks[1], "k: batch·kv_heads"), 1, args, stream);
   }
@@ -142,12 +142,12 @@ void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
     KernelConfig convertConfig =
         kernels::makeConfig(kernels::lookup("attention_backward_dq_convert"), q.dtype(), 4,
                             {{"BLOCK_M", preBlockM}, {"BLOCK_D", blockD}});
-    const JitKernel &kernel =
-        kernels::detail::jitKernel("attention_backward_dq_convert", convertConfig);
     KernelArgs args;
     kernels::detail::addTensor(args, dqAccum, "dq_accum");
     kernels::detail::addTensor(args, dq, "dq");
     args.add(scale);
+    const JitKernel &kernel =
+        kernels::detail::jitKernel("attention_backward_dq_convert", convertConfig, args);
     launch(kernel, gridX(qs[2], constantOf(kernel, "BLOCK_M")),
            gridY(qs[0] * qs[1], "q: batch·heads"), 1, args, stream);
     return;
@@ -155,11 +155,11 @@ void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
   {
     KernelConfig dqConfig = config;
     std::swap(dqConfig.constants["BLOCK_M"], dqConfig.constants["BLOCK_N"]);
-    const JitKernel &kernel = kernels::detail::jitKernel("attention_backward_dq", dqConfig);
     KernelArgs args;
     commonArgs(args);
     kernels::detail::addTensor(args, dq, "dq");
     maskAndScale(args);
+    const JitKernel &kernel = kernels::detail::jitKernel("attention_backward_dq", dqConfig, args);
     launch(kernel, gridX(qs[2], constantOf(kernel, "BLOCK_M")),
            gridY(qs[0] * qs[1], "q: batch·heads"), 1, args, stream);
   }

@@ -12,6 +12,8 @@
 #include "tessera/kernels/Launch.h"
 #include "tessera/runtime/Error.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
+
 #include <algorithm>
 #include <cmath>
 #include <optional>
@@ -96,8 +98,7 @@ void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const Devi
   auto run = [&](const DeviceTensor &keys, const DeviceTensor &values, const Options &o) {
     KernelConfig config = chooseForwardConfig(q.dtype(), d, o.causal, o.keyMask != nullptr, qs[2],
                                               keys.shape()[2], o.fp32Precision);
-    const JitKernel &kernel = kernels::detail::jitKernel("attention_forward", config);
-    detail::launchForward(kernel, q, keys, values, out, lse, o, stream);
+    detail::launchForward(config, q, keys, values, out, lse, o, stream);
   };
   if (options.keyMask && options.compactKeyMask && !options.causal) {
     if (std::optional<detail::CompactedKeys> kept =
@@ -115,14 +116,19 @@ void attention::forwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
                                   const DeviceTensor &v, DeviceTensor &out, DeviceTensor &lse,
                                   const Options &options, const KernelConfig &config,
                                   Stream &stream) {
-  const JitKernel &kernel = kernels::detail::jitKernel("attention_forward", config);
-  detail::launchForward(kernel, q, k, v, out, lse, options, stream);
+  detail::launchForward(config, q, k, v, out, lse, options, stream);
 }
 
-void attention::detail::launchForward(const JitKernel &kernel, const DeviceTensor &q,
-                                      const DeviceTensor &k, const DeviceTensor &v,
-                                      DeviceTensor &out, DeviceTensor &lse, const Options &options,
-                                      Stream &stream) {
+namespace {
+
+/// Packs attention_forward's arguments (writing Vᵀ and tf32-rounded K and V
+/// first where the kernel's `constants` ask for them) and launches the
+/// kernel `pick` returns for them.
+void packAndLaunchForward(const std::map<std::string, int64_t> &constants,
+                          llvm::function_ref<const JitKernel &(const KernelArgs &)> pick,
+                          const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
+                          DeviceTensor &out, DeviceTensor &lse, const attention::Options &options,
+                          Stream &stream) {
   const auto &qs = q.shape();
   const DeviceTensor *mask = options.keyMask;
   float scale = options.scale.value_or(float(1.0 / std::sqrt(double(qs[3]))));
@@ -132,8 +138,8 @@ void attention::detail::launchForward(const JitKernel &kernel, const DeviceTenso
   // BLOCK_N) rows (vRows), the prepare kernel writes it by block (vo).
   std::optional<DeviceTensor> kr, vo, vRows;
   auto flag = [&](const char *name) {
-    auto it = kernel.compiled.constants.find(name);
-    return it != kernel.compiled.constants.end() && it->second != 0;
+    auto it = constants.find(name);
+    return it != constants.end() && it->second != 0;
   };
   bool transposeV = flag("V_TRANSPOSED"), roundKV = flag("TF32_ROUNDED_KV");
   if (roundKV && (k.dtype() != DType::F32 || v.dtype() != DType::F32))
@@ -141,7 +147,7 @@ void attention::detail::launchForward(const JitKernel &kernel, const DeviceTenso
   if (transposeV || roundKV) {
     const auto &vs = v.shape();
     // Vᵀ's key blocks are the forward's: one prepare program per block.
-    int64_t blockN = kernel.compiled.constants.at("BLOCK_N");
+    int64_t blockN = constants.at("BLOCK_N");
     int64_t blocks = std::max<int64_t>((vs[2] + blockN - 1) / blockN, 1);
     if (transposeV) {
       vRows = DeviceTensor::empty({vs[0], vs[1], blocks * vs[3], blockN}, v.dtype());
@@ -167,7 +173,7 @@ void attention::detail::launchForward(const JitKernel &kernel, const DeviceTenso
       kernels::detail::addTensor(pargs, k, "k");
       kernels::detail::addTensor(pargs, *kr, "ko");
     }
-    launch(kernels::detail::jitKernel("attention_prepare_kv", pc),
+    launch(kernels::detail::jitKernel("attention_prepare_kv", pc, pargs),
            unsigned(std::max<int64_t>((vs[2] + bn - 1) / bn, 1)), unsigned(vs[0] * vs[1]),
            unsigned((vs[3] + bd - 1) / bd), pargs, stream);
   }
@@ -182,13 +188,37 @@ void attention::detail::launchForward(const JitKernel &kernel, const DeviceTenso
   args.add(scale);
   // The grid follows the kernel's own BLOCK_M, so tuned and heuristic
   // configurations launch alike.
-  auto it = kernel.compiled.constants.find("BLOCK_M");
-  if (it == kernel.compiled.constants.end() || it->second <= 0)
+  auto it = constants.find("BLOCK_M");
+  if (it == constants.end() || it->second <= 0)
     throw tessera::Error("attention_forward: kernel has no BLOCK_M constant");
   int64_t blockM = it->second;
   int64_t mBlocks = (qs[2] + blockM - 1) / blockM;
   if (qs[0] * qs[1] > 65535)
     throw tessera::Error("q: batch·heads = " + std::to_string(qs[0] * qs[1]) +
                          " exceeds 65535 programs along grid y");
-  launch(kernel, unsigned(std::max<int64_t>(mBlocks, 1)), unsigned(qs[0] * qs[1]), 1, args, stream);
+  launch(pick(args), unsigned(std::max<int64_t>(mBlocks, 1)), unsigned(qs[0] * qs[1]), 1, args,
+         stream);
+}
+
+} // namespace
+
+void attention::detail::launchForward(const KernelConfig &config, const DeviceTensor &q,
+                                      const DeviceTensor &k, const DeviceTensor &v,
+                                      DeviceTensor &out, DeviceTensor &lse, const Options &options,
+                                      Stream &stream) {
+  packAndLaunchForward(
+      config.constants,
+      [&](const KernelArgs &args) -> const JitKernel & {
+        return kernels::detail::jitKernel("attention_forward", config, args);
+      },
+      q, k, v, out, lse, options, stream);
+}
+
+void attention::detail::launchForward(const JitKernel &kernel, const DeviceTensor &q,
+                                      const DeviceTensor &k, const DeviceTensor &v,
+                                      DeviceTensor &out, DeviceTensor &lse, const Options &options,
+                                      Stream &stream) {
+  packAndLaunchForward(
+      kernel.compiled.constants, [&](const KernelArgs &) -> const JitKernel & { return kernel; }, q,
+      k, v, out, lse, options, stream);
 }

@@ -232,6 +232,7 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
                             {DType::F32, DType::F16, DType::BF16},
                             [](mlir::MLIRContext &ctx, const KernelConfig &c) {
                               KernelBuilder kb(ctx, "attention_forward", c.numWarps);
+                              kb.setAlignedTensors(c.alignedTensors);
                               attentionForwardKernel(kb, c);
                               return kb.finish();
                             }};
@@ -242,6 +243,7 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
       {DType::F32, DType::F16, DType::BF16},
       [](mlir::MLIRContext &ctx, const KernelConfig &c) {
         KernelBuilder kb(ctx, "attention_prepare_kv", c.numWarps);
+        kb.setAlignedTensors(c.alignedTensors);
         prepareKVKernel(kb, c);
         return kb.finish();
       }};
@@ -252,6 +254,7 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
       {DType::F32, DType::F16, DType::BF16},
       [](mlir::MLIRContext &ctx, const KernelConfig &c) {
         KernelBuilder kb(ctx, "attention_gather_keys", c.numWarps);
+        kb.setAlignedTensors(c.alignedTensors);
         gatherKeysKernel(kb, c);
         return kb.finish();
       }};

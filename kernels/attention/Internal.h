@@ -60,7 +60,13 @@ inline bool usesTf32(DType dtype, Fp32Precision precision) {
   return dtype == DType::F32 && precision == Fp32Precision::tf32;
 }
 
-/// Launches a compiled attention_forward on validated inputs.
+/// Launches attention_forward with `config` on validated inputs, through the
+/// JIT, specialised on its arguments' alignment.
+void launchForward(const kernels::KernelConfig &config, const DeviceTensor &q,
+                   const DeviceTensor &k, const DeviceTensor &v, DeviceTensor &out,
+                   DeviceTensor &lse, const Options &options,
+                   Stream &stream = Stream::defaultStream());
+/// The same with a kernel compiled already (an autotuning candidate).
 void launchForward(const JitKernel &kernel, const DeviceTensor &q, const DeviceTensor &k,
                    const DeviceTensor &v, DeviceTensor &out, DeviceTensor &lse,
                    const Options &options, Stream &stream = Stream::defaultStream());

@@ -64,7 +64,7 @@ attention::detail::compactKeys(const DeviceTensor &k, const DeviceTensor &v,
   kernels::detail::addTensor(args, rowsTensor, "rows");
   kernels::detail::addTensor(args, c.k, "kc");
   kernels::detail::addTensor(args, c.v, "vc");
-  launch(kernels::detail::jitKernel("attention_gather_keys", config),
+  launch(kernels::detail::jitKernel("attention_gather_keys", config, args),
          unsigned((kept + bn - 1) / bn), unsigned(batch * ks[1]), unsigned((ks[3] + bd - 1) / bd),
          args, stream);
   return c;

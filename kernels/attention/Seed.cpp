@@ -102,10 +102,10 @@ void launchRows(const char *kernelName,
           blockM = std::min<int64_t>(64, 4096 / blockD);
   KernelConfig config = kernels::makeConfig(kernels::lookup(kernelName), x.dtype(), 4,
                                             {{"BLOCK_M", blockM}, {"BLOCK_D", blockD}});
-  const JitKernel &kernel = kernels::detail::jitKernel(kernelName, config);
   KernelArgs args;
   for (auto &[t, argName] : ts)
     kernels::detail::addTensor(args, t, argName);
+  const JitKernel &kernel = kernels::detail::jitKernel(kernelName, config, args);
   const auto &s = x.shape();
   if (s[0] * s[1] > 65535)
     throw tessera::Error(std::string(ts.front().second) +

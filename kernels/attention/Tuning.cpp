@@ -18,6 +18,19 @@ using namespace tessera;
 using kernels::KernelConfig;
 
 namespace {
+
+/// The alignment mask (KernelArgs::alignedTensors) of a launch whose tensor
+/// parameters are `tensors` in order: null for one the launch allocates
+/// itself (aligned); a trailing null (no key mask) is no parameter.
+uint64_t alignmentOf(std::vector<const DeviceTensor *> tensors) {
+  if (!tensors.empty() && !tensors.back())
+    tensors.pop_back();
+  uint64_t mask = 0;
+  for (size_t i = 0; i < tensors.size() && i < 64; ++i)
+    if (!tensors[i] || kernels::detail::vectorAligned(*tensors[i]))
+      mask |= uint64_t(1) << i;
+  return mask;
+}
 int64_t bucket(int64_t n) {
   int64_t p = 64;
   while (p < n)
@@ -121,8 +134,13 @@ std::vector<CandidateResult> attention::tuneForward(const DeviceTensor &q, const
   for (const KernelConfig &config : forwardTuningSpace(q.dtype(), s[3], options.causal, hasMask,
                                                        s[2], kLen, options.fp32Precision)) {
     const kernels::KernelDef &def = kernels::lookup("attention_forward");
-    candidates.push_back(
-        {config.key(), [&def, config](mlir::MLIRContext &ctx) { return def.build(ctx, config); }});
+    // Specialised on the arguments' alignment, as launchForward's JIT lookup
+    // is (k and v as given: a conservative bit where the kernel reads a copy).
+    KernelConfig specialized = config;
+    specialized.alignedTensors = alignmentOf({&q, &k, &v, &out, &lse, options.keyMask});
+    candidates.push_back({config.key(), [&def, specialized](mlir::MLIRContext &ctx) {
+                            return def.build(ctx, specialized);
+                          }});
   }
   auto run = [&](const JitKernel &kernel) {
     out.fillBytes(0xff);
@@ -240,9 +258,19 @@ attention::tuneBackward(const DeviceTensor &q, const DeviceTensor &k, const Devi
   const kernels::KernelDef &def = kernels::lookup("attention_backward_dkdv");
   for (const KernelConfig &config :
        backwardTuningSpace(q.dtype(), s[3], options.causal, hasMask, s[2], kLen,
-                           options.fp32Precision, options.deterministic))
-    candidates.push_back(
-        {config.key(), [&def, config](mlir::MLIRContext &ctx) { return def.build(ctx, config); }});
+                           options.fp32Precision, options.deterministic)) {
+    // The dK/dV launch's alignment (backwardWithConfig's argument order):
+    // the candidate compiled here is the kernel that run() then finds.
+    KernelConfig specialized = config;
+    std::vector<const DeviceTensor *> params = {&q, &k, &v, &dout, nullptr, nullptr, &r.dk, &r.dv};
+    if (config.get("DQ_ATOMIC"))
+      params.push_back(nullptr);
+    params.push_back(options.keyMask);
+    specialized.alignedTensors = alignmentOf(params);
+    candidates.push_back({config.key(), [&def, specialized](mlir::MLIRContext &ctx) {
+                            return def.build(ctx, specialized);
+                          }});
+  }
   // The autotuner compiles and loads the dK/dV kernel; the whole backward
   // (delta pass, dK/dV, dQ pass or convert) runs from the constants it was
   // built with, its other kernels through the JIT's caches.

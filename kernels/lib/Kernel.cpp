@@ -185,6 +185,7 @@ Kernel::Kernel(std::string kernelName, Body body) : state(std::make_shared<State
   state->def.build = [kernelName, body = state->body](mlir::MLIRContext &ctx,
                                                       const KernelConfig &c) {
     dsl::KernelBuilder kb(ctx, kernelName, c.numWarps);
+    kb.setAlignedTensors(c.alignedTensors);
     for (auto &[n, v] : c.constants)
       kb.constant(n, v);
     body(kb, c);
@@ -338,10 +339,16 @@ std::vector<CandidateResult> Kernel::tune(const std::vector<Arg> &args, TuningDa
   if (configs.empty())
     throw Error("kernel '" + name() + "': every candidate was pruned for " + keyOf(view));
 
+  // Candidates are specialised on the problem's alignment, as its launches are.
+  KernelArgs probe;
+  view.pack(probe);
   std::vector<TuneCandidate> candidates;
-  for (const KernelConfig &c : configs)
+  for (KernelConfig c : configs) {
+    std::string key = c.key();
+    c.alignedTensors = probe.alignedTensors();
     candidates.push_back(
-        {c.key(), [d = &state->def, c](mlir::MLIRContext &ctx) { return d->build(ctx, c); }});
+        {key, [d = &state->def, c](mlir::MLIRContext &ctx) { return d->build(ctx, c); }});
+  }
   // A compiled candidate carries its constants and warps (see the build).
   auto configOf = [&](const JitKernel &k) {
     KernelConfig c = makeConfig(state->def, dtype, k.compiled.numWarps, {});
@@ -445,7 +452,10 @@ void Kernel::launchChecked(const KernelConfig &full, const Grid *grid, const std
   Grid g = grid ? *grid : state->grid(view, full);
   KernelArgs packed;
   view.pack(packed);
-  detail::launchOnGrid(specialize(full), g.x, g.y, g.z, packed, name(), stream);
+  // Specialised on which tensors allow 16-byte vectors (Triton's divisibility).
+  KernelConfig specialized = full;
+  specialized.alignedTensors = packed.alignedTensors();
+  detail::launchOnGrid(specialize(specialized), g.x, g.y, g.z, packed, name(), stream);
 }
 
 Problem Kernel::makeProblem(DType dtype, const std::vector<int64_t> &sizes) const {

@@ -26,6 +26,18 @@ void detail::addTensor(KernelArgs &args, const DeviceTensor &t, const char *argN
     args.add(i32(s, "size"));
   for (int64_t s : t.strides())
     args.add(i32(s, "stride"));
+  args.noteTensor(vectorAligned(t));
+}
+
+bool detail::vectorAligned(const DeviceTensor &t) {
+  const std::vector<int64_t> &strides = t.strides();
+  if (t.data() % 16 != 0 || strides.empty() || strides.back() != 1)
+    return false;
+  int64_t bytes = int64_t(byteSize(t.dtype()));
+  for (size_t d = 0; d + 1 < strides.size(); ++d)
+    if (strides[d] * bytes % 16 != 0)
+      return false;
+  return true;
 }
 
 void detail::requireDType(const DeviceTensor &t, std::initializer_list<DType> dtypes,
@@ -46,6 +58,12 @@ void detail::requireRank(const DeviceTensor &t, size_t rank, const char *argName
                 " tensor, got rank " + std::to_string(t.shape().size()));
 }
 
+const JitKernel &detail::jitKernel(const std::string &kernelName, KernelConfig config,
+                                   const KernelArgs &args) {
+  config.alignedTensors = args.alignedTensors();
+  return jitKernel(kernelName, config);
+}
+
 const JitKernel &detail::jitKernel(const std::string &kernelName, const KernelConfig &config) {
   const KernelDef &def = lookup(kernelName);
   return Jit::get().kernel(kernelName + "[" + config.key() + "]",
@@ -58,6 +76,7 @@ KernelDef detail::defineKernel(const std::string &name, const std::string &summa
   return {name, summary, std::move(defaults), std::move(dtypes),
           [name, body](mlir::MLIRContext &ctx, const KernelConfig &c) {
             dsl::KernelBuilder kb(ctx, name, c.numWarps);
+            kb.setAlignedTensors(c.alignedTensors);
             body(kb, c);
             return kb.finish();
           }};

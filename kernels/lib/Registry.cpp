@@ -23,6 +23,8 @@ std::string KernelConfig::key() const {
   std::string k = "dtype=" + std::string(name(dtype)) + ",num_warps=" + std::to_string(numWarps);
   for (auto &[n, v] : constants)
     k += "," + n + "=" + std::to_string(v);
+  if (alignedTensors)
+    k += ",aligned_tensors=" + std::to_string(alignedTensors);
   return k;
 }
 
@@ -50,7 +52,9 @@ KernelConfig KernelConfig::parse(const std::string &key) {
       long long value = std::strtoll(v.c_str(), &rest, 10);
       if (v.empty() || *rest)
         throw Error("kernel config '" + key + "': '" + n + "' is not an integer");
-      if (n == "num_warps") {
+      if (n == "aligned_tensors") {
+        config.alignedTensors = std::strtoull(v.c_str(), nullptr, 10);
+      } else if (n == "num_warps") {
         config.numWarps = unsigned(value);
         sawWarps = true;
       } else {

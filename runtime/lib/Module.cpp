@@ -66,6 +66,13 @@ void **KernelArgs::pointers() {
   return ptrs.data();
 }
 
+void KernelArgs::noteTensor(bool aligned) {
+  // Beyond 64 tensors a kernel is compiled for any alignment.
+  if (aligned && tensors < 64)
+    alignedMask |= uint64_t(1) << tensors;
+  ++tensors;
+}
+
 /// Throws naming `what` (e.g. "grid.y") unless 1 <= value <= max.
 static void checkDim(const char *what, unsigned value, unsigned max) {
   if (value == 0 || value > max)

@@ -80,6 +80,8 @@ struct BackwardCase {
   /// dQ by atomic adds from the dK/dV programs (DQ_ATOMIC), at the blocks
   /// backward() would pick, whichever path those pick by default.
   bool atomicDq = false;
+  /// q, k, v and dout in misalignedTensor's layout.
+  bool misaligned = false;
 };
 
 /// One backward run's gradients (read back as floats) and the float64 ones.
@@ -92,6 +94,20 @@ struct BackwardRun {
 /// key of the last batch row masked when batch > 1); attention::forward, then
 /// attention::backward into poisoned gradients; float64 gradients of the same
 /// inputs by plain_attention_cpu.
+/// A (b, h, s, d) tensor whose base lies one element past a 16-byte boundary
+/// and whose rows are d + 1 elements apart: no 16-byte vector fits anywhere,
+/// so the kernels are compiled for any alignment and every tile copy takes
+/// its element-by-element path.
+inline DeviceTensor misalignedTensor(const std::vector<float> &values,
+                                     const std::vector<int64_t> &shape, DType dtype) {
+  int64_t b = shape[0], h = shape[1], s = shape[2], d = shape[3], pitch = d + 1;
+  std::vector<float> padded(1 + b * h * s * pitch, 0.0f);
+  for (int64_t row = 0; row < b * h * s; ++row)
+    std::copy_n(values.begin() + row * d, d, padded.begin() + 1 + row * pitch);
+  DeviceTensor t = DeviceTensor::fromFloat(padded, {int64_t(padded.size())}, dtype);
+  return t.view(shape, {h * s * pitch, s * pitch, pitch, 1}, 1);
+}
+
 inline BackwardRun runBackward(const BackwardCase &c) {
   const attention::AttentionShape &s = c.shape;
   std::vector<int64_t> qShape{s.batch, s.heads, s.qLen, s.dim},
@@ -108,8 +124,9 @@ inline BackwardRun runBackward(const BackwardCase &c) {
     std::fill(mask.end() - s.kLen, mask.end(), 0);
 
   auto make = [&](const std::vector<float> &x, const std::vector<int64_t> &shape) {
-    return c.strided ? stridedTensor(x, shape, c.dtype)
-                     : DeviceTensor::fromFloat(x, shape, c.dtype);
+    return c.misaligned ? misalignedTensor(x, shape, c.dtype)
+           : c.strided  ? stridedTensor(x, shape, c.dtype)
+                        : DeviceTensor::fromFloat(x, shape, c.dtype);
   };
   DeviceTensor tq = make(q, qShape), tk = make(k, kShape), tv = make(v, kShape);
   DeviceTensor tdout = make(dout, qShape);

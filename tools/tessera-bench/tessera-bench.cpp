@@ -119,6 +119,9 @@ int benchRuntime(const std::string &sweepSpec, const std::string &jsonPath) {
   const DeviceInfo &dev = currentDevice();
   std::printf("tessera runtime on %s\n", dev.name.c_str());
   kernels::KernelConfig config = attention::forwardConfig(DType::BF16, 128, false, false);
+  // What attention::forward compiles for contiguous q, k, v, out and lse.
+  const uint64_t contiguousForward = 0b11111;
+  config.alignedTensors = contiguousForward;
   const kernels::KernelDef &def = kernels::lookup("attention_forward");
   IRBuilderFn build = [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); };
   CompileOptions options;
@@ -159,6 +162,7 @@ int benchRuntime(const std::string &sweepSpec, const std::string &jsonPath) {
   Stream::defaultStream().synchronize();
   kernels::KernelConfig small =
       attention::chooseForwardConfig(DType::BF16, 64, false, false, 64, 64);
+  small.alignedTensors = contiguousForward;
   const JitKernel &kernel =
       Jit::get().kernel("attention_forward[" + small.key() + "]", [&](mlir::MLIRContext &ctx) {
         return kernels::lookup("attention_forward").build(ctx, small);

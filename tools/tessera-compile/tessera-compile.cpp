@@ -44,6 +44,11 @@ static cl::opt<bool> list("list", cl::desc("list the kernels and their constants
 static cl::list<std::string>
     plugins("load", cl::desc("a shared library whose kernels to add (kernels::registerKernel)"),
             cl::value_desc("library"), cl::cat(category));
+static cl::opt<bool>
+    aligned("aligned",
+            cl::desc("specialise on every tensor being aligned for 16-byte vectors, as contiguous "
+                     "tensors are (default; --aligned=false: the kernel for any strides)"),
+            cl::init(true), cl::cat(category));
 static cl::opt<bool> timeStages("time-stages",
                                 cl::desc("print the wall time of each compiler stage"),
                                 cl::cat(category));
@@ -95,19 +100,23 @@ int main(int argc, char **argv) {
     const tessera::kernels::KernelDef &def = tessera::kernels::lookup(kernelName);
     tessera::kernels::KernelConfig config =
         tessera::kernels::makeConfig(def, *dtype, numWarps, overrides);
+    std::string key = config.key();
+    if (aligned)
+      config.alignedTensors = ~uint64_t(0);
     tessera::CompileOptions options;
     options.arch = arch;
     options.emitCubin = emit == "cubin" || report;
     tessera::CompiledKernel k = tessera::Jit::get().compile(
         [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
     if (report) {
-      outs() << "kernel " << k.name << " [" << config.key() << "] for " << arch << ": "
-             << k.usage.registers << " registers, " << k.usage.spillStoreBytes
-             << " bytes spill stores, " << k.usage.spillLoadBytes << " bytes spill loads, "
-             << k.usage.stackBytes << " bytes stack, " << k.sharedBytes
-             << " bytes dynamic shared memory, " << k.usage.staticSharedBytes
-             << " bytes static shared memory, " << k.numWarps * 32 << " threads"
-             << (k.usage.wgmmaSerialized ? ", wgmma serialized by ptxas" : "") << "\n";
+      outs() << "kernel " << k.name << " [" << key << "] for " << arch
+             << (aligned ? "" : " (tensors of any alignment)") << ": " << k.usage.registers
+             << " registers, " << k.usage.spillStoreBytes << " bytes spill stores, "
+             << k.usage.spillLoadBytes << " bytes spill loads, " << k.usage.stackBytes
+             << " bytes stack, " << k.sharedBytes << " bytes dynamic shared memory, "
+             << k.usage.staticSharedBytes << " bytes static shared memory, " << k.numWarps * 32
+             << " threads" << (k.usage.wgmmaSerialized ? ", wgmma serialized by ptxas" : "")
+             << "\n";
     }
     if (timeStages) {
       double total = 0;

@@ -49,6 +49,33 @@ TEST_F(DSLTest, VectorAddBuildsParamsLoadsAndStore) {
   EXPECT_NE(ir.find("tile.store"), std::string::npos);
 }
 
+/// The launch's alignment specialisation reaches the descriptors: tensor 0
+/// is aligned (and its sub-tensors), tensor 1 is not, and a transposed view
+/// never is (its last stride is not 1).
+TEST_F(DSLTest, AlignedTensorsMarkTheirDescriptors) {
+  KernelBuilder kb(ctx, "aligned");
+  kb.setAlignedTensors(0b01);
+  TensorArg x = kb.tensor("x", DType::F16, 3), y = kb.tensor("y", DType::F16, 2);
+  EXPECT_TRUE(x.aligned());
+  EXPECT_FALSE(y.aligned());
+  TensorArg xs = x.at({program_id(0)});
+  EXPECT_TRUE(xs.aligned());
+  EXPECT_FALSE(xs.transposed().aligned());
+  Scalar zero(0);
+  store(y, {zero, zero}, load(xs, {zero, zero}, {16, 16}));
+  store(y, {zero, zero}, load(xs.transposed(), {zero, zero}, {16, 16}));
+  std::string ir = print(*kb.finish());
+  size_t first = ir.find("{aligned}");
+  ASSERT_NE(first, std::string::npos) << ir;
+  EXPECT_EQ(ir.find("{aligned}", first + 1), std::string::npos) << ir;
+}
+
+TEST_F(DSLTest, AlignedTensorsComeBeforeTheParameters) {
+  KernelBuilder kb(ctx, "late");
+  kb.tensor("x", DType::F32, 1);
+  EXPECT_THROW(kb.setAlignedTensors(1), dsl::Error);
+}
+
 TEST_F(DSLTest, AtomicAddTakesF32TilesIntoF32Tensors) {
   KernelBuilder kb(ctx, "acc");
   TensorArg acc = kb.tensor("acc", DType::F32, 2), half = kb.tensor("half", DType::F16, 2);

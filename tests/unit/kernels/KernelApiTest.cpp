@@ -9,6 +9,7 @@
 #include "common/Testing.h"
 #include "tessera/dsl.h"
 #include "tessera/kernels/Kernel.h"
+#include "tessera/kernels/Launch.h"
 
 #include <gtest/gtest.h>
 
@@ -193,6 +194,33 @@ TEST(KernelApi, RegisteredKernelsAreKnownByName) {
   ASSERT_NE(findKernel("softmax"), nullptr);
   EXPECT_TRUE(findKernel("softmax")->tunable());
   EXPECT_EQ(findKernel("attention_forward"), nullptr);
+}
+
+} // namespace
+
+namespace {
+
+/// What a launch specialises on: which tensors allow 16-byte vectors.
+TEST(KernelArgs, RecordsWhichTensorsAreAligned) {
+  InterpretedScope interpreted;
+  DeviceTensor whole = DeviceTensor::empty({4, 64}, DType::BF16);
+  // A base one element off a 16-byte boundary; rows 130 bytes apart; a
+  // column of a matrix (last stride not 1); a 16-byte-aligned sub-block.
+  DeviceTensor offBase = whole.view({63}, {1}, 1);
+  DeviceTensor oddRows = whole.view({3, 8}, {65, 1}, 0);
+  DeviceTensor column = whole.view({4}, {64}, 0);
+  DeviceTensor block = whole.view({2, 32}, {64, 1}, 64);
+  EXPECT_TRUE(kernels::detail::vectorAligned(whole));
+  EXPECT_FALSE(kernels::detail::vectorAligned(offBase));
+  EXPECT_FALSE(kernels::detail::vectorAligned(oddRows));
+  EXPECT_FALSE(kernels::detail::vectorAligned(column));
+  EXPECT_TRUE(kernels::detail::vectorAligned(block));
+  KernelArgs args;
+  kernels::detail::addTensor(args, whole, "whole");
+  args.add(int32_t(7));
+  kernels::detail::addTensor(args, offBase, "off_base");
+  kernels::detail::addTensor(args, block, "block");
+  EXPECT_EQ(args.alignedTensors(), 0b101u);
 }
 
 } // namespace

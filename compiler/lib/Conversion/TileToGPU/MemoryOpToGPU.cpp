@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Matchers.h"
 
 using namespace mlir;
 using namespace tessera;
@@ -154,10 +155,21 @@ SmallVector<Access> emitAccesses(OpBuilder &b, Location loc, const Desc &desc, V
   return out;
 }
 
+/// The descriptor's tensor allows 16-byte vectors, as the launch checked
+/// (`tile.make_desc {aligned}`).
+bool isAligned(Value desc) {
+  auto make = desc.getDefiningOp<tile::MakeDescOp>();
+  return make && make.getAligned();
+}
+
 /// True (the same in every thread) when runs of `width` elements along the
 /// last dimension are contiguous and aligned in memory: unit last stride,
-/// the other strides and the base multiples of the run.
-Value emitVectorizable(OpBuilder &b, Location loc, const Desc &desc, Type elem, int64_t width) {
+/// the other strides and the base multiples of the run. A constant for a
+/// descriptor the launch found aligned (`tileDesc`, the unconverted one).
+Value emitVectorizable(OpBuilder &b, Location loc, const Desc &desc, Type elem, int64_t width,
+                       Value tileDesc) {
+  if (isAligned(tileDesc) && width * elem.getIntOrFloatBitWidth() <= 128)
+    return arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1);
   Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, desc.strides.back(),
                                    constI32(b, loc, 1));
   for (Value stride : ArrayRef<Value>(desc.strides).drop_back()) {
@@ -211,10 +223,12 @@ struct RunAccess {
   Value vectorizable;
 };
 
-RunAccess prepareRunAccess(OpBuilder &b, Location loc, Value descValue, RankedTensorType type) {
+RunAccess prepareRunAccess(OpBuilder &b, Location loc, Value descValue, Value tileDesc,
+                           RankedTensorType type) {
   RunAccess r{unpackDesc(b, loc, descValue, type.getRank()), accessWidth(type), Value()};
   if (r.width > 1)
-    r.vectorizable = emitVectorizable(b, loc, r.desc, memoryType(type.getElementType()), r.width);
+    r.vectorizable =
+        emitVectorizable(b, loc, r.desc, memoryType(type.getElementType()), r.width, tileDesc);
   return r;
 }
 
@@ -225,6 +239,8 @@ SmallVector<Value> emitFastOrSlow(OpBuilder &b, Location loc, Value cond, TypeRa
                                   function_ref<SmallVector<Value>()> slow) {
   if (!cond)
     return slow();
+  if (matchPattern(cond, m_One()))
+    return fast();
   auto ifOp = scf::IfOp::create(b, loc, types, cond, /*withElse=*/true);
   OpBuilder::InsertionGuard guard(b);
   // Without results the regions come with their terminators.
@@ -322,7 +338,8 @@ struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
       return success();
     }
     Type elem = type.getElementType(), mem = memoryType(elem);
-    auto [desc, width, vectorizable] = prepareRunAccess(rewriter, loc, adaptor.getDesc(), type);
+    auto [desc, width, vectorizable] =
+        prepareRunAccess(rewriter, loc, adaptor.getDesc(), op.getDesc(), type);
     Value pad = paddingValue(rewriter, loc, elem, op.getDesc().getType().getPadding());
     // The whole tile inside the tensor, and (width > 1) its runs contiguous
     // and aligned: the same in every thread, so one branch for the tile
@@ -366,7 +383,8 @@ struct GatherOpToGPU : OpConversionPattern<tile::GatherOp> {
     auto slice = dyn_cast<tile::SliceLayoutAttr>(rowsType.getEncoding());
     if (!slice || slice.getDim() != 1 || slice.getParent() != type.getEncoding())
       return rewriter.notifyMatchFailure(op, "expects row indices sliced from the result's layout");
-    auto [desc, width, vectorizable] = prepareRunAccess(rewriter, loc, adaptor.getDesc(), type);
+    auto [desc, width, vectorizable] =
+        prepareRunAccess(rewriter, loc, adaptor.getDesc(), op.getDesc(), type);
     Value pad =
         paddingValue(rewriter, loc, type.getElementType(), op.getDesc().getType().getPadding());
     ThreadElements elems(type), rowElems(rowsType);
@@ -393,7 +411,8 @@ struct StoreOpToGPU : OpConversionPattern<tile::StoreOp> {
     Location loc = op.getLoc();
     RankedTensorType type = op.getValue().getType();
     Type mem = memoryType(type.getElementType());
-    auto [desc, width, vectorizable] = prepareRunAccess(rewriter, loc, adaptor.getDesc(), type);
+    auto [desc, width, vectorizable] =
+        prepareRunAccess(rewriter, loc, adaptor.getDesc(), op.getDesc(), type);
     SmallVector<Value> values = unpack(rewriter, loc, adaptor.getValue());
     // Threads holding copies of an element store the same value: harmless.
     for (const Access &access :
@@ -505,6 +524,52 @@ struct AtomicAddOpToGPU : OpConversionPattern<tile::AtomicAddOp> {
   }
 };
 
+/// Copies the 2-D tile of `load` into `tile` element by element (zeros
+/// outside the tensor): thread t takes elements t, t + threads, ... in
+/// row-major order, from a thread id LLVM must leave in the loop (addresses
+/// hoisted out of it would stay live). Where the tile is rounded to tf32
+/// after the wait, each thread rounds the elements the load's layout gives
+/// it, which other threads stored here: a barrier orders those stores first.
+void emitElementwiseCopy(OpBuilder &b, Location loc, tile::LoadOp load, const Desc &desc,
+                         ValueRange indices, const SharedTile &tile) {
+  RankedTensorType type = load.getType();
+  Type elem = type.getElementType();
+  int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+  int64_t threads =
+      tile::getNumWarps(load->getParentOfType<FunctionOpInterface>()) * tile::kWarpSize;
+  Value tid = asmOp(b, loc, b.getI32Type(), {}, "mov.u32 $0, %tid.x;", "=r", /*sideEffects=*/true);
+  auto loop =
+      scf::ForOp::create(b, loc, tid, constI32(b, loc, rows * cols), constI32(b, loc, threads));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    Value i = loop.getInductionVar();
+    Value row = arith::DivUIOp::create(b, loc, i, constI32(b, loc, cols));
+    Value col = arith::RemUIOp::create(b, loc, i, constI32(b, loc, cols));
+    Value r = arith::AddIOp::create(b, loc, indices[0], row);
+    Value c = arith::AddIOp::create(b, loc, indices[1], col);
+    // Unsigned compares: negative positions are outside too.
+    Value inside = arith::AndIOp::create(
+        b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, r, desc.sizes[0]),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, c, desc.sizes[1]));
+    Value offset = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, r, desc.strides[0]),
+                                         arith::MulIOp::create(b, loc, c, desc.strides[1]));
+    auto value = scf::IfOp::create(b, loc, TypeRange{elem}, inside, /*withElse=*/true);
+    {
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(&value.getThenRegion().front());
+      Value ptr =
+          LLVM::GEPOp::create(b, loc, desc.base.getType(), elem, desc.base, ValueRange{offset});
+      scf::YieldOp::create(b, loc, Value(LLVM::LoadOp::create(b, loc, elem, ptr)));
+      b.setInsertionPointToStart(&value.getElseRegion().front());
+      scf::YieldOp::create(b, loc, paddingValue(b, loc, elem, tile::Padding::zero));
+    }
+    tile.storeElement(b, loc, row, col, value.getResult(0));
+  }
+  if (mustRoundCopiedToTf32(load.getResult()))
+    gpu::BarrierOp::create(b, loc);
+}
+
 } // namespace
 
 void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp load, Value descValue,
@@ -527,8 +592,10 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp lo
   // The tile's previous readers (the last iteration's dot) are done.
   if (!load->hasAttr(kFollowsCopyAttr) && !load->hasAttr(kAfterReadersBarrierAttr))
     gpu::BarrierOp::create(b, loc);
-  Value vectorizable = emitVectorizable(b, loc, desc, elem, perChunk);
-  auto ifOp = scf::IfOp::create(b, loc, TypeRange{}, vectorizable, /*withElse=*/true);
+  // Tensors the launch found aligned need no other path.
+  bool aligned = isAligned(load.getDesc());
+  Value vectorizable = emitVectorizable(b, loc, desc, elem, perChunk, load.getDesc());
+  auto ifOp = scf::IfOp::create(b, loc, TypeRange{}, vectorizable, /*withElse=*/!aligned);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
@@ -561,22 +628,11 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp lo
                        {dst.base, ptr, copied}, "r,l,r");
     }
     // Strided or unaligned tensors: element by element through registers,
-    // from coordinates that stay in this branch (opaque thread ids).
-    b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
-    Value pad = paddingValue(b, loc, elem, tile::Padding::zero);
-    SmallVector<SmallVector<Value>> slowCoords = ThreadElements(type).emitCoords(b, loc, true);
-    for (const Access &access : emitAccesses(b, loc, desc, indices, type, 1, /*opaque=*/true)) {
-      auto inside = scf::IfOp::create(b, loc, TypeRange{elem}, access.inBounds(b, loc, 0),
-                                      /*withElse=*/true);
-      {
-        OpBuilder::InsertionGuard inner(b);
-        b.setInsertionPointToStart(&inside.getThenRegion().front());
-        scf::YieldOp::create(b, loc, Value(LLVM::LoadOp::create(b, loc, elem, access.pointer)));
-        b.setInsertionPointToStart(&inside.getElseRegion().front());
-        scf::YieldOp::create(b, loc, pad);
-      }
-      const SmallVector<Value> &c = slowCoords[access.firstElement];
-      tile.storeElement(b, loc, c[0], c[1], inside.getResult(0));
+    // in a loop over the tile (a rare path: unrolled per element, it was
+    // half of an attention kernel's code and of its compile time).
+    if (!aligned) {
+      b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+      emitElementwiseCopy(b, loc, load, desc, indices, tile);
     }
   }
   emitAsmStatement(b, loc, "cp.async.commit_group;");

@@ -125,12 +125,20 @@ public:
   TensorArg &assumeRoundedToTf32();
   bool roundedToTf32() const { return tf32Values; }
 
+  /// The launch found the tensor aligned for 16-byte vectors (base a multiple
+  /// of 16 bytes, unit last stride, the other strides multiples of 16 bytes;
+  /// KernelBuilder::setAlignedTensors): its loads and stores need no run-time
+  /// check and no element-by-element path. Kept by at(), not by transposed().
+  bool aligned() const { return vectorAligned; }
+
 private:
+  friend class KernelBuilder;
   std::string name;
   DType elementType = DType::F32;
   mlir::Value ptr;
   std::vector<Scalar> sizes, strides;
   bool tf32Values = false;
+  bool vectorAligned = false;
 };
 
 /// Builds one kernel's `tile` IR. While a builder is alive on a thread, the
@@ -156,6 +164,11 @@ public:
   /// false: the dots stay on mma.sync on sm_90a too (default true: wgmma
   /// wherever the layouts allow it).
   void setWarpgroupMma(bool enabled);
+  /// The tensor parameters a launch found aligned for 16-byte vectors (bit i:
+  /// the i-th tensor declared; TensorArg::aligned). The kernel is specialised
+  /// on them, as Triton specialises on divisibility by 16: set before the
+  /// first tensor() (the kernels layer does, from the launch's arguments).
+  void setAlignedTensors(uint64_t mask);
 
   /// Ends the kernel and hands over its module.
   mlir::OwningOpRef<mlir::ModuleOp> finish();
@@ -187,6 +200,8 @@ private:
   mlir::Block *entry = nullptr;
   std::vector<std::string> paramNames;
   std::vector<ParamDecl> declared;
+  uint64_t alignedTensors = 0;
+  unsigned tensorsDeclared = 0;
   KernelBuilder *previous = nullptr;
   bool finished = false;
 };

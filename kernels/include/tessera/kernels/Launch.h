@@ -16,8 +16,12 @@ class KernelBuilder;
 namespace tessera::kernels::detail {
 
 /// Appends a tensor parameter as the DSL declares it: pointer, sizes, strides
-/// (i32 each; throws if a size or stride does not fit).
+/// (i32 each; throws if a size or stride does not fit), and records whether
+/// it is vectorAligned (KernelArgs::noteTensor).
 void addTensor(KernelArgs &args, const DeviceTensor &t, const char *argName);
+/// `t` allows 16-byte vectors: its base a multiple of 16 bytes, unit last
+/// stride, every other stride a multiple of 16 bytes.
+bool vectorAligned(const DeviceTensor &t);
 
 /// Throws tessera::Error naming `argName` unless `t` has one of `dtypes`.
 void requireDType(const DeviceTensor &t, std::initializer_list<DType> dtypes, const char *argName);
@@ -36,6 +40,9 @@ std::string currentArch();
 
 /// The loaded kernel `name` specialised by `config`, through the JIT.
 const JitKernel &jitKernel(const std::string &name, const KernelConfig &config);
+/// The same, specialised on the alignment of the tensors in `args` (packed
+/// in the kernel's parameter order by addTensor): what a launch should run.
+const JitKernel &jitKernel(const std::string &name, KernelConfig config, const KernelArgs &args);
 
 /// Launches `kernel` on x·y·z programs; throws naming `kernelName` when a
 /// dimension is below 1 or beyond what a launch takes.

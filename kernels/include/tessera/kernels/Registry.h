@@ -25,6 +25,11 @@ struct KernelConfig {
   DType dtype = DType::F32;
   unsigned numWarps = 4;
   std::map<std::string, int64_t> constants;
+  /// The tensor parameters the launch found aligned for 16-byte vectors (bit
+  /// i: the i-th tensor; dsl::KernelBuilder::setAlignedTensors). Set by the
+  /// launch from its arguments (KernelArgs::alignedTensors); 0 compiles the
+  /// kernel for any strides and alignment.
+  uint64_t alignedTensors = 0;
 
   int64_t get(const std::string &name) const;
   /// "dtype=f16,num_warps=4,BLOCK_M=64,..." : identifies the specialisation.

@@ -70,6 +70,13 @@ public:
   /// the next add() or the builder's destruction.
   void **pointers();
 
+  /// Records a tensor parameter (added as pointer, sizes, strides) and
+  /// whether it allows 16-byte vectors: base a multiple of 16 bytes, unit
+  /// last stride, every other stride a multiple of 16 bytes. Kernels are
+  /// specialised on alignedTensors(), bit i for the i-th tensor recorded.
+  void noteTensor(bool aligned);
+  uint64_t alignedTensors() const { return alignedMask; }
+
 private:
   // Storage in 16-byte aligned chunks, so that every offset is aligned for its
   // type in memory too.
@@ -82,6 +89,8 @@ private:
   size_t used = 0;
   std::vector<size_t> offsets;
   std::vector<void *> ptrs;
+  uint64_t alignedMask = 0;
+  unsigned tensors = 0;
 };
 
 /// Launch geometry: programs (blocks) in the grid, threads in a block, and

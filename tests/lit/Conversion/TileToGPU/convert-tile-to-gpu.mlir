@@ -117,9 +117,18 @@ func.func @dot(%a: tensor<64x32xf16, #a>, %b: tensor<32x64xf16, #a>, %acc: tenso
 // mma.sync per 16x8x16 block; the row max is 2 shuffles per row (a row
 // lives in 4 lanes) for the 2 rows a thread holds.
 // The A operand, an mma result, is used in registers: no conversion code.
+// A strided or misaligned tensor takes the other branch: a loop over the
+// 32 x 32 elements, 128 threads apart, one 16-bit shared store per element
+// (not unrolled per element: that was half of an attention kernel's code).
 // CHECK-LABEL: gpu.func @tensor_core_dot
 // CHECK-SAME: tile.shared_memory = 2048 : i32
 // CHECK: cp.async.cg.shared.global [$0{{(\+[0-9]+)?}}], [$1], 16, $2;
+// CHECK: } else {
+// CHECK: %[[TID:.*]] = llvm.inline_asm has_side_effects "mov.u32 $0, %tid.x;"
+// CHECK: scf.for %{{.*}} = %[[TID]] to %c1024_i32 step %c128_i32
+// CHECK: llvm.load
+// CHECK: st.shared.b16
+// CHECK-NOT: st.shared
 // CHECK: cp.async.commit_group;
 // CHECK: cp.async.wait_group 0;
 // CHECK: gpu.barrier
@@ -137,6 +146,38 @@ func.func @tensor_core_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64xf32>, %
   %c = tile.dot %a, %b, %z : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
   %m = tile.reduce max %c, 1 : tensor<64x32xf32, #mma> -> tensor<64xf32, #tile.slice<dim = 1, parent = #mma>>
   tile.store %o[%n], %m : !tile.desc<64xf32>, tensor<64xf32, #tile.slice<dim = 1, parent = #mma>>
+  return
+}
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// The same copy through a descriptor the launch found aligned
+// (`make_desc {aligned}`): the cp.async path alone, with no run-time check of
+// strides and base and no element-by-element branch. Its stores need no
+// check either: 16-byte vectors wherever the block lies inside.
+// CHECK-LABEL: gpu.func @aligned_copy
+// CHECK-NOT: llvm.ptrtoint
+// CHECK: cp.async.cg.shared.global [$0{{(\+[0-9]+)?}}], [$1], 16, $2;
+// CHECK-NOT: } else {
+// CHECK-NOT: st.shared.b16
+// CHECK: cp.async.commit_group;
+// CHECK: gpu.return
+func.func @aligned_copy(%pb: !tile.ptr<bf16>, %po: !tile.ptr<f32>, %n: i32,
+                        %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %c1 = arith.constant 1 : i32
+  %d = tile.make_desc %pb, [%n, %n], [%n, %c1] {aligned} : !tile.ptr<bf16> -> !tile.desc<32x32xbf16>
+  %o = tile.make_desc %po, [%n, %n], [%n, %c1] {aligned} : !tile.ptr<f32> -> !tile.desc<64x32xf32>
+  %a = tile.convert_layout %p : tensor<64x32xbf16, #mma> -> tensor<64x32xbf16, #opa>
+  %v = tile.load %d[%n, %n] : !tile.desc<32x32xbf16> -> tensor<32x32xbf16, #bl>
+  %b = tile.convert_layout %v : tensor<32x32xbf16, #bl> -> tensor<32x32xbf16, #opb>
+  %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
+  %c = tile.dot %a, %b, %z : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
+  tile.store %o[%n, %n], %c : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
   return
 }
 

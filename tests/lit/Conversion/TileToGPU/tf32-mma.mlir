@@ -227,7 +227,7 @@ func.func @register_a_tf32_wgmma(%d: !tile.desc<32x32xf32>, %o: !tile.desc<64x32
 // barrier, after every thread's reads of K_j, covers it. (A copy after a dot
 // without split K keeps its barrier: convert-tile-to-gpu.mlir.)
 // CHECK-LABEL: gpu.func @split_k_refill
-// CHECK: scf.for
+// CHECK: scf.for {{.*}} iter_args
 // CHECK: cp.async.wait_group 0;
 // CHECK: gpu.barrier
 // CHECK-NOT: gpu.barrier

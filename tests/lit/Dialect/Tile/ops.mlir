@@ -68,3 +68,14 @@ func.func @tf32_rounded_load(%p: !tile.ptr<f32>, %n: i32) attributes {tile.kerne
   %t = tile.load %d[%n, %n] {tf32_rounded} : !tile.desc<16x32xf32> -> tensor<16x32xf32>
   return
 }
+
+// -----
+
+// A descriptor the launch found aligned for 16-byte vectors.
+// CHECK-LABEL: func.func @aligned_desc
+// CHECK: tile.make_desc %{{.*}}, [%{{.*}}, %{{.*}}], [%{{.*}}, %{{.*}}] {aligned} : !tile.ptr<f16> -> !tile.desc<64x64xf16>
+func.func @aligned_desc(%p: !tile.ptr<f16>, %n: i32) -> !tile.desc<64x64xf16> {
+  %c1 = arith.constant 1 : i32
+  %d = tile.make_desc %p, [%n, %n], [%n, %c1] {aligned} : !tile.ptr<f16> -> !tile.desc<64x64xf16>
+  return %d : !tile.desc<64x64xf16>
+}

@@ -60,12 +60,19 @@ def Tile_MakeDescOp : Tile_Op<"make_desc", [Pure, AttrSizedOperandSegments]> {
   let description = [{
     Sizes and strides are counted in elements, one per dimension, outermost first.
 
+    `aligned` promises what the launch checked (a specialization, as Triton's
+    divisibility by 16): the base address is a multiple of 16 bytes, the last
+    stride is 1 and every other stride a multiple of 16 bytes. Loads and
+    stores through the descriptor then use 16-byte vectors with no run-time
+    check and no element-by-element path for other tensors.
+
     ```mlir
-    %d = tile.make_desc %ptr, [%rows, %cols], [%ld, %c1]
+    %d = tile.make_desc %ptr, [%rows, %cols], [%ld, %c1] {aligned}
         : !tile.ptr<f32> -> !tile.desc<64x64xf32>
     ```
   }];
-  let arguments = (ins Tile_PtrType:$ptr, Variadic<I32>:$sizes, Variadic<I32>:$strides);
+  let arguments = (ins Tile_PtrType:$ptr, Variadic<I32>:$sizes, Variadic<I32>:$strides,
+                       UnitAttr:$aligned);
   let results = (outs Tile_DescType:$result);
   let assemblyFormat = [{
     $ptr `,` `[` $sizes `]` `,` `[` $strides `]` attr-dict `:` qualified(type($ptr)) `->`
