@@ -125,8 +125,8 @@ int64_t KernelBuilder::constant(const std::string &constName, int64_t value) {
 }
 
 void KernelBuilder::setNumStages(int64_t stages) {
-  if (stages != 1 && stages != 2)
-    throw dsl::Error("kernel '" + name + "': num_stages must be 1 or 2, got " +
+  if (stages < 1 || stages > 4)
+    throw dsl::Error("kernel '" + name + "': num_stages must be 1 to 4, got " +
                      std::to_string(stages));
   func->setAttr(tile::kNumStagesAttr, b.getI32IntegerAttr(stages));
 }

@@ -326,9 +326,14 @@ const Kernel &tessera::kernels::detail::matmulKernel() {
   static const Kernel k = [] {
     Tuning tuning;
     // BLOCK_M x BLOCK_N x BLOCK_K, warps, stages: around the H200's best
-    // (128 x 128 x 64 on one warpgroup, double-buffered).
+    // (128 x 128 x 64 on one warpgroup), two to four stages.
     for (auto [bm, bn, bk, warps, stages] :
          std::vector<std::array<int64_t, 5>>{{128, 128, 64, 4, 2},
+                                             {128, 128, 64, 4, 3},
+                                             {128, 128, 64, 4, 4},
+                                             {128, 128, 64, 8, 3},
+                                             {128, 256, 64, 8, 3},
+                                             {256, 128, 64, 8, 3},
                                              {128, 128, 64, 8, 2},
                                              {128, 256, 64, 8, 2},
                                              {256, 128, 64, 8, 2},

@@ -453,9 +453,8 @@ void Kernel::launchChecked(const KernelConfig &full, const Grid *grid, const std
   KernelArgs packed;
   view.pack(packed);
   // Specialised on which tensors allow 16-byte vectors (Triton's divisibility).
-  KernelConfig specialized = full;
-  specialized.alignedTensors = packed.alignedTensors();
-  detail::launchOnGrid(specialize(specialized), g.x, g.y, g.z, packed, name(), stream);
+  detail::launchOnGrid(detail::jitKernel(state->def, full, packed.alignedTensors()), g.x, g.y, g.z,
+                       packed, name(), stream);
 }
 
 Problem Kernel::makeProblem(DType dtype, const std::vector<int64_t> &sizes) const {

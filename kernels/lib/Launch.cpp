@@ -58,10 +58,21 @@ void detail::requireRank(const DeviceTensor &t, size_t rank, const char *argName
                 " tensor, got rank " + std::to_string(t.shape().size()));
 }
 
-const JitKernel &detail::jitKernel(const std::string &kernelName, KernelConfig config,
+const JitKernel &detail::jitKernel(const std::string &kernelName, const KernelConfig &config,
                                    const KernelArgs &args) {
-  config.alignedTensors = args.alignedTensors();
-  return jitKernel(kernelName, config);
+  return jitKernel(lookup(kernelName), config, args.alignedTensors());
+}
+
+const JitKernel &detail::jitKernel(const KernelDef &def, const KernelConfig &config,
+                                   uint64_t alignedTensors) {
+  // The config is copied only to build: a launch that hits the cache pays
+  // for its key alone.
+  return Jit::get().kernel(def.name + "[" + config.keyWith(alignedTensors) + "]",
+                           [&](mlir::MLIRContext &ctx) {
+                             KernelConfig specialized = config;
+                             specialized.alignedTensors = alignedTensors;
+                             return def.build(ctx, specialized);
+                           });
 }
 
 const JitKernel &detail::jitKernel(const std::string &kernelName, const KernelConfig &config) {

@@ -19,12 +19,12 @@ int64_t KernelConfig::get(const std::string &constName) const {
   return it->second;
 }
 
-std::string KernelConfig::key() const {
+std::string KernelConfig::keyWith(uint64_t aligned) const {
   std::string k = "dtype=" + std::string(name(dtype)) + ",num_warps=" + std::to_string(numWarps);
   for (auto &[n, v] : constants)
     k += "," + n + "=" + std::to_string(v);
-  if (alignedTensors)
-    k += ",aligned_tensors=" + std::to_string(alignedTensors);
+  if (aligned)
+    k += ",aligned_tensors=" + std::to_string(aligned);
   return k;
 }
 

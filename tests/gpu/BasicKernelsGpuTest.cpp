@@ -221,6 +221,34 @@ INSTANTIATE_TEST_SUITE_P(Shapes, Matmul,
                                   std::to_string(s[2]);
                          });
 
+/// Pipelines of 1 to 4 stages (wgmma on sm_90a, 128 x 128 x 64 blocks): K
+/// of many steps with a partial last one, a single step (the copies before
+/// the loop run past its end and fill zeros), and a tensor of any alignment
+/// (rows of 70 elements: the element-by-element copies).
+TEST(MatmulStages, DeepPipelinesMatchReference) {
+  SKIP_WITHOUT_GPU();
+  for (DType dtype : {DType::BF16, DType::F16})
+    for (std::array<int64_t, 3> mkn :
+         {std::array<int64_t, 3>{256, 1000, 192}, std::array<int64_t, 3>{128, 64, 128},
+          std::array<int64_t, 3>{130, 200, 70}})
+      for (int64_t stages = 1; stages <= 4; ++stages) {
+        auto [m, k, n] = mkn;
+        SCOPED_TRACE(std::string(name(dtype)) + " " + std::to_string(m) + "x" + std::to_string(k) +
+                     "x" + std::to_string(n) + " stages " + std::to_string(stages));
+        std::vector<float> a = randomValues(m * k, dtype), b = randomValues(k * n, dtype);
+        DeviceTensor da = DeviceTensor::fromFloat(a, {m, k}, dtype),
+                     db = DeviceTensor::fromFloat(b, {k, n}, dtype);
+        DeviceTensor c = poisoned({m, n}, dtype);
+        kernels::KernelConfig config = kernels::matmulConfig(dtype, m, n, k);
+        config.constants["BLOCK_M"] = 128;
+        config.constants["BLOCK_N"] = 128;
+        config.constants["BLOCK_K"] = 64;
+        config.constants["NUM_STAGES"] = stages;
+        kernels::matmulWithConfig(da, db, c, config);
+        EXPECT_LE(relativeError(c.toFloat(), matmulReference(a, b, m, k, n)), tolerance(dtype));
+      }
+}
+
 const char *kNaiveMatmul = R"(
 extern "C" __global__ void naive_matmul(const float *a, const float *b, float *c,
                                         int m, int k, int n) {

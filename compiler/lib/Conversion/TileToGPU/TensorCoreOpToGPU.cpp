@@ -717,12 +717,18 @@ int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
     Operation *copy = prefetchCopyOf(def);
     if (!copy)
       return 0;
-    int64_t count = 0;
+    int64_t count = 0, perIteration = 0;
     for (Operation *op = copy->getNextNode(); op; op = op->getNextNode())
       count += isCopy(op);
     for (Operation *op = &dot->getBlock()->front(); op != dot.getOperation();
          op = op->getNextNode())
       count += isCopy(op);
+    for (Operation &op : *dot->getBlock())
+      perIteration += isCopy(&op);
+    // With more than two stages the tile was copied stages - 1 iterations
+    // ago: the iterations between issued their copies after it too.
+    int64_t stages = def->getAttrOfType<DenseI64ArrayAttr>(kPrefetchedAttr).size();
+    count += std::max<int64_t>(stages - 2, 0) * perIteration;
     prefetched = std::min(prefetched.value_or(count), count);
   }
   if (prefetched)

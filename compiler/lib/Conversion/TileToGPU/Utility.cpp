@@ -544,7 +544,8 @@ static tile::DotOp lastReader(tile::LoadOp load, Block *body) {
 int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedBytes) {
   int64_t end = sharedBytes;
   SmallVector<scf::ForOp> loops;
-  bool singleBuffer = tile::getNumStages(kernel) < 2;
+  int64_t stages = std::clamp<int64_t>(tile::getNumStages(kernel), 1, 4);
+  bool singleBuffer = stages < 2;
   kernel->walk([&](scf::ForOp loop) { loops.push_back(loop); });
   for (scf::ForOp loop : loops) {
     if (!loop.getInductionVar().getType().isInteger(32))
@@ -587,34 +588,54 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
     region = region ? region : loop.getOperation();
     auto regionEnd = region->getAttrOfType<IntegerAttr>(kSharedEndAttr);
     int64_t offset = regionEnd ? regionEnd.getInt() : sharedBytes;
+    // Each load's buffers: its own tile, then stages - 1 more after the
+    // region (one tile refilled in place for a single stage).
+    SmallVector<SmallVector<int64_t>> buffers(loads.size());
     for (auto [i, load] : llvm::enumerate(loads)) {
-      const llvm::SetVector<Operation *> &slice = slices[i];
-      int64_t first = cast<IntegerAttr>(load->getAttr(kAsyncCopyAttr)).getInt();
-      int64_t second = first;
-      if (!singleBuffer) {
-        second = offset;
+      buffers[i].push_back(cast<IntegerAttr>(load->getAttr(kAsyncCopyAttr)).getInt());
+      if (singleBuffer)
+        buffers[i].push_back(buffers[i][0]);
+      for (int64_t s = 1; s < stages; ++s) {
+        buffers[i].push_back(offset);
         offset += llvm::alignTo(tileBytes(load.getType()), kSharedTileAlignment);
       }
-      auto buffers = DenseI64ArrayAttr::get(kernel->getContext(), {first, second});
-      // Before the loop: the first iteration's tile into the first buffer.
-      OpBuilder before(loop);
-      Value runs = arith::CmpIOp::create(before, loc, arith::CmpIPredicate::slt, lb, ub);
-      tile::LoadOp prologue = loadAt(before, load, loop, slice, lb, runs);
-      prologue->setAttr(kAsyncCopyAttr, load->getAttr(kAsyncCopyAttr));
-      // In the loop, where the load was (or after its last reader): the next
-      // iteration's tile.
+    }
+    // Before the loop: iterations 0 .. stages - 2 into buffers 0 .. stages - 2,
+    // stage by stage (each copy one group, in the body's order of copies, so
+    // that a dot counts the groups after its own the same way in every
+    // iteration: copiesAllowedInFlight).
+    OpBuilder before(loop);
+    for (int64_t s = 0; s < std::max<int64_t>(stages - 1, 1); ++s) {
+      Value iv = s == 0 ? lb
+                        : arith::AddIOp::create(
+                              before, loc, lb,
+                              arith::MulIOp::create(before, loc, step, constI32(before, loc, s)));
+      Value runs = arith::CmpIOp::create(before, loc, arith::CmpIPredicate::slt, iv, ub);
+      for (auto [i, load] : llvm::enumerate(loads)) {
+        tile::LoadOp prologue = loadAt(before, load, loop, slices[i], iv, runs);
+        prologue->setAttr(kAsyncCopyAttr, before.getI64IntegerAttr(buffers[i][s]));
+      }
+    }
+    for (auto [i, load] : llvm::enumerate(loads)) {
+      const llvm::SetVector<Operation *> &slice = slices[i];
+      auto bufferAttr = DenseI64ArrayAttr::get(kernel->getContext(), buffers[i]);
+      // In the loop, where the load was (or after its last reader): the tile
+      // of the iteration stages - 1 ahead (the next one for one or two).
       OpBuilder inside(load);
       if (singleBuffer)
         inside.setInsertionPointAfter(lastReaders[i]);
-      Value next = arith::AddIOp::create(inside, loc, loop.getInductionVar(), step);
+      Value ahead =
+          stages <= 2 ? step
+                      : arith::MulIOp::create(inside, loc, step, constI32(inside, loc, stages - 1));
+      Value next = arith::AddIOp::create(inside, loc, loop.getInductionVar(), ahead);
       Value nextRuns = arith::CmpIOp::create(inside, loc, arith::CmpIPredicate::slt, next, ub);
       tile::LoadOp copy = loadAt(inside, load, loop, slice, next, nextRuns);
-      copy->setAttr(kPrefetchBuffersAttr, buffers);
+      copy->setAttr(kPrefetchBuffersAttr, bufferAttr);
       if (singleBuffer && splitKGroups(lastReaders[i]) > 1)
         copy->setAttr(kAfterReadersBarrierAttr, UnitAttr::get(kernel->getContext()));
       copy->setAttr(kPrefetchNextAttr, UnitAttr::get(kernel->getContext()));
       load->removeAttr(kAsyncCopyAttr);
-      load->setAttr(kPrefetchedAttr, buffers);
+      load->setAttr(kPrefetchedAttr, bufferAttr);
     }
     region->setAttr(kSharedEndAttr,
                     IntegerAttr::get(IntegerType::get(kernel->getContext(), 64), offset));
@@ -713,14 +734,25 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
 Value tessera::tilegpu::emitPrefetchOffset(OpBuilder &b, Location loc, Operation *op,
                                            ArrayRef<int64_t> buffers, bool next) {
   auto loop = op->getParentOfType<scf::ForOp>();
-  // The iteration's number k = (iv - lb) / step, and its parity.
+  // The iteration's number k = (iv - lb) / step; its tile is in buffer
+  // k mod stages, and the copy `next` fills the one stages - 1 ahead.
   Value k = arith::DivSIOp::create(
       b, loc, arith::SubIOp::create(b, loc, loop.getInductionVar(), loop.getLowerBound()),
       loop.getStep());
+  int64_t stages = buffers.size();
   if (next)
-    k = arith::AddIOp::create(b, loc, k, constI32(b, loc, 1));
-  Value parity = arith::AndIOp::create(b, loc, k, constI32(b, loc, 1));
-  return arith::AddIOp::create(
-      b, loc, constI32(b, loc, buffers[0]),
-      arith::MulIOp::create(b, loc, parity, constI32(b, loc, buffers[1] - buffers[0])));
+    k = arith::AddIOp::create(b, loc, k, constI32(b, loc, stages - 1));
+  if (stages == 2) {
+    Value parity = arith::AndIOp::create(b, loc, k, constI32(b, loc, 1));
+    return arith::AddIOp::create(
+        b, loc, constI32(b, loc, buffers[0]),
+        arith::MulIOp::create(b, loc, parity, constI32(b, loc, buffers[1] - buffers[0])));
+  }
+  Value index = arith::RemUIOp::create(b, loc, k, constI32(b, loc, stages));
+  Value offset = constI32(b, loc, buffers[0]);
+  for (int64_t s = 1; s < stages; ++s)
+    offset = arith::SelectOp::create(
+        b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, index, constI32(b, loc, s)),
+        constI32(b, loc, buffers[s]), offset);
+  return offset;
 }

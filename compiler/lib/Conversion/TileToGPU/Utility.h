@@ -27,12 +27,14 @@ inline constexpr llvm::StringLiteral kStagedReadyAttr = "tile.staged_ready";
 /// On a load whose tile a dot stages: the shared tile's offset. The load then
 /// copies global memory straight into it with cp.async.
 inline constexpr llvm::StringLiteral kAsyncCopyAttr = "tile.async_copy";
-/// On a load prefetched one iteration ahead (see prefetchAsyncCopies): the
-/// byte offsets of its two shared tiles. The load itself copies nothing; its
-/// dot reads the tile of the current iteration's parity.
+/// On a load prefetched ahead (see prefetchAsyncCopies): the byte offsets of
+/// its shared tiles, one per stage (two equal ones for a single stage). The
+/// load itself copies nothing; its dot reads the tile of iteration k in
+/// buffer k mod stages.
 inline constexpr llvm::StringLiteral kPrefetchedAttr = "tile.prefetched";
-/// On the copies prefetchAsyncCopies adds: their two tiles, and which one they
-/// fill: 0 = the first (before the loop), 1 = the next iteration's.
+/// On the copies prefetchAsyncCopies adds in the loop: their tiles, and that
+/// each fills the tile of the iteration stages - 1 ahead (the copies before
+/// the loop carry kAsyncCopyAttr, their buffer's offset).
 inline constexpr llvm::StringLiteral kPrefetchBuffersAttr = "tile.prefetch_buffers";
 inline constexpr llvm::StringLiteral kPrefetchNextAttr = "tile.prefetch_next";
 /// On a copy that follows another copy with only scalar arithmetic between:
@@ -291,17 +293,17 @@ tile::DotOp followingDot(tile::DotOp dot);
 /// (kPrefetchedAttr: the op with the same kPrefetchBuffersAttr); null if none.
 Operation *prefetchCopyOf(Operation *load);
 
-/// Software pipelining of the asynchronous copies of a loop: a copy of the
-/// first iteration's tile of each copied load in an scf.for body whose
-/// indices follow from the induction variable is issued before the loop, and
-/// each iteration issues the next iteration's copy (out-of-range iterations
-/// copy zeros). With two stages or more the load gets a second shared tile
-/// and the copy goes where the load was, so tile j+1 loads during the dots of
-/// tile j. With one stage (kernels whose tiles fill the shared memory once)
-/// the tile keeps its one buffer and is refilled right after the last dot
-/// that reads it (the copy's barrier waits for every reader), so K_{j+1}
-/// loads during the rest of iteration j and V_{j+1} during Q·K_{j+1}ᵀ.
-/// Returns the shared memory the kernel needs in all.
+/// Software pipelining of the asynchronous copies of a loop: copies of the
+/// first stages - 1 iterations' tiles of each copied load in an scf.for body
+/// whose indices follow from the induction variable are issued before the
+/// loop, and each iteration issues the copy stages - 1 iterations ahead
+/// (out-of-range iterations copy zeros). With S = 2 to 4 stages the load gets
+/// S shared tiles and the copy goes where the load was, so tiles j+1 ..
+/// j+S-1 load during the dots of tile j (the copy refills the buffer
+/// iteration j-1 read, after the barrier before it). With one stage (kernels whose tiles fill the
+/// shared memory once) the tile keeps its one buffer and is refilled right after the last dot that
+/// reads it (the copy's barrier waits for every reader), so K_{j+1} loads during the rest of
+/// iteration j and V_{j+1} during Q·K_{j+1}ᵀ. Returns the shared memory the kernel needs in all.
 int64_t prefetchAsyncCopies(Operation *kernel, int64_t sharedBytes);
 
 /// The byte offset, in the iteration running now (`next`: the one after), of

@@ -158,8 +158,9 @@ public:
   /// Records a compile-time constant on the kernel (for dumps and keys) and
   /// returns it.
   int64_t constant(const std::string &name, int64_t value);
-  /// Shared buffers per asynchronously copied tile of a loop: 2 (default)
-  /// copies the next iteration's tiles during this one's dots, 1 does not.
+  /// Shared buffers per asynchronously copied tile of a loop: S = 2 (default)
+  /// to 4 copy the tiles of the next S - 1 iterations during this one's dots;
+  /// 1 refills the one buffer right after its last reader.
   void setNumStages(int64_t stages);
   /// false: the dots stay on mma.sync on sm_90a too (default true: wgmma
   /// wherever the layouts allow it).

@@ -42,7 +42,11 @@ std::string currentArch();
 const JitKernel &jitKernel(const std::string &name, const KernelConfig &config);
 /// The same, specialised on the alignment of the tensors in `args` (packed
 /// in the kernel's parameter order by addTensor): what a launch should run.
-const JitKernel &jitKernel(const std::string &name, KernelConfig config, const KernelArgs &args);
+const JitKernel &jitKernel(const std::string &name, const KernelConfig &config,
+                           const KernelArgs &args);
+/// `def` specialised by `config` and the alignment mask `alignedTensors`.
+const JitKernel &jitKernel(const KernelDef &def, const KernelConfig &config,
+                           uint64_t alignedTensors);
 
 /// Launches `kernel` on x·y·z programs; throws naming `kernelName` when a
 /// dimension is below 1 or beyond what a launch takes.

@@ -33,7 +33,9 @@ struct KernelConfig {
 
   int64_t get(const std::string &name) const;
   /// "dtype=f16,num_warps=4,BLOCK_M=64,..." : identifies the specialisation.
-  std::string key() const;
+  std::string key() const { return keyWith(alignedTensors); }
+  /// The key of this config specialised on `alignedTensors` instead.
+  std::string keyWith(uint64_t alignedTensors) const;
   /// The config a key() names; throws tessera::Error for a malformed key.
   static KernelConfig parse(const std::string &key);
 };

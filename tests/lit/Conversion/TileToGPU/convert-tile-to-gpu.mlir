@@ -461,3 +461,80 @@ func.func @math(%x: !tile.ptr<f32>, %n: i32, %s: i32) attributes {tile.kernel, t
   tile.store %d[%pid], %f : !tile.desc<1024xf32>, tensor<1024xf32, #l>
   return
 }
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// The same loop with tile.num_stages = 3: three shared tiles (the load's own
+// and two after it); iterations 0 and 1 are copied before the loop, each in a
+// group of its own, and iteration j copies row %i + 2·step into buffer
+// (j + 2) mod 3, the one iteration j - 1 read (after the barrier), then waits
+// for all but the two newest groups: tiles j + 1 and j + 2 load during its dot.
+// CHECK-LABEL: gpu.func @three_stage_dot
+// CHECK-SAME: tile.shared_memory = 6144 : i32
+// CHECK: cp.async.cg.shared.global
+// CHECK: cp.async.commit_group;
+// CHECK: cp.async.cg.shared.global
+// CHECK: cp.async.commit_group;
+// CHECK: scf.for %[[IV:.*]] = %[[LB:.*]] to %[[UB:.*]] step %[[STEP:.*]] iter_args
+// CHECK: %[[AHEAD:.*]] = arith.muli %[[STEP]], %c2_i32
+// CHECK: %[[NEXT:.*]] = arith.addi %[[IV]], %[[AHEAD]]
+// CHECK: arith.cmpi slt, %[[NEXT]], %[[UB]]
+// CHECK: arith.remui %{{.*}}, %c3_i32
+// CHECK: gpu.barrier
+// CHECK: cp.async.cg.shared.global
+// CHECK: cp.async.commit_group;
+// CHECK: cp.async.wait_group 2;
+// CHECK: mma.sync.aligned.m16n8k16
+// CHECK: scf.yield
+// CHECK: cp.async.wait_group 0;
+func.func @three_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
+                           %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32, tile.num_stages = 3 : i32} {
+  %a = tile.convert_layout %p : tensor<64x32xbf16, #mma> -> tensor<64x32xbf16, #opa>
+  %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c32 = arith.constant 32 : i32
+  %r = scf.for %i = %c0 to %n step %c32 iter_args(%acc = %z) -> (tensor<64x32xf32, #mma>) : i32 {
+    %v = tile.load %d[%i, %c0] : !tile.desc<32x32xbf16> -> tensor<32x32xbf16, #bl>
+    %b = tile.convert_layout %v : tensor<32x32xbf16, #bl> -> tensor<32x32xbf16, #opb>
+    %c = tile.dot %a, %b, %acc : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
+    scf.yield %c : tensor<64x32xf32, #mma>
+  }
+  tile.store %o[%n, %n], %r : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
+  return
+}
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// Four stages: three copies before the loop, three groups left in flight.
+// CHECK-LABEL: gpu.func @four_stage_dot
+// CHECK-SAME: tile.shared_memory = 8192 : i32
+// CHECK-COUNT-3: cp.async.commit_group;
+// CHECK: scf.for
+// CHECK: arith.muli %{{.*}}, %c3_i32
+// CHECK: cp.async.commit_group;
+// CHECK: cp.async.wait_group 3;
+func.func @four_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
+                          %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32, tile.num_stages = 4 : i32} {
+  %a = tile.convert_layout %p : tensor<64x32xbf16, #mma> -> tensor<64x32xbf16, #opa>
+  %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c32 = arith.constant 32 : i32
+  %r = scf.for %i = %c0 to %n step %c32 iter_args(%acc = %z) -> (tensor<64x32xf32, #mma>) : i32 {
+    %v = tile.load %d[%i, %c0] : !tile.desc<32x32xbf16> -> tensor<32x32xbf16, #bl>
+    %b = tile.convert_layout %v : tensor<32x32xbf16, #bl> -> tensor<32x32xbf16, #opb>
+    %c = tile.dot %a, %b, %acc : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
+    scf.yield %c : tensor<64x32xf32, #mma>
+  }
+  tile.store %o[%n, %n], %r : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
+  return
+}
