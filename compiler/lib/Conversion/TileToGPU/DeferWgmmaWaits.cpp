@@ -35,7 +35,9 @@ bool isHarmlessAsm(StringRef text) {
 
 /// Whether a wgmma in flight may keep running through `op`; counts the
 /// wgmma groups `op` issues into `issued` (nested regions may issue none).
-bool mayOverlap(Operation *op, int64_t &issued) {
+/// `copiesAreElsewhere`: the group's loop copies only into buffers it does
+/// not read (mayRunIntoNextIteration), so its cp.async copies may overlap.
+bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere) {
   if (isa<gpu::BarrierOp, NVVM::Barrier0Op>(op))
     return false;
   if (auto inlineAsm = dyn_cast<LLVM::InlineAsmOp>(op)) {
@@ -44,7 +46,8 @@ bool mayOverlap(Operation *op, int64_t &issued) {
       return true;
     }
     return op->hasAttr(kWgmmaWaitAttr) || !inlineAsm.getHasSideEffects() ||
-           isHarmlessAsm(inlineAsm.getAsmString());
+           isHarmlessAsm(inlineAsm.getAsmString()) ||
+           (copiesAreElsewhere && inlineAsm.getAsmString().starts_with("cp.async.cg.shared"));
   }
   if (op->getNumRegions() != 0) {
     // Structured control flow whose every operation may overlap, issuing
@@ -56,7 +59,8 @@ bool mayOverlap(Operation *op, int64_t &issued) {
       if (nested->getNumRegions() != 0)
         return nested->hasTrait<OpTrait::HasRecursiveMemoryEffects>() ? WalkResult::advance()
                                                                       : WalkResult::interrupt();
-      return mayOverlap(nested, nestedIssues) ? WalkResult::advance() : WalkResult::interrupt();
+      return mayOverlap(nested, nestedIssues, copiesAreElsewhere) ? WalkResult::advance()
+                                                                  : WalkResult::interrupt();
     });
     return !walk.wasInterrupted() && nestedIssues == 0 &&
            op->hasTrait<OpTrait::HasRecursiveMemoryEffects>();
@@ -65,6 +69,102 @@ bool mayOverlap(Operation *op, int64_t &issued) {
   // operations of unknown effect do not.
   auto effects = dyn_cast<MemoryEffectOpInterface>(op);
   return effects && !effects.hasEffect<MemoryEffects::Write>();
+}
+
+/// The one wgmma issue of `body`, if it issues exactly one group.
+LLVM::InlineAsmOp onlyIssue(Block *body) {
+  LLVM::InlineAsmOp issue;
+  int64_t count = 0;
+  body->walk([&](LLVM::InlineAsmOp op) {
+    if (op->hasAttr(kWgmmaIssueAttr)) {
+      issue = op;
+      ++count;
+    }
+  });
+  return count == 1 ? issue : LLVM::InlineAsmOp();
+}
+
+/// A wait that reached the end of a loop body, whose group may run into the
+/// next iteration (the wait's attribute is true) and whose accumulators only
+/// go round the loop into the next issue of the same wgmma (a matmul's
+/// k-loop): the group stays in flight across the back edge, as CUTLASS's and
+/// Triton's Hopper main loops keep one. The end of the body waits with
+/// `wait_group 1` (the group before is done, so the next iteration's copy may
+/// refill what it read; registers untouched: consecutive wgmmas on the same
+/// accumulators are ordered by the hardware), and after the loop one
+/// `wait_group 0` takes the accumulators, tied to their registers as before.
+bool carryIntoNextIteration(LLVM::InlineAsmOp wait, const llvm::SetVector<Operation *> &behind,
+                            Operation *stop) {
+  auto mayCarry = wait->getAttrOfType<BoolAttr>(kWgmmaWaitAttr);
+  auto yield = dyn_cast<scf::YieldOp>(stop);
+  auto loop = yield ? dyn_cast<scf::ForOp>(yield->getParentOp()) : scf::ForOp();
+  if (!mayCarry || !mayCarry.getValue() || !loop)
+    return false;
+  Block *body = loop.getBody();
+  LLVM::InlineAsmOp issue = onlyIssue(body);
+  if (!issue || issue->getBlock() != body || issue.getNumResults() != 1 ||
+      issue.getResult(0).getType() != wait.getResult(0).getType())
+    return false;
+  // The wait takes the issue's results, extracted in order.
+  for (auto [i, operand] : llvm::enumerate(wait.getOperands())) {
+    auto extract = operand.getDefiningOp<LLVM::ExtractValueOp>();
+    if (!extract || extract.getContainer() != issue.getResult(0) ||
+        extract.getPosition() != ArrayRef<int64_t>{int64_t(i)})
+      return false;
+  }
+  // What follows from the wait goes only into the yield, and each carried
+  // value comes back only as the accumulators of the same issue.
+  SmallVector<unsigned> carried;
+  for (Operation *op : behind)
+    for (Operation *user : op->getUsers())
+      if (!behind.contains(user) && user != yield.getOperation())
+        return false;
+  for (OpOperand &operand : yield->getOpOperands()) {
+    Operation *def = operand.get().getDefiningOp();
+    if (!def || !behind.contains(def))
+      continue;
+    unsigned i = operand.getOperandNumber();
+    for (Operation *user : loop.getRegionIterArgs()[i].getUsers())
+      for (Operation *next : user->getUsers())
+        if (next != issue.getOperation() || !isMemoryEffectFree(user))
+          return false;
+    carried.push_back(i);
+  }
+  if (carried.empty())
+    return false;
+  // In the body: the accumulators stay with the tensor cores.
+  wait.getResult(0).replaceAllUsesWith(issue.getResult(0));
+  OpBuilder b(yield);
+  Location loc = wait.getLoc();
+  emitAsmStatement(b, loc, wgmmaWaitText(1));
+  wait.erase();
+  // After the loop: wait for the last group, tied to the carried values.
+  b.setInsertionPointAfter(loop);
+  for (unsigned i : carried) {
+    Value result = loop.getResult(i);
+    auto type = dyn_cast<VectorType>(result.getType());
+    if (!type)
+      continue;
+    SmallVector<Value> elements = unpack(b, loc, result);
+    std::string constraints;
+    for (size_t e = 0; e < elements.size(); ++e)
+      constraints += "=f,";
+    for (size_t e = 0; e < elements.size(); ++e)
+      constraints += std::to_string(e) + (e + 1 < elements.size() ? "," : "");
+    auto structType = LLVM::LLVMStructType::getLiteral(
+        b.getContext(), SmallVector<Type>(elements.size(), b.getF32Type()));
+    Value waited = asmOp(b, loc, structType, elements, wgmmaWaitText(0), constraints,
+                         /*sideEffects=*/true);
+    SmallVector<Value> out;
+    for (size_t e = 0; e < elements.size(); ++e)
+      out.push_back(LLVM::ExtractValueOp::create(b, loc, waited, e));
+    Value packed = pack(b, loc, type, out);
+    llvm::SmallPtrSet<Operation *, 8> keep;
+    for (Value e : elements)
+      keep.insert(e.getDefiningOp());
+    result.replaceAllUsesExcept(packed, keep);
+  }
+  return true;
 }
 
 /// Moves `wait` down to the first operation after it that needs its group
@@ -93,10 +193,13 @@ void deferWait(LLVM::InlineAsmOp wait) {
       behind.insert(stop);
       continue;
     }
-    if (!mayOverlap(stop, issued))
+    auto mayCarry = wait->getAttrOfType<BoolAttr>(kWgmmaWaitAttr);
+    if (!mayOverlap(stop, issued, mayCarry && mayCarry.getValue()))
       break;
   }
   if (behind.size() == 1 && stop == wait->getNextNode())
+    return;
+  if (carryIntoNextIteration(wait, behind, stop))
     return;
   // The wait's operands, the issue's results extracted from its struct,
   // are read by nothing else: they follow it down.

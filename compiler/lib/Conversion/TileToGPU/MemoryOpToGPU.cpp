@@ -580,7 +580,8 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp lo
   if (auto buffers = load->getAttrOfType<DenseI64ArrayAttr>(kPrefetchBuffersAttr))
     tileStorage.emplace(
         b, loc, type.getDimSize(0), SharedTile::units(type),
-        emitPrefetchOffset(b, loc, load, buffers.asArrayRef(), load->hasAttr(kPrefetchNextAttr)));
+        emitPrefetchOffset(b, loc, load, buffers.asArrayRef(),
+                           cast<IntegerAttr>(load->getAttr(kPrefetchNextAttr)).getInt()));
   else
     tileStorage.emplace(b, loc, type.getDimSize(0), SharedTile::units(type),
                         cast<IntegerAttr>(load->getAttr(kAsyncCopyAttr)).getInt());

@@ -725,10 +725,10 @@ int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
       count += isCopy(op);
     for (Operation &op : *dot->getBlock())
       perIteration += isCopy(&op);
-    // With more than two stages the tile was copied stages - 1 iterations
-    // ago: the iterations between issued their copies after it too.
-    int64_t stages = def->getAttrOfType<DenseI64ArrayAttr>(kPrefetchedAttr).size();
-    count += std::max<int64_t>(stages - 2, 0) * perIteration;
+    // The tile was copied `ahead` iterations ago: the iterations between
+    // issued their copies after it too.
+    int64_t ahead = cast<IntegerAttr>(copy->getAttr(kPrefetchNextAttr)).getInt();
+    count += (ahead - 1) * perIteration;
     prefetched = std::min(prefetched.value_or(count), count);
   }
   if (prefetched)
@@ -753,6 +753,28 @@ int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
       ++later;
   }
   return later;
+}
+
+/// Whether `dot`'s wgmma group may still run while the next iteration of its
+/// loop begins: every staged operand is either stored once before the loop
+/// or copied in it by a copy placed after the dot into the buffer the dot of
+/// two iterations back read (prefetchAsyncCopies with three stages or more),
+/// so nothing the next iteration writes before its own wgmma is a tile this
+/// one reads.
+bool mayRunIntoNextIteration(tile::DotOp dot) {
+  if (!isa<scf::ForOp>(dot->getParentOp()))
+    return false;
+  for (Value operand : dot->getOperands().take_front(2)) {
+    StagedOperand staged = getStagedOperand(operand);
+    if (!staged || staged.hoisted)
+      continue;
+    Operation *def = staged.source.getDefiningOp();
+    Operation *copy = def && def->hasAttr(kPrefetchedAttr) ? prefetchCopyOf(def) : nullptr;
+    if (!copy || !dot->isBeforeInBlock(copy) || !copy->hasAttr(kAfterReadersBarrierAttr) ||
+        def->getAttrOfType<DenseI64ArrayAttr>(kPrefetchedAttr).size() < 3)
+      return false;
+  }
+  return true;
 }
 
 /// Warpgroup MMA on sm_90a (PTX ISA, "Asynchronous Warpgroup Level Matrix
@@ -1040,7 +1062,7 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
     waitConstraints += std::to_string(i) + (i + 1 < numAcc ? "," : "");
   Value result = asmOp(b, loc, resultType, pending, wgmmaWaitText(0), waitConstraints,
                        /*sideEffects=*/true);
-  result.getDefiningOp()->setAttr(kWgmmaWaitAttr, b.getUnitAttr());
+  result.getDefiningOp()->setAttr(kWgmmaWaitAttr, b.getBoolAttr(mayRunIntoNextIteration(op)));
   SmallVector<Value> out;
   for (int64_t i = 0; i < numAcc; ++i)
     out.push_back(LLVM::ExtractValueOp::create(b, loc, result, i));
@@ -1057,7 +1079,7 @@ SharedTile emitStagedTile(OpBuilder &b, Location loc, const StagedOperand &stage
   if (auto buffers =
           def ? def->getAttrOfType<DenseI64ArrayAttr>(kPrefetchedAttr) : DenseI64ArrayAttr())
     return SharedTile(b, loc, type.getDimSize(0), SharedTile::units(type),
-                      emitPrefetchOffset(b, loc, def, buffers.asArrayRef(), false));
+                      emitPrefetchOffset(b, loc, def, buffers.asArrayRef(), 0));
   return SharedTile(b, loc, type.getDimSize(0), SharedTile::units(type), staged.offset());
 }
 

@@ -579,6 +579,24 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
         ok = ok && lastReaders.back();
       }
     }
+    // With three stages or more, when one dot reads every copied tile, each
+    // copy goes right after that dot, stages - 2 iterations ahead, into the
+    // buffer the dot of two iterations back read: the dot's own barrier, after
+    // which every warp is done with that dot (its wgmma waited for at the end
+    // of the previous iteration), covers the copy, and the dot's wgmma group
+    // may stay in flight into the next iteration (tessera-defer-wgmma-waits).
+    tile::DotOp onlyReader;
+    bool afterReader = false;
+    if (ok && stages >= 3) {
+      for (tile::LoadOp load : loads) {
+        tile::DotOp last = lastReader(load, loop.getBody());
+        afterReader = last && (!onlyReader || last == onlyReader);
+        if (!afterReader)
+          break;
+        onlyReader = last;
+      }
+    }
+    int64_t ahead = singleBuffer ? 1 : afterReader ? stages - 2 : stages - 1;
     if (!ok)
       continue;
     Location loc = loop.getLoc();
@@ -600,12 +618,12 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
         offset += llvm::alignTo(tileBytes(load.getType()), kSharedTileAlignment);
       }
     }
-    // Before the loop: iterations 0 .. stages - 2 into buffers 0 .. stages - 2,
+    // Before the loop: iterations 0 .. ahead - 1 into buffers 0 .. ahead - 1,
     // stage by stage (each copy one group, in the body's order of copies, so
     // that a dot counts the groups after its own the same way in every
     // iteration: copiesAllowedInFlight).
     OpBuilder before(loop);
-    for (int64_t s = 0; s < std::max<int64_t>(stages - 1, 1); ++s) {
+    for (int64_t s = 0; s < ahead; ++s) {
       Value iv = s == 0 ? lb
                         : arith::AddIOp::create(
                               before, loc, lb,
@@ -616,24 +634,29 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
         prologue->setAttr(kAsyncCopyAttr, before.getI64IntegerAttr(buffers[i][s]));
       }
     }
+    Operation *lastAfterReader = nullptr;
     for (auto [i, load] : llvm::enumerate(loads)) {
       const llvm::SetVector<Operation *> &slice = slices[i];
       auto bufferAttr = DenseI64ArrayAttr::get(kernel->getContext(), buffers[i]);
       // In the loop, where the load was (or after its last reader): the tile
-      // of the iteration stages - 1 ahead (the next one for one or two).
+      // of the iteration `ahead` iterations on.
       OpBuilder inside(load);
       if (singleBuffer)
         inside.setInsertionPointAfter(lastReaders[i]);
-      Value ahead =
-          stages <= 2 ? step
-                      : arith::MulIOp::create(inside, loc, step, constI32(inside, loc, stages - 1));
-      Value next = arith::AddIOp::create(inside, loc, loop.getInductionVar(), ahead);
+      else if (afterReader) // in the order of the loads, as before the loop
+        inside.setInsertionPointAfter(lastAfterReader ? lastAfterReader
+                                                      : onlyReader.getOperation());
+      Value distance = ahead == 1
+                           ? step
+                           : arith::MulIOp::create(inside, loc, step, constI32(inside, loc, ahead));
+      Value next = arith::AddIOp::create(inside, loc, loop.getInductionVar(), distance);
       Value nextRuns = arith::CmpIOp::create(inside, loc, arith::CmpIPredicate::slt, next, ub);
       tile::LoadOp copy = loadAt(inside, load, loop, slice, next, nextRuns);
+      lastAfterReader = copy;
       copy->setAttr(kPrefetchBuffersAttr, bufferAttr);
-      if (singleBuffer && splitKGroups(lastReaders[i]) > 1)
+      if ((singleBuffer && splitKGroups(lastReaders[i]) > 1) || afterReader)
         copy->setAttr(kAfterReadersBarrierAttr, UnitAttr::get(kernel->getContext()));
-      copy->setAttr(kPrefetchNextAttr, UnitAttr::get(kernel->getContext()));
+      copy->setAttr(kPrefetchNextAttr, inside.getI64IntegerAttr(ahead));
       load->removeAttr(kAsyncCopyAttr);
       load->setAttr(kPrefetchedAttr, bufferAttr);
     }
@@ -732,16 +755,17 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
 }
 
 Value tessera::tilegpu::emitPrefetchOffset(OpBuilder &b, Location loc, Operation *op,
-                                           ArrayRef<int64_t> buffers, bool next) {
+                                           ArrayRef<int64_t> buffers, int64_t ahead) {
   auto loop = op->getParentOfType<scf::ForOp>();
   // The iteration's number k = (iv - lb) / step; its tile is in buffer
-  // k mod stages, and the copy `next` fills the one stages - 1 ahead.
+  // k mod stages, and a copy `ahead` iterations on fills buffer
+  // (k + ahead) mod stages.
   Value k = arith::DivSIOp::create(
       b, loc, arith::SubIOp::create(b, loc, loop.getInductionVar(), loop.getLowerBound()),
       loop.getStep());
   int64_t stages = buffers.size();
-  if (next)
-    k = arith::AddIOp::create(b, loc, k, constI32(b, loc, stages - 1));
+  if (ahead)
+    k = arith::AddIOp::create(b, loc, k, constI32(b, loc, ahead));
   if (stages == 2) {
     Value parity = arith::AndIOp::create(b, loc, k, constI32(b, loc, 1));
     return arith::AddIOp::create(

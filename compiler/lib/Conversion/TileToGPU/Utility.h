@@ -32,18 +32,21 @@ inline constexpr llvm::StringLiteral kAsyncCopyAttr = "tile.async_copy";
 /// load itself copies nothing; its dot reads the tile of iteration k in
 /// buffer k mod stages.
 inline constexpr llvm::StringLiteral kPrefetchedAttr = "tile.prefetched";
-/// On the copies prefetchAsyncCopies adds in the loop: their tiles, and that
-/// each fills the tile of the iteration stages - 1 ahead (the copies before
-/// the loop carry kAsyncCopyAttr, their buffer's offset).
+/// On the copies prefetchAsyncCopies adds in the loop: their tiles, and how
+/// many iterations ahead the tile each fills is (the copies before the loop
+/// carry kAsyncCopyAttr, their buffer's offset).
 inline constexpr llvm::StringLiteral kPrefetchBuffersAttr = "tile.prefetch_buffers";
 inline constexpr llvm::StringLiteral kPrefetchNextAttr = "tile.prefetch_next";
 /// On a copy that follows another copy with only scalar arithmetic between:
 /// the barrier before the first (every earlier reader is done) covers it.
 inline constexpr llvm::StringLiteral kFollowsCopyAttr = "tile.follows_copy";
-/// On a one-stage refill placed right after a dot with K split between warp
-/// groups, its tile's last reader: the barrier that ends the dot's exchange
-/// of partial sums comes after every thread's reads of the tile, so the copy
-/// needs none of its own.
+/// On a copy that needs no barrier of its own: a one-stage refill placed
+/// right after a dot with K split between warp groups, its tile's last
+/// reader (the barrier that ends the dot's exchange of partial sums comes
+/// after every thread's reads of the tile), or a copy placed after the one
+/// dot of a loop of three stages or more, into the buffer the dot read two
+/// iterations back (the dot's own barrier comes after every warp's wait for
+/// that wgmma).
 inline constexpr llvm::StringLiteral kAfterReadersBarrierAttr = "tile.after_readers_barrier";
 /// On a loop directly in a kernel's body: the end (bytes) of the shared tiles
 /// its dots stage, between allocateSharedMemory and prefetchAsyncCopies
@@ -63,7 +66,9 @@ inline constexpr llvm::StringLiteral kWaitsForNextAtExchangeAttr =
 /// On a dot of a kernel that keeps to mma.sync (tile::kWarpgroupMmaAttr).
 inline constexpr llvm::StringLiteral kMmaSyncOnlyAttr = "tile.mma_sync_only";
 /// On the inline assembly of a warpgroup MMA: the issue (fence, the wgmmas,
-/// commit) and the wait for its group, whose results are the accumulators.
+/// commit) and the wait for its group, whose results are the accumulators
+/// (true on the wait when the group may still run as the next iteration of
+/// its loop begins: mayRunIntoNextIteration in TensorCoreOpToGPU.cpp).
 inline constexpr llvm::StringLiteral kWgmmaIssueAttr = "tile.wgmma_issue";
 inline constexpr llvm::StringLiteral kWgmmaWaitAttr = "tile.wgmma_wait";
 /// The PTX of a wait that leaves the `pending` most recent groups running.
@@ -306,10 +311,11 @@ Operation *prefetchCopyOf(Operation *load);
 /// iteration j and V_{j+1} during Q·K_{j+1}ᵀ. Returns the shared memory the kernel needs in all.
 int64_t prefetchAsyncCopies(Operation *kernel, int64_t sharedBytes);
 
-/// The byte offset, in the iteration running now (`next`: the one after), of
-/// a prefetched tile with buffers `buffers`, in the loop enclosing `op`.
+/// The byte offset, in the iteration running now (`ahead`: that many
+/// after), of a prefetched tile with buffers `buffers`, in the loop
+/// enclosing `op`.
 Value emitPrefetchOffset(OpBuilder &b, Location loc, Operation *op, ArrayRef<int64_t> buffers,
-                         bool next);
+                         int64_t ahead);
 
 /// Copies the 16-bit tile of `load` (marked kAsyncCopyAttr) into its shared
 /// tile with cp.async, 16 bytes per instruction, zero-filling what lies

@@ -9,22 +9,22 @@
 // CHECK-NEXT: "issue b"
 // CHECK-NEXT: llvm.load
 // CHECK-NEXT: llvm.extractvalue
-// CHECK-NEXT: {tile.wgmma_wait} "wgmma.wait_group.sync.aligned 1;"
+// CHECK-NEXT: {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 1;"
 // CHECK-NEXT: llvm.extractvalue
 // CHECK-NEXT: llvm.fmul
 // CHECK-NEXT: llvm.extractvalue
-// CHECK-NEXT: {tile.wgmma_wait} "wgmma.wait_group.sync.aligned 0;"
+// CHECK-NEXT: {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;"
 // CHECK-NEXT: llvm.extractvalue
 // CHECK-NEXT: llvm.store
 gpu.module @two_products {
   gpu.func @two_products(%a: f32, %b: f32, %p: !llvm.ptr<1>) kernel {
     %ia = llvm.inline_asm has_side_effects {tile.wgmma_issue} "issue a", "=f,0" %a : (f32) -> !llvm.struct<(f32)>
     %ea = llvm.extractvalue %ia[0] : !llvm.struct<(f32)>
-    %wa = llvm.inline_asm has_side_effects {tile.wgmma_wait} "wgmma.wait_group.sync.aligned 0;", "=f,0" %ea : (f32) -> !llvm.struct<(f32)>
+    %wa = llvm.inline_asm has_side_effects {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;", "=f,0" %ea : (f32) -> !llvm.struct<(f32)>
     %ra = llvm.extractvalue %wa[0] : !llvm.struct<(f32)>
     %ib = llvm.inline_asm has_side_effects {tile.wgmma_issue} "issue b", "=f,0" %b : (f32) -> !llvm.struct<(f32)>
     %eb = llvm.extractvalue %ib[0] : !llvm.struct<(f32)>
-    %wb = llvm.inline_asm has_side_effects {tile.wgmma_wait} "wgmma.wait_group.sync.aligned 0;", "=f,0" %eb : (f32) -> !llvm.struct<(f32)>
+    %wb = llvm.inline_asm has_side_effects {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;", "=f,0" %eb : (f32) -> !llvm.struct<(f32)>
     %rb = llvm.extractvalue %wb[0] : !llvm.struct<(f32)>
     %x = llvm.load %p : !llvm.ptr<1> -> f32
     %s = llvm.fmul %ra, %x : f32
@@ -48,26 +48,26 @@ gpu.module @two_products {
 // CHECK: }
 // CHECK-NEXT: llvm.inline_asm has_side_effects "cp.async.wait_group 0;"
 // CHECK-NEXT: llvm.extractvalue
-// CHECK-NEXT: {tile.wgmma_wait} "wgmma.wait_group.sync.aligned 0;"
+// CHECK-NEXT: {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;"
 // CHECK-NEXT: llvm.extractvalue
 // CHECK-NEXT: gpu.barrier
 // CHECK-NEXT: "issue b"
 // CHECK-NEXT: llvm.extractvalue
-// CHECK-NEXT: {tile.wgmma_wait}
+// CHECK-NEXT: {tile.wgmma_wait = false}
 // CHECK-NEXT: llvm.extractvalue
 // CHECK-NEXT: llvm.inline_asm has_side_effects "st.shared.b32 [$0], $1;"
 // CHECK: scf.for
 // CHECK-NEXT: "issue c"
 // CHECK-NEXT: llvm.fadd
 // CHECK-NEXT: llvm.extractvalue
-// CHECK-NEXT: {tile.wgmma_wait}
+// CHECK-NEXT: {tile.wgmma_wait = false}
 // CHECK-NEXT: llvm.extractvalue
 // CHECK-NEXT: scf.yield
 gpu.module @stops {
   gpu.func @stops(%a: f32, %c: i1, %p: !llvm.ptr<1>, %addr: i32, %n: i32) kernel {
     %ia = llvm.inline_asm has_side_effects {tile.wgmma_issue} "issue a", "=f,0" %a : (f32) -> !llvm.struct<(f32)>
     %ea = llvm.extractvalue %ia[0] : !llvm.struct<(f32)>
-    %wa = llvm.inline_asm has_side_effects {tile.wgmma_wait} "wgmma.wait_group.sync.aligned 0;", "=f,0" %ea : (f32) -> !llvm.struct<(f32)>
+    %wa = llvm.inline_asm has_side_effects {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;", "=f,0" %ea : (f32) -> !llvm.struct<(f32)>
     %ra = llvm.extractvalue %wa[0] : !llvm.struct<(f32)>
     %l = scf.if %c -> (f32) {
       %x = llvm.load %p : !llvm.ptr<1> -> f32
@@ -79,7 +79,7 @@ gpu.module @stops {
     gpu.barrier
     %ib = llvm.inline_asm has_side_effects {tile.wgmma_issue} "issue b", "=f,0" %l : (f32) -> !llvm.struct<(f32)>
     %eb = llvm.extractvalue %ib[0] : !llvm.struct<(f32)>
-    %wb = llvm.inline_asm has_side_effects {tile.wgmma_wait} "wgmma.wait_group.sync.aligned 0;", "=f,0" %eb : (f32) -> !llvm.struct<(f32)>
+    %wb = llvm.inline_asm has_side_effects {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;", "=f,0" %eb : (f32) -> !llvm.struct<(f32)>
     %rb = llvm.extractvalue %wb[0] : !llvm.struct<(f32)>
     llvm.inline_asm has_side_effects "st.shared.b32 [$0], $1;", "r,f" %addr, %a : (i32, f32) -> ()
     %sum = llvm.fadd %ra, %rb : f32
@@ -88,7 +88,7 @@ gpu.module @stops {
     %r = scf.for %i = %c0 to %n step %c1 iter_args(%acc = %sum) -> (f32) : i32 {
       %ic = llvm.inline_asm has_side_effects {tile.wgmma_issue} "issue c", "=f,0" %acc : (f32) -> !llvm.struct<(f32)>
       %ec = llvm.extractvalue %ic[0] : !llvm.struct<(f32)>
-      %wc = llvm.inline_asm has_side_effects {tile.wgmma_wait} "wgmma.wait_group.sync.aligned 0;", "=f,0" %ec : (f32) -> !llvm.struct<(f32)>
+      %wc = llvm.inline_asm has_side_effects {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;", "=f,0" %ec : (f32) -> !llvm.struct<(f32)>
       %rc = llvm.extractvalue %wc[0] : !llvm.struct<(f32)>
       %other = llvm.fadd %a, %a : f32
       scf.yield %rc : f32

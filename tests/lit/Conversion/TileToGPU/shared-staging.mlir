@@ -21,7 +21,7 @@
 // CHECK: fence.proxy.async.shared::cta
 // CHECK: gpu.barrier
 // CHECK: wgmma.mma_async.sync.aligned.m64n64k16
-// CHECK: {tile.wgmma_wait} "wgmma.wait_group.sync.aligned 0;"
+// CHECK: {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;"
 // CHECK-NOT: gpu.barrier
 // CHECK-NOT: cp.async.wait_group
 // CHECK: wgmma.mma_async.sync.aligned.m64n64k16

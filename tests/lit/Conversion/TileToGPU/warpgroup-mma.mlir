@@ -33,7 +33,7 @@
 // CHECK-SAME: add.s64 desc_b, $16, 64;
 // CHECK-SAME: wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {{.*}}, {$22, $23, $24, $25}, desc_b, scale_d, 1, 1, 1;
 // CHECK-SAME: wgmma.commit_group.sync.aligned;
-// CHECK: llvm.inline_asm has_side_effects {tile.wgmma_wait} "wgmma.wait_group.sync.aligned 0;", "=f,{{.*}},=f,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15"
+// CHECK: llvm.inline_asm has_side_effects {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;", "=f,{{.*}},=f,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15"
 // CHECK-NOT: mma.sync
 // CHECK: gpu.return
 // On sm_80 the same dot is mma.sync, and nothing is fenced.
@@ -75,7 +75,7 @@ func.func @register_a_mn_major_b(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x3
 // CHECK-SAME: add.s64 desc_b, $32, 512;
 // CHECK-SAME: add.s64 desc_a, $33, 512;
 // CHECK-SAME: add.s64 desc_b, $32, 514;
-// CHECK: {tile.wgmma_wait} "wgmma.wait_group.sync.aligned 0;"
+// CHECK: {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;"
 // SM80-LABEL: gpu.func @shared_a_k_major_b
 // SM80: ldmatrix
 func.func @shared_a_k_major_b(%dq: !tile.desc<64x128xbf16>, %dk: !tile.desc<64x128xbf16>,
