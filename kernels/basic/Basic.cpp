@@ -326,14 +326,14 @@ const Kernel &tessera::kernels::detail::matmulKernel() {
   static const Kernel k = [] {
     Tuning tuning;
     // BLOCK_M x BLOCK_N x BLOCK_K, warps, stages: around the H200's best
-    // (128 x 128 x 64 on one warpgroup), two to four stages.
+    // (128 x 128 x 64 on one warpgroup, two stages; 128 x 256 x 64 on two,
+    // four stages, for large problems).
     for (auto [bm, bn, bk, warps, stages] :
          std::vector<std::array<int64_t, 5>>{{128, 128, 64, 4, 2},
                                              {128, 128, 64, 4, 3},
-                                             {128, 128, 64, 4, 4},
-                                             {128, 128, 64, 8, 3},
-                                             {128, 256, 64, 8, 3},
-                                             {256, 128, 64, 8, 3},
+                                             {128, 256, 64, 8, 4},
+                                             {256, 128, 64, 8, 4},
+                                             {128, 128, 64, 8, 4},
                                              {128, 128, 64, 8, 2},
                                              {128, 256, 64, 8, 2},
                                              {256, 128, 64, 8, 2},
@@ -486,14 +486,19 @@ void tessera::kernels::matmul(const DeviceTensor &a, const DeviceTensor &b, Devi
 
 KernelConfig tessera::kernels::matmulConfig(DType dtype, int64_t m, int64_t n, int64_t k,
                                             std::string_view arch) {
-  (void)m, (void)n, (void)k;
   std::string chip = arch.empty() ? detail::currentArch() : std::string(arch);
-  // 16-bit on wgmma: 128 x 128 blocks, 64-deep k-steps, double-buffered, on
-  // one warpgroup, the fastest of the H200 sweep (docs/PERFORMANCE.md);
-  // spill-free. f32 (CUDA cores) and mma.sync keep 64 x 64 x 32 blocks.
-  if (dtype != DType::F32 && chip == "sm_90a")
+  // 16-bit on wgmma, the fastest of the H200 sweeps (docs/PERFORMANCE.md),
+  // spill-free: large problems 128 x 256 blocks on two warpgroups, four
+  // stages, each wgmma group in flight into the next k-step; the others
+  // (fewer than 8M outputs, or K under 2048) 128 x 128 on one warpgroup,
+  // double-buffered. f32 (CUDA cores) and mma.sync keep 64 x 64 x 32 blocks.
+  if (dtype != DType::F32 && chip == "sm_90a") {
+    if (m * n >= (int64_t(1) << 23) && k >= 2048)
+      return detail::matmulKernel().config(
+          dtype, {{"BLOCK_M", 128}, {"BLOCK_N", 256}, {"BLOCK_K", 64}, {"NUM_STAGES", 4}}, 8);
     return detail::matmulKernel().config(dtype,
                                          {{"BLOCK_M", 128}, {"BLOCK_N", 128}, {"BLOCK_K", 64}});
+  }
   return detail::matmulKernel().config(dtype);
 }
 

@@ -75,18 +75,25 @@ TEST(BasicKernelConfigs, CompileWithoutSpills) {
     shipped.push_back({"softmax", kernels::softmaxConfig(DType::BF16, 4096, cols), "sm_90a"});
     shipped.push_back({"rms_norm", kernels::rmsNormConfig(DType::F32, 4096, cols), "sm_80"});
   }
+  // matmul's two sm_90a configurations: 128 x 128 (2048³) and 128 x 256 on
+  // two warpgroups, four stages (4096³).
   for (const char *arch : {"sm_80", "sm_90a"})
     for (DType dtype : {DType::BF16, DType::F16, DType::F32})
-      shipped.push_back({"matmul", kernels::matmulConfig(dtype, 4096, 4096, 4096, arch), arch});
-  for (const Shipped &s : shipped) {
-    const kernels::KernelDef &def = kernels::lookup(s.kernel);
-    CompileOptions options;
-    options.arch = s.arch;
-    CompiledKernel k = Jit::get().compile(
-        [&](mlir::MLIRContext &ctx) { return def.build(ctx, s.config); }, options);
-    EXPECT_EQ(k.usage.spillStoreBytes + k.usage.spillLoadBytes, 0u)
-        << s.kernel << " " << s.config.key() << " " << s.arch;
-  }
+      for (int64_t size : {2048, 4096})
+        shipped.push_back({"matmul", kernels::matmulConfig(dtype, size, size, size, arch), arch});
+  // Both specialisations: contiguous tensors, and any others.
+  for (Shipped s : shipped)
+    for (uint64_t aligned : {~uint64_t(0), uint64_t(0)}) {
+      s.config.alignedTensors = aligned;
+      const kernels::KernelDef &def = kernels::lookup(s.kernel);
+      CompileOptions options;
+      options.arch = s.arch;
+      CompiledKernel k = Jit::get().compile(
+          [&](mlir::MLIRContext &ctx) { return def.build(ctx, s.config); }, options);
+      EXPECT_EQ(k.usage.spillStoreBytes + k.usage.spillLoadBytes, 0u)
+          << s.kernel << " " << s.config.key() << " " << s.arch;
+      EXPECT_FALSE(k.usage.wgmmaSerialized) << s.kernel << " " << s.config.key();
+    }
 }
 
 TEST(Compiler, ParamsFollowTheDslSignature) {

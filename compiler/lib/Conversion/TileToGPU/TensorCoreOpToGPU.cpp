@@ -758,7 +758,7 @@ int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
 /// Whether `dot`'s wgmma group may still run while the next iteration of its
 /// loop begins: every staged operand is either stored once before the loop
 /// or copied in it by a copy placed after the dot into the buffer the dot of
-/// two iterations back read (prefetchAsyncCopies with three stages or more),
+/// two iterations back read (prefetchAsyncCopies with four stages),
 /// so nothing the next iteration writes before its own wgmma is a tile this
 /// one reads.
 bool mayRunIntoNextIteration(tile::DotOp dot) {
@@ -771,7 +771,7 @@ bool mayRunIntoNextIteration(tile::DotOp dot) {
     Operation *def = staged.source.getDefiningOp();
     Operation *copy = def && def->hasAttr(kPrefetchedAttr) ? prefetchCopyOf(def) : nullptr;
     if (!copy || !dot->isBeforeInBlock(copy) || !copy->hasAttr(kAfterReadersBarrierAttr) ||
-        def->getAttrOfType<DenseI64ArrayAttr>(kPrefetchedAttr).size() < 3)
+        def->getAttrOfType<DenseI64ArrayAttr>(kPrefetchedAttr).size() < 4)
       return false;
   }
   return true;

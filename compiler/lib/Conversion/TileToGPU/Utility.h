@@ -44,7 +44,7 @@ inline constexpr llvm::StringLiteral kFollowsCopyAttr = "tile.follows_copy";
 /// right after a dot with K split between warp groups, its tile's last
 /// reader (the barrier that ends the dot's exchange of partial sums comes
 /// after every thread's reads of the tile), or a copy placed after the one
-/// dot of a loop of three stages or more, into the buffer the dot read two
+/// dot of a loop of four stages, into the buffer the dot read two
 /// iterations back (the dot's own barrier comes after every warp's wait for
 /// that wgmma).
 inline constexpr llvm::StringLiteral kAfterReadersBarrierAttr = "tile.after_readers_barrier";

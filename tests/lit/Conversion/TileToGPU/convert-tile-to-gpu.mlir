@@ -470,29 +470,26 @@ func.func @math(%x: !tile.ptr<f32>, %n: i32, %s: i32) attributes {tile.kernel, t
 #opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
 
 // The same loop with tile.num_stages = 3: three shared tiles (the load's own
-// and two after it). One dot reads the copied tile, so the copies go after
-// it, one iteration ahead, into buffer (j + 1) mod 3, the one the dot of
-// iteration j - 2 read, with no barrier of their own (the dot's, after every
-// warp finished with that one, covers them): iteration 0 is copied before
-// the loop; each iteration waits for its tile (every group: the copy was
-// issued in the iteration before), runs its dot, then copies the next tile.
-// With wgmma the dot's group may then stay in flight into the next iteration
-// (warpgroup-mma.mlir).
+// and two after it); iterations 0 and 1 are copied before the loop, each in a
+// group of its own, and iteration j copies row %i + 2·step into buffer
+// (j + 2) mod 3, the one iteration j - 1 read (after the barrier), then waits
+// for all but the two newest groups: tiles j + 1 and j + 2 load during its dot.
 // CHECK-LABEL: gpu.func @three_stage_dot
 // CHECK-SAME: tile.shared_memory = 6144 : i32
 // CHECK: cp.async.cg.shared.global
 // CHECK: cp.async.commit_group;
-// CHECK-NOT: cp.async.commit_group;
-// CHECK: scf.for %[[IV:.*]] = %[[LB:.*]] to %[[UB:.*]] step %[[STEP:.*]] iter_args
-// CHECK: cp.async.wait_group 0;
-// CHECK: gpu.barrier
-// CHECK: mma.sync.aligned.m16n8k16
-// CHECK: %[[NEXT:.*]] = arith.addi %[[IV]], %[[STEP]]
-// CHECK: arith.cmpi slt, %[[NEXT]], %[[UB]]
-// CHECK: arith.remui %{{.*}}, %c3_i32
-// CHECK-NOT: gpu.barrier
 // CHECK: cp.async.cg.shared.global
 // CHECK: cp.async.commit_group;
+// CHECK: scf.for %[[IV:.*]] = %[[LB:.*]] to %[[UB:.*]] step %[[STEP:.*]] iter_args
+// CHECK: %[[AHEAD:.*]] = arith.muli %[[STEP]], %c2_i32
+// CHECK: %[[NEXT:.*]] = arith.addi %[[IV]], %[[AHEAD]]
+// CHECK: arith.cmpi slt, %[[NEXT]], %[[UB]]
+// CHECK: arith.remui %{{.*}}, %c3_i32
+// CHECK: gpu.barrier
+// CHECK: cp.async.cg.shared.global
+// CHECK: cp.async.commit_group;
+// CHECK: cp.async.wait_group 2;
+// CHECK: mma.sync.aligned.m16n8k16
 // CHECK: scf.yield
 // CHECK: cp.async.wait_group 0;
 func.func @three_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
@@ -518,16 +515,22 @@ func.func @three_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>
 #opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
 #opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
 
-// Four stages: two copies before the loop, each iteration copying the tile
-// two ahead after its dot, and the dot leaving one group (the next tile's,
-// issued in the iteration before) in flight.
+// Four stages, one dot reading the copied tile: the copies go after it, two
+// iterations ahead, into the buffer the dot of two iterations back read, with
+// no barrier of their own (the dot's, after every warp finished with that
+// one, covers them): two copies before the loop, and the dot leaves one group
+// (the next tile's, issued in the iteration before) in flight. With wgmma the
+// dot's group may then stay in flight into the next iteration
+// (wgmma-across-iterations.mlir).
 // CHECK-LABEL: gpu.func @four_stage_dot
 // CHECK-SAME: tile.shared_memory = 8192 : i32
 // CHECK-COUNT-2: cp.async.commit_group;
 // CHECK: scf.for
 // CHECK: cp.async.wait_group 1;
+// CHECK: gpu.barrier
 // CHECK: mma.sync.aligned.m16n8k16
 // CHECK: arith.muli %{{.*}}, %c2_i32
+// CHECK-NOT: gpu.barrier
 // CHECK: cp.async.commit_group;
 // CHECK: scf.yield
 func.func @four_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,

@@ -1,8 +1,9 @@
 // RUN: tessera-opt %s --pass-pipeline="builtin.module(convert-tile-to-gpu{arch=sm_90a}, canonicalize, cse, gpu.module(tessera-defer-wgmma-waits))" | FileCheck %s
 
-// A matmul k-loop of three stages on wgmma: the one dot reads both copied
-// tiles, so the copies go after it into the buffer of two iterations back
-// (no barrier of their own), the wait of the dot's group marks that it may
+// A matmul k-loop of four stages on wgmma: the one dot reads both copied
+// tiles, so the copies go after it, two iterations ahead, into the buffer of
+// two iterations back (no barrier of their own; the dot waits for all but the
+// next tile's two groups), the wait of the dot's group marks that it may
 // run into the next iteration, and tessera-defer-wgmma-waits keeps it in
 // flight across the back edge: the body ends with `wait_group 1` (the group
 // before is done: the next copy may refill what it read), the accumulators
@@ -10,7 +11,7 @@
 // after the loop takes them, tied to their registers.
 // CHECK-LABEL: gpu.func @matmul_k_loop
 // CHECK: scf.for {{.*}} iter_args
-// CHECK: cp.async.wait_group 0;
+// CHECK: cp.async.wait_group 2;
 // CHECK: gpu.barrier
 // CHECK: {tile.wgmma_issue} "{
 // CHECK-NOT: wgmma.wait_group
@@ -26,7 +27,7 @@
 #opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
 #opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
 func.func @matmul_k_loop(%pa: !tile.ptr<bf16>, %pb: !tile.ptr<bf16>, %pc: !tile.ptr<f32>, %n: i32)
-    attributes {tile.kernel, tile.num_warps = 4 : i32, tile.num_stages = 3 : i32} {
+    attributes {tile.kernel, tile.num_warps = 4 : i32, tile.num_stages = 4 : i32} {
   %c0 = arith.constant 0 : i32
   %c1 = arith.constant 1 : i32
   %c32 = arith.constant 32 : i32
