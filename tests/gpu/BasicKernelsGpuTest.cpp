@@ -249,6 +249,28 @@ TEST(MatmulStages, DeepPipelinesMatchReference) {
       }
 }
 
+/// The configuration large problems take (matmulConfig at 4096³: 128 x 256
+/// blocks on two warpgroups, four stages, each wgmma group in flight into the
+/// next k-step) on shapes small enough for the float64 reference: many
+/// k-steps, a partial last block in every dimension, unaligned rows.
+TEST(MatmulStages, LargeProblemConfigMatchesReference) {
+  SKIP_WITHOUT_GPU();
+  for (DType dtype : {DType::BF16, DType::F16})
+    for (std::array<int64_t, 3> mkn :
+         {std::array<int64_t, 3>{256, 2048, 512}, std::array<int64_t, 3>{300, 1000, 270},
+          std::array<int64_t, 3>{130, 200, 70}}) {
+      auto [m, k, n] = mkn;
+      SCOPED_TRACE(std::string(name(dtype)) + " " + std::to_string(m) + "x" + std::to_string(k) +
+                   "x" + std::to_string(n));
+      std::vector<float> a = randomValues(m * k, dtype), b = randomValues(k * n, dtype);
+      DeviceTensor da = DeviceTensor::fromFloat(a, {m, k}, dtype),
+                   db = DeviceTensor::fromFloat(b, {k, n}, dtype);
+      DeviceTensor c = poisoned({m, n}, dtype);
+      kernels::matmulWithConfig(da, db, c, kernels::matmulConfig(dtype, 4096, 4096, 4096));
+      EXPECT_LE(relativeError(c.toFloat(), matmulReference(a, b, m, k, n)), tolerance(dtype));
+    }
+}
+
 const char *kNaiveMatmul = R"(
 extern "C" __global__ void naive_matmul(const float *a, const float *b, float *c,
                                         int m, int k, int n) {
