@@ -111,6 +111,7 @@ const Kernel &gemm_bias_gelu::kernel() {
     kernels::Tuning tuning;
     for (auto [bm, bn, bk, warps, stages] :
          std::vector<std::array<int64_t, 5>>{{128, 128, 64, 4, 2},
+                                             {128, 256, 64, 8, 4},
                                              {128, 128, 64, 8, 2},
                                              {128, 256, 64, 8, 2},
                                              {256, 128, 64, 8, 2},
