@@ -586,7 +586,7 @@ int64_t tessera::tilegpu::prefetchAsyncCopies(Operation *kernel, int64_t sharedB
     // the previous iteration), covers the copy, and the dot's wgmma group may
     // stay in flight into the next iteration (tessera-defer-wgmma-waits).
     // (With three, one iteration ahead did not hide the copies' latency: a
-    // 128 x 128 x 64 matmul ran at 452 TFLOP/s so and 574 copying two ahead.)
+    // 128 x 128 x 64 matmul ran at 452 TFLOP/s that way, 574 copying two ahead.)
     tile::DotOp onlyReader;
     bool afterReader = false;
     if (ok && stages >= 4) {
