@@ -124,6 +124,8 @@ bool carryIntoNextIteration(LLVM::InlineAsmOp wait, const llvm::SetVector<Operat
     if (!def || !behind.contains(def))
       continue;
     unsigned i = operand.getOperandNumber();
+    if (!isa<VectorType>(loop.getResult(i).getType()))
+      return false;
     for (Operation *user : loop.getRegionIterArgs()[i].getUsers())
       for (Operation *next : user->getUsers())
         if (next != issue.getOperation() || !isMemoryEffectFree(user))
@@ -142,9 +144,7 @@ bool carryIntoNextIteration(LLVM::InlineAsmOp wait, const llvm::SetVector<Operat
   b.setInsertionPointAfter(loop);
   for (unsigned i : carried) {
     Value result = loop.getResult(i);
-    auto type = dyn_cast<VectorType>(result.getType());
-    if (!type)
-      continue;
+    auto type = cast<VectorType>(result.getType());
     SmallVector<Value> elements = unpack(b, loc, result);
     std::string constraints;
     for (size_t e = 0; e < elements.size(); ++e)
@@ -185,6 +185,8 @@ void deferWait(LLVM::InlineAsmOp wait) {
     return walk.wasInterrupted();
   };
   int64_t issued = 0;
+  auto mayCarry = wait->getAttrOfType<BoolAttr>(kWgmmaWaitAttr);
+  bool copiesAreElsewhere = mayCarry && mayCarry.getValue();
   Operation *stop = wait->getNextNode();
   for (; !stop->hasTrait<OpTrait::IsTerminator>(); stop = stop->getNextNode()) {
     if (dependsOnWait(stop)) {
@@ -193,8 +195,7 @@ void deferWait(LLVM::InlineAsmOp wait) {
       behind.insert(stop);
       continue;
     }
-    auto mayCarry = wait->getAttrOfType<BoolAttr>(kWgmmaWaitAttr);
-    if (!mayOverlap(stop, issued, mayCarry && mayCarry.getValue()))
+    if (!mayOverlap(stop, issued, copiesAreElsewhere))
       break;
   }
   if (behind.size() == 1 && stop == wait->getNextNode())
