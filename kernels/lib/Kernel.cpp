@@ -268,9 +268,7 @@ const std::vector<ParamDecl> &Kernel::parameters(const KernelConfig &config) con
 }
 
 const JitKernel &Kernel::specialize(const KernelConfig &config) const {
-  const KernelDef &d = state->def;
-  return Jit::get().kernel(d.name + "[" + config.key() + "]",
-                           [&](mlir::MLIRContext &ctx) { return d.build(ctx, config); });
+  return detail::jitKernel(state->def, config, config.alignedTensors);
 }
 
 /// The dtype a launch without a config takes: its first tensor's.

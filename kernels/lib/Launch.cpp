@@ -75,12 +75,6 @@ const JitKernel &detail::jitKernel(const KernelDef &def, const KernelConfig &con
                            });
 }
 
-const JitKernel &detail::jitKernel(const std::string &kernelName, const KernelConfig &config) {
-  const KernelDef &def = lookup(kernelName);
-  return Jit::get().kernel(kernelName + "[" + config.key() + "]",
-                           [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); });
-}
-
 KernelDef detail::defineKernel(const std::string &name, const std::string &summary,
                                std::map<std::string, int64_t> defaults, std::vector<DType> dtypes,
                                void (*body)(dsl::KernelBuilder &, const KernelConfig &)) {

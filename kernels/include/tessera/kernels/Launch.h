@@ -38,10 +38,9 @@ KernelDef defineKernel(const std::string &name, const std::string &summary,
 /// kernels pick; sm_90a when there is no GPU.
 std::string currentArch();
 
-/// The loaded kernel `name` specialised by `config`, through the JIT.
-const JitKernel &jitKernel(const std::string &name, const KernelConfig &config);
-/// The same, specialised on the alignment of the tensors in `args` (packed
-/// in the kernel's parameter order by addTensor): what a launch should run.
+/// The loaded kernel `name` specialised by `config` and by the alignment of
+/// the tensors in `args` (packed in the kernel's parameter order by
+/// addTensor), through the JIT: what a launch should run.
 const JitKernel &jitKernel(const std::string &name, const KernelConfig &config,
                            const KernelArgs &args);
 /// `def` specialised by `config` and the alignment mask `alignedTensors`.
