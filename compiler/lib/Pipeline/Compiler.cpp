@@ -159,6 +159,7 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
   std::pair<StringRef, Builder> stages[] = {
       {"tile", [](OpPassManager &pm) { buildTilePasses(pm); }},
       {"layouts", [](OpPassManager &pm) { buildLayoutPasses(pm); }},
+      {"schedule", [&](OpPassManager &pm) { buildSchedulePasses(pm, pipelineOptions); }},
       {"lowering", [&](OpPassManager &pm) { buildLoweringPasses(pm, pipelineOptions); }},
   };
   for (auto &[stage, build] : stages) {
@@ -175,7 +176,7 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
   if (!gpuModule)
     return stageError(out.name, "ptx", "lowering produced no gpu.module");
   gpuModule.walk([&](LLVM::LLVMFuncOp f) {
-    if (auto shared = f->getAttrOfType<IntegerAttr>("tile.shared_memory"))
+    if (auto shared = f->getAttrOfType<IntegerAttr>(tile::kDynamicSharedMemoryAttr))
       out.sharedBytes = shared.getInt();
   });
 

@@ -34,6 +34,15 @@ void tessera::buildLayoutPasses(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
 }
 
+void tessera::buildSchedulePasses(OpPassManager &pm, const PipelineOptions &options) {
+  // Staged dot operands get shared tiles; the loads that fill them become
+  // async copies, pipelined over the kernel's stages in innermost loops.
+  TileAllocateSharedMemoryOptions allocation;
+  allocation.arch = options.arch;
+  pm.addPass(createTileAllocateSharedMemory(allocation));
+  pm.addPass(createTilePipelineCopies());
+}
+
 void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &options) {
   // Tiles become per-thread vectors inside a gpu.func per kernel; the chip
   // decides between mma.sync and wgmma.
@@ -68,6 +77,7 @@ void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &opti
 void tessera::buildTesseraPipeline(OpPassManager &pm, const PipelineOptions &options) {
   buildTilePasses(pm);
   buildLayoutPasses(pm);
+  buildSchedulePasses(pm, options);
   buildLoweringPasses(pm, options);
 }
 

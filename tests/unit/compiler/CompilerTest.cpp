@@ -155,7 +155,8 @@ TEST(Compiler, DumpIrWritesEveryStage) {
   Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
   for (const char *file :
        {"vector_add.0-input.mlir", "vector_add.1-tile.mlir", "vector_add.2-layouts.mlir",
-        "vector_add.3-lowering.mlir", "vector_add.4-ptx.ptx", "vector_add.5-ptxas.txt"}) {
+        "vector_add.3-schedule.mlir", "vector_add.4-lowering.mlir", "vector_add.5-ptx.ptx",
+        "vector_add.6-ptxas.txt"}) {
     llvm::SmallString<256> path(dir);
     llvm::sys::path::append(path, file);
     EXPECT_TRUE(llvm::sys::fs::exists(path)) << path.str().str();

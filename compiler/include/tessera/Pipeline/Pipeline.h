@@ -23,6 +23,8 @@ void buildTilePasses(mlir::OpPassManager &pm);
 /// Stage 2: distributed layouts for every tile.
 void buildLayoutPasses(mlir::OpPassManager &pm);
 /// Stage 4: per-thread code in gpu/vector/memref/scf, then NVVM and LLVM.
+/// Stage 3, memory and schedule: shared tiles, async copies and their pipelines.
+void buildSchedulePasses(mlir::OpPassManager &pm, const PipelineOptions &options);
 void buildLoweringPasses(mlir::OpPassManager &pm, const PipelineOptions &options);
 
 /// The whole pipeline, tile IR to a gpu.module in the LLVM dialect with its

@@ -325,18 +325,6 @@ struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     RankedTensorType type = op.getType();
-    if (op->hasAttr(kPrefetchedAttr)) {
-      // Copied one iteration ahead; the dot reads the shared tile.
-      rewriter.replaceOpWithNewOp<LLVM::PoisonOp>(op, getTypeConverter()->convertType(type));
-      return success();
-    }
-    if (op->hasAttr(kAsyncCopyAttr) || op->hasAttr(kPrefetchBuffersAttr)) {
-      // The tile goes to shared memory; the staging conversions that are
-      // its users lower to nothing.
-      emitAsyncCopy(rewriter, loc, op, adaptor.getDesc(), adaptor.getIndices());
-      rewriter.replaceOpWithNewOp<LLVM::PoisonOp>(op, getTypeConverter()->convertType(type));
-      return success();
-    }
     Type elem = type.getElementType(), mem = memoryType(elem);
     auto [desc, width, vectorizable] =
         prepareRunAccess(rewriter, loc, adaptor.getDesc(), op.getDesc(), type);
@@ -524,19 +512,28 @@ struct AtomicAddOpToGPU : OpConversionPattern<tile::AtomicAddOp> {
   }
 };
 
-/// Copies the 2-D tile of `load` into `tile` element by element (zeros
+/// Whether the tile `copy` brings is rounded to tf32 in place once waited
+/// for (mustRoundCopiedToTf32 of a view of its buffer).
+bool isRoundedInPlace(tile::AsyncCopyOp copy) {
+  return llvm::any_of(copy.getBuffer().getUsers(), [](Operation *user) {
+    auto view = dyn_cast<tile::SharedViewOp>(user);
+    return view && mustRoundCopiedToTf32(view.getResult());
+  });
+}
+
+/// Copies the 2-D tile of `copy` into `tile` element by element (zeros
 /// outside the tensor): thread t takes elements t, t + threads, ... in
 /// row-major order, from a thread id LLVM must leave in the loop (addresses
 /// hoisted out of it would stay live). Where the tile is rounded to tf32
 /// after the wait, each thread rounds the elements the load's layout gives
 /// it, which other threads stored here: a barrier orders those stores first.
-void emitElementwiseCopy(OpBuilder &b, Location loc, tile::LoadOp load, const Desc &desc,
+void emitElementwiseCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, const Desc &desc,
                          ValueRange indices, const SharedTile &tile) {
-  RankedTensorType type = load.getType();
+  RankedTensorType type = copy.getTileType();
   Type elem = type.getElementType();
   int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
   int64_t threads =
-      tile::getNumWarps(load->getParentOfType<FunctionOpInterface>()) * tile::kWarpSize;
+      tile::getNumWarps(copy->getParentOfType<FunctionOpInterface>()) * tile::kWarpSize;
   Value tid = asmOp(b, loc, b.getI32Type(), {}, "mov.u32 $0, %tid.x;", "=r", /*sideEffects=*/true);
   auto loop =
       scf::ForOp::create(b, loc, tid, constI32(b, loc, rows * cols), constI32(b, loc, threads));
@@ -566,36 +563,25 @@ void emitElementwiseCopy(OpBuilder &b, Location loc, tile::LoadOp load, const De
     }
     tile.storeElement(b, loc, row, col, value.getResult(0));
   }
-  if (mustRoundCopiedToTf32(load.getResult()))
+  if (isRoundedInPlace(copy))
     gpu::BarrierOp::create(b, loc);
 }
 
 } // namespace
 
-void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp load, Value descValue,
-                                     ValueRange indices) {
-  RankedTensorType type = load.getType();
+void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy,
+                                     Value descValue, ValueRange indices, Value slot) {
+  RankedTensorType type = copy.getTileType();
   Type elem = type.getElementType();
-  std::optional<SharedTile> tileStorage;
-  if (auto buffers = load->getAttrOfType<DenseI64ArrayAttr>(kPrefetchBuffersAttr))
-    tileStorage.emplace(
-        b, loc, type.getDimSize(0), SharedTile::units(type),
-        emitPrefetchOffset(b, loc, load, buffers.asArrayRef(),
-                           cast<IntegerAttr>(load->getAttr(kPrefetchNextAttr)).getInt()));
-  else
-    tileStorage.emplace(b, loc, type.getDimSize(0), SharedTile::units(type),
-                        cast<IntegerAttr>(load->getAttr(kAsyncCopyAttr)).getInt());
+  SharedTile tile(b, loc, type.getDimSize(0), SharedTile::units(type),
+                  emitBufferOffset(b, loc, copy.getBuffer(), slot));
   // Elements per 16-byte chunk: 8 of 16 bits, 4 of 32.
   int64_t bytes = elem.getIntOrFloatBitWidth() / 8, perChunk = 16 / bytes;
-  const SharedTile &tile = *tileStorage;
   Desc desc = unpackDesc(b, loc, descValue, type.getRank());
   SmallVector<SmallVector<Value>> coords = ThreadElements(type).emitCoords(b, loc);
-  // The tile's previous readers (the last iteration's dot) are done.
-  if (!load->hasAttr(kFollowsCopyAttr) && !load->hasAttr(kAfterReadersBarrierAttr))
-    gpu::BarrierOp::create(b, loc);
   // Tensors the launch found aligned need no other path.
-  bool aligned = isAligned(load.getDesc());
-  Value vectorizable = emitVectorizable(b, loc, desc, elem, perChunk, load.getDesc());
+  bool aligned = isAligned(copy.getDesc());
+  Value vectorizable = emitVectorizable(b, loc, desc, elem, perChunk, copy.getDesc());
   auto ifOp = scf::IfOp::create(b, loc, TypeRange{}, vectorizable, /*withElse=*/!aligned);
   {
     OpBuilder::InsertionGuard guard(b);
@@ -633,14 +619,89 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp lo
     // half of an attention kernel's code and of its compile time).
     if (!aligned) {
       b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
-      emitElementwiseCopy(b, loc, load, desc, indices, tile);
+      emitElementwiseCopy(b, loc, copy, desc, indices, tile);
     }
   }
   emitAsmStatement(b, loc, "cp.async.commit_group;");
 }
 
+namespace {
+
+/// A buffer becomes the offset (i32) of its first tile; its users read all
+/// offsets from the tile.shared_alloc itself.
+struct SharedAllocOpToGPU : OpConversionPattern<tile::SharedAllocOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::SharedAllocOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, constI32(rewriter, op.getLoc(), op.getOffsets()[0]));
+    return success();
+  }
+};
+
+/// The copy and its commit: one cp.async group.
+struct AsyncCopyOpToGPU : OpConversionPattern<tile::AsyncCopyOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::AsyncCopyOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    emitAsyncCopy(rewriter, op.getLoc(), op, adaptor.getDesc(), adaptor.getIndices(),
+                  adaptor.getSlot());
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// Read only by stagings, whose dots read the buffer: no registers.
+struct SharedViewOpToGPU : OpConversionPattern<tile::SharedViewOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::SharedViewOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOpWithNewOp<LLVM::PoisonOp>(op, getTypeConverter()->convertType(op.getType()));
+    return success();
+  }
+};
+
+struct AsyncWaitOpToGPU : OpConversionPattern<tile::AsyncWaitOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::AsyncWaitOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    emitAsmStatement(rewriter, op.getLoc(),
+                     "cp.async.wait_group " + std::to_string(op.getPending()) + ";");
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct FenceAsyncSharedOpToGPU : OpConversionPattern<tile::FenceAsyncSharedOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::FenceAsyncSharedOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    emitAsmStatement(rewriter, op.getLoc(), "fence.proxy.async.shared::cta;");
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct RoundSharedToTf32OpToGPU : OpConversionPattern<tile::RoundSharedToTf32Op> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::RoundSharedToTf32Op op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getTileType();
+    SharedTile tile(rewriter, loc, type.getDimSize(0), SharedTile::units(type),
+                    emitBufferOffset(rewriter, loc, op.getBuffer(), adaptor.getSlot()));
+    emitRoundCopiedToTf32(rewriter, loc, tile, type);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+} // namespace
+
 void tessera::tilegpu::populateMemoryOpPatterns(TileTypeConverter &converter,
                                                 RewritePatternSet &patterns) {
-  patterns.add<ProgramIdOpToGPU, NumProgramsOpToGPU, AddPtrOpToGPU, MakeDescOpToGPU, LoadOpToGPU,
-               GatherOpToGPU, StoreOpToGPU, AtomicAddOpToGPU>(converter, patterns.getContext());
+  patterns
+      .add<ProgramIdOpToGPU, NumProgramsOpToGPU, AddPtrOpToGPU, MakeDescOpToGPU, LoadOpToGPU,
+           GatherOpToGPU, StoreOpToGPU, AtomicAddOpToGPU, SharedAllocOpToGPU, AsyncCopyOpToGPU,
+           SharedViewOpToGPU, AsyncWaitOpToGPU, FenceAsyncSharedOpToGPU, RoundSharedToTf32OpToGPU>(
+          converter, patterns.getContext());
 }

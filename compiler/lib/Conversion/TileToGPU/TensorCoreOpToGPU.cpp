@@ -63,20 +63,19 @@ StagedOperand tessera::tilegpu::getStagedOperand(Value operand) {
 }
 
 int64_t StagedOperand::offset() const {
-  auto offsets = dot->getAttrOfType<DenseI64ArrayAttr>(kStagedOffsetsAttr);
-  assert(offsets && "shared memory not allocated");
-  return offsets[operandIndex];
+  tile::StagingAttr staging = tile::DotOp(dot).getStagingAttr();
+  assert(staging && "shared memory not allocated (tile-allocate-shared-memory)");
+  return staging.getOffset(operandIndex);
 }
 
 bool StagedOperand::ready() const {
-  auto ready = dot->getAttrOfType<DenseI64ArrayAttr>(kStagedReadyAttr);
-  return ready && ready[operandIndex] != 0;
+  tile::StagingAttr staging = tile::DotOp(dot).getStagingAttr();
+  return staging && staging.isReady(operandIndex);
 }
 
 Value tessera::tilegpu::emitHoistedStaging(OpBuilder &b, Location loc, const StagedOperand &staged,
                                            Value source, VectorType resultType) {
-  Operation *def = staged.source.getDefiningOp();
-  if (!def || !def->hasAttr(kAsyncCopyAttr)) {
+  if (!staged.source.getDefiningOp<tile::SharedViewOp>()) {
     auto srcType = cast<RankedTensorType>(staged.source.getType());
     SharedTile tile(b, loc, srcType.getDimSize(0), SharedTile::units(srcType), staged.offset());
     gpu::BarrierOp::create(b, loc);
@@ -535,7 +534,7 @@ private:
 /// tiles with a barrier, after which it touches no scratch itself.
 /// `alsoPublish`: emitted before the exchange's second barrier, which then
 /// publishes what it waited for (the next dot's copies, with
-/// kWaitsForNextAtExchangeAttr).
+/// publishNext = at_exchange).
 struct SplitKSync {
   bool published = false;
   std::function<void(OpBuilder &)> alsoPublish;
@@ -701,22 +700,18 @@ SmallVector<Value> emitTf32Mma(OpBuilder &b, Location loc, tile::DotOp op, Value
 /// copied after the K tile the QKᵀ dot reads keeps loading during it).
 /// Copies hoisted out of the dot's loop are older than all of those.
 int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
-  auto isCopy = [](Operation *op) {
-    return op->hasAttr(kAsyncCopyAttr) || op->hasAttr(kPrefetchBuffersAttr);
-  };
+  auto isCopy = llvm::IsaPred<tile::AsyncCopyOp>;
   // Prefetched tiles were committed by the previous iteration's copy (just
-  // before the load): every copy after it then, and every copy of this
+  // before the view): every copy after it then, and every copy of this
   // iteration before the dot, may still run.
   std::optional<int64_t> prefetched;
   for (const StagedOperand &operand : staged) {
-    Operation *def = operand ? operand.source.getDefiningOp() : nullptr;
-    if (!def || !def->hasAttr(kPrefetchedAttr))
-      continue;
     // The copy of the tile (its buffers) in the loop's body: where the load
     // was, or after the tile's last reader (one stage).
-    Operation *copy = prefetchCopyOf(def);
+    auto view = operand ? operand.source.getDefiningOp<tile::SharedViewOp>() : nullptr;
+    tile::AsyncCopyOp copy = view ? prefetchCopyOf(view) : tile::AsyncCopyOp();
     if (!copy)
-      return 0;
+      continue;
     int64_t count = 0, perIteration = 0;
     for (Operation *op = copy->getNextNode(); op; op = op->getNextNode())
       count += isCopy(op);
@@ -725,32 +720,30 @@ int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
       count += isCopy(op);
     for (Operation &op : *dot->getBlock())
       perIteration += isCopy(&op);
-    // The tile was copied `ahead` iterations ago: the iterations between
+    // The tile was copied `distance` iterations ago: the iterations between
     // issued their copies after it too.
-    int64_t ahead = cast<IntegerAttr>(copy->getAttr(kPrefetchNextAttr)).getInt();
-    count += (ahead - 1) * perIteration;
+    count += (copy.getDistance() - 1) * perIteration;
     prefetched = std::min(prefetched.value_or(count), count);
   }
   if (prefetched)
     return *prefetched;
   Operation *newestNeeded = nullptr;
   for (const StagedOperand &operand : staged) {
-    Operation *def = operand ? operand.source.getDefiningOp() : nullptr;
-    if (!def || !def->hasAttr(kAsyncCopyAttr) || def->getBlock() != dot->getBlock())
+    auto view = operand ? operand.source.getDefiningOp<tile::SharedViewOp>() : nullptr;
+    if (!view || view->getBlock() != dot->getBlock())
       continue;
-    if (!newestNeeded || newestNeeded->isBeforeInBlock(def))
-      newestNeeded = def;
+    for (Operation *user : view.getBuffer().getUsers())
+      if (isa<tile::AsyncCopyOp>(user) && user->getBlock() == dot->getBlock() &&
+          (!newestNeeded || newestNeeded->isBeforeInBlock(user)))
+        newestNeeded = user;
   }
   int64_t later = 0;
   for (Operation *op = newestNeeded ? newestNeeded->getNextNode() : &dot->getBlock()->front();
        op && op != dot.getOperation(); op = op->getNextNode()) {
-    if (op->getNumRegions() != 0 && op->walk([](tile::LoadOp l) {
-                                        return l->hasAttr(kAsyncCopyAttr) ? WalkResult::interrupt()
-                                                                          : WalkResult::advance();
-                                      }).wasInterrupted())
+    if (op->getNumRegions() != 0 &&
+        op->walk([](tile::AsyncCopyOp) { return WalkResult::interrupt(); }).wasInterrupted())
       return 0; // copies in nested regions: count nothing, wait for all
-    if (op->hasAttr(kAsyncCopyAttr))
-      ++later;
+    later += isCopy(op);
   }
   return later;
 }
@@ -768,10 +761,11 @@ bool mayRunIntoNextIteration(tile::DotOp dot) {
     StagedOperand staged = getStagedOperand(operand);
     if (!staged || staged.hoisted)
       continue;
-    Operation *def = staged.source.getDefiningOp();
-    Operation *copy = def && def->hasAttr(kPrefetchedAttr) ? prefetchCopyOf(def) : nullptr;
-    if (!copy || !dot->isBeforeInBlock(copy) || !copy->hasAttr(kAfterReadersBarrierAttr) ||
-        def->getAttrOfType<DenseI64ArrayAttr>(kPrefetchedAttr).size() < 4)
+    // Copied after the dot into the buffer of two iterations back.
+    auto view = staged.source.getDefiningOp<tile::SharedViewOp>();
+    tile::AsyncCopyOp copy = view ? prefetchCopyOf(view) : tile::AsyncCopyOp();
+    int64_t buffers = view ? view.getBuffer().getType().getBuffers() : 0;
+    if (!copy || !dot->isBeforeInBlock(copy) || buffers < 4 || copy.getDistance() != buffers - 2)
       return false;
   }
   return true;
@@ -799,13 +793,21 @@ bool mayRunIntoNextIteration(tile::DotOp dot) {
 /// the same instructions on its own share of the k-steps, through
 /// descriptors moved by the group's offset into A and B; that needs A
 /// staged and every share to start on a swizzle panel of a k-major tile.
+/// Whether `dot`'s kernel keeps to mma.sync (tile::kWarpgroupMmaAttr false).
+bool keepsToMmaSync(tile::DotOp dot) {
+  for (Operation *op = dot->getParentOp(); op; op = op->getParentOp())
+    if (auto wgmma = op->getAttrOfType<BoolAttr>(tile::kWarpgroupMmaAttr))
+      return !wgmma.getValue();
+  return false;
+}
+
 bool fitsWarpgroupMma(tile::DotOp op, const StagedOperand &stagedA, const StagedOperand &stagedB) {
   RankedTensorType cType = op.getType();
   auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
   unsigned warpsM = mma.getWarpsPerCTA()[0], warpsN = mma.getWarpsPerCTA()[1];
   int64_t m = cType.getDimSize(0), n = cType.getDimSize(1);
-  if (op->hasAttr(kMmaSyncOnlyAttr) || warpsM % 4 != 0 || m % (16 * warpsM) != 0 ||
-      n % (8 * warpsN) != 0 || n / warpsN > 256 || !stagedB)
+  if (keepsToMmaSync(op) || warpsM % 4 != 0 || m % (16 * warpsM) != 0 || n % (8 * warpsN) != 0 ||
+      n / warpsN > 256 || !stagedB)
     return false;
   if (int64_t groups = splitKGroups(op); groups > 1) {
     int64_t kSteps = SharedTile::units(op.getA().getType()) / 16;
@@ -1075,17 +1077,14 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
 /// two a prefetched load alternates between.
 SharedTile emitStagedTile(OpBuilder &b, Location loc, const StagedOperand &staged) {
   auto type = cast<RankedTensorType>(staged.source.getType());
-  Operation *def = staged.source.getDefiningOp();
-  if (auto buffers =
-          def ? def->getAttrOfType<DenseI64ArrayAttr>(kPrefetchedAttr) : DenseI64ArrayAttr())
+  if (auto view = staged.source.getDefiningOp<tile::SharedViewOp>())
     return SharedTile(b, loc, type.getDimSize(0), SharedTile::units(type),
-                      emitPrefetchOffset(b, loc, def, buffers.asArrayRef(), 0));
+                      emitBufferOffset(b, loc, view.getBuffer(), view.getSlot()));
   return SharedTile(b, loc, type.getDimSize(0), SharedTile::units(type), staged.offset());
 }
 
 bool isCopied(const StagedOperand &staged) {
-  Operation *def = staged.source.getDefiningOp();
-  return def && (def->hasAttr(kAsyncCopyAttr) || def->hasAttr(kPrefetchedAttr));
+  return bool(staged.source.getDefiningOp<tile::SharedViewOp>());
 }
 
 /// A tf32 dot that lowers to wgmma (on sm_90a).
@@ -1099,8 +1098,9 @@ bool isTf32WarpgroupMma(tile::DotOp dot) {
 
 bool tessera::tilegpu::mustRoundCopiedToTf32(Value source) {
   auto load = source.getDefiningOp<tile::LoadOp>();
+  auto view = source.getDefiningOp<tile::SharedViewOp>();
   if (!cast<RankedTensorType>(source.getType()).getElementType().isF32() ||
-      (load && load.getTf32Rounded()))
+      (load && load.getTf32Rounded()) || (view && view.getTf32Rounded()))
     return false;
   return llvm::any_of(source.getUsers(), [](Operation *user) {
     if (user->getNumResults() != 1)
@@ -1164,7 +1164,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
       if (!*staged)
         continue;
       auto srcType = cast<RankedTensorType>(staged->source.getType());
-      // Filled and published already (kStagedReadyAttr).
+      // Filled and published already (#tile.staging).
       bool ready = staged->ready();
       allReady &= ready;
       tile->emplace(emitStagedTile(rewriter, loc, *staged));
@@ -1181,20 +1181,22 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     }
     // The next dot's copies too, where it reads them straight after this one.
     SmallVector<StagedOperand> waitedFor = {stagedA, stagedB};
-    if (op->hasAttr(kWaitsForNextAttr)) {
+    tile::StagingAttr staging = op.getStagingAttr();
+    tile::PublishNext publishNext = staging ? staging.getPublishNext() : tile::PublishNext::none;
+    if (publishNext == tile::PublishNext::at_start) {
       tile::DotOp next = followingDot(op);
-      assert(next && "kWaitsForNextAttr without a next dot");
+      assert(next && "publishNext without a next dot");
       for (Value operand : next->getOperands().take_front(2))
         if (StagedOperand staged = getStagedOperand(operand))
           waitedFor.push_back(staged);
       mustWait = true;
     }
     // The next dot's copies, waited for at this dot's exchange of partial
-    // sums instead (kWaitsForNextAtExchangeAttr): its barrier publishes them.
+    // sums instead (publishNext = at_exchange): its barrier publishes them.
     SmallVector<StagedOperand> atExchange;
-    if (op->hasAttr(kWaitsForNextAtExchangeAttr)) {
+    if (publishNext == tile::PublishNext::at_exchange) {
       tile::DotOp next = followingDot(op);
-      assert(next && "kWaitsForNextAtExchangeAttr without a next dot");
+      assert(next && "publishNext without a next dot");
       for (Value operand : next->getOperands().take_front(2))
         if (StagedOperand staged = getStagedOperand(operand); staged && isCopied(staged))
           atExchange.push_back(staged);

@@ -47,7 +47,8 @@ struct KernelToGPUFunc : OpConversionPattern<func::FuncOp> {
     gpuFunc->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), rewriter.getUnitAttr());
     unsigned threads = tile::getNumWarps(func) * tile::kWarpSize;
     gpuFunc->setAttr("nvvm.maxntid", rewriter.getDenseI32ArrayAttr({int32_t(threads), 1, 1}));
-    for (StringRef name : {tile::kNumWarpsAttr.data(), kSharedMemoryAttr.data()})
+    for (StringRef name : {tile::kNumWarpsAttr.data(), tile::kWarpgroupMmaAttr.data(),
+                           tile::kDynamicSharedMemoryAttr.data()})
       if (Attribute a = func->getAttr(name))
         gpuFunc->setAttr(name, a);
     rewriter.eraseBlock(&gpuFunc.getBody().front());
@@ -75,17 +76,16 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
     MLIRContext *ctx = &getContext();
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), UnitAttr::get(ctx));
 
-    // Each kernel gets a gpu.module of its own, named after it, and records
-    // the shared memory its lowering will use.
+    // Each kernel gets a gpu.module of its own, named after it. Its shared
+    // memory was placed by the schedule level.
     for (func::FuncOp func : llvm::make_early_inc_range(module.getOps<func::FuncOp>())) {
       if (!func->hasAttr(tile::kKernelAttr))
         continue;
-      if (auto wgmma = func->getAttrOfType<BoolAttr>(tile::kWarpgroupMmaAttr);
-          wgmma && !wgmma.getValue())
-        func.walk([&](tile::DotOp dot) { dot->setAttr(kMmaSyncOnlyAttr, UnitAttr::get(ctx)); });
-      int64_t shared = prefetchAsyncCopies(
-          func, allocateSharedMemory(func, /*asyncProxyReads=*/arch == "sm_90a"));
-      func->setAttr(kSharedMemoryAttr, IntegerAttr::get(IntegerType::get(ctx, 32), shared));
+      if (!func->hasAttr(tile::kDynamicSharedMemoryAttr)) {
+        func.emitError("expects its shared memory allocated: run tile-allocate-shared-memory "
+                       "and tile-pipeline-copies first");
+        return signalPassFailure();
+      }
       OpBuilder b(func);
       auto gpuModule = gpu::GPUModuleOp::create(b, func.getLoc(), func.getName());
       func->moveBefore(gpuModule.getBody(), gpuModule.getBody()->end());

@@ -4,67 +4,13 @@
 
 #include "tessera/Conversion/TileToGPU/TileToGPU.h"
 #include "tessera/Dialect/Tile/IR/Layout.h"
+#include "tessera/Dialect/Tile/IR/TileDialect.h"
 
 namespace tessera::tilegpu {
 
 using namespace mlir;
+using tile::kSharedTileAlignment;
 
-/// Shared tiles of dot operands start on this boundary (one period of the
-/// 128-byte swizzle, which wgmma applies to absolute addresses).
-inline constexpr int64_t kSharedTileAlignment = 1024;
-
-/// Attribute on a kernel recording the dynamic shared memory it needs, in bytes.
-inline constexpr llvm::StringLiteral kSharedMemoryAttr = "tile.shared_memory";
-/// On a tensor-core dot: the byte offsets of the shared tiles its staged A and
-/// B operands live in (-1: held in registers).
-inline constexpr llvm::StringLiteral kStagedOffsetsAttr = "tile.staged_offsets";
-/// On a tensor-core dot: 1 for a staged operand whose tile is filled and
-/// published already: an earlier dot of the same block copied or stored it
-/// at the same offset and synchronized on it (Q read by Q Kᵀ, then by dSᵀ Q),
-/// or it was copied before the loop and waited for there. Nothing to copy,
-/// store, wait for or fence again.
-inline constexpr llvm::StringLiteral kStagedReadyAttr = "tile.staged_ready";
-/// On a load whose tile a dot stages: the shared tile's offset. The load then
-/// copies global memory straight into it with cp.async.
-inline constexpr llvm::StringLiteral kAsyncCopyAttr = "tile.async_copy";
-/// On a load prefetched ahead (see prefetchAsyncCopies): the byte offsets of
-/// its shared tiles, one per stage (two equal ones for a single stage). The
-/// load itself copies nothing; its dot reads the tile of iteration k in
-/// buffer k mod stages.
-inline constexpr llvm::StringLiteral kPrefetchedAttr = "tile.prefetched";
-/// On the copies prefetchAsyncCopies adds in the loop: their tiles, and how
-/// many iterations ahead the tile each fills is (the copies before the loop
-/// carry kAsyncCopyAttr, their buffer's offset).
-inline constexpr llvm::StringLiteral kPrefetchBuffersAttr = "tile.prefetch_buffers";
-inline constexpr llvm::StringLiteral kPrefetchNextAttr = "tile.prefetch_next";
-/// On a copy that follows another copy with only scalar arithmetic between:
-/// the barrier before the first (every earlier reader is done) covers it.
-inline constexpr llvm::StringLiteral kFollowsCopyAttr = "tile.follows_copy";
-/// On a copy that needs no barrier of its own: a one-stage refill placed
-/// right after a dot with K split between warp groups, its tile's last
-/// reader (the barrier that ends the dot's exchange of partial sums comes
-/// after every thread's reads of the tile), or a copy placed after the one
-/// dot of a loop of four stages, into the buffer the dot read two
-/// iterations back (the dot's own barrier comes after every warp's wait for
-/// that wgmma).
-inline constexpr llvm::StringLiteral kAfterReadersBarrierAttr = "tile.after_readers_barrier";
-/// On a loop directly in a kernel's body: the end (bytes) of the shared tiles
-/// its dots stage, between allocateSharedMemory and prefetchAsyncCopies
-/// (which removes it). Sibling loops' tiles start at the same offset.
-inline constexpr llvm::StringLiteral kSharedEndAttr = "tile.shared_end";
-/// On a tensor-core dot: it also waits for, fences and publishes the copied
-/// tiles of the dot that follows it (see precedingDot), marked ready.
-inline constexpr llvm::StringLiteral kWaitsForNextAttr = "tile.waits_for_next";
-/// On a dot with K split between groups of warps, in a one-stage loop: it
-/// waits for (and fences) the copied tiles of the dot that follows it just
-/// before the exchange of its partial sums, whose barrier then publishes them
-/// (marked ready on that dot). Those copies were issued a whole product
-/// earlier, after the previous iteration's last reader; the dot's own start
-/// would wait for them straight after they were issued.
-inline constexpr llvm::StringLiteral kWaitsForNextAtExchangeAttr =
-    "tile.waits_for_next_at_exchange";
-/// On a dot of a kernel that keeps to mma.sync (tile::kWarpgroupMmaAttr).
-inline constexpr llvm::StringLiteral kMmaSyncOnlyAttr = "tile.mma_sync_only";
 /// On the inline assembly of a warpgroup MMA: the issue (fence, the wgmmas,
 /// commit) and the wait for its group, whose results are the accumulators
 /// (true on the wait when the group may still run as the next iteration of
@@ -172,9 +118,9 @@ struct StagedOperand {
   tile::DotOp dot;
   unsigned operandIndex = 0;
   explicit operator bool() const { return bool(source); }
-  /// The shared tile's byte offset (after allocateSharedMemory).
+  /// The shared tile's byte offset (#tile.staging, tile-allocate-shared-memory).
   int64_t offset() const;
-  /// The tile is filled and published already (kStagedReadyAttr).
+  /// The tile is filled and published already (#tile.staging).
   bool ready() const;
 };
 StagedOperand getStagedOperand(Value operand);
@@ -281,48 +227,28 @@ int64_t splitKGroups(tile::DotOp dot);
 /// the duration of the op; 0 for none.
 int64_t sharedMemoryNeeded(Operation *op);
 
-/// Gives each staged dot operand of `kernel` a shared tile after the scratch
-/// space (tiles staged inside sibling top-level loops overlap, with a barrier
-/// between the loops), marks the loads that can fill them asynchronously,
-/// and returns the shared memory the kernel needs in all. Tiles copied
-/// before a loop are waited for once before it (with the async-proxy fence
-/// wgmma needs when `asyncProxyReads`), so that its dots find them ready.
-int64_t allocateSharedMemory(Operation *kernel, bool asyncProxyReads = false);
+/// Bytes of a tile of `t` in memory (i1 as a byte).
+int64_t tileBytes(RankedTensorType t);
+/// The loop directly in `kernel`'s body that holds `op`; null outside loops.
+Operation *topLevelLoop(Operation *op, Operation *kernel);
 /// The tensor-core dot before `dot` in its block when nothing in between
 /// touches shared memory (scalar arithmetic, constants, stagings of `dot`'s
 /// operands); null otherwise.
 tile::DotOp precedingDot(tile::DotOp dot);
 /// The next dot after `dot` in its block, whatever lies between; null if none.
 tile::DotOp followingDot(tile::DotOp dot);
-/// The copy in `load`'s block that fills the tiles of a prefetched load
-/// (kPrefetchedAttr: the op with the same kPrefetchBuffersAttr); null if none.
-Operation *prefetchCopyOf(Operation *load);
+/// The copy in `view`'s block that fills its buffers ahead (tile-pipeline-
+/// copies: the same buffer, a distance of at least one); null if none.
+tile::AsyncCopyOp prefetchCopyOf(tile::SharedViewOp view);
+/// The byte offset (i32) of buffer `slot` (i32) of `buffer` (a
+/// tile.shared_alloc's result).
+Value emitBufferOffset(OpBuilder &b, Location loc, Value buffer, Value slot);
 
-/// Software pipelining of the asynchronous copies of a loop: copies of the
-/// first stages - 1 iterations' tiles of each copied load in an scf.for body
-/// whose indices follow from the induction variable are issued before the
-/// loop, and each iteration issues the copy stages - 1 iterations ahead
-/// (out-of-range iterations copy zeros). With S = 2 to 4 stages the load gets
-/// S shared tiles and the copy goes where the load was, so tiles j+1 ..
-/// j+S-1 load during the dots of tile j (the copy refills the buffer
-/// iteration j-1 read, after the barrier before it). With one stage (kernels whose tiles fill the
-/// shared memory once) the tile keeps its one buffer and is refilled right after the last dot that
-/// reads it (the copy's barrier waits for every reader), so K_{j+1} loads during the rest of
-/// iteration j and V_{j+1} during Q·K_{j+1}ᵀ. Returns the shared memory the kernel needs in all.
-int64_t prefetchAsyncCopies(Operation *kernel, int64_t sharedBytes);
-
-/// The byte offset, in the iteration running now (`ahead`: that many
-/// after), of a prefetched tile with buffers `buffers`, in the loop
-/// enclosing `op`.
-Value emitPrefetchOffset(OpBuilder &b, Location loc, Operation *op, ArrayRef<int64_t> buffers,
-                         int64_t ahead);
-
-/// Copies the 16-bit tile of `load` (marked kAsyncCopyAttr) into its shared
-/// tile with cp.async, 16 bytes per instruction, zero-filling what lies
-/// outside the tensor; element by element where the tensor's strides or
-/// alignment do not allow 16-byte copies.
-void emitAsyncCopy(OpBuilder &b, Location loc, tile::LoadOp load, Value desc, ValueRange indices);
-
+/// Copies the tile of `copy` into its buffer with cp.async, 16 bytes per
+/// instruction, zero-filling what lies outside the tensor; element by element
+/// where the tensor's strides or alignment do not allow 16-byte copies.
+void emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, Value desc,
+                   ValueRange indices, Value slot);
 void populateMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateElementwiseOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateSharedMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);

@@ -1,5 +1,5 @@
-// RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu="arch=sm_90a" | FileCheck %s
-// RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu="arch=sm_80" | FileCheck %s --check-prefix=SM80
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory="arch=sm_90a" --tile-pipeline-copies --convert-tile-to-gpu="arch=sm_90a" | FileCheck %s
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory="arch=sm_80" --tile-pipeline-copies --convert-tile-to-gpu="arch=sm_80" | FileCheck %s --check-prefix=SM80
 
 #bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
 #mma = #tile.mma<warpsPerCTA = [4, 1]>
@@ -65,7 +65,7 @@ func.func @register_a_mn_major_b(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x3
 // panel row, the fifth starts the second panel (8192 bytes = 512 units);
 // no transposes. The tiles start on 1024-byte boundaries.
 // CHECK-LABEL: gpu.func @shared_a_k_major_b
-// CHECK-SAME: tile.shared_memory = 32768 : i32
+// CHECK-SAME: tile.dynamic_shared_memory = 32768 : i32
 // CHECK: arith.constant 4611686293338849280 : i64
 // CHECK: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {$0, $1, $16, $17,
 // CHECK-SAME: desc_a, desc_b, first_d, 1, 1, 0, 0;

@@ -4,6 +4,43 @@
 
 include "mlir/Pass/PassBase.td"
 
+def TileAllocateSharedMemory : Pass<"tile-allocate-shared-memory", "mlir::ModuleOp"> {
+  let summary = "place staged dot operands in shared tiles; copy their loads asynchronously";
+  let description = [{
+    The schedule level's first pass (docs/COMPILER.md §3), on layout-annotated
+    tile IR. Every staged operand of a tensor-core dot (a conversion or
+    transpose into a dot operand layout, read through shared memory) gets a
+    tile after the lowering's scratch space (offset 0): the stagings of one
+    value share a tile; tiles staged inside sibling top-level loops overlap,
+    with a `gpu.barrier` before each later loop. The dot records its tiles
+    and which are ready (`#tile.staging`). A load whose users are all such
+    stagings becomes a `tile.async_copy` into a `tile.shared_alloc` buffer,
+    read back through `tile.shared_view`, with a `gpu.barrier` before it.
+    Copies hoisted before a loop are waited for once before it. Sets the
+    kernel's `tile.dynamic_shared_memory`.
+  }];
+  let options = [
+    Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
+           "GPU architecture (sm_90a: wgmma reads tiles through the async proxy)">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect"];
+}
+
+def TilePipelineCopies : Pass<"tile-pipeline-copies", "mlir::ModuleOp"> {
+  let summary = "software-pipeline the async copies of innermost loops over num_stages buffers";
+  let description = [{
+    Runs after tile-allocate-shared-memory. For each innermost `scf.for`
+    whose copies' descriptors and indices follow from its induction variable,
+    gives each copy `tile.num_stages` buffers (1 to 4), issues the first
+    iterations' copies before the loop and, in the loop, the copy of the
+    iteration `distance` ahead into the buffer an earlier iteration read;
+    dots read buffer (iteration mod stages). Drops the barrier of a copy
+    that follows another with only scalar code between, and waits for the
+    last copies after the loop.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect"];
+}
+
 def ConvertTileToGPU : Pass<"convert-tile-to-gpu", "mlir::ModuleOp"> {
   let summary = "lower layout-annotated tile kernels to per-thread GPU code";
   let description = [{
@@ -13,8 +50,8 @@ def ConvertTileToGPU : Pass<"convert-tile-to-gpu", "mlir::ModuleOp"> {
     loads and stores become vector global accesses where the block lies inside
     the tensor, predicated ones where it crosses the end; reductions across
     warps, layout conversions, transposes and staged dot operands go through
-    dynamic shared memory, whose size the kernel records in its
-    `tile.shared_memory` attribute. `tile.dot` runs on the tensor cores
+    dynamic shared memory, at the places tile-allocate-shared-memory and
+    tile-pipeline-copies (which must run first) chose. `tile.dot` runs on the tensor cores
     (`mma.sync`, or `wgmma` below) for f16/bf16 and TF32 operands in mma
     layouts, and as FMAs on CUDA cores otherwise. Transcendentals use the GPU's approximate
     instructions (`ex2.approx`, `lg2.approx`, `rsqrt.approx`).

@@ -106,6 +106,65 @@ void DescType::print(AsmPrinter &printer) const {
   printer << ">";
 }
 
+// !tile.shared<64x128xbf16> or !tile.shared<64x128xbf16, 2>
+Type SharedType::parse(AsmParser &parser) {
+  SmallVector<int64_t> shape;
+  Type elementType;
+  unsigned buffers = 1;
+  if (parser.parseLess() || parser.parseDimensionList(shape, /*allowDynamic=*/false) ||
+      parser.parseType(elementType))
+    return {};
+  if (succeeded(parser.parseOptionalComma()) && parser.parseInteger(buffers))
+    return {};
+  if (parser.parseGreater())
+    return {};
+  return SharedType::getChecked([&] { return parser.emitError(parser.getNameLoc()); },
+                                parser.getContext(), shape, elementType, buffers);
+}
+
+void SharedType::print(AsmPrinter &printer) const {
+  printer << "<";
+  for (int64_t d : getShape())
+    printer << d << "x";
+  printer << getElementType();
+  if (getBuffers() != 1)
+    printer << ", " << getBuffers();
+  printer << ">";
+}
+
+LogicalResult SharedType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 ArrayRef<int64_t> shape, Type elementType, unsigned buffers) {
+  if (shape.size() != 2 || shape[0] <= 0 || shape[1] <= 0)
+    return emitError() << "expects a 2-D tile shape, got " << shapeString(shape);
+  if (!elementType.isIntOrFloat() ||
+      (elementType.getIntOrFloatBitWidth() != 16 && elementType.getIntOrFloatBitWidth() != 32))
+    return emitError() << "expects 16- or 32-bit elements, got " << elementType;
+  // A row is whole 16-byte chunks: the swizzle permutes chunks.
+  if (shape[1] * elementType.getIntOrFloatBitWidth() % 128 != 0)
+    return emitError() << "expects rows of whole 16-byte chunks, got " << shape[1] << " x "
+                       << elementType;
+  if (buffers < 1 || buffers > 4)
+    return emitError() << "expects 1 to 4 buffers, got " << buffers;
+  return success();
+}
+
+int64_t SharedType::getBufferBytes() const {
+  return getShape()[0] * getShape()[1] * getElementType().getIntOrFloatBitWidth() / 8;
+}
+
+int64_t SharedType::getSwizzleBytes() const {
+  return std::min<int64_t>(128, getShape()[1] * getElementType().getIntOrFloatBitWidth() / 8);
+}
+
+LogicalResult StagingAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t offsetA,
+                                  int64_t offsetB, bool, bool, PublishNext) {
+  for (int64_t offset : {offsetA, offsetB})
+    if (offset < -1 || (offset >= 0 && offset % kSharedTileAlignment != 0))
+      return emitError() << "expects tile offsets that are multiples of " << kSharedTileAlignment
+                         << " (or -1: not staged), got " << offset;
+  return success();
+}
+
 static bool isPowerOf2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 
 LogicalResult BlockedLayoutAttr::verify(function_ref<InFlightDiagnostic()> emitError,
@@ -414,3 +473,60 @@ void ConvertLayoutOp::getCanonicalizationPatterns(RewritePatternSet &results,
 
 #define GET_OP_CLASSES
 #include "tessera/Dialect/Tile/IR/TileOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Schedule
+//===----------------------------------------------------------------------===//
+
+LogicalResult SharedAllocOp::verify() {
+  SharedType type = getType();
+  if (getOffsets().size() != type.getBuffers())
+    return emitOpError("expects one offset per buffer (")
+           << type.getBuffers() << "), got " << getOffsets().size();
+  for (int64_t offset : getOffsets())
+    if (offset < 0 || offset % kSharedTileAlignment != 0)
+      return emitOpError("expects offsets that are non-negative multiples of ")
+             << kSharedTileAlignment << ", got " << offset;
+  return success();
+}
+
+/// A tile of `tile`'s type fits the buffers of `shared`.
+static LogicalResult verifyBufferTile(Operation *op, SharedType shared, RankedTensorType tile) {
+  if (tile.getShape() != shared.getShape() || tile.getElementType() != shared.getElementType())
+    return op->emitOpError("expects a tile of the buffer's shape and element type ")
+           << shapeString(shared.getShape()) << "x" << shared.getElementType() << ", got "
+           << shapeString(tile.getShape()) << "x" << tile.getElementType();
+  return success();
+}
+
+LogicalResult AsyncCopyOp::verify() {
+  RankedTensorType tile = getTileType();
+  if (!tile.getEncoding())
+    return emitOpError("expects a tile with a layout (the copying threads')");
+  if (getDistance() < 0 || getDistance() >= getBuffer().getType().getBuffers() + 1)
+    return emitOpError("expects a distance between 0 and the buffers (")
+           << getBuffer().getType().getBuffers() << "), got " << getDistance();
+  if (failed(verifyBlockAccess(*this, getDesc().getType(), getIndices().size(), tile)))
+    return failure();
+  return verifyBufferTile(*this, getBuffer().getType(), tile);
+}
+
+LogicalResult SharedViewOp::verify() {
+  if (getTf32Rounded() && !getType().getElementType().isF32())
+    return emitOpError("tf32_rounded expects an f32 tile, got ") << getType().getElementType();
+  return verifyBufferTile(*this, getBuffer().getType(), getType());
+}
+
+LogicalResult AsyncWaitOp::verify() {
+  if (getPending() < 0)
+    return emitOpError("expects a non-negative count of pending groups, got ") << getPending();
+  return success();
+}
+
+LogicalResult RoundSharedToTf32Op::verify() {
+  if (!getTileType().getElementType().isF32())
+    return emitOpError("expects an f32 tile, got ") << getTileType().getElementType();
+  if (!getTileType().getEncoding())
+    return emitOpError("expects a tile with a layout (the copying threads')");
+  return verifyBufferTile(*this, getBuffer().getType(), getTileType());
+}

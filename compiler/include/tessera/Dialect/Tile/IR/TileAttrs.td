@@ -22,6 +22,16 @@ def Tile_ReduceKind : I32EnumAttr<"ReduceKind", "combining function of a reducti
 }
 def Tile_ReduceKindAttr : EnumAttr<Tile_Dialect, Tile_ReduceKind, "reduce_kind">;
 
+def Tile_PublishNone : I32EnumAttrCase<"none", 0>;
+def Tile_PublishAtStart : I32EnumAttrCase<"at_start", 1>;
+def Tile_PublishAtExchange : I32EnumAttrCase<"at_exchange", 2>;
+def Tile_PublishNext : I32EnumAttr<"PublishNext",
+    "where a dot waits for and publishes the copied tiles of the dot after it",
+    [Tile_PublishNone, Tile_PublishAtStart, Tile_PublishAtExchange]> {
+  let cppNamespace = "::tessera::tile";
+  let genSpecializedAttr = 0;
+}
+
 class Tile_Attr<string name, string attrMnemonic, list<Trait> traits = []>
     : AttrDef<Tile_Dialect, name, traits> {
   let mnemonic = attrMnemonic;
@@ -123,6 +133,38 @@ def Tile_DotOperandLayoutAttr : Tile_Attr<"DotOperandLayout", "dot_op"> {
     `<` `opIdx` `=` $opIdx `,` `parent` `=` qualified($parent) `,` `kWidth` `=` $kWidth `>`
   }];
   let genVerifyDecl = 1;
+}
+
+def Tile_StagingAttr : Tile_Attr<"Staging", "staging"> {
+  let summary = "the shared tiles of a tensor-core dot's staged operands and their readiness";
+  let description = [{
+    Set by `tile-allocate-shared-memory` on a `tile.dot` whose A or B operand
+    is staged (a conversion or transpose into a tensor-core operand layout
+    read through shared memory): `offsetA` and `offsetB` are the byte
+    offsets of their tiles (-1: held in registers; a copied operand's tile is
+    its `tile.shared_view`'s buffer). `readyA`/`readyB`: the tile is filled
+    and published already (an earlier dot of the block read it at the same
+    offset, or it was copied before the loop and waited for there), so the
+    dot neither stores, waits for, fences nor synchronizes on it.
+    `publishNext`: the dot also waits for, fences and publishes the copied
+    tiles of the dot after it, which finds them ready: at its start
+    (`at_start`, one barrier for both products), or at its exchange of
+    partial sums when K is split between groups of warps (`at_exchange`:
+    tiles copied a whole product earlier).
+
+    ```mlir
+    #tile.staging<offsetA = 1024, offsetB = 17408, readyA = true, readyB = false,
+                  publishNext = none>
+    ```
+  }];
+  let parameters = (ins "int64_t":$offsetA, "int64_t":$offsetB, "bool":$readyA, "bool":$readyB,
+                        EnumParameter<Tile_PublishNext>:$publishNext);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    int64_t getOffset(unsigned operand) const { return operand == 0 ? getOffsetA() : getOffsetB(); }
+    bool isReady(unsigned operand) const { return operand == 0 ? getReadyA() : getReadyB(); }
+  }];
 }
 
 #endif

@@ -34,6 +34,13 @@ inline constexpr llvm::StringLiteral kNumStagesAttr = "tile.num_stages";
 /// `false`: the kernel's dots use mma.sync even where wgmma could run them
 /// (sm_90a), a choice for the autotuner. Absent: wgmma wherever it fits.
 inline constexpr llvm::StringLiteral kWarpgroupMmaAttr = "tile.warpgroup_mma";
+/// The bytes of dynamic shared memory a launch must give the kernel: set by
+/// tile-allocate-shared-memory and tile-pipeline-copies (every tile and the
+/// lowering's scratch space), kept on its gpu.func for the runtime.
+inline constexpr llvm::StringLiteral kDynamicSharedMemoryAttr = "tile.dynamic_shared_memory";
+/// Shared tiles of dot operands start on this boundary (one period of the
+/// 128-byte swizzle, which wgmma applies to absolute addresses).
+inline constexpr int64_t kSharedTileAlignment = 1024;
 /// On an `arith.mulf` of a 2-D tile by a per-row factor expanded and
 /// broadcast along its columns (dsl::rescale_rows): the factor is mostly
 /// exactly 1, so each warp whose factors all are skips the multiply. A hint:

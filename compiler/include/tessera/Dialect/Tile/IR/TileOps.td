@@ -220,6 +220,9 @@ def Tile_DotOp : Tile_Op<"dot", [Pure, AllTypesMatch<["acc", "result"]>]> {
     `a` is MxK, `b` is KxN, both of one element type; `acc` and the result are
     MxN, f32 for floating-point inputs.
 
+    `staging` is the schedule level's decision where its staged operands
+    live in shared memory (`#tile.staging`, set by tile-allocate-shared-memory).
+
     With `tf32`, f32 inputs may be rounded to TF32 (10 mantissa bits) and
     multiplied on tensor cores (`mma.sync.m16n8k8.tf32`); without it, f32
     products are computed in full f32 precision.
@@ -229,8 +232,15 @@ def Tile_DotOp : Tile_Op<"dot", [Pure, AllTypesMatch<["acc", "result"]>]> {
     %c2 = tile.dot %x, %y, %c {tf32} : tensor<64x32xf32>, tensor<32x64xf32> -> tensor<64x64xf32>
     ```
   }];
-  let arguments = (ins Tile_Tensor:$a, Tile_Tensor:$b, Tile_Tensor:$acc, UnitAttr:$tf32);
+  let arguments = (ins Tile_Tensor:$a, Tile_Tensor:$b, Tile_Tensor:$acc, UnitAttr:$tf32,
+                       OptionalAttr<Tile_StagingAttr>:$staging);
   let results = (outs Tile_Tensor:$result);
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$a, "::mlir::Value":$b,
+                   "::mlir::Value":$acc, CArg<"bool", "false">:$tf32), [{
+      build($_builder, $_state, result, a, b, acc, tf32, StagingAttr());
+    }]>
+  ];
   let assemblyFormat = [{
     $a `,` $b `,` $acc attr-dict `:` type($a) `,` type($b) `->` type($result)
   }];
@@ -270,5 +280,7 @@ def Tile_ConvertLayoutOp : Tile_Op<"convert_layout", [Pure, SameOperandsAndResul
   let hasFolder = 1;
   let hasCanonicalizer = 1;
 }
+
+include "tessera/Dialect/Tile/IR/TileScheduleOps.td"
 
 #endif

@@ -38,4 +38,29 @@ def Tile_DescType : Tile_Type<"Desc", "desc"> {
   }];
 }
 
+def Tile_SharedType : Tile_Type<"Shared", "shared"> {
+  let summary = "a tile's buffers in shared memory (the schedule level)";
+  let description = [{
+    `!tile.shared<64x128xbf16, 2>` is `buffers` tiles of 64x128 bf16 elements
+    in the kernel's dynamic shared memory, one per pipeline stage; buffer
+    `slot` holds the tile of iterations slot, slot + buffers, ... of the
+    loop that fills it. Each tile has the canonical swizzled layout of
+    wgmma's matrix descriptors (`swizzleBytes`): column panels of up to 128
+    bytes, each row-major, the 16-byte chunks of a panel row XOR-ed with
+    the row (CUTLASS's `Swizzle<3|2|1, 4, 3>`), so that ldmatrix, 16-byte
+    stores and cp.async are free of bank conflicts. `tile.shared_alloc`
+    places the buffers.
+  }];
+  let parameters = (ins ArrayRefParameter<"int64_t">:$shape, "::mlir::Type":$elementType,
+                        DefaultValuedParameter<"unsigned", "1">:$buffers);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Bytes of one buffer.
+    int64_t getBufferBytes() const;
+    /// Bytes of one row of a panel: the swizzle's width (32, 64 or 128).
+    int64_t getSwizzleBytes() const;
+  }];
+}
+
 #endif

@@ -1,0 +1,132 @@
+//===- TileScheduleOps.td - Shared memory and time --------*- tablegen -*-===//
+//
+// The schedule level (docs/COMPILER.md §3): where tiles live in shared memory
+// and when they are copied, waited for and published. tile-allocate-shared-
+// memory and tile-pipeline-copies make these ops; convert-tile-to-gpu lowers
+// them. Each tile.async_copy is one cp.async group.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TESSERA_TILE_SCHEDULE_OPS_TD
+#define TESSERA_TILE_SCHEDULE_OPS_TD
+
+def Tile_SharedAllocOp : Tile_Op<"shared_alloc", [Pure]> {
+  let summary = "place a tile's buffers in the kernel's dynamic shared memory";
+  let description = [{
+    `offsets` holds the byte offset of each buffer, multiples of 1024 (one
+    period of the 128-byte swizzle, which wgmma applies to absolute
+    addresses).
+
+    ```mlir
+    %k = tile.shared_alloc [1024, 33792] : !tile.shared<64x128xbf16, 2>
+    ```
+  }];
+  let arguments = (ins DenseI64ArrayAttr:$offsets);
+  let results = (outs Tile_SharedType:$result);
+  let assemblyFormat = "$offsets attr-dict `:` qualified(type($result))";
+  let hasVerifier = 1;
+}
+
+def Tile_AsyncCopyOp : Tile_Op<"async_copy", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "copy a block of a descriptor into a shared buffer, asynchronously";
+  let description = [{
+    The threads copy the block at `indices` into buffer `slot` of `buffer`,
+    each the elements it holds in the layout of `tile` (cp.async, 16 bytes
+    at a time; element by element where the tensor's strides or alignment
+    forbid that); elements outside the tensor become zeros. The copy is one
+    cp.async group: `tile.async_wait` waits for it. A copy does not wait for
+    the buffer's earlier readers: a `gpu.barrier` before it does, where
+    needed.
+
+    `distance`: the copy fills the tile of the iteration that many
+    iterations after the current one of its loop (tile-pipeline-copies);
+    0 for a copy of this iteration's tile or one outside loops.
+
+    ```mlir
+    tile.async_copy %d[%row, %c0], %k[%slot] {distance = 1}
+        : !tile.desc<64x128xbf16>, !tile.shared<64x128xbf16, 2>
+          as tensor<64x128xbf16, #blocked>
+    ```
+  }];
+  let arguments = (ins Tile_DescType:$desc, Variadic<I32>:$indices, Tile_SharedType:$buffer,
+                       I32:$slot, TypeAttrOf<Tile_Tensor>:$tile,
+                       DefaultValuedAttr<I64Attr, "0">:$distance);
+  let assemblyFormat = [{
+    $desc `[` $indices `]` `,` $buffer `[` $slot `]` attr-dict `:` qualified(type($desc)) `,`
+    qualified(type($buffer)) `as` $tile
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::RankedTensorType getTileType() {
+      return ::mlir::cast<::mlir::RankedTensorType>(getTile());
+    }
+  }];
+}
+
+def Tile_SharedViewOp : Tile_Op<"shared_view", [MemoryEffects<[MemRead]>]> {
+  let summary = "the tile in a shared buffer, as the source of tensor-core operand stagings";
+  let description = [{
+    The tile that async copies brought into buffer `slot` of `buffer`. Only
+    stagings of tensor-core dot operands read it (the dot reads the buffer
+    itself), so it lowers to no instructions. `tf32_rounded`: as on
+    `tile.load`, the copied f32 values are tf32 values already.
+
+    ```mlir
+    %kt = tile.shared_view %k[%slot] : !tile.shared<64x128xbf16, 2>
+        -> tensor<64x128xbf16, #blocked>
+    ```
+  }];
+  let arguments = (ins Tile_SharedType:$buffer, I32:$slot, UnitAttr:$tf32_rounded);
+  let results = (outs Tile_Tensor:$result);
+  let assemblyFormat = [{
+    $buffer `[` $slot `]` attr-dict `:` qualified(type($buffer)) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tile_AsyncWaitOp : Tile_Op<"async_wait", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "wait for all but the `pending` most recent async copy groups of the thread";
+  let description = [{
+    `tile.async_wait 0` waits for every copy this thread issued. Other
+    threads' copies are visible only after a barrier that follows their own
+    waits.
+  }];
+  let arguments = (ins I32Attr:$pending);
+  let assemblyFormat = "$pending attr-dict";
+  let hasVerifier = 1;
+}
+
+def Tile_FenceAsyncSharedOp : Tile_Op<"fence_async_shared",
+                                      [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "order this thread's shared-memory writes before async-proxy reads (wgmma, TMA)";
+  let description = [{
+    `fence.proxy.async.shared::cta`: stores and completed cp.async copies
+    become visible to wgmma's operand reads once a barrier after the fence
+    publishes them.
+  }];
+  let assemblyFormat = "attr-dict";
+}
+
+def Tile_RoundSharedToTf32Op : Tile_Op<"round_shared_to_tf32",
+                                       [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "round, in place, the f32 elements of a shared tile that this thread copied";
+  let description = [{
+    Each thread rounds to nearest tf32 the elements it holds in the layout
+    of `tile`, the layout that copied them: wgmma would truncate them. Its
+    copies must be complete (`tile.async_wait`); a barrier must follow
+    before other threads read the tile.
+
+    ```mlir
+    tile.round_shared_to_tf32 %k[%c0] : !tile.shared<64x64xf32> as tensor<64x64xf32, #blocked>
+    ```
+  }];
+  let arguments = (ins Tile_SharedType:$buffer, I32:$slot, TypeAttrOf<Tile_Tensor>:$tile);
+  let assemblyFormat = "$buffer `[` $slot `]` attr-dict `:` qualified(type($buffer)) `as` $tile";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::RankedTensorType getTileType() {
+      return ::mlir::cast<::mlir::RankedTensorType>(getTile());
+    }
+  }];
+}
+
+#endif

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Writes the PTX of the shipped kernels, over a matrix of configurations and
+# both architectures, into one directory: compare two of them (diff -r) to
+# check that a compiler refactoring left the generated code as it was.
+#   scripts/ptx-snapshot.sh <out-dir> [build-dir]
+set -euo pipefail
+out=${1:?usage: ptx-snapshot.sh <out-dir> [build-dir]}
+build=${2:-build}
+compile="$build/bin/tessera-compile"
+mkdir -p "$out"
+
+emit() { # name arch dtype warps aligned -D...
+  local name=$1 arch=$2 dtype=$3 warps=$4 aligned=$5
+  shift 5
+  local file="$out/$name.$arch.$dtype.w$warps.a$aligned$(printf '.%s' "$@" | tr '=' '_').ptx"
+  if ! "$compile" "$name" --arch="$arch" --dtype="$dtype" --num-warps="$warps" \
+      --aligned="$aligned" --emit=ptx -o "$file" "${@/#/-D}" 2>"$file.err"; then
+    echo "FAILED: $file" >&2
+    cat "$file.err" >&2
+  fi
+  rm -f "$file.err"
+}
+
+for arch in sm_90a sm_80; do
+  for aligned in true false; do
+    # Attention forward: head dims, stages, causal, mask, tf32.
+    for d in 64 128 256; do
+      emit attention_forward $arch bf16 4 $aligned BLOCK_D=$d BLOCK_M=64 BLOCK_N=64
+      emit attention_forward $arch bf16 8 $aligned BLOCK_D=$d BLOCK_M=128 BLOCK_N=64 CAUSAL=1
+    done
+    emit attention_forward $arch bf16 8 $aligned BLOCK_D=128 BLOCK_M=128 BLOCK_N=128 NUM_STAGES=1 HAS_MASK=1
+    emit attention_forward $arch bf16 4 $aligned BLOCK_D=64 BLOCK_M=64 BLOCK_N=64 V_TRANSPOSED=1 SKIP_UNIT_RESCALE=1
+    emit attention_forward $arch f32 4 $aligned BLOCK_D=64 BLOCK_M=64 BLOCK_N=32 TF32=1
+    emit attention_forward $arch f32 4 $aligned BLOCK_D=64 BLOCK_M=64 BLOCK_N=32 TF32=1 TF32_ROUNDED_KV=1
+    emit attention_forward $arch f32 8 $aligned BLOCK_D=512 BLOCK_M=64 BLOCK_N=32 TF32=1 NUM_STAGES=1
+    emit attention_forward $arch f32 4 $aligned BLOCK_D=64 BLOCK_M=32 BLOCK_N=32
+    # Attention backward.
+    for d in 64 128; do
+      emit attention_backward_dkdv $arch bf16 4 $aligned BLOCK_D=$d BLOCK_M=64 BLOCK_N=64
+      emit attention_backward_dkdv $arch bf16 8 $aligned BLOCK_D=$d BLOCK_M=64 BLOCK_N=128 CAUSAL=1
+      emit attention_backward_dq $arch bf16 4 $aligned BLOCK_D=$d BLOCK_M=64 BLOCK_N=64
+      emit attention_backward_dq $arch bf16 4 $aligned BLOCK_D=$d BLOCK_M=64 BLOCK_N=64 DQ_ATOMIC=1 HAS_MASK=1
+    done
+    emit attention_backward_dkdv $arch bf16 4 $aligned BLOCK_D=256 BLOCK_M=16 BLOCK_N=16
+    emit attention_backward_dkdv $arch f32 4 $aligned BLOCK_D=64 BLOCK_M=32 BLOCK_N=32 TF32=1
+    emit attention_backward_dq $arch f32 4 $aligned BLOCK_D=64 BLOCK_M=32 BLOCK_N=32 TF32=1
+    # Matmul: the shipped configurations and every pipeline depth.
+    for stages in 1 2 3 4; do
+      emit matmul $arch bf16 4 $aligned BLOCK_M=128 BLOCK_N=128 BLOCK_K=64 NUM_STAGES=$stages
+    done
+    emit matmul $arch bf16 8 $aligned BLOCK_M=128 BLOCK_N=256 BLOCK_K=64 NUM_STAGES=4
+    emit matmul $arch f16 4 $aligned BLOCK_M=64 BLOCK_N=64 BLOCK_K=32
+    emit matmul $arch f32 4 $aligned BLOCK_M=64 BLOCK_N=64 BLOCK_K=32
+    emit matmul $arch bf16 4 $aligned BLOCK_M=64 BLOCK_N=64 BLOCK_K=32 WGMMA=0
+    # Memory-bound kernels.
+    emit softmax $arch bf16 4 $aligned BLOCK_N=4096
+    emit rms_norm $arch bf16 4 $aligned BLOCK_N=1024 BLOCK_M=2
+    emit attention_backward_preprocess $arch bf16 4 $aligned BLOCK_D=128
+  done
+done
+ls "$out" | wc -l
