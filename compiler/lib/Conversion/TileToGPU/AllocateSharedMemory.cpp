@@ -244,8 +244,8 @@ private:
       Value slot = constI32(b, loc, 0);
       // The tile's previous readers are done.
       gpu::BarrierOp::create(b, loc);
-      tile::AsyncCopyOp::create(b, loc, load.getDesc(), load.getIndices(), buffer, slot,
-                                type, /*distance=*/0);
+      tile::AsyncCopyOp::create(b, loc, load.getDesc(), load.getIndices(), buffer, slot, type,
+                                /*distance=*/0);
       auto view = tile::SharedViewOp::create(b, loc, type, buffer, slot, load.getTf32Rounded());
       load.replaceAllUsesWith(view.getResult());
     });
@@ -256,7 +256,7 @@ private:
       for (tile::LoadOp load : copies)
         if (roundInPlace.contains(load))
           tile::RoundSharedToTf32Op::create(b, loc, buffers[load], constI32(b, loc, 0),
-                                              load.getType());
+                                            load.getType());
       if (asyncProxyReads)
         tile::FenceAsyncSharedOp::create(b, loc);
       gpu::BarrierOp::create(b, loc);

@@ -86,8 +86,8 @@ tile::AsyncCopyOp copyAt(OpBuilder &b, tile::AsyncCopyOp copy, scf::ForOp loop,
   Location loc = copy.getLoc();
   indices[0] = arith::SelectOp::create(b, loc, enabled, indices[0],
                                        constI32(b, loc, std::numeric_limits<int32_t>::max()));
-  return tile::AsyncCopyOp::create(b, loc, mapping.lookupOrDefault(copy.getDesc()), indices,
-                                   buffer, slot, copy.getTile(), distance);
+  return tile::AsyncCopyOp::create(b, loc, mapping.lookupOrDefault(copy.getDesc()), indices, buffer,
+                                   slot, copy.getTile(), distance);
 }
 
 /// The view of `copy`'s buffer in `body`; null if none.
@@ -125,8 +125,8 @@ int64_t regionEnd(Operation *region) {
     for (unsigned i : {0u, 1u}) {
       StagedOperand staged = getStagedOperand(dot->getOperand(i));
       if (staged && staging.getOffset(i) >= 0)
-        end = std::max(end, staging.getOffset(i) + tileBytes(cast<RankedTensorType>(
-                                                       staged.source.getType())));
+        end = std::max(end, staging.getOffset(i) +
+                                tileBytes(cast<RankedTensorType>(staged.source.getType())));
     }
   });
   return llvm::alignTo(end, tile::kSharedTileAlignment);
@@ -357,8 +357,8 @@ private:
       };
       for (unsigned operand : {0u, 1u}) {
         StagedOperand staged = getStagedOperand(nextDot->getOperand(operand));
-        auto view = staged ? staged.source.getDefiningOp<tile::SharedViewOp>()
-                           : tile::SharedViewOp();
+        auto view =
+            staged ? staged.source.getDefiningOp<tile::SharedViewOp>() : tile::SharedViewOp();
         if (view && view->getBlock() == loop.getBody() && !readBefore(staged.source))
           ready[operand] = false;
       }

@@ -187,3 +187,53 @@ func.func @gather_rank(%p: !tile.ptr<f32>, %n: i32, %rows: tensor<16xi32>) {
   %t = tile.gather %d[%rows, %n] : !tile.desc<16xf32>, tensor<16xi32> -> tensor<16xf32>
   return
 }
+
+// -----
+
+func.func @shared_alloc_offsets(%i: i32) {
+  // expected-error @+1 {{expects one offset per buffer (2), got 1}}
+  %b = tile.shared_alloc [0] : !tile.shared<32x64xbf16, 2>
+  return
+}
+
+// -----
+
+func.func @shared_alloc_alignment(%i: i32) {
+  // expected-error @+1 {{expects offsets that are non-negative multiples of 1024, got 512}}
+  %b = tile.shared_alloc [512] : !tile.shared<32x64xbf16>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{expects 1 to 4 buffers, got 5}}
+func.func @shared_buffers(%b: !tile.shared<32x64xbf16, 5>) {
+  return
+}
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+func.func @async_copy_shape(%d: !tile.desc<32x64xbf16>, %i: i32) {
+  %b = tile.shared_alloc [0] : !tile.shared<64x64xbf16>
+  // expected-error @+1 {{expects a tile of the buffer's shape and element type, 'tensor<64x64xbf16>', got 'tensor<32x64xbf16>'}}
+  tile.async_copy %d[%i, %i], %b[%i] : !tile.desc<32x64xbf16>, !tile.shared<64x64xbf16> as tensor<32x64xbf16, #bl>
+  return
+}
+
+// -----
+
+func.func @async_copy_layout(%d: !tile.desc<32x64xbf16>, %i: i32) {
+  %b = tile.shared_alloc [0] : !tile.shared<32x64xbf16>
+  // expected-error @+1 {{expects a tile with a layout (the copying threads')}}
+  tile.async_copy %d[%i, %i], %b[%i] : !tile.desc<32x64xbf16>, !tile.shared<32x64xbf16> as tensor<32x64xbf16>
+  return
+}
+
+// -----
+
+func.func @staging_offset(%a: tensor<16x16xf16>, %b: tensor<16x16xf16>, %c: tensor<16x16xf32>) {
+  // expected-error @+1 {{expects tile offsets that are multiples of 1024 (or -1: not staged), got 100}}
+  %r = tile.dot %a, %b, %c {staging = #tile.staging<offsetA = 100, offsetB = -1, readyA = false, readyB = false, publishNext = none>} : tensor<16x16xf16>, tensor<16x16xf16> -> tensor<16x16xf32>
+  return
+}

@@ -79,3 +79,26 @@ func.func @aligned_desc(%p: !tile.ptr<f16>, %n: i32) -> !tile.desc<64x64xf16> {
   %d = tile.make_desc %p, [%n, %n], [%n, %c1] {aligned} : !tile.ptr<f16> -> !tile.desc<64x64xf16>
   return %d : !tile.desc<64x64xf16>
 }
+
+// The schedule level's ops and types.
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#blf = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+// CHECK-LABEL: @schedule_ops
+func.func @schedule_ops(%d: !tile.desc<32x64xbf16>, %f: !tile.desc<32x32xf32>, %i: i32, %slot: i32) {
+  // CHECK: tile.shared_alloc [1024, 5120] : !tile.shared<32x64xbf16, 2>
+  %buf = tile.shared_alloc [1024, 5120] : !tile.shared<32x64xbf16, 2>
+  // CHECK: tile.shared_alloc [0] : !tile.shared<32x32xf32>
+  %fbuf = tile.shared_alloc [0] : !tile.shared<32x32xf32>
+  // CHECK: tile.async_copy %{{.*}}[%{{.*}}, %{{.*}}], %{{.*}}[%{{.*}}] {distance = 1 : i64} : !tile.desc<32x64xbf16>, !tile.shared<32x64xbf16, 2> as tensor<32x64xbf16, #tile.blocked
+  tile.async_copy %d[%i, %i], %buf[%slot] {distance = 1} : !tile.desc<32x64xbf16>, !tile.shared<32x64xbf16, 2> as tensor<32x64xbf16, #bl>
+  // CHECK: tile.async_wait 1
+  tile.async_wait 1
+  // CHECK: tile.shared_view %{{.*}}[%{{.*}}] : !tile.shared<32x64xbf16, 2> -> tensor<32x64xbf16, #tile.blocked
+  %v = tile.shared_view %buf[%slot] : !tile.shared<32x64xbf16, 2> -> tensor<32x64xbf16, #bl>
+  // CHECK: tile.round_shared_to_tf32 %{{.*}}[%{{.*}}] : !tile.shared<32x32xf32> as tensor<32x32xf32, #tile.blocked
+  tile.round_shared_to_tf32 %fbuf[%slot] : !tile.shared<32x32xf32> as tensor<32x32xf32, #blf>
+  // CHECK: tile.fence_async_shared
+  tile.fence_async_shared
+  return
+}

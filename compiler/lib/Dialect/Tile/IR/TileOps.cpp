@@ -493,9 +493,9 @@ LogicalResult SharedAllocOp::verify() {
 /// A tile of `tile`'s type fits the buffers of `shared`.
 static LogicalResult verifyBufferTile(Operation *op, SharedType shared, RankedTensorType tile) {
   if (tile.getShape() != shared.getShape() || tile.getElementType() != shared.getElementType())
-    return op->emitOpError("expects a tile of the buffer's shape and element type ")
-           << shapeString(shared.getShape()) << "x" << shared.getElementType() << ", got "
-           << shapeString(tile.getShape()) << "x" << tile.getElementType();
+    return op->emitOpError("expects a tile of the buffer's shape and element type, ")
+           << RankedTensorType::get(shared.getShape(), shared.getElementType()) << ", got "
+           << RankedTensorType::get(tile.getShape(), tile.getElementType());
   return success();
 }
 
