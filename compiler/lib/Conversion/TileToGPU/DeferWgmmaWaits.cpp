@@ -27,10 +27,16 @@ namespace {
 /// Inline PTX with side effects that neither writes shared memory nor
 /// synchronizes threads: a running wgmma may overlap it.
 bool isHarmlessAsm(StringRef text) {
-  return llvm::any_of(ArrayRef<StringRef>{"mov.u32 $0, %tid", "cp.async.commit_group",
-                                          "cp.async.wait_group", "fence.proxy.async", "red.global",
-                                          "ld.shared", "ldmatrix"},
-                      [&](StringRef prefix) { return text.starts_with(prefix); });
+  return llvm::any_of(
+      ArrayRef<StringRef>{"mov.u32 $0, %tid", "red.global", "ld.shared", "ldmatrix"},
+      [&](StringRef prefix) { return text.starts_with(prefix); });
+}
+
+/// The issue of a wgmma group: the inline assembly of its instructions,
+/// which the group's commit follows.
+bool isWgmmaIssue(Operation *op) {
+  return isa<LLVM::InlineAsmOp>(op) &&
+         isa_and_nonnull<NVVM::WgmmaGroupSyncAlignedOp>(op->getNextNode());
 }
 
 /// Whether a wgmma in flight may keep running through `op`; counts the
@@ -40,13 +46,17 @@ bool isHarmlessAsm(StringRef text) {
 bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere) {
   if (isa<gpu::BarrierOp, NVVM::Barrier0Op>(op))
     return false;
+  // Groups are counted by their commits, as wgmma.wait_group counts them.
+  if (isa<NVVM::WgmmaGroupSyncAlignedOp>(op)) {
+    ++issued;
+    return true;
+  }
+  if (isa<tile::WarpgroupWaitOp, NVVM::CpAsyncCommitGroupOp, NVVM::CpAsyncWaitGroupOp,
+          NVVM::FenceProxyOp>(op) ||
+      isWgmmaIssue(op))
+    return true;
   if (auto inlineAsm = dyn_cast<LLVM::InlineAsmOp>(op)) {
-    if (op->hasAttr(kWgmmaIssueAttr)) {
-      ++issued;
-      return true;
-    }
-    return op->hasAttr(kWgmmaWaitAttr) || !inlineAsm.getHasSideEffects() ||
-           isHarmlessAsm(inlineAsm.getAsmString()) ||
+    return !inlineAsm.getHasSideEffects() || isHarmlessAsm(inlineAsm.getAsmString()) ||
            (copiesAreElsewhere && inlineAsm.getAsmString().starts_with("cp.async.cg.shared"));
   }
   if (op->getNumRegions() != 0) {
@@ -73,15 +83,13 @@ bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere) {
 
 /// The one wgmma issue of `body`, if it issues exactly one group.
 LLVM::InlineAsmOp onlyIssue(Block *body) {
-  LLVM::InlineAsmOp issue;
+  Operation *issue = nullptr;
   int64_t count = 0;
-  body->walk([&](LLVM::InlineAsmOp op) {
-    if (op->hasAttr(kWgmmaIssueAttr)) {
-      issue = op;
-      ++count;
-    }
+  body->walk([&](NVVM::WgmmaGroupSyncAlignedOp commit) {
+    issue = commit->getPrevNode();
+    ++count;
   });
-  return count == 1 ? issue : LLVM::InlineAsmOp();
+  return count == 1 ? dyn_cast_or_null<LLVM::InlineAsmOp>(issue) : LLVM::InlineAsmOp();
 }
 
 /// A wait that reached the end of a loop body, whose group may run into the
@@ -93,17 +101,15 @@ LLVM::InlineAsmOp onlyIssue(Block *body) {
 /// refill what it read; registers untouched: consecutive wgmmas on the same
 /// accumulators are ordered by the hardware), and after the loop one
 /// `wait_group 0` takes the accumulators, tied to their registers as before.
-bool carryIntoNextIteration(LLVM::InlineAsmOp wait, const llvm::SetVector<Operation *> &behind,
+bool carryIntoNextIteration(tile::WarpgroupWaitOp wait, const llvm::SetVector<Operation *> &behind,
                             Operation *stop) {
-  auto mayCarry = wait->getAttrOfType<BoolAttr>(kWgmmaWaitAttr);
   auto yield = dyn_cast<scf::YieldOp>(stop);
   auto loop = yield ? dyn_cast<scf::ForOp>(yield->getParentOp()) : scf::ForOp();
-  if (!mayCarry || !mayCarry.getValue() || !loop)
+  if (!wait.getMayCrossIterations() || !loop)
     return false;
   Block *body = loop.getBody();
   LLVM::InlineAsmOp issue = onlyIssue(body);
-  if (!issue || issue->getBlock() != body || issue.getNumResults() != 1 ||
-      issue.getResult(0).getType() != wait.getResult(0).getType())
+  if (!issue || issue->getBlock() != body || issue.getNumResults() != 1)
     return false;
   // The wait takes the issue's results, extracted in order.
   for (auto [i, operand] : llvm::enumerate(wait.getOperands())) {
@@ -135,10 +141,11 @@ bool carryIntoNextIteration(LLVM::InlineAsmOp wait, const llvm::SetVector<Operat
   if (carried.empty())
     return false;
   // In the body: the accumulators stay with the tensor cores.
-  wait.getResult(0).replaceAllUsesWith(issue.getResult(0));
+  for (auto [result, accumulator] : llvm::zip(wait.getResults(), wait.getAccumulators()))
+    result.replaceAllUsesWith(accumulator);
   OpBuilder b(yield);
   Location loc = wait.getLoc();
-  emitAsmStatement(b, loc, wgmmaWaitText(1));
+  tile::WarpgroupWaitOp::create(b, loc, TypeRange{}, ValueRange{}, /*pending=*/1);
   wait.erase();
   // After the loop: wait for the last group, tied to the carried values.
   b.setInsertionPointAfter(loop);
@@ -146,19 +153,9 @@ bool carryIntoNextIteration(LLVM::InlineAsmOp wait, const llvm::SetVector<Operat
     Value result = loop.getResult(i);
     auto type = cast<VectorType>(result.getType());
     SmallVector<Value> elements = unpack(b, loc, result);
-    std::string constraints;
-    for (size_t e = 0; e < elements.size(); ++e)
-      constraints += "=f,";
-    for (size_t e = 0; e < elements.size(); ++e)
-      constraints += std::to_string(e) + (e + 1 < elements.size() ? "," : "");
-    auto structType = LLVM::LLVMStructType::getLiteral(
-        b.getContext(), SmallVector<Type>(elements.size(), b.getF32Type()));
-    Value waited = asmOp(b, loc, structType, elements, wgmmaWaitText(0), constraints,
-                         /*sideEffects=*/true);
-    SmallVector<Value> out;
-    for (size_t e = 0; e < elements.size(); ++e)
-      out.push_back(LLVM::ExtractValueOp::create(b, loc, waited, e));
-    Value packed = pack(b, loc, type, out);
+    auto waited = tile::WarpgroupWaitOp::create(b, loc, TypeRange(ValueRange(elements)), elements,
+                                                /*pending=*/0);
+    Value packed = pack(b, loc, type, SmallVector<Value>(waited.getResults()));
     llvm::SmallPtrSet<Operation *, 8> keep;
     for (Value e : elements)
       keep.insert(e.getDefiningOp());
@@ -172,7 +169,7 @@ bool carryIntoNextIteration(LLVM::InlineAsmOp wait, const llvm::SetVector<Operat
 /// Pure operations on the accumulators on the way (the extraction of the
 /// results, exp2 of the scores) move along behind the wait, in order, so
 /// that the independent work in between runs first.
-void deferWait(LLVM::InlineAsmOp wait) {
+void deferWait(tile::WarpgroupWaitOp wait) {
   llvm::SetVector<Operation *> behind; // after the wait: it and what follows from it
   behind.insert(wait);
   auto dependsOnWait = [&](Operation *op) {
@@ -185,8 +182,7 @@ void deferWait(LLVM::InlineAsmOp wait) {
     return walk.wasInterrupted();
   };
   int64_t issued = 0;
-  auto mayCarry = wait->getAttrOfType<BoolAttr>(kWgmmaWaitAttr);
-  bool copiesAreElsewhere = mayCarry && mayCarry.getValue();
+  bool copiesAreElsewhere = wait.getMayCrossIterations();
   Operation *stop = wait->getNextNode();
   for (; !stop->hasTrait<OpTrait::IsTerminator>(); stop = stop->getNextNode()) {
     if (dependsOnWait(stop)) {
@@ -210,18 +206,44 @@ void deferWait(LLVM::InlineAsmOp wait) {
       def->moveBefore(stop);
   for (Operation *op : behind)
     op->moveBefore(stop);
-  wait.setAsmString(wgmmaWaitText(issued));
+  wait.setPending(issued);
+}
+
+/// `wgmma.wait_group pending`, the accumulators tied to the results.
+void lowerWait(tile::WarpgroupWaitOp wait) {
+  OpBuilder b(wait);
+  Location loc = wait.getLoc();
+  std::string text = wgmmaWaitText(wait.getPending());
+  size_t n = wait.getAccumulators().size();
+  if (n == 0) {
+    emitAsmStatement(b, loc, text);
+    wait.erase();
+    return;
+  }
+  std::string constraints;
+  for (size_t e = 0; e < n; ++e)
+    constraints += "=f,";
+  for (size_t e = 0; e < n; ++e)
+    constraints += std::to_string(e) + (e + 1 < n ? "," : "");
+  auto structType =
+      LLVM::LLVMStructType::getLiteral(b.getContext(), SmallVector<Type>(n, b.getF32Type()));
+  Value waited =
+      asmOp(b, loc, structType, wait.getAccumulators(), text, constraints, /*sideEffects=*/true);
+  for (auto [e, result] : llvm::enumerate(wait.getResults()))
+    result.replaceAllUsesWith(LLVM::ExtractValueOp::create(b, loc, waited, e));
+  wait.erase();
 }
 
 struct DeferWgmmaWaitsPass : tessera::impl::DeferWgmmaWaitsBase<DeferWgmmaWaitsPass> {
   void runOnOperation() override {
-    SmallVector<LLVM::InlineAsmOp> waits;
-    getOperation().walk([&](LLVM::InlineAsmOp op) {
-      if (op->hasAttr(kWgmmaWaitAttr))
-        waits.push_back(op);
-    });
-    for (LLVM::InlineAsmOp wait : waits)
+    SmallVector<tile::WarpgroupWaitOp> waits;
+    getOperation().walk([&](tile::WarpgroupWaitOp op) { waits.push_back(op); });
+    for (tile::WarpgroupWaitOp wait : waits)
       deferWait(wait);
+    waits.clear();
+    getOperation().walk([&](tile::WarpgroupWaitOp op) { waits.push_back(op); });
+    for (tile::WarpgroupWaitOp wait : waits)
+      lowerWait(wait);
   }
 };
 

@@ -622,7 +622,7 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopy
       emitElementwiseCopy(b, loc, copy, desc, indices, tile);
     }
   }
-  emitAsmStatement(b, loc, "cp.async.commit_group;");
+  NVVM::CpAsyncCommitGroupOp::create(b, loc);
 }
 
 namespace {
@@ -664,8 +664,7 @@ struct AsyncWaitOpToGPU : OpConversionPattern<tile::AsyncWaitOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(tile::AsyncWaitOp op, OpAdaptor,
                                 ConversionPatternRewriter &rewriter) const override {
-    emitAsmStatement(rewriter, op.getLoc(),
-                     "cp.async.wait_group " + std::to_string(op.getPending()) + ";");
+    emitAsyncWait(rewriter, op.getLoc(), op.getPending());
     rewriter.eraseOp(op);
     return success();
   }
@@ -675,7 +674,7 @@ struct FenceAsyncSharedOpToGPU : OpConversionPattern<tile::FenceAsyncSharedOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(tile::FenceAsyncSharedOp op, OpAdaptor,
                                 ConversionPatternRewriter &rewriter) const override {
-    emitAsmStatement(rewriter, op.getLoc(), "fence.proxy.async.shared::cta;");
+    emitAsyncProxyFence(rewriter, op.getLoc());
     rewriter.eraseOp(op);
     return success();
   }

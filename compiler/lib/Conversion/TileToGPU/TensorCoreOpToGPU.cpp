@@ -1041,7 +1041,7 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
               transposes + ";\n";
     }
   }
-  text += "wgmma.commit_group.sync.aligned;\n}";
+  text += "}";
   Value undefAcc = zeroAcc ? LLVM::UndefOp::create(b, loc, b.getF32Type()) : Value();
   for (int64_t i = 0; i < numAcc; ++i) {
     args.push_back(zeroAcc ? undefAcc : acc[i]);
@@ -1049,25 +1049,19 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
   }
   SmallVector<Type> fields(numAcc, b.getF32Type());
   auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
+  // The fence stays in the assembly with the instructions: nothing may move
+  // an accumulator register between them. The commit closes the group.
   Value issued = asmOp(b, loc, resultType, args, text, constraints, /*sideEffects=*/true);
-  issued.getDefiningOp()->setAttr(kWgmmaIssueAttr, b.getUnitAttr());
-  // The accumulators belong to the tensor cores until this wait; tying its
-  // results to them keeps them in the same registers, so that nothing reads
-  // or moves them in between. defer-wgmma-waits sinks it to their first use.
+  NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
+  // The accumulators belong to the tensor cores until this wait; it returns
+  // them tied to the same registers, so that nothing reads or moves them in
+  // between. defer-wgmma-waits sinks it to their first use.
   SmallVector<Value> pending;
-  std::string waitConstraints;
-  for (int64_t i = 0; i < numAcc; ++i) {
+  for (int64_t i = 0; i < numAcc; ++i)
     pending.push_back(LLVM::ExtractValueOp::create(b, loc, issued, i));
-    waitConstraints += "=f,";
-  }
-  for (int64_t i = 0; i < numAcc; ++i)
-    waitConstraints += std::to_string(i) + (i + 1 < numAcc ? "," : "");
-  Value result = asmOp(b, loc, resultType, pending, wgmmaWaitText(0), waitConstraints,
-                       /*sideEffects=*/true);
-  result.getDefiningOp()->setAttr(kWgmmaWaitAttr, b.getBoolAttr(mayRunIntoNextIteration(op)));
-  SmallVector<Value> out;
-  for (int64_t i = 0; i < numAcc; ++i)
-    out.push_back(LLVM::ExtractValueOp::create(b, loc, result, i));
+  auto wait = tile::WarpgroupWaitOp::create(b, loc, TypeRange(ValueRange(pending)), pending,
+                                            /*pending=*/0, mayRunIntoNextIteration(op));
+  SmallVector<Value> out(wait.getResults());
   if (groups > 1)
     return emitSplitKSum(b, loc, out, groups, groupWarps, sync);
   return out;
@@ -1204,22 +1198,18 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     SplitKSync sync;
     if (!atExchange.empty())
       sync.alsoPublish = [&, atExchange](OpBuilder &b) {
-        emitAsmStatement(b, loc,
-                         "cp.async.wait_group " +
-                             std::to_string(copiesAllowedInFlight(op, atExchange)) + ";");
+        emitAsyncWait(b, loc, copiesAllowedInFlight(op, atExchange));
         if (!warpgroupMma)
           return;
         for (const StagedOperand &staged : atExchange)
           if (mustRoundCopiedToTf32(staged.source))
             emitRoundCopiedToTf32(b, loc, emitStagedTile(b, loc, staged),
                                   cast<RankedTensorType>(staged.source.getType()));
-        emitAsmStatement(b, loc, "fence.proxy.async.shared::cta;");
+        emitAsyncProxyFence(b, loc);
       };
     bool tf32 = in.isF32();
     if (mustWait) {
-      emitAsmStatement(rewriter, loc,
-                       "cp.async.wait_group " +
-                           std::to_string(copiesAllowedInFlight(op, waitedFor)) + ";");
+      emitAsyncWait(rewriter, loc, copiesAllowedInFlight(op, waitedFor));
       // Copied f32 tiles that a tf32 wgmma reads, waited for here: rounded
       // before the barrier publishes them, unless their load promises tf32
       // values. (The next dot's tiles, waited for by this one, count as ready.)
@@ -1240,7 +1230,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     bool publishes = mustWait || stored || (warpgroup && !allReady);
     sync.published = publishes;
     if (publishes && warpgroupMma)
-      emitAsmStatement(rewriter, loc, "fence.proxy.async.shared::cta;");
+      emitAsyncProxyFence(rewriter, loc);
     if (publishes)
       gpu::BarrierOp::create(rewriter, loc);
 

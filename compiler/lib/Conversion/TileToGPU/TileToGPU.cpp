@@ -96,6 +96,9 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
     target.addLegalDialect<gpu::GPUDialect, LLVM::LLVMDialect, vector::VectorDialect,
                            memref::MemRefDialect, scf::SCFDialect, NVVM::NVVMDialect>();
     target.addIllegalDialect<tile::TileDialect, math::MathDialect>();
+    // A wgmma group's wait stays an op until tessera-defer-wgmma-waits has
+    // placed it.
+    target.addLegalOp<tile::WarpgroupWaitOp>();
     target.addDynamicallyLegalDialect<arith::ArithDialect>(
         [](Operation *op) { return !touchesTiles(op); });
     target.addDynamicallyLegalOp<func::FuncOp, func::ReturnOp>(

@@ -310,3 +310,13 @@ Value tessera::tilegpu::emitBufferOffset(OpBuilder &b, Location loc, Value buffe
         constI32(b, loc, offsets[s]), offset);
   return offset;
 }
+
+void tessera::tilegpu::emitAsyncWait(OpBuilder &b, Location loc, int64_t pending) {
+  NVVM::CpAsyncWaitGroupOp::create(b, loc, pending);
+}
+
+void tessera::tilegpu::emitAsyncProxyFence(OpBuilder &b, Location loc) {
+  NVVM::FenceProxyOp::create(
+      b, loc, NVVM::ProxyKindAttr::get(b.getContext(), NVVM::ProxyKind::async_shared),
+      NVVM::SharedSpaceAttr::get(b.getContext(), NVVM::SharedSpace::shared_cta));
+}

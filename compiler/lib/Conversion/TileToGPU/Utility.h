@@ -11,16 +11,16 @@ namespace tessera::tilegpu {
 using namespace mlir;
 using tile::kSharedTileAlignment;
 
-/// On the inline assembly of a warpgroup MMA: the issue (fence, the wgmmas,
-/// commit) and the wait for its group, whose results are the accumulators
-/// (true on the wait when the group may still run as the next iteration of
-/// its loop begins: mayRunIntoNextIteration in TensorCoreOpToGPU.cpp).
-inline constexpr llvm::StringLiteral kWgmmaIssueAttr = "tile.wgmma_issue";
-inline constexpr llvm::StringLiteral kWgmmaWaitAttr = "tile.wgmma_wait";
-/// The PTX of a wait that leaves the `pending` most recent groups running.
+/// The PTX of a wgmma wait that leaves the `pending` most recent groups running.
 inline std::string wgmmaWaitText(int64_t pending) {
   return "wgmma.wait_group.sync.aligned " + std::to_string(pending) + ";";
 }
+
+/// cp.async.wait_group `pending`: all but the most recent groups of this thread.
+void emitAsyncWait(OpBuilder &b, Location loc, int64_t pending);
+/// fence.proxy.async.shared::cta: this thread's shared-memory writes become
+/// visible to the async proxy (wgmma's operand reads) after a barrier.
+void emitAsyncProxyFence(OpBuilder &b, Location loc);
 
 /// Tiles become the vector of elements one thread holds; pointers become LLVM
 /// global pointers; descriptors become a struct {ptr, sizes..., strides...}.

@@ -129,8 +129,8 @@ func.func @dot(%a: tensor<64x32xf16, #a>, %b: tensor<32x64xf16, #a>, %acc: tenso
 // CHECK: llvm.load
 // CHECK: st.shared.b16
 // CHECK-NOT: st.shared
-// CHECK: cp.async.commit_group;
-// CHECK: cp.async.wait_group 0;
+// CHECK: nvvm.cp.async.commit.group
+// CHECK: nvvm.cp.async.wait.group 0
 // CHECK: gpu.barrier
 // CHECK: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
 // CHECK-COUNT-4: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
@@ -165,7 +165,7 @@ func.func @tensor_core_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64xf32>, %
 // CHECK: cp.async.cg.shared.global [$0{{(\+[0-9]+)?}}], [$1], 16, $2;
 // CHECK-NOT: } else {
 // CHECK-NOT: st.shared.b16
-// CHECK: cp.async.commit_group;
+// CHECK: nvvm.cp.async.commit.group
 // CHECK: gpu.return
 func.func @aligned_copy(%pb: !tile.ptr<bf16>, %po: !tile.ptr<f32>, %n: i32,
                         %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
@@ -196,14 +196,14 @@ func.func @aligned_copy(%pb: !tile.ptr<bf16>, %po: !tile.ptr<f32>, %n: i32,
 // CHECK-LABEL: gpu.func @pipelined_dot
 // CHECK-SAME: tile.dynamic_shared_memory = 4096 : i32
 // CHECK: cp.async.cg.shared.global
-// CHECK: cp.async.commit_group;
+// CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.for %[[IV:.*]] = %[[LB:.*]] to %[[UB:.*]] step %[[STEP:.*]] iter_args
 // CHECK: %[[NEXT:.*]] = arith.addi %[[IV]], %[[STEP]]
 // CHECK: arith.cmpi slt, %[[NEXT]], %[[UB]]
 // CHECK: gpu.barrier
 // CHECK: cp.async.cg.shared.global
-// CHECK: cp.async.commit_group;
-// CHECK: cp.async.wait_group 1;
+// CHECK: nvvm.cp.async.commit.group
+// CHECK: nvvm.cp.async.wait.group 1
 // CHECK: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
 // CHECK: mma.sync.aligned.m16n8k16
 func.func @pipelined_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
@@ -238,18 +238,18 @@ func.func @pipelined_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, 
 // CHECK-LABEL: gpu.func @single_stage_dot
 // CHECK-SAME: tile.dynamic_shared_memory = 2048 : i32
 // CHECK: cp.async.cg.shared.global
-// CHECK: cp.async.commit_group;
+// CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.for
 // CHECK-NOT: cp.async.cg.shared.global
-// CHECK: cp.async.wait_group 0;
+// CHECK: nvvm.cp.async.wait.group 0
 // CHECK: gpu.barrier
 // CHECK-COUNT-8: mma.sync.aligned.m16n8k16
 // CHECK: gpu.barrier
 // CHECK: cp.async.cg.shared.global
-// CHECK: cp.async.commit_group;
+// CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.yield
 // CHECK-NEXT: }
-// CHECK-NEXT: cp.async.wait_group 0;
+// CHECK-NEXT: nvvm.cp.async.wait.group 0
 func.func @single_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
                             %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32, tile.num_stages = 1 : i32} {
   %a = tile.convert_layout %p : tensor<64x32xbf16, #mma> -> tensor<64x32xbf16, #opa>
@@ -477,9 +477,9 @@ func.func @math(%x: !tile.ptr<f32>, %n: i32, %s: i32) attributes {tile.kernel, t
 // CHECK-LABEL: gpu.func @three_stage_dot
 // CHECK-SAME: tile.dynamic_shared_memory = 6144 : i32
 // CHECK: cp.async.cg.shared.global
-// CHECK: cp.async.commit_group;
+// CHECK: nvvm.cp.async.commit.group
 // CHECK: cp.async.cg.shared.global
-// CHECK: cp.async.commit_group;
+// CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.for %[[IV:.*]] = %[[LB:.*]] to %[[UB:.*]] step %[[STEP:.*]] iter_args
 // CHECK: %[[AHEAD:.*]] = arith.muli %[[STEP]], %c2_i32
 // CHECK: %[[NEXT:.*]] = arith.addi %[[IV]], %[[AHEAD]]
@@ -487,11 +487,11 @@ func.func @math(%x: !tile.ptr<f32>, %n: i32, %s: i32) attributes {tile.kernel, t
 // CHECK: gpu.barrier
 // CHECK: arith.remui %{{.*}}, %c3_i32
 // CHECK: cp.async.cg.shared.global
-// CHECK: cp.async.commit_group;
-// CHECK: cp.async.wait_group 2;
+// CHECK: nvvm.cp.async.commit.group
+// CHECK: nvvm.cp.async.wait.group 2
 // CHECK: mma.sync.aligned.m16n8k16
 // CHECK: scf.yield
-// CHECK: cp.async.wait_group 0;
+// CHECK: nvvm.cp.async.wait.group 0
 func.func @three_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
                            %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32, tile.num_stages = 3 : i32} {
   %a = tile.convert_layout %p : tensor<64x32xbf16, #mma> -> tensor<64x32xbf16, #opa>
@@ -524,14 +524,14 @@ func.func @three_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>
 // (wgmma-across-iterations.mlir).
 // CHECK-LABEL: gpu.func @four_stage_dot
 // CHECK-SAME: tile.dynamic_shared_memory = 8192 : i32
-// CHECK-COUNT-2: cp.async.commit_group;
+// CHECK-COUNT-2: nvvm.cp.async.commit.group
 // CHECK: scf.for
-// CHECK: cp.async.wait_group 1;
+// CHECK: nvvm.cp.async.wait.group 1
 // CHECK: gpu.barrier
 // CHECK: mma.sync.aligned.m16n8k16
 // CHECK: arith.muli %{{.*}}, %c2_i32
 // CHECK-NOT: gpu.barrier
-// CHECK: cp.async.commit_group;
+// CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.yield
 func.func @four_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
                           %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32, tile.num_stages = 4 : i32} {

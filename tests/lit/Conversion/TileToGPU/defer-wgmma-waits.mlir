@@ -1,31 +1,39 @@
 // RUN: tessera-opt %s -split-input-file --pass-pipeline="builtin.module(gpu.module(tessera-defer-wgmma-waits))" | FileCheck %s
 
+// A wgmma group is its issue (inline assembly of the instructions) and its
+// commit (nvvm.wgmma.commit.group.sync.aligned); tile.warpgroup_wait takes
+// the accumulators. The pass places each wait, then lowers it to
+// wgmma.wait_group with the accumulators tied to its results.
+
 // Two independent products: the first's wait sinks past the second's issue
 // (leaving that group running: wait_group 1) and past the independent
 // global load, to its first use; the pure use moves behind it. The second
 // wait follows to the store, which writes memory and stops both.
 // CHECK-LABEL: gpu.func @two_products
 // CHECK: "issue a"
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
 // CHECK-NEXT: "issue b"
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
 // CHECK-NEXT: llvm.load
 // CHECK-NEXT: llvm.extractvalue
-// CHECK-NEXT: {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 1;"
+// CHECK-NEXT: llvm.inline_asm has_side_effects "wgmma.wait_group.sync.aligned 1;", "=f,0"
 // CHECK-NEXT: llvm.extractvalue
 // CHECK-NEXT: llvm.fmul
 // CHECK-NEXT: llvm.extractvalue
-// CHECK-NEXT: {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;"
+// CHECK-NEXT: "wgmma.wait_group.sync.aligned 0;", "=f,0"
 // CHECK-NEXT: llvm.extractvalue
 // CHECK-NEXT: llvm.store
+// CHECK-NOT: tile.warpgroup_wait
 gpu.module @two_products {
   gpu.func @two_products(%a: f32, %b: f32, %p: !llvm.ptr<1>) kernel {
-    %ia = llvm.inline_asm has_side_effects {tile.wgmma_issue} "issue a", "=f,0" %a : (f32) -> !llvm.struct<(f32)>
+    %ia = llvm.inline_asm has_side_effects "issue a", "=f,0" %a : (f32) -> !llvm.struct<(f32)>
+    nvvm.wgmma.commit.group.sync.aligned
     %ea = llvm.extractvalue %ia[0] : !llvm.struct<(f32)>
-    %wa = llvm.inline_asm has_side_effects {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;", "=f,0" %ea : (f32) -> !llvm.struct<(f32)>
-    %ra = llvm.extractvalue %wa[0] : !llvm.struct<(f32)>
-    %ib = llvm.inline_asm has_side_effects {tile.wgmma_issue} "issue b", "=f,0" %b : (f32) -> !llvm.struct<(f32)>
+    %ra = tile.warpgroup_wait %ea {pending = 0 : i32} : (f32) -> f32
+    %ib = llvm.inline_asm has_side_effects "issue b", "=f,0" %b : (f32) -> !llvm.struct<(f32)>
+    nvvm.wgmma.commit.group.sync.aligned
     %eb = llvm.extractvalue %ib[0] : !llvm.struct<(f32)>
-    %wb = llvm.inline_asm has_side_effects {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;", "=f,0" %eb : (f32) -> !llvm.struct<(f32)>
-    %rb = llvm.extractvalue %wb[0] : !llvm.struct<(f32)>
+    %rb = tile.warpgroup_wait %eb {pending = 0 : i32} : (f32) -> f32
     %x = llvm.load %p : !llvm.ptr<1> -> f32
     %s = llvm.fmul %ra, %x : f32
     llvm.store %s, %p : f32, !llvm.ptr<1>
@@ -38,62 +46,98 @@ gpu.module @two_products {
 
 // A barrier stops the wait (after it, other threads may overwrite the
 // tiles the product reads), and so does a shared-memory store; structured
-// control flow that only loads is passed; a product inside a loop is waited
-// for before the yield.
+// control flow that only loads is passed, and so is a wait for copies; a
+// product inside a loop is waited for before the yield.
 // CHECK-LABEL: gpu.func @stops
 // CHECK: "issue a"
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
 // CHECK-NEXT: scf.if
 // CHECK: llvm.load
 // CHECK: } else {
 // CHECK: }
-// CHECK-NEXT: llvm.inline_asm has_side_effects "cp.async.wait_group 0;"
+// CHECK-NEXT: nvvm.cp.async.wait.group 0
 // CHECK-NEXT: llvm.extractvalue
-// CHECK-NEXT: {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;"
+// CHECK-NEXT: "wgmma.wait_group.sync.aligned 0;"
 // CHECK-NEXT: llvm.extractvalue
 // CHECK-NEXT: gpu.barrier
 // CHECK-NEXT: "issue b"
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
 // CHECK-NEXT: llvm.extractvalue
-// CHECK-NEXT: {tile.wgmma_wait = false}
+// CHECK-NEXT: "wgmma.wait_group.sync.aligned 0;"
 // CHECK-NEXT: llvm.extractvalue
 // CHECK-NEXT: llvm.inline_asm has_side_effects "st.shared.b32 [$0], $1;"
 // CHECK: scf.for
 // CHECK-NEXT: "issue c"
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
 // CHECK-NEXT: llvm.fadd
 // CHECK-NEXT: llvm.extractvalue
-// CHECK-NEXT: {tile.wgmma_wait = false}
+// CHECK-NEXT: "wgmma.wait_group.sync.aligned 0;"
 // CHECK-NEXT: llvm.extractvalue
 // CHECK-NEXT: scf.yield
 gpu.module @stops {
   gpu.func @stops(%a: f32, %c: i1, %p: !llvm.ptr<1>, %addr: i32, %n: i32) kernel {
-    %ia = llvm.inline_asm has_side_effects {tile.wgmma_issue} "issue a", "=f,0" %a : (f32) -> !llvm.struct<(f32)>
+    %ia = llvm.inline_asm has_side_effects "issue a", "=f,0" %a : (f32) -> !llvm.struct<(f32)>
+    nvvm.wgmma.commit.group.sync.aligned
     %ea = llvm.extractvalue %ia[0] : !llvm.struct<(f32)>
-    %wa = llvm.inline_asm has_side_effects {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;", "=f,0" %ea : (f32) -> !llvm.struct<(f32)>
-    %ra = llvm.extractvalue %wa[0] : !llvm.struct<(f32)>
+    %ra = tile.warpgroup_wait %ea {pending = 0 : i32} : (f32) -> f32
     %l = scf.if %c -> (f32) {
       %x = llvm.load %p : !llvm.ptr<1> -> f32
       scf.yield %x : f32
     } else {
       scf.yield %a : f32
     }
-    llvm.inline_asm has_side_effects "cp.async.wait_group 0;", "" : () -> ()
+    nvvm.cp.async.wait.group 0
     gpu.barrier
-    %ib = llvm.inline_asm has_side_effects {tile.wgmma_issue} "issue b", "=f,0" %l : (f32) -> !llvm.struct<(f32)>
+    %ib = llvm.inline_asm has_side_effects "issue b", "=f,0" %l : (f32) -> !llvm.struct<(f32)>
+    nvvm.wgmma.commit.group.sync.aligned
     %eb = llvm.extractvalue %ib[0] : !llvm.struct<(f32)>
-    %wb = llvm.inline_asm has_side_effects {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;", "=f,0" %eb : (f32) -> !llvm.struct<(f32)>
-    %rb = llvm.extractvalue %wb[0] : !llvm.struct<(f32)>
+    %rb = tile.warpgroup_wait %eb {pending = 0 : i32} : (f32) -> f32
     llvm.inline_asm has_side_effects "st.shared.b32 [$0], $1;", "r,f" %addr, %a : (i32, f32) -> ()
     %sum = llvm.fadd %ra, %rb : f32
     %c0 = arith.constant 0 : i32
     %c1 = arith.constant 1 : i32
     %r = scf.for %i = %c0 to %n step %c1 iter_args(%acc = %sum) -> (f32) : i32 {
-      %ic = llvm.inline_asm has_side_effects {tile.wgmma_issue} "issue c", "=f,0" %acc : (f32) -> !llvm.struct<(f32)>
+      %ic = llvm.inline_asm has_side_effects "issue c", "=f,0" %acc : (f32) -> !llvm.struct<(f32)>
+      nvvm.wgmma.commit.group.sync.aligned
       %ec = llvm.extractvalue %ic[0] : !llvm.struct<(f32)>
-      %wc = llvm.inline_asm has_side_effects {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;", "=f,0" %ec : (f32) -> !llvm.struct<(f32)>
-      %rc = llvm.extractvalue %wc[0] : !llvm.struct<(f32)>
+      %rc = tile.warpgroup_wait %ec {pending = 0 : i32} : (f32) -> f32
       %other = llvm.fadd %a, %a : f32
       scf.yield %rc : f32
     }
     llvm.store %r, %p : f32, !llvm.ptr<1>
+    gpu.return
+  }
+}
+
+// -----
+
+// A group that may cross iterations (a matmul's k-loop, its accumulators
+// going round into the same issue): the body ends with wait_group 1, and
+// one wait_group 0 after the loop takes the accumulators.
+// CHECK-LABEL: gpu.func @across_iterations
+// CHECK: scf.for
+// CHECK: "issue"
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK: "wgmma.wait_group.sync.aligned 1;", ""
+// CHECK-NEXT: scf.yield
+// CHECK: "wgmma.wait_group.sync.aligned 0;", "=f,0"
+// CHECK: llvm.store
+gpu.module @across_iterations {
+  gpu.func @across_iterations(%a: f32, %p: !llvm.ptr<1>, %n: i32) kernel {
+    %c0 = arith.constant 0 : i32
+    %c1 = arith.constant 1 : i32
+    %z = vector.broadcast %a : f32 to vector<1xf32>
+    %r = scf.for %i = %c0 to %n step %c1 iter_args(%acc = %z) -> (vector<1xf32>) : i32 {
+      %e = vector.extract %acc[0] : f32 from vector<1xf32>
+      %ic = llvm.inline_asm has_side_effects "issue", "=f,0" %e : (f32) -> !llvm.struct<(f32)>
+      nvvm.wgmma.commit.group.sync.aligned
+      %ec = llvm.extractvalue %ic[0] : !llvm.struct<(f32)>
+      %rc = tile.warpgroup_wait %ec {pending = 0 : i32, may_cross_iterations = true} : (f32) -> f32
+      %v = vector.from_elements %rc : vector<1xf32>
+      scf.yield %v : vector<1xf32>
+    }
+    %x = vector.extract %r[0] : f32 from vector<1xf32>
+    llvm.store %x, %p : f32, !llvm.ptr<1>
     gpu.return
   }
 }

@@ -15,18 +15,18 @@
 // CHECK: scf.for
 // CHECK: gpu.barrier
 // CHECK-COUNT-4: cp.async.cg.shared.global
-// CHECK: cp.async.commit_group;
+// CHECK: nvvm.cp.async.commit.group
 // CHECK-NOT: cp.async.cg.shared.global
-// CHECK: cp.async.wait_group 1;
-// CHECK: fence.proxy.async.shared::cta
+// CHECK: nvvm.cp.async.wait.group 1
+// CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>
 // CHECK: gpu.barrier
 // CHECK: wgmma.mma_async.sync.aligned.m64n64k16
-// CHECK: {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;"
+// CHECK: tile.warpgroup_wait {{.*}} {pending = 0 : i32}
 // CHECK-NOT: gpu.barrier
-// CHECK-NOT: cp.async.wait_group
+// CHECK-NOT: nvvm.cp.async.wait.group
 // CHECK: wgmma.mma_async.sync.aligned.m64n64k16
 // CHECK: scf.yield
-// CHECK: cp.async.wait_group 0;
+// CHECK: nvvm.cp.async.wait.group 0
 // CHECK: gpu.return
 func.func @one_tile_two_dots(%dq: !tile.desc<64x64xbf16>, %o: !tile.desc<64x64xf32>, %n: i32,
                              %k: tensor<64x64xbf16, #opa>, %p: tensor<64x64xbf16, #opa>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
@@ -64,32 +64,32 @@ func.func @one_tile_two_dots(%dq: !tile.desc<64x64xbf16>, %o: !tile.desc<64x64xf
 // CHECK-SAME: tile.dynamic_shared_memory = 40960 : i32
 // CHECK: gpu.barrier
 // CHECK-COUNT-4: cp.async.cg.shared.global
-// CHECK: cp.async.commit_group;
-// CHECK: cp.async.wait_group 0;
-// CHECK: fence.proxy.async.shared::cta
+// CHECK: nvvm.cp.async.commit.group
+// CHECK: nvvm.cp.async.wait.group 0
+// CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>
 // CHECK: gpu.barrier
 // CHECK: scf.for
 // CHECK: gpu.barrier
 // CHECK-COUNT-4: cp.async.cg.shared.global
-// CHECK: cp.async.commit_group;
+// CHECK: nvvm.cp.async.commit.group
 // CHECK-NOT: gpu.barrier
 // CHECK-COUNT-4: cp.async.cg.shared.global
-// CHECK: cp.async.commit_group;
+// CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.for
 // CHECK: gpu.barrier
 // CHECK-COUNT-4: cp.async.cg.shared.global
 // CHECK-NOT: gpu.barrier
 // CHECK-COUNT-4: cp.async.cg.shared.global
-// CHECK: cp.async.wait_group 2;
-// CHECK: fence.proxy.async.shared::cta
+// CHECK: nvvm.cp.async.wait.group 2
+// CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>
 // CHECK-NEXT: gpu.barrier
 // CHECK: wgmma.mma_async
 // CHECK-NOT: gpu.barrier
-// CHECK-NOT: cp.async.wait_group
+// CHECK-NOT: nvvm.cp.async.wait.group
 // CHECK: wgmma.mma_async
 // CHECK: scf.yield
 // CHECK-NEXT: }
-// CHECK-NEXT: llvm.inline_asm has_side_effects "cp.async.wait_group 0;"
+// CHECK-NEXT: nvvm.cp.async.wait.group 0
 // CHECK: scf.yield
 func.func @nested_loops(%dk: !tile.desc<64x64xbf16>, %dq: !tile.desc<64x64xbf16>, %dv: !tile.desc<64x64xbf16>,
                         %o: !tile.desc<64x64xf32>, %n: i32, %g: i32, %p: tensor<64x64xbf16, #opa>) attributes {tile.kernel, tile.num_warps = 4 : i32} {

@@ -16,9 +16,9 @@
 // n-blocks, 16 mma per 16-row block.
 // CHECK-LABEL: gpu.func @register_a_tf32
 // CHECK: cp.async.cg.shared.global [$0], [$1], 16, $2;
-// CHECK: cp.async.wait_group 0;
-// SM80-NOT: fence.proxy.async
-// SM90-NEXT: fence.proxy.async.shared::cta
+// CHECK: nvvm.cp.async.wait.group 0
+// SM80-NOT: nvvm.fence.proxy
+// SM90-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>
 // CHECK: gpu.barrier
 // CHECK-NOT: wgmma
 // CHECK-COUNT-2: ld.shared.b32 $0, [$1];
@@ -58,9 +58,9 @@ func.func @register_a_tf32(%d: !tile.desc<32x32xf32>, %o: !tile.desc<64x32xf32>,
 // its wait and before the barrier that publishes them: 4 of Q, 2 of K.
 // CHECK-LABEL: gpu.func @shared_operands_tf32
 // CHECK-SAME: tile.dynamic_shared_memory = 12288 : i32
-// SM90: cp.async.wait_group 0;
+// SM90: nvvm.cp.async.wait.group 0
 // SM90-COUNT-6: ld.shared.v4.b32 {x0, x1, x2, x3}, [$0];\0Acvt.rna.tf32.f32 x0, x0;
-// SM90: fence.proxy.async.shared::cta;
+// SM90: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>
 // SM90-NEXT: gpu.barrier
 // SM90: wgmma.fence.sync.aligned;\0Aadd.s64 desc_b, $16, 0;\0Aadd.s64 desc_a, $17, 0;\0Awgmma.mma_async.sync.aligned.m64n32k8.f32.tf32.tf32 {{.*}}, desc_a, desc_b, first_d, 1, 1;\0Aadd.s64 desc_b, $16, 2;
 // SM90-NOT: mma.sync
@@ -150,8 +150,9 @@ func.func @warpgroups_along_n_tf32(%dq: !tile.desc<64x32xf32>, %dk: !tile.desc<3
 // SM90: wgmma.fence.sync.aligned;
 // SM90-SAME: m64n16k8.f32.tf32.tf32 {{[^;]*}}, desc_a, desc_b, first_d, 1, 1;
 // SM90-COUNT-2: m64n16k8.f32.tf32.tf32 {{[^;]*}}, desc_a, desc_b, scale_d, 1, 1;
-// SM90-SAME: m64n16k8.f32.tf32.tf32 {{[^;]*}}, desc_a, desc_b, scale_d, 1, 1;\0Awgmma.commit_group
-// SM90: wgmma.wait_group.sync.aligned 0;
+// SM90-SAME: m64n16k8.f32.tf32.tf32 {{[^;]*}}, desc_a, desc_b, scale_d, 1, 1;\0A}"
+// SM90-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// SM90: tile.warpgroup_wait {{.*}} {pending = 0 : i32}
 // CHECK-NOT: gpu.barrier
 // CHECK-COUNT-8: memref.store %{{.*}} : memref<2048xf32, #gpu.address_space<workgroup>>
 // CHECK: gpu.barrier
@@ -192,9 +193,9 @@ func.func @split_k_between_warp_groups(%dq: !tile.desc<64x64xf32>, %dk: !tile.de
 // t's parity, then cvt.rna. B is published after its wait without being
 // rounded in place. 32 deep: 4 k-steps of m64n32k8.
 // CHECK-LABEL: gpu.func @register_a_tf32_wgmma
-// SM90: cp.async.wait_group 0;
+// SM90: nvvm.cp.async.wait.group 0
 // SM90-NOT: cvt.rna
-// SM90: fence.proxy.async.shared::cta;
+// SM90: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>
 // SM90-NEXT: gpu.barrier
 // SM90-COUNT-8: gpu.shuffle  idx
 // SM90: cvt.rna.tf32.f32 $0, $1;
@@ -228,7 +229,7 @@ func.func @register_a_tf32_wgmma(%d: !tile.desc<32x32xf32>, %o: !tile.desc<64x32
 // without split K keeps its barrier: convert-tile-to-gpu.mlir.)
 // CHECK-LABEL: gpu.func @split_k_refill
 // CHECK: scf.for {{.*}} iter_args
-// CHECK: cp.async.wait_group 0;
+// CHECK: nvvm.cp.async.wait.group 0
 // CHECK: gpu.barrier
 // CHECK-NOT: gpu.barrier
 // CHECK: memref.store %{{.*}} : memref<2048xf32, #gpu.address_space<workgroup>>
@@ -236,7 +237,7 @@ func.func @register_a_tf32_wgmma(%d: !tile.desc<32x32xf32>, %o: !tile.desc<64x32
 // CHECK: memref.load %{{.*}} : memref<2048xf32, #gpu.address_space<workgroup>>
 // CHECK-NOT: gpu.barrier
 // CHECK: cp.async.cg.shared.global
-// CHECK: cp.async.commit_group;
+// CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.yield
 func.func @split_k_refill(%dq: !tile.desc<64x64xf32>, %dk: !tile.desc<16x64xf32>,
                           %o: !tile.desc<64x16xf32>, %n: i32) attributes {tile.kernel, tile.num_warps = 8 : i32, tile.num_stages = 1 : i32} {
@@ -273,14 +274,14 @@ func.func @split_k_refill(%dq: !tile.desc<64x64xf32>, %dk: !tile.desc<16x64xf32>
 // nor synchronizes. Vᵀ's refill after P·V keeps its own barrier.
 // CHECK-LABEL: gpu.func @split_k_exchange_publishes_next
 // CHECK: scf.for
-// CHECK: cp.async.wait_group 1;
+// CHECK: nvvm.cp.async.wait.group 1
 // CHECK: gpu.barrier
 // CHECK: memref.store %{{.*}} : memref<2048xf32, #gpu.address_space<workgroup>>
-// CHECK: cp.async.wait_group 0;
-// SM90: fence.proxy.async.shared::cta;
+// CHECK: nvvm.cp.async.wait.group 0
+// SM90: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>
 // CHECK: gpu.barrier
 // CHECK: memref.load %{{.*}} : memref<2048xf32, #gpu.address_space<workgroup>>
-// CHECK-NOT: cp.async.wait_group
+// CHECK-NOT: nvvm.cp.async.wait.group
 // CHECK-NOT: gpu.barrier
 // SM90: wgmma.mma_async.sync.aligned.m64n32k8
 // SM80: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32

@@ -16,8 +16,8 @@
 // flag for B, then commits; a second one waits, its results tied to the
 // accumulators (tessera-defer-wgmma-waits may move it later).
 // CHECK-LABEL: gpu.func @register_a_mn_major_b
-// CHECK: cp.async.wait_group 0;
-// CHECK: fence.proxy.async.shared::cta;
+// CHECK: nvvm.cp.async.wait.group 0
+// CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>
 // CHECK-NEXT: gpu.barrier
 // CHECK: arith.constant -9223371899407433728 : i64
 // The accumulator is zero: scale-d is false for the first k-step, and the
@@ -32,13 +32,14 @@
 // CHECK-SAME: wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {$0, $1, $8, $9, $2, $3, $10, $11, $4, $5, $12, $13, $6, $7, $14, $15}, {$18, $19, $20, $21}, desc_b, first_d, 1, 1, 1;
 // CHECK-SAME: add.s64 desc_b, $16, 64;
 // CHECK-SAME: wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {{.*}}, {$22, $23, $24, $25}, desc_b, scale_d, 1, 1, 1;
-// CHECK-SAME: wgmma.commit_group.sync.aligned;
-// CHECK: llvm.inline_asm has_side_effects {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;", "=f,{{.*}},=f,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15"
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-COUNT-16: llvm.extractvalue
+// CHECK-NEXT: tile.warpgroup_wait {{.*}} {pending = 0 : i32} : (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) -> (f32,
 // CHECK-NOT: mma.sync
 // CHECK: gpu.return
 // On sm_80 the same dot is mma.sync, and nothing is fenced.
 // SM80-LABEL: gpu.func @register_a_mn_major_b
-// SM80-NOT: fence.proxy.async
+// SM80-NOT: nvvm.fence.proxy
 // SM80-NOT: wgmma
 // SM80: mma.sync.aligned.m16n8k16
 func.func @register_a_mn_major_b(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
@@ -75,7 +76,7 @@ func.func @register_a_mn_major_b(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x3
 // CHECK-SAME: add.s64 desc_b, $32, 512;
 // CHECK-SAME: add.s64 desc_a, $33, 512;
 // CHECK-SAME: add.s64 desc_b, $32, 514;
-// CHECK: {tile.wgmma_wait = false} "wgmma.wait_group.sync.aligned 0;"
+// CHECK: tile.warpgroup_wait {{.*}} {pending = 0 : i32}
 // SM80-LABEL: gpu.func @shared_a_k_major_b
 // SM80: ldmatrix
 func.func @shared_a_k_major_b(%dq: !tile.desc<64x128xbf16>, %dk: !tile.desc<64x128xbf16>,

@@ -11,13 +11,14 @@
 // after the loop takes them, tied to their registers.
 // CHECK-LABEL: gpu.func @matmul_k_loop
 // CHECK: scf.for {{.*}} iter_args
-// CHECK: cp.async.wait_group 2;
+// CHECK: nvvm.cp.async.wait.group 2
 // CHECK: gpu.barrier
-// CHECK: {tile.wgmma_issue} "{
+// CHECK: wgmma.mma_async
+// CHECK: nvvm.wgmma.commit.group.sync.aligned
 // CHECK-NOT: wgmma.wait_group
 // CHECK-NOT: gpu.barrier
 // CHECK: cp.async.cg.shared.global
-// CHECK: cp.async.commit_group;
+// CHECK: nvvm.cp.async.commit.group
 // CHECK: "wgmma.wait_group.sync.aligned 1;"
 // CHECK-NEXT: scf.yield
 // CHECK: "wgmma.wait_group.sync.aligned 0;", "=f,{{.*}},0,1,2

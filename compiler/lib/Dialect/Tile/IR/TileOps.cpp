@@ -530,3 +530,12 @@ LogicalResult RoundSharedToTf32Op::verify() {
     return emitOpError("expects a tile with a layout (the copying threads')");
   return verifyBufferTile(*this, getBuffer().getType(), getTileType());
 }
+
+LogicalResult WarpgroupWaitOp::verify() {
+  if (getPending() < 0)
+    return emitOpError("expects a non-negative count of pending groups, got ") << getPending();
+  if (getResults().size() != getAccumulators().size())
+    return emitOpError("expects one result per accumulator, got ")
+           << getResults().size() << " for " << getAccumulators().size();
+  return success();
+}

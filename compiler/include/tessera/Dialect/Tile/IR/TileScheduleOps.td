@@ -129,4 +129,35 @@ def Tile_RoundSharedToTf32Op : Tile_Op<"round_shared_to_tf32",
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering level
+//===----------------------------------------------------------------------===//
+
+def Tile_WarpgroupWaitOp : Tile_Op<"warpgroup_wait"> {
+  let summary = "wait for a warpgroup MMA group; its results are the accumulators";
+  let description = [{
+    Made by convert-tile-to-gpu after each wgmma group it issues (an issue is
+    the inline assembly of its `wgmma.mma_async` instructions followed by
+    `nvvm.wgmma.commit.group.sync.aligned`), moved by
+    tessera-defer-wgmma-waits to the first operation that needs the group
+    done, then lowered by it to `wgmma.wait_group.sync.aligned pending` with
+    the accumulators tied to the results: they belong to the tensor cores
+    until the wait, and nothing may read or move them before it (upstream's
+    `nvvm.wgmma.wait.group.sync.aligned` has no operands to say so).
+    `pending`: the most recent groups left running. `may_cross_iterations`:
+    the group may still run while the next iteration of its loop begins
+    (nothing that iteration writes before its own wgmma is a tile this one
+    reads).
+
+    ```mlir
+    %d0, %d1 = tile.warpgroup_wait %a0, %a1 {pending = 0 : i32} : (f32, f32) -> (f32, f32)
+    ```
+  }];
+  let arguments = (ins Variadic<F32>:$accumulators, I32Attr:$pending,
+                       DefaultValuedAttr<BoolAttr, "false">:$may_cross_iterations);
+  let results = (outs Variadic<F32>:$results);
+  let assemblyFormat = "$accumulators attr-dict `:` functional-type($accumulators, $results)";
+  let hasVerifier = 1;
+}
+
 #endif
