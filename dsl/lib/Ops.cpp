@@ -359,6 +359,62 @@ void tessera::dsl::atomic_add(const TensorArg &t, const std::vector<Scalar> &off
   tile::AtomicAddOp::create(bld(), l, desc, offsetValues(offsets, "atomic_add"), value.getValue());
 }
 
+namespace {
+
+/// The tile's element type matches `t`'s dtype, f32 or i32 (`allowF32`).
+void checkAtomic(const TensorArg &t, const Tile &value, const char *op, bool allowF32) {
+  Type elem = value.type().getElementType();
+  bool f32 = t.dtype() == DType::F32 && elem.isF32();
+  bool i32 = t.dtype() == DType::I32 && elem.isInteger(32);
+  if (!(i32 || (allowF32 && f32)))
+    fail(op, std::string(allowF32 ? "takes f32 or i32" : "takes i32") +
+                 " tiles into tensors of the same dtype; tensor '" + t.getName() + "' holds " +
+                 std::string(name(t.dtype())) + " and the tile is " + typeStr(elem));
+}
+
+Tile atomicRMW(tile::AtomicKind kind, const TensorArg &t, const std::vector<Scalar> &offsets,
+               const Tile &value, SourceLoc where, const char *op) {
+  Location l = kb().loc(where);
+  checkAtomic(t, value, op, /*allowF32=*/true);
+  Value desc = makeDesc(t, value.shape(), Padding::Zero, l, op, offsets.size());
+  return Tile(
+      tile::AtomicRMWOp::create(bld(), l, kind, desc, offsetValues(offsets, op), value.getValue()));
+}
+
+} // namespace
+
+Tile tessera::dsl::atomic_max(const TensorArg &t, const std::vector<Scalar> &offsets,
+                              const Tile &value, SourceLoc where) {
+  return atomicRMW(tile::AtomicKind::max, t, offsets, value, where, "atomic_max");
+}
+
+Tile tessera::dsl::atomic_min(const TensorArg &t, const std::vector<Scalar> &offsets,
+                              const Tile &value, SourceLoc where) {
+  return atomicRMW(tile::AtomicKind::min, t, offsets, value, where, "atomic_min");
+}
+
+Tile tessera::dsl::atomic_xchg(const TensorArg &t, const std::vector<Scalar> &offsets,
+                               const Tile &value, SourceLoc where) {
+  return atomicRMW(tile::AtomicKind::xchg, t, offsets, value, where, "atomic_xchg");
+}
+
+Tile tessera::dsl::atomic_fetch_add(const TensorArg &t, const std::vector<Scalar> &offsets,
+                                    const Tile &value, SourceLoc where) {
+  return atomicRMW(tile::AtomicKind::add, t, offsets, value, where, "atomic_fetch_add");
+}
+
+Tile tessera::dsl::atomic_cas(const TensorArg &t, const std::vector<Scalar> &offsets,
+                              const Tile &cmp, const Tile &value, SourceLoc where) {
+  Location l = kb().loc(where);
+  checkAtomic(t, value, "atomic_cas", /*allowF32=*/false);
+  if (cmp.type() != value.type())
+    fail("atomic_cas", "expects cmp and value of one type, got " + typeStr(cmp.type()) + " and " +
+                           typeStr(value.type()));
+  Value desc = makeDesc(t, value.shape(), Padding::Zero, l, "atomic_cas", offsets.size());
+  return Tile(tile::AtomicCASOp::create(bld(), l, desc, offsetValues(offsets, "atomic_cas"),
+                                        cmp.getValue(), value.getValue()));
+}
+
 // --- Construction ------------------------------------------------------------
 
 Tile tessera::dsl::arange(int64_t n, SourceLoc where) {

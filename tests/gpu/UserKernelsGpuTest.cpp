@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "common/Atomics.h"
 #include "common/ElementwiseOps.h"
 #include "common/RandomNumbers.h"
 #include "common/Testing.h"
@@ -294,6 +295,16 @@ TEST(UserKernels, MathAndBitOperationsMatchTheReference) {
   // Arguments up to a few hundred: sin and cos reduce them first.
   EXPECT_EQ(test::checkElementwiseOps(100000, 3.f), "");
   EXPECT_EQ(test::checkElementwiseOps(100000, 300.f), "");
+}
+
+/// Many programs on the same elements: tiles with copies across threads
+/// (64 on 128 threads, old values through shared memory) and without, a
+/// block partly past the tensor.
+TEST(Atomics, ReturnOldValuesOnTheGpu) {
+  SKIP_WITHOUT_GPU();
+  EXPECT_EQ(test::checkAtomics(64, 64, 50), "");
+  EXPECT_EQ(test::checkAtomics(300, 512, 512), "");
+  EXPECT_EQ(test::checkAtomics(33, 512, 300), "");
 }
 
 } // namespace

@@ -306,6 +306,8 @@ private:
         .Case([&](tile::GatherOp o) { return gather(o); })
         .Case([&](tile::StoreOp o) { return store(o); })
         .Case([&](tile::AtomicAddOp o) { return atomicAdd(o); })
+        .Case([&](tile::AtomicRMWOp o) { return atomicRMW(o); })
+        .Case([&](tile::AtomicCASOp o) { return atomicCAS(o); })
         .Case([&](tile::IotaOp o) -> llvm::Error {
           auto s = make(o, o.getType());
           if (!s)
@@ -420,6 +422,84 @@ private:
                         old += value.f[flat];
                         std::memcpy(p, &old, 4);
                       });
+  }
+
+  /// Each element of the block inside the tensor: its old value goes to
+  /// `old` at the block's flat index, and `update(element, flat)` turns the
+  /// one-element slot holding it into the new value; the block's elements
+  /// outside the tensor keep zero in `old`.
+  llvm::Error readModifyWrite(Operation *o, Value descValue, ValueRange indexValues, Slot &old,
+                              llvm::function_ref<void(Slot &, int64_t)> update) {
+    const Slot &desc = get(descValue);
+    SmallVector<int64_t> indices;
+    for (Value v : indexValues)
+      indices.push_back(get(v).i[0]);
+    // The element being updated, alone: `update` sees it at index 0.
+    Slot one;
+    one.elt = old.elt;
+    one.f.resize(1);
+    one.i.resize(1);
+    return forEachBlockElement(
+        desc, old.shape, indices,
+        [&](int64_t flat, bool inBounds, int64_t offset, ArrayRef<int64_t> pos) -> llvm::Error {
+          if (!inBounds)
+            return llvm::Error::success();
+          auto p = address(o, desc, offset, pos);
+          if (!p)
+            return p.takeError();
+          readElement(*p, desc.elt, old, flat);
+          readElement(*p, desc.elt, one, 0);
+          update(one, flat);
+          writeElement(*p, desc.elt, one, 0);
+          return llvm::Error::success();
+        });
+  }
+
+  llvm::Error atomicRMW(tile::AtomicRMWOp o) {
+    auto old = make(o, o.getType());
+    if (!old)
+      return old.takeError();
+    const Slot &value = get(o.getValue());
+    tile::AtomicKind kind = o.getKind();
+    bool isFloat = isFloatElt(old->elt);
+    auto combine = [&](auto a, auto b) -> decltype(a) {
+      switch (kind) {
+      case tile::AtomicKind::add:
+        return a + b;
+      case tile::AtomicKind::max:
+        return std::max(a, b);
+      case tile::AtomicKind::min:
+        return std::min(a, b);
+      case tile::AtomicKind::xchg:
+        return b;
+      }
+      llvm_unreachable("atomic kind");
+    };
+    if (llvm::Error e =
+            readModifyWrite(o, o.getDesc(), o.getIndices(), *old, [&](Slot &now, int64_t flat) {
+              if (isFloat)
+                now.f[0] = combine(now.f[0], value.f[flat]);
+              else
+                now.i[0] = int32_t(combine(int32_t(now.i[0]), int32_t(value.i[flat])));
+            }))
+      return e;
+    env[o.getResult()] = std::move(*old);
+    return llvm::Error::success();
+  }
+
+  llvm::Error atomicCAS(tile::AtomicCASOp o) {
+    auto old = make(o, o.getType());
+    if (!old)
+      return old.takeError();
+    const Slot &cmp = get(o.getCmp()), &value = get(o.getValue());
+    if (llvm::Error e =
+            readModifyWrite(o, o.getDesc(), o.getIndices(), *old, [&](Slot &now, int64_t flat) {
+              if (now.i[0] == cmp.i[flat])
+                now.i[0] = value.i[flat];
+            }))
+      return e;
+    env[o.getResult()] = std::move(*old);
+    return llvm::Error::success();
   }
 
   /// Calls `write` with the address of every element of the block that lies

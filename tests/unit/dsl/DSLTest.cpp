@@ -1,6 +1,7 @@
 //===- DSLTest.cpp - The C++ DSL builds the tile IR it should -------------===//
 
 #include "tessera/dsl.h"
+#include "common/Testing.h"
 
 #include "tessera/InitAll.h"
 
@@ -88,6 +89,25 @@ TEST_F(DSLTest, AtomicAddTakesF32TilesIntoF32Tensors) {
   EXPECT_NE(ir.find("tile.make_desc %arg0, [%arg2, %arg1], [%arg4, %arg3]"), std::string::npos)
       << ir;
   EXPECT_NE(ir.find("tile.atomic_add"), std::string::npos) << ir;
+}
+
+TEST_F(DSLTest, AtomicsWithOldValuesCheckTheirDtypes) {
+  KernelBuilder kb(ctx, "atomics");
+  TensorArg f = kb.tensor("f", DType::F32, 1), i = kb.tensor("i", DType::I32, 1);
+  TensorArg h = kb.tensor("h", DType::F16, 1);
+  Tile old = atomic_max(f, {Scalar(0)}, zeros({64}, DType::F32));
+  EXPECT_TRUE(old.type().getElementType().isF32());
+  atomic_cas(i, {Scalar(0)}, zeros({64}, DType::I32), zeros({64}, DType::I32));
+  EXPECT_THROW(atomic_min(h, {Scalar(0)}, zeros({64}, DType::F16)), dsl::Error);
+  EXPECT_THROW(atomic_xchg(i, {Scalar(0)}, zeros({64}, DType::F32)), dsl::Error);
+  std::string e = test::errorOf(
+      [&] { atomic_cas(f, {Scalar(0)}, zeros({64}, DType::F32), zeros({64}, DType::F32)); });
+  EXPECT_TRUE(test::contains(e, "atomic_cas: takes i32 tiles into tensors of the same dtype; "
+                                "tensor 'f' holds f32"))
+      << e;
+  std::string ir = print(*kb.finish());
+  EXPECT_NE(ir.find("tile.atomic_rmw"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("tile.atomic_cas"), std::string::npos) << ir;
 }
 
 // A tensor promised to hold tf32 values marks the loads of it, and of its

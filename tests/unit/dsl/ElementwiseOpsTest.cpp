@@ -1,6 +1,7 @@
 //===- ElementwiseOpsTest.cpp - Math and bit operations on the interpreter ===//
 
 #include "common/ElementwiseOps.h"
+#include "common/Atomics.h"
 #include "tessera/runtime/Jit.h"
 
 #include <gtest/gtest.h>
@@ -25,6 +26,33 @@ TEST(ElementwiseOps, CompileForEachArchWithoutSpills) {
     // Range reduction, then the hardware's sine.
     EXPECT_NE(c.ptx.find("sin.approx.ftz.f32"), std::string::npos) << arch;
     EXPECT_NE(c.ptx.find("cvt.rni.f32.f32"), std::string::npos) << arch;
+  }
+}
+
+/// Seven programs on one block of 128 (100 elements inside the targets).
+TEST(Atomics, ReturnOldValuesOnTheInterpreter) {
+  tessera::test::InterpretedScope scope;
+  EXPECT_EQ(tessera::test::checkAtomics(7, 128, 100), "");
+}
+
+/// Atomics whose tile other threads hold copies of (64 elements, 128
+/// threads) hand the old values out through shared memory; the others use
+/// none. Typed llvm.atomicrmw and cmpxchg (f32 max and min become
+/// compare-and-swap loops: PTX has no atom.max.f32).
+TEST(Atomics, CompileWithSharedMemoryOnlyForCopies) {
+  for (int64_t block : {64, 512}) {
+    tessera::kernels::Kernel k = tessera::test::atomicsKernel(block);
+    tessera::CompileOptions options;
+    options.arch = "sm_90a";
+    tessera::CompiledKernel c = tessera::Jit::get().compile(
+        [&](mlir::MLIRContext &ctx) { return k.def().build(ctx, k.config(tessera::DType::F32)); },
+        options);
+    EXPECT_EQ(c.usage.spillStoreBytes, 0u) << block;
+    EXPECT_EQ(c.sharedBytes, block == 64 ? 1024u : 0u) << block; // 256 bytes, aligned
+    EXPECT_NE(c.ptx.find("atom.relaxed.gpu.global.cas.b32"), std::string::npos);
+    EXPECT_NE(c.ptx.find("atom.global.exch.b32"), std::string::npos);
+    EXPECT_NE(c.ptx.find("atom.global.min.s32"), std::string::npos);
+    EXPECT_NE(c.ptx.find("atom.global.add.f32"), std::string::npos);
   }
 }
 

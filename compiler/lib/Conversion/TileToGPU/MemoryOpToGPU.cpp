@@ -627,6 +627,121 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopy
 
 namespace {
 
+/// One atomic per element of the block that lies inside the tensor, by the
+/// one thread that owns it (threads holding copies must not apply it twice):
+/// `atomic(ptr, element)` emits it and returns the old value. Elements
+/// outside the tensor read as zero. Where other threads hold copies of an
+/// element, the owner hands its old value to them through shared memory.
+template <typename Op>
+LogicalResult lowerAtomic(Op op, Value descValue, ValueRange indices,
+                          ConversionPatternRewriter &rewriter,
+                          llvm::function_ref<Value(OpBuilder &, Value, int64_t)> atomic) {
+  Location loc = op.getLoc();
+  RankedTensorType type = op.getType();
+  Type elem = type.getElementType();
+  unsigned rank = type.getRank();
+  Desc desc = unpackDesc(rewriter, loc, descValue, rank);
+  ThreadElements elems(type);
+  SmallVector<Value> bases = elems.emitBases(rewriter, loc);
+  SmallVector<SmallVector<Value>> coords = elems.emitCoords(rewriter, loc);
+  Value zero = arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elem));
+  SmallVector<Value> old;
+  for (int64_t e = 0; e < elems.size(); ++e) {
+    Value offset = constI32(rewriter, loc, 0), inBounds;
+    for (unsigned d = 0; d < rank; ++d) {
+      Value pos = arith::AddIOp::create(rewriter, loc, indices[d], coords[e][d]);
+      offset = arith::AddIOp::create(rewriter, loc, offset,
+                                     arith::MulIOp::create(rewriter, loc, pos, desc.strides[d]));
+      Value ok =
+          arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult, pos, desc.sizes[d]);
+      inBounds = inBounds ? arith::AndIOp::create(rewriter, loc, inBounds, ok) : ok;
+    }
+    if (Value owner = elems.emitIsOwner(rewriter, loc, bases, e))
+      inBounds = arith::AndIOp::create(rewriter, loc, inBounds, owner);
+    auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{elem}, inBounds, /*withElse=*/true);
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    Value ptr = LLVM::GEPOp::create(rewriter, loc, desc.base.getType(), elem, desc.base,
+                                    ValueRange{offset});
+    scf::YieldOp::create(rewriter, loc, atomic(rewriter, ptr, e));
+    rewriter.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    scf::YieldOp::create(rewriter, loc, zero);
+    rewriter.setInsertionPointAfter(ifOp);
+    old.push_back(ifOp.getResult(0));
+  }
+  unsigned numWarps = tile::getNumWarps(op->template getParentOfType<FunctionOpInterface>());
+  if (elems.hasCopies(numWarps)) {
+    // Owners store, everyone reads (scratch at offset 0: sharedMemoryNeeded).
+    Value scratch = sharedScratch(rewriter, loc, elem, type.getNumElements(), 0);
+    gpu::BarrierOp::create(rewriter, loc);
+    for (int64_t e = 0; e < elems.size(); ++e) {
+      Value owner = elems.emitIsOwner(rewriter, loc, bases, e);
+      Value at = toIndex(rewriter, loc, linearIndex(rewriter, loc, coords[e], type.getShape()));
+      auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{}, owner, /*withElse=*/false);
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      memref::StoreOp::create(rewriter, loc, old[e], scratch, ValueRange{at});
+    }
+    gpu::BarrierOp::create(rewriter, loc);
+    for (int64_t e = 0; e < elems.size(); ++e) {
+      Value at = toIndex(rewriter, loc, linearIndex(rewriter, loc, coords[e], type.getShape()));
+      old[e] = memref::LoadOp::create(rewriter, loc, scratch, ValueRange{at});
+    }
+    gpu::BarrierOp::create(rewriter, loc);
+  }
+  auto vecType = VectorType::get({elems.size()}, elem);
+  rewriter.replaceOp(op, pack(rewriter, loc, vecType, old));
+  return success();
+}
+
+LLVM::AtomicBinOp binOp(tile::AtomicKind kind, bool isFloat) {
+  switch (kind) {
+  case tile::AtomicKind::add:
+    return isFloat ? LLVM::AtomicBinOp::fadd : LLVM::AtomicBinOp::add;
+  case tile::AtomicKind::max:
+    return isFloat ? LLVM::AtomicBinOp::fmax : LLVM::AtomicBinOp::max;
+  case tile::AtomicKind::min:
+    return isFloat ? LLVM::AtomicBinOp::fmin : LLVM::AtomicBinOp::min;
+  case tile::AtomicKind::xchg:
+    return LLVM::AtomicBinOp::xchg;
+  }
+  llvm_unreachable("atomic kind");
+}
+
+/// `atom.global.<kind>` per element (llvm.atomicrmw, relaxed, GPU scope).
+struct AtomicRMWOpToGPU : OpConversionPattern<tile::AtomicRMWOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::AtomicRMWOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    SmallVector<Value> values = unpack(rewriter, op.getLoc(), adaptor.getValue());
+    LLVM::AtomicBinOp kind = binOp(op.getKind(), op.getType().getElementType().isF32());
+    return lowerAtomic(op, adaptor.getDesc(), adaptor.getIndices(), rewriter,
+                       [&](OpBuilder &b, Value ptr, int64_t e) -> Value {
+                         return LLVM::AtomicRMWOp::create(b, op.getLoc(), kind, ptr, values[e],
+                                                          LLVM::AtomicOrdering::monotonic,
+                                                          "device");
+                       });
+  }
+};
+
+/// `atom.global.cas.b32` per element (llvm.cmpxchg, relaxed, GPU scope).
+struct AtomicCASOpToGPU : OpConversionPattern<tile::AtomicCASOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::AtomicCASOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    SmallVector<Value> cmp = unpack(rewriter, loc, adaptor.getCmp());
+    SmallVector<Value> values = unpack(rewriter, loc, adaptor.getValue());
+    return lowerAtomic(op, adaptor.getDesc(), adaptor.getIndices(), rewriter,
+                       [&](OpBuilder &b, Value ptr, int64_t e) -> Value {
+                         auto pair = LLVM::AtomicCmpXchgOp::create(
+                             b, loc, ptr, cmp[e], values[e], LLVM::AtomicOrdering::monotonic,
+                             LLVM::AtomicOrdering::monotonic, "device");
+                         return LLVM::ExtractValueOp::create(b, loc, pair, 0);
+                       });
+  }
+};
+
 /// A buffer becomes the offset (i32) of its first tile; its users read all
 /// offsets from the tile.shared_alloc itself.
 struct SharedAllocOpToGPU : OpConversionPattern<tile::SharedAllocOp> {
@@ -698,9 +813,9 @@ struct RoundSharedToTf32OpToGPU : OpConversionPattern<tile::RoundSharedToTf32Op>
 
 void tessera::tilegpu::populateMemoryOpPatterns(TileTypeConverter &converter,
                                                 RewritePatternSet &patterns) {
-  patterns
-      .add<ProgramIdOpToGPU, NumProgramsOpToGPU, AddPtrOpToGPU, MakeDescOpToGPU, LoadOpToGPU,
-           GatherOpToGPU, StoreOpToGPU, AtomicAddOpToGPU, SharedAllocOpToGPU, AsyncCopyOpToGPU,
-           SharedViewOpToGPU, AsyncWaitOpToGPU, FenceAsyncSharedOpToGPU, RoundSharedToTf32OpToGPU>(
-          converter, patterns.getContext());
+  patterns.add<ProgramIdOpToGPU, NumProgramsOpToGPU, AddPtrOpToGPU, MakeDescOpToGPU, LoadOpToGPU,
+               GatherOpToGPU, StoreOpToGPU, AtomicAddOpToGPU, SharedAllocOpToGPU, AsyncCopyOpToGPU,
+               SharedViewOpToGPU, AsyncWaitOpToGPU, FenceAsyncSharedOpToGPU,
+               RoundSharedToTf32OpToGPU, AtomicRMWOpToGPU, AtomicCASOpToGPU>(converter,
+                                                                             patterns.getContext());
 }

@@ -122,6 +122,20 @@ bool ThreadElements::wraps(unsigned dim) const {
   return last >= shape[dim];
 }
 
+bool ThreadElements::hasCopies(unsigned numWarps) const {
+  unsigned laneBits = 0, warpBits = 0;
+  for (const tile::DimDistribution &d : dims) {
+    if (d.laneStride != 0)
+      laneBits |= d.laneMask << d.laneShift;
+    if (d.warpStride != 0)
+      warpBits |= d.warpMask << d.warpShift;
+  }
+  bool anyWraps = false;
+  for (unsigned k = 0; k < rank(); ++k)
+    anyWraps |= wraps(k);
+  return laneBits != tile::kWarpSize - 1 || warpBits != numWarps - 1 || anyWraps;
+}
+
 Value ThreadElements::emitIsOwner(OpBuilder &b, Location loc, ArrayRef<Value> bases,
                                   int64_t element) const {
   unsigned laneBits = 0, warpBits = 0;
@@ -234,6 +248,13 @@ int64_t tessera::tilegpu::sharedMemoryNeeded(Operation *op) {
     if (std::optional<int64_t> warps = shuffleReductionWarps(reduce))
       return *warps == 1 ? 0 : reduce.getType().getNumElements() * *warps * 4;
     return tileBytes(reduce.getSrc().getType());
+  }
+  // Atomics whose elements other threads hold copies of hand the old values
+  // out through shared memory.
+  if (isa<tile::AtomicRMWOp, tile::AtomicCASOp>(op)) {
+    auto type = cast<RankedTensorType>(op->getResult(0).getType());
+    Operation *kernel = op->getParentOfType<FunctionOpInterface>();
+    return ThreadElements(type).hasCopies(tile::getNumWarps(kernel)) ? tileBytes(type) : 0;
   }
   if (isa<tile::ConvertLayoutOp, tile::TransOp>(op) && getStagedOperand(op->getResult(0)))
     return 0;

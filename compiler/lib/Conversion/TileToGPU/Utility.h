@@ -61,6 +61,10 @@ public:
   /// dimension uses are zero. Null when every thread holds its own elements.
   Value emitIsOwner(OpBuilder &b, Location loc, ArrayRef<Value> bases, int64_t element) const;
 
+  /// True when some element is held by more than one of a kernel's
+  /// `numWarps` warps' threads (emitIsOwner picks one of them).
+  bool hasCopies(unsigned numWarps) const;
+
   /// The distribution of each dimension (its coordinate function).
   ArrayRef<tile::DimDistribution> distribution() const { return dims; }
 

@@ -48,6 +48,26 @@ void store(const TensorArg &t, const std::vector<Scalar> &offsets, const Tile &v
 void atomic_add(const TensorArg &t, const std::vector<Scalar> &offsets, const Tile &value,
                 SourceLoc loc = SourceLoc::current());
 
+/// Read-modify-writes of `t` at `offsets`, each element atomically (relaxed,
+/// GPU scope), returning the old values: the element becomes the maximum,
+/// the minimum or the sum of it and `value`'s, or (xchg) `value`'s. f32 or
+/// i32 tiles into tensors of the same dtype (max and min of i32 signed).
+/// Elements outside `t` are not touched and return 0. As Triton's
+/// tl.atomic_max and friends.
+Tile atomic_max(const TensorArg &t, const std::vector<Scalar> &offsets, const Tile &value,
+                SourceLoc loc = SourceLoc::current());
+Tile atomic_min(const TensorArg &t, const std::vector<Scalar> &offsets, const Tile &value,
+                SourceLoc loc = SourceLoc::current());
+Tile atomic_xchg(const TensorArg &t, const std::vector<Scalar> &offsets, const Tile &value,
+                 SourceLoc loc = SourceLoc::current());
+Tile atomic_fetch_add(const TensorArg &t, const std::vector<Scalar> &offsets, const Tile &value,
+                      SourceLoc loc = SourceLoc::current());
+/// Compare-and-swap of the i32 tensor `t` at `offsets`: each element equal
+/// to `cmp`'s becomes `value`'s, atomically; returns the old values (a swap
+/// won where old == cmp). Elements outside `t` are not touched and return 0.
+Tile atomic_cas(const TensorArg &t, const std::vector<Scalar> &offsets, const Tile &cmp,
+                const Tile &value, SourceLoc loc = SourceLoc::current());
+
 // --- Construction ----------------------------------------------------------
 /// [0, 1, ..., n-1] as i32.
 Tile arange(int64_t n, SourceLoc loc = SourceLoc::current());

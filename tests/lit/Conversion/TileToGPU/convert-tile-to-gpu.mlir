@@ -548,3 +548,31 @@ func.func @four_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>,
   tile.store %o[%n, %n], %r : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
   return
 }
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>
+
+// Atomics with old values: one llvm.atomicrmw / cmpxchg per element inside
+// the tensor (relaxed, GPU scope), by the element's owner. 64 elements on 128
+// threads: threads hold copies, so the owners hand the old values out
+// through shared memory (256 bytes of scratch) between barriers.
+// CHECK-LABEL: gpu.func @atomics
+// CHECK-SAME: tile.dynamic_shared_memory = 1024 : i32
+// CHECK: scf.if
+// CHECK: llvm.atomicrmw fmax %{{.*}}, %{{.*}} syncscope("device") monotonic : !llvm.ptr<1>, f32
+// CHECK: gpu.barrier
+// CHECK: memref.store
+// CHECK: gpu.barrier
+// CHECK: memref.load
+// CHECK: gpu.barrier
+// CHECK: llvm.cmpxchg %{{.*}}, %{{.*}}, %{{.*}} syncscope("device") monotonic monotonic : !llvm.ptr<1>, i32
+func.func @atomics(%d: !tile.desc<64xf32>, %e: !tile.desc<64xi32>, %n: i32, %t: tensor<64xf32, #bl>,
+                   %k: tensor<64xi32, #bl>, %o: !tile.desc<64xf32>, %oi: !tile.desc<64xi32>)
+    attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %old = tile.atomic_rmw max %d[%n], %t : !tile.desc<64xf32>, tensor<64xf32, #bl>
+  tile.store %o[%n], %old : !tile.desc<64xf32>, tensor<64xf32, #bl>
+  %c = tile.atomic_cas %e[%n], %k, %k : !tile.desc<64xi32>, tensor<64xi32, #bl>
+  tile.store %oi[%n], %c : !tile.desc<64xi32>, tensor<64xi32, #bl>
+  return
+}

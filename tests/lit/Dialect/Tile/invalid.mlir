@@ -237,3 +237,19 @@ func.func @staging_offset(%a: tensor<16x16xf16>, %b: tensor<16x16xf16>, %c: tens
   %r = tile.dot %a, %b, %c {staging = #tile.staging<offsetA = 100, offsetB = -1, readyA = false, readyB = false, publishNext = none>} : tensor<16x16xf16>, tensor<16x16xf16> -> tensor<16x16xf32>
   return
 }
+
+// -----
+
+func.func @atomic_rmw_f16(%d: !tile.desc<16xf16>, %n: i32, %t: tensor<16xf16>) {
+  // expected-error @+1 {{expects an f32 or i32 tile, got 'f16'}}
+  %o = tile.atomic_rmw add %d[%n], %t : !tile.desc<16xf16>, tensor<16xf16>
+  return
+}
+
+// -----
+
+func.func @atomic_cas_f32(%d: !tile.desc<16xf32>, %n: i32, %t: tensor<16xf32>) {
+  // expected-error @+1 {{expects an i32 tile, got 'f32'}}
+  %o = tile.atomic_cas %d[%n], %t, %t : !tile.desc<16xf32>, tensor<16xf32>
+  return
+}

@@ -102,3 +102,15 @@ func.func @schedule_ops(%d: !tile.desc<32x64xbf16>, %f: !tile.desc<32x32xf32>, %
   tile.fence_async_shared
   return
 }
+
+// CHECK-LABEL: @atomics_round_trip
+func.func @atomics_round_trip(%d: !tile.desc<64xf32>, %e: !tile.desc<64xi32>, %n: i32,
+                              %t: tensor<64xf32>, %k: tensor<64xi32>) -> (tensor<64xf32>, tensor<64xi32>) {
+  // CHECK: tile.atomic_rmw max %{{.*}}[%{{.*}}], %{{.*}} : !tile.desc<64xf32>, tensor<64xf32>
+  %old = tile.atomic_rmw max %d[%n], %t : !tile.desc<64xf32>, tensor<64xf32>
+  // CHECK: tile.atomic_rmw xchg %{{.*}}[%{{.*}}], %{{.*}} : !tile.desc<64xi32>, tensor<64xi32>
+  %x = tile.atomic_rmw xchg %e[%n], %k : !tile.desc<64xi32>, tensor<64xi32>
+  // CHECK: tile.atomic_cas %{{.*}}[%{{.*}}], %{{.*}}, %{{.*}} : !tile.desc<64xi32>, tensor<64xi32>
+  %c = tile.atomic_cas %e[%n], %k, %x : !tile.desc<64xi32>, tensor<64xi32>
+  return %old, %c : tensor<64xf32>, tensor<64xi32>
+}

@@ -321,6 +321,23 @@ LogicalResult AtomicAddOp::verify() {
   return verifyBlockAccess(*this, getDesc().getType(), getIndices().size(), getValue().getType());
 }
 
+LogicalResult AtomicRMWOp::verify() {
+  Type elem = getValue().getType().getElementType();
+  if (!elem.isF32() && !elem.isInteger(32))
+    return emitOpError("expects an f32 or i32 tile, got ") << elem;
+  if (getType() != getValue().getType())
+    return emitOpError("expects the old values in the value's type ") << getValue().getType();
+  return verifyBlockAccess(*this, getDesc().getType(), getIndices().size(), getValue().getType());
+}
+
+LogicalResult AtomicCASOp::verify() {
+  if (!getValue().getType().getElementType().isInteger(32))
+    return emitOpError("expects an i32 tile, got ") << getValue().getType().getElementType();
+  if (getCmp().getType() != getValue().getType() || getType() != getValue().getType())
+    return emitOpError("expects cmp, value and result of one type");
+  return verifyBlockAccess(*this, getDesc().getType(), getIndices().size(), getValue().getType());
+}
+
 LogicalResult IotaOp::verify() {
   if (getType().getRank() != 1)
     return emitOpError("expects a 1-D result, got rank ") << getType().getRank();

@@ -203,7 +203,9 @@ private:
       cst.getResult().setType(newType);
       return success();
     }
-    if (isa<arith::ArithDialect, math::MathDialect>(op->getDialect()))
+    // Atomics: the old values in the layout of the values written.
+    if (isa<arith::ArithDialect, math::MathDialect>(op->getDialect()) ||
+        isa<AtomicRMWOp, AtomicCASOp>(op))
       return visitElementwise(op);
     return op->emitOpError("has tile results but no layout rule");
   }

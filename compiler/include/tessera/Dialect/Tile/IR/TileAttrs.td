@@ -32,6 +32,17 @@ def Tile_PublishNext : I32EnumAttr<"PublishNext",
   let genSpecializedAttr = 0;
 }
 
+def Tile_AtomicAdd : I32EnumAttrCase<"add", 0>;
+def Tile_AtomicMax : I32EnumAttrCase<"max", 1>;
+def Tile_AtomicMin : I32EnumAttrCase<"min", 2>;
+def Tile_AtomicXchg : I32EnumAttrCase<"xchg", 3>;
+def Tile_AtomicKind : I32EnumAttr<"AtomicKind", "read-modify-write of an atomic",
+    [Tile_AtomicAdd, Tile_AtomicMax, Tile_AtomicMin, Tile_AtomicXchg]> {
+  let cppNamespace = "::tessera::tile";
+  let genSpecializedAttr = 0;
+}
+def Tile_AtomicKindAttr : EnumAttr<Tile_Dialect, Tile_AtomicKind, "atomic_kind">;
+
 class Tile_Attr<string name, string attrMnemonic, list<Trait> traits = []>
     : AttrDef<Tile_Dialect, name, traits> {
   let mnemonic = attrMnemonic;

@@ -161,6 +161,53 @@ def Tile_AtomicAddOp : Tile_Op<"atomic_add", [MemoryEffects<[MemRead, MemWrite]>
   let hasVerifier = 1;
 }
 
+def Tile_AtomicRMWOp : Tile_Op<"atomic_rmw", [MemoryEffects<[MemRead, MemWrite]>,
+                                              AllTypesMatch<["value", "result"]>]> {
+  let summary = "read-modify-write a block of a descriptor's tensor atomically; the old values";
+  let description = [{
+    Each element of the tensor at the block's position becomes `kind` of its
+    old value and the block's element (add, max, min, or xchg: the block's
+    element), as one atomic operation (relaxed, GPU scope); the result holds
+    the old values. Elements of the block outside the tensor are neither
+    read nor written and read as zero. f32 and i32 (max and min signed).
+
+    ```mlir
+    %old = tile.atomic_rmw max %d[%row, %col], %t : !tile.desc<64x64xf32>, tensor<64x64xf32>
+    ```
+  }];
+  let arguments = (ins Tile_AtomicKindAttr:$kind, Tile_DescType:$desc, Variadic<I32>:$indices,
+                       Tile_Tensor:$value);
+  let results = (outs Tile_Tensor:$result);
+  let assemblyFormat = [{
+    $kind $desc `[` $indices `]` `,` $value attr-dict `:` qualified(type($desc)) `,` type($value)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tile_AtomicCASOp : Tile_Op<"atomic_cas", [MemoryEffects<[MemRead, MemWrite]>,
+                                              AllTypesMatch<["cmp", "value", "result"]>]> {
+  let summary = "compare-and-swap a block of a descriptor's i32 tensor; the old values";
+  let description = [{
+    Each element of the tensor at the block's position that equals the
+    element of `cmp` becomes the element of `value`, atomically (relaxed,
+    GPU scope); the result holds the old values, so a program knows where
+    its swap won (old == cmp). Elements of the block outside the tensor are
+    neither read nor written and read as zero.
+
+    ```mlir
+    %old = tile.atomic_cas %d[%i], %cmp, %v : !tile.desc<128xi32>, tensor<128xi32>
+    ```
+  }];
+  let arguments = (ins Tile_DescType:$desc, Variadic<I32>:$indices, Tile_Tensor:$cmp,
+                       Tile_Tensor:$value);
+  let results = (outs Tile_Tensor:$result);
+  let assemblyFormat = [{
+    $desc `[` $indices `]` `,` $cmp `,` $value attr-dict `:` qualified(type($desc)) `,`
+    type($value)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Tile construction and shape
 //===----------------------------------------------------------------------===//
