@@ -337,6 +337,33 @@ Tile tessera::dsl::gather_rows(const TensorArg &t, const Tile &rows, const Scala
                                      offsetValues({col}, "gather_rows")[0]));
 }
 
+Tile tessera::dsl::load(const TensorArg &t, const std::vector<Scalar> &offsets,
+                        const std::vector<int64_t> &shape, const Tile &mask, double other,
+                        SourceLoc where) {
+  if (!mask.type().getElementType().isInteger(1))
+    fail("load", "expects a boolean mask, got " + typeStr(mask.type().getElementType()));
+  Tile loaded = load(t, offsets, shape, Padding::Zero, where);
+  Location l = kb().loc(where);
+  Tile m = broadcastTo(mask, shape, l, "load");
+  Tile fill = full(shape, other, t.dtype(), where);
+  return Tile(arith::SelectOp::create(bld(), l, m.getValue(), loaded.getValue(), fill.getValue()));
+}
+
+void tessera::dsl::store(const TensorArg &t, const std::vector<Scalar> &offsets, const Tile &value,
+                         const Tile &mask, SourceLoc where) {
+  Location l = kb().loc(where);
+  if (!mask.type().getElementType().isInteger(1))
+    fail("store", "expects a boolean mask, got " + typeStr(mask.type().getElementType()));
+  if (value.type().getElementType() != kb().mlirType(t.dtype()))
+    fail("store", "tensor '" + t.getName() + "' holds " + std::string(name(t.dtype())) +
+                      " but the tile is " + typeStr(value.type().getElementType()) +
+                      "; cast it first");
+  Tile m = broadcastTo(mask, value.shape(), l, "store");
+  Value desc = makeDesc(t, value.shape(), Padding::Zero, l, "store", offsets.size());
+  tile::StoreOp::create(bld(), l, desc, offsetValues(offsets, "store"), value.getValue(),
+                        m.getValue());
+}
+
 void tessera::dsl::store(const TensorArg &t, const std::vector<Scalar> &offsets, const Tile &value,
                          SourceLoc where) {
   Location l = kb().loc(where);

@@ -90,14 +90,17 @@ inline std::string checkAtomics(int64_t programs, int64_t block, int64_t n) {
   xchgOut.copyToHost(gotXchg.data());
   casOut.copyToHost(gotCas.data());
   oldI.copyToHost(oldInts.data());
-  auto oldOf = [&](auto &all, int which, int64_t p, int64_t i) { return all[(which * P + p) * B + i]; };
+  auto oldOf = [&](auto &all, int which, int64_t p, int64_t i) {
+    return all[(which * P + p) * B + i];
+  };
   auto at = [](int64_t i) { return " at element " + std::to_string(i); };
   for (int64_t i = 0; i < B; ++i) {
     if (i >= n) {
       // Past the tensor: nothing touched, zeros read.
       for (int64_t p = 0; p < P; ++p)
-        if (oldOf(olds, 0, p, i) != 0 || oldOf(olds, 1, p, i) != 0 || oldOf(oldInts, 0, p, i) != 0 ||
-            oldOf(oldInts, 1, p, i) != 0 || oldOf(oldInts, 2, p, i) != 0)
+        if (oldOf(olds, 0, p, i) != 0 || oldOf(olds, 1, p, i) != 0 ||
+            oldOf(oldInts, 0, p, i) != 0 || oldOf(oldInts, 1, p, i) != 0 ||
+            oldOf(oldInts, 2, p, i) != 0)
           return "an old value past the tensor is not 0" + at(i);
       continue;
     }

@@ -9,6 +9,7 @@
 
 #include "common/Atomics.h"
 #include "common/ElementwiseOps.h"
+#include "common/Masks.h"
 #include "common/RandomNumbers.h"
 #include "common/Testing.h"
 #include "tessera/dsl.h"
@@ -305,6 +306,14 @@ TEST(Atomics, ReturnOldValuesOnTheGpu) {
   EXPECT_EQ(test::checkAtomics(64, 64, 50), "");
   EXPECT_EQ(test::checkAtomics(300, 512, 512), "");
   EXPECT_EQ(test::checkAtomics(33, 512, 300), "");
+}
+
+/// Vector stores where a run's mask is all set, element stores elsewhere,
+/// the last block partly past the tensor.
+TEST(Masks, LoadOtherAndSkipStoresOnTheGpu) {
+  SKIP_WITHOUT_GPU();
+  for (DType dtype : {DType::F32, DType::BF16})
+    EXPECT_EQ(test::checkMasks(100003, dtype), "") << name(dtype);
 }
 
 } // namespace

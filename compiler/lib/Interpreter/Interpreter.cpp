@@ -407,9 +407,11 @@ private:
   }
 
   llvm::Error store(tile::StoreOp o) {
+    const Slot *mask = o.getMask() ? &get(o.getMask()) : nullptr;
     return writeBlock(o, o.getDesc(), o.getIndices(), o.getValue(),
-                      [](unsigned char *p, Elt e, const Slot &value, int64_t flat) {
-                        writeElement(p, e, value, flat);
+                      [&](unsigned char *p, Elt e, const Slot &value, int64_t flat) {
+                        if (!mask || mask->i[flat])
+                          writeElement(p, e, value, flat);
                       });
   }
 

@@ -2,6 +2,7 @@
 
 #include "common/ElementwiseOps.h"
 #include "common/Atomics.h"
+#include "common/Masks.h"
 #include "tessera/runtime/Jit.h"
 
 #include <gtest/gtest.h>
@@ -27,6 +28,12 @@ TEST(ElementwiseOps, CompileForEachArchWithoutSpills) {
     EXPECT_NE(c.ptx.find("sin.approx.ftz.f32"), std::string::npos) << arch;
     EXPECT_NE(c.ptx.find("cvt.rni.f32.f32"), std::string::npos) << arch;
   }
+}
+
+TEST(Masks, LoadOtherAndSkipStoresOnTheInterpreter) {
+  tessera::test::InterpretedScope scope;
+  for (tessera::DType dtype : {tessera::DType::F32, tessera::DType::BF16})
+    EXPECT_EQ(tessera::test::checkMasks(1000, dtype), "") << tessera::name(dtype);
 }
 
 /// Seven programs on one block of 128 (100 elements inside the targets).

@@ -402,6 +402,9 @@ struct StoreOpToGPU : OpConversionPattern<tile::StoreOp> {
     auto [desc, width, vectorizable] =
         prepareRunAccess(rewriter, loc, adaptor.getDesc(), op.getDesc(), type);
     SmallVector<Value> values = unpack(rewriter, loc, adaptor.getValue());
+    SmallVector<Value> mask;
+    if (adaptor.getMask())
+      mask = unpack(rewriter, loc, adaptor.getMask());
     // Threads holding copies of an element store the same value: harmless.
     for (const Access &access :
          emitAccesses(rewriter, loc, desc, adaptor.getIndices(), type, width)) {
@@ -417,8 +420,10 @@ struct StoreOpToGPU : OpConversionPattern<tile::StoreOp> {
       };
       auto slow = [&]() -> SmallVector<Value> {
         for (int64_t i = 0; i < width; ++i) {
-          auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{},
-                                        access.inBounds(rewriter, loc, i), /*withElse=*/false);
+          Value write = access.inBounds(rewriter, loc, i);
+          if (!mask.empty())
+            write = arith::AndIOp::create(rewriter, loc, write, mask[access.firstElement + i]);
+          auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{}, write, /*withElse=*/false);
           OpBuilder::InsertionGuard guard(rewriter);
           rewriter.setInsertionPointToStart(&ifOp.getThenRegion().front());
           LLVM::StoreOp::create(rewriter, loc,
@@ -427,7 +432,10 @@ struct StoreOpToGPU : OpConversionPattern<tile::StoreOp> {
         }
         return {};
       };
+      // A masked run goes as one vector only when its whole mask is set.
       Value cond = runInBounds(rewriter, loc, vectorizable, access, width);
+      for (int64_t i = 0; cond && i < int64_t(mask.size() ? width : 0); ++i)
+        cond = arith::AndIOp::create(rewriter, loc, cond, mask[access.firstElement + i]);
       emitFastOrSlow(rewriter, loc, cond, TypeRange{}, fast, slow);
     }
     rewriter.eraseOp(op);

@@ -41,6 +41,13 @@ Tile gather_rows(const TensorArg &t, const Tile &rows, const Scalar &col, int64_
 /// Stores `value` at `offsets` of `t`; elements outside `t` are not written.
 void store(const TensorArg &t, const std::vector<Scalar> &offsets, const Tile &value,
            SourceLoc loc = SourceLoc::current());
+/// As Triton's masked load and store: elements whose `mask` (boolean,
+/// broadcast to the block) is false read `other` (in `t`'s dtype) or are not
+/// written. Elements outside `t` read 0 where the mask is true.
+Tile load(const TensorArg &t, const std::vector<Scalar> &offsets, const std::vector<int64_t> &shape,
+          const Tile &mask, double other, SourceLoc loc = SourceLoc::current());
+void store(const TensorArg &t, const std::vector<Scalar> &offsets, const Tile &value,
+           const Tile &mask, SourceLoc loc = SourceLoc::current());
 /// Adds the f32 `value` into the f32 tensor `t` at `offsets`, each element
 /// atomically: programs may add into the same elements (a gradient summed
 /// over programs). Elements outside `t` are dropped; the order of the adds

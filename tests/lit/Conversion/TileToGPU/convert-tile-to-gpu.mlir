@@ -576,3 +576,24 @@ func.func @atomics(%d: !tile.desc<64xf32>, %e: !tile.desc<64xi32>, %n: i32, %t: 
   tile.store %oi[%n], %c : !tile.desc<64xi32>, tensor<64xi32, #bl>
   return
 }
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [1], order = [0]>
+
+// A masked store: a run goes as one vector when it lies inside the tensor
+// and its whole mask is set, else element by element, each element written
+// where it is inside and its mask is set.
+// CHECK-LABEL: gpu.func @masked_store
+// CHECK: %[[M:.*]] = vector.extract %{{.*}}[0] : i1 from vector<4xi1>
+// CHECK: scf.if
+// CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<4xf32>, !llvm.ptr<1>
+// CHECK: } else {
+// CHECK: arith.andi %{{.*}}, %[[M]] : i1
+// CHECK: scf.if
+// CHECK: llvm.store %{{.*}}, %{{.*}} : f32, !llvm.ptr<1>
+func.func @masked_store(%d: !tile.desc<128xf32>, %n: i32, %t: tensor<128xf32, #bl>,
+                        %m: tensor<128xi1, #bl>) attributes {tile.kernel, tile.num_warps = 1 : i32} {
+  tile.store %d[%n], %t mask %m : !tile.desc<128xf32>, tensor<128xf32, #bl>, tensor<128xi1, #bl>
+  return
+}

@@ -253,3 +253,11 @@ func.func @atomic_cas_f32(%d: !tile.desc<16xf32>, %n: i32, %t: tensor<16xf32>) {
   %o = tile.atomic_cas %d[%n], %t, %t : !tile.desc<16xf32>, tensor<16xf32>
   return
 }
+
+// -----
+
+func.func @store_mask_shape(%d: !tile.desc<64xf32>, %n: i32, %t: tensor<64xf32>, %m: tensor<32xi1>) {
+  // expected-error @+1 {{expects a mask of the value's shape 64, got 32}}
+  tile.store %d[%n], %t mask %m : !tile.desc<64xf32>, tensor<64xf32>, tensor<32xi1>
+  return
+}

@@ -114,3 +114,10 @@ func.func @atomics_round_trip(%d: !tile.desc<64xf32>, %e: !tile.desc<64xi32>, %n
   %c = tile.atomic_cas %e[%n], %k, %x : !tile.desc<64xi32>, tensor<64xi32>
   return %old, %c : tensor<64xf32>, tensor<64xi32>
 }
+
+// CHECK-LABEL: @masked_store_round_trip
+func.func @masked_store_round_trip(%d: !tile.desc<64xf32>, %n: i32, %t: tensor<64xf32>, %m: tensor<64xi1>) {
+  // CHECK: tile.store %{{.*}}[%{{.*}}], %{{.*}} mask %{{.*}} : !tile.desc<64xf32>, tensor<64xf32>, tensor<64xi1>
+  tile.store %d[%n], %t mask %m : !tile.desc<64xf32>, tensor<64xf32>, tensor<64xi1>
+  return
+}

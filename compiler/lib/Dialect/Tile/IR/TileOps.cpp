@@ -312,6 +312,11 @@ LogicalResult GatherOp::verify() {
 }
 
 LogicalResult StoreOp::verify() {
+  if (Value mask = getMask();
+      mask && cast<RankedTensorType>(mask.getType()).getShape() != getValue().getType().getShape())
+    return emitOpError("expects a mask of the value's shape ")
+           << shapeString(getValue().getType().getShape()) << ", got "
+           << shapeString(cast<RankedTensorType>(mask.getType()).getShape());
   return verifyBlockAccess(*this, getDesc().getType(), getIndices().size(), getValue().getType());
 }
 

@@ -123,6 +123,9 @@ private:
       }
       return success();
     }
+    // A store's mask is read element by element beside the value.
+    if (auto store = dyn_cast<StoreOp>(op); store && store.getMask())
+      require(op, op->getNumOperands() - 1, layoutOf(store.getValue()));
     bool hasTensorResult = llvm::any_of(op->getResultTypes(), llvm::IsaPred<RankedTensorType>);
     if (!hasTensorResult)
       return success();

@@ -8,6 +8,7 @@ include "mlir/Interfaces/InferTypeOpInterface.td"
 
 def Tile_Tensor : RankedTensorOf<[AnyType]>;
 def Tile_I32Tensor : RankedTensorOf<[I32]>;
+def Tile_I1Tensor : RankedTensorOf<[I1]>;
 
 //===----------------------------------------------------------------------===//
 // Program instance ids
@@ -125,20 +126,28 @@ def Tile_GatherOp : Tile_Op<"gather", [MemoryEffects<[MemRead]>]> {
   let hasVerifier = 1;
 }
 
-def Tile_StoreOp : Tile_Op<"store", [MemoryEffects<[MemWrite]>]> {
+def Tile_StoreOp : Tile_Op<"store", [MemoryEffects<[MemWrite]>, AttrSizedOperandSegments]> {
   let summary = "store a block at element offsets `indices` of a descriptor";
   let description = [{
-    Elements of the block outside the tensor are not written.
+    Elements of the block outside the tensor are not written, nor, with a
+    `mask` (i1, the block's shape), those whose mask element is false.
 
     ```mlir
     tile.store %d[%row, %col], %t : !tile.desc<64x64xf32>, tensor<64x64xf32>
+    tile.store %d[%i], %t mask %m : !tile.desc<128xf32>, tensor<128xf32>, tensor<128xi1>
     ```
   }];
-  let arguments = (ins Tile_DescType:$desc, Variadic<I32>:$indices, Tile_Tensor:$value);
+  let arguments = (ins Tile_DescType:$desc, Variadic<I32>:$indices, Tile_Tensor:$value,
+                       Optional<Tile_I1Tensor>:$mask);
   let assemblyFormat = [{
-    $desc `[` $indices `]` `,` $value attr-dict `:` qualified(type($desc)) `,` type($value)
+    $desc `[` $indices `]` `,` $value (`mask` $mask^)? attr-dict `:` qualified(type($desc)) `,`
+    type($value) (`,` type($mask)^)?
   }];
   let hasVerifier = 1;
+  let builders = [
+    OpBuilder<(ins "::mlir::Value":$desc, "::mlir::ValueRange":$indices, "::mlir::Value":$value),
+    [{ build($_builder, $_state, desc, indices, value, ::mlir::Value()); }]>
+  ];
 }
 
 def Tile_AtomicAddOp : Tile_Op<"atomic_add", [MemoryEffects<[MemRead, MemWrite]>]> {
