@@ -804,6 +804,37 @@ Tile tessera::dsl::reduce_min(const Tile &t, int axis, SourceLoc w) {
   return reduce(tile::ReduceKind::min, t, axis, w, "reduce_min");
 }
 
+/// The first index along `axis` where `t` equals its reduction: the
+/// reduction, then the minimum of the indices (or the axis' length) where
+/// the elements equal it.
+static Tile argReduce(tile::ReduceKind kind, const Tile &t, int axis, SourceLoc loc,
+                      const char *name) {
+  Tile src = t;
+  if (t.rank() == 1) {
+    if (axis != 0)
+      fail(name, "axis " + std::to_string(axis) + " out of range for a 1-D tile");
+    src = expand_dims(t, 0, loc);
+    axis = 1;
+  }
+  std::vector<int64_t> shape = src.shape();
+  if (shape.size() != 2 || axis < 0 || axis > 1)
+    fail(name, "expects a 1- or 2-D tile and an axis of it, got shape " + shapeStr(t.shape()) +
+                   " and axis " + std::to_string(axis));
+  Tile best = reduce(kind, src, axis, loc, name);
+  Tile bestAll = broadcast_to(expand_dims(best, axis, loc), shape, loc);
+  int64_t n = shape[axis];
+  Tile index = broadcast_to(expand_dims(arange(n, loc), 1 - axis, loc), shape, loc);
+  Tile candidates = where(src == bestAll, index, full(shape, double(n), DType::I32, loc), loc);
+  return reduce(tile::ReduceKind::min, candidates, axis, loc, name);
+}
+
+Tile tessera::dsl::argmax(const Tile &t, int axis, SourceLoc w) {
+  return argReduce(tile::ReduceKind::max, t, axis, w, "argmax");
+}
+Tile tessera::dsl::argmin(const Tile &t, int axis, SourceLoc w) {
+  return argReduce(tile::ReduceKind::min, t, axis, w, "argmin");
+}
+
 // --- Matrix product -----------------------------------------------------------
 
 Tile tessera::dsl::dot(const Tile &a, const Tile &b, const Tile &acc, SourceLoc where) {

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "common/ArgReduce.h"
 #include "common/Atomics.h"
 #include "common/ElementwiseOps.h"
 #include "common/Masks.h"
@@ -314,6 +315,14 @@ TEST(Masks, LoadOtherAndSkipStoresOnTheGpu) {
   SKIP_WITHOUT_GPU();
   for (DType dtype : {DType::F32, DType::BF16})
     EXPECT_EQ(test::checkMasks(100003, dtype), "") << name(dtype);
+}
+
+/// Row argmax through shuffles, column argmin across warps (bf16 has ties:
+/// the first index wins).
+TEST(ArgReduce, FirstIndexOfTheExtremeOnTheGpu) {
+  SKIP_WITHOUT_GPU();
+  for (DType dtype : {DType::F32, DType::BF16})
+    EXPECT_EQ(test::checkArgReduce(4096, dtype), "") << name(dtype);
 }
 
 } // namespace

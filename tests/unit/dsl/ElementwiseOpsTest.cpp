@@ -1,6 +1,7 @@
 //===- ElementwiseOpsTest.cpp - Math and bit operations on the interpreter ===//
 
 #include "common/ElementwiseOps.h"
+#include "common/ArgReduce.h"
 #include "common/Atomics.h"
 #include "common/Masks.h"
 #include "tessera/runtime/Jit.h"
@@ -28,6 +29,19 @@ TEST(ElementwiseOps, CompileForEachArchWithoutSpills) {
     EXPECT_NE(c.ptx.find("sin.approx.ftz.f32"), std::string::npos) << arch;
     EXPECT_NE(c.ptx.find("cvt.rni.f32.f32"), std::string::npos) << arch;
   }
+}
+
+TEST(ArgReduce, FirstIndexOfTheExtremeOnTheInterpreter) {
+  tessera::test::InterpretedScope scope;
+  for (tessera::DType dtype : {tessera::DType::F32, tessera::DType::BF16})
+    EXPECT_EQ(tessera::test::checkArgReduce(64, dtype), "") << tessera::name(dtype);
+  tessera::kernels::Kernel k = tessera::test::argReduceKernel();
+  tessera::CompileOptions options;
+  options.arch = "sm_90a";
+  tessera::CompiledKernel c = tessera::Jit::get().compile(
+      [&](mlir::MLIRContext &ctx) { return k.def().build(ctx, k.config(tessera::DType::BF16)); },
+      options);
+  EXPECT_EQ(c.usage.spillStoreBytes, 0u);
 }
 
 TEST(Masks, LoadOtherAndSkipStoresOnTheInterpreter) {

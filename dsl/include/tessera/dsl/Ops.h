@@ -186,6 +186,12 @@ Tile rescale_rows(const Tile &x, const Tile &factor, SourceLoc loc = SourceLoc::
 Tile reduce_sum(const Tile &t, int axis, SourceLoc loc = SourceLoc::current());
 Tile reduce_max(const Tile &t, int axis, SourceLoc loc = SourceLoc::current());
 Tile reduce_min(const Tile &t, int axis, SourceLoc loc = SourceLoc::current());
+/// The index (i32) along `axis` of the largest / smallest element, the first
+/// of equal ones, as Triton's tl.argmax / tl.argmin; the shape of
+/// reduce_max's. 1- and 2-D tiles; for rows holding NaN the index is the
+/// axis' length.
+Tile argmax(const Tile &t, int axis, SourceLoc loc = SourceLoc::current());
+Tile argmin(const Tile &t, int axis, SourceLoc loc = SourceLoc::current());
 
 // --- Matrix product --------------------------------------------------------
 /// How f32 operands are multiplied (16-bit ones always run on tensor cores):
