@@ -17,7 +17,7 @@ tests+=":Matrix/AttentionBackwardTf32.MatchesFloat64Gradients/tf32_1x4_2kv_q17_k
 tests+=":Sizes/VectorAdd.*/bf16_n1025:Shapes/Softmax.*/f16_17x333:Shapes/Softmax.*/bf16_17x4099"
 tests+=":Shapes/Matmul.*/bf16_*:Shapes/RmsNorm.*/bf16_17x4099:Shapes/RmsNorm.*/f32_129x333"
 tests+=":UserKernels.RandomNumbersMatchTheHostBitForBit:UserKernels.MathAndBitOperations*"
-tests+=":AttentionBackwardStrided.MisalignedTensors:Atomics.*:Masks.*:ArgReduce.*"
+tests+=":AttentionBackwardStrided.MisalignedTensors:Atomics.*:Masks.*:ArgReduce.*:Branches.*"
 filter="${TESSERA_SANITIZE_FILTER:-$tests}"
 status=0
 for tool in racecheck memcheck; do

@@ -254,6 +254,44 @@ Scalar tessera::dsl::operator/(const Scalar &a, const Scalar &b) {
 Scalar tessera::dsl::min(const Scalar &a, const Scalar &b) { return scalarBinary(Bin::Min, a, b); }
 Scalar tessera::dsl::max(const Scalar &a, const Scalar &b) { return scalarBinary(Bin::Max, a, b); }
 
+namespace {
+
+Scalar compare(arith::CmpIPredicate ip, arith::CmpFPredicate fp, const Scalar &a, const Scalar &b) {
+  Location l = kb().loc();
+  Value x = a.getValue(), y = b.getValue();
+  if (x.getType().isInteger(1) || y.getType().isInteger(1))
+    fail("comparison", "expects i32 or f32 scalars, got a boolean");
+  if (a.isFloat() || b.isFloat()) {
+    if (!a.isFloat())
+      x = arith::SIToFPOp::create(bld(), l, bld().getF32Type(), x);
+    if (!b.isFloat())
+      y = arith::SIToFPOp::create(bld(), l, bld().getF32Type(), y);
+    return Scalar(arith::CmpFOp::create(bld(), l, fp, x, y));
+  }
+  return Scalar(arith::CmpIOp::create(bld(), l, ip, x, y));
+}
+
+} // namespace
+
+Scalar tessera::dsl::operator<(const Scalar &a, const Scalar &b) {
+  return compare(arith::CmpIPredicate::slt, arith::CmpFPredicate::OLT, a, b);
+}
+Scalar tessera::dsl::operator<=(const Scalar &a, const Scalar &b) {
+  return compare(arith::CmpIPredicate::sle, arith::CmpFPredicate::OLE, a, b);
+}
+Scalar tessera::dsl::operator>(const Scalar &a, const Scalar &b) {
+  return compare(arith::CmpIPredicate::sgt, arith::CmpFPredicate::OGT, a, b);
+}
+Scalar tessera::dsl::operator>=(const Scalar &a, const Scalar &b) {
+  return compare(arith::CmpIPredicate::sge, arith::CmpFPredicate::OGE, a, b);
+}
+Scalar tessera::dsl::operator==(const Scalar &a, const Scalar &b) {
+  return compare(arith::CmpIPredicate::eq, arith::CmpFPredicate::OEQ, a, b);
+}
+Scalar tessera::dsl::operator!=(const Scalar &a, const Scalar &b) {
+  return compare(arith::CmpIPredicate::ne, arith::CmpFPredicate::UNE, a, b);
+}
+
 Scalar tessera::dsl::operator%(const Scalar &a, const Scalar &b) {
   if (a.isFloat() || b.isFloat())
     fail("operator%", "expects i32 scalars");
@@ -916,4 +954,21 @@ std::vector<Tile> tessera::dsl::for_range(
   for (Value v : loop.getResults())
     results.emplace_back(v);
   return results;
+}
+
+void tessera::dsl::if_(const Scalar &cond, const std::function<void()> &then,
+                       const std::function<void()> &otherwise, SourceLoc where) {
+  if (!cond.getValue().getType().isInteger(1))
+    fail("if_", "expects a boolean condition (a comparison of scalars), got " +
+                    typeStr(cond.getValue().getType()));
+  Location l = kb().loc(where);
+  OpBuilder &o = bld();
+  auto ifOp = scf::IfOp::create(o, l, TypeRange{}, cond.getValue(), bool(otherwise));
+  OpBuilder::InsertionGuard guard(o);
+  o.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  then();
+  if (otherwise) {
+    o.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+    otherwise();
+  }
 }

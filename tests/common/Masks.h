@@ -59,6 +59,57 @@ inline std::string checkMasks(int64_t n, DType dtype) {
   return "";
 }
 
+/// Branches on scalars: program p doubles its block of x into y where p is
+/// even and subtracts 1 where odd; program 0 alone also writes 42 to flag.
+inline void branchesBody(dsl::KernelBuilder &kb, const kernels::KernelConfig &c) {
+  using namespace dsl;
+  int64_t block = c.get("BLOCK");
+  TensorArg x = kb.tensor("x", DType::F32, 1), y = kb.tensor("y", DType::F32, 1),
+            flag = kb.tensor("flag", DType::I32, 1);
+  Scalar p = program_id(0), start = p * Scalar(block);
+  if_(
+      p % Scalar(2) == Scalar(0),
+      [&] {
+        Tile t = load(x, {start}, {block});
+        store(y, {start}, t + t);
+      },
+      [&] { store(y, {start}, load(x, {start}, {block}) - 1.0); });
+  if_(p == Scalar(0), [&] { store(flag, {Scalar(0)}, full({1}, 42, DType::I32)); });
+}
+
+inline kernels::Kernel branchesKernel() {
+  return kernels::Kernel("branches", branchesBody)
+      .constants({{"BLOCK", 128}})
+      .dtypes({DType::F32})
+      .grid([](const kernels::Args &args, const kernels::KernelConfig &c) {
+        return kernels::Grid{kernels::cdiv(args.tensor("x").shape()[0], c.get("BLOCK"))};
+      });
+}
+
+/// Runs the kernel on n elements and returns "" or the first wrong element.
+inline std::string checkBranches(int64_t n) {
+  std::vector<float> x;
+  DeviceTensor dx = testkit::randomTensor({n}, DType::F32, &x);
+  DeviceTensor dy = DeviceTensor::empty({n}, DType::F32);
+  dy.fillBytes(0xff);
+  std::vector<int32_t> flagInit = {-1, -1};
+  DeviceTensor flag = DeviceTensor::fromHost(flagInit.data(), {2}, DType::I32);
+  branchesKernel()(std::vector<kernels::Arg>{dx, dy, flag});
+  std::vector<float> y = dy.toFloat();
+  std::vector<int32_t> flags(2);
+  flag.copyToHost(flags.data());
+  for (int64_t i = 0; i < n; ++i) {
+    float want = (i / 128) % 2 == 0 ? x[i] + x[i] : x[i] - 1.f;
+    if (y[i] != want)
+      return "y[" + std::to_string(i) + "] = " + std::to_string(y[i]) + ", expected " +
+             std::to_string(want);
+  }
+  if (flags[0] != 42 || flags[1] != -1)
+    return "flag holds " + std::to_string(flags[0]) + ", " + std::to_string(flags[1]) +
+           "; expected 42, -1";
+  return "";
+}
+
 } // namespace tessera::test
 
 #endif

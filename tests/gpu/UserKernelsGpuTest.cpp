@@ -325,4 +325,9 @@ TEST(ArgReduce, FirstIndexOfTheExtremeOnTheGpu) {
     EXPECT_EQ(test::checkArgReduce(4096, dtype), "") << name(dtype);
 }
 
+TEST(Branches, IfOnScalarsOnTheGpu) {
+  SKIP_WITHOUT_GPU();
+  EXPECT_EQ(test::checkBranches(100003), "");
+}
+
 } // namespace

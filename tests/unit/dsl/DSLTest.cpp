@@ -110,6 +110,20 @@ TEST_F(DSLTest, AtomicsWithOldValuesCheckTheirDtypes) {
   EXPECT_NE(ir.find("tile.atomic_cas"), std::string::npos) << ir;
 }
 
+TEST_F(DSLTest, IfTakesBooleanScalars) {
+  KernelBuilder kb(ctx, "branch");
+  TensorArg x = kb.tensor("x", DType::F32, 1);
+  Scalar p = program_id(0);
+  if_(p < Scalar(4), [&] { store(x, {p}, zeros({1}, DType::F32)); });
+  std::string e = test::errorOf([&] { if_(p, [] {}); });
+  EXPECT_TRUE(test::contains(e, "if_: expects a boolean condition (a comparison of scalars)")) << e;
+  EXPECT_TRUE(test::contains(test::errorOf([&] { (p < Scalar(1)) < Scalar(2); }),
+                             "expects i32 or f32 scalars, got a boolean"));
+  std::string ir = print(*kb.finish());
+  EXPECT_NE(ir.find("arith.cmpi slt"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("scf.if"), std::string::npos) << ir;
+}
+
 // A tensor promised to hold tf32 values marks the loads of it, and of its
 // sub-tensors and transposed views, tf32_rounded; other loads stay unmarked.
 // Only f32 tensors and tiles take the promise or round_to_tf32.

@@ -44,6 +44,20 @@ TEST(ArgReduce, FirstIndexOfTheExtremeOnTheInterpreter) {
   EXPECT_EQ(c.usage.spillStoreBytes, 0u);
 }
 
+TEST(Branches, IfOnScalarsOnTheInterpreter) {
+  tessera::test::InterpretedScope scope;
+  EXPECT_EQ(tessera::test::checkBranches(1000), "");
+  tessera::kernels::Kernel k = tessera::test::branchesKernel();
+  for (const char *arch : {"sm_80", "sm_90a"}) {
+    tessera::CompileOptions options;
+    options.arch = arch;
+    tessera::CompiledKernel c = tessera::Jit::get().compile(
+        [&](mlir::MLIRContext &ctx) { return k.def().build(ctx, k.config(tessera::DType::F32)); },
+        options);
+    EXPECT_NE(c.ptx.find("ld.global.v4.b32"), std::string::npos) << arch; // in the branches
+  }
+}
+
 TEST(Masks, LoadOtherAndSkipStoresOnTheInterpreter) {
   tessera::test::InterpretedScope scope;
   for (tessera::DType dtype : {tessera::DType::F32, tessera::DType::BF16})

@@ -27,6 +27,14 @@ Scalar max(const Scalar &a, const Scalar &b);
 Scalar cdiv(const Scalar &a, const Scalar &b);
 Scalar f32(double v);
 Scalar to_f32(const Scalar &a);
+/// Comparisons of scalars (i32 signed; f32 ordered): boolean scalars, the
+/// conditions of if_.
+Scalar operator<(const Scalar &a, const Scalar &b);
+Scalar operator<=(const Scalar &a, const Scalar &b);
+Scalar operator>(const Scalar &a, const Scalar &b);
+Scalar operator>=(const Scalar &a, const Scalar &b);
+Scalar operator==(const Scalar &a, const Scalar &b);
+Scalar operator!=(const Scalar &a, const Scalar &b);
 
 // --- Memory ----------------------------------------------------------------
 /// Loads the block of `shape` whose first element is at `offsets` of `t`;
@@ -214,6 +222,12 @@ std::vector<Tile>
 for_range(const Scalar &lo, const Scalar &hi, const Scalar &step, const std::vector<Tile> &init,
           const std::function<std::vector<Tile>(Scalar, const std::vector<Tile> &)> &body,
           SourceLoc loc = SourceLoc::current());
+
+/// if (cond) then(); else otherwise(); for a boolean scalar (a comparison).
+/// The branches act through stores and atomics: tiles made in one stay in
+/// it (to pick between tiles, use where).
+void if_(const Scalar &cond, const std::function<void()> &then,
+         const std::function<void()> &otherwise = nullptr, SourceLoc loc = SourceLoc::current());
 
 } // namespace tessera::dsl
 
