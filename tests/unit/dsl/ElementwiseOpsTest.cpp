@@ -1,4 +1,9 @@
-//===- ElementwiseOpsTest.cpp - Math and bit operations on the interpreter ===//
+//===- ElementwiseOpsTest.cpp - The DSL's operations on the interpreter ----===//
+//
+// Each kernel of tests/common run on the interpreter against its reference,
+// and compiled for the GPU here (the GPU tests run it there).
+//
+//===----------------------------------------------------------------------===//
 
 #include "common/ElementwiseOps.h"
 #include "common/ArgReduce.h"
@@ -10,6 +15,16 @@
 
 namespace {
 
+using tessera::DType;
+
+/// `k` compiled for `arch` in `dtype`, to PTX and cubin.
+tessera::CompiledKernel compile(const tessera::kernels::Kernel &k, DType dtype, const char *arch) {
+  tessera::CompileOptions options;
+  options.arch = arch;
+  return tessera::Jit::get().compile(
+      [&](mlir::MLIRContext &ctx) { return k.def().build(ctx, k.config(dtype)); }, options);
+}
+
 TEST(ElementwiseOps, MatchTheReferenceOnTheInterpreter) {
   tessera::test::InterpretedScope scope;
   std::string e = tessera::test::checkElementwiseOps(1000, 3.f);
@@ -19,11 +34,7 @@ TEST(ElementwiseOps, MatchTheReferenceOnTheInterpreter) {
 TEST(ElementwiseOps, CompileForEachArchWithoutSpills) {
   tessera::kernels::Kernel k = tessera::test::elementwiseOpsKernel();
   for (const char *arch : {"sm_80", "sm_90a"}) {
-    tessera::CompileOptions options;
-    options.arch = arch;
-    tessera::CompiledKernel c = tessera::Jit::get().compile(
-        [&](mlir::MLIRContext &ctx) { return k.def().build(ctx, k.config(tessera::DType::F32)); },
-        options);
+    tessera::CompiledKernel c = compile(k, DType::F32, arch);
     EXPECT_EQ(c.usage.spillStoreBytes, 0u) << arch;
     // Range reduction, then the hardware's sine.
     EXPECT_NE(c.ptx.find("sin.approx.ftz.f32"), std::string::npos) << arch;
@@ -33,34 +44,24 @@ TEST(ElementwiseOps, CompileForEachArchWithoutSpills) {
 
 TEST(ArgReduce, FirstIndexOfTheExtremeOnTheInterpreter) {
   tessera::test::InterpretedScope scope;
-  for (tessera::DType dtype : {tessera::DType::F32, tessera::DType::BF16})
+  for (tessera::DType dtype : {DType::F32, DType::BF16})
     EXPECT_EQ(tessera::test::checkArgReduce(64, dtype), "") << tessera::name(dtype);
-  tessera::kernels::Kernel k = tessera::test::argReduceKernel();
-  tessera::CompileOptions options;
-  options.arch = "sm_90a";
-  tessera::CompiledKernel c = tessera::Jit::get().compile(
-      [&](mlir::MLIRContext &ctx) { return k.def().build(ctx, k.config(tessera::DType::BF16)); },
-      options);
+  tessera::CompiledKernel c = compile(tessera::test::argReduceKernel(), DType::BF16, "sm_90a");
   EXPECT_EQ(c.usage.spillStoreBytes, 0u);
 }
 
 TEST(Branches, IfOnScalarsOnTheInterpreter) {
   tessera::test::InterpretedScope scope;
   EXPECT_EQ(tessera::test::checkBranches(1000), "");
-  tessera::kernels::Kernel k = tessera::test::branchesKernel();
   for (const char *arch : {"sm_80", "sm_90a"}) {
-    tessera::CompileOptions options;
-    options.arch = arch;
-    tessera::CompiledKernel c = tessera::Jit::get().compile(
-        [&](mlir::MLIRContext &ctx) { return k.def().build(ctx, k.config(tessera::DType::F32)); },
-        options);
+    tessera::CompiledKernel c = compile(tessera::test::branchesKernel(), DType::F32, arch);
     EXPECT_NE(c.ptx.find("ld.global.v4.b32"), std::string::npos) << arch; // in the branches
   }
 }
 
 TEST(Masks, LoadOtherAndSkipStoresOnTheInterpreter) {
   tessera::test::InterpretedScope scope;
-  for (tessera::DType dtype : {tessera::DType::F32, tessera::DType::BF16})
+  for (tessera::DType dtype : {DType::F32, DType::BF16})
     EXPECT_EQ(tessera::test::checkMasks(1000, dtype), "") << tessera::name(dtype);
 }
 
@@ -76,12 +77,7 @@ TEST(Atomics, ReturnOldValuesOnTheInterpreter) {
 /// compare-and-swap loops: PTX has no atom.max.f32).
 TEST(Atomics, CompileWithSharedMemoryOnlyForCopies) {
   for (int64_t block : {64, 512}) {
-    tessera::kernels::Kernel k = tessera::test::atomicsKernel(block);
-    tessera::CompileOptions options;
-    options.arch = "sm_90a";
-    tessera::CompiledKernel c = tessera::Jit::get().compile(
-        [&](mlir::MLIRContext &ctx) { return k.def().build(ctx, k.config(tessera::DType::F32)); },
-        options);
+    tessera::CompiledKernel c = compile(tessera::test::atomicsKernel(block), DType::F32, "sm_90a");
     EXPECT_EQ(c.usage.spillStoreBytes, 0u) << block;
     EXPECT_EQ(c.sharedBytes, block == 64 ? 1024u : 0u) << block; // 256 bytes, aligned
     EXPECT_NE(c.ptx.find("atom.relaxed.gpu.global.cas.b32"), std::string::npos);
