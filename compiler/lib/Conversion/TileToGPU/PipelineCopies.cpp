@@ -241,7 +241,7 @@ private:
     int64_t ahead = singleBuffer ? 1 : afterReader ? stages - 2 : stages - 1;
     Location loc = loop.getLoc();
     Value lb = loop.getLowerBound(), ub = loop.getUpperBound(), step = loop.getStep();
-    // Further buffers go after the loop's region (allocateSharedMemory).
+    // Further buffers go after the loop's region (tile-allocate-shared-memory).
     Operation *region = topLevelLoop(loop, kernel);
     region = region ? region : loop.getOperation();
     auto [it, inserted] = regionEnds.try_emplace(region, 0);

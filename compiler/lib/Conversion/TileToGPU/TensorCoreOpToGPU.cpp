@@ -751,7 +751,7 @@ int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
 /// Whether `dot`'s wgmma group may still run while the next iteration of its
 /// loop begins: every staged operand is either stored once before the loop
 /// or copied in it by a copy placed after the dot into the buffer the dot of
-/// two iterations back read (prefetchAsyncCopies with four stages),
+/// two iterations back read (tile-pipeline-copies with four stages),
 /// so nothing the next iteration writes before its own wgmma is a tile this
 /// one reads.
 bool mayRunIntoNextIteration(tile::DotOp dot) {
