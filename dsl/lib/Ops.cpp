@@ -972,3 +972,15 @@ void tessera::dsl::if_(const Scalar &cond, const std::function<void()> &then,
     otherwise();
   }
 }
+
+void tessera::dsl::device_print(const std::string &prefix, const Tile &t, SourceLoc where) {
+  if (prefix.find('%') != std::string::npos)
+    fail("device_print", "the prefix may not hold '%'");
+  tile::PrintOp::create(bld(), kb().loc(where), prefix, t.getValue());
+}
+
+void tessera::dsl::device_print(const std::string &prefix, const Scalar &s, SourceLoc where) {
+  if (prefix.find('%') != std::string::npos)
+    fail("device_print", "the prefix may not hold '%'");
+  tile::PrintOp::create(bld(), kb().loc(where), prefix, s.getValue());
+}

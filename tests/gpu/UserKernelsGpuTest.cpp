@@ -11,6 +11,7 @@
 #include "common/Atomics.h"
 #include "common/ElementwiseOps.h"
 #include "common/Masks.h"
+#include "common/Print.h"
 #include "common/RandomNumbers.h"
 #include "common/Testing.h"
 #include "tessera/dsl.h"
@@ -328,6 +329,13 @@ TEST(ArgReduce, FirstIndexOfTheExtremeOnTheGpu) {
 TEST(Branches, IfOnScalarsOnTheGpu) {
   SKIP_WITHOUT_GPU();
   EXPECT_EQ(test::checkBranches(100003), "");
+}
+
+/// gpu.printf (vprintf) of a tile whose elements 32 threads each hold
+/// copies of: each element once, and the scalar once per program.
+TEST(DevicePrint, EachElementOnceOnTheGpu) {
+  SKIP_WITHOUT_GPU();
+  EXPECT_EQ(test::checkPrint(), "");
 }
 
 } // namespace

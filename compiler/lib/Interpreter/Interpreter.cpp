@@ -305,6 +305,7 @@ private:
         .Case([&](tile::LoadOp o) { return load(o); })
         .Case([&](tile::GatherOp o) { return gather(o); })
         .Case([&](tile::StoreOp o) { return store(o); })
+        .Case([&](tile::PrintOp o) { return print(o); })
         .Case([&](tile::AtomicAddOp o) { return atomicAdd(o); })
         .Case([&](tile::AtomicRMWOp o) { return atomicRMW(o); })
         .Case([&](tile::AtomicCASOp o) { return atomicCAS(o); })
@@ -403,6 +404,45 @@ private:
               readBlock(o, get(o.getDesc()), {1, width}, {rows.i[row], col}, *out, row * width))
         return e;
     env[o.getResult()] = std::move(*out);
+    return llvm::Error::success();
+  }
+
+  /// As the GPU prints it (PrintOp::getFormat), every element in order.
+  llvm::Error print(tile::PrintOp o) {
+    const Slot &v = get(o.getValue());
+    std::string format = o.getFormat();
+    int64_t n = v.shape.empty() ? 1 : v.numel();
+    for (int64_t flat = 0; flat < n; ++flat) {
+      SmallVector<int64_t> index(v.shape.size());
+      for (int64_t d = int64_t(v.shape.size()) - 1, rest = flat; d >= 0; --d) {
+        index[d] = rest % v.shape[d];
+        rest /= v.shape[d];
+      }
+      // printf takes exactly the format's arguments: one call per rank.
+      auto emit = [&](auto value) {
+        int x = int(pid[0]), y = int(pid[1]), z = int(pid[2]);
+        const char *f = format.c_str();
+        switch (index.size()) {
+        case 0:
+          std::printf(f, x, y, z, value);
+          break;
+        case 1:
+          std::printf(f, x, y, z, int(index[0]), value);
+          break;
+        case 2:
+          std::printf(f, x, y, z, int(index[0]), int(index[1]), value);
+          break;
+        default:
+          std::printf(f, x, y, z, int(index[0]), int(index[1]), int(index[2]), value);
+          break;
+        }
+      };
+      if (isFloatElt(v.elt))
+        emit(double(v.f[flat]));
+      else
+        emit(int(v.i[flat]));
+    }
+    std::fflush(stdout);
     return llvm::Error::success();
   }
 

@@ -9,6 +9,7 @@
 #include "common/ArgReduce.h"
 #include "common/Atomics.h"
 #include "common/Masks.h"
+#include "common/Print.h"
 #include "tessera/runtime/Jit.h"
 
 #include <gtest/gtest.h>
@@ -57,6 +58,13 @@ TEST(Branches, IfOnScalarsOnTheInterpreter) {
     tessera::CompiledKernel c = compile(tessera::test::branchesKernel(), DType::F32, arch);
     EXPECT_NE(c.ptx.find("ld.global.v4.b32"), std::string::npos) << arch; // in the branches
   }
+}
+
+TEST(DevicePrint, EachElementOnceOnTheInterpreter) {
+  tessera::test::InterpretedScope scope;
+  EXPECT_EQ(tessera::test::checkPrint(), "");
+  tessera::CompiledKernel c = compile(tessera::test::printKernel(), DType::I32, "sm_90a");
+  EXPECT_NE(c.ptx.find("call.uni (retval0), vprintf"), std::string::npos) << c.ptx;
 }
 
 TEST(Masks, LoadOtherAndSkipStoresOnTheInterpreter) {

@@ -702,6 +702,64 @@ LogicalResult lowerAtomic(Op op, Value descValue, ValueRange indices,
   return success();
 }
 
+/// gpu.printf of each element by the one thread that owns it (a scalar: by
+/// thread 0), in PrintOp::getFormat's format; floats as doubles.
+struct PrintOpToGPU : OpConversionPattern<tile::PrintOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::PrintOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    StringAttr format = rewriter.getStringAttr(op.getFormat());
+    Type elem = getElementTypeOrSelf(op.getValue().getType());
+    auto printable = [&](Value v) -> Value {
+      if (isa<FloatType>(elem)) {
+        if (!elem.isF32())
+          v = arith::ExtFOp::create(rewriter, loc, rewriter.getF32Type(), v);
+        return arith::ExtFOp::create(rewriter, loc, rewriter.getF64Type(), v);
+      }
+      if (elem.isInteger(1))
+        return arith::ExtUIOp::create(rewriter, loc, rewriter.getI32Type(), v);
+      return v;
+    };
+    SmallVector<Value> pid;
+    for (gpu::Dimension d : {gpu::Dimension::x, gpu::Dimension::y, gpu::Dimension::z})
+      pid.push_back(arith::IndexCastOp::create(rewriter, loc, rewriter.getI32Type(),
+                                               gpu::BlockIdOp::create(rewriter, loc, d)));
+    auto printIf = [&](Value cond, SmallVector<Value> args) {
+      auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{}, cond, /*withElse=*/false);
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      gpu::PrintfOp::create(rewriter, loc, format, args);
+    };
+    auto type = dyn_cast<RankedTensorType>(op.getValue().getType());
+    if (!type) {
+      auto [lane, warp] = laneAndWarp(rewriter, loc);
+      Value first = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
+                                          arith::OrIOp::create(rewriter, loc, lane, warp),
+                                          constI32(rewriter, loc, 0));
+      SmallVector<Value> args = pid;
+      args.push_back(printable(adaptor.getValue()));
+      printIf(first, args);
+      rewriter.eraseOp(op);
+      return success();
+    }
+    ThreadElements elems(type);
+    SmallVector<Value> bases = elems.emitBases(rewriter, loc);
+    SmallVector<SmallVector<Value>> coords = elems.emitCoords(rewriter, loc);
+    SmallVector<Value> values = unpack(rewriter, loc, adaptor.getValue());
+    Value always = arith::ConstantIntOp::create(rewriter, loc, rewriter.getI1Type(), 1);
+    for (int64_t e = 0; e < elems.size(); ++e) {
+      SmallVector<Value> args = pid;
+      args.append(coords[e].begin(), coords[e].end());
+      args.push_back(printable(values[e]));
+      Value owner = elems.emitIsOwner(rewriter, loc, bases, e);
+      printIf(owner ? owner : always, args);
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 LLVM::AtomicBinOp binOp(tile::AtomicKind kind, bool isFloat) {
   switch (kind) {
   case tile::AtomicKind::add:
@@ -824,6 +882,6 @@ void tessera::tilegpu::populateMemoryOpPatterns(TileTypeConverter &converter,
   patterns.add<ProgramIdOpToGPU, NumProgramsOpToGPU, AddPtrOpToGPU, MakeDescOpToGPU, LoadOpToGPU,
                GatherOpToGPU, StoreOpToGPU, AtomicAddOpToGPU, SharedAllocOpToGPU, AsyncCopyOpToGPU,
                SharedViewOpToGPU, AsyncWaitOpToGPU, FenceAsyncSharedOpToGPU,
-               RoundSharedToTf32OpToGPU, AtomicRMWOpToGPU, AtomicCASOpToGPU>(converter,
-                                                                             patterns.getContext());
+               RoundSharedToTf32OpToGPU, AtomicRMWOpToGPU, AtomicCASOpToGPU, PrintOpToGPU>(
+      converter, patterns.getContext());
 }

@@ -223,6 +223,12 @@ for_range(const Scalar &lo, const Scalar &hi, const Scalar &step, const std::vec
           const std::function<std::vector<Tile>(Scalar, const std::vector<Tile> &)> &body,
           SourceLoc loc = SourceLoc::current());
 
+/// Prints each element of `t` (or the scalar) from the device, one line per
+/// element: `prefix pid (x, y, z) idx (i, j): value`, as Triton's
+/// tl.device_print; on the interpreter in order, on the GPU in any order.
+void device_print(const std::string &prefix, const Tile &t, SourceLoc loc = SourceLoc::current());
+void device_print(const std::string &prefix, const Scalar &s, SourceLoc loc = SourceLoc::current());
+
 /// if (cond) then(); else otherwise(); for a boolean scalar (a comparison).
 /// The branches act through stores and atomics: tiles made in one stay in
 /// it (to pick between tiles, use where).

@@ -597,3 +597,20 @@ func.func @masked_store(%d: !tile.desc<128xf32>, %n: i32, %t: tensor<128xf32, #b
   tile.store %d[%n], %t mask %m : !tile.desc<128xf32>, tensor<128xf32, #bl>, tensor<128xi1, #bl>
   return
 }
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>
+
+// device_print: one gpu.printf per element, by its owner (4 elements on 128
+// threads: the others hold copies), the value as a double; a scalar from
+// thread 0.
+// CHECK-LABEL: gpu.func @print
+// CHECK: scf.if
+// CHECK: gpu.printf "row pid (%d, %d, %d) idx (%d): %f\0A", %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : i32, i32, i32, i32, f64
+// CHECK: gpu.printf "n pid (%d, %d, %d) idx (): %d\0A", %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : i32, i32, i32, i32
+func.func @print(%t: tensor<4xf32, #bl>, %n: i32) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  tile.print "row" %t : tensor<4xf32, #bl>
+  tile.print "n" %n : i32
+  return
+}

@@ -261,3 +261,11 @@ func.func @store_mask_shape(%d: !tile.desc<64xf32>, %n: i32, %t: tensor<64xf32>,
   tile.store %d[%n], %t mask %m : !tile.desc<64xf32>, tensor<64xf32>, tensor<32xi1>
   return
 }
+
+// -----
+
+func.func @print_prefix(%n: i32) {
+  // expected-error @+1 {{expects a prefix without '%'}}
+  tile.print "n=%d" %n : i32
+  return
+}

@@ -335,6 +335,26 @@ LogicalResult AtomicRMWOp::verify() {
   return verifyBlockAccess(*this, getDesc().getType(), getIndices().size(), getValue().getType());
 }
 
+LogicalResult PrintOp::verify() {
+  Type elem = getElementTypeOrSelf(getValue().getType());
+  if (!elem.isF32() && !elem.isF16() && !elem.isBF16() && !elem.isInteger(32) && !elem.isInteger(1))
+    return emitOpError("prints f32, f16, bf16, i32 or i1 values, got ") << elem;
+  if (getPrefix().contains('%'))
+    return emitOpError("expects a prefix without '%'");
+  if (auto tile = dyn_cast<RankedTensorType>(getValue().getType()); tile && tile.getRank() > 3)
+    return emitOpError("prints tiles of rank 3 or less, got rank ") << tile.getRank();
+  return success();
+}
+
+std::string PrintOp::getFormat() {
+  auto tile = dyn_cast<RankedTensorType>(getValue().getType());
+  std::string format = getPrefix().str() + " pid (%d, %d, %d) idx (";
+  for (int64_t d = 0; d < (tile ? tile.getRank() : 0); ++d)
+    format += d ? ", %d" : "%d";
+  bool isFloat = isa<FloatType>(getElementTypeOrSelf(getValue().getType()));
+  return format + (isFloat ? "): %f\n" : "): %d\n");
+}
+
 LogicalResult AtomicCASOp::verify() {
   if (!getValue().getType().getElementType().isInteger(32))
     return emitOpError("expects an i32 tile, got ") << getValue().getType().getElementType();

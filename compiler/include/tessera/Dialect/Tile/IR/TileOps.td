@@ -193,6 +193,29 @@ def Tile_AtomicRMWOp : Tile_Op<"atomic_rmw", [MemoryEffects<[MemRead, MemWrite]>
   let hasVerifier = 1;
 }
 
+def Tile_PrintOp : Tile_Op<"print", [MemoryEffects<[MemWrite]>]> {
+  let summary = "print a tile's elements (or a scalar) from the device";
+  let description = [{
+    One line per element, from the thread that holds it (one of the threads
+    holding copies): `prefix pid (x, y, z) idx (i, j): value` (`idx ()` for a
+    scalar). Lines of different programs and threads come in any order. As
+    Triton's tl.device_print.
+
+    ```mlir
+    tile.print "scores" %s : tensor<64x64xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$prefix, AnyType:$value);
+  let assemblyFormat = "$prefix $value attr-dict `:` type($value)";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The printf format of one line: the prefix, the program id (three
+    /// ints), one int per dimension, then the value (a double for floats,
+    /// an int otherwise). The interpreter and the GPU print the same text.
+    std::string getFormat();
+  }];
+}
+
 def Tile_AtomicCASOp : Tile_Op<"atomic_cas", [MemoryEffects<[MemRead, MemWrite]>,
                                               AllTypesMatch<["cmp", "value", "result"]>]> {
   let summary = "compare-and-swap a block of a descriptor's i32 tensor; the old values";
