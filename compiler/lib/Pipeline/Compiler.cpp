@@ -2,6 +2,7 @@
 
 #include "tessera/Pipeline/Compiler.h"
 
+#include "tessera/Conversion/TileToGPU/TileToGPU.h"
 #include "tessera/Dialect/Tile/IR/TileDialect.h"
 #include "tessera/Pipeline/Pipeline.h"
 #include "tessera/Target/PTX.h"
@@ -169,16 +170,18 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
       return stageError(out.name, stage, error.message);
     mark(stage);
     dumpModule(stage);
+    // The schedule placed every shared tile: what a launch must give.
+    if (stage == "schedule")
+      module.walk([&](func::FuncOp f) {
+        if (f->hasAttr(tile::kKernelAttr))
+          out.sharedBytes = tilegpu::sharedMemoryBytes(f);
+      });
   }
 
   gpu::GPUModuleOp gpuModule;
   module.walk([&](gpu::GPUModuleOp m) { gpuModule = m; });
   if (!gpuModule)
     return stageError(out.name, "ptx", "lowering produced no gpu.module");
-  gpuModule.walk([&](LLVM::LLVMFuncOp f) {
-    if (auto shared = f->getAttrOfType<IntegerAttr>(tile::kDynamicSharedMemoryAttr))
-      out.sharedBytes = shared.getInt();
-  });
 
   FailureOr<std::string> ptx = serializeToPTX(gpuModule);
   if (failed(ptx))

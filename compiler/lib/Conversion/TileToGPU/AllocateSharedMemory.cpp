@@ -102,7 +102,6 @@ private:
       place(operand, it->second);
     }
     int64_t regionStart = offset;
-    end = std::max(scratch, offset);
     for (auto [i, entry] : llvm::enumerate(byLoop)) {
       auto &[loop, operands] = entry;
       int64_t loopOffset = regionStart;
@@ -119,7 +118,6 @@ private:
         OpBuilder b(loop);
         gpu::BarrierOp::create(b, loop->getLoc());
       }
-      end = std::max(end, loopOffset);
     }
   }
 
@@ -263,8 +261,6 @@ private:
     }
     for (auto &[load, buffer] : buffers)
       load->erase();
-    kernel->setAttr(tile::kDynamicSharedMemoryAttr,
-                    IntegerAttr::get(IntegerType::get(ctx, 32), end));
   }
 
   func::FuncOp kernel;
@@ -279,7 +275,6 @@ private:
   llvm::MapVector<Operation *, SmallVector<tile::LoadOp>> syncBefore;
   /// Dots that also wait for and publish the next dot's copies.
   llvm::SmallPtrSet<Operation *, 4> publishesNext;
-  int64_t end = 0;
 };
 
 struct TileAllocateSharedMemoryPass

@@ -157,8 +157,6 @@ class Pipeliner {
 public:
   explicit Pipeliner(func::FuncOp kernel) : kernel(kernel) {
     stages = std::clamp<int64_t>(tile::getNumStages(kernel), 1, 4);
-    auto shared = kernel->getAttrOfType<IntegerAttr>(tile::kDynamicSharedMemoryAttr);
-    end = shared ? shared.getInt() : 0;
   }
 
   void run() {
@@ -167,8 +165,6 @@ public:
     for (scf::ForOp loop : loops)
       pipeline(loop);
     dropBarriersOfFollowingCopies();
-    kernel->setAttr(tile::kDynamicSharedMemoryAttr,
-                    IntegerAttr::get(IntegerType::get(kernel->getContext(), 32), end));
   }
 
 private:
@@ -320,7 +316,6 @@ private:
         alloc->erase();
     }
     it->second = offset;
-    end = std::max(end, offset);
     if (singleBuffer)
       refillAfterWaitingDots(loop);
     if (singleBuffer)
@@ -423,7 +418,6 @@ private:
 
   func::FuncOp kernel;
   int64_t stages;
-  int64_t end;
   /// The end of each top-level loop's tiles, pipelined buffers included.
   llvm::DenseMap<Operation *, int64_t> regionEnds;
 };

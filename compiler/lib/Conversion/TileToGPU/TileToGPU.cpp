@@ -47,8 +47,7 @@ struct KernelToGPUFunc : OpConversionPattern<func::FuncOp> {
     gpuFunc->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), rewriter.getUnitAttr());
     unsigned threads = tile::getNumWarps(func) * tile::kWarpSize;
     gpuFunc->setAttr("nvvm.maxntid", rewriter.getDenseI32ArrayAttr({int32_t(threads), 1, 1}));
-    for (StringRef name : {tile::kNumWarpsAttr.data(), tile::kWarpgroupMmaAttr.data(),
-                           tile::kDynamicSharedMemoryAttr.data()})
+    for (StringRef name : {tile::kNumWarpsAttr.data(), tile::kWarpgroupMmaAttr.data()})
       if (Attribute a = func->getAttr(name))
         gpuFunc->setAttr(name, a);
     rewriter.eraseBlock(&gpuFunc.getBody().front());
@@ -81,7 +80,12 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
     for (func::FuncOp func : llvm::make_early_inc_range(module.getOps<func::FuncOp>())) {
       if (!func->hasAttr(tile::kKernelAttr))
         continue;
-      if (!func->hasAttr(tile::kDynamicSharedMemoryAttr)) {
+      WalkResult unallocated = func.walk([](tile::DotOp dot) {
+        return isa<tile::MmaLayoutAttr>(dot.getType().getEncoding()) && !dot.getStagingAttr()
+                   ? WalkResult::interrupt()
+                   : WalkResult::advance();
+      });
+      if (unallocated.wasInterrupted()) {
         func.emitError("expects its shared memory allocated: run tile-allocate-shared-memory "
                        "and tile-pipeline-copies first");
         return signalPassFailure();

@@ -307,6 +307,24 @@ tile::DotOp tessera::tilegpu::followingDot(tile::DotOp dot) {
   return {};
 }
 
+int64_t tessera::tilegpu::sharedMemoryBytes(Operation *kernel) {
+  int64_t scratch = 0, end = 0;
+  kernel->walk([&](Operation *op) {
+    scratch = std::max(scratch, sharedMemoryNeeded(op));
+    if (auto alloc = dyn_cast<tile::SharedAllocOp>(op))
+      for (int64_t offset : alloc.getOffsets())
+        end = std::max(end, offset + alloc.getType().getBufferBytes());
+    auto dot = dyn_cast<tile::DotOp>(op);
+    tile::StagingAttr staging = dot ? dot.getStagingAttr() : tile::StagingAttr();
+    for (unsigned i : {0u, 1u})
+      if (StagedOperand staged = staging ? getStagedOperand(dot->getOperand(i)) : StagedOperand())
+        end = std::max(end, staging.getOffset(i) +
+                                tileBytes(cast<RankedTensorType>(staged.source.getType())));
+  });
+  // Tiles start after the scratch space, on the swizzle's period.
+  return llvm::alignTo(std::max(scratch, end), kSharedTileAlignment);
+}
+
 tile::AsyncCopyOp tessera::tilegpu::prefetchCopyOf(tile::SharedViewOp view) {
   for (Operation *user : view.getBuffer().getUsers())
     if (auto copy = dyn_cast<tile::AsyncCopyOp>(user);

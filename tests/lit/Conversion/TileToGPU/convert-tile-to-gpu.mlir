@@ -9,7 +9,7 @@
 // vectors, 16 bytes apart (the thread's two runs of 4); otherwise run by
 // run, element by element where a run crosses the end.
 // CHECK-LABEL: gpu.module @add
-// CHECK: gpu.func @add(%{{.*}}: !llvm.ptr<1>, %{{.*}}: i32, %{{.*}}: i32) kernel attributes {nvvm.maxntid = array<i32: 128, 1, 1>, tile.dynamic_shared_memory = 0 : i32, tile.num_warps = 4 : i32}
+// CHECK: gpu.func @add(%{{.*}}: !llvm.ptr<1>, %{{.*}}: i32, %{{.*}}: i32) kernel attributes {nvvm.maxntid = array<i32: 128, 1, 1>, tile.num_warps = 4 : i32}
 // CHECK: gpu.block_id x
 // CHECK: arith.cmpi sle
 // CHECK: arith.cmpi sge
@@ -76,7 +76,6 @@ func.func @row_max(%x: tensor<1x512xf32, #p>) attributes {tile.kernel} {
 // barriers, and each thread combines its row there; the op records the
 // bytes it needs.
 // CHECK-LABEL: gpu.func @row_max_f16
-// CHECK-SAME: tile.dynamic_shared_memory = 1024 : i32
 // CHECK: gpu.barrier
 // CHECK: memref.store {{.*}} : memref<512xf16, #gpu.address_space<workgroup>>
 // CHECK: gpu.barrier
@@ -95,7 +94,6 @@ func.func @row_max_f16(%x: tensor<1x512xf16, #p>) attributes {tile.kernel} {
 // tile.dot on CUDA cores: both operands through shared memory, then one FMA
 // per accumulator element per k.
 // CHECK-LABEL: gpu.func @dot
-// CHECK-SAME: tile.dynamic_shared_memory = 8192 : i32
 // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<32xf32>)
 // CHECK: arith.extf {{.*}} : f16 to f32
 // CHECK: llvm.intr.fma
@@ -121,7 +119,6 @@ func.func @dot(%a: tensor<64x32xf16, #a>, %b: tensor<32x64xf16, #a>, %acc: tenso
 // 32 x 32 elements, 128 threads apart, one 16-bit shared store per element
 // (not unrolled per element: that was half of an attention kernel's code).
 // CHECK-LABEL: gpu.func @tensor_core_dot
-// CHECK-SAME: tile.dynamic_shared_memory = 2048 : i32
 // CHECK: cp.async.cg.shared.global [$0{{(\+[0-9]+)?}}], [$1], 16, $2;
 // CHECK: } else {
 // CHECK: %[[TID:.*]] = llvm.inline_asm has_side_effects "mov.u32 $0, %tid.x;"
@@ -194,7 +191,6 @@ func.func @aligned_copy(%pb: !tile.ptr<bf16>, %po: !tile.ptr<f32>, %n: i32,
 // other tile (index past any tensor, so zeros, after the last) and waits for
 // all but that newest copy before its dot.
 // CHECK-LABEL: gpu.func @pipelined_dot
-// CHECK-SAME: tile.dynamic_shared_memory = 4096 : i32
 // CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.for %[[IV:.*]] = %[[LB:.*]] to %[[UB:.*]] step %[[STEP:.*]] iter_args
@@ -236,7 +232,6 @@ func.func @pipelined_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, 
 // iteration ends and the next begins. The last refill (zeros) is drained
 // after the loop.
 // CHECK-LABEL: gpu.func @single_stage_dot
-// CHECK-SAME: tile.dynamic_shared_memory = 2048 : i32
 // CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.for
@@ -278,7 +273,6 @@ func.func @single_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32
 // a barrier lets the first loop's readers finish before the second loop's
 // first copy, and no allocation attribute is left on the loops.
 // CHECK-LABEL: gpu.func @sibling_loops
-// CHECK-SAME: tile.dynamic_shared_memory = 4096 : i32
 // CHECK: scf.for
 // CHECK: mma.sync.aligned.m16n8k16
 // CHECK: gpu.barrier
@@ -475,7 +469,6 @@ func.func @math(%x: !tile.ptr<f32>, %n: i32, %s: i32) attributes {tile.kernel, t
 // (j + 2) mod 3, the one iteration j - 1 read (after the barrier), then waits
 // for all but the two newest groups: tiles j + 1 and j + 2 load during its dot.
 // CHECK-LABEL: gpu.func @three_stage_dot
-// CHECK-SAME: tile.dynamic_shared_memory = 6144 : i32
 // CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: cp.async.cg.shared.global
@@ -523,7 +516,6 @@ func.func @three_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>
 // dot's group may then stay in flight into the next iteration
 // (wgmma-across-iterations.mlir).
 // CHECK-LABEL: gpu.func @four_stage_dot
-// CHECK-SAME: tile.dynamic_shared_memory = 8192 : i32
 // CHECK-COUNT-2: nvvm.cp.async.commit.group
 // CHECK: scf.for
 // CHECK: nvvm.cp.async.wait.group 1
@@ -558,7 +550,6 @@ func.func @four_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>,
 // threads: threads hold copies, so the owners hand the old values out
 // through shared memory (256 bytes of scratch) between barriers.
 // CHECK-LABEL: gpu.func @atomics
-// CHECK-SAME: tile.dynamic_shared_memory = 1024 : i32
 // CHECK: scf.if
 // CHECK: llvm.atomicrmw fmax %{{.*}}, %{{.*}} syncscope("device") monotonic : !llvm.ptr<1>, f32
 // CHECK: gpu.barrier

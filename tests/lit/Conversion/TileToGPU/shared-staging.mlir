@@ -11,7 +11,6 @@
 // finds it ready (no wait, fence or barrier). The last trip's copy (zeros)
 // is drained after the loop.
 // CHECK-LABEL: gpu.func @one_tile_two_dots
-// CHECK-SAME: tile.dynamic_shared_memory = 16384 : i32
 // CHECK: scf.for
 // CHECK: gpu.barrier
 // CHECK-COUNT-4: cp.async.cg.shared.global
@@ -61,7 +60,6 @@ func.func @one_tile_two_dots(%dq: !tile.desc<64x64xbf16>, %o: !tile.desc<64x64xf
 // first (one wait and barrier for both); the inner loop's last copies are
 // drained before the next outer trip. K 8192 + (Q, V) x 2 x 8192 bytes.
 // CHECK-LABEL: gpu.func @nested_loops
-// CHECK-SAME: tile.dynamic_shared_memory = 40960 : i32
 // CHECK: gpu.barrier
 // CHECK-COUNT-4: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group

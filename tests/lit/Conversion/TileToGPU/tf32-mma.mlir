@@ -57,7 +57,6 @@ func.func @register_a_tf32(%d: !tile.desc<32x32xf32>, %o: !tile.desc<64x32xf32>,
 // each thread rounds the chunks it copied to nearest tf32 in place, after
 // its wait and before the barrier that publishes them: 4 of Q, 2 of K.
 // CHECK-LABEL: gpu.func @shared_operands_tf32
-// CHECK-SAME: tile.dynamic_shared_memory = 12288 : i32
 // SM90: nvvm.cp.async.wait.group 0
 // SM90-COUNT-6: ld.shared.v4.b32 {x0, x1, x2, x3}, [$0];\0Acvt.rna.tf32.f32 x0, x0;
 // SM90: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>
@@ -139,7 +138,6 @@ func.func @warpgroups_along_n_tf32(%dq: !tile.desc<64x32xf32>, %dk: !tile.desc<3
 // use of the scratch), a barrier, and both groups' sums read back and added
 // in group order.
 // CHECK-LABEL: gpu.func @split_k_between_warp_groups
-// CHECK-SAME: tile.dynamic_shared_memory = 28672 : i32
 // SM80: arith.divui %{{.*}}, %c4_i32
 // SM80: scf.if %{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32) {
 // SM80-COUNT-8: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32

@@ -11,7 +11,6 @@
 // and a view the staging reads. The dot records its tiles; A, converted from
 // registers in the same distribution, is not staged.
 // CHECK-LABEL: func.func @copied_operand
-// CHECK-SAME: tile.dynamic_shared_memory = 2048 : i32
 // CHECK: %[[BUF:.*]] = tile.shared_alloc [0] : !tile.shared<32x32xbf16>
 // CHECK: scf.for %[[IV:[^ ]*]] =
 // CHECK: %[[SLOT:.*]] = arith.constant 0 : i32
@@ -51,7 +50,6 @@ func.func @copied_operand(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>,
 // B, stored from registers (an f32 tile rounded to bf16 first), is not ready.
 // Tiles start on 1024-byte boundaries, after nothing (no scratch).
 // CHECK-LABEL: func.func @hoisted_copy
-// CHECK-SAME: tile.dynamic_shared_memory = 6144 : i32
 // CHECK: %[[A:.*]] = tile.shared_alloc [0] : !tile.shared<64x32xbf16>
 // CHECK: gpu.barrier
 // CHECK-NEXT: tile.async_copy %{{.*}}, %[[A]]
@@ -92,7 +90,6 @@ func.func @hoisted_copy(%d: !tile.desc<64x32xbf16>, %o: !tile.desc<64x32xf32>, %
 // Sibling loops: the tiles staged in each start at the same offset (the
 // first loop's are dead once it ends), with a barrier before the second.
 // CHECK-LABEL: func.func @sibling_loops
-// CHECK-SAME: tile.dynamic_shared_memory = 2048 : i32
 // CHECK: %[[B0:.*]] = tile.shared_alloc [0] : !tile.shared<32x32xbf16>
 // CHECK: %[[B1:.*]] = tile.shared_alloc [0] : !tile.shared<32x32xbf16>
 // CHECK: scf.for

@@ -11,7 +11,6 @@
 // buffer (j+1) mod 2 while the dot reads buffer j mod 2. The last trip's
 // copy is drained after the loop.
 // CHECK-LABEL: func.func @two_stages
-// CHECK-SAME: tile.dynamic_shared_memory = 4096 : i32
 // CHECK: %[[BUF:.*]] = tile.shared_alloc [0, 2048] : !tile.shared<32x32xbf16, 2>
 // CHECK: %[[RUNS:.*]] = arith.cmpi slt, %[[LB:.*]], %[[UB:.*]] : i32
 // CHECK-NEXT: gpu.barrier
@@ -59,7 +58,6 @@ func.func @two_stages(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n:
 // read, with no barrier of their own. Before the loop, two stages of
 // copies, which share one barrier (only scalar code between them).
 // CHECK-LABEL: func.func @four_stages_after_the_dot
-// CHECK-SAME: tile.dynamic_shared_memory = 16384 : i32
 // CHECK: tile.shared_alloc [0, 4096, 6144, 8192] : !tile.shared<32x32xbf16, 4>
 // CHECK: tile.shared_alloc [2048, 10240, 12288, 14336] : !tile.shared<32x32xbf16, 4>
 // CHECK: gpu.barrier
@@ -99,7 +97,6 @@ func.func @four_stages_after_the_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<
 // One stage: the tile keeps its one buffer, refilled with the next
 // iteration's tile right after its last reader, behind a barrier.
 // CHECK-LABEL: func.func @one_stage
-// CHECK-SAME: tile.dynamic_shared_memory = 2048 : i32
 // CHECK: %[[BUF:.*]] = tile.shared_alloc [0] : !tile.shared<32x32xbf16>
 // CHECK: tile.async_copy
 // CHECK: scf.for

@@ -66,7 +66,6 @@ func.func @register_a_mn_major_b(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x3
 // panel row, the fifth starts the second panel (8192 bytes = 512 units);
 // no transposes. The tiles start on 1024-byte boundaries.
 // CHECK-LABEL: gpu.func @shared_a_k_major_b
-// CHECK-SAME: tile.dynamic_shared_memory = 32768 : i32
 // CHECK: arith.constant 4611686293338849280 : i64
 // CHECK: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {$0, $1, $16, $17,
 // CHECK-SAME: desc_a, desc_b, first_d, 1, 1, 0, 0;

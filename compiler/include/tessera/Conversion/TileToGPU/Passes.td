@@ -16,8 +16,7 @@ def TileAllocateSharedMemory : Pass<"tile-allocate-shared-memory", "mlir::Module
     and which are ready (`#tile.staging`). A load whose users are all such
     stagings becomes a `tile.async_copy` into a `tile.shared_alloc` buffer,
     read back through `tile.shared_view`, with a `gpu.barrier` before it.
-    Copies hoisted before a loop are waited for once before it. Sets the
-    kernel's `tile.dynamic_shared_memory`.
+    Copies hoisted before a loop are waited for once before it.
   }];
   let options = [
     Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",

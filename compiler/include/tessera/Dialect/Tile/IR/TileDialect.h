@@ -34,10 +34,6 @@ inline constexpr llvm::StringLiteral kNumStagesAttr = "tile.num_stages";
 /// `false`: the kernel's dots use mma.sync even where wgmma could run them
 /// (sm_90a), a choice for the autotuner. Absent: wgmma wherever it fits.
 inline constexpr llvm::StringLiteral kWarpgroupMmaAttr = "tile.warpgroup_mma";
-/// The bytes of dynamic shared memory a launch must give the kernel: set by
-/// tile-allocate-shared-memory and tile-pipeline-copies (every tile and the
-/// lowering's scratch space), kept on its gpu.func for the runtime.
-inline constexpr llvm::StringLiteral kDynamicSharedMemoryAttr = "tile.dynamic_shared_memory";
 /// Shared tiles of dot operands start on this boundary (one period of the
 /// 128-byte swizzle, which wgmma applies to absolute addresses).
 inline constexpr int64_t kSharedTileAlignment = 1024;
