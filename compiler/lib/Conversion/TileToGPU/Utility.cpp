@@ -122,7 +122,7 @@ bool ThreadElements::wraps(unsigned dim) const {
   return last >= shape[dim];
 }
 
-bool ThreadElements::hasCopies(unsigned numWarps) const {
+std::pair<unsigned, unsigned> ThreadElements::usedIdBits() const {
   unsigned laneBits = 0, warpBits = 0;
   for (const tile::DimDistribution &d : dims) {
     if (d.laneStride != 0)
@@ -130,6 +130,11 @@ bool ThreadElements::hasCopies(unsigned numWarps) const {
     if (d.warpStride != 0)
       warpBits |= d.warpMask << d.warpShift;
   }
+  return {laneBits, warpBits};
+}
+
+bool ThreadElements::hasCopies(unsigned numWarps) const {
+  auto [laneBits, warpBits] = usedIdBits();
   bool anyWraps = false;
   for (unsigned k = 0; k < rank(); ++k)
     anyWraps |= wraps(k);
@@ -138,13 +143,7 @@ bool ThreadElements::hasCopies(unsigned numWarps) const {
 
 Value ThreadElements::emitIsOwner(OpBuilder &b, Location loc, ArrayRef<Value> bases,
                                   int64_t element) const {
-  unsigned laneBits = 0, warpBits = 0;
-  for (const tile::DimDistribution &d : dims) {
-    if (d.laneStride != 0)
-      laneBits |= d.laneMask << d.laneShift;
-    if (d.warpStride != 0)
-      warpBits |= d.warpMask << d.warpShift;
-  }
+  auto [laneBits, warpBits] = usedIdBits();
   Value owner;
   auto both = [&](Value cond) {
     owner = owner ? arith::AndIOp::create(b, loc, owner, cond) : cond;

@@ -69,6 +69,9 @@ public:
   ArrayRef<tile::DimDistribution> distribution() const { return dims; }
 
 private:
+  /// The lane and warp id bits some dimension's coordinate depends on.
+  std::pair<unsigned, unsigned> usedIdBits() const;
+
   SmallVector<tile::DimDistribution> dims;
   SmallVector<int64_t> shape, perDim;
   int64_t numElements;
