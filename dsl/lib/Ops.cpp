@@ -292,6 +292,23 @@ Scalar tessera::dsl::operator!=(const Scalar &a, const Scalar &b) {
   return compare(arith::CmpIPredicate::ne, arith::CmpFPredicate::UNE, a, b);
 }
 
+Scalar tessera::dsl::where(const Scalar &cond, const Scalar &a, const Scalar &b) {
+  if (!cond.getValue().getType().isInteger(1))
+    fail("where", "expects a boolean condition (a comparison of scalars), got " +
+                      typeStr(cond.getValue().getType()));
+  Location l = kb().loc();
+  Value x = a.getValue(), y = b.getValue();
+  if (x.getType().isInteger(1) != y.getType().isInteger(1))
+    fail("where", "expects two booleans or two numbers");
+  if (a.isFloat() != b.isFloat()) {
+    if (!a.isFloat())
+      x = arith::SIToFPOp::create(bld(), l, bld().getF32Type(), x);
+    if (!b.isFloat())
+      y = arith::SIToFPOp::create(bld(), l, bld().getF32Type(), y);
+  }
+  return Scalar(arith::SelectOp::create(bld(), l, cond.getValue(), x, y));
+}
+
 Scalar tessera::dsl::operator%(const Scalar &a, const Scalar &b) {
   if (a.isFloat() || b.isFloat())
     fail("operator%", "expects i32 scalars");
@@ -812,8 +829,8 @@ Tile tessera::dsl::reciprocal(const Tile &t, SourceLoc where) {
 
 // --- Reductions ---------------------------------------------------------------
 
-static Tile reduce(tile::ReduceKind kind, const Tile &t, int axis, SourceLoc where,
-                   const char *name) {
+static Tile reduceKind(tile::ReduceKind kind, const Tile &t, int axis, SourceLoc where,
+                       const char *name) {
   Location l = kb().loc(where);
   Tile src = t;
   if (t.rank() == 1) {
@@ -833,13 +850,13 @@ static Tile reduce(tile::ReduceKind kind, const Tile &t, int axis, SourceLoc whe
 }
 
 Tile tessera::dsl::reduce_sum(const Tile &t, int axis, SourceLoc w) {
-  return reduce(tile::ReduceKind::sum, t, axis, w, "reduce_sum");
+  return reduceKind(tile::ReduceKind::sum, t, axis, w, "reduce_sum");
 }
 Tile tessera::dsl::reduce_max(const Tile &t, int axis, SourceLoc w) {
-  return reduce(tile::ReduceKind::max, t, axis, w, "reduce_max");
+  return reduceKind(tile::ReduceKind::max, t, axis, w, "reduce_max");
 }
 Tile tessera::dsl::reduce_min(const Tile &t, int axis, SourceLoc w) {
-  return reduce(tile::ReduceKind::min, t, axis, w, "reduce_min");
+  return reduceKind(tile::ReduceKind::min, t, axis, w, "reduce_min");
 }
 
 /// The first index along `axis` where `t` equals its reduction: the
@@ -858,12 +875,12 @@ static Tile argReduce(tile::ReduceKind kind, const Tile &t, int axis, SourceLoc 
   if (shape.size() != 2 || axis < 0 || axis > 1)
     fail(name, "expects a 1- or 2-D tile and an axis of it, got shape " + shapeStr(t.shape()) +
                    " and axis " + std::to_string(axis));
-  Tile best = reduce(kind, src, axis, loc, name);
+  Tile best = reduceKind(kind, src, axis, loc, name);
   Tile bestAll = broadcast_to(expand_dims(best, axis, loc), shape, loc);
   int64_t n = shape[axis];
   Tile index = broadcast_to(expand_dims(arange(n, loc), 1 - axis, loc), shape, loc);
   Tile candidates = where(src == bestAll, index, full(shape, double(n), DType::I32, loc), loc);
-  return reduce(tile::ReduceKind::min, candidates, axis, loc, name);
+  return reduceKind(tile::ReduceKind::min, candidates, axis, loc, name);
 }
 
 Tile tessera::dsl::argmax(const Tile &t, int axis, SourceLoc w) {
@@ -871,6 +888,77 @@ Tile tessera::dsl::argmax(const Tile &t, int axis, SourceLoc w) {
 }
 Tile tessera::dsl::argmin(const Tile &t, int axis, SourceLoc w) {
   return argReduce(tile::ReduceKind::min, t, axis, w, "argmin");
+}
+
+/// Fills `region` with the block of `combine` over scalars of `elem`.
+static void buildCombine(Region &region, Type elem, const Combine &combine, Location l,
+                         const char *name) {
+  OpBuilder &o = bld();
+  OpBuilder::InsertionGuard guard(o);
+  Block *body = o.createBlock(&region, {}, {elem, elem}, {l, l});
+  Scalar result = combine(Scalar(body->getArgument(0)), Scalar(body->getArgument(1)));
+  if (!result.getValue() || result.getValue().getType() != elem)
+    fail(name, "the combine function must return a " + typeStr(elem) + " scalar, got " +
+                   (result.getValue() ? typeStr(result.getValue().getType()) : "nothing"));
+  tile::YieldOp::create(o, l, result.getValue());
+}
+
+/// 16-bit float tiles combine in f32: `t` widened, and the dtype to round
+/// the result back to.
+static std::pair<Tile, DType> combineInF32(const Tile &t, SourceLoc where) {
+  DType dtype = t.dtype();
+  if (dtype == DType::F16 || dtype == DType::BF16)
+    return {cast(t, DType::F32, where), dtype};
+  return {t, dtype};
+}
+
+Tile tessera::dsl::reduce(const Tile &t, int axis, const Combine &combine, SourceLoc where) {
+  if (!combine)
+    fail("reduce", "expects a combine function");
+  Location l = kb().loc(where);
+  auto [src, dtype] = combineInF32(t, where);
+  if (src.rank() == 1) {
+    if (axis != 0)
+      fail("reduce", "axis " + std::to_string(axis) + " out of range for a 1-D tile");
+    src = expand_dims(src, 0, where);
+    axis = 1;
+  }
+  std::vector<int64_t> shape = src.shape();
+  if (axis < 0 || axis >= int(shape.size()))
+    fail("reduce",
+         "axis " + std::to_string(axis) + " out of range for a tile of shape " + shapeStr(shape));
+  shape.erase(shape.begin() + axis);
+  Type elem = src.type().getElementType();
+  auto op = tile::ReduceCombineOp::create(bld(), l, tensorOf(shape, elem), src.getValue(),
+                                          bld().getI32IntegerAttr(axis));
+  buildCombine(op.getCombine(), elem, combine, l, "reduce");
+  return cast(Tile(op.getResult()), dtype, where);
+}
+
+Tile tessera::dsl::associative_scan(const Tile &t, int axis, const Combine &combine, bool reverse,
+                                    SourceLoc where) {
+  if (!combine)
+    fail("associative_scan", "expects a combine function");
+  if (axis < 0 || axis >= int(t.rank()))
+    fail("associative_scan", "axis " + std::to_string(axis) + " out of range for a tile of shape " +
+                                 shapeStr(t.shape()));
+  Location l = kb().loc(where);
+  auto [src, dtype] = combineInF32(t, where);
+  auto op =
+      tile::ScanOp::create(bld(), l, src.type(), src.getValue(), bld().getI32IntegerAttr(axis),
+                           reverse ? bld().getUnitAttr() : UnitAttr());
+  buildCombine(op.getCombine(), src.type().getElementType(), combine, l, "associative_scan");
+  return cast(Tile(op.getResult()), dtype, where);
+}
+
+Tile tessera::dsl::cumsum(const Tile &t, int axis, bool reverse, SourceLoc where) {
+  return associative_scan(
+      t, axis, [](const Scalar &a, const Scalar &b) { return a + b; }, reverse, where);
+}
+
+Tile tessera::dsl::cumprod(const Tile &t, int axis, bool reverse, SourceLoc where) {
+  return associative_scan(
+      t, axis, [](const Scalar &a, const Scalar &b) { return a * b; }, reverse, where);
 }
 
 // --- Matrix product -----------------------------------------------------------

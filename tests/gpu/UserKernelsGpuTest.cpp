@@ -13,6 +13,7 @@
 #include "common/Masks.h"
 #include "common/Print.h"
 #include "common/RandomNumbers.h"
+#include "common/Scans.h"
 #include "common/Testing.h"
 #include "tessera/dsl.h"
 #include "tessera/kernels/Kernel.h"
@@ -324,6 +325,16 @@ TEST(ArgReduce, FirstIndexOfTheExtremeOnTheGpu) {
   SKIP_WITHOUT_GPU();
   for (DType dtype : {DType::F32, DType::BF16})
     EXPECT_EQ(test::checkArgReduce(4096, dtype), "") << name(dtype);
+}
+
+/// Scans along rows (segments of a row split over threads), along columns
+/// reversed and of a 1-D block; reductions with a user combine through
+/// shuffles (rows) and across warps (columns); f32 and bf16 (combined in
+/// f32).
+TEST(Scans, ScansAndCombinesOnTheGpu) {
+  SKIP_WITHOUT_GPU();
+  for (DType dtype : {DType::F32, DType::BF16})
+    EXPECT_EQ(test::checkScans(4096, dtype), "") << name(dtype);
 }
 
 TEST(Branches, IfOnScalarsOnTheGpu) {

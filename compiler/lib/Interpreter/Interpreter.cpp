@@ -164,7 +164,7 @@ private:
 
   llvm::Error execBlock(Block &block, SmallVectorImpl<Slot> &yielded) {
     for (Operation &op : block) {
-      if (isa<scf::YieldOp, func::ReturnOp>(op)) {
+      if (isa<scf::YieldOp, func::ReturnOp, tile::YieldOp>(op)) {
         for (Value v : op.getOperands())
           yielded.push_back(get(v));
         return llvm::Error::success();
@@ -336,6 +336,8 @@ private:
         .Case([&](tile::TransOp o) { return trans(o); })
         .Case([&](tile::DotOp o) { return dot(o); })
         .Case([&](tile::ReduceOp o) { return reduce(o); })
+        .Case([&](tile::ReduceCombineOp o) { return reduceCombine(o); })
+        .Case([&](tile::ScanOp o) { return scan(o); })
         .Case([&](arith::ConstantOp o) { return constant(o); })
         .Case([&](arith::MulUIExtendedOp o) { return mulUIExtended(o); })
         .Case([&](scf::ForOp o) { return forLoop(o); })
@@ -651,11 +653,7 @@ private:
     if (!out)
       return out.takeError();
     Slot &r = *out;
-    int64_t axis = o.getAxis(), outer = 1, inner = 1, len = src.shape[axis];
-    for (int64_t d = 0; d < axis; ++d)
-      outer *= src.shape[d];
-    for (size_t d = axis + 1; d < src.shape.size(); ++d)
-      inner *= src.shape[d];
+    auto [outer, len, inner] = linesAlong(src.shape, o.getAxis());
     tile::ReduceKind kind = o.getKind();
     bool isFloat = isFloatElt(r.elt);
     for (int64_t a = 0; a < outer; ++a)
@@ -684,6 +682,101 @@ private:
         }
       }
     env[o.getResult()] = std::move(r);
+    return llvm::Error::success();
+  }
+
+  /// The elements before, along and after `axis` of `shape`: element
+  /// (a, k, b) is at (a·len + k)·inner + b.
+  static std::tuple<int64_t, int64_t, int64_t> linesAlong(ArrayRef<int64_t> shape, unsigned axis) {
+    int64_t outer = 1, inner = 1;
+    for (unsigned d = 0; d < axis; ++d)
+      outer *= shape[d];
+    for (size_t d = axis + 1; d < shape.size(); ++d)
+      inner *= shape[d];
+    return {outer, shape[axis], inner};
+  }
+
+  /// Element `k` of `t` as a scalar slot, and back.
+  static Slot elementOf(const Slot &t, int64_t k) {
+    Slot s;
+    s.elt = t.elt;
+    if (isFloatElt(t.elt))
+      s.f = {t.f[k]};
+    else
+      s.i = {t.i[k]};
+    return s;
+  }
+  static void setElement(Slot &t, int64_t k, const Slot &s) {
+    if (isFloatElt(t.elt))
+      t.f[k] = roundTo(t.elt, s.f[0]);
+    else
+      t.i[k] = s.i[0];
+  }
+
+  /// a ⊕ b by the combine region.
+  llvm::Expected<Slot> combine(Region &region, Slot a, Slot b) {
+    Block &body = region.front();
+    env[body.getArgument(0)] = std::move(a);
+    env[body.getArgument(1)] = std::move(b);
+    SmallVector<Slot, 1> result;
+    if (llvm::Error e = execBlock(body, result))
+      return std::move(e);
+    return std::move(result.front());
+  }
+
+  /// Runs `combine` along each line of `src` in order (from the end with
+  /// `reverse`): `visit(line, position, acc)` sees the running value acc =
+  /// x[first] ⊕ ... ⊕ x[position] at each element of line a·inner + b.
+  llvm::Error foldLines(const Slot &src, unsigned axis, bool reverse, Region &combine,
+                        function_ref<void(int64_t, int64_t, const Slot &)> visit) {
+    auto [outer, len, inner] = linesAlong(src.shape, axis);
+    for (int64_t a = 0; a < outer; ++a)
+      for (int64_t b = 0; b < inner; ++b) {
+        auto at = [&, len = len, inner = inner](int64_t step) {
+          int64_t k = reverse ? len - 1 - step : step;
+          return (a * len + k) * inner + b;
+        };
+        int64_t line = a * inner + b;
+        Slot acc = elementOf(src, at(0));
+        visit(line, at(0), acc);
+        for (int64_t step = 1; step < len; ++step) {
+          auto next = this->combine(combine, std::move(acc), elementOf(src, at(step)));
+          if (!next)
+            return next.takeError();
+          acc = std::move(*next);
+          visit(line, at(step), acc);
+        }
+      }
+    return llvm::Error::success();
+  }
+
+  /// Sequential along the axis, k = 0, 1, ... (the GPU's order may differ:
+  /// the combine is commutative).
+  llvm::Error reduceCombine(tile::ReduceCombineOp o) {
+    const Slot src = get(o.getSrc());
+    auto out = make(o, o.getType());
+    if (!out)
+      return out.takeError();
+    if (llvm::Error e = foldLines(src, o.getAxis(), /*reverse=*/false, o.getCombine(),
+                                  [&](int64_t line, int64_t, const Slot &acc) {
+                                    setElement(*out, line, acc); // the last one stays
+                                  }))
+      return e;
+    env[o.getResult()] = std::move(*out);
+    return llvm::Error::success();
+  }
+
+  /// In order along the axis (from the end with `reverse`): acc ⊕ x[k].
+  llvm::Error scan(tile::ScanOp o) {
+    const Slot src = get(o.getSrc());
+    auto out = make(o, o.getType());
+    if (!out)
+      return out.takeError();
+    if (llvm::Error e = foldLines(
+            src, o.getAxis(), o.getReverse(), o.getCombine(),
+            [&](int64_t, int64_t position, const Slot &acc) { setElement(*out, position, acc); }))
+      return e;
+    env[o.getResult()] = std::move(*out);
     return llvm::Error::success();
   }
 

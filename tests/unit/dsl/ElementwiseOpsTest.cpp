@@ -10,6 +10,7 @@
 #include "common/Atomics.h"
 #include "common/Masks.h"
 #include "common/Print.h"
+#include "common/Scans.h"
 #include "tessera/runtime/Jit.h"
 
 #include <gtest/gtest.h>
@@ -49,6 +50,16 @@ TEST(ArgReduce, FirstIndexOfTheExtremeOnTheInterpreter) {
     EXPECT_EQ(tessera::test::checkArgReduce(64, dtype), "") << tessera::name(dtype);
   tessera::CompiledKernel c = compile(tessera::test::argReduceKernel(), DType::BF16, "sm_90a");
   EXPECT_EQ(c.usage.spillStoreBytes, 0u);
+}
+
+TEST(Scans, ScansAndCombinesOnTheInterpreter) {
+  tessera::test::InterpretedScope scope;
+  for (tessera::DType dtype : {DType::F32, DType::BF16})
+    EXPECT_EQ(tessera::test::checkScans(32, dtype), "") << tessera::name(dtype);
+  for (const char *arch : {"sm_80", "sm_90a"}) {
+    tessera::CompiledKernel c = compile(tessera::test::scansKernel(), DType::BF16, arch);
+    EXPECT_EQ(c.usage.spillStoreBytes, 0u) << arch;
+  }
 }
 
 TEST(Branches, IfOnScalarsOnTheInterpreter) {

@@ -16,6 +16,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
 #include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
@@ -122,38 +123,58 @@ struct TransOpToGPU : OpConversionPattern<tile::TransOp> {
 
 } // namespace
 
-std::optional<int64_t> tessera::tilegpu::shuffleReductionWarps(tile::ReduceOp op) {
-  RankedTensorType type = op.getSrc().getType();
+std::optional<int64_t> tessera::tilegpu::shuffleReductionWarps(RankedTensorType type,
+                                                               unsigned axis) {
   unsigned width = type.getElementType().getIntOrFloatBitWidth();
   if (width != 32)
     return std::nullopt; // shuffles move 32-bit registers
-  tile::DimDistribution along =
-      tile::getDistribution(type.getEncoding(), type.getShape())[op.getAxis()];
+  tile::DimDistribution along = tile::getDistribution(type.getEncoding(), type.getShape())[axis];
   // Each coordinate once: no copies that a sum would count twice.
   int64_t warps = int64_t(along.warpMask) + 1;
   if (!llvm::isPowerOf2_64(warps) ||
-      along.count() * (along.laneMask + 1) * warps != type.getDimSize(op.getAxis()))
+      along.count() * (along.laneMask + 1) * warps != type.getDimSize(axis))
     return std::nullopt;
   return warps;
 }
 
 namespace {
 
-Value combine(OpBuilder &b, Location loc, tile::ReduceKind kind, Value x, Value y) {
-  bool isFloat = isa<FloatType>(x.getType());
-  switch (kind) {
-  case tile::ReduceKind::sum:
-    return isFloat ? Value(arith::AddFOp::create(b, loc, x, y))
-                   : Value(arith::AddIOp::create(b, loc, x, y));
-  case tile::ReduceKind::max:
-    return isFloat ? Value(arith::MaximumFOp::create(b, loc, x, y))
-                   : Value(arith::MaxSIOp::create(b, loc, x, y));
-  case tile::ReduceKind::min:
-    return isFloat ? Value(arith::MinimumFOp::create(b, loc, x, y))
-                   : Value(arith::MinSIOp::create(b, loc, x, y));
-  }
-  llvm_unreachable("unknown reduce kind");
+/// x ⊕ y of a reduction or scan.
+using CombineFn = std::function<Value(OpBuilder &, Location, Value, Value)>;
+
+CombineFn combinerOf(tile::ReduceOp op) {
+  tile::ReduceKind kind = op.getKind();
+  return [kind](OpBuilder &b, Location loc, Value x, Value y) -> Value {
+    bool isFloat = isa<FloatType>(x.getType());
+    switch (kind) {
+    case tile::ReduceKind::sum:
+      return isFloat ? Value(arith::AddFOp::create(b, loc, x, y))
+                     : Value(arith::AddIOp::create(b, loc, x, y));
+    case tile::ReduceKind::max:
+      return isFloat ? Value(arith::MaximumFOp::create(b, loc, x, y))
+                     : Value(arith::MaxSIOp::create(b, loc, x, y));
+    case tile::ReduceKind::min:
+      return isFloat ? Value(arith::MinimumFOp::create(b, loc, x, y))
+                     : Value(arith::MinSIOp::create(b, loc, x, y));
+    }
+    llvm_unreachable("unknown reduce kind");
+  };
 }
+
+/// The combine region's ops cloned wherever two elements meet, its
+/// arguments bound to them.
+CombineFn combinerOfRegion(Region &region) {
+  return [&region](OpBuilder &b, Location, Value x, Value y) -> Value {
+    Block &body = region.front();
+    IRMapping map;
+    map.map(body.getArgument(0), x);
+    map.map(body.getArgument(1), y);
+    for (Operation &op : body.without_terminator())
+      b.clone(op, map);
+    return map.lookupOrDefault(cast<tile::YieldOp>(body.getTerminator()).getValue());
+  };
+}
+CombineFn combinerOf(tile::ReduceCombineOp op) { return combinerOfRegion(op.getCombine()); }
 
 /// A reduction along rows whose elements each lie in one thread (the mma
 /// layout's rows, and blocked ones without copies): each thread combines its
@@ -163,18 +184,20 @@ Value combine(OpBuilder &b, Location loc, tile::ReduceKind kind, Value x, Value 
 /// one lane per warp writes its part (W words per result element), a
 /// barrier, and every thread combines the W parts in warp order, so that
 /// every copy of a result holds the same bits: O(W) reads per thread, not a
-/// pass over the row.
-struct ReduceOpToShuffles : OpConversionPattern<tile::ReduceOp> {
+/// pass over the row. For tile.reduce and tile.reduce_combine.
+template <typename ReduceOpT> struct ReduceOpToShuffles : OpConversionPattern<ReduceOpT> {
+  using Adaptor = typename ReduceOpT::Adaptor;
   ReduceOpToShuffles(TypeConverter &converter, MLIRContext *ctx)
-      : OpConversionPattern(converter, ctx, /*benefit=*/2) {}
-  LogicalResult matchAndRewrite(tile::ReduceOp op, OpAdaptor adaptor,
+      : OpConversionPattern<ReduceOpT>(converter, ctx, /*benefit=*/2) {}
+  LogicalResult matchAndRewrite(ReduceOpT op, Adaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
-    std::optional<int64_t> warps = shuffleReductionWarps(op);
+    RankedTensorType srcType = op.getSrc().getType();
+    unsigned axis = op.getAxis();
+    std::optional<int64_t> warps = shuffleReductionWarps(srcType, axis);
     if (!warps)
       return rewriter.notifyMatchFailure(op, "the reduced dimension repeats, or is not 32-bit");
     Location loc = op.getLoc();
-    RankedTensorType srcType = op.getSrc().getType();
-    unsigned axis = op.getAxis();
+    CombineFn combine = combinerOf(op);
     ThreadElements src(srcType), dst(op.getType());
     SmallVector<Value> elems = unpack(rewriter, loc, adaptor.getSrc());
     const tile::DimDistribution &along = src.distribution()[axis];
@@ -185,7 +208,7 @@ struct ReduceOpToShuffles : OpConversionPattern<tile::ReduceOp> {
       Value acc = elems[src.flatten(mi)];
       for (int64_t i = 1; i < along.count(); ++i) {
         mi[axis] = i;
-        acc = combine(rewriter, loc, op.getKind(), acc, elems[src.flatten(mi)]);
+        acc = combine(rewriter, loc, acc, elems[src.flatten(mi)]);
       }
       for (unsigned bit = 0; (1u << bit) <= along.laneMask; ++bit) {
         Value offset = constI32(rewriter, loc, 1 << (along.laneShift + bit));
@@ -193,13 +216,14 @@ struct ReduceOpToShuffles : OpConversionPattern<tile::ReduceOp> {
             gpu::ShuffleOp::create(rewriter, loc, acc, offset,
                                    constI32(rewriter, loc, tile::kWarpSize), gpu::ShuffleMode::XOR)
                 .getShuffleResult();
-        acc = combine(rewriter, loc, op.getKind(), acc, other);
+        acc = combine(rewriter, loc, acc, other);
       }
       values.push_back(acc);
     }
     if (*warps > 1)
-      values = combineAcrossWarps(rewriter, loc, op, values, *warps);
-    auto vecType = cast<VectorType>(getTypeConverter()->convertType(op.getType()));
+      values =
+          combineAcrossWarps(rewriter, loc, srcType, op.getType(), axis, combine, values, *warps);
+    auto vecType = cast<VectorType>(this->getTypeConverter()->convertType(op.getType()));
     rewriter.replaceOp(op, pack(rewriter, loc, vecType, values));
     return success();
   }
@@ -207,15 +231,16 @@ struct ReduceOpToShuffles : OpConversionPattern<tile::ReduceOp> {
   /// The results of `parts` (this warp's part of each of the thread's result
   /// elements) combined over the `warps` warps that share the reduced
   /// dimension, through W words per result element at offset 0.
-  static SmallVector<Value> combineAcrossWarps(OpBuilder &b, Location loc, tile::ReduceOp op,
-                                               ArrayRef<Value> parts, int64_t warps) {
-    RankedTensorType srcType = op.getSrc().getType(), dstType = op.getType();
+  static SmallVector<Value> combineAcrossWarps(OpBuilder &b, Location loc, RankedTensorType srcType,
+                                               RankedTensorType dstType, unsigned axis,
+                                               const CombineFn &combine, ArrayRef<Value> parts,
+                                               int64_t warps) {
     Type elem = srcType.getElementType();
     // Named, not a temporary: `along` refers into its distribution (a
     // reference into a destroyed temporary read garbage shifts and masks,
     // which LLVM turned into an unreachable reduction loop).
     ThreadElements srcElements(srcType);
-    const tile::DimDistribution &along = srcElements.distribution()[op.getAxis()];
+    const tile::DimDistribution &along = srcElements.distribution()[axis];
     Value scratch = sharedScratch(b, loc, elem, dstType.getNumElements() * warps, 0);
     auto [lane, warp] = laneAndWarp(b, loc);
     auto bits = [&](Value id, unsigned shift, unsigned mask) -> Value {
@@ -251,7 +276,7 @@ struct ReduceOpToShuffles : OpConversionPattern<tile::ReduceOp> {
       Value acc = loadScalar(b, loc, scratch, start, elem);
       for (int64_t w = 1; w < warps; ++w) {
         Value idx = arith::AddIOp::create(b, loc, start, constIndex(b, loc, w));
-        acc = combine(b, loc, op.getKind(), acc, loadScalar(b, loc, scratch, idx, elem));
+        acc = combine(b, loc, acc, loadScalar(b, loc, scratch, idx, elem));
       }
       results.push_back(acc);
     }
@@ -259,14 +284,18 @@ struct ReduceOpToShuffles : OpConversionPattern<tile::ReduceOp> {
   }
 };
 
-struct ReduceOpToGPU : OpConversionPattern<tile::ReduceOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult matchAndRewrite(tile::ReduceOp op, OpAdaptor adaptor,
+/// Any reduction: the tile through shared memory, each thread combining
+/// the line of each of its result elements in order.
+template <typename ReduceOpT> struct ReduceOpToGPU : OpConversionPattern<ReduceOpT> {
+  using OpConversionPattern<ReduceOpT>::OpConversionPattern;
+  using Adaptor = typename ReduceOpT::Adaptor;
+  LogicalResult matchAndRewrite(ReduceOpT op, Adaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     RankedTensorType srcType = op.getSrc().getType(), dstType = op.getType();
     Type elem = srcType.getElementType();
     unsigned axis = op.getAxis();
+    CombineFn combine = combinerOf(op);
     ArrayRef<int64_t> shape = srcType.getShape();
     int64_t axisStride = 1;
     for (unsigned d = axis + 1; d < shape.size(); ++d)
@@ -293,13 +322,179 @@ struct ReduceOpToGPU : OpConversionPattern<tile::ReduceOp> {
         Value idx = arith::AddIOp::create(rewriter, loc, rowStart,
                                           arith::MulIOp::create(rewriter, loc, k, stride));
         Value v = loadScalar(rewriter, loc, scratch, idx, elem);
-        Value acc = combine(rewriter, loc, op.getKind(), loop.getRegionIterArgs()[0], v);
+        Value acc = combine(rewriter, loc, loop.getRegionIterArgs()[0], v);
         scf::YieldOp::create(rewriter, loc, acc);
       }
       values.push_back(loop.getResult(0));
     }
-    auto vecType = cast<VectorType>(getTypeConverter()->convertType(dstType));
+    auto vecType = cast<VectorType>(this->getTypeConverter()->convertType(dstType));
     rewriter.replaceOp(op, pack(rewriter, loc, vecType, values));
+    return success();
+  }
+};
+
+} // namespace
+
+ScanPlan tessera::tilegpu::planScan(tile::ScanOp op) {
+  RankedTensorType type = op.getSrc().getType();
+  unsigned axis = op.getAxis();
+  ScanPlan plan;
+  plan.length = type.getDimSize(axis);
+  for (unsigned d = axis + 1; d < type.getRank(); ++d)
+    plan.inner *= type.getDimSize(d);
+  plan.lines = type.getNumElements() / plan.length;
+  // Lines to spare threads: split each into segments (powers of two
+  // dividing the length), one job per thread at most. A job takes about
+  // 2·length/segments + segments steps: at most sqrt(2·length) segments.
+  int64_t threads =
+      int64_t(tile::kWarpSize) * tile::getNumWarps(op->getParentOfType<FunctionOpInterface>());
+  for (int64_t next = 2;
+       plan.lines * next <= threads && plan.length % next == 0 && next * next <= 2 * plan.length;
+       next *= 2)
+    plan.segments = next;
+  plan.segmentLength = plan.length / plan.segments;
+  plan.padded = plan.inner == 1 && plan.segmentLength > 1;
+  return plan;
+}
+
+int64_t tessera::tilegpu::scanSharedMemoryBytes(tile::ScanOp op) {
+  ScanPlan plan = planScan(op);
+  int64_t bytes = std::max<int64_t>(1, op.getType().getElementType().getIntOrFloatBitWidth() / 8);
+  int64_t data = llvm::alignTo(plan.dataElements() * bytes, 16);
+  return data + plan.totalElements() * bytes;
+}
+
+namespace {
+
+/// The inclusive scan of each line of the tile, through shared memory:
+///   1. every thread stores its elements (ScanPlan's padded positions);
+///   2. job j (a segment of a line) scans its segment in place, in order
+///      (from the end for `reverse`), and stores the segment's total;
+///   3. job j combines the totals of the segments before it into a prefix
+///      and applies it to its segment: prefix ⊕ x, order kept;
+///   4. every thread reads its elements back.
+/// Jobs take consecutive lines (or, along the innermost dimension,
+/// consecutive segments) in consecutive threads: adjacent words.
+/// O(segmentLength + segments) steps per thread.
+struct ScanOpToGPU : OpConversionPattern<tile::ScanOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::ScanOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getSrc().getType();
+    Type elem = type.getElementType();
+    ScanPlan plan = planScan(op);
+    CombineFn combine = combinerOfRegion(op.getCombine());
+    int64_t bytes = std::max<int64_t>(1, elem.getIntOrFloatBitWidth() / 8);
+    Value data = sharedScratch(b, loc, elem, plan.dataElements(), 0);
+    Value totals = plan.segments > 1 ? sharedScratch(b, loc, elem, plan.totalElements(),
+                                                     llvm::alignTo(plan.dataElements() * bytes, 16))
+                                     : Value();
+    auto cIdx = [&](int64_t v) { return constIndex(b, loc, v); };
+    auto add = [&](Value x, Value y) -> Value { return arith::AddIOp::create(b, loc, x, y); };
+    auto mul = [&](Value x, Value y) -> Value { return arith::MulIOp::create(b, loc, x, y); };
+    // The word of row-major position `pos` (index).
+    auto word = [&](Value pos) -> Value {
+      if (!plan.padded)
+        return pos;
+      return add(pos, arith::DivUIOp::create(b, loc, pos, cIdx(plan.segmentLength)));
+    };
+
+    SmallVector<Value> elems = unpack(b, loc, adaptor.getSrc());
+    SmallVector<SmallVector<Value>> coords = ThreadElements(type).emitCoords(b, loc);
+    SmallVector<Value> words;
+    for (const SmallVector<Value> &c : coords)
+      words.push_back(word(toIndex(b, loc, linearIndex(b, loc, c, type.getShape()))));
+    barrier(b, loc);
+    for (auto [v, w] : llvm::zip(elems, words))
+      memref::StoreOp::create(b, loc, toMemory(b, loc, v), data, ValueRange{w});
+    barrier(b, loc);
+
+    Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    int64_t threads =
+        int64_t(tile::kWarpSize) * tile::getNumWarps(op->getParentOfType<FunctionOpInterface>());
+    int64_t jobs = plan.lines * plan.segments;
+    // Job j's line and segment, and the word of its segment's step t.
+    struct Job {
+      Value line, segment;
+    };
+    auto jobOf = [&](Value j) -> Job {
+      if (plan.inner == 1)
+        return {arith::DivUIOp::create(b, loc, j, cIdx(plan.segments)),
+                arith::RemUIOp::create(b, loc, j, cIdx(plan.segments))};
+      return {arith::RemUIOp::create(b, loc, j, cIdx(plan.lines)),
+              arith::DivUIOp::create(b, loc, j, cIdx(plan.lines))};
+    };
+    auto stepWord = [&](const Job &job, Value t) -> Value {
+      Value outer = arith::DivUIOp::create(b, loc, job.line, cIdx(plan.inner));
+      Value within = arith::RemUIOp::create(b, loc, job.line, cIdx(plan.inner));
+      Value k = add(mul(job.segment, cIdx(plan.segmentLength)), t);
+      if (op.getReverse())
+        k = arith::SubIOp::create(b, loc, cIdx(plan.length - 1), k);
+      Value pos = add(mul(add(mul(outer, cIdx(plan.length)), k), cIdx(plan.inner)), within);
+      return word(pos);
+    };
+    auto forEachJob = [&](function_ref<void(const Job &)> body) {
+      auto loop = scf::ForOp::create(b, loc, tid, cIdx(jobs), cIdx(threads));
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      body(jobOf(loop.getInductionVar()));
+    };
+    auto load = [&](Value mem, Value w) { return loadScalar(b, loc, mem, w, elem); };
+    auto store = [&](Value v, Value mem, Value w) {
+      memref::StoreOp::create(b, loc, toMemory(b, loc, v), mem, ValueRange{w});
+    };
+
+    // 2. Each segment in place.
+    forEachJob([&](const Job &job) {
+      Value first = load(data, stepWord(job, cIdx(0)));
+      auto steps =
+          scf::ForOp::create(b, loc, cIdx(1), cIdx(plan.segmentLength), cIdx(1), ValueRange{first});
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(steps.getBody());
+        Value w = stepWord(job, steps.getInductionVar());
+        Value acc = combine(b, loc, steps.getRegionIterArgs()[0], load(data, w));
+        store(acc, data, w);
+        scf::YieldOp::create(b, loc, acc);
+      }
+      if (totals)
+        store(steps.getResult(0), totals, add(mul(job.line, cIdx(plan.segments)), job.segment));
+    });
+
+    // 3. The totals of the segments before each one.
+    if (totals) {
+      barrier(b, loc);
+      forEachJob([&](const Job &job) {
+        Value later =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, job.segment, cIdx(0));
+        auto ifLater = scf::IfOp::create(b, loc, later, /*withElseRegion=*/false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifLater.thenBlock());
+        Value lineStart = mul(job.line, cIdx(plan.segments));
+        auto before = scf::ForOp::create(b, loc, cIdx(1), job.segment, cIdx(1),
+                                         ValueRange{load(totals, lineStart)});
+        {
+          OpBuilder::InsertionGuard inner(b);
+          b.setInsertionPointToStart(before.getBody());
+          Value total = load(totals, add(lineStart, before.getInductionVar()));
+          scf::YieldOp::create(b, loc, combine(b, loc, before.getRegionIterArgs()[0], total));
+        }
+        Value prefix = before.getResult(0);
+        auto steps = scf::ForOp::create(b, loc, cIdx(0), cIdx(plan.segmentLength), cIdx(1));
+        b.setInsertionPointToStart(steps.getBody());
+        Value w = stepWord(job, steps.getInductionVar());
+        store(combine(b, loc, prefix, load(data, w)), data, w);
+      });
+    }
+
+    barrier(b, loc);
+    SmallVector<Value> values;
+    for (Value w : words)
+      values.push_back(load(data, w));
+    auto vecType = cast<VectorType>(getTypeConverter()->convertType(type));
+    rewriter.replaceOp(op, pack(b, loc, vecType, values));
     return success();
   }
 };
@@ -365,6 +560,8 @@ struct DotOpToFMA : OpConversionPattern<tile::DotOp> {
 
 void tessera::tilegpu::populateSharedMemoryOpPatterns(TileTypeConverter &converter,
                                                       RewritePatternSet &patterns) {
-  patterns.add<ConvertLayoutOpToGPU, TransOpToGPU, ReduceOpToShuffles, ReduceOpToGPU, DotOpToFMA>(
+  patterns.add<ConvertLayoutOpToGPU, TransOpToGPU, ReduceOpToShuffles<tile::ReduceOp>,
+               ReduceOpToShuffles<tile::ReduceCombineOp>, ReduceOpToGPU<tile::ReduceOp>,
+               ReduceOpToGPU<tile::ReduceCombineOp>, ScanOpToGPU, DotOpToFMA>(
       converter, patterns.getContext());
 }

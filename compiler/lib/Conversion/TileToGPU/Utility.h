@@ -224,7 +224,22 @@ Value convertThroughFragments(OpBuilder &b, Location loc, Value src, RankedTenso
 /// The warps a reduction's rows span when each element lies in one thread
 /// and is 32-bit: it lowers to shuffles, and through W shared words per
 /// result element when W > 1. Nothing otherwise (the whole-tile path).
-std::optional<int64_t> shuffleReductionWarps(tile::ReduceOp op);
+std::optional<int64_t> shuffleReductionWarps(RankedTensorType src, unsigned axis);
+
+/// How a scan shares its lines (the sequences along the axis) among the
+/// kernel's threads: `segments` per line of `segmentLength` elements each,
+/// scanned by one thread each, then offset by the segments before them.
+struct ScanPlan {
+  int64_t length = 1, inner = 1, lines = 1, segments = 1, segmentLength = 1;
+  /// Along the innermost dimension a segment's elements are adjacent words:
+  /// one word of padding after each keeps the threads' banks apart.
+  bool padded = false;
+  int64_t dataElements() const { return lines * length + (padded ? lines * segments : 0); }
+  int64_t totalElements() const { return segments > 1 ? lines * segments : 0; }
+};
+ScanPlan planScan(tile::ScanOp op);
+/// The scratch bytes of a scan's lowering (ScanPlan's data and segment totals).
+int64_t scanSharedMemoryBytes(tile::ScanOp op);
 
 /// The groups of warps that split `dot`'s K among them (tile::getDotMmaLayout):
 /// the kernel's warps over those its accumulator layout names; 1 for most dots.

@@ -35,6 +35,9 @@ Scalar operator>(const Scalar &a, const Scalar &b);
 Scalar operator>=(const Scalar &a, const Scalar &b);
 Scalar operator==(const Scalar &a, const Scalar &b);
 Scalar operator!=(const Scalar &a, const Scalar &b);
+/// cond ? a : b for scalars (a boolean condition; a and b of one type, or
+/// an i32 and an f32, which becomes f32).
+Scalar where(const Scalar &cond, const Scalar &a, const Scalar &b);
 
 // --- Memory ----------------------------------------------------------------
 /// Loads the block of `shape` whose first element is at `offsets` of `t`;
@@ -200,6 +203,25 @@ Tile reduce_min(const Tile &t, int axis, SourceLoc loc = SourceLoc::current());
 /// axis' length.
 Tile argmax(const Tile &t, int axis, SourceLoc loc = SourceLoc::current());
 Tile argmin(const Tile &t, int axis, SourceLoc loc = SourceLoc::current());
+
+/// A combine function of reduce and associative_scan: two scalars of the
+/// tile's element type in (f32 for f16 and bf16 tiles, which combine in f32
+/// and round once at the end), one of that type out. Built from scalar
+/// operations only (+, *, min, max, comparisons, where).
+using Combine = std::function<Scalar(const Scalar &, const Scalar &)>;
+/// Reduce along `axis` with `combine`, which must be associative and
+/// commutative: elements meet in an order of the compiler's choosing (as
+/// Triton's tl.reduce). The shape of reduce_sum's.
+Tile reduce(const Tile &t, int axis, const Combine &combine, SourceLoc loc = SourceLoc::current());
+/// The inclusive scan along `axis`: result[i] = t[0] ⊕ t[1] ⊕ ... ⊕ t[i],
+/// combined in that order (`combine` must be associative, need not be
+/// commutative); with `reverse`, result[i] = t[i] ⊕ ... ⊕ t[n-1] from the
+/// end. The shape of `t` (as Triton's tl.associative_scan).
+Tile associative_scan(const Tile &t, int axis, const Combine &combine, bool reverse = false,
+                      SourceLoc loc = SourceLoc::current());
+/// Running sums and products along `axis` (scans with + and *).
+Tile cumsum(const Tile &t, int axis, bool reverse = false, SourceLoc loc = SourceLoc::current());
+Tile cumprod(const Tile &t, int axis, bool reverse = false, SourceLoc loc = SourceLoc::current());
 
 // --- Matrix product --------------------------------------------------------
 /// How f32 operands are multiplied (16-bit ones always run on tensor cores):

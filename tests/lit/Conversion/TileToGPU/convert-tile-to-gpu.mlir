@@ -605,3 +605,89 @@ func.func @print(%t: tensor<4xf32, #bl>, %n: i32) attributes {tile.kernel, tile.
   tile.print "n" %n : i32
   return
 }
+
+// -----
+
+#p = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [1, 32], warpsPerCTA = [1, 4], order = [1, 0]>
+#s = #tile.slice<dim = 1, parent = #p>
+
+// A combine region reduces as tile.reduce does: its ops cloned wherever two
+// elements meet, in registers, after each butterfly shuffle and over the
+// warps' shared words.
+// CHECK-LABEL: gpu.func @row_product
+// CHECK-COUNT-3: arith.mulf {{.*}} : f32
+// CHECK: gpu.shuffle xor %{{.*}}, %c1_i32
+// CHECK-NEXT: arith.mulf %{{.*}}, %{{.*}} : f32
+// CHECK: gpu.shuffle xor %{{.*}}, %c16_i32
+// CHECK-NEXT: arith.mulf %{{.*}}, %{{.*}} : f32
+// CHECK: gpu.barrier
+// CHECK: gpu.barrier
+// CHECK-COUNT-3: arith.mulf {{.*}} : f32
+// CHECK-NOT: tile.yield
+func.func @row_product(%x: tensor<1x512xf32, #p>) attributes {tile.kernel} {
+  %m = tile.reduce_combine %x, 1 : tensor<1x512xf32, #p> -> tensor<1xf32, #s> {
+  ^bb0(%a: f32, %b: f32):
+    %c = arith.mulf %a, %b : f32
+    tile.yield %c : f32
+  }
+  return
+}
+
+// -----
+
+#p = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [1, 32], warpsPerCTA = [1, 4], order = [1, 0]>
+
+// A scan of one 512-long row over 128 threads: 32 segments of 16 (no more
+// than sqrt(2·512)), a word of padding after each (512 + 32 words), their
+// totals after the data (2176 bytes on). Each job scans its segment in
+// place, a barrier, then combines the totals before it and applies that
+// prefix in front of each element of its segment.
+// CHECK-LABEL: gpu.func @row_cumsum
+// CHECK: memref.view {{.*}}[%c0][] {{.*}} to memref<544xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}}[%c2176][] {{.*}} to memref<32xf32, #gpu.address_space<workgroup>>
+// CHECK: gpu.barrier
+// CHECK-COUNT-4: memref.store {{.*}} : memref<544xf32
+// CHECK: gpu.barrier
+// CHECK: scf.for %[[J:.*]] = %{{.*}} to %c32{{.*}} step %c128
+// CHECK: scf.for {{.*}} = %c1{{.*}} to %c16{{.*}} iter_args
+// CHECK: arith.addf
+// CHECK: memref.store {{.*}} : memref<544xf32
+// CHECK: memref.store {{.*}} : memref<32xf32
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK: scf.for {{.*}} iter_args
+// CHECK: arith.addf
+// CHECK: scf.for
+// CHECK: arith.addf
+// CHECK: memref.store {{.*}} : memref<544xf32
+// CHECK: gpu.barrier
+// CHECK-COUNT-4: memref.load {{.*}} : memref<544xf32
+func.func @row_cumsum(%x: tensor<1x512xf32, #p>) attributes {tile.kernel} {
+  %m = tile.scan %x, 1 : tensor<1x512xf32, #p> {
+  ^bb0(%a: f32, %b: f32):
+    %c = arith.addf %a, %b : f32
+    tile.yield %c : f32
+  }
+  return
+}
+
+// -----
+
+#p = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+
+// Along a column, adjacent lines are adjacent words: no padding. 32 lines
+// of 128 in 4 segments fill the 128 threads; `reverse` walks each line from
+// row 127 down.
+// CHECK-LABEL: gpu.func @column_cumsum_reverse
+// CHECK: memref.view {{.*}} to memref<4096xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}}[%c16384][] {{.*}} to memref<128xf32, #gpu.address_space<workgroup>>
+// CHECK: scf.for {{.*}} step %c128
+// CHECK: arith.subi %c127
+func.func @column_cumsum_reverse(%x: tensor<128x32xf32, #p>) attributes {tile.kernel} {
+  %m = tile.scan %x, 0 reverse : tensor<128x32xf32, #p> {
+  ^bb0(%a: f32, %b: f32):
+    %c = arith.addf %a, %b : f32
+    tile.yield %c : f32
+  }
+  return
+}

@@ -269,3 +269,67 @@ func.func @print_prefix(%n: i32) {
   tile.print "n=%d" %n : i32
   return
 }
+
+// -----
+
+func.func @combine_arguments(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{expects a combine region of two 'f32' arguments}}
+  %r = tile.reduce_combine %x, 1 : tensor<4x8xf32> -> tensor<4xf32> {
+  ^bb0(%a: f32):
+    tile.yield %a : f32
+  }
+  return
+}
+
+// -----
+
+func.func @combine_yield_type(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{expects the combine region to yield one 'f32'}}
+  %r = tile.scan %x, 1 : tensor<4x8xf32> {
+  ^bb0(%a: f32, %b: f32):
+    %c = arith.fptosi %a : f32 to i32
+    tile.yield %c : i32
+  }
+  return
+}
+
+// -----
+
+func.func @combine_side_effects(%x: tensor<4x8xf32>, %d: !tile.desc<8xf32>, %n: i32, %t: tensor<8xf32>) {
+  %r = tile.scan %x, 1 : tensor<4x8xf32> {
+  ^bb0(%a: f32, %b: f32):
+    // expected-error @+1 {{is not allowed in a combine region: it must be a pure scalar op}}
+    tile.store %d[%n], %t : !tile.desc<8xf32>, tensor<8xf32>
+    tile.yield %a : f32
+  }
+  return
+}
+
+// -----
+
+func.func @reduce_combine_shape(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{expects result shape 4, got 8}}
+  %r = tile.reduce_combine %x, 1 : tensor<4x8xf32> -> tensor<8xf32> {
+  ^bb0(%a: f32, %b: f32):
+    tile.yield %a : f32
+  }
+  return
+}
+
+// -----
+
+func.func @scan_axis(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{expects axis in [0, 2), got 2}}
+  %r = tile.scan %x, 2 : tensor<4x8xf32> {
+  ^bb0(%a: f32, %b: f32):
+    tile.yield %a : f32
+  }
+  return
+}
+
+// -----
+
+func.func @yield_outside(%a: f32) {
+  // expected-error @+1 {{expects parent op to be one of 'tile.reduce_combine, tile.scan'}}
+  tile.yield %a : f32
+}

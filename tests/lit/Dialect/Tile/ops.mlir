@@ -121,3 +121,35 @@ func.func @masked_store_round_trip(%d: !tile.desc<64xf32>, %n: i32, %t: tensor<6
   tile.store %d[%n], %t mask %m : !tile.desc<64xf32>, tensor<64xf32>, tensor<64xi1>
   return
 }
+
+// CHECK-LABEL: @combine_regions_round_trip
+func.func @combine_regions_round_trip(%t: tensor<16x32xf32>, %k: tensor<64xi32>, %s: f32)
+    -> (tensor<16xf32>, tensor<16x32xf32>, tensor<64xi32>) {
+  // CHECK: tile.reduce_combine %{{.*}}, 1 : tensor<16x32xf32> -> tensor<16xf32> {
+  // CHECK-NEXT: ^bb0(%[[A:.*]]: f32, %[[B:.*]]: f32):
+  // CHECK-NEXT: %[[P:.*]] = arith.mulf %[[A]], %[[B]] : f32
+  // CHECK-NEXT: tile.yield %[[P]] : f32
+  %p = tile.reduce_combine %t, 1 : tensor<16x32xf32> -> tensor<16xf32> {
+  ^bb0(%a: f32, %b: f32):
+    %c = arith.mulf %a, %b : f32
+    tile.yield %c : f32
+  }
+  // A value from above (a run-time scalar) may take part.
+  // CHECK: tile.scan %{{.*}}, 0 reverse : tensor<16x32xf32> {
+  // CHECK: arith.addf
+  // CHECK: arith.mulf %{{.*}}, %{{.*}} : f32
+  %q = tile.scan %t, 0 reverse : tensor<16x32xf32> {
+  ^bb0(%a: f32, %b: f32):
+    %c = arith.addf %a, %b : f32
+    %d = arith.mulf %c, %s : f32
+    tile.yield %d : f32
+  }
+  // CHECK: tile.scan %{{.*}}, 0 : tensor<64xi32> {
+  // CHECK: arith.maxsi
+  %m = tile.scan %k, 0 : tensor<64xi32> {
+  ^bb0(%a: i32, %b: i32):
+    %c = arith.maxsi %a, %b : i32
+    tile.yield %c : i32
+  }
+  return %p, %q, %m : tensor<16xf32>, tensor<16x32xf32>, tensor<64xi32>
+}

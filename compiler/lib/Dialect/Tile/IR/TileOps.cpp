@@ -447,21 +447,66 @@ LogicalResult DotOp::verify() {
   return verifyAllLayouts(*this);
 }
 
-LogicalResult ReduceOp::verify() {
-  RankedTensorType src = getSrc().getType(), dst = getType();
-  int64_t axis = getAxis();
+/// A reduction of `src` along `axis` into `dst`: rank 2 or more, the shape
+/// without the axis, the element type kept.
+static LogicalResult verifyReduction(Operation *op, RankedTensorType src, RankedTensorType dst,
+                                     int64_t axis) {
   if (src.getRank() < 2)
-    return emitOpError("expects an operand of rank 2 or more, got rank ") << src.getRank();
+    return op->emitOpError("expects an operand of rank 2 or more, got rank ") << src.getRank();
   if (axis < 0 || axis >= src.getRank())
-    return emitOpError("expects axis in [0, ") << src.getRank() << "), got " << axis;
+    return op->emitOpError("expects axis in [0, ") << src.getRank() << "), got " << axis;
   SmallVector<int64_t> expected(src.getShape());
   expected.erase(expected.begin() + axis);
   if (dst.getShape() != ArrayRef<int64_t>(expected))
-    return emitOpError("expects result shape ")
+    return op->emitOpError("expects result shape ")
            << shapeString(expected) << ", got " << shapeString(dst.getShape());
   if (src.getElementType() != dst.getElementType())
-    return emitOpError("expects matching element types");
+    return op->emitOpError("expects matching element types");
+  return verifyAllLayouts(op);
+}
+
+LogicalResult ReduceOp::verify() {
+  return verifyReduction(*this, getSrc().getType(), getType(), getAxis());
+}
+
+/// A combine region: one block of two scalars of `elem` yielding one, over
+/// ops without memory effects on scalars (the lowering clones the block
+/// wherever two elements meet).
+static LogicalResult verifyCombineRegion(Operation *op, Region &region, Type elem) {
+  Block &body = region.front();
+  if (body.getNumArguments() != 2 || body.getArgument(0).getType() != elem ||
+      body.getArgument(1).getType() != elem)
+    return op->emitOpError("expects a combine region of two ") << elem << " arguments";
+  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield || yield.getValue().getType() != elem)
+    return op->emitOpError("expects the combine region to yield one ") << elem;
+  for (Operation &inner : body.without_terminator()) {
+    if (!isMemoryEffectFree(&inner) || inner.getNumRegions() != 0)
+      return inner.emitOpError("is not allowed in a combine region: it must be a pure scalar op");
+    for (Type t : llvm::concat<Type>(inner.getOperandTypes(), inner.getResultTypes()))
+      if (isa<ShapedType>(t))
+        return inner.emitOpError("is not allowed in a combine region: it must be a pure scalar op");
+  }
+  return success();
+}
+
+LogicalResult ReduceCombineOp::verify() {
+  return verifyReduction(*this, getSrc().getType(), getType(), getAxis());
+}
+
+LogicalResult ReduceCombineOp::verifyRegions() {
+  return verifyCombineRegion(*this, getCombine(), getSrc().getType().getElementType());
+}
+
+LogicalResult ScanOp::verify() {
+  int64_t rank = getSrc().getType().getRank(), axis = getAxis();
+  if (axis < 0 || axis >= rank)
+    return emitOpError("expects axis in [0, ") << rank << "), got " << axis;
   return verifyAllLayouts(*this);
+}
+
+LogicalResult ScanOp::verifyRegions() {
+  return verifyCombineRegion(*this, getCombine(), getSrc().getType().getElementType());
 }
 
 OpFoldResult ConvertLayoutOp::fold(FoldAdaptor) {

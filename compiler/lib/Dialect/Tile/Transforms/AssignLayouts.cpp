@@ -132,13 +132,14 @@ private:
     if (isa<scf::IfOp, scf::WhileOp>(op))
       return op->emitOpError("with tile results is not supported yet; use tile selects");
 
-    if (auto reduce = dyn_cast<ReduceOp>(op)) {
-      Attribute src = layoutOf(reduce.getSrc());
-      if (isa<SliceLayoutAttr>(src)) {
-        src = defaultLayout(reduce.getSrc().getType());
-        require(op, 0, src);
-      }
-      setLayout(reduce.getResult(), SliceLayoutAttr::get(op->getContext(), reduce.getAxis(), src));
+    if (auto reduce = dyn_cast<ReduceOp>(op))
+      return visitReduce(op, reduce.getSrc().getType(), reduce.getAxis());
+    if (auto reduce = dyn_cast<ReduceCombineOp>(op))
+      return visitReduce(op, reduce.getSrc().getType(), reduce.getAxis());
+    // A scan keeps its operand's layout: it moves elements along the axis
+    // through shared memory whatever the layout.
+    if (auto scan = dyn_cast<ScanOp>(op)) {
+      setLayout(scan.getResult(), layoutOf(scan.getSrc()));
       return success();
     }
     if (auto expand = dyn_cast<ExpandDimsOp>(op)) {
@@ -211,6 +212,17 @@ private:
         isa<AtomicRMWOp, AtomicCASOp>(op))
       return visitElementwise(op);
     return op->emitOpError("has tile results but no layout rule");
+  }
+
+  /// A reduction's result is the slice of its operand's blocked layout.
+  LogicalResult visitReduce(Operation *op, RankedTensorType srcType, unsigned axis) {
+    Attribute src = srcType.getEncoding();
+    if (isa<SliceLayoutAttr>(src)) {
+      src = defaultLayout(srcType);
+      require(op, 0, src);
+    }
+    setLayout(op->getResult(0), SliceLayoutAttr::get(op->getContext(), axis, src));
+    return success();
   }
 
   LogicalResult visitDot(DotOp dot) {
