@@ -9,6 +9,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 using namespace mlir;
@@ -1059,6 +1060,26 @@ void tessera::dsl::if_(const Scalar &cond, const std::function<void()> &then,
     o.setInsertionPoint(ifOp.elseBlock()->getTerminator());
     otherwise();
   }
+}
+
+bool tessera::dsl::debugEnabled() {
+  const char *env = std::getenv("TESSERA_DEBUG");
+  return env && std::string(env) == "1";
+}
+
+void tessera::dsl::device_assert(const Tile &cond, const std::string &message, SourceLoc where) {
+  if (!cond.type().getElementType().isInteger(1))
+    fail("device_assert", "expects a boolean tile (a comparison), got " + typeStr(cond.type()));
+  if (debugEnabled())
+    tile::AssertOp::create(bld(), kb().loc(where), cond.getValue(), message);
+}
+
+void tessera::dsl::device_assert(const Scalar &cond, const std::string &message, SourceLoc where) {
+  if (!cond.getValue().getType().isInteger(1))
+    fail("device_assert",
+         "expects a boolean scalar (a comparison), got " + typeStr(cond.getValue().getType()));
+  if (debugEnabled())
+    tile::AssertOp::create(bld(), kb().loc(where), cond.getValue(), message);
 }
 
 void tessera::dsl::device_print(const std::string &prefix, const Tile &t, SourceLoc where) {

@@ -66,8 +66,9 @@ const JitKernel &detail::jitKernel(const std::string &kernelName, const KernelCo
 const JitKernel &detail::jitKernel(const KernelDef &def, const KernelConfig &config,
                                    uint64_t alignedTensors) {
   // The config is copied only to build: a launch that hits the cache pays
-  // for its key alone.
-  return Jit::get().kernel(def.name + "[" + config.keyWith(alignedTensors) + "]",
+  // for its key alone. Debug builds (device_assert) are kernels of their own.
+  return Jit::get().kernel(def.name + "[" + config.keyWith(alignedTensors) + "]" +
+                               (dsl::debugEnabled() ? "+debug" : ""),
                            [&](mlir::MLIRContext &ctx) {
                              KernelConfig specialized = config;
                              specialized.alignedTensors = alignedTensors;

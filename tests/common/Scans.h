@@ -50,11 +50,9 @@ inline void scansBody(dsl::KernelBuilder &kb, const kernels::KernelConfig &c) {
 
   Tile ki = load(k, {row, zero}, {bm, bn});
   // (1 + a)(1 + b) - 1: associative and commutative, wrapping in i32.
-  store(colComb, {p, zero}, expand_dims(reduce(ki, 0,
-                                                [](const Scalar &a, const Scalar &b) {
-                                                  return a + b + a * b;
-                                                }),
-                                         0));
+  store(colComb, {p, zero},
+        expand_dims(reduce(ki, 0, [](const Scalar &a, const Scalar &b) { return a + b + a * b; }),
+                    0));
   store(kCumprod, {row, zero}, cumprod(ki + 1.0, 1));
   // Associative, not commutative: the earlier nonzero wins.
   store(kFirst, {row, zero}, associative_scan(ki, 1, [](const Scalar &a, const Scalar &b) {

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "common/ArgReduce.h"
+#include "common/Asserts.h"
 #include "common/Atomics.h"
 #include "common/ElementwiseOps.h"
 #include "common/Masks.h"
@@ -335,6 +336,25 @@ TEST(Scans, ScansAndCombinesOnTheGpu) {
   SKIP_WITHOUT_GPU();
   for (DType dtype : {DType::F32, DType::BF16})
     EXPECT_EQ(test::checkScans(4096, dtype), "") << name(dtype);
+}
+
+TEST(DeviceAssert, PassesWhereTheConditionsHold) {
+  SKIP_WITHOUT_GPU();
+  test::DebugScope debug(true);
+  EXPECT_EQ(test::checkAsserts(100003), "");
+}
+
+/// A false element stops the kernel: the launch's stream reports the assert
+/// and the context is lost, so it runs in a process of its own.
+TEST(DeviceAssertDeathTest, StopsTheKernelOnTheGpu) {
+  SKIP_WITHOUT_GPU();
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        test::DebugScope debug(true);
+        test::checkAsserts(100003, 77777);
+      },
+      "CUDA_ERROR_ASSERT|device-side assert");
 }
 
 TEST(Branches, IfOnScalarsOnTheGpu) {

@@ -306,6 +306,7 @@ private:
         .Case([&](tile::GatherOp o) { return gather(o); })
         .Case([&](tile::StoreOp o) { return store(o); })
         .Case([&](tile::PrintOp o) { return print(o); })
+        .Case([&](tile::AssertOp o) { return deviceAssert(o); })
         .Case([&](tile::AtomicAddOp o) { return atomicAdd(o); })
         .Case([&](tile::AtomicRMWOp o) { return atomicRMW(o); })
         .Case([&](tile::AtomicCASOp o) { return atomicCAS(o); })
@@ -406,6 +407,24 @@ private:
               readBlock(o, get(o.getDesc()), {1, width}, {rows.i[row], col}, *out, row * width))
         return e;
     env[o.getResult()] = std::move(*out);
+    return llvm::Error::success();
+  }
+
+  /// An error naming the message, the program and the first false element.
+  llvm::Error deviceAssert(tile::AssertOp o) {
+    const Slot &cond = get(o.getCond());
+    for (int64_t flat = 0; flat < int64_t(cond.i.size()); ++flat) {
+      if (cond.i[flat])
+        continue;
+      std::string index;
+      for (int64_t d = int64_t(cond.shape.size()) - 1, rest = flat; d >= 0; --d) {
+        index = std::to_string(rest % cond.shape[d]) + (index.empty() ? "" : ", ") + index;
+        rest /= cond.shape[d];
+      }
+      return error(o, "device_assert failed: " + o.getMessage() + " (program (" + Twine(pid[0]) +
+                          ", " + Twine(pid[1]) + ", " + Twine(pid[2]) + "), element (" + index +
+                          "))");
+    }
     return llvm::Error::success();
   }
 

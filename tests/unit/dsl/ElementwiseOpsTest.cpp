@@ -7,6 +7,7 @@
 
 #include "common/ElementwiseOps.h"
 #include "common/ArgReduce.h"
+#include "common/Asserts.h"
 #include "common/Atomics.h"
 #include "common/Masks.h"
 #include "common/Print.h"
@@ -60,6 +61,33 @@ TEST(Scans, ScansAndCombinesOnTheInterpreter) {
     tessera::CompiledKernel c = compile(tessera::test::scansKernel(), DType::BF16, arch);
     EXPECT_EQ(c.usage.spillStoreBytes, 0u) << arch;
   }
+}
+
+TEST(DeviceAssert, StopsAtAFalseElementOnTheInterpreter) {
+  tessera::test::InterpretedScope scope;
+  tessera::test::DebugScope debug(true);
+  EXPECT_EQ(tessera::test::checkAsserts(1000), "");
+  try {
+    tessera::test::checkAsserts(1000, 777);
+    ADD_FAILURE() << "a false assert did not stop the kernel";
+  } catch (const tessera::Error &e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("device_assert failed: x below the limit"), std::string::npos) << what;
+    EXPECT_NE(what.find("program (3, 0, 0), element (9)"), std::string::npos) << what;
+    EXPECT_NE(what.find("Asserts.h"), std::string::npos) << what; // the call's location
+  }
+}
+
+/// Emitted only with TESSERA_DEBUG=1: one __assertfail call per condition.
+TEST(DeviceAssert, OnlyInDebugBuilds) {
+  for (bool on : {true, false}) {
+    tessera::test::DebugScope debug(on);
+    tessera::CompiledKernel c = compile(tessera::test::assertsKernel(), DType::F32, "sm_90a");
+    EXPECT_EQ(c.ptx.find("__assertfail") != std::string::npos, on) << on;
+  }
+  tessera::test::InterpretedScope scope;
+  tessera::test::DebugScope debug(false);
+  EXPECT_EQ(tessera::test::checkAsserts(1000, 777), ""); // no check: 2 is copied
 }
 
 TEST(Branches, IfOnScalarsOnTheInterpreter) {

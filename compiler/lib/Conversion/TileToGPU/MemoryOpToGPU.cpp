@@ -702,6 +702,26 @@ LogicalResult lowerAtomic(Op op, Value descValue, ValueRange indices,
   return success();
 }
 
+/// One cf.assert per thread on the conjunction of its elements (copies
+/// included: they hold the same bits); convert-gpu-to-nvvm makes it a call
+/// of __assertfail with the op's file and line.
+struct AssertOpToGPU : OpConversionPattern<tile::AssertOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::AssertOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value all = adaptor.getCond();
+    if (isa<VectorType>(all.getType())) {
+      SmallVector<Value> elems = unpack(rewriter, loc, all);
+      all = elems.front();
+      for (Value e : ArrayRef<Value>(elems).drop_front())
+        all = arith::AndIOp::create(rewriter, loc, all, e);
+    }
+    rewriter.replaceOpWithNewOp<cf::AssertOp>(op, all, op.getMessage());
+    return success();
+  }
+};
+
 /// gpu.printf of each element by the one thread that owns it (a scalar: by
 /// thread 0), in PrintOp::getFormat's format; floats as doubles.
 struct PrintOpToGPU : OpConversionPattern<tile::PrintOp> {
@@ -879,9 +899,10 @@ struct RoundSharedToTf32OpToGPU : OpConversionPattern<tile::RoundSharedToTf32Op>
 
 void tessera::tilegpu::populateMemoryOpPatterns(TileTypeConverter &converter,
                                                 RewritePatternSet &patterns) {
-  patterns.add<ProgramIdOpToGPU, NumProgramsOpToGPU, AddPtrOpToGPU, MakeDescOpToGPU, LoadOpToGPU,
-               GatherOpToGPU, StoreOpToGPU, AtomicAddOpToGPU, SharedAllocOpToGPU, AsyncCopyOpToGPU,
-               SharedViewOpToGPU, AsyncWaitOpToGPU, FenceAsyncSharedOpToGPU,
-               RoundSharedToTf32OpToGPU, AtomicRMWOpToGPU, AtomicCASOpToGPU, PrintOpToGPU>(
-      converter, patterns.getContext());
+  patterns
+      .add<ProgramIdOpToGPU, NumProgramsOpToGPU, AddPtrOpToGPU, MakeDescOpToGPU, LoadOpToGPU,
+           GatherOpToGPU, StoreOpToGPU, AtomicAddOpToGPU, SharedAllocOpToGPU, AsyncCopyOpToGPU,
+           SharedViewOpToGPU, AsyncWaitOpToGPU, FenceAsyncSharedOpToGPU, RoundSharedToTf32OpToGPU,
+           AtomicRMWOpToGPU, AtomicCASOpToGPU, PrintOpToGPU, AssertOpToGPU>(converter,
+                                                                            patterns.getContext());
 }

@@ -99,6 +99,7 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
     ConversionTarget target(*ctx);
     target.addLegalDialect<gpu::GPUDialect, LLVM::LLVMDialect, vector::VectorDialect,
                            memref::MemRefDialect, scf::SCFDialect, NVVM::NVVMDialect>();
+    target.addLegalOp<cf::AssertOp>();
     target.addIllegalDialect<tile::TileDialect, math::MathDialect>();
     // A wgmma group's wait stays an op until tessera-defer-wgmma-waits has
     // placed it.

@@ -251,6 +251,20 @@ for_range(const Scalar &lo, const Scalar &hi, const Scalar &step, const std::vec
 void device_print(const std::string &prefix, const Tile &t, SourceLoc loc = SourceLoc::current());
 void device_print(const std::string &prefix, const Scalar &s, SourceLoc loc = SourceLoc::current());
 
+/// Stops the kernel where an element of the boolean `cond` (or the scalar)
+/// is false, with `message`, the file and line of the call, and the block
+/// and thread, as Triton's tl.device_assert; the launch then fails with
+/// CUDA_ERROR_ASSERT and the CUDA context is lost (the interpreter throws,
+/// naming the program and element). Only in debug builds: with
+/// TESSERA_DEBUG=1 in the environment when the kernel is built, else
+/// nothing is emitted.
+void device_assert(const Tile &cond, const std::string &message,
+                   SourceLoc loc = SourceLoc::current());
+void device_assert(const Scalar &cond, const std::string &message,
+                   SourceLoc loc = SourceLoc::current());
+/// True when device_assert emits its checks (TESSERA_DEBUG=1).
+bool debugEnabled();
+
 /// if (cond) then(); else otherwise(); for a boolean scalar (a comparison).
 /// The branches act through stores and atomics: tiles made in one stay in
 /// it (to pick between tiles, use where).

@@ -691,3 +691,19 @@ func.func @column_cumsum_reverse(%x: tensor<128x32xf32, #p>) attributes {tile.ke
   }
   return
 }
+
+// -----
+
+#l = #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>
+
+// One cf.assert per thread on the conjunction of its elements (convert-gpu-to-nvvm
+// makes it a call of __assertfail); a scalar condition asserts as it is.
+// CHECK-LABEL: gpu.func @asserts
+// CHECK-COUNT-3: arith.andi %{{.*}}, %{{.*}} : i1
+// CHECK-NEXT: cf.assert %{{.*}}, "below the limit"
+// CHECK: cf.assert %{{.*}}, "scalar"
+func.func @asserts(%t: tensor<512xi1, #l>, %c: i1) attributes {tile.kernel} {
+  tile.assert %t, "below the limit" : tensor<512xi1, #l>
+  tile.assert %c, "scalar" : i1
+  return
+}

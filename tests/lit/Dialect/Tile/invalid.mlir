@@ -333,3 +333,11 @@ func.func @yield_outside(%a: f32) {
   // expected-error @+1 {{expects parent op to be one of 'tile.reduce_combine, tile.scan'}}
   tile.yield %a : f32
 }
+
+// -----
+
+func.func @assert_not_boolean(%t: tensor<64xf32>) {
+  // expected-error @+1 {{operand #0 must be 1-bit signless integer or ranked tensor of 1-bit signless integer values}}
+  tile.assert %t, "x" : tensor<64xf32>
+  return
+}

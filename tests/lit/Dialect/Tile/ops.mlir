@@ -153,3 +153,12 @@ func.func @combine_regions_round_trip(%t: tensor<16x32xf32>, %k: tensor<64xi32>,
   }
   return %p, %q, %m : tensor<16xf32>, tensor<16x32xf32>, tensor<64xi32>
 }
+
+// CHECK-LABEL: @assert_round_trip
+func.func @assert_round_trip(%t: tensor<64xi1>, %c: i1) {
+  // CHECK: tile.assert %{{.*}}, "in range" : tensor<64xi1>
+  tile.assert %t, "in range" : tensor<64xi1>
+  // CHECK: tile.assert %{{.*}}, "scalar" : i1
+  tile.assert %c, "scalar" : i1
+  return
+}

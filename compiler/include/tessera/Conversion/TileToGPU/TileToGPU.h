@@ -2,6 +2,7 @@
 #ifndef TESSERA_CONVERSION_TILETOGPU_TILETOGPU_H
 #define TESSERA_CONVERSION_TILETOGPU_TILETOGPU_H
 
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"

@@ -216,6 +216,24 @@ def Tile_PrintOp : Tile_Op<"print", [MemoryEffects<[MemWrite]>]> {
   }];
 }
 
+def Tile_AssertOp : Tile_Op<"assert", [MemoryEffects<[MemWrite]>]> {
+  let summary = "stop the kernel when a condition (a boolean tile or scalar) is false";
+  let description = [{
+    Where an element of `cond` is false, the kernel stops with `message`, the
+    source location, and the block and thread (CUDA's __assertfail: the
+    launch's stream then reports CUDA_ERROR_ASSERT, and the context is lost);
+    the interpreter reports the program and element. As Triton's
+    tl.device_assert, emitted by the DSL only in debug builds
+    (TESSERA_DEBUG=1).
+
+    ```mlir
+    tile.assert %ok, "index out of range" : tensor<128xi1>
+    ```
+  }];
+  let arguments = (ins AnyTypeOf<[I1, Tile_I1Tensor]>:$cond, StrAttr:$message);
+  let assemblyFormat = "$cond `,` $message attr-dict `:` type($cond)";
+}
+
 def Tile_AtomicCASOp : Tile_Op<"atomic_cas", [MemoryEffects<[MemRead, MemWrite]>,
                                               AllTypesMatch<["cmp", "value", "result"]>]> {
   let summary = "compare-and-swap a block of a descriptor's i32 tensor; the old values";
