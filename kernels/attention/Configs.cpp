@@ -11,6 +11,8 @@
 #include "Internal.h"
 #include "tessera/kernels/Launch.h"
 
+#include <algorithm>
+
 using namespace tessera;
 using kernels::KernelConfig;
 
@@ -96,7 +98,12 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
 KernelConfig attention::detail::attentionConfig(const std::string &kernel, DType dtype,
                                                 int64_t headDim, bool causal, bool hasMask,
                                                 std::initializer_list<BlockRule> rules, bool tf32) {
-  int64_t blockD = nextPowerOf2(headDim);
+  // Head dims the tensor cores do not take as a tile (40, 80, 96, 160, ...)
+  // run as the next power of two, at least 32: the loads read the missing
+  // columns as zeros (past the tensors' last dimension; no copy of the
+  // inputs), which add nothing to Q·Kᵀ and give output and gradient columns
+  // that the stores, bounded by the tensors, skip.
+  int64_t blockD = std::max<int64_t>(32, nextPowerOf2(headDim));
   const BlockRule *rule = rules.begin();
   while (rule + 1 != rules.end() && rule->maxBlockD < blockD)
     ++rule;

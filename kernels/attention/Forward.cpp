@@ -63,9 +63,10 @@ void attention::detail::checkInputs(const DeviceTensor &q, const DeviceTensor &k
     fail("k: expected head dim " + std::to_string(qs[3]) + " like q, got " + std::to_string(ks[3]));
   if (ks[1] < 1 || qs[1] % ks[1] != 0)
     fail("k: its " + std::to_string(ks[1]) + " heads must divide q's " + std::to_string(qs[1]));
+  // Any head dim: the kernels run the next power of two (attentionConfig).
   int64_t d = qs[3];
-  if (d != 32 && d != 64 && d != 96 && d != 128 && d != 192 && d != 256 && d != 512)
-    fail("q: head dim must be 32, 64, 96, 128, 192, 256 or 512, got " + std::to_string(d));
+  if (d < 1 || d > 512)
+    fail("q: head dim must be 1 to 512, got " + std::to_string(d));
   if (const DeviceTensor *mask = options.keyMask) {
     if (mask->dtype() != DType::I1 || mask->shape() != std::vector<int64_t>{qs[0], ks[2]})
       fail("key_mask: expected an i1 tensor of shape (" + std::to_string(qs[0]) + ", " +

@@ -231,6 +231,33 @@ INSTANTIATE_TEST_SUITE_P(Matrix, AttentionForward,
                                   (std::get<3>(info.param) ? "_mask" : "");
                          });
 
+/// Head dims the tensor cores do not take as a tile, run as the next power
+/// of two with the missing columns read as zeros.
+const Shape kAnyHeadDimShapes[] = {Shape{1, 4, 2, 67, 131, 40},  Shape{2, 2, 1, 129, 65, 59},
+                                   Shape{1, 4, 2, 100, 257, 80}, Shape{1, 2, 2, 33, 190, 111},
+                                   Shape{1, 2, 1, 65, 129, 160}, Shape{1, 2, 2, 97, 70, 224},
+                                   Shape{1, 2, 1, 40, 33, 8},    Shape{1, 2, 2, 50, 60, 300}};
+
+INSTANTIATE_TEST_SUITE_P(AnyHeadDim, AttentionForward,
+                         ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
+                                            ::testing::ValuesIn(kAnyHeadDimShapes),
+                                            ::testing::Bool(), ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<Param> &info) {
+                           return std::string(name(std::get<0>(info.param))) + "_" +
+                                  shapeName(std::get<1>(info.param)) +
+                                  (std::get<2>(info.param) ? "_causal" : "") +
+                                  (std::get<3>(info.param) ? "_mask" : "");
+                         });
+
+INSTANTIATE_TEST_SUITE_P(AnyHeadDim, AttentionForwardTf32,
+                         ::testing::Combine(::testing::ValuesIn(kAnyHeadDimShapes),
+                                            ::testing::Bool(), ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<Tf32Param> &info) {
+                           return "tf32_" + shapeName(std::get<0>(info.param)) +
+                                  (std::get<1>(info.param) ? "_causal" : "") +
+                                  (std::get<2>(info.param) ? "_mask" : "");
+                         });
+
 INSTANTIATE_TEST_SUITE_P(
     Matrix, AttentionForwardTf32,
     ::testing::Combine(::testing::Values(Shape{2, 2, 2, 1, 1, 64}, Shape{1, 4, 2, 17, 130, 32},
