@@ -67,11 +67,12 @@ void attention::backward(const DeviceTensor &q, const DeviceTensor &k, const Dev
   detail::checkOutput(dq, qs, q.dtype(), "dq", likeQ);
   detail::checkOutput(dk, ks, q.dtype(), "dk", likeK);
   detail::checkOutput(dv, ks, q.dtype(), "dv", likeK);
-  backwardWithConfig(q, k, v, out, lse, dout, dq, dk, dv, options,
-                     chooseBackwardConfig(q.dtype(), qs[3], options.causal,
-                                          options.keyMask != nullptr, qs[2], ks[2],
-                                          options.fp32Precision, options.deterministic),
-                     stream);
+  backwardWithConfig(
+      q, k, v, out, lse, dout, dq, dk, dv, options,
+      chooseBackwardConfig(q.dtype(), qs[3], options.causal, options.keyMask != nullptr, qs[2],
+                           ks[2], options.fp32Precision, options.deterministic,
+                           [&] { return tuneBackward(q, k, v, out, lse, dout, options); }),
+      stream);
 }
 
 void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,

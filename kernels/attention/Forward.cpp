@@ -97,8 +97,9 @@ void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const Devi
   // The chosen kernel on inputs already checked: k, v and mask as given, or
   // the compacted ones, which are valid by construction.
   auto run = [&](const DeviceTensor &keys, const DeviceTensor &values, const Options &o) {
-    KernelConfig config = chooseForwardConfig(q.dtype(), d, o.causal, o.keyMask != nullptr, qs[2],
-                                              keys.shape()[2], o.fp32Precision);
+    KernelConfig config =
+        chooseForwardConfig(q.dtype(), d, o.causal, o.keyMask != nullptr, qs[2], keys.shape()[2],
+                            o.fp32Precision, [&] { return tuneForward(q, keys, values, o); });
     detail::launchForward(config, q, keys, values, out, lse, o, stream);
   };
   if (options.keyMask && options.compactKeyMask && !options.causal) {

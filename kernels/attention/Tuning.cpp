@@ -3,6 +3,7 @@
 #include "tessera/kernels/attention.h"
 
 #include "Internal.h"
+#include "tessera/kernels/Kernel.h"
 #include "tessera/kernels/Launch.h"
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
@@ -10,8 +11,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <mutex>
 #include <set>
 
 using namespace tessera;
@@ -87,27 +86,16 @@ KernelConfig savedOver(KernelConfig heuristic, const std::string &saved) {
 
 } // namespace
 
-KernelConfig attention::chooseForwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
-                                            int64_t qLen, int64_t kLen, Fp32Precision precision) {
-  std::string problem = forwardProblem(dtype, headDim, causal, hasMask, qLen, kLen, precision);
-  std::optional<std::string> tuned = TuningDatabase::get().best(problem);
-  KernelConfig config =
+KernelConfig
+attention::chooseForwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
+                               int64_t qLen, int64_t kLen, Fp32Precision precision,
+                               const std::function<std::vector<CandidateResult>()> &tune) {
+  KernelConfig heuristic =
       forwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(), precision);
-  if (tuned)
-    config = savedOver(std::move(config), *tuned);
-  static const bool print = [] {
-    const char *env = std::getenv("TESSERA_PRINT_AUTOTUNING");
-    return env && std::string(env) == "1";
-  }();
-  if (print) {
-    static std::mutex mutex;
-    static std::set<std::string> printed;
-    std::lock_guard<std::mutex> lock(mutex);
-    if (printed.insert(problem).second)
-      std::fprintf(stderr, "tessera: %s -> %s (%s)\n", problem.c_str(), config.key().c_str(),
-                   tuned ? "tuned" : "heuristic");
-  }
-  return config;
+  return kernels::chooseTunedConfig(
+      forwardProblem(dtype, headDim, causal, hasMask, qLen, kLen, precision),
+      [&](const std::string &saved) { return savedOver(heuristic, saved); },
+      [&] { return heuristic; }, "the heuristic's (not tuned)", tune);
 }
 
 std::vector<CandidateResult> attention::tuneForward(const DeviceTensor &q, const DeviceTensor &k,
@@ -209,20 +197,21 @@ std::vector<KernelConfig> attention::backwardTuningSpace(DType dtype, int64_t he
   return space;
 }
 
-KernelConfig attention::chooseBackwardConfig(DType dtype, int64_t headDim, bool causal,
-                                             bool hasMask, int64_t qLen, int64_t kLen,
-                                             Fp32Precision precision, bool deterministic) {
-  std::optional<std::string> tuned = TuningDatabase::get().best(
-      backwardProblem(dtype, headDim, causal, hasMask, qLen, kLen, precision, deterministic));
+KernelConfig
+attention::chooseBackwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
+                                int64_t qLen, int64_t kLen, Fp32Precision precision,
+                                bool deterministic,
+                                const std::function<std::vector<CandidateResult>()> &tune) {
   KernelConfig heuristic = backwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(),
                                           precision, deterministic);
-  if (tuned) {
-    KernelConfig config = savedOver(heuristic, *tuned);
-    // A database edited by hand must not break the determinism promise.
-    if (!(deterministic && config.get("DQ_ATOMIC")))
-      return config;
-  }
-  return heuristic;
+  return kernels::chooseTunedConfig(
+      backwardProblem(dtype, headDim, causal, hasMask, qLen, kLen, precision, deterministic),
+      [&](const std::string &saved) {
+        KernelConfig config = savedOver(heuristic, saved);
+        // A database edited by hand must not break the determinism promise.
+        return deterministic && config.get("DQ_ATOMIC") ? heuristic : config;
+      },
+      [&] { return heuristic; }, "the heuristic's (not tuned)", tune);
 }
 
 std::vector<CandidateResult>

@@ -377,6 +377,36 @@ KernelConfig Kernel::configFor(const std::vector<Arg> &args) const {
   return chooseConfig(view);
 }
 
+KernelConfig kernels::chooseTunedConfig(
+    const std::string &problem, const std::function<KernelConfig(const std::string &)> &fromSaved,
+    const std::function<KernelConfig()> &fallback, const char *fallbackName,
+    const std::function<std::vector<CandidateResult>()> &tune, bool onFirstUse) {
+  std::optional<KernelConfig> choice;
+  const char *how = "";
+  if (std::optional<std::string> best = TuningDatabase::get().best(problem)) {
+    choice = fromSaved(*best);
+    how = "from the tuning database";
+  } else if (tune && (onFirstUse || envFlag("TESSERA_AUTOTUNE"))) {
+    std::vector<CandidateResult> results = tune();
+    if (!results.empty() && results.front().ok()) {
+      choice = fromSaved(results.front().config);
+      how = "tuned now";
+    }
+  }
+  if (!choice) {
+    choice = fallback();
+    how = fallbackName;
+  }
+  if (envFlag("TESSERA_PRINT_AUTOTUNING")) {
+    static std::mutex mutex;
+    static std::set<std::string> printed;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (printed.insert(problem).second)
+      std::fprintf(stderr, "tessera: %s: %s, %s\n", problem.c_str(), choice->key().c_str(), how);
+  }
+  return *choice;
+}
+
 KernelConfig Kernel::chooseConfig(const Args &view) const {
   DType dtype = dtypeOf(*this, view.values());
   if (!state->tuning)
@@ -389,27 +419,16 @@ KernelConfig Kernel::chooseConfig(const Args &view) const {
     if (it != state->chosen.end())
       return it->second;
   }
-  std::optional<KernelConfig> choice;
-  const char *how = "";
-  TuningDatabase &db = TuningDatabase::get();
-  if (std::optional<std::string> best = db.best(key)) {
-    choice = fullConfig(KernelConfig::parse(*best));
-    how = "from the tuning database";
-  } else if (tunable() && (state->tuning->onFirstUse || envFlag("TESSERA_AUTOTUNE"))) {
-    std::vector<CandidateResult> results = tune(view.values(), db);
-    if (!results.empty() && results.front().ok()) {
-      choice = fullConfig(KernelConfig::parse(results.front().config));
-      how = "tuned now";
-    }
-  }
-  if (!choice) {
-    choice = state->heuristic ? fullConfig(state->heuristic(view)) : config(dtype);
-    how = state->heuristic ? "the heuristic's (not tuned)" : "the default (not tuned)";
-  }
-  if (envFlag("TESSERA_PRINT_AUTOTUNING"))
-    std::fprintf(stderr, "tessera: %s: %s, %s\n", key.c_str(), choice->key().c_str(), how);
+  KernelConfig choice = chooseTunedConfig(
+      key, [&](const std::string &saved) { return fullConfig(KernelConfig::parse(saved)); },
+      [&] { return state->heuristic ? fullConfig(state->heuristic(view)) : config(dtype); },
+      state->heuristic ? "the heuristic's (not tuned)" : "the default (not tuned)",
+      tunable() ? std::function<std::vector<CandidateResult>()>(
+                      [&] { return tune(view.values(), TuningDatabase::get()); })
+                : nullptr,
+      state->tuning->onFirstUse);
   std::lock_guard<std::mutex> lock(state->mutex);
-  return state->chosen.emplace(key, *choice).first->second;
+  return state->chosen.emplace(key, choice).first->second;
 }
 
 KernelConfig Kernel::fullConfig(const KernelConfig &c) const {

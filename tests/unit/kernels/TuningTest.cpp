@@ -119,6 +119,44 @@ TEST(AttentionBackwardTuningSpace, CompiledKernelsCarryTheirConstants) {
     EXPECT_EQ(k.constants.count(name) ? k.constants.at(name) : -1, value) << name;
 }
 
+/// Attention chooses as every Kernel does (kernels::chooseTunedConfig): a
+/// problem the database does not know is tuned on first use only when
+/// asked (TESSERA_AUTOTUNE=1), and the tuner's winner is taken; a
+/// deterministic backward never takes an atomic dQ winner.
+TEST(AttentionTuning, TunesOnFirstUseOnlyWhenAsked) {
+  const int64_t qLen = 23451, kLen = 34561; // problems no other test records
+  int calls = 0;
+  std::string winner = "dtype=bf16,num_warps=8,BLOCK_D=64,BLOCK_M=32,BLOCK_N=16,CAUSAL=0,"
+                       "HAS_MASK=0,NUM_STAGES=2,TF32=0";
+  auto tune = [&] {
+    ++calls;
+    CandidateResult r;
+    r.config = winner;
+    r.verdict = "ok";
+    return std::vector<CandidateResult>{r};
+  };
+  unsetenv("TESSERA_AUTOTUNE");
+  kernels::KernelConfig untuned = attention::chooseForwardConfig(
+      DType::BF16, 64, false, false, qLen, kLen, attention::Fp32Precision::tf32, tune);
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(untuned.key(), attention::forwardConfig(DType::BF16, 64, false, false, "sm_90a").key());
+  setenv("TESSERA_AUTOTUNE", "1", 1);
+  kernels::KernelConfig tuned = attention::chooseForwardConfig(
+      DType::BF16, 64, false, false, qLen, kLen, attention::Fp32Precision::tf32, tune);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(tuned.get("BLOCK_M"), 32);
+  EXPECT_EQ(tuned.get("BLOCK_N"), 16);
+  EXPECT_EQ(tuned.numWarps, 8u);
+
+  winner = "dtype=bf16,num_warps=4,BLOCK_D=64,BLOCK_M=32,BLOCK_N=32,CAUSAL=0,DQ_ATOMIC=1,"
+           "HAS_MASK=0,TF32=0";
+  kernels::KernelConfig deterministic = attention::chooseBackwardConfig(
+      DType::BF16, 64, false, false, qLen, kLen, attention::Fp32Precision::tf32, true, tune);
+  unsetenv("TESSERA_AUTOTUNE");
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(deterministic.get("DQ_ATOMIC"), 0);
+}
+
 } // namespace
 
 // An entry saved before a kernel gained a constant keeps the heuristic's

@@ -239,6 +239,23 @@ private:
   std::shared_ptr<State> state;
 };
 
+/// How a launch picks its configuration for `problem` (its key in the tuning
+/// database), for a Kernel and for operations of several kernels alike
+/// (attention's forward and backward):
+///   1. the database's winner, read by `fromSaved` (a config string);
+///   2. when `tune` is given and tuning on first use is asked for
+///      (`onFirstUse`, or TESSERA_AUTOTUNE=1), the winner of `tune()` (which
+///      records it in the database);
+///   3. `fallback()`, named `fallbackName` ("the heuristic's").
+/// TESSERA_PRINT_AUTOTUNING=1 prints the choice once per problem:
+/// `tessera: PROBLEM: CONFIG, HOW`.
+KernelConfig chooseTunedConfig(const std::string &problem,
+                               const std::function<KernelConfig(const std::string &)> &fromSaved,
+                               const std::function<KernelConfig()> &fallback,
+                               const char *fallbackName,
+                               const std::function<std::vector<CandidateResult>()> &tune = {},
+                               bool onFirstUse = false);
+
 /// Makes `kernel` known by name to registry() and the tools; throws if the
 /// name is taken. Returns the kernel.
 const Kernel &registerKernel(const Kernel &kernel);

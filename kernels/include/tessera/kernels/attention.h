@@ -17,6 +17,7 @@
 #include "tessera/runtime/Stream.h"
 #include "tessera/runtime/Tensor.h"
 
+#include <functional>
 #include <optional>
 #include <string_view>
 
@@ -132,12 +133,16 @@ std::vector<kernels::KernelConfig>
 forwardTuningSpace(DType dtype, int64_t headDim, bool causal, bool hasMask, int64_t qLen,
                    int64_t kLen, Fp32Precision precision = Fp32Precision::tf32);
 
-/// The configuration forward() uses: the tuning database's winner for the
-/// problem's bucket if it has one, else the heuristic's.
-/// TESSERA_PRINT_AUTOTUNING=1 prints the choice (once per problem).
-kernels::KernelConfig chooseForwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
-                                          int64_t qLen, int64_t kLen,
-                                          Fp32Precision precision = Fp32Precision::tf32);
+/// The configuration forward() uses, chosen as every Kernel's is
+/// (kernels::chooseTunedConfig): the tuning database's winner for the
+/// problem's bucket, else, with TESSERA_AUTOTUNE=1 and `tune` given (forward()
+/// passes tuneForward on its inputs), the winner of tuning now, else the
+/// heuristic's. TESSERA_PRINT_AUTOTUNING=1 prints the choice (once per
+/// problem).
+kernels::KernelConfig
+chooseForwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask, int64_t qLen,
+                    int64_t kLen, Fp32Precision precision = Fp32Precision::tf32,
+                    const std::function<std::vector<CandidateResult>()> &tune = {});
 
 /// Tunes forward() for these inputs: every candidate's output is checked
 /// against the NVRTC reference before it may win; results go to the tuning
@@ -159,11 +164,14 @@ std::vector<kernels::KernelConfig> backwardTuningSpace(DType dtype, int64_t head
                                                        bool hasMask, int64_t qLen, int64_t kLen,
                                                        Fp32Precision precision, bool deterministic);
 
-/// The configuration backward() uses: the tuning database's winner for the
-/// problem's bucket if it has one, else backwardConfig's.
-kernels::KernelConfig chooseBackwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
-                                           int64_t qLen, int64_t kLen, Fp32Precision precision,
-                                           bool deterministic);
+/// The configuration backward() uses, chosen as chooseForwardConfig's (with
+/// tuneBackward on backward()'s inputs to tune on first use); backwardConfig's
+/// when nothing better is known. A saved winner with atomic dQ does not
+/// serve a deterministic problem.
+kernels::KernelConfig
+chooseBackwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask, int64_t qLen,
+                     int64_t kLen, Fp32Precision precision, bool deterministic,
+                     const std::function<std::vector<CandidateResult>()> &tune = {});
 
 /// Tunes backward() for these inputs (out, lse from forward()): every
 /// candidate's dq, dk and dv are checked against the NVRTC fp32 reference
