@@ -67,6 +67,21 @@ void attention::backward(const DeviceTensor &q, const DeviceTensor &k, const Dev
   detail::checkOutput(dq, qs, q.dtype(), "dq", likeQ);
   detail::checkOutput(dk, ks, q.dtype(), "dk", likeK);
   detail::checkOutput(dv, ks, q.dtype(), "dv", likeK);
+  // Rows that are not whole 16-byte vectors: on padded copies, as forward().
+  if (int64_t d = qs[3], padded = detail::vectorHeadDim(q.dtype(), d); padded != d) {
+    Options o = options;
+    o.scale = options.scale.value_or(float(1.0 / std::sqrt(double(d))));
+    auto pad = [&](const DeviceTensor &t) { return detail::withHeadDim(t, padded, stream); };
+    DeviceTensor dqPadded = DeviceTensor::empty({qs[0], qs[1], qs[2], padded}, q.dtype());
+    DeviceTensor dkPadded = DeviceTensor::empty({ks[0], ks[1], ks[2], padded}, q.dtype());
+    DeviceTensor dvPadded = DeviceTensor::empty({ks[0], ks[1], ks[2], padded}, q.dtype());
+    backward(pad(q), pad(k), pad(v), pad(out), lse, pad(dout), dqPadded, dkPadded, dvPadded, o,
+             stream);
+    detail::copyHeadDim(dqPadded, dq, stream);
+    detail::copyHeadDim(dkPadded, dk, stream);
+    detail::copyHeadDim(dvPadded, dv, stream);
+    return;
+  }
   backwardWithConfig(
       q, k, v, out, lse, dout, dq, dk, dv, options,
       chooseBackwardConfig(q.dtype(), qs[3], options.causal, options.keyMask != nullptr, qs[2],

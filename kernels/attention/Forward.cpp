@@ -94,6 +94,17 @@ void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const Devi
   int64_t d = qs[3];
   detail::checkOutput(out, qs, q.dtype(), "out", "(batch, heads, q_len, dim) like q");
   detail::checkOutput(lse, {qs[0], qs[1], qs[2]}, DType::F32, "lse", "(batch, heads, q_len)");
+  // Rows that are not whole 16-byte vectors: on padded copies (the scale
+  // stays the head dim's), the output's first columns copied back.
+  if (int64_t padded = detail::vectorHeadDim(q.dtype(), d); padded != d) {
+    Options o = options;
+    o.scale = options.scale.value_or(float(1.0 / std::sqrt(double(d))));
+    DeviceTensor outPadded = DeviceTensor::empty({qs[0], qs[1], qs[2], padded}, q.dtype());
+    forward(detail::withHeadDim(q, padded, stream), detail::withHeadDim(k, padded, stream),
+            detail::withHeadDim(v, padded, stream), outPadded, lse, o, stream);
+    detail::copyHeadDim(outPadded, out, stream);
+    return;
+  }
   // The chosen kernel on inputs already checked: k, v and mask as given, or
   // the compacted ones, which are valid by construction.
   auto run = [&](const DeviceTensor &keys, const DeviceTensor &values, const Options &o) {

@@ -258,4 +258,5 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
         gatherKeysKernel(kb, c);
         return kb.finish();
       }};
+  registerHeadDimCopy(r);
 }

@@ -71,6 +71,17 @@ void launchForward(const JitKernel &kernel, const DeviceTensor &q, const DeviceT
                    const DeviceTensor &v, DeviceTensor &out, DeviceTensor &lse,
                    const Options &options, Stream &stream = Stream::defaultStream());
 
+/// The least head dim >= `headDim` whose rows are whole 16-byte vectors in
+/// `dtype` (HeadDimPadding.cpp): forward() and backward() run on copies
+/// padded to it when it differs.
+int64_t vectorHeadDim(DType dtype, int64_t headDim);
+/// dst (batch, heads, len, any dim) = src's rows, zero-padded or cropped to
+/// dst's last dim, by attention_copy_head_dim on `stream`.
+void copyHeadDim(const DeviceTensor &src, DeviceTensor &dst, Stream &stream);
+/// A new contiguous copy of `t` with last dim `headDim` (zero-padded).
+DeviceTensor withHeadDim(const DeviceTensor &t, int64_t headDim, Stream &stream);
+void registerHeadDimCopy(std::map<std::string, kernels::KernelDef> &registry);
+
 /// k and v with only the keys the mask keeps, compacted to the front of each
 /// batch row (FlashAttention's unpadding), and the mask the kernel then
 /// needs: none when every batch row keeps as many keys, else (batch, kept)

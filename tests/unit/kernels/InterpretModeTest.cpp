@@ -26,10 +26,11 @@ using test::InterpretedScope;
 
 using test::randomValues;
 
-/// Head dims 64 and 40 (run as 64, the missing columns read as zeros).
+/// Head dims 64, 40 (run as 64, the missing columns read as zeros) and 59
+/// (rows not whole 16-byte vectors: on copies padded to 64).
 TEST(InterpretMode, AttentionForwardThroughThePublicApi) {
   InterpretedScope scope;
-  for (int64_t d : {64, 40}) {
+  for (int64_t d : {64, 40, 59}) {
     int64_t b = 1, h = 2, s = 77;
     auto q = randomValues(b * h * s * d, DType::BF16), k = randomValues(b * h * s * d, DType::BF16),
          v = randomValues(b * h * s * d, DType::BF16);

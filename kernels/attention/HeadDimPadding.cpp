@@ -1,0 +1,85 @@
+//===- HeadDimPadding.cpp - Head dims whose rows are not 16-byte runs -----===//
+//
+// The kernels read Q, K, V rows as 16-byte vectors (cp.async, and the
+// wgmma path's swizzled tiles); rows of a head dim that is not a multiple of
+// 16 bytes (59 or 111 in 16 bits, 59 in f32) leave only element loads, 18 to
+// 22 times slower (docs/PERFORMANCE.md). As FlashAttention's wrappers do,
+// forward() and backward() then run on copies whose rows are padded with
+// zeros to the next multiple of 16 bytes, and copy the results' first
+// columns back: two memory-bound passes, a few percent of the kernels' time.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Internal.h"
+#include "tessera/dsl.h"
+#include "tessera/kernels/Launch.h"
+#include "tessera/runtime/Error.h"
+
+#include <algorithm>
+
+using namespace tessera;
+using namespace tessera::dsl;
+using kernels::KernelConfig;
+
+namespace {
+
+/// dst[b, h, i, j] = j < src's last dim ? src[b, h, i, j] : 0 for every j
+/// of dst's last dim: the load reads past src's columns as zeros, the store
+/// writes dst's columns only. One program per BLOCK_M rows of a (b, h).
+void copyHeadDimKernel(KernelBuilder &kb, const KernelConfig &config) {
+  const int64_t BM = kb.constant("BLOCK_M", config.get("BLOCK_M"));
+  const int64_t BD = kb.constant("BLOCK_D", config.get("BLOCK_D"));
+  TensorArg src = kb.tensor("src", config.dtype, 4), dst = kb.tensor("dst", config.dtype, 4);
+  Scalar bh = program_id(1), b = bh / src.size(1), h = bh % src.size(1);
+  Scalar startM = program_id(0) * Scalar(BM);
+  store(dst.at({b, h}), {startM, Scalar(0)}, load(src.at({b, h}), {startM, Scalar(0)}, {BM, BD}));
+}
+
+} // namespace
+
+void attention::detail::registerHeadDimCopy(std::map<std::string, kernels::KernelDef> &r) {
+  r["attention_copy_head_dim"] = {
+      "attention_copy_head_dim",
+      "a rank-4 tensor copied into one of another last dim (zero-padded or cropped)",
+      {{"BLOCK_M", 32}, {"BLOCK_D", 64}},
+      {DType::F32, DType::F16, DType::BF16},
+      [](mlir::MLIRContext &ctx, const KernelConfig &c) {
+        KernelBuilder kb(ctx, "attention_copy_head_dim", c.numWarps);
+        kb.setAlignedTensors(c.alignedTensors);
+        copyHeadDimKernel(kb, c);
+        return kb.finish();
+      }};
+}
+
+int64_t attention::detail::vectorHeadDim(DType dtype, int64_t headDim) {
+  int64_t perVector = 16 / int64_t(byteSize(dtype));
+  return (headDim + perVector - 1) / perVector * perVector;
+}
+
+void attention::detail::copyHeadDim(const DeviceTensor &src, DeviceTensor &dst, Stream &stream) {
+  const auto &s = src.shape(), &d = dst.shape();
+  if (s[0] != d[0] || s[1] != d[1] || s[2] != d[2] || src.dtype() != dst.dtype())
+    throw tessera::Error("attention_copy_head_dim: src and dst differ beyond the last dim");
+  int64_t blockD = nextPowerOf2(std::max(s[3], d[3]));
+  KernelConfig config =
+      kernels::makeConfig(kernels::lookup("attention_copy_head_dim"), src.dtype(), 4,
+                          {{"BLOCK_M", std::max<int64_t>(1, 4096 / blockD)}, {"BLOCK_D", blockD}});
+  if (s[0] * s[1] > 65535)
+    throw tessera::Error("batch·heads = " + std::to_string(s[0] * s[1]) +
+                         " exceeds 65535 programs along grid y");
+  KernelArgs args;
+  kernels::detail::addTensor(args, src, "src");
+  kernels::detail::addTensor(args, dst, "dst");
+  int64_t blockM = config.get("BLOCK_M");
+  launch(kernels::detail::jitKernel("attention_copy_head_dim", config, args),
+         unsigned(std::max<int64_t>(1, (s[2] + blockM - 1) / blockM)), unsigned(s[0] * s[1]), 1,
+         args, stream);
+}
+
+DeviceTensor attention::detail::withHeadDim(const DeviceTensor &t, int64_t headDim,
+                                            Stream &stream) {
+  const auto &s = t.shape();
+  DeviceTensor padded = DeviceTensor::empty({s[0], s[1], s[2], headDim}, t.dtype());
+  copyHeadDim(t, padded, stream);
+  return padded;
+}
