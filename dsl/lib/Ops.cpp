@@ -891,65 +891,136 @@ Tile tessera::dsl::argmin(const Tile &t, int axis, SourceLoc w) {
   return argReduce(tile::ReduceKind::min, t, axis, w, "argmin");
 }
 
-/// Fills `region` with the block of `combine` over scalars of `elem`.
-static void buildCombine(Region &region, Type elem, const Combine &combine, Location l,
-                         const char *name) {
+/// Fills `region` with the block of `combine` over scalars of `elems` (the
+/// left ones, then the right ones).
+static void buildCombine(Region &region, const SmallVector<Type> &elems, const CombineN &combine,
+                         Location l, const char *name) {
   OpBuilder &o = bld();
   OpBuilder::InsertionGuard guard(o);
-  Block *body = o.createBlock(&region, {}, {elem, elem}, {l, l});
-  Scalar result = combine(Scalar(body->getArgument(0)), Scalar(body->getArgument(1)));
-  if (!result.getValue() || result.getValue().getType() != elem)
-    fail(name, "the combine function must return a " + typeStr(elem) + " scalar, got " +
-                   (result.getValue() ? typeStr(result.getValue().getType()) : "nothing"));
-  tile::YieldOp::create(o, l, result.getValue());
+  SmallVector<Type> args(elems);
+  args.append(elems);
+  Block *body = o.createBlock(&region, {}, args, SmallVector<Location>(args.size(), l));
+  std::vector<Scalar> left, right;
+  for (unsigned i = 0; i < elems.size(); ++i) {
+    left.emplace_back(body->getArgument(i));
+    right.emplace_back(body->getArgument(elems.size() + i));
+  }
+  std::vector<Scalar> results = combine(left, right);
+  if (results.size() != elems.size())
+    fail(name, "the combine function must return " + std::to_string(elems.size()) +
+                   " scalars, got " + std::to_string(results.size()));
+  SmallVector<Value> values;
+  for (auto [i, r] : llvm::enumerate(results)) {
+    if (!r.getValue() || r.getValue().getType() != elems[i])
+      fail(name, "the combine function's result " + std::to_string(i) + " must be a " +
+                     typeStr(elems[i]) + " scalar, got " +
+                     (r.getValue() ? typeStr(r.getValue().getType()) : "nothing"));
+    values.push_back(r.getValue());
+  }
+  tile::YieldOp::create(o, l, values);
 }
 
-/// 16-bit float tiles combine in f32: `t` widened, and the dtype to round
-/// the result back to.
-static std::pair<Tile, DType> combineInF32(const Tile &t, SourceLoc where) {
-  DType dtype = t.dtype();
-  if (dtype == DType::F16 || dtype == DType::BF16)
-    return {cast(t, DType::F32, where), dtype};
-  return {t, dtype};
+/// 16-bit float tiles combine in f32: the tiles widened, and the dtypes to
+/// round the results back to.
+static std::pair<std::vector<Tile>, std::vector<DType>>
+combineInF32(const std::vector<Tile> &ts, SourceLoc where, const char *name) {
+  if (ts.empty())
+    fail(name, "expects at least one tile");
+  std::vector<Tile> wide;
+  std::vector<DType> dtypes;
+  for (const Tile &t : ts) {
+    if (t.shape() != ts.front().shape())
+      fail(name, "expects tiles of one shape, got " + shapeStr(ts.front().shape()) + " and " +
+                     shapeStr(t.shape()));
+    DType dtype = t.dtype();
+    dtypes.push_back(dtype);
+    wide.push_back(dtype == DType::F16 || dtype == DType::BF16 ? cast(t, DType::F32, where) : t);
+  }
+  return {wide, dtypes};
+}
+
+static SmallVector<Type> elementTypes(const std::vector<Tile> &ts) {
+  SmallVector<Type> elems;
+  for (const Tile &t : ts)
+    elems.push_back(t.type().getElementType());
+  return elems;
+}
+
+static CombineN single(const Combine &combine) {
+  return [combine](const std::vector<Scalar> &a, const std::vector<Scalar> &b) {
+    return std::vector<Scalar>{combine(a[0], b[0])};
+  };
+}
+
+std::vector<Tile> tessera::dsl::reduce(const std::vector<Tile> &ts, int axis,
+                                       const CombineN &combine, SourceLoc where) {
+  if (!combine)
+    fail("reduce", "expects a combine function");
+  Location l = kb().loc(where);
+  auto [srcs, dtypes] = combineInF32(ts, where, "reduce");
+  if (srcs.front().rank() == 1) {
+    if (axis != 0)
+      fail("reduce", "axis " + std::to_string(axis) + " out of range for a 1-D tile");
+    for (Tile &t : srcs)
+      t = expand_dims(t, 0, where);
+    axis = 1;
+  }
+  std::vector<int64_t> shape = srcs.front().shape();
+  if (axis < 0 || axis >= int(shape.size()))
+    fail("reduce",
+         "axis " + std::to_string(axis) + " out of range for a tile of shape " + shapeStr(shape));
+  shape.erase(shape.begin() + axis);
+  SmallVector<Type> elems = elementTypes(srcs), resultTypes;
+  SmallVector<Value> values;
+  for (auto [t, elem] : llvm::zip(srcs, elems)) {
+    resultTypes.push_back(tensorOf(shape, elem));
+    values.push_back(t.getValue());
+  }
+  auto op =
+      tile::ReduceCombineOp::create(bld(), l, resultTypes, values, bld().getI32IntegerAttr(axis));
+  buildCombine(op.getCombine(), elems, combine, l, "reduce");
+  std::vector<Tile> results;
+  for (auto [r, dtype] : llvm::zip(op.getResults(), dtypes))
+    results.push_back(cast(Tile(r), dtype, where));
+  return results;
 }
 
 Tile tessera::dsl::reduce(const Tile &t, int axis, const Combine &combine, SourceLoc where) {
   if (!combine)
     fail("reduce", "expects a combine function");
+  return reduce(std::vector<Tile>{t}, axis, single(combine), where).front();
+}
+
+std::vector<Tile> tessera::dsl::associative_scan(const std::vector<Tile> &ts, int axis,
+                                                 const CombineN &combine, bool reverse,
+                                                 SourceLoc where) {
+  if (!combine)
+    fail("associative_scan", "expects a combine function");
   Location l = kb().loc(where);
-  auto [src, dtype] = combineInF32(t, where);
-  if (src.rank() == 1) {
-    if (axis != 0)
-      fail("reduce", "axis " + std::to_string(axis) + " out of range for a 1-D tile");
-    src = expand_dims(src, 0, where);
-    axis = 1;
+  auto [srcs, dtypes] = combineInF32(ts, where, "associative_scan");
+  if (axis < 0 || axis >= int(srcs.front().rank()))
+    fail("associative_scan", "axis " + std::to_string(axis) + " out of range for a tile of shape " +
+                                 shapeStr(srcs.front().shape()));
+  SmallVector<Type> resultTypes;
+  SmallVector<Value> values;
+  for (const Tile &t : srcs) {
+    resultTypes.push_back(t.type());
+    values.push_back(t.getValue());
   }
-  std::vector<int64_t> shape = src.shape();
-  if (axis < 0 || axis >= int(shape.size()))
-    fail("reduce",
-         "axis " + std::to_string(axis) + " out of range for a tile of shape " + shapeStr(shape));
-  shape.erase(shape.begin() + axis);
-  Type elem = src.type().getElementType();
-  auto op = tile::ReduceCombineOp::create(bld(), l, tensorOf(shape, elem), src.getValue(),
-                                          bld().getI32IntegerAttr(axis));
-  buildCombine(op.getCombine(), elem, combine, l, "reduce");
-  return cast(Tile(op.getResult()), dtype, where);
+  auto op = tile::ScanOp::create(bld(), l, resultTypes, values, bld().getI32IntegerAttr(axis),
+                                 reverse ? bld().getUnitAttr() : UnitAttr());
+  buildCombine(op.getCombine(), elementTypes(srcs), combine, l, "associative_scan");
+  std::vector<Tile> results;
+  for (auto [r, dtype] : llvm::zip(op.getResults(), dtypes))
+    results.push_back(cast(Tile(r), dtype, where));
+  return results;
 }
 
 Tile tessera::dsl::associative_scan(const Tile &t, int axis, const Combine &combine, bool reverse,
                                     SourceLoc where) {
   if (!combine)
     fail("associative_scan", "expects a combine function");
-  if (axis < 0 || axis >= int(t.rank()))
-    fail("associative_scan", "axis " + std::to_string(axis) + " out of range for a tile of shape " +
-                                 shapeStr(t.shape()));
-  Location l = kb().loc(where);
-  auto [src, dtype] = combineInF32(t, where);
-  auto op =
-      tile::ScanOp::create(bld(), l, src.type(), src.getValue(), bld().getI32IntegerAttr(axis),
-                           reverse ? bld().getUnitAttr() : UnitAttr());
-  buildCombine(op.getCombine(), src.type().getElementType(), combine, l, "associative_scan");
-  return cast(Tile(op.getResult()), dtype, where);
+  return associative_scan(std::vector<Tile>{t}, axis, single(combine), reverse, where).front();
 }
 
 Tile tessera::dsl::cumsum(const Tile &t, int axis, bool reverse, SourceLoc where) {

@@ -29,6 +29,7 @@ namespace tessera::test {
 ///   row_prod   = reduce(1 + x/64, 1, *)  col_xor = reduce(k, 0, ^) per block
 ///   k_cumprod  = cumprod(k, 1)           k_first = first nonzero of k up to j
 ///   v_cumsum   = cumsum of the 1-D block of v
+///   row_argmax, running_argmax: (x, index) reduced and scanned together
 inline void scansBody(dsl::KernelBuilder &kb, const kernels::KernelConfig &c) {
   using namespace dsl;
   int64_t bm = c.get("BM"), bn = c.get("BN");
@@ -39,7 +40,9 @@ inline void scansBody(dsl::KernelBuilder &kb, const kernels::KernelConfig &c) {
             colComb = kb.tensor("col_comb", DType::I32, 2),
             kCumprod = kb.tensor("k_cumprod", DType::I32, 2),
             kFirst = kb.tensor("k_first", DType::I32, 2),
-            vCumsum = kb.tensor("v_cumsum", c.dtype, 1);
+            vCumsum = kb.tensor("v_cumsum", c.dtype, 1),
+            rowArgmax = kb.tensor("row_argmax", DType::I32, 1),
+            runningArgmax = kb.tensor("running_argmax", DType::I32, 2);
   Scalar p = program_id(0), row = p * Scalar(bm), zero(0);
   Tile t = load(x, {row, zero}, {bm, bn});
   store(rowCumsum, {row, zero}, cumsum(t, 1));
@@ -61,6 +64,16 @@ inline void scansBody(dsl::KernelBuilder &kb, const kernels::KernelConfig &c) {
 
   Scalar start = p * Scalar(bm * bn);
   store(vCumsum, {start}, cumsum(load(v, {start}, {bm * bn}), 0));
+
+  // (value, index) pairs reduced and scanned together: the larger value,
+  // the first index among equal ones.
+  Tile index = broadcast_to(expand_dims(arange(bn), 0), {bm, bn});
+  CombineN larger = [](const std::vector<Scalar> &a, const std::vector<Scalar> &b) {
+    Scalar takeB = where(b[0] == a[0], b[1]<a[1], b[0]> a[0]);
+    return std::vector<Scalar>{where(takeB, b[0], a[0]), where(takeB, b[1], a[1])};
+  };
+  store(rowArgmax, {row}, reduce({t, index}, 1, larger)[1]);
+  store(runningArgmax, {row, zero}, associative_scan({t, index}, 1, larger)[1]);
 }
 
 inline kernels::Kernel scansKernel() {
@@ -92,9 +105,10 @@ inline std::string checkScans(int64_t m, DType dtype) {
   DeviceTensor rowCumsum = out({m, n}, dtype), colRcumsum = out({m, n}, dtype),
                rowProd = out({m}, dtype), colComb = out({programs, n}, DType::I32),
                kCumprod = out({m, n}, DType::I32), kFirst = out({m, n}, DType::I32),
-               vCumsum = out({m * n}, dtype);
+               vCumsum = out({m * n}, dtype), rowArgmax = out({m}, DType::I32),
+               runningArgmax = out({m, n}, DType::I32);
   scansKernel()(std::vector<kernels::Arg>{dx, dk, dv, rowCumsum, colRcumsum, rowProd, colComb,
-                                          kCumprod, kFirst, vCumsum});
+                                          kCumprod, kFirst, vCumsum, rowArgmax, runningArgmax});
 
   // |got - want| within the f32 accumulation over the terms' magnitudes and
   // the rounding of the result to the dtype.
@@ -142,6 +156,21 @@ inline std::string checkScans(int64_t m, DType dtype) {
       if (!near(gotV[e], sum, magnitude))
         return at("1-D cumsum", e, 0, gotV[e], sum);
     }
+  }
+
+  std::vector<int32_t> gotArgmax(m), gotRunning(m * n);
+  rowArgmax.copyToHost(gotArgmax.data());
+  runningArgmax.copyToHost(gotRunning.data());
+  for (int64_t i = 0; i < m; ++i) {
+    int32_t best = 0;
+    for (int32_t j = 0; j < n; ++j) {
+      if (x[i * n + j] > x[i * n + best])
+        best = j;
+      if (gotRunning[i * n + j] != best)
+        return at("running argmax", i, j, gotRunning[i * n + j], best);
+    }
+    if (gotArgmax[i] != best)
+      return at("argmax by a combine", i, 0, gotArgmax[i], best);
   }
 
   std::vector<int32_t> gotComb(programs * n), gotCumprod(m * n), gotFirst(m * n);

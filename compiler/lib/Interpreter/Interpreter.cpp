@@ -732,23 +732,33 @@ private:
       t.i[k] = s.i[0];
   }
 
-  /// a ⊕ b by the combine region.
-  llvm::Expected<Slot> combine(Region &region, Slot a, Slot b) {
+  /// a ⊕ b by the combine region (one slot per combined tile each).
+  llvm::Expected<SmallVector<Slot, 2>> combine(Region &region, SmallVector<Slot, 2> a,
+                                               SmallVector<Slot, 2> b) {
     Block &body = region.front();
-    env[body.getArgument(0)] = std::move(a);
-    env[body.getArgument(1)] = std::move(b);
-    SmallVector<Slot, 1> result;
+    unsigned n = a.size();
+    for (unsigned i = 0; i < n; ++i) {
+      env[body.getArgument(i)] = std::move(a[i]);
+      env[body.getArgument(n + i)] = std::move(b[i]);
+    }
+    SmallVector<Slot, 2> result;
     if (llvm::Error e = execBlock(body, result))
       return std::move(e);
-    return std::move(result.front());
+    return result;
   }
 
-  /// Runs `combine` along each line of `src` in order (from the end with
-  /// `reverse`): `visit(line, position, acc)` sees the running value acc =
+  /// Runs `combine` along each line of `srcs` in order (from the end with
+  /// `reverse`): `visit(line, position, acc)` sees the running values acc =
   /// x[first] ⊕ ... ⊕ x[position] at each element of line a·inner + b.
-  llvm::Error foldLines(const Slot &src, unsigned axis, bool reverse, Region &combine,
-                        function_ref<void(int64_t, int64_t, const Slot &)> visit) {
-    auto [outer, len, inner] = linesAlong(src.shape, axis);
+  llvm::Error foldLines(ArrayRef<Slot> srcs, unsigned axis, bool reverse, Region &combine,
+                        function_ref<void(int64_t, int64_t, ArrayRef<Slot>)> visit) {
+    auto [outer, len, inner] = linesAlong(srcs.front().shape, axis);
+    auto elements = [&](int64_t flat) {
+      SmallVector<Slot, 2> e;
+      for (const Slot &src : srcs)
+        e.push_back(elementOf(src, flat));
+      return e;
+    };
     for (int64_t a = 0; a < outer; ++a)
       for (int64_t b = 0; b < inner; ++b) {
         auto at = [&, len = len, inner = inner](int64_t step) {
@@ -756,10 +766,10 @@ private:
           return (a * len + k) * inner + b;
         };
         int64_t line = a * inner + b;
-        Slot acc = elementOf(src, at(0));
+        SmallVector<Slot, 2> acc = elements(at(0));
         visit(line, at(0), acc);
         for (int64_t step = 1; step < len; ++step) {
-          auto next = this->combine(combine, std::move(acc), elementOf(src, at(step)));
+          auto next = this->combine(combine, std::move(acc), elements(at(step)));
           if (!next)
             return next.takeError();
           acc = std::move(*next);
@@ -769,34 +779,53 @@ private:
     return llvm::Error::success();
   }
 
+  /// The slots of `values`, copied (env may grow while they are used).
+  SmallVector<Slot, 2> slotsOf(ValueRange values) {
+    SmallVector<Slot, 2> slots;
+    for (Value v : values)
+      slots.push_back(get(v));
+    return slots;
+  }
+
+  /// Fresh slots for `results`, filled by `fill`, then bound to them.
+  template <typename Fill> llvm::Error produce(Operation *op, ResultRange results, Fill fill) {
+    SmallVector<Slot, 2> outs;
+    for (Value r : results) {
+      auto out = make(op, r.getType());
+      if (!out)
+        return out.takeError();
+      outs.push_back(std::move(*out));
+    }
+    if (llvm::Error e = fill(outs))
+      return e;
+    for (auto [r, out] : llvm::zip(results, outs))
+      env[r] = std::move(out);
+    return llvm::Error::success();
+  }
+
   /// Sequential along the axis, k = 0, 1, ... (the GPU's order may differ:
   /// the combine is commutative).
   llvm::Error reduceCombine(tile::ReduceCombineOp o) {
-    const Slot src = get(o.getSrc());
-    auto out = make(o, o.getType());
-    if (!out)
-      return out.takeError();
-    if (llvm::Error e = foldLines(src, o.getAxis(), /*reverse=*/false, o.getCombine(),
-                                  [&](int64_t line, int64_t, const Slot &acc) {
-                                    setElement(*out, line, acc); // the last one stays
-                                  }))
-      return e;
-    env[o.getResult()] = std::move(*out);
-    return llvm::Error::success();
+    SmallVector<Slot, 2> srcs = slotsOf(o.getSrcs());
+    return produce(o, o.getResults(), [&](SmallVector<Slot, 2> &outs) {
+      return foldLines(srcs, o.getAxis(), /*reverse=*/false, o.getCombine(),
+                       [&](int64_t line, int64_t, ArrayRef<Slot> acc) {
+                         for (auto [out, a] : llvm::zip(outs, acc))
+                           setElement(out, line, a); // the last one stays
+                       });
+    });
   }
 
   /// In order along the axis (from the end with `reverse`): acc ⊕ x[k].
   llvm::Error scan(tile::ScanOp o) {
-    const Slot src = get(o.getSrc());
-    auto out = make(o, o.getType());
-    if (!out)
-      return out.takeError();
-    if (llvm::Error e = foldLines(
-            src, o.getAxis(), o.getReverse(), o.getCombine(),
-            [&](int64_t, int64_t position, const Slot &acc) { setElement(*out, position, acc); }))
-      return e;
-    env[o.getResult()] = std::move(*out);
-    return llvm::Error::success();
+    SmallVector<Slot, 2> srcs = slotsOf(o.getSrcs());
+    return produce(o, o.getResults(), [&](SmallVector<Slot, 2> &outs) {
+      return foldLines(srcs, o.getAxis(), o.getReverse(), o.getCombine(),
+                       [&](int64_t, int64_t position, ArrayRef<Slot> acc) {
+                         for (auto [out, a] : llvm::zip(outs, acc))
+                           setElement(out, position, a);
+                       });
+    });
   }
 
   llvm::Error constant(arith::ConstantOp o) {

@@ -137,44 +137,107 @@ std::optional<int64_t> tessera::tilegpu::shuffleReductionWarps(RankedTensorType 
   return warps;
 }
 
+std::optional<int64_t> tessera::tilegpu::shuffleReductionWarps(Operation *reduce) {
+  unsigned axis = isa<tile::ReduceOp>(reduce) ? cast<tile::ReduceOp>(reduce).getAxis()
+                                              : cast<tile::ReduceCombineOp>(reduce).getAxis();
+  std::optional<int64_t> warps;
+  for (Type t : reduce->getOperandTypes()) {
+    warps = shuffleReductionWarps(cast<RankedTensorType>(t), axis);
+    if (!warps)
+      return std::nullopt; // every tile shuffles, or none does
+  }
+  return warps;
+}
+
+int64_t tessera::tilegpu::reductionSharedMemoryBytes(Operation *reduce) {
+  int64_t bytes = 0;
+  std::optional<int64_t> warps = shuffleReductionWarps(reduce);
+  for (auto [src, result] : llvm::zip(reduce->getOperandTypes(), reduce->getResultTypes())) {
+    // W words per result element, or the whole tile (ReduceOpToGPU).
+    int64_t part =
+        warps ? (*warps == 1 ? 0 : cast<RankedTensorType>(result).getNumElements() * *warps * 4)
+              : tileBytes(cast<RankedTensorType>(src));
+    bytes = llvm::alignTo(bytes, 16) + part;
+  }
+  return bytes;
+}
+
 namespace {
 
-/// x ⊕ y of a reduction or scan.
-using CombineFn = std::function<Value(OpBuilder &, Location, Value, Value)>;
+/// x ⊕ y of a reduction or scan, one value per combined tile each.
+using CombineFn = std::function<SmallVector<Value>(OpBuilder &, Location, ValueRange, ValueRange)>;
 
 CombineFn combinerOf(tile::ReduceOp op) {
   tile::ReduceKind kind = op.getKind();
-  return [kind](OpBuilder &b, Location loc, Value x, Value y) -> Value {
+  return [kind](OpBuilder &b, Location loc, ValueRange xs, ValueRange ys) -> SmallVector<Value> {
+    Value x = xs.front(), y = ys.front();
     bool isFloat = isa<FloatType>(x.getType());
     switch (kind) {
     case tile::ReduceKind::sum:
-      return isFloat ? Value(arith::AddFOp::create(b, loc, x, y))
-                     : Value(arith::AddIOp::create(b, loc, x, y));
+      return {isFloat ? Value(arith::AddFOp::create(b, loc, x, y))
+                      : Value(arith::AddIOp::create(b, loc, x, y))};
     case tile::ReduceKind::max:
-      return isFloat ? Value(arith::MaximumFOp::create(b, loc, x, y))
-                     : Value(arith::MaxSIOp::create(b, loc, x, y));
+      return {isFloat ? Value(arith::MaximumFOp::create(b, loc, x, y))
+                      : Value(arith::MaxSIOp::create(b, loc, x, y))};
     case tile::ReduceKind::min:
-      return isFloat ? Value(arith::MinimumFOp::create(b, loc, x, y))
-                     : Value(arith::MinSIOp::create(b, loc, x, y));
+      return {isFloat ? Value(arith::MinimumFOp::create(b, loc, x, y))
+                      : Value(arith::MinSIOp::create(b, loc, x, y))};
     }
     llvm_unreachable("unknown reduce kind");
   };
 }
 
-/// The combine region's ops cloned wherever two elements meet, its
-/// arguments bound to them.
+/// The combine region's ops cloned wherever elements meet, its arguments
+/// bound to them (the left ones, then the right ones).
 CombineFn combinerOfRegion(Region &region) {
-  return [&region](OpBuilder &b, Location, Value x, Value y) -> Value {
+  return [&region](OpBuilder &b, Location, ValueRange xs, ValueRange ys) -> SmallVector<Value> {
     Block &body = region.front();
     IRMapping map;
-    map.map(body.getArgument(0), x);
-    map.map(body.getArgument(1), y);
+    map.map(body.getArguments().take_front(xs.size()), xs);
+    map.map(body.getArguments().drop_front(xs.size()), ys);
     for (Operation &op : body.without_terminator())
       b.clone(op, map);
-    return map.lookupOrDefault(cast<tile::YieldOp>(body.getTerminator()).getValue());
+    SmallVector<Value> results;
+    for (Value v : cast<tile::YieldOp>(body.getTerminator()).getValues())
+      results.push_back(map.lookupOrDefault(v));
+    return results;
   };
 }
 CombineFn combinerOf(tile::ReduceCombineOp op) { return combinerOfRegion(op.getCombine()); }
+
+SmallVector<Value> sourcesOf(tile::ReduceOp::Adaptor a) { return {a.getSrc()}; }
+SmallVector<Value> sourcesOf(tile::ReduceCombineOp::Adaptor a) {
+  return llvm::to_vector(a.getSrcs());
+}
+
+/// The scratch of each combined tile: `bytes(i)` bytes each, from offset 0,
+/// 16-byte aligned.
+SmallVector<Value> scratchPerTile(OpBuilder &b, Location loc, TypeRange elems,
+                                  function_ref<int64_t(unsigned)> elements) {
+  SmallVector<Value> scratch;
+  int64_t offset = 0;
+  for (auto [i, elem] : llvm::enumerate(elems)) {
+    offset = llvm::alignTo(offset, 16);
+    scratch.push_back(sharedScratch(b, loc, elem, elements(i), offset));
+    offset += elements(i) * std::max<int64_t>(1, elem.getIntOrFloatBitWidth() / 8);
+  }
+  return scratch;
+}
+
+SmallVector<Type> elementTypesOf(TypeRange tiles) {
+  SmallVector<Type> elems;
+  for (Type t : tiles)
+    elems.push_back(cast<RankedTensorType>(t).getElementType());
+  return elems;
+}
+
+/// Value k of each list.
+SmallVector<Value> column(ArrayRef<SmallVector<Value>> lists, int64_t k) {
+  SmallVector<Value> values;
+  for (const SmallVector<Value> &l : lists)
+    values.push_back(l[k]);
+  return values;
+}
 
 /// A reduction along rows whose elements each lie in one thread (the mma
 /// layout's rows, and blocked ones without copies): each thread combines its
@@ -184,64 +247,79 @@ CombineFn combinerOf(tile::ReduceCombineOp op) { return combinerOfRegion(op.getC
 /// one lane per warp writes its part (W words per result element), a
 /// barrier, and every thread combines the W parts in warp order, so that
 /// every copy of a result holds the same bits: O(W) reads per thread, not a
-/// pass over the row. For tile.reduce and tile.reduce_combine.
+/// pass over the row. For tile.reduce and tile.reduce_combine (each of the
+/// tiles reduced together moves alike).
 template <typename ReduceOpT> struct ReduceOpToShuffles : OpConversionPattern<ReduceOpT> {
   using Adaptor = typename ReduceOpT::Adaptor;
   ReduceOpToShuffles(TypeConverter &converter, MLIRContext *ctx)
       : OpConversionPattern<ReduceOpT>(converter, ctx, /*benefit=*/2) {}
   LogicalResult matchAndRewrite(ReduceOpT op, Adaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
-    RankedTensorType srcType = op.getSrc().getType();
-    unsigned axis = op.getAxis();
-    std::optional<int64_t> warps = shuffleReductionWarps(srcType, axis);
+    std::optional<int64_t> warps = shuffleReductionWarps(op);
     if (!warps)
       return rewriter.notifyMatchFailure(op, "the reduced dimension repeats, or is not 32-bit");
     Location loc = op.getLoc();
+    auto srcType = cast<RankedTensorType>(op->getOperand(0).getType());
+    auto dstType = cast<RankedTensorType>(op->getResult(0).getType());
+    unsigned axis = op.getAxis();
     CombineFn combine = combinerOf(op);
-    ThreadElements src(srcType), dst(op.getType());
-    SmallVector<Value> elems = unpack(rewriter, loc, adaptor.getSrc());
+    ThreadElements src(srcType), dst(dstType);
+    SmallVector<SmallVector<Value>> elems;
+    for (Value s : sourcesOf(adaptor))
+      elems.push_back(unpack(rewriter, loc, s));
     const tile::DimDistribution &along = src.distribution()[axis];
-    SmallVector<Value> values;
+    // values[t][e]: tile t's part of the thread's result element e.
+    SmallVector<SmallVector<Value>> values(elems.size());
     for (int64_t e = 0; e < dst.size(); ++e) {
       SmallVector<int64_t> mi = dst.multiIndex(e);
       mi.insert(mi.begin() + axis, 0);
-      Value acc = elems[src.flatten(mi)];
+      SmallVector<Value> acc = column(elems, src.flatten(mi));
       for (int64_t i = 1; i < along.count(); ++i) {
         mi[axis] = i;
-        acc = combine(rewriter, loc, acc, elems[src.flatten(mi)]);
+        acc = combine(rewriter, loc, acc, column(elems, src.flatten(mi)));
       }
       for (unsigned bit = 0; (1u << bit) <= along.laneMask; ++bit) {
         Value offset = constI32(rewriter, loc, 1 << (along.laneShift + bit));
-        Value other =
-            gpu::ShuffleOp::create(rewriter, loc, acc, offset,
-                                   constI32(rewriter, loc, tile::kWarpSize), gpu::ShuffleMode::XOR)
-                .getShuffleResult();
+        SmallVector<Value> other;
+        for (Value a : acc)
+          other.push_back(gpu::ShuffleOp::create(rewriter, loc, a, offset,
+                                                 constI32(rewriter, loc, tile::kWarpSize),
+                                                 gpu::ShuffleMode::XOR)
+                              .getShuffleResult());
         acc = combine(rewriter, loc, acc, other);
       }
-      values.push_back(acc);
+      for (auto [t, a] : llvm::enumerate(acc))
+        values[t].push_back(a);
     }
     if (*warps > 1)
-      values =
-          combineAcrossWarps(rewriter, loc, srcType, op.getType(), axis, combine, values, *warps);
-    auto vecType = cast<VectorType>(this->getTypeConverter()->convertType(op.getType()));
-    rewriter.replaceOp(op, pack(rewriter, loc, vecType, values));
+      values = combineAcrossWarps(rewriter, loc, op, combine, values, *warps);
+    SmallVector<Value> results;
+    for (auto [t, result] : llvm::enumerate(op->getResults())) {
+      auto vecType = cast<VectorType>(this->getTypeConverter()->convertType(result.getType()));
+      results.push_back(pack(rewriter, loc, vecType, values[t]));
+    }
+    rewriter.replaceOp(op, results);
     return success();
   }
 
-  /// The results of `parts` (this warp's part of each of the thread's result
-  /// elements) combined over the `warps` warps that share the reduced
-  /// dimension, through W words per result element at offset 0.
-  static SmallVector<Value> combineAcrossWarps(OpBuilder &b, Location loc, RankedTensorType srcType,
-                                               RankedTensorType dstType, unsigned axis,
-                                               const CombineFn &combine, ArrayRef<Value> parts,
-                                               int64_t warps) {
-    Type elem = srcType.getElementType();
+  /// The results of `parts` (each tile's part of each of the thread's
+  /// result elements, from this warp) combined over the `warps` warps that
+  /// share the reduced dimension, through W words per result element and
+  /// tile.
+  static SmallVector<SmallVector<Value>> combineAcrossWarps(OpBuilder &b, Location loc,
+                                                            ReduceOpT op, const CombineFn &combine,
+                                                            ArrayRef<SmallVector<Value>> parts,
+                                                            int64_t warps) {
+    auto srcType = cast<RankedTensorType>(op->getOperand(0).getType());
+    auto dstType = cast<RankedTensorType>(op->getResult(0).getType());
     // Named, not a temporary: `along` refers into its distribution (a
     // reference into a destroyed temporary read garbage shifts and masks,
     // which LLVM turned into an unreachable reduction loop).
     ThreadElements srcElements(srcType);
-    const tile::DimDistribution &along = srcElements.distribution()[axis];
-    Value scratch = sharedScratch(b, loc, elem, dstType.getNumElements() * warps, 0);
+    const tile::DimDistribution &along = srcElements.distribution()[op.getAxis()];
+    SmallVector<Type> elems = elementTypesOf(op->getOperandTypes());
+    SmallVector<Value> scratch =
+        scratchPerTile(b, loc, elems, [&](unsigned) { return dstType.getNumElements() * warps; });
     auto [lane, warp] = laneAndWarp(b, loc);
     auto bits = [&](Value id, unsigned shift, unsigned mask) -> Value {
       Value shifted = arith::ShRUIOp::create(b, loc, id, constI32(b, loc, shift));
@@ -259,7 +337,7 @@ template <typename ReduceOpT> struct ReduceOpToShuffles : OpConversionPattern<Re
     SmallVector<SmallVector<Value>> coords = ThreadElements(dstType).emitCoords(b, loc);
     SmallVector<Value> rowStarts;
     barrier(b, loc);
-    for (auto [part, c] : llvm::zip(parts, coords)) {
+    for (auto [e, c] : llvm::enumerate(coords)) {
       Value rowStart =
           arith::MulIOp::create(b, loc, linearIndex(b, loc, c, dstType.getShape()), width);
       rowStarts.push_back(rowStart);
@@ -267,24 +345,31 @@ template <typename ReduceOpT> struct ReduceOpToShuffles : OpConversionPattern<Re
       auto ifWrites = scf::IfOp::create(b, loc, writes, /*withElseRegion=*/false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifWrites.thenBlock());
-      memref::StoreOp::create(b, loc, toMemory(b, loc, part), scratch, ValueRange{idx});
+      for (auto [t, s] : llvm::enumerate(scratch))
+        memref::StoreOp::create(b, loc, toMemory(b, loc, parts[t][e]), s, ValueRange{idx});
     }
     barrier(b, loc);
-    SmallVector<Value> results;
+    SmallVector<SmallVector<Value>> results(scratch.size());
     for (Value rowStart : rowStarts) {
       Value start = toIndex(b, loc, rowStart);
-      Value acc = loadScalar(b, loc, scratch, start, elem);
-      for (int64_t w = 1; w < warps; ++w) {
-        Value idx = arith::AddIOp::create(b, loc, start, constIndex(b, loc, w));
-        acc = combine(b, loc, acc, loadScalar(b, loc, scratch, idx, elem));
-      }
-      results.push_back(acc);
+      auto loadAll = [&](Value idx) {
+        SmallVector<Value> v;
+        for (auto [t, s] : llvm::enumerate(scratch))
+          v.push_back(loadScalar(b, loc, s, idx, elems[t]));
+        return v;
+      };
+      SmallVector<Value> acc = loadAll(start);
+      for (int64_t w = 1; w < warps; ++w)
+        acc = combine(b, loc, acc,
+                      loadAll(arith::AddIOp::create(b, loc, start, constIndex(b, loc, w))));
+      for (auto [t, a] : llvm::enumerate(acc))
+        results[t].push_back(a);
     }
     return results;
   }
 };
 
-/// Any reduction: the tile through shared memory, each thread combining
+/// Any reduction: the tiles through shared memory, each thread combining
 /// the line of each of its result elements in order.
 template <typename ReduceOpT> struct ReduceOpToGPU : OpConversionPattern<ReduceOpT> {
   using OpConversionPattern<ReduceOpT>::OpConversionPattern;
@@ -292,8 +377,9 @@ template <typename ReduceOpT> struct ReduceOpToGPU : OpConversionPattern<ReduceO
   LogicalResult matchAndRewrite(ReduceOpT op, Adaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    RankedTensorType srcType = op.getSrc().getType(), dstType = op.getType();
-    Type elem = srcType.getElementType();
+    auto srcType = cast<RankedTensorType>(op->getOperand(0).getType());
+    auto dstType = cast<RankedTensorType>(op->getResult(0).getType());
+    SmallVector<Type> elems = elementTypesOf(op->getOperandTypes());
     unsigned axis = op.getAxis();
     CombineFn combine = combinerOf(op);
     ArrayRef<int64_t> shape = srcType.getShape();
@@ -301,34 +387,45 @@ template <typename ReduceOpT> struct ReduceOpToGPU : OpConversionPattern<ReduceO
     for (unsigned d = axis + 1; d < shape.size(); ++d)
       axisStride *= shape[d];
 
-    Value scratch = sharedScratch(rewriter, loc, elem, srcType.getNumElements(), 0);
+    SmallVector<Value> scratch =
+        scratchPerTile(rewriter, loc, elems, [&](unsigned) { return srcType.getNumElements(); });
     barrier(rewriter, loc);
-    storeTile(rewriter, loc, adaptor.getSrc(), srcType, scratch);
+    for (auto [s, src] : llvm::zip(scratch, sourcesOf(adaptor)))
+      storeTile(rewriter, loc, src, srcType, s);
     barrier(rewriter, loc);
 
+    auto loadAll = [&](Value idx) {
+      SmallVector<Value> v;
+      for (auto [t, s] : llvm::enumerate(scratch))
+        v.push_back(loadScalar(rewriter, loc, s, idx, elems[t]));
+      return v;
+    };
     Value stride = constIndex(rewriter, loc, axisStride);
-    SmallVector<Value> values;
+    SmallVector<SmallVector<Value>> values(scratch.size());
     for (SmallVector<Value> c : ThreadElements(dstType).emitCoords(rewriter, loc)) {
       c.insert(c.begin() + axis, constI32(rewriter, loc, 0));
       Value rowStart = toIndex(rewriter, loc, linearIndex(rewriter, loc, c, shape));
-      Value first = loadScalar(rewriter, loc, scratch, rowStart, elem);
       auto loop = scf::ForOp::create(rewriter, loc, constIndex(rewriter, loc, 1),
                                      constIndex(rewriter, loc, shape[axis]),
-                                     constIndex(rewriter, loc, 1), ValueRange{first});
+                                     constIndex(rewriter, loc, 1), loadAll(rowStart));
       {
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointToStart(loop.getBody());
         Value k = loop.getInductionVar();
         Value idx = arith::AddIOp::create(rewriter, loc, rowStart,
                                           arith::MulIOp::create(rewriter, loc, k, stride));
-        Value v = loadScalar(rewriter, loc, scratch, idx, elem);
-        Value acc = combine(rewriter, loc, loop.getRegionIterArgs()[0], v);
-        scf::YieldOp::create(rewriter, loc, acc);
+        scf::YieldOp::create(rewriter, loc,
+                             combine(rewriter, loc, loop.getRegionIterArgs(), loadAll(idx)));
       }
-      values.push_back(loop.getResult(0));
+      for (auto [t, r] : llvm::enumerate(loop.getResults()))
+        values[t].push_back(r);
     }
-    auto vecType = cast<VectorType>(this->getTypeConverter()->convertType(dstType));
-    rewriter.replaceOp(op, pack(rewriter, loc, vecType, values));
+    SmallVector<Value> results;
+    for (auto [t, result] : llvm::enumerate(op->getResults())) {
+      auto vecType = cast<VectorType>(this->getTypeConverter()->convertType(result.getType()));
+      results.push_back(pack(rewriter, loc, vecType, values[t]));
+    }
+    rewriter.replaceOp(op, results);
     return success();
   }
 };
@@ -336,7 +433,7 @@ template <typename ReduceOpT> struct ReduceOpToGPU : OpConversionPattern<ReduceO
 } // namespace
 
 ScanPlan tessera::tilegpu::planScan(tile::ScanOp op) {
-  RankedTensorType type = op.getSrc().getType();
+  auto type = cast<RankedTensorType>(op.getSrcs().front().getType());
   unsigned axis = op.getAxis();
   ScanPlan plan;
   plan.length = type.getDimSize(axis);
@@ -359,14 +456,19 @@ ScanPlan tessera::tilegpu::planScan(tile::ScanOp op) {
 
 int64_t tessera::tilegpu::scanSharedMemoryBytes(tile::ScanOp op) {
   ScanPlan plan = planScan(op);
-  int64_t bytes = std::max<int64_t>(1, op.getType().getElementType().getIntOrFloatBitWidth() / 8);
-  int64_t data = llvm::alignTo(plan.dataElements() * bytes, 16);
-  return data + plan.totalElements() * bytes;
+  int64_t bytes = 0;
+  // Each tile's data, then each tile's segment totals (ScanOpToGPU).
+  for (int64_t elements : {plan.dataElements(), plan.totalElements()})
+    for (Type t : op.getSrcs().getTypes()) {
+      unsigned width = cast<RankedTensorType>(t).getElementType().getIntOrFloatBitWidth();
+      bytes = llvm::alignTo(bytes, 16) + elements * std::max<int64_t>(1, width / 8);
+    }
+  return bytes;
 }
 
 namespace {
 
-/// The inclusive scan of each line of the tile, through shared memory:
+/// The inclusive scan of each line of the tiles, through shared memory:
 ///   1. every thread stores its elements (ScanPlan's padded positions);
 ///   2. job j (a segment of a line) scans its segment in place, in order
 ///      (from the end for `reverse`), and stores the segment's total;
@@ -375,22 +477,27 @@ namespace {
 ///   4. every thread reads its elements back.
 /// Jobs take consecutive lines (or, along the innermost dimension,
 /// consecutive segments) in consecutive threads: adjacent words.
-/// O(segmentLength + segments) steps per thread.
+/// O(segmentLength + segments) steps per thread. Tiles scanned together
+/// have a data array and totals each.
 struct ScanOpToGPU : OpConversionPattern<tile::ScanOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(tile::ScanOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     OpBuilder &b = rewriter;
     Location loc = op.getLoc();
-    RankedTensorType type = op.getSrc().getType();
-    Type elem = type.getElementType();
+    auto type = cast<RankedTensorType>(op.getSrcs().front().getType());
+    SmallVector<Type> elems = elementTypesOf(op.getSrcs().getTypes());
+    unsigned n = elems.size();
     ScanPlan plan = planScan(op);
     CombineFn combine = combinerOfRegion(op.getCombine());
-    int64_t bytes = std::max<int64_t>(1, elem.getIntOrFloatBitWidth() / 8);
-    Value data = sharedScratch(b, loc, elem, plan.dataElements(), 0);
-    Value totals = plan.segments > 1 ? sharedScratch(b, loc, elem, plan.totalElements(),
-                                                     llvm::alignTo(plan.dataElements() * bytes, 16))
-                                     : Value();
+    // data[0..n) then totals[0..n), as scanSharedMemoryBytes lays them out.
+    SmallVector<Type> twice(elems);
+    twice.append(elems);
+    SmallVector<Value> scratch = scratchPerTile(
+        b, loc, plan.segments > 1 ? TypeRange(twice) : TypeRange(elems),
+        [&](unsigned i) { return i < n ? plan.dataElements() : plan.totalElements(); });
+    ArrayRef<Value> data = ArrayRef<Value>(scratch).take_front(n);
+    ArrayRef<Value> totals = ArrayRef<Value>(scratch).drop_front(n);
     auto cIdx = [&](int64_t v) { return constIndex(b, loc, v); };
     auto add = [&](Value x, Value y) -> Value { return arith::AddIOp::create(b, loc, x, y); };
     auto mul = [&](Value x, Value y) -> Value { return arith::MulIOp::create(b, loc, x, y); };
@@ -400,15 +507,27 @@ struct ScanOpToGPU : OpConversionPattern<tile::ScanOp> {
         return pos;
       return add(pos, arith::DivUIOp::create(b, loc, pos, cIdx(plan.segmentLength)));
     };
+    auto loadAll = [&](ArrayRef<Value> mem, Value w) {
+      SmallVector<Value> v;
+      for (auto [t, m] : llvm::enumerate(mem))
+        v.push_back(loadScalar(b, loc, m, w, elems[t]));
+      return v;
+    };
+    auto storeAll = [&](ValueRange values, ArrayRef<Value> mem, Value w) {
+      for (auto [v, m] : llvm::zip(values, mem))
+        memref::StoreOp::create(b, loc, toMemory(b, loc, v), m, ValueRange{w});
+    };
 
-    SmallVector<Value> elems = unpack(b, loc, adaptor.getSrc());
+    SmallVector<SmallVector<Value>> srcElems;
+    for (Value s : adaptor.getSrcs())
+      srcElems.push_back(unpack(b, loc, s));
     SmallVector<SmallVector<Value>> coords = ThreadElements(type).emitCoords(b, loc);
     SmallVector<Value> words;
     for (const SmallVector<Value> &c : coords)
       words.push_back(word(toIndex(b, loc, linearIndex(b, loc, c, type.getShape()))));
     barrier(b, loc);
-    for (auto [v, w] : llvm::zip(elems, words))
-      memref::StoreOp::create(b, loc, toMemory(b, loc, v), data, ValueRange{w});
+    for (auto [e, w] : llvm::enumerate(words))
+      storeAll(column(srcElems, e), data, w);
     barrier(b, loc);
 
     Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
@@ -441,30 +560,25 @@ struct ScanOpToGPU : OpConversionPattern<tile::ScanOp> {
       b.setInsertionPointToStart(loop.getBody());
       body(jobOf(loop.getInductionVar()));
     };
-    auto load = [&](Value mem, Value w) { return loadScalar(b, loc, mem, w, elem); };
-    auto store = [&](Value v, Value mem, Value w) {
-      memref::StoreOp::create(b, loc, toMemory(b, loc, v), mem, ValueRange{w});
-    };
 
     // 2. Each segment in place.
     forEachJob([&](const Job &job) {
-      Value first = load(data, stepWord(job, cIdx(0)));
-      auto steps =
-          scf::ForOp::create(b, loc, cIdx(1), cIdx(plan.segmentLength), cIdx(1), ValueRange{first});
+      auto steps = scf::ForOp::create(b, loc, cIdx(1), cIdx(plan.segmentLength), cIdx(1),
+                                      loadAll(data, stepWord(job, cIdx(0))));
       {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(steps.getBody());
         Value w = stepWord(job, steps.getInductionVar());
-        Value acc = combine(b, loc, steps.getRegionIterArgs()[0], load(data, w));
-        store(acc, data, w);
+        SmallVector<Value> acc = combine(b, loc, steps.getRegionIterArgs(), loadAll(data, w));
+        storeAll(acc, data, w);
         scf::YieldOp::create(b, loc, acc);
       }
-      if (totals)
-        store(steps.getResult(0), totals, add(mul(job.line, cIdx(plan.segments)), job.segment));
+      if (!totals.empty())
+        storeAll(steps.getResults(), totals, add(mul(job.line, cIdx(plan.segments)), job.segment));
     });
 
     // 3. The totals of the segments before each one.
-    if (totals) {
+    if (!totals.empty()) {
       barrier(b, loc);
       forEachJob([&](const Job &job) {
         Value later =
@@ -473,28 +587,33 @@ struct ScanOpToGPU : OpConversionPattern<tile::ScanOp> {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(ifLater.thenBlock());
         Value lineStart = mul(job.line, cIdx(plan.segments));
-        auto before = scf::ForOp::create(b, loc, cIdx(1), job.segment, cIdx(1),
-                                         ValueRange{load(totals, lineStart)});
+        auto before =
+            scf::ForOp::create(b, loc, cIdx(1), job.segment, cIdx(1), loadAll(totals, lineStart));
         {
           OpBuilder::InsertionGuard inner(b);
           b.setInsertionPointToStart(before.getBody());
-          Value total = load(totals, add(lineStart, before.getInductionVar()));
-          scf::YieldOp::create(b, loc, combine(b, loc, before.getRegionIterArgs()[0], total));
+          SmallVector<Value> total = loadAll(totals, add(lineStart, before.getInductionVar()));
+          scf::YieldOp::create(b, loc, combine(b, loc, before.getRegionIterArgs(), total));
         }
-        Value prefix = before.getResult(0);
+        SmallVector<Value> prefix(before.getResults().begin(), before.getResults().end());
         auto steps = scf::ForOp::create(b, loc, cIdx(0), cIdx(plan.segmentLength), cIdx(1));
         b.setInsertionPointToStart(steps.getBody());
         Value w = stepWord(job, steps.getInductionVar());
-        store(combine(b, loc, prefix, load(data, w)), data, w);
+        storeAll(combine(b, loc, prefix, loadAll(data, w)), data, w);
       });
     }
 
     barrier(b, loc);
-    SmallVector<Value> values;
+    SmallVector<SmallVector<Value>> values(n);
     for (Value w : words)
-      values.push_back(load(data, w));
-    auto vecType = cast<VectorType>(getTypeConverter()->convertType(type));
-    rewriter.replaceOp(op, pack(b, loc, vecType, values));
+      for (auto [t, v] : llvm::enumerate(loadAll(data, w)))
+        values[t].push_back(v);
+    SmallVector<Value> results;
+    for (auto [t, result] : llvm::enumerate(op.getResults())) {
+      auto vecType = cast<VectorType>(getTypeConverter()->convertType(result.getType()));
+      results.push_back(pack(b, loc, vecType, values[t]));
+    }
+    rewriter.replaceOp(op, results);
     return success();
   }
 };

@@ -243,15 +243,8 @@ int64_t tessera::tilegpu::tileBytes(RankedTensorType t) {
 }
 
 int64_t tessera::tilegpu::sharedMemoryNeeded(Operation *op) {
-  if (isa<tile::ReduceOp, tile::ReduceCombineOp>(op)) {
-    auto src = cast<RankedTensorType>(op->getOperand(0).getType());
-    auto dst = cast<RankedTensorType>(op->getResult(0).getType());
-    unsigned axis = isa<tile::ReduceOp>(op) ? cast<tile::ReduceOp>(op).getAxis()
-                                            : cast<tile::ReduceCombineOp>(op).getAxis();
-    if (std::optional<int64_t> warps = shuffleReductionWarps(src, axis))
-      return *warps == 1 ? 0 : dst.getNumElements() * *warps * 4;
-    return tileBytes(src);
-  }
+  if (isa<tile::ReduceOp, tile::ReduceCombineOp>(op))
+    return reductionSharedMemoryBytes(op);
   if (auto scan = dyn_cast<tile::ScanOp>(op))
     return scanSharedMemoryBytes(scan);
   // Atomics whose elements other threads hold copies of hand the old values

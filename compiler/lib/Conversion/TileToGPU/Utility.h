@@ -225,6 +225,12 @@ Value convertThroughFragments(OpBuilder &b, Location loc, Value src, RankedTenso
 /// and is 32-bit: it lowers to shuffles, and through W shared words per
 /// result element when W > 1. Nothing otherwise (the whole-tile path).
 std::optional<int64_t> shuffleReductionWarps(RankedTensorType src, unsigned axis);
+/// The same for a tile.reduce or tile.reduce_combine: every tile it reduces
+/// together shuffles, or it does not.
+std::optional<int64_t> shuffleReductionWarps(Operation *reduce);
+/// The scratch bytes of a reduction's lowering: per tile reduced together,
+/// W words per result element (shuffles across W > 1 warps) or the tile.
+int64_t reductionSharedMemoryBytes(Operation *reduce);
 
 /// How a scan shares its lines (the sequences along the axis) among the
 /// kernel's threads: `segments` per line of `segmentLength` elements each,

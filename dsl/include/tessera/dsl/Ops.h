@@ -219,6 +219,16 @@ Tile reduce(const Tile &t, int axis, const Combine &combine, SourceLoc loc = Sou
 /// end. The shape of `t` (as Triton's tl.associative_scan).
 Tile associative_scan(const Tile &t, int axis, const Combine &combine, bool reverse = false,
                       SourceLoc loc = SourceLoc::current());
+/// Several tiles of one shape reduced or scanned together (a value and its
+/// index; Welford's count, mean and M2): the combine function takes the
+/// elements of each tile from the left and from the right, and returns one
+/// per tile. As Triton's tuple reductions and scans.
+using CombineN =
+    std::function<std::vector<Scalar>(const std::vector<Scalar> &, const std::vector<Scalar> &)>;
+std::vector<Tile> reduce(const std::vector<Tile> &ts, int axis, const CombineN &combine,
+                         SourceLoc loc = SourceLoc::current());
+std::vector<Tile> associative_scan(const std::vector<Tile> &ts, int axis, const CombineN &combine,
+                                   bool reverse = false, SourceLoc loc = SourceLoc::current());
 /// Running sums and products along `axis` (scans with + and *).
 Tile cumsum(const Tile &t, int axis, bool reverse = false, SourceLoc loc = SourceLoc::current());
 Tile cumprod(const Tile &t, int axis, bool reverse = false, SourceLoc loc = SourceLoc::current());

@@ -625,7 +625,7 @@ func.func @print(%t: tensor<4xf32, #bl>, %n: i32) attributes {tile.kernel, tile.
 // CHECK-COUNT-3: arith.mulf {{.*}} : f32
 // CHECK-NOT: tile.yield
 func.func @row_product(%x: tensor<1x512xf32, #p>) attributes {tile.kernel} {
-  %m = tile.reduce_combine %x, 1 : tensor<1x512xf32, #p> -> tensor<1xf32, #s> {
+  %m = tile.reduce_combine %x along 1 : tensor<1x512xf32, #p> -> tensor<1xf32, #s> {
   ^bb0(%a: f32, %b: f32):
     %c = arith.mulf %a, %b : f32
     tile.yield %c : f32
@@ -663,7 +663,7 @@ func.func @row_product(%x: tensor<1x512xf32, #p>) attributes {tile.kernel} {
 // CHECK: gpu.barrier
 // CHECK-COUNT-4: memref.load {{.*}} : memref<544xf32
 func.func @row_cumsum(%x: tensor<1x512xf32, #p>) attributes {tile.kernel} {
-  %m = tile.scan %x, 1 : tensor<1x512xf32, #p> {
+  %m = tile.scan %x along 1 : tensor<1x512xf32, #p> -> tensor<1x512xf32, #p> {
   ^bb0(%a: f32, %b: f32):
     %c = arith.addf %a, %b : f32
     tile.yield %c : f32
@@ -684,7 +684,7 @@ func.func @row_cumsum(%x: tensor<1x512xf32, #p>) attributes {tile.kernel} {
 // CHECK: scf.for {{.*}} step %c128
 // CHECK: arith.subi %c127
 func.func @column_cumsum_reverse(%x: tensor<128x32xf32, #p>) attributes {tile.kernel} {
-  %m = tile.scan %x, 0 reverse : tensor<128x32xf32, #p> {
+  %m = tile.scan %x along 0 reverse : tensor<128x32xf32, #p> -> tensor<128x32xf32, #p> {
   ^bb0(%a: f32, %b: f32):
     %c = arith.addf %a, %b : f32
     tile.yield %c : f32
@@ -705,5 +705,33 @@ func.func @column_cumsum_reverse(%x: tensor<128x32xf32, #p>) attributes {tile.ke
 func.func @asserts(%t: tensor<512xi1, #l>, %c: i1) attributes {tile.kernel} {
   tile.assert %t, "below the limit" : tensor<512xi1, #l>
   tile.assert %c, "scalar" : i1
+  return
+}
+
+// -----
+
+#p = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [1, 32], warpsPerCTA = [1, 4], order = [1, 0]>
+#s = #tile.slice<dim = 1, parent = #p>
+
+// Tiles reduced together (a max and its index) shuffle alike: both values
+// of the partner lane at each step, then the region picks; across the four
+// warps, one shared word per warp for each tile (f32 at 0, i32 at 16).
+// CHECK-LABEL: gpu.func @row_argmax
+// CHECK: gpu.shuffle xor %{{.*}}, %c1_i32{{.*}} : f32
+// CHECK: gpu.shuffle xor %{{.*}}, %c1_i32{{.*}} : i32
+// CHECK-NEXT: arith.cmpf ogt
+// CHECK: memref.view {{.*}}[%c0{{.*}}][] {{.*}} to memref<4xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}}[%c16{{.*}}][] {{.*}} to memref<4xi32, #gpu.address_space<workgroup>>
+// CHECK: scf.if
+// CHECK-NEXT: memref.store {{.*}} : memref<4xf32
+// CHECK-NEXT: memref.store {{.*}} : memref<4xi32
+func.func @row_argmax(%x: tensor<1x512xf32, #p>, %i: tensor<1x512xi32, #p>) attributes {tile.kernel} {
+  %m:2 = tile.reduce_combine %x, %i along 1 : tensor<1x512xf32, #p>, tensor<1x512xi32, #p> -> tensor<1xf32, #s>, tensor<1xi32, #s> {
+  ^bb0(%a: f32, %ai: i32, %b: f32, %bi: i32):
+    %gt = arith.cmpf ogt, %b, %a : f32
+    %v = arith.select %gt, %b, %a : f32
+    %k = arith.select %gt, %bi, %ai : i32
+    tile.yield %v, %k : f32, i32
+  }
   return
 }

@@ -273,8 +273,8 @@ func.func @print_prefix(%n: i32) {
 // -----
 
 func.func @combine_arguments(%x: tensor<4x8xf32>) {
-  // expected-error @+1 {{expects a combine region of two 'f32' arguments}}
-  %r = tile.reduce_combine %x, 1 : tensor<4x8xf32> -> tensor<4xf32> {
+  // expected-error @+1 {{expects a combine region of arguments (f32, f32)}}
+  %r = tile.reduce_combine %x along 1 : tensor<4x8xf32> -> tensor<4xf32> {
   ^bb0(%a: f32):
     tile.yield %a : f32
   }
@@ -284,8 +284,8 @@ func.func @combine_arguments(%x: tensor<4x8xf32>) {
 // -----
 
 func.func @combine_yield_type(%x: tensor<4x8xf32>) {
-  // expected-error @+1 {{expects the combine region to yield one 'f32'}}
-  %r = tile.scan %x, 1 : tensor<4x8xf32> {
+  // expected-error @+1 {{expects the combine region to yield (f32)}}
+  %r = tile.scan %x along 1 : tensor<4x8xf32> -> tensor<4x8xf32> {
   ^bb0(%a: f32, %b: f32):
     %c = arith.fptosi %a : f32 to i32
     tile.yield %c : i32
@@ -296,7 +296,7 @@ func.func @combine_yield_type(%x: tensor<4x8xf32>) {
 // -----
 
 func.func @combine_side_effects(%x: tensor<4x8xf32>, %d: !tile.desc<8xf32>, %n: i32, %t: tensor<8xf32>) {
-  %r = tile.scan %x, 1 : tensor<4x8xf32> {
+  %r = tile.scan %x along 1 : tensor<4x8xf32> -> tensor<4x8xf32> {
   ^bb0(%a: f32, %b: f32):
     // expected-error @+1 {{is not allowed in a combine region: it must be a pure scalar op}}
     tile.store %d[%n], %t : !tile.desc<8xf32>, tensor<8xf32>
@@ -309,7 +309,7 @@ func.func @combine_side_effects(%x: tensor<4x8xf32>, %d: !tile.desc<8xf32>, %n: 
 
 func.func @reduce_combine_shape(%x: tensor<4x8xf32>) {
   // expected-error @+1 {{expects result shape 4, got 8}}
-  %r = tile.reduce_combine %x, 1 : tensor<4x8xf32> -> tensor<8xf32> {
+  %r = tile.reduce_combine %x along 1 : tensor<4x8xf32> -> tensor<8xf32> {
   ^bb0(%a: f32, %b: f32):
     tile.yield %a : f32
   }
@@ -320,7 +320,7 @@ func.func @reduce_combine_shape(%x: tensor<4x8xf32>) {
 
 func.func @scan_axis(%x: tensor<4x8xf32>) {
   // expected-error @+1 {{expects axis in [0, 2), got 2}}
-  %r = tile.scan %x, 2 : tensor<4x8xf32> {
+  %r = tile.scan %x along 2 : tensor<4x8xf32> -> tensor<4x8xf32> {
   ^bb0(%a: f32, %b: f32):
     tile.yield %a : f32
   }
@@ -339,5 +339,27 @@ func.func @yield_outside(%a: f32) {
 func.func @assert_not_boolean(%t: tensor<64xf32>) {
   // expected-error @+1 {{operand #0 must be 1-bit signless integer or ranked tensor of 1-bit signless integer values}}
   tile.assert %t, "x" : tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @combine_tiles_of_two_shapes(%x: tensor<4x8xf32>, %i: tensor<4x4xi32>) {
+  // expected-error @+1 {{expects tiles of one shape and layout}}
+  %r:2 = tile.reduce_combine %x, %i along 1 : tensor<4x8xf32>, tensor<4x4xi32> -> tensor<4xf32>, tensor<4xi32> {
+  ^bb0(%a: f32, %ai: i32, %b: f32, %bi: i32):
+    tile.yield %a, %ai : f32, i32
+  }
+  return
+}
+
+// -----
+
+func.func @combine_tuple_arguments(%x: tensor<4x8xf32>, %i: tensor<4x8xi32>) {
+  // expected-error @+1 {{expects a combine region of arguments (f32, i32, f32, i32)}}
+  %r:2 = tile.scan %x, %i along 1 : tensor<4x8xf32>, tensor<4x8xi32> -> tensor<4x8xf32>, tensor<4x8xi32> {
+  ^bb0(%a: f32, %b: f32, %ai: i32, %bi: i32):
+    tile.yield %a, %ai : f32, i32
+  }
   return
 }

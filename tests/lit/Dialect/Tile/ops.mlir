@@ -125,28 +125,28 @@ func.func @masked_store_round_trip(%d: !tile.desc<64xf32>, %n: i32, %t: tensor<6
 // CHECK-LABEL: @combine_regions_round_trip
 func.func @combine_regions_round_trip(%t: tensor<16x32xf32>, %k: tensor<64xi32>, %s: f32)
     -> (tensor<16xf32>, tensor<16x32xf32>, tensor<64xi32>) {
-  // CHECK: tile.reduce_combine %{{.*}}, 1 : tensor<16x32xf32> -> tensor<16xf32> {
+  // CHECK: tile.reduce_combine %{{.*}} along 1 : tensor<16x32xf32> -> tensor<16xf32> {
   // CHECK-NEXT: ^bb0(%[[A:.*]]: f32, %[[B:.*]]: f32):
   // CHECK-NEXT: %[[P:.*]] = arith.mulf %[[A]], %[[B]] : f32
   // CHECK-NEXT: tile.yield %[[P]] : f32
-  %p = tile.reduce_combine %t, 1 : tensor<16x32xf32> -> tensor<16xf32> {
+  %p = tile.reduce_combine %t along 1 : tensor<16x32xf32> -> tensor<16xf32> {
   ^bb0(%a: f32, %b: f32):
     %c = arith.mulf %a, %b : f32
     tile.yield %c : f32
   }
   // A value from above (a run-time scalar) may take part.
-  // CHECK: tile.scan %{{.*}}, 0 reverse : tensor<16x32xf32> {
+  // CHECK: tile.scan %{{.*}} along 0 reverse : tensor<16x32xf32> -> tensor<16x32xf32> {
   // CHECK: arith.addf
   // CHECK: arith.mulf %{{.*}}, %{{.*}} : f32
-  %q = tile.scan %t, 0 reverse : tensor<16x32xf32> {
+  %q = tile.scan %t along 0 reverse : tensor<16x32xf32> -> tensor<16x32xf32> {
   ^bb0(%a: f32, %b: f32):
     %c = arith.addf %a, %b : f32
     %d = arith.mulf %c, %s : f32
     tile.yield %d : f32
   }
-  // CHECK: tile.scan %{{.*}}, 0 : tensor<64xi32> {
+  // CHECK: tile.scan %{{.*}} along 0 : tensor<64xi32> -> tensor<64xi32> {
   // CHECK: arith.maxsi
-  %m = tile.scan %k, 0 : tensor<64xi32> {
+  %m = tile.scan %k along 0 : tensor<64xi32> -> tensor<64xi32> {
   ^bb0(%a: i32, %b: i32):
     %c = arith.maxsi %a, %b : i32
     tile.yield %c : i32
@@ -161,4 +161,29 @@ func.func @assert_round_trip(%t: tensor<64xi1>, %c: i1) {
   // CHECK: tile.assert %{{.*}}, "scalar" : i1
   tile.assert %c, "scalar" : i1
   return
+}
+
+// Tiles reduced and scanned together: the region takes the left elements of
+// each, then the right ones.
+// CHECK-LABEL: @combined_tiles_round_trip
+func.func @combined_tiles_round_trip(%x: tensor<16x32xf32>, %i: tensor<16x32xi32>)
+    -> (tensor<16xf32>, tensor<16xi32>, tensor<16x32xf32>, tensor<16x32xi32>) {
+  // CHECK: tile.reduce_combine %{{.*}}, %{{.*}} along 1 : tensor<16x32xf32>, tensor<16x32xi32> -> tensor<16xf32>, tensor<16xi32> {
+  // CHECK-NEXT: ^bb0(%{{.*}}: f32, %{{.*}}: i32, %{{.*}}: f32, %{{.*}}: i32):
+  // CHECK: tile.yield %{{.*}}, %{{.*}} : f32, i32
+  %m:2 = tile.reduce_combine %x, %i along 1 : tensor<16x32xf32>, tensor<16x32xi32> -> tensor<16xf32>, tensor<16xi32> {
+  ^bb0(%a: f32, %ai: i32, %b: f32, %bi: i32):
+    %gt = arith.cmpf ogt, %b, %a : f32
+    %v = arith.select %gt, %b, %a : f32
+    %k = arith.select %gt, %bi, %ai : i32
+    tile.yield %v, %k : f32, i32
+  }
+  // CHECK: tile.scan %{{.*}}, %{{.*}} along 1 : tensor<16x32xf32>, tensor<16x32xi32> -> tensor<16x32xf32>, tensor<16x32xi32> {
+  %s:2 = tile.scan %x, %i along 1 : tensor<16x32xf32>, tensor<16x32xi32> -> tensor<16x32xf32>, tensor<16x32xi32> {
+  ^bb0(%a: f32, %ai: i32, %b: f32, %bi: i32):
+    %v = arith.addf %a, %b : f32
+    %k = arith.addi %ai, %bi : i32
+    tile.yield %v, %k : f32, i32
+  }
+  return %m#0, %m#1, %s#0, %s#1 : tensor<16xf32>, tensor<16xi32>, tensor<16x32xf32>, tensor<16x32xi32>
 }

@@ -210,18 +210,18 @@ func.func @broadcast_moves_a_small_operand_that_would_replicate(%p: !tile.ptr<i3
 // get no layouts.
 // CHECK-LABEL: @combine_regions
 // CHECK: %[[L:.*]] = tile.load {{.*}} -> tensor<4x256xf32, #[[B:.*]]>
-// CHECK: tile.reduce_combine %[[L]], 1 : tensor<4x256xf32, #[[B]]> -> tensor<4xf32, #tile.slice<dim = 1, parent = #[[B]]>>
+// CHECK: tile.reduce_combine %[[L]] along 1 : tensor<4x256xf32, #[[B]]> -> tensor<4xf32, #tile.slice<dim = 1, parent = #[[B]]>>
 // CHECK: arith.mulf %{{.*}}, %{{.*}} : f32
-// CHECK: tile.scan %[[L]], 1 : tensor<4x256xf32, #[[B]]>
+// CHECK: tile.scan %[[L]] along 1 : tensor<4x256xf32, #[[B]]> -> tensor<4x256xf32, #[[B]]>
 func.func @combine_regions(%p: !tile.ptr<f32>, %n: i32) attributes {tile.kernel, tile.num_warps = 4 : i32} {
   %d = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<4x256xf32>
   %t = tile.load %d[%n, %n] : !tile.desc<4x256xf32> -> tensor<4x256xf32>
-  %m = tile.reduce_combine %t, 1 : tensor<4x256xf32> -> tensor<4xf32> {
+  %m = tile.reduce_combine %t along 1 : tensor<4x256xf32> -> tensor<4xf32> {
   ^bb0(%a: f32, %b: f32):
     %c = arith.mulf %a, %b : f32
     tile.yield %c : f32
   }
-  %s = tile.scan %t, 1 : tensor<4x256xf32> {
+  %s = tile.scan %t along 1 : tensor<4x256xf32> -> tensor<4x256xf32> {
   ^bb0(%a: f32, %b: f32):
     %c = arith.addf %a, %b : f32
     tile.yield %c : f32

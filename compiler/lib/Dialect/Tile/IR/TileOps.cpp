@@ -469,17 +469,26 @@ LogicalResult ReduceOp::verify() {
   return verifyReduction(*this, getSrc().getType(), getType(), getAxis());
 }
 
-/// A combine region: one block of two scalars of `elem` yielding one, over
-/// ops without memory effects on scalars (the lowering clones the block
-/// wherever two elements meet).
-static LogicalResult verifyCombineRegion(Operation *op, Region &region, Type elem) {
+/// A combine region: one block of two scalars of each of `elems` (the left
+/// ones, then the right ones) yielding one of each, over ops without memory
+/// effects on scalars (the lowering clones the block wherever elements meet).
+static LogicalResult verifyCombineRegion(Operation *op, Region &region, TypeRange elems) {
   Block &body = region.front();
-  if (body.getNumArguments() != 2 || body.getArgument(0).getType() != elem ||
-      body.getArgument(1).getType() != elem)
-    return op->emitOpError("expects a combine region of two ") << elem << " arguments";
+  SmallVector<Type> expected(elems.begin(), elems.end());
+  expected.append(elems.begin(), elems.end());
+  if (body.getArgumentTypes() != TypeRange(expected)) {
+    std::string types;
+    llvm::raw_string_ostream os(types);
+    llvm::interleaveComma(expected, os);
+    return op->emitOpError("expects a combine region of arguments (") << types << ")";
+  }
   auto yield = dyn_cast<YieldOp>(body.getTerminator());
-  if (!yield || yield.getValue().getType() != elem)
-    return op->emitOpError("expects the combine region to yield one ") << elem;
+  if (!yield || yield.getValues().getTypes() != elems) {
+    std::string types;
+    llvm::raw_string_ostream os(types);
+    llvm::interleaveComma(elems, os);
+    return op->emitOpError("expects the combine region to yield (") << types << ")";
+  }
   for (Operation &inner : body.without_terminator()) {
     if (!isMemoryEffectFree(&inner) || inner.getNumRegions() != 0)
       return inner.emitOpError("is not allowed in a combine region: it must be a pure scalar op");
@@ -490,23 +499,57 @@ static LogicalResult verifyCombineRegion(Operation *op, Region &region, Type ele
   return success();
 }
 
+/// Tiles combined together: at least one, all of one shape and layout.
+static LogicalResult verifyCombinedTiles(Operation *op, ValueRange srcs, unsigned numResults) {
+  if (srcs.empty())
+    return op->emitOpError("expects at least one tile");
+  if (numResults != srcs.size())
+    return op->emitOpError("expects one result per tile, got ")
+           << numResults << " for " << srcs.size();
+  auto first = cast<RankedTensorType>(srcs.front().getType());
+  for (Value v : srcs.drop_front()) {
+    auto t = cast<RankedTensorType>(v.getType());
+    if (t.getShape() != first.getShape() || t.getEncoding() != first.getEncoding())
+      return op->emitOpError("expects tiles of one shape and layout, got ")
+             << first << " and " << t;
+  }
+  return success();
+}
+
+static SmallVector<Type> elementTypes(ValueRange tiles) {
+  SmallVector<Type> elems;
+  for (Value v : tiles)
+    elems.push_back(cast<RankedTensorType>(v.getType()).getElementType());
+  return elems;
+}
+
 LogicalResult ReduceCombineOp::verify() {
-  return verifyReduction(*this, getSrc().getType(), getType(), getAxis());
+  if (failed(verifyCombinedTiles(*this, getSrcs(), getNumResults())))
+    return failure();
+  for (auto [src, result] : llvm::zip(getSrcs(), getResults()))
+    if (failed(verifyReduction(*this, cast<RankedTensorType>(src.getType()),
+                               cast<RankedTensorType>(result.getType()), getAxis())))
+      return failure();
+  return success();
 }
 
 LogicalResult ReduceCombineOp::verifyRegions() {
-  return verifyCombineRegion(*this, getCombine(), getSrc().getType().getElementType());
+  return verifyCombineRegion(*this, getCombine(), elementTypes(getSrcs()));
 }
 
 LogicalResult ScanOp::verify() {
-  int64_t rank = getSrc().getType().getRank(), axis = getAxis();
+  if (failed(verifyCombinedTiles(*this, getSrcs(), getNumResults())))
+    return failure();
+  if (getSrcs().getTypes() != getResults().getTypes())
+    return emitOpError("expects results of the tiles' types");
+  int64_t rank = cast<RankedTensorType>(getSrcs().front().getType()).getRank(), axis = getAxis();
   if (axis < 0 || axis >= rank)
     return emitOpError("expects axis in [0, ") << rank << "), got " << axis;
   return verifyAllLayouts(*this);
 }
 
 LogicalResult ScanOp::verifyRegions() {
-  return verifyCombineRegion(*this, getCombine(), getSrc().getType().getElementType());
+  return verifyCombineRegion(*this, getCombine(), elementTypes(getSrcs()));
 }
 
 OpFoldResult ConvertLayoutOp::fold(FoldAdaptor) {

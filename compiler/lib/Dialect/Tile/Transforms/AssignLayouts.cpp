@@ -133,13 +133,17 @@ private:
       return op->emitOpError("with tile results is not supported yet; use tile selects");
 
     if (auto reduce = dyn_cast<ReduceOp>(op))
-      return visitReduce(op, reduce.getSrc().getType(), reduce.getAxis());
+      return visitReduce(op, reduce.getAxis());
     if (auto reduce = dyn_cast<ReduceCombineOp>(op))
-      return visitReduce(op, reduce.getSrc().getType(), reduce.getAxis());
-    // A scan keeps its operand's layout: it moves elements along the axis
-    // through shared memory whatever the layout.
-    if (auto scan = dyn_cast<ScanOp>(op)) {
-      setLayout(scan.getResult(), layoutOf(scan.getSrc()));
+      return visitReduce(op, reduce.getAxis());
+    // A scan keeps its first operand's layout (the others take it): it moves
+    // elements along the axis through shared memory whatever the layout.
+    if (isa<ScanOp>(op)) {
+      Attribute layout = layoutOf(op->getOperand(0));
+      for (unsigned i = 0; i < op->getNumOperands(); ++i) {
+        require(op, i, layout);
+        setLayout(op->getResult(i), layout);
+      }
       return success();
     }
     if (auto expand = dyn_cast<ExpandDimsOp>(op)) {
@@ -214,14 +218,17 @@ private:
     return op->emitOpError("has tile results but no layout rule");
   }
 
-  /// A reduction's result is the slice of its operand's blocked layout.
-  LogicalResult visitReduce(Operation *op, RankedTensorType srcType, unsigned axis) {
+  /// A reduction's results are the slice of its first operand's blocked
+  /// layout, which the other operands (reduced together) take too.
+  LogicalResult visitReduce(Operation *op, unsigned axis) {
+    auto srcType = cast<RankedTensorType>(op->getOperand(0).getType());
     Attribute src = srcType.getEncoding();
-    if (isa<SliceLayoutAttr>(src)) {
+    if (isa<SliceLayoutAttr>(src))
       src = defaultLayout(srcType);
-      require(op, 0, src);
+    for (unsigned i = 0; i < op->getNumOperands(); ++i) {
+      require(op, i, src);
+      setLayout(op->getResult(i), SliceLayoutAttr::get(op->getContext(), axis, src));
     }
-    setLayout(op->getResult(0), SliceLayoutAttr::get(op->getContext(), axis, src));
     return success();
   }
 

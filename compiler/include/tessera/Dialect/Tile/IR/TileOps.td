@@ -360,64 +360,67 @@ def Tile_ReduceOp : Tile_Op<"reduce", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Tile_ReduceCombineOp : Tile_Op<"reduce_combine", [Pure,
-    SingleBlock]> {
-  let summary = "reduce a tile along `axis` with the combine function of its region";
+def Tile_ReduceCombineOp : Tile_Op<"reduce_combine", [Pure, SingleBlock]> {
+  let summary = "reduce tiles along `axis` together with the combine function of a region";
   let description = [{
-    As `tile.reduce`, with the combine function a region: two scalars of the
-    element type in, one out (`tile.yield`). The function must be associative
-    and commutative: the order in which elements meet is the lowering's
-    (lanes pair up in a butterfly), as Triton's tl.reduce.
+    As `tile.reduce`, for N tiles of one shape reduced together (a value and
+    its index, Welford's count, mean and M2), with the combine function a
+    region: two elements of each tile in (the N of the left, then the N of
+    the right), N out (`tile.yield`). The function must be associative and
+    commutative: the order in which elements meet is the lowering's (lanes
+    pair up in a butterfly), as Triton's tl.reduce.
 
     ```mlir
-    %p = tile.reduce_combine %x, 1 : tensor<64x128xf32> -> tensor<64xf32> {
+    %p = tile.reduce_combine %x along 1 : tensor<64x128xf32> -> tensor<64xf32> {
     ^bb0(%a: f32, %b: f32):
       %c = arith.mulf %a, %b : f32
       tile.yield %c : f32
     }
     ```
   }];
-  let arguments = (ins Tile_Tensor:$src, I32Attr:$axis);
-  let results = (outs Tile_Tensor:$result);
+  let arguments = (ins Variadic<Tile_Tensor>:$srcs, I32Attr:$axis);
+  let results = (outs Variadic<Tile_Tensor>:$results);
   let regions = (region SizedRegion<1>:$combine);
   let assemblyFormat =
-      "$src `,` $axis attr-dict `:` type($src) `->` type($result) $combine";
+      "$srcs `along` $axis attr-dict `:` type($srcs) `->` type($results) $combine";
   let hasVerifier = 1;
   let hasRegionVerifier = 1;
 }
 
-def Tile_ScanOp : Tile_Op<"scan", [Pure, SameOperandsAndResultType,
-    SingleBlock]> {
-  let summary = "inclusive prefix combine of a tile along `axis`";
+def Tile_ScanOp : Tile_Op<"scan", [Pure, SingleBlock]> {
+  let summary = "inclusive prefix combine of tiles along `axis`";
   let description = [{
     result[..., i, ...] = x[..., 0, ...] ⊕ x[..., 1, ...] ⊕ ... ⊕ x[..., i, ...],
-    with ⊕ the region's combine function (two scalars of the element type
-    in, one out), applied in that order: it must be associative, not
-    commutative. With `reverse`, from the end: x[i] ⊕ ... ⊕ x[n-1] combined
-    from n-1 down (the scan of the flipped tile, flipped back). As Triton's
-    tl.associative_scan; cumsum and cumprod are scans.
+    with ⊕ the region's combine function over N tiles of one shape scanned
+    together (two elements of each in, N out), applied in that order: it
+    must be associative, not commutative. With `reverse`, from the end:
+    x[i] ⊕ ... ⊕ x[n-1] combined from n-1 down (the scan of the flipped
+    tiles, flipped back). As Triton's tl.associative_scan; cumsum and
+    cumprod are scans.
 
     ```mlir
-    %c = tile.scan %x, 1 : tensor<64x128xf32> {
+    %c = tile.scan %x along 1 : tensor<64x128xf32> -> tensor<64x128xf32> {
     ^bb0(%a: f32, %b: f32):
       %s = arith.addf %a, %b : f32
       tile.yield %s : f32
     }
     ```
   }];
-  let arguments = (ins Tile_Tensor:$src, I32Attr:$axis, UnitAttr:$reverse);
-  let results = (outs Tile_Tensor:$result);
+  let arguments = (ins Variadic<Tile_Tensor>:$srcs, I32Attr:$axis, UnitAttr:$reverse);
+  let results = (outs Variadic<Tile_Tensor>:$results);
   let regions = (region SizedRegion<1>:$combine);
-  let assemblyFormat = "$src `,` $axis (`reverse` $reverse^)? attr-dict `:` type($src) $combine";
+  let assemblyFormat =
+      "$srcs `along` $axis (`reverse` $reverse^)? attr-dict `:` type($srcs) `->` type($results)"
+      "$combine";
   let hasVerifier = 1;
   let hasRegionVerifier = 1;
 }
 
 def Tile_YieldOp : Tile_Op<"yield", [Pure, Terminator,
                                      ParentOneOf<["ReduceCombineOp", "ScanOp"]>]> {
-  let summary = "the combined value of a reduce_combine or scan region";
-  let arguments = (ins AnyType:$value);
-  let assemblyFormat = "$value attr-dict `:` type($value)";
+  let summary = "the combined values of a reduce_combine or scan region";
+  let arguments = (ins Variadic<AnyType>:$values);
+  let assemblyFormat = "$values attr-dict `:` type($values)";
 }
 
 def Tile_ConvertLayoutOp : Tile_Op<"convert_layout", [Pure, SameOperandsAndResultShape,
