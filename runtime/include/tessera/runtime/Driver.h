@@ -37,6 +37,7 @@
   X(cuMemcpyHtoDAsync)                                                                             \
   X(cuMemcpyDtoHAsync)                                                                             \
   X(cuMemcpyDtoDAsync)                                                                             \
+  X(cuMemcpy2DAsync)                                                                               \
   X(cuMemsetD8)                                                                                    \
   X(cuMemsetD8Async)                                                                               \
   X(cuModuleLoadData)                                                                              \
