@@ -6,8 +6,7 @@
 // 22 times slower (docs/PERFORMANCE.md). As FlashAttention's wrappers do,
 // forward() and backward() then run on copies whose rows are padded with
 // zeros to the next multiple of 16 bytes, and copy the results' first
-// columns back: 2-D copies by the driver where rows are evenly spaced,
-// attention_copy_head_dim (a DSL copy) elsewhere.
+// columns back: two memory-bound passes, a few percent of the kernels' time.
 //
 //===----------------------------------------------------------------------===//
 
@@ -61,15 +60,6 @@ void attention::detail::copyHeadDim(const DeviceTensor &src, DeviceTensor &dst, 
   const auto &s = src.shape(), &d = dst.shape();
   if (s[0] != d[0] || s[1] != d[1] || s[2] != d[2] || src.dtype() != dst.dtype())
     throw tessera::Error("attention_copy_head_dim: src and dst differ beyond the last dim");
-  // Rows a fixed pitch apart (contiguous tensors, most views): one 2-D copy
-  // by the driver, the padding zeroed first. The kernel's element loads and
-  // stores of rows that are not 16-byte runs ran at a fifth of that.
-  if (src.rowsEvenlySpaced() && dst.rowsEvenlySpaced() && (d[3] <= s[3] || dst.isContiguous())) {
-    if (d[3] > s[3])
-      dst.fillBytes(0, stream);
-    dst.copyRowsFrom(src, stream);
-    return;
-  }
   int64_t blockD = nextPowerOf2(std::max(s[3], d[3]));
   KernelConfig config =
       kernels::makeConfig(kernels::lookup("attention_copy_head_dim"), src.dtype(), 4,

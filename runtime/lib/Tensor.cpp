@@ -319,66 +319,6 @@ void DeviceTensor::copyFrom(const DeviceTensor &src, Stream &stream) {
   TESSERA_CU_CHECK(Driver::get().cuMemcpyDtoDAsync(dst, from, bytes, stream.handle()));
 }
 
-bool DeviceTensor::rowsEvenlySpaced() const {
-  if (dims.empty() || (dims.back() != 1 && elementStrides.back() != 1))
-    return false;
-  // Every leading dimension steps over whole copies of the ones after it,
-  // down to the rows: row r starts at r · pitch.
-  for (size_t i = 0; i + 2 < dims.size(); ++i)
-    if (dims[i] != 1 && elementStrides[i] != elementStrides[i + 1] * dims[i + 1])
-      return false;
-  return true;
-}
-
-void DeviceTensor::copyRowsFrom(const DeviceTensor &src, Stream &stream) {
-  auto leading = [](const std::vector<int64_t> &shape) {
-    return std::vector<int64_t>(shape.begin(), shape.end() - (shape.empty() ? 0 : 1));
-  };
-  if (!defined() || !src.defined())
-    throw Error("DeviceTensor::copyRowsFrom: expected tensors with storage");
-  if (src.dtype() != elementType || dims.empty() || leading(src.shape()) != leading(dims))
-    throw Error("DeviceTensor::copyRowsFrom: src: expected " + std::string(name(elementType)) +
-                " rows of leading shape " + listString(leading(dims)) + ", got " +
-                std::string(name(src.dtype())) + " " + listString(src.shape()));
-  if (!rowsEvenlySpaced() || !src.rowsEvenlySpaced())
-    throw Error("DeviceTensor::copyRowsFrom: expected rows with unit inner stride a fixed "
-                "pitch apart in both tensors");
-  if (onHost() != src.onHost())
-    throw Error("DeviceTensor::copyRowsFrom: src: one tensor is on the interpreter's host "
-                "memory, the other on the GPU");
-  int64_t rows = numel() / std::max<int64_t>(dims.back(), 1);
-  size_t bytesPerElement = byteSize(elementType);
-  size_t width = size_t(std::min(dims.back(), src.shape().back())) * bytesPerElement;
-  // The pitch between rows: the stride of the dimension before the last.
-  auto pitch = [&](const DeviceTensor &t) {
-    const auto &sh = t.shape();
-    const auto &st = t.strides();
-    for (int i = int(sh.size()) - 2; i >= 0; --i)
-      if (sh[i] != 1)
-        return size_t(st[i]) * bytesPerElement;
-    return size_t(sh.back()) * bytesPerElement;
-  };
-  if (rows == 0 || width == 0)
-    return;
-  if (onHost()) {
-    for (int64_t r = 0; r < rows; ++r)
-      std::memcpy(reinterpret_cast<char *>(data()) + r * pitch(*this),
-                  reinterpret_cast<const char *>(src.data()) + r * pitch(src), width);
-    return;
-  }
-  makeContextCurrent();
-  CUDA_MEMCPY2D copy{};
-  copy.srcMemoryType = CU_MEMORYTYPE_DEVICE;
-  copy.srcDevice = src.data();
-  copy.srcPitch = pitch(src);
-  copy.dstMemoryType = CU_MEMORYTYPE_DEVICE;
-  copy.dstDevice = data();
-  copy.dstPitch = pitch(*this);
-  copy.WidthInBytes = width;
-  copy.Height = size_t(rows);
-  TESSERA_CU_CHECK(Driver::get().cuMemcpy2DAsync(&copy, stream.handle()));
-}
-
 void DeviceTensor::fillBytes(uint8_t byte, Stream &stream) {
   requireContiguous("fillBytes");
   size_t bytes = nbytes();

@@ -153,37 +153,6 @@ TEST(DeviceTensor, FromFloatChecksTheValueCountAndIntegers) {
             "DeviceTensor::fromHost: data: expected 3 elements, got a null pointer");
 }
 
-/// Rows padded and cropped by one 2-D copy (on the interpreter's host
-/// memory here; cuMemcpy2DAsync on the GPU); rows not a fixed pitch apart
-/// are refused.
-TEST(DeviceTensor, CopyRowsPadsAndCrops) {
-  test::InterpretedScope scope;
-  std::vector<float> values(2 * 3 * 5);
-  for (size_t i = 0; i < values.size(); ++i)
-    values[i] = float(i + 1);
-  DeviceTensor narrow = DeviceTensor::fromFloat(values, {2, 3, 5}, DType::F32);
-  DeviceTensor wide = DeviceTensor::empty({2, 3, 8}, DType::F32);
-  wide.fillBytes(0);
-  wide.copyRowsFrom(narrow);
-  std::vector<float> got = wide.toFloat();
-  for (int64_t r = 0; r < 6; ++r)
-    for (int64_t j = 0; j < 8; ++j)
-      EXPECT_EQ(got[r * 8 + j], j < 5 ? values[r * 5 + j] : 0.f) << r << ", " << j;
-  DeviceTensor back = DeviceTensor::empty({2, 3, 5}, DType::F32);
-  back.copyRowsFrom(wide);
-  EXPECT_EQ(back.toFloat(), values);
-
-  // A view whose batch steps over more than its rows: not evenly spaced.
-  DeviceTensor gappy = wide.view({2, 2, 5}, {24, 8, 1});
-  EXPECT_FALSE(gappy.rowsEvenlySpaced());
-  EXPECT_TRUE(wide.view({2, 3, 5}, {24, 8, 1}).rowsEvenlySpaced());
-  EXPECT_TRUE(contains(errorOf([&] { back.view({2, 2, 5}, {15, 5, 1}).copyRowsFrom(gappy); }),
-                       "expected rows with unit inner stride a fixed pitch apart"));
-  EXPECT_TRUE(
-      contains(errorOf([&] { back.copyRowsFrom(DeviceTensor::empty({3, 2, 5}, DType::F32)); }),
-               "src: expected f32 rows of leading shape"));
-}
-
 TEST(DeviceTensor, WithoutStorageSaysSo) {
   DeviceTensor t;
   EXPECT_FALSE(t.defined());

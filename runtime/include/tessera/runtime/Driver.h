@@ -37,7 +37,6 @@
   X(cuMemcpyHtoDAsync)                                                                             \
   X(cuMemcpyDtoHAsync)                                                                             \
   X(cuMemcpyDtoDAsync)                                                                             \
-  X(cuMemcpy2DAsync)                                                                               \
   X(cuMemsetD8)                                                                                    \
   X(cuMemsetD8Async)                                                                               \
   X(cuModuleLoadData)                                                                              \

@@ -93,15 +93,6 @@ public:
   void copyToHost(void *data, Stream &stream = Stream::defaultStream()) const;
   /// Queues a copy of `src`, of the same dtype and shape (both contiguous).
   void copyFrom(const DeviceTensor &src, Stream &stream = Stream::defaultStream());
-  /// Queues a copy of the rows of `src` (the last dimension; same dtype and
-  /// leading shape) into this tensor's rows: the first min(src's, this
-  /// tensor's last size) elements of each, the rest left as they are. One
-  /// 2-D copy (cuMemcpy2DAsync): both need unit inner stride and rows evenly
-  /// spaced (rowsEvenlySpaced()).
-  void copyRowsFrom(const DeviceTensor &src, Stream &stream = Stream::defaultStream());
-  /// True when the last stride is 1 and the rows lie a fixed pitch apart
-  /// (every leading dimension packs the ones after it), as copyRowsFrom needs.
-  bool rowsEvenlySpaced() const;
   /// Queues setting every byte of the tensor (contiguous only); 0xff poisons,
   /// being NaN in every float format.
   void fillBytes(uint8_t byte, Stream &stream = Stream::defaultStream());
