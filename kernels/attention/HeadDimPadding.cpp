@@ -6,7 +6,8 @@
 // 22 times slower (docs/PERFORMANCE.md). As FlashAttention's wrappers do,
 // forward() and backward() then run on copies whose rows are padded with
 // zeros to the next multiple of 16 bytes, and copy the results' first
-// columns back: two memory-bound passes, a few percent of the kernels' time.
+// columns back: memory-bound passes (attention_copy_flat_rows for
+// contiguous tensors, attention_copy_head_dim for other views).
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,9 +36,41 @@ void copyHeadDimKernel(KernelBuilder &kb, const KernelConfig &config) {
   store(dst.at({b, h}), {startM, Scalar(0)}, load(src.at({b, h}), {startM, Scalar(0)}, {BM, BD}));
 }
 
+/// The same for contiguous tensors seen as flat arrays (rows · width
+/// elements each; as (n, 1) tensors, whose rows gather_rows reads one by
+/// one): program p writes dst's elements p·BLOCK .., element j at (row, col)
+/// = (j / dst width, j % dst width) taking src's element row · src width +
+/// col, or 0 past src's width. Consecutive threads read and write
+/// consecutive elements, so rows that are not 16-byte runs still move at
+/// full width (the 4-D copy reads them element by element in 16-byte
+/// strides, at a fifth of the bandwidth).
+void copyFlatRowsKernel(KernelBuilder &kb, const KernelConfig &config) {
+  const int64_t BLOCK = kb.constant("BLOCK", config.get("BLOCK"));
+  TensorArg src = kb.tensor("src", config.dtype, 2), dst = kb.tensor("dst", config.dtype, 2);
+  Scalar srcWidth = kb.scalarI32("src_width"), dstWidth = kb.scalarI32("dst_width");
+  Scalar start = program_id(0) * Scalar(BLOCK);
+  Tile j = arange(BLOCK) + start;
+  Tile row = j / dstWidth, col = j - row * dstWidth;
+  Tile inside = col < srcWidth;
+  Tile from = where(inside, row * srcWidth + col, full({BLOCK}, -1, DType::I32));
+  // Row -1 reads as zero (gather_rows' padding).
+  store(dst, {start, Scalar(0)}, gather_rows(src, from, Scalar(0), 1));
+}
+
 } // namespace
 
 void attention::detail::registerHeadDimCopy(std::map<std::string, kernels::KernelDef> &r) {
+  r["attention_copy_flat_rows"] = {
+      "attention_copy_flat_rows",
+      "contiguous rows copied into rows of another width (zero-padded or cropped)",
+      {{"BLOCK", 2048}},
+      {DType::F32, DType::F16, DType::BF16},
+      [](mlir::MLIRContext &ctx, const KernelConfig &c) {
+        KernelBuilder kb(ctx, "attention_copy_flat_rows", c.numWarps);
+        kb.setAlignedTensors(c.alignedTensors);
+        copyFlatRowsKernel(kb, c);
+        return kb.finish();
+      }};
   r["attention_copy_head_dim"] = {
       "attention_copy_head_dim",
       "a rank-4 tensor copied into one of another last dim (zero-padded or cropped)",
@@ -60,6 +93,22 @@ void attention::detail::copyHeadDim(const DeviceTensor &src, DeviceTensor &dst, 
   const auto &s = src.shape(), &d = dst.shape();
   if (s[0] != d[0] || s[1] != d[1] || s[2] != d[2] || src.dtype() != dst.dtype())
     throw tessera::Error("attention_copy_head_dim: src and dst differ beyond the last dim");
+  int64_t total = dst.numel();
+  if (src.isContiguous() && dst.isContiguous() && total < (int64_t(1) << 31) - 4096) {
+    KernelConfig config =
+        kernels::makeConfig(kernels::lookup("attention_copy_flat_rows"), src.dtype(), 4, {});
+    DeviceTensor flatSrc = src.view({src.numel(), 1}, {1, 1});
+    DeviceTensor flatDst = dst.view({total, 1}, {1, 1});
+    KernelArgs args;
+    kernels::detail::addTensor(args, flatSrc, "src");
+    kernels::detail::addTensor(args, flatDst, "dst");
+    args.add(int32_t(s[3]));
+    args.add(int32_t(d[3]));
+    int64_t block = config.get("BLOCK");
+    launch(kernels::detail::jitKernel("attention_copy_flat_rows", config, args),
+           unsigned((total + block - 1) / block), 1, 1, args, stream);
+    return;
+  }
   int64_t blockD = nextPowerOf2(std::max(s[3], d[3]));
   KernelConfig config =
       kernels::makeConfig(kernels::lookup("attention_copy_head_dim"), src.dtype(), 4,
