@@ -94,8 +94,8 @@ struct CompactedKeys {
 /// forward()'s compactKeyMask: reads the mask back (waiting for the stream)
 /// and gathers the kept keys with attention_gather_keys, stream-ordered. The
 /// index tensor and (in forward()) the gathered keys are freed as their scope
-/// ends, after the kernels: cuMemFree waits for the device, as for the
-/// backward's scratch.
+/// ends: the free is ordered after the kernels queued before it
+/// (DeviceBuffer), as for the backward's scratch.
 /// Nothing when it does not pay: fewer than 1/8 of the keys masked, no key
 /// kept, or a mask with gaps in its storage.
 std::optional<CompactedKeys> compactKeys(const DeviceTensor &k, const DeviceTensor &v,

@@ -73,6 +73,15 @@ DeviceState initDevice() {
   // the process, and stays retained until exit.
   TESSERA_CU_CHECK(d.cuDevicePrimaryCtxRetain(&st.context, dev));
   primaryContext.store(st.context);
+  // Tensors come from the device's stream-ordered pool (DeviceBuffer), which
+  // keeps what is freed for the next allocation instead of handing it back
+  // at each synchronisation: per-call scratch (the backward's statistics,
+  // padded head dims) then costs no cuMemAlloc, as with PyTorch's caching
+  // allocator.
+  CUmemoryPool pool;
+  TESSERA_CU_CHECK(d.cuDeviceGetDefaultMemPool(&pool, dev));
+  cuuint64_t keepAll = ~cuuint64_t(0);
+  TESSERA_CU_CHECK(d.cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keepAll));
   return st;
 }
 

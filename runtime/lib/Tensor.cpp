@@ -30,7 +30,12 @@ DeviceBuffer::DeviceBuffer(size_t size) : bytes(size) {
   }
   makeContextCurrent();
   // Zero bytes still get a distinct address, so a tensor always has data().
-  TESSERA_CU_CHECK(Driver::get().cuMemAlloc(&devicePtr, std::max<size_t>(size, 1)));
+  // From the device's pool, ordered on the legacy default stream: every
+  // stream Tessera makes is a blocking one, so work queued on any of them
+  // after this call sees the memory, and the free (release()) waits for the
+  // work queued before it.
+  TESSERA_CU_CHECK(
+      Driver::get().cuMemAllocAsync(&devicePtr, std::max<size_t>(size, 1), /*hStream=*/nullptr));
 }
 
 DeviceBuffer::~DeviceBuffer() { release(); }
@@ -55,7 +60,7 @@ void DeviceBuffer::release() noexcept {
   if (devicePtr && host)
     detail::freeHost(reinterpret_cast<void *>(devicePtr));
   else if (devicePtr && makeContextCurrentNoThrow())
-    Driver::get().cuMemFree(devicePtr);
+    Driver::get().cuMemFreeAsync(devicePtr, /*hStream=*/nullptr);
   devicePtr = 0;
   bytes = 0;
   host = false;

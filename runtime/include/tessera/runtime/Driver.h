@@ -30,8 +30,10 @@
   X(cuCtxSetCurrent)                                                                               \
   X(cuCtxGetCurrent)                                                                               \
   X(cuCtxSynchronize)                                                                              \
-  X(cuMemAlloc)                                                                                    \
-  X(cuMemFree)                                                                                     \
+  X(cuMemAllocAsync)                                                                               \
+  X(cuMemFreeAsync)                                                                                \
+  X(cuDeviceGetDefaultMemPool)                                                                     \
+  X(cuMemPoolSetAttribute)                                                                         \
   X(cuMemcpyHtoD)                                                                                  \
   X(cuMemcpyDtoH)                                                                                  \
   X(cuMemcpyHtoDAsync)                                                                             \

@@ -13,7 +13,9 @@
 
 namespace tessera {
 
-/// One device allocation (cuMemAlloc), freed on destruction. Move-only.
+/// One device allocation from the device's stream-ordered pool (cuMemAllocAsync
+/// on the legacy default stream), freed the same way on destruction: after
+/// the work queued before the free. Move-only.
 class DeviceBuffer {
 public:
   /// Allocates `bytes` on the current device; zero bytes still get an address.
