@@ -8,6 +8,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -1133,10 +1134,18 @@ void tessera::dsl::if_(const Scalar &cond, const std::function<void()> &then,
   }
 }
 
-bool tessera::dsl::debugEnabled() {
-  const char *env = std::getenv("TESSERA_DEBUG");
-  return env && std::string(env) == "1";
+/// Read on every launch (kernels::detail::jitKernel's key): the environment
+/// once, then an atomic load.
+static std::atomic<bool> &debugFlag() {
+  static std::atomic<bool> flag = [] {
+    const char *env = std::getenv("TESSERA_DEBUG");
+    return env && std::string(env) == "1";
+  }();
+  return flag;
 }
+
+bool tessera::dsl::debugEnabled() { return debugFlag().load(std::memory_order_relaxed); }
+void tessera::dsl::setDebug(bool on) { debugFlag().store(on, std::memory_order_relaxed); }
 
 void tessera::dsl::device_assert(const Tile &cond, const std::string &message, SourceLoc where) {
   if (!cond.type().getElementType().isInteger(1))

@@ -13,35 +13,21 @@
 #include "tessera/dsl.h"
 #include "tessera/kernels/Kernel.h"
 
-#include <cstdlib>
 #include <string>
 #include <vector>
 
 namespace tessera::test {
 
-/// TESSERA_DEBUG set (or not) for the scope.
+/// device_assert's checks on (or off) for the scope.
 class DebugScope {
 public:
-  explicit DebugScope(bool on) {
-    const char *old = std::getenv("TESSERA_DEBUG");
-    had = old != nullptr;
-    if (had)
-      previous = old;
-    if (on)
-      setenv("TESSERA_DEBUG", "1", 1);
-    else
-      unsetenv("TESSERA_DEBUG");
-  }
-  ~DebugScope() {
-    if (had)
-      setenv("TESSERA_DEBUG", previous.c_str(), 1);
-    else
-      unsetenv("TESSERA_DEBUG");
-  }
+  explicit DebugScope(bool on) : previous(dsl::debugEnabled()) { dsl::setDebug(on); }
+  ~DebugScope() { dsl::setDebug(previous); }
+  DebugScope(const DebugScope &) = delete;
+  DebugScope &operator=(const DebugScope &) = delete;
 
 private:
-  bool had = false;
-  std::string previous;
+  bool previous;
 };
 
 inline void assertsBody(dsl::KernelBuilder &kb, const kernels::KernelConfig &c) {

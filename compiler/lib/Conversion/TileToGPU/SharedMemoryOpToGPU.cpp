@@ -149,17 +149,46 @@ std::optional<int64_t> tessera::tilegpu::shuffleReductionWarps(Operation *reduce
   return warps;
 }
 
-int64_t tessera::tilegpu::reductionSharedMemoryBytes(Operation *reduce) {
-  int64_t bytes = 0;
-  std::optional<int64_t> warps = shuffleReductionWarps(reduce);
-  for (auto [src, result] : llvm::zip(reduce->getOperandTypes(), reduce->getResultTypes())) {
-    // W words per result element, or the whole tile (ReduceOpToGPU).
-    int64_t part =
-        warps ? (*warps == 1 ? 0 : cast<RankedTensorType>(result).getNumElements() * *warps * 4)
-              : tileBytes(cast<RankedTensorType>(src));
-    bytes = llvm::alignTo(bytes, 16) + part;
+/// Where the scratch arrays of tiles reduced or scanned together lie:
+/// `elements(i)` elements of `elems[i]` each, 16-byte aligned from offset 0.
+/// The offset of each, then the end of the last.
+static SmallVector<int64_t> scratchOffsets(TypeRange elems,
+                                           function_ref<int64_t(unsigned)> elements) {
+  SmallVector<int64_t> offsets;
+  int64_t offset = 0;
+  for (auto [i, elem] : llvm::enumerate(elems)) {
+    offset = llvm::alignTo(offset, 16);
+    offsets.push_back(offset);
+    offset += elements(i) * std::max<int64_t>(1, elem.getIntOrFloatBitWidth() / 8);
   }
-  return bytes;
+  offsets.push_back(offset);
+  return offsets;
+}
+
+static SmallVector<Type> elementTypesOf(TypeRange tiles) {
+  SmallVector<Type> elems;
+  for (Type t : tiles)
+    elems.push_back(cast<RankedTensorType>(t).getElementType());
+  return elems;
+}
+
+/// The elements of each tile's scratch array in a reduction: W words per
+/// result element (shuffles across W > 1 warps), none within one warp, or
+/// the whole tile (ReduceOpToGPU).
+static int64_t reductionScratchElements(Operation *reduce) {
+  std::optional<int64_t> warps = shuffleReductionWarps(reduce);
+  if (!warps)
+    return cast<RankedTensorType>(reduce->getOperand(0).getType()).getNumElements();
+  if (*warps == 1)
+    return 0;
+  return cast<RankedTensorType>(reduce->getResult(0).getType()).getNumElements() * *warps;
+}
+
+int64_t tessera::tilegpu::reductionSharedMemoryBytes(Operation *reduce) {
+  int64_t elements = reductionScratchElements(reduce);
+  return scratchOffsets(elementTypesOf(reduce->getOperandTypes()),
+                        [&](unsigned) { return elements; })
+      .back();
 }
 
 namespace {
@@ -210,25 +239,27 @@ SmallVector<Value> sourcesOf(tile::ReduceCombineOp::Adaptor a) {
   return llvm::to_vector(a.getSrcs());
 }
 
-/// The scratch of each combined tile: `bytes(i)` bytes each, from offset 0,
-/// 16-byte aligned.
+/// The scratch array of each combined tile, laid out by scratchOffsets.
 SmallVector<Value> scratchPerTile(OpBuilder &b, Location loc, TypeRange elems,
                                   function_ref<int64_t(unsigned)> elements) {
+  SmallVector<int64_t> offsets = scratchOffsets(elems, elements);
   SmallVector<Value> scratch;
-  int64_t offset = 0;
-  for (auto [i, elem] : llvm::enumerate(elems)) {
-    offset = llvm::alignTo(offset, 16);
-    scratch.push_back(sharedScratch(b, loc, elem, elements(i), offset));
-    offset += elements(i) * std::max<int64_t>(1, elem.getIntOrFloatBitWidth() / 8);
-  }
+  for (auto [i, elem] : llvm::enumerate(elems))
+    scratch.push_back(sharedScratch(b, loc, elem, elements(i), offsets[i]));
   return scratch;
 }
 
-SmallVector<Type> elementTypesOf(TypeRange tiles) {
-  SmallVector<Type> elems;
-  for (Type t : tiles)
-    elems.push_back(cast<RankedTensorType>(t).getElementType());
-  return elems;
+/// Element `idx` of each scratch array, and the stores of `values` there.
+SmallVector<Value> loadEach(OpBuilder &b, Location loc, ArrayRef<Value> scratch, TypeRange elems,
+                            Value idx) {
+  SmallVector<Value> values;
+  for (auto [s, elem] : llvm::zip(scratch, elems))
+    values.push_back(loadScalar(b, loc, s, idx, elem));
+  return values;
+}
+void storeEach(OpBuilder &b, Location loc, ValueRange values, ArrayRef<Value> scratch, Value idx) {
+  for (auto [v, s] : llvm::zip(values, scratch))
+    memref::StoreOp::create(b, loc, toMemory(b, loc, v), s, ValueRange{idx});
 }
 
 /// Value k of each list.
@@ -318,8 +349,8 @@ template <typename ReduceOpT> struct ReduceOpToShuffles : OpConversionPattern<Re
     ThreadElements srcElements(srcType);
     const tile::DimDistribution &along = srcElements.distribution()[op.getAxis()];
     SmallVector<Type> elems = elementTypesOf(op->getOperandTypes());
-    SmallVector<Value> scratch =
-        scratchPerTile(b, loc, elems, [&](unsigned) { return dstType.getNumElements() * warps; });
+    int64_t elements = reductionScratchElements(op);
+    SmallVector<Value> scratch = scratchPerTile(b, loc, elems, [&](unsigned) { return elements; });
     auto [lane, warp] = laneAndWarp(b, loc);
     auto bits = [&](Value id, unsigned shift, unsigned mask) -> Value {
       Value shifted = arith::ShRUIOp::create(b, loc, id, constI32(b, loc, shift));
@@ -345,23 +376,17 @@ template <typename ReduceOpT> struct ReduceOpToShuffles : OpConversionPattern<Re
       auto ifWrites = scf::IfOp::create(b, loc, writes, /*withElseRegion=*/false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifWrites.thenBlock());
-      for (auto [t, s] : llvm::enumerate(scratch))
-        memref::StoreOp::create(b, loc, toMemory(b, loc, parts[t][e]), s, ValueRange{idx});
+      storeEach(b, loc, column(parts, e), scratch, idx);
     }
     barrier(b, loc);
     SmallVector<SmallVector<Value>> results(scratch.size());
     for (Value rowStart : rowStarts) {
       Value start = toIndex(b, loc, rowStart);
-      auto loadAll = [&](Value idx) {
-        SmallVector<Value> v;
-        for (auto [t, s] : llvm::enumerate(scratch))
-          v.push_back(loadScalar(b, loc, s, idx, elems[t]));
-        return v;
-      };
-      SmallVector<Value> acc = loadAll(start);
-      for (int64_t w = 1; w < warps; ++w)
-        acc = combine(b, loc, acc,
-                      loadAll(arith::AddIOp::create(b, loc, start, constIndex(b, loc, w))));
+      SmallVector<Value> acc = loadEach(b, loc, scratch, elems, start);
+      for (int64_t w = 1; w < warps; ++w) {
+        Value idx = arith::AddIOp::create(b, loc, start, constIndex(b, loc, w));
+        acc = combine(b, loc, acc, loadEach(b, loc, scratch, elems, idx));
+      }
       for (auto [t, a] : llvm::enumerate(acc))
         results[t].push_back(a);
     }
@@ -387,19 +412,15 @@ template <typename ReduceOpT> struct ReduceOpToGPU : OpConversionPattern<ReduceO
     for (unsigned d = axis + 1; d < shape.size(); ++d)
       axisStride *= shape[d];
 
+    int64_t elements = reductionScratchElements(op);
     SmallVector<Value> scratch =
-        scratchPerTile(rewriter, loc, elems, [&](unsigned) { return srcType.getNumElements(); });
+        scratchPerTile(rewriter, loc, elems, [&](unsigned) { return elements; });
     barrier(rewriter, loc);
     for (auto [s, src] : llvm::zip(scratch, sourcesOf(adaptor)))
       storeTile(rewriter, loc, src, srcType, s);
     barrier(rewriter, loc);
 
-    auto loadAll = [&](Value idx) {
-      SmallVector<Value> v;
-      for (auto [t, s] : llvm::enumerate(scratch))
-        v.push_back(loadScalar(rewriter, loc, s, idx, elems[t]));
-      return v;
-    };
+    auto loadAll = [&](Value idx) { return loadEach(rewriter, loc, scratch, elems, idx); };
     Value stride = constIndex(rewriter, loc, axisStride);
     SmallVector<SmallVector<Value>> values(scratch.size());
     for (SmallVector<Value> c : ThreadElements(dstType).emitCoords(rewriter, loc)) {
@@ -454,16 +475,24 @@ ScanPlan tessera::tilegpu::planScan(tile::ScanOp op) {
   return plan;
 }
 
+/// The element types of a scan's scratch arrays, as ScanOpToGPU lays them
+/// out: each tile's data, then (with more than one segment per line) each
+/// tile's segment totals; and the elements of array i.
+static SmallVector<Type> scanScratchTypes(tile::ScanOp op, const ScanPlan &plan) {
+  SmallVector<Type> types = elementTypesOf(op.getSrcs().getTypes());
+  if (plan.segments > 1)
+    types.append(SmallVector<Type>(types));
+  return types;
+}
+static int64_t scanScratchElements(tile::ScanOp op, const ScanPlan &plan, unsigned i) {
+  return i < op.getSrcs().size() ? plan.dataElements() : plan.totalElements();
+}
+
 int64_t tessera::tilegpu::scanSharedMemoryBytes(tile::ScanOp op) {
   ScanPlan plan = planScan(op);
-  int64_t bytes = 0;
-  // Each tile's data, then each tile's segment totals (ScanOpToGPU).
-  for (int64_t elements : {plan.dataElements(), plan.totalElements()})
-    for (Type t : op.getSrcs().getTypes()) {
-      unsigned width = cast<RankedTensorType>(t).getElementType().getIntOrFloatBitWidth();
-      bytes = llvm::alignTo(bytes, 16) + elements * std::max<int64_t>(1, width / 8);
-    }
-  return bytes;
+  return scratchOffsets(scanScratchTypes(op, plan),
+                        [&](unsigned i) { return scanScratchElements(op, plan, i); })
+      .back();
 }
 
 namespace {
@@ -490,12 +519,10 @@ struct ScanOpToGPU : OpConversionPattern<tile::ScanOp> {
     unsigned n = elems.size();
     ScanPlan plan = planScan(op);
     CombineFn combine = combinerOfRegion(op.getCombine());
-    // data[0..n) then totals[0..n), as scanSharedMemoryBytes lays them out.
-    SmallVector<Type> twice(elems);
-    twice.append(elems);
-    SmallVector<Value> scratch = scratchPerTile(
-        b, loc, plan.segments > 1 ? TypeRange(twice) : TypeRange(elems),
-        [&](unsigned i) { return i < n ? plan.dataElements() : plan.totalElements(); });
+    // data[0..n) then totals[0..n), as scanSharedMemoryBytes counts them.
+    SmallVector<Value> scratch =
+        scratchPerTile(b, loc, scanScratchTypes(op, plan),
+                       [&](unsigned i) { return scanScratchElements(op, plan, i); });
     ArrayRef<Value> data = ArrayRef<Value>(scratch).take_front(n);
     ArrayRef<Value> totals = ArrayRef<Value>(scratch).drop_front(n);
     auto cIdx = [&](int64_t v) { return constIndex(b, loc, v); };
@@ -507,15 +534,9 @@ struct ScanOpToGPU : OpConversionPattern<tile::ScanOp> {
         return pos;
       return add(pos, arith::DivUIOp::create(b, loc, pos, cIdx(plan.segmentLength)));
     };
-    auto loadAll = [&](ArrayRef<Value> mem, Value w) {
-      SmallVector<Value> v;
-      for (auto [t, m] : llvm::enumerate(mem))
-        v.push_back(loadScalar(b, loc, m, w, elems[t]));
-      return v;
-    };
+    auto loadAll = [&](ArrayRef<Value> mem, Value w) { return loadEach(b, loc, mem, elems, w); };
     auto storeAll = [&](ValueRange values, ArrayRef<Value> mem, Value w) {
-      for (auto [v, m] : llvm::zip(values, mem))
-        memref::StoreOp::create(b, loc, toMemory(b, loc, v), m, ValueRange{w});
+      storeEach(b, loc, values, mem, w);
     };
 
     SmallVector<SmallVector<Value>> srcElems;

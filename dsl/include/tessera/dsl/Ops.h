@@ -266,14 +266,17 @@ void device_print(const std::string &prefix, const Scalar &s, SourceLoc loc = So
 /// and thread, as Triton's tl.device_assert; the launch then fails with
 /// CUDA_ERROR_ASSERT and the CUDA context is lost (the interpreter throws,
 /// naming the program and element). Only in debug builds: with
-/// TESSERA_DEBUG=1 in the environment when the kernel is built, else
-/// nothing is emitted.
+/// TESSERA_DEBUG=1 in the process's environment (or after setDebug(true)),
+/// else nothing is emitted.
 void device_assert(const Tile &cond, const std::string &message,
                    SourceLoc loc = SourceLoc::current());
 void device_assert(const Scalar &cond, const std::string &message,
                    SourceLoc loc = SourceLoc::current());
-/// True when device_assert emits its checks (TESSERA_DEBUG=1).
+/// Whether device_assert emits its checks: TESSERA_DEBUG=1, read once, until
+/// setDebug changes it. Debug kernels are cached apart from the others
+/// (their Jit keys say so), so either kind may be launched after a change.
 bool debugEnabled();
+void setDebug(bool on);
 
 /// if (cond) then(); else otherwise(); for a boolean scalar (a comparison).
 /// The branches act through stores and atomics: tiles made in one stay in
