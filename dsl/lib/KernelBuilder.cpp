@@ -135,6 +135,13 @@ void KernelBuilder::setWarpgroupMma(bool enabled) {
   func->setAttr(tile::kWarpgroupMmaAttr, b.getBoolAttr(enabled));
 }
 
+void KernelBuilder::setTensorMemoryAccelerator(bool enabled) {
+  if (enabled)
+    func->setAttr(tile::kTmaAttr, b.getUnitAttr());
+  else
+    func->removeAttr(tile::kTmaAttr);
+}
+
 OwningOpRef<ModuleOp> KernelBuilder::finish() {
   if (finished)
     throw dsl::Error("kernel '" + name + "': finish() called twice");

@@ -94,6 +94,7 @@ void matmulBody(KernelBuilder &kb, const KernelConfig &config) {
   int64_t groupM = kb.constant("GROUP_M", config.get("GROUP_M"));
   kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
   kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
+  kb.setTensorMemoryAccelerator(kb.constant("TMA", config.get("TMA")));
   TensorArg a = kb.tensor("a", config.dtype, 2);
   TensorArg b = kb.tensor("b", config.dtype, 2);
   TensorArg c = kb.tensor("c", config.dtype, 2);
@@ -358,7 +359,8 @@ const Kernel &tessera::kernels::detail::matmulKernel() {
                     {"BLOCK_K", 32},
                     {"GROUP_M", 8},
                     {"NUM_STAGES", 2},
-                    {"WGMMA", 1}})
+                    {"WGMMA", 1},
+                    {"TMA", 1}})
         .grid([](const Args &a, const KernelConfig &c) {
           return Grid{std::max<int64_t>(1, cdiv(a.tensor("a").shape()[0], c.get("BLOCK_M"))) *
                       std::max<int64_t>(1, cdiv(a.tensor("b").shape()[1], c.get("BLOCK_N")))};

@@ -181,6 +181,21 @@ std::optional<CompiledKernel> DiskCache::load(const std::string &key) {
         return miss(true);
       k.params.push_back(*kind);
     }
+  // [tensor, element bytes, box rows, box columns] each.
+  if (const llvm::json::Array *maps = obj->getArray("tensor_maps"))
+    for (const llvm::json::Value &m : *maps) {
+      const llvm::json::Array *fields = m.getAsArray();
+      if (!fields || fields->size() != 4)
+        return miss(true);
+      unsigned v[4];
+      for (int i = 0; i < 4; ++i) {
+        std::optional<int64_t> f = (*fields)[i].getAsInteger();
+        if (!f || *f < 0)
+          return miss(true);
+        v[i] = unsigned(*f);
+      }
+      k.tensorMaps.push_back({v[0], v[1], v[2], v[3]});
+    }
   if (const llvm::json::Object *constants = obj->getObject("constants"))
     for (const auto &[constName, value] : *constants)
       k.constants[constName.str()] = value.getAsInteger().value_or(0);
@@ -217,6 +232,9 @@ void DiskCache::store(const std::string &key, const CompiledKernel &k) {
   llvm::json::Array params;
   for (ParamKind p : k.params)
     params.push_back(paramName(p));
+  llvm::json::Array maps;
+  for (const TensorMapParam &m : k.tensorMaps)
+    maps.push_back(llvm::json::Array{m.tensor, m.elementBytes, m.boxRows, m.boxCols});
   llvm::json::Object constants;
   for (const auto &[constName, value] : k.constants)
     constants[constName] = value;
@@ -228,6 +246,7 @@ void DiskCache::store(const std::string &key, const CompiledKernel &k) {
       {"num_warps", k.numWarps},
       {"shared_bytes", k.sharedBytes},
       {"params", std::move(params)},
+      {"tensor_maps", std::move(maps)},
       {"usage", llvm::json::Object{{"registers", k.usage.registers},
                                    {"spill_stores", k.usage.spillStoreBytes},
                                    {"spill_loads", k.usage.spillLoadBytes},

@@ -10,8 +10,11 @@
 #include "tessera/runtime/Interpret.h"
 
 #include <cstring>
+#include <mutex>
+#include <optional>
 
 #include "mlir/IR/DialectRegistry.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/ThreadPool.h"
 
 using namespace tessera;
@@ -176,11 +179,113 @@ static void interpretLaunch(const JitKernel &kernel, unsigned gridX, unsigned gr
     throw Error(llvm::toString(std::move(e)));
 }
 
+namespace {
+
+/// A CUtensorMap as a kernel argument: 128 bytes, which the driver copies
+/// into the 64-byte aligned parameter.
+struct TensorMapBytes {
+  alignas(16) unsigned char bytes[sizeof(CUtensorMap)];
+};
+
+/// What a tensor map is encoded from: the tensor's base, sizes and row
+/// stride (elements), and the box.
+struct TensorMapKey {
+  uint64_t base;
+  int32_t rows, cols, rowStride;
+  TensorMapParam param;
+  bool operator==(const TensorMapKey &o) const {
+    return base == o.base && rows == o.rows && cols == o.cols && rowStride == o.rowStride &&
+           param.tensor == o.param.tensor && param.elementBytes == o.param.elementBytes &&
+           param.boxRows == o.param.boxRows && param.boxCols == o.param.boxCols;
+  }
+};
+
+/// The tensor map of `key` (cuTensorMapEncodeTiled): the tensor as columns
+/// x rows (innermost first), zero fill outside it, the box row's swizzle.
+CUtensorMap encodeTensorMap(const TensorMapKey &key, const std::string &kernel) {
+  const TensorMapParam &p = key.param;
+  CUtensorMap map;
+  // Empty tensors copy nothing (the kernel issues no copy): any extent does.
+  cuuint64_t dims[2] = {cuuint64_t(std::max(key.cols, 1)), cuuint64_t(std::max(key.rows, 1))};
+  cuuint64_t strides[1] = {cuuint64_t(std::max(key.rowStride, 1)) * p.elementBytes};
+  cuuint32_t box[2] = {p.boxCols, p.boxRows};
+  cuuint32_t elementStrides[2] = {1, 1};
+  unsigned swizzleBytes = p.boxCols * p.elementBytes;
+  CUtensorMapSwizzle swizzle = swizzleBytes == 128  ? CU_TENSOR_MAP_SWIZZLE_128B
+                               : swizzleBytes == 64 ? CU_TENSOR_MAP_SWIZZLE_64B
+                                                    : CU_TENSOR_MAP_SWIZZLE_32B;
+  CUtensorMapDataType type =
+      p.elementBytes == 2 ? CU_TENSOR_MAP_DATA_TYPE_UINT16 : CU_TENSOR_MAP_DATA_TYPE_UINT32;
+  CUresult r = Driver::get().cuTensorMapEncodeTiled(
+      &map, type, 2, reinterpret_cast<void *>(key.base), dims, strides, box, elementStrides,
+      CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (r != CUDA_SUCCESS) {
+    const char *name = nullptr;
+    Driver::get().cuGetErrorName(r, &name);
+    throw Error("launch of '" + kernel + "': argument " + std::to_string(p.tensor) +
+                ": no TMA tensor map for a " + std::to_string(key.rows) + " x " +
+                std::to_string(key.cols) + " tensor of row stride " +
+                std::to_string(key.rowStride) + " at 0x" + llvm::utohexstr(key.base) + " (" +
+                (name ? name : "error " + std::to_string(int(r))) + ")");
+  }
+  return map;
+}
+
+/// The tensor map of `key`, from a small cache of recent ones (a kernel
+/// launched again on the same tensors, as in a training loop, encodes
+/// nothing).
+CUtensorMap cachedTensorMap(const TensorMapKey &key, const std::string &kernel) {
+  struct Entry {
+    TensorMapKey key;
+    CUtensorMap map;
+  };
+  static std::mutex mutex;
+  static std::vector<Entry> entries;
+  static size_t next = 0;
+  constexpr size_t kEntries = 64;
+  std::lock_guard<std::mutex> lock(mutex);
+  for (const Entry &e : entries)
+    if (e.key == key)
+      return e.map;
+  Entry fresh{key, encodeTensorMap(key, kernel)};
+  if (entries.size() < kEntries) {
+    entries.push_back(fresh);
+    return entries.back().map;
+  }
+  Entry &slot = entries[next++ % kEntries];
+  slot = fresh;
+  return slot.map;
+}
+
+} // namespace
+
 void tessera::launch(const JitKernel &kernel, unsigned gridX, unsigned gridY, unsigned gridZ,
                      KernelArgs &args, Stream &stream) {
   if (kernel.ir) {
     interpretLaunch(kernel, gridX, gridY, gridZ, args);
     return;
+  }
+  // Tensor maps follow the caller's arguments, encoded from them.
+  std::optional<KernelArgs> withMaps;
+  if (!kernel.compiled.tensorMaps.empty()) {
+    withMaps = args;
+    void **raw = args.pointers();
+    for (const TensorMapParam &p : kernel.compiled.tensorMaps) {
+      if (p.tensor + 4 >= args.size())
+        throw Error("launch of '" + kernel.compiled.name + "': tensor map of argument " +
+                    std::to_string(p.tensor) + ", which is no tensor");
+      TensorMapKey key{};
+      std::memcpy(&key.base, raw[p.tensor], sizeof(key.base));
+      std::memcpy(&key.rows, raw[p.tensor + 1], 4);
+      std::memcpy(&key.cols, raw[p.tensor + 2], 4);
+      std::memcpy(&key.rowStride, raw[p.tensor + 3], 4);
+      key.param = p;
+      CUtensorMap map = cachedTensorMap(key, kernel.compiled.name);
+      TensorMapBytes bytes;
+      std::memcpy(bytes.bytes, &map, sizeof(bytes.bytes));
+      withMaps->add(bytes);
+    }
   }
   LaunchConfig config{};
   config.grid[0] = gridX;
@@ -190,5 +295,5 @@ void tessera::launch(const JitKernel &kernel, unsigned gridX, unsigned gridY, un
   config.block[1] = 1;
   config.block[2] = 1;
   config.sharedBytes = kernel.compiled.sharedBytes;
-  tessera::launch(kernel.function, config, args, stream);
+  tessera::launch(kernel.function, config, withMaps ? *withMaps : args, stream);
 }

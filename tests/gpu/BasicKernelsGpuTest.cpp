@@ -271,6 +271,47 @@ TEST(MatmulStages, LargeProblemConfigMatchesReference) {
     }
 }
 
+/// `values` (rows x cols) as a view into a larger buffer: rows `rowStride`
+/// elements apart, starting `offset` elements in.
+DeviceTensor embedded(const std::vector<float> &values, int64_t rows, int64_t cols, DType dtype,
+                      int64_t rowStride, int64_t offset) {
+  std::vector<float> storage(offset + rows * rowStride, 0.f);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      storage[offset + i * rowStride + j] = values[i * cols + j];
+  return DeviceTensor::fromFloat(storage, {int64_t(storage.size())}, dtype)
+      .view({rows, cols}, {rowStride, 1}, offset);
+}
+
+/// The large-problem configuration with TMA on and off: tensor maps for
+/// contiguous tensors (partial blocks in every dimension, K not a multiple
+/// of the block), and the cp.async fallback, chosen at launch, for views TMA
+/// cannot describe: a row stride of an odd number of elements, a base one
+/// element past 16-byte alignment.
+TEST(MatmulTma, TensorMapsAndTheCpAsyncFallbackMatchReference) {
+  SKIP_WITHOUT_GPU();
+  for (DType dtype : {DType::BF16, DType::F16})
+    for (std::array<int64_t, 3> mkn :
+         {std::array<int64_t, 3>{256, 2048, 512}, std::array<int64_t, 3>{300, 1000, 264}})
+      for (const char *layout : {"contiguous", "odd row stride", "misaligned base"})
+        for (int64_t tma : {1, 0}) {
+          auto [m, k, n] = mkn;
+          SCOPED_TRACE(std::string(name(dtype)) + " " + std::to_string(m) + "x" +
+                       std::to_string(k) + "x" + std::to_string(n) + " " + layout + " TMA " +
+                       std::to_string(tma));
+          std::vector<float> a = randomValues(m * k, dtype), b = randomValues(k * n, dtype);
+          std::string l = layout;
+          int64_t pad = l == "odd row stride" ? 1 : 0, offset = l == "misaligned base" ? 1 : 0;
+          DeviceTensor da = embedded(a, m, k, dtype, k + pad, offset),
+                       db = embedded(b, k, n, dtype, n + pad, offset);
+          DeviceTensor c = poisoned({m, n}, dtype);
+          kernels::KernelConfig config = kernels::matmulConfig(dtype, 4096, 4096, 4096);
+          config.constants["TMA"] = tma;
+          kernels::matmulWithConfig(da, db, c, config);
+          EXPECT_LE(relativeError(c.toFloat(), matmulReference(a, b, m, k, n)), tolerance(dtype));
+        }
+}
+
 const char *kNaiveMatmul = R"(
 extern "C" __global__ void naive_matmul(const float *a, const float *b, float *c,
                                         int m, int k, int n) {

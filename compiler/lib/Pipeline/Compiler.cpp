@@ -171,10 +171,19 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
     mark(stage);
     dumpModule(stage);
     // The schedule placed every shared tile: what a launch must give.
+    // and the tensor maps it must pass.
     if (stage == "schedule")
       module.walk([&](func::FuncOp f) {
-        if (f->hasAttr(tile::kKernelAttr))
-          out.sharedBytes = tilegpu::sharedMemoryBytes(f);
+        if (!f->hasAttr(tile::kKernelAttr))
+          return;
+        out.sharedBytes = tilegpu::sharedMemoryBytes(f);
+        for (auto [i, t] : llvm::enumerate(f.getArgumentTypes()))
+          if (auto map = dyn_cast<tile::TensorMapType>(t)) {
+            auto tensor = f.getArgAttrOfType<IntegerAttr>(i, tile::kDescribesAttr);
+            out.tensorMaps.push_back({unsigned(tensor.getInt()),
+                                      map.getElementType().getIntOrFloatBitWidth() / 8u,
+                                      unsigned(map.getBox()[0]), unsigned(map.getBox()[1])});
+          }
       });
   }
 

@@ -41,6 +41,10 @@ void tessera::buildSchedulePasses(OpPassManager &pm, const PipelineOptions &opti
   allocation.arch = options.arch;
   pm.addPass(createTileAllocateSharedMemory(allocation));
   pm.addPass(createTilePipelineCopies());
+  // On sm_90a, kernels that ask for it copy with TMA and wait on mbarriers.
+  TileUseTmaOptions tma;
+  tma.arch = options.arch;
+  pm.addPass(createTileUseTma(tma));
 }
 
 void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &options) {
@@ -61,6 +65,10 @@ void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &opti
   ConvertGpuOpsToNVVMOpsOptions nvvmOptions;
   nvvmOptions.indexBitwidth = 32; // offsets inside a tile and shared memory fit in 32 bits
   gpuPm.addPass(createConvertGpuOpsToNVVMOps(nvvmOptions));
+  // NVVM ops with no LLVM intrinsic (mbarrier.try_wait.parity) as inline PTX.
+  gpuPm.addPass(createConvertNVVMToLLVMPass());
+  // Tensor maps are by-value __grid_constant__ parameters.
+  gpuPm.addPass(createTesseraTensorMapParams());
   // Swizzled shared tiles assume 1024-byte aligned dynamic shared memory.
   gpuPm.addPass(createAlignDynamicSharedMemory());
   gpuPm.addPass(createCanonicalizerPass());

@@ -113,6 +113,44 @@ TEST(Compiler, ParamsFollowTheDslSignature) {
   EXPECT_TRUE(k.cubin.empty());
 }
 
+/// On sm_90a, matmul's pipelined copies of aligned tensors run on TMA: one
+/// tensor map per input (A: boxes of 128 rows x 64, B: 64 x 64, four per
+/// 64 x 256 tile), passed as 128-byte grid constants after the DSL's
+/// parameters; any tensor TMA cannot describe, TMA=0 or sm_80 keep cp.async.
+TEST(Compiler, MatmulCopiesWithTensorMapsWhereTheyFit) {
+  const kernels::KernelDef &def = kernels::lookup("matmul");
+  auto compile = [&](const char *arch, int64_t tma, uint64_t aligned) {
+    kernels::KernelConfig config = kernels::matmulConfig(DType::BF16, 4096, 4096, 4096, arch);
+    config.constants["TMA"] = tma;
+    config.alignedTensors = aligned;
+    CompileOptions options;
+    options.arch = arch;
+    options.emitCubin = false;
+    return Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); },
+                              options);
+  };
+  CompiledKernel k = compile("sm_90a", 1, ~uint64_t(0));
+  ASSERT_EQ(k.tensorMaps.size(), 2u);
+  EXPECT_EQ(k.params.size(), 15u);
+  EXPECT_EQ(k.tensorMaps[0].tensor, 0u);
+  EXPECT_EQ(k.tensorMaps[0].boxRows, 128u);
+  EXPECT_EQ(k.tensorMaps[0].boxCols, 64u);
+  EXPECT_EQ(k.tensorMaps[1].tensor, 5u);
+  EXPECT_EQ(k.tensorMaps[1].boxRows, 64u);
+  EXPECT_EQ(k.tensorMaps[1].boxCols, 64u);
+  EXPECT_EQ(k.tensorMaps[1].elementBytes, 2u);
+  EXPECT_NE(k.ptx.find(".param .align 64 .b8 matmul_param_16[128]"), std::string::npos);
+  EXPECT_NE(k.ptx.find("cp.async.bulk.tensor.2d"), std::string::npos);
+  EXPECT_NE(k.ptx.find("mbarrier.try_wait.parity"), std::string::npos);
+  EXPECT_EQ(k.ptx.find("cp.async.cg"), std::string::npos);
+  for (CompiledKernel other : {compile("sm_90a", 0, ~uint64_t(0)), compile("sm_90a", 1, 0b110),
+                               compile("sm_80", 1, ~uint64_t(0))}) {
+    EXPECT_TRUE(other.tensorMaps.empty());
+    EXPECT_EQ(other.ptx.find("cp.async.bulk.tensor"), std::string::npos);
+    EXPECT_NE(other.ptx.find("cp.async.cg"), std::string::npos);
+  }
+}
+
 TEST(Compiler, FailureNamesKernelStageAndSourceLocation) {
   CompileOptions options;
   int line = 0;

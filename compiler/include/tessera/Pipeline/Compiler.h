@@ -25,11 +25,27 @@ struct CompileOptions {
 /// How the kernel's parameters are passed, in order.
 enum class ParamKind { Pointer, I32, F32 };
 
+/// A TMA tensor map (tile-use-tma) that the launch encodes from a tensor
+/// argument and passes, after the kernel's other parameters, as a 128-byte
+/// `__grid_constant__`: of the 2-D tensor whose pointer is parameter
+/// `tensor` (its two sizes, then its two strides, in elements, follow it),
+/// in boxes of `boxRows` x `boxCols` elements of `elementBytes` each, with
+/// the swizzle of a box row (32, 64 or 128 bytes).
+struct TensorMapParam {
+  unsigned tensor = 0;
+  unsigned elementBytes = 2;
+  unsigned boxRows = 0;
+  unsigned boxCols = 0;
+};
+
 struct CompiledKernel {
   std::string name;
   std::string ptx;
   std::vector<char> cubin;
+  /// The parameters a launch passes, in order.
   std::vector<ParamKind> params;
+  /// Tensor maps the launch appends after `params`.
+  std::vector<TensorMapParam> tensorMaps;
   unsigned numWarps = 4;
   /// Dynamic shared memory the launch must provide.
   unsigned sharedBytes = 0;

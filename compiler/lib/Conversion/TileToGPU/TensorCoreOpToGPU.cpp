@@ -761,11 +761,25 @@ bool mayRunIntoNextIteration(tile::DotOp dot) {
     StagedOperand staged = getStagedOperand(operand);
     if (!staged || staged.hoisted)
       continue;
-    // Copied after the dot into the buffer of two iterations back.
     auto view = staged.source.getDefiningOp<tile::SharedViewOp>();
-    tile::AsyncCopyOp copy = view ? prefetchCopyOf(view) : tile::AsyncCopyOp();
     int64_t buffers = view ? view.getBuffer().getType().getBuffers() : 0;
-    if (!copy || !dot->isBeforeInBlock(copy) || buffers < 4 || copy.getDistance() != buffers - 2)
+    if (buffers < 4)
+      return false;
+    // Copied after the dot into the buffer of two iterations back.
+    if (tile::AsyncCopyOp copy = prefetchCopyOf(view)) {
+      if (!dot->isBeforeInBlock(copy) || copy.getDistance() != buffers - 2)
+        return false;
+      continue;
+    }
+    // Or by TMA (tile-use-tma) into that buffer after the barrier that opens
+    // the body, which every warp reaches only after the previous iteration's
+    // wait left at most that iteration's group running.
+    tile::TmaCopyOp tma;
+    for (Operation *user : view.getBuffer().getUsers())
+      if (auto copy = dyn_cast<tile::TmaCopyOp>(user); copy && copy->getBlock() == dot->getBlock())
+        tma = copy;
+    auto opening = dyn_cast<gpu::BarrierOp>(&dot->getBlock()->front());
+    if (!tma || tma.getDistance() != buffers - 2 || !opening)
       return false;
   }
   return true;

@@ -11,6 +11,7 @@
 namespace tessera {
 #define GEN_PASS_DEF_CONVERTTILETOGPU
 #define GEN_PASS_DEF_ALIGNDYNAMICSHAREDMEMORY
+#define GEN_PASS_DEF_TESSERATENSORMAPPARAMS
 #include "tessera/Conversion/TileToGPU/Passes.h.inc"
 } // namespace tessera
 
@@ -50,6 +51,14 @@ struct KernelToGPUFunc : OpConversionPattern<func::FuncOp> {
     for (StringRef name : {tile::kNumWarpsAttr.data(), tile::kWarpgroupMmaAttr.data()})
       if (Attribute a = func->getAttr(name))
         gpuFunc->setAttr(name, a);
+    // The tensor maps, for tessera-tensor-map-params after the lowering to
+    // NVVM (which keeps function attributes but not these arguments').
+    SmallVector<int64_t> tensorMaps;
+    for (auto [i, t] : llvm::enumerate(type.getInputs()))
+      if (isa<tile::TensorMapType>(t))
+        tensorMaps.push_back(i);
+    if (!tensorMaps.empty())
+      gpuFunc->setAttr(kTensorMapsAttr, rewriter.getDenseI64ArrayAttr(tensorMaps));
     rewriter.eraseBlock(&gpuFunc.getBody().front());
     rewriter.inlineRegionBefore(func.getBody(), gpuFunc.getBody(), gpuFunc.getBody().end());
     rewriter.applySignatureConversion(&gpuFunc.getBody().front(), signature, getTypeConverter());
@@ -114,11 +123,33 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
     populateMemoryOpPatterns(converter, patterns);
     populateElementwiseOpPatterns(converter, patterns);
     populateSharedMemoryOpPatterns(converter, patterns);
+    populateTmaOpPatterns(converter, patterns);
     populateTensorCoreOpPatterns(converter, patterns, /*warpgroupMma=*/arch == "sm_90a");
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns, target);
 
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       signalPassFailure();
+  }
+};
+
+struct TesseraTensorMapParamsPass
+    : tessera::impl::TesseraTensorMapParamsBase<TesseraTensorMapParamsPass> {
+  void runOnOperation() override {
+    getOperation().walk([](LLVM::LLVMFuncOp func) {
+      auto indices = func->getAttrOfType<DenseI64ArrayAttr>(kTensorMapsAttr);
+      if (!indices)
+        return;
+      MLIRContext *ctx = func.getContext();
+      Builder b(ctx);
+      for (int64_t i : indices.asArrayRef()) {
+        // CUtensorMap: 128 bytes, 64-byte aligned.
+        func.setArgAttr(i, LLVM::LLVMDialect::getByValAttrName(),
+                        TypeAttr::get(LLVM::LLVMArrayType::get(b.getI8Type(), 128)));
+        func.setArgAttr(i, LLVM::LLVMDialect::getAlignAttrName(), b.getI64IntegerAttr(64));
+        func.setArgAttr(i, NVVM::NVVMDialect::getGridConstantAttrName(), b.getUnitAttr());
+      }
+      func->removeAttr(kTensorMapsAttr);
+    });
   }
 };
 

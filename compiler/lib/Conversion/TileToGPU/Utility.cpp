@@ -26,6 +26,10 @@ TileTypeConverter::TileTypeConverter(MLIRContext *ctx) {
   addConversion([ctx](tile::PtrType) -> Type { return LLVM::LLVMPointerType::get(ctx, 1); });
   // A shared buffer is the offset of its first tile.
   addConversion([ctx](tile::SharedType) -> Type { return IntegerType::get(ctx, 32); });
+  addConversion([ctx](tile::MBarriersType) -> Type { return IntegerType::get(ctx, 32); });
+  // A tensor map is read where the launch put it: its parameter's address
+  // (tessera-tensor-map-params makes it a by-value grid constant).
+  addConversion([ctx](tile::TensorMapType) -> Type { return LLVM::LLVMPointerType::get(ctx); });
   addConversion([ctx](tile::DescType d) -> Type {
     SmallVector<Type> fields{LLVM::LLVMPointerType::get(ctx, 1)};
     fields.append(2 * d.getRank(), IntegerType::get(ctx, 32));
@@ -312,6 +316,8 @@ int64_t tessera::tilegpu::sharedMemoryBytes(Operation *kernel) {
     if (auto alloc = dyn_cast<tile::SharedAllocOp>(op))
       for (int64_t offset : alloc.getOffsets())
         end = std::max(end, offset + alloc.getType().getBufferBytes());
+    if (auto bars = dyn_cast<tile::MBarrierAllocOp>(op))
+      end = std::max<int64_t>(end, bars.getOffset() + 8 * int64_t(bars.getType().getCount()));
     auto dot = dyn_cast<tile::DotOp>(op);
     tile::StagingAttr staging = dot ? dot.getStagingAttr() : tile::StagingAttr();
     for (unsigned i : {0u, 1u})

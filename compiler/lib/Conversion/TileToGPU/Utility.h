@@ -11,6 +11,9 @@ namespace tessera::tilegpu {
 using namespace mlir;
 using tile::kSharedTileAlignment;
 
+/// On a kernel's gpu.func: the indices of its tensor-map arguments.
+inline constexpr llvm::StringLiteral kTensorMapsAttr = "tile.tensor_maps";
+
 /// The PTX of a wgmma wait that leaves the `pending` most recent groups running.
 inline std::string wgmmaWaitText(int64_t pending) {
   return "wgmma.wait_group.sync.aligned " + std::to_string(pending) + ";";
@@ -280,6 +283,8 @@ void emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, Value des
 void populateMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateElementwiseOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateSharedMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
+/// tile.tma_copy and the mbarrier ops (tile-use-tma).
+void populateTmaOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 /// `warpgroupMma`: dots that fit run as sm_90a wgmma rather than mma.sync.
 void populateTensorCoreOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
                                   bool warpgroupMma);

@@ -165,6 +165,11 @@ public:
   /// false: the dots stay on mma.sync on sm_90a too (default true: wgmma
   /// wherever the layouts allow it).
   void setWarpgroupMma(bool enabled);
+  /// true: on sm_90a, pipelined loops copy their tiles with the Tensor Memory
+  /// Accelerator where the tensors allow it (aligned 2-D, 16-bit): one thread
+  /// issues each tile, mbarriers count it in, and the launch passes a tensor
+  /// map per copied tensor. Other tensors and chips keep cp.async.
+  void setTensorMemoryAccelerator(bool enabled);
   /// The tensor parameters a launch found aligned for 16-byte vectors (bit i:
   /// the i-th tensor declared; TensorArg::aligned). The kernel is specialised
   /// on them, as Triton specialises on divisibility by 16: set before the

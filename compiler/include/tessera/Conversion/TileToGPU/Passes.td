@@ -40,6 +40,45 @@ def TilePipelineCopies : Pass<"tile-pipeline-copies", "mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect"];
 }
 
+def TileUseTma : Pass<"tile-use-tma", "mlir::ModuleOp"> {
+  let summary = "move a pipelined loop's copies onto the Tensor Memory Accelerator (sm_90a)";
+  let description = [{
+    Runs after tile-pipeline-copies, on kernels that ask for it (`tile.tma`)
+    and only for `arch=sm_90a`. A loop directly in the kernel's body whose
+    every copy is pipelined (distance at least 1), of a 2-D tensor of 16-bit
+    elements that allows 16-byte vectors (`tile.make_desc {aligned}`: TMA
+    can describe it) from a pointer parameter, into buffers read only by
+    dots, has those copies (and their first ones before the loop) become
+    `tile.tma_copy`: one thread issues a bulk tensor copy per column panel
+    of the tile and arms barrier `slot` of a `tile.mbarriers` set per
+    buffer (`tile.mbarrier_alloc` after the kernel's shared memory,
+    `tile.mbarrier_init` at the kernel's start). The kernel gains one
+    `!tile.tensormap` parameter per copied tensor, after its others. Copies
+    out of the loop's range are not issued (the predicate) rather than
+    zero-filled. Dots wait with `tile.mbarrier_wait` on their buffer's
+    barrier (parity: the iteration divided by the stages, mod 2) and find
+    the tile ready; the copies move to the top of the body, after a
+    `gpu.barrier` that follows every warp's reads of the buffer they refill.
+  }];
+  let options = [
+    Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
+           "GPU architecture (TMA needs sm_90a)">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect"];
+}
+
+def TesseraTensorMapParams : Pass<"tessera-tensor-map-params", "mlir::gpu::GPUModuleOp"> {
+  let summary = "pass the tensor-map parameters of NVVM kernels as __grid_constant__ bytes";
+  let description = [{
+    Runs after the lowering to NVVM. The kernel arguments that
+    convert-tile-to-gpu listed in `tile.tensor_maps` become 128-byte,
+    64-byte aligned by-value parameters marked `nvvm.grid_constant`: the
+    kernel reads the CUtensorMap in parameter space, where TMA wants it
+    (CUDA's `const __grid_constant__ CUtensorMap`).
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::NVVM::NVVMDialect"];
+}
+
 def ConvertTileToGPU : Pass<"convert-tile-to-gpu", "mlir::ModuleOp"> {
   let summary = "lower layout-annotated tile kernels to per-thread GPU code";
   let description = [{

@@ -156,6 +156,51 @@ int64_t SharedType::getSwizzleBytes() const {
   return std::min<int64_t>(128, getShape()[1] * getElementType().getIntOrFloatBitWidth() / 8);
 }
 
+// !tile.tensormap<128x64xbf16>
+Type TensorMapType::parse(AsmParser &parser) {
+  SmallVector<int64_t> box;
+  Type elementType;
+  if (parser.parseLess() || parser.parseDimensionList(box, /*allowDynamic=*/false) ||
+      parser.parseType(elementType) || parser.parseGreater())
+    return {};
+  return TensorMapType::getChecked([&] { return parser.emitError(parser.getNameLoc()); },
+                                   parser.getContext(), box, elementType);
+}
+
+void TensorMapType::print(AsmPrinter &printer) const {
+  printer << "<";
+  for (int64_t d : getBox())
+    printer << d << "x";
+  printer << getElementType() << ">";
+}
+
+LogicalResult TensorMapType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                    ArrayRef<int64_t> box, Type elementType) {
+  if (box.size() != 2)
+    return emitError() << "expects a 2-D box, got " << shapeString(box);
+  if (!elementType.isIntOrFloat() || elementType.getIntOrFloatBitWidth() != 16)
+    return emitError() << "expects 16-bit elements, got " << elementType;
+  // TMA boxes have at most 256 elements along each dimension; a row is one
+  // swizzle period of a shared tile's panel.
+  if (box[0] < 1 || box[0] > 256)
+    return emitError() << "expects 1 to 256 box rows, got " << box[0];
+  int64_t rowBytes = box[1] * 2;
+  if (rowBytes != 32 && rowBytes != 64 && rowBytes != 128)
+    return emitError() << "expects box rows of 32, 64 or 128 bytes (a swizzle's width), got "
+                       << rowBytes;
+  return success();
+}
+
+int64_t TensorMapType::getSwizzleBytes() const { return getBox()[1] * 2; }
+
+int64_t TensorMapType::getBoxBytes() const { return getBox()[0] * getSwizzleBytes(); }
+
+LogicalResult MBarriersType::verify(function_ref<InFlightDiagnostic()> emitError, unsigned count) {
+  if (count < 1 || count > 4)
+    return emitError() << "expects 1 to 4 barriers, got " << count;
+  return success();
+}
+
 LogicalResult StagingAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t offsetA,
                                   int64_t offsetB, bool, bool, PublishNext) {
   for (int64_t offset : {offsetA, offsetB})
@@ -667,5 +712,41 @@ LogicalResult WarpgroupWaitOp::verify() {
   if (getResults().size() != getAccumulators().size())
     return emitOpError("expects one result per accumulator, got ")
            << getResults().size() << " for " << getAccumulators().size();
+  return success();
+}
+
+LogicalResult MBarrierAllocOp::verify() {
+  if (getOffset() < 0 || getOffset() % 8 != 0)
+    return emitOpError("expects a non-negative offset, a multiple of 8, got ") << getOffset();
+  return success();
+}
+
+LogicalResult MBarrierInitOp::verify() {
+  if (getCount() < 1)
+    return emitOpError("expects a positive arrival count, got ") << getCount();
+  return success();
+}
+
+LogicalResult TmaCopyOp::verify() {
+  TensorMapType map = getMap().getType();
+  SharedType buffer = getBuffer().getType();
+  if (getIndices().size() != 2)
+    return emitOpError("expects 2 indices (row, column), got ") << getIndices().size();
+  if (map.getElementType() != buffer.getElementType())
+    return emitOpError("expects the buffer's element type ")
+           << buffer.getElementType() << " in the tensor map, got " << map.getElementType();
+  // Boxes fill the tile's column panels: as many rows, one panel wide.
+  if (map.getBox()[0] != buffer.getShape()[0] ||
+      map.getSwizzleBytes() != buffer.getSwizzleBytes() ||
+      buffer.getShape()[1] % map.getBox()[1] != 0)
+    return emitOpError("expects boxes of one column panel of the buffer (")
+           << buffer.getShape()[0] << " rows, " << buffer.getSwizzleBytes() << " bytes), got "
+           << shapeString(map.getBox());
+  if (getBarriers().getType().getCount() != buffer.getBuffers())
+    return emitOpError("expects one barrier per buffer (")
+           << buffer.getBuffers() << "), got " << getBarriers().getType().getCount();
+  if (getDistance() < 0 || getDistance() >= buffer.getBuffers() + 1)
+    return emitOpError("expects a distance between 0 and the buffers (")
+           << buffer.getBuffers() << "), got " << getDistance();
   return success();
 }

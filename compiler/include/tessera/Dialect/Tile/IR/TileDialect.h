@@ -34,6 +34,13 @@ inline constexpr llvm::StringLiteral kNumStagesAttr = "tile.num_stages";
 /// `false`: the kernel's dots use mma.sync even where wgmma could run them
 /// (sm_90a), a choice for the autotuner. Absent: wgmma wherever it fits.
 inline constexpr llvm::StringLiteral kWarpgroupMmaAttr = "tile.warpgroup_mma";
+/// Present: the kernel's pipelined copies may run on the Tensor Memory
+/// Accelerator (sm_90a, tensors TMA can describe: tile-use-tma), a choice
+/// for the autotuner.
+inline constexpr llvm::StringLiteral kTmaAttr = "tile.tma";
+/// On a `!tile.tensormap` argument: the index of the pointer parameter of
+/// the tensor it describes (its sizes and strides follow the pointer).
+inline constexpr llvm::StringLiteral kDescribesAttr = "tile.describes";
 /// Shared tiles of dot operands start on this boundary (one period of the
 /// 128-byte swizzle, which wgmma applies to absolute addresses).
 inline constexpr int64_t kSharedTileAlignment = 1024;

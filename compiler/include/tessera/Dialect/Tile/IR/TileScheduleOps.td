@@ -129,6 +129,84 @@ def Tile_RoundSharedToTf32Op : Tile_Op<"round_shared_to_tf32",
   }];
 }
 
+def Tile_MBarrierAllocOp : Tile_Op<"mbarrier_alloc", [Pure]> {
+  let summary = "place mbarrier objects in the kernel's dynamic shared memory";
+  let description = [{
+    `offset`: the byte offset of the first of the 8-byte barriers, a
+    multiple of 8. `tile.mbarrier_init` initializes them.
+
+    ```mlir
+    %bars = tile.mbarrier_alloc 196608 : !tile.mbarriers<4>
+    ```
+  }];
+  let arguments = (ins I64Attr:$offset);
+  let results = (outs Tile_MBarriersType:$result);
+  let assemblyFormat = "$offset attr-dict `:` qualified(type($result))";
+  let hasVerifier = 1;
+}
+
+def Tile_MBarrierInitOp : Tile_Op<"mbarrier_init", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "initialize every barrier of a set for `count` arrivals, for the whole CTA";
+  let description = [{
+    One thread initializes the barriers (phase 0); a fence makes the
+    initialization visible to the async proxy (TMA) and a CTA barrier to
+    every thread.
+
+    ```mlir
+    tile.mbarrier_init %bars {count = 1 : i32} : !tile.mbarriers<4>
+    ```
+  }];
+  let arguments = (ins Tile_MBarriersType:$barriers, DefaultValuedAttr<I32Attr, "1">:$count);
+  let assemblyFormat = "$barriers attr-dict `:` qualified(type($barriers))";
+  let hasVerifier = 1;
+}
+
+def Tile_TmaCopyOp : Tile_Op<"tma_copy", [MemoryEffects<[MemRead, MemWrite]>,
+                                          AttrSizedOperandSegments]> {
+  let summary = "copy a block of a tensor into a shared buffer with the Tensor Memory Accelerator";
+  let description = [{
+    One thread of the CTA (when `predicate` holds, if given) arms barrier
+    `slot` of `barriers` with the bytes of the whole tile
+    (`mbarrier.arrive.expect_tx`) and issues one bulk tensor copy
+    (`cp.async.bulk.tensor.2d`) per column panel of the tile at `indices`
+    (row, column) into buffer `slot` of `buffer`; the barrier's phase
+    completes when all have landed (`tile.mbarrier_wait`). Elements outside
+    the tensor land as zeros. Like `tile.async_copy` it does not wait for
+    the buffer's earlier readers: a `gpu.barrier` before it does.
+
+    `distance`: as on `tile.async_copy`.
+
+    ```mlir
+    tile.tma_copy %map[%row, %k], %a[%slot], %bars if %more {distance = 2}
+        : !tile.tensormap<128x64xbf16>, !tile.shared<128x64xbf16, 4>, !tile.mbarriers<4>
+    ```
+  }];
+  let arguments = (ins Tile_TensorMapType:$map, Variadic<I32>:$indices, Tile_SharedType:$buffer,
+                       I32:$slot, Tile_MBarriersType:$barriers, Optional<I1>:$predicate,
+                       DefaultValuedAttr<I64Attr, "0">:$distance);
+  let assemblyFormat = [{
+    $map `[` $indices `]` `,` $buffer `[` $slot `]` `,` $barriers (`if` $predicate^)? attr-dict
+    `:` qualified(type($map)) `,` qualified(type($buffer)) `,` qualified(type($barriers))
+  }];
+  let hasVerifier = 1;
+}
+
+def Tile_MBarrierWaitOp : Tile_Op<"mbarrier_wait", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "wait until barrier `slot` completes the phase of parity `phase`";
+  let description = [{
+    Every thread waits (`mbarrier.try_wait.parity`); what the barrier's
+    copies wrote is then visible to it, to generic and async-proxy reads
+    (ldmatrix, wgmma) alike. A buffer filled for the n-th time completes
+    phase n - 1 of its barrier: parity (n - 1) mod 2.
+
+    ```mlir
+    tile.mbarrier_wait %bars[%slot], %parity : !tile.mbarriers<4>
+    ```
+  }];
+  let arguments = (ins Tile_MBarriersType:$barriers, I32:$slot, I32:$phase);
+  let assemblyFormat = "$barriers `[` $slot `]` `,` $phase attr-dict `:` qualified(type($barriers))";
+}
+
 //===----------------------------------------------------------------------===//
 // Lowering level
 //===----------------------------------------------------------------------===//

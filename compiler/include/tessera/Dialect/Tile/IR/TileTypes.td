@@ -63,4 +63,39 @@ def Tile_SharedType : Tile_Type<"Shared", "shared"> {
   }];
 }
 
+def Tile_TensorMapType : Tile_Type<"TensorMap", "tensormap"> {
+  let summary = "a TMA tensor map of a 2-D kernel tensor, copied in boxes";
+  let description = [{
+    `!tile.tensormap<128x64xbf16>` describes a 2-D tensor of the kernel for
+    the Tensor Memory Accelerator: boxes of 128 rows x 64 elements land in a
+    shared tile's column panel with the swizzle of the box's width (128
+    bytes here, the panel of `!tile.shared`). It is a kernel parameter that
+    the launch encodes (`cuTensorMapEncodeTiled`, from the tensor's pointer,
+    sizes and strides) and passes as a 128-byte `__grid_constant__`; the
+    argument's `tile.describes` attribute names the tensor's pointer
+    parameter. Elements outside the tensor land as zeros.
+  }];
+  let parameters = (ins ArrayRefParameter<"int64_t">:$box, "::mlir::Type":$elementType);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Bytes of one box row: the swizzle's width (32, 64 or 128).
+    int64_t getSwizzleBytes() const;
+    /// Bytes one copy of a box brings.
+    int64_t getBoxBytes() const;
+  }];
+}
+
+def Tile_MBarriersType : Tile_Type<"MBarriers", "mbarriers"> {
+  let summary = "shared-memory mbarriers, one per buffer of a pipelined tile";
+  let description = [{
+    `!tile.mbarriers<4>`: four 8-byte mbarrier objects in the kernel's
+    dynamic shared memory (`tile.mbarrier_alloc`). Barrier `slot` completes
+    a phase when the TMA copies into buffer `slot` of its tile have landed.
+  }];
+  let parameters = (ins "unsigned":$count);
+  let assemblyFormat = "`<` $count `>`";
+  let genVerifyDecl = 1;
+}
+
 #endif

@@ -1,0 +1,145 @@
+//===- TmaOpToGPU.cpp - TMA copies and mbarriers --------------------------===//
+//
+// The ops tile-use-tma makes, on upstream's typed NVVM ops (PTX ISA,
+// "cp.async.bulk.tensor" and "mbarrier"): one thread arms a buffer's
+// barrier with the bytes of its tile and issues a bulk tensor copy per
+// column panel; every thread waits on the barrier's phase.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Utility.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+using namespace tessera;
+using namespace tessera::tilegpu;
+
+namespace {
+
+/// The shared-memory pointer (address space 3) of byte `offset` (i32) of
+/// the kernel's dynamic shared memory.
+Value sharedPointer(OpBuilder &b, Location loc, Value offset) {
+  Value view = sharedScratch(b, loc, b.getI8Type(), 1, 0);
+  Value index = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, view);
+  Value base = arith::IndexCastOp::create(b, loc, b.getI32Type(), index);
+  Value address = arith::AddIOp::create(b, loc, base, offset);
+  return LLVM::IntToPtrOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext(), 3), address);
+}
+
+/// The pointer to barrier `slot` (i32) of `barriers` (a tile.mbarrier_alloc).
+Value barrierPointer(OpBuilder &b, Location loc, Value barriers, Value slot) {
+  int64_t offset = barriers.getDefiningOp<tile::MBarrierAllocOp>().getOffset();
+  Value at = constI32(b, loc, offset);
+  if (slot)
+    at = arith::AddIOp::create(b, loc, at,
+                               arith::MulIOp::create(b, loc, slot, constI32(b, loc, 8)));
+  return sharedPointer(b, loc, at);
+}
+
+/// Thread 0 of the CTA, which issues what one thread does for all.
+Value isLeader(OpBuilder &b, Location loc) {
+  Value tid = arith::IndexCastOp::create(b, loc, b.getI32Type(),
+                                         gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x));
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid, constI32(b, loc, 0));
+}
+
+/// Emits `body` in an scf.if on `cond` at `b`, leaving `b` after it.
+void emitIf(OpBuilder &b, Location loc, Value cond, function_ref<void(OpBuilder &)> body) {
+  auto ifOp = scf::IfOp::create(b, loc, TypeRange{}, cond, /*withElse=*/false);
+  OpBuilder inside = OpBuilder::atBlockTerminator(&ifOp.getThenRegion().front());
+  body(inside);
+}
+
+struct MBarrierAllocOpToGPU : OpConversionPattern<tile::MBarrierAllocOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::MBarrierAllocOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, constI32(rewriter, op.getLoc(), op.getOffset()));
+    return success();
+  }
+};
+
+/// Thread 0 initializes every barrier; the fence makes that visible to the
+/// async proxy, the barrier to every thread, before any copy arms one.
+struct MBarrierInitOpToGPU : OpConversionPattern<tile::MBarrierInitOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::MBarrierInitOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    emitIf(rewriter, loc, isLeader(rewriter, loc), [&](OpBuilder &b) {
+      for (unsigned i = 0; i < op.getBarriers().getType().getCount(); ++i)
+        NVVM::MBarrierInitOp::create(
+            b, loc, barrierPointer(b, loc, op.getBarriers(), constI32(b, loc, i)),
+            constI32(b, loc, op.getCount()), /*predicate=*/Value());
+    });
+    NVVM::FenceMbarrierInitOp::create(rewriter, loc);
+    gpu::BarrierOp::create(rewriter, loc);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// Thread 0 (where the predicate holds) arms the buffer's barrier with the
+/// tile's bytes, then copies each column panel: a box of the tile's rows,
+/// one swizzle period wide, at its place in the panel-major shared tile.
+struct TmaCopyOpToGPU : OpConversionPattern<tile::TmaCopyOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::TmaCopyOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    tile::TensorMapType map = op.getMap().getType();
+    tile::SharedType buffer = op.getBuffer().getType();
+    int64_t panels = buffer.getShape()[1] / map.getBox()[1];
+    Value issue = isLeader(rewriter, loc);
+    if (adaptor.getPredicate())
+      issue = arith::AndIOp::create(rewriter, loc, issue, adaptor.getPredicate());
+    emitIf(rewriter, loc, issue, [&](OpBuilder &b) {
+      Value barrier = barrierPointer(b, loc, op.getBarriers(), adaptor.getSlot());
+      NVVM::MBarrierArriveExpectTxOp::create(b, loc, Type(), barrier,
+                                             constI32(b, loc, buffer.getBufferBytes()),
+                                             NVVM::MemScopeKindAttr(), BoolAttr(), Value());
+      Value tile = emitBufferOffset(b, loc, op.getBuffer(), adaptor.getSlot());
+      auto cluster = LLVM::LLVMPointerType::get(b.getContext(), 7);
+      Value row = adaptor.getIndices()[0], col = adaptor.getIndices()[1];
+      for (int64_t p = 0; p < panels; ++p) {
+        Value at = arith::AddIOp::create(b, loc, tile, constI32(b, loc, p * map.getBoxBytes()));
+        // A CTA is a cluster of one: its shared memory is its cluster's.
+        Value dst = LLVM::AddrSpaceCastOp::create(b, loc, cluster, sharedPointer(b, loc, at));
+        Value x = p ? arith::AddIOp::create(b, loc, col, constI32(b, loc, p * map.getBox()[1]))
+                    : col;
+        // Coordinates innermost first: column, then row.
+        NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
+            b, loc, dst, adaptor.getMap(), ValueRange{x, row}, barrier, ValueRange{},
+            /*multicastMask=*/Value(), /*l2CacheHint=*/Value(), NVVM::TMALoadModeAttr(),
+            BoolAttr(), NVVM::CTAGroupKindAttr(), /*predicate=*/Value());
+      }
+    });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct MBarrierWaitOpToGPU : OpConversionPattern<tile::MBarrierWaitOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::MBarrierWaitOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value barrier = barrierPointer(rewriter, loc, op.getBarriers(), adaptor.getSlot());
+    // The suspend-time hint CUTLASS uses (ns): the thread sleeps in the
+    // instruction rather than spinning.
+    NVVM::MBarrierTryWaitParityOp::create(rewriter, loc, barrier, adaptor.getPhase(),
+                                          constI32(rewriter, loc, 10000000));
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+} // namespace
+
+void tessera::tilegpu::populateTmaOpPatterns(TileTypeConverter &converter,
+                                             RewritePatternSet &patterns) {
+  patterns.add<MBarrierAllocOpToGPU, MBarrierInitOpToGPU, TmaCopyOpToGPU, MBarrierWaitOpToGPU>(
+      converter, patterns.getContext());
+}

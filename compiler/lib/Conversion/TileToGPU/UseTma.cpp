@@ -1,0 +1,312 @@
+//===- UseTma.cpp - The tile-use-tma pass ---------------------------------===//
+//
+// A pipelined loop's copies onto Hopper's Tensor Memory Accelerator
+// (docs/COMPILER.md §3). With cp.async every thread computes addresses and
+// issues its share of each tile, then waits for its own groups and a CTA
+// barrier publishes them. With TMA one thread issues a bulk tensor copy per
+// column panel; the tile's mbarrier counts the bytes landing and every
+// thread waits on its phase, after which the tile is visible to the
+// tensor cores without a fence or a barrier.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Utility.h"
+
+#include "tessera/Conversion/TileToGPU/TileToGPU.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/SetVector.h"
+
+#include <limits>
+
+namespace tessera {
+#define GEN_PASS_DEF_TILEUSETMA
+#include "tessera/Conversion/TileToGPU/Passes.h.inc"
+} // namespace tessera
+
+using namespace mlir;
+using namespace tessera;
+using namespace tessera::tilegpu;
+
+namespace {
+
+/// The tensor map of `buffer`'s tiles: boxes of all its rows, one column
+/// panel (one swizzle period) wide.
+tile::TensorMapType boxOf(tile::SharedType buffer) {
+  int64_t panelCols = buffer.getSwizzleBytes() * 8 / buffer.getElementType().getIntOrFloatBitWidth();
+  return tile::TensorMapType::get(buffer.getContext(), {buffer.getShape()[0], panelCols},
+                                  buffer.getElementType());
+}
+
+/// The kernel argument (a pointer) whose tensor `copy` reads, when TMA can
+/// copy it: a 2-D descriptor of 16-bit elements whose strides allow 16-byte
+/// vectors (TMA needs 16-byte aligned strides and base), into buffers of at
+/// most 256 rows (a box's limit).
+BlockArgument tmaTensor(tile::AsyncCopyOp copy, func::FuncOp kernel) {
+  auto make = copy.getDesc().getDefiningOp<tile::MakeDescOp>();
+  tile::SharedType buffer = copy.getBuffer().getType();
+  if (!make || !make.getAligned() || make.getSizes().size() != 2 ||
+      buffer.getElementType().getIntOrFloatBitWidth() != 16 || buffer.getShape()[0] > 256)
+    return {};
+  auto arg = dyn_cast<BlockArgument>(make.getPtr());
+  if (!arg || arg.getOwner() != &kernel.getBody().front())
+    return {};
+  return arg;
+}
+
+/// Index and predicate of a copy's first index as tile-pipeline-copies makes
+/// it: `select(runs, index, INT32_MAX)` (out of range: zeros) becomes the
+/// index with the predicate `runs`; any other index is always copied.
+std::pair<Value, Value> splitOutOfRange(Value index) {
+  auto select = index.getDefiningOp<arith::SelectOp>();
+  APInt outOfRange;
+  if (select && matchPattern(select.getFalseValue(), m_ConstantInt(&outOfRange)) &&
+      outOfRange == std::numeric_limits<int32_t>::max())
+    return {select.getTrueValue(), select.getCondition()};
+  return {index, Value()};
+}
+
+/// Moves the ops of `body` that `v` is computed from (iteration arithmetic,
+/// pure) after `cursor`, operands first, advancing it.
+void hoistSlice(Value v, Block *body, Operation *&cursor) {
+  Operation *def = v.getDefiningOp();
+  if (!def || def == cursor || def->getBlock() != body || def->isBeforeInBlock(cursor))
+    return;
+  for (Value operand : def->getOperands())
+    hoistSlice(operand, body, cursor);
+  def->moveAfter(cursor);
+  cursor = def;
+}
+
+/// The barrier before `op` with only pure scalar code between; null if none.
+gpu::BarrierOp barrierBefore(Operation *op) {
+  Operation *prev = op->getPrevNode();
+  while (prev && prev->getNumRegions() == 0 && isMemoryEffectFree(prev) &&
+         llvm::none_of(prev->getResultTypes(), llvm::IsaPred<RankedTensorType>))
+    prev = prev->getPrevNode();
+  return dyn_cast_or_null<gpu::BarrierOp>(prev);
+}
+
+class TmaRewriter {
+public:
+  explicit TmaRewriter(func::FuncOp kernel) : kernel(kernel) {}
+
+  void run() {
+    SmallVector<scf::ForOp> loops(kernel.getBody().front().getOps<scf::ForOp>());
+    for (scf::ForOp loop : loops)
+      rewrite(loop);
+  }
+
+private:
+  /// The copies in `loop`'s body if every one can move onto TMA: each
+  /// pipelined, of a tensor TMA can describe, into a buffer whose view in the
+  /// body is read only by dots that synchronize for it themselves.
+  SmallVector<tile::AsyncCopyOp> convertibleCopies(scf::ForOp loop) {
+    Block *body = loop.getBody();
+    if (!loop.getInductionVar().getType().isInteger(32) ||
+        body->walk([](scf::ForOp) { return WalkResult::interrupt(); }).wasInterrupted())
+      return {};
+    SmallVector<tile::AsyncCopyOp> copies;
+    bool ok = true;
+    body->walk([&](tile::AsyncCopyOp copy) {
+      ok = ok && copy->getBlock() == body && copy.getDistance() >= 1 &&
+           copy.getBuffer().getType().getBuffers() >= 2 && tmaTensor(copy, kernel) &&
+           isa<BlockArgument>(copy.getDesc().getDefiningOp<tile::MakeDescOp>().getPtr());
+      copies.push_back(copy);
+    });
+    for (tile::AsyncCopyOp copy : copies) {
+      tile::SharedViewOp view = viewOf(copy, body);
+      ok = ok && view && !readers(view).empty();
+      for (tile::DotOp dot : view ? readers(view) : SmallVector<tile::DotOp>()) {
+        tile::StagingAttr staging = dot.getStagingAttr();
+        ok = ok && staging && staging.getPublishNext() == tile::PublishNext::none;
+      }
+    }
+    if (!ok)
+      return {};
+    return copies;
+  }
+
+  static tile::SharedViewOp viewOf(tile::AsyncCopyOp copy, Block *body) {
+    for (Operation *user : copy.getBuffer().getUsers())
+      if (auto view = dyn_cast<tile::SharedViewOp>(user); view && view->getBlock() == body)
+        return view;
+    return {};
+  }
+
+  /// The dots of the view's block that stage it; empty if anything else reads it.
+  static SmallVector<tile::DotOp> readers(tile::SharedViewOp view) {
+    SmallVector<tile::DotOp> dots;
+    for (Operation *staging : view->getUsers()) {
+      StagedOperand staged =
+          staging->getNumResults() == 1 ? getStagedOperand(staging->getResult(0)) : StagedOperand();
+      if (!staged || staged.hoisted || staged.dot->getBlock() != view->getBlock())
+        return {};
+      dots.push_back(staged.dot);
+    }
+    return dots;
+  }
+
+  /// The tensor-map parameter for `tensor` in boxes of `map`'s shape,
+  /// appended to the kernel's arguments once.
+  Value tensorMap(BlockArgument tensor, tile::TensorMapType map) {
+    std::pair<unsigned, Type> key(tensor.getArgNumber(), map);
+    auto it = maps.find(key);
+    if (it != maps.end())
+      return it->second;
+    unsigned index = kernel.getNumArguments();
+    Builder b(kernel.getContext());
+    if (failed(kernel.insertArgument(
+            index, map,
+            b.getDictionaryAttr(b.getNamedAttr(tile::kDescribesAttr,
+                                               b.getI64IntegerAttr(tensor.getArgNumber()))),
+            kernel.getLoc())))
+      return {};
+    return maps[key] = kernel.getArgument(index);
+  }
+
+  /// The barriers of `buffer`, placed after the kernel's shared memory and
+  /// initialized at its start.
+  Value barriersOf(Value buffer) {
+    auto it = barriers.find(buffer);
+    if (it != barriers.end())
+      return it->second;
+    unsigned count = cast<tile::SharedType>(buffer.getType()).getBuffers();
+    int64_t offset = llvm::alignTo(std::max(sharedEnd(), nextBarrier), 8);
+    nextBarrier = offset + 8 * count;
+    OpBuilder b(kernel.getContext());
+    b.setInsertionPointAfter(buffer.getDefiningOp());
+    Location loc = buffer.getLoc();
+    Value bars = tile::MBarrierAllocOp::create(
+        b, loc, tile::MBarriersType::get(kernel.getContext(), count), offset);
+    tile::MBarrierInitOp::create(b, loc, bars, /*count=*/1);
+    return barriers[buffer] = bars;
+  }
+
+  /// The end of the shared memory the schedule placed so far (barriers aside).
+  int64_t sharedEnd() {
+    if (!end)
+      end = sharedMemoryBytes(kernel);
+    return *end;
+  }
+
+  /// `copy` as a TMA copy at `b`, into the same buffer and slot.
+  tile::TmaCopyOp replace(OpBuilder &b, tile::AsyncCopyOp copy, Value map, Value bars) {
+    auto [row, runs] = splitOutOfRange(copy.getIndices()[0]);
+    auto tma = tile::TmaCopyOp::create(b, copy.getLoc(), map, ValueRange{row, copy.getIndices()[1]},
+                                       copy.getBuffer(), copy.getSlot(), bars, runs,
+                                       copy.getDistance());
+    Operation *select = copy.getIndices()[0].getDefiningOp();
+    copy->erase();
+    if (select && isa<arith::SelectOp>(select) && select->use_empty())
+      select->erase();
+    return tma;
+  }
+
+  void rewrite(scf::ForOp loop) {
+    SmallVector<tile::AsyncCopyOp> copies = convertibleCopies(loop);
+    if (copies.empty())
+      return;
+    Block *body = loop.getBody();
+    Location loc = loop.getLoc();
+    // A CTA barrier at the top of the body: every warp is done with the
+    // previous iterations' reads of the buffers refilled below (their wgmma
+    // groups were waited for by then, tessera-defer-wgmma-waits), and the
+    // copies follow it.
+    OpBuilder top = OpBuilder::atBlockBegin(body);
+    auto barrier = gpu::BarrierOp::create(top, loc);
+    // The prologue's copies of the same buffers, before the loop.
+    llvm::SetVector<Value> buffers;
+    for (tile::AsyncCopyOp copy : copies)
+      buffers.insert(copy.getBuffer());
+    SmallVector<tile::AsyncCopyOp> prologue;
+    for (Value buffer : buffers)
+      for (Operation *user : buffer.getUsers())
+        if (auto copy = dyn_cast<tile::AsyncCopyOp>(user); copy && copy->getBlock() != body)
+          prologue.push_back(copy);
+    for (tile::AsyncCopyOp copy : prologue) {
+      Value map = tensorMap(tmaTensor(copy, kernel), boxOf(copy.getBuffer().getType()));
+      OpBuilder b(copy);
+      replace(b, copy, map, barriersOf(copy.getBuffer()));
+    }
+    Operation *cursor = barrier;
+    for (tile::AsyncCopyOp copy : copies) {
+      Value map = tensorMap(tmaTensor(copy, kernel), boxOf(copy.getBuffer().getType()));
+      Value bars = barriersOf(copy.getBuffer());
+      // The copy's own barrier (tile-pipeline-copies) gives way to the one above.
+      if (gpu::BarrierOp own = barrierBefore(copy); own && own != barrier)
+        own->erase();
+      for (Value operand : copy->getOperands())
+        hoistSlice(operand, body, cursor);
+      OpBuilder b(body, std::next(Block::iterator(cursor)));
+      cursor = replace(b, copy, map, bars);
+    }
+    // Each view's readers wait for its buffer's barrier: phase parity
+    // (iteration / stages) mod 2, the buffer being filled once per round.
+    for (Value buffer : buffers) {
+      auto type = cast<tile::SharedType>(buffer.getType());
+      for (Operation *user : buffer.getUsers()) {
+        auto view = dyn_cast<tile::SharedViewOp>(user);
+        if (!view || view->getBlock() != body)
+          continue;
+        SmallVector<tile::DotOp> dots = readers(view);
+        tile::DotOp first = dots.front();
+        for (tile::DotOp dot : dots)
+          if (dot->isBeforeInBlock(first))
+            first = dot;
+        OpBuilder b(first);
+        Value iteration = arith::DivSIOp::create(
+            b, loc, arith::SubIOp::create(b, loc, loop.getInductionVar(), loop.getLowerBound()),
+            loop.getStep());
+        Value round = arith::DivUIOp::create(b, loc, iteration, constI32(b, loc, type.getBuffers()));
+        Value parity = arith::AndIOp::create(b, loc, round, constI32(b, loc, 1));
+        tile::MBarrierWaitOp::create(b, loc, barriersOf(buffer), view.getSlot(), parity);
+        for (tile::DotOp dot : dots)
+          for (unsigned i : {0u, 1u})
+            if (StagedOperand staged = getStagedOperand(dot->getOperand(i));
+                staged && staged.source == view.getResult())
+              markReady(dot, i);
+      }
+    }
+    // No cp.async group is left to drain after the loop.
+    if (auto wait = dyn_cast_or_null<tile::AsyncWaitOp>(loop->getNextNode()))
+      if (!hasAsyncCopies())
+        wait->erase();
+  }
+
+  static void markReady(tile::DotOp dot, unsigned operand) {
+    tile::StagingAttr s = dot.getStagingAttr();
+    std::array<bool, 2> ready = {s.getReadyA(), s.getReadyB()};
+    ready[operand] = true;
+    dot.setStagingAttr(tile::StagingAttr::get(dot->getContext(), s.getOffsetA(), s.getOffsetB(),
+                                              ready[0], ready[1], s.getPublishNext()));
+  }
+
+  bool hasAsyncCopies() {
+    return kernel.walk([](tile::AsyncCopyOp) { return WalkResult::interrupt(); }).wasInterrupted();
+  }
+
+  func::FuncOp kernel;
+  llvm::DenseMap<std::pair<unsigned, Type>, Value> maps;
+  llvm::DenseMap<Value, Value> barriers;
+  std::optional<int64_t> end;
+  int64_t nextBarrier = 0;
+};
+
+struct TileUseTmaPass : tessera::impl::TileUseTmaBase<TileUseTmaPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    if (arch != "sm_90a")
+      return;
+    for (auto kernel : getOperation().getOps<func::FuncOp>())
+      if (kernel->hasAttr(tile::kKernelAttr) && kernel->hasAttr(tile::kTmaAttr))
+        TmaRewriter(kernel).run();
+  }
+};
+
+} // namespace

@@ -1,0 +1,144 @@
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma=arch=sm_90a | FileCheck %s
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_80 --tile-pipeline-copies --tile-use-tma=arch=sm_80 | FileCheck %s --check-prefix=SM80
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// A matmul's k-loop, four stages, both tensors aligned: each input gets a
+// tensor map parameter (boxes of one 64-column panel: one for A's 128x64
+// tile, two for B's 64x128), appended after the others and naming its
+// pointer parameter; each buffer a set of four mbarriers after the shared
+// tiles, initialized at the start. The first two iterations' copies go
+// before the loop, predicated on being in range instead of zero-filled.
+// In the loop a barrier opens the body, the copies of iteration j + 2
+// follow it, then each buffer's readers wait on barrier j mod 4 with parity
+// (j / 4) mod 2, and the dot finds both tiles ready. Nothing is left to
+// drain after the loop.
+// CHECK-LABEL: func.func @matmul
+// CHECK-SAME: %[[MAPA:[^:]*]]: !tile.tensormap<128x64xbf16> {tile.describes = 0 : i64}
+// CHECK-SAME: %[[MAPB:[^:]*]]: !tile.tensormap<64x64xbf16> {tile.describes = 5 : i64}
+// CHECK: %[[A:.*]] = tile.shared_alloc [0, 32768, 49152, 65536] : !tile.shared<128x64xbf16, 4>
+// CHECK-NEXT: %[[BARA:.*]] = tile.mbarrier_alloc 131072 : !tile.mbarriers<4>
+// CHECK-NEXT: tile.mbarrier_init %[[BARA]] : !tile.mbarriers<4>
+// CHECK: %[[B:.*]] = tile.shared_alloc [16384, 81920, 98304, 114688] : !tile.shared<64x128xbf16, 4>
+// CHECK-NEXT: %[[BARB:.*]] = tile.mbarrier_alloc 131104 : !tile.mbarriers<4>
+// CHECK-NEXT: tile.mbarrier_init %[[BARB]] : !tile.mbarriers<4>
+// CHECK: %[[RUNS0:.*]] = arith.cmpi slt
+// CHECK: tile.tma_copy %[[MAPA]][%{{.*}}, %{{.*}}], %[[A]][%{{.*}}], %[[BARA]] if %[[RUNS0]] :
+// CHECK: tile.tma_copy %[[MAPB]][%{{.*}}, %{{.*}}], %[[B]][%{{.*}}], %[[BARB]] if %[[RUNS0]] :
+// CHECK: tile.tma_copy %[[MAPA]]
+// CHECK: tile.tma_copy %[[MAPB]]
+// CHECK: scf.for %[[IV:[^ ]*]] = %[[LB:[^ ]*]] to %[[UB:[^ ]*]] step %[[STEP:[^ ]*]] iter_args
+// CHECK-NEXT: gpu.barrier
+// CHECK-NOT: tile.dot
+// CHECK: %[[RUNS:.*]] = arith.cmpi slt, %{{.*}}, %[[UB]] : i32
+// CHECK-NOT: tile.dot
+// CHECK: tile.tma_copy %[[MAPA]][{{.*}}], %[[A]][%{{.*}}], %[[BARA]] if %[[RUNS]] {distance = 2 : i64}
+// CHECK-NOT: tile.dot
+// CHECK: tile.tma_copy %[[MAPB]][{{.*}}], %[[B]][%{{.*}}], %[[BARB]] if %{{.*}} {distance = 2 : i64}
+// CHECK: %[[SLOTA:.*]] = arith.remui
+// CHECK: tile.shared_view %[[A]][%[[SLOTA]]]
+// CHECK: %[[SLOTB:.*]] = arith.remui
+// CHECK: tile.shared_view %[[B]][%[[SLOTB]]]
+// CHECK: %[[ROUND:.*]] = arith.divui %{{.*}}, %c4_i32
+// CHECK: %[[PARITY:.*]] = arith.andi %[[ROUND]], %c1_i32
+// CHECK-NEXT: tile.mbarrier_wait %[[BARA]][%[[SLOTA]]], %[[PARITY]] : !tile.mbarriers<4>
+// CHECK: tile.mbarrier_wait %[[BARB]][%[[SLOTB]]]
+// CHECK-NEXT: tile.dot {{.*}}readyA = true, readyB = true
+// CHECK-NOT: gpu.barrier
+// CHECK: scf.yield
+// CHECK-NEXT: }
+// CHECK-NOT: tile.async_wait
+// CHECK-NOT: tile.async_copy
+// CHECK: return
+
+// On sm_80 nothing changes: cp.async copies, no tensor maps.
+// SM80-LABEL: func.func @matmul
+// SM80-NOT: tensormap
+// SM80: tile.async_copy
+// SM80-NOT: tile.tma_copy
+// SM80: tile.async_wait 0
+func.func @matmul(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                  %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                  %row: i32, %col: i32) -> tensor<128x128xf32, #mma>
+    attributes {tile.kernel, tile.num_stages = 4 : i32, tile.num_warps = 4 : i32, tile.tma} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %r = scf.for %k = %c0 to %arg2 step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
+    %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+    %a = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+    %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    scf.yield %d : tensor<128x128xf32, #mma>
+  }
+  return %r : tensor<128x128xf32, #mma>
+}
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// B's strides may not be 16-byte multiples (no {aligned}): TMA cannot
+// describe it, and the loop keeps cp.async for both tiles (one wait
+// discipline per loop).
+// CHECK-LABEL: func.func @unaligned
+// CHECK-NOT: tensormap
+// CHECK-NOT: tile.tma_copy
+// CHECK: tile.async_wait 0
+func.func @unaligned(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                     %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                     %row: i32, %col: i32) -> tensor<128x128xf32, #mma>
+    attributes {tile.kernel, tile.num_stages = 3 : i32, tile.num_warps = 4 : i32, tile.tma} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %r = scf.for %k = %c0 to %arg2 step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
+    %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+    %a = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+    %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    scf.yield %d : tensor<128x128xf32, #mma>
+  }
+  return %r : tensor<128x128xf32, #mma>
+}
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// Two stages, the kernel not asking for TMA (no tile.tma): unchanged.
+// CHECK-LABEL: func.func @not_asked
+// CHECK-NOT: tile.tma_copy
+// CHECK: tile.async_copy
+func.func @not_asked(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                     %row: i32, %b: tensor<64x128xbf16, #opb>) -> tensor<128x128xf32, #mma>
+    attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %r = scf.for %k = %c0 to %arg2 step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
+    %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+    %a = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+    %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+    %d = tile.dot %oa, %b, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    scf.yield %d : tensor<128x128xf32, #mma>
+  }
+  return %r : tensor<128x128xf32, #mma>
+}

@@ -1,0 +1,58 @@
+// RUN: tessera-opt %s --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma=arch=sm_90a --convert-tile-to-gpu=arch=sm_90a --canonicalize --cse | FileCheck %s
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// The lowering of TMA copies and mbarriers to upstream's NVVM ops. The
+// tensor maps are pointer arguments the kernel lists (tile.tensor_maps) for
+// tessera-tensor-map-params. Thread 0 initializes each buffer's four
+// barriers, then a fence and a barrier publish them. A copy: thread 0, when
+// in range, arms the slot's barrier with the tile's bytes (A: 128 rows x 64
+// bf16 = 16384; B: 64 x 128 = 16384 in two panels) and issues one 2-D bulk
+// tensor copy per 64-column panel, coordinates column first, into the
+// shared::cluster window; B's second panel starts 64 columns and 8192 bytes
+// on. Every thread waits on the parity of its slot's barrier.
+// CHECK-LABEL: gpu.func @matmul
+// CHECK-SAME: %[[MAPA:[^:]*]]: !llvm.ptr, %[[MAPB:[^:]*]]: !llvm.ptr)
+// CHECK-SAME: tile.tensor_maps = array<i64: 13, 14>
+// CHECK: scf.if
+// CHECK-COUNT-4: nvvm.mbarrier.init %{{.*}}, %c1_i32
+// CHECK: nvvm.fence.mbarrier.init
+// CHECK-NEXT: gpu.barrier
+// CHECK: scf.if
+// CHECK: nvvm.mbarrier.arrive.expect_tx %[[BAR:.*]], %c16384_i32 : !llvm.ptr<3>, i32
+// CHECK: %[[DST:.*]] = llvm.addrspacecast %{{.*}} : !llvm.ptr<3> to !llvm.ptr<7>
+// CHECK-NEXT: nvvm.cp.async.bulk.tensor.shared.cluster.global %[[DST]], %[[MAPA]], %[[BAR]], box[%{{.*}}, %{{.*}}]
+// CHECK: scf.for
+// CHECK: nvvm.mbarrier.arrive.expect_tx %[[BARB:.*]], %c16384_i32
+// CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[MAPB]], %[[BARB]], box[%[[COL:[^,]*]], %[[ROW:[a-z0-9_%]*]]]
+// CHECK: %[[NEXTPANEL:.*]] = arith.addi %{{.*}}, %c8192_i32
+// CHECK: %[[COL2:.*]] = arith.addi %[[COL]], %c64_i32
+// CHECK-NEXT: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[MAPB]], %[[BARB]], box[%[[COL2]], %[[ROW]]]
+// CHECK: nvvm.mbarrier.try_wait.parity %{{.*}}, %{{.*}}, %c10000000_i32 : !llvm.ptr<3>, i32, i32
+// CHECK: nvvm.mbarrier.try_wait.parity
+// CHECK-NOT: nvvm.cp.async.wait.group
+// CHECK: wgmma.mma_async
+func.func @matmul(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                  %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                  %row: i32, %col: i32, %out: !tile.desc<128x128xf32>)
+    attributes {tile.kernel, tile.num_stages = 4 : i32, tile.num_warps = 4 : i32, tile.tma} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %r = scf.for %k = %c0 to %arg2 step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
+    %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+    %a = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+    %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    scf.yield %d : tensor<128x128xf32, #mma>
+  }
+  tile.store %out[%row, %col], %r : !tile.desc<128x128xf32>, tensor<128x128xf32, #mma>
+  return
+}
