@@ -19,6 +19,7 @@ tests+=":Shapes/Matmul.*/bf16_*:Shapes/RmsNorm.*/bf16_17x4099:Shapes/RmsNorm.*/f
 tests+=":UserKernels.RandomNumbersMatchTheHostBitForBit:UserKernels.MathAndBitOperations*"
 tests+=":AttentionBackwardStrided.MisalignedTensors:Atomics.*:Masks.*:ArgReduce.*:Branches.*"
 tests+=":DevicePrint.*:Scans.*:DeviceAssert.PassesWhereTheConditionsHold"
+tests+=":MatmulTma.*"
 tests+=":AnyHeadDim/AttentionForward.MatchesFloat64Reference/bf16_1x4_2kv_q67_k131_d40_causal_mask"
 tests+=":AnyHeadDim/AttentionBackward.MatchesFloat64Gradients/bf16_2x2_1kv_q129_k65_d59_causal_mask"
 filter="${TESSERA_SANITIZE_FILTER:-$tests}"
