@@ -33,8 +33,8 @@ Value barrierPointer(OpBuilder &b, Location loc, Value barriers, Value slot) {
   int64_t offset = barriers.getDefiningOp<tile::MBarrierAllocOp>().getOffset();
   Value at = constI32(b, loc, offset);
   if (slot)
-    at = arith::AddIOp::create(b, loc, at,
-                               arith::MulIOp::create(b, loc, slot, constI32(b, loc, 8)));
+    at =
+        arith::AddIOp::create(b, loc, at, arith::MulIOp::create(b, loc, slot, constI32(b, loc, 8)));
   return sharedPointer(b, loc, at);
 }
 
@@ -70,9 +70,9 @@ struct MBarrierInitOpToGPU : OpConversionPattern<tile::MBarrierInitOp> {
     Location loc = op.getLoc();
     emitIf(rewriter, loc, isLeader(rewriter, loc), [&](OpBuilder &b) {
       for (unsigned i = 0; i < op.getBarriers().getType().getCount(); ++i)
-        NVVM::MBarrierInitOp::create(
-            b, loc, barrierPointer(b, loc, op.getBarriers(), constI32(b, loc, i)),
-            constI32(b, loc, op.getCount()), /*predicate=*/Value());
+        NVVM::MBarrierInitOp::create(b, loc,
+                                     barrierPointer(b, loc, op.getBarriers(), constI32(b, loc, i)),
+                                     constI32(b, loc, op.getCount()), /*predicate=*/Value());
     });
     NVVM::FenceMbarrierInitOp::create(rewriter, loc);
     gpu::BarrierOp::create(rewriter, loc);
@@ -107,13 +107,13 @@ struct TmaCopyOpToGPU : OpConversionPattern<tile::TmaCopyOp> {
         Value at = arith::AddIOp::create(b, loc, tile, constI32(b, loc, p * map.getBoxBytes()));
         // A CTA is a cluster of one: its shared memory is its cluster's.
         Value dst = LLVM::AddrSpaceCastOp::create(b, loc, cluster, sharedPointer(b, loc, at));
-        Value x = p ? arith::AddIOp::create(b, loc, col, constI32(b, loc, p * map.getBox()[1]))
-                    : col;
+        Value x =
+            p ? arith::AddIOp::create(b, loc, col, constI32(b, loc, p * map.getBox()[1])) : col;
         // Coordinates innermost first: column, then row.
         NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
             b, loc, dst, adaptor.getMap(), ValueRange{x, row}, barrier, ValueRange{},
-            /*multicastMask=*/Value(), /*l2CacheHint=*/Value(), NVVM::TMALoadModeAttr(),
-            BoolAttr(), NVVM::CTAGroupKindAttr(), /*predicate=*/Value());
+            /*multicastMask=*/Value(), /*l2CacheHint=*/Value(), NVVM::TMALoadModeAttr(), BoolAttr(),
+            NVVM::CTAGroupKindAttr(), /*predicate=*/Value());
       }
     });
     rewriter.eraseOp(op);

@@ -38,7 +38,8 @@ namespace {
 /// The tensor map of `buffer`'s tiles: boxes of all its rows, one column
 /// panel (one swizzle period) wide.
 tile::TensorMapType boxOf(tile::SharedType buffer) {
-  int64_t panelCols = buffer.getSwizzleBytes() * 8 / buffer.getElementType().getIntOrFloatBitWidth();
+  int64_t panelCols =
+      buffer.getSwizzleBytes() * 8 / buffer.getElementType().getIntOrFloatBitWidth();
   return tile::TensorMapType::get(buffer.getContext(), {buffer.getShape()[0], panelCols},
                                   buffer.getElementType());
 }
@@ -163,8 +164,8 @@ private:
     Builder b(kernel.getContext());
     if (failed(kernel.insertArgument(
             index, map,
-            b.getDictionaryAttr(b.getNamedAttr(tile::kDescribesAttr,
-                                               b.getI64IntegerAttr(tensor.getArgNumber()))),
+            b.getDictionaryAttr(
+                b.getNamedAttr(tile::kDescribesAttr, b.getI64IntegerAttr(tensor.getArgNumber()))),
             kernel.getLoc())))
       return {};
     return maps[key] = kernel.getArgument(index);
@@ -198,9 +199,9 @@ private:
   /// `copy` as a TMA copy at `b`, into the same buffer and slot.
   tile::TmaCopyOp replace(OpBuilder &b, tile::AsyncCopyOp copy, Value map, Value bars) {
     auto [row, runs] = splitOutOfRange(copy.getIndices()[0]);
-    auto tma = tile::TmaCopyOp::create(b, copy.getLoc(), map, ValueRange{row, copy.getIndices()[1]},
-                                       copy.getBuffer(), copy.getSlot(), bars, runs,
-                                       copy.getDistance());
+    auto tma =
+        tile::TmaCopyOp::create(b, copy.getLoc(), map, ValueRange{row, copy.getIndices()[1]},
+                                copy.getBuffer(), copy.getSlot(), bars, runs, copy.getDistance());
     Operation *select = copy.getIndices()[0].getDefiningOp();
     copy->erase();
     if (select && isa<arith::SelectOp>(select) && select->use_empty())
@@ -263,7 +264,8 @@ private:
         Value iteration = arith::DivSIOp::create(
             b, loc, arith::SubIOp::create(b, loc, loop.getInductionVar(), loop.getLowerBound()),
             loop.getStep());
-        Value round = arith::DivUIOp::create(b, loc, iteration, constI32(b, loc, type.getBuffers()));
+        Value round =
+            arith::DivUIOp::create(b, loc, iteration, constI32(b, loc, type.getBuffers()));
         Value parity = arith::AndIOp::create(b, loc, round, constI32(b, loc, 1));
         tile::MBarrierWaitOp::create(b, loc, barriersOf(buffer), view.getSlot(), parity);
         for (tile::DotOp dot : dots)
