@@ -79,8 +79,13 @@ TEST(BasicKernelConfigs, CompileWithoutSpills) {
   // two warpgroups, four stages (4096³).
   for (const char *arch : {"sm_80", "sm_90a"})
     for (DType dtype : {DType::BF16, DType::F16, DType::F32})
-      for (int64_t size : {2048, 4096})
+      for (int64_t size : {2048, 4096}) {
         shipped.push_back({"matmul", kernels::matmulConfig(dtype, size, size, size, arch), arch});
+        // And with its copies on TMA (a bounded mbarrier wait loop, no call:
+        // a vprintf there made ptxas serialize the wgmmas).
+        shipped.push_back(shipped.back());
+        shipped.back().config.constants["TMA"] = 1;
+      }
   // Both specialisations: contiguous tensors, and any others.
   for (Shipped s : shipped)
     for (uint64_t aligned : {~uint64_t(0), uint64_t(0)}) {

@@ -3,7 +3,8 @@
 // The ops tile-use-tma makes, on upstream's typed NVVM ops (PTX ISA,
 // "cp.async.bulk.tensor" and "mbarrier"): one thread arms a buffer's
 // barrier with the bytes of its tile and issues a bulk tensor copy per
-// column panel; every thread waits on the barrier's phase.
+// column panel; every thread waits on the barrier's phase (with a bound:
+// a wait that never ends traps with a message).
 //
 //===----------------------------------------------------------------------===//
 
@@ -121,16 +122,46 @@ struct TmaCopyOpToGPU : OpConversionPattern<tile::TmaCopyOp> {
   }
 };
 
+/// Tries before a wait gives up. Each try suspends the thread until the
+/// phase completes or a time limit passes (the hint below), so a phase that
+/// never completes, a schedule bug, stops the kernel after seconds with a
+/// message instead of hanging the process.
+constexpr int64_t kWaitTries = int64_t(1) << 20;
+
+/// Every thread tries the barrier's phase until it completes
+/// (`mbarrier.try_wait.parity`, the suspend-time hint CUTLASS uses), or
+/// prints which barrier it gave up on and traps.
 struct MBarrierWaitOpToGPU : OpConversionPattern<tile::MBarrierWaitOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(tile::MBarrierWaitOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Value barrier = barrierPointer(rewriter, loc, op.getBarriers(), adaptor.getSlot());
-    // The suspend-time hint CUTLASS uses (ns): the thread sleeps in the
-    // instruction rather than spinning.
-    NVVM::MBarrierTryWaitParityOp::create(rewriter, loc, barrier, adaptor.getPhase(),
-                                          constI32(rewriter, loc, 10000000));
+    Type i32 = rewriter.getI32Type();
+    Value barrier = LLVM::PtrToIntOp::create(
+        rewriter, loc, i32, barrierPointer(rewriter, loc, op.getBarriers(), adaptor.getSlot()));
+    auto loop =
+        scf::WhileOp::create(rewriter, loc, TypeRange{i32}, ValueRange{constI32(rewriter, loc, 0)});
+    {
+      Block *before = rewriter.createBlock(&loop.getBefore(), {}, {i32}, {loc});
+      OpBuilder b = OpBuilder::atBlockEnd(before);
+      Value done = asmOp(b, loc, i32, {barrier, adaptor.getPhase(), constI32(b, loc, 10000000)},
+                         "{ .reg .pred p; mbarrier.try_wait.parity.shared.b64 p, [$1], $2, $3; "
+                         "selp.u32 $0, 1, 0, p; }",
+                         "=r,r,r,r", /*sideEffects=*/true);
+      Value waiting =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, done, constI32(b, loc, 0));
+      scf::ConditionOp::create(b, loc, waiting, before->getArguments());
+    }
+    {
+      Block *after = rewriter.createBlock(&loop.getAfter(), {}, {i32}, {loc});
+      OpBuilder b = OpBuilder::atBlockEnd(after);
+      Value tries = arith::AddIOp::create(b, loc, after->getArgument(0), constI32(b, loc, 1));
+      Value givesUp = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tries,
+                                            constI32(b, loc, kWaitTries));
+      emitIf(b, loc, givesUp, [&](OpBuilder &inside) { LLVM::Trap::create(inside, loc); });
+      scf::YieldOp::create(b, loc, tries);
+    }
+    rewriter.setInsertionPointAfter(loop);
     rewriter.eraseOp(op);
     return success();
   }

@@ -14,7 +14,8 @@
 // bf16 = 16384; B: 64 x 128 = 16384 in two panels) and issues one 2-D bulk
 // tensor copy per 64-column panel, coordinates column first, into the
 // shared::cluster window; B's second panel starts 64 columns and 8192 bytes
-// on. Every thread waits on the parity of its slot's barrier.
+// on. Every thread tries the parity of its slot's barrier, and traps after
+// 2^20 tries rather than hang.
 // CHECK-LABEL: gpu.func @matmul
 // CHECK-SAME: %[[MAPA:[^:]*]]: !llvm.ptr, %[[MAPB:[^:]*]]: !llvm.ptr)
 // CHECK-SAME: tile.tensor_maps = array<i64: 13, 14>
@@ -32,8 +33,12 @@
 // CHECK: %[[NEXTPANEL:.*]] = arith.addi %{{.*}}, %c8192_i32
 // CHECK: %[[COL2:.*]] = arith.addi %[[COL]], %c64_i32
 // CHECK-NEXT: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[MAPB]], %[[BARB]], box[%[[COL2]], %[[ROW]]]
-// CHECK: nvvm.mbarrier.try_wait.parity %{{.*}}, %{{.*}}, %c10000000_i32 : !llvm.ptr<3>, i32, i32
-// CHECK: nvvm.mbarrier.try_wait.parity
+// CHECK: scf.while
+// CHECK: llvm.inline_asm has_side_effects "{ .reg .pred p; mbarrier.try_wait.parity.shared.b64 p, [$1], $2, $3; selp.u32 $0, 1, 0, p; }", "=r,r,r,r" %{{.*}}, %{{.*}}, %c10000000_i32
+// CHECK: arith.cmpi eq, %{{.*}}, %c1048576_i32
+// CHECK-NEXT: scf.if
+// CHECK: llvm.intr.trap
+// CHECK: mbarrier.try_wait.parity
 // CHECK-NOT: nvvm.cp.async.wait.group
 // CHECK: wgmma.mma_async
 func.func @matmul(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
