@@ -207,7 +207,10 @@ CUtensorMap encodeTensorMap(const TensorMapKey &key, const std::string &kernel) 
   CUtensorMap map;
   // Empty tensors copy nothing (the kernel issues no copy): any extent does.
   cuuint64_t dims[2] = {cuuint64_t(std::max(key.cols, 1)), cuuint64_t(std::max(key.rows, 1))};
-  cuuint64_t strides[1] = {cuuint64_t(std::max(key.rowStride, 1)) * p.elementBytes};
+  // One row: its stride is never used (any multiple of 16 bytes will do).
+  cuuint64_t rowBytes = cuuint64_t(std::max(key.cols, 1)) * p.elementBytes;
+  cuuint64_t strides[1] = {key.rows > 1 ? cuuint64_t(key.rowStride) * p.elementBytes
+                                        : (rowBytes + 15) / 16 * 16};
   cuuint32_t box[2] = {p.boxCols, p.boxRows};
   cuuint32_t elementStrides[2] = {1, 1};
   unsigned swizzleBytes = p.boxCols * p.elementBytes;

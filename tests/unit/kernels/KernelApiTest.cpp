@@ -215,6 +215,16 @@ TEST(KernelArgs, RecordsWhichTensorsAreAligned) {
   EXPECT_FALSE(kernels::detail::vectorAligned(oddRows));
   EXPECT_FALSE(kernels::detail::vectorAligned(column));
   EXPECT_TRUE(kernels::detail::vectorAligned(block));
+  // Rows TMA cannot describe either: broadcast (stride 0), overlapping,
+  // reversed; a one-row view's stride does not matter.
+  DeviceTensor broadcast = whole.view({4, 64}, {0, 1}, 0);
+  DeviceTensor overlapping = whole.view({3, 64}, {8, 1}, 0);
+  DeviceTensor reversed = whole.view({2, 64}, {-64, 1}, 64);
+  DeviceTensor oneRow = whole.view({1, 64}, {0, 1}, 64);
+  EXPECT_FALSE(kernels::detail::vectorAligned(broadcast));
+  EXPECT_FALSE(kernels::detail::vectorAligned(overlapping));
+  EXPECT_FALSE(kernels::detail::vectorAligned(reversed));
+  EXPECT_TRUE(kernels::detail::vectorAligned(oneRow));
   KernelArgs args;
   kernels::detail::addTensor(args, whole, "whole");
   args.add(int32_t(7));
