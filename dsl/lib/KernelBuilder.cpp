@@ -135,6 +135,13 @@ void KernelBuilder::setWarpgroupMma(bool enabled) {
   func->setAttr(tile::kWarpgroupMmaAttr, b.getBoolAttr(enabled));
 }
 
+void KernelBuilder::setWarpSpecialize(bool enabled) {
+  if (enabled)
+    func->setAttr(tile::kWarpSpecializeAttr, b.getUnitAttr());
+  else
+    func->removeAttr(tile::kWarpSpecializeAttr);
+}
+
 void KernelBuilder::setTensorMemoryAccelerator(bool enabled) {
   if (enabled)
     func->setAttr(tile::kTmaAttr, b.getUnitAttr());

@@ -95,6 +95,7 @@ void matmulBody(KernelBuilder &kb, const KernelConfig &config) {
   kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
   kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
   kb.setTensorMemoryAccelerator(kb.constant("TMA", config.get("TMA")));
+  kb.setWarpSpecialize(kb.constant("WARP_SPECIALIZE", config.get("WARP_SPECIALIZE")));
   TensorArg a = kb.tensor("a", config.dtype, 2);
   TensorArg b = kb.tensor("b", config.dtype, 2);
   TensorArg c = kb.tensor("c", config.dtype, 2);
@@ -362,7 +363,10 @@ const Kernel &tessera::kernels::detail::matmulKernel() {
                     {"WGMMA", 1},
                     // TMA=1 (sm_90a) is tested on the CPU only: it becomes the
                     // default once a GPU run has checked and timed it.
-                    {"TMA", 0}})
+                    {"TMA", 0},
+                    // With TMA=1 and four stages: a producer warpgroup issues
+                    // the copies (the same caveat as TMA).
+                    {"WARP_SPECIALIZE", 0}})
         .grid([](const Args &a, const KernelConfig &c) {
           return Grid{std::max<int64_t>(1, cdiv(a.tensor("a").shape()[0], c.get("BLOCK_M"))) *
                       std::max<int64_t>(1, cdiv(a.tensor("b").shape()[1], c.get("BLOCK_N")))};

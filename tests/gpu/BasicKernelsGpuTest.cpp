@@ -283,7 +283,8 @@ DeviceTensor embedded(const std::vector<float> &values, int64_t rows, int64_t co
       .view({rows, cols}, {rowStride, 1}, offset);
 }
 
-/// The large-problem configuration with TMA on and off: tensor maps for
+/// The large-problem configuration with TMA on a producer warpgroup (2),
+/// on the kernel's own warps (1) and off (0): tensor maps for
 /// contiguous tensors (partial blocks in every dimension, K not a multiple
 /// of the block), and the cp.async fallback, chosen at launch, for views TMA
 /// cannot describe: a row stride of an odd number of elements, a base one
@@ -294,10 +295,10 @@ TEST(MatmulTma, TensorMapsAndTheCpAsyncFallbackMatchReference) {
     for (std::array<int64_t, 3> mkn :
          {std::array<int64_t, 3>{256, 2048, 512}, std::array<int64_t, 3>{300, 1000, 264}})
       for (const char *layout : {"contiguous", "odd row stride", "misaligned base"})
-        for (int64_t tma : {1, 0}) {
+        for (int64_t tma : {2, 1, 0}) {
           auto [m, k, n] = mkn;
           SCOPED_TRACE(std::string(name(dtype)) + " " + std::to_string(m) + "x" +
-                       std::to_string(k) + "x" + std::to_string(n) + " " + layout + " TMA " +
+                       std::to_string(k) + "x" + std::to_string(n) + " " + layout + " TMA mode " +
                        std::to_string(tma));
           std::vector<float> a = randomValues(m * k, dtype), b = randomValues(k * n, dtype);
           std::string l = layout;
@@ -306,7 +307,8 @@ TEST(MatmulTma, TensorMapsAndTheCpAsyncFallbackMatchReference) {
                        db = embedded(b, k, n, dtype, n + pad, offset);
           DeviceTensor c = poisoned({m, n}, dtype);
           kernels::KernelConfig config = kernels::matmulConfig(dtype, 4096, 4096, 4096);
-          config.constants["TMA"] = tma;
+          config.constants["TMA"] = tma > 0;
+          config.constants["WARP_SPECIALIZE"] = tma == 2;
           kernels::matmulWithConfig(da, db, c, config);
           EXPECT_LE(relativeError(c.toFloat(), matmulReference(a, b, m, k, n)), tolerance(dtype));
         }

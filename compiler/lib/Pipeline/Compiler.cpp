@@ -177,6 +177,8 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
         if (!f->hasAttr(tile::kKernelAttr))
           return;
         out.sharedBytes = tilegpu::sharedMemoryBytes(f);
+        // A producer warpgroup runs beside the kernel's warps.
+        f.walk([&](tile::WarpSpecializeOp split) { out.numWarps += split.getProducerWarps(); });
         for (auto [i, t] : llvm::enumerate(f.getArgumentTypes()))
           if (auto map = dyn_cast<tile::TensorMapType>(t)) {
             auto tensor = f.getArgAttrOfType<IntegerAttr>(i, tile::kDescribesAttr);

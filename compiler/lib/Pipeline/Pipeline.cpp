@@ -45,6 +45,10 @@ void tessera::buildSchedulePasses(OpPassManager &pm, const PipelineOptions &opti
   TileUseTmaOptions tma;
   tma.arch = options.arch;
   pm.addPass(createTileUseTma(tma));
+  // ... and may give those copies to a producer warpgroup.
+  TileWarpSpecializeOptions specialize;
+  specialize.arch = options.arch;
+  pm.addPass(createTileWarpSpecialize(specialize));
 }
 
 void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &options) {

@@ -85,6 +85,9 @@ TEST(BasicKernelConfigs, CompileWithoutSpills) {
         // a vprintf there made ptxas serialize the wgmmas).
         shipped.push_back(shipped.back());
         shipped.back().config.constants["TMA"] = 1;
+        // And on a producer warpgroup (four-stage configurations only).
+        shipped.push_back(shipped.back());
+        shipped.back().config.constants["WARP_SPECIALIZE"] = 1;
       }
   // Both specialisations: contiguous tensors, and any others.
   for (Shipped s : shipped)
@@ -154,6 +157,30 @@ TEST(Compiler, MatmulCopiesWithTensorMapsWhereTheyFit) {
     EXPECT_EQ(other.ptx.find("cp.async.bulk.tensor"), std::string::npos);
     EXPECT_NE(other.ptx.find("cp.async.cg"), std::string::npos);
   }
+}
+
+/// With WARP_SPECIALIZE=1 the four-stage matmul launches a producer
+/// warpgroup beside its 8 warps (384 threads): the producer issues the
+/// copies and waits for their buffers' release; the consumers release them
+/// and synchronize among themselves (named barrier 1), keeping each wgmma
+/// group in flight into the next k-step.
+TEST(Compiler, MatmulWarpSpecializedHasAProducerWarpgroup) {
+  const kernels::KernelDef &def = kernels::lookup("matmul");
+  kernels::KernelConfig config = kernels::matmulConfig(DType::BF16, 4096, 4096, 4096, "sm_90a");
+  config.constants["TMA"] = 1;
+  config.constants["WARP_SPECIALIZE"] = 1;
+  config.alignedTensors = ~uint64_t(0);
+  CompileOptions options;
+  options.arch = "sm_90a";
+  CompiledKernel k =
+      Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
+  EXPECT_EQ(k.numWarps, 12u);
+  EXPECT_EQ(k.tensorMaps.size(), 2u);
+  EXPECT_NE(k.ptx.find(".maxntid 384, 1, 1"), std::string::npos);
+  EXPECT_NE(k.ptx.find("mbarrier.arrive.shared.b64"), std::string::npos);
+  EXPECT_NE(k.ptx.find("wgmma.wait_group.sync.aligned 1;"), std::string::npos);
+  EXPECT_EQ(k.usage.spillStoreBytes + k.usage.spillLoadBytes, 0u);
+  EXPECT_FALSE(k.usage.wgmmaSerialized);
 }
 
 TEST(Compiler, FailureNamesKernelStageAndSourceLocation) {

@@ -44,7 +44,7 @@ bool isWgmmaIssue(Operation *op) {
 /// `copiesAreElsewhere`: the group's loop copies only into buffers it does
 /// not read (mayRunIntoNextIteration), so its cp.async copies may overlap.
 bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere) {
-  if (isa<gpu::BarrierOp, NVVM::Barrier0Op>(op))
+  if (isa<gpu::BarrierOp, NVVM::Barrier0Op, NVVM::BarrierOp>(op))
     return false;
   // Groups are counted by their commits, as wgmma.wait_group counts them.
   if (isa<NVVM::WgmmaGroupSyncAlignedOp>(op)) {

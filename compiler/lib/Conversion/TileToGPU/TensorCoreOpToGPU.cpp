@@ -779,7 +779,14 @@ bool mayRunIntoNextIteration(tile::DotOp dot) {
       if (auto copy = dyn_cast<tile::TmaCopyOp>(user); copy && copy->getBlock() == dot->getBlock())
         tma = copy;
     auto opening = dyn_cast<gpu::BarrierOp>(&dot->getBlock()->front());
-    if (!tma || tma.getDistance() != buffers - 2 || !opening)
+    if (tma && tma.getDistance() == buffers - 2 && opening)
+      continue;
+    // Or by a producer warpgroup (tile-warp-specialize), once this loop
+    // releases the buffer two iterations later.
+    bool releasedLater = false;
+    for (auto arrive : dot->getBlock()->getOps<tile::MBarrierArriveOp>())
+      releasedLater |= arrive->isBeforeInBlock(dot) && arrive.getDistance() == 2;
+    if (tma || !releasedLater)
       return false;
   }
   return true;

@@ -47,6 +47,9 @@ struct KernelToGPUFunc : OpConversionPattern<func::FuncOp> {
                                rewriter.getFunctionType(signature.getConvertedTypes(), {}));
     gpuFunc->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), rewriter.getUnitAttr());
     unsigned threads = tile::getNumWarps(func) * tile::kWarpSize;
+    func.walk([&](tile::WarpSpecializeOp split) {
+      threads += split.getProducerWarps() * tile::kWarpSize;
+    });
     gpuFunc->setAttr("nvvm.maxntid", rewriter.getDenseI32ArrayAttr({int32_t(threads), 1, 1}));
     for (StringRef name : {tile::kNumWarpsAttr.data(), tile::kWarpgroupMmaAttr.data()})
       if (Attribute a = func->getAttr(name))
@@ -128,7 +131,24 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns, target);
 
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
-      signalPassFailure();
+      return signalPassFailure();
+
+    // A warp-specialized kernel's consumers synchronize among themselves:
+    // the producer's threads never reach their barriers.
+    module.walk([&](scf::IfOp split) {
+      auto threads = split->getAttrOfType<IntegerAttr>(kConsumerThreadsAttr);
+      if (!threads)
+        return;
+      split.getThenRegion().walk([&](gpu::BarrierOp barrier) {
+        OpBuilder b(barrier);
+        Location loc = barrier.getLoc();
+        NVVM::BarrierOp::create(b, loc, Type(), constI32(b, loc, kConsumerBarrier),
+                                constI32(b, loc, threads.getInt()), NVVM::BarrierReductionAttr(),
+                                Value());
+        barrier.erase();
+      });
+      split->removeAttr(kConsumerThreadsAttr);
+    });
   }
 };
 

@@ -93,7 +93,8 @@ struct TmaCopyOpToGPU : OpConversionPattern<tile::TmaCopyOp> {
     tile::TensorMapType map = op.getMap().getType();
     tile::SharedType buffer = op.getBuffer().getType();
     int64_t panels = buffer.getShape()[1] / map.getBox()[1];
-    Value issue = isLeader(rewriter, loc);
+    Value issue = op.getSingleThread() ? Value(arith::ConstantIntOp::create(rewriter, loc, 1, 1))
+                                       : isLeader(rewriter, loc);
     if (adaptor.getPredicate())
       issue = arith::AndIOp::create(rewriter, loc, issue, adaptor.getPredicate());
     emitIf(rewriter, loc, issue, [&](OpBuilder &b) {
@@ -117,6 +118,59 @@ struct TmaCopyOpToGPU : OpConversionPattern<tile::TmaCopyOp> {
             NVVM::CTAGroupKindAttr(), /*predicate=*/Value());
       }
     });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// The first lane of each warp (where the predicate holds) arrives.
+struct MBarrierArriveOpToGPU : OpConversionPattern<tile::MBarrierArriveOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::MBarrierArriveOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value first =
+        arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
+                              laneAndWarp(rewriter, loc).first, constI32(rewriter, loc, 0));
+    if (adaptor.getPredicate())
+      first = arith::AndIOp::create(rewriter, loc, first, adaptor.getPredicate());
+    emitIf(rewriter, loc, first, [&](OpBuilder &b) {
+      NVVM::MBarrierArriveOp::create(b, loc, Type(),
+                                     barrierPointer(b, loc, op.getBarriers(), adaptor.getSlot()),
+                                     Value(), NVVM::MemScopeKindAttr());
+    });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// The kernel's own warps (threads 0 .. num_warps x 32 - 1) run the
+/// consumers; the first thread after them the producer, while the rest of
+/// the producer's warps exit. The consumers' scf.if is marked with their
+/// thread count: their CTA barriers become named barrier 1 for that many
+/// threads once the conversion is done (ConvertTileToGPU).
+struct WarpSpecializeOpToGPU : OpConversionPattern<tile::WarpSpecializeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::WarpSpecializeOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Operation *kernel = op->getParentOp();
+    while (kernel && !kernel->hasAttr(tile::kNumWarpsAttr))
+      kernel = kernel->getParentOp();
+    int64_t consumerThreads = int64_t(kernel ? tile::getNumWarps(kernel) : 4) * tile::kWarpSize;
+    Value tid =
+        arith::IndexCastOp::create(rewriter, loc, rewriter.getI32Type(),
+                                   gpu::ThreadIdOp::create(rewriter, loc, gpu::Dimension::x));
+    Value isConsumer = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, tid,
+                                             constI32(rewriter, loc, consumerThreads));
+    auto split = scf::IfOp::create(rewriter, loc, TypeRange{}, isConsumer, /*withElse=*/true);
+    split->setAttr(kConsumerThreadsAttr, rewriter.getI32IntegerAttr(consumerThreads));
+    rewriter.inlineBlockBefore(&op.getConsumers().front(), split.thenBlock()->getTerminator());
+    rewriter.setInsertionPoint(split.elseBlock()->getTerminator());
+    Value isProducer = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq, tid,
+                                             constI32(rewriter, loc, consumerThreads));
+    auto producer = scf::IfOp::create(rewriter, loc, TypeRange{}, isProducer, /*withElse=*/false);
+    rewriter.inlineBlockBefore(&op.getProducer().front(), producer.thenBlock()->getTerminator());
     rewriter.eraseOp(op);
     return success();
   }
@@ -171,6 +225,6 @@ struct MBarrierWaitOpToGPU : OpConversionPattern<tile::MBarrierWaitOp> {
 
 void tessera::tilegpu::populateTmaOpPatterns(TileTypeConverter &converter,
                                              RewritePatternSet &patterns) {
-  patterns.add<MBarrierAllocOpToGPU, MBarrierInitOpToGPU, TmaCopyOpToGPU, MBarrierWaitOpToGPU>(
-      converter, patterns.getContext());
+  patterns.add<MBarrierAllocOpToGPU, MBarrierInitOpToGPU, TmaCopyOpToGPU, MBarrierWaitOpToGPU,
+               MBarrierArriveOpToGPU, WarpSpecializeOpToGPU>(converter, patterns.getContext());
 }

@@ -170,6 +170,11 @@ public:
   /// issues each tile, mbarriers count it in, and the launch passes a tensor
   /// map per copied tensor. Other tensors and chips keep cp.async.
   void setTensorMemoryAccelerator(bool enabled);
+  /// true (with the Tensor Memory Accelerator): a pipelined loop's copies are
+  /// issued by a producer warpgroup of their own, 4 warps beyond num_warps,
+  /// which refills each buffer once the kernel's warps release it, instead
+  /// of by the kernel's warps between their dots.
+  void setWarpSpecialize(bool enabled);
   /// The tensor parameters a launch found aligned for 16-byte vectors (bit i:
   /// the i-th tensor declared; TensorArg::aligned). The kernel is specialised
   /// on them, as Triton specialises on divisibility by 16: set before the

@@ -422,3 +422,25 @@ func.func @tma_copy_element(%m: !tile.tensormap<64x64xf16>, %i: i32) {
   tile.tma_copy %m[%i, %i], %b[%i], %bars : !tile.tensormap<64x64xf16>, !tile.shared<64x64xbf16>, !tile.mbarriers<1>
   return
 }
+
+// -----
+
+func.func @warp_specialize_warps() {
+  // expected-error @+1 {{expects one producer warpgroup (4 warps), got 2}}
+  tile.warp_specialize producer_warps(2) {
+  } consumers {
+  }
+  return
+}
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+func.func @warp_specialize_after_tiles(%d: !tile.desc<32x64xbf16>, %i: i32) {
+  // expected-error @+1 {{before a tile.warp_specialize would run on the producer's warps too}}
+  %t = tile.load %d[%i, %i] : !tile.desc<32x64xbf16> -> tensor<32x64xbf16, #bl>
+  tile.warp_specialize producer_warps(4) {
+  } consumers {
+  }
+  return
+}

@@ -118,6 +118,16 @@ func.func @tma_ops(%map: !tile.tensormap<32x64xbf16>, %i: i32, %slot: i32, %p: i
   tile.tma_copy %map[%i, %i], %buf[%slot], %bars : !tile.tensormap<32x64xbf16>, !tile.shared<32x128xbf16, 2>, !tile.mbarriers<2>
   // CHECK: tile.mbarrier_wait %[[BARS]][%{{.*}}], %{{.*}} : !tile.mbarriers<2>
   tile.mbarrier_wait %bars[%slot], %i : !tile.mbarriers<2>
+  // CHECK: tile.warp_specialize producer_warps(4) {
+  // CHECK-NEXT: tile.tma_copy {{.*}} {single_thread}
+  // CHECK-NEXT: } consumers {
+  // CHECK-NEXT: tile.mbarrier_arrive %[[BARS]][%{{.*}}] if %{{.*}} {distance = 2 : i64} : !tile.mbarriers<2>
+  // CHECK-NEXT: }
+  tile.warp_specialize producer_warps(4) {
+    tile.tma_copy %map[%i, %i], %buf[%slot], %bars {single_thread} : !tile.tensormap<32x64xbf16>, !tile.shared<32x128xbf16, 2>, !tile.mbarriers<2>
+  } consumers {
+    tile.mbarrier_arrive %bars[%slot] if %p {distance = 2} : !tile.mbarriers<2>
+  }
   return
 }
 

@@ -67,6 +67,31 @@ def TileUseTma : Pass<"tile-use-tma", "mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect"];
 }
 
+def TileWarpSpecialize : Pass<"tile-warp-specialize", "mlir::ModuleOp"> {
+  let summary = "give a TMA loop's copies to a producer warpgroup of their own (sm_90a)";
+  let description = [{
+    Runs after tile-use-tma, on kernels that ask for it
+    (`tile.warp_specialize`) and only for `arch=sm_90a`. A TMA loop of four
+    stages copying two iterations ahead, directly in the kernel's body with
+    nothing before it that touches tiles in memory, is split off: a
+    `tile.warp_specialize` right before it puts the loop and the rest of the
+    kernel in its `consumers` region and, in its `producer` region, a loop
+    over the same iterations in which one thread of four extra warps waits
+    for buffer j mod 4 to be released (from iteration 4 on) and issues
+    iteration j's copies (`single_thread`). The consumers' loop loses its
+    copies and opening barrier and, at the top of iteration j >= 2, releases
+    the buffers of iteration j - 2 (`tile.mbarrier_arrive`, one arrival per
+    warp, on a new "empty" barrier set): by then every warp has waited for
+    the wgmma group that read them. The copies before the loop go (the
+    producer issues every iteration's).
+  }];
+  let options = [
+    Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
+           "GPU architecture (TMA needs sm_90a)">
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
+}
+
 def TesseraTensorMapParams : Pass<"tessera-tensor-map-params", "mlir::gpu::GPUModuleOp"> {
   let summary = "pass the tensor-map parameters of NVVM kernels as __grid_constant__ bytes";
   let description = [{

@@ -750,3 +750,16 @@ LogicalResult TmaCopyOp::verify() {
            << buffer.getBuffers() << "), got " << getDistance();
   return success();
 }
+
+LogicalResult WarpSpecializeOp::verify() {
+  if (getProducerWarps() != 4)
+    return emitOpError("expects one producer warpgroup (4 warps), got ") << getProducerWarps();
+  // What runs before the split runs on the producer's warps too: nothing
+  // that reads or writes tiles.
+  for (Operation *op = (*this)->getPrevNode(); op; op = op->getPrevNode())
+    if (llvm::any_of(op->getResultTypes(), llvm::IsaPred<RankedTensorType>) &&
+        !isa<arith::ConstantOp>(op))
+      return op->emitOpError("before a tile.warp_specialize would run on the producer's warps "
+                             "too; only scalar code, constants and shared buffers may");
+  return success();
+}

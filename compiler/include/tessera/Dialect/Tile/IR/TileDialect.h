@@ -38,6 +38,9 @@ inline constexpr llvm::StringLiteral kWarpgroupMmaAttr = "tile.warpgroup_mma";
 /// Accelerator (sm_90a, tensors TMA can describe: tile-use-tma), a choice
 /// for the autotuner.
 inline constexpr llvm::StringLiteral kTmaAttr = "tile.tma";
+/// Present (with kTmaAttr): a TMA loop's copies move to a producer
+/// warpgroup of their own (tile-warp-specialize).
+inline constexpr llvm::StringLiteral kWarpSpecializeAttr = "tile.warp_specialize";
 /// On a `!tile.tensormap` argument: the index of the pointer parameter of
 /// the tensor it describes (its sizes and strides follow the pointer).
 inline constexpr llvm::StringLiteral kDescribesAttr = "tile.describes";

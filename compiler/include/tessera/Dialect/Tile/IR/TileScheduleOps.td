@@ -174,7 +174,8 @@ def Tile_TmaCopyOp : Tile_Op<"tma_copy", [MemoryEffects<[MemRead, MemWrite]>,
     the tensor land as zeros. Like `tile.async_copy` it does not wait for
     the buffer's earlier readers: a `gpu.barrier` before it does.
 
-    `distance`: as on `tile.async_copy`.
+    `distance`: as on `tile.async_copy`. `single_thread`: it runs on one
+    thread already (a warp-specialized producer), which issues it.
 
     ```mlir
     tile.tma_copy %map[%row, %k], %a[%slot], %bars if %more {distance = 2}
@@ -183,7 +184,7 @@ def Tile_TmaCopyOp : Tile_Op<"tma_copy", [MemoryEffects<[MemRead, MemWrite]>,
   }];
   let arguments = (ins Tile_TensorMapType:$map, Variadic<I32>:$indices, Tile_SharedType:$buffer,
                        I32:$slot, Tile_MBarriersType:$barriers, Optional<I1>:$predicate,
-                       DefaultValuedAttr<I64Attr, "0">:$distance);
+                       DefaultValuedAttr<I64Attr, "0">:$distance, UnitAttr:$single_thread);
   let assemblyFormat = [{
     $map `[` $indices `]` `,` $buffer `[` $slot `]` `,` $barriers (`if` $predicate^)? attr-dict
     `:` qualified(type($map)) `,` qualified(type($buffer)) `,` qualified(type($barriers))
@@ -205,6 +206,56 @@ def Tile_MBarrierWaitOp : Tile_Op<"mbarrier_wait", [MemoryEffects<[MemRead, MemW
   }];
   let arguments = (ins Tile_MBarriersType:$barriers, I32:$slot, I32:$phase);
   let assemblyFormat = "$barriers `[` $slot `]` `,` $phase attr-dict `:` qualified(type($barriers))";
+}
+
+def Tile_MBarrierArriveOp : Tile_Op<"mbarrier_arrive", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "each warp arrives once on barrier `slot` (when `predicate` holds)";
+  let description = [{
+    The first lane of every warp that runs it arrives (release semantics:
+    the warp's earlier reads of the buffer are done). A warp-specialized
+    loop's consumers release a buffer to the producer this way; the set is
+    initialized for as many arrivals as the kernel has consumer warps.
+    `distance`: the buffer released is the one of the iteration that many
+    before the current one of its loop.
+
+    ```mlir
+    tile.mbarrier_arrive %empty[%slot] if %started {distance = 2} : !tile.mbarriers<4>
+    ```
+  }];
+  let arguments = (ins Tile_MBarriersType:$barriers, I32:$slot, Optional<I1>:$predicate,
+                       DefaultValuedAttr<I64Attr, "0">:$distance);
+  let assemblyFormat = [{
+    $barriers `[` $slot `]` (`if` $predicate^)? attr-dict `:` qualified(type($barriers))
+  }];
+}
+
+def Tile_WarpSpecializeOp : Tile_Op<"warp_specialize", [SingleBlock, NoTerminator,
+                                                         RecursiveMemoryEffects]> {
+  let summary = "split the CTA into a producer and the kernel's own (consumer) warps";
+  let description = [{
+    The kernel runs `producer_warps` more warps than its `tile.num_warps`,
+    after its own. One thread of them runs the `producer` region (TMA copies
+    into buffers and waits for their release) and the rest of them exit;
+    the kernel's own warps, the consumers, run the `consumers` region, in
+    which CTA barriers are the consumers' own (named barrier 1). Everything
+    before this op runs on every warp: it may hold scalar code, shared
+    buffers and barriers only.
+
+    ```mlir
+    tile.warp_specialize producer_warps(4) {
+      scf.for ... { tile.mbarrier_wait ...; tile.tma_copy ... {single_thread} }
+    } consumers {
+      %r = scf.for ... { tile.mbarrier_arrive ...; tile.mbarrier_wait ...; tile.dot ... }
+      tile.store ...
+    }
+    ```
+  }];
+  let arguments = (ins I32Attr:$producer_warps);
+  let regions = (region SizedRegion<1>:$producer, SizedRegion<1>:$consumers);
+  let assemblyFormat = [{
+    `producer_warps` `(` $producer_warps `)` $producer `consumers` $consumers attr-dict
+  }];
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//

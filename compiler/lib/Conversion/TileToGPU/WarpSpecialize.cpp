@@ -1,0 +1,193 @@
+//===- WarpSpecialize.cpp - The tile-warp-specialize pass -----------------===//
+//
+// A producer warpgroup for a TMA loop (docs/COMPILER.md §3; FlashAttention-3
+// §3.1, CUTLASS's warp-specialized kernels). After tile-use-tma the
+// kernel's own warps stop at a CTA barrier at the top of every iteration so
+// that thread 0 may refill the buffer of two iterations back. Here one
+// thread of four extra warps issues every copy instead, as soon as the
+// buffer it refills is released: the consumer warps wait only for their
+// tiles ("full" barriers, as before) and release each buffer through an
+// "empty" barrier (one arrival per warp) once the wgmma that read it is
+// done, which, with four stages and a wgmma group kept in flight into the
+// next iteration, is at the top of the iteration after next.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Utility.h"
+
+#include "tessera/Conversion/TileToGPU/TileToGPU.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace tessera {
+#define GEN_PASS_DEF_TILEWARPSPECIALIZE
+#include "tessera/Conversion/TileToGPU/Passes.h.inc"
+} // namespace tessera
+
+using namespace mlir;
+using namespace tessera;
+using namespace tessera::tilegpu;
+
+namespace {
+
+/// The stages a warp-specialized loop has: the producer refills buffer j - 2
+/// once iteration j has begun (its wgmma group of j - 1 may still run).
+constexpr int64_t kStages = 4;
+constexpr int64_t kReleaseDistance = 2;
+constexpr int32_t kProducerWarps = 4;
+
+/// Clones into `b` the ops of `copy`'s block that compute its operands, with
+/// `mapping` (the induction variable mapped), operands first.
+void cloneSlice(OpBuilder &b, Value v, Block *body, IRMapping &mapping) {
+  Operation *def = v.getDefiningOp();
+  if (!def || def->getBlock() != body || mapping.contains(v))
+    return;
+  for (Value operand : def->getOperands())
+    cloneSlice(b, operand, body, mapping);
+  b.clone(*def, mapping);
+}
+
+/// Iteration number (i32) of `iv` in `loop`: (iv - lb) / step.
+Value emitIteration(OpBuilder &b, Location loc, scf::ForOp loop, Value iv) {
+  return arith::DivSIOp::create(b, loc, arith::SubIOp::create(b, loc, iv, loop.getLowerBound()),
+                                loop.getStep());
+}
+
+class Specializer {
+public:
+  explicit Specializer(func::FuncOp kernel) : kernel(kernel) {}
+
+  void run() {
+    for (scf::ForOp loop : kernel.getBody().front().getOps<scf::ForOp>())
+      if (specializable(loop)) {
+        specialize(loop);
+        return; // one producer per kernel
+      }
+  }
+
+private:
+  /// A loop tile-use-tma made: its body opens with a barrier and the TMA
+  /// copies, two iterations ahead, into four buffers; nothing before it
+  /// touches tiles in memory (it will run on the producer's warps too).
+  bool specializable(scf::ForOp loop) {
+    Block *body = loop.getBody();
+    if (!isa<gpu::BarrierOp>(body->front()))
+      return false;
+    SmallVector<tile::TmaCopyOp> copies(body->getOps<tile::TmaCopyOp>());
+    if (copies.empty())
+      return false;
+    for (tile::TmaCopyOp copy : copies)
+      if (copy.getBuffer().getType().getBuffers() != kStages ||
+          copy.getDistance() != kStages - kReleaseDistance)
+        return false;
+    for (Operation *op = loop->getPrevNode(); op; op = op->getPrevNode()) {
+      bool tiles = llvm::any_of(op->getResultTypes(), llvm::IsaPred<RankedTensorType>);
+      if ((tiles && !isa<arith::ConstantOp>(op)) || isa<tile::AsyncCopyOp>(op) ||
+          (op->getNumRegions() != 0))
+        return false;
+    }
+    return true;
+  }
+
+  void specialize(scf::ForOp loop) {
+    MLIRContext *ctx = kernel.getContext();
+    Location loc = loop.getLoc();
+    Block *body = loop.getBody();
+    SmallVector<tile::TmaCopyOp> copies(body->getOps<tile::TmaCopyOp>());
+    SmallVector<Value> buffers =
+        llvm::map_to_vector(copies, [](tile::TmaCopyOp copy) -> Value { return copy.getBuffer(); });
+    // The empty barriers: one set for all of the loop's buffers (a slot's
+    // tiles are released together), after the kernel's shared memory.
+    int64_t offset = llvm::alignTo(sharedMemoryBytes(kernel), 8);
+    OpBuilder b(loop);
+    Value empty = tile::MBarrierAllocOp::create(b, loc, tile::MBarriersType::get(ctx, kStages),
+                                                offset);
+    tile::MBarrierInitOp::create(b, loc, empty, tile::getNumWarps(kernel));
+    // The split, right before the loop: the loop and everything after it
+    // are the consumers'.
+    auto split = tile::WarpSpecializeOp::create(b, loc, kProducerWarps);
+    Block *producer = new Block(), *consumers = new Block();
+    split.getProducer().push_back(producer);
+    split.getConsumers().push_back(consumers);
+    Block *entry = loop->getBlock();
+    for (Operation &op : llvm::make_early_inc_range(
+             llvm::make_range(Block::iterator(loop), Block::iterator(entry->getTerminator()))))
+      op.moveBefore(consumers, consumers->end());
+
+    // The producer: every iteration's copies, in order, each after the
+    // release of the buffer it refills (iteration j - 4's, from round 1 on).
+    OpBuilder p = OpBuilder::atBlockEnd(producer);
+    auto fill = scf::ForOp::create(p, loc, loop.getLowerBound(), loop.getUpperBound(),
+                                   loop.getStep());
+    {
+      OpBuilder f = OpBuilder::atBlockBegin(fill.getBody());
+      Value iv = fill.getInductionVar();
+      Value j = emitIteration(f, loc, loop, iv);
+      Value stages = constI32(f, loc, kStages);
+      Value slot = arith::RemUIOp::create(f, loc, j, stages);
+      Value refill = arith::CmpIOp::create(f, loc, arith::CmpIPredicate::sge, j, stages);
+      auto ifRefill = scf::IfOp::create(f, loc, TypeRange{}, refill, /*withElse=*/false);
+      {
+        OpBuilder w = OpBuilder::atBlockTerminator(ifRefill.thenBlock());
+        Value round = arith::DivUIOp::create(w, loc, j, stages);
+        Value parity = arith::AndIOp::create(
+            w, loc, arith::SubIOp::create(w, loc, round, constI32(w, loc, 1)), constI32(w, loc, 1));
+        tile::MBarrierWaitOp::create(w, loc, empty, slot, parity);
+      }
+      // The loop's copies were of iteration iv + distance: clone them with
+      // the induction variable at iv - distance (always in range here).
+      for (tile::TmaCopyOp copy : copies) {
+        IRMapping mapping;
+        Value ahead = arith::MulIOp::create(f, loc, loop.getStep(),
+                                            constI32(f, loc, copy.getDistance()));
+        mapping.map(loop.getInductionVar(), arith::SubIOp::create(f, loc, iv, ahead));
+        for (Value operand : copy->getOperands())
+          cloneSlice(f, operand, body, mapping);
+        SmallVector<Value> indices = llvm::map_to_vector(
+            copy.getIndices(), [&](Value v) { return mapping.lookupOrDefault(v); });
+        tile::TmaCopyOp::create(f, copy.getLoc(), copy.getMap(), indices, copy.getBuffer(),
+                                mapping.lookupOrDefault(copy.getSlot()), copy.getBarriers(),
+                                Value(), /*distance=*/0, /*single_thread=*/true);
+      }
+    }
+
+    // The consumers: no copies and no barrier in the loop; the top of
+    // iteration j releases the buffers of iteration j - 2.
+    body->front().erase();
+    for (tile::TmaCopyOp copy : copies)
+      copy->erase();
+    OpBuilder c = OpBuilder::atBlockBegin(body);
+    Value j = emitIteration(c, loc, loop, loop.getInductionVar());
+    Value started = arith::CmpIOp::create(c, loc, arith::CmpIPredicate::sge, j,
+                                          constI32(c, loc, kReleaseDistance));
+    Value released = arith::RemUIOp::create(
+        c, loc, arith::SubIOp::create(c, loc, j, constI32(c, loc, kReleaseDistance)),
+        constI32(c, loc, kStages));
+    tile::MBarrierArriveOp::create(c, loc, empty, released, started, kReleaseDistance);
+
+    // The copies before the loop are the producer's now.
+    for (tile::TmaCopyOp copy : llvm::make_early_inc_range(entry->getOps<tile::TmaCopyOp>()))
+      if (llvm::is_contained(buffers, copy.getBuffer()))
+        copy->erase();
+  }
+
+  func::FuncOp kernel;
+};
+
+struct TileWarpSpecializePass : tessera::impl::TileWarpSpecializeBase<TileWarpSpecializePass> {
+  using Base::Base;
+  void runOnOperation() override {
+    if (arch != "sm_90a")
+      return;
+    for (auto kernel : getOperation().getOps<func::FuncOp>())
+      if (kernel->hasAttr(tile::kKernelAttr) && kernel->hasAttr(tile::kWarpSpecializeAttr))
+        Specializer(kernel).run();
+  }
+};
+
+} // namespace
