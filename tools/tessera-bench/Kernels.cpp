@@ -78,7 +78,8 @@ std::optional<kernels::KernelConfig> parseSoftmaxConfig(llvm::StringRef item, DT
 }
 
 /// A configuration of --matmul-configs: "BMxBNxBKwWsS" then flags, g: no
-/// grouped order (GROUP_M 1), m: mma.sync only, c: cp.async copies (no TMA).
+/// grouped order (GROUP_M 1), m: mma.sync only, t: TMA copies, w: TMA copies
+/// issued by a producer warpgroup.
 std::optional<kernels::KernelConfig> parseMatmulConfig(llvm::StringRef item, DType dtype) {
   int64_t bm = 0, bn = 0, bk = 0, warps = 0, stages = 0;
   int used = 0;
@@ -87,7 +88,7 @@ std::optional<kernels::KernelConfig> parseMatmulConfig(llvm::StringRef item, DTy
       5)
     return std::nullopt;
   llvm::StringRef flags = llvm::StringRef(text).drop_front(used);
-  if (flags.find_first_not_of("gmc") != llvm::StringRef::npos)
+  if (flags.find_first_not_of("gmtw") != llvm::StringRef::npos)
     return std::nullopt;
   kernels::KernelConfig c = kernels::matmulConfig(dtype, 1, 1, 1);
   c.numWarps = unsigned(warps);
@@ -99,8 +100,10 @@ std::optional<kernels::KernelConfig> parseMatmulConfig(llvm::StringRef item, DTy
     c.constants["GROUP_M"] = 1;
   if (flags.contains('m'))
     c.constants["WGMMA"] = 0;
-  if (flags.contains('c'))
-    c.constants["TMA"] = 0;
+  if (flags.contains('t') || flags.contains('w'))
+    c.constants["TMA"] = 1;
+  if (flags.contains('w'))
+    c.constants["WARP_SPECIALIZE"] = 1;
   return c;
 }
 
@@ -208,9 +211,10 @@ int tessera::bench::benchKernels(const KernelsOptions &o) {
     for (llvm::StringRef text : listed) {
       std::optional<kernels::KernelConfig> config = parseMatmulConfig(text, *dtype);
       if (!config) {
-        std::fprintf(stderr,
-                     "tessera-bench: --matmul-configs: expected BMxBNxBKwWsS[g][m][c], got '%s'\n",
-                     text.str().c_str());
+        std::fprintf(
+            stderr,
+            "tessera-bench: --matmul-configs: expected BMxBNxBKwWsS[g][m][t][w], got '%s'\n",
+            text.str().c_str());
         return 2;
       }
       configs.emplace_back(*config, false);

@@ -105,8 +105,8 @@ private:
     // tiles are released together), after the kernel's shared memory.
     int64_t offset = llvm::alignTo(sharedMemoryBytes(kernel), 8);
     OpBuilder b(loop);
-    Value empty = tile::MBarrierAllocOp::create(b, loc, tile::MBarriersType::get(ctx, kStages),
-                                                offset);
+    Value empty =
+        tile::MBarrierAllocOp::create(b, loc, tile::MBarriersType::get(ctx, kStages), offset);
     tile::MBarrierInitOp::create(b, loc, empty, tile::getNumWarps(kernel));
     // The split, right before the loop: the loop and everything after it
     // are the consumers'.
@@ -122,8 +122,8 @@ private:
     // The producer: every iteration's copies, in order, each after the
     // release of the buffer it refills (iteration j - 4's, from round 1 on).
     OpBuilder p = OpBuilder::atBlockEnd(producer);
-    auto fill = scf::ForOp::create(p, loc, loop.getLowerBound(), loop.getUpperBound(),
-                                   loop.getStep());
+    auto fill =
+        scf::ForOp::create(p, loc, loop.getLowerBound(), loop.getUpperBound(), loop.getStep());
     {
       OpBuilder f = OpBuilder::atBlockBegin(fill.getBody());
       Value iv = fill.getInductionVar();
@@ -143,8 +143,8 @@ private:
       // the induction variable at iv - distance (always in range here).
       for (tile::TmaCopyOp copy : copies) {
         IRMapping mapping;
-        Value ahead = arith::MulIOp::create(f, loc, loop.getStep(),
-                                            constI32(f, loc, copy.getDistance()));
+        Value ahead =
+            arith::MulIOp::create(f, loc, loop.getStep(), constI32(f, loc, copy.getDistance()));
         mapping.map(loop.getInductionVar(), arith::SubIOp::create(f, loc, iv, ahead));
         for (Value operand : copy->getOperands())
           cloneSlice(f, operand, body, mapping);
