@@ -39,6 +39,9 @@ void body(KernelBuilder &kb, const KernelConfig &c) {
   int64_t groupM = c.get("GROUP_M");
   kb.setNumStages(c.get("NUM_STAGES"));
   kb.setWarpgroupMma(c.get("WGMMA") != 0);
+  // On sm_90a, copies by TMA (and from a producer warpgroup), as matmul's.
+  kb.setTensorMemoryAccelerator(c.get("TMA") != 0);
+  kb.setWarpSpecialize(c.get("WARP_SPECIALIZE") != 0);
   TensorArg a = kb.tensor("a", c.dtype, 2), b = kb.tensor("b", c.dtype, 2);
   TensorArg bias = kb.tensor("bias", c.dtype, 1), out = kb.tensor("out", c.dtype, 2);
   // Program order: GROUP_M block rows at a time, column by column within.
@@ -134,7 +137,9 @@ const Kernel &gemm_bias_gelu::kernel() {
                     {"BLOCK_K", 32},
                     {"GROUP_M", 8},
                     {"NUM_STAGES", 2},
-                    {"WGMMA", 1}})
+                    {"WGMMA", 1},
+                    {"TMA", 0},
+                    {"WARP_SPECIALIZE", 0}})
         .grid([](const Args &args, const KernelConfig &c) {
           return Grid{cdiv(args.tensor("a").shape()[0], c.get("BLOCK_M")) *
                       cdiv(args.tensor("b").shape()[1], c.get("BLOCK_N"))};
