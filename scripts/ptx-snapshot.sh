@@ -49,6 +49,12 @@ for arch in sm_90a sm_80; do
       emit matmul $arch bf16 4 $aligned BLOCK_M=128 BLOCK_N=128 BLOCK_K=64 NUM_STAGES=$stages
     done
     emit matmul $arch bf16 8 $aligned BLOCK_M=128 BLOCK_N=256 BLOCK_K=64 NUM_STAGES=4
+    # Its copies by TMA, on the kernel's warps and from a producer warpgroup,
+    # and a two-stage TMA pipeline.
+    emit matmul $arch bf16 8 $aligned BLOCK_M=128 BLOCK_N=256 BLOCK_K=64 NUM_STAGES=4 TMA=1
+    emit matmul $arch bf16 8 $aligned BLOCK_M=128 BLOCK_N=256 BLOCK_K=64 NUM_STAGES=4 TMA=1 \
+      WARP_SPECIALIZE=1
+    emit matmul $arch f16 4 $aligned BLOCK_M=128 BLOCK_N=128 BLOCK_K=64 NUM_STAGES=2 TMA=1
     emit matmul $arch f16 4 $aligned BLOCK_M=64 BLOCK_N=64 BLOCK_K=32
     emit matmul $arch f32 4 $aligned BLOCK_M=64 BLOCK_N=64 BLOCK_K=32
     emit matmul $arch bf16 4 $aligned BLOCK_M=64 BLOCK_N=64 BLOCK_K=32 WGMMA=0
