@@ -1108,8 +1108,10 @@ std::vector<Tile> tessera::dsl::for_range(
       yields.push_back(next[i].getValue());
     }
     // scf.for's builder added an empty yield when there is nothing carried.
+    // The builder inserted before it: continue at the end once it is gone.
     if (!loop.getBody()->empty() && isa<scf::YieldOp>(loop.getBody()->back()))
       loop.getBody()->back().erase();
+    o.setInsertionPointToEnd(loop.getBody());
     scf::YieldOp::create(o, l, yields);
   }
   for (Value v : loop.getResults())

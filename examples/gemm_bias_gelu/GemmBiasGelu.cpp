@@ -139,7 +139,9 @@ const Kernel &gemm_bias_gelu::kernel() {
                     {"NUM_STAGES", 2},
                     {"WGMMA", 1},
                     {"TMA", 0},
-                    {"WARP_SPECIALIZE", 0}})
+                    {"WARP_SPECIALIZE", 0},
+                    // matmul's persistent variant (its heuristic never picks it).
+                    {"PERSISTENT", 0}})
         .grid([](const Args &args, const KernelConfig &c) {
           return Grid{cdiv(args.tensor("a").shape()[0], c.get("BLOCK_M")) *
                       cdiv(args.tensor("b").shape()[1], c.get("BLOCK_N"))};

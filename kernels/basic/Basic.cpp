@@ -12,6 +12,8 @@
 #include "tessera/dsl.h"
 #include "tessera/kernels/Kernel.h"
 #include "tessera/kernels/Launch.h"
+#include "tessera/runtime/Device.h"
+#include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
 #include "tessera/runtime/Testing.h"
 
@@ -87,6 +89,9 @@ void rmsNormBody(KernelBuilder &kb, const KernelConfig &config) {
 // Programs run in groups of GROUP_M block rows, column by column within a
 // group, so that programs running at once share the A and B blocks they read
 // in L2 (Triton's grouped ordering); the grid is one-dimensional.
+// PERSISTENT=1: one program per SM walks the tiles pid, pid + programs, ...
+// in that order, so that its producer warpgroup (WARP_SPECIALIZE=1) loads
+// the next tile's first blocks while the consumers store this one's.
 void matmulBody(KernelBuilder &kb, const KernelConfig &config) {
   int64_t bm = kb.constant("BLOCK_M", config.get("BLOCK_M"));
   int64_t bn = kb.constant("BLOCK_N", config.get("BLOCK_N"));
@@ -101,20 +106,31 @@ void matmulBody(KernelBuilder &kb, const KernelConfig &config) {
   TensorArg c = kb.tensor("c", config.dtype, 2);
   Scalar blocksM = (a.size(0) + Scalar(bm - 1)) / Scalar(bm);
   Scalar blocksN = (b.size(1) + Scalar(bn - 1)) / Scalar(bn);
-  Scalar pid = program_id(0), perGroup = Scalar(groupM) * blocksN;
-  Scalar firstM = pid / perGroup * Scalar(groupM);
-  Scalar groupSize = min(blocksM - firstM, Scalar(groupM));
-  Scalar inGroup = pid % perGroup;
-  Scalar row = (firstM + inGroup % groupSize) * Scalar(bm);
-  Scalar col = inGroup / groupSize * Scalar(bn);
-  Tile acc = zeros({bm, bn}, DType::F32);
-  acc = for_range(Scalar(0), a.size(1), Scalar(bk), {acc},
-                  [&](Scalar k, const std::vector<Tile> &carried) {
-                    Tile at = load(a, {row, k}, {bm, bk});
-                    Tile bt = load(b, {k, col}, {bk, bn});
-                    return std::vector<Tile>{dot(at, bt, carried[0])};
-                  })[0];
-  store(c, {row, col}, cast(acc, config.dtype));
+  bool persistent = kb.constant("PERSISTENT", config.get("PERSISTENT")) != 0;
+  Scalar perGroup = Scalar(groupM) * blocksN;
+  auto tile = [&](const Scalar &pid) {
+    Scalar firstM = pid / perGroup * Scalar(groupM);
+    Scalar groupSize = min(blocksM - firstM, Scalar(groupM));
+    Scalar inGroup = pid % perGroup;
+    Scalar row = (firstM + inGroup % groupSize) * Scalar(bm);
+    Scalar col = inGroup / groupSize * Scalar(bn);
+    Tile acc = for_range(Scalar(0), a.size(1), Scalar(bk), {zeros({bm, bn}, DType::F32)},
+                         [&](Scalar k, const std::vector<Tile> &carried) {
+                           Tile at = load(a, {row, k}, {bm, bk});
+                           Tile bt = load(b, {k, col}, {bk, bn});
+                           return std::vector<Tile>{dot(at, bt, carried[0])};
+                         })[0];
+    store(c, {row, col}, cast(acc, config.dtype));
+  };
+  if (!persistent) {
+    tile(program_id(0));
+    return;
+  }
+  for_range(program_id(0), blocksM * blocksN, num_programs(0), {},
+            [&](Scalar pid, const std::vector<Tile> &) {
+              tile(pid);
+              return std::vector<Tile>{};
+            });
 }
 
 /// Throws naming the argument unless x is a 2-D float tensor whose rows (1
@@ -366,10 +382,15 @@ const Kernel &tessera::kernels::detail::matmulKernel() {
                     {"TMA", 0},
                     // With TMA=1 and four stages: a producer warpgroup issues
                     // the copies (the same caveat as TMA).
-                    {"WARP_SPECIALIZE", 0}})
+                    {"WARP_SPECIALIZE", 0},
+                    // One program per SM looping over the tiles.
+                    {"PERSISTENT", 0}})
         .grid([](const Args &a, const KernelConfig &c) {
-          return Grid{std::max<int64_t>(1, cdiv(a.tensor("a").shape()[0], c.get("BLOCK_M"))) *
-                      std::max<int64_t>(1, cdiv(a.tensor("b").shape()[1], c.get("BLOCK_N")))};
+          int64_t tiles = std::max<int64_t>(1, cdiv(a.tensor("a").shape()[0], c.get("BLOCK_M"))) *
+                          std::max<int64_t>(1, cdiv(a.tensor("b").shape()[1], c.get("BLOCK_N")));
+          if (c.get("PERSISTENT"))
+            tiles = std::min<int64_t>(tiles, gpuAvailable() ? currentDevice().smCount : 132);
+          return Grid{tiles};
         })
         .heuristic([](const Args &a) {
           const DeviceTensor &x = a.tensor("a"), &y = a.tensor("b");

@@ -283,8 +283,9 @@ DeviceTensor embedded(const std::vector<float> &values, int64_t rows, int64_t co
       .view({rows, cols}, {rowStride, 1}, offset);
 }
 
-/// The large-problem configuration with TMA on a producer warpgroup (2),
-/// on the kernel's own warps (1) and off (0): tensor maps for
+/// The large-problem configuration with TMA from a producer warpgroup of a
+/// persistent kernel (3) or of one program per tile (2), on the kernel's
+/// own warps (1), and off (0): tensor maps for
 /// contiguous tensors (partial blocks in every dimension, K not a multiple
 /// of the block), and the cp.async fallback, chosen at launch, for views TMA
 /// cannot describe: a row stride of an odd number of elements, a base one
@@ -295,7 +296,7 @@ TEST(MatmulTma, TensorMapsAndTheCpAsyncFallbackMatchReference) {
     for (std::array<int64_t, 3> mkn :
          {std::array<int64_t, 3>{256, 2048, 512}, std::array<int64_t, 3>{300, 1000, 264}})
       for (const char *layout : {"contiguous", "odd row stride", "misaligned base"})
-        for (int64_t tma : {2, 1, 0}) {
+        for (int64_t tma : {3, 2, 1, 0}) {
           auto [m, k, n] = mkn;
           SCOPED_TRACE(std::string(name(dtype)) + " " + std::to_string(m) + "x" +
                        std::to_string(k) + "x" + std::to_string(n) + " " + layout + " TMA mode " +
@@ -308,10 +309,38 @@ TEST(MatmulTma, TensorMapsAndTheCpAsyncFallbackMatchReference) {
           DeviceTensor c = poisoned({m, n}, dtype);
           kernels::KernelConfig config = kernels::matmulConfig(dtype, 4096, 4096, 4096);
           config.constants["TMA"] = tma > 0;
-          config.constants["WARP_SPECIALIZE"] = tma == 2;
+          config.constants["WARP_SPECIALIZE"] = tma >= 2;
+          config.constants["PERSISTENT"] = tma == 3;
           kernels::matmulWithConfig(da, db, c, config);
           EXPECT_LE(relativeError(c.toFloat(), matmulReference(a, b, m, k, n)), tolerance(dtype));
         }
+}
+
+/// Persistent programs, each looping over several tiles (144 of them, more
+/// than any H100/H200 has SMs), with K of 6 steps, the last partial, so that
+/// the four buffers are filled unequally often per tile (2, 2, 1, 1): the
+/// barrier phases must follow across tiles. cp.async, TMA, and TMA from a
+/// producer warpgroup that loads the next tile during the stores.
+TEST(MatmulTma, PersistentProgramsLoopOverTiles) {
+  SKIP_WITHOUT_GPU();
+  const int64_t m = 1536, k = 328, n = 3072;
+  DType dtype = DType::BF16;
+  std::vector<float> a = randomValues(m * k, dtype), b = randomValues(k * n, dtype);
+  DeviceTensor da = DeviceTensor::fromFloat(a, {m, k}, dtype),
+               db = DeviceTensor::fromFloat(b, {k, n}, dtype);
+  std::vector<double> want = matmulReference(a, b, m, k, n);
+  for (int64_t mode : {0, 1, 2}) {
+    SCOPED_TRACE("persistent, " + std::string(mode == 0   ? "cp.async"
+                                              : mode == 1 ? "TMA"
+                                                          : "TMA from a producer warpgroup"));
+    DeviceTensor c = poisoned({m, n}, dtype);
+    kernels::KernelConfig config = kernels::matmulConfig(dtype, 4096, 4096, 4096);
+    config.constants["PERSISTENT"] = 1;
+    config.constants["TMA"] = mode >= 1;
+    config.constants["WARP_SPECIALIZE"] = mode == 2;
+    kernels::matmulWithConfig(da, db, c, config);
+    EXPECT_LE(relativeError(c.toFloat(), want), tolerance(dtype));
+  }
 }
 
 const char *kNaiveMatmul = R"(

@@ -181,6 +181,16 @@ TEST(Compiler, MatmulWarpSpecializedHasAProducerWarpgroup) {
   EXPECT_NE(k.ptx.find("wgmma.wait_group.sync.aligned 1;"), std::string::npos);
   EXPECT_EQ(k.usage.spillStoreBytes + k.usage.spillLoadBytes, 0u);
   EXPECT_FALSE(k.usage.wgmmaSerialized);
+  // Persistent: the same split around the tile loop, the producer's
+  // barrier phases counted across its trips.
+  config.constants["PERSISTENT"] = 1;
+  CompiledKernel persistent =
+      Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
+  EXPECT_EQ(persistent.numWarps, 12u);
+  EXPECT_NE(persistent.ptx.find("mbarrier.arrive.shared.b64"), std::string::npos);
+  EXPECT_NE(persistent.ptx.find("wgmma.wait_group.sync.aligned 1;"), std::string::npos);
+  EXPECT_EQ(persistent.usage.spillStoreBytes + persistent.usage.spillLoadBytes, 0u);
+  EXPECT_FALSE(persistent.usage.wgmmaSerialized);
 }
 
 TEST(Compiler, FailureNamesKernelStageAndSourceLocation) {

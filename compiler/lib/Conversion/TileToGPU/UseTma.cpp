@@ -97,8 +97,17 @@ class TmaRewriter {
 public:
   explicit TmaRewriter(func::FuncOp kernel) : kernel(kernel) {}
 
+  /// The loops directly in the kernel's body, and those directly in one of
+  /// them (a persistent kernel's loop over its tiles) whose bounds do not
+  /// change from trip to trip.
   void run() {
-    SmallVector<scf::ForOp> loops(kernel.getBody().front().getOps<scf::ForOp>());
+    SmallVector<scf::ForOp> loops;
+    for (scf::ForOp loop : kernel.getBody().front().getOps<scf::ForOp>()) {
+      loops.push_back(loop);
+      for (scf::ForOp inner : loop.getBody()->getOps<scf::ForOp>())
+        if (succeeded(tripLoopOf(inner)))
+          loops.push_back(inner);
+    }
     for (scf::ForOp loop : loops)
       rewrite(loop);
   }
@@ -247,8 +256,9 @@ private:
       OpBuilder b(body, std::next(Block::iterator(cursor)));
       cursor = replace(b, copy, map, bars);
     }
-    // Each view's readers wait for its buffer's barrier: phase parity
-    // (iteration / stages) mod 2, the buffer being filled once per round.
+    // Each view's readers wait for its buffer's barrier: phase parity the
+    // fill's number mod 2 (emitFillNumber: iteration / stages, counted on
+    // from the trips before in a persistent kernel).
     for (Value buffer : buffers) {
       auto type = cast<tile::SharedType>(buffer.getType());
       for (Operation *user : buffer.getUsers()) {
@@ -261,12 +271,9 @@ private:
           if (dot->isBeforeInBlock(first))
             first = dot;
         OpBuilder b(first);
-        Value iteration = arith::DivSIOp::create(
-            b, loc, arith::SubIOp::create(b, loc, loop.getInductionVar(), loop.getLowerBound()),
-            loop.getStep());
-        Value round =
-            arith::DivUIOp::create(b, loc, iteration, constI32(b, loc, type.getBuffers()));
-        Value parity = arith::AndIOp::create(b, loc, round, constI32(b, loc, 1));
+        Value fill = emitFillNumber(
+            b, loc, loop, emitIteration(b, loc, loop, loop.getInductionVar()), type.getBuffers());
+        Value parity = arith::AndIOp::create(b, loc, fill, constI32(b, loc, 1));
         tile::MBarrierWaitOp::create(b, loc, barriersOf(buffer), view.getSlot(), parity);
         for (tile::DotOp dot : dots)
           for (unsigned i : {0u, 1u})

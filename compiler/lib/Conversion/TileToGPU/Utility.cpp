@@ -329,6 +329,59 @@ int64_t tessera::tilegpu::sharedMemoryBytes(Operation *kernel) {
   return llvm::alignTo(std::max(scratch, end), kSharedTileAlignment);
 }
 
+FailureOr<scf::ForOp> tessera::tilegpu::tripLoopOf(scf::ForOp loop) {
+  auto trip = dyn_cast<scf::ForOp>(loop->getParentOp());
+  if (!trip) {
+    if (isa<FunctionOpInterface>(loop->getParentOp()))
+      return scf::ForOp();
+    return failure();
+  }
+  if (!isa<FunctionOpInterface>(trip->getParentOp()) ||
+      !trip.getInductionVar().getType().isInteger(32))
+    return failure();
+  for (Value bound : {loop.getLowerBound(), loop.getUpperBound(), loop.getStep()})
+    if (Operation *def = bound.getDefiningOp();
+        def ? trip->isProperAncestor(def) : bound == trip.getInductionVar())
+      return failure();
+  return trip;
+}
+
+Value tessera::tilegpu::emitIteration(OpBuilder &b, Location loc, scf::ForOp loop, Value iv) {
+  return arith::DivSIOp::create(b, loc, arith::SubIOp::create(b, loc, iv, loop.getLowerBound()),
+                                loop.getStep());
+}
+
+Value tessera::tilegpu::emitTripCount(OpBuilder &b, Location loc, scf::ForOp loop) {
+  Value step = loop.getStep();
+  Value span = arith::SubIOp::create(b, loc, loop.getUpperBound(), loop.getLowerBound());
+  Value n = arith::DivSIOp::create(
+      b, loc,
+      arith::AddIOp::create(b, loc, span, arith::SubIOp::create(b, loc, step, constI32(b, loc, 1))),
+      step);
+  return arith::MaxSIOp::create(b, loc, n, constI32(b, loc, 0));
+}
+
+Value tessera::tilegpu::emitFillNumber(OpBuilder &b, Location loc, scf::ForOp loop, Value j,
+                                       int64_t stages, Value t) {
+  Value s = constI32(b, loc, stages);
+  Value fill = arith::DivUIOp::create(b, loc, j, s);
+  if (!t) {
+    FailureOr<scf::ForOp> trip = tripLoopOf(loop);
+    if (failed(trip) || !*trip)
+      return fill;
+    t = emitIteration(b, loc, *trip, trip->getInductionVar());
+  }
+  // f(slot) = (n - slot + S - 1) / S fills a run.
+  Value n = emitTripCount(b, loc, loop);
+  Value slot = arith::RemUIOp::create(b, loc, j, s);
+  Value perRun =
+      arith::DivUIOp::create(b, loc,
+                             arith::AddIOp::create(b, loc, arith::SubIOp::create(b, loc, n, slot),
+                                                   constI32(b, loc, stages - 1)),
+                             s);
+  return arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, t, perRun), fill);
+}
+
 tile::AsyncCopyOp tessera::tilegpu::prefetchCopyOf(tile::SharedViewOp view) {
   for (Operation *user : view.getBuffer().getUsers())
     if (auto copy = dyn_cast<tile::AsyncCopyOp>(user);

@@ -277,6 +277,28 @@ tile::DotOp followingDot(tile::DotOp dot);
 /// The copy in `view`'s block that fills its buffers ahead (tile-pipeline-
 /// copies: the same buffer, a distance of at least one); null if none.
 tile::AsyncCopyOp prefetchCopyOf(tile::SharedViewOp view);
+/// The loop that runs `loop` once per trip (a persistent kernel's tile loop):
+/// its parent scf.for directly in the kernel's body when `loop`'s bounds do
+/// not change from trip to trip; null when `loop` is directly in the kernel's
+/// body. Failure for any other nesting (mbarrier phases could not follow).
+FailureOr<scf::ForOp> tripLoopOf(scf::ForOp loop);
+/// The number (i32, from 0) of the fill of its slot that iteration `j` (i32)
+/// of `loop` brings, among all fills of that slot in the kernel, with
+/// `stages` buffers: iteration j fills slot j mod S for the (j / S)-th time
+/// in a run of the loop; a loop with a trip loop (tripLoopOf) runs once per
+/// trip t, filling slot s f(s) = ceil((n - s) / S) times a run of n
+/// iterations, so the fill is t f(s) + j / S. An mbarrier of the slot
+/// completes its phase of that parity when the fill has landed.
+/// `trip`: the trip loop's iteration number, given where `loop` is no longer
+/// where tripLoopOf finds it (a producer's copy of the trip loop runs the
+/// trips); by default, computed from tripLoopOf.
+Value emitFillNumber(OpBuilder &b, Location loc, scf::ForOp loop, Value j, int64_t stages,
+                     Value trip = {});
+/// Iterations (i32) of `loop` in one run: max(0, ceil((ub - lb) / step)).
+Value emitTripCount(OpBuilder &b, Location loc, scf::ForOp loop);
+/// Iteration number (i32) of `iv` in `loop`: (iv - lb) / step.
+Value emitIteration(OpBuilder &b, Location loc, scf::ForOp loop, Value iv);
+
 /// The byte offset (i32) of buffer `slot` (i32) of `buffer` (a
 /// tile.shared_alloc's result).
 Value emitBufferOffset(OpBuilder &b, Location loc, Value buffer, Value slot);

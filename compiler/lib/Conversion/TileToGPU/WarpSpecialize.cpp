@@ -41,60 +41,67 @@ constexpr int64_t kStages = 4;
 constexpr int64_t kReleaseDistance = 2;
 constexpr int32_t kProducerWarps = 4;
 
-/// Clones into `b` the ops of `copy`'s block that compute its operands, with
-/// `mapping` (the induction variable mapped), operands first.
-void cloneSlice(OpBuilder &b, Value v, Block *body, IRMapping &mapping) {
+/// Clones into `b` the ops inside `region` (a loop) that `v` is computed
+/// from, with `mapping` (induction variables mapped), operands first.
+void cloneSlice(OpBuilder &b, Value v, Operation *region, IRMapping &mapping) {
   Operation *def = v.getDefiningOp();
-  if (!def || def->getBlock() != body || mapping.contains(v))
+  if (!def || !region->isProperAncestor(def) || mapping.contains(v))
     return;
   for (Value operand : def->getOperands())
-    cloneSlice(b, operand, body, mapping);
+    cloneSlice(b, operand, region, mapping);
   b.clone(*def, mapping);
-}
-
-/// Iteration number (i32) of `iv` in `loop`: (iv - lb) / step.
-Value emitIteration(OpBuilder &b, Location loc, scf::ForOp loop, Value iv) {
-  return arith::DivSIOp::create(b, loc, arith::SubIOp::create(b, loc, iv, loop.getLowerBound()),
-                                loop.getStep());
 }
 
 class Specializer {
 public:
   explicit Specializer(func::FuncOp kernel) : kernel(kernel) {}
 
+  /// The first TMA loop that qualifies: directly in the kernel's body, or
+  /// in a persistent kernel's tile loop there (tripLoopOf).
   void run() {
-    for (scf::ForOp loop : kernel.getBody().front().getOps<scf::ForOp>())
-      if (specializable(loop)) {
-        specialize(loop);
-        return; // one producer per kernel
-      }
+    for (scf::ForOp top : kernel.getBody().front().getOps<scf::ForOp>()) {
+      if (!onlyScalarsBefore(top))
+        return;
+      if (specializable(top))
+        return specialize(top, top);
+      for (scf::ForOp inner : top.getBody()->getOps<scf::ForOp>())
+        if (FailureOr<scf::ForOp> trip = tripLoopOf(inner); succeeded(trip) && *trip == top &&
+                                                            top.getNumRegionIterArgs() == 0 &&
+                                                            specializable(inner))
+          return specialize(inner, top);
+    }
   }
 
 private:
-  /// A loop tile-use-tma made: its body opens with a barrier and the TMA
-  /// copies, two iterations ahead, into four buffers; nothing before it
-  /// touches tiles in memory (it will run on the producer's warps too).
-  bool specializable(scf::ForOp loop) {
-    Block *body = loop.getBody();
-    if (!isa<gpu::BarrierOp>(body->front()))
-      return false;
-    SmallVector<tile::TmaCopyOp> copies(body->getOps<tile::TmaCopyOp>());
-    if (copies.empty())
-      return false;
-    for (tile::TmaCopyOp copy : copies)
-      if (copy.getBuffer().getType().getBuffers() != kStages ||
-          copy.getDistance() != kStages - kReleaseDistance)
-        return false;
-    for (Operation *op = loop->getPrevNode(); op; op = op->getPrevNode()) {
+  /// What runs before the split runs on the producer's warps too.
+  static bool onlyScalarsBefore(Operation *split) {
+    for (Operation *op = split->getPrevNode(); op; op = op->getPrevNode()) {
       bool tiles = llvm::any_of(op->getResultTypes(), llvm::IsaPred<RankedTensorType>);
       if ((tiles && !isa<arith::ConstantOp>(op)) || isa<tile::AsyncCopyOp>(op) ||
-          (op->getNumRegions() != 0))
+          op->getNumRegions() != 0)
         return false;
     }
     return true;
   }
 
-  void specialize(scf::ForOp loop) {
+  /// A loop tile-use-tma made: its body opens with a barrier and the TMA
+  /// copies, two iterations ahead, into four buffers.
+  static bool specializable(scf::ForOp loop) {
+    Block *body = loop.getBody();
+    if (body->empty() || !isa<gpu::BarrierOp>(body->front()))
+      return false;
+    SmallVector<tile::TmaCopyOp> copies(body->getOps<tile::TmaCopyOp>());
+    if (copies.empty())
+      return false;
+    return llvm::all_of(copies, [](tile::TmaCopyOp copy) {
+      return copy.getBuffer().getType().getBuffers() == kStages &&
+             copy.getDistance() == kStages - kReleaseDistance;
+    });
+  }
+
+  /// Splits the kernel before `top` (`loop` itself, or the tile loop that
+  /// holds it).
+  void specialize(scf::ForOp loop, scf::ForOp top) {
     MLIRContext *ctx = kernel.getContext();
     Location loc = loop.getLoc();
     Block *body = loop.getBody();
@@ -104,60 +111,71 @@ private:
     // The empty barriers: one set for all of the loop's buffers (a slot's
     // tiles are released together), after the kernel's shared memory.
     int64_t offset = llvm::alignTo(sharedMemoryBytes(kernel), 8);
-    OpBuilder b(loop);
+    OpBuilder b(top);
     Value empty =
         tile::MBarrierAllocOp::create(b, loc, tile::MBarriersType::get(ctx, kStages), offset);
     tile::MBarrierInitOp::create(b, loc, empty, tile::getNumWarps(kernel));
-    // The split, right before the loop: the loop and everything after it
-    // are the consumers'.
+    // The split, right before `top`: it and everything after it are the
+    // consumers'.
     auto split = tile::WarpSpecializeOp::create(b, loc, kProducerWarps);
     Block *producer = new Block(), *consumers = new Block();
     split.getProducer().push_back(producer);
     split.getConsumers().push_back(consumers);
-    Block *entry = loop->getBlock();
+    Block *entry = top->getBlock();
     for (Operation &op : llvm::make_early_inc_range(
-             llvm::make_range(Block::iterator(loop), Block::iterator(entry->getTerminator()))))
+             llvm::make_range(Block::iterator(top), Block::iterator(entry->getTerminator()))))
       op.moveBefore(consumers, consumers->end());
 
-    // The producer: every iteration's copies, in order, each after the
-    // release of the buffer it refills (iteration j - 4's, from round 1 on).
+    // The producer: every iteration's copies of every trip, in order, each
+    // after the release of the buffer it refills (its previous fill's).
     OpBuilder p = OpBuilder::atBlockEnd(producer);
+    IRMapping mapping;
+    Value trip;
+    if (top != loop) {
+      auto trips =
+          scf::ForOp::create(p, loc, top.getLowerBound(), top.getUpperBound(), top.getStep());
+      mapping.map(top.getInductionVar(), trips.getInductionVar());
+      p.setInsertionPointToStart(trips.getBody());
+      trip = emitIteration(p, loc, top, trips.getInductionVar());
+    }
     auto fill =
         scf::ForOp::create(p, loc, loop.getLowerBound(), loop.getUpperBound(), loop.getStep());
     {
       OpBuilder f = OpBuilder::atBlockBegin(fill.getBody());
       Value iv = fill.getInductionVar();
       Value j = emitIteration(f, loc, loop, iv);
-      Value stages = constI32(f, loc, kStages);
-      Value slot = arith::RemUIOp::create(f, loc, j, stages);
-      Value refill = arith::CmpIOp::create(f, loc, arith::CmpIPredicate::sge, j, stages);
+      Value slot = arith::RemUIOp::create(f, loc, j, constI32(f, loc, kStages));
+      Value number = emitFillNumber(f, loc, loop, j, kStages, trip);
+      Value refill =
+          arith::CmpIOp::create(f, loc, arith::CmpIPredicate::sge, number, constI32(f, loc, 1));
       auto ifRefill = scf::IfOp::create(f, loc, TypeRange{}, refill, /*withElse=*/false);
       {
         OpBuilder w = OpBuilder::atBlockTerminator(ifRefill.thenBlock());
-        Value round = arith::DivUIOp::create(w, loc, j, stages);
         Value parity = arith::AndIOp::create(
-            w, loc, arith::SubIOp::create(w, loc, round, constI32(w, loc, 1)), constI32(w, loc, 1));
+            w, loc, arith::SubIOp::create(w, loc, number, constI32(w, loc, 1)),
+            constI32(w, loc, 1));
         tile::MBarrierWaitOp::create(w, loc, empty, slot, parity);
       }
       // The loop's copies were of iteration iv + distance: clone them with
       // the induction variable at iv - distance (always in range here).
       for (tile::TmaCopyOp copy : copies) {
-        IRMapping mapping;
+        IRMapping inner = mapping;
         Value ahead =
             arith::MulIOp::create(f, loc, loop.getStep(), constI32(f, loc, copy.getDistance()));
-        mapping.map(loop.getInductionVar(), arith::SubIOp::create(f, loc, iv, ahead));
+        inner.map(loop.getInductionVar(), arith::SubIOp::create(f, loc, iv, ahead));
         for (Value operand : copy->getOperands())
-          cloneSlice(f, operand, body, mapping);
+          cloneSlice(f, operand, top, inner);
         SmallVector<Value> indices = llvm::map_to_vector(
-            copy.getIndices(), [&](Value v) { return mapping.lookupOrDefault(v); });
+            copy.getIndices(), [&](Value v) { return inner.lookupOrDefault(v); });
         tile::TmaCopyOp::create(f, copy.getLoc(), copy.getMap(), indices, copy.getBuffer(),
-                                mapping.lookupOrDefault(copy.getSlot()), copy.getBarriers(),
-                                Value(), /*distance=*/0, /*single_thread=*/true);
+                                inner.lookupOrDefault(copy.getSlot()), copy.getBarriers(), Value(),
+                                /*distance=*/0, /*single_thread=*/true);
       }
     }
 
     // The consumers: no copies and no barrier in the loop; the top of
-    // iteration j releases the buffers of iteration j - 2.
+    // iteration j releases the buffers of iteration j - 2, and after the
+    // loop (the last wgmma group waited for) those of its last two.
     body->front().erase();
     for (tile::TmaCopyOp copy : copies)
       copy->erase();
@@ -169,11 +187,22 @@ private:
         c, loc, arith::SubIOp::create(c, loc, j, constI32(c, loc, kReleaseDistance)),
         constI32(c, loc, kStages));
     tile::MBarrierArriveOp::create(c, loc, empty, released, started, kReleaseDistance);
+    OpBuilder after(loop->getBlock(), std::next(Block::iterator(loop)));
+    Value n = emitTripCount(after, loc, loop);
+    for (int64_t last = kReleaseDistance; last >= 1; --last) {
+      Value i = arith::SubIOp::create(after, loc, n, constI32(after, loc, last));
+      Value ran =
+          arith::CmpIOp::create(after, loc, arith::CmpIPredicate::sge, i, constI32(after, loc, 0));
+      Value lastSlot = arith::RemUIOp::create(after, loc, i, constI32(after, loc, kStages));
+      tile::MBarrierArriveOp::create(after, loc, empty, lastSlot, ran, /*distance=*/0);
+    }
 
     // The copies before the loop are the producer's now.
-    for (tile::TmaCopyOp copy : llvm::make_early_inc_range(entry->getOps<tile::TmaCopyOp>()))
-      if (llvm::is_contained(buffers, copy.getBuffer()))
+    kernel.walk([&](tile::TmaCopyOp copy) {
+      if (llvm::is_contained(buffers, copy.getBuffer()) && copy->getBlock() != body &&
+          !producer->getParent()->isAncestor(copy->getParentRegion()))
         copy->erase();
+    });
   }
 
   func::FuncOp kernel;

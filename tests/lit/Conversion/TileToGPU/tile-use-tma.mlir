@@ -142,3 +142,62 @@ func.func @not_asked(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32,
   }
   return %r : tensor<128x128xf32, #mma>
 }
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// A persistent kernel: the k-loop runs once per trip of a tile loop, with
+// the same bounds every trip. Its copies move onto TMA too, the first two
+// inside the tile loop; the barriers' phases count on across trips: trip t
+// finds slot s filled t * ceil((n - s) / 4) times before it (n k-steps a
+// trip), so iteration j waits for parity (t * f(j mod 4) + j / 4) mod 2.
+// CHECK-LABEL: func.func @persistent
+// CHECK: scf.for %[[T:[^ ]*]] = %[[PID:[^ ]*]] to %{{.*}} step %[[NP:[^ ]*]] : i32 {
+// CHECK: tile.tma_copy
+// CHECK: scf.for %[[IV:[^ ]*]] = %{{.*}} to %[[UB:[^ ]*]] step %{{.*}} iter_args
+// CHECK-NEXT: gpu.barrier
+// CHECK: tile.tma_copy {{.*}} {distance = 2 : i64}
+// CHECK: tile.convert_layout
+// CHECK: tile.convert_layout
+// CHECK: %[[J:.*]] = arith.divsi
+// CHECK: %[[FILL:.*]] = arith.divui %[[J]], %c4
+// CHECK: %[[TD:.*]] = arith.subi %[[T]], %[[PID]]
+// CHECK: %[[TRIP:.*]] = arith.divsi %[[TD]], %[[NP]]
+// CHECK: %[[N:.*]] = arith.maxsi
+// CHECK: %[[S:.*]] = arith.remui %[[J]], %c4
+// CHECK: %[[LEFT:.*]] = arith.subi %[[N]], %[[S]]
+// CHECK: %[[UP:.*]] = arith.addi %[[LEFT]], %c3
+// CHECK: %[[EACHTRIP:.*]] = arith.divui %[[UP]], %c4
+// CHECK: %[[BEFORE:.*]] = arith.muli %[[TRIP]], %[[EACHTRIP]]
+// CHECK: %[[NUMBER:.*]] = arith.addi %[[BEFORE]], %[[FILL]]
+// CHECK: %[[PARITY:.*]] = arith.andi %[[NUMBER]], %c1
+// CHECK-NEXT: tile.mbarrier_wait %{{.*}}[%{{.*}}], %[[PARITY]]
+func.func @persistent(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                      %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                      %pid: i32, %tiles: i32, %programs: i32, %col: i32, %out: !tile.desc<128x128xf32>)
+    attributes {tile.kernel, tile.num_stages = 4 : i32, tile.num_warps = 4 : i32, tile.tma} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %c128 = arith.constant 128 : i32
+  scf.for %t = %pid to %tiles step %programs : i32 {
+    %row = arith.muli %t, %c128 : i32
+    %r = scf.for %k = %c0 to %arg2 step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
+      %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+      %a = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+      %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+      %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+      %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+      %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+      %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+      scf.yield %d : tensor<128x128xf32, #mma>
+    }
+    tile.store %out[%row, %col], %r : !tile.desc<128x128xf32>, tensor<128x128xf32, #mma>
+  }
+  return
+}

@@ -1,5 +1,5 @@
-// RUN: tessera-opt %s --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma=arch=sm_90a --tile-warp-specialize=arch=sm_90a | FileCheck %s
-// RUN: tessera-opt %s --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma=arch=sm_90a --tile-warp-specialize=arch=sm_90a --convert-tile-to-gpu=arch=sm_90a --canonicalize | FileCheck %s --check-prefix=GPU
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma=arch=sm_90a --tile-warp-specialize=arch=sm_90a | FileCheck %s
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma=arch=sm_90a --tile-warp-specialize=arch=sm_90a --convert-tile-to-gpu=arch=sm_90a --canonicalize | FileCheck %s --check-prefix=GPU
 
 #ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
 #bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
@@ -9,22 +9,24 @@
 
 // The TMA loop of a four-stage matmul, split: an "empty" barrier set for the
 // loop's buffers (one arrival per consumer warp: 4), initialized before the
-// split. The producer loops over the same iterations: from iteration 4 on
-// it waits for slot j mod 4 to be released (parity (j / 4 - 1) mod 2), then
-// issues iteration j's copies on its one thread, unpredicated. The
-// consumers' loop has no copies and no opening barrier; iteration j >= 2
-// releases the buffers of iteration j - 2 first, then waits for its own
-// tiles as before, and the copies before the loop are gone.
+// split. The producer loops over the same iterations: from the second fill
+// of a slot on (iteration 4) it waits for slot j mod 4 to be released
+// (parity of the previous fill's number, j / 4 - 1), then issues iteration
+// j's copies on its one thread, unpredicated. The consumers' loop has no
+// copies and no opening barrier; iteration j >= 2 releases the buffers of
+// iteration j - 2 first, then waits for its own tiles as before; after the
+// loop its last two iterations' buffers are released. The copies before
+// the loop are gone.
 // CHECK-LABEL: func.func @matmul
 // CHECK: tile.mbarrier_init %[[EMPTY:[^ ]*]] {count = 4 : i32} : !tile.mbarriers<4>
 // CHECK-NEXT: tile.warp_specialize producer_warps(4) {
 // CHECK-NEXT: scf.for %[[IV:[^ ]*]] = %[[LB:[^ ]*]] to %[[UB:[^ ]*]] step %[[STEP:[^ ]*]] : i32 {
 // CHECK: %[[J:.*]] = arith.divsi
-// CHECK: %[[SLOT:.*]] = arith.remui %[[J]], %[[FOUR:.*]] : i32
-// CHECK: %[[REFILL:.*]] = arith.cmpi sge, %[[J]], %[[FOUR]] : i32
+// CHECK: %[[SLOT:.*]] = arith.remui %[[J]], %{{.*}} : i32
+// CHECK: %[[FILL:.*]] = arith.divui %[[J]], %{{.*}} : i32
+// CHECK: %[[REFILL:.*]] = arith.cmpi sge, %[[FILL]], %{{.*}} : i32
 // CHECK: scf.if %[[REFILL]] {
-// CHECK: %[[ROUND:.*]] = arith.divui %[[J]], %[[FOUR]]
-// CHECK: %[[PREV:.*]] = arith.subi %[[ROUND]], %c1
+// CHECK: %[[PREV:.*]] = arith.subi %[[FILL]], %c1
 // CHECK: %[[PARITY:.*]] = arith.andi %[[PREV]], %c1
 // CHECK: tile.mbarrier_wait %[[EMPTY]][%[[SLOT]]], %[[PARITY]]
 // CHECK: }
@@ -42,6 +44,14 @@
 // CHECK: tile.mbarrier_wait
 // CHECK: tile.mbarrier_wait
 // CHECK-NEXT: tile.dot {{.*}}readyA = true, readyB = true
+// CHECK: scf.yield
+// CHECK: %[[N:.*]] = arith.maxsi
+// CHECK: %[[LAST2:.*]] = arith.subi %[[N]], %c2
+// CHECK: %[[RAN2:.*]] = arith.cmpi sge, %[[LAST2]]
+// CHECK: %[[SLOT2:.*]] = arith.remui %[[LAST2]]
+// CHECK-NEXT: tile.mbarrier_arrive %[[EMPTY]][%[[SLOT2]]] if %[[RAN2]] :
+// CHECK: %[[LAST1:.*]] = arith.subi %[[N]], %c1
+// CHECK: tile.mbarrier_arrive %[[EMPTY]]
 // CHECK: tile.store
 // CHECK: }
 // CHECK-NEXT: return
@@ -83,5 +93,62 @@ func.func @matmul(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %a
   %h = arith.truncf %r : tensor<128x128xf32, #mma> to tensor<128x128xbf16, #mma>
   %t = tile.convert_layout %h : tensor<128x128xbf16, #mma> -> tensor<128x128xbf16, #bb>
   tile.store %out[%row, %col], %t : !tile.desc<128x128xbf16>, tensor<128x128xbf16, #bb>
+  return
+}
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// Persistent: the split comes before the tile loop. The producer runs the
+// tile loop too (its tile's row computed again from the trip) and, inside,
+// every k-step's copies, waiting for a slot from its second fill on, the
+// fill counted across trips; the consumers' tile loop holds their k-loop
+// and, after it, the release of its last two k-steps' buffers, so that the
+// producer loads the next tile while they store this one.
+// CHECK-LABEL: func.func @persistent
+// CHECK: tile.warp_specialize producer_warps(4) {
+// CHECK-NEXT: scf.for %[[PT:[^ ]*]] = %[[PID:[^ ]*]] to %{{.*}} step %[[NP:[^ ]*]] : i32 {
+// CHECK: %[[PTRIP:.*]] = arith.divsi %{{.*}}, %[[NP]]
+// CHECK: scf.for
+// CHECK: arith.muli %[[PTRIP]],
+// CHECK: tile.mbarrier_wait
+// CHECK: %[[PROW:.*]] = arith.muli %[[PT]], %c128
+// CHECK: tile.tma_copy %{{.*}}[%[[PROW]], %{{.*}}], {{.*}} {single_thread}
+// CHECK: } consumers {
+// CHECK-NEXT: scf.for %[[CT:[^ ]*]] = %[[PID]] to
+// CHECK: scf.for {{.*}} iter_args
+// CHECK: tile.mbarrier_arrive {{.*}} {distance = 2 : i64}
+// CHECK: scf.yield
+// CHECK: tile.mbarrier_arrive
+// CHECK: tile.mbarrier_arrive
+// CHECK: tile.store
+func.func @persistent(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                      %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                      %pid: i32, %tiles: i32, %programs: i32, %col: i32, %out: !tile.desc<128x128xf32>)
+    attributes {tile.kernel, tile.num_stages = 4 : i32, tile.num_warps = 4 : i32, tile.tma,
+                tile.warp_specialize} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %c128 = arith.constant 128 : i32
+  scf.for %t = %pid to %tiles step %programs : i32 {
+    %row = arith.muli %t, %c128 : i32
+    %r = scf.for %k = %c0 to %arg2 step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
+      %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+      %a = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+      %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+      %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+      %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+      %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+      %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+      scf.yield %d : tensor<128x128xf32, #mma>
+    }
+    tile.store %out[%row, %col], %r : !tile.desc<128x128xf32>, tensor<128x128xf32, #mma>
+  }
   return
 }
