@@ -79,7 +79,7 @@ std::optional<kernels::KernelConfig> parseSoftmaxConfig(llvm::StringRef item, DT
 
 /// A configuration of --matmul-configs: "BMxBNxBKwWsS" then flags, g: no
 /// grouped order (GROUP_M 1), m: mma.sync only, t: TMA copies, w: TMA copies
-/// issued by a producer warpgroup.
+/// issued by a producer warpgroup, p: persistent programs (one per SM).
 std::optional<kernels::KernelConfig> parseMatmulConfig(llvm::StringRef item, DType dtype) {
   int64_t bm = 0, bn = 0, bk = 0, warps = 0, stages = 0;
   int used = 0;
@@ -88,7 +88,7 @@ std::optional<kernels::KernelConfig> parseMatmulConfig(llvm::StringRef item, DTy
       5)
     return std::nullopt;
   llvm::StringRef flags = llvm::StringRef(text).drop_front(used);
-  if (flags.find_first_not_of("gmtw") != llvm::StringRef::npos)
+  if (flags.find_first_not_of("gmtwp") != llvm::StringRef::npos)
     return std::nullopt;
   kernels::KernelConfig c = kernels::matmulConfig(dtype, 1, 1, 1);
   c.numWarps = unsigned(warps);
@@ -104,6 +104,8 @@ std::optional<kernels::KernelConfig> parseMatmulConfig(llvm::StringRef item, DTy
     c.constants["TMA"] = 1;
   if (flags.contains('w'))
     c.constants["WARP_SPECIALIZE"] = 1;
+  if (flags.contains('p'))
+    c.constants["PERSISTENT"] = 1;
   return c;
 }
 
@@ -213,7 +215,7 @@ int tessera::bench::benchKernels(const KernelsOptions &o) {
       if (!config) {
         std::fprintf(
             stderr,
-            "tessera-bench: --matmul-configs: expected BMxBNxBKwWsS[g][m][t][w], got '%s'\n",
+            "tessera-bench: --matmul-configs: expected BMxBNxBKwWsS[g][m][t][w][p], got '%s'\n",
             text.str().c_str());
         return 2;
       }
