@@ -94,6 +94,42 @@ TEST(DiskCache, SecondCompileIsAHitWithTheSameBinary) {
   EXPECT_EQ(entries(dir.path).size(), 1u); // one entry, no staging left behind
 }
 
+/// A kernel whose copies run on TMA comes back from the cache with the
+/// tensor maps its launch must append, and its thread count with the
+/// producer warpgroup.
+TEST(DiskCache, KeepsTensorMapsAndProducerWarps) {
+  TempDir dir;
+  DiskCache cache(dir.path);
+  IRBuilderFn matmul = [](mlir::MLIRContext &ctx) {
+    const kernels::KernelDef &def = kernels::lookup("matmul");
+    kernels::KernelConfig config = kernels::makeConfig(def, DType::BF16, 8,
+                                                       {{"BLOCK_M", 128},
+                                                        {"BLOCK_N", 256},
+                                                        {"BLOCK_K", 64},
+                                                        {"NUM_STAGES", 4},
+                                                        {"TMA", 1},
+                                                        {"WARP_SPECIALIZE", 1}});
+    config.alignedTensors = ~uint64_t(0);
+    return def.build(ctx, config);
+  };
+  CompileOptions options;
+  options.arch = "sm_90a";
+  CompiledKernel first = Jit::get().compileCached(matmul, options, cache);
+  CompiledKernel second = Jit::get().compileCached(matmul, options, cache);
+  EXPECT_EQ(cache.stats().hits, 1u);
+  ASSERT_EQ(first.tensorMaps.size(), 2u);
+  ASSERT_EQ(second.tensorMaps.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(second.tensorMaps[i].tensor, first.tensorMaps[i].tensor);
+    EXPECT_EQ(second.tensorMaps[i].elementBytes, first.tensorMaps[i].elementBytes);
+    EXPECT_EQ(second.tensorMaps[i].boxRows, first.tensorMaps[i].boxRows);
+    EXPECT_EQ(second.tensorMaps[i].boxCols, first.tensorMaps[i].boxCols);
+  }
+  EXPECT_EQ(second.tensorMaps[1].tensor, 5u);
+  EXPECT_EQ(first.numWarps, 12u);
+  EXPECT_EQ(second.numWarps, 12u);
+}
+
 TEST(DiskCache, CorruptedCubinIsDetectedAndReplaced) {
   TempDir dir;
   DiskCache cache(dir.path);
