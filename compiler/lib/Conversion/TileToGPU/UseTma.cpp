@@ -125,8 +125,7 @@ private:
     bool ok = true;
     body->walk([&](tile::AsyncCopyOp copy) {
       ok = ok && copy->getBlock() == body && copy.getDistance() >= 1 &&
-           copy.getBuffer().getType().getBuffers() >= 2 && tmaTensor(copy, kernel) &&
-           isa<BlockArgument>(copy.getDesc().getDefiningOp<tile::MakeDescOp>().getPtr());
+           copy.getBuffer().getType().getBuffers() >= 2 && tmaTensor(copy, kernel);
       copies.push_back(copy);
     });
     for (tile::AsyncCopyOp copy : copies) {
