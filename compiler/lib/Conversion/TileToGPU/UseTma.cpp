@@ -47,12 +47,14 @@ tile::TensorMapType boxOf(tile::SharedType buffer) {
 /// The kernel argument (a pointer) whose tensor `copy` reads, when TMA can
 /// copy it: a 2-D descriptor of 16-bit elements whose strides allow 16-byte
 /// vectors (TMA needs 16-byte aligned strides and base), into buffers of at
-/// most 256 rows (a box's limit).
+/// most 256 rows (a box's limit), a multiple of 8 (so that every panel
+/// starts on a swizzle period, as TMA's swizzle is of absolute addresses).
 BlockArgument tmaTensor(tile::AsyncCopyOp copy, func::FuncOp kernel) {
   auto make = copy.getDesc().getDefiningOp<tile::MakeDescOp>();
   tile::SharedType buffer = copy.getBuffer().getType();
+  int64_t rows = buffer.getShape()[0];
   if (!make || !make.getAligned() || make.getSizes().size() != 2 ||
-      buffer.getElementType().getIntOrFloatBitWidth() != 16 || buffer.getShape()[0] > 256)
+      buffer.getElementType().getIntOrFloatBitWidth() != 16 || rows > 256 || rows % 8 != 0)
     return {};
   auto arg = dyn_cast<BlockArgument>(make.getPtr());
   if (!arg || arg.getOwner() != &kernel.getBody().front())
