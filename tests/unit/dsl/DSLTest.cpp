@@ -8,6 +8,8 @@
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include "mlir/IR/Verifier.h"
+
 #include <gtest/gtest.h>
 
 using namespace tessera;
@@ -252,6 +254,26 @@ TEST_F(DSLTest, ForRangeCarriesTiles) {
   ASSERT_EQ(r.size(), 1u);
   mlir::OwningOpRef<mlir::ModuleOp> m = kb.finish();
   EXPECT_NE(print(*m).find("scf.for"), std::string::npos);
+}
+
+/// A loop that carries nothing (a persistent kernel's loop over its tiles):
+/// its body's ops come before the one yield, and the module verifies.
+TEST_F(DSLTest, ForRangeCarryingNothingWrapsItsBody) {
+  KernelBuilder kb(ctx, "tiles");
+  TensorArg out = kb.tensor("out", DType::F32, 1);
+  std::vector<Tile> r = for_range(program_id(0), Scalar(8), num_programs(0), {},
+                                  [&](Scalar t, const std::vector<Tile> &) {
+                                    store(out, {t * Scalar(32)}, zeros({32}, DType::F32) + 1.0);
+                                    return std::vector<Tile>{};
+                                  });
+  EXPECT_TRUE(r.empty());
+  mlir::OwningOpRef<mlir::ModuleOp> m = kb.finish();
+  ASSERT_TRUE(succeeded(mlir::verify(*m))) << print(*m);
+  std::string ir = print(*m);
+  size_t loop = ir.find("scf.for"), store = ir.find("tile.store");
+  ASSERT_NE(loop, std::string::npos) << ir;
+  EXPECT_GT(store, loop) << ir;
+  EXPECT_LT(store, ir.find("}", store)) << ir;
 }
 
 TEST_F(DSLTest, ForRangeBodyMustKeepTypes) {
