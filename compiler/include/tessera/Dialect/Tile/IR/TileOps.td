@@ -188,7 +188,7 @@ def Tile_AtomicRMWOp : Tile_Op<"atomic_rmw", [MemoryEffects<[MemRead, MemWrite]>
                        Tile_Tensor:$value);
   let results = (outs Tile_Tensor:$result);
   let assemblyFormat = [{
-    $kind $desc `[` $indices `]` `,` $value attr-dict `:` qualified(type($desc)) `,` type($value)
+    `` $kind $desc `[` $indices `]` `,` $value attr-dict `:` qualified(type($desc)) `,` type($value)
   }];
   let hasVerifier = 1;
 }
@@ -356,7 +356,7 @@ def Tile_ReduceOp : Tile_Op<"reduce", [Pure]> {
   }];
   let arguments = (ins Tile_ReduceKindAttr:$kind, Tile_Tensor:$src, I32Attr:$axis);
   let results = (outs Tile_Tensor:$result);
-  let assemblyFormat = "$kind $src `,` $axis attr-dict `:` type($src) `->` type($result)";
+  let assemblyFormat = "`` $kind $src `,` $axis attr-dict `:` type($src) `->` type($result)";
   let hasVerifier = 1;
 }
 
