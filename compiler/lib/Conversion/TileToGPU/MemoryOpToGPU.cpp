@@ -536,7 +536,7 @@ bool isRoundedInPlace(tile::AsyncCopyOp copy) {
 /// after the wait, each thread rounds the elements the load's layout gives
 /// it, which other threads stored here: a barrier orders those stores first.
 void emitElementwiseCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, const Desc &desc,
-                         ValueRange indices, const SharedTile &tile) {
+                         ValueRange indices, const SharedTile &tile, bool roundedInPlace) {
   RankedTensorType type = copy.getTileType();
   Type elem = type.getElementType();
   int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
@@ -571,14 +571,15 @@ void emitElementwiseCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, con
     }
     tile.storeElement(b, loc, row, col, value.getResult(0));
   }
-  if (isRoundedInPlace(copy))
+  if (roundedInPlace)
     gpu::BarrierOp::create(b, loc);
 }
 
 } // namespace
 
 void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy,
-                                     Value descValue, ValueRange indices, Value slot) {
+                                     Value descValue, ValueRange indices, Value slot,
+                                     bool warpgroupMma) {
   RankedTensorType type = copy.getTileType();
   Type elem = type.getElementType();
   SharedTile tile(b, loc, type.getDimSize(0), SharedTile::units(type),
@@ -627,7 +628,8 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopy
     // half of an attention kernel's code and of its compile time).
     if (!aligned) {
       b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
-      emitElementwiseCopy(b, loc, copy, desc, indices, tile);
+      emitElementwiseCopy(b, loc, copy, desc, indices, tile,
+                          warpgroupMma && isRoundedInPlace(copy));
     }
   }
   NVVM::CpAsyncCommitGroupOp::create(b, loc);
@@ -841,14 +843,16 @@ struct SharedAllocOpToGPU : OpConversionPattern<tile::SharedAllocOp> {
 
 /// The copy and its commit: one cp.async group.
 struct AsyncCopyOpToGPU : OpConversionPattern<tile::AsyncCopyOp> {
-  using OpConversionPattern::OpConversionPattern;
+  AsyncCopyOpToGPU(TileTypeConverter &converter, MLIRContext *ctx, bool warpgroupMma)
+      : OpConversionPattern(converter, ctx), warpgroupMma(warpgroupMma) {}
   LogicalResult matchAndRewrite(tile::AsyncCopyOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     emitAsyncCopy(rewriter, op.getLoc(), op, adaptor.getDesc(), adaptor.getIndices(),
-                  adaptor.getSlot());
+                  adaptor.getSlot(), warpgroupMma);
     rewriter.eraseOp(op);
     return success();
   }
+  bool warpgroupMma;
 };
 
 /// Read only by stagings, whose dots read the buffer: no registers.
@@ -898,11 +902,11 @@ struct RoundSharedToTf32OpToGPU : OpConversionPattern<tile::RoundSharedToTf32Op>
 } // namespace
 
 void tessera::tilegpu::populateMemoryOpPatterns(TileTypeConverter &converter,
-                                                RewritePatternSet &patterns) {
-  patterns
-      .add<ProgramIdOpToGPU, NumProgramsOpToGPU, AddPtrOpToGPU, MakeDescOpToGPU, LoadOpToGPU,
-           GatherOpToGPU, StoreOpToGPU, AtomicAddOpToGPU, SharedAllocOpToGPU, AsyncCopyOpToGPU,
-           SharedViewOpToGPU, AsyncWaitOpToGPU, FenceAsyncSharedOpToGPU, RoundSharedToTf32OpToGPU,
-           AtomicRMWOpToGPU, AtomicCASOpToGPU, PrintOpToGPU, AssertOpToGPU>(converter,
-                                                                            patterns.getContext());
+                                                RewritePatternSet &patterns, bool warpgroupMma) {
+  patterns.add<AsyncCopyOpToGPU>(converter, patterns.getContext(), warpgroupMma);
+  patterns.add<ProgramIdOpToGPU, NumProgramsOpToGPU, AddPtrOpToGPU, MakeDescOpToGPU, LoadOpToGPU,
+               GatherOpToGPU, StoreOpToGPU, AtomicAddOpToGPU, SharedAllocOpToGPU, SharedViewOpToGPU,
+               AsyncWaitOpToGPU, FenceAsyncSharedOpToGPU, RoundSharedToTf32OpToGPU,
+               AtomicRMWOpToGPU, AtomicCASOpToGPU, PrintOpToGPU, AssertOpToGPU>(
+      converter, patterns.getContext());
 }

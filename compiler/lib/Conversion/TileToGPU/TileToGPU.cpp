@@ -123,7 +123,7 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
 
     RewritePatternSet patterns(ctx);
     patterns.add<KernelToGPUFunc, ReturnToGPUReturn>(converter, ctx);
-    populateMemoryOpPatterns(converter, patterns);
+    populateMemoryOpPatterns(converter, patterns, /*warpgroupMma=*/arch == "sm_90a");
     populateElementwiseOpPatterns(converter, patterns);
     populateSharedMemoryOpPatterns(converter, patterns);
     populateTmaOpPatterns(converter, patterns);

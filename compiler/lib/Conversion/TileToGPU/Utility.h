@@ -306,9 +306,13 @@ Value emitBufferOffset(OpBuilder &b, Location loc, Value buffer, Value slot);
 /// Copies the tile of `copy` into its buffer with cp.async, 16 bytes per
 /// instruction, zero-filling what lies outside the tensor; element by element
 /// where the tensor's strides or alignment do not allow 16-byte copies.
+/// `warpgroupMma` (sm_90a): tf32 wgmmas read tiles rounded in place after
+/// the copy (mma.sync rounds as it reads).
 void emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, Value desc,
-                   ValueRange indices, Value slot);
-void populateMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
+                   ValueRange indices, Value slot, bool warpgroupMma);
+/// `warpgroupMma`: as emitAsyncCopy's.
+void populateMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
+                              bool warpgroupMma);
 void populateElementwiseOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateSharedMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 /// tile.tma_copy and the mbarrier ops (tile-use-tma).
