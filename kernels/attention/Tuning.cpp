@@ -11,7 +11,11 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
 #include <set>
+#include <tuple>
 
 using namespace tessera;
 using kernels::KernelConfig;
@@ -84,18 +88,68 @@ KernelConfig savedOver(KernelConfig heuristic, const std::string &saved) {
   return heuristic;
 }
 
+/// What a launch's choice of configuration depends on besides the tuning
+/// database: kernel (backward?), dtype, head dim, causal, key mask, the
+/// length buckets, precision, determinism, whether tuning was asked for,
+/// and the chip.
+using ChoiceKey =
+    std::tuple<bool, int, int64_t, bool, bool, int64_t, int64_t, int, bool, bool, std::string>;
+
+ChoiceKey choiceKey(bool backward, DType dtype, int64_t headDim, bool causal, bool hasMask,
+                    int64_t qLen, int64_t kLen, attention::Fp32Precision precision,
+                    bool deterministic, bool tunes) {
+  const char *autotune = std::getenv("TESSERA_AUTOTUNE");
+  bool asked = tunes && autotune && *autotune && std::string(autotune) != "0";
+  return {backward,
+          int(dtype),
+          headDim,
+          causal,
+          hasMask,
+          bucket(qLen),
+          bucket(kLen),
+          int(precision),
+          deterministic,
+          asked,
+          attention::detail::currentArch()};
+}
+
+/// The configuration chosen for each key while the tuning database's
+/// winners stay as they were: a launch's choice is a lookup, not a rebuilt
+/// heuristic and a formatted problem (about 1.5 µs of every attention call
+/// before).
+KernelConfig memoized(const ChoiceKey &key, const std::function<KernelConfig()> &choose) {
+  static std::mutex mutex;
+  static std::map<ChoiceKey, std::pair<uint64_t, KernelConfig>> choices;
+  uint64_t generation = TuningDatabase::get().generation();
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = choices.find(key);
+    if (it != choices.end() && it->second.first == generation)
+      return it->second.second;
+  }
+  KernelConfig choice = choose();
+  std::lock_guard<std::mutex> lock(mutex);
+  // Tuning now may have changed the winners: keyed to the database after it.
+  choices[key] = {TuningDatabase::get().generation(), choice};
+  return choice;
+}
+
 } // namespace
 
 KernelConfig
 attention::chooseForwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
                                int64_t qLen, int64_t kLen, Fp32Precision precision,
                                const std::function<std::vector<CandidateResult>()> &tune) {
-  KernelConfig heuristic =
-      forwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(), precision);
-  return kernels::chooseTunedConfig(
-      forwardProblem(dtype, headDim, causal, hasMask, qLen, kLen, precision),
-      [&](const std::string &saved) { return savedOver(heuristic, saved); },
-      [&] { return heuristic; }, "the heuristic's (not tuned)", tune);
+  ChoiceKey key = choiceKey(/*backward=*/false, dtype, headDim, causal, hasMask, qLen, kLen,
+                            precision, /*deterministic=*/false, bool(tune));
+  return memoized(key, [&] {
+    KernelConfig heuristic =
+        forwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(), precision);
+    return kernels::chooseTunedConfig(
+        forwardProblem(dtype, headDim, causal, hasMask, qLen, kLen, precision),
+        [&](const std::string &saved) { return savedOver(heuristic, saved); },
+        [&] { return heuristic; }, "the heuristic's (not tuned)", tune);
+  });
 }
 
 std::vector<CandidateResult> attention::tuneForward(const DeviceTensor &q, const DeviceTensor &k,
@@ -202,16 +256,20 @@ attention::chooseBackwardConfig(DType dtype, int64_t headDim, bool causal, bool 
                                 int64_t qLen, int64_t kLen, Fp32Precision precision,
                                 bool deterministic,
                                 const std::function<std::vector<CandidateResult>()> &tune) {
-  KernelConfig heuristic = backwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(),
-                                          precision, deterministic);
-  return kernels::chooseTunedConfig(
-      backwardProblem(dtype, headDim, causal, hasMask, qLen, kLen, precision, deterministic),
-      [&](const std::string &saved) {
-        KernelConfig config = savedOver(heuristic, saved);
-        // A database edited by hand must not break the determinism promise.
-        return deterministic && config.get("DQ_ATOMIC") ? heuristic : config;
-      },
-      [&] { return heuristic; }, "the heuristic's (not tuned)", tune);
+  ChoiceKey key = choiceKey(/*backward=*/true, dtype, headDim, causal, hasMask, qLen, kLen,
+                            precision, deterministic, bool(tune));
+  return memoized(key, [&] {
+    KernelConfig heuristic = backwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(),
+                                            precision, deterministic);
+    return kernels::chooseTunedConfig(
+        backwardProblem(dtype, headDim, causal, hasMask, qLen, kLen, precision, deterministic),
+        [&](const std::string &saved) {
+          KernelConfig config = savedOver(heuristic, saved);
+          // A database edited by hand must not break the determinism promise.
+          return deterministic && config.get("DQ_ATOMIC") ? heuristic : config;
+        },
+        [&] { return heuristic; }, "the heuristic's (not tuned)", tune);
+  });
 }
 
 std::vector<CandidateResult>

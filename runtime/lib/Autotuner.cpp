@@ -115,6 +115,7 @@ void TuningDatabase::record(const std::string &problem, const CandidateResult &r
 void TuningDatabase::setBest(const std::string &problem, const std::string &config) {
   std::lock_guard<std::mutex> lock(mutex);
   winners[problem] = config;
+  winnerChanges.fetch_add(1, std::memory_order_release);
 }
 
 bool TuningDatabase::save() const {

@@ -192,3 +192,22 @@ TEST(AttentionTuning, SavedEntriesKeepTheHeuristicsNewerConstants) {
   EXPECT_EQ(b.get("BLOCK_M"), 64);
   EXPECT_EQ(b.get("WGMMA"), 0);
 }
+
+/// A launch's choice is remembered per problem until the tuning database's
+/// winners change: a winner recorded later is taken by the next launch.
+TEST(AttentionTuning, RememberedChoiceFollowsTheDatabase) {
+  const int64_t qLen = 23999, kLen = 29001; // problems no other test records
+  kernels::KernelConfig first =
+      attention::chooseForwardConfig(DType::F16, 128, true, false, qLen, kLen);
+  EXPECT_EQ(first.key(),
+            attention::chooseForwardConfig(DType::F16, 128, true, false, qLen, kLen).key());
+  kernels::KernelConfig winner = first;
+  winner.constants["BLOCK_N"] = first.get("BLOCK_N") == 32 ? 64 : 32;
+  TuningDatabase::get().setBest(attention::forwardProblem(DType::F16, 128, true, false, qLen, kLen,
+                                                          attention::Fp32Precision::tf32),
+                                winner.key());
+  kernels::KernelConfig next =
+      attention::chooseForwardConfig(DType::F16, 128, true, false, qLen, kLen);
+  EXPECT_EQ(next.get("BLOCK_N"), winner.get("BLOCK_N"));
+  EXPECT_NE(next.get("BLOCK_N"), first.get("BLOCK_N"));
+}

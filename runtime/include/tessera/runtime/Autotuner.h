@@ -15,6 +15,7 @@
 
 #include "tessera/runtime/Jit.h"
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -59,10 +60,14 @@ public:
   void setBest(const std::string &problem, const std::string &config);
   /// Writes the file; returns false (with a warning) when it cannot.
   bool save() const;
+  /// Changes with every setBest: a choice made from best() stays valid while
+  /// it does not.
+  uint64_t generation() const { return winnerChanges.load(std::memory_order_acquire); }
 
 private:
   void loadFile();
   std::string file;
+  std::atomic<uint64_t> winnerChanges{0};
   mutable std::mutex mutex;
   std::map<std::string, std::map<std::string, CandidateResult>> timings;
   std::map<std::string, std::string> winners;
