@@ -197,12 +197,32 @@ private:
       tile::MBarrierArriveOp::create(after, loc, empty, lastSlot, ran, /*distance=*/0);
     }
 
-    // The copies before the loop are the producer's now.
+    // The copies before the loop are the producer's now, and so are the
+    // barriers that kept them from refilling buffers still being read (the
+    // producer waits for the buffers' release instead): in a persistent
+    // kernel that is one consumer barrier less per tile.
+    SmallVector<Operation *> gone;
     kernel.walk([&](tile::TmaCopyOp copy) {
-      if (llvm::is_contained(buffers, copy.getBuffer()) && copy->getBlock() != body &&
-          !producer->getParent()->isAncestor(copy->getParentRegion()))
-        copy->erase();
+      if (!llvm::is_contained(buffers, copy.getBuffer()) || copy->getBlock() == body ||
+          producer->getParent()->isAncestor(copy->getParentRegion()))
+        return;
+      gone.push_back(copy);
+      if (Operation *barrier = barrierBefore(copy); barrier && !llvm::is_contained(gone, barrier))
+        gone.push_back(barrier);
     });
+    for (Operation *op : gone)
+      op->erase();
+  }
+
+  /// The barrier before `op` with only pure scalar code (and other copies)
+  /// between; null if none.
+  static Operation *barrierBefore(Operation *op) {
+    Operation *prev = op->getPrevNode();
+    while (prev && (isa<tile::TmaCopyOp>(prev) ||
+                    (prev->getNumRegions() == 0 && isMemoryEffectFree(prev) &&
+                     llvm::none_of(prev->getResultTypes(), llvm::IsaPred<RankedTensorType>))))
+      prev = prev->getPrevNode();
+    return isa_and_nonnull<gpu::BarrierOp>(prev) ? prev : nullptr;
   }
 
   func::FuncOp kernel;

@@ -109,7 +109,9 @@ func.func @matmul(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %a
 // every k-step's copies, waiting for a slot from its second fill on, the
 // fill counted across trips; the consumers' tile loop holds their k-loop
 // and, after it, the release of its last two k-steps' buffers, so that the
-// producer loads the next tile while they store this one.
+// producer loads the next tile while they store this one; the barrier that
+// kept each tile's first copies from refilling buffers still being read
+// goes with them.
 // CHECK-LABEL: func.func @persistent
 // CHECK: tile.warp_specialize producer_warps(4) {
 // CHECK-NEXT: scf.for %[[PT:[^ ]*]] = %[[PID:[^ ]*]] to %{{.*}} step %[[NP:[^ ]*]] : i32 {
@@ -121,6 +123,7 @@ func.func @matmul(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %a
 // CHECK: tile.tma_copy %{{.*}}[%[[PROW]], %{{.*}}], {{.*}} {single_thread}
 // CHECK: } consumers {
 // CHECK-NEXT: scf.for %[[CT:[^ ]*]] = %[[PID]] to
+// CHECK-NOT: gpu.barrier
 // CHECK: scf.for {{.*}} iter_args
 // CHECK: tile.mbarrier_arrive {{.*}} {distance = 2 : i64}
 // CHECK: scf.yield
