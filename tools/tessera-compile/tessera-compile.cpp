@@ -115,8 +115,11 @@ int main(int argc, char **argv) {
              << k.usage.spillLoadBytes << " bytes spill loads, " << k.usage.stackBytes
              << " bytes stack, " << k.sharedBytes << " bytes dynamic shared memory, "
              << k.usage.staticSharedBytes << " bytes static shared memory, " << k.numWarps * 32
-             << " threads" << (k.usage.wgmmaSerialized ? ", wgmma serialized by ptxas" : "")
-             << "\n";
+             << " threads"
+             << (k.tensorMaps.empty()
+                     ? std::string()
+                     : ", " + std::to_string(k.tensorMaps.size()) + " TMA tensor maps")
+             << (k.usage.wgmmaSerialized ? ", wgmma serialized by ptxas" : "") << "\n";
     }
     if (timeStages) {
       double total = 0;
