@@ -57,9 +57,7 @@ bool collectIndexSlice(scf::ForOp loop, Value v, llvm::SetVector<Operation *> &s
 Value emitSlot(OpBuilder &b, Location loc, scf::ForOp loop, int64_t stages, int64_t ahead) {
   if (stages == 1)
     return constI32(b, loc, 0);
-  Value k = arith::DivSIOp::create(
-      b, loc, arith::SubIOp::create(b, loc, loop.getInductionVar(), loop.getLowerBound()),
-      loop.getStep());
+  Value k = emitIteration(b, loc, loop, loop.getInductionVar());
   if (ahead)
     k = arith::AddIOp::create(b, loc, k, constI32(b, loc, ahead));
   if (stages == 2)
@@ -130,21 +128,6 @@ int64_t regionEnd(Operation *region) {
     }
   });
   return llvm::alignTo(end, tile::kSharedTileAlignment);
-}
-
-/// Scalar code, which lowers to no memory access.
-bool isScalarCode(Operation *op) {
-  return op->getNumRegions() == 0 && isMemoryEffectFree(op) &&
-         llvm::none_of(op->getResultTypes(), llvm::IsaPred<RankedTensorType>);
-}
-
-/// The barrier before `copy` with only scalar code between (its indices);
-/// null if none.
-gpu::BarrierOp barrierOf(tile::AsyncCopyOp copy) {
-  Operation *prev = copy->getPrevNode();
-  while (prev && isScalarCode(prev))
-    prev = prev->getPrevNode();
-  return dyn_cast_or_null<gpu::BarrierOp>(prev);
 }
 
 void setStaging(tile::DotOp dot, std::array<bool, 2> ready, tile::PublishNext publishNext) {
@@ -279,7 +262,8 @@ private:
                /*distance=*/0);
       }
     }
-    SmallVector<gpu::BarrierOp> oldBarriers = llvm::map_to_vector(copies, barrierOf);
+    SmallVector<gpu::BarrierOp> oldBarriers =
+        llvm::map_to_vector(copies, [](tile::AsyncCopyOp copy) { return barrierBefore(copy); });
     Operation *lastAfterReader = nullptr;
     for (auto [i, copy] : llvm::enumerate(copies)) {
       // In the loop, where the copy was (or after its last reader): the tile
@@ -400,7 +384,7 @@ private:
   void dropBarriersOfFollowingCopies() {
     SmallVector<Operation *> redundant;
     kernel->walk([&](tile::AsyncCopyOp copy) {
-      gpu::BarrierOp barrier = barrierOf(copy);
+      gpu::BarrierOp barrier = barrierBefore(copy);
       if (!barrier)
         return;
       for (Operation *prev = barrier->getPrevNode(); prev; prev = prev->getPrevNode()) {

@@ -86,15 +86,6 @@ void hoistSlice(Value v, Block *body, Operation *&cursor) {
   cursor = def;
 }
 
-/// The barrier before `op` with only pure scalar code between; null if none.
-gpu::BarrierOp barrierBefore(Operation *op) {
-  Operation *prev = op->getPrevNode();
-  while (prev && prev->getNumRegions() == 0 && isMemoryEffectFree(prev) &&
-         llvm::none_of(prev->getResultTypes(), llvm::IsaPred<RankedTensorType>))
-    prev = prev->getPrevNode();
-  return dyn_cast_or_null<gpu::BarrierOp>(prev);
-}
-
 class TmaRewriter {
 public:
   explicit TmaRewriter(func::FuncOp kernel) : kernel(kernel) {}

@@ -346,6 +346,18 @@ FailureOr<scf::ForOp> tessera::tilegpu::tripLoopOf(scf::ForOp loop) {
   return trip;
 }
 
+bool tessera::tilegpu::isScalarCode(Operation *op) {
+  return op->getNumRegions() == 0 && isMemoryEffectFree(op) &&
+         llvm::none_of(op->getResultTypes(), llvm::IsaPred<RankedTensorType>);
+}
+
+gpu::BarrierOp tessera::tilegpu::barrierBefore(Operation *op, bool overCopies) {
+  Operation *prev = op->getPrevNode();
+  while (prev && (isScalarCode(prev) || (overCopies && isa<tile::TmaCopyOp>(prev))))
+    prev = prev->getPrevNode();
+  return dyn_cast_or_null<gpu::BarrierOp>(prev);
+}
+
 Value tessera::tilegpu::emitIteration(OpBuilder &b, Location loc, scf::ForOp loop, Value iv) {
   return arith::DivSIOp::create(b, loc, arith::SubIOp::create(b, loc, iv, loop.getLowerBound()),
                                 loop.getStep());

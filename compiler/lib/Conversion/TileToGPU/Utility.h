@@ -296,6 +296,11 @@ Value emitFillNumber(OpBuilder &b, Location loc, scf::ForOp loop, Value j, int64
                      Value trip = {});
 /// Iterations (i32) of `loop` in one run: max(0, ceil((ub - lb) / step)).
 Value emitTripCount(OpBuilder &b, Location loc, scf::ForOp loop);
+/// Scalar code, which lowers to no memory access.
+bool isScalarCode(Operation *op);
+/// The barrier before `op` with only scalar code between (a copy's index
+/// arithmetic) and, with `overCopies`, TMA copies; null if none.
+gpu::BarrierOp barrierBefore(Operation *op, bool overCopies = false);
 /// Iteration number (i32) of `iv` in `loop`: (iv - lb) / step.
 Value emitIteration(OpBuilder &b, Location loc, scf::ForOp loop, Value iv);
 

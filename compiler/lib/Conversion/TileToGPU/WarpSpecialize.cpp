@@ -207,22 +207,12 @@ private:
           producer->getParent()->isAncestor(copy->getParentRegion()))
         return;
       gone.push_back(copy);
-      if (Operation *barrier = barrierBefore(copy); barrier && !llvm::is_contained(gone, barrier))
+      if (gpu::BarrierOp barrier = barrierBefore(copy, /*overCopies=*/true);
+          barrier && !llvm::is_contained(gone, barrier.getOperation()))
         gone.push_back(barrier);
     });
     for (Operation *op : gone)
       op->erase();
-  }
-
-  /// The barrier before `op` with only pure scalar code (and other copies)
-  /// between; null if none.
-  static Operation *barrierBefore(Operation *op) {
-    Operation *prev = op->getPrevNode();
-    while (prev && (isa<tile::TmaCopyOp>(prev) ||
-                    (prev->getNumRegions() == 0 && isMemoryEffectFree(prev) &&
-                     llvm::none_of(prev->getResultTypes(), llvm::IsaPred<RankedTensorType>))))
-      prev = prev->getPrevNode();
-    return isa_and_nonnull<gpu::BarrierOp>(prev) ? prev : nullptr;
   }
 
   func::FuncOp kernel;
