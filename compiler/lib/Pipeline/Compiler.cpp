@@ -179,13 +179,11 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
         out.sharedBytes = tilegpu::sharedMemoryBytes(f);
         // A producer warpgroup runs beside the kernel's warps.
         f.walk([&](tile::WarpSpecializeOp split) { out.numWarps += split.getProducerWarps(); });
-        for (auto [i, t] : llvm::enumerate(f.getArgumentTypes()))
-          if (auto map = dyn_cast<tile::TensorMapType>(t)) {
-            auto tensor = f.getArgAttrOfType<IntegerAttr>(i, tile::kDescribesAttr);
-            out.tensorMaps.push_back({unsigned(tensor.getInt()),
+        for (Type t : f.getArgumentTypes())
+          if (auto map = dyn_cast<tile::TensorMapType>(t))
+            out.tensorMaps.push_back({map.getTensor(),
                                       map.getElementType().getIntOrFloatBitWidth() / 8u,
                                       unsigned(map.getBox()[0]), unsigned(map.getBox()[1])});
-          }
       });
   }
 

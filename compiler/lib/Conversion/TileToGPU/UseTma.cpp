@@ -35,13 +35,13 @@ using namespace tessera::tilegpu;
 
 namespace {
 
-/// The tensor map of `buffer`'s tiles: boxes of all its rows, one column
-/// panel (one swizzle period) wide.
-tile::TensorMapType boxOf(tile::SharedType buffer) {
+/// The tensor map of parameter `tensor` for `buffer`'s tiles: boxes of all
+/// its rows, one column panel (one swizzle period) wide.
+tile::TensorMapType boxOf(tile::SharedType buffer, BlockArgument tensor) {
   int64_t panelCols =
       buffer.getSwizzleBytes() * 8 / buffer.getElementType().getIntOrFloatBitWidth();
   return tile::TensorMapType::get(buffer.getContext(), {buffer.getShape()[0], panelCols},
-                                  buffer.getElementType());
+                                  buffer.getElementType(), tensor.getArgNumber());
 }
 
 /// The kernel argument (a pointer) whose tensor `copy` reads, when TMA can
@@ -154,22 +154,16 @@ private:
     return dots;
   }
 
-  /// The tensor-map parameter for `tensor` in boxes of `map`'s shape,
-  /// appended to the kernel's arguments once.
-  Value tensorMap(BlockArgument tensor, tile::TensorMapType map) {
-    std::pair<unsigned, Type> key(tensor.getArgNumber(), map);
-    auto it = maps.find(key);
+  /// The tensor-map parameter of `map`'s type (tensor and boxes), appended
+  /// to the kernel's arguments once.
+  Value tensorMap(tile::TensorMapType map) {
+    auto it = maps.find(map);
     if (it != maps.end())
       return it->second;
     unsigned index = kernel.getNumArguments();
-    Builder b(kernel.getContext());
-    if (failed(kernel.insertArgument(
-            index, map,
-            b.getDictionaryAttr(
-                b.getNamedAttr(tile::kDescribesAttr, b.getI64IntegerAttr(tensor.getArgNumber()))),
-            kernel.getLoc())))
+    if (failed(kernel.insertArgument(index, map, DictionaryAttr(), kernel.getLoc())))
       return {};
-    return maps[key] = kernel.getArgument(index);
+    return maps[map] = kernel.getArgument(index);
   }
 
   /// The barriers of `buffer`, placed after the kernel's shared memory and
@@ -232,13 +226,13 @@ private:
         if (auto copy = dyn_cast<tile::AsyncCopyOp>(user); copy && copy->getBlock() != body)
           prologue.push_back(copy);
     for (tile::AsyncCopyOp copy : prologue) {
-      Value map = tensorMap(tmaTensor(copy, kernel), boxOf(copy.getBuffer().getType()));
+      Value map = tensorMap(boxOf(copy.getBuffer().getType(), tmaTensor(copy, kernel)));
       OpBuilder b(copy);
       replace(b, copy, map, barriersOf(copy.getBuffer()));
     }
     Operation *cursor = barrier;
     for (tile::AsyncCopyOp copy : copies) {
-      Value map = tensorMap(tmaTensor(copy, kernel), boxOf(copy.getBuffer().getType()));
+      Value map = tensorMap(boxOf(copy.getBuffer().getType(), tmaTensor(copy, kernel)));
       Value bars = barriersOf(copy.getBuffer());
       // The copy's own barrier (tile-pipeline-copies) gives way to the one above.
       if (gpu::BarrierOp own = barrierBefore(copy); own && own != barrier)
@@ -293,7 +287,7 @@ private:
   }
 
   func::FuncOp kernel;
-  llvm::DenseMap<std::pair<unsigned, Type>, Value> maps;
+  llvm::DenseMap<Type, Value> maps;
   llvm::DenseMap<Value, Value> barriers;
   std::optional<int64_t> end;
   int64_t nextBarrier = 0;

@@ -18,8 +18,8 @@
 // (j / 4) mod 2, and the dot finds both tiles ready. Nothing is left to
 // drain after the loop.
 // CHECK-LABEL: func.func @matmul
-// CHECK-SAME: %[[MAPA:[^:]*]]: !tile.tensormap<128x64xbf16> {tile.describes = 0 : i64}
-// CHECK-SAME: %[[MAPB:[^:]*]]: !tile.tensormap<64x64xbf16> {tile.describes = 5 : i64}
+// CHECK-SAME: %[[MAPA:[^:]*]]: !tile.tensormap<128x64xbf16, 0>,
+// CHECK-SAME: %[[MAPB:[^:]*]]: !tile.tensormap<64x64xbf16, 5>)
 // CHECK: %[[A:.*]] = tile.shared_alloc [0, 32768, 49152, 65536] : !tile.shared<128x64xbf16, 4>
 // CHECK-NEXT: %[[BARA:.*]] = tile.mbarrier_alloc 131072 : !tile.mbarriers<4>
 // CHECK-NEXT: tile.mbarrier_init %[[BARA]] : !tile.mbarriers<4>

@@ -31,8 +31,8 @@
 // CHECK: tile.mbarrier_wait %[[EMPTY]][%[[SLOT]]], %[[PARITY]]
 // CHECK: }
 // CHECK-NOT: tile.mbarrier_arrive
-// CHECK: tile.tma_copy %{{.*}}, %{{.*}} {single_thread} : !tile.tensormap<128x64xbf16>
-// CHECK: tile.tma_copy %{{.*}}, %{{.*}} {single_thread} : !tile.tensormap<64x64xbf16>
+// CHECK: tile.tma_copy %{{.*}}, %{{.*}} {single_thread} : !tile.tensormap<128x64xbf16, 0>
+// CHECK: tile.tma_copy %{{.*}}, %{{.*}} {single_thread} : !tile.tensormap<64x64xbf16, 5>
 // CHECK: } consumers {
 // CHECK-NEXT: scf.for %[[CIV:[^ ]*]] = {{.*}} iter_args
 // CHECK-NOT: gpu.barrier

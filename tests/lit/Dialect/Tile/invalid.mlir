@@ -367,21 +367,21 @@ func.func @combine_tuple_arguments(%x: tensor<4x8xf32>, %i: tensor<4x8xi32>) {
 // -----
 
 // expected-error @+1 {{expects box rows of 32, 64 or 128 bytes (a swizzle's width), got 96}}
-func.func @tensormap_box(%m: !tile.tensormap<64x48xbf16>) {
+func.func @tensormap_box(%m: !tile.tensormap<64x48xbf16, 0>) {
   return
 }
 
 // -----
 
 // expected-error @+1 {{expects 16-bit elements, got 'f32'}}
-func.func @tensormap_element(%m: !tile.tensormap<64x32xf32>) {
+func.func @tensormap_element(%m: !tile.tensormap<64x32xf32, 0>) {
   return
 }
 
 // -----
 
 // expected-error @+1 {{expects 1 to 256 box rows, got 512}}
-func.func @tensormap_rows(%m: !tile.tensormap<512x64xbf16>) {
+func.func @tensormap_rows(%m: !tile.tensormap<512x64xbf16, 0>) {
   return
 }
 
@@ -395,31 +395,31 @@ func.func @mbarrier_alloc_offset() {
 
 // -----
 
-func.func @tma_copy_box(%m: !tile.tensormap<32x64xbf16>, %i: i32) {
+func.func @tma_copy_box(%m: !tile.tensormap<32x64xbf16, 0>, %i: i32) {
   %b = tile.shared_alloc [0] : !tile.shared<64x64xbf16>
   %bars = tile.mbarrier_alloc 8192 : !tile.mbarriers<1>
   // expected-error @+1 {{expects boxes of one column panel of the buffer (64 rows, 128 bytes), got 32x64}}
-  tile.tma_copy %m[%i, %i], %b[%i], %bars : !tile.tensormap<32x64xbf16>, !tile.shared<64x64xbf16>, !tile.mbarriers<1>
+  tile.tma_copy %m[%i, %i], %b[%i], %bars : !tile.tensormap<32x64xbf16, 0>, !tile.shared<64x64xbf16>, !tile.mbarriers<1>
   return
 }
 
 // -----
 
-func.func @tma_copy_barriers(%m: !tile.tensormap<64x64xbf16>, %i: i32) {
+func.func @tma_copy_barriers(%m: !tile.tensormap<64x64xbf16, 0>, %i: i32) {
   %b = tile.shared_alloc [0, 8192] : !tile.shared<64x64xbf16, 2>
   %bars = tile.mbarrier_alloc 16384 : !tile.mbarriers<1>
   // expected-error @+1 {{expects one barrier per buffer (2), got 1}}
-  tile.tma_copy %m[%i, %i], %b[%i], %bars : !tile.tensormap<64x64xbf16>, !tile.shared<64x64xbf16, 2>, !tile.mbarriers<1>
+  tile.tma_copy %m[%i, %i], %b[%i], %bars : !tile.tensormap<64x64xbf16, 0>, !tile.shared<64x64xbf16, 2>, !tile.mbarriers<1>
   return
 }
 
 // -----
 
-func.func @tma_copy_element(%m: !tile.tensormap<64x64xf16>, %i: i32) {
+func.func @tma_copy_element(%m: !tile.tensormap<64x64xf16, 0>, %i: i32) {
   %b = tile.shared_alloc [0] : !tile.shared<64x64xbf16>
   %bars = tile.mbarrier_alloc 8192 : !tile.mbarriers<1>
   // expected-error @+1 {{expects the buffer's element type 'bf16' in the tensor map, got 'f16'}}
-  tile.tma_copy %m[%i, %i], %b[%i], %bars : !tile.tensormap<64x64xf16>, !tile.shared<64x64xbf16>, !tile.mbarriers<1>
+  tile.tma_copy %m[%i, %i], %b[%i], %bars : !tile.tensormap<64x64xf16, 0>, !tile.shared<64x64xbf16>, !tile.mbarriers<1>
   return
 }
 

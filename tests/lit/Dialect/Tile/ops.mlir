@@ -105,17 +105,17 @@ func.func @schedule_ops(%d: !tile.desc<32x64xbf16>, %f: !tile.desc<32x32xf32>, %
 
 // The TMA ops: a 32 x 128 tile copied as two 64-column boxes.
 // CHECK-LABEL: @tma_ops
-func.func @tma_ops(%map: !tile.tensormap<32x64xbf16>, %i: i32, %slot: i32, %p: i1) {
+func.func @tma_ops(%map: !tile.tensormap<32x64xbf16, 0>, %i: i32, %slot: i32, %p: i1) {
   // CHECK: %[[BUF:.*]] = tile.shared_alloc [0, 8192] : !tile.shared<32x128xbf16, 2>
   %buf = tile.shared_alloc [0, 8192] : !tile.shared<32x128xbf16, 2>
   // CHECK: %[[BARS:.*]] = tile.mbarrier_alloc 16384 : !tile.mbarriers<2>
   %bars = tile.mbarrier_alloc 16384 : !tile.mbarriers<2>
   // CHECK: tile.mbarrier_init %[[BARS]] : !tile.mbarriers<2>
   tile.mbarrier_init %bars : !tile.mbarriers<2>
-  // CHECK: tile.tma_copy %{{.*}}[%{{.*}}, %{{.*}}], %[[BUF]][%{{.*}}], %[[BARS]] if %{{.*}} {distance = 1 : i64} : !tile.tensormap<32x64xbf16>, !tile.shared<32x128xbf16, 2>, !tile.mbarriers<2>
-  tile.tma_copy %map[%i, %i], %buf[%slot], %bars if %p {distance = 1} : !tile.tensormap<32x64xbf16>, !tile.shared<32x128xbf16, 2>, !tile.mbarriers<2>
+  // CHECK: tile.tma_copy %{{.*}}[%{{.*}}, %{{.*}}], %[[BUF]][%{{.*}}], %[[BARS]] if %{{.*}} {distance = 1 : i64} : !tile.tensormap<32x64xbf16, 0>, !tile.shared<32x128xbf16, 2>, !tile.mbarriers<2>
+  tile.tma_copy %map[%i, %i], %buf[%slot], %bars if %p {distance = 1} : !tile.tensormap<32x64xbf16, 0>, !tile.shared<32x128xbf16, 2>, !tile.mbarriers<2>
   // CHECK: tile.tma_copy %{{.*}}[%{{.*}}, %{{.*}}], %[[BUF]][%{{.*}}], %[[BARS]] : !tile.tensormap
-  tile.tma_copy %map[%i, %i], %buf[%slot], %bars : !tile.tensormap<32x64xbf16>, !tile.shared<32x128xbf16, 2>, !tile.mbarriers<2>
+  tile.tma_copy %map[%i, %i], %buf[%slot], %bars : !tile.tensormap<32x64xbf16, 0>, !tile.shared<32x128xbf16, 2>, !tile.mbarriers<2>
   // CHECK: tile.mbarrier_wait %[[BARS]][%{{.*}}], %{{.*}} : !tile.mbarriers<2>
   tile.mbarrier_wait %bars[%slot], %i : !tile.mbarriers<2>
   // CHECK: tile.warp_specialize producer_warps(4) {
@@ -124,7 +124,7 @@ func.func @tma_ops(%map: !tile.tensormap<32x64xbf16>, %i: i32, %slot: i32, %p: i
   // CHECK-NEXT: tile.mbarrier_arrive %[[BARS]][%{{.*}}] if %{{.*}} {distance = 2 : i64} : !tile.mbarriers<2>
   // CHECK-NEXT: }
   tile.warp_specialize producer_warps(4) {
-    tile.tma_copy %map[%i, %i], %buf[%slot], %bars {single_thread} : !tile.tensormap<32x64xbf16>, !tile.shared<32x128xbf16, 2>, !tile.mbarriers<2>
+    tile.tma_copy %map[%i, %i], %buf[%slot], %bars {single_thread} : !tile.tensormap<32x64xbf16, 0>, !tile.shared<32x128xbf16, 2>, !tile.mbarriers<2>
   } consumers {
     tile.mbarrier_arrive %bars[%slot] if %p {distance = 2} : !tile.mbarriers<2>
   }

@@ -156,26 +156,28 @@ int64_t SharedType::getSwizzleBytes() const {
   return std::min<int64_t>(128, getShape()[1] * getElementType().getIntOrFloatBitWidth() / 8);
 }
 
-// !tile.tensormap<128x64xbf16>
+// !tile.tensormap<128x64xbf16, 0>: boxes, elements, the tensor's parameter
 Type TensorMapType::parse(AsmParser &parser) {
   SmallVector<int64_t> box;
   Type elementType;
+  unsigned tensor = 0;
   if (parser.parseLess() || parser.parseDimensionList(box, /*allowDynamic=*/false) ||
-      parser.parseType(elementType) || parser.parseGreater())
+      parser.parseType(elementType) || parser.parseComma() || parser.parseInteger(tensor) ||
+      parser.parseGreater())
     return {};
   return TensorMapType::getChecked([&] { return parser.emitError(parser.getNameLoc()); },
-                                   parser.getContext(), box, elementType);
+                                   parser.getContext(), box, elementType, tensor);
 }
 
 void TensorMapType::print(AsmPrinter &printer) const {
   printer << "<";
   for (int64_t d : getBox())
     printer << d << "x";
-  printer << getElementType() << ">";
+  printer << getElementType() << ", " << getTensor() << ">";
 }
 
 LogicalResult TensorMapType::verify(function_ref<InFlightDiagnostic()> emitError,
-                                    ArrayRef<int64_t> box, Type elementType) {
+                                    ArrayRef<int64_t> box, Type elementType, unsigned) {
   if (box.size() != 2)
     return emitError() << "expects a 2-D box, got " << shapeString(box);
   if (!elementType.isIntOrFloat() || elementType.getIntOrFloatBitWidth() != 16)

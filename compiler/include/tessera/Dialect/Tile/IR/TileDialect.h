@@ -41,9 +41,6 @@ inline constexpr llvm::StringLiteral kTmaAttr = "tile.tma";
 /// Present (with kTmaAttr): a TMA loop's copies move to a producer
 /// warpgroup of their own (tile-warp-specialize).
 inline constexpr llvm::StringLiteral kWarpSpecializeAttr = "tile.warp_specialize";
-/// On a `!tile.tensormap` argument: the index of the pointer parameter of
-/// the tensor it describes (its sizes and strides follow the pointer).
-inline constexpr llvm::StringLiteral kDescribesAttr = "tile.describes";
 /// Shared tiles of dot operands start on this boundary (one period of the
 /// 128-byte swizzle, which wgmma applies to absolute addresses).
 inline constexpr int64_t kSharedTileAlignment = 1024;

@@ -179,7 +179,7 @@ def Tile_TmaCopyOp : Tile_Op<"tma_copy", [MemoryEffects<[MemRead, MemWrite]>,
 
     ```mlir
     tile.tma_copy %map[%row, %k], %a[%slot], %bars if %more {distance = 2}
-        : !tile.tensormap<128x64xbf16>, !tile.shared<128x64xbf16, 4>, !tile.mbarriers<4>
+        : !tile.tensormap<128x64xbf16, 0>, !tile.shared<128x64xbf16, 4>, !tile.mbarriers<4>
     ```
   }];
   let arguments = (ins Tile_TensorMapType:$map, Variadic<I32>:$indices, Tile_SharedType:$buffer,

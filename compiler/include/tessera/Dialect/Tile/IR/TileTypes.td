@@ -66,16 +66,17 @@ def Tile_SharedType : Tile_Type<"Shared", "shared"> {
 def Tile_TensorMapType : Tile_Type<"TensorMap", "tensormap"> {
   let summary = "a TMA tensor map of a 2-D kernel tensor, copied in boxes";
   let description = [{
-    `!tile.tensormap<128x64xbf16>` describes a 2-D tensor of the kernel for
+    `!tile.tensormap<128x64xbf16, 0>` describes a 2-D tensor of the kernel for
     the Tensor Memory Accelerator: boxes of 128 rows x 64 elements land in a
     shared tile's column panel with the swizzle of the box's width (128
     bytes here, the panel of `!tile.shared`). It is a kernel parameter that
     the launch encodes (`cuTensorMapEncodeTiled`, from the tensor's pointer,
-    sizes and strides) and passes as a 128-byte `__grid_constant__`; the
-    argument's `tile.describes` attribute names the tensor's pointer
-    parameter. Elements outside the tensor land as zeros.
+    sizes and strides) and passes as a 128-byte `__grid_constant__`;
+    `tensor` (0 here) is the index of the tensor's pointer parameter.
+    Elements outside the tensor land as zeros.
   }];
-  let parameters = (ins ArrayRefParameter<"int64_t">:$box, "::mlir::Type":$elementType);
+  let parameters = (ins ArrayRefParameter<"int64_t">:$box, "::mlir::Type":$elementType,
+                        "unsigned":$tensor);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
