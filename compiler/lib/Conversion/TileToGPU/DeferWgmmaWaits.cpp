@@ -51,8 +51,9 @@ bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere) {
     ++issued;
     return true;
   }
+  // mma.sync reads and writes registers only (upstream declares no effects).
   if (isa<tile::WarpgroupWaitOp, NVVM::CpAsyncCommitGroupOp, NVVM::CpAsyncWaitGroupOp,
-          NVVM::FenceProxyOp>(op) ||
+          NVVM::FenceProxyOp, NVVM::MmaOp>(op) ||
       isWgmmaIssue(op))
     return true;
   if (auto inlineAsm = dyn_cast<LLVM::InlineAsmOp>(op)) {

@@ -426,25 +426,39 @@ private:
   Value warpOuter, matrix, rowInMatrix;
 };
 
-/// One mma.sync (`text`: four f32 accumulators, then A's four and B's two
-/// 32-bit registers) per m-block and n-block of the accumulator `c`, in place.
-void emitMmaBlocks(OpBuilder &b, Location loc, StringRef text, ArrayRef<SmallVector<Value>> aRegs,
-                   ArrayRef<SmallVector<Value>> bRegs, const ThreadElements &cElems,
-                   SmallVectorImpl<Value> &c) {
+/// One `nvvm.mma.sync` m16n8k`kDepth` (`inType`: f16, bf16 or tf32; A's
+/// four and B's two 32-bit registers per block, f32 accumulators) per m-block
+/// and n-block of the accumulator `c`, in place.
+void emitMmaBlocks(OpBuilder &b, Location loc, NVVM::MMATypes inType, int64_t kDepth,
+                   ArrayRef<SmallVector<Value>> aRegs, ArrayRef<SmallVector<Value>> bRegs,
+                   const ThreadElements &cElems, SmallVectorImpl<Value> &c) {
   Type f32 = b.getF32Type();
   auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+  // The f16 instruction reads its registers as pairs of halves; bf16 and
+  // tf32 read them as 32-bit words.
+  auto operand = [&](Value word) -> Value {
+    if (inType != NVVM::MMATypes::f16)
+      return word;
+    return LLVM::BitcastOp::create(b, loc, VectorType::get({2}, b.getF16Type()), word);
+  };
   for (int64_t m = 0; m < int64_t(aRegs.size()); ++m) {
     for (int64_t n = 0; n < int64_t(bRegs.size()); ++n) {
       // c0..c3: (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1).
       int64_t cIndex[4] = {cElems.flatten({2 * m, 2 * n}), cElems.flatten({2 * m, 2 * n + 1}),
                            cElems.flatten({2 * m + 1, 2 * n}),
                            cElems.flatten({2 * m + 1, 2 * n + 1})};
-      SmallVector<Value> args(aRegs[m]);
-      args.append(bRegs[n]);
+      SmallVector<Value> aOperands, bOperands, cOperands;
+      for (Value word : aRegs[m])
+        aOperands.push_back(operand(word));
+      for (Value word : bRegs[n])
+        bOperands.push_back(operand(word));
       for (int64_t i : cIndex)
-        args.push_back(c[i]);
-      Value result = asmOp(b, loc, resultType, args, text, "=f,=f,=f,=f,r,r,r,r,r,r,0,1,2,3",
-                           /*sideEffects=*/false);
+        cOperands.push_back(c[i]);
+      Value result = NVVM::MmaOp::create(
+          b, loc, resultType, aOperands, bOperands, cOperands, {16, 8, kDepth},
+          /*b1Op=*/std::nullopt, /*intOverflow=*/std::nullopt,
+          std::array<NVVM::MMATypes, 2>{inType, inType},
+          std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
       for (int64_t i = 0; i < 4; ++i)
         c[cIndex[i]] = LLVM::ExtractValueOp::create(b, loc, result, i);
     }
@@ -685,10 +699,7 @@ SmallVector<Value> emitTf32Mma(OpBuilder &b, Location loc, tile::DotOp op, Value
       for (SmallVector<Value> &block : *regs)
         for (Value &reg : block)
           reg = arith::AddIOp::create(b, loc, reg, halfUlp);
-    emitMmaBlocks(b, loc,
-                  "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {$0,$1,$2,$3}, "
-                  "{$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};",
-                  aRegs, bRegs, cElems, c);
+    emitMmaBlocks(b, loc, NVVM::MMATypes::tf32, /*kDepth=*/8, aRegs, bRegs, cElems, c);
   };
   auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
   return emitKSteps(b, loc, kSteps, splitKGroups(op), mma.getNumWarps(), sync,
@@ -1166,7 +1177,6 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
         !isa<tile::DotOperandLayoutAttr>(bType.getEncoding()))
       return rewriter.notifyMatchFailure(op, "expects mma and dot_op layouts");
     Type in = aType.getElementType();
-    StringRef inName = in.isBF16() ? "bf16" : "f16";
     Location loc = op.getLoc();
 
     // Staged operands: copied asynchronously by their load, or stored here
@@ -1309,9 +1319,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     int64_t mBlocks = cElems.countsPerDim()[0] / 2, nBlocks = cElems.countsPerDim()[1] / 2;
     int64_t kSteps = aElems.countsPerDim()[1] / 4;
 
-    std::string asmString = ("mma.sync.aligned.m16n8k16.row.col.f32." + inName + "." + inName +
-                             ".f32 {$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};")
-                                .str();
+    NVVM::MMATypes inType = in.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
     auto step = [&](int64_t k, SmallVectorImpl<Value> &c) {
       // a0..a7 of each m-block: rows g and g+8, k pairs at 2t and 2t+8.
       SmallVector<SmallVector<Value>> aRegs, bRegs;
@@ -1338,7 +1346,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
               {packPair(rewriter, loc, at(0), at(1)), packPair(rewriter, loc, at(2), at(3))});
         }
       }
-      emitMmaBlocks(rewriter, loc, asmString, aRegs, bRegs, cElems, c);
+      emitMmaBlocks(rewriter, loc, inType, /*kDepth=*/16, aRegs, bRegs, cElems, c);
     };
     SmallVector<Value> c = emitKSteps(rewriter, loc, kSteps, splitKGroups(op), mma.getNumWarps(),
                                       sync, unpack(rewriter, loc, adaptor.getAcc()), step);

@@ -130,7 +130,7 @@ func.func @dot(%a: tensor<64x32xf16, #a>, %b: tensor<32x64xf16, #a>, %acc: tenso
 // CHECK: nvvm.cp.async.wait.group 0
 // CHECK: gpu.barrier
 // CHECK: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
-// CHECK-COUNT-4: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// CHECK-COUNT-4: nvvm.mma.sync {{.*}}#nvvm.mma_type<bf16>{{.*}}k = 16>
 // CHECK-COUNT-4: gpu.shuffle  xor
 // CHECK-NOT: gpu.shuffle
 // CHECK: gpu.return
@@ -201,7 +201,7 @@ func.func @aligned_copy(%pb: !tile.ptr<bf16>, %po: !tile.ptr<f32>, %n: i32,
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: nvvm.cp.async.wait.group 1
 // CHECK: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
-// CHECK: mma.sync.aligned.m16n8k16
+// CHECK: nvvm.mma.sync {{.*}}k = 16>
 func.func @pipelined_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
                          %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
   %a = tile.convert_layout %p : tensor<64x32xbf16, #mma> -> tensor<64x32xbf16, #opa>
@@ -238,7 +238,7 @@ func.func @pipelined_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, 
 // CHECK-NOT: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.wait.group 0
 // CHECK: gpu.barrier
-// CHECK-COUNT-8: mma.sync.aligned.m16n8k16
+// CHECK-COUNT-8: nvvm.mma.sync {{.*}}k = 16>
 // CHECK: gpu.barrier
 // CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
@@ -274,7 +274,7 @@ func.func @single_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32
 // first copy, and no allocation attribute is left on the loops.
 // CHECK-LABEL: gpu.func @sibling_loops
 // CHECK: scf.for
-// CHECK: mma.sync.aligned.m16n8k16
+// CHECK: nvvm.mma.sync {{.*}}k = 16>
 // CHECK: gpu.barrier
 // CHECK-NEXT: arith.cmpi slt
 // CHECK: cp.async.cg.shared.global
@@ -482,7 +482,7 @@ func.func @math(%x: !tile.ptr<f32>, %n: i32, %s: i32) attributes {tile.kernel, t
 // CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: nvvm.cp.async.wait.group 2
-// CHECK: mma.sync.aligned.m16n8k16
+// CHECK: nvvm.mma.sync {{.*}}k = 16>
 // CHECK: scf.yield
 // CHECK: nvvm.cp.async.wait.group 0
 func.func @three_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
@@ -520,7 +520,7 @@ func.func @three_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>
 // CHECK: scf.for
 // CHECK: nvvm.cp.async.wait.group 1
 // CHECK: gpu.barrier
-// CHECK: mma.sync.aligned.m16n8k16
+// CHECK: nvvm.mma.sync {{.*}}k = 16>
 // CHECK: arith.muli %{{.*}}, %c2_i32
 // CHECK-NOT: gpu.barrier
 // CHECK: nvvm.cp.async.commit.group
@@ -733,5 +733,23 @@ func.func @row_argmax(%x: tensor<1x512xf32, #p>, %i: tensor<1x512xi32, #p>) attr
     %k = arith.select %gt, %bi, %ai : i32
     tile.yield %v, %k : f32, i32
   }
+  return
+}
+
+// -----
+
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// mma.sync is upstream's typed op: f16 operands enter it as pairs of halves,
+// bf16 (above) and tf32 as 32-bit words; 64x8 on 4 warps is one block a warp.
+// CHECK-LABEL: gpu.func @f16_registers_dot
+// CHECK: llvm.bitcast %{{.*}} : i32 to vector<2xf16>
+// CHECK: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {{.*}}k = 16>} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: gpu.return
+func.func @f16_registers_dot(%a: tensor<64x16xf16, #opa>, %b: tensor<16x8xf16, #opb>, %acc: tensor<64x8xf32, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %r = tile.dot %a, %b, %acc : tensor<64x16xf16, #opa>, tensor<16x8xf16, #opb> -> tensor<64x8xf32, #mma>
   return
 }

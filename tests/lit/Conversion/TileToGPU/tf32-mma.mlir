@@ -25,8 +25,8 @@
 // Operands round to nearest TF32 (half an ulp, 1 << 12, added to the bits).
 // CHECK: %[[HALF_ULP:.*]] = arith.constant 4096 : i32
 // CHECK: arith.addi %{{.*}}, %[[HALF_ULP]] : i32
-// CHECK: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};
-// CHECK-COUNT-15: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// CHECK: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<tf32>, multiplicandBPtxType = #nvvm.mma_type<tf32>, shape = #nvvm.shape<m = 16, n = 8, k = 8>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// CHECK-COUNT-15: nvvm.mma.sync {{.*}}#nvvm.mma_type<tf32>{{.*}}k = 8
 // CHECK-NOT: mma.sync
 // CHECK: gpu.return
 func.func @register_a_tf32(%d: !tile.desc<32x32xf32>, %o: !tile.desc<64x32xf32>, %n: i32,
@@ -67,7 +67,7 @@ func.func @register_a_tf32(%d: !tile.desc<32x32xf32>, %o: !tile.desc<64x32xf32>,
 // SM80-NOT: cvt.rna
 // SM80: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // SM80-NOT: .trans
-// SM80: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// SM80: nvvm.mma.sync {{.*}}#nvvm.mma_type<tf32>{{.*}}k = 8>
 // CHECK: gpu.return
 func.func @shared_operands_tf32(%dq: !tile.desc<64x32xf32>, %dk: !tile.desc<32x32xf32>,
                                 %o: !tile.desc<64x32xf32>, %n: i32) attributes {tile.kernel, tile.num_warps = 4 : i32} {
@@ -96,7 +96,7 @@ func.func @shared_operands_tf32(%dq: !tile.desc<64x32xf32>, %dk: !tile.desc<32x3
 // CHECK-LABEL: gpu.func @warpgroups_along_n_tf32
 // SM90: wgmma.mma_async.sync.aligned.m64n16k8.f32.tf32.tf32
 // SM90-NOT: mma.sync
-// SM80: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// SM80: nvvm.mma.sync {{.*}}#nvvm.mma_type<tf32>{{.*}}k = 8>
 // CHECK: gpu.return
 // NSPLIT-LABEL: gpu.func @warpgroups_along_n_tf32
 // NSPLIT-DAG: %[[A_FIELDS:.*]] = arith.constant 4611686293338849280 : i64
@@ -140,9 +140,9 @@ func.func @warpgroups_along_n_tf32(%dq: !tile.desc<64x32xf32>, %dk: !tile.desc<3
 // CHECK-LABEL: gpu.func @split_k_between_warp_groups
 // SM80: arith.divui %{{.*}}, %c4_i32
 // SM80: scf.if %{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32) {
-// SM80-COUNT-8: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// SM80-COUNT-8: nvvm.mma.sync {{.*}}#nvvm.mma_type<tf32>{{.*}}k = 8>
 // SM80: } else {
-// SM80-COUNT-8: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// SM80-COUNT-8: nvvm.mma.sync {{.*}}#nvvm.mma_type<tf32>{{.*}}k = 8>
 // SM90: arith.divui %{{.*}}, %c4_i32
 // SM90-NOT: mma.sync
 // SM90: wgmma.fence.sync.aligned;
@@ -201,7 +201,7 @@ func.func @split_k_between_warp_groups(%dq: !tile.desc<64x64xf32>, %dk: !tile.de
 // SM90: wgmma.mma_async.sync.aligned.m64n32k8.f32.tf32.tf32 {{[^;]*}}, {$18, $19, $20, $21}, desc_b, first_d, 1, 1;
 // SM90-COUNT-3: wgmma.mma_async.sync.aligned.m64n32k8.f32.tf32.tf32
 // SM80-NOT: wgmma
-// SM80: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// SM80: nvvm.mma.sync {{.*}}#nvvm.mma_type<tf32>{{.*}}k = 8>
 // CHECK: gpu.return
 func.func @register_a_tf32_wgmma(%d: !tile.desc<32x32xf32>, %o: !tile.desc<64x32xf32>, %n: i32,
                                  %p: tensor<64x32xf32, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
@@ -282,7 +282,7 @@ func.func @split_k_refill(%dq: !tile.desc<64x64xf32>, %dk: !tile.desc<16x64xf32>
 // CHECK-NOT: nvvm.cp.async.wait.group
 // CHECK-NOT: gpu.barrier
 // SM90: wgmma.mma_async.sync.aligned.m64n32k8
-// SM80: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// SM80: nvvm.mma.sync {{.*}}#nvvm.mma_type<tf32>{{.*}}k = 8>
 // CHECK: gpu.barrier
 // CHECK: cp.async.cg.shared.global
 // CHECK: scf.yield

@@ -41,7 +41,7 @@
 // SM80-LABEL: gpu.func @register_a_mn_major_b
 // SM80-NOT: nvvm.fence.proxy
 // SM80-NOT: wgmma
-// SM80: mma.sync.aligned.m16n8k16
+// SM80: nvvm.mma.sync {{.*}}k = 16>
 func.func @register_a_mn_major_b(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
                                  %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
   %a = tile.convert_layout %p : tensor<64x32xbf16, #mma> -> tensor<64x32xbf16, #opa>
@@ -101,7 +101,7 @@ func.func @shared_a_k_major_b(%dq: !tile.desc<64x128xbf16>, %dk: !tile.desc<64x1
 // mma.sync even on sm_90a.
 // CHECK-LABEL: gpu.func @warps_along_n
 // CHECK-NOT: wgmma
-// CHECK: mma.sync.aligned.m16n8k16
+// CHECK: nvvm.mma.sync {{.*}}k = 16>
 func.func @warps_along_n(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
                          %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
   %a = tile.convert_layout %p : tensor<64x32xbf16, #mma> -> tensor<64x32xbf16, #opa>
