@@ -66,3 +66,27 @@ func.func @transposes_into_operand_layout(%d: !tile.desc<32x64xbf16>, %n: i32) -
   %vb = tile.convert_layout %v : tensor<32x64xbf16, #bl> -> tensor<32x64xbf16, #opb>
   return %b, %vb : tensor<64x32xbf16, #opb>, tensor<32x64xbf16, #opb>
 }
+
+#r4 = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [1, 32], warpsPerCTA = [1, 4], order = [1, 0]>
+#r8 = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [1, 32], warpsPerCTA = [1, 4], order = [1, 0]>
+
+// A row's scale broadcast along 4096 columns, used in its own layout and in
+// another: the broadcast is rebuilt for the other user, so what moves between
+// threads is the one-element scale, not the 4096-element tile (RMSNorm's
+// backward converted 16 KiB per row before).
+// CHECK-LABEL: @rebuilds_a_shared_broadcast
+// CHECK: tile.convert_layout %arg0 : tensor<1xf32, {{.*}}sizePerThread = [1, 4]{{.*}} -> tensor<1xf32, #tile.slice<dim = 1, parent = #tile.blocked<sizePerThread = [1, 8]
+// CHECK-NEXT: tile.expand_dims
+// CHECK-NEXT: tile.broadcast {{.*}} -> tensor<1x4096xf32, #tile.blocked<sizePerThread = [1, 8]
+// CHECK-NOT: tile.convert_layout
+// CHECK: return
+func.func @rebuilds_a_shared_broadcast(%r: tensor<1xf32, #tile.slice<dim = 1, parent = #r4>>,
+                                       %x: tensor<1x4096xf32, #r4>, %y: tensor<1x4096xf32, #r8>)
+    -> (tensor<1x4096xf32, #r4>, tensor<1x4096xf32, #r8>) {
+  %e = tile.expand_dims %r, 1 : tensor<1xf32, #tile.slice<dim = 1, parent = #r4>> -> tensor<1x1xf32, #r4>
+  %b = tile.broadcast %e : tensor<1x1xf32, #r4> -> tensor<1x4096xf32, #r4>
+  %u = arith.mulf %x, %b : tensor<1x4096xf32, #r4>
+  %c = tile.convert_layout %b : tensor<1x4096xf32, #r4> -> tensor<1x4096xf32, #r8>
+  %v = arith.mulf %y, %c : tensor<1x4096xf32, #r8>
+  return %u, %v : tensor<1x4096xf32, #r4>, tensor<1x4096xf32, #r8>
+}

@@ -4,7 +4,9 @@
 // converted value can as well be computed directly in the wanted layout, it
 // is: the conversion moves up to the operands of its producer, until it meets
 // a splat, a constant, an iota or a load (which are made in the new layout) or
-// a value that must stay (then the conversion stays too).
+// a value that must stay (then the conversion stays too). Broadcasts and
+// expansions are rebuilt per conversion even where other users keep theirs:
+// the conversion of their operand moves no more data than theirs would.
 //
 //===----------------------------------------------------------------------===//
 
@@ -58,8 +60,11 @@ struct RecomputeInTargetLayout : OpRewritePattern<ConvertLayoutOp> {
     Operation *def = cvt.getSrc().getDefiningOp();
     if (!def || def->getNumResults() != 1)
       return failure();
+    // A broadcast or an expansion is rebuilt for this user, whatever other
+    // users it has: the conversion then moves the smaller operand (or the
+    // same elements), never more.
     bool onlyUser = cvt.getSrc().hasOneUse();
-    if (!onlyUser && !isFreeToRecompute(cvt.getSrc()))
+    if (!onlyUser && !isFreeToRecompute(cvt.getSrc()) && !isa<BroadcastOp, ExpandDimsOp>(def))
       return failure();
     Attribute layout = cvt.getType().getEncoding();
     // Where each operand of `def` must be for its result to be in `layout`.
