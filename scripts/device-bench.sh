@@ -3,7 +3,8 @@
 # tables of docs/PERFORMANCE.md. The peers (PyTorch SDPA's back ends and
 # FlexAttention through bench_anchors.py, cuBLAS, torch.softmax and the copy
 # bandwidth through bench_general.py, both carried in .device; SDPA's fp32
-# back end through device-f32-peer.py) and Tessera on the same shapes in the
+# back end through device-f32-peer.py; RMSNorm's backward and torch.bmm through
+# device-general-peers.py) and Tessera on the same shapes in the
 # same call, the seed's README example, the runtime figures, then
 # $OUT/performance.md, rendered by `tessera-bench markdown` from the JSON
 # (kept in $OUT/bench-json.tar, so the table can be rendered again here).
@@ -32,11 +33,13 @@ else
   echo "device-bench: .device/bench_general.py missing (copy it from ../shared/anchors/)" >&2
 fi
 python3 scripts/device-f32-peer.py --shapes "$f32" --json "$json/f32-peer.json" || status=1
+python3 scripts/device-general-peers.py --json "$json/general-peers.json" || status=1
 tessera-bench attention --backward --shapes "$bf16" --dtype bf16 --json "$json/bf16.json" || status=1
 tessera-bench attention --shapes "$f16" --dtype f16 --json "$json/f16.json" || status=1
 tessera-bench attention --shapes "$f32" --dtype f32 --json "$json/f32.json" || status=1
 tessera-bench kernels --dtype bf16 --json "$json/kernels-bf16.json" || status=1
-tessera-bench kernels --dtype f16 --softmax "" --rms-norm "" --json "$json/kernels-f16.json" || status=1
+tessera-bench kernels --dtype f16 --softmax "" --rms-norm "" --rms-norm-backward "" \
+  --batched-matmul "" --json "$json/kernels-f16.json" || status=1
 if command -v tessera-seed-example >/dev/null; then
   tessera-seed-example || status=1
   python3 scripts/device-f32-peer.py --shapes "1,2,131072,512,0" --key-mask --reps 2 || status=1
@@ -46,7 +49,7 @@ ours=() peers=()
 for f in bf16 f16 f32 kernels-bf16 kernels-f16; do
   [ -f "$json/$f.json" ] && ours+=("$json/$f.json")
 done
-for p in anchors f32-peer general; do
+for p in anchors f32-peer general general-peers; do
   [ -f "$json/$p.json" ] && peers+=(--peers "$json/$p.json")
 done
 tessera-bench markdown "${ours[@]}" "${peers[@]}" \

@@ -2,8 +2,8 @@
 //
 // Small kernels that exercise every layer: elementwise code and predicated
 // block accesses (vector_add), reductions and broadcasts along rows
-// (softmax, rms_norm), and tile.dot in a loop with a carried accumulator
-// (matmul).
+// (softmax, rms_norm and its backward), and tile.dot in a loop with a
+// carried accumulator (matmul, batched_matmul).
 //
 //===----------------------------------------------------------------------===//
 
@@ -84,53 +84,133 @@ void rmsNormBody(KernelBuilder &kb, const KernelConfig &config) {
   store(out, {row, Scalar(0)}, cast(t * expand_dims(r, 1) * expand_dims(wt, 0), config.dtype));
 }
 
+// RMSNorm's backward. With r_i as in the forward and g_ij = dy_ij · w_j:
+//   dx_ij = r_i · g_ij - x_ij · r_i³ · (1/N) Σ_k g_ik x_ik
+//   dw_j  = Σ_i dy_ij · x_ij · r_i
+// r is recomputed from x (one more reduction of a row already in registers,
+// rather than a saved tensor). Programs walk BLOCK_M rows at a time, P·BLOCK_M
+// apart, keep their share of dw in registers and write it once as a row of
+// dw_partial (P x N, f32); rms_norm_dw_sum adds the P rows, so dw does not
+// depend on the order the programs ran in.
+void rmsNormBackwardBody(KernelBuilder &kb, const KernelConfig &config) {
+  int64_t blockM = kb.constant("BLOCK_M", config.get("BLOCK_M"));
+  int64_t blockN = kb.constant("BLOCK_N", config.get("BLOCK_N"));
+  TensorArg dy = kb.tensor("dy", config.dtype, 2);
+  TensorArg x = kb.tensor("x", config.dtype, 2);
+  TensorArg w = kb.tensor("weight", config.dtype, 1);
+  TensorArg dx = kb.tensor("dx", config.dtype, 2);
+  TensorArg dwPartial = kb.tensor("dw_partial", DType::F32, 2);
+  Scalar invCols = kb.scalarF32("inv_cols"), eps = kb.scalarF32("eps");
+  Tile wt = expand_dims(cast(load(w, {Scalar(0)}, {blockN}), DType::F32), 0);
+  Scalar pid = program_id(0);
+  Tile dw = for_range(pid * Scalar(blockM), x.size(0), num_programs(0) * Scalar(blockM),
+                      {zeros({blockN}, DType::F32)}, [&](Scalar row, const std::vector<Tile> &acc) {
+                        // Rows and columns past the ends load as zeros; r of a row past the
+                        // end is made 0 too (with eps = 0 it would be infinite, and 0 · ∞
+                        // is NaN), so they add nothing to dw.
+                        Tile xt = cast(load(x, {row, Scalar(0)}, {blockM, blockN}), DType::F32);
+                        Tile dyt = cast(load(dy, {row, Scalar(0)}, {blockM, blockN}), DType::F32);
+                        Tile inRows = (arange(blockM) + row) < x.size(0);
+                        Tile r = where(inRows, rsqrt(reduce_sum(xt * xt, 1) * invCols + eps),
+                                       zeros({blockM}, DType::F32));
+                        Tile g = dyt * wt;
+                        Tile r2 = expand_dims(r, 1);
+                        Tile c = expand_dims(reduce_sum(g * xt, 1) * invCols * r * r * r, 1);
+                        store(dx, {row, Scalar(0)}, cast(g * r2 - xt * c, config.dtype));
+                        return std::vector<Tile>{acc[0] + reduce_sum(dyt * xt * r2, 0)};
+                      })[0];
+  store(dwPartial, {pid, Scalar(0)}, expand_dims(dw, 0));
+}
+
+// out_j = Σ_i partial_ij (f32 sums, out in its own dtype): BLOCK_N columns
+// per program, BLOCK_M rows a step.
+void sumColumnsBody(KernelBuilder &kb, const KernelConfig &config) {
+  int64_t blockM = kb.constant("BLOCK_M", config.get("BLOCK_M"));
+  int64_t blockN = kb.constant("BLOCK_N", config.get("BLOCK_N"));
+  TensorArg partial = kb.tensor("partial", DType::F32, 2);
+  TensorArg out = kb.tensor("out", config.dtype, 1);
+  Scalar col = program_id(0) * Scalar(blockN);
+  Tile sum = for_range(Scalar(0), partial.size(0), Scalar(blockM), {zeros({blockN}, DType::F32)},
+                       [&](Scalar i, const std::vector<Tile> &acc) {
+                         Tile block = load(partial, {i, col}, {blockM, blockN});
+                         return std::vector<Tile>{acc[0] + reduce_sum(block, 0)};
+                       })[0];
+  store(out, {col}, cast(sum, config.dtype));
+}
+
 // C = A·B: each program owns a BLOCK_M x BLOCK_N tile of C and walks K in
 // BLOCK_K steps; padding with zeros past K keeps the partial step exact.
 // Programs run in groups of GROUP_M block rows, column by column within a
 // group, so that programs running at once share the A and B blocks they read
-// in L2 (Triton's grouped ordering); the grid is one-dimensional.
-// PERSISTENT=1: one program per SM walks the tiles pid, pid + programs, ...
-// in that order, so that its producer warpgroup (WARP_SPECIALIZE=1) loads
-// the next tile's first blocks while the consumers store this one's.
+// in L2 (Triton's grouped ordering).
+struct MatmulBlocks {
+  int64_t m, n, k, groupM;
+
+  /// Reads the block sizes and the schedule knobs every matmul kernel has.
+  MatmulBlocks(KernelBuilder &kb, const KernelConfig &config)
+      : m(kb.constant("BLOCK_M", config.get("BLOCK_M"))),
+        n(kb.constant("BLOCK_N", config.get("BLOCK_N"))),
+        k(kb.constant("BLOCK_K", config.get("BLOCK_K"))),
+        groupM(kb.constant("GROUP_M", config.get("GROUP_M"))) {
+    kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
+    kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
+  }
+
+  /// The pid-th tile of c = a·b in grouped order (2-D a, b, c).
+  void emitTile(const Scalar &pid, const TensorArg &a, const TensorArg &b, const TensorArg &c,
+                DType dtype) const {
+    Scalar blocksM = (a.size(0) + Scalar(m - 1)) / Scalar(m);
+    Scalar blocksN = (b.size(1) + Scalar(n - 1)) / Scalar(n);
+    Scalar perGroup = Scalar(groupM) * blocksN;
+    Scalar firstM = pid / perGroup * Scalar(groupM);
+    Scalar groupSize = min(blocksM - firstM, Scalar(groupM));
+    Scalar inGroup = pid % perGroup;
+    Scalar row = (firstM + inGroup % groupSize) * Scalar(m);
+    Scalar col = inGroup / groupSize * Scalar(n);
+    Tile acc = for_range(Scalar(0), a.size(1), Scalar(k), {zeros({m, n}, DType::F32)},
+                         [&](Scalar kk, const std::vector<Tile> &carried) {
+                           Tile at = load(a, {row, kk}, {m, k});
+                           Tile bt = load(b, {kk, col}, {k, n});
+                           return std::vector<Tile>{dot(at, bt, carried[0])};
+                         })[0];
+    store(c, {row, col}, cast(acc, dtype));
+  }
+};
+
+// The grid is one-dimensional. PERSISTENT=1: one program per SM walks the
+// tiles pid, pid + programs, ... in that order, so that its producer
+// warpgroup (WARP_SPECIALIZE=1) loads the next tile's first blocks while the
+// consumers store this one's.
 void matmulBody(KernelBuilder &kb, const KernelConfig &config) {
-  int64_t bm = kb.constant("BLOCK_M", config.get("BLOCK_M"));
-  int64_t bn = kb.constant("BLOCK_N", config.get("BLOCK_N"));
-  int64_t bk = kb.constant("BLOCK_K", config.get("BLOCK_K"));
-  int64_t groupM = kb.constant("GROUP_M", config.get("GROUP_M"));
-  kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
-  kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
+  MatmulBlocks blocks(kb, config);
   kb.setTensorMemoryAccelerator(kb.constant("TMA", config.get("TMA")));
   kb.setWarpSpecialize(kb.constant("WARP_SPECIALIZE", config.get("WARP_SPECIALIZE")));
   TensorArg a = kb.tensor("a", config.dtype, 2);
   TensorArg b = kb.tensor("b", config.dtype, 2);
   TensorArg c = kb.tensor("c", config.dtype, 2);
-  Scalar blocksM = (a.size(0) + Scalar(bm - 1)) / Scalar(bm);
-  Scalar blocksN = (b.size(1) + Scalar(bn - 1)) / Scalar(bn);
   bool persistent = kb.constant("PERSISTENT", config.get("PERSISTENT")) != 0;
-  Scalar perGroup = Scalar(groupM) * blocksN;
-  auto tile = [&](const Scalar &pid) {
-    Scalar firstM = pid / perGroup * Scalar(groupM);
-    Scalar groupSize = min(blocksM - firstM, Scalar(groupM));
-    Scalar inGroup = pid % perGroup;
-    Scalar row = (firstM + inGroup % groupSize) * Scalar(bm);
-    Scalar col = inGroup / groupSize * Scalar(bn);
-    Tile acc = for_range(Scalar(0), a.size(1), Scalar(bk), {zeros({bm, bn}, DType::F32)},
-                         [&](Scalar k, const std::vector<Tile> &carried) {
-                           Tile at = load(a, {row, k}, {bm, bk});
-                           Tile bt = load(b, {k, col}, {bk, bn});
-                           return std::vector<Tile>{dot(at, bt, carried[0])};
-                         })[0];
-    store(c, {row, col}, cast(acc, config.dtype));
-  };
   if (!persistent) {
-    tile(program_id(0));
+    blocks.emitTile(program_id(0), a, b, c, config.dtype);
     return;
   }
-  for_range(program_id(0), blocksM * blocksN, num_programs(0), {},
-            [&](Scalar pid, const std::vector<Tile> &) {
-              tile(pid);
-              return std::vector<Tile>{};
-            });
+  Scalar tiles = (a.size(0) + Scalar(blocks.m - 1)) / Scalar(blocks.m) *
+                 ((b.size(1) + Scalar(blocks.n - 1)) / Scalar(blocks.n));
+  for_range(program_id(0), tiles, num_programs(0), {}, [&](Scalar pid, const std::vector<Tile> &) {
+    blocks.emitTile(pid, a, b, c, config.dtype);
+    return std::vector<Tile>{};
+  });
+}
+
+// C_i = A_i·B_i for each i of the batch (torch.bmm), program_id(1) = i: the
+// tiles of one matrix product as matmul's. A b of batch size 1 serves every
+// i (i mod 1 = 0): a weight shared by the batch, read from one place.
+void batchedMatmulBody(KernelBuilder &kb, const KernelConfig &config) {
+  MatmulBlocks blocks(kb, config);
+  TensorArg a = kb.tensor("a", config.dtype, 3);
+  TensorArg b = kb.tensor("b", config.dtype, 3);
+  TensorArg c = kb.tensor("c", config.dtype, 3);
+  Scalar i = program_id(1);
+  blocks.emitTile(program_id(0), a.at({i}), b.at({i % b.size(0)}), c.at({i}), config.dtype);
 }
 
 /// Throws naming the argument unless x is a 2-D float tensor whose rows (1
@@ -150,6 +230,30 @@ void checkRows(const char *kernel, const DeviceTensor &x, const DeviceTensor &ou
     throw tessera::Error(std::string(kernel) + ": BLOCK_N " +
                          std::to_string(config.get("BLOCK_N")) + " does not cover a row of " +
                          std::to_string(cols));
+}
+
+/// Programs of rms_norm_backward for `rows` rows taken BLOCK_M at a time:
+/// one per block of rows, at most four per SM (each writes a row of partial
+/// sums, which the column sum reads again).
+int64_t rmsNormBackwardPrograms(int64_t rows, int64_t blockM) {
+  int64_t sms = gpuAvailable() ? currentDevice().smCount : 132;
+  return std::clamp<int64_t>(cdiv(rows, blockM), 1, 4 * sms);
+}
+
+/// dx of one row of RMSNorm in float64 (the equations of rmsNormBackwardBody).
+std::vector<double> rmsNormBackwardRow(const float *x, const float *dy, const std::vector<float> &w,
+                                       float eps) {
+  size_t cols = w.size();
+  double ss = 0, gx = 0;
+  for (size_t j = 0; j < cols; ++j) {
+    ss += double(x[j]) * x[j];
+    gx += double(dy[j]) * w[j] * x[j];
+  }
+  double r = 1 / std::sqrt(ss / double(cols) + eps);
+  std::vector<double> dx(cols);
+  for (size_t j = 0; j < cols; ++j)
+    dx[j] = r * dy[j] * w[j] - double(x[j]) * r * r * r * gx / double(cols);
+  return dx;
 }
 
 // --- Inputs and checks for the tools (Kernel::problem) ------------------------
@@ -260,6 +364,16 @@ Problem rmsNormProblem(DType dtype, const std::vector<int64_t> &sizes) {
           }};
 }
 
+/// A row of a matrix product in float64: aRow (k elements) times b (k x n,
+/// contiguous).
+std::vector<double> productRow(const float *aRow, const float *b, int64_t k, int64_t n) {
+  std::vector<double> row(size_t(n), 0.0);
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      row[j] += double(aRow[i]) * b[i * n + j];
+  return row;
+}
+
 Problem matmulProblem(DType dtype, const std::vector<int64_t> &sizes) {
   if (sizes.size() != 3)
     throw tessera::Error("matmul: --sizes M,N,K");
@@ -274,13 +388,7 @@ Problem matmulProblem(DType dtype, const std::vector<int64_t> &sizes) {
             // Every column of the sampled rows, in float64; the error of a
             // sum of k products scales with sqrt(k).
             for (int64_t r : sampledRows(m)) {
-              std::vector<double> want(n, 0.0);
-              for (int64_t i = 0; i < k; ++i) {
-                double av = (*a)[r * k + i];
-                const float *brow = b->data() + i * n;
-                for (int64_t j = 0; j < n; ++j)
-                  want[j] += av * brow[j];
-              }
+              std::vector<double> want = productRow(a->data() + r * k, b->data(), k, n);
               std::string e = compare(hostRow(c, r), want, dtype, std::sqrt(double(k)),
                                       "c row " + std::to_string(r));
               if (!e.empty())
@@ -289,6 +397,99 @@ Problem matmulProblem(DType dtype, const std::vector<int64_t> &sizes) {
             return std::string();
           },
           2.0 * double(m) * double(n) * double(k)};
+}
+
+/// dx of rms_norm_backward in float64 on the sampled rows (dw_partial holds
+/// per-program sums that the column sum finishes; rms_norm_backward's tests
+/// check dweight).
+Problem rmsNormBackwardProblem(DType dtype, const std::vector<int64_t> &sizes) {
+  if (sizes.size() != 2)
+    throw tessera::Error("rms_norm_backward: --sizes ROWS,COLS");
+  int64_t rows = sizes[0], cols = sizes[1];
+  auto x = randomHost(size_t(rows * cols), dtype), dy = randomHost(size_t(rows * cols), dtype),
+       w = randomHost(size_t(cols), dtype);
+  DeviceTensor dx = DeviceTensor::empty({rows, cols}, dtype);
+  dx.fillBytes(0xff);
+  DeviceTensor partial = DeviceTensor::empty({rmsNormBackwardPrograms(rows, 1), cols}, DType::F32);
+  float eps = 1e-6f;
+  return {{DeviceTensor::fromFloat(*dy, {rows, cols}, dtype),
+           DeviceTensor::fromFloat(*x, {rows, cols}, dtype),
+           DeviceTensor::fromFloat(*w, {cols}, dtype), dx, partial, float(1.0 / double(cols)), eps},
+          [=] {
+            for (int64_t r : sampledRows(rows)) {
+              std::vector<double> want =
+                  rmsNormBackwardRow(x->data() + r * cols, dy->data() + r * cols, *w, eps);
+              std::string e =
+                  // dx is a difference of two terms of order 1: its error
+                  // is relative to them, not to dx.
+                  compare(hostRow(dx, r), want, dtype, 1.0, "dx row " + std::to_string(r));
+              if (!e.empty())
+                return e;
+            }
+            return std::string();
+          }};
+}
+
+Problem batchedMatmulProblem(DType dtype, const std::vector<int64_t> &sizes) {
+  if (sizes.size() != 4)
+    throw tessera::Error("batched_matmul: --sizes BATCH,M,N,K");
+  int64_t batch = sizes[0], m = sizes[1], n = sizes[2], k = sizes[3];
+  auto a = randomHost(size_t(batch * m * k), dtype), b = randomHost(size_t(batch * k * n), dtype);
+  DeviceTensor c = DeviceTensor::empty({batch, m, n}, dtype);
+  c.fillBytes(0xff);
+  return {{DeviceTensor::fromFloat(*a, {batch, m, k}, dtype),
+           DeviceTensor::fromFloat(*b, {batch, k, n}, dtype), c},
+          [=] {
+            // The sampled rows of the first and the last product.
+            for (int64_t i : {int64_t(0), batch - 1})
+              for (int64_t r : sampledRows(m)) {
+                std::vector<double> want =
+                    productRow(a->data() + (i * m + r) * k, b->data() + i * k * n, k, n);
+                std::string e = compare(c.view({n}, {1}, (i * m + r) * n).toFloat(), want, dtype,
+                                        std::sqrt(double(k)),
+                                        "c[" + std::to_string(i) + "] row " + std::to_string(r));
+                if (!e.empty())
+                  return e;
+              }
+            return std::string();
+          },
+          2.0 * double(batch) * double(m) * double(n) * double(k)};
+}
+
+/// The tuning candidates of the matmul kernels: around the H200's best
+/// (128 x 128 x 64 on one warpgroup, two stages; 128 x 256 x 64 on two,
+/// four stages, for large problems).
+std::vector<KernelConfig> matmulCandidates() {
+  std::vector<KernelConfig> configs;
+  for (auto [bm, bn, bk, warps, stages] : std::vector<std::array<int64_t, 5>>{{128, 128, 64, 4, 2},
+                                                                              {128, 128, 64, 4, 3},
+                                                                              {128, 256, 64, 8, 4},
+                                                                              {256, 128, 64, 8, 4},
+                                                                              {128, 128, 64, 8, 4},
+                                                                              {128, 128, 64, 8, 2},
+                                                                              {128, 256, 64, 8, 2},
+                                                                              {256, 128, 64, 8, 2},
+                                                                              {128, 64, 64, 4, 2},
+                                                                              {64, 128, 64, 4, 2},
+                                                                              {64, 64, 64, 4, 2},
+                                                                              {128, 128, 32, 4, 2},
+                                                                              {128, 128, 64, 4, 1},
+                                                                              {64, 64, 32, 4, 2}})
+    configs.push_back({DType::BF16,
+                       unsigned(warps),
+                       {{"BLOCK_M", bm},
+                        {"BLOCK_N", bn},
+                        {"BLOCK_K", bk},
+                        {"GROUP_M", 8},
+                        {"NUM_STAGES", stages},
+                        {"WGMMA", 1}}});
+  return configs;
+}
+
+/// The constants both matmul kernels declare, with their defaults.
+std::map<std::string, int64_t> matmulConstants() {
+  return {{"BLOCK_M", 64}, {"BLOCK_N", 64},   {"BLOCK_K", 32},
+          {"GROUP_M", 8},  {"NUM_STAGES", 2}, {"WGMMA", 1}};
 }
 
 } // namespace
@@ -343,48 +544,16 @@ const Kernel &tessera::kernels::detail::rmsNormKernel() {
 const Kernel &tessera::kernels::detail::matmulKernel() {
   static const Kernel k = [] {
     Tuning tuning;
-    // BLOCK_M x BLOCK_N x BLOCK_K, warps, stages: around the H200's best
-    // (128 x 128 x 64 on one warpgroup, two stages; 128 x 256 x 64 on two,
-    // four stages, for large problems).
-    for (auto [bm, bn, bk, warps, stages] :
-         std::vector<std::array<int64_t, 5>>{{128, 128, 64, 4, 2},
-                                             {128, 128, 64, 4, 3},
-                                             {128, 256, 64, 8, 4},
-                                             {256, 128, 64, 8, 4},
-                                             {128, 128, 64, 8, 4},
-                                             {128, 128, 64, 8, 2},
-                                             {128, 256, 64, 8, 2},
-                                             {256, 128, 64, 8, 2},
-                                             {128, 64, 64, 4, 2},
-                                             {64, 128, 64, 4, 2},
-                                             {64, 64, 64, 4, 2},
-                                             {128, 128, 32, 4, 2},
-                                             {128, 128, 64, 4, 1},
-                                             {64, 64, 32, 4, 2}})
-      tuning.configs.push_back({DType::BF16,
-                                unsigned(warps),
-                                {{"BLOCK_M", bm},
-                                 {"BLOCK_N", bn},
-                                 {"BLOCK_K", bk},
-                                 {"GROUP_M", 8},
-                                 {"NUM_STAGES", stages},
-                                 {"WGMMA", 1}}});
+    tuning.configs = matmulCandidates();
+    std::map<std::string, int64_t> constants = matmulConstants();
+    // TMA=1 (sm_90a) is tested on the CPU only: it becomes the default once a
+    // GPU run has checked and timed it. With TMA=1 and four stages,
+    // WARP_SPECIALIZE=1 has a producer warpgroup issue the copies (the same
+    // caveat). PERSISTENT=1: one program per SM looping over the tiles.
+    constants.insert({{"TMA", 0}, {"WARP_SPECIALIZE", 0}, {"PERSISTENT", 0}});
     return Kernel("matmul", matmulBody)
         .summary("C = A·B (2-D), f32 accumulation")
-        .constants({{"BLOCK_M", 64},
-                    {"BLOCK_N", 64},
-                    {"BLOCK_K", 32},
-                    {"GROUP_M", 8},
-                    {"NUM_STAGES", 2},
-                    {"WGMMA", 1},
-                    // TMA=1 (sm_90a) is tested on the CPU only: it becomes the
-                    // default once a GPU run has checked and timed it.
-                    {"TMA", 0},
-                    // With TMA=1 and four stages: a producer warpgroup issues
-                    // the copies (the same caveat as TMA).
-                    {"WARP_SPECIALIZE", 0},
-                    // One program per SM looping over the tiles.
-                    {"PERSISTENT", 0}})
+        .constants(constants)
         .grid([](const Args &a, const KernelConfig &c) {
           int64_t tiles = std::max<int64_t>(1, cdiv(a.tensor("a").shape()[0], c.get("BLOCK_M"))) *
                           std::max<int64_t>(1, cdiv(a.tensor("b").shape()[1], c.get("BLOCK_N")));
@@ -402,8 +571,72 @@ const Kernel &tessera::kernels::detail::matmulKernel() {
   return k;
 }
 
+const Kernel &tessera::kernels::detail::batchedMatmulKernel() {
+  static const Kernel k = [] {
+    Tuning tuning;
+    tuning.configs = matmulCandidates();
+    return Kernel("batched_matmul", batchedMatmulBody)
+        .summary("C_i = A_i·B_i over a batch (3-D; B may be one matrix), f32 accumulation")
+        .constants(matmulConstants())
+        .grid([](const Args &a, const KernelConfig &c) {
+          const std::vector<int64_t> &as = a.tensor("a").shape(), &bs = a.tensor("b").shape();
+          return Grid{std::max<int64_t>(1, cdiv(as[1], c.get("BLOCK_M"))) *
+                          std::max<int64_t>(1, cdiv(bs[2], c.get("BLOCK_N"))),
+                      as[0]};
+        })
+        .heuristic([](const Args &a) {
+          const std::vector<int64_t> &as = a.tensor("a").shape(), &bs = a.tensor("b").shape();
+          return batchedMatmulConfig(a.tensor("a").dtype(), as[0], as[1], bs[2], as[2]);
+        })
+        .autotune(tuning)
+        .problem(batchedMatmulProblem);
+  }();
+  return k;
+}
+
+const Kernel &tessera::kernels::detail::rmsNormBackwardKernel() {
+  static const Kernel k = [] {
+    Tuning tuning;
+    tuning.generate = rowConfigs;
+    // The partial sums' rows follow from the config: x alone names the problem.
+    tuning.key = [](const Args &a) {
+      const DeviceTensor &x = a.tensor("x");
+      std::string key = "x:" + std::string(name(x.dtype()));
+      for (int64_t size : x.shape())
+        key += "x" + std::to_string(llvm::PowerOf2Ceil(uint64_t(std::max<int64_t>(size, 1))));
+      return key;
+    };
+    return Kernel("rms_norm_backward", rmsNormBackwardBody)
+        .summary("dx of RMSNorm, and dweight summed per program into dw_partial")
+        .constants({{"BLOCK_M", 1}, {"BLOCK_N", 1024}})
+        // One program per row of the partial sums.
+        .grid([](const Args &a, const KernelConfig &) {
+          return Grid{a.tensor("dw_partial").shape()[0]};
+        })
+        .heuristic([](const Args &a) {
+          const DeviceTensor &x = a.tensor("x");
+          return rmsNormBackwardConfig(x.dtype(), x.shape()[0], x.shape()[1]);
+        })
+        .autotune(tuning)
+        .problem(rmsNormBackwardProblem);
+  }();
+  return k;
+}
+
+const Kernel &tessera::kernels::detail::sumColumnsKernel() {
+  static const Kernel k =
+      Kernel("sum_columns", sumColumnsBody)
+          .summary("out_j = sum over i of partial_ij (f32 partial sums)")
+          .constants({{"BLOCK_M", 32}, {"BLOCK_N", 128}})
+          .grid([](const Args &a, const KernelConfig &c) {
+            return Grid{std::max<int64_t>(1, cdiv(a.tensor("out").shape()[0], c.get("BLOCK_N")))};
+          });
+  return k;
+}
+
 std::vector<Kernel> tessera::kernels::detail::basicKernels() {
-  return {vectorAddKernel(), softmaxKernel(), rmsNormKernel(), matmulKernel()};
+  return {vectorAddKernel(),  softmaxKernel(), rmsNormKernel(),      rmsNormBackwardKernel(),
+          sumColumnsKernel(), matmulKernel(),  batchedMatmulKernel()};
 }
 
 DeviceTensor tessera::kernels::vector_add(const DeviceTensor &x, const DeviceTensor &y,
@@ -547,4 +780,98 @@ void tessera::kernels::matmulWithConfig(const DeviceTensor &a, const DeviceTenso
     throw tessera::Error("c: expected a " + std::to_string(a.shape()[0]) + " x " +
                          std::to_string(b.shape()[1]) + " tensor of a's dtype");
   detail::matmulKernel().launch(config, {a, b, c}, stream);
+}
+
+KernelConfig tessera::kernels::rmsNormBackwardConfig(DType dtype, int64_t rows, int64_t cols) {
+  (void)rows;
+  // Whole rows in registers, as the forward, but half as many elements a
+  // thread (8, up to 16 warps): a thread holds x, dy, w and its share of dw
+  // per element, and the forward's 32 took 255 registers (ptxas, sm_90a).
+  int64_t blockN = int64_t(llvm::PowerOf2Ceil(uint64_t(std::max<int64_t>(cols, 1))));
+  int64_t blockM = std::max<int64_t>(1, 2048 / blockN);
+  unsigned warps = unsigned(std::clamp<int64_t>(blockM * blockN / (8 * 32), 1, 16));
+  return detail::rmsNormBackwardKernel().config(dtype, {{"BLOCK_M", blockM}, {"BLOCK_N", blockN}},
+                                                warps);
+}
+
+RmsNormGrads tessera::kernels::rms_norm_backward(const DeviceTensor &dy, const DeviceTensor &x,
+                                                 const DeviceTensor &weight, float eps,
+                                                 Stream &stream) {
+  requireRank(x, 2, "x");
+  requireDType(x, {DType::F32, DType::F16, DType::BF16}, "x");
+  if (dy.dtype() != x.dtype() || dy.shape() != x.shape())
+    throw tessera::Error("dy: expected a tensor of x's dtype and shape");
+  int64_t rows = x.shape()[0], cols = x.shape()[1];
+  if (weight.dtype() != x.dtype() || weight.shape() != std::vector<int64_t>{cols})
+    throw tessera::Error("weight: expected a 1-D tensor of " + std::to_string(cols) +
+                         " elements of x's dtype");
+  if (!(eps >= 0) || !std::isfinite(eps))
+    throw tessera::Error("eps: expected a finite number >= 0, got " + std::to_string(eps));
+  RmsNormGrads grads{DeviceTensor::empty(x.shape(), x.dtype()),
+                     DeviceTensor::empty(weight.shape(), weight.dtype())};
+  // Room for the most programs any BLOCK_M asks for; the launch takes the
+  // first rows it needs.
+  DeviceTensor partial = DeviceTensor::empty({rmsNormBackwardPrograms(rows, 1), cols}, DType::F32);
+  float invCols = float(1.0 / double(std::max<int64_t>(cols, 1)));
+  const Kernel &kernel = detail::rmsNormBackwardKernel();
+  KernelConfig config = kernel.configFor({dy, x, weight, grads.dx, partial, invCols, eps});
+  checkRows("rms_norm_backward", x, grads.dx, config);
+  DeviceTensor used =
+      partial.view({rmsNormBackwardPrograms(rows, config.get("BLOCK_M")), cols}, {cols, 1}, 0);
+  kernel.launch(config, {dy, x, weight, grads.dx, used, invCols, eps}, stream);
+  const Kernel &sum = detail::sumColumnsKernel();
+  sum.launch(sum.config(weight.dtype()), {used, grads.dweight}, stream);
+  return grads;
+}
+
+DeviceTensor tessera::kernels::batched_matmul(const DeviceTensor &a, const DeviceTensor &b,
+                                              Stream &stream) {
+  requireRank(a, 3, "a");
+  requireRank(b, 3, "b");
+  DeviceTensor c = DeviceTensor::empty({a.shape()[0], a.shape()[1], b.shape()[2]}, a.dtype());
+  batched_matmul(a, b, c, stream);
+  return c;
+}
+
+void tessera::kernels::batched_matmul(const DeviceTensor &a, const DeviceTensor &b, DeviceTensor &c,
+                                      Stream &stream) {
+  requireRank(a, 3, "a");
+  requireRank(b, 3, "b");
+  batchedMatmulWithConfig(a, b, c, detail::batchedMatmulKernel().configFor({a, b, c}), stream);
+}
+
+KernelConfig tessera::kernels::batchedMatmulConfig(DType dtype, int64_t batch, int64_t m, int64_t n,
+                                                   int64_t k, std::string_view arch) {
+  // matmul's rules, with the outputs of the whole batch counted: a batch of
+  // small products fills the GPU as one large product does.
+  KernelConfig c = matmulConfig(dtype, batch * m, n, k, arch);
+  std::map<std::string, int64_t> blocks;
+  for (const char *name : {"BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M", "NUM_STAGES", "WGMMA"})
+    blocks[name] = c.get(name);
+  return detail::batchedMatmulKernel().config(dtype, blocks, c.numWarps);
+}
+
+void tessera::kernels::batchedMatmulWithConfig(const DeviceTensor &a, const DeviceTensor &b,
+                                               DeviceTensor &c, const KernelConfig &config,
+                                               Stream &stream) {
+  requireRank(a, 3, "a");
+  requireRank(b, 3, "b");
+  requireDType(a, {DType::F32, DType::F16, DType::BF16}, "a");
+  const std::vector<int64_t> &as = a.shape(), &bs = b.shape();
+  if (b.dtype() != a.dtype())
+    throw tessera::Error("b: expected dtype " + std::string(name(a.dtype())) + " like a, got " +
+                         std::string(name(b.dtype())));
+  if (bs[0] != as[0] && bs[0] != 1)
+    throw tessera::Error("b: expected a batch of " + std::to_string(as[0]) + " (a's) or 1, got " +
+                         std::to_string(bs[0]));
+  if (bs[1] != as[2])
+    throw tessera::Error("b: expected " + std::to_string(as[2]) + " rows (the columns of a), got " +
+                         std::to_string(bs[1]));
+  if (as[0] < 1 || as[0] > 65535)
+    throw tessera::Error("a: expected a batch of 1 to 65535 matrices, got " +
+                         std::to_string(as[0]));
+  if (c.dtype() != a.dtype() || c.shape() != std::vector<int64_t>{as[0], as[1], bs[2]})
+    throw tessera::Error("c: expected a " + std::to_string(as[0]) + " x " + std::to_string(as[1]) +
+                         " x " + std::to_string(bs[2]) + " tensor of a's dtype");
+  detail::batchedMatmulKernel().launch(config, {a, b, c}, stream);
 }

@@ -1,12 +1,14 @@
 //===- BasicKernelsGpuTest.cpp - Foundation kernels against references ----===//
 //
-// vector_add, softmax and matmul on the GPU against float64 CPU references,
+// vector_add, softmax, rms_norm and its backward, matmul and batched_matmul
+// on the GPU against float64 CPU references,
 // on fresh random inputs at sizes that are not multiples of the block, with
 // every output poisoned (NaN bytes) before the run. matmul is also checked
 // against a naive CUDA C++ kernel compiled by NVRTC at a larger size.
 //
 //===----------------------------------------------------------------------===//
 
+#include "common/NormsAndBatches.h"
 #include "tessera/kernels/basic.h"
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
@@ -174,6 +176,30 @@ TEST(RmsNormErrors, BadInputNamesTheArgument) {
   EXPECT_THROW(kernels::rms_norm(x, w4, out, -1.f), Error);
 }
 
+class RmsNormBackward : public ::testing::TestWithParam<std::tuple<DType, int64_t, int64_t>> {};
+
+/// dx and dweight against float64: one row, rows that are not whole blocks,
+/// more blocks of rows than programs (3000 rows of 1024: each program sums
+/// its share of dw over several blocks), and the widest rows (16384).
+TEST_P(RmsNormBackward, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  auto [dtype, rows, cols] = GetParam();
+  test::RmsNormBackwardErrors e = test::rmsNormBackwardErrors(dtype, rows, cols);
+  double bound = dtype == DType::F32 ? 1e-5 : testkit::tolerance(dtype);
+  EXPECT_LE(e.dx, bound);
+  EXPECT_LE(e.dweight, bound);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, RmsNormBackward,
+                         ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
+                                            ::testing::Values(1, 129, 3000),
+                                            ::testing::Values(1, 333, 1024, 4099, 16384)),
+                         [](const auto &info) {
+                           return std::string(name(std::get<0>(info.param))) + "_" +
+                                  std::to_string(std::get<1>(info.param)) + "x" +
+                                  std::to_string(std::get<2>(info.param));
+                         });
+
 INSTANTIATE_TEST_SUITE_P(Shapes, Softmax,
                          ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
                                             ::testing::Values(1, 17, 129),
@@ -220,6 +246,22 @@ INSTANTIATE_TEST_SUITE_P(Shapes, Matmul,
                                   std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" +
                                   std::to_string(s[2]);
                          });
+
+/// batched_matmul against float64: partial blocks everywhere, one b shared
+/// by the batch, b read transposed through its strides, a batch of one.
+TEST(BatchedMatmul, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  for (DType dtype : {DType::F32, DType::F16, DType::BF16}) {
+    double bound = tolerance(dtype);
+    EXPECT_LE(test::batchedMatmulError(dtype, 3, 65, 33, 97, /*sharedB=*/false), bound)
+        << name(dtype);
+    EXPECT_LE(test::batchedMatmulError(dtype, 5, 200, 129, 70, /*sharedB=*/true), bound)
+        << name(dtype);
+    EXPECT_LE(test::batchedMatmulError(dtype, 2, 128, 64, 256, false, /*transposedB=*/true), bound)
+        << name(dtype);
+    EXPECT_LE(test::batchedMatmulError(dtype, 1, 1, 1, 1, false), bound) << name(dtype);
+  }
+}
 
 /// Pipelines of 1 to 4 stages (wgmma on sm_90a, 128 x 128 x 64 blocks): K
 /// of many steps with a partial last one, a single step (the copies before

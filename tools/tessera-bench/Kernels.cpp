@@ -1,8 +1,10 @@
 //===- Kernels.cpp - tessera-bench kernels: softmax and matmul ------------===//
 //
 // Times kernels::softmax and kernels::rms_norm (GB/s, one read and one write
-// of every element) and kernels::matmul (TFLOP/s, 2·M·N·K) as ../shared/anchors/bench_general.py
-// times their peers, with the heuristic's configuration and with any listed
+// of every element), rms_norm_backward (GB/s, reads of x and dy, the write of
+// dx), kernels::matmul (TFLOP/s, 2·M·N·K) and batched_matmul (2·B·M·N·K) as
+// ../shared/anchors/bench_general.py and scripts/device-general-peers.py time
+// their peers, with the heuristic's configuration and with any listed
 // beside it, and writes records in bench_general.py's form (kernel, dtype,
 // shape, ms, value, unit) for `tessera-bench markdown`.
 //
@@ -44,7 +46,7 @@ std::optional<std::vector<int64_t>> parseDims(llvm::StringRef item, size_t count
   return dims;
 }
 
-/// The shapes of a ';'-separated list of "AxB" (count 2) or "AxBxC" items;
+/// The shapes of a ';'-separated list of items of `count` sizes ("AxB", ...);
 /// nothing, after saying why, when an item is not that.
 std::optional<std::vector<std::vector<int64_t>>> parseShapeList(const std::string &spec,
                                                                 size_t count, const char *flag) {
@@ -55,7 +57,10 @@ std::optional<std::vector<std::vector<int64_t>>> parseShapeList(const std::strin
     std::optional<std::vector<int64_t>> dims = parseDims(item, count);
     if (!dims) {
       std::fprintf(stderr, "tessera-bench: %s: expected %s items, got '%s'\n", flag,
-                   count == 2 ? "MxN" : "MxNxK", item.str().c_str());
+                   count == 2   ? "MxN"
+                   : count == 3 ? "MxNxK"
+                                : "BxMxNxK",
+                   item.str().c_str());
       return std::nullopt;
     }
     shapes.push_back(std::move(*dims));
@@ -149,8 +154,10 @@ int tessera::bench::benchKernels(const KernelsOptions &o) {
   };
   auto softmaxShapes = parseShapeList(o.softmaxShapes, 2, "--softmax");
   auto rmsNormShapes = parseShapeList(o.rmsNormShapes, 2, "--rms-norm");
+  auto rmsNormBackwardShapes = parseShapeList(o.rmsNormBackwardShapes, 2, "--rms-norm-backward");
   auto matmulShapes = parseShapeList(o.matmulSizes, 3, "--matmul");
-  if (!softmaxShapes || !rmsNormShapes || !matmulShapes)
+  auto batchedShapes = parseShapeList(o.batchedMatmulSizes, 4, "--batched-matmul");
+  if (!softmaxShapes || !rmsNormShapes || !rmsNormBackwardShapes || !matmulShapes || !batchedShapes)
     return 2;
   auto timeIt = [&](const std::function<void()> &run) {
     run(); // compile and warm up
@@ -199,6 +206,29 @@ int tessera::bench::benchKernels(const KernelsOptions &o) {
     kernels::KernelConfig config = kernels::rmsNormConfig(*dtype, m, n);
     double ms = timeIt([&] { kernels::rmsNormWithConfig(x, w, out, 1e-6f, config); });
     report("tessera-rms_norm", shape, ms, bytes / ms / 1e6, "GB/s", config, true);
+  }
+
+  for (const std::vector<int64_t> &dims : *rmsNormBackwardShapes) {
+    int64_t m = dims[0], n = dims[1];
+    DeviceTensor x = random({m, n}), dy = random({m, n}), w = random({n});
+    std::string shape = llvm::formatv("{0}x{1}", m, n).str();
+    // Reads of x and dy, the write of dx (dweight and the partial sums are
+    // small beside them).
+    double bytes = 3.0 * m * n * byteSize(*dtype);
+    kernels::KernelConfig config = kernels::rmsNormBackwardConfig(*dtype, m, n);
+    double ms = timeIt([&] { kernels::rms_norm_backward(dy, x, w); });
+    report("tessera-rms_norm_backward", shape, ms, bytes / ms / 1e6, "GB/s", config, true);
+  }
+
+  for (const std::vector<int64_t> &dims : *batchedShapes) {
+    int64_t batch = dims[0], m = dims[1], n = dims[2], k = dims[3];
+    DeviceTensor a = random({batch, m, k}), b = random({batch, k, n});
+    DeviceTensor c = DeviceTensor::empty({batch, m, n}, *dtype);
+    std::string shape = llvm::formatv("{0}x{1}x{2}x{3}", batch, m, n, k).str();
+    kernels::KernelConfig config = kernels::batchedMatmulConfig(*dtype, batch, m, n, k);
+    double ms = timeIt([&] { kernels::batchedMatmulWithConfig(a, b, c, config); });
+    report("tessera-batched_matmul", shape, ms, 2.0 * batch * m * n * k / ms / 1e9, "TFLOP/s",
+           config, true);
   }
 
   for (const std::vector<int64_t> &dims : *matmulShapes) {

@@ -101,7 +101,8 @@ int usage() {
       "                         [--json FILE]\n"
       "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n"
       "       tessera-bench kernels [--softmax \"MxN;...\"] [--rms-norm \"MxN;...\"] "
-      "[--matmul \"MxNxK;...\"] "
+      "[--rms-norm-backward \"MxN;...\"]\n"
+      "                         [--matmul \"MxNxK;...\"] [--batched-matmul \"BxMxNxK;...\"] "
       "[--dtype bf16|f16|f32] [--reps N]\n"
       "                         [--softmax-configs BMwW;...] "
       "[--matmul-configs BMxBNxBKwWsS[g][m][t][w][p];...] [--json FILE]\n"
@@ -321,6 +322,10 @@ int main(int argc, char **argv) {
         o.matmulSizes = v;
       else if (a == "--rms-norm")
         o.rmsNormShapes = v;
+      else if (a == "--rms-norm-backward")
+        o.rmsNormBackwardShapes = v;
+      else if (a == "--batched-matmul")
+        o.batchedMatmulSizes = v;
       else if (a == "--dtype")
         o.dtype = v;
       else if (a == "--reps")

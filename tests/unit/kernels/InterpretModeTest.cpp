@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attention/Internal.h"
+#include "common/NormsAndBatches.h"
 #include "common/Testing.h"
 #include "tessera/kernels/attention.h"
 #include "tessera/kernels/basic.h"
@@ -157,6 +158,58 @@ TEST(InterpretMode, SoftmaxAndRmsNormThroughThePublicApi) {
   kernels::KernelConfig narrow = kernels::softmaxConfig(DType::F32, 3, 2);
   EXPECT_TRUE(test::contains(test::errorOf([&] { kernels::softmaxWithConfig(x, out, narrow); }),
                              "softmax: BLOCK_N 2 does not cover a row of 4"));
+}
+
+/// rms_norm_backward on the interpreter against float64: short rows several
+/// to a program, rows spread over warps, more rows than programs (each
+/// program walks several blocks and sums its share of dw), and bf16.
+TEST(InterpretMode, RmsNormBackwardMatchesFloat64) {
+  InterpretedScope scope;
+  struct Case {
+    DType dtype;
+    int64_t rows, cols;
+  };
+  for (Case c : {Case{DType::F32, 5, 7}, Case{DType::F32, 3, 1500}, Case{DType::F32, 700, 24},
+                 Case{DType::BF16, 9, 300}}) {
+    test::RmsNormBackwardErrors e = test::rmsNormBackwardErrors(c.dtype, c.rows, c.cols);
+    double bound = c.dtype == DType::F32 ? 1e-5 : testkit::tolerance(c.dtype);
+    EXPECT_LE(e.dx, bound) << name(c.dtype) << " " << c.rows << " x " << c.cols;
+    EXPECT_LE(e.dweight, bound) << name(c.dtype) << " " << c.rows << " x " << c.cols;
+  }
+  DeviceTensor x = testkit::randomTensor({3, 4}, DType::F32);
+  DeviceTensor dy = testkit::randomTensor({3, 5}, DType::F32);
+  DeviceTensor w = testkit::randomTensor({4}, DType::F32);
+  EXPECT_TRUE(test::contains(test::errorOf([&] { kernels::rms_norm_backward(dy, x, w); }),
+                             "dy: expected a tensor of x's dtype and shape"));
+  EXPECT_TRUE(test::contains(test::errorOf([&] { kernels::rms_norm_backward(x, x, dy); }),
+                             "weight: expected a 1-D tensor of 4 elements"));
+}
+
+/// batched_matmul on the interpreter against float64: a batch of products
+/// with partial blocks in every dimension, one b shared by the batch, a b
+/// seen transposed through its strides; mismatched batches are named.
+TEST(InterpretMode, BatchedMatmulMatchesFloat64) {
+  InterpretedScope scope;
+  EXPECT_LE(test::batchedMatmulError(DType::F32, 3, 37, 20, 45, /*sharedB=*/false), 1e-5);
+  EXPECT_LE(test::batchedMatmulError(DType::F32, 4, 70, 33, 9, /*sharedB=*/true), 1e-5);
+  EXPECT_LE(test::batchedMatmulError(DType::F32, 2, 16, 24, 40, false, /*transposedB=*/true), 1e-5);
+  EXPECT_LE(test::batchedMatmulError(DType::BF16, 2, 65, 64, 33, false),
+            testkit::tolerance(DType::BF16));
+  // A batch of small products takes matmul's large-problem blocks when the
+  // batch's outputs add up to a large problem.
+  kernels::KernelConfig batchOf64 =
+      kernels::batchedMatmulConfig(DType::BF16, 64, 256, 512, 2048, "sm_90a");
+  EXPECT_EQ(batchOf64.get("BLOCK_N"), 256);
+  EXPECT_EQ(batchOf64.get("NUM_STAGES"), 4);
+  EXPECT_EQ(kernels::batchedMatmulConfig(DType::BF16, 1, 256, 512, 2048, "sm_90a").get("BLOCK_N"),
+            128);
+  DeviceTensor a = testkit::randomTensor({3, 4, 5}, DType::F32);
+  DeviceTensor b = testkit::randomTensor({2, 5, 6}, DType::F32);
+  DeviceTensor b4 = testkit::randomTensor({3, 4, 6}, DType::F32);
+  EXPECT_TRUE(test::contains(test::errorOf([&] { kernels::batched_matmul(a, b); }),
+                             "b: expected a batch of 3 (a's) or 1, got 2"));
+  EXPECT_TRUE(test::contains(test::errorOf([&] { kernels::batched_matmul(a, b4); }),
+                             "b: expected 5 rows (the columns of a), got 4"));
 }
 
 /// compactKeys keeps each batch row's unmasked keys, in order, at the front;

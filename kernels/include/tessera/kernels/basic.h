@@ -44,6 +44,18 @@ void rmsNormWithConfig(const DeviceTensor &x, const DeviceTensor &weight, Device
                        float eps, const KernelConfig &config,
                        Stream &stream = Stream::defaultStream());
 
+/// The gradients of rms_norm(x, weight, eps) given dy (x's dtype and shape),
+/// computed in f32: dx, and dweight (weight's dtype and shape). dweight is
+/// summed over the rows in an order that does not depend on timing.
+struct RmsNormGrads {
+  DeviceTensor dx, dweight;
+};
+RmsNormGrads rms_norm_backward(const DeviceTensor &dy, const DeviceTensor &x,
+                               const DeviceTensor &weight, float eps = 1e-6f,
+                               Stream &stream = Stream::defaultStream());
+/// The configuration rms_norm_backward() runs rows x cols with.
+KernelConfig rmsNormBackwardConfig(DType dtype, int64_t rows, int64_t cols);
+
 /// a (M x K) · b (K x N), accumulated in f32, returned in the inputs' dtype.
 DeviceTensor matmul(const DeviceTensor &a, const DeviceTensor &b,
                     Stream &stream = Stream::defaultStream());
@@ -57,13 +69,32 @@ KernelConfig matmulConfig(DType dtype, int64_t m, int64_t n, int64_t k, std::str
 void matmulWithConfig(const DeviceTensor &a, const DeviceTensor &b, DeviceTensor &c,
                       const KernelConfig &config, Stream &stream = Stream::defaultStream());
 
+/// a (B x M x K) · b (B x K x N) → B x M x N, each product as matmul's
+/// (torch.bmm); b may be a single matrix (1 x K x N) that serves the whole
+/// batch. Any strides; B up to 65535.
+DeviceTensor batched_matmul(const DeviceTensor &a, const DeviceTensor &b,
+                            Stream &stream = Stream::defaultStream());
+void batched_matmul(const DeviceTensor &a, const DeviceTensor &b, DeviceTensor &c,
+                    Stream &stream = Stream::defaultStream());
+/// The configuration batched_matmul() runs a batch of (m x k)·(k x n) with:
+/// matmul's for the batch's outputs taken together.
+KernelConfig batchedMatmulConfig(DType dtype, int64_t batch, int64_t m, int64_t n, int64_t k,
+                                 std::string_view arch = {});
+void batchedMatmulWithConfig(const DeviceTensor &a, const DeviceTensor &b, DeviceTensor &c,
+                             const KernelConfig &config, Stream &stream = Stream::defaultStream());
+
 namespace detail {
 /// The foundation kernels' definitions (registered by name, tunable with
-/// tessera-tune: softmax and rms_norm --sizes ROWS,COLS, matmul --sizes M,N,K).
+/// tessera-tune: softmax, rms_norm and rms_norm_backward --sizes ROWS,COLS,
+/// matmul --sizes M,N,K, batched_matmul --sizes BATCH,M,N,K).
 const Kernel &vectorAddKernel();
 const Kernel &softmaxKernel();
 const Kernel &rmsNormKernel();
 const Kernel &matmulKernel();
+const Kernel &batchedMatmulKernel();
+const Kernel &rmsNormBackwardKernel();
+/// out_j = Σ_i partial_ij: f32 partial sums (P x N) into out (N, any dtype).
+const Kernel &sumColumnsKernel();
 std::vector<Kernel> basicKernels();
 } // namespace detail
 

@@ -1,0 +1,88 @@
+//===- NormsAndBatches.h - rms_norm_backward, batched_matmul, checked -*- C++ -*-===//
+//
+// Runs rms_norm_backward and batched_matmul through the public API on fresh
+// random inputs, outputs poisoned, and compares them with float64
+// references on the host. The unit tests run them on the interpreter, the
+// GPU tests on the GPU.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TESSERA_TESTS_COMMON_NORMSANDBATCHES_H
+#define TESSERA_TESTS_COMMON_NORMSANDBATCHES_H
+
+#include "tessera/kernels/basic.h"
+#include "tessera/runtime/Testing.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace tessera::test {
+
+/// dx and dweight of y = x · (mean(x²) + eps)^(-1/2) · w for dy, in float64.
+/// The worst relative errors of both (testkit::maxRelativeError, floors of
+/// 1 for dx and sqrt(rows) for dw, a sum over the rows) are returned.
+struct RmsNormBackwardErrors {
+  double dx, dweight;
+};
+inline RmsNormBackwardErrors rmsNormBackwardErrors(DType dtype, int64_t rows, int64_t cols,
+                                                   float eps = 1e-5f) {
+  std::vector<float> x, dy, w;
+  DeviceTensor tx = testkit::randomTensor({rows, cols}, dtype, &x);
+  DeviceTensor tdy = testkit::randomTensor({rows, cols}, dtype, &dy);
+  DeviceTensor tw = testkit::randomTensor({cols}, dtype, &w);
+  kernels::RmsNormGrads grads = kernels::rms_norm_backward(tdy, tx, tw, eps);
+  std::vector<double> dx(size_t(rows * cols)), dweight(size_t(cols), 0.0);
+  for (int64_t i = 0; i < rows; ++i) {
+    const float *xi = x.data() + i * cols, *dyi = dy.data() + i * cols;
+    double squares = 0, gx = 0;
+    for (int64_t j = 0; j < cols; ++j) {
+      squares += double(xi[j]) * xi[j];
+      gx += double(dyi[j]) * w[j] * xi[j];
+    }
+    double r = 1 / std::sqrt(squares / double(cols) + eps);
+    for (int64_t j = 0; j < cols; ++j) {
+      dx[i * cols + j] = r * dyi[j] * w[j] - double(xi[j]) * r * r * r * gx / double(cols);
+      dweight[j] += double(dyi[j]) * xi[j] * r;
+    }
+  }
+  return {testkit::maxRelativeError(grads.dx.toFloat(), dx),
+          testkit::maxRelativeError(grads.dweight.toFloat(), dweight,
+                                    std::sqrt(double(rows)))};
+}
+
+/// The worst relative error of batched_matmul(a, b) against float64, a of
+/// (batch, m, k), b of (batch or 1, k, n), c poisoned before the run; with
+/// `transposedB`, b is a (batch, n, k) tensor seen through swapped strides.
+inline double batchedMatmulError(DType dtype, int64_t batch, int64_t m, int64_t k, int64_t n,
+                                 bool sharedB, bool transposedB = false) {
+  int64_t bBatch = sharedB ? 1 : batch;
+  std::vector<float> a, b;
+  DeviceTensor ta = testkit::randomTensor({batch, m, k}, dtype, &a);
+  DeviceTensor tb = transposedB ? testkit::randomTensor({bBatch, n, k}, dtype, &b)
+                                : testkit::randomTensor({bBatch, k, n}, dtype, &b);
+  // Element (i, p, j) of the b the product reads.
+  auto bAt = [&](int64_t i, int64_t p, int64_t j) {
+    return transposedB ? b[(i * n + j) * k + p] : b[(i * k + p) * n + j];
+  };
+  if (transposedB)
+    tb = tb.view({bBatch, k, n}, {n * k, 1, k}, 0);
+  DeviceTensor c = DeviceTensor::empty({batch, m, n}, dtype);
+  c.fillBytes(0xff);
+  kernels::batched_matmul(ta, tb, c);
+  std::vector<double> want(size_t(batch * m * n), 0.0);
+  for (int64_t i = 0; i < batch; ++i)
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t p = 0; p < k; ++p) {
+        double av = a[(i * m + r) * k + p];
+        for (int64_t j = 0; j < n; ++j)
+          want[(i * m + r) * n + j] += av * bAt(sharedB ? 0 : i, p, j);
+      }
+  // A sum of k products: its error grows with sqrt(k).
+  return testkit::maxRelativeError(c.toFloat(), want, std::sqrt(double(k)));
+}
+
+} // namespace tessera::test
+
+#endif
