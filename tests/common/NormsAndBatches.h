@@ -48,8 +48,7 @@ inline RmsNormBackwardErrors rmsNormBackwardErrors(DType dtype, int64_t rows, in
     }
   }
   return {testkit::maxRelativeError(grads.dx.toFloat(), dx),
-          testkit::maxRelativeError(grads.dweight.toFloat(), dweight,
-                                    std::sqrt(double(rows)))};
+          testkit::maxRelativeError(grads.dweight.toFloat(), dweight, std::sqrt(double(rows)))};
 }
 
 /// The worst relative error of batched_matmul(a, b) against float64, a of

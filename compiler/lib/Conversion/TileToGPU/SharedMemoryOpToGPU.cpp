@@ -1,6 +1,6 @@
 //===- SharedMemoryOpToGPU.cpp - Ops that move data between threads -------===//
 //
-// Reductions, layout conversions, transposes and tile.dot exchange elements
+// Reductions, layout conversions and transposes exchange elements
 // between threads through the kernel's dynamic shared memory: every thread
 // stores what it holds at the element's row-major position, a barrier, and
 // every thread reads what it needs. A barrier before the stores keeps the
@@ -23,10 +23,8 @@ using namespace mlir;
 using namespace tessera;
 using namespace tessera::tilegpu;
 
-namespace {
-
-/// Stores every element of `vec` (a tile of `type`) at its row-major index.
-void storeTile(OpBuilder &b, Location loc, Value vec, RankedTensorType type, Value scratch) {
+void tessera::tilegpu::storeTile(OpBuilder &b, Location loc, Value vec, RankedTensorType type,
+                                 Value scratch) {
   SmallVector<Value> values = unpack(b, loc, vec);
   SmallVector<SmallVector<Value>> coords = ThreadElements(type).emitCoords(b, loc);
   for (auto [v, c] : llvm::zip(values, coords)) {
@@ -34,6 +32,8 @@ void storeTile(OpBuilder &b, Location loc, Value vec, RankedTensorType type, Val
     memref::StoreOp::create(b, loc, toMemory(b, loc, v), scratch, ValueRange{idx});
   }
 }
+
+namespace {
 
 Value loadScalar(OpBuilder &b, Location loc, Value scratch, Value idx, Type elementType) {
   Value v = memref::LoadOp::create(b, loc, scratch, ValueRange{idx});
@@ -639,69 +639,11 @@ struct ScanOpToGPU : OpConversionPattern<tile::ScanOp> {
   }
 };
 
-/// C = A·B + C on CUDA cores: A and B go to shared memory, each thread
-/// accumulates its own elements of C over k with fp32 FMAs.
-struct DotOpToFMA : OpConversionPattern<tile::DotOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult matchAndRewrite(tile::DotOp op, OpAdaptor adaptor,
-                                ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    RankedTensorType aType = op.getA().getType(), bType = op.getB().getType(), cType = op.getType();
-    Type inElem = aType.getElementType();
-    if (!isa<FloatType>(inElem) || !cType.getElementType().isF32())
-      return rewriter.notifyMatchFailure(op, "FMA dot supports floating-point inputs only");
-    int64_t m = aType.getDimSize(0), k = aType.getDimSize(1), n = bType.getDimSize(1);
-    int64_t aBytes = aType.getNumElements() * inElem.getIntOrFloatBitWidth() / 8;
-    Value aShared = sharedScratch(rewriter, loc, inElem, m * k, 0);
-    Value bShared = sharedScratch(rewriter, loc, inElem, k * n, llvm::alignTo(aBytes, 16));
-    barrier(rewriter, loc);
-    storeTile(rewriter, loc, adaptor.getA(), aType, aShared);
-    storeTile(rewriter, loc, adaptor.getB(), bType, bShared);
-    barrier(rewriter, loc);
-
-    // Row starts in A and columns in B of each accumulator element.
-    SmallVector<Value> aRow, bCol;
-    for (const SmallVector<Value> &c : ThreadElements(cType).emitCoords(rewriter, loc)) {
-      aRow.push_back(toIndex(
-          rewriter, loc, arith::MulIOp::create(rewriter, loc, c[0], constI32(rewriter, loc, k))));
-      bCol.push_back(toIndex(rewriter, loc, c[1]));
-    }
-    Value nIndex = constIndex(rewriter, loc, n);
-    auto loop = scf::ForOp::create(rewriter, loc, constIndex(rewriter, loc, 0),
-                                   constIndex(rewriter, loc, k), constIndex(rewriter, loc, 1),
-                                   ValueRange{adaptor.getAcc()});
-    {
-      OpBuilder::InsertionGuard guard(rewriter);
-      rewriter.setInsertionPointToStart(loop.getBody());
-      Value kk = loop.getInductionVar();
-      Value bRowStart = arith::MulIOp::create(rewriter, loc, kk, nIndex);
-      SmallVector<Value> acc = unpack(rewriter, loc, loop.getRegionIterArgs()[0]);
-      auto widen = [&](Value v) -> Value {
-        return inElem.isF32()
-                   ? v
-                   : Value(arith::ExtFOp::create(rewriter, loc, rewriter.getF32Type(), v));
-      };
-      for (size_t e = 0; e < acc.size(); ++e) {
-        Value aIdx = arith::AddIOp::create(rewriter, loc, aRow[e], kk);
-        Value bIdx = arith::AddIOp::create(rewriter, loc, bRowStart, bCol[e]);
-        Value a = widen(memref::LoadOp::create(rewriter, loc, aShared, ValueRange{aIdx}));
-        Value b = widen(memref::LoadOp::create(rewriter, loc, bShared, ValueRange{bIdx}));
-        acc[e] = LLVM::FMAOp::create(rewriter, loc, a, b, acc[e]);
-      }
-      scf::YieldOp::create(rewriter, loc,
-                           pack(rewriter, loc, cast<VectorType>(adaptor.getAcc().getType()), acc));
-    }
-    rewriter.replaceOp(op, loop.getResult(0));
-    return success();
-  }
-};
-
 } // namespace
 
 void tessera::tilegpu::populateSharedMemoryOpPatterns(TileTypeConverter &converter,
                                                       RewritePatternSet &patterns) {
   patterns.add<ConvertLayoutOpToGPU, TransOpToGPU, ReduceOpToShuffles<tile::ReduceOp>,
                ReduceOpToShuffles<tile::ReduceCombineOp>, ReduceOpToGPU<tile::ReduceOp>,
-               ReduceOpToGPU<tile::ReduceCombineOp>, ScanOpToGPU, DotOpToFMA>(
-      converter, patterns.getContext());
+               ReduceOpToGPU<tile::ReduceCombineOp>, ScanOpToGPU>(converter, patterns.getContext());
 }

@@ -126,6 +126,7 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
     populateMemoryOpPatterns(converter, patterns, /*warpgroupMma=*/arch == "sm_90a");
     populateElementwiseOpPatterns(converter, patterns);
     populateSharedMemoryOpPatterns(converter, patterns);
+    populateFmaDotPatterns(converter, patterns);
     populateTmaOpPatterns(converter, patterns);
     populateTensorCoreOpPatterns(converter, patterns, /*warpgroupMma=*/arch == "sm_90a");
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns, target);

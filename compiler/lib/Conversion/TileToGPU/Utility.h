@@ -118,6 +118,9 @@ Value fromMemory(OpBuilder &b, Location loc, Value v, Type elementType);
 
 /// The elements of a thread's vector as scalars.
 SmallVector<Value> unpack(OpBuilder &b, Location loc, Value vec);
+/// Stores every element of `vec` (a tile of `type`) at its row-major index
+/// of the shared `scratch`.
+void storeTile(OpBuilder &b, Location loc, Value vec, RankedTensorType type, Value scratch);
 Value pack(OpBuilder &b, Location loc, VectorType type, ArrayRef<Value> elements);
 
 /// A tensor-core dot operand that lives in a shared tile of its own:
@@ -148,6 +151,13 @@ Value emitHoistedStaging(OpBuilder &b, Location loc, const StagedOperand &staged
 
 /// Two 16-bit elements in one 32-bit register, the first in the low half.
 Value packPair(OpBuilder &b, Location loc, Value lo, Value hi);
+/// The two 16-bit `elem`s of a 32-bit register, the low half first.
+std::pair<Value, Value> unpackPair(OpBuilder &b, Location loc, Value reg, Type elem);
+/// x + c (i32), or x where c is 0.
+Value addI32(OpBuilder &b, Location loc, Value x, int64_t c);
+/// The f32 `value` rounded to the nearest tf32 (cvt.rna: low 13 bits zero),
+/// as its bits (i32).
+Value roundToTf32(OpBuilder &b, Location loc, Value value);
 
 /// A rows x cols tile of 16-bit units in shared memory (a 32-bit element is
 /// two of them, see units()), stored as column
@@ -323,6 +333,7 @@ void populateSharedMemoryOpPatterns(TileTypeConverter &converter, RewritePattern
 /// tile.tma_copy and the mbarrier ops (tile-use-tma).
 void populateTmaOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 /// `warpgroupMma`: dots that fit run as sm_90a wgmma rather than mma.sync.
+void populateFmaDotPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateTensorCoreOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
                                   bool warpgroupMma);
 

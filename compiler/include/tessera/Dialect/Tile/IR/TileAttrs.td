@@ -132,7 +132,7 @@ def Tile_DotOperandLayoutAttr : Tile_Attr<"DotOperandLayout", "dot_op"> {
     bf16, 1 for tf32) at `kWidth (l % 4)` and the same 4·kWidth further on.
     tf32 dots use kWidth 2 as well, the distribution of an f32 accumulator's
     columns: each pair feeds k-slots t and t+4 of one m16n8k8, an order both
-    operands then share (TensorCoreOpToGPU.cpp).
+    operands then share (DotOpToGPU/MmaSync.cpp).
     A is shared by the warps of one row and B by the warps of one column.
 
     ```mlir
