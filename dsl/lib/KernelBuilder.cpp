@@ -120,7 +120,7 @@ Scalar KernelBuilder::scalarF32(const std::string &paramName) {
 }
 
 int64_t KernelBuilder::constant(const std::string &constName, int64_t value) {
-  func->setAttr("tile.constant." + constName, b.getI64IntegerAttr(value));
+  func->setAttr((tile::kConstantAttrPrefix + constName).str(), b.getI64IntegerAttr(value));
   return value;
 }
 

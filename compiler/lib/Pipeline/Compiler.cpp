@@ -102,9 +102,10 @@ llvm::Expected<CompiledKernel> tessera::describeKernel(ModuleOp module) {
   out.name = kernel.getName().str();
   out.numWarps = tile::getNumWarps(kernel);
   for (NamedAttribute attr : kernel->getAttrs())
-    if (attr.getName().strref().starts_with("tile.constant."))
+    if (attr.getName().strref().starts_with(tile::kConstantAttrPrefix))
       if (auto value = dyn_cast<IntegerAttr>(attr.getValue()))
-        out.constants[attr.getName().strref().drop_front(14).str()] = value.getInt();
+        out.constants[attr.getName().strref().drop_front(tile::kConstantAttrPrefix.size()).str()] =
+            value.getInt();
   for (Type t : kernel.getFunctionType().getInputs()) {
     if (isa<tile::PtrType>(t))
       out.params.push_back(ParamKind::Pointer);

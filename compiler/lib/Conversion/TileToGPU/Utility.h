@@ -11,11 +11,8 @@ namespace tessera::tilegpu {
 using namespace mlir;
 using tile::kSharedTileAlignment;
 
-/// On a kernel's gpu.func: the indices of its tensor-map arguments.
-inline constexpr llvm::StringLiteral kTensorMapsAttr = "tile.tensor_maps";
-/// On the scf.if of a warp-specialized kernel's consumers: how many threads
-/// they are (their CTA barriers become a named barrier for that many).
-inline constexpr llvm::StringLiteral kConsumerThreadsAttr = "tile.consumer_threads";
+using tile::kConsumerThreadsAttr;
+using tile::kTensorMapsAttr;
 /// The named barrier of a warp-specialized kernel's consumers (0 is the
 /// whole CTA's).
 inline constexpr int32_t kConsumerBarrier = 1;

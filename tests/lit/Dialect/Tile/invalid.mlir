@@ -444,3 +444,74 @@ func.func @warp_specialize_after_tiles(%d: !tile.desc<32x64xbf16>, %i: i32) {
   }
   return
 }
+
+// -----
+
+// The dialect's attributes on other operations are declared and verified:
+// a name it does not know is an error, not a silent no-op.
+// expected-error @+1 {{unknown attribute 'tile.prefetch_next' of the tile dialect}}
+func.func @unknown_tile_attribute() attributes {tile.kernel, tile.prefetch_next} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{attribute 'tile.num_warps' expects an i32 power of two from 1 to 32, got 6 : i32}}
+func.func @num_warps_not_a_power_of_two() attributes {tile.kernel, tile.num_warps = 6 : i32} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{attribute 'tile.num_stages' expects an i32 from 1 to 4, got 5 : i32}}
+func.func @too_many_stages() attributes {tile.kernel, tile.num_stages = 5 : i32} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{attribute 'tile.tma' expects a unit attribute, got 1 : i32}}
+func.func @tma_is_a_flag() attributes {tile.kernel, tile.tma = 1 : i32} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{attribute 'tile.warpgroup_mma' expects a bool, got 0 : i32}}
+func.func @warpgroup_mma_is_a_bool() attributes {tile.kernel, tile.warpgroup_mma = 0 : i32} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{attribute 'tile.constant.BLOCK' expects an i64 after a constant's name, got 64 : i32}}
+func.func @constant_is_i64() attributes {tile.kernel, tile.constant.BLOCK = 64 : i32} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{attribute 'tile.tensor_maps' expects argument indices of the function it is on, got array<i64: 0, 2>}}
+func.func @tensor_map_index_past_the_arguments(%a: i32, %b: i32) attributes {tile.tensor_maps = array<i64: 0, 2>} {
+  return
+}
+
+// -----
+
+func.func @consumer_threads_whole_warps(%c: i1) {
+  // expected-error @+1 {{attribute 'tile.consumer_threads' expects an i32 multiple of 32 up to 1024, got 100 : i32}}
+  scf.if %c {
+  } {tile.consumer_threads = 100 : i32}
+  return
+}
+
+// -----
+
+// Valid: every one of them on the operations it belongs on.
+func.func @every_attribute(%a: i32, %x: f32) attributes {tile.kernel, tile.num_warps = 8 : i32, tile.num_stages = 4 : i32, tile.warpgroup_mma = false, tile.tma, tile.warp_specialize, tile.constant.BLOCK_M = 128, tile.tensor_maps = array<i64: 0>} {
+  %y = arith.mulf %x, %x {tile.skip_unit_factor} : f32
+  %c = arith.constant true
+  scf.if %c {
+  } {tile.consumer_threads = 256 : i32}
+  return
+}

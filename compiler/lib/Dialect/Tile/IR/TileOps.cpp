@@ -6,7 +6,9 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace tessera::tile;
@@ -33,6 +35,52 @@ void TileDialect::initialize() {
 #define GET_ATTRDEF_LIST
 #include "tessera/Dialect/Tile/IR/TileAttrs.cpp.inc"
       >();
+}
+
+LogicalResult TileDialect::verifyOperationAttribute(Operation *op, NamedAttribute attr) {
+  StringRef name = attr.getName().strref();
+  Attribute value = attr.getValue();
+  auto expect = [&](bool ok, StringRef what) -> LogicalResult {
+    if (ok)
+      return success();
+    return op->emitOpError() << "attribute '" << name << "' expects " << what << ", got " << value;
+  };
+  auto i32In = [&](int64_t lo, int64_t hi, bool powerOfTwo) {
+    auto i = dyn_cast<IntegerAttr>(value);
+    return i && i.getType().isInteger(32) && i.getInt() >= lo && i.getInt() <= hi &&
+           (!powerOfTwo || llvm::isPowerOf2_64(i.getInt()));
+  };
+  if (name == kKernelAttr || name == kTmaAttr || name == kWarpSpecializeAttr ||
+      name == kSkipUnitFactorAttr)
+    return expect(isa<UnitAttr>(value), "a unit attribute");
+  if (name.starts_with(kConstantAttrPrefix)) {
+    auto i = dyn_cast<IntegerAttr>(value);
+    return expect(i && i.getType().isInteger(64) && name.size() > kConstantAttrPrefix.size(),
+                  "an i64 after a constant's name");
+  }
+  if (name == kNumWarpsAttr)
+    return expect(i32In(1, 32, /*powerOfTwo=*/true), "an i32 power of two from 1 to 32");
+  if (name == kNumStagesAttr)
+    return expect(i32In(1, 4, /*powerOfTwo=*/false), "an i32 from 1 to 4");
+  if (name == kWarpgroupMmaAttr)
+    return expect(isa<BoolAttr>(value), "a bool");
+  if (name == kConsumerThreadsAttr)
+    return expect(i32In(32, 1024, /*powerOfTwo=*/false) &&
+                      cast<IntegerAttr>(value).getInt() % 32 == 0,
+                  "an i32 multiple of 32 up to 1024");
+  if (name == kTensorMapsAttr) {
+    auto indices = dyn_cast<DenseI64ArrayAttr>(value);
+    auto fn = dyn_cast<FunctionOpInterface>(op);
+    bool ok = indices && fn && llvm::all_of(indices.asArrayRef(), [&](int64_t i) {
+                return i >= 0 && i < int64_t(fn.getNumArguments());
+              });
+    return expect(ok, "argument indices of the function it is on");
+  }
+  return op->emitOpError() << "unknown attribute '" << name
+                           << "' of the tile dialect (its attributes on other operations: "
+                              "tile.kernel, tile.constant.NAME, tile.num_warps, tile.num_stages, "
+                              "tile.warpgroup_mma, tile.tma, tile.warp_specialize, "
+                              "tile.skip_unit_factor, tile.tensor_maps, tile.consumer_threads)";
 }
 
 unsigned tessera::tile::getNumWarps(Operation *func) {

@@ -21,6 +21,29 @@ def Tile_Dialect : Dialect {
                            "::mlir::scf::SCFDialect", "::mlir::func::FuncDialect"];
   let useDefaultTypePrinterParser = 1;
   let useDefaultAttributePrinterParser = 1;
+  // Every `tile.`-prefixed attribute an operation may carry outside the
+  // dialect's own ops, verified by TileDialect::verifyOperationAttribute;
+  // any other `tile.` name is an error. On a kernel's func.func: `kernel`,
+  // `constant.NAME` (i64, one per compile-time constant: not listed below),
+  // `num_warps` (1 to 32, a power of two), `num_stages` (1 to 4),
+  // `warpgroup_mma` (false: mma.sync only), `tma`, `warp_specialize`. On an
+  // arith.mulf: `skip_unit_factor` (dsl::rescale_rows). Set by the lowering
+  // and consumed before it ends: `tensor_maps` (a gpu.func's tensor-map
+  // argument indices, for tessera-tensor-map-params) and `consumer_threads`
+  // (on the scf.if of a warp-specialized kernel's consumers: their barriers
+  // become a named barrier for that many threads).
+  let discardableAttrs = (ins
+    "::mlir::UnitAttr":$kernel,
+    "::mlir::IntegerAttr":$num_warps,
+    "::mlir::IntegerAttr":$num_stages,
+    "::mlir::BoolAttr":$warpgroup_mma,
+    "::mlir::UnitAttr":$tma,
+    "::mlir::UnitAttr":$warp_specialize,
+    "::mlir::UnitAttr":$skip_unit_factor,
+    "::mlir::DenseI64ArrayAttr":$tensor_maps,
+    "::mlir::IntegerAttr":$consumer_threads
+  );
+  let hasOperationAttrVerify = 1;
 }
 
 class Tile_Op<string mnemonic, list<Trait> traits = []>

@@ -27,7 +27,8 @@
 
 namespace tessera::tile {
 
-/// Attribute names on a kernel's `func.func`.
+/// The dialect's attributes on other operations (declared and verified by
+/// the dialect: TileBase.td's discardableAttrs). On a kernel's `func.func`:
 inline constexpr llvm::StringLiteral kKernelAttr = "tile.kernel";
 inline constexpr llvm::StringLiteral kNumWarpsAttr = "tile.num_warps";
 inline constexpr llvm::StringLiteral kNumStagesAttr = "tile.num_stages";
@@ -49,6 +50,17 @@ inline constexpr int64_t kSharedTileAlignment = 1024;
 /// exactly 1, so each warp whose factors all are skips the multiply. A hint:
 /// dropping it changes nothing but speed.
 inline constexpr llvm::StringLiteral kSkipUnitFactorAttr = "tile.skip_unit_factor";
+/// On a kernel's `func.func`, `tile.constant.NAME` (i64): the value of the
+/// kernel's compile-time constant NAME (dsl::KernelBuilder::constant), read
+/// back by tools and the launch grid.
+inline constexpr llvm::StringLiteral kConstantAttrPrefix = "tile.constant.";
+/// On a kernel's gpu.func, from convert-tile-to-gpu to
+/// tessera-tensor-map-params: the indices of its tensor-map arguments.
+inline constexpr llvm::StringLiteral kTensorMapsAttr = "tile.tensor_maps";
+/// Within convert-tile-to-gpu, on the scf.if of a warp-specialized kernel's
+/// consumers: how many threads they are (their CTA barriers become a named
+/// barrier for that many).
+inline constexpr llvm::StringLiteral kConsumerThreadsAttr = "tile.consumer_threads";
 
 /// Warps per program of `func` (its `tile.num_warps`, default 4).
 unsigned getNumWarps(mlir::Operation *func);
