@@ -25,11 +25,13 @@ using namespace tessera::tilegpu;
 namespace {
 
 /// Inline PTX with side effects that neither writes shared memory nor
-/// synchronizes threads: a running wgmma may overlap it.
+/// synchronizes threads: a running wgmma may overlap it. (The predicated
+/// atomic add opens with its predicate's declaration, `{ .reg .pred p; ...
+/// red.global.add.f32 ...}`, so it is found by its instruction.)
 bool isHarmlessAsm(StringRef text) {
-  return llvm::any_of(
-      ArrayRef<StringRef>{"mov.u32 $0, %tid", "red.global", "ld.shared", "ldmatrix"},
-      [&](StringRef prefix) { return text.starts_with(prefix); });
+  return llvm::any_of(ArrayRef<StringRef>{"mov.u32 $0, %tid", "ld.shared", "ldmatrix"},
+                      [&](StringRef prefix) { return text.starts_with(prefix); }) ||
+         (text.contains("red.global.add.f32") && !text.contains("shared"));
 }
 
 /// The issue of a wgmma group: the inline assembly of its instructions,

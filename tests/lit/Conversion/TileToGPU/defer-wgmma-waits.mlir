@@ -141,3 +141,30 @@ gpu.module @across_iterations {
     gpu.return
   }
 }
+
+// -----
+
+// Atomic adds to global memory (tile.atomic_add's predicated red, which
+// opens with its predicate's declaration) neither touch shared memory nor
+// synchronize: a running product passes them, and its wait stops at the
+// shared store after them. (Found by its instruction: a check of the text's
+// start alone missed it.)
+// CHECK-LABEL: gpu.func @passes_atomic_adds
+// CHECK: "issue a"
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT: llvm.inline_asm has_side_effects "{\0A.reg .pred p;\0Asetp.ne.b32 p, $2, 0;\0A@p red.global.add.f32 [$0], $1;\0A}"
+// CHECK-NEXT: llvm.extractvalue
+// CHECK-NEXT: "wgmma.wait_group.sync.aligned 0;"
+// CHECK-NEXT: llvm.extractvalue
+// CHECK-NEXT: llvm.inline_asm has_side_effects "st.shared.b32 [$0], $1;"
+gpu.module @passes_atomic_adds {
+  gpu.func @passes_atomic_adds(%a: f32, %v: f32, %p: !llvm.ptr<1>, %add: i32, %addr: i32) kernel {
+    %ia = llvm.inline_asm has_side_effects "issue a", "=f,0" %a : (f32) -> !llvm.struct<(f32)>
+    nvvm.wgmma.commit.group.sync.aligned
+    %ea = llvm.extractvalue %ia[0] : !llvm.struct<(f32)>
+    %ra = tile.warpgroup_wait %ea {pending = 0 : i32} : (f32) -> f32
+    llvm.inline_asm has_side_effects "{\0A.reg .pred p;\0Asetp.ne.b32 p, $2, 0;\0A@p red.global.add.f32 [$0], $1;\0A}", "l,f,r" %p, %v, %add : (!llvm.ptr<1>, f32, i32) -> ()
+    llvm.inline_asm has_side_effects "st.shared.b32 [$0], $1;", "r,f" %addr, %ra : (i32, f32) -> ()
+    gpu.return
+  }
+}
