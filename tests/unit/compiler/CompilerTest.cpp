@@ -75,6 +75,20 @@ TEST(BasicKernelConfigs, CompileWithoutSpills) {
     shipped.push_back({"softmax", kernels::softmaxConfig(DType::BF16, 4096, cols), "sm_90a"});
     shipped.push_back({"rms_norm", kernels::rmsNormConfig(DType::F32, 4096, cols), "sm_80"});
   }
+  // RMSNorm's backward up to rows of 8192 (16384 spills: docs/PERFORMANCE.md).
+  for (int64_t cols : {1, 100, 1024, 4096, 8192})
+    for (const char *arch : {"sm_80", "sm_90a"})
+      for (DType dtype : {DType::BF16, DType::F32})
+        shipped.push_back(
+            {"rms_norm_backward", kernels::rmsNormBackwardConfig(dtype, 4096, cols), arch});
+  shipped.push_back(
+      {"sum_columns", kernels::detail::sumColumnsKernel().config(DType::BF16), "sm_90a"});
+  // The batched matmul's small and large-problem configurations.
+  for (const char *arch : {"sm_80", "sm_90a"})
+    for (auto [batch, size] : {std::pair{4, 512}, std::pair{64, 2048}})
+      shipped.push_back({"batched_matmul",
+                         kernels::batchedMatmulConfig(DType::BF16, batch, size, size, size, arch),
+                         arch});
   // matmul's two sm_90a configurations: 128 x 128 (2048³) and 128 x 256 on
   // two warpgroups, four stages (4096³).
   for (const char *arch : {"sm_80", "sm_90a"})
