@@ -6,6 +6,7 @@
 #include "tessera/Dialect/Tile/IR/TileDialect.h"
 #include "tessera/Dialect/Tile/Transforms/Passes.h"
 #include "tessera/Pipeline/Pipeline.h"
+#include "tessera/Schedule/Passes.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
@@ -58,6 +59,7 @@ void tessera::registerTesseraDialects(DialectRegistry &registry) {
 
 void tessera::registerTesseraPasses() {
   tile::registerTilePasses();
+  registerSchedulePasses();
   registerTileToGPUPasses();
   registerCanonicalizerPass();
   registerCSEPass();

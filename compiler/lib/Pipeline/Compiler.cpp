@@ -5,6 +5,7 @@
 #include "tessera/Conversion/TileToGPU/TileToGPU.h"
 #include "tessera/Dialect/Tile/IR/TileDialect.h"
 #include "tessera/Pipeline/Pipeline.h"
+#include "tessera/Schedule/Analysis.h"
 #include "tessera/Target/PTX.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -177,7 +178,7 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
       module.walk([&](func::FuncOp f) {
         if (!f->hasAttr(tile::kKernelAttr))
           return;
-        out.sharedBytes = tilegpu::sharedMemoryBytes(f);
+        out.sharedBytes = schedule::sharedMemoryBytes(f);
         // A producer warpgroup runs beside the kernel's warps.
         f.walk([&](tile::WarpSpecializeOp split) { out.numWarps += split.getProducerWarps(); });
         for (Type t : f.getArgumentTypes())

@@ -4,6 +4,7 @@
 
 #include "tessera/Conversion/TileToGPU/TileToGPU.h"
 #include "tessera/Dialect/Tile/Transforms/Passes.h"
+#include "tessera/Schedule/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"

@@ -123,74 +123,6 @@ struct TransOpToGPU : OpConversionPattern<tile::TransOp> {
 
 } // namespace
 
-std::optional<int64_t> tessera::tilegpu::shuffleReductionWarps(RankedTensorType type,
-                                                               unsigned axis) {
-  unsigned width = type.getElementType().getIntOrFloatBitWidth();
-  if (width != 32)
-    return std::nullopt; // shuffles move 32-bit registers
-  tile::DimDistribution along = tile::getDistribution(type.getEncoding(), type.getShape())[axis];
-  // Each coordinate once: no copies that a sum would count twice.
-  int64_t warps = int64_t(along.warpMask) + 1;
-  if (!llvm::isPowerOf2_64(warps) ||
-      along.count() * (along.laneMask + 1) * warps != type.getDimSize(axis))
-    return std::nullopt;
-  return warps;
-}
-
-std::optional<int64_t> tessera::tilegpu::shuffleReductionWarps(Operation *reduce) {
-  unsigned axis = isa<tile::ReduceOp>(reduce) ? cast<tile::ReduceOp>(reduce).getAxis()
-                                              : cast<tile::ReduceCombineOp>(reduce).getAxis();
-  std::optional<int64_t> warps;
-  for (Type t : reduce->getOperandTypes()) {
-    warps = shuffleReductionWarps(cast<RankedTensorType>(t), axis);
-    if (!warps)
-      return std::nullopt; // every tile shuffles, or none does
-  }
-  return warps;
-}
-
-/// Where the scratch arrays of tiles reduced or scanned together lie:
-/// `elements(i)` elements of `elems[i]` each, 16-byte aligned from offset 0.
-/// The offset of each, then the end of the last.
-static SmallVector<int64_t> scratchOffsets(TypeRange elems,
-                                           function_ref<int64_t(unsigned)> elements) {
-  SmallVector<int64_t> offsets;
-  int64_t offset = 0;
-  for (auto [i, elem] : llvm::enumerate(elems)) {
-    offset = llvm::alignTo(offset, 16);
-    offsets.push_back(offset);
-    offset += elements(i) * std::max<int64_t>(1, elem.getIntOrFloatBitWidth() / 8);
-  }
-  offsets.push_back(offset);
-  return offsets;
-}
-
-static SmallVector<Type> elementTypesOf(TypeRange tiles) {
-  SmallVector<Type> elems;
-  for (Type t : tiles)
-    elems.push_back(cast<RankedTensorType>(t).getElementType());
-  return elems;
-}
-
-/// The elements of each tile's scratch array in a reduction: W words per
-/// result element (shuffles across W > 1 warps), none within one warp, or
-/// the whole tile (ReduceOpToGPU).
-static int64_t reductionScratchElements(Operation *reduce) {
-  std::optional<int64_t> warps = shuffleReductionWarps(reduce);
-  if (!warps)
-    return cast<RankedTensorType>(reduce->getOperand(0).getType()).getNumElements();
-  if (*warps == 1)
-    return 0;
-  return cast<RankedTensorType>(reduce->getResult(0).getType()).getNumElements() * *warps;
-}
-
-int64_t tessera::tilegpu::reductionSharedMemoryBytes(Operation *reduce) {
-  int64_t elements = reductionScratchElements(reduce);
-  return scratchOffsets(elementTypesOf(reduce->getOperandTypes()),
-                        [&](unsigned) { return elements; })
-      .back();
-}
-
 namespace {
 
 /// x ⊕ y of a reduction or scan, one value per combined tile each.
@@ -452,48 +384,6 @@ template <typename ReduceOpT> struct ReduceOpToGPU : OpConversionPattern<ReduceO
 };
 
 } // namespace
-
-ScanPlan tessera::tilegpu::planScan(tile::ScanOp op) {
-  auto type = cast<RankedTensorType>(op.getSrcs().front().getType());
-  unsigned axis = op.getAxis();
-  ScanPlan plan;
-  plan.length = type.getDimSize(axis);
-  for (unsigned d = axis + 1; d < type.getRank(); ++d)
-    plan.inner *= type.getDimSize(d);
-  plan.lines = type.getNumElements() / plan.length;
-  // Lines to spare threads: split each into segments (powers of two
-  // dividing the length), one job per thread at most. A job takes about
-  // 2·length/segments + segments steps: at most sqrt(2·length) segments.
-  int64_t threads =
-      int64_t(tile::kWarpSize) * tile::getNumWarps(op->getParentOfType<FunctionOpInterface>());
-  for (int64_t next = 2;
-       plan.lines * next <= threads && plan.length % next == 0 && next * next <= 2 * plan.length;
-       next *= 2)
-    plan.segments = next;
-  plan.segmentLength = plan.length / plan.segments;
-  plan.padded = plan.inner == 1 && plan.segmentLength > 1;
-  return plan;
-}
-
-/// The element types of a scan's scratch arrays, as ScanOpToGPU lays them
-/// out: each tile's data, then (with more than one segment per line) each
-/// tile's segment totals; and the elements of array i.
-static SmallVector<Type> scanScratchTypes(tile::ScanOp op, const ScanPlan &plan) {
-  SmallVector<Type> types = elementTypesOf(op.getSrcs().getTypes());
-  if (plan.segments > 1)
-    types.append(SmallVector<Type>(types));
-  return types;
-}
-static int64_t scanScratchElements(tile::ScanOp op, const ScanPlan &plan, unsigned i) {
-  return i < op.getSrcs().size() ? plan.dataElements() : plan.totalElements();
-}
-
-int64_t tessera::tilegpu::scanSharedMemoryBytes(tile::ScanOp op) {
-  ScanPlan plan = planScan(op);
-  return scratchOffsets(scanScratchTypes(op, plan),
-                        [&](unsigned i) { return scanScratchElements(op, plan, i); })
-      .back();
-}
 
 namespace {
 

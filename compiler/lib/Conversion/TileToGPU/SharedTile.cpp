@@ -46,15 +46,6 @@ SharedTile::SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, V
   base = arith::AddIOp::create(b, loc, base, byteOffset);
 }
 
-bool SharedTile::fits(RankedTensorType type) {
-  unsigned bits = type.getElementType().getIntOrFloatBitWidth();
-  return type.getRank() == 2 && (bits == 16 || bits == 32) && units(type) % 8 == 0;
-}
-
-int64_t SharedTile::units(RankedTensorType type) {
-  return type.getDimSize(1) * type.getElementType().getIntOrFloatBitWidth() / 16;
-}
-
 Value SharedTile::elementAddress(OpBuilder &b, Location loc, Value row, Value col,
                                  unsigned bits) const {
   Value unit = bits == 32 ? arith::ShLIOp::create(b, loc, col, constI32(b, loc, 1)) : col;

@@ -16,14 +16,6 @@ namespace tessera {
 #include "tessera/Conversion/TileToGPU/Passes.h.inc"
 #define GEN_PASS_REGISTRATION
 #include "tessera/Conversion/TileToGPU/Passes.h.inc"
-namespace tilegpu {
-/// The bytes of dynamic shared memory a launch of `kernel` (a tile.kernel
-/// function after tile-allocate-shared-memory and tile-pipeline-copies) must
-/// give it: the lowering's scratch space at offset 0, every shared buffer and
-/// every staged dot operand's tile.
-int64_t sharedMemoryBytes(mlir::Operation *kernel);
-} // namespace tilegpu
-
 } // namespace tessera
 
 #endif

@@ -21,53 +21,6 @@ using namespace mlir;
 using namespace tessera;
 using namespace tessera::tilegpu;
 
-StagedOperand tessera::tilegpu::getStagedOperand(Value operand) {
-  auto type = cast<RankedTensorType>(operand.getType());
-  auto layout = dyn_cast<tile::DotOperandLayoutAttr>(type.getEncoding());
-  Operation *def = operand.getDefiningOp();
-  if (!layout || !def || !operand.hasOneUse())
-    return {};
-  OpOperand &use = *operand.getUses().begin();
-  auto dot = dyn_cast<tile::DotOp>(use.getOwner());
-  if (!dot || use.getOperandNumber() > 1 ||
-      !isa<tile::MmaLayoutAttr>(dot.getType().getEncoding()) ||
-      !def->getParentRegion()->isAncestor(dot->getParentRegion()))
-    return {};
-  // 16-bit operands, or f32 ones of a tf32 dot.
-  unsigned bits = type.getElementType().getIntOrFloatBitWidth();
-  if (bits != 16 && !(bits == 32 && dot.getTf32()))
-    return {};
-  StagedOperand staged;
-  if (auto cvt = dyn_cast<tile::ConvertLayoutOp>(def)) {
-    if (tile::isSameDistribution(cvt.getSrc().getType(), type) ||
-        !SharedTile::fits(cvt.getSrc().getType()))
-      return {};
-    staged.source = cvt.getSrc();
-  } else if (auto trans = dyn_cast<tile::TransOp>(def)) {
-    if (!SharedTile::fits(trans.getSrc().getType()))
-      return {};
-    staged.source = trans.getSrc();
-    staged.transposed = true;
-  } else {
-    return {};
-  }
-  staged.hoisted = def->getBlock() != dot->getBlock();
-  staged.dot = dot;
-  staged.operandIndex = use.getOperandNumber();
-  return staged;
-}
-
-int64_t StagedOperand::offset() const {
-  tile::StagingAttr staging = tile::DotOp(dot).getStagingAttr();
-  assert(staging && "shared memory not allocated (tile-allocate-shared-memory)");
-  return staging.getOffset(operandIndex);
-}
-
-bool StagedOperand::ready() const {
-  tile::StagingAttr staging = tile::DotOp(dot).getStagingAttr();
-  return staging && staging.isReady(operandIndex);
-}
-
 Value tessera::tilegpu::emitHoistedStaging(OpBuilder &b, Location loc, const StagedOperand &staged,
                                            Value source, VectorType resultType) {
   if (!staged.source.getDefiningOp<tile::SharedViewOp>()) {
@@ -85,17 +38,6 @@ Value tessera::tilegpu::packPair(OpBuilder &b, Location loc, Value lo, Value hi)
   auto pairType = VectorType::get({2}, lo.getType());
   Value pair = vector::FromElementsOp::create(b, loc, pairType, ValueRange{lo, hi});
   return LLVM::BitcastOp::create(b, loc, b.getI32Type(), pair);
-}
-
-int64_t tessera::tilegpu::splitKGroups(tile::DotOp dot) {
-  auto mma = dyn_cast<tile::MmaLayoutAttr>(dot.getType().getEncoding());
-  if (!mma)
-    return 1;
-  Operation *kernel = dot->getParentOp();
-  while (kernel && !kernel->hasAttr(tile::kNumWarpsAttr))
-    kernel = kernel->getParentOp();
-  unsigned numWarps = kernel ? tile::getNumWarps(kernel) : mma.getNumWarps();
-  return std::max<int64_t>(1, numWarps / mma.getNumWarps());
 }
 
 namespace {
@@ -164,20 +106,6 @@ SharedTile emitStagedTile(OpBuilder &b, Location loc, const StagedOperand &stage
 }
 
 } // namespace
-
-bool tessera::tilegpu::mustRoundCopiedToTf32(Value source) {
-  auto load = source.getDefiningOp<tile::LoadOp>();
-  auto view = source.getDefiningOp<tile::SharedViewOp>();
-  if (!cast<RankedTensorType>(source.getType()).getElementType().isF32() ||
-      (load && load.getTf32Rounded()) || (view && view.getTf32Rounded()))
-    return false;
-  return llvm::any_of(source.getUsers(), [](Operation *user) {
-    if (user->getNumResults() != 1)
-      return false;
-    StagedOperand staged = getStagedOperand(user->getResult(0));
-    return staged && isTf32WarpgroupMma(staged.dot);
-  });
-}
 
 void tessera::tilegpu::emitRoundCopiedToTf32(OpBuilder &b, Location loc, const SharedTile &tile,
                                              RankedTensorType type) {

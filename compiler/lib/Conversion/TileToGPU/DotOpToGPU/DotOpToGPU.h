@@ -14,19 +14,6 @@
 
 namespace tessera::tilegpu {
 
-/// The k-major-ness of a staged operand: its tile holds k along the rows'
-/// contiguous dimension (A as M x K, B as N x K), the layout ldmatrix reads
-/// without .trans and wgmma without its transpose flag.
-inline bool isKMajor(const StagedOperand &staged) {
-  return (staged.operandIndex == 0) != staged.transposed;
-}
-
-/// Whether the staged operand is copied (a tile.shared_view of a buffer an
-/// async copy fills) rather than stored from registers by the dot.
-inline bool isCopied(const StagedOperand &staged) {
-  return bool(staged.source.getDefiningOp<tile::SharedViewOp>());
-}
-
 /// How a dot with K split between groups of warps synchronizes the exchange
 /// of its partial sums (emitSplitKSum). `published`: the dot published its
 /// tiles with a barrier, after which it touches no scratch itself.
@@ -55,11 +42,6 @@ SmallVector<Value> emitTf32Mma(OpBuilder &b, Location loc, tile::DotOp op, Value
                                const StagedOperand &stagedB, const SharedTile *tileB,
                                const SplitKSync &sync);
 
-/// Whether `op` can run as sm_90a wgmma with these staged operands (B must
-/// be staged; A staged or in registers).
-bool fitsWarpgroupMma(tile::DotOp op, const StagedOperand &stagedA, const StagedOperand &stagedB);
-/// A tf32 dot that lowers to wgmma (on sm_90a).
-bool isTf32WarpgroupMma(tile::DotOp dot);
 /// A dot on wgmma: the accumulator after A·B, A from registers (`a`) unless
 /// it is staged.
 SmallVector<Value> emitWarpgroupMmaDot(OpBuilder &b, Location loc, tile::DotOp op, Value a,

@@ -80,52 +80,7 @@ bool mayRunIntoNextIteration(tile::DotOp dot) {
   return true;
 }
 
-/// Whether `dot`'s kernel keeps to mma.sync (tile::kWarpgroupMmaAttr false).
-bool keepsToMmaSync(tile::DotOp dot) {
-  for (Operation *op = dot->getParentOp(); op; op = op->getParentOp())
-    if (auto wgmma = op->getAttrOfType<BoolAttr>(tile::kWarpgroupMmaAttr))
-      return !wgmma.getValue();
-  return false;
-}
-
 } // namespace
-
-bool tessera::tilegpu::fitsWarpgroupMma(tile::DotOp op, const StagedOperand &stagedA,
-                                        const StagedOperand &stagedB) {
-  RankedTensorType cType = op.getType();
-  auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
-  unsigned warpsM = mma.getWarpsPerCTA()[0], warpsN = mma.getWarpsPerCTA()[1];
-  int64_t m = cType.getDimSize(0), n = cType.getDimSize(1);
-  if (keepsToMmaSync(op) || warpsM % 4 != 0 || m % (16 * warpsM) != 0 || n % (8 * warpsN) != 0 ||
-      n / warpsN > 256 || !stagedB)
-    return false;
-  if (int64_t groups = splitKGroups(op); groups > 1) {
-    int64_t kSteps = SharedTile::units(op.getA().getType()) / 16;
-    if (!stagedA || kSteps % groups != 0)
-      return false;
-    int64_t shareUnits = 16 * (kSteps / groups);
-    for (const StagedOperand *staged : {&stagedA, &stagedB}) {
-      int64_t units = SharedTile::units(cast<RankedTensorType>(staged->source.getType()));
-      if (isKMajor(*staged) && shareUnits % std::min<int64_t>(units, SharedTile::kPanelCols) != 0)
-        return false;
-    }
-  }
-  bool tf32 = op.getA().getType().getElementType().isF32();
-  if (tf32 && ((stagedA && !isKMajor(stagedA)) || !isKMajor(stagedB)))
-    return false;
-  if (warpsN > 1 && !isKMajor(stagedB))
-    return false; // an MN-major B's columns are contiguous within a panel
-  // Each staged tile must be a swizzled canonical layout: panels of 16, 32
-  // or 64 units, whole 8-row groups.
-  for (const StagedOperand *staged : {&stagedA, &stagedB}) {
-    if (!*staged)
-      continue;
-    auto type = cast<RankedTensorType>(staged->source.getType());
-    if (type.getDimSize(0) % 8 != 0 || SharedTile::units(type) % 16 != 0)
-      return false;
-  }
-  return true;
-}
 
 namespace {
 
@@ -360,12 +315,6 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
 }
 
 } // namespace
-
-bool tessera::tilegpu::isTf32WarpgroupMma(tile::DotOp dot) {
-  return dot.getTf32() && dot.getA().getType().getElementType().isF32() &&
-         isa<tile::MmaLayoutAttr>(dot.getType().getEncoding()) &&
-         fitsWarpgroupMma(dot, getStagedOperand(dot.getA()), getStagedOperand(dot.getB()));
-}
 
 SmallVector<Value>
 tessera::tilegpu::emitWarpgroupMmaDot(OpBuilder &b, Location loc, tile::DotOp op, Value aVec,

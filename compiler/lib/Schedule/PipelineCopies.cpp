@@ -5,7 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Utility.h"
+#include "tessera/Schedule/Analysis.h"
+#include "tessera/Schedule/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -18,12 +19,12 @@
 
 namespace tessera {
 #define GEN_PASS_DEF_TILEPIPELINECOPIES
-#include "tessera/Conversion/TileToGPU/Passes.h.inc"
+#include "tessera/Schedule/Passes.h.inc"
 } // namespace tessera
 
 using namespace mlir;
 using namespace tessera;
-using namespace tessera::tilegpu;
+using namespace tessera::schedule;
 
 namespace {
 

@@ -13,9 +13,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Utility.h"
-
-#include "tessera/Conversion/TileToGPU/TileToGPU.h"
+#include "tessera/Schedule/Analysis.h"
+#include "tessera/Schedule/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -26,12 +25,12 @@
 
 namespace tessera {
 #define GEN_PASS_DEF_TILEWARPSPECIALIZE
-#include "tessera/Conversion/TileToGPU/Passes.h.inc"
+#include "tessera/Schedule/Passes.h.inc"
 } // namespace tessera
 
 using namespace mlir;
 using namespace tessera;
-using namespace tessera::tilegpu;
+using namespace tessera::schedule;
 
 namespace {
 

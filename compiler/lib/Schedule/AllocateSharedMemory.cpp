@@ -5,7 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Utility.h"
+#include "tessera/Schedule/Analysis.h"
+#include "tessera/Schedule/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -14,12 +15,12 @@
 
 namespace tessera {
 #define GEN_PASS_DEF_TILEALLOCATESHAREDMEMORY
-#include "tessera/Conversion/TileToGPU/Passes.h.inc"
+#include "tessera/Schedule/Passes.h.inc"
 } // namespace tessera
 
 using namespace mlir;
 using namespace tessera;
-using namespace tessera::tilegpu;
+using namespace tessera::schedule;
 
 namespace {
 
@@ -35,9 +36,9 @@ bool canCopyAsync(tile::LoadOp load) {
     if (load->getBlock() != user->getBlock() || !isa<tile::ConvertLayoutOp, tile::TransOp>(user) ||
         !getStagedOperand(user->getResult(0)))
       return false;
-  if (load.getDesc().getType().getPadding() != tile::Padding::zero || !SharedTile::fits(type))
+  if (load.getDesc().getType().getPadding() != tile::Padding::zero || !sharedTileFits(type))
     return false;
-  return ThreadElements(type).distribution().back().holdsRunsOf(
+  return TileElements(type).distribution().back().holdsRunsOf(
       128 / type.getElementType().getIntOrFloatBitWidth());
 }
 

@@ -1,0 +1,101 @@
+//===- Passes.td - The schedule level's passes -------------*- tablegen -*-===//
+//
+// Stage 3 of the compiler (docs/COMPILER.md §3): on layout-annotated tile
+// IR, decide where tiles live in shared memory and when they move, as ops
+// and types of the tile dialect (TileScheduleOps.td).
+//
+//===----------------------------------------------------------------------===//
+#ifndef TESSERA_SCHEDULE_PASSES_TD
+#define TESSERA_SCHEDULE_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def TileAllocateSharedMemory : Pass<"tile-allocate-shared-memory", "mlir::ModuleOp"> {
+  let summary = "place staged dot operands in shared tiles; copy their loads asynchronously";
+  let description = [{
+    The schedule level's first pass (docs/COMPILER.md §3), on layout-annotated
+    tile IR. Every staged operand of a tensor-core dot (a conversion or
+    transpose into a dot operand layout, read through shared memory) gets a
+    tile after the lowering's scratch space (offset 0): the stagings of one
+    value share a tile; tiles staged inside sibling top-level loops overlap,
+    with a `gpu.barrier` before each later loop. The dot records its tiles
+    and which are ready (`#tile.staging`). A load whose users are all such
+    stagings becomes a `tile.async_copy` into a `tile.shared_alloc` buffer,
+    read back through `tile.shared_view`, with a `gpu.barrier` before it.
+    Copies hoisted before a loop are waited for once before it.
+  }];
+  let options = [
+    Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
+           "GPU architecture (sm_90a: wgmma reads tiles through the async proxy)">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect"];
+}
+
+def TilePipelineCopies : Pass<"tile-pipeline-copies", "mlir::ModuleOp"> {
+  let summary = "software-pipeline the async copies of innermost loops over num_stages buffers";
+  let description = [{
+    Runs after tile-allocate-shared-memory. For each innermost `scf.for`
+    whose copies' descriptors and indices follow from its induction variable,
+    gives each copy `tile.num_stages` buffers (1 to 4), issues the first
+    iterations' copies before the loop and, in the loop, the copy of the
+    iteration `distance` ahead into the buffer an earlier iteration read;
+    dots read buffer (iteration mod stages). Drops the barrier of a copy
+    that follows another with only scalar code between, and waits for the
+    last copies after the loop.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect"];
+}
+
+def TileUseTma : Pass<"tile-use-tma", "mlir::ModuleOp"> {
+  let summary = "move a pipelined loop's copies onto the Tensor Memory Accelerator (sm_90a)";
+  let description = [{
+    Runs after tile-pipeline-copies, on kernels that ask for it (`tile.tma`)
+    and only for `arch=sm_90a`. A loop directly in the kernel's body whose
+    every copy is pipelined (distance at least 1), of a 2-D tensor of 16-bit
+    elements that allows 16-byte vectors (`tile.make_desc {aligned}`: TMA
+    can describe it) from a pointer parameter, into buffers read only by
+    dots, has those copies (and their first ones before the loop) become
+    `tile.tma_copy`: one thread issues a bulk tensor copy per column panel
+    of the tile and arms barrier `slot` of a `tile.mbarriers` set per
+    buffer (`tile.mbarrier_alloc` after the kernel's shared memory,
+    `tile.mbarrier_init` at the kernel's start). The kernel gains one
+    `!tile.tensormap` parameter per copied tensor, after its others. Copies
+    out of the loop's range are not issued (the predicate) rather than
+    zero-filled. Dots wait with `tile.mbarrier_wait` on their buffer's
+    barrier (parity: the iteration divided by the stages, mod 2) and find
+    the tile ready; the copies move to the top of the body, after a
+    `gpu.barrier` that follows every warp's reads of the buffer they refill.
+  }];
+  let options = [
+    Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
+           "GPU architecture (TMA needs sm_90a)">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect"];
+}
+
+def TileWarpSpecialize : Pass<"tile-warp-specialize", "mlir::ModuleOp"> {
+  let summary = "give a TMA loop's copies to a producer warpgroup of their own (sm_90a)";
+  let description = [{
+    Runs after tile-use-tma, on kernels that ask for it
+    (`tile.warp_specialize`) and only for `arch=sm_90a`. A TMA loop of four
+    stages copying two iterations ahead, directly in the kernel's body with
+    nothing before it that touches tiles in memory, is split off: a
+    `tile.warp_specialize` right before it puts the loop and the rest of the
+    kernel in its `consumers` region and, in its `producer` region, a loop
+    over the same iterations in which one thread of four extra warps waits
+    for buffer j mod 4 to be released (from iteration 4 on) and issues
+    iteration j's copies (`single_thread`). The consumers' loop loses its
+    copies and opening barrier and, at the top of iteration j >= 2, releases
+    the buffers of iteration j - 2 (`tile.mbarrier_arrive`, one arrival per
+    warp, on a new "empty" barrier set): by then every warp has waited for
+    the wgmma group that read them. The copies before the loop go (the
+    producer issues every iteration's).
+  }];
+  let options = [
+    Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
+           "GPU architecture (TMA needs sm_90a)">
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
+}
+
+#endif
