@@ -114,10 +114,10 @@ void rmsNormBackwardBody(KernelBuilder &kb, const KernelConfig &config) {
                         Tile r = where(inRows, rsqrt(reduce_sum(xt * xt, 1) * invCols + eps),
                                        zeros({blockM}, DType::F32));
                         Tile g = dyt * wt;
-                        Tile r2 = expand_dims(r, 1);
+                        Tile rRows = expand_dims(r, 1);
                         Tile c = expand_dims(reduce_sum(g * xt, 1) * invCols * r * r * r, 1);
-                        store(dx, {row, Scalar(0)}, cast(g * r2 - xt * c, config.dtype));
-                        return std::vector<Tile>{acc[0] + reduce_sum(dyt * xt * r2, 0)};
+                        store(dx, {row, Scalar(0)}, cast(g * rRows - xt * c, config.dtype));
+                        return std::vector<Tile>{acc[0] + reduce_sum(dyt * xt * rRows, 0)};
                       })[0];
   store(dwPartial, {pid, Scalar(0)}, expand_dims(dw, 0));
 }

@@ -405,6 +405,7 @@ struct StoreOpToGPU : OpConversionPattern<tile::StoreOp> {
     SmallVector<Value> mask;
     if (adaptor.getMask())
       mask = unpack(rewriter, loc, adaptor.getMask());
+    bool inLoop = bool(op->getParentOfType<scf::ForOp>());
     // Threads holding copies of an element store the same value: harmless.
     for (const Access &access :
          emitAccesses(rewriter, loc, desc, adaptor.getIndices(), type, width)) {
@@ -419,8 +420,22 @@ struct StoreOpToGPU : OpConversionPattern<tile::StoreOp> {
         return {};
       };
       auto slow = [&]() -> SmallVector<Value> {
+        // In a loop, the run's elements again from a thread id read here:
+        // what the element stores compute from it cannot be hoisted out of
+        // the loop (a row loop's stores kept every element's predicate and
+        // offset live across it; the arithmetic of the other runs is dead
+        // code). Outside loops the shared accesses serve.
+        SmallVector<Access> again;
+        if (inLoop)
+          again = emitAccesses(rewriter, loc, desc, adaptor.getIndices(), type, width,
+                               /*opaque=*/true);
+        const Access &here = inLoop ? *llvm::find_if(again,
+                                                     [&](const Access &a) {
+                                                       return a.firstElement == access.firstElement;
+                                                     })
+                                    : access;
         for (int64_t i = 0; i < width; ++i) {
-          Value write = access.inBounds(rewriter, loc, i);
+          Value write = here.inBounds(rewriter, loc, i);
           if (!mask.empty())
             write = arith::AndIOp::create(rewriter, loc, write, mask[access.firstElement + i]);
           auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{}, write, /*withElse=*/false);
@@ -428,7 +443,7 @@ struct StoreOpToGPU : OpConversionPattern<tile::StoreOp> {
           rewriter.setInsertionPointToStart(&ifOp.getThenRegion().front());
           LLVM::StoreOp::create(rewriter, loc,
                                 toMemory(rewriter, loc, values[access.firstElement + i]),
-                                access.elementPointer(rewriter, loc, mem, i));
+                                here.elementPointer(rewriter, loc, mem, i));
         }
         return {};
       };
