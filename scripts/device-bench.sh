@@ -4,7 +4,7 @@
 # FlexAttention through bench_anchors.py, cuBLAS, torch.softmax and the copy
 # bandwidth through bench_general.py, both carried in .device; SDPA's fp32
 # back end through device-f32-peer.py; RMSNorm's backward and torch.bmm through
-# device-general-peers.py) and Tessera on the same shapes in the
+# device-general-peers.py, with torch.cumsum) and Tessera on the same shapes in the
 # same call, the seed's README example, the runtime figures, then
 # $OUT/performance.md, rendered by `tessera-bench markdown` from the JSON
 # (kept in $OUT/bench-json.tar, so the table can be rendered again here).
@@ -38,7 +38,7 @@ tessera-bench attention --backward --shapes "$bf16" --dtype bf16 --json "$json/b
 tessera-bench attention --shapes "$f16" --dtype f16 --json "$json/f16.json" || status=1
 tessera-bench attention --shapes "$f32" --dtype f32 --json "$json/f32.json" || status=1
 tessera-bench kernels --dtype bf16 --json "$json/kernels-bf16.json" || status=1
-tessera-bench kernels --dtype f16 --softmax "" --rms-norm "" --rms-norm-backward "" \
+tessera-bench kernels --dtype f16 --softmax "" --cumsum "" --rms-norm "" --rms-norm-backward "" \
   --batched-matmul "" --json "$json/kernels-f16.json" || status=1
 if command -v tessera-seed-example >/dev/null; then
   tessera-seed-example || status=1

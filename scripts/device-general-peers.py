@@ -6,6 +6,7 @@ Run on the GPU machine (PyTorch and Triton's do_bench), in the same call as
 - torch-rms_norm_backward: dx and dweight of F.rms_norm through autograd, bf16,
   4096x8192 and 32768x1024 (GB/s: reads of x and dy, the write of dx, as
   tessera-bench counts its kernel)
+- torch-cumsum: torch.cumsum(x, -1), bf16, 16384x4096 and 65536x1024 (GB/s, read + write)
 - torch-batched_matmul: torch.bmm (cuBLAS), bf16, BxMxNxK of tessera-bench's
   defaults (TFLOP/s, 2·B·M·N·K)
 Medians of triton.testing.do_bench (L2 flushed between runs).
@@ -36,6 +37,13 @@ def rms_norm_backward():
         record("torch-rms_norm_backward", f"{m}x{n}", ms, 3 * x.numel() * 2 / ms / 1e6, "GB/s")
 
 
+def cumsum():
+    for m, n in ((16384, 4096), (65536, 1024)):
+        x = torch.randn(m, n, device="cuda", dtype=torch.bfloat16)
+        ms = do_bench(lambda: torch.cumsum(x, -1), warmup=25, rep=100, return_mode="median")
+        record("torch-cumsum", f"{m}x{n}", ms, 2 * x.numel() * 2 / ms / 1e6, "GB/s")
+
+
 def batched_matmul():
     for b, m, n, k in ((16, 2048, 2048, 2048), (64, 1024, 1024, 1024), (512, 256, 256, 256)):
         x = torch.randn(b, m, k, device="cuda", dtype=torch.bfloat16)
@@ -47,6 +55,7 @@ def batched_matmul():
 
 def main():
     print("torch", torch.__version__, torch.cuda.get_device_name(), flush=True)
+    cumsum()
     rms_norm_backward()
     batched_matmul()
     if "--json" in sys.argv:

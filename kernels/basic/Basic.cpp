@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <memory>
 
@@ -64,6 +65,20 @@ void softmaxBody(KernelBuilder &kb, const KernelConfig &config) {
   // subroutine call) per element.
   Tile rs = reciprocal(reduce_sum(e, 1));
   store(out, {row, Scalar(0)}, cast(e * expand_dims(rs, 1), config.dtype));
+}
+
+// Inclusive prefix sums along rows (torch.cumsum(x, -1)), BLOCK_M rows per
+// program, each row in one BLOCK_N tile held in registers, summed in f32:
+//   y_ij = Σ_{k <= j} x_ik
+// Columns past the row's end load as zeros and are not stored.
+void cumsumBody(KernelBuilder &kb, const KernelConfig &config) {
+  int64_t blockM = kb.constant("BLOCK_M", config.get("BLOCK_M"));
+  int64_t blockN = kb.constant("BLOCK_N", config.get("BLOCK_N"));
+  TensorArg x = kb.tensor("x", config.dtype, 2);
+  TensorArg out = kb.tensor("out", config.dtype, 2);
+  Scalar row = program_id(0) * Scalar(blockM);
+  Tile t = cast(load(x, {row, Scalar(0)}, {blockM, blockN}), DType::F32);
+  store(out, {row, Scalar(0)}, cast(cumsum(t, 1), config.dtype));
 }
 
 // RMSNorm (Zhang & Sennrich, 2019), BLOCK_M rows per program, each row in
@@ -309,9 +324,14 @@ Grid rowGrid(const Args &a, const KernelConfig &c) {
   return {std::max<int64_t>(1, cdiv(a.tensor("x").shape()[0], c.get("BLOCK_M")))};
 }
 
-Problem softmaxProblem(DType dtype, const std::vector<int64_t> &sizes) {
+/// Inputs of a kernel from x (ROWS x COLS) to out of x's shape, and a check
+/// of out's sampled rows against `reference` (a row of x in, float64 out),
+/// each element within the dtype's tolerance of |want| + `floor`.
+Problem rowProblem(const char *kernel, DType dtype, const std::vector<int64_t> &sizes,
+                   std::function<std::vector<double>(const float *, int64_t)> reference,
+                   double floor) {
   if (sizes.size() != 2)
-    throw tessera::Error("softmax: --sizes ROWS,COLS");
+    throw tessera::Error(std::string(kernel) + ": --sizes ROWS,COLS");
   int64_t rows = sizes[0], cols = sizes[1];
   auto x = randomHost(size_t(rows * cols), dtype);
   DeviceTensor dx = DeviceTensor::fromFloat(*x, {rows, cols}, dtype);
@@ -319,20 +339,39 @@ Problem softmaxProblem(DType dtype, const std::vector<int64_t> &sizes) {
   out.fillBytes(0xff);
   return {{dx, out}, [=] {
             for (int64_t r : sampledRows(rows)) {
-              const float *row = x->data() + r * cols;
-              double m = *std::max_element(row, row + cols), sum = 0;
-              std::vector<double> want(cols);
-              for (int64_t j = 0; j < cols; ++j)
-                sum += want[j] = std::exp(double(row[j]) - m);
-              for (double &w : want)
-                w /= sum;
-              std::string e =
-                  compare(hostRow(out, r), want, dtype, 1e-6, "out row " + std::to_string(r));
+              std::string e = compare(hostRow(out, r), reference(x->data() + r * cols, cols), dtype,
+                                      floor, "out row " + std::to_string(r));
               if (!e.empty())
                 return e;
             }
             return std::string();
           }};
+}
+
+Problem softmaxProblem(DType dtype, const std::vector<int64_t> &sizes) {
+  auto softmaxRow = [](const float *row, int64_t cols) {
+    double m = *std::max_element(row, row + cols), sum = 0;
+    std::vector<double> want(cols);
+    for (int64_t j = 0; j < cols; ++j)
+      sum += want[j] = std::exp(double(row[j]) - m);
+    for (double &w : want)
+      w /= sum;
+    return want;
+  };
+  return rowProblem("softmax", dtype, sizes, softmaxRow, 1e-6);
+}
+
+Problem cumsumProblem(DType dtype, const std::vector<int64_t> &sizes) {
+  auto cumsumRow = [](const float *row, int64_t cols) {
+    std::vector<double> want(cols);
+    double sum = 0;
+    for (int64_t j = 0; j < cols; ++j)
+      want[j] = sum += row[j];
+    return want;
+  };
+  // A sum of up to COLS terms: its error grows with the root of their count.
+  double floor = sizes.size() == 2 ? std::sqrt(double(sizes[1])) : 1;
+  return rowProblem("cumsum", dtype, sizes, cumsumRow, floor);
 }
 
 Problem rmsNormProblem(DType dtype, const std::vector<int64_t> &sizes) {
@@ -494,6 +533,29 @@ std::map<std::string, int64_t> matmulConstants() {
 
 } // namespace
 
+namespace {
+
+/// A kernel over whole rows held in registers (softmax, cumsum, rms_norm):
+/// BLOCK_M rows per program, BLOCK_N covering a row, tuned over rowConfigs,
+/// `heuristic` (dtype, rows, cols) otherwise.
+Kernel rowKernel(const char *name, Kernel::Body body, const char *summary,
+                 KernelConfig (*heuristic)(DType, int64_t, int64_t), ProblemFn problem) {
+  Tuning tuning;
+  tuning.generate = rowConfigs;
+  return Kernel(name, std::move(body))
+      .summary(summary)
+      .constants({{"BLOCK_M", 1}, {"BLOCK_N", 1024}})
+      .grid(rowGrid)
+      .heuristic([heuristic](const Args &a) {
+        const DeviceTensor &x = a.tensor("x");
+        return heuristic(x.dtype(), x.shape()[0], x.shape()[1]);
+      })
+      .autotune(tuning)
+      .problem(std::move(problem));
+}
+
+} // namespace
+
 const Kernel &tessera::kernels::detail::vectorAddKernel() {
   static const Kernel k =
       Kernel("vector_add", vectorAddBody)
@@ -506,38 +568,22 @@ const Kernel &tessera::kernels::detail::vectorAddKernel() {
 }
 
 const Kernel &tessera::kernels::detail::softmaxKernel() {
-  static const Kernel k = [] {
-    Tuning tuning;
-    tuning.generate = rowConfigs;
-    return Kernel("softmax", softmaxBody)
-        .summary("row-wise softmax of a 2-D tensor")
-        .constants({{"BLOCK_M", 1}, {"BLOCK_N", 1024}})
-        .grid(rowGrid)
-        .heuristic([](const Args &a) {
-          const DeviceTensor &x = a.tensor("x");
-          return softmaxConfig(x.dtype(), x.shape()[0], x.shape()[1]);
-        })
-        .autotune(tuning)
-        .problem(softmaxProblem);
-  }();
+  static const Kernel k = rowKernel("softmax", softmaxBody, "row-wise softmax of a 2-D tensor",
+                                    softmaxConfig, softmaxProblem);
+  return k;
+}
+
+const Kernel &tessera::kernels::detail::cumsumKernel() {
+  static const Kernel k =
+      rowKernel("cumsum", cumsumBody, "inclusive prefix sums along the rows of a 2-D tensor",
+                cumsumConfig, cumsumProblem);
   return k;
 }
 
 const Kernel &tessera::kernels::detail::rmsNormKernel() {
-  static const Kernel k = [] {
-    Tuning tuning;
-    tuning.generate = rowConfigs;
-    return Kernel("rms_norm", rmsNormBody)
-        .summary("RMSNorm of each row of a 2-D tensor, times a weight per column")
-        .constants({{"BLOCK_M", 1}, {"BLOCK_N", 1024}})
-        .grid(rowGrid)
-        .heuristic([](const Args &a) {
-          const DeviceTensor &x = a.tensor("x");
-          return rmsNormConfig(x.dtype(), x.shape()[0], x.shape()[1]);
-        })
-        .autotune(tuning)
-        .problem(rmsNormProblem);
-  }();
+  static const Kernel k = rowKernel(
+      "rms_norm", rmsNormBody, "RMSNorm of each row of a 2-D tensor, times a weight per column",
+      rmsNormConfig, rmsNormProblem);
   return k;
 }
 
@@ -635,8 +681,8 @@ const Kernel &tessera::kernels::detail::sumColumnsKernel() {
 }
 
 std::vector<Kernel> tessera::kernels::detail::basicKernels() {
-  return {vectorAddKernel(),  softmaxKernel(), rmsNormKernel(),      rmsNormBackwardKernel(),
-          sumColumnsKernel(), matmulKernel(),  batchedMatmulKernel()};
+  return {vectorAddKernel(),       softmaxKernel(),    cumsumKernel(), rmsNormKernel(),
+          rmsNormBackwardKernel(), sumColumnsKernel(), matmulKernel(), batchedMatmulKernel()};
 }
 
 DeviceTensor tessera::kernels::vector_add(const DeviceTensor &x, const DeviceTensor &y,
@@ -692,6 +738,32 @@ void tessera::kernels::softmaxWithConfig(const DeviceTensor &x, DeviceTensor &ou
                                          const KernelConfig &config, Stream &stream) {
   checkRows("softmax", x, out, config);
   detail::softmaxKernel().launch(config, {x, out}, stream);
+}
+
+DeviceTensor tessera::kernels::cumsum(const DeviceTensor &x, Stream &stream) {
+  requireRank(x, 2, "x");
+  DeviceTensor out = DeviceTensor::empty(x.shape(), x.dtype());
+  cumsum(x, out, stream);
+  return out;
+}
+
+void tessera::kernels::cumsum(const DeviceTensor &x, DeviceTensor &out, Stream &stream) {
+  requireRank(x, 2, "x");
+  cumsumWithConfig(x, out, detail::cumsumKernel().configFor({x, out}), stream);
+}
+
+KernelConfig tessera::kernels::cumsumConfig(DType dtype, int64_t rows, int64_t cols) {
+  // Softmax's shape of work: a row in registers, several short ones per
+  // program; the scan's exchange goes through shared memory once per row.
+  KernelConfig c = softmaxConfig(dtype, rows, cols);
+  return detail::cumsumKernel().config(
+      dtype, {{"BLOCK_M", c.get("BLOCK_M")}, {"BLOCK_N", c.get("BLOCK_N")}}, c.numWarps);
+}
+
+void tessera::kernels::cumsumWithConfig(const DeviceTensor &x, DeviceTensor &out,
+                                        const KernelConfig &config, Stream &stream) {
+  checkRows("cumsum", x, out, config);
+  detail::cumsumKernel().launch(config, {x, out}, stream);
 }
 
 DeviceTensor tessera::kernels::rms_norm(const DeviceTensor &x, const DeviceTensor &weight,

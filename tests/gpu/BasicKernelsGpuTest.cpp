@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "common/NormsAndBatches.h"
+#include "common/LibraryKernels.h"
 #include "tessera/kernels/basic.h"
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
@@ -175,6 +175,27 @@ TEST(RmsNormErrors, BadInputNamesTheArgument) {
       Error);
   EXPECT_THROW(kernels::rms_norm(x, w4, out, -1.f), Error);
 }
+
+class Cumsum : public ::testing::TestWithParam<std::tuple<DType, int64_t, int64_t>> {};
+
+/// Row-wise inclusive sums against float64, rows not whole blocks, up to the
+/// widest (16384), the output poisoned first.
+TEST_P(Cumsum, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  auto [dtype, rows, cols] = GetParam();
+  EXPECT_LE(test::cumsumError(dtype, rows, cols),
+            dtype == DType::F32 ? 1e-6 : testkit::tolerance(dtype));
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, Cumsum,
+                         ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
+                                            ::testing::Values(1, 129),
+                                            ::testing::Values(1, 333, 4099, 16384)),
+                         [](const auto &info) {
+                           return std::string(name(std::get<0>(info.param))) + "_" +
+                                  std::to_string(std::get<1>(info.param)) + "x" +
+                                  std::to_string(std::get<2>(info.param));
+                         });
 
 class RmsNormBackward : public ::testing::TestWithParam<std::tuple<DType, int64_t, int64_t>> {};
 

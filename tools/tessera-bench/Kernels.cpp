@@ -1,7 +1,7 @@
 //===- Kernels.cpp - tessera-bench kernels: softmax and matmul ------------===//
 //
-// Times kernels::softmax and kernels::rms_norm (GB/s, one read and one write
-// of every element), rms_norm_backward (GB/s, reads of x and dy, the write of
+// Times kernels::softmax, kernels::cumsum and kernels::rms_norm (GB/s, one
+// read and one write of every element), rms_norm_backward (GB/s, reads of x and dy, the write of
 // dx), kernels::matmul (TFLOP/s, 2·M·N·K) and batched_matmul (2·B·M·N·K) as
 // ../shared/anchors/bench_general.py and scripts/device-general-peers.py time
 // their peers, with the heuristic's configuration and with any listed
@@ -153,6 +153,7 @@ int tessera::bench::benchKernels(const KernelsOptions &o) {
                                            {"config", config.key()}});
   };
   auto softmaxShapes = parseShapeList(o.softmaxShapes, 2, "--softmax");
+  auto cumsumShapes = parseShapeList(o.cumsumShapes, 2, "--cumsum");
   auto rmsNormShapes = parseShapeList(o.rmsNormShapes, 2, "--rms-norm");
   auto rmsNormBackwardShapes = parseShapeList(o.rmsNormBackwardShapes, 2, "--rms-norm-backward");
   auto matmulShapes = parseShapeList(o.matmulSizes, 3, "--matmul");
@@ -195,6 +196,16 @@ int tessera::bench::benchKernels(const KernelsOptions &o) {
           return 1;
       }
     }
+  }
+
+  for (const std::vector<int64_t> &dims : *cumsumShapes) {
+    int64_t m = dims[0], n = dims[1];
+    DeviceTensor x = random({m, n}), out = DeviceTensor::empty({m, n}, *dtype);
+    std::string shape = llvm::formatv("{0}x{1}", m, n).str();
+    double bytes = 2.0 * m * n * byteSize(*dtype);
+    kernels::KernelConfig config = kernels::cumsumConfig(*dtype, m, n);
+    double ms = timeIt([&] { kernels::cumsumWithConfig(x, out, config); });
+    report("tessera-cumsum", shape, ms, bytes / ms / 1e6, "GB/s", config, true);
   }
 
   for (const std::vector<int64_t> &dims : *rmsNormShapes) {

@@ -17,6 +17,8 @@ struct KernelsOptions {
   std::string dtype = "bf16";
   /// "MxN;..." rows x columns of softmax.
   std::string softmaxShapes = "16384x4096;65536x1024";
+  /// "MxN;..." of cumsum (scripts/device-general-peers.py times torch.cumsum).
+  std::string cumsumShapes = "16384x4096;65536x1024";
   /// "MxN;..." of rms_norm and of rms_norm_backward.
   std::string rmsNormShapes = "4096x8192;32768x1024";
   std::string rmsNormBackwardShapes = "4096x8192;32768x1024";

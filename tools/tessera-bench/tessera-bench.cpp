@@ -100,7 +100,8 @@ int usage() {
       "                                       u: rescale skipped in warps whose max held)\n"
       "                         [--json FILE]\n"
       "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n"
-      "       tessera-bench kernels [--softmax \"MxN;...\"] [--rms-norm \"MxN;...\"] "
+      "       tessera-bench kernels [--softmax \"MxN;...\"] [--cumsum \"MxN;...\"] "
+      "[--rms-norm \"MxN;...\"] "
       "[--rms-norm-backward \"MxN;...\"]\n"
       "                         [--matmul \"MxNxK;...\"] [--batched-matmul \"BxMxNxK;...\"] "
       "[--dtype bf16|f16|f32] [--reps N]\n"
@@ -320,6 +321,8 @@ int main(int argc, char **argv) {
         o.softmaxShapes = v;
       else if (a == "--matmul")
         o.matmulSizes = v;
+      else if (a == "--cumsum")
+        o.cumsumShapes = v;
       else if (a == "--rms-norm")
         o.rmsNormShapes = v;
       else if (a == "--rms-norm-backward")

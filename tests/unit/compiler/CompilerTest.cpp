@@ -74,6 +74,7 @@ TEST(BasicKernelConfigs, CompileWithoutSpills) {
   for (int64_t cols : {1, 100, 1024, 4096, 16384}) {
     shipped.push_back({"softmax", kernels::softmaxConfig(DType::BF16, 4096, cols), "sm_90a"});
     shipped.push_back({"rms_norm", kernels::rmsNormConfig(DType::F32, 4096, cols), "sm_80"});
+    shipped.push_back({"cumsum", kernels::cumsumConfig(DType::BF16, 4096, cols), "sm_90a"});
   }
   // RMSNorm's backward up to rows of 8192 (16384 spills: docs/PERFORMANCE.md).
   for (int64_t cols : {1, 100, 1024, 4096, 8192})

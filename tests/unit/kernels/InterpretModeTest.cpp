@@ -6,7 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attention/Internal.h"
-#include "common/NormsAndBatches.h"
+#include "common/LibraryKernels.h"
 #include "common/Testing.h"
 #include "tessera/kernels/attention.h"
 #include "tessera/kernels/basic.h"
@@ -158,6 +158,21 @@ TEST(InterpretMode, SoftmaxAndRmsNormThroughThePublicApi) {
   kernels::KernelConfig narrow = kernels::softmaxConfig(DType::F32, 3, 2);
   EXPECT_TRUE(test::contains(test::errorOf([&] { kernels::softmaxWithConfig(x, out, narrow); }),
                              "softmax: BLOCK_N 2 does not cover a row of 4"));
+}
+
+/// cumsum through the public API on the interpreter against float64: rows
+/// several to a program, rows spread over warps, and bf16 (summed in f32).
+TEST(InterpretMode, CumsumMatchesFloat64) {
+  InterpretedScope scope;
+  for (DType dtype : {DType::F32, DType::BF16})
+    for (int64_t cols : {7, 300, 1500})
+      EXPECT_LE(test::cumsumError(dtype, 5, cols),
+                dtype == DType::F32 ? 1e-6 : testkit::tolerance(dtype))
+          << name(dtype) << " " << cols << " columns";
+  DeviceTensor x = testkit::randomTensor({3, 4}, DType::F32);
+  DeviceTensor out = DeviceTensor::empty({3, 5}, DType::F32);
+  EXPECT_TRUE(test::contains(test::errorOf([&] { kernels::cumsum(x, out); }),
+                             "out: expected a tensor of x's dtype and shape"));
 }
 
 /// rms_norm_backward on the interpreter against float64: short rows several

@@ -30,6 +30,15 @@ KernelConfig softmaxConfig(DType dtype, int64_t rows, int64_t cols);
 void softmaxWithConfig(const DeviceTensor &x, DeviceTensor &out, const KernelConfig &config,
                        Stream &stream = Stream::defaultStream());
 
+/// Inclusive prefix sums along the last dimension of a 2-D tensor (f32, f16
+/// or bf16), computed in f32 (torch.cumsum(x, -1)). Rows up to 16384 long.
+DeviceTensor cumsum(const DeviceTensor &x, Stream &stream = Stream::defaultStream());
+void cumsum(const DeviceTensor &x, DeviceTensor &out, Stream &stream = Stream::defaultStream());
+/// The configuration cumsum() runs rows x cols with.
+KernelConfig cumsumConfig(DType dtype, int64_t rows, int64_t cols);
+void cumsumWithConfig(const DeviceTensor &x, DeviceTensor &out, const KernelConfig &config,
+                      Stream &stream = Stream::defaultStream());
+
 /// RMSNorm along the last dimension of a 2-D tensor (f32, f16 or bf16),
 /// computed in f32: y = x · (mean(x²) + eps)^(-1/2) · weight, `weight` one
 /// element per column in x's dtype. Rows up to 16384 long.
@@ -85,10 +94,11 @@ void batchedMatmulWithConfig(const DeviceTensor &a, const DeviceTensor &b, Devic
 
 namespace detail {
 /// The foundation kernels' definitions (registered by name, tunable with
-/// tessera-tune: softmax, rms_norm and rms_norm_backward --sizes ROWS,COLS,
+/// tessera-tune: softmax, cumsum, rms_norm and rms_norm_backward --sizes ROWS,COLS,
 /// matmul --sizes M,N,K, batched_matmul --sizes BATCH,M,N,K).
 const Kernel &vectorAddKernel();
 const Kernel &softmaxKernel();
+const Kernel &cumsumKernel();
 const Kernel &rmsNormKernel();
 const Kernel &matmulKernel();
 const Kernel &batchedMatmulKernel();

@@ -1,13 +1,13 @@
-//===- NormsAndBatches.h - rms_norm_backward, batched_matmul, checked -*- C++ -*-===//
+//===- LibraryKernels.h - cumsum, rms_norm_backward, batched_matmul -*- C++ -*-===//
 //
-// Runs rms_norm_backward and batched_matmul through the public API on fresh
+// Runs cumsum, rms_norm_backward and batched_matmul through the public API on fresh
 // random inputs, outputs poisoned, and compares them with float64
 // references on the host. The unit tests run them on the interpreter, the
 // GPU tests on the GPU.
 //
 //===----------------------------------------------------------------------===//
-#ifndef TESSERA_TESTS_COMMON_NORMSANDBATCHES_H
-#define TESSERA_TESTS_COMMON_NORMSANDBATCHES_H
+#ifndef TESSERA_TESTS_COMMON_LIBRARYKERNELS_H
+#define TESSERA_TESTS_COMMON_LIBRARYKERNELS_H
 
 #include "tessera/kernels/basic.h"
 #include "tessera/runtime/Testing.h"
@@ -19,6 +19,23 @@
 #include <vector>
 
 namespace tessera::test {
+
+/// The worst relative error of cumsum(x) along rows (x of rows x cols, the
+/// output poisoned) against float64; the floor sqrt(cols) is a sum's growth.
+inline double cumsumError(DType dtype, int64_t rows, int64_t cols) {
+  std::vector<float> x;
+  DeviceTensor dx = testkit::randomTensor({rows, cols}, dtype, &x);
+  DeviceTensor out = DeviceTensor::empty({rows, cols}, dtype);
+  out.fillBytes(0xff);
+  kernels::cumsum(dx, out);
+  std::vector<double> want(x.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    double sum = 0;
+    for (int64_t c = 0; c < cols; ++c)
+      want[r * cols + c] = sum += x[r * cols + c];
+  }
+  return testkit::maxRelativeError(out.toFloat(), want, std::sqrt(double(cols)));
+}
 
 /// dx and dweight of y = x · (mean(x²) + eps)^(-1/2) · w for dy, in float64.
 /// The worst relative errors of both (testkit::maxRelativeError, floors of
