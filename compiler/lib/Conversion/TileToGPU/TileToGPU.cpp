@@ -115,7 +115,7 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
     target.addIllegalDialect<tile::TileDialect, math::MathDialect>();
     // A wgmma group's wait stays an op until tessera-defer-wgmma-waits has
     // placed it.
-    target.addLegalOp<tile::WarpgroupWaitOp>();
+    target.addLegalOp<tile::WarpgroupWaitOp, tile::WarpSpecializeOp>();
     target.addDynamicallyLegalDialect<arith::ArithDialect>(
         [](Operation *op) { return !touchesTiles(op); });
     target.addDynamicallyLegalOp<func::FuncOp, func::ReturnOp>(
@@ -134,22 +134,9 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();
 
-    // A warp-specialized kernel's consumers synchronize among themselves:
-    // the producer's threads never reach their barriers.
-    module.walk([&](scf::IfOp split) {
-      auto threads = split->getAttrOfType<IntegerAttr>(kConsumerThreadsAttr);
-      if (!threads)
-        return;
-      split.getThenRegion().walk([&](gpu::BarrierOp barrier) {
-        OpBuilder b(barrier);
-        Location loc = barrier.getLoc();
-        NVVM::BarrierOp::create(b, loc, Type(), constI32(b, loc, kConsumerBarrier),
-                                constI32(b, loc, threads.getInt()), NVVM::BarrierReductionAttr(),
-                                Value());
-        barrier.erase();
-      });
-      split->removeAttr(kConsumerThreadsAttr);
-    });
+    // Lowered after its regions' ops, whose barriers it turns into the
+    // consumers' named barrier.
+    module.walk([](tile::WarpSpecializeOp op) { lowerWarpSpecialize(op); });
   }
 };
 

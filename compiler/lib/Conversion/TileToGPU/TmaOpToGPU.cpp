@@ -144,38 +144,6 @@ struct MBarrierArriveOpToGPU : OpConversionPattern<tile::MBarrierArriveOp> {
   }
 };
 
-/// The kernel's own warps (threads 0 .. num_warps x 32 - 1) run the
-/// consumers; the first thread after them the producer, while the rest of
-/// the producer's warps exit. The consumers' scf.if is marked with their
-/// thread count: their CTA barriers become named barrier 1 for that many
-/// threads once the conversion is done (ConvertTileToGPU).
-struct WarpSpecializeOpToGPU : OpConversionPattern<tile::WarpSpecializeOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult matchAndRewrite(tile::WarpSpecializeOp op, OpAdaptor,
-                                ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Operation *kernel = op->getParentOp();
-    while (kernel && !kernel->hasAttr(tile::kNumWarpsAttr))
-      kernel = kernel->getParentOp();
-    int64_t consumerThreads = int64_t(kernel ? tile::getNumWarps(kernel) : 4) * tile::kWarpSize;
-    Value tid =
-        arith::IndexCastOp::create(rewriter, loc, rewriter.getI32Type(),
-                                   gpu::ThreadIdOp::create(rewriter, loc, gpu::Dimension::x));
-    Value isConsumer = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, tid,
-                                             constI32(rewriter, loc, consumerThreads));
-    auto split = scf::IfOp::create(rewriter, loc, TypeRange{}, isConsumer, /*withElse=*/true);
-    split->setAttr(kConsumerThreadsAttr, rewriter.getI32IntegerAttr(consumerThreads));
-    rewriter.inlineBlockBefore(&op.getConsumers().front(), split.thenBlock()->getTerminator());
-    rewriter.setInsertionPoint(split.elseBlock()->getTerminator());
-    Value isProducer = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq, tid,
-                                             constI32(rewriter, loc, consumerThreads));
-    auto producer = scf::IfOp::create(rewriter, loc, TypeRange{}, isProducer, /*withElse=*/false);
-    rewriter.inlineBlockBefore(&op.getProducer().front(), producer.thenBlock()->getTerminator());
-    rewriter.eraseOp(op);
-    return success();
-  }
-};
-
 /// Tries before a wait gives up. Each try suspends the thread until the
 /// phase completes or a time limit passes (the hint below), so a phase that
 /// never completes, a schedule bug, stops the kernel after seconds with a
@@ -226,5 +194,41 @@ struct MBarrierWaitOpToGPU : OpConversionPattern<tile::MBarrierWaitOp> {
 void tessera::tilegpu::populateTmaOpPatterns(TileTypeConverter &converter,
                                              RewritePatternSet &patterns) {
   patterns.add<MBarrierAllocOpToGPU, MBarrierInitOpToGPU, TmaCopyOpToGPU, MBarrierWaitOpToGPU,
-               MBarrierArriveOpToGPU, WarpSpecializeOpToGPU>(converter, patterns.getContext());
+               MBarrierArriveOpToGPU>(converter, patterns.getContext());
+}
+
+void tessera::tilegpu::lowerWarpSpecialize(tile::WarpSpecializeOp op) {
+  // The consumers synchronize among themselves: the producer's threads never
+  // reach their barriers (the lowering's own included, hence after it).
+  int64_t consumerThreads =
+      int64_t(tile::getNumWarps(op->getParentOfType<FunctionOpInterface>())) * tile::kWarpSize;
+  op.getConsumers().walk([&](gpu::BarrierOp barrier) {
+    OpBuilder b(barrier);
+    Location loc = barrier.getLoc();
+    NVVM::BarrierOp::create(b, loc, Type(), constI32(b, loc, kConsumerBarrier),
+                            constI32(b, loc, consumerThreads), NVVM::BarrierReductionAttr(),
+                            Value());
+    barrier.erase();
+  });
+  // The kernel's own warps (threads 0 .. num_warps x 32 - 1) run the
+  // consumers; the first thread after them the producer, while the rest of
+  // the producer's warps exit.
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value tid = arith::IndexCastOp::create(b, loc, b.getI32Type(),
+                                         gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x));
+  Value isConsumer = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, tid,
+                                           constI32(b, loc, consumerThreads));
+  auto split = scf::IfOp::create(b, loc, TypeRange{}, isConsumer, /*withElse=*/true);
+  Block &consumers = op.getConsumers().front();
+  split.thenBlock()->getOperations().splice(split.thenBlock()->getTerminator()->getIterator(),
+                                            consumers.getOperations());
+  b.setInsertionPoint(split.elseBlock()->getTerminator());
+  Value isProducer = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid,
+                                           constI32(b, loc, consumerThreads));
+  auto producer = scf::IfOp::create(b, loc, TypeRange{}, isProducer, /*withElse=*/false);
+  Block &producerBlock = op.getProducer().front();
+  producer.thenBlock()->getOperations().splice(producer.thenBlock()->getTerminator()->getIterator(),
+                                               producerBlock.getOperations());
+  op.erase();
 }

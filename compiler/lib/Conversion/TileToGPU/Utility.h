@@ -14,7 +14,6 @@ using namespace mlir;
 using namespace schedule;
 using tile::kSharedTileAlignment;
 
-using tile::kConsumerThreadsAttr;
 using tile::kTensorMapsAttr;
 /// The named barrier of a warp-specialized kernel's consumers (0 is the
 /// whole CTA's).
@@ -202,6 +201,10 @@ void populateMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &p
 void populateElementwiseOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateSharedMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 /// tile.tma_copy and the mbarrier ops (tile-use-tma).
+/// tile.warp_specialize, after the conversion of its regions: the consumers
+/// in an scf.if of the kernel's own threads, their barriers named barrier
+/// kConsumerBarrier for that many; the producer on the first thread after.
+void lowerWarpSpecialize(tile::WarpSpecializeOp op);
 void populateTmaOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 /// `warpgroupMma`: dots that fit run as sm_90a wgmma rather than mma.sync.
 void populateFmaDotPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);

@@ -498,20 +498,8 @@ func.func @tensor_map_index_past_the_arguments(%a: i32, %b: i32) attributes {til
 
 // -----
 
-func.func @consumer_threads_whole_warps(%c: i1) {
-  // expected-error @+1 {{attribute 'tile.consumer_threads' expects an i32 multiple of 32 up to 1024, got 100 : i32}}
-  scf.if %c {
-  } {tile.consumer_threads = 100 : i32}
-  return
-}
-
-// -----
-
 // Valid: every one of them on the operations it belongs on.
 func.func @every_attribute(%a: i32, %x: f32) attributes {tile.kernel, tile.num_warps = 8 : i32, tile.num_stages = 4 : i32, tile.warpgroup_mma = false, tile.tma, tile.warp_specialize, tile.constant.BLOCK_M = 128, tile.tensor_maps = array<i64: 0>} {
   %y = arith.mulf %x, %x {tile.skip_unit_factor} : f32
-  %c = arith.constant true
-  scf.if %c {
-  } {tile.consumer_threads = 256 : i32}
   return
 }

@@ -64,10 +64,6 @@ LogicalResult TileDialect::verifyOperationAttribute(Operation *op, NamedAttribut
     return expect(i32In(1, 4, /*powerOfTwo=*/false), "an i32 from 1 to 4");
   if (name == kWarpgroupMmaAttr)
     return expect(isa<BoolAttr>(value), "a bool");
-  if (name == kConsumerThreadsAttr)
-    return expect(i32In(32, 1024, /*powerOfTwo=*/false) &&
-                      cast<IntegerAttr>(value).getInt() % 32 == 0,
-                  "an i32 multiple of 32 up to 1024");
   if (name == kTensorMapsAttr) {
     auto indices = dyn_cast<DenseI64ArrayAttr>(value);
     auto fn = dyn_cast<FunctionOpInterface>(op);
@@ -80,7 +76,7 @@ LogicalResult TileDialect::verifyOperationAttribute(Operation *op, NamedAttribut
                            << "' of the tile dialect (its attributes on other operations: "
                               "tile.kernel, tile.constant.NAME, tile.num_warps, tile.num_stages, "
                               "tile.warpgroup_mma, tile.tma, tile.warp_specialize, "
-                              "tile.skip_unit_factor, tile.tensor_maps, tile.consumer_threads)";
+                              "tile.skip_unit_factor, tile.tensor_maps)";
 }
 
 unsigned tessera::tile::getNumWarps(Operation *func) {

@@ -28,10 +28,8 @@ def Tile_Dialect : Dialect {
   // `num_warps` (1 to 32, a power of two), `num_stages` (1 to 4),
   // `warpgroup_mma` (false: mma.sync only), `tma`, `warp_specialize`. On an
   // arith.mulf: `skip_unit_factor` (dsl::rescale_rows). Set by the lowering
-  // and consumed before it ends: `tensor_maps` (a gpu.func's tensor-map
-  // argument indices, for tessera-tensor-map-params) and `consumer_threads`
-  // (on the scf.if of a warp-specialized kernel's consumers: their barriers
-  // become a named barrier for that many threads).
+  // and consumed by tessera-tensor-map-params: `tensor_maps` (a gpu.func's
+  // tensor-map argument indices).
   let discardableAttrs = (ins
     "::mlir::UnitAttr":$kernel,
     "::mlir::IntegerAttr":$num_warps,
@@ -40,8 +38,7 @@ def Tile_Dialect : Dialect {
     "::mlir::UnitAttr":$tma,
     "::mlir::UnitAttr":$warp_specialize,
     "::mlir::UnitAttr":$skip_unit_factor,
-    "::mlir::DenseI64ArrayAttr":$tensor_maps,
-    "::mlir::IntegerAttr":$consumer_threads
+    "::mlir::DenseI64ArrayAttr":$tensor_maps
   );
   let hasOperationAttrVerify = 1;
 }

@@ -57,10 +57,6 @@ inline constexpr llvm::StringLiteral kConstantAttrPrefix = "tile.constant.";
 /// On a kernel's gpu.func, from convert-tile-to-gpu to
 /// tessera-tensor-map-params: the indices of its tensor-map arguments.
 inline constexpr llvm::StringLiteral kTensorMapsAttr = "tile.tensor_maps";
-/// Within convert-tile-to-gpu, on the scf.if of a warp-specialized kernel's
-/// consumers: how many threads they are (their CTA barriers become a named
-/// barrier for that many).
-inline constexpr llvm::StringLiteral kConsumerThreadsAttr = "tile.consumer_threads";
 
 /// Warps per program of `func` (its `tile.num_warps`, default 4).
 unsigned getNumWarps(mlir::Operation *func);
