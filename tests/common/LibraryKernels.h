@@ -37,6 +37,16 @@ inline double cumsumError(DType dtype, int64_t rows, int64_t cols) {
   return testkit::maxRelativeError(out.toFloat(), want, std::sqrt(double(cols)));
 }
 
+/// The bound on cumsumError: the output's rounding for 16-bit types; for f32
+/// the partial sums' rounding, which walks like sqrt(cols) roundings of a sum
+/// of size sqrt(cols) (four f32 epsilons each, so that the worst of many
+/// outputs stays inside; a lost carry or a wrong element costs ~1).
+inline double cumsumTolerance(DType dtype, int64_t cols) {
+  if (dtype != DType::F32)
+    return testkit::tolerance(dtype);
+  return 4 * 1.1920929e-7 * std::sqrt(double(cols));
+}
+
 /// dx and dweight of y = x · (mean(x²) + eps)^(-1/2) · w for dy, in float64.
 /// The worst relative errors of both (testkit::maxRelativeError, floors of
 /// 1 for dx and sqrt(rows) for dw, a sum over the rows) are returned.

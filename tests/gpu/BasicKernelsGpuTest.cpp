@@ -183,8 +183,7 @@ class Cumsum : public ::testing::TestWithParam<std::tuple<DType, int64_t, int64_
 TEST_P(Cumsum, MatchesReference) {
   SKIP_WITHOUT_GPU();
   auto [dtype, rows, cols] = GetParam();
-  EXPECT_LE(test::cumsumError(dtype, rows, cols),
-            dtype == DType::F32 ? 1e-6 : testkit::tolerance(dtype));
+  EXPECT_LE(test::cumsumError(dtype, rows, cols), test::cumsumTolerance(dtype, cols));
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, Cumsum,
