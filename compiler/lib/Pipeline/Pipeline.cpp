@@ -50,6 +50,11 @@ void tessera::buildSchedulePasses(OpPassManager &pm, const PipelineOptions &opti
   TileWarpSpecializeOptions specialize;
   specialize.arch = options.arch;
   pm.addPass(createTileWarpSpecialize(specialize));
+  // Every dot's staged tiles are stored, waited for, fenced and published
+  // before it, where they are not ready already.
+  TilePublishStagingsOptions publish;
+  publish.arch = options.arch;
+  pm.addPass(createTilePublishStagings(publish));
 }
 
 void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &options) {

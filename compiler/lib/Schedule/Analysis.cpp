@@ -499,3 +499,56 @@ Value tessera::schedule::emitBufferOffset(OpBuilder &b, Location loc, Value buff
         constI32(b, loc, offsets[s]), offset);
   return offset;
 }
+
+/// How many of the most recent cp.async groups `dot` may leave in flight:
+/// the copies committed in its block after the last one it reads (a V tile
+/// copied after the K tile the QKᵀ dot reads keeps loading during it).
+/// Copies hoisted out of the dot's loop are older than all of those.
+int64_t schedule::copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
+  auto isCopy = llvm::IsaPred<tile::AsyncCopyOp>;
+  // Prefetched tiles were committed by the previous iteration's copy (just
+  // before the view): every copy after it then, and every copy of this
+  // iteration before the dot, may still run.
+  std::optional<int64_t> prefetched;
+  for (const StagedOperand &operand : staged) {
+    // The copy of the tile (its buffers) in the loop's body: where the load
+    // was, or after the tile's last reader (one stage).
+    auto view = operand ? operand.source.getDefiningOp<tile::SharedViewOp>() : nullptr;
+    tile::AsyncCopyOp copy = view ? prefetchCopyOf(view) : tile::AsyncCopyOp();
+    if (!copy)
+      continue;
+    int64_t count = 0, perIteration = 0;
+    for (Operation *op = copy->getNextNode(); op; op = op->getNextNode())
+      count += isCopy(op);
+    for (Operation *op = &dot->getBlock()->front(); op != dot.getOperation();
+         op = op->getNextNode())
+      count += isCopy(op);
+    for (Operation &op : *dot->getBlock())
+      perIteration += isCopy(&op);
+    // The tile was copied `distance` iterations ago: the iterations between
+    // issued their copies after it too.
+    count += (copy.getDistance() - 1) * perIteration;
+    prefetched = std::min(prefetched.value_or(count), count);
+  }
+  if (prefetched)
+    return *prefetched;
+  Operation *newestNeeded = nullptr;
+  for (const StagedOperand &operand : staged) {
+    auto view = operand ? operand.source.getDefiningOp<tile::SharedViewOp>() : nullptr;
+    if (!view || view->getBlock() != dot->getBlock())
+      continue;
+    for (Operation *user : view.getBuffer().getUsers())
+      if (isa<tile::AsyncCopyOp>(user) && user->getBlock() == dot->getBlock() &&
+          (!newestNeeded || newestNeeded->isBeforeInBlock(user)))
+        newestNeeded = user;
+  }
+  int64_t later = 0;
+  for (Operation *op = newestNeeded ? newestNeeded->getNextNode() : &dot->getBlock()->front();
+       op && op != dot.getOperation(); op = op->getNextNode()) {
+    if (op->getNumRegions() != 0 &&
+        op->walk([](tile::AsyncCopyOp) { return WalkResult::interrupt(); }).wasInterrupted())
+      return 0; // copies in nested regions: count nothing, wait for all
+    later += isCopy(op);
+  }
+  return later;
+}

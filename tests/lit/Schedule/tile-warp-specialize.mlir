@@ -1,5 +1,5 @@
 // RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma=arch=sm_90a --tile-warp-specialize=arch=sm_90a | FileCheck %s
-// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma=arch=sm_90a --tile-warp-specialize=arch=sm_90a --convert-tile-to-gpu=arch=sm_90a --canonicalize | FileCheck %s --check-prefix=GPU
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma=arch=sm_90a --tile-warp-specialize=arch=sm_90a --tile-publish-stagings=arch=sm_90a --convert-tile-to-gpu=arch=sm_90a --canonicalize | FileCheck %s --check-prefix=GPU
 
 #ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
 #bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>

@@ -97,6 +97,13 @@ struct StagedOperand {
 };
 StagedOperand getStagedOperand(Value operand);
 
+/// How many of the most recent cp.async groups `dot` may leave in flight
+/// when it waits for the copied tiles of `staged`: the copies committed in
+/// its block after the last one it reads (a V tile copied after the K tile
+/// the Q·Kᵀ dot reads keeps loading during it). Copies hoisted out of the
+/// dot's loop are older than all of those.
+int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged);
+
 /// Whether the shared tile staged from the f32 `source` must be rounded to
 /// tf32 in place: some tf32 wgmma (sm_90a) reads it, and its load does not
 /// promise tf32 values (`tf32_rounded`).

@@ -98,4 +98,28 @@ def TileWarpSpecialize : Pass<"tile-warp-specialize", "mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
 }
 
+def TilePublishStagings : Pass<"tile-publish-stagings", "mlir::ModuleOp"> {
+  let summary = "place the stores, waits, fences and barriers that publish a dot's shared tiles";
+  let description = [{
+    The schedule level's last pass. Before each tensor-core `tile.dot`
+    whose `#tile.staging` leaves a staged tile unready, it places what
+    makes the tiles readable by every warp: a `gpu.barrier` (the tiles'
+    last readers are done) and a `tile.store_staging` per operand staged
+    from registers; a `tile.async_wait` for the copied tiles it reads
+    (leaving the groups committed after them in flight;
+    `copiesAllowedInFlight`), and for the next dot's too with
+    `publishNext = at_start`; on sm_90a a `tile.round_shared_to_tf32` per
+    copied f32 tile a tf32 wgmma reads, then `tile.fence_async_shared`
+    (wgmma reads through the async proxy); a `gpu.barrier` that publishes
+    them. A dot whose tiles are all ready gets nothing. The waits at a
+    split-K exchange (`publishNext = at_exchange`) lie inside the dot and
+    stay with its lowering.
+  }];
+  let options = [
+    Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
+           "GPU architecture (sm_90a: wgmma reads tiles through the async proxy)">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
 #endif

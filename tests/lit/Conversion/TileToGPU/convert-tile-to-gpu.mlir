@@ -1,4 +1,4 @@
-// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory --tile-pipeline-copies --convert-tile-to-gpu | FileCheck %s
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory --tile-pipeline-copies --tile-publish-stagings --convert-tile-to-gpu | FileCheck %s
 
 #l = #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>
 

@@ -1,6 +1,6 @@
-// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory="arch=sm_90a" --tile-pipeline-copies --convert-tile-to-gpu="arch=sm_90a" | FileCheck %s --check-prefixes=CHECK,SM90
-// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory="arch=sm_80" --tile-pipeline-copies --convert-tile-to-gpu="arch=sm_80" | FileCheck %s --check-prefixes=CHECK,SM80
-// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory="arch=sm_90a" --tile-pipeline-copies --convert-tile-to-gpu="arch=sm_90a" --canonicalize --cse | FileCheck %s --check-prefix=NSPLIT
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory="arch=sm_90a" --tile-pipeline-copies --tile-publish-stagings="arch=sm_90a" --convert-tile-to-gpu="arch=sm_90a" | FileCheck %s --check-prefixes=CHECK,SM90
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory="arch=sm_80" --tile-pipeline-copies --tile-publish-stagings="arch=sm_80" --convert-tile-to-gpu="arch=sm_80" | FileCheck %s --check-prefixes=CHECK,SM80
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory="arch=sm_90a" --tile-pipeline-copies --tile-publish-stagings="arch=sm_90a" --convert-tile-to-gpu="arch=sm_90a" --canonicalize --cse | FileCheck %s --check-prefix=NSPLIT
 
 #bl = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
 #mma = #tile.mma<warpsPerCTA = [4, 1]>

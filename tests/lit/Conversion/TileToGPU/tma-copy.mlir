@@ -1,4 +1,4 @@
-// RUN: tessera-opt %s --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma=arch=sm_90a --convert-tile-to-gpu=arch=sm_90a --canonicalize --cse | FileCheck %s
+// RUN: tessera-opt %s --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma=arch=sm_90a --tile-publish-stagings=arch=sm_90a --convert-tile-to-gpu=arch=sm_90a --canonicalize --cse | FileCheck %s
 
 #ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
 #bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>

@@ -503,3 +503,20 @@ func.func @every_attribute(%a: i32, %x: f32) attributes {tile.kernel, tile.num_w
   %y = arith.mulf %x, %x {tile.skip_unit_factor} : f32
   return
 }
+
+// -----
+
+func.func @store_staging_without_layout(%t: tensor<32x32xbf16>) {
+  // expected-error @+1 {{expects a tile with a layout (the storing threads')}}
+  tile.store_staging %t at 0 : tensor<32x32xbf16>
+  return
+}
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+func.func @store_staging_negative_offset(%t: tensor<32x32xbf16, #bl>) {
+  // expected-error @+1 {{expects a non-negative byte offset, got -1024}}
+  tile.store_staging %t at -1024 : tensor<32x32xbf16, #bl>
+  return
+}

@@ -7,9 +7,9 @@
 // place. An operand converted from another layout in the dot's own block (a
 // K or V tile just loaded) is staged: the threads store the source tile into
 // its shared tile (SharedTile.cpp) with 16-byte stores, or an async copy
-// filled it; this file places the waits, the fence and the barrier that
-// publish the tiles (#tile.staging says which are ready already) and picks
-// the instruction family.
+// filled it; tile-publish-stagings placed the stores, waits, fence and
+// barrier before the dot. This file lowers those stores and picks the
+// instruction family.
 //
 //===----------------------------------------------------------------------===//
 
@@ -42,57 +42,16 @@ Value tessera::tilegpu::packPair(OpBuilder &b, Location loc, Value lo, Value hi)
 
 namespace {
 
-/// How many of the most recent cp.async groups `dot` may leave in flight:
-/// the copies committed in its block after the last one it reads (a V tile
-/// copied after the K tile the QKᵀ dot reads keeps loading during it).
-/// Copies hoisted out of the dot's loop are older than all of those.
-int64_t copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand> staged) {
-  auto isCopy = llvm::IsaPred<tile::AsyncCopyOp>;
-  // Prefetched tiles were committed by the previous iteration's copy (just
-  // before the view): every copy after it then, and every copy of this
-  // iteration before the dot, may still run.
-  std::optional<int64_t> prefetched;
-  for (const StagedOperand &operand : staged) {
-    // The copy of the tile (its buffers) in the loop's body: where the load
-    // was, or after the tile's last reader (one stage).
-    auto view = operand ? operand.source.getDefiningOp<tile::SharedViewOp>() : nullptr;
-    tile::AsyncCopyOp copy = view ? prefetchCopyOf(view) : tile::AsyncCopyOp();
-    if (!copy)
-      continue;
-    int64_t count = 0, perIteration = 0;
-    for (Operation *op = copy->getNextNode(); op; op = op->getNextNode())
-      count += isCopy(op);
-    for (Operation *op = &dot->getBlock()->front(); op != dot.getOperation();
-         op = op->getNextNode())
-      count += isCopy(op);
-    for (Operation &op : *dot->getBlock())
-      perIteration += isCopy(&op);
-    // The tile was copied `distance` iterations ago: the iterations between
-    // issued their copies after it too.
-    count += (copy.getDistance() - 1) * perIteration;
-    prefetched = std::min(prefetched.value_or(count), count);
+/// Whether a gpu.barrier comes right before `op`, with nothing between but
+/// the conversion's casts of `op`'s operands.
+bool barrierRightBefore(Operation *op) {
+  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
+    if (isa<gpu::BarrierOp>(prev))
+      return true;
+    if (!isa<UnrealizedConversionCastOp>(prev))
+      return false;
   }
-  if (prefetched)
-    return *prefetched;
-  Operation *newestNeeded = nullptr;
-  for (const StagedOperand &operand : staged) {
-    auto view = operand ? operand.source.getDefiningOp<tile::SharedViewOp>() : nullptr;
-    if (!view || view->getBlock() != dot->getBlock())
-      continue;
-    for (Operation *user : view.getBuffer().getUsers())
-      if (isa<tile::AsyncCopyOp>(user) && user->getBlock() == dot->getBlock() &&
-          (!newestNeeded || newestNeeded->isBeforeInBlock(user)))
-        newestNeeded = user;
-  }
-  int64_t later = 0;
-  for (Operation *op = newestNeeded ? newestNeeded->getNextNode() : &dot->getBlock()->front();
-       op && op != dot.getOperation(); op = op->getNextNode()) {
-    if (op->getNumRegions() != 0 &&
-        op->walk([](tile::AsyncCopyOp) { return WalkResult::interrupt(); }).wasInterrupted())
-      return 0; // copies in nested regions: count nothing, wait for all
-    later += isCopy(op);
-  }
-  return later;
+  return false;
 }
 
 /// The shared tile of a staged operand: its own, or this iteration's of the
@@ -150,47 +109,22 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     Type in = aType.getElementType();
     Location loc = op.getLoc();
 
-    // Staged operands: copied asynchronously by their load, or stored here
-    // from registers, each into its own shared tile.
+    // A barrier right before the dot (tile-publish-stagings') also tells a
+    // split-K exchange that every thread is past the scratch's last readers.
+    bool published = barrierRightBefore(op);
+    // Staged operands are read from their shared tiles, which
+    // tile-publish-stagings made ready before the dot (stores, waits, fence,
+    // barrier).
     StagedOperand stagedA = getStagedOperand(op.getA()), stagedB = getStagedOperand(op.getB());
     std::optional<SharedTile> tileA, tileB;
-    bool mustWait = false, stored = false;
-    bool allReady = true;
-    for (auto [staged, tile] : {std::pair{&stagedA, &tileA}, std::pair{&stagedB, &tileB}}) {
-      if (!*staged)
-        continue;
-      auto srcType = cast<RankedTensorType>(staged->source.getType());
-      // Filled and published already (#tile.staging).
-      bool ready = staged->ready();
-      allReady &= ready;
-      tile->emplace(emitStagedTile(rewriter, loc, *staged));
-      if (isCopied(*staged)) {
-        mustWait |= !ready;
-        continue;
-      }
-      if (staged->hoisted || ready)
-        continue; // stored once, before the loop, or by the earlier dot
-      if (!stored)
-        gpu::BarrierOp::create(rewriter, loc); // the last readers of the tiles are done
-      stored = true;
-      (*tile)->store(rewriter, loc, rewriter.getRemappedValue(staged->source), srcType);
-    }
-    // The next dot's copies too, where it reads them straight after this one.
-    SmallVector<StagedOperand> waitedFor = {stagedA, stagedB};
-    tile::StagingAttr staging = op.getStagingAttr();
-    tile::PublishNext publishNext = staging ? staging.getPublishNext() : tile::PublishNext::none;
-    if (publishNext == tile::PublishNext::at_start) {
-      tile::DotOp next = followingDot(op);
-      assert(next && "publishNext without a next dot");
-      for (Value operand : next->getOperands().take_front(2))
-        if (StagedOperand staged = getStagedOperand(operand))
-          waitedFor.push_back(staged);
-      mustWait = true;
-    }
+    for (auto [staged, tile] : {std::pair{&stagedA, &tileA}, std::pair{&stagedB, &tileB}})
+      if (*staged)
+        tile->emplace(emitStagedTile(rewriter, loc, *staged));
     // The next dot's copies, waited for at this dot's exchange of partial
-    // sums instead (publishNext = at_exchange): its barrier publishes them.
+    // sums (publishNext = at_exchange): its barrier publishes them.
     SmallVector<StagedOperand> atExchange;
-    if (publishNext == tile::PublishNext::at_exchange) {
+    tile::StagingAttr staging = op.getStagingAttr();
+    if (staging && staging.getPublishNext() == tile::PublishNext::at_exchange) {
       tile::DotOp next = followingDot(op);
       assert(next && "publishNext without a next dot");
       for (Value operand : next->getOperands().take_front(2))
@@ -198,6 +132,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
           atExchange.push_back(staged);
     }
     SplitKSync sync;
+    sync.published = published;
     if (!atExchange.empty())
       sync.alsoPublish = [&, atExchange](OpBuilder &b) {
         emitAsyncWait(b, loc, copiesAllowedInFlight(op, atExchange));
@@ -210,31 +145,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
         emitAsyncProxyFence(b, loc);
       };
     bool tf32 = in.isF32();
-    if (mustWait) {
-      emitAsyncWait(rewriter, loc, copiesAllowedInFlight(op, waitedFor));
-      // Copied f32 tiles that a tf32 wgmma reads, waited for here: rounded
-      // before the barrier publishes them, unless their load promises tf32
-      // values. (The next dot's tiles, waited for by this one, count as ready.)
-      if (warpgroupMma)
-        for (auto [i, staged] : llvm::enumerate(waitedFor)) {
-          if (staged && isCopied(staged) && (i >= 2 || !staged.ready()) &&
-              mustRoundCopiedToTf32(staged.source))
-            emitRoundCopiedToTf32(rewriter, loc, emitStagedTile(rewriter, loc, staged),
-                                  cast<RankedTensorType>(staged.source.getType()));
-        }
-    }
     bool warpgroup = warpgroupMma && fitsWarpgroupMma(op, stagedA, stagedB);
-    // wgmma reads shared memory through the async proxy: each thread's
-    // generic-proxy writes (stores, cp.async) must be fenced before the
-    // barrier that publishes them. On sm_90a every publishing dot fences,
-    // also an mma.sync one, since a later wgmma may find its tiles ready.
-    // A wgmma whose tiles are all ready has nothing to publish.
-    bool publishes = mustWait || stored || (warpgroup && !allReady);
-    sync.published = publishes;
-    if (publishes && warpgroupMma)
-      emitAsyncProxyFence(rewriter, loc);
-    if (publishes)
-      gpu::BarrierOp::create(rewriter, loc);
 
     SmallVector<Value> c;
     if (warpgroup)
@@ -253,10 +164,26 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
   }
 };
 
+/// tile.store_staging: each thread writes its elements of the tile into the
+/// dot operand's shared tile, in the swizzled layout the dot reads.
+struct StoreStagingOpToGPU : OpConversionPattern<tile::StoreStagingOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::StoreStagingOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getValue().getType();
+    SharedTile tile(rewriter, loc, type.getDimSize(0), SharedTile::units(type), op.getOffset());
+    tile.store(rewriter, loc, adaptor.getValue(), type);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 } // namespace
 
 void tessera::tilegpu::populateTensorCoreOpPatterns(TileTypeConverter &converter,
                                                     RewritePatternSet &patterns,
                                                     bool warpgroupMma) {
   patterns.add<DotOpToMMA>(converter, patterns.getContext(), warpgroupMma);
+  patterns.add<StoreStagingOpToGPU>(converter, patterns.getContext());
 }

@@ -744,6 +744,16 @@ LogicalResult AsyncWaitOp::verify() {
   return success();
 }
 
+LogicalResult StoreStagingOp::verify() {
+  if (!getValue().getType().getEncoding())
+    return emitOpError("expects a tile with a layout (the storing threads')");
+  if (getValue().getType().getRank() != 2)
+    return emitOpError("expects a 2-D tile, got rank ") << getValue().getType().getRank();
+  if (int64_t offset = getOffsetAttr().getInt(); offset < 0)
+    return emitOpError("expects a non-negative byte offset, got ") << offset;
+  return success();
+}
+
 LogicalResult RoundSharedToTf32Op::verify() {
   if (!getTileType().getElementType().isF32())
     return emitOpError("expects an f32 tile, got ") << getTileType().getElementType();

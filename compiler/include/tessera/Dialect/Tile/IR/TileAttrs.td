@@ -155,13 +155,14 @@ def Tile_StagingAttr : Tile_Attr<"Staging", "staging"> {
     offsets of their tiles (-1: held in registers; a copied operand's tile is
     its `tile.shared_view`'s buffer). `readyA`/`readyB`: the tile is filled
     and published already (an earlier dot of the block read it at the same
-    offset, or it was copied before the loop and waited for there), so the
-    dot neither stores, waits for, fences nor synchronizes on it.
+    offset, or it was copied before the loop and waited for there), so
+    tile-publish-stagings places no store, wait, fence or barrier for it.
     `publishNext`: the dot also waits for, fences and publishes the copied
-    tiles of the dot after it, which finds them ready: at its start
-    (`at_start`, one barrier for both products), or at its exchange of
-    partial sums when K is split between groups of warps (`at_exchange`:
-    tiles copied a whole product earlier).
+    tiles of the dot after it, which finds them ready: before it
+    (`at_start`, one barrier for both products; tile-publish-stagings), or
+    at its exchange of partial sums when K is split between groups of warps
+    (`at_exchange`: tiles copied a whole product earlier; the dot's
+    lowering).
 
     ```mlir
     #tile.staging<offsetA = 1024, offsetB = 17408, readyA = true, readyB = false,

@@ -1,9 +1,9 @@
 //===- TileScheduleOps.td - Shared memory and time --------*- tablegen -*-===//
 //
 // The schedule level (docs/COMPILER.md §3): where tiles live in shared memory
-// and when they are copied, waited for and published. tile-allocate-shared-
-// memory and tile-pipeline-copies make these ops; convert-tile-to-gpu lowers
-// them. Each tile.async_copy is one cp.async group.
+// and when they are copied, waited for and published. The schedule passes
+// (compiler/lib/Schedule) make these ops; convert-tile-to-gpu lowers them.
+// Each tile.async_copy is one cp.async group.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TESSERA_TILE_SCHEDULE_OPS_TD
@@ -80,6 +80,25 @@ def Tile_SharedViewOp : Tile_Op<"shared_view", [MemoryEffects<[MemRead]>]> {
   let assemblyFormat = [{
     $buffer `[` $slot `]` attr-dict `:` qualified(type($buffer)) `->` type($result)
   }];
+  let hasVerifier = 1;
+}
+
+def Tile_StoreStagingOp : Tile_Op<"store_staging", [MemoryEffects<[MemWrite]>]> {
+  let summary = "store a tile from registers into the shared tile a tensor-core dot reads";
+  let description = [{
+    The threads write the elements they hold of `value` into the shared
+    tile at byte `offset` of the dynamic shared memory (the dot's
+    `#tile.staging` offset of that operand), in the swizzled layout the
+    dot's operand reads (16-byte stores where the layout allows). Placed
+    by tile-publish-stagings between the barrier after the tile's last
+    readers and the barrier that publishes it.
+
+    ```mlir
+    tile.store_staging %k at 1024 : tensor<64x64xbf16, #blocked>
+    ```
+  }];
+  let arguments = (ins Tile_Tensor:$value, I64Attr:$offset);
+  let assemblyFormat = "$value `at` $offset attr-dict `:` type($value)";
   let hasVerifier = 1;
 }
 
