@@ -591,11 +591,19 @@ const Kernel &tessera::kernels::detail::matmulKernel() {
   static const Kernel k = [] {
     Tuning tuning;
     tuning.configs = matmulCandidates();
+    // Each pipelined candidate also with TMA copies (sm_90a; elsewhere, and
+    // on tensors TMA cannot describe, the kernel keeps cp.async).
+    for (size_t i = 0, n = tuning.configs.size(); i < n; ++i)
+      if (tuning.configs[i].get("NUM_STAGES") >= 2) {
+        KernelConfig tma = tuning.configs[i];
+        tma.constants["TMA"] = 1;
+        tuning.configs.push_back(tma);
+      }
     std::map<std::string, int64_t> constants = matmulConstants();
-    // TMA=1 (sm_90a) is tested on the CPU only: it becomes the default once a
-    // GPU run has checked and timed it. With TMA=1 and four stages,
-    // WARP_SPECIALIZE=1 has a producer warpgroup issue the copies (the same
-    // caveat). PERSISTENT=1: one program per SM looping over the tiles.
+    // TMA=1 (sm_90a): copies by the Tensor Memory Accelerator into an
+    // mbarrier ring. With TMA=1 and four stages, WARP_SPECIALIZE=1 has a
+    // producer warpgroup issue them. PERSISTENT=1: one program per SM
+    // looping over the tiles. (H200: docs/PERFORMANCE.md, matmul.)
     constants.insert({{"TMA", 0}, {"WARP_SPECIALIZE", 0}, {"PERSISTENT", 0}});
     return Kernel("matmul", matmulBody)
         .summary("C = A·B (2-D), f32 accumulation")
@@ -823,13 +831,16 @@ KernelConfig tessera::kernels::matmulConfig(DType dtype, int64_t m, int64_t n, i
   std::string chip = arch.empty() ? detail::currentArch() : std::string(arch);
   // 16-bit on wgmma, the fastest of the H200 sweeps (docs/PERFORMANCE.md),
   // spill-free: large problems 128 x 256 blocks on two warpgroups, four
-  // stages, each wgmma group in flight into the next k-step; the others
-  // (fewer than 8M outputs, or K under 2048) 128 x 128 on one warpgroup,
-  // double-buffered. f32 (CUDA cores) and mma.sync keep 64 x 64 x 32 blocks.
+  // stages copied by TMA (cp.async where the launch finds a tensor TMA
+  // cannot describe), each wgmma group in flight into the next k-step; the
+  // others (fewer than 8M outputs, or K under 2048) 128 x 128 on one
+  // warpgroup, double-buffered. f32 (CUDA cores) and mma.sync keep
+  // 64 x 64 x 32 blocks.
   if (dtype != DType::F32 && chip == "sm_90a") {
     if (m * n >= (int64_t(1) << 23) && k >= 2048)
       return detail::matmulKernel().config(
-          dtype, {{"BLOCK_M", 128}, {"BLOCK_N", 256}, {"BLOCK_K", 64}, {"NUM_STAGES", 4}}, 8);
+          dtype,
+          {{"BLOCK_M", 128}, {"BLOCK_N", 256}, {"BLOCK_K", 64}, {"NUM_STAGES", 4}, {"TMA", 1}}, 8);
     return detail::matmulKernel().config(dtype,
                                          {{"BLOCK_M", 128}, {"BLOCK_N", 128}, {"BLOCK_K", 64}});
   }

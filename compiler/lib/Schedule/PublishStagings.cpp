@@ -34,8 +34,7 @@ bool runsOnTensorCores(tile::DotOp dot) {
          isa<tile::DotOperandLayoutAttr>(dot.getB().getType().getEncoding());
 }
 
-struct TilePublishStagingsPass
-    : tessera::impl::TilePublishStagingsBase<TilePublishStagingsPass> {
+struct TilePublishStagingsPass : tessera::impl::TilePublishStagingsBase<TilePublishStagingsPass> {
   using Base::Base;
 
   void runOnOperation() override {
