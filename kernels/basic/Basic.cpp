@@ -104,9 +104,10 @@ void rmsNormBody(KernelBuilder &kb, const KernelConfig &config) {
 //   dw_j  = Σ_i dy_ij · x_ij · r_i
 // r is recomputed from x (one more reduction of a row already in registers,
 // rather than a saved tensor). Programs walk BLOCK_M rows at a time, P·BLOCK_M
-// apart, keep their share of dw in registers and write it once as a row of
-// dw_partial (P x N, f32); rms_norm_dw_sum adds the P rows, so dw does not
-// depend on the order the programs ran in.
+// apart, add dy·x·r of each block to a BLOCK_M x N sum in registers (no
+// exchange between warps in the loop), add its rows once at the end and
+// write that as a row of dw_partial (P x N, f32); sum_columns adds the P
+// rows, so dw does not depend on the order the programs ran in.
 void rmsNormBackwardBody(KernelBuilder &kb, const KernelConfig &config) {
   int64_t blockM = kb.constant("BLOCK_M", config.get("BLOCK_M"));
   int64_t blockN = kb.constant("BLOCK_N", config.get("BLOCK_N"));
@@ -118,23 +119,29 @@ void rmsNormBackwardBody(KernelBuilder &kb, const KernelConfig &config) {
   Scalar invCols = kb.scalarF32("inv_cols"), eps = kb.scalarF32("eps");
   Tile wt = expand_dims(cast(load(w, {Scalar(0)}, {blockN}), DType::F32), 0);
   Scalar pid = program_id(0);
-  Tile dw = for_range(pid * Scalar(blockM), x.size(0), num_programs(0) * Scalar(blockM),
-                      {zeros({blockN}, DType::F32)}, [&](Scalar row, const std::vector<Tile> &acc) {
-                        // Rows and columns past the ends load as zeros; r of a row past the
-                        // end is made 0 too (with eps = 0 it would be infinite, and 0 · ∞
-                        // is NaN), so they add nothing to dw.
-                        Tile xt = cast(load(x, {row, Scalar(0)}, {blockM, blockN}), DType::F32);
-                        Tile dyt = cast(load(dy, {row, Scalar(0)}, {blockM, blockN}), DType::F32);
-                        Tile inRows = (arange(blockM) + row) < x.size(0);
-                        Tile r = where(inRows, rsqrt(reduce_sum(xt * xt, 1) * invCols + eps),
-                                       zeros({blockM}, DType::F32));
-                        Tile g = dyt * wt;
-                        Tile rRows = expand_dims(r, 1);
-                        Tile c = expand_dims(reduce_sum(g * xt, 1) * invCols * r * r * r, 1);
-                        store(dx, {row, Scalar(0)}, cast(g * rRows - xt * c, config.dtype));
-                        return std::vector<Tile>{acc[0] + reduce_sum(dyt * xt * rRows, 0)};
-                      })[0];
-  store(dwPartial, {pid, Scalar(0)}, expand_dims(dw, 0));
+  Tile dw = for_range(
+      pid * Scalar(blockM), x.size(0), num_programs(0) * Scalar(blockM),
+      {zeros({blockM, blockN}, DType::F32)}, [&](Scalar row, const std::vector<Tile> &acc) {
+        // Rows and columns past the ends load as zeros; r of a row past the
+        // end is made 0 too (with eps = 0 it would be infinite, and 0 · ∞
+        // is NaN), so they add nothing to dw.
+        Tile xt = cast(load(x, {row, Scalar(0)}, {blockM, blockN}), DType::F32);
+        Tile dyt = cast(load(dy, {row, Scalar(0)}, {blockM, blockN}), DType::F32);
+        Tile inRows = (arange(blockM) + row) < x.size(0);
+        // Σ x² and Σ g·x of each row in one reduction: one exchange
+        // between the warps a row spans, not two.
+        Tile g = dyt * wt;
+        std::vector<Tile> sums = reduce(
+            {xt * xt, g * xt}, 1, [](const std::vector<Scalar> &a, const std::vector<Scalar> &b) {
+              return std::vector<Scalar>{a[0] + b[0], a[1] + b[1]};
+            });
+        Tile r = where(inRows, rsqrt(sums[0] * invCols + eps), zeros({blockM}, DType::F32));
+        Tile rRows = expand_dims(r, 1);
+        Tile c = expand_dims(sums[1] * invCols * r * r * r, 1);
+        store(dx, {row, Scalar(0)}, cast(g * rRows - xt * c, config.dtype));
+        return std::vector<Tile>{acc[0] + dyt * xt * rRows};
+      })[0];
+  store(dwPartial, {pid, Scalar(0)}, expand_dims(reduce_sum(dw, 0), 0));
 }
 
 // out_j = Σ_i partial_ij (f32 sums, out in its own dtype): BLOCK_N columns

@@ -90,3 +90,31 @@ func.func @rebuilds_a_shared_broadcast(%r: tensor<1xf32, #tile.slice<dim = 1, pa
   %v = arith.mulf %y, %c : tensor<1x4096xf32, #r8>
   return %u, %v : tensor<1x4096xf32, #r4>, tensor<1x4096xf32, #r8>
 }
+
+#row = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [1, 32], warpsPerCTA = [2, 4], order = [1, 0]>
+#vec = #tile.blocked<sizePerThread = [8], threadsPerWarp = [32], warpsPerCTA = [8], order = [0]>
+
+// A weight loaded before a loop and converted inside it, to the columns of
+// the loop's rows: the load is made again in the wanted layout right after
+// the original, outside the loop, not on every trip.
+// CHECK-LABEL: @load_stays_outside_the_loop
+// CHECK: tile.load %arg0[%{{.*}}] : !tile.desc<1024xbf16> -> tensor<1024xbf16, #tile.slice<dim = 0
+// CHECK: scf.for
+// CHECK-NOT: tile.load
+// CHECK-NOT: tile.convert_layout
+// CHECK: scf.yield
+func.func @load_stays_outside_the_loop(%w: !tile.desc<1024xbf16>, %x: tensor<2x1024xf32, #row>,
+                                       %n: i32) -> tensor<2x1024xf32, #row> {
+  %c0 = arith.constant 0 : i32
+  %c1 = arith.constant 1 : i32
+  %wt = tile.load %w[%c0] : !tile.desc<1024xbf16> -> tensor<1024xbf16, #vec>
+  %r = scf.for %i = %c0 to %n step %c1 iter_args(%acc = %x) -> (tensor<2x1024xf32, #row>) : i32 {
+    %wc = tile.convert_layout %wt : tensor<1024xbf16, #vec> -> tensor<1024xbf16, #tile.slice<dim = 0, parent = #row>>
+    %we = arith.extf %wc : tensor<1024xbf16, #tile.slice<dim = 0, parent = #row>> to tensor<1024xf32, #tile.slice<dim = 0, parent = #row>>
+    %w2 = tile.expand_dims %we, 0 : tensor<1024xf32, #tile.slice<dim = 0, parent = #row>> -> tensor<1x1024xf32, #row>
+    %wb = tile.broadcast %w2 : tensor<1x1024xf32, #row> -> tensor<2x1024xf32, #row>
+    %s = arith.addf %acc, %wb : tensor<2x1024xf32, #row>
+    scf.yield %s : tensor<2x1024xf32, #row>
+  }
+  return %r : tensor<2x1024xf32, #row>
+}

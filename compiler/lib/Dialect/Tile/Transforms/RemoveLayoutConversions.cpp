@@ -7,6 +7,8 @@
 // a value that must stay (then the conversion stays too). Broadcasts and
 // expansions are rebuilt per conversion even where other users keep theirs:
 // the conversion of their operand moves no more data than theirs would.
+// Loads are made again where they were (never inside a loop they were
+// outside of).
 //
 //===----------------------------------------------------------------------===//
 
@@ -86,6 +88,11 @@ struct RecomputeInTargetLayout : OpRewritePattern<ConvertLayoutOp> {
     } else {
       return failure();
     }
+    // A load is made again right after the original, not at the conversion:
+    // a conversion inside a loop of a tile loaded before it (RMSNorm's weight)
+    // must not become a load on every trip.
+    if (isa<LoadOp>(def))
+      rewriter.setInsertionPointAfter(def);
     IRMapping mapping;
     for (auto [operand, operandLayout] : llvm::zip(def->getOperands(), operandLayouts))
       if (operandLayout)
