@@ -122,14 +122,18 @@ const Kernel &gemm_bias_gelu::kernel() {
                                              {64, 128, 64, 4, 2},
                                              {128, 128, 32, 4, 2},
                                              {64, 64, 32, 4, 2}})
-      tuning.configs.push_back({DType::BF16,
-                                unsigned(warps),
-                                {{"BLOCK_M", bm},
-                                 {"BLOCK_N", bn},
-                                 {"BLOCK_K", bk},
-                                 {"GROUP_M", 8},
-                                 {"NUM_STAGES", stages},
-                                 {"WGMMA", 1}}});
+      // Each with cp.async and with TMA copies (sm_90a; elsewhere, and on
+      // tensors TMA cannot describe, the kernel keeps cp.async).
+      for (int64_t tma : {0, 1})
+        tuning.configs.push_back({DType::BF16,
+                                  unsigned(warps),
+                                  {{"BLOCK_M", bm},
+                                   {"BLOCK_N", bn},
+                                   {"BLOCK_K", bk},
+                                   {"GROUP_M", 8},
+                                   {"NUM_STAGES", stages},
+                                   {"WGMMA", 1},
+                                   {"TMA", tma}}});
     return Kernel("gemm_bias_gelu", body)
         .summary("out = gelu(a·b + bias), the bias and GELU fused into the matmul")
         .constants({{"BLOCK_M", 64},
