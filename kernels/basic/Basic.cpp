@@ -837,9 +837,9 @@ KernelConfig tessera::kernels::matmulConfig(DType dtype, int64_t m, int64_t n, i
                                             std::string_view arch) {
   std::string chip = arch.empty() ? detail::currentArch() : std::string(arch);
   // 16-bit on wgmma, the fastest of the H200 sweeps (docs/PERFORMANCE.md),
-  // spill-free: large problems 128 x 256 blocks on two warpgroups, four
-  // stages copied by TMA (cp.async where the launch finds a tensor TMA
-  // cannot describe), each wgmma group in flight into the next k-step; the
+  // spill-free, copies by TMA (cp.async where the launch finds a tensor TMA
+  // cannot describe): large problems 128 x 256 blocks on two warpgroups,
+  // four stages, each wgmma group in flight into the next k-step; the
   // others (fewer than 8M outputs, or K under 2048) 128 x 128 on one
   // warpgroup, double-buffered. f32 (CUDA cores) and mma.sync keep
   // 64 x 64 x 32 blocks.
@@ -848,8 +848,8 @@ KernelConfig tessera::kernels::matmulConfig(DType dtype, int64_t m, int64_t n, i
       return detail::matmulKernel().config(
           dtype,
           {{"BLOCK_M", 128}, {"BLOCK_N", 256}, {"BLOCK_K", 64}, {"NUM_STAGES", 4}, {"TMA", 1}}, 8);
-    return detail::matmulKernel().config(dtype,
-                                         {{"BLOCK_M", 128}, {"BLOCK_N", 128}, {"BLOCK_K", 64}});
+    return detail::matmulKernel().config(
+        dtype, {{"BLOCK_M", 128}, {"BLOCK_N", 128}, {"BLOCK_K", 64}, {"TMA", 1}});
   }
   return detail::matmulKernel().config(dtype);
 }

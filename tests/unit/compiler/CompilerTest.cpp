@@ -174,6 +174,30 @@ TEST(Compiler, MatmulCopiesWithTensorMapsWhereTheyFit) {
   }
 }
 
+/// The heuristic copies by TMA on sm_90a at both of its block sizes (the H200
+/// sweeps, docs/PERFORMANCE.md): 128 x 256 on four stages for large problems,
+/// 128 x 128 on two below 8M outputs or K 2048; sm_80 keeps cp.async.
+TEST(Compiler, MatmulHeuristicCopiesByTma) {
+  for (auto [m, n, k, blockN] : {std::array<int64_t, 4>{4096, 4096, 4096, 256},
+                                 std::array<int64_t, 4>{2048, 2048, 2048, 128},
+                                 std::array<int64_t, 4>{8192, 8192, 1024, 128}}) {
+    kernels::KernelConfig c = kernels::matmulConfig(DType::F16, m, n, k, "sm_90a");
+    EXPECT_EQ(c.get("TMA"), 1) << m << "x" << n << "x" << k;
+    EXPECT_EQ(c.get("BLOCK_N"), blockN) << m << "x" << n << "x" << k;
+  }
+  EXPECT_EQ(kernels::matmulConfig(DType::BF16, 2048, 2048, 2048, "sm_80").get("TMA"), 0);
+  kernels::KernelConfig small = kernels::matmulConfig(DType::BF16, 2048, 2048, 2048, "sm_90a");
+  small.alignedTensors = ~uint64_t(0);
+  CompileOptions options;
+  options.arch = "sm_90a";
+  const kernels::KernelDef &def = kernels::lookup("matmul");
+  CompiledKernel k =
+      Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, small); }, options);
+  EXPECT_EQ(k.tensorMaps.size(), 2u);
+  EXPECT_EQ(k.ptx.find("cp.async.cg"), std::string::npos);
+  EXPECT_EQ(k.usage.spillStoreBytes + k.usage.spillLoadBytes, 0u);
+}
+
 /// With WARP_SPECIALIZE=1 the four-stage matmul launches a producer
 /// warpgroup beside its 8 warps (384 threads): the producer issues the
 /// copies and waits for their buffers' release; the consumers release them
