@@ -7,9 +7,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-/tmp/tessera-out}"
 mkdir -p "$out" /tmp/tessera-run
-# The one bundle carried (.device, or another TESSERA_PACK_DIR).
-bundle=$(ls .device*/tessera-bundle.tar.xz 2>/dev/null | head -1)
-tar -C /tmp/tessera-run -xJf "${bundle:-none}" || { echo "no bundle: run scripts/device-pack.sh first" >&2; exit 1; }
+# The bundle of TESSERA_BUNDLE_DIR (.device by default; .device-examples for
+# the examples' call). Named, not found: a warm machine keeps the folders
+# that earlier calls carried.
+bundle="${TESSERA_BUNDLE_DIR:-.device}/tessera-bundle.tar.xz"
+tar -C /tmp/tessera-run -xJf "$bundle" || { echo "no $bundle: run scripts/device-pack.sh first" >&2; exit 1; }
 bin=/tmp/tessera-run/tessera/bin
 export PATH="$bin:$PATH"
 # nvJitLink and NVRTC come from the machine's CUDA toolkit.
