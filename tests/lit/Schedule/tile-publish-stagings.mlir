@@ -120,3 +120,44 @@ func.func @tf32_copied(%dk: !tile.desc<32x64xf32>, %o: !tile.desc<64x32xf32>, %n
   tile.store %o[%n, %n], %s : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
   return
 }
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// publishNext = at_start (attention's dK/dV loop): the first dot waits for
+// its own copied tile and the second dot's (both copied a trip earlier; the
+// two copies this trip issued for the next stay in flight) and publishes
+// both with one barrier; the second dot, reading copied tiles only, gets
+// nothing.
+// SM90-LABEL: func.func @two_dots_one_barrier
+// SM90: scf.for
+// SM90: tile.async_wait 2
+// SM90-NEXT: tile.fence_async_shared
+// SM90-NEXT: gpu.barrier
+// SM90-NEXT: tile.dot {{.*}}publishNext = at_start
+// SM90-NOT: gpu.barrier
+// SM90-NOT: tile.async_wait
+// SM90: tile.dot
+// SM90: scf.yield
+func.func @two_dots_one_barrier(%dq: !tile.desc<64x64xbf16>, %dv: !tile.desc<64x64xbf16>,
+                                %o: !tile.desc<64x64xf32>, %n: i32, %k: tensor<64x64xbf16, #opa>,
+                                %p: tensor<64x64xbf16, #opa>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %z = arith.constant dense<0.0> : tensor<64x64xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %s = scf.for %i = %c0 to %n step %c64 iter_args(%acc = %z) -> (tensor<64x64xf32, #mma>) : i32 {
+    %q = tile.load %dq[%i, %c0] : !tile.desc<64x64xbf16> -> tensor<64x64xbf16, #bl>
+    %v = tile.load %dv[%i, %c0] : !tile.desc<64x64xbf16> -> tensor<64x64xbf16, #bl>
+    %qt = tile.trans %q : tensor<64x64xbf16, #bl> -> tensor<64x64xbf16, #opb>
+    %c = tile.dot %k, %qt, %acc : tensor<64x64xbf16, #opa>, tensor<64x64xbf16, #opb> -> tensor<64x64xf32, #mma>
+    %vb = tile.convert_layout %v : tensor<64x64xbf16, #bl> -> tensor<64x64xbf16, #opb>
+    %d = tile.dot %p, %vb, %c : tensor<64x64xbf16, #opa>, tensor<64x64xbf16, #opb> -> tensor<64x64xf32, #mma>
+    scf.yield %d : tensor<64x64xf32, #mma>
+  }
+  tile.store %o[%n, %n], %s : !tile.desc<64x64xf32>, tensor<64x64xf32, #mma>
+  return
+}
