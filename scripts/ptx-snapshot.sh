@@ -61,6 +61,10 @@ for arch in sm_90a sm_80; do
     # Memory-bound kernels.
     emit softmax $arch bf16 4 $aligned BLOCK_N=4096
     emit rms_norm $arch bf16 4 $aligned BLOCK_N=1024 BLOCK_M=2
+    emit rms_norm_backward $arch bf16 8 $aligned BLOCK_N=1024 BLOCK_M=2
+    emit rms_norm_backward $arch bf16 16 $aligned BLOCK_N=8192 BLOCK_M=1
+    emit cumsum $arch bf16 4 $aligned BLOCK_N=4096 BLOCK_M=1
+    emit batched_matmul $arch bf16 4 $aligned BLOCK_M=128 BLOCK_N=128 BLOCK_K=64 NUM_STAGES=2
     emit attention_backward_preprocess $arch bf16 4 $aligned BLOCK_D=128
   done
 done
