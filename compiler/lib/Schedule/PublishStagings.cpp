@@ -55,6 +55,9 @@ struct TilePublishStagingsPass : tessera::impl::TilePublishStagingsBase<TilePubl
     OpBuilder b(dot);
     Location loc = dot.getLoc();
     StagedOperand stagedA = getStagedOperand(dot.getA()), stagedB = getStagedOperand(dot.getB());
+    if ((stagedA || stagedB) && !dot.getStagingAttr())
+      return dot.emitOpError("stages an operand but has no shared tiles: run "
+                             "tile-allocate-shared-memory first");
     // Tiles stored from registers: after a barrier (their last readers are
     // done), each thread writes its elements. A tile copied, hoisted out of
     // the loop (stored once, before it) or ready (filled by an earlier dot)
