@@ -7,7 +7,8 @@
 # then its timings beside PyTorch's (bench_general.py norms and epilogue,
 # examples/dropout_residual/peer.py), then tessera-tune --load on each
 # kernel library and the example again, which takes the winner.
-#   device run: scripts/device-run.sh scripts/device-examples.sh
+#   device run (carry .device-examples):
+#     TESSERA_BUNDLE_DIR=.device-examples scripts/device-run.sh scripts/device-examples.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=/tmp/tessera-run/tessera/bin lib=/tmp/tessera-run/tessera/lib
