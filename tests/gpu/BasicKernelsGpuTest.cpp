@@ -363,30 +363,22 @@ TEST(MatmulTma, TensorMapsAndTheCpAsyncFallbackMatchReference) {
           SCOPED_TRACE(std::string(name(dtype)) + " " + std::to_string(m) + "x" +
                        std::to_string(k) + "x" + std::to_string(n) + " " + layout + " TMA mode " +
                        std::to_string(tma));
-          // Modes 3..0 on the large problems' blocks (128 x 256, four
-          // stages); -1 the small problems' default (128 x 128, two stages,
-          // TMA), as the heuristic gives them.
-          if (tma == -1) {
-            std::vector<float> a = randomValues(m * k, dtype), b = randomValues(k * n, dtype);
-            std::string l = layout;
-            int64_t pad = l == "odd row stride" ? 1 : 0, offset = l == "misaligned base" ? 1 : 0;
-            DeviceTensor da = embedded(a, m, k, dtype, k + pad, offset),
-                         db = embedded(b, k, n, dtype, n + pad, offset);
-            DeviceTensor c = poisoned({m, n}, dtype);
-            kernels::matmulWithConfig(da, db, c, kernels::matmulConfig(dtype, m, n, k));
-            EXPECT_LE(relativeError(c.toFloat(), matmulReference(a, b, m, k, n)), tolerance(dtype));
-            continue;
-          }
           std::vector<float> a = randomValues(m * k, dtype), b = randomValues(k * n, dtype);
           std::string l = layout;
           int64_t pad = l == "odd row stride" ? 1 : 0, offset = l == "misaligned base" ? 1 : 0;
           DeviceTensor da = embedded(a, m, k, dtype, k + pad, offset),
                        db = embedded(b, k, n, dtype, n + pad, offset);
           DeviceTensor c = poisoned({m, n}, dtype);
-          kernels::KernelConfig config = kernels::matmulConfig(dtype, 4096, 4096, 4096);
-          config.constants["TMA"] = tma > 0;
-          config.constants["WARP_SPECIALIZE"] = tma >= 2;
-          config.constants["PERSISTENT"] = tma == 3;
+          // Modes 3..0 on the large problems' blocks (128 x 256, four
+          // stages); -1 the small problems' default (128 x 128, two stages,
+          // TMA), as the heuristic gives it.
+          kernels::KernelConfig config = kernels::matmulConfig(dtype, m, n, k);
+          if (tma >= 0) {
+            config = kernels::matmulConfig(dtype, 4096, 4096, 4096);
+            config.constants["TMA"] = tma > 0;
+            config.constants["WARP_SPECIALIZE"] = tma >= 2;
+            config.constants["PERSISTENT"] = tma == 3;
+          }
           kernels::matmulWithConfig(da, db, c, config);
           EXPECT_LE(relativeError(c.toFloat(), matmulReference(a, b, m, k, n)), tolerance(dtype));
         }

@@ -40,6 +40,20 @@ struct TilePublishStagingsPass : tessera::impl::TilePublishStagingsBase<TilePubl
   void runOnOperation() override {
     bool warpgroupMma = arch == "sm_90a";
     DominanceInfo dominance(getOperation());
+    // A staging hoisted out of its dot's loop (Q in attention) is stored once,
+    // where it is converted: after the tile's last readers, published by a
+    // barrier; the dots inside the loop find it ready.
+    getOperation().walk([&](Operation *op) {
+      if (!isa<tile::ConvertLayoutOp, tile::TransOp>(op))
+        return;
+      StagedOperand staged = getStagedOperand(op->getResult(0));
+      if (!staged || !staged.hoisted || isCopied(staged))
+        return;
+      OpBuilder b(op);
+      gpu::BarrierOp::create(b, op->getLoc());
+      tile::StoreStagingOp::create(b, op->getLoc(), staged.source, staged.offset());
+      gpu::BarrierOp::create(b, op->getLoc());
+    });
     WalkResult result = getOperation().walk([&](tile::DotOp dot) {
       if (!runsOnTensorCores(dot))
         return WalkResult::advance();

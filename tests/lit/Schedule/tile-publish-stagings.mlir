@@ -161,3 +161,46 @@ func.func @two_dots_one_barrier(%dq: !tile.desc<64x64xbf16>, %dv: !tile.desc<64x
   tile.store %o[%n, %n], %s : !tile.desc<64x64xf32>, tensor<64x64xf32, #mma>
   return
 }
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// A staging hoisted out of its dot's loop (Qᵀ for the inner loop) is stored
+// once, where it is converted, between two barriers; the staging beside the
+// dot of the outer body is stored before that dot.
+// CHECK-LABEL: func.func @hoisted_register_staging
+// CHECK: scf.for
+// CHECK: gpu.barrier
+// CHECK-NEXT: tile.store_staging %[[Q:[^ ]*]] at 8192
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: tile.dot
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: tile.store_staging %[[Q]] at 0
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: tile.trans %[[Q]]
+// CHECK-NEXT: scf.for
+// CHECK-NOT: tile.store_staging
+// CHECK: tile.dot
+func.func @hoisted_register_staging(%dq: !tile.desc<64x64xbf16>, %o: !tile.desc<64x64xf32>, %n: i32,
+                                    %p: tensor<64x64xbf16, #opa>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %z = arith.constant dense<0.0> : tensor<64x64xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %r = scf.for %i = %c0 to %n step %c64 iter_args(%acc = %z) -> (tensor<64x64xf32, #mma>) : i32 {
+    %q = tile.load %dq[%i, %c0] : !tile.desc<64x64xbf16> -> tensor<64x64xbf16, #bl>
+    %qa = tile.convert_layout %q : tensor<64x64xbf16, #bl> -> tensor<64x64xbf16, #opb>
+    %c = tile.dot %p, %qa, %acc : tensor<64x64xbf16, #opa>, tensor<64x64xbf16, #opb> -> tensor<64x64xf32, #mma>
+    %qb = tile.trans %q : tensor<64x64xbf16, #bl> -> tensor<64x64xbf16, #opb>
+    %s = scf.for %j = %c0 to %n step %c64 iter_args(%inner = %c) -> (tensor<64x64xf32, #mma>) : i32 {
+      %d = tile.dot %p, %qb, %inner : tensor<64x64xbf16, #opa>, tensor<64x64xbf16, #opb> -> tensor<64x64xf32, #mma>
+      scf.yield %d : tensor<64x64xf32, #mma>
+    }
+    scf.yield %s : tensor<64x64xf32, #mma>
+  }
+  tile.store %o[%n, %n], %r : !tile.desc<64x64xf32>, tensor<64x64xf32, #mma>
+  return
+}

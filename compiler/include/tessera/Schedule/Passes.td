@@ -111,7 +111,9 @@ def TilePublishStagings : Pass<"tile-publish-stagings", "mlir::ModuleOp"> {
     `publishNext = at_start`; on sm_90a a `tile.round_shared_to_tf32` per
     copied f32 tile a tf32 wgmma reads, then `tile.fence_async_shared`
     (wgmma reads through the async proxy); a `gpu.barrier` that publishes
-    them. A dot whose tiles are all ready gets nothing. The waits at a
+    them. A dot whose tiles are all ready gets nothing. A staging hoisted
+    out of its dot's loop is stored once, where it is converted, between
+    two barriers. The waits at a
     split-K exchange (`publishNext = at_exchange`) lie inside the dot and
     stay with its lowering.
   }];

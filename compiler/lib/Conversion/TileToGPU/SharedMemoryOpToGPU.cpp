@@ -43,15 +43,14 @@ Value loadScalar(OpBuilder &b, Location loc, Value scratch, Value idx, Type elem
 void barrier(OpBuilder &b, Location loc) { gpu::BarrierOp::create(b, loc); }
 
 /// A conversion or transpose (`result`, of `source` converted to `vecType`)
-/// into a tensor-core operand layout: nothing when the dot stages the source
-/// itself (once, here, when hoisted out of the dot's loop), else the whole
+/// into a tensor-core operand layout: nothing when the dot reads the source
+/// from its staged tile (tile-publish-stagings stores it), else the whole
 /// operand through a swizzled shared tile and ldmatrix. Null when neither
 /// applies (the generic path does).
 Value lowerToDotOperand(OpBuilder &b, Location loc, Value result, Value source, VectorType vecType,
                         bool transposed) {
-  if (StagedOperand staged = getStagedOperand(result))
-    return staged.hoisted ? emitHoistedStaging(b, loc, staged, source, vecType)
-                          : Value(LLVM::PoisonOp::create(b, loc, vecType));
+  if (getStagedOperand(result))
+    return LLVM::PoisonOp::create(b, loc, vecType);
   Value src = result.getDefiningOp()->getOperand(0);
   auto srcType = cast<RankedTensorType>(src.getType());
   auto dstType = cast<RankedTensorType>(result.getType());

@@ -95,12 +95,6 @@ SmallVector<Value> unpack(OpBuilder &b, Location loc, Value vec);
 void storeTile(OpBuilder &b, Location loc, Value vec, RankedTensorType type, Value scratch);
 Value pack(OpBuilder &b, Location loc, VectorType type, ArrayRef<Value> elements);
 
-/// The lowering of a hoisted staged operand's conversion: stores `source`
-/// into its shared tile (unless its load copies it there) and returns a
-/// placeholder of `resultType` the dot does not read.
-Value emitHoistedStaging(OpBuilder &b, Location loc, const StagedOperand &staged, Value source,
-                         VectorType resultType);
-
 /// Two 16-bit elements in one 32-bit register, the first in the low half.
 Value packPair(OpBuilder &b, Location loc, Value lo, Value hi);
 /// The two 16-bit `elem`s of a 32-bit register, the low half first.

@@ -21,18 +21,6 @@ using namespace mlir;
 using namespace tessera;
 using namespace tessera::tilegpu;
 
-Value tessera::tilegpu::emitHoistedStaging(OpBuilder &b, Location loc, const StagedOperand &staged,
-                                           Value source, VectorType resultType) {
-  if (!staged.source.getDefiningOp<tile::SharedViewOp>()) {
-    auto srcType = cast<RankedTensorType>(staged.source.getType());
-    SharedTile tile(b, loc, srcType.getDimSize(0), SharedTile::units(srcType), staged.offset());
-    gpu::BarrierOp::create(b, loc);
-    tile.store(b, loc, source, srcType);
-    gpu::BarrierOp::create(b, loc);
-  }
-  return LLVM::PoisonOp::create(b, loc, resultType);
-}
-
 /// Two 16-bit elements in one 32-bit register, the first in the low half.
 Value tessera::tilegpu::packPair(OpBuilder &b, Location loc, Value lo, Value hi) {
   auto pairType = VectorType::get({2}, lo.getType());
