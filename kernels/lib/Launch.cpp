@@ -34,9 +34,13 @@ bool detail::vectorAligned(const DeviceTensor &t) {
   if (t.data() % 16 != 0 || strides.empty() || strides.back() != 1)
     return false;
   int64_t bytes = int64_t(byteSize(t.dtype()));
+  const std::vector<int64_t> &shape = t.shape();
+  // Rows of whole 16-byte vectors: a vector is either inside the tensor or
+  // outside it, so the kernel has no element-by-element path.
+  if (shape.back() * bytes % 16 != 0)
+    return false;
   // Rows that neither overlap nor run backwards: what a TMA tensor map can
   // describe too (tile-use-tma copies the tensors of aligned kernels).
-  const std::vector<int64_t> &shape = t.shape();
   for (size_t d = 0; d + 1 < strides.size(); ++d)
     if (strides[d] * bytes % 16 != 0 ||
         (shape[d] > 1 && (strides[d] <= 0 || strides[d] < shape[d + 1] * strides[d + 1])))

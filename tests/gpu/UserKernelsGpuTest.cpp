@@ -250,6 +250,47 @@ TEST(UserKernels, RowSumsStoredAsOneDimensionalTiles) {
   }
 }
 
+// out[r, to + j] = x[r, from + j] for j < 64: blocks read and written at
+// columns that need not be multiples of a vector, on tensors the launch
+// finds aligned (rows of whole 16-byte vectors). A column of 3 once made a
+// misaligned 16-byte access; it must take the element path instead.
+void windowBody(dsl::KernelBuilder &kb, const KernelConfig &c) {
+  int64_t bm = c.get("BLOCK_M");
+  dsl::TensorArg x = kb.tensor("x", c.dtype, 2), out = kb.tensor("out", c.dtype, 2);
+  dsl::Scalar from = kb.scalarI32("from"), to = kb.scalarI32("to");
+  dsl::Scalar row = dsl::program_id(0) * dsl::Scalar(bm);
+  dsl::store(out, {row, to}, dsl::load(x, {row, from}, {bm, 64}));
+}
+
+TEST(UserKernels, BlocksAtAnyColumnOnTheGpu) {
+  SKIP_WITHOUT_GPU();
+  Kernel k = Kernel("gpu_window", windowBody)
+                 .constants({{"BLOCK_M", 16}})
+                 .grid([](const Args &a, const KernelConfig &c) {
+                   return Grid{cdiv(a.tensor("x").shape()[0], c.get("BLOCK_M"))};
+                 });
+  const int64_t rows = 37, cols = 80;
+  for (DType dtype : {DType::F32, DType::BF16})
+    for (auto [from, to] : std::vector<std::pair<int, int>>{{3, 5}, {8, 16}, {0, 0}, {17, 1}}) {
+      std::vector<float> x;
+      DeviceTensor dx = testkit::randomTensor({rows, cols}, dtype, &x);
+      DeviceTensor out = DeviceTensor::empty({rows, cols}, dtype);
+      out.fillBytes(0x7f); // a value no element of x or padding has
+      std::vector<float> before = out.toFloat();
+      k({dx, out, from, to});
+      std::vector<float> got = out.toFloat();
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) {
+          int64_t j = c - to;
+          float want = before[r * cols + c];
+          if (j >= 0 && j < 64)
+            want = from + j < cols ? x[r * cols + from + j] : 0.0f;
+          ASSERT_EQ(got[r * cols + c], want) << name(dtype) << " from " << from << " to " << to
+                                             << ": out[" << r << ", " << c << "]";
+        }
+    }
+}
+
 TEST(UserKernels, LayerNormBackwardPartsOnTheGpu) {
   SKIP_WITHOUT_GPU();
   Kernel k = Kernel("gpu_ln_backward_parts", lnBackwardBody)

@@ -225,6 +225,13 @@ TEST(KernelArgs, RecordsWhichTensorsAreAligned) {
   EXPECT_FALSE(kernels::detail::vectorAligned(overlapping));
   EXPECT_FALSE(kernels::detail::vectorAligned(reversed));
   EXPECT_TRUE(kernels::detail::vectorAligned(oneRow));
+  // Rows that end inside a 16-byte vector: 60 bf16 (120 bytes), 3 f32 (12).
+  // Their last vectors would straddle the end, and the kernels of aligned
+  // tensors have no element path.
+  DeviceTensor narrow = whole.view({4, 60}, {64, 1}, 0);
+  DeviceTensor triples = DeviceTensor::empty({5, 3}, DType::F32);
+  EXPECT_FALSE(kernels::detail::vectorAligned(narrow));
+  EXPECT_FALSE(kernels::detail::vectorAligned(triples));
   KernelArgs args;
   kernels::detail::addTensor(args, whole, "whole");
   args.add(int32_t(7));

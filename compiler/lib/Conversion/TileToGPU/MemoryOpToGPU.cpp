@@ -71,12 +71,17 @@ struct Desc {
   SmallVector<Value> sizes, strides;
 };
 
-Desc unpackDesc(OpBuilder &b, Location loc, Value desc, unsigned rank) {
+/// The fields of `desc` (converted); `unitLastStride`: the launch found its
+/// last stride 1 (an aligned descriptor), so no element offset multiplies.
+Desc unpackDesc(OpBuilder &b, Location loc, Value desc, unsigned rank,
+                bool unitLastStride = false) {
   Desc d{LLVM::ExtractValueOp::create(b, loc, desc, 0), {}, {}};
   for (unsigned i = 0; i < rank; ++i) {
     d.sizes.push_back(LLVM::ExtractValueOp::create(b, loc, desc, 1 + i));
     d.strides.push_back(LLVM::ExtractValueOp::create(b, loc, desc, 1 + rank + i));
   }
+  if (unitLastStride && rank)
+    d.strides.back() = constI32(b, loc, 1);
   return d;
 }
 
@@ -162,6 +167,19 @@ bool isAligned(Value desc) {
   return make && make.getAligned();
 }
 
+/// What the vector path needs of the block's last index (`index`, lowered;
+/// `divisor`, its LastIndexDivisors): runs of `width` elements start at
+/// multiples of `width` along the last dimension only when the index is
+/// one (their coordinates in the block are). Null where the divisor proves
+/// it; else the check (the same in every thread).
+Value emitIndexAligned(OpBuilder &b, Location loc, Value converted, int64_t divisor,
+                       int64_t width) {
+  if (width <= 1 || divisor % width == 0)
+    return {};
+  Value rem = arith::AndIOp::create(b, loc, converted, constI32(b, loc, width - 1));
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, rem, constI32(b, loc, 0));
+}
+
 /// True (the same in every thread) when runs of `width` elements along the
 /// last dimension are contiguous and aligned in memory: unit last stride,
 /// the other strides and the base multiples of the run. A constant for a
@@ -204,36 +222,51 @@ Value emitTileInside(OpBuilder &b, Location loc, const Desc &desc, ValueRange in
   return inside;
 }
 
-/// The vector path's condition: the tensor allows vectors and the run's first
-/// and last elements are inside it (null when there is no vector path).
-Value runInBounds(OpBuilder &b, Location loc, Value vectorizable, const Access &access,
-                  int64_t width) {
-  if (!vectorizable)
-    return {};
-  Value first = access.inBounds(b, loc, 0), last = access.inBounds(b, loc, width - 1);
-  return arith::AndIOp::create(b, loc, vectorizable, arith::AndIOp::create(b, loc, first, last));
-}
-
 /// How a thread accesses its elements of a block of `type` at a descriptor:
 /// the descriptor's fields, the widest run (accessWidth) and, for runs
-/// wider than one element, whether the tensor allows vectors.
+/// wider than one element, whether the tensor allows vectors and the block's
+/// last index puts them on multiples of the run.
 struct RunAccess {
   Desc desc;
   int64_t width;
   Value vectorizable;
+  /// Every run lies wholly inside or wholly outside the tensor: an aligned
+  /// descriptor (its last dimension is whole 16-byte vectors) and a last
+  /// index known to be a multiple of the run. No element-by-element path.
+  bool wholeRuns = false;
 };
 
+/// `index` and `divisor`: the block's last index, as emitIndexAligned.
 RunAccess prepareRunAccess(OpBuilder &b, Location loc, Value descValue, Value tileDesc,
-                           RankedTensorType type) {
-  RunAccess r{unpackDesc(b, loc, descValue, type.getRank()), accessWidth(type), Value()};
-  if (r.width > 1)
+                           RankedTensorType type, Value index, int64_t divisor) {
+  RunAccess r{unpackDesc(b, loc, descValue, type.getRank(), isAligned(tileDesc)), accessWidth(type),
+              Value()};
+  if (r.width > 1) {
     r.vectorizable =
         emitVectorizable(b, loc, r.desc, memoryType(type.getElementType()), r.width, tileDesc);
+    Value indexAligned = emitIndexAligned(b, loc, index, divisor, r.width);
+    if (indexAligned)
+      r.vectorizable = arith::AndIOp::create(b, loc, r.vectorizable, indexAligned);
+    r.wholeRuns = isAligned(tileDesc) && !indexAligned;
+  }
   return r;
 }
 
+/// The vector path's condition: the tensor allows vectors and the run's first
+/// and last elements are inside it (the first alone for whole runs); null
+/// when there is no vector path.
+Value runInBounds(OpBuilder &b, Location loc, const RunAccess &r, const Access &access) {
+  if (!r.vectorizable)
+    return {};
+  Value inside = access.inBounds(b, loc, 0);
+  if (!r.wholeRuns)
+    inside = arith::AndIOp::create(b, loc, inside, access.inBounds(b, loc, r.width - 1));
+  return arith::AndIOp::create(b, loc, r.vectorizable, inside);
+}
+
 /// Emits `fast()` when `cond` holds and `slow()` otherwise, both yielding
-/// `types`; with no condition, just `slow()`.
+/// `types`; with no condition, just `slow()`. A null `slow` (no results)
+/// does nothing otherwise.
 SmallVector<Value> emitFastOrSlow(OpBuilder &b, Location loc, Value cond, TypeRange types,
                                   function_ref<SmallVector<Value>()> fast,
                                   function_ref<SmallVector<Value>()> slow) {
@@ -241,6 +274,13 @@ SmallVector<Value> emitFastOrSlow(OpBuilder &b, Location loc, Value cond, TypeRa
     return slow();
   if (matchPattern(cond, m_One()))
     return fast();
+  if (!slow) {
+    auto ifOp = scf::IfOp::create(b, loc, TypeRange{}, cond, /*withElse=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    fast();
+    return {};
+  }
   auto ifOp = scf::IfOp::create(b, loc, types, cond, /*withElse=*/true);
   OpBuilder::InsertionGuard guard(b);
   // Without results the regions come with their terminators.
@@ -279,12 +319,20 @@ SmallVector<Value> emitRunLoad(OpBuilder &b, Location loc, const Access &access,
   return run;
 }
 
+/// A pattern for an op that accesses a block at indices (LastIndexDivisors).
+template <typename Op> struct IndexedAccessPattern : OpConversionPattern<Op> {
+  IndexedAccessPattern(TileTypeConverter &converter, MLIRContext *ctx,
+                       const LastIndexDivisors &divisors)
+      : OpConversionPattern<Op>(converter, ctx), divisors(divisors) {}
+  const LastIndexDivisors &divisors;
+};
+
 /// A thread's elements of `type`, run by run: a vector load where the run is
 /// inside the tensor and `vectorizable` holds, else element by element, the
 /// elements outside the tensor reading `pad`.
 SmallVector<Value> emitRunByRunLoad(OpBuilder &b, Location loc, ArrayRef<Access> accesses,
-                                    RankedTensorType type, int64_t width, Value vectorizable,
-                                    Value pad) {
+                                    RankedTensorType type, const RunAccess &r, Value pad) {
+  int64_t width = r.width;
   Type elem = type.getElementType(), mem = memoryType(elem);
   SmallVector<Type> runTypes(width, elem);
   SmallVector<Value> values(tile::getElemsPerThread(type));
@@ -293,6 +341,9 @@ SmallVector<Value> emitRunByRunLoad(OpBuilder &b, Location loc, ArrayRef<Access>
       return emitRunLoad(b, loc, access, mem, elem, width);
     };
     auto slow = [&]() -> SmallVector<Value> {
+      // A whole run outside the tensor reads padding throughout.
+      if (r.wholeRuns)
+        return SmallVector<Value>(width, pad);
       SmallVector<Value> run;
       for (int64_t i = 0; i < width; ++i) {
         Value ptr = access.elementPointer(b, loc, mem, i);
@@ -308,7 +359,7 @@ SmallVector<Value> emitRunByRunLoad(OpBuilder &b, Location loc, ArrayRef<Access>
       }
       return run;
     };
-    Value cond = runInBounds(b, loc, vectorizable, access, width);
+    Value cond = runInBounds(b, loc, r, access);
     SmallVector<Value> run = emitFastOrSlow(b, loc, cond, runTypes, fast, slow);
     for (int64_t i = 0; i < width; ++i)
       values[access.firstElement + i] = run[i];
@@ -319,15 +370,16 @@ SmallVector<Value> emitRunByRunLoad(OpBuilder &b, Location loc, ArrayRef<Access>
 /// Reads a thread's elements with 16-byte (or narrower) vector loads where
 /// the tensor allows and the whole run is inside it, element by element
 /// otherwise; elements outside the tensor read the padding.
-struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct LoadOpToGPU : IndexedAccessPattern<tile::LoadOp> {
+  using IndexedAccessPattern::IndexedAccessPattern;
   LogicalResult matchAndRewrite(tile::LoadOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     RankedTensorType type = op.getType();
     Type elem = type.getElementType(), mem = memoryType(elem);
-    auto [desc, width, vectorizable] =
-        prepareRunAccess(rewriter, loc, adaptor.getDesc(), op.getDesc(), type);
+    RunAccess r = prepareRunAccess(rewriter, loc, adaptor.getDesc(), op.getDesc(), type,
+                                   adaptor.getIndices().back(), divisors.of(op));
+    auto [desc, width, vectorizable, wholeRuns] = r;
     Value pad = paddingValue(rewriter, loc, elem, op.getDesc().getType().getPadding());
     // The whole tile inside the tensor, and (width > 1) its runs contiguous
     // and aligned: the same in every thread, so one branch for the tile
@@ -347,7 +399,7 @@ struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
     auto runByRun = [&]() -> SmallVector<Value> {
       return emitRunByRunLoad(rewriter, loc,
                               emitAccesses(rewriter, loc, desc, adaptor.getIndices(), type, width),
-                              type, width, vectorizable, pad);
+                              type, r, pad);
     };
     Value inside = emitTileInside(rewriter, loc, desc, adaptor.getIndices(), type.getShape());
     Value whole =
@@ -362,8 +414,8 @@ struct LoadOpToGPU : OpConversionPattern<tile::LoadOp> {
 
 /// Each thread reads the rows its elements lie in, by index, run by run as
 /// LoadOpToGPU's partial tiles: a row index outside the tensor reads padding.
-struct GatherOpToGPU : OpConversionPattern<tile::GatherOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct GatherOpToGPU : IndexedAccessPattern<tile::GatherOp> {
+  using IndexedAccessPattern::IndexedAccessPattern;
   LogicalResult matchAndRewrite(tile::GatherOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -371,8 +423,9 @@ struct GatherOpToGPU : OpConversionPattern<tile::GatherOp> {
     auto slice = dyn_cast<tile::SliceLayoutAttr>(rowsType.getEncoding());
     if (!slice || slice.getDim() != 1 || slice.getParent() != type.getEncoding())
       return rewriter.notifyMatchFailure(op, "expects row indices sliced from the result's layout");
-    auto [desc, width, vectorizable] =
-        prepareRunAccess(rewriter, loc, adaptor.getDesc(), op.getDesc(), type);
+    RunAccess r = prepareRunAccess(rewriter, loc, adaptor.getDesc(), op.getDesc(), type,
+                                   adaptor.getCol(), divisors.of(op));
+    const Desc &desc = r.desc;
     Value pad =
         paddingValue(rewriter, loc, type.getElementType(), op.getDesc().getType().getPadding());
     ThreadElements elems(type), rowElems(rowsType);
@@ -382,9 +435,8 @@ struct GatherOpToGPU : OpConversionPattern<tile::GatherOp> {
     };
     Value zero = constI32(rewriter, loc, 0);
     SmallVector<Access> accesses = emitAccesses(rewriter, loc, desc, {zero, adaptor.getCol()}, type,
-                                                width, /*opaque=*/false, rowOf);
-    SmallVector<Value> values =
-        emitRunByRunLoad(rewriter, loc, accesses, type, width, vectorizable, pad);
+                                                r.width, /*opaque=*/false, rowOf);
+    SmallVector<Value> values = emitRunByRunLoad(rewriter, loc, accesses, type, r, pad);
     auto vecType = cast<VectorType>(getTypeConverter()->convertType(type));
     rewriter.replaceOp(op, pack(rewriter, loc, vecType, values));
     return success();
@@ -392,23 +444,30 @@ struct GatherOpToGPU : OpConversionPattern<tile::GatherOp> {
 };
 
 /// Writes like LoadOpToGPU reads; elements outside the tensor are dropped.
-struct StoreOpToGPU : OpConversionPattern<tile::StoreOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct StoreOpToGPU : IndexedAccessPattern<tile::StoreOp> {
+  using IndexedAccessPattern::IndexedAccessPattern;
   LogicalResult matchAndRewrite(tile::StoreOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     RankedTensorType type = op.getValue().getType();
     Type mem = memoryType(type.getElementType());
-    auto [desc, width, vectorizable] =
-        prepareRunAccess(rewriter, loc, adaptor.getDesc(), op.getDesc(), type);
+    RunAccess r = prepareRunAccess(rewriter, loc, adaptor.getDesc(), op.getDesc(), type,
+                                   adaptor.getIndices().back(), divisors.of(op));
+    const Desc &desc = r.desc;
+    int64_t width = r.width;
     SmallVector<Value> values = unpack(rewriter, loc, adaptor.getValue());
     SmallVector<Value> mask;
     if (adaptor.getMask())
       mask = unpack(rewriter, loc, adaptor.getMask());
     bool inLoop = bool(op->getParentOfType<scf::ForOp>());
     // Threads holding copies of an element store the same value: harmless.
-    for (const Access &access :
-         emitAccesses(rewriter, loc, desc, adaptor.getIndices(), type, width)) {
+    // The addresses of an aligned tensor's stores come from a thread id read
+    // here: with no element path, LLVM otherwise computes the column
+    // offsets of an epilogue's stores before the loop that precedes them
+    // (they equal those of other tiles) and keeps them live across it
+    // (attention's forward spilled 4 bytes at 255 registers).
+    for (const Access &access : emitAccesses(rewriter, loc, desc, adaptor.getIndices(), type, width,
+                                             /*opaque=*/isAligned(op.getDesc()))) {
       auto fast = [&]() -> SmallVector<Value> {
         auto vecType = VectorType::get({width}, mem);
         SmallVector<Value> run;
@@ -448,10 +507,13 @@ struct StoreOpToGPU : OpConversionPattern<tile::StoreOp> {
         return {};
       };
       // A masked run goes as one vector only when its whole mask is set.
-      Value cond = runInBounds(rewriter, loc, vectorizable, access, width);
+      Value cond = runInBounds(rewriter, loc, r, access);
       for (int64_t i = 0; cond && i < int64_t(mask.size() ? width : 0); ++i)
         cond = arith::AndIOp::create(rewriter, loc, cond, mask[access.firstElement + i]);
-      emitFastOrSlow(rewriter, loc, cond, TypeRange{}, fast, slow);
+      // A whole run outside the tensor writes nothing.
+      bool wholeOrNothing = r.wholeRuns && mask.empty();
+      emitFastOrSlow(rewriter, loc, cond, TypeRange{}, fast,
+                     wholeOrNothing ? function_ref<SmallVector<Value>()>() : slow);
     }
     rewriter.eraseOp(op);
     return success();
@@ -594,18 +656,23 @@ void emitElementwiseCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, con
 
 void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy,
                                      Value descValue, ValueRange indices, Value slot,
-                                     bool warpgroupMma) {
+                                     bool warpgroupMma, int64_t indexDivisor) {
   RankedTensorType type = copy.getTileType();
   Type elem = type.getElementType();
   SharedTile tile(b, loc, type.getDimSize(0), SharedTile::units(type),
                   emitBufferOffset(b, loc, copy.getBuffer(), slot));
   // Elements per 16-byte chunk: 8 of 16 bits, 4 of 32.
   int64_t bytes = elem.getIntOrFloatBitWidth() / 8, perChunk = 16 / bytes;
-  Desc desc = unpackDesc(b, loc, descValue, type.getRank());
+  Desc desc = unpackDesc(b, loc, descValue, type.getRank(), isAligned(copy.getDesc()));
   SmallVector<SmallVector<Value>> coords = ThreadElements(type).emitCoords(b, loc);
-  // Tensors the launch found aligned need no other path.
-  bool aligned = isAligned(copy.getDesc());
+  // Tensors the launch found aligned, copied at a last index known to be a
+  // multiple of a chunk, need no other path, and each chunk lies wholly
+  // inside or outside the tensor.
+  Value indexAligned = emitIndexAligned(b, loc, indices.back(), indexDivisor, perChunk);
+  bool aligned = isAligned(copy.getDesc()) && !indexAligned;
   Value vectorizable = emitVectorizable(b, loc, desc, elem, perChunk, copy.getDesc());
+  if (indexAligned)
+    vectorizable = arith::AndIOp::create(b, loc, vectorizable, indexAligned);
   auto ifOp = scf::IfOp::create(b, loc, TypeRange{}, vectorizable, /*withElse=*/!aligned);
   {
     OpBuilder::InsertionGuard guard(b);
@@ -617,11 +684,14 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopy
       bases = elems.emitBases(b, loc);
     for (const Access &access : emitAccesses(b, loc, desc, indices, type, perChunk)) {
       // Bytes inside the tensor: the rest of the 16 are zero-filled.
-      Value left = arith::SubIOp::create(b, loc, access.lastSize, access.lastPos);
-      Value count = arith::MinSIOp::create(b, loc, left, constI32(b, loc, perChunk));
-      Value copied = arith::SelectOp::create(
-          b, loc, access.inBounds(b, loc, 0),
-          arith::MulIOp::create(b, loc, count, constI32(b, loc, bytes)), zero);
+      Value count = constI32(b, loc, 16);
+      if (!aligned) {
+        Value left = arith::SubIOp::create(b, loc, access.lastSize, access.lastPos);
+        count = arith::MulIOp::create(
+            b, loc, arith::MinSIOp::create(b, loc, left, constI32(b, loc, perChunk)),
+            constI32(b, loc, bytes));
+      }
+      Value copied = arith::SelectOp::create(b, loc, access.inBounds(b, loc, 0), count, zero);
       Value ptr =
           arith::SelectOp::create(b, loc, access.inBounds(b, loc, 0), access.pointer, desc.base);
       SharedTile::Address dst{};
@@ -857,13 +927,14 @@ struct SharedAllocOpToGPU : OpConversionPattern<tile::SharedAllocOp> {
 };
 
 /// The copy and its commit: one cp.async group.
-struct AsyncCopyOpToGPU : OpConversionPattern<tile::AsyncCopyOp> {
-  AsyncCopyOpToGPU(TileTypeConverter &converter, MLIRContext *ctx, bool warpgroupMma)
-      : OpConversionPattern(converter, ctx), warpgroupMma(warpgroupMma) {}
+struct AsyncCopyOpToGPU : IndexedAccessPattern<tile::AsyncCopyOp> {
+  AsyncCopyOpToGPU(TileTypeConverter &converter, MLIRContext *ctx,
+                   const LastIndexDivisors &divisors, bool warpgroupMma)
+      : IndexedAccessPattern(converter, ctx, divisors), warpgroupMma(warpgroupMma) {}
   LogicalResult matchAndRewrite(tile::AsyncCopyOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     emitAsyncCopy(rewriter, op.getLoc(), op, adaptor.getDesc(), adaptor.getIndices(),
-                  adaptor.getSlot(), warpgroupMma);
+                  adaptor.getSlot(), warpgroupMma, divisors.of(op));
     rewriter.eraseOp(op);
     return success();
   }
@@ -917,11 +988,13 @@ struct RoundSharedToTf32OpToGPU : OpConversionPattern<tile::RoundSharedToTf32Op>
 } // namespace
 
 void tessera::tilegpu::populateMemoryOpPatterns(TileTypeConverter &converter,
-                                                RewritePatternSet &patterns, bool warpgroupMma) {
-  patterns.add<AsyncCopyOpToGPU>(converter, patterns.getContext(), warpgroupMma);
-  patterns.add<ProgramIdOpToGPU, NumProgramsOpToGPU, AddPtrOpToGPU, MakeDescOpToGPU, LoadOpToGPU,
-               GatherOpToGPU, StoreOpToGPU, AtomicAddOpToGPU, SharedAllocOpToGPU, SharedViewOpToGPU,
-               AsyncWaitOpToGPU, FenceAsyncSharedOpToGPU, RoundSharedToTf32OpToGPU,
-               AtomicRMWOpToGPU, AtomicCASOpToGPU, PrintOpToGPU, AssertOpToGPU>(
-      converter, patterns.getContext());
+                                                RewritePatternSet &patterns, bool warpgroupMma,
+                                                const LastIndexDivisors &divisors) {
+  patterns.add<AsyncCopyOpToGPU>(converter, patterns.getContext(), divisors, warpgroupMma);
+  patterns.add<LoadOpToGPU, GatherOpToGPU, StoreOpToGPU>(converter, patterns.getContext(),
+                                                         divisors);
+  patterns.add<ProgramIdOpToGPU, NumProgramsOpToGPU, AddPtrOpToGPU, MakeDescOpToGPU,
+               AtomicAddOpToGPU, SharedAllocOpToGPU, SharedViewOpToGPU, AsyncWaitOpToGPU,
+               FenceAsyncSharedOpToGPU, RoundSharedToTf32OpToGPU, AtomicRMWOpToGPU,
+               AtomicCASOpToGPU, PrintOpToGPU, AssertOpToGPU>(converter, patterns.getContext());
 }

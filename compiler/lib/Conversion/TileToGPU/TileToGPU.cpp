@@ -107,6 +107,7 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
       func->moveBefore(gpuModule.getBody(), gpuModule.getBody()->end());
     }
 
+    LastIndexDivisors divisors(module);
     TileTypeConverter converter(ctx);
     ConversionTarget target(*ctx);
     target.addLegalDialect<gpu::GPUDialect, LLVM::LLVMDialect, vector::VectorDialect,
@@ -123,7 +124,7 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
 
     RewritePatternSet patterns(ctx);
     patterns.add<KernelToGPUFunc, ReturnToGPUReturn>(converter, ctx);
-    populateMemoryOpPatterns(converter, patterns, /*warpgroupMma=*/arch == "sm_90a");
+    populateMemoryOpPatterns(converter, patterns, /*warpgroupMma=*/arch == "sm_90a", divisors);
     populateElementwiseOpPatterns(converter, patterns);
     populateSharedMemoryOpPatterns(converter, patterns);
     populateFmaDotPatterns(converter, patterns);

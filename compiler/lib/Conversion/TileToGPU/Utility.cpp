@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
@@ -34,6 +35,63 @@ TileTypeConverter::TileTypeConverter(MLIRContext *ctx) {
     SmallVector<Type> fields{LLVM::LLVMPointerType::get(ctx, 1)};
     fields.append(2 * d.getRank(), IntegerType::get(ctx, 32));
     return LLVM::LLVMStructType::getLiteral(ctx, fields);
+  });
+}
+
+namespace {
+
+constexpr int64_t kMaxDivisor = int64_t(1) << 30;
+
+int64_t divisorOf(Value v, int depth) {
+  APInt constant;
+  if (matchPattern(v, m_ConstantInt(&constant))) {
+    int64_t c = constant.getSExtValue();
+    if (c == 0 || c == std::numeric_limits<int32_t>::max())
+      return kMaxDivisor;
+    return std::min<int64_t>(kMaxDivisor, int64_t(1) << llvm::countr_zero(uint64_t(c)));
+  }
+  if (depth > 16)
+    return 1;
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    auto loop = dyn_cast<scf::ForOp>(arg.getOwner()->getParentOp());
+    if (loop && arg == loop.getInductionVar())
+      return std::min(divisorOf(loop.getLowerBound(), depth + 1),
+                      divisorOf(loop.getStep(), depth + 1));
+    return 1;
+  }
+  Operation *def = v.getDefiningOp();
+  auto operand = [&](unsigned i) { return divisorOf(def->getOperand(i), depth + 1); };
+  if (isa<arith::AddIOp, arith::SubIOp>(def))
+    return std::min(operand(0), operand(1));
+  if (isa<arith::MulIOp>(def))
+    return std::min(kMaxDivisor, operand(0) * operand(1));
+  if (isa<arith::SelectOp>(def))
+    return std::min(operand(1), operand(2));
+  if (isa<arith::ExtSIOp, arith::ExtUIOp, arith::IndexCastOp>(def))
+    return operand(0);
+  if (auto shl = dyn_cast<arith::ShLIOp>(def);
+      shl && matchPattern(shl.getRhs(), m_ConstantInt(&constant)))
+    return std::min(kMaxDivisor, operand(0) << std::min<int64_t>(constant.getZExtValue(), 30));
+  return 1;
+}
+
+} // namespace
+
+int64_t tessera::tilegpu::knownDivisor(Value v) { return divisorOf(v, 0); }
+
+LastIndexDivisors::LastIndexDivisors(Operation *root) {
+  root->walk([&](Operation *op) {
+    Value index;
+    if (auto load = dyn_cast<tile::LoadOp>(op))
+      index = load.getIndices().back();
+    else if (auto store = dyn_cast<tile::StoreOp>(op))
+      index = store.getIndices().back();
+    else if (auto copy = dyn_cast<tile::AsyncCopyOp>(op))
+      index = copy.getIndices().back();
+    else if (auto gather = dyn_cast<tile::GatherOp>(op))
+      index = gather.getCol();
+    if (index)
+      divisors[op] = knownDivisor(index);
   });
 }
 

@@ -99,6 +99,25 @@ Value pack(OpBuilder &b, Location loc, VectorType type, ArrayRef<Value> elements
 Value packPair(OpBuilder &b, Location loc, Value lo, Value hi);
 /// The two 16-bit `elem`s of a 32-bit register, the low half first.
 std::pair<Value, Value> unpackPair(OpBuilder &b, Location loc, Value reg, Type elem);
+/// The largest power of two (up to 2^30) known to divide the i32 `v`:
+/// constants, and sums, differences, products, shifts, selects and loop
+/// induction variables of such; 1 for anything else. A select's INT32_MAX
+/// (tile-pipeline-copies' position of a copy past the loop's end) divides
+/// by anything: the access lies outside every tensor and touches no memory.
+int64_t knownDivisor(Value v);
+
+/// knownDivisor of the last index of every load, store, gather and async
+/// copy under `root`, taken before the conversion: it moves loop bodies into
+/// new loops, after which an old induction variable tells nothing.
+class LastIndexDivisors {
+public:
+  explicit LastIndexDivisors(Operation *root);
+  /// 1 for an op that was not there.
+  int64_t of(Operation *op) const { return divisors.lookup_or(op, 1); }
+
+private:
+  llvm::DenseMap<Operation *, int64_t> divisors;
+};
 /// x + c (i32), or x where c is 0.
 Value addI32(OpBuilder &b, Location loc, Value x, int64_t c);
 /// The f32 `value` rounded to the nearest tf32 (cvt.rna: low 13 bits zero),
@@ -187,11 +206,12 @@ Value convertThroughFragments(OpBuilder &b, Location loc, Value src, RankedTenso
 /// where the tensor's strides or alignment do not allow 16-byte copies.
 /// `warpgroupMma` (sm_90a): tf32 wgmmas read tiles rounded in place after
 /// the copy (mma.sync rounds as it reads).
+/// `indexDivisor`: the copy's LastIndexDivisors.
 void emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, Value desc,
-                   ValueRange indices, Value slot, bool warpgroupMma);
-/// `warpgroupMma`: as emitAsyncCopy's.
+                   ValueRange indices, Value slot, bool warpgroupMma, int64_t indexDivisor);
+/// `warpgroupMma`: as emitAsyncCopy's. `divisors` outlives the patterns.
 void populateMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
-                              bool warpgroupMma);
+                              bool warpgroupMma, const LastIndexDivisors &divisors);
 void populateElementwiseOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateSharedMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 /// tile.tma_copy and the mbarrier ops (tile-use-tma).

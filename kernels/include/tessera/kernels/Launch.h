@@ -20,9 +20,10 @@ namespace tessera::kernels::detail {
 /// it is vectorAligned (KernelArgs::noteTensor).
 void addTensor(KernelArgs &args, const DeviceTensor &t, const char *argName);
 /// `t` allows 16-byte vectors and TMA tensor maps: its base a multiple of 16
-/// bytes, unit last stride, every other stride a multiple of 16 bytes, and
-/// (along dimensions of more than one element) positive and spanning the
-/// dimensions after it: rows that neither overlap nor run backwards.
+/// bytes, unit last stride, a last dimension of whole 16-byte vectors,
+/// every other stride a multiple of 16 bytes, and (along dimensions of more
+/// than one element) positive and spanning the dimensions after it: rows
+/// that neither overlap nor run backwards.
 bool vectorAligned(const DeviceTensor &t);
 
 /// Throws tessera::Error naming `argName` unless `t` has one of `dtypes`.

@@ -72,8 +72,9 @@ public:
 
   /// Records a tensor parameter (added as pointer, sizes, strides) and
   /// whether it allows 16-byte vectors and TMA: base a multiple of 16 bytes,
-  /// unit last stride, every other stride a positive multiple of 16 bytes
-  /// that spans the dimensions after it (kernels::detail::vectorAligned). Kernels are
+  /// unit last stride, a last dimension of whole 16-byte vectors, every other
+  /// stride a positive multiple of 16 bytes that spans the dimensions after
+  /// it (kernels::detail::vectorAligned). Kernels are
   /// specialised on alignedTensors(), bit i for the i-th tensor recorded.
   void noteTensor(bool aligned);
   uint64_t alignedTensors() const { return alignedMask; }

@@ -154,27 +154,69 @@ func.func @tensor_core_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64xf32>, %
 #opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
 
 // The same copy through a descriptor the launch found aligned
-// (`make_desc {aligned}`): the cp.async path alone, with no run-time check of
-// strides and base and no element-by-element branch. Its stores need no
-// check either: 16-byte vectors wherever the block lies inside.
+// (`make_desc {aligned}`: rows of whole 16-byte vectors) at a column known to
+// be a multiple of a vector (%n x 32): the cp.async path alone, with no
+// run-time check of strides, base or column and no element-by-element
+// branch, each chunk copied whole (16 bytes) or not at all. Its stores need
+// no element path either: a pair of f32 is inside the tensor or outside it.
 // CHECK-LABEL: gpu.func @aligned_copy
 // CHECK-NOT: llvm.ptrtoint
+// CHECK-NOT: arith.minsi
 // CHECK: cp.async.cg.shared.global [$0{{(\+[0-9]+)?}}], [$1], 16, $2;
 // CHECK-NOT: } else {
 // CHECK-NOT: st.shared.b16
 // CHECK: nvvm.cp.async.commit.group
+// CHECK: scf.if
+// CHECK-NEXT: vector.from_elements
+// CHECK-NEXT: llvm.store {{.*}} : vector<2xf32>
+// CHECK-NEXT: }
+// CHECK-NOT: else
 // CHECK: gpu.return
 func.func @aligned_copy(%pb: !tile.ptr<bf16>, %po: !tile.ptr<f32>, %n: i32,
                         %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
   %c1 = arith.constant 1 : i32
+  %c32 = arith.constant 32 : i32
+  %col = arith.muli %n, %c32 : i32
   %d = tile.make_desc %pb, [%n, %n], [%n, %c1] {aligned} : !tile.ptr<bf16> -> !tile.desc<32x32xbf16>
   %o = tile.make_desc %po, [%n, %n], [%n, %c1] {aligned} : !tile.ptr<f32> -> !tile.desc<64x32xf32>
   %a = tile.convert_layout %p : tensor<64x32xbf16, #mma> -> tensor<64x32xbf16, #opa>
-  %v = tile.load %d[%n, %n] : !tile.desc<32x32xbf16> -> tensor<32x32xbf16, #bl>
+  %v = tile.load %d[%n, %col] : !tile.desc<32x32xbf16> -> tensor<32x32xbf16, #bl>
   %b = tile.convert_layout %v : tensor<32x32xbf16, #bl> -> tensor<32x32xbf16, #opb>
   %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
   %c = tile.dot %a, %b, %z : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
-  tile.store %o[%n, %n], %c : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
+  tile.store %o[%n, %col], %c : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
+  return
+}
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+
+// An aligned descriptor read and written at a column nothing is known of
+// (%n may be 3): vectors there would be misaligned, so the vector paths also
+// check that the column is a multiple of the vector (8 bf16 for the load, a
+// pair of f32 for the store), and keep the element paths.
+// CHECK-LABEL: gpu.func @aligned_tensor_any_column
+// CHECK: %[[LOW:.*]] = arith.andi %arg2, %c7_i32 : i32
+// CHECK: arith.cmpi eq, %[[LOW]], %c0
+// CHECK: llvm.load {{.*}} -> vector<8xbf16>
+// CHECK: } else {
+// CHECK: llvm.load {{.*}} -> bf16
+// CHECK: arith.andi %arg2, %c1_i32
+// CHECK: llvm.store {{.*}} : vector<2xf32>
+// CHECK: } else {
+// CHECK: llvm.store {{.*}} : f32
+// CHECK: gpu.return
+func.func @aligned_tensor_any_column(%pb: !tile.ptr<bf16>, %po: !tile.ptr<f32>, %n: i32)
+    attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %c1 = arith.constant 1 : i32
+  %d = tile.make_desc %pb, [%n, %n], [%n, %c1] {aligned} : !tile.ptr<bf16> -> !tile.desc<32x32xbf16>
+  %o = tile.make_desc %po, [%n, %n], [%n, %c1] {aligned} : !tile.ptr<f32> -> !tile.desc<32x32xf32>
+  %v = tile.load %d[%n, %n] : !tile.desc<32x32xbf16> -> tensor<32x32xbf16, #bl>
+  %w = tile.convert_layout %v : tensor<32x32xbf16, #bl> -> tensor<32x32xbf16, #mma>
+  %f = arith.extf %w : tensor<32x32xbf16, #mma> to tensor<32x32xf32, #mma>
+  tile.store %o[%n, %n], %f : !tile.desc<32x32xf32>, tensor<32x32xf32, #mma>
   return
 }
 

@@ -63,9 +63,12 @@ def Tile_MakeDescOp : Tile_Op<"make_desc", [Pure, AttrSizedOperandSegments]> {
 
     `aligned` promises what the launch checked (a specialization, as Triton's
     divisibility by 16): the base address is a multiple of 16 bytes, the last
-    stride is 1 and every other stride a multiple of 16 bytes. Loads and
-    stores through the descriptor then use 16-byte vectors with no run-time
-    check and no element-by-element path for other tensors.
+    stride is 1, the last dimension's size and every other stride are
+    multiples of 16 bytes. Loads and stores through the descriptor at a last
+    index known to be a multiple of their vectors (a constant, a product, a
+    loop variable of such) then use 16-byte vectors with no run-time check,
+    each wholly inside or outside the tensor: no element-by-element path.
+    At any other last index the vectors' alignment is checked at run time.
 
     ```mlir
     %d = tile.make_desc %ptr, [%rows, %cols], [%ld, %c1] {aligned}
