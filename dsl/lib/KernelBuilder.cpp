@@ -142,6 +142,16 @@ void KernelBuilder::setWarpSpecialize(bool enabled) {
     func->removeAttr(tile::kWarpSpecializeAttr);
 }
 
+void KernelBuilder::setClusterSize(int64_t ctas) {
+  if (ctas < 1 || ctas > 8 || (ctas & (ctas - 1)))
+    throw dsl::Error("kernel '" + name + "': setClusterSize(" + std::to_string(ctas) +
+                     "): expected a power of two from 1 to 8");
+  if (ctas > 1)
+    func->setAttr(tile::kClusterSizeAttr, b.getI32IntegerAttr(int32_t(ctas)));
+  else
+    func->removeAttr(tile::kClusterSizeAttr);
+}
+
 void KernelBuilder::setTensorMemoryAccelerator(bool enabled) {
   if (enabled)
     func->setAttr(tile::kTmaAttr, b.getUnitAttr());
@@ -242,6 +252,7 @@ TensorArg TensorArg::at(const std::vector<Scalar> &leading, SourceLoc where) con
               std::vector<Scalar>(sizes.begin() + leading.size(), sizes.end()),
               std::vector<Scalar>(strides.begin() + leading.size(), strides.end()));
   t.tf32Values = tf32Values;
+  t.sharedInCluster = sharedInCluster;
   // The leading strides are multiples of 16 bytes: the sub-tensor's base is
   // aligned as the tensor's.
   t.vectorAligned = vectorAligned;
@@ -258,6 +269,11 @@ TensorArg TensorArg::transposed() const {
   TensorArg t(name, elementType, ptr, std::move(s), std::move(st));
   t.tf32Values = tf32Values;
   return t;
+}
+
+TensorArg &TensorArg::sameBlocksInCluster() {
+  sharedInCluster = true;
+  return *this;
 }
 
 TensorArg &TensorArg::assumeRoundedToTf32() {

@@ -359,6 +359,7 @@ static Value makeDesc(const TensorArg &t, ArrayRef<int64_t> shape, Padding paddi
   auto desc = tile::MakeDescOp::create(bld(), l, descType(t, shape, padding), t.basePointer(),
                                        sizes, strides);
   desc.setAligned(t.aligned());
+  desc.setClusterShared(t.clusterShared());
   return desc;
 }
 

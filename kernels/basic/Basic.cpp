@@ -164,18 +164,33 @@ void sumColumnsBody(KernelBuilder &kb, const KernelConfig &config) {
 // BLOCK_K steps; padding with zeros past K keeps the partial step exact.
 // Programs run in groups of GROUP_M block rows, column by column within a
 // group, so that programs running at once share the A and B blocks they read
-// in L2 (Triton's grouped ordering).
+// in L2 (Triton's grouped ordering). With CLUSTER_M = 2 (sm_90a, TMA copies)
+// programs 2i and 2i + 1 are one cluster of CTAs and take two adjacent block
+// rows of one column: they read the same B blocks, which their TMA copies
+// fetch from L2 once per cluster, half each, multicast to both.
 struct MatmulBlocks {
-  int64_t m, n, k, groupM;
+  int64_t m, n, k, groupM, clusterM;
 
   /// Reads the block sizes and the schedule knobs every matmul kernel has.
   MatmulBlocks(KernelBuilder &kb, const KernelConfig &config)
       : m(kb.constant("BLOCK_M", config.get("BLOCK_M"))),
         n(kb.constant("BLOCK_N", config.get("BLOCK_N"))),
         k(kb.constant("BLOCK_K", config.get("BLOCK_K"))),
-        groupM(kb.constant("GROUP_M", config.get("GROUP_M"))) {
+        groupM(kb.constant("GROUP_M", config.get("GROUP_M"))),
+        clusterM(config.constants.count("CLUSTER_M")
+                     ? kb.constant("CLUSTER_M", config.get("CLUSTER_M"))
+                     : 1) {
     kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
     kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
+    kb.setClusterSize(clusterM);
+  }
+
+  /// Programs of the grid for an M x N result: one per tile, the block rows
+  /// rounded up to whole clusters.
+  static int64_t programs(int64_t rows, int64_t cols, const KernelConfig &c) {
+    int64_t cluster = c.constants.count("CLUSTER_M") ? c.get("CLUSTER_M") : 1;
+    int64_t blocksM = std::max<int64_t>(1, cdiv(rows, c.get("BLOCK_M")));
+    return cdiv(blocksM, cluster) * cluster * std::max<int64_t>(1, cdiv(cols, c.get("BLOCK_N")));
   }
 
   /// The pid-th tile of c = a·b in grouped order (2-D a, b, c).
@@ -183,11 +198,23 @@ struct MatmulBlocks {
                 DType dtype) const {
     Scalar blocksM = (a.size(0) + Scalar(m - 1)) / Scalar(m);
     Scalar blocksN = (b.size(1) + Scalar(n - 1)) / Scalar(n);
-    Scalar perGroup = Scalar(groupM) * blocksN;
-    Scalar firstM = pid / perGroup * Scalar(groupM);
-    Scalar groupSize = min(blocksM - firstM, Scalar(groupM));
-    Scalar inGroup = pid % perGroup;
-    Scalar row = (firstM + inGroup % groupSize) * Scalar(m);
+    // The grouped order over clusters of CLUSTER_M block rows (a block row
+    // past the end, when they do not divide, loads zeros and stores nothing
+    // but still fetches its share of the cluster's B blocks).
+    Scalar cluster = pid, clusterRows = blocksM;
+    int64_t groupClusters = std::max<int64_t>(1, groupM / clusterM);
+    if (clusterM > 1) {
+      cluster = pid / Scalar(clusterM);
+      clusterRows = (blocksM + Scalar(clusterM - 1)) / Scalar(clusterM);
+    }
+    Scalar perGroup = Scalar(groupClusters) * blocksN;
+    Scalar firstM = cluster / perGroup * Scalar(groupClusters);
+    Scalar groupSize = min(clusterRows - firstM, Scalar(groupClusters));
+    Scalar inGroup = cluster % perGroup;
+    Scalar blockRow = firstM + inGroup % groupSize;
+    if (clusterM > 1)
+      blockRow = blockRow * Scalar(clusterM) + pid % Scalar(clusterM);
+    Scalar row = blockRow * Scalar(m);
     Scalar col = inGroup / groupSize * Scalar(n);
     Tile acc = for_range(Scalar(0), a.size(1), Scalar(k), {zeros({m, n}, DType::F32)},
                          [&](Scalar kk, const std::vector<Tile> &carried) {
@@ -211,6 +238,10 @@ void matmulBody(KernelBuilder &kb, const KernelConfig &config) {
   TensorArg b = kb.tensor("b", config.dtype, 2);
   TensorArg c = kb.tensor("c", config.dtype, 2);
   bool persistent = kb.constant("PERSISTENT", config.get("PERSISTENT")) != 0;
+  if (blocks.clusterM > 1 && (persistent || config.get("WARP_SPECIALIZE")))
+    throw tessera::Error("matmul: CLUSTER_M > 1 runs one tile per program, with no producer "
+                         "warpgroup (PERSISTENT=0, WARP_SPECIALIZE=0)");
+  b.sameBlocksInCluster();
   if (!persistent) {
     blocks.emitTile(program_id(0), a, b, c, config.dtype);
     return;
@@ -610,14 +641,16 @@ const Kernel &tessera::kernels::detail::matmulKernel() {
     // TMA=1 (sm_90a): copies by the Tensor Memory Accelerator into an
     // mbarrier ring. With TMA=1 and four stages, WARP_SPECIALIZE=1 has a
     // producer warpgroup issue them. PERSISTENT=1: one program per SM
-    // looping over the tiles. (H200: docs/PERFORMANCE.md, matmul.)
-    constants.insert({{"TMA", 0}, {"WARP_SPECIALIZE", 0}, {"PERSISTENT", 0}});
+    // looping over the tiles. CLUSTER_M=2 (with TMA=1): two-CTA clusters
+    // over adjacent block rows, B's copies multicast to both (not yet
+    // measured on a GPU). (H200: docs/PERFORMANCE.md, matmul.)
+    constants.insert({{"TMA", 0}, {"WARP_SPECIALIZE", 0}, {"PERSISTENT", 0}, {"CLUSTER_M", 1}});
     return Kernel("matmul", matmulBody)
         .summary("C = A·B (2-D), f32 accumulation")
         .constants(constants)
         .grid([](const Args &a, const KernelConfig &c) {
-          int64_t tiles = std::max<int64_t>(1, cdiv(a.tensor("a").shape()[0], c.get("BLOCK_M"))) *
-                          std::max<int64_t>(1, cdiv(a.tensor("b").shape()[1], c.get("BLOCK_N")));
+          int64_t tiles =
+              MatmulBlocks::programs(a.tensor("a").shape()[0], a.tensor("b").shape()[1], c);
           if (c.get("PERSISTENT"))
             tiles = std::min<int64_t>(tiles, gpuAvailable() ? currentDevice().smCount : 132);
           return Grid{tiles};

@@ -411,6 +411,29 @@ TEST(MatmulTma, PersistentProgramsLoopOverTiles) {
   }
 }
 
+/// Two-CTA clusters (CLUSTER_M = 2) multicasting B's panels, on the large
+/// problems' blocks: 3 block rows (the last cluster's second row past the
+/// end, fetching its share of B all the same), K of 6 steps with a partial
+/// last one, partial columns; contiguous tensors (TMA, multicast) and a
+/// view TMA cannot describe (cp.async in the same clusters).
+TEST(MatmulTma, ClustersMulticastB) {
+  SKIP_WITHOUT_GPU();
+  const int64_t m = 300, k = 328, n = 600;
+  for (DType dtype : {DType::BF16, DType::F16})
+    for (const char *layout : {"contiguous", "odd row stride"}) {
+      SCOPED_TRACE(std::string(name(dtype)) + " " + layout);
+      std::vector<float> a = randomValues(m * k, dtype), b = randomValues(k * n, dtype);
+      int64_t pad = std::string(layout) == "odd row stride" ? 1 : 0;
+      DeviceTensor da = embedded(a, m, k, dtype, k + pad, 0),
+                   db = embedded(b, k, n, dtype, n + pad, 0);
+      DeviceTensor c = poisoned({m, n}, dtype);
+      kernels::KernelConfig config = kernels::matmulConfig(dtype, 4096, 4096, 4096);
+      config.constants["CLUSTER_M"] = 2;
+      kernels::matmulWithConfig(da, db, c, config);
+      EXPECT_LE(relativeError(c.toFloat(), matmulReference(a, b, m, k, n)), tolerance(dtype));
+    }
+}
+
 const char *kNaiveMatmul = R"(
 extern "C" __global__ void naive_matmul(const float *a, const float *b, float *c,
                                         int m, int k, int n) {

@@ -84,7 +84,8 @@ std::optional<kernels::KernelConfig> parseSoftmaxConfig(llvm::StringRef item, DT
 
 /// A configuration of --matmul-configs: "BMxBNxBKwWsS" then flags, g: no
 /// grouped order (GROUP_M 1), m: mma.sync only, t: TMA copies, w: TMA copies
-/// issued by a producer warpgroup, p: persistent programs (one per SM).
+/// issued by a producer warpgroup, p: persistent programs (one per SM),
+/// c: two-CTA clusters multicasting B (CLUSTER_M 2, with t).
 std::optional<kernels::KernelConfig> parseMatmulConfig(llvm::StringRef item, DType dtype) {
   int64_t bm = 0, bn = 0, bk = 0, warps = 0, stages = 0;
   int used = 0;
@@ -93,7 +94,7 @@ std::optional<kernels::KernelConfig> parseMatmulConfig(llvm::StringRef item, DTy
       5)
     return std::nullopt;
   llvm::StringRef flags = llvm::StringRef(text).drop_front(used);
-  if (flags.find_first_not_of("gmtwp") != llvm::StringRef::npos)
+  if (flags.find_first_not_of("gmtwpc") != llvm::StringRef::npos)
     return std::nullopt;
   kernels::KernelConfig c = kernels::matmulConfig(dtype, 1, 1, 1);
   c.numWarps = unsigned(warps);
@@ -109,6 +110,8 @@ std::optional<kernels::KernelConfig> parseMatmulConfig(llvm::StringRef item, DTy
     c.constants["TMA"] = 1;
   if (flags.contains('w'))
     c.constants["WARP_SPECIALIZE"] = 1;
+  if (flags.contains('c'))
+    c.constants["CLUSTER_M"] = 2;
   if (flags.contains('p'))
     c.constants["PERSISTENT"] = 1;
   return c;

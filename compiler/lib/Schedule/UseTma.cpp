@@ -8,6 +8,15 @@
 // thread waits on its phase, after which the tile is visible to the
 // tensor cores without a fence or a barrier.
 //
+// In a kernel of clusters (`tile.cluster_size`), a tile that every CTA of
+// the cluster reads the same of (`tile.make_desc {cluster_shared}`) is
+// multicast: each CTA issues a share of its panels into all of them, so
+// that L2 serves it once per cluster rather than once per CTA. A buffer may
+// then be refilled only once every CTA is done with it: the barrier at the
+// top of the body, the one after the barriers' initialization and one at
+// the kernel's end (no CTA leaves while a peer may still write into it)
+// are the cluster's (`tile.cluster_barrier`).
+//
 //===----------------------------------------------------------------------===//
 
 #include "tessera/Schedule/Analysis.h"
@@ -87,7 +96,11 @@ void hoistSlice(Value v, Block *body, Operation *&cursor) {
 
 class TmaRewriter {
 public:
-  explicit TmaRewriter(func::FuncOp kernel) : kernel(kernel) {}
+  explicit TmaRewriter(func::FuncOp kernel) : kernel(kernel) {
+    if (auto size = kernel->getAttrOfType<IntegerAttr>(tile::kClusterSizeAttr);
+        size && !kernel->hasAttr(tile::kWarpSpecializeAttr))
+      clusterSize = size.getInt();
+  }
 
   /// The loops directly in the kernel's body, and those directly in one of
   /// them (a persistent kernel's loop over its tiles) whose bounds do not
@@ -102,6 +115,16 @@ public:
     }
     for (scf::ForOp loop : loops)
       rewrite(loop);
+    if (!multicasts) {
+      for (tile::ClusterBarrierOp barrier : initBarriers)
+        barrier->erase();
+      return;
+    }
+    // No CTA leaves while a peer may still multicast into it.
+    kernel.walk([&](func::ReturnOp ret) {
+      OpBuilder b(ret);
+      tile::ClusterBarrierOp::create(b, ret.getLoc());
+    });
   }
 
 private:
@@ -165,6 +188,16 @@ private:
     return maps[map] = kernel.getArgument(index);
   }
 
+  /// The CTAs `copy` lands in: the cluster's where it reads the same blocks
+  /// in each (cluster_shared) and its panels divide among them; else 1.
+  int64_t multicastOf(tile::AsyncCopyOp copy, tile::TensorMapType map) const {
+    auto make = copy.getDesc().getDefiningOp<tile::MakeDescOp>();
+    int64_t panels = copy.getBuffer().getType().getShape()[1] / map.getBox()[1];
+    if (clusterSize > 1 && make && make.getClusterShared() && panels % clusterSize == 0)
+      return clusterSize;
+    return 1;
+  }
+
   /// The barriers of `buffer`, placed after the kernel's shared memory and
   /// initialized at its start.
   Value barriersOf(Value buffer) {
@@ -180,6 +213,9 @@ private:
     Value bars = tile::MBarrierAllocOp::create(
         b, loc, tile::MBarriersType::get(kernel.getContext(), count), offset);
     tile::MBarrierInitOp::create(b, loc, bars, /*count=*/1);
+    // Peers may multicast into these barriers: all initialized first.
+    if (clusterSize > 1)
+      initBarriers.push_back(tile::ClusterBarrierOp::create(b, loc));
     return barriers[buffer] = bars;
   }
 
@@ -193,9 +229,11 @@ private:
   /// `copy` as a TMA copy at `b`, into the same buffer and slot.
   tile::TmaCopyOp replace(OpBuilder &b, tile::AsyncCopyOp copy, Value map, Value bars) {
     auto [row, runs] = splitOutOfRange(copy.getIndices()[0]);
-    auto tma =
-        tile::TmaCopyOp::create(b, copy.getLoc(), map, ValueRange{row, copy.getIndices()[1]},
-                                copy.getBuffer(), copy.getSlot(), bars, runs, copy.getDistance());
+    int64_t multicast = multicastOf(copy, cast<tile::TensorMapType>(map.getType()));
+    multicasts |= multicast > 1;
+    auto tma = tile::TmaCopyOp::create(b, copy.getLoc(), map, ValueRange{row, copy.getIndices()[1]},
+                                       copy.getBuffer(), copy.getSlot(), bars, runs,
+                                       copy.getDistance(), /*single_thread=*/false, multicast);
     Operation *select = copy.getIndices()[0].getDefiningOp();
     copy->erase();
     if (select && isa<arith::SelectOp>(select) && select->use_empty())
@@ -214,7 +252,16 @@ private:
     // groups were waited for by then, tessera-defer-wgmma-waits), and the
     // copies follow it.
     OpBuilder top = OpBuilder::atBlockBegin(body);
-    auto barrier = gpu::BarrierOp::create(top, loc);
+    // The cluster's, where peers multicast into this CTA's buffers.
+    Operation *barrier =
+        clusterSize > 1 &&
+                llvm::any_of(copies,
+                             [&](tile::AsyncCopyOp copy) {
+                               return multicastOf(copy, boxOf(copy.getBuffer().getType(),
+                                                              tmaTensor(copy, kernel))) > 1;
+                             })
+            ? tile::ClusterBarrierOp::create(top, loc).getOperation()
+            : gpu::BarrierOp::create(top, loc).getOperation();
     // The prologue's copies of the same buffers, before the loop.
     llvm::SetVector<Value> buffers;
     for (tile::AsyncCopyOp copy : copies)
@@ -234,7 +281,7 @@ private:
       Value map = tensorMap(boxOf(copy.getBuffer().getType(), tmaTensor(copy, kernel)));
       Value bars = barriersOf(copy.getBuffer());
       // The copy's own barrier (tile-pipeline-copies) gives way to the one above.
-      if (gpu::BarrierOp own = barrierBefore(copy); own && own != barrier)
+      if (gpu::BarrierOp own = barrierBefore(copy); own && own.getOperation() != barrier)
         own->erase();
       for (Value operand : copy->getOperands())
         hoistSlice(operand, body, cursor);
@@ -286,6 +333,11 @@ private:
   }
 
   func::FuncOp kernel;
+  /// CTAs per cluster (1 in a warp-specialized kernel: its producer has no
+  /// share of the cluster's barriers).
+  int64_t clusterSize = 1;
+  bool multicasts = false;
+  SmallVector<tile::ClusterBarrierOp> initBarriers;
   llvm::DenseMap<Type, Value> maps;
   llvm::DenseMap<Value, Value> barriers;
   std::optional<int64_t> end;

@@ -201,3 +201,90 @@ func.func @persistent(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32
   }
   return
 }
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// A kernel of two-CTA clusters whose CTAs read the same B blocks
+// ({cluster_shared}): B's copies (two panels, one per CTA) are multicast,
+// A's stay each CTA's own. Peers write into each other's buffers and
+// barriers, so the barriers after their initialization, at the top of the
+// body and at the kernel's end are the cluster's.
+// CHECK-LABEL: func.func @clustered
+// CHECK: tile.mbarrier_init
+// CHECK-NEXT: tile.cluster_barrier
+// CHECK: tile.mbarrier_init
+// CHECK-NEXT: tile.cluster_barrier
+// CHECK: tile.tma_copy %{{.*}} : !tile.tensormap<128x64xbf16, 0>
+// CHECK: tile.tma_copy {{.*}} {multicast = 2 : i64} : !tile.tensormap<64x64xbf16, 5>
+// CHECK: scf.for
+// CHECK-NEXT: tile.cluster_barrier
+// CHECK-NOT: gpu.barrier
+// CHECK: tile.tma_copy {{.*}} {distance = 2 : i64} : !tile.tensormap<128x64xbf16, 0>
+// CHECK: tile.tma_copy {{.*}} {distance = 2 : i64, multicast = 2 : i64} : !tile.tensormap<64x64xbf16, 5>
+// CHECK: scf.yield
+// CHECK: tile.cluster_barrier
+// CHECK-NEXT: return
+// SM80-LABEL: func.func @clustered
+// SM80-NOT: tile.cluster_barrier
+// SM80: return
+func.func @clustered(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                     %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                     %row: i32, %col: i32) -> tensor<128x128xf32, #mma>
+    attributes {tile.kernel, tile.num_stages = 4 : i32, tile.num_warps = 4 : i32, tile.tma,
+                tile.cluster_size = 2 : i32} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %r = scf.for %k = %c0 to %arg2 step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
+    %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+    %a = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned, cluster_shared} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+    %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    scf.yield %d : tensor<128x128xf32, #mma>
+  }
+  return %r : tensor<128x128xf32, #mma>
+}
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// B's tile is one panel (64 columns): it cannot be shared out between the
+// two CTAs, so nothing is multicast and the CTA's own barriers serve.
+// CHECK-LABEL: func.func @one_panel
+// CHECK-NOT: multicast
+// CHECK-NOT: tile.cluster_barrier
+// CHECK: return
+func.func @one_panel(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                     %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                     %row: i32, %col: i32) -> tensor<128x64xf32, #mma>
+    attributes {tile.kernel, tile.num_stages = 4 : i32, tile.num_warps = 4 : i32, tile.tma,
+                tile.cluster_size = 2 : i32} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x64xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %r = scf.for %k = %c0 to %arg2 step %c64 iter_args(%acc = %cst) -> (tensor<128x64xf32, #mma>) : i32 {
+    %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+    %a = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned, cluster_shared} : !tile.ptr<bf16> -> !tile.desc<64x64xbf16>
+    %b = tile.load %db[%k, %col] : !tile.desc<64x64xbf16> -> tensor<64x64xbf16, #bb>
+    %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+    %ob = tile.convert_layout %b : tensor<64x64xbf16, #bb> -> tensor<64x64xbf16, #opb>
+    %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x64xbf16, #opb> -> tensor<128x64xf32, #mma>
+    scf.yield %d : tensor<128x64xf32, #mma>
+  }
+  return %r : tensor<128x64xf32, #mma>
+}

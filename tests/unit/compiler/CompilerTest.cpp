@@ -198,21 +198,41 @@ TEST(Compiler, MatmulHeuristicCopiesByTma) {
   EXPECT_EQ(k.usage.spillStoreBytes + k.usage.spillLoadBytes, 0u);
 }
 
+/// matmul's large-problem configuration on sm_90a (TMA copies) with
+/// `constants` changed, for aligned tensors.
+CompiledKernel compileLargeMatmul(const std::map<std::string, int64_t> &constants) {
+  kernels::KernelConfig config = kernels::matmulConfig(DType::BF16, 4096, 4096, 4096, "sm_90a");
+  for (const auto &[name, value] : constants)
+    config.constants[name] = value;
+  config.alignedTensors = ~uint64_t(0);
+  CompileOptions options;
+  options.arch = "sm_90a";
+  const kernels::KernelDef &def = kernels::lookup("matmul");
+  return Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); },
+                            options);
+}
+
+/// CLUSTER_M=2 on the large problems' configuration: two-CTA clusters
+/// (.reqnctapercluster), B multicast, spill-free, the wgmma group still in
+/// flight across k-steps (the interpreter checks the clusters' tile order:
+/// InterpretMode.PersistentAndClusteredMatmulCoverEveryTile).
+TEST(Compiler, MatmulClustersMulticastB) {
+  CompiledKernel k = compileLargeMatmul({{"CLUSTER_M", 2}});
+  EXPECT_EQ(k.tensorMaps.size(), 2u);
+  EXPECT_NE(k.ptx.find(".reqnctapercluster 2, 1, 1"), std::string::npos);
+  EXPECT_NE(k.ptx.find(".multicast::cluster"), std::string::npos);
+  EXPECT_NE(k.ptx.find("wgmma.wait_group.sync.aligned 1;"), std::string::npos);
+  EXPECT_EQ(k.usage.spillStoreBytes + k.usage.spillLoadBytes, 0u);
+  EXPECT_FALSE(k.usage.wgmmaSerialized);
+}
+
 /// With WARP_SPECIALIZE=1 the four-stage matmul launches a producer
 /// warpgroup beside its 8 warps (384 threads): the producer issues the
 /// copies and waits for their buffers' release; the consumers release them
 /// and synchronize among themselves (named barrier 1), keeping each wgmma
 /// group in flight into the next k-step.
 TEST(Compiler, MatmulWarpSpecializedHasAProducerWarpgroup) {
-  const kernels::KernelDef &def = kernels::lookup("matmul");
-  kernels::KernelConfig config = kernels::matmulConfig(DType::BF16, 4096, 4096, 4096, "sm_90a");
-  config.constants["TMA"] = 1;
-  config.constants["WARP_SPECIALIZE"] = 1;
-  config.alignedTensors = ~uint64_t(0);
-  CompileOptions options;
-  options.arch = "sm_90a";
-  CompiledKernel k =
-      Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
+  CompiledKernel k = compileLargeMatmul({{"WARP_SPECIALIZE", 1}});
   EXPECT_EQ(k.numWarps, 12u);
   EXPECT_EQ(k.tensorMaps.size(), 2u);
   EXPECT_NE(k.ptx.find(".maxntid 384, 1, 1"), std::string::npos);
@@ -222,9 +242,7 @@ TEST(Compiler, MatmulWarpSpecializedHasAProducerWarpgroup) {
   EXPECT_FALSE(k.usage.wgmmaSerialized);
   // Persistent: the same split around the tile loop, the producer's
   // barrier phases counted across its trips.
-  config.constants["PERSISTENT"] = 1;
-  CompiledKernel persistent =
-      Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
+  CompiledKernel persistent = compileLargeMatmul({{"WARP_SPECIALIZE", 1}, {"PERSISTENT", 1}});
   EXPECT_EQ(persistent.numWarps, 12u);
   EXPECT_NE(persistent.ptx.find("mbarrier.arrive.shared.b64"), std::string::npos);
   EXPECT_NE(persistent.ptx.find("wgmma.wait_group.sync.aligned 1;"), std::string::npos);

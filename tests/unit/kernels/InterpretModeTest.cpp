@@ -91,32 +91,39 @@ TEST(InterpretMode, FoundationKernelsAndBadInput) {
 
 /// matmul's persistent programs on the interpreter: 400 tiles of 16 x 16
 /// for at most 132 programs, each looping over its tiles in the grouped
-/// order, with a partial last block in every dimension, against float64.
-TEST(InterpretMode, PersistentMatmulCoversEveryTile) {
+/// order, with a partial last block in every dimension, against float64;
+/// and its clusters' order (CLUSTER_M = 2), which must reach every tile too.
+TEST(InterpretMode, PersistentAndClusteredMatmulCoverEveryTile) {
   InterpretedScope scope;
   const int64_t m = 310, k = 40, n = 318;
   std::vector<float> a = randomValues(m * k, DType::F32), b = randomValues(k * n, DType::F32);
-  DeviceTensor da = DeviceTensor::fromFloat(a, {m, k}, DType::F32);
   DeviceTensor db = DeviceTensor::fromFloat(b, {k, n}, DType::F32);
-  for (int64_t persistent : {0, 1}) {
-    DeviceTensor c = DeviceTensor::empty({m, n}, DType::F32);
+  // Also in clusters of two programs over adjacent block rows (CLUSTER_M):
+  // 20 block rows, and 19 with the last cluster's second row past the end.
+  for (auto [persistent, cluster, rows] :
+       {std::array<int64_t, 3>{0, 1, m}, {1, 1, m}, {0, 2, m}, {0, 2, m - 16}}) {
+    DeviceTensor c = DeviceTensor::empty({rows, n}, DType::F32);
     c.fillBytes(0xff);
     kernels::KernelConfig config = kernels::matmulConfig(DType::F32, m, n, k);
     config.constants["BLOCK_M"] = 16;
     config.constants["BLOCK_N"] = 16;
     config.constants["BLOCK_K"] = 16;
     config.constants["PERSISTENT"] = persistent;
+    config.constants["CLUSTER_M"] = cluster;
+    DeviceTensor da = DeviceTensor::fromFloat(std::vector<float>(a.begin(), a.begin() + rows * k),
+                                              {rows, k}, DType::F32);
     kernels::matmulWithConfig(da, db, c, config);
     std::vector<float> got = c.toFloat();
     int64_t wrong = 0; // NaN (a tile never stored: the poison) counts
-    for (int64_t i = 0; i < m; ++i)
+    for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < n; ++j) {
         double want = 0;
         for (int64_t p = 0; p < k; ++p)
           want += double(a[i * k + p]) * b[p * n + j];
         wrong += !(std::abs(got[i * n + j] - want) <= 1e-4 * (std::abs(want) + 1.0));
       }
-    EXPECT_EQ(wrong, 0) << "PERSISTENT=" << persistent;
+    EXPECT_EQ(wrong, 0) << "PERSISTENT=" << persistent << " CLUSTER_M=" << cluster << ", " << rows
+                        << " rows";
   }
 }
 

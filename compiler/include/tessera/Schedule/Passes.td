@@ -65,6 +65,11 @@ def TileUseTma : Pass<"tile-use-tma", "mlir::ModuleOp"> {
     barrier (parity: the iteration divided by the stages, mod 2) and find
     the tile ready; the copies move to the top of the body, after a
     `gpu.barrier` that follows every warp's reads of the buffer they refill.
+    In a kernel of clusters (`tile.cluster_size` n, not warp-specialized), a
+    copy through a `{cluster_shared}` descriptor whose panels divide among
+    the n CTAs is multicast (`tile.tma_copy {multicast = n}`); the barriers
+    at the top of such a loop, after the barriers' initialization and at the
+    kernel's end are then `tile.cluster_barrier`s.
   }];
   let options = [
     Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",

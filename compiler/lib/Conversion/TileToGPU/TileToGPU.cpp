@@ -51,6 +51,12 @@ struct KernelToGPUFunc : OpConversionPattern<func::FuncOp> {
       threads += split.getProducerWarps() * tile::kWarpSize;
     });
     gpuFunc->setAttr("nvvm.maxntid", rewriter.getDenseI32ArrayAttr({int32_t(threads), 1, 1}));
+    // Clusters of CTAs along x (PTX .reqnctapercluster): a plain launch
+    // groups its programs so.
+    if (auto size = func->getAttrOfType<IntegerAttr>(tile::kClusterSizeAttr);
+        size && size.getInt() > 1)
+      gpuFunc->setAttr("nvvm.cluster_dim",
+                       rewriter.getDenseI32ArrayAttr({int32_t(size.getInt()), 1, 1}));
     for (StringRef name : {tile::kNumWarpsAttr.data(), tile::kWarpgroupMmaAttr.data()})
       if (Attribute a = func->getAttr(name))
         gpuFunc->setAttr(name, a);

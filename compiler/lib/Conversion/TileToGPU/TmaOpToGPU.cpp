@@ -85,6 +85,9 @@ struct MBarrierInitOpToGPU : OpConversionPattern<tile::MBarrierInitOp> {
 /// Thread 0 (where the predicate holds) arms the buffer's barrier with the
 /// tile's bytes, then copies each column panel: a box of the tile's rows,
 /// one swizzle period wide, at its place in the panel-major shared tile.
+/// Multicast to the cluster's n CTAs: the CTA of rank r copies panels r,
+/// r + n, ... into the same place of every CTA, whose barriers (at the same
+/// offset in each) count the bytes landing there.
 struct TmaCopyOpToGPU : OpConversionPattern<tile::TmaCopyOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(tile::TmaCopyOp op, OpAdaptor adaptor,
@@ -93,6 +96,7 @@ struct TmaCopyOpToGPU : OpConversionPattern<tile::TmaCopyOp> {
     tile::TensorMapType map = op.getMap().getType();
     tile::SharedType buffer = op.getBuffer().getType();
     int64_t panels = buffer.getShape()[1] / map.getBox()[1];
+    int64_t ctas = op.getMulticast();
     Value issue = op.getSingleThread() ? Value(arith::ConstantIntOp::create(rewriter, loc, 1, 1))
                                        : isLeader(rewriter, loc);
     if (adaptor.getPredicate())
@@ -105,19 +109,46 @@ struct TmaCopyOpToGPU : OpConversionPattern<tile::TmaCopyOp> {
       Value tile = emitBufferOffset(b, loc, op.getBuffer(), adaptor.getSlot());
       auto cluster = LLVM::LLVMPointerType::get(b.getContext(), 7);
       Value row = adaptor.getIndices()[0], col = adaptor.getIndices()[1];
-      for (int64_t p = 0; p < panels; ++p) {
-        Value at = arith::AddIOp::create(b, loc, tile, constI32(b, loc, p * map.getBoxBytes()));
-        // A CTA is a cluster of one: its shared memory is its cluster's.
+      // This CTA's first panel (its rank) and the mask of all the CTAs.
+      Value rank, mask;
+      if (ctas > 1) {
+        rank = NVVM::ClusterId::create(b, loc, b.getI32Type());
+        mask = arith::ConstantIntOp::create(b, loc, b.getI16Type(), (int64_t(1) << ctas) - 1);
+      }
+      for (int64_t p = 0; p < panels; p += ctas) {
+        // Panel p (+ rank): at its place in the tile and in the tensor.
+        Value panel = constI32(b, loc, p);
+        if (rank)
+          panel = arith::AddIOp::create(b, loc, panel, rank);
+        Value at = arith::AddIOp::create(
+            b, loc, tile,
+            arith::MulIOp::create(b, loc, panel, constI32(b, loc, map.getBoxBytes())));
+        // Without multicast a CTA is a cluster of one: its shared memory is
+        // its cluster's.
         Value dst = LLVM::AddrSpaceCastOp::create(b, loc, cluster, sharedPointer(b, loc, at));
-        Value x =
-            p ? arith::AddIOp::create(b, loc, col, constI32(b, loc, p * map.getBox()[1])) : col;
+        Value x = arith::AddIOp::create(
+            b, loc, col, arith::MulIOp::create(b, loc, panel, constI32(b, loc, map.getBox()[1])));
         // Coordinates innermost first: column, then row.
         NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
-            b, loc, dst, adaptor.getMap(), ValueRange{x, row}, barrier, ValueRange{},
-            /*multicastMask=*/Value(), /*l2CacheHint=*/Value(), NVVM::TMALoadModeAttr(), BoolAttr(),
-            NVVM::CTAGroupKindAttr(), /*predicate=*/Value());
+            b, loc, dst, adaptor.getMap(), ValueRange{x, row}, barrier, ValueRange{}, mask,
+            /*l2CacheHint=*/Value(), NVVM::TMALoadModeAttr(), BoolAttr(), NVVM::CTAGroupKindAttr(),
+            /*predicate=*/Value());
       }
     });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// The cluster's barrier: every thread arrives (release), then waits
+/// (acquire).
+struct ClusterBarrierOpToGPU : OpConversionPattern<tile::ClusterBarrierOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::ClusterBarrierOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    UnitAttr aligned = rewriter.getUnitAttr();
+    NVVM::ClusterArriveOp::create(rewriter, op.getLoc(), aligned);
+    NVVM::ClusterWaitOp::create(rewriter, op.getLoc(), aligned);
     rewriter.eraseOp(op);
     return success();
   }
@@ -194,7 +225,7 @@ struct MBarrierWaitOpToGPU : OpConversionPattern<tile::MBarrierWaitOp> {
 void tessera::tilegpu::populateTmaOpPatterns(TileTypeConverter &converter,
                                              RewritePatternSet &patterns) {
   patterns.add<MBarrierAllocOpToGPU, MBarrierInitOpToGPU, TmaCopyOpToGPU, MBarrierWaitOpToGPU,
-               MBarrierArriveOpToGPU>(converter, patterns.getContext());
+               MBarrierArriveOpToGPU, ClusterBarrierOpToGPU>(converter, patterns.getContext());
 }
 
 void tessera::tilegpu::lowerWarpSpecialize(tile::WarpSpecializeOp op) {

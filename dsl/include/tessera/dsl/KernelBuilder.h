@@ -125,6 +125,13 @@ public:
   TensorArg &assumeRoundedToTf32();
   bool roundedToTf32() const { return tf32Values; }
 
+  /// Promises that the programs of a cluster (KernelBuilder::setClusterSize)
+  /// load the same blocks of this tensor (a matmul's B for the row blocks of
+  /// one column): TMA copies of them fetch each once per cluster and
+  /// multicast it. Kept by at().
+  TensorArg &sameBlocksInCluster();
+  bool clusterShared() const { return sharedInCluster; }
+
   /// The launch found the tensor aligned for 16-byte vectors (base a multiple
   /// of 16 bytes, unit last stride, the other strides multiples of 16 bytes;
   /// KernelBuilder::setAlignedTensors): its loads and stores need no run-time
@@ -138,6 +145,7 @@ private:
   mlir::Value ptr;
   std::vector<Scalar> sizes, strides;
   bool tf32Values = false;
+  bool sharedInCluster = false;
   bool vectorAligned = false;
 };
 
@@ -175,6 +183,11 @@ public:
   /// which refills each buffer once the kernel's warps release it, instead
   /// of by the kernel's warps between their dots.
   void setWarpSpecialize(bool enabled);
+  /// Programs 2i, 2i + 1, ... (a power of two up to 8 of them; 1: none) run
+  /// as one cluster of CTAs on sm_90a (PTX .reqnctapercluster; the grid
+  /// must be a multiple), which multicast the TMA copies of the tensors they
+  /// read the same blocks of (TensorArg::sameBlocksInCluster).
+  void setClusterSize(int64_t ctas);
   /// The tensor parameters a launch found aligned for 16-byte vectors (bit i:
   /// the i-th tensor declared; TensorArg::aligned). The kernel is specialised
   /// on them, as Triton specialises on divisibility by 16: set before the

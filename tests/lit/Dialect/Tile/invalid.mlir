@@ -415,6 +415,23 @@ func.func @tma_copy_barriers(%m: !tile.tensormap<64x64xbf16, 0>, %i: i32) {
 
 // -----
 
+func.func @tma_copy_multicast(%m: !tile.tensormap<64x64xbf16, 0>, %i: i32) {
+  %b = tile.shared_alloc [0] : !tile.shared<64x128xbf16>
+  %bars = tile.mbarrier_alloc 16384 : !tile.mbarriers<1>
+  // expected-error @+1 {{expects multicast to a number of CTAs dividing the tile's 2 panels, issued by every CTA's leader, got 4}}
+  tile.tma_copy %m[%i, %i], %b[%i], %bars {multicast = 4} : !tile.tensormap<64x64xbf16, 0>, !tile.shared<64x128xbf16>, !tile.mbarriers<1>
+  return
+}
+
+// -----
+
+func.func @cluster_size(%x: i32) attributes {tile.kernel, tile.cluster_size = 3 : i32} {
+  // expected-error @-1 {{attribute 'tile.cluster_size' expects an i32 power of two from 1 to 8, got 3 : i32}}
+  return
+}
+
+// -----
+
 func.func @tma_copy_element(%m: !tile.tensormap<64x64xf16, 0>, %i: i32) {
   %b = tile.shared_alloc [0] : !tile.shared<64x64xbf16>
   %bars = tile.mbarrier_alloc 8192 : !tile.mbarriers<1>

@@ -60,13 +60,16 @@ bool mayRunIntoNextIteration(tile::DotOp dot) {
       continue;
     }
     // Or by TMA (tile-use-tma) into that buffer after the barrier that opens
-    // the body, which every warp reaches only after the previous iteration's
-    // wait left at most that iteration's group running.
+    // the body (the CTA's or, for multicast copies, the cluster's), which
+    // every warp reaches only after the previous iteration's wait left at
+    // most that iteration's group running.
     tile::TmaCopyOp tma;
     for (Operation *user : view.getBuffer().getUsers())
       if (auto copy = dyn_cast<tile::TmaCopyOp>(user); copy && copy->getBlock() == dot->getBlock())
         tma = copy;
-    auto opening = dyn_cast<gpu::BarrierOp>(&dot->getBlock()->front());
+    // (A cluster barrier may be lowered already: its arrive opens the body.)
+    bool opening = isa<gpu::BarrierOp, tile::ClusterBarrierOp, NVVM::ClusterArriveOp>(
+        &dot->getBlock()->front());
     if (tma && tma.getDistance() == buffers - 2 && opening)
       continue;
     // Or by a producer warpgroup (tile-warp-specialize), once this loop

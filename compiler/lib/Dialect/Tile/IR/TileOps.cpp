@@ -62,6 +62,8 @@ LogicalResult TileDialect::verifyOperationAttribute(Operation *op, NamedAttribut
     return expect(i32In(1, 32, /*powerOfTwo=*/true), "an i32 power of two from 1 to 32");
   if (name == kNumStagesAttr)
     return expect(i32In(1, 4, /*powerOfTwo=*/false), "an i32 from 1 to 4");
+  if (name == kClusterSizeAttr)
+    return expect(i32In(1, 8, /*powerOfTwo=*/true), "an i32 power of two from 1 to 8");
   if (name == kWarpgroupMmaAttr)
     return expect(isa<BoolAttr>(value), "a bool");
   if (name == kTensorMapsAttr) {
@@ -804,6 +806,11 @@ LogicalResult TmaCopyOp::verify() {
   if (getDistance() < 0 || getDistance() >= buffer.getBuffers() + 1)
     return emitOpError("expects a distance between 0 and the buffers (")
            << buffer.getBuffers() << "), got " << getDistance();
+  int64_t panels = buffer.getShape()[1] / map.getBox()[1];
+  if (getMulticast() < 1 || panels % getMulticast() != 0 ||
+      (getMulticast() > 1 && getSingleThread()))
+    return emitOpError("expects multicast to a number of CTAs dividing the tile's ")
+           << panels << " panels, issued by every CTA's leader, got " << getMulticast();
   return success();
 }
 

@@ -42,6 +42,11 @@ inline constexpr llvm::StringLiteral kTmaAttr = "tile.tma";
 /// Present (with kTmaAttr): a TMA loop's copies move to a producer
 /// warpgroup of their own (tile-warp-specialize).
 inline constexpr llvm::StringLiteral kWarpSpecializeAttr = "tile.warp_specialize";
+/// CTAs per cluster along x (an i32 power of two up to 8; absent: 1): the
+/// launch groups programs 2i, 2i + 1, ... into one cluster, whose TMA copies
+/// of a tensor they all read the same blocks of (`tile.make_desc
+/// {cluster_shared}`) each fetch a share and multicast it to all.
+inline constexpr llvm::StringLiteral kClusterSizeAttr = "tile.cluster_size";
 /// Shared tiles of dot operands start on this boundary (one period of the
 /// 128-byte swizzle, which wgmma applies to absolute addresses).
 inline constexpr int64_t kSharedTileAlignment = 1024;

@@ -70,13 +70,17 @@ def Tile_MakeDescOp : Tile_Op<"make_desc", [Pure, AttrSizedOperandSegments]> {
     each wholly inside or outside the tensor: no element-by-element path.
     At any other last index the vectors' alignment is checked at run time.
 
+    `cluster_shared` promises that the CTAs of a cluster (`tile.cluster_size`)
+    read the same blocks through the descriptor (a matmul's B for the row
+    blocks of one column): their TMA copies may multicast them.
+
     ```mlir
     %d = tile.make_desc %ptr, [%rows, %cols], [%ld, %c1] {aligned}
         : !tile.ptr<f32> -> !tile.desc<64x64xf32>
     ```
   }];
   let arguments = (ins Tile_PtrType:$ptr, Variadic<I32>:$sizes, Variadic<I32>:$strides,
-                       UnitAttr:$aligned);
+                       UnitAttr:$aligned, UnitAttr:$cluster_shared);
   let results = (outs Tile_DescType:$result);
   let assemblyFormat = [{
     $ptr `,` `[` $sizes `]` `,` `[` $strides `]` attr-dict `:` qualified(type($ptr)) `->`

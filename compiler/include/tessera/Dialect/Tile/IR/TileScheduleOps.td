@@ -114,6 +114,17 @@ def Tile_AsyncWaitOp : Tile_Op<"async_wait", [MemoryEffects<[MemRead, MemWrite]>
   let hasVerifier = 1;
 }
 
+def Tile_ClusterBarrierOp : Tile_Op<"cluster_barrier", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "a barrier of every thread of every CTA of the cluster";
+  let description = [{
+    `barrier.cluster.arrive` then `barrier.cluster.wait`: what the threads
+    of the cluster's CTAs did before it (reads of a buffer, barrier
+    initializations) is done before any of them goes on, e.g. before one
+    multicasts into its peers' buffers (`tile.tma_copy {multicast}`).
+  }];
+  let assemblyFormat = "attr-dict";
+}
+
 def Tile_FenceAsyncSharedOp : Tile_Op<"fence_async_shared",
                                       [MemoryEffects<[MemRead, MemWrite]>]> {
   let summary = "order this thread's shared-memory writes before async-proxy reads (wgmma, TMA)";
@@ -195,6 +206,11 @@ def Tile_TmaCopyOp : Tile_Op<"tma_copy", [MemoryEffects<[MemRead, MemWrite]>,
 
     `distance`: as on `tile.async_copy`. `single_thread`: it runs on one
     thread already (a warp-specialized producer), which issues it.
+    `multicast` (> 1, a cluster's CTAs, `tile.cluster_size`): every CTA of
+    the cluster copies the same tile; each issues its share of the panels
+    (panel p by the CTA of rank p mod multicast) to all of them, and arms
+    its own barrier with the whole tile, which completes once every share
+    has landed in it.
 
     ```mlir
     tile.tma_copy %map[%row, %k], %a[%slot], %bars if %more {distance = 2}
@@ -203,7 +219,8 @@ def Tile_TmaCopyOp : Tile_Op<"tma_copy", [MemoryEffects<[MemRead, MemWrite]>,
   }];
   let arguments = (ins Tile_TensorMapType:$map, Variadic<I32>:$indices, Tile_SharedType:$buffer,
                        I32:$slot, Tile_MBarriersType:$barriers, Optional<I1>:$predicate,
-                       DefaultValuedAttr<I64Attr, "0">:$distance, UnitAttr:$single_thread);
+                       DefaultValuedAttr<I64Attr, "0">:$distance, UnitAttr:$single_thread,
+                       DefaultValuedAttr<I64Attr, "1">:$multicast);
   let assemblyFormat = [{
     $map `[` $indices `]` `,` $buffer `[` $slot `]` `,` $barriers (`if` $predicate^)? attr-dict
     `:` qualified(type($map)) `,` qualified(type($buffer)) `,` qualified(type($barriers))
