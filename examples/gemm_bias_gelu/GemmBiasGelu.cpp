@@ -66,9 +66,15 @@ void body(KernelBuilder &kb, const KernelConfig &c) {
 KernelConfig heuristic(const Args &args) {
   const DeviceTensor &a = args.tensor("a"), &b = args.tensor("b");
   // Tessera's own matmul's blocks for the shape: the epilogue adds registers
-  // for a few temporaries only.
+  // for a few temporaries only. (Those of its constants this kernel has:
+  // matmul may grow others.)
   KernelConfig m = kernels::matmulConfig(a.dtype(), a.shape()[0], b.shape()[1], a.shape()[1]);
-  return gemm_bias_gelu::kernel().config(a.dtype(), m.constants, m.numWarps);
+  const kernels::Kernel &k = gemm_bias_gelu::kernel();
+  std::map<std::string, int64_t> constants;
+  for (const auto &[name, value] : m.constants)
+    if (k.def().defaults.count(name))
+      constants[name] = value;
+  return k.config(a.dtype(), constants, m.numWarps);
 }
 
 /// Inputs for tessera-tune (--sizes M,N,K) and a float64 check of 16 rows.

@@ -108,6 +108,10 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
                        "and tile-pipeline-copies first");
         return signalPassFailure();
       }
+      // Clusters of CTAs are Hopper's: elsewhere each program runs alone
+      // (the kernel's tile order does not depend on it).
+      if (arch != "sm_90a")
+        func->removeAttr(tile::kClusterSizeAttr);
       OpBuilder b(func);
       auto gpuModule = gpu::GPUModuleOp::create(b, func.getLoc(), func.getName());
       func->moveBefore(gpuModule.getBody(), gpuModule.getBody()->end());
