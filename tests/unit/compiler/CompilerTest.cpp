@@ -335,18 +335,19 @@ void expectNoSpills(const char *kernel, kernels::KernelConfig config, const char
 TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
   auto [dim, dtype, masked, arch] = GetParam();
   // But for one: 16-bit d 32 and 64 on sm_90a without masks, 128 x 128 blocks
-  // on one warpgroup, spill up to 128 bytes and still ran fastest (Configs.cpp).
+  // on one warpgroup, spill 12 and 20 bytes and still ran fastest
+  // (Configs.cpp); the bound catches a change that makes it more.
   bool measuredSpill =
       dtype != DType::F32 && dim <= 64 && !masked && std::string_view(arch) == "sm_90a";
   expectNoSpills("attention_forward", attention::forwardConfig(dtype, dim, masked, masked, arch),
-                 arch, measuredSpill ? 128 : 0);
+                 arch, measuredSpill ? 32 : 0);
 }
 
 /// The backward's dK/dV and dQ kernels in the configurations backward()
 /// picks compile without spills too (one head dim per block configuration
 /// up to 256; at 512 they spill), but for two: 16-bit dK/dV at d 128 and
-/// 256 on sm_90a, 64 x 64 blocks, spill up to 512 bytes (causal and masked
-/// the most) and still ran fastest (Configs.cpp).
+/// 256 on sm_90a, 64 x 64 blocks, spill 36 to 80 bytes and still ran
+/// fastest (Configs.cpp); the bound catches a change that makes it more.
 class AttentionBackwardHeuristicConfigs : public AttentionHeuristicConfigs {};
 
 TEST_P(AttentionBackwardHeuristicConfigs, CompileWithoutSpills) {
@@ -358,7 +359,7 @@ TEST_P(AttentionBackwardHeuristicConfigs, CompileWithoutSpills) {
       EXPECT_EQ(config.get("DQ_ATOMIC"), 0);
     bool measuredSpill =
         dtype != DType::F32 && (dim == 128 || dim == 256) && std::string_view(arch) == "sm_90a";
-    expectNoSpills("attention_backward_dkdv", config, arch, measuredSpill ? 512 : 0);
+    expectNoSpills("attention_backward_dkdv", config, arch, measuredSpill ? 96 : 0);
     if (config.get("DQ_ATOMIC"))
       continue; // dQ is added by the dK/dV programs
     std::swap(config.constants["BLOCK_M"], config.constants["BLOCK_N"]); // dQ's blocks
