@@ -152,6 +152,13 @@ void KernelBuilder::setClusterSize(int64_t ctas) {
     func->removeAttr(tile::kClusterSizeAttr);
 }
 
+void KernelBuilder::setTensorMemoryAcceleratorStores(bool enabled) {
+  if (enabled)
+    func->setAttr(tile::kTmaStoresAttr, b.getUnitAttr());
+  else
+    func->removeAttr(tile::kTmaStoresAttr);
+}
+
 void KernelBuilder::setTensorMemoryAccelerator(bool enabled) {
   if (enabled)
     func->setAttr(tile::kTmaAttr, b.getUnitAttr());

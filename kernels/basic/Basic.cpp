@@ -233,6 +233,7 @@ struct MatmulBlocks {
 void matmulBody(KernelBuilder &kb, const KernelConfig &config) {
   MatmulBlocks blocks(kb, config);
   kb.setTensorMemoryAccelerator(kb.constant("TMA", config.get("TMA")));
+  kb.setTensorMemoryAcceleratorStores(kb.constant("TMA_STORE", config.get("TMA_STORE")));
   kb.setWarpSpecialize(kb.constant("WARP_SPECIALIZE", config.get("WARP_SPECIALIZE")));
   TensorArg a = kb.tensor("a", config.dtype, 2);
   TensorArg b = kb.tensor("b", config.dtype, 2);
@@ -642,9 +643,15 @@ const Kernel &tessera::kernels::detail::matmulKernel() {
     // mbarrier ring. With TMA=1 and four stages, WARP_SPECIALIZE=1 has a
     // producer warpgroup issue them. PERSISTENT=1: one program per SM
     // looping over the tiles. CLUSTER_M=2 (with TMA=1): two-CTA clusters
-    // over adjacent block rows, B's copies multicast to both (not yet
-    // measured on a GPU). (H200: docs/PERFORMANCE.md, matmul.)
-    constants.insert({{"TMA", 0}, {"WARP_SPECIALIZE", 0}, {"PERSISTENT", 0}, {"CLUSTER_M", 1}});
+    // over adjacent block rows, B's copies multicast to both. TMA_STORE=1
+    // (with TMA=1): C goes out through a shared staging tile and TMA bulk
+    // stores. (Neither measured on a GPU yet.) (H200: docs/PERFORMANCE.md,
+    // matmul.)
+    constants.insert({{"TMA", 0},
+                      {"WARP_SPECIALIZE", 0},
+                      {"PERSISTENT", 0},
+                      {"CLUSTER_M", 1},
+                      {"TMA_STORE", 0}});
     return Kernel("matmul", matmulBody)
         .summary("C = A·B (2-D), f32 accumulation")
         .constants(constants)

@@ -20,6 +20,7 @@
 
 #include <cmath>
 #include <random>
+#include <tuple>
 
 using namespace tessera;
 
@@ -345,6 +346,14 @@ DeviceTensor embedded(const std::vector<float> &values, int64_t rows, int64_t co
       .view({rows, cols}, {rowStride, 1}, offset);
 }
 
+/// Random m x k and k x n inputs on the GPU and their product in float64.
+std::tuple<DeviceTensor, DeviceTensor, std::vector<double>> matmulInputs(int64_t m, int64_t k,
+                                                                         int64_t n, DType dtype) {
+  std::vector<float> a = randomValues(m * k, dtype), b = randomValues(k * n, dtype);
+  return {DeviceTensor::fromFloat(a, {m, k}, dtype), DeviceTensor::fromFloat(b, {k, n}, dtype),
+          matmulReference(a, b, m, k, n)};
+}
+
 /// The large-problem configuration with TMA from a producer warpgroup of a
 /// persistent kernel (3) or of one program per tile (2), on the kernel's
 /// own warps (1), and off (0): tensor maps for
@@ -393,10 +402,7 @@ TEST(MatmulTma, PersistentProgramsLoopOverTiles) {
   SKIP_WITHOUT_GPU();
   const int64_t m = 1536, k = 328, n = 3072;
   DType dtype = DType::BF16;
-  std::vector<float> a = randomValues(m * k, dtype), b = randomValues(k * n, dtype);
-  DeviceTensor da = DeviceTensor::fromFloat(a, {m, k}, dtype),
-               db = DeviceTensor::fromFloat(b, {k, n}, dtype);
-  std::vector<double> want = matmulReference(a, b, m, k, n);
+  auto [da, db, want] = matmulInputs(m, k, n, dtype);
   for (int64_t mode : {0, 1, 2}) {
     SCOPED_TRACE("persistent, " + std::string(mode == 0   ? "cp.async"
                                               : mode == 1 ? "TMA"
@@ -432,6 +438,35 @@ TEST(MatmulTma, ClustersMulticastB) {
       kernels::matmulWithConfig(da, db, c, config);
       EXPECT_LE(relativeError(c.toFloat(), matmulReference(a, b, m, k, n)), tolerance(dtype));
     }
+}
+
+/// C stored through a staging tile by TMA (TMA_STORE = 1), on both of the
+/// heuristic's block sizes and with clusters: partial tiles in every
+/// dimension (TMA leaves out what lies outside C), and a C whose rows TMA
+/// cannot describe (odd row stride: stores from registers).
+TEST(MatmulTma, StoresCThroughSharedMemory) {
+  SKIP_WITHOUT_GPU();
+  const int64_t m = 300, k = 328, n = 600;
+  DType dtype = DType::BF16;
+  auto [da, db, want] = matmulInputs(m, k, n, dtype);
+  for (int64_t size : {4096, 2048})
+    for (int64_t cluster : {1, 2})
+      for (int64_t pad : {0, 1}) {
+        SCOPED_TRACE("blocks for " + std::to_string(size) + "^3, CLUSTER_M " +
+                     std::to_string(cluster) + (pad ? ", odd row stride of C" : ""));
+        kernels::KernelConfig config = kernels::matmulConfig(dtype, size, size, size);
+        config.constants["TMA_STORE"] = 1;
+        config.constants["CLUSTER_M"] = cluster;
+        std::vector<float> poison(m * (n + pad), std::nanf(""));
+        DeviceTensor storage = DeviceTensor::fromFloat(poison, {m * (n + pad)}, dtype);
+        DeviceTensor c = storage.view({m, n}, {n + pad, 1}, 0);
+        kernels::matmulWithConfig(da, db, c, config);
+        std::vector<float> got = storage.toFloat(), values(m * n);
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j)
+            values[i * n + j] = got[i * (n + pad) + j];
+        EXPECT_LE(relativeError(values, want), tolerance(dtype));
+      }
 }
 
 const char *kNaiveMatmul = R"(

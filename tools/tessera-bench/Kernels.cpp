@@ -85,7 +85,8 @@ std::optional<kernels::KernelConfig> parseSoftmaxConfig(llvm::StringRef item, DT
 /// A configuration of --matmul-configs: "BMxBNxBKwWsS" then flags, g: no
 /// grouped order (GROUP_M 1), m: mma.sync only, t: TMA copies, w: TMA copies
 /// issued by a producer warpgroup, p: persistent programs (one per SM),
-/// c: two-CTA clusters multicasting B (CLUSTER_M 2, with t).
+/// c: two-CTA clusters multicasting B (CLUSTER_M 2, with t), s: C stored
+/// through shared memory by TMA (TMA_STORE 1, with t).
 std::optional<kernels::KernelConfig> parseMatmulConfig(llvm::StringRef item, DType dtype) {
   int64_t bm = 0, bn = 0, bk = 0, warps = 0, stages = 0;
   int used = 0;
@@ -94,7 +95,7 @@ std::optional<kernels::KernelConfig> parseMatmulConfig(llvm::StringRef item, DTy
       5)
     return std::nullopt;
   llvm::StringRef flags = llvm::StringRef(text).drop_front(used);
-  if (flags.find_first_not_of("gmtwpc") != llvm::StringRef::npos)
+  if (flags.find_first_not_of("gmtwpcs") != llvm::StringRef::npos)
     return std::nullopt;
   kernels::KernelConfig c = kernels::matmulConfig(dtype, 1, 1, 1);
   c.numWarps = unsigned(warps);
@@ -112,6 +113,8 @@ std::optional<kernels::KernelConfig> parseMatmulConfig(llvm::StringRef item, DTy
     c.constants["WARP_SPECIALIZE"] = 1;
   if (flags.contains('c'))
     c.constants["CLUSTER_M"] = 2;
+  if (flags.contains('s'))
+    c.constants["TMA_STORE"] = 1;
   if (flags.contains('p'))
     c.constants["PERSISTENT"] = 1;
   return c;

@@ -106,7 +106,7 @@ int usage() {
       "                         [--matmul \"MxNxK;...\"] [--batched-matmul \"BxMxNxK;...\"] "
       "[--dtype bf16|f16|f32] [--reps N]\n"
       "                         [--softmax-configs BMwW;...] "
-      "[--matmul-configs BMxBNxBKwWsS[g][m][t][w][p][c];...] [--json FILE]\n"
+      "[--matmul-configs BMxBNxBKwWsS[g][m][t][w][p][c][s];...] [--json FILE]\n"
       "       tessera-bench markdown TESSERA.json... [--peers PEERS.json]...\n"
       "                         (a markdown table of saved runs, each row beside its peers;\n"
       "                          no GPU needed)\n");

@@ -115,6 +115,9 @@ public:
     }
     for (scf::ForOp loop : loops)
       rewrite(loop);
+    if (kernel->hasAttr(tile::kTmaStoresAttr) && !kernel->hasAttr(tile::kWarpSpecializeAttr))
+      for (tile::StoreOp store : llvm::to_vector(kernel.getBody().front().getOps<tile::StoreOp>()))
+        rewriteStore(store);
     if (!multicasts) {
       for (tile::ClusterBarrierOp barrier : initBarriers)
         barrier->erase();
@@ -186,6 +189,40 @@ private:
     if (failed(kernel.insertArgument(index, map, DictionaryAttr(), kernel.getLoc())))
       return {};
     return maps[map] = kernel.getArgument(index);
+  }
+
+  /// `store` through a staging tile and TMA bulk stores (tile.tma_store):
+  /// a 2-D block of 16-bit elements, whole 64-column panels of at most 256
+  /// rows (a multiple of 8), of an aligned tensor from a pointer parameter,
+  /// stored after every loop and copy of the kernel, so that the staging
+  /// tile may take the start of the shared memory those used (it must fit
+  /// there, before the barriers).
+  void rewriteStore(tile::StoreOp store) {
+    RankedTensorType type = store.getValue().getType();
+    auto make = store.getDesc().getDefiningOp<tile::MakeDescOp>();
+    if (store.getMask() || !make || !make.getAligned() || type.getRank() != 2 ||
+        make.getSizes().size() != 2 || type.getElementType().getIntOrFloatBitWidth() != 16 ||
+        type.getDimSize(0) > 256 || type.getDimSize(0) % 8 != 0 ||
+        type.getDimSize(1) % kSharedPanelCols != 0)
+      return;
+    auto arg = dyn_cast<BlockArgument>(make.getPtr());
+    if (!arg || arg.getOwner() != &kernel.getBody().front())
+      return;
+    for (Operation *op = store->getNextNode(); op; op = op->getNextNode())
+      if (op->getNumRegions() != 0 || isa<tile::AsyncCopyOp, tile::TmaCopyOp>(op))
+        return;
+    auto staging =
+        tile::SharedType::get(kernel.getContext(), type.getShape(), type.getElementType(), 1);
+    if (staging.getBufferBytes() > sharedEnd())
+      return;
+    OpBuilder b(store);
+    Location loc = store.getLoc();
+    Value map = tensorMap(boxOf(staging, arg));
+    if (!map)
+      return;
+    auto alloc = tile::SharedAllocOp::create(b, loc, staging, b.getDenseI64ArrayAttr({0}));
+    tile::TmaStoreOp::create(b, loc, map, store.getIndices(), store.getValue(), alloc);
+    store->erase();
   }
 
   /// The CTAs `copy` lands in: the cluster's where it reads the same blocks

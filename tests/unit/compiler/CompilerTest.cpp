@@ -226,6 +226,22 @@ TEST(Compiler, MatmulClustersMulticastB) {
   EXPECT_FALSE(k.usage.wgmmaSerialized);
 }
 
+/// TMA_STORE=1: C leaves through a staging tile and bulk tensor stores
+/// (a third tensor map, boxes of 128 rows x 64 columns), alone or with
+/// clusters; spill-free, no store from registers left.
+TEST(Compiler, MatmulStoresCThroughTma) {
+  for (int64_t cluster : {1, 2}) {
+    CompiledKernel k = compileLargeMatmul({{"TMA_STORE", 1}, {"CLUSTER_M", cluster}});
+    ASSERT_EQ(k.tensorMaps.size(), 3u) << "CLUSTER_M=" << cluster;
+    EXPECT_EQ(k.tensorMaps[2].tensor, 10u);
+    EXPECT_EQ(k.tensorMaps[2].boxRows, 128u);
+    EXPECT_EQ(k.tensorMaps[2].boxCols, 64u);
+    EXPECT_NE(k.ptx.find("cp.async.bulk.tensor.2d.global.shared::cta"), std::string::npos);
+    EXPECT_EQ(k.ptx.find("st.global"), std::string::npos);
+    EXPECT_EQ(k.usage.spillStoreBytes + k.usage.spillLoadBytes, 0u);
+  }
+}
+
 /// With WARP_SPECIALIZE=1 the four-stage matmul launches a producer
 /// warpgroup beside its 8 warps (384 threads): the producer issues the
 /// copies and waits for their buffers' release; the consumers release them

@@ -140,6 +140,44 @@ struct TmaCopyOpToGPU : OpConversionPattern<tile::TmaCopyOp> {
   }
 };
 
+/// Every thread writes its elements into the staging tile, once all are done
+/// with what the space held (a barrier; the wgmmas that read it were waited
+/// for); the writes are fenced for the async proxy and published; thread 0
+/// issues a bulk tensor store per column panel (TMA leaves out what lies
+/// outside the tensor) and waits until they have read the staging tile,
+/// which a last barrier holds every thread for (the space may be used again).
+struct TmaStoreOpToGPU : OpConversionPattern<tile::TmaStoreOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::TmaStoreOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getValue().getType();
+    tile::TensorMapType map = op.getMap().getType();
+    Value offset = adaptor.getStaging();
+    gpu::BarrierOp::create(rewriter, loc);
+    SharedTile staging(rewriter, loc, type.getDimSize(0), SharedTile::units(type), offset);
+    staging.store(rewriter, loc, adaptor.getValue(), type);
+    emitAsyncProxyFence(rewriter, loc);
+    gpu::BarrierOp::create(rewriter, loc);
+    emitIf(rewriter, loc, isLeader(rewriter, loc), [&](OpBuilder &b) {
+      Value row = adaptor.getIndices()[0], col = adaptor.getIndices()[1];
+      for (int64_t p = 0; p < type.getDimSize(1) / map.getBox()[1]; ++p) {
+        Value at = arith::AddIOp::create(b, loc, offset, constI32(b, loc, p * map.getBoxBytes()));
+        Value x = arith::AddIOp::create(b, loc, col, constI32(b, loc, p * map.getBox()[1]));
+        // Coordinates innermost first: column, then row.
+        NVVM::CpAsyncBulkTensorSharedCTAToGlobalOp::create(
+            b, loc, adaptor.getMap(), sharedPointer(b, loc, at), ValueRange{x, row},
+            /*l2CacheHint=*/Value(), NVVM::TMAStoreMode::TILE, /*predicate=*/Value());
+      }
+      NVVM::CpAsyncBulkCommitGroupOp::create(b, loc);
+      NVVM::CpAsyncBulkWaitGroupOp::create(b, loc, 0, b.getUnitAttr());
+    });
+    gpu::BarrierOp::create(rewriter, loc);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 /// The cluster's barrier: every thread arrives (release), then waits
 /// (acquire).
 struct ClusterBarrierOpToGPU : OpConversionPattern<tile::ClusterBarrierOp> {
@@ -225,7 +263,8 @@ struct MBarrierWaitOpToGPU : OpConversionPattern<tile::MBarrierWaitOp> {
 void tessera::tilegpu::populateTmaOpPatterns(TileTypeConverter &converter,
                                              RewritePatternSet &patterns) {
   patterns.add<MBarrierAllocOpToGPU, MBarrierInitOpToGPU, TmaCopyOpToGPU, MBarrierWaitOpToGPU,
-               MBarrierArriveOpToGPU, ClusterBarrierOpToGPU>(converter, patterns.getContext());
+               MBarrierArriveOpToGPU, ClusterBarrierOpToGPU, TmaStoreOpToGPU>(
+      converter, patterns.getContext());
 }
 
 void tessera::tilegpu::lowerWarpSpecialize(tile::WarpSpecializeOp op) {

@@ -188,6 +188,11 @@ public:
   /// must be a multiple), which multicast the TMA copies of the tensors they
   /// read the same blocks of (TensorArg::sameBlocksInCluster).
   void setClusterSize(int64_t ctas);
+  /// true (with the Tensor Memory Accelerator): a block the kernel stores
+  /// after its pipelined loops (a matmul's C) goes out through a shared
+  /// staging tile and TMA bulk stores, where its tensor allows (aligned 2-D,
+  /// 16-bit, whole 64-column panels); otherwise straight from registers.
+  void setTensorMemoryAcceleratorStores(bool enabled);
   /// The tensor parameters a launch found aligned for 16-byte vectors (bit i:
   /// the i-th tensor declared; TensorArg::aligned). The kernel is specialised
   /// on them, as Triton specialises on divisibility by 16: set before the

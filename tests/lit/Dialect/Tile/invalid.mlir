@@ -425,6 +425,16 @@ func.func @tma_copy_multicast(%m: !tile.tensormap<64x64xbf16, 0>, %i: i32) {
 
 // -----
 
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+func.func @tma_store_staging(%m: !tile.tensormap<64x64xbf16, 0>, %v: tensor<64x128xbf16, #mma>, %i: i32) {
+  %s = tile.shared_alloc [0] : !tile.shared<64x64xbf16>
+  // expected-error @+1 {{expects a 2-D tile of 16-bit elements and a staging tile and tensor map of its shape and type}}
+  tile.tma_store %m[%i, %i], %v, %s : !tile.tensormap<64x64xbf16, 0>, tensor<64x128xbf16, #mma>, !tile.shared<64x64xbf16>
+  return
+}
+
+// -----
+
 func.func @cluster_size(%x: i32) attributes {tile.kernel, tile.cluster_size = 3 : i32} {
   // expected-error @-1 {{attribute 'tile.cluster_size' expects an i32 power of two from 1 to 8, got 3 : i32}}
   return

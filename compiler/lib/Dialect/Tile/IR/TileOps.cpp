@@ -51,7 +51,7 @@ LogicalResult TileDialect::verifyOperationAttribute(Operation *op, NamedAttribut
            (!powerOfTwo || llvm::isPowerOf2_64(i.getInt()));
   };
   if (name == kKernelAttr || name == kTmaAttr || name == kWarpSpecializeAttr ||
-      name == kSkipUnitFactorAttr)
+      name == kTmaStoresAttr || name == kSkipUnitFactorAttr)
     return expect(isa<UnitAttr>(value), "a unit attribute");
   if (name.starts_with(kConstantAttrPrefix)) {
     auto i = dyn_cast<IntegerAttr>(value);
@@ -811,6 +811,27 @@ LogicalResult TmaCopyOp::verify() {
       (getMulticast() > 1 && getSingleThread()))
     return emitOpError("expects multicast to a number of CTAs dividing the tile's ")
            << panels << " panels, issued by every CTA's leader, got " << getMulticast();
+  return success();
+}
+
+LogicalResult TmaStoreOp::verify() {
+  TensorMapType map = getMap().getType();
+  SharedType staging = getStaging().getType();
+  RankedTensorType value = getValue().getType();
+  if (getIndices().size() != 2)
+    return emitOpError("expects 2 indices (row, column), got ") << getIndices().size();
+  if (value.getRank() != 2 || value.getShape() != staging.getShape() || staging.getBuffers() != 1 ||
+      value.getElementType() != staging.getElementType() ||
+      value.getElementType().getIntOrFloatBitWidth() != 16 ||
+      map.getElementType() != value.getElementType())
+    return emitOpError("expects a 2-D tile of 16-bit elements and a staging tile and tensor map "
+                       "of its shape and type");
+  if (map.getBox()[0] != staging.getShape()[0] ||
+      map.getSwizzleBytes() != staging.getSwizzleBytes() ||
+      staging.getShape()[1] % map.getBox()[1] != 0)
+    return emitOpError("expects boxes of one column panel of the staging tile (")
+           << staging.getShape()[0] << " rows, " << staging.getSwizzleBytes() << " bytes), got "
+           << shapeString(map.getBox());
   return success();
 }
 

@@ -27,7 +27,7 @@ def Tile_Dialect : Dialect {
   // `constant.NAME` (i64, one per compile-time constant: not listed below),
   // `num_warps` (1 to 32, a power of two), `num_stages` (1 to 4),
   // `warpgroup_mma` (false: mma.sync only), `tma`, `warp_specialize`,
-  // `cluster_size` (CTAs per cluster, a power of two up to 8). On an
+  // `cluster_size` (CTAs per cluster, a power of two up to 8), `tma_stores`. On an
   // arith.mulf: `skip_unit_factor` (dsl::rescale_rows). Set by the lowering
   // and consumed by tessera-tensor-map-params: `tensor_maps` (a gpu.func's
   // tensor-map argument indices).
@@ -39,6 +39,7 @@ def Tile_Dialect : Dialect {
     "::mlir::UnitAttr":$tma,
     "::mlir::UnitAttr":$warp_specialize,
     "::mlir::IntegerAttr":$cluster_size,
+    "::mlir::UnitAttr":$tma_stores,
     "::mlir::UnitAttr":$skip_unit_factor,
     "::mlir::DenseI64ArrayAttr":$tensor_maps
   );

@@ -47,6 +47,10 @@ inline constexpr llvm::StringLiteral kWarpSpecializeAttr = "tile.warp_specialize
 /// of a tensor they all read the same blocks of (`tile.make_desc
 /// {cluster_shared}`) each fetch a share and multicast it to all.
 inline constexpr llvm::StringLiteral kClusterSizeAttr = "tile.cluster_size";
+/// Present (with kTmaAttr): a block stored after the kernel's pipelined
+/// loops goes out through a shared staging tile and TMA bulk stores
+/// (tile-use-tma), where its tensor allows.
+inline constexpr llvm::StringLiteral kTmaStoresAttr = "tile.tma_stores";
 /// Shared tiles of dot operands start on this boundary (one period of the
 /// 128-byte swizzle, which wgmma applies to absolute addresses).
 inline constexpr int64_t kSharedTileAlignment = 1024;

@@ -114,6 +114,33 @@ def Tile_AsyncWaitOp : Tile_Op<"async_wait", [MemoryEffects<[MemRead, MemWrite]>
   let hasVerifier = 1;
 }
 
+def Tile_TmaStoreOp : Tile_Op<"tma_store", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "store a block through a shared staging tile with the Tensor Memory Accelerator";
+  let description = [{
+    Every thread writes the elements it holds of `value` into the
+    `staging` tile (swizzled panels, as TMA's 128-byte swizzle reads them)
+    once all threads are done with what that space held before (a barrier);
+    after a proxy fence and a barrier one thread issues a bulk tensor store
+    (`cp.async.bulk.tensor.2d.global.shared::cta`) per column panel at
+    `indices` (row, column), elements outside the tensor left alone, and
+    waits until they have read the staging tile. `staging` may overlap
+    buffers no copy will write again (tile-use-tma places it after the
+    kernel's pipelined loops).
+
+    ```mlir
+    tile.tma_store %map[%row, %col], %c, %staging
+        : !tile.tensormap<128x64xbf16, 10>, tensor<128x256xbf16, #mma>, !tile.shared<128x256xbf16>
+    ```
+  }];
+  let arguments = (ins Tile_TensorMapType:$map, Variadic<I32>:$indices, Tile_Tensor:$value,
+                       Tile_SharedType:$staging);
+  let assemblyFormat = [{
+    $map `[` $indices `]` `,` $value `,` $staging attr-dict `:` qualified(type($map)) `,`
+    type($value) `,` qualified(type($staging))
+  }];
+  let hasVerifier = 1;
+}
+
 def Tile_ClusterBarrierOp : Tile_Op<"cluster_barrier", [MemoryEffects<[MemRead, MemWrite]>]> {
   let summary = "a barrier of every thread of every CTA of the cluster";
   let description = [{
