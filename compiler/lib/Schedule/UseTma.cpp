@@ -226,11 +226,17 @@ private:
   }
 
   /// The CTAs `copy` lands in: the cluster's where it reads the same blocks
-  /// in each (cluster_shared) and its panels divide among them; else 1.
-  int64_t multicastOf(tile::AsyncCopyOp copy, tile::TensorMapType map) const {
+  /// in each (cluster_shared), its panels divide among them and it is in the
+  /// kernel's body or a loop directly there (every CTA of the cluster issues
+  /// it as often; a persistent kernel's programs need not); else 1.
+  int64_t multicastOf(tile::AsyncCopyOp copy) {
     auto make = copy.getDesc().getDefiningOp<tile::MakeDescOp>();
+    tile::TensorMapType map = boxOf(copy.getBuffer().getType(), tmaTensor(copy, kernel));
     int64_t panels = copy.getBuffer().getType().getShape()[1] / map.getBox()[1];
-    if (clusterSize > 1 && make && make.getClusterShared() && panels % clusterSize == 0)
+    Operation *parent = copy->getParentOp();
+    bool everyCta = parent == kernel.getOperation() ||
+                    (isa<scf::ForOp>(parent) && parent->getParentOp() == kernel.getOperation());
+    if (clusterSize > 1 && make && make.getClusterShared() && panels % clusterSize == 0 && everyCta)
       return clusterSize;
     return 1;
   }
@@ -266,7 +272,7 @@ private:
   /// `copy` as a TMA copy at `b`, into the same buffer and slot.
   tile::TmaCopyOp replace(OpBuilder &b, tile::AsyncCopyOp copy, Value map, Value bars) {
     auto [row, runs] = splitOutOfRange(copy.getIndices()[0]);
-    int64_t multicast = multicastOf(copy, cast<tile::TensorMapType>(map.getType()));
+    int64_t multicast = multicastOf(copy);
     multicasts |= multicast > 1;
     auto tma = tile::TmaCopyOp::create(b, copy.getLoc(), map, ValueRange{row, copy.getIndices()[1]},
                                        copy.getBuffer(), copy.getSlot(), bars, runs,
@@ -290,15 +296,10 @@ private:
     // copies follow it.
     OpBuilder top = OpBuilder::atBlockBegin(body);
     // The cluster's, where peers multicast into this CTA's buffers.
-    Operation *barrier =
-        clusterSize > 1 &&
-                llvm::any_of(copies,
-                             [&](tile::AsyncCopyOp copy) {
-                               return multicastOf(copy, boxOf(copy.getBuffer().getType(),
-                                                              tmaTensor(copy, kernel))) > 1;
-                             })
-            ? tile::ClusterBarrierOp::create(top, loc).getOperation()
-            : gpu::BarrierOp::create(top, loc).getOperation();
+    bool multicast =
+        llvm::any_of(copies, [&](tile::AsyncCopyOp copy) { return multicastOf(copy) > 1; });
+    Operation *barrier = multicast ? tile::ClusterBarrierOp::create(top, loc).getOperation()
+                                   : gpu::BarrierOp::create(top, loc).getOperation();
     // The prologue's copies of the same buffers, before the loop.
     llvm::SetVector<Value> buffers;
     for (tile::AsyncCopyOp copy : copies)
