@@ -166,6 +166,7 @@ std::optional<CompiledKernel> DiskCache::load(const std::string &key) {
   k.cubin.assign(cubin->begin(), cubin->end());
   k.numWarps = obj->getInteger("num_warps").value_or(0);
   k.sharedBytes = obj->getInteger("shared_bytes").value_or(0);
+  k.clusterSize = obj->getInteger("cluster_size").value_or(1);
   if (const llvm::json::Object *u = obj->getObject("usage")) {
     k.usage.registers = u->getInteger("registers").value_or(0);
     k.usage.spillStoreBytes = u->getInteger("spill_stores").value_or(0);
@@ -245,6 +246,7 @@ void DiskCache::store(const std::string &key, const CompiledKernel &k) {
       {"toolchain", toolchainFingerprint()},
       {"num_warps", k.numWarps},
       {"shared_bytes", k.sharedBytes},
+      {"cluster_size", k.clusterSize},
       {"params", std::move(params)},
       {"tensor_maps", std::move(maps)},
       {"usage", llvm::json::Object{{"registers", k.usage.registers},

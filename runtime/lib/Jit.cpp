@@ -269,6 +269,11 @@ void tessera::launch(const JitKernel &kernel, unsigned gridX, unsigned gridY, un
     interpretLaunch(kernel, gridX, gridY, gridZ, args);
     return;
   }
+  if (unsigned cluster = kernel.compiled.clusterSize; gridX % cluster != 0)
+    throw Error("kernel '" + kernel.compiled.name + "': grid x = " + std::to_string(gridX) +
+                ", expected a multiple of its cluster size " + std::to_string(cluster) +
+                " (programs " + std::to_string(cluster) + "i to " + std::to_string(cluster) +
+                "i + " + std::to_string(cluster - 1) + " run as one cluster)");
   // Tensor maps follow the caller's arguments, encoded from them.
   std::optional<KernelArgs> withMaps;
   if (!kernel.compiled.tensorMaps.empty()) {

@@ -18,6 +18,7 @@
 #include "common/Testing.h"
 #include "tessera/dsl.h"
 #include "tessera/kernels/Kernel.h"
+#include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Testing.h"
 
@@ -289,6 +290,31 @@ TEST(UserKernels, BlocksAtAnyColumnOnTheGpu) {
                                              << ": out[" << r << ", " << c << "]";
         }
     }
+}
+
+/// A kernel of two-program clusters (sm_90a) launched on a grid of 3: a
+/// clear error naming the kernel and the grid, not a failed launch.
+TEST(UserKernels, ClusterKernelsNeedWholeClusters) {
+  SKIP_WITHOUT_GPU();
+  if (currentDevice().arch() != "sm_90a")
+    GTEST_SKIP() << "clusters are sm_90a's; this GPU is " << currentDevice().arch();
+  Kernel clustered = Kernel("gpu_axpy_clusters",
+                            [](dsl::KernelBuilder &kb, const KernelConfig &c) {
+                              kb.setClusterSize(2);
+                              axpyBody(kb, c);
+                            })
+                         .constants({{"BLOCK", 512}})
+                         .grid([](const Args &a, const KernelConfig &c) {
+                           return Grid{cdiv(a.tensor("x").shape()[0], c.get("BLOCK"))};
+                         });
+  DeviceTensor x = DeviceTensor::empty({1500}, DType::F32);
+  std::string e = test::errorOf([&] { clustered({x, x, x, 1.0f}); });
+  EXPECT_TRUE(test::contains(e, "kernel 'gpu_axpy_clusters': grid x = 3, expected a multiple of "
+                                "its cluster size 2"))
+      << e;
+  DeviceTensor y = DeviceTensor::empty({2048}, DType::F32);
+  y.fillBytes(0);
+  EXPECT_NO_THROW(clustered({y, y, y, 1.0f}));
 }
 
 TEST(UserKernels, LayerNormBackwardPartsOnTheGpu) {

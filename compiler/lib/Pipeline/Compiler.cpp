@@ -179,6 +179,10 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
         if (!f->hasAttr(tile::kKernelAttr))
           return;
         out.sharedBytes = schedule::sharedMemoryBytes(f);
+        // Clusters are sm_90a's (convert-tile-to-gpu drops them elsewhere).
+        if (auto size = f->getAttrOfType<IntegerAttr>(tile::kClusterSizeAttr);
+            size && options.arch == "sm_90a")
+          out.clusterSize = unsigned(size.getInt());
         // A producer warpgroup runs beside the kernel's warps.
         f.walk([&](tile::WarpSpecializeOp split) { out.numWarps += split.getProducerWarps(); });
         for (Type t : f.getArgumentTypes())

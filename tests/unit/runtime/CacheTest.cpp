@@ -130,6 +130,29 @@ TEST(DiskCache, KeepsTensorMapsAndProducerWarps) {
   EXPECT_EQ(second.numWarps, 12u);
 }
 
+/// A kernel of two-CTA clusters comes back from the cache with its cluster
+/// size, which a launch's grid must be a multiple of; on sm_80 it has none.
+TEST(DiskCache, KeepsClusterSize) {
+  TempDir dir;
+  DiskCache cache(dir.path);
+  IRBuilderFn matmul = [](mlir::MLIRContext &ctx) {
+    const kernels::KernelDef &def = kernels::lookup("matmul");
+    kernels::KernelConfig config = kernels::makeConfig(
+        def, DType::BF16, 4,
+        {{"BLOCK_M", 128}, {"BLOCK_N", 128}, {"BLOCK_K", 64}, {"TMA", 1}, {"CLUSTER_M", 2}});
+    config.alignedTensors = ~uint64_t(0);
+    return def.build(ctx, config);
+  };
+  CompileOptions options;
+  options.arch = "sm_90a";
+  CompiledKernel first = Jit::get().compileCached(matmul, options, cache);
+  CompiledKernel second = Jit::get().compileCached(matmul, options, cache);
+  EXPECT_EQ(cache.stats().hits, 1u);
+  EXPECT_EQ(first.clusterSize, 2u);
+  EXPECT_EQ(second.clusterSize, 2u);
+  EXPECT_EQ(Jit::get().compileCached(matmul, sm80(), cache).clusterSize, 1u);
+}
+
 TEST(DiskCache, CorruptedCubinIsDetectedAndReplaced) {
   TempDir dir;
   DiskCache cache(dir.path);

@@ -49,6 +49,9 @@ struct CompiledKernel {
   unsigned numWarps = 4;
   /// Dynamic shared memory the launch must provide.
   unsigned sharedBytes = 0;
+  /// CTAs per cluster along x (PTX .reqnctapercluster, sm_90a): a launch's
+  /// grid x must be a multiple of it.
+  unsigned clusterSize = 1;
   /// The compile-time constants the kernel was specialised with (its
   /// `tile.constant.NAME` attributes): block sizes that shape the launch grid.
   std::map<std::string, int64_t> constants;
