@@ -94,29 +94,40 @@ TEST(DiskCache, SecondCompileIsAHitWithTheSameBinary) {
   EXPECT_EQ(entries(dir.path).size(), 1u); // one entry, no staging left behind
 }
 
+/// matmul on aligned bf16 tensors, 128 x N x 64 blocks with TMA copies, on
+/// `warps` warps with `constants` changed.
+IRBuilderFn matmulOn(unsigned warps, std::map<std::string, int64_t> constants) {
+  return [=](mlir::MLIRContext &ctx) {
+    const kernels::KernelDef &def = kernels::lookup("matmul");
+    std::map<std::string, int64_t> all = {{"BLOCK_M", 128}, {"BLOCK_K", 64}, {"TMA", 1}};
+    for (const auto &[name, value] : constants)
+      all[name] = value;
+    kernels::KernelConfig config = kernels::makeConfig(def, DType::BF16, warps, all);
+    config.alignedTensors = ~uint64_t(0);
+    return def.build(ctx, config);
+  };
+}
+
+/// `build` compiled for sm_90a into `cache`, then read back from it (a hit).
+std::pair<CompiledKernel, CompiledKernel> compiledThenCached(const IRBuilderFn &build,
+                                                             DiskCache &cache) {
+  CompileOptions options;
+  options.arch = "sm_90a";
+  CompiledKernel first = Jit::get().compileCached(build, options, cache);
+  unsigned hits = cache.stats().hits;
+  CompiledKernel second = Jit::get().compileCached(build, options, cache);
+  EXPECT_EQ(cache.stats().hits, hits + 1);
+  return {first, second};
+}
+
 /// A kernel whose copies run on TMA comes back from the cache with the
 /// tensor maps its launch must append, and its thread count with the
 /// producer warpgroup.
 TEST(DiskCache, KeepsTensorMapsAndProducerWarps) {
   TempDir dir;
   DiskCache cache(dir.path);
-  IRBuilderFn matmul = [](mlir::MLIRContext &ctx) {
-    const kernels::KernelDef &def = kernels::lookup("matmul");
-    kernels::KernelConfig config = kernels::makeConfig(def, DType::BF16, 8,
-                                                       {{"BLOCK_M", 128},
-                                                        {"BLOCK_N", 256},
-                                                        {"BLOCK_K", 64},
-                                                        {"NUM_STAGES", 4},
-                                                        {"TMA", 1},
-                                                        {"WARP_SPECIALIZE", 1}});
-    config.alignedTensors = ~uint64_t(0);
-    return def.build(ctx, config);
-  };
-  CompileOptions options;
-  options.arch = "sm_90a";
-  CompiledKernel first = Jit::get().compileCached(matmul, options, cache);
-  CompiledKernel second = Jit::get().compileCached(matmul, options, cache);
-  EXPECT_EQ(cache.stats().hits, 1u);
+  auto [first, second] = compiledThenCached(
+      matmulOn(8, {{"BLOCK_N", 256}, {"NUM_STAGES", 4}, {"WARP_SPECIALIZE", 1}}), cache);
   ASSERT_EQ(first.tensorMaps.size(), 2u);
   ASSERT_EQ(second.tensorMaps.size(), 2u);
   for (size_t i = 0; i < 2; ++i) {
@@ -135,19 +146,8 @@ TEST(DiskCache, KeepsTensorMapsAndProducerWarps) {
 TEST(DiskCache, KeepsClusterSize) {
   TempDir dir;
   DiskCache cache(dir.path);
-  IRBuilderFn matmul = [](mlir::MLIRContext &ctx) {
-    const kernels::KernelDef &def = kernels::lookup("matmul");
-    kernels::KernelConfig config = kernels::makeConfig(
-        def, DType::BF16, 4,
-        {{"BLOCK_M", 128}, {"BLOCK_N", 128}, {"BLOCK_K", 64}, {"TMA", 1}, {"CLUSTER_M", 2}});
-    config.alignedTensors = ~uint64_t(0);
-    return def.build(ctx, config);
-  };
-  CompileOptions options;
-  options.arch = "sm_90a";
-  CompiledKernel first = Jit::get().compileCached(matmul, options, cache);
-  CompiledKernel second = Jit::get().compileCached(matmul, options, cache);
-  EXPECT_EQ(cache.stats().hits, 1u);
+  IRBuilderFn matmul = matmulOn(4, {{"BLOCK_N", 128}, {"CLUSTER_M", 2}});
+  auto [first, second] = compiledThenCached(matmul, cache);
   EXPECT_EQ(first.clusterSize, 2u);
   EXPECT_EQ(second.clusterSize, 2u);
   EXPECT_EQ(Jit::get().compileCached(matmul, sm80(), cache).clusterSize, 1u);
