@@ -227,15 +227,20 @@ private:
 
   /// The CTAs `copy` lands in: the cluster's where it reads the same blocks
   /// in each (cluster_shared), its panels divide among them and it is in the
-  /// kernel's body or a loop directly there (every CTA of the cluster issues
-  /// it as often; a persistent kernel's programs need not); else 1.
+  /// kernel's body or in an innermost loop directly there (every CTA of the
+  /// cluster issues it as often; a persistent kernel's programs, looping
+  /// over different numbers of tiles, need not); else 1.
   int64_t multicastOf(tile::AsyncCopyOp copy) {
     auto make = copy.getDesc().getDefiningOp<tile::MakeDescOp>();
     tile::TensorMapType map = boxOf(copy.getBuffer().getType(), tmaTensor(copy, kernel));
     int64_t panels = copy.getBuffer().getType().getShape()[1] / map.getBox()[1];
     Operation *parent = copy->getParentOp();
+    auto loop = dyn_cast<scf::ForOp>(parent);
     bool everyCta = parent == kernel.getOperation() ||
-                    (isa<scf::ForOp>(parent) && parent->getParentOp() == kernel.getOperation());
+                    (loop && loop->getParentOp() == kernel.getOperation() &&
+                     !loop.getBody()
+                          ->walk([](scf::ForOp) { return WalkResult::interrupt(); })
+                          .wasInterrupted());
     if (clusterSize > 1 && make && make.getClusterShared() && panels % clusterSize == 0 && everyCta)
       return clusterSize;
     return 1;
