@@ -354,7 +354,9 @@ std::tuple<DeviceTensor, DeviceTensor, std::vector<double>> matmulInputs(int64_t
           matmulReference(a, b, m, k, n)};
 }
 
-/// The large-problem configuration with TMA from a producer warpgroup of a
+/// The large-problem configuration with TMA in two-CTA clusters that
+/// multicast B (4; 300 rows: the last cluster's second block row lies past
+/// the end and still fetches its share), from a producer warpgroup of a
 /// persistent kernel (3) or of one program per tile (2), on the kernel's
 /// own warps (1), and off (0): tensor maps for
 /// contiguous tensors (partial blocks in every dimension, K not a multiple
@@ -367,7 +369,7 @@ TEST(MatmulTma, TensorMapsAndTheCpAsyncFallbackMatchReference) {
     for (std::array<int64_t, 3> mkn :
          {std::array<int64_t, 3>{256, 2048, 512}, std::array<int64_t, 3>{300, 1000, 264}})
       for (const char *layout : {"contiguous", "odd row stride", "misaligned base"})
-        for (int64_t tma : {3, 2, 1, 0, -1}) {
+        for (int64_t tma : {4, 3, 2, 1, 0, -1}) {
           auto [m, k, n] = mkn;
           SCOPED_TRACE(std::string(name(dtype)) + " " + std::to_string(m) + "x" +
                        std::to_string(k) + "x" + std::to_string(n) + " " + layout + " TMA mode " +
@@ -378,15 +380,16 @@ TEST(MatmulTma, TensorMapsAndTheCpAsyncFallbackMatchReference) {
           DeviceTensor da = embedded(a, m, k, dtype, k + pad, offset),
                        db = embedded(b, k, n, dtype, n + pad, offset);
           DeviceTensor c = poisoned({m, n}, dtype);
-          // Modes 3..0 on the large problems' blocks (128 x 256, four
+          // Modes 4..0 on the large problems' blocks (128 x 256, four
           // stages); -1 the small problems' default (128 x 128, two stages,
           // TMA), as the heuristic gives it.
           kernels::KernelConfig config = kernels::matmulConfig(dtype, m, n, k);
           if (tma >= 0) {
             config = kernels::matmulConfig(dtype, 4096, 4096, 4096);
             config.constants["TMA"] = tma > 0;
-            config.constants["WARP_SPECIALIZE"] = tma >= 2;
+            config.constants["WARP_SPECIALIZE"] = tma == 2 || tma == 3;
             config.constants["PERSISTENT"] = tma == 3;
+            config.constants["CLUSTER_M"] = tma == 4 ? 2 : 1;
           }
           kernels::matmulWithConfig(da, db, c, config);
           EXPECT_LE(relativeError(c.toFloat(), matmulReference(a, b, m, k, n)), tolerance(dtype));
@@ -415,29 +418,6 @@ TEST(MatmulTma, PersistentProgramsLoopOverTiles) {
     kernels::matmulWithConfig(da, db, c, config);
     EXPECT_LE(relativeError(c.toFloat(), want), tolerance(dtype));
   }
-}
-
-/// Two-CTA clusters (CLUSTER_M = 2) multicasting B's panels, on the large
-/// problems' blocks: 3 block rows (the last cluster's second row past the
-/// end, fetching its share of B all the same), K of 6 steps with a partial
-/// last one, partial columns; contiguous tensors (TMA, multicast) and a
-/// view TMA cannot describe (cp.async in the same clusters).
-TEST(MatmulTma, ClustersMulticastB) {
-  SKIP_WITHOUT_GPU();
-  const int64_t m = 300, k = 328, n = 600;
-  for (DType dtype : {DType::BF16, DType::F16})
-    for (const char *layout : {"contiguous", "odd row stride"}) {
-      SCOPED_TRACE(std::string(name(dtype)) + " " + layout);
-      std::vector<float> a = randomValues(m * k, dtype), b = randomValues(k * n, dtype);
-      int64_t pad = std::string(layout) == "odd row stride" ? 1 : 0;
-      DeviceTensor da = embedded(a, m, k, dtype, k + pad, 0),
-                   db = embedded(b, k, n, dtype, n + pad, 0);
-      DeviceTensor c = poisoned({m, n}, dtype);
-      kernels::KernelConfig config = kernels::matmulConfig(dtype, 4096, 4096, 4096);
-      config.constants["CLUSTER_M"] = 2;
-      kernels::matmulWithConfig(da, db, c, config);
-      EXPECT_LE(relativeError(c.toFloat(), matmulReference(a, b, m, k, n)), tolerance(dtype));
-    }
 }
 
 /// C stored through a staging tile by TMA (TMA_STORE = 1), on both of the

@@ -191,12 +191,15 @@ private:
     return maps[map] = kernel.getArgument(index);
   }
 
-  /// `store` through a staging tile and TMA bulk stores (tile.tma_store):
-  /// a 2-D block of 16-bit elements, whole 64-column panels of at most 256
-  /// rows (a multiple of 8), of an aligned tensor from a pointer parameter,
-  /// stored after every loop and copy of the kernel, so that the staging
-  /// tile may take the start of the shared memory those used (it must fit
-  /// there, before the barriers).
+  /// `store` through a staging tile and TMA bulk stores: a 2-D block of
+  /// 16-bit elements, whole 64-column panels of at most 256 rows (a
+  /// multiple of 8), of an aligned tensor from a pointer parameter, stored
+  /// after every loop and copy of the kernel, so that the staging tile may
+  /// take the start of the shared memory those used (it must fit there,
+  /// before the barriers). The block is written into it once every warp is
+  /// done with that space (a barrier), fenced for the async proxy and
+  /// published (a barrier); tile.tma_store sends it out; a last barrier
+  /// keeps the space until TMA has read it.
   void rewriteStore(tile::StoreOp store) {
     RankedTensorType type = store.getValue().getType();
     auto make = store.getDesc().getDefiningOp<tile::MakeDescOp>();
@@ -221,7 +224,12 @@ private:
     if (!map)
       return;
     auto alloc = tile::SharedAllocOp::create(b, loc, staging, b.getDenseI64ArrayAttr({0}));
-    tile::TmaStoreOp::create(b, loc, map, store.getIndices(), store.getValue(), alloc);
+    gpu::BarrierOp::create(b, loc);
+    tile::StoreStagingOp::create(b, loc, store.getValue(), /*offset=*/0);
+    tile::FenceAsyncSharedOp::create(b, loc);
+    gpu::BarrierOp::create(b, loc);
+    tile::TmaStoreOp::create(b, loc, alloc, map, store.getIndices());
+    gpu::BarrierOp::create(b, loc);
     store->erase();
   }
 

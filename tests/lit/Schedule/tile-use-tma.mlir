@@ -300,13 +300,22 @@ func.func @one_panel(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32,
 // tile.tma_stores: the block stored after the loop (128 x 128 bf16, two
 // panels) goes out through a staging tile at the start of the shared memory
 // (the pipeline's buffers, dead by then; 32 KiB, below the barriers) and a
-// tensor map of its own. The f32 store stays a plain store (16-bit only).
+// tensor map of its own: written there once every warp is done with the
+// space, fenced for the async proxy and published, sent by TMA, and the
+// space held until TMA has read it. The f32 store stays a plain store
+// (16-bit only).
 // CHECK-LABEL: func.func @stores
 // CHECK-SAME: %[[MAPC:[^:]*]]: !tile.tensormap<128x64xbf16, 12>)
 // CHECK: scf.for
 // CHECK: scf.yield
+// CHECK: %[[H:.*]] = arith.truncf
 // CHECK: %[[STAGING:.*]] = tile.shared_alloc [0] : !tile.shared<128x128xbf16>
-// CHECK-NEXT: tile.tma_store %[[MAPC]][%{{.*}}, %{{.*}}], %{{.*}}, %[[STAGING]]
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: tile.store_staging %[[H]] at 0
+// CHECK-NEXT: tile.fence_async_shared
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: tile.tma_store %[[STAGING]], %[[MAPC]][%{{.*}}, %{{.*}}]
+// CHECK-NEXT: gpu.barrier
 // CHECK-NOT: tile.tma_store
 // CHECK: tile.store
 func.func @stores(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,

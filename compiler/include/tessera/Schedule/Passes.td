@@ -69,7 +69,11 @@ def TileUseTma : Pass<"tile-use-tma", "mlir::ModuleOp"> {
     copy through a `{cluster_shared}` descriptor whose panels divide among
     the n CTAs is multicast (`tile.tma_copy {multicast = n}`); the barriers
     at the top of such a loop, after the barriers' initialization and at the
-    kernel's end are then `tile.cluster_barrier`s.
+    kernel's end are then `tile.cluster_barrier`s. With `tile.tma_stores`, a
+    16-bit block stored after every loop and copy, whole 64-column panels of
+    an aligned 2-D tensor from a pointer parameter, goes out through a
+    staging tile at offset 0: barrier, `tile.store_staging`,
+    `tile.fence_async_shared`, barrier, `tile.tma_store`, barrier.
   }];
   let options = [
     Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",

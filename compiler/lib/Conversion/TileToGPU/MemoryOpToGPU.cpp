@@ -379,7 +379,9 @@ struct LoadOpToGPU : IndexedAccessPattern<tile::LoadOp> {
     Type elem = type.getElementType(), mem = memoryType(elem);
     RunAccess r = prepareRunAccess(rewriter, loc, adaptor.getDesc(), op.getDesc(), type,
                                    adaptor.getIndices().back(), divisors.of(op));
-    auto [desc, width, vectorizable, wholeRuns] = r;
+    const Desc &desc = r.desc;
+    int64_t width = r.width;
+    Value vectorizable = r.vectorizable;
     Value pad = paddingValue(rewriter, loc, elem, op.getDesc().getType().getPadding());
     // The whole tile inside the tensor, and (width > 1) its runs contiguous
     // and aligned: the same in every thread, so one branch for the tile

@@ -82,6 +82,18 @@ struct MBarrierInitOpToGPU : OpConversionPattern<tile::MBarrierInitOp> {
   }
 };
 
+/// The shared pointer and tensor column (i32) of panel `panel` (i32) of a
+/// tile of `map`'s boxes at byte `tile` of the shared memory whose first
+/// column is the tensor's `col`.
+std::pair<Value, Value> emitPanel(OpBuilder &b, Location loc, tile::TensorMapType map, Value tile,
+                                  Value col, Value panel) {
+  Value at = arith::AddIOp::create(
+      b, loc, tile, arith::MulIOp::create(b, loc, panel, constI32(b, loc, map.getBoxBytes())));
+  Value x = arith::AddIOp::create(
+      b, loc, col, arith::MulIOp::create(b, loc, panel, constI32(b, loc, map.getBox()[1])));
+  return {sharedPointer(b, loc, at), x};
+}
+
 /// Thread 0 (where the predicate holds) arms the buffer's barrier with the
 /// tile's bytes, then copies each column panel: a box of the tile's rows,
 /// one swizzle period wide, at its place in the panel-major shared tile.
@@ -120,14 +132,10 @@ struct TmaCopyOpToGPU : OpConversionPattern<tile::TmaCopyOp> {
         Value panel = constI32(b, loc, p);
         if (rank)
           panel = arith::AddIOp::create(b, loc, panel, rank);
-        Value at = arith::AddIOp::create(
-            b, loc, tile,
-            arith::MulIOp::create(b, loc, panel, constI32(b, loc, map.getBoxBytes())));
+        auto [src, x] = emitPanel(b, loc, map, tile, col, panel);
         // Without multicast a CTA is a cluster of one: its shared memory is
         // its cluster's.
-        Value dst = LLVM::AddrSpaceCastOp::create(b, loc, cluster, sharedPointer(b, loc, at));
-        Value x = arith::AddIOp::create(
-            b, loc, col, arith::MulIOp::create(b, loc, panel, constI32(b, loc, map.getBox()[1])));
+        Value dst = LLVM::AddrSpaceCastOp::create(b, loc, cluster, src);
         // Coordinates innermost first: column, then row.
         NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
             b, loc, dst, adaptor.getMap(), ValueRange{x, row}, barrier, ValueRange{}, mask,
@@ -140,39 +148,28 @@ struct TmaCopyOpToGPU : OpConversionPattern<tile::TmaCopyOp> {
   }
 };
 
-/// Every thread writes its elements into the staging tile, once all are done
-/// with what the space held (a barrier; the wgmmas that read it were waited
-/// for); the writes are fenced for the async proxy and published; thread 0
-/// issues a bulk tensor store per column panel (TMA leaves out what lies
-/// outside the tensor) and waits until they have read the staging tile,
-/// which a last barrier holds every thread for (the space may be used again).
+/// Thread 0 issues a bulk tensor store per column panel of the staging
+/// tile (TMA leaves out what lies outside the tensor), commits them and
+/// waits until they have read the tile.
 struct TmaStoreOpToGPU : OpConversionPattern<tile::TmaStoreOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(tile::TmaStoreOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    RankedTensorType type = op.getValue().getType();
     tile::TensorMapType map = op.getMap().getType();
-    Value offset = adaptor.getStaging();
-    gpu::BarrierOp::create(rewriter, loc);
-    SharedTile staging(rewriter, loc, type.getDimSize(0), SharedTile::units(type), offset);
-    staging.store(rewriter, loc, adaptor.getValue(), type);
-    emitAsyncProxyFence(rewriter, loc);
-    gpu::BarrierOp::create(rewriter, loc);
+    int64_t panels = op.getStaging().getType().getShape()[1] / map.getBox()[1];
     emitIf(rewriter, loc, isLeader(rewriter, loc), [&](OpBuilder &b) {
       Value row = adaptor.getIndices()[0], col = adaptor.getIndices()[1];
-      for (int64_t p = 0; p < type.getDimSize(1) / map.getBox()[1]; ++p) {
-        Value at = arith::AddIOp::create(b, loc, offset, constI32(b, loc, p * map.getBoxBytes()));
-        Value x = arith::AddIOp::create(b, loc, col, constI32(b, loc, p * map.getBox()[1]));
+      for (int64_t p = 0; p < panels; ++p) {
+        auto [src, x] = emitPanel(b, loc, map, adaptor.getStaging(), col, constI32(b, loc, p));
         // Coordinates innermost first: column, then row.
         NVVM::CpAsyncBulkTensorSharedCTAToGlobalOp::create(
-            b, loc, adaptor.getMap(), sharedPointer(b, loc, at), ValueRange{x, row},
-            /*l2CacheHint=*/Value(), NVVM::TMAStoreMode::TILE, /*predicate=*/Value());
+            b, loc, adaptor.getMap(), src, ValueRange{x, row}, /*l2CacheHint=*/Value(),
+            NVVM::TMAStoreMode::TILE, /*predicate=*/Value());
       }
       NVVM::CpAsyncBulkCommitGroupOp::create(b, loc);
       NVVM::CpAsyncBulkWaitGroupOp::create(b, loc, 0, b.getUnitAttr());
     });
-    gpu::BarrierOp::create(rewriter, loc);
     rewriter.eraseOp(op);
     return success();
   }

@@ -32,7 +32,7 @@
 // CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[MAPB]], %[[BARB]], box[%[[COL:[^,]*]], %[[ROW:[a-z0-9_%]*]]]
 // CHECK: %[[NEXTPANEL:.*]] = arith.addi %{{.*}}, %c8192_i32
 // CHECK: %[[COL2:.*]] = arith.addi %[[COL]], %c64_i32
-// CHECK-NEXT: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[MAPB]], %[[BARB]], box[%[[COL2]], %[[ROW]]]
+// CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[MAPB]], %[[BARB]], box[%[[COL2]], %[[ROW]]]
 // CHECK: scf.while
 // CHECK: llvm.inline_asm has_side_effects "{ .reg .pred p; mbarrier.try_wait.parity.shared.b64 p, [$1], $2, $3; selp.u32 $0, 1, 0, p; }", "=r,r,r,r" %{{.*}}, %{{.*}}, %c10000000_i32
 // CHECK: arith.cmpi eq, %{{.*}}, %c1048576_i32

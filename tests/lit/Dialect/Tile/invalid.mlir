@@ -425,11 +425,19 @@ func.func @tma_copy_multicast(%m: !tile.tensormap<64x64xbf16, 0>, %i: i32) {
 
 // -----
 
-#mma = #tile.mma<warpsPerCTA = [4, 1]>
-func.func @tma_store_staging(%m: !tile.tensormap<64x64xbf16, 0>, %v: tensor<64x128xbf16, #mma>, %i: i32) {
+func.func @tma_store_staging(%m: !tile.tensormap<64x64xf16, 0>, %i: i32) {
   %s = tile.shared_alloc [0] : !tile.shared<64x64xbf16>
-  // expected-error @+1 {{expects a 2-D tile of 16-bit elements and a staging tile and tensor map of its shape and type}}
-  tile.tma_store %m[%i, %i], %v, %s : !tile.tensormap<64x64xbf16, 0>, tensor<64x128xbf16, #mma>, !tile.shared<64x64xbf16>
+  // expected-error @+1 {{expects one staging tile of 16-bit elements, those of the tensor map}}
+  tile.tma_store %s, %m[%i, %i] : !tile.shared<64x64xbf16>, !tile.tensormap<64x64xf16, 0>
+  return
+}
+
+// -----
+
+func.func @tma_store_box(%m: !tile.tensormap<32x64xbf16, 0>, %i: i32) {
+  %s = tile.shared_alloc [0] : !tile.shared<64x128xbf16>
+  // expected-error @+1 {{expects boxes of one column panel of the staging tile (64 rows, 128 bytes), got 32x64}}
+  tile.tma_store %s, %m[%i, %i] : !tile.shared<64x128xbf16>, !tile.tensormap<32x64xbf16, 0>
   return
 }
 

@@ -817,15 +817,11 @@ LogicalResult TmaCopyOp::verify() {
 LogicalResult TmaStoreOp::verify() {
   TensorMapType map = getMap().getType();
   SharedType staging = getStaging().getType();
-  RankedTensorType value = getValue().getType();
   if (getIndices().size() != 2)
     return emitOpError("expects 2 indices (row, column), got ") << getIndices().size();
-  if (value.getRank() != 2 || value.getShape() != staging.getShape() || staging.getBuffers() != 1 ||
-      value.getElementType() != staging.getElementType() ||
-      value.getElementType().getIntOrFloatBitWidth() != 16 ||
-      map.getElementType() != value.getElementType())
-    return emitOpError("expects a 2-D tile of 16-bit elements and a staging tile and tensor map "
-                       "of its shape and type");
+  if (staging.getBuffers() != 1 || staging.getElementType().getIntOrFloatBitWidth() != 16 ||
+      map.getElementType() != staging.getElementType())
+    return emitOpError("expects one staging tile of 16-bit elements, those of the tensor map");
   if (map.getBox()[0] != staging.getShape()[0] ||
       map.getSwizzleBytes() != staging.getSwizzleBytes() ||
       staging.getShape()[1] % map.getBox()[1] != 0)

@@ -115,28 +115,26 @@ def Tile_AsyncWaitOp : Tile_Op<"async_wait", [MemoryEffects<[MemRead, MemWrite]>
 }
 
 def Tile_TmaStoreOp : Tile_Op<"tma_store", [MemoryEffects<[MemRead, MemWrite]>]> {
-  let summary = "store a block through a shared staging tile with the Tensor Memory Accelerator";
+  let summary = "store a shared tile into a tensor with the Tensor Memory Accelerator";
   let description = [{
-    Every thread writes the elements it holds of `value` into the
+    One thread issues a bulk tensor store
+    (`cp.async.bulk.tensor.2d.global.shared::cta`) per column panel of the
     `staging` tile (swizzled panels, as TMA's 128-byte swizzle reads them)
-    once all threads are done with what that space held before (a barrier);
-    after a proxy fence and a barrier one thread issues a bulk tensor store
-    (`cp.async.bulk.tensor.2d.global.shared::cta`) per column panel at
-    `indices` (row, column), elements outside the tensor left alone, and
-    waits until they have read the staging tile. `staging` may overlap
-    buffers no copy will write again (tile-use-tma places it after the
-    kernel's pipelined loops).
+    to `indices` (row, column) of the tensor, elements outside it left
+    alone, and waits until they have read the tile. The tile must be
+    written (`tile.store_staging`), fenced for the async proxy and published
+    by a barrier first, and a barrier after it keeps the other threads from
+    reusing the space before the read (tile-use-tma places all four).
 
     ```mlir
-    tile.tma_store %map[%row, %col], %c, %staging
-        : !tile.tensormap<128x64xbf16, 10>, tensor<128x256xbf16, #mma>, !tile.shared<128x256xbf16>
+    tile.tma_store %staging, %map[%row, %col]
+        : !tile.shared<128x256xbf16>, !tile.tensormap<128x64xbf16, 10>
     ```
   }];
-  let arguments = (ins Tile_TensorMapType:$map, Variadic<I32>:$indices, Tile_Tensor:$value,
-                       Tile_SharedType:$staging);
+  let arguments = (ins Tile_SharedType:$staging, Tile_TensorMapType:$map, Variadic<I32>:$indices);
   let assemblyFormat = [{
-    $map `[` $indices `]` `,` $value `,` $staging attr-dict `:` qualified(type($map)) `,`
-    type($value) `,` qualified(type($staging))
+    $staging `,` $map `[` $indices `]` attr-dict `:` qualified(type($staging)) `,`
+    qualified(type($map))
   }];
   let hasVerifier = 1;
 }
