@@ -25,6 +25,8 @@ tests+=":MatmulTma.TensorMapsAndTheCpAsyncFallbackMatchReference"
 tests+=":UserKernels.BlocksAtAnyColumnOnTheGpu"
 tests+=":AnyHeadDim/AttentionForward.MatchesFloat64Reference/bf16_1x4_2kv_q67_k131_d40_causal_mask"
 tests+=":AnyHeadDim/AttentionBackward.MatchesFloat64Gradients/bf16_2x2_1kv_q129_k65_d59_causal_mask"
+tests+=":Matrix/AttentionForwardTma.MatchesFloat64Reference/bf16_1x4_2kv_q200_k333_d128_causal_mask"
+tests+=":Matrix/AttentionForwardTma.MatchesFloat64Reference/bf16_1x4_2kv_q67_k131_d40_mask"
 filter="${TESSERA_SANITIZE_FILTER:-$tests}"
 status=0
 for tool in racecheck memcheck; do

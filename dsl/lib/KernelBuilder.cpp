@@ -248,13 +248,20 @@ TensorArg TensorArg::at(const std::vector<Scalar> &leading, SourceLoc where) con
                      " tensor");
   KernelBuilder &kb = KernelBuilder::current();
   OpBuilder &b = kb.builder();
-  Location l = kb.loc(where);
-  Value offset;
-  for (size_t d = 0; d < leading.size(); ++d) {
-    Value term = arith::MulIOp::create(b, l, leading[d].getValue(), strides[d].getValue());
-    offset = offset ? arith::AddIOp::create(b, l, offset, term) : term;
+  // One tile.at of the whole tensor, also for a view of a view, so that the
+  // compiler sees which tensor the blocks lie in (TMA maps all of it).
+  SmallVector<Value> indices, outerStrides;
+  Value base = ptr;
+  if (auto outer = ptr.getDefiningOp<tile::AtOp>()) {
+    base = outer.getPtr();
+    indices.append(outer.getIndices().begin(), outer.getIndices().end());
+    outerStrides.append(outer.getStrides().begin(), outer.getStrides().end());
   }
-  Value p = tile::AddPtrOp::create(b, l, ptr.getType(), ptr, offset);
+  for (size_t d = 0; d < leading.size(); ++d) {
+    indices.push_back(leading[d].getValue());
+    outerStrides.push_back(strides[d].getValue());
+  }
+  Value p = tile::AtOp::create(b, kb.loc(where), base, indices, outerStrides);
   TensorArg t(name, elementType, p,
               std::vector<Scalar>(sizes.begin() + leading.size(), sizes.end()),
               std::vector<Scalar>(strides.begin() + leading.size(), strides.end()));

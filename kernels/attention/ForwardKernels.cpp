@@ -53,6 +53,7 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   const DType dtype = config.dtype;
   kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
   kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
+  kb.setTensorMemoryAccelerator(kb.constant("TMA", config.get("TMA")));
 
   TensorArg q = kb.tensor("q", dtype, 4), k = kb.tensor("k", dtype, 4);
   TensorArg v = kb.tensor("v", dtype, 4);
@@ -228,7 +229,8 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
                              {"V_TRANSPOSED", 0},
                              {"TF32_ROUNDED_KV", 0},
                              {"WGMMA", 1},
-                             {"SKIP_UNIT_RESCALE", 0}},
+                             {"SKIP_UNIT_RESCALE", 0},
+                             {"TMA", 0}},
                             {DType::F32, DType::F16, DType::BF16},
                             [](mlir::MLIRContext &ctx, const KernelConfig &c) {
                               KernelBuilder kb(ctx, "attention_forward", c.numWarps);

@@ -257,9 +257,12 @@ void matmulBody(KernelBuilder &kb, const KernelConfig &config) {
 
 // C_i = A_i·B_i for each i of the batch (torch.bmm), program_id(1) = i: the
 // tiles of one matrix product as matmul's. A b of batch size 1 serves every
-// i (i mod 1 = 0): a weight shared by the batch, read from one place.
+// i (i mod 1 = 0): a weight shared by the batch, read from one place. With
+// TMA=1 (sm_90a) the blocks of A_i and B_i come by rank-3 tensor maps of a
+// and b, at batch coordinate i.
 void batchedMatmulBody(KernelBuilder &kb, const KernelConfig &config) {
   MatmulBlocks blocks(kb, config);
+  kb.setTensorMemoryAccelerator(kb.constant("TMA", config.get("TMA")));
   TensorArg a = kb.tensor("a", config.dtype, 3);
   TensorArg b = kb.tensor("b", config.dtype, 3);
   TensorArg c = kb.tensor("c", config.dtype, 3);
@@ -565,6 +568,19 @@ std::vector<KernelConfig> matmulCandidates() {
 }
 
 /// The constants both matmul kernels declare, with their defaults.
+/// `configs`, and each pipelined one also with TMA copies (sm_90a;
+/// elsewhere, and on tensors TMA cannot describe, the kernel keeps
+/// cp.async).
+std::vector<KernelConfig> withTmaCandidates(std::vector<KernelConfig> configs) {
+  for (size_t i = 0, n = configs.size(); i < n; ++i)
+    if (configs[i].get("NUM_STAGES") >= 2) {
+      KernelConfig tma = configs[i];
+      tma.constants["TMA"] = 1;
+      configs.push_back(tma);
+    }
+  return configs;
+}
+
 std::map<std::string, int64_t> matmulConstants() {
   return {{"BLOCK_M", 64}, {"BLOCK_N", 64},   {"BLOCK_K", 32},
           {"GROUP_M", 8},  {"NUM_STAGES", 2}, {"WGMMA", 1}};
@@ -629,15 +645,7 @@ const Kernel &tessera::kernels::detail::rmsNormKernel() {
 const Kernel &tessera::kernels::detail::matmulKernel() {
   static const Kernel k = [] {
     Tuning tuning;
-    tuning.configs = matmulCandidates();
-    // Each pipelined candidate also with TMA copies (sm_90a; elsewhere, and
-    // on tensors TMA cannot describe, the kernel keeps cp.async).
-    for (size_t i = 0, n = tuning.configs.size(); i < n; ++i)
-      if (tuning.configs[i].get("NUM_STAGES") >= 2) {
-        KernelConfig tma = tuning.configs[i];
-        tma.constants["TMA"] = 1;
-        tuning.configs.push_back(tma);
-      }
+    tuning.configs = withTmaCandidates(matmulCandidates());
     std::map<std::string, int64_t> constants = matmulConstants();
     // TMA=1 (sm_90a): copies by the Tensor Memory Accelerator into an
     // mbarrier ring. With TMA=1 and four stages, WARP_SPECIALIZE=1 has a
@@ -675,10 +683,13 @@ const Kernel &tessera::kernels::detail::matmulKernel() {
 const Kernel &tessera::kernels::detail::batchedMatmulKernel() {
   static const Kernel k = [] {
     Tuning tuning;
-    tuning.configs = matmulCandidates();
+    tuning.configs = withTmaCandidates(matmulCandidates());
+    std::map<std::string, int64_t> constants = matmulConstants();
+    // TMA=1 (sm_90a): copies by the Tensor Memory Accelerator, as matmul's.
+    constants.insert({"TMA", 0});
     return Kernel("batched_matmul", batchedMatmulBody)
         .summary("C_i = A_i·B_i over a batch (3-D; B may be one matrix), f32 accumulation")
-        .constants(matmulConstants())
+        .constants(constants)
         .grid([](const Args &a, const KernelConfig &c) {
           const std::vector<int64_t> &as = a.tensor("a").shape(), &bs = a.tensor("b").shape();
           return Grid{std::max<int64_t>(1, cdiv(as[1], c.get("BLOCK_M"))) *
@@ -976,6 +987,8 @@ KernelConfig tessera::kernels::batchedMatmulConfig(DType dtype, int64_t batch, i
   // small products fills the GPU as one large product does.
   KernelConfig c = matmulConfig(dtype, batch * m, n, k, arch);
   std::map<std::string, int64_t> blocks;
+  // Not yet TMA: its rank-3 tensor maps have not run on a GPU (TMA=1 is
+  // among the tuning candidates, which are checked before they are timed).
   for (const char *name : {"BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M", "NUM_STAGES", "WGMMA"})
     blocks[name] = c.get(name);
   return detail::batchedMatmulKernel().config(dtype, blocks, c.numWarps);

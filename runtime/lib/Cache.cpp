@@ -182,20 +182,23 @@ std::optional<CompiledKernel> DiskCache::load(const std::string &key) {
         return miss(true);
       k.params.push_back(*kind);
     }
-  // [tensor, element bytes, box rows, box columns] each.
+  // [tensor, element bytes, box rows, box columns, tensor rank] each (no
+  // rank in entries written before maps of higher rank: 2).
   if (const llvm::json::Array *maps = obj->getArray("tensor_maps"))
     for (const llvm::json::Value &m : *maps) {
       const llvm::json::Array *fields = m.getAsArray();
-      if (!fields || fields->size() != 4)
+      if (!fields || (fields->size() != 4 && fields->size() != 5))
         return miss(true);
-      unsigned v[4];
-      for (int i = 0; i < 4; ++i) {
+      unsigned v[5] = {0, 0, 0, 0, 2};
+      for (size_t i = 0; i < fields->size(); ++i) {
         std::optional<int64_t> f = (*fields)[i].getAsInteger();
         if (!f || *f < 0)
           return miss(true);
         v[i] = unsigned(*f);
       }
-      k.tensorMaps.push_back({v[0], v[1], v[2], v[3]});
+      if (v[4] < 2 || v[4] > 5)
+        return miss(true);
+      k.tensorMaps.push_back({v[0], v[1], v[2], v[3], v[4]});
     }
   if (const llvm::json::Object *constants = obj->getObject("constants"))
     for (const auto &[constName, value] : *constants)
@@ -235,7 +238,7 @@ void DiskCache::store(const std::string &key, const CompiledKernel &k) {
     params.push_back(paramName(p));
   llvm::json::Array maps;
   for (const TensorMapParam &m : k.tensorMaps)
-    maps.push_back(llvm::json::Array{m.tensor, m.elementBytes, m.boxRows, m.boxCols});
+    maps.push_back(llvm::json::Array{m.tensor, m.elementBytes, m.boxRows, m.boxCols, m.rank});
   llvm::json::Object constants;
   for (const auto &[constName, value] : k.constants)
     constants[constName] = value;

@@ -9,6 +9,7 @@
 #include "tessera/runtime/Error.h"
 #include "tessera/runtime/Interpret.h"
 
+#include <array>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -187,32 +188,28 @@ struct TensorMapBytes {
   alignas(16) unsigned char bytes[sizeof(CUtensorMap)];
 };
 
-/// What a tensor map is encoded from: the tensor's base, sizes and row
-/// stride (elements), and the box.
+/// What a tensor map is encoded from: the tensor's base, sizes and strides
+/// (elements, outermost first, `param.rank` of each), and the box.
 struct TensorMapKey {
-  uint64_t base;
-  int32_t rows, cols, rowStride;
+  uint64_t base = 0;
+  std::array<int32_t, 5> sizes{}, strides{};
   TensorMapParam param;
   bool operator==(const TensorMapKey &o) const {
-    return base == o.base && rows == o.rows && cols == o.cols && rowStride == o.rowStride &&
+    return base == o.base && sizes == o.sizes && strides == o.strides &&
            param.tensor == o.param.tensor && param.elementBytes == o.param.elementBytes &&
-           param.boxRows == o.param.boxRows && param.boxCols == o.param.boxCols;
+           param.boxRows == o.param.boxRows && param.boxCols == o.param.boxCols &&
+           param.rank == o.param.rank;
   }
 };
 
-/// The tensor map of `key` (cuTensorMapEncodeTiled): the tensor as columns
-/// x rows (innermost first), zero fill outside it, the box row's swizzle.
+/// The tensor map of `key` (cuTensorMapEncodeTiled, tensorMapLayout): zero
+/// fill outside the tensor, swizzled by the box row's width.
 CUtensorMap encodeTensorMap(const TensorMapKey &key, const std::string &kernel) {
   const TensorMapParam &p = key.param;
+  const unsigned rank = p.rank;
   CUtensorMap map;
-  // Empty tensors copy nothing (the kernel issues no copy): any extent does.
-  cuuint64_t dims[2] = {cuuint64_t(std::max(key.cols, 1)), cuuint64_t(std::max(key.rows, 1))};
-  // One row: its stride is never used (any multiple of 16 bytes will do).
-  cuuint64_t rowBytes = cuuint64_t(std::max(key.cols, 1)) * p.elementBytes;
-  cuuint64_t strides[1] = {key.rows > 1 ? cuuint64_t(key.rowStride) * p.elementBytes
-                                        : (rowBytes + 15) / 16 * 16};
-  cuuint32_t box[2] = {p.boxCols, p.boxRows};
-  cuuint32_t elementStrides[2] = {1, 1};
+  TensorMapLayout layout = tensorMapLayout(p, key.sizes.data(), key.strides.data());
+  cuuint32_t elementStrides[5] = {1, 1, 1, 1, 1};
   unsigned swizzleBytes = p.boxCols * p.elementBytes;
   CUtensorMapSwizzle swizzle = swizzleBytes == 128  ? CU_TENSOR_MAP_SWIZZLE_128B
                                : swizzleBytes == 64 ? CU_TENSOR_MAP_SWIZZLE_64B
@@ -220,16 +217,20 @@ CUtensorMap encodeTensorMap(const TensorMapKey &key, const std::string &kernel) 
   CUtensorMapDataType type =
       p.elementBytes == 2 ? CU_TENSOR_MAP_DATA_TYPE_UINT16 : CU_TENSOR_MAP_DATA_TYPE_UINT32;
   CUresult r = Driver::get().cuTensorMapEncodeTiled(
-      &map, type, 2, reinterpret_cast<void *>(key.base), dims, strides, box, elementStrides,
-      CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+      &map, type, rank, reinterpret_cast<void *>(key.base), layout.dims.data(),
+      layout.strideBytes.data(), layout.box.data(), elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+      swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (r != CUDA_SUCCESS) {
     const char *name = nullptr;
     Driver::get().cuGetErrorName(r, &name);
+    std::string shape, strideList;
+    for (unsigned d = 0; d < rank; ++d) {
+      shape += (d ? " x " : "") + std::to_string(key.sizes[d]);
+      strideList += (d ? ", " : "") + std::to_string(key.strides[d]);
+    }
     throw Error("launch of '" + kernel + "': argument " + std::to_string(p.tensor) +
-                ": no TMA tensor map for a " + std::to_string(key.rows) + " x " +
-                std::to_string(key.cols) + " tensor of row stride " +
-                std::to_string(key.rowStride) + " at 0x" + llvm::utohexstr(key.base) + " (" +
+                ": no TMA tensor map for a " + shape + " tensor of strides (" + strideList +
+                ") at 0x" + llvm::utohexstr(key.base) + " (" +
                 (name ? name : "error " + std::to_string(int(r))) + ")");
   }
   return map;
@@ -263,6 +264,24 @@ CUtensorMap cachedTensorMap(const TensorMapKey &key, const std::string &kernel) 
 
 } // namespace
 
+TensorMapLayout tessera::tensorMapLayout(const TensorMapParam &p, const int32_t *sizes,
+                                         const int32_t *strides) {
+  TensorMapLayout layout;
+  for (unsigned i = 0; i < p.rank; ++i) {
+    unsigned d = p.rank - 1 - i; // the tensor's dimension, outermost first
+    // Empty tensors copy nothing (the kernel issues no copy): any extent does.
+    layout.dims[i] = uint64_t(std::max(sizes[d], 1));
+    layout.box[i] = i == 0 ? p.boxCols : i == 1 ? p.boxRows : 1;
+    if (i == 0)
+      continue;
+    uint64_t dense =
+        i == 1 ? layout.dims[0] * p.elementBytes : layout.strideBytes[i - 2] * layout.dims[i - 1];
+    layout.strideBytes[i - 1] =
+        sizes[d] > 1 ? uint64_t(strides[d]) * p.elementBytes : (dense + 15) / 16 * 16;
+  }
+  return layout;
+}
+
 void tessera::launch(const JitKernel &kernel, unsigned gridX, unsigned gridY, unsigned gridZ,
                      KernelArgs &args, Stream &stream) {
   if (kernel.ir) {
@@ -280,14 +299,17 @@ void tessera::launch(const JitKernel &kernel, unsigned gridX, unsigned gridY, un
     withMaps = args;
     void **raw = args.pointers();
     for (const TensorMapParam &p : kernel.compiled.tensorMaps) {
-      if (p.tensor + 4 >= args.size())
+      // The tensor's pointer, then its sizes and strides.
+      if (p.rank < 2 || p.rank > 5 || p.tensor + 2 * p.rank >= args.size())
         throw Error("launch of '" + kernel.compiled.name + "': tensor map of argument " +
-                    std::to_string(p.tensor) + ", which is no tensor");
+                    std::to_string(p.tensor) + ", which is no rank-" + std::to_string(p.rank) +
+                    " tensor");
       TensorMapKey key{};
       std::memcpy(&key.base, raw[p.tensor], sizeof(key.base));
-      std::memcpy(&key.rows, raw[p.tensor + 1], 4);
-      std::memcpy(&key.cols, raw[p.tensor + 2], 4);
-      std::memcpy(&key.rowStride, raw[p.tensor + 3], 4);
+      for (unsigned d = 0; d < p.rank; ++d) {
+        std::memcpy(&key.sizes[d], raw[p.tensor + 1 + d], 4);
+        std::memcpy(&key.strides[d], raw[p.tensor + 1 + p.rank + d], 4);
+      }
       key.param = p;
       CUtensorMap map = cachedTensorMap(key, kernel.compiled.name);
       TensorMapBytes bytes;

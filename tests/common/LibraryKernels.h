@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace tessera::test {
@@ -92,9 +93,11 @@ inline RmsNormBackwardErrors rmsNormBackwardErrors(DType dtype, int64_t rows, in
 
 /// The worst relative error of batched_matmul(a, b) against float64, a of
 /// (batch, m, k), b of (batch or 1, k, n), c poisoned before the run; with
-/// `transposedB`, b is a (batch, n, k) tensor seen through swapped strides.
+/// `transposedB`, b is a (batch, n, k) tensor seen through swapped strides;
+/// `adjust` changes the heuristic's configuration.
 inline double batchedMatmulError(DType dtype, int64_t batch, int64_t m, int64_t k, int64_t n,
-                                 bool sharedB, bool transposedB = false) {
+                                 bool sharedB, bool transposedB = false,
+                                 const std::function<void(kernels::KernelConfig &)> &adjust = {}) {
   int64_t bBatch = sharedB ? 1 : batch;
   std::vector<float> a, b;
   DeviceTensor ta = testkit::randomTensor({batch, m, k}, dtype, &a);
@@ -108,7 +111,13 @@ inline double batchedMatmulError(DType dtype, int64_t batch, int64_t m, int64_t 
     tb = tb.view({bBatch, k, n}, {n * k, 1, k}, 0);
   DeviceTensor c = DeviceTensor::empty({batch, m, n}, dtype);
   c.fillBytes(0xff);
-  kernels::batched_matmul(ta, tb, c);
+  if (!adjust) {
+    kernels::batched_matmul(ta, tb, c);
+  } else {
+    kernels::KernelConfig config = kernels::batchedMatmulConfig(dtype, batch, m, n, k);
+    adjust(config);
+    kernels::batchedMatmulWithConfig(ta, tb, c, config);
+  }
   std::vector<double> want(size_t(batch * m * n), 0.0);
   for (int64_t i = 0; i < batch; ++i)
     for (int64_t r = 0; r < m; ++r)

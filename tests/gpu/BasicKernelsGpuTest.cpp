@@ -284,6 +284,33 @@ TEST(BatchedMatmul, MatchesReference) {
   }
 }
 
+/// batched_matmul with TMA copies (sm_90a; cp.async elsewhere): rank-3
+/// tensor maps of a and b at batch coordinate i, on the heuristic's small
+/// and large blocks. Rows and columns past the matrix's own end are zeros,
+/// not the next matrix's (m and k not multiples of the blocks, a batch of
+/// matrices packed back to back); one b shared by the batch (coordinate
+/// i mod 1); b read transposed and rows of 33 elements (TMA cannot describe
+/// them: the launch takes the cp.async kernel).
+TEST(BatchedMatmul, TensorMapsOfRank3MatchReference) {
+  SKIP_WITHOUT_GPU();
+  for (DType dtype : {DType::BF16, DType::F16})
+    for (int64_t size : {2048, 4096}) {
+      SCOPED_TRACE(std::string(name(dtype)) + ", blocks for " + std::to_string(size) + "^3");
+      kernels::KernelConfig blocks = kernels::matmulConfig(dtype, size, size, size);
+      auto tma = [&](kernels::KernelConfig &config) {
+        for (const char *constant : {"BLOCK_M", "BLOCK_N", "BLOCK_K", "NUM_STAGES"})
+          config.constants[constant] = blocks.get(constant);
+        config.constants["TMA"] = 1;
+        config.numWarps = blocks.numWarps;
+      };
+      double bound = tolerance(dtype);
+      EXPECT_LE(test::batchedMatmulError(dtype, 3, 200, 328, 264, false, false, tma), bound);
+      EXPECT_LE(test::batchedMatmulError(dtype, 5, 72, 1000, 128, true, false, tma), bound);
+      EXPECT_LE(test::batchedMatmulError(dtype, 2, 128, 64, 256, false, true, tma), bound);
+      EXPECT_LE(test::batchedMatmulError(dtype, 3, 65, 97, 33, false, false, tma), bound);
+    }
+}
+
 /// Pipelines of 1 to 4 stages (wgmma on sm_90a, 128 x 128 x 64 blocks): K
 /// of many steps with a partial last one, a single step (the copies before
 /// the loop run past its end and fill zeros), and a tensor of any alignment

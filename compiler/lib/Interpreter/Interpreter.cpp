@@ -291,6 +291,17 @@ private:
           env[o.getResult()] = std::move(s);
           return llvm::Error::success();
         })
+        .Case([&](tile::AtOp o) {
+          Slot s = get(o.getPtr());
+          // i32 arithmetic, as the lowering's.
+          int32_t offset = 0;
+          for (auto [index, stride] : llvm::zip(o.getIndices(), o.getStrides()))
+            offset =
+                int32_t(uint32_t(offset) + uint32_t(get(index).i[0]) * uint32_t(get(stride).i[0]));
+          s.offset += offset;
+          env[o.getResult()] = std::move(s);
+          return llvm::Error::success();
+        })
         .Case([&](tile::MakeDescOp o) {
           Slot s = get(o.getPtr());
           s.kind = Slot::Desc;

@@ -187,9 +187,9 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
         f.walk([&](tile::WarpSpecializeOp split) { out.numWarps += split.getProducerWarps(); });
         for (Type t : f.getArgumentTypes())
           if (auto map = dyn_cast<tile::TensorMapType>(t))
-            out.tensorMaps.push_back({map.getTensor(),
-                                      map.getElementType().getIntOrFloatBitWidth() / 8u,
-                                      unsigned(map.getBox()[0]), unsigned(map.getBox()[1])});
+            out.tensorMaps.push_back(
+                {map.getTensor(), map.getElementType().getIntOrFloatBitWidth() / 8u,
+                 unsigned(map.getBox()[0]), unsigned(map.getBox()[1]), map.getRank()});
       });
   }
 

@@ -43,31 +43,84 @@ using namespace tessera::schedule;
 
 namespace {
 
-/// The tensor map of parameter `tensor` for `buffer`'s tiles: boxes of all
-/// its rows, one column panel (one swizzle period) wide.
-tile::TensorMapType boxOf(tile::SharedType buffer, BlockArgument tensor) {
-  int64_t panelCols =
-      buffer.getSwizzleBytes() * 8 / buffer.getElementType().getIntOrFloatBitWidth();
-  return tile::TensorMapType::get(buffer.getContext(), {buffer.getShape()[0], panelCols},
-                                  buffer.getElementType(), tensor.getArgNumber());
+/// The tensor a block access through `make` reads or writes, when TMA can
+/// copy its blocks: a 2-D descriptor of 16-bit elements whose strides allow
+/// 16-byte vectors (TMA needs 16-byte aligned strides and base) of a kernel
+/// tensor parameter, or of the sub-tensor of one at leading indices
+/// (`tile.at`: the map is of the whole tensor, the indices lead the copy's
+/// coordinates). Its sizes and strides must be the parameter's own, from
+/// which the launch encodes the map.
+struct TmaSource {
+  /// The tensor's pointer parameter; null where TMA cannot copy.
+  BlockArgument tensor;
+  /// tile.at's indices, outermost first.
+  SmallVector<Value> leading;
+
+  explicit operator bool() const { return bool(tensor); }
+  unsigned rank() const { return leading.size() + 2; }
+
+  /// The tensor map of `box` rows, one column panel of `swizzleBytes`.
+  tile::TensorMapType map(int64_t rows, int64_t swizzleBytes, Type elementType) const {
+    int64_t panelCols = swizzleBytes * 8 / elementType.getIntOrFloatBitWidth();
+    return tile::TensorMapType::get(elementType.getContext(), {rows, panelCols}, elementType,
+                                    tensor.getArgNumber(), rank());
+  }
+  /// A copy's or store's coordinates: the leading indices, then `row`, `col`.
+  SmallVector<Value> coordinates(Value row, Value col) const {
+    SmallVector<Value> all(leading);
+    all.append({row, col});
+    return all;
+  }
+};
+
+TmaSource tmaSource(tile::MakeDescOp make, func::FuncOp kernel) {
+  if (!make || !make.getAligned() || make.getSizes().size() != 2 ||
+      make.getType().getElementType().getIntOrFloatBitWidth() != 16)
+    return {};
+  TmaSource source;
+  Value ptr = make.getPtr();
+  ValueRange leadingStrides;
+  if (auto at = ptr.getDefiningOp<tile::AtOp>()) {
+    ptr = at.getPtr();
+    source.leading.assign(at.getIndices().begin(), at.getIndices().end());
+    leadingStrides = at.getStrides();
+  }
+  auto arg = dyn_cast<BlockArgument>(ptr);
+  unsigned rank = source.rank();
+  // A tensor parameter is its pointer, then its sizes and strides (i32),
+  // outermost first; cuTensorMapEncodeTiled takes up to 5 dimensions.
+  if (!arg || arg.getOwner() != &kernel.getBody().front() || rank > 5 ||
+      arg.getArgNumber() + 2 * rank >= kernel.getNumArguments())
+    return {};
+  auto param = [&](unsigned i) { return kernel.getArgument(arg.getArgNumber() + 1 + i); };
+  for (unsigned d = 0; d < 2; ++d) {
+    Value stride = make.getStrides()[d];
+    if (make.getSizes()[d] != param(rank - 2 + d) ||
+        (stride != param(2 * rank - 2 + d) && !(d == 1 && matchPattern(stride, m_One()))))
+      return {};
+  }
+  for (auto [d, stride] : llvm::enumerate(leadingStrides))
+    if (stride != param(rank + d))
+      return {};
+  source.tensor = arg;
+  return source;
 }
 
-/// The kernel argument (a pointer) whose tensor `copy` reads, when TMA can
-/// copy it: a 2-D descriptor of 16-bit elements whose strides allow 16-byte
-/// vectors (TMA needs 16-byte aligned strides and base), into buffers of at
-/// most 256 rows (a box's limit), a multiple of 8 (so that every panel
-/// starts on a swizzle period, as TMA's swizzle is of absolute addresses).
-BlockArgument tmaTensor(tile::AsyncCopyOp copy, func::FuncOp kernel) {
-  auto make = copy.getDesc().getDefiningOp<tile::MakeDescOp>();
-  tile::SharedType buffer = copy.getBuffer().getType();
-  int64_t rows = buffer.getShape()[0];
-  if (!make || !make.getAligned() || make.getSizes().size() != 2 ||
-      buffer.getElementType().getIntOrFloatBitWidth() != 16 || rows > 256 || rows % 8 != 0)
+/// The tensor `copy` reads, when TMA can copy it (tmaSource) into its
+/// buffer: at most 256 rows (a box's limit), a multiple of 8 (so that every
+/// panel starts on a swizzle period, as TMA's swizzle is of absolute
+/// addresses).
+TmaSource tmaSource(tile::AsyncCopyOp copy, func::FuncOp kernel) {
+  int64_t rows = copy.getBuffer().getType().getShape()[0];
+  if (rows > 256 || rows % 8 != 0)
     return {};
-  auto arg = dyn_cast<BlockArgument>(make.getPtr());
-  if (!arg || arg.getOwner() != &kernel.getBody().front())
-    return {};
-  return arg;
+  return tmaSource(copy.getDesc().getDefiningOp<tile::MakeDescOp>(), kernel);
+}
+
+/// The tensor map of `source` for `buffer`'s tiles: boxes of all its rows,
+/// one column panel (one swizzle period) wide.
+tile::TensorMapType boxOf(tile::SharedType buffer, const TmaSource &source) {
+  return source.map(buffer.getShape()[0], buffer.getSwizzleBytes(), buffer.getElementType());
 }
 
 /// Index and predicate of a copy's first index as tile-pipeline-copies makes
@@ -143,7 +196,7 @@ private:
     bool ok = true;
     body->walk([&](tile::AsyncCopyOp copy) {
       ok = ok && copy->getBlock() == body && copy.getDistance() >= 1 &&
-           copy.getBuffer().getType().getBuffers() >= 2 && tmaTensor(copy, kernel);
+           copy.getBuffer().getType().getBuffers() >= 2 && tmaSource(copy, kernel);
       copies.push_back(copy);
     });
     for (tile::AsyncCopyOp copy : copies) {
@@ -202,14 +255,9 @@ private:
   /// keeps the space until TMA has read it.
   void rewriteStore(tile::StoreOp store) {
     RankedTensorType type = store.getValue().getType();
-    auto make = store.getDesc().getDefiningOp<tile::MakeDescOp>();
-    if (store.getMask() || !make || !make.getAligned() || type.getRank() != 2 ||
-        make.getSizes().size() != 2 || type.getElementType().getIntOrFloatBitWidth() != 16 ||
-        type.getDimSize(0) > 256 || type.getDimSize(0) % 8 != 0 ||
+    TmaSource source = tmaSource(store.getDesc().getDefiningOp<tile::MakeDescOp>(), kernel);
+    if (store.getMask() || !source || type.getDimSize(0) > 256 || type.getDimSize(0) % 8 != 0 ||
         type.getDimSize(1) % kSharedPanelCols != 0)
-      return;
-    auto arg = dyn_cast<BlockArgument>(make.getPtr());
-    if (!arg || arg.getOwner() != &kernel.getBody().front())
       return;
     for (Operation *op = store->getNextNode(); op; op = op->getNextNode())
       if (op->getNumRegions() != 0 || isa<tile::AsyncCopyOp, tile::TmaCopyOp>(op))
@@ -220,7 +268,7 @@ private:
       return;
     OpBuilder b(store);
     Location loc = store.getLoc();
-    Value map = tensorMap(boxOf(staging, arg));
+    Value map = tensorMap(boxOf(staging, source));
     if (!map)
       return;
     auto alloc = tile::SharedAllocOp::create(b, loc, staging, b.getDenseI64ArrayAttr({0}));
@@ -228,7 +276,8 @@ private:
     tile::StoreStagingOp::create(b, loc, store.getValue(), /*offset=*/0);
     tile::FenceAsyncSharedOp::create(b, loc);
     gpu::BarrierOp::create(b, loc);
-    tile::TmaStoreOp::create(b, loc, alloc, map, store.getIndices());
+    tile::TmaStoreOp::create(b, loc, alloc, map,
+                             source.coordinates(store.getIndices()[0], store.getIndices()[1]));
     gpu::BarrierOp::create(b, loc);
     store->erase();
   }
@@ -240,7 +289,7 @@ private:
   /// over different numbers of tiles, need not); else 1.
   int64_t multicastOf(tile::AsyncCopyOp copy) {
     auto make = copy.getDesc().getDefiningOp<tile::MakeDescOp>();
-    tile::TensorMapType map = boxOf(copy.getBuffer().getType(), tmaTensor(copy, kernel));
+    tile::TensorMapType map = boxOf(copy.getBuffer().getType(), tmaSource(copy, kernel));
     int64_t panels = copy.getBuffer().getType().getShape()[1] / map.getBox()[1];
     Operation *parent = copy->getParentOp();
     auto loop = dyn_cast<scf::ForOp>(parent);
@@ -287,9 +336,10 @@ private:
     auto [row, runs] = splitOutOfRange(copy.getIndices()[0]);
     int64_t multicast = multicastOf(copy);
     multicasts |= multicast > 1;
-    auto tma = tile::TmaCopyOp::create(b, copy.getLoc(), map, ValueRange{row, copy.getIndices()[1]},
-                                       copy.getBuffer(), copy.getSlot(), bars, runs,
-                                       copy.getDistance(), /*single_thread=*/false, multicast);
+    auto tma = tile::TmaCopyOp::create(
+        b, copy.getLoc(), map, tmaSource(copy, kernel).coordinates(row, copy.getIndices()[1]),
+        copy.getBuffer(), copy.getSlot(), bars, runs, copy.getDistance(), /*single_thread=*/false,
+        multicast);
     Operation *select = copy.getIndices()[0].getDefiningOp();
     copy->erase();
     if (select && isa<arith::SelectOp>(select) && select->use_empty())
@@ -323,13 +373,13 @@ private:
         if (auto copy = dyn_cast<tile::AsyncCopyOp>(user); copy && copy->getBlock() != body)
           prologue.push_back(copy);
     for (tile::AsyncCopyOp copy : prologue) {
-      Value map = tensorMap(boxOf(copy.getBuffer().getType(), tmaTensor(copy, kernel)));
+      Value map = tensorMap(boxOf(copy.getBuffer().getType(), tmaSource(copy, kernel)));
       OpBuilder b(copy);
       replace(b, copy, map, barriersOf(copy.getBuffer()));
     }
     Operation *cursor = barrier;
     for (tile::AsyncCopyOp copy : copies) {
-      Value map = tensorMap(boxOf(copy.getBuffer().getType(), tmaTensor(copy, kernel)));
+      Value map = tensorMap(boxOf(copy.getBuffer().getType(), tmaSource(copy, kernel)));
       Value bars = barriersOf(copy.getBuffer());
       // The copy's own barrier (tile-pipeline-copies) gives way to the one above.
       if (gpu::BarrierOp own = barrierBefore(copy); own && own.getOperation() != barrier)

@@ -320,7 +320,8 @@ func.func @one_panel(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32,
 // CHECK: tile.store
 func.func @stores(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
                   %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
-                  %row: i32, %col: i32, %pc: !tile.ptr<bf16>, %pd: !tile.ptr<f32>)
+                  %row: i32, %col: i32, %pc: !tile.ptr<bf16>, %pc_rows: i32, %pc_cols: i32,
+                  %pc_stride: i32, %pc_unit: i32, %pd: !tile.ptr<f32>)
     attributes {tile.kernel, tile.num_stages = 4 : i32, tile.num_warps = 4 : i32, tile.tma,
                 tile.tma_stores} {
   %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
@@ -338,7 +339,7 @@ func.func @stores(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %a
     scf.yield %d : tensor<128x128xf32, #mma>
   }
   %h = arith.truncf %r : tensor<128x128xf32, #mma> to tensor<128x128xbf16, #mma>
-  %dc = tile.make_desc %pc, [%arg1, %arg7], [%arg7, %c1] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x128xbf16>
+  %dc = tile.make_desc %pc, [%pc_rows, %pc_cols], [%pc_stride, %c1] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x128xbf16>
   tile.store %dc[%row, %col], %h : !tile.desc<128x128xbf16>, tensor<128x128xbf16, #mma>
   %dd = tile.make_desc %pd, [%arg1, %arg7], [%arg7, %c1] {aligned} : !tile.ptr<f32> -> !tile.desc<128x128xf32>
   tile.store %dd[%row, %col], %r : !tile.desc<128x128xf32>, tensor<128x128xf32, #mma>
@@ -384,4 +385,94 @@ func.func @persistent_clustered(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, 
     tile.store %out[%row, %col], %r : !tile.desc<128x128xf32>, tensor<128x128xf32, #mma>
   }
   return
+}
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// A batched matmul's k-loop over the matrices of rank-3 tensors at batch
+// index %i (tile.at): the tensor maps are of the whole tensors (rank = 3),
+// and every copy's coordinates lead with %i, then the row and the column.
+// B's view at batch %i mod its batch size is a view like any other.
+// CHECK-LABEL: func.func @batched
+// CHECK-SAME: %[[MAPA:[^:]*]]: !tile.tensormap<128x64xbf16, 0, rank = 3>,
+// CHECK-SAME: %[[MAPB:[^:]*]]: !tile.tensormap<64x64xbf16, 7, rank = 3>)
+// CHECK: tile.tma_copy %[[MAPA]][%[[I:[^,]*]], %{{.*}}, %{{.*}}], %{{.*}}[%{{.*}}], %{{.*}} if
+// CHECK: tile.tma_copy %[[MAPB]][%[[IB:[^,]*]], %{{.*}}, %{{.*}}], %{{.*}}[%{{.*}}], %{{.*}} if
+// CHECK: scf.for
+// CHECK: tile.tma_copy %[[MAPA]][%[[I]], %{{.*}}, %{{.*}}], {{.*}} {distance = 2 : i64}
+// CHECK: tile.tma_copy %[[MAPB]][%[[IB]], %{{.*}}, %{{.*}}], {{.*}} {distance = 2 : i64}
+// CHECK-NOT: tile.async_copy
+// CHECK: return
+func.func @batched(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                   %arg5: i32, %arg6: i32,
+                   %arg7: !tile.ptr<bf16>, %arg8: i32, %arg9: i32, %arg10: i32, %arg11: i32,
+                   %arg12: i32, %arg13: i32,
+                   %i: i32, %row: i32, %col: i32) -> tensor<128x128xf32, #mma>
+    attributes {tile.kernel, tile.num_stages = 4 : i32, tile.num_warps = 4 : i32, tile.tma} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c1 = arith.constant 1 : i32
+  %c64 = arith.constant 64 : i32
+  %a = tile.at %arg0[%i] strides [%arg4] : !tile.ptr<bf16>
+  %ib = arith.remsi %i, %arg8 : i32
+  %b = tile.at %arg7[%ib] strides [%arg11] : !tile.ptr<bf16>
+  %r = scf.for %k = %c0 to %arg3 step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
+    %da = tile.make_desc %a, [%arg2, %arg3], [%arg5, %c1] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+    %ta = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+    %db = tile.make_desc %b, [%arg9, %arg10], [%arg12, %arg13] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %tb = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %oa = tile.convert_layout %ta : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+    %ob = tile.convert_layout %tb : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    scf.yield %d : tensor<128x128xf32, #mma>
+  }
+  return %r : tensor<128x128xf32, #mma>
+}
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// The launch encodes a tensor map from the tensor's own sizes and strides:
+// a view whose descriptor has other sizes (A's rows here: %row, not
+// %arg2), or whose tile.at strides are not its leading ones (B's: %arg12,
+// not %arg11), is no block of the tensor TMA would copy. Both keep cp.async.
+// CHECK-LABEL: func.func @not_the_tensors_own
+// CHECK-NOT: tensormap
+// CHECK-NOT: tile.tma_copy
+// CHECK: tile.async_copy
+// CHECK: return
+func.func @not_the_tensors_own(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32,
+                               %arg4: i32, %arg5: i32, %arg6: i32,
+                               %arg7: !tile.ptr<bf16>, %arg8: i32, %arg9: i32, %arg10: i32,
+                               %arg11: i32, %arg12: i32, %arg13: i32,
+                               %i: i32, %row: i32, %col: i32) -> tensor<128x128xf32, #mma>
+    attributes {tile.kernel, tile.num_stages = 4 : i32, tile.num_warps = 4 : i32, tile.tma} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c1 = arith.constant 1 : i32
+  %c64 = arith.constant 64 : i32
+  %a = tile.at %arg0[%i] strides [%arg4] : !tile.ptr<bf16>
+  %b = tile.at %arg7[%i] strides [%arg12] : !tile.ptr<bf16>
+  %r = scf.for %k = %c0 to %arg3 step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
+    %da = tile.make_desc %a, [%row, %arg3], [%arg5, %c1] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+    %ta = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+    %db = tile.make_desc %b, [%arg9, %arg10], [%arg12, %arg13] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %tb = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %oa = tile.convert_layout %ta : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+    %ob = tile.convert_layout %tb : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    scf.yield %d : tensor<128x128xf32, #mma>
+  }
+  return %r : tensor<128x128xf32, #mma>
 }

@@ -94,11 +94,12 @@ TEST(DiskCache, SecondCompileIsAHitWithTheSameBinary) {
   EXPECT_EQ(entries(dir.path).size(), 1u); // one entry, no staging left behind
 }
 
-/// matmul on aligned bf16 tensors, 128 x N x 64 blocks with TMA copies, on
-/// `warps` warps with `constants` changed.
-IRBuilderFn matmulOn(unsigned warps, std::map<std::string, int64_t> constants) {
+/// `kernel` (matmul or batched_matmul) on aligned bf16 tensors, 128 x N x
+/// 64 blocks with TMA copies, on `warps` warps with `constants` changed.
+IRBuilderFn matmulOn(unsigned warps, std::map<std::string, int64_t> constants,
+                     const char *kernel = "matmul") {
   return [=](mlir::MLIRContext &ctx) {
-    const kernels::KernelDef &def = kernels::lookup("matmul");
+    const kernels::KernelDef &def = kernels::lookup(kernel);
     std::map<std::string, int64_t> all = {{"BLOCK_M", 128}, {"BLOCK_K", 64}, {"TMA", 1}};
     for (const auto &[name, value] : constants)
       all[name] = value;
@@ -135,10 +136,29 @@ TEST(DiskCache, KeepsTensorMapsAndProducerWarps) {
     EXPECT_EQ(second.tensorMaps[i].elementBytes, first.tensorMaps[i].elementBytes);
     EXPECT_EQ(second.tensorMaps[i].boxRows, first.tensorMaps[i].boxRows);
     EXPECT_EQ(second.tensorMaps[i].boxCols, first.tensorMaps[i].boxCols);
+    EXPECT_EQ(second.tensorMaps[i].rank, 2u);
   }
   EXPECT_EQ(second.tensorMaps[1].tensor, 5u);
   EXPECT_EQ(first.numWarps, 12u);
   EXPECT_EQ(second.numWarps, 12u);
+}
+
+/// Tensor maps of rank-3 tensors (batched_matmul's, at batch index i) come
+/// back with their rank, from which the launch reads the tensor's sizes
+/// and strides.
+TEST(DiskCache, KeepsTheTensorMapsRank) {
+  TempDir dir;
+  DiskCache cache(dir.path);
+  auto [first, second] =
+      compiledThenCached(matmulOn(4, {{"BLOCK_N", 128}}, "batched_matmul"), cache);
+  ASSERT_EQ(first.tensorMaps.size(), 2u);
+  ASSERT_EQ(second.tensorMaps.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(first.tensorMaps[i].rank, 3u);
+    EXPECT_EQ(second.tensorMaps[i].rank, 3u);
+  }
+  // a (ptr, 3 sizes, 3 strides), then b.
+  EXPECT_EQ(second.tensorMaps[1].tensor, 7u);
 }
 
 /// A kernel of two-CTA clusters comes back from the cache with its cluster

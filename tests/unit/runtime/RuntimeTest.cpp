@@ -10,6 +10,7 @@
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
+#include "tessera/runtime/Jit.h"
 #include "tessera/runtime/Module.h"
 #include "tessera/runtime/Nvrtc.h"
 #include "tessera/runtime/Stream.h"
@@ -119,6 +120,36 @@ TEST(Error, NvrtcCheckNamesTheErrorAndWhere) {
 //===----------------------------------------------------------------------===//
 // Tensor input checks, which come before the device is needed
 //===----------------------------------------------------------------------===//
+
+/// A tensor map of a rank-4 (batch, heads, seq, dim) bf16 tensor, boxes of
+/// 64 rows x 64 columns: dimensions innermost first, byte strides of the
+/// outer three as the tensor has them (here a (batch, seq, heads, dim)
+/// layout seen as (batch, heads, seq, dim): heads inside seq), the box one
+/// element deep along batch and heads.
+TEST(TensorMapLayout, MapsEveryDimensionInnermostFirst) {
+  TensorMapParam param{/*tensor=*/9, /*elementBytes=*/2, /*boxRows=*/64, /*boxCols=*/64,
+                       /*rank=*/4};
+  int32_t sizes[] = {2, 3, 100, 128};
+  int32_t strides[] = {100 * 3 * 128, 128, 3 * 128, 1};
+  TensorMapLayout layout = tensorMapLayout(param, sizes, strides);
+  EXPECT_EQ(layout.dims, (std::array<uint64_t, 5>{128, 100, 3, 2, 0}));
+  EXPECT_EQ(layout.strideBytes, (std::array<uint64_t, 4>{768, 256, 76800, 0}));
+  EXPECT_EQ(layout.box, (std::array<uint32_t, 5>{64, 64, 1, 1, 0}));
+}
+
+/// A dimension of one element: TMA never steps along it, and its stride
+/// (whatever the tensor says; 7 elements here, not a multiple of 16 bytes)
+/// becomes the dense one. An empty dimension is given one element.
+TEST(TensorMapLayout, DimensionsOfOneElementGetDenseStrides) {
+  TensorMapParam param{0, 2, 128, 64, 3};
+  int32_t sizes[] = {1, 0, 72};
+  int32_t strides[] = {7, 80, 1};
+  TensorMapLayout layout = tensorMapLayout(param, sizes, strides);
+  EXPECT_EQ(layout.dims, (std::array<uint64_t, 5>{72, 1, 1, 0, 0}));
+  // 72 bf16 = 144 bytes, a multiple of 16; the batch's: 144 x 1.
+  EXPECT_EQ(layout.strideBytes, (std::array<uint64_t, 4>{144, 144, 0, 0}));
+  EXPECT_EQ(layout.box, (std::array<uint32_t, 5>{64, 128, 1, 0, 0}));
+}
 
 TEST(DeviceTensor, NegativeSizesAreRefusedNamingTheShape) {
   std::string msg = errorOf([] { DeviceTensor::empty({2, -3}, DType::F16); });

@@ -36,6 +36,9 @@ struct TensorMapParam {
   unsigned elementBytes = 2;
   unsigned boxRows = 0;
   unsigned boxCols = 0;
+  /// The tensor's rank: the map is of all its dimensions, the box one
+  /// element deep along those before the last two.
+  unsigned rank = 2;
 };
 
 struct CompiledKernel {

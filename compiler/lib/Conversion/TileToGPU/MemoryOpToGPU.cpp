@@ -47,6 +47,24 @@ struct AddPtrOpToGPU : OpConversionPattern<tile::AddPtrOp> {
   }
 };
 
+/// ptr + sum(indices[i] * strides[i]), in the order the DSL's at() summed it.
+struct AtOpToGPU : OpConversionPattern<tile::AtOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::AtOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value offset;
+    for (auto [index, stride] : llvm::zip(adaptor.getIndices(), adaptor.getStrides())) {
+      Value term = arith::MulIOp::create(rewriter, loc, index, stride);
+      offset = offset ? arith::AddIOp::create(rewriter, loc, offset, term) : term;
+    }
+    Type elem = memoryType(op.getPtr().getType().getElementType());
+    rewriter.replaceOpWithNewOp<LLVM::GEPOp>(op, adaptor.getPtr().getType(), elem, adaptor.getPtr(),
+                                             ValueRange{offset});
+    return success();
+  }
+};
+
 struct MakeDescOpToGPU : OpConversionPattern<tile::MakeDescOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(tile::MakeDescOp op, OpAdaptor adaptor,
@@ -995,7 +1013,7 @@ void tessera::tilegpu::populateMemoryOpPatterns(TileTypeConverter &converter,
   patterns.add<AsyncCopyOpToGPU>(converter, patterns.getContext(), divisors, warpgroupMma);
   patterns.add<LoadOpToGPU, GatherOpToGPU, StoreOpToGPU>(converter, patterns.getContext(),
                                                          divisors);
-  patterns.add<ProgramIdOpToGPU, NumProgramsOpToGPU, AddPtrOpToGPU, MakeDescOpToGPU,
+  patterns.add<ProgramIdOpToGPU, NumProgramsOpToGPU, AddPtrOpToGPU, AtOpToGPU, MakeDescOpToGPU,
                AtomicAddOpToGPU, SharedAllocOpToGPU, SharedViewOpToGPU, AsyncWaitOpToGPU,
                FenceAsyncSharedOpToGPU, RoundSharedToTf32OpToGPU, AtomicRMWOpToGPU,
                AtomicCASOpToGPU, PrintOpToGPU, AssertOpToGPU>(converter, patterns.getContext());

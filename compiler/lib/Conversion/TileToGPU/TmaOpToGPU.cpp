@@ -94,6 +94,16 @@ std::pair<Value, Value> emitPanel(OpBuilder &b, Location loc, tile::TensorMapTyp
   return {sharedPointer(b, loc, at), x};
 }
 
+/// A TMA copy's or store's coordinates, innermost first, for panel column
+/// `x`: the column, the row, then the leading indices of a map of higher
+/// rank (given outermost first).
+SmallVector<Value> innermostFirst(ValueRange indices, Value x) {
+  SmallVector<Value> coordinates = {x, indices[indices.size() - 2]};
+  for (Value leading : llvm::reverse(indices.drop_back(2)))
+    coordinates.push_back(leading);
+  return coordinates;
+}
+
 /// Thread 0 (where the predicate holds) arms the buffer's barrier with the
 /// tile's bytes, then copies each column panel: a box of the tile's rows,
 /// one swizzle period wide, at its place in the panel-major shared tile.
@@ -120,7 +130,7 @@ struct TmaCopyOpToGPU : OpConversionPattern<tile::TmaCopyOp> {
                                              NVVM::MemScopeKindAttr(), BoolAttr(), Value());
       Value tile = emitBufferOffset(b, loc, op.getBuffer(), adaptor.getSlot());
       auto cluster = LLVM::LLVMPointerType::get(b.getContext(), 7);
-      Value row = adaptor.getIndices()[0], col = adaptor.getIndices()[1];
+      Value col = adaptor.getIndices().back();
       // This CTA's first panel (its rank) and the mask of all the CTAs.
       Value rank, mask;
       if (ctas > 1) {
@@ -136,9 +146,9 @@ struct TmaCopyOpToGPU : OpConversionPattern<tile::TmaCopyOp> {
         // Without multicast a CTA is a cluster of one: its shared memory is
         // its cluster's.
         Value dst = LLVM::AddrSpaceCastOp::create(b, loc, cluster, src);
-        // Coordinates innermost first: column, then row.
         NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
-            b, loc, dst, adaptor.getMap(), ValueRange{x, row}, barrier, ValueRange{}, mask,
+            b, loc, dst, adaptor.getMap(), innermostFirst(adaptor.getIndices(), x), barrier,
+            ValueRange{}, mask,
             /*l2CacheHint=*/Value(), NVVM::TMALoadModeAttr(), BoolAttr(), NVVM::CTAGroupKindAttr(),
             /*predicate=*/Value());
       }
@@ -159,13 +169,12 @@ struct TmaStoreOpToGPU : OpConversionPattern<tile::TmaStoreOp> {
     tile::TensorMapType map = op.getMap().getType();
     int64_t panels = op.getStaging().getType().getShape()[1] / map.getBox()[1];
     emitIf(rewriter, loc, isLeader(rewriter, loc), [&](OpBuilder &b) {
-      Value row = adaptor.getIndices()[0], col = adaptor.getIndices()[1];
+      Value col = adaptor.getIndices().back();
       for (int64_t p = 0; p < panels; ++p) {
         auto [src, x] = emitPanel(b, loc, map, adaptor.getStaging(), col, constI32(b, loc, p));
-        // Coordinates innermost first: column, then row.
         NVVM::CpAsyncBulkTensorSharedCTAToGlobalOp::create(
-            b, loc, adaptor.getMap(), src, ValueRange{x, row}, /*l2CacheHint=*/Value(),
-            NVVM::TMAStoreMode::TILE, /*predicate=*/Value());
+            b, loc, adaptor.getMap(), src, innermostFirst(adaptor.getIndices(), x),
+            /*l2CacheHint=*/Value(), NVVM::TMAStoreMode::TILE, /*predicate=*/Value());
       }
       NVVM::CpAsyncBulkCommitGroupOp::create(b, loc);
       NVVM::CpAsyncBulkWaitGroupOp::create(b, loc, 0, b.getUnitAttr());

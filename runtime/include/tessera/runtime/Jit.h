@@ -22,6 +22,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -89,6 +90,20 @@ private:
   std::unordered_map<std::string, std::unique_ptr<JitKernel>> loaded;
   std::atomic<unsigned> compiles{0};
 };
+
+/// What a launch gives cuTensorMapEncodeTiled for tensor map `param` of a
+/// tensor of `sizes` and `strides` (elements, outermost first, param.rank of
+/// each): the dimensions innermost first, the byte strides of all but the
+/// innermost, the box (its rows and columns, one element deep along the
+/// leading dimensions). A dimension of one element gets the stride of a
+/// dense layout: TMA never steps along it, but wants a multiple of 16.
+struct TensorMapLayout {
+  std::array<uint64_t, 5> dims{};
+  std::array<uint64_t, 4> strideBytes{};
+  std::array<uint32_t, 5> box{};
+};
+TensorMapLayout tensorMapLayout(const TensorMapParam &param, const int32_t *sizes,
+                                const int32_t *strides);
 
 /// Launches a JIT kernel on `grid` programs with its own thread count and
 /// shared memory.

@@ -555,3 +555,28 @@ func.func @store_staging_negative_offset(%t: tensor<32x32xbf16, #bl>) {
   tile.store_staging %t at -1024 : tensor<32x32xbf16, #bl>
   return
 }
+
+// -----
+
+// expected-error @+1 {{expects a tensor of rank 2 to 5, got rank 6}}
+func.func @tensormap_rank(%m: !tile.tensormap<64x64xbf16, 0, rank = 6>) {
+  return
+}
+
+// -----
+
+func.func @tma_copy_rank(%m: !tile.tensormap<64x64xbf16, 0, rank = 4>, %i: i32) {
+  %b = tile.shared_alloc [0] : !tile.shared<64x64xbf16>
+  %bars = tile.mbarrier_alloc 8192 : !tile.mbarriers<1>
+  // expected-error @+1 {{expects 4 indices (the tensor's rank: leading ones, row, column), got 2}}
+  tile.tma_copy %m[%i, %i], %b[%i], %bars : !tile.tensormap<64x64xbf16, 0, rank = 4>, !tile.shared<64x64xbf16>, !tile.mbarriers<1>
+  return
+}
+
+// -----
+
+func.func @at_strides(%p: !tile.ptr<bf16>, %i: i32) {
+  // expected-error @+1 {{expects one stride per index, at least one, got 2 indices and 1 strides}}
+  %q = tile.at %p[%i, %i] strides [%i] : !tile.ptr<bf16>
+  return
+}

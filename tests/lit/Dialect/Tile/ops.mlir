@@ -9,6 +9,8 @@ func.func @every_op(%p: !tile.ptr<f16>, %n: i32, %s: f32) attributes {tile.kerne
   %c1 = arith.constant 1 : i32
   // CHECK: tile.addptr %{{.*}}, %{{.*}} : !tile.ptr<f16>, i32
   %q = tile.addptr %p, %pid : !tile.ptr<f16>, i32
+  // CHECK: tile.at %{{.*}}[%{{.*}}, %{{.*}}] strides [%{{.*}}, %{{.*}}] : !tile.ptr<f16>
+  %v = tile.at %p[%pid, %np] strides [%n, %n] : !tile.ptr<f16>
   // CHECK: tile.make_desc {{.*}} : !tile.ptr<f16> -> !tile.desc<16x32xf16, nan>
   %d = tile.make_desc %q, [%n, %n], [%n, %c1] : !tile.ptr<f16> -> !tile.desc<16x32xf16, nan>
   // CHECK: tile.load %{{.*}}[%{{.*}}, %{{.*}}] : !tile.desc<16x32xf16, nan> -> tensor<16x32xf16>
@@ -105,7 +107,8 @@ func.func @schedule_ops(%d: !tile.desc<32x64xbf16>, %f: !tile.desc<32x32xf32>, %
 
 // The TMA ops: a 32 x 128 tile copied as two 64-column boxes.
 // CHECK-LABEL: @tma_ops
-func.func @tma_ops(%map: !tile.tensormap<32x64xbf16, 0>, %i: i32, %slot: i32, %p: i1) {
+func.func @tma_ops(%map: !tile.tensormap<32x64xbf16, 0>, %i: i32, %slot: i32, %p: i1,
+                   %map4: !tile.tensormap<32x64xbf16, 5, rank = 4>) {
   // CHECK: %[[BUF:.*]] = tile.shared_alloc [0, 8192] : !tile.shared<32x128xbf16, 2>
   %buf = tile.shared_alloc [0, 8192] : !tile.shared<32x128xbf16, 2>
   // CHECK: %[[BARS:.*]] = tile.mbarrier_alloc 16384 : !tile.mbarriers<2>
@@ -116,6 +119,9 @@ func.func @tma_ops(%map: !tile.tensormap<32x64xbf16, 0>, %i: i32, %slot: i32, %p
   tile.tma_copy %map[%i, %i], %buf[%slot], %bars if %p {distance = 1} : !tile.tensormap<32x64xbf16, 0>, !tile.shared<32x128xbf16, 2>, !tile.mbarriers<2>
   // CHECK: tile.tma_copy %{{.*}}[%{{.*}}, %{{.*}}], %[[BUF]][%{{.*}}], %[[BARS]] : !tile.tensormap
   tile.tma_copy %map[%i, %i], %buf[%slot], %bars : !tile.tensormap<32x64xbf16, 0>, !tile.shared<32x128xbf16, 2>, !tile.mbarriers<2>
+  // A map of a rank-4 tensor: two leading coordinates before the row.
+  // CHECK: tile.tma_copy %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}], %[[BUF]][%{{.*}}], %[[BARS]] : !tile.tensormap<32x64xbf16, 5, rank = 4>
+  tile.tma_copy %map4[%i, %i, %i, %i], %buf[%slot], %bars : !tile.tensormap<32x64xbf16, 5, rank = 4>, !tile.shared<32x128xbf16, 2>, !tile.mbarriers<2>
   // CHECK: tile.mbarrier_wait %[[BARS]][%{{.*}}], %{{.*}} : !tile.mbarriers<2>
   tile.mbarrier_wait %bars[%slot], %i : !tile.mbarriers<2>
   // CHECK: tile.warp_specialize producer_warps(4) {

@@ -202,30 +202,42 @@ int64_t SharedType::getSwizzleBytes() const {
   return std::min<int64_t>(128, getShape()[1] * getElementType().getIntOrFloatBitWidth() / 8);
 }
 
-// !tile.tensormap<128x64xbf16, 0>: boxes, elements, the tensor's parameter
+// !tile.tensormap<128x64xbf16, 0>: boxes, elements, the tensor's parameter;
+// `, rank = 4` for a map of a rank-4 tensor with 2-D boxes.
 Type TensorMapType::parse(AsmParser &parser) {
   SmallVector<int64_t> box;
   Type elementType;
-  unsigned tensor = 0;
+  unsigned tensor = 0, rank = 2;
   if (parser.parseLess() || parser.parseDimensionList(box, /*allowDynamic=*/false) ||
-      parser.parseType(elementType) || parser.parseComma() || parser.parseInteger(tensor) ||
-      parser.parseGreater())
+      parser.parseType(elementType) || parser.parseComma() || parser.parseInteger(tensor))
+    return {};
+  if (succeeded(parser.parseOptionalComma()) &&
+      (parser.parseKeyword("rank") || parser.parseEqual() || parser.parseInteger(rank)))
+    return {};
+  if (parser.parseGreater())
     return {};
   return TensorMapType::getChecked([&] { return parser.emitError(parser.getNameLoc()); },
-                                   parser.getContext(), box, elementType, tensor);
+                                   parser.getContext(), box, elementType, tensor, rank);
 }
 
 void TensorMapType::print(AsmPrinter &printer) const {
   printer << "<";
   for (int64_t d : getBox())
     printer << d << "x";
-  printer << getElementType() << ", " << getTensor() << ">";
+  printer << getElementType() << ", " << getTensor();
+  if (getRank() != 2)
+    printer << ", rank = " << getRank();
+  printer << ">";
 }
 
 LogicalResult TensorMapType::verify(function_ref<InFlightDiagnostic()> emitError,
-                                    ArrayRef<int64_t> box, Type elementType, unsigned) {
+                                    ArrayRef<int64_t> box, Type elementType, unsigned,
+                                    unsigned rank) {
   if (box.size() != 2)
     return emitError() << "expects a 2-D box, got " << shapeString(box);
+  // cuTensorMapEncodeTiled takes tensors of rank 1 to 5.
+  if (rank < 2 || rank > 5)
+    return emitError() << "expects a tensor of rank 2 to 5, got rank " << rank;
   if (!elementType.isIntOrFloat() || elementType.getIntOrFloatBitWidth() != 16)
     return emitError() << "expects 16-bit elements, got " << elementType;
   // TMA boxes have at most 256 elements along each dimension; a row is one
@@ -357,6 +369,13 @@ static LogicalResult verifyAllLayouts(Operation *op) {
   for (Value v : op->getResults())
     if (failed(verifyLayout(op, v)))
       return failure();
+  return success();
+}
+
+LogicalResult AtOp::verify() {
+  if (getIndices().empty() || getIndices().size() != getStrides().size())
+    return emitOpError("expects one stride per index, at least one, got ")
+           << getIndices().size() << " indices and " << getStrides().size() << " strides";
   return success();
 }
 
@@ -788,8 +807,10 @@ LogicalResult MBarrierInitOp::verify() {
 LogicalResult TmaCopyOp::verify() {
   TensorMapType map = getMap().getType();
   SharedType buffer = getBuffer().getType();
-  if (getIndices().size() != 2)
-    return emitOpError("expects 2 indices (row, column), got ") << getIndices().size();
+  if (getIndices().size() != map.getRank())
+    return emitOpError("expects ")
+           << map.getRank() << " indices (the tensor's rank: leading ones, row, column), got "
+           << getIndices().size();
   if (map.getElementType() != buffer.getElementType())
     return emitOpError("expects the buffer's element type ")
            << buffer.getElementType() << " in the tensor map, got " << map.getElementType();
@@ -817,8 +838,10 @@ LogicalResult TmaCopyOp::verify() {
 LogicalResult TmaStoreOp::verify() {
   TensorMapType map = getMap().getType();
   SharedType staging = getStaging().getType();
-  if (getIndices().size() != 2)
-    return emitOpError("expects 2 indices (row, column), got ") << getIndices().size();
+  if (getIndices().size() != map.getRank())
+    return emitOpError("expects ")
+           << map.getRank() << " indices (the tensor's rank: leading ones, row, column), got "
+           << getIndices().size();
   if (staging.getBuffers() != 1 || staging.getElementType().getIntOrFloatBitWidth() != 16 ||
       map.getElementType() != staging.getElementType())
     return emitOpError("expects one staging tile of 16-bit elements, those of the tensor map");

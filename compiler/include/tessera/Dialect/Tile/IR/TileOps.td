@@ -56,6 +56,30 @@ def Tile_AddPtrOp : Tile_Op<"addptr", [Pure, AllTypesMatch<["ptr", "result"]>]> 
   let assemblyFormat = "$ptr `,` $offset attr-dict `:` qualified(type($ptr)) `,` type($offset)";
 }
 
+def Tile_AtOp : Tile_Op<"at", [Pure, AllTypesMatch<["ptr", "result"]>,
+                               AttrSizedOperandSegments]> {
+  let summary = "the sub-tensor of a tensor at fixed leading indices";
+  let description = [{
+    The pointer to element (indices..., 0, ...) of the tensor at `ptr`:
+    `ptr + sum(indices[i] * strides[i])`, the strides those of its leading
+    dimensions (the DSL's `TensorArg::at`). A descriptor made from it
+    (`tile.make_desc`) is of the trailing dimensions. Kept as one op, not as
+    its sum, so that `tile-use-tma` finds the whole tensor the block lies
+    in: a tensor map of all its dimensions copies the block at the leading
+    indices with zeros past the sub-tensor's own rows and columns.
+
+    ```mlir
+    %kh = tile.at %k[%b, %h] strides [%stride_b, %stride_h] : !tile.ptr<bf16>
+    ```
+  }];
+  let arguments = (ins Tile_PtrType:$ptr, Variadic<I32>:$indices, Variadic<I32>:$strides);
+  let results = (outs Tile_PtrType:$result);
+  let assemblyFormat = [{
+    $ptr `[` $indices `]` `strides` ` ` `[` $strides `]` attr-dict `:` qualified(type($ptr))
+  }];
+  let hasVerifier = 1;
+}
+
 def Tile_MakeDescOp : Tile_Op<"make_desc", [Pure, AttrSizedOperandSegments]> {
   let summary = "describe a strided global tensor for block loads and stores";
   let description = [{

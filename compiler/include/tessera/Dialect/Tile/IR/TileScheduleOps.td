@@ -120,8 +120,8 @@ def Tile_TmaStoreOp : Tile_Op<"tma_store", [MemoryEffects<[MemRead, MemWrite]>]>
     One thread issues a bulk tensor store
     (`cp.async.bulk.tensor.2d.global.shared::cta`) per column panel of the
     `staging` tile (swizzled panels, as TMA's 128-byte swizzle reads them)
-    to `indices` (row, column) of the tensor, elements outside it left
-    alone, and waits until they have read the tile. The tile must be
+    to `indices` (row, column; after the leading indices of a map of higher
+    rank) of the tensor, elements outside it left alone, and waits until they have read the tile. The tile must be
     written (`tile.store_staging`), fenced for the async proxy and published
     by a barrier first, and a barrier after it keeps the other threads from
     reusing the space before the read (tile-use-tma places all four).
@@ -223,8 +223,9 @@ def Tile_TmaCopyOp : Tile_Op<"tma_copy", [MemoryEffects<[MemRead, MemWrite]>,
     One thread of the CTA (when `predicate` holds, if given) arms barrier
     `slot` of `barriers` with the bytes of the whole tile
     (`mbarrier.arrive.expect_tx`) and issues one bulk tensor copy
-    (`cp.async.bulk.tensor.2d`) per column panel of the tile at `indices`
-    (row, column) into buffer `slot` of `buffer`; the barrier's phase
+    (`cp.async.bulk.tensor.2d`, or of the map's rank) per column panel of
+    the tile at `indices` (row, column; after the leading indices of a map
+    of higher rank) into buffer `slot` of `buffer`; the barrier's phase
     completes when all have landed (`tile.mbarrier_wait`). Elements outside
     the tensor land as zeros. Like `tile.async_copy` it does not wait for
     the buffer's earlier readers: a `gpu.barrier` before it does.

@@ -64,7 +64,7 @@ def Tile_SharedType : Tile_Type<"Shared", "shared"> {
 }
 
 def Tile_TensorMapType : Tile_Type<"TensorMap", "tensormap"> {
-  let summary = "a TMA tensor map of a 2-D kernel tensor, copied in boxes";
+  let summary = "a TMA tensor map of a kernel tensor, copied in 2-D boxes";
   let description = [{
     `!tile.tensormap<128x64xbf16, 0>` describes a 2-D tensor of the kernel for
     the Tensor Memory Accelerator: boxes of 128 rows x 64 elements land in a
@@ -74,9 +74,21 @@ def Tile_TensorMapType : Tile_Type<"TensorMap", "tensormap"> {
     sizes and strides) and passes as a 128-byte `__grid_constant__`;
     `tensor` (0 here) is the index of the tensor's pointer parameter.
     Elements outside the tensor land as zeros.
+
+    `!tile.tensormap<64x64xbf16, 9, rank = 4>` maps the whole of a rank-4
+    tensor (up to 5) whose blocks are 2-D: the box is one element deep along
+    the leading dimensions, so a copy at (b, h, row, column) brings the
+    block of the (b, h) matrix, zeros past its rows and columns, as a
+    `tile.make_desc ... at [b, h]` view of the tensor reads it.
   }];
   let parameters = (ins ArrayRefParameter<"int64_t">:$box, "::mlir::Type":$elementType,
-                        "unsigned":$tensor);
+                        "unsigned":$tensor, DefaultValuedParameter<"unsigned", "2">:$rank);
+  let builders = [
+    TypeBuilder<(ins "::llvm::ArrayRef<int64_t>":$box, "::mlir::Type":$elementType,
+                     "unsigned":$tensor), [{
+      return $_get($_ctxt, box, elementType, tensor, 2);
+    }]>
+  ];
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
