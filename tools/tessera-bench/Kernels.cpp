@@ -237,15 +237,46 @@ int tessera::bench::benchKernels(const KernelsOptions &o) {
     report("tessera-rms_norm_backward", shape, ms, bytes / ms / 1e6, "GB/s", config, true);
   }
 
+  // --batched-matmul-configs: matmul's syntax, the flags batched_matmul has.
+  std::vector<kernels::KernelConfig> batchedConfigs;
+  llvm::SmallVector<llvm::StringRef> batchedListed;
+  llvm::StringRef(o.batchedMatmulConfigs).split(batchedListed, ';', -1, false);
+  for (llvm::StringRef text : batchedListed) {
+    std::optional<kernels::KernelConfig> parsed = parseMatmulConfig(text, *dtype);
+    // Flags w, p, c and s are matmul's own.
+    if (!parsed || parsed->get("WARP_SPECIALIZE") || parsed->get("PERSISTENT") ||
+        parsed->get("CLUSTER_M") > 1 || parsed->get("TMA_STORE")) {
+      std::fprintf(stderr,
+                   "tessera-bench: --batched-matmul-configs: expected BMxBNxBKwWsS[g][m][t], "
+                   "got '%s'\n",
+                   text.str().c_str());
+      return 2;
+    }
+    kernels::KernelConfig config = kernels::batchedMatmulConfig(*dtype, 1, 1, 1, 1);
+    for (auto &[name, value] : config.constants)
+      value = parsed->get(name);
+    config.numWarps = parsed->numWarps;
+    batchedConfigs.push_back(config);
+  }
+
   for (const std::vector<int64_t> &dims : *batchedShapes) {
     int64_t batch = dims[0], m = dims[1], n = dims[2], k = dims[3];
     DeviceTensor a = random({batch, m, k}), b = random({batch, k, n});
     DeviceTensor c = DeviceTensor::empty({batch, m, n}, *dtype);
     std::string shape = llvm::formatv("{0}x{1}x{2}x{3}", batch, m, n, k).str();
-    kernels::KernelConfig config = kernels::batchedMatmulConfig(*dtype, batch, m, n, k);
-    double ms = timeIt([&] { kernels::batchedMatmulWithConfig(a, b, c, config); });
-    report("tessera-batched_matmul", shape, ms, 2.0 * batch * m * n * k / ms / 1e9, "TFLOP/s",
-           config, true);
+    double flops = 2.0 * batch * m * n * k;
+    kernels::KernelConfig heuristic = kernels::batchedMatmulConfig(*dtype, batch, m, n, k);
+    double ms = timeIt([&] { kernels::batchedMatmulWithConfig(a, b, c, heuristic); });
+    report("tessera-batched_matmul", shape, ms, flops / ms / 1e9, "TFLOP/s", heuristic, true);
+    for (const kernels::KernelConfig &config : batchedConfigs) {
+      try {
+        double cms = timeIt([&] { kernels::batchedMatmulWithConfig(a, b, c, config); });
+        report("tessera-batched_matmul", shape, cms, flops / cms / 1e9, "TFLOP/s", config, false);
+      } catch (const Error &e) {
+        std::printf("%-16s %-5s %-16s [%s] failed: %s\n", "tessera-batched_matmul", o.dtype.c_str(),
+                    shape.c_str(), config.key().c_str(), e.what());
+      }
+    }
   }
 
   for (const std::vector<int64_t> &dims : *matmulShapes) {

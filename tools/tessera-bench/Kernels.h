@@ -29,7 +29,7 @@ struct KernelsOptions {
   std::string batchedMatmulSizes = "16x2048x2048x2048;64x1024x1024x1024;512x256x256x256";
   /// Configurations timed beside the heuristic's: "BMwW;..." and
   /// "BMxBNxBKwWsS[g][m];..." (g: no grouped order, m: mma.sync only).
-  std::string softmaxConfigs, matmulConfigs;
+  std::string softmaxConfigs, matmulConfigs, batchedMatmulConfigs;
   int reps = 10;
   std::string jsonPath;
 };

@@ -93,11 +93,12 @@ int usage() {
       "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--backward]\n"
       "       [--backward-configs BMxBNwW[d][m];...]  (also times the backward with each:\n"
       "                                       d: deterministic, m: mma.sync only)\n"
-      "       [--forward-configs BMxBNwWsS[v][m][r][u];...]  (also times the forward with each: "
+      "       [--forward-configs BMxBNwWsS[v][m][r][u][t];...]  (also times the forward with each: "
       "S stages,\n"
       "                                       v: V read transposed, m: mma.sync only,\n"
       "                                       r: K and V rounded to tf32 first,\n"
-      "                                       u: rescale skipped in warps whose max held)\n"
+      "                                       u: rescale skipped in warps whose max held,\n"
+      "                                       t: K and V copied by TMA)\n"
       "                         [--json FILE]\n"
       "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n"
       "       tessera-bench kernels [--softmax \"MxN;...\"] [--cumsum \"MxN;...\"] "
@@ -106,7 +107,9 @@ int usage() {
       "                         [--matmul \"MxNxK;...\"] [--batched-matmul \"BxMxNxK;...\"] "
       "[--dtype bf16|f16|f32] [--reps N]\n"
       "                         [--softmax-configs BMwW;...] "
-      "[--matmul-configs BMxBNxBKwWsS[g][m][t][w][p][c][s];...] [--json FILE]\n"
+      "[--matmul-configs BMxBNxBKwWsS[g][m][t][w][p][c][s];...]\n"
+      "                         [--batched-matmul-configs BMxBNxBKwWsS[g][m][t];...] [--json "
+      "FILE]\n"
       "       tessera-bench markdown TESSERA.json... [--peers PEERS.json]...\n"
       "                         (a markdown table of saved runs, each row beside its peers;\n"
       "                          no GPU needed)\n");
@@ -337,6 +340,8 @@ int main(int argc, char **argv) {
         o.softmaxConfigs = v;
       else if (a == "--matmul-configs")
         o.matmulConfigs = v;
+      else if (a == "--batched-matmul-configs")
+        o.batchedMatmulConfigs = v;
       else if (a == "--json")
         o.jsonPath = v;
       else
@@ -468,11 +473,11 @@ int main(int argc, char **argv) {
       };
       std::stringstream forwardList(forwardConfigs);
       for (std::string item; std::getline(forwardList, item, ';');) {
-        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vmru");
+        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vmrut");
         if (!parsed) {
           std::fprintf(
               stderr,
-              "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m][r][u], got '%s'\n",
+              "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m][r][u][t], got '%s'\n",
               item.c_str());
           return 2;
         }
@@ -482,7 +487,9 @@ int main(int argc, char **argv) {
         c.constants["BLOCK_N"] = parsed->blockN;
         c.constants["NUM_STAGES"] = parsed->stages;
         // v: V read transposed; m: mma.sync only (no wgmma); r: K and V
-        // rounded to tf32 before the kernel; u: rescale skipped where 1.
+        // rounded to tf32 before the kernel; u: rescale skipped where 1;
+        // t: K and V copied by TMA (sm_90a, 16-bit).
+        c.constants["TMA"] = parsed->has('t');
         c.constants["V_TRANSPOSED"] = parsed->has('v');
         c.constants["TF32_ROUNDED_KV"] = parsed->has('r');
         c.constants["SKIP_UNIT_RESCALE"] = parsed->has('u');

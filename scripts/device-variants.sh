@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# On the GPU machine, after scripts/device-run.sh has unpacked the bundle:
+# the schedule variants that are not yet any heuristic's, each beside the
+# configuration the heuristic gives (the first row of each shape) and the
+# peers, in one process per kernel:
+# - attention forward, bf16, the benchmark shapes: K and V copied by TMA
+#   (--forward-configs flag t, rank-4 tensor maps) on the heuristic's blocks
+#   of each head dim, beside cuDNN and FlashAttention-2 (bench_anchors.py);
+# - batched_matmul, bf16: TMA copies (rank-3 tensor maps) on the small and
+#   large problems' blocks, beside torch.bmm (device-general-peers.py).
+# matmul's variants are scripts/device-matmul.sh's.
+#   device run: scripts/device-run.sh scripts/device-variants.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1
+status=0
+json="${OUT:-/tmp/tessera-out}"
+d64="4,32,4096,64,0;4,32,4096,64,1"
+d128="4,16,4096,128,0;4,16,4096,128,1;1,16,16384,128,0;1,16,16384,128,1;16,16,1024,128,1"
+d256="4,16,4096,256,0;4,16,4096,256,1"
+[ -f .device/bench_anchors.py ] &&
+  OUT="$json" python3 .device/bench_anchors.py torch --shapes "$d64;$d128;$d256" 2>&1 | grep -v "^ *$"
+# The heuristic's blocks (attention::forwardConfig, sm_90a, bf16), then with TMA.
+tessera-bench attention --shapes "$d64" --dtype bf16 \
+  --forward-configs "128x128w4s2;128x128w4s2t;64x64w4s2;64x64w4s2t" || status=1
+tessera-bench attention --shapes "$d128" --dtype bf16 \
+  --forward-configs "128x64w4s2;128x64w4s2t" || status=1
+tessera-bench attention --shapes "$d256" --dtype bf16 \
+  --forward-configs "128x32w8s2;128x32w8s2t" || status=1
+python3 scripts/device-general-peers.py --json "$json/general-peers.json" || status=1
+tessera-bench kernels --dtype bf16 --softmax "" --rms-norm "" --cumsum "" --rms-norm-backward "" \
+  --matmul "" --batched-matmul-configs "128x128x64w4s2t;128x256x64w8s4t;128x256x64w8s4" \
+  --json "$json/batched-bf16.json" || status=1
+exit $status
