@@ -27,6 +27,8 @@ tests+=":AnyHeadDim/AttentionForward.MatchesFloat64Reference/bf16_1x4_2kv_q67_k1
 tests+=":AnyHeadDim/AttentionBackward.MatchesFloat64Gradients/bf16_2x2_1kv_q129_k65_d59_causal_mask"
 tests+=":Matrix/AttentionForwardTma.MatchesFloat64Reference/bf16_1x4_2kv_q200_k333_d128_causal_mask"
 tests+=":Matrix/AttentionForwardTma.MatchesFloat64Reference/bf16_1x4_2kv_q67_k131_d40_mask"
+tests+=":Matrix/AttentionBackwardTma.MatchesFloat64Gradients/bf16_1x4_2kv_q17_k130_d32_causal_mask"
+tests+=":Matrix/AttentionBackwardTma.MatchesFloat64Gradients/bf16_1x1_1kv_q100_k77_d256_causal_mask"
 filter="${TESSERA_SANITIZE_FILTER:-$tests}"
 status=0
 for tool in racecheck memcheck; do

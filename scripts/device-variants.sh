@@ -3,9 +3,10 @@
 # the schedule variants that are not yet any heuristic's, each beside the
 # configuration the heuristic gives (the first row of each shape) and the
 # peers, in one process per kernel:
-# - attention forward, bf16, the benchmark shapes: K and V copied by TMA
-#   (--forward-configs flag t, rank-4 tensor maps) on the heuristic's blocks
-#   of each head dim, beside cuDNN and FlashAttention-2 (bench_anchors.py);
+# - attention forward and backward, bf16, the benchmark shapes: blocks
+#   copied by TMA (--forward-configs and --backward-configs flag t, rank-4
+#   tensor maps) on the heuristic's blocks of each head dim, beside cuDNN
+#   and FlashAttention-2 (bench_anchors.py);
 # - batched_matmul, bf16: TMA copies (rank-3 tensor maps) on the small and
 #   large problems' blocks, beside torch.bmm (device-general-peers.py).
 # matmul's variants are scripts/device-matmul.sh's.
@@ -23,12 +24,18 @@ d256="4,16,4096,256,0;4,16,4096,256,1"
 # The heuristic's blocks (attention::forwardConfig, sm_90a, bf16), then with
 # TMA, and larger key blocks, which TMA leaves spill-free (d 256: 128 x 64 on
 # 8 warps, 208 registers with TMA, 238 without).
-tessera-bench attention --shapes "$d64" --dtype bf16 \
-  --forward-configs "128x128w4s2;128x128w4s2t;64x64w4s2;64x64w4s2t" || status=1
-tessera-bench attention --shapes "$d128" --dtype bf16 \
-  --forward-configs "128x64w4s2;128x64w4s2t;128x128w8s2t" || status=1
-tessera-bench attention --shapes "$d256" --dtype bf16 \
-  --forward-configs "128x32w8s2;128x32w8s2t;128x64w8s2;128x64w8s2t" || status=1
+# The backward (deterministic split, d) likewise, on the heuristic's blocks
+# (attention::backwardConfig: 64 x 64; d 256 on 8 warps), where TMA takes the
+# d 128 and 256 dK/dV kernels' spills (76 and 36 bytes) to none.
+tessera-bench attention --shapes "$d64" --dtype bf16 --backward \
+  --forward-configs "128x128w4s2;128x128w4s2t;64x64w4s2;64x64w4s2t" \
+  --backward-configs "64x64w4d;64x64w4dt" || status=1
+tessera-bench attention --shapes "$d128" --dtype bf16 --backward \
+  --forward-configs "128x64w4s2;128x64w4s2t;128x128w8s2t" \
+  --backward-configs "64x64w4d;64x64w4dt" || status=1
+tessera-bench attention --shapes "$d256" --dtype bf16 --backward \
+  --forward-configs "128x32w8s2;128x32w8s2t;128x64w8s2;128x64w8s2t" \
+  --backward-configs "64x64w8d;64x64w8dt;64x32w8dt" || status=1
 python3 scripts/device-general-peers.py --json "$json/general-peers.json" || status=1
 tessera-bench kernels --dtype bf16 --softmax "" --rms-norm "" --cumsum "" --rms-norm-backward "" \
   --matmul "" --batched-matmul-configs "128x128x64w4s2t;128x256x64w8s4t;128x256x64w8s4" \

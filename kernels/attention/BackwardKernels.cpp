@@ -57,6 +57,9 @@ struct BackwardConstants {
                                                           : DotPrecision::ieee),
         dqAtomic(kb.constant("DQ_ATOMIC", config.get("DQ_ATOMIC"))) {
     kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
+    // TMA=1 (sm_90a, 16-bit): the key loop's (dQ) or query loop's (dK/dV)
+    // blocks by tensor maps of the whole tensors (rank 4).
+    kb.setTensorMemoryAccelerator(kb.constant("TMA", config.get("TMA")));
   }
 };
 
@@ -352,7 +355,7 @@ void attention::detail::registerAttentionBackwardKernels(std::map<std::string, K
                    {{"BLOCK_M", 64}, {"BLOCK_D", 64}}, dtypes, attentionBackwardDqConvertKernel);
   const std::map<std::string, int64_t> blocks{{"BLOCK_M", 64},  {"BLOCK_N", 64}, {"BLOCK_D", 64},
                                               {"CAUSAL", 0},    {"HAS_MASK", 0}, {"TF32", 0},
-                                              {"DQ_ATOMIC", 0}, {"WGMMA", 1}};
+                                              {"DQ_ATOMIC", 0}, {"WGMMA", 1},    {"TMA", 0}};
   r["attention_backward_dkdv"] =
       defineKernel("attention_backward_dkdv",
                    "flash attention backward, dk and dv per key block (FlashAttention-2 Alg. 2)",

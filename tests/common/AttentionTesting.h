@@ -80,6 +80,9 @@ struct BackwardCase {
   /// dQ by atomic adds from the dK/dV programs (DQ_ATOMIC), at the blocks
   /// backward() would pick, whichever path those pick by default.
   bool atomicDq = false;
+  /// The backward kernels' blocks by TMA (TMA = 1; sm_90a), at the blocks
+  /// backward() would pick.
+  bool tma = false;
   /// q, k, v and dout in misalignedTensor's layout.
   bool misaligned = false;
 };
@@ -142,10 +145,11 @@ inline BackwardRun runBackward(const BackwardCase &c) {
   dq.fillBytes(0xff);
   dk.fillBytes(0xff);
   dv.fillBytes(0xff);
-  if (c.atomicDq) {
+  if (c.atomicDq || c.tma) {
     kernels::KernelConfig config = attention::backwardConfig(
         c.dtype, s.dim, c.causal, c.mask, currentDevice().arch(), options.fp32Precision);
-    config.constants["DQ_ATOMIC"] = 1;
+    config.constants["DQ_ATOMIC"] = c.atomicDq;
+    config.constants["TMA"] = c.tma;
     attention::backwardWithConfig(tq, tk, tv, f.out, f.lse, tdout, dq, dk, dv, options, config);
   } else {
     attention::backward(tq, tk, tv, f.out, f.lse, tdout, dq, dk, dv, options);

@@ -38,6 +38,13 @@ using Param = std::tuple<DType, AttentionShape, bool /*causal*/, bool /*mask*/>;
 
 class AttentionBackward : public ::testing::TestWithParam<Param> {};
 
+/// dtype_shape[_causal][_mask]
+std::string paramName(const ::testing::TestParamInfo<Param> &info) {
+  return std::string(name(std::get<0>(info.param))) + "_" +
+         attention_testing::shapeName(std::get<1>(info.param)) +
+         (std::get<2>(info.param) ? "_causal" : "") + (std::get<3>(info.param) ? "_mask" : "");
+}
+
 TEST_P(AttentionBackward, MatchesFloat64Gradients) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
@@ -110,12 +117,7 @@ INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackward,
                          ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
                                             ::testing::ValuesIn(kMatrixShapes), ::testing::Bool(),
                                             ::testing::Bool()),
-                         [](const ::testing::TestParamInfo<Param> &info) {
-                           return std::string(name(std::get<0>(info.param))) + "_" +
-                                  attention_testing::shapeName(std::get<1>(info.param)) +
-                                  (std::get<2>(info.param) ? "_causal" : "") +
-                                  (std::get<3>(info.param) ? "_mask" : "");
-                         });
+                         paramName);
 
 /// Head dims the tensor cores do not take as a tile (Stable Diffusion's 40,
 /// 80, 160; odd ones), run as the next power of two with the missing
@@ -129,12 +131,7 @@ INSTANTIATE_TEST_SUITE_P(AnyHeadDim, AttentionBackward,
                          ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
                                             ::testing::ValuesIn(kAnyHeadDimShapes),
                                             ::testing::Bool(), ::testing::Bool()),
-                         [](const ::testing::TestParamInfo<Param> &info) {
-                           return std::string(name(std::get<0>(info.param))) + "_" +
-                                  attention_testing::shapeName(std::get<1>(info.param)) +
-                                  (std::get<2>(info.param) ? "_causal" : "") +
-                                  (std::get<3>(info.param) ? "_mask" : "");
-                         });
+                         paramName);
 
 INSTANTIATE_TEST_SUITE_P(AnyHeadDim, AttentionBackwardTf32,
                          ::testing::Combine(::testing::ValuesIn(kAnyHeadDimShapes),
@@ -163,12 +160,35 @@ INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackwardAtomicDq,
                          ::testing::Combine(::testing::Values(DType::F16, DType::BF16),
                                             ::testing::ValuesIn(kMatrixShapes), ::testing::Bool(),
                                             ::testing::Bool()),
-                         [](const ::testing::TestParamInfo<Param> &info) {
-                           return std::string(name(std::get<0>(info.param))) + "_" +
-                                  attention_testing::shapeName(std::get<1>(info.param)) +
-                                  (std::get<2>(info.param) ? "_causal" : "") +
-                                  (std::get<3>(info.param) ? "_mask" : "");
-                         });
+                         paramName);
+
+/// The dK/dV kernel's Q and dO blocks and the dQ kernel's K and V blocks by
+/// TMA (TMA = 1, sm_90a; cp.async elsewhere): rank-4 tensor maps at (batch,
+/// head), the dK/dV program's query loop once per head of its group (GQA:
+/// the barriers' phases count on from head to head), rows past the lengths
+/// and columns past the head dim (96, 192: rows of whole 16-byte vectors run
+/// as 128 and 256) as zeros; with atomic dQ too.
+class AttentionBackwardTma : public ::testing::TestWithParam<Param> {};
+
+TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  auto [dtype, s, causal, useMask] = GetParam();
+  for (bool atomicDq : {false, true}) {
+    SCOPED_TRACE(atomicDq ? "atomic dQ" : "dQ pass");
+    attention_testing::BackwardCase c{s, dtype, causal, useMask, false};
+    c.tma = true;
+    c.atomicDq = atomicDq;
+    attention_testing::expectGradients(attention_testing::runBackward(c),
+                                       attention_testing::relativeRmsError, bound(dtype));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackwardTma,
+                         ::testing::Combine(::testing::Values(DType::F16, DType::BF16),
+                                            ::testing::ValuesIn(kMatrixShapes), ::testing::Bool(),
+                                            ::testing::Bool()),
+                         paramName);
 
 /// Deterministic means the same bits on every run; the default (atomic dQ)
 /// promises only the same values to rounding, and dk, dv are summed in a

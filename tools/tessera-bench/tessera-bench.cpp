@@ -91,8 +91,9 @@ int usage() {
       stderr,
       "usage: tessera-bench attention [--shapes \"b,h,s,d,causal;...\"] "
       "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--backward]\n"
-      "       [--backward-configs BMxBNwW[d][m];...]  (also times the backward with each:\n"
-      "                                       d: deterministic, m: mma.sync only)\n"
+      "       [--backward-configs BMxBNwW[d][m][t];...]  (also times the backward with each:\n"
+      "                                       d: deterministic, m: mma.sync only,\n"
+      "                                       t: blocks copied by TMA)\n"
       "       [--forward-configs BMxBNwWsS[v][m][r][u][t];...]  (also times the forward with each: "
       "S stages,\n"
       "                                       v: V read transposed, m: mma.sync only,\n"
@@ -529,11 +530,11 @@ int main(int argc, char **argv) {
         std::fflush(stdout);
         std::stringstream list(backwardConfigs);
         for (std::string item; std::getline(list, item, ';');) {
-          std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/false, "dm");
+          std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/false, "dmt");
           if (!parsed) {
             std::fprintf(stderr,
-                         "tessera-bench: --backward-configs: expected BMxBNwW[d][m] (d: "
-                         "deterministic, m: mma.sync only), got '%s'\n",
+                         "tessera-bench: --backward-configs: expected BMxBNwW[d][m][t] (d: "
+                         "deterministic, m: mma.sync only, t: TMA copies), got '%s'\n",
                          item.c_str());
             return 2;
           }
@@ -543,6 +544,7 @@ int main(int argc, char **argv) {
           c.constants["BLOCK_N"] = parsed->blockN;
           c.constants["DQ_ATOMIC"] = !parsed->has('d');
           c.constants["WGMMA"] = !parsed->has('m');
+          c.constants["TMA"] = parsed->has('t');
           timeConfig("bwd", c, 2.5 * flops, [&] {
             attention::backwardWithConfig(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options,
                                           c);

@@ -186,7 +186,9 @@ public:
 private:
   /// The copies in `loop`'s body if every one can move onto TMA: each
   /// pipelined, of a tensor TMA can describe, into a buffer whose view in the
-  /// body is read only by dots that synchronize for it themselves.
+  /// body is read only by dots that synchronize for it themselves (or whose
+  /// tiles a dot before them waits for and publishes, at its start: each
+  /// then waits for its own barrier instead).
   SmallVector<tile::AsyncCopyOp> convertibleCopies(scf::ForOp loop) {
     Block *body = loop.getBody();
     if (!loop.getInductionVar().getType().isInteger(32) ||
@@ -202,9 +204,11 @@ private:
     for (tile::AsyncCopyOp copy : copies) {
       tile::SharedViewOp view = viewOf(copy, body);
       ok = ok && view && !readers(view).empty();
+      // A dot that publishes the next dot's copies at a split-K exchange
+      // keeps cp.async; one that publishes them at its start stops (below).
       for (tile::DotOp dot : view ? readers(view) : SmallVector<tile::DotOp>()) {
         tile::StagingAttr staging = dot.getStagingAttr();
-        ok = ok && staging && staging.getPublishNext() == tile::PublishNext::none;
+        ok = ok && staging && staging.getPublishNext() != tile::PublishNext::at_exchange;
       }
     }
     if (!ok)
@@ -415,6 +419,14 @@ private:
               markReady(dot, i);
       }
     }
+    // No copy is left for a dot to wait for and publish for the next one:
+    // each dot waited for its own tiles' barriers above.
+    for (tile::DotOp dot : body->getOps<tile::DotOp>())
+      if (tile::StagingAttr s = dot.getStagingAttr();
+          s && s.getPublishNext() == tile::PublishNext::at_start)
+        dot.setStagingAttr(tile::StagingAttr::get(dot->getContext(), s.getOffsetA(), s.getOffsetB(),
+                                                  s.getReadyA(), s.getReadyB(),
+                                                  tile::PublishNext::none));
     // No cp.async group is left to drain after the loop.
     if (auto wait = dyn_cast_or_null<tile::AsyncWaitOp>(loop->getNextNode()))
       if (!hasAsyncCopies())

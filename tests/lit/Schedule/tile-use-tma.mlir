@@ -476,3 +476,49 @@ func.func @not_the_tensors_own(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %
   }
   return %r : tensor<128x128xf32, #mma>
 }
+
+// -----
+
+// Two dots back to back, the first waiting for and publishing the second's
+// copied tile too (publishNext = at_start: one cp.async wait and one barrier
+// for both, attention's backward). On TMA each waits for its own tile's
+// barrier, right before it, and publishes nothing.
+// CHECK-LABEL: func.func @publishes_next
+// CHECK-SAME: %[[MAPB:[^:]*]]: !tile.tensormap<64x64xbf16, 5>, %[[MAPC:[^:]*]]: !tile.tensormap<64x64xbf16, 10>)
+// CHECK: scf.for
+// CHECK: tile.tma_copy %[[MAPB]][{{.*}}], %{{.*}}, %[[BARB:[0-9]+]] if {{.*}} {distance = 1 : i64}
+// CHECK: tile.tma_copy %[[MAPC]][{{.*}}], %{{.*}}, %[[BARC:[0-9]+]] if {{.*}} {distance = 1 : i64}
+// CHECK: tile.mbarrier_wait %[[BARB]]
+// CHECK-NEXT: tile.dot {{.*}}readyB = true, publishNext = none
+// CHECK: tile.mbarrier_wait %[[BARC]]
+// CHECK-NEXT: tile.dot {{.*}}readyB = true, publishNext = none
+// CHECK-NOT: tile.async_copy
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+func.func @publishes_next(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                          %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                          %arg10: !tile.ptr<bf16>, %arg11: i32, %arg12: i32, %arg13: i32, %arg14: i32,
+                          %row: i32, %col: i32) -> tensor<64x128xf32, #mma>
+    attributes {tile.kernel, tile.num_stages = 2 : i32, tile.num_warps = 4 : i32, tile.tma} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<64x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x64xbf16>
+  %a = tile.load %da[%row, %c0] : !tile.desc<64x64xbf16> -> tensor<64x64xbf16, #ba>
+  %oa = tile.convert_layout %a : tensor<64x64xbf16, #ba> -> tensor<64x64xbf16, #opa>
+  %r = scf.for %k = %c0 to %arg7 step %c64 iter_args(%acc = %cst) -> (tensor<64x128xf32, #mma>) : i32 {
+    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %dc = tile.make_desc %arg10, [%arg11, %arg12], [%arg13, %arg14] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %c = tile.load %dc[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d1 = tile.dot %oa, %ob, %acc : tensor<64x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<64x128xf32, #mma>
+    %oc = tile.convert_layout %c : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d2 = tile.dot %oa, %oc, %d1 : tensor<64x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<64x128xf32, #mma>
+    scf.yield %d2 : tensor<64x128xf32, #mma>
+  }
+  return %r : tensor<64x128xf32, #mma>
+}
