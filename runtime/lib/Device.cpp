@@ -102,7 +102,23 @@ const DeviceInfo &tessera::currentDevice() {
       info.sharedPerBlockOptin = size_t(1) << 30;
       return info;
     }();
-    return cpu;
+    // Running a chip's schedule: that chip, as an H100 (A100) has it, so
+    // that the kernels choose their blocks as there.
+    auto chip = [](const char *name, int ccMajor, int sms, size_t sharedKiB, size_t l2MiB) {
+      DeviceInfo info;
+      info.name = name;
+      info.ccMajor = ccMajor;
+      info.smCount = sms;
+      info.sharedPerBlockOptin = sharedKiB * 1024;
+      info.l2Bytes = l2MiB * 1024 * 1024;
+      return info;
+    };
+    static const DeviceInfo hopper =
+        chip("Tessera CPU interpreter, sm_90a schedule", 9, 132, 227, 50);
+    static const DeviceInfo ampere =
+        chip("Tessera CPU interpreter, sm_80 schedule", 8, 108, 163, 40);
+    const std::string &arch = interpretedArch();
+    return arch == "sm_90a" ? hopper : arch == "sm_80" ? ampere : cpu;
   }
   makeContextCurrent();
   return state().info;

@@ -17,17 +17,39 @@ std::mutex allocationsMutex;
 std::map<uintptr_t, size_t> allocations;
 } // namespace
 
+/// TESSERA_INTERPRET's chip (sm_...), read with the mode.
+static std::string &scheduleArch() {
+  static std::string arch;
+  return arch;
+}
+
 bool tessera::interpreted() {
   int m = mode.load();
   if (m < 0) {
     const char *env = std::getenv("TESSERA_INTERPRET");
-    m = env && std::string(env) == "1";
+    std::string value = env ? env : "";
+    if (value.rfind("sm_", 0) == 0)
+      scheduleArch() = value;
+    m = value == "1" || !scheduleArch().empty();
     mode.store(m);
   }
   return m == 1;
 }
 
-void tessera::setInterpreted(bool on) { mode.store(on ? 1 : 0); }
+void tessera::setInterpreted(bool on) {
+  scheduleArch().clear();
+  mode.store(on ? 1 : 0);
+}
+
+const std::string &tessera::interpretedArch() {
+  interpreted();
+  return scheduleArch();
+}
+
+void tessera::setInterpretedSchedule(const std::string &arch) {
+  scheduleArch() = arch;
+  mode.store(1);
+}
 
 void *detail::allocateHost(size_t bytes) {
   size_t size = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;

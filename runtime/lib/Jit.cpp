@@ -4,6 +4,7 @@
 
 #include "tessera/InitAll.h"
 #include "tessera/Interpreter/Interpreter.h"
+#include "tessera/Pipeline/Pipeline.h"
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
@@ -15,6 +16,7 @@
 #include <optional>
 
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/ThreadPool.h"
 
@@ -112,6 +114,24 @@ std::unique_ptr<JitKernel> Jit::interpretable(const IRBuilderFn &build) {
   if (!described)
     throw Error(llvm::toString(described.takeError()));
   jk->compiled = std::move(*described);
+  // A chip's schedule (interpretedArch): the stages before the lowering.
+  if (const std::string &arch = interpretedArch(); !arch.empty()) {
+    PipelineOptions options;
+    options.arch = arch;
+    mlir::PassManager pm(context.get());
+    buildTilePasses(pm);
+    buildLayoutPasses(pm);
+    buildSchedulePasses(pm, options);
+    std::string diagnostics;
+    llvm::raw_string_ostream os(diagnostics);
+    mlir::ScopedDiagnosticHandler handler(context.get(), [&](mlir::Diagnostic &d) {
+      os << d.getLocation() << ": " << d << "\n";
+      return mlir::success();
+    });
+    if (mlir::failed(pm.run(*jk->ir)))
+      throw Error("kernel '" + jk->compiled.name + "': the " + arch + " schedule failed:\n" +
+                  diagnostics);
+  }
   return jk;
 }
 

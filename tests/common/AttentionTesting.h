@@ -111,6 +111,24 @@ inline DeviceTensor misalignedTensor(const std::vector<float> &values,
   return t.view(shape, {h * s * pitch, s * pitch, pitch, 1}, 1);
 }
 
+/// The forward's tensors for a shape (any struct with AttentionShape's
+/// fields) from host values: q, k, v, and out and lse poisoned.
+struct ForwardTensors {
+  DeviceTensor q, k, v, out, lse;
+};
+template <typename Shape>
+ForwardTensors forwardTensors(const Shape &s, DType dtype, const std::vector<float> &q,
+                              const std::vector<float> &k, const std::vector<float> &v) {
+  ForwardTensors t{DeviceTensor::fromFloat(q, {s.batch, s.heads, s.qLen, s.dim}, dtype),
+                   DeviceTensor::fromFloat(k, {s.batch, s.kvHeads, s.kLen, s.dim}, dtype),
+                   DeviceTensor::fromFloat(v, {s.batch, s.kvHeads, s.kLen, s.dim}, dtype),
+                   DeviceTensor::empty({s.batch, s.heads, s.qLen, s.dim}, dtype),
+                   DeviceTensor::empty({s.batch, s.heads, s.qLen}, DType::F32)};
+  t.out.fillBytes(0xff);
+  t.lse.fillBytes(0xff);
+  return t;
+}
+
 inline BackwardRun runBackward(const BackwardCase &c) {
   const attention::AttentionShape &s = c.shape;
   std::vector<int64_t> qShape{s.batch, s.heads, s.qLen, s.dim},

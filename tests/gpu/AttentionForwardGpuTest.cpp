@@ -92,14 +92,8 @@ void checkForward(DType dtype, attention::Fp32Precision precision, const Shape &
   if (useMask && s.kLen > 3 && (!compactKeys || s.batch > 1)) // one batch row with every key masked
     std::fill(mask.begin(), mask.begin() + s.kLen, 0);
 
-  DeviceTensor dq = DeviceTensor::fromFloat(q, {s.batch, s.heads, s.qLen, s.dim}, dtype);
-  DeviceTensor dk = DeviceTensor::fromFloat(k, {s.batch, s.kvHeads, s.kLen, s.dim}, dtype);
-  DeviceTensor dv = DeviceTensor::fromFloat(v, {s.batch, s.kvHeads, s.kLen, s.dim}, dtype);
+  auto [dq, dk, dv, out, lse] = attention_testing::forwardTensors(s, dtype, q, k, v);
   DeviceTensor dmask = DeviceTensor::fromHost(mask.data(), {s.batch, s.kLen}, DType::I1);
-  DeviceTensor out = DeviceTensor::empty({s.batch, s.heads, s.qLen, s.dim}, dtype);
-  DeviceTensor lse = DeviceTensor::empty({s.batch, s.heads, s.qLen}, DType::F32);
-  out.fillBytes(0xff);
-  lse.fillBytes(0xff);
   attention::Options options;
   options.causal = causal;
   options.keyMask = useMask ? &dmask : nullptr;

@@ -6,12 +6,16 @@
 #include "tessera/Support/DType.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
 #include <cstring>
+#include <deque>
+#include <map>
+#include <optional>
 
 using namespace mlir;
 using namespace tessera;
@@ -40,9 +44,11 @@ size_t memBytes(Elt e) {
 }
 
 /// A value of the program: a tile or scalar (shape empty), a pointer or a
-/// tensor descriptor.
+/// tensor descriptor; in scheduled IR also a shared buffer, a view of one
+/// of its slots (read when an op uses it, as the GPU's dot reads the
+/// buffer, not when the view is made), a set of mbarriers or a tensor map.
 struct Slot {
-  enum Kind { Data, Ptr, Desc } kind = Data;
+  enum Kind { Data, Ptr, Desc, Shared, View, Barriers, Map } kind = Data;
   Elt elt = Elt::F32;
   SmallVector<int64_t> shape;
   std::vector<float> f;   // floating-point elements (already rounded)
@@ -52,6 +58,12 @@ struct Slot {
   int64_t offset = 0;
   SmallVector<int64_t> sizes, strides;
   bool nanPadding = false;
+  // Shared: each slot's byte offset; Barriers: the first one's (offset) and
+  // their count (sizes[0]); View: the slot's byte offset (offset) and whether
+  // it reads the buffer transposed; Map: the tensor's pointer parameter (arg)
+  // and rank (sizes[0]).
+  SmallVector<int64_t> slotOffsets;
+  bool transposed = false;
 
   int64_t numel() const {
     int64_t n = 1;
@@ -89,9 +101,22 @@ public:
     pid[0] = x, pid[1] = y, pid[2] = z;
     nprog[0] = grid.x, nprog[1] = grid.y, nprog[2] = grid.z;
     env.clear();
+    materialized.clear();
+    shared.clear();
+    race.reset();
+    asyncGroups.clear();
+    barriers.clear();
     Block &entry = func.getBody().front();
     for (auto [idx, arg] : llvm::enumerate(entry.getArguments())) {
       Slot s;
+      // Tensor maps (tile-use-tma) follow the launch's arguments.
+      if (auto map = dyn_cast<tile::TensorMapType>(arg.getType())) {
+        s.kind = Slot::Map;
+        s.arg = int(map.getTensor());
+        s.sizes = {int64_t(map.getRank())};
+        env[arg] = std::move(s);
+        continue;
+      }
       const Arg &a = args[idx];
       if (auto ptr = dyn_cast<tile::PtrType>(arg.getType())) {
         s.kind = Slot::Ptr;
@@ -160,7 +185,15 @@ private:
     return s;
   }
 
-  const Slot &get(Value v) { return env.find(v)->second; }
+  /// The value of `v`; a view is read from the shared memory now.
+  const Slot &get(Value v) {
+    const Slot &s = env.find(v)->second;
+    if (s.kind != Slot::View)
+      return s;
+    checkNotInFlight(s.offset, s.numel() * int64_t(memBytes(s.elt)), "reads");
+    materialized.push_back(readShared(s.offset, s.shape, s.elt, s.transposed));
+    return materialized.back();
+  }
 
   llvm::Error execBlock(Block &block, SmallVectorImpl<Slot> &yielded) {
     for (Operation &op : block) {
@@ -171,6 +204,8 @@ private:
       }
       if (llvm::Error e = execOp(&op))
         return e;
+      if (race)
+        return error(&op, *std::exchange(race, std::nullopt));
     }
     return llvm::Error::success();
   }
@@ -350,6 +385,79 @@ private:
         .Case([&](tile::ReduceOp o) { return reduce(o); })
         .Case([&](tile::ReduceCombineOp o) { return reduceCombine(o); })
         .Case([&](tile::ScanOp o) { return scan(o); })
+        .Case([&](tile::SharedAllocOp o) {
+          Slot s;
+          s.kind = Slot::Shared;
+          tile::SharedType type = o.getType();
+          s.elt = *eltOf(type.getElementType());
+          s.shape.assign(type.getShape().begin(), type.getShape().end());
+          s.slotOffsets.assign(o.getOffsets().begin(), o.getOffsets().end());
+          env[o.getResult()] = std::move(s);
+          return llvm::Error::success();
+        })
+        .Case([&](tile::SharedViewOp o) -> llvm::Error {
+          auto slot = slotOffset(o, get(o.getBuffer()), get(o.getSlot()).i[0]);
+          if (!slot)
+            return slot.takeError();
+          Slot s;
+          s.kind = Slot::View;
+          s.elt = get(o.getBuffer()).elt;
+          s.offset = *slot;
+          s.shape.assign(o.getType().getShape().begin(), o.getType().getShape().end());
+          env[o.getResult()] = std::move(s);
+          return llvm::Error::success();
+        })
+        .Case([&](tile::AsyncCopyOp o) { return asyncCopy(o); })
+        .Case([&](tile::AsyncWaitOp o) {
+          landAsyncGroups(o.getPending());
+          return llvm::Error::success();
+        })
+        .Case([&](tile::StoreStagingOp o) {
+          const Slot &value = get(o.getValue());
+          checkNotInFlight(o.getOffset(), value.numel() * int64_t(memBytes(value.elt)), "writes");
+          writeShared(o.getOffset(), value);
+          return llvm::Error::success();
+        })
+        .Case([&](tile::RoundSharedToTf32Op o) -> llvm::Error {
+          auto slot = slotOffset(o, get(o.getBuffer()), get(o.getSlot()).i[0]);
+          if (!slot)
+            return slot.takeError();
+          auto tileType = cast<RankedTensorType>(o.getTile());
+          checkNotInFlight(*slot, tileType.getNumElements() * 4, "rounds");
+          Slot t = readShared(*slot, tileType.getShape(), Elt::F32, false);
+          for (float &v : t.f)
+            v = roundToTf32(v);
+          writeShared(*slot, t);
+          return llvm::Error::success();
+        })
+        .Case([&](tile::MBarrierAllocOp o) {
+          Slot s;
+          s.kind = Slot::Barriers;
+          s.offset = o.getOffset();
+          s.sizes = {int64_t(o.getType().getCount())};
+          env[o.getResult()] = std::move(s);
+          return llvm::Error::success();
+        })
+        .Case([&](tile::MBarrierInitOp o) {
+          const Slot &bars = get(o.getBarriers());
+          for (int64_t k = 0; k < bars.sizes[0]; ++k)
+            barriers[bars.offset + 8 * k] = Barrier();
+          return llvm::Error::success();
+        })
+        .Case([&](tile::TmaCopyOp o) { return tmaCopy(o); })
+        .Case([&](tile::MBarrierWaitOp o) { return mbarrierWait(o); })
+        .Case([&](tile::TmaStoreOp o) { return tmaStore(o); })
+        .Case([&](tile::WarpgroupWaitOp o) {
+          for (auto [result, acc] : llvm::zip(o.getResults(), o.getAccumulators()))
+            env[result] = get(acc);
+          return llvm::Error::success();
+        })
+        .Case<gpu::BarrierOp, tile::FenceAsyncSharedOp, tile::ClusterBarrierOp>(
+            [&](Operation *) { return llvm::Error::success(); })
+        .Case<tile::WarpSpecializeOp, tile::MBarrierArriveOp>([&](Operation *o) {
+          return error(o, "a producer warpgroup runs beside its consumers: warp-specialized "
+                          "kernels cannot run one program at a time");
+        })
         .Case([&](arith::ConstantOp o) { return constant(o); })
         .Case([&](arith::MulUIExtendedOp o) { return mulUIExtended(o); })
         .Case([&](scf::ForOp o) { return forLoop(o); })
@@ -600,7 +708,8 @@ private:
   }
 
   llvm::Error reshape(Operation *op, Value src, Type type) {
-    Slot s = get(src);
+    // A view stays one: the op that uses it reads the buffer.
+    Slot s = env.find(src)->second.kind == Slot::View ? env.find(src)->second : get(src);
     auto t = cast<RankedTensorType>(type);
     s.shape.assign(t.getShape().begin(), t.getShape().end());
     env[op->getResult(0)] = std::move(s);
@@ -634,6 +743,13 @@ private:
   }
 
   llvm::Error trans(tile::TransOp o) {
+    if (const Slot &view = env.find(o.getSrc())->second; view.kind == Slot::View) {
+      Slot s = view;
+      s.transposed = !s.transposed;
+      s.shape.assign(o.getType().getShape().begin(), o.getType().getShape().end());
+      env[o.getResult()] = std::move(s);
+      return llvm::Error::success();
+    }
     const Slot &src = get(o.getSrc());
     auto out = make(o, o.getType());
     if (!out)
@@ -876,6 +992,8 @@ private:
     Block &body = *o.getBody();
     Elt ivElt = *eltOf(o.getInductionVar().getType());
     for (int64_t iv = lb; iv < ub; iv += step) {
+      // Views read in the last iteration are done with.
+      materialized.clear();
       Slot ivSlot;
       ivSlot.elt = ivElt;
       ivSlot.i = {iv};
@@ -1102,7 +1220,11 @@ private:
           int64_t a = I(0, k), b = I(1, k), q = a / b;
           return q - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
         };
-    } else if (name == "arith.maxsi")
+    } else if (name == "arith.divui")
+      fi = [&](int64_t k) { return int64_t(uint32_t(I(0, k)) / uint32_t(I(1, k))); };
+    else if (name == "arith.remui")
+      fi = [&](int64_t k) { return int64_t(uint32_t(I(0, k)) % uint32_t(I(1, k))); };
+    else if (name == "arith.maxsi")
       fi = [&](int64_t k) { return std::max(I(0, k), I(1, k)); };
     else if (name == "arith.minsi")
       fi = [&](int64_t k) { return std::min(I(0, k), I(1, k)); };
@@ -1157,6 +1279,244 @@ private:
     return llvm::Error::success();
   }
 
+  // --- shared memory (scheduled IR) -----------------------------------------
+  //
+  // One program's shared memory is bytes, poisoned (NaN in every float
+  // format) when the program starts; a buffer slot holds its tile row-major
+  // at the slot's byte offset, so tiles that overlap in the GPU's shared
+  // memory overlap here. Copies land when the GPU's would be waited for:
+  // cp.async groups at `tile.async_wait`, TMA copies at the wait on their
+  // mbarrier, which also checks the phase: a wait whose phase the copies do
+  // not complete would hang on the GPU, and is an error here.
+
+  struct PendingTile {
+    int64_t offset;
+    Slot data;
+  };
+  struct Barrier {
+    int64_t phases = 0;               // completed phases
+    std::vector<PendingTile> landing; // TMA copies armed on it, not yet landed
+  };
+
+  static float roundToTf32(float v) {
+    if (!std::isfinite(v))
+      return v;
+    // cvt.rna.tf32: to 10 mantissa bits, ties away from zero.
+    uint32_t bits = llvm::bit_cast<uint32_t>(v);
+    bits = (bits + 0x1000u) & 0xffffe000u;
+    return llvm::bit_cast<float>(bits);
+  }
+
+  /// Notes a race when bytes [offset, offset + bytes) of the shared memory
+  /// are the target of a copy not yet waited for: the GPU's threads could
+  /// see them before or after it lands.
+  void checkNotInFlight(int64_t offset, int64_t bytes, const char *what) {
+    auto overlaps = [&](const PendingTile &t) {
+      int64_t end = t.offset + t.data.numel() * int64_t(memBytes(t.data.elt));
+      return t.offset < offset + bytes && offset < end;
+    };
+    auto note = [&](const PendingTile &t, const Twine &copy) {
+      if (!race)
+        race = (what + Twine(" shared bytes ") + Twine(offset) + ".." + Twine(offset + bytes) +
+                " while " + copy + " into bytes from " + Twine(t.offset) +
+                " is in flight (not yet waited for)")
+                   .str();
+    };
+    for (const PendingTile &t : asyncGroups)
+      if (overlaps(t))
+        note(t, "a cp.async group");
+    for (const auto &[at, barrier] : barriers)
+      for (const PendingTile &t : barrier.landing)
+        if (overlaps(t))
+          note(t, "a TMA copy armed on the mbarrier at byte " + Twine(at));
+  }
+
+  unsigned char *sharedBytes(int64_t offset, int64_t bytes) {
+    if (size_t(offset + bytes) > shared.size())
+      shared.resize(size_t(offset + bytes), 0xff);
+    return shared.data() + offset;
+  }
+
+  void writeShared(int64_t offset, const Slot &data) {
+    size_t bytes = memBytes(data.elt);
+    unsigned char *p = sharedBytes(offset, data.numel() * int64_t(bytes));
+    for (int64_t k = 0; k < data.numel(); ++k)
+      writeElement(p + k * bytes, data.elt, data, k);
+  }
+
+  /// The tile of `shape` at byte `offset`; `transposed`: element (i, j) is
+  /// (j, i) of the row-major tile stored there.
+  Slot readShared(int64_t offset, ArrayRef<int64_t> shape, Elt elt, bool transposed) {
+    Slot r;
+    r.elt = elt;
+    r.shape.assign(shape.begin(), shape.end());
+    if (isFloatElt(elt))
+      r.f.resize(r.numel());
+    else
+      r.i.resize(r.numel());
+    size_t bytes = memBytes(elt);
+    const unsigned char *p = sharedBytes(offset, r.numel() * int64_t(bytes));
+    int64_t rows = shape.size() == 2 ? shape[0] : 1, cols = r.numel() / rows;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) {
+        int64_t stored = transposed ? j * rows + i : i * cols + j;
+        readElement(p + stored * bytes, elt, r, i * cols + j);
+      }
+    return r;
+  }
+
+  llvm::Expected<int64_t> slotOffset(Operation *op, const Slot &buffer, int64_t slot) {
+    if (slot < 0 || slot >= int64_t(buffer.slotOffsets.size()))
+      return error(op, "buffer slot " + Twine(slot) + " of " + Twine(buffer.slotOffsets.size()));
+    return buffer.slotOffsets[slot];
+  }
+
+  /// All but the `pending` most recent cp.async groups land.
+  void landAsyncGroups(int64_t pending) {
+    while (int64_t(asyncGroups.size()) > pending) {
+      writeShared(asyncGroups.front().offset, asyncGroups.front().data);
+      asyncGroups.pop_front();
+    }
+  }
+
+  llvm::Error asyncCopy(tile::AsyncCopyOp o) {
+    auto data = make(o, o.getTileType());
+    if (!data)
+      return data.takeError();
+    SmallVector<int64_t> indices;
+    for (Value v : o.getIndices())
+      indices.push_back(get(v).i[0]);
+    if (llvm::Error e = readBlock(o, get(o.getDesc()), data->shape, indices, *data, 0))
+      return e;
+    auto slot = slotOffset(o, get(o.getBuffer()), get(o.getSlot()).i[0]);
+    if (!slot)
+      return slot.takeError();
+    checkNotInFlight(*slot, data->numel() * int64_t(memBytes(data->elt)), "copies into");
+    asyncGroups.push_back({*slot, std::move(*data)});
+    return llvm::Error::success();
+  }
+
+  /// Calls fn(flat, inBounds, elementOffset) for each element of a `rows` x
+  /// `cols` box at `coords` (leading indices, row, column) of tensor map
+  /// `map`'s tensor, whose sizes and strides are the parameters after its
+  /// pointer.
+  template <typename Fn>
+  void forEachBoxElement(const Slot &map, ArrayRef<int64_t> coords, int64_t rows, int64_t cols,
+                         Fn fn) {
+    int64_t rank = map.sizes[0];
+    auto size = [&](int64_t d) { return int64_t(args[map.arg + 1 + d].i); };
+    auto stride = [&](int64_t d) { return int64_t(args[map.arg + 1 + rank + d].i); };
+    bool leadingIn = true;
+    int64_t base = 0;
+    for (int64_t d = 0; d + 2 < rank; ++d) {
+      leadingIn &= uint64_t(coords[d]) < uint64_t(size(d));
+      base += coords[d] * stride(d);
+    }
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) {
+        int64_t row = coords[rank - 2] + r, col = coords[rank - 1] + c;
+        bool in = leadingIn && uint64_t(row) < uint64_t(size(rank - 2)) &&
+                  uint64_t(col) < uint64_t(size(rank - 1));
+        fn(r * cols + c, in, base + row * stride(rank - 2) + col * stride(rank - 1));
+      }
+  }
+
+  llvm::Error tmaCopy(tile::TmaCopyOp o) {
+    if (o.getPredicate() && !get(o.getPredicate()).i[0])
+      return llvm::Error::success();
+    const Slot &map = get(o.getMap()), &buffer = get(o.getBuffer());
+    SmallVector<int64_t> coords;
+    for (Value v : o.getIndices())
+      coords.push_back(get(v).i[0]);
+    Slot data;
+    data.elt = buffer.elt;
+    data.shape = buffer.shape;
+    data.f.resize(data.numel());
+    Slot ptr;
+    ptr.arg = map.arg;
+    ptr.elt = buffer.elt;
+    llvm::Error failed = llvm::Error::success();
+    forEachBoxElement(map, coords, buffer.shape[0], buffer.shape[1],
+                      [&](int64_t flat, bool in, int64_t element) {
+                        if (!in || failed) {
+                          data.f[flat] = 0.f;
+                          return;
+                        }
+                        auto p = address(o, ptr, element, coords);
+                        if (!p) {
+                          failed = p.takeError();
+                          return;
+                        }
+                        readElement(*p, ptr.elt, data, flat);
+                      });
+    if (failed)
+      return failed;
+    auto slot = slotOffset(o, buffer, get(o.getSlot()).i[0]);
+    if (!slot)
+      return slot.takeError();
+    const Slot &bars = get(o.getBarriers());
+    auto it = barriers.find(bars.offset + 8 * get(o.getSlot()).i[0]);
+    if (it == barriers.end())
+      return error(o, "arms an mbarrier that was never initialized");
+    checkNotInFlight(*slot, data.numel() * int64_t(memBytes(data.elt)), "copies into");
+    it->second.landing.push_back({*slot, std::move(data)});
+    return llvm::Error::success();
+  }
+
+  llvm::Error mbarrierWait(tile::MBarrierWaitOp o) {
+    const Slot &bars = get(o.getBarriers());
+    int64_t slot = get(o.getSlot()).i[0], parity = get(o.getPhase()).i[0];
+    auto it = barriers.find(bars.offset + 8 * slot);
+    if (it == barriers.end())
+      return error(o, "waits on an mbarrier that was never initialized");
+    Barrier &b = it->second;
+    for (PendingTile &t : b.landing) {
+      writeShared(t.offset, t.data);
+      ++b.phases;
+    }
+    b.landing.clear();
+    // try_wait.parity(p) returns once the phase of parity p has completed:
+    // the current phase's parity is then the other one.
+    if (b.phases % 2 == parity)
+      return error(o, "would wait forever: mbarrier " + Twine(slot) + " has completed " +
+                          Twine(b.phases) + " phases, the wait is for one of parity " +
+                          Twine(parity));
+    return llvm::Error::success();
+  }
+
+  llvm::Error tmaStore(tile::TmaStoreOp o) {
+    const Slot &map = get(o.getMap()), &staging = get(o.getStaging());
+    SmallVector<int64_t> coords;
+    for (Value v : o.getIndices())
+      coords.push_back(get(v).i[0]);
+    checkNotInFlight(staging.slotOffsets[0], staging.numel() * int64_t(memBytes(staging.elt)),
+                     "stores");
+    Slot tile = readShared(staging.slotOffsets[0], staging.shape, staging.elt, false);
+    Slot ptr;
+    ptr.arg = map.arg;
+    ptr.elt = staging.elt;
+    llvm::Error failed = llvm::Error::success();
+    forEachBoxElement(map, coords, staging.shape[0], staging.shape[1],
+                      [&](int64_t flat, bool in, int64_t element) {
+                        if (!in || failed)
+                          return;
+                        auto p = address(o, ptr, element, coords);
+                        if (!p) {
+                          failed = p.takeError();
+                          return;
+                        }
+                        writeElement(*p, ptr.elt, tile, flat);
+                      });
+    return failed;
+  }
+
+  std::vector<unsigned char> shared;
+  /// The first race an op's shared-memory access ran into.
+  std::optional<std::string> race;
+  std::deque<PendingTile> asyncGroups;
+  std::map<int64_t, Barrier> barriers;
+  /// Views read by the ops of the current loop iteration (get()).
+  std::deque<Slot> materialized;
   DenseMap<Value, Slot> env;
   int64_t pid[3] = {0, 0, 0}, nprog[3] = {1, 1, 1};
 };
@@ -1169,7 +1529,10 @@ llvm::Error tessera::interp::run(ModuleOp module, LaunchGrid grid, ArrayRef<Arg>
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "interpreter: " + llvm::toString(found.takeError()));
   func::FuncOp kernel = *found;
+  // Tensor maps (scheduled IR) are the interpreter's own, after the launch's.
   ArrayRef<Type> params = kernel.getFunctionType().getInputs();
+  while (!params.empty() && isa<tile::TensorMapType>(params.back()))
+    params = params.drop_back();
   if (params.size() != args.size())
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "interpreter: kernel '" + kernel.getName() + "' takes " +

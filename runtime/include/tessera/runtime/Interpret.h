@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <utility>
 
 namespace tessera {
@@ -22,6 +23,19 @@ bool interpreted();
 /// Selects the interpreter (or the GPU) for this process; call it before any
 /// tensor is made.
 void setInterpreted(bool on);
+
+/// The chip whose schedule the interpreter runs, or "" (the tile IR as
+/// written). With TESSERA_INTERPRET=sm_90a (or setInterpretedSchedule), each
+/// kernel goes through the compiler's tile, layout and schedule stages for
+/// that chip first, and the interpreter runs what they made: shared buffers,
+/// cp.async groups, TMA copies and their mbarriers (docs/COMPILER.md §3),
+/// one program at a time; the device reports that chip (an H100's SMs and
+/// shared memory), so the kernels' heuristics choose as they would on it.
+/// Checks a schedule without a GPU: its copies' indices and slots, its
+/// waits and barrier phases.
+const std::string &interpretedArch();
+/// Selects the interpreter running `arch`'s schedule ("": the tile IR).
+void setInterpretedSchedule(const std::string &arch);
 
 namespace detail {
 /// Host allocations standing in for device memory, so that the interpreter

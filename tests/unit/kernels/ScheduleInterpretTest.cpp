@@ -1,0 +1,192 @@
+//===- ScheduleInterpretTest.cpp - Schedules checked on the CPU -----------===//
+//
+// The interpreter running a chip's schedule (setInterpretedSchedule): each
+// kernel goes through the compiler's tile, layout and schedule stages for
+// sm_90a (or sm_80), and the interpreter runs their shared buffers, cp.async
+// groups, TMA copies of every rank and mbarrier phases, against float64
+// references on fresh random inputs, outputs poisoned first. A copy into
+// the wrong slot or at the wrong coordinates, a wait for too few groups or
+// for the wrong phase (which would hang the GPU) fails here, without a GPU.
+// The same configurations run on the device in tests/gpu.
+//
+//===----------------------------------------------------------------------===//
+
+#include "common/AttentionTesting.h"
+#include "common/LibraryKernels.h"
+#include "common/Testing.h"
+#include "tessera/kernels/attention.h"
+#include "tessera/kernels/basic.h"
+#include "tessera/runtime/Error.h"
+#include "tessera/runtime/Interpret.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace tessera;
+
+namespace {
+
+/// The interpreter running `arch`'s schedule for one scope.
+struct ScheduleScope {
+  explicit ScheduleScope(const std::string &arch) { setInterpretedSchedule(arch); }
+  ~ScheduleScope() { setInterpreted(false); }
+  ScheduleScope(const ScheduleScope &) = delete;
+  ScheduleScope &operator=(const ScheduleScope &) = delete;
+};
+
+/// c = a·b on `config` against float64; a and b as views with rows `pad`
+/// elements longer than their columns (0: contiguous, which TMA copies).
+double matmulError(int64_t m, int64_t k, int64_t n, const kernels::KernelConfig &config,
+                   int64_t pad = 0) {
+  DType dtype = DType::BF16;
+  std::vector<float> a = test::randomValues(m * k, dtype), b = test::randomValues(k * n, dtype);
+  auto padded = [&](const std::vector<float> &x, int64_t rows, int64_t cols) {
+    std::vector<float> storage(rows * (cols + pad), 0.f);
+    for (int64_t i = 0; i < rows; ++i)
+      std::copy_n(x.begin() + i * cols, cols, storage.begin() + i * (cols + pad));
+    return DeviceTensor::fromFloat(storage, {rows * (cols + pad)}, dtype)
+        .view({rows, cols}, {cols + pad, 1}, 0);
+  };
+  DeviceTensor da = padded(a, m, k), db = padded(b, k, n);
+  DeviceTensor c = DeviceTensor::empty({m, n}, dtype);
+  c.fillBytes(0xff);
+  kernels::matmulWithConfig(da, db, c, config);
+  std::vector<double> want(m * n, 0.0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t p = 0; p < k; ++p)
+      for (int64_t j = 0; j < n; ++j)
+        want[i * n + j] += double(a[i * k + p]) * b[p * n + j];
+  return testkit::maxRelativeError(c.toFloat(), want, std::sqrt(double(k)));
+}
+
+/// matmul's TMA pipelines on sm_90a: two and four stages (each buffer
+/// refilled several times: the phases alternate), partial blocks in every
+/// dimension, the last k-step partial; C stored by TMA; clusters (a CTA
+/// runs its multicast copies' whole tiles here); persistent programs (the
+/// phases count on across tiles); the cp.async fallback for tensors TMA
+/// cannot describe (odd row strides).
+TEST(ScheduleInterpret, MatmulPipelines) {
+  ScheduleScope scope("sm_90a");
+  struct Variant {
+    const char *name;
+    int64_t size, stages, pad;
+    std::map<std::string, int64_t> constants;
+  };
+  const Variant variants[] = {{"small blocks, TMA, 2 stages", 2048, 2, 0, {}},
+                              {"large blocks, TMA, 4 stages", 4096, 4, 0, {}},
+                              {"TMA stores", 4096, 4, 0, {{"TMA_STORE", 1}}},
+                              {"clusters", 4096, 4, 0, {{"CLUSTER_M", 2}}},
+                              {"persistent", 4096, 4, 0, {{"PERSISTENT", 1}}},
+                              {"cp.async, 3 stages", 2048, 3, 1, {}}};
+  for (const Variant &v : variants) {
+    kernels::KernelConfig config = kernels::matmulConfig(DType::BF16, v.size, v.size, v.size);
+    config.constants["NUM_STAGES"] = v.stages;
+    for (const auto &[name, value] : v.constants)
+      config.constants[name] = value;
+    EXPECT_LE(matmulError(300, 328, 264, config, v.pad), 1e-2) << v.name;
+  }
+}
+
+/// batched_matmul's TMA copies: rank-3 tensor maps at batch coordinate i
+/// (B's i mod its batch of 1), rows past each matrix's own as zeros.
+TEST(ScheduleInterpret, BatchedMatmulRank3TensorMaps) {
+  ScheduleScope scope("sm_90a");
+  for (bool sharedB : {false, true})
+    EXPECT_LE(test::batchedMatmulError(DType::BF16, 3, 72, 200, 136, sharedB, false,
+                                       [](kernels::KernelConfig &c) { c.constants["TMA"] = 1; }),
+              1e-2)
+        << (sharedB ? "one b" : "a b per matrix");
+}
+
+/// The attention forward against float64 on `constants` over the
+/// heuristic's blocks of the head dim.
+void expectForward(const attention::AttentionShape &s, bool causal, bool useMask,
+                   const std::map<std::string, int64_t> &constants) {
+  DType dtype = DType::BF16;
+  auto q = test::randomValues(s.batch * s.heads * s.qLen * s.dim, dtype);
+  auto k = test::randomValues(s.batch * s.kvHeads * s.kLen * s.dim, dtype);
+  auto v = test::randomValues(k.size(), dtype);
+  std::vector<uint8_t> mask(s.batch * s.kLen);
+  for (size_t i = 0; i < mask.size(); ++i)
+    mask[i] = (i * 7 + 3) % 10 < 7;
+  auto [dq, dk, dv, out, lse] = attention_testing::forwardTensors(s, dtype, q, k, v);
+  DeviceTensor dmask = DeviceTensor::fromHost(mask.data(), {s.batch, s.kLen}, DType::I1);
+  attention::Options options;
+  options.causal = causal;
+  options.keyMask = useMask ? &dmask : nullptr;
+  kernels::KernelConfig config =
+      attention::forwardConfig(dtype, s.dim, causal, useMask, currentDevice().arch());
+  for (const auto &[name, value] : constants)
+    config.constants[name] = value;
+  attention::forwardWithConfig(dq, dk, dv, out, lse, options, config);
+  attention::PlainAttentionResult ref = attention::plain_attention_cpu(
+      s, q, k, v, useMask ? &mask : nullptr, causal, 1.0 / std::sqrt(double(s.dim)));
+  EXPECT_LE(attention_testing::relativeRmsError(out.toFloat(), ref.out), 1e-2);
+}
+
+const attention::AttentionShape kShapes[] = {
+    {1, 4, 2, 150, 200, 64},  // GQA; several key blocks, the last partial
+    {2, 2, 1, 129, 77, 128},  // MQA, k_len < q_len
+    {1, 2, 2, 70, 100, 40},   // run as 64: columns past 40 as zeros
+    {1, 1, 1, 40, 100, 256}}; // 128 x 32 blocks on 8 warps
+
+/// K and V by rank-4 tensor maps (TMA = 1), and the default cp.async
+/// pipeline, causal or under a key mask (a second loop, its own ring).
+TEST(ScheduleInterpret, AttentionForward) {
+  ScheduleScope scope("sm_90a");
+  for (const attention::AttentionShape &s : kShapes)
+    for (int64_t tma : {1, 0})
+      for (bool causal : {false, true}) {
+        SCOPED_TRACE(attention_testing::shapeName(s) + (tma ? " TMA" : " cp.async") +
+                     (causal ? " causal" : " masked"));
+        expectForward(s, causal, !causal, {{"TMA", tma}});
+      }
+}
+
+/// The backward's dQ and dK/dV kernels with TMA (the dK/dV program's query
+/// loop once per head of a KV group: phases counting on across heads) and
+/// on cp.async, with atomic dQ too.
+TEST(ScheduleInterpret, AttentionBackward) {
+  ScheduleScope scope("sm_90a");
+  for (const attention::AttentionShape &s : kShapes)
+    for (bool tma : {true, false})
+      for (bool atomicDq : {false, true}) {
+        SCOPED_TRACE(attention_testing::shapeName(s) + (tma ? " TMA" : " cp.async") +
+                     (atomicDq ? " atomic dQ" : ""));
+        attention_testing::BackwardCase c{s, DType::BF16, /*causal=*/true, /*mask=*/true, false};
+        c.tma = tma;
+        c.atomicDq = atomicDq;
+        attention_testing::expectGradients(attention_testing::runBackward(c),
+                                           attention_testing::relativeRmsError, 2e-2);
+      }
+}
+
+/// sm_80's schedule: cp.async pipelines of mma.sync kernels.
+TEST(ScheduleInterpret, Sm80Pipelines) {
+  ScheduleScope scope("sm_80");
+  for (int64_t stages : {2, 3})
+    EXPECT_LE(matmulError(200, 300, 136,
+                          [&] {
+                            kernels::KernelConfig c =
+                                kernels::matmulConfig(DType::BF16, 200, 136, 300);
+                            c.constants["NUM_STAGES"] = stages;
+                            return c;
+                          }()),
+              1e-2)
+        << stages << " stages";
+  expectForward(kShapes[0], true, false, {});
+}
+
+/// A producer warpgroup runs beside its consumers: not one program at a
+/// time. The interpreter says so rather than run it wrongly.
+TEST(ScheduleInterpret, WarpSpecializedKernelsAreRefused) {
+  ScheduleScope scope("sm_90a");
+  kernels::KernelConfig config = kernels::matmulConfig(DType::BF16, 4096, 4096, 4096);
+  config.constants["WARP_SPECIALIZE"] = 1;
+  std::string message = test::errorOf([&] { matmulError(128, 128, 256, config); });
+  EXPECT_TRUE(test::contains(message, "warp-specialized kernels cannot run one program at a time"))
+      << message;
+}
+
+} // namespace
