@@ -12,10 +12,13 @@
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 using namespace mlir;
 using namespace tessera;
@@ -204,6 +207,7 @@ private:
       }
       if (llvm::Error e = execOp(&op))
         return e;
+      ++progress;
       if (race)
         return error(&op, *std::exchange(race, std::nullopt));
     }
@@ -454,9 +458,16 @@ private:
         })
         .Case<gpu::BarrierOp, tile::FenceAsyncSharedOp, tile::ClusterBarrierOp>(
             [&](Operation *) { return llvm::Error::success(); })
-        .Case<tile::WarpSpecializeOp, tile::MBarrierArriveOp>([&](Operation *o) {
-          return error(o, "a producer warpgroup runs beside its consumers: warp-specialized "
-                          "kernels cannot run one program at a time");
+        .Case([&](tile::WarpSpecializeOp o) { return warpSpecialize(o); })
+        .Case([&](tile::MBarrierArriveOp o) -> llvm::Error {
+          if (o.getPredicate() && !get(o.getPredicate()).i[0])
+            return llvm::Error::success();
+          // Every consumer warp arrives: the phase completes.
+          auto it = barriers.find(get(o.getBarriers()).offset + 8 * get(o.getSlot()).i[0]);
+          if (it == barriers.end())
+            return error(o, "arrives on an mbarrier that was never initialized");
+          ++it->second.phases;
+          return llvm::Error::success();
         })
         .Case([&](arith::ConstantOp o) { return constant(o); })
         .Case([&](arith::MulUIExtendedOp o) { return mulUIExtended(o); })
@@ -1464,23 +1475,99 @@ private:
   }
 
   llvm::Error mbarrierWait(tile::MBarrierWaitOp o) {
-    const Slot &bars = get(o.getBarriers());
+    // Values, not references: the other side of a producer warpgroup may run
+    // (and grow env) while this one waits.
     int64_t slot = get(o.getSlot()).i[0], parity = get(o.getPhase()).i[0];
-    auto it = barriers.find(bars.offset + 8 * slot);
-    if (it == barriers.end())
-      return error(o, "waits on an mbarrier that was never initialized");
-    Barrier &b = it->second;
-    for (PendingTile &t : b.landing) {
-      writeShared(t.offset, t.data);
-      ++b.phases;
+    int64_t at = get(o.getBarriers()).offset + 8 * slot;
+    while (true) {
+      auto it = barriers.find(at);
+      if (it == barriers.end())
+        return error(o, "waits on an mbarrier that was never initialized");
+      Barrier &b = it->second;
+      for (PendingTile &t : b.landing) {
+        writeShared(t.offset, t.data);
+        ++b.phases;
+      }
+      b.landing.clear();
+      // try_wait.parity(p) returns once the phase of parity p has completed:
+      // the current phase's parity is then the other one.
+      if (b.phases % 2 != parity)
+        return llvm::Error::success();
+      int64_t phases = b.phases;
+      if (!yieldToOtherSide())
+        return error(o, "would wait forever: mbarrier " + Twine(slot) + " has completed " +
+                            Twine(phases) + " phases, the wait is for one of parity " +
+                            Twine(parity));
     }
-    b.landing.clear();
-    // try_wait.parity(p) returns once the phase of parity p has completed:
-    // the current phase's parity is then the other one.
-    if (b.phases % 2 == parity)
-      return error(o, "would wait forever: mbarrier " + Twine(slot) + " has completed " +
-                          Twine(b.phases) + " phases, the wait is for one of parity " +
-                          Twine(parity));
+  }
+
+  // --- producer warpgroups ---------------------------------------------------
+  //
+  // The producer region and the consumers run as two threads, one at a time:
+  // each runs until it waits on an mbarrier whose phase has not completed,
+  // then hands the baton to the other. A wait that neither side can
+  // complete any more would hang the GPU: an error.
+
+  struct Baton {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool producerTurn = false, producerDone = false, consumersDone = false;
+    std::thread::id producer;
+  };
+
+  /// Runs the other side until it hands the baton back; false when it is
+  /// done or ran no op meanwhile (then nothing this side waits for changes).
+  bool yieldToOtherSide() {
+    if (!baton)
+      return false;
+    std::unique_lock<std::mutex> lock(baton->mutex);
+    bool producer = std::this_thread::get_id() == baton->producer;
+    if (producer ? baton->consumersDone : baton->producerDone)
+      return false;
+    uint64_t before = progress;
+    baton->producerTurn = !producer;
+    baton->changed.notify_all();
+    baton->changed.wait(lock, [&] { return baton->producerTurn == producer; });
+    return progress != before;
+  }
+
+  llvm::Error warpSpecialize(tile::WarpSpecializeOp o) {
+    Baton b;
+    std::string producerError;
+    std::thread producer([&] {
+      {
+        std::unique_lock<std::mutex> lock(b.mutex);
+        b.changed.wait(lock, [&] { return b.producerTurn; });
+      }
+      SmallVector<Slot, 4> ignored;
+      if (llvm::Error e = execBlock(o.getProducer().front(), ignored))
+        producerError = llvm::toString(std::move(e));
+      std::lock_guard<std::mutex> lock(b.mutex);
+      b.producerDone = true;
+      b.producerTurn = false;
+      b.changed.notify_all();
+    });
+    {
+      std::lock_guard<std::mutex> lock(b.mutex);
+      b.producer = producer.get_id();
+      baton = &b;
+    }
+    SmallVector<Slot, 4> ignored;
+    llvm::Error consumers = execBlock(o.getConsumers().front(), ignored);
+    {
+      // The producer finishes what is left to it (or finds it never can).
+      std::unique_lock<std::mutex> lock(b.mutex);
+      b.consumersDone = true;
+      b.producerTurn = true;
+      b.changed.notify_all();
+      b.changed.wait(lock, [&] { return b.producerDone; });
+    }
+    producer.join();
+    baton = nullptr;
+    if (consumers)
+      return consumers;
+    if (!producerError.empty())
+      return error(o, "in the producer: " + producerError);
     return llvm::Error::success();
   }
 
@@ -1510,6 +1597,9 @@ private:
     return failed;
   }
 
+  /// The warp-specialized region running, if any, and the ops run so far.
+  Baton *baton = nullptr;
+  uint64_t progress = 0;
   std::vector<unsigned char> shared;
   /// The first race an op's shared-memory access ran into.
   std::optional<std::string> race;

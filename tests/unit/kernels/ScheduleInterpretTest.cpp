@@ -4,7 +4,8 @@
 // kernel goes through the compiler's tile, layout and schedule stages for
 // sm_90a (or sm_80), and the interpreter runs their shared buffers, cp.async
 // groups, TMA copies of every rank and mbarrier phases, against float64
-// references on fresh random inputs, outputs poisoned first. A copy into
+// references on fresh random inputs, outputs poisoned first, a producer
+// warpgroup as a second thread taking turns with the consumers. A copy into
 // the wrong slot or at the wrong coordinates, a wait for too few groups or
 // for the wrong phase (which would hang the GPU) fails here, without a GPU.
 // The same configurations run on the device in tests/gpu.
@@ -178,15 +179,18 @@ TEST(ScheduleInterpret, Sm80Pipelines) {
   expectForward(kShapes[0], true, false, {});
 }
 
-/// A producer warpgroup runs beside its consumers: not one program at a
-/// time. The interpreter says so rather than run it wrongly.
-TEST(ScheduleInterpret, WarpSpecializedKernelsAreRefused) {
+/// A producer warpgroup (WARP_SPECIALIZE) runs beside its consumers: the
+/// interpreter runs both, handing over at each mbarrier wait that cannot
+/// complete yet, over one tile per program and persistent programs (the
+/// producer loading the next tile's blocks while the consumers store).
+TEST(ScheduleInterpret, MatmulProducerWarpgroup) {
   ScheduleScope scope("sm_90a");
-  kernels::KernelConfig config = kernels::matmulConfig(DType::BF16, 4096, 4096, 4096);
-  config.constants["WARP_SPECIALIZE"] = 1;
-  std::string message = test::errorOf([&] { matmulError(128, 128, 256, config); });
-  EXPECT_TRUE(test::contains(message, "warp-specialized kernels cannot run one program at a time"))
-      << message;
+  for (int64_t persistent : {0, 1}) {
+    kernels::KernelConfig config = kernels::matmulConfig(DType::BF16, 4096, 4096, 4096);
+    config.constants["WARP_SPECIALIZE"] = 1;
+    config.constants["PERSISTENT"] = persistent;
+    EXPECT_LE(matmulError(300, 328, 264, config), 1e-2) << (persistent ? "persistent" : "");
+  }
 }
 
 } // namespace
