@@ -9,6 +9,9 @@
 #   and FlashAttention-2 (bench_anchors.py);
 # - batched_matmul, bf16: TMA copies (rank-3 tensor maps) on the small and
 #   large problems' blocks, beside torch.bmm (device-general-peers.py).
+# - LLVM without its straight-line strength reduction: the cold compile and
+#   the heuristic's attention and matmul kernels (compare with the rows of
+#   the same call, and with device-matmul.sh's cuBLAS).
 # matmul's variants are scripts/device-matmul.sh's.
 #   device run: scripts/device-run.sh scripts/device-variants.sh
 set -uo pipefail
@@ -40,4 +43,13 @@ python3 scripts/device-general-peers.py --json "$json/general-peers.json" || sta
 tessera-bench kernels --dtype bf16 --softmax "" --rms-norm "" --cumsum "" --rms-norm-backward "" \
   --matmul "" --batched-matmul-configs "128x128x64w4s2t;128x256x64w8s4t;128x256x64w8s4" \
   --json "$json/batched-bf16.json" || status=1
+# LLVM without its straight-line strength reduction (TESSERA_LLVM_SLSR=0,
+# ~11% of a cold attention compile here): the cold compile's split both
+# ways, then the kernels it would change, against the runs above.
+tessera-bench runtime || status=1
+TESSERA_LLVM_SLSR=0 tessera-bench runtime || status=1
+TESSERA_LLVM_SLSR=0 tessera-bench attention --shapes "$d64;$d128;$d256" --dtype bf16 --backward ||
+  status=1
+TESSERA_LLVM_SLSR=0 tessera-bench kernels --dtype bf16 --softmax "" --rms-norm "" --cumsum "" \
+  --rms-norm-backward "" --matmul "2048x2048x2048;4096x4096x4096;8192x8192x8192" || status=1
 exit $status

@@ -40,7 +40,8 @@ std::string tessera::cacheKey(const std::string &irText, const CompileOptions &o
     hash.update(s);
   };
   field(irText);
-  field("arch=" + options.arch + ";num_stages=" + std::to_string(options.numStages));
+  field("arch=" + options.arch + ";num_stages=" + std::to_string(options.numStages) +
+        (usesStrengthReduction(options) ? "" : ";slsr=0"));
   field(toolchain);
   return llvm::toHex(hash.final(), /*LowerCase=*/true);
 }

@@ -52,6 +52,10 @@ static cl::opt<bool>
 static cl::opt<bool> timeStages("time-stages",
                                 cl::desc("print the wall time of each compiler stage"),
                                 cl::cat(category));
+static cl::opt<bool> strengthReduction(
+    "slsr", cl::init(true),
+    cl::desc("LLVM NVPTX's straight-line strength reduction (--slsr=false: without it)"),
+    cl::cat(category));
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
@@ -106,6 +110,7 @@ int main(int argc, char **argv) {
     tessera::CompileOptions options;
     options.arch = arch;
     options.emitCubin = emit == "cubin" || report;
+    options.strengthReduction = strengthReduction;
     tessera::CompiledKernel k = tessera::Jit::get().compile(
         [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
     if (report) {

@@ -94,6 +94,11 @@ std::string tessera::printForHashing(ModuleOp module) {
   return text;
 }
 
+bool tessera::usesStrengthReduction(const CompileOptions &options) {
+  const char *env = std::getenv("TESSERA_LLVM_SLSR");
+  return options.strengthReduction && !(env && std::string(env) == "0");
+}
+
 llvm::Expected<CompiledKernel> tessera::describeKernel(ModuleOp module) {
   llvm::Expected<func::FuncOp> found = tile::getKernel(module);
   if (!found)
@@ -198,7 +203,7 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
   if (!gpuModule)
     return stageError(out.name, "ptx", "lowering produced no gpu.module");
 
-  FailureOr<std::string> ptx = serializeToPTX(gpuModule);
+  FailureOr<std::string> ptx = serializeToPTX(gpuModule, usesStrengthReduction(options));
   if (failed(ptx))
     return stageError(out.name, "ptx", error.message);
   out.ptx = std::move(*ptx);

@@ -4,8 +4,10 @@
 
 #include "mlir/Dialect/GPU/IR/CompilationInterfaces.h"
 #include "llvm/IR/InstIterator.h"
+#include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/IR/Operator.h"
+#include "llvm/IR/OptBisect.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <mutex>
@@ -19,7 +21,22 @@ void LLVMInitializeNVPTXAsmPrinter();
 
 using namespace mlir;
 
-FailureOr<std::string> tessera::serializeToPTX(gpu::GPUModuleOp module) {
+namespace {
+
+/// Skips the legacy pass manager's straight-line strength reduction
+/// ("slsr", which the NVPTX back end always adds): its candidates' poison
+/// checks (ScalarEvolution::canReuseInstruction) scan the long blocks of an
+/// attention kernel, 60-70 ms of its compile.
+struct SkipStrengthReduction : llvm::OptPassGate {
+  bool isEnabled() const override { return true; }
+  bool shouldRunPass(llvm::StringRef pass, llvm::StringRef) const override {
+    return pass != "slsr";
+  }
+};
+
+} // namespace
+
+FailureOr<std::string> tessera::serializeToPTX(gpu::GPUModuleOp module, bool strengthReduction) {
   static std::once_flag initNVPTX;
   std::call_once(initNVPTX, [] {
     LLVMInitializeNVPTXTarget();
@@ -37,7 +54,10 @@ FailureOr<std::string> tessera::serializeToPTX(gpu::GPUModuleOp module) {
   // default --fmad=true and Triton's enable_fp_fusion allow: without the
   // contract flag the back end emits mul.rn/add.rn, which ptxas may not fuse,
   // and a scale-then-subtract costs two instructions instead of one.
-  auto allowContraction = [](llvm::Module &llvmModule) {
+  auto allowContraction = [strengthReduction](llvm::Module &llvmModule) {
+    static SkipStrengthReduction skip;
+    if (!strengthReduction)
+      llvmModule.getContext().setOptPassGate(skip);
     for (llvm::Function &fn : llvmModule)
       for (llvm::Instruction &inst : llvm::instructions(fn))
         if (isa<llvm::FPMathOperator>(inst))

@@ -20,17 +20,27 @@ struct CompileOptions {
   bool emitCubin = true;
   /// Where to dump the IR after each stage; empty: $TESSERA_DUMP_IR, if set.
   std::string dumpDir;
+  /// LLVM NVPTX's straight-line strength reduction, 60-70 ms of a cold
+  /// attention compile (~11%) for a PTX that differs in a few address
+  /// computations; off also with $TESSERA_LLVM_SLSR=0 (an experiment: its
+  /// effect on the kernels' speed is to be measured, docs/PERFORMANCE.md).
+  bool strengthReduction = true;
 };
+
+/// Whether `options` compile with LLVM's straight-line strength reduction
+/// (the option and $TESSERA_LLVM_SLSR).
+bool usesStrengthReduction(const CompileOptions &options);
 
 /// How the kernel's parameters are passed, in order.
 enum class ParamKind { Pointer, I32, F32 };
 
 /// A TMA tensor map (tile-use-tma) that the launch encodes from a tensor
 /// argument and passes, after the kernel's other parameters, as a 128-byte
-/// `__grid_constant__`: of the 2-D tensor whose pointer is parameter
-/// `tensor` (its two sizes, then its two strides, in elements, follow it),
-/// in boxes of `boxRows` x `boxCols` elements of `elementBytes` each, with
-/// the swizzle of a box row (32, 64 or 128 bytes).
+/// `__grid_constant__`: of the rank-`rank` tensor whose pointer is parameter
+/// `tensor` (its sizes, then its strides, in elements, follow it), in boxes
+/// of `boxRows` x `boxCols` elements of `elementBytes` each (one element
+/// along the leading dimensions), with the swizzle of a box row (32, 64 or
+/// 128 bytes).
 struct TensorMapParam {
   unsigned tensor = 0;
   unsigned elementBytes = 2;

@@ -10,8 +10,11 @@ namespace tessera {
 
 /// PTX text of a gpu.module in the LLVM dialect with an NVVM target attached,
 /// through MLIR's NVVM target and LLVM's NVPTX back end, in process.
-/// Failures are reported as diagnostics on the module.
-mlir::FailureOr<std::string> serializeToPTX(mlir::gpu::GPUModuleOp module);
+/// Failures are reported as diagnostics on the module. Without
+/// `strengthReduction` the back end skips its straight-line strength
+/// reduction (CompileOptions::strengthReduction).
+mlir::FailureOr<std::string> serializeToPTX(mlir::gpu::GPUModuleOp module,
+                                            bool strengthReduction = true);
 
 } // namespace tessera
 
