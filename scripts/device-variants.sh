@@ -35,7 +35,7 @@ tessera-bench attention --shapes "$d64" --dtype bf16 --backward \
   --backward-configs "64x64w4d;64x64w4dt" || status=1
 tessera-bench attention --shapes "$d128" --dtype bf16 --backward \
   --forward-configs "128x64w4s2;128x64w4s2t;128x128w8s2t" \
-  --backward-configs "64x64w4d;64x64w4dt" || status=1
+  --backward-configs "64x64w4d;64x64w4dt;64x128w8dt;128x64w8dt" || status=1
 tessera-bench attention --shapes "$d256" --dtype bf16 --backward \
   --forward-configs "128x32w8s2;128x32w8s2t;128x64w8s2;128x64w8s2t" \
   --backward-configs "64x64w8d;64x64w8dt;64x32w8dt" || status=1
