@@ -12,8 +12,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "common/ArgReduce.h"
+#include "common/Atomics.h"
 #include "common/AttentionTesting.h"
+#include "common/ElementwiseOps.h"
 #include "common/LibraryKernels.h"
+#include "common/Masks.h"
+#include "common/Scans.h"
 #include "common/Testing.h"
 #include "tessera/kernels/attention.h"
 #include "tessera/kernels/basic.h"
@@ -177,6 +182,26 @@ TEST(ScheduleInterpret, Sm80Pipelines) {
               1e-2)
         << stages << " stages";
   expectForward(kShapes[0], true, false, {});
+}
+
+/// The foundation kernels and the users' kernels of the GPU tests on the
+/// schedule the compiler makes for them (reductions, scans and layout
+/// conversions through shared memory, masks, atomics, branches).
+TEST(ScheduleInterpret, FoundationAndUserKernels) {
+  ScheduleScope scope("sm_90a");
+  for (DType dtype : {DType::F32, DType::BF16}) {
+    SCOPED_TRACE(name(dtype));
+    EXPECT_LE(test::cumsumError(dtype, 17, 333), test::cumsumTolerance(dtype, 333));
+    test::RmsNormBackwardErrors e = test::rmsNormBackwardErrors(dtype, 33, 333);
+    EXPECT_LE(e.dx, 1e-2);
+    EXPECT_LE(e.dweight, 1e-2);
+    EXPECT_EQ(test::checkArgReduce(64, dtype), "");
+    EXPECT_EQ(test::checkScans(32, dtype), "");
+    EXPECT_EQ(test::checkMasks(1000, dtype), "");
+  }
+  EXPECT_EQ(test::checkBranches(1000), "");
+  EXPECT_EQ(test::checkAtomics(7, 128, 100), "");
+  EXPECT_EQ(test::checkElementwiseOps(1000, 0.5f), "");
 }
 
 /// A producer warpgroup (WARP_SPECIALIZE) runs beside its consumers: the
