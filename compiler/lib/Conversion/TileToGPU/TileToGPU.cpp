@@ -48,7 +48,12 @@ struct KernelToGPUFunc : OpConversionPattern<func::FuncOp> {
     gpuFunc->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), rewriter.getUnitAttr());
     unsigned threads = tile::getNumWarps(func) * tile::kWarpSize;
     func.walk([&](tile::WarpSpecializeOp split) {
-      threads += split.getProducerWarps() * tile::kWarpSize;
+      // The launch's registers per thread, which setmaxnreg then moves from
+      // the producer's warps to the consumers'.
+      unsigned producer = split.getProducerWarps() * tile::kWarpSize;
+      gpuFunc->setAttr("nvvm.maxnreg", rewriter.getI32IntegerAttr(int32_t(
+                                           warpSpecializedRegisters(threads, producer).launch)));
+      threads += producer;
     });
     gpuFunc->setAttr("nvvm.maxntid", rewriter.getDenseI32ArrayAttr({int32_t(threads), 1, 1}));
     // Clusters of CTAs along x (PTX .reqnctapercluster): a plain launch

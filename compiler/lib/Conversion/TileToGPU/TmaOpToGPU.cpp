@@ -273,6 +273,19 @@ void tessera::tilegpu::populateTmaOpPatterns(TileTypeConverter &converter,
       converter, patterns.getContext());
 }
 
+WarpRegisters tessera::tilegpu::warpSpecializedRegisters(int64_t consumerThreads,
+                                                         int64_t producerThreads) {
+  // setmaxnreg takes multiples of 8 from 24 to 256; a thread has at most
+  // 255 registers at launch. The producer keeps 40, as CUTLASS's TMA
+  // producers do: its copies' coordinates, barriers and loop counters.
+  constexpr int64_t kRegisterFile = 65536, kProducer = 40;
+  int64_t threads = consumerThreads + producerThreads;
+  int64_t launch = std::min<int64_t>(255, kRegisterFile / threads / 8 * 8);
+  int64_t consumer = std::min<int64_t>(256, (launch * threads - kProducer * producerThreads) /
+                                                consumerThreads / 8 * 8);
+  return {launch, kProducer, std::max(consumer, launch)};
+}
+
 void tessera::tilegpu::lowerWarpSpecialize(tile::WarpSpecializeOp op) {
   // The consumers synchronize among themselves: the producer's threads never
   // reach their barriers (the lowering's own included, hence after it).
@@ -299,6 +312,18 @@ void tessera::tilegpu::lowerWarpSpecialize(tile::WarpSpecializeOp op) {
   Block &consumers = op.getConsumers().front();
   split.thenBlock()->getOperations().splice(split.thenBlock()->getTerminator()->getIterator(),
                                             consumers.getOperations());
+  // Registers move from the producer's warps (all of them, warp-aligned:
+  // before its one thread goes on alone) to the consumers'.
+  WarpRegisters registers =
+      warpSpecializedRegisters(consumerThreads, int64_t(op.getProducerWarps()) * tile::kWarpSize);
+  if (registers.consumer > registers.launch) {
+    OpBuilder c = OpBuilder::atBlockBegin(split.thenBlock());
+    NVVM::SetMaxRegisterOp::create(c, loc, uint32_t(registers.consumer),
+                                   NVVM::SetMaxRegisterAction::increase);
+    b.setInsertionPoint(split.elseBlock()->getTerminator());
+    NVVM::SetMaxRegisterOp::create(b, loc, uint32_t(registers.producer),
+                                   NVVM::SetMaxRegisterAction::decrease);
+  }
   b.setInsertionPoint(split.elseBlock()->getTerminator());
   Value isProducer = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid,
                                            constI32(b, loc, consumerThreads));

@@ -218,7 +218,20 @@ void populateSharedMemoryOpPatterns(TileTypeConverter &converter, RewritePattern
 /// tile.warp_specialize, after the conversion of its regions: the consumers
 /// in an scf.if of the kernel's own threads, their barriers named barrier
 /// kConsumerBarrier for that many; the producer on the first thread after.
+/// The producer's warps give registers to the consumers (setmaxnreg,
+/// WarpRegisters).
 void lowerWarpSpecialize(tile::WarpSpecializeOp op);
+
+/// Registers per thread of a warp-specialized kernel, one CTA per SM
+/// (FlashAttention-3 §3.1, CUTLASS's warp-specialized kernels): the launch
+/// gives every thread `launch` of the 64K (PTX .maxnreg), then the producer's
+/// warps, which only issue copies, drop to `producer` and the consumers
+/// take what they left, `consumer` (setmaxnreg; 232 for 8 consumer warps
+/// beside 4 producer warps at 40, where the launch gives 168).
+struct WarpRegisters {
+  int64_t launch, producer, consumer;
+};
+WarpRegisters warpSpecializedRegisters(int64_t consumerThreads, int64_t producerThreads);
 void populateTmaOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 /// `warpgroupMma`: dots that fit run as sm_90a wgmma rather than mma.sync.
 void populateFmaDotPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
