@@ -5,8 +5,9 @@
 # peers, in one process per kernel:
 # - attention forward and backward, bf16, the benchmark shapes: blocks
 #   copied by TMA (--forward-configs and --backward-configs flag t, rank-4
-#   tensor maps) on the heuristic's blocks of each head dim, beside cuDNN
-#   and FlashAttention-2 (bench_anchors.py);
+#   tensor maps), the forward's also from a producer warpgroup (w), on the
+#   heuristic's blocks of each head dim and larger ones, beside cuDNN and
+#   FlashAttention-2 (bench_anchors.py);
 # - batched_matmul, bf16: TMA copies (rank-3 tensor maps) on the small and
 #   large problems' blocks, beside torch.bmm (device-general-peers.py).
 # - LLVM without its straight-line strength reduction: the cold compile and
@@ -31,13 +32,13 @@ d256="4,16,4096,256,0;4,16,4096,256,1"
 # (attention::backwardConfig: 64 x 64; d 256 on 8 warps), where TMA takes the
 # d 128 and 256 dK/dV kernels' spills (76 and 36 bytes) to none.
 tessera-bench attention --shapes "$d64" --dtype bf16 --backward \
-  --forward-configs "128x128w4s2;128x128w4s2t;64x64w4s2;64x64w4s2t" \
+  --forward-configs "128x128w4s2;128x128w4s2t;128x128w4s2w;64x64w4s2;64x64w4s2t;64x64w4s2w" \
   --backward-configs "64x64w4d;64x64w4dt" || status=1
 tessera-bench attention --shapes "$d128" --dtype bf16 --backward \
-  --forward-configs "128x64w4s2;128x64w4s2t;128x128w8s2t" \
+  --forward-configs "128x64w4s2;128x64w4s2t;128x64w4s2w;128x128w8s2t;128x128w8s2w" \
   --backward-configs "64x64w4d;64x64w4dt;64x128w8dt;128x64w8dt" || status=1
 tessera-bench attention --shapes "$d256" --dtype bf16 --backward \
-  --forward-configs "128x32w8s2;128x32w8s2t;128x64w8s2;128x64w8s2t" \
+  --forward-configs "128x32w8s2;128x32w8s2t;128x64w8s2;128x64w8s2t;128x64w8s2w" \
   --backward-configs "64x64w8d;64x64w8dt;64x32w8dt" || status=1
 python3 scripts/device-general-peers.py --json "$json/general-peers.json" || status=1
 tessera-bench kernels --dtype bf16 --softmax "" --rms-norm "" --cumsum "" --rms-norm-backward "" \

@@ -54,6 +54,10 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
   kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
   kb.setTensorMemoryAccelerator(kb.constant("TMA", config.get("TMA")));
+  // With TMA: a producer warpgroup issues K's and V's copies (FlashAttention-3
+  // §3.1); the kernel's own warps only compute, released from the CTA
+  // barrier that opened every key block.
+  kb.setWarpSpecialize(kb.constant("WARP_SPECIALIZE", config.get("WARP_SPECIALIZE")));
 
   TensorArg q = kb.tensor("q", dtype, 4), k = kb.tensor("k", dtype, 4);
   TensorArg v = kb.tensor("v", dtype, 4);
@@ -230,7 +234,8 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
                              {"TF32_ROUNDED_KV", 0},
                              {"WGMMA", 1},
                              {"SKIP_UNIT_RESCALE", 0},
-                             {"TMA", 0}},
+                             {"TMA", 0},
+                             {"WARP_SPECIALIZE", 0}},
                             {DType::F32, DType::F16, DType::BF16},
                             [](mlir::MLIRContext &ctx, const KernelConfig &c) {
                               KernelBuilder kb(ctx, "attention_forward", c.numWarps);

@@ -297,14 +297,19 @@ INSTANTIATE_TEST_SUITE_P(
 /// whole 16-byte vectors run as 64 and 128) land as zeros, not as the next
 /// head's; grouped heads; causal and key-masked blocks (the second loop, a
 /// ring of barriers of its own); head dims 59 and 111 (rows TMA cannot
-/// describe: the launch takes the kernel that copies by cp.async).
+/// describe: the launch takes the kernel that copies by cp.async); issued by
+/// the kernel's warps and by a producer warpgroup (WARP_SPECIALIZE = 1).
 class AttentionForwardTma : public ::testing::TestWithParam<Param> {};
 
 TEST_P(AttentionForwardTma, MatchesFloat64Reference) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
   auto [dtype, s, causal, useMask] = GetParam();
-  checkForward(dtype, attention::Fp32Precision::ieee, s, causal, useMask, {{"TMA", 1}});
+  for (int64_t producer : {0, 1}) {
+    SCOPED_TRACE(producer ? "copies from a producer warpgroup" : "copies by the kernel's warps");
+    checkForward(dtype, attention::Fp32Precision::ieee, s, causal, useMask,
+                 {{"TMA", 1}, {"WARP_SPECIALIZE", producer}});
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -94,12 +94,14 @@ int usage() {
       "       [--backward-configs BMxBNwW[d][m][t];...]  (also times the backward with each:\n"
       "                                       d: deterministic, m: mma.sync only,\n"
       "                                       t: blocks copied by TMA)\n"
-      "       [--forward-configs BMxBNwWsS[v][m][r][u][t];...]  (also times the forward with each: "
+      "       [--forward-configs BMxBNwWsS[v][m][r][u][t][w];...]  (also times the forward with "
+      "each: "
       "S stages,\n"
       "                                       v: V read transposed, m: mma.sync only,\n"
       "                                       r: K and V rounded to tf32 first,\n"
       "                                       u: rescale skipped in warps whose max held,\n"
-      "                                       t: K and V copied by TMA)\n"
+      "                                       t: K and V copied by TMA,\n"
+      "                                       w: by a producer warpgroup)\n"
       "                         [--json FILE]\n"
       "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n"
       "       tessera-bench kernels [--softmax \"MxN;...\"] [--cumsum \"MxN;...\"] "
@@ -474,11 +476,11 @@ int main(int argc, char **argv) {
       };
       std::stringstream forwardList(forwardConfigs);
       for (std::string item; std::getline(forwardList, item, ';');) {
-        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vmrut");
+        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vmrutw");
         if (!parsed) {
           std::fprintf(
               stderr,
-              "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m][r][u][t], got '%s'\n",
+              "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m][r][u][t][w], got '%s'\n",
               item.c_str());
           return 2;
         }
@@ -489,8 +491,10 @@ int main(int argc, char **argv) {
         c.constants["NUM_STAGES"] = parsed->stages;
         // v: V read transposed; m: mma.sync only (no wgmma); r: K and V
         // rounded to tf32 before the kernel; u: rescale skipped where 1;
-        // t: K and V copied by TMA (sm_90a, 16-bit).
-        c.constants["TMA"] = parsed->has('t');
+        // t: K and V copied by TMA (sm_90a, 16-bit); w: by a producer
+        // warpgroup (with t).
+        c.constants["TMA"] = parsed->has('t') || parsed->has('w');
+        c.constants["WARP_SPECIALIZE"] = parsed->has('w');
         c.constants["V_TRANSPOSED"] = parsed->has('v');
         c.constants["TF32_ROUNDED_KV"] = parsed->has('r');
         c.constants["SKIP_UNIT_RESCALE"] = parsed->has('u');

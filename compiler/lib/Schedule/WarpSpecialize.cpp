@@ -11,6 +11,15 @@
 // done, which, with four stages and a wgmma group kept in flight into the
 // next iteration, is at the top of the iteration after next.
 //
+// A kernel whose loops are preceded by tile work (FlashAttention's forward:
+// Q's copy, then the key loop over unmasked blocks, then the one over
+// masked blocks) splits before that work, and the producer runs the loops'
+// copies in sequence, each loop's ring released by its own "empty"
+// barriers; it refills the memory of a loop's ring (which a later loop's
+// buffers share) only once the consumers released all of the earlier
+// loop's. The scalar code the producer needs (bounds, indices) is cloned
+// into it.
+//
 //===----------------------------------------------------------------------===//
 
 #include "tessera/Schedule/Analysis.h"
@@ -22,6 +31,8 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SetVector.h"
+
+#include <optional>
 
 namespace tessera {
 #define GEN_PASS_DEF_TILEWARPSPECIALIZE
@@ -51,6 +62,43 @@ void cloneSlice(OpBuilder &b, Value v, Operation *region, IRMapping &mapping) {
   b.clone(*def, mapping);
 }
 
+/// In `b`: once `fills` (i32) fills of buffer `slot` of a ring came before,
+/// waits until the consumers released the last of them (phase fills - 1 of
+/// its "empty" barrier).
+void emitWaitForRelease(OpBuilder &b, Location loc, Value empty, Value slot, Value fills) {
+  Value refill =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, fills, constI32(b, loc, 1));
+  auto ifRefill = scf::IfOp::create(b, loc, TypeRange{}, refill, /*withElse=*/false);
+  OpBuilder w = OpBuilder::atBlockTerminator(ifRefill.thenBlock());
+  Value parity = arith::AndIOp::create(
+      w, loc, arith::SubIOp::create(w, loc, fills, constI32(w, loc, 1)), constI32(w, loc, 1));
+  tile::MBarrierWaitOp::create(w, loc, empty, slot, parity);
+}
+
+/// The consumers' releases of `loop`'s ring of `stages` buffers on `empty`:
+/// the top of iteration j releases the buffers of iteration j - `release`,
+/// and after the loop those of its last `release`.
+void emitReleases(scf::ForOp loop, int64_t stages, int64_t release, Value empty) {
+  Location loc = loop.getLoc();
+  OpBuilder c = OpBuilder::atBlockBegin(loop.getBody());
+  Value j = emitIteration(c, loc, loop, loop.getInductionVar());
+  Value started =
+      arith::CmpIOp::create(c, loc, arith::CmpIPredicate::sge, j, constI32(c, loc, release));
+  Value released =
+      arith::RemUIOp::create(c, loc, arith::SubIOp::create(c, loc, j, constI32(c, loc, release)),
+                             constI32(c, loc, stages));
+  tile::MBarrierArriveOp::create(c, loc, empty, released, started, release);
+  OpBuilder after(loop->getBlock(), std::next(Block::iterator(loop)));
+  Value n = emitTripCount(after, loc, loop);
+  for (int64_t last = release; last >= 1; --last) {
+    Value i = arith::SubIOp::create(after, loc, n, constI32(after, loc, last));
+    Value ran =
+        arith::CmpIOp::create(after, loc, arith::CmpIPredicate::sge, i, constI32(after, loc, 0));
+    Value lastSlot = arith::RemUIOp::create(after, loc, i, constI32(after, loc, stages));
+    tile::MBarrierArriveOp::create(after, loc, empty, lastSlot, ran, /*distance=*/0);
+  }
+}
+
 class Specializer {
 public:
   explicit Specializer(func::FuncOp kernel) : kernel(kernel) {}
@@ -60,7 +108,7 @@ public:
   void run() {
     for (scf::ForOp top : kernel.getBody().front().getOps<scf::ForOp>()) {
       if (!onlyScalarsBefore(top))
-        return;
+        return specializeSequence();
       if (specializable(top))
         return specialize(top, top);
       for (scf::ForOp inner : top.getBody()->getOps<scf::ForOp>())
@@ -144,17 +192,7 @@ private:
       Value iv = fill.getInductionVar();
       Value j = emitIteration(f, loc, loop, iv);
       Value slot = arith::RemUIOp::create(f, loc, j, constI32(f, loc, kStages));
-      Value number = emitFillNumber(f, loc, loop, j, kStages, trip);
-      Value refill =
-          arith::CmpIOp::create(f, loc, arith::CmpIPredicate::sge, number, constI32(f, loc, 1));
-      auto ifRefill = scf::IfOp::create(f, loc, TypeRange{}, refill, /*withElse=*/false);
-      {
-        OpBuilder w = OpBuilder::atBlockTerminator(ifRefill.thenBlock());
-        Value parity = arith::AndIOp::create(
-            w, loc, arith::SubIOp::create(w, loc, number, constI32(w, loc, 1)),
-            constI32(w, loc, 1));
-        tile::MBarrierWaitOp::create(w, loc, empty, slot, parity);
-      }
+      emitWaitForRelease(f, loc, empty, slot, emitFillNumber(f, loc, loop, j, kStages, trip));
       // The loop's copies were of iteration iv + distance: clone them with
       // the induction variable at iv - distance (always in range here).
       for (tile::TmaCopyOp copy : copies) {
@@ -178,23 +216,7 @@ private:
     body->front().erase();
     for (tile::TmaCopyOp copy : copies)
       copy->erase();
-    OpBuilder c = OpBuilder::atBlockBegin(body);
-    Value j = emitIteration(c, loc, loop, loop.getInductionVar());
-    Value started = arith::CmpIOp::create(c, loc, arith::CmpIPredicate::sge, j,
-                                          constI32(c, loc, kReleaseDistance));
-    Value released = arith::RemUIOp::create(
-        c, loc, arith::SubIOp::create(c, loc, j, constI32(c, loc, kReleaseDistance)),
-        constI32(c, loc, kStages));
-    tile::MBarrierArriveOp::create(c, loc, empty, released, started, kReleaseDistance);
-    OpBuilder after(loop->getBlock(), std::next(Block::iterator(loop)));
-    Value n = emitTripCount(after, loc, loop);
-    for (int64_t last = kReleaseDistance; last >= 1; --last) {
-      Value i = arith::SubIOp::create(after, loc, n, constI32(after, loc, last));
-      Value ran =
-          arith::CmpIOp::create(after, loc, arith::CmpIPredicate::sge, i, constI32(after, loc, 0));
-      Value lastSlot = arith::RemUIOp::create(after, loc, i, constI32(after, loc, kStages));
-      tile::MBarrierArriveOp::create(after, loc, empty, lastSlot, ran, /*distance=*/0);
-    }
+    emitReleases(loop, kStages, kReleaseDistance, empty);
 
     // The copies before the loop are the producer's now, and so are the
     // barriers that kept them from refilling buffers still being read (the
@@ -212,6 +234,212 @@ private:
     });
     for (Operation *op : gone)
       op->erase();
+  }
+
+  /// A TMA loop's ring: its buffers and how far ahead its copies run. The
+  /// copies at the top of iteration j refill the buffers of iteration
+  /// j - (stages - distance), which every reader is done with by then (the
+  /// barrier that opens the body): the consumers release them there.
+  struct Ring {
+    int64_t stages, distance;
+    int64_t release() const { return stages - distance; }
+  };
+
+  /// The ring of a loop tile-use-tma made: a body that opens with a barrier,
+  /// TMA copies into buffers of one depth, all as far ahead; no loop inside.
+  static std::optional<Ring> ringOf(scf::ForOp loop) {
+    Block *body = loop.getBody();
+    SmallVector<tile::TmaCopyOp> copies(body->getOps<tile::TmaCopyOp>());
+    if (copies.empty() || !isa<gpu::BarrierOp>(body->front()) ||
+        body->walk([](scf::ForOp) { return WalkResult::interrupt(); }).wasInterrupted())
+      return std::nullopt;
+    Ring ring{copies.front().getBuffer().getType().getBuffers(), copies.front().getDistance()};
+    for (tile::TmaCopyOp copy : copies)
+      if (copy.getBuffer().getType().getBuffers() != ring.stages ||
+          copy.getDistance() != ring.distance)
+        return std::nullopt;
+    if (ring.distance < 1 || ring.distance >= ring.stages)
+      return std::nullopt;
+    return ring;
+  }
+
+  /// Whether the producer can compute `v` where the kernel splits at
+  /// `split`: from values before it and scalar code after (cloned), with
+  /// `iv` (a loop's induction variable) remapped.
+  static bool producerCanCompute(Value v, Operation *split, Value iv) {
+    if (v == iv)
+      return true;
+    Operation *def = v.getDefiningOp();
+    if (!def)
+      return isa<func::FuncOp>(cast<BlockArgument>(v).getOwner()->getParentOp());
+    if (def->getBlock() == split->getBlock() && def->isBeforeInBlock(split))
+      return true;
+    return isScalarCode(def) && llvm::all_of(def->getOperands(), [&](Value operand) {
+             return producerCanCompute(operand, split, iv);
+           });
+  }
+
+  /// `v` in the producer: the scalar code it is computed from that lies
+  /// after `split` (in the consumers' region by then) cloned into `b`,
+  /// operands first.
+  static Value cloneScalarSlice(OpBuilder &b, Value v, Operation *split, IRMapping &mapping) {
+    if (Value mapped = mapping.lookupOrNull(v))
+      return mapped;
+    Operation *def = v.getDefiningOp();
+    if (!def || (def->getBlock() == split->getBlock() && def->isBeforeInBlock(split)))
+      return v;
+    for (Value operand : def->getOperands())
+      cloneScalarSlice(b, operand, split, mapping);
+    return b.clone(*def, mapping)->getResult(cast<OpResult>(v).getResultNumber());
+  }
+
+  /// Waits in `b` until the consumers released every fill of `ring` that
+  /// `fill` (the producer's loop over a loop's iterations) made: slot s was
+  /// filled ceil(max(0, n - s) / S) times in n iterations, each released once.
+  static void emitWaitForReleases(OpBuilder &b, Location loc, scf::ForOp fill, const Ring &ring,
+                                  Value empty) {
+    Value n = emitTripCount(b, loc, fill);
+    for (int64_t s = 0; s < ring.stages; ++s) {
+      Value left = arith::MaxSIOp::create(
+          b, loc, arith::SubIOp::create(b, loc, n, constI32(b, loc, s)), constI32(b, loc, 0));
+      Value fills = arith::DivSIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, left, constI32(b, loc, ring.stages - 1)),
+          constI32(b, loc, ring.stages));
+      emitWaitForRelease(b, loc, empty, constI32(b, loc, s), fills);
+    }
+  }
+
+  /// Loops of TMA copies in sequence after tile work (the comment at the
+  /// top of this file).
+  void specializeSequence() {
+    // A cluster's multicast copies are issued by every CTA's own threads.
+    if (auto size = kernel->getAttrOfType<IntegerAttr>(tile::kClusterSizeAttr);
+        size && size.getInt() > 1)
+      return;
+    MLIRContext *ctx = kernel.getContext();
+    Block &entry = kernel.getBody().front();
+    // The split: before the first op that is not scalar code, a buffer or
+    // a barrier's initialization.
+    Operation *split = nullptr;
+    for (Operation &op : entry)
+      if (!isScalarCode(&op) &&
+          !isa<tile::SharedAllocOp, tile::MBarrierAllocOp, tile::MBarrierInitOp>(op)) {
+        split = &op;
+        break;
+      }
+    if (!split || split->hasTrait<OpTrait::IsTerminator>())
+      return;
+    SmallVector<scf::ForOp> loops;
+    SmallVector<Ring> rings;
+    bool ok = true;
+    for (scf::ForOp loop : entry.getOps<scf::ForOp>()) {
+      bool tma =
+          loop->walk([](tile::TmaCopyOp) { return WalkResult::interrupt(); }).wasInterrupted();
+      std::optional<Ring> ring = tma ? ringOf(loop) : std::nullopt;
+      ok &= !tma || (ring && split->isBeforeInBlock(loop));
+      if (!ring)
+        continue;
+      loops.push_back(loop);
+      rings.push_back(*ring);
+      for (Value bound : {loop.getLowerBound(), loop.getUpperBound(), loop.getStep()})
+        ok &= producerCanCompute(bound, split, Value());
+      for (tile::TmaCopyOp copy : loop.getBody()->getOps<tile::TmaCopyOp>())
+        for (Value operand : copy->getOperands())
+          ok &= producerCanCompute(operand, split, loop.getInductionVar());
+    }
+    // Every TMA copy is one of those loops' or a first copy of their buffers.
+    kernel.walk([&](tile::TmaCopyOp copy) {
+      ok &= llvm::any_of(loops, [&](scf::ForOp loop) {
+        return llvm::any_of(loop.getBody()->getOps<tile::TmaCopyOp>(), [&](tile::TmaCopyOp own) {
+          return own.getBuffer() == copy.getBuffer();
+        });
+      });
+    });
+    if (!ok || loops.empty())
+      return;
+
+    Location loc = split->getLoc();
+    OpBuilder b(split);
+    int64_t offset = llvm::alignTo(sharedMemoryBytes(kernel), 8);
+    SmallVector<Value> empties;
+    for (const Ring &ring : rings) {
+      empties.push_back(tile::MBarrierAllocOp::create(
+          b, loc, tile::MBarriersType::get(ctx, ring.stages), offset));
+      tile::MBarrierInitOp::create(b, loc, empties.back(), tile::getNumWarps(kernel));
+      offset += 8 * ring.stages;
+    }
+    auto op = tile::WarpSpecializeOp::create(b, loc, kProducerWarps);
+    Block *producer = new Block(), *consumers = new Block();
+    op.getProducer().push_back(producer);
+    op.getConsumers().push_back(consumers);
+    for (Operation &moved : llvm::make_early_inc_range(
+             llvm::make_range(Block::iterator(split), Block::iterator(entry.getTerminator()))))
+      moved.moveBefore(consumers, consumers->end());
+
+    // The producer: each loop's copies in order, each after the release of
+    // the buffer it refills; a loop's ring only once the previous loop's is
+    // released entirely (the rings share memory).
+    OpBuilder p = OpBuilder::atBlockEnd(producer);
+    IRMapping scalars;
+    SmallVector<scf::ForOp> fills;
+    for (size_t k = 0; k < loops.size(); ++k) {
+      scf::ForOp loop = loops[k];
+      const Ring &ring = rings[k];
+      if (k > 0)
+        emitWaitForReleases(p, loc, fills.back(), rings[k - 1], empties[k - 1]);
+      auto fill =
+          scf::ForOp::create(p, loc, cloneScalarSlice(p, loop.getLowerBound(), split, scalars),
+                             cloneScalarSlice(p, loop.getUpperBound(), split, scalars),
+                             cloneScalarSlice(p, loop.getStep(), split, scalars));
+      fills.push_back(fill);
+      OpBuilder f = OpBuilder::atBlockBegin(fill.getBody());
+      Value iv = fill.getInductionVar();
+      Value j = emitIteration(f, loc, fill, iv);
+      Value slot = arith::RemUIOp::create(f, loc, j, constI32(f, loc, ring.stages));
+      emitWaitForRelease(f, loc, empties[k], slot,
+                         arith::DivUIOp::create(f, loc, j, constI32(f, loc, ring.stages)));
+      // The loop's copies were of iteration iv + distance: at iv - distance.
+      for (tile::TmaCopyOp copy : loop.getBody()->getOps<tile::TmaCopyOp>()) {
+        IRMapping inner = scalars;
+        Value ahead =
+            arith::MulIOp::create(f, loc, fill.getStep(), constI32(f, loc, copy.getDistance()));
+        inner.map(loop.getInductionVar(), arith::SubIOp::create(f, loc, iv, ahead));
+        SmallVector<Value> indices = llvm::map_to_vector(
+            copy.getIndices(), [&](Value v) { return cloneScalarSlice(f, v, split, inner); });
+        tile::TmaCopyOp::create(f, copy.getLoc(), copy.getMap(), indices, copy.getBuffer(),
+                                cloneScalarSlice(f, copy.getSlot(), split, inner),
+                                copy.getBarriers(), Value(), /*distance=*/0,
+                                /*single_thread=*/true);
+      }
+    }
+
+    // The consumers: no copies and no opening barrier in the loops; the top
+    // of iteration j releases the buffers of iteration j - R, and after the
+    // loop those of its last R. The first copies before each loop go, with
+    // the barriers that kept them from buffers still being read.
+    for (size_t k = 0; k < loops.size(); ++k) {
+      scf::ForOp loop = loops[k];
+      const Ring &ring = rings[k];
+      Block *body = loop.getBody();
+      SmallVector<Value> buffers;
+      for (tile::TmaCopyOp copy : llvm::make_early_inc_range(body->getOps<tile::TmaCopyOp>())) {
+        buffers.push_back(copy.getBuffer());
+        copy->erase();
+      }
+      body->front().erase();
+      emitReleases(loop, ring.stages, ring.release(), empties[k]);
+      SmallVector<Operation *> gone;
+      consumers->walk([&](tile::TmaCopyOp copy) {
+        if (!llvm::is_contained(buffers, copy.getBuffer()))
+          return;
+        gone.push_back(copy);
+        if (gpu::BarrierOp barrier = barrierBefore(copy, /*overCopies=*/true);
+            barrier && !llvm::is_contained(gone, barrier.getOperation()))
+          gone.push_back(barrier);
+      });
+      for (Operation *dead : gone)
+        dead->erase();
+    }
   }
 
   func::FuncOp kernel;

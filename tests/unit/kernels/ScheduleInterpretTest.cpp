@@ -137,16 +137,20 @@ const attention::AttentionShape kShapes[] = {
     {1, 2, 2, 70, 100, 40},   // run as 64: columns past 40 as zeros
     {1, 1, 1, 40, 100, 256}}; // 128 x 32 blocks on 8 warps
 
-/// K and V by rank-4 tensor maps (TMA = 1), and the default cp.async
-/// pipeline, causal or under a key mask (a second loop, its own ring).
+/// K and V by rank-4 tensor maps (TMA = 1), issued by a producer warpgroup
+/// (WARP_SPECIALIZE: both key loops' copies in sequence, the second ring,
+/// which shares the first's memory, refilled only once the first is
+/// released), and the default cp.async pipeline; causal or under a key
+/// mask (a second loop, its own ring).
 TEST(ScheduleInterpret, AttentionForward) {
   ScheduleScope scope("sm_90a");
+  const char *modes[] = {"cp.async", "TMA", "TMA from a producer warpgroup"};
   for (const attention::AttentionShape &s : kShapes)
-    for (int64_t tma : {1, 0})
+    for (int64_t mode : {2, 1, 0})
       for (bool causal : {false, true}) {
-        SCOPED_TRACE(attention_testing::shapeName(s) + (tma ? " TMA" : " cp.async") +
+        SCOPED_TRACE(attention_testing::shapeName(s) + " " + modes[mode] +
                      (causal ? " causal" : " masked"));
-        expectForward(s, causal, !causal, {{"TMA", tma}});
+        expectForward(s, causal, !causal, {{"TMA", mode >= 1}, {"WARP_SPECIALIZE", mode == 2}});
       }
 }
 

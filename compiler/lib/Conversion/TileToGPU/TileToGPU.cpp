@@ -48,12 +48,11 @@ struct KernelToGPUFunc : OpConversionPattern<func::FuncOp> {
     gpuFunc->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), rewriter.getUnitAttr());
     unsigned threads = tile::getNumWarps(func) * tile::kWarpSize;
     func.walk([&](tile::WarpSpecializeOp split) {
-      // The launch's registers per thread, which setmaxnreg then moves from
-      // the producer's warps to the consumers'.
-      unsigned producer = split.getProducerWarps() * tile::kWarpSize;
-      gpuFunc->setAttr("nvvm.maxnreg", rewriter.getI32IntegerAttr(int32_t(
-                                           warpSpecializedRegisters(threads, producer).launch)));
-      threads += producer;
+      // One CTA per SM (PTX .minnctapersm, as CUTLASS's __launch_bounds__):
+      // ptxas gives each thread 64K / threads registers at launch, which
+      // setmaxnreg then moves from the producer's warps to the consumers'.
+      gpuFunc->setAttr("nvvm.minctasm", rewriter.getI32IntegerAttr(1));
+      threads += split.getProducerWarps() * tile::kWarpSize;
     });
     gpuFunc->setAttr("nvvm.maxntid", rewriter.getDenseI32ArrayAttr({int32_t(threads), 1, 1}));
     // Clusters of CTAs along x (PTX .reqnctapercluster): a plain launch

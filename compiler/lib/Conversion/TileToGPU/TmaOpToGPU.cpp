@@ -316,7 +316,7 @@ void tessera::tilegpu::lowerWarpSpecialize(tile::WarpSpecializeOp op) {
   // before its one thread goes on alone) to the consumers'.
   WarpRegisters registers =
       warpSpecializedRegisters(consumerThreads, int64_t(op.getProducerWarps()) * tile::kWarpSize);
-  if (registers.consumer > registers.launch) {
+  if (registers.consumer >= registers.launch + 8) {
     OpBuilder c = OpBuilder::atBlockBegin(split.thenBlock());
     NVVM::SetMaxRegisterOp::create(c, loc, uint32_t(registers.consumer),
                                    NVVM::SetMaxRegisterAction::increase);

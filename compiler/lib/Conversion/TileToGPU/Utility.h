@@ -224,10 +224,12 @@ void lowerWarpSpecialize(tile::WarpSpecializeOp op);
 
 /// Registers per thread of a warp-specialized kernel, one CTA per SM
 /// (FlashAttention-3 §3.1, CUTLASS's warp-specialized kernels): the launch
-/// gives every thread `launch` of the 64K (PTX .maxnreg), then the producer's
-/// warps, which only issue copies, drop to `producer` and the consumers
-/// take what they left, `consumer` (setmaxnreg; 232 for 8 consumer warps
-/// beside 4 producer warps at 40, where the launch gives 168).
+/// gives every thread `launch` of the 64K (.maxntid, .minnctapersm 1), then
+/// the producer's warps, which only issue copies, drop to `producer` and
+/// the consumers take what they left, `consumer` (setmaxnreg; 232 for 8
+/// consumer warps beside 4 producer warps at 40, where the launch gives
+/// 168). ptxas still allocates the consumers' code within the launch's
+/// count (a d 256 attention forward on 8 consumer warps spills at 168).
 struct WarpRegisters {
   int64_t launch, producer, consumer;
 };
