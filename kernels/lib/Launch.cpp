@@ -39,11 +39,15 @@ bool detail::vectorAligned(const DeviceTensor &t) {
   // outside it, so the kernel has no element-by-element path.
   if (shape.back() * bytes % 16 != 0)
     return false;
-  // Rows that neither overlap nor run backwards: what a TMA tensor map can
-  // describe too (tile-use-tma copies the tensors of aligned kernels).
+  // Rows that neither overlap nor run backwards, and positive strides along
+  // the dimensions before them, in any order (a (batch, heads, seq, dim)
+  // view of (batch, seq, heads, dim) storage, as FlashAttention's layout
+  // is): what a TMA tensor map can describe too (tile-use-tma copies the
+  // tensors of aligned kernels).
+  size_t rows = strides.size() - 2;
   for (size_t d = 0; d + 1 < strides.size(); ++d)
     if (strides[d] * bytes % 16 != 0 ||
-        (shape[d] > 1 && (strides[d] <= 0 || strides[d] < shape[d + 1] * strides[d + 1])))
+        (shape[d] > 1 && (strides[d] <= 0 || (d == rows && strides[d] < shape.back()))))
       return false;
   return true;
 }

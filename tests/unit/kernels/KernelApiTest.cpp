@@ -232,6 +232,13 @@ TEST(KernelArgs, RecordsWhichTensorsAreAligned) {
   DeviceTensor triples = DeviceTensor::empty({5, 3}, DType::F32);
   EXPECT_FALSE(kernels::detail::vectorAligned(narrow));
   EXPECT_FALSE(kernels::detail::vectorAligned(triples));
+  // Leading dimensions in any order: (batch, heads, seq, dim) seen in
+  // (batch, seq, heads, dim) storage; but not broadcast along one of them.
+  DeviceTensor packed = DeviceTensor::empty({2, 5, 3, 64}, DType::BF16);
+  DeviceTensor headsFirst = packed.view({2, 3, 5, 64}, {5 * 3 * 64, 64, 3 * 64, 1}, 0);
+  DeviceTensor sharedHeads = packed.view({2, 3, 5, 64}, {5 * 3 * 64, 0, 3 * 64, 1}, 0);
+  EXPECT_TRUE(kernels::detail::vectorAligned(headsFirst));
+  EXPECT_FALSE(kernels::detail::vectorAligned(sharedHeads));
   KernelArgs args;
   kernels::detail::addTensor(args, whole, "whole");
   args.add(int32_t(7));

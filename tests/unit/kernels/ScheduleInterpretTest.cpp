@@ -156,20 +156,24 @@ TEST(ScheduleInterpret, AttentionForward) {
 
 /// The backward's dQ and dK/dV kernels with TMA (the dK/dV program's query
 /// loop once per head of a KV group: phases counting on across heads) and
-/// on cp.async, with atomic dQ too.
+/// on cp.async, with atomic dQ too; on (batch, heads, seq, dim) views of
+/// (batch, seq, heads, dim) storage too (rank-4 maps whose strides are not
+/// in the dimensions' order).
 TEST(ScheduleInterpret, AttentionBackward) {
   ScheduleScope scope("sm_90a");
   for (const attention::AttentionShape &s : kShapes)
     for (bool tma : {true, false})
-      for (bool atomicDq : {false, true}) {
-        SCOPED_TRACE(attention_testing::shapeName(s) + (tma ? " TMA" : " cp.async") +
-                     (atomicDq ? " atomic dQ" : ""));
-        attention_testing::BackwardCase c{s, DType::BF16, /*causal=*/true, /*mask=*/true, false};
-        c.tma = tma;
-        c.atomicDq = atomicDq;
-        attention_testing::expectGradients(attention_testing::runBackward(c),
-                                           attention_testing::relativeRmsError, 2e-2);
-      }
+      for (bool atomicDq : {false, true})
+        for (bool strided : {false, true}) {
+          SCOPED_TRACE(attention_testing::shapeName(s) + (tma ? " TMA" : " cp.async") +
+                       (atomicDq ? " atomic dQ" : "") + (strided ? " (b, s, h, d) storage" : ""));
+          attention_testing::BackwardCase c{s, DType::BF16, /*causal=*/true, /*mask=*/true,
+                                            strided};
+          c.tma = tma;
+          c.atomicDq = atomicDq;
+          attention_testing::expectGradients(attention_testing::runBackward(c),
+                                             attention_testing::relativeRmsError, 2e-2);
+        }
 }
 
 /// sm_80's schedule: cp.async pipelines of mma.sync kernels.

@@ -21,9 +21,9 @@ namespace tessera::kernels::detail {
 void addTensor(KernelArgs &args, const DeviceTensor &t, const char *argName);
 /// `t` allows 16-byte vectors and TMA tensor maps: its base a multiple of 16
 /// bytes, unit last stride, a last dimension of whole 16-byte vectors,
-/// every other stride a multiple of 16 bytes, and (along dimensions of more
-/// than one element) positive and spanning the dimensions after it: rows
-/// that neither overlap nor run backwards.
+/// every other stride a multiple of 16 bytes and (along dimensions of more
+/// than one element) positive, the rows' spanning a row: rows that neither
+/// overlap nor run backwards; the leading dimensions in any order.
 bool vectorAligned(const DeviceTensor &t);
 
 /// Throws tessera::Error naming `argName` unless `t` has one of `dtypes`.
