@@ -228,8 +228,8 @@ void lowerWarpSpecialize(tile::WarpSpecializeOp op);
 /// the producer's warps, which only issue copies, drop to `producer` and
 /// the consumers take what they left, `consumer` (setmaxnreg; 232 for 8
 /// consumer warps beside 4 producer warps at 40, where the launch gives
-/// 168). ptxas still allocates the consumers' code within the launch's
-/// count (a d 256 attention forward on 8 consumer warps spills at 168).
+/// 168). ptxas reports the launch's count; it needs .minnctapersm (or
+/// .maxnreg) to honour setmaxnreg at all.
 struct WarpRegisters {
   int64_t launch, producer, consumer;
 };
