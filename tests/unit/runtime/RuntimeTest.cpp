@@ -137,6 +137,19 @@ TEST(TensorMapLayout, MapsEveryDimensionInnermostFirst) {
   EXPECT_EQ(layout.box, (std::array<uint32_t, 5>{64, 64, 1, 1, 0}));
 }
 
+/// A matrix (matmul's A): columns, then rows a row stride apart; a one-row
+/// matrix gets its row's bytes rounded up to 16 as the stride.
+TEST(TensorMapLayout, MatrixColumnsThenRows) {
+  TensorMapParam param{/*tensor=*/0, /*elementBytes=*/2, /*boxRows=*/128, /*boxCols=*/64};
+  int32_t sizes[] = {300, 328}, strides[] = {336, 1};
+  TensorMapLayout layout = tensorMapLayout(param, sizes, strides);
+  EXPECT_EQ(layout.dims, (std::array<uint64_t, 5>{328, 300, 0, 0, 0}));
+  EXPECT_EQ(layout.strideBytes, (std::array<uint64_t, 4>{672, 0, 0, 0}));
+  EXPECT_EQ(layout.box, (std::array<uint32_t, 5>{64, 128, 0, 0, 0}));
+  int32_t oneRow[] = {1, 100}, anyStride[] = {3, 1};
+  EXPECT_EQ(tensorMapLayout(param, oneRow, anyStride).strideBytes[0], 208u);
+}
+
 /// A dimension of one element: TMA never steps along it, and its stride
 /// (whatever the tensor says; 7 elements here, not a multiple of 16 bytes)
 /// becomes the dense one. An empty dimension is given one element.
