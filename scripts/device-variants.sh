@@ -28,6 +28,8 @@ d256="4,16,4096,256,0;4,16,4096,256,1"
 # The heuristic's blocks (attention::forwardConfig, sm_90a, bf16), then with
 # TMA, and larger key blocks, which TMA leaves spill-free (d 256: 128 x 64 on
 # 8 warps, 208 registers with TMA, 238 without).
+# o: causal query blocks in index order, against the longest first (the
+# default since LONGEST_FIRST; on non-causal shapes they are the same).
 # The backward (deterministic split, d) likewise, on the heuristic's blocks
 # (attention::backwardConfig: 64 x 64; d 256 on 8 warps), where TMA takes the
 # d 128 and 256 dK/dV kernels' spills (76 and 36 bytes) to none.
@@ -35,8 +37,8 @@ tessera-bench attention --shapes "$d64" --dtype bf16 --backward \
   --forward-configs "128x128w4s2;128x128w4s2t;128x128w4s2w;64x64w4s2;64x64w4s2t;64x64w4s2w" \
   --backward-configs "64x64w4d;64x64w4dt" || status=1
 tessera-bench attention --shapes "$d128" --dtype bf16 --backward \
-  --forward-configs "128x64w4s2;128x64w4s2t;128x64w4s2w;128x128w8s2t;128x128w8s2w" \
-  --backward-configs "64x64w4d;64x64w4dt;64x128w8dt;128x64w8dt" || status=1
+  --forward-configs "128x64w4s2;128x64w4s2o;128x64w4s2t;128x64w4s2w;128x128w8s2t;128x128w8s2w" \
+  --backward-configs "64x64w4d;64x64w4do;64x64w4dt;64x128w8dt;128x64w8dt" || status=1
 tessera-bench attention --shapes "$d256" --dtype bf16 --backward \
   --forward-configs "128x32w8s2;128x32w8s2t;128x64w8s2;128x64w8s2t;128x64w8s2w" \
   --backward-configs "64x64w8d;64x64w8dt;64x32w8dt" || status=1

@@ -46,6 +46,7 @@ struct BackwardConstants {
   bool causal, hasMask;
   DotPrecision precision; // f32: TF32 tensor cores or full f32
   bool dqAtomic;          // dK/dV programs add dQ terms into dq_accum
+  bool longestFirst;      // causal dQ: the last query blocks first
 
   explicit BackwardConstants(KernelBuilder &kb, const KernelConfig &config)
       : BM(kb.constant("BLOCK_M", config.get("BLOCK_M"))),
@@ -55,7 +56,8 @@ struct BackwardConstants {
         hasMask(kb.constant("HAS_MASK", config.get("HAS_MASK"))),
         precision(kb.constant("TF32", config.get("TF32")) ? DotPrecision::tf32
                                                           : DotPrecision::ieee),
-        dqAtomic(kb.constant("DQ_ATOMIC", config.get("DQ_ATOMIC"))) {
+        dqAtomic(kb.constant("DQ_ATOMIC", config.get("DQ_ATOMIC"))),
+        longestFirst(kb.constant("LONGEST_FIRST", config.get("LONGEST_FIRST"))) {
     kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
     // TMA=1 (sm_90a, 16-bit): the key loop's (dQ) or query loop's (dK/dV)
     // blocks by tensor maps of the whole tensors (rank 4).
@@ -268,7 +270,11 @@ void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
   Scalar heads = a.q.size(1), qLen = a.q.size(2), kLen = a.k.size(2);
   Scalar bh = program_id(1), b = bh / heads, h = bh % heads;
   Scalar hk = h / (heads / a.k.size(1));
-  Scalar startM = program_id(0) * Scalar(c.BM);
+  // Causal (LONGEST_FIRST): the last query blocks, which see the most keys,
+  // get the first programs (as the forward's).
+  Scalar mBlock =
+      c.causal && c.longestFirst ? num_programs(0) - Scalar(1) - program_id(0) : program_id(0);
+  Scalar startM = mBlock * Scalar(c.BM);
   TensorArg kh = a.k.at({b, hk}), vh = a.v.at({b, hk});
 
   Tile qi = load(a.q.at({b, h}), {startM, Scalar(0)}, {c.BM, c.BD});
@@ -353,9 +359,9 @@ void attention::detail::registerAttentionBackwardKernels(std::map<std::string, K
       defineKernel("attention_backward_dq_convert",
                    "flash attention backward, dq = dq_accum * scale in the inputs' dtype",
                    {{"BLOCK_M", 64}, {"BLOCK_D", 64}}, dtypes, attentionBackwardDqConvertKernel);
-  const std::map<std::string, int64_t> blocks{{"BLOCK_M", 64},  {"BLOCK_N", 64}, {"BLOCK_D", 64},
-                                              {"CAUSAL", 0},    {"HAS_MASK", 0}, {"TF32", 0},
-                                              {"DQ_ATOMIC", 0}, {"WGMMA", 1},    {"TMA", 0}};
+  const std::map<std::string, int64_t> blocks{
+      {"BLOCK_M", 64}, {"BLOCK_N", 64},  {"BLOCK_D", 64}, {"CAUSAL", 0}, {"HAS_MASK", 0},
+      {"TF32", 0},     {"DQ_ATOMIC", 0}, {"WGMMA", 1},    {"TMA", 0},    {"LONGEST_FIRST", 1}};
   r["attention_backward_dkdv"] =
       defineKernel("attention_backward_dkdv",
                    "flash attention backward, dk and dv per key block (FlashAttention-2 Alg. 2)",

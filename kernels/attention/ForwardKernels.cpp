@@ -76,7 +76,12 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   Scalar heads = q.size(1), qLen = q.size(2), kLen = k.size(2);
   Scalar bh = program_id(1), b = bh / heads, h = bh % heads;
   Scalar hk = h / (heads / k.size(1));
-  Scalar startM = program_id(0) * Scalar(BM);
+  // Causal (LONGEST_FIRST): the last query blocks, which see the most keys,
+  // get the first programs, so that the short ones fill the grid's tail
+  // (FlashAttention-2's order).
+  const bool longestFirst = kb.constant("LONGEST_FIRST", config.get("LONGEST_FIRST")) && causal;
+  Scalar mBlock = longestFirst ? num_programs(0) - Scalar(1) - program_id(0) : program_id(0);
+  Scalar startM = mBlock * Scalar(BM);
   TensorArg qh = q.at({b, h}), kh = k.at({b, hk}), vh = v.at({b, hk}), oh = out.at({b, h});
 
   Tile qi = load(qh, {startM, Scalar(0)}, {BM, BD});
@@ -235,7 +240,8 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
                              {"WGMMA", 1},
                              {"SKIP_UNIT_RESCALE", 0},
                              {"TMA", 0},
-                             {"WARP_SPECIALIZE", 0}},
+                             {"WARP_SPECIALIZE", 0},
+                             {"LONGEST_FIRST", 1}},
                             {DType::F32, DType::F16, DType::BF16},
                             [](mlir::MLIRContext &ctx, const KernelConfig &c) {
                               KernelBuilder kb(ctx, "attention_forward", c.numWarps);

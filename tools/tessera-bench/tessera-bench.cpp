@@ -91,9 +91,10 @@ int usage() {
       stderr,
       "usage: tessera-bench attention [--shapes \"b,h,s,d,causal;...\"] "
       "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--backward]\n"
-      "       [--backward-configs BMxBNwW[d][m][t];...]  (also times the backward with each:\n"
+      "       [--backward-configs BMxBNwW[d][m][t][o];...]  (also times the backward with each:\n"
       "                                       d: deterministic, m: mma.sync only,\n"
-      "                                       t: blocks copied by TMA)\n"
+      "                                       t: blocks copied by TMA, o: causal dQ blocks\n"
+      "                                       in index order)\n"
       "       [--forward-configs BMxBNwWsS[v][m][r][u][t][w];...]  (also times the forward with "
       "each: "
       "S stages,\n"
@@ -101,7 +102,8 @@ int usage() {
       "                                       r: K and V rounded to tf32 first,\n"
       "                                       u: rescale skipped in warps whose max held,\n"
       "                                       t: K and V copied by TMA,\n"
-      "                                       w: by a producer warpgroup)\n"
+      "                                       w: by a producer warpgroup,\n"
+      "                                       o: causal blocks in index order)\n"
       "                         [--json FILE]\n"
       "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n"
       "       tessera-bench kernels [--softmax \"MxN;...\"] [--cumsum \"MxN;...\"] "
@@ -476,12 +478,12 @@ int main(int argc, char **argv) {
       };
       std::stringstream forwardList(forwardConfigs);
       for (std::string item; std::getline(forwardList, item, ';');) {
-        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vmrutw");
+        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vmrutwo");
         if (!parsed) {
-          std::fprintf(
-              stderr,
-              "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m][r][u][t][w], got '%s'\n",
-              item.c_str());
+          std::fprintf(stderr,
+                       "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m][r][u][t][w][o], "
+                       "got '%s'\n",
+                       item.c_str());
           return 2;
         }
         kernels::KernelConfig c = config;
@@ -495,6 +497,8 @@ int main(int argc, char **argv) {
         // warpgroup (with t).
         c.constants["TMA"] = parsed->has('t') || parsed->has('w');
         c.constants["WARP_SPECIALIZE"] = parsed->has('w');
+        // o: causal query blocks in index order (not the longest first).
+        c.constants["LONGEST_FIRST"] = !parsed->has('o');
         c.constants["V_TRANSPOSED"] = parsed->has('v');
         c.constants["TF32_ROUNDED_KV"] = parsed->has('r');
         c.constants["SKIP_UNIT_RESCALE"] = parsed->has('u');
@@ -534,11 +538,12 @@ int main(int argc, char **argv) {
         std::fflush(stdout);
         std::stringstream list(backwardConfigs);
         for (std::string item; std::getline(list, item, ';');) {
-          std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/false, "dmt");
+          std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/false, "dmto");
           if (!parsed) {
             std::fprintf(stderr,
-                         "tessera-bench: --backward-configs: expected BMxBNwW[d][m][t] (d: "
-                         "deterministic, m: mma.sync only, t: TMA copies), got '%s'\n",
+                         "tessera-bench: --backward-configs: expected BMxBNwW[d][m][t][o] (d: "
+                         "deterministic, m: mma.sync only, t: TMA copies, o: causal dQ blocks "
+                         "in index order), got '%s'\n",
                          item.c_str());
             return 2;
           }
@@ -549,6 +554,7 @@ int main(int argc, char **argv) {
           c.constants["DQ_ATOMIC"] = !parsed->has('d');
           c.constants["WGMMA"] = !parsed->has('m');
           c.constants["TMA"] = parsed->has('t');
+          c.constants["LONGEST_FIRST"] = !parsed->has('o');
           timeConfig("bwd", c, 2.5 * flops, [&] {
             attention::backwardWithConfig(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options,
                                           c);
