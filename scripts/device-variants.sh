@@ -37,7 +37,7 @@ tessera-bench attention --shapes "$d64" --dtype bf16 --backward \
   --forward-configs "128x128w4s2;128x128w4s2t;128x128w4s2w;64x64w4s2;64x64w4s2t;64x64w4s2w" \
   --backward-configs "64x64w4d;64x64w4dt" || status=1
 tessera-bench attention --shapes "$d128" --dtype bf16 --backward \
-  --forward-configs "128x64w4s2;128x64w4s2o;128x64w4s2t;128x64w4s2w;128x128w8s2t;128x128w8s2w" \
+  --forward-configs "128x64w4s2;128x64w4s2o;128x64w4s2t;128x64w4s2ts;128x64w4s2w;128x128w8s2t;128x128w8s2w" \
   --backward-configs "64x64w4d;64x64w4do;64x64w4dt;64x128w8dt;128x64w8dt" || status=1
 tessera-bench attention --shapes "$d256" --dtype bf16 --backward \
   --forward-configs "128x32w8s2;128x32w8s2t;128x64w8s2;128x64w8s2t;128x64w8s2w" \

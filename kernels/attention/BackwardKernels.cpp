@@ -62,6 +62,8 @@ struct BackwardConstants {
     // TMA=1 (sm_90a, 16-bit): the key loop's (dQ) or query loop's (dK/dV)
     // blocks by tensor maps of the whole tensors (rank 4).
     kb.setTensorMemoryAccelerator(kb.constant("TMA", config.get("TMA")));
+    // TMA_STORE (with TMA): dK and dV (dQ) go out by TMA bulk stores.
+    kb.setTensorMemoryAcceleratorStores(kb.constant("TMA_STORE", config.get("TMA_STORE")));
   }
 };
 
@@ -360,8 +362,9 @@ void attention::detail::registerAttentionBackwardKernels(std::map<std::string, K
                    "flash attention backward, dq = dq_accum * scale in the inputs' dtype",
                    {{"BLOCK_M", 64}, {"BLOCK_D", 64}}, dtypes, attentionBackwardDqConvertKernel);
   const std::map<std::string, int64_t> blocks{
-      {"BLOCK_M", 64}, {"BLOCK_N", 64},  {"BLOCK_D", 64}, {"CAUSAL", 0}, {"HAS_MASK", 0},
-      {"TF32", 0},     {"DQ_ATOMIC", 0}, {"WGMMA", 1},    {"TMA", 0},    {"LONGEST_FIRST", 1}};
+      {"BLOCK_M", 64}, {"BLOCK_N", 64},  {"BLOCK_D", 64},     {"CAUSAL", 0},
+      {"HAS_MASK", 0}, {"TF32", 0},      {"DQ_ATOMIC", 0},    {"WGMMA", 1},
+      {"TMA", 0},      {"TMA_STORE", 0}, {"LONGEST_FIRST", 1}};
   r["attention_backward_dkdv"] =
       defineKernel("attention_backward_dkdv",
                    "flash attention backward, dk and dv per key block (FlashAttention-2 Alg. 2)",

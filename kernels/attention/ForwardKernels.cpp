@@ -58,6 +58,9 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   // §3.1); the kernel's own warps only compute, released from the CTA
   // barrier that opened every key block.
   kb.setWarpSpecialize(kb.constant("WARP_SPECIALIZE", config.get("WARP_SPECIALIZE")));
+  // TMA_STORE (with TMA, without a producer warpgroup): O goes out through a
+  // shared staging tile and TMA bulk stores.
+  kb.setTensorMemoryAcceleratorStores(kb.constant("TMA_STORE", config.get("TMA_STORE")));
 
   TensorArg q = kb.tensor("q", dtype, 4), k = kb.tensor("k", dtype, 4);
   TensorArg v = kb.tensor("v", dtype, 4);
@@ -241,6 +244,7 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
                              {"SKIP_UNIT_RESCALE", 0},
                              {"TMA", 0},
                              {"WARP_SPECIALIZE", 0},
+                             {"TMA_STORE", 0},
                              {"LONGEST_FIRST", 1}},
                             {DType::F32, DType::F16, DType::BF16},
                             [](mlir::MLIRContext &ctx, const KernelConfig &c) {

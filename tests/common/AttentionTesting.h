@@ -83,6 +83,8 @@ struct BackwardCase {
   /// The backward kernels' blocks by TMA (TMA = 1; sm_90a), at the blocks
   /// backward() would pick.
   bool tma = false;
+  /// With `tma`: dK, dV and dQ stored by TMA too (TMA_STORE = 1).
+  bool tmaStore = false;
   /// q, k, v and dout in misalignedTensor's layout.
   bool misaligned = false;
 };
@@ -168,6 +170,7 @@ inline BackwardRun runBackward(const BackwardCase &c) {
         c.dtype, s.dim, c.causal, c.mask, currentDevice().arch(), options.fp32Precision);
     config.constants["DQ_ATOMIC"] = c.atomicDq;
     config.constants["TMA"] = c.tma;
+    config.constants["TMA_STORE"] = c.tmaStore;
     attention::backwardWithConfig(tq, tk, tv, f.out, f.lse, tdout, dq, dk, dv, options, config);
   } else {
     attention::backward(tq, tk, tv, f.out, f.lse, tdout, dq, dk, dv, options);

@@ -167,17 +167,20 @@ INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackwardAtomicDq,
 /// head), the dK/dV program's query loop once per head of its group (GQA:
 /// the barriers' phases count on from head to head), rows past the lengths
 /// and columns past the head dim (96, 192: rows of whole 16-byte vectors run
-/// as 128 and 256) as zeros; with atomic dQ too.
+/// as 128 and 256) as zeros; with atomic dQ too, and dK, dV, dQ stored by
+/// TMA (TMA_STORE = 1).
 class AttentionBackwardTma : public ::testing::TestWithParam<Param> {};
 
 TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
   auto [dtype, s, causal, useMask] = GetParam();
-  for (bool atomicDq : {false, true}) {
-    SCOPED_TRACE(atomicDq ? "atomic dQ" : "dQ pass");
+  for (int64_t mode : {0, 1, 2}) {
+    bool atomicDq = mode == 1;
+    SCOPED_TRACE(mode == 0 ? "dQ pass" : mode == 1 ? "atomic dQ" : "dQ pass, stores by TMA");
     attention_testing::BackwardCase c{s, dtype, causal, useMask, false};
     c.tma = true;
+    c.tmaStore = mode == 2;
     c.atomicDq = atomicDq;
     attention_testing::expectGradients(attention_testing::runBackward(c),
                                        attention_testing::relativeRmsError, bound(dtype));

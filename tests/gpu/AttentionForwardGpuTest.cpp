@@ -298,17 +298,20 @@ INSTANTIATE_TEST_SUITE_P(
 /// head's; grouped heads; causal and key-masked blocks (the second loop, a
 /// ring of barriers of its own); head dims 59 and 111 (rows TMA cannot
 /// describe: the launch takes the kernel that copies by cp.async); issued by
-/// the kernel's warps and by a producer warpgroup (WARP_SPECIALIZE = 1).
+/// the kernel's warps and by a producer warpgroup (WARP_SPECIALIZE = 1), and
+/// with O stored by TMA (TMA_STORE = 1: rows past q_len left alone).
 class AttentionForwardTma : public ::testing::TestWithParam<Param> {};
 
 TEST_P(AttentionForwardTma, MatchesFloat64Reference) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
   auto [dtype, s, causal, useMask] = GetParam();
-  for (int64_t producer : {0, 1}) {
-    SCOPED_TRACE(producer ? "copies from a producer warpgroup" : "copies by the kernel's warps");
+  const char *modes[] = {"copies by the kernel's warps", "copies from a producer warpgroup",
+                         "O stored by TMA"};
+  for (int64_t mode : {0, 1, 2}) {
+    SCOPED_TRACE(modes[mode]);
     checkForward(dtype, attention::Fp32Precision::ieee, s, causal, useMask,
-                 {{"TMA", 1}, {"WARP_SPECIALIZE", producer}});
+                 {{"TMA", 1}, {"WARP_SPECIALIZE", mode == 1}, {"TMA_STORE", mode == 2}});
   }
 }
 

@@ -103,7 +103,8 @@ int usage() {
       "                                       u: rescale skipped in warps whose max held,\n"
       "                                       t: K and V copied by TMA,\n"
       "                                       w: by a producer warpgroup,\n"
-      "                                       o: causal blocks in index order)\n"
+      "                                       o: causal blocks in index order,\n"
+      "                                       s: O stored by TMA)\n"
       "                         [--json FILE]\n"
       "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n"
       "       tessera-bench kernels [--softmax \"MxN;...\"] [--cumsum \"MxN;...\"] "
@@ -478,7 +479,7 @@ int main(int argc, char **argv) {
       };
       std::stringstream forwardList(forwardConfigs);
       for (std::string item; std::getline(forwardList, item, ';');) {
-        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vmrutwo");
+        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vmrutwos");
         if (!parsed) {
           std::fprintf(stderr,
                        "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m][r][u][t][w][o], "
@@ -497,8 +498,10 @@ int main(int argc, char **argv) {
         // warpgroup (with t).
         c.constants["TMA"] = parsed->has('t') || parsed->has('w');
         c.constants["WARP_SPECIALIZE"] = parsed->has('w');
-        // o: causal query blocks in index order (not the longest first).
+        // o: causal query blocks in index order (not the longest first);
+        // s: O stored by TMA (with t).
         c.constants["LONGEST_FIRST"] = !parsed->has('o');
+        c.constants["TMA_STORE"] = parsed->has('s');
         c.constants["V_TRANSPOSED"] = parsed->has('v');
         c.constants["TF32_ROUNDED_KV"] = parsed->has('r');
         c.constants["SKIP_UNIT_RESCALE"] = parsed->has('u');

@@ -140,23 +140,27 @@ const attention::AttentionShape kShapes[] = {
 /// K and V by rank-4 tensor maps (TMA = 1), issued by a producer warpgroup
 /// (WARP_SPECIALIZE: both key loops' copies in sequence, the second ring,
 /// which shares the first's memory, refilled only once the first is
-/// released), and the default cp.async pipeline; causal or under a key
-/// mask (a second loop, its own ring).
+/// released), with O stored by TMA (TMA_STORE), and the default cp.async
+/// pipeline; causal or under a key mask (a second loop, its own ring).
 TEST(ScheduleInterpret, AttentionForward) {
   ScheduleScope scope("sm_90a");
-  const char *modes[] = {"cp.async", "TMA", "TMA from a producer warpgroup"};
+  const char *modes[] = {"cp.async", "TMA", "TMA from a producer warpgroup",
+                         "TMA, O stored by TMA"};
   for (const attention::AttentionShape &s : kShapes)
-    for (int64_t mode : {2, 1, 0})
+    for (int64_t mode : {3, 2, 1, 0})
       for (bool causal : {false, true}) {
         SCOPED_TRACE(attention_testing::shapeName(s) + " " + modes[mode] +
                      (causal ? " causal" : " masked"));
-        expectForward(s, causal, !causal, {{"TMA", mode >= 1}, {"WARP_SPECIALIZE", mode == 2}});
+        expectForward(
+            s, causal, !causal,
+            {{"TMA", mode >= 1}, {"WARP_SPECIALIZE", mode == 2}, {"TMA_STORE", mode == 3}});
       }
 }
 
 /// The backward's dQ and dK/dV kernels with TMA (the dK/dV program's query
 /// loop once per head of a KV group: phases counting on across heads) and
-/// on cp.async, with atomic dQ too; on (batch, heads, seq, dim) views of
+/// on cp.async, with atomic dQ too, dK, dV and dQ stored by TMA (where the
+/// storage is row-major); on (batch, heads, seq, dim) views of
 /// (batch, seq, heads, dim) storage too (rank-4 maps whose strides are not
 /// in the dimensions' order).
 TEST(ScheduleInterpret, AttentionBackward) {
@@ -170,6 +174,7 @@ TEST(ScheduleInterpret, AttentionBackward) {
           attention_testing::BackwardCase c{s, DType::BF16, /*causal=*/true, /*mask=*/true,
                                             strided};
           c.tma = tma;
+          c.tmaStore = tma && !strided;
           c.atomicDq = atomicDq;
           attention_testing::expectGradients(attention_testing::runBackward(c),
                                              attention_testing::relativeRmsError, 2e-2);
