@@ -108,7 +108,7 @@ TEST(ScheduleInterpret, BatchedMatmulRank3TensorMaps) {
 /// The attention forward against float64 on `constants` over the
 /// heuristic's blocks of the head dim.
 void expectForward(const attention::AttentionShape &s, bool causal, bool useMask,
-                   const std::map<std::string, int64_t> &constants) {
+                   const std::map<std::string, int64_t> &constants, unsigned warps = 0) {
   DType dtype = DType::BF16;
   auto q = test::randomValues(s.batch * s.heads * s.qLen * s.dim, dtype);
   auto k = test::randomValues(s.batch * s.kvHeads * s.kLen * s.dim, dtype);
@@ -125,6 +125,8 @@ void expectForward(const attention::AttentionShape &s, bool causal, bool useMask
       attention::forwardConfig(dtype, s.dim, causal, useMask, currentDevice().arch());
   for (const auto &[name, value] : constants)
     config.constants[name] = value;
+  if (warps)
+    config.numWarps = warps;
   attention::forwardWithConfig(dq, dk, dv, out, lse, options, config);
   attention::PlainAttentionResult ref = attention::plain_attention_cpu(
       s, q, k, v, useMask ? &mask : nullptr, causal, 1.0 / std::sqrt(double(s.dim)));
@@ -155,6 +157,24 @@ TEST(ScheduleInterpret, AttentionForward) {
             s, causal, !causal,
             {{"TMA", mode >= 1}, {"WARP_SPECIALIZE", mode == 2}, {"TMA_STORE", mode == 3}});
       }
+}
+
+/// Larger blocks than the heuristic's, which TMA leaves spill-free and the
+/// device runs beside them (scripts/device-variants.sh): two consumer
+/// warpgroups of 64 rows each, with and without a producer warpgroup.
+TEST(ScheduleInterpret, AttentionForwardLargerBlocks) {
+  ScheduleScope scope("sm_90a");
+  for (int64_t producer : {0, 1})
+    for (bool causal : {false, true}) {
+      SCOPED_TRACE(std::string(producer ? "producer warpgroup" : "TMA") +
+                   (causal ? " causal" : " masked"));
+      expectForward({1, 2, 1, 200, 300, 128}, causal, !causal,
+                    {{"BLOCK_M", 128}, {"BLOCK_N", 128}, {"TMA", 1}, {"WARP_SPECIALIZE", producer}},
+                    8);
+      expectForward({1, 2, 2, 150, 140, 256}, causal, !causal,
+                    {{"BLOCK_M", 128}, {"BLOCK_N", 64}, {"TMA", 1}, {"WARP_SPECIALIZE", producer}},
+                    8);
+    }
 }
 
 /// The backward's dQ and dK/dV kernels with TMA (the dK/dV program's query
