@@ -1407,29 +1407,23 @@ private:
     return llvm::Error::success();
   }
 
-  /// Calls fn(flat, inBounds, elementOffset) for each element of a `rows` x
-  /// `cols` box at `coords` (leading indices, row, column) of tensor map
-  /// `map`'s tensor, whose sizes and strides are the parameters after its
-  /// pointer.
-  template <typename Fn>
-  void forEachBoxElement(const Slot &map, ArrayRef<int64_t> coords, int64_t rows, int64_t cols,
-                         Fn fn) {
+  /// Tensor map `map`'s whole tensor as a descriptor (its sizes and strides
+  /// are the parameters after its pointer), and the block of a `rows` x
+  /// `cols` box in it: one element along the leading dimensions.
+  std::pair<Slot, SmallVector<int64_t>> boxOf(const Slot &map, Elt elt, int64_t rows,
+                                              int64_t cols) {
     int64_t rank = map.sizes[0];
-    auto size = [&](int64_t d) { return int64_t(args[map.arg + 1 + d].i); };
-    auto stride = [&](int64_t d) { return int64_t(args[map.arg + 1 + rank + d].i); };
-    bool leadingIn = true;
-    int64_t base = 0;
-    for (int64_t d = 0; d + 2 < rank; ++d) {
-      leadingIn &= uint64_t(coords[d]) < uint64_t(size(d));
-      base += coords[d] * stride(d);
+    Slot desc;
+    desc.kind = Slot::Desc;
+    desc.arg = map.arg;
+    desc.elt = elt;
+    for (int64_t d = 0; d < rank; ++d) {
+      desc.sizes.push_back(args[map.arg + 1 + d].i);
+      desc.strides.push_back(args[map.arg + 1 + rank + d].i);
     }
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c) {
-        int64_t row = coords[rank - 2] + r, col = coords[rank - 1] + c;
-        bool in = leadingIn && uint64_t(row) < uint64_t(size(rank - 2)) &&
-                  uint64_t(col) < uint64_t(size(rank - 1));
-        fn(r * cols + c, in, base + row * stride(rank - 2) + col * stride(rank - 1));
-      }
+    SmallVector<int64_t> block(rank - 2, 1);
+    block.append({rows, cols});
+    return {std::move(desc), std::move(block)};
   }
 
   llvm::Error tmaCopy(tile::TmaCopyOp o) {
@@ -1443,25 +1437,9 @@ private:
     data.elt = buffer.elt;
     data.shape = buffer.shape;
     data.f.resize(data.numel());
-    Slot ptr;
-    ptr.arg = map.arg;
-    ptr.elt = buffer.elt;
-    llvm::Error failed = llvm::Error::success();
-    forEachBoxElement(map, coords, buffer.shape[0], buffer.shape[1],
-                      [&](int64_t flat, bool in, int64_t element) {
-                        if (!in || failed) {
-                          data.f[flat] = 0.f;
-                          return;
-                        }
-                        auto p = address(o, ptr, element, coords);
-                        if (!p) {
-                          failed = p.takeError();
-                          return;
-                        }
-                        readElement(*p, ptr.elt, data, flat);
-                      });
-    if (failed)
-      return failed;
+    auto [desc, block] = boxOf(map, buffer.elt, buffer.shape[0], buffer.shape[1]);
+    if (llvm::Error e = readBlock(o, desc, block, coords, data, 0))
+      return e;
     auto slot = slotOffset(o, buffer, get(o.getSlot()).i[0]);
     if (!slot)
       return slot.takeError();
@@ -1579,22 +1557,19 @@ private:
     checkNotInFlight(staging.slotOffsets[0], staging.numel() * int64_t(memBytes(staging.elt)),
                      "stores");
     Slot tile = readShared(staging.slotOffsets[0], staging.shape, staging.elt, false);
-    Slot ptr;
-    ptr.arg = map.arg;
-    ptr.elt = staging.elt;
-    llvm::Error failed = llvm::Error::success();
-    forEachBoxElement(map, coords, staging.shape[0], staging.shape[1],
-                      [&](int64_t flat, bool in, int64_t element) {
-                        if (!in || failed)
-                          return;
-                        auto p = address(o, ptr, element, coords);
-                        if (!p) {
-                          failed = p.takeError();
-                          return;
-                        }
-                        writeElement(*p, ptr.elt, tile, flat);
-                      });
-    return failed;
+    // Elements outside the tensor are left alone.
+    auto [desc, block] = boxOf(map, staging.elt, staging.shape[0], staging.shape[1]);
+    return forEachBlockElement(
+        desc, block, coords,
+        [&](int64_t flat, bool inBounds, int64_t offset, ArrayRef<int64_t> pos) -> llvm::Error {
+          if (!inBounds)
+            return llvm::Error::success();
+          auto p = address(o, desc, offset, pos);
+          if (!p)
+            return p.takeError();
+          writeElement(*p, desc.elt, tile, flat);
+          return llvm::Error::success();
+        });
   }
 
   /// The warp-specialized region running, if any, and the ops run so far.
