@@ -63,21 +63,24 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
         {{64, 64, 64, 8}, {128, 64, 32, 8}, {256, 32, 16, 8}, {512, 16, 16, 16}});
   }
   if (arch == "sm_90a") {
-    // Warpgroup MMA: 64-row slabs per 4 warps, whole key blocks per wgmma.
-    //   d <= 64:  the autotuner's winners (causal takes smaller blocks, which
-    //             skip more of the masked triangle);
-    //   d 128:    128 x 64 on one warpgroup, two programs per SM;
-    //   d 256:    the largest spill-free blocks.
-    // Spill-free with and without key masks (tests/unit/compiler) except
-    // 16-bit d 32 and 64 unmasked (12 and 20 bytes) and d 128 causal
-    // unmasked (4), which were still measured fastest.
-    if (causal)
-      return detail::attentionConfig(
-          "attention_forward", dtype, headDim, causal, hasMask,
-          {{64, 64, 64, 4}, {128, 128, 64, 4}, {256, 128, 32, 8}, {512, 16, 16, 16}});
-    return detail::attentionConfig(
+    // Warpgroup MMA: 64-row slabs per 4 warps, whole key blocks per wgmma
+    // (docs/PERFORMANCE.md, "Attention schedules", H100):
+    //   d <= 64:  128 x 128 on one warpgroup, K and V copied by TMA, causal
+    //             or not (1.06x and 1.00x cuDNN; cp.async 0.92x, 0.91x);
+    //   d 128:    128 x 64 on one warpgroup, two programs per SM, cp.async
+    //             (TMA and a producer warpgroup were not faster everywhere);
+    //   d 256:    128 x 64 on two warpgroups with TMA, spill-free only with
+    //             TMA's lighter address arithmetic (208 registers; 1.48x
+    //             the 128 x 32 blocks on cp.async).
+    // Tensors TMA cannot describe take the cp.async kernel of the same
+    // blocks. Spill-free with and without key masks (tests/unit/compiler)
+    // except d 128 causal unmasked (4 bytes), which was still fastest.
+    KernelConfig c = detail::attentionConfig(
         "attention_forward", dtype, headDim, causal, hasMask,
-        {{64, 128, 128, 4}, {128, 128, 64, 4}, {256, 128, 32, 8}, {512, 16, 16, 16}});
+        {{64, 128, 128, 4}, {128, 128, 64, 4}, {256, 128, 64, 8}, {512, 16, 16, 16}});
+    int64_t blockD = c.get("BLOCK_D");
+    c.constants["TMA"] = blockD <= 64 || blockD == 256;
+    return c;
   }
   // mma.sync (sm_80 and others), the autotuner's winners: causal kernels
   // skip blocks above the diagonal and favour 128-row blocks on 8 warps, full
@@ -134,10 +137,11 @@ KernelConfig deterministicBackwardConfig(DType dtype, int64_t headDim, bool caus
   //   f32: dots on CUDA cores.
   //   sm_90a, 16-bit: 64 x 64 on one warpgroup at d 64 and 128, so every dot
   //     is a warpgroup MMA and two programs share an SM; at d 256 64 x 64 on
-  //     two warpgroups. The d 128 and d 256 dK/dV kernels spill (36 to 80
-  //     bytes) and are still the fastest measured: at d 256 4.6-4.9x faster
-  //     than the spill-free 16 x 16 blocks, and ahead of the spill-free
-  //     32 x 64 on 8 warps.
+  //     two warpgroups; K, V (dQ) and Q, dO (dK/dV) copied by TMA at d 128
+  //     and 256, which leaves them spill-free. Their cp.async kernels, for
+  //     tensors TMA cannot describe, spill 36 to 80 bytes in dK/dV and are
+  //     still the fastest measured there: at d 256 4.6-4.9x faster than the
+  //     spill-free 16 x 16 blocks, and ahead of 32 x 64 on 8 warps.
   //   sm_80, 16-bit: the largest spill-free blocks on 8 warps.
   if (attention::detail::usesTf32(dtype, precision) && headDim <= 256)
     return attention::detail::attentionConfig(
@@ -147,10 +151,16 @@ KernelConfig deterministicBackwardConfig(DType dtype, int64_t headDim, bool caus
     return attention::detail::attentionConfig(
         "attention_backward_dkdv", dtype, headDim, causal, hasMask,
         {{64, 32, 32, 8}, {128, 32, 16, 8}, {256, 16, 16, 8}, {512, 16, 16, 16}});
-  if (arch == "sm_90a")
-    return attention::detail::attentionConfig(
+  if (arch == "sm_90a") {
+    // TMA copies at d 128 and 256: 3-10% faster there and spill-free
+    // (cp.async: 76 and 36 bytes); at d 64 cp.async is faster (1.15x).
+    KernelConfig c = attention::detail::attentionConfig(
         "attention_backward_dkdv", dtype, headDim, causal, hasMask,
         {{64, 64, 64, 4}, {128, 64, 64, 4}, {256, 64, 64, 8}, {512, 16, 16, 16}});
+    int64_t blockD = c.get("BLOCK_D");
+    c.constants["TMA"] = blockD == 128 || blockD == 256;
+    return c;
+  }
   return attention::detail::attentionConfig(
       "attention_backward_dkdv", dtype, headDim, causal, hasMask,
       {{64, 64, 32, 8}, {128, 32, 32, 8}, {256, 16, 16, 8}, {512, 16, 16, 16}});

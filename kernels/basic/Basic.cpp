@@ -653,7 +653,7 @@ const Kernel &tessera::kernels::detail::matmulKernel() {
     // looping over the tiles. CLUSTER_M=2 (with TMA=1): two-CTA clusters
     // over adjacent block rows, B's copies multicast to both. TMA_STORE=1
     // (with TMA=1): C goes out through a shared staging tile and TMA bulk
-    // stores. (Neither measured on a GPU yet.) (H200: docs/PERFORMANCE.md,
+    // stores (the large problems' heuristic). (H100: docs/PERFORMANCE.md,
     // matmul.)
     constants.insert({{"TMA", 0},
                       {"WARP_SPECIALIZE", 0},
@@ -887,18 +887,24 @@ void tessera::kernels::matmul(const DeviceTensor &a, const DeviceTensor &b, Devi
 KernelConfig tessera::kernels::matmulConfig(DType dtype, int64_t m, int64_t n, int64_t k,
                                             std::string_view arch) {
   std::string chip = arch.empty() ? detail::currentArch() : std::string(arch);
-  // 16-bit on wgmma, the fastest of the H200 sweeps (docs/PERFORMANCE.md),
+  // 16-bit on wgmma, the fastest of the H100 sweep (docs/PERFORMANCE.md),
   // spill-free, copies by TMA (cp.async where the launch finds a tensor TMA
-  // cannot describe): large problems 128 x 256 blocks on two warpgroups,
-  // four stages, each wgmma group in flight into the next k-step; the
-  // others (fewer than 8M outputs, or K under 2048) 128 x 128 on one
-  // warpgroup, double-buffered. f32 (CUDA cores) and mma.sync keep
-  // 64 x 64 x 32 blocks.
+  // cannot describe): problems of 4M outputs or more with K of 2048 or more
+  // 128 x 256 blocks on two warpgroups, four stages, each wgmma group in
+  // flight into the next k-step, C stored by TMA from a shared tile (1.0 to
+  // 1.1x cuBLAS at 2048³ to 8192³; 1.35x the 128 x 128 blocks at 2048³);
+  // the others 128 x 128 on one warpgroup, double-buffered. f32 (CUDA
+  // cores) and mma.sync keep 64 x 64 x 32 blocks.
   if (dtype != DType::F32 && chip == "sm_90a") {
-    if (m * n >= (int64_t(1) << 23) && k >= 2048)
-      return detail::matmulKernel().config(
-          dtype,
-          {{"BLOCK_M", 128}, {"BLOCK_N", 256}, {"BLOCK_K", 64}, {"NUM_STAGES", 4}, {"TMA", 1}}, 8);
+    if (m * n >= (int64_t(1) << 22) && k >= 2048)
+      return detail::matmulKernel().config(dtype,
+                                           {{"BLOCK_M", 128},
+                                            {"BLOCK_N", 256},
+                                            {"BLOCK_K", 64},
+                                            {"NUM_STAGES", 4},
+                                            {"TMA", 1},
+                                            {"TMA_STORE", 1}},
+                                           8);
     return detail::matmulKernel().config(
         dtype, {{"BLOCK_M", 128}, {"BLOCK_N", 128}, {"BLOCK_K", 64}, {"TMA", 1}});
   }
@@ -983,12 +989,18 @@ void tessera::kernels::batched_matmul(const DeviceTensor &a, const DeviceTensor 
 
 KernelConfig tessera::kernels::batchedMatmulConfig(DType dtype, int64_t batch, int64_t m, int64_t n,
                                                    int64_t k, std::string_view arch) {
-  // matmul's rules, with the outputs of the whole batch counted: a batch of
-  // small products fills the GPU as one large product does.
+  // matmul's blocks, with the outputs of the whole batch counted (a batch of
+  // small products fills the GPU as one large product does) and K from
+  // 1024 taking the large blocks, copied by TMA through rank-3 tensor maps
+  // (64 x 1024³: 1.08x the 128 x 128 blocks; 16 x 2048³: as fast as
+  // cp.async). Small products (K 256) keep cp.async, 1.09x TMA there.
+  std::string chip = arch.empty() ? detail::currentArch() : std::string(arch);
+  if (dtype != DType::F32 && chip == "sm_90a" && batch * m * n >= (int64_t(1) << 22) && k >= 1024)
+    return detail::batchedMatmulKernel().config(
+        dtype, {{"BLOCK_M", 128}, {"BLOCK_N", 256}, {"BLOCK_K", 64}, {"NUM_STAGES", 4}, {"TMA", 1}},
+        8);
   KernelConfig c = matmulConfig(dtype, batch * m, n, k, arch);
   std::map<std::string, int64_t> blocks;
-  // Not yet TMA: its rank-3 tensor maps have not run on a GPU (TMA=1 is
-  // among the tuning candidates, which are checked before they are timed).
   for (const char *name : {"BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M", "NUM_STAGES", "WGMMA"})
     blocks[name] = c.get(name);
   return detail::batchedMatmulKernel().config(dtype, blocks, c.numWarps);

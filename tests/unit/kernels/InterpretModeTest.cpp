@@ -217,14 +217,16 @@ TEST(InterpretMode, BatchedMatmulMatchesFloat64) {
   EXPECT_LE(test::batchedMatmulError(DType::F32, 2, 16, 24, 40, false, /*transposedB=*/true), 1e-5);
   EXPECT_LE(test::batchedMatmulError(DType::BF16, 2, 65, 64, 33, false),
             testkit::tolerance(DType::BF16));
-  // A batch of small products takes matmul's large-problem blocks when the
-  // batch's outputs add up to a large problem.
+  // A batch of small products takes the large-problem blocks, copied by TMA,
+  // when the batch's outputs add up to a large problem and K is 1024 or more.
   kernels::KernelConfig batchOf64 =
-      kernels::batchedMatmulConfig(DType::BF16, 64, 256, 512, 2048, "sm_90a");
+      kernels::batchedMatmulConfig(DType::BF16, 64, 256, 512, 1024, "sm_90a");
   EXPECT_EQ(batchOf64.get("BLOCK_N"), 256);
   EXPECT_EQ(batchOf64.get("NUM_STAGES"), 4);
+  EXPECT_EQ(batchOf64.get("TMA"), 1);
   EXPECT_EQ(kernels::batchedMatmulConfig(DType::BF16, 1, 256, 512, 2048, "sm_90a").get("BLOCK_N"),
             128);
+  EXPECT_EQ(kernels::batchedMatmulConfig(DType::BF16, 512, 256, 256, 256, "sm_90a").get("TMA"), 0);
   DeviceTensor a = testkit::randomTensor({3, 4, 5}, DType::F32);
   DeviceTensor b = testkit::randomTensor({2, 5, 6}, DType::F32);
   DeviceTensor b4 = testkit::randomTensor({3, 4, 6}, DType::F32);
