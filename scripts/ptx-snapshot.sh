@@ -42,6 +42,10 @@ for arch in sm_90a sm_80; do
       emit attention_backward_dq $arch bf16 4 $aligned BLOCK_D=$d BLOCK_M=64 BLOCK_N=64 DQ_ATOMIC=1 HAS_MASK=1
     done
     emit attention_backward_dkdv $arch bf16 4 $aligned BLOCK_D=256 BLOCK_M=16 BLOCK_N=16
+    # Two warpgroups side by side along the columns (64-row dots on 8 warps).
+    emit attention_backward_dkdv $arch bf16 8 $aligned BLOCK_D=256 BLOCK_M=64 BLOCK_N=64 TMA=1
+    emit attention_backward_dq $arch bf16 8 $aligned BLOCK_D=256 BLOCK_M=64 BLOCK_N=64 TMA=1
+    emit attention_backward_dkdv $arch bf16 8 $aligned BLOCK_D=128 BLOCK_M=128 BLOCK_N=64 TMA=1
     emit attention_backward_dkdv $arch f32 4 $aligned BLOCK_D=64 BLOCK_M=32 BLOCK_N=32 TF32=1
     emit attention_backward_dq $arch f32 4 $aligned BLOCK_D=64 BLOCK_M=32 BLOCK_N=32 TF32=1
     # Matmul: the shipped configurations and every pipeline depth.

@@ -120,7 +120,7 @@ std::unique_ptr<JitKernel> Jit::interpretable(const IRBuilderFn &build) {
     options.arch = arch;
     mlir::PassManager pm(context.get());
     buildTilePasses(pm);
-    buildLayoutPasses(pm);
+    buildLayoutPasses(pm, options);
     buildSchedulePasses(pm, options);
     std::string diagnostics;
     llvm::raw_string_ostream os(diagnostics);

@@ -166,7 +166,7 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
   using Builder = std::function<void(OpPassManager &)>;
   std::pair<StringRef, Builder> stages[] = {
       {"tile", [](OpPassManager &pm) { buildTilePasses(pm); }},
-      {"layouts", [](OpPassManager &pm) { buildLayoutPasses(pm); }},
+      {"layouts", [&](OpPassManager &pm) { buildLayoutPasses(pm, pipelineOptions); }},
       {"schedule", [&](OpPassManager &pm) { buildSchedulePasses(pm, pipelineOptions); }},
       {"lowering", [&](OpPassManager &pm) { buildLoweringPasses(pm, pipelineOptions); }},
   };

@@ -27,9 +27,11 @@ void tessera::buildTilePasses(OpPassManager &pm) {
   pm.addPass(createCSEPass());
 }
 
-void tessera::buildLayoutPasses(OpPassManager &pm) {
+void tessera::buildLayoutPasses(OpPassManager &pm, const PipelineOptions &options) {
   // Every tile gets a distributed layout; conversions mark where data moves.
-  pm.addNestedPass<func::FuncOp>(tile::createTileAssignLayouts());
+  tile::TileAssignLayoutsOptions layouts;
+  layouts.arch = options.arch;
+  pm.addNestedPass<func::FuncOp>(tile::createTileAssignLayouts(layouts));
   // Conversions of splats and chains of conversions move nothing: drop them.
   pm.addNestedPass<func::FuncOp>(tile::createTileRemoveLayoutConversions());
   pm.addPass(createCanonicalizerPass());
@@ -92,7 +94,7 @@ void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &opti
 
 void tessera::buildTesseraPipeline(OpPassManager &pm, const PipelineOptions &options) {
   buildTilePasses(pm);
-  buildLayoutPasses(pm);
+  buildLayoutPasses(pm, options);
   buildSchedulePasses(pm, options);
   buildLoweringPasses(pm, options);
 }

@@ -223,8 +223,12 @@ bool tessera::schedule::fitsWarpgroupMma(tile::DotOp op, const StagedOperand &st
   auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
   unsigned warpsM = mma.getWarpsPerCTA()[0], warpsN = mma.getWarpsPerCTA()[1];
   int64_t m = cType.getDimSize(0), n = cType.getDimSize(1);
+  // Each warpgroup's columns: one contiguous share (columnBlock · warpsN =
+  // n) or n8 blocks interleaved with the other warpgroups' (columnBlock 8).
+  int64_t columnBlock = mma.getColumnBlock();
+  bool contiguous = columnBlock * warpsN == n;
   if (keepsToMmaSync(op) || warpsM % 4 != 0 || m % (16 * warpsM) != 0 || n % (8 * warpsN) != 0 ||
-      n / warpsN > 256 || !stagedB)
+      n / warpsN > 256 || !stagedB || (!contiguous && columnBlock != 8))
     return false;
   if (int64_t groups = splitKGroups(op); groups > 1) {
     int64_t kSteps = sharedTileUnits(op.getA().getType()) / 16;
@@ -240,8 +244,14 @@ bool tessera::schedule::fitsWarpgroupMma(tile::DotOp op, const StagedOperand &st
   bool tf32 = op.getA().getType().getElementType().isF32();
   if (tf32 && ((stagedA && !isKMajor(stagedA)) || !isKMajor(stagedB)))
     return false;
-  if (warpsN > 1 && !isKMajor(stagedB))
-    return false; // an MN-major B's columns are contiguous within a panel
+  // An MN-major B's columns are contiguous within a swizzle panel: each
+  // warpgroup's share must be whole panels.
+  if (warpsN > 1 && !isKMajor(stagedB) &&
+      (!contiguous ||
+       columnBlock % std::min(sharedTileUnits(cast<RankedTensorType>(stagedB.source.getType())),
+                              kSharedPanelCols) !=
+           0))
+    return false;
   // Each staged tile must be a swizzled canonical layout: panels of 16, 32
   // or 64 units, whole 8-row groups.
   for (const StagedOperand *staged : {&stagedA, &stagedB}) {

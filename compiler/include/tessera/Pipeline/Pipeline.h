@@ -20,8 +20,9 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
 
 /// Stage 1: target-independent clean-up of the tile program.
 void buildTilePasses(mlir::OpPassManager &pm);
-/// Stage 2: distributed layouts for every tile.
-void buildLayoutPasses(mlir::OpPassManager &pm);
+/// Stage 2: distributed layouts for every tile (the chip decides how
+/// warpgroup MMA splits a dot's columns).
+void buildLayoutPasses(mlir::OpPassManager &pm, const PipelineOptions &options);
 /// Stage 4: per-thread code in gpu/vector/memref/scf, then NVVM and LLVM.
 /// Stage 3, memory and schedule: shared tiles, async copies and their pipelines.
 void buildSchedulePasses(mlir::OpPassManager &pm, const PipelineOptions &options);

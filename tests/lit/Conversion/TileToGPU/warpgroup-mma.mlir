@@ -112,3 +112,64 @@ func.func @warps_along_n(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, 
   tile.store %o[%n, %n], %c : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
   return
 }
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [8, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 2], columnBlock = 128>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// dV += Pᵀ·dO of the attention backward at d 256 on two warpgroups: B (dO,
+// 64 x 256, MN-major) in four 128-byte-swizzled panels of 8192 bytes. Each
+// warpgroup takes its contiguous 128 columns (columnBlock): one m64n128k16
+// per k-step through a descriptor that starts at its first panel, warp
+// column c = warp / 4 at c · 16384 bytes.
+// (LBO 8192 bytes = 512 << 16, SBO 1024 = 64 << 32, mode 1.) Each k-step
+// moves 16 rows of 128 bytes (128 descriptor units).
+// CHECK-LABEL: gpu.func @warpgroups_side_by_side_mn_major_b
+// CHECK: %[[COL:.*]] = arith.divui %{{.*}}, %c4_i32{{.*}} : i32
+// CHECK-NEXT: %c16384_i32 = arith.constant 16384 : i32
+// CHECK-NEXT: arith.muli %[[COL]], %c16384_i32 : i32
+// CHECK: arith.constant 4611686293338849280 : i64
+// CHECK: wgmma.fence.sync.aligned;
+// CHECK-SAME: add.s64 desc_b, $64, 0;
+// CHECK-SAME: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {{.*}}, desc_a, desc_b, first_d, 1, 1, 0, 1;
+// CHECK-SAME: add.s64 desc_b, $64, 128;
+// CHECK-NOT: mma.sync
+// CHECK: gpu.return
+// SM80-LABEL: gpu.func @warpgroups_side_by_side_mn_major_b
+// SM80: nvvm.mma.sync {{.*}}k = 16>
+func.func @warpgroups_side_by_side_mn_major_b(%d: !tile.desc<64x256xbf16>, %o: !tile.desc<64x256xf32>, %n: i32,
+                                              %p: tensor<64x64xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 8 : i32} {
+  %a = tile.convert_layout %p : tensor<64x64xbf16, #mma> -> tensor<64x64xbf16, #opa>
+  %v = tile.load %d[%n, %n] : !tile.desc<64x256xbf16> -> tensor<64x256xbf16, #bl>
+  %b = tile.convert_layout %v : tensor<64x256xbf16, #bl> -> tensor<64x256xbf16, #opb>
+  %z = arith.constant dense<0.0> : tensor<64x256xf32, #mma>
+  %c = tile.dot %a, %b, %z : tensor<64x64xbf16, #opa>, tensor<64x256xbf16, #opb> -> tensor<64x256xf32, #mma>
+  tile.store %o[%n, %n], %c : !tile.desc<64x256xf32>, tensor<64x256xf32, #mma>
+  return
+}
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [8, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 2]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// The same dot with the warp columns interleaved every 8 columns: no
+// descriptor reaches a warpgroup's columns inside the panels, so mma.sync.
+// CHECK-LABEL: gpu.func @warpgroups_interleaved_mn_major_b
+// CHECK-NOT: wgmma.mma_async
+// CHECK: nvvm.mma.sync {{.*}}k = 16>
+func.func @warpgroups_interleaved_mn_major_b(%d: !tile.desc<64x256xbf16>, %o: !tile.desc<64x256xf32>, %n: i32,
+                                             %p: tensor<64x64xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 8 : i32} {
+  %a = tile.convert_layout %p : tensor<64x64xbf16, #mma> -> tensor<64x64xbf16, #opa>
+  %v = tile.load %d[%n, %n] : !tile.desc<64x256xbf16> -> tensor<64x256xbf16, #bl>
+  %b = tile.convert_layout %v : tensor<64x256xbf16, #bl> -> tensor<64x256xbf16, #opb>
+  %z = arith.constant dense<0.0> : tensor<64x256xf32, #mma>
+  %c = tile.dot %a, %b, %z : tensor<64x64xbf16, #opa>, tensor<64x256xbf16, #opb> -> tensor<64x256xf32, #mma>
+  tile.store %o[%n, %n], %c : !tile.desc<64x256xf32>, tensor<64x256xf32, #mma>
+  return
+}

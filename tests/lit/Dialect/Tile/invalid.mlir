@@ -139,6 +139,13 @@ func.func @bad_layout(%x: tensor<16xf32, #tile.blocked<sizePerThread = [1], thre
 
 // -----
 
+// expected-error @+1 {{expects a columnBlock that is a power of two, 8 or more; got 12}}
+func.func @bad_column_block(%x: tensor<64x64xf32, #tile.mma<warpsPerCTA = [4, 2], columnBlock = 12>>) {
+  return
+}
+
+// -----
+
 func.func @layout_rank(%x: tensor<16x16xf32, #tile.blocked<sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>>) {
   // expected-error @+1 {{expects a layout of rank 2, got rank 1}}
   %r = tile.trans %x : tensor<16x16xf32, #tile.blocked<sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>> -> tensor<16x16xf32>

@@ -53,6 +53,15 @@ func.func @layouts_round_trip(%x: tensor<64x64xf32, #tile.blocked<sizePerThread 
   return
 }
 
+// The default columnBlock (8) is not printed; any other is.
+// CHECK-LABEL: @mma_layouts_round_trip
+// CHECK-SAME: tensor<64x256xf32, #tile.mma<warpsPerCTA = [4, 2]>>
+// CHECK-SAME: tensor<64x256xf32, #tile.mma<warpsPerCTA = [4, 2], columnBlock = 128>>
+func.func @mma_layouts_round_trip(%x: tensor<64x256xf32, #tile.mma<warpsPerCTA = [4, 2], columnBlock = 8>>,
+                                  %y: tensor<64x256xf32, #tile.mma<warpsPerCTA = [4, 2], columnBlock = 128>>) {
+  return
+}
+
 // CHECK-LABEL: @gather_round_trip
 // CHECK: tile.gather %{{.*}}[%{{.*}}, %{{.*}}] : !tile.desc<16x32xf32>, tensor<16xi32> -> tensor<16x32xf32>
 func.func @gather_round_trip(%p: !tile.ptr<f32>, %n: i32, %rows: tensor<16xi32>) {

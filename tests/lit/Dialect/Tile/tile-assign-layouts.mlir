@@ -1,4 +1,5 @@
 // RUN: tessera-opt %s -split-input-file --tile-assign-layouts | FileCheck %s
+// RUN: tessera-opt %s -split-input-file --tile-assign-layouts="arch=sm_90a" | FileCheck %s --check-prefix=SM90
 
 // CHECK-LABEL: @load_gets_default_blocked_layout
 // CHECK: tile.load {{.*}} -> tensor<64x64xf32, #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>>
@@ -226,5 +227,42 @@ func.func @combine_regions(%p: !tile.ptr<f32>, %n: i32) attributes {tile.kernel,
     %c = arith.addf %a, %b : f32
     tile.yield %c : f32
   }
+  return
+}
+
+// -----
+
+// Two warpgroups on a 64-row dot split its 256 columns. On sm_80 (and in a
+// kernel that keeps to mma.sync) their n8 blocks interleave; on sm_90a each
+// warpgroup takes 128 contiguous columns, one wgmma's N.
+// CHECK-LABEL: @warpgroups_split_columns
+// CHECK: tile.dot {{.*}} -> tensor<64x256xf32, #tile.mma<warpsPerCTA = [4, 2]>>
+// CHECK-LABEL: @kept_to_mma_sync
+// CHECK: tile.dot {{.*}} -> tensor<64x256xf32, #tile.mma<warpsPerCTA = [4, 2]>>
+// SM90-LABEL: @warpgroups_split_columns
+// SM90: tile.convert_layout {{.*}} -> tensor<64x256xbf16, #tile.dot_op<opIdx = 1, parent = #tile.mma<warpsPerCTA = [4, 2], columnBlock = 128>, kWidth = 2>>
+// SM90: tile.dot {{.*}} -> tensor<64x256xf32, #tile.mma<warpsPerCTA = [4, 2], columnBlock = 128>>
+// SM90-LABEL: @kept_to_mma_sync
+// SM90: tile.dot {{.*}} -> tensor<64x256xf32, #tile.mma<warpsPerCTA = [4, 2]>>
+func.func @warpgroups_split_columns(%p: !tile.ptr<bf16>, %q: !tile.ptr<f32>, %n: i32) attributes {tile.kernel, tile.num_warps = 8 : i32} {
+  %da = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<bf16> -> !tile.desc<64x64xbf16>
+  %db = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<bf16> -> !tile.desc<64x256xbf16>
+  %dc = tile.make_desc %q, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<64x256xf32>
+  %a = tile.load %da[%n, %n] : !tile.desc<64x64xbf16> -> tensor<64x64xbf16>
+  %b = tile.load %db[%n, %n] : !tile.desc<64x256xbf16> -> tensor<64x256xbf16>
+  %z = arith.constant dense<0.0> : tensor<64x256xf32>
+  %c = tile.dot %a, %b, %z : tensor<64x64xbf16>, tensor<64x256xbf16> -> tensor<64x256xf32>
+  tile.store %dc[%n, %n], %c : !tile.desc<64x256xf32>, tensor<64x256xf32>
+  return
+}
+func.func @kept_to_mma_sync(%p: !tile.ptr<bf16>, %q: !tile.ptr<f32>, %n: i32) attributes {tile.kernel, tile.num_warps = 8 : i32, tile.warpgroup_mma = false} {
+  %da = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<bf16> -> !tile.desc<64x64xbf16>
+  %db = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<bf16> -> !tile.desc<64x256xbf16>
+  %dc = tile.make_desc %q, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<64x256xf32>
+  %a = tile.load %da[%n, %n] : !tile.desc<64x64xbf16> -> tensor<64x64xbf16>
+  %b = tile.load %db[%n, %n] : !tile.desc<64x256xbf16> -> tensor<64x256xbf16>
+  %z = arith.constant dense<0.0> : tensor<64x256xf32>
+  %c = tile.dot %a, %b, %z : tensor<64x64xbf16>, tensor<64x256xbf16> -> tensor<64x256xf32>
+  tile.store %dc[%n, %n], %c : !tile.desc<64x256xf32>, tensor<64x256xf32>
   return
 }

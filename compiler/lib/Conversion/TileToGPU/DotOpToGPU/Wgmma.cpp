@@ -8,9 +8,12 @@
 // accumulator fragment of each warp is the mma.sync m16n8 fragment repeated
 // along N, and 16-bit A in registers is the m16n8k16 A fragment, so
 // `#tile.mma<[W, C]>` (W a multiple of 4) and its dot operands describe
-// wgmma's registers too. With C > 1 warp columns, warpgroup c owns the
-// column blocks c, c + C, ... (the layout's interleave): a k-major B tile
-// read with C times the usual stride between its 8-row groups.
+// wgmma's registers too. With C > 1 warp columns, warpgroup c owns either
+// one contiguous share of the columns (columnBlock = N / C, what
+// tile-assign-layouts gives on sm_90a): B's descriptor starts at its first
+// row (k-major) or panel (MN-major); or the n8 blocks c, c + C, ...
+// (columnBlock 8): a k-major B tile read with C times the usual stride
+// between its 8-row groups.
 //
 // tf32 reads staged operands k-major (wgmma has no transpose for 32-bit
 // types) and ignores their low 13 bits: the tiles hold values rounded to
@@ -201,7 +204,14 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
   Value startB = tileB.start();
   if (groups > 1)
     startB = arith::AddIOp::create(b, loc, startB, shareStart(tileB, kMajorB));
-  if (warpsN > 1) {
+  if (warpsN > 1 && mma.getColumnBlock() == n) {
+    // Warpgroup c's columns [c·n, (c+1)·n): n rows of a k-major tile, n /
+    // panelCols panels of an MN-major one (fitsWarpgroupMma).
+    Value column = arith::DivUIOp::create(b, loc, warp, constI32(b, loc, warpsM));
+    Value shareBytes = arith::MulIOp::create(
+        b, loc, column, constI32(b, loc, operandOffset(tileB, kMajorB, /*kStep=*/0, n)));
+    descB = emitMatrixDescriptor(b, loc, tileB, arith::AddIOp::create(b, loc, startB, shareBytes));
+  } else if (warpsN > 1) {
     Value column = arith::DivUIOp::create(b, loc, warp, constI32(b, loc, warpsM));
     Value groupBytes =
         arith::MulIOp::create(b, loc, column, constI32(b, loc, 8 * tileB.swizzleBytes()));

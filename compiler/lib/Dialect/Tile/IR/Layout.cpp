@@ -44,7 +44,7 @@ MmaLayoutAttr tessera::tile::getDefaultMmaLayout(MLIRContext *ctx, int64_t m, in
 }
 
 MmaLayoutAttr tessera::tile::getDotMmaLayout(MLIRContext *ctx, int64_t m, int64_t n, int64_t k,
-                                             unsigned numWarps) {
+                                             unsigned numWarps, bool warpgroupColumns) {
   MmaLayoutAttr mma = getDefaultMmaLayout(ctx, m, n, numWarps);
   unsigned alongM = mma.getWarpsPerCTA()[0], alongN = mma.getWarpsPerCTA()[1];
   // One n8 block per warp: each warp would read its rows of A in full for
@@ -52,6 +52,11 @@ MmaLayoutAttr tessera::tile::getDotMmaLayout(MLIRContext *ctx, int64_t m, int64_
   // each row's columns in one warp. Each group keeps two k-steps at least.
   if (alongN > 1 && n == 8 * int64_t(alongN) && k / 16 >= 2 * int64_t(alongN))
     return MmaLayoutAttr::get(ctx, {alongM, 1});
+  // Warpgroups side by side along N: one contiguous share of the columns
+  // each, one wgmma's N.
+  if (warpgroupColumns && alongN > 1 && alongM % 4 == 0 && n % (8 * int64_t(alongN)) == 0 &&
+      n / alongN <= 256)
+    return MmaLayoutAttr::get(ctx, {alongM, alongN}, unsigned(n / alongN));
   return mma;
 }
 
@@ -97,25 +102,31 @@ DimDistribution mmaRows(MmaLayoutAttr mma, int64_t size) {
   return dist;
 }
 
-/// Columns of an n8 block for the accumulator (2 per lane) or B (1 per lane).
+/// Columns of the n8 blocks for the accumulator (2 per lane) or B (1 per
+/// lane): each warp column's block of `columnBlock` columns, repeated every
+/// columnBlock · warpsN.
 DimDistribution mmaCols(MmaLayoutAttr mma, int64_t size, bool accumulator) {
   unsigned warpsM = mma.getWarpsPerCTA()[0], warpsN = mma.getWarpsPerCTA()[1];
+  int64_t block = mma.getColumnBlock();
   DimDistribution dist;
   dist.warpShift = llvm::Log2_32(warpsM);
   dist.warpMask = warpsN - 1;
-  dist.warpStride = 8;
-  int64_t n = reps(size, 8 * warpsN);
+  dist.warpStride = block;
+  // The n8 blocks a thread holds, in column order.
+  SmallVector<int64_t> starts;
+  for (int64_t r = 0, n = reps(size, block * warpsN); r < n; ++r)
+    for (int64_t c = 0; c < block; c += 8)
+      starts.push_back(r * block * warpsN + c);
   if (accumulator) {
     dist.laneMask = 3;
     dist.laneStride = 2;
-    for (int64_t j = 0; j < 2 * n; ++j)
-      dist.offsets.push_back(j % 2 + (j / 2) * 8 * warpsN);
+    for (int64_t start : starts)
+      dist.offsets.append({start, start + 1});
   } else {
     dist.laneShift = 2;
     dist.laneMask = 7;
     dist.laneStride = 1;
-    for (int64_t j = 0; j < n; ++j)
-      dist.offsets.push_back(j * 8 * warpsN);
+    dist.offsets.append(starts);
   }
   return dist;
 }

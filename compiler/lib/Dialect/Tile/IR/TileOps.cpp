@@ -321,9 +321,12 @@ LogicalResult SliceLayoutAttr::verify(function_ref<InFlightDiagnostic()> emitErr
 }
 
 LogicalResult MmaLayoutAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                    ArrayRef<unsigned> warpsPerCTA) {
+                                    ArrayRef<unsigned> warpsPerCTA, unsigned columnBlock) {
   if (warpsPerCTA.size() != 2 || !isPowerOf2(warpsPerCTA[0]) || !isPowerOf2(warpsPerCTA[1]))
     return emitError() << "expects two powers of two in warpsPerCTA";
+  if (columnBlock < 8 || !isPowerOf2(columnBlock))
+    return emitError() << "expects a columnBlock that is a power of two, 8 or more; got "
+                       << columnBlock;
   return success();
 }
 

@@ -51,8 +51,9 @@ bool runsOnTensorCores(DotOp dot) {
 
 class LayoutAssigner {
 public:
-  LayoutAssigner(func::FuncOp func, const CarriedLayouts &pinned)
-      : func(func), numWarps(getNumWarps(func)), pinned(pinned) {}
+  LayoutAssigner(func::FuncOp func, const CarriedLayouts &pinned, bool warpgroupColumns)
+      : func(func), numWarps(getNumWarps(func)), warpgroupColumns(warpgroupColumns),
+        pinned(pinned) {}
 
   LogicalResult run() {
     WalkResult result = func.walk<WalkOrder::PreOrder>([&](Operation *op) {
@@ -236,8 +237,12 @@ private:
     MLIRContext *ctx = dot.getContext();
     if (runsOnTensorCores(dot)) {
       RankedTensorType c = dot.getType();
-      MmaLayoutAttr mma = getDotMmaLayout(ctx, c.getDimSize(0), c.getDimSize(1),
-                                          dot.getA().getType().getDimSize(1), numWarps);
+      // Only 16-bit B tiles can be read MN-major (tf32 wgmma reads both
+      // operands k-major), where contiguous columns are needed.
+      bool sixteenBit = dot.getA().getType().getElementType().getIntOrFloatBitWidth() == 16;
+      MmaLayoutAttr mma =
+          getDotMmaLayout(ctx, c.getDimSize(0), c.getDimSize(1), dot.getA().getType().getDimSize(1),
+                          numWarps, warpgroupColumns && sixteenBit);
       require(dot, 0, DotOperandLayoutAttr::get(ctx, 0, mma, /*kWidth=*/2));
       require(dot, 1, DotOperandLayoutAttr::get(ctx, 1, mma, /*kWidth=*/2));
       require(dot, 2, mma);
@@ -293,6 +298,7 @@ private:
 
   func::FuncOp func;
   unsigned numWarps;
+  bool warpgroupColumns;
   const CarriedLayouts &pinned;
   CarriedLayouts yieldedLayouts;
   llvm::DenseMap<Operation *, unsigned> loopNumbers;
@@ -302,12 +308,16 @@ struct TileAssignLayoutsPass : tessera::tile::impl::TileAssignLayoutsBase<TileAs
   using Base::Base;
   void runOnOperation() override {
     func::FuncOp func = getOperation();
+    // Warpgroup MMA runs the dots on sm_90a unless the kernel keeps to
+    // mma.sync (TF32 kernels that ask for it).
+    auto wgmma = func->getAttrOfType<BoolAttr>(kWarpgroupMmaAttr);
+    bool warpgroupColumns = arch == "sm_90a" && (!wgmma || wgmma.getValue());
     CarriedLayouts pinned;
     // Each round pins the carried layouts to what the last one yielded; a
     // round that yields what it carried is final.
     for (int round = 0; round < 4; ++round) {
       func::FuncOp trial = func.clone();
-      LayoutAssigner assigner(trial, pinned);
+      LayoutAssigner assigner(trial, pinned, warpgroupColumns);
       if (failed(assigner.run())) {
         trial.erase();
         func.emitError("no layout assignment for this kernel");

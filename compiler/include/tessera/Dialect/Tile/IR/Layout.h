@@ -75,8 +75,10 @@ MmaLayoutAttr getDefaultMmaLayout(mlir::MLIRContext *ctx, int64_t m, int64_t n, 
 /// result and split K with them: each group of warps the layout names sums
 /// its share of the k-steps, and the groups add their partial sums through
 /// shared memory (Q·Kᵀ at head dim 512: 64 x 16 x 512 on 8 warps).
+/// `warpgroupColumns` (dots lowered to warpgroup MMA): where warpgroups
+/// split N, each takes one contiguous share of the columns (columnBlock).
 MmaLayoutAttr getDotMmaLayout(mlir::MLIRContext *ctx, int64_t m, int64_t n, int64_t k,
-                              unsigned numWarps);
+                              unsigned numWarps, bool warpgroupColumns = false);
 
 /// Number of elements one thread holds of a tile of `type` (its encoding must
 /// be a layout).

@@ -104,18 +104,36 @@ def Tile_SliceLayoutAttr : Tile_Attr<"SliceLayout", "slice"> {
 def Tile_MmaLayoutAttr : Tile_Attr<"MmaLayout", "mma"> {
   let summary = "accumulator of mma.sync m16n8: the layout of a tensor-core dot's result";
   let description = [{
-    Warps tile the 2-D result in a `warpsPerCTA` grid of 16 x 8 blocks,
-    repeated until the tile is covered. In each 16 x 8 block lane `l` holds
-    rows `l / 4` and `l / 4 + 8`, columns `2 (l % 4)` and `2 (l % 4) + 1`
-    (PTX ISA, "Matrix Fragments for mma.m16n8k16"). Warp `w` is at row block
-    `w % warpsPerCTA[0]` and column block `w / warpsPerCTA[0]`.
+    Warps tile the 2-D result in a `warpsPerCTA` grid of 16 x `columnBlock`
+    blocks, repeated until the tile is covered. In each 16 x 8 part of a
+    block lane `l` holds rows `l / 4` and `l / 4 + 8`, columns `2 (l % 4)`
+    and `2 (l % 4) + 1` (PTX ISA, "Matrix Fragments for mma.m16n8k16"). Warp
+    `w` is at row block `w % warpsPerCTA[0]` and column block
+    `w / warpsPerCTA[0]`.
+
+    `columnBlock` (a power of two, 8 by default) is the width of a warp's
+    column block: 8 interleaves the warp columns every 8 columns, as
+    mma.sync's instructions do; a whole warpgroup instruction's N
+    (`tile-assign-layouts` on sm_90a, where warps split N) gives each
+    warpgroup one contiguous run of columns, which a B tile stored N-major
+    in swizzle panels can hand to it through one descriptor.
 
     ```mlir
     #tile.mma<warpsPerCTA = [4, 1]>
+    #tile.mma<warpsPerCTA = [4, 2], columnBlock = 128>
     ```
   }];
-  let parameters = (ins ArrayRefParameter<"unsigned">:$warpsPerCTA);
-  let assemblyFormat = "`<` `warpsPerCTA` `=` `[` $warpsPerCTA `]` `>`";
+  let parameters = (ins ArrayRefParameter<"unsigned">:$warpsPerCTA,
+                        DefaultValuedParameter<"unsigned", "8">:$columnBlock);
+  let assemblyFormat =
+      "`<` `warpsPerCTA` `=` `[` $warpsPerCTA `]` (`,` `columnBlock` `=` $columnBlock^)? `>`";
+  let builders = [
+    AttrBuilder<(ins "::llvm::ArrayRef<unsigned>":$warpsPerCTA,
+                     CArg<"unsigned", "8">:$columnBlock), [{
+      return $_get($_ctxt, warpsPerCTA, columnBlock);
+    }]>
+  ];
+  let skipDefaultBuilders = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     unsigned getNumWarps() const { return getWarpsPerCTA()[0] * getWarpsPerCTA()[1]; }

@@ -15,12 +15,19 @@ def TileAssignLayouts : Pass<"tile-assign-layouts", "mlir::func::FuncOp"> {
     elementwise ops take the layout of their operand that is dearest to move
     (tensor-core results, then blocked tiles, then slices; splats and iotas
     never decide). A `tile.dot` of f16/bf16 tiles with whole m16n8k16 blocks
-    gets the `#tile.mma` accumulator layout and `#tile.dot_op` operands.
-    Loop-carried tiles take the layout their loop yields (the walk is repeated
+    gets the `#tile.mma` accumulator layout and `#tile.dot_op` operands; on
+    sm_90a, where warpgroup MMA runs it (the kernel does not keep to mma.sync)
+    and warpgroups split its columns, each takes one contiguous share of them
+    (`columnBlock`), so that a B tile stored N-major serves each through one
+    descriptor. Loop-carried tiles take the layout their loop yields (the walk is repeated
     with carried layouts pinned until they agree). Wherever an operand's layout
     is not the one its user needs, a `tile.convert_layout` is inserted.
   }];
   let dependentDialects = ["::tessera::tile::TileDialect"];
+  let options = [
+    Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
+           "GPU architecture: sm_90a lays out warpgroup MMA's column shares">
+  ];
 }
 
 def TileRemoveLayoutConversions : Pass<"tile-remove-layout-conversions", "mlir::func::FuncOp"> {
