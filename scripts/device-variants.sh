@@ -29,7 +29,7 @@ d256="4,16,4096,256,0;4,16,4096,256,1"
 # put two warpgroups side by side along the columns (columnBlock).
 tessera-bench attention --shapes "$d64" --dtype bf16 --backward \
   --forward-configs "128x128w4s2;64x64w4s2t" \
-  --backward-configs "64x64w4dt" || status=1
+  --backward-configs "64x64w4dt;64x128w8d;64x128w8dt" || status=1
 tessera-bench attention --shapes "$d128" --dtype bf16 --backward \
   --forward-configs "128x64w4s2t;128x64w4s2ts;128x128w8s2t;128x128w8s2w" \
   --backward-configs "64x64w4d;128x64w8dt;64x128w8dt" || status=1

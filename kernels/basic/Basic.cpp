@@ -581,6 +581,20 @@ std::vector<KernelConfig> withTmaCandidates(std::vector<KernelConfig> configs) {
   return configs;
 }
 
+/// matmul's TMA candidates of 128 x 128 blocks or larger again with C stored
+/// by TMA (TMA_STORE): 1.0-1.35x the same blocks' register stores on the
+/// H100 (docs/PERFORMANCE.md).
+std::vector<KernelConfig> withTmaStoreCandidates(std::vector<KernelConfig> configs) {
+  for (size_t i = 0, n = configs.size(); i < n; ++i)
+    if (configs[i].constants.count("TMA") && configs[i].get("TMA") &&
+        configs[i].get("BLOCK_M") * configs[i].get("BLOCK_N") >= 128 * 128) {
+      KernelConfig store = configs[i];
+      store.constants["TMA_STORE"] = 1;
+      configs.push_back(store);
+    }
+  return configs;
+}
+
 std::map<std::string, int64_t> matmulConstants() {
   return {{"BLOCK_M", 64}, {"BLOCK_N", 64},   {"BLOCK_K", 32},
           {"GROUP_M", 8},  {"NUM_STAGES", 2}, {"WGMMA", 1}};
@@ -645,7 +659,7 @@ const Kernel &tessera::kernels::detail::rmsNormKernel() {
 const Kernel &tessera::kernels::detail::matmulKernel() {
   static const Kernel k = [] {
     Tuning tuning;
-    tuning.configs = withTmaCandidates(matmulCandidates());
+    tuning.configs = withTmaStoreCandidates(withTmaCandidates(matmulCandidates()));
     std::map<std::string, int64_t> constants = matmulConstants();
     // TMA=1 (sm_90a): copies by the Tensor Memory Accelerator into an
     // mbarrier ring. With TMA=1 and four stages, WARP_SPECIALIZE=1 has a
