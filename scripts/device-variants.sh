@@ -6,7 +6,8 @@
 # - attention forward and backward, bf16, the benchmark shapes, beside
 #   cuDNN and FlashAttention-2 (bench_anchors.py): TMA or cp.async copies
 #   (--forward-configs and --backward-configs flag t), a producer warpgroup
-#   (w), TMA stores (s), larger blocks, the backward on 8 warps;
+#   (w), TMA stores (s), the next block's scores issued before the softmax
+#   (p: PIPELINE_QK), larger blocks, the backward on 8 warps;
 # - batched_matmul, bf16, beside torch.bmm (device-general-peers.py);
 # - the runtime's costs (cold compile, cache hit, launch), and LLVM without
 #   its straight-line strength reduction.
@@ -28,13 +29,13 @@ d256="4,16,4096,256,0;4,16,4096,256,1"
 # s TMA stores of O; the backward's blocks on 8 warps, whose 64-row dots
 # put two warpgroups side by side along the columns (columnBlock).
 tessera-bench attention --shapes "$d64" --dtype bf16 --backward \
-  --forward-configs "128x128w4s2;64x64w4s2t" \
+  --forward-configs "128x128w4s2;64x64w4s2t;128x128w8s2tp;128x128w8s2wp" \
   --backward-configs "64x64w4dt;64x128w8d;64x128w8dt" || status=1
 tessera-bench attention --shapes "$d128" --dtype bf16 --backward \
-  --forward-configs "128x64w4s2t;128x64w4s2ts;128x128w8s2t;128x128w8s2w" \
+  --forward-configs "128x64w4s2t;128x64w4s2ts;128x128w8s2t;128x128w8s2w;128x64w8s2tp;128x64w8s2wp" \
   --backward-configs "64x64w4d;128x64w8dt;64x128w8dt" || status=1
 tessera-bench attention --shapes "$d256" --dtype bf16 --backward \
-  --forward-configs "128x64w8s2;128x32w8s2" \
+  --forward-configs "128x64w8s2;128x32w8s2;128x64w8s2tp" \
   --backward-configs "64x64w8d" || status=1
 python3 scripts/device-general-peers.py --json "$json/general-peers.json" || status=1
 tessera-bench kernels --dtype bf16 --softmax "" --rms-norm "" --cumsum "" --rms-norm-backward "" \

@@ -102,12 +102,29 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   if (causal)
     endN = max(Scalar(0), min(kLen, startM + Scalar(BM) + kLen - qLen));
 
+  // PIPELINE_QK (FlashAttention-3 §3.2, intra-warpgroup overlap of GEMMs and
+  // softmax): S_{j+1} = Q K_{j+1}ᵀ is issued before the softmax of S_j, which
+  // arrives loop-carried, so that the tensor cores compute the next scores
+  // while the warps exponentiate these; the wgmma's wait sinks to the end of
+  // the iteration (tessera-defer-wgmma-waits). One S more is held in
+  // registers (64-row slabs per warpgroup keep it spill-free) and one Q·Kᵀ
+  // more computed per program: the one past the last block (keys past k_len
+  // load as zeros).
+  const bool pipelineQK = kb.constant("PIPELINE_QK", config.get("PIPELINE_QK"));
+  auto scores = [&](Scalar startN) {
+    return dot(qi, trans(load(kh, {startN, Scalar(0)}, {BN, BD})), precision);
+  };
+
   // One step of lines 8-10 over the key block at startN. Only blocks that
   // hold masked scores (past the diagonal or the end of the keys, or under a
   // key mask) pay for the mask.
   auto step = [&](Scalar startN, const std::vector<Tile> &carried, bool masked) {
     Tile mI = carried[0], lI = carried[1], acc = carried[2];
-    Tile kj = load(kh, {startN, Scalar(0)}, {BN, BD});
+    Tile sNext, kj;
+    if (pipelineQK)
+      sNext = scores(startN + Scalar(BN));
+    else
+      kj = load(kh, {startN, Scalar(0)}, {BN, BD});
     // V_j, or (V_TRANSPOSED) V_jᵀ, read back as V_j by trans below: rows
     // j·d to j·d + BD - 1 of the blocked Vᵀ seen as (k_len / BLOCK_N · d,
     // BLOCK_N). Where d < BD the rows past d are the next block's (or
@@ -117,7 +134,7 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
                           : load(vh, {startN, Scalar(0)}, {BN, BD});
     // S = Q Kᵀ, unscaled: the scale·log2(e) factor goes into the row max
     // (scale > 0, checkInputs) and into one FMA per score below.   (line 8)
-    Tile s = dot(qi, trans(kj), precision);
+    Tile s = pipelineQK ? carried[3] : dot(qi, trans(kj), precision);
     if (masked) {
       Tile keys = cols + startN;
       Tile valid = causal ? keys < rowEnd : keys < kLen;
@@ -141,6 +158,8 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
     // of them, once the maxima settle, where key blocks are small.
     Tile scaled = skipUnitRescale ? rescale_rows(acc, alpha) : acc * expand_dims(alpha, 1);
     acc = dot(cast(p, dtype), vTransposed ? trans(vj) : vj, scaled, precision);
+    if (pipelineQK)
+      return std::vector<Tile>{mNew, lI, acc, sNext};
     return std::vector<Tile>{mNew, lI, acc};
   };
 
@@ -154,6 +173,8 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   Tile mI = full({BM}, -kInf, DType::F32), lI = zeros({BM}, DType::F32);
   Tile acc = zeros({BM, BD}, DType::F32);
   std::vector<Tile> state = {mI, lI, acc};
+  if (pipelineQK)
+    state.push_back(scores(Scalar(0)));
   if (!hasMask)
     state = for_range(Scalar(0), unmaskedEnd, Scalar(BN), state,
                       [&](Scalar startN, const std::vector<Tile> &carried) {
@@ -245,7 +266,8 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
                              {"TMA", 0},
                              {"WARP_SPECIALIZE", 0},
                              {"TMA_STORE", 0},
-                             {"LONGEST_FIRST", 1}},
+                             {"LONGEST_FIRST", 1},
+                             {"PIPELINE_QK", 0}},
                             {DType::F32, DType::F16, DType::BF16},
                             [](mlir::MLIRContext &ctx, const KernelConfig &c) {
                               KernelBuilder kb(ctx, "attention_forward", c.numWarps);

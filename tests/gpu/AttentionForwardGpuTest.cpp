@@ -105,7 +105,10 @@ void checkForward(DType dtype, attention::Fp32Precision precision, const Shape &
     kernels::KernelConfig config =
         attention::forwardConfig(dtype, s.dim, causal, useMask, currentDevice().arch(), precision);
     for (auto &[name, value] : configFlags)
-      config.constants[name] = value;
+      if (name == "num_warps")
+        config.numWarps = unsigned(value);
+      else
+        config.constants[name] = value;
     attention::forwardWithConfig(dq, dk, dv, out, lse, options, config);
   }
 
@@ -299,7 +302,10 @@ INSTANTIATE_TEST_SUITE_P(
 /// ring of barriers of its own); head dims 59 and 111 (rows TMA cannot
 /// describe: the launch takes the kernel that copies by cp.async); issued by
 /// the kernel's warps and by a producer warpgroup (WARP_SPECIALIZE = 1), and
-/// with O stored by TMA (TMA_STORE = 1: rows past q_len left alone).
+/// with O stored by TMA (TMA_STORE = 1: rows past q_len left alone); with
+/// the next block's scores issued before the softmax (PIPELINE_QK = 1) on
+/// the heuristic's blocks and on 128 x 64 over two warpgroups with a
+/// producer warpgroup.
 class AttentionForwardTma : public ::testing::TestWithParam<Param> {};
 
 TEST_P(AttentionForwardTma, MatchesFloat64Reference) {
@@ -307,11 +313,17 @@ TEST_P(AttentionForwardTma, MatchesFloat64Reference) {
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
   auto [dtype, s, causal, useMask] = GetParam();
   const char *modes[] = {"copies by the kernel's warps", "copies from a producer warpgroup",
-                         "O stored by TMA"};
-  for (int64_t mode : {0, 1, 2}) {
+                         "O stored by TMA", "next scores before the softmax",
+                         "next scores before the softmax, 128 x 64 on 8 warps, producer"};
+  for (int64_t mode : {0, 1, 2, 3, 4}) {
     SCOPED_TRACE(modes[mode]);
-    checkForward(dtype, attention::Fp32Precision::ieee, s, causal, useMask,
-                 {{"TMA", 1}, {"WARP_SPECIALIZE", mode == 1}, {"TMA_STORE", mode == 2}});
+    std::map<std::string, int64_t> flags{{"TMA", 1},
+                                         {"WARP_SPECIALIZE", mode == 1 || mode == 4},
+                                         {"TMA_STORE", mode == 2},
+                                         {"PIPELINE_QK", mode >= 3}};
+    if (mode == 4)
+      flags.insert({{"BLOCK_M", 128}, {"BLOCK_N", 64}, {"num_warps", 8}});
+    checkForward(dtype, attention::Fp32Precision::ieee, s, causal, useMask, flags);
   }
 }
 

@@ -95,7 +95,8 @@ int usage() {
       "                                       d: deterministic, m: mma.sync only,\n"
       "                                       t: blocks copied by TMA, o: causal dQ blocks\n"
       "                                       in index order)\n"
-      "       [--forward-configs BMxBNwWsS[v][m][r][u][t][w];...]  (also times the forward with "
+      "       [--forward-configs BMxBNwWsS[v][m][r][u][t][w][o][s][p];...]  (also times the "
+      "forward with "
       "each: "
       "S stages,\n"
       "                                       v: V read transposed, m: mma.sync only,\n"
@@ -104,7 +105,8 @@ int usage() {
       "                                       t: K and V copied by TMA,\n"
       "                                       w: by a producer warpgroup,\n"
       "                                       o: causal blocks in index order,\n"
-      "                                       s: O stored by TMA)\n"
+      "                                       s: O stored by TMA,\n"
+      "                                       p: next scores before the softmax)\n"
       "                         [--json FILE]\n"
       "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n"
       "       tessera-bench kernels [--softmax \"MxN;...\"] [--cumsum \"MxN;...\"] "
@@ -479,12 +481,13 @@ int main(int argc, char **argv) {
       };
       std::stringstream forwardList(forwardConfigs);
       for (std::string item; std::getline(forwardList, item, ';');) {
-        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vmrutwos");
+        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vmrutwosp");
         if (!parsed) {
-          std::fprintf(stderr,
-                       "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m][r][u][t][w][o], "
-                       "got '%s'\n",
-                       item.c_str());
+          std::fprintf(
+              stderr,
+              "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m][r][u][t][w][o][s][p], "
+              "got '%s'\n",
+              item.c_str());
           return 2;
         }
         kernels::KernelConfig c = config;
@@ -502,6 +505,8 @@ int main(int argc, char **argv) {
         // s: O stored by TMA (with t).
         c.constants["LONGEST_FIRST"] = !parsed->has('o');
         c.constants["TMA_STORE"] = parsed->has('s');
+        // p: the next block's scores issued before the softmax (PIPELINE_QK).
+        c.constants["PIPELINE_QK"] = parsed->has('p');
         c.constants["V_TRANSPOSED"] = parsed->has('v');
         c.constants["TF32_ROUNDED_KV"] = parsed->has('r');
         c.constants["SKIP_UNIT_RESCALE"] = parsed->has('u');

@@ -177,6 +177,28 @@ TEST(ScheduleInterpret, AttentionForwardLargerBlocks) {
     }
 }
 
+/// PIPELINE_QK: Q·K_{j+1}ᵀ issued before the softmax of S_j, which arrives
+/// loop-carried (from the loop before on the masked loop's first block),
+/// on the blocks it is meant for (two warpgroups of 64 rows) and on one
+/// warpgroup; TMA, a producer warpgroup or cp.async; the last block's
+/// extra product reads keys past k_len as zeros and is dropped.
+TEST(ScheduleInterpret, AttentionForwardPipelinedScores) {
+  ScheduleScope scope("sm_90a");
+  const char *modes[] = {"cp.async", "TMA", "TMA from a producer warpgroup"};
+  for (int64_t mode : {0, 1, 2})
+    for (bool causal : {false, true})
+      for (bool useMask : {false, true}) {
+        SCOPED_TRACE(std::string(modes[mode]) + (causal ? " causal" : "") +
+                     (useMask ? " masked" : ""));
+        std::map<std::string, int64_t> constants{
+            {"TMA", mode >= 1}, {"WARP_SPECIALIZE", mode == 2}, {"PIPELINE_QK", 1}};
+        constants["BLOCK_M"] = 128;
+        constants["BLOCK_N"] = 64;
+        expectForward({1, 2, 1, 200, 300, 128}, causal, useMask, constants, 8);
+        expectForward({1, 4, 2, 150, 200, 64}, causal, useMask, {{"PIPELINE_QK", 1}});
+      }
+}
+
 /// The backward's dQ and dK/dV kernels with TMA (the dK/dV program's query
 /// loop once per head of a KV group: phases counting on across heads) and
 /// on cp.async, with atomic dQ too, dK, dV and dQ stored by TMA (where the

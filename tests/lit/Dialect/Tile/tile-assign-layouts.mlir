@@ -232,6 +232,38 @@ func.func @combine_regions(%p: !tile.ptr<f32>, %n: i32) attributes {tile.kernel,
 
 // -----
 
+// Scores carried into the next iteration (attention's PIPELINE_QK) keep the
+// dot's layout through what uses them: the loaded tile moves to the mma
+// layout, not the scores to the load's.
+// CHECK-LABEL: @carried_scores_keep_mma
+// CHECK: scf.for
+// CHECK-NOT: tile.convert_layout %{{.*}} : tensor<64x64xf32, #tile.mma
+// CHECK: arith.addf %{{.*}}, %{{.*}} : tensor<64x64xf32, #tile.mma<warpsPerCTA = [4, 1]>>
+// CHECK: scf.yield
+func.func @carried_scores_keep_mma(%p: !tile.ptr<bf16>, %q: !tile.ptr<f32>, %n: i32) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %da = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<bf16> -> !tile.desc<64x32xbf16>
+  %db = tile.make_desc %p, [%n, %n], [%n, %n] : !tile.ptr<bf16> -> !tile.desc<32x64xbf16>
+  %dx = tile.make_desc %q, [%n, %n], [%n, %n] : !tile.ptr<f32> -> !tile.desc<64x64xf32>
+  %a = tile.load %da[%n, %n] : !tile.desc<64x32xbf16> -> tensor<64x32xbf16>
+  %b0 = tile.load %db[%n, %n] : !tile.desc<32x64xbf16> -> tensor<32x64xbf16>
+  %z = arith.constant dense<0.0> : tensor<64x64xf32>
+  %s0 = tile.dot %a, %b0, %z : tensor<64x32xbf16>, tensor<32x64xbf16> -> tensor<64x64xf32>
+  %c0 = arith.constant 0 : i32
+  %c1 = arith.constant 1 : i32
+  %r = scf.for %i = %c0 to %n step %c1 iter_args(%s = %s0) -> (tensor<64x64xf32>) : i32 {
+    %x = tile.load %dx[%i, %n] : !tile.desc<64x64xf32> -> tensor<64x64xf32>
+    %y = arith.addf %s, %x : tensor<64x64xf32>
+    tile.store %dx[%i, %n], %y : !tile.desc<64x64xf32>, tensor<64x64xf32>
+    %b = tile.load %db[%i, %n] : !tile.desc<32x64xbf16> -> tensor<32x64xbf16>
+    %sn = tile.dot %a, %b, %z : tensor<64x32xbf16>, tensor<32x64xbf16> -> tensor<64x64xf32>
+    scf.yield %sn : tensor<64x64xf32>
+  }
+  tile.store %dx[%n, %n], %r : !tile.desc<64x64xf32>, tensor<64x64xf32>
+  return
+}
+
+// -----
+
 // Two warpgroups on a 64-row dot split its 256 columns. On sm_80 (and in a
 // kernel that keeps to mma.sync) their n8 blocks interleave; on sm_90a each
 // warpgroup takes 128 contiguous columns, one wgmma's N.

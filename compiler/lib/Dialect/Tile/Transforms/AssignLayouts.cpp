@@ -97,10 +97,14 @@ private:
 
   /// How much a value's layout should decide its users': what it costs to
   /// move the value elsewhere. Splats, constants and iotas are free to remake.
-  /// Loop-carried values follow too: their layout is what the loop yields.
+  /// Loop-carried values follow too (their layout is what the loop yields),
+  /// but for tensor-core results carried whole (once pinned): scores carried
+  /// from the previous iteration keep their mma layout through the softmax.
   static int weight(Value v) {
     Operation *def = v.getDefiningOp();
-    if (!def || isa<SplatOp, IotaOp, arith::ConstantOp>(def))
+    if (!def)
+      return isa<MmaLayoutAttr>(layoutOf(v)) ? 2 : 0;
+    if (isa<SplatOp, IotaOp, arith::ConstantOp>(def))
       return 0;
     Attribute layout = layoutOf(v);
     if (auto slice = dyn_cast<SliceLayoutAttr>(layout))
