@@ -9,8 +9,9 @@
 #   (w), TMA stores (s), the next block's scores issued before the softmax
 #   (p: PIPELINE_QK), larger blocks, the backward on 8 warps;
 # - batched_matmul, bf16, beside torch.bmm (device-general-peers.py);
-# - the runtime's costs (cold compile, cache hit, launch), and LLVM without
-#   its straight-line strength reduction.
+# - matmul's heuristic beside cuBLAS;
+# - with TESSERA_VARIANTS_RUNTIME=1, the runtime's costs (cold compile, cache
+#   hit, launch), and LLVM without its straight-line strength reduction.
 # matmul's variants are scripts/device-matmul.sh's.
 #   device run: scripts/device-run.sh scripts/device-variants.sh
 set -uo pipefail
@@ -26,13 +27,14 @@ d256="4,16,4096,256,0;4,16,4096,256,1"
 # The heuristic's configuration first (attention::forwardConfig and
 # backwardConfig, sm_90a, bf16), then the variants beside it: t TMA
 # copies, w a producer warpgroup, o causal query blocks in index order,
-# s TMA stores of O; the backward's blocks on 8 warps, whose 64-row dots
+# s TMA stores of O, p the next scores before the softmax; the backward's
+# blocks on 8 warps, whose 64-row dots
 # put two warpgroups side by side along the columns (columnBlock).
 tessera-bench attention --shapes "$d64" --dtype bf16 --backward \
-  --forward-configs "128x128w4s2;64x64w4s2t;128x128w8s2tp;128x128w8s2wp" \
+  --forward-configs "128x128w4s2;128x128w8s2tp;128x128w8s2wp" \
   --backward-configs "64x64w4dt;64x128w8d;64x128w8dt" || status=1
 tessera-bench attention --shapes "$d128" --dtype bf16 --backward \
-  --forward-configs "128x64w4s2t;128x64w4s2ts;128x128w8s2t;128x128w8s2w;128x64w8s2tp;128x64w8s2wp" \
+  --forward-configs "128x64w4s2t;128x128w8s2w;128x64w8s2t;128x64w8s2tp;128x64w8s2wp" \
   --backward-configs "64x64w4d;128x64w8dt;64x128w8dt" || status=1
 tessera-bench attention --shapes "$d256" --dtype bf16 --backward \
   --forward-configs "128x64w8s2;128x32w8s2;128x64w8s2tp" \
@@ -41,12 +43,21 @@ python3 scripts/device-general-peers.py --json "$json/general-peers.json" || sta
 tessera-bench kernels --dtype bf16 --softmax "" --rms-norm "" --cumsum "" --rms-norm-backward "" \
   --matmul "" --batched-matmul-configs "128x128x64w4s2;128x256x64w8s4t" \
   --json "$json/batched-bf16.json" || status=1
-# LLVM without its straight-line strength reduction (TESSERA_LLVM_SLSR=0,
-# ~11% of a cold attention compile): the cold compile's split both ways,
-# then the d 128 kernels without it and with it again (A/B/A: the H100's
-# run-to-run spread was 5-7% on identical configurations).
-tessera-bench runtime || status=1
-TESSERA_LLVM_SLSR=0 tessera-bench runtime || status=1
-TESSERA_LLVM_SLSR=0 tessera-bench attention --shapes "$d128" --dtype bf16 --backward || status=1
-tessera-bench attention --shapes "$d128" --dtype bf16 --backward || status=1
+# matmul's heuristic beside cuBLAS (the variants: scripts/device-matmul.sh).
+[ -f .device/bench_general.py ] && python3 .device/bench_general.py gemm
+for dtype in bf16 f16; do
+  tessera-bench kernels --dtype "$dtype" --softmax "" --rms-norm "" --cumsum "" \
+    --rms-norm-backward "" --batched-matmul "" || status=1
+done
+# TESSERA_VARIANTS_RUNTIME=1: the runtime's costs, and LLVM without its
+# straight-line strength reduction (TESSERA_LLVM_SLSR=0, ~11% of a cold
+# attention compile): the cold compile's split both ways, then the d 128
+# kernels without it and with it again (A/B/A: the H100's run-to-run
+# spread was 5-7% on identical configurations).
+if [ "${TESSERA_VARIANTS_RUNTIME:-0}" = 1 ]; then
+  tessera-bench runtime || status=1
+  TESSERA_LLVM_SLSR=0 tessera-bench runtime || status=1
+  TESSERA_LLVM_SLSR=0 tessera-bench attention --shapes "$d128" --dtype bf16 --backward || status=1
+  tessera-bench attention --shapes "$d128" --dtype bf16 --backward || status=1
+fi
 exit $status
