@@ -11,7 +11,8 @@
 # - batched_matmul, bf16, beside torch.bmm (device-general-peers.py);
 # - matmul's heuristic beside cuBLAS;
 # - with TESSERA_VARIANTS_RUNTIME=1, the runtime's costs (cold compile, cache
-#   hit, launch), and LLVM without its straight-line strength reduction.
+#   hit, launch), and LLVM with its straight-line strength reduction (off by
+#   default).
 # matmul's variants are scripts/device-matmul.sh's.
 #   device run: scripts/device-run.sh scripts/device-variants.sh
 set -uo pipefail
@@ -49,15 +50,15 @@ for dtype in bf16 f16; do
   tessera-bench kernels --dtype "$dtype" --softmax "" --rms-norm "" --cumsum "" \
     --rms-norm-backward "" --batched-matmul "" || status=1
 done
-# TESSERA_VARIANTS_RUNTIME=1: the runtime's costs, and LLVM without its
-# straight-line strength reduction (TESSERA_LLVM_SLSR=0, ~11% of a cold
-# attention compile): the cold compile's split both ways, then the d 128
-# kernels without it and with it again (A/B/A: the H100's run-to-run
-# spread was 5-7% on identical configurations).
+# TESSERA_VARIANTS_RUNTIME=1: the runtime's costs, and LLVM with its
+# straight-line strength reduction (TESSERA_LLVM_SLSR=1, ~11% of a cold
+# attention compile, off by default): the cold compile's split both ways,
+# then the d 128 kernels with it and without it again (A/B/A: the H100's
+# run-to-run spread was 5-7% on identical configurations).
 if [ "${TESSERA_VARIANTS_RUNTIME:-0}" = 1 ]; then
   tessera-bench runtime || status=1
-  TESSERA_LLVM_SLSR=0 tessera-bench runtime || status=1
-  TESSERA_LLVM_SLSR=0 tessera-bench attention --shapes "$d128" --dtype bf16 --backward || status=1
+  TESSERA_LLVM_SLSR=1 tessera-bench runtime || status=1
+  TESSERA_LLVM_SLSR=1 tessera-bench attention --shapes "$d128" --dtype bf16 --backward || status=1
   tessera-bench attention --shapes "$d128" --dtype bf16 --backward || status=1
 fi
 exit $status

@@ -41,7 +41,7 @@ std::string tessera::cacheKey(const std::string &irText, const CompileOptions &o
   };
   field(irText);
   field("arch=" + options.arch + ";num_stages=" + std::to_string(options.numStages) +
-        (usesStrengthReduction(options) ? "" : ";slsr=0"));
+        (usesStrengthReduction(options) ? ";slsr=1" : ""));
   field(toolchain);
   return llvm::toHex(hash.final(), /*LowerCase=*/true);
 }

@@ -53,8 +53,8 @@ static cl::opt<bool> timeStages("time-stages",
                                 cl::desc("print the wall time of each compiler stage"),
                                 cl::cat(category));
 static cl::opt<bool> strengthReduction(
-    "slsr", cl::init(true),
-    cl::desc("LLVM NVPTX's straight-line strength reduction (--slsr=false: without it)"),
+    "slsr", cl::init(false),
+    cl::desc("LLVM NVPTX's straight-line strength reduction (off by default; --slsr: with it)"),
     cl::cat(category));
 
 int main(int argc, char **argv) {

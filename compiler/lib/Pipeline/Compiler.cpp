@@ -96,7 +96,11 @@ std::string tessera::printForHashing(ModuleOp module) {
 
 bool tessera::usesStrengthReduction(const CompileOptions &options) {
   const char *env = std::getenv("TESSERA_LLVM_SLSR");
-  return options.strengthReduction && !(env && std::string(env) == "0");
+  if (env && std::string(env) == "1")
+    return true;
+  if (env && std::string(env) == "0")
+    return false;
+  return options.strengthReduction;
 }
 
 llvm::Expected<CompiledKernel> tessera::describeKernel(ModuleOp module) {

@@ -70,9 +70,9 @@ TEST(CacheKey, ChangesWithIrOptionsArchAndVersions) {
   b = sm80();
   b.numStages = 3;
   EXPECT_NE(base, cacheKey("ir", b, "tessera=1;llvm=22;nvjitlink=13.0"));
-  // Without LLVM's strength reduction the PTX differs.
+  // With LLVM's strength reduction the PTX differs.
   b = sm80();
-  b.strengthReduction = false;
+  b.strengthReduction = true;
   EXPECT_NE(base, cacheKey("ir", b, "tessera=1;llvm=22;nvjitlink=13.0"));
   EXPECT_NE(base, cacheKey("ir", a, "tessera=2;llvm=22;nvjitlink=13.0"));
   EXPECT_NE(base, cacheKey("ir", a, "tessera=1;llvm=23;nvjitlink=13.0"));

@@ -20,11 +20,12 @@ struct CompileOptions {
   bool emitCubin = true;
   /// Where to dump the IR after each stage; empty: $TESSERA_DUMP_IR, if set.
   std::string dumpDir;
-  /// LLVM NVPTX's straight-line strength reduction, 60-70 ms of a cold
+  /// LLVM NVPTX's straight-line strength reduction: 60-70 ms of a cold
   /// attention compile (~11%) for a PTX that differs in a few address
-  /// computations; off also with $TESSERA_LLVM_SLSR=0 (an experiment: its
-  /// effect on the kernels' speed is to be measured, docs/PERFORMANCE.md).
-  bool strengthReduction = true;
+  /// computations, and no kernel measured faster with it (H100,
+  /// docs/PERFORMANCE.md), so off by default; $TESSERA_LLVM_SLSR=1 or 0
+  /// overrides this.
+  bool strengthReduction = false;
 };
 
 /// Whether `options` compile with LLVM's straight-line strength reduction

@@ -14,7 +14,7 @@ namespace tessera {
 /// `strengthReduction` the back end skips its straight-line strength
 /// reduction (CompileOptions::strengthReduction).
 mlir::FailureOr<std::string> serializeToPTX(mlir::gpu::GPUModuleOp module,
-                                            bool strengthReduction = true);
+                                            bool strengthReduction = false);
 
 } // namespace tessera
 
