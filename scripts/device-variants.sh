@@ -28,14 +28,15 @@ d256="4,16,4096,256,0;4,16,4096,256,1"
 # The heuristic's configuration first (attention::forwardConfig and
 # backwardConfig, sm_90a, bf16), then the variants beside it: t TMA
 # copies, w a producer warpgroup, o causal query blocks in index order,
-# s TMA stores of O, p the next scores before the softmax; the backward's
+# s TMA stores of O, p the next scores before the softmax, g the consumer
+# warpgroups issuing in turns (ping-pong); the backward's
 # blocks on 8 warps, whose 64-row dots
 # put two warpgroups side by side along the columns (columnBlock).
 tessera-bench attention --shapes "$d64" --dtype bf16 --backward \
   --forward-configs "128x128w4s2;128x128w8s2tp;128x128w8s2wp" \
   --backward-configs "64x64w4dt;64x128w8d;64x128w8dt" || status=1
 tessera-bench attention --shapes "$d128" --dtype bf16 --backward \
-  --forward-configs "128x64w4s2t;128x128w8s2w;128x64w8s2t;128x64w8s2tp;128x64w8s2wp" \
+  --forward-configs "128x64w4s2t;128x128w8s2w;128x64w8s2t;128x64w8s2tp;128x64w8s2wp;128x64w8s2wg;128x64w8s2wpg" \
   --backward-configs "64x64w4d;128x64w8dt;64x128w8dt" || status=1
 tessera-bench attention --shapes "$d256" --dtype bf16 --backward \
   --forward-configs "128x64w8s2;128x32w8s2;128x64w8s2tp" \

@@ -142,6 +142,13 @@ void KernelBuilder::setWarpSpecialize(bool enabled) {
     func->removeAttr(tile::kWarpSpecializeAttr);
 }
 
+void KernelBuilder::setPingPong(bool enabled) {
+  if (enabled)
+    func->setAttr(tile::kPingPongAttr, b.getUnitAttr());
+  else
+    func->removeAttr(tile::kPingPongAttr);
+}
+
 void KernelBuilder::setClusterSize(int64_t ctas) {
   if (ctas < 1 || ctas > 8 || (ctas & (ctas - 1)))
     throw dsl::Error("kernel '" + name + "': setClusterSize(" + std::to_string(ctas) +

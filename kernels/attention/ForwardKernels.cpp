@@ -58,6 +58,11 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   // §3.1); the kernel's own warps only compute, released from the CTA
   // barrier that opened every key block.
   kb.setWarpSpecialize(kb.constant("WARP_SPECIALIZE", config.get("WARP_SPECIALIZE")));
+  // PING_PONG (with a producer warpgroup, two consumer warpgroups: 8 warps):
+  // the consumer warpgroups issue each key block's first product in turns
+  // (FlashAttention-3 §3.1), so that one's softmax runs under the other's
+  // matmul instead of both waiting on the same copies in step.
+  kb.setPingPong(kb.constant("PING_PONG", config.get("PING_PONG")));
   // TMA_STORE (with TMA, without a producer warpgroup): O goes out through a
   // shared staging tile and TMA bulk stores.
   kb.setTensorMemoryAcceleratorStores(kb.constant("TMA_STORE", config.get("TMA_STORE")));
@@ -267,7 +272,8 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
                              {"WARP_SPECIALIZE", 0},
                              {"TMA_STORE", 0},
                              {"LONGEST_FIRST", 1},
-                             {"PIPELINE_QK", 0}},
+                             {"PIPELINE_QK", 0},
+                             {"PING_PONG", 0}},
                             {DType::F32, DType::F16, DType::BF16},
                             [](mlir::MLIRContext &ctx, const KernelConfig &c) {
                               KernelBuilder kb(ctx, "attention_forward", c.numWarps);

@@ -305,23 +305,28 @@ INSTANTIATE_TEST_SUITE_P(
 /// with O stored by TMA (TMA_STORE = 1: rows past q_len left alone); with
 /// the next block's scores issued before the softmax (PIPELINE_QK = 1) on
 /// the heuristic's blocks and on 128 x 64 over two warpgroups with a
-/// producer warpgroup.
+/// producer warpgroup; and those two warpgroups issuing in turns
+/// (PING_PONG = 1: a turn that does not balance hangs the kernel).
 class AttentionForwardTma : public ::testing::TestWithParam<Param> {};
 
 TEST_P(AttentionForwardTma, MatchesFloat64Reference) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
   auto [dtype, s, causal, useMask] = GetParam();
-  const char *modes[] = {"copies by the kernel's warps", "copies from a producer warpgroup",
-                         "O stored by TMA", "next scores before the softmax",
-                         "next scores before the softmax, 128 x 64 on 8 warps, producer"};
-  for (int64_t mode : {0, 1, 2, 3, 4}) {
+  const char *modes[] = {"copies by the kernel's warps",
+                         "copies from a producer warpgroup",
+                         "O stored by TMA",
+                         "next scores before the softmax",
+                         "next scores before the softmax, 128 x 64 on 8 warps, producer",
+                         "consumer warpgroups in turns, 128 x 64 on 8 warps, producer"};
+  for (int64_t mode : {0, 1, 2, 3, 4, 5}) {
     SCOPED_TRACE(modes[mode]);
     std::map<std::string, int64_t> flags{{"TMA", 1},
-                                         {"WARP_SPECIALIZE", mode == 1 || mode == 4},
+                                         {"WARP_SPECIALIZE", mode == 1 || mode >= 4},
                                          {"TMA_STORE", mode == 2},
-                                         {"PIPELINE_QK", mode >= 3}};
-    if (mode == 4)
+                                         {"PIPELINE_QK", mode == 3 || mode == 4},
+                                         {"PING_PONG", mode == 5}};
+    if (mode >= 4)
       flags.insert({{"BLOCK_M", 128}, {"BLOCK_N", 64}, {"num_warps", 8}});
     checkForward(dtype, attention::Fp32Precision::ieee, s, causal, useMask, flags);
   }

@@ -95,7 +95,7 @@ int usage() {
       "                                       d: deterministic, m: mma.sync only,\n"
       "                                       t: blocks copied by TMA, o: causal dQ blocks\n"
       "                                       in index order)\n"
-      "       [--forward-configs BMxBNwWsS[v][m][r][u][t][w][o][s][p];...]  (also times the "
+      "       [--forward-configs BMxBNwWsS[v][m][r][u][t][w][o][s][p][g];...]  (also times the "
       "forward with "
       "each: "
       "S stages,\n"
@@ -106,7 +106,8 @@ int usage() {
       "                                       w: by a producer warpgroup,\n"
       "                                       o: causal blocks in index order,\n"
       "                                       s: O stored by TMA,\n"
-      "                                       p: next scores before the softmax)\n"
+      "                                       p: next scores before the softmax,\n"
+      "                                       g: consumer warpgroups in turns (with w))\n"
       "                         [--json FILE]\n"
       "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n"
       "       tessera-bench kernels [--softmax \"MxN;...\"] [--cumsum \"MxN;...\"] "
@@ -481,11 +482,11 @@ int main(int argc, char **argv) {
       };
       std::stringstream forwardList(forwardConfigs);
       for (std::string item; std::getline(forwardList, item, ';');) {
-        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vmrutwosp");
+        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vmrutwospg");
         if (!parsed) {
           std::fprintf(
               stderr,
-              "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m][r][u][t][w][o][s][p], "
+              "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m][r][u][t][w][o][s][p][g], "
               "got '%s'\n",
               item.c_str());
           return 2;
@@ -507,6 +508,8 @@ int main(int argc, char **argv) {
         c.constants["TMA_STORE"] = parsed->has('s');
         // p: the next block's scores issued before the softmax (PIPELINE_QK).
         c.constants["PIPELINE_QK"] = parsed->has('p');
+        // g: the consumer warpgroups issue in turns (PING_PONG, with w).
+        c.constants["PING_PONG"] = parsed->has('g');
         c.constants["V_TRANSPOSED"] = parsed->has('v');
         c.constants["TF32_ROUNDED_KV"] = parsed->has('r');
         c.constants["SKIP_UNIT_RESCALE"] = parsed->has('u');

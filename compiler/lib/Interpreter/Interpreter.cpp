@@ -456,7 +456,10 @@ private:
             env[result] = get(acc);
           return llvm::Error::success();
         })
-        .Case<gpu::BarrierOp, tile::FenceAsyncSharedOp, tile::ClusterBarrierOp>(
+        // The consumer warpgroups run as one thread here: their turns order
+        // nothing (ping-pong only orders their issues on the GPU).
+        .Case<gpu::BarrierOp, tile::FenceAsyncSharedOp, tile::ClusterBarrierOp, tile::TurnWaitOp,
+              tile::TurnPassOp, tile::TurnStartOp, tile::TurnFinishOp>(
             [&](Operation *) { return llvm::Error::success(); })
         .Case([&](tile::WarpSpecializeOp o) { return warpSpecialize(o); })
         .Case([&](tile::MBarrierArriveOp o) -> llvm::Error {

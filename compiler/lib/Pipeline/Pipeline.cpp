@@ -77,6 +77,9 @@ void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &opti
   ConvertGpuOpsToNVVMOpsOptions nvvmOptions;
   nvvmOptions.indexBitwidth = 32; // offsets inside a tile and shared memory fit in 32 bits
   gpuPm.addPass(createConvertGpuOpsToNVVMOps(nvvmOptions));
+  // NVVM ops that LLVM has no intrinsic for (bar.arrive of ping-pong's
+  // turns) become their PTX, as upstream writes it.
+  gpuPm.addPass(createConvertNVVMToLLVMPass());
   // Tensor maps are by-value __grid_constant__ parameters.
   gpuPm.addPass(createTesseraTensorMapParams());
   // Swizzled shared tiles assume 1024-byte aligned dynamic shared memory.

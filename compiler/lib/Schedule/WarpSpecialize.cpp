@@ -445,14 +445,45 @@ private:
   func::FuncOp kernel;
 };
 
+/// Ping-pong (tile::kPingPongAttr): in every consumer loop, the two
+/// consumer warpgroups take turns issuing the body's first product, which
+/// each hands over as soon as it is issued; warpgroup 1 gives warpgroup 0
+/// the first turn and warpgroup 0 takes back the last one after the loops.
+/// Both run the same loops with the same trips, so the turns balance.
+void addTurns(tile::WarpSpecializeOp split) {
+  bool any = false;
+  split.getConsumers().walk([&](scf::ForOp loop) {
+    auto dots = loop.getBody()->getOps<tile::DotOp>();
+    if (dots.empty())
+      return;
+    tile::DotOp first = *dots.begin();
+    OpBuilder b(first);
+    tile::TurnWaitOp::create(b, first.getLoc());
+    b.setInsertionPointAfter(first);
+    tile::TurnPassOp::create(b, first.getLoc());
+    any = true;
+  });
+  if (!any)
+    return;
+  Block &consumers = split.getConsumers().front();
+  OpBuilder b = OpBuilder::atBlockBegin(&consumers);
+  tile::TurnStartOp::create(b, split.getLoc());
+  b.setInsertionPointToEnd(&consumers);
+  tile::TurnFinishOp::create(b, split.getLoc());
+}
+
 struct TileWarpSpecializePass : tessera::impl::TileWarpSpecializeBase<TileWarpSpecializePass> {
   using Base::Base;
   void runOnOperation() override {
     if (arch != "sm_90a")
       return;
-    for (auto kernel : getOperation().getOps<func::FuncOp>())
-      if (kernel->hasAttr(tile::kKernelAttr) && kernel->hasAttr(tile::kWarpSpecializeAttr))
-        Specializer(kernel).run();
+    for (auto kernel : getOperation().getOps<func::FuncOp>()) {
+      if (!kernel->hasAttr(tile::kKernelAttr) || !kernel->hasAttr(tile::kWarpSpecializeAttr))
+        continue;
+      Specializer(kernel).run();
+      if (kernel->hasAttr(tile::kPingPongAttr) && tile::getNumWarps(kernel) == 8)
+        kernel.walk([](tile::WarpSpecializeOp split) { addTurns(split); });
+    }
   }
 };
 

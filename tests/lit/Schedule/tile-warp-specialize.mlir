@@ -236,3 +236,70 @@ func.func @sequence(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, 
   tile.store %out[%row, %col], %t : !tile.desc<128x128xbf16>, tensor<128x128xbf16, #bb>
   return
 }
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [8, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [8, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [8, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// Ping-pong (tile.ping_pong, two consumer warpgroups): in both loops the
+// warpgroups take turns issuing the dot, handing the turn over right after
+// the issue; warpgroup 1 gives the first turn, warpgroup 0 takes back the
+// last. Lowered: warpgroup w syncs on named barrier 2 + w and arrives on the
+// other's (256 threads), the first and last turns guarded by the warpgroup.
+// CHECK-LABEL: func.func @ping_pong
+// CHECK: } consumers {
+// CHECK-NEXT: tile.turn_start
+// CHECK: scf.for
+// CHECK: tile.turn_wait
+// CHECK-NEXT: tile.dot
+// CHECK-NEXT: tile.turn_pass
+// CHECK: scf.for
+// CHECK: tile.turn_wait
+// CHECK-NEXT: tile.dot
+// CHECK-NEXT: tile.turn_pass
+// CHECK: tile.store
+// CHECK-NEXT: tile.turn_finish
+// GPU-LABEL: gpu.func @ping_pong
+// GPU-DAG: %[[C256:.*]] = arith.constant 256 : i32
+// GPU-DAG: %[[C2:.*]] = arith.constant 2 : i32
+// GPU: scf.if
+// GPU: nvvm.barrier.arrive id = %[[C2]] number_of_threads = %[[C256]]
+// GPU: nvvm.barrier id = %{{.*}} number_of_threads = %[[C256]]
+// GPU: llvm.inline_asm has_side_effects "{{.*}}wgmma.mma_async
+// GPU: nvvm.barrier.arrive id = %{{.*}} number_of_threads = %[[C256]]
+// GPU: nvvm.barrier id = %[[C2]] number_of_threads = %[[C256]]
+func.func @ping_pong(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                     %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                     %row: i32, %col: i32, %out: !tile.desc<128x128xbf16>, %c1: i32, %half: i32)
+    attributes {tile.kernel, tile.num_stages = 2 : i32, tile.num_warps = 8 : i32, tile.tma,
+                tile.warp_specialize, tile.ping_pong} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+  %a = tile.load %da[%row, %c0] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+  %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+  %mid = arith.addi %half, %c64 : i32
+  %r1 = scf.for %k = %c0 to %mid step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
+    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    scf.yield %d : tensor<128x128xf32, #mma>
+  }
+  %r2 = scf.for %k = %mid to %arg7 step %c64 iter_args(%acc = %r1) -> (tensor<128x128xf32, #mma>) : i32 {
+    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    scf.yield %d : tensor<128x128xf32, #mma>
+  }
+  %h = arith.truncf %r2 : tensor<128x128xf32, #mma> to tensor<128x128xbf16, #mma>
+  %t = tile.convert_layout %h : tensor<128x128xbf16, #mma> -> tensor<128x128xbf16, #bb>
+  tile.store %out[%row, %col], %t : !tile.desc<128x128xbf16>, tensor<128x128xbf16, #bb>
+  return
+}

@@ -199,6 +199,27 @@ TEST(ScheduleInterpret, AttentionForwardPipelinedScores) {
       }
 }
 
+/// PING_PONG: the two consumer warpgroups' turns (tile.turn_*) in both key
+/// loops, with and without PIPELINE_QK. The interpreter runs the consumers
+/// as one thread, so the turns order nothing here: this checks that the
+/// schedule with them computes the same attention; the GPU test checks that
+/// the turns balance (a missing one hangs).
+TEST(ScheduleInterpret, AttentionForwardPingPong) {
+  ScheduleScope scope("sm_90a");
+  for (int64_t pipelined : {0, 1})
+    for (bool causal : {false, true}) {
+      SCOPED_TRACE(std::string(pipelined ? "next scores first" : "") + (causal ? " causal" : ""));
+      expectForward({1, 2, 1, 200, 300, 128}, causal, /*useMask=*/!causal,
+                    {{"BLOCK_M", 128},
+                     {"BLOCK_N", 64},
+                     {"TMA", 1},
+                     {"WARP_SPECIALIZE", 1},
+                     {"PING_PONG", 1},
+                     {"PIPELINE_QK", pipelined}},
+                    8);
+    }
+}
+
 /// The backward's dQ and dK/dV kernels with TMA (the dK/dV program's query
 /// loop once per head of a KV group: phases counting on across heads) and
 /// on cp.async, with atomic dQ too, dK, dV and dQ stored by TMA (where the

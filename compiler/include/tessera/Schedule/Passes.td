@@ -98,7 +98,10 @@ def TileWarpSpecialize : Pass<"tile-warp-specialize", "mlir::ModuleOp"> {
     the buffers of iteration j - 2 (`tile.mbarrier_arrive`, one arrival per
     warp, on a new "empty" barrier set): by then every warp has waited for
     the wgmma group that read them. The copies before the loop go (the
-    producer issues every iteration's).
+    producer issues every iteration's). With `tile.ping_pong` and two
+    consumer warpgroups, each consumer loop's first product is bracketed by
+    `tile.turn_wait` and `tile.turn_pass` (the warpgroups issue it in
+    alternation), after a `tile.turn_start` and before a `tile.turn_finish`.
   }];
   let options = [
     Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",

@@ -53,9 +53,10 @@ bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere) {
     ++issued;
     return true;
   }
-  // mma.sync reads and writes registers only (upstream declares no effects).
+  // mma.sync reads and writes registers only (upstream declares no effects);
+  // a named barrier's arrive (ping-pong's turn_pass) waits for nothing.
   if (isa<tile::WarpgroupWaitOp, NVVM::CpAsyncCommitGroupOp, NVVM::CpAsyncWaitGroupOp,
-          NVVM::FenceProxyOp, NVVM::MmaOp>(op) ||
+          NVVM::FenceProxyOp, NVVM::MmaOp, NVVM::BarrierArriveOp>(op) ||
       isWgmmaIssue(op))
     return true;
   if (auto inlineAsm = dyn_cast<LLVM::InlineAsmOp>(op)) {

@@ -130,7 +130,8 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
     target.addIllegalDialect<tile::TileDialect, math::MathDialect>();
     // A wgmma group's wait stays an op until tessera-defer-wgmma-waits has
     // placed it.
-    target.addLegalOp<tile::WarpgroupWaitOp, tile::WarpSpecializeOp>();
+    target.addLegalOp<tile::WarpgroupWaitOp, tile::WarpSpecializeOp, tile::TurnWaitOp,
+                      tile::TurnPassOp, tile::TurnStartOp, tile::TurnFinishOp>();
     target.addDynamicallyLegalDialect<arith::ArithDialect>(
         [](Operation *op) { return !touchesTiles(op); });
     target.addDynamicallyLegalOp<func::FuncOp, func::ReturnOp>(

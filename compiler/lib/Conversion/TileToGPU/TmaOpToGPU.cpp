@@ -286,7 +286,52 @@ WarpRegisters tessera::tilegpu::warpSpecializedRegisters(int64_t consumerThreads
   return {launch, kProducer, std::max(consumer, launch)};
 }
 
+/// The turns of ping-pong (tile.turn_*): warpgroup w waits on named barrier
+/// kTurnBarrier + w and arrives on the other's, 256 threads each.
+static void lowerTurns(tile::WarpSpecializeOp op) {
+  SmallVector<Operation *> turns;
+  op.getConsumers().walk([&](Operation *turn) {
+    if (isa<tile::TurnWaitOp, tile::TurnPassOp, tile::TurnStartOp, tile::TurnFinishOp>(turn))
+      turns.push_back(turn);
+  });
+  constexpr int32_t kThreads = 2 * 4 * tile::kWarpSize;
+  for (Operation *turn : turns) {
+    OpBuilder b(turn);
+    Location loc = turn->getLoc();
+    Value tid = arith::IndexCastOp::create(b, loc, b.getI32Type(),
+                                           gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x));
+    Value warpgroup = arith::DivUIOp::create(b, loc, tid, constI32(b, loc, kThreads / 2));
+    Value mine = arith::AddIOp::create(b, loc, warpgroup, constI32(b, loc, kTurnBarrier));
+    Value other = arith::SubIOp::create(b, loc, constI32(b, loc, 2 * kTurnBarrier + 1), mine);
+    auto sync = [&](OpBuilder &at, Value id) {
+      NVVM::BarrierOp::create(at, loc, Type(), id, constI32(at, loc, kThreads),
+                              NVVM::BarrierReductionAttr(), Value());
+    };
+    auto arrive = [&](OpBuilder &at, Value id) {
+      NVVM::BarrierArriveOp::create(at, loc, id, constI32(at, loc, kThreads));
+    };
+    // Only warpgroup `only` runs `body` (turn_start: 1; turn_finish: 0).
+    auto onWarpgroup = [&](int32_t only, auto body) {
+      Value is = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, warpgroup,
+                                       constI32(b, loc, only));
+      auto guarded = scf::IfOp::create(b, loc, TypeRange{}, is, /*withElse=*/false);
+      OpBuilder in = OpBuilder::atBlockBegin(guarded.thenBlock());
+      body(in, constI32(in, loc, kTurnBarrier));
+    };
+    if (isa<tile::TurnWaitOp>(turn))
+      sync(b, mine);
+    else if (isa<tile::TurnPassOp>(turn))
+      arrive(b, other);
+    else if (isa<tile::TurnStartOp>(turn))
+      onWarpgroup(1, arrive);
+    else
+      onWarpgroup(0, sync);
+    turn->erase();
+  }
+}
+
 void tessera::tilegpu::lowerWarpSpecialize(tile::WarpSpecializeOp op) {
+  lowerTurns(op);
   // The consumers synchronize among themselves: the producer's threads never
   // reach their barriers (the lowering's own included, hence after it).
   int64_t consumerThreads =

@@ -18,6 +18,8 @@ using tile::kTensorMapsAttr;
 /// The named barrier of a warp-specialized kernel's consumers (0 is the
 /// whole CTA's).
 inline constexpr int32_t kConsumerBarrier = 1;
+/// Ping-pong's turn barriers: kTurnBarrier + consumer warpgroup (2 and 3).
+inline constexpr int32_t kTurnBarrier = 2;
 
 /// The PTX of a wgmma wait that leaves the `pending` most recent groups running.
 inline std::string wgmmaWaitText(int64_t pending) {

@@ -183,6 +183,11 @@ public:
   /// which refills each buffer once the kernel's warps release it, instead
   /// of by the kernel's warps between their dots.
   void setWarpSpecialize(bool enabled);
+  /// With a producer warpgroup and two consumer warpgroups (8 warps): they
+  /// take turns issuing the first product of each loop iteration
+  /// (FlashAttention-3's ping-pong), so that one's softmax runs under the
+  /// other's matmul instead of both waiting on the same copies in step.
+  void setPingPong(bool enabled);
   /// Programs 2i, 2i + 1, ... (a power of two up to 8 of them; 1: none) run
   /// as one cluster of CTAs on sm_90a (PTX .reqnctapercluster; the grid
   /// must be a multiple), which multicast the TMA copies of the tensors they

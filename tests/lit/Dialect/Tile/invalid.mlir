@@ -587,3 +587,22 @@ func.func @at_strides(%p: !tile.ptr<bf16>, %i: i32) {
   %q = tile.at %p[%i, %i] strides [%i] : !tile.ptr<bf16>
   return
 }
+
+// -----
+
+func.func @turn_outside_consumers() attributes {tile.kernel, tile.num_warps = 8 : i32} {
+  // expected-error @+1 {{expects to be in the consumers of a tile.warp_specialize}}
+  tile.turn_wait
+  return
+}
+
+// -----
+
+func.func @turn_on_one_warpgroup() attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  tile.warp_specialize producer_warps(4) {
+  } consumers {
+    // expected-error @+1 {{expects two consumer warpgroups (tile.num_warps = 8)}}
+    tile.turn_pass
+  }
+  return
+}

@@ -51,7 +51,7 @@ LogicalResult TileDialect::verifyOperationAttribute(Operation *op, NamedAttribut
            (!powerOfTwo || llvm::isPowerOf2_64(i.getInt()));
   };
   if (name == kKernelAttr || name == kTmaAttr || name == kWarpSpecializeAttr ||
-      name == kTmaStoresAttr || name == kSkipUnitFactorAttr)
+      name == kPingPongAttr || name == kTmaStoresAttr || name == kSkipUnitFactorAttr)
     return expect(isa<UnitAttr>(value), "a unit attribute");
   if (name.starts_with(kConstantAttrPrefix)) {
     auto i = dyn_cast<IntegerAttr>(value);
@@ -856,6 +856,25 @@ LogicalResult TmaStoreOp::verify() {
            << shapeString(map.getBox());
   return success();
 }
+
+/// Turn ops run in the consumers of a warp_specialize whose kernel has two
+/// consumer warpgroups.
+static LogicalResult verifyTurn(Operation *op) {
+  auto split = op->getParentOfType<WarpSpecializeOp>();
+  if (!split || !split.getConsumers().isAncestor(op->getParentRegion()))
+    return op->emitOpError("expects to be in the consumers of a tile.warp_specialize");
+  Operation *kernel = split->getParentOp();
+  while (kernel && !kernel->hasAttr(kNumWarpsAttr))
+    kernel = kernel->getParentOp();
+  if (!kernel || getNumWarps(kernel) != 8)
+    return op->emitOpError("expects two consumer warpgroups (tile.num_warps = 8)");
+  return success();
+}
+
+LogicalResult TurnWaitOp::verify() { return verifyTurn(*this); }
+LogicalResult TurnPassOp::verify() { return verifyTurn(*this); }
+LogicalResult TurnStartOp::verify() { return verifyTurn(*this); }
+LogicalResult TurnFinishOp::verify() { return verifyTurn(*this); }
 
 LogicalResult WarpSpecializeOp::verify() {
   if (getProducerWarps() != 4)

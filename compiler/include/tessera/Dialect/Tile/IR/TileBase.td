@@ -26,7 +26,7 @@ def Tile_Dialect : Dialect {
   // any other `tile.` name is an error. On a kernel's func.func: `kernel`,
   // `constant.NAME` (i64, one per compile-time constant: not listed below),
   // `num_warps` (1 to 32, a power of two), `num_stages` (1 to 4),
-  // `warpgroup_mma` (false: mma.sync only), `tma`, `warp_specialize`,
+  // `warpgroup_mma` (false: mma.sync only), `tma`, `warp_specialize`, `ping_pong`,
   // `cluster_size` (CTAs per cluster, a power of two up to 8), `tma_stores`. On an
   // arith.mulf: `skip_unit_factor` (dsl::rescale_rows). Set by the lowering
   // and consumed by tessera-tensor-map-params: `tensor_maps` (a gpu.func's
@@ -38,6 +38,7 @@ def Tile_Dialect : Dialect {
     "::mlir::BoolAttr":$warpgroup_mma,
     "::mlir::UnitAttr":$tma,
     "::mlir::UnitAttr":$warp_specialize,
+    "::mlir::UnitAttr":$ping_pong,
     "::mlir::IntegerAttr":$cluster_size,
     "::mlir::UnitAttr":$tma_stores,
     "::mlir::UnitAttr":$skip_unit_factor,

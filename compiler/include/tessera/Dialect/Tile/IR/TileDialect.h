@@ -42,6 +42,10 @@ inline constexpr llvm::StringLiteral kTmaAttr = "tile.tma";
 /// Present (with kTmaAttr): a TMA loop's copies move to a producer
 /// warpgroup of their own (tile-warp-specialize).
 inline constexpr llvm::StringLiteral kWarpSpecializeAttr = "tile.warp_specialize";
+/// Present (with kWarpSpecializeAttr, two consumer warpgroups): the
+/// consumer warpgroups take turns issuing each loop's first product
+/// (ping-pong, tile-warp-specialize's tile.turn_* ops).
+inline constexpr llvm::StringLiteral kPingPongAttr = "tile.ping_pong";
 /// CTAs per cluster along x (an i32 power of two up to 8; absent: 1): the
 /// launch groups programs 2i, 2i + 1, ... into one cluster, whose TMA copies
 /// of a tensor they all read the same blocks of (`tile.make_desc

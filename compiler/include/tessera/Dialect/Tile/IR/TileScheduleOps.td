@@ -320,6 +320,52 @@ def Tile_WarpSpecializeOp : Tile_Op<"warp_specialize", [SingleBlock, NoTerminato
   let hasVerifier = 1;
 }
 
+// Ping-pong between two consumer warpgroups (FlashAttention-3 §3.1): each
+// waits for its turn before issuing its loop's first product and hands the
+// turn over right after issuing it, so the two issue in alternation and one
+// runs its softmax while the tensor cores compute the other's product.
+// Named barriers 2 + warpgroup, of both warpgroups' 256 threads: one syncs,
+// the other arrives.
+class Tile_TurnOp<string mnemonic, string summaryText>
+    : Tile_Op<mnemonic, [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = summaryText;
+  let assemblyFormat = "attr-dict";
+  let hasVerifier = 1;
+}
+
+def Tile_TurnWaitOp : Tile_TurnOp<"turn_wait",
+    "wait until the other consumer warpgroup hands this one the turn"> {
+  let description = [{
+    `bar.sync 2 + w, 256` in warpgroup w: returns once the other consumer
+    warpgroup executed a `tile.turn_pass` (or, for warpgroup 0 the first
+    time, `tile.turn_start`). Only in the consumers of a
+    `tile.warp_specialize` with two consumer warpgroups (8 warps).
+  }];
+}
+
+def Tile_TurnPassOp : Tile_TurnOp<"turn_pass", "hand the turn to the other consumer warpgroup"> {
+  let description = [{
+    `bar.arrive 2 + (1 - w), 256` in warpgroup w: lets the other warpgroup's
+    next `tile.turn_wait` return, without waiting (a wgmma issued before it
+    keeps running).
+  }];
+}
+
+def Tile_TurnStartOp : Tile_TurnOp<"turn_start", "give warpgroup 0 the first turn"> {
+  let description = [{
+    Warpgroup 1 arrives at warpgroup 0's turn barrier once, before either
+    waits for a turn.
+  }];
+}
+
+def Tile_TurnFinishOp : Tile_TurnOp<"turn_finish", "take back the last turn handed over"> {
+  let description = [{
+    Warpgroup 0 waits once on its turn barrier for warpgroup 1's last
+    `tile.turn_pass`, so that every arrival on both barriers is matched
+    before the consumers go on.
+  }];
+}
+
 //===----------------------------------------------------------------------===//
 // Lowering level
 //===----------------------------------------------------------------------===//
