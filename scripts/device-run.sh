@@ -27,15 +27,22 @@ status=0
 # TESSERA_TEST_SHARDS=N runs the tests as N processes at once (the JIT and
 # the float64 references are CPU work; the machine has the cores).
 shards="${TESSERA_TEST_SHARDS:-1}"
+# A kernel that hangs (a barrier that never completes) must not take the
+# whole call: each shard gets TESSERA_TEST_TIMEOUT seconds (300 by default).
+limit="${TESSERA_TEST_TIMEOUT:-300}"
 if [ -x "$bin/tessera-gpu-tests" ]; then
   pids=()
   for ((i = 0; i < shards; ++i)); do
-    GTEST_TOTAL_SHARDS=$shards GTEST_SHARD_INDEX=$i \
+    GTEST_TOTAL_SHARDS=$shards GTEST_SHARD_INDEX=$i timeout "$limit" \
       "$bin/tessera-gpu-tests" --gtest_brief=1 > "/tmp/gpu-tests.$i.log" 2>&1 &
     pids+=($!)
   done
   for ((i = 0; i < shards; ++i)); do
-    wait "${pids[$i]}" || status=1
+    wait "${pids[$i]}"
+    rc=$?
+    ((rc == 124)) && echo "gpu tests shard $i: timed out after ${limit} s (a hang?)" |
+      tee -a "/tmp/gpu-tests.$i.log"
+    ((rc)) && status=1
     cat "/tmp/gpu-tests.$i.log" >> "$out/gpu-tests.log"
   done
   grep -E "FAILED|tests ran|PASSED" "$out/gpu-tests.log" | tail -40

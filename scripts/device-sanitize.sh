@@ -35,8 +35,9 @@ filter="${TESSERA_SANITIZE_FILTER:-$tests}"
 status=0
 for tool in racecheck memcheck; do
   echo "== compute-sanitizer --tool $tool"
-  "$sanitizer" --tool "$tool" --error-exitcode 1 --print-limit 20 \
-    tessera-gpu-tests --gtest_brief=1 --gtest_filter="$filter" 2>&1 | tail -15
+  # A hang (a barrier that never completes) ends the tool, not the call.
+  timeout "${TESSERA_TEST_TIMEOUT:-300}" "$sanitizer" --tool "$tool" --error-exitcode 1 \
+    --print-limit 20 tessera-gpu-tests --gtest_brief=1 --gtest_filter="$filter" 2>&1 | tail -15
   ((${PIPESTATUS[0]})) && status=1
 done
 exit $status
