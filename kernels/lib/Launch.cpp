@@ -75,17 +75,54 @@ const JitKernel &detail::jitKernel(const std::string &kernelName, const KernelCo
   return jitKernel(lookup(kernelName), config, args.alignedTensors());
 }
 
+namespace {
+
+/// A kernel this thread launched lately, and what chose it (what the JIT's
+/// key says, by name: a KernelDef's address may be a later kernel's): a
+/// launch of the same kernel, configuration, alignment and chip skips the
+/// cache key (a string of every constant, most of a cache hit's cost) and
+/// the JIT's lookup. Loaded kernels are never unloaded, so the pointer
+/// stays valid.
+struct RecentLaunch {
+  std::string name;
+  std::string arch;
+  DType dtype;
+  unsigned numWarps;
+  uint64_t alignedTensors;
+  bool debug;
+  std::map<std::string, int64_t> constants;
+  const JitKernel *kernel;
+};
+
+} // namespace
+
 const JitKernel &detail::jitKernel(const KernelDef &def, const KernelConfig &config,
                                    uint64_t alignedTensors) {
-  // The config is copied only to build: a launch that hits the cache pays
-  // for its key alone. Debug builds (device_assert) are kernels of their own.
-  return Jit::get().kernel(def.name + "[" + config.keyWith(alignedTensors) + "]" +
-                               (dsl::debugEnabled() ? "+debug" : ""),
-                           [&](mlir::MLIRContext &ctx) {
-                             KernelConfig specialized = config;
-                             specialized.alignedTensors = alignedTensors;
-                             return def.build(ctx, specialized);
-                           });
+  bool debug = dsl::debugEnabled();
+  // The chip the JIT keys its kernels by (an interpreted one included).
+  const std::string &arch = currentDevice().arch();
+  thread_local std::vector<RecentLaunch> recent;
+  for (const RecentLaunch &r : recent)
+    if (r.name == def.name && r.dtype == config.dtype && r.numWarps == config.numWarps &&
+        r.alignedTensors == alignedTensors && r.debug == debug && r.arch == arch &&
+        r.constants == config.constants)
+      return *r.kernel;
+  // The config is copied only to build. Debug builds (device_assert) are
+  // kernels of their own.
+  const JitKernel &kernel = Jit::get().kernel(def.name + "[" + config.keyWith(alignedTensors) +
+                                                  "]" + (debug ? "+debug" : ""),
+                                              [&](mlir::MLIRContext &ctx) {
+                                                KernelConfig specialized = config;
+                                                specialized.alignedTensors = alignedTensors;
+                                                return def.build(ctx, specialized);
+                                              });
+  // The last few: a program's kernels of one step (forward, backward's two).
+  constexpr size_t kRecent = 8;
+  if (recent.size() == kRecent)
+    recent.erase(recent.begin());
+  recent.push_back({def.name, arch, config.dtype, config.numWarps, alignedTensors, debug,
+                    config.constants, &kernel});
+  return kernel;
 }
 
 KernelDef detail::defineKernel(const std::string &name, const std::string &summary,

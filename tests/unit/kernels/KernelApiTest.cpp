@@ -84,6 +84,32 @@ TEST(KernelApi, LaunchesWithTensorsAndScalars) {
   EXPECT_LT(q.error(), 1e-2);
 }
 
+/// A launch of a configuration this thread launched lately finds its
+/// loaded kernel without building the cache key; any other constant, warp
+/// count or alignment of the tensors gets its own kernel.
+TEST(KernelApi, RepeatedLaunchesFindTheirKernel) {
+  InterpretedScope scope;
+  const kernels::KernelDef &def = kernels::lookup("vector_add");
+  kernels::KernelConfig config = kernels::makeConfig(def, DType::F32, 4, {});
+  const JitKernel &first = kernels::detail::jitKernel(def, config, ~uint64_t(0));
+  EXPECT_EQ(&kernels::detail::jitKernel(def, config, ~uint64_t(0)), &first);
+  EXPECT_NE(&kernels::detail::jitKernel(def, config, 0), &first);
+  kernels::KernelConfig block = config;
+  block.constants["BLOCK"] = 512;
+  EXPECT_NE(&kernels::detail::jitKernel(def, block, ~uint64_t(0)), &first);
+  kernels::KernelConfig warps = config;
+  warps.numWarps = 8;
+  EXPECT_NE(&kernels::detail::jitKernel(def, warps, ~uint64_t(0)), &first);
+  // More kernels than the thread remembers, then the first again: the JIT's
+  // own cache still has it.
+  for (int64_t b : {64, 128, 256, 2048, 4096, 8192, 16384, 32768}) {
+    kernels::KernelConfig other = config;
+    other.constants["BLOCK"] = b;
+    kernels::detail::jitKernel(def, other, ~uint64_t(0));
+  }
+  EXPECT_EQ(&kernels::detail::jitKernel(def, config, ~uint64_t(0)), &first);
+}
+
 TEST(KernelApi, ParametersComeFromTheFunction) {
   InterpretedScope scope;
   Kernel k = axpy("api_params");
