@@ -87,6 +87,10 @@ struct BackwardCase {
   bool tmaStore = false;
   /// q, k, v and dout in misalignedTensor's layout.
   bool misaligned = false;
+  /// Other blocks than backward()'s (with `atomicDq` or `tma`): BLOCK_M x
+  /// BLOCK_N of the dK/dV kernel on `warps` warps; 0: the heuristic's.
+  int64_t blockM = 0, blockN = 0;
+  unsigned warps = 0;
 };
 
 /// One backward run's gradients (read back as floats) and the float64 ones.
@@ -171,6 +175,11 @@ inline BackwardRun runBackward(const BackwardCase &c) {
     config.constants["DQ_ATOMIC"] = c.atomicDq;
     config.constants["TMA"] = c.tma;
     config.constants["TMA_STORE"] = c.tmaStore;
+    if (c.blockM) {
+      config.constants["BLOCK_M"] = c.blockM;
+      config.constants["BLOCK_N"] = c.blockN;
+      config.numWarps = c.warps;
+    }
     attention::backwardWithConfig(tq, tk, tv, f.out, f.lse, tdout, dq, dk, dv, options, config);
   } else {
     attention::backward(tq, tk, tv, f.out, f.lse, tdout, dq, dk, dv, options);

@@ -168,20 +168,30 @@ INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackwardAtomicDq,
 /// the barriers' phases count on from head to head), rows past the lengths
 /// and columns past the head dim (96, 192: rows of whole 16-byte vectors run
 /// as 128 and 256) as zeros; with atomic dQ too, and dK, dV, dQ stored by
-/// TMA (TMA_STORE = 1).
+/// TMA (TMA_STORE = 1); and on 128 x 64 blocks over 8 warps up to d 128,
+/// whose 64-key products put two warpgroups side by side along the columns
+/// (columnBlock: wgmma at d 128, mma.sync at d 32 and 64, where a
+/// warpgroup's share of an N-major B is less than a swizzle panel).
 class AttentionBackwardTma : public ::testing::TestWithParam<Param> {};
 
 TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
   auto [dtype, s, causal, useMask] = GetParam();
-  for (int64_t mode : {0, 1, 2}) {
-    bool atomicDq = mode == 1;
-    SCOPED_TRACE(mode == 0 ? "dQ pass" : mode == 1 ? "atomic dQ" : "dQ pass, stores by TMA");
+  const char *modes[] = {"dQ pass", "atomic dQ", "dQ pass, stores by TMA", "128 x 64 on 8 warps"};
+  for (int64_t mode : {0, 1, 2, 3}) {
+    if (mode == 3 && s.dim > 128)
+      continue; // larger head dims' 128 x 64 blocks do not fit shared memory
+    SCOPED_TRACE(modes[mode]);
     attention_testing::BackwardCase c{s, dtype, causal, useMask, false};
     c.tma = true;
     c.tmaStore = mode == 2;
-    c.atomicDq = atomicDq;
+    c.atomicDq = mode == 1;
+    if (mode == 3) {
+      c.blockM = 128;
+      c.blockN = 64;
+      c.warps = 8;
+    }
     attention_testing::expectGradients(attention_testing::runBackward(c),
                                        attention_testing::relativeRmsError, bound(dtype));
   }

@@ -242,6 +242,19 @@ TEST(ScheduleInterpret, AttentionBackward) {
           attention_testing::expectGradients(attention_testing::runBackward(c),
                                              attention_testing::relativeRmsError, 2e-2);
         }
+  // 128 x 64 blocks on 8 warps (the device's AttentionBackwardTma mode 3).
+  for (const attention::AttentionShape &s : kShapes) {
+    if (s.dim > 128)
+      continue;
+    SCOPED_TRACE(attention_testing::shapeName(s) + " 128 x 64 on 8 warps");
+    attention_testing::BackwardCase c{s, DType::BF16, /*causal=*/true, /*mask=*/true, false};
+    c.tma = true;
+    c.blockM = 128;
+    c.blockN = 64;
+    c.warps = 8;
+    attention_testing::expectGradients(attention_testing::runBackward(c),
+                                       attention_testing::relativeRmsError, 2e-2);
+  }
 }
 
 /// sm_80's schedule: cp.async pipelines of mma.sync kernels.
