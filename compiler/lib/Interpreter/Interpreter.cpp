@@ -515,15 +515,24 @@ private:
         });
   }
 
-  llvm::Error load(tile::LoadOp o) {
-    auto out = make(o, o.getType());
+  /// The `type` block of `desc`'s tensor at `indices`, as tile.load reads
+  /// it (tile.async_copy's data too).
+  llvm::Expected<Slot> readTile(Operation *o, Value desc, ValueRange indices, Type type) {
+    auto out = make(o, type);
     if (!out)
       return out.takeError();
-    SmallVector<int64_t> indices;
-    for (Value v : o.getIndices())
-      indices.push_back(get(v).i[0]);
-    if (llvm::Error e = readBlock(o, get(o.getDesc()), out->shape, indices, *out, 0))
-      return e;
+    SmallVector<int64_t> at;
+    for (Value v : indices)
+      at.push_back(get(v).i[0]);
+    if (llvm::Error e = readBlock(o, get(desc), out->shape, at, *out, 0))
+      return std::move(e);
+    return out;
+  }
+
+  llvm::Error load(tile::LoadOp o) {
+    auto out = readTile(o, o.getDesc(), o.getIndices(), o.getType());
+    if (!out)
+      return out.takeError();
     env[o.getResult()] = std::move(*out);
     return llvm::Error::success();
   }
@@ -1394,14 +1403,9 @@ private:
   }
 
   llvm::Error asyncCopy(tile::AsyncCopyOp o) {
-    auto data = make(o, o.getTileType());
+    auto data = readTile(o, o.getDesc(), o.getIndices(), o.getTileType());
     if (!data)
       return data.takeError();
-    SmallVector<int64_t> indices;
-    for (Value v : o.getIndices())
-      indices.push_back(get(v).i[0]);
-    if (llvm::Error e = readBlock(o, get(o.getDesc()), data->shape, indices, *data, 0))
-      return e;
     auto slot = slotOffset(o, get(o.getBuffer()), get(o.getSlot()).i[0]);
     if (!slot)
       return slot.takeError();

@@ -75,6 +75,25 @@ void emitWaitForRelease(OpBuilder &b, Location loc, Value empty, Value slot, Val
   tile::MBarrierWaitOp::create(w, loc, empty, slot, parity);
 }
 
+/// Erases the TMA copies in `region` into `buffers` (but those `keep`
+/// names), now the producer's, with the barriers that kept each from
+/// refilling a buffer still being read: the producer waits for the
+/// buffers' release instead.
+void eraseMovedCopies(Region &region, ArrayRef<Value> buffers,
+                      llvm::function_ref<bool(tile::TmaCopyOp)> keep) {
+  SmallVector<Operation *> gone;
+  region.walk([&](tile::TmaCopyOp copy) {
+    if (!llvm::is_contained(buffers, copy.getBuffer()) || keep(copy))
+      return;
+    gone.push_back(copy);
+    if (gpu::BarrierOp barrier = barrierBefore(copy, /*overCopies=*/true);
+        barrier && !llvm::is_contained(gone, barrier.getOperation()))
+      gone.push_back(barrier);
+  });
+  for (Operation *op : gone)
+    op->erase();
+}
+
 /// The consumers' releases of `loop`'s ring of `stages` buffers on `empty`:
 /// the top of iteration j releases the buffers of iteration j - `release`,
 /// and after the loop those of its last `release`.
@@ -222,18 +241,9 @@ private:
     // barriers that kept them from refilling buffers still being read (the
     // producer waits for the buffers' release instead): in a persistent
     // kernel that is one consumer barrier less per tile.
-    SmallVector<Operation *> gone;
-    kernel.walk([&](tile::TmaCopyOp copy) {
-      if (!llvm::is_contained(buffers, copy.getBuffer()) || copy->getBlock() == body ||
-          producer->getParent()->isAncestor(copy->getParentRegion()))
-        return;
-      gone.push_back(copy);
-      if (gpu::BarrierOp barrier = barrierBefore(copy, /*overCopies=*/true);
-          barrier && !llvm::is_contained(gone, barrier.getOperation()))
-        gone.push_back(barrier);
+    eraseMovedCopies(kernel.getBody(), buffers, [&](tile::TmaCopyOp copy) {
+      return copy->getBlock() == body || producer->getParent()->isAncestor(copy->getParentRegion());
     });
-    for (Operation *op : gone)
-      op->erase();
   }
 
   /// A TMA loop's ring: its buffers and how far ahead its copies run. The
@@ -428,17 +438,7 @@ private:
       }
       body->front().erase();
       emitReleases(loop, ring.stages, ring.release(), empties[k]);
-      SmallVector<Operation *> gone;
-      consumers->walk([&](tile::TmaCopyOp copy) {
-        if (!llvm::is_contained(buffers, copy.getBuffer()))
-          return;
-        gone.push_back(copy);
-        if (gpu::BarrierOp barrier = barrierBefore(copy, /*overCopies=*/true);
-            barrier && !llvm::is_contained(gone, barrier.getOperation()))
-          gone.push_back(barrier);
-      });
-      for (Operation *dead : gone)
-        dead->erase();
+      eraseMovedCopies(op.getConsumers(), buffers, [](tile::TmaCopyOp) { return false; });
     }
   }
 
