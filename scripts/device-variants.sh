@@ -31,13 +31,14 @@ d256="4,16,4096,256,0;4,16,4096,256,1"
 # s TMA stores of O, p the next scores before the softmax, g the consumer
 # warpgroups issuing in turns (ping-pong); the backward's
 # blocks on 8 warps, whose 64-row dots
-# put two warpgroups side by side along the columns (columnBlock).
+# put two warpgroups side by side along the columns (columnBlock), and
+# dQ by atomic adds (no d: five products instead of seven).
 tessera-bench attention --shapes "$d64" --dtype bf16 --backward \
   --forward-configs "128x128w4s2;128x128w8s2tp;128x128w8s2wp" \
-  --backward-configs "64x64w4dt;64x128w8d;64x128w8dt" || status=1
+  --backward-configs "64x64w4dt;64x128w8d;64x128w8dt;64x64w4;64x64w8t" || status=1
 tessera-bench attention --shapes "$d128" --dtype bf16 --backward \
   --forward-configs "128x64w4s2t;128x128w8s2w;128x64w8s2t;128x64w8s2tp;128x64w8s2wp" \
-  --backward-configs "64x64w4d;128x64w8dt;64x128w8dt" || status=1
+  --backward-configs "64x64w4d;128x64w8dt;64x128w8dt;64x64w8t;32x64w4t" || status=1
 # Ping-pong (g), in a process of its own under a time limit: turns that
 # do not balance hang.
 timeout 180 tessera-bench attention --shapes "$d128" --dtype bf16 \

@@ -15,9 +15,12 @@
 using namespace mlir;
 
 std::string tessera::ptxFeatures(llvm::StringRef arch) {
-  // sm_90a needs PTX 8.0; sm_100a and later need newer ISAs.
+  // sm_90a needs PTX 8.0, its vector reductions (red.global.add.v2.f32,
+  // tile.atomic_add) 8.1; sm_100a and later need newer ISAs.
   if (arch.starts_with("sm_10") || arch.starts_with("sm_12"))
     return "+ptx86";
+  if (arch.starts_with("sm_90"))
+    return "+ptx81";
   return "+ptx80";
 }
 

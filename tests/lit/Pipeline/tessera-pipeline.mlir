@@ -7,7 +7,7 @@
 // SM80-NOT: tile.{{load|store|splat|make_desc|program_id}}
 // SM80-NOT: vector.
 // SM80-NOT: scf.
-// SM90: gpu.module @scale [#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">]
+// SM90: gpu.module @scale [#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx81">]
 func.func @scale(%x: !tile.ptr<f32>, %n: i32, %s: f32) attributes {tile.kernel, tile.num_warps = 4 : i32} {
   %pid = tile.program_id 0
   %c1 = arith.constant 1 : i32

@@ -26,8 +26,9 @@ namespace {
 
 /// Inline PTX with side effects that neither writes shared memory nor
 /// synchronizes threads: a running wgmma may overlap it. (The predicated
-/// atomic add opens with its predicate's declaration, `{ .reg .pred p; ...
-/// red.global.add.f32 ...}`, so it is found by its instruction.)
+/// atomic adds open with their predicates' declarations, `{ .reg .pred p;
+/// ... red.global.add.f32 ...}`, and sm_90's pairs carry a scalar fallback
+/// beside `red.global.add.v2.f32`, so they are found by that instruction.)
 bool isHarmlessAsm(StringRef text) {
   return llvm::any_of(ArrayRef<StringRef>{"mov.u32 $0, %tid", "ld.shared", "ldmatrix"},
                       [&](StringRef prefix) { return text.starts_with(prefix); }) ||

@@ -549,14 +549,45 @@ void emitRedAdd(OpBuilder &b, Location loc, Value ptr, int64_t byteOffset, Value
       {ptr, value, flag}, "l,f,r");
 }
 
+/// Adds the consecutive pair (x, y) at [ptr + byteOffset]: one
+/// `red.global.add.v2.f32` (sm_90) where `pair` holds (both elements added,
+/// the address 8-byte aligned), else `red.global.add.f32` for each of x and
+/// y whose flag holds.
+void emitRedAddPair(OpBuilder &b, Location loc, Value ptr, int64_t byteOffset, Value x, Value y,
+                    Value addX, Value addY, Value pair) {
+  Value notPair = arith::XOrIOp::create(
+      b, loc, pair, arith::ConstantOp::create(b, loc, b.getIntegerAttr(b.getI1Type(), 1)));
+  auto flag = [&](Value add) {
+    return arith::ExtUIOp::create(b, loc, b.getI32Type(), add).getResult();
+  };
+  Value onlyX = flag(arith::AndIOp::create(b, loc, addX, notPair));
+  Value onlyY = flag(arith::AndIOp::create(b, loc, addY, notPair));
+  std::string at = "[$0+" + std::to_string(byteOffset) + "]";
+  std::string atY = "[$0+" + std::to_string(byteOffset + 4) + "]";
+  emitAsmStatement(b, loc,
+                   "{\n.reg .pred pv, px, py;\nsetp.ne.b32 pv, $3, 0;\nsetp.ne.b32 px, $4, "
+                   "0;\nsetp.ne.b32 py, $5, 0;\n@pv red.global.add.v2.f32 " +
+                       at + ", {$1, $2};\n@px red.global.add.f32 " + at +
+                       ", $1;\n@py red.global.add.f32 " + atY + ", $2;\n}",
+                   {ptr, x, y, flag(pair), onlyX, onlyY}, "l,f,f,r,r,r");
+}
+
 /// One `red.global.add.f32` per element, predicated on the element lying
 /// inside the tensor and on this thread being the one that adds it (threads
 /// holding copies of an element must not add it twice). Where the last
 /// dimension has unit stride (checked at run time), each run of a thread's
 /// elements along it shares one pointer and the instructions carry the
-/// constant offsets: one address per run, not one per element.
+/// constant offsets: one address per run, not one per element. On sm_90
+/// (`vectorAdds`), a thread's pairs of consecutive elements at an even
+/// column go out as one `red.global.add.v2.f32` where both are added and the
+/// pair is 8-byte aligned (the tensor's base, its outer strides and the
+/// column, checked at run time): half the reductions the L2 takes from the
+/// wgmma accumulators' column pairs.
 struct AtomicAddOpToGPU : OpConversionPattern<tile::AtomicAddOp> {
-  using OpConversionPattern::OpConversionPattern;
+  AtomicAddOpToGPU(const TypeConverter &converter, MLIRContext *context, bool vectorAdds)
+      : OpConversionPattern(converter, context), vectorAdds(vectorAdds) {}
+  bool vectorAdds;
+
   LogicalResult matchAndRewrite(tile::AtomicAddOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -573,9 +604,29 @@ struct AtomicAddOpToGPU : OpConversionPattern<tile::AtomicAddOp> {
         return arith::AndIOp::create(rewriter, loc, add, owner);
       return add;
     };
+    // sm_90's pairs: an 8-byte aligned base, even outer strides and an even
+    // first column keep every even column's pair 8-byte aligned.
+    Value colStart = arith::AddIOp::create(rewriter, loc, indices[rank - 1], bases[rank - 1]);
+    Value pairsAligned;
+    if (vectorAdds) {
+      Type i64 = rewriter.getI64Type();
+      auto isEven = [&](Value v, Type type, int64_t alignment) -> Value {
+        auto mask = arith::ConstantOp::create(rewriter, loc, type,
+                                              rewriter.getIntegerAttr(type, alignment - 1));
+        auto low = arith::AndIOp::create(rewriter, loc, v, mask);
+        auto zero =
+            arith::ConstantOp::create(rewriter, loc, type, rewriter.getIntegerAttr(type, 0));
+        return arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq, low, zero);
+      };
+      Value address = LLVM::PtrToIntOp::create(rewriter, loc, i64, desc.base);
+      pairsAligned = arith::AndIOp::create(rewriter, loc, isEven(address, i64, 8),
+                                           isEven(colStart, rewriter.getI32Type(), 2));
+      for (unsigned d = 0; d + 1 < rank; ++d)
+        pairsAligned = arith::AndIOp::create(rewriter, loc, pairsAligned,
+                                             isEven(desc.strides[d], rewriter.getI32Type(), 2));
+    }
     auto fast = [&]() -> SmallVector<Value> {
       int64_t perRun = elems.countsPerDim().back();
-      Value colStart = arith::AddIOp::create(rewriter, loc, indices[rank - 1], bases[rank - 1]);
       for (int64_t first = 0; first < elems.size(); first += perRun) {
         SmallVector<int64_t> mi = elems.multiIndex(first);
         Value offset = colStart, rowOk;
@@ -591,14 +642,28 @@ struct AtomicAddOpToGPU : OpConversionPattern<tile::AtomicAddOp> {
         }
         Value ptr = LLVM::GEPOp::create(rewriter, loc, desc.base.getType(), f32, desc.base,
                                         ValueRange{offset});
-        for (int64_t j = 0; j < perRun; ++j) {
-          int64_t c = elems.offset(rank - 1, j);
-          Value col = arith::AddIOp::create(rewriter, loc, colStart, constI32(rewriter, loc, c));
+        auto adds = [&](int64_t j) {
+          Value col = arith::AddIOp::create(rewriter, loc, colStart,
+                                            constI32(rewriter, loc, elems.offset(rank - 1, j)));
           Value add = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult, col,
                                             desc.sizes.back());
           if (rowOk)
             add = arith::AndIOp::create(rewriter, loc, rowOk, add);
-          emitRedAdd(rewriter, loc, ptr, 4 * c, values[first + j], owned(add, first + j));
+          return owned(add, first + j);
+        };
+        for (int64_t j = 0; j < perRun; ++j) {
+          int64_t c = elems.offset(rank - 1, j);
+          if (pairsAligned && j + 1 < perRun && c % 2 == 0 &&
+              elems.offset(rank - 1, j + 1) == c + 1) {
+            Value addX = adds(j), addY = adds(j + 1);
+            Value pair = arith::AndIOp::create(rewriter, loc, pairsAligned,
+                                               arith::AndIOp::create(rewriter, loc, addX, addY));
+            emitRedAddPair(rewriter, loc, ptr, 4 * c, values[first + j], values[first + j + 1],
+                           addX, addY, pair);
+            ++j;
+            continue;
+          }
+          emitRedAdd(rewriter, loc, ptr, 4 * c, values[first + j], adds(j));
         }
       }
       return {};
@@ -1013,8 +1078,9 @@ void tessera::tilegpu::populateMemoryOpPatterns(TileTypeConverter &converter,
   patterns.add<AsyncCopyOpToGPU>(converter, patterns.getContext(), divisors, warpgroupMma);
   patterns.add<LoadOpToGPU, GatherOpToGPU, StoreOpToGPU>(converter, patterns.getContext(),
                                                          divisors);
+  patterns.add<AtomicAddOpToGPU>(converter, patterns.getContext(), /*vectorAdds=*/warpgroupMma);
   patterns.add<ProgramIdOpToGPU, NumProgramsOpToGPU, AddPtrOpToGPU, AtOpToGPU, MakeDescOpToGPU,
-               AtomicAddOpToGPU, SharedAllocOpToGPU, SharedViewOpToGPU, AsyncWaitOpToGPU,
-               FenceAsyncSharedOpToGPU, RoundSharedToTf32OpToGPU, AtomicRMWOpToGPU,
-               AtomicCASOpToGPU, PrintOpToGPU, AssertOpToGPU>(converter, patterns.getContext());
+               SharedAllocOpToGPU, SharedViewOpToGPU, AsyncWaitOpToGPU, FenceAsyncSharedOpToGPU,
+               RoundSharedToTf32OpToGPU, AtomicRMWOpToGPU, AtomicCASOpToGPU, PrintOpToGPU,
+               AssertOpToGPU>(converter, patterns.getContext());
 }
