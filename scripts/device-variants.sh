@@ -42,7 +42,7 @@ tessera-bench attention --shapes "$d128" --dtype bf16 --backward \
 # Ping-pong (g), in a process of its own under a time limit: turns that
 # do not balance hang.
 timeout 180 tessera-bench attention --shapes "$d128" --dtype bf16 \
-  --forward-configs "128x64w8s2wg;128x64w8s2wpg" || status=1
+  --forward-configs "128x64w8s2wg;128x64w8s2wpg;128x128w8s2wg;128x128w8s2wpg" || status=1
 tessera-bench attention --shapes "$d256" --dtype bf16 --backward \
   --forward-configs "128x64w8s2;128x32w8s2;128x64w8s2tp" \
   --backward-configs "64x64w8d" || status=1
