@@ -27,8 +27,18 @@ namespace fs = llvm::sys::fs;
 namespace path = llvm::sys::path;
 
 std::string tessera::toolchainFingerprint() {
+  // The ptxas of warp-specialized kernels (linkPTX), by path, size and
+  // modification time: a cubin nvJitLink assembled, its setmaxnreg ignored,
+  // is not served where that ptxas would honour it, or by another ptxas.
+  static const std::string ptxas = [] {
+    fs::file_status status;
+    if (ptxasPath().empty() || fs::status(ptxasPath(), status))
+      return std::string("none");
+    return ptxasPath() + "@" + std::to_string(status.getSize()) + "@" +
+           std::to_string(status.getLastModificationTime().time_since_epoch().count());
+  }();
   return std::string("tessera=") + TESSERA_VERSION_STRING + ";llvm=" + LLVM_VERSION_STRING +
-         ";nvjitlink=" + nvJitLinkVersion();
+         ";nvjitlink=" + nvJitLinkVersion() + ";ptxas=" + ptxas;
 }
 
 std::string tessera::cacheKey(const std::string &irText, const CompileOptions &options,

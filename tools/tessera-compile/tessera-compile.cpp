@@ -124,7 +124,9 @@ int main(int argc, char **argv) {
              << (k.tensorMaps.empty()
                      ? std::string()
                      : ", " + std::to_string(k.tensorMaps.size()) + " TMA tensor maps")
-             << (k.usage.wgmmaSerialized ? ", wgmma serialized by ptxas" : "") << "\n";
+             << (k.usage.wgmmaSerialized ? ", wgmma serialized by ptxas" : "")
+             << (k.usage.registerHandoffIgnored ? ", setmaxnreg ignored (no ptxas executable)" : "")
+             << "\n";
     }
     if (timeStages) {
       double total = 0;

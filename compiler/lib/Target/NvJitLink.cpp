@@ -1,6 +1,7 @@
 //===- NvJitLink.cpp - PTX to cubin with nvJitLink ------------------------===//
 
 #include "tessera/Target/NvJitLink.h"
+#include "PtxasLog.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Regex.h"
@@ -37,9 +38,11 @@ llvm::Error failure(const char *what, nvJitLinkResult r, const std::string &log)
                                      llvm::Twine(int(r)) + ")" + (log.empty() ? "" : ":\n") + log);
 }
 
+} // namespace
+
 /// Reads "Used N registers", spills, stack and smem of `kernel` from ptxas's
 /// verbose lines, which follow "Compiling entry function '<kernel>'".
-ResourceUsage parseUsage(llvm::StringRef log, llvm::StringRef kernel) {
+ResourceUsage tessera::detail::parsePtxasUsage(llvm::StringRef log, llvm::StringRef kernel) {
   ResourceUsage usage;
   size_t start = log.find(("Function properties for " + kernel).str());
   size_t used = log.find("Used ", start == llvm::StringRef::npos ? 0 : start);
@@ -57,13 +60,14 @@ ResourceUsage parseUsage(llvm::StringRef log, llvm::StringRef kernel) {
   usage.registers = number("Used ([0-9]+) registers", used);
   usage.staticSharedBytes = number("([0-9]+) bytes smem", used);
   usage.wgmmaSerialized = log.contains("wgmma.mma_async instructions are serialized");
+  usage.registerHandoffIgnored = log.contains("'setmaxnreg' ignored");
   return usage;
 }
 
-} // namespace
-
 llvm::Expected<Cubin> tessera::linkPTX(llvm::StringRef ptx, llvm::StringRef arch,
                                        llvm::StringRef kernelName) {
+  if (ptx.contains("setmaxnreg") && !ptxasPath().empty())
+    return assembleWithPtxas(ptxasPath(), ptx, arch, kernelName);
   std::string archOption = ("-arch=" + arch).str();
   const char *options[] = {archOption.c_str(), "-verbose"};
   Linker linker;
@@ -85,7 +89,7 @@ llvm::Expected<Cubin> tessera::linkPTX(llvm::StringRef ptx, llvm::StringRef arch
       r != NVJITLINK_SUCCESS)
     return failure("nvJitLinkGetLinkedCubin", r, linker.log(true));
   cubin.infoLog = linker.log(false);
-  cubin.usage = parseUsage(cubin.infoLog, kernelName);
+  cubin.usage = detail::parsePtxasUsage(cubin.infoLog, kernelName);
   return cubin;
 }
 

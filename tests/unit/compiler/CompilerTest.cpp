@@ -5,6 +5,8 @@
 #include "tessera/kernels/basic.h"
 #include "tessera/runtime/Jit.h"
 
+#include "tessera/Target/NvJitLink.h"
+
 #include "tessera/Dialect/Tile/IR/TileDialect.h"
 #include "tessera/dsl.h"
 #include "tessera/runtime/Error.h"
@@ -431,6 +433,51 @@ TEST(Compiler, ReportsWgmmaSerializedByADivision) {
   EXPECT_NE(divided.ptx.find("wgmma.mma_async"), std::string::npos);
   EXPECT_TRUE(divided.usage.wgmmaSerialized);
   EXPECT_FALSE(Jit::get().compile(build(false), options).usage.wgmmaSerialized);
+}
+
+/// A warp-specialized kernel's producer hands its registers to the consumer
+/// warpgroups (setmaxnreg), which ptxas honours only in a whole-program
+/// assembly: the attention forward on 128 x 128 blocks with its next scores
+/// issued early needs the consumers' 240 registers (with nvJitLink's
+/// relocatable assembly, ptxas ignores setmaxnreg, spills 200 bytes and
+/// serializes the wgmmas at the launch's 168).
+TEST(Compiler, WarpSpecializedConsumersGetTheProducersRegisters) {
+  if (ptxasPath().empty())
+    GTEST_SKIP() << "no ptxas executable (TESSERA_PTXAS, CUDA_HOME/bin, /usr/local/cuda/bin, "
+                    "PATH): warp-specialized kernels fall back to nvJitLink";
+  kernels::KernelConfig config = attention::forwardConfig(DType::BF16, 128, false, false, "sm_90a");
+  config.numWarps = 8;
+  config.constants["BLOCK_N"] = 128;
+  config.constants["TMA"] = 1;
+  config.constants["WARP_SPECIALIZE"] = 1;
+  config.constants["PIPELINE_QK"] = 1;
+  config.alignedTensors = ~uint64_t(0); // TMA copies
+  const kernels::KernelDef &def = kernels::lookup("attention_forward");
+  CompileOptions options;
+  options.arch = "sm_90a";
+  CompiledKernel k =
+      Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
+  std::string ptx = k.ptx;
+  llvm::erase_if(ptx, [](char c) { return c == ' ' || c == '\t'; });
+  EXPECT_EQ(k.numWarps, 12u);
+  EXPECT_NE(ptx.find("setmaxnreg.inc.sync.aligned.u32240;"), std::string::npos);
+  EXPECT_NE(ptx.find("setmaxnreg.dec.sync.aligned.u3224;"), std::string::npos);
+  EXPECT_FALSE(k.usage.registerHandoffIgnored);
+  EXPECT_EQ(k.usage.spillStoreBytes + k.usage.spillLoadBytes, 0u);
+  EXPECT_FALSE(k.usage.wgmmaSerialized);
+}
+
+/// ptxas failing names itself and carries its report.
+TEST(Compiler, PtxasFailureCarriesItsReport) {
+  if (ptxasPath().empty())
+    GTEST_SKIP() << "no ptxas executable";
+  llvm::Expected<Cubin> cubin =
+      assembleWithPtxas(ptxasPath(), ".version 8.1\n.target sm_90a\n.address_size 64\nnonsense;\n",
+                        "sm_90a", "broken");
+  ASSERT_FALSE(bool(cubin));
+  std::string message = llvm::toString(cubin.takeError());
+  EXPECT_NE(message.find("ptxas"), std::string::npos) << message;
+  EXPECT_NE(message.find("nonsense"), std::string::npos) << message;
 }
 
 /// The forward's rescale of its accumulator (dsl::rescale_rows) survives the

@@ -276,9 +276,11 @@ void tessera::tilegpu::populateTmaOpPatterns(TileTypeConverter &converter,
 WarpRegisters tessera::tilegpu::warpSpecializedRegisters(int64_t consumerThreads,
                                                          int64_t producerThreads) {
   // setmaxnreg takes multiples of 8 from 24 to 256; a thread has at most
-  // 255 registers at launch. The producer keeps 40, as CUTLASS's TMA
-  // producers do: its copies' coordinates, barriers and loop counters.
-  constexpr int64_t kRegisterFile = 65536, kProducer = 40;
+  // 255 registers at launch. The producer keeps 24, as FlashAttention-3's
+  // does beside two consumer warpgroups: its copies' coordinates, barriers
+  // and loop counters fit (ptxas reports no spills), and the consumers get
+  // 240. (ptxas honours this only in a whole-program assembly: linkPTX.)
+  constexpr int64_t kRegisterFile = 65536, kProducer = 24;
   int64_t threads = consumerThreads + producerThreads;
   int64_t launch = std::min<int64_t>(255, kRegisterFile / threads / 8 * 8);
   int64_t consumer = std::min<int64_t>(256, (launch * threads - kProducer * producerThreads) /

@@ -228,10 +228,10 @@ void lowerWarpSpecialize(tile::WarpSpecializeOp op);
 /// (FlashAttention-3 §3.1, CUTLASS's warp-specialized kernels): the launch
 /// gives every thread `launch` of the 64K (.maxntid, .minnctapersm 1), then
 /// the producer's warps, which only issue copies, drop to `producer` and
-/// the consumers take what they left, `consumer` (setmaxnreg; 232 for 8
-/// consumer warps beside 4 producer warps at 40, where the launch gives
+/// the consumers take what they left, `consumer` (setmaxnreg; 240 for 8
+/// consumer warps beside 4 producer warps at 24, where the launch gives
 /// 168). ptxas reports the launch's count; it needs .minnctapersm (or
-/// .maxnreg) to honour setmaxnreg at all.
+/// .maxnreg) and a whole-program assembly (linkPTX) to honour setmaxnreg.
 struct WarpRegisters {
   int64_t launch, producer, consumer;
 };
