@@ -54,8 +54,7 @@ const std::string &tessera::ptxasPath() {
 }
 
 llvm::Expected<Cubin> tessera::assembleWithPtxas(llvm::StringRef ptxas, llvm::StringRef ptx,
-                                                 llvm::StringRef arch,
-                                                 llvm::StringRef kernelName) {
+                                                 llvm::StringRef arch, llvm::StringRef kernelName) {
   // Three scratch files, removed on every path out.
   llvm::SmallString<128> input, output, log;
   if (std::error_code ec = fs::createTemporaryFile("tessera-" + kernelName, "ptx", input))
