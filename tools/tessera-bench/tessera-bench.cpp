@@ -22,6 +22,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/Signals.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
@@ -307,6 +308,9 @@ double tessera::bench::medianMs(const std::function<void()> &run, DeviceTensor &
 }
 
 int main(int argc, char **argv) {
+  // A crash prints its stack (addresses into the stripped bundle's binary:
+  // llvm-symbolizer --obj=build-static/bin/tessera-bench on this machine).
+  llvm::sys::PrintStackTraceOnErrorSignal(argv[0]);
   if (argc >= 2 && std::string(argv[1]) == "markdown") {
     std::vector<std::string> ours, peers;
     for (int i = 2; i < argc; ++i) {

@@ -118,3 +118,36 @@ func.func @load_stays_outside_the_loop(%w: !tile.desc<1024xbf16>, %x: tensor<2x1
   }
   return %r : tensor<2x1024xf32, #row>
 }
+
+#acc = #tile.mma<warpsPerCTA = [4, 2], columnBlock = 32>
+#opa = #tile.dot_op<opIdx = 0, parent = #tile.mma<warpsPerCTA = [4, 2], columnBlock = 128>, kWidth = 2>
+
+// A conversion does not move above what would make it move more bytes: not
+// above a truncation (the f32 input is twice the bf16 result) and not above a
+// product whose two operands would each cross (attention's backward on two
+// warpgroups: dSᵀ = Pᵀ ∘ (dPᵀ - D) then converts once, in bf16, instead of
+// Pᵀ and dPᵀ in f32). Above a broadcast of a load it still moves (the load
+// is made again in the new layout).
+// CHECK-LABEL: @moves_no_more_bytes
+// CHECK: %[[D:.*]] = arith.subf %arg1
+// CHECK: %[[M:.*]] = arith.mulf %arg0, %[[D]] : tensor<64x64xf32, #tile.mma
+// CHECK: %[[T:.*]] = arith.truncf %[[M]] : tensor<64x64xf32, #tile.mma{{.*}} to tensor<64x64xbf16, #tile.mma
+// CHECK: tile.convert_layout %[[T]] : tensor<64x64xbf16, #tile.mma{{.*}} -> tensor<64x64xbf16, #tile.dot_op
+// CHECK: tile.load {{.*}} -> tensor<64xf32, #tile.slice<dim = 0, parent = #tile.dot_op
+// CHECK-NOT: tile.convert_layout
+// CHECK: tile.broadcast {{.*}} -> tensor<64x64xf32, #tile.dot_op
+// CHECK: tile.convert_layout %arg5
+// CHECK: arith.subf {{.*}} : tensor<64x64xf32, #tile.dot_op
+func.func @moves_no_more_bytes(%p: tensor<64x64xf32, #acc>, %dp: tensor<64x64xf32, #acc>, %delta: tensor<64x64xf32, #acc>, %row: !tile.desc<64xf32>, %i: i32, %s: tensor<64x64xf32, #acc>) -> (tensor<64x64xbf16, #opa>, tensor<64x64xf32, #opa>) {
+  %d = arith.subf %dp, %delta : tensor<64x64xf32, #acc>
+  %m = arith.mulf %p, %d : tensor<64x64xf32, #acc>
+  %t = arith.truncf %m : tensor<64x64xf32, #acc> to tensor<64x64xbf16, #acc>
+  %a = tile.convert_layout %t : tensor<64x64xbf16, #acc> -> tensor<64x64xbf16, #opa>
+  %l = tile.load %row[%i] : !tile.desc<64xf32> -> tensor<64xf32, #tile.slice<dim = 0, parent = #acc>>
+  %e = tile.expand_dims %l, 0 : tensor<64xf32, #tile.slice<dim = 0, parent = #acc>> -> tensor<1x64xf32, #acc>
+  %b = tile.broadcast %e : tensor<1x64xf32, #acc> -> tensor<64x64xf32, #acc>
+  %c = tile.convert_layout %b : tensor<64x64xf32, #acc> -> tensor<64x64xf32, #opa>
+  %sc = tile.convert_layout %s : tensor<64x64xf32, #acc> -> tensor<64x64xf32, #opa>
+  %r = arith.subf %sc, %c : tensor<64x64xf32, #opa>
+  return %a, %r : tensor<64x64xbf16, #opa>, tensor<64x64xf32, #opa>
+}

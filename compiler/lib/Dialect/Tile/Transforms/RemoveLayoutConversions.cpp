@@ -55,7 +55,47 @@ RankedTensorType withLayout(Type type, Attribute layout) {
   return RankedTensorType::get(t.getShape(), t.getElementType(), layout);
 }
 
-/// convert(op(x...)) -> op'(convert(x)...) with op' producing the wanted layout.
+/// Bytes a conversion of `v` to `layout` moves between threads once moved up
+/// its producers as far as that pays: none for what is made in any layout
+/// (splats, constants, iotas, transposes, which cross shared memory anyway,
+/// loads other than tensor-core operands), the cheaper of v's own bytes and
+/// its operands' conversions for elementwise ops, broadcasts and expansions.
+int64_t conversionBytes(Value v, Attribute layout, int depth = 0) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getEncoding() == layout || isSameDistribution(type, withLayout(type, layout)))
+    return 0;
+  int64_t own = type.getNumElements() * std::max<int64_t>(8, type.getElementTypeBitWidth()) / 8;
+  Operation *def = v.getDefiningOp();
+  if (!def || def->getNumResults() != 1 || depth > 8)
+    return own;
+  if (isa<SplatOp, IotaOp, arith::ConstantOp, TransOp>(def))
+    return 0;
+  if (isa<LoadOp>(def))
+    return isa<DotOperandLayoutAttr>(layout) ? own : 0;
+  if (!v.hasOneUse() && !isFreeToRecompute(v) && !isa<BroadcastOp, ExpandDimsOp>(def))
+    return own;
+  int64_t moved = 0;
+  if (auto expand = dyn_cast<ExpandDimsOp>(def)) {
+    if (isa<SliceLayoutAttr>(layout))
+      return own;
+    moved =
+        conversionBytes(def->getOperand(0),
+                        SliceLayoutAttr::get(v.getContext(), expand.getAxis(), layout), depth + 1);
+  } else if (isa<BroadcastOp>(def) || isElementwise(def)) {
+    for (Value operand : def->getOperands())
+      if (isa<RankedTensorType>(operand.getType()))
+        moved += conversionBytes(operand, layout, depth + 1);
+  } else {
+    return own;
+  }
+  return std::min(own, moved);
+}
+
+/// convert(op(x...)) -> op'(convert(x)...) with op' producing the wanted layout,
+/// where that moves no more bytes between threads: not above a truncation
+/// (the wider input would cross), nor above an op whose several operands
+/// would each cross (attention's backward on two warpgroups converted Pᵀ
+/// twice and dPᵀ once in f32 where it needs Pᵀ and dSᵀ once in bf16).
 struct RecomputeInTargetLayout : OpRewritePattern<ConvertLayoutOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(ConvertLayoutOp cvt, PatternRewriter &rewriter) const override {
@@ -87,6 +127,14 @@ struct RecomputeInTargetLayout : OpRewritePattern<ConvertLayoutOp> {
       operandLayouts[0] = SliceLayoutAttr::get(getContext(), expand.getAxis(), layout);
     } else {
       return failure();
+    }
+    if (isElementwise(def) || isa<BroadcastOp>(def)) {
+      int64_t moved = 0;
+      for (auto [operand, operandLayout] : llvm::zip(def->getOperands(), operandLayouts))
+        if (operandLayout)
+          moved += conversionBytes(operand, operandLayout);
+      if (moved > conversionBytes(cvt.getSrc(), layout, /*depth=*/9))
+        return failure();
     }
     // A load is made again right after the original, not at the conversion:
     // a conversion inside a loop of a tile loaded before it (RMSNorm's weight)
