@@ -31,13 +31,16 @@ d256="4,16,4096,256,0;4,16,4096,256,1"
 # 240 each since 90d535a), p the next scores before the softmax
 # (PIPELINE_QK), g the consumer warpgroups issuing in turns (ping-pong, in
 # processes under a time limit: turns that do not balance hang); the
-# backward's heuristic (dK/dV and dQ passes).
+# backward's heuristic and, at d 128, its blocks on two warpgroups (d: the
+# dK/dV and dQ passes, else dQ by atomic adds), whose Pᵀ and dSᵀ cross
+# between the warpgroups once, in bf16, since b260d4f.
 tessera-bench attention --shapes "$d64" --dtype bf16 --backward \
   --forward-configs "128x128w8s2w;128x128w8s2wp" || status=1
 timeout 120 tessera-bench attention --shapes "$d64" --dtype bf16 \
   --forward-configs "128x128w8s2wpg" || status=1
 tessera-bench attention --shapes "$d128" --dtype bf16 --backward \
-  --forward-configs "128x128w8s2w;128x128w8s2wp;128x64w8s2wp" || status=1
+  --forward-configs "128x128w8s2w;128x128w8s2wp;128x64w8s2wp" \
+  --backward-configs "128x64w8dt;64x128w8dt;64x64w8t" || status=1
 timeout 180 tessera-bench attention --shapes "$d128" --dtype bf16 \
   --forward-configs "128x128w8s2wg;128x128w8s2wpg" || status=1
 tessera-bench attention --shapes "$d256" --dtype bf16 --backward \
