@@ -18,6 +18,13 @@ export PATH="$bin:$PATH"
 for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
   [ -d "$d" ] && export LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"
 done
+# Warp-specialized kernels are assembled by the ptxas executable (linkPTX):
+# the toolkit's, else the one Triton ships.
+if [ -z "${TESSERA_PTXAS:-}" ] && ! command -v ptxas > /dev/null && [ ! -x /usr/local/cuda/bin/ptxas ]; then
+  triton_ptxas=$(python3 -c 'import os, triton; print(os.path.join(os.path.dirname(triton.__file__), "backends/nvidia/bin/ptxas"))' 2> /dev/null)
+  [ -x "$triton_ptxas" ] && export TESSERA_PTXAS="$triton_ptxas"
+fi
+echo "ptxas: ${TESSERA_PTXAS:-$(command -v ptxas || ls /usr/local/cuda/bin/ptxas 2> /dev/null || echo none)}"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader | tee "$out/gpu.txt"
 echo "bundle revision: $(cat /tmp/tessera-run/tessera/REVISION 2>/dev/null)"
 # Caches and tuning databases of this run stay on the scratch disk.
