@@ -302,6 +302,29 @@ TensorMapLayout tessera::tensorMapLayout(const TensorMapParam &p, const int32_t 
   return layout;
 }
 
+KernelArgs tessera::withTensorMaps(const JitKernel &kernel, const KernelArgs &args) {
+  KernelArgs withMaps = args;
+  for (const TensorMapParam &p : kernel.compiled.tensorMaps) {
+    // The tensor's pointer, then its sizes and strides.
+    if (p.rank < 2 || p.rank > 5 || p.tensor + 2 * p.rank >= args.size())
+      throw Error("launch of '" + kernel.compiled.name + "': tensor map of argument " +
+                  std::to_string(p.tensor) + ", which is no rank-" + std::to_string(p.rank) +
+                  " tensor");
+    TensorMapKey key{};
+    key.base = args.get<decltype(key.base)>(p.tensor);
+    for (unsigned d = 0; d < p.rank; ++d) {
+      key.sizes[d] = args.get<int32_t>(p.tensor + 1 + d);
+      key.strides[d] = args.get<int32_t>(p.tensor + 1 + p.rank + d);
+    }
+    key.param = p;
+    CUtensorMap map = cachedTensorMap(key, kernel.compiled.name);
+    TensorMapBytes bytes;
+    std::memcpy(bytes.bytes, &map, sizeof(bytes.bytes));
+    withMaps.add(bytes);
+  }
+  return withMaps;
+}
+
 void tessera::launch(const JitKernel &kernel, unsigned gridX, unsigned gridY, unsigned gridZ,
                      KernelArgs &args, Stream &stream) {
   if (kernel.ir) {
@@ -315,28 +338,8 @@ void tessera::launch(const JitKernel &kernel, unsigned gridX, unsigned gridY, un
                 "i + " + std::to_string(cluster - 1) + " run as one cluster)");
   // Tensor maps follow the caller's arguments, encoded from them.
   std::optional<KernelArgs> withMaps;
-  if (!kernel.compiled.tensorMaps.empty()) {
-    withMaps = args;
-    void **raw = args.pointers();
-    for (const TensorMapParam &p : kernel.compiled.tensorMaps) {
-      // The tensor's pointer, then its sizes and strides.
-      if (p.rank < 2 || p.rank > 5 || p.tensor + 2 * p.rank >= args.size())
-        throw Error("launch of '" + kernel.compiled.name + "': tensor map of argument " +
-                    std::to_string(p.tensor) + ", which is no rank-" + std::to_string(p.rank) +
-                    " tensor");
-      TensorMapKey key{};
-      std::memcpy(&key.base, raw[p.tensor], sizeof(key.base));
-      for (unsigned d = 0; d < p.rank; ++d) {
-        std::memcpy(&key.sizes[d], raw[p.tensor + 1 + d], 4);
-        std::memcpy(&key.strides[d], raw[p.tensor + 1 + p.rank + d], 4);
-      }
-      key.param = p;
-      CUtensorMap map = cachedTensorMap(key, kernel.compiled.name);
-      TensorMapBytes bytes;
-      std::memcpy(bytes.bytes, &map, sizeof(bytes.bytes));
-      withMaps->add(bytes);
-    }
-  }
+  if (!kernel.compiled.tensorMaps.empty())
+    withMaps = withTensorMaps(kernel, args);
   LaunchConfig config{};
   config.grid[0] = gridX;
   config.grid[1] = gridY;

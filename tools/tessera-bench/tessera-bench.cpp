@@ -210,7 +210,10 @@ int benchRuntime(const std::string &sweepSpec, const std::string &jsonPath) {
       args.add(int32_t(s));
   }
   args.add(0.125f);
-  void **params = args.pointers();
+  // The kernel's tensor maps after them, as launch() passes them (the
+  // heuristic copies K and V by TMA at this head dim).
+  KernelArgs launched = withTensorMaps(kernel, args);
+  void **params = launched.pointers();
   auto rawStart = std::chrono::steady_clock::now();
   for (int i = 0; i < n; ++i)
     TESSERA_CU_CHECK(

@@ -105,6 +105,11 @@ struct TensorMapLayout {
 TensorMapLayout tensorMapLayout(const TensorMapParam &param, const int32_t *sizes,
                                 const int32_t *strides);
 
+/// `args` followed by the tensor maps `kernel` takes after them (its
+/// TensorMapParams, encoded from the tensors' pointers, sizes and strides in
+/// `args`, cached): the parameters a launch passes to the driver.
+KernelArgs withTensorMaps(const JitKernel &kernel, const KernelArgs &args);
+
 /// Launches a JIT kernel on `grid` programs with its own thread count and
 /// shared memory.
 void launch(const JitKernel &kernel, unsigned gridX, unsigned gridY, unsigned gridZ,

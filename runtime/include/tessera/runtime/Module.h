@@ -60,6 +60,15 @@ public:
     return *this;
   }
 
+  /// Parameter `i` read back as a T (the type it was added as).
+  template <typename T> T get(size_t i) const {
+    static_assert(std::is_trivially_copyable_v<T>, "kernel arguments are plain values");
+    T value;
+    std::memcpy(&value, reinterpret_cast<const unsigned char *>(storage.data()) + offsets.at(i),
+                sizeof(T));
+    return value;
+  }
+
   /// Number of parameters added.
   size_t size() const { return offsets.size(); }
   /// Byte offset of parameter `i` in the packed storage.
