@@ -24,7 +24,8 @@ int64_t attention::detail::nextPowerOf2(int64_t v) {
 }
 
 KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
-                                      std::string_view arch, Fp32Precision precision) {
+                                      std::string_view arch, Fp32Precision precision,
+                                      int64_t kLen) {
   if (detail::usesTf32(dtype, precision)) {
     if (arch == "sm_90a") {
       // TF32 on wgmma, which reads both operands k-major: attention_prepare_kv
@@ -64,22 +65,38 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
   }
   if (arch == "sm_90a") {
     // Warpgroup MMA: 64-row slabs per 4 warps, whole key blocks per wgmma
-    // (docs/PERFORMANCE.md, "Attention schedules", H100):
+    // (docs/PERFORMANCE.md, "Attention schedules" and "The warp-specialized
+    // schedules of 4b7bc17", H100):
     //   d <= 64:  128 x 128 on one warpgroup, K and V copied by TMA, causal
-    //             or not (1.06x and 1.00x cuDNN; cp.async 0.92x, 0.91x);
-    //   d 128:    128 x 64 on one warpgroup, two programs per SM, cp.async
-    //             (TMA and a producer warpgroup were not faster everywhere);
-    //   d 256:    128 x 64 on two warpgroups with TMA, spill-free only with
-    //             TMA's lighter address arithmetic (208 registers; 1.48x
-    //             the 128 x 32 blocks on cp.async).
+    //             or not (1.06x and 1.00x cuDNN; cp.async 0.92x, 0.91x; a
+    //             producer warpgroup 0.79-0.84x);
+    //   d 128:    past 1024 keys (or unknown; the shape buckets split there
+    //             too), 128 x 128 on two consumer warpgroups beside a
+    //             producer warpgroup that issues the TMA copies, with the
+    //             next block's scores issued before the softmax (1.00x, 0.93x, 0.99x, 1.06x cuDNN
+    //             where 128 x 64 on one warpgroup ran 0.95x, 0.89x, 0.98x, 0.97x); shorter, or with
+    //             a key mask (the scores' mask spills 48 bytes there), 128 x 64 on one warpgroup,
+    //             two programs per SM, cp.async (s 1024 causal: 0.202 ms against 0.232);
+    //   d 256:    128 x 64 on two consumer warpgroups beside a producer
+    //             (0.87x, 0.93x; without the producer 0.81x, 0.87x).
     // Tensors TMA cannot describe take the cp.async kernel of the same
-    // blocks. Spill-free with and without key masks (tests/unit/compiler)
-    // except d 128 causal unmasked (4 bytes), which was still fastest.
+    // blocks, without a producer (d 128 causal: 20 bytes of spills there).
+    // Spill-free with and without key masks (tests/unit/compiler) except
+    // d 128 causal unmasked on 128 x 64 (4 bytes), which was still fastest.
     KernelConfig c = detail::attentionConfig(
         "attention_forward", dtype, headDim, causal, hasMask,
         {{64, 128, 128, 4}, {128, 128, 64, 4}, {256, 128, 64, 8}, {512, 16, 16, 16}});
     int64_t blockD = c.get("BLOCK_D");
     c.constants["TMA"] = blockD <= 64 || blockD == 256;
+    if (blockD == 256)
+      c.constants["WARP_SPECIALIZE"] = 1;
+    if (blockD == 128 && !hasMask && (kLen == 0 || kLen > 1024)) {
+      c.numWarps = 8;
+      c.constants["BLOCK_N"] = 128;
+      c.constants["TMA"] = 1;
+      c.constants["WARP_SPECIALIZE"] = 1;
+      c.constants["PIPELINE_QK"] = 1;
+    }
     return c;
   }
   // mma.sync (sm_80 and others), the autotuner's winners: causal kernels

@@ -56,7 +56,7 @@ std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t hea
                                                         bool hasMask, int64_t qLen, int64_t kLen,
                                                         Fp32Precision precision) {
   KernelConfig heuristic =
-      forwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(), precision);
+      forwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(), precision, kLen);
   std::vector<KernelConfig> space{heuristic};
   std::set<std::string> seen{heuristic.key()};
   for (int64_t bm : {16, 32, 64, 128})
@@ -144,7 +144,7 @@ attention::chooseForwardConfig(DType dtype, int64_t headDim, bool causal, bool h
                             precision, /*deterministic=*/false, bool(tune));
   return memoized(key, [&] {
     KernelConfig heuristic =
-        forwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(), precision);
+        forwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(), precision, kLen);
     return kernels::chooseTunedConfig(
         forwardProblem(dtype, headDim, causal, hasMask, qLen, kLen, precision),
         [&](const std::string &saved) { return savedOver(heuristic, saved); },

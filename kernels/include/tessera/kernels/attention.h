@@ -117,9 +117,13 @@ void forwardWithConfig(const DeviceTensor &q, const DeviceTensor &k, const Devic
 /// `arch` (sm_80, sm_90a, ...): the GPU the configuration is for (sm_90a's
 /// tensor-core dots are warpgroup MMAs, which favour other blocks).
 /// `precision` matters for f32 only (its TF32 kernels have a constant TF32 = 1).
+/// `kLen`: the number of keys where known (0: not known), which decides
+/// between schedules at some head dims (sm_90a d 128: a producer warpgroup
+/// past 1024 keys).
 kernels::KernelConfig forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
                                     std::string_view arch = "sm_90a",
-                                    Fp32Precision precision = Fp32Precision::tf32);
+                                    Fp32Precision precision = Fp32Precision::tf32,
+                                    int64_t kLen = 0);
 
 /// The tuning database's key for a forward problem: dtype, head dim, masks,
 /// and the lengths rounded up to powers of two (the shape bucket).
