@@ -1,6 +1,7 @@
 //===- CacheTest.cpp - The disk cache survives races, kills and damage ----===//
 
 #include "tessera/runtime/Cache.h"
+#include "tessera/Target/NvJitLink.h"
 #include "tessera/kernels/Registry.h"
 #include "tessera/runtime/Jit.h"
 
@@ -80,6 +81,10 @@ TEST(CacheKey, ChangesWithIrOptionsArchAndVersions) {
   // A changed kernel constant changes the IR, hence the key.
   EXPECT_NE(keyOf(vectorAdd(1024), a), keyOf(vectorAdd(512), a));
   EXPECT_NE(toolchainFingerprint().find("llvm=22."), std::string::npos) << toolchainFingerprint();
+  // The ptxas of warp-specialized kernels, by path (or none).
+  EXPECT_NE(toolchainFingerprint().find(";ptxas=" + (ptxasPath().empty() ? "none" : ptxasPath())),
+            std::string::npos)
+      << toolchainFingerprint();
 }
 
 TEST(DiskCache, SecondCompileIsAHitWithTheSameBinary) {

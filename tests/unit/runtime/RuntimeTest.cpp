@@ -242,6 +242,15 @@ TEST(KernelArgs, PacksEachValueAtItsAlignment) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(p[4]) % 16, 0u);
   // Pointers are into one block, at the recorded offsets.
   EXPECT_EQ(static_cast<char *>(p[5]) - static_cast<char *>(p[0]), 48);
+  // Read back by index and type (withTensorMaps reads a tensor's pointer,
+  // sizes and strides so), from a const copy.
+  const KernelArgs copy = args;
+  EXPECT_EQ(copy.get<int32_t>(0), 7);
+  EXPECT_EQ(copy.get<uint64_t>(1), 0x1122334455667788ull);
+  EXPECT_EQ(copy.get<float>(2), 3.5f);
+  EXPECT_EQ(copy.get<Vec4>(4).w, 4.f);
+  EXPECT_EQ(copy.get<int16_t>(5), -300);
+  EXPECT_THROW(copy.get<int32_t>(6), std::out_of_range);
 }
 
 TEST(KernelArgs, PointersFollowLaterAdds) {
