@@ -149,14 +149,25 @@ void KernelBuilder::setPingPong(bool enabled) {
     func->removeAttr(tile::kPingPongAttr);
 }
 
-void KernelBuilder::setClusterSize(int64_t ctas) {
-  if (ctas < 1 || ctas > 8 || (ctas & (ctas - 1)))
-    throw dsl::Error("kernel '" + name + "': setClusterSize(" + std::to_string(ctas) +
-                     "): expected a power of two from 1 to 8");
+void KernelBuilder::setCtaCount(llvm::StringRef attr, llvm::StringRef method, int64_t ctas,
+                                int64_t max, bool powerOfTwo) {
+  if (ctas < 1 || ctas > max || (powerOfTwo && (ctas & (ctas - 1))))
+    throw dsl::Error("kernel '" + name + "': " + method.str() + "(" + std::to_string(ctas) +
+                     "): expected " + (powerOfTwo ? "a power of two from " : "") + "1 to " +
+                     std::to_string(max));
+  // 1 is the default: no attribute.
   if (ctas > 1)
-    func->setAttr(tile::kClusterSizeAttr, b.getI32IntegerAttr(int32_t(ctas)));
+    func->setAttr(attr, b.getI32IntegerAttr(int32_t(ctas)));
   else
-    func->removeAttr(tile::kClusterSizeAttr);
+    func->removeAttr(attr);
+}
+
+void KernelBuilder::setCtasPerSm(int64_t ctas) {
+  setCtaCount(tile::kCtasPerSmAttr, "setCtasPerSm", ctas, 4, /*powerOfTwo=*/false);
+}
+
+void KernelBuilder::setClusterSize(int64_t ctas) {
+  setCtaCount(tile::kClusterSizeAttr, "setClusterSize", ctas, 8, /*powerOfTwo=*/true);
 }
 
 void KernelBuilder::setTensorMemoryAcceleratorStores(bool enabled) {

@@ -64,6 +64,13 @@ struct BackwardConstants {
     kb.setTensorMemoryAccelerator(kb.constant("TMA", config.get("TMA")));
     // TMA_STORE (with TMA): dK and dV (dQ) go out by TMA bulk stores.
     kb.setTensorMemoryAcceleratorStores(kb.constant("TMA_STORE", config.get("TMA_STORE")));
+    // WARP_SPECIALIZE (with TMA): a producer warpgroup issues the dQ
+    // program's K/V copies, which then needs no CTA barrier per key block;
+    // CTAS_PER_SM of them share an SM. (tile-warp-specialize leaves the
+    // dK/dV program, whose query loop sits in the loop over a K/V head's
+    // query heads, as it is.)
+    kb.setWarpSpecialize(kb.constant("WARP_SPECIALIZE", config.get("WARP_SPECIALIZE")));
+    kb.setCtasPerSm(kb.constant("CTAS_PER_SM", config.get("CTAS_PER_SM")));
   }
 };
 
@@ -365,9 +372,10 @@ void attention::detail::registerAttentionBackwardKernels(std::map<std::string, K
                    "flash attention backward, dq = dq_accum * scale in the inputs' dtype",
                    {{"BLOCK_M", 64}, {"BLOCK_D", 64}}, dtypes, attentionBackwardDqConvertKernel);
   const std::map<std::string, int64_t> blocks{
-      {"BLOCK_M", 64}, {"BLOCK_N", 64},  {"BLOCK_D", 64},     {"CAUSAL", 0},
-      {"HAS_MASK", 0}, {"TF32", 0},      {"DQ_ATOMIC", 0},    {"WGMMA", 1},
-      {"TMA", 0},      {"TMA_STORE", 0}, {"LONGEST_FIRST", 1}};
+      {"BLOCK_M", 64},   {"BLOCK_N", 64},  {"BLOCK_D", 64},      {"CAUSAL", 0},
+      {"HAS_MASK", 0},   {"TF32", 0},      {"DQ_ATOMIC", 0},     {"WGMMA", 1},
+      {"TMA", 0},        {"TMA_STORE", 0}, {"LONGEST_FIRST", 1}, {"WARP_SPECIALIZE", 0},
+      {"CTAS_PER_SM", 1}};
   r["attention_backward_dkdv"] =
       defineKernel("attention_backward_dkdv",
                    "flash attention backward, dk and dv per key block (FlashAttention-2 Alg. 2)",

@@ -91,6 +91,10 @@ struct BackwardCase {
   /// BLOCK_N of the dK/dV kernel on `warps` warps; 0: the heuristic's.
   int64_t blockM = 0, blockN = 0;
   unsigned warps = 0;
+  /// With `tma`: the dQ program's copies from a producer warpgroup
+  /// (WARP_SPECIALIZE = 1), `ctasPerSm` of its CTAs per SM (CTAS_PER_SM).
+  bool producer = false;
+  int64_t ctasPerSm = 1;
 };
 
 /// One backward run's gradients (read back as floats) and the float64 ones.
@@ -175,6 +179,8 @@ inline BackwardRun runBackward(const BackwardCase &c) {
     config.constants["DQ_ATOMIC"] = c.atomicDq;
     config.constants["TMA"] = c.tma;
     config.constants["TMA_STORE"] = c.tmaStore;
+    config.constants["WARP_SPECIALIZE"] = c.producer;
+    config.constants["CTAS_PER_SM"] = c.ctasPerSm;
     if (c.blockM) {
       config.constants["BLOCK_M"] = c.blockM;
       config.constants["BLOCK_N"] = c.blockN;

@@ -92,10 +92,12 @@ int usage() {
       stderr,
       "usage: tessera-bench attention [--shapes \"b,h,s,d,causal;...\"] "
       "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--backward]\n"
-      "       [--backward-configs BMxBNwW[d][m][t][o];...]  (also times the backward with each:\n"
+      "       [--backward-configs BMxBNwW[d][m][t][o][w][c];...]  (also times the backward with "
+      "each:\n"
       "                                       d: deterministic, m: mma.sync only,\n"
       "                                       t: blocks copied by TMA, o: causal dQ blocks\n"
-      "                                       in index order)\n"
+      "                                       in index order, w: the dQ program on a producer\n"
+      "                                       warpgroup, c: two CTAs per SM)\n"
       "       [--forward-configs BMxBNwWsS[v][m][r][u][t][w][o][s][p][g];...]  (also times the "
       "forward with "
       "each: "
@@ -556,12 +558,13 @@ int main(int argc, char **argv) {
         std::fflush(stdout);
         std::stringstream list(backwardConfigs);
         for (std::string item; std::getline(list, item, ';');) {
-          std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/false, "dmto");
+          std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/false, "dmtowc");
           if (!parsed) {
             std::fprintf(stderr,
-                         "tessera-bench: --backward-configs: expected BMxBNwW[d][m][t][o] (d: "
-                         "deterministic, m: mma.sync only, t: TMA copies, o: causal dQ blocks "
-                         "in index order), got '%s'\n",
+                         "tessera-bench: --backward-configs: expected BMxBNwW[d][m][t][o][w][c] "
+                         "(d: deterministic, m: mma.sync only, t: TMA copies, o: causal dQ "
+                         "blocks in index order, w: the dQ program on a producer warpgroup, c: "
+                         "two CTAs per SM), got '%s'\n",
                          item.c_str());
             return 2;
           }
@@ -573,6 +576,8 @@ int main(int argc, char **argv) {
           c.constants["WGMMA"] = !parsed->has('m');
           c.constants["TMA"] = parsed->has('t');
           c.constants["LONGEST_FIRST"] = !parsed->has('o');
+          c.constants["WARP_SPECIALIZE"] = parsed->has('w');
+          c.constants["CTAS_PER_SM"] = parsed->has('c') ? 2 : 1;
           timeConfig("bwd", c, 2.5 * flops, [&] {
             attention::backwardWithConfig(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options,
                                           c);

@@ -79,6 +79,32 @@ TEST_F(DSLTest, AlignedTensorsComeBeforeTheParameters) {
   EXPECT_THROW(kb.setAlignedTensors(1), dsl::Error);
 }
 
+/// Cluster sizes and CTAs per SM: kernel attributes where not 1, a named
+/// error outside their ranges.
+TEST_F(DSLTest, CtaCountsAreKernelAttributes) {
+  KernelBuilder kb(ctx, "counts");
+  kb.setCtasPerSm(2);
+  kb.setClusterSize(4);
+  try {
+    kb.setCtasPerSm(5);
+    ADD_FAILURE() << "setCtasPerSm(5) accepted";
+  } catch (const dsl::Error &e) {
+    EXPECT_NE(std::string(e.what()).find("setCtasPerSm(5): expected 1 to 4"), std::string::npos)
+        << e.what();
+  }
+  try {
+    kb.setClusterSize(3);
+    ADD_FAILURE() << "setClusterSize(3) accepted";
+  } catch (const dsl::Error &e) {
+    EXPECT_NE(std::string(e.what()).find("setClusterSize(3): expected a power of two from 1 to 8"),
+              std::string::npos)
+        << e.what();
+  }
+  std::string ir = print(*kb.finish());
+  EXPECT_NE(ir.find("tile.ctas_per_sm = 2 : i32"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("tile.cluster_size = 4 : i32"), std::string::npos) << ir;
+}
+
 TEST_F(DSLTest, AtomicAddTakesF32TilesIntoF32Tensors) {
   KernelBuilder kb(ctx, "acc");
   TensorArg acc = kb.tensor("acc", DType::F32, 2), half = kb.tensor("half", DType::F16, 2);

@@ -242,6 +242,19 @@ TEST(ScheduleInterpret, AttentionBackward) {
           attention_testing::expectGradients(attention_testing::runBackward(c),
                                              attention_testing::relativeRmsError, 2e-2);
         }
+  // The dQ program's copies from a producer warpgroup, one or two CTAs per
+  // SM (the device's AttentionBackwardTma mode 4).
+  for (const attention::AttentionShape &s : kShapes)
+    for (int64_t ctas : {1, 2}) {
+      SCOPED_TRACE(attention_testing::shapeName(s) + " producer, CTAs per SM " +
+                   std::to_string(ctas));
+      attention_testing::BackwardCase c{s, DType::BF16, /*causal=*/true, /*mask=*/true, false};
+      c.tma = true;
+      c.producer = true;
+      c.ctasPerSm = ctas;
+      attention_testing::expectGradients(attention_testing::runBackward(c),
+                                         attention_testing::relativeRmsError, 2e-2);
+    }
   // 128 x 64 blocks on 8 warps (the device's AttentionBackwardTma mode 3).
   for (const attention::AttentionShape &s : kShapes) {
     if (s.dim > 128)

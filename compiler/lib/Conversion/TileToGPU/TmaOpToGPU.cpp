@@ -274,7 +274,8 @@ void tessera::tilegpu::populateTmaOpPatterns(TileTypeConverter &converter,
 }
 
 WarpRegisters tessera::tilegpu::warpSpecializedRegisters(int64_t consumerThreads,
-                                                         int64_t producerThreads) {
+                                                         int64_t producerThreads,
+                                                         int64_t ctasPerSm) {
   // setmaxnreg takes multiples of 8 from 24 to 256; a thread has at most
   // 255 registers at launch. The producer keeps 24, as FlashAttention-3's
   // does beside two consumer warpgroups: its copies' coordinates, barriers
@@ -282,7 +283,7 @@ WarpRegisters tessera::tilegpu::warpSpecializedRegisters(int64_t consumerThreads
   // 240. (ptxas honours this only in a whole-program assembly: linkPTX.)
   constexpr int64_t kRegisterFile = 65536, kProducer = 24;
   int64_t threads = consumerThreads + producerThreads;
-  int64_t launch = std::min<int64_t>(255, kRegisterFile / threads / 8 * 8);
+  int64_t launch = std::min<int64_t>(255, kRegisterFile / ctasPerSm / threads / 8 * 8);
   int64_t consumer = std::min<int64_t>(256, (launch * threads - kProducer * producerThreads) /
                                                 consumerThreads / 8 * 8);
   return {launch, kProducer, std::max(consumer, launch)};
@@ -361,8 +362,10 @@ void tessera::tilegpu::lowerWarpSpecialize(tile::WarpSpecializeOp op) {
                                             consumers.getOperations());
   // Registers move from the producer's warps (all of them, warp-aligned:
   // before its one thread goes on alone) to the consumers'.
-  WarpRegisters registers =
-      warpSpecializedRegisters(consumerThreads, int64_t(op.getProducerWarps()) * tile::kWarpSize);
+  auto kernel = op->getParentOfType<FunctionOpInterface>();
+  auto ctas = kernel->getAttrOfType<IntegerAttr>("nvvm.minctasm");
+  WarpRegisters registers = warpSpecializedRegisters(
+      consumerThreads, int64_t(op.getProducerWarps()) * tile::kWarpSize, ctas ? ctas.getInt() : 1);
   if (registers.consumer >= registers.launch + 8) {
     OpBuilder c = OpBuilder::atBlockBegin(split.thenBlock());
     NVVM::SetMaxRegisterOp::create(c, loc, uint32_t(registers.consumer),

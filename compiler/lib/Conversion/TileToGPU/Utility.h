@@ -235,7 +235,10 @@ void lowerWarpSpecialize(tile::WarpSpecializeOp op);
 struct WarpRegisters {
   int64_t launch, producer, consumer;
 };
-WarpRegisters warpSpecializedRegisters(int64_t consumerThreads, int64_t producerThreads);
+/// `ctasPerSm` (tile.ctas_per_sm): the CTAs that share an SM's registers
+/// (two 256-thread CTAs: 128 at launch, 232 for 4 consumer warps).
+WarpRegisters warpSpecializedRegisters(int64_t consumerThreads, int64_t producerThreads,
+                                       int64_t ctasPerSm = 1);
 void populateTmaOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 /// `warpgroupMma`: dots that fit run as sm_90a wgmma rather than mma.sync.
 void populateFmaDotPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);

@@ -183,6 +183,10 @@ public:
   /// which refills each buffer once the kernel's warps release it, instead
   /// of by the kernel's warps between their dots.
   void setWarpSpecialize(bool enabled);
+  /// With a producer warpgroup: `ctas` (1 to 4) CTAs of the kernel share an
+  /// SM (PTX .minnctapersm), each thread's registers fitted to that share,
+  /// the producer's handed to the consumers within it (1: the whole SM).
+  void setCtasPerSm(int64_t ctas);
   /// With a producer warpgroup and two consumer warpgroups (8 warps): they
   /// take turns issuing the first product of each loop iteration
   /// (FlashAttention-3's ping-pong), so that one's softmax runs under the
@@ -225,6 +229,10 @@ private:
   mlir::Value addParam(mlir::Type type, const std::string &name);
   /// Records a parameter; throws if its name is taken.
   void declare(ParamDecl param);
+  /// Sets the kernel's i32 attribute `attr` to `ctas` (1, the default: none),
+  /// 1 to `max` (a power of two where asked); throws naming `method`.
+  void setCtaCount(llvm::StringRef attr, llvm::StringRef method, int64_t ctas, int64_t max,
+                   bool powerOfTwo);
 
   std::string name;
   unsigned numWarps;

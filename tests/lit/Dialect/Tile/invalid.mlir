@@ -457,6 +457,13 @@ func.func @cluster_size(%x: i32) attributes {tile.kernel, tile.cluster_size = 3 
 
 // -----
 
+func.func @ctas_per_sm(%x: i32) attributes {tile.kernel, tile.ctas_per_sm = 5 : i32} {
+  // expected-error @-1 {{attribute 'tile.ctas_per_sm' expects an i32 from 1 to 4, got 5 : i32}}
+  return
+}
+
+// -----
+
 func.func @tma_copy_element(%m: !tile.tensormap<64x64xf16, 0>, %i: i32) {
   %b = tile.shared_alloc [0] : !tile.shared<64x64xbf16>
   %bars = tile.mbarrier_alloc 8192 : !tile.mbarriers<1>

@@ -64,6 +64,8 @@ LogicalResult TileDialect::verifyOperationAttribute(Operation *op, NamedAttribut
     return expect(i32In(1, 4, /*powerOfTwo=*/false), "an i32 from 1 to 4");
   if (name == kClusterSizeAttr)
     return expect(i32In(1, 8, /*powerOfTwo=*/true), "an i32 power of two from 1 to 8");
+  if (name == kCtasPerSmAttr)
+    return expect(i32In(1, 4, /*powerOfTwo=*/false), "an i32 from 1 to 4");
   if (name == kWarpgroupMmaAttr)
     return expect(isa<BoolAttr>(value), "a bool");
   if (name == kTensorMapsAttr) {

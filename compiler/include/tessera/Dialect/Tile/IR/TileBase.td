@@ -27,7 +27,8 @@ def Tile_Dialect : Dialect {
   // `constant.NAME` (i64, one per compile-time constant: not listed below),
   // `num_warps` (1 to 32, a power of two), `num_stages` (1 to 4),
   // `warpgroup_mma` (false: mma.sync only), `tma`, `warp_specialize`, `ping_pong`,
-  // `cluster_size` (CTAs per cluster, a power of two up to 8), `tma_stores`. On an
+  // `cluster_size` (CTAs per cluster, a power of two up to 8), `tma_stores`,
+  // `ctas_per_sm` (1 to 4: a warp-specialized kernel's launch bound). On an
   // arith.mulf: `skip_unit_factor` (dsl::rescale_rows). Set by the lowering
   // and consumed by tessera-tensor-map-params: `tensor_maps` (a gpu.func's
   // tensor-map argument indices).
@@ -40,6 +41,7 @@ def Tile_Dialect : Dialect {
     "::mlir::UnitAttr":$warp_specialize,
     "::mlir::UnitAttr":$ping_pong,
     "::mlir::IntegerAttr":$cluster_size,
+    "::mlir::IntegerAttr":$ctas_per_sm,
     "::mlir::UnitAttr":$tma_stores,
     "::mlir::UnitAttr":$skip_unit_factor,
     "::mlir::DenseI64ArrayAttr":$tensor_maps

@@ -46,6 +46,11 @@ inline constexpr llvm::StringLiteral kWarpSpecializeAttr = "tile.warp_specialize
 /// consumer warpgroups take turns issuing each loop's first product
 /// (ping-pong, tile-warp-specialize's tile.turn_* ops).
 inline constexpr llvm::StringLiteral kPingPongAttr = "tile.ping_pong";
+/// CTAs of the kernel per SM that its launch bounds promise (an i32 from 1
+/// to 4; absent: 1), for a warp-specialized kernel: ptxas fits each
+/// thread's registers at launch to that share (.minnctapersm), and the
+/// producer warpgroup's registers go to the consumers within it.
+inline constexpr llvm::StringLiteral kCtasPerSmAttr = "tile.ctas_per_sm";
 /// CTAs per cluster along x (an i32 power of two up to 8; absent: 1): the
 /// launch groups programs 2i, 2i + 1, ... into one cluster, whose TMA copies
 /// of a tensor they all read the same blocks of (`tile.make_desc
