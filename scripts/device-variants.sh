@@ -33,7 +33,7 @@ d256="4,16,4096,256,0;4,16,4096,256,1"
 # processes under a time limit: turns that do not balance hang); the
 # backward's heuristic and, at d 128, its blocks on two warpgroups (d: the
 # dK/dV and dQ passes, else dQ by atomic adds), whose Pᵀ and dSᵀ cross
-# between the warpgroups once, in bf16, since b260d4f; the dQ program on a
+# between the warpgroups once, in bf16, since b260d4f; both programs on a
 # producer warpgroup (w), two CTAs per SM (c).
 tessera-bench attention --shapes "$d64" --dtype bf16 --backward \
   --forward-configs "128x128w8s2w;128x128w8s2wp" || status=1
@@ -41,11 +41,11 @@ timeout 120 tessera-bench attention --shapes "$d64" --dtype bf16 \
   --forward-configs "128x128w8s2wpg" || status=1
 tessera-bench attention --shapes "$d128" --dtype bf16 --backward \
   --forward-configs "128x128w8s2w;128x128w8s2wp;128x64w8s2wp" \
-  --backward-configs "128x64w8dt;64x128w8dt;64x64w4dtw;64x64w4dtwc" || status=1
+  --backward-configs "128x64w8dt;64x128w8dt;64x128w8dtw;64x64w4dtw;64x64w4dtwc" || status=1
 timeout 180 tessera-bench attention --shapes "$d128" --dtype bf16 \
   --forward-configs "128x128w8s2wg;128x128w8s2wpg" || status=1
 tessera-bench attention --shapes "$d256" --dtype bf16 --backward \
-  --forward-configs "128x64w8s2w;128x64w8s2wp" || status=1
+  --forward-configs "128x64w8s2w;128x64w8s2wp" --backward-configs "64x64w8dtw" || status=1
 if [ "${TESSERA_VARIANTS_GENERAL:-0}" = 1 ]; then
   python3 scripts/device-general-peers.py --json "$json/general-peers.json" || status=1
   tessera-bench kernels --dtype bf16 --softmax "" --rms-norm "" --cumsum "" --rms-norm-backward "" \

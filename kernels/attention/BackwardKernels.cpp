@@ -47,6 +47,7 @@ struct BackwardConstants {
   DotPrecision precision; // f32: TF32 tensor cores or full f32
   bool dqAtomic;          // dK/dV programs add dQ terms into dq_accum
   bool longestFirst;      // causal dQ: the last query blocks first
+  bool producer;          // a producer warpgroup issues the loops' copies
 
   explicit BackwardConstants(KernelBuilder &kb, const KernelConfig &config)
       : BM(kb.constant("BLOCK_M", config.get("BLOCK_M"))),
@@ -64,12 +65,13 @@ struct BackwardConstants {
     kb.setTensorMemoryAccelerator(kb.constant("TMA", config.get("TMA")));
     // TMA_STORE (with TMA): dK and dV (dQ) go out by TMA bulk stores.
     kb.setTensorMemoryAcceleratorStores(kb.constant("TMA_STORE", config.get("TMA_STORE")));
-    // WARP_SPECIALIZE (with TMA): a producer warpgroup issues the dQ
-    // program's K/V copies, which then needs no CTA barrier per key block;
-    // CTAS_PER_SM of them share an SM. (tile-warp-specialize leaves the
-    // dK/dV program, whose query loop sits in the loop over a K/V head's
-    // query heads, as it is.)
-    kb.setWarpSpecialize(kb.constant("WARP_SPECIALIZE", config.get("WARP_SPECIALIZE")));
+    // WARP_SPECIALIZE (with TMA): a producer warpgroup issues the loops'
+    // copies (the dQ program's K and V, the dK/dV program's Q and dO, whose
+    // loop over a K/V head's query heads and their query blocks is then one
+    // loop), and the consumers need no CTA barrier per block; CTAS_PER_SM
+    // of them share an SM.
+    producer = kb.constant("WARP_SPECIALIZE", config.get("WARP_SPECIALIZE"));
+    kb.setWarpSpecialize(producer);
     kb.setCtasPerSm(kb.constant("CTAS_PER_SM", config.get("CTAS_PER_SM")));
   }
 };
@@ -103,6 +105,12 @@ BackwardArgs declareBackwardArgs(KernelBuilder &kb, DType dtype, bool hasMask, b
   a.scale = kb.scalarF32("scale");
   return a;
 }
+
+/// The tensors of one query head a dK/dV program reads (and, with atomic dQ,
+/// adds into).
+struct HeadViews {
+  TensorArg q, dout, lse, delta, dqAccumT;
+};
 
 /// Which (query row, key) pairs of a BM x BN block are visible: not masked,
 /// on or below the bottom-right aligned causal diagonal, and (where asked
@@ -197,12 +205,65 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
     startM0 = max(Scalar(0), startN + qLen - kLen) / Scalar(c.BM) * Scalar(c.BM);
 
   Tile dK = zeros({c.BN, c.BD}, DType::F32), dV = zeros({c.BN, c.BD}, DType::F32);
+  // The tensors of query head h.
+  auto headViews = [&](const Scalar &h) {
+    return HeadViews{a.q.at({b, h}), a.dout.at({b, h}), a.lseLog2.at({b, h}), a.delta.at({b, h}),
+                     c.dqAtomic ? a.dqAccum.at({b, h}) : TensorArg()};
+  };
+  // One query block of head `v` (lines 10-16).
+  auto step = [&](const HeadViews &v, Scalar startM, const std::vector<Tile> &carried,
+                  bool masked) {
+    Tile dK = carried[0], dV = carried[1];
+    Tile qi = load(v.q, {startM, Scalar(0)}, {c.BM, c.BD});
+    Tile doi = load(v.dout, {startM, Scalar(0)}, {c.BM, c.BD});
+    // L·log2(e) and D of these rows from global memory, issued
+    // before the products so that their latency runs under them
+    // (loaded after, the first use waited on them: 19% of the d 128
+    // dK/dV kernel's stall samples on the H100).
+    Tile lseI = load(v.lse, {startM}, {c.BM});
+    Tile deltaI = load(v.delta, {startM}, {c.BM});
+    // Sᵀ = K Qᵀ, and V dOᵀ right behind it: on sm_90a the
+    // second product runs while exp2 makes Pᵀ of the first.
+    Tile sT = dot(kj, trans(qi), c.precision);
+    Tile dpT = dot(vj, trans(doi), c.precision);
+    // Pᵀ = exp2(K Qᵀ·scale·log2(e) - L·log2(e))     (lines 10-11)
+    Tile pT = exp2(sT * scaleLog2e - expand_dims(lseI, 0));
+    // The two-kernel split needs no bounds (see below), atomic dQ both.
+    if (masked)
+      pT = where(visible(c, a, startM, startN, keyMask, /*keysAsRows=*/true,
+                         /*queryBounds=*/c.dqAtomic, /*keyBounds=*/c.dqAtomic),
+                 pT, zeros({c.BN, c.BM}, DType::F32));
+    // dV += Pᵀ dO                                         (line 12)
+    dV = dot(cast(pT, dtype), doi, dV, c.precision);
+    // dSᵀ = Pᵀ ∘ (V dOᵀ - D)                           (lines 13-14)
+    Tile dsT = pT * (dpT - expand_dims(deltaI, 0));
+    // dK += dSᵀ Q  (times scale once, at the end)         (line 16)
+    Tile dsTIn = cast(dsT, dtype);
+    dK = dot(dsTIn, qi, dK, c.precision);
+    // dQᵀ += Kᵀ dSᵀ, atomically (times scale in the last pass) (line 15)
+    if (c.dqAtomic)
+      atomic_add(v.dqAccumT, {Scalar(0), startM}, dot(kjT, dsTIn, c.precision));
+    return std::vector<Tile>{dK, dV};
+  };
+  if (c.producer && !c.dqAtomic) {
+    // One loop over (query head of the group, query block): the loop
+    // tile-warp-specialize hands to a producer warpgroup (it takes loops
+    // directly in the kernel's body).
+    Scalar blocks = max(cdiv(qLen - startM0, Scalar(c.BM)), Scalar(1));
+    std::vector<Tile> grads =
+        for_range(Scalar(0), group * blocks, Scalar(1), {dK, dV},
+                  [&](Scalar it, const std::vector<Tile> &carried) {
+                    Scalar startM = startM0 + it % blocks * Scalar(c.BM);
+                    return step(headViews(hk * group + it / blocks), startM, carried,
+                                /*masked=*/c.causal || c.hasMask);
+                  });
+    store(a.dk.at({b, hk}), {startN, Scalar(0)}, cast(grads[0] * a.scale, dtype));
+    store(a.dv.at({b, hk}), {startN, Scalar(0)}, cast(grads[1], dtype));
+    return;
+  }
   std::vector<Tile> grads = for_range(
       Scalar(0), group, Scalar(1), {dK, dV}, [&](Scalar g, const std::vector<Tile> &outer) {
-        Scalar h = hk * group + g;
-        TensorArg qh = a.q.at({b, h}), doh = a.dout.at({b, h});
-        TensorArg lseh = a.lseLog2.at({b, h}), deltah = a.delta.at({b, h});
-        TensorArg dqAccumT = c.dqAtomic ? a.dqAccum.at({b, h}) : TensorArg();
+        HeadViews v = headViews(hk * group + g);
         // With atomic dQ, the programs of one head would all add into the
         // same query block at the same time if they walked the blocks in
         // the same order: each starts at a block of its own and wraps
@@ -215,44 +276,11 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
           wrap = max(loopEnd, Scalar(1));
           first = program_id(0) % wrap;
         }
-        auto step = [&](Scalar startM, const std::vector<Tile> &carried, bool masked) {
-          Tile dK = carried[0], dV = carried[1];
-          Tile qi = load(qh, {startM, Scalar(0)}, {c.BM, c.BD});
-          Tile doi = load(doh, {startM, Scalar(0)}, {c.BM, c.BD});
-          // L·log2(e) and D of these rows from global memory, issued
-          // before the products so that their latency runs under them
-          // (loaded after, the first use waited on them: 19% of the d 128
-          // dK/dV kernel's stall samples on the H100).
-          Tile lseI = load(lseh, {startM}, {c.BM});
-          Tile deltaI = load(deltah, {startM}, {c.BM});
-          // Sᵀ = K Qᵀ, and V dOᵀ right behind it: on sm_90a the
-          // second product runs while exp2 makes Pᵀ of the first.
-          Tile sT = dot(kj, trans(qi), c.precision);
-          Tile dpT = dot(vj, trans(doi), c.precision);
-          // Pᵀ = exp2(K Qᵀ·scale·log2(e) - L·log2(e))     (lines 10-11)
-          Tile pT = exp2(sT * scaleLog2e - expand_dims(lseI, 0));
-          // The two-kernel split needs no bounds (see below), atomic dQ both.
-          if (masked)
-            pT = where(visible(c, a, startM, startN, keyMask, /*keysAsRows=*/true,
-                               /*queryBounds=*/c.dqAtomic, /*keyBounds=*/c.dqAtomic),
-                       pT, zeros({c.BN, c.BM}, DType::F32));
-          // dV += Pᵀ dO                                         (line 12)
-          dV = dot(cast(pT, dtype), doi, dV, c.precision);
-          // dSᵀ = Pᵀ ∘ (V dOᵀ - D)                           (lines 13-14)
-          Tile dsT = pT * (dpT - expand_dims(deltaI, 0));
-          // dK += dSᵀ Q  (times scale once, at the end)         (line 16)
-          Tile dsTIn = cast(dsT, dtype);
-          dK = dot(dsTIn, qi, dK, c.precision);
-          // dQᵀ += Kᵀ dSᵀ, atomically (times scale in the last pass) (line 15)
-          if (c.dqAtomic)
-            atomic_add(dqAccumT, {Scalar(0), startM}, dot(kjT, dsTIn, c.precision));
-          return std::vector<Tile>{dK, dV};
-        };
         if (c.dqAtomic)
           return for_range(Scalar(0), loopEnd, Scalar(1), outer,
                            [&](Scalar it, const std::vector<Tile> &carried) {
                              Scalar startM = startM0 + (it + first) % wrap * Scalar(c.BM);
-                             return step(startM, carried, /*masked=*/true);
+                             return step(v, startM, carried, /*masked=*/true);
                            });
         // The two-kernel split needs no bounds in its mask, and no mask at
         // all without causal or key masks: query rows past q_len load Q, dO
@@ -263,7 +291,7 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
         // L, would reach dQ.)
         return for_range(startM0, qLen, Scalar(c.BM), outer,
                          [&](Scalar startM, const std::vector<Tile> &carried) {
-                           return step(startM, carried, /*masked=*/c.causal || c.hasMask);
+                           return step(v, startM, carried, /*masked=*/c.causal || c.hasMask);
                          });
       });
   store(a.dk.at({b, hk}), {startN, Scalar(0)}, cast(grads[0] * a.scale, dtype));

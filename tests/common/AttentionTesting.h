@@ -91,8 +91,9 @@ struct BackwardCase {
   /// BLOCK_N of the dK/dV kernel on `warps` warps; 0: the heuristic's.
   int64_t blockM = 0, blockN = 0;
   unsigned warps = 0;
-  /// With `tma`: the dQ program's copies from a producer warpgroup
-  /// (WARP_SPECIALIZE = 1), `ctasPerSm` of its CTAs per SM (CTAS_PER_SM).
+  /// With `tma`: both programs' copies from a producer warpgroup
+  /// (WARP_SPECIALIZE = 1; the dK/dV program's heads and query blocks in
+  /// one loop), `ctasPerSm` of their CTAs per SM (CTAS_PER_SM).
   bool producer = false;
   int64_t ctasPerSm = 1;
 };

@@ -172,7 +172,7 @@ INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackwardAtomicDq,
 /// whose 64-key products put two warpgroups side by side along the columns
 /// (columnBlock: wgmma at d 128, mma.sync at d 32 and 64, where a
 /// warpgroup's share of an N-major B is less than a swizzle panel); and with
-/// the dQ program's copies from a producer warpgroup, two CTAs per SM
+/// both programs' copies from a producer warpgroup, two CTAs per SM
 /// (WARP_SPECIALIZE, CTAS_PER_SM = 2: 128 registers at launch, 232 for the
 /// consumers).
 class AttentionBackwardTma : public ::testing::TestWithParam<Param> {};
@@ -182,7 +182,7 @@ TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
   auto [dtype, s, causal, useMask] = GetParam();
   const char *modes[] = {"dQ pass", "atomic dQ", "dQ pass, stores by TMA", "128 x 64 on 8 warps",
-                         "dQ pass on a producer warpgroup, two CTAs per SM"};
+                         "on producer warpgroups, two CTAs per SM"};
   for (int64_t mode : {0, 1, 2, 3, 4}) {
     if (mode == 3 && s.dim > 128)
       continue; // larger head dims' 128 x 64 blocks do not fit shared memory

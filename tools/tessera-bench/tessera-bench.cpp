@@ -96,7 +96,7 @@ int usage() {
       "each:\n"
       "                                       d: deterministic, m: mma.sync only,\n"
       "                                       t: blocks copied by TMA, o: causal dQ blocks\n"
-      "                                       in index order, w: the dQ program on a producer\n"
+      "                                       in index order, w: copies from a producer\n"
       "                                       warpgroup, c: two CTAs per SM)\n"
       "       [--forward-configs BMxBNwWsS[v][m][r][u][t][w][o][s][p][g];...]  (also times the "
       "forward with "
@@ -563,8 +563,8 @@ int main(int argc, char **argv) {
             std::fprintf(stderr,
                          "tessera-bench: --backward-configs: expected BMxBNwW[d][m][t][o][w][c] "
                          "(d: deterministic, m: mma.sync only, t: TMA copies, o: causal dQ "
-                         "blocks in index order, w: the dQ program on a producer warpgroup, c: "
-                         "two CTAs per SM), got '%s'\n",
+                         "blocks in index order, w: copies from a producer warpgroup, c: two "
+                         "CTAs per SM), got '%s'\n",
                          item.c_str());
             return 2;
           }

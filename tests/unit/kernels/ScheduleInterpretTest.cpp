@@ -242,8 +242,9 @@ TEST(ScheduleInterpret, AttentionBackward) {
           attention_testing::expectGradients(attention_testing::runBackward(c),
                                              attention_testing::relativeRmsError, 2e-2);
         }
-  // The dQ program's copies from a producer warpgroup, one or two CTAs per
-  // SM (the device's AttentionBackwardTma mode 4).
+  // Both programs' copies from a producer warpgroup (the dK/dV program's
+  // heads and query blocks in one loop: the phases count on across heads),
+  // one or two CTAs per SM (the device's AttentionBackwardTma mode 4).
   for (const attention::AttentionShape &s : kShapes)
     for (int64_t ctas : {1, 2}) {
       SCOPED_TRACE(attention_testing::shapeName(s) + " producer, CTAs per SM " +
@@ -255,19 +256,23 @@ TEST(ScheduleInterpret, AttentionBackward) {
       attention_testing::expectGradients(attention_testing::runBackward(c),
                                          attention_testing::relativeRmsError, 2e-2);
     }
-  // 128 x 64 blocks on 8 warps (the device's AttentionBackwardTma mode 3).
-  for (const attention::AttentionShape &s : kShapes) {
-    if (s.dim > 128)
-      continue;
-    SCOPED_TRACE(attention_testing::shapeName(s) + " 128 x 64 on 8 warps");
-    attention_testing::BackwardCase c{s, DType::BF16, /*causal=*/true, /*mask=*/true, false};
-    c.tma = true;
-    c.blockM = 128;
-    c.blockN = 64;
-    c.warps = 8;
-    attention_testing::expectGradients(attention_testing::runBackward(c),
-                                       attention_testing::relativeRmsError, 2e-2);
-  }
+  // Blocks on 8 warps up to d 128: 128 x 64 (the device's
+  // AttentionBackwardTma mode 3), and 64 x 128 beside a producer warpgroup.
+  for (bool producer : {false, true})
+    for (const attention::AttentionShape &s : kShapes) {
+      if (s.dim > 128)
+        continue;
+      SCOPED_TRACE(attention_testing::shapeName(s) +
+                   (producer ? " producer, 64 x 128 on 8 warps" : " 128 x 64 on 8 warps"));
+      attention_testing::BackwardCase c{s, DType::BF16, /*causal=*/true, /*mask=*/true, false};
+      c.tma = true;
+      c.producer = producer;
+      c.blockM = producer ? 64 : 128;
+      c.blockN = producer ? 128 : 64;
+      c.warps = 8;
+      attention_testing::expectGradients(attention_testing::runBackward(c),
+                                         attention_testing::relativeRmsError, 2e-2);
+    }
 }
 
 /// sm_80's schedule: cp.async pipelines of mma.sync kernels.
