@@ -139,6 +139,13 @@ public:
   }
 
 private:
+  /// The register budget the kernel asked for (KernelBuilder::setCtasPerSm),
+  /// which the split carries.
+  uint32_t ctasPerSm() const {
+    auto ctas = kernel->getAttrOfType<IntegerAttr>(tile::kCtasPerSmAttr);
+    return ctas ? uint32_t(ctas.getInt()) : 1;
+  }
+
   /// What runs before the split runs on the producer's warps too.
   static bool onlyScalarsBefore(Operation *split) {
     for (Operation *op = split->getPrevNode(); op; op = op->getPrevNode()) {
@@ -183,7 +190,7 @@ private:
     tile::MBarrierInitOp::create(b, loc, empty, tile::getNumWarps(kernel));
     // The split, right before `top`: it and everything after it are the
     // consumers'.
-    auto split = tile::WarpSpecializeOp::create(b, loc, kProducerWarps);
+    auto split = tile::WarpSpecializeOp::create(b, loc, kProducerWarps, ctasPerSm());
     Block *producer = new Block(), *consumers = new Block();
     split.getProducer().push_back(producer);
     split.getConsumers().push_back(consumers);
@@ -378,7 +385,7 @@ private:
       tile::MBarrierInitOp::create(b, loc, empties.back(), tile::getNumWarps(kernel));
       offset += 8 * ring.stages;
     }
-    auto op = tile::WarpSpecializeOp::create(b, loc, kProducerWarps);
+    auto op = tile::WarpSpecializeOp::create(b, loc, kProducerWarps, ctasPerSm());
     Block *producer = new Block(), *consumers = new Block();
     op.getProducer().push_back(producer);
     op.getConsumers().push_back(consumers);

@@ -48,12 +48,11 @@ struct KernelToGPUFunc : OpConversionPattern<func::FuncOp> {
     gpuFunc->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), rewriter.getUnitAttr());
     unsigned threads = tile::getNumWarps(func) * tile::kWarpSize;
     func.walk([&](tile::WarpSpecializeOp split) {
-      // One CTA per SM, or tile.ctas_per_sm (PTX .minnctapersm, as
-      // CUTLASS's __launch_bounds__): ptxas gives each thread 64K / threads /
-      // CTAs registers at launch, which setmaxnreg then moves from the
+      // The split's CTAs per SM (PTX .minnctapersm, as CUTLASS's
+      // __launch_bounds__): ptxas gives each thread 64K / threads / CTAs
+      // registers at launch, which setmaxnreg then moves from the
       // producer's warps to the consumers' (lowerWarpSpecialize).
-      auto ctas = func->getAttrOfType<IntegerAttr>(tile::kCtasPerSmAttr);
-      gpuFunc->setAttr("nvvm.minctasm", rewriter.getI32IntegerAttr(ctas ? ctas.getInt() : 1));
+      gpuFunc->setAttr("nvvm.minctasm", rewriter.getI32IntegerAttr(split.getCtasPerSm()));
       threads += split.getProducerWarps() * tile::kWarpSize;
     });
     gpuFunc->setAttr("nvvm.maxntid", rewriter.getDenseI32ArrayAttr({int32_t(threads), 1, 1}));

@@ -362,10 +362,8 @@ void tessera::tilegpu::lowerWarpSpecialize(tile::WarpSpecializeOp op) {
                                             consumers.getOperations());
   // Registers move from the producer's warps (all of them, warp-aligned:
   // before its one thread goes on alone) to the consumers'.
-  auto kernel = op->getParentOfType<FunctionOpInterface>();
-  auto ctas = kernel->getAttrOfType<IntegerAttr>("nvvm.minctasm");
   WarpRegisters registers = warpSpecializedRegisters(
-      consumerThreads, int64_t(op.getProducerWarps()) * tile::kWarpSize, ctas ? ctas.getInt() : 1);
+      consumerThreads, int64_t(op.getProducerWarps()) * tile::kWarpSize, op.getCtasPerSm());
   if (registers.consumer >= registers.launch + 8) {
     OpBuilder c = OpBuilder::atBlockBegin(split.thenBlock());
     NVVM::SetMaxRegisterOp::create(c, loc, uint32_t(registers.consumer),

@@ -484,6 +484,16 @@ func.func @warp_specialize_warps() {
 
 // -----
 
+func.func @warp_specialize_ctas() {
+  // expected-error @+1 {{attribute 'ctas_per_sm' failed to satisfy constraint}}
+  tile.warp_specialize producer_warps(4) ctas_per_sm(5) {
+  } consumers {
+  }
+  return
+}
+
+// -----
+
 #bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
 func.func @warp_specialize_after_tiles(%d: !tile.desc<32x64xbf16>, %i: i32) {
   // expected-error @+1 {{before a tile.warp_specialize would run on the producer's warps too}}

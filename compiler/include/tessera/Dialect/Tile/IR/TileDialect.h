@@ -46,10 +46,10 @@ inline constexpr llvm::StringLiteral kWarpSpecializeAttr = "tile.warp_specialize
 /// consumer warpgroups take turns issuing each loop's first product
 /// (ping-pong, tile-warp-specialize's tile.turn_* ops).
 inline constexpr llvm::StringLiteral kPingPongAttr = "tile.ping_pong";
-/// CTAs of the kernel per SM that its launch bounds promise (an i32 from 1
-/// to 4; absent: 1), for a warp-specialized kernel: ptxas fits each
-/// thread's registers at launch to that share (.minnctapersm), and the
-/// producer warpgroup's registers go to the consumers within it.
+/// The DSL's request (an i32 from 1 to 4; absent: 1) that a
+/// warp-specialized kernel run that many CTAs per SM: tile-warp-specialize
+/// records it on the tile.warp_specialize op it places (its ctas_per_sm,
+/// the register budget the lowering splits).
 inline constexpr llvm::StringLiteral kCtasPerSmAttr = "tile.ctas_per_sm";
 /// CTAs per cluster along x (an i32 power of two up to 8; absent: 1): the
 /// launch groups programs 2i, 2i + 1, ... into one cluster, whose TMA copies

@@ -303,6 +303,11 @@ def Tile_WarpSpecializeOp : Tile_Op<"warp_specialize", [SingleBlock, NoTerminato
     before this op runs on every warp: it may hold scalar code, shared
     buffers and barriers only.
 
+    `ctas_per_sm` (1 to 4; printed where not 1) is the register budget: that
+    many CTAs share an SM (.minnctapersm), each thread gets its share of the
+    register file at launch, and the producer's warps hand theirs to the
+    consumers within it (setmaxnreg).
+
     ```mlir
     tile.warp_specialize producer_warps(4) {
       scf.for ... { tile.mbarrier_wait ...; tile.tma_copy ... {single_thread} }
@@ -312,10 +317,13 @@ def Tile_WarpSpecializeOp : Tile_Op<"warp_specialize", [SingleBlock, NoTerminato
     }
     ```
   }];
-  let arguments = (ins I32Attr:$producer_warps);
+  let arguments = (ins I32Attr:$producer_warps,
+                       ConfinedAttr<DefaultValuedAttr<I32Attr, "1">,
+                                    [IntMinValue<1>, IntMaxValue<4>]>:$ctas_per_sm);
   let regions = (region SizedRegion<1>:$producer, SizedRegion<1>:$consumers);
   let assemblyFormat = [{
-    `producer_warps` `(` $producer_warps `)` $producer `consumers` $consumers attr-dict
+    `producer_warps` `(` $producer_warps `)` (`ctas_per_sm` `(` $ctas_per_sm^ `)`)?
+    $producer `consumers` $consumers attr-dict
   }];
   let hasVerifier = 1;
 }
