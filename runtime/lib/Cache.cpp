@@ -27,18 +27,21 @@ namespace fs = llvm::sys::fs;
 namespace path = llvm::sys::path;
 
 std::string tessera::toolchainFingerprint() {
+  // Fixed for the process: computed once (every disk-cache lookup asks).
   // The ptxas of warp-specialized kernels (linkPTX), by path, size and
   // modification time: a cubin nvJitLink assembled, its setmaxnreg ignored,
   // is not served where that ptxas would honour it, or by another ptxas.
-  static const std::string ptxas = [] {
+  static const std::string fingerprint = [] {
     fs::file_status status;
-    if (ptxasPath().empty() || fs::status(ptxasPath(), status))
-      return std::string("none");
-    return ptxasPath() + "@" + std::to_string(status.getSize()) + "@" +
-           std::to_string(status.getLastModificationTime().time_since_epoch().count());
+    std::string ptxas =
+        ptxasPath().empty() || fs::status(ptxasPath(), status)
+            ? std::string("none")
+            : ptxasPath() + "@" + std::to_string(status.getSize()) + "@" +
+                  std::to_string(status.getLastModificationTime().time_since_epoch().count());
+    return std::string("tessera=") + TESSERA_VERSION_STRING + ";llvm=" + LLVM_VERSION_STRING +
+           ";nvjitlink=" + nvJitLinkVersion() + ";ptxas=" + ptxas;
   }();
-  return std::string("tessera=") + TESSERA_VERSION_STRING + ";llvm=" + LLVM_VERSION_STRING +
-         ";nvjitlink=" + nvJitLinkVersion() + ";ptxas=" + ptxas;
+  return fingerprint;
 }
 
 std::string tessera::cacheKey(const std::string &irText, const CompileOptions &options,
