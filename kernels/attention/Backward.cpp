@@ -135,11 +135,13 @@ void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
     args.add(scale);
   };
   const bool dqAtomic = config.get("DQ_ATOMIC") != 0;
-  // dQᵀ, f32 (batch, heads, dim, q_len), zeroed: the dK/dV programs add
-  // their dS K terms into it atomically.
+  // dQᵀ, f32 (batch, heads, dim, q_len rounded up to 4), zeroed: the dK/dV
+  // programs add their dS K terms into it atomically. Rows of whole 16-byte
+  // vectors let TMA add whole blocks (sm_90a); the columns past q_len only
+  // ever receive zeros (their queries' dS are masked to 0).
   DeviceTensor dqAccum;
   if (dqAtomic) {
-    dqAccum = DeviceTensor::empty({qs[0], qs[1], qs[3], qs[2]}, DType::F32);
+    dqAccum = DeviceTensor::empty({qs[0], qs[1], qs[3], (qs[2] + 3) / 4 * 4}, DType::F32);
     dqAccum.fillBytes(0, stream);
   }
   {

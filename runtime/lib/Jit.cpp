@@ -234,8 +234,11 @@ CUtensorMap encodeTensorMap(const TensorMapKey &key, const std::string &kernel) 
   CUtensorMapSwizzle swizzle = swizzleBytes == 128  ? CU_TENSOR_MAP_SWIZZLE_128B
                                : swizzleBytes == 64 ? CU_TENSOR_MAP_SWIZZLE_64B
                                                     : CU_TENSOR_MAP_SWIZZLE_32B;
+  // 16-bit tiles move as raw bits; 4-byte ones are f32, the only 32-bit
+  // tensors TMA reaches (the accumulators tile.tma_store adds into), whose
+  // adds must be float adds.
   CUtensorMapDataType type =
-      p.elementBytes == 2 ? CU_TENSOR_MAP_DATA_TYPE_UINT16 : CU_TENSOR_MAP_DATA_TYPE_UINT32;
+      p.elementBytes == 2 ? CU_TENSOR_MAP_DATA_TYPE_UINT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT32;
   CUresult r = Driver::get().cuTensorMapEncodeTiled(
       &map, type, rank, reinterpret_cast<void *>(key.base), layout.dims.data(),
       layout.strideBytes.data(), layout.box.data(), elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,

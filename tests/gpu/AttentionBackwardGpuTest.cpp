@@ -167,14 +167,16 @@ INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackwardAtomicDq,
 /// head), the dK/dV program's query loop once per head of its group (GQA:
 /// the barriers' phases count on from head to head), rows past the lengths
 /// and columns past the head dim (96, 192: rows of whole 16-byte vectors run
-/// as 128 and 256) as zeros; with atomic dQ too, and dK, dV, dQ stored by
+/// as 128 and 256) as zeros; with atomic dQ too (its blocks added by TMA
+/// bulk reductions from shared memory where the accumulator's tile fits
+/// there), and dK, dV, dQ stored by
 /// TMA (TMA_STORE = 1); and on 128 x 64 blocks over 8 warps up to d 128,
 /// whose 64-key products put two warpgroups side by side along the columns
 /// (columnBlock: wgmma at d 128, mma.sync at d 32 and 64, where a
 /// warpgroup's share of an N-major B is less than a swizzle panel); and with
-/// both programs' copies from a producer warpgroup, two CTAs per SM
-/// (WARP_SPECIALIZE, CTAS_PER_SM = 2: 128 registers at launch, 232 for the
-/// consumers).
+/// both programs' copies from a producer warpgroup, two CTAs per SM up to
+/// d 128 (WARP_SPECIALIZE, CTAS_PER_SM = 2: 128 registers at launch, 232
+/// for the consumers).
 class AttentionBackwardTma : public ::testing::TestWithParam<Param> {};
 
 TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
@@ -192,7 +194,9 @@ TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
     c.tmaStore = mode == 2;
     c.atomicDq = mode == 1;
     c.producer = mode == 4;
-    c.ctasPerSm = mode == 4 ? 2 : 1;
+    // Two CTAs per SM leave a d 256 program's consumers too few registers
+    // (ptxas: "Insufficient registers"): one there.
+    c.ctasPerSm = mode == 4 && s.dim <= 128 ? 2 : 1;
     if (mode == 3) {
       c.blockM = 128;
       c.blockN = 64;

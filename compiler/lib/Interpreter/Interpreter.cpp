@@ -459,7 +459,7 @@ private:
         // The consumer warpgroups run as one thread here: their turns order
         // nothing (ping-pong only orders their issues on the GPU).
         .Case<gpu::BarrierOp, tile::FenceAsyncSharedOp, tile::ClusterBarrierOp, tile::TurnWaitOp,
-              tile::TurnPassOp, tile::TurnStartOp, tile::TurnFinishOp>(
+              tile::TurnPassOp, tile::TurnStartOp, tile::TurnFinishOp, tile::TmaStoreWaitOp>(
             [&](Operation *) { return llvm::Error::success(); })
         .Case([&](tile::WarpSpecializeOp o) { return warpSpecialize(o); })
         .Case([&](tile::MBarrierArriveOp o) -> llvm::Error {
@@ -1574,6 +1574,15 @@ private:
           auto p = address(o, desc, offset, pos);
           if (!p)
             return p.takeError();
+          // An add (f32) reads, adds and writes: programs run one after
+          // another here.
+          if (o.getAdd()) {
+            float old;
+            std::memcpy(&old, *p, 4);
+            old += tile.f[flat];
+            std::memcpy(*p, &old, 4);
+            return llvm::Error::success();
+          }
           writeElement(*p, desc.elt, tile, flat);
           return llvm::Error::success();
         });

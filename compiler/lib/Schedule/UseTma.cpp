@@ -43,8 +43,12 @@ using namespace tessera::schedule;
 
 namespace {
 
+/// The dynamic shared memory a CTA may take on sm_90 (227 KiB).
+constexpr int64_t kMaxSharedBytes = 227 * 1024;
+
 /// The tensor a block access through `make` reads or writes, when TMA can
-/// copy its blocks: a 2-D descriptor of 16-bit elements whose strides allow
+/// copy its blocks: a 2-D descriptor of 16-bit elements (f32 with `f32`:
+/// the accumulators tile.tma_store adds into) whose strides allow
 /// 16-byte vectors (TMA needs 16-byte aligned strides and base) of a kernel
 /// tensor parameter, or of the sub-tensor of one at leading indices
 /// (`tile.at`: the map is of the whole tensor, the indices lead the copy's
@@ -73,9 +77,10 @@ struct TmaSource {
   }
 };
 
-TmaSource tmaSource(tile::MakeDescOp make, func::FuncOp kernel) {
+TmaSource tmaSource(tile::MakeDescOp make, func::FuncOp kernel, bool f32 = false) {
+  Type elem = make ? make.getType().getElementType() : Type();
   if (!make || !make.getAligned() || make.getSizes().size() != 2 ||
-      make.getType().getElementType().getIntOrFloatBitWidth() != 16)
+      !(f32 ? elem.isF32() : elem.getIntOrFloatBitWidth() == 16))
     return {};
   TmaSource source;
   Value ptr = make.getPtr();
@@ -159,6 +164,13 @@ public:
   /// them (a persistent kernel's loop over its tiles) whose bounds do not
   /// change from trip to trip.
   void run() {
+    // The atomic adds' staging tiles first: the loops' barriers go after them.
+    SmallVector<std::pair<tile::AtomicAddOp, Value>> adds;
+    if (!kernel->hasAttr(tile::kWarpSpecializeAttr))
+      kernel.walk([&](tile::AtomicAddOp add) {
+        if (Value staging = reserveStaging(add))
+          adds.push_back({add, staging});
+      });
     SmallVector<scf::ForOp> loops;
     for (scf::ForOp loop : kernel.getBody().front().getOps<scf::ForOp>()) {
       loops.push_back(loop);
@@ -168,6 +180,8 @@ public:
     }
     for (scf::ForOp loop : loops)
       rewrite(loop);
+    for (auto [add, staging] : adds)
+      rewriteAdd(add, staging);
     if (kernel->hasAttr(tile::kTmaStoresAttr) && !kernel->hasAttr(tile::kWarpSpecializeAttr))
       for (tile::StoreOp store : llvm::to_vector(kernel.getBody().front().getOps<tile::StoreOp>()))
         rewriteStore(store);
@@ -282,8 +296,75 @@ private:
     gpu::BarrierOp::create(b, loc);
     tile::TmaStoreOp::create(b, loc, alloc, map,
                              source.coordinates(store.getIndices()[0], store.getIndices()[1]));
+    tile::TmaStoreWaitOp::create(b, loc);
     gpu::BarrierOp::create(b, loc);
     store->erase();
+  }
+
+  /// The staging tile of `add`, if TMA can add its block into the tensor: a
+  /// 2-D f32 block of at most 256 rows (a multiple of 8) and whole 32-column
+  /// panels of an aligned tensor from a pointer parameter, whose tile fits
+  /// after the shared memory placed so far. Allocated at the kernel's start:
+  /// the tile is the add's alone.
+  Value reserveStaging(tile::AtomicAddOp add) {
+    RankedTensorType type = add.getValue().getType();
+    TmaSource source =
+        tmaSource(add.getDesc().getDefiningOp<tile::MakeDescOp>(), kernel, /*f32=*/true);
+    if (!source || !type.getEncoding() || type.getDimSize(0) > 256 || type.getDimSize(0) % 8 != 0 ||
+        sharedTileUnits(type) % kSharedPanelCols != 0)
+      return {};
+    auto staging =
+        tile::SharedType::get(kernel.getContext(), type.getShape(), type.getElementType(), 1);
+    int64_t offset = llvm::alignTo(std::max(sharedEnd(), nextBarrier), tile::kSharedTileAlignment);
+    // What stays for the barriers of up to four buffers per loop copy.
+    constexpr int64_t kBarrierRoom = 256;
+    if (offset + staging.getBufferBytes() + kBarrierRoom > kMaxSharedBytes)
+      return {};
+    end = offset + staging.getBufferBytes();
+    OpBuilder b = OpBuilder::atBlockBegin(&kernel.getBody().front());
+    return tile::SharedAllocOp::create(b, add.getLoc(), staging, b.getDenseI64ArrayAttr({offset}));
+  }
+
+  /// `add` through its staging tile and a TMA bulk add: once the previous
+  /// add has read the tile (tile.tma_store_wait, then a barrier: in a loop
+  /// whose body opens with one, the wait moves before that barrier, a whole
+  /// iteration after the add it waits for), the block is written into it,
+  /// fenced for the async proxy and published; one thread issues the add and
+  /// goes on. Before the kernel returns the last one has read the tile.
+  void rewriteAdd(tile::AtomicAddOp add, Value staging) {
+    TmaSource source =
+        tmaSource(add.getDesc().getDefiningOp<tile::MakeDescOp>(), kernel, /*f32=*/true);
+    Value map = tensorMap(boxOf(cast<tile::SharedType>(staging.getType()), source));
+    if (!map)
+      return;
+    OpBuilder b(add);
+    Location loc = add.getLoc();
+    Block *block = add->getBlock();
+    Operation *opening = &block->front();
+    bool loopBody =
+        isa<scf::ForOp>(add->getParentOp()) && isa<gpu::BarrierOp, tile::ClusterBarrierOp>(opening);
+    if (loopBody) {
+      OpBuilder top(opening);
+      tile::TmaStoreWaitOp::create(top, loc);
+    } else {
+      tile::TmaStoreWaitOp::create(b, loc);
+      gpu::BarrierOp::create(b, loc);
+    }
+    int64_t offset = staging.getDefiningOp<tile::SharedAllocOp>().getOffsets()[0];
+    tile::StoreStagingOp::create(b, loc, add.getValue(), offset, /*exact=*/true);
+    tile::FenceAsyncSharedOp::create(b, loc);
+    gpu::BarrierOp::create(b, loc);
+    tile::TmaStoreOp::create(b, loc, staging, map,
+                             source.coordinates(add.getIndices()[0], add.getIndices()[1]),
+                             /*add=*/true);
+    add->erase();
+    if (!waitsAtReturn) {
+      waitsAtReturn = true;
+      kernel.walk([&](func::ReturnOp ret) {
+        OpBuilder before(ret);
+        tile::TmaStoreWaitOp::create(before, ret.getLoc());
+      });
+    }
   }
 
   /// The CTAs `copy` lands in: the cluster's where it reads the same blocks
@@ -455,6 +536,7 @@ private:
   llvm::DenseMap<Value, Value> barriers;
   std::optional<int64_t> end;
   int64_t nextBarrier = 0;
+  bool waitsAtReturn = false;
 };
 
 struct TileUseTmaPass : tessera::impl::TileUseTmaBase<TileUseTmaPass> {

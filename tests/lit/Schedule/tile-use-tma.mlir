@@ -302,7 +302,8 @@ func.func @one_panel(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32,
 // (the pipeline's buffers, dead by then; 32 KiB, below the barriers) and a
 // tensor map of its own: written there once every warp is done with the
 // space, fenced for the async proxy and published, sent by TMA, and the
-// space held until TMA has read it. The f32 store stays a plain store
+// space held until TMA has read it (the issuing thread waits, then a
+// barrier). The f32 store stays a plain store
 // (16-bit only).
 // CHECK-LABEL: func.func @stores
 // CHECK-SAME: %[[MAPC:[^:]*]]: !tile.tensormap<128x64xbf16, 12>)
@@ -315,6 +316,7 @@ func.func @one_panel(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32,
 // CHECK-NEXT: tile.fence_async_shared
 // CHECK-NEXT: gpu.barrier
 // CHECK-NEXT: tile.tma_store %[[STAGING]], %[[MAPC]][%{{.*}}, %{{.*}}]
+// CHECK-NEXT: tile.tma_store_wait
 // CHECK-NEXT: gpu.barrier
 // CHECK-NOT: tile.tma_store
 // CHECK: tile.store
@@ -521,4 +523,79 @@ func.func @publishes_next(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3:
     scf.yield %d2 : tensor<64x128xf32, #mma>
   }
   return %r : tensor<64x128xf32, #mma>
+}
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// tile.atomic_add of f32 blocks into aligned tensors becomes a TMA bulk add
+// (tile.tma_store add) from a staging tile of its own, placed after the
+// loop's buffers and before their barriers (128 x 128 f32: 64 KiB at
+// 131072; the second, 64 x 32, at 196608), each with a tensor map of 128-byte
+// panels (32 f32 columns). In the loop the block is written once the
+// previous iteration's add has read the tile: the wait goes before the
+// barrier that opens the body. Outside a loop the wait and a barrier of its
+// own come first. The kernel waits for the last add's read before it
+// returns. An unaligned tensor keeps tile.atomic_add.
+// CHECK-LABEL: func.func @adds
+// CHECK-SAME: %[[MAPD:[^:]*]]: !tile.tensormap<128x32xf32, 12>,
+// CHECK-SAME: %[[MAPE:[^:]*]]: !tile.tensormap<64x32xf32, 17>)
+// CHECK-DAG: %[[SMALL:.*]] = tile.shared_alloc [196608] : !tile.shared<64x32xf32>
+// CHECK-DAG: %[[STAGING:.*]] = tile.shared_alloc [131072] : !tile.shared<128x128xf32>
+// CHECK: tile.mbarrier_alloc 204800 : !tile.mbarriers<4>
+// CHECK: scf.for
+// CHECK-NEXT: tile.tma_store_wait
+// CHECK-NEXT: gpu.barrier
+// CHECK: %[[D:.*]] = tile.dot
+// CHECK-NEXT: tile.store_staging %[[D]] at 131072 exact : tensor<128x128xf32, #tile.mma
+// CHECK-NEXT: tile.fence_async_shared
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: tile.tma_store add %[[STAGING]], %[[MAPD]][%{{.*}}, %{{.*}}] : !tile.shared<128x128xf32>, !tile.tensormap<128x32xf32, 12>
+// CHECK-NEXT: }
+// CHECK: tile.tma_store_wait
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: tile.store_staging %{{.*}} at 196608 exact : tensor<64x32xf32, #tile.mma
+// CHECK-NEXT: tile.fence_async_shared
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: tile.tma_store add %[[SMALL]], %[[MAPE]]
+// CHECK-NOT: tile.tma_store
+// CHECK: tile.atomic_add
+// CHECK-NEXT: tile.tma_store_wait
+// CHECK-NEXT: return
+
+// SM80-LABEL: func.func @adds
+// SM80-NOT: tile.tma_store
+// SM80-COUNT-3: tile.atomic_add
+func.func @adds(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                %row: i32, %col: i32, %pd: !tile.ptr<f32>, %pd_rows: i32, %pd_cols: i32,
+                %pd_stride: i32, %pd_unit: i32, %pe: !tile.ptr<f32>, %pe_rows: i32,
+                %pe_cols: i32, %pe_stride: i32, %pe_unit: i32)
+    attributes {tile.kernel, tile.num_stages = 4 : i32, tile.num_warps = 4 : i32, tile.tma} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %ones = arith.constant dense<1.000000e+00> : tensor<64x32xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c1 = arith.constant 1 : i32
+  %c64 = arith.constant 64 : i32
+  %dd = tile.make_desc %pd, [%pd_rows, %pd_cols], [%pd_stride, %c1] {aligned} : !tile.ptr<f32> -> !tile.desc<128x128xf32>
+  scf.for %k = %c0 to %arg2 step %c64 : i32 {
+    %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+    %a = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+    %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d = tile.dot %oa, %ob, %cst : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    tile.atomic_add %dd[%row, %k], %d : !tile.desc<128x128xf32>, tensor<128x128xf32, #mma>
+  }
+  %de = tile.make_desc %pe, [%pe_rows, %pe_cols], [%pe_stride, %c1] {aligned} : !tile.ptr<f32> -> !tile.desc<64x32xf32>
+  tile.atomic_add %de[%row, %col], %ones : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
+  %du = tile.make_desc %pe, [%pe_rows, %pe_cols], [%pe_stride, %c1] : !tile.ptr<f32> -> !tile.desc<64x32xf32>
+  tile.atomic_add %du[%row, %col], %ones : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
+  return
 }

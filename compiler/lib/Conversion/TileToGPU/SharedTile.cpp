@@ -132,10 +132,28 @@ Value tessera::tilegpu::roundToTf32(OpBuilder &b, Location loc, Value value) {
                /*sideEffects=*/false);
 }
 
-void SharedTile::store(OpBuilder &b, Location loc, Value vec, RankedTensorType type) const {
+void SharedTile::store(OpBuilder &b, Location loc, Value vec, RankedTensorType type,
+                       bool exact) const {
   ThreadElements elems(type);
   SmallVector<Value> values = unpack(b, loc, vec);
   SmallVector<SmallVector<Value>> coords = elems.emitCoords(b, loc);
+  if (type.getElementType().getIntOrFloatBitWidth() == 32 && exact) {
+    // As they are (a TMA add's block): pairs along the row (an mma
+    // accumulator's) as one 8-byte store, within one 16-byte chunk.
+    bool paired = elems.distribution()[1].holdsRunsOf(2);
+    for (int64_t e = 0; e < elems.size(); ++e) {
+      Value at = elementAddress(b, loc, coords[e][0], coords[e][1], 32);
+      if (!paired) {
+        emitAsmStatement(b, loc, "st.shared.f32 [$0], $1;", {at, values[e]}, "r,f");
+        continue;
+      }
+      if (elems.multiIndex(e)[1] % 2 != 0)
+        continue;
+      emitAsmStatement(b, loc, "st.shared.v2.f32 [$0], {$1, $2};", {at, values[e], values[e + 1]},
+                       "r,f,f");
+    }
+    return;
+  }
   if (type.getElementType().getIntOrFloatBitWidth() == 32) {
     // 32-bit tiles are tf32 operands, staged once per tile: one by one, and
     // rounded to nearest, since wgmma would truncate them (mma.sync rounds

@@ -158,9 +158,9 @@ struct TmaCopyOpToGPU : OpConversionPattern<tile::TmaCopyOp> {
   }
 };
 
-/// Thread 0 issues a bulk tensor store per column panel of the staging
-/// tile (TMA leaves out what lies outside the tensor), commits them and
-/// waits until they have read the tile.
+/// Thread 0 issues a bulk tensor store (or add) per column panel of the
+/// staging tile (TMA leaves out what lies outside the tensor) and commits
+/// them as one bulk group; tile.tma_store_wait waits for its reads.
 struct TmaStoreOpToGPU : OpConversionPattern<tile::TmaStoreOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(tile::TmaStoreOp op, OpAdaptor adaptor,
@@ -172,12 +172,33 @@ struct TmaStoreOpToGPU : OpConversionPattern<tile::TmaStoreOp> {
       Value col = adaptor.getIndices().back();
       for (int64_t p = 0; p < panels; ++p) {
         auto [src, x] = emitPanel(b, loc, map, adaptor.getStaging(), col, constI32(b, loc, p));
-        NVVM::CpAsyncBulkTensorSharedCTAToGlobalOp::create(
-            b, loc, adaptor.getMap(), src, innermostFirst(adaptor.getIndices(), x),
-            /*l2CacheHint=*/Value(), NVVM::TMAStoreMode::TILE, /*predicate=*/Value());
+        SmallVector<Value> coordinates = innermostFirst(adaptor.getIndices(), x);
+        if (op.getAdd())
+          NVVM::CpAsyncBulkTensorReduceOp::create(b, loc, adaptor.getMap(), src,
+                                                  NVVM::TMAReduxKind::ADD, NVVM::TMAStoreMode::TILE,
+                                                  coordinates,
+                                                  /*l2CacheHint=*/Value());
+        else
+          NVVM::CpAsyncBulkTensorSharedCTAToGlobalOp::create(
+              b, loc, adaptor.getMap(), src, coordinates,
+              /*l2CacheHint=*/Value(), NVVM::TMAStoreMode::TILE, /*predicate=*/Value());
       }
       NVVM::CpAsyncBulkCommitGroupOp::create(b, loc);
-      NVVM::CpAsyncBulkWaitGroupOp::create(b, loc, 0, b.getUnitAttr());
+    });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// Thread 0, which issued the CTA's bulk stores, waits until they have read
+/// their shared tiles.
+struct TmaStoreWaitOpToGPU : OpConversionPattern<tile::TmaStoreWaitOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::TmaStoreWaitOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    emitIf(rewriter, loc, isLeader(rewriter, loc), [&](OpBuilder &b) {
+      NVVM::CpAsyncBulkWaitGroupOp::create(b, loc, 0, /*read=*/b.getUnitAttr());
     });
     rewriter.eraseOp(op);
     return success();
@@ -269,7 +290,7 @@ struct MBarrierWaitOpToGPU : OpConversionPattern<tile::MBarrierWaitOp> {
 void tessera::tilegpu::populateTmaOpPatterns(TileTypeConverter &converter,
                                              RewritePatternSet &patterns) {
   patterns.add<MBarrierAllocOpToGPU, MBarrierInitOpToGPU, TmaCopyOpToGPU, MBarrierWaitOpToGPU,
-               MBarrierArriveOpToGPU, ClusterBarrierOpToGPU, TmaStoreOpToGPU>(
+               MBarrierArriveOpToGPU, ClusterBarrierOpToGPU, TmaStoreOpToGPU, TmaStoreWaitOpToGPU>(
       converter, patterns.getContext());
 }
 

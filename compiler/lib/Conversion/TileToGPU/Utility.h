@@ -163,7 +163,9 @@ public:
                   int64_t chunkConst) const;
   /// Every thread stores the elements it holds of `vec` (a tile of `type`):
   /// runs of 8 along the row as one 16-byte store, anything else one by one.
-  void store(OpBuilder &b, Location loc, Value vec, RankedTensorType type) const;
+  /// f32 elements are rounded to tf32 (a dot's operand) unless `exact`.
+  void store(OpBuilder &b, Location loc, Value vec, RankedTensorType type,
+             bool exact = false) const;
   /// Stores one 16- or 32-bit element at column `col` (in elements).
   void storeElement(OpBuilder &b, Location loc, Value row, Value col, Value value) const;
   /// Shared address of element (row, col) of a tile of `bits`-bit elements.

@@ -108,3 +108,37 @@ func.func @batched(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %
   tile.store %out[%row, %col], %r : !tile.desc<128x128xf32>, tensor<128x128xf32, #mma>
   return
 }
+
+// -----
+
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+
+// An f32 block added into an aligned tensor (tile.atomic_add, TMA on): the
+// threads write it into its staging tile (8-byte stores of the accumulator
+// fragments), fence for the async proxy and meet at a barrier; thread 0
+// issues one bulk tensor add per 32-column panel (128 bytes: 64 rows x 128 =
+// 8192 bytes apart) and commits them, and waits for their reads (`read`)
+// only before the kernel returns. No element-wise reduction is left.
+// CHECK-LABEL: gpu.func @adds
+// CHECK-SAME: %[[MAP:[^:]*]]: !llvm.ptr)
+// CHECK: llvm.inline_asm has_side_effects "st.shared.v2.f32
+// CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// CHECK-NEXT: gpu.barrier
+// CHECK: scf.if
+// CHECK: nvvm.cp.async.bulk.tensor.reduce %[[MAP]], %{{.*}}, box[%[[COL:[^,]*]], %[[ROW:[a-z0-9_%]*]]] {redKind = #nvvm.tma_redux_kind<add>}
+// CHECK: %[[COL2:.*]] = arith.addi %[[COL]], %c32_i32
+// CHECK: nvvm.cp.async.bulk.tensor.reduce %[[MAP]], %{{.*}}, box[%[[COL2]], %[[ROW]]] {redKind = #nvvm.tma_redux_kind<add>}
+// CHECK-NEXT: nvvm.cp.async.bulk.commit.group
+// CHECK: scf.if
+// CHECK-NEXT: nvvm.cp.async.bulk.wait_group 0 {read}
+// CHECK-NOT: red.global
+// CHECK: gpu.return
+func.func @adds(%pd: !tile.ptr<f32>, %rows: i32, %cols: i32, %stride: i32, %unit: i32,
+                %row: i32, %col: i32)
+    attributes {tile.kernel, tile.num_warps = 4 : i32, tile.tma} {
+  %ones = arith.constant dense<1.000000e+00> : tensor<64x64xf32, #mma>
+  %c1 = arith.constant 1 : i32
+  %d = tile.make_desc %pd, [%rows, %cols], [%stride, %c1] {aligned} : !tile.ptr<f32> -> !tile.desc<64x64xf32>
+  tile.atomic_add %d[%row, %col], %ones : !tile.desc<64x64xf32>, tensor<64x64xf32, #mma>
+  return
+}

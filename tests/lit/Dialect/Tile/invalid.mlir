@@ -380,8 +380,8 @@ func.func @tensormap_box(%m: !tile.tensormap<64x48xbf16, 0>) {
 
 // -----
 
-// expected-error @+1 {{expects 16-bit elements, got 'f32'}}
-func.func @tensormap_element(%m: !tile.tensormap<64x32xf32, 0>) {
+// expected-error @+1 {{expects 16-bit or f32 elements, got 'i32'}}
+func.func @tensormap_element(%m: !tile.tensormap<64x32xi32, 0>) {
   return
 }
 
@@ -434,8 +434,18 @@ func.func @tma_copy_multicast(%m: !tile.tensormap<64x64xbf16, 0>, %i: i32) {
 
 func.func @tma_store_staging(%m: !tile.tensormap<64x64xf16, 0>, %i: i32) {
   %s = tile.shared_alloc [0] : !tile.shared<64x64xbf16>
-  // expected-error @+1 {{expects one staging tile of 16-bit elements, those of the tensor map}}
+  // expected-error @+1 {{expects one staging tile of 16-bit elements (a store), those of the tensor map, got 1 of 'bf16'}}
   tile.tma_store %s, %m[%i, %i] : !tile.shared<64x64xbf16>, !tile.tensormap<64x64xf16, 0>
+  return
+}
+
+// -----
+
+// TMA adds accumulate f32 only.
+func.func @tma_store_add_element(%m: !tile.tensormap<64x64xbf16, 0>, %i: i32) {
+  %s = tile.shared_alloc [0] : !tile.shared<64x64xbf16>
+  // expected-error @+1 {{expects one staging tile of f32 elements (an add), those of the tensor map, got 1 of 'bf16'}}
+  tile.tma_store add %s, %m[%i, %i] : !tile.shared<64x64xbf16>, !tile.tensormap<64x64xbf16, 0>
   return
 }
 

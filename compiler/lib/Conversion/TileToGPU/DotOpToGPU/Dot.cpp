@@ -153,7 +153,8 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
 };
 
 /// tile.store_staging: each thread writes its elements of the tile into the
-/// dot operand's shared tile, in the swizzled layout the dot reads.
+/// dot operand's shared tile, in the swizzled layout the dot reads (and TMA
+/// with 128-byte swizzle).
 struct StoreStagingOpToGPU : OpConversionPattern<tile::StoreStagingOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(tile::StoreStagingOp op, OpAdaptor adaptor,
@@ -161,7 +162,7 @@ struct StoreStagingOpToGPU : OpConversionPattern<tile::StoreStagingOp> {
     Location loc = op.getLoc();
     RankedTensorType type = op.getValue().getType();
     SharedTile tile(rewriter, loc, type.getDimSize(0), SharedTile::units(type), op.getOffset());
-    tile.store(rewriter, loc, adaptor.getValue(), type);
+    tile.store(rewriter, loc, adaptor.getValue(), type, op.getExact());
     rewriter.eraseOp(op);
     return success();
   }

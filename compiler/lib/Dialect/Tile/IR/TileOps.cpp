@@ -240,20 +240,25 @@ LogicalResult TensorMapType::verify(function_ref<InFlightDiagnostic()> emitError
   // cuTensorMapEncodeTiled takes tensors of rank 1 to 5.
   if (rank < 2 || rank > 5)
     return emitError() << "expects a tensor of rank 2 to 5, got rank " << rank;
-  if (!elementType.isIntOrFloat() || elementType.getIntOrFloatBitWidth() != 16)
-    return emitError() << "expects 16-bit elements, got " << elementType;
+  // 16-bit tiles (copies, stores) and f32 ones (tile.tma_store add); the
+  // launch encodes 4-byte elements as FLOAT32, which TMA's add needs.
+  if (!elementType.isIntOrFloat() ||
+      (elementType.getIntOrFloatBitWidth() != 16 && !elementType.isF32()))
+    return emitError() << "expects 16-bit or f32 elements, got " << elementType;
   // TMA boxes have at most 256 elements along each dimension; a row is one
   // swizzle period of a shared tile's panel.
   if (box[0] < 1 || box[0] > 256)
     return emitError() << "expects 1 to 256 box rows, got " << box[0];
-  int64_t rowBytes = box[1] * 2;
+  int64_t rowBytes = box[1] * elementType.getIntOrFloatBitWidth() / 8;
   if (rowBytes != 32 && rowBytes != 64 && rowBytes != 128)
     return emitError() << "expects box rows of 32, 64 or 128 bytes (a swizzle's width), got "
                        << rowBytes;
   return success();
 }
 
-int64_t TensorMapType::getSwizzleBytes() const { return getBox()[1] * 2; }
+int64_t TensorMapType::getSwizzleBytes() const {
+  return getBox()[1] * getElementType().getIntOrFloatBitWidth() / 8;
+}
 
 int64_t TensorMapType::getBoxBytes() const { return getBox()[0] * getSwizzleBytes(); }
 
@@ -847,9 +852,14 @@ LogicalResult TmaStoreOp::verify() {
     return emitOpError("expects ")
            << map.getRank() << " indices (the tensor's rank: leading ones, row, column), got "
            << getIndices().size();
-  if (staging.getBuffers() != 1 || staging.getElementType().getIntOrFloatBitWidth() != 16 ||
-      map.getElementType() != staging.getElementType())
-    return emitOpError("expects one staging tile of 16-bit elements, those of the tensor map");
+  // Stores move 16-bit tiles; adds accumulate f32 (TMA's reductions of
+  // 16-bit floats round at every step).
+  Type elem = staging.getElementType();
+  bool elementsFit = getAdd() ? elem.isF32() : elem.getIntOrFloatBitWidth() == 16;
+  if (staging.getBuffers() != 1 || !elementsFit || map.getElementType() != elem)
+    return emitOpError("expects one staging tile of ")
+           << (getAdd() ? "f32 elements (an add)" : "16-bit elements (a store)")
+           << ", those of the tensor map, got " << staging.getBuffers() << " of " << elem;
   if (map.getBox()[0] != staging.getShape()[0] ||
       map.getSwizzleBytes() != staging.getSwizzleBytes() ||
       staging.getShape()[1] % map.getBox()[1] != 0)

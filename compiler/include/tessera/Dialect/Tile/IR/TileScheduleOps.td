@@ -91,14 +91,17 @@ def Tile_StoreStagingOp : Tile_Op<"store_staging", [MemoryEffects<[MemWrite]>]> 
     `#tile.staging` offset of that operand), in the swizzled layout the
     dot's operand reads (16-byte stores where the layout allows). Placed
     by tile-publish-stagings between the barrier after the tile's last
-    readers and the barrier that publishes it.
+    readers and the barrier that publishes it. f32 elements are rounded to
+    tf32 (wgmma would truncate them), unless `exact` (a block TMA adds into
+    a tensor: tile-use-tma).
 
     ```mlir
     tile.store_staging %k at 1024 : tensor<64x64xbf16, #blocked>
+    tile.store_staging %dq at 65536 exact : tensor<128x64xf32, #mma>
     ```
   }];
-  let arguments = (ins Tile_Tensor:$value, I64Attr:$offset);
-  let assemblyFormat = "$value `at` $offset attr-dict `:` type($value)";
+  let arguments = (ins Tile_Tensor:$value, I64Attr:$offset, UnitAttr:$exact);
+  let assemblyFormat = "$value `at` $offset (`exact` $exact^)? attr-dict `:` type($value)";
   let hasVerifier = 1;
 }
 
@@ -115,28 +118,48 @@ def Tile_AsyncWaitOp : Tile_Op<"async_wait", [MemoryEffects<[MemRead, MemWrite]>
 }
 
 def Tile_TmaStoreOp : Tile_Op<"tma_store", [MemoryEffects<[MemRead, MemWrite]>]> {
-  let summary = "store a shared tile into a tensor with the Tensor Memory Accelerator";
+  let summary = "store or add a shared tile into a tensor with the Tensor Memory Accelerator";
   let description = [{
     One thread issues a bulk tensor store
     (`cp.async.bulk.tensor.2d.global.shared::cta`) per column panel of the
     `staging` tile (swizzled panels, as TMA's 128-byte swizzle reads them)
     to `indices` (row, column; after the leading indices of a map of higher
-    rank) of the tensor, elements outside it left alone, and waits until they have read the tile. The tile must be
-    written (`tile.store_staging`), fenced for the async proxy and published
-    by a barrier first, and a barrier after it keeps the other threads from
-    reusing the space before the read (tile-use-tma places all four).
+    rank) of the tensor, elements outside it left alone, and commits them
+    as one bulk group. With `add` each panel is added into the tensor
+    instead (`cp.reduce.async.bulk.tensor ... .add`, f32: an atomic
+    accumulation the L2 performs a line at a time, where tile.atomic_add
+    issues one reduction per element pair). The tile must be written
+    (`tile.store_staging`), fenced for the async proxy and published by a
+    barrier first; `tile.tma_store_wait` and a barrier after it keep the
+    other threads from reusing the space before TMA has read it
+    (tile-use-tma places them all).
 
     ```mlir
     tile.tma_store %staging, %map[%row, %col]
         : !tile.shared<128x256xbf16>, !tile.tensormap<128x64xbf16, 10>
+    tile.tma_store add %staging, %map[%b, %h, %row, %col]
+        : !tile.shared<128x64xf32>, !tile.tensormap<128x32xf32, 27, rank = 4>
     ```
   }];
-  let arguments = (ins Tile_SharedType:$staging, Tile_TensorMapType:$map, Variadic<I32>:$indices);
+  let arguments = (ins Tile_SharedType:$staging, Tile_TensorMapType:$map, Variadic<I32>:$indices,
+                       UnitAttr:$add);
   let assemblyFormat = [{
-    $staging `,` $map `[` $indices `]` attr-dict `:` qualified(type($staging)) `,`
+    (`add` $add^)? $staging `,` $map `[` $indices `]` attr-dict `:` qualified(type($staging)) `,`
     qualified(type($map))
   }];
   let hasVerifier = 1;
+}
+
+def Tile_TmaStoreWaitOp : Tile_Op<"tma_store_wait", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "wait until this CTA's bulk tensor stores have read their shared tiles";
+  let description = [{
+    The thread that issues `tile.tma_store` waits for every bulk group it
+    committed to have read its shared memory
+    (`cp.async.bulk.wait_group.read 0`); the writes into global memory may
+    still be under way. A barrier after it tells the other threads that the
+    staging tile may be written again.
+  }];
+  let assemblyFormat = "attr-dict";
 }
 
 def Tile_ClusterBarrierOp : Tile_Op<"cluster_barrier", [MemoryEffects<[MemRead, MemWrite]>]> {
