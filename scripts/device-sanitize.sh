@@ -32,6 +32,7 @@ tests+=":Matrix/AttentionForwardTma.MatchesFloat64Reference/bf16_1x4_2kv_q200_k3
 tests+=":Matrix/AttentionForwardTma.MatchesFloat64Reference/bf16_1x4_2kv_q67_k131_d40_mask"
 tests+=":Matrix/AttentionBackwardTma.MatchesFloat64Gradients/bf16_1x4_2kv_q17_k130_d32_causal_mask"
 tests+=":Matrix/AttentionBackwardTma.MatchesFloat64Gradients/bf16_1x1_1kv_q100_k77_d256_causal_mask"
+tests+=":Matrix/AttentionBackwardTma.MatchesFloat64Gradients/bf16_1x2_2kv_q129_k129_d128_causal"
 filter="${TESSERA_SANITIZE_FILTER:-$tests}"
 status=0
 for tool in racecheck memcheck; do

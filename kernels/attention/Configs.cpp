@@ -154,8 +154,8 @@ KernelConfig deterministicBackwardConfig(DType dtype, int64_t headDim, bool caus
   //   f32: dots on CUDA cores.
   //   sm_90a, 16-bit: 64 x 64 on one warpgroup at d 64 and 128, so every dot
   //     is a warpgroup MMA and two programs share an SM; at d 256 64 x 64 on
-  //     two warpgroups; K, V (dQ) and Q, dO (dK/dV) copied by TMA at d 128
-  //     and 256, which leaves them spill-free. Their cp.async kernels, for
+  //     two warpgroups; K, V (dQ) and Q, dO (dK/dV) copied by TMA at d 64,
+  //     128 and 256, which leaves them spill-free. Their cp.async kernels, for
   //     tensors TMA cannot describe, spill 36 to 80 bytes in dK/dV and are
   //     still the fastest measured there: at d 256 4.6-4.9x faster than the
   //     spill-free 16 x 16 blocks, and ahead of 32 x 64 on 8 warps.
@@ -169,13 +169,16 @@ KernelConfig deterministicBackwardConfig(DType dtype, int64_t headDim, bool caus
         "attention_backward_dkdv", dtype, headDim, causal, hasMask,
         {{64, 32, 32, 8}, {128, 32, 16, 8}, {256, 16, 16, 8}, {512, 16, 16, 16}});
   if (arch == "sm_90a") {
-    // TMA copies at d 128 and 256: 3-10% faster there and spill-free
-    // (cp.async: 76 and 36 bytes); at d 64 cp.async is faster (1.15x).
+    // TMA copies at d 64 to 256: 3-10% faster at d 128 and 256 and
+    // spill-free there (cp.async: 76 and 36 bytes); at d 64 5% faster since
+    // L and D load first (H100, ffab763: 3.878 vs 4.069 ms, causal 2.146 vs
+    // 2.267; 185-197 registers instead of 222-250). d 32 keeps cp.async
+    // (not measured).
     KernelConfig c = attention::detail::attentionConfig(
         "attention_backward_dkdv", dtype, headDim, causal, hasMask,
         {{64, 64, 64, 4}, {128, 64, 64, 4}, {256, 64, 64, 8}, {512, 16, 16, 16}});
     int64_t blockD = c.get("BLOCK_D");
-    c.constants["TMA"] = blockD == 128 || blockD == 256;
+    c.constants["TMA"] = blockD == 64 || blockD == 128 || blockD == 256;
     return c;
   }
   return attention::detail::attentionConfig(
