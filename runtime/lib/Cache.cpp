@@ -4,6 +4,8 @@
 
 #include "tessera/Target/NvJitLink.h"
 
+#include "CompilerFingerprint.h"
+
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/FileSystem.h"
@@ -38,7 +40,8 @@ std::string tessera::toolchainFingerprint() {
             ? std::string("none")
             : ptxasPath() + "@" + std::to_string(status.getSize()) + "@" +
                   std::to_string(status.getLastModificationTime().time_since_epoch().count());
-    return std::string("tessera=") + TESSERA_VERSION_STRING + ";llvm=" + LLVM_VERSION_STRING +
+    return std::string("tessera=") + TESSERA_VERSION_STRING +
+           ";compiler=" + TESSERA_COMPILER_FINGERPRINT + ";llvm=" + LLVM_VERSION_STRING +
            ";nvjitlink=" + nvJitLinkVersion() + ";ptxas=" + ptxas;
   }();
   return fingerprint;

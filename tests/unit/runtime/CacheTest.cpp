@@ -81,6 +81,13 @@ TEST(CacheKey, ChangesWithIrOptionsArchAndVersions) {
   // A changed kernel constant changes the IR, hence the key.
   EXPECT_NE(keyOf(vectorAdd(1024), a), keyOf(vectorAdd(512), a));
   EXPECT_NE(toolchainFingerprint().find("llvm=22."), std::string::npos) << toolchainFingerprint();
+  // The compiler's sources, hashed at build time (64 hex digits): another
+  // build of the compiler misses the cache.
+  size_t compiler = toolchainFingerprint().find(";compiler=");
+  ASSERT_NE(compiler, std::string::npos) << toolchainFingerprint();
+  EXPECT_EQ(toolchainFingerprint().find_first_not_of("0123456789abcdef", compiler + 10),
+            compiler + 10 + 64)
+      << toolchainFingerprint();
   // The ptxas of warp-specialized kernels, by path (or none).
   EXPECT_NE(toolchainFingerprint().find(";ptxas=" + (ptxasPath().empty() ? "none" : ptxasPath())),
             std::string::npos)
