@@ -8,7 +8,6 @@
 #include "llvm/IR/Module.h"
 #include "llvm/IR/Operator.h"
 #include "llvm/IR/OptBisect.h"
-#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <mutex>
@@ -44,14 +43,6 @@ FailureOr<std::string> tessera::serializeToPTX(gpu::GPUModuleOp module, bool str
     LLVMInitializeNVPTXTargetInfo();
     LLVMInitializeNVPTXTargetMC();
     LLVMInitializeNVPTXAsmPrinter();
-    // 32-bit pointers into shared memory (as Triton sets it): upstream's
-    // typed shared-memory ops (cp.async) then address it as the inline PTX
-    // before them did, a 32-bit register plus the instruction's constant,
-    // instead of a 64-bit register per address (which cost registers and
-    // spills: the f32 d 512 forward 0 -> 408 bytes on sm_80).
-    auto &options = llvm::cl::getRegisteredOptions();
-    if (auto it = options.find("nvptx-short-ptr"); it != options.end())
-      static_cast<llvm::cl::opt<bool> *>(it->second)->setValue(true);
   });
   ArrayAttr targets = module.getTargetsAttr();
   if (!targets || targets.size() != 1)

@@ -767,7 +767,6 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopy
     SmallVector<Value> bases;
     if (!elems.wraps(0) && !elems.wraps(1))
       bases = elems.emitBases(b, loc);
-    auto sharedPtr = LLVM::LLVMPointerType::get(b.getContext(), 3);
     for (const Access &access : emitAccesses(b, loc, desc, indices, type, perChunk)) {
       // Bytes inside the tensor: the rest of the 16 are zero-filled.
       Value count = constI32(b, loc, 16);
@@ -791,15 +790,8 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopy
         dst = tile.address(b, loc, bases[0], elems.offset(0, mi[0]), chunkLane,
                            elems.offset(1, mi[1]) / perChunk);
       }
-      // Upstream's typed op (llvm.nvvm.cp.async.cg.shared.global.16.s): the
-      // chunk's constant offset as a GEP from the shared base, which NVPTX
-      // folds into the instruction's address ([%rd+offset]).
-      Value at = LLVM::IntToPtrOp::create(b, loc, sharedPtr, dst.base);
-      if (dst.offset)
-        at = LLVM::GEPOp::create(b, loc, sharedPtr, b.getI8Type(), at,
-                                 ArrayRef<LLVM::GEPArg>{int32_t(dst.offset)});
-      NVVM::CpAsyncOp::create(b, loc, at, ptr, /*size=*/16, NVVM::LoadCacheModifierKind::CG,
-                              copied);
+      emitAsmStatement(b, loc, "cp.async.cg.shared.global " + dst.operand(0) + ", [$1], 16, $2;",
+                       {dst.base, ptr, copied}, "r,l,r");
     }
     // Strided or unaligned tensors: element by element through registers,
     // in a loop over the tile (a rare path: unrolled per element, it was

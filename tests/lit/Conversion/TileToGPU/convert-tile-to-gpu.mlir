@@ -119,7 +119,7 @@ func.func @dot(%a: tensor<64x32xf16, #a>, %b: tensor<32x64xf16, #a>, %acc: tenso
 // 32 x 32 elements, 128 threads apart, one 16-bit shared store per element
 // (not unrolled per element: that was half of an attention kernel's code).
 // CHECK-LABEL: gpu.func @tensor_core_dot
-// CHECK: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg, %{{.*}}
+// CHECK: cp.async.cg.shared.global [$0{{(\+[0-9]+)?}}], [$1], 16, $2;
 // CHECK: } else {
 // CHECK: %[[TID:.*]] = llvm.inline_asm has_side_effects "mov.u32 $0, %tid.x;"
 // CHECK: scf.for %{{.*}} = %[[TID]] to %c1024_i32 step %c128_i32
@@ -162,7 +162,7 @@ func.func @tensor_core_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64xf32>, %
 // CHECK-LABEL: gpu.func @aligned_copy
 // CHECK-NOT: llvm.ptrtoint
 // CHECK-NOT: arith.minsi
-// CHECK: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg, %{{.*}}
+// CHECK: cp.async.cg.shared.global [$0{{(\+[0-9]+)?}}], [$1], 16, $2;
 // CHECK-NOT: } else {
 // CHECK-NOT: st.shared.b16
 // CHECK: nvvm.cp.async.commit.group
@@ -233,13 +233,13 @@ func.func @aligned_tensor_any_column(%pb: !tile.ptr<bf16>, %po: !tile.ptr<f32>, 
 // other tile (index past any tensor, so zeros, after the last) and waits for
 // all but that newest copy before its dot.
 // CHECK-LABEL: gpu.func @pipelined_dot
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.for %[[IV:.*]] = %[[LB:.*]] to %[[UB:.*]] step %[[STEP:.*]] iter_args
 // CHECK: %[[NEXT:.*]] = arith.addi %[[IV]], %[[STEP]]
 // CHECK: arith.cmpi slt, %[[NEXT]], %[[UB]]
 // CHECK: gpu.barrier
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: nvvm.cp.async.wait.group 1
 // CHECK: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
@@ -274,15 +274,15 @@ func.func @pipelined_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, 
 // iteration ends and the next begins. The last refill (zeros) is drained
 // after the loop.
 // CHECK-LABEL: gpu.func @single_stage_dot
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.for
-// CHECK-NOT: nvvm.cp.async.shared.global
+// CHECK-NOT: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.wait.group 0
 // CHECK: gpu.barrier
 // CHECK-COUNT-8: nvvm.mma.sync {{.*}}k = 16>
 // CHECK: gpu.barrier
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.yield
 // CHECK-NEXT: }
@@ -319,7 +319,7 @@ func.func @single_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32
 // CHECK: nvvm.mma.sync {{.*}}k = 16>
 // CHECK: gpu.barrier
 // CHECK-NEXT: arith.cmpi slt
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: scf.for
 // CHECK-NOT: tile.shared_end
 // CHECK: gpu.return
@@ -511,9 +511,9 @@ func.func @math(%x: !tile.ptr<f32>, %n: i32, %s: i32) attributes {tile.kernel, t
 // (j + 2) mod 3, the one iteration j - 1 read (after the barrier), then waits
 // for all but the two newest groups: tiles j + 1 and j + 2 load during its dot.
 // CHECK-LABEL: gpu.func @three_stage_dot
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.for %[[IV:.*]] = %[[LB:.*]] to %[[UB:.*]] step %[[STEP:.*]] iter_args
 // CHECK: %[[AHEAD:.*]] = arith.muli %[[STEP]], %c2_i32
@@ -521,7 +521,7 @@ func.func @math(%x: !tile.ptr<f32>, %n: i32, %s: i32) attributes {tile.kernel, t
 // CHECK: arith.cmpi slt, %[[NEXT]], %[[UB]]
 // CHECK: gpu.barrier
 // CHECK: arith.remui %{{.*}}, %c3_i32
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: nvvm.cp.async.wait.group 2
 // CHECK: nvvm.mma.sync {{.*}}k = 16>
