@@ -43,8 +43,9 @@ using namespace tessera::schedule;
 
 namespace {
 
-/// The dynamic shared memory a CTA may take on sm_90 (227 KiB).
-constexpr int64_t kMaxSharedBytes = 227 * 1024;
+/// The dynamic shared memory a CTA may take on sm_90: 227 KiB, less the
+/// kilobyte of static shared memory that aligns it (align-dynamic-shared-memory).
+constexpr int64_t kMaxSharedBytes = 227 * 1024 - 1024;
 
 /// The tensor a block access through `make` reads or writes, when TMA can
 /// copy its blocks: a 2-D descriptor of 16-bit elements (f32 with `f32`:
@@ -166,11 +167,12 @@ public:
   void run() {
     // The atomic adds' staging tiles first: the loops' barriers go after them.
     SmallVector<std::pair<tile::AtomicAddOp, Value>> adds;
+    SmallVector<tile::AtomicAddOp> atomics;
     if (!kernel->hasAttr(tile::kWarpSpecializeAttr))
-      kernel.walk([&](tile::AtomicAddOp add) {
-        if (Value staging = reserveStaging(add))
-          adds.push_back({add, staging});
-      });
+      kernel.walk([&](tile::AtomicAddOp add) { atomics.push_back(add); });
+    for (tile::AtomicAddOp add : atomics)
+      if (Value staging = reserveStaging(add))
+        adds.push_back({add, staging});
     SmallVector<scf::ForOp> loops;
     for (scf::ForOp loop : kernel.getBody().front().getOps<scf::ForOp>()) {
       loops.push_back(loop);
@@ -290,6 +292,9 @@ private:
     if (!map)
       return;
     auto alloc = tile::SharedAllocOp::create(b, loc, staging, b.getDenseI64ArrayAttr({0}));
+    // The space may cover TMA adds' staging tiles: their last reads first.
+    if (waitsAtReturn)
+      tile::TmaStoreWaitOp::create(b, loc);
     gpu::BarrierOp::create(b, loc);
     tile::StoreStagingOp::create(b, loc, store.getValue(), /*offset=*/0);
     tile::FenceAsyncSharedOp::create(b, loc);

@@ -599,3 +599,32 @@ func.func @adds(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg
   tile.atomic_add %du[%row, %col], %ones : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
   return
 }
+
+// -----
+
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+
+// A TMA add, then a TMA store whose staging tile (at 0) covers the add's
+// (at 0 too: the kernel has no other shared memory): the store's staging is
+// written only after the add has read its tile (the wait before the
+// store's first barrier).
+// CHECK-LABEL: func.func @add_then_store
+// CHECK: %[[ADDS:.*]] = tile.shared_alloc [0] : !tile.shared<64x64xf32>
+// CHECK: tile.tma_store add %[[ADDS]]
+// CHECK: tile.shared_alloc [0] : !tile.shared<64x64xbf16>
+// CHECK-NEXT: tile.tma_store_wait
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: tile.store_staging %{{.*}} at 0 : tensor<64x64xbf16
+func.func @add_then_store(%pd: !tile.ptr<f32>, %rows: i32, %cols: i32, %stride: i32, %unit: i32,
+                          %pc: !tile.ptr<bf16>, %crows: i32, %ccols: i32, %cstride: i32,
+                          %cunit: i32, %row: i32, %col: i32)
+    attributes {tile.kernel, tile.num_warps = 4 : i32, tile.tma, tile.tma_stores} {
+  %ones = arith.constant dense<1.000000e+00> : tensor<64x64xf32, #mma>
+  %half = arith.constant dense<1.000000e+00> : tensor<64x64xbf16, #mma>
+  %c1 = arith.constant 1 : i32
+  %d = tile.make_desc %pd, [%rows, %cols], [%stride, %c1] {aligned} : !tile.ptr<f32> -> !tile.desc<64x64xf32>
+  tile.atomic_add %d[%row, %col], %ones : !tile.desc<64x64xf32>, tensor<64x64xf32, #mma>
+  %dc = tile.make_desc %pc, [%crows, %ccols], [%cstride, %c1] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x64xbf16>
+  tile.store %dc[%row, %col], %half : !tile.desc<64x64xbf16>, tensor<64x64xbf16, #mma>
+  return
+}
