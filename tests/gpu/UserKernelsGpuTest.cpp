@@ -10,6 +10,7 @@
 #include "common/ArgReduce.h"
 #include "common/Asserts.h"
 #include "common/Atomics.h"
+#include "common/BlockAdds.h"
 #include "common/ElementwiseOps.h"
 #include "common/Masks.h"
 #include "common/Print.h"
@@ -379,6 +380,17 @@ TEST(Atomics, ReturnOldValuesOnTheGpu) {
   EXPECT_EQ(test::checkAtomics(64, 64, 50), "");
   EXPECT_EQ(test::checkAtomics(300, 512, 512), "");
   EXPECT_EQ(test::checkAtomics(33, 512, 300), "");
+}
+
+/// f32 blocks added inside a pipelined loop by many programs at once (a
+/// split-K matmul adding every k-step): by TMA bulk adds on sm_90a where the
+/// output's rows are 16-byte vectors (n 136), element-wise where not
+/// (n 133); partial blocks in every dimension.
+TEST(Atomics, BlockAddsInALoopOnTheGpu) {
+  SKIP_WITHOUT_GPU();
+  EXPECT_EQ(test::checkBlockAdds(200, 136, 320, 3), "");
+  EXPECT_EQ(test::checkBlockAdds(200, 133, 320, 3), "");
+  EXPECT_EQ(test::checkBlockAdds(1000, 512, 1024, 4), "");
 }
 
 /// Vector stores where a run's mask is all set, element stores elsewhere,

@@ -15,6 +15,7 @@
 #include "common/ArgReduce.h"
 #include "common/Atomics.h"
 #include "common/AttentionTesting.h"
+#include "common/BlockAdds.h"
 #include "common/ElementwiseOps.h"
 #include "common/LibraryKernels.h"
 #include "common/Masks.h"
@@ -309,6 +310,10 @@ TEST(ScheduleInterpret, FoundationAndUserKernels) {
   EXPECT_EQ(test::checkBranches(1000), "");
   EXPECT_EQ(test::checkAtomics(7, 128, 100), "");
   EXPECT_EQ(test::checkElementwiseOps(1000, 0.5f), "");
+  // f32 blocks added inside a TMA pipeline: by TMA bulk adds where the
+  // output's rows are 16-byte vectors (n 136), element-wise where not.
+  EXPECT_EQ(test::checkBlockAdds(130, 136, 320, 3), "");
+  EXPECT_EQ(test::checkBlockAdds(130, 133, 320, 3), "");
 }
 
 /// A producer warpgroup (WARP_SPECIALIZE) runs beside its consumers: the
