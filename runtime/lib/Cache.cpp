@@ -191,7 +191,12 @@ std::optional<CompiledKernel> DiskCache::load(const std::string &key) {
     k.usage.stackBytes = u->getInteger("stack").value_or(0);
     k.usage.staticSharedBytes = u->getInteger("static_shared").value_or(0);
     k.usage.wgmmaSerialized = u->getBoolean("wgmma_serialized").value_or(false);
+    k.usage.registerHandoffIgnored = u->getBoolean("setmaxnreg_ignored").value_or(false);
   }
+  if (const llvm::json::Array *notes = obj->getArray("not_applied"))
+    for (const llvm::json::Value &note : *notes)
+      if (std::optional<llvm::StringRef> text = note.getAsString())
+        k.notApplied.push_back(text->str());
   if (const llvm::json::Array *params = obj->getArray("params"))
     for (const llvm::json::Value &p : *params) {
       std::optional<ParamKind> kind = p.getAsString() ? parseParam(*p.getAsString()) : std::nullopt;
@@ -269,12 +274,14 @@ void DiskCache::store(const std::string &key, const CompiledKernel &k) {
       {"cluster_size", k.clusterSize},
       {"params", std::move(params)},
       {"tensor_maps", std::move(maps)},
+      {"not_applied", llvm::json::Array(k.notApplied)},
       {"usage", llvm::json::Object{{"registers", k.usage.registers},
                                    {"spill_stores", k.usage.spillStoreBytes},
                                    {"spill_loads", k.usage.spillLoadBytes},
                                    {"stack", k.usage.stackBytes},
                                    {"static_shared", k.usage.staticSharedBytes},
-                                   {"wgmma_serialized", k.usage.wgmmaSerialized}}},
+                                   {"wgmma_serialized", k.usage.wgmmaSerialized},
+                                   {"setmaxnreg_ignored", k.usage.registerHandoffIgnored}}},
       {"ptx_xxh3", checksum(ptx)},
       {"cubin_xxh3", checksum(cubin)},
   };

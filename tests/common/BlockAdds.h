@@ -51,8 +51,7 @@ inline kernels::Kernel blockAddsKernel(int64_t splits) {
       .dtypes({DType::BF16})
       .grid([splits](const kernels::Args &args, const kernels::KernelConfig &c) {
         return kernels::Grid{kernels::cdiv(args.tensor("a").shape()[0], c.get("BLOCK_M")),
-                             kernels::cdiv(args.tensor("b").shape()[1], c.get("BLOCK_N")),
-                             splits};
+                             kernels::cdiv(args.tensor("b").shape()[1], c.get("BLOCK_N")), splits};
       });
 }
 

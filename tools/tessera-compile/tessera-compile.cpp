@@ -127,6 +127,8 @@ int main(int argc, char **argv) {
              << (k.usage.wgmmaSerialized ? ", wgmma serialized by ptxas" : "")
              << (k.usage.registerHandoffIgnored ? ", setmaxnreg ignored (no ptxas executable)" : "")
              << "\n";
+      for (const std::string &note : k.notApplied)
+        outs() << "  not applied: " << note << "\n";
     }
     if (timeStages) {
       double total = 0;

@@ -193,7 +193,23 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
             size && options.arch == "sm_90a")
           out.clusterSize = unsigned(size.getInt());
         // A producer warpgroup runs beside the kernel's warps.
-        f.walk([&](tile::WarpSpecializeOp split) { out.numWarps += split.getProducerWarps(); });
+        bool specialized = false, turns = false;
+        f.walk([&](tile::WarpSpecializeOp split) {
+          out.numWarps += split.getProducerWarps();
+          specialized = true;
+        });
+        f.walk([&](tile::TurnStartOp) { turns = true; });
+        // Requests that found nothing to act on: said, not silently dropped.
+        if (f->hasAttr(tile::kWarpSpecializeAttr) && !specialized)
+          out.notApplied.push_back(
+              options.arch != "sm_90a"
+                  ? "warp specialization (sm_90a only)"
+                  : "warp specialization (no loop of TMA copies it takes: one directly in the "
+                    "kernel's body or in a persistent loop, with no loop inside, its copies "
+                    "computed from values before the loop)");
+        if (f->hasAttr(tile::kPingPongAttr) && !turns)
+          out.notApplied.push_back(
+              "ping-pong (it needs a producer warpgroup and two consumer warpgroups)");
         for (Type t : f.getArgumentTypes())
           if (auto map = dyn_cast<tile::TensorMapType>(t))
             out.tensorMaps.push_back(

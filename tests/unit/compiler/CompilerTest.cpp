@@ -269,6 +269,15 @@ TEST(Compiler, MatmulWarpSpecializedHasAProducerWarpgroup) {
   EXPECT_NE(persistent.ptx.find("wgmma.wait_group.sync.aligned 1;"), std::string::npos);
   EXPECT_EQ(persistent.usage.spillStoreBytes + persistent.usage.spillLoadBytes, 0u);
   EXPECT_FALSE(persistent.usage.wgmmaSerialized);
+  EXPECT_TRUE(k.notApplied.empty());
+  // Without TMA no loop takes a producer: the kernel runs without one and
+  // says so, as it does for ping-pong, which needs two consumer warpgroups.
+  CompiledKernel cpAsync = compileLargeMatmul({{"WARP_SPECIALIZE", 1}, {"TMA", 0}});
+  EXPECT_EQ(cpAsync.numWarps, 8u);
+  ASSERT_EQ(cpAsync.notApplied.size(), 1u);
+  EXPECT_NE(cpAsync.notApplied[0].find("warp specialization (no loop of TMA copies"),
+            std::string::npos)
+      << cpAsync.notApplied[0];
 }
 
 TEST(Compiler, FailureNamesKernelStageAndSourceLocation) {

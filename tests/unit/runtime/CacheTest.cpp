@@ -189,6 +189,21 @@ TEST(DiskCache, KeepsClusterSize) {
   EXPECT_EQ(Jit::get().compileCached(matmul, sm80(), cache).clusterSize, 1u);
 }
 
+/// What the compiler did not apply (a producer warpgroup asked for on
+/// sm_80) comes back from the cache with the kernel.
+TEST(DiskCache, KeepsTheRequestsNotApplied) {
+  TempDir dir;
+  DiskCache cache(dir.path);
+  IRBuilderFn matmul = matmulOn(4, {{"BLOCK_N", 128}, {"WARP_SPECIALIZE", 1}});
+  CompiledKernel first = Jit::get().compileCached(matmul, sm80(), cache);
+  unsigned hits = cache.stats().hits;
+  CompiledKernel second = Jit::get().compileCached(matmul, sm80(), cache);
+  EXPECT_EQ(cache.stats().hits, hits + 1);
+  ASSERT_EQ(first.notApplied.size(), 1u);
+  EXPECT_EQ(first.notApplied[0], "warp specialization (sm_90a only)");
+  EXPECT_EQ(second.notApplied, first.notApplied);
+}
+
 TEST(DiskCache, CorruptedCubinIsDetectedAndReplaced) {
   TempDir dir;
   DiskCache cache(dir.path);

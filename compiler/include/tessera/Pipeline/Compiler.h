@@ -69,6 +69,11 @@ struct CompiledKernel {
   /// The compile-time constants the kernel was specialised with (its
   /// `tile.constant.NAME` attributes): block sizes that shape the launch grid.
   std::map<std::string, int64_t> constants;
+  /// Schedule requests of the kernel the compiler did not apply, each with
+  /// why (a producer warpgroup asked for where no loop takes one, ...):
+  /// the kernel runs correctly without them. `tessera-compile --report`
+  /// prints them.
+  std::vector<std::string> notApplied;
   ResourceUsage usage;
   /// Wall time of each stage compileKernel ran, in order: verify, tile,
   /// layouts, lowering, ptx (NVVM to LLVM IR, LLVM's NVPTX back end), cubin
