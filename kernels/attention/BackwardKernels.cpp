@@ -245,17 +245,20 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
       atomic_add(v.dqAccumT, {Scalar(0), startM}, dot(kjT, dsTIn, c.precision));
     return std::vector<Tile>{dK, dV};
   };
-  if (c.producer && !c.dqAtomic) {
+  if (c.producer) {
     // One loop over (query head of the group, query block): the loop
     // tile-warp-specialize hands to a producer warpgroup (it takes loops
-    // directly in the kernel's body).
+    // directly in the kernel's body). With atomic dQ each program starts
+    // at a query block of its own, as below.
     Scalar blocks = max(cdiv(qLen - startM0, Scalar(c.BM)), Scalar(1));
+    Scalar first = c.dqAtomic ? program_id(0) % blocks : Scalar(0);
     std::vector<Tile> grads =
         for_range(Scalar(0), group * blocks, Scalar(1), {dK, dV},
                   [&](Scalar it, const std::vector<Tile> &carried) {
-                    Scalar startM = startM0 + it % blocks * Scalar(c.BM);
+                    Scalar block = c.dqAtomic ? (it % blocks + first) % blocks : it % blocks;
+                    Scalar startM = startM0 + block * Scalar(c.BM);
                     return step(headViews(hk * group + it / blocks), startM, carried,
-                                /*masked=*/c.causal || c.hasMask);
+                                /*masked=*/c.dqAtomic || c.causal || c.hasMask);
                   });
     store(a.dk.at({b, hk}), {startN, Scalar(0)}, cast(grads[0] * a.scale, dtype));
     store(a.dv.at({b, hk}), {startN, Scalar(0)}, cast(grads[1], dtype));

@@ -176,24 +176,29 @@ INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackwardAtomicDq,
 /// warpgroup's share of an N-major B is less than a swizzle panel); and with
 /// both programs' copies from a producer warpgroup, two CTAs per SM up to
 /// d 128 (WARP_SPECIALIZE, CTAS_PER_SM = 2: 128 registers at launch, 232
-/// for the consumers).
+/// for the consumers); and atomic dQ on a producer warpgroup (its TMA adds
+/// issued by a consumer thread, waited for before the consumers' barrier).
 class AttentionBackwardTma : public ::testing::TestWithParam<Param> {};
 
 TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
   auto [dtype, s, causal, useMask] = GetParam();
-  const char *modes[] = {"dQ pass", "atomic dQ", "dQ pass, stores by TMA", "128 x 64 on 8 warps",
-                         "on producer warpgroups, two CTAs per SM"};
-  for (int64_t mode : {0, 1, 2, 3, 4}) {
+  const char *modes[] = {"dQ pass",
+                         "atomic dQ",
+                         "dQ pass, stores by TMA",
+                         "128 x 64 on 8 warps",
+                         "on producer warpgroups, two CTAs per SM",
+                         "atomic dQ on a producer warpgroup"};
+  for (int64_t mode : {0, 1, 2, 3, 4, 5}) {
     if (mode == 3 && s.dim > 128)
       continue; // larger head dims' 128 x 64 blocks do not fit shared memory
     SCOPED_TRACE(modes[mode]);
     attention_testing::BackwardCase c{s, dtype, causal, useMask, false};
     c.tma = true;
     c.tmaStore = mode == 2;
-    c.atomicDq = mode == 1;
-    c.producer = mode == 4;
+    c.atomicDq = mode == 1 || mode == 5;
+    c.producer = mode == 4 || mode == 5;
     // Two CTAs per SM leave a d 256 program's consumers too few registers
     // (ptxas: "Insufficient registers"): one there.
     c.ctasPerSm = mode == 4 && s.dim <= 128 ? 2 : 1;

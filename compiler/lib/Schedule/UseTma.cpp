@@ -168,8 +168,7 @@ public:
     // The atomic adds' staging tiles first: the loops' barriers go after them.
     SmallVector<std::pair<tile::AtomicAddOp, Value>> adds;
     SmallVector<tile::AtomicAddOp> atomics;
-    if (!kernel->hasAttr(tile::kWarpSpecializeAttr))
-      kernel.walk([&](tile::AtomicAddOp add) { atomics.push_back(add); });
+    kernel.walk([&](tile::AtomicAddOp add) { atomics.push_back(add); });
     for (tile::AtomicAddOp add : atomics)
       if (Value staging = reserveStaging(add))
         adds.push_back({add, staging});
@@ -332,8 +331,9 @@ private:
 
   /// `add` through its staging tile and a TMA bulk add: once the previous
   /// add has read the tile (tile.tma_store_wait, then a barrier: in a loop
-  /// whose body opens with one, the wait moves before that barrier, a whole
-  /// iteration after the add it waits for), the block is written into it,
+  /// whose body opens with one that stays, the wait moves before that
+  /// barrier, a whole iteration after the add it waits for), the block is
+  /// written into it,
   /// fenced for the async proxy and published; one thread issues the add and
   /// goes on. Before the kernel returns the last one has read the tile.
   void rewriteAdd(tile::AtomicAddOp add, Value staging) {
@@ -346,8 +346,12 @@ private:
     Location loc = add.getLoc();
     Block *block = add->getBlock();
     Operation *opening = &block->front();
-    bool loopBody =
-        isa<scf::ForOp>(add->getParentOp()) && isa<gpu::BarrierOp, tile::ClusterBarrierOp>(opening);
+    // A producer warpgroup takes the barrier that opens the body away
+    // (tile-warp-specialize): the add then waits before its own barrier,
+    // which becomes the consumers' (thread 0, which issues, is theirs).
+    bool loopBody = isa<scf::ForOp>(add->getParentOp()) &&
+                    isa<gpu::BarrierOp, tile::ClusterBarrierOp>(opening) &&
+                    !kernel->hasAttr(tile::kWarpSpecializeAttr);
     if (loopBody) {
       OpBuilder top(opening);
       tile::TmaStoreWaitOp::create(top, loc);

@@ -628,3 +628,47 @@ func.func @add_then_store(%pd: !tile.ptr<f32>, %rows: i32, %cols: i32, %stride: 
   tile.store %dc[%row, %col], %half : !tile.desc<64x64xbf16>, tensor<64x64xbf16, #mma>
   return
 }
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// In a kernel that asks for a producer warpgroup, tile-warp-specialize will
+// take the barrier that opens the body away: the add waits for the previous
+// add's read right before its own barrier (the consumers' by then).
+// CHECK-LABEL: func.func @adds_beside_a_producer
+// CHECK: scf.for
+// CHECK-NEXT: gpu.barrier
+// CHECK-NOT: tile.tma_store_wait
+// CHECK: %[[D:.*]] = tile.dot
+// CHECK-NEXT: tile.tma_store_wait
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: tile.store_staging %[[D]] at {{[0-9]+}} exact
+func.func @adds_beside_a_producer(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32,
+                                  %arg4: i32, %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32,
+                                  %arg8: i32, %arg9: i32, %row: i32, %col: i32,
+                                  %pd: !tile.ptr<f32>, %pd_rows: i32, %pd_cols: i32,
+                                  %pd_stride: i32, %pd_unit: i32)
+    attributes {tile.kernel, tile.num_stages = 4 : i32, tile.num_warps = 4 : i32, tile.tma,
+                tile.warp_specialize} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c1 = arith.constant 1 : i32
+  %c64 = arith.constant 64 : i32
+  %dd = tile.make_desc %pd, [%pd_rows, %pd_cols], [%pd_stride, %c1] {aligned} : !tile.ptr<f32> -> !tile.desc<128x128xf32>
+  scf.for %k = %c0 to %arg2 step %c64 : i32 {
+    %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+    %a = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+    %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d = tile.dot %oa, %ob, %cst : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    tile.atomic_add %dd[%row, %k], %d : !tile.desc<128x128xf32>, tensor<128x128xf32, #mma>
+  }
+  return
+}

@@ -245,15 +245,18 @@ TEST(ScheduleInterpret, AttentionBackward) {
         }
   // Both programs' copies from a producer warpgroup (the dK/dV program's
   // heads and query blocks in one loop: the phases count on across heads),
-  // one or two CTAs per SM (the device's AttentionBackwardTma mode 4).
+  // one or two CTAs per SM (the device's AttentionBackwardTma mode 4); and
+  // the dK/dV program alone with atomic dQ (its TMA adds waited for before
+  // the consumers' own barrier), each program from a query block of its own.
   for (const attention::AttentionShape &s : kShapes)
-    for (int64_t ctas : {1, 2}) {
-      SCOPED_TRACE(attention_testing::shapeName(s) + " producer, CTAs per SM " +
-                   std::to_string(ctas));
+    for (int64_t ctas : {1, 2, 0}) {
+      SCOPED_TRACE(attention_testing::shapeName(s) + " producer, " +
+                   (ctas ? "CTAs per SM " + std::to_string(ctas) : std::string("atomic dQ")));
       attention_testing::BackwardCase c{s, DType::BF16, /*causal=*/true, /*mask=*/true, false};
       c.tma = true;
       c.producer = true;
-      c.ctasPerSm = ctas;
+      c.ctasPerSm = std::max<int64_t>(ctas, 1);
+      c.atomicDq = ctas == 0;
       attention_testing::expectGradients(attention_testing::runBackward(c),
                                          attention_testing::relativeRmsError, 2e-2);
     }
