@@ -308,13 +308,15 @@ private:
   /// The staging tile of `add`, if TMA can add its block into the tensor: a
   /// 2-D f32 block of at most 256 rows (a multiple of 8) and whole 32-column
   /// panels of an aligned tensor from a pointer parameter, whose tile fits
-  /// after the shared memory placed so far. Allocated at the kernel's start:
-  /// the tile is the add's alone.
+  /// after the shared memory placed so far, added in the kernel's body or a
+  /// loop's (every thread reaches its barriers; not under an scf.if).
+  /// Allocated at the kernel's start: the tile is the add's alone.
   Value reserveStaging(tile::AtomicAddOp add) {
     RankedTensorType type = add.getValue().getType();
     TmaSource source =
         tmaSource(add.getDesc().getDefiningOp<tile::MakeDescOp>(), kernel, /*f32=*/true);
-    if (!source || !type.getEncoding() || type.getDimSize(0) > 256 || type.getDimSize(0) % 8 != 0 ||
+    if (!source || !isa<func::FuncOp, scf::ForOp>(add->getParentOp()) || !type.getEncoding() ||
+        type.getDimSize(0) > 256 || type.getDimSize(0) % 8 != 0 ||
         sharedTileUnits(type) % kSharedPanelCols != 0)
       return {};
     auto staging =

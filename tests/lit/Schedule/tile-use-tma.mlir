@@ -672,3 +672,25 @@ func.func @adds_beside_a_producer(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32
   }
   return
 }
+
+// -----
+
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+
+// An add under an scf.if keeps tile.atomic_add: the bulk add's barriers
+// would be inside a branch.
+// CHECK-LABEL: func.func @add_under_if
+// CHECK: scf.if
+// CHECK-NEXT: tile.atomic_add
+// CHECK-NOT: tile.tma_store
+func.func @add_under_if(%pd: !tile.ptr<f32>, %rows: i32, %cols: i32, %stride: i32, %unit: i32,
+                        %row: i32, %col: i32, %cond: i1)
+    attributes {tile.kernel, tile.num_warps = 4 : i32, tile.tma} {
+  %ones = arith.constant dense<1.000000e+00> : tensor<64x64xf32, #mma>
+  %c1 = arith.constant 1 : i32
+  %d = tile.make_desc %pd, [%rows, %cols], [%stride, %c1] {aligned} : !tile.ptr<f32> -> !tile.desc<64x64xf32>
+  scf.if %cond {
+    tile.atomic_add %d[%row, %col], %ones : !tile.desc<64x64xf32>, tensor<64x64xf32, #mma>
+  }
+  return
+}
