@@ -3,6 +3,7 @@
 #include "tessera/runtime/Cache.h"
 
 #include "tessera/Target/NvJitLink.h"
+#include "tessera/Target/PTX.h"
 
 #include "CompilerFingerprint.h"
 
@@ -42,7 +43,8 @@ std::string tessera::toolchainFingerprint() {
                   std::to_string(status.getLastModificationTime().time_since_epoch().count());
     return std::string("tessera=") + TESSERA_VERSION_STRING +
            ";compiler=" + TESSERA_COMPILER_FINGERPRINT + ";llvm=" + LLVM_VERSION_STRING +
-           ";nvjitlink=" + nvJitLinkVersion() + ";ptxas=" + ptxas;
+           ";nvjitlink=" + nvJitLinkVersion() + ";ptxas=" + ptxas +
+           (shortSharedPointers() ? ";short-shared-pointers" : "");
   }();
   return fingerprint;
 }

@@ -5,6 +5,7 @@
 #include "tessera/Conversion/TileToGPU/TileToGPU.h"
 #include "tessera/Dialect/Tile/Transforms/Passes.h"
 #include "tessera/Schedule/Passes.h"
+#include "tessera/Target/PTX.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -67,6 +68,7 @@ void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &opti
   // decides between mma.sync and wgmma.
   ConvertTileToGPUOptions tileToGPU;
   tileToGPU.arch = options.arch;
+  tileToGPU.typedAsyncCopies = shortSharedPointers();
   pm.addPass(createConvertTileToGPU(tileToGPU));
   // The per-element index math repeats across elements: fold and share it.
   pm.addPass(createCanonicalizerPass());

@@ -8,9 +8,12 @@
 #include "llvm/IR/Module.h"
 #include "llvm/IR/Operator.h"
 #include "llvm/IR/OptBisect.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/TargetSelect.h"
 
+#include <cstdlib>
 #include <mutex>
+#include <string_view>
 
 extern "C" {
 void LLVMInitializeNVPTXTarget();
@@ -36,6 +39,14 @@ struct SkipStrengthReduction : llvm::OptPassGate {
 
 } // namespace
 
+bool tessera::shortSharedPointers() {
+  static const bool enabled = [] {
+    const char *env = std::getenv("TESSERA_NVPTX_SHORT_PTR");
+    return env && std::string_view(env) == "1";
+  }();
+  return enabled;
+}
+
 FailureOr<std::string> tessera::serializeToPTX(gpu::GPUModuleOp module, bool strengthReduction) {
   static std::once_flag initNVPTX;
   std::call_once(initNVPTX, [] {
@@ -43,6 +54,11 @@ FailureOr<std::string> tessera::serializeToPTX(gpu::GPUModuleOp module, bool str
     LLVMInitializeNVPTXTargetInfo();
     LLVMInitializeNVPTXTargetMC();
     LLVMInitializeNVPTXAsmPrinter();
+    // The NVPTX target machine reads it when it is made.
+    auto &registered = llvm::cl::getRegisteredOptions();
+    if (auto it = registered.find("nvptx-short-ptr");
+        it != registered.end() && shortSharedPointers())
+      static_cast<llvm::cl::opt<bool> *>(it->second)->setValue(true);
   });
   ArrayAttr targets = module.getTargetsAttr();
   if (!targets || targets.size() != 1)

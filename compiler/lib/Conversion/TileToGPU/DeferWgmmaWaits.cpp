@@ -60,6 +60,8 @@ bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere) {
           NVVM::FenceProxyOp, NVVM::MmaOp, NVVM::BarrierArriveOp>(op) ||
       isWgmmaIssue(op))
     return true;
+  if (isa<NVVM::CpAsyncOp>(op))
+    return copiesAreElsewhere;
   if (auto inlineAsm = dyn_cast<LLVM::InlineAsmOp>(op)) {
     return !inlineAsm.getHasSideEffects() || isHarmlessAsm(inlineAsm.getAsmString()) ||
            (copiesAreElsewhere && inlineAsm.getAsmString().starts_with("cp.async.cg.shared"));

@@ -1,4 +1,14 @@
 // RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory --tile-pipeline-copies --tile-publish-stagings --convert-tile-to-gpu | FileCheck %s
+// With typed-async-copies (the TESSERA_NVPTX_SHORT_PTR experiment) each
+// 16-byte copy is upstream's op on the shared address (a chunk's constant
+// offset, where there is one, a GEP from it): the inline PTX's operands.
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory --tile-pipeline-copies --tile-publish-stagings --convert-tile-to-gpu=typed-async-copies=true | FileCheck %s --check-prefix=TYPED
+// TYPED-LABEL: gpu.func @tensor_core_dot
+// TYPED-NOT: cp.async.cg.shared.global
+// TYPED: %[[BASE:.*]] = llvm.inttoptr %{{.*}} : i32 to !llvm.ptr<3>
+// TYPED-NEXT: nvvm.cp.async.shared.global %[[BASE]], %{{.*}}, 16, cache = cg, %{{.*}} : !llvm.ptr<3>, !llvm.ptr<1>, i32
+// TYPED-NOT: cp.async.cg.shared.global
+// TYPED: gpu.return
 
 #l = #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>
 
