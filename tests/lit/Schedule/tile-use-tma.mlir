@@ -303,8 +303,8 @@ func.func @one_panel(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32,
 // tensor map of its own: written there once every warp is done with the
 // space, fenced for the async proxy and published, sent by TMA, and the
 // space held until TMA has read it (the issuing thread waits, then a
-// barrier). The f32 store stays a plain store
-// (16-bit only).
+// barrier). The f32 store stays a plain store (TMA stores 16-bit blocks;
+// f32 blocks go by TMA only as adds, below).
 // CHECK-LABEL: func.func @stores
 // CHECK-SAME: %[[MAPC:[^:]*]]: !tile.tensormap<128x64xbf16, 12>)
 // CHECK: scf.for
