@@ -109,6 +109,7 @@ public:
     race.reset();
     asyncGroups.clear();
     barriers.clear();
+    bulkReads.clear();
     Block &entry = func.getBody().front();
     for (auto [idx, arg] : llvm::enumerate(entry.getArguments())) {
       Slot s;
@@ -458,8 +459,12 @@ private:
         })
         // The consumer warpgroups run as one thread here: their turns order
         // nothing (ping-pong only orders their issues on the GPU).
+        .Case([&](tile::TmaStoreWaitOp) {
+          bulkReads.clear();
+          return llvm::Error::success();
+        })
         .Case<gpu::BarrierOp, tile::FenceAsyncSharedOp, tile::ClusterBarrierOp, tile::TurnWaitOp,
-              tile::TurnPassOp, tile::TurnStartOp, tile::TurnFinishOp, tile::TmaStoreWaitOp>(
+              tile::TurnPassOp, tile::TurnStartOp, tile::TurnFinishOp>(
             [&](Operation *) { return llvm::Error::success(); })
         .Case([&](tile::WarpSpecializeOp o) { return warpSpecialize(o); })
         .Case([&](tile::MBarrierArriveOp o) -> llvm::Error {
@@ -1352,6 +1357,16 @@ private:
       for (const PendingTile &t : barrier.landing)
         if (overlaps(t))
           note(t, "a TMA copy armed on the mbarrier at byte " + Twine(at));
+    // TMA stores and adds read their staging tile until tile.tma_store_wait:
+    // reads may overlap them, writes may not.
+    if (StringRef(what) == "reads")
+      return;
+    for (auto [start, length] : bulkReads)
+      if (start < offset + bytes && offset < start + length && !race)
+        race = (what + Twine(" shared bytes ") + Twine(offset) + ".." + Twine(offset + bytes) +
+                " while a TMA store or add reads bytes " + Twine(start) + ".." +
+                Twine(start + length) + " (not yet waited for: tile.tma_store_wait)")
+                   .str();
   }
 
   unsigned char *sharedBytes(int64_t offset, int64_t bytes) {
@@ -1564,6 +1579,7 @@ private:
     checkNotInFlight(staging.slotOffsets[0], staging.numel() * int64_t(memBytes(staging.elt)),
                      "stores");
     Slot tile = readShared(staging.slotOffsets[0], staging.shape, staging.elt, false);
+    bulkReads.push_back({staging.slotOffsets[0], staging.numel() * int64_t(memBytes(staging.elt))});
     // Elements outside the tensor are left alone.
     auto [desc, block] = boxOf(map, staging.elt, staging.shape[0], staging.shape[1]);
     return forEachBlockElement(
@@ -1594,6 +1610,9 @@ private:
   std::vector<unsigned char> shared;
   /// The first race an op's shared-memory access ran into.
   std::optional<std::string> race;
+  /// Staging tiles TMA stores and adds read until tile.tma_store_wait
+  /// (offset, bytes).
+  std::vector<std::pair<int64_t, int64_t>> bulkReads;
   std::deque<PendingTile> asyncGroups;
   std::map<int64_t, Barrier> barriers;
   /// Views read by the ops of the current loop iteration (get()).
