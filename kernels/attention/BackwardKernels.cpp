@@ -264,23 +264,21 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
     store(a.dv.at({b, hk}), {startN, Scalar(0)}, cast(grads[1], dtype));
     return;
   }
-  // With atomic dQ, the programs of one head would all add into the same
-  // query block at the same time if they walked the blocks in the same
-  // order: each starts at a block of its own and wraps around, the loop
-  // counting blocks. Its bounds come before the loop over the group's heads,
-  // so that tile-use-tma can give the query loop TMA (it takes inner loops
-  // whose bounds do not change from trip to trip).
-  Scalar loopEnd, first, wrap;
-  if (c.dqAtomic) {
-    loopEnd = cdiv(qLen - startM0, Scalar(c.BM));
-    // At least 1: the pipeline's first copy evaluates the index math of the
-    // loop's first trip even when it makes none (q_len 0).
-    wrap = max(loopEnd, Scalar(1));
-    first = program_id(0) % wrap;
-  }
   std::vector<Tile> grads = for_range(
       Scalar(0), group, Scalar(1), {dK, dV}, [&](Scalar g, const std::vector<Tile> &outer) {
         HeadViews v = headViews(hk * group + g);
+        // With atomic dQ, the programs of one head would all add into the
+        // same query block at the same time if they walked the blocks in
+        // the same order: each starts at a block of its own and wraps
+        // around, the loop counting blocks.
+        Scalar loopEnd, first, wrap;
+        if (c.dqAtomic) {
+          loopEnd = cdiv(qLen - startM0, Scalar(c.BM));
+          // At least 1: the pipeline's first copy evaluates the index math
+          // of the loop's first trip even when it makes none (q_len 0).
+          wrap = max(loopEnd, Scalar(1));
+          first = program_id(0) % wrap;
+        }
         if (c.dqAtomic)
           return for_range(Scalar(0), loopEnd, Scalar(1), outer,
                            [&](Scalar it, const std::vector<Tile> &carried) {

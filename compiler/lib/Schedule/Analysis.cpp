@@ -420,6 +420,20 @@ int64_t tessera::schedule::sharedMemoryBytes(Operation *kernel) {
   return llvm::alignTo(std::max(scratch, end), kSharedTileAlignment);
 }
 
+/// Whether `v` is the same on every trip of `trip`: defined outside it, or
+/// scalar code inside it computed from such values only (not from its
+/// induction variable, its iter args or anything it loads).
+static bool isTripInvariant(Value v, scf::ForOp trip) {
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return !trip->isAncestor(cast<BlockArgument>(v).getOwner()->getParentOp());
+  if (!trip->isProperAncestor(def))
+    return true;
+  return tessera::schedule::isScalarCode(def) &&
+         llvm::all_of(def->getOperands(),
+                      [&](Value operand) { return isTripInvariant(operand, trip); });
+}
+
 FailureOr<scf::ForOp> tessera::schedule::tripLoopOf(scf::ForOp loop) {
   auto trip = dyn_cast<scf::ForOp>(loop->getParentOp());
   if (!trip) {
@@ -431,8 +445,7 @@ FailureOr<scf::ForOp> tessera::schedule::tripLoopOf(scf::ForOp loop) {
       !trip.getInductionVar().getType().isInteger(32))
     return failure();
   for (Value bound : {loop.getLowerBound(), loop.getUpperBound(), loop.getStep()})
-    if (Operation *def = bound.getDefiningOp();
-        def ? trip->isProperAncestor(def) : bound == trip.getInductionVar())
+    if (!isTripInvariant(bound, trip))
       return failure();
   return trip;
 }

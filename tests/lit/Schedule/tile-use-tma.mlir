@@ -694,3 +694,64 @@ func.func @add_under_if(%pd: !tile.ptr<f32>, %rows: i32, %cols: i32, %stride: i3
   }
   return
 }
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// An inner loop whose bound is computed inside the tile loop from values
+// before it only (the same every trip) runs on TMA, as one with the bound
+// defined before the loop does; one whose bound depends on the trip keeps
+// cp.async (the phases could not count on across trips).
+// CHECK-LABEL: func.func @bounds_inside_the_trip
+// CHECK: scf.for
+// CHECK: %[[END:.*]] = arith.subi %arg2, %c64
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[END]]
+// CHECK-NEXT: gpu.barrier
+// CHECK: tile.tma_copy {{.*}} {distance = 2 : i64}
+// CHECK: %[[VARYING:.*]] = arith.subi %arg2, %[[T:.*]] : i32
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[VARYING]]
+// CHECK-NOT: tile.tma_copy
+// CHECK: tile.async_copy
+func.func @bounds_inside_the_trip(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32,
+                                  %arg4: i32, %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32,
+                                  %arg8: i32, %arg9: i32, %pid: i32, %tiles: i32,
+                                  %programs: i32, %col: i32, %out: !tile.desc<128x128xf32>)
+    attributes {tile.kernel, tile.num_stages = 4 : i32, tile.num_warps = 4 : i32, tile.tma} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %c128 = arith.constant 128 : i32
+  scf.for %t = %pid to %tiles step %programs : i32 {
+    %row = arith.muli %t, %c128 : i32
+    %end = arith.subi %arg2, %c64 : i32
+    %r = scf.for %k = %c0 to %end step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
+      %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+      %a = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+      %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+      %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+      %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+      %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+      %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+      scf.yield %d : tensor<128x128xf32, #mma>
+    }
+    tile.store %out[%row, %col], %r : !tile.desc<128x128xf32>, tensor<128x128xf32, #mma>
+    %varying = arith.subi %arg2, %t : i32
+    %s = scf.for %k = %c0 to %varying step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
+      %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+      %a = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+      %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+      %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+      %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+      %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+      %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+      scf.yield %d : tensor<128x128xf32, #mma>
+    }
+    tile.store %out[%row, %col], %s : !tile.desc<128x128xf32>, tensor<128x128xf32, #mma>
+  }
+  return
+}

@@ -163,7 +163,8 @@ tile::DotOp followingDot(tile::DotOp dot);
 tile::AsyncCopyOp prefetchCopyOf(tile::SharedViewOp view);
 /// The loop that runs `loop` once per trip (a persistent kernel's tile loop):
 /// its parent scf.for directly in the kernel's body when `loop`'s bounds do
-/// not change from trip to trip; null when `loop` is directly in the kernel's
+/// not change from trip to trip (defined before it, or scalar code in it of
+/// such values only); null when `loop` is directly in the kernel's
 /// body. Failure for any other nesting (mbarrier phases could not follow).
 FailureOr<scf::ForOp> tripLoopOf(scf::ForOp loop);
 /// The number (i32, from 0) of the fill of its slot that iteration `j` (i32)
