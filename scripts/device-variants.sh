@@ -48,19 +48,10 @@ timeout 180 tessera-bench attention --shapes "$d128" --dtype bf16 \
   --forward-configs "128x128w8s2wg;128x128w8s2wpg" || status=1
 tessera-bench attention --shapes "$d256" --dtype bf16 --backward \
   --forward-configs "128x64w8s2w;128x64w8s2wp" --backward-configs "32x64w8t;64x64w8t" || status=1
-# TESSERA_VARIANTS_SHORT_PTR=1: the backward and forward with 32-bit shared
-# pointers and typed cp.async (TESSERA_NVPTX_SHORT_PTR=1) beside the default,
-# alternating, twice, each side with its own cache (docs/COMPILER.md §4).
-if [ "${TESSERA_VARIANTS_SHORT_PTR:-0}" = 1 ]; then
-  ab="4,16,4096,128,0;4,16,4096,128,1;4,32,4096,64,0;4,32,4096,64,1;16,16,1024,128,1"
-  for i in 1 2; do
-    echo "== default (64-bit shared pointers, inline cp.async), run $i"
-    TESSERA_CACHE_DIR=/tmp/tessera-cache-ab0 tessera-bench attention --shapes "$ab" --dtype bf16 \
-      --backward || status=1
-    echo "== TESSERA_NVPTX_SHORT_PTR=1, run $i"
-    TESSERA_NVPTX_SHORT_PTR=1 TESSERA_CACHE_DIR=/tmp/tessera-cache-ab1 tessera-bench attention \
-      --shapes "$ab" --dtype bf16 --backward || status=1
-  done
+# TESSERA_VARIANTS_AB=NAME=VALUE: the A/B of a code-generation switch in
+# this call (scripts/device-ab.sh), e.g. TESSERA_INLINE_WGMMA=1.
+if [ -n "${TESSERA_VARIANTS_AB:-}" ]; then
+  scripts/device-ab.sh "$TESSERA_VARIANTS_AB" || status=1
 fi
 # f16 beside the bf16 rows above (the issue asks for f16 within 3% of bf16).
 tessera-bench attention --shapes "$d64;$d128;$d256" --dtype f16 --backward || status=1

@@ -69,6 +69,7 @@ void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &opti
   ConvertTileToGPUOptions tileToGPU;
   tileToGPU.arch = options.arch;
   tileToGPU.typedAsyncCopies = shortSharedPointers();
+  tileToGPU.typedWarpgroupMma = typedWarpgroupMma();
   pm.addPass(createConvertTileToGPU(tileToGPU));
   // The per-element index math repeats across elements: fold and share it.
   pm.addPass(createCanonicalizerPass());

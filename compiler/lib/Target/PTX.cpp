@@ -47,6 +47,14 @@ bool tessera::shortSharedPointers() {
   return enabled;
 }
 
+bool tessera::typedWarpgroupMma() {
+  static const bool enabled = [] {
+    const char *env = std::getenv("TESSERA_INLINE_WGMMA");
+    return !env || std::string_view(env) != "1";
+  }();
+  return enabled;
+}
+
 FailureOr<std::string> tessera::serializeToPTX(gpu::GPUModuleOp module, bool strengthReduction) {
   static std::once_flag initNVPTX;
   std::call_once(initNVPTX, [] {

@@ -22,6 +22,13 @@ mlir::FailureOr<std::string> serializeToPTX(mlir::gpu::GPUModuleOp module,
 /// it measured slower, across calls; the kernel cache keys on it).
 bool shortSharedPointers();
 
+/// Whether wgmma groups whose operands are both staged go through upstream's
+/// typed ops (nvvm.wgmma.fence/mma_async, one per k-step), as by default,
+/// rather than one inline PTX statement in this process:
+/// $TESSERA_INLINE_WGMMA=1, read once, asks for the statement, to compare
+/// the two (docs/COMPILER.md §4; the kernel cache keys on it).
+bool typedWarpgroupMma();
+
 } // namespace tessera
 
 #endif

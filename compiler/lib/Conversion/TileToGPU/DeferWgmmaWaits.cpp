@@ -30,16 +30,42 @@ namespace {
 /// ... red.global.add.f32 ...}`, and sm_90's pairs carry a scalar fallback
 /// beside `red.global.add.v2.f32`, so they are found by that instruction.)
 bool isHarmlessAsm(StringRef text) {
-  return llvm::any_of(ArrayRef<StringRef>{"mov.u32 $0, %tid", "ld.shared", "ldmatrix"},
-                      [&](StringRef prefix) { return text.starts_with(prefix); }) ||
+  return llvm::any_of(
+             ArrayRef<StringRef>{"mov.u32 $0, %tid", "ld.shared", "ldmatrix", kPinnedDescriptorAsm},
+             [&](StringRef prefix) { return text.starts_with(prefix); }) ||
          (text.contains("red.global.add.f32") && !text.contains("shared"));
 }
 
 /// The issue of a wgmma group: the inline assembly of its instructions,
-/// which the group's commit follows.
+/// which the group's commit follows, or (typed-wgmma) upstream's fence and
+/// mma_async ops.
 bool isWgmmaIssue(Operation *op) {
+  if (isa<NVVM::WgmmaFenceAlignedOp, NVVM::WgmmaMmaAsyncOp>(op))
+    return true;
   return isa<LLVM::InlineAsmOp>(op) &&
          isa_and_nonnull<NVVM::WgmmaGroupSyncAlignedOp>(op->getNextNode());
+}
+
+/// The instructions of the group `commit` closes: its one inline assembly
+/// statement, or the mma_async ops since its fence.
+SmallVector<Operation *> groupInstructions(NVVM::WgmmaGroupSyncAlignedOp commit) {
+  Operation *prev = commit->getPrevNode();
+  if (isa_and_nonnull<LLVM::InlineAsmOp>(prev))
+    return {prev};
+  SmallVector<Operation *> instructions;
+  for (Operation *op = prev; op && !isa<NVVM::WgmmaFenceAlignedOp>(op); op = op->getPrevNode())
+    if (isa<NVVM::WgmmaMmaAsyncOp>(op))
+      instructions.push_back(op);
+  return instructions;
+}
+
+/// Whether `op` only feeds the instructions `group`: is one, or packs an
+/// accumulator struct that goes only into them.
+bool feedsOnly(Operation *op, ArrayRef<Operation *> group) {
+  if (llvm::is_contained(group, op))
+    return true;
+  return isa<LLVM::InsertValueOp>(op) &&
+         llvm::all_of(op->getUsers(), [&](Operation *user) { return feedsOnly(user, group); });
 }
 
 /// Whether a wgmma in flight may keep running through `op`; counts the
@@ -88,15 +114,18 @@ bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere) {
   return effects && !effects.hasEffect<MemoryEffects::Write>();
 }
 
-/// The one wgmma issue of `body`, if it issues exactly one group.
-LLVM::InlineAsmOp onlyIssue(Block *body) {
-  Operation *issue = nullptr;
+/// The instructions of the one wgmma group `body` issues, directly in it;
+/// empty if it issues another number of groups.
+SmallVector<Operation *> onlyGroup(Block *body) {
+  NVVM::WgmmaGroupSyncAlignedOp only;
   int64_t count = 0;
   body->walk([&](NVVM::WgmmaGroupSyncAlignedOp commit) {
-    issue = commit->getPrevNode();
+    only = commit;
     ++count;
   });
-  return count == 1 ? dyn_cast_or_null<LLVM::InlineAsmOp>(issue) : LLVM::InlineAsmOp();
+  if (count != 1 || only->getBlock() != body)
+    return {};
+  return groupInstructions(only);
 }
 
 /// A wait that reached the end of a loop body, whose group may run into the
@@ -115,14 +144,17 @@ bool carryIntoNextIteration(tile::WarpgroupWaitOp wait, const llvm::SetVector<Op
   if (!wait.getMayCrossIterations() || !loop)
     return false;
   Block *body = loop.getBody();
-  LLVM::InlineAsmOp issue = onlyIssue(body);
-  if (!issue || issue->getBlock() != body || issue.getNumResults() != 1)
+  SmallVector<Operation *> group = onlyGroup(body);
+  if (group.empty())
     return false;
-  // The wait takes the issue's results, extracted in order.
+  // The wait takes the group's results: the statement's, extracted in order,
+  // or (typed) each accumulator from the last instruction of its slab.
   for (auto [i, operand] : llvm::enumerate(wait.getOperands())) {
     auto extract = operand.getDefiningOp<LLVM::ExtractValueOp>();
-    if (!extract || extract.getContainer() != issue.getResult(0) ||
-        extract.getPosition() != ArrayRef<int64_t>{int64_t(i)})
+    Operation *container = extract ? extract.getContainer().getDefiningOp() : nullptr;
+    if (!container || !llvm::is_contained(group, container) ||
+        (isa<LLVM::InlineAsmOp>(container) &&
+         extract.getPosition() != ArrayRef<int64_t>{int64_t(i)}))
       return false;
   }
   // What follows from the wait goes only into the yield, and each carried
@@ -141,7 +173,7 @@ bool carryIntoNextIteration(tile::WarpgroupWaitOp wait, const llvm::SetVector<Op
       return false;
     for (Operation *user : loop.getRegionIterArgs()[i].getUsers())
       for (Operation *next : user->getUsers())
-        if (next != issue.getOperation() || !isMemoryEffectFree(user))
+        if (!feedsOnly(next, group) || !isMemoryEffectFree(user))
           return false;
     carried.push_back(i);
   }
@@ -192,6 +224,22 @@ void deferWait(tile::WarpgroupWaitOp wait) {
   bool copiesAreElsewhere = wait.getMayCrossIterations();
   Operation *stop = wait->getNextNode();
   for (; !stop->hasTrait<OpTrait::IsTerminator>(); stop = stop->getNextNode()) {
+    // A typed group that reads what the wait returns (its accumulators,
+    // packed after its fence) takes the wait before the fence: nothing may
+    // write them between the fence and the instructions.
+    if (isa<NVVM::WgmmaFenceAlignedOp>(stop)) {
+      llvm::SetVector<Operation *> reading = behind;
+      bool reads = false;
+      for (Operation *op = stop->getNextNode(); op && !isa<NVVM::WgmmaGroupSyncAlignedOp>(op);
+           op = op->getNextNode())
+        for (Value operand : op->getOperands())
+          if (Operation *def = operand.getDefiningOp(); def && reading.contains(def)) {
+            reading.insert(op);
+            reads = true;
+          }
+      if (reads)
+        break;
+    }
     if (dependsOnWait(stop)) {
       if (stop->getNumRegions() != 0 || !isMemoryEffectFree(stop))
         break;

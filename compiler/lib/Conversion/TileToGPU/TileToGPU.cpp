@@ -146,7 +146,8 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
     populateSharedMemoryOpPatterns(converter, patterns);
     populateFmaDotPatterns(converter, patterns);
     populateTmaOpPatterns(converter, patterns);
-    populateTensorCoreOpPatterns(converter, patterns, /*warpgroupMma=*/arch == "sm_90a");
+    populateTensorCoreOpPatterns(converter, patterns, /*warpgroupMma=*/arch == "sm_90a",
+                                 typedWarpgroupMma);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns, target);
 
     if (failed(applyPartialConversion(module, target, std::move(patterns))))

@@ -64,6 +64,10 @@ public:
 Value constIndex(OpBuilder &b, Location loc, int64_t v);
 Value toIndex(OpBuilder &b, Location loc, Value i32);
 
+/// The opaque move that keeps a typed wgmma group's descriptor bases where
+/// the group is issued (emitWarpgroupMma); harmless to a running wgmma.
+inline constexpr llvm::StringLiteral kPinnedDescriptorAsm = "mov.b64 $0, $1;";
+
 /// Inline PTX `text` with operands `args` under `constraints`, returning its
 /// one result of type `result`.
 Value asmOp(OpBuilder &b, Location loc, Type result, ValueRange args, StringRef text,
@@ -246,10 +250,12 @@ struct WarpRegisters {
 WarpRegisters warpSpecializedRegisters(int64_t consumerThreads, int64_t producerThreads,
                                        int64_t ctasPerSm = 1);
 void populateTmaOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
-/// `warpgroupMma`: dots that fit run as sm_90a wgmma rather than mma.sync.
 void populateFmaDotPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
+/// `warpgroupMma`: dots that fit run as sm_90a wgmma rather than mma.sync;
+/// `typedWarpgroupMma`: those with both operands staged through upstream's
+/// typed ops (convert-tile-to-gpu's typed-wgmma).
 void populateTensorCoreOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
-                                  bool warpgroupMma);
+                                  bool warpgroupMma, bool typedWarpgroupMma = false);
 
 } // namespace tessera::tilegpu
 

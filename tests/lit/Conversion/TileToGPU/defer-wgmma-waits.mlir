@@ -168,3 +168,59 @@ gpu.module @passes_atomic_adds {
     gpu.return
   }
 }
+
+// -----
+
+// Typed groups (convert-tile-to-gpu's typed-wgmma): the fence, the
+// accumulator struct packed after it, an nvvm.wgmma.mma_async per k-step,
+// the commit. The first wait sinks past the second group, which does not
+// read its result, and stops at the fence of the third, which accumulates
+// onto it: it lands before that fence (nothing may write an accumulator
+// between the fence and the instructions), the second group still running.
+// CHECK-LABEL: gpu.func @typed_groups
+// CHECK: nvvm.wgmma.fence.aligned
+// CHECK: nvvm.wgmma.mma_async
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT: nvvm.wgmma.fence.aligned
+// CHECK-NEXT: llvm.mlir.undef
+// CHECK-NEXT: llvm.insertvalue %arg1
+// CHECK-NEXT: nvvm.wgmma.mma_async
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK: "wgmma.wait_group.sync.aligned 1;"
+// CHECK-NEXT: %[[R0:.*]] = llvm.extractvalue
+// CHECK-NEXT: nvvm.wgmma.fence.aligned
+// CHECK-NEXT: llvm.mlir.undef
+// CHECK-NEXT: llvm.insertvalue %[[R0]]
+// CHECK-NEXT: nvvm.wgmma.mma_async
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NOT: tile.warpgroup_wait
+// CHECK: gpu.return
+!acc = !llvm.struct<(f32, f32, f32, f32, f32, f32, f32, f32)>
+gpu.module @typed_groups {
+  gpu.func @typed_groups(%a: f32, %b: f32, %da: i64, %db: i64, %p: !llvm.ptr<1>) kernel {
+    nvvm.wgmma.fence.aligned
+    %u0 = llvm.mlir.undef : !acc
+    %s0 = llvm.insertvalue %a, %u0[0] : !acc
+    %i0 = nvvm.wgmma.mma_async %da, %db, %s0, #nvvm.shape<m = 64, n = 16, k = 16>, D [<f32>, #nvvm.wgmma_scale_out<one>], A [<bf16>, #nvvm.wgmma_scale_in<one>, <row>], B [<bf16>, #nvvm.wgmma_scale_in<one>, <col>] : !acc -> !acc
+    nvvm.wgmma.commit.group.sync.aligned
+    %e0 = llvm.extractvalue %i0[0] : !acc
+    %r0 = tile.warpgroup_wait %e0 {pending = 0 : i32} : (f32) -> f32
+    nvvm.wgmma.fence.aligned
+    %u1 = llvm.mlir.undef : !acc
+    %s1 = llvm.insertvalue %b, %u1[0] : !acc
+    %i1 = nvvm.wgmma.mma_async %da, %db, %s1, #nvvm.shape<m = 64, n = 16, k = 16>, D [<f32>, #nvvm.wgmma_scale_out<one>], A [<bf16>, #nvvm.wgmma_scale_in<one>, <row>], B [<bf16>, #nvvm.wgmma_scale_in<one>, <col>] : !acc -> !acc
+    nvvm.wgmma.commit.group.sync.aligned
+    %e1 = llvm.extractvalue %i1[0] : !acc
+    %r1 = tile.warpgroup_wait %e1 {pending = 0 : i32} : (f32) -> f32
+    nvvm.wgmma.fence.aligned
+    %u2 = llvm.mlir.undef : !acc
+    %s2 = llvm.insertvalue %r0, %u2[0] : !acc
+    %i2 = nvvm.wgmma.mma_async %da, %db, %s2, #nvvm.shape<m = 64, n = 16, k = 16>, D [<f32>, #nvvm.wgmma_scale_out<one>], A [<bf16>, #nvvm.wgmma_scale_in<one>, <row>], B [<bf16>, #nvvm.wgmma_scale_in<one>, <col>] : !acc -> !acc
+    nvvm.wgmma.commit.group.sync.aligned
+    %e2 = llvm.extractvalue %i2[0] : !acc
+    %r2 = tile.warpgroup_wait %e2 {pending = 0 : i32} : (f32) -> f32
+    llvm.store %r1, %p : f32, !llvm.ptr<1>
+    llvm.store %r2, %p : f32, !llvm.ptr<1>
+    gpu.return
+  }
+}

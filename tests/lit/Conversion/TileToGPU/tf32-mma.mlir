@@ -61,7 +61,11 @@ func.func @register_a_tf32(%d: !tile.desc<32x32xf32>, %o: !tile.desc<64x32xf32>,
 // SM90-COUNT-6: ld.shared.v4.b32 {x0, x1, x2, x3}, [$0];\0Acvt.rna.tf32.f32 x0, x0;
 // SM90: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>
 // SM90-NEXT: gpu.barrier
-// SM90: wgmma.fence.sync.aligned;\0Aadd.s64 desc_b, $16, 0;\0Aadd.s64 desc_a, $17, 0;\0Awgmma.mma_async.sync.aligned.m64n32k8.f32.tf32.tf32 {{.*}}, desc_a, desc_b, first_d, 1, 1;\0Aadd.s64 desc_b, $16, 2;
+// SM90: nvvm.wgmma.fence.aligned
+// SM90: %[[PIN:.*]] = llvm.inline_asm has_side_effects "mov.b64 $0, $1;"
+// SM90: arith.addi %[[PIN]], %c0_i64
+// SM90: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 32, k = 8>, D[<f32>, <zero>], A[<tf32>, <one>, <row>], B[<tf32>, <one>, <col>]
+// SM90: arith.addi %[[PIN]], %c2_i64
 // SM90-NOT: mma.sync
 // SM80-NOT: ld.shared.b32
 // SM80-NOT: cvt.rna
@@ -94,7 +98,7 @@ func.func @shared_operands_tf32(%dq: !tile.desc<64x32xf32>, %dk: !tile.desc<32x3
 // (c·1024 bytes of a 128-byte swizzle) into the tile with twice the usual
 // stride between groups (SBO 2048 bytes, 128 in the field at bit 32).
 // CHECK-LABEL: gpu.func @warpgroups_along_n_tf32
-// SM90: wgmma.mma_async.sync.aligned.m64n16k8.f32.tf32.tf32
+// SM90: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 16, k = 8>
 // SM90-NOT: mma.sync
 // SM80: nvvm.mma.sync {{.*}}#nvvm.mma_type<tf32>{{.*}}k = 8>
 // CHECK: gpu.return
@@ -106,7 +110,7 @@ func.func @shared_operands_tf32(%dq: !tile.desc<64x32xf32>, %dk: !tile.desc<32x3
 // NSPLIT: arith.addi %{{.*}}, %[[GROUPS]] : i32
 // NSPLIT: arith.ori %{{.*}}, %[[B_FIELDS]] : i64
 // NSPLIT: arith.ori %{{.*}}, %[[A_FIELDS]] : i64
-// NSPLIT: wgmma.mma_async.sync.aligned.m64n16k8.f32.tf32.tf32
+// NSPLIT: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 16, k = 8>
 func.func @warpgroups_along_n_tf32(%dq: !tile.desc<64x32xf32>, %dk: !tile.desc<32x32xf32>,
                                    %o: !tile.desc<64x32xf32>, %n: i32) attributes {tile.kernel, tile.num_warps = 8 : i32} {
   %q = tile.load %dq[%n, %n] : !tile.desc<64x32xf32> -> tensor<64x32xf32, #bl>

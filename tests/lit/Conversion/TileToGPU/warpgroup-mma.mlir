@@ -1,5 +1,6 @@
 // RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory="arch=sm_90a" --tile-pipeline-copies --tile-publish-stagings="arch=sm_90a" --convert-tile-to-gpu="arch=sm_90a" | FileCheck %s
 // RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory="arch=sm_80" --tile-pipeline-copies --tile-publish-stagings="arch=sm_80" --convert-tile-to-gpu="arch=sm_80" | FileCheck %s --check-prefix=SM80
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory="arch=sm_90a" --tile-pipeline-copies --tile-publish-stagings="arch=sm_90a" --convert-tile-to-gpu="arch=sm_90a typed-wgmma=false" | FileCheck %s --check-prefix=INLINE
 
 #bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
 #mma = #tile.mma<warpsPerCTA = [4, 1]>
@@ -64,18 +65,43 @@ func.func @register_a_mn_major_b(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x3
 // tiles of two 64-column panels (8192 bytes each: LBO 512 << 16; SBO 1024
 // bytes = 64 << 32; mode 1). Each k-step moves 32 bytes (2 units) along a
 // panel row, the fifth starts the second panel (8192 bytes = 512 units);
-// no transposes. The tiles start on 1024-byte boundaries.
+// no transposes. The tiles start on 1024-byte boundaries. Both operands
+// staged: upstream's ops, one nvvm.wgmma.mma_async per k-step on the
+// descriptors pinned after the fence (an opaque move, so that LLVM cannot
+// hoist the eight k-steps' descriptors out of a loop), the accumulator
+// struct threaded through them; k-step 0 does not read the zero accumulator.
 // CHECK-LABEL: gpu.func @shared_a_k_major_b
-// CHECK: arith.constant 4611686293338849280 : i64
-// CHECK: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {$0, $1, $16, $17,
-// CHECK-SAME: desc_a, desc_b, first_d, 1, 1, 0, 0;
-// CHECK-SAME: add.s64 desc_b, $32, 2;
-// CHECK-SAME: add.s64 desc_a, $33, 2;
-// CHECK-SAME: add.s64 desc_b, $32, 6;
-// CHECK-SAME: add.s64 desc_b, $32, 512;
-// CHECK-SAME: add.s64 desc_a, $33, 512;
-// CHECK-SAME: add.s64 desc_b, $32, 514;
-// CHECK: tile.warpgroup_wait {{.*}} {pending = 0 : i32}
+// CHECK: %[[B:.*]] = arith.ori %{{.*}}, %c4611686293338849280_i64 : i64
+// CHECK: %[[A:.*]] = arith.ori %{{.*}}, %c4611686293338849280_i64{{.*}} : i64
+// CHECK-NEXT: nvvm.wgmma.fence.aligned
+// CHECK-NEXT: %[[UNDEF:.*]] = llvm.mlir.undef : !llvm.struct<(f32, f32,
+// CHECK-NEXT: %[[PA:.*]] = llvm.inline_asm has_side_effects "mov.b64 $0, $1;", "=l,l" %[[A]] : (i64) -> i64
+// CHECK-NEXT: %[[PB:.*]] = llvm.inline_asm has_side_effects "mov.b64 $0, $1;", "=l,l" %[[B]] : (i64) -> i64
+// CHECK: %[[B0:.*]] = arith.addi %[[PB]], %c0_i64
+// CHECK: %[[A0:.*]] = arith.addi %[[PA]], %c0_i64
+// CHECK-NEXT: %[[D0:.*]] = nvvm.wgmma.mma_async %[[A0]], %[[B0]], %[[UNDEF]], <m = 64, n = 64, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
+// CHECK: %[[B1:.*]] = arith.addi %[[PB]], %c2_i64
+// CHECK: %[[A1:.*]] = arith.addi %[[PA]], %c2_i64
+// CHECK-NEXT: %[[D1:.*]] = nvvm.wgmma.mma_async %[[A1]], %[[B1]], %[[D0]], <m = 64, n = 64, k = 16>, D[<f32>, <one>]
+// CHECK: arith.addi %[[PB]], %c512_i64
+// CHECK: arith.addi %[[PA]], %c512_i64
+// CHECK-COUNT-4: nvvm.wgmma.mma_async
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-COUNT-32: llvm.extractvalue
+// CHECK-NEXT: tile.warpgroup_wait {{.*}} {pending = 0 : i32}
+// CHECK-NOT: llvm.inline_asm {{.*}}wgmma.mma_async
+// Or (typed-wgmma=false) one inline PTX statement, as for A in registers.
+// INLINE-LABEL: gpu.func @shared_a_k_major_b
+// INLINE: arith.constant 4611686293338849280 : i64
+// INLINE: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {$0, $1, $16, $17,
+// INLINE-SAME: desc_a, desc_b, first_d, 1, 1, 0, 0;
+// INLINE-SAME: add.s64 desc_b, $32, 2;
+// INLINE-SAME: add.s64 desc_a, $33, 2;
+// INLINE-SAME: add.s64 desc_b, $32, 6;
+// INLINE-SAME: add.s64 desc_b, $32, 512;
+// INLINE-SAME: add.s64 desc_a, $33, 512;
+// INLINE-SAME: add.s64 desc_b, $32, 514;
+// INLINE: tile.warpgroup_wait {{.*}} {pending = 0 : i32}
 // SM80-LABEL: gpu.func @shared_a_k_major_b
 // SM80: ldmatrix
 func.func @shared_a_k_major_b(%dq: !tile.desc<64x128xbf16>, %dk: !tile.desc<64x128xbf16>,
@@ -132,12 +158,19 @@ func.func @warps_along_n(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, 
 // CHECK-NEXT: %c16384_i32 = arith.constant 16384 : i32
 // CHECK-NEXT: arith.muli %[[COL]], %c16384_i32 : i32
 // CHECK: arith.constant 4611686293338849280 : i64
-// CHECK: wgmma.fence.sync.aligned;
-// CHECK-SAME: add.s64 desc_b, $64, 0;
-// CHECK-SAME: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {{.*}}, desc_a, desc_b, first_d, 1, 1, 0, 1;
-// CHECK-SAME: add.s64 desc_b, $64, 128;
+// CHECK: nvvm.wgmma.fence.aligned
+// CHECK: llvm.inline_asm has_side_effects "mov.b64 $0, $1;"
+// CHECK-NEXT: %[[PB:.*]] = llvm.inline_asm has_side_effects "mov.b64 $0, $1;"
+// CHECK: arith.addi %[[PB]], %c0_i64
+// CHECK: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <row>]
+// CHECK: arith.addi %[[PB]], %c128_i64
 // CHECK-NOT: mma.sync
 // CHECK: gpu.return
+// INLINE-LABEL: gpu.func @warpgroups_side_by_side_mn_major_b
+// INLINE: wgmma.fence.sync.aligned;
+// INLINE-SAME: add.s64 desc_b, $64, 0;
+// INLINE-SAME: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {{.*}}, desc_a, desc_b, first_d, 1, 1, 0, 1;
+// INLINE-SAME: add.s64 desc_b, $64, 128;
 // SM80-LABEL: gpu.func @warpgroups_side_by_side_mn_major_b
 // SM80: nvvm.mma.sync {{.*}}k = 16>
 func.func @warpgroups_side_by_side_mn_major_b(%d: !tile.desc<64x256xbf16>, %o: !tile.desc<64x256xf32>, %n: i32,

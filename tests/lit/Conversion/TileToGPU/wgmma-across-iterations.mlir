@@ -1,4 +1,5 @@
 // RUN: tessera-opt %s --pass-pipeline="builtin.module(tile-allocate-shared-memory{arch=sm_90a}, tile-pipeline-copies, tile-publish-stagings{arch=sm_90a}, convert-tile-to-gpu{arch=sm_90a}, canonicalize, cse, gpu.module(tessera-defer-wgmma-waits))" | FileCheck %s
+// RUN: tessera-opt %s --pass-pipeline="builtin.module(tile-allocate-shared-memory{arch=sm_90a}, tile-pipeline-copies, tile-publish-stagings{arch=sm_90a}, convert-tile-to-gpu{arch=sm_90a typed-wgmma=false}, canonicalize, cse, gpu.module(tessera-defer-wgmma-waits))" | FileCheck %s
 
 // A matmul k-loop of four stages on wgmma: the one dot reads both copied
 // tiles, so the copies go after it, two iterations ahead, into the buffer of

@@ -41,7 +41,11 @@ def ConvertTileToGPU : Pass<"convert-tile-to-gpu", "mlir::ModuleOp"> {
            "GPU architecture the code is for (sm_80, sm_90a, ...): sm_90a enables wgmma">,
     Option<"typedAsyncCopies", "typed-async-copies", "bool", /*default=*/"false",
            "cp.async through upstream's nvvm.cp.async.shared.global instead of inline PTX "
-           "(with 32-bit shared pointers: TESSERA_NVPTX_SHORT_PTR)">
+           "(with 32-bit shared pointers: TESSERA_NVPTX_SHORT_PTR)">,
+    Option<"typedWarpgroupMma", "typed-wgmma", "bool", /*default=*/"true",
+           "wgmma groups whose operands are both staged (K not split) through "
+           "upstream's nvvm.wgmma.fence/mma_async ops; false: one inline PTX "
+           "statement, as groups with A in registers are (TESSERA_INLINE_WGMMA=1)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
                            "::mlir::vector::VectorDialect", "::mlir::memref::MemRefDialect",

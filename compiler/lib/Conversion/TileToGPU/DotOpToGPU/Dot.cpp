@@ -83,9 +83,10 @@ namespace {
 
 struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
   // Preferred over the CUDA-core lowering wherever the layouts allow it.
-  DotOpToMMA(TypeConverter &converter, MLIRContext *ctx, bool warpgroupMma)
-      : OpConversionPattern(converter, ctx, /*benefit=*/2), warpgroupMma(warpgroupMma) {}
-  bool warpgroupMma;
+  DotOpToMMA(TypeConverter &converter, MLIRContext *ctx, bool warpgroupMma, bool typedWgmma)
+      : OpConversionPattern(converter, ctx, /*benefit=*/2), warpgroupMma(warpgroupMma),
+        typedWgmma(typedWgmma) {}
+  bool warpgroupMma, typedWgmma;
 
   LogicalResult matchAndRewrite(tile::DotOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
@@ -138,7 +139,7 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
     SmallVector<Value> c;
     if (warpgroup)
       c = emitWarpgroupMmaDot(rewriter, loc, op, adaptor.getA(), adaptor.getAcc(), stagedA,
-                              tileA ? &*tileA : nullptr, stagedB, *tileB, sync);
+                              tileA ? &*tileA : nullptr, stagedB, *tileB, sync, typedWgmma);
     else if (tf32)
       c = emitTf32Mma(rewriter, loc, op, adaptor.getA(), adaptor.getB(), adaptor.getAcc(), stagedA,
                       tileA ? &*tileA : nullptr, stagedB, tileB ? &*tileB : nullptr, sync);
@@ -171,8 +172,8 @@ struct StoreStagingOpToGPU : OpConversionPattern<tile::StoreStagingOp> {
 } // namespace
 
 void tessera::tilegpu::populateTensorCoreOpPatterns(TileTypeConverter &converter,
-                                                    RewritePatternSet &patterns,
-                                                    bool warpgroupMma) {
-  patterns.add<DotOpToMMA>(converter, patterns.getContext(), warpgroupMma);
+                                                    RewritePatternSet &patterns, bool warpgroupMma,
+                                                    bool typedWarpgroupMma) {
+  patterns.add<DotOpToMMA>(converter, patterns.getContext(), warpgroupMma, typedWarpgroupMma);
   patterns.add<StoreStagingOpToGPU>(converter, patterns.getContext());
 }

@@ -43,11 +43,13 @@ SmallVector<Value> emitTf32Mma(OpBuilder &b, Location loc, tile::DotOp op, Value
                                const SplitKSync &sync);
 
 /// A dot on wgmma: the accumulator after A·B, A from registers (`a`) unless
-/// it is staged.
+/// it is staged. `typed`: with A staged and K not split, the group is issued
+/// through upstream's nvvm.wgmma ops rather than one inline PTX statement.
 SmallVector<Value> emitWarpgroupMmaDot(OpBuilder &b, Location loc, tile::DotOp op, Value a,
                                        Value acc, const StagedOperand &stagedA,
                                        const SharedTile *tileA, const StagedOperand &stagedB,
-                                       const SharedTile &tileB, const SplitKSync &sync);
+                                       const SharedTile &tileB, const SplitKSync &sync,
+                                       bool typed = false);
 
 } // namespace tessera::tilegpu
 

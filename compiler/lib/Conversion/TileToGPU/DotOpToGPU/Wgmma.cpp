@@ -158,12 +158,14 @@ SmallVector<Value> emitTf32WarpgroupARegs(OpBuilder &b, Location loc, ArrayRef<V
 /// Emits the whole dot as one inline-assembly block: fence, every wgmma of
 /// every k-step and slab, commit, and a wait for all of them, so that nothing
 /// touches the accumulator registers while the tensor cores own them.
-/// `aRegs[k][slab]` are A's registers when A is not staged.
+/// `aRegs[k][slab]` are A's registers when A is not staged. `typed`: a group
+/// whose operands are both staged and whose K is not split is issued through
+/// upstream's ops instead (emitTypedWarpgroupMma).
 SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
                                     const StagedOperand &stagedA, const SharedTile *tileA,
                                     const StagedOperand &stagedB, const SharedTile &tileB,
                                     ArrayRef<SmallVector<SmallVector<Value>>> aRegs,
-                                    ArrayRef<Value> acc, const SplitKSync &sync) {
+                                    ArrayRef<Value> acc, const SplitKSync &sync, bool typed) {
   RankedTensorType cType = op.getType();
   ThreadElements cElems(cType);
   auto mma = cast<tile::MmaLayoutAttr>(cType.getEncoding());
@@ -235,9 +237,81 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
                                  arith::AddIOp::create(b, loc, tileA->start(), rowBytes));
   }
 
+  int64_t numAcc = cElems.size();
+  bool zeroAcc = matchPattern(op.getAcc(), m_AnyZeroFloat());
+  // Element i of the accumulators is register `place[i].second` of slab
+  // `place[i].first`'s m64nN fragment, in the order PTX lists them: per n8
+  // block, row g then g + 8, two columns each.
+  SmallVector<std::pair<int64_t, int64_t>> place(numAcc);
+  for (int64_t r = 0; r < slabs; ++r)
+    for (int64_t j = 0, reg = 0; j < n / 8; ++j)
+      for (int64_t half : {0, 1})
+        for (int64_t col : {0, 1})
+          place[cElems.flatten({2 * r + half, 2 * j + col})] = {r, reg++};
+  SmallVector<Type> fields(numAcc, b.getF32Type());
+  auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
+
+  SmallVector<Value> pending;
+  if (typed && stagedA && groups == 1) {
+    // Upstream's ops (which become inline PTX one instruction each in
+    // convert-nvvm-to-llvm): the fence, then one nvvm.wgmma.mma_async per
+    // k-step and slab, each slab's accumulators a struct threaded through
+    // its k-steps; a zero accumulator is not read (scale-d zero at k-step 0).
+    NVVM::WgmmaFenceAlignedOp::create(b, loc);
+    MLIRContext *ctx = b.getContext();
+    auto slabType = LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(n / 2, b.getF32Type()));
+    SmallVector<Value> slabAcc(slabs);
+    for (int64_t r = 0; r < slabs; ++r)
+      slabAcc[r] = LLVM::UndefOp::create(b, loc, slabType);
+    if (!zeroAcc)
+      for (int64_t i = 0; i < numAcc; ++i)
+        slabAcc[place[i].first] =
+            LLVM::InsertValueOp::create(b, loc, slabAcc[place[i].first], acc[i], place[i].second);
+    NVVM::WGMMATypes type = tf32              ? NVVM::WGMMATypes::tf32
+                            : inType.isBF16() ? NVVM::WGMMATypes::bf16
+                                              : NVVM::WGMMATypes::f16;
+    // PTX's A is row-major and B column-major when not transposed: both
+    // k-major (tf32 takes only those).
+    auto layoutA = kMajorA ? NVVM::MMALayout::row : NVVM::MMALayout::col;
+    auto layoutB = kMajorB ? NVVM::MMALayout::col : NVVM::MMALayout::row;
+    auto shapeAttr = NVVM::MMAShapeAttr::get(ctx, 64, n, tf32 ? 8 : 16);
+    auto descPlus = [&](Value desc, int64_t bytes) {
+      return arith::AddIOp::create(
+          b, loc, desc, arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(bytes >> 4)));
+    };
+    // Each k-step's descriptor is the base plus a constant. From a base LLVM
+    // sees as loop-invariant (a tile staged before the loop) it would hoist
+    // them all, one 64-bit register each held across the loop (the d 128
+    // dK/dV kernel: 237 -> 253 registers); an opaque move pins the bases
+    // where the group is issued.
+    auto pinned = [&](Value desc) {
+      return asmOp(b, loc, b.getI64Type(), desc, kPinnedDescriptorAsm, "=l,l",
+                   /*sideEffects=*/true);
+    };
+    descA = pinned(descA);
+    descB = pinned(descB);
+    for (int64_t k = 0; k < kSteps; ++k) {
+      Value descBk = descPlus(descB, operandOffset(tileB, kMajorB, k, 0));
+      for (int64_t r = 0; r < slabs; ++r) {
+        Value descAk = descPlus(descA, operandOffset(*tileA, kMajorA, k, 16 * warpsM * r));
+        auto scaleD = k == 0 && zeroAcc ? NVVM::WGMMAScaleOut::zero : NVVM::WGMMAScaleOut::one;
+        slabAcc[r] = NVVM::WgmmaMmaAsyncOp::create(
+            b, loc, slabType, slabAcc[r], descAk, descBk, shapeAttr, type, type,
+            NVVM::WGMMATypes::f32, scaleD, NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
+            layoutA, layoutB, /*satfinite=*/NVVM::MMAIntOverflowAttr());
+      }
+    }
+    NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
+    for (int64_t i = 0; i < numAcc; ++i)
+      pending.push_back(
+          LLVM::ExtractValueOp::create(b, loc, slabAcc[place[i].first], place[i].second));
+    auto wait = tile::WarpgroupWaitOp::create(b, loc, TypeRange(ValueRange(pending)), pending,
+                                              /*pending=*/0, mayRunIntoNextIteration(op));
+    return SmallVector<Value>(wait.getResults());
+  }
+
   // Operands: accumulators (outputs, tied inputs at the end), the
   // descriptors, scale-d, then A's registers.
-  int64_t numAcc = cElems.size();
   SmallVector<Value> args;
   std::string constraints;
   for (int64_t i = 0; i < numAcc; ++i)
@@ -253,7 +327,6 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
   // A zero accumulator is not read: the first k-step's scale-d is false,
   // and its registers come in undefined rather than zeroed one by one. With
   // K split, only group 0 starts from the accumulator.
-  bool zeroAcc = matchPattern(op.getAcc(), m_AnyZeroFloat());
   Value scale = constI32(b, loc, zeroAcc ? 0 : 1);
   if (groups > 1 && !zeroAcc)
     scale = arith::ExtUIOp::create(
@@ -307,8 +380,6 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
     args.push_back(zeroAcc ? undefAcc : acc[i]);
     constraints += std::to_string(i) + (i + 1 < numAcc ? "," : "");
   }
-  SmallVector<Type> fields(numAcc, b.getF32Type());
-  auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
   // The fence stays in the assembly with the instructions: nothing may move
   // an accumulator register between them. The commit closes the group.
   Value issued = asmOp(b, loc, resultType, args, text, constraints, /*sideEffects=*/true);
@@ -316,7 +387,6 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
   // The accumulators belong to the tensor cores until this wait; it returns
   // them tied to the same registers, so that nothing reads or moves them in
   // between. defer-wgmma-waits sinks it to their first use.
-  SmallVector<Value> pending;
   for (int64_t i = 0; i < numAcc; ++i)
     pending.push_back(LLVM::ExtractValueOp::create(b, loc, issued, i));
   auto wait = tile::WarpgroupWaitOp::create(b, loc, TypeRange(ValueRange(pending)), pending,
@@ -333,7 +403,7 @@ SmallVector<Value>
 tessera::tilegpu::emitWarpgroupMmaDot(OpBuilder &b, Location loc, tile::DotOp op, Value aVec,
                                       Value accVec, const StagedOperand &stagedA,
                                       const SharedTile *tileA, const StagedOperand &stagedB,
-                                      const SharedTile &tileB, const SplitKSync &sync) {
+                                      const SharedTile &tileB, const SplitKSync &sync, bool typed) {
   RankedTensorType aType = op.getA().getType();
   ThreadElements aElems(aType), cElems(op.getType());
   SmallVector<Value> a;
@@ -360,5 +430,5 @@ tessera::tilegpu::emitWarpgroupMmaDot(OpBuilder &b, Location loc, tile::DotOp op
     }
   }
   return emitWarpgroupMma(b, loc, op, stagedA, tileA, stagedB, tileB, aRegs, unpack(b, loc, accVec),
-                          sync);
+                          sync, typed);
 }
