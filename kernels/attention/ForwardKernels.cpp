@@ -58,6 +58,12 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   // §3.1); the kernel's own warps only compute, released from the CTA
   // barrier that opened every key block.
   kb.setWarpSpecialize(kb.constant("WARP_SPECIALIZE", config.get("WARP_SPECIALIZE")));
+  // CTAS_PER_SM (with a producer warpgroup): that many programs share an SM,
+  // the producer's registers handed to their consumers, so that one
+  // program's start (Q and the first blocks' loads) and end (O normalised and
+  // stored) run under another's key loop instead of idling the SM between
+  // programs; it needs blocks whose shared memory fits that many times.
+  kb.setCtasPerSm(kb.constant("CTAS_PER_SM", config.get("CTAS_PER_SM")));
   // PING_PONG (with a producer warpgroup, two consumer warpgroups: 8 warps):
   // the consumer warpgroups issue each key block's first product in turns
   // (FlashAttention-3 §3.1), so that one's softmax runs under the other's
@@ -273,7 +279,8 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
                              {"TMA_STORE", 0},
                              {"LONGEST_FIRST", 1},
                              {"PIPELINE_QK", 0},
-                             {"PING_PONG", 0}},
+                             {"PING_PONG", 0},
+                             {"CTAS_PER_SM", 1}},
                             {DType::F32, DType::F16, DType::BF16},
                             [](mlir::MLIRContext &ctx, const KernelConfig &c) {
                               KernelBuilder kb(ctx, "attention_forward", c.numWarps);

@@ -311,7 +311,10 @@ INSTANTIATE_TEST_SUITE_P(
 /// producer warpgroup; and those two warpgroups issuing in turns
 /// (PING_PONG = 1: a turn that does not balance hangs the kernel); at head
 /// dim 128 (and 80, 111, which run as 128), the heuristic past 1024 keys:
-/// 128 x 128 on two consumer warpgroups, a producer, the next scores first.
+/// 128 x 128 on two consumer warpgroups, a producer, the next scores first;
+/// at head dims up to 128, 64 x 64 on one consumer warpgroup beside a
+/// producer, two programs per SM (CTAS_PER_SM = 2), with and without the
+/// next scores first.
 class AttentionForwardTma : public ::testing::TestWithParam<Param> {};
 
 TEST_P(AttentionForwardTma, MatchesFloat64Reference) {
@@ -324,17 +327,22 @@ TEST_P(AttentionForwardTma, MatchesFloat64Reference) {
                          "next scores before the softmax",
                          "next scores before the softmax, 128 x 64 on 8 warps, producer",
                          "consumer warpgroups in turns, 128 x 64 on 8 warps, producer",
-                         "128 x 128 on 8 warps, producer, next scores first (d 128)"};
-  for (int64_t mode : {0, 1, 2, 3, 4, 5, 6}) {
+                         "128 x 128 on 8 warps, producer, next scores first (d 128)",
+                         "64 x 64 on 4 warps, producer, two programs per SM (d <= 128)",
+                         "64 x 64 on 4 warps, producer, two per SM, next scores first"};
+  for (int64_t mode : {0, 1, 2, 3, 4, 5, 6, 7, 8}) {
     SCOPED_TRACE(modes[mode]);
-    if (mode == 6 && (s.dim <= 64 || s.dim > 128))
+    if ((mode == 6 && (s.dim <= 64 || s.dim > 128)) || (mode >= 7 && s.dim > 128))
       continue;
-    std::map<std::string, int64_t> flags{{"TMA", 1},
-                                         {"WARP_SPECIALIZE", mode == 1 || mode >= 4},
-                                         {"TMA_STORE", mode == 2},
-                                         {"PIPELINE_QK", mode == 3 || mode == 4 || mode == 6},
-                                         {"PING_PONG", mode == 5}};
-    if (mode >= 4)
+    std::map<std::string, int64_t> flags{
+        {"TMA", 1},
+        {"WARP_SPECIALIZE", mode == 1 || mode >= 4},
+        {"TMA_STORE", mode == 2},
+        {"PIPELINE_QK", mode == 3 || mode == 4 || mode == 6 || mode == 8},
+        {"PING_PONG", mode == 5}};
+    if (mode >= 7)
+      flags.insert({{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"num_warps", 4}, {"CTAS_PER_SM", 2}});
+    else if (mode >= 4)
       flags.insert({{"BLOCK_M", 128}, {"BLOCK_N", mode == 6 ? 128 : 64}, {"num_warps", 8}});
     checkForward(dtype, attention::Fp32Precision::ieee, s, causal, useMask, flags);
   }

@@ -98,7 +98,7 @@ int usage() {
       "                                       t: blocks copied by TMA, o: causal dQ blocks\n"
       "                                       in index order, w: copies from a producer\n"
       "                                       warpgroup, c: two CTAs per SM)\n"
-      "       [--forward-configs BMxBNwWsS[v][m][r][u][t][w][o][s][p][g];...]  (also times the "
+      "       [--forward-configs BMxBNwWsS[v][m][r][u][t][w][o][s][p][g][c];...]  (also times the "
       "forward with "
       "each: "
       "S stages,\n"
@@ -110,7 +110,8 @@ int usage() {
       "                                       o: causal blocks in index order,\n"
       "                                       s: O stored by TMA,\n"
       "                                       p: next scores before the softmax,\n"
-      "                                       g: consumer warpgroups in turns (with w))\n"
+      "                                       g: consumer warpgroups in turns (with w),\n"
+      "                                       c: two CTAs per SM (with w))\n"
       "                         [--json FILE]\n"
       "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n"
       "       tessera-bench kernels [--softmax \"MxN;...\"] [--cumsum \"MxN;...\"] "
@@ -491,13 +492,14 @@ int main(int argc, char **argv) {
       };
       std::stringstream forwardList(forwardConfigs);
       for (std::string item; std::getline(forwardList, item, ';');) {
-        std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/true, "vmrutwospg");
+        std::optional<ConfigItem> parsed =
+            parseConfigItem(item, /*withStages=*/true, "vmrutwospgc");
         if (!parsed) {
-          std::fprintf(
-              stderr,
-              "tessera-bench: --forward-configs: expected BMxBNwWsS[v][m][r][u][t][w][o][s][p][g], "
-              "got '%s'\n",
-              item.c_str());
+          std::fprintf(stderr,
+                       "tessera-bench: --forward-configs: expected "
+                       "BMxBNwWsS[v][m][r][u][t][w][o][s][p][g][c], "
+                       "got '%s'\n",
+                       item.c_str());
           return 2;
         }
         kernels::KernelConfig c = config;
@@ -519,6 +521,8 @@ int main(int argc, char **argv) {
         c.constants["PIPELINE_QK"] = parsed->has('p');
         // g: the consumer warpgroups issue in turns (PING_PONG, with w).
         c.constants["PING_PONG"] = parsed->has('g');
+        // c: two programs per SM (CTAS_PER_SM, with w).
+        c.constants["CTAS_PER_SM"] = parsed->has('c') ? 2 : 1;
         c.constants["V_TRANSPOSED"] = parsed->has('v');
         c.constants["TF32_ROUNDED_KV"] = parsed->has('r');
         c.constants["SKIP_UNIT_RESCALE"] = parsed->has('u');

@@ -200,6 +200,23 @@ TEST(ScheduleInterpret, AttentionForwardPipelinedScores) {
       }
 }
 
+/// 64 x 64 blocks on one consumer warpgroup beside a producer warpgroup, two
+/// programs per SM (CTAS_PER_SM = 2: registers only, the schedule is the
+/// producer's), with and without the next scores first, at head dims 64 and
+/// 128, causal, masked or both.
+TEST(ScheduleInterpret, AttentionForwardTwoProgramsPerSm) {
+  ScheduleScope scope("sm_90a");
+  for (int64_t pipelined : {0, 1})
+    for (bool causal : {false, true}) {
+      SCOPED_TRACE(std::string(pipelined ? "next scores first" : "") + (causal ? " causal" : ""));
+      std::map<std::string, int64_t> constants{{"BLOCK_M", 64},    {"BLOCK_N", 64},
+                                               {"TMA", 1},         {"WARP_SPECIALIZE", 1},
+                                               {"CTAS_PER_SM", 2}, {"PIPELINE_QK", pipelined}};
+      expectForward({1, 4, 2, 150, 200, 64}, causal, /*useMask=*/true, constants, 4);
+      expectForward({2, 2, 1, 129, 77, 128}, causal, /*useMask=*/!causal, constants, 4);
+    }
+}
+
 /// PING_PONG: the two consumer warpgroups' turns (tile.turn_*) in both key
 /// loops, with and without PIPELINE_QK. The interpreter runs the consumers
 /// as one thread, so the turns order nothing here: this checks that the
