@@ -76,18 +76,19 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
     //             next block's scores issued before the softmax (1.00x, 0.93x, 0.99x, 1.06x cuDNN
     //             where 128 x 64 on one warpgroup ran 0.95x, 0.89x, 0.98x, 0.97x); shorter, or with
     //             a key mask (the scores' mask spills 48 bytes there), 128 x 64 on one warpgroup,
-    //             two programs per SM, cp.async (s 1024 causal: 0.202 ms against 0.232);
+    //             two programs per SM; causal unmasked with K and V by TMA (s 1024: 0.202 ms as
+    //             cp.async, the producer's 0.232; spill-free where cp.async spilled 4 bytes), the
+    //             rest by cp.async (s 1024 full: 0.288 ms, TMA 0.303);
     //   d 256:    128 x 64 on two consumer warpgroups beside a producer
     //             (0.87x, 0.93x; without the producer 0.81x, 0.87x).
     // Tensors TMA cannot describe take the cp.async kernel of the same
     // blocks, without a producer (d 128 causal: 20 bytes of spills there).
-    // Spill-free with and without key masks (tests/unit/compiler) except
-    // d 128 causal unmasked on 128 x 64 (4 bytes), which was still fastest.
+    // Spill-free with and without key masks (tests/unit/compiler).
     KernelConfig c = detail::attentionConfig(
         "attention_forward", dtype, headDim, causal, hasMask,
         {{64, 128, 128, 4}, {128, 128, 64, 4}, {256, 128, 64, 8}, {512, 16, 16, 16}});
     int64_t blockD = c.get("BLOCK_D");
-    c.constants["TMA"] = blockD <= 64 || blockD == 256;
+    c.constants["TMA"] = blockD <= 64 || blockD == 256 || (blockD == 128 && causal && !hasMask);
     if (blockD == 256)
       c.constants["WARP_SPECIALIZE"] = 1;
     if (blockD == 128 && !hasMask && (kLen == 0 || kLen > 1024)) {

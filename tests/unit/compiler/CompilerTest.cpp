@@ -410,6 +410,20 @@ INSTANTIATE_TEST_SUITE_P(Shipped, AttentionBackwardHeuristicConfigs,
                                             ::testing::Values("sm_80", "sm_90a")),
                          configName);
 
+/// The d 128 forward on short keys (1024 and fewer), causal or not, under a
+/// key mask or not: 128 x 64 on one warpgroup, spill-free; causal and
+/// unmasked by TMA (its cp.async kernel spilled 4 bytes there).
+TEST(AttentionShortKeysD128, CompilesWithoutSpills) {
+  for (bool causal : {false, true})
+    for (bool masked : {false, true}) {
+      kernels::KernelConfig config = attention::forwardConfig(
+          DType::BF16, 128, causal, masked, "sm_90a", attention::Fp32Precision::tf32, 1024);
+      EXPECT_EQ(config.get("TMA"), causal && !masked);
+      EXPECT_EQ(config.get("WARP_SPECIALIZE"), 0);
+      expectNoSpills("attention_forward", config, "sm_90a");
+    }
+}
+
 /// Head dim 512 in TF32: the forward's blocks (single-buffered on sm_90a)
 /// fit each arch's shared memory without spills.
 TEST(AttentionTf32HeadDim512, CompilesWithoutSpills) {
