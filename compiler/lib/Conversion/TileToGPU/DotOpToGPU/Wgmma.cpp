@@ -26,6 +26,11 @@
 // descriptors moved by the group's offset into A and B; that needs A
 // staged and every share to start on a swizzle panel of a k-major tile.
 //
+// A group whose operands are both staged is upstream's NVVM ops
+// (nvvm.wgmma.fence.aligned, nvvm.wgmma.mma_async, the commit); one with A
+// in registers, or K split, is one inline PTX statement (upstream's op takes
+// A only by descriptor and scale-d only as an attribute: docs/COMPILER.md §4).
+//
 //===----------------------------------------------------------------------===//
 
 #include "DotOpToGPU.h"
@@ -155,12 +160,13 @@ SmallVector<Value> emitTf32WarpgroupARegs(OpBuilder &b, Location loc, ArrayRef<V
   return {fetch(0, srcLo), fetch(1, srcLo), fetch(0, srcHi), fetch(1, srcHi)};
 }
 
-/// Emits the whole dot as one inline-assembly block: fence, every wgmma of
-/// every k-step and slab, commit, and a wait for all of them, so that nothing
-/// touches the accumulator registers while the tensor cores own them.
-/// `aRegs[k][slab]` are A's registers when A is not staged. `typed`: a group
-/// whose operands are both staged and whose K is not split is issued through
-/// upstream's ops instead (emitTypedWarpgroupMma).
+/// Emits the whole dot as one wgmma group: fence, every wgmma of every k-step
+/// and slab, commit, and a wait for all of them, so that nothing touches the
+/// accumulator registers while the tensor cores own them. `typed` (the
+/// default) and both operands staged, K not split: upstream's ops, one per
+/// instruction; otherwise (A in registers, K split among groups of warps, or
+/// TESSERA_INLINE_WGMMA) one inline-assembly statement. `aRegs[k][slab]` are
+/// A's registers when A is not staged.
 SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
                                     const StagedOperand &stagedA, const SharedTile *tileA,
                                     const StagedOperand &stagedB, const SharedTile &tileB,
