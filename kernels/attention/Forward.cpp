@@ -215,14 +215,23 @@ void packAndLaunchForward(const std::map<std::string, int64_t> &constants,
 
 } // namespace
 
+KernelConfig attention::detail::withEvenKeys(KernelConfig config, int64_t kLen,
+                                             const Options &options) {
+  int64_t blockN = config.get("BLOCK_N");
+  config.constants["EVEN_N"] =
+      !options.causal && !options.keyMask && blockN > 0 && kLen % blockN == 0;
+  return config;
+}
+
 void attention::detail::launchForward(const KernelConfig &config, const DeviceTensor &q,
                                       const DeviceTensor &k, const DeviceTensor &v,
                                       DeviceTensor &out, DeviceTensor &lse, const Options &options,
                                       Stream &stream) {
+  KernelConfig specialized = withEvenKeys(config, k.shape()[2], options);
   packAndLaunchForward(
-      config.constants,
+      specialized.constants,
       [&](const KernelArgs &args) -> const JitKernel & {
-        return kernels::detail::jitKernel("attention_forward", config, args);
+        return kernels::detail::jitKernel("attention_forward", specialized, args);
       },
       q, k, v, out, lse, options, stream);
 }
@@ -231,6 +240,17 @@ void attention::detail::launchForward(const JitKernel &kernel, const DeviceTenso
                                       const DeviceTensor &k, const DeviceTensor &v,
                                       DeviceTensor &out, DeviceTensor &lse, const Options &options,
                                       Stream &stream) {
+  const auto &constants = kernel.compiled.constants;
+  if (auto even = constants.find("EVEN_N"); even != constants.end() && even->second) {
+    KernelConfig needed;
+    needed.constants = constants;
+    if (!withEvenKeys(needed, k.shape()[2], options).get("EVEN_N"))
+      throw tessera::Error("attention_forward: kernel compiled for k_len a multiple of BLOCK_N " +
+                           std::to_string(constants.at("BLOCK_N")) +
+                           " without causal or key masks (EVEN_N), got k_len " +
+                           std::to_string(k.shape()[2]) + (options.causal ? ", causal" : "") +
+                           (options.keyMask ? ", a key mask" : ""));
+  }
   packAndLaunchForward(
       kernel.compiled.constants, [&](const KernelArgs &) -> const JitKernel & { return kernel; }, q,
       k, v, out, lse, options, stream);

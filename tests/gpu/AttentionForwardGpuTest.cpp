@@ -219,18 +219,20 @@ std::string paramName(const ::testing::TestParamInfo<Param> &info) {
 }
 
 // (k 1100: past 1024 keys, where the sm_90a d 128 heuristic runs two consumer
-// warpgroups beside a producer.)
-INSTANTIATE_TEST_SUITE_P(Matrix, AttentionForward,
-                         ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),
-                                            ::testing::Values(Shape{2, 2, 2, 1, 1, 64},
-                                                              Shape{1, 4, 2, 17, 130, 32},
-                                                              Shape{2, 4, 1, 300, 200, 96},
-                                                              Shape{1, 2, 2, 129, 129, 128},
-                                                              Shape{1, 2, 1, 70, 1100, 128},
-                                                              Shape{1, 2, 1, 65, 257, 192},
-                                                              Shape{1, 1, 1, 100, 77, 256}),
-                                            ::testing::Bool(), ::testing::Bool()),
-                         paramName);
+// warpgroups beside a producer; k 256, 512 and 2048: whole key blocks, where
+// the launch leaves out the masked blocks' loop unless causal or masked,
+// EVEN_N.)
+INSTANTIATE_TEST_SUITE_P(
+    Matrix, AttentionForward,
+    ::testing::Combine(
+        ::testing::Values(DType::F32, DType::F16, DType::BF16),
+        ::testing::Values(Shape{2, 2, 2, 1, 1, 64}, Shape{1, 4, 2, 17, 130, 32},
+                          Shape{2, 4, 1, 300, 200, 96}, Shape{1, 2, 2, 129, 129, 128},
+                          Shape{1, 2, 1, 70, 1100, 128}, Shape{2, 2, 2, 77, 256, 64},
+                          Shape{1, 2, 2, 65, 512, 128}, Shape{1, 2, 1, 100, 2048, 128},
+                          Shape{1, 2, 1, 65, 257, 192}, Shape{1, 1, 1, 100, 77, 256}),
+        ::testing::Bool(), ::testing::Bool()),
+    paramName);
 
 /// Head dims the tensor cores do not take as a tile, run as the next power
 /// of two with the missing columns read as zeros.

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attention/Internal.h"
 #include "common/ArgReduce.h"
 #include "common/Atomics.h"
 #include "common/AttentionTesting.h"
@@ -25,6 +26,10 @@
 #include "tessera/kernels/basic.h"
 #include "tessera/runtime/Error.h"
 #include "tessera/runtime/Interpret.h"
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
 
 #include <gtest/gtest.h>
 
@@ -198,6 +203,42 @@ TEST(ScheduleInterpret, AttentionForwardPipelinedScores) {
         expectForward({1, 2, 1, 200, 300, 128}, causal, useMask, constants, 8);
         expectForward({1, 4, 2, 150, 200, 64}, causal, useMask, {{"PIPELINE_QK", 1}});
       }
+}
+
+/// Keys a whole number of blocks, neither causal nor masked: the launch sets
+/// EVEN_N and the kernel has no loop over masked blocks (one scf.for fewer
+/// than with EVEN_N = 0; causal keeps it); the heuristic's schedules at d 64
+/// (TMA), d 128 (a producer warpgroup, the next scores first) and d 256,
+/// and on cp.async, against float64.
+TEST(ScheduleInterpret, AttentionForwardEvenKeys) {
+  attention::Options options;
+  kernels::KernelConfig config = attention::forwardConfig(DType::BF16, 128, false, false, "sm_90a");
+  EXPECT_EQ(attention::detail::withEvenKeys(config, 2048, options).get("EVEN_N"), 1);
+  EXPECT_EQ(attention::detail::withEvenKeys(config, 2000, options).get("EVEN_N"), 0);
+  options.causal = true;
+  EXPECT_EQ(attention::detail::withEvenKeys(config, 2048, options).get("EVEN_N"), 0);
+  auto loops = [](kernels::KernelConfig c, int64_t even, int64_t causal) {
+    c.constants["EVEN_N"] = even;
+    c.constants["CAUSAL"] = causal;
+    mlir::MLIRContext ctx;
+    mlir::OwningOpRef<mlir::ModuleOp> module = kernels::lookup("attention_forward").build(ctx, c);
+    int64_t n = 0;
+    module->walk([&](mlir::scf::ForOp) { ++n; });
+    return n;
+  };
+  EXPECT_EQ(loops(config, 1, 0) + 1, loops(config, 0, 0));
+  EXPECT_EQ(loops(config, 1, 1), loops(config, 0, 1));
+
+  ScheduleScope scope("sm_90a");
+  for (int64_t tma : {1, 0}) {
+    SCOPED_TRACE(tma ? "heuristic" : "cp.async");
+    std::map<std::string, int64_t> constants;
+    if (!tma)
+      constants = {{"TMA", 0}, {"WARP_SPECIALIZE", 0}, {"PIPELINE_QK", 0}};
+    expectForward({1, 4, 2, 150, 256, 64}, false, false, constants);
+    expectForward({1, 2, 1, 100, 256, 128}, false, false, constants);
+    expectForward({1, 1, 1, 40, 128, 256}, false, false, constants);
+  }
 }
 
 /// 64 x 64 blocks on one consumer warpgroup beside a producer warpgroup, two
