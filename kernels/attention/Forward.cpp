@@ -10,6 +10,8 @@
 
 #include "Internal.h"
 #include "tessera/kernels/Launch.h"
+#include "tessera/runtime/Device.h"
+#include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
@@ -206,6 +208,17 @@ void packAndLaunchForward(const std::map<std::string, int64_t> &constants,
     throw tessera::Error("attention_forward: kernel has no BLOCK_M constant");
   int64_t blockM = it->second;
   int64_t mBlocks = (qs[2] + blockM - 1) / blockM;
+  // PERSISTENT (on whole key blocks, EVEN_N, where the kernel is
+  // persistent): as many programs as the SMs hold (CTAS_PER_SM each), or
+  // fewer where there are fewer tiles; they walk the tiles themselves.
+  if (flag("PERSISTENT") && flag("EVEN_N")) {
+    auto ctas = constants.find("CTAS_PER_SM");
+    int64_t perSm = ctas == constants.end() ? 1 : std::max<int64_t>(ctas->second, 1);
+    int64_t sms = gpuAvailable() ? currentDevice().smCount : 132;
+    int64_t programs = std::min<int64_t>(mBlocks * qs[0] * qs[1], sms * perSm);
+    launch(pick(args), unsigned(std::max<int64_t>(programs, 1)), 1, 1, args, stream);
+    return;
+  }
   if (qs[0] * qs[1] > 65535)
     throw tessera::Error("q: batch·heads = " + std::to_string(qs[0] * qs[1]) +
                          " exceeds 65535 programs along grid y");

@@ -26,6 +26,8 @@
 #include "Internal.h"
 #include "tessera/dsl.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
+
 #include <limits>
 
 using namespace tessera;
@@ -93,129 +95,161 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
     mask = kb.tensor("key_mask", DType::I1, 2);
   Scalar scaleLog2e = kb.scalarF32("scale") * f32(kLog2e);
 
-  // Program (m-block, batch·head); k/v head of a grouped query head.
   Scalar heads = q.size(1), qLen = q.size(2), kLen = k.size(2);
-  Scalar bh = program_id(1), b = bh / heads, h = bh % heads;
-  Scalar hk = h / (heads / k.size(1));
   // Causal (LONGEST_FIRST): the last query blocks, which see the most keys,
   // get the first programs, so that the short ones fill the grid's tail
   // (FlashAttention-2's order).
   const bool longestFirst = kb.constant("LONGEST_FIRST", config.get("LONGEST_FIRST")) && causal;
-  Scalar mBlock = longestFirst ? num_programs(0) - Scalar(1) - program_id(0) : program_id(0);
-  Scalar startM = mBlock * Scalar(BM);
-  TensorArg qh = q.at({b, h}), kh = k.at({b, hk}), vh = v.at({b, hk}), oh = out.at({b, h});
+  // PERSISTENT: as many programs as the SMs hold (the launch's grid), each
+  // walking the tiles pid, pid + programs, ... (a head's query blocks
+  // consecutive, so that the programs running at once share its K and V in
+  // L2). With a producer warpgroup and one key loop per tile (EVEN_N), the
+  // producer issues the next tile's key blocks while the consumers finish
+  // this one, its ring's phases counted across tiles: the fixed cost of a
+  // program (the loads' latency before the first product, the ring's
+  // set-up) is paid once per SM rather than once per tile
+  // (FlashAttention-3's persistent scheduler; docs/PERFORMANCE.md). Only on
+  // whole key blocks: a tile with the masked blocks' loop too holds two rings
+  // that no longer share memory. Elsewhere one program per tile, as without.
+  const bool persistent = kb.constant("PERSISTENT", config.get("PERSISTENT")) && evenKeys;
 
-  Tile qi = load(qh, {startM, Scalar(0)}, {BM, BD});
-  Tile cols = expand_dims(arange(BN), 0); // (1, BN) key offset in block
-  // Causal: row i sees the keys before i + kLen - qLen + 1, which is at most
-  // kLen for every row that exists (rows past q_len are never stored), so
-  // one comparison per score covers the diagonal and the end of the keys.
-  Tile rowEnd;
-  if (causal)
-    rowEnd = expand_dims(arange(BM), 1) + (startM + kLen - qLen + Scalar(1)); // (BM, 1)
+  // One tile: (batch·head) bh's query block mBlockOf(), its k/v head that
+  // of a grouped query head.
+  auto emitTile = [&](const Scalar &bh, llvm::function_ref<Scalar()> mBlockOf) {
+    Scalar b = bh / heads, h = bh % heads;
+    Scalar hk = h / (heads / k.size(1));
+    Scalar startM = mBlockOf() * Scalar(BM);
+    TensorArg qh = q.at({b, h}), kh = k.at({b, hk}), vh = v.at({b, hk}), oh = out.at({b, h});
 
-  // Causal, bottom-right aligned: keys past startM + BM - 1 + (kLen - qLen)
-  // are masked for every row here, so those blocks are skipped entirely.
-  Scalar endN = kLen;
-  if (causal)
-    endN = max(Scalar(0), min(kLen, startM + Scalar(BM) + kLen - qLen));
+    Tile qi = load(qh, {startM, Scalar(0)}, {BM, BD});
+    Tile cols = expand_dims(arange(BN), 0); // (1, BN) key offset in block
+    // Causal: row i sees the keys before i + kLen - qLen + 1, which is at most
+    // kLen for every row that exists (rows past q_len are never stored), so
+    // one comparison per score covers the diagonal and the end of the keys.
+    Tile rowEnd;
+    if (causal)
+      rowEnd = expand_dims(arange(BM), 1) + (startM + kLen - qLen + Scalar(1)); // (BM, 1)
 
-  // PIPELINE_QK (FlashAttention-3 §3.2, intra-warpgroup overlap of GEMMs and
-  // softmax): S_{j+1} = Q K_{j+1}ᵀ is issued before the softmax of S_j, which
-  // arrives loop-carried, so that the tensor cores compute the next scores
-  // while the warps exponentiate these; the wgmma's wait sinks to the end of
-  // the iteration (tessera-defer-wgmma-waits). One S more is held in
-  // registers (64-row slabs per warpgroup keep it spill-free) and one Q·Kᵀ
-  // more computed per program: the one past the last block (keys past k_len
-  // load as zeros).
-  const bool pipelineQK = kb.constant("PIPELINE_QK", config.get("PIPELINE_QK"));
-  auto scores = [&](Scalar startN) {
-    return dot(qi, trans(load(kh, {startN, Scalar(0)}, {BN, BD})), precision);
-  };
+    // Causal, bottom-right aligned: keys past startM + BM - 1 + (kLen - qLen)
+    // are masked for every row here, so those blocks are skipped entirely.
+    Scalar endN = kLen;
+    if (causal)
+      endN = max(Scalar(0), min(kLen, startM + Scalar(BM) + kLen - qLen));
 
-  // One step of lines 8-10 over the key block at startN. Only blocks that
-  // hold masked scores (past the diagonal or the end of the keys, or under a
-  // key mask) pay for the mask.
-  auto step = [&](Scalar startN, const std::vector<Tile> &carried, bool masked) {
-    Tile mI = carried[0], lI = carried[1], acc = carried[2];
-    Tile sNext, kj;
-    if (pipelineQK)
-      sNext = scores(startN + Scalar(BN));
-    else
-      kj = load(kh, {startN, Scalar(0)}, {BN, BD});
-    // V_j, or (V_TRANSPOSED) V_jᵀ, read back as V_j by trans below: rows
-    // j·d to j·d + BD - 1 of the blocked Vᵀ seen as (k_len / BLOCK_N · d,
-    // BLOCK_N). Where d < BD the rows past d are the next block's (or
-    // padding): they only reach output columns past d, which are never
-    // stored. (A rank-5 view, bounding them, costs spills at d 512.)
-    Tile vj = vTransposed ? load(vh, {startN / Scalar(BN) * q.size(3), Scalar(0)}, {BD, BN})
-                          : load(vh, {startN, Scalar(0)}, {BN, BD});
-    // S = Q Kᵀ, unscaled: the scale·log2(e) factor goes into the row max
-    // (scale > 0, checkInputs) and into one FMA per score below.   (line 8)
-    Tile s = pipelineQK ? carried[3] : dot(qi, trans(kj), precision);
-    if (masked) {
-      Tile keys = cols + startN;
-      Tile valid = causal ? keys < rowEnd : keys < kLen;
-      if (hasMask)
-        valid = valid & expand_dims(load(mask.at({b}), {startN}, {BN}), 0);
-      s = where(valid, s, full({BM, BN}, -kInf, DType::F32));
+    // PIPELINE_QK (FlashAttention-3 §3.2, intra-warpgroup overlap of GEMMs and
+    // softmax): S_{j+1} = Q K_{j+1}ᵀ is issued before the softmax of S_j, which
+    // arrives loop-carried, so that the tensor cores compute the next scores
+    // while the warps exponentiate these; the wgmma's wait sinks to the end of
+    // the iteration (tessera-defer-wgmma-waits). One S more is held in
+    // registers (64-row slabs per warpgroup keep it spill-free) and one Q·Kᵀ
+    // more computed per program: the one past the last block (keys past k_len
+    // load as zeros).
+    const bool pipelineQK = kb.constant("PIPELINE_QK", config.get("PIPELINE_QK"));
+    auto scores = [&](Scalar startN) {
+      return dot(qi, trans(load(kh, {startN, Scalar(0)}, {BN, BD})), precision);
+    };
+
+    // One step of lines 8-10 over the key block at startN. Only blocks that
+    // hold masked scores (past the diagonal or the end of the keys, or under a
+    // key mask) pay for the mask.
+    auto step = [&](Scalar startN, const std::vector<Tile> &carried, bool masked) {
+      Tile mI = carried[0], lI = carried[1], acc = carried[2];
+      Tile sNext, kj;
+      if (pipelineQK)
+        sNext = scores(startN + Scalar(BN));
+      else
+        kj = load(kh, {startN, Scalar(0)}, {BN, BD});
+      // V_j, or (V_TRANSPOSED) V_jᵀ, read back as V_j by trans below: rows
+      // j·d to j·d + BD - 1 of the blocked Vᵀ seen as (k_len / BLOCK_N · d,
+      // BLOCK_N). Where d < BD the rows past d are the next block's (or
+      // padding): they only reach output columns past d, which are never
+      // stored. (A rank-5 view, bounding them, costs spills at d 512.)
+      Tile vj = vTransposed ? load(vh, {startN / Scalar(BN) * q.size(3), Scalar(0)}, {BD, BN})
+                            : load(vh, {startN, Scalar(0)}, {BN, BD});
+      // S = Q Kᵀ, unscaled: the scale·log2(e) factor goes into the row max
+      // (scale > 0, checkInputs) and into one FMA per score below.   (line 8)
+      Tile s = pipelineQK ? carried[3] : dot(qi, trans(kj), precision);
+      if (masked) {
+        Tile keys = cols + startN;
+        Tile valid = causal ? keys < rowEnd : keys < kLen;
+        if (hasMask)
+          valid = valid & expand_dims(load(mask.at({b}), {startN}, {BN}), 0);
+        s = where(valid, s, full({BM, BN}, -kInf, DType::F32));
+      }
+      // m_new = max(m_i, rowmax(S)·scale·log2(e)); rows with nothing visible
+      // yet keep -inf, and exponentiate against 0 so that no inf - inf
+      // appears. In unmasked blocks every row sees a finite score.
+      Tile mNew = maximum(mI, reduce_max(s, 1) * scaleLog2e);
+      Tile mSafe = masked
+                       ? where(mNew == full({BM}, -kInf, DType::F32), zeros({BM}, DType::F32), mNew)
+                       : mNew;
+      // P = exp2(S·scale·log2(e) - m_new);  alpha = exp2(m_i - m_new)  (line 9)
+      Tile p = exp2(s * scaleLog2e - expand_dims(mSafe, 1));
+      Tile alpha = exp2(mI - mSafe);
+      // l_i = alpha·l_i + rowsum(P);  acc = alpha·acc + P V             (line 10)
+      lI = lI * alpha + reduce_sum(p, 1);
+      // alpha is exactly 1 in rows whose max held. With SKIP_UNIT_RESCALE,
+      // rescale_rows lets warps whose 16 rows all held skip the multiply: most
+      // of them, once the maxima settle, where key blocks are small.
+      Tile scaled = skipUnitRescale ? rescale_rows(acc, alpha) : acc * expand_dims(alpha, 1);
+      acc = dot(cast(p, dtype), vTransposed ? trans(vj) : vj, scaled, precision);
+      if (pipelineQK)
+        return std::vector<Tile>{mNew, lI, acc, sNext};
+      return std::vector<Tile>{mNew, lI, acc};
+    };
+
+    // Blocks before unmaskedEnd are visible to every row of this program: all
+    // keys exist, and (causal) the first row's diagonal lies beyond them.
+    Scalar unmaskedEnd = Scalar(0);
+    if (!hasMask) {
+      Scalar visible = causal ? max(Scalar(0), min(kLen, startM + kLen - qLen + Scalar(1))) : kLen;
+      unmaskedEnd = min(endN, visible / Scalar(BN) * Scalar(BN));
     }
-    // m_new = max(m_i, rowmax(S)·scale·log2(e)); rows with nothing visible
-    // yet keep -inf, and exponentiate against 0 so that no inf - inf
-    // appears. In unmasked blocks every row sees a finite score.
-    Tile mNew = maximum(mI, reduce_max(s, 1) * scaleLog2e);
-    Tile mSafe =
-        masked ? where(mNew == full({BM}, -kInf, DType::F32), zeros({BM}, DType::F32), mNew) : mNew;
-    // P = exp2(S·scale·log2(e) - m_new);  alpha = exp2(m_i - m_new)  (line 9)
-    Tile p = exp2(s * scaleLog2e - expand_dims(mSafe, 1));
-    Tile alpha = exp2(mI - mSafe);
-    // l_i = alpha·l_i + rowsum(P);  acc = alpha·acc + P V             (line 10)
-    lI = lI * alpha + reduce_sum(p, 1);
-    // alpha is exactly 1 in rows whose max held. With SKIP_UNIT_RESCALE,
-    // rescale_rows lets warps whose 16 rows all held skip the multiply: most
-    // of them, once the maxima settle, where key blocks are small.
-    Tile scaled = skipUnitRescale ? rescale_rows(acc, alpha) : acc * expand_dims(alpha, 1);
-    acc = dot(cast(p, dtype), vTransposed ? trans(vj) : vj, scaled, precision);
+    Tile mI = full({BM}, -kInf, DType::F32), lI = zeros({BM}, DType::F32);
+    Tile acc = zeros({BM, BD}, DType::F32);
+    std::vector<Tile> state = {mI, lI, acc};
     if (pipelineQK)
-      return std::vector<Tile>{mNew, lI, acc, sNext};
-    return std::vector<Tile>{mNew, lI, acc};
+      state.push_back(scores(Scalar(0)));
+    if (!hasMask)
+      state = for_range(Scalar(0), unmaskedEnd, Scalar(BN), state,
+                        [&](Scalar startN, const std::vector<Tile> &carried) {
+                          return step(startN, carried, /*masked=*/false);
+                        });
+    if (!evenKeys)
+      state = for_range(unmaskedEnd, endN, Scalar(BN), state,
+                        [&](Scalar startN, const std::vector<Tile> &carried) {
+                          return step(startN, carried, /*masked=*/true);
+                        });
+    mI = state[0];
+    lI = state[1];
+    acc = state[2];
+
+    // O = acc / l_i (0 for fully masked rows);  L = (m_i + log2 l_i)·ln 2  (lines 12-13)
+    Tile empty = lI == zeros({BM}, DType::F32);
+    Tile lSafe = where(empty, full({BM}, 1.0, DType::F32), lI);
+    // One approximate reciprocal per row, not an IEEE division per element:
+    // that is a subroutine call, and ptxas serializes every wgmma of a kernel
+    // with calls in it (dsl::reciprocal).
+    store(oh, {startM, Scalar(0)}, cast(acc * expand_dims(reciprocal(lSafe), 1), dtype));
+    Tile lseRow = where(empty, full({BM}, -kInf, DType::F32), (mI + log2(lSafe)) * kLn2);
+    store(lse.at({b, h}), {startM}, lseRow);
   };
-
-  // Blocks before unmaskedEnd are visible to every row of this program: all
-  // keys exist, and (causal) the first row's diagonal lies beyond them.
-  Scalar unmaskedEnd = Scalar(0);
-  if (!hasMask) {
-    Scalar visible = causal ? max(Scalar(0), min(kLen, startM + kLen - qLen + Scalar(1))) : kLen;
-    unmaskedEnd = min(endN, visible / Scalar(BN) * Scalar(BN));
+  if (!persistent) {
+    // Program (m-block, batch·head).
+    emitTile(program_id(1), [&] {
+      return longestFirst ? num_programs(0) - Scalar(1) - program_id(0) : program_id(0);
+    });
+    return;
   }
-  Tile mI = full({BM}, -kInf, DType::F32), lI = zeros({BM}, DType::F32);
-  Tile acc = zeros({BM, BD}, DType::F32);
-  std::vector<Tile> state = {mI, lI, acc};
-  if (pipelineQK)
-    state.push_back(scores(Scalar(0)));
-  if (!hasMask)
-    state = for_range(Scalar(0), unmaskedEnd, Scalar(BN), state,
-                      [&](Scalar startN, const std::vector<Tile> &carried) {
-                        return step(startN, carried, /*masked=*/false);
-                      });
-  if (!evenKeys)
-    state = for_range(unmaskedEnd, endN, Scalar(BN), state,
-                      [&](Scalar startN, const std::vector<Tile> &carried) {
-                        return step(startN, carried, /*masked=*/true);
-                      });
-  mI = state[0];
-  lI = state[1];
-  acc = state[2];
-
-  // O = acc / l_i (0 for fully masked rows);  L = (m_i + log2 l_i)·ln 2  (lines 12-13)
-  Tile empty = lI == zeros({BM}, DType::F32);
-  Tile lSafe = where(empty, full({BM}, 1.0, DType::F32), lI);
-  // One approximate reciprocal per row, not an IEEE division per element:
-  // that is a subroutine call, and ptxas serializes every wgmma of a kernel
-  // with calls in it (dsl::reciprocal).
-  store(oh, {startM, Scalar(0)}, cast(acc * expand_dims(reciprocal(lSafe), 1), dtype));
-  Tile lseRow = where(empty, full({BM}, -kInf, DType::F32), (mI + log2(lSafe)) * kLn2);
-  store(lse.at({b, h}), {startM}, lseRow);
+  Scalar mBlocks = (qLen + Scalar(BM - 1)) / Scalar(BM);
+  for_range(program_id(0), mBlocks * q.size(0) * heads, num_programs(0), {},
+            [&](Scalar tile, const std::vector<Tile> &) {
+              emitTile(tile / mBlocks, [&] {
+                Scalar mBlock = tile % mBlocks;
+                return longestFirst ? mBlocks - Scalar(1) - mBlock : mBlock;
+              });
+              return std::vector<Tile>{};
+            });
 }
 
 /// K and V as a forward kernel with V_TRANSPOSED or TF32_ROUNDED_KV reads
@@ -269,34 +303,23 @@ void gatherKeysKernel(KernelBuilder &kb, const KernelConfig &config) {
 } // namespace
 
 void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef> &r) {
-  r["attention_forward"] = {"attention_forward",
-                            "flash attention forward (FlashAttention-2 Alg. 1): out and lse",
-                            {{"BLOCK_M", 64},
-                             {"BLOCK_N", 64},
-                             {"BLOCK_D", 64},
-                             {"CAUSAL", 0},
-                             {"HAS_MASK", 0},
-                             {"TF32", 0},
-                             {"NUM_STAGES", 2},
-                             {"V_TRANSPOSED", 0},
-                             {"TF32_ROUNDED_KV", 0},
-                             {"WGMMA", 1},
-                             {"SKIP_UNIT_RESCALE", 0},
-                             {"TMA", 0},
-                             {"WARP_SPECIALIZE", 0},
-                             {"TMA_STORE", 0},
-                             {"LONGEST_FIRST", 1},
-                             {"PIPELINE_QK", 0},
-                             {"PING_PONG", 0},
-                             {"CTAS_PER_SM", 1},
-                             {"EVEN_N", 0}},
-                            {DType::F32, DType::F16, DType::BF16},
-                            [](mlir::MLIRContext &ctx, const KernelConfig &c) {
-                              KernelBuilder kb(ctx, "attention_forward", c.numWarps);
-                              kb.setAlignedTensors(c.alignedTensors);
-                              attentionForwardKernel(kb, c);
-                              return kb.finish();
-                            }};
+  r["attention_forward"] = {
+      "attention_forward",
+      "flash attention forward (FlashAttention-2 Alg. 1): out and lse",
+      {{"BLOCK_M", 64},        {"BLOCK_N", 64},          {"BLOCK_D", 64},
+       {"CAUSAL", 0},          {"HAS_MASK", 0},          {"TF32", 0},
+       {"NUM_STAGES", 2},      {"V_TRANSPOSED", 0},      {"TF32_ROUNDED_KV", 0},
+       {"WGMMA", 1},           {"SKIP_UNIT_RESCALE", 0}, {"TMA", 0},
+       {"WARP_SPECIALIZE", 0}, {"TMA_STORE", 0},         {"LONGEST_FIRST", 1},
+       {"PIPELINE_QK", 0},     {"PING_PONG", 0},         {"CTAS_PER_SM", 1},
+       {"EVEN_N", 0},          {"PERSISTENT", 0}},
+      {DType::F32, DType::F16, DType::BF16},
+      [](mlir::MLIRContext &ctx, const KernelConfig &c) {
+        KernelBuilder kb(ctx, "attention_forward", c.numWarps);
+        kb.setAlignedTensors(c.alignedTensors);
+        attentionForwardKernel(kb, c);
+        return kb.finish();
+      }};
   r["attention_prepare_kv"] = {
       "attention_prepare_kv",
       "Vᵀ and tf32-rounded K and V, for forward kernels with V_TRANSPOSED or TF32_ROUNDED_KV",

@@ -362,6 +362,24 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::Bool(), ::testing::Bool()),
     paramName);
 
+/// PERSISTENT: one program per SM walking the tiles, on whole key blocks
+/// (EVEN_N): the heuristic's schedules (d 128: a producer warpgroup issuing
+/// every tile's key blocks into one ring; d 64 without one; d 256), more
+/// tiles than SMs; with causal masking or keys past a whole block the launch
+/// runs one program per tile instead.
+TEST(AttentionForwardPersistent, MatchesFloat64Reference) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  for (DType dtype : {DType::BF16, DType::F16})
+    for (Shape s : {Shape{2, 8, 2, 2000, 512, 128}, Shape{4, 4, 4, 1500, 256, 64},
+                    Shape{1, 4, 2, 1100, 512, 256}, Shape{2, 8, 2, 2000, 500, 128}})
+      for (bool causal : {false, true}) {
+        SCOPED_TRACE(shapeName(s) + (causal ? " causal" : ""));
+        checkForward(dtype, attention::Fp32Precision::ieee, s, causal, /*useMask=*/false,
+                     {{"PERSISTENT", 1}});
+      }
+}
+
 /// K split between warp groups in the 16-bit mma.sync lowering (the shipped
 /// 16-bit configurations never have it: on sm_90a they run wgmma): 64 x 16
 /// blocks on 8 warps give Q·Kᵀ one n8 block per warp, so the warps split K.

@@ -98,7 +98,8 @@ int usage() {
       "                                       t: blocks copied by TMA, o: causal dQ blocks\n"
       "                                       in index order, w: copies from a producer\n"
       "                                       warpgroup, c: two CTAs per SM)\n"
-      "       [--forward-configs BMxBNwWsS[v][m][r][u][t][w][o][s][p][g][c];...]  (also times the "
+      "       [--forward-configs BMxBNwWsS[v][m][r][u][t][w][o][s][p][g][c][l];...]  (also times "
+      "the "
       "forward with "
       "each: "
       "S stages,\n"
@@ -111,7 +112,8 @@ int usage() {
       "                                       s: O stored by TMA,\n"
       "                                       p: next scores before the softmax,\n"
       "                                       g: consumer warpgroups in turns (with w),\n"
-      "                                       c: two CTAs per SM (with w))\n"
+      "                                       c: two CTAs per SM (with w),\n"
+      "                                       l: persistent programs (whole key blocks))\n"
       "                         [--json FILE]\n"
       "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n"
       "       tessera-bench kernels [--softmax \"MxN;...\"] [--cumsum \"MxN;...\"] "
@@ -496,11 +498,11 @@ int main(int argc, char **argv) {
       std::stringstream forwardList(forwardConfigs);
       for (std::string item; std::getline(forwardList, item, ';');) {
         std::optional<ConfigItem> parsed =
-            parseConfigItem(item, /*withStages=*/true, "vmrutwospgc");
+            parseConfigItem(item, /*withStages=*/true, "vmrutwospgcl");
         if (!parsed) {
           std::fprintf(stderr,
                        "tessera-bench: --forward-configs: expected "
-                       "BMxBNwWsS[v][m][r][u][t][w][o][s][p][g][c], "
+                       "BMxBNwWsS[v][m][r][u][t][w][o][s][p][g][c][l], "
                        "got '%s'\n",
                        item.c_str());
           return 2;
@@ -524,8 +526,10 @@ int main(int argc, char **argv) {
         c.constants["PIPELINE_QK"] = parsed->has('p');
         // g: the consumer warpgroups issue in turns (PING_PONG, with w).
         c.constants["PING_PONG"] = parsed->has('g');
-        // c: two programs per SM (CTAS_PER_SM, with w).
+        // c: two programs per SM (CTAS_PER_SM, with w); l: programs that
+        // loop over the tiles (PERSISTENT, on whole key blocks).
         c.constants["CTAS_PER_SM"] = parsed->has('c') ? 2 : 1;
+        c.constants["PERSISTENT"] = parsed->has('l');
         c.constants["V_TRANSPOSED"] = parsed->has('v');
         c.constants["TF32_ROUNDED_KV"] = parsed->has('r');
         c.constants["SKIP_UNIT_RESCALE"] = parsed->has('u');

@@ -123,18 +123,29 @@ public:
   explicit Specializer(func::FuncOp kernel) : kernel(kernel) {}
 
   /// The first TMA loop that qualifies: directly in the kernel's body, or
-  /// in a persistent kernel's tile loop there (tripLoopOf).
+  /// in a persistent kernel's tile loop there (tripLoopOf): the one loop of
+  /// TMA copies in each tile (a matmul's k-loop on four stages, or a ring of
+  /// any depth, as the attention forward's key loop on whole key blocks).
   void run() {
     for (scf::ForOp top : kernel.getBody().front().getOps<scf::ForOp>()) {
       if (!onlyScalarsBefore(top))
         return specializeSequence();
       if (specializable(top))
-        return specialize(top, top);
-      for (scf::ForOp inner : top.getBody()->getOps<scf::ForOp>())
-        if (FailureOr<scf::ForOp> trip = tripLoopOf(inner); succeeded(trip) && *trip == top &&
-                                                            top.getNumRegionIterArgs() == 0 &&
-                                                            specializable(inner))
-          return specialize(inner, top);
+        return specialize(top, top, Ring{kStages, kStages - kReleaseDistance});
+      SmallVector<scf::ForOp> tmaLoops;
+      top.getBody()->walk([&](scf::ForOp loop) {
+        if (loop->walk([](tile::TmaCopyOp) { return WalkResult::interrupt(); }).wasInterrupted())
+          tmaLoops.push_back(loop);
+      });
+      if (tmaLoops.size() != 1 || tmaLoops.front()->getParentOp() != top.getOperation())
+        continue;
+      scf::ForOp inner = tmaLoops.front();
+      std::optional<Ring> ring =
+          specializable(inner) ? std::optional<Ring>(Ring{kStages, kStages - kReleaseDistance})
+                               : ringOf(inner);
+      if (FailureOr<scf::ForOp> trip = tripLoopOf(inner);
+          succeeded(trip) && *trip == top && top.getNumRegionIterArgs() == 0 && ring)
+        return specialize(inner, top, *ring);
     }
   }
 
@@ -172,9 +183,18 @@ private:
     });
   }
 
+  /// A TMA loop's ring: its buffers and how far ahead its copies run. The
+  /// copies at the top of iteration j refill the buffers of iteration
+  /// j - (stages - distance), which every reader is done with by then (the
+  /// barrier that opens the body): the consumers release them there.
+  struct Ring {
+    int64_t stages, distance;
+    int64_t release() const { return stages - distance; }
+  };
+
   /// Splits the kernel before `top` (`loop` itself, or the tile loop that
-  /// holds it).
-  void specialize(scf::ForOp loop, scf::ForOp top) {
+  /// holds it); `loop`'s copies fill `ring`.
+  void specialize(scf::ForOp loop, scf::ForOp top, const Ring &ring) {
     MLIRContext *ctx = kernel.getContext();
     Location loc = loop.getLoc();
     Block *body = loop.getBody();
@@ -186,7 +206,7 @@ private:
     int64_t offset = llvm::alignTo(sharedMemoryBytes(kernel), 8);
     OpBuilder b(top);
     Value empty =
-        tile::MBarrierAllocOp::create(b, loc, tile::MBarriersType::get(ctx, kStages), offset);
+        tile::MBarrierAllocOp::create(b, loc, tile::MBarriersType::get(ctx, ring.stages), offset);
     tile::MBarrierInitOp::create(b, loc, empty, tile::getNumWarps(kernel));
     // The split, right before `top`: it and everything after it are the
     // consumers'.
@@ -211,20 +231,27 @@ private:
       p.setInsertionPointToStart(trips.getBody());
       trip = emitIteration(p, loc, top, trips.getInductionVar());
     }
-    auto fill =
-        scf::ForOp::create(p, loc, loop.getLowerBound(), loop.getUpperBound(), loop.getStep());
+    // The loop's bounds, where the tile loop computes them (trip-invariant:
+    // tripLoopOf), cloned into the producer's.
+    SmallVector<Value> bounds;
+    for (Value bound : {loop.getLowerBound(), loop.getUpperBound(), loop.getStep()}) {
+      if (top != loop)
+        cloneSlice(p, bound, top, mapping);
+      bounds.push_back(mapping.lookupOrDefault(bound));
+    }
+    auto fill = scf::ForOp::create(p, loc, bounds[0], bounds[1], bounds[2]);
     {
       OpBuilder f = OpBuilder::atBlockBegin(fill.getBody());
       Value iv = fill.getInductionVar();
-      Value j = emitIteration(f, loc, loop, iv);
-      Value slot = arith::RemUIOp::create(f, loc, j, constI32(f, loc, kStages));
-      emitWaitForRelease(f, loc, empty, slot, emitFillNumber(f, loc, loop, j, kStages, trip));
+      Value j = emitIteration(f, loc, fill, iv);
+      Value slot = arith::RemUIOp::create(f, loc, j, constI32(f, loc, ring.stages));
+      emitWaitForRelease(f, loc, empty, slot, emitFillNumber(f, loc, fill, j, ring.stages, trip));
       // The loop's copies were of iteration iv + distance: clone them with
       // the induction variable at iv - distance (always in range here).
       for (tile::TmaCopyOp copy : copies) {
         IRMapping inner = mapping;
         Value ahead =
-            arith::MulIOp::create(f, loc, loop.getStep(), constI32(f, loc, copy.getDistance()));
+            arith::MulIOp::create(f, loc, fill.getStep(), constI32(f, loc, copy.getDistance()));
         inner.map(loop.getInductionVar(), arith::SubIOp::create(f, loc, iv, ahead));
         for (Value operand : copy->getOperands())
           cloneSlice(f, operand, top, inner);
@@ -242,7 +269,7 @@ private:
     body->front().erase();
     for (tile::TmaCopyOp copy : copies)
       copy->erase();
-    emitReleases(loop, kStages, kReleaseDistance, empty);
+    emitReleases(loop, ring.stages, ring.release(), empty);
 
     // The copies before the loop are the producer's now, and so are the
     // barriers that kept them from refilling buffers still being read (the
@@ -252,15 +279,6 @@ private:
       return copy->getBlock() == body || producer->getParent()->isAncestor(copy->getParentRegion());
     });
   }
-
-  /// A TMA loop's ring: its buffers and how far ahead its copies run. The
-  /// copies at the top of iteration j refill the buffers of iteration
-  /// j - (stages - distance), which every reader is done with by then (the
-  /// barrier that opens the body): the consumers release them there.
-  struct Ring {
-    int64_t stages, distance;
-    int64_t release() const { return stages - distance; }
-  };
 
   /// The ring of a loop tile-use-tma made: a body that opens with a barrier,
   /// TMA copies into buffers of one depth, all as far ahead; no loop inside.

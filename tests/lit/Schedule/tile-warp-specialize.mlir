@@ -206,6 +206,70 @@ func.func @persistent(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32
 #opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
 #opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
 
+// Persistent, with tile work before the one TMA loop of each tile and a
+// ring of two (the attention forward's on whole key blocks: Q's load, then
+// the key loop): the producer's tile loop computes the loop's bound again
+// (computed inside the tile loop, the same on every trip) and fills the
+// ring of two, its fills counted across trips; the consumers copy A
+// themselves (cp.async) and release the buffers of the iteration before at
+// the top of each (distance 1), and the last one after the loop.
+// CHECK-LABEL: func.func @persistent_two_stages
+// CHECK: tile.mbarrier_init %{{[0-9]+}} : !tile.mbarriers<2>
+// CHECK: %[[EMPTY:.*]] = tile.mbarrier_alloc {{[0-9]+}} : !tile.mbarriers<2>
+// CHECK-NEXT: tile.mbarrier_init %[[EMPTY]] {count = 4 : i32}
+// CHECK-NEXT: tile.warp_specialize producer_warps(4) {
+// CHECK-NEXT: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} : i32 {
+// CHECK: %[[END:.*]] = arith.addi %arg14, %c64_i32
+// CHECK: scf.for %{{.*}} = %c0_i32 to %[[END]] step %c64_i32
+// CHECK: tile.mbarrier_wait %[[EMPTY]]
+// CHECK: tile.tma_copy {{.*}} {single_thread}
+// CHECK: } consumers {
+// CHECK-NEXT: scf.for
+// CHECK: tile.async_copy
+// CHECK: scf.for {{.*}} iter_args
+// CHECK-NOT: tile.tma_copy
+// CHECK: tile.mbarrier_arrive %[[EMPTY]][%{{.*}}] if %{{.*}} {distance = 1 : i64}
+// CHECK: scf.yield
+// CHECK: tile.mbarrier_arrive %[[EMPTY]]
+// CHECK: tile.store
+func.func @persistent_two_stages(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                                 %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                                 %pid: i32, %tiles: i32, %programs: i32, %col: i32, %half: i32,
+                                 %out: !tile.desc<128x128xbf16>)
+    attributes {tile.kernel, tile.num_stages = 2 : i32, tile.num_warps = 4 : i32, tile.tma,
+                tile.warp_specialize} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %c128 = arith.constant 128 : i32
+  scf.for %t = %pid to %tiles step %programs : i32 {
+    %row = arith.muli %t, %c128 : i32
+    %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+    %a = tile.load %da[%row, %c0] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+    %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+    %end = arith.addi %half, %c64 : i32
+    %r = scf.for %k = %c0 to %end step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
+      %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+      %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+      %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+      %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+      scf.yield %d : tensor<128x128xf32, #mma>
+    }
+    %h = arith.truncf %r : tensor<128x128xf32, #mma> to tensor<128x128xbf16, #mma>
+    %s = tile.convert_layout %h : tensor<128x128xbf16, #mma> -> tensor<128x128xbf16, #bb>
+    tile.store %out[%row, %col], %s : !tile.desc<128x128xbf16>, tensor<128x128xbf16, #bb>
+  }
+  return
+}
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
 // Tile work before two TMA loops in sequence (FlashAttention's forward: Q,
 // then the unmasked key blocks, then the masked ones; two stages, copies
 // one iteration ahead). The split comes before A's load, which the

@@ -241,6 +241,25 @@ TEST(ScheduleInterpret, AttentionForwardEvenKeys) {
   }
 }
 
+/// PERSISTENT: as many programs as the SMs hold (132 here), each walking
+/// tiles pid, pid + 132, ...; with the producer warpgroup issuing every
+/// tile's key blocks into the one ring, its phases counted across tiles.
+/// On whole key blocks (EVEN_N: one key loop per tile), more tiles than
+/// programs, at d 64 and 128, with and without the producer.
+TEST(ScheduleInterpret, AttentionForwardPersistent) {
+  ScheduleScope scope("sm_90a");
+  for (int64_t producer : {1, 0}) {
+    SCOPED_TRACE(producer ? "producer warpgroup" : "TMA");
+    std::map<std::string, int64_t> constants{
+        {"PERSISTENT", 1}, {"WARP_SPECIALIZE", producer}, {"TMA", 1}};
+    expectForward({1, 3, 1, 128 * 50 - 7, 256, 128}, false, false, constants);
+    expectForward({2, 2, 2, 128 * 40, 128, 64}, false, false, constants);
+    // Not on whole key blocks, or causal: one program per tile.
+    expectForward({1, 2, 1, 300, 200, 128}, false, false, constants);
+    expectForward({1, 2, 1, 300, 256, 128}, true, false, constants);
+  }
+}
+
 /// 64 x 64 blocks on one consumer warpgroup beside a producer warpgroup, two
 /// programs per SM (CTAS_PER_SM = 2: registers only, the schedule is the
 /// producer's), with and without the next scores first, at head dims 64 and
