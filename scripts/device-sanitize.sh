@@ -33,6 +33,11 @@ tests+=":Matrix/AttentionForwardTma.MatchesFloat64Reference/bf16_1x4_2kv_q67_k13
 tests+=":Matrix/AttentionBackwardTma.MatchesFloat64Gradients/bf16_1x4_2kv_q17_k130_d32_causal_mask"
 tests+=":Matrix/AttentionBackwardTma.MatchesFloat64Gradients/bf16_1x1_1kv_q100_k77_d256_causal_mask"
 tests+=":Matrix/AttentionBackwardTma.MatchesFloat64Gradients/bf16_1x2_2kv_q129_k129_d128_causal"
+# Whole key blocks (EVEN_N): short keys (cp.async) and past 1024 (a producer);
+# persistent programs over more tiles than SMs.
+tests+=":Matrix/AttentionForward.MatchesFloat64Reference/bf16_1x2_2kv_q65_k512_d128"
+tests+=":Matrix/AttentionForward.MatchesFloat64Reference/bf16_1x2_1kv_q100_k2048_d128"
+tests+=":AttentionForwardPersistent.ManyShortTiles"
 filter="${TESSERA_SANITIZE_FILTER:-$tests}"
 status=0
 for tool in racecheck memcheck; do

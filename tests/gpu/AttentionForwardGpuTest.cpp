@@ -380,6 +380,19 @@ TEST(AttentionForwardPersistent, MatchesFloat64Reference) {
       }
 }
 
+/// The same with more tiles than SMs of one key block each (every program
+/// takes two tiles or one; its ring's second trip starts on the phases the
+/// first left): small enough for compute-sanitizer (scripts/device-sanitize.sh).
+TEST(AttentionForwardPersistent, ManyShortTiles) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  for (Shape s : {Shape{1, 2, 1, 128 * 70, 128, 128}, Shape{1, 2, 2, 128 * 70, 128, 64}}) {
+    SCOPED_TRACE(shapeName(s));
+    checkForward(DType::BF16, attention::Fp32Precision::ieee, s, /*causal=*/false,
+                 /*useMask=*/false, {{"PERSISTENT", 1}});
+  }
+}
+
 /// K split between warp groups in the 16-bit mma.sync lowering (the shipped
 /// 16-bit configurations never have it: on sm_90a they run wgmma): 64 x 16
 /// blocks on 8 warps give Q·Kᵀ one n8 block per warp, so the warps split K.
