@@ -204,9 +204,10 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
           out.notApplied.push_back(
               options.arch != "sm_90a"
                   ? "warp specialization (sm_90a only)"
-                  : "warp specialization (no loop of TMA copies it takes: one directly in the "
-                    "kernel's body or in a persistent loop, with no loop inside, its copies "
-                    "computed from values before the loop)");
+                  : "warp specialization (no loop of TMA copies it takes: loops directly in the "
+                    "kernel's body, or the one such loop of a persistent loop, whose bounds are "
+                    "the same on every trip; with no loop inside, its copies computed from "
+                    "values before the loop)");
         if (f->hasAttr(tile::kPingPongAttr) && !turns)
           out.notApplied.push_back(
               "ping-pong (it needs a producer warpgroup and two consumer warpgroups)");
