@@ -254,6 +254,8 @@ TEST(ScheduleInterpret, AttentionForwardPersistent) {
         {"PERSISTENT", 1}, {"WARP_SPECIALIZE", producer}, {"TMA", 1}};
     expectForward({1, 3, 1, 128 * 50 - 7, 256, 128}, false, false, constants);
     expectForward({2, 2, 2, 128 * 40, 128, 64}, false, false, constants);
+    // One key block per tile: the ring's second slot never filled.
+    expectForward({1, 2, 1, 128 * 70, 128, 128}, false, false, constants);
     // Not on whole key blocks, or causal: one program per tile.
     expectForward({1, 2, 1, 300, 200, 128}, false, false, constants);
     expectForward({1, 2, 1, 300, 256, 128}, true, false, constants);
