@@ -107,7 +107,9 @@ llvm::Expected<Records> readRecords(const std::string &path) {
                                      "and causal",
                                      path.c_str(), i);
     r.causal = *causal;
-    if (!ms || *ms <= 0)
+    // Rows under a key mask have no peers beside them (the anchors time
+    // unmasked attention): not in the tables.
+    if (!ms || *ms <= 0 || o->getBoolean("mask").value_or(false))
       continue;
     r.ms = *ms;
     r.tflops = o->getNumber("tflops");

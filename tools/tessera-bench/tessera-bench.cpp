@@ -45,7 +45,13 @@ namespace {
 struct Shape {
   int64_t b, h, s, d;
   bool causal;
+  bool mask = false; // a key mask keeping 9 keys in 10 (the last field "mask" or "causal_mask")
 };
+
+/// The shape's masks as the tables print them.
+const char *maskLabel(const Shape &s) {
+  return s.mask ? (s.causal ? "c+mask" : "mask  ") : (maskLabel(s));
+}
 
 std::vector<Shape> parseShapes(const std::string &spec) {
   std::vector<Shape> out;
@@ -57,7 +63,8 @@ std::vector<Shape> parseShapes(const std::string &spec) {
     if (std::sscanf(item.c_str(), "%ld,%ld,%ld,%ld,%15s", &s.b, &s.h, &s.s, &s.d, causal) < 4)
       throw Error("--shapes: expected b,h,s,d,causal items separated by ';', got '" + item + "'");
     s.causal = std::strcmp(causal, "1") == 0 || std::strcmp(causal, "true") == 0 ||
-               std::strcmp(causal, "causal") == 0;
+               std::strcmp(causal, "causal") == 0 || std::strcmp(causal, "causal_mask") == 0;
+    s.mask = std::strstr(causal, "mask") != nullptr;
     out.push_back(s);
   }
   return out;
@@ -90,7 +97,7 @@ std::optional<ConfigItem> parseConfigItem(const std::string &item, bool withStag
 int usage() {
   std::fprintf(
       stderr,
-      "usage: tessera-bench attention [--shapes \"b,h,s,d,causal;...\"] "
+      "usage: tessera-bench attention [--shapes \"b,h,s,d,causal|full|mask|causal_mask;...\"] "
       "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--backward]\n"
       "       [--backward-configs BMxBNwW[d][m][t][o][w][c];...]  (also times the backward with "
       "each:\n"
@@ -464,6 +471,12 @@ int main(int argc, char **argv) {
       DeviceTensor q = make(), k = make(), v = make();
       attention::Options options;
       options.causal = s.causal;
+      std::vector<uint8_t> keep(s.b * s.s);
+      for (size_t i = 0; i < keep.size(); ++i)
+        keep[i] = (i * 7 + 3) % 10 < 9;
+      DeviceTensor keyMask = DeviceTensor::fromHost(keep.data(), {s.b, s.s}, DType::I1);
+      if (s.mask)
+        options.keyMask = &keyMask;
       attention::ForwardResult r = attention::forward(q, k, v, options); // compile + warm up
       Stream::defaultStream().synchronize();
       double ms =
@@ -471,10 +484,10 @@ int main(int argc, char **argv) {
       double flops = 4.0 * s.b * s.h * s.s * s.s * s.d / (s.causal ? 2 : 1);
       double tflops = flops / (ms * 1e-3) / 1e12;
       kernels::KernelConfig config =
-          attention::chooseForwardConfig(*dtype, s.d, s.causal, false, s.s, s.s);
+          attention::chooseForwardConfig(*dtype, s.d, s.causal, s.mask, s.s, s.s);
       std::printf("%-28s fwd %-5s b%-3ld h%-3ld s%-6ld d%-4ld %s %9.3f ms %7.1f TFLOP/s  [%s]\n",
-                  "tessera", dtypeName.c_str(), s.b, s.h, s.s, s.d, s.causal ? "causal" : "full  ",
-                  ms, tflops, config.key().c_str());
+                  "tessera", dtypeName.c_str(), s.b, s.h, s.s, s.d, maskLabel(s), ms, tflops,
+                  config.key().c_str());
       std::fflush(stdout);
       // One alternative configuration: run once (reporting a failure), then
       // the median time and a row of the table.
@@ -490,9 +503,8 @@ int main(int argc, char **argv) {
         }
         double cms = medianMs(run, flush, reps);
         std::printf("%-28s %s %-5s b%-3ld h%-3ld s%-6ld d%-4ld %s %9.3f ms %7.1f TFLOP/s  [%s]\n",
-                    "tessera-config", mode, dtypeName.c_str(), s.b, s.h, s.s, s.d,
-                    s.causal ? "causal" : "full  ", cms, work / (cms * 1e-3) / 1e12,
-                    c.key().c_str());
+                    "tessera-config", mode, dtypeName.c_str(), s.b, s.h, s.s, s.d, maskLabel(s),
+                    cms, work / (cms * 1e-3) / 1e12, c.key().c_str());
         std::fflush(stdout);
       };
       std::stringstream forwardList(forwardConfigs);
@@ -541,15 +553,14 @@ int main(int argc, char **argv) {
         // The heuristic's configuration, launched directly, for comparison with
         // whatever the tuning database chose.
         kernels::KernelConfig h =
-            attention::forwardConfig(*dtype, s.d, s.causal, false, dev.arch());
+            attention::forwardConfig(*dtype, s.d, s.causal, s.mask, dev.arch());
         attention::forwardWithConfig(q, k, v, r.out, r.lse, options, h); // compile, warm up
         double hms = medianMs(
             [&] { attention::forwardWithConfig(q, k, v, r.out, r.lse, options, h); }, flush, reps);
         std::printf("%-28s fwd %-5s b%-3ld h%-3ld s%-6ld d%-4ld %s %9.3f ms %7.1f TFLOP/s  [%s]  "
                     "tuned/heuristic speed %.2fx\n",
-                    "tessera-heuristic", dtypeName.c_str(), s.b, s.h, s.s, s.d,
-                    s.causal ? "causal" : "full  ", hms, flops / (hms * 1e-3) / 1e12,
-                    h.key().c_str(), hms / ms);
+                    "tessera-heuristic", dtypeName.c_str(), s.b, s.h, s.s, s.d, maskLabel(s), hms,
+                    flops / (hms * 1e-3) / 1e12, h.key().c_str(), hms / ms);
       }
       if (backward) {
         // dq, dk, dv from the forward's out and lse: delta, dK/dV and dQ
@@ -562,10 +573,10 @@ int main(int argc, char **argv) {
             flush, reps);
         double btflops = 2.5 * flops / (bms * 1e-3) / 1e12;
         kernels::KernelConfig bconfig =
-            attention::backwardConfig(*dtype, s.d, s.causal, false, dev.arch());
+            attention::backwardConfig(*dtype, s.d, s.causal, s.mask, dev.arch());
         std::printf("%-28s bwd %-5s b%-3ld h%-3ld s%-6ld d%-4ld %s %9.3f ms %7.1f TFLOP/s  [%s]\n",
-                    "tessera", dtypeName.c_str(), s.b, s.h, s.s, s.d,
-                    s.causal ? "causal" : "full  ", bms, btflops, bconfig.key().c_str());
+                    "tessera", dtypeName.c_str(), s.b, s.h, s.s, s.d, maskLabel(s), bms, btflops,
+                    bconfig.key().c_str());
         std::fflush(stdout);
         std::stringstream list(backwardConfigs);
         for (std::string item; std::getline(list, item, ';');) {
@@ -602,6 +613,7 @@ int main(int argc, char **argv) {
                                              {"s", s.s},
                                              {"d", s.d},
                                              {"causal", s.causal},
+                                             {"mask", s.mask},
                                              {"ms", bms},
                                              {"tflops", btflops},
                                              {"config", bconfig.key()}});
@@ -614,6 +626,7 @@ int main(int argc, char **argv) {
                                            {"s", s.s},
                                            {"d", s.d},
                                            {"causal", s.causal},
+                                           {"mask", s.mask},
                                            {"ms", ms},
                                            {"tflops", tflops},
                                            {"config", config.key()}});
