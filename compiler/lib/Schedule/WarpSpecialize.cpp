@@ -9,7 +9,11 @@
 // tiles ("full" barriers, as before) and release each buffer through an
 // "empty" barrier (one arrival per warp) once the wgmma that read it is
 // done, which, with four stages and a wgmma group kept in flight into the
-// next iteration, is at the top of the iteration after next.
+// next iteration, is at the top of the iteration after next. In a
+// persistent kernel the loop sits in the tile loop, after any tile work of
+// the consumers' (Q's copy in the attention forward), its ring of any depth
+// and its bounds the same on every tile: the producer runs the tile loop
+// too, the ring's fills counted across tiles.
 //
 // A kernel whose loops are preceded by tile work (FlashAttention's forward:
 // Q's copy, then the key loop over unmasked blocks, then the one over
