@@ -113,7 +113,7 @@ void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const Devi
     KernelConfig config =
         chooseForwardConfig(q.dtype(), d, o.causal, o.keyMask != nullptr, qs[2], keys.shape()[2],
                             o.fp32Precision, [&] { return tuneForward(q, keys, values, o); });
-    detail::launchForward(config, q, keys, values, out, lse, o, stream);
+    detail::launchForward(std::move(config), q, keys, values, out, lse, o, stream);
   };
   if (options.keyMask && options.compactKeyMask && !options.causal) {
     if (std::optional<detail::CompactedKeys> kept =
@@ -211,7 +211,7 @@ void packAndLaunchForward(const std::map<std::string, int64_t> &constants,
   // PERSISTENT (on whole key blocks, EVEN_N, where the kernel is
   // persistent): as many programs as the SMs hold (CTAS_PER_SM each), or
   // fewer where there are fewer tiles; they walk the tiles themselves.
-  if (flag("PERSISTENT") && flag("EVEN_N")) {
+  if (flag("PERSISTENT") && flag("EVEN_N") && !flag("CAUSAL") && !flag("HAS_MASK")) {
     auto ctas = constants.find("CTAS_PER_SM");
     int64_t perSm = ctas == constants.end() ? 1 : std::max<int64_t>(ctas->second, 1);
     int64_t sms = gpuAvailable() ? currentDevice().smCount : 132;
@@ -228,23 +228,24 @@ void packAndLaunchForward(const std::map<std::string, int64_t> &constants,
 
 } // namespace
 
-KernelConfig attention::detail::withEvenKeys(KernelConfig config, int64_t kLen,
-                                             const Options &options) {
-  int64_t blockN = config.get("BLOCK_N");
-  config.constants["EVEN_N"] =
-      !options.causal && !options.keyMask && blockN > 0 && kLen % blockN == 0;
-  return config;
+bool attention::detail::wholeKeyBlocks(int64_t blockN, int64_t kLen, const Options &options) {
+  return !options.causal && !options.keyMask && blockN > 0 && kLen % blockN == 0;
 }
 
-void attention::detail::launchForward(const KernelConfig &config, const DeviceTensor &q,
+void attention::detail::specializeOnKeys(KernelConfig &config, int64_t kLen,
+                                         const Options &options) {
+  config.constants["EVEN_N"] = wholeKeyBlocks(config.get("BLOCK_N"), kLen, options);
+}
+
+void attention::detail::launchForward(KernelConfig config, const DeviceTensor &q,
                                       const DeviceTensor &k, const DeviceTensor &v,
                                       DeviceTensor &out, DeviceTensor &lse, const Options &options,
                                       Stream &stream) {
-  KernelConfig specialized = withEvenKeys(config, k.shape()[2], options);
+  specializeOnKeys(config, k.shape()[2], options);
   packAndLaunchForward(
-      specialized.constants,
+      config.constants,
       [&](const KernelArgs &args) -> const JitKernel & {
-        return kernels::detail::jitKernel("attention_forward", specialized, args);
+        return kernels::detail::jitKernel("attention_forward", config, args);
       },
       q, k, v, out, lse, options, stream);
 }
@@ -255,9 +256,7 @@ void attention::detail::launchForward(const JitKernel &kernel, const DeviceTenso
                                       Stream &stream) {
   const auto &constants = kernel.compiled.constants;
   if (auto even = constants.find("EVEN_N"); even != constants.end() && even->second) {
-    KernelConfig needed;
-    needed.constants = constants;
-    if (!withEvenKeys(needed, k.shape()[2], options).get("EVEN_N"))
+    if (!detail::wholeKeyBlocks(constants.at("BLOCK_N"), k.shape()[2], options))
       throw tessera::Error("attention_forward: kernel compiled for k_len a multiple of BLOCK_N " +
                            std::to_string(constants.at("BLOCK_N")) +
                            " without causal or key masks (EVEN_N), got k_len " +

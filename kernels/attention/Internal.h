@@ -60,20 +60,20 @@ inline bool usesTf32(DType dtype, Fp32Precision precision) {
   return dtype == DType::F32 && precision == Fp32Precision::tf32;
 }
 
-/// `config` specialised on the keys, as launchForward launches it: EVEN_N = 1
-/// where `kLen` is a whole number of BLOCK_N blocks and neither causal nor a
-/// key mask masks scores (the kernel then has no loop over masked blocks),
-/// else 0.
-kernels::KernelConfig withEvenKeys(kernels::KernelConfig config, int64_t kLen,
-                                   const Options &options);
+/// Whether attention_forward on `kLen` keys has no block with a masked score:
+/// k_len a whole number of `blockN` blocks, neither causal nor a key mask.
+/// Its launch then sets EVEN_N (the kernel leaves out its masked blocks'
+/// loop).
+bool wholeKeyBlocks(int64_t blockN, int64_t kLen, const Options &options);
+/// Sets `config`'s EVEN_N as launchForward does (wholeKeyBlocks).
+void specializeOnKeys(kernels::KernelConfig &config, int64_t kLen, const Options &options);
 
 /// Launches attention_forward with `config` on validated inputs, through the
 /// JIT, specialised on its arguments' alignment and on the keys
-/// (withEvenKeys).
-void launchForward(const kernels::KernelConfig &config, const DeviceTensor &q,
-                   const DeviceTensor &k, const DeviceTensor &v, DeviceTensor &out,
-                   DeviceTensor &lse, const Options &options,
-                   Stream &stream = Stream::defaultStream());
+/// (specializeOnKeys, on `config` itself: the launch path copies nothing).
+void launchForward(kernels::KernelConfig config, const DeviceTensor &q, const DeviceTensor &k,
+                   const DeviceTensor &v, DeviceTensor &out, DeviceTensor &lse,
+                   const Options &options, Stream &stream = Stream::defaultStream());
 /// The same with a kernel compiled already (an autotuning candidate); one
 /// compiled with EVEN_N = 1 takes only keys it was specialised for.
 void launchForward(const JitKernel &kernel, const DeviceTensor &q, const DeviceTensor &k,

@@ -471,12 +471,14 @@ int main(int argc, char **argv) {
       DeviceTensor q = make(), k = make(), v = make();
       attention::Options options;
       options.causal = s.causal;
-      std::vector<uint8_t> keep(s.b * s.s);
-      for (size_t i = 0; i < keep.size(); ++i)
-        keep[i] = (i * 7 + 3) % 10 < 9;
-      DeviceTensor keyMask = DeviceTensor::fromHost(keep.data(), {s.b, s.s}, DType::I1);
-      if (s.mask)
-        options.keyMask = &keyMask;
+      std::optional<DeviceTensor> keyMask;
+      if (s.mask) {
+        std::vector<uint8_t> keep(s.b * s.s);
+        for (size_t i = 0; i < keep.size(); ++i)
+          keep[i] = (i * 7 + 3) % 10 < 9;
+        keyMask = DeviceTensor::fromHost(keep.data(), {s.b, s.s}, DType::I1);
+        options.keyMask = &*keyMask;
+      }
       attention::ForwardResult r = attention::forward(q, k, v, options); // compile + warm up
       Stream::defaultStream().synchronize();
       double ms =

@@ -144,9 +144,7 @@ public:
       if (tmaLoops.size() != 1 || tmaLoops.front()->getParentOp() != top.getOperation())
         continue;
       scf::ForOp inner = tmaLoops.front();
-      std::optional<Ring> ring =
-          specializable(inner) ? std::optional<Ring>(Ring{kStages, kStages - kReleaseDistance})
-                               : ringOf(inner);
+      std::optional<Ring> ring = ringOf(inner);
       if (FailureOr<scf::ForOp> trip = tripLoopOf(inner);
           succeeded(trip) && *trip == top && top.getNumRegionIterArgs() == 0 && ring)
         return specialize(inner, top, *ring);

@@ -490,6 +490,28 @@ TEST(Compiler, WarpSpecializedConsumersGetTheProducersRegisters) {
   EXPECT_FALSE(k.usage.wgmmaSerialized);
 }
 
+/// The forward's CTAS_PER_SM reaches the split: two 64 x 64 programs of 8
+/// warps (a consumer warpgroup and the producer's) per SM (.minnctapersm 2).
+TEST(Compiler, AttentionForwardTwoProgramsPerSm) {
+  kernels::KernelConfig config = attention::forwardConfig(DType::BF16, 128, false, false, "sm_90a");
+  config.numWarps = 4;
+  config.constants["BLOCK_M"] = 64;
+  config.constants["BLOCK_N"] = 64;
+  config.constants["TMA"] = 1;
+  config.constants["WARP_SPECIALIZE"] = 1;
+  config.constants["PIPELINE_QK"] = 0;
+  config.constants["CTAS_PER_SM"] = 2;
+  config.alignedTensors = ~uint64_t(0);
+  const kernels::KernelDef &def = kernels::lookup("attention_forward");
+  CompileOptions options;
+  options.arch = "sm_90a";
+  options.emitCubin = false;
+  CompiledKernel k =
+      Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
+  EXPECT_EQ(k.numWarps, 8u);
+  EXPECT_NE(k.ptx.find(".minnctapersm 2"), std::string::npos);
+}
+
 /// ptxas failing names itself and carries its report.
 TEST(Compiler, PtxasFailureCarriesItsReport) {
   if (ptxasPath().empty())

@@ -213,10 +213,15 @@ TEST(ScheduleInterpret, AttentionForwardPipelinedScores) {
 TEST(ScheduleInterpret, AttentionForwardEvenKeys) {
   attention::Options options;
   kernels::KernelConfig config = attention::forwardConfig(DType::BF16, 128, false, false, "sm_90a");
-  EXPECT_EQ(attention::detail::withEvenKeys(config, 2048, options).get("EVEN_N"), 1);
-  EXPECT_EQ(attention::detail::withEvenKeys(config, 2000, options).get("EVEN_N"), 0);
+  auto evenFor = [&](int64_t kLen) {
+    kernels::KernelConfig c = config;
+    attention::detail::specializeOnKeys(c, kLen, options);
+    return c.get("EVEN_N");
+  };
+  EXPECT_EQ(evenFor(2048), 1);
+  EXPECT_EQ(evenFor(2000), 0);
   options.causal = true;
-  EXPECT_EQ(attention::detail::withEvenKeys(config, 2048, options).get("EVEN_N"), 0);
+  EXPECT_EQ(evenFor(2048), 0);
   auto loops = [](kernels::KernelConfig c, int64_t even, int64_t causal) {
     c.constants["EVEN_N"] = even;
     c.constants["CAUSAL"] = causal;

@@ -245,20 +245,17 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
 
   int64_t numAcc = cElems.size();
   bool zeroAcc = matchPattern(op.getAcc(), m_AnyZeroFloat());
-  // Element i of the accumulators is register `place[i].second` of slab
-  // `place[i].first`'s m64nN fragment, in the order PTX lists them: per n8
-  // block, row g then g + 8, two columns each.
-  SmallVector<std::pair<int64_t, int64_t>> place(numAcc);
-  for (int64_t r = 0; r < slabs; ++r)
-    for (int64_t j = 0, reg = 0; j < n / 8; ++j)
-      for (int64_t half : {0, 1})
-        for (int64_t col : {0, 1})
-          place[cElems.flatten({2 * r + half, 2 * j + col})] = {r, reg++};
-  SmallVector<Type> fields(numAcc, b.getF32Type());
-  auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
-
   SmallVector<Value> pending;
   if (typed && stagedA && groups == 1) {
+    // Element i of the accumulators is register `place[i].second` of slab
+    // `place[i].first`'s m64nN fragment, in the order PTX lists them: per n8
+    // block, row g then g + 8, two columns each.
+    SmallVector<std::pair<int64_t, int64_t>> place(numAcc);
+    for (int64_t r = 0; r < slabs; ++r)
+      for (int64_t j = 0, reg = 0; j < n / 8; ++j)
+        for (int64_t half : {0, 1})
+          for (int64_t col : {0, 1})
+            place[cElems.flatten({2 * r + half, 2 * j + col})] = {r, reg++};
     // Upstream's ops (which become inline PTX one instruction each in
     // convert-nvvm-to-llvm): the fence, then one nvvm.wgmma.mma_async per
     // k-step and slab, each slab's accumulators a struct threaded through
@@ -386,6 +383,8 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
     args.push_back(zeroAcc ? undefAcc : acc[i]);
     constraints += std::to_string(i) + (i + 1 < numAcc ? "," : "");
   }
+  SmallVector<Type> fields(numAcc, b.getF32Type());
+  auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
   // The fence stays in the assembly with the instructions: nothing may move
   // an accumulator register between them. The commit closes the group.
   Value issued = asmOp(b, loc, resultType, args, text, constraints, /*sideEffects=*/true);
