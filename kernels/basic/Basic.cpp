@@ -31,6 +31,7 @@ using namespace tessera::dsl;
 using namespace tessera::kernels;
 using tessera::kernels::detail::requireDType;
 using tessera::kernels::detail::requireRank;
+using tessera::kernels::detail::shippedKernelVersion;
 
 namespace {
 
@@ -612,6 +613,7 @@ Kernel rowKernel(const char *name, Kernel::Body body, const char *summary,
   Tuning tuning;
   tuning.generate = rowConfigs;
   return Kernel(name, std::move(body))
+      .version(shippedKernelVersion())
       .summary(summary)
       .constants({{"BLOCK_M", 1}, {"BLOCK_N", 1024}})
       .grid(rowGrid)
@@ -628,6 +630,7 @@ Kernel rowKernel(const char *name, Kernel::Body body, const char *summary,
 const Kernel &tessera::kernels::detail::vectorAddKernel() {
   static const Kernel k =
       Kernel("vector_add", vectorAddBody)
+          .version(shippedKernelVersion())
           .summary("out = x + y (1-D)")
           .constants({{"BLOCK", 1024}})
           .grid([](const Args &a, const KernelConfig &c) {
@@ -675,6 +678,7 @@ const Kernel &tessera::kernels::detail::matmulKernel() {
                       {"CLUSTER_M", 1},
                       {"TMA_STORE", 0}});
     return Kernel("matmul", matmulBody)
+        .version(shippedKernelVersion())
         .summary("C = A·B (2-D), f32 accumulation")
         .constants(constants)
         .grid([](const Args &a, const KernelConfig &c) {
@@ -702,6 +706,7 @@ const Kernel &tessera::kernels::detail::batchedMatmulKernel() {
     // TMA=1 (sm_90a): copies by the Tensor Memory Accelerator, as matmul's.
     constants.insert({"TMA", 0});
     return Kernel("batched_matmul", batchedMatmulBody)
+        .version(shippedKernelVersion())
         .summary("C_i = A_i·B_i over a batch (3-D; B may be one matrix), f32 accumulation")
         .constants(constants)
         .grid([](const Args &a, const KernelConfig &c) {
@@ -733,6 +738,7 @@ const Kernel &tessera::kernels::detail::rmsNormBackwardKernel() {
       return key;
     };
     return Kernel("rms_norm_backward", rmsNormBackwardBody)
+        .version(shippedKernelVersion())
         .summary("dx of RMSNorm, and dweight summed per program into dw_partial")
         .constants({{"BLOCK_M", 1}, {"BLOCK_N", 1024}})
         // One program per row of the partial sums.
@@ -752,6 +758,7 @@ const Kernel &tessera::kernels::detail::rmsNormBackwardKernel() {
 const Kernel &tessera::kernels::detail::sumColumnsKernel() {
   static const Kernel k =
       Kernel("sum_columns", sumColumnsBody)
+          .version(shippedKernelVersion())
           .summary("out_j = sum over i of partial_ij (f32 partial sums)")
           .constants({{"BLOCK_M", 32}, {"BLOCK_N", 128}})
           .grid([](const Args &a, const KernelConfig &c) {

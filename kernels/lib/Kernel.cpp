@@ -198,6 +198,11 @@ Kernel &Kernel::summary(std::string text) {
   return *this;
 }
 
+Kernel &Kernel::version(std::string text) {
+  state->def.version = std::move(text);
+  return *this;
+}
+
 Kernel &Kernel::constants(std::map<std::string, int64_t> defaults) {
   state->def.defaults = std::move(defaults);
   return *this;

@@ -96,6 +96,16 @@ struct RecentLaunch {
 
 } // namespace
 
+detail::JitKeys detail::jitKeys(const KernelDef &def, const KernelConfig &config,
+                                uint64_t alignedTensors, bool debug) {
+  // Debug builds (device_assert) are kernels of their own.
+  JitKeys keys;
+  keys.memory = def.name + "[" + config.keyWith(alignedTensors) + "]" + (debug ? "+debug" : "");
+  if (!def.version.empty())
+    keys.source = keys.memory + "@" + def.version;
+  return keys;
+}
+
 const JitKernel &detail::jitKernel(const KernelDef &def, const KernelConfig &config,
                                    uint64_t alignedTensors) {
   bool debug = dsl::debugEnabled();
@@ -107,15 +117,16 @@ const JitKernel &detail::jitKernel(const KernelDef &def, const KernelConfig &con
         r.alignedTensors == alignedTensors && r.debug == debug && r.arch == arch &&
         r.constants == config.constants)
       return *r.kernel;
-  // The config is copied only to build. Debug builds (device_assert) are
-  // kernels of their own.
-  const JitKernel &kernel = Jit::get().kernel(def.name + "[" + config.keyWith(alignedTensors) +
-                                                  "]" + (debug ? "+debug" : ""),
-                                              [&](mlir::MLIRContext &ctx) {
-                                                KernelConfig specialized = config;
-                                                specialized.alignedTensors = alignedTensors;
-                                                return def.build(ctx, specialized);
-                                              });
+  // The config is copied only to build.
+  JitKeys keys = jitKeys(def, config, alignedTensors, debug);
+  const JitKernel &kernel = Jit::get().kernel(
+      keys.memory,
+      [&](mlir::MLIRContext &ctx) {
+        KernelConfig specialized = config;
+        specialized.alignedTensors = alignedTensors;
+        return def.build(ctx, specialized);
+      },
+      keys.source);
   // The last few: a program's kernels of one step (forward, backward's two).
   constexpr size_t kRecent = 8;
   if (recent.size() == kRecent)

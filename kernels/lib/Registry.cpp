@@ -2,10 +2,13 @@
 
 #include "tessera/kernels/Registry.h"
 
+#include "tessera/kernels/Launch.h"
 #include "tessera/kernels/attention.h"
 #include "tessera/kernels/basic.h"
 #include "tessera/kernels/seed.h"
 #include "tessera/runtime/Error.h"
+
+#include "KernelSourcesFingerprint.h"
 
 #include <cstdlib>
 
@@ -77,6 +80,8 @@ std::map<std::string, KernelDef> &allKernels() {
     attention::detail::registerAttentionKernels(r);
     attention::detail::registerAttentionBackwardKernels(r);
     attention::detail::registerSeedKernels(r);
+    for (auto &[kernelName, def] : r)
+      def.version = detail::shippedKernelVersion();
     return r;
   }();
   return all;
@@ -84,6 +89,11 @@ std::map<std::string, KernelDef> &allKernels() {
 } // namespace
 
 const std::map<std::string, KernelDef> &kernels::registry() { return allKernels(); }
+
+const std::string &kernels::detail::shippedKernelVersion() {
+  static const std::string version = std::string("tessera-") + TESSERA_KERNEL_SOURCES_FINGERPRINT;
+  return version;
+}
 
 void kernels::detail::addToRegistry(const KernelDef &def) {
   if (!allKernels().emplace(def.name, def).second)

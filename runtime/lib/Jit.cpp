@@ -46,18 +46,27 @@ CompiledKernel Jit::compile(const IRBuilderFn &build, const CompileOptions &opti
 }
 
 CompiledKernel Jit::compileCached(const IRBuilderFn &build, const CompileOptions &options,
-                                  DiskCache &cache) {
+                                  DiskCache &cache, const std::string &sourceKey) {
   std::lock_guard<std::mutex> lock(mutex);
+  // IR text starts with "module": no source key hashes like any IR.
+  std::string bySource = sourceKey.empty() ? "" : cacheKey("source " + sourceKey, options);
+  if (!bySource.empty())
+    if (std::optional<CompiledKernel> hit = cache.load(bySource))
+      return std::move(*hit);
   mlir::OwningOpRef<mlir::ModuleOp> module = build(*context);
   std::string key = cacheKey(printForHashing(*module), options);
-  if (std::optional<CompiledKernel> hit = cache.load(key))
-    return std::move(*hit);
-  llvm::Expected<CompiledKernel> compiled = compileKernel(*module, options);
-  if (!compiled)
-    throw Error(llvm::toString(compiled.takeError()));
-  ++compiles;
-  cache.store(key, *compiled);
-  return std::move(*compiled);
+  std::optional<CompiledKernel> kernel = cache.load(key);
+  if (!kernel) {
+    llvm::Expected<CompiledKernel> compiled = compileKernel(*module, options);
+    if (!compiled)
+      throw Error(llvm::toString(compiled.takeError()));
+    ++compiles;
+    cache.store(key, *compiled);
+    kernel = std::move(*compiled);
+  }
+  if (!bySource.empty())
+    cache.store(bySource, *kernel);
+  return std::move(*kernel);
 }
 
 std::vector<Jit::CompileResult> Jit::compileAll(const std::vector<IRBuilderFn> &builds,
@@ -135,7 +144,8 @@ std::unique_ptr<JitKernel> Jit::interpretable(const IRBuilderFn &build) {
   return jk;
 }
 
-const JitKernel &Jit::kernel(const std::string &key, const IRBuilderFn &build) {
+const JitKernel &Jit::kernel(const std::string &key, const IRBuilderFn &build,
+                             const std::string &sourceKey) {
   const DeviceInfo &device = currentDevice();
   std::string fullKey = key + "@" + device.arch();
   {
@@ -151,7 +161,7 @@ const JitKernel &Jit::kernel(const std::string &key, const IRBuilderFn &build) {
   }
   CompileOptions options;
   options.arch = device.arch();
-  std::unique_ptr<JitKernel> jk = load(compileCached(build, options, DiskCache::get()));
+  std::unique_ptr<JitKernel> jk = load(compileCached(build, options, DiskCache::get(), sourceKey));
   std::lock_guard<std::mutex> lock(mutex);
   auto [it, inserted] = loaded.emplace(fullKey, std::move(jk));
   return *it->second;

@@ -222,6 +222,29 @@ TEST(KernelApi, RegisteredKernelsAreKnownByName) {
   EXPECT_EQ(findKernel("attention_forward"), nullptr);
 }
 
+/// Which kernels the disk cache may find without building their IR: every
+/// kernel Tessera ships (by its sources' hash), a user's only with a version.
+TEST(KernelApi, DiskCacheKeysOnVersionsWhereGiven) {
+  for (const auto &[name, def] : registry())
+    if (!findKernel(name) || name == "softmax")
+      EXPECT_EQ(def.version, kernels::detail::shippedKernelVersion()) << name;
+  EXPECT_EQ(findKernel("softmax")->def().version, kernels::detail::shippedKernelVersion());
+  // "tessera-" and 64 hex digits.
+  EXPECT_EQ(kernels::detail::shippedKernelVersion().size(), 8u + 64u)
+      << kernels::detail::shippedKernelVersion();
+
+  KernelConfig config{DType::F32, 4, {{"BLOCK", 128}}};
+  kernels::detail::JitKeys unversioned =
+      kernels::detail::jitKeys(axpy("api_unversioned").def(), config, 1, false);
+  EXPECT_EQ(unversioned.memory,
+            "api_unversioned[dtype=f32,num_warps=4,BLOCK=128,aligned_tensors=1]");
+  EXPECT_EQ(unversioned.source, "");
+  Kernel versioned = axpy("api_versioned").version("v2");
+  kernels::detail::JitKeys keys = kernels::detail::jitKeys(versioned.def(), config, 1, true);
+  EXPECT_EQ(keys.memory, "api_versioned[dtype=f32,num_warps=4,BLOCK=128,aligned_tensors=1]+debug");
+  EXPECT_EQ(keys.source, keys.memory + "@v2");
+}
+
 } // namespace
 
 namespace {

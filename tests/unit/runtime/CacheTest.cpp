@@ -110,6 +110,50 @@ TEST(DiskCache, SecondCompileIsAHitWithTheSameBinary) {
   EXPECT_EQ(entries(dir.path).size(), 1u); // one entry, no staging left behind
 }
 
+/// A kernel with a source key (Tessera's own, a versioned user kernel):
+/// the first lookup builds its IR, compiles and publishes under both keys; a
+/// later process (a fresh DiskCache on the same folder) loads the same
+/// binary without building any IR. Another source key, or none, builds.
+TEST(DiskCache, SourceKeyedHitBuildsNoIr) {
+  TempDir dir;
+  const kernels::KernelDef &def = kernels::lookup("vector_add");
+  kernels::KernelConfig config = kernels::makeConfig(def, DType::F32, 4, {{"BLOCK", 256}});
+  ASSERT_FALSE(def.version.empty()) << "a shipped kernel carries its sources' hash";
+  int builds = 0;
+  IRBuilderFn counted = [&](mlir::MLIRContext &ctx) {
+    ++builds;
+    return def.build(ctx, config);
+  };
+  std::string sourceKey = "vector_add[" + config.key() + "]@" + def.version;
+  DiskCache cache(dir.path);
+  CompiledKernel first = Jit::get().compileCached(counted, sm80(), cache, sourceKey);
+  EXPECT_EQ(builds, 1);
+  EXPECT_EQ(entries(dir.path).size(), 2u); // by the IR's text and by the source key
+
+  DiskCache later(dir.path);
+  CompiledKernel second = Jit::get().compileCached(counted, sm80(), later, sourceKey);
+  EXPECT_EQ(builds, 1);
+  EXPECT_EQ(later.stats().hits, 1u);
+  EXPECT_EQ(first.cubin, second.cubin);
+  EXPECT_EQ(first.params, second.params);
+  EXPECT_EQ(first.constants, second.constants);
+
+  // Another version (sources changed): the IR is built; its text finds the
+  // entry the first compile published, nothing is compiled again.
+  unsigned compiles = Jit::get().compileCount();
+  Jit::get().compileCached(counted, sm80(), later, sourceKey + "-changed");
+  EXPECT_EQ(builds, 2);
+  EXPECT_EQ(Jit::get().compileCount(), compiles);
+  EXPECT_EQ(entries(dir.path).size(), 3u);
+  Jit::get().compileCached(counted, sm80(), later);
+  EXPECT_EQ(builds, 3);
+  // Another arch: the source key alone does not identify the binary.
+  CompileOptions sm90 = sm80();
+  sm90.arch = "sm_90a";
+  Jit::get().compileCached(counted, sm90, later, sourceKey);
+  EXPECT_EQ(builds, 4);
+}
+
 /// `kernel` (matmul or batched_matmul) on aligned bf16 tensors, 128 x N x
 /// 64 blocks with TMA copies, on `warps` warps with `constants` changed.
 IRBuilderFn matmulOn(unsigned warps, std::map<std::string, int64_t> constants,

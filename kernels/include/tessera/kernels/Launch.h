@@ -37,6 +37,19 @@ KernelDef defineKernel(const std::string &name, const std::string &summary,
                        std::map<std::string, int64_t> defaults, std::vector<DType> dtypes,
                        void (*body)(dsl::KernelBuilder &, const KernelConfig &));
 
+/// The version of every kernel Tessera ships (KernelDef::version): a hash of
+/// the DSL's and the kernels' sources.
+const std::string &shippedKernelVersion();
+
+/// What the JIT knows `def` specialised by `config`, the alignment mask
+/// `alignedTensors` and the debug flag by: its key in memory, and the one
+/// that stands for its IR on disk (empty where `def` has no version).
+struct JitKeys {
+  std::string memory, source;
+};
+JitKeys jitKeys(const KernelDef &def, const KernelConfig &config, uint64_t alignedTensors,
+                bool debug);
+
 /// The arch of the current device, whose heuristic configurations the
 /// kernels pick; sm_90a when there is no GPU.
 std::string currentArch();

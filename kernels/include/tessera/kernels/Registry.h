@@ -47,6 +47,12 @@ struct KernelDef {
   std::map<std::string, int64_t> defaults;
   std::vector<DType> dtypes;
   std::function<mlir::OwningOpRef<mlir::ModuleOp>(mlir::MLIRContext &, const KernelConfig &)> build;
+  /// What, with a config's key, identifies the IR `build` makes across
+  /// processes and builds, so that a disk-cache hit needs no IR built (empty:
+  /// nothing does, and the cache keys on the IR's text). Tessera's kernels
+  /// carry a hash of the DSL's and the kernels' sources; a user's kernel may
+  /// carry a version it changes whenever its body does (Kernel::version).
+  std::string version;
 };
 
 /// All kernels, by name.

@@ -4,7 +4,11 @@
 // kernel.ptx, kernel.cubin and meta.json (what the launch needs, and an xxh3
 // checksum of each file). The key is a SHA-256 of everything that can change
 // the binary: the kernel's IR text, the compile options, the architecture and
-// the versions of Tessera, LLVM and nvJitLink.
+// the versions of Tessera, LLVM and nvJitLink (and the hash of the compiler's
+// sources). A kernel whose IR a string identifies (Tessera's own: name,
+// config and a hash of the DSL's and kernels' sources) is also published
+// under that string's key, which a later process finds without building or
+// printing the IR (Jit::compileCached).
 //
 // Writers build an entry in a private staging directory and publish it with
 // one rename, so a reader sees a whole entry or none; a writer killed midway

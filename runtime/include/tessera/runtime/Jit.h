@@ -52,16 +52,23 @@ public:
 
   /// The loaded kernel for `key` (which must identify the IR `build` makes)
   /// on the current device. Throws tessera::Error naming the kernel, stage
-  /// and location when compilation fails.
-  const JitKernel &kernel(const std::string &key, const IRBuilderFn &build);
+  /// and location when compilation fails. `sourceKey`, where not empty,
+  /// identifies that IR across processes too (compileCached).
+  const JitKernel &kernel(const std::string &key, const IRBuilderFn &build,
+                          const std::string &sourceKey = {});
 
   /// Compiles without loading or caching (works without a GPU).
   CompiledKernel compile(const IRBuilderFn &build, const CompileOptions &options);
 
   /// Compiles through `cache`: a hit skips the compiler, a miss compiles and
-  /// publishes. The key is computed from the IR `build` makes.
+  /// publishes. The key is computed from the IR `build` makes, or first from
+  /// `sourceKey` where given: a string that, with the compiler's own
+  /// fingerprint (toolchainFingerprint), stands for that IR (a shipped
+  /// kernel's name, config and sources' hash). An entry found under it
+  /// builds no IR, hashes no text: most of a hit's cost. A miss there takes
+  /// the IR's key and publishes what it finds or compiles under both.
   CompiledKernel compileCached(const IRBuilderFn &build, const CompileOptions &options,
-                               DiskCache &cache);
+                               DiskCache &cache, const std::string &sourceKey = {});
 
   /// Compiles every kernel `builds` make in parallel on a thread pool (one
   /// MLIR context per task) through `cache`. Each result is a kernel or the
