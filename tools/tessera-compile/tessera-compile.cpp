@@ -49,6 +49,11 @@ static cl::opt<bool>
             cl::desc("specialise on every tensor being aligned for 16-byte vectors, as contiguous "
                      "tensors are (default; --aligned=false: the kernel for any strides)"),
             cl::init(true), cl::cat(category));
+static cl::opt<uint64_t> alignedMask(
+    "aligned-mask",
+    cl::desc("specialise on the tensors of this bit mask being aligned (bit i: the i-th tensor "
+             "parameter), as a launch does on its arguments; overrides --aligned"),
+    cl::value_desc("mask"), cl::cat(category));
 static cl::opt<bool> timeStages("time-stages",
                                 cl::desc("print the wall time of each compiler stage"),
                                 cl::cat(category));
@@ -105,7 +110,9 @@ int main(int argc, char **argv) {
     tessera::kernels::KernelConfig config =
         tessera::kernels::makeConfig(def, *dtype, numWarps, overrides);
     std::string key = config.key();
-    if (aligned)
+    if (alignedMask.getNumOccurrences())
+      config.alignedTensors = alignedMask;
+    else if (aligned)
       config.alignedTensors = ~uint64_t(0);
     tessera::CompileOptions options;
     options.arch = arch;
@@ -115,12 +122,15 @@ int main(int argc, char **argv) {
         [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
     if (report) {
       outs() << "kernel " << k.name << " [" << key << "] for " << arch
-             << (aligned ? "" : " (tensors of any alignment)") << ": " << k.usage.registers
-             << " registers, " << k.usage.spillStoreBytes << " bytes spill stores, "
-             << k.usage.spillLoadBytes << " bytes spill loads, " << k.usage.stackBytes
-             << " bytes stack, " << k.sharedBytes << " bytes dynamic shared memory, "
-             << k.usage.staticSharedBytes << " bytes static shared memory, " << k.numWarps * 32
-             << " threads"
+             << (alignedMask.getNumOccurrences()
+                     ? " (aligned tensors " + std::to_string(config.alignedTensors) + ")"
+                 : aligned ? ""
+                           : " (tensors of any alignment)")
+             << ": " << k.usage.registers << " registers, " << k.usage.spillStoreBytes
+             << " bytes spill stores, " << k.usage.spillLoadBytes << " bytes spill loads, "
+             << k.usage.stackBytes << " bytes stack, " << k.sharedBytes
+             << " bytes dynamic shared memory, " << k.usage.staticSharedBytes
+             << " bytes static shared memory, " << k.numWarps * 32 << " threads"
              << (k.tensorMaps.empty()
                      ? std::string()
                      : ", " + std::to_string(k.tensorMaps.size()) + " TMA tensor maps")
