@@ -108,18 +108,12 @@ void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
   KernelConfig preConfig =
       kernels::makeConfig(kernels::lookup("attention_backward_preprocess"), q.dtype(), 4,
                           {{"BLOCK_M", preBlockM}, {"BLOCK_D", blockD}});
-  {
-    KernelArgs args;
-    kernels::detail::addTensor(args, out, "out");
-    kernels::detail::addTensor(args, dout, "dout");
-    kernels::detail::addTensor(args, lse, "lse");
-    kernels::detail::addTensor(args, delta, "delta");
-    kernels::detail::addTensor(args, lseLog2, "lse_log2");
-    const JitKernel &kernel =
-        kernels::detail::jitKernel("attention_backward_preprocess", preConfig, args);
-    launch(kernel, gridX(qs[2], constantOf(kernel, "BLOCK_M")),
-           gridY(qs[0] * qs[1], "q: batch·heads"), 1, args, stream);
-  }
+  KernelArgs preArgs;
+  kernels::detail::addTensor(preArgs, out, "out");
+  kernels::detail::addTensor(preArgs, dout, "dout");
+  kernels::detail::addTensor(preArgs, lse, "lse");
+  kernels::detail::addTensor(preArgs, delta, "delta");
+  kernels::detail::addTensor(preArgs, lseLog2, "lse_log2");
 
   auto commonArgs = [&](KernelArgs &args) {
     kernels::detail::addTensor(args, q, "q");
@@ -140,45 +134,45 @@ void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
   // vectors let TMA add whole blocks (sm_90a); the columns past q_len only
   // ever receive zeros (their queries' dS are masked to 0).
   DeviceTensor dqAccum;
-  if (dqAtomic) {
+  if (dqAtomic)
     dqAccum = DeviceTensor::empty({qs[0], qs[1], qs[3], (qs[2] + 3) / 4 * 4}, DType::F32);
-    dqAccum.fillBytes(0, stream);
-  }
-  {
-    KernelArgs args;
-    commonArgs(args);
-    kernels::detail::addTensor(args, dk, "dk");
-    kernels::detail::addTensor(args, dv, "dv");
-    if (dqAtomic)
-      kernels::detail::addTensor(args, dqAccum, "dq_accum");
-    maskAndScale(args);
-    const JitKernel &kernel = kernels::detail::jitKernel("attention_backward_dkdv", config, args);
-    launch(kernel, gridX(ks[2], constantOf(kernel, "BLOCK_N")),
-           gridY(ks[0] * ks[1], "k: batch·kv_heads"), 1, args, stream);
-  }
+  KernelArgs dkdvArgs;
+  commonArgs(dkdvArgs);
+  kernels::detail::addTensor(dkdvArgs, dk, "dk");
+  kernels::detail::addTensor(dkdvArgs, dv, "dv");
+  if (dqAtomic)
+    kernels::detail::addTensor(dkdvArgs, dqAccum, "dq_accum");
+  maskAndScale(dkdvArgs);
+  // dQ: converted from dQᵀ (DQ_ATOMIC), or its own kernel over key blocks.
+  KernelConfig dqConfig;
+  KernelArgs dqArgs;
   if (dqAtomic) {
-    KernelConfig convertConfig =
-        kernels::makeConfig(kernels::lookup("attention_backward_dq_convert"), q.dtype(), 4,
-                            {{"BLOCK_M", preBlockM}, {"BLOCK_D", blockD}});
-    KernelArgs args;
-    kernels::detail::addTensor(args, dqAccum, "dq_accum");
-    kernels::detail::addTensor(args, dq, "dq");
-    args.add(scale);
-    const JitKernel &kernel =
-        kernels::detail::jitKernel("attention_backward_dq_convert", convertConfig, args);
-    launch(kernel, gridX(qs[2], constantOf(kernel, "BLOCK_M")),
-           gridY(qs[0] * qs[1], "q: batch·heads"), 1, args, stream);
-    return;
-  }
-  {
-    KernelConfig dqConfig = config;
+    dqConfig = kernels::makeConfig(kernels::lookup("attention_backward_dq_convert"), q.dtype(), 4,
+                                   {{"BLOCK_M", preBlockM}, {"BLOCK_D", blockD}});
+    kernels::detail::addTensor(dqArgs, dqAccum, "dq_accum");
+    kernels::detail::addTensor(dqArgs, dq, "dq");
+    dqArgs.add(scale);
+  } else {
+    dqConfig = config;
     std::swap(dqConfig.constants["BLOCK_M"], dqConfig.constants["BLOCK_N"]);
-    KernelArgs args;
-    commonArgs(args);
-    kernels::detail::addTensor(args, dq, "dq");
-    maskAndScale(args);
-    const JitKernel &kernel = kernels::detail::jitKernel("attention_backward_dq", dqConfig, args);
-    launch(kernel, gridX(qs[2], constantOf(kernel, "BLOCK_M")),
-           gridY(qs[0] * qs[1], "q: batch·heads"), 1, args, stream);
+    commonArgs(dqArgs);
+    kernels::detail::addTensor(dqArgs, dq, "dq");
+    maskAndScale(dqArgs);
   }
+
+  // The three kernels, compiled together the first time.
+  std::vector<const JitKernel *> loaded = kernels::detail::jitKernels(
+      {{&kernels::lookup("attention_backward_preprocess"), &preConfig, preArgs.alignedTensors()},
+       {&kernels::lookup("attention_backward_dkdv"), &config, dkdvArgs.alignedTensors()},
+       {&kernels::lookup(dqAtomic ? "attention_backward_dq_convert" : "attention_backward_dq"),
+        &dqConfig, dqArgs.alignedTensors()}});
+  const JitKernel &preprocess = *loaded[0], &dkdv = *loaded[1], &dqKernel = *loaded[2];
+  launch(preprocess, gridX(qs[2], constantOf(preprocess, "BLOCK_M")),
+         gridY(qs[0] * qs[1], "q: batch·heads"), 1, preArgs, stream);
+  if (dqAtomic)
+    dqAccum.fillBytes(0, stream);
+  launch(dkdv, gridX(ks[2], constantOf(dkdv, "BLOCK_N")), gridY(ks[0] * ks[1], "k: batch·kv_heads"),
+         1, dkdvArgs, stream);
+  launch(dqKernel, gridX(qs[2], constantOf(dqKernel, "BLOCK_M")),
+         gridY(qs[0] * qs[1], "q: batch·heads"), 1, dqArgs, stream);
 }

@@ -94,6 +94,33 @@ struct RecentLaunch {
   const JitKernel *kernel;
 };
 
+/// This thread's recent launches, the last few: a program's kernels of one
+/// step (forward, backward's two).
+std::vector<RecentLaunch> &recentLaunches() {
+  thread_local std::vector<RecentLaunch> recent;
+  return recent;
+}
+
+const JitKernel *recentKernel(const KernelDef &def, const KernelConfig &config,
+                              uint64_t alignedTensors, bool debug, const std::string &arch) {
+  for (const RecentLaunch &r : recentLaunches())
+    if (r.name == def.name && r.dtype == config.dtype && r.numWarps == config.numWarps &&
+        r.alignedTensors == alignedTensors && r.debug == debug && r.arch == arch &&
+        r.constants == config.constants)
+      return r.kernel;
+  return nullptr;
+}
+
+/// What the JIT builds for `def` specialised by `config` and `alignedTensors`
+/// (the config is copied only to build).
+IRBuilderFn builderOf(const KernelDef &def, const KernelConfig &config, uint64_t alignedTensors) {
+  return [&def, &config, alignedTensors](mlir::MLIRContext &ctx) {
+    KernelConfig specialized = config;
+    specialized.alignedTensors = alignedTensors;
+    return def.build(ctx, specialized);
+  };
+}
+
 } // namespace
 
 detail::JitKeys detail::jitKeys(const KernelDef &def, const KernelConfig &config,
@@ -111,29 +138,42 @@ const JitKernel &detail::jitKernel(const KernelDef &def, const KernelConfig &con
   bool debug = dsl::debugEnabled();
   // The chip the JIT keys its kernels by (an interpreted one included).
   const std::string &arch = currentDevice().arch();
-  thread_local std::vector<RecentLaunch> recent;
-  for (const RecentLaunch &r : recent)
-    if (r.name == def.name && r.dtype == config.dtype && r.numWarps == config.numWarps &&
-        r.alignedTensors == alignedTensors && r.debug == debug && r.arch == arch &&
-        r.constants == config.constants)
-      return *r.kernel;
-  // The config is copied only to build.
+  if (const JitKernel *kernel = recentKernel(def, config, alignedTensors, debug, arch))
+    return *kernel;
   JitKeys keys = jitKeys(def, config, alignedTensors, debug);
-  const JitKernel &kernel = Jit::get().kernel(
-      keys.memory,
-      [&](mlir::MLIRContext &ctx) {
-        KernelConfig specialized = config;
-        specialized.alignedTensors = alignedTensors;
-        return def.build(ctx, specialized);
-      },
-      keys.source);
-  // The last few: a program's kernels of one step (forward, backward's two).
+  const JitKernel &kernel =
+      Jit::get().kernel(keys.memory, builderOf(def, config, alignedTensors), keys.source);
+  std::vector<RecentLaunch> &recent = recentLaunches();
   constexpr size_t kRecent = 8;
   if (recent.size() == kRecent)
     recent.erase(recent.begin());
   recent.push_back({def.name, arch, config.dtype, config.numWarps, alignedTensors, debug,
                     config.constants, &kernel});
   return kernel;
+}
+
+std::vector<const JitKernel *> detail::jitKernels(const std::vector<KernelUse> &uses) {
+  bool debug = dsl::debugEnabled();
+  const std::string &arch = currentDevice().arch();
+  std::vector<const JitKernel *> kernels;
+  std::vector<Jit::Request> requests;
+  for (const KernelUse &use : uses) {
+    kernels.push_back(recentKernel(*use.def, *use.config, use.alignedTensors, debug, arch));
+    if (kernels.back())
+      continue;
+    JitKeys keys = jitKeys(*use.def, *use.config, use.alignedTensors, debug);
+    requests.push_back({std::move(keys.memory),
+                        builderOf(*use.def, *use.config, use.alignedTensors),
+                        std::move(keys.source)});
+  }
+  if (requests.empty())
+    return kernels;
+  if (requests.size() >= 2)
+    Jit::get().prepare(requests);
+  for (size_t i = 0; i < uses.size(); ++i)
+    if (!kernels[i])
+      kernels[i] = &jitKernel(*uses[i].def, *uses[i].config, uses[i].alignedTensors);
+  return kernels;
 }
 
 KernelDef detail::defineKernel(const std::string &name, const std::string &summary,

@@ -45,21 +45,25 @@ CompiledKernel Jit::compile(const IRBuilderFn &build, const CompileOptions &opti
   return std::move(*compiled);
 }
 
-CompiledKernel Jit::compileCached(const IRBuilderFn &build, const CompileOptions &options,
-                                  DiskCache &cache, const std::string &sourceKey) {
-  std::lock_guard<std::mutex> lock(mutex);
+/// The kernel `build` makes in `ctx`, through `cache`: first by the source
+/// key where one is given, then by the IR's text; compiled (counted in
+/// `compiles`) and published on a miss.
+static llvm::Expected<CompiledKernel>
+compileThroughCache(mlir::MLIRContext &ctx, const IRBuilderFn &build, const CompileOptions &options,
+                    DiskCache &cache, const std::string &sourceKey,
+                    std::atomic<unsigned> &compiles) {
   // IR text starts with "module": no source key hashes like any IR.
   std::string bySource = sourceKey.empty() ? "" : cacheKey("source " + sourceKey, options);
   if (!bySource.empty())
     if (std::optional<CompiledKernel> hit = cache.load(bySource))
       return std::move(*hit);
-  mlir::OwningOpRef<mlir::ModuleOp> module = build(*context);
+  mlir::OwningOpRef<mlir::ModuleOp> module = build(ctx);
   std::string key = cacheKey(printForHashing(*module), options);
   std::optional<CompiledKernel> kernel = cache.load(key);
   if (!kernel) {
     llvm::Expected<CompiledKernel> compiled = compileKernel(*module, options);
     if (!compiled)
-      throw Error(llvm::toString(compiled.takeError()));
+      return compiled.takeError();
     ++compiles;
     cache.store(key, *compiled);
     kernel = std::move(*compiled);
@@ -69,8 +73,19 @@ CompiledKernel Jit::compileCached(const IRBuilderFn &build, const CompileOptions
   return std::move(*kernel);
 }
 
+CompiledKernel Jit::compileCached(const IRBuilderFn &build, const CompileOptions &options,
+                                  DiskCache &cache, const std::string &sourceKey) {
+  std::lock_guard<std::mutex> lock(mutex);
+  llvm::Expected<CompiledKernel> kernel =
+      compileThroughCache(*context, build, options, cache, sourceKey, compiles);
+  if (!kernel)
+    throw Error(llvm::toString(kernel.takeError()));
+  return std::move(*kernel);
+}
+
 std::vector<Jit::CompileResult> Jit::compileAll(const std::vector<IRBuilderFn> &builds,
-                                                const CompileOptions &options, DiskCache &cache) {
+                                                const CompileOptions &options, DiskCache &cache,
+                                                const std::vector<std::string> &sourceKeys) {
   std::vector<CompileResult> results(builds.size());
   mlir::DialectRegistry registry;
   registerTesseraDialects(registry);
@@ -80,20 +95,12 @@ std::vector<Jit::CompileResult> Jit::compileAll(const std::vector<IRBuilderFn> &
       mlir::MLIRContext ctx(registry, mlir::MLIRContext::Threading::DISABLED);
       ctx.loadAllAvailableDialects();
       try {
-        mlir::OwningOpRef<mlir::ModuleOp> module = builds[i](ctx);
-        std::string key = cacheKey(printForHashing(*module), options);
-        if (std::optional<CompiledKernel> hit = cache.load(key)) {
-          results[i].kernel = std::move(*hit);
-          return;
-        }
-        llvm::Expected<CompiledKernel> compiled = compileKernel(*module, options);
-        if (!compiled) {
-          results[i].error = llvm::toString(compiled.takeError());
-          return;
-        }
-        ++compiles;
-        cache.store(key, *compiled);
-        results[i].kernel = std::move(*compiled);
+        llvm::Expected<CompiledKernel> kernel = compileThroughCache(
+            ctx, builds[i], options, cache, i < sourceKeys.size() ? sourceKeys[i] : "", compiles);
+        if (kernel)
+          results[i].kernel = std::move(*kernel);
+        else
+          results[i].error = llvm::toString(kernel.takeError());
       } catch (const std::exception &e) {
         results[i].error = e.what();
       }
@@ -165,6 +172,38 @@ const JitKernel &Jit::kernel(const std::string &key, const IRBuilderFn &build,
   std::lock_guard<std::mutex> lock(mutex);
   auto [it, inserted] = loaded.emplace(fullKey, std::move(jk));
   return *it->second;
+}
+
+void Jit::prepare(const std::vector<Request> &requests) {
+  if (interpreted())
+    return;
+  const std::string &arch = currentDevice().arch();
+  std::vector<const Request *> missing;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const Request &r : requests)
+      if (!loaded.count(r.key + "@" + arch) &&
+          llvm::none_of(missing, [&](const Request *m) { return m->key == r.key; }))
+        missing.push_back(&r);
+  }
+  if (missing.size() < 2)
+    return;
+  std::vector<IRBuilderFn> builds;
+  std::vector<std::string> sourceKeys;
+  for (const Request *r : missing) {
+    builds.push_back(r->build);
+    sourceKeys.push_back(r->sourceKey);
+  }
+  CompileOptions options;
+  options.arch = arch;
+  std::vector<CompileResult> results = compileAll(builds, options, DiskCache::get(), sourceKeys);
+  for (size_t i = 0; i < missing.size(); ++i) {
+    if (!results[i].kernel)
+      continue;
+    std::unique_ptr<JitKernel> jk = load(std::move(*results[i].kernel));
+    std::lock_guard<std::mutex> lock(mutex);
+    prepared += loaded.emplace(missing[i]->key + "@" + arch, std::move(jk)).second;
+  }
 }
 
 /// Runs an interpreted kernel: the packed arguments are read back by the

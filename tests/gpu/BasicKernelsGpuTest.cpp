@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "common/LibraryKernels.h"
+#include "tessera/kernels/Launch.h"
 #include "tessera/kernels/basic.h"
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
@@ -523,6 +524,58 @@ TEST(BasicKernels, BadInputNamesTheArgument) {
     FAIL() << "mismatched matmul accepted";
   } catch (const Error &e) {
     EXPECT_NE(std::string(e.what()).find("b: expected 8 rows"), std::string::npos) << e.what();
+  }
+}
+
+} // namespace
+
+namespace {
+
+/// A call's kernels resolved together (the attention backward's way): the
+/// ones not loaded yet are compiled side by side and loaded before the
+/// first launch; later lookups, one by one or together, find the same
+/// kernels and compile nothing. Configurations no other test uses (one
+/// warp, 32 and 64 elements a program, any alignment).
+TEST(JitKernels, CompilesTheMissingOnesTogether) {
+  SKIP_WITHOUT_GPU();
+  const kernels::KernelDef &def = kernels::lookup("vector_add");
+  kernels::KernelConfig small = kernels::makeConfig(def, DType::F32, 1, {{"BLOCK", 32}});
+  kernels::KernelConfig wide = kernels::makeConfig(def, DType::F32, 1, {{"BLOCK", 64}});
+  unsigned prepared = Jit::get().preparedCount();
+  std::vector<const JitKernel *> first =
+      kernels::detail::jitKernels({{&def, &small, 0}, {&def, &wide, 0}, {&def, &small, 0}});
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(Jit::get().preparedCount(), prepared + 2);
+  EXPECT_NE(first[0], first[1]);
+  EXPECT_EQ(first[0], first[2]);
+  unsigned compiles = Jit::get().compileCount();
+  EXPECT_EQ(&kernels::detail::jitKernel(def, wide, 0), first[1]);
+  std::vector<const JitKernel *> again =
+      kernels::detail::jitKernels({{&def, &wide, 0}, {&def, &small, 0}});
+  EXPECT_EQ(again[0], first[1]);
+  EXPECT_EQ(again[1], first[0]);
+  EXPECT_EQ(Jit::get().compileCount(), compiles);
+  EXPECT_EQ(Jit::get().preparedCount(), prepared + 2);
+
+  // Both run: out = x + y over 100 elements (a partial last program).
+  std::vector<float> x(100), y(100);
+  for (int i = 0; i < 100; ++i) {
+    x[i] = 0.25f * i - 7.f;
+    y[i] = 3.f - 0.5f * i;
+  }
+  DeviceTensor dx = DeviceTensor::fromFloat(x, {100}, DType::F32);
+  DeviceTensor dy = DeviceTensor::fromFloat(y, {100}, DType::F32);
+  for (const auto &[kernel, block] : {std::pair{first[0], 32}, std::pair{first[1], 64}}) {
+    DeviceTensor out = DeviceTensor::empty({100}, DType::F32);
+    out.fillBytes(0xff);
+    KernelArgs args;
+    kernels::detail::addTensor(args, dx, "x");
+    kernels::detail::addTensor(args, dy, "y");
+    kernels::detail::addTensor(args, out, "out");
+    kernels::detail::launchOnGrid(*kernel, (100 + block - 1) / block, 1, 1, args, "vector_add");
+    std::vector<float> got = out.toFloat();
+    for (int i = 0; i < 100; ++i)
+      ASSERT_EQ(got[i], x[i] + y[i]) << "BLOCK " << block << ", element " << i;
   }
 }
 

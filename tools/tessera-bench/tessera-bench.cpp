@@ -185,6 +185,40 @@ int benchRuntime(const std::string &sweepSpec, const std::string &jsonPath) {
     if (i == 0)
       firstStages = stages;
   }
+  // The backward's three kernels (bf16 d 128, the heuristic's), cold: one
+  // after another, then side by side as its first call compiles them
+  // (kernels::detail::jitKernels), under names no cache has seen.
+  kernels::KernelConfig dkdvConfig = attention::backwardConfig(DType::BF16, 128, false, false);
+  dkdvConfig.alignedTensors = ~uint64_t(0);
+  kernels::KernelConfig dqConfig = dkdvConfig;
+  std::swap(dqConfig.constants["BLOCK_M"], dqConfig.constants["BLOCK_N"]);
+  kernels::KernelConfig preConfig =
+      kernels::makeConfig(kernels::lookup("attention_backward_preprocess"), DType::BF16, 4,
+                          {{"BLOCK_M", 64}, {"BLOCK_D", 128}});
+  preConfig.alignedTensors = ~uint64_t(0);
+  auto backwardBuilds = [&](const std::string &tag) {
+    std::vector<IRBuilderFn> builds;
+    for (auto [name, config] : {std::pair{"attention_backward_preprocess", &preConfig},
+                                std::pair{"attention_backward_dkdv", &dkdvConfig},
+                                std::pair{"attention_backward_dq", &dqConfig}})
+      builds.push_back([name, config, tag](mlir::MLIRContext &ctx) {
+        mlir::OwningOpRef<mlir::ModuleOp> module = kernels::lookup(name).build(ctx, *config);
+        module->walk([&](mlir::func::FuncOp func) {
+          func.setSymName((func.getSymName() + "_cold_" + tag).str());
+        });
+        return module;
+      });
+    return builds;
+  };
+  auto backwardSerialStart = std::chrono::steady_clock::now();
+  for (const IRBuilderFn &b : backwardBuilds(nonce + "_serial"))
+    Jit::get().compile(b, options);
+  double backwardSerialMs = msSince(backwardSerialStart);
+  DiskCache none("");
+  auto backwardTogetherStart = std::chrono::steady_clock::now();
+  Jit::get().compileAll(backwardBuilds(nonce + "_together"), options, none);
+  double backwardTogetherMs = msSince(backwardTogetherStart);
+
   // Cache hit, as a process's first launch finds it: by the source key
   // (Tessera's kernels: name, config, sources' hash), read and verify the
   // entry, load the module; and as a kernel without a version does: build
@@ -266,6 +300,9 @@ int benchRuntime(const std::string &sweepSpec, const std::string &jsonPath) {
   };
   printSplit("first", firstStages, cold[0]);
   printSplit("last", stages, cold[2]);
+  std::printf("cold compile of the backward's three kernels (bf16 d128): one after another %.0f "
+              "ms, side by side %.0f ms\n",
+              backwardSerialMs, backwardTogetherMs);
   std::printf("cache-hit load (source key, read and verify, cuModuleLoadData): median %.2f ms; "
               "keyed on the IR (build, print, hash first): %.2f ms\n",
               hitMs, irHitMs);
@@ -309,6 +346,8 @@ int benchRuntime(const std::string &sweepSpec, const std::string &jsonPath) {
                             {"cold_compile_ms", llvm::json::Array{cold[0], cold[1], cold[2]}},
                             {"first_compile_stage_ms", stageJson(firstStages)},
                             {"last_compile_stage_ms", stageJson(stages)},
+                            {"backward_cold_serial_ms", backwardSerialMs},
+                            {"backward_cold_together_ms", backwardTogetherMs},
                             {"cache_hit_ms", hitMs},
                             {"cache_hit_ir_keyed_ms", irHitMs},
                             {"launch_api_us", apiMs / n * 1e3},

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <fstream>
@@ -151,6 +152,37 @@ TEST(DiskCache, SourceKeyedHitBuildsNoIr) {
   CompileOptions sm90 = sm80();
   sm90.arch = "sm_90a";
   Jit::get().compileCached(counted, sm90, later, sourceKey);
+  EXPECT_EQ(builds, 4);
+}
+
+/// compileAll (the autotuner's, Jit::prepare's) takes source keys too: a
+/// second round of the same kernels builds no IR.
+TEST(DiskCache, CompileAllBySourceKeys) {
+  TempDir dir;
+  DiskCache cache(dir.path);
+  const kernels::KernelDef &def = kernels::lookup("vector_add");
+  std::atomic<int> builds{0};
+  std::vector<IRBuilderFn> fns;
+  std::vector<std::string> sourceKeys;
+  for (int64_t block : {128, 256}) {
+    kernels::KernelConfig config = kernels::makeConfig(def, DType::F32, 4, {{"BLOCK", block}});
+    fns.push_back([&builds, &def, config](mlir::MLIRContext &ctx) {
+      ++builds;
+      return def.build(ctx, config);
+    });
+    sourceKeys.push_back("vector_add[" + config.key() + "]@" + def.version);
+  }
+  std::vector<Jit::CompileResult> first = Jit::get().compileAll(fns, sm80(), cache, sourceKeys);
+  EXPECT_EQ(builds, 2);
+  std::vector<Jit::CompileResult> second = Jit::get().compileAll(fns, sm80(), cache, sourceKeys);
+  EXPECT_EQ(builds, 2);
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_TRUE(first[i].kernel && second[i].kernel) << first[i].error << second[i].error;
+    EXPECT_EQ(first[i].kernel->cubin, second[i].kernel->cubin);
+  }
+  EXPECT_NE(first[0].kernel->cubin, first[1].kernel->cubin);
+  // Without source keys each is built to find its entry.
+  Jit::get().compileAll(fns, sm80(), cache);
   EXPECT_EQ(builds, 4);
 }
 

@@ -63,6 +63,18 @@ const JitKernel &jitKernel(const std::string &name, const KernelConfig &config,
 const JitKernel &jitKernel(const KernelDef &def, const KernelConfig &config,
                            uint64_t alignedTensors);
 
+/// One kernel of a call that launches several: `def` specialised by
+/// `config` and the alignment mask `alignedTensors` (both outlive the call).
+struct KernelUse {
+  const KernelDef *def;
+  const KernelConfig *config;
+  uint64_t alignedTensors;
+};
+/// The loaded kernel of each of `uses`, as jitKernel gives it; those not
+/// loaded yet compiled in parallel first (Jit::prepare): a call's first
+/// launch waits for its longest compile rather than for all of them.
+std::vector<const JitKernel *> jitKernels(const std::vector<KernelUse> &uses);
+
 /// Launches `kernel` on x·y·z programs; throws naming `kernelName` when a
 /// dimension is below 1 or beyond what a launch takes.
 void launchOnGrid(const JitKernel &kernel, int64_t x, int64_t y, int64_t z, KernelArgs &args,

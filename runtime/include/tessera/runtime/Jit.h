@@ -6,8 +6,10 @@
 // the driver loads it. Compiled kernels stay in memory for the process; the
 // memory lookup costs one hash of `key` and no IR is built on a hit.
 //
-// A memory miss then looks in the disk cache (Cache.h), keyed by the IR text,
-// before compiling.
+// A memory miss then looks in the disk cache (Cache.h), keyed by the kernel's
+// source key where it has one, else by the IR text, before compiling. A call
+// that launches several kernels may have the missing ones compiled side by
+// side first (prepare()).
 //
 //===----------------------------------------------------------------------===//
 #ifndef TESSERA_RUNTIME_JIT_H
@@ -71,14 +73,32 @@ public:
                                DiskCache &cache, const std::string &sourceKey = {});
 
   /// Compiles every kernel `builds` make in parallel on a thread pool (one
-  /// MLIR context per task) through `cache`. Each result is a kernel or the
+  /// MLIR context per task) through `cache`, each by its source key where
+  /// `sourceKeys` gives one (compileCached). Each result is a kernel or the
   /// compiler's error message.
   struct CompileResult {
     std::optional<CompiledKernel> kernel;
     std::string error;
   };
   std::vector<CompileResult> compileAll(const std::vector<IRBuilderFn> &builds,
-                                        const CompileOptions &options, DiskCache &cache);
+                                        const CompileOptions &options, DiskCache &cache,
+                                        const std::vector<std::string> &sourceKeys = {});
+
+  /// A kernel a call is about to launch, as kernel() takes it.
+  struct Request {
+    std::string key;
+    IRBuilderFn build;
+    std::string sourceKey;
+  };
+  /// Compiles the kernels of `requests` that are not loaded yet in parallel
+  /// (compileAll, through the process's disk cache) and loads them, so that
+  /// the kernel() calls that follow find them in memory: a call that
+  /// launches several kernels for the first time (the attention backward's
+  /// two products and their preprocessing) waits for the longest compile,
+  /// not for their sum. Fewer than two to compile, or under the interpreter,
+  /// it leaves them to kernel(); so it does a kernel that fails to compile,
+  /// which kernel() then reports.
+  void prepare(const std::vector<Request> &requests);
 
   /// The kernel `build` makes, for the interpreter (Interpret.h): its tile
   /// IR and what a launch needs to know of it. Not memory-cached.
@@ -89,13 +109,15 @@ public:
 
   /// Kernels compiled by this process (memory-cache misses).
   unsigned compileCount() const { return compiles; }
+  /// Kernels prepare() loaded (compiled or found on disk) in this process.
+  unsigned preparedCount() const { return prepared; }
 
 private:
   Jit();
   std::unique_ptr<mlir::MLIRContext> context;
   std::mutex mutex;
   std::unordered_map<std::string, std::unique_ptr<JitKernel>> loaded;
-  std::atomic<unsigned> compiles{0};
+  std::atomic<unsigned> compiles{0}, prepared{0};
 };
 
 /// What a launch gives cuTensorMapEncodeTiled for tensor map `param` of a
