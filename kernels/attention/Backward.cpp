@@ -67,19 +67,25 @@ void attention::backward(const DeviceTensor &q, const DeviceTensor &k, const Dev
   detail::checkOutput(dq, qs, q.dtype(), "dq", likeQ);
   detail::checkOutput(dk, ks, q.dtype(), "dk", likeK);
   detail::checkOutput(dv, ks, q.dtype(), "dv", likeK);
-  // Rows that are not whole 16-byte vectors: on padded copies, as forward().
-  if (int64_t d = qs[3], padded = detail::vectorHeadDim(q.dtype(), d); padded != d) {
+  // Operands no 16-byte vector fits: on aligned copies, as forward().
+  int64_t d = qs[3], padded = detail::vectorHeadDim(q.dtype(), d);
+  auto fits = [&](const DeviceTensor &t) { return detail::fitsVectors(t, padded); };
+  if (!fits(q) || !fits(k) || !fits(v) || !fits(out) || !fits(dout) || !fits(dq) || !fits(dk) ||
+      !fits(dv)) {
     Options o = options;
     o.scale = options.scale.value_or(float(1.0 / std::sqrt(double(d))));
-    auto pad = [&](const DeviceTensor &t) { return detail::withHeadDim(t, padded, stream); };
-    DeviceTensor dqPadded = DeviceTensor::empty({qs[0], qs[1], qs[2], padded}, q.dtype());
-    DeviceTensor dkPadded = DeviceTensor::empty({ks[0], ks[1], ks[2], padded}, q.dtype());
-    DeviceTensor dvPadded = DeviceTensor::empty({ks[0], ks[1], ks[2], padded}, q.dtype());
-    backward(pad(q), pad(k), pad(v), pad(out), lse, pad(dout), dqPadded, dkPadded, dvPadded, o,
-             stream);
-    detail::copyHeadDim(dqPadded, dq, stream);
-    detail::copyHeadDim(dkPadded, dk, stream);
-    detail::copyHeadDim(dvPadded, dv, stream);
+    auto operand = [&](const DeviceTensor &t) { return detail::vectorOperand(t, padded, stream); };
+    auto result = [&](const DeviceTensor &t) {
+      const auto &s = t.shape();
+      return fits(t) ? t : DeviceTensor::empty({s[0], s[1], s[2], padded}, q.dtype());
+    };
+    DeviceTensor dqAligned = result(dq), dkAligned = result(dk), dvAligned = result(dv);
+    backward(operand(q), operand(k), operand(v), operand(out), lse, operand(dout), dqAligned,
+             dkAligned, dvAligned, o, stream);
+    for (auto [aligned, given] :
+         {std::pair{&dqAligned, &dq}, std::pair{&dkAligned, &dk}, std::pair{&dvAligned, &dv}})
+      if (!fits(*given))
+        detail::copyHeadDim(*aligned, *given, stream);
     return;
   }
   backwardWithConfig(

@@ -82,7 +82,9 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
     //   d 256:    128 x 64 on two consumer warpgroups beside a producer
     //             (0.87x, 0.93x; without the producer 0.81x, 0.87x).
     // Tensors TMA cannot describe take the cp.async kernel of the same
-    // blocks, without a producer (d 128 causal: 20 bytes of spills there).
+    // blocks, without a producer (d 128 causal: 20 bytes of spills there),
+    // where forwardWithConfig is given them; forward() copies them first
+    // (detail::vectorOperand).
     // Spill-free with and without key masks (tests/unit/compiler).
     KernelConfig c = detail::attentionConfig(
         "attention_forward", dtype, headDim, causal, hasMask,
@@ -157,9 +159,10 @@ KernelConfig deterministicBackwardConfig(DType dtype, int64_t headDim, bool caus
   //     is a warpgroup MMA and two programs share an SM; at d 256 64 x 64 on
   //     two warpgroups; K, V (dQ) and Q, dO (dK/dV) copied by TMA at d 64,
   //     128 and 256, which leaves them spill-free. Their cp.async kernels, for
-  //     tensors TMA cannot describe, spill 36 to 80 bytes in dK/dV and are
-  //     still the fastest measured there: at d 256 4.6-4.9x faster than the
-  //     spill-free 16 x 16 blocks, and ahead of 32 x 64 on 8 warps.
+  //     tensors TMA cannot describe (given to backwardWithConfig; backward()
+  //     copies them first), spill 36 to 80 bytes in dK/dV and are still the
+  //     fastest measured there: at d 256 4.6-4.9x faster than the spill-free
+  //     16 x 16 blocks, and ahead of 32 x 64 on 8 warps.
   //   sm_80, 16-bit: the largest spill-free blocks on 8 warps.
   if (attention::detail::usesTf32(dtype, precision) && headDim <= 256)
     return attention::detail::attentionConfig(

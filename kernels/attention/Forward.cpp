@@ -96,15 +96,21 @@ void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const Devi
   int64_t d = qs[3];
   detail::checkOutput(out, qs, q.dtype(), "out", "(batch, heads, q_len, dim) like q");
   detail::checkOutput(lse, {qs[0], qs[1], qs[2]}, DType::F32, "lse", "(batch, heads, q_len)");
-  // Rows that are not whole 16-byte vectors: on padded copies (the scale
-  // stays the head dim's), the output's first columns copied back.
-  if (int64_t padded = detail::vectorHeadDim(q.dtype(), d); padded != d) {
+  // Operands no 16-byte vector fits (rows that are not whole vectors, a
+  // base or strides off them): the kernel runs on aligned copies, the
+  // output's first columns copied back (detail::vectorOperand).
+  if (int64_t padded = detail::vectorHeadDim(q.dtype(), d);
+      !detail::fitsVectors(q, padded) || !detail::fitsVectors(k, padded) ||
+      !detail::fitsVectors(v, padded) || !detail::fitsVectors(out, padded)) {
     Options o = options;
     o.scale = options.scale.value_or(float(1.0 / std::sqrt(double(d))));
-    DeviceTensor outPadded = DeviceTensor::empty({qs[0], qs[1], qs[2], padded}, q.dtype());
-    forward(detail::withHeadDim(q, padded, stream), detail::withHeadDim(k, padded, stream),
-            detail::withHeadDim(v, padded, stream), outPadded, lse, o, stream);
-    detail::copyHeadDim(outPadded, out, stream);
+    DeviceTensor outAligned = detail::fitsVectors(out, padded)
+                                  ? out
+                                  : DeviceTensor::empty({qs[0], qs[1], qs[2], padded}, q.dtype());
+    forward(detail::vectorOperand(q, padded, stream), detail::vectorOperand(k, padded, stream),
+            detail::vectorOperand(v, padded, stream), outAligned, lse, o, stream);
+    if (!detail::fitsVectors(out, padded))
+      detail::copyHeadDim(outAligned, out, stream);
     return;
   }
   // The chosen kernel on inputs already checked: k, v and mask as given, or

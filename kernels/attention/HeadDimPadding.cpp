@@ -1,13 +1,15 @@
-//===- HeadDimPadding.cpp - Head dims whose rows are not 16-byte runs -----===//
+//===- HeadDimPadding.cpp - Operands no 16-byte vector fits ---------------===//
 //
 // The kernels read Q, K, V rows as 16-byte vectors (cp.async, and the
 // wgmma path's swizzled tiles); rows of a head dim that is not a multiple of
-// 16 bytes (59 or 111 in 16 bits, 59 in f32) leave only element loads, 18 to
-// 22 times slower (docs/PERFORMANCE.md). As FlashAttention's wrappers do,
-// forward() and backward() then run on copies whose rows are padded with
-// zeros to the next multiple of 16 bytes, and copy the results' first
-// columns back: memory-bound passes (attention_copy_flat_rows for
-// contiguous tensors, attention_copy_head_dim for other views).
+// 16 bytes (59 or 111 in 16 bits, 59 in f32), or a base or strides off 16
+// bytes (views of odd strides), leave only element loads, 18 to 22 times
+// slower (docs/PERFORMANCE.md), whose kernels spill registers at several
+// head dims. As FlashAttention's wrappers do, forward() and backward() then
+// run on contiguous copies whose rows are padded with zeros to the next
+// multiple of 16 bytes, and copy the results' first columns back:
+// memory-bound passes (attention_copy_flat_rows for contiguous tensors,
+// attention_copy_head_dim for other views).
 //
 //===----------------------------------------------------------------------===//
 
@@ -123,6 +125,15 @@ void attention::detail::copyHeadDim(const DeviceTensor &src, DeviceTensor &dst, 
   launch(kernels::detail::jitKernel("attention_copy_head_dim", config, args),
          unsigned(std::max<int64_t>(1, (s[2] + blockM - 1) / blockM)), unsigned(s[0] * s[1]), 1,
          args, stream);
+}
+
+bool attention::detail::fitsVectors(const DeviceTensor &t, int64_t paddedHeadDim) {
+  return t.shape()[3] == paddedHeadDim && kernels::detail::vectorAligned(t);
+}
+
+DeviceTensor attention::detail::vectorOperand(const DeviceTensor &t, int64_t paddedHeadDim,
+                                              Stream &stream) {
+  return fitsVectors(t, paddedHeadDim) ? t : withHeadDim(t, paddedHeadDim, stream);
 }
 
 DeviceTensor attention::detail::withHeadDim(const DeviceTensor &t, int64_t headDim,

@@ -82,13 +82,25 @@ void launchForward(const JitKernel &kernel, const DeviceTensor &q, const DeviceT
 
 /// The least head dim >= `headDim` whose rows are whole 16-byte vectors in
 /// `dtype` (HeadDimPadding.cpp): forward() and backward() run on copies
-/// padded to it when it differs.
+/// padded to it when it differs (vectorOperand).
 int64_t vectorHeadDim(DType dtype, int64_t headDim);
 /// dst (batch, heads, len, any dim) = src's rows, zero-padded or cropped to
 /// dst's last dim, by attention_copy_head_dim on `stream`.
 void copyHeadDim(const DeviceTensor &src, DeviceTensor &dst, Stream &stream);
 /// A new contiguous copy of `t` with last dim `headDim` (zero-padded).
 DeviceTensor withHeadDim(const DeviceTensor &t, int64_t headDim, Stream &stream);
+
+/// Whether the kernels may read or write `t` as it is: its head dim is
+/// `paddedHeadDim` (vectorHeadDim's) and its base and strides fit 16-byte
+/// vectors (kernels::detail::vectorAligned).
+bool fitsVectors(const DeviceTensor &t, int64_t paddedHeadDim);
+/// `t` if it fits, else a contiguous copy of it with `paddedHeadDim`
+/// columns, the ones past its own zero. The attention kernels then always
+/// move 16-byte vectors (TMA or cp.async): their element-by-element path,
+/// for tensors no vector fits, runs slower than these memory-bound copies
+/// and spills registers at several head dims; FlashAttention's wrappers
+/// pad and make operands contiguous alike.
+DeviceTensor vectorOperand(const DeviceTensor &t, int64_t paddedHeadDim, Stream &stream);
 void registerHeadDimCopy(std::map<std::string, kernels::KernelDef> &registry);
 
 /// k and v with only the keys the mask keeps, compacted to the front of each

@@ -87,6 +87,10 @@ struct BackwardCase {
   bool tmaStore = false;
   /// q, k, v and dout in misalignedTensor's layout.
   bool misaligned = false;
+  /// Forward and backward by forwardWithConfig and backwardWithConfig at
+  /// the heuristic's configurations: the kernels take the tensors as given
+  /// (forward() and backward() copy those no 16-byte vector fits first).
+  bool withConfig = false;
   /// Other blocks than backward()'s (with `atomicDq` or `tma`): BLOCK_M x
   /// BLOCK_N of the dK/dV kernel on `warps` warps; 0: the heuristic's.
   int64_t blockM = 0, blockN = 0;
@@ -168,13 +172,28 @@ inline BackwardRun runBackward(const BackwardCase &c) {
   options.keyMask = c.mask ? &tmask : nullptr;
   options.fp32Precision = c.tf32 ? attention::Fp32Precision::tf32 : attention::Fp32Precision::ieee;
   options.deterministic = c.deterministic;
-  attention::ForwardResult f = attention::forward(tq, tk, tv, options);
+  attention::ForwardResult f;
+  if (c.withConfig) {
+    f = {DeviceTensor::empty(qShape, c.dtype),
+         DeviceTensor::empty({s.batch, s.heads, s.qLen}, DType::F32)};
+    attention::forwardWithConfig(tq, tk, tv, f.out, f.lse, options,
+                                 attention::forwardConfig(c.dtype, s.dim, c.causal, c.mask,
+                                                          currentDevice().arch(),
+                                                          options.fp32Precision, s.kLen));
+  } else {
+    f = attention::forward(tq, tk, tv, options);
+  }
   DeviceTensor dq = DeviceTensor::empty(qShape, c.dtype), dk = DeviceTensor::empty(kShape, c.dtype),
                dv = DeviceTensor::empty(kShape, c.dtype);
   dq.fillBytes(0xff);
   dk.fillBytes(0xff);
   dv.fillBytes(0xff);
-  if (c.atomicDq || c.tma) {
+  if (c.withConfig) {
+    attention::backwardWithConfig(
+        tq, tk, tv, f.out, f.lse, tdout, dq, dk, dv, options,
+        attention::backwardConfig(c.dtype, s.dim, c.causal, c.mask, currentDevice().arch(),
+                                  options.fp32Precision, c.deterministic));
+  } else if (c.atomicDq || c.tma) {
     kernels::KernelConfig config = attention::backwardConfig(
         c.dtype, s.dim, c.causal, c.mask, currentDevice().arch(), options.fp32Precision);
     config.constants["DQ_ATOMIC"] = c.atomicDq;

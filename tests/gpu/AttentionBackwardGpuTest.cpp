@@ -97,20 +97,24 @@ TEST(AttentionBackwardStrided, TransposedLayouts) {
 }
 
 /// Tensors no 16-byte vector fits (a base one element off, rows d + 1
-/// apart): the kernels compiled for any alignment, every tile copied element
-/// by element (a loop over the tile), and with tf32 rounded in shared memory
-/// after a barrier (other threads copied the elements each thread rounds).
+/// apart): forward() and backward() run on aligned copies; the kernels
+/// given them as they are (withConfig) are compiled for any alignment,
+/// every tile copied element by element (a loop over the tile), and with
+/// tf32 rounded in shared memory after a barrier (other threads copied the
+/// elements each thread rounds).
 TEST(AttentionBackwardStrided, MisalignedTensors) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
-  for (DType dtype : {DType::BF16, DType::F32}) {
-    attention_testing::BackwardCase c{{2, 4, 2, 150, 97, 64}, dtype, true, true, false};
-    c.misaligned = true;
-    c.tf32 = dtype == DType::F32;
-    SCOPED_TRACE(name(dtype));
-    attention_testing::expectGradients(attention_testing::runBackward(c),
-                                       attention_testing::relativeRmsError, bound(dtype, c.tf32));
-  }
+  for (bool withConfig : {false, true})
+    for (DType dtype : {DType::BF16, DType::F32}) {
+      attention_testing::BackwardCase c{{2, 4, 2, 150, 97, 64}, dtype, true, true, false};
+      c.misaligned = true;
+      c.withConfig = withConfig;
+      c.tf32 = dtype == DType::F32;
+      SCOPED_TRACE(std::string(name(dtype)) + (withConfig ? ", the kernels as given" : ""));
+      attention_testing::expectGradients(attention_testing::runBackward(c),
+                                         attention_testing::relativeRmsError, bound(dtype, c.tf32));
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackward,

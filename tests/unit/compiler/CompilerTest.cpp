@@ -371,7 +371,8 @@ TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
 /// The backward's dK/dV and dQ kernels in the configurations backward()
 /// picks compile without spills too (one head dim per block configuration
 /// up to 256; at 512 they spill). (Their cp.async kernels for tensors TMA
-/// cannot describe spill at d 128 and 256: Configs.cpp.)
+/// cannot describe spill at d 128 and 256: Configs.cpp; backward() copies
+/// such tensors first.)
 class AttentionBackwardHeuristicConfigs : public AttentionHeuristicConfigs {};
 
 TEST_P(AttentionBackwardHeuristicConfigs, CompileWithoutSpills) {

@@ -103,6 +103,19 @@ TEST(AttentionBackwardStrided, TransposedLayouts) {
   runCase({{2, 2, 2, 9, 12, 64}, DType::BF16, false, false, true});
 }
 
+/// Tensors no 16-byte vector fits (a base one element off, rows d + 1
+/// apart): through forward() and backward() (aligned copies), and through
+/// the kernels as given (withConfig: their element-by-element path).
+TEST(AttentionBackwardStrided, MisalignedTensors) {
+  for (bool withConfig : {false, true}) {
+    attention_testing::BackwardCase c{{1, 2, 1, 19, 23, 32}, DType::BF16, true, true, false};
+    c.misaligned = true;
+    c.withConfig = withConfig;
+    SCOPED_TRACE(withConfig ? "the kernels as given" : "forward() and backward()");
+    runCase(c);
+  }
+}
+
 TEST(AttentionBackwardErrors, BadInputNamesTheArgument) {
   InterpretedScope scope;
   DeviceTensor q = DeviceTensor::empty({1, 2, 8, 32}, DType::F32);
