@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <set>
 
 using namespace tessera;
 
@@ -362,10 +363,30 @@ void expectNoSpills(const char *kernel, kernels::KernelConfig config, const char
   EXPECT_LE(k.sharedBytes + k.usage.staticSharedBytes, limit) << kernel << " " << config.key();
 }
 
+/// Each forward configuration the launch compiles for a head dim: causal
+/// and key mask together or apart (`masked`), or neither, then also on whole
+/// key blocks (EVEN_N, as at the benchmark shapes); on short keys and long
+/// ones. Each distinct one compiled once.
 TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
   auto [dim, dtype, masked, arch] = GetParam();
-  expectNoSpills("attention_forward", attention::forwardConfig(dtype, dim, masked, masked, arch),
-                 arch);
+  std::set<std::string> compiled;
+  auto expectOnce = [&](const kernels::KernelConfig &config) {
+    if (compiled.insert(config.key()).second)
+      expectNoSpills("attention_forward", config, arch);
+  };
+  std::vector<std::pair<bool, bool>> causalAndMask = {{false, false}};
+  if (masked)
+    causalAndMask = {{true, true}, {true, false}, {false, true}};
+  for (auto [causal, mask] : causalAndMask)
+    for (int64_t kLen : {int64_t(1024), int64_t(4096)}) {
+      kernels::KernelConfig config = attention::forwardConfig(dtype, dim, causal, mask, arch,
+                                                              attention::Fp32Precision::tf32, kLen);
+      expectOnce(config);
+      if (!causal && !mask) {
+        config.constants["EVEN_N"] = 1;
+        expectOnce(config);
+      }
+    }
 }
 
 /// The backward's dK/dV and dQ kernels in the configurations backward()
