@@ -116,10 +116,13 @@ void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const Devi
   // The chosen kernel on inputs already checked: k, v and mask as given, or
   // the compacted ones, which are valid by construction.
   auto run = [&](const DeviceTensor &keys, const DeviceTensor &values, const Options &o) {
-    KernelConfig config =
-        chooseForwardConfig(q.dtype(), d, o.causal, o.keyMask != nullptr, qs[2], keys.shape()[2],
-                            o.fp32Precision, [&] { return tuneForward(q, keys, values, o); });
-    detail::launchForward(std::move(config), q, keys, values, out, lse, o, stream);
+    std::shared_ptr<const detail::Choice> choice =
+        detail::forwardChoice(q.dtype(), d, o.causal, o.keyMask != nullptr, qs[2], keys.shape()[2],
+                              o.fp32Precision, [&] { return tuneForward(q, keys, values, o); });
+    detail::launchSpecializedForward(
+        detail::wholeKeyBlocks(choice->config.get("BLOCK_N"), keys.shape()[2], o) ? choice->evenKeys
+                                                                                  : choice->config,
+        q, keys, values, out, lse, o, stream);
   };
   if (options.keyMask && options.compactKeyMask && !options.causal) {
     if (std::optional<detail::CompactedKeys> kept =
@@ -248,6 +251,13 @@ void attention::detail::launchForward(KernelConfig config, const DeviceTensor &q
                                       DeviceTensor &out, DeviceTensor &lse, const Options &options,
                                       Stream &stream) {
   specializeOnKeys(config, k.shape()[2], options);
+  launchSpecializedForward(config, q, k, v, out, lse, options, stream);
+}
+
+void attention::detail::launchSpecializedForward(const KernelConfig &config, const DeviceTensor &q,
+                                                 const DeviceTensor &k, const DeviceTensor &v,
+                                                 DeviceTensor &out, DeviceTensor &lse,
+                                                 const Options &options, Stream &stream) {
   packAndLaunchForward(
       config.constants,
       [&](const KernelArgs &args) -> const JitKernel & {

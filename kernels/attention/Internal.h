@@ -6,7 +6,9 @@
 #include "tessera/kernels/attention.h"
 #include "tessera/runtime/Jit.h"
 
+#include <functional>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 
 namespace tessera::attention::detail {
@@ -68,12 +70,30 @@ bool wholeKeyBlocks(int64_t blockN, int64_t kLen, const Options &options);
 /// Sets `config`'s EVEN_N as launchForward does (wholeKeyBlocks).
 void specializeOnKeys(kernels::KernelConfig &config, int64_t kLen, const Options &options);
 
+/// A configuration chooseForwardConfig or chooseBackwardConfig chose, kept
+/// for its key while the tuning database is unchanged: `config`, and for the
+/// forward on whole key blocks `evenKeys` (the same with EVEN_N = 1).
+struct Choice {
+  kernels::KernelConfig config, evenKeys;
+};
+/// chooseForwardConfig's choice, shared rather than copied.
+std::shared_ptr<const Choice>
+forwardChoice(DType dtype, int64_t headDim, bool causal, bool hasMask, int64_t qLen, int64_t kLen,
+              Fp32Precision precision,
+              const std::function<std::vector<CandidateResult>()> &tune = nullptr);
+
 /// Launches attention_forward with `config` on validated inputs, through the
 /// JIT, specialised on its arguments' alignment and on the keys
-/// (specializeOnKeys, on `config` itself: the launch path copies nothing).
+/// (specializeOnKeys, on `config` itself).
 void launchForward(kernels::KernelConfig config, const DeviceTensor &q, const DeviceTensor &k,
                    const DeviceTensor &v, DeviceTensor &out, DeviceTensor &lse,
                    const Options &options, Stream &stream = Stream::defaultStream());
+/// The same with `config` specialised on the keys already (its EVEN_N
+/// wholeKeyBlocks' for k): nothing is copied.
+void launchSpecializedForward(const kernels::KernelConfig &config, const DeviceTensor &q,
+                              const DeviceTensor &k, const DeviceTensor &v, DeviceTensor &out,
+                              DeviceTensor &lse, const Options &options,
+                              Stream &stream = Stream::defaultStream());
 /// The same with a kernel compiled already (an autotuning candidate); one
 /// compiled with EVEN_N = 1 takes only keys it was specialised for.
 void launchForward(const JitKernel &kernel, const DeviceTensor &q, const DeviceTensor &k,
