@@ -45,7 +45,8 @@ std::string tessera::toolchainFingerprint() {
            ";compiler=" + TESSERA_COMPILER_FINGERPRINT + ";llvm=" + LLVM_VERSION_STRING +
            ";nvjitlink=" + nvJitLinkVersion() + ";ptxas=" + ptxas +
            (shortSharedPointers() ? ";short-shared-pointers" : "") +
-           (typedWarpgroupMma() ? "" : ";inline-wgmma");
+           (typedWarpgroupMma() ? "" : ";inline-wgmma") +
+           (sharedTmaRings() ? "" : ";separate-rings");
   }();
   return fingerprint;
 }

@@ -55,6 +55,7 @@ void tessera::buildSchedulePasses(OpPassManager &pm, const PipelineOptions &opti
   // ... and may give those copies to a producer warpgroup.
   TileWarpSpecializeOptions specialize;
   specialize.arch = options.arch;
+  specialize.sharedRings = sharedTmaRings();
   pm.addPass(createTileWarpSpecialize(specialize));
   // Every dot's staged tiles are stored, waited for, fenced and published
   // before it, where they are not ready already.

@@ -18,11 +18,14 @@
 // A kernel whose loops are preceded by tile work (FlashAttention's forward:
 // Q's copy, then the key loop over unmasked blocks, then the one over
 // masked blocks) splits before that work, and the producer runs the loops'
-// copies in sequence, each loop's ring released by its own "empty"
-// barriers; it refills the memory of a loop's ring (which a later loop's
-// buffers share) only once the consumers released all of the earlier
-// loop's. The scalar code the producer needs (bounds, indices) is cloned
-// into it.
+// copies in sequence. Loops whose rings match share one, its iterations
+// counted on from loop to loop (FlashAttention-3's pipeline state), so the
+// producer fills a loop's first buffers while the previous loop runs;
+// otherwise (or with shared-rings=false) each loop's ring is released by its
+// own "empty" barriers, and the producer refills the memory of a loop's
+// ring (which a later loop's buffers share) only once the consumers
+// released all of the earlier loop's. The scalar code the producer needs
+// (bounds, indices) is cloned into it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -100,16 +103,22 @@ void eraseMovedCopies(Region &region, ArrayRef<Value> buffers,
 
 /// The consumers' releases of `loop`'s ring of `stages` buffers on `empty`:
 /// the top of iteration j releases the buffers of iteration j - `release`,
-/// and after the loop those of its last `release`.
-void emitReleases(scf::ForOp loop, int64_t stages, int64_t release, Value empty) {
+/// and after the loop those of its last `release`. `base` (i32, or null for
+/// 0): the ring's iterations before the loop's first (a ring several loops
+/// share), which iteration j's slot counts on from.
+void emitReleases(scf::ForOp loop, int64_t stages, int64_t release, Value empty,
+                  Value base = Value()) {
   Location loc = loop.getLoc();
+  auto slotOf = [&](OpBuilder &b, Value i) {
+    if (base)
+      i = arith::AddIOp::create(b, loc, base, i);
+    return arith::RemUIOp::create(b, loc, i, constI32(b, loc, stages));
+  };
   OpBuilder c = OpBuilder::atBlockBegin(loop.getBody());
   Value j = emitIteration(c, loc, loop, loop.getInductionVar());
   Value started =
       arith::CmpIOp::create(c, loc, arith::CmpIPredicate::sge, j, constI32(c, loc, release));
-  Value released =
-      arith::RemUIOp::create(c, loc, arith::SubIOp::create(c, loc, j, constI32(c, loc, release)),
-                             constI32(c, loc, stages));
+  Value released = slotOf(c, arith::SubIOp::create(c, loc, j, constI32(c, loc, release)));
   tile::MBarrierArriveOp::create(c, loc, empty, released, started, release);
   OpBuilder after(loop->getBlock(), std::next(Block::iterator(loop)));
   Value n = emitTripCount(after, loc, loop);
@@ -117,14 +126,13 @@ void emitReleases(scf::ForOp loop, int64_t stages, int64_t release, Value empty)
     Value i = arith::SubIOp::create(after, loc, n, constI32(after, loc, last));
     Value ran =
         arith::CmpIOp::create(after, loc, arith::CmpIPredicate::sge, i, constI32(after, loc, 0));
-    Value lastSlot = arith::RemUIOp::create(after, loc, i, constI32(after, loc, stages));
-    tile::MBarrierArriveOp::create(after, loc, empty, lastSlot, ran, /*distance=*/0);
+    tile::MBarrierArriveOp::create(after, loc, empty, slotOf(after, i), ran, /*distance=*/0);
   }
 }
 
 class Specializer {
 public:
-  explicit Specializer(func::FuncOp kernel) : kernel(kernel) {}
+  Specializer(func::FuncOp kernel, bool sharedRings) : kernel(kernel), sharedRings(sharedRings) {}
 
   /// The first TMA loop that qualifies: directly in the kernel's body, or
   /// in a persistent kernel's tile loop there (tripLoopOf): the one loop of
@@ -212,14 +220,7 @@ private:
     tile::MBarrierInitOp::create(b, loc, empty, tile::getNumWarps(kernel));
     // The split, right before `top`: it and everything after it are the
     // consumers'.
-    auto split = tile::WarpSpecializeOp::create(b, loc, kProducerWarps, ctasPerSm());
-    Block *producer = new Block(), *consumers = new Block();
-    split.getProducer().push_back(producer);
-    split.getConsumers().push_back(consumers);
-    Block *entry = top->getBlock();
-    for (Operation &op : llvm::make_early_inc_range(
-             llvm::make_range(Block::iterator(top), Block::iterator(entry->getTerminator()))))
-      op.moveBefore(consumers, consumers->end());
+    Block *producer = splitAt(b, top).second;
 
     // The producer: every iteration's copies of every trip, in order, each
     // after the release of the buffer it refills (its previous fill's).
@@ -290,7 +291,8 @@ private:
     if (copies.empty() || !isa<gpu::BarrierOp>(body->front()) ||
         body->walk([](scf::ForOp) { return WalkResult::interrupt(); }).wasInterrupted())
       return std::nullopt;
-    Ring ring{copies.front().getBuffer().getType().getBuffers(), copies.front().getDistance()};
+    Ring ring{copies.front().getBuffer().getType().getBuffers(),
+              int64_t(copies.front().getDistance())};
     for (tile::TmaCopyOp copy : copies)
       if (copy.getBuffer().getType().getBuffers() != ring.stages ||
           copy.getDistance() != ring.distance)
@@ -346,6 +348,43 @@ private:
     }
   }
 
+  /// A tile.warp_specialize made at `b`, before `split`, whose consumers
+  /// take `split` and the rest of its block; its producer's block, empty.
+  std::pair<tile::WarpSpecializeOp, Block *> splitAt(OpBuilder &b, Operation *split) {
+    auto op = tile::WarpSpecializeOp::create(b, split->getLoc(), kProducerWarps, ctasPerSm());
+    Block *producer = new Block(), *consumers = new Block();
+    op.getProducer().push_back(producer);
+    op.getConsumers().push_back(consumers);
+    Block *block = split->getBlock();
+    for (Operation &moved : llvm::make_early_inc_range(
+             llvm::make_range(Block::iterator(split), Block::iterator(block->getTerminator()))))
+      moved.moveBefore(consumers, consumers->end());
+    return {op, producer};
+  }
+
+  /// `loop`'s TMA copies issued at `f` by the producer's loop `fill` over
+  /// the same iterations: the loop's copies were of iteration iv + distance,
+  /// so at iv - distance, their scalar code cloned (`scalars`: what the
+  /// producer has cloned already); into `slot` where given, else into the
+  /// copy's own slot.
+  static void cloneCopies(OpBuilder &f, scf::ForOp loop, scf::ForOp fill, Operation *split,
+                          const IRMapping &scalars, Value slot) {
+    Location loc = fill.getLoc();
+    Value iv = fill.getInductionVar();
+    for (tile::TmaCopyOp copy : loop.getBody()->getOps<tile::TmaCopyOp>()) {
+      IRMapping inner = scalars;
+      Value ahead =
+          arith::MulIOp::create(f, loc, fill.getStep(), constI32(f, loc, copy.getDistance()));
+      inner.map(loop.getInductionVar(), arith::SubIOp::create(f, loc, iv, ahead));
+      SmallVector<Value> indices = llvm::map_to_vector(
+          copy.getIndices(), [&](Value v) { return cloneScalarSlice(f, v, split, inner); });
+      tile::TmaCopyOp::create(f, copy.getLoc(), copy.getMap(), indices, copy.getBuffer(),
+                              slot ? slot : cloneScalarSlice(f, copy.getSlot(), split, inner),
+                              copy.getBarriers(), Value(), /*distance=*/0,
+                              /*single_thread=*/true);
+    }
+  }
+
   /// Loops of TMA copies in sequence after tile work (the comment at the
   /// top of this file).
   void specializeSequence() {
@@ -394,6 +433,10 @@ private:
     });
     if (!ok || loops.empty())
       return;
+    if (sharedRings && loops.size() > 1 &&
+        llvm::all_of(llvm::seq<size_t>(1, loops.size()),
+                     [&](size_t k) { return sameRing(loops[0], rings[0], loops[k], rings[k]); }))
+      return specializeSharedSequence(split, loops, rings[0]);
 
     Location loc = split->getLoc();
     OpBuilder b(split);
@@ -405,13 +448,7 @@ private:
       tile::MBarrierInitOp::create(b, loc, empties.back(), tile::getNumWarps(kernel));
       offset += 8 * ring.stages;
     }
-    auto op = tile::WarpSpecializeOp::create(b, loc, kProducerWarps, ctasPerSm());
-    Block *producer = new Block(), *consumers = new Block();
-    op.getProducer().push_back(producer);
-    op.getConsumers().push_back(consumers);
-    for (Operation &moved : llvm::make_early_inc_range(
-             llvm::make_range(Block::iterator(split), Block::iterator(entry.getTerminator()))))
-      moved.moveBefore(consumers, consumers->end());
+    auto [op, producer] = splitAt(b, split);
 
     // The producer: each loop's copies in order, each after the release of
     // the buffer it refills; a loop's ring only once the previous loop's is
@@ -435,19 +472,7 @@ private:
       Value slot = arith::RemUIOp::create(f, loc, j, constI32(f, loc, ring.stages));
       emitWaitForRelease(f, loc, empties[k], slot,
                          arith::DivUIOp::create(f, loc, j, constI32(f, loc, ring.stages)));
-      // The loop's copies were of iteration iv + distance: at iv - distance.
-      for (tile::TmaCopyOp copy : loop.getBody()->getOps<tile::TmaCopyOp>()) {
-        IRMapping inner = scalars;
-        Value ahead =
-            arith::MulIOp::create(f, loc, fill.getStep(), constI32(f, loc, copy.getDistance()));
-        inner.map(loop.getInductionVar(), arith::SubIOp::create(f, loc, iv, ahead));
-        SmallVector<Value> indices = llvm::map_to_vector(
-            copy.getIndices(), [&](Value v) { return cloneScalarSlice(f, v, split, inner); });
-        tile::TmaCopyOp::create(f, copy.getLoc(), copy.getMap(), indices, copy.getBuffer(),
-                                cloneScalarSlice(f, copy.getSlot(), split, inner),
-                                copy.getBarriers(), Value(), /*distance=*/0,
-                                /*single_thread=*/true);
-      }
+      cloneCopies(f, loop, fill, split, scalars, Value());
     }
 
     // The consumers: no copies and no opening barrier in the loops; the top
@@ -469,7 +494,140 @@ private:
     }
   }
 
+  /// Whether `b`'s ring can be `a`'s: as deep and as far ahead, the same
+  /// copies in order (tensor maps, buffer and barrier types) into buffers at
+  /// the same offsets (the allocator gave `b`'s tiles `a`'s memory, which
+  /// nothing else then holds while `b` runs).
+  static bool sameRing(scf::ForOp a, const Ring &ra, scf::ForOp b, const Ring &rb) {
+    if (ra.stages != rb.stages || ra.distance != rb.distance)
+      return false;
+    SmallVector<tile::TmaCopyOp> ca(a.getBody()->getOps<tile::TmaCopyOp>());
+    SmallVector<tile::TmaCopyOp> cb(b.getBody()->getOps<tile::TmaCopyOp>());
+    if (ca.size() != cb.size())
+      return false;
+    for (auto [x, y] : llvm::zip(ca, cb)) {
+      auto ax = x.getBuffer().getDefiningOp<tile::SharedAllocOp>();
+      auto ay = y.getBuffer().getDefiningOp<tile::SharedAllocOp>();
+      if (!ax || !ay || ax.getType() != ay.getType() || ax.getOffsets() != ay.getOffsets() ||
+          x.getMap().getType() != y.getMap().getType() ||
+          x.getBarriers().getType() != y.getBarriers().getType())
+        return false;
+    }
+    return true;
+  }
+
+  /// Loops of TMA copies in sequence that share one ring (sameRing): the
+  /// ring's iterations are counted on from loop to loop (g = the trips of
+  /// the loops before + j), so the producer fills a loop's first buffers as
+  /// soon as the previous loop's readers release theirs, one by one, rather
+  /// than after that loop's last (FlashAttention-3's pipeline state: one
+  /// index and phase across every loop of the mainloop). The later loops'
+  /// buffers and barriers become the first loop's; their views and waits
+  /// take slot g mod stages and phase parity (g / stages) mod 2.
+  void specializeSharedSequence(Operation *split, MutableArrayRef<scf::ForOp> loops,
+                                const Ring &ring) {
+    MLIRContext *ctx = kernel.getContext();
+    Location loc = split->getLoc();
+    SmallVector<Value> buffers, fulls;
+    for (tile::TmaCopyOp copy : loops[0].getBody()->getOps<tile::TmaCopyOp>()) {
+      buffers.push_back(copy.getBuffer());
+      fulls.push_back(copy.getBarriers());
+    }
+    for (scf::ForOp loop : loops.drop_front()) {
+      SmallVector<tile::TmaCopyOp> own(loop.getBody()->getOps<tile::TmaCopyOp>());
+      for (auto [i, copy] : llvm::enumerate(own)) {
+        Value buffer = copy.getBuffer(), bars = copy.getBarriers();
+        if (bars != fulls[i]) {
+          // The first loop's barriers, initialized once, take over.
+          for (Operation *user : llvm::make_early_inc_range(bars.getUsers()))
+            if (isa<tile::MBarrierInitOp>(user))
+              user->erase();
+          bars.replaceAllUsesWith(fulls[i]);
+          bars.getDefiningOp()->erase();
+        }
+        if (buffer != buffers[i]) {
+          buffer.replaceAllUsesWith(buffers[i]);
+          buffer.getDefiningOp()->erase();
+        }
+      }
+    }
+
+    OpBuilder b(split);
+    Value empty = tile::MBarrierAllocOp::create(b, loc, tile::MBarriersType::get(ctx, ring.stages),
+                                                llvm::alignTo(sharedMemoryBytes(kernel), 8));
+    tile::MBarrierInitOp::create(b, loc, empty, tile::getNumWarps(kernel));
+    auto [op, producer] = splitAt(b, split);
+
+    // The producer: ring iteration g = base + j of each loop in turn, into
+    // slot g mod stages once its previous fill is released.
+    OpBuilder p = OpBuilder::atBlockEnd(producer);
+    IRMapping scalars;
+    Value base = constI32(p, loc, 0);
+    for (scf::ForOp loop : loops) {
+      auto fill =
+          scf::ForOp::create(p, loc, cloneScalarSlice(p, loop.getLowerBound(), split, scalars),
+                             cloneScalarSlice(p, loop.getUpperBound(), split, scalars),
+                             cloneScalarSlice(p, loop.getStep(), split, scalars));
+      OpBuilder f = OpBuilder::atBlockBegin(fill.getBody());
+      Value iv = fill.getInductionVar();
+      Value g = arith::AddIOp::create(f, loc, base, emitIteration(f, loc, fill, iv));
+      Value slot = arith::RemUIOp::create(f, loc, g, constI32(f, loc, ring.stages));
+      emitWaitForRelease(f, loc, empty, slot,
+                         arith::DivUIOp::create(f, loc, g, constI32(f, loc, ring.stages)));
+      cloneCopies(f, loop, fill, split, scalars, slot);
+      p.setInsertionPointAfter(fill);
+      base = arith::AddIOp::create(p, loc, base, emitTripCount(p, loc, fill));
+    }
+
+    // The consumers: no copies and no opening barrier in the loops; each
+    // loop's iterations count on from the loops' before it, its views and
+    // waits retargeted (the first loop's already count from 0).
+    Value consumerBase;
+    for (size_t k = 0; k < loops.size(); ++k) {
+      scf::ForOp loop = loops[k];
+      Block *body = loop.getBody();
+      body->front().erase(); // the opening barrier (ringOf)
+      if (k > 0) {
+        OpBuilder before(loop);
+        Value trips = emitTripCount(before, loc, loops[k - 1]);
+        consumerBase =
+            consumerBase ? arith::AddIOp::create(before, loc, consumerBase, trips) : trips;
+        retarget(loop, consumerBase, ring.stages, buffers, fulls);
+      }
+      for (tile::TmaCopyOp copy : llvm::make_early_inc_range(body->getOps<tile::TmaCopyOp>()))
+        copy->erase();
+      emitReleases(loop, ring.stages, ring.release(), empty, consumerBase);
+    }
+    eraseMovedCopies(op.getConsumers(), buffers, [](tile::TmaCopyOp) { return false; });
+  }
+
+  /// Iteration j of `loop` is ring iteration g = `base` + j: the views of
+  /// `buffers` and the waits on `fulls` in its body take slot g mod
+  /// `stages` and phase parity (g / stages) mod 2.
+  static void retarget(scf::ForOp loop, Value base, int64_t stages, ArrayRef<Value> buffers,
+                       ArrayRef<Value> fulls) {
+    Location loc = loop.getLoc();
+    OpBuilder b = OpBuilder::atBlockBegin(loop.getBody());
+    Value g =
+        arith::AddIOp::create(b, loc, base, emitIteration(b, loc, loop, loop.getInductionVar()));
+    Value slot = arith::RemUIOp::create(b, loc, g, constI32(b, loc, stages));
+    Value parity = arith::AndIOp::create(
+        b, loc, arith::DivUIOp::create(b, loc, g, constI32(b, loc, stages)), constI32(b, loc, 1));
+    for (Operation &op : *loop.getBody()) {
+      if (auto view = dyn_cast<tile::SharedViewOp>(op);
+          view && llvm::is_contained(buffers, view.getBuffer()))
+        view.getSlotMutable().assign(slot);
+      if (auto wait = dyn_cast<tile::MBarrierWaitOp>(op);
+          wait && llvm::is_contained(fulls, wait.getBarriers())) {
+        wait.getSlotMutable().assign(slot);
+        wait.getPhaseMutable().assign(parity);
+      }
+    }
+  }
+
   func::FuncOp kernel;
+  /// Loops in sequence whose rings match share one (specializeSequence).
+  bool sharedRings;
 };
 
 /// Ping-pong (tile::kPingPongAttr): in every consumer loop, the two
@@ -507,7 +665,7 @@ struct TileWarpSpecializePass : tessera::impl::TileWarpSpecializeBase<TileWarpSp
     for (auto kernel : getOperation().getOps<func::FuncOp>()) {
       if (!kernel->hasAttr(tile::kKernelAttr) || !kernel->hasAttr(tile::kWarpSpecializeAttr))
         continue;
-      Specializer(kernel).run();
+      Specializer(kernel, sharedRings).run();
       if (kernel->hasAttr(tile::kPingPongAttr) && tile::getNumWarps(kernel) == 8)
         kernel.walk([](tile::WarpSpecializeOp split) { addTurns(split); });
     }

@@ -55,6 +55,14 @@ bool tessera::typedWarpgroupMma() {
   return enabled;
 }
 
+bool tessera::sharedTmaRings() {
+  static const bool enabled = [] {
+    const char *env = std::getenv("TESSERA_SEPARATE_RINGS");
+    return !env || std::string_view(env) != "1";
+  }();
+  return enabled;
+}
+
 FailureOr<std::string> tessera::serializeToPTX(gpu::GPUModuleOp module, bool strengthReduction) {
   static std::once_flag initNVPTX;
   std::call_once(initNVPTX, [] {

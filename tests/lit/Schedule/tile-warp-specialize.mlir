@@ -273,41 +273,58 @@ func.func @persistent_two_stages(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32,
 // Tile work before two TMA loops in sequence (FlashAttention's forward: Q,
 // then the unmasked key blocks, then the masked ones; two stages, copies
 // one iteration ahead). The split comes before A's load, which the
-// consumers make; an "empty" set per loop. The producer clones the second
-// loop's bound, fills the first loop's ring (a wait for the release of its
-// previous fill from the second on), waits until both of its slots'
-// last fills were released (the second ring shares their memory), then
-// fills the second. The consumers' loops release the buffers of the
-// iteration before at their top, and their last one after.
+// consumers make. The loops' rings match (the same copy into buffers at the
+// same offsets), so they share one: the second loop's buffer and barriers
+// become the first's, and its iterations count on from the first's trips
+// (ring iteration g = base + j, slot g mod 2, phase parity (g / 2) mod 2),
+// in the producer, which clones the second loop's bound and waits for the
+// release of each slot's previous fill only, and in the consumers, whose
+// loops release the buffers of the iteration before at their top, and their
+// last one after.
 // CHECK-LABEL: func.func @sequence
-// CHECK-COUNT-2: tile.mbarrier_init %{{[0-9]+}} : !tile.mbarriers<2>
-// CHECK-NEXT: %[[EMPTY1:.*]] = tile.mbarrier_alloc {{[0-9]+}} : !tile.mbarriers<2>
-// CHECK-NEXT: tile.mbarrier_init %[[EMPTY1]] {count = 4 : i32}
-// CHECK-NEXT: %[[EMPTY2:.*]] = tile.mbarrier_alloc {{[0-9]+}} : !tile.mbarriers<2>
-// CHECK-NEXT: tile.mbarrier_init %[[EMPTY2]] {count = 4 : i32}
+// CHECK: %[[BUF:.*]] = tile.shared_alloc {{.*}} : !tile.shared<64x128xbf16, 2>
+// CHECK-NEXT: %[[FULL:.*]] = tile.mbarrier_alloc {{[0-9]+}} : !tile.mbarriers<2>
+// CHECK-NEXT: tile.mbarrier_init %[[FULL]] : !tile.mbarriers<2>
+// CHECK-NEXT: %[[EMPTY:.*]] = tile.mbarrier_alloc {{[0-9]+}} : !tile.mbarriers<2>
+// CHECK-NEXT: tile.mbarrier_init %[[EMPTY]] {count = 4 : i32}
 // CHECK-NEXT: tile.warp_specialize producer_warps(4) {
 // CHECK: %[[MID:.*]] = arith.addi %arg14, %c64_i32
-// CHECK: scf.for %{{.*}} = %c0_i32 to %[[MID]]
-// CHECK: tile.mbarrier_wait %[[EMPTY1]]
-// CHECK: tile.tma_copy {{.*}} {single_thread}
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[MID]]
+// CHECK: %[[G1:.*]] = arith.addi %c0_i32, %{{.*}}
+// CHECK: %[[S1:.*]] = arith.remui %[[G1]], %c2_i32
+// CHECK: tile.mbarrier_wait %[[EMPTY]][%[[S1]]]
+// CHECK: tile.tma_copy {{.*}}, %[[BUF]][%[[S1]]], %[[FULL]] {single_thread}
 // CHECK: }
-// CHECK-COUNT-2: tile.mbarrier_wait %[[EMPTY1]]
+// CHECK-NOT: tile.mbarrier_wait
+// CHECK: %[[BASE:.*]] = arith.addi %c0_i32, %{{.*}}
 // CHECK: scf.for %{{.*}} = %[[MID]] to %arg7
-// CHECK: tile.mbarrier_wait %[[EMPTY2]]
-// CHECK: tile.tma_copy {{.*}} {single_thread}
+// CHECK: %[[G2:.*]] = arith.addi %[[BASE]], %{{.*}}
+// CHECK: %[[S2:.*]] = arith.remui %[[G2]], %c2_i32
+// CHECK: tile.mbarrier_wait %[[EMPTY]][%[[S2]]]
+// CHECK: tile.tma_copy {{.*}}, %[[BUF]][%[[S2]]], %[[FULL]] {single_thread}
 // CHECK: } consumers {
 // CHECK: tile.load
 // CHECK: scf.for
 // CHECK-NOT: tile.tma_copy
-// CHECK: tile.mbarrier_arrive %[[EMPTY1]][%{{.*}}] if %{{.*}} {distance = 1 : i64}
-// CHECK: tile.mbarrier_wait
+// CHECK: tile.mbarrier_arrive %[[EMPTY]][%{{.*}}] if %{{.*}} {distance = 1 : i64}
+// CHECK: tile.shared_view %[[BUF]]
+// CHECK: tile.mbarrier_wait %[[FULL]]
 // CHECK: tile.dot
-// CHECK: tile.mbarrier_arrive %[[EMPTY1]][%{{.*}}] if %{{.*}} :
+// CHECK: tile.mbarrier_arrive %[[EMPTY]][%{{.*}}] if %{{.*}} :
+// CHECK: %[[TRIPS:.*]] = arith.maxsi
 // CHECK: scf.for
 // CHECK-NOT: tile.tma_copy
-// CHECK: tile.mbarrier_arrive %[[EMPTY2]][%{{.*}}] if %{{.*}} {distance = 1 : i64}
+// CHECK: %[[RG:.*]] = arith.addi %[[TRIPS]], %{{.*}}
+// CHECK: %[[RS:.*]] = arith.remui %[[RG]]
+// CHECK: tile.mbarrier_arrive %[[EMPTY]][%[[RS]]] if %{{.*}} {distance = 1 : i64}
+// CHECK: %[[CG:.*]] = arith.addi %[[TRIPS]], %{{.*}}
+// CHECK: %[[CS:.*]] = arith.remui %[[CG]], %c2_i32
+// CHECK: %[[CF:.*]] = arith.divui %[[CG]], %c2_i32
+// CHECK: %[[CP:.*]] = arith.andi %[[CF]], %c1_i32
+// CHECK: tile.shared_view %[[BUF]][%[[CS]]]
+// CHECK: tile.mbarrier_wait %[[FULL]][%[[CS]]], %[[CP]]
 // CHECK: tile.dot
-// CHECK: tile.mbarrier_arrive %[[EMPTY2]][%{{.*}}] if %{{.*}} :
+// CHECK: tile.mbarrier_arrive %[[EMPTY]][%{{.*}}] if %{{.*}} :
 // CHECK-NOT: tile.tma_copy
 // CHECK: return
 func.func @sequence(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,

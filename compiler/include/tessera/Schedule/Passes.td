@@ -102,10 +102,17 @@ def TileWarpSpecialize : Pass<"tile-warp-specialize", "mlir::ModuleOp"> {
     consumer warpgroups, each consumer loop's first product is bracketed by
     `tile.turn_wait` and `tile.turn_pass` (the warpgroups issue it in
     alternation), after a `tile.turn_start` and before a `tile.turn_finish`.
+    Loops of TMA copies in sequence after tile work whose rings match (the
+    same copies into buffers at the same offsets) share one ring
+    (`shared-rings`): their iterations are counted on from loop to loop, so
+    the producer fills a loop's first buffers while the previous loop runs.
   }];
   let options = [
     Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
-           "GPU architecture (TMA needs sm_90a)">
+           "GPU architecture (TMA needs sm_90a)">,
+    Option<"sharedRings", "shared-rings", "bool", /*default=*/"true",
+           "loops in sequence whose rings match share one (else each has its own, "
+           "refilled once the previous loop's is released)">
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
 }

@@ -29,6 +29,12 @@ bool shortSharedPointers();
 /// the two (docs/COMPILER.md §4; the kernel cache keys on it).
 bool typedWarpgroupMma();
 
+/// Whether TMA loops in sequence that a producer warpgroup fills share one
+/// ring (tile-warp-specialize's shared-rings), as by default:
+/// $TESSERA_SEPARATE_RINGS=1, read once, gives each loop its own, to
+/// compare the two (the kernel cache keys on it).
+bool sharedTmaRings();
+
 } // namespace tessera
 
 #endif
