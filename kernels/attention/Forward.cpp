@@ -217,10 +217,10 @@ void packAndLaunchForward(const std::map<std::string, int64_t> &constants,
     throw tessera::Error("attention_forward: kernel has no BLOCK_M constant");
   int64_t blockM = it->second;
   int64_t mBlocks = (qs[2] + blockM - 1) / blockM;
-  // PERSISTENT (on whole key blocks, EVEN_N, where the kernel is
-  // persistent): as many programs as the SMs hold (CTAS_PER_SM each), or
-  // fewer where there are fewer tiles; they walk the tiles themselves.
-  if (flag("PERSISTENT") && flag("EVEN_N") && !flag("CAUSAL") && !flag("HAS_MASK")) {
+  // PERSISTENT (where the kernel is persistent: persistentForward): as many
+  // programs as the SMs hold (CTAS_PER_SM each), or fewer where there are
+  // fewer tiles; they walk the tiles themselves.
+  if (flag("PERSISTENT") && attention::detail::persistentForward(constants)) {
     auto ctas = constants.find("CTAS_PER_SM");
     int64_t perSm = ctas == constants.end() ? 1 : std::max<int64_t>(ctas->second, 1);
     int64_t sms = gpuAvailable() ? currentDevice().smCount : 132;
@@ -236,6 +236,15 @@ void packAndLaunchForward(const std::map<std::string, int64_t> &constants,
 }
 
 } // namespace
+
+bool attention::detail::persistentForward(const std::map<std::string, int64_t> &constants) {
+  auto flag = [&](const char *name) {
+    auto it = constants.find(name);
+    return it != constants.end() && it->second != 0;
+  };
+  bool evenKeys = flag("EVEN_N") && !flag("CAUSAL") && !flag("HAS_MASK");
+  return evenKeys || (flag("TMA") && flag("WARP_SPECIALIZE"));
+}
 
 bool attention::detail::wholeKeyBlocks(int64_t blockN, int64_t kLen, const Options &options) {
   return !options.causal && !options.keyMask && blockN > 0 && kLen % blockN == 0;

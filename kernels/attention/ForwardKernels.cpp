@@ -108,10 +108,14 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   // this one, its ring's phases counted across tiles: the fixed cost of a
   // program (the loads' latency before the first product, the ring's
   // set-up) is paid once per SM rather than once per tile
-  // (FlashAttention-3's persistent scheduler; docs/PERFORMANCE.md). Only on
-  // whole key blocks: a tile with the masked blocks' loop too holds two rings
-  // that no longer share memory. Elsewhere one program per tile, as without.
-  const bool persistent = kb.constant("PERSISTENT", config.get("PERSISTENT")) && evenKeys;
+  // (FlashAttention-3's persistent scheduler; docs/PERFORMANCE.md). On
+  // whole key blocks; and with a producer warpgroup (TMA, WARP_SPECIALIZE)
+  // where tiles differ in their key blocks (causal, a key mask, a partial
+  // last block): its ring, which both key loops share, then counts its
+  // iterations across the loops and tiles (tile-warp-specialize). Elsewhere
+  // one program per tile, as without (detail::persistentForward).
+  const bool persistent = kb.constant("PERSISTENT", config.get("PERSISTENT")) &&
+                          attention::detail::persistentForward(config.constants);
 
   // One tile: (batch·head) bh's query block mBlockOf(), its k/v head that
   // of a grouped query head.

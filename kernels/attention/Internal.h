@@ -62,6 +62,13 @@ inline bool usesTf32(DType dtype, Fp32Precision precision) {
   return dtype == DType::F32 && precision == Fp32Precision::tf32;
 }
 
+/// Whether attention_forward with `constants` loops over tiles (PERSISTENT,
+/// one program per SM): on whole key blocks (EVEN_N), or with TMA copies
+/// from a producer warpgroup (TMA, WARP_SPECIALIZE), whose shared ring counts
+/// across tiles of any number of key blocks. The kernel and its launch
+/// grid decide alike.
+bool persistentForward(const std::map<std::string, int64_t> &constants);
+
 /// Whether attention_forward on `kLen` keys has no block with a masked score:
 /// k_len a whole number of `blockN` blocks, neither causal nor a key mask.
 /// Its launch then sets EVEN_N (the kernel leaves out its masked blocks'

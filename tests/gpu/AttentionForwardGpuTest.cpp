@@ -382,7 +382,11 @@ TEST(AttentionForwardPersistent, MatchesFloat64Reference) {
 
 /// The same with more tiles than SMs of one key block each (every program
 /// takes two tiles or one; its ring's second trip starts on the phases the
-/// first left): small enough for compute-sanitizer (scripts/device-sanitize.sh).
+/// first left); and, on the producer warpgroup's schedule (d 128), tiles
+/// that differ in their key blocks (causal: the first query blocks see no
+/// key; a partial last block; a key mask), two key loops per tile on one
+/// ring counted across loops and tiles: small enough for compute-sanitizer
+/// (scripts/device-sanitize.sh).
 TEST(AttentionForwardPersistent, ManyShortTiles) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
@@ -390,6 +394,18 @@ TEST(AttentionForwardPersistent, ManyShortTiles) {
     SCOPED_TRACE(shapeName(s));
     checkForward(DType::BF16, attention::Fp32Precision::ieee, s, /*causal=*/false,
                  /*useMask=*/false, {{"PERSISTENT", 1}});
+  }
+  Shape s{1, 2, 1, 128 * 70 - 5, 300, 128};
+  for (auto [causal, mask] : {std::pair{true, false}, std::pair{false, false},
+                              std::pair{false, true}, std::pair{true, true}}) {
+    SCOPED_TRACE(shapeName(s) + (causal ? " causal" : "") + (mask ? " key mask" : ""));
+    checkForward(DType::BF16, attention::Fp32Precision::ieee, s, causal, mask,
+                 {{"PERSISTENT", 1},
+                  {"TMA", 1},
+                  {"WARP_SPECIALIZE", 1},
+                  {"BLOCK_N", 128},
+                  {"PIPELINE_QK", 1},
+                  {"num_warps", 8}});
   }
 }
 

@@ -205,9 +205,10 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
               options.arch != "sm_90a"
                   ? "warp specialization (sm_90a only)"
                   : "warp specialization (no loop of TMA copies it takes: loops directly in the "
-                    "kernel's body, or the one such loop of a persistent loop, whose bounds are "
-                    "the same on every trip; with no loop inside, its copies computed from "
-                    "values before the loop)");
+                    "kernel's body, or those of a persistent loop (one whose bounds are the "
+                    "same on every trip, or several into buffers at the same offsets); with no "
+                    "loop inside, its copies computed from values before the loop or the "
+                    "tile's scalar code)");
         if (f->hasAttr(tile::kPingPongAttr) && !turns)
           out.notApplied.push_back(
               "ping-pong (it needs a producer warpgroup and two consumer warpgroups)");

@@ -72,7 +72,12 @@ private:
   /// kernel; stagings of one value share a tile (a Q tile read in two loops;
   /// K read as A of K Qᵀ and, transposed, of Kᵀ dSᵀ: a tile holds the value
   /// and each dot reads it k-major or MN-major). The tiles staged inside a
-  /// top-level loop are dead once it ends, so sibling loops reuse one region.
+  /// top-level loop are dead once it ends, so sibling loops reuse one region;
+  /// so are those of a loop inside one (a persistent kernel's loop over its
+  /// tiles), once that inner loop ends: after the tiles the top-level loop's
+  /// own body stages, its sibling inner loops reuse one sub-region (the
+  /// attention forward's two key loops then fill the same buffers, which
+  /// lets a producer warpgroup give them one ring).
   void placeTiles() {
     int64_t scratch = 0;
     kernel->walk([&](Operation *op) { scratch = std::max(scratch, sharedMemoryNeeded(op)); });
@@ -107,11 +112,42 @@ private:
       auto &[loop, operands] = entry;
       int64_t loopOffset = regionStart;
       llvm::DenseMap<Value, int64_t> inLoop;
+      auto placeAll = [&](ArrayRef<Operand> group, int64_t &at) {
+        for (const Operand &operand : group) {
+          auto [it, inserted] = inLoop.try_emplace(operand.staged.source, at);
+          if (inserted)
+            at += tileSize(operand.staged);
+          place(operand, it->second);
+        }
+      };
+      // The loop's own body's tiles (and those of a value staged in more
+      // than one inner loop, or in one and in the body: one tile for all),
+      // then each inner loop's from one offset.
+      llvm::DenseMap<Value, Operation *> stagedIn;
       for (const Operand &operand : operands) {
-        auto [it, inserted] = inLoop.try_emplace(operand.staged.source, loopOffset);
-        if (inserted)
-          loopOffset += tileSize(operand.staged);
-        place(operand, it->second);
+        Operation *inner = innerLoopOf(operand.dot, loop);
+        auto [it, first] = stagedIn.try_emplace(operand.staged.source, inner);
+        if (!first && it->second != inner)
+          it->second = nullptr;
+      }
+      SmallVector<Operand> own;
+      llvm::MapVector<Operation *, SmallVector<Operand>> byInner;
+      for (const Operand &operand : operands) {
+        if (Operation *inner = stagedIn.lookup(operand.staged.source))
+          byInner[inner].push_back(operand);
+        else
+          own.push_back(operand);
+      }
+      placeAll(own, loopOffset);
+      for (auto [k, innerEntry] : llvm::enumerate(byInner)) {
+        auto &[inner, group] = innerEntry;
+        int64_t innerOffset = loopOffset;
+        placeAll(group, innerOffset);
+        // The previous inner loop's readers of the sub-region are done first.
+        if (k != 0) {
+          OpBuilder b(inner);
+          gpu::BarrierOp::create(b, inner->getLoc());
+        }
       }
       // The previous loop's readers of this region must be done before the
       // first copy into it.
@@ -120,6 +156,14 @@ private:
         gpu::BarrierOp::create(b, loop->getLoc());
       }
     }
+  }
+
+  /// The scf.for directly in `loop`'s body that holds `op`, if any.
+  static Operation *innerLoopOf(Operation *op, Operation *loop) {
+    for (Operation *p = op->getParentOp(); p && p != loop; p = p->getParentOp())
+      if (isa<scf::ForOp>(p) && p->getParentOp() == loop)
+        return p;
+    return nullptr;
   }
 
   /// Gives `operand` the tile at `offset`, copied by its load where it can be.

@@ -221,10 +221,13 @@ private:
     int64_t ahead = singleBuffer ? 1 : afterReader ? stages - 2 : stages - 1;
     Location loc = loop.getLoc();
     Value lb = loop.getLowerBound(), ub = loop.getUpperBound(), step = loop.getStep();
-    // Further buffers go after the loop's region (tile-allocate-shared-memory).
+    // Further buffers go after the loop's region (tile-allocate-shared-memory);
+    // those of sibling loops inside a top-level loop (a persistent kernel's,
+    // which run one after the other in each trip, their tiles in one
+    // sub-region) each from the region's end.
     Operation *region = topLevelLoop(loop, kernel);
     region = region ? region : loop.getOperation();
-    auto [it, inserted] = regionEnds.try_emplace(region, 0);
+    auto [it, inserted] = regionEnds.try_emplace(loop.getOperation(), 0);
     if (inserted)
       it->second = std::max(regionEnd(region), regionEnd(loop));
     int64_t offset = it->second;
@@ -403,7 +406,7 @@ private:
 
   func::FuncOp kernel;
   int64_t stages;
-  /// The end of each top-level loop's tiles, pipelined buffers included.
+  /// The end of each pipelined loop's tiles, its own further buffers included.
   llvm::DenseMap<Operation *, int64_t> regionEnds;
 };
 

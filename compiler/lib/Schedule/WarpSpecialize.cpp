@@ -36,6 +36,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SetVector.h"
 
@@ -137,26 +138,56 @@ public:
   /// The first TMA loop that qualifies: directly in the kernel's body, or
   /// in a persistent kernel's tile loop there (tripLoopOf): the one loop of
   /// TMA copies in each tile (a matmul's k-loop on four stages, or a ring of
-  /// any depth, as the attention forward's key loop on whole key blocks).
-  void run() {
+  /// any depth, as the attention forward's key loop on whole key blocks); or
+  /// the TMA loops of a tile loop that are several or whose bounds change
+  /// from tile to tile (specializeTiles). Fails where such loops, which
+  /// tile-use-tma gave TMA copies only for a producer to take, could not be
+  /// given one.
+  LogicalResult run() {
     for (scf::ForOp top : kernel.getBody().front().getOps<scf::ForOp>()) {
-      if (!onlyScalarsBefore(top))
-        return specializeSequence();
-      if (specializable(top))
-        return specialize(top, top, Ring{kStages, kStages - kReleaseDistance});
+      if (!onlyScalarsBefore(top)) {
+        specializeSequence();
+        break;
+      }
+      if (specializable(top)) {
+        specialize(top, top, Ring{kStages, kStages - kReleaseDistance});
+        return success();
+      }
       SmallVector<scf::ForOp> tmaLoops;
       top.getBody()->walk([&](scf::ForOp loop) {
         if (loop->walk([](tile::TmaCopyOp) { return WalkResult::interrupt(); }).wasInterrupted())
           tmaLoops.push_back(loop);
       });
-      if (tmaLoops.size() != 1 || tmaLoops.front()->getParentOp() != top.getOperation())
+      if (tmaLoops.empty() || llvm::any_of(tmaLoops, [&](scf::ForOp loop) {
+            return loop->getParentOp() != top.getOperation();
+          }))
         continue;
-      scf::ForOp inner = tmaLoops.front();
-      std::optional<Ring> ring = ringOf(inner);
-      if (FailureOr<scf::ForOp> trip = tripLoopOf(inner);
-          succeeded(trip) && *trip == top && top.getNumRegionIterArgs() == 0 && ring)
-        return specialize(inner, top, *ring);
+      if (tmaLoops.size() == 1) {
+        scf::ForOp inner = tmaLoops.front();
+        std::optional<Ring> ring = ringOf(inner);
+        if (FailureOr<scf::ForOp> trip = tripLoopOf(inner);
+            succeeded(trip) && *trip == top && top.getNumRegionIterArgs() == 0 && ring) {
+          specialize(inner, top, *ring);
+          return success();
+        }
+      }
+      if (specializeTiles(top, tmaLoops))
+        return success();
     }
+    // What tile-use-tma copied by TMA for a producer only: loops in a tile
+    // loop whose bounds change from tile to tile, outside any split.
+    WalkResult left = kernel.walk([&](tile::TmaCopyOp copy) {
+      auto loop = dyn_cast<scf::ForOp>(copy->getParentOp());
+      if (!loop || copy->getParentOfType<tile::WarpSpecializeOp>() || succeeded(tripLoopOf(loop)))
+        return WalkResult::advance();
+      copy->emitError("tile-warp-specialize: this TMA copy's loop, in a tile loop and with "
+                      "bounds that change from tile to tile, needs a producer warpgroup, which "
+                      "could not be made (one ring for all of the tile's TMA loops: the same "
+                      "copies into buffers at the same offsets, bounds and indices scalar code "
+                      "of the tile's)");
+      return WalkResult::interrupt();
+    });
+    return failure(left.wasInterrupted());
   }
 
 private:
@@ -303,10 +334,10 @@ private:
   }
 
   /// Whether the producer can compute `v` where the kernel splits at
-  /// `split`: from values before it and scalar code after (cloned), with
-  /// `iv` (a loop's induction variable) remapped.
-  static bool producerCanCompute(Value v, Operation *split, Value iv) {
-    if (v == iv)
+  /// `split`: from values before it, `ivs` (induction variables it maps)
+  /// and scalar code after (cloned).
+  static bool producerComputes(Value v, Operation *split, ArrayRef<Value> ivs) {
+    if (llvm::is_contained(ivs, v))
       return true;
     Operation *def = v.getDefiningOp();
     if (!def)
@@ -314,7 +345,7 @@ private:
     if (def->getBlock() == split->getBlock() && def->isBeforeInBlock(split))
       return true;
     return isScalarCode(def) && llvm::all_of(def->getOperands(), [&](Value operand) {
-             return producerCanCompute(operand, split, iv);
+             return producerComputes(operand, split, ivs);
            });
   }
 
@@ -360,6 +391,21 @@ private:
              llvm::make_range(Block::iterator(split), Block::iterator(block->getTerminator()))))
       moved.moveBefore(consumers, consumers->end());
     return {op, producer};
+  }
+
+  /// splitAt `split`, after the "empty" barriers of a ring of `stages`
+  /// (one arrival per consumer warp), placed after the kernel's shared
+  /// memory: the split, its producer's block and those barriers.
+  std::tuple<tile::WarpSpecializeOp, Block *, Value> splitWithRing(Operation *split,
+                                                                   int64_t stages) {
+    OpBuilder b(split);
+    Location loc = split->getLoc();
+    Value empty =
+        tile::MBarrierAllocOp::create(b, loc, tile::MBarriersType::get(kernel.getContext(), stages),
+                                      llvm::alignTo(sharedMemoryBytes(kernel), 8));
+    tile::MBarrierInitOp::create(b, loc, empty, tile::getNumWarps(kernel));
+    auto [op, producer] = splitAt(b, split);
+    return {op, producer, empty};
   }
 
   /// `loop`'s TMA copies issued at `f` by the producer's loop `fill` over
@@ -418,10 +464,10 @@ private:
       loops.push_back(loop);
       rings.push_back(*ring);
       for (Value bound : {loop.getLowerBound(), loop.getUpperBound(), loop.getStep()})
-        ok &= producerCanCompute(bound, split, Value());
+        ok &= producerComputes(bound, split, {});
       for (tile::TmaCopyOp copy : loop.getBody()->getOps<tile::TmaCopyOp>())
         for (Value operand : copy->getOperands())
-          ok &= producerCanCompute(operand, split, loop.getInductionVar());
+          ok &= producerComputes(operand, split, {loop.getInductionVar()});
     }
     // Every TMA copy is one of those loops' or a first copy of their buffers.
     kernel.walk([&](tile::TmaCopyOp copy) {
@@ -516,20 +562,12 @@ private:
     return true;
   }
 
-  /// Loops of TMA copies in sequence that share one ring (sameRing): the
-  /// ring's iterations are counted on from loop to loop (g = the trips of
-  /// the loops before + j), so the producer fills a loop's first buffers as
-  /// soon as the previous loop's readers release theirs, one by one, rather
-  /// than after that loop's last (FlashAttention-3's pipeline state: one
-  /// index and phase across every loop of the mainloop). The later loops'
-  /// buffers and barriers become the first loop's; their views and waits
-  /// take slot g mod stages and phase parity (g / stages) mod 2.
-  void specializeSharedSequence(Operation *split, MutableArrayRef<scf::ForOp> loops,
-                                const Ring &ring) {
-    MLIRContext *ctx = kernel.getContext();
-    Location loc = split->getLoc();
+  /// The later loops' buffers and barriers (sameRing's) replaced by the
+  /// first loop's, which the loops then share: those buffers and barriers.
+  static std::pair<SmallVector<Value>, SmallVector<Value>> mergeRings(ArrayRef<scf::ForOp> loops) {
     SmallVector<Value> buffers, fulls;
-    for (tile::TmaCopyOp copy : loops[0].getBody()->getOps<tile::TmaCopyOp>()) {
+    scf::ForOp first = loops[0];
+    for (tile::TmaCopyOp copy : first.getBody()->getOps<tile::TmaCopyOp>()) {
       buffers.push_back(copy.getBuffer());
       fulls.push_back(copy.getBarriers());
     }
@@ -551,53 +589,154 @@ private:
         }
       }
     }
+    return {buffers, fulls};
+  }
 
-    OpBuilder b(split);
-    Value empty = tile::MBarrierAllocOp::create(b, loc, tile::MBarriersType::get(ctx, ring.stages),
-                                                llvm::alignTo(sharedMemoryBytes(kernel), 8));
-    tile::MBarrierInitOp::create(b, loc, empty, tile::getNumWarps(kernel));
-    auto [op, producer] = splitAt(b, split);
-
-    // The producer: ring iteration g = base + j of each loop in turn, into
-    // slot g mod stages once its previous fill is released.
-    OpBuilder p = OpBuilder::atBlockEnd(producer);
-    IRMapping scalars;
-    Value base = constI32(p, loc, 0);
+  /// At `b`, the producer's fills of `loops`' shared ring (sameRing) in
+  /// turn, from ring iteration `base` on: iteration j of a loop is ring
+  /// iteration g = base + j, filled into slot g mod stages once that slot's
+  /// previous fill is released. The loops' bounds and copies' indices are
+  /// cloned from after `split` (`scalars`: what is mapped or cloned already).
+  /// Returns the ring iteration after the loops'.
+  Value emitFills(OpBuilder &b, ArrayRef<scf::ForOp> loops, Operation *split, IRMapping &scalars,
+                  Value base, const Ring &ring, Value empty) {
     for (scf::ForOp loop : loops) {
+      Location loc = loop.getLoc();
       auto fill =
-          scf::ForOp::create(p, loc, cloneScalarSlice(p, loop.getLowerBound(), split, scalars),
-                             cloneScalarSlice(p, loop.getUpperBound(), split, scalars),
-                             cloneScalarSlice(p, loop.getStep(), split, scalars));
+          scf::ForOp::create(b, loc, cloneScalarSlice(b, loop.getLowerBound(), split, scalars),
+                             cloneScalarSlice(b, loop.getUpperBound(), split, scalars),
+                             cloneScalarSlice(b, loop.getStep(), split, scalars));
       OpBuilder f = OpBuilder::atBlockBegin(fill.getBody());
-      Value iv = fill.getInductionVar();
-      Value g = arith::AddIOp::create(f, loc, base, emitIteration(f, loc, fill, iv));
+      Value g =
+          arith::AddIOp::create(f, loc, base, emitIteration(f, loc, fill, fill.getInductionVar()));
       Value slot = arith::RemUIOp::create(f, loc, g, constI32(f, loc, ring.stages));
       emitWaitForRelease(f, loc, empty, slot,
                          arith::DivUIOp::create(f, loc, g, constI32(f, loc, ring.stages)));
       cloneCopies(f, loop, fill, split, scalars, slot);
-      p.setInsertionPointAfter(fill);
-      base = arith::AddIOp::create(p, loc, base, emitTripCount(p, loc, fill));
+      b.setInsertionPointAfter(fill);
+      base = arith::AddIOp::create(b, loc, base, emitTripCount(b, loc, fill));
     }
+    return base;
+  }
 
-    // The consumers: no copies and no opening barrier in the loops; each
-    // loop's iterations count on from the loops' before it, its views and
-    // waits retargeted (the first loop's already count from 0).
-    Value consumerBase;
+  /// The consumers' side of `loops`' shared ring (`buffers`, `fulls`,
+  /// `empty`): no copies and no opening barrier in the loops; a loop's
+  /// iterations count on from `base` (null: 0) and the loops' trips before
+  /// it, its views, waits and releases retargeted.
+  static void takeCopies(ArrayRef<scf::ForOp> loops, Value base, const Ring &ring,
+                         ArrayRef<Value> buffers, ArrayRef<Value> fulls, Value empty) {
     for (size_t k = 0; k < loops.size(); ++k) {
       scf::ForOp loop = loops[k];
       Block *body = loop.getBody();
       body->front().erase(); // the opening barrier (ringOf)
       if (k > 0) {
         OpBuilder before(loop);
-        Value trips = emitTripCount(before, loc, loops[k - 1]);
-        consumerBase =
-            consumerBase ? arith::AddIOp::create(before, loc, consumerBase, trips) : trips;
-        retarget(loop, consumerBase, ring.stages, buffers, fulls);
+        Value trips = emitTripCount(before, loop.getLoc(), loops[k - 1]);
+        base = base ? arith::AddIOp::create(before, loop.getLoc(), base, trips) : trips;
       }
+      if (base)
+        retarget(loop, base, ring.stages, buffers, fulls);
       for (tile::TmaCopyOp copy : llvm::make_early_inc_range(body->getOps<tile::TmaCopyOp>()))
         copy->erase();
-      emitReleases(loop, ring.stages, ring.release(), empty, consumerBase);
+      emitReleases(loop, ring.stages, ring.release(), empty, base);
     }
+  }
+
+  /// A persistent kernel's tile loop `top` whose TMA loops (directly in its
+  /// body, after any tile work of the consumers') are several or change
+  /// their bounds from tile to tile (the attention forward on causal tiles:
+  /// a loop over unmasked key blocks, then one over masked blocks, both as
+  /// long as the tile's query block needs): one ring for all of them, as in
+  /// specializeSharedSequence, its iterations counted across the loops and
+  /// the tiles: the consumers' tile loop and the producer's carry the ring's
+  /// iterations so far (an iteration argument), so a tile's first buffers
+  /// are filled while the consumers finish the tile before. False (nothing
+  /// changed) unless the rings match and the producer can compute the loops'
+  /// bounds and copies' indices from the tile's scalar code.
+  bool specializeTiles(scf::ForOp top, MutableArrayRef<scf::ForOp> loops) {
+    Value tile = top.getInductionVar();
+    if (top.getNumRegionIterArgs() != 0 || !tile.getType().isInteger(32))
+      return false;
+    SmallVector<Ring> rings;
+    for (scf::ForOp loop : loops) {
+      std::optional<Ring> ring = ringOf(loop);
+      if (!ring)
+        return false;
+      rings.push_back(*ring);
+      for (Value bound : {loop.getLowerBound(), loop.getUpperBound(), loop.getStep()})
+        if (!producerComputes(bound, top, {tile}))
+          return false;
+      for (tile::TmaCopyOp copy : loop.getBody()->getOps<tile::TmaCopyOp>())
+        for (Value index : copy.getIndices())
+          if (!producerComputes(index, top, {tile, loop.getInductionVar()}))
+            return false;
+    }
+    for (size_t k = 1; k < loops.size(); ++k)
+      if (!sameRing(loops[0], rings[0], loops[k], rings[k]))
+        return false;
+    const Ring &ring = rings[0];
+    MLIRContext *ctx = kernel.getContext();
+    Location loc = top.getLoc();
+    auto [buffers, fulls] = mergeRings(loops);
+    auto [op, producer, empty] = splitWithRing(top, ring.stages);
+
+    // The producer: the tile loop, carrying the ring's iterations so far;
+    // in each tile, ring iteration g = base + j of each loop in turn.
+    OpBuilder p = OpBuilder::atBlockEnd(producer);
+    scf::ForOp::create(p, loc, top.getLowerBound(), top.getUpperBound(), top.getStep(),
+                       ValueRange{constI32(p, loc, 0)},
+                       [&](OpBuilder &t, Location loc, Value iv, ValueRange carried) {
+                         IRMapping scalars;
+                         scalars.map(tile, iv);
+                         scf::YieldOp::create(
+                             t, loc, emitFills(t, loops, top, scalars, carried[0], ring, empty));
+                       });
+
+    // The consumers' tile loop carries the same count; each loop's views,
+    // waits and releases count from it.
+    IRRewriter rewriter(ctx);
+    rewriter.setInsertionPoint(top);
+    Value zero = constI32(rewriter, loc, 0);
+    FailureOr<LoopLikeOpInterface> carried = top.replaceWithAdditionalYields(
+        rewriter, ValueRange{zero}, /*replaceInitOperandUsesInLoop=*/false,
+        [&](OpBuilder &y, Location loc, ArrayRef<BlockArgument> args) {
+          Value total = args[0];
+          for (scf::ForOp loop : loops)
+            total = arith::AddIOp::create(y, loc, total, emitTripCount(y, loc, loop));
+          return SmallVector<Value>{total};
+        });
+    if (failed(carried))
+      return false;
+    takeCopies(loops, cast<scf::ForOp>(carried->getOperation()).getRegionIterArgs().back(), ring,
+               buffers, fulls, empty);
+    eraseMovedCopies(op.getConsumers(), buffers, [](tile::TmaCopyOp) { return false; });
+    return true;
+  }
+
+  /// Loops of TMA copies in sequence that share one ring (sameRing): the
+  /// ring's iterations are counted on from loop to loop (g = the trips of
+  /// the loops before + j), so the producer fills a loop's first buffers as
+  /// soon as the previous loop's readers release theirs, one by one, rather
+  /// than after that loop's last (FlashAttention-3's pipeline state: one
+  /// index and phase across every loop of the mainloop). The later loops'
+  /// buffers and barriers become the first loop's; their views and waits
+  /// take slot g mod stages and phase parity (g / stages) mod 2.
+  void specializeSharedSequence(Operation *split, MutableArrayRef<scf::ForOp> loops,
+                                const Ring &ring) {
+    Location loc = split->getLoc();
+    auto [buffers, fulls] = mergeRings(loops);
+    auto [op, producer, empty] = splitWithRing(split, ring.stages);
+
+    // The producer: ring iteration g = base + j of each loop in turn, into
+    // slot g mod stages once its previous fill is released.
+    OpBuilder p = OpBuilder::atBlockEnd(producer);
+    IRMapping scalars;
+    emitFills(p, loops, split, scalars, constI32(p, loc, 0), ring, empty);
+
+    // The consumers: no copies and no opening barrier in the loops; each
+    // loop's iterations count on from the loops' before it (the first
+    // loop's from 0, as they do already).
+    takeCopies(loops, Value(), ring, buffers, fulls, empty);
     eraseMovedCopies(op.getConsumers(), buffers, [](tile::TmaCopyOp) { return false; });
   }
 
@@ -665,7 +804,8 @@ struct TileWarpSpecializePass : tessera::impl::TileWarpSpecializeBase<TileWarpSp
     for (auto kernel : getOperation().getOps<func::FuncOp>()) {
       if (!kernel->hasAttr(tile::kKernelAttr) || !kernel->hasAttr(tile::kWarpSpecializeAttr))
         continue;
-      Specializer(kernel, sharedRings).run();
+      if (failed(Specializer(kernel, sharedRings).run()))
+        return signalPassFailure();
       if (kernel->hasAttr(tile::kPingPongAttr) && tile::getNumWarps(kernel) == 8)
         kernel.walk([](tile::WarpSpecializeOp split) { addTurns(split); });
     }

@@ -270,6 +270,98 @@ func.func @persistent_two_stages(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32,
 #opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
 #opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
 
+// Persistent, two TMA loops per tile whose bounds change from tile to tile
+// (the attention forward on causal tiles: unmasked key blocks up to the
+// tile's diagonal, then the masked ones past it). The loops' tiles share
+// one sub-region (tile-allocate-shared-memory), so their rings are one: the
+// producer's tile loop carries the ring's iterations so far, computes each
+// loop's bounds again from the tile and counts on from loop to loop; the
+// consumers' tile loop carries the same count (an iteration argument, the
+// tile's trips added at its end), from which each loop's views, waits and
+// releases count.
+// CHECK-LABEL: func.func @persistent_tiles
+// CHECK: %[[BUF:[0-9a-z_]+]] = tile.shared_alloc {{.*}} : !tile.shared<64x128xbf16, 2>
+// CHECK-NEXT: %[[FULL:[0-9a-z_]+]] = tile.mbarrier_alloc {{[0-9]+}} : !tile.mbarriers<2>
+// CHECK-NEXT: tile.mbarrier_init %[[FULL]] : !tile.mbarriers<2>
+// CHECK-NOT: tile.shared_alloc
+// CHECK: %[[EMPTY:[0-9a-z_]+]] = tile.mbarrier_alloc {{[0-9]+}} : !tile.mbarriers<2>
+// CHECK-NEXT: tile.mbarrier_init %[[EMPTY]] {count = 4 : i32}
+// CHECK-NEXT: tile.warp_specialize producer_warps(4) {
+// CHECK: %{{.*}} = scf.for %[[T:[0-9a-z_]+]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[PBASE:[0-9a-z_]+]] = %{{.*}}) -> (i32) : i32 {
+// CHECK: %[[MID:[0-9a-z_]+]] = arith.muli %[[T]], %c64_i32
+// CHECK: scf.for %{{.*}} = %c0_i32{{.*}} to %[[MID]]
+// CHECK: %[[G1:[0-9a-z_]+]] = arith.addi %[[PBASE]], %{{.*}}
+// CHECK: %[[S1:[0-9a-z_]+]] = arith.remui %[[G1]], %c2_i32
+// CHECK: tile.mbarrier_wait %[[EMPTY]][%[[S1]]]
+// CHECK: tile.tma_copy {{.*}}, %[[BUF]][%[[S1]]], %[[FULL]] {single_thread}
+// CHECK: %[[PBASE2:[0-9a-z_]+]] = arith.addi %[[PBASE]], %{{.*}}
+// CHECK: scf.for %{{.*}} = %[[MID]] to %arg7
+// CHECK: %[[G2:[0-9a-z_]+]] = arith.addi %[[PBASE2]], %{{.*}}
+// CHECK: tile.tma_copy {{.*}}, %[[BUF]][%{{.*}}], %[[FULL]] {single_thread}
+// CHECK: %[[PNEXT:[0-9a-z_]+]] = arith.addi %[[PBASE2]], %{{.*}}
+// CHECK: scf.yield %[[PNEXT]] : i32
+// CHECK: } consumers {
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[CBASE:[0-9a-z_]+]] = %{{.*}}) -> (i32) : i32 {
+// CHECK: scf.for {{.*}} iter_args
+// CHECK-NOT: tile.tma_copy
+// CHECK: arith.addi %[[CBASE]], %{{.*}}
+// CHECK: tile.mbarrier_wait %[[FULL]]
+// CHECK: tile.dot
+// CHECK: tile.mbarrier_arrive %[[EMPTY]]
+// CHECK: %[[CBASE2:[0-9]+]] = arith.addi %[[CBASE]], %{{[0-9]+}} : i32
+// CHECK-NEXT: scf.for {{.*}} iter_args
+// CHECK: arith.addi %[[CBASE2]], %{{.*}}
+// CHECK: tile.mbarrier_wait %[[FULL]]
+// CHECK: tile.dot
+// CHECK: tile.mbarrier_arrive %[[EMPTY]]
+// CHECK: tile.store
+// CHECK: scf.yield %{{.*}} : i32
+func.func @persistent_tiles(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                            %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                            %pid: i32, %tiles: i32, %programs: i32, %col: i32,
+                            %out: !tile.desc<128x128xbf16>)
+    attributes {tile.kernel, tile.num_stages = 2 : i32, tile.num_warps = 4 : i32, tile.tma,
+                tile.warp_specialize} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %c128 = arith.constant 128 : i32
+  scf.for %t = %pid to %tiles step %programs : i32 {
+    %row = arith.muli %t, %c128 : i32
+    %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+    %a = tile.load %da[%row, %c0] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+    %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+    // The tile's split between the loops: t key blocks, then the rest.
+    %mid = arith.muli %t, %c64 : i32
+    %r1 = scf.for %k = %c0 to %mid step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
+      %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+      %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+      %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+      %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+      scf.yield %d : tensor<128x128xf32, #mma>
+    }
+    %r2 = scf.for %k = %mid to %arg7 step %c64 iter_args(%acc = %r1) -> (tensor<128x128xf32, #mma>) : i32 {
+      %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+      %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+      %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+      %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+      scf.yield %d : tensor<128x128xf32, #mma>
+    }
+    %h = arith.truncf %r2 : tensor<128x128xf32, #mma> to tensor<128x128xbf16, #mma>
+    %s = tile.convert_layout %h : tensor<128x128xbf16, #mma> -> tensor<128x128xbf16, #bb>
+    tile.store %out[%row, %col], %s : !tile.desc<128x128xbf16>, tensor<128x128xbf16, #bb>
+  }
+  return
+}
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
 // Tile work before two TMA loops in sequence (FlashAttention's forward: Q,
 // then the unmasked key blocks, then the masked ones; two stages, copies
 // one iteration ahead). The split comes before A's load, which the

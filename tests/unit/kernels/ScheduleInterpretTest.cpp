@@ -250,7 +250,12 @@ TEST(ScheduleInterpret, AttentionForwardEvenKeys) {
 /// tiles pid, pid + 132, ...; with the producer warpgroup issuing every
 /// tile's key blocks into the one ring, its phases counted across tiles.
 /// On whole key blocks (EVEN_N: one key loop per tile), more tiles than
-/// programs, at d 64 and 128, with and without the producer.
+/// programs, at d 64 and 128, with and without the producer. With the
+/// producer also where tiles differ in their key blocks (causal, a partial
+/// last block, a key mask: two key loops per tile, zero to several trips
+/// each, one ring counted across loops and tiles), more tiles than programs
+/// again, with and without the next scores first; without the producer
+/// there, one program per tile.
 TEST(ScheduleInterpret, AttentionForwardPersistent) {
   ScheduleScope scope("sm_90a");
   for (int64_t producer : {1, 0}) {
@@ -261,10 +266,34 @@ TEST(ScheduleInterpret, AttentionForwardPersistent) {
     expectForward({2, 2, 2, 128 * 40, 128, 64}, false, false, constants);
     // One key block per tile: the ring's second slot never filled.
     expectForward({1, 2, 1, 128 * 70, 128, 128}, false, false, constants);
-    // Not on whole key blocks, or causal: one program per tile.
     expectForward({1, 2, 1, 300, 200, 128}, false, false, constants);
     expectForward({1, 2, 1, 300, 256, 128}, true, false, constants);
   }
+  for (int64_t pipelined : {0, 1}) {
+    SCOPED_TRACE(pipelined ? "producer, next scores first" : "producer");
+    std::map<std::string, int64_t> constants{{"PERSISTENT", 1}, {"WARP_SPECIALIZE", 1},
+                                             {"TMA", 1},        {"BLOCK_M", 128},
+                                             {"BLOCK_N", 128},  {"PIPELINE_QK", pipelined}};
+    // Causal, bottom-right: the first query blocks see no key, later ones
+    // one or two blocks, the last partly masked.
+    expectForward({1, 3, 1, 128 * 50 - 7, 300, 128}, true, false, constants, 8);
+    // A partial last key block: two unmasked blocks and a masked one.
+    expectForward({1, 3, 1, 128 * 50 - 7, 300, 128}, false, false, constants, 8);
+    // A key mask: every block masked.
+    expectForward({2, 2, 1, 128 * 35, 200, 64}, false, true, constants, 8);
+  }
+}
+
+/// The same persistent kernel on sm_80, which has no TMA: each key loop's
+/// cp.async pipeline drained at its end, the two loops' tiles sharing one
+/// sub-region of the tile loop's shared memory (tile-allocate-shared-memory),
+/// refilled after the barrier before each loop's first copies.
+TEST(ScheduleInterpret, AttentionForwardPersistentCpAsync) {
+  ScheduleScope scope("sm_80");
+  std::map<std::string, int64_t> constants{
+      {"PERSISTENT", 1}, {"WARP_SPECIALIZE", 1}, {"TMA", 1}, {"BLOCK_M", 64}, {"BLOCK_N", 64}};
+  expectForward({1, 3, 1, 64 * 50 - 7, 300, 64}, true, false, constants, 4);
+  expectForward({1, 3, 1, 64 * 50 - 7, 300, 64}, false, true, constants, 4);
 }
 
 /// 64 x 64 blocks on one consumer warpgroup beside a producer warpgroup, two
