@@ -455,6 +455,42 @@ bool tessera::schedule::isScalarCode(Operation *op) {
          llvm::none_of(op->getResultTypes(), llvm::IsaPred<RankedTensorType>);
 }
 
+bool tessera::schedule::onlyScalarsBefore(Operation *op) {
+  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
+    bool tiles = llvm::any_of(prev->getResultTypes(), llvm::IsaPred<RankedTensorType>);
+    if ((tiles && !isa<arith::ConstantOp>(prev)) || isa<tile::AsyncCopyOp>(prev) ||
+        prev->getNumRegions() != 0)
+      return false;
+  }
+  return true;
+}
+
+bool tessera::schedule::producerCanTakeTiles(scf::ForOp top) {
+  if (!isa<FunctionOpInterface>(top->getParentOp()) || top.getNumRegionIterArgs() != 0 ||
+      !top.getInductionVar().getType().isInteger(32) || !onlyScalarsBefore(top))
+    return false;
+  // Each pipelined loop's copies, in order: tensor, tile and buffer offsets.
+  using Copy = std::tuple<Value, Type, ArrayRef<int64_t>>;
+  std::optional<SmallVector<Copy>> first;
+  for (scf::ForOp loop : top.getBody()->getOps<scf::ForOp>()) {
+    SmallVector<Copy> copies;
+    for (tile::AsyncCopyOp copy : loop.getBody()->getOps<tile::AsyncCopyOp>()) {
+      auto make = copy.getDesc().getDefiningOp<tile::MakeDescOp>();
+      auto alloc = copy.getBuffer().getDefiningOp<tile::SharedAllocOp>();
+      if (!make || !alloc)
+        return false;
+      copies.push_back({make.getPtr(), copy.getBuffer().getType(), alloc.getOffsets()});
+    }
+    if (copies.empty())
+      continue;
+    if (!first)
+      first = copies;
+    else if (*first != copies)
+      return false;
+  }
+  return true;
+}
+
 gpu::BarrierOp tessera::schedule::barrierBefore(Operation *op, bool overCopies) {
   Operation *prev = op->getPrevNode();
   while (prev && (isScalarCode(prev) || (overCopies && isa<tile::TmaCopyOp>(prev))))

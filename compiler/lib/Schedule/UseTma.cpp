@@ -164,10 +164,10 @@ public:
   /// The loops directly in the kernel's body, and those directly in one of
   /// them (a persistent kernel's loop over its tiles) whose bounds do not
   /// change from trip to trip, or, in a kernel whose copies a producer
-  /// warpgroup takes, whose bounds do (the attention forward's key loops on
-  /// causal tiles): tile-warp-specialize then counts their ring's
-  /// iterations across trips, replacing the fill numbers given here, or
-  /// fails.
+  /// warpgroup takes, whose bounds do where it can take them
+  /// (producerCanTakeTiles: the attention forward's key loops on causal
+  /// tiles): tile-warp-specialize then counts their ring's iterations
+  /// across trips, replacing the fill numbers given here.
   void run() {
     // The atomic adds' staging tiles first: the loops' barriers go after them.
     SmallVector<std::pair<tile::AtomicAddOp, Value>> adds;
@@ -180,9 +180,9 @@ public:
     bool producer = kernel->hasAttr(tile::kWarpSpecializeAttr);
     for (scf::ForOp loop : kernel.getBody().front().getOps<scf::ForOp>()) {
       loops.push_back(loop);
+      bool takesTiles = producer && producerCanTakeTiles(loop);
       for (scf::ForOp inner : loop.getBody()->getOps<scf::ForOp>())
-        if (succeeded(tripLoopOf(inner)) ||
-            (producer && loop.getInductionVar().getType().isInteger(32)))
+        if (succeeded(tripLoopOf(inner)) || takesTiles)
           loops.push_back(inner);
     }
     for (scf::ForOp loop : loops)

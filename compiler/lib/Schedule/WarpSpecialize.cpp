@@ -198,17 +198,6 @@ private:
     return ctas ? uint32_t(ctas.getInt()) : 1;
   }
 
-  /// What runs before the split runs on the producer's warps too.
-  static bool onlyScalarsBefore(Operation *split) {
-    for (Operation *op = split->getPrevNode(); op; op = op->getPrevNode()) {
-      bool tiles = llvm::any_of(op->getResultTypes(), llvm::IsaPred<RankedTensorType>);
-      if ((tiles && !isa<arith::ConstantOp>(op)) || isa<tile::AsyncCopyOp>(op) ||
-          op->getNumRegions() != 0)
-        return false;
-    }
-    return true;
-  }
-
   /// A loop tile-use-tma made: its body opens with a barrier and the TMA
   /// copies, two iterations ahead, into four buffers.
   static bool specializable(scf::ForOp loop) {

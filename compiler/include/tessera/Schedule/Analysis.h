@@ -183,6 +183,18 @@ Value emitFillNumber(OpBuilder &b, Location loc, scf::ForOp loop, Value j, int64
 Value emitTripCount(OpBuilder &b, Location loc, scf::ForOp loop);
 /// Scalar code, which lowers to no memory access.
 bool isScalarCode(Operation *op);
+/// Whether nothing before `op` in its block touches tiles (constants aside)
+/// or holds a region: what runs before a producer warpgroup's split there
+/// runs on its warps too (tile-warp-specialize).
+bool onlyScalarsBefore(Operation *op);
+/// Whether a producer warpgroup can take the copies of `top`'s loops (a
+/// persistent kernel's tile loop, directly in the kernel) whose bounds
+/// change from trip to trip: nothing but scalar code before `top`, no
+/// iteration argument, and the pipelined loops directly in its body copy
+/// alike (the same tiles of the same tensors into buffers at the same
+/// offsets), so that they can share one ring (tile-use-tma converts such
+/// loops only then, and tile-warp-specialize takes them).
+bool producerCanTakeTiles(scf::ForOp top);
 /// The barrier before `op` with only scalar code between (a copy's index
 /// arithmetic) and, with `overCopies`, TMA copies; null if none.
 gpu::BarrierOp barrierBefore(Operation *op, bool overCopies = false);
