@@ -332,6 +332,17 @@ TEST(ScheduleInterpret, AttentionForwardPingPong) {
                      {"PIPELINE_QK", pipelined}},
                     8);
     }
+  // Persistent too: both warpgroups run each tile's loops with the same
+  // trips, so the turns balance across tiles of different lengths.
+  expectForward({1, 3, 1, 128 * 50 - 7, 300, 128}, /*causal=*/true, /*useMask=*/false,
+                {{"BLOCK_M", 128},
+                 {"BLOCK_N", 128},
+                 {"TMA", 1},
+                 {"WARP_SPECIALIZE", 1},
+                 {"PING_PONG", 1},
+                 {"PIPELINE_QK", 1},
+                 {"PERSISTENT", 1}},
+                8);
 }
 
 /// The backward's dQ and dK/dV kernels with TMA (the dK/dV program's query
