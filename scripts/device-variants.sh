@@ -31,7 +31,8 @@ d256="4,16,4096,256,0;4,16,4096,256,1"
 # 240 each since 90d535a), p the next scores before the softmax
 # (PIPELINE_QK), g the consumer warpgroups issuing in turns (ping-pong, in
 # processes under a time limit: turns that do not balance hang), l
-# persistent programs (the heuristic's blocks; on whole key blocks); the
+# persistent programs (the heuristic's blocks; with w on any tiles, else on whole
+# key blocks); the
 # backward's heuristic and its variants: d the dK/dV and dQ passes, else
 # dQ by atomic adds (TMA bulk adds from shared memory since ffab763, where
 # the block's f32 tile fits there), t TMA copies, w both programs (or the
@@ -46,7 +47,7 @@ tessera-bench attention --shapes "$d128" --dtype bf16 --backward \
   --forward-configs "128x128w8s2w;128x128w8s2wp;128x64w8s2wp;128x128w8s2wpl" \
   --backward-configs "64x128w8t;64x128w8tw;64x64w4t;64x128w8dt;64x128w8dtw" || status=1
 timeout 180 tessera-bench attention --shapes "$d128" --dtype bf16 \
-  --forward-configs "128x128w8s2wg;128x128w8s2wpg" || status=1
+  --forward-configs "128x128w8s2wg;128x128w8s2wpg;128x128w8s2wpgl" || status=1
 tessera-bench attention --shapes "$d256" --dtype bf16 --backward \
   --forward-configs "128x64w8s2w;128x64w8s2wp;128x64w8s2wl" \
   --backward-configs "32x64w8t;64x64w8t" || status=1
