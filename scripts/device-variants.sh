@@ -31,9 +31,9 @@ d256="4,16,4096,256,0;4,16,4096,256,1"
 # 240 each since 90d535a), p the next scores before the softmax
 # (PIPELINE_QK), g the consumer warpgroups issuing in turns (ping-pong, in
 # processes under a time limit: turns that do not balance hang), l
-# persistent programs (the heuristic's blocks; with w on any tiles, else on whole
-# key blocks); the
-# backward's heuristic and its variants: d the dK/dV and dQ passes, else
+# persistent programs (the heuristic's blocks; with w on any tiles, else on
+# whole key blocks); the backward's heuristic and its variants: d the dK/dV
+# and dQ passes, else
 # dQ by atomic adds (TMA bulk adds from shared memory since ffab763, where
 # the block's f32 tile fits there), t TMA copies, w both programs (or the
 # atomic dK/dV program) on a producer warpgroup (the split's: no faster than
