@@ -13,7 +13,9 @@
 // persistent kernel the loop sits in the tile loop, after any tile work of
 // the consumers' (Q's copy in the attention forward), its ring of any depth
 // and its bounds the same on every tile: the producer runs the tile loop
-// too, the ring's fills counted across tiles.
+// too, the ring's fills counted across tiles. Several loops in the tile
+// loop, or bounds that change from tile to tile (causal tiles), share one
+// ring whose iterations both sides' tile loops carry (specializeTiles).
 //
 // A kernel whose loops are preceded by tile work (FlashAttention's forward:
 // Q's copy, then the key loop over unmasked blocks, then the one over
