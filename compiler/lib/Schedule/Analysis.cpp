@@ -491,6 +491,62 @@ bool tessera::schedule::producerCanTakeTiles(scf::ForOp top) {
   return true;
 }
 
+std::pair<SmallVector<Value>, SmallVector<Value>>
+tessera::schedule::mergeRings(ArrayRef<scf::ForOp> loops) {
+  SmallVector<Value> buffers, fulls;
+  scf::ForOp first = loops[0];
+  for (tile::TmaCopyOp copy : first.getBody()->getOps<tile::TmaCopyOp>()) {
+    buffers.push_back(copy.getBuffer());
+    fulls.push_back(copy.getBarriers());
+  }
+  for (scf::ForOp loop : loops.drop_front()) {
+    SmallVector<tile::TmaCopyOp> own(loop.getBody()->getOps<tile::TmaCopyOp>());
+    for (auto [i, copy] : llvm::enumerate(own)) {
+      Value buffer = copy.getBuffer(), bars = copy.getBarriers();
+      if (bars != fulls[i]) {
+        // The first loop's barriers, initialized once, take over.
+        for (Operation *user : llvm::make_early_inc_range(bars.getUsers()))
+          if (isa<tile::MBarrierInitOp>(user))
+            user->erase();
+        bars.replaceAllUsesWith(fulls[i]);
+        bars.getDefiningOp()->erase();
+      }
+      if (buffer != buffers[i]) {
+        buffer.replaceAllUsesWith(buffers[i]);
+        buffer.getDefiningOp()->erase();
+      }
+    }
+  }
+  return {buffers, fulls};
+}
+
+void tessera::schedule::retargetRing(scf::ForOp loop, Value base, int64_t stages,
+                                     ArrayRef<Value> buffers, ArrayRef<Value> fulls) {
+  Location loc = loop.getLoc();
+  OpBuilder b = OpBuilder::atBlockBegin(loop.getBody());
+  Value g =
+      arith::AddIOp::create(b, loc, base, emitIteration(b, loc, loop, loop.getInductionVar()));
+  Value slot = arith::RemUIOp::create(b, loc, g, constI32(b, loc, stages));
+  Value parity = arith::AndIOp::create(
+      b, loc, arith::DivUIOp::create(b, loc, g, constI32(b, loc, stages)), constI32(b, loc, 1));
+  for (Operation &op : *loop.getBody()) {
+    if (auto view = dyn_cast<tile::SharedViewOp>(op);
+        view && llvm::is_contained(buffers, view.getBuffer()))
+      view.getSlotMutable().assign(slot);
+    if (auto wait = dyn_cast<tile::MBarrierWaitOp>(op);
+        wait && llvm::is_contained(fulls, wait.getBarriers())) {
+      wait.getSlotMutable().assign(slot);
+      wait.getPhaseMutable().assign(parity);
+    }
+    if (auto copy = dyn_cast<tile::TmaCopyOp>(op);
+        copy && llvm::is_contained(buffers, copy.getBuffer())) {
+      OpBuilder at(copy);
+      Value ahead = arith::AddIOp::create(at, loc, g, constI32(at, loc, copy.getDistance()));
+      copy.getSlotMutable().assign(arith::RemUIOp::create(at, loc, ahead, constI32(at, loc, stages)));
+    }
+  }
+}
+
 gpu::BarrierOp tessera::schedule::barrierBefore(Operation *op, bool overCopies) {
   Operation *prev = op->getPrevNode();
   while (prev && (isScalarCode(prev) || (overCopies && isa<tile::TmaCopyOp>(prev))))

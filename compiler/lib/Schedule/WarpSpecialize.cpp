@@ -553,36 +553,6 @@ private:
     return true;
   }
 
-  /// The later loops' buffers and barriers (sameRing's) replaced by the
-  /// first loop's, which the loops then share: those buffers and barriers.
-  static std::pair<SmallVector<Value>, SmallVector<Value>> mergeRings(ArrayRef<scf::ForOp> loops) {
-    SmallVector<Value> buffers, fulls;
-    scf::ForOp first = loops[0];
-    for (tile::TmaCopyOp copy : first.getBody()->getOps<tile::TmaCopyOp>()) {
-      buffers.push_back(copy.getBuffer());
-      fulls.push_back(copy.getBarriers());
-    }
-    for (scf::ForOp loop : loops.drop_front()) {
-      SmallVector<tile::TmaCopyOp> own(loop.getBody()->getOps<tile::TmaCopyOp>());
-      for (auto [i, copy] : llvm::enumerate(own)) {
-        Value buffer = copy.getBuffer(), bars = copy.getBarriers();
-        if (bars != fulls[i]) {
-          // The first loop's barriers, initialized once, take over.
-          for (Operation *user : llvm::make_early_inc_range(bars.getUsers()))
-            if (isa<tile::MBarrierInitOp>(user))
-              user->erase();
-          bars.replaceAllUsesWith(fulls[i]);
-          bars.getDefiningOp()->erase();
-        }
-        if (buffer != buffers[i]) {
-          buffer.replaceAllUsesWith(buffers[i]);
-          buffer.getDefiningOp()->erase();
-        }
-      }
-    }
-    return {buffers, fulls};
-  }
-
   /// At `b`, the producer's fills of `loops`' shared ring (sameRing) in
   /// turn, from ring iteration `base` on: iteration j of a loop is ring
   /// iteration g = base + j, filled into slot g mod stages once that slot's
@@ -626,7 +596,7 @@ private:
         base = base ? arith::AddIOp::create(before, loop.getLoc(), base, trips) : trips;
       }
       if (base)
-        retarget(loop, base, ring.stages, buffers, fulls);
+        retargetRing(loop, base, ring.stages, buffers, fulls);
       for (tile::TmaCopyOp copy : llvm::make_early_inc_range(body->getOps<tile::TmaCopyOp>()))
         copy->erase();
       emitReleases(loop, ring.stages, ring.release(), empty, base);
@@ -729,30 +699,6 @@ private:
     // loop's from 0, as they do already).
     takeCopies(loops, Value(), ring, buffers, fulls, empty);
     eraseMovedCopies(op.getConsumers(), buffers, [](tile::TmaCopyOp) { return false; });
-  }
-
-  /// Iteration j of `loop` is ring iteration g = `base` + j: the views of
-  /// `buffers` and the waits on `fulls` in its body take slot g mod
-  /// `stages` and phase parity (g / stages) mod 2.
-  static void retarget(scf::ForOp loop, Value base, int64_t stages, ArrayRef<Value> buffers,
-                       ArrayRef<Value> fulls) {
-    Location loc = loop.getLoc();
-    OpBuilder b = OpBuilder::atBlockBegin(loop.getBody());
-    Value g =
-        arith::AddIOp::create(b, loc, base, emitIteration(b, loc, loop, loop.getInductionVar()));
-    Value slot = arith::RemUIOp::create(b, loc, g, constI32(b, loc, stages));
-    Value parity = arith::AndIOp::create(
-        b, loc, arith::DivUIOp::create(b, loc, g, constI32(b, loc, stages)), constI32(b, loc, 1));
-    for (Operation &op : *loop.getBody()) {
-      if (auto view = dyn_cast<tile::SharedViewOp>(op);
-          view && llvm::is_contained(buffers, view.getBuffer()))
-        view.getSlotMutable().assign(slot);
-      if (auto wait = dyn_cast<tile::MBarrierWaitOp>(op);
-          wait && llvm::is_contained(fulls, wait.getBarriers())) {
-        wait.getSlotMutable().assign(slot);
-        wait.getPhaseMutable().assign(parity);
-      }
-    }
   }
 
   func::FuncOp kernel;

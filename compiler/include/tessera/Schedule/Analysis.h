@@ -195,6 +195,18 @@ bool onlyScalarsBefore(Operation *op);
 /// offsets), so that they can share one ring (tile-use-tma converts such
 /// loops only then, and tile-warp-specialize takes them).
 bool producerCanTakeTiles(scf::ForOp top);
+
+/// The TMA buffers and full barriers of the first of `loops` (TMA loops
+/// that copy alike into buffers at the same offsets), which replace the
+/// later loops' (their barriers' initialization goes): one ring for all.
+std::pair<SmallVector<Value>, SmallVector<Value>> mergeRings(ArrayRef<scf::ForOp> loops);
+/// Iteration j of `loop` is ring iteration g = `base` + j (a ring several
+/// loops share): the views of `buffers` and the waits on `fulls` in its body
+/// take slot g mod `stages` and phase parity (g / stages) mod 2, its TMA
+/// copies into `buffers` (of iteration j + distance) slot (g + distance) mod
+/// `stages`.
+void retargetRing(scf::ForOp loop, Value base, int64_t stages, ArrayRef<Value> buffers,
+                  ArrayRef<Value> fulls);
 /// The barrier before `op` with only scalar code between (a copy's index
 /// arithmetic) and, with `overCopies`, TMA copies; null if none.
 gpu::BarrierOp barrierBefore(Operation *op, bool overCopies = false);
