@@ -51,6 +51,7 @@ void tessera::buildSchedulePasses(OpPassManager &pm, const PipelineOptions &opti
   // On sm_90a, kernels that ask for it copy with TMA and wait on mbarriers.
   TileUseTmaOptions tma;
   tma.arch = options.arch;
+  tma.sharedRings = sharedTmaRings();
   pm.addPass(createTileUseTma(tma));
   // ... and may give those copies to a producer warpgroup.
   TileWarpSpecializeOptions specialize;

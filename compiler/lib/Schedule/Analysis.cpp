@@ -542,7 +542,8 @@ void tessera::schedule::retargetRing(scf::ForOp loop, Value base, int64_t stages
         copy && llvm::is_contained(buffers, copy.getBuffer())) {
       OpBuilder at(copy);
       Value ahead = arith::AddIOp::create(at, loc, g, constI32(at, loc, copy.getDistance()));
-      copy.getSlotMutable().assign(arith::RemUIOp::create(at, loc, ahead, constI32(at, loc, stages)));
+      copy.getSlotMutable().assign(
+          arith::RemUIOp::create(at, loc, ahead, constI32(at, loc, stages)));
     }
   }
 }

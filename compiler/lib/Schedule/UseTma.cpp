@@ -155,7 +155,7 @@ void hoistSlice(Value v, Block *body, Operation *&cursor) {
 
 class TmaRewriter {
 public:
-  explicit TmaRewriter(func::FuncOp kernel) : kernel(kernel) {
+  TmaRewriter(func::FuncOp kernel, bool sharedRings) : kernel(kernel), sharedRings(sharedRings) {
     if (auto size = kernel->getAttrOfType<IntegerAttr>(tile::kClusterSizeAttr);
         size && !kernel->hasAttr(tile::kWarpSpecializeAttr))
       clusterSize = size.getInt();
@@ -187,6 +187,11 @@ public:
     }
     for (scf::ForOp loop : loops)
       rewrite(loop);
+    if (sharedRings && !kernel->hasAttr(tile::kWarpSpecializeAttr) && clusterSize == 1) {
+      SmallVector<scf::ForOp> top(kernel.getBody().front().getOps<scf::ForOp>());
+      for (size_t k = 1; k < top.size(); ++k)
+        continueRing(top[k - 1], top[k]);
+    }
     for (auto [add, staging] : adds)
       rewriteAdd(add, staging);
     if (kernel->hasAttr(tile::kTmaStoresAttr) && !kernel->hasAttr(tile::kWarpSpecializeAttr))
@@ -531,6 +536,114 @@ private:
         wait->erase();
   }
 
+  /// Whether `b` (in `second`) is computed from `second`'s induction
+  /// variable as `a` (in `first`) is from `first`'s: the same values from
+  /// outside both, or the same scalar ops on operands that are.
+  static bool sameFunctionOfIv(Value a, Value b, scf::ForOp first, scf::ForOp second) {
+    if (a == first.getInductionVar() && b == second.getInductionVar())
+      return true;
+    if (a == b)
+      return !first->isAncestor(a.getParentBlock()->getParentOp()) &&
+             !second->isAncestor(a.getParentBlock()->getParentOp());
+    Operation *x = a.getDefiningOp(), *y = b.getDefiningOp();
+    if (!x || !y || x->getName() != y->getName() ||
+        x->getAttrDictionary() != y->getAttrDictionary() ||
+        x->getNumOperands() != y->getNumOperands() || x->getResultTypes() != y->getResultTypes() ||
+        !isScalarCode(x) ||
+        cast<OpResult>(a).getResultNumber() != cast<OpResult>(b).getResultNumber())
+      return false;
+    for (auto [u, v] : llvm::zip(x->getOperands(), y->getOperands()))
+      if (!sameFunctionOfIv(u, v, first, second))
+        return false;
+    return true;
+  }
+
+  /// `second` continues `first` (they follow each other in the kernel's
+  /// body, second's lower bound first's upper one, the same step) and copies
+  /// alike (the same tensor maps, tiles at indices of the same form in the
+  /// induction variable, buffers at the same offsets, as far ahead): one ring
+  /// for both, as a producer warpgroup's shared ring. First's lookahead
+  /// copies, and its copies before it, run on to second's upper bound,
+  /// bringing second's first tiles while first's last iterations compute
+  /// (its key blocks are second's: the same form of the same induction
+  /// variable's values); second's own copies before it go, and its
+  /// iterations count on from first's trips (retargetRing). The pipelines
+  /// then no longer restart between the attention forward's unmasked and
+  /// masked key loops.
+  void continueRing(scf::ForOp first, scf::ForOp second) {
+    if (second.getLowerBound() != first.getUpperBound() || second.getStep() != first.getStep())
+      return;
+    SmallVector<tile::TmaCopyOp> a(first.getBody()->getOps<tile::TmaCopyOp>());
+    SmallVector<tile::TmaCopyOp> b(second.getBody()->getOps<tile::TmaCopyOp>());
+    if (a.empty() || a.size() != b.size())
+      return;
+    int64_t stages = a.front().getBuffer().getType().getBuffers();
+    for (auto [x, y] : llvm::zip(a, b)) {
+      auto ax = x.getBuffer().getDefiningOp<tile::SharedAllocOp>();
+      auto ay = y.getBuffer().getDefiningOp<tile::SharedAllocOp>();
+      if (!ax || !ay || ax.getType() != ay.getType() || ax.getOffsets() != ay.getOffsets() ||
+          x.getMap() != y.getMap() || x.getDistance() != y.getDistance() || !x.getPredicate() ||
+          x.getMulticast() != 1 || ax.getType().getBuffers() != stages ||
+          x.getIndices().size() != y.getIndices().size())
+        return;
+      for (auto [u, v] : llvm::zip(x.getIndices(), y.getIndices()))
+        if (!sameFunctionOfIv(u, v, first, second))
+          return;
+    }
+    // Between the loops: scalar code, descriptors, barriers, fences,
+    // cp.async waits and the copies before second (into its buffers, which
+    // go); before first, its own copies of constant slots.
+    SmallVector<Value> secondBuffers =
+        llvm::map_to_vector(b, [](tile::TmaCopyOp copy) -> Value { return copy.getBuffer(); });
+    SmallVector<tile::TmaCopyOp> secondPrologue;
+    for (Operation *op = first->getNextNode(); op != second.getOperation();
+         op = op->getNextNode()) {
+      if (auto copy = dyn_cast<tile::TmaCopyOp>(op);
+          copy && llvm::is_contained(secondBuffers, copy.getBuffer())) {
+        secondPrologue.push_back(copy);
+        continue;
+      }
+      if (!isScalarCode(op) &&
+          !isa<gpu::BarrierOp, tile::AsyncWaitOp, tile::FenceAsyncSharedOp, tile::MakeDescOp>(op))
+        return;
+    }
+    SmallVector<tile::TmaCopyOp> firstPrologue;
+    for (tile::TmaCopyOp copy : a)
+      for (Operation *user : copy.getBuffer().getUsers())
+        if (auto before = dyn_cast<tile::TmaCopyOp>(user);
+            before && before->getBlock() == first->getBlock() && before->isBeforeInBlock(first)) {
+          if (!before.getPredicate() || !getConstantIntValue(before.getSlot()))
+            return;
+          firstPrologue.push_back(before);
+        }
+
+    Location loc = first.getLoc();
+    Value ub = second.getUpperBound(), step = first.getStep();
+    // First's copies, in it and before it, run to second's upper bound.
+    for (tile::TmaCopyOp copy : a) {
+      OpBuilder at(copy);
+      Value next = arith::AddIOp::create(
+          at, loc, first.getInductionVar(),
+          arith::MulIOp::create(at, loc, step, constI32(at, loc, copy.getDistance())));
+      copy.getPredicateMutable().assign(
+          arith::CmpIOp::create(at, loc, arith::CmpIPredicate::slt, next, ub));
+    }
+    for (tile::TmaCopyOp copy : firstPrologue) {
+      OpBuilder at(copy);
+      Value iv = arith::AddIOp::create(
+          at, loc, first.getLowerBound(),
+          arith::MulIOp::create(at, loc, step,
+                                constI32(at, loc, *getConstantIntValue(copy.getSlot()))));
+      copy.getPredicateMutable().assign(
+          arith::CmpIOp::create(at, loc, arith::CmpIPredicate::slt, iv, ub));
+    }
+    for (tile::TmaCopyOp copy : secondPrologue)
+      copy->erase();
+    auto [buffers, fulls] = mergeRings({first, second});
+    OpBuilder before(second);
+    retargetRing(second, emitTripCount(before, loc, first), stages, buffers, fulls);
+  }
+
   static void markReady(tile::DotOp dot, unsigned operand) {
     tile::StagingAttr s = dot.getStagingAttr();
     std::array<bool, 2> ready = {s.getReadyA(), s.getReadyB()};
@@ -544,6 +657,8 @@ private:
   }
 
   func::FuncOp kernel;
+  /// A loop that continues the one before it shares its ring (continueRing).
+  bool sharedRings;
   /// CTAs per cluster (1 in a warp-specialized kernel: its producer has no
   /// share of the cluster's barriers).
   int64_t clusterSize = 1;
@@ -563,7 +678,7 @@ struct TileUseTmaPass : tessera::impl::TileUseTmaBase<TileUseTmaPass> {
       return;
     for (auto kernel : getOperation().getOps<func::FuncOp>())
       if (kernel->hasAttr(tile::kKernelAttr) && kernel->hasAttr(tile::kTmaAttr))
-        TmaRewriter(kernel).run();
+        TmaRewriter(kernel, sharedRings).run();
   }
 };
 

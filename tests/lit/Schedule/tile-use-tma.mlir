@@ -755,3 +755,73 @@ func.func @bounds_inside_the_trip(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32
   }
   return
 }
+
+// -----
+
+// Without a producer, a loop that continues the one before it (lower bound
+// the first's upper one, the same step) and copies alike (the same tensor
+// map, indices of the same form, buffers at the same offsets) shares its
+// ring (shared-rings): one buffer and one barrier set; the first loop's
+// copy before it and its lookahead copy run to the second's upper bound
+// (they bring the second's first tile); the second's copy before it goes;
+// the second's iterations count on from the first's trips (slot and phase
+// of its view, wait and own lookahead copy).
+// CHECK-LABEL: func.func @continued_loops
+// CHECK: %[[BUF:.*]] = tile.shared_alloc {{.*}} : !tile.shared<64x128xbf16, 2>
+// CHECK-NEXT: %[[FULL:.*]] = tile.mbarrier_alloc
+// CHECK-NEXT: tile.mbarrier_init %[[FULL]]
+// CHECK-NOT: tile.shared_alloc
+// CHECK: %[[MID:.*]] = arith.addi %arg14, %c64_i32
+// CHECK: %[[FIRST:.*]] = arith.cmpi slt, %{{.*}}, %arg7 : i32
+// CHECK-NEXT: tile.tma_copy %arg15[%c0_i32, %arg11], %[[BUF]][%{{.*}}], %[[FULL]] if %[[FIRST]]
+// CHECK-NEXT: scf.for %{{.*}} = %c0_i32 to %[[MID]]
+// CHECK: %[[AHEAD:.*]] = arith.cmpi slt, %{{.*}}, %arg7 : i32
+// CHECK-NEXT: tile.tma_copy {{.*}}, %[[BUF]][%{{.*}}], %[[FULL]] if %[[AHEAD]] {distance = 1 : i64}
+// CHECK: scf.yield
+// CHECK-NOT: tile.tma_copy
+// CHECK: %[[TRIPS:.*]] = arith.maxsi
+// CHECK: scf.for %{{.*}} = %[[MID]] to %arg7
+// CHECK: %[[G:.*]] = arith.addi %[[TRIPS]], %{{.*}}
+// CHECK: %[[SLOT:.*]] = arith.remui %[[G]], %c2_i32
+// CHECK: tile.tma_copy {{.*}}, %[[BUF]][%{{.*}}], %[[FULL]] if %{{.*}} {distance = 1 : i64}
+// CHECK: tile.shared_view %[[BUF]][%[[SLOT]]]
+// CHECK: tile.mbarrier_wait %[[FULL]][%[[SLOT]]]
+// SM80-LABEL: func.func @continued_loops
+// SM80-NOT: tile.tma_copy
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+func.func @continued_loops(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                    %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                    %row: i32, %col: i32, %out: !tile.desc<128x128xbf16>, %c1: i32, %half: i32)
+    attributes {tile.kernel, tile.num_stages = 2 : i32, tile.num_warps = 4 : i32, tile.tma} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+  %a = tile.load %da[%row, %c0] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+  %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+  // A bound computed after the tile work: the producer clones it.
+  %mid = arith.addi %half, %c64 : i32
+  %r1 = scf.for %k = %c0 to %mid step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
+    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    scf.yield %d : tensor<128x128xf32, #mma>
+  }
+  %r2 = scf.for %k = %mid to %arg7 step %c64 iter_args(%acc = %r1) -> (tensor<128x128xf32, #mma>) : i32 {
+    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    scf.yield %d : tensor<128x128xf32, #mma>
+  }
+  %h = arith.truncf %r2 : tensor<128x128xf32, #mma> to tensor<128x128xbf16, #mma>
+  %t = tile.convert_layout %h : tensor<128x128xbf16, #mma> -> tensor<128x128xbf16, #bb>
+  tile.store %out[%row, %col], %t : !tile.desc<128x128xbf16>, tensor<128x128xbf16, #bb>
+  return
+}

@@ -74,10 +74,19 @@ def TileUseTma : Pass<"tile-use-tma", "mlir::ModuleOp"> {
     an aligned 2-D tensor from a pointer parameter, goes out through a
     staging tile at offset 0: barrier, `tile.store_staging`,
     `tile.fence_async_shared`, barrier, `tile.tma_store`, barrier.
+    Without a producer warpgroup, a loop directly in the kernel's body that
+    starts where the one before it ends and copies alike (`shared-rings`:
+    the attention forward's masked key loop after the unmasked one) shares
+    its ring: the first loop's lookahead copies run on into the second's
+    first iterations, whose own first copies go, and the second counts its
+    slots and phases on from the first's trips.
   }];
   let options = [
     Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
-           "GPU architecture (TMA needs sm_90a)">
+           "GPU architecture (TMA needs sm_90a)">,
+    Option<"sharedRings", "shared-rings", "bool", /*default=*/"true",
+           "a loop that continues the one before it, copying alike, shares its ring (else "
+           "its pipeline starts anew after the first's)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect"];
 }
