@@ -617,16 +617,39 @@ private:
           firstPrologue.push_back(before);
         }
 
+    for (tile::TmaCopyOp copy : secondPrologue)
+      if (!copy.getPredicate() || !getConstantIntValue(copy.getSlot()))
+        return;
+
+    // Whether first's range is whole steps (its last tile's successor is
+    // then second's first): first's key blocks end where the masked ones
+    // begin, a multiple of the block. Checked when the kernel runs; where
+    // it does not hold, second starts its pipeline as before, on the ring's
+    // numbering all the same.
     Location loc = first.getLoc();
-    Value ub = second.getUpperBound(), step = first.getStep();
-    // First's copies, in it and before it, run to second's upper bound.
+    Value step = first.getStep();
+    // Before first's copies ahead of it, which the bounds already precede.
+    Operation *start = first;
+    for (tile::TmaCopyOp copy : firstPrologue)
+      if (copy->isBeforeInBlock(start))
+        start = copy;
+    OpBuilder head(start);
+    Value span = arith::SubIOp::create(head, loc, first.getUpperBound(), first.getLowerBound());
+    Value zero = constI32(head, loc, 0);
+    Value whole = arith::AndIOp::create(
+        head, loc, arith::CmpIOp::create(head, loc, arith::CmpIPredicate::sge, span, zero),
+        arith::CmpIOp::create(head, loc, arith::CmpIPredicate::eq,
+                              arith::RemSIOp::create(head, loc, span, step), zero));
+    Value end =
+        arith::SelectOp::create(head, loc, whole, second.getUpperBound(), first.getUpperBound());
+    // First's copies, in it and before it, run on to second's upper bound.
     for (tile::TmaCopyOp copy : a) {
       OpBuilder at(copy);
       Value next = arith::AddIOp::create(
           at, loc, first.getInductionVar(),
           arith::MulIOp::create(at, loc, step, constI32(at, loc, copy.getDistance())));
       copy.getPredicateMutable().assign(
-          arith::CmpIOp::create(at, loc, arith::CmpIPredicate::slt, next, ub));
+          arith::CmpIOp::create(at, loc, arith::CmpIPredicate::slt, next, end));
     }
     for (tile::TmaCopyOp copy : firstPrologue) {
       OpBuilder at(copy);
@@ -635,13 +658,24 @@ private:
           arith::MulIOp::create(at, loc, step,
                                 constI32(at, loc, *getConstantIntValue(copy.getSlot()))));
       copy.getPredicateMutable().assign(
-          arith::CmpIOp::create(at, loc, arith::CmpIPredicate::slt, iv, ub));
+          arith::CmpIOp::create(at, loc, arith::CmpIPredicate::slt, iv, end));
     }
-    for (tile::TmaCopyOp copy : secondPrologue)
-      copy->erase();
+    // Second's copies before it run only where first's did not bring its
+    // tiles, into the slots its iterations count on to.
+    OpBuilder before(first->getBlock(), std::next(Block::iterator(first)));
+    Value trips = emitTripCount(before, loc, first);
+    Value partial =
+        arith::XOrIOp::create(before, loc, whole, arith::ConstantIntOp::create(before, loc, 1, 1));
+    for (tile::TmaCopyOp copy : secondPrologue) {
+      OpBuilder at(copy);
+      copy.getPredicateMutable().assign(
+          arith::AndIOp::create(at, loc, copy.getPredicate(), partial));
+      Value g = arith::AddIOp::create(at, loc, trips,
+                                      constI32(at, loc, *getConstantIntValue(copy.getSlot())));
+      copy.getSlotMutable().assign(arith::RemUIOp::create(at, loc, g, constI32(at, loc, stages)));
+    }
     auto [buffers, fulls] = mergeRings({first, second});
-    OpBuilder before(second);
-    retargetRing(second, emitTripCount(before, loc, first), stages, buffers, fulls);
+    retargetRing(second, trips, stages, buffers, fulls);
   }
 
   static void markReady(tile::DotOp dot, unsigned operand) {

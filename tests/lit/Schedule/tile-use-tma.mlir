@@ -761,25 +761,35 @@ func.func @bounds_inside_the_trip(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32
 // Without a producer, a loop that continues the one before it (lower bound
 // the first's upper one, the same step) and copies alike (the same tensor
 // map, indices of the same form, buffers at the same offsets) shares its
-// ring (shared-rings): one buffer and one barrier set; the first loop's
-// copy before it and its lookahead copy run to the second's upper bound
-// (they bring the second's first tile); the second's copy before it goes;
-// the second's iterations count on from the first's trips (slot and phase
-// of its view, wait and own lookahead copy).
+// ring (shared-rings): one buffer and one barrier set. Where the first's
+// range is whole steps (checked when the kernel runs), the first loop's
+// copy before it and its lookahead copy run on to the second's upper bound
+// (they bring the second's first tile), and the second's copy before it is
+// off; else that copy runs, into the slot its iteration counts on to. The
+// second's iterations count on from the first's trips (slot and phase of
+// its view, wait and own lookahead copy).
 // CHECK-LABEL: func.func @continued_loops
 // CHECK: %[[BUF:.*]] = tile.shared_alloc {{.*}} : !tile.shared<64x128xbf16, 2>
 // CHECK-NEXT: %[[FULL:.*]] = tile.mbarrier_alloc
 // CHECK-NEXT: tile.mbarrier_init %[[FULL]]
 // CHECK-NOT: tile.shared_alloc
 // CHECK: %[[MID:.*]] = arith.addi %arg14, %c64_i32
-// CHECK: %[[FIRST:.*]] = arith.cmpi slt, %{{.*}}, %arg7 : i32
+// CHECK: %[[SPAN:.*]] = arith.subi %[[MID]], %c0_i32
+// CHECK: %[[REM:.*]] = arith.remsi %[[SPAN]], %c64_i32
+// CHECK: %[[WHOLE:.*]] = arith.andi
+// CHECK: %[[END:.*]] = arith.select %[[WHOLE]], %arg7, %[[MID]] : i32
+// CHECK: %[[FIRST:.*]] = arith.cmpi slt, %{{.*}}, %[[END]] : i32
 // CHECK-NEXT: tile.tma_copy %arg15[%c0_i32, %arg11], %[[BUF]][%{{.*}}], %[[FULL]] if %[[FIRST]]
 // CHECK-NEXT: scf.for %{{.*}} = %c0_i32 to %[[MID]]
-// CHECK: %[[AHEAD:.*]] = arith.cmpi slt, %{{.*}}, %arg7 : i32
+// CHECK: %[[AHEAD:.*]] = arith.cmpi slt, %{{.*}}, %[[END]] : i32
 // CHECK-NEXT: tile.tma_copy {{.*}}, %[[BUF]][%{{.*}}], %[[FULL]] if %[[AHEAD]] {distance = 1 : i64}
 // CHECK: scf.yield
-// CHECK-NOT: tile.tma_copy
 // CHECK: %[[TRIPS:.*]] = arith.maxsi
+// CHECK: %[[PARTIAL:.*]] = arith.xori %[[WHOLE]], %true
+// CHECK: %[[OFF:.*]] = arith.andi %{{.*}}, %[[PARTIAL]] : i1
+// CHECK: %[[PG:.*]] = arith.addi %[[TRIPS]], %{{.*}}
+// CHECK: %[[PS:.*]] = arith.remui %[[PG]], %c2_i32
+// CHECK: tile.tma_copy %arg15[%[[MID]], %arg11], %[[BUF]][%[[PS]]], %[[FULL]] if %[[OFF]]
 // CHECK: scf.for %{{.*}} = %[[MID]] to %arg7
 // CHECK: %[[G:.*]] = arith.addi %[[TRIPS]], %{{.*}}
 // CHECK: %[[SLOT:.*]] = arith.remui %[[G]], %c2_i32

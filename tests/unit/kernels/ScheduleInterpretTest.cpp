@@ -22,6 +22,7 @@
 #include "common/Masks.h"
 #include "common/Scans.h"
 #include "common/Testing.h"
+#include "tessera/kernels/Kernel.h"
 #include "tessera/kernels/attention.h"
 #include "tessera/kernels/basic.h"
 #include "tessera/runtime/Error.h"
@@ -243,6 +244,67 @@ TEST(ScheduleInterpret, AttentionForwardEvenKeys) {
     expectForward({1, 4, 2, 150, 256, 64}, false, false, constants);
     expectForward({1, 2, 1, 100, 256, 128}, false, false, constants);
     expectForward({1, 1, 1, 40, 128, 256}, false, false, constants);
+  }
+}
+
+/// out = Σ over key blocks k of a[rows, k:k+64] · b[k:k+64, :], the blocks
+/// taken by two loops, [0, split) then [split, K) in steps of 64, as the
+/// attention forward's key loops split at the diagonal (TMA copies, two
+/// stages, no producer): the second loop continues the first's ring.
+void splitLoopsBody(dsl::KernelBuilder &kb, const kernels::KernelConfig &c) {
+  kb.setTensorMemoryAccelerator(true);
+  kb.setNumStages(2);
+  kb.setWarpgroupMma(true);
+  dsl::TensorArg a = kb.tensor("a", c.dtype, 2), b = kb.tensor("b", c.dtype, 2);
+  dsl::TensorArg out = kb.tensor("out", DType::F32, 2);
+  dsl::Scalar split = kb.scalarI32("split");
+  dsl::Scalar row = dsl::program_id(0) * dsl::Scalar(64);
+  auto step = [&](dsl::Scalar k, const std::vector<dsl::Tile> &carried) {
+    return std::vector<dsl::Tile>{dsl::dot(
+        dsl::load(a, {row, k}, {64, 64}), dsl::load(b, {k, dsl::Scalar(0)}, {64, 64}), carried[0])};
+  };
+  std::vector<dsl::Tile> acc = {dsl::zeros({64, 64}, DType::F32)};
+  acc = dsl::for_range(dsl::Scalar(0), split, dsl::Scalar(64), acc, step);
+  acc = dsl::for_range(split, a.size(1), dsl::Scalar(64), acc, step);
+  dsl::store(out, {row, dsl::Scalar(0)}, acc[0]);
+}
+
+/// The second of two key loops continues the first's TMA ring (tile-use-tma,
+/// shared-rings): where the first ends on a whole block (split 128, or 0:
+/// the first runs no trip) the first's copies bring the second's first
+/// tiles; where it does not (split 96: the loops' blocks overlap), the
+/// second's own first copies run, into the slots its count gives them.
+TEST(ScheduleInterpret, KeyLoopsShareARing) {
+  ScheduleScope scope("sm_90a");
+  kernels::Kernel kernel =
+      kernels::Kernel("split_key_loops", splitLoopsBody)
+          .dtypes({DType::BF16})
+          .grid([](const kernels::Args &args, const kernels::KernelConfig &) {
+            return kernels::Grid{kernels::cdiv(args.tensor("a").shape()[0], 64)};
+          });
+  const int64_t m = 128, k = 328, n = 64;
+  std::vector<float> a = test::randomValues(m * k, DType::BF16);
+  std::vector<float> b = test::randomValues(k * n, DType::BF16);
+  DeviceTensor da = DeviceTensor::fromFloat(a, {m, k}, DType::BF16);
+  DeviceTensor db = DeviceTensor::fromFloat(b, {k, n}, DType::BF16);
+  for (int64_t split : {128, 0, 96, 328}) {
+    SCOPED_TRACE("split " + std::to_string(split));
+    DeviceTensor out = DeviceTensor::empty({m, n}, DType::F32);
+    out.fillBytes(0xff);
+    kernel.launch(kernel.config(DType::BF16, {}, 4), {da, db, out, int(split)});
+    // The blocks each loop takes, zeros past k.
+    std::vector<int64_t> starts;
+    for (int64_t s = 0; s < split; s += 64)
+      starts.push_back(s);
+    for (int64_t s = split; s < k; s += 64)
+      starts.push_back(s);
+    std::vector<double> want(m * n, 0.0);
+    for (int64_t s : starts)
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t p = s; p < std::min(s + 64, k); ++p)
+          for (int64_t j = 0; j < n; ++j)
+            want[i * n + j] += double(a[i * k + p]) * b[p * n + j];
+    EXPECT_LT(testkit::maxRelativeError(out.toFloat(), want, std::sqrt(double(k))), 1e-4);
   }
 }
 
