@@ -607,15 +607,19 @@ private:
           !isa<gpu::BarrierOp, tile::AsyncWaitOp, tile::FenceAsyncSharedOp, tile::MakeDescOp>(op))
         return;
     }
+    // First's own copies before it: those into its buffers since the loop
+    // before it (a loop that continued an earlier one is not continued in
+    // turn: its copies before it no longer fill constant slots).
+    SmallVector<Value> firstBuffers =
+        llvm::map_to_vector(a, [](tile::TmaCopyOp copy) -> Value { return copy.getBuffer(); });
     SmallVector<tile::TmaCopyOp> firstPrologue;
-    for (tile::TmaCopyOp copy : a)
-      for (Operation *user : copy.getBuffer().getUsers())
-        if (auto before = dyn_cast<tile::TmaCopyOp>(user);
-            before && before->getBlock() == first->getBlock() && before->isBeforeInBlock(first)) {
-          if (!before.getPredicate() || !getConstantIntValue(before.getSlot()))
-            return;
-          firstPrologue.push_back(before);
-        }
+    for (Operation *op = first->getPrevNode(); op && !isa<scf::ForOp>(op); op = op->getPrevNode())
+      if (auto before = dyn_cast<tile::TmaCopyOp>(op);
+          before && llvm::is_contained(firstBuffers, before.getBuffer())) {
+        if (!before.getPredicate() || !getConstantIntValue(before.getSlot()))
+          return;
+        firstPrologue.push_back(before);
+      }
 
     for (tile::TmaCopyOp copy : secondPrologue)
       if (!copy.getPredicate() || !getConstantIntValue(copy.getSlot()))
