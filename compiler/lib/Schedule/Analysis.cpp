@@ -491,6 +491,15 @@ bool tessera::schedule::producerCanTakeTiles(scf::ForOp top) {
   return true;
 }
 
+bool tessera::schedule::sameRingCopies(tile::TmaCopyOp x, tile::TmaCopyOp y) {
+  auto ax = x.getBuffer().getDefiningOp<tile::SharedAllocOp>();
+  auto ay = y.getBuffer().getDefiningOp<tile::SharedAllocOp>();
+  return ax && ay && ax.getType() == ay.getType() && ax.getOffsets() == ay.getOffsets() &&
+         x.getMap() == y.getMap() && x.getDistance() == y.getDistance() &&
+         x.getBarriers().getType() == y.getBarriers().getType() && x.getMulticast() == 1 &&
+         y.getMulticast() == 1;
+}
+
 std::pair<SmallVector<Value>, SmallVector<Value>>
 tessera::schedule::mergeRings(ArrayRef<scf::ForOp> loops) {
   SmallVector<Value> buffers, fulls;

@@ -579,11 +579,8 @@ private:
       return;
     int64_t stages = a.front().getBuffer().getType().getBuffers();
     for (auto [x, y] : llvm::zip(a, b)) {
-      auto ax = x.getBuffer().getDefiningOp<tile::SharedAllocOp>();
-      auto ay = y.getBuffer().getDefiningOp<tile::SharedAllocOp>();
-      if (!ax || !ay || ax.getType() != ay.getType() || ax.getOffsets() != ay.getOffsets() ||
-          x.getMap() != y.getMap() || x.getDistance() != y.getDistance() || !x.getPredicate() ||
-          x.getMulticast() != 1 || ax.getType().getBuffers() != stages ||
+      if (!sameRingCopies(x, y) || !x.getPredicate() ||
+          x.getBuffer().getType().getBuffers() != stages ||
           x.getIndices().size() != y.getIndices().size())
         return;
       for (auto [u, v] : llvm::zip(x.getIndices(), y.getIndices()))

@@ -532,9 +532,7 @@ private:
   }
 
   /// Whether `b`'s ring can be `a`'s: as deep and as far ahead, the same
-  /// copies in order (tensor maps, buffer and barrier types) into buffers at
-  /// the same offsets (the allocator gave `b`'s tiles `a`'s memory, which
-  /// nothing else then holds while `b` runs).
+  /// copies in order (sameRingCopies).
   static bool sameRing(scf::ForOp a, const Ring &ra, scf::ForOp b, const Ring &rb) {
     if (ra.stages != rb.stages || ra.distance != rb.distance)
       return false;
@@ -542,15 +540,9 @@ private:
     SmallVector<tile::TmaCopyOp> cb(b.getBody()->getOps<tile::TmaCopyOp>());
     if (ca.size() != cb.size())
       return false;
-    for (auto [x, y] : llvm::zip(ca, cb)) {
-      auto ax = x.getBuffer().getDefiningOp<tile::SharedAllocOp>();
-      auto ay = y.getBuffer().getDefiningOp<tile::SharedAllocOp>();
-      if (!ax || !ay || ax.getType() != ay.getType() || ax.getOffsets() != ay.getOffsets() ||
-          x.getMap().getType() != y.getMap().getType() ||
-          x.getBarriers().getType() != y.getBarriers().getType())
-        return false;
-    }
-    return true;
+    return llvm::all_of(llvm::zip(ca, cb), [](auto pair) {
+      return sameRingCopies(std::get<0>(pair), std::get<1>(pair));
+    });
   }
 
   /// At `b`, the producer's fills of `loops`' shared ring (sameRing) in

@@ -196,6 +196,11 @@ bool onlyScalarsBefore(Operation *op);
 /// loops only then, and tile-warp-specialize takes them).
 bool producerCanTakeTiles(scf::ForOp top);
 
+/// Whether two TMA copies (of two loops) fill one ring alike: the same
+/// tensor map, as far ahead, into buffers of one type at the same offsets
+/// (the allocator gave both loops' tiles the same memory), with barriers of
+/// one type; neither multicast.
+bool sameRingCopies(tile::TmaCopyOp x, tile::TmaCopyOp y);
 /// The TMA buffers and full barriers of the first of `loops` (TMA loops
 /// that copy alike into buffers at the same offsets), which replace the
 /// later loops' (their barriers' initialization goes): one ring for all.
