@@ -67,33 +67,30 @@ void attention::backward(const DeviceTensor &q, const DeviceTensor &k, const Dev
   detail::checkOutput(dq, qs, q.dtype(), "dq", likeQ);
   detail::checkOutput(dk, ks, q.dtype(), "dk", likeK);
   detail::checkOutput(dv, ks, q.dtype(), "dv", likeK);
-  // Operands no 16-byte vector fits: on aligned copies, as forward().
+  // Q, K, V and dO stream through the kernels' loops as 16-byte vectors:
+  // where they do not fit them, aligned copies padded to whole vectors, as
+  // forward(). O (read once, by the delta pass) and the gradients (written
+  // once per program) are read and written in place, element by element
+  // where they do not fit (spill-free in every shipped configuration,
+  // tests/unit/compiler): their missing columns read as zeros and are never
+  // written.
   int64_t d = qs[3], padded = detail::vectorHeadDim(q.dtype(), d);
   auto fits = [&](const DeviceTensor &t) { return detail::fitsVectors(t, padded); };
-  if (!fits(q) || !fits(k) || !fits(v) || !fits(out) || !fits(dout) || !fits(dq) || !fits(dk) ||
-      !fits(dv)) {
-    Options o = options;
+  Options o = options;
+  auto operand = [&](const DeviceTensor &t) { return detail::vectorOperand(t, padded, stream); };
+  bool copied = !fits(q) || !fits(k) || !fits(v) || !fits(dout);
+  if (copied)
     o.scale = options.scale.value_or(float(1.0 / std::sqrt(double(d))));
-    auto operand = [&](const DeviceTensor &t) { return detail::vectorOperand(t, padded, stream); };
-    auto result = [&](const DeviceTensor &t) {
-      const auto &s = t.shape();
-      return fits(t) ? t : DeviceTensor::empty({s[0], s[1], s[2], padded}, q.dtype());
-    };
-    DeviceTensor dqAligned = result(dq), dkAligned = result(dk), dvAligned = result(dv);
-    backward(operand(q), operand(k), operand(v), operand(out), lse, operand(dout), dqAligned,
-             dkAligned, dvAligned, o, stream);
-    for (auto [aligned, given] :
-         {std::pair{&dqAligned, &dq}, std::pair{&dkAligned, &dk}, std::pair{&dvAligned, &dv}})
-      if (!fits(*given))
-        detail::copyHeadDim(*aligned, *given, stream);
-    return;
-  }
-  backwardWithConfig(
-      q, k, v, out, lse, dout, dq, dk, dv, options,
-      chooseBackwardConfig(q.dtype(), qs[3], options.causal, options.keyMask != nullptr, qs[2],
-                           ks[2], options.fp32Precision, options.deterministic,
-                           [&] { return tuneBackward(q, k, v, out, lse, dout, options); }),
-      stream);
+  DeviceTensor qA = copied ? operand(q) : q, kA = copied ? operand(k) : k,
+               vA = copied ? operand(v) : v, doutA = copied ? operand(dout) : dout;
+  // The tuner runs its candidates on inputs of one head dim.
+  auto tune = [&] {
+    return tuneBackward(qA, kA, vA, fits(out) ? out : operand(out), lse, doutA, o);
+  };
+  backwardWithConfig(qA, kA, vA, out, lse, doutA, dq, dk, dv, o,
+                     chooseBackwardConfig(q.dtype(), d, o.causal, o.keyMask != nullptr, qs[2],
+                                          ks[2], o.fp32Precision, o.deterministic, tune),
+                     stream);
 }
 
 void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,

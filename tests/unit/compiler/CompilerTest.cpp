@@ -345,8 +345,8 @@ class AttentionHeuristicConfigs
 /// spills still ran fastest); 0 everywhere else. Compiled as launches on
 /// contiguous tensors compile it: specialised on aligned tensors.
 void expectNoSpills(const char *kernel, kernels::KernelConfig config, const char *arch,
-                    unsigned allowedSpillBytes = 0) {
-  config.alignedTensors = ~uint64_t(0);
+                    unsigned allowedSpillBytes = 0, uint64_t alignedTensors = ~uint64_t(0)) {
+  config.alignedTensors = alignedTensors;
   const kernels::KernelDef &def = kernels::lookup(kernel);
   CompileOptions options;
   options.arch = arch;
@@ -371,8 +371,10 @@ TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
   auto [dim, dtype, masked, arch] = GetParam();
   std::set<std::string> compiled;
   auto expectOnce = [&](const kernels::KernelConfig &config) {
-    if (compiled.insert(config.key()).second)
+    if (compiled.insert(config.key()).second) {
       expectNoSpills("attention_forward", config, arch);
+      expectNoSpills("attention_forward", config, arch, 0, ~uint64_t(1));
+    }
   };
   std::vector<std::pair<bool, bool>> causalAndMask = {{false, false}};
   if (masked)
@@ -404,10 +406,12 @@ TEST_P(AttentionBackwardHeuristicConfigs, CompileWithoutSpills) {
     if (deterministic)
       EXPECT_EQ(config.get("DQ_ATOMIC"), 0);
     expectNoSpills("attention_backward_dkdv", config, arch);
+    expectNoSpills("attention_backward_dkdv", config, arch, 0, ~uint64_t(64 | 128));
     if (config.get("DQ_ATOMIC"))
       continue; // dQ is added by the dK/dV programs
     std::swap(config.constants["BLOCK_M"], config.constants["BLOCK_N"]); // dQ's blocks
     expectNoSpills("attention_backward_dq", config, arch);
+    expectNoSpills("attention_backward_dq", config, arch, 0, ~uint64_t(64));
   }
 }
 
