@@ -165,10 +165,12 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
         kj = load(kh, {startN, Scalar(0)}, {BN, BD});
       // V_j, or (V_TRANSPOSED) V_jᵀ, read back as V_j by trans below: rows
       // j·d to j·d + BD - 1 of the blocked Vᵀ seen as (k_len / BLOCK_N · d,
-      // BLOCK_N). Where d < BD the rows past d are the next block's (or
-      // padding): they only reach output columns past d, which are never
-      // stored. (A rank-5 view, bounding them, costs spills at d 512.)
-      Tile vj = vTransposed ? load(vh, {startN / Scalar(BN) * q.size(3), Scalar(0)}, {BD, BN})
+      // BLOCK_N), d being K's and V's head dim (Q may have fewer columns:
+      // forward() reads it in place, K and V padded). Where d < BD the rows
+      // past d are the next block's (or padding): they only reach output
+      // columns past d, which are never stored. (A rank-5 view, bounding
+      // them, costs spills at d 512.)
+      Tile vj = vTransposed ? load(vh, {startN / Scalar(BN) * k.size(3), Scalar(0)}, {BD, BN})
                             : load(vh, {startN, Scalar(0)}, {BN, BD});
       // S = Q Kᵀ, unscaled: the scale·log2(e) factor goes into the row max
       // (scale > 0, checkInputs) and into one FMA per score below.   (line 8)

@@ -123,6 +123,11 @@ TEST(AttentionBackwardStrided, HeadDimsOfPartialVectors) {
   runCase({{1, 2, 1, 19, 23, 59}, DType::BF16, true, true, false});
   runCase({{2, 2, 2, 9, 12, 111}, DType::F16, false, false, false});
   runCase({{1, 2, 1, 19, 23, 59}, DType::F32, true, false, false});
+  attention_testing::BackwardCase tf32{{1, 2, 2, 33, 40, 111}, DType::F32, false, false, false};
+  tf32.tf32 = true;
+  InterpretedScope scope;
+  attention_testing::expectGradients(attention_testing::runBackward(tf32),
+                                     attention_testing::relativeMaxError, 5e-3);
 }
 
 TEST(AttentionBackwardErrors, BadInputNamesTheArgument) {

@@ -166,6 +166,36 @@ TEST(ScheduleInterpret, AttentionForward) {
       }
 }
 
+/// forward() itself on sm_90a at head dims whose rows are not whole 16-byte
+/// vectors: K, V and O on padded copies, Q read in place with fewer columns
+/// than they have. f32 (TF32 on wgmma: K and V rounded, Vᵀ written in key
+/// blocks of the padded head dim first), bf16 59 (TMA), bf16 111 past 1024
+/// keys (a producer warpgroup).
+TEST(ScheduleInterpret, AttentionForwardPartialVectorHeadDims) {
+  ScheduleScope scope("sm_90a");
+  struct Case {
+    attention::AttentionShape shape;
+    DType dtype;
+  };
+  for (const Case &c :
+       {Case{{1, 2, 2, 33, 190, 111}, DType::F32}, Case{{1, 2, 1, 20, 190, 59}, DType::F32},
+        Case{{2, 2, 1, 65, 129, 59}, DType::BF16}, Case{{1, 1, 1, 20, 1100, 111}, DType::BF16}}) {
+    const attention::AttentionShape &s = c.shape;
+    SCOPED_TRACE(attention_testing::shapeName(s) + " " + std::string(name(c.dtype)));
+    auto q = test::randomValues(s.batch * s.heads * s.qLen * s.dim, c.dtype);
+    auto k = test::randomValues(s.batch * s.kvHeads * s.kLen * s.dim, c.dtype);
+    auto v = test::randomValues(k.size(), c.dtype);
+    auto [dq, dk, dv, out, lse] = attention_testing::forwardTensors(s, c.dtype, q, k, v);
+    attention::Options options;
+    options.causal = true;
+    attention::forward(dq, dk, dv, out, lse, options);
+    attention::PlainAttentionResult ref =
+        attention::plain_attention_cpu(s, q, k, v, nullptr, true, 1.0 / std::sqrt(double(s.dim)));
+    EXPECT_LE(attention_testing::relativeRmsError(out.toFloat(), ref.out),
+              c.dtype == DType::F32 ? 2e-3 : 1e-2);
+  }
+}
+
 /// Larger blocks than the heuristic's, which TMA leaves spill-free and the
 /// device runs beside them (scripts/device-variants.sh): two consumer
 /// warpgroups of 64 rows each, with and without a producer warpgroup.
