@@ -25,6 +25,7 @@
 
 #include "Internal.h"
 #include "tessera/dsl.h"
+#include "tessera/runtime/Error.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
 
@@ -116,6 +117,13 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   // one program per tile, as without (detail::persistentForward).
   const bool persistent = kb.constant("PERSISTENT", config.get("PERSISTENT")) &&
                           attention::detail::persistentForward(config.constants);
+  // The consumers' turns (PING_PONG) do not yet carry across a persistent
+  // program's tiles: on the H100 (22f8748's call) that kernel hung until
+  // its barrier wait trapped, where the schedule interpreter, which runs
+  // the consumers as one thread, cannot see turns.
+  if (persistent && config.get("PING_PONG"))
+    throw tessera::Error("attention_forward: PING_PONG with PERSISTENT is not supported (the "
+                         "consumer warpgroups' turns hang across tiles)");
 
   // One tile: (batch·head) bh's query block mBlockOf(), its k/v head that
   // of a grouped query head.
@@ -165,8 +173,8 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
         kj = load(kh, {startN, Scalar(0)}, {BN, BD});
       // V_j, or (V_TRANSPOSED) V_jᵀ, read back as V_j by trans below: rows
       // j·d to j·d + BD - 1 of the blocked Vᵀ seen as (k_len / BLOCK_N · d,
-      // BLOCK_N), d being K's and V's head dim (Q may have fewer columns:
-      // forward() reads it in place, K and V padded). Where d < BD the rows
+      // BLOCK_N), d being V's head dim (as K's, which may exceed Q's: a
+      // caller may pad K and V alone). Where d < BD the rows
       // past d are the next block's (or padding): they only reach output
       // columns past d, which are never stored. (A rank-5 view, bounding
       // them, costs spills at d 512.)

@@ -118,7 +118,7 @@ TEST(AttentionBackwardStrided, MisalignedTensors) {
 
 /// Head dims whose rows are not whole 16-byte vectors (59 and 111 in 16
 /// bits, 59 in f32): Q, K, V and dO on padded copies, O read and the
-/// gradients written in place (forward(): Q read in place).
+/// gradients written in place.
 TEST(AttentionBackwardStrided, HeadDimsOfPartialVectors) {
   runCase({{1, 2, 1, 19, 23, 59}, DType::BF16, true, true, false});
   runCase({{2, 2, 2, 9, 12, 111}, DType::F16, false, false, false});
