@@ -51,7 +51,7 @@ struct Shape {
 
 /// The shape's masks as the tables print them.
 const char *maskLabel(const Shape &s) {
-  return s.mask ? (s.causal ? "c+mask" : "mask  ") : (maskLabel(s));
+  return s.mask ? (s.causal ? "c+mask" : "mask  ") : (s.causal ? "causal" : "full  ");
 }
 
 std::vector<Shape> parseShapes(const std::string &spec) {
