@@ -232,14 +232,19 @@ void packAndLaunchForward(const std::map<std::string, int64_t> &constants,
   int64_t blockM = it->second;
   int64_t mBlocks = (qs[2] + blockM - 1) / blockM;
   // PERSISTENT (where the kernel is persistent: persistentForward): as many
-  // programs as the SMs hold (CTAS_PER_SM each), or fewer where there are
-  // fewer tiles; they walk the tiles themselves.
+  // programs as the SMs hold (as many as fit one SM, by the driver's
+  // occupancy calculator: two of the d 64 forward's, CTAS_PER_SM of a
+  // producer kernel's; else CTAS_PER_SM), or fewer where there are fewer
+  // tiles; they walk the tiles themselves.
   if (flag("PERSISTENT") && attention::detail::persistentForward(constants)) {
+    const JitKernel &kernel = pick(args);
     auto ctas = constants.find("CTAS_PER_SM");
-    int64_t perSm = ctas == constants.end() ? 1 : std::max<int64_t>(ctas->second, 1);
+    int64_t perSm = kernel.blocksPerSm > 0    ? kernel.blocksPerSm
+                    : ctas == constants.end() ? 1
+                                              : std::max<int64_t>(ctas->second, 1);
     int64_t sms = gpuAvailable() ? currentDevice().smCount : 132;
     int64_t programs = std::min<int64_t>(mBlocks * qs[0] * qs[1], sms * perSm);
-    launch(pick(args), unsigned(std::max<int64_t>(programs, 1)), 1, 1, args, stream);
+    launch(kernel, unsigned(std::max<int64_t>(programs, 1)), 1, 1, args, stream);
     return;
   }
   if (qs[0] * qs[1] > 65535)

@@ -7,8 +7,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "common/AttentionTesting.h"
+#include "tessera/kernels/Launch.h"
+#include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
+#include "tessera/runtime/Jit.h"
 
 #include <gtest/gtest.h>
 
@@ -380,6 +383,26 @@ TEST(AttentionForwardPersistent, MatchesFloat64Reference) {
         checkForward(dtype, attention::Fp32Precision::ieee, s, causal, /*useMask=*/false,
                      {{"PERSISTENT", 1}});
       }
+}
+
+/// A persistent launch runs as many programs as fit an SM (JitKernel::
+/// blocksPerSm, the driver's occupancy calculator): two of the d 64
+/// forward's 128 x 128 blocks on one warpgroup on sm_90a (81 KiB of shared
+/// memory, 255 registers a thread), where the grid used to be one per SM.
+TEST(AttentionForwardPersistent, ProgramsPerSmFromOccupancy) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  const std::string arch = currentDevice().arch();
+  kernels::KernelConfig config = attention::forwardConfig(DType::BF16, 64, false, false, arch,
+                                                          attention::Fp32Precision::ieee, 4096);
+  config.alignedTensors = ~uint64_t(0);
+  const JitKernel &kernel =
+      Jit::get().kernel("attention_forward[" + config.key() + "]", [&](mlir::MLIRContext &ctx) {
+        return kernels::lookup("attention_forward").build(ctx, config);
+      });
+  EXPECT_GE(kernel.blocksPerSm, 1);
+  if (arch == "sm_90a")
+    EXPECT_EQ(kernel.blocksPerSm, 2);
 }
 
 /// The same with more tiles than SMs of one key block each (every program

@@ -48,6 +48,7 @@
   X(cuFuncGetAttribute)                                                                            \
   X(cuFuncSetAttribute)                                                                            \
   X(cuLaunchKernel)                                                                                \
+  X(cuOccupancyMaxActiveBlocksPerMultiprocessor)                                                   \
   X(cuTensorMapEncodeTiled)                                                                        \
   X(cuStreamCreate)                                                                                \
   X(cuStreamDestroy)                                                                               \

@@ -44,6 +44,10 @@ struct JitKernel {
   CompiledKernel compiled;
   Module module;
   CUfunction function = nullptr;
+  /// Programs of this kernel one SM holds at once (its threads, registers
+  /// and shared memory; the driver's occupancy calculator), 0 where unknown
+  /// (the interpreter): a persistent kernel launches SMs times this many.
+  int blocksPerSm = 0;
   /// Under the interpreter (Interpret.h): the kernel's tile IR, run on the CPU.
   mlir::OwningOpRef<mlir::ModuleOp> ir;
 };
