@@ -118,8 +118,12 @@ std::unique_ptr<JitKernel> Jit::load(CompiledKernel compiled) {
   if (compiled.sharedBytes > 0)
     TESSERA_CU_CHECK(Driver::get().cuFuncSetAttribute(
         jk->function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(compiled.sharedBytes)));
-  TESSERA_CU_CHECK(Driver::get().cuOccupancyMaxActiveBlocksPerMultiprocessor(
-      &jk->blocksPerSm, jk->function, int(compiled.numWarps * 32), compiled.sharedBytes));
+  // Advisory: a kernel the calculator declines (one that requires a
+  // cluster, say) keeps 0, unknown, and still loads.
+  if (Driver::get().cuOccupancyMaxActiveBlocksPerMultiprocessor(
+          &jk->blocksPerSm, jk->function, int(compiled.numWarps * 32), compiled.sharedBytes) !=
+      CUDA_SUCCESS)
+    jk->blocksPerSm = 0;
   jk->compiled = std::move(compiled);
   return jk;
 }
