@@ -25,7 +25,6 @@
 
 #include "Internal.h"
 #include "tessera/dsl.h"
-#include "tessera/runtime/Error.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
 
@@ -117,13 +116,6 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   // one program per tile, as without (detail::persistentForward).
   const bool persistent = kb.constant("PERSISTENT", config.get("PERSISTENT")) &&
                           attention::detail::persistentForward(config.constants);
-  // The consumers' turns (PING_PONG) do not yet carry across a persistent
-  // program's tiles: on the H100 (22f8748's call) that kernel hung until
-  // its barrier wait trapped, where the schedule interpreter, which runs
-  // the consumers as one thread, cannot see turns.
-  if (persistent && config.get("PING_PONG"))
-    throw tessera::Error("attention_forward: PING_PONG with PERSISTENT is not supported (the "
-                         "consumer warpgroups' turns hang across tiles)");
 
   // One tile: (batch·head) bh's query block mBlockOf(), its k/v head that
   // of a grouped query head.

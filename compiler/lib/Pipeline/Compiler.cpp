@@ -211,7 +211,8 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
                     "tile's scalar code)");
         if (f->hasAttr(tile::kPingPongAttr) && !turns)
           out.notApplied.push_back(
-              "ping-pong (it needs a producer warpgroup and two consumer warpgroups)");
+              "ping-pong (it needs a producer warpgroup and two consumer warpgroups, outside "
+              "a persistent kernel's tile loop)");
         for (Type t : f.getArgumentTypes())
           if (auto map = dyn_cast<tile::TensorMapType>(t))
             out.tensorMaps.push_back(

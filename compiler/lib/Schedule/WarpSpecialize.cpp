@@ -703,7 +703,21 @@ private:
 /// each hands over as soon as it is issued; warpgroup 1 gives warpgroup 0
 /// the first turn and warpgroup 0 takes back the last one after the loops.
 /// Both run the same loops with the same trips, so the turns balance.
+/// Not in a persistent kernel (consumer loops nested in a tile loop): there
+/// the attention forward hung on the GPU (H100, 22f8748's call) where it ran
+/// with either alone, and nothing on the CPU (the schedule interpreter runs
+/// the consumers as one thread) shows why; the request is then not applied
+/// (CompiledKernel::notApplied says so).
 void addTurns(tile::WarpSpecializeOp split) {
+  bool tileLoop = split.getConsumers()
+                      .walk([&](scf::ForOp loop) {
+                        auto outer = loop->getParentOfType<scf::ForOp>();
+                        return outer && split->isProperAncestor(outer) ? WalkResult::interrupt()
+                                                                       : WalkResult::advance();
+                      })
+                      .wasInterrupted();
+  if (tileLoop)
+    return;
   bool any = false;
   split.getConsumers().walk([&](scf::ForOp loop) {
     auto dots = loop.getBody()->getOps<tile::DotOp>();

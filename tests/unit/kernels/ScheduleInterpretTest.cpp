@@ -423,24 +423,19 @@ TEST(ScheduleInterpret, AttentionForwardPingPong) {
                      {"PIPELINE_QK", pipelined}},
                     8);
     }
-  // Not persistent: its turns hung across tiles on the GPU, which the
-  // interpreter cannot see; refused with a message.
-  try {
-    expectForward({1, 3, 1, 128 * 50 - 7, 300, 128}, /*causal=*/true, /*useMask=*/false,
-                  {{"BLOCK_M", 128},
-                   {"BLOCK_N", 128},
-                   {"TMA", 1},
-                   {"WARP_SPECIALIZE", 1},
-                   {"PING_PONG", 1},
-                   {"PIPELINE_QK", 1},
-                   {"PERSISTENT", 1}},
-                  8);
-    ADD_FAILURE() << "PING_PONG with PERSISTENT compiled";
-  } catch (const Error &e) {
-    EXPECT_NE(std::string(e.what()).find("PING_PONG with PERSISTENT is not supported"),
-              std::string::npos)
-        << e.what();
-  }
+  // Persistent: the compiler leaves the turns out there (they hung across
+  // tiles on the GPU, which the interpreter cannot see; lit
+  // tile-warp-specialize @ping_pong_persistent), and the kernel computes
+  // the persistent forward.
+  expectForward({1, 3, 1, 128 * 50 - 7, 300, 128}, /*causal=*/true, /*useMask=*/false,
+                {{"BLOCK_M", 128},
+                 {"BLOCK_N", 128},
+                 {"TMA", 1},
+                 {"WARP_SPECIALIZE", 1},
+                 {"PING_PONG", 1},
+                 {"PIPELINE_QK", 1},
+                 {"PERSISTENT", 1}},
+                8);
 }
 
 /// The backward's dQ and dK/dV kernels with TMA (the dK/dV program's query
