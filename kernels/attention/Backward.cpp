@@ -75,18 +75,13 @@ void attention::backward(const DeviceTensor &q, const DeviceTensor &k, const Dev
   // tests/unit/compiler): their missing columns read as zeros and are never
   // written.
   int64_t d = qs[3], padded = detail::vectorHeadDim(q.dtype(), d);
-  auto fits = [&](const DeviceTensor &t) { return detail::fitsVectors(t, padded); };
-  Options o = options;
   auto operand = [&](const DeviceTensor &t) { return detail::vectorOperand(t, padded, stream); };
-  bool copied = !fits(q) || !fits(k) || !fits(v) || !fits(dout);
-  if (copied)
-    o.scale = options.scale.value_or(float(1.0 / std::sqrt(double(d))));
-  DeviceTensor qA = copied ? operand(q) : q, kA = copied ? operand(k) : k,
-               vA = copied ? operand(v) : v, doutA = copied ? operand(dout) : dout;
+  DeviceTensor qA = operand(q), kA = operand(k), vA = operand(v), doutA = operand(dout);
+  // The scale of the given head dim, not of the padded one the copies have.
+  Options o = options;
+  o.scale = options.scale.value_or(float(1.0 / std::sqrt(double(d))));
   // The tuner runs its candidates on inputs of one head dim.
-  auto tune = [&] {
-    return tuneBackward(qA, kA, vA, fits(out) ? out : operand(out), lse, doutA, o);
-  };
+  auto tune = [&] { return tuneBackward(qA, kA, vA, operand(out), lse, doutA, o); };
   backwardWithConfig(qA, kA, vA, out, lse, doutA, dq, dk, dv, o,
                      chooseBackwardConfig(q.dtype(), d, o.causal, o.keyMask != nullptr, qs[2],
                                           ks[2], o.fp32Precision, o.deterministic, tune),

@@ -193,6 +193,37 @@ TEST(ScheduleInterpret, AttentionForwardPartialVectorHeadDims) {
     EXPECT_LE(attention_testing::relativeRmsError(out.toFloat(), ref.out),
               c.dtype == DType::F32 ? 2e-3 : 1e-2);
   }
+  // The kernel on a Q of 111 columns beside K and V padded to 112 (a caller
+  // of forwardWithConfig may pad them alone): TF32 finds Vᵀ's key blocks
+  // by V's head dim, not Q's.
+  attention::AttentionShape s{1, 2, 2, 33, 190, 111};
+  int64_t padded = 112;
+  auto q = test::randomValues(s.batch * s.heads * s.qLen * s.dim, DType::F32);
+  auto k = test::randomValues(s.batch * s.kvHeads * s.kLen * s.dim, DType::F32);
+  auto v = test::randomValues(k.size(), DType::F32);
+  auto pad = [&](const std::vector<float> &x) {
+    std::vector<float> rows(x.size() / s.dim * padded, 0.f);
+    for (size_t r = 0; r < x.size() / s.dim; ++r)
+      std::copy_n(x.begin() + r * s.dim, s.dim, rows.begin() + r * padded);
+    return DeviceTensor::fromFloat(rows, {s.batch, s.kvHeads, s.kLen, padded}, DType::F32);
+  };
+  DeviceTensor dq = DeviceTensor::fromFloat(q, {s.batch, s.heads, s.qLen, s.dim}, DType::F32);
+  DeviceTensor dk = pad(k), dv = pad(v);
+  DeviceTensor out = DeviceTensor::empty({s.batch, s.heads, s.qLen, s.dim}, DType::F32);
+  DeviceTensor lse = DeviceTensor::empty({s.batch, s.heads, s.qLen}, DType::F32);
+  out.fillBytes(0xff);
+  lse.fillBytes(0xff);
+  attention::Options options;
+  options.causal = true;
+  options.scale = float(1.0 / std::sqrt(double(s.dim)));
+  attention::forwardWithConfig(dq, dk, dv, out, lse, options,
+                               attention::forwardConfig(DType::F32, s.dim, true, false,
+                                                        currentDevice().arch(),
+                                                        attention::Fp32Precision::tf32, s.kLen));
+  attention::PlainAttentionResult ref =
+      attention::plain_attention_cpu(s, q, k, v, nullptr, true, 1.0 / std::sqrt(double(s.dim)));
+  EXPECT_LE(attention_testing::relativeRmsError(out.toFloat(), ref.out), 2e-3)
+      << "Q of 111 columns, K and V of 112";
 }
 
 /// Larger blocks than the heuristic's, which TMA leaves spill-free and the
