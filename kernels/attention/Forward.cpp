@@ -30,18 +30,25 @@ void requireAttentionInput(const DeviceTensor &t, const char *name) {
   kernels::detail::requireDType(t, {DType::F32, DType::F16, DType::BF16}, name);
 }
 
-/// forward() on inputs already checked whose rows fit 16-byte vectors: k, v
-/// and the mask as given, or the compacted ones, which are valid by
-/// construction.
+/// forward() on inputs already checked whose K, V and O rows fit 16-byte
+/// vectors; q may have fewer columns than they do (a head dim padded to
+/// whole vectors: its missing columns read as zeros). k, v and the mask as
+/// given, or the compacted ones, which are valid by construction.
 void forwardChecked(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
                     DeviceTensor &out, DeviceTensor &lse, const attention::Options &options,
                     Stream &stream) {
   const auto &qs = q.shape();
   auto run = [&](const DeviceTensor &keys, const DeviceTensor &values,
                  const attention::Options &o) {
-    std::shared_ptr<const attention::detail::Choice> choice = attention::detail::forwardChoice(
-        q.dtype(), qs[3], o.causal, o.keyMask != nullptr, qs[2], keys.shape()[2], o.fp32Precision,
-        [&] { return attention::tuneForward(q, keys, values, o); });
+    // The tuner runs its candidates on inputs of one head dim.
+    auto tune = [&] {
+      int64_t d = keys.shape()[3];
+      return attention::tuneForward(qs[3] == d ? q : attention::detail::withHeadDim(q, d, stream),
+                                    keys, values, o);
+    };
+    std::shared_ptr<const attention::detail::Choice> choice =
+        attention::detail::forwardChoice(q.dtype(), qs[3], o.causal, o.keyMask != nullptr, qs[2],
+                                         keys.shape()[2], o.fp32Precision, tune);
     attention::detail::launchSpecializedForward(
         attention::detail::wholeKeyBlocks(choice->config.get("BLOCK_N"), keys.shape()[2], o)
             ? choice->evenKeys
@@ -126,24 +133,26 @@ void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const Devi
   int64_t d = qs[3];
   detail::checkOutput(out, qs, q.dtype(), "out", "(batch, heads, q_len, dim) like q");
   detail::checkOutput(lse, {qs[0], qs[1], qs[2]}, DType::F32, "lse", "(batch, heads, q_len)");
-  // Operands no 16-byte vector fits (rows that are not whole vectors, a
-  // base or strides off them): the kernel runs on aligned copies, the
-  // output's first columns copied back (detail::vectorOperand). Q too,
-  // though each program reads it once: read in place by element loads it
-  // made the forward 1.5x slower at head dim 59 and 1.6x at 111 (H100,
-  // 9f42e26), where its copy costs 1.1-1.2x.
-  if (int64_t padded = detail::vectorHeadDim(q.dtype(), d);
-      !detail::fitsVectors(q, padded) || !detail::fitsVectors(k, padded) ||
-      !detail::fitsVectors(v, padded) || !detail::fitsVectors(out, padded)) {
+  // K and V stream through the key loop as 16-byte vectors (TMA boxes or
+  // cp.async) and O leaves through them: where their rows are not whole
+  // vectors (a head dim such as 59 or 111 in 16 bits) or their base or
+  // strides are off them, the kernel runs on aligned copies padded with
+  // zeros to the next whole vector, O's first columns copied back
+  // (detail::vectorOperand). Q, read once per program, is read in place by
+  // element loads, 32 in flight per thread, past which its missing columns
+  // read as zeros (spill-free in every shipped configuration,
+  // tests/unit/compiler). Written that way, O spills (at head dims up to
+  // 64, and 16 bytes in the d 128 kernel for short keys).
+  int64_t padded = detail::vectorHeadDim(q.dtype(), d);
+  bool copyOut = !detail::fitsVectors(out, padded);
+  if (!detail::fitsVectors(k, padded) || !detail::fitsVectors(v, padded) || copyOut) {
     Options o = options;
     o.scale = options.scale.value_or(float(1.0 / std::sqrt(double(d))));
-    DeviceTensor outAligned = detail::fitsVectors(out, padded)
-                                  ? out
-                                  : DeviceTensor::empty({qs[0], qs[1], qs[2], padded}, q.dtype());
-    forwardChecked(detail::vectorOperand(q, padded, stream),
-                   detail::vectorOperand(k, padded, stream),
+    DeviceTensor outAligned =
+        copyOut ? DeviceTensor::empty({qs[0], qs[1], qs[2], padded}, q.dtype()) : out;
+    forwardChecked(q, detail::vectorOperand(k, padded, stream),
                    detail::vectorOperand(v, padded, stream), outAligned, lse, o, stream);
-    if (!detail::fitsVectors(out, padded))
+    if (copyOut)
       detail::copyHeadDim(outAligned, out, stream);
     return;
   }

@@ -6,13 +6,13 @@
 // bytes (views of odd strides), leave only element loads, 18 to 22 times
 // slower (docs/PERFORMANCE.md), whose kernels spill registers at several
 // head dims. As FlashAttention's wrappers do, forward() and backward() then
-// run on contiguous copies of their operands whose rows are padded with
-// zeros to the next multiple of 16 bytes, copying the forward's O back:
-// memory-bound passes (attention_copy_flat_rows for contiguous tensors,
-// attention_copy_head_dim for other views). The backward's O (read once, by
-// the delta pass) and gradients (written once per program) stay in place,
-// reached element by element; the forward's Q, read the same way, made the
-// forward slower than its copy does (Forward.cpp).
+// run the operands their loops stream (the forward's K and V, the
+// backward's Q, K, V and dO) and the forward's O on contiguous copies whose
+// rows are padded with zeros to the next multiple of 16 bytes, copying O's
+// first columns back: memory-bound passes (attention_copy_flat_rows for
+// contiguous tensors, attention_copy_head_dim for other views). What a
+// program reads or writes once (the forward's Q, the backward's O and
+// gradients) stays in place, reached element by element (Forward.cpp).
 //
 //===----------------------------------------------------------------------===//
 

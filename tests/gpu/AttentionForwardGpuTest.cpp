@@ -239,8 +239,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 /// Head dims the tensor cores do not take as a tile, run as the next power
 /// of two with the missing columns read as zeros; 59 and 111 (rows not
-/// whole 16-byte vectors) on padded copies, 111 past 1024 keys on the
-/// producer-warpgroup kernel.
+/// whole 16-byte vectors) with K, V and O on padded copies and Q read in
+/// place, 111 past 1024 keys on the producer-warpgroup kernel.
 const Shape kAnyHeadDimShapes[] = {
     Shape{1, 4, 2, 67, 131, 40},  Shape{2, 2, 1, 129, 65, 59},   Shape{1, 4, 2, 100, 257, 80},
     Shape{1, 2, 2, 33, 190, 111}, Shape{1, 2, 1, 70, 1100, 111}, Shape{1, 2, 1, 65, 129, 160},

@@ -167,9 +167,10 @@ TEST(ScheduleInterpret, AttentionForward) {
 }
 
 /// forward() itself on sm_90a at head dims whose rows are not whole 16-byte
-/// vectors (on padded copies): f32 (TF32 on wgmma: K and V rounded, Vᵀ
-/// written in key blocks of the padded head dim first), bf16 59 (TMA), bf16
-/// 111 past 1024 keys (a producer warpgroup).
+/// vectors: K, V and O on padded copies, Q read in place with fewer columns
+/// than they have. f32 (TF32 on wgmma: K and V rounded, Vᵀ written in key
+/// blocks of the padded head dim first), bf16 59 (TMA), bf16 111 past 1024
+/// keys (a producer warpgroup).
 TEST(ScheduleInterpret, AttentionForwardPartialVectorHeadDims) {
   ScheduleScope scope("sm_90a");
   struct Case {

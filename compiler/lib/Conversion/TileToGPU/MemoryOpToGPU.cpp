@@ -12,6 +12,13 @@ using namespace tessera::tilegpu;
 
 namespace {
 
+/// Loads each thread keeps in flight in an element-by-element copy
+/// (emitElementwiseCopy): in a loop, eight (few registers beside a loop's
+/// accumulators); outside any, where a kernel reads a tile once before its
+/// loops (the forward's Q), 32.
+constexpr int64_t kElementCopyUnrollInLoop = 8;
+constexpr int64_t kElementCopyUnroll = 32;
+
 gpu::Dimension dimension(int axis) {
   return axis == 0 ? gpu::Dimension::x : axis == 1 ? gpu::Dimension::y : gpu::Dimension::z;
 }
@@ -694,9 +701,13 @@ bool isRoundedInPlace(tile::AsyncCopyOp copy) {
 /// Copies the 2-D tile of `copy` into `tile` element by element (zeros
 /// outside the tensor): thread t takes elements t, t + threads, ... in
 /// row-major order, from a thread id LLVM must leave in the loop (addresses
-/// hoisted out of it would stay live). Where the tile is rounded to tf32
-/// after the wait, each thread rounds the elements the load's layout gives
-/// it, which other threads stored here: a barrier orders those stores first.
+/// hoisted out of it would stay live). Each iteration issues up to
+/// kElementCopyUnroll loads before it stores any: one load per iteration
+/// waited for each load's round trip to memory before the next (the
+/// forward's 128 x 128 Q tile, 64 per thread, cost as much as 20 of its key
+/// blocks). Where the tile is rounded to tf32 after the wait, each thread
+/// rounds the elements the load's layout gives it, which other threads
+/// stored here: a barrier orders those stores first.
 void emitElementwiseCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, const Desc &desc,
                          ValueRange indices, const SharedTile &tile, bool roundedInPlace) {
   RankedTensorType type = copy.getTileType();
@@ -704,34 +715,51 @@ void emitElementwiseCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, con
   int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
   int64_t threads =
       tile::getNumWarps(copy->getParentOfType<FunctionOpInterface>()) * tile::kWarpSize;
+  // Elements per thread in flight: a power of two that divides each
+  // thread's share, so that no iteration runs past the tile.
+  int64_t total = rows * cols, unroll = 1;
+  int64_t maxUnroll =
+      copy->getParentOfType<LoopLikeOpInterface>() ? kElementCopyUnrollInLoop : kElementCopyUnroll;
+  if (total % threads == 0)
+    while (unroll < maxUnroll && (total / threads) % (2 * unroll) == 0)
+      unroll *= 2;
   Value tid = asmOp(b, loc, b.getI32Type(), {}, "mov.u32 $0, %tid.x;", "=r", /*sideEffects=*/true);
   auto loop =
-      scf::ForOp::create(b, loc, tid, constI32(b, loc, rows * cols), constI32(b, loc, threads));
+      scf::ForOp::create(b, loc, tid, constI32(b, loc, total), constI32(b, loc, threads * unroll));
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(loop.getBody()->getTerminator());
-    Value i = loop.getInductionVar();
-    Value row = arith::DivUIOp::create(b, loc, i, constI32(b, loc, cols));
-    Value col = arith::RemUIOp::create(b, loc, i, constI32(b, loc, cols));
-    Value r = arith::AddIOp::create(b, loc, indices[0], row);
-    Value c = arith::AddIOp::create(b, loc, indices[1], col);
-    // Unsigned compares: negative positions are outside too.
-    Value inside = arith::AndIOp::create(
-        b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, r, desc.sizes[0]),
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, c, desc.sizes[1]));
-    Value offset = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, r, desc.strides[0]),
-                                         arith::MulIOp::create(b, loc, c, desc.strides[1]));
-    auto value = scf::IfOp::create(b, loc, TypeRange{elem}, inside, /*withElse=*/true);
-    {
-      OpBuilder::InsertionGuard inner(b);
-      b.setInsertionPointToStart(&value.getThenRegion().front());
-      Value ptr =
-          LLVM::GEPOp::create(b, loc, desc.base.getType(), elem, desc.base, ValueRange{offset});
-      scf::YieldOp::create(b, loc, Value(LLVM::LoadOp::create(b, loc, elem, ptr)));
-      b.setInsertionPointToStart(&value.getElseRegion().front());
-      scf::YieldOp::create(b, loc, paddingValue(b, loc, elem, tile::Padding::zero));
+    SmallVector<std::pair<Value, Value>> at;
+    SmallVector<Value> values;
+    for (int64_t u = 0; u < unroll; ++u) {
+      Value i =
+          arith::AddIOp::create(b, loc, loop.getInductionVar(), constI32(b, loc, u * threads));
+      Value row = arith::DivUIOp::create(b, loc, i, constI32(b, loc, cols));
+      Value col = arith::RemUIOp::create(b, loc, i, constI32(b, loc, cols));
+      Value r = arith::AddIOp::create(b, loc, indices[0], row);
+      Value c = arith::AddIOp::create(b, loc, indices[1], col);
+      // Unsigned compares: negative positions are outside too.
+      Value inside = arith::AndIOp::create(
+          b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, r, desc.sizes[0]),
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, c, desc.sizes[1]));
+      Value offset =
+          arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, r, desc.strides[0]),
+                                arith::MulIOp::create(b, loc, c, desc.strides[1]));
+      auto value = scf::IfOp::create(b, loc, TypeRange{elem}, inside, /*withElse=*/true);
+      {
+        OpBuilder::InsertionGuard inner(b);
+        b.setInsertionPointToStart(&value.getThenRegion().front());
+        Value ptr =
+            LLVM::GEPOp::create(b, loc, desc.base.getType(), elem, desc.base, ValueRange{offset});
+        scf::YieldOp::create(b, loc, Value(LLVM::LoadOp::create(b, loc, elem, ptr)));
+        b.setInsertionPointToStart(&value.getElseRegion().front());
+        scf::YieldOp::create(b, loc, paddingValue(b, loc, elem, tile::Padding::zero));
+      }
+      at.push_back({row, col});
+      values.push_back(value.getResult(0));
     }
-    tile.storeElement(b, loc, row, col, value.getResult(0));
+    for (auto [position, value] : llvm::zip(at, values))
+      tile.storeElement(b, loc, position.first, position.second, value);
   }
   if (roundedInPlace)
     gpu::BarrierOp::create(b, loc);

@@ -127,14 +127,17 @@ func.func @dot(%a: tensor<64x32xf16, #a>, %b: tensor<32x64xf16, #a>, %acc: tenso
 // The A operand, an mma result, is used in registers: no conversion code.
 // A strided or misaligned tensor takes the other branch: a loop over the
 // 32 x 32 elements, 128 threads apart, one 16-bit shared store per element
-// (not unrolled per element: that was half of an attention kernel's code).
+// (not unrolled per element: that was half of an attention kernel's code),
+// each thread's eight loads issued before its eight stores so that they
+// wait for memory together (one at a time, the loop was latency-bound).
 // CHECK-LABEL: gpu.func @tensor_core_dot
 // CHECK: cp.async.cg.shared.global [$0{{(\+[0-9]+)?}}], [$1], 16, $2;
 // CHECK: } else {
 // CHECK: %[[TID:.*]] = llvm.inline_asm has_side_effects "mov.u32 $0, %tid.x;"
-// CHECK: scf.for %{{.*}} = %[[TID]] to %c1024_i32 step %c128_i32
-// CHECK: llvm.load
-// CHECK: st.shared.b16
+// CHECK: scf.for %{{.*}} = %[[TID]] to %c1024_i32{{(_[0-9]+)?}} step %c1024_i32
+// CHECK-COUNT-8: llvm.load
+// CHECK-NOT: st.shared
+// CHECK-COUNT-8: st.shared.b16
 // CHECK-NOT: st.shared
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: nvvm.cp.async.wait.group 0
