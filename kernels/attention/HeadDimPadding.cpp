@@ -44,15 +44,18 @@ void copyHeadDimKernel(KernelBuilder &kb, const KernelConfig &config) {
 /// The same for contiguous tensors seen as flat arrays (rows · width
 /// elements each; as (n, 1) tensors, whose rows gather_rows reads one by
 /// one): program p writes dst's elements p·BLOCK .., element j at (row, col)
-/// = (j / dst width, j % dst width) taking src's element row · src width +
-/// col, or 0 past src's width. Consecutive threads read and write
+/// = (j / DST_WIDTH, j % DST_WIDTH) taking src's element row · SRC_WIDTH +
+/// col, or 0 past SRC_WIDTH. Consecutive threads read and write
 /// consecutive elements, so rows that are not 16-byte runs still move at
 /// full width (the 4-D copy reads them element by element in 16-byte
-/// strides, at a fifth of the bandwidth).
+/// strides, at a fifth of the bandwidth). The widths are constants: a
+/// division by a run-time width took a sequence of instructions per
+/// element, where a constant's is a multiply and a shift.
 void copyFlatRowsKernel(KernelBuilder &kb, const KernelConfig &config) {
   const int64_t BLOCK = kb.constant("BLOCK", config.get("BLOCK"));
   TensorArg src = kb.tensor("src", config.dtype, 2), dst = kb.tensor("dst", config.dtype, 2);
-  Scalar srcWidth = kb.scalarI32("src_width"), dstWidth = kb.scalarI32("dst_width");
+  Scalar srcWidth(kb.constant("SRC_WIDTH", config.get("SRC_WIDTH")));
+  Scalar dstWidth(kb.constant("DST_WIDTH", config.get("DST_WIDTH")));
   Scalar start = program_id(0) * Scalar(BLOCK);
   Tile j = arange(BLOCK) + start;
   Tile row = j / dstWidth, col = j - row * dstWidth;
@@ -68,7 +71,7 @@ void attention::detail::registerHeadDimCopy(std::map<std::string, kernels::Kerne
   r["attention_copy_flat_rows"] = {
       "attention_copy_flat_rows",
       "contiguous rows copied into rows of another width (zero-padded or cropped)",
-      {{"BLOCK", 2048}},
+      {{"BLOCK", 2048}, {"SRC_WIDTH", 111}, {"DST_WIDTH", 112}},
       {DType::F32, DType::F16, DType::BF16},
       [](mlir::MLIRContext &ctx, const KernelConfig &c) {
         KernelBuilder kb(ctx, "attention_copy_flat_rows", c.numWarps);
@@ -101,14 +104,13 @@ void attention::detail::copyHeadDim(const DeviceTensor &src, DeviceTensor &dst, 
   int64_t total = dst.numel();
   if (src.isContiguous() && dst.isContiguous() && total < (int64_t(1) << 31) - 4096) {
     KernelConfig config =
-        kernels::makeConfig(kernels::lookup("attention_copy_flat_rows"), src.dtype(), 4, {});
+        kernels::makeConfig(kernels::lookup("attention_copy_flat_rows"), src.dtype(), 4,
+                            {{"SRC_WIDTH", s[3]}, {"DST_WIDTH", d[3]}});
     DeviceTensor flatSrc = src.view({src.numel(), 1}, {1, 1});
     DeviceTensor flatDst = dst.view({total, 1}, {1, 1});
     KernelArgs args;
     kernels::detail::addTensor(args, flatSrc, "src");
     kernels::detail::addTensor(args, flatDst, "dst");
-    args.add(int32_t(s[3]));
-    args.add(int32_t(d[3]));
     int64_t block = config.get("BLOCK");
     launch(kernels::detail::jitKernel("attention_copy_flat_rows", config, args),
            unsigned((total + block - 1) / block), 1, 1, args, stream);
