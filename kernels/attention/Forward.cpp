@@ -30,9 +30,34 @@ void requireAttentionInput(const DeviceTensor &t, const char *name) {
   kernels::detail::requireDType(t, {DType::F32, DType::F16, DType::BF16}, name);
 }
 
-/// forward() on inputs already checked whose K, V and O rows fit 16-byte
+/// Whether `config`'s kernel, launched on these tensors (O among them not
+/// fitting 16-byte vectors), spills registers: ptxas' report of the kernel
+/// that launch would run, compiled here if need be (the interpreter reports
+/// none). Written element by element, O spills in the single-warpgroup
+/// wgmma kernels of 128 rows at head dim 64 and in the d 128 cp.async one
+/// (tests/unit/compiler).
+bool spillsWritingOut(const KernelConfig &config, const DeviceTensor &q, const DeviceTensor &k,
+                      const DeviceTensor &v, const DeviceTensor &out, const DeviceTensor &lse,
+                      const attention::Options &options) {
+  // The launch's alignment mask (KernelArgs::alignedTensors): bit i for the
+  // i-th tensor parameter. The prepared K and V of V_TRANSPOSED and
+  // TF32_ROUNDED_KV kernels are contiguous copies of k and v, aligned as
+  // they are here.
+  uint64_t aligned = 0;
+  int bit = 0;
+  for (const DeviceTensor *t : {&q, &k, &v, &out, &lse, options.keyMask})
+    if (t)
+      aligned |= uint64_t(kernels::detail::vectorAligned(*t)) << bit++;
+  const JitKernel &kernel =
+      kernels::detail::jitKernel(kernels::lookup("attention_forward"), config, aligned);
+  return kernel.compiled.usage.spillStoreBytes > 0 || kernel.compiled.usage.spillLoadBytes > 0;
+}
+
+/// forward() on inputs already checked whose K and V rows fit 16-byte
 /// vectors; q may have fewer columns than they do (a head dim padded to
-/// whole vectors: its missing columns read as zeros). k, v and the mask as
+/// whole vectors: its missing columns read as zeros), and O too, written in
+/// place where the kernel writes it so without spilling, else through a
+/// padded copy whose first columns are copied back. k, v and the mask as
 /// given, or the compacted ones, which are valid by construction.
 void forwardChecked(const DeviceTensor &q, const DeviceTensor &k, const DeviceTensor &v,
                     DeviceTensor &out, DeviceTensor &lse, const attention::Options &options,
@@ -49,11 +74,19 @@ void forwardChecked(const DeviceTensor &q, const DeviceTensor &k, const DeviceTe
     std::shared_ptr<const attention::detail::Choice> choice =
         attention::detail::forwardChoice(q.dtype(), qs[3], o.causal, o.keyMask != nullptr, qs[2],
                                          keys.shape()[2], o.fp32Precision, tune);
-    attention::detail::launchSpecializedForward(
+    const KernelConfig &config =
         attention::detail::wholeKeyBlocks(choice->config.get("BLOCK_N"), keys.shape()[2], o)
             ? choice->evenKeys
-            : choice->config,
-        q, keys, values, out, lse, o, stream);
+            : choice->config;
+    int64_t d = keys.shape()[3];
+    if (attention::detail::fitsVectors(out, d) ||
+        !spillsWritingOut(config, q, keys, values, out, lse, o)) {
+      attention::detail::launchSpecializedForward(config, q, keys, values, out, lse, o, stream);
+      return;
+    }
+    DeviceTensor padded = DeviceTensor::empty({qs[0], qs[1], qs[2], d}, q.dtype());
+    attention::detail::launchSpecializedForward(config, q, keys, values, padded, lse, o, stream);
+    attention::detail::copyHeadDim(padded, out, stream);
   };
   if (options.keyMask && options.compactKeyMask && !options.causal) {
     if (std::optional<attention::detail::CompactedKeys> kept =
@@ -134,29 +167,18 @@ void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const Devi
   detail::checkOutput(out, qs, q.dtype(), "out", "(batch, heads, q_len, dim) like q");
   detail::checkOutput(lse, {qs[0], qs[1], qs[2]}, DType::F32, "lse", "(batch, heads, q_len)");
   // K and V stream through the key loop as 16-byte vectors (TMA boxes or
-  // cp.async) and O leaves through them: where their rows are not whole
-  // vectors (a head dim such as 59 or 111 in 16 bits) or their base or
-  // strides are off them, the kernel runs on aligned copies padded with
-  // zeros to the next whole vector, O's first columns copied back
+  // cp.async): where their rows are not whole vectors (a head dim such as
+  // 59 or 111 in 16 bits) or their base or strides are off them, the kernel
+  // runs on aligned copies padded with zeros to the next whole vector
   // (detail::vectorOperand). Q, read once per program, is read in place by
   // element loads, 32 in flight per thread, past which its missing columns
   // read as zeros (spill-free in every shipped configuration,
-  // tests/unit/compiler). Written that way, O spills (at head dims up to
-  // 64, and 16 bytes in the d 128 kernel for short keys).
+  // tests/unit/compiler); O, written once per program, is written in place
+  // where the kernel does so without spilling (forwardChecked). The scale
+  // stays Q's head dim's.
   int64_t padded = detail::vectorHeadDim(q.dtype(), d);
-  bool copyOut = !detail::fitsVectors(out, padded);
-  if (!detail::fitsVectors(k, padded) || !detail::fitsVectors(v, padded) || copyOut) {
-    Options o = options;
-    o.scale = options.scale.value_or(float(1.0 / std::sqrt(double(d))));
-    DeviceTensor outAligned =
-        copyOut ? DeviceTensor::empty({qs[0], qs[1], qs[2], padded}, q.dtype()) : out;
-    forwardChecked(q, detail::vectorOperand(k, padded, stream),
-                   detail::vectorOperand(v, padded, stream), outAligned, lse, o, stream);
-    if (copyOut)
-      detail::copyHeadDim(outAligned, out, stream);
-    return;
-  }
-  forwardChecked(q, k, v, out, lse, options, stream);
+  forwardChecked(q, detail::vectorOperand(k, padded, stream),
+                 detail::vectorOperand(v, padded, stream), out, lse, options, stream);
 }
 
 void attention::forwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
