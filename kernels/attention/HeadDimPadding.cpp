@@ -7,12 +7,13 @@
 // slower (docs/PERFORMANCE.md), whose kernels spill registers at several
 // head dims. As FlashAttention's wrappers do, forward() and backward() then
 // run the operands their loops stream (the forward's K and V, the
-// backward's Q, K, V and dO) and the forward's O on contiguous copies whose
-// rows are padded with zeros to the next multiple of 16 bytes, copying O's
-// first columns back: memory-bound passes (attention_copy_flat_rows for
-// contiguous tensors, attention_copy_head_dim for other views). What a
-// program reads or writes once (the forward's Q, the backward's O and
-// gradients) stays in place, reached element by element (Forward.cpp).
+// backward's Q, K, V and dO) on contiguous copies whose rows are padded
+// with zeros to the next multiple of 16 bytes: memory-bound passes
+// (attention_copy_flat_rows for contiguous tensors, attention_copy_head_dim
+// for other views). What a program reads or writes once (the forward's Q
+// and O, the backward's O and gradients) stays in place, reached element by
+// element; the forward's O goes through a padded copy, its first columns
+// copied back, where its kernel would spill writing it so (Forward.cpp).
 //
 //===----------------------------------------------------------------------===//
 
