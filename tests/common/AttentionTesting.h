@@ -144,6 +144,37 @@ ForwardTensors forwardTensors(const Shape &s, DType dtype, const std::vector<flo
   return t;
 }
 
+/// forward() into an O that is a view of a larger poisoned buffer (its base
+/// one element off, rows d + 1 apart: no 16-byte vector fits): O matches
+/// the float64 reference within `bound`, and every element of the buffer
+/// outside the view keeps its poison (nothing written out of bounds, on
+/// the in-place path and through the padded copy alike).
+inline void expectForwardIntoView(const attention::AttentionShape &s, DType dtype, bool causal,
+                                  double bound) {
+  auto q = randomValues(s.batch * s.heads * s.qLen * s.dim, dtype);
+  auto k = randomValues(s.batch * s.kvHeads * s.kLen * s.dim, dtype);
+  auto v = randomValues(k.size(), dtype);
+  ForwardTensors t = forwardTensors(s, dtype, q, k, v);
+  int64_t rows = s.batch * s.heads * s.qLen, pitch = s.dim + 1;
+  DeviceTensor buffer = DeviceTensor::empty({1 + rows * pitch}, dtype);
+  buffer.fillBytes(0xff);
+  DeviceTensor out = buffer.view({s.batch, s.heads, s.qLen, s.dim},
+                                 {s.heads * s.qLen * pitch, s.qLen * pitch, pitch, 1}, 1);
+  attention::Options options;
+  options.causal = causal;
+  attention::forward(t.q, t.k, t.v, out, t.lse, options);
+  std::vector<float> all = buffer.toFloat(), got(rows * s.dim);
+  EXPECT_TRUE(std::isnan(all[0])) << "the element before the view was written";
+  for (int64_t row = 0; row < rows; ++row) {
+    std::copy_n(all.begin() + 1 + row * pitch, s.dim, got.begin() + row * s.dim);
+    ASSERT_TRUE(std::isnan(all[1 + row * pitch + s.dim]))
+        << "the element after row " << row << " of the view was written";
+  }
+  attention::PlainAttentionResult ref =
+      attention::plain_attention_cpu(s, q, k, v, nullptr, causal, 1.0 / std::sqrt(double(s.dim)));
+  EXPECT_LE(relativeRmsError(got, ref.out), bound);
+}
+
 inline BackwardRun runBackward(const BackwardCase &c) {
   const attention::AttentionShape &s = c.shape;
   std::vector<int64_t> qShape{s.batch, s.heads, s.qLen, s.dim},

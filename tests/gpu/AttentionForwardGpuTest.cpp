@@ -448,6 +448,20 @@ TEST(AttentionForwardSplitK, SixteenBitMmaSyncMatchesFloat64Reference) {
     }
 }
 
+/// forward() into an O view no 16-byte vector fits (base one element off,
+/// rows d + 1 apart) in a poisoned buffer: written in place where the
+/// kernel does so without spilling (d 111 on sm_90a; d 128's producer
+/// kernel), through a padded copy where it would spill (d 59's d 64
+/// kernel); either way only the view's elements change.
+TEST(AttentionForwardStrided, IntoAnOutputView) {
+  if (!gpuAvailable())
+    GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
+  attention_testing::expectForwardIntoView({1, 2, 1, 70, 1100, 111}, DType::BF16, true, 1e-2);
+  attention_testing::expectForwardIntoView({2, 2, 1, 129, 65, 59}, DType::BF16, false, 1e-2);
+  attention_testing::expectForwardIntoView({1, 2, 1, 129, 2048, 128}, DType::BF16, false, 1e-2);
+  attention_testing::expectForwardIntoView({1, 2, 2, 33, 190, 111}, DType::F32, true, 1e-4);
+}
+
 TEST(AttentionForwardLong, OddLengthsAgainstReference) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();

@@ -230,6 +230,16 @@ TEST(ScheduleInterpret, AttentionForwardPartialVectorHeadDims) {
 /// Larger blocks than the heuristic's, which TMA leaves spill-free and the
 /// device runs beside them (scripts/device-variants.sh): two consumer
 /// warpgroups of 64 rows each, with and without a producer warpgroup.
+/// forward() on sm_90a into an O view no 16-byte vector fits, written in
+/// place (the interpreter reports no spills): at head dims 111 (a producer
+/// warpgroup past 1024 keys), 59 and 128, the rest of its buffer untouched.
+TEST(ScheduleInterpret, AttentionForwardIntoAnOutputView) {
+  ScheduleScope scope("sm_90a");
+  attention_testing::expectForwardIntoView({1, 1, 1, 20, 1100, 111}, DType::BF16, true, 1e-2);
+  attention_testing::expectForwardIntoView({1, 2, 1, 65, 129, 59}, DType::BF16, false, 1e-2);
+  attention_testing::expectForwardIntoView({1, 2, 2, 33, 70, 128}, DType::F16, true, 1e-2);
+}
+
 TEST(ScheduleInterpret, AttentionForwardLargerBlocks) {
   ScheduleScope scope("sm_90a");
   for (int64_t producer : {0, 1})
