@@ -39,6 +39,8 @@ tests+=":Matrix/AttentionBackwardTma.MatchesFloat64Gradients/bf16_1x2_2kv_q129_k
 tests+=":Matrix/AttentionForward.MatchesFloat64Reference/bf16_1x2_2kv_q65_k512_d128"
 tests+=":Matrix/AttentionForward.MatchesFloat64Reference/bf16_1x2_1kv_q100_k2048_d128"
 tests+=":AttentionForwardPersistent.ManyShortTiles"
+# O written in place (d 111) or through its padded copy (d 59) into a view.
+tests+=":AttentionForwardStrided.IntoAnOutputView"
 filter="${TESSERA_SANITIZE_FILTER:-$tests}"
 status=0
 for tool in racecheck memcheck; do
