@@ -40,8 +40,9 @@ bool spillsWritingOut(const KernelConfig &config, const DeviceTensor &q, const D
                       const DeviceTensor &v, const DeviceTensor &out, const DeviceTensor &lse,
                       const attention::Options &options) {
   // The launch's alignment mask (KernelArgs::alignedTensors): bit i for the
-  // i-th tensor parameter, in packAndLaunchForward's order. The prepared K and V of V_TRANSPOSED
-  // and TF32_ROUNDED_KV kernels are contiguous copies of k and v, aligned as they are here.
+  // i-th tensor parameter, in packAndLaunchForward's order. The prepared K
+  // and V of V_TRANSPOSED and TF32_ROUNDED_KV kernels are contiguous copies
+  // of k and v, aligned as they are here.
   uint64_t aligned = 0;
   int bit = 0;
   for (const DeviceTensor *t : {&q, &k, &v, &out, &lse, options.keyMask})
