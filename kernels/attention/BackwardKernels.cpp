@@ -48,6 +48,9 @@ struct BackwardConstants {
   bool dqAtomic;          // dK/dV programs add dQ terms into dq_accum
   bool longestFirst;      // causal dQ: the last query blocks first
   bool producer;          // a producer warpgroup issues the loops' copies
+  // The head dim's column pieces (BLOCK_D_TAIL, as the forward's): every
+  // BN x BD or BM x BD tile is one tile per piece.
+  std::vector<attention::detail::HeadDimPiece> pieces;
 
   explicit BackwardConstants(KernelBuilder &kb, const KernelConfig &config)
       : BM(kb.constant("BLOCK_M", config.get("BLOCK_M"))),
@@ -73,6 +76,30 @@ struct BackwardConstants {
     producer = kb.constant("WARP_SPECIALIZE", config.get("WARP_SPECIALIZE"));
     kb.setWarpSpecialize(producer);
     kb.setCtasPerSm(kb.constant("CTAS_PER_SM", config.get("CTAS_PER_SM")));
+    pieces = attention::detail::headDimPieces(
+        BD, kb.constant("BLOCK_D_TAIL", config.get("BLOCK_D_TAIL")));
+  }
+
+  /// The pieces of the `rows` x BD block of `t` at row `start`.
+  std::vector<Tile> loadRows(const TensorArg &t, const Scalar &start, int64_t rows) const {
+    std::vector<Tile> tiles;
+    for (attention::detail::HeadDimPiece piece : pieces)
+      tiles.push_back(load(t, {start, Scalar(piece.start)}, {rows, piece.width}));
+    return tiles;
+  }
+  /// Σ_p a_p b_pᵀ: a product over the head dim, piece by piece.
+  Tile dotOverHeadDim(const std::vector<Tile> &a, const std::vector<Tile> &b) const {
+    Tile sum = dot(a[0], trans(b[0]), precision);
+    for (size_t p = 1; p < a.size(); ++p)
+      sum = dot(a[p], trans(b[p]), sum, precision);
+    return sum;
+  }
+  /// Stores the pieces `tiles` · `scale` (where given) as `dtype` into the
+  /// rows of `t` from `start`.
+  void storeRows(const TensorArg &t, const Scalar &start, const std::vector<Tile> &tiles,
+                 DType dtype, const Scalar *scale = nullptr) const {
+    for (size_t p = 0; p < pieces.size(); ++p)
+      store(t, {start, Scalar(pieces[p].start)}, cast(scale ? tiles[p] * *scale : tiles[p], dtype));
   }
 };
 
@@ -189,13 +216,17 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
   Scalar bhk = program_id(1), b = bhk / kvHeads, hk = bhk % kvHeads;
   Scalar startN = program_id(0) * Scalar(c.BN);
 
-  Tile kj = load(a.k.at({b, hk}), {startN, Scalar(0)}, {c.BN, c.BD});
-  Tile vj = load(a.v.at({b, hk}), {startN, Scalar(0)}, {c.BN, c.BD});
+  std::vector<Tile> kj = c.loadRows(a.k.at({b, hk}), startN, c.BN);
+  std::vector<Tile> vj = c.loadRows(a.v.at({b, hk}), startN, c.BN);
   Tile keyMask;
   if (c.hasMask)
     keyMask = expand_dims(load(a.mask.at({b}), {startN}, {c.BN}), 1);
   // K_jᵀ, transposed once outside the loops: staged for the dQ dot once.
-  Tile kjT = c.dqAtomic ? trans(kj) : Tile();
+  std::vector<Tile> kjT;
+  if (c.dqAtomic)
+    for (const Tile &piece : kj)
+      kjT.push_back(trans(piece));
+  const size_t numPieces = c.pieces.size();
 
   // Causal, bottom-right aligned: query i sees key j iff j <= i + kLen - qLen,
   // so rows before startN - (kLen - qLen) see none of these keys; whole
@@ -204,7 +235,11 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
   if (c.causal)
     startM0 = max(Scalar(0), startN + qLen - kLen) / Scalar(c.BM) * Scalar(c.BM);
 
-  Tile dK = zeros({c.BN, c.BD}, DType::F32), dV = zeros({c.BN, c.BD}, DType::F32);
+  // dK's pieces, then dV's.
+  std::vector<Tile> grads0;
+  for (int copy = 0; copy < 2; ++copy)
+    for (attention::detail::HeadDimPiece piece : c.pieces)
+      grads0.push_back(zeros({c.BN, piece.width}, DType::F32));
   // The tensors of query head h.
   auto headViews = [&](const Scalar &h) {
     return HeadViews{a.q.at({b, h}), a.dout.at({b, h}), a.lseLog2.at({b, h}), a.delta.at({b, h}),
@@ -213,9 +248,8 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
   // One query block of head `v` (lines 10-16).
   auto step = [&](const HeadViews &v, Scalar startM, const std::vector<Tile> &carried,
                   bool masked) {
-    Tile dK = carried[0], dV = carried[1];
-    Tile qi = load(v.q, {startM, Scalar(0)}, {c.BM, c.BD});
-    Tile doi = load(v.dout, {startM, Scalar(0)}, {c.BM, c.BD});
+    std::vector<Tile> qi = c.loadRows(v.q, startM, c.BM);
+    std::vector<Tile> doi = c.loadRows(v.dout, startM, c.BM);
     // L·log2(e) and D of these rows from global memory, issued
     // before the products so that their latency runs under them
     // (loaded after, the first use waited on them: 19% of the d 128
@@ -224,8 +258,8 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
     Tile deltaI = load(v.delta, {startM}, {c.BM});
     // Sᵀ = K Qᵀ, and V dOᵀ right behind it: on sm_90a the
     // second product runs while exp2 makes Pᵀ of the first.
-    Tile sT = dot(kj, trans(qi), c.precision);
-    Tile dpT = dot(vj, trans(doi), c.precision);
+    Tile sT = c.dotOverHeadDim(kj, qi);
+    Tile dpT = c.dotOverHeadDim(vj, doi);
     // Pᵀ = exp2(K Qᵀ·scale·log2(e) - L·log2(e))     (lines 10-11)
     Tile pT = exp2(sT * scaleLog2e - expand_dims(lseI, 0));
     // The two-kernel split needs no bounds (see below), atomic dQ both.
@@ -233,17 +267,28 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
       pT = where(visible(c, a, startM, startN, keyMask, /*keysAsRows=*/true,
                          /*queryBounds=*/c.dqAtomic, /*keyBounds=*/c.dqAtomic),
                  pT, zeros({c.BN, c.BM}, DType::F32));
+    std::vector<Tile> next(carried.begin(), carried.end());
     // dV += Pᵀ dO                                         (line 12)
-    dV = dot(cast(pT, dtype), doi, dV, c.precision);
+    Tile pTIn = cast(pT, dtype);
+    for (size_t p = 0; p < numPieces; ++p)
+      next[numPieces + p] = dot(pTIn, doi[p], carried[numPieces + p], c.precision);
     // dSᵀ = Pᵀ ∘ (V dOᵀ - D)                           (lines 13-14)
     Tile dsT = pT * (dpT - expand_dims(deltaI, 0));
     // dK += dSᵀ Q  (times scale once, at the end)         (line 16)
     Tile dsTIn = cast(dsT, dtype);
-    dK = dot(dsTIn, qi, dK, c.precision);
+    for (size_t p = 0; p < numPieces; ++p)
+      next[p] = dot(dsTIn, qi[p], carried[p], c.precision);
     // dQᵀ += Kᵀ dSᵀ, atomically (times scale in the last pass) (line 15)
     if (c.dqAtomic)
-      atomic_add(v.dqAccumT, {Scalar(0), startM}, dot(kjT, dsTIn, c.precision));
-    return std::vector<Tile>{dK, dV};
+      for (size_t p = 0; p < numPieces; ++p)
+        atomic_add(v.dqAccumT, {Scalar(c.pieces[p].start), startM},
+                   dot(kjT[p], dsTIn, c.precision));
+    return next;
+  };
+  auto storeGrads = [&](const std::vector<Tile> &grads) {
+    c.storeRows(a.dk.at({b, hk}), startN, {grads.begin(), grads.begin() + numPieces}, dtype,
+                &a.scale);
+    c.storeRows(a.dv.at({b, hk}), startN, {grads.begin() + numPieces, grads.end()}, dtype);
   };
   if (c.producer) {
     // One loop over (query head of the group, query block): the loop
@@ -253,19 +298,18 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
     Scalar blocks = max(cdiv(qLen - startM0, Scalar(c.BM)), Scalar(1));
     Scalar first = c.dqAtomic ? program_id(0) % blocks : Scalar(0);
     std::vector<Tile> grads =
-        for_range(Scalar(0), group * blocks, Scalar(1), {dK, dV},
+        for_range(Scalar(0), group * blocks, Scalar(1), grads0,
                   [&](Scalar it, const std::vector<Tile> &carried) {
                     Scalar block = c.dqAtomic ? (it % blocks + first) % blocks : it % blocks;
                     Scalar startM = startM0 + block * Scalar(c.BM);
                     return step(headViews(hk * group + it / blocks), startM, carried,
                                 /*masked=*/c.dqAtomic || c.causal || c.hasMask);
                   });
-    store(a.dk.at({b, hk}), {startN, Scalar(0)}, cast(grads[0] * a.scale, dtype));
-    store(a.dv.at({b, hk}), {startN, Scalar(0)}, cast(grads[1], dtype));
+    storeGrads(grads);
     return;
   }
-  std::vector<Tile> grads = for_range(
-      Scalar(0), group, Scalar(1), {dK, dV}, [&](Scalar g, const std::vector<Tile> &outer) {
+  std::vector<Tile> grads =
+      for_range(Scalar(0), group, Scalar(1), grads0, [&](Scalar g, const std::vector<Tile> &outer) {
         HeadViews v = headViews(hk * group + g);
         // With atomic dQ, the programs of one head would all add into the
         // same query block at the same time if they walked the blocks in
@@ -297,8 +341,7 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
                            return step(v, startM, carried, /*masked=*/c.causal || c.hasMask);
                          });
       });
-  store(a.dk.at({b, hk}), {startN, Scalar(0)}, cast(grads[0] * a.scale, dtype));
-  store(a.dv.at({b, hk}), {startN, Scalar(0)}, cast(grads[1], dtype));
+  storeGrads(grads);
 }
 
 // dQ_i for one block of BLOCK_M query rows of one (batch, head): walks the
@@ -320,8 +363,9 @@ void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
   Scalar startM = mBlock * Scalar(c.BM);
   TensorArg kh = a.k.at({b, hk}), vh = a.v.at({b, hk});
 
-  Tile qi = load(a.q.at({b, h}), {startM, Scalar(0)}, {c.BM, c.BD});
-  Tile doi = load(a.dout.at({b, h}), {startM, Scalar(0)}, {c.BM, c.BD});
+  std::vector<Tile> qi = c.loadRows(a.q.at({b, h}), startM, c.BM);
+  std::vector<Tile> doi = c.loadRows(a.dout.at({b, h}), startM, c.BM);
+  const size_t numPieces = c.pieces.size();
   Tile lseI = load(a.lseLog2.at({b, h}), {startM}, {c.BM});
   Tile deltaI = load(a.delta.at({b, h}), {startM}, {c.BM});
 
@@ -335,16 +379,16 @@ void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
   // full (all keys exist, none past the first row's diagonal, no key mask)
   // skip the visibility mask. Rows past q_len need none here: dQ is per row,
   // and those rows are never stored.
-  auto step = [&](Scalar startN, Tile dQ, bool masked) {
-    Tile kj = load(kh, {startN, Scalar(0)}, {c.BN, c.BD});
-    Tile vj = load(vh, {startN, Scalar(0)}, {c.BN, c.BD});
+  auto step = [&](Scalar startN, const std::vector<Tile> &dQ, bool masked) {
+    std::vector<Tile> kj = c.loadRows(kh, startN, c.BN);
+    std::vector<Tile> vj = c.loadRows(vh, startN, c.BN);
     Tile keyMask;
     if (masked && c.hasMask)
       keyMask = expand_dims(load(a.mask.at({b}), {startN}, {c.BN}), 0);
     // S = Q Kᵀ, and dO Vᵀ right behind it: on sm_90a the second product
     // runs while exp2 makes P of the first.
-    Tile s = dot(qi, trans(kj), c.precision);
-    Tile dp = dot(doi, trans(vj), c.precision);
+    Tile s = c.dotOverHeadDim(qi, kj);
+    Tile dp = c.dotOverHeadDim(doi, vj);
     // P = exp(Q Kᵀ·scale - L)                                     (lines 10-11)
     Tile p = recomputeP(s, scaleLog2e, lseI,
                         masked ? visible(c, a, startM, startN, keyMask, /*keysAsRows=*/false,
@@ -353,7 +397,11 @@ void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
     // dS = P ∘ (dO Vᵀ - D)                                        (lines 13-14)
     Tile ds = p * (dp - expand_dims(deltaI, 1));
     // dQ += dS K  (times scale once, at the end)                      (line 15)
-    return dot(cast(ds, dtype), kj, dQ, c.precision);
+    Tile dsIn = cast(ds, dtype);
+    std::vector<Tile> next;
+    for (size_t p = 0; p < numPieces; ++p)
+      next.push_back(dot(dsIn, kj[p], dQ[p], c.precision));
+    return next;
   };
   Scalar unmaskedEnd = Scalar(0);
   if (!c.hasMask) {
@@ -361,17 +409,19 @@ void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
         c.causal ? max(Scalar(0), min(kLen, startM + kLen - qLen + Scalar(1))) : kLen;
     unmaskedEnd = min(endN, visibleEnd / Scalar(c.BN) * Scalar(c.BN));
   }
-  Tile dQ = zeros({c.BM, c.BD}, DType::F32);
+  std::vector<Tile> dQ;
+  for (attention::detail::HeadDimPiece piece : c.pieces)
+    dQ.push_back(zeros({c.BM, piece.width}, DType::F32));
   if (!c.hasMask)
-    dQ = for_range(Scalar(0), unmaskedEnd, Scalar(c.BN), {dQ},
+    dQ = for_range(Scalar(0), unmaskedEnd, Scalar(c.BN), dQ,
                    [&](Scalar startN, const std::vector<Tile> &carried) {
-                     return std::vector<Tile>{step(startN, carried[0], /*masked=*/false)};
-                   })[0];
-  dQ = for_range(unmaskedEnd, endN, Scalar(c.BN), {dQ},
+                     return step(startN, carried, /*masked=*/false);
+                   });
+  dQ = for_range(unmaskedEnd, endN, Scalar(c.BN), dQ,
                  [&](Scalar startN, const std::vector<Tile> &carried) {
-                   return std::vector<Tile>{step(startN, carried[0], /*masked=*/true)};
-                 })[0];
-  store(a.dq.at({b, h}), {startM, Scalar(0)}, cast(dQ * a.scale, dtype));
+                   return step(startN, carried, /*masked=*/true);
+                 });
+  c.storeRows(a.dq.at({b, h}), startM, dQ, dtype, &a.scale);
 }
 
 // dQ = (dq_accum)ᵀ · scale in the inputs' dtype, BLOCK_M rows per program:
@@ -403,10 +453,10 @@ void attention::detail::registerAttentionBackwardKernels(std::map<std::string, K
                    "flash attention backward, dq = dq_accum * scale in the inputs' dtype",
                    {{"BLOCK_M", 64}, {"BLOCK_D", 64}}, dtypes, attentionBackwardDqConvertKernel);
   const std::map<std::string, int64_t> blocks{
-      {"BLOCK_M", 64},   {"BLOCK_N", 64},  {"BLOCK_D", 64},      {"CAUSAL", 0},
-      {"HAS_MASK", 0},   {"TF32", 0},      {"DQ_ATOMIC", 0},     {"WGMMA", 1},
-      {"TMA", 0},        {"TMA_STORE", 0}, {"LONGEST_FIRST", 1}, {"WARP_SPECIALIZE", 0},
-      {"CTAS_PER_SM", 1}};
+      {"BLOCK_M", 64},    {"BLOCK_N", 64},    {"BLOCK_D", 64},      {"CAUSAL", 0},
+      {"HAS_MASK", 0},    {"TF32", 0},        {"DQ_ATOMIC", 0},     {"WGMMA", 1},
+      {"TMA", 0},         {"TMA_STORE", 0},   {"LONGEST_FIRST", 1}, {"WARP_SPECIALIZE", 0},
+      {"CTAS_PER_SM", 1}, {"BLOCK_D_TAIL", 0}};
   r["attention_backward_dkdv"] =
       defineKernel("attention_backward_dkdv",
                    "flash attention backward, dk and dv per key block (FlashAttention-2 Alg. 2)",

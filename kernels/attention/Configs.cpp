@@ -23,6 +23,20 @@ int64_t attention::detail::nextPowerOf2(int64_t v) {
   return p;
 }
 
+std::vector<attention::detail::HeadDimPiece> attention::detail::headDimPieces(int64_t blockD,
+                                                                              int64_t tail) {
+  if (tail == 0)
+    return {{0, blockD}};
+  return {{0, blockD / 2}, {blockD / 2, tail}};
+}
+
+int64_t attention::detail::headDimTail(int64_t headDim, int64_t blockD) {
+  if (blockD != 128 && blockD != 256)
+    return 0;
+  int64_t tail = std::max<int64_t>(32, nextPowerOf2(headDim - blockD / 2));
+  return tail < blockD / 2 ? tail : 0;
+}
+
 KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
                                       std::string_view arch, Fp32Precision precision,
                                       int64_t kLen) {
@@ -90,6 +104,7 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
         "attention_forward", dtype, headDim, causal, hasMask,
         {{64, 128, 128, 4}, {128, 128, 64, 4}, {256, 128, 64, 8}, {512, 16, 16, 16}});
     int64_t blockD = c.get("BLOCK_D");
+    c.constants["BLOCK_D_TAIL"] = detail::headDimTail(headDim, blockD);
     c.constants["TMA"] = blockD <= 64 || blockD == 256 || (blockD == 128 && causal && !hasMask);
     if (blockD == 256)
       c.constants["WARP_SPECIALIZE"] = 1;
@@ -98,7 +113,9 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
       c.constants["BLOCK_N"] = 128;
       c.constants["TMA"] = 1;
       c.constants["WARP_SPECIALIZE"] = 1;
-      c.constants["PIPELINE_QK"] = 1;
+      // Causal head dims in two pieces (80, 96) spill 4 bytes with the next
+      // scores held (the two pieces' products: more live registers).
+      c.constants["PIPELINE_QK"] = !(causal && c.get("BLOCK_D_TAIL"));
     }
     return c;
   }
@@ -125,7 +142,10 @@ KernelConfig attention::detail::attentionConfig(const std::string &kernel, DType
   // run as the next power of two, at least 32: the loads read the missing
   // columns as zeros (past the tensors' last dimension; no copy of the
   // inputs), which add nothing to Q·Kᵀ and give output and gradient columns
-  // that the stores, bounded by the tensors, skip.
+  // that the stores, bounded by the tensors, skip. The 16-bit kernels on
+  // sm_90a cut that power of two to its half and a smaller tail where the
+  // head dim allows (BLOCK_D_TAIL, headDimTail: 80 and 96 as 64 + 32, 160 as
+  // 128 + 32, 192 as 128 + 64), set by their callers.
   int64_t blockD = std::max<int64_t>(32, nextPowerOf2(headDim));
   const BlockRule *rule = rules.begin();
   while (rule + 1 != rules.end() && rule->maxBlockD < blockD)
@@ -182,6 +202,7 @@ KernelConfig deterministicBackwardConfig(DType dtype, int64_t headDim, bool caus
         "attention_backward_dkdv", dtype, headDim, causal, hasMask,
         {{64, 64, 64, 4}, {128, 64, 64, 4}, {256, 64, 64, 8}, {512, 16, 16, 16}});
     int64_t blockD = c.get("BLOCK_D");
+    c.constants["BLOCK_D_TAIL"] = attention::detail::headDimTail(headDim, blockD);
     c.constants["TMA"] = blockD == 64 || blockD == 128 || blockD == 256;
     return c;
   }

@@ -25,6 +25,7 @@
 
 #include "Internal.h"
 #include "tessera/dsl.h"
+#include "tessera/runtime/Error.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
 
@@ -60,6 +61,16 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   // machine), as Triton's EVEN_K specialisation drops its bounds checks.
   const bool evenKeys = kb.constant("EVEN_N", config.get("EVEN_N")) && !causal && !hasMask;
   const DType dtype = config.dtype;
+  // BLOCK_D_TAIL (16-bit; Configs.cpp): the head dim as two column pieces,
+  // BLOCK_D / 2 and the tail wide, each of Q, K, V and O a tile per piece:
+  // S = Q_0 K_0ᵀ + Q_1 K_1ᵀ (one accumulator), O_p = P V_p. Head dim 80
+  // then does the products of 96 columns, 160 those of 160, where one
+  // BLOCK_D-wide tile does those of 128 and 256 (tiles are powers of two).
+  const std::vector<attention::detail::HeadDimPiece> pieces =
+      attention::detail::headDimPieces(BD, kb.constant("BLOCK_D_TAIL", config.get("BLOCK_D_TAIL")));
+  const size_t numPieces = pieces.size();
+  if (numPieces > 1 && vTransposed)
+    throw tessera::Error("attention_forward: BLOCK_D_TAIL needs V_TRANSPOSED = 0");
   kb.setNumStages(kb.constant("NUM_STAGES", config.get("NUM_STAGES")));
   kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
   kb.setTensorMemoryAccelerator(kb.constant("TMA", config.get("TMA")));
@@ -125,7 +136,9 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
     Scalar startM = mBlockOf() * Scalar(BM);
     TensorArg qh = q.at({b, h}), kh = k.at({b, hk}), vh = v.at({b, hk}), oh = out.at({b, h});
 
-    Tile qi = load(qh, {startM, Scalar(0)}, {BM, BD});
+    std::vector<Tile> qi;
+    for (attention::detail::HeadDimPiece piece : pieces)
+      qi.push_back(load(qh, {startM, Scalar(piece.start)}, {BM, piece.width}));
     Tile cols = expand_dims(arange(BN), 0); // (1, BN) key offset in block
     // Causal: row i sees the keys before i + kLen - qLen + 1, which is at most
     // kLen for every row that exists (rows past q_len are never stored), so
@@ -149,20 +162,35 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
     // more computed per program: the one past the last block (keys past k_len
     // load as zeros).
     const bool pipelineQK = kb.constant("PIPELINE_QK", config.get("PIPELINE_QK"));
-    auto scores = [&](Scalar startN) {
-      return dot(qi, trans(load(kh, {startN, Scalar(0)}, {BN, BD})), precision);
+    // The pieces of the BN x BD block of `t` at row startN.
+    auto loadBlock = [&](const TensorArg &t, Scalar startN) {
+      std::vector<Tile> tiles;
+      for (attention::detail::HeadDimPiece piece : pieces)
+        tiles.push_back(load(t, {startN, Scalar(piece.start)}, {BN, piece.width}));
+      return tiles;
     };
+    // S = Σ_p Q_p K_pᵀ, unscaled: the scale·log2(e) factor goes into the row
+    // max (scale > 0, checkInputs) and into one FMA per score below. (line 8)
+    auto scoresOf = [&](const std::vector<Tile> &kj) {
+      Tile s = dot(qi[0], trans(kj[0]), precision);
+      for (size_t p = 1; p < numPieces; ++p)
+        s = dot(qi[p], trans(kj[p]), s, precision);
+      return s;
+    };
+    auto scores = [&](Scalar startN) { return scoresOf(loadBlock(kh, startN)); };
 
     // One step of lines 8-10 over the key block at startN. Only blocks that
     // hold masked scores (past the diagonal or the end of the keys, or under a
     // key mask) pay for the mask.
+    // `carried`: m_i, l_i, O's pieces, and with PIPELINE_QK this block's S.
     auto step = [&](Scalar startN, const std::vector<Tile> &carried, bool masked) {
-      Tile mI = carried[0], lI = carried[1], acc = carried[2];
-      Tile sNext, kj;
+      Tile mI = carried[0], lI = carried[1];
+      Tile sNext;
+      std::vector<Tile> kj;
       if (pipelineQK)
         sNext = scores(startN + Scalar(BN));
       else
-        kj = load(kh, {startN, Scalar(0)}, {BN, BD});
+        kj = loadBlock(kh, startN);
       // V_j, or (V_TRANSPOSED) V_jᵀ, read back as V_j by trans below: rows
       // j·d to j·d + BD - 1 of the blocked Vᵀ seen as (k_len / BLOCK_N · d,
       // BLOCK_N), d being V's head dim (as K's, which may exceed Q's: a
@@ -170,11 +198,11 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
       // past d are the next block's (or padding): they only reach output
       // columns past d, which are never stored. (A rank-5 view, bounding
       // them, costs spills at d 512.)
-      Tile vj = vTransposed ? load(vh, {startN / Scalar(BN) * k.size(3), Scalar(0)}, {BD, BN})
-                            : load(vh, {startN, Scalar(0)}, {BN, BD});
-      // S = Q Kᵀ, unscaled: the scale·log2(e) factor goes into the row max
-      // (scale > 0, checkInputs) and into one FMA per score below.   (line 8)
-      Tile s = pipelineQK ? carried[3] : dot(qi, trans(kj), precision);
+      std::vector<Tile> vj =
+          vTransposed
+              ? std::vector<Tile>{load(vh, {startN / Scalar(BN) * k.size(3), Scalar(0)}, {BD, BN})}
+              : loadBlock(vh, startN);
+      Tile s = pipelineQK ? carried[2 + numPieces] : scoresOf(kj);
       if (masked) {
         Tile keys = cols + startN;
         Tile valid = causal ? keys < rowEnd : keys < kLen;
@@ -194,14 +222,19 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
       Tile alpha = exp2(mI - mSafe);
       // l_i = alpha·l_i + rowsum(P);  acc = alpha·acc + P V             (line 10)
       lI = lI * alpha + reduce_sum(p, 1);
-      // alpha is exactly 1 in rows whose max held. With SKIP_UNIT_RESCALE,
-      // rescale_rows lets warps whose 16 rows all held skip the multiply: most
-      // of them, once the maxima settle, where key blocks are small.
-      Tile scaled = skipUnitRescale ? rescale_rows(acc, alpha) : acc * expand_dims(alpha, 1);
-      acc = dot(cast(p, dtype), vTransposed ? trans(vj) : vj, scaled, precision);
+      std::vector<Tile> next{mNew, lI};
+      Tile pIn = cast(p, dtype);
+      for (size_t piece = 0; piece < numPieces; ++piece) {
+        Tile acc = carried[2 + piece];
+        // alpha is exactly 1 in rows whose max held. With SKIP_UNIT_RESCALE,
+        // rescale_rows lets warps whose 16 rows all held skip the multiply:
+        // most of them, once the maxima settle, where key blocks are small.
+        Tile scaled = skipUnitRescale ? rescale_rows(acc, alpha) : acc * expand_dims(alpha, 1);
+        next.push_back(dot(pIn, vTransposed ? trans(vj[piece]) : vj[piece], scaled, precision));
+      }
       if (pipelineQK)
-        return std::vector<Tile>{mNew, lI, acc, sNext};
-      return std::vector<Tile>{mNew, lI, acc};
+        next.push_back(sNext);
+      return next;
     };
 
     // Blocks before unmaskedEnd are visible to every row of this program: all
@@ -212,8 +245,9 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
       unmaskedEnd = min(endN, visible / Scalar(BN) * Scalar(BN));
     }
     Tile mI = full({BM}, -kInf, DType::F32), lI = zeros({BM}, DType::F32);
-    Tile acc = zeros({BM, BD}, DType::F32);
-    std::vector<Tile> state = {mI, lI, acc};
+    std::vector<Tile> state = {mI, lI};
+    for (attention::detail::HeadDimPiece piece : pieces)
+      state.push_back(zeros({BM, piece.width}, DType::F32));
     if (pipelineQK)
       state.push_back(scores(Scalar(0)));
     if (!hasMask)
@@ -228,7 +262,6 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
                         });
     mI = state[0];
     lI = state[1];
-    acc = state[2];
 
     // O = acc / l_i (0 for fully masked rows);  L = (m_i + log2 l_i)·ln 2  (lines 12-13)
     Tile empty = lI == zeros({BM}, DType::F32);
@@ -236,7 +269,9 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
     // One approximate reciprocal per row, not an IEEE division per element:
     // that is a subroutine call, and ptxas serializes every wgmma of a kernel
     // with calls in it (dsl::reciprocal).
-    store(oh, {startM, Scalar(0)}, cast(acc * expand_dims(reciprocal(lSafe), 1), dtype));
+    Tile inverse = expand_dims(reciprocal(lSafe), 1);
+    for (size_t piece = 0; piece < numPieces; ++piece)
+      store(oh, {startM, Scalar(pieces[piece].start)}, cast(state[2 + piece] * inverse, dtype));
     Tile lseRow = where(empty, full({BM}, -kInf, DType::F32), (mI + log2(lSafe)) * kLn2);
     store(lse.at({b, h}), {startM}, lseRow);
   };
@@ -318,7 +353,7 @@ void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef
        {"WGMMA", 1},           {"SKIP_UNIT_RESCALE", 0}, {"TMA", 0},
        {"WARP_SPECIALIZE", 0}, {"TMA_STORE", 0},         {"LONGEST_FIRST", 1},
        {"PIPELINE_QK", 0},     {"PING_PONG", 0},         {"CTAS_PER_SM", 1},
-       {"EVEN_N", 0},          {"PERSISTENT", 0}},
+       {"EVEN_N", 0},          {"PERSISTENT", 0},        {"BLOCK_D_TAIL", 0}},
       {DType::F32, DType::F16, DType::BF16},
       [](mlir::MLIRContext &ctx, const KernelConfig &c) {
         KernelBuilder kb(ctx, "attention_forward", c.numWarps);

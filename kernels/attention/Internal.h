@@ -10,6 +10,7 @@
 #include <initializer_list>
 #include <memory>
 #include <optional>
+#include <vector>
 
 namespace tessera::attention::detail {
 
@@ -42,6 +43,22 @@ using kernels::detail::currentArch;
 
 /// The least power of two >= v (BLOCK_D of a head dim).
 int64_t nextPowerOf2(int64_t v);
+
+/// One column range of the head dim that a kernel's tiles cover: Q, K, V
+/// and the output come as one tile per piece, S = Σ Q_p K_pᵀ, O_p = P V_p.
+struct HeadDimPiece {
+  int64_t start, width;
+};
+/// The pieces of BLOCK_D = `blockD` with BLOCK_D_TAIL = `tail`: the whole of
+/// it (tail 0), or its first half and a tail (each a power of two), which
+/// cover a head dim such as 80 or 160 with 96 or 160 columns where BLOCK_D
+/// would do the work of 128 or 256.
+std::vector<HeadDimPiece> headDimPieces(int64_t blockD, int64_t tail);
+/// BLOCK_D_TAIL for `headDim` under BLOCK_D = `blockD` (its next power of
+/// two): the least power of two, at least 32, covering the columns past
+/// blockD / 2, where it is less than blockD / 2 and blockD is 128 or 256;
+/// else 0 (one piece).
+int64_t headDimTail(int64_t headDim, int64_t blockD);
 
 /// The blocks and warps for head dims whose BLOCK_D is at most maxBlockD.
 struct BlockRule {

@@ -238,13 +238,15 @@ INSTANTIATE_TEST_SUITE_P(
     paramName);
 
 /// Head dims the tensor cores do not take as a tile, run as the next power
-/// of two with the missing columns read as zeros; 59 and 111 (rows not
-/// whole 16-byte vectors) with K, V and O on padded copies and Q read in
-/// place, 111 past 1024 keys on the producer-warpgroup kernel.
-const Shape kAnyHeadDimShapes[] = {
-    Shape{1, 4, 2, 67, 131, 40},  Shape{2, 2, 1, 129, 65, 59},   Shape{1, 4, 2, 100, 257, 80},
-    Shape{1, 2, 2, 33, 190, 111}, Shape{1, 2, 1, 70, 1100, 111}, Shape{1, 2, 1, 65, 129, 160},
-    Shape{1, 2, 2, 97, 70, 224},  Shape{1, 2, 1, 40, 33, 8},     Shape{1, 2, 2, 50, 60, 300}};
+/// of two with the missing columns read as zeros, or (16-bit: 80, 96, 160)
+/// as two pieces of it (BLOCK_D_TAIL); 59 and 111 (rows not whole 16-byte
+/// vectors) with K and V on padded copies and Q read in place, 111 past
+/// 1024 keys on the producer-warpgroup kernel.
+const Shape kAnyHeadDimShapes[] = {Shape{1, 4, 2, 67, 131, 40},  Shape{2, 2, 1, 129, 65, 59},
+                                   Shape{1, 4, 2, 100, 257, 80}, Shape{1, 2, 2, 77, 1100, 96},
+                                   Shape{1, 2, 2, 33, 190, 111}, Shape{1, 2, 1, 70, 1100, 111},
+                                   Shape{1, 2, 1, 65, 129, 160}, Shape{1, 2, 2, 97, 70, 224},
+                                   Shape{1, 2, 1, 40, 33, 8},    Shape{1, 2, 2, 50, 60, 300}};
 
 INSTANTIATE_TEST_SUITE_P(AnyHeadDim, AttentionForward,
                          ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),

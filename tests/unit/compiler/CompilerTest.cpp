@@ -424,14 +424,14 @@ configName(const ::testing::TestParamInfo<std::tuple<int64_t, DType, bool, const
 }
 
 INSTANTIATE_TEST_SUITE_P(Shipped, AttentionHeuristicConfigs,
-                         ::testing::Combine(::testing::Values(32, 64, 96, 128, 192, 256),
+                         ::testing::Combine(::testing::Values(32, 64, 80, 96, 128, 160, 192, 256),
                                             ::testing::Values(DType::F32, DType::BF16),
                                             ::testing::Bool(),
                                             ::testing::Values("sm_80", "sm_90a")),
                          configName);
 
 INSTANTIATE_TEST_SUITE_P(Shipped, AttentionBackwardHeuristicConfigs,
-                         ::testing::Combine(::testing::Values(32, 64, 128, 256),
+                         ::testing::Combine(::testing::Values(32, 64, 96, 128, 160, 192, 256),
                                             ::testing::Values(DType::F32, DType::BF16),
                                             ::testing::Bool(),
                                             ::testing::Values("sm_80", "sm_90a")),
@@ -537,6 +537,29 @@ TEST(Compiler, AttentionForwardTwoProgramsPerSm) {
       Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
   EXPECT_EQ(k.numWarps, 8u);
   EXPECT_NE(k.ptx.find(".minnctapersm 2"), std::string::npos);
+}
+
+/// Head dim 80 in two pieces (BLOCK_D_TAIL = 32): P·V's tail is a wgmma 32
+/// columns wide beside the 64-column one, and no product spans 128 columns
+/// of the head dim; head dim 128 keeps one piece (no 32-column wgmma).
+TEST(Compiler, AttentionHeadDimTailIsATileOfItsOwn) {
+  auto ptxFor = [](int64_t dim) {
+    kernels::KernelConfig config = attention::forwardConfig(
+        DType::BF16, dim, false, false, "sm_90a", attention::Fp32Precision::tf32, 1024);
+    config.alignedTensors = ~uint64_t(0);
+    const kernels::KernelDef &def = kernels::lookup("attention_forward");
+    CompileOptions options;
+    options.arch = "sm_90a";
+    options.emitCubin = false;
+    return Jit::get()
+        .compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options)
+        .ptx;
+  };
+  std::string d80 = ptxFor(80), d128 = ptxFor(128);
+  EXPECT_NE(d80.find("m64n32k16"), std::string::npos);
+  EXPECT_NE(d80.find("m64n64k16"), std::string::npos);
+  EXPECT_EQ(d80.find("m64n128k16"), std::string::npos);
+  EXPECT_EQ(d128.find("m64n32k16"), std::string::npos);
 }
 
 /// ptxas failing names itself and carries its report.

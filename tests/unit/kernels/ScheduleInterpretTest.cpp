@@ -538,6 +538,53 @@ TEST(ScheduleInterpret, AttentionBackward) {
     }
 }
 
+/// Head dims between powers of two as two column pieces (BLOCK_D_TAIL):
+/// 80 and 96 as 64 + 32 columns, 160 as 128 + 32, 192 as 128 + 64; the
+/// forward on cp.async, TMA and a producer warpgroup, causal or under a key
+/// mask, and the backward's two programs and atomic dQ. A piece copied to
+/// the wrong columns, or a tail left out of S, O or a gradient, fails the
+/// float64 comparison.
+TEST(ScheduleInterpret, AttentionHeadDimPieces) {
+  auto tail = [](DType dtype, int64_t dim) {
+    return attention::forwardConfig(dtype, dim, false, false, "sm_90a").get("BLOCK_D_TAIL");
+  };
+  EXPECT_EQ(tail(DType::BF16, 80), 32);
+  EXPECT_EQ(tail(DType::BF16, 96), 32);
+  EXPECT_EQ(tail(DType::BF16, 160), 32);
+  EXPECT_EQ(tail(DType::F16, 176), 64);
+  EXPECT_EQ(tail(DType::BF16, 192), 64);
+  for (int64_t whole : {40, 64, 111, 128, 224, 256})
+    EXPECT_EQ(tail(DType::BF16, whole), 0) << whole;
+  EXPECT_EQ(tail(DType::F32, 80), 0); // f32 keeps one piece
+  EXPECT_EQ(attention::backwardConfig(DType::BF16, 160, true, false, "sm_90a").get("BLOCK_D_TAIL"),
+            32);
+
+  ScheduleScope scope("sm_90a");
+  const char *modes[] = {"cp.async", "TMA", "TMA from a producer warpgroup"};
+  const attention::AttentionShape shapes[] = {{1, 2, 1, 70, 150, 80},
+                                              {1, 2, 2, 65, 100, 96},
+                                              {1, 1, 1, 40, 90, 160},
+                                              {1, 1, 1, 33, 70, 192}};
+  for (const attention::AttentionShape &s : shapes)
+    for (int64_t mode : {0, 1, 2})
+      for (bool causal : {false, true}) {
+        SCOPED_TRACE(attention_testing::shapeName(s) + " " + modes[mode] +
+                     (causal ? " causal" : " masked"));
+        expectForward(s, causal, !causal, {{"TMA", mode >= 1}, {"WARP_SPECIALIZE", mode == 2}});
+      }
+  for (const attention::AttentionShape &s : {shapes[0], shapes[2]})
+    for (bool tma : {true, false})
+      for (bool atomicDq : {false, true}) {
+        SCOPED_TRACE(attention_testing::shapeName(s) + (tma ? " TMA" : " cp.async") +
+                     (atomicDq ? " atomic dQ" : ""));
+        attention_testing::BackwardCase c{s, DType::BF16, /*causal=*/true, /*mask=*/true, false};
+        c.tma = tma;
+        c.atomicDq = atomicDq;
+        attention_testing::expectGradients(attention_testing::runBackward(c),
+                                           attention_testing::relativeRmsError, 2e-2);
+      }
+}
+
 /// sm_80's schedule: cp.async pipelines of mma.sync kernels.
 TEST(ScheduleInterpret, Sm80Pipelines) {
   ScheduleScope scope("sm_80");
