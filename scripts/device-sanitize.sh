@@ -41,6 +41,12 @@ tests+=":Matrix/AttentionForward.MatchesFloat64Reference/bf16_1x2_1kv_q100_k2048
 tests+=":AttentionForwardPersistent.ManyShortTiles"
 # O written in place (d 111) or through its padded copy (d 59) into a view.
 tests+=":AttentionForwardStrided.IntoAnOutputView"
+# Head dims in two column pieces (BLOCK_D_TAIL): 80 (64 + 32) on every TMA
+# schedule, 160 (128 + 32) forward and backward.
+tests+=":Matrix/AttentionForwardTma.MatchesFloat64Reference/bf16_1x4_2kv_q100_k257_d80_causal_mask"
+tests+=":AnyHeadDim/AttentionForward.MatchesFloat64Reference/bf16_1x2_1kv_q65_k129_d160_causal"
+tests+=":AnyHeadDim/AttentionBackward.MatchesFloat64Gradients/bf16_1x2_1kv_q65_k129_d160_causal_mask"
+tests+=":AnyHeadDim/AttentionBackward.MatchesFloat64Gradients/bf16_1x4_2kv_q100_k257_d80_causal"
 filter="${TESSERA_SANITIZE_FILTER:-$tests}"
 status=0
 for tool in racecheck memcheck; do
