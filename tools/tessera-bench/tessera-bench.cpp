@@ -123,6 +123,8 @@ int usage() {
       "                                       c: two CTAs per SM (with w),\n"
       "                                       l: persistent programs (whole key blocks, or\n"
       "                                          any with w))\n"
+      "                         [--set NAME=VALUE]...  (a kernel constant of each of those\n"
+      "                                                 configurations)\n"
       "                         [--json FILE]\n"
       "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n"
       "       tessera-bench kernels [--softmax \"MxN;...\"] [--cumsum \"MxN;...\"] "
@@ -476,6 +478,9 @@ int main(int argc, char **argv) {
   bool compareHeuristic = false, backward = false;
   std::string backwardConfigs; // "BMxBNwW;..." timed besides backward()'s own
   std::string forwardConfigs;  // "BMxBNwWsS;..." timed besides forward()'s own
+  // --set NAME=V (repeatable): a kernel constant of every configuration of
+  // --forward-configs and --backward-configs (BLOCK_D_TAIL, say).
+  std::map<std::string, int64_t> setConstants;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--compare-heuristic" || a == "--backward") {
@@ -496,7 +501,15 @@ int main(int argc, char **argv) {
       forwardConfigs = argv[++i];
     else if (a == "--reps")
       reps = std::max(1, std::atoi(argv[++i]));
-    else
+    else if (a == "--set") {
+      std::string item = argv[++i];
+      size_t eq = item.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::fprintf(stderr, "tessera-bench: --set: expected NAME=VALUE, got '%s'\n", item.c_str());
+        return 2;
+      }
+      setConstants[item.substr(0, eq)] = std::atoll(item.c_str() + eq + 1);
+    } else
       return usage();
   }
   try {
@@ -603,6 +616,8 @@ int main(int argc, char **argv) {
         c.constants["TF32_ROUNDED_KV"] = parsed->has('r');
         c.constants["SKIP_UNIT_RESCALE"] = parsed->has('u');
         c.constants["WGMMA"] = !parsed->has('m');
+        for (const auto &[name, value] : setConstants)
+          c.constants[name] = value;
         timeConfig("fwd", c, flops,
                    [&] { attention::forwardWithConfig(q, k, v, r.out, r.lse, options, c); });
       }
@@ -657,6 +672,8 @@ int main(int argc, char **argv) {
           c.constants["LONGEST_FIRST"] = !parsed->has('o');
           c.constants["WARP_SPECIALIZE"] = parsed->has('w');
           c.constants["CTAS_PER_SM"] = parsed->has('c') ? 2 : 1;
+          for (const auto &[name, value] : setConstants)
+            c.constants[name] = value;
           timeConfig("bwd", c, 2.5 * flops, [&] {
             attention::backwardWithConfig(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options,
                                           c);

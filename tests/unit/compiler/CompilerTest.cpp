@@ -423,15 +423,15 @@ configName(const ::testing::TestParamInfo<std::tuple<int64_t, DType, bool, const
          (std::get<2>(info.param) ? "_causal_mask_" : "_") + std::get<3>(info.param);
 }
 
-INSTANTIATE_TEST_SUITE_P(Shipped, AttentionHeuristicConfigs,
-                         ::testing::Combine(::testing::Values(32, 64, 80, 96, 128, 160, 192, 256),
-                                            ::testing::Values(DType::F32, DType::BF16),
-                                            ::testing::Bool(),
-                                            ::testing::Values("sm_80", "sm_90a")),
-                         configName);
+INSTANTIATE_TEST_SUITE_P(
+    Shipped, AttentionHeuristicConfigs,
+    ::testing::Combine(::testing::Values(32, 40, 64, 80, 96, 128, 160, 192, 256),
+                       ::testing::Values(DType::F32, DType::BF16), ::testing::Bool(),
+                       ::testing::Values("sm_80", "sm_90a")),
+    configName);
 
 INSTANTIATE_TEST_SUITE_P(Shipped, AttentionBackwardHeuristicConfigs,
-                         ::testing::Combine(::testing::Values(32, 64, 96, 128, 160, 192, 256),
+                         ::testing::Combine(::testing::Values(32, 40, 64, 96, 128, 160, 192, 256),
                                             ::testing::Values(DType::F32, DType::BF16),
                                             ::testing::Bool(),
                                             ::testing::Values("sm_80", "sm_90a")),
