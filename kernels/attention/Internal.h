@@ -55,9 +55,9 @@ struct HeadDimPiece {
 /// would do the work of 128 or 256.
 std::vector<HeadDimPiece> headDimPieces(int64_t blockD, int64_t tail);
 /// BLOCK_D_TAIL for `headDim` under BLOCK_D = `blockD` (its next power of
-/// two): the least power of two, at least 32 (16 where blockD is 64),
-/// covering the columns past blockD / 2, where it is less than blockD / 2
-/// and blockD is 64, 128 or 256; else 0 (one piece).
+/// two): the least power of two, at least 32, covering the columns past
+/// blockD / 2, where it is less than blockD / 2 and blockD is 128 or 256;
+/// else 0 (one piece).
 int64_t headDimTail(int64_t headDim, int64_t blockD);
 
 /// The blocks and warps for head dims whose BLOCK_D is at most maxBlockD.

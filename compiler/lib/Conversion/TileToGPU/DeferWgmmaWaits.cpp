@@ -203,6 +203,123 @@ bool carryIntoNextIteration(tile::WarpgroupWaitOp wait, const llvm::SetVector<Op
   return true;
 }
 
+/// Whether `op` is a wait on an mbarrier's phase (tile.mbarrier_wait's
+/// loop of `mbarrier.try_wait.parity`, trapping when it gives up): it reads
+/// no register a wgmma in flight writes.
+bool isMBarrierWait(Operation *op) {
+  auto loop = dyn_cast<scf::WhileOp>(op);
+  if (!loop)
+    return false;
+  bool tries = false;
+  loop.getBefore().walk([&](LLVM::InlineAsmOp inlineAsm) {
+    tries |= inlineAsm.getAsmString().contains("mbarrier.try_wait");
+  });
+  return tries;
+}
+
+/// The typed wgmma instructions whose accumulators `wait` takes (each
+/// operand extracted from one of them); empty where any comes from
+/// elsewhere (inline assembly, A in registers).
+SmallVector<NVVM::WgmmaMmaAsyncOp> waitedInstructions(tile::WarpgroupWaitOp wait) {
+  SmallVector<NVVM::WgmmaMmaAsyncOp> issued;
+  for (Value operand : wait.getOperands()) {
+    auto extract = operand.getDefiningOp<LLVM::ExtractValueOp>();
+    auto mma = extract ? extract.getContainer().getDefiningOp<NVVM::WgmmaMmaAsyncOp>()
+                       : NVVM::WgmmaMmaAsyncOp();
+    if (!mma)
+      return {};
+    if (!llvm::is_contained(issued, mma))
+      issued.push_back(mma);
+  }
+  return issued;
+}
+
+/// Whether two typed wgmma instructions have one shape and types: the PTX ISA
+/// orders accesses to the same accumulator registers between such
+/// instructions without a wait ("wgmma.fence": "except when these are
+/// accumulator register accesses across multiple wgmma.mma_async
+/// instructions of the same shape").
+bool sameShape(NVVM::WgmmaMmaAsyncOp a, NVVM::WgmmaMmaAsyncOp b) {
+  return a.getShape() == b.getShape() && a.getTypeA() == b.getTypeA() &&
+         a.getTypeB() == b.getTypeB() && a.getTypeD() == b.getTypeD() &&
+         a.getResults().getType() == b.getResults().getType();
+}
+
+/// A product that continues another's accumulator, as S = Q_0 K_0ᵀ +
+/// Q_1 K_1ᵀ over a head dim in two pieces: where the next wgmma group reads
+/// what `wait` returns only as the accumulators of instructions of the
+/// waited group's shape, that group joins the chain instead of waiting
+/// (the hardware orders them), and its own wait covers both. Mbarrier waits
+/// (the next group's tiles arriving) and work independent of the
+/// accumulators may lie between; anything else that reads the accumulators,
+/// writes memory or issues another group keeps the wait. Typed groups only.
+bool chainIntoNextGroup(tile::WarpgroupWaitOp wait) {
+  SmallVector<NVVM::WgmmaMmaAsyncOp> waited = waitedInstructions(wait);
+  if (waited.empty())
+    return false;
+  llvm::SetVector<Operation *> derived; // the wait and what follows from it
+  derived.insert(wait);
+  auto reads = [&](Operation *op) {
+    return llvm::any_of(op->getOperands(), [&](Value v) {
+      Operation *def = v.getDefiningOp();
+      return def && derived.contains(def);
+    });
+  };
+  for (Operation *op = wait->getNextNode(); op && !op->hasTrait<OpTrait::IsTerminator>();
+       op = op->getNextNode()) {
+    if (auto fence = dyn_cast<NVVM::WgmmaFenceAlignedOp>(op)) {
+      SmallVector<Operation *> group;
+      NVVM::WgmmaGroupSyncAlignedOp commit;
+      for (Operation *in = fence->getNextNode(); in; in = in->getNextNode()) {
+        if ((commit = dyn_cast<NVVM::WgmmaGroupSyncAlignedOp>(in)))
+          break;
+        if (auto mma = dyn_cast<NVVM::WgmmaMmaAsyncOp>(in)) {
+          if (!sameShape(mma, waited.front()))
+            return false;
+          group.push_back(in);
+        }
+      }
+      if (!commit || group.empty())
+        return false;
+      // The group must read the accumulators, and only through what packs
+      // them into its instructions' accumulator operands.
+      bool readsAny = false;
+      for (Operation *in = fence->getNextNode(); in != commit; in = in->getNextNode()) {
+        if (llvm::is_contained(group, in) || !reads(in))
+          continue;
+        if (!isa<LLVM::InsertValueOp>(in) || !feedsOnly(in, group))
+          return false;
+        readsAny = true;
+        derived.insert(in);
+      }
+      if (!readsAny)
+        return false;
+      for (Operation *d : derived)
+        for (Operation *user : d->getUsers())
+          if (!derived.contains(user) && !llvm::is_contained(group, user))
+            return false;
+      // The plumbing from the accumulators to the group moves next to it.
+      for (Operation *d : derived)
+        if (d != wait && d->getBlock() == fence->getBlock() && d->isBeforeInBlock(fence))
+          d->moveBefore(fence);
+      for (auto [result, accumulator] : llvm::zip(wait.getResults(), wait.getAccumulators()))
+        result.replaceAllUsesWith(accumulator);
+      wait.erase();
+      return true;
+    }
+    if (reads(op)) {
+      if (op->getNumRegions() != 0 || !isMemoryEffectFree(op))
+        return false;
+      derived.insert(op);
+      continue;
+    }
+    int64_t issued = 0;
+    if (!isMBarrierWait(op) && (!mayOverlap(op, issued, /*copiesAreElsewhere=*/false) || issued))
+      return false;
+  }
+  return false;
+}
+
 /// Moves `wait` down to the first operation after it that needs its group
 /// done or must not overlap it, and lets the groups it passes keep running.
 /// Pure operations on the accumulators on the way (the extraction of the
@@ -294,7 +411,8 @@ struct DeferWgmmaWaitsPass : tessera::impl::DeferWgmmaWaitsBase<DeferWgmmaWaitsP
     SmallVector<tile::WarpgroupWaitOp> waits;
     getOperation().walk([&](tile::WarpgroupWaitOp op) { waits.push_back(op); });
     for (tile::WarpgroupWaitOp wait : waits)
-      deferWait(wait);
+      if (!chainIntoNextGroup(wait))
+        deferWait(wait);
     waits.clear();
     getOperation().walk([&](tile::WarpgroupWaitOp op) { waits.push_back(op); });
     for (tile::WarpgroupWaitOp wait : waits)

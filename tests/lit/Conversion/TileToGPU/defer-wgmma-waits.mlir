@@ -224,3 +224,70 @@ gpu.module @typed_groups {
     gpu.return
   }
 }
+
+// -----
+
+// A product that continues another's accumulator (S = Q_0 K_0ᵀ + Q_1 K_1ᵀ,
+// a head dim in two pieces): the second group, of the first's shape, reads
+// the first's result only as its accumulators, so it joins the chain with
+// no wait between (the hardware orders same-shape wgmmas on the same
+// registers), past the mbarrier wait for its tiles; its own wait covers
+// both. A third group of another shape (n = 32) that accumulates onto the
+// second's result is waited for as before.
+// CHECK-LABEL: gpu.func @chained_groups
+// CHECK: nvvm.wgmma.mma_async {{.*}} n = 16
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NOT: wgmma.wait_group
+// CHECK: mbarrier.try_wait.parity
+// CHECK-NOT: wgmma.wait_group
+// CHECK: nvvm.wgmma.fence.aligned
+// CHECK-NEXT: llvm.mlir.undef
+// CHECK-NEXT: llvm.insertvalue
+// CHECK-NEXT: nvvm.wgmma.mma_async {{.*}} n = 16
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT: llvm.extractvalue
+// CHECK-NEXT: "wgmma.wait_group.sync.aligned 0;"
+// CHECK: nvvm.wgmma.fence.aligned
+// CHECK: nvvm.wgmma.mma_async {{.*}} n = 32
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK: "wgmma.wait_group.sync.aligned 0;"
+// CHECK-NOT: tile.warpgroup_wait
+// CHECK: gpu.return
+!acc16 = !llvm.struct<(f32, f32, f32, f32, f32, f32, f32, f32)>
+!acc32 = !llvm.struct<(f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)>
+gpu.module @chained_groups {
+  gpu.func @chained_groups(%a: f32, %da: i64, %db: i64, %bar: i32, %phase: i32, %p: !llvm.ptr<1>) kernel {
+    nvvm.wgmma.fence.aligned
+    %u0 = llvm.mlir.undef : !acc16
+    %s0 = llvm.insertvalue %a, %u0[0] : !acc16
+    %i0 = nvvm.wgmma.mma_async %da, %db, %s0, #nvvm.shape<m = 64, n = 16, k = 16>, D [<f32>, #nvvm.wgmma_scale_out<one>], A [<bf16>, #nvvm.wgmma_scale_in<one>, <row>], B [<bf16>, #nvvm.wgmma_scale_in<one>, <col>] : !acc16 -> !acc16
+    nvvm.wgmma.commit.group.sync.aligned
+    %e0 = llvm.extractvalue %i0[0] : !acc16
+    %r0 = tile.warpgroup_wait %e0 {pending = 0 : i32} : (f32) -> f32
+    %c0 = arith.constant 0 : i32
+    %w = scf.while (%t = %c0) : (i32) -> i32 {
+      %done = llvm.inline_asm has_side_effects "{ .reg .pred p; mbarrier.try_wait.parity.shared.b64 p, [$1], $2, $3; selp.u32 $0, 1, 0, p; }", "=r,r,r,r" %bar, %phase, %c0 : (i32, i32, i32) -> i32
+      %waiting = arith.cmpi eq, %done, %c0 : i32
+      scf.condition(%waiting) %t : i32
+    } do {
+    ^bb0(%t: i32):
+      scf.yield %t : i32
+    }
+    nvvm.wgmma.fence.aligned
+    %u1 = llvm.mlir.undef : !acc16
+    %s1 = llvm.insertvalue %r0, %u1[0] : !acc16
+    %i1 = nvvm.wgmma.mma_async %da, %db, %s1, #nvvm.shape<m = 64, n = 16, k = 16>, D [<f32>, #nvvm.wgmma_scale_out<one>], A [<bf16>, #nvvm.wgmma_scale_in<one>, <row>], B [<bf16>, #nvvm.wgmma_scale_in<one>, <col>] : !acc16 -> !acc16
+    nvvm.wgmma.commit.group.sync.aligned
+    %e1 = llvm.extractvalue %i1[0] : !acc16
+    %r1 = tile.warpgroup_wait %e1 {pending = 0 : i32} : (f32) -> f32
+    nvvm.wgmma.fence.aligned
+    %u2 = llvm.mlir.undef : !acc32
+    %s2 = llvm.insertvalue %r1, %u2[0] : !acc32
+    %i2 = nvvm.wgmma.mma_async %da, %db, %s2, #nvvm.shape<m = 64, n = 32, k = 16>, D [<f32>, #nvvm.wgmma_scale_out<one>], A [<bf16>, #nvvm.wgmma_scale_in<one>, <row>], B [<bf16>, #nvvm.wgmma_scale_in<one>, <col>] : !acc32 -> !acc32
+    nvvm.wgmma.commit.group.sync.aligned
+    %e2 = llvm.extractvalue %i2[0] : !acc32
+    %r2 = tile.warpgroup_wait %e2 {pending = 0 : i32} : (f32) -> f32
+    llvm.store %r2, %p : f32, !llvm.ptr<1>
+    gpu.return
+  }
+}
