@@ -10,6 +10,7 @@
 
 #include "Internal.h"
 #include "tessera/kernels/Launch.h"
+#include "tessera/runtime/Error.h"
 
 #include <algorithm>
 
@@ -27,6 +28,11 @@ std::vector<attention::detail::HeadDimPiece> attention::detail::headDimPieces(in
                                                                               int64_t tail) {
   if (tail == 0)
     return {{0, blockD}};
+  // Tiles of 16 columns (32-byte rows) raced in shared memory on the H100
+  // (racecheck: write-write hazards in attention_forward at d 40 as 32 + 16).
+  if (tail < 32 || tail >= blockD / 2 || (tail & (tail - 1)) != 0)
+    throw tessera::Error("BLOCK_D_TAIL: expected 0 or a power of two from 32 to BLOCK_D / 4 = " +
+                         std::to_string(blockD / 4) + ", got " + std::to_string(tail));
   return {{0, blockD / 2}, {blockD / 2, tail}};
 }
 
@@ -97,6 +103,12 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
     //             rest by cp.async (s 1024 full: 0.288 ms, TMA 0.303);
     //   d 256:    128 x 64 on two consumer warpgroups beside a producer
     //             (0.87x, 0.93x; without the producer 0.81x, 0.87x).
+    // Head dims in two pieces (BLOCK_D_TAIL, docs/PERFORMANCE.md "Head dims
+    // in two pieces", H100): 160 (128 + 32) on 128 x 128 blocks beside the
+    // producer (1.204 ms at (4, 16, 4096) where 128 x 64 took 1.477); 80
+    // and 96 keep one 128-column piece on the producer's 128 x 128 blocks
+    // (0.876 and 0.875 ms, in two pieces 0.940 and 0.946) and take two on
+    // one warpgroup (s 1024 causal: 0.178 and 0.183 ms, d 128 0.198).
     // Tensors TMA cannot describe take the cp.async kernel of the same
     // blocks, without a producer (d 128 causal: 20 bytes of spills there),
     // where forwardWithConfig is given them; forward() copies them first
@@ -110,14 +122,15 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
     c.constants["TMA"] = blockD <= 64 || blockD == 256 || (blockD == 128 && causal && !hasMask);
     if (blockD == 256)
       c.constants["WARP_SPECIALIZE"] = 1;
+    if (blockD == 256 && c.get("BLOCK_D_TAIL") == 32)
+      c.constants["BLOCK_N"] = 128;
     if (blockD == 128 && !hasMask && (kLen == 0 || kLen > 1024)) {
       c.numWarps = 8;
       c.constants["BLOCK_N"] = 128;
       c.constants["TMA"] = 1;
       c.constants["WARP_SPECIALIZE"] = 1;
-      // Causal head dims in two pieces (80, 96) spill 4 bytes with the next
-      // scores held (the two pieces' products: more live registers).
-      c.constants["PIPELINE_QK"] = !(causal && c.get("BLOCK_D_TAIL"));
+      c.constants["PIPELINE_QK"] = 1;
+      c.constants["BLOCK_D_TAIL"] = 0;
     }
     return c;
   }

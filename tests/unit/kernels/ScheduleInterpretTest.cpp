@@ -540,15 +540,16 @@ TEST(ScheduleInterpret, AttentionBackward) {
 
 /// Head dims between powers of two as two column pieces (BLOCK_D_TAIL):
 /// 80 and 96 as 64 + 32 columns, 160 as 128 + 32, 192 as 128 + 64; the
-/// kernels take any tail (40 as 32 + 16, which headDimTail leaves whole);
-/// the
 /// forward on cp.async, TMA and a producer warpgroup, causal or under a key
 /// mask, and the backward's two programs and atomic dQ. A piece copied to
 /// the wrong columns, or a tail left out of S, O or a gradient, fails the
 /// float64 comparison.
 TEST(ScheduleInterpret, AttentionHeadDimPieces) {
+  // On 1024 keys (one consumer warpgroup at d 80 and 96).
   auto tail = [](DType dtype, int64_t dim) {
-    return attention::forwardConfig(dtype, dim, false, false, "sm_90a").get("BLOCK_D_TAIL");
+    return attention::forwardConfig(dtype, dim, false, false, "sm_90a",
+                                    attention::Fp32Precision::tf32, 1024)
+        .get("BLOCK_D_TAIL");
   };
   EXPECT_EQ(tail(DType::BF16, 80), 32);
   EXPECT_EQ(tail(DType::BF16, 96), 32);
@@ -560,24 +561,32 @@ TEST(ScheduleInterpret, AttentionHeadDimPieces) {
   EXPECT_EQ(tail(DType::F32, 80), 0); // f32 keeps one piece
   EXPECT_EQ(attention::backwardConfig(DType::BF16, 160, true, false, "sm_90a").get("BLOCK_D_TAIL"),
             32);
+  // The producer's 128 x 128 blocks past 1024 keys keep d 80 in one piece.
+  EXPECT_EQ(attention::forwardConfig(DType::BF16, 80, false, false, "sm_90a",
+                                     attention::Fp32Precision::tf32, 4096)
+                .get("BLOCK_D_TAIL"),
+            0);
+  EXPECT_THROW(attention::detail::headDimPieces(64, 16), Error);
+  EXPECT_THROW(attention::detail::headDimPieces(128, 64), Error);
 
   ScheduleScope scope("sm_90a");
   const char *modes[] = {"cp.async", "TMA", "TMA from a producer warpgroup"};
   const attention::AttentionShape shapes[] = {{1, 2, 1, 70, 150, 80},
                                               {1, 2, 2, 65, 100, 96},
                                               {1, 1, 1, 40, 90, 160},
-                                              {1, 1, 1, 33, 70, 192},
-                                              {1, 2, 2, 67, 131, 40}};
+                                              {1, 1, 1, 33, 70, 192}};
   for (const attention::AttentionShape &s : shapes)
     for (int64_t mode : {0, 1, 2})
       for (bool causal : {false, true}) {
         SCOPED_TRACE(attention_testing::shapeName(s) + " " + modes[mode] +
                      (causal ? " causal" : " masked"));
-        std::map<std::string, int64_t> constants{{"TMA", mode >= 1},
-                                                 {"WARP_SPECIALIZE", mode == 2}};
-        if (s.dim == 40)
-          constants["BLOCK_D_TAIL"] = 16;
-        expectForward(s, causal, !causal, constants);
+        // d 80 and 96 on the producer's 128 x 128 blocks keep one piece
+        // (forwardConfig): BLOCK_D_TAIL asks for two.
+        expectForward(
+            s, causal, !causal,
+            {{"TMA", mode >= 1},
+             {"WARP_SPECIALIZE", mode == 2},
+             {"BLOCK_D_TAIL", attention::detail::headDimTail(s.dim, s.dim <= 128 ? 128 : 256)}});
       }
   for (const attention::AttentionShape &s : {shapes[0], shapes[2]})
     for (bool tma : {true, false})
