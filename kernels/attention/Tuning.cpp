@@ -59,19 +59,28 @@ std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t hea
       forwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(), precision, kLen);
   std::vector<KernelConfig> space{heuristic};
   std::set<std::string> seen{heuristic.key()};
+  // Head dims that split into two pieces (16-bit, sm_90a) try both: which
+  // one is faster depends on the blocks (docs/PERFORMANCE.md, "Head dims in
+  // two pieces").
+  std::vector<int64_t> tails{heuristic.get("BLOCK_D_TAIL")};
+  int64_t split = detail::headDimTail(headDim, heuristic.get("BLOCK_D"));
+  if (dtype != DType::F32 && detail::currentArch() == "sm_90a" && split != 0)
+    tails.push_back(tails.front() ? 0 : split);
   for (int64_t bm : {16, 32, 64, 128})
     for (int64_t bn : {16, 32, 64, 128})
-      for (unsigned warps : {4u, 8u}) {
-        // Blocks far longer than the sequence only compute padding.
-        if (bm > std::max<int64_t>(16, bucket(qLen)) || bn > std::max<int64_t>(16, bucket(kLen)))
-          continue;
-        KernelConfig c = heuristic;
-        c.numWarps = warps;
-        c.constants["BLOCK_M"] = bm;
-        c.constants["BLOCK_N"] = bn;
-        if (seen.insert(c.key()).second)
-          space.push_back(c);
-      }
+      for (unsigned warps : {4u, 8u})
+        for (int64_t tail : tails) {
+          // Blocks far longer than the sequence only compute padding.
+          if (bm > std::max<int64_t>(16, bucket(qLen)) || bn > std::max<int64_t>(16, bucket(kLen)))
+            continue;
+          KernelConfig c = heuristic;
+          c.numWarps = warps;
+          c.constants["BLOCK_M"] = bm;
+          c.constants["BLOCK_N"] = bn;
+          c.constants["BLOCK_D_TAIL"] = tail;
+          if (seen.insert(c.key()).second)
+            space.push_back(c);
+        }
   return space;
 }
 

@@ -1,5 +1,6 @@
 //===- TuningTest.cpp - Tuning database and spaces on the CPU -------------===//
 
+#include "attention/Internal.h"
 #include "tessera/kernels/attention.h"
 #include "tessera/runtime/Autotuner.h"
 #include "tessera/runtime/Error.h"
@@ -8,6 +9,8 @@
 #include "llvm/Support/FileSystem.h"
 
 #include <gtest/gtest.h>
+
+#include <set>
 
 using namespace tessera;
 
@@ -69,6 +72,26 @@ TEST(AttentionTuningSpace, HoldsTheHeuristicAndEnoughCandidates) {
   for (size_t i = 1; i < small.size(); ++i)
     EXPECT_LE(small[i].get("BLOCK_N"), 64) << small[i].key();
   EXPECT_LT(small.size(), space.size());
+}
+
+/// A head dim that splits into two pieces (80: 64 + 32) is tuned with and
+/// without the split; one that does not (128) only with one piece.
+TEST(AttentionTuningSpace, TriesHeadDimPiecesBothWays) {
+  auto tailsOf = [](int64_t dim) {
+    std::set<int64_t> tails;
+    for (const kernels::KernelConfig &c :
+         attention::forwardTuningSpace(DType::BF16, dim, false, false, 4096, 4096))
+      tails.insert(c.get("BLOCK_D_TAIL"));
+    return tails;
+  };
+  if (attention::detail::currentArch() != "sm_90a")
+    GTEST_SKIP() << "pieces are tuned on sm_90a; this machine's arch is "
+                 << attention::detail::currentArch();
+  EXPECT_EQ(tailsOf(80), (std::set<int64_t>{0, 32}));
+  EXPECT_EQ(tailsOf(128), (std::set<int64_t>{0}));
+  auto f32 = attention::forwardTuningSpace(DType::F32, 80, false, false, 4096, 4096);
+  for (const kernels::KernelConfig &c : f32)
+    EXPECT_EQ(c.get("BLOCK_D_TAIL"), 0);
 }
 
 TEST(AttentionTuningSpace, ProblemKeysBucketLengths) {
