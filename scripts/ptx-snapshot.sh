@@ -34,6 +34,10 @@ for arch in sm_90a sm_80; do
     emit attention_forward $arch f32 4 $aligned BLOCK_D=64 BLOCK_M=64 BLOCK_N=32 TF32=1 TF32_ROUNDED_KV=1
     emit attention_forward $arch f32 8 $aligned BLOCK_D=512 BLOCK_M=64 BLOCK_N=32 TF32=1 NUM_STAGES=1
     emit attention_forward $arch f32 4 $aligned BLOCK_D=64 BLOCK_M=32 BLOCK_N=32
+    # Head dims in two pieces (BLOCK_D_TAIL): chained score products.
+    emit attention_forward $arch bf16 4 $aligned BLOCK_D=128 BLOCK_D_TAIL=32 BLOCK_M=128 BLOCK_N=64 TMA=1 CAUSAL=1
+    emit attention_forward $arch bf16 8 $aligned BLOCK_D=256 BLOCK_D_TAIL=32 BLOCK_M=128 BLOCK_N=128 TMA=1 WARP_SPECIALIZE=1
+    emit attention_backward_dkdv $arch bf16 8 $aligned BLOCK_D=256 BLOCK_D_TAIL=32 BLOCK_M=64 BLOCK_N=64 TMA=1
     # Attention backward.
     for d in 64 128; do
       emit attention_backward_dkdv $arch bf16 4 $aligned BLOCK_D=$d BLOCK_M=64 BLOCK_N=64
