@@ -119,7 +119,9 @@ void forwardWithConfig(const DeviceTensor &q, const DeviceTensor &k, const Devic
 /// `precision` matters for f32 only (its TF32 kernels have a constant TF32 = 1).
 /// `kLen`: the number of keys where known (0: not known), which decides
 /// between schedules at some head dims (sm_90a d 128: a producer warpgroup
-/// past 1024 keys).
+/// past 1024 keys). BLOCK_D is the head dim's next power of two; on sm_90a
+/// in 16 bits, BLOCK_D_TAIL > 0 runs it as two column pieces, BLOCK_D / 2
+/// and the tail (d 160 as 128 + 32), where that was measured faster.
 kernels::KernelConfig forwardConfig(DType dtype, int64_t headDim, bool causal, bool hasMask,
                                     std::string_view arch = "sm_90a",
                                     Fp32Precision precision = Fp32Precision::tf32,
