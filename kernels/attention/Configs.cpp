@@ -31,8 +31,9 @@ std::vector<attention::detail::HeadDimPiece> attention::detail::headDimPieces(in
   // Tiles of 16 columns (32-byte rows) raced in shared memory on the H100
   // (racecheck: write-write hazards in attention_forward at d 40 as 32 + 16).
   if (tail < 32 || tail >= blockD / 2 || (tail & (tail - 1)) != 0)
-    throw tessera::Error("BLOCK_D_TAIL: expected 0 or a power of two from 32 to BLOCK_D / 4 = " +
-                         std::to_string(blockD / 4) + ", got " + std::to_string(tail));
+    throw tessera::Error("BLOCK_D_TAIL: expected 0, or a power of two of at least 32 and less "
+                         "than BLOCK_D / 2 (BLOCK_D = " +
+                         std::to_string(blockD) + "), got " + std::to_string(tail));
   return {{0, blockD / 2}, {blockD / 2, tail}};
 }
 
