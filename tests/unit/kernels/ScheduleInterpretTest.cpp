@@ -561,6 +561,8 @@ TEST(ScheduleInterpret, AttentionHeadDimPieces) {
   EXPECT_EQ(tail(DType::F32, 80), 0); // f32 keeps one piece
   EXPECT_EQ(attention::backwardConfig(DType::BF16, 160, true, false, "sm_90a").get("BLOCK_D_TAIL"),
             32);
+  EXPECT_EQ(attention::backwardConfig(DType::BF16, 192, true, false, "sm_90a").get("BLOCK_D_TAIL"),
+            0); // two pieces ran slower than one
   // The producer's 128 x 128 blocks past 1024 keys keep d 80 in one piece.
   EXPECT_EQ(attention::forwardConfig(DType::BF16, 80, false, false, "sm_90a",
                                      attention::Fp32Precision::tf32, 4096)

@@ -217,21 +217,21 @@ bool isMBarrierWait(Operation *op) {
   return tries;
 }
 
-/// The typed wgmma instructions whose accumulators `wait` takes (each
-/// operand extracted from one of them); empty where any comes from
-/// elsewhere (inline assembly, A in registers).
-SmallVector<NVVM::WgmmaMmaAsyncOp> waitedInstructions(tile::WarpgroupWaitOp wait) {
-  SmallVector<NVVM::WgmmaMmaAsyncOp> issued;
+/// A typed wgmma instruction whose accumulators `wait` takes (each operand
+/// extracted from one; the slabs of one product share a shape); null where
+/// any comes from elsewhere (inline assembly, A in registers).
+NVVM::WgmmaMmaAsyncOp waitedInstruction(tile::WarpgroupWaitOp wait) {
+  NVVM::WgmmaMmaAsyncOp first;
   for (Value operand : wait.getOperands()) {
     auto extract = operand.getDefiningOp<LLVM::ExtractValueOp>();
     auto mma = extract ? extract.getContainer().getDefiningOp<NVVM::WgmmaMmaAsyncOp>()
                        : NVVM::WgmmaMmaAsyncOp();
     if (!mma)
       return {};
-    if (!llvm::is_contained(issued, mma))
-      issued.push_back(mma);
+    if (!first)
+      first = mma;
   }
-  return issued;
+  return first;
 }
 
 /// Whether two typed wgmma instructions have one shape and types: the PTX ISA
@@ -254,8 +254,8 @@ bool sameShape(NVVM::WgmmaMmaAsyncOp a, NVVM::WgmmaMmaAsyncOp b) {
 /// accumulators may lie between; anything else that reads the accumulators,
 /// writes memory or issues another group keeps the wait. Typed groups only.
 bool chainIntoNextGroup(tile::WarpgroupWaitOp wait) {
-  SmallVector<NVVM::WgmmaMmaAsyncOp> waited = waitedInstructions(wait);
-  if (waited.empty())
+  NVVM::WgmmaMmaAsyncOp waited = waitedInstruction(wait);
+  if (!waited)
     return false;
   llvm::SetVector<Operation *> derived; // the wait and what follows from it
   derived.insert(wait);
@@ -274,7 +274,7 @@ bool chainIntoNextGroup(tile::WarpgroupWaitOp wait) {
         if ((commit = dyn_cast<NVVM::WgmmaGroupSyncAlignedOp>(in)))
           break;
         if (auto mma = dyn_cast<NVVM::WgmmaMmaAsyncOp>(in)) {
-          if (!sameShape(mma, waited.front()))
+          if (!sameShape(mma, waited))
             return false;
           group.push_back(in);
         }
