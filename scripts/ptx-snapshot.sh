@@ -38,6 +38,9 @@ for arch in sm_90a sm_80; do
     emit attention_forward $arch bf16 4 $aligned BLOCK_D=128 BLOCK_D_TAIL=32 BLOCK_M=128 BLOCK_N=64 TMA=1 CAUSAL=1
     emit attention_forward $arch bf16 8 $aligned BLOCK_D=256 BLOCK_D_TAIL=32 BLOCK_M=128 BLOCK_N=128 TMA=1 WARP_SPECIALIZE=1
     emit attention_backward_dkdv $arch bf16 8 $aligned BLOCK_D=256 BLOCK_D_TAIL=32 BLOCK_M=64 BLOCK_N=64 TMA=1
+    # Persistent forwards: Q and the first key block copied once per tile.
+    emit attention_forward $arch bf16 8 $aligned BLOCK_D=128 BLOCK_M=128 BLOCK_N=128 TMA=1 WARP_SPECIALIZE=1 PIPELINE_QK=1 PERSISTENT=1 EVEN_N=1
+    emit attention_forward $arch bf16 8 $aligned BLOCK_D=128 BLOCK_M=128 BLOCK_N=128 TMA=1 WARP_SPECIALIZE=1 PIPELINE_QK=1 PERSISTENT=1 CAUSAL=1
     # Attention backward.
     for d in 64 128; do
       emit attention_backward_dkdv $arch bf16 4 $aligned BLOCK_D=$d BLOCK_M=64 BLOCK_N=64

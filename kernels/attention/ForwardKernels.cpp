@@ -283,14 +283,30 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
     return;
   }
   Scalar mBlocks = (qLen + Scalar(BM - 1)) / Scalar(BM);
-  for_range(program_id(0), mBlocks * q.size(0) * heads, num_programs(0), {},
-            [&](Scalar tile, const std::vector<Tile> &) {
-              emitTile(tile / mBlocks, [&] {
-                Scalar mBlock = tile % mBlocks;
-                return longestFirst ? mBlocks - Scalar(1) - mBlock : mBlock;
-              });
-              return std::vector<Tile>{};
-            });
+  Scalar bhCount = q.size(0) * heads, tiles = mBlocks * bhCount, programs = num_programs(0);
+  for_range(program_id(0), tiles, programs, {}, [&](Scalar tile, const std::vector<Tile> &) {
+    if (!longestFirst) {
+      emitTile(tile / mBlocks, [&] { return tile % mBlocks; });
+      return std::vector<Tile>{};
+    }
+    // Causal tiles differ in length, and each program takes every programs-th
+    // tile: in a head's order, program p would always draw the same query
+    // blocks. Instead the tiles go longest first within groups of
+    // ceil(programs / 2) heads (a group's K and V shared in L2 by the programs
+    // running it), dealt in a snake, odd rounds right to left, so that the
+    // program that drew the longest tile of one round draws the shortest of
+    // the next: the programs' totals differ by at most about one tile.
+    Scalar round = tile / programs, column = tile % programs;
+    Scalar inRound = min(programs, tiles - round * programs);
+    Scalar order = round * programs +
+                   where(round % Scalar(2) == Scalar(1), inRound - Scalar(1) - column, column);
+    Scalar groupHeads = (programs + Scalar(1)) / Scalar(2);
+    Scalar group = order / (groupHeads * mBlocks), inGroup = order % (groupHeads * mBlocks);
+    Scalar headsHere = min(groupHeads, bhCount - group * groupHeads);
+    emitTile(group * groupHeads + inGroup % headsHere,
+             [&] { return mBlocks - Scalar(1) - inGroup / headsHere; });
+    return std::vector<Tile>{};
+  });
 }
 
 /// K and V as a forward kernel with V_TRANSPOSED or TF32_ROUNDED_KV reads

@@ -79,6 +79,12 @@ private:
   /// attention forward's two key loops then fill the same buffers, which
   /// lets a producer warpgroup give them one ring).
   void placeTiles() {
+    auto definedInLoop = [&](Value v) {
+      for (Operation *p = v.getParentBlock()->getParentOp(); p && p != kernel; p = p->getParentOp())
+        if (isa<scf::ForOp>(p))
+          return true;
+      return false;
+    };
     int64_t scratch = 0;
     kernel->walk([&](Operation *op) { scratch = std::max(scratch, sharedMemoryNeeded(op)); });
     SmallVector<Operand> persistent;
@@ -92,8 +98,13 @@ private:
         StagedOperand staged = getStagedOperand(dot->getOperand(i));
         if (!staged)
           continue;
+        // A staging hoisted out of its loop lives as long as its source:
+        // for the whole kernel where that is computed outside every loop,
+        // else for a trip of the top-level loop that computes it (Q in a
+        // persistent kernel's tile loop, staged for the key loops and the
+        // product before them: one tile, copied once per tile).
         Operation *loop = topLevelLoop(dot, kernel);
-        if (!loop || staged.hoisted)
+        if (!loop || (staged.hoisted && !definedInLoop(staged.source)))
           persistent.push_back({dot, i, staged});
         else
           byLoop[loop].push_back({dot, i, staged});

@@ -174,3 +174,56 @@ func.func @inner_sibling_loops(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %
   }
   return
 }
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bl2 = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// A persistent kernel's tile loop: A, loaded once per tile, is read by a dot
+// in the tile's body and (hoisted) by the dot of the inner loop. One tile
+// holds it for the trip, copied once per tile after the barrier that ends
+// the previous tile's reads; the inner loop finds it ready, its copy waited
+// for once before the loop (not stored from registers, nor fenced and
+// synchronized on every inner trip).
+// SM90-LABEL: func.func @tile_loop_copy
+// SM90: %[[A:.*]] = tile.shared_alloc [0] : !tile.shared<64x32xbf16>
+// SM90-NOT: tile.shared_alloc {{.*}}<64x32xbf16>
+// SM90: scf.for
+// SM90: gpu.barrier
+// SM90-NEXT: tile.async_copy %{{.*}}, %[[A]]
+// SM90-NOT: tile.store_staging
+// SM90: tile.dot {{.*}}staging = #tile.staging<offsetA = 0, offsetB = {{[0-9]+}}, readyA = false,
+// SM90: tile.async_wait 0
+// SM90-NEXT: tile.fence_async_shared
+// SM90-NEXT: gpu.barrier
+// SM90-NEXT: scf.for
+// SM90-NOT: tile.fence_async_shared
+// SM90: tile.dot {{.*}}staging = #tile.staging<offsetA = 0, offsetB = {{[0-9]+}}, readyA = true,
+func.func @tile_loop_copy(%d: !tile.desc<64x32xbf16>, %e: !tile.desc<32x32xbf16>,
+                          %o: !tile.desc<64x32xf32>, %n: i32, %pid: i32, %tiles: i32,
+                          %programs: i32, %p: tensor<32x32xf32, #bl2>)
+    attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %c0 = arith.constant 0 : i32
+  %c32 = arith.constant 32 : i32
+  %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
+  scf.for %t = %pid to %tiles step %programs : i32 {
+    %v = tile.load %d[%t, %c0] : !tile.desc<64x32xbf16> -> tensor<64x32xbf16, #bl>
+    %a = tile.convert_layout %v : tensor<64x32xbf16, #bl> -> tensor<64x32xbf16, #opa>
+    %h = arith.truncf %p : tensor<32x32xf32, #bl2> to tensor<32x32xbf16, #bl2>
+    %b = tile.convert_layout %h : tensor<32x32xbf16, #bl2> -> tensor<32x32xbf16, #opb>
+    %a2 = tile.convert_layout %v : tensor<64x32xbf16, #bl> -> tensor<64x32xbf16, #opa>
+    %first = tile.dot %a, %b, %z : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
+    %r = scf.for %i = %c0 to %n step %c32 iter_args(%acc = %first) -> (tensor<64x32xf32, #mma>) : i32 {
+      %w = tile.load %e[%i, %c0] : !tile.desc<32x32xbf16> -> tensor<32x32xbf16, #bl>
+      %bw = tile.convert_layout %w : tensor<32x32xbf16, #bl> -> tensor<32x32xbf16, #opb>
+      %c = tile.dot %a2, %bw, %acc : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
+      scf.yield %c : tensor<64x32xf32, #mma>
+    }
+    tile.store %o[%t, %n], %r : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
+  }
+  return
+}

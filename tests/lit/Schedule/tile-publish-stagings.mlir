@@ -169,13 +169,14 @@ func.func @two_dots_one_barrier(%dq: !tile.desc<64x64xbf16>, %dv: !tile.desc<64x
 #opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
 #opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
 
-// A staging hoisted out of its dot's loop (Qᵀ for the inner loop) is stored
-// once, where it is converted, between two barriers; the staging beside the
-// dot of the outer body is stored before that dot.
+// A staging hoisted out of its dot's loop (Qᵀ for the inner loop), of a
+// value computed in registers, is stored once, where it is converted,
+// between two barriers; the staging beside the dot of the outer body is
+// stored before that dot, into the same tile (the value's, for the trip).
 // CHECK-LABEL: func.func @hoisted_register_staging
 // CHECK: scf.for
 // CHECK: gpu.barrier
-// CHECK-NEXT: tile.store_staging %[[Q:[^ ]*]] at 8192
+// CHECK-NEXT: tile.store_staging %[[Q:[^ ]*]] at 0
 // CHECK-NEXT: gpu.barrier
 // CHECK-NEXT: tile.dot
 // CHECK-NEXT: gpu.barrier
@@ -191,7 +192,8 @@ func.func @hoisted_register_staging(%dq: !tile.desc<64x64xbf16>, %o: !tile.desc<
   %c0 = arith.constant 0 : i32
   %c64 = arith.constant 64 : i32
   %r = scf.for %i = %c0 to %n step %c64 iter_args(%acc = %z) -> (tensor<64x64xf32, #mma>) : i32 {
-    %q = tile.load %dq[%i, %c0] : !tile.desc<64x64xbf16> -> tensor<64x64xbf16, #bl>
+    %q0 = tile.load %dq[%i, %c0] : !tile.desc<64x64xbf16> -> tensor<64x64xbf16, #bl>
+    %q = arith.addf %q0, %q0 : tensor<64x64xbf16, #bl>
     %qa = tile.convert_layout %q : tensor<64x64xbf16, #bl> -> tensor<64x64xbf16, #opb>
     %c = tile.dot %p, %qa, %acc : tensor<64x64xbf16, #opa>, tensor<64x64xbf16, #opb> -> tensor<64x64xf32, #mma>
     %qb = tile.trans %q : tensor<64x64xbf16, #bl> -> tensor<64x64xbf16, #opb>

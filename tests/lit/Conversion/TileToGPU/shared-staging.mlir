@@ -120,9 +120,10 @@ func.func @nested_loops(%dk: !tile.desc<64x64xbf16>, %dq: !tile.desc<64x64xbf16>
 #opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
 #opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
 
-// A value staged into two tiles (one in the outer loop's region for the dot
-// beside it, one kept for the whole inner loop) cannot be filled by one
-// copy: it is loaded into registers and each staging stores its own tile.
+// A value staged into two tiles (one for the whole kernel, for the dot
+// before the loop; one in the loop's region, for the dot that converts it
+// there) cannot be filled by one copy: it is loaded into registers and each
+// staging stores its own tile.
 // CHECK-LABEL: gpu.func @two_tiles_one_value
 // CHECK-NOT: cp.async.cg.shared.global
 // CHECK: gpu.return
@@ -131,16 +132,13 @@ func.func @two_tiles_one_value(%dq: !tile.desc<64x64xbf16>, %o: !tile.desc<64x64
   %z = arith.constant dense<0.0> : tensor<64x64xf32, #mma>
   %c0 = arith.constant 0 : i32
   %c64 = arith.constant 64 : i32
-  %r = scf.for %i = %c0 to %n step %c64 iter_args(%acc = %z) -> (tensor<64x64xf32, #mma>) : i32 {
-    %q = tile.load %dq[%i, %c0] : !tile.desc<64x64xbf16> -> tensor<64x64xbf16, #bl>
+  %q = tile.load %dq[%n, %c0] : !tile.desc<64x64xbf16> -> tensor<64x64xbf16, #bl>
+  %qb = tile.trans %q : tensor<64x64xbf16, #bl> -> tensor<64x64xbf16, #opb>
+  %c = tile.dot %p, %qb, %z : tensor<64x64xbf16, #opa>, tensor<64x64xbf16, #opb> -> tensor<64x64xf32, #mma>
+  %r = scf.for %i = %c0 to %n step %c64 iter_args(%acc = %c) -> (tensor<64x64xf32, #mma>) : i32 {
     %qa = tile.convert_layout %q : tensor<64x64xbf16, #bl> -> tensor<64x64xbf16, #opb>
-    %c = tile.dot %p, %qa, %acc : tensor<64x64xbf16, #opa>, tensor<64x64xbf16, #opb> -> tensor<64x64xf32, #mma>
-    %qb = tile.trans %q : tensor<64x64xbf16, #bl> -> tensor<64x64xbf16, #opb>
-    %s = scf.for %j = %c0 to %n step %c64 iter_args(%inner = %c) -> (tensor<64x64xf32, #mma>) : i32 {
-      %d = tile.dot %p, %qb, %inner : tensor<64x64xbf16, #opa>, tensor<64x64xbf16, #opb> -> tensor<64x64xf32, #mma>
-      scf.yield %d : tensor<64x64xf32, #mma>
-    }
-    scf.yield %s : tensor<64x64xf32, #mma>
+    %d = tile.dot %p, %qa, %acc : tensor<64x64xbf16, #opa>, tensor<64x64xbf16, #opb> -> tensor<64x64xf32, #mma>
+    scf.yield %d : tensor<64x64xf32, #mma>
   }
   tile.store %o[%n, %n], %r : !tile.desc<64x64xf32>, tensor<64x64xf32, #mma>
   return
