@@ -86,15 +86,12 @@ bool isMBarrierWait(Operation *op) {
 /// wgmma groups `op` issues into `issued` (nested regions may issue none).
 /// `copiesAreElsewhere`: the group's loop copies only into buffers it does
 /// not read (mayRunIntoNextIteration), so its cp.async copies may overlap.
-bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere,
-                bool passesMBarrierWaits = false) {
+bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere) {
   if (isa<gpu::BarrierOp, NVVM::Barrier0Op, NVVM::BarrierOp>(op))
     return false;
   // A wait for a TMA copy's arrival (the next tile of a producer's ring)
-  // writes nothing a group reads. Only waits carried into the next
-  // iteration pass it: moving the others changed the register allocation
-  // of spill-free kernels (d 64's one-warpgroup forward: 20-40 bytes).
-  if (passesMBarrierWaits && isMBarrierWait(op))
+  // writes nothing: a group in flight runs on through it.
+  if (isMBarrierWait(op))
     return true;
   // Groups are counted by their commits, as wgmma.wait_group counts them.
   if (isa<NVVM::WgmmaGroupSyncAlignedOp>(op)) {
@@ -377,7 +374,7 @@ bool carryAcrossBackEdge(tile::WarpgroupWaitOp wait, const llvm::SetVector<Opera
                                  ? WalkResult::interrupt()
                                  : WalkResult::advance();
                     }).wasInterrupted();
-      if (uses || !mayOverlap(&op, passed, copiesAreElsewhere, /*passesMBarrierWaits=*/true))
+      if (uses || !mayOverlap(&op, passed, copiesAreElsewhere))
         break;
     }
     gains |= passed > 0;
@@ -467,7 +464,7 @@ void deferWait(tile::WarpgroupWaitOp wait, bool carryBackEdges, int64_t younger,
       behind.insert(stop);
       continue;
     }
-    if (!mayOverlap(stop, issued, copiesAreElsewhere, /*passesMBarrierWaits=*/!mayCarry))
+    if (!mayOverlap(stop, issued, copiesAreElsewhere))
       break;
   }
   if (behind.size() == 1 && stop == wait->getNextNode())
