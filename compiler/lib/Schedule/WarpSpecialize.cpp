@@ -104,13 +104,45 @@ void eraseMovedCopies(Region &region, ArrayRef<Value> buffers,
     op->erase();
 }
 
+/// Where iteration j + 1 of `loop` first needs what the last product of
+/// iteration j computed, when that product's result only goes round the
+/// loop (the attention forward's P·V_j, which the next iteration rescales):
+/// the operation directly in the body that first uses it there, if that is
+/// not another product (an accumulator chain, as a matmul's or dK's, needs
+/// no such place). Null where there is none.
+Operation *firstUseOfLastProduct(scf::ForOp loop) {
+  Block *body = loop.getBody();
+  tile::DotOp last;
+  for (auto dot : body->getOps<tile::DotOp>())
+    last = dot;
+  if (!last || !last.getResult().hasOneUse())
+    return nullptr;
+  OpOperand &use = *last.getResult().getUses().begin();
+  if (use.getOwner() != body->getTerminator())
+    return nullptr;
+  Operation *first = nullptr;
+  for (Operation *user : loop.getRegionIterArgs()[use.getOperandNumber()].getUsers()) {
+    Operation *op = body->findAncestorOpInBlock(*user);
+    if (op && (!first || op->isBeforeInBlock(first)))
+      first = op;
+  }
+  if (!first || isa<tile::DotOp>(first) || first->hasTrait<OpTrait::IsTerminator>())
+    return nullptr;
+  return first;
+}
+
 /// The consumers' releases of `loop`'s ring of `stages` buffers on `empty`:
 /// the top of iteration j releases the buffers of iteration j - `release`,
 /// and after the loop those of its last `release`. `base` (i32, or null for
 /// 0): the ring's iterations before the loop's first (a ring several loops
-/// share), which iteration j's slot counts on from.
+/// share), which iteration j's slot counts on from. `late`, for a ring
+/// released one iteration back: where iteration j first needs what the
+/// last product of iteration j - 1 computed (firstUseOfLastProduct), so
+/// that tessera-defer-wgmma-waits may keep that product running into
+/// iteration j until there (the release waits for every product that read
+/// the buffers); the producer refills the slot from there on.
 void emitReleases(scf::ForOp loop, int64_t stages, int64_t release, Value empty,
-                  Value base = Value()) {
+                  Value base = Value(), bool late = false) {
   Location loc = loop.getLoc();
   auto slotOf = [&](OpBuilder &b, Value i) {
     if (base)
@@ -118,6 +150,9 @@ void emitReleases(scf::ForOp loop, int64_t stages, int64_t release, Value empty,
     return arith::RemUIOp::create(b, loc, i, constI32(b, loc, stages));
   };
   OpBuilder c = OpBuilder::atBlockBegin(loop.getBody());
+  if (late && release == 1)
+    if (Operation *use = firstUseOfLastProduct(loop))
+      c.setInsertionPoint(use);
   Value j = emitIteration(c, loc, loop, loop.getInductionVar());
   Value started =
       arith::CmpIOp::create(c, loc, arith::CmpIPredicate::sge, j, constI32(c, loc, release));
@@ -135,7 +170,8 @@ void emitReleases(scf::ForOp loop, int64_t stages, int64_t release, Value empty,
 
 class Specializer {
 public:
-  Specializer(func::FuncOp kernel, bool sharedRings) : kernel(kernel), sharedRings(sharedRings) {}
+  Specializer(func::FuncOp kernel, bool sharedRings, bool lateReleases)
+      : kernel(kernel), sharedRings(sharedRings), lateReleases(lateReleases) {}
 
   /// The first TMA loop that qualifies: directly in the kernel's body, or
   /// in a persistent kernel's tile loop there (tripLoopOf): the one loop of
@@ -294,7 +330,7 @@ private:
     body->front().erase();
     for (tile::TmaCopyOp copy : copies)
       copy->erase();
-    emitReleases(loop, ring.stages, ring.release(), empty);
+    emitReleases(loop, ring.stages, ring.release(), empty, Value(), lateReleases);
 
     // The copies before the loop are the producer's now, and so are the
     // barriers that kept them from refilling buffers still being read (the
@@ -526,7 +562,7 @@ private:
         copy->erase();
       }
       body->front().erase();
-      emitReleases(loop, ring.stages, ring.release(), empties[k]);
+      emitReleases(loop, ring.stages, ring.release(), empties[k], Value(), lateReleases);
       eraseMovedCopies(op.getConsumers(), buffers, [](tile::TmaCopyOp) { return false; });
     }
   }
@@ -576,8 +612,8 @@ private:
   /// `empty`): no copies and no opening barrier in the loops; a loop's
   /// iterations count on from `base` (null: 0) and the loops' trips before
   /// it, its views, waits and releases retargeted.
-  static void takeCopies(ArrayRef<scf::ForOp> loops, Value base, const Ring &ring,
-                         ArrayRef<Value> buffers, ArrayRef<Value> fulls, Value empty) {
+  void takeCopies(ArrayRef<scf::ForOp> loops, Value base, const Ring &ring, ArrayRef<Value> buffers,
+                  ArrayRef<Value> fulls, Value empty) {
     for (size_t k = 0; k < loops.size(); ++k) {
       scf::ForOp loop = loops[k];
       Block *body = loop.getBody();
@@ -591,7 +627,7 @@ private:
         retargetRing(loop, base, ring.stages, buffers, fulls);
       for (tile::TmaCopyOp copy : llvm::make_early_inc_range(body->getOps<tile::TmaCopyOp>()))
         copy->erase();
-      emitReleases(loop, ring.stages, ring.release(), empty, base);
+      emitReleases(loop, ring.stages, ring.release(), empty, base, lateReleases);
     }
   }
 
@@ -696,6 +732,7 @@ private:
   func::FuncOp kernel;
   /// Loops in sequence whose rings match share one (specializeSequence).
   bool sharedRings;
+  bool lateReleases;
 };
 
 /// Ping-pong (tile::kPingPongAttr): in every consumer loop, the two
@@ -747,7 +784,7 @@ struct TileWarpSpecializePass : tessera::impl::TileWarpSpecializeBase<TileWarpSp
     for (auto kernel : getOperation().getOps<func::FuncOp>()) {
       if (!kernel->hasAttr(tile::kKernelAttr) || !kernel->hasAttr(tile::kWarpSpecializeAttr))
         continue;
-      if (failed(Specializer(kernel, sharedRings).run()))
+      if (failed(Specializer(kernel, sharedRings, lateReleases).run()))
         return signalPassFailure();
       if (kernel->hasAttr(tile::kPingPongAttr) && tile::getNumWarps(kernel) == 8)
         kernel.walk([](tile::WarpSpecializeOp split) { addTurns(split); });

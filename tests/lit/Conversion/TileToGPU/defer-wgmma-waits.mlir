@@ -291,3 +291,98 @@ gpu.module @chained_groups {
     gpu.return
   }
 }
+
+// -----
+
+// The attention forward's key loop beside a producer warpgroup: the next
+// scores issued at the top, the softmax of the carried ones, the release of
+// the previous slot to the producer (late, tile-warp-specialize), the
+// rescale of the carried P·V, P·V last. The scores' wait stops at the
+// release. P·V's wait reaches the yield, and its values only go round the
+// loop: its group runs on into the next iteration, under the next scores'
+// issue and the softmax, and is waited for right before the release
+// (wait_group 1: the scores' group issued since may run on). One
+// wait_group 0 before the loop (nothing runs into the first iteration), one
+// after it, tied to the result.
+// CHECK-LABEL: gpu.func @carried_across_back_edge
+// CHECK: "wgmma.wait_group.sync.aligned 0;", ""
+// CHECK-NEXT: scf.for
+// CHECK-NEXT: "issue s"
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK: llvm.fmul
+// CHECK: "wgmma.wait_group.sync.aligned 0;", "=f,0"
+// CHECK: "wgmma.wait_group.sync.aligned 1;", "=f,0"
+// CHECK: scf.if
+// CHECK-NEXT: nvvm.mbarrier.arrive
+// CHECK: llvm.fmul
+// CHECK: "issue pv"
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NOT: wgmma.wait_group
+// CHECK: scf.yield
+// CHECK: "wgmma.wait_group.sync.aligned 0;", "=f,0"
+// CHECK: llvm.store
+gpu.module @carried_across_back_edge {
+  gpu.func @carried_across_back_edge(%a: f32, %p: !llvm.ptr<1>, %bar: !llvm.ptr<3>, %n: i32,
+                                     %go: i1) kernel {
+    %c0 = arith.constant 0 : i32
+    %c1 = arith.constant 1 : i32
+    %z = vector.broadcast %a : f32 to vector<1xf32>
+    %r:2 = scf.for %i = %c0 to %n step %c1 iter_args(%acc = %z, %s = %z) -> (vector<1xf32>, vector<1xf32>) : i32 {
+      %is = llvm.inline_asm has_side_effects "issue s", "=f,0" %a : (f32) -> !llvm.struct<(f32)>
+      nvvm.wgmma.commit.group.sync.aligned
+      %es = llvm.extractvalue %is[0] : !llvm.struct<(f32)>
+      %rs = tile.warpgroup_wait %es {pending = 0 : i32} : (f32) -> f32
+      %se = vector.extract %s[0] : f32 from vector<1xf32>
+      %pexp = llvm.fmul %se, %se : f32
+      scf.if %go {
+        nvvm.mbarrier.arrive %bar : !llvm.ptr<3>
+      }
+      %ae = vector.extract %acc[0] : f32 from vector<1xf32>
+      %scaled = llvm.fmul %ae, %pexp : f32
+      %ipv = llvm.inline_asm has_side_effects "issue pv", "=f,0" %scaled : (f32) -> !llvm.struct<(f32)>
+      nvvm.wgmma.commit.group.sync.aligned
+      %epv = llvm.extractvalue %ipv[0] : !llvm.struct<(f32)>
+      %rpv = tile.warpgroup_wait %epv {pending = 0 : i32} : (f32) -> f32
+      %vacc = vector.from_elements %rpv : vector<1xf32>
+      %vs = vector.from_elements %rs : vector<1xf32>
+      scf.yield %vacc, %vs : vector<1xf32>, vector<1xf32>
+    }
+    %x = vector.extract %r#0[0] : f32 from vector<1xf32>
+    llvm.store %x, %p : f32, !llvm.ptr<1>
+    gpu.return
+  }
+}
+
+// -----
+
+// Where the next iteration meets a barrier before it issues anything (a
+// loop whose threads refill shared tiles at its top), a group would only
+// move past the back edge: its wait stays at the end of the body.
+// CHECK-LABEL: gpu.func @not_carried_past_a_barrier
+// CHECK: scf.for
+// CHECK-NEXT: gpu.barrier
+// CHECK: "issue pv"
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK: "wgmma.wait_group.sync.aligned 0;", "=f,0"
+// CHECK: scf.yield
+gpu.module @not_carried_past_a_barrier {
+  gpu.func @not_carried_past_a_barrier(%a: f32, %p: !llvm.ptr<1>, %n: i32) kernel {
+    %c0 = arith.constant 0 : i32
+    %c1 = arith.constant 1 : i32
+    %z = vector.broadcast %a : f32 to vector<1xf32>
+    %r = scf.for %i = %c0 to %n step %c1 iter_args(%acc = %z) -> (vector<1xf32>) : i32 {
+      gpu.barrier
+      %ae = vector.extract %acc[0] : f32 from vector<1xf32>
+      %scaled = llvm.fmul %ae, %a : f32
+      %ipv = llvm.inline_asm has_side_effects "issue pv", "=f,0" %scaled : (f32) -> !llvm.struct<(f32)>
+      nvvm.wgmma.commit.group.sync.aligned
+      %epv = llvm.extractvalue %ipv[0] : !llvm.struct<(f32)>
+      %rpv = tile.warpgroup_wait %epv {pending = 0 : i32} : (f32) -> f32
+      %vacc = vector.from_elements %rpv : vector<1xf32>
+      scf.yield %vacc : vector<1xf32>
+    }
+    %x = vector.extract %r[0] : f32 from vector<1xf32>
+    llvm.store %x, %p : f32, !llvm.ptr<1>
+    gpu.return
+  }
+}
