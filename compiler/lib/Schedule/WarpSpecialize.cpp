@@ -105,44 +105,81 @@ void eraseMovedCopies(Region &region, ArrayRef<Value> buffers,
 }
 
 /// Where iteration j + 1 of `loop` first needs what the last product of
-/// iteration j computed, when that product's result only goes round the
-/// loop (the attention forward's P·V_j, which the next iteration rescales):
-/// the operation directly in the body that first uses it there, if that is
-/// not another product (an accumulator chain, as a matmul's or dK's, needs
-/// no such place). Null where there is none.
-Operation *firstUseOfLastProduct(scf::ForOp loop) {
+/// iteration j computed, when that product reads `buffer` and its result
+/// only goes round the loop (the attention forward's P·V_j, which the next
+/// iteration rescales; tessera-defer-wgmma-waits keeps its group running
+/// until there): the first operation directly in the body that uses it,
+/// unless that is another product (an accumulator chain, as a matmul's or
+/// dK's, needs no such place). Null where there is none. (Earlier products'
+/// waits stop at that later release within their own iteration, so their
+/// buffers, K's, are released at the top.)
+/// Whether the last product of `loop`'s body reads `buffer` (staged from
+/// a view of it).
+bool readByLastProduct(scf::ForOp loop, Value buffer) {
+  tile::DotOp last;
+  for (auto dot : loop.getBody()->getOps<tile::DotOp>())
+    last = dot;
+  if (!last)
+    return false;
+  for (unsigned i : {0u, 1u})
+    if (StagedOperand staged = getStagedOperand(last->getOperand(i)))
+      if (auto view = staged.source.getDefiningOp<tile::SharedViewOp>();
+          view && view.getBuffer() == buffer)
+        return true;
+  return false;
+}
+
+Operation *firstUseOfProductsReading(scf::ForOp loop, Value buffer) {
   Block *body = loop.getBody();
+  Operation *first = nullptr;
+  bool any = false;
   tile::DotOp last;
   for (auto dot : body->getOps<tile::DotOp>())
     last = dot;
-  if (!last || !last.getResult().hasOneUse())
-    return nullptr;
-  OpOperand &use = *last.getResult().getUses().begin();
-  if (use.getOwner() != body->getTerminator())
-    return nullptr;
-  Operation *first = nullptr;
-  for (Operation *user : loop.getRegionIterArgs()[use.getOperandNumber()].getUsers()) {
-    Operation *op = body->findAncestorOpInBlock(*user);
-    if (op && (!first || op->isBeforeInBlock(first)))
-      first = op;
+  for (auto dot : body->getOps<tile::DotOp>()) {
+    if (dot != last)
+      continue;
+    bool reads = false;
+    for (unsigned i : {0u, 1u})
+      if (StagedOperand staged = getStagedOperand(dot->getOperand(i)))
+        if (auto view = staged.source.getDefiningOp<tile::SharedViewOp>())
+          reads |= view.getBuffer() == buffer;
+    if (!reads)
+      continue;
+    any = true;
+    if (!dot.getResult().hasOneUse())
+      return nullptr;
+    OpOperand &use = *dot.getResult().getUses().begin();
+    if (use.getOwner() != body->getTerminator())
+      return nullptr;
+    Operation *firstUse = nullptr;
+    for (Operation *user : loop.getRegionIterArgs()[use.getOperandNumber()].getUsers()) {
+      Operation *op = body->findAncestorOpInBlock(*user);
+      if (op && (!firstUse || op->isBeforeInBlock(firstUse)))
+        firstUse = op;
+    }
+    if (!firstUse || isa<tile::DotOp>(firstUse) || firstUse->hasTrait<OpTrait::IsTerminator>())
+      return nullptr;
+    if (!first || first->isBeforeInBlock(firstUse))
+      first = firstUse;
   }
-  if (!first || isa<tile::DotOp>(first) || first->hasTrait<OpTrait::IsTerminator>())
-    return nullptr;
-  return first;
+  return any ? first : nullptr;
 }
 
 /// The consumers' releases of `loop`'s ring of `stages` buffers on `empty`:
 /// the top of iteration j releases the buffers of iteration j - `release`,
 /// and after the loop those of its last `release`. `base` (i32, or null for
 /// 0): the ring's iterations before the loop's first (a ring several loops
-/// share), which iteration j's slot counts on from. `late`, for a ring
-/// released one iteration back: where iteration j first needs what the
-/// last product of iteration j - 1 computed (firstUseOfLastProduct), so
-/// that tessera-defer-wgmma-waits may keep that product running into
-/// iteration j until there (the release waits for every product that read
-/// the buffers); the producer refills the slot from there on.
+/// share), which iteration j's slot counts on from. With `buffer` (a ring
+/// released one iteration back, each buffer on barriers of its own): that
+/// buffer's release goes where iteration j first needs what the products
+/// that read it in iteration j - 1 computed (firstUseOfProductsReading), so
+/// that tessera-defer-wgmma-waits may keep those products running into
+/// iteration j until there: K's before the softmax, V's before the rescale
+/// of the attention forward, so that P·V_{j-1} runs under the softmax while
+/// the producer already refills K.
 void emitReleases(scf::ForOp loop, int64_t stages, int64_t release, Value empty,
-                  Value base = Value(), bool late = false) {
+                  Value base = Value(), Value buffer = Value()) {
   Location loc = loop.getLoc();
   auto slotOf = [&](OpBuilder &b, Value i) {
     if (base)
@@ -150,14 +187,16 @@ void emitReleases(scf::ForOp loop, int64_t stages, int64_t release, Value empty,
     return arith::RemUIOp::create(b, loc, i, constI32(b, loc, stages));
   };
   OpBuilder c = OpBuilder::atBlockBegin(loop.getBody());
-  if (late && release == 1)
-    if (Operation *use = firstUseOfLastProduct(loop))
-      c.setInsertionPoint(use);
+  Operation *late = buffer && release == 1 ? firstUseOfProductsReading(loop, buffer) : nullptr;
+  if (late)
+    c.setInsertionPoint(late);
   Value j = emitIteration(c, loc, loop, loop.getInductionVar());
   Value started =
       arith::CmpIOp::create(c, loc, arith::CmpIPredicate::sge, j, constI32(c, loc, release));
   Value released = slotOf(c, arith::SubIOp::create(c, loc, j, constI32(c, loc, release)));
-  tile::MBarrierArriveOp::create(c, loc, empty, released, started, release);
+  auto arrive = tile::MBarrierArriveOp::create(c, loc, empty, released, started, release);
+  if (buffer && !readByLastProduct(loop, buffer))
+    arrive.setReleasesWaitedBuffers(true);
   OpBuilder after(loop->getBlock(), std::next(Block::iterator(loop)));
   Value n = emitTripCount(after, loc, loop);
   for (int64_t last = release; last >= 1; --last) {
@@ -330,7 +369,7 @@ private:
     body->front().erase();
     for (tile::TmaCopyOp copy : copies)
       copy->erase();
-    emitReleases(loop, ring.stages, ring.release(), empty, Value(), lateReleases);
+    emitReleases(loop, ring.stages, ring.release(), empty);
 
     // The copies before the loop are the producer's now, and so are the
     // barriers that kept them from refilling buffers still being read (the
@@ -439,12 +478,14 @@ private:
   /// the same iterations: the loop's copies were of iteration iv + distance,
   /// so at iv - distance, their scalar code cloned (`scalars`: what the
   /// producer has cloned already); into `slot` where given, else into the
-  /// copy's own slot.
+  /// copy's own slot. `only`: that one copy of the loop's.
   static void cloneCopies(OpBuilder &f, scf::ForOp loop, scf::ForOp fill, Operation *split,
-                          const IRMapping &scalars, Value slot) {
+                          const IRMapping &scalars, Value slot, tile::TmaCopyOp only = {}) {
     Location loc = fill.getLoc();
     Value iv = fill.getInductionVar();
     for (tile::TmaCopyOp copy : loop.getBody()->getOps<tile::TmaCopyOp>()) {
+      if (only && copy != only)
+        continue;
       IRMapping inner = scalars;
       Value ahead =
           arith::MulIOp::create(f, loc, fill.getStep(), constI32(f, loc, copy.getDistance()));
@@ -514,12 +555,21 @@ private:
     Location loc = split->getLoc();
     OpBuilder b(split);
     int64_t offset = llvm::alignTo(sharedMemoryBytes(kernel), 8);
-    SmallVector<Value> empties;
-    for (const Ring &ring : rings) {
-      empties.push_back(tile::MBarrierAllocOp::create(
-          b, loc, tile::MBarriersType::get(ctx, ring.stages), offset));
-      tile::MBarrierInitOp::create(b, loc, empties.back(), tile::getNumWarps(kernel));
-      offset += 8 * ring.stages;
+    // A ring released one iteration back (late-releases): each copy's
+    // buffer on "empty" barriers of its own, released where the products
+    // that read it are first needed (emitReleases); else one set a slot.
+    auto perBuffer = [&](size_t k) { return lateReleases && rings[k].release() == 1; };
+    SmallVector<SmallVector<Value>> empties;
+    for (auto [k, ring] : llvm::enumerate(rings)) {
+      size_t sets =
+          perBuffer(k) ? llvm::range_size(loops[k].getBody()->getOps<tile::TmaCopyOp>()) : 1;
+      empties.emplace_back();
+      for (size_t c = 0; c < sets; ++c) {
+        empties.back().push_back(tile::MBarrierAllocOp::create(
+            b, loc, tile::MBarriersType::get(ctx, ring.stages), offset));
+        tile::MBarrierInitOp::create(b, loc, empties.back().back(), tile::getNumWarps(kernel));
+        offset += 8 * ring.stages;
+      }
     }
     auto [op, producer] = splitAt(b, split);
 
@@ -533,7 +583,8 @@ private:
       scf::ForOp loop = loops[k];
       const Ring &ring = rings[k];
       if (k > 0)
-        emitWaitForReleases(p, loc, fills.back(), rings[k - 1], empties[k - 1]);
+        for (Value empty : empties[k - 1])
+          emitWaitForReleases(p, loc, fills.back(), rings[k - 1], empty);
       auto fill =
           scf::ForOp::create(p, loc, cloneScalarSlice(p, loop.getLowerBound(), split, scalars),
                              cloneScalarSlice(p, loop.getUpperBound(), split, scalars),
@@ -543,9 +594,16 @@ private:
       Value iv = fill.getInductionVar();
       Value j = emitIteration(f, loc, fill, iv);
       Value slot = arith::RemUIOp::create(f, loc, j, constI32(f, loc, ring.stages));
-      emitWaitForRelease(f, loc, empties[k], slot,
-                         arith::DivUIOp::create(f, loc, j, constI32(f, loc, ring.stages)));
-      cloneCopies(f, loop, fill, split, scalars, Value());
+      Value fills = arith::DivUIOp::create(f, loc, j, constI32(f, loc, ring.stages));
+      if (!perBuffer(k)) {
+        emitWaitForRelease(f, loc, empties[k][0], slot, fills);
+        cloneCopies(f, loop, fill, split, scalars, Value());
+        continue;
+      }
+      for (auto [c, copy] : llvm::enumerate(loop.getBody()->getOps<tile::TmaCopyOp>())) {
+        emitWaitForRelease(f, loc, empties[k][c], slot, fills);
+        cloneCopies(f, loop, fill, split, scalars, Value(), copy);
+      }
     }
 
     // The consumers: no copies and no opening barrier in the loops; the top
@@ -562,7 +620,11 @@ private:
         copy->erase();
       }
       body->front().erase();
-      emitReleases(loop, ring.stages, ring.release(), empties[k], Value(), lateReleases);
+      if (!perBuffer(k))
+        emitReleases(loop, ring.stages, ring.release(), empties[k][0]);
+      else
+        for (auto [c, buffer] : llvm::enumerate(buffers))
+          emitReleases(loop, ring.stages, ring.release(), empties[k][c], Value(), buffer);
       eraseMovedCopies(op.getConsumers(), buffers, [](tile::TmaCopyOp) { return false; });
     }
   }
@@ -627,7 +689,7 @@ private:
         retargetRing(loop, base, ring.stages, buffers, fulls);
       for (tile::TmaCopyOp copy : llvm::make_early_inc_range(body->getOps<tile::TmaCopyOp>()))
         copy->erase();
-      emitReleases(loop, ring.stages, ring.release(), empty, base, lateReleases);
+      emitReleases(loop, ring.stages, ring.release(), empty, base);
     }
   }
 

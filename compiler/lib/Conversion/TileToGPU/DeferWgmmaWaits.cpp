@@ -96,6 +96,10 @@ bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere,
   // of spill-free kernels (d 64's one-warpgroup forward: 20-40 bytes).
   if (passesMBarrierWaits && isMBarrierWait(op))
     return true;
+  // Nor does a release of buffers no group in flight across the back edge
+  // reads (tile-warp-specialize's release of K at the top of the body).
+  if (passesMBarrierWaits && op->hasAttr(tile::kReleasesWaitedBuffersAttr))
+    return true;
   // Groups are counted by their commits, as wgmma.wait_group counts them.
   if (isa<NVVM::WgmmaGroupSyncAlignedOp>(op)) {
     ++issued;
@@ -123,8 +127,9 @@ bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere,
       if (nested->getNumRegions() != 0)
         return nested->hasTrait<OpTrait::HasRecursiveMemoryEffects>() ? WalkResult::advance()
                                                                       : WalkResult::interrupt();
-      return mayOverlap(nested, nestedIssues, copiesAreElsewhere) ? WalkResult::advance()
-                                                                  : WalkResult::interrupt();
+      return mayOverlap(nested, nestedIssues, copiesAreElsewhere, passesMBarrierWaits)
+                 ? WalkResult::advance()
+                 : WalkResult::interrupt();
     });
     return !walk.wasInterrupted() && nestedIssues == 0 &&
            op->hasTrait<OpTrait::HasRecursiveMemoryEffects>();
