@@ -46,8 +46,7 @@ std::string tessera::toolchainFingerprint() {
            ";nvjitlink=" + nvJitLinkVersion() + ";ptxas=" + ptxas +
            (shortSharedPointers() ? ";short-shared-pointers" : "") +
            (typedWarpgroupMma() ? "" : ";inline-wgmma") +
-           (sharedTmaRings() ? "" : ";separate-rings") +
-           (carryWgmmaAcrossIterations() ? "" : ";waits-in-iteration");
+           (sharedTmaRings() ? "" : ";separate-rings");
   }();
   return fingerprint;
 }

@@ -167,9 +167,6 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
     return stageError(out.name, "verify", error.message);
   mark("verify");
 
-  // The module after its layouts, for a second schedule and lowering that
-  // keep every wgmma wait within its iteration (below).
-  OwningOpRef<ModuleOp> laidOut;
   using Builder = std::function<void(OpPassManager &)>;
   std::pair<StringRef, Builder> stages[] = {
       {"tile", [](OpPassManager &pm) { buildTilePasses(pm); }},
@@ -184,8 +181,6 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
       return stageError(out.name, stage, error.message);
     mark(stage);
     dumpModule(stage);
-    if (stage == "layouts" && options.emitCubin)
-      laidOut = module.clone();
     // The schedule placed every shared tile: what a launch must give.
     // and the tensor maps it must pass.
     if (stage == "schedule")
@@ -248,39 +243,6 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
     mark("cubin");
     dumpStage(dumpDir, out.name, stageIndex++, "ptxas.txt",
               [&](llvm::raw_ostream &os) { os << cubin->infoLog; });
-    // wgmma groups kept in flight across loop iterations hold their
-    // registers longer (P·V's A operand through the next softmax): where
-    // that spills, the kernel waits for them within the iteration instead.
-    unsigned spilled = out.usage.spillStoreBytes + out.usage.spillLoadBytes;
-    if (spilled > 0 && laidOut && pipelineOptions.carryAcrossIterations &&
-        carryWgmmaAcrossIterations() && options.arch == "sm_90a") {
-      pipelineOptions.carryAcrossIterations = false;
-      ModuleOp again = *laidOut;
-      PassManager pm(ctx);
-      buildSchedulePasses(pm, pipelineOptions);
-      buildLoweringPasses(pm, pipelineOptions);
-      gpu::GPUModuleOp gpuAgain;
-      if (succeeded(pm.run(again)))
-        again.walk([&](gpu::GPUModuleOp m) { gpuAgain = m; });
-      FailureOr<std::string> ptxAgain =
-          gpuAgain ? serializeToPTX(gpuAgain, usesStrengthReduction(options))
-                   : FailureOr<std::string>(failure());
-      if (succeeded(ptxAgain)) {
-        llvm::Expected<Cubin> retry = linkPTX(*ptxAgain, options.arch, out.name);
-        if (!retry) {
-          llvm::consumeError(retry.takeError());
-        } else if (retry->usage.spillStoreBytes + retry->usage.spillLoadBytes < spilled) {
-          out.ptx = std::move(*ptxAgain);
-          out.cubin = std::move(retry->image);
-          out.usage = retry->usage;
-          out.notApplied.push_back("wgmma groups in flight across loop iterations (they spilled " +
-                                   std::to_string(spilled) + " bytes)");
-          dumpStage(dumpDir, out.name, stageIndex++, "ptx-waits-in-iteration.ptx",
-                    [&](llvm::raw_ostream &os) { os << out.ptx; });
-        }
-      }
-      mark("cubin, waits in iteration");
-    }
   }
   return out;
 }

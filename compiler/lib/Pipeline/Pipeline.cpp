@@ -57,7 +57,6 @@ void tessera::buildSchedulePasses(OpPassManager &pm, const PipelineOptions &opti
   TileWarpSpecializeOptions specialize;
   specialize.arch = options.arch;
   specialize.sharedRings = sharedTmaRings();
-  specialize.lateReleases = options.carryAcrossIterations && carryWgmmaAcrossIterations();
   pm.addPass(createTileWarpSpecialize(specialize));
   // Every dot's staged tiles are stored, waited for, fenced and published
   // before it, where they are not ready already.
@@ -78,9 +77,7 @@ void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &opti
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // Each wgmma's wait sinks to the first use of its accumulators.
-  DeferWgmmaWaitsOptions defer;
-  defer.carryBackEdges = options.carryAcrossIterations && carryWgmmaAcrossIterations();
-  pm.addNestedPass<gpu::GPUModuleOp>(createDeferWgmmaWaits(defer));
+  pm.addNestedPass<gpu::GPUModuleOp>(createDeferWgmmaWaits());
   // Upstream's lowering to NVVM: structured control flow to branches, then the
   // gpu, arith, vector and memref ops to LLVM and NVVM intrinsics.
   OpPassManager &gpuPm = pm.nest<gpu::GPUModuleOp>();

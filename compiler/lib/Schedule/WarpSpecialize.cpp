@@ -104,82 +104,13 @@ void eraseMovedCopies(Region &region, ArrayRef<Value> buffers,
     op->erase();
 }
 
-/// Where iteration j + 1 of `loop` first needs what the last product of
-/// iteration j computed, when that product reads `buffer` and its result
-/// only goes round the loop (the attention forward's P·V_j, which the next
-/// iteration rescales; tessera-defer-wgmma-waits keeps its group running
-/// until there): the first operation directly in the body that uses it,
-/// unless that is another product (an accumulator chain, as a matmul's or
-/// dK's, needs no such place). Null where there is none. (Earlier products'
-/// waits stop at that later release within their own iteration, so their
-/// buffers, K's, are released at the top.)
-/// Whether the last product of `loop`'s body reads `buffer` (staged from
-/// a view of it).
-bool readByLastProduct(scf::ForOp loop, Value buffer) {
-  tile::DotOp last;
-  for (auto dot : loop.getBody()->getOps<tile::DotOp>())
-    last = dot;
-  if (!last)
-    return false;
-  for (unsigned i : {0u, 1u})
-    if (StagedOperand staged = getStagedOperand(last->getOperand(i)))
-      if (auto view = staged.source.getDefiningOp<tile::SharedViewOp>();
-          view && view.getBuffer() == buffer)
-        return true;
-  return false;
-}
-
-Operation *firstUseOfProductsReading(scf::ForOp loop, Value buffer) {
-  Block *body = loop.getBody();
-  Operation *first = nullptr;
-  bool any = false;
-  tile::DotOp last;
-  for (auto dot : body->getOps<tile::DotOp>())
-    last = dot;
-  for (auto dot : body->getOps<tile::DotOp>()) {
-    if (dot != last)
-      continue;
-    bool reads = false;
-    for (unsigned i : {0u, 1u})
-      if (StagedOperand staged = getStagedOperand(dot->getOperand(i)))
-        if (auto view = staged.source.getDefiningOp<tile::SharedViewOp>())
-          reads |= view.getBuffer() == buffer;
-    if (!reads)
-      continue;
-    any = true;
-    if (!dot.getResult().hasOneUse())
-      return nullptr;
-    OpOperand &use = *dot.getResult().getUses().begin();
-    if (use.getOwner() != body->getTerminator())
-      return nullptr;
-    Operation *firstUse = nullptr;
-    for (Operation *user : loop.getRegionIterArgs()[use.getOperandNumber()].getUsers()) {
-      Operation *op = body->findAncestorOpInBlock(*user);
-      if (op && (!firstUse || op->isBeforeInBlock(firstUse)))
-        firstUse = op;
-    }
-    if (!firstUse || isa<tile::DotOp>(firstUse) || firstUse->hasTrait<OpTrait::IsTerminator>())
-      return nullptr;
-    if (!first || first->isBeforeInBlock(firstUse))
-      first = firstUse;
-  }
-  return any ? first : nullptr;
-}
-
 /// The consumers' releases of `loop`'s ring of `stages` buffers on `empty`:
 /// the top of iteration j releases the buffers of iteration j - `release`,
 /// and after the loop those of its last `release`. `base` (i32, or null for
 /// 0): the ring's iterations before the loop's first (a ring several loops
-/// share), which iteration j's slot counts on from. With `buffer` (a ring
-/// released one iteration back, each buffer on barriers of its own): that
-/// buffer's release goes where iteration j first needs what the products
-/// that read it in iteration j - 1 computed (firstUseOfProductsReading), so
-/// that tessera-defer-wgmma-waits may keep those products running into
-/// iteration j until there: K's before the softmax, V's before the rescale
-/// of the attention forward, so that P·V_{j-1} runs under the softmax while
-/// the producer already refills K.
+/// share), which iteration j's slot counts on from.
 void emitReleases(scf::ForOp loop, int64_t stages, int64_t release, Value empty,
-                  Value base = Value(), Value buffer = Value()) {
+                  Value base = Value()) {
   Location loc = loop.getLoc();
   auto slotOf = [&](OpBuilder &b, Value i) {
     if (base)
@@ -187,16 +118,11 @@ void emitReleases(scf::ForOp loop, int64_t stages, int64_t release, Value empty,
     return arith::RemUIOp::create(b, loc, i, constI32(b, loc, stages));
   };
   OpBuilder c = OpBuilder::atBlockBegin(loop.getBody());
-  Operation *late = buffer && release == 1 ? firstUseOfProductsReading(loop, buffer) : nullptr;
-  if (late)
-    c.setInsertionPoint(late);
   Value j = emitIteration(c, loc, loop, loop.getInductionVar());
   Value started =
       arith::CmpIOp::create(c, loc, arith::CmpIPredicate::sge, j, constI32(c, loc, release));
   Value released = slotOf(c, arith::SubIOp::create(c, loc, j, constI32(c, loc, release)));
-  auto arrive = tile::MBarrierArriveOp::create(c, loc, empty, released, started, release);
-  if (buffer && !readByLastProduct(loop, buffer))
-    arrive.setReleasesWaitedBuffers(true);
+  tile::MBarrierArriveOp::create(c, loc, empty, released, started, release);
   OpBuilder after(loop->getBlock(), std::next(Block::iterator(loop)));
   Value n = emitTripCount(after, loc, loop);
   for (int64_t last = release; last >= 1; --last) {
@@ -209,8 +135,7 @@ void emitReleases(scf::ForOp loop, int64_t stages, int64_t release, Value empty,
 
 class Specializer {
 public:
-  Specializer(func::FuncOp kernel, bool sharedRings, bool lateReleases)
-      : kernel(kernel), sharedRings(sharedRings), lateReleases(lateReleases) {}
+  Specializer(func::FuncOp kernel, bool sharedRings) : kernel(kernel), sharedRings(sharedRings) {}
 
   /// The first TMA loop that qualifies: directly in the kernel's body, or
   /// in a persistent kernel's tile loop there (tripLoopOf): the one loop of
@@ -478,14 +403,12 @@ private:
   /// the same iterations: the loop's copies were of iteration iv + distance,
   /// so at iv - distance, their scalar code cloned (`scalars`: what the
   /// producer has cloned already); into `slot` where given, else into the
-  /// copy's own slot. `only`: that one copy of the loop's.
+  /// copy's own slot.
   static void cloneCopies(OpBuilder &f, scf::ForOp loop, scf::ForOp fill, Operation *split,
-                          const IRMapping &scalars, Value slot, tile::TmaCopyOp only = {}) {
+                          const IRMapping &scalars, Value slot) {
     Location loc = fill.getLoc();
     Value iv = fill.getInductionVar();
     for (tile::TmaCopyOp copy : loop.getBody()->getOps<tile::TmaCopyOp>()) {
-      if (only && copy != only)
-        continue;
       IRMapping inner = scalars;
       Value ahead =
           arith::MulIOp::create(f, loc, fill.getStep(), constI32(f, loc, copy.getDistance()));
@@ -555,21 +478,12 @@ private:
     Location loc = split->getLoc();
     OpBuilder b(split);
     int64_t offset = llvm::alignTo(sharedMemoryBytes(kernel), 8);
-    // A ring released one iteration back (late-releases): each copy's
-    // buffer on "empty" barriers of its own, released where the products
-    // that read it are first needed (emitReleases); else one set a slot.
-    auto perBuffer = [&](size_t k) { return lateReleases && rings[k].release() == 1; };
-    SmallVector<SmallVector<Value>> empties;
-    for (auto [k, ring] : llvm::enumerate(rings)) {
-      size_t sets =
-          perBuffer(k) ? llvm::range_size(loops[k].getBody()->getOps<tile::TmaCopyOp>()) : 1;
-      empties.emplace_back();
-      for (size_t c = 0; c < sets; ++c) {
-        empties.back().push_back(tile::MBarrierAllocOp::create(
-            b, loc, tile::MBarriersType::get(ctx, ring.stages), offset));
-        tile::MBarrierInitOp::create(b, loc, empties.back().back(), tile::getNumWarps(kernel));
-        offset += 8 * ring.stages;
-      }
+    SmallVector<Value> empties;
+    for (const Ring &ring : rings) {
+      empties.push_back(tile::MBarrierAllocOp::create(
+          b, loc, tile::MBarriersType::get(ctx, ring.stages), offset));
+      tile::MBarrierInitOp::create(b, loc, empties.back(), tile::getNumWarps(kernel));
+      offset += 8 * ring.stages;
     }
     auto [op, producer] = splitAt(b, split);
 
@@ -583,8 +497,7 @@ private:
       scf::ForOp loop = loops[k];
       const Ring &ring = rings[k];
       if (k > 0)
-        for (Value empty : empties[k - 1])
-          emitWaitForReleases(p, loc, fills.back(), rings[k - 1], empty);
+        emitWaitForReleases(p, loc, fills.back(), rings[k - 1], empties[k - 1]);
       auto fill =
           scf::ForOp::create(p, loc, cloneScalarSlice(p, loop.getLowerBound(), split, scalars),
                              cloneScalarSlice(p, loop.getUpperBound(), split, scalars),
@@ -594,16 +507,9 @@ private:
       Value iv = fill.getInductionVar();
       Value j = emitIteration(f, loc, fill, iv);
       Value slot = arith::RemUIOp::create(f, loc, j, constI32(f, loc, ring.stages));
-      Value fills = arith::DivUIOp::create(f, loc, j, constI32(f, loc, ring.stages));
-      if (!perBuffer(k)) {
-        emitWaitForRelease(f, loc, empties[k][0], slot, fills);
-        cloneCopies(f, loop, fill, split, scalars, Value());
-        continue;
-      }
-      for (auto [c, copy] : llvm::enumerate(loop.getBody()->getOps<tile::TmaCopyOp>())) {
-        emitWaitForRelease(f, loc, empties[k][c], slot, fills);
-        cloneCopies(f, loop, fill, split, scalars, Value(), copy);
-      }
+      emitWaitForRelease(f, loc, empties[k], slot,
+                         arith::DivUIOp::create(f, loc, j, constI32(f, loc, ring.stages)));
+      cloneCopies(f, loop, fill, split, scalars, Value());
     }
 
     // The consumers: no copies and no opening barrier in the loops; the top
@@ -620,11 +526,7 @@ private:
         copy->erase();
       }
       body->front().erase();
-      if (!perBuffer(k))
-        emitReleases(loop, ring.stages, ring.release(), empties[k][0]);
-      else
-        for (auto [c, buffer] : llvm::enumerate(buffers))
-          emitReleases(loop, ring.stages, ring.release(), empties[k][c], Value(), buffer);
+      emitReleases(loop, ring.stages, ring.release(), empties[k]);
       eraseMovedCopies(op.getConsumers(), buffers, [](tile::TmaCopyOp) { return false; });
     }
   }
@@ -674,8 +576,8 @@ private:
   /// `empty`): no copies and no opening barrier in the loops; a loop's
   /// iterations count on from `base` (null: 0) and the loops' trips before
   /// it, its views, waits and releases retargeted.
-  void takeCopies(ArrayRef<scf::ForOp> loops, Value base, const Ring &ring, ArrayRef<Value> buffers,
-                  ArrayRef<Value> fulls, Value empty) {
+  static void takeCopies(ArrayRef<scf::ForOp> loops, Value base, const Ring &ring,
+                         ArrayRef<Value> buffers, ArrayRef<Value> fulls, Value empty) {
     for (size_t k = 0; k < loops.size(); ++k) {
       scf::ForOp loop = loops[k];
       Block *body = loop.getBody();
@@ -794,7 +696,6 @@ private:
   func::FuncOp kernel;
   /// Loops in sequence whose rings match share one (specializeSequence).
   bool sharedRings;
-  bool lateReleases;
 };
 
 /// Ping-pong (tile::kPingPongAttr): in every consumer loop, the two
@@ -846,7 +747,7 @@ struct TileWarpSpecializePass : tessera::impl::TileWarpSpecializeBase<TileWarpSp
     for (auto kernel : getOperation().getOps<func::FuncOp>()) {
       if (!kernel->hasAttr(tile::kKernelAttr) || !kernel->hasAttr(tile::kWarpSpecializeAttr))
         continue;
-      if (failed(Specializer(kernel, sharedRings, lateReleases).run()))
+      if (failed(Specializer(kernel, sharedRings).run()))
         return signalPassFailure();
       if (kernel->hasAttr(tile::kPingPongAttr) && tile::getNumWarps(kernel) == 8)
         kernel.walk([](tile::WarpSpecializeOp split) { addTurns(split); });

@@ -63,14 +63,6 @@ bool tessera::sharedTmaRings() {
   return enabled;
 }
 
-bool tessera::carryWgmmaAcrossIterations() {
-  static const bool enabled = [] {
-    const char *env = std::getenv("TESSERA_WAITS_IN_ITERATION");
-    return !env || std::string_view(env) != "1";
-  }();
-  return enabled;
-}
-
 FailureOr<std::string> tessera::serializeToPTX(gpu::GPUModuleOp module, bool strengthReduction) {
   static std::once_flag initNVPTX;
   std::call_once(initNVPTX, [] {

@@ -1,6 +1,5 @@
 // RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma=arch=sm_90a --tile-warp-specialize=arch=sm_90a | FileCheck %s
 // RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma=arch=sm_90a --tile-warp-specialize=arch=sm_90a --tile-publish-stagings=arch=sm_90a --convert-tile-to-gpu=arch=sm_90a --canonicalize | FileCheck %s --check-prefix=GPU
-// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma=arch=sm_90a --tile-warp-specialize="arch=sm_90a late-releases=false" | FileCheck %s --check-prefix=EARLY
 
 #ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
 #bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
@@ -569,60 +568,5 @@ func.func @ping_pong_persistent(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, 
     %s = tile.convert_layout %h : tensor<128x128xbf16, #mma> -> tensor<128x128xbf16, #bb>
     tile.store %out[%row, %col], %s : !tile.desc<128x128xbf16>, tensor<128x128xbf16, #bb>
   }
-  return
-}
-
-// -----
-
-#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
-#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
-#mma = #tile.mma<warpsPerCTA = [4, 1]>
-#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
-#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
-
-// A ring released one iteration back whose last product's result goes round
-// the loop and is first rescaled there, not accumulated onto (attention's
-// P·V): the consumers release the previous slot right before that rescale,
-// not at the top, so that the product may run on into the next iteration
-// until it is needed (tessera-defer-wgmma-waits waits for it before the
-// release). Without late-releases, at the top.
-// CHECK-LABEL: func.func @late_release
-// CHECK: tile.mbarrier_init %[[EMPTY:[0-9]+]] {count = 4 : i32}
-// CHECK: } consumers {
-// CHECK: scf.for
-// CHECK-NOT: tile.mbarrier_arrive
-// CHECK: tile.mbarrier_arrive %[[EMPTY]][%{{.*}}] if %{{.*}} {distance = 1 : i64}
-// CHECK-NEXT: arith.mulf
-// CHECK: tile.mbarrier_wait
-// CHECK: tile.dot
-// EARLY-LABEL: func.func @late_release
-// EARLY: } consumers {
-// EARLY: scf.for
-// EARLY-NOT: arith.mulf
-// EARLY: tile.mbarrier_arrive {{.*}} {distance = 1 : i64}
-// EARLY: arith.mulf
-func.func @late_release(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
-                        %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
-                        %row: i32, %col: i32, %out: !tile.desc<128x128xbf16>,
-                        %scale: tensor<128x128xf32, #mma>)
-    attributes {tile.kernel, tile.num_stages = 2 : i32, tile.num_warps = 4 : i32, tile.tma,
-                tile.warp_specialize} {
-  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
-  %c0 = arith.constant 0 : i32
-  %c64 = arith.constant 64 : i32
-  %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
-  %a = tile.load %da[%row, %c0] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
-  %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
-  %r = scf.for %k = %c0 to %arg7 step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
-    %rescaled = arith.mulf %acc, %scale : tensor<128x128xf32, #mma>
-    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
-    %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
-    %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
-    %d = tile.dot %oa, %ob, %rescaled : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
-    scf.yield %d : tensor<128x128xf32, #mma>
-  }
-  %h = arith.truncf %r : tensor<128x128xf32, #mma> to tensor<128x128xbf16, #mma>
-  %t = tile.convert_layout %h : tensor<128x128xbf16, #mma> -> tensor<128x128xbf16, #bb>
-  tile.store %out[%row, %col], %t : !tile.desc<128x128xbf16>, tensor<128x128xbf16, #bb>
   return
 }

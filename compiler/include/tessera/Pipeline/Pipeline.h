@@ -16,12 +16,6 @@ struct PipelineOptions : public mlir::PassPipelineOptions<PipelineOptions> {
   Option<unsigned> numStages{*this, "num-stages",
                              llvm::cl::desc("shared-memory pipeline depth of loads in loops"),
                              llvm::cl::init(2)};
-  Option<bool> carryAcrossIterations{
-      *this, "carry-across-iterations",
-      llvm::cl::desc("wgmma groups whose results go round a loop stay in flight into the next "
-                     "iteration (tile-warp-specialize's late-releases, "
-                     "tessera-defer-wgmma-waits' carry-back-edges)"),
-      llvm::cl::init(true)};
 };
 
 /// Stage 1: target-independent clean-up of the tile program.

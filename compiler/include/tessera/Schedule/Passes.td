@@ -121,10 +121,7 @@ def TileWarpSpecialize : Pass<"tile-warp-specialize", "mlir::ModuleOp"> {
            "GPU architecture (TMA needs sm_90a)">,
     Option<"sharedRings", "shared-rings", "bool", /*default=*/"true",
            "loops in sequence whose rings match share one (else each has its own, "
-           "refilled once the previous loop's is released)">,
-    Option<"lateReleases", "late-releases", "bool", /*default=*/"true",
-           "a ring released one iteration back releases where the next iteration "
-           "first needs what the last product left (else at the top of the body)">
+           "refilled once the previous loop's is released)">
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
 }

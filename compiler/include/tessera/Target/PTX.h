@@ -35,13 +35,6 @@ bool typedWarpgroupMma();
 /// compare the two (the kernel cache keys on it).
 bool sharedTmaRings();
 
-/// Whether wgmma groups whose results go round a loop stay in flight into
-/// the next iteration (tessera-defer-wgmma-waits' carry-back-edges, with
-/// tile-warp-specialize's late-releases), as by default:
-/// $TESSERA_WAITS_IN_ITERATION=1, read once, waits for them at the end of
-/// the iteration, to compare the two (the kernel cache keys on it).
-bool carryWgmmaAcrossIterations();
-
 } // namespace tessera
 
 #endif

@@ -68,38 +68,13 @@ bool feedsOnly(Operation *op, ArrayRef<Operation *> group) {
          llvm::all_of(op->getUsers(), [&](Operation *user) { return feedsOnly(user, group); });
 }
 
-/// Whether `op` is a wait on an mbarrier's phase (tile.mbarrier_wait's
-/// loop of `mbarrier.try_wait.parity`, trapping when it gives up): it reads
-/// no register a wgmma in flight writes.
-bool isMBarrierWait(Operation *op) {
-  auto loop = dyn_cast<scf::WhileOp>(op);
-  if (!loop)
-    return false;
-  bool tries = false;
-  loop.getBefore().walk([&](LLVM::InlineAsmOp inlineAsm) {
-    tries |= inlineAsm.getAsmString().contains("mbarrier.try_wait");
-  });
-  return tries;
-}
-
 /// Whether a wgmma in flight may keep running through `op`; counts the
 /// wgmma groups `op` issues into `issued` (nested regions may issue none).
 /// `copiesAreElsewhere`: the group's loop copies only into buffers it does
 /// not read (mayRunIntoNextIteration), so its cp.async copies may overlap.
-bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere,
-                bool passesMBarrierWaits = false) {
+bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere) {
   if (isa<gpu::BarrierOp, NVVM::Barrier0Op, NVVM::BarrierOp>(op))
     return false;
-  // A wait for a TMA copy's arrival (the next tile of a producer's ring)
-  // writes nothing a group reads. Only waits carried into the next
-  // iteration pass it: moving the others changed the register allocation
-  // of spill-free kernels (d 64's one-warpgroup forward: 20-40 bytes).
-  if (passesMBarrierWaits && isMBarrierWait(op))
-    return true;
-  // Nor does a release of buffers no group in flight across the back edge
-  // reads (tile-warp-specialize's release of K at the top of the body).
-  if (passesMBarrierWaits && op->hasAttr(tile::kReleasesWaitedBuffersAttr))
-    return true;
   // Groups are counted by their commits, as wgmma.wait_group counts them.
   if (isa<NVVM::WgmmaGroupSyncAlignedOp>(op)) {
     ++issued;
@@ -127,9 +102,8 @@ bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere,
       if (nested->getNumRegions() != 0)
         return nested->hasTrait<OpTrait::HasRecursiveMemoryEffects>() ? WalkResult::advance()
                                                                       : WalkResult::interrupt();
-      return mayOverlap(nested, nestedIssues, copiesAreElsewhere, passesMBarrierWaits)
-                 ? WalkResult::advance()
-                 : WalkResult::interrupt();
+      return mayOverlap(nested, nestedIssues, copiesAreElsewhere) ? WalkResult::advance()
+                                                                  : WalkResult::interrupt();
     });
     return !walk.wasInterrupted() && nestedIssues == 0 &&
            op->hasTrait<OpTrait::HasRecursiveMemoryEffects>();
@@ -227,6 +201,20 @@ bool carryIntoNextIteration(tile::WarpgroupWaitOp wait, const llvm::SetVector<Op
     result.replaceAllUsesExcept(packed, keep);
   }
   return true;
+}
+
+/// Whether `op` is a wait on an mbarrier's phase (tile.mbarrier_wait's
+/// loop of `mbarrier.try_wait.parity`, trapping when it gives up): it reads
+/// no register a wgmma in flight writes.
+bool isMBarrierWait(Operation *op) {
+  auto loop = dyn_cast<scf::WhileOp>(op);
+  if (!loop)
+    return false;
+  bool tries = false;
+  loop.getBefore().walk([&](LLVM::InlineAsmOp inlineAsm) {
+    tries |= inlineAsm.getAsmString().contains("mbarrier.try_wait");
+  });
+  return tries;
 }
 
 /// A typed wgmma instruction whose accumulators `wait` takes (each operand
@@ -332,109 +320,12 @@ bool chainIntoNextGroup(tile::WarpgroupWaitOp wait) {
   return false;
 }
 
-void deferWait(tile::WarpgroupWaitOp wait, bool carryBackEdges, int64_t younger = 0,
-               bool mayCarry = true);
-
-/// A wait that reached the end of a loop body whose results go only round
-/// the loop (through pure operations into the yield), where
-/// carryIntoNextIteration does not apply (the attention forward: S_{j+1} =
-/// Q K_{j+1}ᵀ and P·V_j at the end of iteration j, read by the softmax and
-/// the rescale of iteration j + 1): the group runs on across the back edge
-/// (FlashAttention-3's intra-warpgroup pipeline). The next iteration waits
-/// for it where it first needs the values or meets what a group in flight
-/// must not pass (a release of shared buffers to a producer, a barrier, a
-/// shared store: deferWait's rules), with `wait_group N` counting the
-/// `younger` groups issued after it in this iteration and those issued
-/// since in the next; one `wait_group 0` before the loop (no group runs
-/// into the first iteration) and one after it, tied to the loop's results.
-bool carryAcrossBackEdge(tile::WarpgroupWaitOp wait, const llvm::SetVector<Operation *> &behind,
-                         Operation *stop, int64_t younger) {
-  auto yield = dyn_cast<scf::YieldOp>(stop);
-  auto loop = yield ? dyn_cast<scf::ForOp>(yield->getParentOp()) : scf::ForOp();
-  if (!loop || wait.getAccumulators().empty())
-    return false;
-  for (Operation *op : behind)
-    for (Operation *user : op->getUsers())
-      if (!behind.contains(user) && user != yield.getOperation())
-        return false;
-  SmallVector<unsigned> carried;
-  for (OpOperand &operand : yield->getOpOperands()) {
-    Operation *def = operand.get().getDefiningOp();
-    if (!def || !behind.contains(def))
-      continue;
-    if (!isa<VectorType>(operand.get().getType()))
-      return false;
-    carried.push_back(operand.getOperandNumber());
-  }
-  if (carried.empty())
-    return false;
-  // Only where the next iteration issues a group before it needs the values
-  // or meets what the group must not pass (the next scores' product): a
-  // wait that would land at the top of the body gains nothing there.
-  bool copiesAreElsewhere = wait.getMayCrossIterations();
-  bool gains = false;
-  for (unsigned i : carried) {
-    Value arg = loop.getRegionIterArgs()[i];
-    int64_t passed = 0;
-    for (Operation &op : loop.getBody()->without_terminator()) {
-      bool uses = op.walk([&](Operation *nested) {
-                      return llvm::is_contained(nested->getOperands(), arg)
-                                 ? WalkResult::interrupt()
-                                 : WalkResult::advance();
-                    }).wasInterrupted();
-      if (uses || !mayOverlap(&op, passed, copiesAreElsewhere, /*passesMBarrierWaits=*/true))
-        break;
-    }
-    gains |= passed > 0;
-  }
-  if (!gains)
-    return false;
-  Location loc = wait.getLoc();
-  // In the body: the values go round the loop as the accumulators are.
-  for (auto [result, accumulator] : llvm::zip(wait.getResults(), wait.getAccumulators()))
-    result.replaceAllUsesWith(accumulator);
-  wait.erase();
-  // Nothing runs into the first iteration.
-  OpBuilder before(loop);
-  auto drained = dyn_cast_or_null<tile::WarpgroupWaitOp>(loop->getPrevNode());
-  if (!drained || drained.getPending() != 0)
-    tile::WarpgroupWaitOp::create(before, loc, TypeRange{}, ValueRange{}, /*pending=*/0);
-  // Tied to values in flight: unpacked, waited for, packed again.
-  auto waitFor = [&](OpBuilder &b, Value value, int64_t pending) {
-    auto type = cast<VectorType>(value.getType());
-    SmallVector<Value> elements = unpack(b, loc, value);
-    auto waited =
-        tile::WarpgroupWaitOp::create(b, loc, TypeRange(ValueRange(elements)), elements, pending);
-    Value packed = pack(b, loc, type, SmallVector<Value>(waited.getResults()));
-    llvm::SmallPtrSet<Operation *, 8> keep;
-    for (Value e : elements)
-      keep.insert(e.getDefiningOp());
-    value.replaceAllUsesExcept(packed, keep);
-    return waited;
-  };
-  OpBuilder after(loop->getBlock(), std::next(Block::iterator(loop)));
-  for (unsigned i : carried) {
-    Value arg = loop.getRegionIterArgs()[i];
-    if (!arg.use_empty()) {
-      OpBuilder top = OpBuilder::atBlockBegin(loop.getBody());
-      tile::WarpgroupWaitOp next = waitFor(top, arg, younger);
-      deferWait(next, /*carryBackEdges=*/false, younger, /*mayCarry=*/false);
-    }
-    if (!loop.getResult(i).use_empty())
-      waitFor(after, loop.getResult(i), /*pending=*/0);
-  }
-  return true;
-}
-
 /// Moves `wait` down to the first operation after it that needs its group
 /// done or must not overlap it, and lets the groups it passes keep running.
 /// Pure operations on the accumulators on the way (the extraction of the
 /// results, exp2 of the scores) move along behind the wait, in order, so
-/// that the independent work in between runs first. `younger`: groups
-/// issued after the waited one before the wait's place (a wait carried into
-/// the next iteration). A wait that reaches the end of a loop body may go
-/// round the loop (`mayCarry`).
-void deferWait(tile::WarpgroupWaitOp wait, bool carryBackEdges, int64_t younger, bool mayCarry) {
+/// that the independent work in between runs first.
+void deferWait(tile::WarpgroupWaitOp wait) {
   llvm::SetVector<Operation *> behind; // after the wait: it and what follows from it
   behind.insert(wait);
   auto dependsOnWait = [&](Operation *op) {
@@ -472,14 +363,12 @@ void deferWait(tile::WarpgroupWaitOp wait, bool carryBackEdges, int64_t younger,
       behind.insert(stop);
       continue;
     }
-    if (!mayOverlap(stop, issued, copiesAreElsewhere, /*passesMBarrierWaits=*/!mayCarry))
+    if (!mayOverlap(stop, issued, copiesAreElsewhere))
       break;
   }
   if (behind.size() == 1 && stop == wait->getNextNode())
     return;
-  if (mayCarry && carryIntoNextIteration(wait, behind, stop))
-    return;
-  if (mayCarry && carryBackEdges && carryAcrossBackEdge(wait, behind, stop, younger + issued))
+  if (carryIntoNextIteration(wait, behind, stop))
     return;
   // The wait's operands, the issue's results extracted from its struct,
   // are read by nothing else: they follow it down.
@@ -489,7 +378,7 @@ void deferWait(tile::WarpgroupWaitOp wait, bool carryBackEdges, int64_t younger,
       def->moveBefore(stop);
   for (Operation *op : behind)
     op->moveBefore(stop);
-  wait.setPending(younger + issued);
+  wait.setPending(issued);
 }
 
 /// `wgmma.wait_group pending`, the accumulators tied to the results.
@@ -518,14 +407,12 @@ void lowerWait(tile::WarpgroupWaitOp wait) {
 }
 
 struct DeferWgmmaWaitsPass : tessera::impl::DeferWgmmaWaitsBase<DeferWgmmaWaitsPass> {
-  using Base::Base;
-
   void runOnOperation() override {
     SmallVector<tile::WarpgroupWaitOp> waits;
     getOperation().walk([&](tile::WarpgroupWaitOp op) { waits.push_back(op); });
     for (tile::WarpgroupWaitOp wait : waits)
       if (!chainIntoNextGroup(wait))
-        deferWait(wait, carryBackEdges);
+        deferWait(wait);
     waits.clear();
     getOperation().walk([&](tile::WarpgroupWaitOp op) { waits.push_back(op); });
     for (tile::WarpgroupWaitOp wait : waits)

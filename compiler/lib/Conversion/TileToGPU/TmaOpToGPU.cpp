@@ -231,11 +231,9 @@ struct MBarrierArriveOpToGPU : OpConversionPattern<tile::MBarrierArriveOp> {
     if (adaptor.getPredicate())
       first = arith::AndIOp::create(rewriter, loc, first, adaptor.getPredicate());
     emitIf(rewriter, loc, first, [&](OpBuilder &b) {
-      auto arrive = NVVM::MBarrierArriveOp::create(
-          b, loc, Type(), barrierPointer(b, loc, op.getBarriers(), adaptor.getSlot()), Value(),
-          NVVM::MemScopeKindAttr());
-      if (op.getReleasesWaitedBuffers())
-        arrive->setAttr(tile::kReleasesWaitedBuffersAttr, rewriter.getUnitAttr());
+      NVVM::MBarrierArriveOp::create(b, loc, Type(),
+                                     barrierPointer(b, loc, op.getBarriers(), adaptor.getSlot()),
+                                     Value(), NVVM::MemScopeKindAttr());
     });
     rewriter.eraseOp(op);
     return success();

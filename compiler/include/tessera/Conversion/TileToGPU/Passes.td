@@ -68,14 +68,7 @@ def DeferWgmmaWaits : Pass<"tessera-defer-wgmma-waits", "mlir::gpu::GPUModuleOp"
     (`wait_group N`, N the groups issued after its own), so independent
     products queue back to back and the elementwise work between them runs
     while they execute (the intra-warpgroup overlap of FlashAttention-3).
-    With `carry-back-edges`, a wait that reaches the end of a loop body whose
-    results only go round the loop moves into the next iteration instead,
-    where it first meets a use or an operation it must not pass.
   }];
-  let options = [
-    Option<"carryBackEdges", "carry-back-edges", "bool", /*default=*/"true",
-           "carry waits that reach a loop body's end into the next iteration">
-  ];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 

@@ -46,10 +46,6 @@ inline constexpr llvm::StringLiteral kWarpSpecializeAttr = "tile.warp_specialize
 /// consumer warpgroups take turns issuing each loop's first product
 /// (ping-pong, tile-warp-specialize's tile.turn_* ops).
 inline constexpr llvm::StringLiteral kPingPongAttr = "tile.ping_pong";
-/// On the nvvm.mbarrier.arrive of a tile.mbarrier_arrive with
-/// releases_waited_buffers (an unverified attribute the lowering keeps for
-/// tessera-defer-wgmma-waits).
-inline constexpr llvm::StringLiteral kReleasesWaitedBuffersAttr = "releases_waited_buffers";
 /// The DSL's request (an i32 from 1 to 4; absent: 1) that a
 /// warp-specialized kernel run that many CTAs per SM: tile-warp-specialize
 /// records it on the tile.warp_specialize op it places (its ctas_per_sm,

@@ -301,19 +301,14 @@ def Tile_MBarrierArriveOp : Tile_Op<"mbarrier_arrive", [MemoryEffects<[MemRead, 
     loop's consumers release a buffer to the producer this way; the set is
     initialized for as many arrivals as the kernel has consumer warps.
     `distance`: the buffer released is the one of the iteration that many
-    before the current one of its loop. `releases_waited_buffers`: the
-    buffers it releases were read only by products waited for within their
-    own iteration, so a product kept in flight across the loop's back edge
-    may run on through it (tile-warp-specialize's release of K at the top
-    of the attention forward's key loop; tessera-defer-wgmma-waits).
+    before the current one of its loop.
 
     ```mlir
     tile.mbarrier_arrive %empty[%slot] if %started {distance = 2} : !tile.mbarriers<4>
     ```
   }];
   let arguments = (ins Tile_MBarriersType:$barriers, I32:$slot, Optional<I1>:$predicate,
-                       DefaultValuedAttr<I64Attr, "0">:$distance,
-                       UnitAttr:$releases_waited_buffers);
+                       DefaultValuedAttr<I64Attr, "0">:$distance);
   let assemblyFormat = [{
     $barriers `[` $slot `]` (`if` $predicate^)? attr-dict `:` qualified(type($barriers))
   }];
