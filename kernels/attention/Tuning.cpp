@@ -40,6 +40,34 @@ int64_t bucket(int64_t n) {
     p <<= 1;
   return p;
 }
+
+/// A tuning space in the making: the heuristic's configuration first, then
+/// each candidate not seen yet.
+class TuningSpace {
+public:
+  explicit TuningSpace(KernelConfig heuristic) : heuristic(std::move(heuristic)) {
+    seen.insert(this->heuristic.key());
+    space.push_back(this->heuristic);
+  }
+
+  /// The heuristic's configuration on `warps` warps and BLOCK_M x BLOCK_N
+  /// blocks, with constant `name` set to `value`.
+  void add(unsigned warps, int64_t blockM, int64_t blockN, const char *name, int64_t value) {
+    KernelConfig c = heuristic;
+    c.numWarps = warps;
+    c.constants["BLOCK_M"] = blockM;
+    c.constants["BLOCK_N"] = blockN;
+    c.constants[name] = value;
+    if (seen.insert(c.key()).second)
+      space.push_back(std::move(c));
+  }
+
+  const KernelConfig heuristic;
+  std::vector<KernelConfig> space;
+
+private:
+  std::set<std::string> seen;
+};
 } // namespace
 
 std::string attention::forwardProblem(DType dtype, int64_t headDim, bool causal, bool hasMask,
@@ -57,8 +85,7 @@ std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t hea
                                                         Fp32Precision precision) {
   KernelConfig heuristic =
       forwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(), precision, kLen);
-  std::vector<KernelConfig> space{heuristic};
-  std::set<std::string> seen{heuristic.key()};
+  TuningSpace space(heuristic);
   // Head dims that split into two pieces (16-bit, sm_90a) try both: which
   // one is faster depends on the blocks (docs/PERFORMANCE.md, "Head dims in
   // two pieces").
@@ -71,17 +98,11 @@ std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t hea
       for (unsigned warps : {4u, 8u})
         for (int64_t tail : tails) {
           // Blocks far longer than the sequence only compute padding.
-          if (bm > std::max<int64_t>(16, bucket(qLen)) || bn > std::max<int64_t>(16, bucket(kLen)))
-            continue;
-          KernelConfig c = heuristic;
-          c.numWarps = warps;
-          c.constants["BLOCK_M"] = bm;
-          c.constants["BLOCK_N"] = bn;
-          c.constants["BLOCK_D_TAIL"] = tail;
-          if (seen.insert(c.key()).second)
-            space.push_back(c);
+          if (bm <= std::max<int64_t>(16, bucket(qLen)) &&
+              bn <= std::max<int64_t>(16, bucket(kLen)))
+            space.add(warps, bm, bn, "BLOCK_D_TAIL", tail);
         }
-  return space;
+  return space.space;
 }
 
 namespace {
@@ -250,8 +271,7 @@ std::vector<KernelConfig> attention::backwardTuningSpace(DType dtype, int64_t he
                                                          bool deterministic) {
   KernelConfig heuristic = backwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(),
                                           precision, deterministic);
-  std::vector<KernelConfig> space{heuristic};
-  std::set<std::string> seen{heuristic.key()};
+  TuningSpace space(heuristic);
   for (int64_t atomic : {0, 1}) {
     if (atomic && deterministic)
       continue;
@@ -261,18 +281,11 @@ std::vector<KernelConfig> attention::backwardTuningSpace(DType dtype, int64_t he
           // Blocks far longer than the sequences only compute padding (the dQ
           // pass runs them transposed: BLOCK_N query rows, BLOCK_M keys).
           int64_t longest = std::max<int64_t>(16, bucket(std::min(qLen, kLen)));
-          if (bm > longest || bn > longest)
-            continue;
-          KernelConfig c = heuristic;
-          c.numWarps = warps;
-          c.constants["BLOCK_M"] = bm;
-          c.constants["BLOCK_N"] = bn;
-          c.constants["DQ_ATOMIC"] = atomic;
-          if (seen.insert(c.key()).second)
-            space.push_back(c);
+          if (bm <= longest && bn <= longest)
+            space.add(warps, bm, bn, "DQ_ATOMIC", atomic);
         }
   }
-  return space;
+  return space.space;
 }
 
 KernelConfig
