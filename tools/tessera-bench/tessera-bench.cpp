@@ -124,7 +124,8 @@ int usage() {
       "                                       l: persistent programs (whole key blocks, or\n"
       "                                          any with w))\n"
       "                         [--set NAME=VALUE]...  (a kernel constant of each of those\n"
-      "                                                 configurations)\n"
+      "                                                 configurations; the item heuristic\n"
+      "                                                 is the chosen one with them set)\n"
       "                         [--json FILE]\n"
       "       tessera-bench runtime [--sweep \"b,h,s,d,causal\"] [--json FILE]\n"
       "       tessera-bench kernels [--softmax \"MxN;...\"] [--cumsum \"MxN;...\"] "
@@ -579,6 +580,15 @@ int main(int argc, char **argv) {
       };
       std::stringstream forwardList(forwardConfigs);
       for (std::string item; std::getline(forwardList, item, ';');) {
+        if (item == "heuristic") {
+          // The chosen configuration with --set's constants: an A/B of one constant.
+          kernels::KernelConfig c = config;
+          for (const auto &[name, value] : setConstants)
+            c.constants[name] = value;
+          timeConfig("fwd", c, flops,
+                     [&] { attention::forwardWithConfig(q, k, v, r.out, r.lse, options, c); });
+          continue;
+        }
         std::optional<ConfigItem> parsed =
             parseConfigItem(item, /*withStages=*/true, "vmrutwospgcl");
         if (!parsed) {
@@ -652,6 +662,16 @@ int main(int argc, char **argv) {
         std::fflush(stdout);
         std::stringstream list(backwardConfigs);
         for (std::string item; std::getline(list, item, ';');) {
+          if (item == "heuristic") {
+            kernels::KernelConfig c = bconfig;
+            for (const auto &[name, value] : setConstants)
+              c.constants[name] = value;
+            timeConfig("bwd", c, 2.5 * flops, [&] {
+              attention::backwardWithConfig(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options,
+                                            c);
+            });
+            continue;
+          }
           std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/false, "dmtowc");
           if (!parsed) {
             std::fprintf(stderr,
