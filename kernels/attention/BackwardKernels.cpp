@@ -220,9 +220,9 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
   // dO's rows of each query head of its group.
   Scalar bhk = program_id(1), nBlock = program_id(0);
   if (c.causal && c.longestFirst) {
-    attention::detail::CausalTile tile =
-        attention::detail::causalTile(qLen * group, 2 * c.BD * int64_t(byteSize(dtype)),
-                                      c.headGroupBytes, config.get("LONGEST_FIRST") == 2);
+    attention::detail::CausalTile tile = attention::detail::causalTile(
+        a.q.size(0) * kvHeads, qLen * group, 2 * c.BD * int64_t(byteSize(dtype)), c.headGroupBytes,
+        config.get("LONGEST_FIRST") == 2);
     bhk = tile.bh;
     nBlock = tile.rank;
   }
@@ -371,9 +371,9 @@ void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
   // get the first programs, in the forward's order (causalTile).
   Scalar bh = program_id(1), mBlock = program_id(0);
   if (c.causal && c.longestFirst) {
-    attention::detail::CausalTile tile =
-        attention::detail::causalTile(kLen, 2 * c.BD * int64_t(byteSize(dtype)), c.headGroupBytes,
-                                      config.get("LONGEST_FIRST") == 2);
+    attention::detail::CausalTile tile = attention::detail::causalTile(
+        a.q.size(0) * heads, kLen, 2 * c.BD * int64_t(byteSize(dtype)), c.headGroupBytes,
+        config.get("LONGEST_FIRST") == 2);
     bh = tile.bh;
     mBlock = num_programs(0) - Scalar(1) - tile.rank;
   }

@@ -283,7 +283,7 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
       return;
     }
     attention::detail::CausalTile tile = attention::detail::causalTile(
-        kLen, 2 * BD * int64_t(byteSize(dtype)),
+        q.size(0) * heads, kLen, 2 * BD * int64_t(byteSize(dtype)),
         kb.constant("HEAD_GROUP_BYTES", config.get("HEAD_GROUP_BYTES")),
         config.get("LONGEST_FIRST") == 2);
     emitTile(tile.bh, [&] { return num_programs(0) - Scalar(1) - tile.rank; });
@@ -368,11 +368,12 @@ void gatherKeysKernel(KernelBuilder &kb, const KernelConfig &config) {
 
 } // namespace
 
-attention::detail::CausalTile attention::detail::causalTile(const Scalar &rows, int64_t bytesPerRow,
-                                                            int64_t groupBytes, bool headsFirst) {
+attention::detail::CausalTile attention::detail::causalTile(const Scalar &heads, const Scalar &rows,
+                                                            int64_t bytesPerRow, int64_t groupBytes,
+                                                            bool headsFirst) {
   if (headsFirst)
     return {program_id(1), program_id(0)};
-  Scalar blocks = num_programs(0), heads = num_programs(1);
+  Scalar blocks = num_programs(0);
   Scalar program = program_id(1) * blocks + program_id(0);
   Scalar fit = Scalar(std::max<int64_t>(1, groupBytes / bytesPerRow)) / max(rows, Scalar(1));
   Scalar groups = cdiv(heads, max(Scalar(1), min(heads, fit)));

@@ -186,8 +186,8 @@ constexpr int64_t kHeadGroupBytes = 16 << 20;
 struct CausalTile {
   dsl::Scalar bh, rank;
 };
-CausalTile causalTile(const dsl::Scalar &rows, int64_t bytesPerRow, int64_t groupBytes,
-                      bool headsFirst);
+CausalTile causalTile(const dsl::Scalar &heads, const dsl::Scalar &rows, int64_t bytesPerRow,
+                      int64_t groupBytes, bool headsFirst);
 
 } // namespace tessera::attention::detail
 
