@@ -46,8 +46,7 @@ struct BackwardConstants {
   bool causal, hasMask;
   DotPrecision precision; // f32: TF32 tensor cores or full f32
   bool dqAtomic;          // dK/dV programs add dQ terms into dq_accum
-  bool longestFirst;      // causal: the longest tiles first (causalTile)
-  int64_t headGroupBytes; // causalTile's budget of rows per group of heads
+  bool longestFirst;      // causal dQ: the last query blocks first
   bool producer;          // a producer warpgroup issues the loops' copies
   // The head dim's column pieces (BLOCK_D_TAIL, as the forward's): every
   // BN x BD or BM x BD tile is one tile per piece.
@@ -62,8 +61,7 @@ struct BackwardConstants {
         precision(kb.constant("TF32", config.get("TF32")) ? DotPrecision::tf32
                                                           : DotPrecision::ieee),
         dqAtomic(kb.constant("DQ_ATOMIC", config.get("DQ_ATOMIC"))),
-        longestFirst(kb.constant("LONGEST_FIRST", config.get("LONGEST_FIRST"))),
-        headGroupBytes(kb.constant("HEAD_GROUP_BYTES", config.get("HEAD_GROUP_BYTES"))) {
+        longestFirst(kb.constant("LONGEST_FIRST", config.get("LONGEST_FIRST"))) {
     kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
     // TMA=1 (sm_90a, 16-bit): the key loop's (dQ) or query loop's (dK/dV)
     // blocks by tensor maps of the whole tensors (rank 4).
@@ -215,19 +213,8 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
   // Program (n-block, batch·kv head).
   Scalar kvHeads = a.k.size(1), qLen = a.q.size(2), kLen = a.k.size(2);
   Scalar group = a.q.size(1) / kvHeads;
-  // Causal: programs in LONGEST_FIRST's order (attention::detail::causalTile;
-  // the first key blocks see the most queries), a tile streaming Q's and
-  // dO's rows of each query head of its group.
-  Scalar bhk = program_id(1), nBlock = program_id(0);
-  if (c.causal && c.longestFirst) {
-    attention::detail::CausalTile tile = attention::detail::causalTile(
-        a.q.size(0) * kvHeads, qLen * group, 2 * c.BD * int64_t(byteSize(dtype)), c.headGroupBytes,
-        config.get("LONGEST_FIRST") == 2);
-    bhk = tile.bh;
-    nBlock = tile.rank;
-  }
-  Scalar b = bhk / kvHeads, hk = bhk % kvHeads;
-  Scalar startN = nBlock * Scalar(c.BN);
+  Scalar bhk = program_id(1), b = bhk / kvHeads, hk = bhk % kvHeads;
+  Scalar startN = program_id(0) * Scalar(c.BN);
 
   std::vector<Tile> kj = c.loadRows(a.k.at({b, hk}), startN, c.BN);
   std::vector<Tile> vj = c.loadRows(a.v.at({b, hk}), startN, c.BN);
@@ -309,7 +296,7 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
     // directly in the kernel's body). With atomic dQ each program starts
     // at a query block of its own, as below.
     Scalar blocks = max(cdiv(qLen - startM0, Scalar(c.BM)), Scalar(1));
-    Scalar first = c.dqAtomic ? nBlock % blocks : Scalar(0);
+    Scalar first = c.dqAtomic ? program_id(0) % blocks : Scalar(0);
     std::vector<Tile> grads =
         for_range(Scalar(0), group * blocks, Scalar(1), grads0,
                   [&](Scalar it, const std::vector<Tile> &carried) {
@@ -334,7 +321,7 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
           // At least 1: the pipeline's first copy evaluates the index math
           // of the loop's first trip even when it makes none (q_len 0).
           wrap = max(loopEnd, Scalar(1));
-          first = nBlock % wrap;
+          first = program_id(0) % wrap;
         }
         if (c.dqAtomic)
           return for_range(Scalar(0), loopEnd, Scalar(1), outer,
@@ -367,18 +354,12 @@ void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
 
   // Program (m-block, batch·head); k/v head of a grouped query head.
   Scalar heads = a.q.size(1), qLen = a.q.size(2), kLen = a.k.size(2);
-  // Causal (LONGEST_FIRST): the last query blocks, which see the most keys,
-  // get the first programs, in the forward's order (causalTile).
-  Scalar bh = program_id(1), mBlock = program_id(0);
-  if (c.causal && c.longestFirst) {
-    attention::detail::CausalTile tile = attention::detail::causalTile(
-        a.q.size(0) * heads, kLen, 2 * c.BD * int64_t(byteSize(dtype)), c.headGroupBytes,
-        config.get("LONGEST_FIRST") == 2);
-    bh = tile.bh;
-    mBlock = num_programs(0) - Scalar(1) - tile.rank;
-  }
-  Scalar b = bh / heads, h = bh % heads;
+  Scalar bh = program_id(1), b = bh / heads, h = bh % heads;
   Scalar hk = h / (heads / a.k.size(1));
+  // Causal (LONGEST_FIRST): the last query blocks, which see the most keys,
+  // get the first programs (as the forward's).
+  Scalar mBlock =
+      c.causal && c.longestFirst ? num_programs(0) - Scalar(1) - program_id(0) : program_id(0);
   Scalar startM = mBlock * Scalar(c.BM);
   TensorArg kh = a.k.at({b, hk}), vh = a.v.at({b, hk});
 
@@ -472,21 +453,10 @@ void attention::detail::registerAttentionBackwardKernels(std::map<std::string, K
                    "flash attention backward, dq = dq_accum * scale in the inputs' dtype",
                    {{"BLOCK_M", 64}, {"BLOCK_D", 64}}, dtypes, attentionBackwardDqConvertKernel);
   const std::map<std::string, int64_t> blocks{
-      {"BLOCK_M", 64},
-      {"BLOCK_N", 64},
-      {"BLOCK_D", 64},
-      {"CAUSAL", 0},
-      {"HAS_MASK", 0},
-      {"TF32", 0},
-      {"DQ_ATOMIC", 0},
-      {"WGMMA", 1},
-      {"TMA", 0},
-      {"TMA_STORE", 0},
-      {"LONGEST_FIRST", 1},
-      {"WARP_SPECIALIZE", 0},
-      {"CTAS_PER_SM", 1},
-      {"BLOCK_D_TAIL", 0},
-      {"HEAD_GROUP_BYTES", attention::detail::kHeadGroupBytes}};
+      {"BLOCK_M", 64},    {"BLOCK_N", 64},    {"BLOCK_D", 64},      {"CAUSAL", 0},
+      {"HAS_MASK", 0},    {"TF32", 0},        {"DQ_ATOMIC", 0},     {"WGMMA", 1},
+      {"TMA", 0},         {"TMA_STORE", 0},   {"LONGEST_FIRST", 1}, {"WARP_SPECIALIZE", 0},
+      {"CTAS_PER_SM", 1}, {"BLOCK_D_TAIL", 0}};
   r["attention_backward_dkdv"] =
       defineKernel("attention_backward_dkdv",
                    "flash attention backward, dk and dv per key block (FlashAttention-2 Alg. 2)",

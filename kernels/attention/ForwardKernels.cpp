@@ -108,9 +108,8 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
 
   Scalar heads = q.size(1), qLen = q.size(2), kLen = k.size(2);
   // Causal (LONGEST_FIRST): the last query blocks, which see the most keys,
-  // get the first programs, so that the short ones fill the grid's tail:
-  // over groups of heads (1), or within each head (2, FlashAttention-2's
-  // order).
+  // get the first programs, so that the short ones fill the grid's tail
+  // (FlashAttention-2's order).
   const bool longestFirst = kb.constant("LONGEST_FIRST", config.get("LONGEST_FIRST")) && causal;
   // PERSISTENT: as many programs as the SMs hold (the launch's grid), each
   // walking the tiles pid, pid + programs, ... (a head's query blocks
@@ -276,17 +275,10 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
     store(lse.at({b, h}), {startM}, lseRow);
   };
   if (!persistent) {
-    // Program (m-block, batch·head); causal, tiles in LONGEST_FIRST's order
-    // (attention::detail::causalTile), a tile streaming K's and V's rows.
-    if (!longestFirst) {
-      emitTile(program_id(1), [&] { return program_id(0); });
-      return;
-    }
-    attention::detail::CausalTile tile = attention::detail::causalTile(
-        q.size(0) * heads, kLen, 2 * BD * int64_t(byteSize(dtype)),
-        kb.constant("HEAD_GROUP_BYTES", config.get("HEAD_GROUP_BYTES")),
-        config.get("LONGEST_FIRST") == 2);
-    emitTile(tile.bh, [&] { return num_programs(0) - Scalar(1) - tile.rank; });
+    // Program (m-block, batch·head).
+    emitTile(program_id(1), [&] {
+      return longestFirst ? num_programs(0) - Scalar(1) - program_id(0) : program_id(0);
+    });
     return;
   }
   Scalar mBlocks = (qLen + Scalar(BM - 1)) / Scalar(BM);
@@ -368,54 +360,24 @@ void gatherKeysKernel(KernelBuilder &kb, const KernelConfig &config) {
 
 } // namespace
 
-attention::detail::CausalTile attention::detail::causalTile(const Scalar &heads, const Scalar &rows,
-                                                            int64_t bytesPerRow, int64_t groupBytes,
-                                                            bool headsFirst) {
-  if (headsFirst)
-    return {program_id(1), program_id(0)};
-  Scalar blocks = num_programs(0);
-  Scalar program = program_id(1) * blocks + program_id(0);
-  Scalar fit = Scalar(std::max<int64_t>(1, groupBytes / bytesPerRow)) / max(rows, Scalar(1));
-  Scalar groups = cdiv(heads, max(Scalar(1), min(heads, fit)));
-  Scalar groupHeads = cdiv(heads, groups);
-  Scalar groupTiles = groupHeads * blocks;
-  Scalar group = program / groupTiles, inGroup = program % groupTiles;
-  Scalar headsHere = min(groupHeads, heads - group * groupHeads);
-  return {group * groupHeads + inGroup % headsHere, inGroup / headsHere};
-}
-
 void attention::detail::registerAttentionKernels(std::map<std::string, KernelDef> &r) {
-  r["attention_forward"] = {"attention_forward",
-                            "flash attention forward (FlashAttention-2 Alg. 1): out and lse",
-                            {{"BLOCK_M", 64},
-                             {"BLOCK_N", 64},
-                             {"BLOCK_D", 64},
-                             {"CAUSAL", 0},
-                             {"HAS_MASK", 0},
-                             {"TF32", 0},
-                             {"NUM_STAGES", 2},
-                             {"V_TRANSPOSED", 0},
-                             {"TF32_ROUNDED_KV", 0},
-                             {"WGMMA", 1},
-                             {"SKIP_UNIT_RESCALE", 0},
-                             {"TMA", 0},
-                             {"WARP_SPECIALIZE", 0},
-                             {"TMA_STORE", 0},
-                             {"LONGEST_FIRST", 1},
-                             {"PIPELINE_QK", 0},
-                             {"PING_PONG", 0},
-                             {"CTAS_PER_SM", 1},
-                             {"EVEN_N", 0},
-                             {"PERSISTENT", 0},
-                             {"BLOCK_D_TAIL", 0},
-                             {"HEAD_GROUP_BYTES", attention::detail::kHeadGroupBytes}},
-                            {DType::F32, DType::F16, DType::BF16},
-                            [](mlir::MLIRContext &ctx, const KernelConfig &c) {
-                              KernelBuilder kb(ctx, "attention_forward", c.numWarps);
-                              kb.setAlignedTensors(c.alignedTensors);
-                              attentionForwardKernel(kb, c);
-                              return kb.finish();
-                            }};
+  r["attention_forward"] = {
+      "attention_forward",
+      "flash attention forward (FlashAttention-2 Alg. 1): out and lse",
+      {{"BLOCK_M", 64},        {"BLOCK_N", 64},          {"BLOCK_D", 64},
+       {"CAUSAL", 0},          {"HAS_MASK", 0},          {"TF32", 0},
+       {"NUM_STAGES", 2},      {"V_TRANSPOSED", 0},      {"TF32_ROUNDED_KV", 0},
+       {"WGMMA", 1},           {"SKIP_UNIT_RESCALE", 0}, {"TMA", 0},
+       {"WARP_SPECIALIZE", 0}, {"TMA_STORE", 0},         {"LONGEST_FIRST", 1},
+       {"PIPELINE_QK", 0},     {"PING_PONG", 0},         {"CTAS_PER_SM", 1},
+       {"EVEN_N", 0},          {"PERSISTENT", 0},        {"BLOCK_D_TAIL", 0}},
+      {DType::F32, DType::F16, DType::BF16},
+      [](mlir::MLIRContext &ctx, const KernelConfig &c) {
+        KernelBuilder kb(ctx, "attention_forward", c.numWarps);
+        kb.setAlignedTensors(c.alignedTensors);
+        attentionForwardKernel(kb, c);
+        return kb.finish();
+      }};
   r["attention_prepare_kv"] = {
       "attention_prepare_kv",
       "Vᵀ and tf32-rounded K and V, for forward kernels with V_TRANSPOSED or TF32_ROUNDED_KV",

@@ -2,7 +2,6 @@
 #ifndef TESSERA_KERNELS_ATTENTION_INTERNAL_H
 #define TESSERA_KERNELS_ATTENTION_INTERNAL_H
 
-#include "tessera/dsl.h"
 #include "tessera/kernels/Launch.h"
 #include "tessera/kernels/attention.h"
 #include "tessera/runtime/Jit.h"
@@ -166,28 +165,6 @@ struct CompactedKeys {
 /// kept, or a mask with gaps in its storage.
 std::optional<CompactedKeys> compactKeys(const DeviceTensor &k, const DeviceTensor &v,
                                          const DeviceTensor &mask, Stream &stream);
-
-/// The tile of this program in a causal grid of (blocks, batch·heads)
-/// programs, whose tiles differ in length: its batch·head and its rank in
-/// that head, rank 0 the longest tile (the forward's and dQ's last query
-/// block, dK/dV's first key block). LONGEST_FIRST's order: programs start
-/// in grid order, so a head's tiles longest first still end the grid with
-/// a mix of long and short tiles; here the heads go in groups of equal
-/// size, each group's tiles longest first with its heads side by side, so
-/// that the grid ends on short tiles, while the programs running at once
-/// stream the rows of one group's heads (`rows` rows of `bytesPerRow`
-/// each per head), at most `groupBytes` of them (HEAD_GROUP_BYTES,
-/// kHeadGroupBytes by default). `headsFirst` (LONGEST_FIRST = 2): a head's
-/// tiles longest first, heads in order.
-/// A third of the H100's and H200's 50 MB of L2: the programs running at
-/// once span about one group, and not every tile reads all of its head's
-/// rows.
-constexpr int64_t kHeadGroupBytes = 16 << 20;
-struct CausalTile {
-  dsl::Scalar bh, rank;
-};
-CausalTile causalTile(const dsl::Scalar &heads, const dsl::Scalar &rows, int64_t bytesPerRow,
-                      int64_t groupBytes, bool headsFirst);
 
 } // namespace tessera::attention::detail
 

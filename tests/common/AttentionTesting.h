@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <random>
 #include <vector>
 
@@ -101,8 +100,6 @@ struct BackwardCase {
   /// one loop), `ctasPerSm` of their CTAs per SM (CTAS_PER_SM).
   bool producer = false;
   int64_t ctasPerSm = 1;
-  /// Constants set on backward()'s configuration (backwardWithConfig).
-  std::map<std::string, int64_t> constants;
 };
 
 /// One backward run's gradients (read back as floats) and the float64 ones.
@@ -227,7 +224,7 @@ inline BackwardRun runBackward(const BackwardCase &c) {
         tq, tk, tv, f.out, f.lse, tdout, dq, dk, dv, options,
         attention::backwardConfig(c.dtype, s.dim, c.causal, c.mask, currentDevice().arch(),
                                   options.fp32Precision, c.deterministic));
-  } else if (c.atomicDq || c.tma || !c.constants.empty()) {
+  } else if (c.atomicDq || c.tma) {
     kernels::KernelConfig config = attention::backwardConfig(
         c.dtype, s.dim, c.causal, c.mask, currentDevice().arch(), options.fp32Precision);
     config.constants["DQ_ATOMIC"] = c.atomicDq;
@@ -240,8 +237,6 @@ inline BackwardRun runBackward(const BackwardCase &c) {
       config.constants["BLOCK_N"] = c.blockN;
       config.numWarps = c.warps;
     }
-    for (const auto &[name, value] : c.constants)
-      config.constants[name] = value;
     attention::backwardWithConfig(tq, tk, tv, f.out, f.lse, tdout, dq, dk, dv, options, config);
   } else {
     attention::backward(tq, tk, tv, f.out, f.lse, tdout, dq, dk, dv, options);

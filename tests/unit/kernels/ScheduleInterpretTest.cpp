@@ -166,32 +166,6 @@ TEST(ScheduleInterpret, AttentionForward) {
       }
 }
 
-/// Causal tiles in LONGEST_FIRST's orders (attention::detail::causalTile):
-/// over groups of heads, a group's rows within HEAD_GROUP_BYTES (1: one head
-/// a group; 100000: two heads of 150 or 200 rows of 256 bytes, five heads
-/// in groups of 2, 2, 1), within each head (2), in index order (0). Every
-/// tile must be computed once: out, and the gradients, start poisoned.
-TEST(ScheduleInterpret, AttentionCausalTileOrders) {
-  ScheduleScope scope("sm_90a");
-  const attention::AttentionShape shapes[] = {{1, 5, 5, 150, 150, 64}, {2, 6, 3, 150, 200, 64}};
-  for (const attention::AttentionShape &s : shapes)
-    for (auto [order, groupBytes] : {std::pair<int64_t, int64_t>{1, 1},
-                                     {1, 100000},
-                                     {1, 16 << 20},
-                                     {2, 16 << 20},
-                                     {0, 16 << 20}}) {
-      SCOPED_TRACE(attention_testing::shapeName(s) + " LONGEST_FIRST " + std::to_string(order) +
-                   ", HEAD_GROUP_BYTES " + std::to_string(groupBytes));
-      std::map<std::string, int64_t> constants{{"LONGEST_FIRST", order},
-                                               {"HEAD_GROUP_BYTES", groupBytes}};
-      expectForward(s, /*causal=*/true, /*useMask=*/false, constants);
-      attention_testing::BackwardCase c{s, DType::BF16, /*causal=*/true, /*mask=*/false, false};
-      c.constants = constants;
-      attention_testing::expectGradients(attention_testing::runBackward(c),
-                                         attention_testing::relativeRmsError, 2e-2);
-    }
-}
-
 /// forward() itself on sm_90a at head dims whose rows are not whole 16-byte
 /// vectors: K, V and O on padded copies, Q read in place with fewer columns
 /// than they have. f32 (TF32 on wgmma: K and V rounded, Vᵀ written in key
