@@ -9,6 +9,7 @@ set -uo pipefail
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 tests="Matrix/AttentionForward.MatchesFloat64Reference/bf16_1x2_2kv_q129_k129_d128"
 tests+=":Matrix/AttentionForward.MatchesFloat64Reference/bf16_1x2_1kv_q70_k1100_d128_causal"
+tests+=":Matrix/AttentionForward.MatchesFloat64Reference/bf16_1x2_2kv_q129_k129_d128_causal"
 tests+=":Matrix/AttentionForward.MatchesFloat64Reference/f32_1x4_2kv_q17_k130_d32_causal_mask"
 tests+=":Matrix/AttentionForward.MatchesFloat64Reference/bf16_1x1_1kv_q100_k77_d256_causal_mask"
 tests+=":Matrix/AttentionForward.MatchesFloat64Reference/bf16_1x4_2kv_q17_k130_d32_causal_mask"
