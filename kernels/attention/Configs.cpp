@@ -233,7 +233,8 @@ KernelConfig deterministicBackwardConfig(DType dtype, int64_t headDim, bool caus
     c.constants["TMA"] = blockD == 64 || blockD == 128 || blockD == 256;
     // dK and dV (dQ) by TMA stores from a staging tile, not the wgmma
     // layout's half sectors: 1.05-1.12x at s 512 to 2048 causal, d 64 and
-    // 128, within 1% at s 4096 (H100, docs/PERFORMANCE.md).
+    // 128, about 1.05x at s 4096, the same at 16384 (H100,
+    // docs/PERFORMANCE.md "Stores by TMA").
     c.constants["TMA_STORE"] = c.get("TMA");
     return c;
   }

@@ -98,6 +98,28 @@ TEST(AttentionBackwardConfig, TwoKernelSplitWhereverMeasuredFaster) {
   EXPECT_EQ(attention::backwardConfig(DType::BF16, 128, false, false, "sm_90a").get("BLOCK_M"), 64);
 }
 
+/// Outputs by TMA stores from a staging tile where that was measured faster
+/// and compiles spill-free (docs/PERFORMANCE.md, "Stores by TMA"): the
+/// forward's d 128 kernel with K and V by TMA and no producer warpgroup
+/// (short causal keys), every backward whose blocks come by TMA; not the
+/// forward's 64-column kernels (they spill), a producer's, or sm_80's.
+TEST(AttentionConfig, OutputsByTmaStoresWhereMeasuredFaster) {
+  auto forwardStores = [](int64_t dim, bool causal, int64_t kLen, const char *arch = "sm_90a") {
+    return attention::forwardConfig(DType::BF16, dim, causal, false, arch,
+                                    attention::Fp32Precision::tf32, kLen)
+        .get("TMA_STORE");
+  };
+  EXPECT_EQ(forwardStores(128, true, 1024), 1);
+  EXPECT_EQ(forwardStores(128, true, 4096), 0);  // a producer warpgroup
+  EXPECT_EQ(forwardStores(128, false, 1024), 0); // cp.async
+  EXPECT_EQ(forwardStores(64, true, 1024), 0);
+  EXPECT_EQ(forwardStores(128, true, 1024, "sm_80"), 0);
+  for (int64_t dim : {64, 128, 256})
+    EXPECT_EQ(attention::backwardConfig(DType::BF16, dim, true, false).get("TMA_STORE"), 1) << dim;
+  EXPECT_EQ(attention::backwardConfig(DType::BF16, 32, true, false).get("TMA_STORE"), 0);
+  EXPECT_EQ(attention::backwardConfig(DType::BF16, 128, true, false, "sm_80").get("TMA_STORE"), 0);
+}
+
 TEST(AttentionBackwardStrided, TransposedLayouts) {
   runCase({{1, 2, 1, 19, 23, 32}, DType::F32, true, true, true});
   runCase({{2, 2, 2, 9, 12, 64}, DType::BF16, false, false, true});
