@@ -62,6 +62,12 @@ public:
       space.push_back(std::move(c));
   }
 
+  /// The heuristic's configuration with 0/1 constant `name` the other way.
+  void addFlipped(const char *name) {
+    add(heuristic.numWarps, heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N"), name,
+        !heuristic.get(name));
+  }
+
   const KernelConfig heuristic;
   std::vector<KernelConfig> space;
 
@@ -102,6 +108,13 @@ std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t hea
               bn <= std::max<int64_t>(16, bucket(kLen)))
             space.add(warps, bm, bn, "BLOCK_D_TAIL", tail);
         }
+  // The heuristic's blocks with O stored the other way, where TMA stores
+  // apply (K and V by TMA, no producer warpgroup): the heuristic takes them
+  // only where they stay spill-free and were measured (d 128).
+  if (heuristic.get("TMA") && !heuristic.get("WARP_SPECIALIZE") &&
+      heuristic.get("BLOCK_M") <= std::max<int64_t>(16, bucket(qLen)) &&
+      heuristic.get("BLOCK_N") <= std::max<int64_t>(16, bucket(kLen)))
+    space.addFlipped("TMA_STORE");
   return space.space;
 }
 
@@ -285,6 +298,11 @@ std::vector<KernelConfig> attention::backwardTuningSpace(DType dtype, int64_t he
             space.add(warps, bm, bn, "DQ_ATOMIC", atomic);
         }
   }
+  // And the heuristic's blocks with the gradients stored from registers.
+  int64_t longest = std::max<int64_t>(16, bucket(std::min(qLen, kLen)));
+  if (heuristic.get("TMA") && heuristic.get("BLOCK_M") <= longest &&
+      heuristic.get("BLOCK_N") <= longest)
+    space.addFlipped("TMA_STORE");
   return space.space;
 }
 

@@ -94,6 +94,34 @@ TEST(AttentionTuningSpace, TriesHeadDimPiecesBothWays) {
     EXPECT_EQ(c.get("BLOCK_D_TAIL"), 0);
 }
 
+/// Where outputs may go by TMA stores, the tuner also tries the heuristic's
+/// blocks with them the other way (the forward without a producer
+/// warpgroup, the backward with TMA copies).
+TEST(AttentionTuningSpace, TriesTmaStoresBothWays) {
+  if (attention::detail::currentArch() != "sm_90a")
+    GTEST_SKIP() << "TMA stores are tuned on sm_90a; this machine's arch is "
+                 << attention::detail::currentArch();
+  auto storesOf = [](const std::vector<kernels::KernelConfig> &space) {
+    std::set<int64_t> stores;
+    for (const kernels::KernelConfig &c : space)
+      if (c.get("BLOCK_M") == space.front().get("BLOCK_M") &&
+          c.get("BLOCK_N") == space.front().get("BLOCK_N") &&
+          c.numWarps == space.front().numWarps && c.get("BLOCK_D_TAIL") == 0)
+        stores.insert(c.get("TMA_STORE"));
+    return stores;
+  };
+  EXPECT_EQ(storesOf(attention::forwardTuningSpace(DType::BF16, 128, true, false, 1024, 1024)),
+            (std::set<int64_t>{0, 1}));
+  EXPECT_EQ(storesOf(attention::forwardTuningSpace(DType::BF16, 64, false, false, 4096, 4096)),
+            (std::set<int64_t>{0, 1}));
+  // A producer warpgroup stores from registers.
+  EXPECT_EQ(storesOf(attention::forwardTuningSpace(DType::BF16, 128, false, false, 4096, 4096)),
+            (std::set<int64_t>{0}));
+  EXPECT_EQ(storesOf(attention::backwardTuningSpace(DType::BF16, 128, true, false, 4096, 4096,
+                                                    attention::Fp32Precision::tf32, false)),
+            (std::set<int64_t>{0, 1}));
+}
+
 TEST(AttentionTuningSpace, ProblemKeysBucketLengths) {
   EXPECT_EQ(attention::forwardProblem(DType::BF16, 64, true, false, 1000, 3000),
             attention::forwardProblem(DType::BF16, 64, true, false, 1024, 2049 + 1000));
