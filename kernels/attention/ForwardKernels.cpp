@@ -89,8 +89,8 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   // (FlashAttention-3 §3.1), so that one's softmax runs under the other's
   // matmul instead of both waiting on the same copies in step.
   kb.setPingPong(kb.constant("PING_PONG", config.get("PING_PONG")));
-  // TMA_STORE (with TMA, without a producer warpgroup): O goes out through a
-  // shared staging tile and TMA bulk stores.
+  // TMA_STORE (with TMA; not in a persistent kernel's tile loop): O goes out
+  // through a shared staging tile and TMA bulk stores.
   kb.setTensorMemoryAcceleratorStores(kb.constant("TMA_STORE", config.get("TMA_STORE")));
 
   TensorArg q = kb.tensor("q", dtype, 4), k = kb.tensor("k", dtype, 4);

@@ -181,8 +181,9 @@ INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackwardAtomicDq,
 /// warpgroup's share of an N-major B is less than a swizzle panel); and with
 /// both programs' copies from a producer warpgroup, two CTAs per SM up to
 /// d 128 (WARP_SPECIALIZE, CTAS_PER_SM = 2: 128 registers at launch, 232
-/// for the consumers); and atomic dQ on a producer warpgroup (its TMA adds
-/// issued by a consumer thread, waited for before the consumers' barrier).
+/// for the consumers; the gradients by TMA stores); and atomic dQ on a
+/// producer warpgroup (its TMA adds issued by a consumer thread, waited for
+/// before the consumers' barrier).
 class AttentionBackwardTma : public ::testing::TestWithParam<Param> {};
 
 TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
@@ -193,7 +194,7 @@ TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
                          "atomic dQ",
                          "dQ pass, stores by TMA",
                          "128 x 64 on 8 warps",
-                         "on producer warpgroups, two CTAs per SM",
+                         "on producer warpgroups, two CTAs per SM, stores by TMA",
                          "atomic dQ on a producer warpgroup"};
   for (int64_t mode : {0, 1, 2, 3, 4, 5}) {
     if (mode == 3 && s.dim > 128)
@@ -201,7 +202,7 @@ TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
     SCOPED_TRACE(modes[mode]);
     attention_testing::BackwardCase c{s, dtype, causal, useMask, false};
     c.tma = true;
-    c.tmaStore = mode == 2;
+    c.tmaStore = mode == 2 || mode == 4;
     c.atomicDq = mode == 1 || mode == 5;
     c.producer = mode == 4 || mode == 5;
     // Two CTAs per SM leave a d 256 program's consumers too few registers

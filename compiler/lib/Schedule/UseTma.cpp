@@ -194,7 +194,7 @@ public:
     }
     for (auto [add, staging] : adds)
       rewriteAdd(add, staging);
-    if (kernel->hasAttr(tile::kTmaStoresAttr) && !kernel->hasAttr(tile::kWarpSpecializeAttr))
+    if (kernel->hasAttr(tile::kTmaStoresAttr))
       for (tile::StoreOp store : llvm::to_vector(kernel.getBody().front().getOps<tile::StoreOp>()))
         rewriteStore(store);
     if (!multicasts) {
@@ -279,7 +279,9 @@ private:
   /// multiple of 8), of an aligned tensor from a pointer parameter, stored
   /// after every loop and copy of the kernel, so that the staging tile may
   /// take the start of the shared memory those used (it must fit there,
-  /// before the barriers). The block is written into it once every warp is
+  /// before the barriers). Beside a producer warpgroup too: the consumers
+  /// have waited for every fill of its ring by then, and the barriers below
+  /// become theirs (tile-warp-specialize). The block is written into it once every warp is
   /// done with that space (a barrier), fenced for the async proxy and
   /// published (a barrier); tile.tma_store sends it out; a last barrier
   /// keeps the space until TMA has read it.

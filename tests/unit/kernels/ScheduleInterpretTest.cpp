@@ -149,20 +149,22 @@ const attention::AttentionShape kShapes[] = {
 /// K and V by rank-4 tensor maps (TMA = 1), issued by a producer warpgroup
 /// (WARP_SPECIALIZE: both key loops' copies in sequence, the second ring,
 /// which shares the first's memory, refilled only once the first is
-/// released), with O stored by TMA (TMA_STORE), and the default cp.async
-/// pipeline; causal or under a key mask (a second loop, its own ring).
+/// released), with O stored by TMA (TMA_STORE; with and without the
+/// producer), and the default cp.async pipeline; causal or under a key mask
+/// (a second loop, its own ring).
 TEST(ScheduleInterpret, AttentionForward) {
   ScheduleScope scope("sm_90a");
-  const char *modes[] = {"cp.async", "TMA", "TMA from a producer warpgroup",
-                         "TMA, O stored by TMA"};
+  const char *modes[] = {"cp.async", "TMA", "TMA from a producer warpgroup", "TMA, O stored by TMA",
+                         "TMA from a producer warpgroup, O stored by TMA"};
   for (const attention::AttentionShape &s : kShapes)
-    for (int64_t mode : {3, 2, 1, 0})
+    for (int64_t mode : {4, 3, 2, 1, 0})
       for (bool causal : {false, true}) {
         SCOPED_TRACE(attention_testing::shapeName(s) + " " + modes[mode] +
                      (causal ? " causal" : " masked"));
-        expectForward(
-            s, causal, !causal,
-            {{"TMA", mode >= 1}, {"WARP_SPECIALIZE", mode == 2}, {"TMA_STORE", mode == 3}});
+        expectForward(s, causal, !causal,
+                      {{"TMA", mode >= 1},
+                       {"WARP_SPECIALIZE", mode == 2 || mode == 4},
+                       {"TMA_STORE", mode >= 3}});
       }
 }
 
@@ -504,7 +506,8 @@ TEST(ScheduleInterpret, AttentionBackward) {
         }
   // Both programs' copies from a producer warpgroup (the dK/dV program's
   // heads and query blocks in one loop: the phases count on across heads),
-  // one or two CTAs per SM (the device's AttentionBackwardTma mode 4); and
+  // one CTA per SM with the gradients by TMA stores, or two (the device's
+  // AttentionBackwardTma mode 4); and
   // the dK/dV program alone with atomic dQ (its TMA adds waited for before
   // the consumers' own barrier), each program from a query block of its own.
   for (const attention::AttentionShape &s : kShapes)
@@ -516,6 +519,7 @@ TEST(ScheduleInterpret, AttentionBackward) {
       c.producer = true;
       c.ctasPerSm = std::max<int64_t>(ctas, 1);
       c.atomicDq = ctas == 0;
+      c.tmaStore = ctas == 1; // the gradients by TMA stores beside the producer
       attention_testing::expectGradients(attention_testing::runBackward(c),
                                          attention_testing::relativeRmsError, 2e-2);
     }
