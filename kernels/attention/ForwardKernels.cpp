@@ -114,11 +114,12 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   // PERSISTENT: as many programs as the SMs hold (the launch's grid), each
   // walking the tiles pid, pid + programs, ... (a head's query blocks
   // consecutive, so that the programs running at once share its K and V in
-  // L2; causal tiles in the order below). With a producer warpgroup and one key loop per tile
-  // (EVEN_N), the producer issues the next tile's key blocks while the consumers finish this one,
-  // its ring's phases counted across tiles: the fixed cost of a program (the loads' latency before
-  // the first product, the ring's set-up) is paid once per SM rather than once per tile
-  // (FlashAttention-3's persistent scheduler; docs/PERFORMANCE.md). On
+  // L2; causal tiles in the order below). With a producer warpgroup and one
+  // key loop per tile (EVEN_N), the producer issues the next tile's key
+  // blocks while the consumers finish this one, its ring's phases counted
+  // across tiles: the fixed cost of a program (the loads' latency before the
+  // first product, the ring's set-up) is paid once per SM rather than once
+  // per tile (FlashAttention-3's persistent scheduler; docs/PERFORMANCE.md). On
   // whole key blocks; and with a producer warpgroup (TMA, WARP_SPECIALIZE)
   // where tiles differ in their key blocks (causal, a key mask, a partial
   // last block): its ring, which both key loops share, then counts its

@@ -99,21 +99,21 @@ std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t hea
   int64_t split = detail::headDimTail(headDim, heuristic.get("BLOCK_D"));
   if (dtype != DType::F32 && detail::currentArch() == "sm_90a" && split != 0)
     tails.push_back(tails.front() ? 0 : split);
+  // Blocks far longer than the sequence only compute padding.
+  auto fits = [&](int64_t bm, int64_t bn) {
+    return bm <= std::max<int64_t>(16, bucket(qLen)) && bn <= std::max<int64_t>(16, bucket(kLen));
+  };
   for (int64_t bm : {16, 32, 64, 128})
     for (int64_t bn : {16, 32, 64, 128})
       for (unsigned warps : {4u, 8u})
-        for (int64_t tail : tails) {
-          // Blocks far longer than the sequence only compute padding.
-          if (bm <= std::max<int64_t>(16, bucket(qLen)) &&
-              bn <= std::max<int64_t>(16, bucket(kLen)))
+        for (int64_t tail : tails)
+          if (fits(bm, bn))
             space.add(warps, bm, bn, "BLOCK_D_TAIL", tail);
-        }
   // The heuristic's blocks with O stored the other way, where TMA stores
   // apply (K and V by TMA, no producer warpgroup): the heuristic takes them
   // only where they stay spill-free and were measured (d 128).
   if (heuristic.get("TMA") && !heuristic.get("WARP_SPECIALIZE") &&
-      heuristic.get("BLOCK_M") <= std::max<int64_t>(16, bucket(qLen)) &&
-      heuristic.get("BLOCK_N") <= std::max<int64_t>(16, bucket(kLen)))
+      fits(heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N")))
     space.addFlipped("TMA_STORE");
   return space.space;
 }
@@ -285,21 +285,19 @@ std::vector<KernelConfig> attention::backwardTuningSpace(DType dtype, int64_t he
   KernelConfig heuristic = backwardConfig(dtype, headDim, causal, hasMask, detail::currentArch(),
                                           precision, deterministic);
   TuningSpace space(heuristic);
+  // Blocks far longer than the sequences only compute padding (the dQ pass
+  // runs them transposed: BLOCK_N query rows, BLOCK_M keys).
+  int64_t longest = std::max<int64_t>(16, bucket(std::min(qLen, kLen)));
   for (int64_t atomic : {0, 1}) {
     if (atomic && deterministic)
       continue;
     for (int64_t bm : {32, 64, 128})
       for (int64_t bn : {32, 64, 128})
-        for (unsigned warps : {4u, 8u}) {
-          // Blocks far longer than the sequences only compute padding (the dQ
-          // pass runs them transposed: BLOCK_N query rows, BLOCK_M keys).
-          int64_t longest = std::max<int64_t>(16, bucket(std::min(qLen, kLen)));
+        for (unsigned warps : {4u, 8u})
           if (bm <= longest && bn <= longest)
             space.add(warps, bm, bn, "DQ_ATOMIC", atomic);
-        }
   }
   // And the heuristic's blocks with the gradients stored from registers.
-  int64_t longest = std::max<int64_t>(16, bucket(std::min(qLen, kLen)));
   if (heuristic.get("TMA") && heuristic.get("BLOCK_M") <= longest &&
       heuristic.get("BLOCK_N") <= longest)
     space.addFlipped("TMA_STORE");

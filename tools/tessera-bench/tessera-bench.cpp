@@ -578,13 +578,17 @@ int main(int argc, char **argv) {
                     cms, work / (cms * 1e-3) / 1e12, c.key().c_str());
         std::fflush(stdout);
       };
+      // A configuration with --set's constants.
+      auto withSet = [&](kernels::KernelConfig c) {
+        for (const auto &[name, value] : setConstants)
+          c.constants[name] = value;
+        return c;
+      };
       std::stringstream forwardList(forwardConfigs);
       for (std::string item; std::getline(forwardList, item, ';');) {
         if (item == "heuristic") {
           // The chosen configuration with --set's constants: an A/B of one constant.
-          kernels::KernelConfig c = config;
-          for (const auto &[name, value] : setConstants)
-            c.constants[name] = value;
+          kernels::KernelConfig c = withSet(config);
           timeConfig("fwd", c, flops,
                      [&] { attention::forwardWithConfig(q, k, v, r.out, r.lse, options, c); });
           continue;
@@ -626,8 +630,7 @@ int main(int argc, char **argv) {
         c.constants["TF32_ROUNDED_KV"] = parsed->has('r');
         c.constants["SKIP_UNIT_RESCALE"] = parsed->has('u');
         c.constants["WGMMA"] = !parsed->has('m');
-        for (const auto &[name, value] : setConstants)
-          c.constants[name] = value;
+        c = withSet(c);
         timeConfig("fwd", c, flops,
                    [&] { attention::forwardWithConfig(q, k, v, r.out, r.lse, options, c); });
       }
@@ -663,9 +666,7 @@ int main(int argc, char **argv) {
         std::stringstream list(backwardConfigs);
         for (std::string item; std::getline(list, item, ';');) {
           if (item == "heuristic") {
-            kernels::KernelConfig c = bconfig;
-            for (const auto &[name, value] : setConstants)
-              c.constants[name] = value;
+            kernels::KernelConfig c = withSet(bconfig);
             timeConfig("bwd", c, 2.5 * flops, [&] {
               attention::backwardWithConfig(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options,
                                             c);
@@ -692,8 +693,7 @@ int main(int argc, char **argv) {
           c.constants["LONGEST_FIRST"] = !parsed->has('o');
           c.constants["WARP_SPECIALIZE"] = parsed->has('w');
           c.constants["CTAS_PER_SM"] = parsed->has('c') ? 2 : 1;
-          for (const auto &[name, value] : setConstants)
-            c.constants[name] = value;
+          c = withSet(c);
           timeConfig("bwd", c, 2.5 * flops, [&] {
             attention::backwardWithConfig(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options,
                                           c);

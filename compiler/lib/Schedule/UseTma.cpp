@@ -281,10 +281,10 @@ private:
   /// take the start of the shared memory those used (it must fit there,
   /// before the barriers). Beside a producer warpgroup too: the consumers
   /// have waited for every fill of its ring by then, and the barriers below
-  /// become theirs (tile-warp-specialize). The block is written into it once every warp is
-  /// done with that space (a barrier), fenced for the async proxy and
-  /// published (a barrier); tile.tma_store sends it out; a last barrier
-  /// keeps the space until TMA has read it.
+  /// become theirs (tile-warp-specialize). The block is written into it
+  /// once every warp is done with that space (a barrier), fenced for the
+  /// async proxy and published (a barrier); tile.tma_store sends it out; a
+  /// last barrier keeps the space until TMA has read it.
   void rewriteStore(tile::StoreOp store) {
     RankedTensorType type = store.getValue().getType();
     TmaSource source = tmaSource(store.getDesc().getDefiningOp<tile::MakeDescOp>(), kernel);

@@ -507,9 +507,9 @@ TEST(ScheduleInterpret, AttentionBackward) {
   // Both programs' copies from a producer warpgroup (the dK/dV program's
   // heads and query blocks in one loop: the phases count on across heads),
   // one CTA per SM with the gradients by TMA stores, or two (the device's
-  // AttentionBackwardTma mode 4); and
-  // the dK/dV program alone with atomic dQ (its TMA adds waited for before
-  // the consumers' own barrier), each program from a query block of its own.
+  // AttentionBackwardTma mode 4); and the dK/dV program alone with atomic dQ
+  // (its TMA adds waited for before the consumers' own barrier), each
+  // program from a query block of its own.
   for (const attention::AttentionShape &s : kShapes)
     for (int64_t ctas : {1, 2, 0}) {
       SCOPED_TRACE(attention_testing::shapeName(s) + " producer, " +
