@@ -133,13 +133,15 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
       c.constants["PIPELINE_QK"] = 1;
       c.constants["BLOCK_D_TAIL"] = 0;
     }
-    // O by TMA stores from a shared staging tile at d 128 where K and V come
-    // by TMA and no producer warpgroup does (short causal keys): the
-    // register stores of the wgmma layout write 16 bytes of each 32-byte
-    // sector, a third of the kernel's sectors excess at s 1024 causal;
-    // 1.06x at s 1024 and 1.10x at s 512 (H100, docs/PERFORMANCE.md). The
-    // 64-column kernels (128 x 128 on one warpgroup) spill with it.
-    c.constants["TMA_STORE"] = blockD == 128 && c.get("TMA") && !c.get("WARP_SPECIALIZE");
+    // O by TMA stores from a shared staging tile at d 128 and 256 wherever K
+    // and V come by TMA: the register stores of the wgmma layout write 16
+    // bytes of each 32-byte sector, a third of the kernel's sectors excess
+    // at s 1024 causal. Short causal d 128 (one warpgroup) 1.06x at s 1024,
+    // 1.10x at s 512; beside a producer warpgroup 1.04-1.06x at d 128 s 2048
+    // and 4096, 1.05-1.15x at d 256, the same at s 16384 (H100,
+    // docs/PERFORMANCE.md "Stores by TMA"). The 64-column kernels (128 x 128
+    // on one warpgroup) spill 60-88 bytes with it.
+    c.constants["TMA_STORE"] = (blockD == 128 || blockD == 256) && c.get("TMA");
     return c;
   }
   // mma.sync (sm_80 and others), the autotuner's winners: causal kernels

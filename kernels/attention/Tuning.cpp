@@ -110,10 +110,10 @@ std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t hea
           if (fits(bm, bn))
             space.add(warps, bm, bn, "BLOCK_D_TAIL", tail);
   // The heuristic's blocks with O stored the other way, where TMA stores
-  // apply (K and V by TMA, no producer warpgroup): the heuristic takes them
-  // only where they stay spill-free and were measured (d 128).
-  if (heuristic.get("TMA") && !heuristic.get("WARP_SPECIALIZE") &&
-      fits(heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N")))
+  // apply (K and V by TMA, beside a producer warpgroup or not): the
+  // heuristic takes them only where they stay spill-free and were measured
+  // (d 128 and 256).
+  if (heuristic.get("TMA") && fits(heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N")))
     space.addFlipped("TMA_STORE");
   return space.space;
 }

@@ -110,7 +110,10 @@ TEST(AttentionConfig, OutputsByTmaStoresWhereMeasuredFaster) {
         .get("TMA_STORE");
   };
   EXPECT_EQ(forwardStores(128, true, 1024), 1);
-  EXPECT_EQ(forwardStores(128, true, 4096), 0);  // a producer warpgroup
+  EXPECT_EQ(forwardStores(128, true, 4096), 1); // beside a producer warpgroup
+  EXPECT_EQ(forwardStores(128, false, 16384), 1);
+  EXPECT_EQ(forwardStores(256, false, 4096), 1);
+  EXPECT_EQ(forwardStores(160, true, 4096), 1);
   EXPECT_EQ(forwardStores(128, false, 1024), 0); // cp.async
   EXPECT_EQ(forwardStores(64, true, 1024), 0);
   EXPECT_EQ(forwardStores(128, true, 1024, "sm_80"), 0);

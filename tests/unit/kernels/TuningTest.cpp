@@ -114,9 +114,11 @@ TEST(AttentionTuningSpace, TriesTmaStoresBothWays) {
             (std::set<int64_t>{0, 1}));
   EXPECT_EQ(storesOf(attention::forwardTuningSpace(DType::BF16, 64, false, false, 4096, 4096)),
             (std::set<int64_t>{0, 1}));
-  // A producer warpgroup stores from registers.
+  // Beside a producer warpgroup too.
   EXPECT_EQ(storesOf(attention::forwardTuningSpace(DType::BF16, 128, false, false, 4096, 4096)),
-            (std::set<int64_t>{0}));
+            (std::set<int64_t>{0, 1}));
+  EXPECT_EQ(storesOf(attention::forwardTuningSpace(DType::BF16, 256, true, false, 4096, 4096)),
+            (std::set<int64_t>{0, 1}));
   EXPECT_EQ(storesOf(attention::backwardTuningSpace(DType::BF16, 128, true, false, 4096, 4096,
                                                     attention::Fp32Precision::tf32, false)),
             (std::set<int64_t>{0, 1}));
