@@ -125,6 +125,16 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
       c.constants["WARP_SPECIALIZE"] = 1;
     if (blockD == 256 && c.get("BLOCK_D_TAIL") == 32)
       c.constants["BLOCK_N"] = 128;
+    // Up to 1024 keys without masks, one head-dim piece: 128 x 64 on two
+    // warpgroups (64 rows each), K and V by TMA and O by TMA stores (below),
+    // two programs per SM: 0.263 ms at (16, 16, 1024, 128) where one
+    // warpgroup by cp.async took 0.287-0.291 (H100, docs/PERFORMANCE.md
+    // "Stores by TMA"). Causal keeps one warpgroup (0.187 against 0.235).
+    if (blockD == 128 && !causal && !hasMask && kLen > 0 && kLen <= 1024 &&
+        c.get("BLOCK_D_TAIL") == 0) {
+      c.numWarps = 8;
+      c.constants["TMA"] = 1;
+    }
     if (blockD == 128 && !hasMask && (kLen == 0 || kLen > 1024)) {
       c.numWarps = 8;
       c.constants["BLOCK_N"] = 128;

@@ -116,7 +116,11 @@ TEST(AttentionConfig, OutputsByTmaStoresWhereMeasuredFaster) {
   EXPECT_EQ(forwardStores(128, false, 16384), 0); // measured slower there
   EXPECT_EQ(forwardStores(256, false, 4096), 1);
   EXPECT_EQ(forwardStores(160, true, 4096), 1);
-  EXPECT_EQ(forwardStores(128, false, 1024), 0); // cp.async
+  EXPECT_EQ(forwardStores(128, false, 1024), 1); // two warpgroups, K and V by TMA
+  EXPECT_EQ(attention::forwardConfig(DType::BF16, 128, false, false, "sm_90a",
+                                     attention::Fp32Precision::tf32, 1024)
+                .numWarps,
+            8u);
   EXPECT_EQ(forwardStores(64, true, 1024), 0);
   EXPECT_EQ(forwardStores(128, true, 1024, "sm_80"), 0);
   for (int64_t dim : {64, 128, 256})
