@@ -100,8 +100,8 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
     //             where 128 x 64 on one warpgroup ran 0.95x, 0.89x, 0.98x, 0.97x); shorter, or with
     //             a key mask (the scores' mask spills 48 bytes there), 128 x 64 on one warpgroup,
     //             two programs per SM; causal unmasked with K and V by TMA (s 1024: 0.202 ms as
-    //             cp.async, the producer's 0.232; spill-free where cp.async spilled 4 bytes), the
-    //             rest by cp.async (s 1024 full: 0.288 ms, TMA 0.303);
+    //             cp.async, the producer's 0.232; spill-free where cp.async spilled 4 bytes),
+    //             unmasked and not causal on two warpgroups (below), the rest by cp.async;
     //   d 256:    128 x 64 on two consumer warpgroups beside a producer
     //             (0.87x, 0.93x; without the producer 0.81x, 0.87x).
     // Head dims in two pieces (BLOCK_D_TAIL, docs/PERFORMANCE.md "Head dims
@@ -127,9 +127,10 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
       c.constants["BLOCK_N"] = 128;
     // Up to 1024 keys without masks, one head-dim piece: 128 x 64 on two
     // warpgroups (64 rows each), K and V by TMA and O by TMA stores (below),
-    // two programs per SM: 0.263 ms at (16, 16, 1024, 128) where one
-    // warpgroup by cp.async took 0.287-0.291 (H100, docs/PERFORMANCE.md
-    // "Stores by TMA"). Causal keeps one warpgroup (0.187 against 0.235).
+    // two programs per SM: 1.09-1.16x one warpgroup by cp.async at s 256 to
+    // 1024 (0.264-0.267 against 0.291-0.295 ms at (16, 16, 1024, 128),
+    // interleaved; H100, docs/PERFORMANCE.md "Stores beside the producer").
+    // Causal keeps one warpgroup (0.187 against 0.235).
     if (blockD == 128 && !causal && !hasMask && kLen > 0 && kLen <= 1024 &&
         c.get("BLOCK_D_TAIL") == 0) {
       c.numWarps = 8;
