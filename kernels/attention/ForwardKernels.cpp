@@ -78,8 +78,8 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
   // §3.1); the kernel's own warps only compute, released from the CTA
   // barrier that opened every key block.
   kb.setWarpSpecialize(kb.constant("WARP_SPECIALIZE", config.get("WARP_SPECIALIZE")));
-  // CTAS_PER_SM (with a producer warpgroup): that many programs share an SM,
-  // the producer's registers handed to their consumers, so that one
+  // CTAS_PER_SM: that many programs share an SM (their registers fitted to
+  // that share; a producer's handed to its consumers), so that one
   // program's start (Q and the first blocks' loads) and end (O normalised and
   // stored) run under another's key loop instead of idling the SM between
   // programs; it needs blocks whose shared memory fits that many times.

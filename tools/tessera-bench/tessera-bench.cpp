@@ -120,7 +120,7 @@ int usage() {
       "                                       s: O stored by TMA,\n"
       "                                       p: next scores before the softmax,\n"
       "                                       g: consumer warpgroups in turns (with w),\n"
-      "                                       c: two CTAs per SM (with w),\n"
+      "                                       c: two CTAs per SM,\n"
       "                                       l: persistent programs (whole key blocks, or\n"
       "                                          any with w))\n"
       "                         [--set NAME=VALUE]...  (a kernel constant of each of those\n"
@@ -622,7 +622,7 @@ int main(int argc, char **argv) {
         c.constants["PIPELINE_QK"] = parsed->has('p');
         // g: the consumer warpgroups issue in turns (PING_PONG, with w).
         c.constants["PING_PONG"] = parsed->has('g');
-        // c: two programs per SM (CTAS_PER_SM, with w); l: programs that
+        // c: two programs per SM (CTAS_PER_SM); l: programs that
         // loop over the tiles (PERSISTENT, on whole key blocks).
         c.constants["CTAS_PER_SM"] = parsed->has('c') ? 2 : 1;
         c.constants["PERSISTENT"] = parsed->has('l');

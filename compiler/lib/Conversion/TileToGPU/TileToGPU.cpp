@@ -47,6 +47,12 @@ struct KernelToGPUFunc : OpConversionPattern<func::FuncOp> {
                                rewriter.getFunctionType(signature.getConvertedTypes(), {}));
     gpuFunc->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), rewriter.getUnitAttr());
     unsigned threads = tile::getNumWarps(func) * tile::kWarpSize;
+    // CTAs per SM the kernel asked for (KernelBuilder::setCtasPerSm): ptxas
+    // fits each thread's registers to that share of the SM (PTX
+    // .minnctapersm). A warp-specialized split carries its own below.
+    if (auto ctas = func->getAttrOfType<IntegerAttr>(tile::kCtasPerSmAttr);
+        ctas && ctas.getInt() > 1)
+      gpuFunc->setAttr("nvvm.minctasm", rewriter.getI32IntegerAttr(int32_t(ctas.getInt())));
     func.walk([&](tile::WarpSpecializeOp split) {
       // The split's CTAs per SM (PTX .minnctapersm, as CUTLASS's
       // __launch_bounds__): ptxas gives each thread 64K / threads / CTAs

@@ -183,9 +183,10 @@ public:
   /// which refills each buffer once the kernel's warps release it, instead
   /// of by the kernel's warps between their dots.
   void setWarpSpecialize(bool enabled);
-  /// With a producer warpgroup: `ctas` (1 to 4) CTAs of the kernel share an
-  /// SM (PTX .minnctapersm), each thread's registers fitted to that share,
-  /// the producer's handed to the consumers within it (1: the whole SM).
+  /// `ctas` (1 to 4) CTAs of the kernel share an SM (PTX .minnctapersm, as
+  /// CUDA's __launch_bounds__): each thread's registers are fitted to that
+  /// share, and with a producer warpgroup the producer's are handed to the
+  /// consumers within it (1: no bound, the whole SM with a producer).
   void setCtasPerSm(int64_t ctas);
   /// With a producer warpgroup and two consumer warpgroups (8 warps): they
   /// take turns issuing the first product of each loop iteration

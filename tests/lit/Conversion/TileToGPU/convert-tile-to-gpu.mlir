@@ -50,6 +50,23 @@ func.func @add(%x: !tile.ptr<f32>, %n: i32, %s: i32) attributes {tile.kernel, ti
 
 // -----
 
+#l = #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>
+
+// A kernel that asks for two CTAs per SM (tile.ctas_per_sm), without a
+// producer warpgroup: launched with .minnctapersm 2, so that ptxas fits its
+// registers to half the SM.
+// CHECK-LABEL: gpu.module @two_per_sm
+// CHECK: gpu.func @two_per_sm({{.*}}) kernel attributes {nvvm.maxntid = array<i32: 128, 1, 1>, nvvm.minctasm = 2 : i32, tile.num_warps = 4 : i32}
+func.func @two_per_sm(%x: !tile.ptr<f32>, %n: i32, %s: i32) attributes {tile.kernel, tile.num_warps = 4 : i32, tile.ctas_per_sm = 2 : i32} {
+  %pid = tile.program_id 0
+  %d = tile.make_desc %x, [%n], [%s] : !tile.ptr<f32> -> !tile.desc<1024xf32>
+  %t = tile.load %d[%pid] : !tile.desc<1024xf32> -> tensor<1024xf32, #l>
+  tile.store %d[%pid], %t : !tile.desc<1024xf32>, tensor<1024xf32, #l>
+  return
+}
+
+// -----
+
 #p = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [1, 32], warpsPerCTA = [1, 4], order = [1, 0]>
 #s = #tile.slice<dim = 1, parent = #p>
 
