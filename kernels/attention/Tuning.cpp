@@ -115,6 +115,15 @@ std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t hea
   // (d 128 and 256).
   if (heuristic.get("TMA") && fits(heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N")))
     space.addFlipped("TMA_STORE");
+  // Two 8-warp programs per SM, their registers bounded to 128 a thread
+  // (CTAS_PER_SM): unbounded, the short d 128 forward on two warpgroups
+  // takes 150 and runs one per SM (docs/PERFORMANCE.md "Stores beside the
+  // producer"). The autotuner drops those that spill.
+  if (dtype != DType::F32 && detail::currentArch() == "sm_90a")
+    for (int64_t bm : {64, 128})
+      for (int64_t bn : {32, 64})
+        if (fits(bm, bn))
+          space.add(8, bm, bn, "CTAS_PER_SM", 2);
   return space.space;
 }
 

@@ -124,6 +124,20 @@ TEST(AttentionTuningSpace, TriesTmaStoresBothWays) {
             (std::set<int64_t>{0, 1}));
 }
 
+TEST(AttentionTuningSpace, TriesTwoBoundedProgramsPerSm) {
+  if (attention::detail::currentArch() != "sm_90a")
+    GTEST_SKIP() << "two 8-warp programs per SM are tuned on sm_90a; this machine's arch is "
+                 << attention::detail::currentArch();
+  size_t bounded = 0;
+  for (const kernels::KernelConfig &c :
+       attention::forwardTuningSpace(DType::BF16, 128, true, false, 1024, 1024))
+    bounded += c.numWarps == 8 && c.get("CTAS_PER_SM") == 2;
+  EXPECT_EQ(bounded, 4u);
+  for (const kernels::KernelConfig &c :
+       attention::forwardTuningSpace(DType::F32, 128, true, false, 1024, 1024))
+    EXPECT_EQ(c.get("CTAS_PER_SM"), 1);
+}
+
 TEST(AttentionTuningSpace, ProblemKeysBucketLengths) {
   EXPECT_EQ(attention::forwardProblem(DType::BF16, 64, true, false, 1000, 3000),
             attention::forwardProblem(DType::BF16, 64, true, false, 1024, 2049 + 1000));
