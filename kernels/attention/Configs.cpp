@@ -150,7 +150,8 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
     // at s 1024 causal. Short causal d 128 (one warpgroup) 1.06x at s 1024,
     // 1.10x at s 512; beside a producer warpgroup 1.04-1.06x at d 128 s 2048
     // and 4096, 1.05-1.15x at d 256, the same at s 16384 causal (H100,
-    // docs/PERFORMANCE.md "Stores by TMA"). Past 8192 keys without causal
+    // docs/PERFORMANCE.md "Stores by TMA" and "Stores beside the
+    // producer"). Past 8192 keys without causal
     // masks the producer kernel kept its register stores: 1-13% faster
     // there in four of four interleaved pairs. The 64-column kernels (128 x
     // 128 on one warpgroup) spill 60-88 bytes with it.
