@@ -51,15 +51,20 @@ public:
   }
 
   /// The heuristic's configuration on `warps` warps and BLOCK_M x BLOCK_N
-  /// blocks, with constant `name` set to `value`.
-  void add(unsigned warps, int64_t blockM, int64_t blockN, const char *name, int64_t value) {
+  /// blocks, with `constants` set.
+  void add(unsigned warps, int64_t blockM, int64_t blockN,
+           std::initializer_list<std::pair<const char *, int64_t>> constants) {
     KernelConfig c = heuristic;
     c.numWarps = warps;
     c.constants["BLOCK_M"] = blockM;
     c.constants["BLOCK_N"] = blockN;
-    c.constants[name] = value;
+    for (const auto &[name, value] : constants)
+      c.constants[name] = value;
     if (seen.insert(c.key()).second)
       space.push_back(std::move(c));
+  }
+  void add(unsigned warps, int64_t blockM, int64_t blockN, const char *name, int64_t value) {
+    add(warps, blockM, blockN, {{name, value}});
   }
 
   /// The heuristic's configuration with 0/1 constant `name` the other way.
@@ -310,6 +315,17 @@ std::vector<KernelConfig> attention::backwardTuningSpace(DType dtype, int64_t he
   if (heuristic.get("TMA") && heuristic.get("BLOCK_M") <= longest &&
       heuristic.get("BLOCK_N") <= longest)
     space.addFlipped("TMA_STORE");
+  // 128-key blocks on two consumer warpgroups beside a producer warpgroup
+  // (FlashAttention-3's layout), dQ added atomically or by the split's dQ
+  // program: with atomic dQ 1.09x the heuristic at (1, 16, 16384, 128) on
+  // the H100 (64 x 128), slower below 8192 keys (docs/PERFORMANCE.md). At
+  // d 128 64 query rows spill (120 bytes causal), 32 do not; the autotuner
+  // drops what spills.
+  if (heuristic.get("TMA") && longest >= 128)
+    for (int64_t atomic : {0, 1})
+      for (int64_t bm : {32, 64})
+        if (!(atomic && deterministic))
+          space.add(8, bm, 128, {{"DQ_ATOMIC", atomic}, {"WARP_SPECIALIZE", 1}});
   return space.space;
 }
 

@@ -138,6 +138,25 @@ TEST(AttentionTuningSpace, TriesTwoBoundedProgramsPerSm) {
     EXPECT_EQ(c.get("CTAS_PER_SM"), 1);
 }
 
+TEST(AttentionTuningSpace, TriesTheBackwardBesideAProducer) {
+  auto producers = [](bool deterministic, int64_t len) {
+    std::set<std::pair<int64_t, int64_t>> found; // (BLOCK_M, DQ_ATOMIC)
+    for (const kernels::KernelConfig &c :
+         attention::backwardTuningSpace(DType::BF16, 128, true, false, len, len,
+                                        attention::Fp32Precision::tf32, deterministic))
+      if (c.get("WARP_SPECIALIZE") && c.numWarps == 8 && c.get("BLOCK_N") == 128)
+        found.insert({c.get("BLOCK_M"), c.get("DQ_ATOMIC")});
+    return found;
+  };
+  if (attention::detail::currentArch() != "sm_90a")
+    GTEST_SKIP() << "the backward's producer blocks are tuned on sm_90a; this machine's arch is "
+                 << attention::detail::currentArch();
+  EXPECT_EQ(producers(false, 16384),
+            (std::set<std::pair<int64_t, int64_t>>{{32, 0}, {32, 1}, {64, 0}, {64, 1}}));
+  EXPECT_EQ(producers(true, 16384), (std::set<std::pair<int64_t, int64_t>>{{32, 0}, {64, 0}}));
+  EXPECT_TRUE(producers(false, 64).empty()); // blocks longer than the sequence
+}
+
 TEST(AttentionTuningSpace, ProblemKeysBucketLengths) {
   EXPECT_EQ(attention::forwardProblem(DType::BF16, 64, true, false, 1000, 3000),
             attention::forwardProblem(DType::BF16, 64, true, false, 1024, 2049 + 1000));
