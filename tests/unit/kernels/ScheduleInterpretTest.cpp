@@ -451,7 +451,7 @@ TEST(ScheduleInterpret, AttentionForwardTwoProgramsPerSm) {
 /// Short keys on two warpgroups without a producer (the heuristic up to 1024
 /// unmasked keys at d 128: 128 x 64 on 8 warps, K and V by TMA, O by TMA
 /// stores), and bounded to two programs per SM (CTAS_PER_SM without a
-/// producer), causal or not.
+/// producer), causal or not, under a key mask or not.
 TEST(ScheduleInterpret, AttentionForwardTwoWarpgroupsShortKeys) {
   ScheduleScope scope("sm_90a");
   kernels::KernelConfig heuristic = attention::forwardConfig(
@@ -459,13 +459,15 @@ TEST(ScheduleInterpret, AttentionForwardTwoWarpgroupsShortKeys) {
   ASSERT_EQ(heuristic.numWarps, 8u);
   ASSERT_EQ(heuristic.get("TMA_STORE"), 1);
   for (int64_t ctas : {1, 2})
-    for (bool causal : {false, true}) {
-      SCOPED_TRACE(std::to_string(ctas) + " per SM" + (causal ? " causal" : ""));
-      std::map<std::string, int64_t> constants{
-          {"BLOCK_M", 128},       {"BLOCK_N", 64},    {"TMA", 1},           {"TMA_STORE", 1},
-          {"WARP_SPECIALIZE", 0}, {"PIPELINE_QK", 0}, {"CTAS_PER_SM", ctas}};
-      expectForward({2, 2, 1, 129, 77, 128}, causal, /*useMask=*/false, constants, 8);
-    }
+    for (bool causal : {false, true})
+      for (bool masked : {false, true}) {
+        SCOPED_TRACE(std::to_string(ctas) + " per SM" + (causal ? " causal" : "") +
+                     (masked ? " masked" : ""));
+        std::map<std::string, int64_t> constants{
+            {"BLOCK_M", 128},       {"BLOCK_N", 64},    {"TMA", 1},           {"TMA_STORE", 1},
+            {"WARP_SPECIALIZE", 0}, {"PIPELINE_QK", 0}, {"CTAS_PER_SM", ctas}};
+        expectForward({2, 2, 1, 129, 77, 128}, causal, masked, constants, 8);
+      }
 }
 
 /// PING_PONG: the two consumer warpgroups' turns (tile.turn_*) in both key
