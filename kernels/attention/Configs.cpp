@@ -127,7 +127,8 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
       c.constants["BLOCK_N"] = 128;
     // Up to 1024 keys without masks, one head-dim piece: 128 x 64 on two
     // warpgroups (64 rows each), K and V by TMA and O by TMA stores (below),
-    // two programs per SM: 1.09-1.16x one warpgroup by cp.async at s 256 to
+    // two programs per SM on whole key blocks (123 registers; 150, one per
+    // SM, with the masked loop): 1.09-1.16x one warpgroup by cp.async at s 256 to
     // 1024 (0.264-0.267 against 0.291-0.295 ms at (16, 16, 1024, 128),
     // interleaved; H100, docs/PERFORMANCE.md "Stores beside the producer").
     // Causal keeps one warpgroup (0.187 against 0.235).
