@@ -128,9 +128,10 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
     // Up to 1024 keys without masks, one head-dim piece: 128 x 64 on two
     // warpgroups (64 rows each), K and V by TMA and O by TMA stores (below),
     // two programs per SM on whole key blocks (123 registers; 150, one per
-    // SM, with the masked loop): 1.09-1.16x one warpgroup by cp.async at s 256 to
-    // 1024 (0.264-0.267 against 0.291-0.295 ms at (16, 16, 1024, 128),
-    // interleaved; H100, docs/PERFORMANCE.md "Stores beside the producer").
+    // SM, with the masked loop): 1.09-1.16x one warpgroup by cp.async at
+    // s 256 to 1024 (0.264-0.267 against 0.291-0.295 ms at (16, 16, 1024,
+    // 128), interleaved; H100, docs/PERFORMANCE.md "Stores beside the
+    // producer").
     // Causal keeps one warpgroup (0.187 against 0.235).
     if (blockD == 128 && !causal && !hasMask && kLen > 0 && kLen <= 1024 &&
         c.get("BLOCK_D_TAIL") == 0) {
@@ -152,10 +153,10 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
     // 1.10x at s 512; beside a producer warpgroup 1.04-1.06x at d 128 s 2048
     // and 4096, 1.05-1.15x at d 256, the same at s 16384 causal (H100,
     // docs/PERFORMANCE.md "Stores by TMA" and "Stores beside the
-    // producer"). Past 8192 keys without causal
-    // masks the producer kernel kept its register stores: 1-13% faster
-    // there in four of four interleaved pairs. The 64-column kernels (128 x
-    // 128 on one warpgroup) spill 60-88 bytes with it.
+    // producer"). Past 8192 keys without causal masks the producer kernel
+    // keeps its register stores: 1-13% faster there in four of four
+    // position-matched pairs. The 64-column kernels (128 x 128 on one
+    // warpgroup) spill 60-88 bytes with it.
     c.constants["TMA_STORE"] = (blockD == 128 || blockD == 256) && c.get("TMA") &&
                                !(c.get("WARP_SPECIALIZE") && !causal && kLen > 8192);
     return c;
