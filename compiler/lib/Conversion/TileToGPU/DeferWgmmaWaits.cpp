@@ -363,6 +363,10 @@ void deferWait(tile::WarpgroupWaitOp wait) {
       behind.insert(stop);
       continue;
     }
+    // The next group's tiles arriving (FlashAttention-3's order: S_j
+    // issued, then V_{j-1} waited for and P_{j-1}·V_{j-1} issued behind it).
+    if (isMBarrierWait(stop))
+      continue;
     if (!mayOverlap(stop, issued, copiesAreElsewhere))
       break;
   }

@@ -291,3 +291,47 @@ gpu.module @chained_groups {
     gpu.return
   }
 }
+
+// -----
+
+// An mbarrier wait (the next product's tiles arriving) does not stop a
+// wait: FlashAttention-3's order issues S_j, waits for V_{j-1}'s copy and
+// issues P_{j-1}·V_{j-1} behind it, then reads S_j with the second group
+// still running (wait_group 1).
+// CHECK-LABEL: gpu.func @past_mbarrier_wait
+// CHECK: "issue s"
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NOT: wgmma.wait_group
+// CHECK: mbarrier.try_wait.parity
+// CHECK-NOT: wgmma.wait_group
+// CHECK: "issue pv"
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT: llvm.extractvalue
+// CHECK-NEXT: "wgmma.wait_group.sync.aligned 1;"
+// CHECK-NEXT: llvm.extractvalue
+// CHECK-NEXT: llvm.fmul
+gpu.module @past_mbarrier_wait {
+  gpu.func @past_mbarrier_wait(%a: f32, %b: f32, %bar: i32, %phase: i32, %p: !llvm.ptr<1>) kernel {
+    %is = llvm.inline_asm has_side_effects "issue s", "=f,0" %a : (f32) -> !llvm.struct<(f32)>
+    nvvm.wgmma.commit.group.sync.aligned
+    %es = llvm.extractvalue %is[0] : !llvm.struct<(f32)>
+    %rs = tile.warpgroup_wait %es {pending = 0 : i32} : (f32) -> f32
+    %c0 = arith.constant 0 : i32
+    %w = scf.while (%t = %c0) : (i32) -> i32 {
+      %done = llvm.inline_asm has_side_effects "{ .reg .pred p; mbarrier.try_wait.parity.shared.b64 p, [$1], $2, $3; selp.u32 $0, 1, 0, p; }", "=r,r,r,r" %bar, %phase, %c0 : (i32, i32, i32) -> i32
+      %waiting = arith.cmpi eq, %done, %c0 : i32
+      scf.condition(%waiting) %t : i32
+    } do {
+    ^bb0(%t: i32):
+      scf.yield %t : i32
+    }
+    %ipv = llvm.inline_asm has_side_effects "issue pv", "=f,0" %b : (f32) -> !llvm.struct<(f32)>
+    nvvm.wgmma.commit.group.sync.aligned
+    %epv = llvm.extractvalue %ipv[0] : !llvm.struct<(f32)>
+    %rpv = tile.warpgroup_wait %epv {pending = 0 : i32} : (f32) -> f32
+    %x = llvm.fmul %rs, %rs : f32
+    llvm.store %x, %p : f32, !llvm.ptr<1>
+    llvm.store %rpv, %p : f32, !llvm.ptr<1>
+    gpu.return
+  }
+}
