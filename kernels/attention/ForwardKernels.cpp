@@ -161,7 +161,20 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
     // registers (64-row slabs per warpgroup keep it spill-free) and one Q·Kᵀ
     // more computed per program: the one past the last block (keys past k_len
     // load as zeros).
-    const bool pipelineQK = kb.constant("PIPELINE_QK", config.get("PIPELINE_QK"));
+    // PIPELINE_QK = 2, FlashAttention-3's own order (its Algorithm 2 with
+    // intra-warpgroup overlap): iteration j issues S_j = Q K_jᵀ and then
+    // acc = alpha_{j-1}·acc + P_{j-1} V_{j-1}, the previous block's
+    // probabilities arriving loop-carried in the inputs' dtype, and only
+    // then runs the softmax of S_j, under both products. The two products
+    // are issued back to back, so that with PING_PONG one warpgroup's turn
+    // holds both and its softmax runs under the other's; block 0's softmax
+    // runs before the loops (masked: it may be past the keys or the
+    // diagonal) and the last block's P·V after them.
+    const int64_t pipelineQK = kb.constant("PIPELINE_QK", config.get("PIPELINE_QK"));
+    if (pipelineQK < 0 || pipelineQK > 2)
+      throw tessera::Error("attention_forward: PIPELINE_QK must be 0, 1 or 2, got " +
+                           std::to_string(pipelineQK));
+    const bool nextScoresFirst = pipelineQK == 1, deferredPV = pipelineQK == 2;
     // The pieces of the BN x BD block of `t` at row startN.
     auto loadBlock = [&](const TensorArg &t, Scalar startN) {
       std::vector<Tile> tiles;
@@ -178,31 +191,40 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
       return s;
     };
     auto scores = [&](Scalar startN) { return scoresOf(loadBlock(kh, startN)); };
-
-    // One step of lines 8-10 over the key block at startN. Only blocks that
-    // hold masked scores (past the diagonal or the end of the keys, or under a
-    // key mask) pay for the mask.
-    // `carried`: m_i, l_i, O's pieces, and with PIPELINE_QK this block's S.
-    auto step = [&](Scalar startN, const std::vector<Tile> &carried, bool masked) {
-      Tile mI = carried[0], lI = carried[1];
-      Tile sNext;
-      std::vector<Tile> kj;
-      if (pipelineQK)
-        sNext = scores(startN + Scalar(BN));
-      else
-        kj = loadBlock(kh, startN);
-      // V_j, or (V_TRANSPOSED) V_jᵀ, read back as V_j by trans below: rows
-      // j·d to j·d + BD - 1 of the blocked Vᵀ seen as (k_len / BLOCK_N · d,
-      // BLOCK_N), d being V's head dim (as K's, which may exceed Q's: a
-      // caller may pad K and V alone). Where d < BD the rows
-      // past d are the next block's (or padding): they only reach output
-      // columns past d, which are never stored. (A rank-5 view, bounding
-      // them, costs spills at d 512.)
-      std::vector<Tile> vj =
-          vTransposed
-              ? std::vector<Tile>{load(vh, {startN / Scalar(BN) * k.size(3), Scalar(0)}, {BD, BN})}
-              : loadBlock(vh, startN);
-      Tile s = pipelineQK ? carried[2 + numPieces] : scoresOf(kj);
+    // V_j, or (V_TRANSPOSED) V_jᵀ, read back as V_j by trans below: rows
+    // j·d to j·d + BD - 1 of the blocked Vᵀ seen as (k_len / BLOCK_N · d,
+    // BLOCK_N), d being V's head dim (as K's, which may exceed Q's: a
+    // caller may pad K and V alone). Where d < BD the rows
+    // past d are the next block's (or padding): they only reach output
+    // columns past d, which are never stored. (A rank-5 view, bounding
+    // them, costs spills at d 512.)
+    auto loadValues = [&](Scalar startN) {
+      return vTransposed ? std::vector<Tile>{load(vh, {startN / Scalar(BN) * k.size(3), Scalar(0)},
+                                                  {BD, BN})}
+                         : loadBlock(vh, startN);
+    };
+    // acc_p = alpha·acc_p + P V_p for each piece p of O.             (line 10)
+    auto accumulate = [&](const Tile &pIn, const Tile &alpha, const std::vector<Tile> &vj,
+                          const Tile *accs) {
+      std::vector<Tile> out;
+      for (size_t piece = 0; piece < numPieces; ++piece) {
+        // alpha is exactly 1 in rows whose max held. With SKIP_UNIT_RESCALE,
+        // rescale_rows lets warps whose 16 rows all held skip the multiply:
+        // most of them, once the maxima settle, where key blocks are small.
+        Tile scaled = skipUnitRescale ? rescale_rows(accs[piece], alpha)
+                                      : accs[piece] * expand_dims(alpha, 1);
+        out.push_back(dot(pIn, vTransposed ? trans(vj[piece]) : vj[piece], scaled, precision));
+      }
+      return out;
+    };
+    // Lines 9-10 but the product for the scores S of the key block at
+    // startN: m_new, l_i, P in the inputs' dtype and alpha. Only blocks that
+    // hold masked scores (past the diagonal or the end of the keys, or under
+    // a key mask) pay for the mask.
+    struct Softmax {
+      Tile m, l, p, alpha;
+    };
+    auto softmax = [&](Tile s, Scalar startN, const Tile &mI, const Tile &lI, bool masked) {
       if (masked) {
         Tile keys = cols + startN;
         Tile valid = causal ? keys < rowEnd : keys < kLen;
@@ -220,19 +242,40 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
       // P = exp2(S·scale·log2(e) - m_new);  alpha = exp2(m_i - m_new)  (line 9)
       Tile p = exp2(s * scaleLog2e - expand_dims(mSafe, 1));
       Tile alpha = exp2(mI - mSafe);
-      // l_i = alpha·l_i + rowsum(P);  acc = alpha·acc + P V             (line 10)
-      lI = lI * alpha + reduce_sum(p, 1);
-      std::vector<Tile> next{mNew, lI};
-      Tile pIn = cast(p, dtype);
-      for (size_t piece = 0; piece < numPieces; ++piece) {
-        Tile acc = carried[2 + piece];
-        // alpha is exactly 1 in rows whose max held. With SKIP_UNIT_RESCALE,
-        // rescale_rows lets warps whose 16 rows all held skip the multiply:
-        // most of them, once the maxima settle, where key blocks are small.
-        Tile scaled = skipUnitRescale ? rescale_rows(acc, alpha) : acc * expand_dims(alpha, 1);
-        next.push_back(dot(pIn, vTransposed ? trans(vj[piece]) : vj[piece], scaled, precision));
+      // l_i = alpha·l_i + rowsum(P)                                     (line 10)
+      return Softmax{mNew, lI * alpha + reduce_sum(p, 1), cast(p, dtype), alpha};
+    };
+
+    // One step of lines 8-10 over the key block at startN.
+    // `carried`: m_i, l_i, O's pieces, and with PIPELINE_QK = 1 this block's
+    // S, with PIPELINE_QK = 2 the previous block's P and alpha.
+    auto step = [&](Scalar startN, const std::vector<Tile> &carried, bool masked) {
+      if (deferredPV) {
+        Tile s = scores(startN);
+        std::vector<Tile> next{Tile(), Tile()};
+        for (Tile &acc : accumulate(carried[2 + numPieces], carried[3 + numPieces],
+                                    loadValues(startN - Scalar(BN)), &carried[2]))
+          next.push_back(acc);
+        Softmax sm = softmax(s, startN, carried[0], carried[1], masked);
+        next[0] = sm.m;
+        next[1] = sm.l;
+        next.push_back(sm.p);
+        next.push_back(sm.alpha);
+        return next;
       }
-      if (pipelineQK)
+      Tile sNext;
+      std::vector<Tile> kj;
+      if (nextScoresFirst)
+        sNext = scores(startN + Scalar(BN));
+      else
+        kj = loadBlock(kh, startN);
+      std::vector<Tile> vj = loadValues(startN);
+      Tile s = nextScoresFirst ? carried[2 + numPieces] : scoresOf(kj);
+      Softmax sm = softmax(s, startN, carried[0], carried[1], masked);
+      std::vector<Tile> next{sm.m, sm.l};
+      for (Tile &acc : accumulate(sm.p, sm.alpha, vj, &carried[2]))
+        next.push_back(acc);
+      if (nextScoresFirst)
         next.push_back(sNext);
       return next;
     };
@@ -248,18 +291,36 @@ void attentionForwardKernel(KernelBuilder &kb, const KernelConfig &config) {
     std::vector<Tile> state = {mI, lI};
     for (attention::detail::HeadDimPiece piece : pieces)
       state.push_back(zeros({BM, piece.width}, DType::F32));
-    if (pipelineQK)
+    // The loops' first block: 0, or 1 where block 0's softmax runs here.
+    Scalar firstN = Scalar(0);
+    if (nextScoresFirst)
       state.push_back(scores(Scalar(0)));
+    if (deferredPV) {
+      Softmax sm = softmax(scores(Scalar(0)), Scalar(0), mI, lI, /*masked=*/true);
+      state[0] = sm.m;
+      state[1] = sm.l;
+      state.push_back(sm.p);
+      state.push_back(sm.alpha);
+      firstN = Scalar(BN);
+    }
     if (!hasMask)
-      state = for_range(Scalar(0), unmaskedEnd, Scalar(BN), state,
+      state = for_range(firstN, unmaskedEnd, Scalar(BN), state,
                         [&](Scalar startN, const std::vector<Tile> &carried) {
                           return step(startN, carried, /*masked=*/false);
                         });
     if (!evenKeys)
-      state = for_range(unmaskedEnd, endN, Scalar(BN), state,
+      state = for_range(max(firstN, unmaskedEnd), endN, Scalar(BN), state,
                         [&](Scalar startN, const std::vector<Tile> &carried) {
                           return step(startN, carried, /*masked=*/true);
                         });
+    if (deferredPV) {
+      // The last block's P·V: block max(⌈endN / BN⌉ - 1, 0), whose P is 0
+      // where it lies past the keys.
+      Scalar lastN = max(cdiv(endN, Scalar(BN)) - Scalar(1), Scalar(0)) * Scalar(BN);
+      std::vector<Tile> accs =
+          accumulate(state[2 + numPieces], state[3 + numPieces], loadValues(lastN), &state[2]);
+      std::copy(accs.begin(), accs.end(), state.begin() + 2);
+    }
     mI = state[0];
     lI = state[1];
 

@@ -325,7 +325,11 @@ INSTANTIATE_TEST_SUITE_P(
 /// at head dims up to 128, 64 x 64 on one consumer warpgroup beside a
 /// producer, two programs per SM (CTAS_PER_SM = 2), with and without the
 /// next scores first; and 128 x 64 on two warpgroups without a producer,
-/// two programs per SM (their registers bounded to 128), O by TMA.
+/// two programs per SM (their registers bounded to 128), O by TMA; and
+/// FlashAttention-3's order (PIPELINE_QK = 2: P_{j-1}·V_{j-1} issued
+/// beside S_j, block 0's softmax before the loops) on 128 x 128 beside a
+/// producer, alone and with the two warpgroups in turns (each turn holding
+/// both products).
 class AttentionForwardTma : public ::testing::TestWithParam<Param> {};
 
 TEST_P(AttentionForwardTma, MatchesFloat64Reference) {
@@ -341,11 +345,25 @@ TEST_P(AttentionForwardTma, MatchesFloat64Reference) {
                          "128 x 128 on 8 warps, producer, next scores first, O by TMA (d 128)",
                          "64 x 64 on 4 warps, producer, two programs per SM (d <= 128)",
                          "64 x 64 on 4 warps, producer, two per SM, next scores first",
-                         "128 x 64 on 8 warps, two per SM, O by TMA (d <= 128)"};
-  for (int64_t mode : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}) {
+                         "128 x 64 on 8 warps, two per SM, O by TMA (d <= 128)",
+                         "128 x 128 on 8 warps, producer, P·V a block behind, O by TMA (d 128)",
+                         "128 x 128 on 8 warps, producer, P·V a block behind, in turns (d 128)"};
+  for (int64_t mode : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}) {
     SCOPED_TRACE(modes[mode]);
-    if ((mode == 6 && (s.dim <= 64 || s.dim > 128)) || (mode >= 7 && s.dim > 128))
+    if (((mode == 6 || mode >= 10) && (s.dim <= 64 || s.dim > 128)) || (mode >= 7 && s.dim > 128))
       continue;
+    if (mode >= 10) {
+      checkForward(dtype, attention::Fp32Precision::ieee, s, causal, useMask,
+                   {{"TMA", 1},
+                    {"TMA_STORE", mode == 10},
+                    {"WARP_SPECIALIZE", 1},
+                    {"PIPELINE_QK", 2},
+                    {"PING_PONG", mode == 11},
+                    {"BLOCK_M", 128},
+                    {"BLOCK_N", 128},
+                    {"num_warps", 8}});
+      continue;
+    }
     if (mode == 9) {
       checkForward(dtype, attention::Fp32Precision::ieee, s, causal, useMask,
                    {{"TMA", 1},

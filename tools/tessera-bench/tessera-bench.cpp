@@ -106,7 +106,8 @@ int usage() {
       "                                       t: blocks copied by TMA, o: causal dQ blocks\n"
       "                                       in index order, w: copies from a producer\n"
       "                                       warpgroup, c: two CTAs per SM)\n"
-      "       [--forward-configs BMxBNwWsS[v][m][r][u][t][w][o][s][p][g][c][l];...]  (also times "
+      "       [--forward-configs BMxBNwWsS[v][m][r][u][t][w][o][s][p][d][g][c][l];...]  (also "
+      "times "
       "the "
       "forward with "
       "each: "
@@ -119,6 +120,8 @@ int usage() {
       "                                       o: causal blocks in index order,\n"
       "                                       s: O stored by TMA,\n"
       "                                       p: next scores before the softmax,\n"
+      "                                       d: P·V a block behind, beside the\n"
+      "                                          scores (FlashAttention-3's order),\n"
       "                                       g: consumer warpgroups in turns (with w),\n"
       "                                       c: two CTAs per SM,\n"
       "                                       l: persistent programs (whole key blocks, or\n"
@@ -594,11 +597,11 @@ int main(int argc, char **argv) {
           continue;
         }
         std::optional<ConfigItem> parsed =
-            parseConfigItem(item, /*withStages=*/true, "vmrutwospgcl");
+            parseConfigItem(item, /*withStages=*/true, "vmrutwospdgcl");
         if (!parsed) {
           std::fprintf(stderr,
                        "tessera-bench: --forward-configs: expected "
-                       "BMxBNwWsS[v][m][r][u][t][w][o][s][p][g][c][l], "
+                       "BMxBNwWsS[v][m][r][u][t][w][o][s][p][d][g][c][l], "
                        "got '%s'\n",
                        item.c_str());
           return 2;
@@ -618,8 +621,9 @@ int main(int argc, char **argv) {
         // s: O stored by TMA (with t).
         c.constants["LONGEST_FIRST"] = !parsed->has('o');
         c.constants["TMA_STORE"] = parsed->has('s');
-        // p: the next block's scores issued before the softmax (PIPELINE_QK).
-        c.constants["PIPELINE_QK"] = parsed->has('p');
+        // p: the next block's scores issued before the softmax (PIPELINE_QK);
+        // d: FlashAttention-3's order, P·V a block behind (PIPELINE_QK = 2).
+        c.constants["PIPELINE_QK"] = parsed->has('d') ? 2 : parsed->has('p');
         // g: the consumer warpgroups issue in turns (PING_PONG, with w).
         c.constants["PING_PONG"] = parsed->has('g');
         // c: two programs per SM (CTAS_PER_SM); l: programs that

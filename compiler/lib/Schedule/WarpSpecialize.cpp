@@ -36,6 +36,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
@@ -698,10 +699,30 @@ private:
   bool sharedRings;
 };
 
+/// The last product of the turn that opens with `first`: the products
+/// issued back to back after it, up to the body's next exponential or
+/// reduction (a softmax), so that no warpgroup holds the turn through work
+/// the other's products should run under (FlashAttention-3 §3.1: each
+/// warpgroup issues Q·K_jᵀ and P_{j-1}·V_{j-1} in its turn, then runs its
+/// softmax under the other's).
+tile::DotOp lastDotOfTurn(tile::DotOp first) {
+  tile::DotOp last = first;
+  for (Operation *op = first->getNextNode(); op; op = op->getNextNode()) {
+    if (auto dot = dyn_cast<tile::DotOp>(op)) {
+      last = dot;
+      continue;
+    }
+    if (op->getNumRegions() || isa<tile::ReduceOp, tile::ScanOp, math::Exp2Op, math::ExpOp>(op))
+      break;
+  }
+  return last;
+}
+
 /// Ping-pong (tile::kPingPongAttr): in every consumer loop, the two
-/// consumer warpgroups take turns issuing the body's first product, which
-/// each hands over as soon as it is issued; warpgroup 1 gives warpgroup 0
-/// the first turn and warpgroup 0 takes back the last one after the loops.
+/// consumer warpgroups take turns issuing the body's first products
+/// (lastDotOfTurn), which each hands over as soon as they are issued;
+/// warpgroup 1 gives warpgroup 0 the first turn and warpgroup 0 takes back
+/// the last one after the loops.
 /// Both run the same loops with the same trips, so the turns balance.
 /// Not in a persistent kernel (consumer loops nested in a tile loop): there
 /// the attention forward hung on the GPU (H100, 22f8748's call) where it ran
@@ -726,7 +747,7 @@ void addTurns(tile::WarpSpecializeOp split) {
     tile::DotOp first = *dots.begin();
     OpBuilder b(first);
     tile::TurnWaitOp::create(b, first.getLoc());
-    b.setInsertionPointAfter(first);
+    b.setInsertionPointAfter(lastDotOfTurn(first));
     tile::TurnPassOp::create(b, first.getLoc());
     any = true;
   });

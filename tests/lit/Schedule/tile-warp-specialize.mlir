@@ -527,6 +527,54 @@ func.func @ping_pong(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32,
 #opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
 #opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
 
+// A turn holds the products issued back to back (FlashAttention-3's S_j and
+// P_{j-1}·V_{j-1}) and ends before the exponential: the product after it
+// is issued outside the turn.
+// CHECK-LABEL: func.func @ping_pong_two_products
+// CHECK: scf.for
+// CHECK: tile.turn_wait
+// CHECK-NEXT: = tile.dot %
+// CHECK-NEXT: = tile.dot %
+// CHECK-NEXT: tile.turn_pass
+// CHECK-NEXT: math.exp2
+// CHECK-NEXT: = tile.dot %
+// CHECK: scf.yield
+func.func @ping_pong_two_products(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                                  %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                                  %row: i32, %col: i32, %out: !tile.desc<128x128xf32>)
+    attributes {tile.kernel, tile.num_stages = 2 : i32, tile.num_warps = 8 : i32, tile.tma,
+                tile.warp_specialize, tile.ping_pong} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+  %a = tile.load %da[%row, %c0] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+  %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+  %r:2 = scf.for %k = %c0 to %arg7 step %c64 iter_args(%acc = %cst, %acc2 = %cst) -> (tensor<128x128xf32, #mma>, tensor<128x128xf32, #mma>) : i32 {
+    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %ob2 = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %ob3 = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %s = tile.dot %oa, %ob, %cst : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    %d = tile.dot %oa, %ob2, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    %e = math.exp2 %s : tensor<128x128xf32, #mma>
+    %d2 = tile.dot %oa, %ob3, %e : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    scf.yield %d, %d2 : tensor<128x128xf32, #mma>, tensor<128x128xf32, #mma>
+  }
+  %sum = arith.addf %r#0, %r#1 : tensor<128x128xf32, #mma>
+  tile.store %out[%row, %col], %sum : !tile.desc<128x128xf32>, tensor<128x128xf32, #mma>
+  return
+}
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [8, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [8, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [8, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
 // Ping-pong in a persistent kernel (the consumers' key loops inside a tile
 // loop): not applied, no turns (the attention forward hung so on the GPU).
 // CHECK-LABEL: func.func @ping_pong_persistent

@@ -262,21 +262,32 @@ TEST(ScheduleInterpret, AttentionForwardLargerBlocks) {
 /// on the blocks it is meant for (two warpgroups of 64 rows) and on one
 /// warpgroup; TMA, a producer warpgroup or cp.async; the last block's
 /// extra product reads keys past k_len as zeros and is dropped.
+///
+/// PIPELINE_QK = 2, FlashAttention-3's order: block 0's softmax before the
+/// loops, S_j issued with P_{j-1}·V_{j-1} in iteration j, the last block's
+/// P·V after the loops; also with a single key block (the loops run no
+/// trip) and with keys the causal diagonal hides from every row of a
+/// program (q_len > k_len: block 0 wholly masked).
 TEST(ScheduleInterpret, AttentionForwardPipelinedScores) {
   ScheduleScope scope("sm_90a");
   const char *modes[] = {"cp.async", "TMA", "TMA from a producer warpgroup"};
-  for (int64_t mode : {0, 1, 2})
-    for (bool causal : {false, true})
-      for (bool useMask : {false, true}) {
-        SCOPED_TRACE(std::string(modes[mode]) + (causal ? " causal" : "") +
-                     (useMask ? " masked" : ""));
-        std::map<std::string, int64_t> constants{
-            {"TMA", mode >= 1}, {"WARP_SPECIALIZE", mode == 2}, {"PIPELINE_QK", 1}};
-        constants["BLOCK_M"] = 128;
-        constants["BLOCK_N"] = 64;
-        expectForward({1, 2, 1, 200, 300, 128}, causal, useMask, constants, 8);
-        expectForward({1, 4, 2, 150, 200, 64}, causal, useMask, {{"PIPELINE_QK", 1}});
-      }
+  for (int64_t pipelined : {1, 2})
+    for (int64_t mode : {0, 1, 2})
+      for (bool causal : {false, true})
+        for (bool useMask : {false, true}) {
+          SCOPED_TRACE(std::string(modes[mode]) + (causal ? " causal" : "") +
+                       (useMask ? " masked" : "") + " PIPELINE_QK " + std::to_string(pipelined));
+          std::map<std::string, int64_t> constants{
+              {"TMA", mode >= 1}, {"WARP_SPECIALIZE", mode == 2}, {"PIPELINE_QK", pipelined}};
+          constants["BLOCK_M"] = 128;
+          constants["BLOCK_N"] = 64;
+          expectForward({1, 2, 1, 200, 300, 128}, causal, useMask, constants, 8);
+          expectForward({1, 4, 2, 150, 200, 64}, causal, useMask, {{"PIPELINE_QK", pipelined}});
+          if (pipelined == 2) {
+            expectForward({1, 2, 1, 130, 40, 128}, causal, useMask, constants, 8);
+            expectForward({1, 2, 1, 300, 100, 128}, causal, useMask, constants, 8);
+          }
+        }
 }
 
 /// Keys a whole number of blocks, neither causal nor masked: the launch sets
@@ -404,8 +415,8 @@ TEST(ScheduleInterpret, AttentionForwardPersistent) {
     expectForward({1, 2, 1, 300, 200, 128}, false, false, constants);
     expectForward({1, 2, 1, 300, 256, 128}, true, false, constants);
   }
-  for (int64_t pipelined : {0, 1}) {
-    SCOPED_TRACE(pipelined ? "producer, next scores first" : "producer");
+  for (int64_t pipelined : {0, 1, 2}) {
+    SCOPED_TRACE("producer, PIPELINE_QK " + std::to_string(pipelined));
     std::map<std::string, int64_t> constants{{"PERSISTENT", 1}, {"WARP_SPECIALIZE", 1},
                                              {"TMA", 1},        {"BLOCK_M", 128},
                                              {"BLOCK_N", 128},  {"PIPELINE_QK", pipelined}};
@@ -437,9 +448,9 @@ TEST(ScheduleInterpret, AttentionForwardPersistentCpAsync) {
 /// 128, causal, masked or both.
 TEST(ScheduleInterpret, AttentionForwardTwoProgramsPerSm) {
   ScheduleScope scope("sm_90a");
-  for (int64_t pipelined : {0, 1})
+  for (int64_t pipelined : {0, 1, 2})
     for (bool causal : {false, true}) {
-      SCOPED_TRACE(std::string(pipelined ? "next scores first" : "") + (causal ? " causal" : ""));
+      SCOPED_TRACE("PIPELINE_QK " + std::to_string(pipelined) + (causal ? " causal" : ""));
       std::map<std::string, int64_t> constants{{"BLOCK_M", 64},    {"BLOCK_N", 64},
                                                {"TMA", 1},         {"WARP_SPECIALIZE", 1},
                                                {"CTAS_PER_SM", 2}, {"PIPELINE_QK", pipelined}};
@@ -477,9 +488,9 @@ TEST(ScheduleInterpret, AttentionForwardTwoWarpgroupsShortKeys) {
 /// the turns balance (a missing one hangs).
 TEST(ScheduleInterpret, AttentionForwardPingPong) {
   ScheduleScope scope("sm_90a");
-  for (int64_t pipelined : {0, 1})
+  for (int64_t pipelined : {0, 1, 2})
     for (bool causal : {false, true}) {
-      SCOPED_TRACE(std::string(pipelined ? "next scores first" : "") + (causal ? " causal" : ""));
+      SCOPED_TRACE("PIPELINE_QK " + std::to_string(pipelined) + (causal ? " causal" : ""));
       expectForward({1, 2, 1, 200, 300, 128}, causal, /*useMask=*/!causal,
                     {{"BLOCK_M", 128},
                      {"BLOCK_N", 64},
