@@ -339,6 +339,11 @@ void deferWait(tile::WarpgroupWaitOp wait) {
   };
   int64_t issued = 0;
   bool copiesAreElsewhere = wait.getMayCrossIterations();
+  // The first mbarrier wait passed, with what had been issued and moved
+  // behind by then: passing it pays where another group issues after it.
+  Operation *firstMBarrierWait = nullptr;
+  int64_t issuedBeforeMBarrierWait = 0;
+  size_t behindBeforeMBarrierWait = 0;
   Operation *stop = wait->getNextNode();
   for (; !stop->hasTrait<OpTrait::IsTerminator>(); stop = stop->getNextNode()) {
     // A typed group that reads what the wait returns (its accumulators,
@@ -365,10 +370,24 @@ void deferWait(tile::WarpgroupWaitOp wait) {
     }
     // The next group's tiles arriving (FlashAttention-3's order: S_j
     // issued, then V_{j-1} waited for and P_{j-1}·V_{j-1} issued behind it).
-    if (isMBarrierWait(stop))
+    if (isMBarrierWait(stop)) {
+      if (!firstMBarrierWait) {
+        firstMBarrierWait = stop;
+        issuedBeforeMBarrierWait = issued;
+        behindBeforeMBarrierWait = behind.size();
+      }
       continue;
+    }
     if (!mayOverlap(stop, issued, copiesAreElsewhere))
       break;
+  }
+  // No group issued past it: the wait stays before it. Waiting there costs
+  // nothing the tensor cores could use, and holding the scores' registers
+  // through it made ptxas spill (the one-warpgroup d 64 forward: 20-40 bytes).
+  if (firstMBarrierWait && issued == issuedBeforeMBarrierWait) {
+    stop = firstMBarrierWait;
+    while (behind.size() > behindBeforeMBarrierWait)
+      behind.pop_back();
   }
   if (behind.size() == 1 && stop == wait->getNextNode())
     return;
