@@ -46,7 +46,8 @@ std::string tessera::toolchainFingerprint() {
            ";nvjitlink=" + nvJitLinkVersion() + ";ptxas=" + ptxas +
            (shortSharedPointers() ? ";short-shared-pointers" : "") +
            (typedWarpgroupMma() ? "" : ";inline-wgmma") +
-           (sharedTmaRings() ? "" : ";separate-rings");
+           (sharedTmaRings() ? "" : ";separate-rings") +
+           (waitsAtMBarriers() ? ";waits-at-mbarriers" : "");
   }();
   return fingerprint;
 }

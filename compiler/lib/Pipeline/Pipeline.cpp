@@ -77,7 +77,9 @@ void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &opti
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // Each wgmma's wait sinks to the first use of its accumulators.
-  pm.addNestedPass<gpu::GPUModuleOp>(createDeferWgmmaWaits());
+  DeferWgmmaWaitsOptions defer;
+  defer.pastMBarrierWaits = !waitsAtMBarriers();
+  pm.addNestedPass<gpu::GPUModuleOp>(createDeferWgmmaWaits(defer));
   // Upstream's lowering to NVVM: structured control flow to branches, then the
   // gpu, arith, vector and memref ops to LLVM and NVVM intrinsics.
   OpPassManager &gpuPm = pm.nest<gpu::GPUModuleOp>();

@@ -55,6 +55,14 @@ bool tessera::typedWarpgroupMma() {
   return enabled;
 }
 
+bool tessera::waitsAtMBarriers() {
+  static const bool enabled = [] {
+    const char *env = std::getenv("TESSERA_WAITS_AT_MBARRIERS");
+    return env && std::string_view(env) == "1";
+  }();
+  return enabled;
+}
+
 bool tessera::sharedTmaRings() {
   static const bool enabled = [] {
     const char *env = std::getenv("TESSERA_SEPARATE_RINGS");

@@ -29,6 +29,12 @@ bool shortSharedPointers();
 /// the two (docs/COMPILER.md §4; the kernel cache keys on it).
 bool typedWarpgroupMma();
 
+/// Whether a wgmma's wait stops at every mbarrier wait in this process, as
+/// before 2026-12-06 ($TESSERA_WAITS_AT_MBARRIERS=1, read once: an A/B of
+/// tessera-defer-wgmma-waits' past-mbarrier-waits; the kernel cache keys on
+/// it).
+bool waitsAtMBarriers();
+
 /// Whether TMA loops in sequence that a producer warpgroup fills share one
 /// ring (tile-warp-specialize's shared-rings), as by default:
 /// $TESSERA_SEPARATE_RINGS=1, read once, gives each loop its own, to

@@ -325,7 +325,7 @@ bool chainIntoNextGroup(tile::WarpgroupWaitOp wait) {
 /// Pure operations on the accumulators on the way (the extraction of the
 /// results, exp2 of the scores) move along behind the wait, in order, so
 /// that the independent work in between runs first.
-void deferWait(tile::WarpgroupWaitOp wait) {
+void deferWait(tile::WarpgroupWaitOp wait, bool pastMBarrierWaits) {
   llvm::SetVector<Operation *> behind; // after the wait: it and what follows from it
   behind.insert(wait);
   auto dependsOnWait = [&](Operation *op) {
@@ -370,7 +370,7 @@ void deferWait(tile::WarpgroupWaitOp wait) {
     }
     // The next group's tiles arriving (FlashAttention-3's order: S_j
     // issued, then V_{j-1} waited for and P_{j-1}·V_{j-1} issued behind it).
-    if (isMBarrierWait(stop)) {
+    if (pastMBarrierWaits && isMBarrierWait(stop)) {
       if (!firstMBarrierWait) {
         firstMBarrierWait = stop;
         issuedBeforeMBarrierWait = issued;
@@ -430,12 +430,13 @@ void lowerWait(tile::WarpgroupWaitOp wait) {
 }
 
 struct DeferWgmmaWaitsPass : tessera::impl::DeferWgmmaWaitsBase<DeferWgmmaWaitsPass> {
+  using Base::Base;
   void runOnOperation() override {
     SmallVector<tile::WarpgroupWaitOp> waits;
     getOperation().walk([&](tile::WarpgroupWaitOp op) { waits.push_back(op); });
     for (tile::WarpgroupWaitOp wait : waits)
       if (!chainIntoNextGroup(wait))
-        deferWait(wait);
+        deferWait(wait, pastMBarrierWaits);
     waits.clear();
     getOperation().walk([&](tile::WarpgroupWaitOp op) { waits.push_back(op); });
     for (tile::WarpgroupWaitOp wait : waits)

@@ -1,4 +1,5 @@
 // RUN: tessera-opt %s -split-input-file --pass-pipeline="builtin.module(gpu.module(tessera-defer-wgmma-waits))" | FileCheck %s
+// RUN: tessera-opt %s -split-input-file --pass-pipeline="builtin.module(gpu.module(tessera-defer-wgmma-waits{past-mbarrier-waits=false}))" | FileCheck %s --check-prefix=AT
 
 // A wgmma group is its issue (inline assembly of the instructions) and its
 // commit (nvvm.wgmma.commit.group.sync.aligned); tile.warpgroup_wait takes
@@ -310,6 +311,12 @@ gpu.module @chained_groups {
 // CHECK-NEXT: "wgmma.wait_group.sync.aligned 1;"
 // CHECK-NEXT: llvm.extractvalue
 // CHECK-NEXT: llvm.fmul
+// With past-mbarrier-waits=false (TESSERA_WAITS_AT_MBARRIERS=1) it stops there.
+// AT-LABEL: gpu.func @past_mbarrier_wait
+// AT: "issue s"
+// AT-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// AT: "wgmma.wait_group.sync.aligned 0;"
+// AT: mbarrier.try_wait.parity
 gpu.module @past_mbarrier_wait {
   gpu.func @past_mbarrier_wait(%a: f32, %b: f32, %bar: i32, %phase: i32, %p: !llvm.ptr<1>) kernel {
     %is = llvm.inline_asm has_side_effects "issue s", "=f,0" %a : (f32) -> !llvm.struct<(f32)>

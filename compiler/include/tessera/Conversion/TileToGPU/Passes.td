@@ -68,7 +68,13 @@ def DeferWgmmaWaits : Pass<"tessera-defer-wgmma-waits", "mlir::gpu::GPUModuleOp"
     (`wait_group N`, N the groups issued after its own), so independent
     products queue back to back and the elementwise work between them runs
     while they execute (the intra-warpgroup overlap of FlashAttention-3).
+    An mbarrier wait is passed where another group is issued after it.
   }];
+  let options = [
+    Option<"pastMBarrierWaits", "past-mbarrier-waits", "bool", /*default=*/"true",
+           "let a wait pass an mbarrier wait where a group issues after it "
+           "(false: stop there, as before 2026-12-06: TESSERA_WAITS_AT_MBARRIERS=1)">,
+  ];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
