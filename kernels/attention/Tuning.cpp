@@ -120,6 +120,18 @@ std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t hea
   // (d 128 and 256).
   if (heuristic.get("TMA") && fits(heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N")))
     space.addFlipped("TMA_STORE");
+  // FlashAttention-3's order beside the producer (PIPELINE_QK = 2), O both
+  // ways, with and without the consumer warpgroups in turns, where every
+  // key block is whole and unmasked: there 1.00-1.03x the heuristic at
+  // (4, 16, 4096, 128) and about 1.05x at (1, 16, 16384, 128) with turns,
+  // while with both key loops ptxas serializes its wgmmas (H100,
+  // docs/PERFORMANCE.md "FlashAttention-3's order").
+  if (heuristic.get("WARP_SPECIALIZE") && heuristic.numWarps == 8 && !causal && !hasMask &&
+      fits(heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N")))
+    for (int64_t turns : {0, 1})
+      for (int64_t store : {0, 1})
+        space.add(8, heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N"),
+                  {{"PIPELINE_QK", 2}, {"PING_PONG", turns}, {"TMA_STORE", store}});
   // Two 8-warp programs per SM, their registers bounded to 128 a thread
   // (CTAS_PER_SM): unbounded, the short d 128 forward on two warpgroups
   // takes 150 and runs one per SM (docs/PERFORMANCE.md "Stores beside the

@@ -138,6 +138,26 @@ TEST(AttentionTuningSpace, TriesTwoBoundedProgramsPerSm) {
     EXPECT_EQ(c.get("CTAS_PER_SM"), 1);
 }
 
+/// FlashAttention-3's order (PIPELINE_QK = 2), with and without turns, O
+/// both ways, beside the producer on whole unmasked key blocks only.
+TEST(AttentionTuningSpace, TriesFlashAttention3sOrderBesideTheProducer) {
+  if (attention::detail::currentArch() != "sm_90a")
+    GTEST_SKIP() << "the producer's schedules are tuned on sm_90a; this machine's arch is "
+                 << attention::detail::currentArch();
+  auto orders = [](bool causal) {
+    std::set<std::pair<int64_t, int64_t>> found; // (PING_PONG, TMA_STORE)
+    for (const kernels::KernelConfig &c :
+         attention::forwardTuningSpace(DType::BF16, 128, causal, false, 4096, 4096))
+      if (c.get("PIPELINE_QK") == 2) {
+        EXPECT_EQ(c.get("WARP_SPECIALIZE"), 1);
+        found.insert({c.get("PING_PONG"), c.get("TMA_STORE")});
+      }
+    return found;
+  };
+  EXPECT_EQ(orders(false), (std::set<std::pair<int64_t, int64_t>>{{0, 0}, {0, 1}, {1, 0}, {1, 1}}));
+  EXPECT_TRUE(orders(true).empty());
+}
+
 TEST(AttentionTuningSpace, TriesTheBackwardBesideAProducer) {
   auto producers = [](bool deterministic, int64_t len) {
     std::set<std::pair<int64_t, int64_t>> found; // (BLOCK_M, DQ_ATOMIC)
