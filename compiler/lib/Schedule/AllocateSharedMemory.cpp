@@ -110,6 +110,27 @@ private:
           byLoop[loop].push_back({dot, i, staged});
       }
     });
+    // Tiles staged after the kernel's last top-level loop and filled there
+    // (the attention forward's last V block with PIPELINE_QK = 2) need the
+    // loops' region no more than the loops need theirs: they take it once
+    // the loops are done, behind a barrier before their first load.
+    Operation *lastLoop = nullptr;
+    for (Operation &op : kernel.getBody().front())
+      if (isa<scf::ForOp>(op))
+        lastLoop = &op;
+    auto afterLoops = [&](const Operand &operand) {
+      Operation *source = operand.staged.source.getDefiningOp();
+      return lastLoop && operand.dot->getBlock() == lastLoop->getBlock() &&
+             lastLoop->isBeforeInBlock(operand.dot) && source &&
+             source->getBlock() == lastLoop->getBlock() && lastLoop->isBeforeInBlock(source);
+    };
+    SmallVector<Operand> epilogue;
+    llvm::erase_if(persistent, [&](const Operand &operand) {
+      if (!afterLoops(operand))
+        return false;
+      epilogue.push_back(operand);
+      return true;
+    });
     int64_t offset = llvm::alignTo(scratch, tile::kSharedTileAlignment);
     llvm::DenseMap<Value, int64_t> shared;
     for (const Operand &operand : persistent) {
@@ -119,6 +140,25 @@ private:
       place(operand, it->second);
     }
     int64_t regionStart = offset;
+    if (!epilogue.empty()) {
+      int64_t at = regionStart;
+      llvm::DenseMap<Value, int64_t> afterShared;
+      Operation *first = nullptr;
+      for (const Operand &operand : epilogue) {
+        auto [it, inserted] = afterShared.try_emplace(operand.staged.source, at);
+        if (inserted)
+          at += tileSize(operand.staged);
+        place(operand, it->second);
+        Operation *source = operand.staged.source.getDefiningOp();
+        if (!first || source->isBeforeInBlock(first))
+          first = source;
+      }
+      // A copied tile's load gets its barrier with the copy (materialize).
+      if (!copied.count(first)) {
+        OpBuilder b(first);
+        gpu::BarrierOp::create(b, first->getLoc());
+      }
+    }
     for (auto [i, entry] : llvm::enumerate(byLoop)) {
       auto &[loop, operands] = entry;
       int64_t loopOffset = regionStart;

@@ -121,6 +121,48 @@ func.func @sibling_loops(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, 
 
 // -----
 
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// A tile staged and filled after the last top-level loop (the attention
+// forward's last V block in FlashAttention-3's order) takes the loops'
+// region, behind the barrier before its copy: the B tile before the loop
+// lives for the whole kernel at 0, the loop's and the last one's at 2048.
+// CHECK-LABEL: func.func @after_the_loops
+// CHECK-DAG: tile.shared_alloc [0] : !tile.shared<32x32xbf16>
+// CHECK-DAG: tile.shared_alloc [2048] : !tile.shared<32x32xbf16>
+// CHECK-DAG: tile.shared_alloc [2048] : !tile.shared<32x32xbf16>
+// CHECK: scf.for
+// CHECK: tile.dot
+// CHECK: gpu.barrier
+// CHECK-NEXT: tile.async_copy
+// CHECK: tile.dot {{.*}}offsetB = 2048
+func.func @after_the_loops(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, %n: i32,
+                           %p: tensor<64x32xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %a = tile.convert_layout %p : tensor<64x32xbf16, #mma> -> tensor<64x32xbf16, #opa>
+  %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c32 = arith.constant 32 : i32
+  %v0 = tile.load %d[%c0, %c0] : !tile.desc<32x32xbf16> -> tensor<32x32xbf16, #bl>
+  %b0 = tile.convert_layout %v0 : tensor<32x32xbf16, #bl> -> tensor<32x32xbf16, #opb>
+  %s = tile.dot %a, %b0, %z : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
+  %r = scf.for %i = %c32 to %n step %c32 iter_args(%acc = %s) -> (tensor<64x32xf32, #mma>) : i32 {
+    %v = tile.load %d[%i, %c0] : !tile.desc<32x32xbf16> -> tensor<32x32xbf16, #bl>
+    %b = tile.convert_layout %v : tensor<32x32xbf16, #bl> -> tensor<32x32xbf16, #opb>
+    %c = tile.dot %a, %b, %acc : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
+    scf.yield %c : tensor<64x32xf32, #mma>
+  }
+  %vl = tile.load %d[%n, %c0] : !tile.desc<32x32xbf16> -> tensor<32x32xbf16, #bl>
+  %bl2 = tile.convert_layout %vl : tensor<32x32xbf16, #bl> -> tensor<32x32xbf16, #opb>
+  %last = tile.dot %a, %bl2, %r : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
+  tile.store %o[%n, %n], %last : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
+  return
+}
+
+// -----
+
 // Sibling loops inside a top-level loop (a persistent kernel's key loops):
 // after the tile the top-level loop's own body stages (A, hoisted), both
 // loops' B tiles take one offset, and a barrier before the second loop keeps

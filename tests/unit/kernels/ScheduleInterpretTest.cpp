@@ -266,8 +266,8 @@ TEST(ScheduleInterpret, AttentionForwardLargerBlocks) {
 /// PIPELINE_QK = 2, FlashAttention-3's order: block 0's softmax before the
 /// loops, S_j issued with P_{j-1}·V_{j-1} in iteration j, the last block's
 /// P·V after the loops; also with a single key block (the loops run no
-/// trip) and with keys the causal diagonal hides from every row of a
-/// program (q_len > k_len: block 0 wholly masked).
+/// trip), with keys the causal diagonal hides from every row of a program
+/// (q_len > k_len: block 0 wholly masked) and at d 256.
 TEST(ScheduleInterpret, AttentionForwardPipelinedScores) {
   ScheduleScope scope("sm_90a");
   const char *modes[] = {"cp.async", "TMA", "TMA from a producer warpgroup"};
@@ -286,6 +286,10 @@ TEST(ScheduleInterpret, AttentionForwardPipelinedScores) {
           if (pipelined == 2) {
             expectForward({1, 2, 1, 130, 40, 128}, causal, useMask, constants, 8);
             expectForward({1, 2, 1, 300, 100, 128}, causal, useMask, constants, 8);
+            // d 256: the last V block takes the ring's memory (it fits no
+            // other way).
+            if (mode == 2)
+              expectForward({1, 1, 1, 130, 200, 256}, causal, useMask, constants, 8);
           }
         }
 }
