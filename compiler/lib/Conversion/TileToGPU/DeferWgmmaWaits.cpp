@@ -404,6 +404,94 @@ void deferWait(tile::WarpgroupWaitOp wait, bool pastMBarrierWaits) {
   wait.setPending(issued);
 }
 
+/// Whether `op` (in a loop body) reads `value` or what pure operations of the
+/// body make from it.
+bool readsDerived(Operation *op, Value value) {
+  SmallVector<Value> work{value};
+  llvm::SmallPtrSet<Operation *, 16> seen;
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    for (Operation *user : v.getUsers()) {
+      if (user == op)
+        return true;
+      if (user->getBlock() == op->getBlock() && isMemoryEffectFree(user) &&
+          user->getNumRegions() == 0 && seen.insert(user).second)
+        llvm::append_range(work, user->getResults());
+    }
+  }
+  return false;
+}
+
+/// The first wait after the group `commit` closes that leaves it no longer
+/// in flight (`wait_group N` with fewer than N + 1 groups issued since), in
+/// its block; null if none.
+tile::WarpgroupWaitOp completingWait(NVVM::WgmmaGroupSyncAlignedOp commit) {
+  int64_t issuedSince = 0;
+  for (Operation *op = commit->getNextNode(); op; op = op->getNextNode()) {
+    if (isa<NVVM::WgmmaGroupSyncAlignedOp>(op))
+      ++issuedSince;
+    if (auto wait = dyn_cast<tile::WarpgroupWaitOp>(op); wait && wait.getPending() <= issuedSince)
+      return wait;
+  }
+  return {};
+}
+
+/// A wgmma whose A operand is in registers reads them until its group is
+/// waited for (PTX ISA, "wgmma.mma_async": the registers must not be
+/// modified before the wait). Where that operand is carried round a loop
+/// (FlashAttention-3's order: P_{j-1}·V_{j-1} reads the P of the previous
+/// iteration while this one computes P_j), the value yielded for the next
+/// iteration gets the same register: ptxas gives a loop-carried value one,
+/// even through a copy. Made before the wait, it would overwrite registers
+/// the tensor cores still read, and ptxas then serializes every wgmma of the
+/// kernel ("(C7513) ... non wgmma instructions defining input registers of
+/// a wgmma between start and end of the pipeline stage"). So the conversion
+/// that makes it (P to the inputs' dtype) moves behind the wait, its f32
+/// input tied through the wait's registers so that no later pass moves it
+/// back.
+void keepCarriedOperandsUntilWait(scf::ForOp loop) {
+  Block *body = loop.getBody();
+  auto yield = cast<scf::YieldOp>(body->getTerminator());
+  SmallVector<NVVM::WgmmaGroupSyncAlignedOp> commits;
+  for (auto commit : body->getOps<NVVM::WgmmaGroupSyncAlignedOp>())
+    commits.push_back(commit);
+  for (NVVM::WgmmaGroupSyncAlignedOp commit : commits) {
+    auto issue = dyn_cast_or_null<LLVM::InlineAsmOp>(commit->getPrevNode());
+    tile::WarpgroupWaitOp wait = completingWait(commit);
+    if (!issue || !wait)
+      continue;
+    for (auto [iterArg, next] : llvm::zip(loop.getRegionIterArgs(), yield->getOpOperands())) {
+      Operation *convert = next.get().getDefiningOp();
+      if (!convert || convert->getBlock() != body || !convert->isBeforeInBlock(wait) ||
+          !isa<arith::TruncFOp, LLVM::FPTruncOp>(convert) || !readsDerived(issue, iterArg))
+        continue;
+      auto wideType = dyn_cast<VectorType>(convert->getOperand(0).getType());
+      if (!wideType || !wideType.getElementType().isF32())
+        continue;
+      // The wait takes the f32 values beside the accumulators it returns.
+      OpBuilder b(wait);
+      Location loc = wait.getLoc();
+      SmallVector<Value> tied(wait.getAccumulators());
+      size_t accumulators = tied.size();
+      llvm::append_range(tied, unpack(b, loc, convert->getOperand(0)));
+      auto widened = tile::WarpgroupWaitOp::create(b, loc, TypeRange(ValueRange(tied)), tied,
+                                                   wait.getPending(), wait.getMayCrossIterations());
+      for (auto [old, now] : llvm::zip(wait.getResults(), widened.getResults()))
+        old.replaceAllUsesWith(now);
+      wait.erase();
+      wait = widened;
+      b.setInsertionPointAfter(widened);
+      Value wide =
+          pack(b, loc, wideType, SmallVector<Value>(widened.getResults().drop_front(accumulators)));
+      Operation *moved = b.clone(*convert);
+      moved->setOperand(0, wide);
+      next.set(moved->getResult(0));
+      if (convert->use_empty())
+        convert->erase();
+    }
+  }
+}
+
 /// `wgmma.wait_group pending`, the accumulators tied to the results.
 void lowerWait(tile::WarpgroupWaitOp wait) {
   OpBuilder b(wait);
@@ -437,6 +525,7 @@ struct DeferWgmmaWaitsPass : tessera::impl::DeferWgmmaWaitsBase<DeferWgmmaWaitsP
     for (tile::WarpgroupWaitOp wait : waits)
       if (!chainIntoNextGroup(wait))
         deferWait(wait, pastMBarrierWaits);
+    getOperation().walk([&](scf::ForOp loop) { keepCarriedOperandsUntilWait(loop); });
     waits.clear();
     getOperation().walk([&](tile::WarpgroupWaitOp op) { waits.push_back(op); });
     for (tile::WarpgroupWaitOp wait : waits)

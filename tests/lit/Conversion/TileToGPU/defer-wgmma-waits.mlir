@@ -342,3 +342,37 @@ gpu.module @past_mbarrier_wait {
     gpu.return
   }
 }
+
+// -----
+
+// FlashAttention-3's order: P·V reads the previous iteration's P from
+// registers ("r" operands) while this iteration makes the next P. ptxas gives
+// the carried P one register, so the conversion that makes it moves behind
+// the wait for P·V, its f32 input tied through the wait (one more "=f" and
+// tied operand per element); made before it, ptxas serializes every wgmma.
+// CHECK-LABEL: gpu.func @carried_register_operand
+// CHECK: scf.for
+// CHECK: "issue pv"
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NOT: arith.truncf
+// CHECK: "wgmma.wait_group.sync.aligned 0;", "=f,=f,=f,0,1,2"
+// CHECK: arith.truncf {{.*}} : vector<2xf32> to vector<2xbf16>
+// CHECK-NEXT: scf.yield
+gpu.module @carried_register_operand {
+  gpu.func @carried_register_operand(%acc0: f32, %p0: vector<2xbf16>, %s: vector<2xf32>, %q: !llvm.ptr<1>, %n: i32) kernel {
+    %c0 = arith.constant 0 : i32
+    %c1 = arith.constant 1 : i32
+    %r:2 = scf.for %i = %c0 to %n step %c1 iter_args(%acc = %acc0, %p = %p0) -> (f32, vector<2xbf16>) : i32 {
+      %a = llvm.bitcast %p : vector<2xbf16> to i32
+      %ipv = llvm.inline_asm has_side_effects "issue pv", "=f,r,0" %a, %acc : (i32, f32) -> !llvm.struct<(f32)>
+      nvvm.wgmma.commit.group.sync.aligned
+      %epv = llvm.extractvalue %ipv[0] : !llvm.struct<(f32)>
+      %rpv = tile.warpgroup_wait %epv {pending = 0 : i32} : (f32) -> f32
+      %e = llvm.fmul %s, %s : vector<2xf32>
+      %next = arith.truncf %e : vector<2xf32> to vector<2xbf16>
+      scf.yield %rpv, %next : f32, vector<2xbf16>
+    }
+    llvm.store %r#0, %q : f32, !llvm.ptr<1>
+    gpu.return
+  }
+}

@@ -69,13 +69,18 @@ def DeferWgmmaWaits : Pass<"tessera-defer-wgmma-waits", "mlir::gpu::GPUModuleOp"
     products queue back to back and the elementwise work between them runs
     while they execute (the intra-warpgroup overlap of FlashAttention-3).
     An mbarrier wait is passed where another group is issued after it.
+    A wgmma that reads A from a loop-carried value (FlashAttention-3's P)
+    reads those registers until its wait: the conversion that makes the
+    next iteration's value moves behind that wait, its input tied through
+    it (ptxas gives both one register, and serializes every wgmma if it is
+    written while the group runs: C7513).
   }];
   let options = [
     Option<"pastMBarrierWaits", "past-mbarrier-waits", "bool", /*default=*/"true",
            "let a wait pass an mbarrier wait where a group issues after it "
            "(false: stop there, as before 2026-12-06: TESSERA_WAITS_AT_MBARRIERS=1)">,
   ];
-  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::vector::VectorDialect"];
 }
 
 def AlignDynamicSharedMemory : Pass<"tessera-align-dynamic-shared-memory",
