@@ -146,6 +146,21 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
       c.constants["PIPELINE_QK"] = 1;
       c.constants["BLOCK_D_TAIL"] = 0;
     }
+    // Beside the producer without key masks, at d 128 (past 1024 keys) and
+    // d 256: FlashAttention-3's order (PIPELINE_QK = 2: S_j and
+    // P_{j-1}·V_{j-1} issued back to back, the softmax of S_j under both),
+    // the two consumer warpgroups in turns (PING_PONG), O by TMA stores.
+    // Against the next-scores-first order above, position-matched on the
+    // H100 (docs/PERFORMANCE.md "FlashAttention-3's order by default"):
+    // d 128 1.03x at (4, 16, 4096), 1.04x causal, 1.04x at (8, 16, 2048)
+    // causal, level at (1, 16, 16384) causal; d 256 1.06x and 1.07x causal.
+    // At d 64 (two warpgroups of 64 rows) it ran 0.85x one warpgroup of 128
+    // rows, which stays.
+    if (!hasMask && c.get("WARP_SPECIALIZE") && c.numWarps == 8 && c.get("BLOCK_D_TAIL") == 0 &&
+        (blockD == 128 || blockD == 256)) {
+      c.constants["PIPELINE_QK"] = 2;
+      c.constants["PING_PONG"] = 1;
+    }
     // O by TMA stores from a shared staging tile at d 128 and 256 wherever K
     // and V come by TMA: the register stores of the wgmma layout write 16
     // bytes of each 32-byte sector, a third of the kernel's sectors excess
@@ -157,8 +172,11 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
     // keeps its register stores: 1-13% faster there in four of four
     // position-matched pairs. The 64-column kernels (128 x 128 on one
     // warpgroup) spill 60-88 bytes with it.
-    c.constants["TMA_STORE"] = (blockD == 128 || blockD == 256) && c.get("TMA") &&
-                               !(c.get("WARP_SPECIALIZE") && !causal && kLen > 8192);
+    // FlashAttention-3's order stores O by TMA at every length (level with
+    // register stores at (1, 16, 16384), faster below).
+    c.constants["TMA_STORE"] =
+        (blockD == 128 || blockD == 256) && c.get("TMA") &&
+        (c.get("PIPELINE_QK") == 2 || !(c.get("WARP_SPECIALIZE") && !causal && kLen > 8192));
     return c;
   }
   // mma.sync (sm_80 and others), the autotuner's winners: causal kernels

@@ -108,30 +108,36 @@ std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t hea
   auto fits = [&](int64_t bm, int64_t bn) {
     return bm <= std::max<int64_t>(16, bucket(qLen)) && bn <= std::max<int64_t>(16, bucket(kLen));
   };
+  // The block sweep keeps the next-scores-first order where the heuristic
+  // runs FlashAttention-3's (its turns need two consumer warpgroups).
+  const int64_t sweepOrder = std::min<int64_t>(heuristic.get("PIPELINE_QK"), 1);
   for (int64_t bm : {16, 32, 64, 128})
     for (int64_t bn : {16, 32, 64, 128})
       for (unsigned warps : {4u, 8u})
         for (int64_t tail : tails)
           if (fits(bm, bn))
-            space.add(warps, bm, bn, "BLOCK_D_TAIL", tail);
+            space.add(warps, bm, bn,
+                      {{"BLOCK_D_TAIL", tail}, {"PIPELINE_QK", sweepOrder}, {"PING_PONG", 0}});
   // The heuristic's blocks with O stored the other way, where TMA stores
   // apply (K and V by TMA, beside a producer warpgroup or not): the
   // heuristic takes them only where they stay spill-free and were measured
   // (d 128 and 256).
   if (heuristic.get("TMA") && fits(heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N")))
     space.addFlipped("TMA_STORE");
-  // FlashAttention-3's order beside the producer (PIPELINE_QK = 2), O both
-  // ways, with and without the consumer warpgroups in turns, where every
-  // key block is whole and unmasked: there 1.00-1.03x the heuristic at
-  // (4, 16, 4096, 128) and about 1.05x at (1, 16, 16384, 128) with turns,
-  // while with both key loops ptxas serializes its wgmmas (H100,
-  // docs/PERFORMANCE.md "FlashAttention-3's order").
-  if (heuristic.get("WARP_SPECIALIZE") && heuristic.numWarps == 8 && !causal && !hasMask &&
+  // Beside the producer, the heuristic's blocks in both orders: FlashAttention-
+  // 3's (PIPELINE_QK = 2), with and without the consumer warpgroups in turns,
+  // and the next scores first (PIPELINE_QK = 1), O both ways (the heuristic
+  // takes the first, turns and stores, without key masks at d 128 and 256:
+  // docs/PERFORMANCE.md "FlashAttention-3's order by default").
+  if (heuristic.get("WARP_SPECIALIZE") && heuristic.numWarps == 8 &&
       fits(heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N")))
-    for (int64_t turns : {0, 1})
-      for (int64_t store : {0, 1})
+    for (int64_t store : {0, 1}) {
+      for (int64_t turns : {0, 1})
         space.add(8, heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N"),
                   {{"PIPELINE_QK", 2}, {"PING_PONG", turns}, {"TMA_STORE", store}});
+      space.add(8, heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N"),
+                {{"PIPELINE_QK", 1}, {"PING_PONG", 0}, {"TMA_STORE", store}});
+    }
   // Two 8-warp programs per SM, their registers bounded to 128 a thread
   // (CTAS_PER_SM): unbounded, the short d 128 forward on two warpgroups
   // takes 150 and runs one per SM (docs/PERFORMANCE.md "Stores beside the

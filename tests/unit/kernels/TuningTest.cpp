@@ -138,24 +138,51 @@ TEST(AttentionTuningSpace, TriesTwoBoundedProgramsPerSm) {
     EXPECT_EQ(c.get("CTAS_PER_SM"), 1);
 }
 
-/// FlashAttention-3's order (PIPELINE_QK = 2), with and without turns, O
-/// both ways, beside the producer on whole unmasked key blocks only.
-TEST(AttentionTuningSpace, TriesFlashAttention3sOrderBesideTheProducer) {
+/// Beside the producer (d 128 past 1024 keys, d 256), both orders at the
+/// heuristic's blocks: FlashAttention-3's (PIPELINE_QK = 2) with and without
+/// turns and the next scores first (PIPELINE_QK = 1), O both ways, causal or
+/// not; the heuristic is the first with turns and TMA stores, without key
+/// masks (docs/PERFORMANCE.md "FlashAttention-3's order by default").
+TEST(AttentionTuningSpace, TriesBothOrdersBesideTheProducer) {
   if (attention::detail::currentArch() != "sm_90a")
     GTEST_SKIP() << "the producer's schedules are tuned on sm_90a; this machine's arch is "
                  << attention::detail::currentArch();
-  auto orders = [](bool causal) {
-    std::set<std::pair<int64_t, int64_t>> found; // (PING_PONG, TMA_STORE)
+  using Orders = std::set<std::tuple<int64_t, int64_t, int64_t>>;
+  auto orders = [](int64_t dim, bool causal) {
+    Orders found; // (PIPELINE_QK, PING_PONG, TMA_STORE)
     for (const kernels::KernelConfig &c :
-         attention::forwardTuningSpace(DType::BF16, 128, causal, false, 4096, 4096))
-      if (c.get("PIPELINE_QK") == 2) {
-        EXPECT_EQ(c.get("WARP_SPECIALIZE"), 1);
-        found.insert({c.get("PING_PONG"), c.get("TMA_STORE")});
+         attention::forwardTuningSpace(DType::BF16, dim, causal, false, 4096, 4096))
+      if (c.get("WARP_SPECIALIZE") && c.numWarps == 8 && c.get("BLOCK_M") == 128 &&
+          c.get("BLOCK_N") == (dim == 256 ? 64 : 128)) {
+        EXPECT_EQ(c.get("PING_PONG") && c.get("PIPELINE_QK") != 2, false);
+        found.insert({c.get("PIPELINE_QK"), c.get("PING_PONG"), c.get("TMA_STORE")});
       }
     return found;
   };
-  EXPECT_EQ(orders(false), (std::set<std::pair<int64_t, int64_t>>{{0, 0}, {0, 1}, {1, 0}, {1, 1}}));
-  EXPECT_TRUE(orders(true).empty());
+  const Orders both{{1, 0, 0}, {1, 0, 1}, {2, 0, 0}, {2, 0, 1}, {2, 1, 0}, {2, 1, 1}};
+  for (int64_t dim : {128, 256})
+    for (bool causal : {false, true}) {
+      SCOPED_TRACE("d " + std::to_string(dim) + (causal ? " causal" : ""));
+      EXPECT_EQ(orders(dim, causal), both);
+      kernels::KernelConfig heuristic = attention::forwardConfig(
+          DType::BF16, dim, causal, false, "sm_90a", attention::Fp32Precision::tf32, 4096);
+      EXPECT_EQ(heuristic.get("PIPELINE_QK"), 2);
+      EXPECT_EQ(heuristic.get("PING_PONG"), 1);
+      EXPECT_EQ(heuristic.get("TMA_STORE"), 1);
+      // Under a key mask, and at d 128 up to 1024 keys, not.
+      EXPECT_NE(attention::forwardConfig(DType::BF16, dim, causal, true, "sm_90a",
+                                         attention::Fp32Precision::tf32, 4096)
+                    .get("PIPELINE_QK"),
+                2);
+    }
+  EXPECT_NE(attention::forwardConfig(DType::BF16, 128, true, false, "sm_90a",
+                                     attention::Fp32Precision::tf32, 1024)
+                .get("PIPELINE_QK"),
+            2);
+  EXPECT_EQ(attention::forwardConfig(DType::BF16, 64, false, false, "sm_90a",
+                                     attention::Fp32Precision::tf32, 4096)
+                .get("PIPELINE_QK"),
+            0);
 }
 
 TEST(AttentionTuningSpace, TriesTheBackwardBesideAProducer) {
