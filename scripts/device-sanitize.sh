@@ -12,6 +12,7 @@ tests+=":Matrix/AttentionForward.MatchesFloat64Reference/bf16_1x2_1kv_q70_k1100_
 tests+=":Matrix/AttentionForward.MatchesFloat64Reference/bf16_1x2_2kv_q129_k129_d128_causal"
 tests+=":Matrix/AttentionForward.MatchesFloat64Reference/f32_1x4_2kv_q17_k130_d32_causal_mask"
 tests+=":Matrix/AttentionForward.MatchesFloat64Reference/bf16_1x1_1kv_q100_k77_d256_causal_mask"
+tests+=":Matrix/AttentionForward.MatchesFloat64Reference/bf16_1x1_1kv_q100_k77_d256_causal"
 tests+=":Matrix/AttentionForward.MatchesFloat64Reference/bf16_1x4_2kv_q17_k130_d32_causal_mask"
 tests+=":Matrix/AttentionForwardTf32Wgmma.MatchesFloat64Reference/wgmma_1x4_2kv_q17_k130_d32_causal_mask*"
 tests+=":Matrix/AttentionBackward.MatchesFloat64Gradients/bf16_1x4_2kv_q17_k130_d32_causal_mask"
