@@ -288,12 +288,18 @@ void packAndLaunchForward(const std::map<std::string, int64_t> &constants,
 } // namespace
 
 bool attention::detail::persistentForward(const std::map<std::string, int64_t> &constants) {
-  auto flag = [&](const char *name) {
+  auto value = [&](const char *name) {
     auto it = constants.find(name);
-    return it != constants.end() && it->second != 0;
+    return it == constants.end() ? int64_t(0) : it->second;
   };
-  bool evenKeys = flag("EVEN_N") && !flag("CAUSAL") && !flag("HAS_MASK");
-  return evenKeys || (flag("TMA") && flag("WARP_SPECIALIZE"));
+  // FlashAttention-3's order past d 128: its last V block takes the key
+  // loops' memory once they are done, which inside a tile loop it cannot
+  // (the producer refills the ring for the next tile meanwhile): 264 KiB at
+  // d 256, past an SM's 227.
+  if (value("PIPELINE_QK") == 2 && value("BLOCK_D") > 128)
+    return false;
+  bool evenKeys = value("EVEN_N") && !value("CAUSAL") && !value("HAS_MASK");
+  return evenKeys || (value("TMA") && value("WARP_SPECIALIZE"));
 }
 
 bool attention::detail::wholeKeyBlocks(int64_t blockN, int64_t kLen, const Options &options) {

@@ -82,8 +82,9 @@ inline bool usesTf32(DType dtype, Fp32Precision precision) {
 /// Whether attention_forward with `constants` loops over tiles (PERSISTENT,
 /// one program per SM): on whole key blocks (EVEN_N), or with TMA copies
 /// from a producer warpgroup (TMA, WARP_SPECIALIZE), whose shared ring counts
-/// across tiles of any number of key blocks. The kernel and its launch
-/// grid decide alike.
+/// across tiles of any number of key blocks; not FlashAttention-3's order
+/// (PIPELINE_QK = 2) past d 128, which would not fit shared memory. The
+/// kernel and its launch grid decide alike.
 bool persistentForward(const std::map<std::string, int64_t> &constants);
 
 /// Whether attention_forward on `kLen` keys has no block with a masked score:

@@ -110,6 +110,13 @@ std::vector<Jit::CompileResult> Jit::compileAll(const std::vector<IRBuilderFn> &
 }
 
 std::unique_ptr<JitKernel> Jit::load(CompiledKernel compiled) {
+  // A kernel whose shared memory passes what a block may take would fail
+  // in the driver with an invalid value: name the kernel and both sizes.
+  if (const DeviceInfo &dev = currentDevice(); compiled.sharedBytes > dev.sharedPerBlockOptin)
+    throw Error("kernel " + compiled.name + ": needs " + std::to_string(compiled.sharedBytes) +
+                " bytes of shared memory, " + dev.name + " allows " +
+                std::to_string(dev.sharedPerBlockOptin) +
+                " a block: smaller blocks or fewer stages");
   auto jk = std::make_unique<JitKernel>();
   jk->module = Module::loadData(std::string(compiled.cubin.begin(), compiled.cubin.end()));
   jk->function = jk->module.function(compiled.name);

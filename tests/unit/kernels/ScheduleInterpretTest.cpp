@@ -434,6 +434,40 @@ TEST(ScheduleInterpret, AttentionForwardPersistent) {
   }
 }
 
+/// FlashAttention-3's order (the d 256 heuristic) asked to be persistent
+/// runs one program per tile: in a tile loop its last V block would take
+/// shared memory of its own, 264 KiB (the GPU test failed to launch it).
+/// At d 128 the tile loop stays (231 KiB).
+TEST(ScheduleInterpret, AttentionForwardPersistentLeavesTheOrderPastD128) {
+  std::map<std::string, int64_t> c{{"PERSISTENT", 1},  {"TMA", 1},       {"WARP_SPECIALIZE", 1},
+                                   {"PIPELINE_QK", 2}, {"BLOCK_D", 256}, {"EVEN_N", 1}};
+  EXPECT_FALSE(attention::detail::persistentForward(c));
+  c["BLOCK_D"] = 128;
+  EXPECT_TRUE(attention::detail::persistentForward(c));
+  c["BLOCK_D"] = 256;
+  c["PIPELINE_QK"] = 1;
+  EXPECT_TRUE(attention::detail::persistentForward(c));
+  // The heuristic at d 256 with PERSISTENT: one scf.for per key loop, no tile loop.
+  kernels::KernelConfig heuristic =
+      attention::forwardConfig(DType::BF16, 256, false, false, "sm_90a");
+  ASSERT_EQ(heuristic.get("PIPELINE_QK"), 2);
+  heuristic.constants["PERSISTENT"] = 1;
+  heuristic.constants["EVEN_N"] = 1;
+  auto loops = [](const kernels::KernelConfig &config) {
+    mlir::MLIRContext ctx;
+    mlir::OwningOpRef<mlir::ModuleOp> module =
+        kernels::lookup("attention_forward").build(ctx, config);
+    int64_t n = 0;
+    module->walk([&](mlir::scf::ForOp) { ++n; });
+    return n;
+  };
+  kernels::KernelConfig perTile = heuristic;
+  perTile.constants["PERSISTENT"] = 0;
+  EXPECT_EQ(loops(heuristic), loops(perTile));
+  ScheduleScope scope("sm_90a");
+  expectForward({1, 2, 1, 300, 256, 256}, false, false, heuristic.constants, 8);
+}
+
 /// The same persistent kernel on sm_80, which has no TMA: each key loop's
 /// cp.async pipeline drained at its end, the two loops' tiles sharing one
 /// sub-region of the tile loop's shared memory (tile-allocate-shared-memory),
