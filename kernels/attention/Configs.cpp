@@ -153,7 +153,8 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
     // Against the next-scores-first order above, position-matched on the
     // H100 (docs/PERFORMANCE.md "FlashAttention-3's order by default"):
     // d 128 1.03x at (4, 16, 4096), 1.04x causal, 1.04x at (8, 16, 2048)
-    // causal, level at (1, 16, 16384) causal; d 256 1.06x and 1.07x causal.
+    // causal, 1.08x at (1, 16, 16384), level there causal; d 256 1.06x and
+    // 1.07x causal.
     // At d 64 (two warpgroups of 64 rows) it ran 0.85x one warpgroup of 128
     // rows, which stays.
     if (!hasMask && c.get("WARP_SPECIALIZE") && c.numWarps == 8 && c.get("BLOCK_D_TAIL") == 0 &&
