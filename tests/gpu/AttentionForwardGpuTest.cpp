@@ -319,9 +319,9 @@ INSTANTIATE_TEST_SUITE_P(
 /// the heuristic's blocks and on 128 x 64 over two warpgroups with a
 /// producer warpgroup; and those two warpgroups issuing in turns
 /// (PING_PONG = 1: a turn that does not balance hangs the kernel); at head
-/// dim 128 (and 80, 111, which run as 128), the heuristic past 1024 keys:
-/// 128 x 128 on two consumer warpgroups, a producer, the next scores first,
-/// here with O stored by TMA beside the producer;
+/// dim 128 (and 80, 111, which run as 128), the heuristic past 1024 keys
+/// until 30b1ff7: 128 x 128 on two consumer warpgroups, a producer, the next
+/// scores first, with O stored by TMA beside the producer;
 /// at head dims up to 128, 64 x 64 on one consumer warpgroup beside a
 /// producer, two programs per SM (CTAS_PER_SM = 2), with and without the
 /// next scores first; and 128 x 64 on two warpgroups without a producer,
@@ -410,9 +410,11 @@ INSTANTIATE_TEST_SUITE_P(
 
 /// PERSISTENT: one program per SM walking the tiles, on whole key blocks
 /// (EVEN_N): the heuristic's schedules (d 128: a producer warpgroup issuing
-/// every tile's key blocks into one ring; d 64 without one; d 256), more
-/// tiles than SMs; with causal masking or keys past a whole block the launch
-/// runs one program per tile instead.
+/// every tile's key blocks into one ring; d 64 without one), more tiles than
+/// SMs; with causal masking or keys past a whole block the launch runs one
+/// program per tile instead, as it does for d 256's heuristic (FlashAttention-
+/// 3's order, whose last V block would not fit beside the ring in a tile loop:
+/// persistentForward).
 TEST(AttentionForwardPersistent, MatchesFloat64Reference) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
