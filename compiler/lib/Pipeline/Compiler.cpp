@@ -238,11 +238,13 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
       });
   }
 
-  // Shared memory past what a block of the chip may take fails here, named,
-  // rather than in the driver at launch (an invalid value raising the
-  // limit) or after LLVM and ptxas have run.
+  // A kernel to run (a cubin) whose shared memory passes what a block of the
+  // chip may take fails here, named, rather than in the driver at launch (an
+  // invalid value raising the limit) or after LLVM and ptxas have run. PTX
+  // alone (tessera-compile --emit ptx, scripts/ptx-snapshot.sh) is still
+  // written: it is read, not run.
   if (std::optional<size_t> limit = sharedBytesPerBlock(options.arch);
-      limit && out.sharedBytes > *limit)
+      options.emitCubin && limit && out.sharedBytes > *limit)
     return stageError(out.name, "schedule",
                       "needs " + std::to_string(out.sharedBytes) + " bytes of shared memory, " +
                           options.arch + " allows " + std::to_string(*limit) +
