@@ -395,6 +395,30 @@ TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
     }
 }
 
+/// FlashAttention-3's order (PIPELINE_QK = 2) beside the producer, its
+/// consumer warpgroups in turns, at d 128 and 256 with both key loops
+/// (causal, a key mask, both) and with one: spill-free, and ptxas keeps its
+/// wgmmas in flight. Until the carried P was made behind the wait of the
+/// P·V reading it (tessera-defer-wgmma-waits), the kernels with the masked
+/// loop were serialized (C7513).
+TEST(Compiler, FlashAttention3sOrderKeepsItsWgmmasInFlight) {
+  for (int64_t dim : {128, 256})
+    for (auto [causal, mask] : {std::pair{false, false}, std::pair{true, false},
+                                std::pair{false, true}, std::pair{true, true}}) {
+      SCOPED_TRACE("d " + std::to_string(dim) + (causal ? " causal" : "") +
+                   (mask ? " masked" : ""));
+      kernels::KernelConfig config = attention::forwardConfig(
+          DType::BF16, dim, causal, mask, "sm_90a", attention::Fp32Precision::tf32, 4096);
+      config.numWarps = 8;
+      config.constants["BLOCK_M"] = 128;
+      config.constants["BLOCK_N"] = dim == 256 ? 64 : 128;
+      for (const char *flag : {"TMA", "WARP_SPECIALIZE", "PING_PONG", "TMA_STORE"})
+        config.constants[flag] = 1;
+      config.constants["PIPELINE_QK"] = 2;
+      expectNoSpills("attention_forward", config, "sm_90a");
+    }
+}
+
 /// The backward's dK/dV and dQ kernels in the configurations backward()
 /// picks compile without spills too (one head dim per block configuration
 /// up to 256; at 512 they spill). (Their cp.async kernels for tensors TMA
