@@ -423,8 +423,8 @@ bool readsDerived(Operation *op, Value value) {
 }
 
 /// The first wait after the group `commit` closes that leaves it no longer
-/// in flight (`wait_group N` with fewer than N + 1 groups issued since), in
-/// its block; null if none.
+/// in flight (`wait_group N` with at least N groups issued since: only the N
+/// newest may still run), in its block; null if none.
 tile::WarpgroupWaitOp completingWait(NVVM::WgmmaGroupSyncAlignedOp commit) {
   int64_t issuedSince = 0;
   for (Operation *op = commit->getNextNode(); op; op = op->getNextNode()) {
