@@ -330,8 +330,10 @@ INSTANTIATE_TEST_SUITE_P(
 /// beside S_j, block 0's softmax before the loops) on 128 x 128 beside a
 /// producer (128 x 64 at d 256, its last V block in the ring's memory),
 /// alone and with the two warpgroups in turns (each turn holding both
-/// products); 256 keys are whole 128-key blocks, where the launch
-/// leaves the masked loop out (EVEN_N) unless causal or masked.
+/// products); the same order on one warpgroup without a producer, 128 x 64
+/// (spill-free at d 64 and 128: a candidate for short keys); 256 keys are
+/// whole 128-key blocks, where the launch leaves the masked loop out
+/// (EVEN_N) unless causal or masked.
 class AttentionForwardTma : public ::testing::TestWithParam<Param> {};
 
 TEST_P(AttentionForwardTma, MatchesFloat64Reference) {
@@ -350,9 +352,24 @@ TEST_P(AttentionForwardTma, MatchesFloat64Reference) {
       "64 x 64 on 4 warps, producer, two per SM, next scores first",
       "128 x 64 on 8 warps, two per SM, O by TMA (d <= 128)",
       "128 x 128 (d 256: x 64) on 8 warps, producer, P·V a block behind, O by TMA",
-      "128 x 128 (d 256: x 64) on 8 warps, producer, P·V a block behind, in turns"};
-  for (int64_t mode : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}) {
+      "128 x 128 (d 256: x 64) on 8 warps, producer, P·V a block behind, in turns",
+      "128 x 64 on 4 warps, no producer, P·V a block behind, O by TMA (d <= 128)"};
+  for (int64_t mode : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}) {
     SCOPED_TRACE(modes[mode]);
+    if (mode == 12) {
+      if (s.dim > 128)
+        continue;
+      checkForward(dtype, attention::Fp32Precision::ieee, s, causal, useMask,
+                   {{"TMA", 1},
+                    {"TMA_STORE", 1},
+                    {"WARP_SPECIALIZE", 0},
+                    {"PIPELINE_QK", 2},
+                    {"PING_PONG", 0},
+                    {"BLOCK_M", 128},
+                    {"BLOCK_N", 64},
+                    {"num_warps", 4}});
+      continue;
+    }
     if (mode >= 10 && (s.dim <= 64 || (s.dim > 128 && s.dim != 256)))
       continue;
     if ((mode == 6 && (s.dim <= 64 || s.dim > 128)) || (mode >= 7 && mode < 10 && s.dim > 128))

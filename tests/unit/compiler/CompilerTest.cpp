@@ -397,10 +397,10 @@ TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
 
 /// FlashAttention-3's order (PIPELINE_QK = 2) beside the producer, its
 /// consumer warpgroups in turns, at d 128 and 256 with both key loops
-/// (causal, a key mask, both) and with one: spill-free, and ptxas keeps its
-/// wgmmas in flight. Until the carried P was made behind the wait of the
-/// P·V reading it (tessera-defer-wgmma-waits), the kernels with the masked
-/// loop were serialized (C7513).
+/// (causal, a key mask, both) and with one, and on one warpgroup without a
+/// producer at d 64 and 128: spill-free, and ptxas keeps its wgmmas in flight. Until the carried P
+/// was made behind the wait of the P·V reading it (tessera-defer-wgmma-waits), the kernels with the
+/// masked loop were serialized (C7513).
 TEST(Compiler, FlashAttention3sOrderKeepsItsWgmmasInFlight) {
   for (int64_t dim : {128, 256})
     for (auto [causal, mask] : {std::pair{false, false}, std::pair{true, false},
@@ -414,6 +414,21 @@ TEST(Compiler, FlashAttention3sOrderKeepsItsWgmmasInFlight) {
       config.constants["BLOCK_N"] = dim == 256 ? 64 : 128;
       for (const char *flag : {"TMA", "WARP_SPECIALIZE", "PING_PONG", "TMA_STORE"})
         config.constants[flag] = 1;
+      config.constants["PIPELINE_QK"] = 2;
+      expectNoSpills("attention_forward", config, "sm_90a");
+    }
+  // On one warpgroup without a producer, 128 x 64, K and V and O by TMA.
+  for (int64_t dim : {64, 128})
+    for (bool causal : {false, true}) {
+      SCOPED_TRACE("one warpgroup, d " + std::to_string(dim) + (causal ? " causal" : ""));
+      kernels::KernelConfig config = attention::forwardConfig(
+          DType::BF16, dim, causal, false, "sm_90a", attention::Fp32Precision::tf32, 1024);
+      config.numWarps = 4;
+      config.constants["BLOCK_M"] = 128;
+      config.constants["BLOCK_N"] = 64;
+      config.constants["TMA"] = 1;
+      config.constants["TMA_STORE"] = 1;
+      config.constants["WARP_SPECIALIZE"] = 0;
       config.constants["PIPELINE_QK"] = 2;
       expectNoSpills("attention_forward", config, "sm_90a");
     }
