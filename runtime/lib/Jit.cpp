@@ -110,10 +110,13 @@ std::vector<Jit::CompileResult> Jit::compileAll(const std::vector<IRBuilderFn> &
 }
 
 std::unique_ptr<JitKernel> Jit::load(CompiledKernel compiled) {
-  // A kernel whose shared memory passes what a block may take would fail
-  // in the driver with an invalid value: name the kernel and both sizes.
-  if (const DeviceInfo &dev = currentDevice(); compiled.sharedBytes > dev.sharedPerBlockOptin)
-    throw Error("kernel " + compiled.name + ": needs " + std::to_string(compiled.sharedBytes) +
+  // A kernel whose shared memory (static and dynamic) passes what a block of
+  // this device may take would fail in the driver with an invalid value:
+  // name the kernel and both sizes (compileKernel does so for the chips it
+  // knows).
+  size_t shared = compiled.sharedBytes + compiled.usage.staticSharedBytes;
+  if (const DeviceInfo &dev = currentDevice(); shared > dev.sharedPerBlockOptin)
+    throw Error("kernel " + compiled.name + ": needs " + std::to_string(shared) +
                 " bytes of shared memory, " + dev.name + " allows " +
                 std::to_string(dev.sharedPerBlockOptin) +
                 " a block: smaller blocks or fewer stages");

@@ -13,7 +13,6 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
-#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
@@ -132,21 +131,6 @@ llvm::Expected<CompiledKernel> tessera::describeKernel(ModuleOp module) {
   return out;
 }
 
-namespace {
-
-/// The most dynamic shared memory a block may opt in to on `arch` (CUDA C
-/// Programming Guide, "Technical Specifications per Compute Capability"),
-/// where Tessera knows the chip.
-std::optional<size_t> sharedBytesPerBlock(StringRef arch) {
-  return llvm::StringSwitch<std::optional<size_t>>(arch)
-      .Cases({"sm_90", "sm_90a", "sm_100", "sm_100a"}, 227 * 1024)
-      .Case("sm_80", 163 * 1024)
-      .Cases({"sm_86", "sm_89"}, 99 * 1024)
-      .Default(std::nullopt);
-}
-
-} // namespace
-
 llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
                                                       const CompileOptions &options) {
   MLIRContext *ctx = module.getContext();
@@ -238,18 +222,6 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
       });
   }
 
-  // A kernel to run (a cubin) whose shared memory passes what a block of the
-  // chip may take fails here, named, rather than in the driver at launch (an
-  // invalid value raising the limit) or after LLVM and ptxas have run. PTX
-  // alone (tessera-compile --emit ptx, scripts/ptx-snapshot.sh) is still
-  // written: it is read, not run.
-  if (std::optional<size_t> limit = sharedBytesPerBlock(options.arch);
-      options.emitCubin && limit && out.sharedBytes > *limit)
-    return stageError(out.name, "schedule",
-                      "needs " + std::to_string(out.sharedBytes) + " bytes of shared memory, " +
-                          options.arch + " allows " + std::to_string(*limit) +
-                          " a block: smaller blocks or fewer stages");
-
   gpu::GPUModuleOp gpuModule;
   module.walk([&](gpu::GPUModuleOp m) { gpuModule = m; });
   if (!gpuModule)
@@ -272,6 +244,16 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
     mark("cubin");
     dumpStage(dumpDir, out.name, stageIndex++, "ptxas.txt",
               [&](llvm::raw_ostream &os) { os << cubin->infoLog; });
+    // Shared memory past what a block of the chip may take fails here, named,
+    // rather than in the driver at launch (an invalid value raising the
+    // limit). The static part (the kilobyte aligning the dynamic one) counts.
+    int64_t shared = int64_t(out.sharedBytes) + out.usage.staticSharedBytes;
+    if (std::optional<int64_t> limit = schedule::sharedBytesPerBlock(options.arch);
+        limit && shared > *limit)
+      return stageError(out.name, "cubin",
+                        "needs " + std::to_string(shared) + " bytes of shared memory, " +
+                            options.arch + " allows " + std::to_string(*limit) +
+                            " a block: smaller blocks or fewer stages");
   }
   return out;
 }

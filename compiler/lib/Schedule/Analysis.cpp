@@ -14,6 +14,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/MathExtras.h"
 
 #include <limits>
@@ -676,4 +677,12 @@ int64_t schedule::copiesAllowedInFlight(tile::DotOp dot, ArrayRef<StagedOperand>
     later += isCopy(op);
   }
   return later;
+}
+
+std::optional<int64_t> tessera::schedule::sharedBytesPerBlock(llvm::StringRef arch) {
+  return llvm::StringSwitch<std::optional<int64_t>>(arch)
+      .Cases({"sm_90", "sm_90a", "sm_100", "sm_100a"}, 227 * 1024)
+      .Case("sm_80", 163 * 1024)
+      .Cases({"sm_86", "sm_89"}, 99 * 1024)
+      .Default(std::nullopt);
 }

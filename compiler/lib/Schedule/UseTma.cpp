@@ -43,10 +43,6 @@ using namespace tessera::schedule;
 
 namespace {
 
-/// The dynamic shared memory a CTA may take on sm_90: 227 KiB, less the
-/// kilobyte of static shared memory that aligns it (align-dynamic-shared-memory).
-constexpr int64_t kMaxSharedBytes = 227 * 1024 - 1024;
-
 /// The tensor a block access through `make` reads or writes, when TMA can
 /// copy its blocks: a 2-D descriptor of 16-bit elements (f32 with `f32`:
 /// the accumulators tile.tma_store adds into) whose strides allow
@@ -337,7 +333,10 @@ private:
     int64_t offset = llvm::alignTo(std::max(sharedEnd(), nextBarrier), tile::kSharedTileAlignment);
     // What stays for the barriers of up to four buffers per loop copy.
     constexpr int64_t kBarrierRoom = 256;
-    if (offset + staging.getBufferBytes() + kBarrierRoom > kMaxSharedBytes)
+    // The dynamic shared memory a CTA may take on sm_90, less the kilobyte
+    // of static shared memory that aligns it (align-dynamic-shared-memory).
+    const int64_t maxSharedBytes = *sharedBytesPerBlock("sm_90a") - 1024;
+    if (offset + staging.getBufferBytes() + kBarrierRoom > maxSharedBytes)
       return {};
     end = offset + staging.getBufferBytes();
     OpBuilder b = OpBuilder::atBlockBegin(&kernel.getBody().front());

@@ -247,6 +247,11 @@ bool isTf32WarpgroupMma(tile::DotOp dot);
 /// every staged dot operand's tile.
 int64_t sharedMemoryBytes(Operation *kernel);
 
+/// The most shared memory (static and dynamic) a block may opt in to on
+/// `arch` (CUDA C Programming Guide, "Technical Specifications per Compute
+/// Capability"), where Tessera knows the chip.
+std::optional<int64_t> sharedBytesPerBlock(llvm::StringRef arch);
+
 } // namespace tessera::schedule
 
 #endif

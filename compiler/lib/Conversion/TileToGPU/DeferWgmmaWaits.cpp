@@ -11,6 +11,7 @@
 
 #include "Utility.h"
 
+#include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace tessera {
@@ -404,22 +405,17 @@ void deferWait(tile::WarpgroupWaitOp wait, bool pastMBarrierWaits) {
   wait.setPending(issued);
 }
 
-/// Whether `op` (in a loop body) reads `value` or what pure operations of the
-/// body make from it.
+/// Whether `op` reads `value` or what pure operations of its block make
+/// from it.
 bool readsDerived(Operation *op, Value value) {
-  SmallVector<Value> work{value};
-  llvm::SmallPtrSet<Operation *, 16> seen;
-  while (!work.empty()) {
-    Value v = work.pop_back_val();
-    for (Operation *user : v.getUsers()) {
-      if (user == op)
-        return true;
-      if (user->getBlock() == op->getBlock() && isMemoryEffectFree(user) &&
-          user->getNumRegions() == 0 && seen.insert(user).second)
-        llvm::append_range(work, user->getResults());
-    }
-  }
-  return false;
+  ForwardSliceOptions options;
+  options.filter = [&](Operation *user) {
+    return user == op || (user->getBlock() == op->getBlock() && user->getNumRegions() == 0 &&
+                          isMemoryEffectFree(user));
+  };
+  SetVector<Operation *> slice;
+  getForwardSlice(value, &slice, options);
+  return slice.contains(op);
 }
 
 /// The first wait after the group `commit` closes that leaves it no longer
