@@ -47,7 +47,8 @@ std::string tessera::toolchainFingerprint() {
            (shortSharedPointers() ? ";short-shared-pointers" : "") +
            (typedWarpgroupMma() ? "" : ";inline-wgmma") +
            (sharedTmaRings() ? "" : ";separate-rings") +
-           (waitsAtMBarriers() ? ";waits-at-mbarriers" : "");
+           (waitsAtMBarriers() ? ";waits-at-mbarriers" : "") +
+           (waitsAtBarriers() ? ";waits-at-barriers" : "");
   }();
   return fingerprint;
 }

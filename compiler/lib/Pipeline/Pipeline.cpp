@@ -79,6 +79,7 @@ void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &opti
   // Each wgmma's wait sinks to the first use of its accumulators.
   DeferWgmmaWaitsOptions defer;
   defer.pastMBarrierWaits = !waitsAtMBarriers();
+  defer.pastBarriers = !waitsAtBarriers();
   pm.addNestedPass<gpu::GPUModuleOp>(createDeferWgmmaWaits(defer));
   // Upstream's lowering to NVVM: structured control flow to branches, then the
   // gpu, arith, vector and memref ops to LLVM and NVVM intrinsics.

@@ -368,6 +368,90 @@ int64_t tessera::schedule::sharedMemoryNeeded(Operation *op) {
   return 0;
 }
 
+namespace {
+
+/// Every buffer of `buffer` (a tile.shared_alloc's result).
+SmallVector<SharedRange> bufferRanges(Value buffer) {
+  auto alloc = buffer.getDefiningOp<tile::SharedAllocOp>();
+  SmallVector<SharedRange> ranges;
+  if (!alloc)
+    return ranges;
+  int64_t bytes = alloc.getType().getBufferBytes();
+  for (int64_t offset : alloc.getOffsets())
+    ranges.push_back({offset, offset + bytes});
+  return ranges;
+}
+
+bool overlaps(ArrayRef<SharedRange> a, ArrayRef<SharedRange> b) {
+  return llvm::any_of(a, [&](SharedRange x) {
+    return llvm::any_of(b, [&](SharedRange y) { return x.first < y.second && y.first < x.second; });
+  });
+}
+
+} // namespace
+
+SmallVector<SharedRange> tessera::schedule::sharedReadsOf(tile::DotOp dot) {
+  SmallVector<SharedRange> reads;
+  for (Value operand : dot->getOperands().take_front(2)) {
+    StagedOperand staged = getStagedOperand(operand);
+    if (!staged || staged.offset() < 0)
+      continue;
+    if (auto view = staged.source.getDefiningOp<tile::SharedViewOp>()) {
+      llvm::append_range(reads, bufferRanges(view.getBuffer()));
+      continue;
+    }
+    int64_t bytes = tileBytes(cast<RankedTensorType>(staged.source.getType()));
+    reads.push_back({staged.offset(), staged.offset() + bytes});
+  }
+  return reads;
+}
+
+FailureOr<SmallVector<SharedRange>> tessera::schedule::sharedWritesOf(Operation *op) {
+  SmallVector<SharedRange> writes;
+  WalkResult walk = op->walk([&](Operation *nested) {
+    if (int64_t scratch = sharedMemoryNeeded(nested))
+      writes.push_back({0, scratch});
+    if (auto store = dyn_cast<tile::StoreStagingOp>(nested)) {
+      int64_t offset = store.getOffset();
+      writes.push_back({offset, offset + tileBytes(store.getValue().getType())});
+      return WalkResult::advance();
+    }
+    if (auto copy = dyn_cast<tile::AsyncCopyOp>(nested)) {
+      llvm::append_range(writes, bufferRanges(copy.getBuffer()));
+      return WalkResult::advance();
+    }
+    if (auto copy = dyn_cast<tile::TmaCopyOp>(nested)) {
+      llvm::append_range(writes, bufferRanges(copy.getBuffer()));
+      return WalkResult::advance();
+    }
+    // Waits and barriers order writes made elsewhere; bulk stores read
+    // shared tiles and write global memory.
+    if (isa<gpu::BarrierOp, tile::AsyncWaitOp, tile::MBarrierWaitOp, tile::TmaStoreOp,
+            tile::TmaStoreWaitOp, tile::FenceAsyncSharedOp, tile::TurnWaitOp, tile::TurnPassOp,
+            tile::StoreOp, tile::AtomicAddOp, tile::AtomicRMWOp, tile::AtomicCASOp>(nested))
+      return WalkResult::advance();
+    if (nested->getNumRegions() != 0 && nested->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
+      return WalkResult::advance();
+    auto effects = dyn_cast<MemoryEffectOpInterface>(nested);
+    if (nested->getNumRegions() == 0 && effects && !effects.hasEffect<MemoryEffects::Write>())
+      return WalkResult::advance();
+    return WalkResult::interrupt();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  return writes;
+}
+
+bool tessera::schedule::nothingAfterWritesWhatItReads(tile::DotOp dot) {
+  SmallVector<SharedRange> reads = sharedReadsOf(dot);
+  for (Operation *op = dot->getNextNode(); op; op = op->getNextNode()) {
+    FailureOr<SmallVector<SharedRange>> writes = sharedWritesOf(op);
+    if (failed(writes) || overlaps(reads, *writes))
+      return false;
+  }
+  return true;
+}
+
 /// The loop directly in `kernel`'s body that holds `op`; null outside loops.
 Operation *tessera::schedule::topLevelLoop(Operation *op, Operation *kernel) {
   Operation *loop = nullptr;

@@ -63,6 +63,14 @@ bool tessera::waitsAtMBarriers() {
   return enabled;
 }
 
+bool tessera::waitsAtBarriers() {
+  static const bool enabled = [] {
+    const char *env = std::getenv("TESSERA_WAITS_AT_BARRIERS");
+    return env && std::string_view(env) == "1";
+  }();
+  return enabled;
+}
+
 bool tessera::sharedTmaRings() {
   static const bool enabled = [] {
     const char *env = std::getenv("TESSERA_SEPARATE_RINGS");

@@ -148,6 +148,24 @@ int64_t splitKGroups(tile::DotOp dot);
 /// the duration of the op; 0 for none.
 int64_t sharedMemoryNeeded(Operation *op);
 
+/// Bytes [first, second) of the dynamic shared memory.
+using SharedRange = std::pair<int64_t, int64_t>;
+/// The shared bytes `dot`'s tensor-core lowering reads: its staged operands'
+/// tiles, every buffer of a copied operand's ring (its slot is known only at
+/// run time).
+SmallVector<SharedRange> sharedReadsOf(tile::DotOp dot);
+/// The shared bytes `op` and the operations inside it write (stagings,
+/// copies into buffers, the lowering's scratch at offset 0); nothing for
+/// operations that touch registers or global memory only; failure where
+/// unknown, or where `op` hands shared memory to other writers (an mbarrier
+/// arrive frees a buffer for a producer's next copy).
+FailureOr<SmallVector<SharedRange>> sharedWritesOf(Operation *op);
+/// Whether nothing after `dot` in its block writes a shared tile the dot
+/// reads: its wgmma group may stay in flight through the block's barriers
+/// and shared stores (a staging exchange between warpgroups, a tile TMA
+/// adds into global memory), which order other threads' writes only.
+bool nothingAfterWritesWhatItReads(tile::DotOp dot);
+
 /// Bytes of a tile of `t` in memory (i1 as a byte).
 int64_t tileBytes(RankedTensorType t);
 /// The loop directly in `kernel`'s body that holds `op`; null outside loops.

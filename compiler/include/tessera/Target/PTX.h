@@ -35,6 +35,12 @@ bool typedWarpgroupMma();
 /// it).
 bool waitsAtMBarriers();
 
+/// Whether a wgmma's wait stops at every barrier and shared store in this
+/// process, as before 2026-12-07 ($TESSERA_WAITS_AT_BARRIERS=1, read once: an
+/// A/B of tessera-defer-wgmma-waits' past-barriers; the kernel cache keys on
+/// it).
+bool waitsAtBarriers();
+
 /// Whether TMA loops in sequence that a producer warpgroup fills share one
 /// ring (tile-warp-specialize's shared-rings), as by default:
 /// $TESSERA_SEPARATE_RINGS=1, read once, gives each loop its own, to

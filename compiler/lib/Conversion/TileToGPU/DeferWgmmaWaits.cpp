@@ -73,14 +73,19 @@ bool feedsOnly(Operation *op, ArrayRef<Operation *> group) {
 /// wgmma groups `op` issues into `issued` (nested regions may issue none).
 /// `copiesAreElsewhere`: the group's loop copies only into buffers it does
 /// not read (mayRunIntoNextIteration), so its cp.async copies may overlap.
-bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere) {
-  if (isa<gpu::BarrierOp, NVVM::Barrier0Op, NVVM::BarrierOp>(op))
-    return false;
+/// `sharedIsElsewhere`: nothing in the group's block writes a shared tile it
+/// reads (the wait's may_cross_barriers), so barriers and stores may too.
+bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere,
+                bool sharedIsElsewhere = false) {
   // Groups are counted by their commits, as wgmma.wait_group counts them.
   if (isa<NVVM::WgmmaGroupSyncAlignedOp>(op)) {
     ++issued;
     return true;
   }
+  if (sharedIsElsewhere && op->getNumRegions() == 0)
+    return true;
+  if (isa<gpu::BarrierOp, NVVM::Barrier0Op, NVVM::BarrierOp>(op))
+    return false;
   // mma.sync reads and writes registers only (upstream declares no effects);
   // a named barrier's arrive (ping-pong's turn_pass) waits for nothing.
   if (isa<tile::WarpgroupWaitOp, NVVM::CpAsyncCommitGroupOp, NVVM::CpAsyncWaitGroupOp,
@@ -103,11 +108,12 @@ bool mayOverlap(Operation *op, int64_t &issued, bool copiesAreElsewhere) {
       if (nested->getNumRegions() != 0)
         return nested->hasTrait<OpTrait::HasRecursiveMemoryEffects>() ? WalkResult::advance()
                                                                       : WalkResult::interrupt();
-      return mayOverlap(nested, nestedIssues, copiesAreElsewhere) ? WalkResult::advance()
-                                                                  : WalkResult::interrupt();
+      return mayOverlap(nested, nestedIssues, copiesAreElsewhere, sharedIsElsewhere)
+                 ? WalkResult::advance()
+                 : WalkResult::interrupt();
     });
     return !walk.wasInterrupted() && nestedIssues == 0 &&
-           op->hasTrait<OpTrait::HasRecursiveMemoryEffects>();
+           (sharedIsElsewhere || op->hasTrait<OpTrait::HasRecursiveMemoryEffects>());
   }
   // Reads and arithmetic overlap; writes (shared tiles, scratch) and
   // operations of unknown effect do not.
@@ -326,7 +332,7 @@ bool chainIntoNextGroup(tile::WarpgroupWaitOp wait) {
 /// Pure operations on the accumulators on the way (the extraction of the
 /// results, exp2 of the scores) move along behind the wait, in order, so
 /// that the independent work in between runs first.
-void deferWait(tile::WarpgroupWaitOp wait, bool pastMBarrierWaits) {
+void deferWait(tile::WarpgroupWaitOp wait, bool pastMBarrierWaits, bool pastBarriers) {
   llvm::SetVector<Operation *> behind; // after the wait: it and what follows from it
   behind.insert(wait);
   auto dependsOnWait = [&](Operation *op) {
@@ -379,7 +385,7 @@ void deferWait(tile::WarpgroupWaitOp wait, bool pastMBarrierWaits) {
       }
       continue;
     }
-    if (!mayOverlap(stop, issued, copiesAreElsewhere))
+    if (!mayOverlap(stop, issued, copiesAreElsewhere, pastBarriers && wait.getMayCrossBarriers()))
       break;
   }
   // No group issued past it: the wait stays before it. Waiting there costs
@@ -471,7 +477,8 @@ void keepCarriedOperandsUntilWait(scf::ForOp loop) {
       size_t accumulators = tied.size();
       llvm::append_range(tied, unpack(b, loc, convert->getOperand(0)));
       auto widened = tile::WarpgroupWaitOp::create(b, loc, TypeRange(ValueRange(tied)), tied,
-                                                   wait.getPending(), wait.getMayCrossIterations());
+                                                   wait.getPending(), wait.getMayCrossIterations(),
+                                                   wait.getMayCrossBarriers());
       for (auto [old, now] : llvm::zip(wait.getResults(), widened.getResults()))
         old.replaceAllUsesWith(now);
       wait.erase();
@@ -520,7 +527,7 @@ struct DeferWgmmaWaitsPass : tessera::impl::DeferWgmmaWaitsBase<DeferWgmmaWaitsP
     getOperation().walk([&](tile::WarpgroupWaitOp op) { waits.push_back(op); });
     for (tile::WarpgroupWaitOp wait : waits)
       if (!chainIntoNextGroup(wait))
-        deferWait(wait, pastMBarrierWaits);
+        deferWait(wait, pastMBarrierWaits, pastBarriers);
     getOperation().walk([&](scf::ForOp loop) { keepCarriedOperandsUntilWait(loop); });
     waits.clear();
     getOperation().walk([&](tile::WarpgroupWaitOp op) { waits.push_back(op); });

@@ -1,5 +1,6 @@
 // RUN: tessera-opt %s -split-input-file --pass-pipeline="builtin.module(gpu.module(tessera-defer-wgmma-waits))" | FileCheck %s
 // RUN: tessera-opt %s -split-input-file --pass-pipeline="builtin.module(gpu.module(tessera-defer-wgmma-waits{past-mbarrier-waits=false}))" | FileCheck %s --check-prefix=AT
+// RUN: tessera-opt %s -split-input-file --pass-pipeline="builtin.module(gpu.module(tessera-defer-wgmma-waits{past-barriers=false}))" | FileCheck %s --check-prefix=BAR
 
 // A wgmma group is its issue (inline assembly of the instructions) and its
 // commit (nvvm.wgmma.commit.group.sync.aligned); tile.warpgroup_wait takes
@@ -373,6 +374,53 @@ gpu.module @carried_register_operand {
       scf.yield %rpv, %next : f32, vector<2xbf16>
     }
     llvm.store %r#0, %q : f32, !llvm.ptr<1>
+    gpu.return
+  }
+}
+
+// -----
+
+// A group nothing after it overwrites (may_cross_barriers, from
+// convert-tile-to-gpu): its wait passes the barriers and shared stores that
+// publish the next product's tile (which that product, issued meanwhile,
+// leaves running: wait_group 1), to the first use of its accumulators.
+// Without the flag (@stops above) the first barrier stops it.
+// CHECK-LABEL: gpu.func @crosses_barriers
+// CHECK: "issue a"
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: llvm.inline_asm has_side_effects "st.shared.b32 [$0], $1;"
+// CHECK-NEXT: nvvm.barrier0
+// CHECK-NEXT: "issue b"
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT: llvm.extractvalue
+// CHECK-NEXT: "wgmma.wait_group.sync.aligned 1;"
+// CHECK-NEXT: llvm.extractvalue
+// CHECK: "wgmma.wait_group.sync.aligned 0;"
+// CHECK: llvm.store
+// With past-barriers=false the first barrier stops it.
+// BAR-LABEL: gpu.func @crosses_barriers
+// BAR: "issue a"
+// BAR-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// BAR-NEXT: llvm.extractvalue
+// BAR-NEXT: "wgmma.wait_group.sync.aligned 0;"
+// BAR-NEXT: llvm.extractvalue
+// BAR-NEXT: gpu.barrier
+gpu.module @crosses_barriers {
+  gpu.func @crosses_barriers(%a: f32, %b: f32, %p: !llvm.ptr<1>, %addr: i32) kernel {
+    %ia = llvm.inline_asm has_side_effects "issue a", "=f,0" %a : (f32) -> !llvm.struct<(f32)>
+    nvvm.wgmma.commit.group.sync.aligned
+    %ea = llvm.extractvalue %ia[0] : !llvm.struct<(f32)>
+    %ra = tile.warpgroup_wait %ea {pending = 0 : i32, may_cross_barriers = true} : (f32) -> f32
+    gpu.barrier
+    llvm.inline_asm has_side_effects "st.shared.b32 [$0], $1;", "r,f" %addr, %b : (i32, f32) -> ()
+    nvvm.barrier0
+    %ib = llvm.inline_asm has_side_effects "issue b", "=f,0" %b : (f32) -> !llvm.struct<(f32)>
+    nvvm.wgmma.commit.group.sync.aligned
+    %eb = llvm.extractvalue %ib[0] : !llvm.struct<(f32)>
+    %rb = tile.warpgroup_wait %eb {pending = 0 : i32} : (f32) -> f32
+    llvm.store %ra, %p : f32, !llvm.ptr<1>
+    llvm.store %rb, %p : f32, !llvm.ptr<1>
     gpu.return
   }
 }

@@ -20,7 +20,7 @@
 // CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>
 // CHECK: gpu.barrier
 // CHECK: wgmma.mma_async.sync.aligned.m64n64k16
-// CHECK: tile.warpgroup_wait {{.*}} {pending = 0 : i32}
+// CHECK: tile.warpgroup_wait {{.*}} {{.*}}pending = 0 : i32}
 // CHECK-NOT: gpu.barrier
 // CHECK-NOT: nvvm.cp.async.wait.group
 // CHECK: wgmma.mma_async.sync.aligned.m64n64k16

@@ -154,7 +154,7 @@ func.func @warpgroups_along_n_tf32(%dq: !tile.desc<64x32xf32>, %dk: !tile.desc<3
 // SM90-COUNT-2: m64n16k8.f32.tf32.tf32 {{[^;]*}}, desc_a, desc_b, scale_d, 1, 1;
 // SM90-SAME: m64n16k8.f32.tf32.tf32 {{[^;]*}}, desc_a, desc_b, scale_d, 1, 1;\0A}"
 // SM90-NEXT: nvvm.wgmma.commit.group.sync.aligned
-// SM90: tile.warpgroup_wait {{.*}} {pending = 0 : i32}
+// SM90: tile.warpgroup_wait {{.*}} {{.*}}pending = 0 : i32}
 // CHECK-NOT: gpu.barrier
 // CHECK-COUNT-8: memref.store %{{.*}} : memref<2048xf32, #gpu.address_space<workgroup>>
 // CHECK: gpu.barrier

@@ -35,7 +35,7 @@
 // CHECK-SAME: wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {{.*}}, {$22, $23, $24, $25}, desc_b, scale_d, 1, 1, 1;
 // CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
 // CHECK-COUNT-16: llvm.extractvalue
-// CHECK-NEXT: tile.warpgroup_wait {{.*}} {pending = 0 : i32} : (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) -> (f32,
+// CHECK-NEXT: tile.warpgroup_wait {{.*}} {{.*}}pending = 0 : i32} : (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) -> (f32,
 // CHECK-NOT: mma.sync
 // CHECK: gpu.return
 // On sm_80 the same dot is mma.sync, and nothing is fenced.
@@ -88,7 +88,7 @@ func.func @register_a_mn_major_b(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x3
 // CHECK-COUNT-4: nvvm.wgmma.mma_async
 // CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
 // CHECK-COUNT-32: llvm.extractvalue
-// CHECK-NEXT: tile.warpgroup_wait {{.*}} {pending = 0 : i32}
+// CHECK-NEXT: tile.warpgroup_wait {{.*}} {{.*}}pending = 0 : i32}
 // CHECK-NOT: llvm.inline_asm {{.*}}wgmma.mma_async
 // Or (typed-wgmma=false) one inline PTX statement, as for A in registers.
 // INLINE-LABEL: gpu.func @shared_a_k_major_b
@@ -101,7 +101,7 @@ func.func @register_a_mn_major_b(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x3
 // INLINE-SAME: add.s64 desc_b, $32, 512;
 // INLINE-SAME: add.s64 desc_a, $33, 512;
 // INLINE-SAME: add.s64 desc_b, $32, 514;
-// INLINE: tile.warpgroup_wait {{.*}} {pending = 0 : i32}
+// INLINE: tile.warpgroup_wait {{.*}} {{.*}}pending = 0 : i32}
 // SM80-LABEL: gpu.func @shared_a_k_major_b
 // SM80: ldmatrix
 func.func @shared_a_k_major_b(%dq: !tile.desc<64x128xbf16>, %dk: !tile.desc<64x128xbf16>,

@@ -74,11 +74,18 @@ def DeferWgmmaWaits : Pass<"tessera-defer-wgmma-waits", "mlir::gpu::GPUModuleOp"
     next iteration's value moves behind that wait, its input tied through
     it (ptxas gives both one register, and serializes every wgmma if it is
     written while the group runs: C7513).
+    A group whose wait convert-tile-to-gpu marks `may_cross_barriers`
+    (nothing after its dot in the block writes a shared tile it reads) also
+    passes barriers and shared stores: the dK/dV program's dV and dK
+    products run through the exchange of dSᵀ between its warpgroups.
   }];
   let options = [
     Option<"pastMBarrierWaits", "past-mbarrier-waits", "bool", /*default=*/"true",
            "let a wait pass an mbarrier wait where a group issues after it "
            "(false: stop there, as before 2026-12-06: TESSERA_WAITS_AT_MBARRIERS=1)">,
+    Option<"pastBarriers", "past-barriers", "bool", /*default=*/"true",
+           "let a may_cross_barriers wait pass barriers and shared stores "
+           "(false: stop there, as before 2026-12-07: TESSERA_WAITS_AT_BARRIERS=1)">,
   ];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::vector::VectorDialect"];
 }

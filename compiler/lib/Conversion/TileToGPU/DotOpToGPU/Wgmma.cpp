@@ -309,7 +309,8 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
       pending.push_back(
           LLVM::ExtractValueOp::create(b, loc, slabAcc[place[i].first], place[i].second));
     auto wait = tile::WarpgroupWaitOp::create(b, loc, TypeRange(ValueRange(pending)), pending,
-                                              /*pending=*/0, mayRunIntoNextIteration(op));
+                                              /*pending=*/0, mayRunIntoNextIteration(op),
+                                              schedule::nothingAfterWritesWhatItReads(op));
     return SmallVector<Value>(wait.getResults());
   }
 
@@ -395,7 +396,8 @@ SmallVector<Value> emitWarpgroupMma(OpBuilder &b, Location loc, tile::DotOp op,
   for (int64_t i = 0; i < numAcc; ++i)
     pending.push_back(LLVM::ExtractValueOp::create(b, loc, issued, i));
   auto wait = tile::WarpgroupWaitOp::create(b, loc, TypeRange(ValueRange(pending)), pending,
-                                            /*pending=*/0, mayRunIntoNextIteration(op));
+                                            /*pending=*/0, mayRunIntoNextIteration(op),
+                                            schedule::nothingAfterWritesWhatItReads(op));
   SmallVector<Value> out(wait.getResults());
   if (groups > 1)
     return emitSplitKSum(b, loc, out, groups, groupWarps, sync);

@@ -415,14 +415,18 @@ def Tile_WarpgroupWaitOp : Tile_Op<"warpgroup_wait"> {
     `pending`: the most recent groups left running. `may_cross_iterations`:
     the group may still run while the next iteration of its loop begins
     (nothing that iteration writes before its own wgmma is a tile this one
-    reads).
+    reads). `may_cross_barriers`: nothing after the group's dot in its block
+    writes a shared tile the group reads (schedule::
+    nothingAfterWritesWhatItReads), so the group may stay in flight through
+    that block's barriers and shared stores.
 
     ```mlir
     %d0, %d1 = tile.warpgroup_wait %a0, %a1 {pending = 0 : i32} : (f32, f32) -> (f32, f32)
     ```
   }];
   let arguments = (ins Variadic<F32>:$accumulators, I32Attr:$pending,
-                       DefaultValuedAttr<BoolAttr, "false">:$may_cross_iterations);
+                       DefaultValuedAttr<BoolAttr, "false">:$may_cross_iterations,
+                       DefaultValuedAttr<BoolAttr, "false">:$may_cross_barriers);
   let results = (outs Variadic<F32>:$results);
   let assemblyFormat = "$accumulators attr-dict `:` functional-type($accumulators, $results)";
   let hasVerifier = 1;
