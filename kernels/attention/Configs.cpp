@@ -162,6 +162,15 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
       c.constants["PIPELINE_QK"] = 2;
       c.constants["PING_PONG"] = 1;
     }
+    // Causal d 128 up to 1024 keys (one warpgroup, K and V by TMA, no
+    // producer): FlashAttention-3's order too, P·V a block behind. Against
+    // the scores-then-P·V order, position-matched on the H100: 0.182-0.184
+    // against 0.190-0.191 ms at (16, 16, 1024) causal, level at (32, 16,
+    // 512) (docs/PERFORMANCE.md "The short causal forward"). Spill-free and
+    // unserialized (Compiler.FlashAttention3sOrderKeepsItsWgmmasInFlight).
+    if (blockD == 128 && causal && !hasMask && c.get("TMA") && !c.get("WARP_SPECIALIZE") &&
+        c.numWarps == 4 && c.get("BLOCK_D_TAIL") == 0)
+      c.constants["PIPELINE_QK"] = 2;
     // O by TMA stores from a shared staging tile at d 128 and 256 wherever K
     // and V come by TMA: the register stores of the wgmma layout write 16
     // bytes of each 32-byte sector, a third of the kernel's sectors excess

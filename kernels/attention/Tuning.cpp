@@ -109,8 +109,11 @@ std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t hea
     return bm <= std::max<int64_t>(16, bucket(qLen)) && bn <= std::max<int64_t>(16, bucket(kLen));
   };
   // The block sweep keeps the next-scores-first order where the heuristic
-  // runs FlashAttention-3's (its turns need two consumer warpgroups).
-  const int64_t sweepOrder = std::min<int64_t>(heuristic.get("PIPELINE_QK"), 1);
+  // runs FlashAttention-3's beside the producer (its turns need two consumer
+  // warpgroups), the plain order elsewhere.
+  const bool besideProducer = heuristic.get("WARP_SPECIALIZE") && heuristic.numWarps == 8;
+  const int64_t sweepOrder =
+      besideProducer ? std::min<int64_t>(heuristic.get("PIPELINE_QK"), 1) : 0;
   for (int64_t bm : {16, 32, 64, 128})
     for (int64_t bn : {16, 32, 64, 128})
       for (unsigned warps : {4u, 8u})
@@ -129,8 +132,7 @@ std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t hea
   // and the next scores first (PIPELINE_QK = 1), O both ways (the heuristic
   // takes the first, turns and stores, without key masks at d 128 and 256:
   // docs/PERFORMANCE.md "FlashAttention-3's order by default").
-  if (heuristic.get("WARP_SPECIALIZE") && heuristic.numWarps == 8 &&
-      fits(heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N")))
+  if (besideProducer && fits(heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N")))
     for (int64_t store : {0, 1}) {
       for (int64_t turns : {0, 1})
         space.add(8, heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N"),
@@ -138,6 +140,13 @@ std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t hea
       space.add(8, heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N"),
                 {{"PIPELINE_QK", 1}, {"PING_PONG", 0}, {"TMA_STORE", store}});
     }
+  // On one warpgroup without a producer (causal d 128 up to 1024 keys), the
+  // heuristic's blocks in the two other orders.
+  if (!heuristic.get("WARP_SPECIALIZE") && heuristic.get("PIPELINE_QK") == 2 &&
+      fits(heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N")))
+    for (int64_t order : {0, 1})
+      space.add(heuristic.numWarps, heuristic.get("BLOCK_M"), heuristic.get("BLOCK_N"),
+                "PIPELINE_QK", order);
   // Two 8-warp programs per SM, their registers bounded to 128 a thread
   // (CTAS_PER_SM): unbounded, the short d 128 forward on two warpgroups
   // takes 150 and runs one per SM (docs/PERFORMANCE.md "Stores beside the
@@ -146,7 +155,9 @@ std::vector<KernelConfig> attention::forwardTuningSpace(DType dtype, int64_t hea
     for (int64_t bm : {64, 128})
       for (int64_t bn : {32, 64})
         if (fits(bm, bn))
-          space.add(8, bm, bn, "CTAS_PER_SM", 2);
+          space.add(8, bm, bn,
+                    {{"CTAS_PER_SM", 2},
+                     {"PIPELINE_QK", besideProducer ? heuristic.get("PIPELINE_QK") : sweepOrder}});
   return space.space;
 }
 

@@ -175,10 +175,10 @@ TEST(AttentionTuningSpace, TriesBothOrdersBesideTheProducer) {
                     .get("PIPELINE_QK"),
                 2);
     }
-  EXPECT_NE(attention::forwardConfig(DType::BF16, 128, true, false, "sm_90a",
+  EXPECT_EQ(attention::forwardConfig(DType::BF16, 128, false, false, "sm_90a",
                                      attention::Fp32Precision::tf32, 1024)
                 .get("PIPELINE_QK"),
-            2);
+            0);
   EXPECT_EQ(attention::forwardConfig(DType::BF16, 64, false, false, "sm_90a",
                                      attention::Fp32Precision::tf32, 4096)
                 .get("PIPELINE_QK"),
@@ -343,4 +343,31 @@ TEST(AttentionTuning, RememberedChoiceFollowsTheDatabase) {
       attention::chooseForwardConfig(DType::F16, 128, true, false, qLen, kLen);
   EXPECT_EQ(next.get("BLOCK_N"), winner.get("BLOCK_N"));
   EXPECT_NE(next.get("BLOCK_N"), first.get("BLOCK_N"));
+}
+
+/// Causal d 128 up to 1024 keys runs FlashAttention-3's order on one
+/// warpgroup without a producer, and the tuning space tries the heuristic's
+/// blocks in all three orders (docs/PERFORMANCE.md "The short causal
+/// forward"); not under a key mask, and the block sweep keeps the plain order.
+TEST(AttentionTuningSpace, ShortCausalD128TriesTheOrdersOnOneWarpgroup) {
+  if (attention::detail::currentArch() != "sm_90a")
+    GTEST_SKIP() << "wgmma orders are tuned on sm_90a; this machine's arch is "
+                 << attention::detail::currentArch();
+  kernels::KernelConfig heuristic = attention::forwardConfig(
+      DType::BF16, 128, true, false, "sm_90a", attention::Fp32Precision::tf32, 1024);
+  EXPECT_EQ(heuristic.numWarps, 4u);
+  EXPECT_EQ(heuristic.get("WARP_SPECIALIZE"), 0);
+  EXPECT_EQ(heuristic.get("PIPELINE_QK"), 2);
+  EXPECT_NE(attention::forwardConfig(DType::BF16, 128, true, true, "sm_90a",
+                                     attention::Fp32Precision::tf32, 1024)
+                .get("PIPELINE_QK"),
+            2);
+  std::set<int64_t> orders, sweptOrders;
+  for (const kernels::KernelConfig &c :
+       attention::forwardTuningSpace(DType::BF16, 128, true, false, 1024, 1024)) {
+    bool heuristicBlocks = c.numWarps == 4 && c.get("BLOCK_M") == 128 && c.get("BLOCK_N") == 64;
+    (heuristicBlocks ? orders : sweptOrders).insert(c.get("PIPELINE_QK"));
+  }
+  EXPECT_EQ(orders, (std::set<int64_t>{0, 1, 2}));
+  EXPECT_EQ(sweptOrders, (std::set<int64_t>{0}));
 }
