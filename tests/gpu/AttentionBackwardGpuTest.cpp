@@ -183,7 +183,8 @@ INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackwardAtomicDq,
 /// d 128 (WARP_SPECIALIZE, CTAS_PER_SM = 2: 128 registers at launch, 232
 /// for the consumers; the gradients by TMA stores); and atomic dQ on a
 /// producer warpgroup (its TMA adds issued by a consumer thread, waited for
-/// before the consumers' barrier).
+/// before the consumers' barrier), also on 64 x 128 blocks over two consumer
+/// warpgroups that exchange dSᵀ.
 class AttentionBackwardTma : public ::testing::TestWithParam<Param> {};
 
 TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
@@ -195,22 +196,30 @@ TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
                          "dQ pass, stores by TMA",
                          "128 x 64 on 8 warps",
                          "on producer warpgroups, two CTAs per SM, stores by TMA",
-                         "atomic dQ on a producer warpgroup"};
-  for (int64_t mode : {0, 1, 2, 3, 4, 5}) {
-    if (mode == 3 && s.dim > 128)
-      continue; // larger head dims' 128 x 64 blocks do not fit shared memory
+                         "atomic dQ on a producer warpgroup",
+                         "atomic dQ on a producer warpgroup, 64 x 128 on 8 warps"};
+  for (int64_t mode : {0, 1, 2, 3, 4, 5, 6}) {
+    if ((mode == 3 || mode == 6) && s.dim > 128)
+      continue; // larger head dims' 128-row blocks do not fit shared memory
     SCOPED_TRACE(modes[mode]);
     attention_testing::BackwardCase c{s, dtype, causal, useMask, false};
     c.tma = true;
     c.tmaStore = mode == 2 || mode == 4;
-    c.atomicDq = mode == 1 || mode == 5;
-    c.producer = mode == 4 || mode == 5;
+    c.atomicDq = mode == 1 || mode == 5 || mode == 6;
+    c.producer = mode == 4 || mode == 5 || mode == 6;
     // Two CTAs per SM leave a d 256 program's consumers too few registers
     // (ptxas: "Insufficient registers"): one there.
     c.ctasPerSm = mode == 4 && s.dim <= 128 ? 2 : 1;
     if (mode == 3) {
       c.blockM = 128;
       c.blockN = 64;
+      c.warps = 8;
+    }
+    // Two consumer warpgroups exchanging dSᵀ, their dV and dK products in
+    // flight through the exchange (tessera-defer-wgmma-waits).
+    if (mode == 6) {
+      c.blockM = 64;
+      c.blockN = 128;
       c.warps = 8;
     }
     attention_testing::expectGradients(attention_testing::runBackward(c),
