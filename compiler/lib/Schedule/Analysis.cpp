@@ -370,16 +370,16 @@ int64_t tessera::schedule::sharedMemoryNeeded(Operation *op) {
 
 namespace {
 
-/// Every buffer of `buffer` (a tile.shared_alloc's result).
-SmallVector<SharedRange> bufferRanges(Value buffer) {
+/// Adds every buffer of `buffer` to `ranges`; false where it is not a
+/// tile.shared_alloc's result (its place unknown).
+bool appendBufferRanges(Value buffer, SmallVectorImpl<SharedRange> &ranges) {
   auto alloc = buffer.getDefiningOp<tile::SharedAllocOp>();
-  SmallVector<SharedRange> ranges;
   if (!alloc)
-    return ranges;
+    return false;
   int64_t bytes = alloc.getType().getBufferBytes();
   for (int64_t offset : alloc.getOffsets())
     ranges.push_back({offset, offset + bytes});
-  return ranges;
+  return true;
 }
 
 bool overlaps(ArrayRef<SharedRange> a, ArrayRef<SharedRange> b) {
@@ -390,14 +390,15 @@ bool overlaps(ArrayRef<SharedRange> a, ArrayRef<SharedRange> b) {
 
 } // namespace
 
-SmallVector<SharedRange> tessera::schedule::sharedReadsOf(tile::DotOp dot) {
+FailureOr<SmallVector<SharedRange>> tessera::schedule::sharedReadsOf(tile::DotOp dot) {
   SmallVector<SharedRange> reads;
   for (Value operand : dot->getOperands().take_front(2)) {
     StagedOperand staged = getStagedOperand(operand);
     if (!staged || staged.offset() < 0)
       continue;
     if (auto view = staged.source.getDefiningOp<tile::SharedViewOp>()) {
-      llvm::append_range(reads, bufferRanges(view.getBuffer()));
+      if (!appendBufferRanges(view.getBuffer(), reads))
+        return failure();
       continue;
     }
     int64_t bytes = tileBytes(cast<RankedTensorType>(staged.source.getType()));
@@ -416,14 +417,12 @@ FailureOr<SmallVector<SharedRange>> tessera::schedule::sharedWritesOf(Operation 
       writes.push_back({offset, offset + tileBytes(store.getValue().getType())});
       return WalkResult::advance();
     }
-    if (auto copy = dyn_cast<tile::AsyncCopyOp>(nested)) {
-      llvm::append_range(writes, bufferRanges(copy.getBuffer()));
-      return WalkResult::advance();
-    }
-    if (auto copy = dyn_cast<tile::TmaCopyOp>(nested)) {
-      llvm::append_range(writes, bufferRanges(copy.getBuffer()));
-      return WalkResult::advance();
-    }
+    if (auto copy = dyn_cast<tile::AsyncCopyOp>(nested))
+      return appendBufferRanges(copy.getBuffer(), writes) ? WalkResult::advance()
+                                                          : WalkResult::interrupt();
+    if (auto copy = dyn_cast<tile::TmaCopyOp>(nested))
+      return appendBufferRanges(copy.getBuffer(), writes) ? WalkResult::advance()
+                                                          : WalkResult::interrupt();
     // Waits and barriers order writes made elsewhere; bulk stores read
     // shared tiles and write global memory.
     if (isa<gpu::BarrierOp, tile::AsyncWaitOp, tile::MBarrierWaitOp, tile::TmaStoreOp,
@@ -443,10 +442,12 @@ FailureOr<SmallVector<SharedRange>> tessera::schedule::sharedWritesOf(Operation 
 }
 
 bool tessera::schedule::nothingAfterWritesWhatItReads(tile::DotOp dot) {
-  SmallVector<SharedRange> reads = sharedReadsOf(dot);
+  FailureOr<SmallVector<SharedRange>> reads = sharedReadsOf(dot);
+  if (failed(reads))
+    return false;
   for (Operation *op = dot->getNextNode(); op; op = op->getNextNode()) {
     FailureOr<SmallVector<SharedRange>> writes = sharedWritesOf(op);
-    if (failed(writes) || overlaps(reads, *writes))
+    if (failed(writes) || overlaps(*reads, *writes))
       return false;
   }
   return true;

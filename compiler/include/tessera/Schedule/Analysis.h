@@ -152,8 +152,8 @@ int64_t sharedMemoryNeeded(Operation *op);
 using SharedRange = std::pair<int64_t, int64_t>;
 /// The shared bytes `dot`'s tensor-core lowering reads: its staged operands'
 /// tiles, every buffer of a copied operand's ring (its slot is known only at
-/// run time).
-SmallVector<SharedRange> sharedReadsOf(tile::DotOp dot);
+/// run time); failure where a buffer's place is unknown.
+FailureOr<SmallVector<SharedRange>> sharedReadsOf(tile::DotOp dot);
 /// The shared bytes `op` and the operations inside it write (stagings,
 /// copies into buffers, the lowering's scratch at offset 0); nothing for
 /// operations that touch registers or global memory only; failure where
