@@ -48,7 +48,8 @@ std::string tessera::toolchainFingerprint() {
            (typedWarpgroupMma() ? "" : ";inline-wgmma") +
            (sharedTmaRings() ? "" : ";separate-rings") +
            (waitsAtMBarriers() ? ";waits-at-mbarriers" : "") +
-           (waitsAtBarriers() ? ";waits-at-barriers" : "");
+           (waitsAtBarriers() ? ";waits-at-barriers" : "") +
+           (rowConversionsInLoops() ? ";row-conversions-in-loops" : "");
   }();
   return fingerprint;
 }

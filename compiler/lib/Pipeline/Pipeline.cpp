@@ -37,7 +37,9 @@ void tessera::buildLayoutPasses(OpPassManager &pm, const PipelineOptions &option
   layouts.arch = options.arch;
   pm.addNestedPass<func::FuncOp>(tile::createTileAssignLayouts(layouts));
   // Conversions of splats and chains of conversions move nothing: drop them.
-  pm.addNestedPass<func::FuncOp>(tile::createTileRemoveLayoutConversions());
+  tile::TileRemoveLayoutConversionsOptions conversions;
+  conversions.hoistRowConversions = !rowConversionsInLoops();
+  pm.addNestedPass<func::FuncOp>(tile::createTileRemoveLayoutConversions(conversions));
   pm.addPass(createCanonicalizerPass());
 }
 

@@ -71,6 +71,14 @@ bool tessera::waitsAtBarriers() {
   return enabled;
 }
 
+bool tessera::rowConversionsInLoops() {
+  static const bool enabled = [] {
+    const char *env = std::getenv("TESSERA_ROW_CONVERSIONS_IN_LOOPS");
+    return env && std::string_view(env) == "1";
+  }();
+  return enabled;
+}
+
 bool tessera::sharedTmaRings() {
   static const bool enabled = [] {
     const char *env = std::getenv("TESSERA_SEPARATE_RINGS");

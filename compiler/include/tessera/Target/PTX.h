@@ -41,6 +41,12 @@ bool waitsAtMBarriers();
 /// it).
 bool waitsAtBarriers();
 
+/// Whether conversions of row vectors made outside a loop stay in it in this
+/// process, as before 2026-12-07 ($TESSERA_ROW_CONVERSIONS_IN_LOOPS=1, read
+/// once: an A/B of tile-remove-layout-conversions' hoist-row-conversions; the
+/// kernel cache keys on it).
+bool rowConversionsInLoops();
+
 /// Whether TMA loops in sequence that a producer warpgroup fills share one
 /// ring (tile-warp-specialize's shared-rings), as by default:
 /// $TESSERA_SEPARATE_RINGS=1, read once, gives each loop its own, to

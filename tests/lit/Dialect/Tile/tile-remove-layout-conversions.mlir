@@ -1,4 +1,5 @@
 // RUN: tessera-opt %s --tile-remove-layout-conversions | FileCheck %s
+// RUN: tessera-opt %s --tile-remove-layout-conversions="hoist-row-conversions=false" | FileCheck %s --check-prefix=STAY
 
 #a = #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>
 #b = #tile.blocked<sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>
@@ -150,4 +151,44 @@ func.func @moves_no_more_bytes(%p: tensor<64x64xf32, #acc>, %dp: tensor<64x64xf3
   %sc = tile.convert_layout %s : tensor<64x64xf32, #acc> -> tensor<64x64xf32, #opa>
   %r = arith.subf %sc, %c : tensor<64x64xf32, #opa>
   return %a, %r : tensor<64x64xbf16, #opa>, tensor<64x64xf32, #opa>
+}
+
+#hrow = #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>
+#htile = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#hacc = #tile.mma<warpsPerCTA = [4, 1]>
+
+// A row vector made before a loop and converted in it (the dQ program's
+// rows of L) moves the same data every iteration: the conversion moves in
+// front of the loops, out of both; a whole tile's conversion stays (held
+// across the loop it would cost a thread dozens of registers).
+// CHECK-LABEL: @hoists_invariant_row_conversions
+// CHECK: tile.convert_layout %arg0 : tensor<64xf32, #{{.*}}> -> tensor<64xf32, #tile.slice
+// CHECK-NEXT: scf.for
+// CHECK-NEXT: scf.for
+// CHECK-NEXT: tile.convert_layout %arg1
+// CHECK-NEXT: tile.expand_dims
+// With hoist-row-conversions=false it stays in the inner loop.
+// STAY-LABEL: @hoists_invariant_row_conversions
+// STAY: scf.for
+// STAY-NEXT: scf.for
+// STAY-NEXT: tile.convert_layout %arg1
+// STAY-NEXT: tile.convert_layout %arg0
+func.func @hoists_invariant_row_conversions(%l: tensor<64xf32, #hrow>, %t: tensor<64x64xf32, #htile>,
+                                            %n: i32) -> tensor<64x64xf32, #hacc> {
+  %c0 = arith.constant 0 : i32
+  %c1 = arith.constant 1 : i32
+  %zero = arith.constant dense<0.0> : tensor<64x64xf32, #hacc>
+  %r = scf.for %i = %c0 to %n step %c1 iter_args(%a = %zero) -> (tensor<64x64xf32, #hacc>) : i32 {
+    %r2 = scf.for %j = %c0 to %n step %c1 iter_args(%b = %a) -> (tensor<64x64xf32, #hacc>) : i32 {
+      %tt = tile.convert_layout %t : tensor<64x64xf32, #htile> -> tensor<64x64xf32, #hacc>
+      %lr = tile.convert_layout %l : tensor<64xf32, #hrow> -> tensor<64xf32, #tile.slice<dim = 1, parent = #hacc>>
+      %le = tile.expand_dims %lr, 1 : tensor<64xf32, #tile.slice<dim = 1, parent = #hacc>> -> tensor<64x1xf32, #hacc>
+      %lb = tile.broadcast %le : tensor<64x1xf32, #hacc> -> tensor<64x64xf32, #hacc>
+      %s = arith.addf %b, %tt : tensor<64x64xf32, #hacc>
+      %s2 = arith.subf %s, %lb : tensor<64x64xf32, #hacc>
+      scf.yield %s2 : tensor<64x64xf32, #hacc>
+    }
+    scf.yield %r2 : tensor<64x64xf32, #hacc>
+  }
+  return %r : tensor<64x64xf32, #hacc>
 }

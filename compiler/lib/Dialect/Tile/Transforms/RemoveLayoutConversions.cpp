@@ -8,13 +8,15 @@
 // expansions are rebuilt per conversion even where other users keep theirs:
 // the conversion of their operand moves no more data than theirs would.
 // Loads are made again where they were (never inside a loop they were
-// outside of).
+// outside of). A conversion of a row vector made outside its loop moves in
+// front of the loop: it would move the same data every iteration.
 //
 //===----------------------------------------------------------------------===//
 
 #include "tessera/Dialect/Tile/IR/Layout.h"
 #include "tessera/Dialect/Tile/Transforms/Passes.h"
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -171,7 +173,28 @@ struct TileRemoveLayoutConversionsPass
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns), config))) {
       getOperation().emitError("layout conversions did not reach a fixed point");
       signalPassFailure();
+      return;
     }
+    if (hoistRowConversions)
+      hoistInvariantRowConversions();
+  }
+
+  /// A conversion inside a loop of a value made outside it moves the same
+  /// data through shared memory every iteration (the dQ program's rows of L
+  /// and D into the scores' layout: four CTA barriers per key block): it
+  /// moves in front of the loop, out of every loop it is invariant in
+  /// (inner loops are visited first). Row vectors only: a thread holds a
+  /// register or two of one across the loop, where a whole tile could cost
+  /// dozens.
+  void hoistInvariantRowConversions() {
+    getOperation().walk([](scf::ForOp loop) {
+      SmallVector<ConvertLayoutOp> invariant;
+      for (auto cvt : loop.getBody()->getOps<ConvertLayoutOp>())
+        if (cvt.getType().getRank() == 1 && loop.isDefinedOutsideOfLoop(cvt.getSrc()))
+          invariant.push_back(cvt);
+      for (ConvertLayoutOp cvt : invariant)
+        cvt->moveBefore(loop);
+    });
   }
 };
 } // namespace

@@ -39,7 +39,14 @@ def TileRemoveLayoutConversions : Pass<"tile-remove-layout-conversions", "mlir::
     (iotas and the broadcasts, expand_dims and elementwise ops over them) are
     recomputed in the layout their user needs, as are loads, transposes and
     elementwise ops whose only user is the conversion; then dead ops are dropped.
+    Conversions of row vectors made outside a loop move in front of it.
   }];
+  let options = [
+    Option<"hoistRowConversions", "hoist-row-conversions", "bool", /*default=*/"true",
+           "move conversions of row vectors made outside a loop in front of it "
+           "(false: leave them in the loop, as before 2026-12-07: "
+           "TESSERA_ROW_CONVERSIONS_IN_LOOPS=1)">,
+  ];
   let dependentDialects = ["::tessera::tile::TileDialect"];
 }
 
