@@ -37,53 +37,42 @@ struct SkipStrengthReduction : llvm::OptPassGate {
   }
 };
 
+/// Whether the environment variable `name` is "1" (the A/B switches below,
+/// read once each).
+bool envIsOne(const char *name) {
+  const char *env = std::getenv(name);
+  return env && std::string_view(env) == "1";
+}
+
 } // namespace
 
 bool tessera::shortSharedPointers() {
-  static const bool enabled = [] {
-    const char *env = std::getenv("TESSERA_NVPTX_SHORT_PTR");
-    return env && std::string_view(env) == "1";
-  }();
+  static const bool enabled = envIsOne("TESSERA_NVPTX_SHORT_PTR");
   return enabled;
 }
 
 bool tessera::typedWarpgroupMma() {
-  static const bool enabled = [] {
-    const char *env = std::getenv("TESSERA_INLINE_WGMMA");
-    return !env || std::string_view(env) != "1";
-  }();
+  static const bool enabled = !envIsOne("TESSERA_INLINE_WGMMA");
   return enabled;
 }
 
 bool tessera::waitsAtMBarriers() {
-  static const bool enabled = [] {
-    const char *env = std::getenv("TESSERA_WAITS_AT_MBARRIERS");
-    return env && std::string_view(env) == "1";
-  }();
+  static const bool enabled = envIsOne("TESSERA_WAITS_AT_MBARRIERS");
   return enabled;
 }
 
 bool tessera::waitsAtBarriers() {
-  static const bool enabled = [] {
-    const char *env = std::getenv("TESSERA_WAITS_AT_BARRIERS");
-    return env && std::string_view(env) == "1";
-  }();
+  static const bool enabled = envIsOne("TESSERA_WAITS_AT_BARRIERS");
   return enabled;
 }
 
 bool tessera::rowConversionsInLoops() {
-  static const bool enabled = [] {
-    const char *env = std::getenv("TESSERA_ROW_CONVERSIONS_IN_LOOPS");
-    return env && std::string_view(env) == "1";
-  }();
+  static const bool enabled = envIsOne("TESSERA_ROW_CONVERSIONS_IN_LOOPS");
   return enabled;
 }
 
 bool tessera::sharedTmaRings() {
-  static const bool enabled = [] {
-    const char *env = std::getenv("TESSERA_SEPARATE_RINGS");
-    return !env || std::string_view(env) != "1";
-  }();
+  static const bool enabled = !envIsOne("TESSERA_SEPARATE_RINGS");
   return enabled;
 }
 
