@@ -146,8 +146,7 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
 
     RewritePatternSet patterns(ctx);
     patterns.add<KernelToGPUFunc, ReturnToGPUReturn>(converter, ctx);
-    populateMemoryOpPatterns(converter, patterns, /*warpgroupMma=*/arch == "sm_90a", divisors,
-                             typedAsyncCopies);
+    populateMemoryOpPatterns(converter, patterns, /*warpgroupMma=*/arch == "sm_90a", divisors);
     populateElementwiseOpPatterns(converter, patterns);
     populateSharedMemoryOpPatterns(converter, patterns);
     populateFmaDotPatterns(converter, patterns);

@@ -19,14 +19,19 @@ using namespace tessera::tilegpu;
 
 namespace {
 
-/// The shared-memory pointer (address space 3) of byte `offset` (i32) of
-/// the kernel's dynamic shared memory.
-Value sharedPointer(OpBuilder &b, Location loc, Value offset) {
+/// The shared-memory pointer of byte `offset` (i32) of the kernel's dynamic
+/// shared memory, in address space 3 (shared::cta) or 7 (shared::cluster).
+/// PTX lets an address of the executing CTA's window name the same bytes in
+/// the cluster's, so one integer serves both: an addrspacecast from 3 to 7
+/// would go through a generic address (cvta.shared, cvta.to.shared::cluster,
+/// two 64-bit registers per TMA copy).
+Value sharedPointer(OpBuilder &b, Location loc, Value offset, unsigned addressSpace = 3) {
   Value view = sharedScratch(b, loc, b.getI8Type(), 1, 0);
   Value index = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, view);
   Value base = arith::IndexCastOp::create(b, loc, b.getI32Type(), index);
   Value address = arith::AddIOp::create(b, loc, base, offset);
-  return LLVM::IntToPtrOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext(), 3), address);
+  return LLVM::IntToPtrOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext(), addressSpace),
+                                  address);
 }
 
 /// The pointer to barrier `slot` (i32) of `barriers` (a tile.mbarrier_alloc).
@@ -82,16 +87,16 @@ struct MBarrierInitOpToGPU : OpConversionPattern<tile::MBarrierInitOp> {
   }
 };
 
-/// The shared pointer and tensor column (i32) of panel `panel` (i32) of a
-/// tile of `map`'s boxes at byte `tile` of the shared memory whose first
-/// column is the tensor's `col`.
+/// The shared pointer (in `addressSpace`) and tensor column (i32) of panel
+/// `panel` (i32) of a tile of `map`'s boxes at byte `tile` of the shared
+/// memory whose first column is the tensor's `col`.
 std::pair<Value, Value> emitPanel(OpBuilder &b, Location loc, tile::TensorMapType map, Value tile,
-                                  Value col, Value panel) {
+                                  Value col, Value panel, unsigned addressSpace = 3) {
   Value at = arith::AddIOp::create(
       b, loc, tile, arith::MulIOp::create(b, loc, panel, constI32(b, loc, map.getBoxBytes())));
   Value x = arith::AddIOp::create(
       b, loc, col, arith::MulIOp::create(b, loc, panel, constI32(b, loc, map.getBox()[1])));
-  return {sharedPointer(b, loc, at), x};
+  return {sharedPointer(b, loc, at, addressSpace), x};
 }
 
 /// A TMA copy's or store's coordinates, innermost first, for panel column
@@ -129,7 +134,6 @@ struct TmaCopyOpToGPU : OpConversionPattern<tile::TmaCopyOp> {
                                              constI32(b, loc, buffer.getBufferBytes()),
                                              NVVM::MemScopeKindAttr(), BoolAttr(), Value());
       Value tile = emitBufferOffset(b, loc, op.getBuffer(), adaptor.getSlot());
-      auto cluster = LLVM::LLVMPointerType::get(b.getContext(), 7);
       Value col = adaptor.getIndices().back();
       // This CTA's first panel (its rank) and the mask of all the CTAs.
       Value rank, mask;
@@ -142,10 +146,9 @@ struct TmaCopyOpToGPU : OpConversionPattern<tile::TmaCopyOp> {
         Value panel = constI32(b, loc, p);
         if (rank)
           panel = arith::AddIOp::create(b, loc, panel, rank);
-        auto [src, x] = emitPanel(b, loc, map, tile, col, panel);
         // Without multicast a CTA is a cluster of one: its shared memory is
         // its cluster's.
-        Value dst = LLVM::AddrSpaceCastOp::create(b, loc, cluster, src);
+        auto [dst, x] = emitPanel(b, loc, map, tile, col, panel, /*addressSpace=*/7);
         NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
             b, loc, dst, adaptor.getMap(), innermostFirst(adaptor.getIndices(), x), barrier,
             ValueRange{}, mask,

@@ -13,7 +13,8 @@
 // in range, arms the slot's barrier with the tile's bytes (A: 128 rows x 64
 // bf16 = 16384; B: 64 x 128 = 16384 in two panels) and issues one 2-D bulk
 // tensor copy per 64-column panel, coordinates column first, into the
-// shared::cluster window; B's second panel starts 64 columns and 8192 bytes
+// shared::cluster window (the CTA's 32-bit shared address, no generic
+// one between); B's second panel starts 64 columns and 8192 bytes
 // on. Every thread tries the parity of its slot's barrier, and traps after
 // 2^20 tries rather than hang.
 // CHECK-LABEL: gpu.func @matmul
@@ -25,7 +26,8 @@
 // CHECK-NEXT: gpu.barrier
 // CHECK: scf.if
 // CHECK: nvvm.mbarrier.arrive.expect_tx %[[BAR:.*]], %c16384_i32 : !llvm.ptr<3>, i32
-// CHECK: %[[DST:.*]] = llvm.addrspacecast %{{.*}} : !llvm.ptr<3> to !llvm.ptr<7>
+// CHECK-NOT: llvm.addrspacecast
+// CHECK: %[[DST:.*]] = llvm.inttoptr %{{.*}} : i32 to !llvm.ptr<7>
 // CHECK-NEXT: nvvm.cp.async.bulk.tensor.shared.cluster.global %[[DST]], %[[MAPA]], %[[BAR]], box[%{{.*}}, %{{.*}}]
 // CHECK: scf.for
 // CHECK: nvvm.mbarrier.arrive.expect_tx %[[BARB:.*]], %c16384_i32
