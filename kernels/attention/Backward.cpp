@@ -2,8 +2,9 @@
 //
 // Checks the inputs and outputs, picks the configuration, and launches the
 // backward's passes (BackwardKernels.cpp) on the caller's stream: delta, then
-// dK/dV per key block, then dQ per query block (or, with DQ_ATOMIC, the
-// conversion of the atomically summed dQ).
+// dK/dV per key block beside dQ per query block (on a side stream, joined
+// back), or, with DQ_ATOMIC, dK/dV then the conversion of the atomically
+// summed dQ.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,6 +16,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string_view>
 
 using namespace tessera;
 using kernels::KernelConfig;
@@ -38,6 +41,29 @@ unsigned gridY(int64_t programs, const char *what) {
 unsigned gridX(int64_t len, int64_t block) {
   return unsigned(std::max<int64_t>((len + block - 1) / block, 1));
 }
+
+/// Whether the split backward's dQ kernel runs after dK/dV on the caller's
+/// stream instead of beside it ($TESSERA_BACKWARD_ONE_STREAM=1, read once):
+/// an A/B switch (docs/PERFORMANCE.md).
+bool backwardOnOneStream() {
+  static const bool enabled = [] {
+    const char *env = std::getenv("TESSERA_BACKWARD_ONE_STREAM");
+    return env && std::string_view(env) == "1";
+  }();
+  return enabled;
+}
+
+/// The side stream of this thread's backward launches, and its fork and
+/// join events: made once, non-blocking (a caller on the legacy default
+/// stream would otherwise serialize the two kernels), ordered by events only.
+struct SideStream {
+  Stream stream{/*blocking=*/false};
+  Event fork{/*timing=*/false}, join{/*timing=*/false};
+  static SideStream &get() {
+    thread_local SideStream side;
+    return side;
+  }
+};
 
 } // namespace
 
@@ -169,8 +195,26 @@ void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
          gridY(qs[0] * qs[1], "q: batch·heads"), 1, preArgs, stream);
   if (dqAtomic)
     dqAccum.fillBytes(0, stream);
+  // The split's dK/dV and dQ kernels read the same inputs and write apart:
+  // dQ runs on a side stream beside dK/dV, so that its programs fill the
+  // SMs that dK/dV's last wave leaves idle (and it starts without waiting
+  // for dK/dV's launch to drain). The caller's stream joins it before
+  // anything later, the temporaries' frees included, is queued.
+  bool beside = !dqAtomic && !backwardOnOneStream();
+  Stream *dqStream = &stream;
+  if (beside) {
+    SideStream &side = SideStream::get();
+    side.fork.record(stream);
+    side.stream.wait(side.fork);
+    dqStream = &side.stream;
+  }
   launch(dkdv, gridX(ks[2], constantOf(dkdv, "BLOCK_N")), gridY(ks[0] * ks[1], "k: batch·kv_heads"),
          1, dkdvArgs, stream);
   launch(dqKernel, gridX(qs[2], constantOf(dqKernel, "BLOCK_M")),
-         gridY(qs[0] * qs[1], "q: batch·heads"), 1, dqArgs, stream);
+         gridY(qs[0] * qs[1], "q: batch·heads"), 1, dqArgs, *dqStream);
+  if (beside) {
+    SideStream &side = SideStream::get();
+    side.join.record(side.stream);
+    stream.wait(side.join);
+  }
 }

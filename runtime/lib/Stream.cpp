@@ -13,13 +13,14 @@
 
 using namespace tessera;
 
-Stream::Stream() : owned(true) {
+Stream::Stream(bool blocking) : owned(true) {
   if (interpreted())
     return; // the interpreter runs each launch to completion
   makeContextCurrent();
   // Blocking with respect to the legacy default stream: host copies made there
   // (DeviceTensor's by default) then wait for kernels launched here.
-  TESSERA_CU_CHECK(Driver::get().cuStreamCreate(&stream, CU_STREAM_DEFAULT));
+  TESSERA_CU_CHECK(
+      Driver::get().cuStreamCreate(&stream, blocking ? CU_STREAM_DEFAULT : CU_STREAM_NON_BLOCKING));
 }
 
 Stream::~Stream() { destroy(); }
@@ -55,13 +56,23 @@ void Stream::synchronize() {
   TESSERA_CU_CHECK(Driver::get().cuStreamSynchronize(stream));
 }
 
-Event::Event() {
+void Stream::wait(const Event &event) {
+  if (!event.handle())
+    throw Error("Stream::wait: the event was moved from");
+  if (interpreted())
+    return;
+  makeContextCurrent();
+  TESSERA_CU_CHECK(Driver::get().cuStreamWaitEvent(stream, event.handle(), 0));
+}
+
+Event::Event(bool timing) {
   if (interpreted()) {
     event = reinterpret_cast<CUevent>(new std::chrono::steady_clock::time_point());
     return;
   }
   makeContextCurrent();
-  TESSERA_CU_CHECK(Driver::get().cuEventCreate(&event, CU_EVENT_DEFAULT));
+  TESSERA_CU_CHECK(
+      Driver::get().cuEventCreate(&event, timing ? CU_EVENT_DEFAULT : CU_EVENT_DISABLE_TIMING));
 }
 
 Event::~Event() { destroy(); }

@@ -313,4 +313,40 @@ TEST(Stream, StreamsAndEventsMove) {
   b.synchronize();
 }
 
+// A non-blocking stream is ordered with another only through an event: a
+// copy queued there after wait() reads what a slow kernel on the other
+// stream wrote (without the wait it would read the 0 before the write).
+TEST(Stream, NonBlockingStreamWaitsForAnEvent) {
+  SKIP_WITHOUT_GPU();
+  const char *src = R"(
+extern "C" __global__ void late_write(int *flag, long long cycles) {
+  long long start = clock64();
+  while (clock64() - start < cycles) {
+  }
+  *flag = 1;
+}
+)";
+  Module module = Module::loadData(compileCudaToPtx(src, "late.cu", currentDevice().arch()));
+  DeviceTensor flag = DeviceTensor::empty({1}, DType::F32);
+  flag.fillBytes(0);
+  DeviceTensor seen = DeviceTensor::empty({1}, DType::F32);
+  seen.fillBytes(0xff);
+  Stream writer, reader(/*blocking=*/false);
+  Event written(/*timing=*/false);
+  KernelArgs args;
+  args.add(flag.data()).add(static_cast<long long>(50'000'000)); // ~30 ms
+  LaunchConfig config;
+  launch(module.function("late_write"), config, args, writer);
+  written.record(writer);
+  reader.wait(written);
+  seen.copyFrom(flag, reader);
+  reader.synchronize();
+  int32_t got = 0;
+  seen.copyToHost(&got);
+  EXPECT_EQ(got, 1) << "the reader's copy ran before the writer's kernel finished";
+  Event moved(false), from = std::move(moved);
+  EXPECT_TRUE(contains(errorOf([&] { reader.wait(moved); }), "moved from"));
+  writer.synchronize();
+}
+
 } // namespace

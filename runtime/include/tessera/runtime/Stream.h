@@ -6,6 +6,8 @@
 
 namespace tessera {
 
+class Event;
+
 /// A CUDA stream. Streams Tessera creates are owned and destroyed with it;
 /// they synchronise with the legacy default stream, so work queued there
 /// (the convenience copies, by default) is ordered with theirs. Move-only; a
@@ -13,7 +15,10 @@ namespace tessera {
 class Stream {
 public:
   /// A new stream on the current device. Throws "no GPU: ..." without one.
-  Stream();
+  /// A non-blocking one (`blocking` false) is not ordered with the legacy
+  /// default stream: only through events (wait), as a kernel library's side
+  /// stream must be, to overlap work with a caller's default stream.
+  explicit Stream(bool blocking = true);
   ~Stream();
   Stream(Stream &&other) noexcept;
   Stream &operator=(Stream &&other) noexcept;
@@ -26,6 +31,8 @@ public:
   CUstream handle() const { return stream; }
   /// Waits until all work queued on the stream is done.
   void synchronize();
+  /// Work queued here from now on starts after `event`'s captured work.
+  void wait(const Event &event);
 
 private:
   struct DefaultTag {};
@@ -39,8 +46,9 @@ private:
 /// A CUDA event, for ordering and timing work on streams. Move-only.
 class Event {
 public:
-  /// A new event with timing enabled. Throws "no GPU: ..." without one.
-  Event();
+  /// A new event, with timing enabled unless `timing` is false (an event
+  /// only for ordering records faster). Throws "no GPU: ..." without one.
+  explicit Event(bool timing = true);
   ~Event();
   Event(Event &&other) noexcept;
   Event &operator=(Event &&other) noexcept;
