@@ -2,6 +2,7 @@
 # On the GPU machine, after scripts/device-run.sh has unpacked the bundle:
 # the A/B of a process-wide code-generation switch in one call, e.g.
 #   scripts/device-ab.sh TESSERA_INLINE_WGMMA=1     (wgmma as one statement)
+#   scripts/device-ab.sh TESSERA_NVPTX_SHORT_PTR=1  (32-bit shared pointers)
 # The attention forward and backward (bf16, heuristic configurations) at the
 # benchmark shapes and matmul at 2048-8192³, the default and the switch
 # alternating, twice, each side with a cache of its own (the switches change

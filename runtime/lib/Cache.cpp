@@ -44,6 +44,7 @@ std::string tessera::toolchainFingerprint() {
     return std::string("tessera=") + TESSERA_VERSION_STRING +
            ";compiler=" + TESSERA_COMPILER_FINGERPRINT + ";llvm=" + LLVM_VERSION_STRING +
            ";nvjitlink=" + nvJitLinkVersion() + ";ptxas=" + ptxas +
+           (shortSharedPointers() ? ";short-shared-pointers" : "") +
            (typedWarpgroupMma() ? "" : ";inline-wgmma") +
            (sharedTmaRings() ? "" : ";separate-rings") +
            (waitsAtMBarriers() ? ";waits-at-mbarriers" : "") +

@@ -72,6 +72,7 @@ void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &opti
   // decides between mma.sync and wgmma.
   ConvertTileToGPUOptions tileToGPU;
   tileToGPU.arch = options.arch;
+  tileToGPU.typedAsyncCopies = shortSharedPointers();
   tileToGPU.typedWarpgroupMma = typedWarpgroupMma();
   pm.addPass(createConvertTileToGPU(tileToGPU));
   // The per-element index math repeats across elements: fold and share it.

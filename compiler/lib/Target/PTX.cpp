@@ -9,7 +9,6 @@
 #include "llvm/IR/Operator.h"
 #include "llvm/IR/OptBisect.h"
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <cstdlib>
@@ -47,6 +46,11 @@ bool envIsOne(const char *name) {
 
 } // namespace
 
+bool tessera::shortSharedPointers() {
+  static const bool enabled = envIsOne("TESSERA_NVPTX_SHORT_PTR");
+  return enabled;
+}
+
 bool tessera::typedWarpgroupMma() {
   static const bool enabled = !envIsOne("TESSERA_INLINE_WGMMA");
   return enabled;
@@ -79,16 +83,11 @@ FailureOr<std::string> tessera::serializeToPTX(gpu::GPUModuleOp module, bool str
     LLVMInitializeNVPTXTargetInfo();
     LLVMInitializeNVPTXTargetMC();
     LLVMInitializeNVPTXAsmPrinter();
-    // Shared (and local, const) pointers are 32-bit, as Triton sets them:
-    // the shared window is 32-bit, and upstream's cp.async, mbarrier and TMA
-    // ops then take a 32-bit register plus a constant offset, as our inline
-    // PTX addresses shared memory (docs/COMPILER.md §4). The NVPTX target
-    // machine reads the option when it is made.
+    // The NVPTX target machine reads it when it is made.
     auto &registered = llvm::cl::getRegisteredOptions();
-    auto it = registered.find("nvptx-short-ptr");
-    if (it == registered.end())
-      llvm::report_fatal_error("LLVM's NVPTX back end has no nvptx-short-ptr option");
-    static_cast<llvm::cl::opt<bool> *>(it->second)->setValue(true);
+    if (auto it = registered.find("nvptx-short-ptr");
+        it != registered.end() && shortSharedPointers())
+      static_cast<llvm::cl::opt<bool> *>(it->second)->setValue(true);
   });
   ArrayAttr targets = module.getTargetsAttr();
   if (!targets || targets.size() != 1)

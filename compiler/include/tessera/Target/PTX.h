@@ -16,6 +16,12 @@ namespace tessera {
 mlir::FailureOr<std::string> serializeToPTX(mlir::gpu::GPUModuleOp module,
                                             bool strengthReduction = false);
 
+/// Whether shared-memory pointers are 32-bit in this process (LLVM's
+/// `nvptx-short-ptr`), with cp.async through upstream's typed op: an
+/// experiment, $TESSERA_NVPTX_SHORT_PTR=1, read once (docs/COMPILER.md §4:
+/// it measured slower, across calls; the kernel cache keys on it).
+bool shortSharedPointers();
+
 /// Whether wgmma groups whose operands are both staged go through upstream's
 /// typed ops (nvvm.wgmma.fence/mma_async, one per k-step), as by default,
 /// rather than one inline PTX statement in this process:

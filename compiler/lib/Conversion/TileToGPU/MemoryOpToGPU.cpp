@@ -769,7 +769,7 @@ void emitElementwiseCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, con
 
 void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy,
                                      Value descValue, ValueRange indices, Value slot,
-                                     bool warpgroupMma, int64_t indexDivisor) {
+                                     bool warpgroupMma, int64_t indexDivisor, bool typed) {
   RankedTensorType type = copy.getTileType();
   Type elem = type.getElementType();
   SharedTile tile(b, loc, type.getDimSize(0), SharedTile::units(type),
@@ -818,17 +818,21 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopy
         dst = tile.address(b, loc, bases[0], elems.offset(0, mi[0]), chunkLane,
                            elems.offset(1, mi[1]) / perChunk);
       }
-      // Upstream's op (llvm.nvvm.cp.async.cg.shared.global.16.s): the
-      // chunk's constant offset as a GEP from the shared base, which NVPTX
-      // folds into the instruction's address; with 32-bit shared pointers
-      // (serializeToPTX) one 32-bit register serves all of a base's chunks.
-      auto sharedPtr = LLVM::LLVMPointerType::get(b.getContext(), 3);
-      Value at = LLVM::IntToPtrOp::create(b, loc, sharedPtr, dst.base);
-      if (dst.offset)
-        at = LLVM::GEPOp::create(b, loc, sharedPtr, b.getI8Type(), at,
-                                 ArrayRef<LLVM::GEPArg>{int32_t(dst.offset)});
-      NVVM::CpAsyncOp::create(b, loc, at, ptr, /*size=*/16, NVVM::LoadCacheModifierKind::CG,
-                              copied);
+      if (typed) {
+        // Upstream's op (llvm.nvvm.cp.async.cg.shared.global.16.s): the
+        // chunk's constant offset as a GEP from the shared base, which NVPTX
+        // folds into the instruction's address.
+        auto sharedPtr = LLVM::LLVMPointerType::get(b.getContext(), 3);
+        Value at = LLVM::IntToPtrOp::create(b, loc, sharedPtr, dst.base);
+        if (dst.offset)
+          at = LLVM::GEPOp::create(b, loc, sharedPtr, b.getI8Type(), at,
+                                   ArrayRef<LLVM::GEPArg>{int32_t(dst.offset)});
+        NVVM::CpAsyncOp::create(b, loc, at, ptr, /*size=*/16, NVVM::LoadCacheModifierKind::CG,
+                                copied);
+        continue;
+      }
+      emitAsmStatement(b, loc, "cp.async.cg.shared.global " + dst.operand(0) + ", [$1], 16, $2;",
+                       {dst.base, ptr, copied}, "r,l,r");
     }
     // Strided or unaligned tensors: element by element through registers,
     // in a loop over the tile (a rare path: unrolled per element, it was
@@ -1051,16 +1055,16 @@ struct SharedAllocOpToGPU : OpConversionPattern<tile::SharedAllocOp> {
 /// The copy and its commit: one cp.async group.
 struct AsyncCopyOpToGPU : IndexedAccessPattern<tile::AsyncCopyOp> {
   AsyncCopyOpToGPU(TileTypeConverter &converter, MLIRContext *ctx,
-                   const LastIndexDivisors &divisors, bool warpgroupMma)
-      : IndexedAccessPattern(converter, ctx, divisors), warpgroupMma(warpgroupMma) {}
+                   const LastIndexDivisors &divisors, bool warpgroupMma, bool typed)
+      : IndexedAccessPattern(converter, ctx, divisors), warpgroupMma(warpgroupMma), typed(typed) {}
   LogicalResult matchAndRewrite(tile::AsyncCopyOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     emitAsyncCopy(rewriter, op.getLoc(), op, adaptor.getDesc(), adaptor.getIndices(),
-                  adaptor.getSlot(), warpgroupMma, divisors.of(op));
+                  adaptor.getSlot(), warpgroupMma, divisors.of(op), typed);
     rewriter.eraseOp(op);
     return success();
   }
-  bool warpgroupMma;
+  bool warpgroupMma, typed;
 };
 
 /// Read only by stagings, whose dots read the buffer: no registers.
@@ -1111,8 +1115,10 @@ struct RoundSharedToTf32OpToGPU : OpConversionPattern<tile::RoundSharedToTf32Op>
 
 void tessera::tilegpu::populateMemoryOpPatterns(TileTypeConverter &converter,
                                                 RewritePatternSet &patterns, bool warpgroupMma,
-                                                const LastIndexDivisors &divisors) {
-  patterns.add<AsyncCopyOpToGPU>(converter, patterns.getContext(), divisors, warpgroupMma);
+                                                const LastIndexDivisors &divisors,
+                                                bool typedAsyncCopies) {
+  patterns.add<AsyncCopyOpToGPU>(converter, patterns.getContext(), divisors, warpgroupMma,
+                                 typedAsyncCopies);
   patterns.add<LoadOpToGPU, GatherOpToGPU, StoreOpToGPU>(converter, patterns.getContext(),
                                                          divisors);
   patterns.add<AtomicAddOpToGPU>(converter, patterns.getContext(), /*vectorAdds=*/warpgroupMma);

@@ -146,7 +146,8 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
 
     RewritePatternSet patterns(ctx);
     patterns.add<KernelToGPUFunc, ReturnToGPUReturn>(converter, ctx);
-    populateMemoryOpPatterns(converter, patterns, /*warpgroupMma=*/arch == "sm_90a", divisors);
+    populateMemoryOpPatterns(converter, patterns, /*warpgroupMma=*/arch == "sm_90a", divisors,
+                             typedAsyncCopies);
     populateElementwiseOpPatterns(converter, patterns);
     populateSharedMemoryOpPatterns(converter, patterns);
     populateFmaDotPatterns(converter, patterns);

@@ -214,12 +214,16 @@ Value convertThroughFragments(OpBuilder &b, Location loc, Value src, RankedTenso
 /// where the tensor's strides or alignment do not allow 16-byte copies.
 /// `warpgroupMma` (sm_90a): tf32 wgmmas read tiles rounded in place after
 /// the copy (mma.sync rounds as it reads).
-/// `indexDivisor`: the copy's LastIndexDivisors.
+/// `indexDivisor`: the copy's LastIndexDivisors. `typed`: upstream's
+/// nvvm.cp.async.shared.global rather than inline PTX (convert-tile-to-gpu's
+/// typed-async-copies).
 void emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, Value desc,
-                   ValueRange indices, Value slot, bool warpgroupMma, int64_t indexDivisor);
+                   ValueRange indices, Value slot, bool warpgroupMma, int64_t indexDivisor,
+                   bool typed = false);
 /// `warpgroupMma`: as emitAsyncCopy's. `divisors` outlives the patterns.
 void populateMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
-                              bool warpgroupMma, const LastIndexDivisors &divisors);
+                              bool warpgroupMma, const LastIndexDivisors &divisors,
+                              bool typedAsyncCopies = false);
 void populateElementwiseOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateSharedMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 /// tile.tma_copy and the mbarrier ops (tile-use-tma).

@@ -1,15 +1,14 @@
 // RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory --tile-pipeline-copies --tile-publish-stagings --convert-tile-to-gpu | FileCheck %s
-// Each 16-byte copy is upstream's op on the shared address (a chunk's
-// constant offset, where there is one, a GEP from it), never PTX text.
-// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory --tile-pipeline-copies --tile-publish-stagings --convert-tile-to-gpu | FileCheck %s --check-prefix=COPY
-// COPY-NOT: cp.async.cg
-// COPY-LABEL: gpu.func @tensor_core_dot
-// COPY-NOT: cp.async.cg
-// COPY: %[[BASE:.*]] = llvm.inttoptr %{{.*}} : i32 to !llvm.ptr<3>
-// COPY-NEXT: nvvm.cp.async.shared.global %[[BASE]], %{{.*}}, 16, cache = cg, %{{.*}} : !llvm.ptr<3>, !llvm.ptr<1>, i32
-// COPY-NOT: cp.async.cg
-// COPY: gpu.return
-// COPY-NOT: cp.async.cg
+// With typed-async-copies (the TESSERA_NVPTX_SHORT_PTR experiment) each
+// 16-byte copy is upstream's op on the shared address (a chunk's constant
+// offset, where there is one, a GEP from it): the inline PTX's operands.
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory --tile-pipeline-copies --tile-publish-stagings --convert-tile-to-gpu=typed-async-copies=true | FileCheck %s --check-prefix=TYPED
+// TYPED-LABEL: gpu.func @tensor_core_dot
+// TYPED-NOT: cp.async.cg.shared.global
+// TYPED: %[[BASE:.*]] = llvm.inttoptr %{{.*}} : i32 to !llvm.ptr<3>
+// TYPED-NEXT: nvvm.cp.async.shared.global %[[BASE]], %{{.*}}, 16, cache = cg, %{{.*}} : !llvm.ptr<3>, !llvm.ptr<1>, i32
+// TYPED-NOT: cp.async.cg.shared.global
+// TYPED: gpu.return
 
 #l = #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>
 
@@ -149,7 +148,7 @@ func.func @dot(%a: tensor<64x32xf16, #a>, %b: tensor<32x64xf16, #a>, %acc: tenso
 // each thread's eight loads issued before its eight stores so that they
 // wait for memory together (one at a time, the loop was latency-bound).
 // CHECK-LABEL: gpu.func @tensor_core_dot
-// CHECK: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg, %{{.*}} : !llvm.ptr<3>, !llvm.ptr<1>, i32
+// CHECK: cp.async.cg.shared.global [$0{{(\+[0-9]+)?}}], [$1], 16, $2;
 // CHECK: } else {
 // CHECK: %[[TID:.*]] = llvm.inline_asm has_side_effects "mov.u32 $0, %tid.x;"
 // CHECK: scf.for %{{.*}} = %[[TID]] to %c1024_i32{{(_[0-9]+)?}} step %c1024_i32
@@ -193,7 +192,7 @@ func.func @tensor_core_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64xf32>, %
 // CHECK-LABEL: gpu.func @aligned_copy
 // CHECK-NOT: llvm.ptrtoint
 // CHECK-NOT: arith.minsi
-// CHECK: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg, %{{.*}} : !llvm.ptr<3>, !llvm.ptr<1>, i32
+// CHECK: cp.async.cg.shared.global [$0{{(\+[0-9]+)?}}], [$1], 16, $2;
 // CHECK-NOT: } else {
 // CHECK-NOT: st.shared.b16
 // CHECK: nvvm.cp.async.commit.group
@@ -264,13 +263,13 @@ func.func @aligned_tensor_any_column(%pb: !tile.ptr<bf16>, %po: !tile.ptr<f32>, 
 // other tile (index past any tensor, so zeros, after the last) and waits for
 // all but that newest copy before its dot.
 // CHECK-LABEL: gpu.func @pipelined_dot
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.for %[[IV:.*]] = %[[LB:.*]] to %[[UB:.*]] step %[[STEP:.*]] iter_args
 // CHECK: %[[NEXT:.*]] = arith.addi %[[IV]], %[[STEP]]
 // CHECK: arith.cmpi slt, %[[NEXT]], %[[UB]]
 // CHECK: gpu.barrier
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: nvvm.cp.async.wait.group 1
 // CHECK: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
@@ -305,15 +304,15 @@ func.func @pipelined_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32>, 
 // iteration ends and the next begins. The last refill (zeros) is drained
 // after the loop.
 // CHECK-LABEL: gpu.func @single_stage_dot
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.for
-// CHECK-NOT: nvvm.cp.async.shared.global
+// CHECK-NOT: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.wait.group 0
 // CHECK: gpu.barrier
 // CHECK-COUNT-8: nvvm.mma.sync {{.*}}k = 16>
 // CHECK: gpu.barrier
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.yield
 // CHECK-NEXT: }
@@ -350,7 +349,7 @@ func.func @single_stage_dot(%d: !tile.desc<32x32xbf16>, %o: !tile.desc<64x32xf32
 // CHECK: nvvm.mma.sync {{.*}}k = 16>
 // CHECK: gpu.barrier
 // CHECK-NEXT: arith.cmpi slt
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: scf.for
 // CHECK-NOT: tile.shared_end
 // CHECK: gpu.return
@@ -542,9 +541,9 @@ func.func @math(%x: !tile.ptr<f32>, %n: i32, %s: i32) attributes {tile.kernel, t
 // (j + 2) mod 3, the one iteration j - 1 read (after the barrier), then waits
 // for all but the two newest groups: tiles j + 1 and j + 2 load during its dot.
 // CHECK-LABEL: gpu.func @three_stage_dot
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.for %[[IV:.*]] = %[[LB:.*]] to %[[UB:.*]] step %[[STEP:.*]] iter_args
 // CHECK: %[[AHEAD:.*]] = arith.muli %[[STEP]], %c2_i32
@@ -552,7 +551,7 @@ func.func @math(%x: !tile.ptr<f32>, %n: i32, %s: i32) attributes {tile.kernel, t
 // CHECK: arith.cmpi slt, %[[NEXT]], %[[UB]]
 // CHECK: gpu.barrier
 // CHECK: arith.remui %{{.*}}, %c3_i32
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: nvvm.cp.async.wait.group 2
 // CHECK: nvvm.mma.sync {{.*}}k = 16>

@@ -13,9 +13,9 @@
 // CHECK-LABEL: gpu.func @one_tile_two_dots
 // CHECK: scf.for
 // CHECK: gpu.barrier
-// CHECK-COUNT-4: nvvm.cp.async.shared.global
+// CHECK-COUNT-4: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
-// CHECK-NOT: nvvm.cp.async.shared.global
+// CHECK-NOT: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.wait.group 1
 // CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>
 // CHECK: gpu.barrier
@@ -61,23 +61,23 @@ func.func @one_tile_two_dots(%dq: !tile.desc<64x64xbf16>, %o: !tile.desc<64x64xf
 // drained before the next outer trip. K 8192 + (Q, V) x 2 x 8192 bytes.
 // CHECK-LABEL: gpu.func @nested_loops
 // CHECK: gpu.barrier
-// CHECK-COUNT-4: nvvm.cp.async.shared.global
+// CHECK-COUNT-4: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: nvvm.cp.async.wait.group 0
 // CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>
 // CHECK: gpu.barrier
 // CHECK: scf.for
 // CHECK: gpu.barrier
-// CHECK-COUNT-4: nvvm.cp.async.shared.global
+// CHECK-COUNT-4: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK-NOT: gpu.barrier
-// CHECK-COUNT-4: nvvm.cp.async.shared.global
+// CHECK-COUNT-4: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.for
 // CHECK: gpu.barrier
-// CHECK-COUNT-4: nvvm.cp.async.shared.global
+// CHECK-COUNT-4: cp.async.cg.shared.global
 // CHECK-NOT: gpu.barrier
-// CHECK-COUNT-4: nvvm.cp.async.shared.global
+// CHECK-COUNT-4: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.wait.group 2
 // CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>
 // CHECK-NEXT: gpu.barrier
@@ -125,7 +125,7 @@ func.func @nested_loops(%dk: !tile.desc<64x64xbf16>, %dq: !tile.desc<64x64xbf16>
 // there) cannot be filled by one copy: it is loaded into registers and each
 // staging stores its own tile.
 // CHECK-LABEL: gpu.func @two_tiles_one_value
-// CHECK-NOT: nvvm.cp.async.shared.global
+// CHECK-NOT: cp.async.cg.shared.global
 // CHECK: gpu.return
 func.func @two_tiles_one_value(%dq: !tile.desc<64x64xbf16>, %o: !tile.desc<64x64xf32>, %n: i32,
                                %p: tensor<64x64xbf16, #opa>) attributes {tile.kernel, tile.num_warps = 4 : i32} {

@@ -15,7 +15,7 @@
 // with 32-bit loads: two per n-block and k-step. 32 deep: 4 k-steps, 4
 // n-blocks, 16 mma per 16-row block.
 // CHECK-LABEL: gpu.func @register_a_tf32
-// CHECK: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg, %{{.*}} : !llvm.ptr<3>, !llvm.ptr<1>, i32
+// CHECK: cp.async.cg.shared.global [$0], [$1], 16, $2;
 // CHECK: nvvm.cp.async.wait.group 0
 // SM80-NOT: nvvm.fence.proxy
 // SM90-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>
@@ -238,7 +238,7 @@ func.func @register_a_tf32_wgmma(%d: !tile.desc<32x32xf32>, %o: !tile.desc<64x32
 // CHECK: gpu.barrier
 // CHECK: memref.load %{{.*}} : memref<2048xf32, #gpu.address_space<workgroup>>
 // CHECK-NOT: gpu.barrier
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.yield
 func.func @split_k_refill(%dq: !tile.desc<64x64xf32>, %dk: !tile.desc<16x64xf32>,
@@ -288,7 +288,7 @@ func.func @split_k_refill(%dq: !tile.desc<64x64xf32>, %dk: !tile.desc<16x64xf32>
 // SM90: wgmma.mma_async.sync.aligned.m64n32k8
 // SM80: nvvm.mma.sync {{.*}}#nvvm.mma_type<tf32>{{.*}}k = 8>
 // CHECK: gpu.barrier
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: scf.yield
 func.func @split_k_exchange_publishes_next(%dq: !tile.desc<64x64xf32>, %dk: !tile.desc<16x64xf32>,
                                            %dv: !tile.desc<64x16xf32>, %o: !tile.desc<64x64xf32>,

@@ -18,7 +18,7 @@
 // CHECK: nvvm.wgmma.commit.group.sync.aligned
 // CHECK-NOT: wgmma.wait_group
 // CHECK-NOT: gpu.barrier
-// CHECK: nvvm.cp.async.shared.global
+// CHECK: cp.async.cg.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: "wgmma.wait_group.sync.aligned 1;"
 // CHECK-NEXT: scf.yield

@@ -39,6 +39,9 @@ def ConvertTileToGPU : Pass<"convert-tile-to-gpu", "mlir::ModuleOp"> {
   let options = [
     Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
            "GPU architecture the code is for (sm_80, sm_90a, ...): sm_90a enables wgmma">,
+    Option<"typedAsyncCopies", "typed-async-copies", "bool", /*default=*/"false",
+           "cp.async through upstream's nvvm.cp.async.shared.global instead of inline PTX "
+           "(with 32-bit shared pointers: TESSERA_NVPTX_SHORT_PTR)">,
     Option<"typedWarpgroupMma", "typed-wgmma", "bool", /*default=*/"true",
            "wgmma groups whose operands are both staged (K not split) through "
            "upstream's nvvm.wgmma.fence/mma_async ops; false: one inline PTX "
