@@ -30,10 +30,12 @@ DeviceBuffer::DeviceBuffer(size_t size) : bytes(size) {
   }
   makeContextCurrent();
   // Zero bytes still get a distinct address, so a tensor always has data().
-  // From the device's pool, ordered on the legacy default stream: every
-  // stream Tessera makes is a blocking one, so work queued on any of them
-  // after this call sees the memory, and the free (release()) waits for the
-  // work queued before it.
+  // From the device's pool, ordered on the legacy default stream: the
+  // streams Tessera hands out are blocking ones, so work queued on any of
+  // them after this call sees the memory, and the free (release()) waits for
+  // the work queued before it. (The attention backward's non-blocking side
+  // stream waits for an event of the caller's stream and is joined back to
+  // it before the function returns, so the same holds for its work.)
   TESSERA_CU_CHECK(
       Driver::get().cuMemAllocAsync(&devicePtr, std::max<size_t>(size, 1), /*hStream=*/nullptr));
 }
