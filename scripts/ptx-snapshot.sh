@@ -41,6 +41,13 @@ for arch in sm_90a sm_80; do
     # Persistent forwards: Q and the first key block copied once per tile.
     emit attention_forward $arch bf16 8 $aligned BLOCK_D=128 BLOCK_M=128 BLOCK_N=128 TMA=1 WARP_SPECIALIZE=1 PIPELINE_QK=1 PERSISTENT=1 EVEN_N=1
     emit attention_forward $arch bf16 8 $aligned BLOCK_D=128 BLOCK_M=128 BLOCK_N=128 TMA=1 WARP_SPECIALIZE=1 PIPELINE_QK=1 PERSISTENT=1 CAUSAL=1
+    # The shipped short causal d 128 forward (one warpgroup, FlashAttention-3's
+    # order, O by TMA) and the causal key-masked backward: at 255 registers,
+    # the first to spill when shared addressing changes (ebd2058).
+    if [ "$arch" = sm_90a ]; then
+      emit attention_forward $arch bf16 4 $aligned BLOCK_D=128 BLOCK_M=128 BLOCK_N=64 CAUSAL=1 PIPELINE_QK=2 TMA=1 TMA_STORE=1
+      emit attention_backward_dkdv $arch bf16 4 $aligned BLOCK_D=128 BLOCK_M=64 BLOCK_N=64 CAUSAL=1 HAS_MASK=1 TMA=1 TMA_STORE=1
+    fi
     # Attention backward.
     for d in 64 128; do
       emit attention_backward_dkdv $arch bf16 4 $aligned BLOCK_D=$d BLOCK_M=64 BLOCK_N=64
