@@ -111,7 +111,8 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
     // (0.876 and 0.875 ms, in two pieces 0.940 and 0.946) and take two on
     // one warpgroup (s 1024 causal: 0.178 and 0.183 ms, d 128 0.198).
     // Tensors TMA cannot describe take the cp.async kernel of the same
-    // blocks, without a producer (d 128 causal: 20 bytes of spills there),
+    // blocks, without a producer (d 128 causal: 176 bytes of spills there in
+    // FlashAttention-3's order below, none in the scores-then-P·V order),
     // where forwardWithConfig is given them; forward() copies them first
     // (detail::vectorOperand).
     // Spill-free with and without key masks (tests/unit/compiler).
