@@ -14,6 +14,7 @@
 # issue's ten shapes, matmul and batched_matmul: new, old and (with NAME=VALUE)
 # the new under that switch, alternated, three rounds while AB_BUDGET seconds
 # (500) last, each build with a kernel cache of its own; then cuDNN.
+# AB_EXTRA_SHAPES adds shapes to the ten.
 # docs/PERFORMANCE.md "dQ beside dK/dV on a side stream" is one such run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,8 @@ echo "new: $(command -v tessera-bench) ($(cat /tmp/tessera-run/tessera/REVISION 
 echo "old: $old ($(cat "$old_root/tessera/REVISION" 2>/dev/null))"
 S="4,16,4096,128,0;4,16,4096,128,1;1,16,16384,128,0;1,16,16384,128,1;4,32,4096,64,0;4,32,4096,64,1"
 S+=";4,16,4096,256,0;4,16,4096,256,1;16,16,1024,128,1;8,16,2048,128,1"
+# AB_EXTRA_SHAPES: more shapes after those (b,h,s,d,causal;...).
+[ -n "${AB_EXTRA_SHAPES:-}" ] && S+=";$AB_EXTRA_SHAPES"
 status=0
 side() { # label, binary, cache, [NAME=VALUE]
   echo "== $1 ($(left)s left)"

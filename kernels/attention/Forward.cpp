@@ -311,11 +311,23 @@ void attention::detail::specializeOnKeys(KernelConfig &config, int64_t kLen,
   config.constants["EVEN_N"] = wholeKeyBlocks(config.get("BLOCK_N"), kLen, options);
 }
 
+void attention::detail::specializeOnCopies(KernelConfig &config, bool kvByTensorMaps) {
+  // K and V that a tensor map cannot describe come by cp.async, where
+  // FlashAttention-3's order (P·V a block behind, its P and alpha carried
+  // across iterations beside the copies' addresses) spills: 176 bytes in the
+  // short causal d 128 kernel. The scores-then-P·V order keeps it
+  // spill-free.
+  if (config.get("PIPELINE_QK") == 2 && !kvByTensorMaps)
+    config.constants["PIPELINE_QK"] = 0;
+}
+
 void attention::detail::launchForward(KernelConfig config, const DeviceTensor &q,
                                       const DeviceTensor &k, const DeviceTensor &v,
                                       DeviceTensor &out, DeviceTensor &lse, const Options &options,
                                       Stream &stream) {
   specializeOnKeys(config, k.shape()[2], options);
+  specializeOnCopies(config,
+                     kernels::detail::vectorAligned(k) && kernels::detail::vectorAligned(v));
   launchSpecializedForward(config, q, k, v, out, lse, options, stream);
 }
 

@@ -95,6 +95,11 @@ bool wholeKeyBlocks(int64_t blockN, int64_t kLen, const Options &options);
 /// Sets `config`'s EVEN_N as launchForward does (wholeKeyBlocks).
 void specializeOnKeys(kernels::KernelConfig &config, int64_t kLen, const Options &options);
 
+/// Drops FlashAttention-3's order (PIPELINE_QK 2) unless K and V are what
+/// tensor maps describe (`kvByTensorMaps`: both kernels::detail::
+/// vectorAligned): their cp.async copies spill in that order.
+void specializeOnCopies(kernels::KernelConfig &config, bool kvByTensorMaps);
+
 /// A configuration chooseForwardConfig or chooseBackwardConfig chose, kept
 /// for its key while the tuning database is unchanged: `config`, and for the
 /// forward on whole key blocks `evenKeys` (the same with EVEN_N = 1).
@@ -108,8 +113,8 @@ forwardChoice(DType dtype, int64_t headDim, bool causal, bool hasMask, int64_t q
               const std::function<std::vector<CandidateResult>()> &tune = nullptr);
 
 /// Launches attention_forward with `config` on validated inputs, through the
-/// JIT, specialised on its arguments' alignment and on the keys
-/// (specializeOnKeys, on `config` itself).
+/// JIT, specialised on its arguments' alignment, on the keys and on K and
+/// V's copies (specializeOnKeys, specializeOnCopies, on `config` itself).
 void launchForward(kernels::KernelConfig config, const DeviceTensor &q, const DeviceTensor &k,
                    const DeviceTensor &v, DeviceTensor &out, DeviceTensor &lse,
                    const Options &options, Stream &stream = Stream::defaultStream());

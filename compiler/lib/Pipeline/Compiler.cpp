@@ -188,7 +188,7 @@ llvm::Expected<CompiledKernel> tessera::compileKernel(ModuleOp module,
       module.walk([&](func::FuncOp f) {
         if (!f->hasAttr(tile::kKernelAttr))
           return;
-        out.sharedBytes = schedule::sharedMemoryBytes(f);
+        out.sharedBytes = schedule::sharedMemoryLaunchBytes(f);
         // Clusters are sm_90a's (convert-tile-to-gpu drops them elsewhere).
         if (auto size = f->getAttrOfType<IntegerAttr>(tile::kClusterSizeAttr);
             size && options.arch == "sm_90a")

@@ -486,7 +486,9 @@ tile::DotOp tessera::schedule::followingDot(tile::DotOp dot) {
   return {};
 }
 
-int64_t tessera::schedule::sharedMemoryBytes(Operation *kernel) {
+/// The end of the last byte the schedule placed: scratch, buffers, barriers,
+/// staged tiles.
+static int64_t sharedMemoryEnd(Operation *kernel) {
   int64_t scratch = 0, end = 0;
   kernel->walk([&](Operation *op) {
     scratch = std::max(scratch, sharedMemoryNeeded(op));
@@ -502,8 +504,20 @@ int64_t tessera::schedule::sharedMemoryBytes(Operation *kernel) {
         end = std::max(end, staging.getOffset(i) +
                                 tileBytes(cast<RankedTensorType>(staged.source.getType())));
   });
+  return std::max(scratch, end);
+}
+
+int64_t tessera::schedule::sharedMemoryBytes(Operation *kernel) {
   // Tiles start after the scratch space, on the swizzle's period.
-  return llvm::alignTo(std::max(scratch, end), kSharedTileAlignment);
+  return llvm::alignTo(sharedMemoryEnd(kernel), kSharedTileAlignment);
+}
+
+int64_t tessera::schedule::sharedMemoryLaunchBytes(Operation *kernel) {
+  // Nothing follows the last byte: rounding the launch up to the swizzle's
+  // period would only cost occupancy (a 128 x 64 forward's 64 bytes of
+  // barriers past 112 KiB of tiles asked for a whole KiB more, one program
+  // too many for two per SM).
+  return llvm::alignTo(sharedMemoryEnd(kernel), 16);
 }
 
 /// Whether `v` is the same on every trip of `trip`: defined outside it, or

@@ -1,5 +1,6 @@
 //===- CompilerTest.cpp - The pipeline from DSL kernels to cubin ----------===//
 
+#include "attention/Internal.h"
 #include "tessera/kernels/Registry.h"
 #include "tessera/kernels/attention.h"
 #include "tessera/kernels/basic.h"
@@ -381,6 +382,13 @@ TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
       expectNoSpills("attention_forward", config, arch);
       // Q read in place (forward() at head dims of partial vectors).
       expectNoSpills("attention_forward", config, arch, 0, ~uint64_t(1));
+      // K and V that TMA cannot describe (forwardWithConfig): by cp.async,
+      // in the order the launch takes for them.
+      if (config.get("TMA")) {
+        kernels::KernelConfig copies = config;
+        attention::detail::specializeOnCopies(copies, /*kvByTensorMaps=*/false);
+        expectNoSpills("attention_forward", copies, arch, 0, ~uint64_t(0b110));
+      }
     }
   };
   std::vector<std::pair<bool, bool>> causalAndMask = {{false, false}};

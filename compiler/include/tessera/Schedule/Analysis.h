@@ -259,11 +259,14 @@ bool fitsWarpgroupMma(tile::DotOp op, const StagedOperand &stagedA, const Staged
 /// A tf32 dot that lowers to wgmma (on sm_90a).
 bool isTf32WarpgroupMma(tile::DotOp dot);
 
-/// The bytes of dynamic shared memory a launch of `kernel` (a tile.kernel
-/// function after tile-allocate-shared-memory and tile-pipeline-copies) must
-/// give it: the lowering's scratch space at offset 0, every shared buffer and
-/// every staged dot operand's tile.
+/// Where the next shared tile of `kernel` (a tile.kernel function after
+/// tile-allocate-shared-memory and tile-pipeline-copies) may start: past the
+/// lowering's scratch space at offset 0, every shared buffer, every barrier
+/// and every staged dot operand's tile, on the swizzle's period.
 int64_t sharedMemoryBytes(Operation *kernel);
+/// The bytes of dynamic shared memory a launch of `kernel` must give it: the
+/// same end, rounded to 16 bytes only.
+int64_t sharedMemoryLaunchBytes(Operation *kernel);
 
 /// The most shared memory (static and dynamic) a block may opt in to on
 /// `arch` (CUDA C Programming Guide, "Technical Specifications per Compute
