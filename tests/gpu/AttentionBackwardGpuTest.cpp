@@ -115,6 +115,15 @@ TEST(AttentionBackwardStrided, MisalignedTensors) {
       attention_testing::expectGradients(attention_testing::runBackward(c),
                                          attention_testing::relativeRmsError, bound(dtype, c.tf32));
     }
+  // d 128 causal on short keys: the heuristic's forward is FlashAttention-3's
+  // order on K and V by TMA; given K and V no tensor map describes, its
+  // launch takes the scores-then-P·V order by cp.async (specializeOnCopies).
+  attention_testing::BackwardCase c{{2, 4, 2, 150, 97, 128}, DType::BF16, true, false, false};
+  c.misaligned = true;
+  c.withConfig = true;
+  SCOPED_TRACE("bf16 d 128 causal, the kernels as given");
+  attention_testing::expectGradients(attention_testing::runBackward(c),
+                                     attention_testing::relativeRmsError, bound(DType::BF16));
 }
 
 INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackward,
