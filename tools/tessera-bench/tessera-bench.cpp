@@ -95,11 +95,23 @@ std::optional<ConfigItem> parseConfigItem(const std::string &item, bool withStag
   return c;
 }
 
+/// `x` rounded to the nearest bf16 (ties to even): an f16 tensor of such
+/// values tells the format's cost from its values' (the tensor cores' power
+/// grows with the bits that toggle).
+float roundToBf16(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  bits = (bits + 0x7fff + ((bits >> 16) & 1)) & 0xffff0000u;
+  std::memcpy(&x, &bits, sizeof x);
+  return x;
+}
+
 int usage() {
   std::fprintf(
       stderr,
       "usage: tessera-bench attention [--shapes \"b,h,s,d,causal|full|mask|causal_mask;...\"] "
-      "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--backward]\n"
+      "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--backward] [--bf16-values]\n"
+      "       (--bf16-values: inputs rounded to bf16's 8 significant bits, whatever --dtype)\n"
       "       [--backward-configs BMxBNwW[d][m][t][o][w][c];...]  (also times the backward with "
       "each:\n"
       "                                       d: deterministic, m: mma.sync only,\n"
@@ -479,7 +491,7 @@ int main(int argc, char **argv) {
                           "4,32,4096,64,0;4,32,4096,64,1";
   std::string dtypeName = "bf16", jsonPath;
   int reps = 10;
-  bool compareHeuristic = false, backward = false;
+  bool compareHeuristic = false, backward = false, bf16Values = false;
   std::string backwardConfigs; // "BMxBNwW;..." timed besides backward()'s own
   std::string forwardConfigs;  // "BMxBNwWsS;..." timed besides forward()'s own
   // --set NAME=V (repeatable): a kernel constant of every configuration of
@@ -489,6 +501,10 @@ int main(int argc, char **argv) {
     std::string a = argv[i];
     if (a == "--compare-heuristic" || a == "--backward") {
       (a == "--backward" ? backward : compareHeuristic) = true;
+      continue;
+    }
+    if (a == "--bf16-values") {
+      bf16Values = true;
       continue;
     }
     if (i + 1 >= argc)
@@ -537,7 +553,7 @@ int main(int argc, char **argv) {
       std::vector<float> host(s.b * s.h * s.s * s.d);
       auto make = [&] {
         for (float &x : host)
-          x = dist(gen);
+          x = bf16Values ? roundToBf16(dist(gen)) : dist(gen);
         return DeviceTensor::fromFloat(host, {s.b, s.h, s.s, s.d}, *dtype);
       };
       DeviceTensor q = make(), k = make(), v = make();
