@@ -312,22 +312,30 @@ void attention::detail::specializeOnKeys(KernelConfig &config, int64_t kLen,
 }
 
 void attention::detail::specializeOnCopies(KernelConfig &config, bool kvByTensorMaps) {
-  // K and V that a tensor map cannot describe come by cp.async, where
-  // FlashAttention-3's order (P·V a block behind, its P and alpha carried
-  // across iterations beside the copies' addresses) spills: 176 bytes in the
-  // short causal d 128 kernel. The scores-then-P·V order keeps it
-  // spill-free.
-  if (config.get("PIPELINE_QK") == 2 && !kvByTensorMaps)
+  // K and V that a tensor map cannot describe come by cp.async, whose
+  // addresses take registers the TMA kernels give their tiles (sm_90a,
+  // tessera-compile --aligned-mask): FlashAttention-3's order (P·V a block
+  // behind, its P and alpha carried across iterations) spills 176 bytes in
+  // the short causal d 128 kernel, spill-free in the scores-then-P·V order;
+  // the 128 x 128 blocks of one warpgroup at d <= 64 spill 4-84 bytes,
+  // 128 x 64 none (188-236 registers).
+  if (kvByTensorMaps || !config.get("TMA"))
+    return;
+  if (config.get("PIPELINE_QK") == 2)
     config.constants["PIPELINE_QK"] = 0;
+  if (config.numWarps == 4 && !config.get("WARP_SPECIALIZE") && config.get("BLOCK_M") == 128 &&
+      config.get("BLOCK_N") == 128 && config.get("BLOCK_D") <= 64)
+    config.constants["BLOCK_N"] = 64;
 }
 
 void attention::detail::launchForward(KernelConfig config, const DeviceTensor &q,
                                       const DeviceTensor &k, const DeviceTensor &v,
                                       DeviceTensor &out, DeviceTensor &lse, const Options &options,
                                       Stream &stream) {
-  specializeOnKeys(config, k.shape()[2], options);
+  // Blocks first: EVEN_N depends on BLOCK_N.
   specializeOnCopies(config,
                      kernels::detail::vectorAligned(k) && kernels::detail::vectorAligned(v));
+  specializeOnKeys(config, k.shape()[2], options);
   launchSpecializedForward(config, q, k, v, out, lse, options, stream);
 }
 

@@ -95,9 +95,11 @@ bool wholeKeyBlocks(int64_t blockN, int64_t kLen, const Options &options);
 /// Sets `config`'s EVEN_N as launchForward does (wholeKeyBlocks).
 void specializeOnKeys(kernels::KernelConfig &config, int64_t kLen, const Options &options);
 
-/// Drops FlashAttention-3's order (PIPELINE_QK 2) unless K and V are what
-/// tensor maps describe (`kvByTensorMaps`: both kernels::detail::
-/// vectorAligned): their cp.async copies spill in that order.
+/// Unless K and V are what tensor maps describe (`kvByTensorMaps`: both
+/// kernels::detail::vectorAligned), the TMA configurations' blocks and order
+/// that spill with cp.async copies give way to ones that do not:
+/// FlashAttention-3's order (PIPELINE_QK 2) to scores-then-P·V, 128 x 128 on
+/// one warpgroup (d <= 64) to 128 x 64.
 void specializeOnCopies(kernels::KernelConfig &config, bool kvByTensorMaps);
 
 /// A configuration chooseForwardConfig or chooseBackwardConfig chose, kept

@@ -136,8 +136,8 @@ TEST(Compiler, ParamsFollowTheDslSignature) {
       ParamKind::Pointer, ParamKind::I32, ParamKind::I32, ParamKind::I32, ParamKind::I32,
       ParamKind::Pointer, ParamKind::I32, ParamKind::I32, ParamKind::I32, ParamKind::I32};
   EXPECT_EQ(k.params, expected);
-  // The two reductions stage one 1x256 f32 tile in shared memory.
-  EXPECT_EQ(k.sharedBytes, 1024u);
+  // The two reductions meet through one shared word per warp.
+  EXPECT_EQ(k.sharedBytes, 16u);
   EXPECT_TRUE(k.cubin.empty());
 }
 
