@@ -514,9 +514,7 @@ int64_t tessera::schedule::sharedMemoryBytes(Operation *kernel) {
 
 int64_t tessera::schedule::sharedMemoryLaunchBytes(Operation *kernel) {
   // Nothing follows the last byte: rounding the launch up to the swizzle's
-  // period would only cost occupancy (a 128 x 64 forward's 64 bytes of
-  // barriers past 112 KiB of tiles asked for a whole KiB more, one program
-  // too many for two per SM).
+  // period (up to 1023 bytes more) could only cost programs per SM.
   return llvm::alignTo(sharedMemoryEnd(kernel), 16);
 }
 
