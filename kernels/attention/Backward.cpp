@@ -11,6 +11,7 @@
 #include "tessera/kernels/attention.h"
 
 #include "Internal.h"
+#include "tessera/Support/Env.h"
 #include "tessera/kernels/Launch.h"
 #include "tessera/runtime/Error.h"
 
@@ -46,10 +47,7 @@ unsigned gridX(int64_t len, int64_t block) {
 /// stream instead of beside it ($TESSERA_BACKWARD_ONE_STREAM=1, read once):
 /// an A/B switch (docs/PERFORMANCE.md).
 bool backwardOnOneStream() {
-  static const bool enabled = [] {
-    const char *env = std::getenv("TESSERA_BACKWARD_ONE_STREAM");
-    return env && std::string_view(env) == "1";
-  }();
+  static const bool enabled = envFlag("TESSERA_BACKWARD_ONE_STREAM");
   return enabled;
 }
 

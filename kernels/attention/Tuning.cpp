@@ -3,6 +3,7 @@
 #include "tessera/kernels/attention.h"
 
 #include "Internal.h"
+#include "tessera/Support/Env.h"
 #include "tessera/kernels/Kernel.h"
 #include "tessera/kernels/Launch.h"
 #include "tessera/runtime/Device.h"
@@ -184,8 +185,7 @@ using ChoiceKey =
 ChoiceKey choiceKey(bool backward, DType dtype, int64_t headDim, bool causal, bool hasMask,
                     int64_t qLen, int64_t kLen, attention::Fp32Precision precision,
                     bool deterministic, bool tunes) {
-  const char *autotune = std::getenv("TESSERA_AUTOTUNE");
-  bool asked = tunes && autotune && *autotune && std::string(autotune) != "0";
+  bool asked = tunes && envFlag("TESSERA_AUTOTUNE");
   return {backward,
           int(dtype),
           headDim,

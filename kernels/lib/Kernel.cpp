@@ -2,6 +2,7 @@
 
 #include "tessera/kernels/Kernel.h"
 
+#include "tessera/Support/Env.h"
 #include "tessera/kernels/Launch.h"
 #include "tessera/kernels/basic.h"
 #include "tessera/runtime/Error.h"
@@ -47,11 +48,6 @@ const char *argKindName(Arg::Kind k) {
     return "a float";
   }
   return "?";
-}
-
-bool envFlag(const char *name) {
-  const char *v = std::getenv(name);
-  return v && *v && std::string(v) != "0";
 }
 
 } // namespace

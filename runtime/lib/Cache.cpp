@@ -2,6 +2,7 @@
 
 #include "tessera/runtime/Cache.h"
 
+#include "tessera/Support/Env.h"
 #include "tessera/Target/NvJitLink.h"
 #include "tessera/Target/PTX.h"
 
@@ -115,9 +116,8 @@ bool writeFile(const llvm::Twine &p, llvm::StringRef data) {
 }
 
 std::string defaultDirectory() {
-  if (const char *always = std::getenv("TESSERA_ALWAYS_COMPILE"))
-    if (std::string(always) == "1")
-      return {};
+  if (envFlag("TESSERA_ALWAYS_COMPILE"))
+    return {};
   if (const char *dir = std::getenv("TESSERA_CACHE_DIR"))
     return dir;
   llvm::SmallString<256> home;

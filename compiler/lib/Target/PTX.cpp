@@ -2,6 +2,8 @@
 
 #include "tessera/Target/PTX.h"
 
+#include "tessera/Support/Env.h"
+
 #include "mlir/Dialect/GPU/IR/CompilationInterfaces.h"
 #include "llvm/IR/InstIterator.h"
 #include "llvm/IR/LLVMContext.h"
@@ -37,42 +39,35 @@ struct SkipStrengthReduction : llvm::OptPassGate {
   }
 };
 
-/// Whether the environment variable `name` is "1" (the A/B switches below,
-/// read once each).
-bool envIsOne(const char *name) {
-  const char *env = std::getenv(name);
-  return env && std::string_view(env) == "1";
-}
-
 } // namespace
 
 bool tessera::shortSharedPointers() {
-  static const bool enabled = envIsOne("TESSERA_NVPTX_SHORT_PTR");
+  static const bool enabled = envFlag("TESSERA_NVPTX_SHORT_PTR");
   return enabled;
 }
 
 bool tessera::typedWarpgroupMma() {
-  static const bool enabled = !envIsOne("TESSERA_INLINE_WGMMA");
+  static const bool enabled = !envFlag("TESSERA_INLINE_WGMMA");
   return enabled;
 }
 
 bool tessera::waitsAtMBarriers() {
-  static const bool enabled = envIsOne("TESSERA_WAITS_AT_MBARRIERS");
+  static const bool enabled = envFlag("TESSERA_WAITS_AT_MBARRIERS");
   return enabled;
 }
 
 bool tessera::waitsAtBarriers() {
-  static const bool enabled = envIsOne("TESSERA_WAITS_AT_BARRIERS");
+  static const bool enabled = envFlag("TESSERA_WAITS_AT_BARRIERS");
   return enabled;
 }
 
 bool tessera::rowConversionsInLoops() {
-  static const bool enabled = envIsOne("TESSERA_ROW_CONVERSIONS_IN_LOOPS");
+  static const bool enabled = envFlag("TESSERA_ROW_CONVERSIONS_IN_LOOPS");
   return enabled;
 }
 
 bool tessera::sharedTmaRings() {
-  static const bool enabled = !envIsOne("TESSERA_SEPARATE_RINGS");
+  static const bool enabled = !envFlag("TESSERA_SEPARATE_RINGS");
   return enabled;
 }
 

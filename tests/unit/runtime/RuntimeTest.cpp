@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "common/Testing.h"
+#include "tessera/Support/Env.h"
 #include "tessera/runtime/Device.h"
 #include "tessera/runtime/Driver.h"
 #include "tessera/runtime/Error.h"
@@ -345,6 +346,22 @@ TEST(Nvrtc, ReportsItsVersion) {
   size_t dot = v.find('.');
   ASSERT_NE(dot, std::string::npos) << v;
   EXPECT_GE(std::stoi(v.substr(0, dot)), 12) << v;
+}
+
+/// The switches' one reading: unset, empty and "0" are off; anything else on.
+TEST(Env, FlagIsOnUnlessUnsetEmptyOrZero) {
+  const char *name = "TESSERA_TEST_ENV_FLAG";
+  ::unsetenv(name);
+  EXPECT_FALSE(tessera::envFlag(name));
+  for (const char *off : {"", "0"}) {
+    ::setenv(name, off, 1);
+    EXPECT_FALSE(tessera::envFlag(name)) << "'" << off << "'";
+  }
+  for (const char *on : {"1", "yes"}) {
+    ::setenv(name, on, 1);
+    EXPECT_TRUE(tessera::envFlag(name)) << "'" << on << "'";
+  }
+  ::unsetenv(name);
 }
 
 } // namespace
