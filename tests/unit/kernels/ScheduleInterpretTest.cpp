@@ -229,6 +229,39 @@ TEST(ScheduleInterpret, AttentionForwardPartialVectorHeadDims) {
       << "Q of 111 columns, K and V of 112";
 }
 
+/// forwardWithConfig on K and V no tensor map describes (a base one element
+/// off, rows d + 1 apart): the heuristic's TMA configurations run their
+/// cp.async form in the blocks and order specializeOnCopies gives them
+/// (d 64: 128 x 64 instead of 128 x 128; d 128 causal on short keys: the
+/// scores before P·V instead of FlashAttention-3's order).
+TEST(ScheduleInterpret, AttentionForwardOnMisalignedKeys) {
+  ScheduleScope scope("sm_90a");
+  for (int64_t dim : {64, 128}) {
+    attention::AttentionShape s{1, 2, 1, 40, 150, dim};
+    SCOPED_TRACE("d " + std::to_string(dim));
+    auto q = test::randomValues(s.batch * s.heads * s.qLen * s.dim, DType::BF16);
+    auto k = test::randomValues(s.batch * s.kvHeads * s.kLen * s.dim, DType::BF16);
+    auto v = test::randomValues(k.size(), DType::BF16);
+    std::vector<int64_t> kvShape{s.batch, s.kvHeads, s.kLen, s.dim};
+    DeviceTensor dq = DeviceTensor::fromFloat(q, {s.batch, s.heads, s.qLen, s.dim}, DType::BF16);
+    DeviceTensor dk = attention_testing::misalignedTensor(k, kvShape, DType::BF16);
+    DeviceTensor dv = attention_testing::misalignedTensor(v, kvShape, DType::BF16);
+    DeviceTensor out = DeviceTensor::empty({s.batch, s.heads, s.qLen, s.dim}, DType::BF16);
+    DeviceTensor lse = DeviceTensor::empty({s.batch, s.heads, s.qLen}, DType::F32);
+    out.fillBytes(0xff);
+    lse.fillBytes(0xff);
+    attention::Options options;
+    options.causal = true;
+    kernels::KernelConfig config = attention::forwardConfig(
+        DType::BF16, s.dim, true, false, "sm_90a", attention::Fp32Precision::tf32, s.kLen);
+    ASSERT_EQ(config.get("TMA"), 1);
+    attention::forwardWithConfig(dq, dk, dv, out, lse, options, config);
+    attention::PlainAttentionResult ref =
+        attention::plain_attention_cpu(s, q, k, v, nullptr, true, 1.0 / std::sqrt(double(s.dim)));
+    EXPECT_LE(attention_testing::relativeRmsError(out.toFloat(), ref.out), 1e-2);
+  }
+}
+
 /// Larger blocks than the heuristic's, which TMA leaves spill-free and the
 /// device runs beside them (scripts/device-variants.sh): two consumer
 /// warpgroups of 64 rows each, with and without a producer warpgroup.
