@@ -242,14 +242,13 @@ TEST(ScheduleInterpret, AttentionForwardOnMisalignedKeys) {
     auto q = test::randomValues(s.batch * s.heads * s.qLen * s.dim, DType::BF16);
     auto k = test::randomValues(s.batch * s.kvHeads * s.kLen * s.dim, DType::BF16);
     auto v = test::randomValues(k.size(), DType::BF16);
+    // Q, O and lse as forward() takes them (O and lse poisoned); K and V
+    // misaligned.
+    auto [dq, alignedK, alignedV, out, lse] =
+        attention_testing::forwardTensors(s, DType::BF16, q, k, v);
     std::vector<int64_t> kvShape{s.batch, s.kvHeads, s.kLen, s.dim};
-    DeviceTensor dq = DeviceTensor::fromFloat(q, {s.batch, s.heads, s.qLen, s.dim}, DType::BF16);
     DeviceTensor dk = attention_testing::misalignedTensor(k, kvShape, DType::BF16);
     DeviceTensor dv = attention_testing::misalignedTensor(v, kvShape, DType::BF16);
-    DeviceTensor out = DeviceTensor::empty({s.batch, s.heads, s.qLen, s.dim}, DType::BF16);
-    DeviceTensor lse = DeviceTensor::empty({s.batch, s.heads, s.qLen}, DType::F32);
-    out.fillBytes(0xff);
-    lse.fillBytes(0xff);
     attention::Options options;
     options.causal = true;
     kernels::KernelConfig config = attention::forwardConfig(
