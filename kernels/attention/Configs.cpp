@@ -110,11 +110,10 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
     // and 96 keep one 128-column piece on the producer's 128 x 128 blocks
     // (0.876 and 0.875 ms, in two pieces 0.940 and 0.946) and take two on
     // one warpgroup (s 1024 causal: 0.178 and 0.183 ms, d 128 0.198).
-    // Tensors TMA cannot describe take the cp.async kernel of the same
-    // blocks, without a producer (d 128 causal: 176 bytes of spills there in
-    // FlashAttention-3's order below, none in the scores-then-P·V order),
-    // where forwardWithConfig is given them; forward() copies them first
-    // (detail::vectorOperand).
+    // Tensors TMA cannot describe take the cp.async kernel, without a
+    // producer, where forwardWithConfig is given them (forward() copies them
+    // first, detail::vectorOperand), in the order and blocks that keep it
+    // spill-free (detail::specializeOnCopies).
     // Spill-free with and without key masks (tests/unit/compiler).
     KernelConfig c = detail::attentionConfig(
         "attention_forward", dtype, headDim, causal, hasMask,

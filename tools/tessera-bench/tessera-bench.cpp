@@ -95,17 +95,6 @@ std::optional<ConfigItem> parseConfigItem(const std::string &item, bool withStag
   return c;
 }
 
-/// `x` rounded to the nearest bf16 (ties to even): an f16 tensor of such
-/// values tells the format's cost from its values' (the tensor cores' power
-/// grows with the bits that toggle).
-float roundToBf16(float x) {
-  uint32_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  bits = (bits + 0x7fff + ((bits >> 16) & 1)) & 0xffff0000u;
-  std::memcpy(&x, &bits, sizeof x);
-  return x;
-}
-
 int usage() {
   std::fprintf(
       stderr,
@@ -553,7 +542,10 @@ int main(int argc, char **argv) {
       std::vector<float> host(s.b * s.h * s.s * s.d);
       auto make = [&] {
         for (float &x : host)
-          x = bf16Values ? roundToBf16(dist(gen)) : dist(gen);
+          // --bf16-values: an f16 tensor of bf16's values tells the format's
+          // cost from its values' (the tensor cores' power follows the bits
+          // that toggle).
+          x = bf16Values ? bf16ToFloat(floatToBF16(dist(gen))) : dist(gen);
         return DeviceTensor::fromFloat(host, {s.b, s.h, s.s, s.d}, *dtype);
       };
       DeviceTensor q = make(), k = make(), v = make();
