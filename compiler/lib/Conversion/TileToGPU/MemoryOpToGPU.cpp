@@ -18,6 +18,9 @@ namespace {
 /// loops (the forward's Q), 32.
 constexpr int64_t kElementCopyUnrollInLoop = 8;
 constexpr int64_t kElementCopyUnroll = 32;
+/// The same for the 16-byte chunks of a shifted copy (emitShiftedChunkCopy),
+/// two vector loads each: 16 loads in flight.
+constexpr int64_t kChunkCopyUnroll = 8;
 
 gpu::Dimension dimension(int axis) {
   return axis == 0 ? gpu::Dimension::x : axis == 1 ? gpu::Dimension::y : gpu::Dimension::z;
@@ -765,6 +768,164 @@ void emitElementwiseCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, con
     gpu::BarrierOp::create(b, loc);
 }
 
+/// Copies the 2-D tile of `copy` (16-bit elements whose rows have unit
+/// stride, at any even address: rows of 59 or 111 elements, a view at an odd
+/// offset) into `tile` in 16-byte chunks of eight elements. A chunk's
+/// elements lie in the one or two aligned 16-byte vectors around them: two
+/// vector loads and a shift by the chunk's address modulo 16 (funnel shifts
+/// of 4, 8 and 2 bytes) give the chunk, one 16-byte store puts it in place,
+/// where the element copy issues eight 2-byte loads and stores (twice the
+/// instructions, and eight loads per chunk to wait for). Elements past the
+/// tensor's rows and columns read as zeros. A chunk whose vectors would
+/// reach past the tensor's last byte (in its last row) is read element by
+/// element, so no byte after the tensor is read; bytes before its first lie
+/// in the aligned vector of its first element, inside its allocation.
+/// Thread t takes chunks t, t + threads, ... in row-major order, up to
+/// kChunkCopyUnroll at a time, all loads before any store.
+void emitShiftedChunkCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, const Desc &desc,
+                          ValueRange indices, const SharedTile &tile) {
+  RankedTensorType type = copy.getTileType();
+  Type elem = type.getElementType(), i32 = b.getI32Type(), i64 = b.getI64Type();
+  Type i16 = b.getI16Type();
+  auto vec4 = VectorType::get({4}, i32);
+  int64_t rows = type.getDimSize(0), chunksPerRow = type.getDimSize(1) / 8;
+  int64_t threads =
+      tile::getNumWarps(copy->getParentOfType<FunctionOpInterface>()) * tile::kWarpSize;
+  int64_t total = rows * chunksPerRow, unroll = 1;
+  if (total % threads == 0)
+    while (unroll < kChunkCopyUnroll && (total / threads) % (2 * unroll) == 0)
+      unroll *= 2;
+  auto c32 = [&](int64_t v) { return constI32(b, loc, v); };
+  auto c64 = [&](int64_t v) { return arith::ConstantIntOp::create(b, loc, i64, v).getResult(); };
+  auto gep = [&](Value base, Value offset) {
+    return LLVM::GEPOp::create(b, loc, base.getType(), elem, base, ValueRange{offset}).getResult();
+  };
+  // The byte after the tensor's last element (rows of unit stride).
+  Value lastOffset = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc, arith::SubIOp::create(b, loc, desc.sizes[0], c32(1)),
+                            desc.strides[0]),
+      desc.sizes[1]);
+  Value spanEnd = LLVM::PtrToIntOp::create(b, loc, i64, gep(desc.base, lastOffset));
+  Value tid = asmOp(b, loc, i32, {}, "mov.u32 $0, %tid.x;", "=r", /*sideEffects=*/true);
+  auto loop = scf::ForOp::create(b, loc, tid, c32(total), c32(threads * unroll));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(loop.getBody()->getTerminator());
+  struct Chunk {
+    Value row, chunk, count, shift;
+    SmallVector<Value> words;
+  };
+  SmallVector<Chunk> chunks;
+  for (int64_t u = 0; u < unroll; ++u) {
+    Chunk ch;
+    Value k = arith::AddIOp::create(b, loc, loop.getInductionVar(), c32(u * threads));
+    ch.row = arith::DivUIOp::create(b, loc, k, c32(chunksPerRow));
+    ch.chunk = arith::RemUIOp::create(b, loc, k, c32(chunksPerRow));
+    Value r = arith::AddIOp::create(b, loc, indices[0], ch.row);
+    Value c =
+        arith::AddIOp::create(b, loc, indices[1], arith::ShLIOp::create(b, loc, ch.chunk, c32(3)));
+    // Elements of the chunk inside the tensor: 0 to 8.
+    Value left = arith::SubIOp::create(b, loc, desc.sizes[1], c);
+    Value count =
+        arith::MinSIOp::create(b, loc, arith::MaxSIOp::create(b, loc, left, c32(0)), c32(8));
+    Value rowInside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, r, desc.sizes[0]);
+    ch.count = arith::SelectOp::create(b, loc, rowInside, count, c32(0));
+    Value first =
+        gep(desc.base,
+            arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, r, desc.strides[0]), c));
+    Value address = LLVM::PtrToIntOp::create(b, loc, i64, first);
+    Value shift =
+        arith::TruncIOp::create(b, loc, i32, arith::AndIOp::create(b, loc, address, c64(15)));
+    Value low = arith::AndIOp::create(b, loc, address, c64(~int64_t(15)));
+    // The second vector where the chunk's bytes run into it; else the first
+    // again (no branch; its words are shifted out or masked).
+    Value bytesEnd =
+        arith::AddIOp::create(b, loc, shift, arith::ShLIOp::create(b, loc, ch.count, c32(1)));
+    Value two = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, bytesEnd, c32(16));
+    Value high =
+        arith::SelectOp::create(b, loc, two, arith::AddIOp::create(b, loc, low, c64(16)), low);
+    Value inSpan = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule,
+                                         arith::AddIOp::create(b, loc, high, c64(16)), spanEnd);
+    Value vectors = arith::AndIOp::create(
+        b, loc, inSpan, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, ch.count, c32(0)));
+    SmallVector<Type> wordTypes(8, i32);
+    wordTypes.push_back(i32);
+    auto ifOp = scf::IfOp::create(b, loc, wordTypes, vectors, /*withElse=*/true);
+    {
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+      SmallVector<Value> yielded;
+      auto ptrType = desc.base.getType();
+      for (Value at : {low, high}) {
+        Value v = LLVM::LoadOp::create(b, loc, vec4, LLVM::IntToPtrOp::create(b, loc, ptrType, at),
+                                       /*alignment=*/16);
+        for (int64_t i = 0; i < 4; ++i)
+          yielded.push_back(LLVM::ExtractElementOp::create(b, loc, v, c32(i)));
+      }
+      yielded.push_back(shift);
+      scf::YieldOp::create(b, loc, yielded);
+      // The chunk's last row or none: element by element, packed in pairs.
+      b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+      SmallVector<Value> halves;
+      for (int64_t e = 0; e < 8; ++e) {
+        Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, c32(e), ch.count);
+        auto value = scf::IfOp::create(b, loc, TypeRange{i16}, inside, /*withElse=*/true);
+        OpBuilder::InsertionGuard element(b);
+        b.setInsertionPointToStart(&value.getThenRegion().front());
+        Value bits = LLVM::LoadOp::create(b, loc, i16, e ? gep(first, c32(e)) : first);
+        scf::YieldOp::create(b, loc, bits);
+        b.setInsertionPointToStart(&value.getElseRegion().front());
+        scf::YieldOp::create(b, loc, Value(arith::ConstantIntOp::create(b, loc, i16, 0)));
+        b.setInsertionPointAfter(value);
+        halves.push_back(arith::ExtUIOp::create(b, loc, i32, value.getResult(0)));
+      }
+      SmallVector<Value> packed;
+      for (int64_t i = 0; i < 4; ++i)
+        packed.push_back(arith::OrIOp::create(
+            b, loc, halves[2 * i], arith::ShLIOp::create(b, loc, halves[2 * i + 1], c32(16))));
+      for (int64_t i = 0; i < 4; ++i)
+        packed.push_back(c32(0));
+      packed.push_back(c32(0));
+      scf::YieldOp::create(b, loc, packed);
+    }
+    ch.words.assign(ifOp.getResults().begin(), ifOp.getResults().begin() + 8);
+    ch.shift = ifOp.getResult(8);
+    chunks.push_back(std::move(ch));
+  }
+  for (Chunk &ch : chunks) {
+    // Shift by 8, then 4, then 2 bytes where the address asks for it.
+    auto shiftWords = [&](SmallVector<Value> words, int64_t byBytes) {
+      Value on =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                arith::AndIOp::create(b, loc, ch.shift, c32(byBytes)), c32(0));
+      SmallVector<Value> out;
+      for (size_t j = 0; j + byBytes / 4 < words.size(); ++j)
+        out.push_back(arith::SelectOp::create(b, loc, on, words[j + byBytes / 4], words[j]));
+      return out;
+    };
+    SmallVector<Value> words = shiftWords(shiftWords(ch.words, 8), 4);
+    // 16 bits: the funnel shift of each word with the next, by 0 or 16.
+    Value bits =
+        arith::ShLIOp::create(b, loc, arith::AndIOp::create(b, loc, ch.shift, c32(2)), c32(3));
+    SmallVector<Value> out;
+    for (int64_t i = 0; i < 4; ++i) {
+      Value word = LLVM::FshrOp::create(b, loc, i32, words[i + 1], words[i], bits);
+      // Elements 2i and 2i + 1 (low and high halves) past the count: zeros.
+      Value past = arith::SubIOp::create(b, loc, ch.count, c32(2 * i));
+      Value mask = arith::SelectOp::create(
+          b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, past, c32(2)), c32(-1),
+          arith::SelectOp::create(
+              b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, past, c32(1)),
+              c32(0xffff), c32(0)));
+      out.push_back(arith::AndIOp::create(b, loc, word, mask));
+    }
+    Value at =
+        tile.address(b, loc, ch.row, arith::ShLIOp::create(b, loc, ch.chunk, c32(3)), c32(0));
+    emitAsmStatement(b, loc, "st.shared.v4.b32 [$0], {$1, $2, $3, $4};",
+                     {at, out[0], out[1], out[2], out[3]}, "r,r,r,r,r");
+  }
+}
+
 } // namespace
 
 void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy,
@@ -839,8 +1000,35 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopy
     // half of an attention kernel's code and of its compile time).
     if (!aligned) {
       b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
-      emitElementwiseCopy(b, loc, copy, desc, indices, tile,
-                          warpgroupMma && isRoundedInPlace(copy));
+      bool roundedInPlace = warpgroupMma && isRoundedInPlace(copy);
+      auto elementwise = [&]() -> SmallVector<Value> {
+        emitElementwiseCopy(b, loc, copy, desc, indices, tile, roundedInPlace);
+        return {};
+      };
+      // 16-bit rows of unit stride at a block not left of or above the
+      // tensor: shifted 16-byte chunks (the same in every thread). Tiles of
+      // one buffer copied outside loops (the forward's Q): in a key loop, or
+      // as a ring's first copies before it, their registers spilled the
+      // d 128 causal cp.async forward (4 to 16 bytes at 255 registers).
+      Value shifted;
+      auto buffer = cast<tile::SharedType>(copy.getBuffer().getType());
+      if (elem.getIntOrFloatBitWidth() == 16 && !roundedInPlace && buffer.getBuffers() == 1 &&
+          !copy->getParentOfType<LoopLikeOpInterface>()) {
+        Value zero = constI32(b, loc, 0);
+        shifted = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, desc.strides.back(),
+                                        constI32(b, loc, 1));
+        for (Value index : indices)
+          shifted = arith::AndIOp::create(
+              b, loc, shifted,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, index, zero));
+      }
+      emitFastOrSlow(
+          b, loc, shifted, TypeRange{},
+          [&]() -> SmallVector<Value> {
+            emitShiftedChunkCopy(b, loc, copy, desc, indices, tile);
+            return {};
+          },
+          elementwise);
     }
   }
   NVVM::CpAsyncCommitGroupOp::create(b, loc);

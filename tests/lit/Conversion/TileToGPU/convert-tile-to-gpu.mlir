@@ -142,13 +142,27 @@ func.func @dot(%a: tensor<64x32xf16, #a>, %b: tensor<32x64xf16, #a>, %acc: tenso
 // mma.sync per 16x8x16 block; the row max is 2 shuffles per row (a row
 // lives in 4 lanes) for the 2 rows a thread holds.
 // The A operand, an mma result, is used in registers: no conversion code.
-// A strided or misaligned tensor takes the other branch: a loop over the
+// A misaligned tensor takes the other branch. Rows of unit stride (at any
+// even address: a row of 59 elements) go as 16-byte chunks, one per thread
+// here: the two aligned vectors around the chunk, shifted into place (funnel
+// shifts), one 16-byte shared store; element by element where the vectors
+// would pass the tensor's last byte. Strided rows: a loop over the
 // 32 x 32 elements, 128 threads apart, one 16-bit shared store per element
 // (not unrolled per element: that was half of an attention kernel's code),
 // each thread's eight loads issued before its eight stores so that they
 // wait for memory together (one at a time, the loop was latency-bound).
 // CHECK-LABEL: gpu.func @tensor_core_dot
 // CHECK: cp.async.cg.shared.global [$0{{(\+[0-9]+)?}}], [$1], 16, $2;
+// CHECK: } else {
+// CHECK: scf.if
+// CHECK: %[[CTID:.*]] = llvm.inline_asm has_side_effects "mov.u32 $0, %tid.x;"
+// CHECK: scf.for %{{.*}} = %[[CTID]] to %c128_i32{{(_[0-9]+)?}} step %c128_i32
+// CHECK-COUNT-2: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
+// CHECK: } else {
+// CHECK-COUNT-8: llvm.load %{{.*}} : !llvm.ptr<1> -> i16
+// CHECK-COUNT-4: llvm.intr.fshr
+// CHECK-NOT: st.shared
+// CHECK: st.shared.v4.b32
 // CHECK: } else {
 // CHECK: %[[TID:.*]] = llvm.inline_asm has_side_effects "mov.u32 $0, %tid.x;"
 // CHECK: scf.for %{{.*}} = %[[TID]] to %c1024_i32{{(_[0-9]+)?}} step %c1024_i32
