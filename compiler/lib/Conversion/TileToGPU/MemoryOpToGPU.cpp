@@ -21,6 +21,11 @@ constexpr int64_t kElementCopyUnroll = 32;
 /// The same for the 16-byte chunks of a shifted copy (emitShiftedChunkCopy),
 /// two vector loads each: 16 loads in flight.
 constexpr int64_t kChunkCopyUnroll = 8;
+/// The widest tiles copied so: the forward at head dim 59 (Q a 128 x 64
+/// tile) ran 2.3% faster at (4, 16, 4096) and 7% at (16, 16, 1024) causal;
+/// at 111 (128 x 128) 2.8% and 3.0% slower (H100, the same registers or
+/// fewer, the cause not found), where the element copy stays.
+constexpr int64_t kChunkCopyMaxCols = 64;
 
 gpu::Dimension dimension(int axis) {
   return axis == 0 ? gpu::Dimension::x : axis == 1 ? gpu::Dimension::y : gpu::Dimension::z;
@@ -1009,10 +1014,12 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopy
       // tensor: shifted 16-byte chunks (the same in every thread). Tiles of
       // one buffer copied outside loops (the forward's Q): in a key loop, or
       // as a ring's first copies before it, their registers spilled the
-      // d 128 causal cp.async forward (4 to 16 bytes at 255 registers).
+      // d 128 causal cp.async forward (4 to 16 bytes at 255 registers). Up
+      // to 64 columns (kChunkCopyMaxCols).
       Value shifted;
       auto buffer = cast<tile::SharedType>(copy.getBuffer().getType());
       if (elem.getIntOrFloatBitWidth() == 16 && !roundedInPlace && buffer.getBuffers() == 1 &&
+          type.getDimSize(1) <= kChunkCopyMaxCols &&
           !copy->getParentOfType<LoopLikeOpInterface>()) {
         Value zero = constI32(b, loc, 0);
         shifted = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, desc.strides.back(),
