@@ -777,15 +777,14 @@ void emitElementwiseCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, con
 /// stride, at any even address: rows of 59 or 111 elements, a view at an odd
 /// offset) into `tile` in 16-byte chunks of eight elements. A chunk's
 /// elements lie in the one or two aligned 16-byte vectors around them: two
-/// vector loads and a shift by the chunk's address modulo 16 (funnel shifts
-/// of 4, 8 and 2 bytes) give the chunk, one 16-byte store puts it in place,
-/// where the element copy issues eight 2-byte loads and stores (twice the
-/// instructions, and eight loads per chunk to wait for). Elements past the
-/// tensor's rows and columns read as zeros. A chunk whose vectors would
-/// reach past the tensor's last byte (in its last row) is read element by
-/// element, so no byte after the tensor is read; bytes before its first lie
-/// in the aligned vector of its first element, inside its allocation.
-/// Thread t takes chunks t, t + threads, ... in row-major order, up to
+/// vector loads and a shift by the chunk's address modulo 16 (selects of 8
+/// and 4 bytes, a funnel shift of 2) give the chunk, one 16-byte store puts
+/// it in place, where the element copy issues eight 2-byte loads and eight
+/// 2-byte stores. Elements past the tensor's rows and columns read as
+/// zeros. A chunk whose vectors would reach past the tensor's last byte (in
+/// its last row) is read element by element, so no byte after the tensor is
+/// read; bytes before its first lie in the aligned vector of its first
+/// element, inside its allocation. Thread t takes chunks t, t + threads, ... in row-major order, up to
 /// kChunkCopyUnroll at a time, all loads before any store.
 void emitShiftedChunkCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, const Desc &desc,
                           ValueRange indices, const SharedTile &tile) {
