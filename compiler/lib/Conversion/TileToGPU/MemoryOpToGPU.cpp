@@ -774,7 +774,7 @@ void emitElementwiseCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, con
 }
 
 /// Copies the 2-D tile of `copy` (16-bit elements whose rows have unit
-/// stride, at any even address: rows of 59 or 111 elements, a view at an odd
+/// stride, at any even address: rows of 59 elements, a view at an odd
 /// offset) into `tile` in 16-byte chunks of eight elements. A chunk's
 /// elements lie in the one or two aligned 16-byte vectors around them: two
 /// vector loads and a shift by the chunk's address modulo 16 (selects of 8
@@ -784,8 +784,9 @@ void emitElementwiseCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, con
 /// zeros. A chunk whose vectors would reach past the tensor's last byte (in
 /// its last row) is read element by element, so no byte after the tensor is
 /// read; bytes before its first lie in the aligned vector of its first
-/// element, inside its allocation. Thread t takes chunks t, t + threads, ... in row-major order, up to
-/// kChunkCopyUnroll at a time, all loads before any store.
+/// element, inside its allocation. Thread t takes chunks t, t + threads,
+/// ... in row-major order, up to kChunkCopyUnroll at a time, all loads
+/// before any store.
 void emitShiftedChunkCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, const Desc &desc,
                           ValueRange indices, const SharedTile &tile) {
   RankedTensorType type = copy.getTileType();
