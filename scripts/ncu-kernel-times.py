@@ -11,11 +11,15 @@ from collections import OrderedDict
 
 
 def main():
-    rows = [r for r in csv.reader(sys.stdin) if len(r) > 5]
-    if not rows:
+    # The profiled program's own output (a line with commas, say) may come
+    # first: the table starts at ncu's title row.
+    rows = list(csv.reader(sys.stdin))
+    start = next((i for i, r in enumerate(rows) if "Metric Name" in r and "ID" in r), None)
+    if start is None:
         print("no launches profiled")
         return 1
-    title = rows[0]
+    title = rows[start]
+    rows = [r for r in rows[start:] if len(r) == len(title)]
     col = {name: title.index(name) for name in
            ("ID", "Kernel Name", "Metric Name", "Metric Unit", "Metric Value")}
     launches = OrderedDict()
