@@ -93,12 +93,13 @@ void attention::backward(const DeviceTensor &q, const DeviceTensor &k, const Dev
   detail::checkOutput(dv, ks, q.dtype(), "dv", likeK);
   // Q, K, V and dO stream through the kernels' loops as 16-byte vectors:
   // where they do not fit them, aligned copies padded to whole vectors, as
-  // forward(). O (read once, by the delta pass) and the gradients (written
-  // once per program) are read and written in place, element by element
-  // where they do not fit (spill-free in every shipped configuration,
+  // forward(), and on sm_90 to whole 32-byte sectors (backwardRowBytes). O
+  // (read once, by the delta pass) and the gradients (written once per
+  // program) are read and written in place, element by element where they
+  // do not fit (spill-free in every shipped configuration,
   // tests/unit/compiler): their missing columns read as zeros and are never
   // written.
-  int64_t d = qs[3], padded = detail::vectorHeadDim(q.dtype(), d);
+  int64_t d = qs[3], padded = detail::vectorHeadDim(q.dtype(), d, detail::backwardRowBytes());
   auto operand = [&](const DeviceTensor &t) { return detail::vectorOperand(t, padded, stream); };
   DeviceTensor qA = operand(q), kA = operand(k), vA = operand(v), doutA = operand(dout);
   // The scale of the given head dim, not of the padded one the copies have.

@@ -8,7 +8,8 @@
 // head dims. As FlashAttention's wrappers do, forward() and backward() then
 // run the operands their loops stream (the forward's K and V, the
 // backward's Q, K, V and dO) on contiguous copies whose rows are padded
-// with zeros to the next multiple of 16 bytes: memory-bound passes
+// with zeros to the next multiple of 16 bytes (the backward's, on sm_90,
+// of 32: backwardRowBytes): memory-bound passes
 // (attention_copy_flat_rows for contiguous tensors, attention_copy_head_dim
 // for other views). What a program reads or writes once (the forward's Q
 // and O, the backward's O and gradients) stays in place, reached element by
@@ -18,8 +19,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "Internal.h"
+#include "tessera/Support/Env.h"
 #include "tessera/dsl.h"
 #include "tessera/kernels/Launch.h"
+#include "tessera/runtime/Device.h"
 #include "tessera/runtime/Error.h"
 
 #include <algorithm>
@@ -93,9 +96,23 @@ void attention::detail::registerHeadDimCopy(std::map<std::string, kernels::Kerne
       }};
 }
 
-int64_t attention::detail::vectorHeadDim(DType dtype, int64_t headDim) {
-  int64_t perVector = 16 / int64_t(byteSize(dtype));
-  return (headDim + perVector - 1) / perVector * perVector;
+int64_t attention::detail::vectorHeadDim(DType dtype, int64_t headDim, int64_t rowBytes) {
+  int64_t perRow = rowBytes / int64_t(byteSize(dtype));
+  return (headDim + perRow - 1) / perRow * perRow;
+}
+
+int64_t attention::detail::backwardRowBytes() {
+  // Rows of whole 32-byte sectors on sm_90 (TESSERA_HEAD_DIM_16B_ROWS=1:
+  // whole 16-byte vectors): the backward's TMA boxes over rows of 16-byte
+  // but not 32-byte multiples ran its kernels up to 1.8x slower (d 40's
+  // 80-byte rows: dQ 1288 against 720 us at (4, 16, 4096)); padded copies
+  // of Q, K, V and dO made it 1.15-1.37x faster at d 40, 56, 72 and 88
+  // from 2048 keys and no slower anywhere measured. The forward keeps
+  // 16-byte rows: its copies of K and V cost more than they saved at d 40
+  // up to 2048 keys and at d 56 (H100, docs/PERFORMANCE.md "Rows of whole
+  // sectors").
+  static const bool vectorRows = envFlag("TESSERA_HEAD_DIM_16B_ROWS");
+  return currentDevice().ccMajor == 9 && !vectorRows ? 32 : 16;
 }
 
 void attention::detail::copyHeadDim(const DeviceTensor &src, DeviceTensor &dst, Stream &stream) {

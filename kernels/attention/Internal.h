@@ -132,10 +132,13 @@ void launchForward(const JitKernel &kernel, const DeviceTensor &q, const DeviceT
                    const DeviceTensor &v, DeviceTensor &out, DeviceTensor &lse,
                    const Options &options, Stream &stream = Stream::defaultStream());
 
-/// The least head dim >= `headDim` whose rows are whole 16-byte vectors in
-/// `dtype` (HeadDimPadding.cpp): forward() and backward() run on copies
-/// padded to it when it differs (vectorOperand).
-int64_t vectorHeadDim(DType dtype, int64_t headDim);
+/// The least head dim >= `headDim` whose rows are whole multiples of
+/// `rowBytes` (16: vectors; 32: sectors) in `dtype` (HeadDimPadding.cpp):
+/// forward() and backward() run on copies padded to it when it differs
+/// (vectorOperand).
+int64_t vectorHeadDim(DType dtype, int64_t headDim, int64_t rowBytes = 16);
+/// The row granularity of backward()'s operands: 32 bytes on sm_90, else 16.
+int64_t backwardRowBytes();
 /// dst (batch, heads, len, any dim) = src's rows, zero-padded or cropped to
 /// dst's last dim, by attention_copy_head_dim on `stream`.
 void copyHeadDim(const DeviceTensor &src, DeviceTensor &dst, Stream &stream);
