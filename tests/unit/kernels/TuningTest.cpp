@@ -74,6 +74,24 @@ TEST(AttentionTuningSpace, HoldsTheHeuristicAndEnoughCandidates) {
   EXPECT_LT(small.size(), space.size());
 }
 
+/// The head dims the padded copies take: whole 16-byte vectors (59 -> 64,
+/// 111 -> 112 in 16 bits), or whole 32-byte sectors where the backward asks
+/// for them on sm_90 (40 -> 48, 88 -> 96; 80-byte rows slowed its TMA
+/// kernels); dims already whole keep their width.
+TEST(AttentionHeadDimPadding, RoundsRowsToVectorsOrSectors) {
+  using attention::detail::vectorHeadDim;
+  EXPECT_EQ(vectorHeadDim(DType::BF16, 40), 40);
+  EXPECT_EQ(vectorHeadDim(DType::BF16, 59), 64);
+  EXPECT_EQ(vectorHeadDim(DType::F16, 111), 112);
+  EXPECT_EQ(vectorHeadDim(DType::F32, 59), 60);
+  EXPECT_EQ(vectorHeadDim(DType::BF16, 40, 32), 48);
+  EXPECT_EQ(vectorHeadDim(DType::BF16, 88, 32), 96);
+  EXPECT_EQ(vectorHeadDim(DType::BF16, 80, 32), 80);
+  EXPECT_EQ(vectorHeadDim(DType::BF16, 111, 32), 112);
+  EXPECT_EQ(vectorHeadDim(DType::F32, 44, 32), 48);
+  EXPECT_EQ(vectorHeadDim(DType::BF16, 8, 32), 16);
+}
+
 /// A head dim that splits into two pieces (80: 64 + 32) is tuned with and
 /// without the split; one that does not (128) only with one piece.
 TEST(AttentionTuningSpace, TriesHeadDimPiecesBothWays) {
