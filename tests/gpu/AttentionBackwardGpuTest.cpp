@@ -135,11 +135,14 @@ INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackward,
 /// Head dims the tensor cores do not take as a tile (Stable Diffusion's 40,
 /// 80, 160; odd ones), run as the next power of two with the missing
 /// columns read as zeros, or (16-bit: 80, 96, 160, 192) as two pieces of it
-/// (BLOCK_D_TAIL): GQA, odd lengths, causal, key mask.
-const AttentionShape kAnyHeadDimShapes[] = {
-    {1, 4, 2, 67, 131, 40},  {2, 2, 1, 129, 65, 59},  {1, 4, 2, 100, 257, 80},
-    {1, 2, 2, 77, 150, 96},  {1, 2, 2, 33, 190, 111}, {1, 2, 1, 65, 129, 160},
-    {1, 1, 1, 70, 100, 192}, {1, 2, 2, 97, 70, 224},  {1, 2, 1, 40, 33, 8}};
+/// (BLOCK_D_TAIL): GQA, odd lengths, causal, key mask. On sm_90 the 16-bit
+/// rows of 40, 72 and 8 (80, 144, 16 bytes) run on copies of whole 32-byte
+/// sectors, 72's as two pieces (64 + 32) over 80 columns.
+const AttentionShape kAnyHeadDimShapes[] = {{1, 4, 2, 67, 131, 40},  {2, 2, 1, 129, 65, 59},
+                                            {1, 4, 2, 100, 257, 80}, {1, 2, 2, 77, 150, 96},
+                                            {1, 2, 2, 33, 190, 111}, {1, 2, 1, 65, 129, 160},
+                                            {1, 1, 1, 70, 100, 192}, {1, 2, 2, 97, 70, 224},
+                                            {1, 2, 1, 40, 33, 8},    {1, 2, 1, 90, 200, 72}};
 
 INSTANTIATE_TEST_SUITE_P(AnyHeadDim, AttentionBackward,
                          ::testing::Combine(::testing::Values(DType::F32, DType::F16, DType::BF16),

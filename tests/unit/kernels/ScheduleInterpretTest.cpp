@@ -645,6 +645,24 @@ TEST(ScheduleInterpret, AttentionBackward) {
     }
 }
 
+/// backward() on sm_90 copies Q, K, V and dO whose 16-bit rows are 16-byte
+/// but not 32-byte runs (d 40: 80 bytes; 72: 144) to rows of whole 32-byte
+/// sectors (backwardRowBytes: 48 and 80 columns; 72 in two pieces, 64 + 32)
+/// and writes the gradients of the given width in place; causal, key mask,
+/// GQA, odd lengths.
+TEST(ScheduleInterpret, AttentionBackwardOnSectorRows) {
+  ScheduleScope scope("sm_90a");
+  ASSERT_EQ(attention::detail::backwardRowBytes(), 32);
+  EXPECT_EQ(attention::detail::vectorHeadDim(DType::BF16, 40, 32), 48);
+  for (const attention::AttentionShape &s : {attention::AttentionShape{1, 4, 2, 67, 131, 40},
+                                             attention::AttentionShape{1, 2, 1, 50, 90, 72}}) {
+    SCOPED_TRACE(attention_testing::shapeName(s));
+    attention_testing::BackwardCase c{s, DType::BF16, /*causal=*/true, /*mask=*/true, false};
+    attention_testing::expectGradients(attention_testing::runBackward(c),
+                                       attention_testing::relativeRmsError, 2e-2);
+  }
+}
+
 /// Head dims between powers of two as two column pieces (BLOCK_D_TAIL):
 /// 80 and 96 as 64 + 32 columns, 160 as 128 + 32, 192 as 128 + 64; the
 /// forward on cp.async, TMA and a producer warpgroup, causal or under a key
