@@ -99,7 +99,8 @@ void attention::backward(const DeviceTensor &q, const DeviceTensor &k, const Dev
   // do not fit (spill-free in every shipped configuration,
   // tests/unit/compiler): their missing columns read as zeros and are never
   // written.
-  int64_t d = qs[3], padded = detail::vectorHeadDim(q.dtype(), d, detail::backwardRowBytes());
+  int64_t d = qs[3],
+          padded = detail::vectorHeadDim(q.dtype(), d, detail::backwardRowBytes(q.dtype()));
   auto operand = [&](const DeviceTensor &t) { return detail::vectorOperand(t, padded, stream); };
   DeviceTensor qA = operand(q), kA = operand(k), vA = operand(v), doutA = operand(dout);
   // The scale of the given head dim, not of the padded one the copies have.

@@ -170,13 +170,15 @@ void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const Devi
   // cp.async): where their rows are not whole vectors (a head dim such as
   // 59 or 111 in 16 bits) or their base or strides are off them, the kernel
   // runs on aligned copies padded with zeros to the next whole vector
-  // (detail::vectorOperand). Q, read once per program, is read in place by
+  // (detail::vectorOperand), or 32-byte sector where that pays
+  // (forwardRowBytes). Q, read once per program, is read in place by
   // element loads, 32 in flight per thread, past which its missing columns
   // read as zeros (spill-free in every shipped configuration,
   // tests/unit/compiler); O, written once per program, is written in place
   // where the kernel does so without spilling (forwardChecked). The scale
   // stays Q's head dim's.
-  int64_t padded = detail::vectorHeadDim(q.dtype(), d);
+  int64_t padded = detail::vectorHeadDim(
+      q.dtype(), d, detail::forwardRowBytes(q.dtype(), d, options.causal, k.shape()[2]));
   forwardChecked(q, detail::vectorOperand(k, padded, stream),
                  detail::vectorOperand(v, padded, stream), out, lse, options, stream);
 }

@@ -101,18 +101,35 @@ int64_t attention::detail::vectorHeadDim(DType dtype, int64_t headDim, int64_t r
   return (headDim + perRow - 1) / perRow * perRow;
 }
 
-int64_t attention::detail::backwardRowBytes() {
-  // Rows of whole 32-byte sectors on sm_90 (TESSERA_HEAD_DIM_16B_ROWS=1:
-  // whole 16-byte vectors): the backward's TMA boxes over rows of 16-byte
-  // but not 32-byte multiples ran its kernels up to 1.8x slower (d 40's
-  // 80-byte rows: dQ 1288 against 720 us at (4, 16, 4096)); padded copies
-  // of Q, K, V and dO made it 1.15-1.37x faster at d 40, 56, 72 and 88
-  // from 2048 keys and no slower anywhere measured. The forward keeps
-  // 16-byte rows: its copies of K and V cost more than they saved at d 40
-  // up to 2048 keys and at d 56 (H100, docs/PERFORMANCE.md "Rows of whole
-  // sectors").
+namespace {
+
+/// Whether 16-bit rows of 16-byte but not 32-byte multiples get padded to
+/// whole 32-byte sectors here (sm_90, TESSERA_HEAD_DIM_16B_ROWS unset).
+bool sectorRows(DType dtype) {
   static const bool vectorRows = envFlag("TESSERA_HEAD_DIM_16B_ROWS");
-  return currentDevice().ccMajor == 9 && !vectorRows ? 32 : 16;
+  return byteSize(dtype) == 2 && currentDevice().ccMajor == 9 && !vectorRows;
+}
+
+} // namespace
+
+int64_t attention::detail::backwardRowBytes(DType dtype) {
+  // The backward's TMA boxes over rows of 16-byte but not 32-byte multiples
+  // ran its kernels up to 1.8x slower (d 40's 80-byte rows: dQ 1288 against
+  // 720 us at (4, 16, 4096)); padded copies of Q, K, V and dO made it
+  // 1.15-1.37x faster at d 40, 56, 72 and 88 from 2048 keys and no slower
+  // anywhere measured (H100, docs/PERFORMANCE.md "Rows of whole sectors").
+  return sectorRows(dtype) ? 32 : 16;
+}
+
+int64_t attention::detail::forwardRowBytes(DType dtype, int64_t headDim, bool causal,
+                                           int64_t kLen) {
+  // The forward's copies of K and V pay only where its key loops are long and
+  // the d 128 kernel runs (d 72 and 88 at 4096 keys 1.06x and 1.19x, d 88 at
+  // 2048 1.06x); on the d 64 kernel they cost more than they saved (d 40 up
+  // to 2048 keys, 1.35x slower at 512; d 56 at 4096), and causal blocks
+  // were not measured on the d 128 kernel (H100, "Rows of whole sectors").
+  bool longLoops = !causal && kLen >= 2048 && headDim > 64 && headDim <= 128;
+  return sectorRows(dtype) && longLoops ? 32 : 16;
 }
 
 void attention::detail::copyHeadDim(const DeviceTensor &src, DeviceTensor &dst, Stream &stream) {

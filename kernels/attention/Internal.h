@@ -137,8 +137,12 @@ void launchForward(const JitKernel &kernel, const DeviceTensor &q, const DeviceT
 /// forward() and backward() run on copies padded to it when it differs
 /// (vectorOperand).
 int64_t vectorHeadDim(DType dtype, int64_t headDim, int64_t rowBytes = 16);
-/// The row granularity of backward()'s operands: 32 bytes on sm_90, else 16.
-int64_t backwardRowBytes();
+/// The row granularity of backward()'s operands: 32 bytes for 16-bit ones
+/// on sm_90 (whole sectors: TESSERA_HEAD_DIM_16B_ROWS=1 keeps 16), else 16.
+int64_t backwardRowBytes(DType dtype);
+/// The same for forward()'s K and V: 32 bytes only where the copies pay
+/// (16-bit, sm_90, the d 128 kernel's long key loops without causal masks).
+int64_t forwardRowBytes(DType dtype, int64_t headDim, bool causal, int64_t kLen);
 /// dst (batch, heads, len, any dim) = src's rows, zero-padded or cropped to
 /// dst's last dim, by attention_copy_head_dim on `stream`.
 void copyHeadDim(const DeviceTensor &src, DeviceTensor &dst, Stream &stream);
