@@ -178,7 +178,9 @@ void attention::forward(const DeviceTensor &q, const DeviceTensor &k, const Devi
   // where the kernel does so without spilling (forwardChecked). The scale
   // stays Q's head dim's.
   int64_t padded = detail::vectorHeadDim(
-      q.dtype(), d, detail::forwardRowBytes(q.dtype(), d, options.causal, k.shape()[2]));
+      q.dtype(), d,
+      detail::forwardRowBytes(q.dtype(), d, options.causal || options.keyMask != nullptr,
+                              k.shape()[2]));
   forwardChecked(q, detail::vectorOperand(k, padded, stream),
                  detail::vectorOperand(v, padded, stream), out, lse, options, stream);
 }

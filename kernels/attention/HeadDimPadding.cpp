@@ -8,8 +8,9 @@
 // head dims. As FlashAttention's wrappers do, forward() and backward() then
 // run the operands their loops stream (the forward's K and V, the
 // backward's Q, K, V and dO) on contiguous copies whose rows are padded
-// with zeros to the next multiple of 16 bytes (the backward's, on sm_90,
-// of 32: backwardRowBytes): memory-bound passes
+// with zeros to the next multiple of 16 bytes (of 32 on sm_90 where the
+// TMA kernels need whole sectors: backwardRowBytes, forwardRowBytes):
+// memory-bound passes
 // (attention_copy_flat_rows for contiguous tensors, attention_copy_head_dim
 // for other views). What a program reads or writes once (the forward's Q
 // and O, the backward's O and gradients) stays in place, reached element by
@@ -121,14 +122,15 @@ int64_t attention::detail::backwardRowBytes(DType dtype) {
   return sectorRows(dtype) ? 32 : 16;
 }
 
-int64_t attention::detail::forwardRowBytes(DType dtype, int64_t headDim, bool causal,
+int64_t attention::detail::forwardRowBytes(DType dtype, int64_t headDim, bool masked,
                                            int64_t kLen) {
   // The forward's copies of K and V pay only where its key loops are long and
   // the d 128 kernel runs (d 72 and 88 at 4096 keys 1.06x and 1.19x, d 88 at
   // 2048 1.06x); on the d 64 kernel they cost more than they saved (d 40 up
-  // to 2048 keys, 1.35x slower at 512; d 56 at 4096), and causal blocks
-  // were not measured on the d 128 kernel (H100, "Rows of whole sectors").
-  bool longLoops = !causal && kLen >= 2048 && headDim > 64 && headDim <= 128;
+  // to 2048 keys, 1.35x slower at 512; d 56 at 4096), and causal or
+  // key-masked blocks were not measured on the d 128 kernel (H100, "Rows of
+  // whole sectors").
+  bool longLoops = !masked && kLen >= 2048 && headDim > 64 && headDim <= 128;
   return sectorRows(dtype) && longLoops ? 32 : 16;
 }
 
