@@ -130,7 +130,7 @@ int64_t attention::detail::forwardRowBytes(DType dtype, int64_t headDim, bool ma
   // to 2048 keys, 1.35x slower at 512; d 56 at 4096), and causal or
   // key-masked blocks were not measured on the d 128 kernel (H100, "Rows of
   // whole sectors").
-  bool longLoops = !masked && kLen >= 2048 && headDim > 64 && headDim <= 128;
+  bool longLoops = !masked && kLen >= 2048 && nextPowerOf2(headDim) == 128;
   return sectorRows(dtype) && longLoops ? 32 : 16;
 }
 

@@ -75,9 +75,9 @@ TEST(AttentionTuningSpace, HoldsTheHeuristicAndEnoughCandidates) {
 }
 
 /// The head dims the padded copies take: whole 16-byte vectors (59 -> 64,
-/// 111 -> 112 in 16 bits), or whole 32-byte sectors where the backward asks
-/// for them on sm_90 (40 -> 48, 88 -> 96; 80-byte rows slowed its TMA
-/// kernels); dims already whole keep their width.
+/// 111 -> 112 in 16 bits), or whole 32-byte sectors where backwardRowBytes
+/// or forwardRowBytes ask for them on sm_90 (40 -> 48, 88 -> 96: 80-byte
+/// rows slowed the TMA kernels); dims already whole keep their width.
 TEST(AttentionHeadDimPadding, RoundsRowsToVectorsOrSectors) {
   using attention::detail::vectorHeadDim;
   EXPECT_EQ(vectorHeadDim(DType::BF16, 40), 40);
