@@ -124,13 +124,17 @@ int64_t attention::detail::backwardRowBytes(DType dtype) {
 
 int64_t attention::detail::forwardRowBytes(DType dtype, int64_t headDim, bool masked,
                                            int64_t kLen) {
-  // The forward's copies of K and V pay only where its key loops are long and
-  // the d 128 kernel runs (d 72 and 88 at 4096 keys 1.06x and 1.19x, d 88 at
-  // 2048 1.06x); on the d 64 kernel they cost more than they saved (d 40 up
-  // to 2048 keys, 1.35x slower at 512; d 56 at 4096), and causal or
-  // key-masked blocks were not measured on the d 128 kernel (H100, "Rows of
-  // whole sectors").
-  bool longLoops = !masked && kLen >= 2048 && nextPowerOf2(headDim) == 128;
+  // The forward's copies of K and V pay only where its key loops are long
+  // (H100, docs/PERFORMANCE.md "Rows of whole sectors"): on the d 128 kernel
+  // from 2048 keys (d 72 and 88 at 4096 keys 1.06x and 1.19x, d 88 at 2048
+  // 1.06x); on the d 64 kernel from 4096 keys at d 40, whose 80-byte rows
+  // slowed the kernel most (Nsight Compute at 4096 keys: 673 against 569 us
+  // on 96-byte rows, the two copies 33 us), while d 56's 112-byte rows did
+  // not slow it (copies lost there, and at d 40 up to 2048 keys: 1.35x
+  // slower at 512). Causal or key-masked blocks were not measured.
+  int64_t width = nextPowerOf2(headDim);
+  bool longLoops = !masked && ((width == 128 && kLen >= 2048) ||
+                               (width == 64 && headDim * byteSize(dtype) == 80 && kLen >= 4096));
   return sectorRows(dtype) && longLoops ? 32 : 16;
 }
 

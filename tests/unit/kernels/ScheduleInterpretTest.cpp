@@ -649,7 +649,8 @@ TEST(ScheduleInterpret, AttentionBackward) {
 /// but not 32-byte runs (d 40: 80 bytes; 72: 144) to rows of whole 32-byte
 /// sectors (backwardRowBytes: 48 and 80 columns; 72 in two pieces, 64 + 32)
 /// and writes the gradients of the given width in place; causal, key mask,
-/// GQA, odd lengths. The forward pads its K and V so at d 88 over 2048 keys.
+/// GQA, odd lengths. The forward pads its K and V so at d 88 over 2048 keys
+/// and at d 40 over 4096.
 TEST(ScheduleInterpret, AttentionBackwardOnSectorRows) {
   ScheduleScope scope("sm_90a");
   ASSERT_EQ(attention::detail::backwardRowBytes(DType::BF16), 32);
@@ -662,23 +663,27 @@ TEST(ScheduleInterpret, AttentionBackwardOnSectorRows) {
     attention_testing::expectGradients(attention_testing::runBackward(c),
                                        attention_testing::relativeRmsError, 2e-2);
   }
-  // forward() pads K and V so only for the d 128 kernel's long key loops
-  // without causal masks: d 88 over 2048 keys runs on 96 columns.
+  // forward() pads K and V so only for long key loops without causal masks
+  // (d 88 over 2048 keys runs on 96 columns; d 40 from 4096 keys).
   EXPECT_EQ(attention::detail::forwardRowBytes(DType::BF16, 88, false, 2048), 32);
   EXPECT_EQ(attention::detail::forwardRowBytes(DType::BF16, 88, true, 2048), 16);
   EXPECT_EQ(attention::detail::forwardRowBytes(DType::BF16, 88, false, 1024), 16);
-  EXPECT_EQ(attention::detail::forwardRowBytes(DType::BF16, 40, false, 4096), 16);
+  EXPECT_EQ(attention::detail::forwardRowBytes(DType::BF16, 40, false, 4096), 32);
+  EXPECT_EQ(attention::detail::forwardRowBytes(DType::BF16, 40, false, 2048), 16);
+  EXPECT_EQ(attention::detail::forwardRowBytes(DType::BF16, 56, false, 4096), 16);
   EXPECT_EQ(attention::detail::forwardRowBytes(DType::F32, 88, false, 4096), 16);
-  attention::AttentionShape s{1, 2, 1, 33, 2048, 88};
-  auto q = test::randomValues(s.batch * s.heads * s.qLen * s.dim, DType::BF16);
-  auto k = test::randomValues(s.batch * s.kvHeads * s.kLen * s.dim, DType::BF16);
-  auto v = test::randomValues(k.size(), DType::BF16);
-  auto [dq, dk, dv, out, lse] = attention_testing::forwardTensors(s, DType::BF16, q, k, v);
-  attention::forward(dq, dk, dv, out, lse, attention::Options{});
-  attention::PlainAttentionResult ref =
-      attention::plain_attention_cpu(s, q, k, v, nullptr, false, 1.0 / std::sqrt(double(s.dim)));
-  EXPECT_LE(attention_testing::relativeRmsError(out.toFloat(), ref.out), 1e-2)
-      << "forward at d 88 over 2048 keys";
+  for (const attention::AttentionShape &s : {attention::AttentionShape{1, 2, 1, 33, 2048, 88},
+                                             attention::AttentionShape{1, 2, 1, 17, 4096, 40}}) {
+    SCOPED_TRACE("forward " + attention_testing::shapeName(s));
+    auto q = test::randomValues(s.batch * s.heads * s.qLen * s.dim, DType::BF16);
+    auto k = test::randomValues(s.batch * s.kvHeads * s.kLen * s.dim, DType::BF16);
+    auto v = test::randomValues(k.size(), DType::BF16);
+    auto [dq, dk, dv, out, lse] = attention_testing::forwardTensors(s, DType::BF16, q, k, v);
+    attention::forward(dq, dk, dv, out, lse, attention::Options{});
+    attention::PlainAttentionResult ref =
+        attention::plain_attention_cpu(s, q, k, v, nullptr, false, 1.0 / std::sqrt(double(s.dim)));
+    EXPECT_LE(attention_testing::relativeRmsError(out.toFloat(), ref.out), 1e-2);
+  }
 }
 
 /// Head dims between powers of two as two column pieces (BLOCK_D_TAIL):
