@@ -75,6 +75,11 @@ struct BackwardConstants {
     // of them share an SM.
     producer = kb.constant("WARP_SPECIALIZE", config.get("WARP_SPECIALIZE"));
     kb.setWarpSpecialize(producer);
+    // PING_PONG (with a producer, two consumer warpgroups: 8 warps): the
+    // consumers issue each block's first products (Sᵀ and dPᵀ, S and dP) in
+    // turns, as the forward's do, so that one's exponentials run under the
+    // other's products rather than both waiting on the same block in step.
+    kb.setPingPong(kb.constant("PING_PONG", config.get("PING_PONG")));
     kb.setCtasPerSm(kb.constant("CTAS_PER_SM", config.get("CTAS_PER_SM")));
     pieces = attention::detail::headDimPieces(
         BD, kb.constant("BLOCK_D_TAIL", config.get("BLOCK_D_TAIL")));
@@ -453,10 +458,10 @@ void attention::detail::registerAttentionBackwardKernels(std::map<std::string, K
                    "flash attention backward, dq = dq_accum * scale in the inputs' dtype",
                    {{"BLOCK_M", 64}, {"BLOCK_D", 64}}, dtypes, attentionBackwardDqConvertKernel);
   const std::map<std::string, int64_t> blocks{
-      {"BLOCK_M", 64},    {"BLOCK_N", 64},    {"BLOCK_D", 64},      {"CAUSAL", 0},
-      {"HAS_MASK", 0},    {"TF32", 0},        {"DQ_ATOMIC", 0},     {"WGMMA", 1},
-      {"TMA", 0},         {"TMA_STORE", 0},   {"LONGEST_FIRST", 1}, {"WARP_SPECIALIZE", 0},
-      {"CTAS_PER_SM", 1}, {"BLOCK_D_TAIL", 0}};
+      {"BLOCK_M", 64},    {"BLOCK_N", 64},     {"BLOCK_D", 64},      {"CAUSAL", 0},
+      {"HAS_MASK", 0},    {"TF32", 0},         {"DQ_ATOMIC", 0},     {"WGMMA", 1},
+      {"TMA", 0},         {"TMA_STORE", 0},    {"LONGEST_FIRST", 1}, {"WARP_SPECIALIZE", 0},
+      {"CTAS_PER_SM", 1}, {"BLOCK_D_TAIL", 0}, {"PING_PONG", 0}};
   r["attention_backward_dkdv"] =
       defineKernel("attention_backward_dkdv",
                    "flash attention backward, dk and dv per key block (FlashAttention-2 Alg. 2)",

@@ -100,6 +100,9 @@ struct BackwardCase {
   /// one loop), `ctasPerSm` of their CTAs per SM (CTAS_PER_SM).
   bool producer = false;
   int64_t ctasPerSm = 1;
+  /// With `producer` on 8 warps: the consumer warpgroups issue each block's
+  /// first products in turns (PING_PONG).
+  bool pingPong = false;
 };
 
 /// One backward run's gradients (read back as floats) and the float64 ones.
@@ -232,6 +235,7 @@ inline BackwardRun runBackward(const BackwardCase &c) {
     config.constants["TMA_STORE"] = c.tmaStore;
     config.constants["WARP_SPECIALIZE"] = c.producer;
     config.constants["CTAS_PER_SM"] = c.ctasPerSm;
+    config.constants["PING_PONG"] = c.pingPong;
     if (c.blockM) {
       config.constants["BLOCK_M"] = c.blockM;
       config.constants["BLOCK_N"] = c.blockN;

@@ -196,7 +196,8 @@ INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackwardAtomicDq,
 /// for the consumers; the gradients by TMA stores); and atomic dQ on a
 /// producer warpgroup (its TMA adds issued by a consumer thread, waited for
 /// before the consumers' barrier), also on 64 x 128 blocks over two consumer
-/// warpgroups that exchange dSᵀ.
+/// warpgroups that exchange dSᵀ; and the dQ pass on those blocks, the
+/// consumers in turns.
 class AttentionBackwardTma : public ::testing::TestWithParam<Param> {};
 
 TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
@@ -209,16 +210,17 @@ TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
                          "128 x 64 on 8 warps",
                          "on producer warpgroups, two CTAs per SM, stores by TMA",
                          "atomic dQ on a producer warpgroup",
-                         "atomic dQ on a producer warpgroup, 64 x 128 on 8 warps"};
-  for (int64_t mode : {0, 1, 2, 3, 4, 5, 6}) {
-    if ((mode == 3 || mode == 6) && s.dim > 128)
+                         "atomic dQ on a producer warpgroup, 64 x 128 on 8 warps",
+                         "dQ pass on a producer warpgroup, 64 x 128 on 8 warps in turns"};
+  for (int64_t mode : {0, 1, 2, 3, 4, 5, 6, 7}) {
+    if ((mode == 3 || mode == 6 || mode == 7) && s.dim > 128)
       continue; // larger head dims' 128-row blocks do not fit shared memory
     SCOPED_TRACE(modes[mode]);
     attention_testing::BackwardCase c{s, dtype, causal, useMask, false};
     c.tma = true;
     c.tmaStore = mode == 2 || mode == 4;
     c.atomicDq = mode == 1 || mode == 5 || mode == 6;
-    c.producer = mode == 4 || mode == 5 || mode == 6;
+    c.producer = mode >= 4;
     // Two CTAs per SM leave a d 256 program's consumers too few registers
     // (ptxas: "Insufficient registers"): one there.
     c.ctasPerSm = mode == 4 && s.dim <= 128 ? 2 : 1;
@@ -229,10 +231,13 @@ TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
     }
     // Two consumer warpgroups exchanging dSᵀ, their dV and dK products in
     // flight through the exchange (tessera-defer-wgmma-waits).
-    if (mode == 6) {
+    // Mode 7: the same blocks, dQ in its own pass, the consumers' Sᵀ and
+    // dPᵀ (S and dP) products issued in turns (PING_PONG).
+    if (mode == 6 || mode == 7) {
       c.blockM = 64;
       c.blockN = 128;
       c.warps = 8;
+      c.pingPong = mode == 7;
     }
     attention_testing::expectGradients(attention_testing::runBackward(c),
                                        attention_testing::relativeRmsError, bound(dtype));

@@ -101,12 +101,13 @@ int usage() {
       "usage: tessera-bench attention [--shapes \"b,h,s,d,causal|full|mask|causal_mask;...\"] "
       "[--dtype bf16|f16|f32] [--reps N] [--compare-heuristic] [--backward] [--bf16-values]\n"
       "       (--bf16-values: inputs rounded to bf16's 8 significant bits, whatever --dtype)\n"
-      "       [--backward-configs BMxBNwW[d][m][t][o][w][c];...]  (also times the backward with "
+      "       [--backward-configs BMxBNwW[d][m][t][o][w][c][g];...]  (also times the backward with "
       "each:\n"
       "                                       d: deterministic, m: mma.sync only,\n"
       "                                       t: blocks copied by TMA, o: causal dQ blocks\n"
       "                                       in index order, w: copies from a producer\n"
-      "                                       warpgroup, c: two CTAs per SM)\n"
+      "                                       warpgroup, c: two CTAs per SM,\n"
+      "                                       g: consumer warpgroups in turns (with w))\n"
       "       [--forward-configs BMxBNwWsS[v][m][r][u][t][w][o][s][p][d][g][c][l];...]  (also "
       "times "
       "the "
@@ -685,13 +686,13 @@ int main(int argc, char **argv) {
             });
             continue;
           }
-          std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/false, "dmtowc");
+          std::optional<ConfigItem> parsed = parseConfigItem(item, /*withStages=*/false, "dmtowcg");
           if (!parsed) {
             std::fprintf(stderr,
-                         "tessera-bench: --backward-configs: expected BMxBNwW[d][m][t][o][w][c] "
+                         "tessera-bench: --backward-configs: expected BMxBNwW[d][m][t][o][w][c][g] "
                          "(d: deterministic, m: mma.sync only, t: TMA copies, o: causal dQ "
                          "blocks in index order, w: copies from a producer warpgroup, c: two "
-                         "CTAs per SM), got '%s'\n",
+                         "CTAs per SM, g: consumer warpgroups in turns), got '%s'\n",
                          item.c_str());
             return 2;
           }
@@ -705,6 +706,7 @@ int main(int argc, char **argv) {
           c.constants["LONGEST_FIRST"] = !parsed->has('o');
           c.constants["WARP_SPECIALIZE"] = parsed->has('w');
           c.constants["CTAS_PER_SM"] = parsed->has('c') ? 2 : 1;
+          c.constants["PING_PONG"] = parsed->has('g');
           c = withSet(c);
           timeConfig("bwd", c, 2.5 * flops, [&] {
             attention::backwardWithConfig(q, k, v, r.out, r.lse, dout, g.dq, g.dk, g.dv, options,

@@ -627,16 +627,20 @@ TEST(ScheduleInterpret, AttentionBackward) {
                                          attention_testing::relativeRmsError, 2e-2);
     }
   // Blocks on 8 warps up to d 128: 128 x 64 (the device's
-  // AttentionBackwardTma mode 3), and 64 x 128 beside a producer warpgroup.
-  for (bool producer : {false, true})
+  // AttentionBackwardTma mode 3), and 64 x 128 beside a producer warpgroup,
+  // its consumers in turns or not (modes 7 and 6).
+  for (int mode : {0, 1, 2})
     for (const attention::AttentionShape &s : kShapes) {
       if (s.dim > 128)
         continue;
+      bool producer = mode > 0;
       SCOPED_TRACE(attention_testing::shapeName(s) +
-                   (producer ? " producer, 64 x 128 on 8 warps" : " 128 x 64 on 8 warps"));
+                   (producer ? " producer, 64 x 128 on 8 warps" : " 128 x 64 on 8 warps") +
+                   (mode == 2 ? ", in turns" : ""));
       attention_testing::BackwardCase c{s, DType::BF16, /*causal=*/true, /*mask=*/true, false};
       c.tma = true;
       c.producer = producer;
+      c.pingPong = mode == 2;
       c.blockM = producer ? 64 : 128;
       c.blockN = producer ? 128 : 64;
       c.warps = 8;

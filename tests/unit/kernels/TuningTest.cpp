@@ -209,8 +209,11 @@ TEST(AttentionTuningSpace, TriesTheBackwardBesideAProducer) {
     for (const kernels::KernelConfig &c :
          attention::backwardTuningSpace(DType::BF16, 128, true, false, len, len,
                                         attention::Fp32Precision::tf32, deterministic))
-      if (c.get("WARP_SPECIALIZE") && c.numWarps == 8 && c.get("BLOCK_N") == 128)
+      if (c.get("WARP_SPECIALIZE") && c.numWarps == 8 && c.get("BLOCK_N") == 128) {
         found.insert({c.get("BLOCK_M"), c.get("DQ_ATOMIC")});
+        // The split's consumer warpgroups take turns; atomic dQ's do not.
+        EXPECT_EQ(c.get("PING_PONG"), !c.get("DQ_ATOMIC")) << c.key();
+      }
     return found;
   };
   if (attention::detail::currentArch() != "sm_90a")
