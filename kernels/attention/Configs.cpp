@@ -89,7 +89,7 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
   if (arch == "sm_90a") {
     // Warpgroup MMA: 64-row slabs per 4 warps, whole key blocks per wgmma
     // (docs/PERFORMANCE.md, "Attention schedules" and "The warp-specialized
-    // schedules of 4b7bc17", H100):
+    // schedules", H100):
     //   d <= 64:  128 x 128 on one warpgroup, K and V copied by TMA, causal
     //             or not (1.06x and 1.00x cuDNN; cp.async 0.92x, 0.91x; a
     //             producer warpgroup 0.79-0.84x);
