@@ -50,6 +50,7 @@ std::string tessera::toolchainFingerprint() {
            (sharedTmaRings() ? "" : ";separate-rings") +
            (waitsAtMBarriers() ? ";waits-at-mbarriers" : "") +
            (waitsAtBarriers() ? ";waits-at-barriers" : "") +
+           (barrierPerStaging() ? ";barrier-per-staging" : "") +
            (rowConversionsInLoops() ? ";row-conversions-in-loops" : "");
   }();
   return fingerprint;

@@ -64,6 +64,7 @@ void tessera::buildSchedulePasses(OpPassManager &pm, const PipelineOptions &opti
   // before it, where they are not ready already.
   TilePublishStagingsOptions publish;
   publish.arch = options.arch;
+  publish.barriersAfterRefills = !barrierPerStaging();
   pm.addPass(createTilePublishStagings(publish));
 }
 

@@ -382,13 +382,13 @@ bool appendBufferRanges(Value buffer, SmallVectorImpl<SharedRange> &ranges) {
   return true;
 }
 
-bool overlaps(ArrayRef<SharedRange> a, ArrayRef<SharedRange> b) {
+} // namespace
+
+bool tessera::schedule::overlaps(ArrayRef<SharedRange> a, ArrayRef<SharedRange> b) {
   return llvm::any_of(a, [&](SharedRange x) {
     return llvm::any_of(b, [&](SharedRange y) { return x.first < y.second && y.first < x.second; });
   });
 }
-
-} // namespace
 
 FailureOr<SmallVector<SharedRange>> tessera::schedule::sharedReadsOf(tile::DotOp dot) {
   SmallVector<SharedRange> reads;

@@ -34,6 +34,98 @@ bool runsOnTensorCores(tile::DotOp dot) {
          isa<tile::DotOperandLayoutAttr>(dot.getB().getType().getEncoding());
 }
 
+/// The buffers a loop body refills right after `barrier`: the copies of a
+/// later iteration (`distance` > 0) between it and the next barrier.
+SmallVector<Value> buffersRefilledAfter(gpu::BarrierOp barrier) {
+  SmallVector<Value> buffers;
+  for (Operation *op = barrier->getNextNode(); op && !isa<gpu::BarrierOp>(op);
+       op = op->getNextNode()) {
+    if (auto copy = dyn_cast<tile::TmaCopyOp>(op); copy && copy.getDistance() > 0)
+      buffers.push_back(copy.getBuffer());
+    if (auto copy = dyn_cast<tile::AsyncCopyOp>(op); copy && copy.getDistance() > 0)
+      buffers.push_back(copy.getBuffer());
+  }
+  return buffers;
+}
+
+/// Whether `dot` reads a tile copied into one of `buffers`.
+bool readsOneOf(tile::DotOp dot, ArrayRef<Value> buffers) {
+  return llvm::any_of(dot->getOperands().take_front(2), [&](Value operand) {
+    StagedOperand staged = getStagedOperand(operand);
+    auto view = staged ? staged.source.getDefiningOp<tile::SharedViewOp>() : nullptr;
+    return view && llvm::is_contained(buffers, view.getBuffer());
+  });
+}
+
+/// Whether `dot`, about to store `staged` from registers inside a loop,
+/// needs no barrier of its own before the stores: one that the loop body
+/// runs before it already follows every earlier read of the tile.
+///
+/// That barrier is the one before a refill of the body's copy rings. Each
+/// wgmma that reads a ring the body copies into is waited for within its
+/// trip, before that barrier comes round (tessera-defer-wgmma-waits: a group
+/// runs neither into the next trip of a loop that copies into what it
+/// reads, nor through a barrier after which its block writes what it
+/// reads), so by the refill's barrier of trip j every thread is done with
+/// trip j - 1's such dots. When every dot that reads the staged tile (`dot`
+/// too) is one of them and lies after `dot` or before that barrier, and
+/// nothing else in the body touches the tile, the stores of trip j come
+/// after every read of it in every thread. The d 256 backward's Pᵀ and dSᵀ
+/// exchanges drop two of their five barriers a block so.
+bool readsDoneAtRefillBarrier(tile::DotOp dot, const StagedOperand &staged) {
+  Block *body = dot->getBlock();
+  if (!isa_and_nonnull<scf::ForOp>(body->getParentOp()))
+    return false;
+  gpu::BarrierOp guard;
+  SmallVector<Value> refilled;
+  for (Operation &op : *body) {
+    if (&op == dot.getOperation())
+      break;
+    if (auto barrier = dyn_cast<gpu::BarrierOp>(op))
+      if (SmallVector<Value> buffers = buffersRefilledAfter(barrier); !buffers.empty()) {
+        guard = barrier;
+        refilled = std::move(buffers);
+      }
+  }
+  if (!guard)
+    return false;
+  int64_t offset = staged.offset();
+  SmallVector<SharedRange> tile = {
+      {offset, offset + tileBytes(cast<RankedTensorType>(staged.source.getType()))}};
+  bool betweenGuardAndDot = false;
+  WalkResult walk = body->walk([&](Operation *op) {
+    if (op == guard.getOperation())
+      betweenGuardAndDot = true;
+    // `dot` reads the tile after these stores; its previous trip's read
+    // must be done by the guard like any other's.
+    if (op == dot.getOperation()) {
+      betweenGuardAndDot = false;
+      return readsOneOf(dot, refilled) ? WalkResult::advance() : WalkResult::interrupt();
+    }
+    // Bulk stores read their staging tiles asynchronously, until a wait of
+    // their own: out of this reasoning.
+    if (isa<tile::TmaStoreOp>(op))
+      return WalkResult::interrupt();
+    if (auto reader = dyn_cast<tile::DotOp>(op)) {
+      FailureOr<SmallVector<SharedRange>> reads = sharedReadsOf(reader);
+      if (failed(reads))
+        return WalkResult::interrupt();
+      if (overlaps(*reads, tile) && (betweenGuardAndDot || !readsOneOf(reader, refilled)))
+        return WalkResult::interrupt();
+      return WalkResult::advance();
+    }
+    // Other writers of the tile: only the stagings of such readers.
+    if (op->getNumRegions() != 0)
+      return WalkResult::advance();
+    FailureOr<SmallVector<SharedRange>> writes = sharedWritesOf(op);
+    if (failed(writes))
+      return WalkResult::interrupt();
+    return overlaps(*writes, tile) && !isa<tile::StoreStagingOp>(op) ? WalkResult::interrupt()
+                                                                     : WalkResult::advance();
+  });
+  return !walk.wasInterrupted();
+}
+
 struct TilePublishStagingsPass : tessera::impl::TilePublishStagingsBase<TilePublishStagingsPass> {
   using Base::Base;
 
@@ -65,7 +157,7 @@ struct TilePublishStagingsPass : tessera::impl::TilePublishStagingsBase<TilePubl
       signalPassFailure();
   }
 
-  static LogicalResult publish(tile::DotOp dot, bool warpgroupMma, DominanceInfo &dominance) {
+  LogicalResult publish(tile::DotOp dot, bool warpgroupMma, DominanceInfo &dominance) {
     OpBuilder b(dot);
     Location loc = dot.getLoc();
     StagedOperand stagedA = getStagedOperand(dot.getA()), stagedB = getStagedOperand(dot.getB());
@@ -76,7 +168,8 @@ struct TilePublishStagingsPass : tessera::impl::TilePublishStagingsBase<TilePubl
     // done), each thread writes its elements. A tile copied, hoisted out of
     // the loop (stored once, before it) or ready (filled by an earlier dot)
     // is not stored here.
-    bool mustWait = false, stored = false, allReady = true;
+    bool mustWait = false, allReady = true;
+    SmallVector<const StagedOperand *> toStore;
     for (const StagedOperand *staged : {&stagedA, &stagedB}) {
       if (!*staged)
         continue;
@@ -88,11 +181,15 @@ struct TilePublishStagingsPass : tessera::impl::TilePublishStagingsBase<TilePubl
       }
       if (staged->hoisted || ready)
         continue;
-      if (!stored)
-        gpu::BarrierOp::create(b, loc);
-      stored = true;
-      tile::StoreStagingOp::create(b, loc, staged->source, staged->offset());
+      toStore.push_back(staged);
     }
+    bool stored = !toStore.empty();
+    if (stored && !(barriersAfterRefills && llvm::all_of(toStore, [&](const StagedOperand *staged) {
+                      return readsDoneAtRefillBarrier(dot, *staged);
+                    })))
+      gpu::BarrierOp::create(b, loc);
+    for (const StagedOperand *staged : toStore)
+      tile::StoreStagingOp::create(b, loc, staged->source, staged->offset());
     // The copied tiles it reads, and the next dot's where this one publishes
     // them (publishNext = at_start: one barrier for both products).
     SmallVector<StagedOperand> waitedFor = {stagedA, stagedB};

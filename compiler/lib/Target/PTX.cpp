@@ -61,6 +61,11 @@ bool tessera::waitsAtBarriers() {
   return enabled;
 }
 
+bool tessera::barrierPerStaging() {
+  static const bool enabled = envFlag("TESSERA_BARRIER_PER_STAGING");
+  return enabled;
+}
+
 bool tessera::rowConversionsInLoops() {
   static const bool enabled = envFlag("TESSERA_ROW_CONVERSIONS_IN_LOOPS");
   return enabled;

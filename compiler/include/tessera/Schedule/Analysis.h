@@ -150,6 +150,8 @@ int64_t sharedMemoryNeeded(Operation *op);
 
 /// Bytes [first, second) of the dynamic shared memory.
 using SharedRange = std::pair<int64_t, int64_t>;
+/// Whether some range of `a` shares a byte with some range of `b`.
+bool overlaps(ArrayRef<SharedRange> a, ArrayRef<SharedRange> b);
 /// The shared bytes `dot`'s tensor-core lowering reads: its staged operands'
 /// tiles, every buffer of a copied operand's ring (its slot is known only at
 /// run time); failure where a buffer's place is unknown.

@@ -144,10 +144,20 @@ def TilePublishStagings : Pass<"tile-publish-stagings", "mlir::ModuleOp"> {
     two barriers. The waits at a
     split-K exchange (`publishNext = at_exchange`) lie inside the dot and
     stay with its lowering.
+
+    With `barriers-after-refills`, a loop body's stores get no barrier of
+    their own where the barrier before the body's ring refill already
+    follows every earlier read of their tile (`readsDoneAtRefillBarrier`:
+    each reader also reads a ring the body refills, so its wgmma is waited
+    for before that barrier, and none lies between it and the stores).
   }];
   let options = [
     Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
-           "GPU architecture (sm_90a: wgmma reads tiles through the async proxy)">
+           "GPU architecture (sm_90a: wgmma reads tiles through the async proxy)">,
+    Option<"barriersAfterRefills", "barriers-after-refills", "bool", /*default=*/"true",
+           "leave out a store's barrier that the body's refill barrier makes redundant "
+           "(false: a barrier before every store, as before 2026-12-07: "
+           "TESSERA_BARRIER_PER_STAGING=1)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }

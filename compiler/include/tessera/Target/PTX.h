@@ -41,6 +41,12 @@ bool waitsAtMBarriers();
 /// it).
 bool waitsAtBarriers();
 
+/// Whether every store of a staged tile gets a barrier before it in this
+/// process, as before 2026-12-07 ($TESSERA_BARRIER_PER_STAGING=1, read once:
+/// an A/B of tile-publish-stagings' barriers-after-refills; the kernel cache
+/// keys on it).
+bool barrierPerStaging();
+
 /// Whether conversions of row vectors made outside a loop stay in it in this
 /// process, as before 2026-12-07 ($TESSERA_ROW_CONVERSIONS_IN_LOOPS=1, read
 /// once: an A/B of tile-remove-layout-conversions' hoist-row-conversions; the
