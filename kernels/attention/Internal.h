@@ -141,8 +141,8 @@ int64_t vectorHeadDim(DType dtype, int64_t headDim, int64_t rowBytes = 16);
 /// on sm_90 (whole sectors: TESSERA_HEAD_DIM_16B_ROWS=1 keeps 16), else 16.
 int64_t backwardRowBytes(DType dtype);
 /// The same for forward()'s K and V: 32 bytes only where the copies pay
-/// (16-bit, sm_90, the d 128 kernel's long key loops, neither causal nor
-/// under a key mask: `masked`).
+/// (16-bit, sm_90, long key loops of the d 128 kernel or of d 40, neither
+/// causal nor under a key mask: `masked`).
 int64_t forwardRowBytes(DType dtype, int64_t headDim, bool masked, int64_t kLen);
 /// dst (batch, heads, len, any dim) = src's rows, zero-padded or cropped to
 /// dst's last dim, by attention_copy_head_dim on `stream`.

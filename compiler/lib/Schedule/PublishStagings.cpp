@@ -61,13 +61,15 @@ bool readsOneOf(tile::DotOp dot, ArrayRef<Value> buffers) {
 /// needs no barrier of its own before the stores: one that the loop body
 /// runs before it already follows every earlier read of the tile.
 ///
-/// That barrier is the one before a refill of the body's copy rings. Each
-/// wgmma that reads a ring the body copies into is waited for within its
-/// trip, before that barrier comes round (tessera-defer-wgmma-waits: a group
-/// runs neither into the next trip of a loop that copies into what it
-/// reads, nor through a barrier after which its block writes what it
-/// reads), so by the refill's barrier of trip j every thread is done with
-/// trip j - 1's such dots. When every dot that reads the staged tile (`dot`
+/// That barrier is the one before a refill of the body's copy rings. A
+/// wgmma that reads a tile its body stores from registers is waited for
+/// within its trip (tessera-defer-wgmma-waits keeps a group in flight
+/// across the back edge only for a body of one group whose staged tiles are
+/// all copied, into rings of four buffers; lit
+/// wgmma-wait-before-refill-barrier.mlir), and one that reads the refilled
+/// ring before that barrier stops there, since the refill after it writes
+/// what it reads; so by the refill's barrier of trip j every thread is done
+/// with trip j - 1's such dots. When every dot that reads the staged tile (`dot`
 /// too) is one of them and lies after `dot` or before that barrier, and
 /// nothing else in the body touches the tile, the stores of trip j come
 /// after every read of it in every thread. The d 256 backward's Pᵀ and dSᵀ
