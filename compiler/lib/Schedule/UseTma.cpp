@@ -108,15 +108,32 @@ TmaSource tmaSource(tile::MakeDescOp make, func::FuncOp kernel, bool f32 = false
   return source;
 }
 
+/// Whether every tile viewed in `buffer` holds what its f32 copy brings,
+/// unchanged until a dot reads it: none is rounded to tf32 in place (their
+/// loads promise tf32 values, or no tf32 wgmma reads them). The rounding
+/// rewrites the tile after cp.async's wait, which a TMA copy's mbarrier
+/// wait would have to order, and which would take a barrier of its own.
+bool keptAsCopied(Value buffer) {
+  return llvm::none_of(buffer.getUsers(), [](Operation *user) {
+    auto view = dyn_cast<tile::SharedViewOp>(user);
+    return view && mustRoundCopiedToTf32(view.getResult());
+  });
+}
+
 /// The tensor `copy` reads, when TMA can copy it (tmaSource) into its
 /// buffer: at most 256 rows (a box's limit), a multiple of 8 (so that every
 /// panel starts on a swizzle period, as TMA's swizzle is of absolute
-/// addresses).
+/// addresses). 16-bit tiles, and f32 ones that tf32 wgmma reads as copied
+/// (keptAsCopied: K and V that attention_prepare_kv rounded already).
 TmaSource tmaSource(tile::AsyncCopyOp copy, func::FuncOp kernel) {
   int64_t rows = copy.getBuffer().getType().getShape()[0];
   if (rows > 256 || rows % 8 != 0)
     return {};
-  return tmaSource(copy.getDesc().getDefiningOp<tile::MakeDescOp>(), kernel);
+  auto make = copy.getDesc().getDefiningOp<tile::MakeDescOp>();
+  bool f32 = make && make.getType().getElementType().isF32();
+  if (f32 && !keptAsCopied(copy.getBuffer()))
+    return {};
+  return tmaSource(make, kernel, f32);
 }
 
 /// The tensor map of `source` for `buffer`'s tiles: boxes of all its rows,

@@ -229,6 +229,37 @@ TEST(ScheduleInterpret, AttentionForwardPartialVectorHeadDims) {
       << "Q of 111 columns, K and V of 112";
 }
 
+/// The TF32 forward with K and Vᵀ by TMA (TMA = 1): f32 tiles that
+/// attention_prepare_kv rounded already, which tile-use-tma copies by TMA
+/// (keptAsCopied), at d 64 and 128 (two stages), causal or under a key mask.
+TEST(ScheduleInterpret, AttentionForwardTf32ByTma) {
+  ScheduleScope scope("sm_90a");
+  for (int64_t dim : {64, 128})
+    for (bool causal : {false, true}) {
+      attention::AttentionShape s{1, 2, 1, 70, 150, dim};
+      SCOPED_TRACE("d " + std::to_string(dim) + (causal ? " causal" : " masked"));
+      auto q = test::randomValues(s.batch * s.heads * s.qLen * s.dim, DType::F32);
+      auto k = test::randomValues(s.batch * s.kvHeads * s.kLen * s.dim, DType::F32);
+      auto v = test::randomValues(k.size(), DType::F32);
+      std::vector<uint8_t> mask(s.batch * s.kLen);
+      for (size_t i = 0; i < mask.size(); ++i)
+        mask[i] = (i * 7 + 3) % 10 < 7;
+      auto [dq, dk, dv, out, lse] = attention_testing::forwardTensors(s, DType::F32, q, k, v);
+      DeviceTensor dmask = DeviceTensor::fromHost(mask.data(), {s.batch, s.kLen}, DType::I1);
+      attention::Options options;
+      options.causal = causal;
+      options.keyMask = causal ? nullptr : &dmask;
+      kernels::KernelConfig config = attention::forwardConfig(
+          DType::F32, s.dim, causal, !causal, "sm_90a", attention::Fp32Precision::tf32, s.kLen);
+      ASSERT_EQ(config.get("NUM_STAGES"), 2);
+      config.constants["TMA"] = 1;
+      attention::forwardWithConfig(dq, dk, dv, out, lse, options, config);
+      attention::PlainAttentionResult ref = attention::plain_attention_cpu(
+          s, q, k, v, causal ? nullptr : &mask, causal, 1.0 / std::sqrt(double(s.dim)));
+      EXPECT_LE(attention_testing::relativeRmsError(out.toFloat(), ref.out), 2e-3);
+    }
+}
+
 /// forwardWithConfig on K and V no tensor map describes (a base one element
 /// off, rows d + 1 apart): the heuristic's TMA configurations run their
 /// cp.async form in the blocks and order specializeOnCopies gives them
