@@ -300,8 +300,8 @@ CUtensorMap encodeTensorMap(const TensorMapKey &key, const std::string &kernel) 
                                : swizzleBytes == 64 ? CU_TENSOR_MAP_SWIZZLE_64B
                                                     : CU_TENSOR_MAP_SWIZZLE_32B;
   // 16-bit tiles move as raw bits; 4-byte ones are f32, the only 32-bit
-  // tensors TMA reaches (the accumulators tile.tma_store adds into), whose
-  // adds must be float adds.
+  // tensors TMA reaches (tf32 operands copied as they are, the accumulators
+  // tile.tma_store adds into, whose adds must be float adds).
   CUtensorMapDataType type =
       p.elementBytes == 2 ? CU_TENSOR_MAP_DATA_TYPE_UINT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT32;
   CUresult r = Driver::get().cuTensorMapEncodeTiled(

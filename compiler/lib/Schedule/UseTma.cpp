@@ -45,7 +45,8 @@ namespace {
 
 /// The tensor a block access through `make` reads or writes, when TMA can
 /// copy its blocks: a 2-D descriptor of 16-bit elements (f32 with `f32`:
-/// the accumulators tile.tma_store adds into) whose strides allow
+/// the accumulators tile.tma_store adds into, tiles tf32 wgmma reads as
+/// copied) whose strides allow
 /// 16-byte vectors (TMA needs 16-byte aligned strides and base) of a kernel
 /// tensor parameter, or of the sub-tensor of one at leading indices
 /// (`tile.at`: the map is of the whole tensor, the indices lead the copy's

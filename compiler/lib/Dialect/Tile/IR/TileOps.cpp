@@ -240,8 +240,9 @@ LogicalResult TensorMapType::verify(function_ref<InFlightDiagnostic()> emitError
   // cuTensorMapEncodeTiled takes tensors of rank 1 to 5.
   if (rank < 2 || rank > 5)
     return emitError() << "expects a tensor of rank 2 to 5, got rank " << rank;
-  // 16-bit tiles (copies, stores) and f32 ones (tile.tma_store add); the
-  // launch encodes 4-byte elements as FLOAT32, which TMA's add needs.
+  // 16-bit tiles (copies, stores) and f32 ones (copies of tiles tf32 wgmma
+  // reads as copied, tile.tma_store add); the launch encodes 4-byte elements
+  // as FLOAT32, which TMA's add needs.
   if (!elementType.isIntOrFloat() ||
       (elementType.getIntOrFloatBitWidth() != 16 && !elementType.isF32()))
     return emitError() << "expects 16-bit or f32 elements, got " << elementType;
