@@ -109,15 +109,24 @@ TmaSource tmaSource(tile::MakeDescOp make, func::FuncOp kernel, bool f32 = false
   return source;
 }
 
-/// Whether every tile viewed in `buffer` holds what its f32 copy brings,
-/// unchanged until a dot reads it: none is rounded to tf32 in place (their
-/// loads promise tf32 values, or no tf32 wgmma reads them). The rounding
-/// rewrites the tile after cp.async's wait, which a TMA copy's mbarrier
-/// wait would have to order, and which would take a barrier of its own.
-bool keptAsCopied(Value buffer) {
-  return llvm::none_of(buffer.getUsers(), [](Operation *user) {
+/// Whether every tile viewed in `buffer` is an operand of tf32 wgmma, which
+/// reads it as its f32 copy brought it: none is rounded to tf32 in place
+/// (their loads promise tf32 values). The rounding rewrites the tile after
+/// cp.async's wait, which a TMA copy's mbarrier wait would have to order,
+/// with a barrier of its own; f32 tiles of other dots have not been run by
+/// TMA on a GPU.
+bool readAsCopiedByTf32Wgmma(Value buffer) {
+  return llvm::all_of(buffer.getUsers(), [](Operation *user) {
     auto view = dyn_cast<tile::SharedViewOp>(user);
-    return view && mustRoundCopiedToTf32(view.getResult());
+    if (!view)
+      return true;
+    return !mustRoundCopiedToTf32(view.getResult()) &&
+           llvm::all_of(view->getUsers(), [](Operation *reader) {
+             StagedOperand staged = reader->getNumResults() == 1
+                                        ? getStagedOperand(reader->getResult(0))
+                                        : StagedOperand();
+             return staged && isTf32WarpgroupMma(staged.dot);
+           });
   });
 }
 
@@ -125,14 +134,14 @@ bool keptAsCopied(Value buffer) {
 /// buffer: at most 256 rows (a box's limit), a multiple of 8 (so that every
 /// panel starts on a swizzle period, as TMA's swizzle is of absolute
 /// addresses). 16-bit tiles, and f32 ones that tf32 wgmma reads as copied
-/// (keptAsCopied: K and V that attention_prepare_kv rounded already).
+/// (readAsCopiedByTf32Wgmma: K and Vᵀ that attention_prepare_kv rounded).
 TmaSource tmaSource(tile::AsyncCopyOp copy, func::FuncOp kernel) {
   int64_t rows = copy.getBuffer().getType().getShape()[0];
   if (rows > 256 || rows % 8 != 0)
     return {};
   auto make = copy.getDesc().getDefiningOp<tile::MakeDescOp>();
   bool f32 = make && make.getType().getElementType().isF32();
-  if (f32 && !keptAsCopied(copy.getBuffer()))
+  if (f32 && !readAsCopiedByTf32Wgmma(copy.getBuffer()))
     return {};
   return tmaSource(make, kernel, f32);
 }

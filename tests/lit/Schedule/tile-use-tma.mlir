@@ -901,11 +901,15 @@ func.func @continued_loops(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3
 // where their loads promise tf32 values (attention_prepare_kv rounded K),
 // boxes of one 32-column panel (128 bytes of f32); a tile the schedule must
 // round in place after its wait (no promise) keeps cp.async, whose wait
-// the rounding follows.
+// the rounding follows, and so does a promised tile that tf32 mma.sync
+// reads (a kernel kept off wgmma): only tf32 wgmma's f32 tiles go by TMA.
 // CHECK-LABEL: func.func @tf32_rounded_by_tma
 // CHECK: tile.tma_copy %{{.*}} : !tile.tensormap<32x32xf32, 0>, !tile.shared<32x64xf32, 2>
 // CHECK-NOT: tile.async_copy
 // CHECK-LABEL: func.func @tf32_to_round_by_cp_async
+// CHECK-NOT: tile.tma_copy
+// CHECK: tile.async_copy
+// CHECK-LABEL: func.func @tf32_mma_sync_by_cp_async
 // CHECK-NOT: tile.tma_copy
 // CHECK: tile.async_copy
 func.func @tf32_rounded_by_tma(%arg0: !tile.ptr<f32>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
@@ -932,6 +936,22 @@ func.func @tf32_to_round_by_cp_async(%arg0: !tile.ptr<f32>, %arg1: i32, %arg2: i
   %r = scf.for %j = %c0 to %arg1 step %c32 iter_args(%acc = %z) -> (tensor<64x32xf32, #mma>) : i32 {
     %dk = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<f32> -> !tile.desc<32x64xf32>
     %k = tile.load %dk[%j, %c0] : !tile.desc<32x64xf32> -> tensor<32x64xf32, #bl>
+    %kt = tile.trans %k : tensor<32x64xf32, #bl> -> tensor<64x32xf32, #opb>
+    %s = tile.dot %q, %kt, %acc {tf32} : tensor<64x64xf32, #opa>, tensor<64x32xf32, #opb> -> tensor<64x32xf32, #mma>
+    scf.yield %s : tensor<64x32xf32, #mma>
+  }
+  return %r : tensor<64x32xf32, #mma>
+}
+func.func @tf32_mma_sync_by_cp_async(%arg0: !tile.ptr<f32>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                               %q: tensor<64x64xf32, #opa>) -> tensor<64x32xf32, #mma>
+    attributes {tile.kernel, tile.num_stages = 2 : i32, tile.num_warps = 4 : i32, tile.tma,
+                tile.warpgroup_mma = false} {
+  %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c32 = arith.constant 32 : i32
+  %r = scf.for %j = %c0 to %arg1 step %c32 iter_args(%acc = %z) -> (tensor<64x32xf32, #mma>) : i32 {
+    %dk = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<f32> -> !tile.desc<32x64xf32>
+    %k = tile.load %dk[%j, %c0] {tf32_rounded} : !tile.desc<32x64xf32> -> tensor<32x64xf32, #bl>
     %kt = tile.trans %k : tensor<32x64xf32, #bl> -> tensor<64x32xf32, #opb>
     %s = tile.dot %q, %kt, %acc {tf32} : tensor<64x64xf32, #opa>, tensor<64x32xf32, #opb> -> tensor<64x32xf32, #mma>
     scf.yield %s : tensor<64x32xf32, #mma>
