@@ -245,14 +245,19 @@ bool tessera::schedule::fitsWarpgroupMma(tile::DotOp op, const StagedOperand &st
   bool tf32 = op.getA().getType().getElementType().isF32();
   if (tf32 && ((stagedA && !isKMajor(stagedA)) || !isKMajor(stagedB)))
     return false;
-  // An MN-major B's columns are contiguous within a swizzle panel: each
-  // warpgroup's share must be whole panels.
-  if (warpsN > 1 && !isKMajor(stagedB) &&
-      (!contiguous ||
-       columnBlock % std::min(sharedTileUnits(cast<RankedTensorType>(stagedB.source.getType())),
-                              kSharedPanelCols) !=
-           0))
-    return false;
+  // An MN-major B's columns are contiguous within a swizzle panel and its
+  // panels LBO apart: each warpgroup's share is whole panels, or a part of
+  // one that the shares tile (the FlashAttention-3 backward's dQᵀ = Kᵀ dSᵀ:
+  // 32 of dSᵀ's 64 columns each). A share starting inside a panel starts its
+  // descriptor there (operandOffset): the 128-byte swizzle is of the
+  // address's bits, so the chunks it reads are the ones stored there, and
+  // it never walks past the panel's row into the next.
+  if (warpsN > 1 && !isKMajor(stagedB)) {
+    int64_t panel = std::min(sharedTileUnits(cast<RankedTensorType>(stagedB.source.getType())),
+                             kSharedPanelCols);
+    if (!contiguous || (columnBlock % panel != 0 && panel % columnBlock != 0))
+      return false;
+  }
   // Each staged tile must be a swizzled canonical layout: panels of 16, 32
   // or 64 units, whole 8-row groups.
   for (const StagedOperand *staged : {&stagedA, &stagedB}) {

@@ -187,6 +187,35 @@ func.func @warpgroups_side_by_side_mn_major_b(%d: !tile.desc<64x256xbf16>, %o: !
 // -----
 
 #bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [8, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 2], columnBlock = 32>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// Half a panel each (the FlashAttention-3 backward's dQᵀ = Kᵀ dSᵀ: dSᵀ
+// 64 x 64, MN-major, one 128-byte-swizzled panel): warpgroup c's 32
+// columns start 64 bytes into the panel's rows, its descriptor there, one
+// m64n32k16 per k-step.
+// CHECK-LABEL: gpu.func @warpgroups_half_panels_mn_major_b
+// CHECK: %[[COL:.*]] = arith.divui %{{.*}}, %c4_i32{{.*}} : i32
+// CHECK-NEXT: %[[SHARE:.*]] = arith.constant 64 : i32
+// CHECK-NEXT: arith.muli %[[COL]], %[[SHARE]] : i32
+// CHECK: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 32, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <row>]
+// CHECK-NOT: mma.sync
+// CHECK: gpu.return
+func.func @warpgroups_half_panels_mn_major_b(%d: !tile.desc<64x64xbf16>, %o: !tile.desc<64x64xf32>, %n: i32,
+                                             %p: tensor<64x64xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 8 : i32} {
+  %a = tile.convert_layout %p : tensor<64x64xbf16, #mma> -> tensor<64x64xbf16, #opa>
+  %v = tile.load %d[%n, %n] : !tile.desc<64x64xbf16> -> tensor<64x64xbf16, #bl>
+  %b = tile.convert_layout %v : tensor<64x64xbf16, #bl> -> tensor<64x64xbf16, #opb>
+  %z = arith.constant dense<0.0> : tensor<64x64xf32, #mma>
+  %c = tile.dot %a, %b, %z : tensor<64x64xbf16, #opa>, tensor<64x64xbf16, #opb> -> tensor<64x64xf32, #mma>
+  tile.store %o[%n, %n], %c : !tile.desc<64x64xf32>, tensor<64x64xf32, #mma>
+  return
+}
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [8, 1], order = [1, 0]>
 #mma = #tile.mma<warpsPerCTA = [4, 2]>
 #opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
 #opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
