@@ -128,6 +128,57 @@ bool readsDoneAtRefillBarrier(tile::DotOp dot, const StagedOperand &staged) {
   return !walk.wasInterrupted();
 }
 
+/// A TMA staging tile's guard (tile-use-tma: `tile.tma_store_wait`, then a
+/// barrier before the tile is written again) whose barrier the block's
+/// previous barrier can take over: the wait moves before that one and the
+/// guard's barrier goes. Sound where nothing between the two barriers
+/// writes shared memory or issues a bulk store (the moved wait must still
+/// cover every bulk group the guard waited for) and nothing read there is
+/// written after the guard before the next barrier. In the FlashAttention-3
+/// backward's loop the dSᵀ exchange publishes the wait so: one CTA barrier
+/// of the consumers fewer a query block.
+void mergeStagingGuards(Operation *root) {
+  SmallVector<tile::TmaStoreWaitOp> waits;
+  root->walk([&](tile::TmaStoreWaitOp wait) { waits.push_back(wait); });
+  for (tile::TmaStoreWaitOp wait : waits) {
+    auto guard = dyn_cast_or_null<gpu::BarrierOp>(wait->getNextNode());
+    if (!guard)
+      continue;
+    // Back to the previous barrier: nothing there may write shared memory.
+    gpu::BarrierOp earlier;
+    SmallVector<SharedRange> readBetween;
+    bool ok = true;
+    for (Operation *op = wait->getPrevNode(); op && ok; op = op->getPrevNode()) {
+      if ((earlier = dyn_cast<gpu::BarrierOp>(op)))
+        break;
+      if (op->getNumRegions() != 0 || isa<tile::TmaStoreOp, tile::TmaStoreWaitOp>(op)) {
+        ok = false;
+        break;
+      }
+      FailureOr<SmallVector<SharedRange>> writes = sharedWritesOf(op);
+      ok = succeeded(writes) && writes->empty();
+      if (auto dot = dyn_cast<tile::DotOp>(op)) {
+        FailureOr<SmallVector<SharedRange>> reads = sharedReadsOf(dot);
+        ok = ok && succeeded(reads);
+        if (ok)
+          llvm::append_range(readBetween, *reads);
+      }
+    }
+    if (!ok || !earlier)
+      continue;
+    // What the guard's barrier kept after those reads, up to the next one.
+    for (Operation *op = guard->getNextNode(); op && ok && !isa<gpu::BarrierOp>(op);
+         op = op->getNextNode()) {
+      FailureOr<SmallVector<SharedRange>> writes = sharedWritesOf(op);
+      ok = op->getNumRegions() == 0 && succeeded(writes) && !overlaps(*writes, readBetween);
+    }
+    if (!ok)
+      continue;
+    wait->moveBefore(earlier);
+    guard->erase();
+  }
+}
+
 struct TilePublishStagingsPass : tessera::impl::TilePublishStagingsBase<TilePublishStagingsPass> {
   using Base::Base;
 
@@ -155,8 +206,11 @@ struct TilePublishStagingsPass : tessera::impl::TilePublishStagingsBase<TilePubl
         return WalkResult::interrupt();
       return WalkResult::advance();
     });
-    if (result.wasInterrupted())
+    if (result.wasInterrupted()) {
       signalPassFailure();
+      return;
+    }
+    mergeStagingGuards(getOperation());
   }
 
   LogicalResult publish(tile::DotOp dot, bool warpgroupMma, DominanceInfo &dominance) {

@@ -206,3 +206,84 @@ func.func @hoisted_register_staging(%dq: !tile.desc<64x64xbf16>, %o: !tile.desc<
   tile.store %o[%n, %n], %r : !tile.desc<64x64xf32>, tensor<64x64xf32, #mma>
   return
 }
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bl2 = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// A TMA add's guard (tile-use-tma: the wait for the previous add's read of
+// the staging tile, then a barrier) right after a dot whose stored operand
+// this pass publishes by a barrier: the wait moves before that barrier and
+// the guard's own goes, since nothing between them writes shared memory and
+// the dot reads nothing the staging store writes (@guard_merged). Where the
+// staging tile is the dot's B tile the guard keeps its barrier
+// (@guard_kept).
+// SM90-LABEL: func.func @guard_merged
+// SM90: scf.for
+// SM90: tile.store_staging %{{.*}} at 4096 :
+// SM90-NEXT: tile.fence_async_shared
+// SM90-NEXT: tile.tma_store_wait
+// SM90-NEXT: gpu.barrier
+// SM90-NEXT: %[[C:.*]] = tile.dot
+// SM90-NEXT: tile.store_staging %[[C]] at 65536 exact
+// SM90-NEXT: tile.fence_async_shared
+// SM90-NEXT: gpu.barrier
+// SM90-NEXT: tile.tma_store add
+// SM90-LABEL: func.func @guard_kept
+// SM90: tile.store_staging %{{.*}} at 4096 :
+// SM90-NEXT: tile.fence_async_shared
+// SM90-NEXT: gpu.barrier
+// SM90-NEXT: %[[C:.*]] = tile.dot
+// SM90-NEXT: tile.tma_store_wait
+// SM90-NEXT: gpu.barrier
+// SM90-NEXT: tile.store_staging %[[C]] at 4096 exact
+func.func @guard_merged(%d: !tile.desc<64x32xbf16>, %n: i32, %p: tensor<32x32xf32, #bl2>,
+                        %map: !tile.tensormap<64x32xf32, 12>)
+    attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %c0 = arith.constant 0 : i32
+  %c32 = arith.constant 32 : i32
+  %staging = tile.shared_alloc [65536] : !tile.shared<64x32xf32>
+  %v = tile.load %d[%c0, %c0] : !tile.desc<64x32xbf16> -> tensor<64x32xbf16, #bl>
+  %a = tile.convert_layout %v : tensor<64x32xbf16, #bl> -> tensor<64x32xbf16, #opa>
+  %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
+  scf.for %i = %c0 to %n step %c32 : i32 {
+    %h = arith.truncf %p : tensor<32x32xf32, #bl2> to tensor<32x32xbf16, #bl2>
+    %b = tile.convert_layout %h : tensor<32x32xbf16, #bl2> -> tensor<32x32xbf16, #opb>
+    %c = tile.dot %a, %b, %z : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
+    tile.tma_store_wait
+    gpu.barrier
+    tile.store_staging %c at 65536 exact : tensor<64x32xf32, #mma>
+    tile.fence_async_shared
+    gpu.barrier
+    tile.tma_store add %staging, %map[%i, %c0] : !tile.shared<64x32xf32>, !tile.tensormap<64x32xf32, 12>
+  }
+  tile.tma_store_wait
+  return
+}
+func.func @guard_kept(%d: !tile.desc<64x32xbf16>, %n: i32, %p: tensor<32x32xf32, #bl2>,
+                      %map: !tile.tensormap<64x32xf32, 12>)
+    attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %c0 = arith.constant 0 : i32
+  %c32 = arith.constant 32 : i32
+  %staging = tile.shared_alloc [4096] : !tile.shared<64x32xf32>
+  %v = tile.load %d[%c0, %c0] : !tile.desc<64x32xbf16> -> tensor<64x32xbf16, #bl>
+  %a = tile.convert_layout %v : tensor<64x32xbf16, #bl> -> tensor<64x32xbf16, #opa>
+  %z = arith.constant dense<0.0> : tensor<64x32xf32, #mma>
+  scf.for %i = %c0 to %n step %c32 : i32 {
+    %h = arith.truncf %p : tensor<32x32xf32, #bl2> to tensor<32x32xbf16, #bl2>
+    %b = tile.convert_layout %h : tensor<32x32xbf16, #bl2> -> tensor<32x32xbf16, #opb>
+    %c = tile.dot %a, %b, %z : tensor<64x32xbf16, #opa>, tensor<32x32xbf16, #opb> -> tensor<64x32xf32, #mma>
+    tile.tma_store_wait
+    gpu.barrier
+    tile.store_staging %c at 4096 exact : tensor<64x32xf32, #mma>
+    tile.fence_async_shared
+    gpu.barrier
+    tile.tma_store add %staging, %map[%i, %c0] : !tile.shared<64x32xf32>, !tile.tensormap<64x32xf32, 12>
+  }
+  tile.tma_store_wait
+  return
+}
