@@ -51,6 +51,7 @@ std::string tessera::toolchainFingerprint() {
            (waitsAtMBarriers() ? ";waits-at-mbarriers" : "") +
            (waitsAtBarriers() ? ";waits-at-barriers" : "") +
            (barrierPerStaging() ? ";barrier-per-staging" : "") +
+           (keepStagingBarriers() ? ";keep-staging-barriers" : "") +
            (rowConversionsInLoops() ? ";row-conversions-in-loops" : "");
   }();
   return fingerprint;

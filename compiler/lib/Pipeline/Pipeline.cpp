@@ -65,6 +65,7 @@ void tessera::buildSchedulePasses(OpPassManager &pm, const PipelineOptions &opti
   TilePublishStagingsOptions publish;
   publish.arch = options.arch;
   publish.barriersAfterRefills = !barrierPerStaging();
+  publish.barriersAfterUses = !keepStagingBarriers();
   pm.addPass(createTilePublishStagings(publish));
 }
 

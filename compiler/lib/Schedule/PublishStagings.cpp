@@ -128,6 +128,94 @@ bool readsDoneAtRefillBarrier(tile::DotOp dot, const StagedOperand &staged) {
   return !walk.wasInterrupted();
 }
 
+/// Whether `dot`, about to store `staged` from registers inside a loop,
+/// needs no barrier of its own before the stores because each read of the
+/// tile in the body (by dots at or after `dot`: so the ones of the previous
+/// trip) is done at a barrier later in that trip: every reader's result is
+/// used before one (its wgmma is waited for before the use, which needs its
+/// registers), and nothing else touches the tile. In the FlashAttention-3
+/// backward dQᵀ = Kᵀ dSᵀ reads the exchanged dSᵀ; its result is staged for
+/// the TMA add, whose publishing barrier then also ends the reads of dSᵀ
+/// before the next trip stores it.
+bool readsDoneAtBarrierAfterUse(tile::DotOp dot, const StagedOperand &staged) {
+  Block *body = dot->getBlock();
+  if (!isa_and_nonnull<scf::ForOp>(body->getParentOp()))
+    return false;
+  int64_t offset = staged.offset();
+  SmallVector<SharedRange> tile = {
+      {offset, offset + tileBytes(cast<RankedTensorType>(staged.source.getType()))}};
+  // A barrier after a use of `reader`'s result, in the body.
+  auto doneAtBarrier = [&](tile::DotOp reader) {
+    Operation *firstUse = nullptr;
+    for (Operation *user : reader->getUsers()) {
+      Operation *inBody = body->findAncestorOpInBlock(*user);
+      if (inBody && (!firstUse || inBody->isBeforeInBlock(firstUse)))
+        firstUse = inBody;
+    }
+    if (!firstUse || isa<scf::YieldOp>(firstUse))
+      return false;
+    for (Operation *op = firstUse->getNextNode(); op; op = op->getNextNode())
+      if (isa<gpu::BarrierOp>(op))
+        return true;
+    return false;
+  };
+  // Every buffer the kernel's copies write (the producer's among them).
+  std::optional<SmallVector<SharedRange>> buffers;
+  auto copyBuffers = [&]() -> ArrayRef<SharedRange> {
+    if (!buffers) {
+      buffers.emplace();
+      dot->getParentOfType<func::FuncOp>().walk([&](Operation *copy) {
+        if (!isa<tile::AsyncCopyOp, tile::TmaCopyOp>(copy))
+          return;
+        FailureOr<SmallVector<SharedRange>> writes = sharedWritesOf(copy);
+        // Unknown places: everything.
+        if (failed(writes))
+          buffers->push_back({0, std::numeric_limits<int64_t>::max()});
+        else
+          llvm::append_range(*buffers, *writes);
+      });
+    }
+    return *buffers;
+  };
+  bool beforeDot = true;
+  WalkResult walk = body->walk([&](Operation *op) {
+    if (op == dot.getOperation())
+      beforeDot = false;
+    // A bulk store reads its staging tile until a wait of its own: that
+    // tile must be another.
+    if (auto store = dyn_cast<tile::TmaStoreOp>(op)) {
+      auto alloc = store.getStaging().getDefiningOp<tile::SharedAllocOp>();
+      if (!alloc)
+        return WalkResult::interrupt();
+      int64_t start = alloc.getOffsets()[0];
+      SharedRange read = {start, start + store.getStaging().getType().getBufferBytes()};
+      return overlaps(read, tile) ? WalkResult::interrupt() : WalkResult::advance();
+    }
+    if (auto reader = dyn_cast<tile::DotOp>(op)) {
+      FailureOr<SmallVector<SharedRange>> reads = sharedReadsOf(reader);
+      if (failed(reads))
+        return WalkResult::interrupt();
+      if (!overlaps(*reads, tile))
+        return WalkResult::advance();
+      return !beforeDot && reader->getBlock() == body && doneAtBarrier(reader)
+                 ? WalkResult::advance()
+                 : WalkResult::interrupt();
+    }
+    if (op->getNumRegions() != 0)
+      return WalkResult::advance();
+    // A consumer's arrive hands copy buffers back to the producer: fine
+    // where the tile is none of the kernel's copy buffers.
+    if (isa<tile::MBarrierArriveOp>(op))
+      return overlaps(copyBuffers(), tile) ? WalkResult::interrupt() : WalkResult::advance();
+    FailureOr<SmallVector<SharedRange>> writes = sharedWritesOf(op);
+    if (failed(writes))
+      return WalkResult::interrupt();
+    return overlaps(*writes, tile) && !isa<tile::StoreStagingOp>(op) ? WalkResult::interrupt()
+                                                                     : WalkResult::advance();
+  });
+  return !walk.wasInterrupted();
+}
+
 /// A TMA staging tile's guard (tile-use-tma: `tile.tma_store_wait`, then a
 /// barrier before the tile is written again) whose barrier the block's
 /// previous barrier can take over: the wait moves before that one and the
@@ -210,7 +298,8 @@ struct TilePublishStagingsPass : tessera::impl::TilePublishStagingsBase<TilePubl
       signalPassFailure();
       return;
     }
-    mergeStagingGuards(getOperation());
+    if (barriersAfterUses)
+      mergeStagingGuards(getOperation());
   }
 
   LogicalResult publish(tile::DotOp dot, bool warpgroupMma, DominanceInfo &dominance) {
@@ -241,7 +330,8 @@ struct TilePublishStagingsPass : tessera::impl::TilePublishStagingsBase<TilePubl
     }
     bool stored = !toStore.empty();
     if (stored && !(barriersAfterRefills && llvm::all_of(toStore, [&](const StagedOperand *staged) {
-                      return readsDoneAtRefillBarrier(dot, *staged);
+                      return readsDoneAtRefillBarrier(dot, *staged) ||
+                             (barriersAfterUses && readsDoneAtBarrierAfterUse(dot, *staged));
                     })))
       gpu::BarrierOp::create(b, loc);
     for (const StagedOperand *staged : toStore)

@@ -66,6 +66,11 @@ bool tessera::barrierPerStaging() {
   return enabled;
 }
 
+bool tessera::keepStagingBarriers() {
+  static const bool enabled = envFlag("TESSERA_KEEP_STAGING_BARRIERS");
+  return enabled;
+}
+
 bool tessera::rowConversionsInLoops() {
   static const bool enabled = envFlag("TESSERA_ROW_CONVERSIONS_IN_LOOPS");
   return enabled;

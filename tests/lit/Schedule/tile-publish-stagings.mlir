@@ -219,12 +219,16 @@ func.func @hoisted_register_staging(%dq: !tile.desc<64x64xbf16>, %o: !tile.desc<
 // the staging tile, then a barrier) right after a dot whose stored operand
 // this pass publishes by a barrier: the wait moves before that barrier and
 // the guard's own goes, since nothing between them writes shared memory and
-// the dot reads nothing the staging store writes (@guard_merged). Where the
-// staging tile is the dot's B tile the guard keeps its barrier
-// (@guard_kept).
+// the dot reads nothing the staging store writes (@guard_merged). And B's
+// store needs no barrier before it: its one reader's result is staged for
+// the add before the barrier that publishes the add, so the previous trip's
+// read of B is done there (@stored_operand, whose dot result is only
+// carried, keeps it). Where the staging tile is the dot's B tile the guard
+// and B's store keep their barriers (@guard_kept).
 // SM90-LABEL: func.func @guard_merged
 // SM90: scf.for
-// SM90: tile.store_staging %{{.*}} at 4096 :
+// SM90: tile.convert_layout
+// SM90-NEXT: tile.store_staging %{{.*}} at 4096 :
 // SM90-NEXT: tile.fence_async_shared
 // SM90-NEXT: tile.tma_store_wait
 // SM90-NEXT: gpu.barrier
@@ -234,7 +238,10 @@ func.func @hoisted_register_staging(%dq: !tile.desc<64x64xbf16>, %o: !tile.desc<
 // SM90-NEXT: gpu.barrier
 // SM90-NEXT: tile.tma_store add
 // SM90-LABEL: func.func @guard_kept
-// SM90: tile.store_staging %{{.*}} at 4096 :
+// SM90: scf.for
+// SM90: tile.convert_layout
+// SM90-NEXT: gpu.barrier
+// SM90-NEXT: tile.store_staging %{{.*}} at 4096 :
 // SM90-NEXT: tile.fence_async_shared
 // SM90-NEXT: gpu.barrier
 // SM90-NEXT: %[[C:.*]] = tile.dot

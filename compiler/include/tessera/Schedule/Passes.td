@@ -150,6 +150,12 @@ def TilePublishStagings : Pass<"tile-publish-stagings", "mlir::ModuleOp"> {
     follows every earlier read of their tile (`readsDoneAtRefillBarrier`:
     each reader also reads a ring the body refills, so its wgmma is waited
     for before that barrier, and none lies between it and the stores).
+    With `barriers-after-uses`, neither where each reader's result is used
+    before a later barrier of the body (`readsDoneAtBarrierAfterUse`: the
+    use waits for its wgmma); and a TMA add's staging guard
+    (`tile.tma_store_wait`, barrier) gives its barrier up to the block's
+    previous one where nothing between them writes shared memory
+    (`mergeStagingGuards`).
   }];
   let options = [
     Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
@@ -157,7 +163,11 @@ def TilePublishStagings : Pass<"tile-publish-stagings", "mlir::ModuleOp"> {
     Option<"barriersAfterRefills", "barriers-after-refills", "bool", /*default=*/"true",
            "leave out a store's barrier that the body's refill barrier makes redundant "
            "(false: a barrier before every store, as before 2026-12-07: "
-           "TESSERA_BARRIER_PER_STAGING=1)">
+           "TESSERA_BARRIER_PER_STAGING=1)">,
+    Option<"barriersAfterUses", "barriers-after-uses", "bool", /*default=*/"true",
+           "leave out a store's barrier where its tile's readers are done at a later "
+           "barrier of the body, and merge a TMA add's staging guard into the barrier "
+           "before it (false: as before 2026-12-07: TESSERA_KEEP_STAGING_BARRIERS=1)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }

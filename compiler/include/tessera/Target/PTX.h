@@ -47,6 +47,13 @@ bool waitsAtBarriers();
 /// keys on it).
 bool barrierPerStaging();
 
+/// Whether stores of staged tiles keep the barriers that their readers'
+/// later barriers make redundant, and TMA adds' staging guards theirs, in
+/// this process, as before 2026-12-07 ($TESSERA_KEEP_STAGING_BARRIERS=1,
+/// read once: an A/B of tile-publish-stagings' barriers-after-uses; the
+/// kernel cache keys on it).
+bool keepStagingBarriers();
+
 /// Whether conversions of row vectors made outside a loop stay in it in this
 /// process, as before 2026-12-07 ($TESSERA_ROW_CONVERSIONS_IN_LOOPS=1, read
 /// once: an A/B of tile-remove-layout-conversions' hoist-row-conversions; the
