@@ -659,19 +659,22 @@ TEST(ScheduleInterpret, AttentionBackward) {
     }
   // Blocks on 8 warps up to d 128: 128 x 64 (the device's
   // AttentionBackwardTma mode 3), and 64 x 128 beside a producer warpgroup,
-  // its consumers in turns or not (modes 7 and 6).
-  for (int mode : {0, 1, 2})
+  // its consumers in turns or not (modes 7 and 6), or with atomic dQ
+  // (FlashAttention-3's layout, `64x128w8tw`: dSᵀ exchanged for the dQᵀ
+  // product, whose TMA add's barrier ends the exchange's reads).
+  for (int mode : {0, 1, 2, 3})
     for (const attention::AttentionShape &s : kShapes) {
       if (s.dim > 128)
         continue;
       bool producer = mode > 0;
       SCOPED_TRACE(attention_testing::shapeName(s) +
                    (producer ? " producer, 64 x 128 on 8 warps" : " 128 x 64 on 8 warps") +
-                   (mode == 2 ? ", in turns" : ""));
+                   (mode == 2 ? ", in turns" : "") + (mode == 3 ? ", atomic dQ" : ""));
       attention_testing::BackwardCase c{s, DType::BF16, /*causal=*/true, /*mask=*/true, false};
       c.tma = true;
       c.producer = producer;
       c.pingPong = mode == 2;
+      c.atomicDq = mode == 3;
       c.blockM = producer ? 64 : 128;
       c.blockN = producer ? 128 : 64;
       c.warps = 8;
