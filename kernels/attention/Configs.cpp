@@ -65,6 +65,10 @@ KernelConfig attention::forwardConfig(DType dtype, int64_t headDim, bool causal,
       c.constants["WGMMA"] = 1;
       c.constants["V_TRANSPOSED"] = 1;
       c.constants["TF32_ROUNDED_KV"] = 1;
+      // K and Vᵀ, rounded already, by TMA where they have two stages (d <=
+      // 128): one CTA barrier a key block where cp.async took three; 1.04-
+      // 1.10x (docs/PERFORMANCE.md "TF32 by TMA").
+      c.constants["TMA"] = c.get("NUM_STAGES") >= 2;
       // 16-key blocks: most warps' rows keep their max from block to block,
       // so the vote that skips the rescale pays; with wider blocks it costs.
       c.constants["SKIP_UNIT_RESCALE"] = c.get("BLOCK_N") <= 16;

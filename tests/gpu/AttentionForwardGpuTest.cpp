@@ -167,11 +167,18 @@ TEST_P(AttentionForwardTf32, MatchesFloat64Reference) {
 /// transposed (V_TRANSPOSED; P·V from registers, two warpgroups along the
 /// head dim at d 512), each with K and V rounded to tf32 in shared memory
 /// or before the kernel (TF32_ROUNDED_KV). K and Vᵀ rounded before the kernel
-/// come by cp.async in the heuristic, and by TMA with TMA = 1
-/// (VTransposedRoundedTma; where the blocks have two stages, d <= 128: the
-/// single-stage d 512 keeps cp.async). On GPUs without wgmma these run
-/// mma.sync, V_TRANSPOSED and TF32_ROUNDED_KV included.
-enum class Tf32Inputs { AsGiven, VTransposed, VTransposedRounded, VTransposedRoundedTma, Rounded };
+/// come by TMA in the heuristic where the blocks have two stages (d <= 128;
+/// the single-stage d 512 keeps cp.async), and by cp.async with TMA = 0
+/// (VTransposedRoundedCpAsync); tiles rounded in shared memory keep cp.async
+/// whatever TMA says. On GPUs without wgmma these run mma.sync,
+/// V_TRANSPOSED and TF32_ROUNDED_KV included.
+enum class Tf32Inputs {
+  AsGiven,
+  VTransposed,
+  VTransposedRounded,
+  VTransposedRoundedCpAsync,
+  Rounded
+};
 using Tf32WgmmaParam = std::tuple<Shape, bool /*causal*/, bool /*mask*/, Tf32Inputs>;
 
 class AttentionForwardTf32Wgmma : public ::testing::TestWithParam<Tf32WgmmaParam> {};
@@ -180,14 +187,15 @@ TEST_P(AttentionForwardTf32Wgmma, MatchesFloat64Reference) {
   if (!gpuAvailable())
     GTEST_SKIP() << "no GPU: " << Driver::get().unavailableReason();
   auto [s, causal, useMask, inputs] = GetParam();
-  bool tma = inputs == Tf32Inputs::VTransposedRoundedTma;
+  bool cpAsync = inputs == Tf32Inputs::VTransposedRoundedCpAsync;
   bool vTransposed =
-      inputs == Tf32Inputs::VTransposed || inputs == Tf32Inputs::VTransposedRounded || tma;
-  bool rounded = inputs == Tf32Inputs::VTransposedRounded || inputs == Tf32Inputs::Rounded || tma;
+      inputs == Tf32Inputs::VTransposed || inputs == Tf32Inputs::VTransposedRounded || cpAsync;
+  bool rounded =
+      inputs == Tf32Inputs::VTransposedRounded || inputs == Tf32Inputs::Rounded || cpAsync;
   std::map<std::string, int64_t> constants = {
       {"WGMMA", 1}, {"V_TRANSPOSED", vTransposed}, {"TF32_ROUNDED_KV", rounded}};
-  if (tma)
-    constants["TMA"] = 1;
+  if (cpAsync)
+    constants["TMA"] = 0;
   checkForward(DType::F32, attention::Fp32Precision::tf32, s, causal, useMask, constants);
 }
 
@@ -211,8 +219,8 @@ const char *tf32InputsName(Tf32Inputs inputs) {
     return "_vt";
   case Tf32Inputs::VTransposedRounded:
     return "_vt_rounded";
-  case Tf32Inputs::VTransposedRoundedTma:
-    return "_vt_rounded_tma";
+  case Tf32Inputs::VTransposedRoundedCpAsync:
+    return "_vt_rounded_cp_async";
   case Tf32Inputs::Rounded:
     return "_rounded";
   }
@@ -295,7 +303,8 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::Bool(), ::testing::Bool(),
                        ::testing::Values(Tf32Inputs::AsGiven, Tf32Inputs::VTransposed,
                                          Tf32Inputs::VTransposedRounded,
-                                         Tf32Inputs::VTransposedRoundedTma, Tf32Inputs::Rounded)),
+                                         Tf32Inputs::VTransposedRoundedCpAsync,
+                                         Tf32Inputs::Rounded)),
     [](const ::testing::TestParamInfo<Tf32WgmmaParam> &info) {
       return "wgmma_" + shapeName(std::get<0>(info.param)) +
              (std::get<1>(info.param) ? "_causal" : "") + (std::get<2>(info.param) ? "_mask" : "") +
