@@ -660,8 +660,8 @@ TEST(ScheduleInterpret, AttentionBackward) {
   // Blocks on 8 warps up to d 128: 128 x 64 (the device's
   // AttentionBackwardTma mode 3), and 64 x 128 beside a producer warpgroup,
   // its consumers in turns or not (modes 7 and 6), or with atomic dQ
-  // (FlashAttention-3's layout, `64x128w8tw`: dSᵀ exchanged for the dQᵀ
-  // product, whose TMA add's barrier ends the exchange's reads).
+  // (FlashAttention-3's layout, `64x128w8tw`: dQᵀ's product issued before
+  // dK's, its TMA add after).
   for (int mode : {0, 1, 2, 3})
     for (const attention::AttentionShape &s : kShapes) {
       if (s.dim > 128)
