@@ -57,6 +57,23 @@ bool readsOneOf(tile::DotOp dot, ArrayRef<Value> buffers) {
   });
 }
 
+/// The bytes of `staged`'s shared tile.
+SmallVector<SharedRange> stagedTile(const StagedOperand &staged) {
+  int64_t offset = staged.offset();
+  return {{offset, offset + tileBytes(cast<RankedTensorType>(staged.source.getType()))}};
+}
+
+/// Whether `op` (without regions), in a body that stores `tile` from
+/// registers, leaves the tile to those stores: writes none of it unless it
+/// is a staging store (advance), or may (interrupt).
+WalkResult leavesTileToStagings(Operation *op, ArrayRef<SharedRange> tile) {
+  FailureOr<SmallVector<SharedRange>> writes = sharedWritesOf(op);
+  if (failed(writes))
+    return WalkResult::interrupt();
+  return overlaps(*writes, tile) && !isa<tile::StoreStagingOp>(op) ? WalkResult::interrupt()
+                                                                   : WalkResult::advance();
+}
+
 /// Whether `dot`, about to store `staged` from registers inside a loop,
 /// needs no barrier of its own before the stores: one that the loop body
 /// runs before it already follows every earlier read of the tile.
@@ -91,9 +108,7 @@ bool readsDoneAtRefillBarrier(tile::DotOp dot, const StagedOperand &staged) {
   }
   if (!guard)
     return false;
-  int64_t offset = staged.offset();
-  SmallVector<SharedRange> tile = {
-      {offset, offset + tileBytes(cast<RankedTensorType>(staged.source.getType()))}};
+  SmallVector<SharedRange> tile = stagedTile(staged);
   bool betweenGuardAndDot = false;
   WalkResult walk = body->walk([&](Operation *op) {
     if (op == guard.getOperation())
@@ -119,11 +134,7 @@ bool readsDoneAtRefillBarrier(tile::DotOp dot, const StagedOperand &staged) {
     // Other writers of the tile: only the stagings of such readers.
     if (op->getNumRegions() != 0)
       return WalkResult::advance();
-    FailureOr<SmallVector<SharedRange>> writes = sharedWritesOf(op);
-    if (failed(writes))
-      return WalkResult::interrupt();
-    return overlaps(*writes, tile) && !isa<tile::StoreStagingOp>(op) ? WalkResult::interrupt()
-                                                                     : WalkResult::advance();
+    return leavesTileToStagings(op, tile);
   });
   return !walk.wasInterrupted();
 }
@@ -141,9 +152,7 @@ bool readsDoneAtBarrierAfterUse(tile::DotOp dot, const StagedOperand &staged) {
   Block *body = dot->getBlock();
   if (!isa_and_nonnull<scf::ForOp>(body->getParentOp()))
     return false;
-  int64_t offset = staged.offset();
-  SmallVector<SharedRange> tile = {
-      {offset, offset + tileBytes(cast<RankedTensorType>(staged.source.getType()))}};
+  SmallVector<SharedRange> tile = stagedTile(staged);
   // A barrier after a use of `reader`'s result, in the body.
   auto doneAtBarrier = [&](tile::DotOp reader) {
     Operation *firstUse = nullptr;
@@ -207,11 +216,7 @@ bool readsDoneAtBarrierAfterUse(tile::DotOp dot, const StagedOperand &staged) {
     // where the tile is none of the kernel's copy buffers.
     if (isa<tile::MBarrierArriveOp>(op))
       return overlaps(copyBuffers(), tile) ? WalkResult::interrupt() : WalkResult::advance();
-    FailureOr<SmallVector<SharedRange>> writes = sharedWritesOf(op);
-    if (failed(writes))
-      return WalkResult::interrupt();
-    return overlaps(*writes, tile) && !isa<tile::StoreStagingOp>(op) ? WalkResult::interrupt()
-                                                                     : WalkResult::advance();
+    return leavesTileToStagings(op, tile);
   });
   return !walk.wasInterrupted();
 }
