@@ -279,19 +279,15 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
       next[numPieces + p] = dot(pTIn, doi[p], carried[numPieces + p], c.precision);
     // dSᵀ = Pᵀ ∘ (V dOᵀ - D)                           (lines 13-14)
     Tile dsT = pT * (dpT - expand_dims(deltaI, 0));
-    Tile dsTIn = cast(dsT, dtype);
-    // dQᵀ = Kᵀ dSᵀ (line 15) is issued before dK's product, and added
-    // (atomically, times scale in the last pass) after it: the wait for the
-    // dQ product then leaves dK's in flight, as in FlashAttention-3.
-    std::vector<Tile> dqT;
-    if (c.dqAtomic)
-      for (size_t p = 0; p < numPieces; ++p)
-        dqT.push_back(dot(kjT[p], dsTIn, c.precision));
     // dK += dSᵀ Q  (times scale once, at the end)         (line 16)
+    Tile dsTIn = cast(dsT, dtype);
     for (size_t p = 0; p < numPieces; ++p)
       next[p] = dot(dsTIn, qi[p], carried[p], c.precision);
-    for (size_t p = 0; p < dqT.size(); ++p)
-      atomic_add(v.dqAccumT, {Scalar(c.pieces[p].start), startM}, dqT[p]);
+    // dQᵀ += Kᵀ dSᵀ, atomically (times scale in the last pass) (line 15)
+    if (c.dqAtomic)
+      for (size_t p = 0; p < numPieces; ++p)
+        atomic_add(v.dqAccumT, {Scalar(c.pieces[p].start), startM},
+                   dot(kjT[p], dsTIn, c.precision));
     return next;
   };
   auto storeGrads = [&](const std::vector<Tile> &grads) {
