@@ -283,7 +283,10 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
     Tile dsTIn = cast(dsT, dtype);
     for (size_t p = 0; p < numPieces; ++p)
       next[p] = dot(dsTIn, qi[p], carried[p], c.precision);
-    // dQᵀ += Kᵀ dSᵀ, atomically (times scale in the last pass) (line 15)
+    // dQᵀ += Kᵀ dSᵀ, atomically (times scale in the last pass) (line 15),
+    // issued after dK's product: issued before it, dQᵀ's staging for its
+    // add ran while dK's group did and ptxas serialized every wgmma of the
+    // kernel (docs/COMPILER.md §4, C7514).
     if (c.dqAtomic)
       for (size_t p = 0; p < numPieces; ++p)
         atomic_add(v.dqAccumT, {Scalar(c.pieces[p].start), startM},

@@ -446,6 +446,41 @@ TEST(Compiler, FlashAttention3sOrderKeepsItsWgmmasInFlight) {
     }
 }
 
+/// The backward's FlashAttention-3 layout of the tuning space (128-key
+/// blocks on two consumer warpgroups beside a producer, dQ added atomically
+/// or by the split's program) keeps its wgmmas in flight, causal and not:
+/// with atomic dQᵀ's product issued before dK's, ptxas serialized every
+/// wgmma of the kernel (C7514: dK's accumulators read while its group ran).
+TEST(Compiler, AttentionBackwardProducerLayoutKeepsItsWgmmasInFlight) {
+  if (ptxasPath().empty())
+    GTEST_SKIP() << "no ptxas executable (TESSERA_PTXAS, CUDA_HOME/bin, /usr/local/cuda/bin, "
+                    "PATH): warp-specialized kernels fall back to nvJitLink";
+  const kernels::KernelDef &def = kernels::lookup("attention_backward_dkdv");
+  for (int64_t dim : {64, 128})
+    for (bool causal : {false, true})
+      for (int64_t atomic : {0, 1})
+        for (int64_t bm : {32, 64}) {
+          SCOPED_TRACE("d " + std::to_string(dim) + (causal ? " causal" : "") + " BLOCK_M " +
+                       std::to_string(bm) + (atomic ? " atomic dQ" : ""));
+          kernels::KernelConfig config =
+              attention::backwardConfig(DType::BF16, dim, causal, false, "sm_90a");
+          config.numWarps = 8;
+          for (auto [name, value] : {std::pair{"BLOCK_M", bm},
+                                     {"BLOCK_N", 128},
+                                     {"TMA", 1},
+                                     {"WARP_SPECIALIZE", 1},
+                                     {"DQ_ATOMIC", atomic},
+                                     {"PING_PONG", 1 - atomic}})
+            config.constants[name] = value;
+          config.alignedTensors = ~uint64_t(0);
+          CompileOptions options;
+          options.arch = "sm_90a";
+          CompiledKernel k = Jit::get().compile(
+              [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
+          EXPECT_FALSE(k.usage.wgmmaSerialized) << config.key();
+        }
+}
+
 /// The backward's dK/dV and dQ kernels in the configurations backward()
 /// picks compile without spills too (one head dim per block configuration
 /// up to 256; at 512 they spill). (Their cp.async kernels for tensors TMA
