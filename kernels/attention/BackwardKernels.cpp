@@ -46,6 +46,7 @@ struct BackwardConstants {
   bool causal, hasMask;
   DotPrecision precision; // f32: TF32 tensor cores or full f32
   bool dqAtomic;          // dK/dV programs add dQ terms into dq_accum
+  bool dqFirst;           // with dqAtomic: dQᵀ's product issued before dK's
   bool longestFirst;      // causal dQ: the last query blocks first
   bool producer;          // a producer warpgroup issues the loops' copies
   // The head dim's column pieces (BLOCK_D_TAIL, as the forward's): every
@@ -61,6 +62,7 @@ struct BackwardConstants {
         precision(kb.constant("TF32", config.get("TF32")) ? DotPrecision::tf32
                                                           : DotPrecision::ieee),
         dqAtomic(kb.constant("DQ_ATOMIC", config.get("DQ_ATOMIC"))),
+        dqFirst(kb.constant("DQ_FIRST", config.get("DQ_FIRST")) && dqAtomic),
         longestFirst(kb.constant("LONGEST_FIRST", config.get("LONGEST_FIRST"))) {
     kb.setWarpgroupMma(kb.constant("WGMMA", config.get("WGMMA")));
     // TMA=1 (sm_90a, 16-bit): the key loop's (dQ) or query loop's (dK/dV)
@@ -279,18 +281,23 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
       next[numPieces + p] = dot(pTIn, doi[p], carried[numPieces + p], c.precision);
     // dSᵀ = Pᵀ ∘ (V dOᵀ - D)                           (lines 13-14)
     Tile dsT = pT * (dpT - expand_dims(deltaI, 0));
-    // dK += dSᵀ Q  (times scale once, at the end)         (line 16)
     Tile dsTIn = cast(dsT, dtype);
+    // dQᵀ = Kᵀ dSᵀ (line 15), added atomically (times scale in the last
+    // pass). DQ_FIRST: its product issued before dK's and added after it,
+    // so that dQᵀ is staged for its add while dK's product runs
+    // (FlashAttention-3's order); otherwise after dK's, both waited for.
+    std::vector<Tile> dqT;
+    if (c.dqAtomic && c.dqFirst)
+      for (size_t p = 0; p < numPieces; ++p)
+        dqT.push_back(dot(kjT[p], dsTIn, c.precision));
+    // dK += dSᵀ Q  (times scale once, at the end)         (line 16)
     for (size_t p = 0; p < numPieces; ++p)
       next[p] = dot(dsTIn, qi[p], carried[p], c.precision);
-    // dQᵀ += Kᵀ dSᵀ, atomically (times scale in the last pass) (line 15),
-    // issued after dK's product: issued before it, dQᵀ's staging for its
-    // add ran while dK's group did and ptxas serialized every wgmma of the
-    // kernel (docs/COMPILER.md §4, C7514).
-    if (c.dqAtomic)
+    if (c.dqAtomic && !c.dqFirst)
       for (size_t p = 0; p < numPieces; ++p)
-        atomic_add(v.dqAccumT, {Scalar(c.pieces[p].start), startM},
-                   dot(kjT[p], dsTIn, c.precision));
+        dqT.push_back(dot(kjT[p], dsTIn, c.precision));
+    for (size_t p = 0; p < dqT.size(); ++p)
+      atomic_add(v.dqAccumT, {Scalar(c.pieces[p].start), startM}, dqT[p]);
     return next;
   };
   auto storeGrads = [&](const std::vector<Tile> &grads) {
@@ -464,7 +471,7 @@ void attention::detail::registerAttentionBackwardKernels(std::map<std::string, K
       {"BLOCK_M", 64},    {"BLOCK_N", 64},     {"BLOCK_D", 64},      {"CAUSAL", 0},
       {"HAS_MASK", 0},    {"TF32", 0},         {"DQ_ATOMIC", 0},     {"WGMMA", 1},
       {"TMA", 0},         {"TMA_STORE", 0},    {"LONGEST_FIRST", 1}, {"WARP_SPECIALIZE", 0},
-      {"CTAS_PER_SM", 1}, {"BLOCK_D_TAIL", 0}, {"PING_PONG", 0}};
+      {"CTAS_PER_SM", 1}, {"BLOCK_D_TAIL", 0}, {"PING_PONG", 0},     {"DQ_FIRST", 0}};
   r["attention_backward_dkdv"] =
       defineKernel("attention_backward_dkdv",
                    "flash attention backward, dk and dv per key block (FlashAttention-2 Alg. 2)",

@@ -448,9 +448,10 @@ TEST(Compiler, FlashAttention3sOrderKeepsItsWgmmasInFlight) {
 
 /// The backward's FlashAttention-3 layout of the tuning space (128-key
 /// blocks on two consumer warpgroups beside a producer, dQ added atomically
-/// or by the split's program) keeps its wgmmas in flight, causal and not:
-/// with atomic dQᵀ's product issued before dK's, ptxas serialized every
-/// wgmma of the kernel (C7514: dK's accumulators read while its group ran).
+/// or by the split's program) keeps its wgmmas in flight, causal and not,
+/// dQᵀ's product before dK's (DQ_FIRST) or after: with dQᵀ's first, ptxas
+/// serialized every wgmma of the kernel (C7514) until the two waits at the
+/// end of the loop body became one (tessera-defer-wgmma-waits).
 TEST(Compiler, AttentionBackwardProducerLayoutKeepsItsWgmmasInFlight) {
   if (ptxasPath().empty())
     GTEST_SKIP() << "no ptxas executable (TESSERA_PTXAS, CUDA_HOME/bin, /usr/local/cuda/bin, "
@@ -458,10 +459,11 @@ TEST(Compiler, AttentionBackwardProducerLayoutKeepsItsWgmmasInFlight) {
   const kernels::KernelDef &def = kernels::lookup("attention_backward_dkdv");
   for (int64_t dim : {64, 128})
     for (bool causal : {false, true})
-      for (int64_t atomic : {0, 1})
+      for (auto [atomic, dqFirst] : {std::pair{0, 0}, {1, 0}, {1, 1}})
         for (int64_t bm : {32, 64}) {
           SCOPED_TRACE("d " + std::to_string(dim) + (causal ? " causal" : "") + " BLOCK_M " +
-                       std::to_string(bm) + (atomic ? " atomic dQ" : ""));
+                       std::to_string(bm) + (atomic ? " atomic dQ" : "") +
+                       (dqFirst ? " first" : ""));
           kernels::KernelConfig config =
               attention::backwardConfig(DType::BF16, dim, causal, false, "sm_90a");
           config.numWarps = 8;
@@ -470,6 +472,7 @@ TEST(Compiler, AttentionBackwardProducerLayoutKeepsItsWgmmasInFlight) {
                                      {"TMA", 1},
                                      {"WARP_SPECIALIZE", 1},
                                      {"DQ_ATOMIC", atomic},
+                                     {"DQ_FIRST", dqFirst},
                                      {"PING_PONG", 1 - atomic}})
             config.constants[name] = value;
           config.alignedTensors = ~uint64_t(0);

@@ -495,6 +495,63 @@ void keepCarriedOperandsUntilWait(scf::ForOp loop) {
   }
 }
 
+/// Two waits with nothing between them but pure operations become one, at
+/// the second, for the accumulators of both, that waits as the second does
+/// (`wait_group 2; wait_group 0` is `wait_group 0`); the operations between
+/// that use the first's results move behind it. Waits sunk to the same point
+/// (the end of a loop body) otherwise stand stacked, and ptxas then
+/// serialized every wgmma of the kernel (C7514) where a group's accumulators
+/// are read while a later group runs (the atomic-dQ backward's dQᵀ, staged
+/// while dK's product runs). Returns the merged wait, or null; the two it
+/// replaces go into `erased`.
+tile::WarpgroupWaitOp mergeWithNextWait(tile::WarpgroupWaitOp first,
+                                        llvm::SmallPtrSetImpl<Operation *> &erased) {
+  SetVector<Operation *> dependents;
+  auto dependsOnFirst = [&](Value v) {
+    Operation *def = v.getDefiningOp();
+    return def == first.getOperation() || dependents.contains(def);
+  };
+  tile::WarpgroupWaitOp second;
+  for (Operation *op = first->getNextNode(); op && !second; op = op->getNextNode()) {
+    if ((second = dyn_cast<tile::WarpgroupWaitOp>(op)))
+      break;
+    if (!isMemoryEffectFree(op) || op->getNumRegions() != 0)
+      return {};
+    if (!llvm::any_of(op->getOperands(), dependsOnFirst))
+      continue;
+    // Only packing (free moves of the results) may wait longer: work on the
+    // first's results, such as a softmax under the next group's product,
+    // keeps its wait.
+    if (!isa<vector::FromElementsOp, vector::InsertOp, vector::BroadcastOp, LLVM::InsertValueOp,
+             LLVM::ExtractValueOp, LLVM::InsertElementOp, UnrealizedConversionCastOp>(op))
+      return {};
+    dependents.insert(op);
+  }
+  if (!second || llvm::any_of(second->getOperands(), dependsOnFirst))
+    return {};
+  OpBuilder b(second);
+  SmallVector<Value> tied(first.getAccumulators());
+  llvm::append_range(tied, second.getAccumulators());
+  auto merged =
+      tile::WarpgroupWaitOp::create(b, second.getLoc(), TypeRange(ValueRange(tied)), tied,
+                                    std::min(first.getPending(), second.getPending()),
+                                    first.getMayCrossIterations() && second.getMayCrossIterations(),
+                                    first.getMayCrossBarriers() && second.getMayCrossBarriers());
+  size_t n = first.getNumResults();
+  first.replaceAllUsesWith(merged.getResults().take_front(n));
+  second.replaceAllUsesWith(merged.getResults().drop_front(n));
+  Operation *after = merged;
+  for (Operation *op : dependents) {
+    op->moveAfter(after);
+    after = op;
+  }
+  erased.insert(first);
+  erased.insert(second);
+  first.erase();
+  second.erase();
+  return merged;
+}
+
 /// `wgmma.wait_group pending`, the accumulators tied to the results.
 void lowerWait(tile::WarpgroupWaitOp wait) {
   OpBuilder b(wait);
@@ -529,6 +586,14 @@ struct DeferWgmmaWaitsPass : tessera::impl::DeferWgmmaWaitsBase<DeferWgmmaWaitsP
       if (!chainIntoNextGroup(wait))
         deferWait(wait, pastMBarrierWaits, pastBarriers);
     getOperation().walk([&](scf::ForOp loop) { keepCarriedOperandsUntilWait(loop); });
+    waits.clear();
+    getOperation().walk([&](tile::WarpgroupWaitOp op) { waits.push_back(op); });
+    // In program order: a merged wait may merge again with the next.
+    llvm::SmallPtrSet<Operation *, 8> erased;
+    for (tile::WarpgroupWaitOp wait : waits)
+      if (!erased.contains(wait))
+        while (tile::WarpgroupWaitOp merged = mergeWithNextWait(wait, erased))
+          wait = merged;
     waits.clear();
     getOperation().walk([&](tile::WarpgroupWaitOp op) { waits.push_back(op); });
     for (tile::WarpgroupWaitOp wait : waits)

@@ -382,8 +382,8 @@ gpu.module @carried_register_operand {
 
 // A group nothing after it overwrites (may_cross_barriers, from
 // convert-tile-to-gpu): its wait passes the barriers and shared stores that
-// publish the next product's tile (which that product, issued meanwhile,
-// leaves running: wait_group 1), to the first use of its accumulators.
+// publish the next product's tile, to the first use of its accumulators:
+// there the next product's wait stands too, and the two are one.
 // Without the flag (@stops above) the first barrier stops it.
 // CHECK-LABEL: gpu.func @crosses_barriers
 // CHECK: "issue a"
@@ -394,9 +394,8 @@ gpu.module @carried_register_operand {
 // CHECK-NEXT: "issue b"
 // CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
 // CHECK-NEXT: llvm.extractvalue
-// CHECK-NEXT: "wgmma.wait_group.sync.aligned 1;"
 // CHECK-NEXT: llvm.extractvalue
-// CHECK: "wgmma.wait_group.sync.aligned 0;"
+// CHECK-NEXT: "wgmma.wait_group.sync.aligned 0;", "=f,=f,0,1"
 // CHECK: llvm.store
 // With past-barriers=false the first barrier stops it.
 // BAR-LABEL: gpu.func @crosses_barriers
@@ -421,6 +420,45 @@ gpu.module @crosses_barriers {
     %rb = tile.warpgroup_wait %eb {pending = 0 : i32} : (f32) -> f32
     llvm.store %ra, %p : f32, !llvm.ptr<1>
     llvm.store %rb, %p : f32, !llvm.ptr<1>
+    gpu.return
+  }
+}
+
+// -----
+
+// Waits that sink to the same point (the end of a loop body: dV's and
+// dK's in the dK/dV program) become one that waits as the later does; the
+// packing of the first's accumulators moves behind it. ptxas serialized
+// every wgmma of a kernel with `wait_group 1; wait_group 0` stacked there
+// where a group's accumulators were read while a later group ran (C7514).
+// Work on the first's accumulators keeps the waits apart (@two_products).
+// CHECK-LABEL: gpu.func @stacked_waits
+// CHECK: "issue b"
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT: llvm.extractvalue
+// CHECK-NEXT: llvm.extractvalue
+// CHECK-NEXT: llvm.inline_asm has_side_effects "wgmma.wait_group.sync.aligned 0;", "=f,=f,0,1"
+// CHECK-NOT: wgmma.wait_group
+// CHECK: vector.from_elements
+// CHECK: scf.yield
+gpu.module @stacked_waits {
+  gpu.func @stacked_waits(%a: f32, %b: f32, %n: index) kernel {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %init = vector.from_elements %a : vector<1xf32>
+    %r:2 = scf.for %i = %c0 to %n step %c1 iter_args(%va = %init, %sb = %b) -> (vector<1xf32>, f32) {
+      %xa = vector.extract %va[0] : f32 from vector<1xf32>
+      %ia = llvm.inline_asm has_side_effects "issue a", "=f,0" %xa : (f32) -> !llvm.struct<(f32)>
+      nvvm.wgmma.commit.group.sync.aligned
+      %ea = llvm.extractvalue %ia[0] : !llvm.struct<(f32)>
+      %ra = tile.warpgroup_wait %ea {pending = 0 : i32} : (f32) -> f32
+      %ib = llvm.inline_asm has_side_effects "issue b", "=f,0" %sb : (f32) -> !llvm.struct<(f32)>
+      nvvm.wgmma.commit.group.sync.aligned
+      %pa = vector.from_elements %ra : vector<1xf32>
+      %eb = llvm.extractvalue %ib[0] : !llvm.struct<(f32)>
+      %rb = tile.warpgroup_wait %eb {pending = 0 : i32} : (f32) -> f32
+      scf.yield %pa, %rb : vector<1xf32>, f32
+    }
     gpu.return
   }
 }
