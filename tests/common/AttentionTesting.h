@@ -103,6 +103,8 @@ struct BackwardCase {
   /// With `producer` on 8 warps: the consumer warpgroups issue each block's
   /// first products in turns (PING_PONG).
   bool pingPong = false;
+  /// With `atomicDq`: dQᵀ's product issued before dK's (DQ_FIRST).
+  bool dqFirst = false;
 };
 
 /// One backward run's gradients (read back as floats) and the float64 ones.
@@ -236,6 +238,7 @@ inline BackwardRun runBackward(const BackwardCase &c) {
     config.constants["WARP_SPECIALIZE"] = c.producer;
     config.constants["CTAS_PER_SM"] = c.ctasPerSm;
     config.constants["PING_PONG"] = c.pingPong;
+    config.constants["DQ_FIRST"] = c.dqFirst;
     if (c.blockM) {
       config.constants["BLOCK_M"] = c.blockM;
       config.constants["BLOCK_N"] = c.blockN;

@@ -196,8 +196,8 @@ INSTANTIATE_TEST_SUITE_P(Matrix, AttentionBackwardAtomicDq,
 /// for the consumers; the gradients by TMA stores); and atomic dQ on a
 /// producer warpgroup (its TMA adds issued by a consumer thread, waited for
 /// before the consumers' barrier), also on 64 x 128 blocks over two consumer
-/// warpgroups that exchange dSᵀ; and the dQ pass on those blocks, the
-/// consumers in turns.
+/// warpgroups that exchange dSᵀ, dQᵀ's product after dK's or before it; and
+/// the dQ pass on those blocks, the consumers in turns.
 class AttentionBackwardTma : public ::testing::TestWithParam<Param> {};
 
 TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
@@ -211,15 +211,17 @@ TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
                          "on producer warpgroups, two CTAs per SM, stores by TMA",
                          "atomic dQ on a producer warpgroup",
                          "atomic dQ on a producer warpgroup, 64 x 128 on 8 warps",
-                         "dQ pass on a producer warpgroup, 64 x 128 on 8 warps in turns"};
-  for (int64_t mode : {0, 1, 2, 3, 4, 5, 6, 7}) {
-    if ((mode == 3 || mode == 6 || mode == 7) && s.dim > 128)
+                         "dQ pass on a producer warpgroup, 64 x 128 on 8 warps in turns",
+                         "atomic dQ on a producer warpgroup, 64 x 128 on 8 warps, dQ first"};
+  for (int64_t mode : {0, 1, 2, 3, 4, 5, 6, 7, 8}) {
+    if ((mode == 3 || mode >= 6) && s.dim > 128)
       continue; // larger head dims' 128-row blocks do not fit shared memory
     SCOPED_TRACE(modes[mode]);
     attention_testing::BackwardCase c{s, dtype, causal, useMask, false};
     c.tma = true;
     c.tmaStore = mode == 2 || mode == 4;
-    c.atomicDq = mode == 1 || mode == 5 || mode == 6;
+    c.atomicDq = mode == 1 || mode == 5 || mode == 6 || mode == 8;
+    c.dqFirst = mode == 8;
     c.producer = mode >= 4;
     // Two CTAs per SM leave a d 256 program's consumers too few registers
     // (ptxas: "Insufficient registers"): one there.
@@ -233,7 +235,9 @@ TEST_P(AttentionBackwardTma, MatchesFloat64Gradients) {
     // flight through the exchange (tessera-defer-wgmma-waits).
     // Mode 7: the same blocks, dQ in its own pass, the consumers' Sᵀ and
     // dPᵀ (S and dP) products issued in turns (PING_PONG).
-    if (mode == 6 || mode == 7) {
+    // Mode 8: atomic dQ with dQᵀ's product issued before dK's and staged
+    // for its TMA add while dK's runs (DQ_FIRST).
+    if (mode >= 6) {
       c.blockM = 64;
       c.blockN = 128;
       c.warps = 8;

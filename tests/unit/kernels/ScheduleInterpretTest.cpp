@@ -660,21 +660,23 @@ TEST(ScheduleInterpret, AttentionBackward) {
   // Blocks on 8 warps up to d 128: 128 x 64 (the device's
   // AttentionBackwardTma mode 3), and 64 x 128 beside a producer warpgroup,
   // its consumers in turns or not (modes 7 and 6), or with atomic dQ
-  // (FlashAttention-3's layout, `64x128w8tw`: dQᵀ's product issued before
-  // dK's, its TMA add after).
-  for (int mode : {0, 1, 2, 3})
+  // (FlashAttention-3's layout, `64x128w8tw`; modes 6 and 8): dQᵀ's product
+  // after dK's, or before it (DQ_FIRST) with its TMA add after.
+  for (int mode : {0, 1, 2, 3, 4})
     for (const attention::AttentionShape &s : kShapes) {
       if (s.dim > 128)
         continue;
       bool producer = mode > 0;
       SCOPED_TRACE(attention_testing::shapeName(s) +
                    (producer ? " producer, 64 x 128 on 8 warps" : " 128 x 64 on 8 warps") +
-                   (mode == 2 ? ", in turns" : "") + (mode == 3 ? ", atomic dQ" : ""));
+                   (mode == 2 ? ", in turns" : "") + (mode >= 3 ? ", atomic dQ" : "") +
+                   (mode == 4 ? ", dQ first" : ""));
       attention_testing::BackwardCase c{s, DType::BF16, /*causal=*/true, /*mask=*/true, false};
       c.tma = true;
       c.producer = producer;
       c.pingPong = mode == 2;
-      c.atomicDq = mode == 3;
+      c.atomicDq = mode >= 3;
+      c.dqFirst = mode == 4;
       c.blockM = producer ? 64 : 128;
       c.blockN = producer ? 128 : 64;
       c.warps = 8;
