@@ -50,6 +50,7 @@ std::string tessera::toolchainFingerprint() {
            (sharedTmaRings() ? "" : ";separate-rings") +
            (waitsAtMBarriers() ? ";waits-at-mbarriers" : "") +
            (waitsAtBarriers() ? ";waits-at-barriers" : "") +
+           (stackedWaits() ? ";stacked-waits" : "") +
            (barrierPerStaging() ? ";barrier-per-staging" : "") +
            (keepStagingBarriers() ? ";keep-staging-barriers" : "") +
            (rowConversionsInLoops() ? ";row-conversions-in-loops" : "");

@@ -84,6 +84,7 @@ void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &opti
   DeferWgmmaWaitsOptions defer;
   defer.pastMBarrierWaits = !waitsAtMBarriers();
   defer.pastBarriers = !waitsAtBarriers();
+  defer.mergeStacked = !stackedWaits();
   pm.addNestedPass<gpu::GPUModuleOp>(createDeferWgmmaWaits(defer));
   // Upstream's lowering to NVVM: structured control flow to branches, then the
   // gpu, arith, vector and memref ops to LLVM and NVVM intrinsics.

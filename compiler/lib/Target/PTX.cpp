@@ -61,6 +61,11 @@ bool tessera::waitsAtBarriers() {
   return enabled;
 }
 
+bool tessera::stackedWaits() {
+  static const bool enabled = envFlag("TESSERA_STACKED_WAITS");
+  return enabled;
+}
+
 bool tessera::barrierPerStaging() {
   static const bool enabled = envFlag("TESSERA_BARRIER_PER_STAGING");
   return enabled;

@@ -41,6 +41,11 @@ bool waitsAtMBarriers();
 /// it).
 bool waitsAtBarriers();
 
+/// Whether wgmma waits that sink to the same point stay apart in this
+/// process, as before 2026-12-07 ($TESSERA_STACKED_WAITS=1, read once: an A/B
+/// of tessera-defer-wgmma-waits' merge-stacked; the kernel cache keys on it).
+bool stackedWaits();
+
 /// Whether every store of a staged tile gets a barrier before it in this
 /// process, as before 2026-12-07 ($TESSERA_BARRIER_PER_STAGING=1, read once:
 /// an A/B of tile-publish-stagings' barriers-after-refills; the kernel cache

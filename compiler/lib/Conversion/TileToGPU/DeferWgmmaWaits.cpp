@@ -591,7 +591,7 @@ struct DeferWgmmaWaitsPass : tessera::impl::DeferWgmmaWaitsBase<DeferWgmmaWaitsP
     // In program order: a merged wait may merge again with the next.
     llvm::SmallPtrSet<Operation *, 8> erased;
     for (tile::WarpgroupWaitOp wait : waits)
-      if (!erased.contains(wait))
+      if (mergeStacked && !erased.contains(wait))
         while (tile::WarpgroupWaitOp merged = mergeWithNextWait(wait, erased))
           wait = merged;
     waits.clear();

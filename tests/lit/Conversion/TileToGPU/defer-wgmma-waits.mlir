@@ -1,6 +1,7 @@
 // RUN: tessera-opt %s -split-input-file --pass-pipeline="builtin.module(gpu.module(tessera-defer-wgmma-waits))" | FileCheck %s
 // RUN: tessera-opt %s -split-input-file --pass-pipeline="builtin.module(gpu.module(tessera-defer-wgmma-waits{past-mbarrier-waits=false}))" | FileCheck %s --check-prefix=AT
 // RUN: tessera-opt %s -split-input-file --pass-pipeline="builtin.module(gpu.module(tessera-defer-wgmma-waits{past-barriers=false}))" | FileCheck %s --check-prefix=BAR
+// RUN: tessera-opt %s -split-input-file --pass-pipeline="builtin.module(gpu.module(tessera-defer-wgmma-waits{merge-stacked=false}))" | FileCheck %s --check-prefix=STACK
 
 // A wgmma group is its issue (inline assembly of the instructions) and its
 // commit (nvvm.wgmma.commit.group.sync.aligned); tile.warpgroup_wait takes
@@ -441,6 +442,14 @@ gpu.module @crosses_barriers {
 // CHECK-NOT: wgmma.wait_group
 // CHECK: vector.from_elements
 // CHECK: scf.yield
+// With merge-stacked=false they stay apart.
+// STACK-LABEL: gpu.func @stacked_waits
+// STACK: "issue b"
+// STACK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// STACK-NEXT: llvm.extractvalue
+// STACK-NEXT: "wgmma.wait_group.sync.aligned 1;"
+// STACK: vector.from_elements
+// STACK: "wgmma.wait_group.sync.aligned 0;"
 gpu.module @stacked_waits {
   gpu.func @stacked_waits(%a: f32, %b: f32, %n: index) kernel {
     %c0 = arith.constant 0 : index

@@ -86,6 +86,9 @@ def DeferWgmmaWaits : Pass<"tessera-defer-wgmma-waits", "mlir::gpu::GPUModuleOp"
     Option<"pastBarriers", "past-barriers", "bool", /*default=*/"true",
            "let a may_cross_barriers wait pass barriers and shared stores "
            "(false: stop there, as before 2026-12-07: TESSERA_WAITS_AT_BARRIERS=1)">,
+    Option<"mergeStacked", "merge-stacked", "bool", /*default=*/"true",
+           "make waits with only packing between them one "
+           "(false: keep them apart, as before 2026-12-07: TESSERA_STACKED_WAITS=1)">,
   ];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::vector::VectorDialect"];
 }
