@@ -109,6 +109,15 @@ std::vector<Jit::CompileResult> Jit::compileAll(const std::vector<IRBuilderFn> &
   return results;
 }
 
+std::string Jit::loadWarning(const CompiledKernel &compiled) {
+  if (!compiled.usage.wgmmaSerialized)
+    return "";
+  return "tessera: warning: kernel " + compiled.name +
+         ": ptxas serialized its wgmmas (each waits for the one before; "
+         "tessera-compile --report names the kernel's configuration, docs/COMPILER.md §4 the "
+         "causes)\n";
+}
+
 std::unique_ptr<JitKernel> Jit::load(CompiledKernel compiled) {
   // A kernel whose shared memory (static and dynamic) passes what a block of
   // this device may take would fail in the driver with an invalid value:
@@ -134,6 +143,8 @@ std::unique_ptr<JitKernel> Jit::load(CompiledKernel compiled) {
           &jk->blocksPerSm, jk->function, int(compiled.numWarps * 32), compiled.sharedBytes) !=
       CUDA_SUCCESS)
     jk->blocksPerSm = 0;
+  if (std::string warning = loadWarning(compiled); !warning.empty())
+    llvm::errs() << warning;
   jk->compiled = std::move(compiled);
   return jk;
 }

@@ -575,7 +575,12 @@ TEST(Compiler, ReportsWgmmaSerializedByADivision) {
   CompiledKernel divided = Jit::get().compile(build(true), options);
   EXPECT_NE(divided.ptx.find("wgmma.mma_async"), std::string::npos);
   EXPECT_TRUE(divided.usage.wgmmaSerialized);
-  EXPECT_FALSE(Jit::get().compile(build(false), options).usage.wgmmaSerialized);
+  // Loading it says so on stderr, naming the kernel.
+  EXPECT_NE(Jit::loadWarning(divided).find("kernel divided_dot: ptxas serialized its wgmmas"),
+            std::string::npos);
+  CompiledKernel multiplied = Jit::get().compile(build(false), options);
+  EXPECT_FALSE(multiplied.usage.wgmmaSerialized);
+  EXPECT_EQ(Jit::loadWarning(multiplied), "");
 }
 
 /// A warp-specialized kernel's producer hands its registers to the consumer

@@ -108,8 +108,16 @@ public:
   /// IR and what a launch needs to know of it. Not memory-cached.
   std::unique_ptr<JitKernel> interpretable(const IRBuilderFn &build);
 
-  /// Loads a compiled kernel on the current device (not memory-cached).
+  /// Loads a compiled kernel on the current device (not memory-cached),
+  /// with loadWarning()'s line on stderr where it has one.
   static std::unique_ptr<JitKernel> load(CompiledKernel compiled);
+
+  /// What a kernel about to run should tell its author, or "": that ptxas
+  /// serialized its wgmmas (each waits for the one before; a subroutine
+  /// call, or registers of a group in flight read or written before its
+  /// wait: docs/COMPILER.md §4), which costs up to 2x and shows nowhere
+  /// else at run time.
+  static std::string loadWarning(const CompiledKernel &compiled);
 
   /// Kernels compiled by this process (memory-cache misses).
   unsigned compileCount() const { return compiles; }
