@@ -287,7 +287,7 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
     // so that dQᵀ is staged for its add while dK's product runs
     // (FlashAttention-3's order); otherwise after dK's, both waited for.
     std::vector<Tile> dqT;
-    if (c.dqAtomic && c.dqFirst)
+    if (c.dqFirst)
       for (size_t p = 0; p < numPieces; ++p)
         dqT.push_back(dot(kjT[p], dsTIn, c.precision));
     // dK += dSᵀ Q  (times scale once, at the end)         (line 16)

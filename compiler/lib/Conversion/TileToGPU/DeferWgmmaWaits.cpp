@@ -502,21 +502,19 @@ void keepCarriedOperandsUntilWait(scf::ForOp loop) {
 /// (the end of a loop body) otherwise stand stacked, and ptxas then
 /// serialized every wgmma of the kernel (C7514) where a group's accumulators
 /// are read while a later group runs (the atomic-dQ backward's dQᵀ, staged
-/// while dK's product runs). Returns the merged wait, or null; the two it
-/// replaces go into `erased`.
-tile::WarpgroupWaitOp mergeWithNextWait(tile::WarpgroupWaitOp first,
-                                        llvm::SmallPtrSetImpl<Operation *> &erased) {
+/// while dK's product runs).
+void mergeWithNextWait(tile::WarpgroupWaitOp first) {
   SetVector<Operation *> dependents;
   auto dependsOnFirst = [&](Value v) {
     Operation *def = v.getDefiningOp();
     return def == first.getOperation() || dependents.contains(def);
   };
   tile::WarpgroupWaitOp second;
-  for (Operation *op = first->getNextNode(); op && !second; op = op->getNextNode()) {
+  for (Operation *op = first->getNextNode(); op; op = op->getNextNode()) {
     if ((second = dyn_cast<tile::WarpgroupWaitOp>(op)))
       break;
     if (!isMemoryEffectFree(op) || op->getNumRegions() != 0)
-      return {};
+      return;
     if (!llvm::any_of(op->getOperands(), dependsOnFirst))
       continue;
     // Only packing (free moves of the results) may wait longer: work on the
@@ -524,11 +522,11 @@ tile::WarpgroupWaitOp mergeWithNextWait(tile::WarpgroupWaitOp first,
     // keeps its wait.
     if (!isa<vector::FromElementsOp, vector::InsertOp, vector::BroadcastOp, LLVM::InsertValueOp,
              LLVM::ExtractValueOp, LLVM::InsertElementOp, UnrealizedConversionCastOp>(op))
-      return {};
+      return;
     dependents.insert(op);
   }
   if (!second || llvm::any_of(second->getOperands(), dependsOnFirst))
-    return {};
+    return;
   OpBuilder b(second);
   SmallVector<Value> tied(first.getAccumulators());
   llvm::append_range(tied, second.getAccumulators());
@@ -545,11 +543,8 @@ tile::WarpgroupWaitOp mergeWithNextWait(tile::WarpgroupWaitOp first,
     op->moveAfter(after);
     after = op;
   }
-  erased.insert(first);
-  erased.insert(second);
   first.erase();
   second.erase();
-  return merged;
 }
 
 /// `wgmma.wait_group pending`, the accumulators tied to the results.
@@ -588,12 +583,11 @@ struct DeferWgmmaWaitsPass : tessera::impl::DeferWgmmaWaitsBase<DeferWgmmaWaitsP
     getOperation().walk([&](scf::ForOp loop) { keepCarriedOperandsUntilWait(loop); });
     waits.clear();
     getOperation().walk([&](tile::WarpgroupWaitOp op) { waits.push_back(op); });
-    // In program order: a merged wait may merge again with the next.
-    llvm::SmallPtrSet<Operation *, 8> erased;
-    for (tile::WarpgroupWaitOp wait : waits)
-      if (mergeStacked && !erased.contains(wait))
-        while (tile::WarpgroupWaitOp merged = mergeWithNextWait(wait, erased))
-          wait = merged;
+    // Last first: a wait merges with the one after it, which may already
+    // hold those after that.
+    if (mergeStacked)
+      for (tile::WarpgroupWaitOp wait : llvm::reverse(waits))
+        mergeWithNextWait(wait);
     waits.clear();
     getOperation().walk([&](tile::WarpgroupWaitOp op) { waits.push_back(op); });
     for (tile::WarpgroupWaitOp wait : waits)
