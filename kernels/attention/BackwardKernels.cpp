@@ -148,18 +148,17 @@ struct HeadViews {
 
 /// Which (query row, key) pairs of a BM x BN block are visible: not masked,
 /// on or below the bottom-right aligned causal diagonal, and (where asked
-/// for) inside q_len and k_len. `keysAsRows`: the BN x BM transpose (keyMask
-/// then a (BN, 1) column). Null when nothing is asked for.
+/// for) inside k_len. Rows past q_len need no bound: their Q, dO and D load
+/// as zeros and L·log2(e) as 0, so P = 1 and dS = 0 there, adding nothing to
+/// any gradient. `keysAsRows`: the BN x BM transpose (keyMask then a (BN, 1)
+/// column). Null when nothing is asked for.
 Tile visible(const BackwardConstants &c, const BackwardArgs &a, const Scalar &startM,
-             const Scalar &startN, const Tile &keyMask, bool keysAsRows, bool queryBounds,
-             bool keyBounds) {
+             const Scalar &startN, const Tile &keyMask, bool keysAsRows, bool keyBounds) {
   Scalar qLen = a.q.size(2), kLen = a.k.size(2);
   Tile rows = expand_dims(arange(c.BM), keysAsRows ? 0 : 1) + startM; // query index
   Tile keys = expand_dims(arange(c.BN), keysAsRows ? 1 : 0) + startN; // key index
   Tile valid;
   auto require = [&](const Tile &t) { valid = valid.getValue() ? valid & t : t; };
-  if (queryBounds)
-    require(rows < qLen);
   if (keyBounds)
     require(keys < kLen);
   if (c.hasMask)
@@ -269,10 +268,11 @@ void attentionBackwardDkDvKernel(KernelBuilder &kb, const KernelConfig &config) 
     Tile dpT = c.dotOverHeadDim(vj, doi);
     // Pᵀ = exp2(K Qᵀ·scale·log2(e) - L·log2(e))     (lines 10-11)
     Tile pT = exp2(sT * scaleLog2e - expand_dims(lseI, 0));
-    // The two-kernel split needs no bounds (see below), atomic dQ both.
+    // The two-kernel split needs no bounds (see below), atomic dQ the
+    // keys' only: rows past q_len add zeros everywhere, dQᵀ's columns too.
     if (masked)
       pT = where(visible(c, a, startM, startN, keyMask, /*keysAsRows=*/true,
-                         /*queryBounds=*/c.dqAtomic, /*keyBounds=*/c.dqAtomic),
+                         /*keyBounds=*/c.dqAtomic),
                  pT, zeros({c.BN, c.BM}, DType::F32));
     std::vector<Tile> next(carried.begin(), carried.end());
     // dV += Pᵀ dO                                         (line 12)
@@ -407,7 +407,7 @@ void attentionBackwardDqKernel(KernelBuilder &kb, const KernelConfig &config) {
     // P = exp(Q Kᵀ·scale - L)                                     (lines 10-11)
     Tile p = recomputeP(s, scaleLog2e, lseI,
                         masked ? visible(c, a, startM, startN, keyMask, /*keysAsRows=*/false,
-                                         /*queryBounds=*/false, /*keyBounds=*/true)
+                                         /*keyBounds=*/true)
                                : Tile());
     // dS = P ∘ (dO Vᵀ - D)                                        (lines 13-14)
     Tile ds = p * (dp - expand_dims(deltaI, 1));
