@@ -53,7 +53,8 @@ std::string tessera::toolchainFingerprint() {
            (stackedWaits() ? ";stacked-waits" : "") +
            (barrierPerStaging() ? ";barrier-per-staging" : "") +
            (keepStagingBarriers() ? ";keep-staging-barriers" : "") +
-           (rowConversionsInLoops() ? ";row-conversions-in-loops" : "");
+           (rowConversionsInLoops() ? ";row-conversions-in-loops" : "") +
+           (globalRowVectors() ? ";global-row-vectors" : "");
   }();
   return fingerprint;
 }

@@ -299,7 +299,8 @@ struct TensorMapKey {
 };
 
 /// The tensor map of `key` (cuTensorMapEncodeTiled, tensorMapLayout): zero
-/// fill outside the tensor, swizzled by the box row's width.
+/// fill outside the tensor, swizzled by the box row's width (a box of one
+/// row not at all).
 CUtensorMap encodeTensorMap(const TensorMapKey &key, const std::string &kernel) {
   const TensorMapParam &p = key.param;
   const unsigned rank = p.rank;
@@ -307,9 +308,11 @@ CUtensorMap encodeTensorMap(const TensorMapKey &key, const std::string &kernel) 
   TensorMapLayout layout = tensorMapLayout(p, key.sizes.data(), key.strides.data());
   cuuint32_t elementStrides[5] = {1, 1, 1, 1, 1};
   unsigned swizzleBytes = p.boxCols * p.elementBytes;
-  CUtensorMapSwizzle swizzle = swizzleBytes == 128  ? CU_TENSOR_MAP_SWIZZLE_128B
-                               : swizzleBytes == 64 ? CU_TENSOR_MAP_SWIZZLE_64B
-                                                    : CU_TENSOR_MAP_SWIZZLE_32B;
+  // A box of one row is a row vector, kept unswizzled (!tile.tensormap).
+  CUtensorMapSwizzle swizzle = p.boxRows == 1        ? CU_TENSOR_MAP_SWIZZLE_NONE
+                               : swizzleBytes == 128 ? CU_TENSOR_MAP_SWIZZLE_128B
+                               : swizzleBytes == 64  ? CU_TENSOR_MAP_SWIZZLE_64B
+                                                     : CU_TENSOR_MAP_SWIZZLE_32B;
   // 16-bit tiles move as raw bits; 4-byte ones are f32, the only 32-bit
   // tensors TMA reaches (tf32 operands copied as they are, the accumulators
   // tile.tma_store adds into, whose adds must be float adds).

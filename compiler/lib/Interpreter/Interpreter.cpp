@@ -404,6 +404,12 @@ private:
           auto slot = slotOffset(o, get(o.getBuffer()), get(o.getSlot()).i[0]);
           if (!slot)
             return slot.takeError();
+          // A row vector's view is read where it stands.
+          if (o.getType().getRank() == 1) {
+            env[o.getResult()] =
+                readShared(*slot, o.getType().getShape(), get(o.getBuffer()).elt, false);
+            return llvm::Error::success();
+          }
           Slot s;
           s.kind = Slot::View;
           s.elt = get(o.getBuffer()).elt;

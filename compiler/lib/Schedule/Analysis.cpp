@@ -667,6 +667,29 @@ gpu::BarrierOp tessera::schedule::barrierBefore(Operation *op, bool overCopies) 
   return dyn_cast_or_null<gpu::BarrierOp>(prev);
 }
 
+bool tessera::schedule::collectIndexSlice(scf::ForOp loop, Value v,
+                                          llvm::SetVector<Operation *> &slice) {
+  Block *body = loop.getBody();
+  if (v == loop.getInductionVar())
+    return true;
+  if (auto arg = dyn_cast<BlockArgument>(v))
+    return arg.getOwner() != body &&
+           !body->getParentOp()->isAncestor(arg.getOwner()->getParentOp());
+  Operation *def = v.getDefiningOp();
+  if (!loop->isProperAncestor(def))
+    return true;
+  if (slice.contains(def))
+    return true;
+  if (def->getBlock() != body || def->getNumRegions() != 0 || !isMemoryEffectFree(def) ||
+      llvm::any_of(def->getResultTypes(), llvm::IsaPred<RankedTensorType>))
+    return false;
+  for (Value operand : def->getOperands())
+    if (!collectIndexSlice(loop, operand, slice))
+      return false;
+  slice.insert(def);
+  return true;
+}
+
 Value tessera::schedule::emitIteration(OpBuilder &b, Location loc, scf::ForOp loop, Value iv) {
   return arith::DivSIOp::create(b, loc, arith::SubIOp::create(b, loc, iv, loop.getLowerBound()),
                                 loop.getStep());

@@ -28,31 +28,6 @@ using namespace tessera::schedule;
 
 namespace {
 
-/// Appends to `slice`, in order, the ops of `loop`'s body that `v` is computed
-/// by. False if `v` depends on anything but the induction variable and values
-/// from outside the loop, or on an op that is not plain scalar arithmetic.
-bool collectIndexSlice(scf::ForOp loop, Value v, llvm::SetVector<Operation *> &slice) {
-  Block *body = loop.getBody();
-  if (v == loop.getInductionVar())
-    return true;
-  if (auto arg = dyn_cast<BlockArgument>(v))
-    return arg.getOwner() != body &&
-           !body->getParentOp()->isAncestor(arg.getOwner()->getParentOp());
-  Operation *def = v.getDefiningOp();
-  if (!loop->isProperAncestor(def))
-    return true;
-  if (slice.contains(def))
-    return true;
-  if (def->getBlock() != body || def->getNumRegions() != 0 || !isMemoryEffectFree(def) ||
-      llvm::any_of(def->getResultTypes(), llvm::IsaPred<RankedTensorType>))
-    return false;
-  for (Value operand : def->getOperands())
-    if (!collectIndexSlice(loop, operand, slice))
-      return false;
-  slice.insert(def);
-  return true;
-}
-
 /// The buffer (i32) that iteration `iv` + `ahead` iterations of `loop` uses
 /// among `stages`: (the iteration's number + ahead) mod stages.
 Value emitSlot(OpBuilder &b, Location loc, scf::ForOp loop, int64_t stages, int64_t ahead) {

@@ -25,6 +25,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/MapVector.h"
@@ -109,6 +110,38 @@ TmaSource tmaSource(tile::MakeDescOp make, func::FuncOp kernel, bool f32 = false
   return source;
 }
 
+/// The tensor a row vector (a 1-D block of f32 along a tensor's last,
+/// unit-stride dimension) reads through `make`, when TMA can copy it: the
+/// descriptor views a kernel parameter at leading indices (`tile.at`) and
+/// allows 16-byte vectors; its map's boxes are one row of the matrix of all
+/// but the last of those indices, the last one (`row`) its row.
+TmaSource rowVectorSource(tile::MakeDescOp make, func::FuncOp kernel, Value &row) {
+  if (!make || !make.getAligned() || make.getSizes().size() != 1 ||
+      !make.getType().getElementType().isF32())
+    return {};
+  auto at = make.getPtr().getDefiningOp<tile::AtOp>();
+  auto arg = at ? dyn_cast<BlockArgument>(at.getPtr()) : BlockArgument();
+  if (!arg || at.getIndices().empty())
+    return {};
+  TmaSource source;
+  source.leading.assign(at.getIndices().begin(), std::prev(at.getIndices().end()));
+  unsigned rank = source.rank();
+  if (arg.getOwner() != &kernel.getBody().front() || rank > 5 ||
+      arg.getArgNumber() + 2 * rank >= kernel.getNumArguments())
+    return {};
+  auto param = [&](unsigned i) { return kernel.getArgument(arg.getArgNumber() + 1 + i); };
+  Value stride = make.getStrides()[0];
+  if (make.getSizes()[0] != param(rank - 1) ||
+      (stride != param(2 * rank - 1) && !matchPattern(stride, m_One())))
+    return {};
+  for (auto [d, leadingStride] : llvm::enumerate(at.getStrides()))
+    if (leadingStride != param(rank + d))
+      return {};
+  source.tensor = arg;
+  row = at.getIndices().back();
+  return source;
+}
+
 /// Whether every tile viewed in `buffer` is an operand of tf32 wgmma, which
 /// reads it as its f32 copy brought it: none is rounded to tf32 in place
 /// (their loads promise tf32 values). The rounding rewrites the tile after
@@ -178,7 +211,8 @@ void hoistSlice(Value v, Block *body, Operation *&cursor) {
 
 class TmaRewriter {
 public:
-  TmaRewriter(func::FuncOp kernel, bool sharedRings) : kernel(kernel), sharedRings(sharedRings) {
+  TmaRewriter(func::FuncOp kernel, bool sharedRings, bool stageRows)
+      : kernel(kernel), sharedRings(sharedRings), stageRows(stageRows) {
     if (auto size = kernel->getAttrOfType<IntegerAttr>(tile::kClusterSizeAttr);
         size && !kernel->hasAttr(tile::kWarpSpecializeAttr))
       clusterSize = size.getInt();
@@ -358,12 +392,7 @@ private:
     auto staging =
         tile::SharedType::get(kernel.getContext(), type.getShape(), type.getElementType(), 1);
     int64_t offset = llvm::alignTo(std::max(sharedEnd(), nextBarrier), tile::kSharedTileAlignment);
-    // What stays for the barriers of up to four buffers per loop copy.
-    constexpr int64_t kBarrierRoom = 256;
-    // The dynamic shared memory a CTA may take on sm_90, less the kilobyte
-    // of static shared memory that aligns it (align-dynamic-shared-memory).
-    const int64_t maxSharedBytes = *sharedBytesPerBlock("sm_90a") - 1024;
-    if (offset + staging.getBufferBytes() + kBarrierRoom > maxSharedBytes)
+    if (!fitsBeforeBarriers(offset + staging.getBufferBytes()))
       return {};
     end = offset + staging.getBufferBytes();
     OpBuilder b = OpBuilder::atBlockBegin(&kernel.getBody().front());
@@ -457,6 +486,15 @@ private:
     if (clusterSize > 1)
       initBarriers.push_back(tile::ClusterBarrierOp::create(b, loc));
     return barriers[buffer] = bars;
+  }
+
+  /// Whether shared memory placed up to `end` leaves room for the barriers
+  /// of up to four buffers per loop copy within what a CTA may take on
+  /// sm_90, less the kilobyte of static shared memory that aligns it
+  /// (align-dynamic-shared-memory).
+  static bool fitsBeforeBarriers(int64_t end) {
+    constexpr int64_t kBarrierRoom = 256;
+    return end + kBarrierRoom <= *sharedBytesPerBlock("sm_90a") - 1024;
   }
 
   /// The end of the shared memory the schedule placed so far (barriers aside).
@@ -562,6 +600,100 @@ private:
     if (auto wait = dyn_cast_or_null<tile::AsyncWaitOp>(loop->getNextNode()))
       if (!hasAsyncCopies())
         wait->erase();
+    if (stageRows)
+      stageRowVectors(loop, cast<tile::TmaCopyOp>(cursor));
+  }
+
+  /// The row vectors `loop`'s body loads (rowVectorSource: a 1-D f32 block,
+  /// zero-padded, at most 256 elements of whole 16-byte chunks, its
+  /// coordinates computed from the induction variable) once its copies are
+  /// TMA copies, `ref` among them: each gets a ring of one-row buffers as
+  /// deep as ref's, after everything placed so far, and barriers of its
+  /// own; its copies go beside ref's (after it in the body, after each of
+  /// its copies before the loop) for the same iteration, into the same
+  /// slot, under the same predicate; the load becomes a wait on its
+  /// buffer's barrier and a view of the buffer. Where a producer warpgroup
+  /// takes the ring (tile-warp-specialize), the consumers' first use of the
+  /// scores in the attention backward no longer waits on L and D from
+  /// global memory (FlashAttention-3's producer brings them so).
+  void stageRowVectors(scf::ForOp loop, tile::TmaCopyOp ref) {
+    Block *body = loop.getBody();
+    MLIRContext *ctx = kernel.getContext();
+    int64_t stages = ref.getBuffer().getType().getBuffers();
+    SmallVector<tile::TmaCopyOp> refBefore;
+    for (Operation *user : ref.getBuffer().getUsers())
+      if (auto copy = dyn_cast<tile::TmaCopyOp>(user); copy && copy != ref) {
+        if (copy->getBlock() == body || !getConstantIntValue(copy.getSlot()))
+          return;
+        refBefore.push_back(copy);
+      }
+    Type f32 = Float32Type::get(ctx);
+    for (tile::LoadOp load : llvm::to_vector(body->getOps<tile::LoadOp>())) {
+      RankedTensorType type = load.getType();
+      int64_t n = type.getRank() == 1 ? type.getDimSize(0) : 0;
+      Value row;
+      TmaSource source =
+          rowVectorSource(load.getDesc().getDefiningOp<tile::MakeDescOp>(), kernel, row);
+      if (!source || n < 1 || n > 256 || n % 4 != 0 || load.getTf32Rounded() ||
+          load.getDesc().getType().getPadding() != tile::Padding::zero)
+        continue;
+      SmallVector<Value> coordinates = source.coordinates(row, load.getIndices()[0]);
+      llvm::SetVector<Operation *> slice;
+      if (!llvm::all_of(coordinates, [&](Value v) { return collectIndexSlice(loop, v, slice); }))
+        continue;
+      // The ring, on TMA's 128-byte alignment of destinations.
+      auto type1 = tile::SharedType::get(ctx, {1, n}, f32, stages);
+      int64_t bufferBytes = llvm::alignTo(type1.getBufferBytes(), tile::kRowVectorAlignment);
+      int64_t offset = llvm::alignTo(std::max(sharedEnd(), nextBarrier), tile::kRowVectorAlignment);
+      if (!fitsBeforeBarriers(offset + stages * bufferBytes))
+        continue;
+      end = offset + stages * bufferBytes;
+      SmallVector<int64_t> offsets;
+      for (int64_t s = 0; s < stages; ++s)
+        offsets.push_back(offset + s * bufferBytes);
+      Location loc = load.getLoc();
+      OpBuilder entry = OpBuilder::atBlockBegin(&kernel.getBody().front());
+      Value buffer =
+          tile::SharedAllocOp::create(entry, loc, type1, entry.getDenseI64ArrayAttr(offsets));
+      Value bars = barriersOf(buffer);
+      Value map = tensorMap(source.map(1, type1.getSwizzleBytes(), f32));
+      if (!map)
+        return;
+      // The vector of iteration `iv` at `b`, as `copy` issues its tile.
+      auto copyBeside = [&](tile::TmaCopyOp copy, Value iv) {
+        OpBuilder b(copy->getBlock(), std::next(Block::iterator(copy)));
+        IRMapping mapping;
+        mapping.map(loop.getInductionVar(), iv);
+        for (Operation *op : slice)
+          b.clone(*op, mapping);
+        SmallVector<Value> at =
+            llvm::map_to_vector(coordinates, [&](Value v) { return mapping.lookupOrDefault(v); });
+        tile::TmaCopyOp::create(b, loc, map, at, buffer, copy.getSlot(), bars, copy.getPredicate(),
+                                copy.getDistance(), /*single_thread=*/false, /*multicast=*/1);
+      };
+      auto ivAt = [&](OpBuilder &b, Value base, int64_t ahead) -> Value {
+        return arith::AddIOp::create(
+            b, loc, base, arith::MulIOp::create(b, loc, loop.getStep(), constI32(b, loc, ahead)));
+      };
+      {
+        OpBuilder b(ref);
+        copyBeside(ref, ivAt(b, loop.getInductionVar(), ref.getDistance()));
+      }
+      for (tile::TmaCopyOp before : refBefore) {
+        OpBuilder b(before);
+        copyBeside(before, ivAt(b, loop.getLowerBound(), *getConstantIntValue(before.getSlot())));
+      }
+      // The load: this iteration's buffer once its fill has landed.
+      OpBuilder b(load);
+      Value j = emitIteration(b, loc, loop, loop.getInductionVar());
+      Value slot = arith::RemUIOp::create(b, loc, j, constI32(b, loc, stages));
+      Value parity = arith::AndIOp::create(b, loc, emitFillNumber(b, loc, loop, j, stages),
+                                           constI32(b, loc, 1));
+      tile::MBarrierWaitOp::create(b, loc, bars, slot, parity);
+      auto view = tile::SharedViewOp::create(b, loc, type, buffer, slot, /*tf32_rounded=*/false);
+      load.replaceAllUsesWith(view.getResult());
+      load->erase();
+    }
   }
 
   /// Whether `b` (in `second`) is computed from `second`'s induction
@@ -722,6 +854,8 @@ private:
   func::FuncOp kernel;
   /// A loop that continues the one before it shares its ring (continueRing).
   bool sharedRings;
+  /// Row vectors come by TMA beside the tiles (stageRowVectors).
+  bool stageRows;
   /// CTAs per cluster (1 in a warp-specialized kernel: its producer has no
   /// share of the cluster's barriers).
   int64_t clusterSize = 1;
@@ -741,7 +875,7 @@ struct TileUseTmaPass : tessera::impl::TileUseTmaBase<TileUseTmaPass> {
       return;
     for (auto kernel : getOperation().getOps<func::FuncOp>())
       if (kernel->hasAttr(tile::kKernelAttr) && kernel->hasAttr(tile::kTmaAttr))
-        TmaRewriter(kernel, sharedRings).run();
+        TmaRewriter(kernel, sharedRings, stageRowVectors).run();
   }
 };
 

@@ -81,6 +81,11 @@ bool tessera::rowConversionsInLoops() {
   return enabled;
 }
 
+bool tessera::globalRowVectors() {
+  static const bool enabled = envFlag("TESSERA_GLOBAL_ROW_VECTORS");
+  return enabled;
+}
+
 bool tessera::sharedTmaRings() {
   static const bool enabled = !envFlag("TESSERA_SEPARATE_RINGS");
   return enabled;

@@ -1,5 +1,6 @@
 // RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma=arch=sm_90a | FileCheck %s
 // RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_80 --tile-pipeline-copies --tile-use-tma=arch=sm_80 | FileCheck %s --check-prefix=SM80
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma="arch=sm_90a stage-row-vectors=false" | FileCheck %s --check-prefix=GLOBAL
 
 #ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
 #bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
@@ -957,4 +958,112 @@ func.func @tf32_mma_sync_by_cp_async(%arg0: !tile.ptr<f32>, %arg1: i32, %arg2: i
     scf.yield %s : tensor<64x32xf32, #mma>
   }
   return %r : tensor<64x32xf32, #mma>
+}
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+#row = #tile.slice<dim = 0, parent = #mma>
+
+// A row vector the loop loads (64 f32 of row h = k / 64 of the (b, h, n)
+// tensor L, as the attention backward loads L and D) comes by TMA beside
+// the tiles: a map of one-row boxes (its row the tile.at's last index), a
+// ring of four one-row buffers on 128 bytes after the tiles' barriers and
+// barriers of its own; its copies go after B's, before the loop and in it,
+// under their predicates, into their slots, with k's arithmetic cloned
+// (the iteration's k: the first two before the loop, two ahead in it).
+// The load becomes a wait on the buffer's barrier and a 1-D view. Without
+// stage-row-vectors, or where L's strides do not allow 16-byte vectors,
+// it stays a load.
+// CHECK-LABEL: func.func @row_vector
+// CHECK-SAME: %[[MAPL:[^:]*]]: !tile.tensormap<1x64xf32, 10, rank = 3>)
+// CHECK: %[[L:.*]] = tile.shared_alloc [131200, 131456, 131712, 131968] : !tile.shared<1x64xf32, 4>
+// CHECK-NEXT: %[[BARL:.*]] = tile.mbarrier_alloc 132224 : !tile.mbarriers<4>
+// CHECK-NEXT: tile.mbarrier_init %[[BARL]]
+// CHECK: %[[RUNS0:.*]] = arith.cmpi slt
+// CHECK: tile.tma_copy %[[MAPB:arg[0-9]+]][%{{.*}}, %{{.*}}], %{{.*}}[%[[SLOT0:[a-z0-9_]+]]], %{{.*}} if %[[RUNS0]] : !tile.tensormap<64x64xbf16, 5>
+// CHECK-NEXT: %[[H0:.*]] = arith.divsi %{{.*}}, %c64
+// CHECK-NEXT: tile.tma_copy %[[MAPL]][%arg17, %[[H0]], %{{.*}}], %[[L]][%[[SLOT0]]], %[[BARL]] if %[[RUNS0]] :
+// CHECK: tile.tma_copy %[[MAPB]]{{.*}} : !tile.tensormap<64x64xbf16, 5>
+// CHECK-NEXT: arith.divsi
+// CHECK-NEXT: tile.tma_copy %[[MAPL]]
+// CHECK: scf.for %[[IV:[^ ]*]] =
+// CHECK-NEXT: gpu.barrier
+// CHECK: tile.tma_copy %[[MAPB]][{{.*}}], %{{.*}}[%[[SLOT:[a-z0-9_]+]]], %{{.*}} if %[[RUNS:[a-z0-9_]+]] {distance = 2 : i64}
+// CHECK: %[[H:.*]] = arith.divsi
+// CHECK-NEXT: tile.tma_copy %[[MAPL]][%arg17, %[[H]], %{{.*}}], %[[L]][%[[SLOT]]], %[[BARL]] if %[[RUNS]] {distance = 2 : i64}
+// CHECK-NOT: tile.load
+// CHECK: tile.mbarrier_wait %[[BARL]][%[[LSLOT:[a-z0-9_]+]]], %{{.*}} : !tile.mbarriers<4>
+// CHECK-NEXT: %[[LV:.*]] = tile.shared_view %[[L]][%[[LSLOT]]] : !tile.shared<1x64xf32, 4> -> tensor<64xf32, #tile.slice<dim = 0, parent = #tile.mma<warpsPerCTA = [4, 1]>>>
+// CHECK: arith.addf %{{.*}}, %[[LV]]
+// CHECK-NOT: tile.load
+// CHECK: return
+// GLOBAL-LABEL: func.func @row_vector
+// GLOBAL-NOT: tile.shared<1x64xf32
+// GLOBAL: tile.load %{{.*}} : !tile.desc<64xf32> -> tensor<64xf32
+// GLOBAL-LABEL: func.func @unaligned_row_vector
+// GLOBAL: tile.load %{{.*}} : !tile.desc<64xf32> -> tensor<64xf32
+// CHECK-LABEL: func.func @unaligned_row_vector
+// CHECK-NOT: tile.shared<1x64xf32
+// CHECK: tile.load %{{.*}} : !tile.desc<64xf32> -> tensor<64xf32
+func.func @row_vector(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                      %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                      %arg10: !tile.ptr<f32>, %arg11: i32, %arg12: i32, %arg13: i32,
+                      %arg14: i32, %arg15: i32, %arg16: i32,
+                      %b: i32, %row: i32, %col: i32) -> (tensor<128x128xf32, #mma>, tensor<64xf32, #row>)
+    attributes {tile.kernel, tile.num_stages = 4 : i32, tile.num_warps = 4 : i32, tile.tma} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %zero = arith.constant dense<0.000000e+00> : tensor<64xf32, #row>
+  %c0 = arith.constant 0 : i32
+  %c1 = arith.constant 1 : i32
+  %c64 = arith.constant 64 : i32
+  %r:2 = scf.for %k = %c0 to %arg2 step %c64 iter_args(%acc = %cst, %sum = %zero) -> (tensor<128x128xf32, #mma>, tensor<64xf32, #row>) : i32 {
+    %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+    %a = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %bt = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %h = arith.divsi %k, %c64 : i32
+    %lh = tile.at %arg10[%b, %h] strides [%arg14, %arg15] : !tile.ptr<f32>
+    %dl = tile.make_desc %lh, [%arg13], [%c1] {aligned} : !tile.ptr<f32> -> !tile.desc<64xf32>
+    %l = tile.load %dl[%col] : !tile.desc<64xf32> -> tensor<64xf32, #row>
+    %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+    %ob = tile.convert_layout %bt : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    %s = arith.addf %sum, %l : tensor<64xf32, #row>
+    scf.yield %d, %s : tensor<128x128xf32, #mma>, tensor<64xf32, #row>
+  }
+  return %r#0, %r#1 : tensor<128x128xf32, #mma>, tensor<64xf32, #row>
+}
+
+func.func @unaligned_row_vector(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                                %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                                %arg10: !tile.ptr<f32>, %arg11: i32, %arg12: i32, %arg13: i32,
+                                %arg14: i32, %arg15: i32, %arg16: i32,
+                                %b: i32, %row: i32, %col: i32) -> (tensor<128x128xf32, #mma>, tensor<64xf32, #row>)
+    attributes {tile.kernel, tile.num_stages = 4 : i32, tile.num_warps = 4 : i32, tile.tma} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %zero = arith.constant dense<0.000000e+00> : tensor<64xf32, #row>
+  %c0 = arith.constant 0 : i32
+  %c1 = arith.constant 1 : i32
+  %c64 = arith.constant 64 : i32
+  %r:2 = scf.for %k = %c0 to %arg2 step %c64 iter_args(%acc = %cst, %sum = %zero) -> (tensor<128x128xf32, #mma>, tensor<64xf32, #row>) : i32 {
+    %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+    %a = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %bt = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %h = arith.divsi %k, %c64 : i32
+    %lh = tile.at %arg10[%b, %h] strides [%arg14, %arg15] : !tile.ptr<f32>
+    %dl = tile.make_desc %lh, [%arg13], [%c1] : !tile.ptr<f32> -> !tile.desc<64xf32>
+    %l = tile.load %dl[%col] : !tile.desc<64xf32> -> tensor<64xf32, #row>
+    %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+    %ob = tile.convert_layout %bt : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    %s = arith.addf %sum, %l : tensor<64xf32, #row>
+    scf.yield %d, %s : tensor<128x128xf32, #mma>, tensor<64xf32, #row>
+  }
+  return %r#0, %r#1 : tensor<128x128xf32, #mma>, tensor<64xf32, #row>
 }

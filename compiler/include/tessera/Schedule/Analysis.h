@@ -15,6 +15,7 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/ADT/SetVector.h"
 
 #include <optional>
 
@@ -235,6 +236,10 @@ void retargetRing(scf::ForOp loop, Value base, int64_t stages, ArrayRef<Value> b
 /// The barrier before `op` with only scalar code between (a copy's index
 /// arithmetic) and, with `overCopies`, TMA copies; null if none.
 gpu::BarrierOp barrierBefore(Operation *op, bool overCopies = false);
+/// Appends to `slice`, in order, the ops of `loop`'s body that `v` is computed
+/// by. False if `v` depends on anything but the induction variable and values
+/// from outside the loop, or on an op that is not plain scalar arithmetic.
+bool collectIndexSlice(scf::ForOp loop, Value v, llvm::SetVector<Operation *> &slice);
 /// Iteration number (i32) of `iv` in `loop`: (iv - lb) / step.
 Value emitIteration(OpBuilder &b, Location loc, scf::ForOp loop, Value iv);
 

@@ -80,13 +80,24 @@ def TileUseTma : Pass<"tile-use-tma", "mlir::ModuleOp"> {
     its ring: the first loop's lookahead copies run on into the second's
     first iterations, whose own first copies go, and the second counts its
     slots and phases on from the first's trips.
+    With `stage-row-vectors`, a converted loop's row vectors (a 1-D load of
+    f32, zero-padded, of an aligned tensor from a pointer parameter viewed
+    at leading indices, its indices computed from the induction variable)
+    come by TMA too: a ring of one-row buffers beside the loop's, filled as
+    far ahead with the same predicates and slots, each with its barriers;
+    the load becomes a `tile.mbarrier_wait` and a 1-D `tile.shared_view`,
+    which reads the vector into registers (FlashAttention-3's producer
+    brings the backward's L and D so).
   }];
   let options = [
     Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
            "GPU architecture (TMA needs sm_90a)">,
     Option<"sharedRings", "shared-rings", "bool", /*default=*/"true",
            "a loop that continues the one before it, copying alike, shares its ring (else "
-           "its pipeline starts anew after the first's)">
+           "its pipeline starts anew after the first's)">,
+    Option<"stageRowVectors", "stage-row-vectors", "bool", /*default=*/"true",
+           "a converted loop's row vectors (1-D f32 blocks) come by TMA with its tiles "
+           "(else they stay global loads, as before 2026-12-07)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect"];
 }

@@ -65,6 +65,11 @@ bool keepStagingBarriers();
 /// kernel cache keys on it).
 bool rowConversionsInLoops();
 
+/// Whether a TMA loop's row vectors stay global loads in this process, as
+/// before 2026-12-07 ($TESSERA_GLOBAL_ROW_VECTORS=1, read once: an A/B of
+/// tile-use-tma's stage-row-vectors; the kernel cache keys on it).
+bool globalRowVectors();
+
 /// Whether TMA loops in sequence that a producer warpgroup fills share one
 /// ring (tile-warp-specialize's shared-rings), as by default:
 /// $TESSERA_SEPARATE_RINGS=1, read once, gives each loop its own, to

@@ -1262,12 +1262,71 @@ struct AsyncCopyOpToGPU : IndexedAccessPattern<tile::AsyncCopyOp> {
   bool warpgroupMma, typed;
 };
 
-/// Read only by stagings, whose dots read the buffer: no registers.
+/// Read only by stagings, whose dots read the buffer: no registers. A 1-D
+/// view of a row vector reads the elements the thread holds where it
+/// stands, runs of two or four consecutive ones as one vector load.
 struct SharedViewOpToGPU : OpConversionPattern<tile::SharedViewOp> {
   using OpConversionPattern::OpConversionPattern;
-  LogicalResult matchAndRewrite(tile::SharedViewOp op, OpAdaptor,
+  LogicalResult matchAndRewrite(tile::SharedViewOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
-    rewriter.replaceOpWithNewOp<LLVM::PoisonOp>(op, getTypeConverter()->convertType(op.getType()));
+    auto vecType = cast<VectorType>(getTypeConverter()->convertType(op.getType()));
+    RankedTensorType type = op.getType();
+    if (type.getRank() != 1) {
+      rewriter.replaceOpWithNewOp<LLVM::PoisonOp>(op, vecType);
+      return success();
+    }
+    Location loc = op.getLoc();
+    Value smem = sharedScratch(rewriter, loc, rewriter.getI8Type(), 1, 0);
+    Value base = arith::IndexCastOp::create(
+        rewriter, loc, rewriter.getI32Type(),
+        memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, smem));
+    Value start = arith::AddIOp::create(
+        rewriter, loc, base, emitBufferOffset(rewriter, loc, op.getBuffer(), adaptor.getSlot()));
+    ThreadElements elems(type);
+    const tile::DimDistribution &dim = elems.distribution()[0];
+    int64_t width = dim.holdsRunsOf(4) ? 4 : dim.holdsRunsOf(2) ? 2 : 1;
+    Type elem = type.getElementType();
+    int64_t bytes = elem.getIntOrFloatBitWidth() / 8;
+    auto ptrType = LLVM::LLVMPointerType::get(rewriter.getContext(), 3);
+    // The thread's first element's address and constant offsets from it
+    // (which the loads carry), where the layout does not wrap around the
+    // vector; else each element's coordinate, modulo its length.
+    bool wraps = elems.wraps(0);
+    SmallVector<SmallVector<Value>> coords;
+    Value first;
+    if (wraps) {
+      coords = elems.emitCoords(rewriter, loc);
+    } else {
+      Value base0 = elems.emitBases(rewriter, loc)[0];
+      first = LLVM::IntToPtrOp::create(
+          rewriter, loc, ptrType,
+          Value(arith::AddIOp::create(
+              rewriter, loc, start,
+              arith::MulIOp::create(rewriter, loc, base0, constI32(rewriter, loc, bytes)))));
+    }
+    SmallVector<Value> values;
+    for (int64_t e = 0; e < elems.size(); e += width) {
+      Value ptr;
+      if (wraps) {
+        Value at = arith::AddIOp::create(
+            rewriter, loc, start,
+            arith::MulIOp::create(rewriter, loc, coords[e][0], constI32(rewriter, loc, bytes)));
+        ptr = LLVM::IntToPtrOp::create(rewriter, loc, ptrType, at);
+      } else {
+        ptr = LLVM::GEPOp::create(rewriter, loc, ptrType, rewriter.getI8Type(), first,
+                                  ArrayRef<LLVM::GEPArg>{int32_t(elems.offset(0, e) * bytes)});
+      }
+      if (width == 1) {
+        values.push_back(LLVM::LoadOp::create(rewriter, loc, elem, ptr, bytes));
+        continue;
+      }
+      Value run =
+          LLVM::LoadOp::create(rewriter, loc, VectorType::get({width}, elem), ptr, width * bytes);
+      for (int64_t i = 0; i < width; ++i)
+        values.push_back(
+            LLVM::ExtractElementOp::create(rewriter, loc, run, constI32(rewriter, loc, i)));
+    }
+    rewriter.replaceOp(op, pack(rewriter, loc, vecType, values));
     return success();
   }
 };

@@ -144,3 +144,58 @@ func.func @adds(%pd: !tile.ptr<f32>, %rows: i32, %cols: i32, %stride: i32, %unit
   tile.atomic_add %d[%row, %col], %ones : !tile.desc<64x64xf32>, tensor<64x64xf32, #mma>
   return
 }
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+#row = #tile.slice<dim = 0, parent = #mma>
+
+// A row vector (128 f32 of row h of a (b, h, n) tensor) by TMA: a 3-D bulk
+// tensor copy of one box, coordinates column first, then h and b, arming
+// its barrier with 512 bytes; in the loop each thread reads the 32 elements
+// its accumulator columns need (pairs: 2 x 8 consecutive columns of each
+// 8-column group) as 16 8-byte shared loads at constant offsets from one
+// address.
+// CHECK-LABEL: gpu.func @row_vector
+// CHECK-SAME: %[[MAPL:[^:]*]]: !llvm.ptr) kernel
+// CHECK: nvvm.mbarrier.arrive.expect_tx %[[BARL:.*]], %c512_i32
+// CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[MAPL]], %[[BARL]], box[%c0_i32, %arg18, %arg17]
+// CHECK: scf.for
+// CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[MAPL]], %{{.*}}, box[%{{.*}}, %arg18, %arg17]
+// CHECK: llvm.load %[[FIRST:[0-9]+]] {alignment = 8 : i64} : !llvm.ptr<3> -> vector<2xf32>
+// CHECK-COUNT-15: llvm.getelementptr %[[FIRST]][{{[0-9]+}}] : (!llvm.ptr<3>) -> !llvm.ptr<3>, i8
+// CHECK-NOT: llvm.load {{.*}}!llvm.ptr<1> -> f32
+func.func @row_vector(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                      %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                      %arg10: !tile.ptr<f32>, %arg11: i32, %arg12: i32, %arg13: i32,
+                      %arg14: i32, %arg15: i32, %arg16: i32,
+                      %b: i32, %h: i32, %row: i32, %col: i32, %out: !tile.ptr<f32>)
+    attributes {tile.kernel, tile.num_stages = 4 : i32, tile.num_warps = 4 : i32, tile.tma} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c1 = arith.constant 1 : i32
+  %c64 = arith.constant 64 : i32
+  %r = scf.for %k = %c0 to %arg2 step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
+    %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+    %a = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %bt = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %lh = tile.at %arg10[%b, %h] strides [%arg14, %arg15] : !tile.ptr<f32>
+    %dl = tile.make_desc %lh, [%arg13], [%c1] {aligned} : !tile.ptr<f32> -> !tile.desc<128xf32>
+    %l = tile.load %dl[%k] : !tile.desc<128xf32> -> tensor<128xf32, #row>
+    %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+    %ob = tile.convert_layout %bt : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    %le = tile.expand_dims %l, 0 : tensor<128xf32, #row> -> tensor<1x128xf32, #mma>
+    %lb = tile.broadcast %le : tensor<1x128xf32, #mma> -> tensor<128x128xf32, #mma>
+    %s = arith.addf %d, %lb : tensor<128x128xf32, #mma>
+    scf.yield %s : tensor<128x128xf32, #mma>
+  }
+  %do = tile.make_desc %out, [%c64, %c64], [%c64, %c1] : !tile.ptr<f32> -> !tile.desc<128x128xf32>
+  tile.store %do[%c0, %c0], %r : !tile.desc<128x128xf32>, tensor<128x128xf32, #mma>
+  return
+}

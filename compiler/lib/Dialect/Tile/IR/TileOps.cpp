@@ -201,7 +201,11 @@ int64_t SharedType::getBufferBytes() const {
 }
 
 int64_t SharedType::getSwizzleBytes() const {
-  return std::min<int64_t>(128, getShape()[1] * getElementType().getIntOrFloatBitWidth() / 8);
+  int64_t rowBytes = getShape()[1] * getElementType().getIntOrFloatBitWidth() / 8;
+  // A row vector is one unswizzled panel, whatever its width.
+  if (isRowVector())
+    return rowBytes;
+  return std::min<int64_t>(128, rowBytes);
 }
 
 // !tile.tensormap<128x64xbf16, 0>: boxes, elements, the tensor's parameter;
@@ -251,6 +255,15 @@ LogicalResult TensorMapType::verify(function_ref<InFlightDiagnostic()> emitError
   if (box[0] < 1 || box[0] > 256)
     return emitError() << "expects 1 to 256 box rows, got " << box[0];
   int64_t rowBytes = box[1] * elementType.getIntOrFloatBitWidth() / 8;
+  // A box of one row copies a row vector, unswizzled: up to 256 elements of
+  // whole 16-byte chunks.
+  if (box[0] == 1) {
+    if (box[1] > 256 || rowBytes % 16 != 0)
+      return emitError() << "expects a one-row box of at most 256 elements in whole 16-byte "
+                            "chunks, got "
+                         << box[1] << " x " << elementType;
+    return success();
+  }
   if (rowBytes != 32 && rowBytes != 64 && rowBytes != 128)
     return emitError() << "expects box rows of 32, 64 or 128 bytes (a swizzle's width), got "
                        << rowBytes;
@@ -736,16 +749,24 @@ LogicalResult SharedAllocOp::verify() {
   if (getOffsets().size() != type.getBuffers())
     return emitOpError("expects one offset per buffer (")
            << type.getBuffers() << "), got " << getOffsets().size();
+  // Swizzled tiles start on the swizzle's period; unswizzled row vectors
+  // where TMA may write (128 bytes).
+  int64_t alignment = type.isRowVector() ? kRowVectorAlignment : kSharedTileAlignment;
   for (int64_t offset : getOffsets())
-    if (offset < 0 || offset % kSharedTileAlignment != 0)
+    if (offset < 0 || offset % alignment != 0)
       return emitOpError("expects offsets that are non-negative multiples of ")
-             << kSharedTileAlignment << ", got " << offset;
+             << alignment << ", got " << offset;
   return success();
 }
 
 /// A tile of `tile`'s type fits the buffers of `shared`.
-static LogicalResult verifyBufferTile(Operation *op, SharedType shared, RankedTensorType tile) {
-  if (tile.getShape() != shared.getShape() || tile.getElementType() != shared.getElementType())
+static LogicalResult verifyBufferTile(Operation *op, SharedType shared, RankedTensorType tile,
+                                      bool rowVectors = false) {
+  // A one-row buffer holds a row vector: its tile may be the 1-D vector.
+  bool vector = rowVectors && shared.isRowVector() && tile.getRank() == 1 &&
+                tile.getDimSize(0) == shared.getShape()[1];
+  if ((!vector && tile.getShape() != shared.getShape()) ||
+      tile.getElementType() != shared.getElementType())
     return op->emitOpError("expects a tile of the buffer's shape and element type, ")
            << RankedTensorType::get(shared.getShape(), shared.getElementType()) << ", got "
            << RankedTensorType::get(tile.getShape(), tile.getElementType());
@@ -767,7 +788,7 @@ LogicalResult AsyncCopyOp::verify() {
 LogicalResult SharedViewOp::verify() {
   if (getTf32Rounded() && !getType().getElementType().isF32())
     return emitOpError("tf32_rounded expects an f32 tile, got ") << getType().getElementType();
-  return verifyBufferTile(*this, getBuffer().getType(), getType());
+  return verifyBufferTile(*this, getBuffer().getType(), getType(), /*rowVectors=*/true);
 }
 
 LogicalResult AsyncWaitOp::verify() {

@@ -63,6 +63,9 @@ inline constexpr llvm::StringLiteral kTmaStoresAttr = "tile.tma_stores";
 /// Shared tiles of dot operands start on this boundary (one period of the
 /// 128-byte swizzle, which wgmma applies to absolute addresses).
 inline constexpr int64_t kSharedTileAlignment = 1024;
+/// The alignment of a row vector's buffers (!tile.shared of one row): a TMA
+/// copy's destination.
+inline constexpr int64_t kRowVectorAlignment = 128;
 /// On an `arith.mulf` of a 2-D tile by a per-row factor expanded and
 /// broadcast along its columns (dsl::rescale_rows): the factor is mostly
 /// exactly 1, so each warp whose factors all are skips the multiply. A hint:

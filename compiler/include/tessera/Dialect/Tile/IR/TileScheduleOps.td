@@ -63,16 +63,20 @@ def Tile_AsyncCopyOp : Tile_Op<"async_copy", [MemoryEffects<[MemRead, MemWrite]>
 }
 
 def Tile_SharedViewOp : Tile_Op<"shared_view", [MemoryEffects<[MemRead]>]> {
-  let summary = "the tile in a shared buffer, as the source of tensor-core operand stagings";
+  let summary = "the tile in a shared buffer: staged dot operands, or a row vector read";
   let description = [{
     The tile that async copies brought into buffer `slot` of `buffer`. Only
     stagings of tensor-core dot operands read it (the dot reads the buffer
-    itself), so it lowers to no instructions. `tf32_rounded`: as on
+    itself), so it lowers to no instructions; but a 1-D view of a row vector
+    (a one-row buffer), which any op may use, reads the elements each thread
+    holds from shared memory where it stands. `tf32_rounded`: as on
     `tile.load`, the copied f32 values are tf32 values already.
 
     ```mlir
     %kt = tile.shared_view %k[%slot] : !tile.shared<64x128xbf16, 2>
         -> tensor<64x128xbf16, #blocked>
+    %l = tile.shared_view %lse[%slot] : !tile.shared<1x64xf32, 4>
+        -> tensor<64xf32, #tile.slice<...>>
     ```
   }];
   let arguments = (ins Tile_SharedType:$buffer, I32:$slot, UnitAttr:$tf32_rounded);

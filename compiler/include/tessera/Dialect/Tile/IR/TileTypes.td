@@ -49,7 +49,8 @@ def Tile_SharedType : Tile_Type<"Shared", "shared"> {
     bytes, each row-major, the 16-byte chunks of a panel row XOR-ed with
     the row (CUTLASS's `Swizzle<3|2|1, 4, 3>`), so that ldmatrix, 16-byte
     stores and cp.async are free of bank conflicts. `tile.shared_alloc`
-    places the buffers.
+    places the buffers. A tile of one row (`!tile.shared<1x64xf32, 4>`) is a
+    row vector: one panel, unswizzled, whatever its width.
   }];
   let parameters = (ins ArrayRefParameter<"int64_t">:$shape, "::mlir::Type":$elementType,
                         DefaultValuedParameter<"unsigned", "1">:$buffers);
@@ -58,6 +59,8 @@ def Tile_SharedType : Tile_Type<"Shared", "shared"> {
   let extraClassDeclaration = [{
     /// Bytes of one buffer.
     int64_t getBufferBytes() const;
+    /// Whether the tile is one row: a row vector, copied and kept unswizzled.
+    bool isRowVector() const { return getShape()[0] == 1; }
     /// Bytes of one row of a panel: the swizzle's width (32, 64 or 128).
     int64_t getSwizzleBytes() const;
   }];
@@ -80,6 +83,11 @@ def Tile_TensorMapType : Tile_Type<"TensorMap", "tensormap"> {
     the leading dimensions, so a copy at (b, h, row, column) brings the
     block of the (b, h) matrix, zeros past its rows and columns, as a
     `tile.make_desc ... at [b, h]` view of the tensor reads it.
+
+    `!tile.tensormap<1x64xf32, 4, rank = 3>` copies row vectors: a box of
+    one row is unswizzled and may be up to 256 elements (whole 16-byte
+    chunks) wide; a copy at (b, h, column) brings 64 elements of the (b, h)
+    row, as a 1-D block of `tile.make_desc ... at [b, h]` reads them.
   }];
   let parameters = (ins ArrayRefParameter<"int64_t">:$box, "::mlir::Type":$elementType,
                         "unsigned":$tensor, DefaultValuedParameter<"unsigned", "2">:$rank);
