@@ -112,10 +112,16 @@ std::vector<Jit::CompileResult> Jit::compileAll(const std::vector<IRBuilderFn> &
 std::string Jit::loadWarning(const CompiledKernel &compiled) {
   if (!compiled.usage.wgmmaSerialized)
     return "";
-  return "tessera: warning: kernel " + compiled.name +
+  // The configuration, so that the warning says which of a kernel's
+  // specializations it is (tessera-compile -D reproduces it).
+  std::string config;
+  for (const auto &[name, value] : compiled.constants)
+    config += (config.empty() ? " [" : ",") + name + "=" + std::to_string(value);
+  if (!config.empty())
+    config += "]";
+  return "tessera: warning: kernel " + compiled.name + config +
          ": ptxas serialized its wgmmas (each waits for the one before; "
-         "tessera-compile --report names the kernel's configuration, docs/COMPILER.md §4 the "
-         "causes)\n";
+         "docs/COMPILER.md §4 the causes)\n";
 }
 
 std::unique_ptr<JitKernel> Jit::load(CompiledKernel compiled) {

@@ -560,12 +560,13 @@ TEST(Compiler, ReportsWgmmaSerializedByADivision) {
   auto build = [](bool ieeeDivision) {
     return [ieeeDivision](mlir::MLIRContext &ctx) {
       dsl::KernelBuilder kb(ctx, "divided_dot", 4);
+      const int64_t n = kb.constant("BLOCK", 64);
       dsl::TensorArg a = kb.tensor("a", DType::BF16, 2), b = kb.tensor("b", DType::BF16, 2);
       dsl::TensorArg d = kb.tensor("d", DType::F32, 2), out = kb.tensor("out", DType::F32, 2);
       dsl::Scalar zero(0);
       dsl::Tile c =
-          dsl::dot(dsl::load(a, {zero, zero}, {64, 64}), dsl::load(b, {zero, zero}, {64, 64}));
-      dsl::Tile den = dsl::load(d, {zero, zero}, {64, 64});
+          dsl::dot(dsl::load(a, {zero, zero}, {n, n}), dsl::load(b, {zero, zero}, {n, n}));
+      dsl::Tile den = dsl::load(d, {zero, zero}, {n, n});
       dsl::store(out, {zero, zero}, ieeeDivision ? c / den : c * dsl::reciprocal(den));
       return kb.finish();
     };
@@ -575,9 +576,10 @@ TEST(Compiler, ReportsWgmmaSerializedByADivision) {
   CompiledKernel divided = Jit::get().compile(build(true), options);
   EXPECT_NE(divided.ptx.find("wgmma.mma_async"), std::string::npos);
   EXPECT_TRUE(divided.usage.wgmmaSerialized);
-  // Loading it says so on stderr, naming the kernel.
-  EXPECT_NE(Jit::loadWarning(divided).find("kernel divided_dot: ptxas serialized its wgmmas"),
-            std::string::npos);
+  // Loading it says so on stderr, naming the kernel and its configuration.
+  EXPECT_NE(
+      Jit::loadWarning(divided).find("kernel divided_dot [BLOCK=64]: ptxas serialized its wgmmas"),
+      std::string::npos);
   CompiledKernel multiplied = Jit::get().compile(build(false), options);
   EXPECT_FALSE(multiplied.usage.wgmmaSerialized);
   EXPECT_EQ(Jit::loadWarning(multiplied), "");
