@@ -125,9 +125,14 @@ void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
   float scale = options.scale.value_or(float(1.0 / std::sqrt(double(qs[3]))));
   int64_t blockD = config.get("BLOCK_D");
 
-  // D = rowsum(dO ∘ O) and L·log2(e), f32 (batch, heads, q_len).
-  DeviceTensor delta = DeviceTensor::empty({qs[0], qs[1], qs[2]}, DType::F32);
-  DeviceTensor lseLog2 = DeviceTensor::empty({qs[0], qs[1], qs[2]}, DType::F32);
+  // D = rowsum(dO ∘ O) and L·log2(e), f32 (batch, heads, q_len rounded up to
+  // 4): rows of whole 16-byte vectors, so that TMA brings the dK/dV loop's
+  // rows of them with Q and dO at any q_len (tile-use-tma's row vectors).
+  // The rows past q_len hold D = 0 and L·log2(e) = 0 (the preprocessing
+  // reads out, dout and lse as zeros there), as zero padding would.
+  const int64_t rowsPadded = (qs[2] + 3) / 4 * 4;
+  DeviceTensor delta = DeviceTensor::empty({qs[0], qs[1], rowsPadded}, DType::F32);
+  DeviceTensor lseLog2 = DeviceTensor::empty({qs[0], qs[1], rowsPadded}, DType::F32);
   int64_t preBlockM = std::min<int64_t>(64, 8192 / blockD);
   KernelConfig preConfig =
       kernels::makeConfig(kernels::lookup("attention_backward_preprocess"), q.dtype(), 4,
@@ -159,7 +164,7 @@ void attention::backwardWithConfig(const DeviceTensor &q, const DeviceTensor &k,
   // ever receive zeros (their queries' dS are masked to 0).
   DeviceTensor dqAccum;
   if (dqAtomic)
-    dqAccum = DeviceTensor::empty({qs[0], qs[1], qs[3], (qs[2] + 3) / 4 * 4}, DType::F32);
+    dqAccum = DeviceTensor::empty({qs[0], qs[1], qs[3], rowsPadded}, DType::F32);
   KernelArgs dkdvArgs;
   commonArgs(dkdvArgs);
   kernels::detail::addTensor(dkdvArgs, dk, "dk");
