@@ -54,7 +54,7 @@ std::string tessera::toolchainFingerprint() {
            (barrierPerStaging() ? ";barrier-per-staging" : "") +
            (keepStagingBarriers() ? ";keep-staging-barriers" : "") +
            (rowConversionsInLoops() ? ";row-conversions-in-loops" : "") +
-           (globalRowVectors() ? ";global-row-vectors" : "");
+           (stageRowVectors() ? ";stage-row-vectors" : "");
   }();
   return fingerprint;
 }

@@ -54,7 +54,7 @@ void tessera::buildSchedulePasses(OpPassManager &pm, const PipelineOptions &opti
   TileUseTmaOptions tma;
   tma.arch = options.arch;
   tma.sharedRings = sharedTmaRings();
-  tma.stageRowVectors = !globalRowVectors();
+  tma.stageRowVectors = stageRowVectors();
   pm.addPass(createTileUseTma(tma));
   // ... and may give those copies to a producer warpgroup.
   TileWarpSpecializeOptions specialize;

@@ -81,8 +81,8 @@ bool tessera::rowConversionsInLoops() {
   return enabled;
 }
 
-bool tessera::globalRowVectors() {
-  static const bool enabled = envFlag("TESSERA_GLOBAL_ROW_VECTORS");
+bool tessera::stageRowVectors() {
+  static const bool enabled = envFlag("TESSERA_STAGE_ROW_VECTORS");
   return enabled;
 }
 

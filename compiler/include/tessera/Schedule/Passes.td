@@ -97,7 +97,8 @@ def TileUseTma : Pass<"tile-use-tma", "mlir::ModuleOp"> {
            "its pipeline starts anew after the first's)">,
     Option<"stageRowVectors", "stage-row-vectors", "bool", /*default=*/"true",
            "a converted loop's row vectors (1-D f32 blocks) come by TMA with its tiles "
-           "(else they stay global loads, as before 2026-12-07)">
+           "(else they stay global loads; the pipeline's default until measured: "
+           "TESSERA_STAGE_ROW_VECTORS=1)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect"];
 }

@@ -65,10 +65,12 @@ bool keepStagingBarriers();
 /// kernel cache keys on it).
 bool rowConversionsInLoops();
 
-/// Whether a TMA loop's row vectors stay global loads in this process, as
-/// before 2026-12-07 ($TESSERA_GLOBAL_ROW_VECTORS=1, read once: an A/B of
-/// tile-use-tma's stage-row-vectors; the kernel cache keys on it).
-bool globalRowVectors();
+/// Whether a TMA loop's row vectors (the attention backward's L and D) come
+/// by TMA with its tiles in this process ($TESSERA_STAGE_ROW_VECTORS=1, read
+/// once: tile-use-tma's stage-row-vectors; the kernel cache keys on it). Off
+/// by default until a device run has tested and measured it
+/// (scripts/device-row-vectors.sh); by default they stay global loads.
+bool stageRowVectors();
 
 /// Whether TMA loops in sequence that a producer warpgroup fills share one
 /// ring (tile-warp-specialize's shared-rings), as by default:
