@@ -426,6 +426,11 @@ TEST_P(AttentionForwardTma, MatchesFloat64Reference) {
         {"PING_PONG", mode == 5}};
     if (mode >= 7)
       flags.insert({{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"num_warps", 4}, {"CTAS_PER_SM", 2}});
+    else if (mode == 3 && s.dim <= 64)
+      // The heuristic's 128 x 128 at d <= 64 with the next scores issued
+      // early needs more than 255 registers: ptxas spilled over 900 bytes
+      // and serialized its wgmmas (C7511). 128 x 64 fits.
+      flags.insert({"BLOCK_N", 64});
     else if (mode >= 4)
       flags.insert({{"BLOCK_M", 128}, {"BLOCK_N", mode == 6 ? 128 : 64}, {"num_warps", 8}});
     checkForward(dtype, attention::Fp32Precision::ieee, s, causal, useMask, flags);
