@@ -683,8 +683,16 @@ private:
         OpBuilder b(before);
         copyBeside(before, ivAt(b, loop.getLowerBound(), *getConstantIntValue(before.getSlot())));
       }
-      // The load: this iteration's buffer once its fill has landed.
-      OpBuilder b(load);
+      // The load: this iteration's buffer once its fill has landed, read
+      // right before its first use in the body (a global load is issued
+      // early to hide its latency; a shared one need not hold its registers
+      // across the products before that use).
+      Operation *firstUse = nullptr;
+      for (Operation *user : load->getUsers())
+        if (Operation *inBody = body->findAncestorOpInBlock(*user);
+            inBody && (!firstUse || inBody->isBeforeInBlock(firstUse)))
+          firstUse = inBody;
+      OpBuilder b(firstUse ? firstUse : load.getOperation());
       Value j = emitIteration(b, loc, loop, loop.getInductionVar());
       Value slot = arith::RemUIOp::create(b, loc, j, constI32(b, loc, stages));
       Value parity = arith::AndIOp::create(b, loc, emitFillNumber(b, loc, loop, j, stages),
