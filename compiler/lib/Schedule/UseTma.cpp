@@ -76,6 +76,35 @@ struct TmaSource {
   }
 };
 
+/// `source`, once `make`'s block is of its kernel parameter `ptr` (the
+/// parameter, or its sub-tensor at `source.leading` whose strides are
+/// `leadingStrides`): the descriptor's sizes and strides are the tensor's
+/// trailing ones (the last stride may be the constant 1).
+TmaSource ofParameter(TmaSource source, tile::MakeDescOp make, Value ptr, ValueRange leadingStrides,
+                      func::FuncOp kernel) {
+  auto arg = dyn_cast<BlockArgument>(ptr);
+  unsigned rank = source.rank();
+  // A tensor parameter is its pointer, then its sizes and strides (i32),
+  // outermost first; cuTensorMapEncodeTiled takes up to 5 dimensions.
+  if (!arg || arg.getOwner() != &kernel.getBody().front() || rank > 5 ||
+      arg.getArgNumber() + 2 * rank >= kernel.getNumArguments())
+    return {};
+  auto param = [&](unsigned i) { return kernel.getArgument(arg.getArgNumber() + 1 + i); };
+  unsigned dims = make.getSizes().size();
+  for (unsigned d = 0; d < dims; ++d) {
+    Value stride = make.getStrides()[d];
+    bool last = d + 1 == dims;
+    if (make.getSizes()[d] != param(rank - dims + d) ||
+        (stride != param(2 * rank - dims + d) && !(last && matchPattern(stride, m_One()))))
+      return {};
+  }
+  for (auto [d, stride] : llvm::enumerate(leadingStrides))
+    if (stride != param(rank + d))
+      return {};
+  source.tensor = arg;
+  return source;
+}
+
 TmaSource tmaSource(tile::MakeDescOp make, func::FuncOp kernel, bool f32 = false) {
   Type elem = make ? make.getType().getElementType() : Type();
   if (!make || !make.getAligned() || make.getSizes().size() != 2 ||
@@ -89,25 +118,7 @@ TmaSource tmaSource(tile::MakeDescOp make, func::FuncOp kernel, bool f32 = false
     source.leading.assign(at.getIndices().begin(), at.getIndices().end());
     leadingStrides = at.getStrides();
   }
-  auto arg = dyn_cast<BlockArgument>(ptr);
-  unsigned rank = source.rank();
-  // A tensor parameter is its pointer, then its sizes and strides (i32),
-  // outermost first; cuTensorMapEncodeTiled takes up to 5 dimensions.
-  if (!arg || arg.getOwner() != &kernel.getBody().front() || rank > 5 ||
-      arg.getArgNumber() + 2 * rank >= kernel.getNumArguments())
-    return {};
-  auto param = [&](unsigned i) { return kernel.getArgument(arg.getArgNumber() + 1 + i); };
-  for (unsigned d = 0; d < 2; ++d) {
-    Value stride = make.getStrides()[d];
-    if (make.getSizes()[d] != param(rank - 2 + d) ||
-        (stride != param(2 * rank - 2 + d) && !(d == 1 && matchPattern(stride, m_One()))))
-      return {};
-  }
-  for (auto [d, stride] : llvm::enumerate(leadingStrides))
-    if (stride != param(rank + d))
-      return {};
-  source.tensor = arg;
-  return source;
+  return ofParameter(source, make, ptr, leadingStrides, kernel);
 }
 
 /// The tensor a row vector (a 1-D block of f32 along a tensor's last,
@@ -120,26 +131,12 @@ TmaSource rowVectorSource(tile::MakeDescOp make, func::FuncOp kernel, Value &row
       !make.getType().getElementType().isF32())
     return {};
   auto at = make.getPtr().getDefiningOp<tile::AtOp>();
-  auto arg = at ? dyn_cast<BlockArgument>(at.getPtr()) : BlockArgument();
-  if (!arg || at.getIndices().empty())
+  if (!at || at.getIndices().empty())
     return {};
   TmaSource source;
   source.leading.assign(at.getIndices().begin(), std::prev(at.getIndices().end()));
-  unsigned rank = source.rank();
-  if (arg.getOwner() != &kernel.getBody().front() || rank > 5 ||
-      arg.getArgNumber() + 2 * rank >= kernel.getNumArguments())
-    return {};
-  auto param = [&](unsigned i) { return kernel.getArgument(arg.getArgNumber() + 1 + i); };
-  Value stride = make.getStrides()[0];
-  if (make.getSizes()[0] != param(rank - 1) ||
-      (stride != param(2 * rank - 1) && !matchPattern(stride, m_One())))
-    return {};
-  for (auto [d, leadingStride] : llvm::enumerate(at.getStrides()))
-    if (leadingStride != param(rank + d))
-      return {};
-  source.tensor = arg;
   row = at.getIndices().back();
-  return source;
+  return ofParameter(source, make, at.getPtr(), at.getStrides(), kernel);
 }
 
 /// Whether every tile viewed in `buffer` is an operand of tf32 wgmma, which
@@ -647,6 +644,9 @@ private:
       int64_t offset = llvm::alignTo(std::max(sharedEnd(), nextBarrier), tile::kRowVectorAlignment);
       if (!fitsBeforeBarriers(offset + stages * bufferBytes))
         continue;
+      Value map = tensorMap(source.map(1, type1.getSwizzleBytes(), f32));
+      if (!map)
+        return;
       end = offset + stages * bufferBytes;
       SmallVector<int64_t> offsets;
       for (int64_t s = 0; s < stages; ++s)
@@ -656,9 +656,6 @@ private:
       Value buffer =
           tile::SharedAllocOp::create(entry, loc, type1, entry.getDenseI64ArrayAttr(offsets));
       Value bars = barriersOf(buffer);
-      Value map = tensorMap(source.map(1, type1.getSwizzleBytes(), f32));
-      if (!map)
-        return;
       // The vector of iteration `iv` at `b`, as `copy` issues its tile.
       auto copyBeside = [&](tile::TmaCopyOp copy, Value iv) {
         OpBuilder b(copy->getBlock(), std::next(Block::iterator(copy)));

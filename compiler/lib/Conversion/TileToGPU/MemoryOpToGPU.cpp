@@ -1276,46 +1276,35 @@ struct SharedViewOpToGPU : OpConversionPattern<tile::SharedViewOp> {
       return success();
     }
     Location loc = op.getLoc();
-    Value smem = sharedScratch(rewriter, loc, rewriter.getI8Type(), 1, 0);
-    Value base = arith::IndexCastOp::create(
-        rewriter, loc, rewriter.getI32Type(),
-        memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, smem));
-    Value start = arith::AddIOp::create(
-        rewriter, loc, base, emitBufferOffset(rewriter, loc, op.getBuffer(), adaptor.getSlot()));
+    Value buffer = sharedPointer(
+        rewriter, loc, emitBufferOffset(rewriter, loc, op.getBuffer(), adaptor.getSlot()));
     ThreadElements elems(type);
     const tile::DimDistribution &dim = elems.distribution()[0];
     int64_t width = dim.holdsRunsOf(4) ? 4 : dim.holdsRunsOf(2) ? 2 : 1;
     Type elem = type.getElementType();
     int64_t bytes = elem.getIntOrFloatBitWidth() / 8;
     auto ptrType = LLVM::LLVMPointerType::get(rewriter.getContext(), 3);
+    auto byteAt = [&](Value ptr, LLVM::GEPArg offset) {
+      return LLVM::GEPOp::create(rewriter, loc, ptrType, rewriter.getI8Type(), ptr,
+                                 ArrayRef<LLVM::GEPArg>{offset});
+    };
+    auto bytesOf = [&](Value element) -> Value {
+      return arith::MulIOp::create(rewriter, loc, element, constI32(rewriter, loc, bytes));
+    };
     // The thread's first element's address and constant offsets from it
     // (which the loads carry), where the layout does not wrap around the
     // vector; else each element's coordinate, modulo its length.
     bool wraps = elems.wraps(0);
     SmallVector<SmallVector<Value>> coords;
     Value first;
-    if (wraps) {
+    if (wraps)
       coords = elems.emitCoords(rewriter, loc);
-    } else {
-      Value base0 = elems.emitBases(rewriter, loc)[0];
-      first = LLVM::IntToPtrOp::create(
-          rewriter, loc, ptrType,
-          Value(arith::AddIOp::create(
-              rewriter, loc, start,
-              arith::MulIOp::create(rewriter, loc, base0, constI32(rewriter, loc, bytes)))));
-    }
+    else
+      first = byteAt(buffer, bytesOf(elems.emitBases(rewriter, loc)[0]));
     SmallVector<Value> values;
     for (int64_t e = 0; e < elems.size(); e += width) {
-      Value ptr;
-      if (wraps) {
-        Value at = arith::AddIOp::create(
-            rewriter, loc, start,
-            arith::MulIOp::create(rewriter, loc, coords[e][0], constI32(rewriter, loc, bytes)));
-        ptr = LLVM::IntToPtrOp::create(rewriter, loc, ptrType, at);
-      } else {
-        ptr = LLVM::GEPOp::create(rewriter, loc, ptrType, rewriter.getI8Type(), first,
-                                  ArrayRef<LLVM::GEPArg>{int32_t(elems.offset(0, e) * bytes)});
-      }
+      Value ptr = wraps ? byteAt(buffer, bytesOf(coords[e][0]))
+                        : byteAt(first, int32_t(elems.offset(0, e) * bytes));
       if (width == 1) {
         values.push_back(LLVM::LoadOp::create(rewriter, loc, elem, ptr, bytes));
         continue;

@@ -19,21 +19,6 @@ using namespace tessera::tilegpu;
 
 namespace {
 
-/// The shared-memory pointer of byte `offset` (i32) of the kernel's dynamic
-/// shared memory, in address space 3 (shared::cta) or 7 (shared::cluster).
-/// PTX lets an address of the executing CTA's window name the same bytes in
-/// the cluster's, so one integer serves both: an addrspacecast from 3 to 7
-/// would go through a generic address (cvta.shared, cvta.to.shared::cluster,
-/// two 64-bit registers per TMA copy).
-Value sharedPointer(OpBuilder &b, Location loc, Value offset, unsigned addressSpace = 3) {
-  Value view = sharedScratch(b, loc, b.getI8Type(), 1, 0);
-  Value index = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, view);
-  Value base = arith::IndexCastOp::create(b, loc, b.getI32Type(), index);
-  Value address = arith::AddIOp::create(b, loc, base, offset);
-  return LLVM::IntToPtrOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext(), addressSpace),
-                                  address);
-}
-
 /// The pointer to barrier `slot` (i32) of `barriers` (a tile.mbarrier_alloc).
 Value barrierPointer(OpBuilder &b, Location loc, Value barriers, Value slot) {
   int64_t offset = barriers.getDefiningOp<tile::MBarrierAllocOp>().getOffset();

@@ -231,6 +231,16 @@ Value tessera::tilegpu::sharedScratch(OpBuilder &b, Location loc, Type elementTy
   return memref::ViewOp::create(b, loc, typed, smem, constIndex(b, loc, byteOffset), ValueRange{});
 }
 
+Value tessera::tilegpu::sharedPointer(OpBuilder &b, Location loc, Value offset,
+                                      unsigned addressSpace) {
+  Value view = sharedScratch(b, loc, b.getI8Type(), 1, 0);
+  Value index = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, view);
+  Value base = arith::IndexCastOp::create(b, loc, b.getI32Type(), index);
+  Value address = arith::AddIOp::create(b, loc, base, offset);
+  return LLVM::IntToPtrOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext(), addressSpace),
+                                  address);
+}
+
 SmallVector<Value> tessera::tilegpu::unpack(OpBuilder &b, Location loc, Value vec) {
   auto type = cast<VectorType>(vec.getType());
   SmallVector<Value> out;

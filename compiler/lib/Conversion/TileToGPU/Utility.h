@@ -88,6 +88,14 @@ Value linearIndex(OpBuilder &b, Location loc, ArrayRef<Value> coords, ArrayRef<i
 Value sharedScratch(OpBuilder &b, Location loc, Type elementType, int64_t numElements,
                     int64_t byteOffset);
 
+/// The shared-memory pointer of byte `offset` (i32) of the kernel's dynamic
+/// shared memory, in address space 3 (shared::cta) or 7 (shared::cluster).
+/// PTX lets an address of the executing CTA's window name the same bytes in
+/// the cluster's, so one integer serves both: an addrspacecast from 3 to 7
+/// would go through a generic address (cvta.shared, cvta.to.shared::cluster,
+/// two 64-bit registers per TMA copy).
+Value sharedPointer(OpBuilder &b, Location loc, Value offset, unsigned addressSpace = 3);
+
 /// Element type as stored in memory (i1 as i8).
 Type memoryType(Type elementType);
 /// Converts a register value to its memory type and back.
