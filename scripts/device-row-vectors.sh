@@ -3,7 +3,7 @@
 # run every GPU test with the defaults): tile-use-tma's row vectors (the
 # attention backward's rows of L and D by TMA with Q and dO,
 # TESSERA_STAGE_ROW_VECTORS=1; docs/COMPILER.md §3) tested and timed in one
-# call, as their turn to the default needs:
+# call (docs/PERFORMANCE.md "L and D by TMA" has its results):
 #   1. the backward GPU tests with the switch (14 processes);
 #   2. racecheck and memcheck with it on the backward's TMA modes at q 17
 #      d 32 (all nine, the 64 x 128 producer layouts among them; rows padded

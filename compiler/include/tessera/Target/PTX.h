@@ -68,8 +68,8 @@ bool rowConversionsInLoops();
 /// Whether a TMA loop's row vectors (the attention backward's L and D) come
 /// by TMA with its tiles in this process ($TESSERA_STAGE_ROW_VECTORS=1, read
 /// once: tile-use-tma's stage-row-vectors; the kernel cache keys on it). Off
-/// by default until a device run has tested and measured it
-/// (scripts/device-row-vectors.sh); by default they stay global loads.
+/// by default: the split backward's dK/dV program ran 3-6% slower with it on
+/// the H100 (docs/PERFORMANCE.md "L and D by TMA"); they stay global loads.
 bool stageRowVectors();
 
 /// Whether TMA loops in sequence that a producer warpgroup fills share one
