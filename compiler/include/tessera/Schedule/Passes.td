@@ -97,7 +97,7 @@ def TileUseTma : Pass<"tile-use-tma", "mlir::ModuleOp"> {
            "its pipeline starts anew after the first's)">,
     Option<"stageRowVectors", "stage-row-vectors", "bool", /*default=*/"true",
            "a converted loop's row vectors (1-D f32 blocks) come by TMA with its tiles "
-           "(else they stay global loads; the pipeline's default until measured: "
+           "(else they stay global loads, as the pipeline keeps them unless "
            "TESSERA_STAGE_ROW_VECTORS=1)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect"];
