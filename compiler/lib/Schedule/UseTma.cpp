@@ -182,6 +182,24 @@ tile::TensorMapType boxOf(tile::SharedType buffer, const TmaSource &source) {
   return source.map(buffer.getShape()[0], buffer.getSwizzleBytes(), buffer.getElementType());
 }
 
+/// The swizzle of the staging tile a TMA add's block of `type` is stored
+/// into (tile.store_staging exact): 32 bytes for an mma accumulator's
+/// layout, 0 (the widest) otherwise. Each thread stores its f32 pairs as 8
+/// bytes; a quad of lanes writes 8 columns (32 bytes) of one row, a
+/// half-warp four consecutive rows. In 128-byte panels rows r and r ^ 1
+/// hold those 32 bytes in the same two chunks (swapped by the swizzle), in
+/// 64-byte panels rows r and r ^ 2: every store takes two shared
+/// wavefronts a half-warp. Four 32-byte rows fill the 32 banks once.
+int64_t addStagingSwizzle(RankedTensorType type) {
+  TileElements elems(type);
+  const tile::DimDistribution &rows = elems.distribution()[0], &cols = elems.distribution()[1];
+  bool quadRows = cols.holdsRunsOf(2) && !cols.holdsRunsOf(4) && cols.laneShift == 0 &&
+                  cols.laneMask == 3 && cols.laneStride == 2 && rows.laneShift == 2 &&
+                  rows.laneMask == 7 && rows.laneStride == 1;
+  // A row of 8 columns is one 32-byte panel already.
+  return quadRows && type.getDimSize(1) % 8 == 0 && type.getDimSize(1) > 8 ? 32 : 0;
+}
+
 /// Index and predicate of a copy's first index as tile-pipeline-copies makes
 /// it: `select(runs, index, INT32_MAX)` (out of range: zeros) becomes the
 /// index with the predicate `runs`; any other index is always copied.
@@ -374,7 +392,8 @@ private:
 
   /// The staging tile of `add`, if TMA can add its block into the tensor: a
   /// 2-D f32 block of at most 256 rows (a multiple of 8) and whole 32-column
-  /// panels of an aligned tensor from a pointer parameter, whose tile fits
+  /// panels (addStagingSwizzle may narrow them) of an aligned tensor from a
+  /// pointer parameter, whose tile fits
   /// after the shared memory placed so far, added in the kernel's body or a
   /// loop's (every thread reaches its barriers; not under an scf.if).
   /// Allocated at the kernel's start: the tile is the add's alone.
@@ -386,8 +405,8 @@ private:
         type.getDimSize(0) > 256 || type.getDimSize(0) % 8 != 0 ||
         sharedTileUnits(type) % kSharedPanelCols != 0)
       return {};
-    auto staging =
-        tile::SharedType::get(kernel.getContext(), type.getShape(), type.getElementType(), 1);
+    auto staging = tile::SharedType::get(kernel.getContext(), type.getShape(),
+                                         type.getElementType(), 1, addStagingSwizzle(type));
     int64_t offset = llvm::alignTo(std::max(sharedEnd(), nextBarrier), tile::kSharedTileAlignment);
     if (!fitsBeforeBarriers(offset + staging.getBufferBytes()))
       return {};
@@ -427,7 +446,8 @@ private:
       gpu::BarrierOp::create(b, loc);
     }
     int64_t offset = staging.getDefiningOp<tile::SharedAllocOp>().getOffsets()[0];
-    tile::StoreStagingOp::create(b, loc, add.getValue(), offset, /*exact=*/true);
+    int64_t swizzle = cast<tile::SharedType>(staging.getType()).getSwizzle();
+    tile::StoreStagingOp::create(b, loc, add.getValue(), offset, /*exact=*/true, swizzle);
     tile::FenceAsyncSharedOp::create(b, loc);
     gpu::BarrierOp::create(b, loc);
     tile::TmaStoreOp::create(b, loc, staging, map,

@@ -591,30 +591,31 @@ func.func @publishes_next(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3:
 // tile.atomic_add of f32 blocks into aligned tensors becomes a TMA bulk add
 // (tile.tma_store add) from a staging tile of its own, placed after the
 // loop's buffers and before their barriers (128 x 128 f32: 64 KiB at
-// 131072; the second, 64 x 32, at 196608), each with a tensor map of 128-byte
-// panels (32 f32 columns). In the loop the block is written once the
+// 131072; the second, 64 x 32, at 196608), each with a tensor map of 32-byte
+// panels (8 f32 columns: an mma accumulator's pairs meet in the same banks
+// of wider ones, addStagingSwizzle). In the loop the block is written once the
 // previous iteration's add has read the tile: the wait goes before the
 // barrier that opens the body. Outside a loop the wait and a barrier of its
 // own come first. The kernel waits for the last add's read before it
 // returns. An unaligned tensor keeps tile.atomic_add.
 // CHECK-LABEL: func.func @adds
-// CHECK-SAME: %[[MAPD:[^:]*]]: !tile.tensormap<128x32xf32, 12>,
-// CHECK-SAME: %[[MAPE:[^:]*]]: !tile.tensormap<64x32xf32, 17>)
-// CHECK-DAG: %[[SMALL:.*]] = tile.shared_alloc [196608] : !tile.shared<64x32xf32>
-// CHECK-DAG: %[[STAGING:.*]] = tile.shared_alloc [131072] : !tile.shared<128x128xf32>
+// CHECK-SAME: %[[MAPD:[^:]*]]: !tile.tensormap<128x8xf32, 12>,
+// CHECK-SAME: %[[MAPE:[^:]*]]: !tile.tensormap<64x8xf32, 17>)
+// CHECK-DAG: %[[SMALL:.*]] = tile.shared_alloc [196608] : !tile.shared<64x32xf32, 1, swizzle = 32>
+// CHECK-DAG: %[[STAGING:.*]] = tile.shared_alloc [131072] : !tile.shared<128x128xf32, 1, swizzle = 32>
 // CHECK: tile.mbarrier_alloc 204800 : !tile.mbarriers<4>
 // CHECK: scf.for
 // CHECK-NEXT: tile.tma_store_wait
 // CHECK-NEXT: gpu.barrier
 // CHECK: %[[D:.*]] = tile.dot
-// CHECK-NEXT: tile.store_staging %[[D]] at 131072 exact : tensor<128x128xf32, #tile.mma
+// CHECK-NEXT: tile.store_staging %[[D]] at 131072 exact swizzle 32 : tensor<128x128xf32, #tile.mma
 // CHECK-NEXT: tile.fence_async_shared
 // CHECK-NEXT: gpu.barrier
-// CHECK-NEXT: tile.tma_store add %[[STAGING]], %[[MAPD]][%{{.*}}, %{{.*}}] : !tile.shared<128x128xf32>, !tile.tensormap<128x32xf32, 12>
+// CHECK-NEXT: tile.tma_store add %[[STAGING]], %[[MAPD]][%{{.*}}, %{{.*}}] : !tile.shared<128x128xf32, 1, swizzle = 32>, !tile.tensormap<128x8xf32, 12>
 // CHECK-NEXT: }
 // CHECK: tile.tma_store_wait
 // CHECK-NEXT: gpu.barrier
-// CHECK-NEXT: tile.store_staging %{{.*}} at 196608 exact : tensor<64x32xf32, #tile.mma
+// CHECK-NEXT: tile.store_staging %{{.*}} at 196608 exact swizzle 32 : tensor<64x32xf32, #tile.mma
 // CHECK-NEXT: tile.fence_async_shared
 // CHECK-NEXT: gpu.barrier
 // CHECK-NEXT: tile.tma_store add %[[SMALL]], %[[MAPE]]
@@ -657,6 +658,26 @@ func.func @adds(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg
 
 // -----
 
+#blocked = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+
+// A block in another layout than an mma accumulator's keeps the widest
+// panels (128 bytes, 32 f32 columns): its stores are not quads' pairs.
+// CHECK-LABEL: func.func @blocked_add
+// CHECK-SAME: !tile.tensormap<64x32xf32, 0>
+// CHECK: tile.shared_alloc [0] : !tile.shared<64x64xf32>{{$}}
+// CHECK: tile.store_staging %{{.*}} at 0 exact : tensor<64x64xf32, #tile.blocked
+func.func @blocked_add(%pd: !tile.ptr<f32>, %rows: i32, %cols: i32, %stride: i32, %unit: i32,
+                       %row: i32, %col: i32)
+    attributes {tile.kernel, tile.num_warps = 4 : i32, tile.tma} {
+  %ones = arith.constant dense<1.000000e+00> : tensor<64x64xf32, #blocked>
+  %c1 = arith.constant 1 : i32
+  %d = tile.make_desc %pd, [%rows, %cols], [%stride, %c1] {aligned} : !tile.ptr<f32> -> !tile.desc<64x64xf32>
+  tile.atomic_add %d[%row, %col], %ones : !tile.desc<64x64xf32>, tensor<64x64xf32, #blocked>
+  return
+}
+
+// -----
+
 #mma = #tile.mma<warpsPerCTA = [4, 1]>
 
 // A TMA add, then a TMA store whose staging tile (at 0) covers the add's
@@ -664,7 +685,7 @@ func.func @adds(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg
 // written only after the add has read its tile (the wait before the
 // store's first barrier).
 // CHECK-LABEL: func.func @add_then_store
-// CHECK: %[[ADDS:.*]] = tile.shared_alloc [0] : !tile.shared<64x64xf32>
+// CHECK: %[[ADDS:.*]] = tile.shared_alloc [0] : !tile.shared<64x64xf32, 1, swizzle = 32>
 // CHECK: tile.tma_store add %[[ADDS]]
 // CHECK: tile.shared_alloc [0] : !tile.shared<64x64xbf16>
 // CHECK-NEXT: tile.tma_store_wait

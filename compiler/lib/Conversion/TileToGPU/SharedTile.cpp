@@ -28,15 +28,16 @@ Value tessera::tilegpu::addI32(OpBuilder &b, Location loc, Value x, int64_t c) {
   return c ? arith::AddIOp::create(b, loc, x, constI32(b, loc, c)) : x;
 }
 
-SharedTile::SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, int64_t byteOffset)
+SharedTile::SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, int64_t byteOffset,
+                       int64_t swizzleBytes)
     : rows(rows), cols(cols) {
   Value view = sharedScratch(b, loc, b.getI16Type(), rows * cols, byteOffset);
   Value index = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, view);
   base = arith::IndexCastOp::create(b, loc, b.getI32Type(), index);
-  panelCols = std::min<int64_t>(cols, kPanelCols);
-  int64_t chunks = panelCols / 8;
-  phases = std::min<int64_t>(8, chunks);
-  rowsPerPhase = std::max<int64_t>(1, 8 / chunks);
+  panelCols = swizzleBytes ? swizzleBytes / 2 : std::min<int64_t>(cols, kPanelCols);
+  chunksPerPanel = panelCols / 8;
+  phases = std::min<int64_t>(8, chunksPerPanel);
+  rowsPerPhase = std::max<int64_t>(1, 8 / chunksPerPanel);
 }
 
 int64_t SharedTile::swizzleBytes() const { return panelCols * 2; }
@@ -61,11 +62,12 @@ Value SharedTile::address(OpBuilder &b, Location loc, Value row, Value chunkStar
       constI32(b, loc, phases - 1));
   Value tileBase = base;
   if (cols > panelCols) {
-    // Panel chunk / 8, chunk chunk % 8 within it.
-    Value panel = arith::ShRUIOp::create(b, loc, chunk, constI32(b, loc, 3));
+    // Panel chunk / chunksPerPanel, chunk chunk % chunksPerPanel within it.
+    int64_t shift = llvm::Log2_64(chunksPerPanel);
+    Value panel = arith::ShRUIOp::create(b, loc, chunk, constI32(b, loc, shift));
     tileBase = arith::AddIOp::create(
         b, loc, base, arith::MulIOp::create(b, loc, panel, constI32(b, loc, panelBytes())));
-    chunk = arith::AndIOp::create(b, loc, chunk, constI32(b, loc, 7));
+    chunk = arith::AndIOp::create(b, loc, chunk, constI32(b, loc, chunksPerPanel - 1));
   }
   Value swizzled = arith::XOrIOp::create(b, loc, chunk, phase);
   Value element = arith::AddIOp::create(
@@ -101,13 +103,15 @@ SharedTile::Address SharedTile::address(OpBuilder &b, Location loc, Value rowLan
   Value tileBase = base;
   int64_t highBytes = high * 16;
   if (cols > panelCols) {
-    // Whole panels of the constant part go into the instruction; the lane
-    // part may still cross into the next panel.
-    highBytes = (high / 8) * panelBytes();
-    Value panel = arith::ShRUIOp::create(b, loc, v, constI32(b, loc, 3));
+    // Whole panels of the constant part go into the instruction (high is
+    // a multiple of phases == chunksPerPanel); the lane part may still
+    // cross into the next panel.
+    highBytes = (high / chunksPerPanel) * panelBytes();
+    int64_t shift = llvm::Log2_64(chunksPerPanel);
+    Value panel = arith::ShRUIOp::create(b, loc, v, constI32(b, loc, shift));
     tileBase = arith::AddIOp::create(
         b, loc, base, arith::MulIOp::create(b, loc, panel, constI32(b, loc, panelBytes())));
-    v = arith::AndIOp::create(b, loc, v, constI32(b, loc, 7));
+    v = arith::AndIOp::create(b, loc, v, constI32(b, loc, chunksPerPanel - 1));
   }
   Value swizzled = arith::XOrIOp::create(b, loc, v, phase);
   Value element = arith::AddIOp::create(

@@ -140,7 +140,7 @@ Value roundToTf32(OpBuilder &b, Location loc, Value value);
 
 /// A rows x cols tile of 16-bit units in shared memory (a 32-bit element is
 /// two of them, see units()), stored as column
-/// panels of up to 64 elements (128 bytes), each panel row-major, the 16-byte
+/// panels of up to 64 units (128 bytes), each panel row-major, the 16-byte
 /// chunks of a panel row XOR-swizzled by row: chunk c of row r lives at chunk
 /// c ^ ((r / rowsPerPhase) % phases). Any 8 consecutive rows' chunk c then
 /// fall in 8 different bank groups, for ldmatrix and 16-byte stores alike;
@@ -157,7 +157,10 @@ public:
     std::string operand(unsigned n) const;
   };
 
-  SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, int64_t byteOffset);
+  /// `swizzleBytes` (32 or 64) narrows the panels below the widest the row
+  /// allows (0), as a `!tile.shared` type's swizzle does.
+  SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, int64_t byteOffset,
+             int64_t swizzleBytes = 0);
   /// A tile at a byte offset known only at run time.
   SharedTile(OpBuilder &b, Location loc, int64_t rows, int64_t cols, Value byteOffset);
   /// 2-D tiles of 16- or 32-bit elements whose rows are whole 16-byte chunks.
@@ -199,6 +202,8 @@ public:
 
 private:
   Value base;
+  /// 16-byte chunks of a panel row (8, 4 or 2).
+  int64_t chunksPerPanel;
   int64_t phases, rowsPerPhase;
 };
 

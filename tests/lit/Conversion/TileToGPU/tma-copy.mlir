@@ -117,10 +117,11 @@ func.func @batched(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %
 
 // An f32 block added into an aligned tensor (tile.atomic_add, TMA on): the
 // threads write it into its staging tile (8-byte stores of the accumulator
-// fragments), fence for the async proxy and meet at a barrier; thread 0
-// issues one bulk tensor add per 32-column panel (128 bytes: 64 rows x 128 =
-// 8192 bytes apart) and commits them, and waits for their reads (`read`)
-// only before the kernel returns. No element-wise reduction is left.
+// fragments, 32-byte panels: tile-use-tma's addStagingSwizzle), fence for
+// the async proxy and meet at a barrier; thread 0 issues one bulk tensor add
+// per 8-column panel (32 bytes: 64 rows x 32 = 2048 bytes apart) and
+// commits them, and waits for their reads (`read`) only before the kernel
+// returns. No element-wise reduction is left.
 // CHECK-LABEL: gpu.func @adds
 // CHECK-SAME: %[[MAP:[^:]*]]: !llvm.ptr)
 // CHECK: llvm.inline_asm has_side_effects "st.shared.v2.f32
@@ -128,8 +129,10 @@ func.func @batched(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %
 // CHECK-NEXT: gpu.barrier
 // CHECK: scf.if
 // CHECK: nvvm.cp.async.bulk.tensor.reduce %[[MAP]], %{{.*}}, box[%[[COL:[^,]*]], %[[ROW:[a-z0-9_%]*]]] {redKind = #nvvm.tma_redux_kind<add>}
-// CHECK: %[[COL2:.*]] = arith.addi %[[COL]], %c32_i32
+// CHECK: %[[COL2:.*]] = arith.addi %[[COL]], %c8_i32
+// CHECK: arith.addi %{{.*}}, %c2048_i32
 // CHECK: nvvm.cp.async.bulk.tensor.reduce %[[MAP]], %{{.*}}, box[%[[COL2]], %[[ROW]]] {redKind = #nvvm.tma_redux_kind<add>}
+// CHECK-COUNT-6: nvvm.cp.async.bulk.tensor.reduce %[[MAP]]
 // CHECK-NEXT: nvvm.cp.async.bulk.commit.group
 // CHECK: scf.if
 // CHECK-NEXT: nvvm.cp.async.bulk.wait_group 0 {read}

@@ -220,6 +220,39 @@ func.func @shared_buffers(%b: !tile.shared<32x64xbf16, 5>) {
 
 // -----
 
+// The default swizzle (the widest the row allows) has one spelling: none.
+// expected-error @+1 {{expects a swizzle of 32 or 64 bytes dividing the row's 256 and narrower than its default 128 (a tile of more than one row), got 128}}
+func.func @shared_default_swizzle(%b: !tile.shared<64x64xf32, 1, swizzle = 128>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{expects a swizzle of 32 or 64 bytes dividing the row's 64 and narrower than its default 64 (a tile of more than one row), got 64}}
+func.func @shared_swizzle_not_narrower(%b: !tile.shared<64x16xf32, 1, swizzle = 64>) {
+  return
+}
+
+// -----
+
+func.func @store_staging_swizzle(%t: tensor<64x64xf32, #tile.mma<warpsPerCTA = [4, 1]>>) {
+  // expected-error @+1 {{expects a swizzle of 32 or 64 bytes dividing the row's 256 and narrower than its default 128 (a tile of more than one row), got 48}}
+  tile.store_staging %t at 0 exact swizzle 48 : tensor<64x64xf32, #tile.mma<warpsPerCTA = [4, 1]>>
+  return
+}
+
+// -----
+
+// A TMA add's staging tile of 32-byte panels takes boxes of 8 f32 columns.
+func.func @tma_store_narrow_panels(%m: !tile.tensormap<64x32xf32, 0>, %i: i32) {
+  %s = tile.shared_alloc [0] : !tile.shared<64x64xf32, 1, swizzle = 32>
+  // expected-error @+1 {{expects boxes of one column panel of the staging tile (64 rows, 32 bytes), got 64x32}}
+  tile.tma_store add %s, %m[%i, %i] : !tile.shared<64x64xf32, 1, swizzle = 32>, !tile.tensormap<64x32xf32, 0>
+  return
+}
+
+// -----
+
 #bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
 func.func @async_copy_shape(%d: !tile.desc<32x64xbf16>, %i: i32) {
   %b = tile.shared_alloc [0] : !tile.shared<64x64xbf16>

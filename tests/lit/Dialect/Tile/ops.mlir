@@ -101,6 +101,8 @@ func.func @schedule_ops(%d: !tile.desc<32x64xbf16>, %f: !tile.desc<32x32xf32>, %
   %buf = tile.shared_alloc [1024, 5120] : !tile.shared<32x64xbf16, 2>
   // CHECK: tile.shared_alloc [0] : !tile.shared<32x32xf32>
   %fbuf = tile.shared_alloc [0] : !tile.shared<32x32xf32>
+  // CHECK: tile.shared_alloc [8192] : !tile.shared<32x32xf32, 1, swizzle = 32>
+  %narrow = tile.shared_alloc [8192] : !tile.shared<32x32xf32, 1, swizzle = 32>
   // CHECK: tile.async_copy %{{.*}}[%{{.*}}, %{{.*}}], %{{.*}}[%{{.*}}] {distance = 1 : i64} : !tile.desc<32x64xbf16>, !tile.shared<32x64xbf16, 2> as tensor<32x64xbf16, #tile.blocked
   tile.async_copy %d[%i, %i], %buf[%slot] {distance = 1} : !tile.desc<32x64xbf16>, !tile.shared<32x64xbf16, 2> as tensor<32x64xbf16, #bl>
   // CHECK: tile.async_wait 1

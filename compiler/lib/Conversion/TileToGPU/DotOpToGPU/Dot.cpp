@@ -155,14 +155,15 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
 
 /// tile.store_staging: each thread writes its elements of the tile into the
 /// dot operand's shared tile, in the swizzled layout the dot reads (and TMA
-/// with 128-byte swizzle).
+/// with the swizzle of the panels' width).
 struct StoreStagingOpToGPU : OpConversionPattern<tile::StoreStagingOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(tile::StoreStagingOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     RankedTensorType type = op.getValue().getType();
-    SharedTile tile(rewriter, loc, type.getDimSize(0), SharedTile::units(type), op.getOffset());
+    SharedTile tile(rewriter, loc, type.getDimSize(0), SharedTile::units(type), op.getOffset(),
+                    op.getSwizzle().value_or(0));
     tile.store(rewriter, loc, adaptor.getValue(), type, op.getExact());
     rewriter.eraseOp(op);
     return success();

@@ -154,20 +154,25 @@ void DescType::print(AsmPrinter &printer) const {
   printer << ">";
 }
 
-// !tile.shared<64x128xbf16> or !tile.shared<64x128xbf16, 2>
+// !tile.shared<64x128xbf16>, !tile.shared<64x128xbf16, 2> or
+// !tile.shared<64x128xf32, 1, swizzle = 32>
 Type SharedType::parse(AsmParser &parser) {
   SmallVector<int64_t> shape;
   Type elementType;
   unsigned buffers = 1;
+  int64_t swizzle = 0;
   if (parser.parseLess() || parser.parseDimensionList(shape, /*allowDynamic=*/false) ||
       parser.parseType(elementType))
     return {};
   if (succeeded(parser.parseOptionalComma()) && parser.parseInteger(buffers))
     return {};
+  if (succeeded(parser.parseOptionalComma()) &&
+      (parser.parseKeyword("swizzle") || parser.parseEqual() || parser.parseInteger(swizzle)))
+    return {};
   if (parser.parseGreater())
     return {};
   return SharedType::getChecked([&] { return parser.emitError(parser.getNameLoc()); },
-                                parser.getContext(), shape, elementType, buffers);
+                                parser.getContext(), shape, elementType, buffers, swizzle);
 }
 
 void SharedType::print(AsmPrinter &printer) const {
@@ -175,13 +180,16 @@ void SharedType::print(AsmPrinter &printer) const {
   for (int64_t d : getShape())
     printer << d << "x";
   printer << getElementType();
-  if (getBuffers() != 1)
+  if (getBuffers() != 1 || getSwizzle() != 0)
     printer << ", " << getBuffers();
+  if (getSwizzle() != 0)
+    printer << ", swizzle = " << getSwizzle();
   printer << ">";
 }
 
 LogicalResult SharedType::verify(function_ref<InFlightDiagnostic()> emitError,
-                                 ArrayRef<int64_t> shape, Type elementType, unsigned buffers) {
+                                 ArrayRef<int64_t> shape, Type elementType, unsigned buffers,
+                                 int64_t swizzle) {
   if (shape.size() != 2 || shape[0] <= 0 || shape[1] <= 0)
     return emitError() << "expects a 2-D tile shape, got " << shapeString(shape);
   if (!elementType.isIntOrFloat() ||
@@ -193,6 +201,15 @@ LogicalResult SharedType::verify(function_ref<InFlightDiagnostic()> emitError,
                        << elementType;
   if (buffers < 1 || buffers > 4)
     return emitError() << "expects 1 to 4 buffers, got " << buffers;
+  // A narrower swizzle than the row's widest: one that divides the row
+  // (the default has one spelling, none).
+  int64_t widest = defaultSwizzleBytes(shape, elementType);
+  int64_t rowBytes = shape[1] * elementType.getIntOrFloatBitWidth() / 8;
+  if (swizzle != 0 && (shape[0] == 1 || (swizzle != 32 && swizzle != 64) || swizzle >= widest ||
+                       rowBytes % swizzle != 0))
+    return emitError() << "expects a swizzle of 32 or 64 bytes dividing the row's " << rowBytes
+                       << " and narrower than its default " << widest
+                       << " (a tile of more than one row), got " << swizzle;
   return success();
 }
 
@@ -200,12 +217,16 @@ int64_t SharedType::getBufferBytes() const {
   return getShape()[0] * getShape()[1] * getElementType().getIntOrFloatBitWidth() / 8;
 }
 
-int64_t SharedType::getSwizzleBytes() const {
-  int64_t rowBytes = getShape()[1] * getElementType().getIntOrFloatBitWidth() / 8;
+int64_t SharedType::defaultSwizzleBytes(ArrayRef<int64_t> shape, Type elementType) {
+  int64_t rowBytes = shape[1] * elementType.getIntOrFloatBitWidth() / 8;
   // A row vector is one unswizzled panel, whatever its width.
-  if (isRowVector())
+  if (shape[0] == 1)
     return rowBytes;
   return std::min<int64_t>(128, rowBytes);
+}
+
+int64_t SharedType::getSwizzleBytes() const {
+  return getSwizzle() ? getSwizzle() : defaultSwizzleBytes(getShape(), getElementType());
 }
 
 // !tile.tensormap<128x64xbf16, 0>: boxes, elements, the tensor's parameter;
@@ -804,6 +825,12 @@ LogicalResult StoreStagingOp::verify() {
     return emitOpError("expects a 2-D tile, got rank ") << getValue().getType().getRank();
   if (int64_t offset = getOffsetAttr().getInt(); offset < 0)
     return emitOpError("expects a non-negative byte offset, got ") << offset;
+  if (std::optional<int64_t> swizzle = getSwizzle()) {
+    RankedTensorType type = getValue().getType();
+    if (failed(SharedType::verifyInvariants([&] { return emitOpError(); }, type.getShape(),
+                                            type.getElementType(), 1, *swizzle)))
+      return failure();
+  }
   return success();
 }
 

@@ -97,15 +97,28 @@ def Tile_StoreStagingOp : Tile_Op<"store_staging", [MemoryEffects<[MemWrite]>]> 
     by tile-publish-stagings between the barrier after the tile's last
     readers and the barrier that publishes it. f32 elements are rounded to
     tf32 (wgmma would truncate them), unless `exact` (a block TMA adds into
-    a tensor: tile-use-tma).
+    a tensor: tile-use-tma). `swizzle` narrows the tile's column panels to
+    32 or 64 bytes, as its `!tile.shared` type's does (default: the widest
+    the row allows, up to 128).
 
     ```mlir
     tile.store_staging %k at 1024 : tensor<64x64xbf16, #blocked>
-    tile.store_staging %dq at 65536 exact : tensor<128x64xf32, #mma>
+    tile.store_staging %dq at 65536 exact swizzle 32 : tensor<128x64xf32, #mma>
     ```
   }];
-  let arguments = (ins Tile_Tensor:$value, I64Attr:$offset, UnitAttr:$exact);
-  let assemblyFormat = "$value `at` $offset (`exact` $exact^)? attr-dict `:` type($value)";
+  let arguments = (ins Tile_Tensor:$value, I64Attr:$offset, UnitAttr:$exact,
+                       OptionalAttr<I64Attr>:$swizzle);
+  let builders = [
+    OpBuilder<(ins "::mlir::Value":$value, "int64_t":$offset, CArg<"bool", "false">:$exact,
+                   CArg<"int64_t", "0">:$swizzle), [{
+      build($_builder, $_state, value, $_builder.getI64IntegerAttr(offset),
+            exact ? $_builder.getUnitAttr() : ::mlir::UnitAttr(),
+            swizzle ? $_builder.getI64IntegerAttr(swizzle) : ::mlir::IntegerAttr());
+    }]>
+  ];
+  let assemblyFormat = [{
+    $value `at` $offset (`exact` $exact^)? (`swizzle` $swizzle^)? attr-dict `:` type($value)
+  }];
   let hasVerifier = 1;
 }
 

@@ -51,9 +51,21 @@ def Tile_SharedType : Tile_Type<"Shared", "shared"> {
     stores and cp.async are free of bank conflicts. `tile.shared_alloc`
     places the buffers. A tile of one row (`!tile.shared<1x64xf32, 4>`) is a
     row vector: one panel, unswizzled, whatever its width.
+
+    `!tile.shared<64x128xf32, 1, swizzle = 32>` narrows the panels to 32
+    (or 64) bytes: the staging tile of a TMA add whose f32 accumulator pairs
+    would meet in the same banks of a 128-byte panel (tile-use-tma). The
+    default, the widest the row allows, is left out.
   }];
   let parameters = (ins ArrayRefParameter<"int64_t">:$shape, "::mlir::Type":$elementType,
-                        DefaultValuedParameter<"unsigned", "1">:$buffers);
+                        DefaultValuedParameter<"unsigned", "1">:$buffers,
+                        DefaultValuedParameter<"int64_t", "0">:$swizzle);
+  let builders = [
+    TypeBuilder<(ins "::llvm::ArrayRef<int64_t>":$shape, "::mlir::Type":$elementType,
+                     CArg<"unsigned", "1">:$buffers), [{
+      return $_get($_ctxt, shape, elementType, buffers, 0);
+    }]>
+  ];
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
@@ -61,8 +73,11 @@ def Tile_SharedType : Tile_Type<"Shared", "shared"> {
     int64_t getBufferBytes() const;
     /// Whether the tile is one row: a row vector, copied and kept unswizzled.
     bool isRowVector() const { return getShape()[0] == 1; }
-    /// Bytes of one row of a panel: the swizzle's width (32, 64 or 128).
+    /// Bytes of one row of a panel: the swizzle's width (32, 64 or 128);
+    /// `swizzle` where given, else the widest the row allows.
     int64_t getSwizzleBytes() const;
+    /// The swizzle a tile of `shape` and `elementType` has by default.
+    static int64_t defaultSwizzleBytes(::llvm::ArrayRef<int64_t> shape, ::mlir::Type elementType);
   }];
 }
 
