@@ -136,10 +136,73 @@ Value tessera::tilegpu::roundToTf32(OpBuilder &b, Location loc, Value value) {
                /*sideEffects=*/false);
 }
 
-void SharedTile::store(OpBuilder &b, Location loc, Value vec, RankedTensorType type,
-                       bool exact) const {
+bool SharedTile::storeMatrices(OpBuilder &b, Location loc, ArrayRef<Value> values,
+                               const ThreadElements &elems) const {
+  // An mma accumulator's fragments (PTX ISA, "Matrix Fragments for
+  // mma.m16n8k16"): lane l holds the pair at row l / 4, columns 2 (l % 4) and
+  // 2 (l % 4) + 1 of each 8 x 8 matrix of its warp's rows and columns, which
+  // is what stmatrix stores from a register. Rows come in pairs r, r + 8 and
+  // column pairs in 8-column blocks c, c + 8: one x4 stores those four.
+  const tile::DimDistribution &rows = elems.distribution()[0], &cols = elems.distribution()[1];
+  if (rows.laneShift != 2 || rows.laneMask != 7 || rows.laneStride != 1 || cols.laneShift != 0 ||
+      cols.laneMask != 3 || cols.laneStride != 2 || !cols.holdsRunsOf(2) ||
+      rows.warpStride % 16 != 0 || cols.warpStride % 16 != 0 || elems.wraps(0) || elems.wraps(1))
+    return false;
+  auto pairsAtEight = [](ArrayRef<int64_t> starts) {
+    if (starts.size() % 2 != 0)
+      return false;
+    for (size_t i = 0; i < starts.size(); i += 2)
+      if (starts[i] % 16 != 0 || starts[i + 1] != starts[i] + 8)
+        return false;
+    return true;
+  };
+  SmallVector<int64_t> colStarts;
+  for (int64_t i = 0; i < cols.count(); i += 2)
+    colStarts.push_back(cols.offsets[i]);
+  if (!pairsAtEight(rows.offsets) || !pairsAtEight(colStarts))
+    return false;
+  // Lane l gives the address of row l % 8 of matrix l / 8: matrices 0..3
+  // are (r, c), (r + 8, c), (r, c + 8), (r + 8, c + 8), so its row is
+  // r + l % 16 and its chunk c / 8 + l / 16, plus the warp's share. The
+  // lane is read anew (opaque) so that the addresses are computed here, not
+  // hoisted out of a loop and held (spilled, in the backward's consumers)
+  // across it.
+  auto [lane, warp] = laneAndWarp(b, loc, /*opaque=*/true);
+  auto warpPart = [&](const tile::DimDistribution &d) {
+    Value bits = arith::AndIOp::create(
+        b, loc, arith::ShRUIOp::create(b, loc, warp, constI32(b, loc, d.warpShift)),
+        constI32(b, loc, d.warpMask));
+    return arith::MulIOp::create(b, loc, bits, constI32(b, loc, d.warpStride)).getResult();
+  };
+  Value rowLane = arith::AddIOp::create(b, loc, warpPart(rows),
+                                        arith::AndIOp::create(b, loc, lane, constI32(b, loc, 15)));
+  Value chunkLane = arith::AddIOp::create(
+      b, loc, arith::ShRUIOp::create(b, loc, warpPart(cols), constI32(b, loc, 3)),
+      arith::ShRUIOp::create(b, loc, lane, constI32(b, loc, 4)));
+  for (int64_t r = 0; r < rows.count(); r += 2) {
+    for (int64_t c = 0; c < cols.count(); c += 4) {
+      Address at = address(b, loc, rowLane, rows.offsets[r], chunkLane, cols.offsets[c] / 8);
+      SmallVector<Value> args{at.base};
+      for (auto [dr, dc] : {std::pair{0, 0}, {1, 0}, {0, 2}, {1, 2}}) {
+        int64_t e = elems.flatten({r + dr, c + dc});
+        args.push_back(packPair(b, loc, values[e], values[e + 1]));
+      }
+      emitAsmStatement(b, loc,
+                       "stmatrix.sync.aligned.m8n8.x4.shared.b16 " + at.operand(0) +
+                           ", {$1, $2, $3, $4};",
+                       args, "r,r,r,r,r");
+    }
+  }
+  return true;
+}
+
+void SharedTile::store(OpBuilder &b, Location loc, Value vec, RankedTensorType type, bool exact,
+                       bool matrices) const {
   ThreadElements elems(type);
   SmallVector<Value> values = unpack(b, loc, vec);
+  if (matrices && type.getElementType().getIntOrFloatBitWidth() == 16 &&
+      storeMatrices(b, loc, values, elems))
+    return;
   SmallVector<SmallVector<Value>> coords = elems.emitCoords(b, loc);
   if (type.getElementType().getIntOrFloatBitWidth() == 32 && exact) {
     // As they are (a TMA add's block): pairs along the row (an mma

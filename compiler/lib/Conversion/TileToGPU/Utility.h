@@ -177,10 +177,12 @@ public:
   Address address(OpBuilder &b, Location loc, Value rowLane, int64_t rowConst, Value chunkLane,
                   int64_t chunkConst) const;
   /// Every thread stores the elements it holds of `vec` (a tile of `type`):
-  /// runs of 8 along the row as one 16-byte store, anything else one by one.
-  /// f32 elements are rounded to tf32 (a dot's operand) unless `exact`.
-  void store(OpBuilder &b, Location loc, Value vec, RankedTensorType type,
-             bool exact = false) const;
+  /// runs of 8 along the row as one 16-byte store, an mma accumulator's
+  /// 16-bit fragments by stmatrix where `matrices` (sm_90), anything else
+  /// one by one. f32 elements are rounded to tf32 (a dot's operand) unless
+  /// `exact`.
+  void store(OpBuilder &b, Location loc, Value vec, RankedTensorType type, bool exact = false,
+             bool matrices = false) const;
   /// Stores one 16- or 32-bit element at column `col` (in elements).
   void storeElement(OpBuilder &b, Location loc, Value row, Value col, Value value) const;
   /// Shared address of element (row, col) of a tile of `bits`-bit elements.
@@ -201,6 +203,11 @@ public:
   int64_t rows, cols, panelCols;
 
 private:
+  /// store()'s stmatrix path: false (nothing emitted) unless `elems` are an
+  /// mma accumulator's fragments that group into 16 x 16 blocks.
+  bool storeMatrices(OpBuilder &b, Location loc, ArrayRef<Value> values,
+                     const ThreadElements &elems) const;
+
   Value base;
   /// 16-byte chunks of a panel row (8, 4 or 2).
   int64_t chunksPerPanel;

@@ -15,7 +15,7 @@
 // CHECK: nvvm.wgmma.commit.group.sync.aligned
 // CHECK: "wgmma.wait_group.sync.aligned 0;"
 // CHECK-NOT: gpu.barrier
-// CHECK: st.shared
+// CHECK: stmatrix.sync.aligned.m8n8.x4.shared.b16
 // CHECK: nvvm.fence.proxy
 // CHECK-NEXT: gpu.barrier
 // CHECK: nvvm.wgmma.commit.group.sync.aligned

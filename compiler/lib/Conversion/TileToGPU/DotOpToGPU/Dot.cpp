@@ -156,18 +156,25 @@ struct DotOpToMMA : OpConversionPattern<tile::DotOp> {
 /// tile.store_staging: each thread writes its elements of the tile into the
 /// dot operand's shared tile, in the swizzled layout the dot reads (and TMA
 /// with the swizzle of the panels' width).
+/// `matrices` (sm_90): an mma accumulator's 16-bit fragments go by
+/// stmatrix, four 8 x 8 matrices an instruction (a quarter of the 4-byte
+/// stores, one address a lane each).
 struct StoreStagingOpToGPU : OpConversionPattern<tile::StoreStagingOp> {
-  using OpConversionPattern::OpConversionPattern;
+  StoreStagingOpToGPU(TypeConverter &converter, MLIRContext *ctx, bool matrices)
+      : OpConversionPattern(converter, ctx), matrices(matrices) {}
   LogicalResult matchAndRewrite(tile::StoreStagingOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     RankedTensorType type = op.getValue().getType();
     SharedTile tile(rewriter, loc, type.getDimSize(0), SharedTile::units(type), op.getOffset(),
                     op.getSwizzle().value_or(0));
-    tile.store(rewriter, loc, adaptor.getValue(), type, op.getExact());
+    tile.store(rewriter, loc, adaptor.getValue(), type, op.getExact(), matrices);
     rewriter.eraseOp(op);
     return success();
   }
+
+private:
+  bool matrices;
 };
 
 } // namespace
@@ -176,5 +183,5 @@ void tessera::tilegpu::populateTensorCoreOpPatterns(TileTypeConverter &converter
                                                     RewritePatternSet &patterns, bool warpgroupMma,
                                                     bool typedWarpgroupMma) {
   patterns.add<DotOpToMMA>(converter, patterns.getContext(), warpgroupMma, typedWarpgroupMma);
-  patterns.add<StoreStagingOpToGPU>(converter, patterns.getContext());
+  patterns.add<StoreStagingOpToGPU>(converter, patterns.getContext(), /*matrices=*/warpgroupMma);
 }
