@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# On the GPU machine, after scripts/device-run.sh has unpacked the bundle (and
+# run every GPU test): the stagings of 10d2e0a tested and timed in one call
+# (docs/PERFORMANCE.md has the results): a TMA add's f32 block in 32-byte
+# panels (SWIZZLE_32B) and the 16-bit accumulators (dSᵀ, O, dK, dV, C) by
+# stmatrix.
+#   1. racecheck and memcheck (side by side) on the backward's TMA modes (the
+#      64 x 128 producer layouts, atomic dQ by TMA adds among them), the
+#      forward's TMA modes (O by stmatrix and a TMA store) and matmul's TMA
+#      store;
+#   2. the issue's ten shapes, forward and backward (the heuristic), and
+#      64x128w8tw at five, twice; then cuDNN (bench_anchors.py, copied into
+#      the bundle's folder from ../shared/anchors);
+#   3. Nsight Compute on 64x128w8tw's dK/dV program at (4,16,4096,128) where
+#      time is left (scripts/device-profile.sh): the staging's shared
+#      wavefronts.
+#   device run: TESSERA_TEST_SHARDS=14 TESSERA_TEST_TIMEOUT=200 \
+#     scripts/device-run.sh scripts/device-stagings.sh
+# STAGINGS_BUDGET (seconds, 430 by default) bounds this script.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+budget=${STAGINGS_BUDGET:-430}
+SECONDS=0
+left() { ((SECONDS < budget - $1)); }
+status=0
+san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+f="*AttentionBackwardTma.*bf16_1x4_2kv_q17_k130_d32_causal_mask"
+f+=":*AttentionBackwardTma.*bf16_1x1_1kv_q100_k77_d256_causal_mask"
+f+=":*AttentionForwardTma.*bf16_1x4_2kv_q67_k131_d40_mask"
+f+=":*AttentionForwardTma.*bf16_1x2_2kv_q129_k129_d128_causal*"
+f+=":MatmulTma.StoresCThroughSharedMemory"
+for tool in racecheck memcheck; do
+  timeout 150 "$san" --tool $tool --error-exitcode 1 --print-limit 5 tessera-gpu-tests \
+    --gtest_brief=1 --gtest_filter="$f" > "/tmp/san.$tool.log" 2>&1 &
+done
+wait || status=1
+for tool in racecheck memcheck; do
+  echo "== $tool (${SECONDS}s)"
+  grep -E "tests ran|PASSED|FAILED|SUMMARY|Hazard|rror" "/tmp/san.$tool.log" | head -8
+done
+S="4,16,4096,128,0;4,16,4096,128,1;1,16,16384,128,0;1,16,16384,128,1;4,32,4096,64,0;4,32,4096,64,1"
+S+=";4,16,4096,256,0;4,16,4096,256,1;16,16,1024,128,1;8,16,2048,128,1"
+T="4,16,4096,128,0;4,16,4096,128,1;1,16,16384,128,0;4,32,4096,64,0;4,32,4096,64,1"
+for round in 1 2; do
+  left 120 || break
+  echo "== round $round (${SECONDS}s)"
+  tessera-bench attention --shapes "$S" --dtype bf16 --backward --reps 10 2>&1 |
+    grep -E "^tessera .* (fwd|bwd) |rror" | cut -c1-100
+  tessera-bench attention --shapes "$T" --dtype bf16 --backward --reps 10 \
+    --backward-configs "64x128w8tw" 2>&1 | grep -E "config .* bwd |rror" | cut -c1-100
+done
+anchors=${TESSERA_BUNDLE_DIR:-.device}/bench_anchors.py
+echo "== cuDNN (${SECONDS}s)"
+[ -f "$anchors" ] && left 60 && python3 "$anchors" torch --shapes "$S" 2>&1 | grep -E "cudnn" |
+  cut -c1-110
+if left 100; then
+  echo "== profile (${SECONDS}s)"
+  TESSERA_PROFILE_TIMEOUT=$((budget - SECONDS - 20)) scripts/device-profile.sh tw-d128 \
+    attention_backward_dkdv 2 tessera-bench attention --shapes 4,16,4096,128,0 --dtype bf16 \
+    --backward --reps 1 --backward-configs 64x128w8tw
+  grep -iE "wavefront|bank|l1tex__data_bank|Excess" "${OUT:-/tmp/tessera-out}/tw-d128.txt" | head -8
+fi
+echo "total ${SECONDS}s"
+exit $status
