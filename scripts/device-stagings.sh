@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # On the GPU machine, after scripts/device-run.sh has unpacked the bundle (and
-# run every GPU test): the stagings of 10d2e0a tested and timed in one call
-# (docs/PERFORMANCE.md has the results): a TMA add's f32 block in 32-byte
-# panels (SWIZZLE_32B) and the 16-bit accumulators (dSᵀ, O, dK, dV, C) by
-# stmatrix.
-#   1. racecheck and memcheck (side by side) on the backward's TMA modes (the
-#      64 x 128 producer layouts, atomic dQ by TMA adds among them), the
-#      forward's TMA modes (O by stmatrix and a TMA store) and matmul's TMA
-#      store;
+# run every GPU test, with both switches below on): the stagings written
+# 2026-12-08 (opt-in until this has run) tested and timed in one call:
+# a TMA add's f32 block in 32-byte panels (SWIZZLE_32B,
+# TESSERA_NARROW_ADD_PANELS=1) and the 16-bit accumulators (dSᵀ, O, dK, dV,
+# C) by stmatrix (TESSERA_STMATRIX=1).
+#   1. racecheck and memcheck (side by side, switches on) on the backward's
+#      TMA modes (the 64 x 128 producer layouts, atomic dQ by TMA adds among
+#      them), the forward's TMA modes (O by stmatrix and a TMA store) and
+#      matmul's TMA store;
 #   2. the issue's ten shapes, forward and backward (the heuristic), and
-#      64x128w8tw at five, twice; then cuDNN (bench_anchors.py, copied into
-#      the bundle's folder from ../shared/anchors);
-#   3. Nsight Compute on 64x128w8tw's dK/dV program at (4,16,4096,128) where
-#      time is left (scripts/device-profile.sh): the staging's shared
+#      64x128w8tw at five, switches on then off, twice where time allows;
+#      then cuDNN (bench_anchors.py, copied into the bundle's folder from
+#      ../shared/anchors);
+#   3. Nsight Compute on 64x128w8tw's dK/dV program at (4,16,4096,128), on,
+#      where time is left (scripts/device-profile.sh): the staging's shared
 #      wavefronts.
-#   device run: TESSERA_TEST_SHARDS=14 TESSERA_TEST_TIMEOUT=200 \
-#     scripts/device-run.sh scripts/device-stagings.sh
+#   device run: TESSERA_STMATRIX=1 TESSERA_NARROW_ADD_PANELS=1 TESSERA_TEST_SHARDS=14 \
+#     TESSERA_TEST_TIMEOUT=200 scripts/device-run.sh scripts/device-stagings.sh
 # STAGINGS_BUDGET (seconds, 430 by default) bounds this script.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -42,12 +44,15 @@ S="4,16,4096,128,0;4,16,4096,128,1;1,16,16384,128,0;1,16,16384,128,1;4,32,4096,6
 S+=";4,16,4096,256,0;4,16,4096,256,1;16,16,1024,128,1;8,16,2048,128,1"
 T="4,16,4096,128,0;4,16,4096,128,1;1,16,16384,128,0;4,32,4096,64,0;4,32,4096,64,1"
 for round in 1 2; do
-  left 120 || break
-  echo "== round $round (${SECONDS}s)"
-  tessera-bench attention --shapes "$S" --dtype bf16 --backward --reps 10 2>&1 |
-    grep -E "^tessera .* (fwd|bwd) |rror" | cut -c1-100
-  tessera-bench attention --shapes "$T" --dtype bf16 --backward --reps 10 \
-    --backward-configs "64x128w8tw" 2>&1 | grep -E "config .* bwd |rror" | cut -c1-100
+  for on in 1 0; do
+    left 120 || break 2
+    echo "== round $round, switches $on (${SECONDS}s)"
+    TESSERA_STMATRIX=$on TESSERA_NARROW_ADD_PANELS=$on tessera-bench attention --shapes "$S" \
+      --dtype bf16 --backward --reps 10 2>&1 | grep -E "^tessera .* (fwd|bwd) |rror" | cut -c1-100
+    TESSERA_STMATRIX=$on TESSERA_NARROW_ADD_PANELS=$on tessera-bench attention --shapes "$T" \
+      --dtype bf16 --backward --reps 10 --backward-configs "64x128w8tw" 2>&1 |
+      grep -E "config .* bwd |rror" | cut -c1-100
+  done
 done
 anchors=${TESSERA_BUNDLE_DIR:-.device}/bench_anchors.py
 echo "== cuDNN (${SECONDS}s)"

@@ -54,7 +54,9 @@ std::string tessera::toolchainFingerprint() {
            (barrierPerStaging() ? ";barrier-per-staging" : "") +
            (keepStagingBarriers() ? ";keep-staging-barriers" : "") +
            (rowConversionsInLoops() ? ";row-conversions-in-loops" : "") +
-           (stageRowVectors() ? ";stage-row-vectors" : "");
+           (stageRowVectors() ? ";stage-row-vectors" : "") +
+           (stmatrixStagings() ? ";stmatrix" : "") +
+           (narrowAddPanels() ? ";narrow-add-panels" : "");
   }();
   return fingerprint;
 }

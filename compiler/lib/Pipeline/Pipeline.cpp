@@ -55,6 +55,7 @@ void tessera::buildSchedulePasses(OpPassManager &pm, const PipelineOptions &opti
   tma.arch = options.arch;
   tma.sharedRings = sharedTmaRings();
   tma.stageRowVectors = stageRowVectors();
+  tma.narrowAddPanels = narrowAddPanels();
   pm.addPass(createTileUseTma(tma));
   // ... and may give those copies to a producer warpgroup.
   TileWarpSpecializeOptions specialize;
@@ -77,6 +78,7 @@ void tessera::buildLoweringPasses(OpPassManager &pm, const PipelineOptions &opti
   tileToGPU.arch = options.arch;
   tileToGPU.typedAsyncCopies = shortSharedPointers();
   tileToGPU.typedWarpgroupMma = typedWarpgroupMma();
+  tileToGPU.stmatrixStagings = stmatrixStagings();
   pm.addPass(createConvertTileToGPU(tileToGPU));
   // The per-element index math repeats across elements: fold and share it.
   pm.addPass(createCanonicalizerPass());

@@ -226,8 +226,9 @@ void hoistSlice(Value v, Block *body, Operation *&cursor) {
 
 class TmaRewriter {
 public:
-  TmaRewriter(func::FuncOp kernel, bool sharedRings, bool stageRows)
-      : kernel(kernel), sharedRings(sharedRings), stageRows(stageRows) {
+  TmaRewriter(func::FuncOp kernel, bool sharedRings, bool stageRows, bool narrowAddPanels)
+      : kernel(kernel), sharedRings(sharedRings), stageRows(stageRows),
+        narrowAddPanels(narrowAddPanels) {
     if (auto size = kernel->getAttrOfType<IntegerAttr>(tile::kClusterSizeAttr);
         size && !kernel->hasAttr(tile::kWarpSpecializeAttr))
       clusterSize = size.getInt();
@@ -405,8 +406,9 @@ private:
         type.getDimSize(0) > 256 || type.getDimSize(0) % 8 != 0 ||
         sharedTileUnits(type) % kSharedPanelCols != 0)
       return {};
-    auto staging = tile::SharedType::get(kernel.getContext(), type.getShape(),
-                                         type.getElementType(), 1, addStagingSwizzle(type));
+    auto staging =
+        tile::SharedType::get(kernel.getContext(), type.getShape(), type.getElementType(), 1,
+                              narrowAddPanels ? addStagingSwizzle(type) : 0);
     int64_t offset = llvm::alignTo(std::max(sharedEnd(), nextBarrier), tile::kSharedTileAlignment);
     if (!fitsBeforeBarriers(offset + staging.getBufferBytes()))
       return {};
@@ -881,6 +883,8 @@ private:
   bool sharedRings;
   /// Row vectors come by TMA beside the tiles (stageRowVectors).
   bool stageRows;
+  /// An add's mma accumulator is staged in 32-byte panels (addStagingSwizzle).
+  bool narrowAddPanels;
   /// CTAs per cluster (1 in a warp-specialized kernel: its producer has no
   /// share of the cluster's barriers).
   int64_t clusterSize = 1;
@@ -900,7 +904,7 @@ struct TileUseTmaPass : tessera::impl::TileUseTmaBase<TileUseTmaPass> {
       return;
     for (auto kernel : getOperation().getOps<func::FuncOp>())
       if (kernel->hasAttr(tile::kKernelAttr) && kernel->hasAttr(tile::kTmaAttr))
-        TmaRewriter(kernel, sharedRings, stageRowVectors).run();
+        TmaRewriter(kernel, sharedRings, stageRowVectors, narrowAddPanels).run();
   }
 };
 

@@ -86,6 +86,16 @@ bool tessera::stageRowVectors() {
   return enabled;
 }
 
+bool tessera::stmatrixStagings() {
+  static const bool enabled = envFlag("TESSERA_STMATRIX");
+  return enabled;
+}
+
+bool tessera::narrowAddPanels() {
+  static const bool enabled = envFlag("TESSERA_NARROW_ADD_PANELS");
+  return enabled;
+}
+
 bool tessera::sharedTmaRings() {
   static const bool enabled = !envFlag("TESSERA_SEPARATE_RINGS");
   return enabled;

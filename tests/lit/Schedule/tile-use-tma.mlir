@@ -1,6 +1,7 @@
 // RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma=arch=sm_90a | FileCheck %s
 // RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_80 --tile-pipeline-copies --tile-use-tma=arch=sm_80 | FileCheck %s --check-prefix=SM80
 // RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma="arch=sm_90a stage-row-vectors=false" | FileCheck %s --check-prefix=GLOBAL
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma="arch=sm_90a narrow-add-panels=false" | FileCheck %s --check-prefix=WIDE
 
 #ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
 #bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
@@ -623,6 +624,14 @@ func.func @publishes_next(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3:
 // CHECK: tile.atomic_add
 // CHECK-NEXT: tile.tma_store_wait
 // CHECK-NEXT: return
+
+// Without narrow-add-panels (the pipeline's default until a GPU has run
+// them: TESSERA_NARROW_ADD_PANELS=1), the widest panels: 128 bytes.
+// WIDE-LABEL: func.func @adds
+// WIDE-SAME: !tile.tensormap<128x32xf32, 12>
+// WIDE-SAME: !tile.tensormap<64x32xf32, 17>
+// WIDE: tile.shared_alloc [196608] : !tile.shared<64x32xf32>{{$}}
+// WIDE: tile.store_staging %{{.*}} at 131072 exact : tensor<128x128xf32
 
 // SM80-LABEL: func.func @adds
 // SM80-NOT: tile.tma_store

@@ -98,7 +98,10 @@ def TileUseTma : Pass<"tile-use-tma", "mlir::ModuleOp"> {
     Option<"stageRowVectors", "stage-row-vectors", "bool", /*default=*/"true",
            "a converted loop's row vectors (1-D f32 blocks) come by TMA with its tiles "
            "(else they stay global loads, as the pipeline keeps them unless "
-           "TESSERA_STAGE_ROW_VECTORS=1)">
+           "TESSERA_STAGE_ROW_VECTORS=1)">,
+    Option<"narrowAddPanels", "narrow-add-panels", "bool", /*default=*/"true",
+           "a TMA add's mma accumulator is staged in 32-byte panels (else the widest, as "
+           "the pipeline stages it unless TESSERA_NARROW_ADD_PANELS=1)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect"];
 }

@@ -72,6 +72,19 @@ bool rowConversionsInLoops();
 /// the H100 (docs/PERFORMANCE.md "L and D by TMA"); they stay global loads.
 bool stageRowVectors();
 
+/// Whether sm_90 stagings of 16-bit mma accumulators (dSᵀ, O, dK, dV, C)
+/// go by stmatrix in this process ($TESSERA_STMATRIX=1, read once:
+/// convert-tile-to-gpu's stmatrix-stagings; the kernel cache keys on it).
+/// Off until a GPU run has tested it (built 2026-12-08, when no GPU was
+/// lent): docs/PERFORMANCE.md "Known limits".
+bool stmatrixStagings();
+
+/// Whether a TMA add's mma accumulator is staged in 32-byte panels in this
+/// process ($TESSERA_NARROW_ADD_PANELS=1, read once: tile-use-tma's
+/// narrow-add-panels; the kernel cache keys on it). Off until a GPU run has
+/// tested it, as stmatrixStagings.
+bool narrowAddPanels();
+
 /// Whether TMA loops in sequence that a producer warpgroup fills share one
 /// ring (tile-warp-specialize's shared-rings), as by default:
 /// $TESSERA_SEPARATE_RINGS=1, read once, gives each loop its own, to

@@ -153,7 +153,7 @@ struct ConvertTileToGPUPass : tessera::impl::ConvertTileToGPUBase<ConvertTileToG
     populateFmaDotPatterns(converter, patterns);
     populateTmaOpPatterns(converter, patterns);
     populateTensorCoreOpPatterns(converter, patterns, /*warpgroupMma=*/arch == "sm_90a",
-                                 typedWarpgroupMma);
+                                 typedWarpgroupMma, stmatrixStagings);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns, target);
 
     if (failed(applyPartialConversion(module, target, std::move(patterns))))

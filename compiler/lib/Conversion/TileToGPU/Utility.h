@@ -273,9 +273,12 @@ void populateTmaOpPatterns(TileTypeConverter &converter, RewritePatternSet &patt
 void populateFmaDotPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 /// `warpgroupMma`: dots that fit run as sm_90a wgmma rather than mma.sync;
 /// `typedWarpgroupMma`: those with both operands staged through upstream's
-/// typed ops (convert-tile-to-gpu's typed-wgmma).
+/// typed ops (convert-tile-to-gpu's typed-wgmma). `stmatrixStagings` (with
+/// `warpgroupMma`): 16-bit accumulators staged by stmatrix
+/// (stmatrix-stagings).
 void populateTensorCoreOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
-                                  bool warpgroupMma, bool typedWarpgroupMma = false);
+                                  bool warpgroupMma, bool typedWarpgroupMma = false,
+                                  bool stmatrixStagings = false);
 
 } // namespace tessera::tilegpu
 

@@ -1,5 +1,6 @@
 // RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu="arch=sm_90a" | FileCheck %s
 // RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu="arch=sm_80" | FileCheck %s --check-prefix=SM80
+// RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu="arch=sm_90a stmatrix-stagings=false" | FileCheck %s --check-prefix=PAIRS
 
 #mma = #tile.mma<warpsPerCTA = [4, 1]>
 
@@ -8,7 +9,9 @@
 // each thread's rows r, r + 8 and 8-column blocks c, c + 8 at once (64 x 64
 // on 4 warps: four a thread), each lane giving one row's address, computed
 // from a thread id read where the store is (not hoisted out of a loop).
-// Before Hopper, 4-byte stores of the pairs (sixteen a thread).
+// Before Hopper, and without stmatrix-stagings (the pipeline's default
+// until a GPU has run it: TESSERA_STMATRIX=1), 4-byte stores of the pairs
+// (sixteen a thread).
 // CHECK-LABEL: gpu.func @matrices
 // CHECK: "mov.u32 $0, %tid.x;"
 // CHECK-COUNT-4: "stmatrix.sync.aligned.m8n8.x4.shared.b16 [$0], {$1, $2, $3, $4};"
@@ -16,6 +19,9 @@
 // SM80-LABEL: gpu.func @matrices
 // SM80-NOT: stmatrix
 // SM80-COUNT-16: "st.shared.b32 [$0], $1;"
+// PAIRS-LABEL: gpu.func @matrices
+// PAIRS-NOT: stmatrix
+// PAIRS-COUNT-16: "st.shared.b32 [$0], $1;"
 func.func @matrices(%t: tensor<64x64xbf16, #mma>) attributes {tile.kernel, tile.num_warps = 4 : i32} {
   tile.store_staging %t at 0 : tensor<64x64xbf16, #mma>
   return

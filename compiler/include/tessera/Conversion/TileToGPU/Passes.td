@@ -45,7 +45,10 @@ def ConvertTileToGPU : Pass<"convert-tile-to-gpu", "mlir::ModuleOp"> {
     Option<"typedWarpgroupMma", "typed-wgmma", "bool", /*default=*/"true",
            "wgmma groups whose operands are both staged (K not split) through "
            "upstream's nvvm.wgmma.fence/mma_async ops; false: one inline PTX "
-           "statement, as groups with A in registers are (TESSERA_INLINE_WGMMA=1)">
+           "statement, as groups with A in registers are (TESSERA_INLINE_WGMMA=1)">,
+    Option<"stmatrixStagings", "stmatrix-stagings", "bool", /*default=*/"true",
+           "on sm_90a, stagings of 16-bit mma accumulators by stmatrix (else 4-byte "
+           "stores of their pairs, as the pipeline keeps them unless TESSERA_STMATRIX=1)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
                            "::mlir::vector::VectorDialect", "::mlir::memref::MemRefDialect",

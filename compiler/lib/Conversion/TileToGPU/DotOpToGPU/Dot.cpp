@@ -181,7 +181,8 @@ private:
 
 void tessera::tilegpu::populateTensorCoreOpPatterns(TileTypeConverter &converter,
                                                     RewritePatternSet &patterns, bool warpgroupMma,
-                                                    bool typedWarpgroupMma) {
+                                                    bool typedWarpgroupMma, bool stmatrixStagings) {
   patterns.add<DotOpToMMA>(converter, patterns.getContext(), warpgroupMma, typedWarpgroupMma);
-  patterns.add<StoreStagingOpToGPU>(converter, patterns.getContext(), /*matrices=*/warpgroupMma);
+  patterns.add<StoreStagingOpToGPU>(converter, patterns.getContext(),
+                                    /*matrices=*/warpgroupMma && stmatrixStagings);
 }
