@@ -110,6 +110,14 @@ bool TileElements::wraps(unsigned dim) const {
   return last >= shape[dim];
 }
 
+bool TileElements::holdsMmaFragments() const {
+  if (rank() != 2)
+    return false;
+  const tile::DimDistribution &rows = dims[0], &cols = dims[1];
+  return rows.laneShift == 2 && rows.laneMask == 7 && rows.laneStride == 1 && cols.laneShift == 0 &&
+         cols.laneMask == 3 && cols.laneStride == 2 && cols.holdsRunsOf(2);
+}
+
 std::pair<unsigned, unsigned> TileElements::usedIdBits() const {
   unsigned laneBits = 0, warpBits = 0;
   for (const tile::DimDistribution &d : dims) {

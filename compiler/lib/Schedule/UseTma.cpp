@@ -191,13 +191,11 @@ tile::TensorMapType boxOf(tile::SharedType buffer, const TmaSource &source) {
 /// 64-byte panels rows r and r ^ 2: every store takes two shared
 /// wavefronts a half-warp. Four 32-byte rows fill the 32 banks once.
 int64_t addStagingSwizzle(RankedTensorType type) {
-  TileElements elems(type);
-  const tile::DimDistribution &rows = elems.distribution()[0], &cols = elems.distribution()[1];
-  bool quadRows = cols.holdsRunsOf(2) && !cols.holdsRunsOf(4) && cols.laneShift == 0 &&
-                  cols.laneMask == 3 && cols.laneStride == 2 && rows.laneShift == 2 &&
-                  rows.laneMask == 7 && rows.laneStride == 1;
   // A row of 8 columns is one 32-byte panel already.
-  return quadRows && type.getDimSize(1) % 8 == 0 && type.getDimSize(1) > 8 ? 32 : 0;
+  return TileElements(type).holdsMmaFragments() && type.getDimSize(1) % 8 == 0 &&
+                 type.getDimSize(1) > 8
+             ? 32
+             : 0;
 }
 
 /// Index and predicate of a copy's first index as tile-pipeline-copies makes

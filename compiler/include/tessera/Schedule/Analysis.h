@@ -43,6 +43,11 @@ public:
   /// True when some element is held by more than one of a kernel's
   /// `numWarps` warps' threads (one of them owns it).
   bool hasCopies(unsigned numWarps) const;
+  /// True for a 2-D tile whose lanes hold an mma accumulator's fragments
+  /// (PTX ISA, "Matrix Fragments for mma.m16n8k16"): lane l the pairs at row
+  /// l / 4, columns 2 (l % 4) and 2 (l % 4) + 1 of 8-column blocks, so that
+  /// a quad of lanes holds 8 columns (one stmatrix row) of one row.
+  bool holdsMmaFragments() const;
   /// The distribution of each dimension (its coordinate function).
   ArrayRef<tile::DimDistribution> distribution() const { return dims; }
 

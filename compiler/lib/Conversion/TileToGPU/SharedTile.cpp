@@ -138,15 +138,14 @@ Value tessera::tilegpu::roundToTf32(OpBuilder &b, Location loc, Value value) {
 
 bool SharedTile::storeMatrices(OpBuilder &b, Location loc, ArrayRef<Value> values,
                                const ThreadElements &elems) const {
-  // An mma accumulator's fragments (PTX ISA, "Matrix Fragments for
-  // mma.m16n8k16"): lane l holds the pair at row l / 4, columns 2 (l % 4) and
-  // 2 (l % 4) + 1 of each 8 x 8 matrix of its warp's rows and columns, which
-  // is what stmatrix stores from a register. Rows come in pairs r, r + 8 and
+  // An mma accumulator's fragments (holdsMmaFragments): lane l holds the
+  // pair at row l / 4, columns 2 (l % 4) and 2 (l % 4) + 1 of each 8 x 8
+  // matrix of its warp's rows and columns, which is what stmatrix stores
+  // from a register. Rows come in pairs r, r + 8 and
   // column pairs in 8-column blocks c, c + 8: one x4 stores those four.
   const tile::DimDistribution &rows = elems.distribution()[0], &cols = elems.distribution()[1];
-  if (rows.laneShift != 2 || rows.laneMask != 7 || rows.laneStride != 1 || cols.laneShift != 0 ||
-      cols.laneMask != 3 || cols.laneStride != 2 || !cols.holdsRunsOf(2) ||
-      rows.warpStride % 16 != 0 || cols.warpStride % 16 != 0 || elems.wraps(0) || elems.wraps(1))
+  if (!elems.holdsMmaFragments() || rows.warpStride % 16 != 0 || cols.warpStride % 16 != 0 ||
+      elems.wraps(0) || elems.wraps(1))
     return false;
   auto pairsAtEight = [](ArrayRef<int64_t> starts) {
     if (starts.size() % 2 != 0)

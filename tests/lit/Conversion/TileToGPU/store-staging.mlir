@@ -12,8 +12,13 @@
 // Before Hopper, and without stmatrix-stagings (the pipeline's default
 // until a GPU has run it: TESSERA_STMATRIX=1), 4-byte stores of the pairs
 // (sixteen a thread).
+// Lane l addresses row l % 16 (matrices 0 and 2: rows 0-7, 1 and 3: rows
+// 8-15) of chunk l / 16 (matrices 2 and 3 are the next 8 columns).
 // CHECK-LABEL: gpu.func @matrices
-// CHECK: "mov.u32 $0, %tid.x;"
+// CHECK: %[[TID:.*]] = llvm.inline_asm has_side_effects "mov.u32 $0, %tid.x;"
+// CHECK: %[[LANE:.*]] = arith.andi %[[TID]], %c31_i32
+// CHECK: arith.andi %[[LANE]], %c15_i32
+// CHECK: arith.shrui %[[LANE]], %c4_i32
 // CHECK-COUNT-4: "stmatrix.sync.aligned.m8n8.x4.shared.b16 [$0], {$1, $2, $3, $4};"
 // CHECK-NOT: st.shared
 // SM80-LABEL: gpu.func @matrices
