@@ -3,20 +3,23 @@
 # run every GPU test, with both switches below on): the stagings written
 # 2026-12-08 (opt-in until this has run) tested and timed in one call:
 # a TMA add's f32 block in 32-byte panels (SWIZZLE_32B,
-# TESSERA_NARROW_ADD_PANELS=1) and the 16-bit accumulators (dSᵀ, O, dK, dV,
-# C) by stmatrix (TESSERA_STMATRIX=1).
+# TESSERA_NARROW_ADD_PANELS=1), the 16-bit accumulators (dSᵀ, O, dK, dV,
+# C) by stmatrix (TESSERA_STMATRIX=1) and the stores of rows TMA cannot
+# describe out of their staging tiles (head dim 111: TESSERA_SHIFTED_STORES=1).
 #   1. racecheck and memcheck (side by side, switches on) on the backward's
 #      TMA modes (the 64 x 128 producer layouts, atomic dQ by TMA adds among
-#      them), the forward's TMA modes (O by stmatrix and a TMA store) and
-#      matmul's TMA store;
+#      them), the forward's TMA modes (O by stmatrix and a TMA store),
+#      matmul's TMA store, and forward and backward at d 111 (O, dK, dV in
+#      place, an O view);
 #   2. the ten shapes, forward and backward (the heuristic), and
-#      64x128w8tw at five, switches on then off, twice where time allows;
-#      then cuDNN (bench_anchors.py, copied into the bundle's folder from
-#      ../shared/anchors);
+#      64x128w8tw at five, and d 111 beside d 128 at three, switches on then
+#      off, twice where time allows; then cuDNN (bench_anchors.py, copied
+#      into the bundle's folder from ../shared/anchors);
 #   3. Nsight Compute on 64x128w8tw's dK/dV program at (4,16,4096,128), on,
 #      where time is left (scripts/device-profile.sh): the staging's shared
 #      wavefronts.
-#   device run: TESSERA_STMATRIX=1 TESSERA_NARROW_ADD_PANELS=1 TESSERA_TEST_SHARDS=14 \
+#   device run: TESSERA_STMATRIX=1 TESSERA_NARROW_ADD_PANELS=1 TESSERA_SHIFTED_STORES=1 \
+#     TESSERA_TEST_SHARDS=14 \
 #     TESSERA_TEST_TIMEOUT=200 scripts/device-run.sh scripts/device-stagings.sh
 # STAGINGS_BUDGET (seconds, 430 by default) bounds this script.
 set -uo pipefail
@@ -31,6 +34,9 @@ f+=":*AttentionBackwardTma.*bf16_1x1_1kv_q100_k77_d256_causal_mask"
 f+=":*AttentionForwardTma.*bf16_1x4_2kv_q67_k131_d40_mask"
 f+=":*AttentionForwardTma.*bf16_1x2_2kv_q129_k129_d128_causal*"
 f+=":MatmulTma.StoresCThroughSharedMemory"
+f+=":AnyHeadDim/AttentionForward.*/bf16_1x2_2kv_q33_k190_d111*"
+f+=":AnyHeadDim/AttentionBackward.*/bf16_1x2_2kv_q33_k190_d111_causal_mask"
+f+=":AttentionForwardStrided.IntoAnOutputView"
 for tool in racecheck memcheck; do
   timeout 150 "$san" --tool $tool --error-exitcode 1 --print-limit 5 tessera-gpu-tests \
     --gtest_brief=1 --gtest_filter="$f" > "/tmp/san.$tool.log" 2>&1 &
@@ -43,21 +49,25 @@ done
 S="4,16,4096,128,0;4,16,4096,128,1;1,16,16384,128,0;1,16,16384,128,1;4,32,4096,64,0;4,32,4096,64,1"
 S+=";4,16,4096,256,0;4,16,4096,256,1;16,16,1024,128,1;8,16,2048,128,1"
 T="4,16,4096,128,0;4,16,4096,128,1;1,16,16384,128,0;4,32,4096,64,0;4,32,4096,64,1"
+U="4,16,4096,111,0;4,16,4096,128,0;16,16,1024,111,1;16,16,1024,128,1;8,16,2048,111,1"
 for round in 1 2; do
   for on in 1 0; do
     left 120 || break 2
     echo "== round $round, switches $on (${SECONDS}s)"
-    TESSERA_STMATRIX=$on TESSERA_NARROW_ADD_PANELS=$on tessera-bench attention --shapes "$S" \
-      --dtype bf16 --backward --reps 10 2>&1 | grep -E "^tessera .* (fwd|bwd) |rror" | cut -c1-100
-    TESSERA_STMATRIX=$on TESSERA_NARROW_ADD_PANELS=$on tessera-bench attention --shapes "$T" \
-      --dtype bf16 --backward --reps 10 --backward-configs "64x128w8tw" 2>&1 |
-      grep -E "config .* bwd |rror" | cut -c1-100
+    export TESSERA_STMATRIX=$on TESSERA_NARROW_ADD_PANELS=$on TESSERA_SHIFTED_STORES=$on
+    tessera-bench attention --shapes "$S" --dtype bf16 --backward --reps 10 2>&1 |
+      grep -E "^tessera .* (fwd|bwd) |rror" | cut -c1-100
+    tessera-bench attention --shapes "$T" --dtype bf16 --backward --reps 10 \
+      --backward-configs "64x128w8tw" 2>&1 | grep -E "config .* bwd |rror" | cut -c1-100
+    tessera-bench attention --shapes "$U" --dtype bf16 --backward --reps 10 2>&1 |
+      grep -E "^tessera .* (fwd|bwd) |rror" | cut -c1-100
   done
 done
 anchors=${TESSERA_BUNDLE_DIR:-.device}/bench_anchors.py
 echo "== cuDNN (${SECONDS}s)"
 [ -f "$anchors" ] && left 60 && python3 "$anchors" torch --shapes "$S" 2>&1 | grep -E "cudnn" |
   cut -c1-110
+export TESSERA_STMATRIX=1 TESSERA_NARROW_ADD_PANELS=1 TESSERA_SHIFTED_STORES=1
 if left 100; then
   echo "== profile (${SECONDS}s)"
   TESSERA_PROFILE_TIMEOUT=$((budget - SECONDS - 20)) scripts/device-profile.sh tw-d128 \

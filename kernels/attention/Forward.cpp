@@ -74,13 +74,19 @@ void forwardChecked(const DeviceTensor &q, const DeviceTensor &k, const DeviceTe
     std::shared_ptr<const attention::detail::Choice> choice =
         attention::detail::forwardChoice(q.dtype(), qs[3], o.causal, o.keyMask != nullptr, qs[2],
                                          keys.shape()[2], o.fp32Precision, tune);
-    const KernelConfig &config =
+    KernelConfig config =
         attention::detail::wholeKeyBlocks(choice->config.get("BLOCK_N"), keys.shape()[2], o)
             ? choice->evenKeys
             : choice->config;
     int64_t d = keys.shape()[3];
-    if (attention::detail::fitsVectors(out, d) ||
-        !spillsWritingOut(config, q, keys, values, out, lse, o)) {
+    bool vectors = attention::detail::fitsVectors(out, d);
+    // O of rows no 16-byte vector fits (d 59, 111) is staged (TMA_STORE) in
+    // every TMA kernel: the compiler writes it out of the staging tile in
+    // 16-byte vectors with tile-use-tma's shifted stores
+    // (TESSERA_SHIFTED_STORES=1), else from the registers, as unstaged.
+    if (!vectors && config.get("TMA"))
+      config.constants["TMA_STORE"] = 1;
+    if (vectors || !spillsWritingOut(config, q, keys, values, out, lse, o)) {
       attention::detail::launchSpecializedForward(config, q, keys, values, out, lse, o, stream);
       return;
     }

@@ -56,7 +56,8 @@ std::string tessera::toolchainFingerprint() {
            (rowConversionsInLoops() ? ";row-conversions-in-loops" : "") +
            (stageRowVectors() ? ";stage-row-vectors" : "") +
            (stmatrixStagings() ? ";stmatrix" : "") +
-           (narrowAddPanels() ? ";narrow-add-panels" : "");
+           (narrowAddPanels() ? ";narrow-add-panels" : "") +
+           (shiftedStores() ? ";shifted-stores" : "");
   }();
   return fingerprint;
 }

@@ -458,6 +458,7 @@ private:
         .Case([&](tile::TmaCopyOp o) { return tmaCopy(o); })
         .Case([&](tile::MBarrierWaitOp o) { return mbarrierWait(o); })
         .Case([&](tile::TmaStoreOp o) { return tmaStore(o); })
+        .Case([&](tile::StoreFromStagingOp o) { return storeFromStaging(o); })
         .Case([&](tile::WarpgroupWaitOp o) {
           for (auto [result, acc] : llvm::zip(o.getResults(), o.getAccumulators()))
             env[result] = get(acc);
@@ -723,8 +724,12 @@ private:
   llvm::Error
   writeBlock(Operation *o, Value descValue, ValueRange indexValues, Value tile,
              llvm::function_ref<void(unsigned char *, Elt, const Slot &, int64_t)> write) {
+    return writeBlock(o, descValue, indexValues, get(tile), write);
+  }
+  llvm::Error
+  writeBlock(Operation *o, Value descValue, ValueRange indexValues, const Slot &value,
+             llvm::function_ref<void(unsigned char *, Elt, const Slot &, int64_t)> write) {
     const Slot &desc = get(descValue);
-    const Slot &value = get(tile);
     SmallVector<int64_t> indices;
     for (Value v : indexValues)
       indices.push_back(get(v).i[0]);
@@ -1608,6 +1613,20 @@ private:
           writeElement(*p, desc.elt, tile, flat);
           return llvm::Error::success();
         });
+  }
+
+  /// Every thread's stores of the staging tile's elements that lie inside
+  /// the tensor (16-byte vectors or element by element on the GPU: the same
+  /// elements).
+  llvm::Error storeFromStaging(tile::StoreFromStagingOp o) {
+    const Slot &staging = get(o.getStaging());
+    checkNotInFlight(staging.slotOffsets[0], staging.numel() * int64_t(memBytes(staging.elt)),
+                     "stores from");
+    return writeBlock(o, o.getDesc(), o.getIndices(),
+                      readShared(staging.slotOffsets[0], staging.shape, staging.elt, false),
+                      [](unsigned char *p, Elt e, const Slot &value, int64_t flat) {
+                        writeElement(p, e, value, flat);
+                      });
   }
 
   /// The warp-specialized region running, if any, and the ops run so far.

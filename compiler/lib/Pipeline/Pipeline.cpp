@@ -56,6 +56,7 @@ void tessera::buildSchedulePasses(OpPassManager &pm, const PipelineOptions &opti
   tma.sharedRings = sharedTmaRings();
   tma.stageRowVectors = stageRowVectors();
   tma.narrowAddPanels = narrowAddPanels();
+  tma.shiftedStores = shiftedStores();
   pm.addPass(createTileUseTma(tma));
   // ... and may give those copies to a producer warpgroup.
   TileWarpSpecializeOptions specialize;

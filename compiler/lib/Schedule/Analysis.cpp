@@ -436,11 +436,12 @@ FailureOr<SmallVector<SharedRange>> tessera::schedule::sharedWritesOf(Operation 
     if (auto copy = dyn_cast<tile::TmaCopyOp>(nested))
       return appendBufferRanges(copy.getBuffer(), writes) ? WalkResult::advance()
                                                           : WalkResult::interrupt();
-    // Waits and barriers order writes made elsewhere; bulk stores read
-    // shared tiles and write global memory.
+    // Waits and barriers order writes made elsewhere; bulk stores and
+    // stores from a staging tile read shared tiles and write global memory.
     if (isa<gpu::BarrierOp, tile::AsyncWaitOp, tile::MBarrierWaitOp, tile::TmaStoreOp,
-            tile::TmaStoreWaitOp, tile::FenceAsyncSharedOp, tile::TurnWaitOp, tile::TurnPassOp,
-            tile::StoreOp, tile::AtomicAddOp, tile::AtomicRMWOp, tile::AtomicCASOp>(nested))
+            tile::TmaStoreWaitOp, tile::StoreFromStagingOp, tile::FenceAsyncSharedOp,
+            tile::TurnWaitOp, tile::TurnPassOp, tile::StoreOp, tile::AtomicAddOp, tile::AtomicRMWOp,
+            tile::AtomicCASOp>(nested))
       return WalkResult::advance();
     if (nested->getNumRegions() != 0 && nested->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
       return WalkResult::advance();

@@ -244,7 +244,9 @@ void mergeStagingGuards(Operation *root) {
     for (Operation *op = wait->getPrevNode(); op && ok; op = op->getPrevNode()) {
       if ((earlier = dyn_cast<gpu::BarrierOp>(op)))
         break;
-      if (op->getNumRegions() != 0 || isa<tile::TmaStoreOp, tile::TmaStoreWaitOp>(op)) {
+      // A store from a staging tile reads it until the guard's barrier.
+      if (op->getNumRegions() != 0 ||
+          isa<tile::TmaStoreOp, tile::TmaStoreWaitOp, tile::StoreFromStagingOp>(op)) {
         ok = false;
         break;
       }

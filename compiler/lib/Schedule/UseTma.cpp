@@ -224,9 +224,10 @@ void hoistSlice(Value v, Block *body, Operation *&cursor) {
 
 class TmaRewriter {
 public:
-  TmaRewriter(func::FuncOp kernel, bool sharedRings, bool stageRows, bool narrowAddPanels)
+  TmaRewriter(func::FuncOp kernel, bool sharedRings, bool stageRows, bool narrowAddPanels,
+              bool shiftedStores)
       : kernel(kernel), sharedRings(sharedRings), stageRows(stageRows),
-        narrowAddPanels(narrowAddPanels) {
+        narrowAddPanels(narrowAddPanels), shiftedStores(shiftedStores) {
     if (auto size = kernel->getAttrOfType<IntegerAttr>(tile::kClusterSizeAttr);
         size && !kernel->hasAttr(tile::kWarpSpecializeAttr))
       clusterSize = size.getInt();
@@ -355,12 +356,20 @@ private:
   /// become theirs (tile-warp-specialize). The block is written into it
   /// once every warp is done with that space (a barrier), fenced for the
   /// async proxy and published (a barrier); tile.tma_store sends it out; a
-  /// last barrier keeps the space until TMA has read it.
+  /// last barrier keeps the space until TMA has read it. A 16-bit block of
+  /// a tensor TMA cannot describe (not `aligned`: rows of 111 elements)
+  /// goes through the same tile with `shiftedStores`: every thread then
+  /// writes 16-byte vectors of global memory out of it
+  /// (tile.store_from_staging) where its registers would write 2 bytes at a
+  /// time; the next store's first barrier keeps the space until then.
   void rewriteStore(tile::StoreOp store) {
     RankedTensorType type = store.getValue().getType();
-    TmaSource source = tmaSource(store.getDesc().getDefiningOp<tile::MakeDescOp>(), kernel);
-    if (store.getMask() || !source || type.getDimSize(0) > 256 || type.getDimSize(0) % 8 != 0 ||
-        type.getDimSize(1) % kSharedPanelCols != 0)
+    auto make = store.getDesc().getDefiningOp<tile::MakeDescOp>();
+    TmaSource source = tmaSource(make, kernel);
+    bool shifted = !source && shiftedStores && make && !make.getAligned() && type.getRank() == 2 &&
+                   type.getElementType().getIntOrFloatBitWidth() == 16;
+    if (store.getMask() || (!source && !shifted) || type.getDimSize(0) > 256 ||
+        type.getDimSize(0) % 8 != 0 || type.getDimSize(1) % kSharedPanelCols != 0)
       return;
     for (Operation *op = store->getNextNode(); op; op = op->getNextNode())
       if (op->getNumRegions() != 0 || isa<tile::AsyncCopyOp, tile::TmaCopyOp>(op))
@@ -369,23 +378,29 @@ private:
         tile::SharedType::get(kernel.getContext(), type.getShape(), type.getElementType(), 1);
     if (staging.getBufferBytes() > sharedEnd())
       return;
+    Value map;
+    if (!shifted && !(map = tensorMap(boxOf(staging, source))))
+      return;
     OpBuilder b(store);
     Location loc = store.getLoc();
-    Value map = tensorMap(boxOf(staging, source));
-    if (!map)
-      return;
     auto alloc = tile::SharedAllocOp::create(b, loc, staging, b.getDenseI64ArrayAttr({0}));
     // The space may cover TMA adds' staging tiles: their last reads first.
     if (waitsAtReturn)
       tile::TmaStoreWaitOp::create(b, loc);
     gpu::BarrierOp::create(b, loc);
     tile::StoreStagingOp::create(b, loc, store.getValue(), /*offset=*/0);
-    tile::FenceAsyncSharedOp::create(b, loc);
+    // The threads read it back with generic loads: no async proxy.
+    if (!shifted)
+      tile::FenceAsyncSharedOp::create(b, loc);
     gpu::BarrierOp::create(b, loc);
-    tile::TmaStoreOp::create(b, loc, alloc, map,
-                             source.coordinates(store.getIndices()[0], store.getIndices()[1]));
-    tile::TmaStoreWaitOp::create(b, loc);
-    gpu::BarrierOp::create(b, loc);
+    if (shifted) {
+      tile::StoreFromStagingOp::create(b, loc, alloc, store.getDesc(), store.getIndices());
+    } else {
+      tile::TmaStoreOp::create(b, loc, alloc, map,
+                               source.coordinates(store.getIndices()[0], store.getIndices()[1]));
+      tile::TmaStoreWaitOp::create(b, loc);
+      gpu::BarrierOp::create(b, loc);
+    }
     store->erase();
   }
 
@@ -883,6 +898,9 @@ private:
   bool stageRows;
   /// An add's mma accumulator is staged in 32-byte panels (addStagingSwizzle).
   bool narrowAddPanels;
+  /// Blocks of tensors TMA cannot describe go out from a staging tile
+  /// (rewriteStore).
+  bool shiftedStores;
   /// CTAs per cluster (1 in a warp-specialized kernel: its producer has no
   /// share of the cluster's barriers).
   int64_t clusterSize = 1;
@@ -902,7 +920,7 @@ struct TileUseTmaPass : tessera::impl::TileUseTmaBase<TileUseTmaPass> {
       return;
     for (auto kernel : getOperation().getOps<func::FuncOp>())
       if (kernel->hasAttr(tile::kKernelAttr) && kernel->hasAttr(tile::kTmaAttr))
-        TmaRewriter(kernel, sharedRings, stageRowVectors, narrowAddPanels).run();
+        TmaRewriter(kernel, sharedRings, stageRowVectors, narrowAddPanels, shiftedStores).run();
   }
 };
 

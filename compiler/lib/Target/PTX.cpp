@@ -96,6 +96,11 @@ bool tessera::narrowAddPanels() {
   return enabled;
 }
 
+bool tessera::shiftedStores() {
+  static const bool enabled = envFlag("TESSERA_SHIFTED_STORES");
+  return enabled;
+}
+
 bool tessera::sharedTmaRings() {
   static const bool enabled = !envFlag("TESSERA_SEPARATE_RINGS");
   return enabled;

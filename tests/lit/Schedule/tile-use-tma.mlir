@@ -2,6 +2,7 @@
 // RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_80 --tile-pipeline-copies --tile-use-tma=arch=sm_80 | FileCheck %s --check-prefix=SM80
 // RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma="arch=sm_90a stage-row-vectors=false" | FileCheck %s --check-prefix=GLOBAL
 // RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma="arch=sm_90a narrow-add-panels=false" | FileCheck %s --check-prefix=WIDE
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory=arch=sm_90a --tile-pipeline-copies --tile-use-tma="arch=sm_90a shifted-stores=false" | FileCheck %s --check-prefix=REGS
 
 #ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
 #bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
@@ -347,6 +348,71 @@ func.func @stores(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %a
   tile.store %dc[%row, %col], %h : !tile.desc<128x128xbf16>, tensor<128x128xbf16, #mma>
   %dd = tile.make_desc %pd, [%arg1, %arg7], [%arg7, %c1] {aligned} : !tile.ptr<f32> -> !tile.desc<128x128xf32>
   tile.store %dd[%row, %col], %r : !tile.desc<128x128xf32>, tensor<128x128xf32, #mma>
+  return
+}
+
+// -----
+
+#ba = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#bb = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// A 16-bit block of a tensor TMA cannot describe (no `aligned`: rows of 111
+// elements) goes through the same staging tile with shifted-stores: written
+// there once every warp is done with the space, published, and every
+// thread stores from it (no fence: no async proxy reads it; the kernel
+// gains the loads' tensor maps only).
+// The second block's first barrier keeps the space until the first's stores
+// have read it. Without shifted-stores the registers store both (REGS).
+// CHECK-LABEL: func.func @stores_of_misaligned_rows
+// CHECK-SAME: %{{.*}}: !tile.tensormap<64x64xbf16, 5>) attributes
+// CHECK: scf.for
+// CHECK: scf.yield
+// CHECK: %[[H:.*]] = arith.truncf
+// CHECK: %[[DC:.*]] = tile.make_desc
+// CHECK-NEXT: %[[STAGING:.*]] = tile.shared_alloc [0] : !tile.shared<128x128xbf16>
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: tile.store_staging %[[H]] at 0
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: tile.store_from_staging %[[STAGING]], %[[DC]][%{{.*}}, %{{.*}}] : !tile.shared<128x128xbf16>, !tile.desc<128x128xbf16>
+// CHECK: %[[DD:.*]] = tile.make_desc
+// CHECK-NEXT: %[[SECOND:.*]] = tile.shared_alloc [0] : !tile.shared<128x128xbf16>
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: tile.store_staging %[[H]] at 0
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: tile.store_from_staging %[[SECOND]], %[[DD]]
+// CHECK-NOT: tile.store
+// CHECK: return
+// REGS-LABEL: func.func @stores_of_misaligned_rows
+// REGS-NOT: tile.store_from_staging
+// REGS: tile.store %{{.*}}, %{{.*}} : !tile.desc<128x128xbf16>
+// REGS: tile.store %{{.*}}, %{{.*}} : !tile.desc<128x128xbf16>
+func.func @stores_of_misaligned_rows(%arg0: !tile.ptr<bf16>, %arg1: i32, %arg2: i32, %arg3: i32, %arg4: i32,
+                  %arg5: !tile.ptr<bf16>, %arg6: i32, %arg7: i32, %arg8: i32, %arg9: i32,
+                  %row: i32, %col: i32, %pc: !tile.ptr<bf16>, %pc_rows: i32, %pc_cols: i32,
+                  %pc_stride: i32, %pc_unit: i32)
+    attributes {tile.kernel, tile.num_stages = 4 : i32, tile.num_warps = 4 : i32, tile.tma,
+                tile.tma_stores} {
+  %cst = arith.constant dense<0.000000e+00> : tensor<128x128xf32, #mma>
+  %c0 = arith.constant 0 : i32
+  %c64 = arith.constant 64 : i32
+  %r = scf.for %k = %c0 to %arg2 step %c64 iter_args(%acc = %cst) -> (tensor<128x128xf32, #mma>) : i32 {
+    %da = tile.make_desc %arg0, [%arg1, %arg2], [%arg3, %arg4] {aligned} : !tile.ptr<bf16> -> !tile.desc<128x64xbf16>
+    %a = tile.load %da[%row, %k] : !tile.desc<128x64xbf16> -> tensor<128x64xbf16, #ba>
+    %db = tile.make_desc %arg5, [%arg6, %arg7], [%arg8, %arg9] {aligned} : !tile.ptr<bf16> -> !tile.desc<64x128xbf16>
+    %b = tile.load %db[%k, %col] : !tile.desc<64x128xbf16> -> tensor<64x128xbf16, #bb>
+    %oa = tile.convert_layout %a : tensor<128x64xbf16, #ba> -> tensor<128x64xbf16, #opa>
+    %ob = tile.convert_layout %b : tensor<64x128xbf16, #bb> -> tensor<64x128xbf16, #opb>
+    %d = tile.dot %oa, %ob, %acc : tensor<128x64xbf16, #opa>, tensor<64x128xbf16, #opb> -> tensor<128x128xf32, #mma>
+    scf.yield %d : tensor<128x128xf32, #mma>
+  }
+  %h = arith.truncf %r : tensor<128x128xf32, #mma> to tensor<128x128xbf16, #mma>
+  %dc = tile.make_desc %pc, [%pc_rows, %pc_cols], [%pc_stride, %pc_unit] : !tile.ptr<bf16> -> !tile.desc<128x128xbf16>
+  tile.store %dc[%row, %col], %h : !tile.desc<128x128xbf16>, tensor<128x128xbf16, #mma>
+  %dd = tile.make_desc %pc, [%pc_rows, %pc_cols], [%pc_stride, %pc_unit] : !tile.ptr<bf16> -> !tile.desc<128x128xbf16>
+  tile.store %dd[%col, %row], %h : !tile.desc<128x128xbf16>, tensor<128x128xbf16, #mma>
   return
 }
 

@@ -8,6 +8,7 @@
 
 #include "tessera/Schedule/Analysis.h"
 #include "tessera/Target/NvJitLink.h"
+#include "tessera/Target/PTX.h"
 
 #include "tessera/Dialect/Tile/IR/TileDialect.h"
 #include "tessera/dsl.h"
@@ -404,6 +405,63 @@ TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
         expectOnce(config);
       }
     }
+}
+
+/// Kernels that stage their stores (TMA_STORE) writing rows TMA cannot
+/// describe (head dim 111 in bf16: rows of 222 bytes, written in place by
+/// forward() and backward()): with shifted stores (TESSERA_SHIFTED_STORES=1,
+/// the ctest entry Compiler.ShiftedStores) O, dK and dV go out of their
+/// staging tiles in 16-byte vectors; without, their registers store them, 4
+/// bytes at most. Spill-free either way: the one-warpgroup short causal
+/// forward, the producer's forward past 1024 keys, the dK/dV program, and
+/// d 59's forward on the d 64 kernel.
+TEST(Compiler, StoresOfRowsTmaCannotDescribe) {
+  struct Case {
+    const char *kernel;
+    kernels::KernelConfig config;
+    uint64_t misaligned; ///< the outputs' bits: out (3); dk, dv (6, 7)
+  };
+  const Case cases[] = {
+      {"attention_forward",
+       attention::forwardConfig(DType::BF16, 111, true, false, "sm_90a",
+                                attention::Fp32Precision::tf32, 1024),
+       0b1001},
+      {"attention_forward",
+       attention::forwardConfig(DType::BF16, 111, false, false, "sm_90a",
+                                attention::Fp32Precision::tf32, 4096),
+       0b1001},
+      {"attention_backward_dkdv",
+       attention::backwardConfig(DType::BF16, 111, true, false, "sm_90a"), 0b11000000},
+      // d 59 on the d 64 kernel (128 x 128 on one
+      // warpgroup), which forward() stages so where O's
+      // rows take no vectors.
+      {"attention_forward",
+       [] {
+         kernels::KernelConfig c = attention::forwardConfig(DType::BF16, 59, true, false, "sm_90a",
+                                                            attention::Fp32Precision::tf32, 1024);
+         c.constants["TMA_STORE"] = 1;
+         return c;
+       }(),
+       0b1001}};
+  for (const Case &c : cases) {
+    SCOPED_TRACE(std::string(c.kernel) + " " + c.config.key());
+    ASSERT_EQ(c.config.get("TMA_STORE"), 1);
+    kernels::KernelConfig config = c.config;
+    config.alignedTensors = ~c.misaligned;
+    CompileOptions options;
+    options.arch = "sm_90a";
+    const kernels::KernelDef &def = kernels::lookup(c.kernel);
+    CompiledKernel k =
+        Jit::get().compile([&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
+    EXPECT_EQ(k.usage.spillStoreBytes, 0u);
+    EXPECT_EQ(k.usage.spillLoadBytes, 0u);
+    EXPECT_FALSE(k.usage.wgmmaSerialized);
+    bool vectors = k.ptx.find("st.global.v4.b32") != std::string::npos;
+    EXPECT_EQ(vectors, shiftedStores())
+        << (shiftedStores() ? "no 16-byte stores with TESSERA_SHIFTED_STORES=1"
+                            : "16-byte stores of misaligned rows without TESSERA_SHIFTED_STORES");
+    EXPECT_EQ(k.ptx.find("ld.shared.v4.b32") != std::string::npos, shiftedStores());
+  }
 }
 
 /// FlashAttention-3's order (PIPELINE_QK = 2) beside the producer, its

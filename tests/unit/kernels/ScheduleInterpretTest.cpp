@@ -306,6 +306,40 @@ TEST(ScheduleInterpret, AttentionForwardIntoAnOutputView) {
   attention_testing::expectForwardIntoView({1, 2, 2, 33, 70, 128}, DType::F16, true, 1e-2);
 }
 
+/// forward() and backward() at head dim 111 in bf16 (rows of 222 bytes, no
+/// tensor map fits them), whose kernels stage their stores (TMA_STORE):
+/// O, dK and dV written in place, with TESSERA_SHIFTED_STORES=1 (the ctest
+/// entry ScheduleInterpret.ShiftedStores) through the staging tile
+/// (tile.store_from_staging), else from registers. The short causal forward
+/// on one warpgroup, the producer's past 1024 keys, causal under a key
+/// mask; an O view whose rows are d + 1 apart (the element path there);
+/// the backward causal under a key mask, GQA.
+TEST(ScheduleInterpret, AttentionStoresOfMisalignedRows) {
+  ScheduleScope scope("sm_90a");
+  for (const attention::AttentionShape &s :
+       {attention::AttentionShape{2, 2, 1, 65, 129, 111}, {1, 1, 1, 20, 1100, 111}}) {
+    SCOPED_TRACE(attention_testing::shapeName(s));
+    auto q = test::randomValues(s.batch * s.heads * s.qLen * s.dim, DType::BF16);
+    auto k = test::randomValues(s.batch * s.kvHeads * s.kLen * s.dim, DType::BF16);
+    auto v = test::randomValues(k.size(), DType::BF16);
+    auto [dq, dk, dv, out, lse] = attention_testing::forwardTensors(s, DType::BF16, q, k, v);
+    attention::Options options;
+    options.causal = true;
+    attention::forward(dq, dk, dv, out, lse, options);
+    attention::PlainAttentionResult ref =
+        attention::plain_attention_cpu(s, q, k, v, nullptr, true, 1.0 / std::sqrt(double(s.dim)));
+    EXPECT_LE(attention_testing::relativeRmsError(out.toFloat(), ref.out), 1e-2);
+  }
+  attention_testing::expectForwardIntoView({1, 2, 1, 65, 129, 111}, DType::BF16, true, 1e-2);
+  attention_testing::BackwardCase c{{1, 4, 2, 70, 150, 111},
+                                    DType::BF16,
+                                    /*causal=*/true,
+                                    /*mask=*/true,
+                                    /*strided=*/false};
+  attention_testing::expectGradients(attention_testing::runBackward(c),
+                                     attention_testing::relativeRmsError, 2e-2);
+}
+
 TEST(ScheduleInterpret, AttentionForwardLargerBlocks) {
   ScheduleScope scope("sm_90a");
   for (int64_t producer : {0, 1})

@@ -73,7 +73,11 @@ def TileUseTma : Pass<"tile-use-tma", "mlir::ModuleOp"> {
     16-bit block stored after every loop and copy, whole 64-column panels of
     an aligned 2-D tensor from a pointer parameter, goes out through a
     staging tile at offset 0: barrier, `tile.store_staging`,
-    `tile.fence_async_shared`, barrier, `tile.tma_store`, barrier.
+    `tile.fence_async_shared`, barrier, `tile.tma_store`, barrier. With
+    `shifted-stores`, such a block of a tensor TMA cannot describe (rows of
+    111 elements, a view at an odd offset) goes through the same staging
+    tile: barrier, `tile.store_staging`, barrier, `tile.store_from_staging`
+    (16-byte vectors of each row where its stride is 1).
     Without a producer warpgroup, a loop directly in the kernel's body that
     starts where the one before it ends and copies alike (`shared-rings`:
     the attention forward's masked key loop after the unmasked one) shares
@@ -101,7 +105,11 @@ def TileUseTma : Pass<"tile-use-tma", "mlir::ModuleOp"> {
            "TESSERA_STAGE_ROW_VECTORS=1)">,
     Option<"narrowAddPanels", "narrow-add-panels", "bool", /*default=*/"true",
            "a TMA add's mma accumulator is staged in 32-byte panels (else the widest, as "
-           "the pipeline stages it unless TESSERA_NARROW_ADD_PANELS=1)">
+           "the pipeline stages it unless TESSERA_NARROW_ADD_PANELS=1)">,
+    Option<"shiftedStores", "shifted-stores", "bool", /*default=*/"true",
+           "with tile.tma_stores, a block of a tensor TMA cannot describe goes through a "
+           "staging tile and tile.store_from_staging (else the threads' registers store it, "
+           "as the pipeline does unless TESSERA_SHIFTED_STORES=1)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect"];
 }

@@ -85,6 +85,14 @@ bool stmatrixStagings();
 /// tested it, as stmatrixStagings.
 bool narrowAddPanels();
 
+/// Whether kernels that stage their stores (tile.tma_stores) write blocks of
+/// tensors TMA cannot describe (16-bit rows at any even address: head dims
+/// 59, 111) from the staging tile in 16-byte vectors in this process
+/// ($TESSERA_SHIFTED_STORES=1, read once: tile-use-tma's shifted-stores; the
+/// kernel cache keys on it). Off until a GPU run has tested it (built
+/// 2026-12-08, when no GPU was lent), as stmatrixStagings.
+bool shiftedStores();
+
 /// Whether TMA loops in sequence that a producer warpgroup fills share one
 /// ring (tile-warp-specialize's shared-rings), as by default:
 /// $TESSERA_SEPARATE_RINGS=1, read once, gives each loop its own, to

@@ -773,6 +773,27 @@ void emitElementwiseCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, con
     gpu::BarrierOp::create(b, loc);
 }
 
+/// The 16 bytes at byte `shift` (i32, even, below 16) of the 32 that
+/// `words` (eight i32, little-endian) hold, as four i32: selects by 8 and 4
+/// bytes, then a funnel shift of each word with the next by 0 or 16 bits.
+SmallVector<Value> shiftedVector(OpBuilder &b, Location loc, ArrayRef<Value> words, Value shift) {
+  auto c32 = [&](int64_t v) { return constI32(b, loc, v); };
+  auto shiftWords = [&](ArrayRef<Value> in, int64_t byBytes) {
+    Value on = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                     arith::AndIOp::create(b, loc, shift, c32(byBytes)), c32(0));
+    SmallVector<Value> out;
+    for (size_t j = 0; j + byBytes / 4 < in.size(); ++j)
+      out.push_back(arith::SelectOp::create(b, loc, on, in[j + byBytes / 4], in[j]));
+    return out;
+  };
+  SmallVector<Value> shifted = shiftWords(shiftWords(words, 8), 4);
+  Value bits = arith::ShLIOp::create(b, loc, arith::AndIOp::create(b, loc, shift, c32(2)), c32(3));
+  SmallVector<Value> out;
+  for (int64_t i = 0; i < 4; ++i)
+    out.push_back(LLVM::FshrOp::create(b, loc, b.getI32Type(), shifted[i + 1], shifted[i], bits));
+  return out;
+}
+
 /// Copies the 2-D tile of `copy` (16-bit elements whose rows have unit
 /// stride, at any even address: rows of 59 elements, a view at an odd
 /// offset) into `tile` in 16-byte chunks of eight elements. A chunk's
@@ -898,23 +919,10 @@ void emitShiftedChunkCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, co
     chunks.push_back(std::move(ch));
   }
   for (Chunk &ch : chunks) {
-    // Shift by 8, then 4, then 2 bytes where the address asks for it.
-    auto shiftWords = [&](SmallVector<Value> words, int64_t byBytes) {
-      Value on =
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
-                                arith::AndIOp::create(b, loc, ch.shift, c32(byBytes)), c32(0));
-      SmallVector<Value> out;
-      for (size_t j = 0; j + byBytes / 4 < words.size(); ++j)
-        out.push_back(arith::SelectOp::create(b, loc, on, words[j + byBytes / 4], words[j]));
-      return out;
-    };
-    SmallVector<Value> words = shiftWords(shiftWords(ch.words, 8), 4);
-    // 16 bits: the funnel shift of each word with the next, by 0 or 16.
-    Value bits =
-        arith::ShLIOp::create(b, loc, arith::AndIOp::create(b, loc, ch.shift, c32(2)), c32(3));
+    SmallVector<Value> words = shiftedVector(b, loc, ch.words, ch.shift);
     SmallVector<Value> out;
     for (int64_t i = 0; i < 4; ++i) {
-      Value word = LLVM::FshrOp::create(b, loc, i32, words[i + 1], words[i], bits);
+      Value word = words[i];
       // Elements 2i and 2i + 1 (low and high halves) past the count: zeros.
       Value past = arith::SubIOp::create(b, loc, ch.count, c32(2 * i));
       Value mask = arith::SelectOp::create(
@@ -929,6 +937,143 @@ void emitShiftedChunkCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, co
     emitAsmStatement(b, loc, "st.shared.v4.b32 [$0], {$1, $2, $3, $4};",
                      {at, out[0], out[1], out[2], out[3]}, "r,r,r,r,r");
   }
+}
+
+/// Writes the block of `desc` at `indices` from `tile` (a staging tile of
+/// `rows` x `cols` 16-bit elements), where the tensor's rows have unit
+/// stride at any even address (the indices not negative): each row's bytes
+/// in the aligned 16-byte vectors of global memory they cover, cols / 8 + 1
+/// of them. Vector k of a row whose first element lies m elements into its
+/// vector holds the row's elements 8k - m to 8k - m + 7: the tile's chunks
+/// k - 1 and k (k and k + 1 when m is 0), shifted by 8 - m elements. A
+/// vector wholly inside the row's elements in the tensor goes out as one
+/// 16-byte store; the first and last (or one outside the tensor's rows)
+/// element by element. Thread t takes vectors t, t + threads, ... of the
+/// block in row-major order: a warp writes consecutive vectors of a row.
+void emitShiftedChunkStore(OpBuilder &b, Location loc, const Desc &desc, ValueRange indices,
+                           const SharedTile &tile, int64_t rows, int64_t cols, int64_t threads) {
+  Type i16 = b.getI16Type(), i32 = b.getI32Type(), i64 = b.getI64Type();
+  auto c32 = [&](int64_t v) { return constI32(b, loc, v); };
+  auto c64 = [&](int64_t v) { return arith::ConstantIntOp::create(b, loc, i64, v).getResult(); };
+  auto ptrType = desc.base.getType();
+  int64_t chunks = cols / 8, perRow = chunks + 1;
+  Value tid = asmOp(b, loc, i32, {}, "mov.u32 $0, %tid.x;", "=r", /*sideEffects=*/true);
+  auto loop = scf::ForOp::create(b, loc, tid, c32(rows * perRow), c32(threads));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(loop.getBody()->getTerminator());
+  Value k = loop.getInductionVar();
+  Value row = arith::DivUIOp::create(b, loc, k, c32(perRow));
+  Value vector = arith::RemUIOp::create(b, loc, k, c32(perRow));
+  // The row's elements inside the tensor: 0 to cols.
+  Value r = arith::AddIOp::create(b, loc, indices[0], row);
+  Value left = arith::SubIOp::create(b, loc, desc.sizes[1], indices[1]);
+  Value count =
+      arith::MinSIOp::create(b, loc, arith::MaxSIOp::create(b, loc, left, c32(0)), c32(cols));
+  Value rowInside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, r, desc.sizes[0]);
+  count = arith::SelectOp::create(b, loc, rowInside, count, c32(0));
+  Value first = LLVM::GEPOp::create(
+      b, loc, ptrType, i16, desc.base,
+      ValueRange{arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, r, desc.strides[0]),
+                                       indices[1])});
+  Value address = LLVM::PtrToIntOp::create(b, loc, i64, first);
+  // m: the row's first element's place in its vector, in elements.
+  Value m = arith::ShRUIOp::create(
+      b, loc, arith::TruncIOp::create(b, loc, i32, arith::AndIOp::create(b, loc, address, c64(15))),
+      c32(1));
+  Value at = arith::AddIOp::create(
+      b, loc, arith::AndIOp::create(b, loc, address, c64(~int64_t(15))),
+      arith::ExtUIOp::create(b, loc, i64, arith::ShLIOp::create(b, loc, vector, c32(4))));
+  // The vector's first element in the row (negative: before it).
+  Value e0 = arith::SubIOp::create(b, loc, arith::ShLIOp::create(b, loc, vector, c32(3)), m);
+  Value misaligned = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, m, c32(0));
+  Value low =
+      arith::SubIOp::create(b, loc, vector, arith::ExtUIOp::create(b, loc, i32, misaligned));
+  Value shift = arith::SelectOp::create(
+      b, loc, misaligned,
+      arith::ShLIOp::create(b, loc, arith::SubIOp::create(b, loc, c32(8), m), c32(1)), c32(0));
+  // The two chunks of the tile (clamped inside it: what lies outside is
+  // never stored).
+  auto clampChunk = [&](Value c) {
+    return arith::MinSIOp::create(b, loc, arith::MaxSIOp::create(b, loc, c, c32(0)),
+                                  c32(chunks - 1));
+  };
+  SmallVector<Value> words;
+  auto structType = LLVM::LLVMStructType::getLiteral(b.getContext(), {i32, i32, i32, i32});
+  for (Value c : {low, arith::AddIOp::create(b, loc, low, c32(1)).getResult()}) {
+    Value chunkAt =
+        tile.address(b, loc, row, arith::ShLIOp::create(b, loc, clampChunk(c), c32(3)), c32(0));
+    Value v = asmOp(b, loc, structType, ValueRange{chunkAt},
+                    "ld.shared.v4.b32 {$0, $1, $2, $3}, [$4];", "=r,=r,=r,=r,r",
+                    /*sideEffects=*/true);
+    for (int64_t i = 0; i < 4; ++i)
+      words.push_back(LLVM::ExtractValueOp::create(b, loc, v, i));
+  }
+  SmallVector<Value> out = shiftedVector(b, loc, words, shift);
+  Value end = arith::AddIOp::create(b, loc, e0, c32(8));
+  Value whole = arith::AndIOp::create(
+      b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, e0, c32(0)),
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, end, count));
+  auto ifOp = scf::IfOp::create(b, loc, TypeRange{}, whole, /*withElse=*/true);
+  {
+    OpBuilder::InsertionGuard inner(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    auto vec4 = VectorType::get({4}, i32);
+    Value v = LLVM::PoisonOp::create(b, loc, vec4);
+    for (int64_t i = 0; i < 4; ++i)
+      v = LLVM::InsertElementOp::create(b, loc, v, out[i], c32(i));
+    LLVM::StoreOp::create(b, loc, v, LLVM::IntToPtrOp::create(b, loc, ptrType, at),
+                          /*alignment=*/16);
+    // The row's first and last vectors: each element of the row that the
+    // vector holds.
+    b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+    for (int64_t i = 0; i < 8; ++i) {
+      Value e = arith::AddIOp::create(b, loc, e0, c32(i));
+      Value inside = arith::AndIOp::create(
+          b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, e, c32(0)),
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, e, count));
+      auto element = scf::IfOp::create(b, loc, TypeRange{}, inside, /*withElse=*/false);
+      OpBuilder::InsertionGuard store(b);
+      b.setInsertionPoint(element.thenBlock()->getTerminator());
+      Value half = arith::TruncIOp::create(
+          b, loc, i16,
+          i % 2 ? arith::ShRUIOp::create(b, loc, out[i / 2], c32(16)).getResult() : out[i / 2]);
+      Value ptr = LLVM::IntToPtrOp::create(
+          b, loc, ptrType, arith::AddIOp::create(b, loc, at, c64(2 * i)).getResult());
+      LLVM::StoreOp::create(b, loc, half, ptr, /*alignment=*/2);
+    }
+  }
+}
+
+/// Writes the block of `desc` at `indices` from `tile` element by element:
+/// any strides. Thread t takes elements t, t + threads, ... in row-major
+/// order; those outside the tensor are left alone.
+void emitElementStoreFromStaging(OpBuilder &b, Location loc, const Desc &desc, ValueRange indices,
+                                 const SharedTile &tile, int64_t rows, int64_t cols,
+                                 int64_t threads) {
+  Type i16 = b.getI16Type(), i32 = b.getI32Type();
+  auto c32 = [&](int64_t v) { return constI32(b, loc, v); };
+  Value tid = asmOp(b, loc, i32, {}, "mov.u32 $0, %tid.x;", "=r", /*sideEffects=*/true);
+  auto loop = scf::ForOp::create(b, loc, tid, c32(rows * cols), c32(threads));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(loop.getBody()->getTerminator());
+  Value e = loop.getInductionVar();
+  Value row = arith::DivUIOp::create(b, loc, e, c32(cols));
+  Value col = arith::RemUIOp::create(b, loc, e, c32(cols));
+  Value r = arith::AddIOp::create(b, loc, indices[0], row);
+  Value c = arith::AddIOp::create(b, loc, indices[1], col);
+  // Unsigned compares: negative positions are outside too.
+  Value inside = arith::AndIOp::create(
+      b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, r, desc.sizes[0]),
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, c, desc.sizes[1]));
+  auto ifOp = scf::IfOp::create(b, loc, TypeRange{}, inside, /*withElse=*/false);
+  b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  Value value = asmOp(b, loc, i16, ValueRange{tile.elementAddress(b, loc, row, col, 16)},
+                      "ld.shared.b16 $0, [$1];", "=h,r", /*sideEffects=*/true);
+  Value offset = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, r, desc.strides[0]),
+                                       arith::MulIOp::create(b, loc, c, desc.strides[1]));
+  LLVM::StoreOp::create(
+      b, loc, value,
+      LLVM::GEPOp::create(b, loc, desc.base.getType(), i16, desc.base, ValueRange{offset}));
 }
 
 } // namespace
@@ -1354,6 +1499,43 @@ struct RoundSharedToTf32OpToGPU : OpConversionPattern<tile::RoundSharedToTf32Op>
   }
 };
 
+/// A block stored from its staging tile (tile-use-tma's shifted stores):
+/// 16-byte vectors where the rows have unit stride and the indices are not
+/// negative (checked at run time), else element by element.
+struct StoreFromStagingOpToGPU : OpConversionPattern<tile::StoreFromStagingOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(tile::StoreFromStagingOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    tile::SharedType type = op.getStaging().getType();
+    int64_t rows = type.getShape()[0], cols = type.getShape()[1];
+    int64_t threads =
+        tile::getNumWarps(op->getParentOfType<FunctionOpInterface>()) * tile::kWarpSize;
+    SharedTile tile(rewriter, loc, rows, cols, adaptor.getStaging());
+    Desc desc = unpackDesc(rewriter, loc, adaptor.getDesc(), 2);
+    ValueRange indices = adaptor.getIndices();
+    Value zero = constI32(rewriter, loc, 0);
+    Value unitRows = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq, desc.strides[1],
+                                           constI32(rewriter, loc, 1));
+    for (Value index : indices)
+      unitRows = arith::AndIOp::create(
+          rewriter, loc, unitRows,
+          arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::sge, index, zero));
+    emitFastOrSlow(
+        rewriter, loc, unitRows, TypeRange{},
+        [&]() -> SmallVector<Value> {
+          emitShiftedChunkStore(rewriter, loc, desc, indices, tile, rows, cols, threads);
+          return {};
+        },
+        [&]() -> SmallVector<Value> {
+          emitElementStoreFromStaging(rewriter, loc, desc, indices, tile, rows, cols, threads);
+          return {};
+        });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 } // namespace
 
 void tessera::tilegpu::populateMemoryOpPatterns(TileTypeConverter &converter,
@@ -1368,5 +1550,5 @@ void tessera::tilegpu::populateMemoryOpPatterns(TileTypeConverter &converter,
   patterns.add<ProgramIdOpToGPU, NumProgramsOpToGPU, AddPtrOpToGPU, AtOpToGPU, MakeDescOpToGPU,
                SharedAllocOpToGPU, SharedViewOpToGPU, AsyncWaitOpToGPU, FenceAsyncSharedOpToGPU,
                RoundSharedToTf32OpToGPU, AtomicRMWOpToGPU, AtomicCASOpToGPU, PrintOpToGPU,
-               AssertOpToGPU>(converter, patterns.getContext());
+               AssertOpToGPU, StoreFromStagingOpToGPU>(converter, patterns.getContext());
 }

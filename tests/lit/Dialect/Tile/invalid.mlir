@@ -484,6 +484,37 @@ func.func @tma_store_add_element(%m: !tile.tensormap<64x64xbf16, 0>, %i: i32) {
 
 // -----
 
+// Stores from a staging tile move 16-bit blocks of the tile's shape.
+func.func @store_from_staging_element(%p: !tile.ptr<f32>, %i: i32) {
+  %d = tile.make_desc %p, [%i, %i], [%i, %i] : !tile.ptr<f32> -> !tile.desc<64x64xf32>
+  %s = tile.shared_alloc [0] : !tile.shared<64x64xf32>
+  // expected-error @+1 {{expects one staging tile of 16-bit elements, those of the descriptor, got 1 of 'f32'}}
+  tile.store_from_staging %s, %d[%i, %i] : !tile.shared<64x64xf32>, !tile.desc<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @store_from_staging_shape(%p: !tile.ptr<bf16>, %i: i32) {
+  %d = tile.make_desc %p, [%i, %i], [%i, %i] : !tile.ptr<bf16> -> !tile.desc<64x64xbf16>
+  %s = tile.shared_alloc [0] : !tile.shared<128x64xbf16>
+  // expected-error @+1 {{expects the descriptor's blocks of the staging tile's shape 128x64, got 64x64}}
+  tile.store_from_staging %s, %d[%i, %i] : !tile.shared<128x64xbf16>, !tile.desc<64x64xbf16>
+  return
+}
+
+// -----
+
+func.func @store_from_staging_rank(%p: !tile.ptr<bf16>, %i: i32) {
+  %d = tile.make_desc %p, [%i, %i, %i], [%i, %i, %i] : !tile.ptr<bf16> -> !tile.desc<2x64x64xbf16>
+  %s = tile.shared_alloc [0] : !tile.shared<64x64xbf16>
+  // expected-error @+1 {{expects a 2-D descriptor and 2 indices (row, column), got rank 3 and 3}}
+  tile.store_from_staging %s, %d[%i, %i, %i] : !tile.shared<64x64xbf16>, !tile.desc<2x64x64xbf16>
+  return
+}
+
+// -----
+
 func.func @tma_store_box(%m: !tile.tensormap<32x64xbf16, 0>, %i: i32) {
   %s = tile.shared_alloc [0] : !tile.shared<64x128xbf16>
   // expected-error @+1 {{expects boxes of one column panel of the staging tile (64 rows, 128 bytes), got 32x64}}

@@ -113,6 +113,9 @@ func.func @schedule_ops(%d: !tile.desc<32x64xbf16>, %f: !tile.desc<32x32xf32>, %
   tile.round_shared_to_tf32 %fbuf[%slot] : !tile.shared<32x32xf32> as tensor<32x32xf32, #blf>
   // CHECK: tile.fence_async_shared
   tile.fence_async_shared
+  // CHECK: tile.store_from_staging %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}] : !tile.shared<32x64xbf16>, !tile.desc<32x64xbf16>
+  %staging = tile.shared_alloc [0] : !tile.shared<32x64xbf16>
+  tile.store_from_staging %staging, %d[%i, %i] : !tile.shared<32x64xbf16>, !tile.desc<32x64xbf16>
   return
 }
 

@@ -918,6 +918,26 @@ LogicalResult TmaStoreOp::verify() {
   return success();
 }
 
+LogicalResult StoreFromStagingOp::verify() {
+  DescType desc = getDesc().getType();
+  SharedType staging = getStaging().getType();
+  if (desc.getRank() != 2 || getIndices().size() != 2)
+    return emitOpError("expects a 2-D descriptor and 2 indices (row, column), got rank ")
+           << desc.getRank() << " and " << getIndices().size();
+  Type elem = staging.getElementType();
+  if (staging.getBuffers() != 1 || elem.getIntOrFloatBitWidth() != 16 ||
+      desc.getElementType() != elem)
+    return emitOpError("expects one staging tile of 16-bit elements, those of the descriptor, got ")
+           << staging.getBuffers() << " of " << elem;
+  if (desc.getBlockShape() != staging.getShape())
+    return emitOpError("expects the descriptor's blocks of the staging tile's shape ")
+           << shapeString(staging.getShape()) << ", got " << shapeString(desc.getBlockShape());
+  if (staging.getSwizzle())
+    return emitOpError("expects a staging tile of the widest panels, got swizzle ")
+           << staging.getSwizzle();
+  return success();
+}
+
 /// Turn ops run in the consumers of a warp_specialize whose kernel has two
 /// consumer warpgroups.
 static LogicalResult verifyTurn(Operation *op) {

@@ -167,6 +167,36 @@ def Tile_TmaStoreOp : Tile_Op<"tma_store", [MemoryEffects<[MemRead, MemWrite]>]>
   let hasVerifier = 1;
 }
 
+def Tile_StoreFromStagingOp : Tile_Op<"store_from_staging",
+                                      [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "every thread stores a block of a tensor from a shared staging tile";
+  let description = [{
+    The block at `indices` (row, column) of `desc`'s tensor, elements
+    outside it left alone, from the `staging` tile (16-bit elements, written
+    by `tile.store_staging` and published by a barrier first). For tensors
+    TMA cannot describe: where the rows have unit stride (checked at run
+    time), each row's bytes go out as the aligned 16-byte vectors of global
+    memory they cover, each shifted out of the two 16-byte chunks of the
+    tile it straddles (rows of 111 elements at any even address: the
+    wgmma accumulator's registers would write them 2 bytes at a time, a
+    third of a sector per warp's row), its first and last vector element by
+    element; other strides element by element. tile-use-tma places it, for
+    kernels that ask for staged stores (`tile.tma_stores`), where TMA cannot
+    take the tensor.
+
+    ```mlir
+    tile.store_from_staging %staging, %out[%row, %c0]
+        : !tile.shared<128x128xbf16>, !tile.desc<128x128xbf16>
+    ```
+  }];
+  let arguments = (ins Tile_SharedType:$staging, Tile_DescType:$desc, Variadic<I32>:$indices);
+  let assemblyFormat = [{
+    $staging `,` $desc `[` $indices `]` attr-dict `:` qualified(type($staging)) `,`
+    qualified(type($desc))
+  }];
+  let hasVerifier = 1;
+}
+
 def Tile_TmaStoreWaitOp : Tile_Op<"tma_store_wait", [MemoryEffects<[MemRead, MemWrite]>]> {
   let summary = "wait until this CTA's bulk tensor stores have read their shared tiles";
   let description = [{
