@@ -44,20 +44,7 @@ std::string tessera::toolchainFingerprint() {
                   std::to_string(status.getLastModificationTime().time_since_epoch().count());
     return std::string("tessera=") + TESSERA_VERSION_STRING +
            ";compiler=" + TESSERA_COMPILER_FINGERPRINT + ";llvm=" + LLVM_VERSION_STRING +
-           ";nvjitlink=" + nvJitLinkVersion() + ";ptxas=" + ptxas +
-           (shortSharedPointers() ? ";short-shared-pointers" : "") +
-           (typedWarpgroupMma() ? "" : ";inline-wgmma") +
-           (sharedTmaRings() ? "" : ";separate-rings") +
-           (waitsAtMBarriers() ? ";waits-at-mbarriers" : "") +
-           (waitsAtBarriers() ? ";waits-at-barriers" : "") +
-           (stackedWaits() ? ";stacked-waits" : "") +
-           (barrierPerStaging() ? ";barrier-per-staging" : "") +
-           (keepStagingBarriers() ? ";keep-staging-barriers" : "") +
-           (rowConversionsInLoops() ? ";row-conversions-in-loops" : "") +
-           (stageRowVectors() ? ";stage-row-vectors" : "") +
-           (stmatrixStagings() ? ";stmatrix" : "") +
-           (narrowAddPanels() ? ";narrow-add-panels" : "") +
-           (shiftedStores() ? ";shifted-stores" : "");
+           ";nvjitlink=" + nvJitLinkVersion() + ";ptxas=" + ptxas + compileSwitchesKey();
   }();
   return fingerprint;
 }

@@ -13,6 +13,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/TargetSelect.h"
 
+#include <array>
 #include <cstdlib>
 #include <mutex>
 #include <string_view>
@@ -41,69 +42,80 @@ struct SkipStrengthReduction : llvm::OptPassGate {
 
 } // namespace
 
-bool tessera::shortSharedPointers() {
-  static const bool enabled = envFlag("TESSERA_NVPTX_SHORT_PTR");
-  return enabled;
+namespace {
+
+/// The compile switches, one environment variable each (set: on, "0" or
+/// empty: off), read together once per process; the tag is what the kernel
+/// cache keys on while one is set. In the order of their tags in the key.
+enum Switch : unsigned {
+  kShortPointers,
+  kInlineWgmma,
+  kSeparateRings,
+  kWaitsAtMBarriers,
+  kWaitsAtBarriers,
+  kStackedWaits,
+  kBarrierPerStaging,
+  kKeepStagingBarriers,
+  kRowConversionsInLoops,
+  kStageRowVectors,
+  kStmatrix,
+  kNarrowAddPanels,
+  kShiftedStores,
+  kSwitches
+};
+
+struct SwitchVariable {
+  const char *env, *tag;
+};
+
+constexpr SwitchVariable kSwitchVariables[kSwitches] = {
+    {"TESSERA_NVPTX_SHORT_PTR", "short-shared-pointers"},
+    {"TESSERA_INLINE_WGMMA", "inline-wgmma"},
+    {"TESSERA_SEPARATE_RINGS", "separate-rings"},
+    {"TESSERA_WAITS_AT_MBARRIERS", "waits-at-mbarriers"},
+    {"TESSERA_WAITS_AT_BARRIERS", "waits-at-barriers"},
+    {"TESSERA_STACKED_WAITS", "stacked-waits"},
+    {"TESSERA_BARRIER_PER_STAGING", "barrier-per-staging"},
+    {"TESSERA_KEEP_STAGING_BARRIERS", "keep-staging-barriers"},
+    {"TESSERA_ROW_CONVERSIONS_IN_LOOPS", "row-conversions-in-loops"},
+    {"TESSERA_STAGE_ROW_VECTORS", "stage-row-vectors"},
+    {"TESSERA_STMATRIX", "stmatrix"},
+    {"TESSERA_NARROW_ADD_PANELS", "narrow-add-panels"},
+    {"TESSERA_SHIFTED_STORES", "shifted-stores"},
+};
+
+bool isSet(Switch s) {
+  static const std::array<bool, kSwitches> set = [] {
+    std::array<bool, kSwitches> flags{};
+    for (unsigned i = 0; i < kSwitches; ++i)
+      flags[i] = tessera::envFlag(kSwitchVariables[i].env);
+    return flags;
+  }();
+  return set[s];
 }
 
-bool tessera::typedWarpgroupMma() {
-  static const bool enabled = !envFlag("TESSERA_INLINE_WGMMA");
-  return enabled;
-}
+} // namespace
 
-bool tessera::waitsAtMBarriers() {
-  static const bool enabled = envFlag("TESSERA_WAITS_AT_MBARRIERS");
-  return enabled;
-}
+bool tessera::shortSharedPointers() { return isSet(kShortPointers); }
+bool tessera::typedWarpgroupMma() { return !isSet(kInlineWgmma); }
+bool tessera::waitsAtMBarriers() { return isSet(kWaitsAtMBarriers); }
+bool tessera::waitsAtBarriers() { return isSet(kWaitsAtBarriers); }
+bool tessera::stackedWaits() { return isSet(kStackedWaits); }
+bool tessera::barrierPerStaging() { return isSet(kBarrierPerStaging); }
+bool tessera::keepStagingBarriers() { return isSet(kKeepStagingBarriers); }
+bool tessera::rowConversionsInLoops() { return isSet(kRowConversionsInLoops); }
+bool tessera::stageRowVectors() { return isSet(kStageRowVectors); }
+bool tessera::stmatrixStagings() { return isSet(kStmatrix); }
+bool tessera::narrowAddPanels() { return isSet(kNarrowAddPanels); }
+bool tessera::shiftedStores() { return isSet(kShiftedStores); }
+bool tessera::sharedTmaRings() { return !isSet(kSeparateRings); }
 
-bool tessera::waitsAtBarriers() {
-  static const bool enabled = envFlag("TESSERA_WAITS_AT_BARRIERS");
-  return enabled;
-}
-
-bool tessera::stackedWaits() {
-  static const bool enabled = envFlag("TESSERA_STACKED_WAITS");
-  return enabled;
-}
-
-bool tessera::barrierPerStaging() {
-  static const bool enabled = envFlag("TESSERA_BARRIER_PER_STAGING");
-  return enabled;
-}
-
-bool tessera::keepStagingBarriers() {
-  static const bool enabled = envFlag("TESSERA_KEEP_STAGING_BARRIERS");
-  return enabled;
-}
-
-bool tessera::rowConversionsInLoops() {
-  static const bool enabled = envFlag("TESSERA_ROW_CONVERSIONS_IN_LOOPS");
-  return enabled;
-}
-
-bool tessera::stageRowVectors() {
-  static const bool enabled = envFlag("TESSERA_STAGE_ROW_VECTORS");
-  return enabled;
-}
-
-bool tessera::stmatrixStagings() {
-  static const bool enabled = envFlag("TESSERA_STMATRIX");
-  return enabled;
-}
-
-bool tessera::narrowAddPanels() {
-  static const bool enabled = envFlag("TESSERA_NARROW_ADD_PANELS");
-  return enabled;
-}
-
-bool tessera::shiftedStores() {
-  static const bool enabled = envFlag("TESSERA_SHIFTED_STORES");
-  return enabled;
-}
-
-bool tessera::sharedTmaRings() {
-  static const bool enabled = !envFlag("TESSERA_SEPARATE_RINGS");
-  return enabled;
+std::string tessera::compileSwitchesKey() {
+  std::string key;
+  for (unsigned i = 0; i < kSwitches; ++i)
+    if (isSet(Switch(i)))
+      key += std::string(";") + kSwitchVariables[i].tag;
+  return key;
 }
 
 FailureOr<std::string> tessera::serializeToPTX(gpu::GPUModuleOp module, bool strengthReduction) {

@@ -407,6 +407,22 @@ TEST_P(AttentionHeuristicConfigs, CompileWithoutSpills) {
     }
 }
 
+/// The kernel cache keys on every compile switch the environment sets, each
+/// by its tag (the ctest entry ScheduleInterpret.ShiftedStores runs this
+/// with TESSERA_SHIFTED_STORES=1).
+TEST(Compiler, CompileSwitchesKeyTheCache) {
+  std::string key = compileSwitchesKey();
+  auto tagged = [&](const char *tag) {
+    return key.find(std::string(";") + tag) != std::string::npos;
+  };
+  EXPECT_EQ(tagged("shifted-stores"), shiftedStores()) << key;
+  EXPECT_EQ(tagged("stmatrix"), stmatrixStagings()) << key;
+  EXPECT_EQ(tagged("narrow-add-panels"), narrowAddPanels()) << key;
+  EXPECT_EQ(tagged("inline-wgmma"), !typedWarpgroupMma()) << key;
+  EXPECT_EQ(tagged("separate-rings"), !sharedTmaRings()) << key;
+  EXPECT_EQ(tagged("stage-row-vectors"), stageRowVectors()) << key;
+}
+
 /// Kernels that stage their stores (TMA_STORE) writing rows TMA cannot
 /// describe (head dim 111 in bf16: rows of 222 bytes, written in place by
 /// forward() and backward()): with shifted stores (TESSERA_SHIFTED_STORES=1,

@@ -99,6 +99,10 @@ bool shiftedStores();
 /// compare the two (the kernel cache keys on it).
 bool sharedTmaRings();
 
+/// The switches above that this process's environment sets, as the kernel
+/// cache keys on them: ";inline-wgmma;stmatrix", say; empty by default.
+std::string compileSwitchesKey();
+
 } // namespace tessera
 
 #endif
