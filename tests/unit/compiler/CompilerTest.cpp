@@ -429,13 +429,13 @@ TEST(Compiler, CompileSwitchesKeyTheCache) {
 /// the ctest entry Compiler.ShiftedStores) O, dK and dV go out of their
 /// staging tiles in 16-byte vectors; without, their registers store them, 4
 /// bytes at most. Spill-free either way: the one-warpgroup short causal
-/// forward, the producer's forward past 1024 keys, the dK/dV program, and
-/// d 59's forward on the d 64 kernel.
+/// forward, the producer's forward past 1024 keys, the dK/dV program,
+/// d 59's forward on the d 64 kernel, and matmul's C of 50257 columns.
 TEST(Compiler, StoresOfRowsTmaCannotDescribe) {
   struct Case {
     const char *kernel;
     kernels::KernelConfig config;
-    uint64_t misaligned; ///< the outputs' bits: out (3); dk, dv (6, 7)
+    uint64_t misaligned; ///< their bits: out (3); dk, dv (6, 7); matmul's b, c (1, 2)
   };
   const Case cases[] = {
       {"attention_forward",
@@ -448,9 +448,8 @@ TEST(Compiler, StoresOfRowsTmaCannotDescribe) {
        0b1001},
       {"attention_backward_dkdv",
        attention::backwardConfig(DType::BF16, 111, true, false, "sm_90a"), 0b11000000},
-      // d 59 on the d 64 kernel (128 x 128 on one
-      // warpgroup), which forward() stages so where O's
-      // rows take no vectors.
+      // d 59 on the d 64 kernel (128 x 128 on one warpgroup), which
+      // forward() stages so where O's rows take no vectors.
       {"attention_forward",
        [] {
          kernels::KernelConfig c = attention::forwardConfig(DType::BF16, 59, true, false, "sm_90a",
@@ -458,7 +457,15 @@ TEST(Compiler, StoresOfRowsTmaCannotDescribe) {
          c.constants["TMA_STORE"] = 1;
          return c;
        }(),
-       0b1001}};
+       0b1001},
+      // matmul's C of an odd width (B's rows too).
+      {"matmul",
+       [] {
+         kernels::KernelConfig c = kernels::matmulConfig(DType::BF16, 4096, 50257, 4096, "sm_90a");
+         c.constants["TMA_STORE"] = 1;
+         return c;
+       }(),
+       0b110}};
   for (const Case &c : cases) {
     SCOPED_TRACE(std::string(c.kernel) + " " + c.config.key());
     ASSERT_EQ(c.config.get("TMA_STORE"), 1);

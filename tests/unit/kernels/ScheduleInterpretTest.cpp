@@ -101,6 +101,18 @@ TEST(ScheduleInterpret, MatmulPipelines) {
   }
 }
 
+/// matmul with C stored through its staging tile (TMA_STORE) where C's rows
+/// are no whole 16-byte vectors (n odd: a vocabulary of 50257, say): with
+/// TESSERA_SHIFTED_STORES=1 (the ctest entry ScheduleInterpret.ShiftedStores)
+/// out of the staging tile, else from registers; A contiguous (TMA), B's
+/// rows of n elements by cp.async.
+TEST(ScheduleInterpret, MatmulCOfOddWidth) {
+  ScheduleScope scope("sm_90a");
+  kernels::KernelConfig config = kernels::matmulConfig(DType::BF16, 300, 261, 328);
+  config.constants["TMA_STORE"] = 1;
+  EXPECT_LE(matmulError(300, 328, 261, config), 1e-2);
+}
+
 /// batched_matmul's TMA copies: rank-3 tensor maps at batch coordinate i
 /// (B's i mod its batch of 1), rows past each matrix's own as zeros.
 TEST(ScheduleInterpret, BatchedMatmulRank3TensorMaps) {
