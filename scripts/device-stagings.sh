@@ -4,16 +4,19 @@
 # 2026-12-08 (opt-in until this has run) tested and timed in one call:
 # a TMA add's f32 block in 32-byte panels (SWIZZLE_32B,
 # TESSERA_NARROW_ADD_PANELS=1), the 16-bit accumulators (dSᵀ, O, dK, dV,
-# C) by stmatrix (TESSERA_STMATRIX=1) and the stores of rows TMA cannot
-# describe out of their staging tiles (head dim 111: TESSERA_SHIFTED_STORES=1).
+# C) by stmatrix (TESSERA_STMATRIX=1) and the stores of rows no vector fits
+# out of staging tiles in shifted 16-byte vectors (TESSERA_SHIFTED_STORES=1:
+# attention's O, dK, dV at head dim 111, matmul's C of an odd width, softmax
+# and RMSNorm over rows of 4095).
 #   1. racecheck and memcheck (side by side, switches on) on the backward's
 #      TMA modes (the 64 x 128 producer layouts, atomic dQ by TMA adds among
 #      them), the forward's TMA modes (O by stmatrix and a TMA store),
-#      matmul's TMA store, and forward and backward at d 111 (O, dK, dV in
-#      place, an O view);
+#      matmul's TMA store, forward and backward at d 111 (O, dK, dV in
+#      place, an O view), softmax, RMSNorm and its backward on odd rows;
 #   2. the ten shapes, forward and backward (the heuristic), and
-#      64x128w8tw at five, and d 111 beside d 128 at three, switches on then
-#      off, twice where time allows; then cuDNN (bench_anchors.py, copied
+#      64x128w8tw at five, d 111 beside d 128 at three, softmax and RMSNorm
+#      on rows of 4095 beside 4096, switches on then off, twice where time
+#      allows; then cuDNN (bench_anchors.py, copied
 #      into the bundle's folder from ../shared/anchors);
 #   3. Nsight Compute on 64x128w8tw's dK/dV program at (4,16,4096,128), on,
 #      where time is left (scripts/device-profile.sh): the staging's shared
@@ -37,6 +40,8 @@ f+=":MatmulTma.StoresCThroughSharedMemory"
 f+=":AnyHeadDim/AttentionForward.*/bf16_1x2_2kv_q33_k190_d111*"
 f+=":AnyHeadDim/AttentionBackward.*/bf16_1x2_2kv_q33_k190_d111_causal_mask"
 f+=":AttentionForwardStrided.IntoAnOutputView"
+f+=":Shapes/Softmax.MatchesReference/bf16_17x4099:Shapes/RmsNorm.MatchesReference/bf16_17x4099"
+f+=":Shapes/RmsNormBackward.MatchesReference/bf16_129x4099"
 for tool in racecheck memcheck; do
   timeout 150 "$san" --tool $tool --error-exitcode 1 --print-limit 5 tessera-gpu-tests \
     --gtest_brief=1 --gtest_filter="$f" > "/tmp/san.$tool.log" 2>&1 &
@@ -61,6 +66,9 @@ for round in 1 2; do
       --backward-configs "64x128w8tw" 2>&1 | grep -E "config .* bwd |rror" | cut -c1-100
     tessera-bench attention --shapes "$U" --dtype bf16 --backward --reps 10 2>&1 |
       grep -E "^tessera .* (fwd|bwd) |rror" | cut -c1-100
+    R="16384x4096;16384x4095"
+    tessera-bench kernels --softmax "$R" --rms-norm "$R" --rms-norm-backward "$R" --matmul "" \
+      --batched-matmul "" --cumsum "" 2>&1 | grep -E "softmax|rms|rror" | cut -c1-100
   done
 done
 anchors=${TESSERA_BUNDLE_DIR:-.device}/bench_anchors.py

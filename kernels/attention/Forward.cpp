@@ -74,20 +74,27 @@ void forwardChecked(const DeviceTensor &q, const DeviceTensor &k, const DeviceTe
     std::shared_ptr<const attention::detail::Choice> choice =
         attention::detail::forwardChoice(q.dtype(), qs[3], o.causal, o.keyMask != nullptr, qs[2],
                                          keys.shape()[2], o.fp32Precision, tune);
-    KernelConfig config =
+    const KernelConfig &config =
         attention::detail::wholeKeyBlocks(choice->config.get("BLOCK_N"), keys.shape()[2], o)
             ? choice->evenKeys
             : choice->config;
     int64_t d = keys.shape()[3];
-    bool vectors = attention::detail::fitsVectors(out, d);
-    // O of rows no 16-byte vector fits (d 59, 111) is staged (TMA_STORE) in
-    // every TMA kernel: the compiler writes it out of the staging tile in
-    // 16-byte vectors with tile-use-tma's shifted stores
-    // (TESSERA_SHIFTED_STORES=1), else from the registers, as unstaged.
-    if (!vectors && config.get("TMA"))
-      config.constants["TMA_STORE"] = 1;
-    if (vectors || !spillsWritingOut(config, q, keys, values, out, lse, o)) {
+    if (attention::detail::fitsVectors(out, d)) {
       attention::detail::launchSpecializedForward(config, q, keys, values, out, lse, o, stream);
+      return;
+    }
+    // O in place. Rows no 16-byte vector fits (d 59, 111) are staged
+    // (TMA_STORE) in every TMA kernel: the compiler writes them out of the
+    // staging tile in 16-byte vectors with tile-use-tma's shifted stores
+    // (TESSERA_SHIFTED_STORES=1), else from the registers, the same code as
+    // unstaged (TMA cannot store them). An aligned O of fewer columns (d 40
+    // beside K and V of 48) keeps the configuration's stores, as does the
+    // padded copy below.
+    KernelConfig inPlace = config;
+    if (!kernels::detail::vectorAligned(out) && config.get("TMA"))
+      inPlace.constants["TMA_STORE"] = 1;
+    if (!spillsWritingOut(inPlace, q, keys, values, out, lse, o)) {
+      attention::detail::launchSpecializedForward(inPlace, q, keys, values, out, lse, o, stream);
       return;
     }
     DeviceTensor padded = DeviceTensor::empty({qs[0], qs[1], qs[2], d}, q.dtype());

@@ -48,6 +48,7 @@ void tessera::buildSchedulePasses(OpPassManager &pm, const PipelineOptions &opti
   // async copies, pipelined over the kernel's stages in innermost loops.
   TileAllocateSharedMemoryOptions allocation;
   allocation.arch = options.arch;
+  allocation.shiftedStores = shiftedStores();
   pm.addPass(createTileAllocateSharedMemory(allocation));
   pm.addPass(createTilePipelineCopies());
   // On sm_90a, kernels that ask for it copy with TMA and wait on mbarriers.

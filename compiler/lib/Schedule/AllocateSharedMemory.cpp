@@ -24,6 +24,35 @@ using namespace tessera::schedule;
 
 namespace {
 
+/// The largest block a store stages through the scratch space: a memory-bound
+/// kernel's rows (4 of 4096 bf16 elements), without costing it occupancy.
+constexpr int64_t kStagedStoreMaxBytes = 32 * 1024;
+
+/// Marks `staged` the stores of `kernel` that may go out of the scratch space
+/// in shifted 16-byte vectors: unmasked 2-D blocks
+/// of 16-bit elements, rows of whole 16-byte chunks, of a tensor that may
+/// take no vectors, in a kernel without tensor-core dots (whose shared
+/// memory is for their tiles: TMA kernels stage such stores after their
+/// loops, tile-use-tma).
+void stageStoresOfUnalignedRows(func::FuncOp kernel) {
+  if (kernel
+          .walk([](tile::DotOp dot) {
+            return isa<tile::MmaLayoutAttr>(dot.getType().getEncoding()) ? WalkResult::interrupt()
+                                                                         : WalkResult::advance();
+          })
+          .wasInterrupted())
+    return;
+  kernel.walk([](tile::StoreOp store) {
+    auto make = store.getDesc().getDefiningOp<tile::MakeDescOp>();
+    RankedTensorType type = store.getValue().getType();
+    if (!make || make.getAligned() || store.getMask() || type.getRank() != 2 ||
+        type.getElementType().getIntOrFloatBitWidth() != 16 || !sharedTileFits(type) ||
+        tileBytes(type) > kStagedStoreMaxBytes)
+      return;
+    store.setStaged(true);
+  });
+}
+
 /// A load whose tile dots stage that can be copied asynchronously: a 16- or
 /// 32-bit tile read in 16-byte runs, zero-padded, used only by staging
 /// conversions or transposes in its block (Q in attention's backward is
@@ -378,9 +407,13 @@ struct TileAllocateSharedMemoryPass
   using Base::Base;
 
   void runOnOperation() override {
-    for (auto kernel : getOperation().getOps<func::FuncOp>())
-      if (kernel->hasAttr(tile::kKernelAttr))
-        Allocation(kernel, /*asyncProxyReads=*/arch == "sm_90a").run();
+    for (auto kernel : getOperation().getOps<func::FuncOp>()) {
+      if (!kernel->hasAttr(tile::kKernelAttr))
+        continue;
+      if (shiftedStores)
+        stageStoresOfUnalignedRows(kernel);
+      Allocation(kernel, /*asyncProxyReads=*/arch == "sm_90a").run();
+    }
   }
 };
 

@@ -363,6 +363,9 @@ int64_t tessera::schedule::sharedMemoryNeeded(Operation *op) {
     Operation *kernel = op->getParentOfType<FunctionOpInterface>();
     return TileElements(type).hasCopies(tile::getNumWarps(kernel)) ? tileBytes(type) : 0;
   }
+  // A staged store's block, on its way out in shifted 16-byte vectors.
+  if (auto store = dyn_cast<tile::StoreOp>(op); store && store.getStaged())
+    return tileBytes(store.getValue().getType());
   if (isa<tile::ConvertLayoutOp, tile::TransOp>(op) && getStagedOperand(op->getResult(0)))
     return 0;
   if (auto cvt = dyn_cast<tile::ConvertLayoutOp>(op))

@@ -1,5 +1,6 @@
 // RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory | FileCheck %s
 // RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory="arch=sm_90a" | FileCheck %s --check-prefix=SM90
+// RUN: tessera-opt %s -split-input-file --tile-allocate-shared-memory="shifted-stores=false" | FileCheck %s --check-prefix=NOSHIFT
 
 #bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
 #mma = #tile.mma<warpsPerCTA = [4, 1]>
@@ -267,5 +268,64 @@ func.func @tile_loop_copy(%d: !tile.desc<64x32xbf16>, %e: !tile.desc<32x32xbf16>
     }
     tile.store %o[%t, %n], %r : !tile.desc<64x32xf32>, tensor<64x32xf32, #mma>
   }
+  return
+}
+
+// -----
+
+#row = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [1, 32], warpsPerCTA = [4, 1], order = [1, 0]>
+
+// shifted-stores: in a kernel without tensor-core dots (a softmax's), an
+// unmasked 2-D bf16 block stored to a tensor that may take no 16-byte
+// vectors (rows of 4095 elements) is staged: it takes the scratch space
+// and goes out in shifted 16-byte vectors. An aligned tensor's block, a
+// masked one and an f32 one are not.
+// CHECK-LABEL: func.func @stores_of_unaligned_rows
+// CHECK: tile.store %{{.*}}[%{{.*}}, %{{.*}}], %{{.*}} staged : !tile.desc<4x256xbf16>
+// CHECK: tile.store %{{.*}}[%{{.*}}, %{{.*}}], %{{.*}} : !tile.desc<4x256xbf16>
+// CHECK: tile.store %{{.*}}[%{{.*}}, %{{.*}}], %{{.*}} mask %{{.*}} : !tile.desc<4x256xbf16>
+// CHECK: tile.store %{{.*}}[%{{.*}}, %{{.*}}], %{{.*}} : !tile.desc<4x256xf32>
+// NOSHIFT-LABEL: func.func @stores_of_unaligned_rows
+// NOSHIFT-NOT: staged :
+func.func @stores_of_unaligned_rows(%p: !tile.ptr<bf16>, %f: !tile.ptr<f32>, %rows: i32, %cols: i32,
+                                    %stride: i32, %unit: i32, %row: i32,
+                                    %v: tensor<4x256xbf16, #row>, %w: tensor<4x256xf32, #row>,
+                                    %m: tensor<4x256xi1, #row>)
+    attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %c0 = arith.constant 0 : i32
+  %d = tile.make_desc %p, [%rows, %cols], [%stride, %unit] : !tile.ptr<bf16> -> !tile.desc<4x256xbf16>
+  tile.store %d[%row, %c0], %v : !tile.desc<4x256xbf16>, tensor<4x256xbf16, #row>
+  %a = tile.make_desc %p, [%rows, %cols], [%stride, %unit] {aligned} : !tile.ptr<bf16> -> !tile.desc<4x256xbf16>
+  tile.store %a[%row, %c0], %v : !tile.desc<4x256xbf16>, tensor<4x256xbf16, #row>
+  tile.store %d[%row, %c0], %v mask %m : !tile.desc<4x256xbf16>, tensor<4x256xbf16, #row>, tensor<4x256xi1, #row>
+  %e = tile.make_desc %f, [%rows, %cols], [%stride, %unit] : !tile.ptr<f32> -> !tile.desc<4x256xf32>
+  tile.store %e[%row, %c0], %w : !tile.desc<4x256xf32>, tensor<4x256xf32, #row>
+  return
+}
+
+// -----
+
+#bl = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mma = #tile.mma<warpsPerCTA = [4, 1]>
+#opa = #tile.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+#opb = #tile.dot_op<opIdx = 1, parent = #mma, kWidth = 2>
+
+// A kernel with tensor-core dots keeps its shared memory for their tiles:
+// its stores are not staged here (TMA kernels stage theirs after their
+// loops: tile-use-tma).
+// CHECK-LABEL: func.func @no_staged_stores_beside_dots
+// CHECK-NOT: staged :
+func.func @no_staged_stores_beside_dots(%p: !tile.ptr<bf16>, %rows: i32, %cols: i32, %stride: i32,
+                                        %unit: i32, %a: tensor<64x64xbf16, #bl>,
+                                        %b: tensor<64x64xbf16, #bl>)
+    attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %c0 = arith.constant 0 : i32
+  %cst = arith.constant dense<0.000000e+00> : tensor<64x64xf32, #mma>
+  %oa = tile.convert_layout %a : tensor<64x64xbf16, #bl> -> tensor<64x64xbf16, #opa>
+  %ob = tile.convert_layout %b : tensor<64x64xbf16, #bl> -> tensor<64x64xbf16, #opb>
+  %c = tile.dot %oa, %ob, %cst : tensor<64x64xbf16, #opa>, tensor<64x64xbf16, #opb> -> tensor<64x64xf32, #mma>
+  %h = arith.truncf %c : tensor<64x64xf32, #mma> to tensor<64x64xbf16, #mma>
+  %d = tile.make_desc %p, [%rows, %cols], [%stride, %unit] : !tile.ptr<bf16> -> !tile.desc<64x64xbf16>
+  tile.store %d[%c0, %c0], %h : !tile.desc<64x64xbf16>, tensor<64x64xbf16, #mma>
   return
 }

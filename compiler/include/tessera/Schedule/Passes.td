@@ -23,10 +23,20 @@ def TileAllocateSharedMemory : Pass<"tile-allocate-shared-memory", "mlir::Module
     stagings becomes a `tile.async_copy` into a `tile.shared_alloc` buffer,
     read back through `tile.shared_view`, with a `gpu.barrier` before it.
     Copies hoisted before a loop are waited for once before it.
+    With `shifted-stores`, in a kernel without tensor-core dots, an unmasked
+    `tile.store` of a 2-D block of 16-bit elements (rows of whole 16-byte
+    chunks, at most 32 KiB) to a tensor that may take no 16-byte vectors
+    (no `aligned`) becomes `staged`: it takes the lowering's scratch space
+    and goes out in the 16-byte vectors its rows cover (softmax or RMSNorm
+    over rows of 4095 elements).
   }];
   let options = [
     Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
-           "GPU architecture (sm_90a: wgmma reads tiles through the async proxy)">
+           "GPU architecture (sm_90a: wgmma reads tiles through the async proxy)">,
+    Option<"shiftedStores", "shifted-stores", "bool", /*default=*/"true",
+           "stores of 16-bit rows that may take no vectors are staged in kernels without "
+           "tensor-core dots (else stored from registers, as the pipeline does unless "
+           "TESSERA_SHIFTED_STORES=1)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect"];
 }

@@ -85,10 +85,11 @@ bool stmatrixStagings();
 /// tested it, as stmatrixStagings.
 bool narrowAddPanels();
 
-/// Whether kernels that stage their stores (tile.tma_stores) write blocks of
-/// tensors TMA cannot describe (16-bit rows at any even address: head dims
-/// 59, 111) from the staging tile in 16-byte vectors in this process
-/// ($TESSERA_SHIFTED_STORES=1, read once: tile-use-tma's shifted-stores; the
+/// Whether stores of 16-bit rows that take no 16-byte vectors (at any even
+/// address: attention's O at head dims 59 and 111, matmul's C of an odd
+/// width, softmax over rows of 4095) go through shared memory and out in
+/// aligned 16-byte vectors in this process ($TESSERA_SHIFTED_STORES=1, read
+/// once: tile-use-tma's and tile-allocate-shared-memory's shifted-stores; the
 /// kernel cache keys on it). Off until a GPU run has tested it (built
 /// 2026-12-08, when no GPU was lent), as stmatrixStagings.
 bool shiftedStores();

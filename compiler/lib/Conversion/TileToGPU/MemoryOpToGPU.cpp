@@ -479,22 +479,71 @@ struct GatherOpToGPU : IndexedAccessPattern<tile::GatherOp> {
 };
 
 /// Writes like LoadOpToGPU reads; elements outside the tensor are dropped.
+void emitShiftedChunkStore(OpBuilder &b, Location loc, const Desc &desc, ValueRange indices,
+                           const SharedTile &tile, int64_t rows, int64_t cols, int64_t threads);
+
 struct StoreOpToGPU : IndexedAccessPattern<tile::StoreOp> {
   using IndexedAccessPattern::IndexedAccessPattern;
   LogicalResult matchAndRewrite(tile::StoreOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     RankedTensorType type = op.getValue().getType();
-    Type mem = memoryType(type.getElementType());
     RunAccess r = prepareRunAccess(rewriter, loc, adaptor.getDesc(), op.getDesc(), type,
                                    adaptor.getIndices().back(), divisors.of(op));
     const Desc &desc = r.desc;
-    int64_t width = r.width;
     SmallVector<Value> values = unpack(rewriter, loc, adaptor.getValue());
     SmallVector<Value> mask;
     if (adaptor.getMask())
       mask = unpack(rewriter, loc, adaptor.getMask());
     bool inLoop = bool(op->getParentOfType<scf::ForOp>());
+    // Staged (tile-allocate-shared-memory's shifted stores): where the rows
+    // have unit stride but take no vectors, the block goes through the
+    // scratch space (its last readers done: a barrier) and out of it in the
+    // 16-byte vectors of global memory its rows cover; else as unstaged.
+    if (op.getStaged()) {
+      int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+      Value shifted = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
+                                            desc.strides[1], constI32(rewriter, loc, 1));
+      if (r.vectorizable)
+        shifted = arith::AndIOp::create(
+            rewriter, loc, shifted,
+            arith::XOrIOp::create(rewriter, loc, r.vectorizable,
+                                  arith::ConstantIntOp::create(rewriter, loc, 1, 1)));
+      for (Value index : adaptor.getIndices())
+        shifted =
+            arith::AndIOp::create(rewriter, loc, shifted,
+                                  arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::sge,
+                                                        index, constI32(rewriter, loc, 0)));
+      auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{}, shifted, /*withElse=*/true);
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      int64_t threads =
+          tile::getNumWarps(op->getParentOfType<FunctionOpInterface>()) * tile::kWarpSize;
+      gpu::BarrierOp::create(rewriter, loc);
+      SharedTile scratch(rewriter, loc, rows, cols, int64_t(0));
+      scratch.store(rewriter, loc, adaptor.getValue(), type);
+      gpu::BarrierOp::create(rewriter, loc);
+      emitShiftedChunkStore(rewriter, loc, desc, adaptor.getIndices(), scratch, rows, cols,
+                            threads);
+      rewriter.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+      emitRunStores(rewriter, loc, op, adaptor, r, values, mask, inLoop);
+      rewriter.eraseOp(op);
+      return success();
+    }
+    emitRunStores(rewriter, loc, op, adaptor, r, values, mask, inLoop);
+    rewriter.eraseOp(op);
+    return success();
+  }
+
+  /// The thread's runs: a vector store where the tensor allows and the run
+  /// is inside it, else element by element (each inside and unmasked).
+  void emitRunStores(OpBuilder &rewriter, Location loc, tile::StoreOp op, OpAdaptor adaptor,
+                     const RunAccess &r, ArrayRef<Value> values, ArrayRef<Value> mask,
+                     bool inLoop) const {
+    RankedTensorType type = op.getValue().getType();
+    Type mem = memoryType(type.getElementType());
+    const Desc &desc = r.desc;
+    int64_t width = r.width;
     // Threads holding copies of an element store the same value: harmless.
     // The addresses of an aligned tensor's stores come from a thread id read
     // here: with no element path, LLVM otherwise computes the column
@@ -550,8 +599,6 @@ struct StoreOpToGPU : IndexedAccessPattern<tile::StoreOp> {
       emitFastOrSlow(rewriter, loc, cond, TypeRange{}, fast,
                      wholeOrNothing ? function_ref<SmallVector<Value>()>() : slow);
     }
-    rewriter.eraseOp(op);
-    return success();
   }
 };
 

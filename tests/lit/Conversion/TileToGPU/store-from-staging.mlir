@@ -1,4 +1,4 @@
-// RUN: tessera-opt %s --convert-tile-to-gpu="arch=sm_90a" | FileCheck %s
+// RUN: tessera-opt %s -split-input-file --convert-tile-to-gpu="arch=sm_90a" | FileCheck %s
 
 // A 128 x 128 bf16 block stored from its staging tile (tile-use-tma's
 // shifted stores, for tensors TMA cannot describe). Where the rows have unit
@@ -37,5 +37,38 @@ func.func @misaligned_rows(%p: !tile.ptr<bf16>, %rows: i32, %cols: i32, %stride:
   %d = tile.make_desc %p, [%rows, %cols], [%stride, %unit] : !tile.ptr<bf16> -> !tile.desc<128x128xbf16>
   %s = tile.shared_alloc [0] : !tile.shared<128x128xbf16>
   tile.store_from_staging %s, %d[%row, %col] : !tile.shared<128x128xbf16>, !tile.desc<128x128xbf16>
+  return
+}
+
+// -----
+
+#row = #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [1, 32], warpsPerCTA = [4, 1], order = [1, 0]>
+
+// A staged store (tile-allocate-shared-memory's shifted stores: a softmax's
+// rows of 4095 elements): where the rows have unit stride, take no vectors
+// (the run-time check of the unstaged path, negated) and the indices are not
+// negative, the block goes through the scratch space, each thread's runs of
+// 8 as one 16-byte shared store between two barriers, and out as above
+// (4 x 33 vectors over 128 threads); else the thread's runs as unstaged: 16-byte
+// stores where the tensor takes them, else element by element.
+// CHECK-LABEL: gpu.func @staged
+// CHECK: %[[VEC:.*]] = arith.andi
+// CHECK: %[[NOVEC:.*]] = arith.xori %{{.*}}, %true
+// CHECK: scf.if
+// CHECK: gpu.barrier
+// CHECK: "st.shared.v4.b32 [$0], {$1, $2, $3, $4};"
+// CHECK: gpu.barrier
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c132_i32 step %c128_i32
+// CHECK-COUNT-2: "ld.shared.v4.b32 {$0, $1, $2, $3}, [$4];"
+// CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<4xi32>, !llvm.ptr
+// CHECK: } else {
+// CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<8xbf16>, !llvm.ptr
+// CHECK: llvm.store %{{.*}}, %{{.*}} : bf16, !llvm.ptr
+func.func @staged(%p: !tile.ptr<bf16>, %rows: i32, %cols: i32, %stride: i32, %unit: i32,
+                  %row: i32, %v: tensor<4x256xbf16, #row>)
+    attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %c0 = arith.constant 0 : i32
+  %d = tile.make_desc %p, [%rows, %cols], [%stride, %unit] : !tile.ptr<bf16> -> !tile.desc<4x256xbf16>
+  tile.store %d[%row, %c0], %v staged : !tile.desc<4x256xbf16>, tensor<4x256xbf16, #row>
   return
 }

@@ -515,6 +515,15 @@ func.func @store_from_staging_rank(%p: !tile.ptr<bf16>, %i: i32) {
 
 // -----
 
+func.func @staged_store_masked(%p: !tile.ptr<bf16>, %i: i32, %v: tensor<4x64xbf16>, %m: tensor<4x64xi1>) {
+  %d = tile.make_desc %p, [%i, %i], [%i, %i] : !tile.ptr<bf16> -> !tile.desc<4x64xbf16>
+  // expected-error @+1 {{expects a staged store to be unmasked, of a 2-D block of 16-bit elements whose rows are whole 16-byte chunks, got 'tensor<4x64xbf16>' with a mask}}
+  tile.store %d[%i, %i], %v mask %m staged : !tile.desc<4x64xbf16>, tensor<4x64xbf16>, tensor<4x64xi1>
+  return
+}
+
+// -----
+
 func.func @tma_store_box(%m: !tile.tensormap<32x64xbf16, 0>, %i: i32) {
   %s = tile.shared_alloc [0] : !tile.shared<64x128xbf16>
   // expected-error @+1 {{expects boxes of one column panel of the staging tile (64 rows, 128 bytes), got 32x64}}

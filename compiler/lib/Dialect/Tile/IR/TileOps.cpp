@@ -474,6 +474,13 @@ LogicalResult StoreOp::verify() {
     return emitOpError("expects a mask of the value's shape ")
            << shapeString(getValue().getType().getShape()) << ", got "
            << shapeString(cast<RankedTensorType>(mask.getType()).getShape());
+  RankedTensorType type = getValue().getType();
+  if (getStaged() &&
+      (getMask() || type.getRank() != 2 || type.getElementType().getIntOrFloatBitWidth() != 16 ||
+       type.getDimSize(1) % 8 != 0))
+    return emitOpError("expects a staged store to be unmasked, of a 2-D block of 16-bit "
+                       "elements whose rows are whole 16-byte chunks, got ")
+           << type << (getMask() ? " with a mask" : "");
   return verifyBlockAccess(*this, getDesc().getType(), getIndices().size(), getValue().getType());
 }
 

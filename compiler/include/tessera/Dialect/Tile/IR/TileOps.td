@@ -163,21 +163,33 @@ def Tile_StoreOp : Tile_Op<"store", [MemoryEffects<[MemWrite]>, AttrSizedOperand
     Elements of the block outside the tensor are not written, nor, with a
     `mask` (i1, the block's shape), those whose mask element is false.
 
+    `staged` (a schedule decision: tile-allocate-shared-memory's shifted
+    stores, for a 2-D block of 16-bit elements whose tensor may take no
+    16-byte vectors): where the tensor's rows have unit stride but no
+    vectors fit them (checked at run time: rows of 4095 elements, a view at
+    an odd offset), the block goes through the kernel's shared scratch and
+    out in the 16-byte vectors of global memory its rows cover, as
+    `tile.store_from_staging` writes them, instead of element by element.
+
     ```mlir
     tile.store %d[%row, %col], %t : !tile.desc<64x64xf32>, tensor<64x64xf32>
     tile.store %d[%i], %t mask %m : !tile.desc<128xf32>, tensor<128xf32>, tensor<128xi1>
+    tile.store %d[%row, %col], %t staged : !tile.desc<4x4096xbf16>, tensor<4x4096xbf16, #blocked>
     ```
   }];
   let arguments = (ins Tile_DescType:$desc, Variadic<I32>:$indices, Tile_Tensor:$value,
-                       Optional<Tile_I1Tensor>:$mask);
+                       Optional<Tile_I1Tensor>:$mask, UnitAttr:$staged);
   let assemblyFormat = [{
-    $desc `[` $indices `]` `,` $value (`mask` $mask^)? attr-dict `:` qualified(type($desc)) `,`
-    type($value) (`,` type($mask)^)?
+    $desc `[` $indices `]` `,` $value (`mask` $mask^)? (`staged` $staged^)? attr-dict `:`
+    qualified(type($desc)) `,` type($value) (`,` type($mask)^)?
   }];
   let hasVerifier = 1;
   let builders = [
     OpBuilder<(ins "::mlir::Value":$desc, "::mlir::ValueRange":$indices, "::mlir::Value":$value),
-    [{ build($_builder, $_state, desc, indices, value, ::mlir::Value()); }]>
+    [{ build($_builder, $_state, desc, indices, value, ::mlir::Value(), /*staged=*/false); }]>,
+    OpBuilder<(ins "::mlir::Value":$desc, "::mlir::ValueRange":$indices, "::mlir::Value":$value,
+                   "::mlir::Value":$mask),
+    [{ build($_builder, $_state, desc, indices, value, mask, /*staged=*/false); }]>
   ];
 }
 
