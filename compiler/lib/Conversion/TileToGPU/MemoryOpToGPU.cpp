@@ -478,10 +478,10 @@ struct GatherOpToGPU : IndexedAccessPattern<tile::GatherOp> {
   }
 };
 
-/// Writes like LoadOpToGPU reads; elements outside the tensor are dropped.
 void emitShiftedChunkStore(OpBuilder &b, Location loc, const Desc &desc, ValueRange indices,
                            const SharedTile &tile, int64_t rows, int64_t cols, int64_t threads);
 
+/// Writes like LoadOpToGPU reads; elements outside the tensor are dropped.
 struct StoreOpToGPU : IndexedAccessPattern<tile::StoreOp> {
   using IndexedAccessPattern::IndexedAccessPattern;
   LogicalResult matchAndRewrite(tile::StoreOp op, OpAdaptor adaptor,
