@@ -29,11 +29,10 @@ namespace {
 constexpr int64_t kStagedStoreMaxBytes = 32 * 1024;
 
 /// Marks `staged` the stores of `kernel` that may go out of the scratch space
-/// in shifted 16-byte vectors: unmasked 2-D blocks
-/// of 16-bit elements, rows of whole 16-byte chunks, of a tensor that may
-/// take no vectors, in a kernel without tensor-core dots (whose shared
-/// memory is for their tiles: TMA kernels stage such stores after their
-/// loops, tile-use-tma).
+/// in shifted 16-byte vectors: unmasked 2-D blocks of 16- or 32-bit elements,
+/// rows of whole 16-byte chunks, of a tensor that may take no vectors, in a
+/// kernel without tensor-core dots (whose shared memory is for their tiles:
+/// TMA kernels stage such stores after their loops, tile-use-tma).
 void stageStoresOfUnalignedRows(func::FuncOp kernel) {
   if (kernel
           .walk([](tile::DotOp dot) {
@@ -46,8 +45,7 @@ void stageStoresOfUnalignedRows(func::FuncOp kernel) {
     auto make = store.getDesc().getDefiningOp<tile::MakeDescOp>();
     RankedTensorType type = store.getValue().getType();
     if (!make || make.getAligned() || store.getMask() || type.getRank() != 2 ||
-        type.getElementType().getIntOrFloatBitWidth() != 16 || !sharedTileFits(type) ||
-        tileBytes(type) > kStagedStoreMaxBytes)
+        !sharedTileFits(type) || tileBytes(type) > kStagedStoreMaxBytes)
       return;
     store.setStaged(true);
   });

@@ -278,13 +278,13 @@ func.func @tile_loop_copy(%d: !tile.desc<64x32xbf16>, %e: !tile.desc<32x32xbf16>
 // shifted-stores: in a kernel without tensor-core dots (a softmax's), an
 // unmasked 2-D bf16 block stored to a tensor that may take no 16-byte
 // vectors (rows of 4095 elements) is staged: it takes the scratch space
-// and goes out in shifted 16-byte vectors. An aligned tensor's block, a
-// masked one and an f32 one are not.
+// and goes out in shifted 16-byte vectors, and so an f32 block's. An
+// aligned tensor's block and a masked one are not.
 // CHECK-LABEL: func.func @stores_of_unaligned_rows
 // CHECK: tile.store %{{.*}}[%{{.*}}, %{{.*}}], %{{.*}} staged : !tile.desc<4x256xbf16>
 // CHECK: tile.store %{{.*}}[%{{.*}}, %{{.*}}], %{{.*}} : !tile.desc<4x256xbf16>
 // CHECK: tile.store %{{.*}}[%{{.*}}, %{{.*}}], %{{.*}} mask %{{.*}} : !tile.desc<4x256xbf16>
-// CHECK: tile.store %{{.*}}[%{{.*}}, %{{.*}}], %{{.*}} : !tile.desc<4x256xf32>
+// CHECK: tile.store %{{.*}}[%{{.*}}, %{{.*}}], %{{.*}} staged : !tile.desc<4x256xf32>
 // NOSHIFT-LABEL: func.func @stores_of_unaligned_rows
 // NOSHIFT-NOT: staged :
 func.func @stores_of_unaligned_rows(%p: !tile.ptr<bf16>, %f: !tile.ptr<f32>, %rows: i32, %cols: i32,

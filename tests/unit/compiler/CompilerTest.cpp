@@ -128,6 +128,9 @@ TEST(BasicKernelConfigs, CompileWithoutSpills) {
 TEST(Compiler, ParamsFollowTheDslSignature) {
   const kernels::KernelDef &def = kernels::lookup("softmax");
   kernels::KernelConfig config = kernels::makeConfig(def, DType::F32, 4, {{"BLOCK_N", 256}});
+  // As a launch on contiguous tensors compiles it (rows that take no
+  // vectors may stage their stores through shared memory: shiftedStores).
+  config.alignedTensors = ~uint64_t(0);
   CompileOptions options;
   options.emitCubin = false;
   CompiledKernel k =
@@ -488,44 +491,45 @@ TEST(Compiler, StoresOfRowsTmaCannotDescribe) {
 }
 
 /// The memory-bound kernels on rows of odd widths (softmax, RMSNorm and its
-/// backward over 4095 and 1001 columns, bf16, the heuristic's blocks),
+/// backward over 4095 and 1001 columns, bf16 and f32, the heuristic's blocks),
 /// compiled for tensors that may take no vectors: with shifted stores
 /// (TESSERA_SHIFTED_STORES=1, ctest ScheduleInterpret.ShiftedStores) their
 /// outputs go through the scratch space (at most 32 KiB more shared memory)
 /// and out in 16-byte vectors (their `st.global.v4` one more: the shifted
 /// store's whole vectors), with no more spills than without.
 TEST(Compiler, StagedStoresOfOddRows) {
-  for (int64_t cols : {4095, 1001}) {
-    struct Case {
-      const char *kernel;
-      kernels::KernelConfig config;
-    };
-    const Case cases[] = {
-        {"softmax", kernels::softmaxConfig(DType::BF16, 16384, cols)},
-        {"rms_norm", kernels::rmsNormConfig(DType::BF16, 16384, cols)},
-        {"rms_norm_backward", kernels::rmsNormBackwardConfig(DType::BF16, 16384, cols)}};
-    for (const Case &c : cases) {
-      SCOPED_TRACE(std::string(c.kernel) + " " + c.config.key());
-      kernels::KernelConfig config = c.config;
-      config.alignedTensors = 0;
-      CompileOptions options;
-      options.arch = "sm_90a";
-      const kernels::KernelDef &def = kernels::lookup(c.kernel);
-      CompiledKernel k = Jit::get().compile(
-          [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
-      size_t shiftedLoads = 0;
-      for (size_t at = k.ptx.find("ld.shared.v4.b32 {"); at != std::string::npos;
-           at = k.ptx.find("ld.shared.v4.b32 {", at + 1))
-        ++shiftedLoads;
-      // The shifted store's two chunk loads per vector, in its loop.
-      if (shiftedStores())
-        EXPECT_GE(shiftedLoads, 2u);
-      else
-        EXPECT_EQ(shiftedLoads, 0u);
-      EXPECT_LE(k.sharedBytes, 32u * 1024 + 1024);
-      EXPECT_EQ(k.usage.spillStoreBytes, 0u);
+  for (DType dtype : {DType::BF16, DType::F32})
+    for (int64_t cols : {4095, 1001}) {
+      struct Case {
+        const char *kernel;
+        kernels::KernelConfig config;
+      };
+      const Case cases[] = {
+          {"softmax", kernels::softmaxConfig(dtype, 16384, cols)},
+          {"rms_norm", kernels::rmsNormConfig(dtype, 16384, cols)},
+          {"rms_norm_backward", kernels::rmsNormBackwardConfig(dtype, 16384, cols)}};
+      for (const Case &c : cases) {
+        SCOPED_TRACE(std::string(c.kernel) + " " + c.config.key());
+        kernels::KernelConfig config = c.config;
+        config.alignedTensors = 0;
+        CompileOptions options;
+        options.arch = "sm_90a";
+        const kernels::KernelDef &def = kernels::lookup(c.kernel);
+        CompiledKernel k = Jit::get().compile(
+            [&](mlir::MLIRContext &ctx) { return def.build(ctx, config); }, options);
+        size_t shiftedLoads = 0;
+        for (size_t at = k.ptx.find("ld.shared.v4.b32 {"); at != std::string::npos;
+             at = k.ptx.find("ld.shared.v4.b32 {", at + 1))
+          ++shiftedLoads;
+        // The shifted store's two chunk loads per vector, in its loop.
+        if (shiftedStores())
+          EXPECT_GE(shiftedLoads, 2u);
+        else
+          EXPECT_EQ(shiftedLoads, 0u);
+        EXPECT_LE(k.sharedBytes, 32u * 1024 + 1024);
+        EXPECT_EQ(k.usage.spillStoreBytes, 0u);
+      }
     }
-  }
 }
 
 /// FlashAttention-3's order (PIPELINE_QK = 2) beside the producer, its

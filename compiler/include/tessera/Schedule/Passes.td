@@ -24,7 +24,7 @@ def TileAllocateSharedMemory : Pass<"tile-allocate-shared-memory", "mlir::Module
     read back through `tile.shared_view`, with a `gpu.barrier` before it.
     Copies hoisted before a loop are waited for once before it.
     With `shifted-stores`, in a kernel without tensor-core dots, an unmasked
-    `tile.store` of a 2-D block of 16-bit elements (rows of whole 16-byte
+    `tile.store` of a 2-D block of 16- or 32-bit elements (rows of whole 16-byte
     chunks, at most 32 KiB) to a tensor that may take no 16-byte vectors
     (no `aligned`) becomes `staged`: it takes the lowering's scratch space
     and goes out in the 16-byte vectors its rows cover (softmax or RMSNorm

@@ -85,9 +85,9 @@ bool stmatrixStagings();
 /// tested it, as stmatrixStagings.
 bool narrowAddPanels();
 
-/// Whether stores of 16-bit rows that take no 16-byte vectors (at any even
-/// address: attention's O at head dims 59 and 111, matmul's C of an odd
-/// width, softmax over rows of 4095) go through shared memory and out in
+/// Whether stores of rows that take no 16-byte vectors (attention's O at
+/// head dims 59 and 111, matmul's C of an odd width, softmax over rows of
+/// 4095, in 16 or 32 bits) go through shared memory and out in
 /// aligned 16-byte vectors in this process ($TESSERA_SHIFTED_STORES=1, read
 /// once: tile-use-tma's and tile-allocate-shared-memory's shifted-stores; the
 /// kernel cache keys on it). Off until a GPU run has tested it (built

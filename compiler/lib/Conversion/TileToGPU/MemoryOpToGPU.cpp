@@ -479,7 +479,8 @@ struct GatherOpToGPU : IndexedAccessPattern<tile::GatherOp> {
 };
 
 void emitShiftedChunkStore(OpBuilder &b, Location loc, const Desc &desc, ValueRange indices,
-                           const SharedTile &tile, int64_t rows, int64_t cols, int64_t threads);
+                           const SharedTile &tile, int64_t rows, int64_t cols, int64_t threads,
+                           unsigned bits);
 
 /// Writes like LoadOpToGPU reads; elements outside the tensor are dropped.
 struct StoreOpToGPU : IndexedAccessPattern<tile::StoreOp> {
@@ -520,11 +521,11 @@ struct StoreOpToGPU : IndexedAccessPattern<tile::StoreOp> {
       int64_t threads =
           tile::getNumWarps(op->getParentOfType<FunctionOpInterface>()) * tile::kWarpSize;
       gpu::BarrierOp::create(rewriter, loc);
-      SharedTile scratch(rewriter, loc, rows, cols, int64_t(0));
-      scratch.store(rewriter, loc, adaptor.getValue(), type);
+      SharedTile scratch(rewriter, loc, rows, SharedTile::units(type), int64_t(0));
+      scratch.store(rewriter, loc, adaptor.getValue(), type, /*exact=*/true);
       gpu::BarrierOp::create(rewriter, loc);
-      emitShiftedChunkStore(rewriter, loc, desc, adaptor.getIndices(), scratch, rows, cols,
-                            threads);
+      emitShiftedChunkStore(rewriter, loc, desc, adaptor.getIndices(), scratch, rows, cols, threads,
+                            type.getElementType().getIntOrFloatBitWidth());
       rewriter.setInsertionPoint(ifOp.elseBlock()->getTerminator());
       emitRunStores(rewriter, loc, op, adaptor, r, values, mask, inLoop);
       rewriter.eraseOp(op);
@@ -987,23 +988,27 @@ void emitShiftedChunkCopy(OpBuilder &b, Location loc, tile::AsyncCopyOp copy, co
 }
 
 /// Writes the block of `desc` at `indices` from `tile` (a staging tile of
-/// `rows` x `cols` 16-bit elements), where the tensor's rows have unit
-/// stride at any even address (the indices not negative): each row's bytes
-/// in the aligned 16-byte vectors of global memory they cover, cols / 8 + 1
-/// of them. Vector k of a row whose first element lies m elements into its
-/// vector holds the row's elements 8k - m to 8k - m + 7: the tile's chunks
-/// k - 1 and k (k and k + 1 when m is 0), shifted by 8 - m elements. A
-/// vector wholly inside the row's elements in the tensor goes out as one
-/// 16-byte store; the first and last (or one outside the tensor's rows)
-/// element by element. Thread t takes vectors t, t + threads, ... of the
-/// block in row-major order: a warp writes consecutive vectors of a row.
+/// `rows` x `cols` elements of `bits` 16 or 32), where the tensor's rows
+/// have unit stride at any address of a whole element (the indices not
+/// negative): each row's bytes in the aligned 16-byte vectors of global
+/// memory they cover, one more than the row's 16-byte chunks. With n
+/// elements to a vector (8 or 4), vector k of a row whose first element
+/// lies m elements into its vector holds the row's elements nk - m to
+/// nk - m + n - 1: the tile's chunks k - 1 and k (k and k + 1 when m is 0),
+/// shifted by n - m elements. A vector wholly inside the row's elements in
+/// the tensor goes out as one 16-byte store; the first and last (or one
+/// outside the tensor's rows) element by element. Thread t takes vectors t,
+/// t + threads, ... of the block in row-major order: a warp writes
+/// consecutive vectors of a row.
 void emitShiftedChunkStore(OpBuilder &b, Location loc, const Desc &desc, ValueRange indices,
-                           const SharedTile &tile, int64_t rows, int64_t cols, int64_t threads) {
-  Type i16 = b.getI16Type(), i32 = b.getI32Type(), i64 = b.getI64Type();
+                           const SharedTile &tile, int64_t rows, int64_t cols, int64_t threads,
+                           unsigned bits) {
+  Type i32 = b.getI32Type(), i64 = b.getI64Type(), elem = b.getIntegerType(bits);
   auto c32 = [&](int64_t v) { return constI32(b, loc, v); };
   auto c64 = [&](int64_t v) { return arith::ConstantIntOp::create(b, loc, i64, v).getResult(); };
   auto ptrType = desc.base.getType();
-  int64_t chunks = cols / 8, perRow = chunks + 1;
+  int64_t bytes = bits / 8, perVector = 16 / bytes;
+  int64_t chunks = cols / perVector, perRow = chunks + 1;
   Value tid = asmOp(b, loc, i32, {}, "mov.u32 $0, %tid.x;", "=r", /*sideEffects=*/true);
   auto loop = scf::ForOp::create(b, loc, tid, c32(rows * perRow), c32(threads));
   OpBuilder::InsertionGuard guard(b);
@@ -1019,25 +1024,27 @@ void emitShiftedChunkStore(OpBuilder &b, Location loc, const Desc &desc, ValueRa
   Value rowInside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, r, desc.sizes[0]);
   count = arith::SelectOp::create(b, loc, rowInside, count, c32(0));
   Value first = LLVM::GEPOp::create(
-      b, loc, ptrType, i16, desc.base,
+      b, loc, ptrType, elem, desc.base,
       ValueRange{arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, r, desc.strides[0]),
                                        indices[1])});
   Value address = LLVM::PtrToIntOp::create(b, loc, i64, first);
   // m: the row's first element's place in its vector, in elements.
   Value m = arith::ShRUIOp::create(
       b, loc, arith::TruncIOp::create(b, loc, i32, arith::AndIOp::create(b, loc, address, c64(15))),
-      c32(1));
+      c32(llvm::Log2_64(bytes)));
   Value at = arith::AddIOp::create(
       b, loc, arith::AndIOp::create(b, loc, address, c64(~int64_t(15))),
       arith::ExtUIOp::create(b, loc, i64, arith::ShLIOp::create(b, loc, vector, c32(4))));
   // The vector's first element in the row (negative: before it).
-  Value e0 = arith::SubIOp::create(b, loc, arith::ShLIOp::create(b, loc, vector, c32(3)), m);
+  Value e0 =
+      arith::SubIOp::create(b, loc, arith::MulIOp::create(b, loc, vector, c32(perVector)), m);
   Value misaligned = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, m, c32(0));
   Value low =
       arith::SubIOp::create(b, loc, vector, arith::ExtUIOp::create(b, loc, i32, misaligned));
   Value shift = arith::SelectOp::create(
       b, loc, misaligned,
-      arith::ShLIOp::create(b, loc, arith::SubIOp::create(b, loc, c32(8), m), c32(1)), c32(0));
+      arith::MulIOp::create(b, loc, arith::SubIOp::create(b, loc, c32(perVector), m), c32(bytes)),
+      c32(0));
   // The two chunks of the tile (clamped inside it: what lies outside is
   // never stored).
   auto clampChunk = [&](Value c) {
@@ -1056,7 +1063,7 @@ void emitShiftedChunkStore(OpBuilder &b, Location loc, const Desc &desc, ValueRa
       words.push_back(LLVM::ExtractValueOp::create(b, loc, v, i));
   }
   SmallVector<Value> out = shiftedVector(b, loc, words, shift);
-  Value end = arith::AddIOp::create(b, loc, e0, c32(8));
+  Value end = arith::AddIOp::create(b, loc, e0, c32(perVector));
   Value whole = arith::AndIOp::create(
       b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, e0, c32(0)),
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, end, count));
@@ -1071,9 +1078,9 @@ void emitShiftedChunkStore(OpBuilder &b, Location loc, const Desc &desc, ValueRa
     LLVM::StoreOp::create(b, loc, v, LLVM::IntToPtrOp::create(b, loc, ptrType, at),
                           /*alignment=*/16);
     // The row's first and last vectors: each element of the row that the
-    // vector holds.
+    // vector holds (16-bit ones the halves of its words, low first).
     b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
-    for (int64_t i = 0; i < 8; ++i) {
+    for (int64_t i = 0; i < perVector; ++i) {
       Value e = arith::AddIOp::create(b, loc, e0, c32(i));
       Value inside = arith::AndIOp::create(
           b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, e, c32(0)),
@@ -1081,12 +1088,14 @@ void emitShiftedChunkStore(OpBuilder &b, Location loc, const Desc &desc, ValueRa
       auto element = scf::IfOp::create(b, loc, TypeRange{}, inside, /*withElse=*/false);
       OpBuilder::InsertionGuard store(b);
       b.setInsertionPoint(element.thenBlock()->getTerminator());
-      Value half = arith::TruncIOp::create(
-          b, loc, i16,
-          i % 2 ? arith::ShRUIOp::create(b, loc, out[i / 2], c32(16)).getResult() : out[i / 2]);
+      Value value = out[i];
+      if (bits == 16)
+        value = arith::TruncIOp::create(
+            b, loc, elem,
+            i % 2 ? arith::ShRUIOp::create(b, loc, out[i / 2], c32(16)).getResult() : out[i / 2]);
       Value ptr = LLVM::IntToPtrOp::create(
-          b, loc, ptrType, arith::AddIOp::create(b, loc, at, c64(2 * i)).getResult());
-      LLVM::StoreOp::create(b, loc, half, ptr, /*alignment=*/2);
+          b, loc, ptrType, arith::AddIOp::create(b, loc, at, c64(bytes * i)).getResult());
+      LLVM::StoreOp::create(b, loc, value, ptr, /*alignment=*/bytes);
     }
   }
 }
@@ -1571,7 +1580,8 @@ struct StoreFromStagingOpToGPU : OpConversionPattern<tile::StoreFromStagingOp> {
     emitFastOrSlow(
         rewriter, loc, unitRows, TypeRange{},
         [&]() -> SmallVector<Value> {
-          emitShiftedChunkStore(rewriter, loc, desc, indices, tile, rows, cols, threads);
+          emitShiftedChunkStore(rewriter, loc, desc, indices, tile, rows, cols, threads,
+                                /*bits=*/16);
           return {};
         },
         [&]() -> SmallVector<Value> {

@@ -72,3 +72,33 @@ func.func @staged(%p: !tile.ptr<bf16>, %rows: i32, %cols: i32, %stride: i32, %un
   tile.store %d[%row, %c0], %v staged : !tile.desc<4x256xbf16>, tensor<4x256xbf16, #row>
   return
 }
+
+// -----
+
+#row = #tile.blocked<sizePerThread = [1, 4], threadsPerWarp = [1, 32], warpsPerCTA = [4, 1], order = [1, 0]>
+
+// The same for f32 (rows of 4095 floats, 4-byte aligned): the scratch holds
+// the exact values (8-byte stores of the pairs, not rounded to tf32 as a
+// dot's operand), four elements to a vector (4 x 33 vectors), a
+// shift by whole words (selects; the funnel shift by 0), 4-byte stores at a
+// row's ends.
+// CHECK-LABEL: gpu.func @staged_f32
+// CHECK: scf.if
+// CHECK: gpu.barrier
+// CHECK-NOT: cvt.rna.tf32
+// CHECK: "st.shared.v2.f32 [$0], {$1, $2};"
+// CHECK-NOT: cvt.rna.tf32
+// CHECK: gpu.barrier
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c132_i32 step %c128_i32
+// CHECK-COUNT-2: "ld.shared.v4.b32 {$0, $1, $2, $3}, [$4];"
+// CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<4xi32>, !llvm.ptr
+// CHECK: } else {
+// CHECK-COUNT-4: llvm.store %{{.*}}, %{{.*}} {alignment = 4 : i64} : i32, !llvm.ptr
+func.func @staged_f32(%p: !tile.ptr<f32>, %rows: i32, %cols: i32, %stride: i32, %unit: i32,
+                      %row: i32, %v: tensor<4x128xf32, #row>)
+    attributes {tile.kernel, tile.num_warps = 4 : i32} {
+  %c0 = arith.constant 0 : i32
+  %d = tile.make_desc %p, [%rows, %cols], [%stride, %unit] : !tile.ptr<f32> -> !tile.desc<4x128xf32>
+  tile.store %d[%row, %c0], %v staged : !tile.desc<4x128xf32>, tensor<4x128xf32, #row>
+  return
+}

@@ -517,7 +517,7 @@ func.func @store_from_staging_rank(%p: !tile.ptr<bf16>, %i: i32) {
 
 func.func @staged_store_masked(%p: !tile.ptr<bf16>, %i: i32, %v: tensor<4x64xbf16>, %m: tensor<4x64xi1>) {
   %d = tile.make_desc %p, [%i, %i], [%i, %i] : !tile.ptr<bf16> -> !tile.desc<4x64xbf16>
-  // expected-error @+1 {{expects a staged store to be unmasked, of a 2-D block of 16-bit elements whose rows are whole 16-byte chunks, got 'tensor<4x64xbf16>' with a mask}}
+  // expected-error @+1 {{expects a staged store to be unmasked, of a 2-D block of 16- or 32-bit elements whose rows are whole 16-byte chunks, got 'tensor<4x64xbf16>' with a mask}}
   tile.store %d[%i, %i], %v mask %m staged : !tile.desc<4x64xbf16>, tensor<4x64xbf16>, tensor<4x64xi1>
   return
 }

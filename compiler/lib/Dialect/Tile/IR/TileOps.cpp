@@ -475,10 +475,10 @@ LogicalResult StoreOp::verify() {
            << shapeString(getValue().getType().getShape()) << ", got "
            << shapeString(cast<RankedTensorType>(mask.getType()).getShape());
   RankedTensorType type = getValue().getType();
-  if (getStaged() &&
-      (getMask() || type.getRank() != 2 || type.getElementType().getIntOrFloatBitWidth() != 16 ||
-       type.getDimSize(1) % 8 != 0))
-    return emitOpError("expects a staged store to be unmasked, of a 2-D block of 16-bit "
+  unsigned bits = type.getElementType().getIntOrFloatBitWidth();
+  if (getStaged() && (getMask() || type.getRank() != 2 || (bits != 16 && bits != 32) ||
+                      type.getDimSize(1) * bits % 128 != 0))
+    return emitOpError("expects a staged store to be unmasked, of a 2-D block of 16- or 32-bit "
                        "elements whose rows are whole 16-byte chunks, got ")
            << type << (getMask() ? " with a mask" : "");
   return verifyBlockAccess(*this, getDesc().getType(), getIndices().size(), getValue().getType());

@@ -164,7 +164,7 @@ def Tile_StoreOp : Tile_Op<"store", [MemoryEffects<[MemWrite]>, AttrSizedOperand
     `mask` (i1, the block's shape), those whose mask element is false.
 
     `staged` (a schedule decision: tile-allocate-shared-memory's shifted
-    stores, for a 2-D block of 16-bit elements whose tensor may take no
+    stores, for a 2-D block of 16- or 32-bit elements whose tensor may take no
     16-byte vectors): where the tensor's rows have unit stride but no
     vectors fit them (checked at run time: rows of 4095 elements, a view at
     an odd offset), the block goes through the kernel's shared scratch and
