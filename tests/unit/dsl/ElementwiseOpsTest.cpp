@@ -21,11 +21,17 @@ namespace {
 using tessera::DType;
 
 /// `k` compiled for `arch` in `dtype`, to PTX and cubin.
-tessera::CompiledKernel compile(const tessera::kernels::Kernel &k, DType dtype, const char *arch) {
+/// `aligned`: as a launch on contiguous tensors compiles it; else for any
+/// strides.
+tessera::CompiledKernel compile(const tessera::kernels::Kernel &k, DType dtype, const char *arch,
+                                bool aligned = false) {
   tessera::CompileOptions options;
   options.arch = arch;
+  tessera::kernels::KernelConfig config = k.config(dtype);
+  if (aligned)
+    config.alignedTensors = ~uint64_t(0);
   return tessera::Jit::get().compile(
-      [&](mlir::MLIRContext &ctx) { return k.def().build(ctx, k.config(dtype)); }, options);
+      [&](mlir::MLIRContext &ctx) { return k.def().build(ctx, config); }, options);
 }
 
 TEST(ElementwiseOps, MatchTheReferenceOnTheInterpreter) {
@@ -120,11 +126,14 @@ TEST(Atomics, ReturnOldValuesOnTheInterpreter) {
 
 /// Atomics whose tile other threads hold copies of (64 elements, 128
 /// threads) hand the old values out through shared memory; the others use
-/// none. Typed llvm.atomicrmw and cmpxchg (f32 max and min become
-/// compare-and-swap loops: PTX has no atom.max.f32).
+/// none (on contiguous tensors: stores of rows that take no vectors may
+/// stage through shared memory, shiftedStores). Typed llvm.atomicrmw and
+/// cmpxchg (f32 max and min become compare-and-swap loops: PTX has no
+/// atom.max.f32).
 TEST(Atomics, CompileWithSharedMemoryOnlyForCopies) {
   for (int64_t block : {64, 512}) {
-    tessera::CompiledKernel c = compile(tessera::test::atomicsKernel(block), DType::F32, "sm_90a");
+    tessera::CompiledKernel c =
+        compile(tessera::test::atomicsKernel(block), DType::F32, "sm_90a", /*aligned=*/true);
     EXPECT_EQ(c.usage.spillStoreBytes, 0u) << block;
     EXPECT_EQ(c.sharedBytes, block == 64 ? 256u : 0u) << block; // 64 f32
     EXPECT_NE(c.ptx.find("atom.relaxed.gpu.global.cas.b32"), std::string::npos);
