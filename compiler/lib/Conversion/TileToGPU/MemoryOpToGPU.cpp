@@ -482,6 +482,19 @@ void emitShiftedChunkStore(OpBuilder &b, Location loc, const Desc &desc, ValueRa
                            const SharedTile &tile, int64_t rows, int64_t cols, int64_t threads,
                            unsigned bits);
 
+/// True (the same in every thread) where the shifted chunk copy and store
+/// may run: the tensor's rows have unit stride and the block is not left of
+/// or above it.
+Value emitShiftable(OpBuilder &b, Location loc, const Desc &desc, ValueRange indices) {
+  Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, desc.strides.back(),
+                                   constI32(b, loc, 1));
+  for (Value index : indices)
+    ok = arith::AndIOp::create(
+        b, loc, ok,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, index, constI32(b, loc, 0)));
+  return ok;
+}
+
 /// Writes like LoadOpToGPU reads; elements outside the tensor are dropped.
 struct StoreOpToGPU : IndexedAccessPattern<tile::StoreOp> {
   using IndexedAccessPattern::IndexedAccessPattern;
@@ -503,18 +516,12 @@ struct StoreOpToGPU : IndexedAccessPattern<tile::StoreOp> {
     // 16-byte vectors of global memory its rows cover; else as unstaged.
     if (op.getStaged()) {
       int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
-      Value shifted = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
-                                            desc.strides[1], constI32(rewriter, loc, 1));
+      Value shifted = emitShiftable(rewriter, loc, desc, adaptor.getIndices());
       if (r.vectorizable)
         shifted = arith::AndIOp::create(
             rewriter, loc, shifted,
             arith::XOrIOp::create(rewriter, loc, r.vectorizable,
                                   arith::ConstantIntOp::create(rewriter, loc, 1, 1)));
-      for (Value index : adaptor.getIndices())
-        shifted =
-            arith::AndIOp::create(rewriter, loc, shifted,
-                                  arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::sge,
-                                                        index, constI32(rewriter, loc, 0)));
       auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{}, shifted, /*withElse=*/true);
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
@@ -1220,16 +1227,8 @@ void tessera::tilegpu::emitAsyncCopy(OpBuilder &b, Location loc, tile::AsyncCopy
       Value shifted;
       auto buffer = cast<tile::SharedType>(copy.getBuffer().getType());
       if (elem.getIntOrFloatBitWidth() == 16 && !roundedInPlace && buffer.getBuffers() == 1 &&
-          type.getDimSize(1) <= kChunkCopyMaxCols &&
-          !copy->getParentOfType<LoopLikeOpInterface>()) {
-        Value zero = constI32(b, loc, 0);
-        shifted = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, desc.strides.back(),
-                                        constI32(b, loc, 1));
-        for (Value index : indices)
-          shifted = arith::AndIOp::create(
-              b, loc, shifted,
-              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, index, zero));
-      }
+          type.getDimSize(1) <= kChunkCopyMaxCols && !copy->getParentOfType<LoopLikeOpInterface>())
+        shifted = emitShiftable(b, loc, desc, indices);
       emitFastOrSlow(
           b, loc, shifted, TypeRange{},
           [&]() -> SmallVector<Value> {
@@ -1570,13 +1569,7 @@ struct StoreFromStagingOpToGPU : OpConversionPattern<tile::StoreFromStagingOp> {
     SharedTile tile(rewriter, loc, rows, cols, adaptor.getStaging());
     Desc desc = unpackDesc(rewriter, loc, adaptor.getDesc(), 2);
     ValueRange indices = adaptor.getIndices();
-    Value zero = constI32(rewriter, loc, 0);
-    Value unitRows = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq, desc.strides[1],
-                                           constI32(rewriter, loc, 1));
-    for (Value index : indices)
-      unitRows = arith::AndIOp::create(
-          rewriter, loc, unitRows,
-          arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::sge, index, zero));
+    Value unitRows = emitShiftable(rewriter, loc, desc, indices);
     emitFastOrSlow(
         rewriter, loc, unitRows, TypeRange{},
         [&]() -> SmallVector<Value> {
